@@ -1,0 +1,432 @@
+package io.ctx4j;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A context carries a cancellation signal, a deadline and request-scoped values across API
+ * boundaries and between threads: Go's {@code context.Context}, in Java.
+ *
+ * <p>Contexts form a tree. {@link #background()} is the root; every {@code with...} factory derives
+ * a child. When a context is cancelled, or its deadline passes, it and all of its descendants become
+ * <em>done</em>: {@link #err()} turns from {@code null} to {@link #CANCELED} or {@link
+ * #DEADLINE_EXCEEDED} and stays so, {@link #cause()} says why, waiters wake up and {@link
+ * #onDone(Runnable) callbacks} run. A done context never becomes live again.
+ *
+ * <pre>{@code
+ * try (CancelableContext ctx = Context.withTimeout(Context.background(), Duration.ofSeconds(3))) {
+ *   String reply = ctx.await(client.fetchAsync(request)); // the reply, or the context's error
+ * } // closing cancels, like Go's defer cancel()
+ * }</pre>
+ *
+ * <h2>Go mapping</h2>
+ *
+ * {@code Deadline()} is {@link #deadline()}; {@code Done()} is {@link #isDone()}, {@link #await()},
+ * {@link #onDone(Runnable)} and {@link #toFuture()}; {@code Err()} is {@link #err()}; {@code
+ * Value(key)} is {@link #value(Key)}. The package functions are the static methods of this
+ * interface, and {@code CancelFunc} is {@link CancelableContext#cancel()}.
+ *
+ * <h2>Implementing Context</h2>
+ *
+ * Contexts made by ctx4j are the usual kind. A custom implementation may be used as a parent: its
+ * children register through {@link #onDone(Runnable)} (no thread per child) and inherit its {@link
+ * #deadline()} and {@link #value(Key) values}. Implementations must be thread-safe, must keep {@code
+ * err()} null until done and then return the same value forever, and must run every registered
+ * callback once when done.
+ *
+ * <h2>Thread safety and memory consistency</h2>
+ *
+ * Every method may be called from any thread at any time. Actions in a thread before it cancels a
+ * context (or before the deadline fires) <i>happen-before</i> actions in any thread after it observes
+ * that context or any descendant done, whether by a non-null {@code err()}, a {@code true} {@code
+ * isDone()}, a return from {@code await}, a callback or the future. Values bound by {@link
+ * #withValue} are visible to every thread that receives the context.
+ *
+ * @since 0.1
+ */
+public interface Context {
+
+  /** The error of a context that was cancelled; its message is {@code "context canceled"}. */
+  CanceledException CANCELED = ContextException.asSentinel(new CanceledException());
+
+  /** The error of a context whose deadline passed; its message is {@code "context deadline exceeded"}. */
+  DeadlineExceededException DEADLINE_EXCEEDED =
+      ContextException.asSentinel(new DeadlineExceededException());
+
+  // ---------------------------------------------------------------- the four methods of Go's Context
+
+  /**
+   * Returns why this context is done, or {@code null} while it is not: the Java form of Go's {@code
+   * Err()}. Once non-null the result never changes, and it is always one of the two sentinels {@link
+   * #CANCELED} and {@link #DEADLINE_EXCEEDED}, so compare with {@code ==}. A non-null result implies
+   * that {@link #isDone()} is already true and waiters are being released. Lock-free for contexts
+   * made by ctx4j.
+   *
+   * @return {@code null}, {@link #CANCELED} or {@link #DEADLINE_EXCEEDED}
+   */
+  ContextException err();
+
+  /**
+   * Returns the time at which this context will be cancelled by itself, if any; successive calls
+   * return the same value. The deadline of a derived context is the earliest of its own and its
+   * ancestors'.
+   *
+   * @return the deadline, or empty if there is none
+   */
+  Optional<Instant> deadline();
+
+  /**
+   * Returns the value bound to {@code key} by the nearest {@link #withValue} among this context and
+   * its ancestors, or {@code null} if none. Lookups cost the same whatever the number of values and
+   * the depth of the tree.
+   *
+   * @param key the key; compared by identity
+   * @param <T> the value type
+   * @return the value, or {@code null}
+   * @throws NullPointerException if {@code key} is null
+   */
+  <T> T value(Key<T> key);
+
+  /**
+   * Registers {@code callback} to run once when this context is done; if it already is, runs it at
+   * once in the calling thread. Otherwise the callback runs in the thread that completes the context
+   * (the one calling {@code cancel}, or for a deadline a thread of ctx4j's), after the whole subtree
+   * has been marked done, so it must be short and must not block; use {@link #afterFunc} for
+   * anything longer. An exception it throws goes to that thread's uncaught-exception handler and
+   * stops nothing else.
+   *
+   * <p>Memory consistency effects: actions before the cancellation happen-before the callback runs.
+   *
+   * @param callback what to run
+   * @return a registration whose {@code stop()} withdraws the callback and releases it
+   * @throws NullPointerException if {@code callback} is null
+   */
+  Registration onDone(Runnable callback);
+
+  // ------------------------------------------------------------------------- derived from the above
+
+  /**
+   * Tells whether this context is done, without blocking: Go's non-blocking receive on {@code
+   * Done()}.
+   *
+   * @return {@code true} once the context is cancelled or its deadline has passed
+   */
+  default boolean isDone() {
+    return err() != null;
+  }
+
+  /**
+   * Returns why this context was cancelled: the cause given to {@link
+   * CancelableContext#cancel(Throwable)} or {@link #withDeadlineCause} by the first cancellation of
+   * this context or an ancestor; otherwise the same as {@link #err()}; {@code null} while not done.
+   * Never changes once non-null.
+   *
+   * @return the cause, or {@code null} while the context is not done
+   */
+  default Throwable cause() {
+    return err();
+  }
+
+  /**
+   * Throws if this context is done; the check to put in loops that cannot block on the context.
+   *
+   * @throws ContextException a fresh {@link CanceledException} or {@link DeadlineExceededException}
+   *     with a stack trace and the {@linkplain #cause() cause} attached
+   */
+  default void throwIfDone() {
+    ContextException e = err();
+    if (e != null) {
+      throw e.copy(cause());
+    }
+  }
+
+  /**
+   * Blocks until this context is done: Go's {@code <-ctx.Done()}.
+   *
+   * @throws InterruptedException if the thread is interrupted while waiting
+   */
+  default void await() throws InterruptedException {
+    if (isDone()) {
+      return;
+    }
+    CountDownLatch latch = new CountDownLatch(1);
+    Registration r = onDone(latch::countDown);
+    try {
+      latch.await();
+    } finally {
+      r.stop();
+    }
+  }
+
+  /**
+   * Blocks until this context is done or the timeout elapses, whichever first.
+   *
+   * @param timeout the longest time to wait
+   * @return {@code true} if the context is done
+   * @throws InterruptedException if the thread is interrupted while waiting
+   * @throws NullPointerException if {@code timeout} is null
+   */
+  default boolean await(Duration timeout) throws InterruptedException {
+    Objects.requireNonNull(timeout, "timeout");
+    if (isDone()) {
+      return true;
+    }
+    CountDownLatch latch = new CountDownLatch(1);
+    Registration r = onDone(latch::countDown);
+    try {
+      return latch.await(Durations.saturatedNanos(timeout), TimeUnit.NANOSECONDS);
+    } finally {
+      r.stop();
+    }
+  }
+
+  /**
+   * Waits for {@code work} or for this context, whichever finishes first: the Java form of Go's
+   * {@code select { case r := <-work: ...; case <-ctx.Done(): ... }}. It does not cancel the work;
+   * tie the work to the context for that (or use a task group).
+   *
+   * @param work the pending result
+   * @param <T> its type
+   * @return the work's result, if the work completes first (or both already have)
+   * @throws ContextException a fresh copy of this context's error, with its cause, if the context is
+   *     done first
+   * @throws ExecutionException if the work completes first with an exception
+   * @throws InterruptedException if the thread is interrupted while waiting
+   * @throws NullPointerException if {@code work} is null
+   */
+  default <T> T await(CompletionStage<T> work) throws InterruptedException, ExecutionException {
+    Objects.requireNonNull(work, "work");
+    CompletableFuture<T> first = new CompletableFuture<>();
+    work.whenComplete(
+        (v, e) -> {
+          if (e == null) {
+            first.complete(v);
+          } else {
+            first.completeExceptionally(e);
+          }
+        });
+    if (!first.isDone()) {
+      Registration r = onDone(() -> first.cancel(false));
+      try {
+        first.get();
+      } catch (java.util.concurrent.CancellationException ignored) {
+        // the context won; reported below
+      } finally {
+        r.stop();
+      }
+    }
+    if (first.isCancelled()) {
+      throw err().copy(cause());
+    }
+    try {
+      return first.get();
+    } catch (ExecutionException e) {
+      Throwable c = e.getCause();
+      if (c instanceof java.util.concurrent.CompletionException && c.getCause() != null) {
+        throw new ExecutionException(c.getCause());
+      }
+      throw e;
+    }
+  }
+
+  /**
+   * Returns a future that completes exceptionally with this context's error (a fresh copy carrying
+   * the cause) when the context is done, and never completes normally: the {@code CompletionStage}
+   * view of Go's {@code Done()}. Each call returns a new future; completing or cancelling it has no
+   * effect on the context and withdraws its registration.
+   *
+   * @return a new future tied to this context
+   */
+  default CompletableFuture<Void> toFuture() {
+    CompletableFuture<Void> f = new CompletableFuture<>();
+    Registration r = onDone(() -> f.completeExceptionally(err().copy(cause())));
+    f.whenComplete((v, e) -> r.stop());
+    return f;
+  }
+
+  // --------------------------------------------------------------------------------- the factories
+
+  /**
+   * Returns the root context: never cancelled, no deadline, no values. Prints as {@code
+   * context.Background}.
+   *
+   * @return the shared background context
+   */
+  static Context background() {
+    return RootCtx.BACKGROUND;
+  }
+
+  /**
+   * Returns a root context like {@link #background()}, to be used where the right context is not yet
+   * known. Prints as {@code context.TODO}.
+   *
+   * @return the shared TODO context
+   */
+  static Context todo() {
+    return RootCtx.TODO;
+  }
+
+  /**
+   * Derives a context that is done when it is cancelled or when {@code parent} is done, whichever
+   * first. Cancel it (or close it) as soon as the work it governs is over: that releases its
+   * registration with the parent. If the parent is already done the child is born done with the
+   * parent's error and cause.
+   *
+   * @param parent the parent
+   * @return a new cancelable context
+   * @throws NullPointerException if {@code parent} is null
+   */
+  static CancelableContext withCancel(Context parent) {
+    return Impl.withCancel(parent);
+  }
+
+  /**
+   * Same as {@link #withCancel(Context)}: in ctx4j every cancelable context takes a cause through
+   * {@link CancelableContext#cancel(Throwable)}. Kept for a one-to-one mapping with Go's {@code
+   * WithCancelCause}.
+   *
+   * @param parent the parent
+   * @return a new cancelable context
+   * @throws NullPointerException if {@code parent} is null
+   */
+  static CancelableContext withCancelCause(Context parent) {
+    return Impl.withCancel(parent);
+  }
+
+  /**
+   * Derives a context that is also done, with {@link #DEADLINE_EXCEEDED}, once {@code deadline}
+   * passes. If the parent's deadline is earlier, this is the same as {@link #withCancel} (Go's
+   * shortcut: no timer is made). A deadline already past gives a context that is born done.
+   * Cancelling it early releases its timer at once.
+   *
+   * @param parent the parent
+   * @param deadline when the context expires; {@link Instant#MAX} means never in practice
+   * @return a new cancelable context
+   * @throws NullPointerException if an argument is null
+   */
+  static CancelableContext withDeadline(Context parent, Instant deadline) {
+    return Impl.withDeadline(parent, deadline, null);
+  }
+
+  /**
+   * Like {@link #withDeadline}, and when the deadline fires, {@link #cause()} returns {@code cause}.
+   * Cancelling the context by hand sets no cause.
+   *
+   * @param parent the parent
+   * @param deadline when the context expires
+   * @param cause what {@code cause()} reports if the deadline fires; null means {@link
+   *     #DEADLINE_EXCEEDED}
+   * @return a new cancelable context
+   * @throws NullPointerException if {@code parent} or {@code deadline} is null
+   */
+  static CancelableContext withDeadlineCause(Context parent, Instant deadline, Throwable cause) {
+    return Impl.withDeadline(parent, deadline, cause);
+  }
+
+  /**
+   * Derives a context whose deadline is {@code timeout} from now, by the parent's {@link TimeSource}.
+   * A zero timeout gives a context that is born done.
+   *
+   * @param parent the parent
+   * @param timeout how long from now; huge values saturate
+   * @return a new cancelable context
+   * @throws NullPointerException if an argument is null
+   * @throws IllegalArgumentException if {@code timeout} is negative
+   */
+  static CancelableContext withTimeout(Context parent, Duration timeout) {
+    return Impl.withTimeout(parent, timeout, null);
+  }
+
+  /**
+   * Like {@link #withTimeout}, with the cause reported if the deadline fires.
+   *
+   * @param parent the parent
+   * @param timeout how long from now
+   * @param cause what {@code cause()} reports if the deadline fires; null means {@link
+   *     #DEADLINE_EXCEEDED}
+   * @return a new cancelable context
+   * @throws NullPointerException if {@code parent} or {@code timeout} is null
+   * @throws IllegalArgumentException if {@code timeout} is negative
+   */
+  static CancelableContext withTimeoutCause(Context parent, Duration timeout, Throwable cause) {
+    return Impl.withTimeout(parent, timeout, cause);
+  }
+
+  /**
+   * Derives a context in which {@code key} maps to {@code value}, hiding any outer binding of the
+   * same key (a {@code null} value hides it too). Cancellation and deadline are the parent's.
+   *
+   * @param parent the parent
+   * @param key the key
+   * @param value the value; may be null
+   * @param <T> the value type
+   * @return a new context
+   * @throws NullPointerException if {@code parent} or {@code key} is null
+   * @throws IllegalArgumentException if {@code key} was made with a type and {@code value} is not an
+   *     instance of it
+   */
+  static <T> Context withValue(Context parent, Key<T> key, T value) {
+    return Impl.withValue(parent, key, value);
+  }
+
+  /**
+   * Derives a context that keeps the parent's values but is never cancelled and has no deadline,
+   * for work that must outlive the request (cleanup, audit logs). Its {@code cause()} is null.
+   *
+   * @param parent the parent
+   * @return a new context
+   * @throws NullPointerException if {@code parent} is null
+   */
+  static Context withoutCancel(Context parent) {
+    return Impl.withoutCancel(parent);
+  }
+
+  /**
+   * Derives a context whose deadlines, and those of its descendants, are measured and fired by
+   * {@code source}; for tests that must not sleep. Otherwise it behaves as its parent.
+   *
+   * @param parent the parent
+   * @param source the time source
+   * @return a new context
+   * @throws NullPointerException if an argument is null
+   */
+  static Context withTimeSource(Context parent, TimeSource source) {
+    return Impl.withTimeSource(parent, source);
+  }
+
+  /**
+   * Arranges for {@code fn} to run once, in a thread of its own, after {@code ctx} is done; at once
+   * if it already is. The returned registration's {@code stop()} tells whether it prevented the run;
+   * it does not wait for a run in progress. If {@code ctx} can never be done, {@code fn} never runs.
+   * An exception thrown by {@code fn} goes to its thread's uncaught-exception handler.
+   *
+   * <p>Memory consistency effects: actions before the cancellation happen-before {@code fn} runs.
+   *
+   * @param ctx the context to follow
+   * @param fn what to run
+   * @return the registration
+   * @throws NullPointerException if an argument is null
+   */
+  static Registration afterFunc(Context ctx, Runnable fn) {
+    return Impl.afterFunc(ctx, fn);
+  }
+
+  /**
+   * Returns {@code ctx.cause()}: why {@code ctx} was cancelled, or {@code null} if it is not done.
+   * The Java form of Go's {@code context.Cause}.
+   *
+   * @param ctx the context
+   * @return the cause, or null
+   * @throws NullPointerException if {@code ctx} is null
+   */
+  static Throwable cause(Context ctx) {
+    return Objects.requireNonNull(ctx, "ctx").cause();
+  }
+}

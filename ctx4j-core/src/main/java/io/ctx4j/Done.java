@@ -1,0 +1,43 @@
+package io.ctx4j;
+
+/**
+ * The terminal state of a cancelable context: its error and cause, published together by one CAS so
+ * that no reader can see one without the other. The two cause-less outcomes are shared singletons;
+ * only a cancellation with an explicit cause allocates.
+ */
+final class Done {
+  static final Done CANCELED = new Done(Context.CANCELED, Context.CANCELED);
+  static final Done DEADLINE = new Done(Context.DEADLINE_EXCEEDED, Context.DEADLINE_EXCEEDED);
+
+  final ContextException err;
+  /** Never null: without an explicit cause it is {@link #err}, as in Go. */
+  final Throwable cause;
+
+  private Done(ContextException err, Throwable cause) {
+    this.err = err;
+    this.cause = cause;
+  }
+
+  static Done canceled(Throwable cause) {
+    return cause == null || cause == Context.CANCELED ? CANCELED : new Done(Context.CANCELED, cause);
+  }
+
+  static Done deadline(Throwable cause) {
+    return cause == null || cause == Context.DEADLINE_EXCEEDED
+        ? DEADLINE
+        : new Done(Context.DEADLINE_EXCEEDED, cause);
+  }
+
+  /** The state to copy from a custom context that reports itself done (or claims to be). */
+  static Done from(Context foreign) {
+    ContextException e = foreign.err();
+    Throwable c;
+    try {
+      c = foreign.cause();
+    } catch (RuntimeException ex) {
+      c = null;
+    }
+    boolean timeout = e != null && e.isTimeout();
+    return timeout ? deadline(c) : canceled(c);
+  }
+}

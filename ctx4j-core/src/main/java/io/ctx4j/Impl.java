@@ -1,0 +1,170 @@
+package io.ctx4j;
+
+import io.ctx4j.CancelCtx.ChildLink;
+import io.ctx4j.CancelCtx.ForeignLink;
+import io.ctx4j.internal.Callbacks;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Objects;
+import java.util.Optional;
+
+/** The factories behind the static methods of {@link Context}. */
+final class Impl {
+  private Impl() {}
+
+  static CancelableContext withCancel(Context parent) {
+    Objects.requireNonNull(parent, "parent");
+    if (parent instanceof Ctx) {
+      Ctx p = (Ctx) parent;
+      return newCancel(parent, p.env, p.canceler());
+    }
+    return newCancel(parent, foreignEnv(parent), parent);
+  }
+
+  private static CancelCtx newCancel(Context parent, Env env, Context canceler) {
+    CancelCtx c = new CancelCtx(parent, env, linkFor(canceler));
+    c.attach(canceler);
+    return c;
+  }
+
+  static CancelableContext withDeadline(Context parent, Instant deadline, Throwable cause) {
+    Objects.requireNonNull(parent, "parent");
+    Objects.requireNonNull(deadline, "deadline");
+    Env env = envOf(parent);
+    Context canceler = cancelerOf(parent);
+    if (env.deadline != null && env.deadline.isBefore(deadline)) {
+      return newCancel(parent, env, canceler);
+    }
+    TimeSource source = env.timeSource();
+    long nanos = Durations.saturatedNanos(source.now(), deadline);
+    return newTimer(parent, env, canceler, deadline, nanos, source, cause);
+  }
+
+  static CancelableContext withTimeout(Context parent, Duration timeout, Throwable cause) {
+    Objects.requireNonNull(parent, "parent");
+    Objects.requireNonNull(timeout, "timeout");
+    if (timeout.isNegative()) {
+      throw new IllegalArgumentException("timeout is negative: " + timeout);
+    }
+    Env env = envOf(parent);
+    Context canceler = cancelerOf(parent);
+    TimeSource source = env.timeSource();
+    Instant deadline = Durations.saturatedPlus(source.now(), timeout);
+    if (env.deadline != null && env.deadline.isBefore(deadline)) {
+      return newCancel(parent, env, canceler);
+    }
+    long nanos = Durations.saturatedNanos(timeout);
+    return newTimer(parent, env, canceler, deadline, nanos, source, cause);
+  }
+
+  private static CancelableContext newTimer(
+      Context parent,
+      Env env,
+      Context canceler,
+      Instant deadline,
+      long nanos,
+      TimeSource source,
+      Throwable cause) {
+    Done expired = Done.deadline(cause);
+    TimerCtx t = new TimerCtx(parent, env.withDeadline(deadline), linkFor(canceler), expired);
+    if (nanos <= 0) {
+      // Already past: born done, but a parent that is already done wins, as in Go.
+      Done inherited = doneOf(canceler);
+      t.bornDone(inherited != null ? inherited : expired);
+      return t;
+    }
+    t.attach(canceler);
+    if (!t.isDone()) {
+      t.start(source, deadline, nanos);
+    }
+    return t;
+  }
+
+  static <T> Context withValue(Context parent, Key<T> key, T value) {
+    Objects.requireNonNull(parent, "parent");
+    Objects.requireNonNull(key, "key");
+    T v = key.check(value);
+    return new ValueCtx(
+        parent,
+        envOf(parent).withValue(key, v),
+        cancelerOf(parent),
+        ValueCtx.Kind.VALUE,
+        key,
+        v);
+  }
+
+  static Context withoutCancel(Context parent) {
+    Objects.requireNonNull(parent, "parent");
+    Env e = envOf(parent);
+    Env detached = new Env(e.values, e.valueFallback, null, e.timeSource);
+    return new ValueCtx(parent, detached, null, ValueCtx.Kind.WITHOUT_CANCEL, null, null);
+  }
+
+  static Context withTimeSource(Context parent, TimeSource source) {
+    Objects.requireNonNull(parent, "parent");
+    Objects.requireNonNull(source, "source");
+    return new ValueCtx(
+        parent,
+        envOf(parent).withTimeSource(source),
+        cancelerOf(parent),
+        ValueCtx.Kind.TIME_SOURCE,
+        source,
+        null);
+  }
+
+  static Registration afterFunc(Context ctx, Runnable fn) {
+    Objects.requireNonNull(ctx, "ctx");
+    Objects.requireNonNull(fn, "fn");
+    Runnable dispatch = () -> Callbacks.runAsync(fn);
+    Context canceler = cancelerOf(ctx);
+    if (canceler == null) {
+      return new NeverRegistration();
+    }
+    if (canceler instanceof CancelCtx) {
+      return ((CancelCtx) canceler).onDoneInline(dispatch);
+    }
+    Registration r = canceler.onDone(dispatch);
+    if (r == null) {
+      throw new NullPointerException(
+          "onDone of " + canceler.getClass().getName() + " returned null instead of a Registration");
+    }
+    return r;
+  }
+
+  // --------------------------------------------------------------------------------- helpers
+
+  private static Env envOf(Context parent) {
+    return parent instanceof Ctx ? ((Ctx) parent).env : foreignEnv(parent);
+  }
+
+  private static Context cancelerOf(Context parent) {
+    return parent instanceof Ctx ? ((Ctx) parent).canceler() : parent;
+  }
+
+  private static Env foreignEnv(Context foreign) {
+    Optional<Instant> d = foreign.deadline();
+    if (d == null) {
+      throw new NullPointerException(
+          "deadline() of " + foreign.getClass().getName() + " returned null instead of an Optional");
+    }
+    return new Env(null, foreign, d.orElse(null), null);
+  }
+
+  private static ChildLink linkFor(Context canceler) {
+    if (canceler == null) {
+      return null;
+    }
+    return canceler instanceof CancelCtx ? new ChildLink() : new ForeignLink(canceler);
+  }
+
+  private static Done doneOf(Context canceler) {
+    if (canceler == null) {
+      return null;
+    }
+    if (canceler instanceof CancelCtx) {
+      CancelCtx c = (CancelCtx) canceler;
+      return c.result();
+    }
+    return canceler.isDone() ? Done.from(canceler) : null;
+  }
+}

@@ -1,0 +1,33 @@
+package io.ctx4j;
+
+/** How contexts, keys and values are named in {@code toString}, after Go's {@code contextName}. */
+final class Names {
+  private Names() {}
+
+  static String of(Context c) {
+    try {
+      return String.valueOf(c);
+    } catch (RuntimeException | StackOverflowError e) {
+      return c.getClass().getName();
+    }
+  }
+
+  /**
+   * Go prints strings and {@code Stringer}s and otherwise only the type, so that logging a context
+   * does not dump arbitrary request data; ctx4j prints strings, numbers, booleans, characters and
+   * enums, and the class name of anything else.
+   */
+  static String ofValue(Object v) {
+    if (v == null) {
+      return "<nil>";
+    }
+    if (v instanceof CharSequence
+        || v instanceof Number
+        || v instanceof Boolean
+        || v instanceof Character
+        || v instanceof Enum) {
+      return v.toString();
+    }
+    return v.getClass().getName();
+  }
+}

@@ -1,0 +1,53 @@
+package io.ctx4j;
+
+import java.time.Instant;
+
+/**
+ * A cancelable context with a deadline of its own: Go's {@code timerCtx}. The timer is scheduled
+ * only after the context is attached and still live; {@link #afterDone()} stops it whoever finishes
+ * the context first. The two writes, {@code timer} here and {@code result} in the canceller, are
+ * both volatile and each side re-reads the other's, so a timer is never left pending behind a done
+ * context.
+ */
+final class TimerCtx extends CancelCtx {
+  private final Done expired;
+  private volatile Registration timer;
+
+  TimerCtx(Context parent, Env env, ChildLink link, Done expired) {
+    super(parent, env, link);
+    this.expired = expired;
+  }
+
+  void start(TimeSource source, Instant deadline, long nanos) {
+    Runnable expire = this::expire;
+    Registration t =
+        source == SystemTimeSource.INSTANCE
+            ? SystemTimeSource.INSTANCE.scheduleAfter(nanos, expire)
+            : source.schedule(deadline, expire);
+    timer = t;
+    if (isDone()) {
+      t.stop();
+    }
+  }
+
+  private void expire() {
+    cancel(expired, true);
+  }
+
+  @Override
+  void afterDone() {
+    Registration t = timer;
+    if (t != null) {
+      t.stop();
+    }
+  }
+
+  @Override
+  void appendLayer(StringBuilder sb) {
+    Instant d = env.deadline;
+    sb.append(".WithDeadline(").append(d).append(" [");
+    sb.append(GoDuration.format(Durations.saturatedNanos(env.timeSource().now(), d)));
+    sb.append("])");
+  }
+}
+
