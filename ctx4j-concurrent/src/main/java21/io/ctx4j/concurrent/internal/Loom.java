@@ -1,0 +1,18 @@
+package io.ctx4j.concurrent.internal;
+
+import java.util.concurrent.ThreadFactory;
+
+/** Thread creation on JDK 21 and later: virtual threads. */
+public final class Loom {
+  private Loom() {}
+
+  /** Whether {@link #factory} makes virtual threads: always, on this JDK. */
+  public static boolean virtualThreads() {
+    return true;
+  }
+
+  /** Returns a factory of virtual threads named {@code prefix-N}. */
+  public static ThreadFactory factory(String prefix) {
+    return Thread.ofVirtual().name(prefix + "-", 1).factory();
+  }
+}
