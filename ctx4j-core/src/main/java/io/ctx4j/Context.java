@@ -141,9 +141,8 @@ public interface Context {
    *     with a stack trace and the {@linkplain #cause() cause} attached
    */
   default void throwIfDone() {
-    ContextException e = err();
-    if (e != null) {
-      throw e.copy(cause());
+    if (isDone()) {
+      throw Waits.errorOf(this);
     }
   }
 
@@ -197,43 +196,14 @@ public interface Context {
    * @return the work's result, if the work completes first (or both already have)
    * @throws ContextException a fresh copy of this context's error, with its cause, if the context is
    *     done first
-   * @throws ExecutionException if the work completes first with an exception
+   * @throws ExecutionException if the work completes first with an exception (a {@code
+   *     CompletionException} wrapper is removed)
+   * @throws java.util.concurrent.CancellationException if the work itself was cancelled
    * @throws InterruptedException if the thread is interrupted while waiting
    * @throws NullPointerException if {@code work} is null
    */
   default <T> T await(CompletionStage<T> work) throws InterruptedException, ExecutionException {
-    Objects.requireNonNull(work, "work");
-    CompletableFuture<T> first = new CompletableFuture<>();
-    work.whenComplete(
-        (v, e) -> {
-          if (e == null) {
-            first.complete(v);
-          } else {
-            first.completeExceptionally(e);
-          }
-        });
-    if (!first.isDone()) {
-      Registration r = onDone(() -> first.cancel(false));
-      try {
-        first.get();
-      } catch (java.util.concurrent.CancellationException ignored) {
-        // the context won; reported below
-      } finally {
-        r.stop();
-      }
-    }
-    if (first.isCancelled()) {
-      throw err().copy(cause());
-    }
-    try {
-      return first.get();
-    } catch (ExecutionException e) {
-      Throwable c = e.getCause();
-      if (c instanceof java.util.concurrent.CompletionException && c.getCause() != null) {
-        throw new ExecutionException(c.getCause());
-      }
-      throw e;
-    }
+    return Waits.awaitEither(this, work);
   }
 
   /**
@@ -246,7 +216,7 @@ public interface Context {
    */
   default CompletableFuture<Void> toFuture() {
     CompletableFuture<Void> f = new CompletableFuture<>();
-    Registration r = onDone(() -> f.completeExceptionally(err().copy(cause())));
+    Registration r = onDone(() -> f.completeExceptionally(Waits.errorOf(this)));
     f.whenComplete((v, e) -> r.stop());
     return f;
   }

@@ -26,12 +26,6 @@ final class Env {
     this.timeSource = timeSource;
   }
 
-  /** The environment below a custom parent: its values through the fallback, its deadline as of now. */
-  static Env of(Context foreign) {
-    Instant d = foreign.deadline().orElse(null);
-    return new Env(null, foreign, d, null);
-  }
-
   Object lookup(Key<?> key) {
     Object v = ValueTrie.get(values, key);
     if (v != null) {
