@@ -1,0 +1,140 @@
+package io.ctx4j.concurrent;
+
+import io.ctx4j.Context;
+import io.ctx4j.Registration;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.util.Objects;
+
+/**
+ * A region of code, opened with try-with-resources, inside which the end of a context interrupts the
+ * thread that opened it. Blocking JDK calls that honour interruption ({@code Thread.sleep}, {@code
+ * BlockingQueue.take}, {@code Lock.lockInterruptibly}, {@code Future.get}, interruptible channels...)
+ * then return early with an {@link InterruptedException} or {@link
+ * java.nio.channels.ClosedByInterruptException}, and {@link #interrupted()} tells the caller that the
+ * context, not somebody else, caused it.
+ *
+ * <pre>{@code
+ * try (InterruptScope scope = InterruptScope.open(ctx)) {
+ *   return queue.take();
+ * } catch (InterruptedException e) {
+ *   ctx.throwIfDone();  // the context's error if it caused the interrupt
+ *   throw e;            // a genuine interrupt from elsewhere
+ * }
+ * }</pre>
+ *
+ * <h2>No stray interrupt</h2>
+ *
+ * When {@link #close()} returns, the interrupt this scope may have delivered is gone, even if the
+ * context ended at the same instant as the scope closed. Implementation notes: one state word moves
+ * {@code OPEN -> INTERRUPTING -> INTERRUPTED} on the cancelling thread, or {@code OPEN -> CLOSED} on
+ * the owner; both start with a CAS from {@code OPEN}, so exactly one side wins. If the owner wins,
+ * the canceller's CAS fails and it never touches the thread. If the canceller wins, it calls {@link
+ * Thread#interrupt()} and then publishes {@code INTERRUPTED}; the owner, whose CAS failed, waits for
+ * {@code INTERRUPTED} (the canceller is at most one {@code interrupt()} call away) and then clears the
+ * interrupt status. Works alike on platform and virtual threads.
+ *
+ * <p>The interrupt status is a single bit: an interrupt from another source that arrives while this
+ * scope has also interrupted the thread cannot be told apart and is cleared with it. An interrupt
+ * status already set when the scope opens is left as it was if the scope never fires.
+ *
+ * <p>Thread safety: {@link #open} and {@link #close} must be called by the same thread; {@link
+ * #interrupted()} may be called from any thread. Memory consistency effects: actions before the
+ * context ends happen-before the owner observes {@code interrupted() == true}.
+ *
+ * @since 0.1
+ */
+public final class InterruptScope implements AutoCloseable {
+  private static final int OPEN = 0;
+  private static final int INTERRUPTING = 1;
+  private static final int INTERRUPTED = 2;
+  private static final int CLOSED = 3;
+
+  private static final VarHandle STATE;
+
+  static {
+    try {
+      STATE = MethodHandles.lookup().findVarHandle(InterruptScope.class, "state", int.class);
+    } catch (ReflectiveOperationException e) {
+      throw new ExceptionInInitializerError(e);
+    }
+  }
+
+  private final Thread owner;
+  private final Registration registration;
+  @SuppressWarnings("unused") // accessed through STATE
+  private volatile int state;
+  private boolean closed; // owner thread only
+
+  private InterruptScope(Context ctx) {
+    this.owner = Thread.currentThread();
+    // Registered last: the callback may run at once, on this thread, if ctx is already done.
+    this.registration = ctx.onDone(this::fire);
+  }
+
+  /**
+   * Opens a scope on the calling thread: from now until {@link #close()}, the end of {@code ctx}
+   * interrupts this thread once. If {@code ctx} is already done, the thread is interrupted before
+   * this method returns.
+   *
+   * @param ctx the context to follow
+   * @return the open scope; close it in the same thread, with try-with-resources
+   * @throws NullPointerException if {@code ctx} is null
+   */
+  public static InterruptScope open(Context ctx) {
+    return new InterruptScope(Objects.requireNonNull(ctx, "ctx"));
+  }
+
+  private void fire() {
+    if (STATE.compareAndSet(this, OPEN, INTERRUPTING)) {
+      try {
+        owner.interrupt();
+      } finally {
+        STATE.setVolatile(this, INTERRUPTED);
+      }
+    }
+  }
+
+  /**
+   * Tells whether this scope has interrupted (or is at this instant interrupting) its thread because
+   * the context ended.
+   *
+   * @return {@code true} once the context's end has been turned into an interrupt
+   */
+  public boolean interrupted() {
+    int s = (int) STATE.getVolatile(this);
+    return s == INTERRUPTING || s == INTERRUPTED;
+  }
+
+  /**
+   * Closes the scope: the context's end no longer interrupts the thread, and an interrupt this scope
+   * delivered is cleared from the thread's status. Idempotent.
+   *
+   * @throws IllegalStateException if called from a thread other than the one that opened the scope
+   */
+  @Override
+  public void close() {
+    if (Thread.currentThread() != owner) {
+      throw new IllegalStateException("an InterruptScope must be closed by the thread that opened it");
+    }
+    if (closed) {
+      return;
+    }
+    closed = true;
+    registration.stop();
+    if (STATE.compareAndSet(this, OPEN, CLOSED)) {
+      return;
+    }
+    int spins = 0;
+    while ((int) STATE.getVolatile(this) != INTERRUPTED) {
+      // The canceller is between its CAS and the end of interrupt(); yield rather than burn a core
+      // on this two-core-friendly path.
+      if (++spins < 64) {
+        Thread.onSpinWait();
+      } else {
+        Thread.yield();
+      }
+    }
+    Thread.interrupted();
+  }
+}
