@@ -1,0 +1,693 @@
+package io.ctx4j.taskgroup;
+
+import io.ctx4j.CancelableContext;
+import io.ctx4j.Context;
+import io.ctx4j.ContextException;
+import io.ctx4j.concurrent.internal.Loom;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * A group of tasks that run concurrently under one context and are waited for together: Go's
+ * {@code errgroup.Group}, made structured. The first task to fail cancels the group's context, so
+ * its siblings stop; {@link #await()} waits for all of them and reports that first failure; closing
+ * the group cancels and waits, so a try-with-resources block never leaves a task running.
+ *
+ * <pre>{@code
+ * try (TaskGroup group = TaskGroup.open(ctx)) {
+ *   CompletableFuture<User> user = group.go(c -> users.fetch(c, id));
+ *   CompletableFuture<List<Order>> orders = group.go(c -> orders.fetch(c, id));
+ *   group.await();                      // throws TaskGroupException with the first failure
+ *   return render(user.join(), orders.join());
+ * }                                     // close(): cancel, then wait for every task
+ * }</pre>
+ *
+ * <h2>Go mapping</h2>
+ *
+ * {@code errgroup.WithContext(ctx)} is {@link #open(Context)} plus {@link #context()}; the zero
+ * {@code Group} is {@link #open()}; {@code Go}, {@code TryGo}, {@code SetLimit} and {@code Wait}
+ * are {@link #go}, {@link #tryGo}, {@link #setLimit} and {@link #await()}. Go has no counterpart of
+ * {@link #close()}: there, a goroutine outlives a forgotten {@code Wait}; here, it cannot outlive
+ * the try-with-resources block.
+ *
+ * <h2>Semantics</h2>
+ *
+ * <ul>
+ *   <li><b>Context.</b> {@link #context()} is derived from the parent with a cancel cause. In a
+ *       group made by {@link #open(Context)} it is cancelled, with the failure as its {@linkplain
+ *       Context#cause() cause}, when the first task fails; when {@link #await()} returns or throws
+ *       (cause: the first failure, else {@link Context#CANCELED}), like Go's {@code Wait}; when the
+ *       parent is done; and when the group is closed. In a group made by {@link #open()} a failure
+ *       cancels nothing and {@code await()} leaves the context alone, like Go's zero {@code Group},
+ *       so that group can be reused; only {@code close()} cancels it.
+ *   <li><b>Interruption.</b> When the group's context is cancelled, the threads running its tasks
+ *       are interrupted, so that blocking calls ({@code sleep}, {@code BlockingQueue.take}, socket
+ *       channels, {@code Future.get}) return at once with {@link InterruptedException}. The group
+ *       never leaves that interrupt behind on a pooled thread after its task ends. A task that
+ *       swallows interrupts still sees the context done.
+ *   <li><b>Tasks not yet started.</b> A task whose turn comes after the group's context is done is
+ *       not run: its future fails with the context's error (a fresh {@link ContextException} whose
+ *       cause is the context's cause). Go would still start the function; skipping it is what lets
+ *       the cancellation of the parent stop the queued work too.
+ *   <li><b>Failures.</b> A task fails by throwing. The first failure is the one reported; later
+ *       failures are attached to it as {@linkplain Throwable#getSuppressed() suppressed}, except
+ *       those that only echo the cancellation (a {@link ContextException} or an {@link
+ *       InterruptedException} thrown once the group's context is done). If the first failure is
+ *       such an echo (the parent was cancelled and no task failed on its own), it is reported as
+ *       the context's error rather than as a bare {@code InterruptedException}.
+ *   <li><b>Errors.</b> An {@link Error} thrown by a task is a failure like any other (it cancels
+ *       the group) but is never wrapped or lost: {@link #await()} throws the first {@code Error}
+ *       itself, ahead of any exception, and {@link #close()} throws it if no {@code await()} did.
+ *   <li><b>Limit.</b> {@link #setLimit(int)} bounds the tasks that are active at once (submitted
+ *       and not yet finished, whether running or queued in the executor). {@link #go} waits for a
+ *       free slot, and stops waiting when the context is done or the group is closed; {@link
+ *       #tryGo} does not wait.
+ *   <li><b>After close.</b> {@link #go} and {@link #tryGo} throw {@link IllegalStateException}.
+ * </ul>
+ *
+ * <h2>Threads</h2>
+ *
+ * By default each task runs on a new virtual thread on JDK 21 and later, and on a pool of daemon
+ * platform threads owned by the group on JDK 17 (at most {@link Builder#platformThreads(int)},
+ * default {@link #DEFAULT_PLATFORM_THREADS}; more tasks queue, and a task that waits for a queued
+ * sibling can then wait forever, so size the pool or set a limit accordingly). {@link
+ * Builder#executor(Executor)} runs tasks on an executor of the caller's instead; the group never
+ * shuts that one down.
+ *
+ * <h2>Thread safety and memory consistency</h2>
+ *
+ * Every method may be called from any thread. Actions in a thread before it calls {@link #go}
+ * happen-before the task runs; actions of a task happen-before the completion of its future and the
+ * return (or throw) of an {@link #await()} or {@link #close()} that waited for it. Calling {@code
+ * await()} or {@code close()} from one of the group's own tasks would wait for itself, and throws
+ * {@link IllegalStateException} instead.
+ *
+ * @since 0.1
+ */
+public final class TaskGroup implements AutoCloseable {
+
+  /*
+   * Implementation notes.
+   *
+   * All mutable state is guarded by `lock`; the work done under it is a few field updates, so one
+   * lock for the whole group is cheap even with 100,000 tasks, and it keeps the invariants easy to
+   * check:
+   *   - `active` counts tasks submitted to the executor and not yet finished; a slot is taken in
+   *     go()/tryGo() before the executor is called and given back in finish(), or at once if the
+   *     executor rejects the task.
+   *   - `running` holds a Slot for each task whose code may be executing. A Slot is added before the
+   *     task checks the context, and removed (under the lock) before its thread goes back to the
+   *     executor. The interrupter also runs under the lock, so once a Slot is removed its thread is
+   *     never interrupted on the group's behalf again, and the Slot's flag tells finish() whether an
+   *     interrupt of ours must be cleared. Adding the Slot before reading isDone() closes the race
+   *     with a concurrent cancel: either the canceller's callback sees the Slot, or the task sees the
+   *     context done (both sides are volatile/lock operations, so they cannot both miss).
+   *   - a failure is recorded (and a task's future completed) before its slot is given back, so an
+   *     await() that sees active == 0 sees every failure.
+   * The context is cancelled only outside the lock: cancel() runs callbacks, ours among them (which
+   * takes the lock, harmlessly, as the lock is reentrant) and other people's, which must never run
+   * under our lock. Two tasks failing at once both cancel with failures.get(0), so the cause is the
+   * first recorded failure whichever cancel() wins.
+   */
+
+  /** The default size of the platform-thread pool used where the JDK has no virtual threads. */
+  public static final int DEFAULT_PLATFORM_THREADS =
+      Math.max(64, 8 * Runtime.getRuntime().availableProcessors());
+
+  private static final ThreadLocal<TaskGroup> RUNNING_IN = new ThreadLocal<>();
+  private static final ThreadFactory VIRTUAL =
+      Loom.virtualThreads() ? Loom.factory("ctx4j-taskgroup") : null;
+
+  private final CancelableContext ctx;
+  private final boolean failFast;
+  private final Executor executor;
+  private final ThreadPoolExecutor ownPool;
+
+  private final ReentrantLock lock = new ReentrantLock();
+  private final Condition slotFreed = lock.newCondition();
+  private final Condition drained = lock.newCondition();
+
+  // Guarded by lock.
+  private int limit;
+  private int active;
+  private boolean closed;
+  private final Set<Slot> running = Collections.newSetFromMap(new IdentityHashMap<>());
+  private final List<Throwable> failures = new ArrayList<>();
+  private Error firstError;
+  private boolean errorThrown;
+  private Throwable reported;
+  private int attached;
+
+  /** One task's claim on its thread, so that interrupts reach only the group's own work. */
+  private static final class Slot {
+    final Thread thread = Thread.currentThread();
+    boolean interrupted; // guarded by the group's lock
+  }
+
+  private TaskGroup(Builder b) {
+    this.ctx = Context.withCancelCause(b.parent);
+    this.failFast = b.failFast;
+    this.limit = b.limit;
+    if (b.executor != null) {
+      this.executor = b.executor;
+      this.ownPool = null;
+    } else if (VIRTUAL != null) {
+      this.executor = task -> VIRTUAL.newThread(task).start();
+      this.ownPool = null;
+    } else {
+      // Threads are made on demand and die after a second idle, so an idle group that nobody
+      // closed holds no thread; the queue is unbounded because the limit, not the pool, is the
+      // user-facing bound on submissions.
+      ThreadPoolExecutor pool =
+          new ThreadPoolExecutor(
+              b.platformThreads,
+              b.platformThreads,
+              1,
+              TimeUnit.SECONDS,
+              new LinkedBlockingQueue<>(),
+              Loom.factory("ctx4j-taskgroup"));
+      pool.allowCoreThreadTimeOut(true);
+      this.executor = pool;
+      this.ownPool = pool;
+    }
+    ctx.onDone(this::contextDone);
+  }
+
+  /**
+   * Opens a group whose context is derived from {@code parent} and cancelled by the first failure:
+   * Go's {@code errgroup.WithContext}. No limit; tasks run on virtual threads (JDK 21+) or on a pool
+   * of the group's (JDK 17).
+   *
+   * @param parent the parent context; when it is done, the group's context is done
+   * @return a new group; close it
+   * @throws NullPointerException if {@code parent} is null
+   */
+  public static TaskGroup open(Context parent) {
+    return builder(parent).build();
+  }
+
+  /**
+   * Opens a group like Go's zero {@code errgroup.Group}: its context is derived from {@link
+   * Context#background()}, a failure is recorded but cancels nothing, and {@link #await()} does not
+   * cancel the context, so the group may be awaited and reused any number of times until it is
+   * closed.
+   *
+   * @return a new group; close it
+   */
+  public static TaskGroup open() {
+    return builder(Context.background()).failFast(false).build();
+  }
+
+  /**
+   * Returns a builder for a group derived from {@code parent}, for a limit, an executor or the pool
+   * size.
+   *
+   * @param parent the parent context
+   * @return a new builder, not thread-safe
+   * @throws NullPointerException if {@code parent} is null
+   */
+  public static Builder builder(Context parent) {
+    return new Builder(Objects.requireNonNull(parent, "parent"));
+  }
+
+  /**
+   * Returns the group's context, the one every task receives; pass it to work started outside the
+   * group that should stop with it.
+   *
+   * @return the context; never null
+   */
+  public Context context() {
+    return ctx;
+  }
+
+  /**
+   * Starts {@code task} in a thread of the group, first waiting while the {@linkplain #setLimit
+   * limit} of active tasks is reached: Go's {@code Group.Go}. The wait ends early when the group's
+   * context is done; then, and whenever the context is already done, the task is not run and the
+   * returned future fails with the context's error, which counts as a failure of the group only if
+   * there was none before. The wait is not interruptible (as in Go); an interrupt stays pending.
+   *
+   * @param task the task
+   * @param <T> its result type
+   * @return a future completed with the task's result or failure; completing or cancelling it does
+   *     not affect the task or the group
+   * @throws NullPointerException if {@code task} is null
+   * @throws IllegalStateException if the group is closed, before or during the wait
+   * @throws RejectedExecutionException if a caller-supplied executor rejects the task; the group is
+   *     left as if {@code go} had not been called
+   */
+  public <T> CompletableFuture<T> go(Task<T> task) {
+    Objects.requireNonNull(task, "task");
+    boolean slot = false;
+    lock.lock();
+    try {
+      while (true) {
+        ensureOpen();
+        if (ctx.isDone()) {
+          break;
+        }
+        if (limit < 0 || active < limit) {
+          active++;
+          slot = true;
+          break;
+        }
+        slotFreed.awaitUninterruptibly();
+      }
+    } finally {
+      lock.unlock();
+    }
+    // With a slot the task is submitted even if the context ends meanwhile; the worker skips it.
+    return slot ? submit(task) : skipped();
+  }
+
+  /**
+   * Starts {@code task} like {@link #go}, unless the limit of active tasks is reached, in which case
+   * it returns {@code false} at once: Go's {@code Group.TryGo}. If the group's context is already
+   * done the task is accepted but not run (see {@link #go}).
+   *
+   * @param task the task
+   * @return {@code true} if the group took the task, {@code false} if the limit is reached
+   * @throws NullPointerException if {@code task} is null
+   * @throws IllegalStateException if the group is closed
+   * @throws RejectedExecutionException if a caller-supplied executor rejects the task
+   */
+  public boolean tryGo(Task<?> task) {
+    Objects.requireNonNull(task, "task");
+    boolean skip;
+    lock.lock();
+    try {
+      ensureOpen();
+      skip = ctx.isDone();
+      if (!skip) {
+        if (limit >= 0 && active >= limit) {
+          return false;
+        }
+        active++;
+      }
+    } finally {
+      lock.unlock();
+    }
+    if (skip) {
+      skipped();
+    } else {
+      submit(task);
+    }
+    return true;
+  }
+
+  /**
+   * Bounds the number of tasks active at once: Go's {@code Group.SetLimit}. A negative {@code n}
+   * removes the bound; {@code 0} lets no task start ({@link #tryGo} returns {@code false}, {@link
+   * #go} waits until the context is done or the group closed).
+   *
+   * @param n the new limit
+   * @throws IllegalStateException if tasks are active, since a limit changed under running tasks
+   *     would no longer bound them (Go panics in the same case)
+   */
+  public void setLimit(int n) {
+    lock.lock();
+    try {
+      if (active != 0) {
+        throw new IllegalStateException(
+            "cannot change the limit while " + active + " tasks of the group are still active");
+      }
+      limit = n < 0 ? -1 : n;
+      slotFreed.signalAll();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * Waits for every task started so far to finish, then reports the first failure: Go's {@code
+   * Group.Wait}. In a group made by {@link #open(Context)} it then cancels the group's context, with
+   * the first failure as cause (or {@link Context#CANCELED} if none), whether it returns or throws.
+   * Tasks may still be added while it waits; it returns once none is active.
+   *
+   * @throws TaskGroupException if a task failed with an exception: its cause is the first failure,
+   *     later ones are attached as suppressed
+   * @throws Error the first {@code Error} thrown by a task, as it was thrown, with the other
+   *     failures attached as suppressed
+   * @throws InterruptedException if the calling thread is interrupted while waiting; the tasks go on
+   *     and the context is not cancelled
+   * @throws IllegalStateException if called from one of the group's own tasks
+   */
+  public void await() throws TaskGroupException, InterruptedException {
+    ensureNotInOwnTask("await");
+    Throwable primary;
+    lock.lockInterruptibly();
+    try {
+      while (active > 0) {
+        drained.await();
+      }
+      primary = report();
+    } finally {
+      lock.unlock();
+    }
+    if (failFast) {
+      ctx.cancel(primary);
+    }
+    if (primary instanceof Error) {
+      throw (Error) primary;
+    }
+    if (primary != null) {
+      throw new TaskGroupException(primary);
+    }
+  }
+
+  /**
+   * Cancels the group's context (cause {@link Context#CANCELED}, unless it is already done), which
+   * interrupts the running tasks, and waits for every task to finish; then refuses new tasks. It
+   * does not report exceptions (call {@link #await()} first for that), but throws a task's {@code
+   * Error} that no {@code await()} has thrown, so it is never lost. Waiting is not interruptible: an
+   * interrupt is kept and re-asserted on return, as the tasks are what must end. Idempotent.
+   *
+   * @throws Error the first {@code Error} thrown by a task, if {@code await()} did not throw it
+   * @throws IllegalStateException if called from one of the group's own tasks
+   */
+  @Override
+  public void close() {
+    ensureNotInOwnTask("close");
+    lock.lock();
+    try {
+      closed = true;
+      slotFreed.signalAll();
+    } finally {
+      lock.unlock();
+    }
+    ctx.cancel();
+    boolean interrupted = false;
+    Error undelivered = null;
+    lock.lock();
+    try {
+      while (active > 0) {
+        try {
+          drained.await();
+        } catch (InterruptedException e) {
+          interrupted = true;
+        }
+      }
+      if (firstError != null && !errorThrown) {
+        errorThrown = true;
+        undelivered = firstError;
+      }
+    } finally {
+      lock.unlock();
+    }
+    if (ownPool != null) {
+      ownPool.shutdown();
+    }
+    if (interrupted) {
+      Thread.currentThread().interrupt();
+    }
+    if (undelivered != null) {
+      throw undelivered;
+    }
+  }
+
+  /**
+   * Describes the group for debugging: active tasks, limit, failures and the context.
+   *
+   * @return a one-line description; its format may change
+   */
+  @Override
+  public String toString() {
+    lock.lock();
+    try {
+      return "TaskGroup[active="
+          + active
+          + ", limit="
+          + (limit < 0 ? "none" : Integer.toString(limit))
+          + ", failures="
+          + failures.size()
+          + (closed ? ", closed" : "")
+          + ", context="
+          + ctx
+          + "]";
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  // ---------------------------------------------------------------------------------- internals
+
+  private void ensureOpen() {
+    if (closed) {
+      throw new IllegalStateException("the task group is closed");
+    }
+  }
+
+  private void ensureNotInOwnTask(String what) {
+    if (RUNNING_IN.get() == this) {
+      throw new IllegalStateException(
+          "a task cannot " + what + " its own group: it would wait for itself");
+    }
+  }
+
+  private <T> CompletableFuture<T> submit(Task<T> task) {
+    CompletableFuture<T> result = new CompletableFuture<>();
+    try {
+      executor.execute(() -> run(task, result));
+    } catch (RuntimeException | Error e) {
+      finish(null);
+      throw e;
+    }
+    return result;
+  }
+
+  /** A task that will not run because the context is done: fails with, and maybe reports, that. */
+  private <T> CompletableFuture<T> skipped() {
+    ContextException e = contextError();
+    record(e, true);
+    return CompletableFuture.failedFuture(e);
+  }
+
+  private <T> void run(Task<T> task, CompletableFuture<T> result) {
+    Slot slot = new Slot();
+    lock.lock();
+    try {
+      running.add(slot);
+    } finally {
+      lock.unlock();
+    }
+    TaskGroup outer = RUNNING_IN.get();
+    RUNNING_IN.set(this);
+    try {
+      if (ctx.isDone()) {
+        ContextException e = contextError();
+        record(e, true);
+        result.completeExceptionally(e);
+      } else {
+        T value = task.run(ctx);
+        result.complete(value);
+      }
+    } catch (Throwable t) {
+      boolean echo = ctx.isDone() && isCancellationEcho(t);
+      Throwable failure = t;
+      if (echo && t instanceof InterruptedException) {
+        ContextException e = contextError();
+        e.addSuppressed(t);
+        failure = e;
+      }
+      result.completeExceptionally(t);
+      record(failure, echo);
+    } finally {
+      if (outer == null) {
+        RUNNING_IN.remove();
+      } else {
+        RUNNING_IN.set(outer);
+      }
+      finish(slot);
+    }
+  }
+
+  /** Gives back a task's slot and, if the group interrupted its thread, clears that interrupt. */
+  private void finish(Slot slot) {
+    boolean clear = false;
+    lock.lock();
+    try {
+      if (slot != null) {
+        running.remove(slot);
+        clear = slot.interrupted;
+      }
+      active--;
+      slotFreed.signal();
+      if (active == 0) {
+        drained.signalAll();
+      }
+    } finally {
+      lock.unlock();
+    }
+    if (clear) {
+      Thread.interrupted();
+    }
+  }
+
+  /** Records a failure; an echo of the cancellation counts only if nothing failed before it. */
+  private void record(Throwable failure, boolean echo) {
+    Throwable first;
+    lock.lock();
+    try {
+      if (echo && !failures.isEmpty()) {
+        return;
+      }
+      failures.add(failure);
+      if (failure instanceof Error && firstError == null) {
+        firstError = (Error) failure;
+      }
+      first = failures.get(0);
+    } finally {
+      lock.unlock();
+    }
+    if (failFast) {
+      ctx.cancel(first);
+    }
+  }
+
+  /**
+   * Picks what await() reports and attaches the other failures to it, once each. Called under the
+   * lock.
+   */
+  private Throwable report() {
+    Throwable primary = firstError != null ? firstError : failures.isEmpty() ? null : failures.get(0);
+    if (primary == null) {
+      return null;
+    }
+    if (primary != reported) {
+      reported = primary;
+      attached = 0;
+    }
+    for (; attached < failures.size(); attached++) {
+      Throwable other = failures.get(attached);
+      if (other != primary) {
+        primary.addSuppressed(other);
+      }
+    }
+    if (primary == firstError) {
+      errorThrown = true;
+    }
+    return primary;
+  }
+
+  /** Runs once, in the thread that completes the context: wakes waiters, interrupts the tasks. */
+  private void contextDone() {
+    Thread self = Thread.currentThread();
+    lock.lock();
+    try {
+      slotFreed.signalAll();
+      for (Slot s : running) {
+        if (s.thread != self) {
+          s.interrupted = true;
+          s.thread.interrupt();
+        }
+      }
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private static boolean isCancellationEcho(Throwable t) {
+    return t instanceof ContextException || t instanceof InterruptedException;
+  }
+
+  private ContextException contextError() {
+    try {
+      ctx.throwIfDone();
+    } catch (ContextException e) {
+      return e;
+    }
+    throw new IllegalStateException("the group's context is not done");
+  }
+
+  /**
+   * Options for a {@link TaskGroup}. Not thread-safe; build once and discard.
+   *
+   * @since 0.1
+   */
+  public static final class Builder {
+    private final Context parent;
+    private int limit = -1;
+    private Executor executor;
+    private int platformThreads = DEFAULT_PLATFORM_THREADS;
+    private boolean failFast = true;
+
+    private Builder(Context parent) {
+      this.parent = parent;
+    }
+
+    /**
+     * Sets the initial limit of active tasks, as {@link TaskGroup#setLimit(int)} would.
+     *
+     * @param n the limit; negative means none (the default)
+     * @return this builder
+     */
+    public Builder limit(int n) {
+      this.limit = n < 0 ? -1 : n;
+      return this;
+    }
+
+    /**
+     * Runs the tasks on {@code executor} instead of the default threads. The group does not shut it
+     * down, and its interrupts never outlive a task on the executor's threads.
+     *
+     * @param executor the executor
+     * @return this builder
+     * @throws NullPointerException if {@code executor} is null
+     */
+    public Builder executor(Executor executor) {
+      this.executor = Objects.requireNonNull(executor, "executor");
+      return this;
+    }
+
+    /**
+     * Sets the size of the group's platform-thread pool, used only where the JDK has no virtual
+     * threads (JDK 17) and no executor was given.
+     *
+     * @param n the most threads the group runs at once
+     * @return this builder
+     * @throws IllegalArgumentException if {@code n} is not positive
+     */
+    public Builder platformThreads(int n) {
+      if (n <= 0) {
+        throw new IllegalArgumentException("platformThreads must be positive: " + n);
+      }
+      this.platformThreads = n;
+      return this;
+    }
+
+    /**
+     * Chooses whether the first failure cancels the group's context and {@link TaskGroup#await()}
+     * cancels it too ({@code true}, the default, Go's {@code WithContext}); {@code false} gives Go's
+     * zero {@code Group}, where only {@link TaskGroup#close()} cancels.
+     *
+     * @param failFast whether failures and {@code await()} cancel the context
+     * @return this builder
+     */
+    public Builder failFast(boolean failFast) {
+      this.failFast = failFast;
+      return this;
+    }
+
+    /**
+     * Opens the group.
+     *
+     * @return a new group; close it
+     */
+    public TaskGroup build() {
+      return new TaskGroup(this);
+    }
+  }
+}
