@@ -11,7 +11,11 @@ final class GoDuration {
     StringBuilder sb = new StringBuilder();
     if (nanos < 0) {
       sb.append('-');
-      nanos = nanos == Long.MIN_VALUE ? Long.MAX_VALUE : -nanos;
+      if (nanos == Long.MIN_VALUE) {
+        // Its magnitude, MAX_VALUE + 1, does not fit in a long; Go prints it exactly.
+        return sb.append("2562047h47m16.854775808s").toString();
+      }
+      nanos = -nanos;
     }
     if (nanos < 1_000) {
       return sb.append(nanos).append("ns").toString();
