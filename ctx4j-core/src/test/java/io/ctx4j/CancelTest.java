@@ -1,0 +1,262 @@
+package io.ctx4j;
+
+import static io.ctx4j.Fixtures.BOUND;
+import static io.ctx4j.Fixtures.FOREVER;
+import static io.ctx4j.Fixtures.awaitDone;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+
+/** withCancel: Go's TestWithCancel, the XTest linkage tests and the born-cancelled cases. */
+class CancelTest {
+  private static final Key<String> KEY = Key.named("key");
+
+  @Test
+  void cancelIsSynchronousAndReachesDescendantsThroughEveryLayer() {
+    CancelableContext c1 = Context.withCancel(Context.background());
+    Context o = new Fixtures.Wrapper(c1);
+    CancelableContext c2 = Context.withCancel(o);
+    Context value = Context.withValue(c1, KEY, "v");
+    CancelableContext underValue = Context.withTimeout(value, FOREVER);
+    Context[] all = {c1, o, c2, value, underValue};
+    for (Context c : all) {
+      assertFalse(c.isDone(), c::toString);
+      assertNull(c.err(), c::toString);
+    }
+    assertTrue(c1.cancel());
+    for (Context c : all) {
+      assertTrue(c.isDone(), c::toString);
+      assertSame(Context.CANCELED, c.err(), c::toString);
+      assertSame(Context.CANCELED, c.cause(), c::toString);
+    }
+  }
+
+  @Test
+  void cancelIsIdempotent() {
+    CancelableContext c = Context.withCancel(Context.background());
+    assertTrue(c.cancel());
+    assertFalse(c.cancel());
+    assertFalse(c.cancel(new IllegalStateException("late")));
+    c.close();
+    assertSame(Context.CANCELED, c.err());
+    assertSame(Context.CANCELED, c.cause());
+  }
+
+  @Test
+  void closeCancelsSoTryWithResourcesReplacesDeferCancel() {
+    CancelableContext escaped;
+    try (CancelableContext c = Context.withCancel(Context.background())) {
+      assertFalse(c.isDone());
+      escaped = c;
+    }
+    assertSame(Context.CANCELED, escaped.err());
+  }
+
+  @Test
+  void exactlyOneOfManyConcurrentCancelsWins() throws Exception {
+    int threads = 8;
+    ExecutorService pool = Executors.newFixedThreadPool(threads);
+    try {
+      for (int round = 0; round < 200; round++) {
+        CancelableContext c = Context.withCancel(Context.background());
+        CancelableContext child = Context.withCancel(c);
+        CyclicBarrier start = new CyclicBarrier(threads);
+        List<Future<Boolean>> results = new ArrayList<>();
+        for (int i = 0; i < threads; i++) {
+          Throwable cause = new Exception("canceller " + i);
+          results.add(
+              pool.submit(
+                  () -> {
+                    start.await();
+                    return c.cancel(cause);
+                  }));
+        }
+        int winners = 0;
+        Throwable winningCause = null;
+        for (Future<Boolean> f : results) {
+          if (f.get(BOUND.toSeconds(), TimeUnit.SECONDS)) {
+            winners++;
+          }
+        }
+        winningCause = c.cause();
+        assertEquals(1, winners, "round " + round);
+        assertSame(winningCause, child.cause(), "the child must carry the winner's cause");
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
+  /** XTestParentFinishesChild. */
+  @Test
+  void parentFinishesEveryKindOfChild() {
+    CancelableContext parent = Context.withCancel(Context.background());
+    CancelableContext cancelChild = Context.withCancel(parent);
+    Context valueChild = Context.withValue(parent, KEY, "value");
+    CancelableContext timerChild = Context.withTimeout(valueChild, FOREVER);
+    AtomicInteger afterFuncRuns = new AtomicInteger();
+    Context.afterFunc(parent, afterFuncRuns::incrementAndGet);
+
+    CancelCtx p = (CancelCtx) parent;
+    assertEquals(3, p.registrationCount(), "cancel child, timer child (through the value layer), afterFunc");
+    for (Context c : List.of(parent, cancelChild, valueChild, timerChild)) {
+      assertFalse(c.isDone(), c::toString);
+    }
+    parent.cancel();
+    assertEquals(0, p.registrationCount());
+    assertEquals(0, p.nodeCount(), "a cancelled parent drops every child at once");
+    for (Context c : List.of(parent, cancelChild, valueChild, timerChild)) {
+      assertSame(Context.CANCELED, c.err(), c::toString);
+    }
+    Context late = Context.withValue(parent, KEY, "late");
+    assertSame(Context.CANCELED, late.err());
+  }
+
+  /** XTestChildFinishesFirst. */
+  @Test
+  void aChildThatFinishesFirstLeavesItsParentAlone() {
+    for (Context parent :
+        List.<Context>of(Context.background(), Context.withCancel(Context.background()))) {
+      CancelableContext child = Context.withCancel(parent);
+      if (parent instanceof CancelCtx) {
+        assertEquals(1, ((CancelCtx) parent).registrationCount());
+      }
+      assertTrue(child.cancel());
+      if (parent instanceof CancelCtx) {
+        assertEquals(0, ((CancelCtx) parent).registrationCount());
+      }
+      assertSame(Context.CANCELED, child.err());
+      assertFalse(parent.isDone());
+      assertNull(parent.err());
+    }
+  }
+
+  /** XTestCancelRemoves: a child that cancels itself drops out of its parent's registrations. */
+  @Test
+  void cancellingAChildRemovesItFromItsParent() {
+    CancelableContext root = Context.withCancel(Context.background());
+    CancelCtx r = (CancelCtx) root;
+    assertEquals(0, r.registrationCount());
+
+    CancelableContext child = Context.withCancel(root);
+    assertEquals(1, r.registrationCount());
+    child.cancel();
+    assertEquals(0, r.registrationCount());
+
+    CancelableContext timer = Context.withTimeout(root, FOREVER);
+    assertEquals(1, r.registrationCount());
+    timer.cancel();
+    assertEquals(0, r.registrationCount());
+
+    Registration after = Context.afterFunc(root, () -> {});
+    assertEquals(1, r.registrationCount());
+    assertTrue(after.stop());
+    assertEquals(0, r.registrationCount());
+    assertFalse(root.isDone());
+  }
+
+  /** Detached links must not pile up in a long-lived parent (golang/go#47806 style leak). */
+  @Test
+  void churningChildrenDoesNotGrowTheParent() {
+    CancelableContext root = Context.withCancel(Context.background());
+    CancelCtx r = (CancelCtx) root;
+    ArrayDeque<CancelableContext> live = new ArrayDeque<>();
+    int window = 100;
+    int maxNodes = 0;
+    for (int i = 0; i < 100_000; i++) {
+      live.add(Context.withCancel(root));
+      if (live.size() > window) {
+        live.poll().cancel();
+      }
+      maxNodes = Math.max(maxNodes, r.nodeCount());
+    }
+    assertEquals(window, r.registrationCount());
+    assertTrue(maxNodes <= 4 * window + 64, "parent held " + maxNodes + " nodes for " + window + " live children");
+    live.forEach(CancelableContext::cancel);
+    assertEquals(0, r.registrationCount());
+  }
+
+  /** TestWithCancelCanceledParent. */
+  @Test
+  void aChildOfACancelledParentIsBornCancelledWithItsErrAndCause() {
+    Throwable cause = new Exception("Because!");
+    CancelableContext parent = Context.withCancelCause(Context.background());
+    parent.cancel(cause);
+    Context value = Context.withValue(parent, KEY, "v");
+    for (CancelableContext child :
+        List.of(
+            Context.withCancel(parent),
+            Context.withCancel(value),
+            Context.withTimeout(parent, FOREVER),
+            Context.withTimeoutCause(value, FOREVER, new Exception("unused")))) {
+      assertTrue(child.isDone(), child::toString);
+      assertSame(Context.CANCELED, child.err());
+      assertSame(cause, child.cause());
+      assertFalse(child.cancel(), "a born-cancelled child cannot be cancelled again");
+      assertSame(cause, child.cause());
+    }
+    assertEquals(0, ((CancelCtx) parent).registrationCount());
+  }
+
+  /** TestWithCancelSimultaneouslyCanceledParent. */
+  @Test
+  void aChildCreatedDuringItsParentsCancellationGetsTheParentsCause() throws Exception {
+    ExecutorService pool = Executors.newSingleThreadExecutor();
+    try {
+      for (int i = 0; i < 100; i++) {
+        CancelableContext parent = Context.withCancelCause(Context.background());
+        Throwable cause = new Exception("cause " + i);
+        CountDownLatch go = new CountDownLatch(1);
+        Future<?> canceller =
+            pool.submit(
+                () -> {
+                  go.await();
+                  return parent.cancel(cause);
+                });
+        go.countDown();
+        CancelableContext child = Context.withCancel(parent);
+        awaitDone(child);
+        assertSame(Context.CANCELED, child.err(), "iteration " + i);
+        assertSame(cause, child.cause(), "iteration " + i);
+        canceller.get(BOUND.toSeconds(), TimeUnit.SECONDS);
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
+  @Test
+  void cancellingWithANullCauseMeansCanceled() {
+    CancelableContext c = Context.withCancelCause(Context.background());
+    assertTrue(c.cancel(null));
+    assertSame(Context.CANCELED, c.cause());
+  }
+
+  @Test
+  void cancellingAChildDoesNotTouchItsSiblings() {
+    CancelableContext parent = Context.withCancel(Context.background());
+    CancelableContext a = Context.withCancel(parent);
+    CancelableContext b = Context.withCancel(parent);
+    CancelableContext grandchild = Context.withCancel(a);
+    a.cancel();
+    assertTrue(grandchild.isDone());
+    assertFalse(b.isDone());
+    assertFalse(parent.isDone());
+    parent.cancel();
+    assertTrue(b.isDone());
+  }
+}

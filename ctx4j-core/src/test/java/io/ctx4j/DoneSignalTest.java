@@ -1,0 +1,288 @@
+package io.ctx4j;
+
+import static io.ctx4j.Fixtures.BOUND;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.time.Duration;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Function;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * The ways to learn that a context is done: polling, blocking, callbacks and futures. Each runs on a
+ * plain cancelable context, through a value layer and through a custom wrapper (which uses the
+ * interface's default methods).
+ */
+class DoneSignalTest {
+
+  /** How each test sees the context it cancels. */
+  static Stream<Function<Context, Context>> views() {
+    return Stream.of(
+        c -> c, c -> Context.withValue(c, Key.named("k"), "v"), Fixtures.Wrapper::new);
+  }
+
+  private static Thread start(Runnable r) {
+    Thread t = new Thread(r);
+    t.start();
+    return t;
+  }
+
+  @ParameterizedTest
+  @MethodSource("views")
+  void pollingSeesTheCancellation(Function<Context, Context> view) throws Exception {
+    CancelableContext ctx = Context.withCancel(Context.background());
+    Context seen = view.apply(ctx);
+    CountDownLatch polling = new CountDownLatch(1);
+    AtomicReference<ContextException> err = new AtomicReference<>();
+    Thread poller =
+        start(
+            () -> {
+              polling.countDown();
+              long end = System.nanoTime() + BOUND.toNanos();
+              while (!seen.isDone() && System.nanoTime() < end) {
+                Thread.onSpinWait();
+              }
+              err.set(seen.err());
+            });
+    polling.await();
+    ctx.cancel();
+    poller.join();
+    assertSame(Context.CANCELED, err.get());
+  }
+
+  @ParameterizedTest
+  @MethodSource("views")
+  void awaitReturnsOnceDone(Function<Context, Context> view) throws Exception {
+    CancelableContext ctx = Context.withCancel(Context.background());
+    Context seen = view.apply(ctx);
+    CountDownLatch returned = new CountDownLatch(1);
+    AtomicReference<Throwable> failure = new AtomicReference<>();
+    start(
+        () -> {
+          try {
+            seen.await();
+            returned.countDown();
+          } catch (Throwable t) {
+            failure.set(t);
+          }
+        });
+    assertFalse(returned.await(10, TimeUnit.MILLISECONDS), "returned before the cancellation");
+    ctx.cancel();
+    assertTrue(returned.await(BOUND.toMillis(), TimeUnit.MILLISECONDS), () -> "failure: " + failure.get());
+    seen.await(); // already done: returns at once
+  }
+
+  @ParameterizedTest
+  @MethodSource("views")
+  void awaitIsInterruptibleAndLeavesNoRegistration(Function<Context, Context> view) throws Exception {
+    CancelableContext ctx = Context.withCancel(Context.background());
+    Context seen = view.apply(ctx);
+    CountDownLatch waiting = new CountDownLatch(1);
+    AtomicReference<Throwable> outcome = new AtomicReference<>();
+    Thread waiter =
+        start(
+            () -> {
+              waiting.countDown();
+              try {
+                seen.await();
+              } catch (Throwable t) {
+                outcome.set(t);
+              }
+            });
+    waiting.await();
+    // Interrupt until the waiter leaves: an interrupt before it parks is also honoured, so one is
+    // enough, but the loop keeps the test honest if the waiter has not reached await() yet.
+    long end = System.nanoTime() + BOUND.toNanos();
+    while (waiter.isAlive() && System.nanoTime() < end) {
+      waiter.interrupt();
+      waiter.join(10);
+    }
+    assertFalse(waiter.isAlive());
+    assertInstanceOf(InterruptedException.class, outcome.get());
+    assertEquals(0, ((CancelCtx) ctx).registrationCount(), "an interrupted waiter must not stay registered");
+    assertFalse(ctx.isDone());
+  }
+
+  @Test
+  void anInterruptedThreadDoesNotWaitForALiveContext() {
+    CancelableContext ctx = Context.withCancel(Context.background());
+    Thread.currentThread().interrupt();
+    assertThrows(InterruptedException.class, ctx::await);
+    Thread.currentThread().interrupt();
+    assertThrows(InterruptedException.class, () -> ctx.await(BOUND));
+    assertFalse(Thread.interrupted(), "the interrupt status is consumed by the exception");
+  }
+
+  @ParameterizedTest
+  @MethodSource("views")
+  void timedAwaitTellsWhetherTheContextIsDone(Function<Context, Context> view) throws Exception {
+    CancelableContext ctx = Context.withCancel(Context.background());
+    Context seen = view.apply(ctx);
+    assertFalse(seen.await(Duration.ofMillis(5)));
+    assertFalse(seen.await(Duration.ZERO));
+    assertEquals(0, ((CancelCtx) ctx).registrationCount(), "a timed-out waiter must not stay registered");
+    Thread canceller = start(ctx::cancel);
+    assertTrue(seen.await(BOUND));
+    assertTrue(seen.await(Duration.ZERO));
+    canceller.join();
+  }
+
+  @ParameterizedTest
+  @MethodSource("views")
+  void onDoneRunsOnceOnTheCancellingThread(Function<Context, Context> view) throws Exception {
+    CancelableContext ctx = Context.withCancel(Context.background());
+    Context seen = view.apply(ctx);
+    AtomicInteger runs = new AtomicInteger();
+    AtomicReference<Thread> ranOn = new AtomicReference<>();
+    Registration r =
+        seen.onDone(
+            () -> {
+              runs.incrementAndGet();
+              ranOn.set(Thread.currentThread());
+            });
+    Registration stopped = seen.onDone(runs::incrementAndGet);
+    assertTrue(stopped.stop());
+    assertFalse(stopped.stop());
+    Thread canceller = start(ctx::cancel);
+    canceller.join();
+    ctx.cancel();
+    assertEquals(1, runs.get());
+    assertSame(canceller, ranOn.get());
+    assertFalse(r.stop(), "it has run");
+    // Already done: runs at once, on the calling thread.
+    seen.onDone(() -> ranOn.set(Thread.currentThread()));
+    assertSame(Thread.currentThread(), ranOn.get());
+  }
+
+  @ParameterizedTest
+  @MethodSource("views")
+  void toFutureCompletesExceptionallyWithTheError(Function<Context, Context> view) throws Exception {
+    CancelableContext ctx = Context.withCancel(Context.background());
+    Context seen = view.apply(ctx);
+    CompletableFuture<Void> f = seen.toFuture();
+    CompletableFuture<Void> abandoned = seen.toFuture();
+    assertFalse(f.isDone());
+    assertEquals(2, ((CancelCtx) ctx).registrationCount());
+    abandoned.cancel(false);
+    assertEquals(1, ((CancelCtx) ctx).registrationCount(), "cancelling the future unregisters it");
+    Exception why = new Exception("why");
+    ctx.cancel(why);
+    // A ContextException is a CancellationException, so get() throws it as is, unwrapped.
+    CanceledException e = assertThrows(CanceledException.class, f::get);
+    assertSame(why, e.getCause());
+    assertTrue(f.isCompletedExceptionally());
+    assertTrue(seen.toFuture().isCompletedExceptionally(), "a done context gives a completed future");
+  }
+
+  /**
+   * Work that was itself cancelled ends with its own CancellationException, rethrown as is: not
+   * mistaken for this context finishing first (this used to throw a NullPointerException).
+   */
+  @ParameterizedTest
+  @MethodSource("views")
+  void awaitWorkRethrowsTheCancellationOfTheWork(Function<Context, Context> view) throws Exception {
+    CancelableContext ctx = Context.withCancel(Context.background());
+    Context seen = view.apply(ctx);
+    CompletableFuture<String> cancelled = new CompletableFuture<>();
+    cancelled.cancel(false);
+    CancellationException e = assertThrows(CancellationException.class, () -> seen.await(cancelled));
+    assertFalse(e instanceof ContextException);
+
+    CancelableContext other = Context.withCancel(Context.background());
+    CompletableFuture<Void> otherDone = other.toFuture();
+    Exception why = new Exception("other's cause");
+    Thread canceller = start(() -> other.cancel(why));
+    CanceledException e2 = assertThrows(CanceledException.class, () -> seen.await(otherDone));
+    assertSame(why, e2.getCause(), "the other context's error, not ours");
+    canceller.join();
+    assertFalse(ctx.isDone());
+    assertEquals(0, ((CancelCtx) ctx).registrationCount());
+  }
+
+  @ParameterizedTest
+  @MethodSource("views")
+  void awaitWorkReturnsTheResultIfTheWorkFinishesFirst(Function<Context, Context> view) throws Exception {
+    CancelableContext ctx = Context.withCancel(Context.background());
+    Context seen = view.apply(ctx);
+    CompletableFuture<String> work = new CompletableFuture<>();
+    Thread worker = start(() -> work.complete("result"));
+    assertEquals("result", seen.await(work));
+    worker.join();
+    assertEquals(0, ((CancelCtx) ctx).registrationCount(), "the losing registration is withdrawn");
+    ctx.cancel();
+    assertEquals("result", seen.await(work), "both done: the work's result");
+  }
+
+  @ParameterizedTest
+  @MethodSource("views")
+  void awaitWorkThrowsTheContextsErrorIfTheContextFinishesFirst(Function<Context, Context> view) throws Exception {
+    CancelableContext ctx = Context.withCancel(Context.background());
+    Context seen = view.apply(ctx);
+    CompletableFuture<String> never = new CompletableFuture<>();
+    Exception why = new Exception("why");
+    Thread canceller = start(() -> ctx.cancel(why));
+    CanceledException e = assertThrows(CanceledException.class, () -> seen.await(never));
+    assertSame(why, e.getCause());
+    canceller.join();
+    assertFalse(never.isDone(), "await does not cancel the work");
+  }
+
+  @ParameterizedTest
+  @MethodSource("views")
+  void awaitWorkThrowsExecutionExceptionIfTheWorkFails(Function<Context, Context> view) throws Exception {
+    CancelableContext ctx = Context.withCancel(Context.background());
+    Context seen = view.apply(ctx);
+    IOException failure = new IOException("disk");
+    CompletableFuture<String> work = new CompletableFuture<>();
+    Thread worker = start(() -> work.completeExceptionally(failure));
+    ExecutionException e = assertThrows(ExecutionException.class, () -> seen.await(work));
+    assertSame(failure, e.getCause());
+    worker.join();
+    CompletableFuture<String> chained = CompletableFuture.<String>completedFuture("x").thenApply(x -> {
+      throw new IllegalStateException("in a stage");
+    });
+    ExecutionException e2 = assertThrows(ExecutionException.class, () -> seen.await(chained));
+    assertInstanceOf(IllegalStateException.class, e2.getCause(), "the stage's own exception, unwrapped");
+    ctx.cancel();
+  }
+
+  @Test
+  void awaitWorkIsInterruptible() throws Exception {
+    CancelableContext ctx = Context.withCancel(Context.background());
+    AtomicReference<Throwable> outcome = new AtomicReference<>();
+    CountDownLatch waiting = new CountDownLatch(1);
+    Thread waiter =
+        start(
+            () -> {
+              waiting.countDown();
+              try {
+                ctx.await(new CompletableFuture<String>());
+              } catch (Throwable t) {
+                outcome.set(t);
+              }
+            });
+    waiting.await();
+    long end = System.nanoTime() + BOUND.toNanos();
+    while (waiter.isAlive() && System.nanoTime() < end) {
+      waiter.interrupt();
+      waiter.join(10);
+    }
+    assertInstanceOf(InterruptedException.class, outcome.get());
+    assertEquals(0, ((CancelCtx) ctx).registrationCount());
+  }
+}

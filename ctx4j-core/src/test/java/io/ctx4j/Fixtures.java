@@ -1,0 +1,270 @@
+package io.ctx4j;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+
+/** Shared helpers of the core tests: time sources, custom contexts, failure capture. */
+final class Fixtures {
+  private Fixtures() {}
+
+  /**
+   * How long a test waits for something that should happen "soon". Generous on purpose: the CI
+   * machine is small and shared, and a correct implementation finishes in microseconds.
+   */
+  static final Duration BOUND = Duration.ofSeconds(10);
+
+  /** Go's veryLongDuration: a timeout that never fires during a test. */
+  static final Duration FOREVER = Duration.ofHours(1000);
+
+  static final Instant EPOCH = Instant.parse("2030-01-01T00:00:00Z");
+
+  static ManualTimeSource manualTime() {
+    return ManualTimeSource.startingAt(EPOCH);
+  }
+
+  static void awaitDone(Context ctx) throws InterruptedException {
+    assertTrue(ctx.await(BOUND), () -> ctx + " not done within " + BOUND);
+  }
+
+  /**
+   * Go's {@code otherContext}: a type ctx4j does not know that forwards the four methods, so a child
+   * of it goes through the custom-parent path.
+   */
+  static final class Wrapper implements Context {
+    private final Context inner;
+
+    Wrapper(Context inner) {
+      this.inner = inner;
+    }
+
+    @Override
+    public ContextException err() {
+      return inner.err();
+    }
+
+    @Override
+    public Throwable cause() {
+      return inner.cause();
+    }
+
+    @Override
+    public Optional<Instant> deadline() {
+      return inner.deadline();
+    }
+
+    @Override
+    public <T> T value(Key<T> key) {
+      return inner.value(key);
+    }
+
+    @Override
+    public Registration onDone(Runnable callback) {
+      return inner.onDone(callback);
+    }
+
+    @Override
+    public String toString() {
+      return "Wrapper";
+    }
+  }
+
+  /** How a {@link CustomContext} misbehaves, for the bad-input tests. */
+  enum Misbehaviour {
+    NONE,
+    ON_DONE_RETURNS_NULL,
+    ON_DONE_THROWS,
+    STOP_THROWS,
+    CAUSE_THROWS,
+    DEADLINE_RETURNS_NULL
+  }
+
+  /**
+   * A user's own context, written the way an application might: a monitor, a list of callbacks, no
+   * thread of its own. It counts live registrations so tests can see children detach.
+   */
+  static final class CustomContext implements Context {
+    private final Object lock = new Object();
+    private final List<Entry> entries = new ArrayList<>();
+    private final Map<Key<?>, Object> values = new HashMap<>();
+    private final Instant deadline;
+    private final Misbehaviour misbehaviour;
+    private volatile ContextException err;
+    private volatile Throwable cause;
+
+    CustomContext() {
+      this(null, Misbehaviour.NONE);
+    }
+
+    CustomContext(Instant deadline, Misbehaviour misbehaviour) {
+      this.deadline = deadline;
+      this.misbehaviour = misbehaviour;
+    }
+
+    <T> CustomContext with(Key<T> key, T value) {
+      values.put(key, value);
+      return this;
+    }
+
+    /** Finishes the context with {@code err}; returns false if it already was. */
+    boolean finish(ContextException err, Throwable cause) {
+      List<Entry> toRun;
+      synchronized (lock) {
+        if (this.err != null) {
+          return false;
+        }
+        // cause first: a reader that sees err must see the cause too
+        this.cause = cause == null ? err : cause;
+        this.err = err;
+        toRun = new ArrayList<>(entries);
+        entries.clear();
+      }
+      for (Entry e : toRun) {
+        e.callback.run();
+      }
+      return true;
+    }
+
+    int callbackCount() {
+      synchronized (lock) {
+        return entries.size();
+      }
+    }
+
+    @Override
+    public ContextException err() {
+      return err;
+    }
+
+    @Override
+    public Throwable cause() {
+      if (misbehaviour == Misbehaviour.CAUSE_THROWS) {
+        throw new IllegalStateException("cause() is broken");
+      }
+      return err == null ? null : cause;
+    }
+
+    @Override
+    public Optional<Instant> deadline() {
+      return misbehaviour == Misbehaviour.DEADLINE_RETURNS_NULL ? null : Optional.ofNullable(deadline);
+    }
+
+    @Override
+    public <T> T value(Key<T> key) {
+      Objects.requireNonNull(key, "key");
+      @SuppressWarnings("unchecked")
+      T v = (T) values.get(key);
+      return v;
+    }
+
+    @Override
+    public Registration onDone(Runnable callback) {
+      Objects.requireNonNull(callback, "callback");
+      switch (misbehaviour) {
+        case ON_DONE_RETURNS_NULL:
+          return null;
+        case ON_DONE_THROWS:
+          throw new IllegalStateException("onDone is broken");
+        default:
+          break;
+      }
+      Entry e = new Entry(callback);
+      synchronized (lock) {
+        if (err == null) {
+          entries.add(e);
+          return e;
+        }
+      }
+      callback.run();
+      return () -> false;
+    }
+
+    @Override
+    public String toString() {
+      return "CustomContext";
+    }
+
+    private final class Entry implements Registration {
+      final Runnable callback;
+
+      Entry(Runnable callback) {
+        this.callback = callback;
+      }
+
+      @Override
+      public boolean stop() {
+        boolean removed;
+        synchronized (lock) {
+          removed = entries.remove(this);
+        }
+        if (misbehaviour == Misbehaviour.STOP_THROWS) {
+          throw new IllegalStateException("stop is broken");
+        }
+        return removed;
+      }
+    }
+  }
+
+  /**
+   * Collects what reaches an uncaught-exception handler: the JVM-wide default one (for callbacks on
+   * ctx4j's pool threads) or the current thread's (for callbacks on the cancelling thread). Closing
+   * restores the previous handler.
+   */
+  static final class Uncaught implements AutoCloseable {
+    final BlockingQueue<Throwable> errors = new LinkedBlockingQueue<>();
+    final BlockingQueue<Thread> threads = new LinkedBlockingQueue<>();
+    private final Thread.UncaughtExceptionHandler previous;
+    private final Thread owner;
+
+    private Uncaught(Thread owner) {
+      this.owner = owner;
+      Thread.UncaughtExceptionHandler h =
+          (t, e) -> {
+            threads.add(t);
+            errors.add(e);
+          };
+      if (owner == null) {
+        previous = Thread.getDefaultUncaughtExceptionHandler();
+        Thread.setDefaultUncaughtExceptionHandler(h);
+      } else {
+        previous = owner.getUncaughtExceptionHandler() == owner.getThreadGroup()
+            ? null
+            : owner.getUncaughtExceptionHandler();
+        owner.setUncaughtExceptionHandler(h);
+      }
+    }
+
+    static Uncaught onDefaultHandler() {
+      return new Uncaught(null);
+    }
+
+    static Uncaught onCurrentThread() {
+      return new Uncaught(Thread.currentThread());
+    }
+
+    Throwable next() throws InterruptedException {
+      Throwable t = errors.poll(BOUND.toMillis(), TimeUnit.MILLISECONDS);
+      assertTrue(t != null, "nothing reached the uncaught-exception handler");
+      return t;
+    }
+
+    @Override
+    public void close() {
+      if (owner == null) {
+        Thread.setDefaultUncaughtExceptionHandler(previous);
+      } else {
+        owner.setUncaughtExceptionHandler(previous);
+      }
+    }
+  }
+}

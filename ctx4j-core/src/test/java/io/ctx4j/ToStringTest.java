@@ -1,0 +1,113 @@
+package io.ctx4j;
+
+import static io.ctx4j.Fixtures.EPOCH;
+import static io.ctx4j.Fixtures.FOREVER;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/** Contexts print their chain the way Go's {@code String()} does. */
+class ToStringTest {
+  private static final Key<String> KEY1 = Key.named("key1");
+  private static final Key<Object> KEY2 = Key.named("key2");
+
+  @Test
+  void cancelLayers() {
+    try (CancelableContext c = Context.withCancel(Context.background());
+        CancelableContext t = Context.withCancelCause(Context.todo())) {
+      assertEquals("context.Background.WithCancel", c.toString());
+      assertEquals("context.TODO.WithCancel", t.toString());
+    }
+  }
+
+  @Test
+  void valueLayersPrintKeyAndPrintableValues() {
+    Context c1 = Context.withValue(Context.background(), KEY1, "c1k1");
+    assertEquals("context.Background.WithValue(key1, c1k1)", c1.toString());
+    Context c2 = Context.withValue(c1, KEY2, 42);
+    assertEquals("context.Background.WithValue(key1, c1k1).WithValue(key2, 42)", c2.toString());
+    Context c3 = Context.withValue(c2, KEY1, null);
+    assertTrue(c3.toString().endsWith(".WithValue(key2, 42).WithValue(key1, <nil>)"), c3::toString);
+  }
+
+  @Test
+  void arbitraryValuesPrintOnlyTheirTypeSoLogsDoNotLeakRequestData() {
+    Context c = Context.withValue(Context.background(), KEY2, new ArrayList<>(java.util.List.of("secret")));
+    assertEquals("context.Background.WithValue(key2, java.util.ArrayList)", c.toString());
+  }
+
+  @Test
+  void deadlineLayersPrintTheDeadlineAndTheTimeLeft() {
+    ManualTimeSource time = Fixtures.manualTime();
+    Context root = Context.withTimeSource(Context.background(), time);
+    try (CancelableContext d = Context.withDeadline(root, EPOCH.plusSeconds(3));
+        CancelableContext t = Context.withTimeout(root, Duration.ofMinutes(90))) {
+      assertTrue(d.toString().startsWith("context.Background.WithTimeSource("), d::toString);
+      assertTrue(d.toString().endsWith(".WithDeadline(2030-01-01T00:00:03Z [3s])"), d::toString);
+      assertTrue(t.toString().endsWith(".WithDeadline(2030-01-01T01:30:00Z [1h30m0s])"), t::toString);
+      time.advance(Duration.ofMillis(1500));
+      assertTrue(d.toString().endsWith(" [1.5s])"), d::toString);
+    }
+  }
+
+  @Test
+  void timeoutsOnTheSystemClockPrintAsWithDeadlineToo() {
+    try (CancelableContext t = Context.withTimeout(Context.background(), FOREVER);
+        CancelableContext d = Context.withDeadline(Context.background(), java.time.Instant.now().plus(FOREVER))) {
+      assertTrue(t.toString().startsWith("context.Background.WithDeadline("), t::toString);
+      assertTrue(d.toString().startsWith("context.Background.WithDeadline("), d::toString);
+    }
+  }
+
+  @Test
+  void aDeadlineShortcutPrintsAsWithCancel() {
+    try (CancelableContext parent = Context.withTimeout(Context.background(), Duration.ofHours(1));
+        CancelableContext child = Context.withTimeout(parent, FOREVER)) {
+      assertTrue(child.toString().endsWith("]).WithCancel"), child::toString);
+    }
+  }
+
+  @Test
+  void withoutCancelAndCustomParents() {
+    assertEquals(
+        "context.Background.WithoutCancel", Context.withoutCancel(Context.background()).toString());
+    try (CancelableContext c = Context.withCancel(new Fixtures.CustomContext())) {
+      assertEquals("CustomContext.WithCancel", c.toString());
+    }
+    assertEquals(
+        "Wrapper.WithValue(key1, v)",
+        Context.withValue(new Fixtures.Wrapper(Context.background()), KEY1, "v").toString());
+  }
+
+  @Test
+  void aKeyPrintsItsName() {
+    assertEquals("key1", KEY1.toString());
+    assertEquals("key1", KEY1.name());
+  }
+
+  /** The expected strings are Go's own, from time.Duration's String tests. */
+  @ParameterizedTest
+  @CsvSource({
+    "0s, 0",
+    "1ns, 1",
+    "1.1\u00b5s, 1100",
+    "2.2ms, 2200000",
+    "3.3s, 3300000000",
+    "4m5s, 245000000000",
+    "4m5.001s, 245001000000",
+    "5h6m7.001s, 18367001000000",
+    "8m0.000000001s, 480000000001",
+    "2562047h47m16.854775807s, 9223372036854775807",
+    "-1ns, -1",
+    "-3.3s, -3300000000",
+    "-2562047h47m16.854775808s, -9223372036854775808",
+  })
+  void durationsFormatLikeGo(String expected, long nanos) {
+    assertEquals(expected, GoDuration.format(nanos));
+  }
+}
