@@ -1,0 +1,386 @@
+package io.ctx4j.taskgroup;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.ctx4j.CancelableContext;
+import io.ctx4j.CanceledException;
+import io.ctx4j.Context;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/** What the group adds to Go's errgroup: cancellation, interruption, close, errors, limits. */
+@Timeout(30)
+class TaskGroupBehaviourTest {
+
+  /** A task that blocks until it is interrupted, counting how it ended. */
+  private static Task<Void> blockUntilInterrupted(CountDownLatch started, AtomicInteger ended) {
+    return ctx -> {
+      started.countDown();
+      try {
+        new CountDownLatch(1).await();
+        throw new AssertionError("unreachable: the latch is never released");
+      } finally {
+        ended.incrementAndGet();
+      }
+    };
+  }
+
+  /**
+   * Waits for the group's context to end. The group interrupts its tasks when it cancels, so a
+   * task blocked in {@code ctx.await()} may see that interrupt rather than a normal return.
+   */
+  private static void awaitCancellation(Context ctx) {
+    try {
+      ctx.await();
+    } catch (InterruptedException expected) {
+      // the group's interrupt, delivered only after the context is done
+    }
+    assertTrue(ctx.isDone(), "interrupted before the context was done");
+  }
+
+  /** Spins until {@code t} blocks; used only to make a test meaningful, never for correctness. */
+  private static void awaitBlocked(Thread t) {
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (t.getState() != Thread.State.WAITING && System.nanoTime() < end) {
+      Thread.onSpinWait();
+    }
+  }
+
+  @Test
+  void firstFailureWinsAndLaterOnesAreSuppressed() throws Exception {
+    IOException first = new IOException("first");
+    IllegalStateException second = new IllegalStateException("second");
+    try (TaskGroup g = TaskGroup.open(Context.background())) {
+      CountDownLatch started = new CountDownLatch(1);
+      g.go(
+          ctx -> {
+            started.countDown();
+            awaitCancellation(ctx); // fails only after the first failure has cancelled the group
+            throw second;
+          });
+      // A task not yet started when the group is cancelled would be skipped; this one must run.
+      assertTrue(started.await(10, TimeUnit.SECONDS));
+      g.go(
+          ctx -> {
+            throw first;
+          });
+      TaskGroupException e = assertThrows(TaskGroupException.class, g::await);
+      assertSame(first, e.getCause());
+      assertEquals(List.of(second), Arrays.asList(first.getSuppressed()));
+      assertSame(first, g.context().cause());
+    }
+  }
+
+  @Test
+  void contextIsCancelledByFirstFailureBeforeAwait() throws Exception {
+    IOException boom = new IOException("boom");
+    AtomicReference<Throwable> seen = new AtomicReference<>();
+    CountDownLatch observed = new CountDownLatch(1);
+    try (TaskGroup g = TaskGroup.open(Context.background())) {
+      CountDownLatch started = new CountDownLatch(1);
+      g.go(
+          ctx -> {
+            started.countDown();
+            awaitCancellation(ctx);
+            seen.set(ctx.cause());
+            observed.countDown();
+            return null;
+          });
+      assertTrue(started.await(10, TimeUnit.SECONDS));
+      g.go(
+          ctx -> {
+            throw boom;
+          });
+      assertTrue(observed.await(10, TimeUnit.SECONDS), "sibling never saw the cancellation");
+      assertSame(boom, seen.get());
+      assertSame(Context.CANCELED, g.context().err());
+      TaskGroupException e = assertThrows(TaskGroupException.class, g::await);
+      assertSame(boom, e.getCause());
+    }
+  }
+
+  @Test
+  void awaitWithoutFailureCancelsTheContextWithCanceled() throws Exception {
+    try (TaskGroup g = TaskGroup.open(Context.background())) {
+      CompletableFuture<Integer> f = g.go(ctx -> 42);
+      g.await();
+      assertEquals(42, f.join());
+      assertSame(Context.CANCELED, g.context().err());
+      assertSame(Context.CANCELED, g.context().cause());
+    }
+  }
+
+  @Test
+  void parentCancellationInterruptsAndStopsEveryTask() throws Exception {
+    IllegalStateException why = new IllegalStateException("shutting down");
+    int n = 20;
+    CountDownLatch started = new CountDownLatch(n);
+    AtomicInteger ended = new AtomicInteger();
+    try (CancelableContext parent = Context.withCancel(Context.background());
+        TaskGroup g = TaskGroup.open(parent)) {
+      for (int i = 0; i < n / 2; i++) {
+        g.go(blockUntilInterrupted(started, ended));
+        g.go(
+            ctx -> {
+              started.countDown();
+              try {
+                ctx.await(); // a task that blocks on the context instead
+                ctx.throwIfDone();
+                return null;
+              } finally {
+                ended.incrementAndGet();
+              }
+            });
+      }
+      assertTrue(started.await(10, TimeUnit.SECONDS));
+      parent.cancel(why);
+      TaskGroupException e = assertThrows(TaskGroupException.class, g::await);
+      assertEquals(n, ended.get());
+      // The first failure is an echo of the cancellation: reported as the context's error.
+      CanceledException c = assertInstanceOf(CanceledException.class, e.getCause());
+      assertSame(why, c.getCause());
+      assertTrue(c.getSuppressed().length <= 1, "echoes are not piled up");
+      assertSame(why, g.context().cause());
+    }
+  }
+
+  @Test
+  void queuedTasksAreNotRunOnceTheContextIsDone() throws Exception {
+    ExecutorService single = Executors.newSingleThreadExecutor();
+    try (CancelableContext parent = Context.withCancel(Context.background())) {
+      TaskGroup g = TaskGroup.builder(parent).executor(single).build();
+      CountDownLatch started = new CountDownLatch(1);
+      AtomicInteger ended = new AtomicInteger();
+      AtomicInteger queuedRan = new AtomicInteger();
+      g.go(blockUntilInterrupted(started, ended));
+      List<CompletableFuture<Integer>> queued = new ArrayList<>();
+      for (int i = 0; i < 5; i++) {
+        queued.add(g.go(ctx -> queuedRan.incrementAndGet()));
+      }
+      assertTrue(started.await(10, TimeUnit.SECONDS));
+      parent.cancel();
+      assertThrows(TaskGroupException.class, g::await);
+      g.close();
+      assertEquals(0, queuedRan.get(), "a queued task ran after the cancellation");
+      for (CompletableFuture<Integer> f : queued) {
+        // The context's error is a CancellationException, so the future reads as cancelled.
+        assertTrue(f.isCancelled());
+        assertThrows(CanceledException.class, f::get);
+      }
+      // The executor's thread must not keep the group's interrupt.
+      assertFalse(single.submit(() -> Thread.currentThread().isInterrupted()).get());
+    } finally {
+      single.shutdownNow();
+    }
+  }
+
+  @Test
+  void closeCancelsWaitsAndThenRefusesTasks() throws Exception {
+    int n = 8;
+    CountDownLatch started = new CountDownLatch(n);
+    AtomicInteger ended = new AtomicInteger();
+    TaskGroup g = TaskGroup.open(Context.background());
+    for (int i = 0; i < n; i++) {
+      g.go(blockUntilInterrupted(started, ended));
+    }
+    assertTrue(started.await(10, TimeUnit.SECONDS));
+    g.close();
+    assertEquals(n, ended.get(), "close returned before every task ended");
+    assertSame(Context.CANCELED, g.context().err());
+    assertThrows(IllegalStateException.class, () -> g.go(ctx -> 1));
+    assertThrows(IllegalStateException.class, () -> g.tryGo(ctx -> 1));
+    g.close(); // idempotent
+  }
+
+  @Test
+  void tryWithResourcesNeverLeavesATaskRunning() throws Exception {
+    AtomicInteger ended = new AtomicInteger();
+    CountDownLatch started = new CountDownLatch(1);
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> {
+          try (TaskGroup g = TaskGroup.open(Context.background())) {
+            g.go(blockUntilInterrupted(started, ended));
+            started.await();
+            throw new IllegalArgumentException("the caller gives up");
+          }
+        });
+    assertEquals(1, ended.get());
+  }
+
+  @Test
+  void errorIsRethrownAsIsAheadOfEarlierExceptions() throws Exception {
+    IOException early = new IOException("early");
+    StackOverflowError error = new StackOverflowError("boom");
+    try (TaskGroup g = TaskGroup.open(Context.background())) {
+      CountDownLatch started = new CountDownLatch(1);
+      g.go(
+          ctx -> {
+            started.countDown();
+            awaitCancellation(ctx); // after the IOException has cancelled the group
+            throw error;
+          });
+      assertTrue(started.await(10, TimeUnit.SECONDS));
+      g.go(
+          ctx -> {
+            throw early;
+          });
+      StackOverflowError thrown = assertThrows(StackOverflowError.class, g::await);
+      assertSame(error, thrown);
+      assertTrue(Arrays.asList(thrown.getSuppressed()).contains(early));
+    }
+  }
+
+  @Test
+  void closeThrowsAnErrorThatAwaitNeverDelivered() throws Exception {
+    AssertionError error = new AssertionError("task broke an invariant");
+    CountDownLatch started = new CountDownLatch(1);
+    TaskGroup g = TaskGroup.open(Context.background());
+    g.go(
+        ctx -> {
+          started.countDown();
+          throw error;
+        });
+    // Closing before the task starts would skip it; the point here is a task that did fail.
+    assertTrue(started.await(10, TimeUnit.SECONDS));
+    assertSame(error, assertThrows(AssertionError.class, g::close));
+    g.close(); // delivered once, not twice
+  }
+
+  @Test
+  void checkedExceptionIsTheCauseAndFailsTheFuture() throws Exception {
+    IOException io = new IOException("disk");
+    try (TaskGroup g = TaskGroup.open(Context.background())) {
+      CompletableFuture<String> f =
+          g.go(
+              ctx -> {
+                throw io;
+              });
+      TaskGroupException e = assertThrows(TaskGroupException.class, g::await);
+      assertSame(io, e.getCause());
+      assertSame(io, assertThrows(ExecutionException.class, f::get).getCause());
+    }
+  }
+
+  @Test
+  void goWaitingOnTheLimitStopsWaitingWhenTheContextEnds() throws Exception {
+    try (CancelableContext parent = Context.withCancel(Context.background());
+        TaskGroup g = TaskGroup.builder(parent).limit(1).build()) {
+      CountDownLatch started = new CountDownLatch(1);
+      AtomicInteger ended = new AtomicInteger();
+      AtomicInteger secondRan = new AtomicInteger();
+      g.go(blockUntilInterrupted(started, ended));
+      assertTrue(started.await(10, TimeUnit.SECONDS));
+      CompletableFuture<CompletableFuture<Integer>> submitted = new CompletableFuture<>();
+      Thread submitter =
+          new Thread(() -> submitted.complete(g.go(ctx -> secondRan.incrementAndGet())));
+      submitter.start();
+      awaitBlocked(submitter);
+      assertFalse(submitted.isDone(), "go() must wait while the limit is reached");
+      parent.cancel();
+      CompletableFuture<Integer> second = submitted.get(10, TimeUnit.SECONDS);
+      assertTrue(second.isCancelled());
+      assertThrows(CanceledException.class, second::get);
+      assertThrows(TaskGroupException.class, g::await);
+      assertEquals(0, secondRan.get());
+    }
+  }
+
+  @Test
+  void goWaitingOnLimitZeroIsReleasedByClose() throws Exception {
+    TaskGroup g = TaskGroup.open();
+    g.setLimit(0);
+    CompletableFuture<Throwable> outcome = new CompletableFuture<>();
+    Thread submitter =
+        new Thread(
+            () -> {
+              try {
+                g.go(ctx -> 1);
+                outcome.complete(null);
+              } catch (Throwable t) {
+                outcome.complete(t);
+              }
+            });
+    submitter.start();
+    awaitBlocked(submitter);
+    assertFalse(outcome.isDone(), "limit 0 must block go()");
+    g.close();
+    assertInstanceOf(IllegalStateException.class, outcome.get(10, TimeUnit.SECONDS));
+  }
+
+  @Test
+  void awaitOrCloseFromAnOwnTaskFailsInsteadOfDeadlocking() throws Exception {
+    AtomicReference<TaskGroup> self = new AtomicReference<>();
+    try (TaskGroup g = TaskGroup.open(Context.background())) {
+      self.set(g);
+      g.go(
+          ctx -> {
+            self.get().close();
+            return null;
+          });
+      TaskGroupException e = assertThrows(TaskGroupException.class, g::await);
+      assertInstanceOf(IllegalStateException.class, e.getCause());
+    }
+  }
+
+  @Test
+  void rejectedSubmissionLeavesTheGroupUntouched() throws Exception {
+    try (TaskGroup g =
+        TaskGroup.builder(Context.background())
+            .executor(
+                r -> {
+                  throw new RejectedExecutionException("full");
+                })
+            .limit(1)
+            .build()) {
+      assertThrows(RejectedExecutionException.class, () -> g.go(ctx -> 1));
+      assertThrows(RejectedExecutionException.class, () -> g.tryGo(ctx -> 1));
+      g.await(); // nothing is active, nothing failed
+      assertFalse(g.toString().contains("active=1"), g.toString());
+    }
+  }
+
+  @Test
+  void badArgumentsAreRejectedEarly() {
+    assertThrows(NullPointerException.class, () -> TaskGroup.open(null));
+    assertThrows(NullPointerException.class, () -> TaskGroup.builder(null));
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> TaskGroup.builder(Context.background()).platformThreads(0));
+    assertThrows(
+        NullPointerException.class, () -> TaskGroup.builder(Context.background()).executor(null));
+    try (TaskGroup g = TaskGroup.open()) {
+      assertThrows(NullPointerException.class, () -> g.go(null));
+      assertThrows(NullPointerException.class, () -> g.tryGo(null));
+    }
+    assertThrows(NullPointerException.class, () -> new TaskGroupException(null));
+  }
+
+  @Test
+  void toStringShowsTheState() throws Exception {
+    try (TaskGroup g = TaskGroup.builder(Context.background()).limit(3).build()) {
+      String s = g.toString();
+      assertTrue(s.startsWith("TaskGroup[active=0, limit=3, failures=0"), s);
+      g.await();
+      assertTrue(g.toString().contains("context="), g.toString());
+    }
+  }
+}
