@@ -1,0 +1,228 @@
+package io.ctx4j;
+
+import static io.ctx4j.Fixtures.EPOCH;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.params.provider.Arguments.arguments;
+
+import io.ctx4j.internal.TimerWheel;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.function.Executable;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/** Nulls, negative and extreme times, throwing callbacks and misbehaving custom contexts. */
+class BadInputTest {
+  private static final Context BG = Context.background();
+  private static final Key<String> KEY = Key.named("k");
+  private static final Instant LATER = Instant.now().plusSeconds(3600);
+  private static final Duration HOUR = Duration.ofHours(1);
+
+  static Stream<Arguments> nullArguments() {
+    CancelableContext live = Context.withCancel(BG);
+    Context value = Context.withValue(live, KEY, "v");
+    ManualTimeSource time = Fixtures.manualTime();
+    return Stream.of(
+        arguments("parent", (Executable) () -> Context.withCancel(null)),
+        arguments("parent", (Executable) () -> Context.withCancelCause(null)),
+        arguments("parent", (Executable) () -> Context.withDeadline(null, LATER)),
+        arguments("deadline", (Executable) () -> Context.withDeadline(BG, null)),
+        arguments("parent", (Executable) () -> Context.withDeadlineCause(null, LATER, null)),
+        arguments("deadline", (Executable) () -> Context.withDeadlineCause(BG, null, null)),
+        arguments("parent", (Executable) () -> Context.withTimeout(null, HOUR)),
+        arguments("timeout", (Executable) () -> Context.withTimeout(BG, null)),
+        arguments("parent", (Executable) () -> Context.withTimeoutCause(null, HOUR, null)),
+        arguments("timeout", (Executable) () -> Context.withTimeoutCause(BG, null, null)),
+        arguments("parent", (Executable) () -> Context.withValue(null, KEY, "v")),
+        arguments("key", (Executable) () -> Context.withValue(BG, null, "v")),
+        arguments("parent", (Executable) () -> Context.withoutCancel(null)),
+        arguments("parent", (Executable) () -> Context.withTimeSource(null, time)),
+        arguments("source", (Executable) () -> Context.withTimeSource(BG, null)),
+        arguments("ctx", (Executable) () -> Context.afterFunc(null, () -> {})),
+        arguments("fn", (Executable) () -> Context.afterFunc(live, null)),
+        arguments("ctx", (Executable) () -> Context.cause(null)),
+        arguments("callback", (Executable) () -> BG.onDone(null)),
+        arguments("callback", (Executable) () -> live.onDone(null)),
+        arguments("callback", (Executable) () -> value.onDone(null)),
+        arguments("callback", (Executable) () -> Context.withoutCancel(live).onDone(null)),
+        arguments("key", (Executable) () -> live.value(null)),
+        arguments("key", (Executable) () -> value.value(null)),
+        arguments("key", (Executable) () -> BG.value(null)),
+        arguments("timeout", (Executable) () -> live.await((Duration) null)),
+        arguments("timeout", (Executable) () -> value.await((Duration) null)),
+        arguments("work", (Executable) () -> live.await((java.util.concurrent.CompletionStage<?>) null)),
+        arguments("work", (Executable) () -> BG.await((java.util.concurrent.CompletionStage<?>) null)),
+        arguments("name", (Executable) () -> Key.named(null)),
+        arguments("name", (Executable) () -> Key.of(null, String.class)),
+        arguments("type", (Executable) () -> Key.of("k", null)),
+        arguments("start", (Executable) () -> ManualTimeSource.startingAt(null)),
+        arguments("by", (Executable) () -> time.advance(null)),
+        arguments("instant", (Executable) () -> time.set(null)),
+        arguments("deadline", (Executable) () -> time.schedule(null, () -> {})),
+        arguments("action", (Executable) () -> time.schedule(EPOCH, null)),
+        arguments("deadline", (Executable) () -> TimeSource.system().schedule(null, () -> {})),
+        arguments("action", (Executable) () -> TimeSource.system().schedule(LATER, null)));
+  }
+
+  @ParameterizedTest(name = "[{index}] {0}")
+  @MethodSource("nullArguments")
+  void aNullArgumentIsNamed(String argument, Executable call) {
+    NullPointerException e = assertThrows(NullPointerException.class, call);
+    assertEquals(argument, e.getMessage());
+  }
+
+  @Test
+  void aNegativeTimeoutIsRejected() {
+    Duration negative = Duration.ofNanos(-1);
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> Context.withTimeout(BG, negative));
+    assertTrue(e.getMessage().contains("timeout"), e::getMessage);
+    assertThrows(IllegalArgumentException.class, () -> Context.withTimeoutCause(BG, negative, null));
+    ManualTimeSource time = Fixtures.manualTime();
+    assertThrows(IllegalArgumentException.class, () -> time.advance(negative));
+    assertThrows(IllegalArgumentException.class, () -> time.set(EPOCH.minusNanos(1)));
+  }
+
+  @Test
+  void aNegativeWaitReturnsAtOnce() throws Exception {
+    CancelableContext c = Context.withCancel(BG);
+    assertFalse(c.await(Duration.ofSeconds(-1)));
+    c.cancel();
+    assertTrue(c.await(Duration.ofSeconds(-1)));
+  }
+
+  @Test
+  void hugeTimeoutsSaturate() {
+    TimerWheel wheel = TimerWheel.get();
+    int before = wheel.pendingCount();
+    for (Duration huge : new Duration[] {Duration.ofSeconds(Long.MAX_VALUE), Duration.ofDays(1_000_000_000L)}) {
+      CancelableContext c = Context.withTimeout(BG, huge);
+      assertFalse(c.isDone(), "a huge timeout is not an expired one");
+      assertTrue(c.deadline().isPresent());
+      assertTrue(c.deadline().get().isAfter(Instant.now().plusSeconds(3600)));
+      assertTrue(c.toString().startsWith("context.Background.WithDeadline("), c::toString);
+      c.cancel();
+    }
+    assertTrue(wheel.pendingCount() <= before);
+  }
+
+  @Test
+  void instantMaxIsAFarDeadline() {
+    ManualTimeSource time = Fixtures.manualTime();
+    CancelableContext system = Context.withDeadline(BG, Instant.MAX);
+    CancelableContext manual = Context.withDeadline(Context.withTimeSource(BG, time), Instant.MAX);
+    for (CancelableContext c : new CancelableContext[] {system, manual}) {
+      assertFalse(c.isDone());
+      assertEquals(Optional.of(Instant.MAX), c.deadline());
+      assertTrue(c.toString().contains("WithDeadline(+1000000000-12-31T23:59:59.999999999Z ["), c::toString);
+    }
+    time.advance(Duration.ofDays(365L * 1000));
+    assertFalse(manual.isDone());
+    system.cancel();
+    manual.cancel();
+    assertEquals(0, time.pendingCount());
+  }
+
+  @Test
+  void instantMinIsBornDone() {
+    CancelableContext c = Context.withDeadline(BG, Instant.MIN);
+    assertSame(Context.DEADLINE_EXCEEDED, c.err());
+    assertEquals(Optional.of(Instant.MIN), c.deadline());
+    assertTrue(c.toString().endsWith(" [-2562047h47m16.854775808s])"), c::toString);
+  }
+
+  @Test
+  void aThrowingCallbackIsReportedAndDoesNotStopTheOthers() throws Exception {
+    RuntimeException boom = new RuntimeException("boom");
+    try (Fixtures.Uncaught uncaught = Fixtures.Uncaught.onCurrentThread()) {
+      CancelableContext parent = Context.withCancel(BG);
+      CancelableContext child = Context.withCancel(parent);
+      AtomicInteger ran = new AtomicInteger();
+      parent.onDone(ran::incrementAndGet);
+      parent.onDone(
+          () -> {
+            throw boom;
+          });
+      child.onDone(
+          () -> {
+            throw new AssertionError("even an Error");
+          });
+      parent.onDone(ran::incrementAndGet);
+      child.onDone(ran::incrementAndGet);
+      assertTrue(parent.cancel(), "cancel() itself must not throw");
+      assertEquals(3, ran.get());
+      assertEquals(2, uncaught.errors.size());
+      assertTrue(uncaught.errors.contains(boom));
+      // On an already-done context the callback runs in the caller; its failure is reported too.
+      parent.onDone(
+          () -> {
+            throw boom;
+          });
+      assertEquals(3, uncaught.errors.size());
+    }
+  }
+
+  @Test
+  void aCustomParentWhoseOnDoneReturnsNullIsRejectedClearly() {
+    Fixtures.CustomContext bad = new Fixtures.CustomContext(null, Fixtures.Misbehaviour.ON_DONE_RETURNS_NULL);
+    NullPointerException e = assertThrows(NullPointerException.class, () -> Context.withCancel(bad));
+    assertTrue(e.getMessage().contains("onDone"), e::getMessage);
+    NullPointerException e2 = assertThrows(NullPointerException.class, () -> Context.afterFunc(bad, () -> {}));
+    assertTrue(e2.getMessage().contains("onDone"), e2::getMessage);
+    assertTreeStillWorks();
+  }
+
+  @Test
+  void aCustomParentWhoseOnDoneThrowsPassesTheFailureOn() {
+    Fixtures.CustomContext bad = new Fixtures.CustomContext(null, Fixtures.Misbehaviour.ON_DONE_THROWS);
+    IllegalStateException e = assertThrows(IllegalStateException.class, () -> Context.withCancel(bad));
+    assertEquals("onDone is broken", e.getMessage());
+    assertThrows(IllegalStateException.class, () -> Context.withTimeout(bad, HOUR));
+    assertTreeStillWorks();
+  }
+
+  @Test
+  void aCustomParentWhoseDeadlineReturnsNullIsRejectedClearly() {
+    Fixtures.CustomContext bad = new Fixtures.CustomContext(null, Fixtures.Misbehaviour.DEADLINE_RETURNS_NULL);
+    NullPointerException e = assertThrows(NullPointerException.class, () -> Context.withCancel(bad));
+    assertTrue(e.getMessage().contains("deadline()"), e::getMessage);
+    assertTreeStillWorks();
+  }
+
+  @Test
+  void aCustomParentWhoseStopThrowsStillLetsTheChildCancel() throws Exception {
+    Fixtures.CustomContext bad = new Fixtures.CustomContext(null, Fixtures.Misbehaviour.STOP_THROWS);
+    try (Fixtures.Uncaught uncaught = Fixtures.Uncaught.onCurrentThread()) {
+      CancelableContext child = Context.withCancel(bad);
+      CancelableContext grandchild = Context.withCancel(child);
+      assertTrue(child.cancel());
+      assertSame(Context.CANCELED, grandchild.err());
+      assertEquals("stop is broken", uncaught.next().getMessage());
+    }
+  }
+
+  @Test
+  void aCustomParentWhoseCauseThrowsStillCancelsItsChildren() {
+    Fixtures.CustomContext bad = new Fixtures.CustomContext(null, Fixtures.Misbehaviour.CAUSE_THROWS);
+    CancelableContext child = Context.withCancel(bad);
+    bad.finish(Context.DEADLINE_EXCEEDED, null);
+    assertSame(Context.DEADLINE_EXCEEDED, child.err());
+    assertSame(Context.DEADLINE_EXCEEDED, child.cause());
+  }
+
+  private static void assertTreeStillWorks() {
+    CancelableContext p = Context.withCancel(BG);
+    CancelableContext c = Context.withCancel(p);
+    p.cancel();
+    assertSame(Context.CANCELED, c.err());
+  }
+}

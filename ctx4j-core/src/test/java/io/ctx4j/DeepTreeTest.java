@@ -1,0 +1,96 @@
+package io.ctx4j;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Depth and breadth that would overflow a recursive implementation: surefire runs these with
+ * {@code -Xss512k}, where a recursive walk of a few thousand levels already fails.
+ */
+class DeepTreeTest {
+  private static final int MILLION = 1_000_000;
+
+  /** Returns the middle and the leaf of a chain of a million cancelable contexts under root. */
+  private static CancelableContext[] chainOfAMillion(CancelableContext root) {
+    CancelableContext leaf = root;
+    CancelableContext middle = null;
+    for (int i = 0; i < MILLION; i++) {
+      leaf = Context.withCancel(leaf);
+      if (i == MILLION / 2) {
+        middle = leaf;
+      }
+    }
+    return new CancelableContext[] {middle, leaf};
+  }
+
+  @Test
+  void aChainAMillionDeepCancelsFromTheRoot() {
+    CancelableContext root = Context.withCancel(Context.background());
+    CancelableContext[] chain = chainOfAMillion(root);
+    CancelableContext middle = chain[0];
+    CancelableContext leaf = chain[1];
+    Throwable why = new Exception("from the root");
+    root.cancel(why);
+    assertSame(Context.CANCELED, leaf.err());
+    assertSame(why, leaf.cause());
+    assertSame(why, middle.cause());
+  }
+
+  @Test
+  void aChainAMillionDeepCancelsFromTheMiddleAndPrintsBriefly() {
+    CancelableContext root = Context.withCancel(Context.background());
+    CancelableContext[] chain = chainOfAMillion(root);
+    CancelableContext middle = chain[0];
+    CancelableContext leaf = chain[1];
+    String s = leaf.toString();
+    assertTrue(s.startsWith("context.Background.WithCancel.WithCancel"), () -> s.substring(0, 100));
+    assertTrue(s.endsWith(".WithCancel"));
+    assertTrue(s.contains("more layers"), "a million layers must not print in full");
+    assertTrue(s.length() < 10_000, "printed " + s.length() + " characters");
+    middle.cancel();
+    assertTrue(leaf.isDone());
+    assertFalse(root.isDone());
+    assertEquals(1, ((CancelCtx) root).registrationCount(), "the root keeps its one live child");
+  }
+
+  @Test
+  void aDeepChainOfValueAndCancelLayersKeepsTheNearestValue() {
+    Key<Integer> key = Key.named("depth");
+    CancelableContext root = Context.withCancel(Context.background());
+    Context ctx = root;
+    for (int i = 0; i < 200_000; i++) {
+      ctx = Context.withValue(ctx, key, i);
+      if (i % 2 == 0) {
+        ctx = Context.withCancel(ctx);
+      }
+    }
+    assertEquals(199_999, ctx.value(key));
+    root.cancel();
+    assertTrue(ctx.isDone());
+    assertEquals(199_999, ctx.value(key));
+    assertTrue(ctx.toString().length() < 10_000);
+  }
+
+  @Test
+  void aParentWithAMillionChildrenCancelsThemAll() {
+    CancelableContext parent = Context.withCancel(Context.background());
+    List<CancelableContext> children = new ArrayList<>(MILLION);
+    for (int i = 0; i < MILLION; i++) {
+      children.add(Context.withCancel(parent));
+    }
+    assertEquals(MILLION, ((CancelCtx) parent).registrationCount());
+    parent.cancel();
+    for (CancelableContext c : children) {
+      if (c.err() != Context.CANCELED) {
+        throw new AssertionError("a child was missed: " + c.err());
+      }
+    }
+    assertEquals(0, ((CancelCtx) parent).nodeCount());
+  }
+}
