@@ -169,6 +169,32 @@ class DoneSignalTest {
     assertSame(Thread.currentThread(), ranOn.get());
   }
 
+  @Test
+  void callbacksRunOnlyOnceTheWholeSubtreeIsMarkedDone() {
+    CancelableContext parent = Context.withCancel(Context.background());
+    CancelableContext child = Context.withCancel(parent);
+    CancelableContext grandchild = Context.withCancel(Context.withValue(child, Key.named("k"), 1));
+    AtomicInteger sawLiveDescendant = new AtomicInteger();
+    AtomicInteger ran = new AtomicInteger();
+    parent.onDone(
+        () -> {
+          ran.incrementAndGet();
+          if (!child.isDone() || !grandchild.isDone()) {
+            sawLiveDescendant.incrementAndGet();
+          }
+        });
+    child.onDone(
+        () -> {
+          ran.incrementAndGet();
+          if (!grandchild.isDone()) {
+            sawLiveDescendant.incrementAndGet();
+          }
+        });
+    parent.cancel();
+    assertEquals(2, ran.get());
+    assertEquals(0, sawLiveDescendant.get());
+  }
+
   @ParameterizedTest
   @MethodSource("views")
   void toFutureCompletesExceptionallyWithTheError(Function<Context, Context> view) throws Exception {
@@ -182,8 +208,12 @@ class DoneSignalTest {
     assertEquals(1, ((CancelCtx) ctx).registrationCount(), "cancelling the future unregisters it");
     Exception why = new Exception("why");
     ctx.cancel(why);
-    // A ContextException is a CancellationException, so get() throws it as is, unwrapped.
-    CanceledException e = assertThrows(CanceledException.class, f::get);
+    // A ContextException is a CancellationException, so get() throws a CancellationException: the
+    // error itself on older JDKs, a wrapper whose cause is the error on newer ones (JDK 25 does).
+    // handle() sees the error as is on every JDK.
+    assertThrows(CancellationException.class, f::get);
+    Throwable e = f.handle((v, x) -> x).join();
+    assertInstanceOf(CanceledException.class, e);
     assertSame(why, e.getCause());
     assertTrue(f.isCompletedExceptionally());
     assertTrue(seen.toFuture().isCompletedExceptionally(), "a done context gives a completed future");

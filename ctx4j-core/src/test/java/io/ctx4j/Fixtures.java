@@ -41,7 +41,7 @@ final class Fixtures {
    * Go's {@code otherContext}: a type ctx4j does not know that forwards the four methods, so a child
    * of it goes through the custom-parent path.
    */
-  static final class Wrapper implements Context {
+  static class Wrapper implements Context {
     private final Context inner;
 
     Wrapper(Context inner) {

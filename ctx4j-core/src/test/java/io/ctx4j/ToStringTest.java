@@ -85,6 +85,20 @@ class ToStringTest {
   }
 
   @Test
+  void aCustomParentWhoseToStringFailsPrintsAsItsClass() {
+    Context broken =
+        new Fixtures.Wrapper(Context.background()) {
+          @Override
+          public String toString() {
+            throw new IllegalStateException("no name");
+          }
+        };
+    try (CancelableContext c = Context.withCancel(broken)) {
+      assertEquals(broken.getClass().getName() + ".WithCancel", c.toString());
+    }
+  }
+
+  @Test
   void aKeyPrintsItsName() {
     assertEquals("key1", KEY1.toString());
     assertEquals("key1", KEY1.name());

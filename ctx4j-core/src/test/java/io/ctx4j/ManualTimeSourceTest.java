@@ -1,0 +1,69 @@
+package io.ctx4j;
+
+import static io.ctx4j.Fixtures.EPOCH;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** The test clock itself: order of actions, stopping, re-entrant scheduling. */
+class ManualTimeSourceTest {
+  private final ManualTimeSource time = Fixtures.manualTime();
+
+  @Test
+  void actionsRunInDeadlineOrderThenSchedulingOrder() {
+    List<String> ran = new ArrayList<>();
+    time.schedule(EPOCH.plusSeconds(2), () -> ran.add("b"));
+    time.schedule(EPOCH.plusSeconds(1), () -> ran.add("a1"));
+    time.schedule(EPOCH.plusSeconds(1), () -> ran.add("a2"));
+    time.schedule(EPOCH.plusSeconds(3), () -> ran.add("c"));
+    time.advance(Duration.ofSeconds(2));
+    assertEquals(List.of("a1", "a2", "b"), ran);
+    assertEquals(EPOCH.plusSeconds(2), time.now());
+    assertEquals(1, time.pendingCount());
+  }
+
+  @Test
+  void aPastDeadlineRunsOnTheNextMove() {
+    List<String> ran = new ArrayList<>();
+    time.schedule(EPOCH.minusSeconds(1), () -> ran.add("late"));
+    assertTrue(ran.isEmpty(), "scheduling never runs an action inline");
+    time.advance(Duration.ZERO);
+    assertEquals(List.of("late"), ran);
+  }
+
+  @Test
+  void stopWithdrawsOnce() {
+    List<String> ran = new ArrayList<>();
+    Registration r = time.schedule(EPOCH.plusSeconds(1), () -> ran.add("x"));
+    assertTrue(r.stop());
+    assertFalse(r.stop());
+    assertEquals(0, time.pendingCount());
+    time.set(EPOCH.plusSeconds(5));
+    assertTrue(ran.isEmpty());
+    Registration done = time.schedule(EPOCH, () -> ran.add("y"));
+    time.advance(Duration.ZERO);
+    assertFalse(done.stop(), "already run");
+  }
+
+  @Test
+  void anActionMayScheduleAnotherThatIsAlreadyDue() {
+    List<Instant> ran = new ArrayList<>();
+    time.schedule(
+        EPOCH.plusSeconds(1),
+        () -> time.schedule(EPOCH.plusSeconds(2), () -> ran.add(time.now())));
+    time.advance(Duration.ofSeconds(3));
+    assertEquals(List.of(EPOCH.plusSeconds(3)), ran);
+  }
+
+  @Test
+  void hugeMovesSaturate() {
+    time.advance(Duration.ofSeconds(Long.MAX_VALUE));
+    assertEquals(Instant.MAX, time.now());
+  }
+}
