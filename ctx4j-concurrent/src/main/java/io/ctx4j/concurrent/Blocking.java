@@ -276,7 +276,8 @@ public final class Blocking {
     }
   }
 
-  private static long nanos(Duration d, String name) {
+  /** {@code d} in nanoseconds, saturated; rejects null and negative durations by name. */
+  static long nanos(Duration d, String name) {
     Objects.requireNonNull(d, name);
     if (d.isNegative()) {
       throw new IllegalArgumentException(name + " must not be negative: " + d);

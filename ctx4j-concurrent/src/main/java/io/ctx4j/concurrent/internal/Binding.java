@@ -1,0 +1,56 @@
+package io.ctx4j.concurrent.internal;
+
+import io.ctx4j.Context;
+import java.util.concurrent.Callable;
+
+/**
+ * Where the current context is kept. This is the JDK 17 version, a {@link ThreadLocal} that is set
+ * for the extent of a call and restored in a {@code finally}; the jar's {@code META-INF/versions/25}
+ * layer replaces it with a {@code ScopedValue}. Not part of the API.
+ */
+public final class Binding {
+  private static final ThreadLocal<Context> CURRENT = new ThreadLocal<>();
+
+  private Binding() {}
+
+  /** The mechanism in use, for tests and diagnostics. */
+  public static String mechanism() {
+    return "ThreadLocal";
+  }
+
+  /** The context bound on this thread, or null. */
+  public static Context get() {
+    return CURRENT.get();
+  }
+
+  /** Runs {@code body} with {@code ctx} bound, and restores the previous binding afterwards. */
+  public static <T> T call(Context ctx, Callable<T> body) throws Exception {
+    Context previous = CURRENT.get();
+    CURRENT.set(ctx);
+    try {
+      return body.call();
+    } finally {
+      if (previous == null) {
+        CURRENT.remove(); // leave no entry behind on pooled threads
+      } else {
+        CURRENT.set(previous);
+      }
+    }
+  }
+
+  /** Runs {@code body} with {@code ctx} bound, and restores the previous binding afterwards. */
+  public static void run(Context ctx, Runnable body) {
+    try {
+      call(
+          ctx,
+          () -> {
+            body.run();
+            return null;
+          });
+    } catch (RuntimeException e) {
+      throw e;
+    } catch (Exception e) {
+      throw new AssertionError("a Runnable threw a checked exception", e);
+    }
+  }
+}

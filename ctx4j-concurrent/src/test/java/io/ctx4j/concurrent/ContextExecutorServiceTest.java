@@ -1,0 +1,242 @@
+package io.ctx4j.concurrent;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.ctx4j.CancelableContext;
+import io.ctx4j.CanceledException;
+import io.ctx4j.Context;
+import io.ctx4j.DeadlineExceededException;
+import io.ctx4j.Key;
+import java.time.Duration;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+class ContextExecutorServiceTest {
+  private static final Key<String> USER = Key.of("user", String.class);
+  private ContextExecutorService pool;
+
+  @BeforeEach
+  void singleWorker() {
+    pool = ContextExecutorService.wrap(Executors.newSingleThreadExecutor());
+  }
+
+  @AfterEach
+  void shutDown() throws Exception {
+    pool.shutdownNow();
+    assertTrue(pool.awaitTermination(Duration.ofSeconds(10)));
+  }
+
+  /** The worker thread must never be handed back interrupted. */
+  private void assertWorkerNotInterrupted() throws Exception {
+    assertFalse(pool.delegate().submit(() -> Thread.currentThread().isInterrupted()).get(10, TimeUnit.SECONDS));
+  }
+
+  @Test
+  void aTaskSeesItsContextAsTheCurrentOne() throws Exception {
+    Context ctx = Context.withValue(Context.background(), USER, "ada");
+    CompletableFuture<Context> seen = pool.submit(ctx, CurrentContext::get);
+    Context inside = seen.get(10, TimeUnit.SECONDS);
+    assertNotSame(ctx, inside, "a child of its own, so the task can be stopped alone");
+    assertEquals("ada", inside.value(USER));
+    assertTrue(inside.isDone(), "the task's context is released when the task ends");
+  }
+
+  @Test
+  void aTaskWhoseContextEndedBeforeItStartedNeverRuns() throws Exception {
+    CountDownLatch release = new CountDownLatch(1);
+    pool.delegate().submit(() -> release.await(60, TimeUnit.SECONDS)); // keeps the only worker busy
+    AtomicInteger ran = new AtomicInteger();
+    CancelableContext ctx = Context.withCancel(Context.background());
+    CompletableFuture<Void> f = pool.submit(ctx, (Runnable) ran::incrementAndGet);
+    ctx.cancel();
+    assertThrows(CanceledException.class, () -> f.get(10, TimeUnit.SECONDS));
+    release.countDown();
+    assertWorkerNotInterrupted();
+    assertEquals(0, ran.get());
+  }
+
+  @Test
+  void aTaskSubmittedUnderADoneContextNeverRuns() throws Exception {
+    CancelableContext ctx = Context.withCancel(Context.background());
+    ctx.cancel();
+    AtomicInteger ran = new AtomicInteger();
+    CompletableFuture<Void> f = pool.submit(ctx, (Runnable) ran::incrementAndGet);
+    assertTrue(f.isCompletedExceptionally());
+    assertWorkerNotInterrupted();
+    assertEquals(0, ran.get());
+  }
+
+  @Test
+  void aRunningTaskIsInterruptedAndItsFutureCarriesTheDeadline() throws Exception {
+    CountDownLatch interrupted = new CountDownLatch(1);
+    try (CancelableContext ctx = Context.withTimeout(Context.background(), Duration.ofMillis(50))) {
+      CompletableFuture<String> f =
+          pool.submit(
+              ctx,
+              () -> {
+                try {
+                  Thread.sleep(60_000);
+                  return "slept";
+                } catch (InterruptedException e) {
+                  interrupted.countDown();
+                  throw e;
+                }
+              });
+      assertThrows(DeadlineExceededException.class, () -> f.get(10, TimeUnit.SECONDS));
+      assertTrue(interrupted.await(10, TimeUnit.SECONDS));
+    }
+    assertWorkerNotInterrupted();
+  }
+
+  @Test
+  void theFutureCompletesWithTheContextErrorWithoutWaitingForAStubbornBody() throws Exception {
+    CountDownLatch started = new CountDownLatch(1);
+    CountDownLatch letGo = new CountDownLatch(1);
+    IllegalStateException why = new IllegalStateException("client went away");
+    CancelableContext ctx = Context.withCancel(Context.background());
+    CompletableFuture<String> f =
+        pool.submit(
+            ctx,
+            () -> {
+              started.countDown();
+              while (true) {
+                try {
+                  letGo.await(); // ignores interruption on purpose
+                  return "late";
+                } catch (InterruptedException ignored) {
+                  // stubborn
+                }
+              }
+            });
+    assertTrue(started.await(10, TimeUnit.SECONDS));
+    ctx.cancel(why);
+    CanceledException e = assertThrows(CanceledException.class, () -> f.get(10, TimeUnit.SECONDS));
+    assertSame(why, e.getCause());
+    letGo.countDown();
+    assertWorkerNotInterrupted();
+    assertTrue(f.isCompletedExceptionally(), "the late result does not replace the error");
+  }
+
+  @Test
+  void cancellingTheFutureInterruptsTheTask() throws Exception {
+    CountDownLatch started = new CountDownLatch(1);
+    CountDownLatch interrupted = new CountDownLatch(1);
+    CompletableFuture<Object> f =
+        pool.submit(
+            Context.background(),
+            () -> {
+              started.countDown();
+              try {
+                return new CountDownLatch(1).await(60, TimeUnit.SECONDS);
+              } catch (InterruptedException e) {
+                interrupted.countDown();
+                throw e;
+              }
+            });
+    assertTrue(started.await(10, TimeUnit.SECONDS));
+    assertTrue(f.cancel(false));
+    assertTrue(interrupted.await(10, TimeUnit.SECONDS));
+    assertThrows(CancellationException.class, f::get);
+    assertWorkerNotInterrupted();
+  }
+
+  @Test
+  void failuresAndRejectionsAreReported() throws Exception {
+    CompletableFuture<Object> f =
+        pool.submit(
+            Context.background(),
+            () -> {
+              throw new java.io.IOException("disk");
+            });
+    ExecutionException e = assertThrows(ExecutionException.class, () -> f.get(10, TimeUnit.SECONDS));
+    assertTrue(e.getCause() instanceof java.io.IOException);
+    pool.shutdown();
+    assertThrows(RejectedExecutionException.class, () -> pool.submit(Context.background(), () -> 1));
+  }
+
+  @Test
+  void theCurrentContextIsUsedWhenNoneIsGiven() throws Exception {
+    Context ctx = Context.withValue(Context.background(), USER, "grace");
+    CompletableFuture<String> f =
+        CurrentContext.call(ctx, () -> pool.submit(() -> CurrentContext.get().value(USER)));
+    assertEquals("grace", f.get(10, TimeUnit.SECONDS));
+  }
+
+  @Test
+  void aTaskFinishingAsItsContextEndsHasExactlyOneOutcomeAndLeavesNoInterrupt() throws Exception {
+    CyclicBarrier barrier = new CyclicBarrier(2);
+    for (int i = 0; i < Races.ITERATIONS; i++) {
+      CancelableContext ctx = Context.withCancel(Context.background());
+      CompletableFuture<String> f =
+          pool.submit(
+              ctx,
+              () -> {
+                barrier.await(10, TimeUnit.SECONDS);
+                return "value";
+              });
+      barrier.await(10, TimeUnit.SECONDS);
+      ctx.cancel();
+      try {
+        assertEquals("value", f.get(10, TimeUnit.SECONDS));
+      } catch (CanceledException expected) {
+        // the other allowed outcome
+      }
+      assertTrue(f.isDone());
+      assertWorkerNotInterrupted();
+    }
+  }
+
+  @Test
+  void tasksStartOnTheirOwnThreadVirtualFrom21() throws Exception {
+    CompletableFuture<Thread> f = Tasks.start(Context.background(), Thread::currentThread);
+    Thread t = f.get(10, TimeUnit.SECONDS);
+    assertEquals(Runtime.version().feature() >= 21, Tasks.virtualThreads());
+    assertTrue(t.getName().startsWith("ctx4j-task-"));
+    CountDownLatch interrupted = new CountDownLatch(1);
+    try (CancelableContext ctx = Context.withCancel(Context.background())) {
+      CountDownLatch started = new CountDownLatch(1);
+      CompletableFuture<Void> g =
+          Tasks.start(
+              ctx,
+              () -> {
+                started.countDown();
+                try {
+                  Thread.sleep(60_000);
+                } catch (InterruptedException e) {
+                  interrupted.countDown();
+                }
+              });
+      assertTrue(started.await(10, TimeUnit.SECONDS));
+      ctx.cancel();
+      assertThrows(CanceledException.class, () -> g.get(10, TimeUnit.SECONDS));
+      assertTrue(interrupted.await(10, TimeUnit.SECONDS));
+    }
+  }
+
+  @Test
+  void badArgumentsAreNamed() {
+    assertEquals(
+        "ctx",
+        assertThrows(NullPointerException.class, () -> pool.submit(null, () -> 1)).getMessage());
+    assertEquals(
+        "task",
+        assertThrows(
+                NullPointerException.class, () -> Tasks.start(Context.background(), (Runnable) null))
+            .getMessage());
+  }
+}
