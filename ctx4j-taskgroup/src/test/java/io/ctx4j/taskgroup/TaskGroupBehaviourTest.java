@@ -56,6 +56,11 @@ class TaskGroupBehaviourTest {
     assertTrue(ctx.isDone(), "interrupted before the context was done");
   }
 
+  /** The exception a future was completed with, as stored (get() rewraps it on newer JDKs). */
+  private static Throwable failureOf(CompletableFuture<?> f) {
+    return f.handle((v, e) -> e).join();
+  }
+
   /** Spins until {@code t} blocks; used only to make a test meaningful, never for correctness. */
   private static void awaitBlocked(Thread t) {
     long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
@@ -183,7 +188,7 @@ class TaskGroupBehaviourTest {
       for (CompletableFuture<Integer> f : queued) {
         // The context's error is a CancellationException, so the future reads as cancelled.
         assertTrue(f.isCancelled());
-        assertThrows(CanceledException.class, f::get);
+        assertInstanceOf(CanceledException.class, failureOf(f));
       }
       // The executor's thread must not keep the group's interrupt.
       assertFalse(single.submit(() -> Thread.currentThread().isInterrupted()).get());
@@ -298,7 +303,7 @@ class TaskGroupBehaviourTest {
       parent.cancel();
       CompletableFuture<Integer> second = submitted.get(10, TimeUnit.SECONDS);
       assertTrue(second.isCancelled());
-      assertThrows(CanceledException.class, second::get);
+      assertInstanceOf(CanceledException.class, failureOf(second));
       assertThrows(TaskGroupException.class, g::await);
       assertEquals(0, secondRan.get());
     }
