@@ -42,6 +42,41 @@ class DoneSignalTest {
     return t;
   }
 
+  interface Blocking {
+    void run() throws Exception;
+  }
+
+  /** Starts a thread that runs {@code body}, recording what it throws; returns once it has begun. */
+  private static Thread startBlocking(Blocking body, AtomicReference<Throwable> thrown)
+      throws InterruptedException {
+    CountDownLatch started = new CountDownLatch(1);
+    Thread t =
+        start(
+            () -> {
+              started.countDown();
+              try {
+                body.run();
+              } catch (Throwable x) {
+                thrown.set(x);
+              }
+            });
+    started.await();
+    return t;
+  }
+
+  /**
+   * Interrupts until the thread leaves: one interrupt is enough even before it parks, but the loop
+   * keeps the test honest if it has not reached the wait yet.
+   */
+  private static void interruptUntilGone(Thread t) throws InterruptedException {
+    long end = System.nanoTime() + BOUND.toNanos();
+    while (t.isAlive() && System.nanoTime() < end) {
+      t.interrupt();
+      t.join(10);
+    }
+    assertFalse(t.isAlive());
+  }
+
   @ParameterizedTest
   @MethodSource("views")
   void pollingSeesTheCancellation(Function<Context, Context> view) throws Exception {
@@ -72,15 +107,12 @@ class DoneSignalTest {
     Context seen = view.apply(ctx);
     CountDownLatch returned = new CountDownLatch(1);
     AtomicReference<Throwable> failure = new AtomicReference<>();
-    start(
+    startBlocking(
         () -> {
-          try {
-            seen.await();
-            returned.countDown();
-          } catch (Throwable t) {
-            failure.set(t);
-          }
-        });
+          seen.await();
+          returned.countDown();
+        },
+        failure);
     assertFalse(returned.await(10, TimeUnit.MILLISECONDS), "returned before the cancellation");
     ctx.cancel();
     assertTrue(returned.await(BOUND.toMillis(), TimeUnit.MILLISECONDS), () -> "failure: " + failure.get());
@@ -92,27 +124,8 @@ class DoneSignalTest {
   void awaitIsInterruptibleAndLeavesNoRegistration(Function<Context, Context> view) throws Exception {
     CancelableContext ctx = Context.withCancel(Context.background());
     Context seen = view.apply(ctx);
-    CountDownLatch waiting = new CountDownLatch(1);
     AtomicReference<Throwable> outcome = new AtomicReference<>();
-    Thread waiter =
-        start(
-            () -> {
-              waiting.countDown();
-              try {
-                seen.await();
-              } catch (Throwable t) {
-                outcome.set(t);
-              }
-            });
-    waiting.await();
-    // Interrupt until the waiter leaves: an interrupt before it parks is also honoured, so one is
-    // enough, but the loop keeps the test honest if the waiter has not reached await() yet.
-    long end = System.nanoTime() + BOUND.toNanos();
-    while (waiter.isAlive() && System.nanoTime() < end) {
-      waiter.interrupt();
-      waiter.join(10);
-    }
-    assertFalse(waiter.isAlive());
+    interruptUntilGone(startBlocking(seen::await, outcome));
     assertInstanceOf(InterruptedException.class, outcome.get());
     assertEquals(0, ((CancelCtx) ctx).registrationCount(), "an interrupted waiter must not stay registered");
     assertFalse(ctx.isDone());
@@ -295,23 +308,7 @@ class DoneSignalTest {
   void awaitWorkIsInterruptible() throws Exception {
     CancelableContext ctx = Context.withCancel(Context.background());
     AtomicReference<Throwable> outcome = new AtomicReference<>();
-    CountDownLatch waiting = new CountDownLatch(1);
-    Thread waiter =
-        start(
-            () -> {
-              waiting.countDown();
-              try {
-                ctx.await(new CompletableFuture<String>());
-              } catch (Throwable t) {
-                outcome.set(t);
-              }
-            });
-    waiting.await();
-    long end = System.nanoTime() + BOUND.toNanos();
-    while (waiter.isAlive() && System.nanoTime() < end) {
-      waiter.interrupt();
-      waiter.join(10);
-    }
+    interruptUntilGone(startBlocking(() -> ctx.await(new CompletableFuture<String>()), outcome));
     assertInstanceOf(InterruptedException.class, outcome.get());
     assertEquals(0, ((CancelCtx) ctx).registrationCount());
   }
