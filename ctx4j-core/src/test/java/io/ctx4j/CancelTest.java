@@ -190,6 +190,56 @@ class CancelTest {
     assertEquals(0, r.registrationCount());
   }
 
+  /**
+   * Sweeps unlink dead links while other threads push and detach: no live child may be lost, which
+   * would leave it running after its parent is cancelled.
+   */
+  @Test
+  void concurrentChurnNeverLosesALiveChild() throws Exception {
+    for (int round = 0; round < 5; round++) {
+      CancelableContext parent = Context.withCancel(Context.background());
+      int threads = 4;
+      ExecutorService pool = Executors.newFixedThreadPool(threads);
+      try {
+        CyclicBarrier start = new CyclicBarrier(threads);
+        List<Future<List<CancelableContext>>> kept = new ArrayList<>();
+        for (int t = 0; t < threads; t++) {
+          kept.add(
+              pool.submit(
+                  () -> {
+                    start.await();
+                    List<CancelableContext> live = new ArrayList<>();
+                    ArrayDeque<CancelableContext> window = new ArrayDeque<>();
+                    for (int i = 0; i < 20_000; i++) {
+                      CancelableContext c = Context.withCancel(parent);
+                      if (i % 97 == 0) {
+                        live.add(c); // kept to the end
+                      } else {
+                        window.add(c);
+                        if (window.size() > 8) {
+                          window.poll().cancel();
+                        }
+                      }
+                    }
+                    live.addAll(window);
+                    return live;
+                  }));
+        }
+        List<CancelableContext> live = new ArrayList<>();
+        for (Future<List<CancelableContext>> f : kept) {
+          live.addAll(f.get(BOUND.toSeconds(), TimeUnit.SECONDS));
+        }
+        assertEquals(live.size(), ((CancelCtx) parent).registrationCount(), "round " + round);
+        parent.cancel();
+        for (CancelableContext c : live) {
+          assertSame(Context.CANCELED, c.err(), "a live child was lost in round " + round);
+        }
+      } finally {
+        pool.shutdownNow();
+      }
+    }
+  }
+
   /** TestWithCancelCanceledParent. */
   @Test
   void aChildOfACancelledParentIsBornCancelledWithItsErrAndCause() {

@@ -164,6 +164,47 @@ class DeadlineTest {
         "timers left behind: " + wheel.pendingCount() + " > " + before);
   }
 
+  /**
+   * A parent cancelled while children are being made must not leave a child's timer behind: the
+   * timer is started after attaching, and whichever of start and cancel comes second stops it.
+   */
+  @Test
+  void noTimerOutlivesAChildCancelledWhileBeingMade() throws Exception {
+    TimerWheel wheel = TimerWheel.get();
+    int wheelBefore = wheel.pendingCount();
+    for (int round = 0; round < 200; round++) {
+      CancelableContext parent = Context.withCancel(root);
+      CancelableContext systemParent = Context.withCancel(Context.background());
+      CountDownLatch go = new CountDownLatch(1);
+      Thread canceller =
+          new Thread(
+              () -> {
+                try {
+                  go.await();
+                } catch (InterruptedException e) {
+                  return;
+                }
+                parent.cancel();
+                systemParent.cancel();
+              });
+      canceller.start();
+      List<CancelableContext> children = new ArrayList<>();
+      for (int i = 0; i < 50; i++) {
+        if (i == 5) {
+          go.countDown();
+        }
+        children.add(Context.withTimeout(parent, FOREVER));
+        children.add(Context.withTimeout(systemParent, FOREVER));
+      }
+      canceller.join();
+      for (CancelableContext c : children) {
+        assertSame(Context.CANCELED, c.err());
+      }
+      assertEquals(0, time.pendingCount(), "round " + round);
+    }
+    assertTrue(wheel.pendingCount() <= wheelBefore, "system timers left behind: " + wheel.pendingCount());
+  }
+
   @Test
   void deadlineReportsTheDeadline() {
     Instant d = EPOCH.plusSeconds(42);
