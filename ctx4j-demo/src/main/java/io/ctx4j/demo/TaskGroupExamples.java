@@ -25,6 +25,10 @@ import java.util.Objects;
  */
 public final class TaskGroupExamples {
   private static final Duration TIMEOUT = Duration.ofSeconds(3);
+  private static final Service USERS = Service.ok("users", 500, "alice");
+  private static final Service ORDERS = Service.ok("orders", 1000, "3 orders");
+  private static final Service SEARCH = Service.ok("search", 4000, "12 hits");
+  private static final Service RECOMMENDATIONS = Service.ok("recommendations", 5000, "4 items");
 
   /** A fake remote service: answers {@code reply} after {@code latency}, or fails if told to. */
   private record Service(String name, Duration latency, String reply, String failure) {
@@ -88,11 +92,11 @@ public final class TaskGroupExamples {
                     out,
                     "== taskGroup: five services, 3 s timeout, payments fails at 1.5 s ==",
                     List.of(
-                        Service.ok("users", 500, "alice"),
-                        Service.ok("orders", 1000, "3 orders"),
+                        USERS,
+                        ORDERS,
                         Service.failing("payments", 1500, "503 Service Unavailable"),
-                        Service.ok("search", 4000, "12 hits"),
-                        Service.ok("recommendations", 5000, "4 items")))),
+                        SEARCH,
+                        RECOMMENDATIONS))),
         Scenario.of(
             "taskGroupTimeout",
             "errgroup: four services under one 3 s timeout, the slow ones are stopped",
@@ -101,11 +105,7 @@ public final class TaskGroupExamples {
                     time,
                     out,
                     "== taskGroupTimeout: four services, 3 s timeout, two need longer ==",
-                    List.of(
-                        Service.ok("users", 500, "alice"),
-                        Service.ok("orders", 1000, "3 orders"),
-                        Service.ok("search", 4000, "12 hits"),
-                        Service.ok("recommendations", 5000, "4 items")))));
+                    List.of(USERS, ORDERS, SEARCH, RECOMMENDATIONS))));
   }
 
   // ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)

@@ -37,6 +37,16 @@ class TaskGroupExamplesTest {
         });
   }
 
+  /** Waits for every timer, then moves time to the answers of users (0.5 s) and orders (1 s). */
+  private static void theFastServicesAnswer(SteppedTime clock, Lines lines, int timers)
+      throws InterruptedException {
+    clock.awaitScheduled(timers);
+    clock.advance(HALF_SECOND);
+    lines.expect("  users           answered \"alice\" (after 0.5 s)");
+    clock.advance(HALF_SECOND);
+    lines.expect("  orders          answered \"3 orders\" (after 1.0 s)");
+  }
+
   private static Set<String> nextTwo(Lines lines) throws InterruptedException {
     return Set.of(lines.next().text(), lines.next().text());
   }
@@ -47,11 +57,7 @@ class TaskGroupExamplesTest {
     Lines lines = new Lines();
     CompletableFuture<Void> run = start(scenario(clock, "taskGroup"), lines);
     lines.expect("== taskGroup: five services, 3 s timeout, payments fails at 1.5 s ==");
-    clock.awaitScheduled(6); // the 3 s deadline and five calls
-    clock.advance(HALF_SECOND);
-    lines.expect("  users           answered \"alice\" (after 0.5 s)");
-    clock.advance(HALF_SECOND);
-    lines.expect("  orders          answered \"3 orders\" (after 1.0 s)");
+    theFastServicesAnswer(clock, lines, 6); // the 3 s deadline and five calls
     clock.advance(HALF_SECOND);
     lines.expect("  payments        failed: payments: 503 Service Unavailable (after 1.5 s)");
     String cause = " (cause: payments: 503 Service Unavailable) (after 1.5 s)";
@@ -72,11 +78,7 @@ class TaskGroupExamplesTest {
     Lines lines = new Lines();
     CompletableFuture<Void> run = start(scenario(clock, "taskGroupTimeout"), lines);
     lines.expect("== taskGroupTimeout: four services, 3 s timeout, two need longer ==");
-    clock.awaitScheduled(5);
-    clock.advance(HALF_SECOND);
-    lines.expect("  users           answered \"alice\" (after 0.5 s)");
-    clock.advance(HALF_SECOND);
-    lines.expect("  orders          answered \"3 orders\" (after 1.0 s)");
+    theFastServicesAnswer(clock, lines, 5);
     clock.advanceFiringNothing(Duration.ofMillis(1999));
     clock.advance(Duration.ofMillis(1));
     assertEquals(
