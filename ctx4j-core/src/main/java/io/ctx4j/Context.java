@@ -212,6 +212,11 @@ public interface Context {
    * view of Go's {@code Done()}. Each call returns a new future; completing or cancelling it has no
    * effect on the context and withdraws its registration.
    *
+   * <p>Since {@link ContextException} is a {@code CancellationException}, the future reports {@code
+   * isCancelled()}, and {@code get()}/{@code join()} throw a {@code CancellationException} that is
+   * the error itself on some JDKs and a wrapper of it on others (JDK 25). Read the error with
+   * {@code handle}, {@code exceptionally} or {@code whenComplete}.
+   *
    * @return a new future tied to this context
    */
   default CompletableFuture<Void> toFuture() {

@@ -59,13 +59,23 @@ public final class Key<T> {
    * rejects any other value with an {@link IllegalArgumentException}.
    *
    * @param name a name for debugging
-   * @param type the class every bound value must be an instance of
+   * @param type the class every bound value must be an instance of; a primitive class stands for
+   *     its wrapper
    * @param <T> the type of the values bound to this key
    * @return a new key
    * @throws NullPointerException if {@code name} or {@code type} is null
    */
   public static <T> Key<T> of(String name, Class<T> type) {
-    return new Key<>(Objects.requireNonNull(name, "name"), Objects.requireNonNull(type, "type"));
+    Objects.requireNonNull(name, "name");
+    Objects.requireNonNull(type, "type");
+    // A value reaches withValue boxed, so a primitive class would reject every value.
+    @SuppressWarnings("unchecked")
+    Class<T> checked = type.isPrimitive() ? (Class<T>) boxed(type) : type;
+    return new Key<>(name, checked);
+  }
+
+  private static Class<?> boxed(Class<?> primitive) {
+    return java.lang.invoke.MethodType.methodType(primitive).wrap().returnType();
   }
 
   /**

@@ -118,6 +118,16 @@ class ValueTest {
   }
 
   @Test
+  void aKeyOfAPrimitiveTypeTakesItsWrapper() {
+    Key<Integer> count = Key.of("count", int.class);
+    assertEquals(7, Context.withValue(Context.background(), count, 7).value(count));
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    Key<Object> raw = (Key) count;
+    assertThrows(
+        IllegalArgumentException.class, () -> Context.withValue(Context.background(), raw, 7L));
+  }
+
+  @Test
   void aThousandValuesInOneChainAreAllFound() {
     List<Key<Integer>> keys = new ArrayList<>();
     Context c = Context.background();

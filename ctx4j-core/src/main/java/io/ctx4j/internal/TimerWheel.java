@@ -69,9 +69,11 @@ public final class TimerWheel {
    * @return a registration whose {@code stop()} unlinks the entry at once if it has not fired
    */
   public Registration schedule(long delayNanos, Runnable task) {
-    long now = System.nanoTime();
-    long due = delayNanos > Long.MAX_VALUE - now ? Long.MAX_VALUE : now + Math.max(0, delayNanos);
-    long offset = due - origin;
+    // Measure from the wheel's origin with a saturating add: nanoTime values may be negative, so
+    // an absolute due time could overflow where the offset does not.
+    long elapsed = System.nanoTime() - origin;
+    long delay = Math.max(0, delayNanos);
+    long offset = delay > Long.MAX_VALUE - elapsed ? Long.MAX_VALUE : elapsed + delay;
     // Round up: the entry must never fire before it is due.
     long wanted = offset / TICK_NANOS + (offset % TICK_NANOS == 0 ? 0 : 1);
     Entry e = new Entry(task);
