@@ -49,11 +49,39 @@ class TaskGroupScaleTest {
         "%,d tasks on %s threads in %d ms (JDK %d)%n",
         TASKS, expectVirtual ? "virtual" : "pooled platform", ms, Runtime.version().feature());
     assertEquals(TASKS, ran.sum());
-    assertEquals(0, wrongKind.get(), "tasks ran on the wrong kind of thread");
+    assertEquals(
+        0,
+        wrongKind.get(),
+        "tasks ran on the wrong kind of thread; on JDK 21+ ctx4j-concurrent must come as its"
+            + " multi-release jar (a reactor build must reach the package phase: verify/install)");
     if (!expectVirtual) {
       assertTrue(
           platformThreads.size() <= TaskGroup.DEFAULT_PLATFORM_THREADS,
           "the JDK 17 pool is bounded: " + platformThreads.size() + " threads");
+    }
+  }
+
+  @Test
+  void platformPoolIsBoundedByItsSize() throws Exception {
+    int tasks = 40;
+    java.util.Set<Thread> threads = ConcurrentHashMap.newKeySet();
+    try (TaskGroup g = TaskGroup.builder(Context.background()).platformThreads(3).build()) {
+      for (int i = 0; i < tasks; i++) {
+        g.go(
+            ctx -> {
+              threads.add(Thread.currentThread());
+              return null;
+            });
+      }
+      g.await();
+    }
+    if (Runtime.version().feature() >= 21) {
+      // The option only sizes the JDK 17 pool; here every task has a virtual thread of its own.
+      assertEquals(tasks, threads.size());
+      assertTrue(threads.stream().allMatch(TaskGroupScaleTest::isVirtual));
+    } else {
+      assertTrue(threads.size() <= 3, threads.size() + " threads for a pool of 3");
+      assertTrue(threads.stream().allMatch(Thread::isDaemon), "pool threads must be daemons");
     }
   }
 
