@@ -1,0 +1,194 @@
+package io.ctx4j.jdbc;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.ctx4j.CancelableContext;
+import io.ctx4j.CanceledException;
+import io.ctx4j.Context;
+import io.ctx4j.DeadlineExceededException;
+import io.ctx4j.Registration;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+class ContextStatementsTest {
+  /** About 100 s if nothing stops it. */
+  private static final String SLOW = "SELECT SUM(SLOW_ROW(X)) FROM SYSTEM_RANGE(1, 100000)";
+  private static final long STOPPED_WITHIN_NANOS = Duration.ofSeconds(15).toNanos();
+  private static final AtomicInteger DB = new AtomicInteger();
+  private Connection connection;
+
+  @BeforeEach
+  void openDatabase() throws SQLException {
+    connection = DriverManager.getConnection("jdbc:h2:mem:ctx" + DB.incrementAndGet());
+    try (Statement s = connection.createStatement()) {
+      s.execute("CREATE ALIAS SLOW_ROW FOR \"" + SlowFunctions.class.getName() + ".slowRow\"");
+    }
+  }
+
+  @AfterEach
+  void closeDatabase() throws SQLException {
+    connection.close();
+  }
+
+  private static long sum(ResultSet rs) throws SQLException {
+    rs.next();
+    return rs.getLong(1);
+  }
+
+  @Test
+  void aFastQueryRunsAndKeepsItsResult() throws Exception {
+    try (CancelableContext ctx = Context.withTimeout(Context.background(), Duration.ofSeconds(30));
+        PreparedStatement ps = connection.prepareStatement("SELECT SUM(X) FROM SYSTEM_RANGE(1, ?)")) {
+      ps.setLong(1, 100);
+      assertEquals(5050L, (long) ContextStatements.execute(ctx, ps, s -> sum(s.executeQuery())));
+      assertEquals(30, ps.getQueryTimeout());
+    }
+  }
+
+  @Test
+  void aSlowQueryIsStoppedByTheDeadlineLongBeforeItWouldFinish() throws Exception {
+    try (CancelableContext ctx = Context.withTimeout(Context.background(), Duration.ofMillis(300));
+        Statement st = connection.createStatement()) {
+      long start = System.nanoTime();
+      DeadlineExceededException e =
+          assertThrows(
+              DeadlineExceededException.class,
+              () -> ContextStatements.execute(ctx, st, s -> sum(s.executeQuery(SLOW))));
+      long took = System.nanoTime() - start;
+      assertTrue(took < STOPPED_WITHIN_NANOS, "took " + took / 1_000_000 + " ms");
+      assertTrue(e.getSuppressed()[0] instanceof SQLException, "the driver's error is kept");
+      assertEquals(1, st.getQueryTimeout(), "300 ms rounds up to one second");
+    }
+  }
+
+  @Test
+  void aSlowQueryIsStoppedByCancellationWithTheCause() throws Exception {
+    IllegalStateException why = new IllegalStateException("client hung up");
+    CancelableContext ctx = Context.withCancel(Context.background());
+    try (Statement st = connection.createStatement()) {
+      CountDownLatch running = new CountDownLatch(1);
+      CompletableFuture<Long> query =
+          CompletableFuture.supplyAsync(
+              () -> {
+                try {
+                  return ContextStatements.execute(
+                      ctx,
+                      st,
+                      s -> {
+                        running.countDown();
+                        return sum(s.executeQuery(SLOW));
+                      });
+                } catch (SQLException e) {
+                  throw new java.util.concurrent.CompletionException(e);
+                }
+              });
+      assertTrue(running.await(10, TimeUnit.SECONDS));
+      long start = System.nanoTime();
+      ctx.cancel(why);
+      Throwable e = query.handle((v, x) -> x).get(30, TimeUnit.SECONDS).getCause();
+      assertTrue(e instanceof CanceledException, "got " + e);
+      assertSame(why, e.getCause());
+      assertTrue(System.nanoTime() - start < STOPPED_WITHIN_NANOS);
+      assertEquals(0, st.getQueryTimeout(), "no deadline, no timeout");
+    }
+  }
+
+  @Test
+  void bindCancelsAndReleases() throws Exception {
+    try (Statement st = connection.createStatement()) {
+      CancelableContext ctx = Context.withTimeout(Context.background(), Duration.ofMillis(200));
+      try (Registration r = ContextStatements.bind(ctx, st)) {
+        long start = System.nanoTime();
+        SQLException e = assertThrows(SQLException.class, () -> st.executeQuery(SLOW));
+        assertTrue(System.nanoTime() - start < STOPPED_WITHIN_NANOS);
+        assertTrue(ctx.isDone(), "stopped by the context: " + e);
+        assertFalse(r.stop());
+      }
+      // The statement is usable again afterwards.
+      assertEquals(3L, sum(st.executeQuery("SELECT SUM(X) FROM SYSTEM_RANGE(1, 2)")));
+    }
+  }
+
+  @Test
+  void aSmallerTimeoutAlreadySetIsKept() throws Exception {
+    try (CancelableContext ctx = Context.withTimeout(Context.background(), Duration.ofSeconds(100));
+        Statement st = connection.createStatement()) {
+      st.setQueryTimeout(5);
+      ContextStatements.bind(ctx, st).stop();
+      assertEquals(5, st.getQueryTimeout());
+      st.setQueryTimeout(500);
+      ContextStatements.bind(ctx, st).stop();
+      assertTrue(st.getQueryTimeout() <= 100 && st.getQueryTimeout() >= 99);
+    }
+  }
+
+  @Test
+  void timeoutsRoundUpToWholeSeconds() {
+    assertEquals(0, ContextStatements.queryTimeoutSeconds(Context.background()));
+    try (CancelableContext ctx = Context.withTimeout(Context.background(), Duration.ofMillis(2500))) {
+      int s = ContextStatements.queryTimeoutSeconds(ctx);
+      assertTrue(s == 3 || s == 2, "got " + s); // 3 unless half a second passed meanwhile
+    }
+  }
+
+  @Test
+  void aDoneContextLeavesTheStatementUntouched() throws Exception {
+    CancelableContext ctx = Context.withCancel(Context.background());
+    ctx.cancel();
+    try (Statement st = connection.createStatement()) {
+      assertThrows(CanceledException.class, () -> ContextStatements.bind(ctx, st));
+      AtomicInteger ran = new AtomicInteger();
+      assertThrows(
+          CanceledException.class, () -> ContextStatements.execute(ctx, st, s -> ran.incrementAndGet()));
+      assertEquals(0, ran.get());
+      assertEquals(0, st.getQueryTimeout());
+    }
+  }
+
+  @Test
+  void aQueryFinishingAsTheContextEndsHasOneOutcomeAndTheStatementStaysUsable() throws Exception {
+    CyclicBarrier barrier = new CyclicBarrier(2);
+    try (PreparedStatement ps = connection.prepareStatement("SELECT SUM(X) FROM SYSTEM_RANGE(1, 10)")) {
+      for (int i = 0; i < 300; i++) {
+        CancelableContext ctx = Context.withCancel(Context.background());
+        CompletableFuture<Void> canceller =
+            CompletableFuture.runAsync(
+                () -> {
+                  try {
+                    barrier.await(10, TimeUnit.SECONDS);
+                  } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                  }
+                  ctx.cancel();
+                });
+        barrier.await(10, TimeUnit.SECONDS);
+        try {
+          assertEquals(55L, (long) ContextStatements.execute(ctx, ps, s -> sum(s.executeQuery())));
+        } catch (CanceledException expected) {
+          // the other allowed outcome
+        }
+        canceller.get(10, TimeUnit.SECONDS);
+      }
+      // No cancel landed late on the statement: it still runs a query under a live context.
+      assertEquals(
+          55L, (long) ContextStatements.execute(Context.background(), ps, s -> sum(s.executeQuery())));
+    }
+  }
+}
