@@ -1,0 +1,3 @@
+module ctx4jbench
+
+go 1.19
