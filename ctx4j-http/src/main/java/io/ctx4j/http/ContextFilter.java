@@ -1,0 +1,263 @@
+package io.ctx4j.http;
+
+import com.sun.net.httpserver.Filter;
+import com.sun.net.httpserver.HttpExchange;
+import io.ctx4j.CancelableContext;
+import io.ctx4j.Context;
+import java.io.FilterInputStream;
+import java.io.FilterOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * A filter for the JDK's {@link com.sun.net.httpserver.HttpServer} that gives every exchange a
+ * ctx4j context: a child of a server-wide root context, with the deadline the client sent in the
+ * {@link DeadlineHeader#NAME} header, cancelled when the exchange ends.
+ *
+ * <pre>{@code
+ * CancelableContext serverRoot = Context.withCancel(Context.background());
+ * HttpContext hc = server.createContext("/quote", exchange -> {
+ *   Context ctx = ContextFilter.current();          // or ContextFilter.contextOf(exchange)
+ *   String price = prices.lookup(ctx, ...);          // gives up when the caller's time is over
+ *   ...
+ * });
+ * hc.getFilters().add(ContextFilter.create(serverRoot));
+ * // at shutdown: serverRoot.cancel() ends every request in flight, then server.stop(...)
+ * }</pre>
+ *
+ * <h2>The request context</h2>
+ *
+ * For each exchange the filter derives, from the root: {@code withTimeout(root, header value)} if
+ * the header is present, else {@code withCancel(root)}. The deadline is measured from the moment the
+ * filter runs, by the root's time source. A malformed header is answered with {@code 400 Bad
+ * Request} and the handler is not called: a caller that tried to set a deadline must learn that it
+ * did not work, rather than have its request run unbounded. The context is available to the
+ * handler as {@link #contextOf(HttpExchange)} (an exchange attribute named {@value #ATTRIBUTE}) and,
+ * in the thread that runs the handler, as {@link #current()}.
+ *
+ * <h2>When the context ends</h2>
+ *
+ * <ul>
+ *   <li>when its deadline passes (the client's remaining time, or the root's deadline);
+ *   <li>when the root is cancelled, for example at server shutdown;
+ *   <li>as soon as the handler returns or throws: the request is over, and whatever it started must
+ *       stop (its cause is then plain {@link Context#CANCELED});
+ *   <li>when reading the request body or writing the response body through the exchange fails
+ *       with an {@link IOException}, which is how a client that went away shows itself; the cause is
+ *       that exception.
+ * </ul>
+ *
+ * <p>What cannot be detected: the JDK server gives a handler no notice when the client closes the
+ * connection, and does not expose the socket. A handler that is waiting, not reading or writing (a
+ * handler blocked on a downstream call, say), learns of a vanished client only from its deadline.
+ * This is why callers should always send one; {@link ContextHttp} does whenever its context has a
+ * deadline. A disconnect is noticed at the first body write that fails, which is usually the
+ * second write after the client closed (the first one only provokes the reset).
+ *
+ * <p>A filter instance is immutable and thread-safe and may be shared by any number of {@code
+ * HttpContext}s. The request context is created before the handler runs and in the same thread, so
+ * it is fully visible to the handler.
+ *
+ * @since 0.1
+ */
+public final class ContextFilter extends Filter {
+
+  /** The exchange attribute under which the request context is stored. */
+  public static final String ATTRIBUTE = "io.ctx4j.context";
+
+  private static final ThreadLocal<Context> CURRENT = new ThreadLocal<>();
+
+  private final Context root;
+
+  private ContextFilter(Context root) {
+    this.root = root;
+  }
+
+  /**
+   * Returns a filter whose request contexts are children of {@link Context#background()}.
+   *
+   * @return a new filter
+   */
+  public static ContextFilter create() {
+    return new ContextFilter(Context.background());
+  }
+
+  /**
+   * Returns a filter whose request contexts are children of {@code root}: cancelling the root ends
+   * every request in flight, a deadline on the root caps every request, and the root's values are
+   * visible to every handler.
+   *
+   * @param root the server's root context
+   * @return a new filter
+   * @throws NullPointerException if {@code root} is null
+   */
+  public static ContextFilter create(Context root) {
+    return new ContextFilter(Objects.requireNonNull(root, "root"));
+  }
+
+  /**
+   * Returns the context of the exchange whose handler is running in the calling thread.
+   *
+   * @return the request context
+   * @throws IllegalStateException if the calling thread is not running a handler behind this filter
+   *     (for example a thread the handler started; pass it the context explicitly)
+   */
+  public static Context current() {
+    Context ctx = CURRENT.get();
+    if (ctx == null) {
+      throw new IllegalStateException(
+          "no request context: ContextFilter.current() called outside a handler behind a"
+              + " ContextFilter, or from another thread");
+    }
+    return ctx;
+  }
+
+  /**
+   * Returns the request context stored on {@code exchange} by this filter.
+   *
+   * @param exchange the exchange
+   * @return the request context
+   * @throws NullPointerException if {@code exchange} is null
+   * @throws IllegalStateException if the exchange did not pass through a {@code ContextFilter}
+   */
+  public static Context contextOf(HttpExchange exchange) {
+    Objects.requireNonNull(exchange, "exchange");
+    Object ctx = exchange.getAttribute(ATTRIBUTE);
+    if (!(ctx instanceof Context)) {
+      throw new IllegalStateException("exchange has no request context: no ContextFilter in front");
+    }
+    return (Context) ctx;
+  }
+
+  /**
+   * Builds the request context, runs the rest of the chain with it, and cancels it when the chain
+   * returns or throws; answers {@code 400} to a malformed {@link DeadlineHeader#NAME} header.
+   *
+   * @param exchange the exchange
+   * @param chain the rest of the chain
+   * @throws IOException as thrown by the chain
+   */
+  @Override
+  public void doFilter(HttpExchange exchange, Chain chain) throws IOException {
+    Objects.requireNonNull(exchange, "exchange");
+    Objects.requireNonNull(chain, "chain");
+    String header = exchange.getRequestHeaders().getFirst(DeadlineHeader.NAME);
+    Duration timeout = null;
+    if (header != null) {
+      try {
+        timeout = DeadlineHeader.parse(header);
+      } catch (IllegalArgumentException e) {
+        reject(exchange, e.getMessage());
+        return;
+      }
+    }
+    CancelableContext ctx =
+        timeout == null ? Context.withCancel(root) : Context.withTimeout(root, timeout);
+    Context previous = CURRENT.get();
+    try {
+      exchange.setAttribute(ATTRIBUTE, ctx);
+      exchange.setStreams(
+          new WatchedInput(exchange.getRequestBody(), ctx),
+          new WatchedOutput(exchange.getResponseBody(), ctx));
+      CURRENT.set(ctx);
+      chain.doFilter(exchange);
+    } finally {
+      if (previous == null) {
+        CURRENT.remove();
+      } else {
+        CURRENT.set(previous);
+      }
+      ctx.cancel();
+    }
+  }
+
+  /**
+   * Returns a description of this filter.
+   *
+   * @return a short description
+   */
+  @Override
+  public String description() {
+    return "ctx4j request context from the " + DeadlineHeader.NAME + " header";
+  }
+
+  private static void reject(HttpExchange exchange, String message) throws IOException {
+    byte[] body = (message + "\n").getBytes(StandardCharsets.UTF_8);
+    exchange.getResponseHeaders().set("Content-Type", "text/plain; charset=utf-8");
+    exchange.sendResponseHeaders(400, body.length);
+    try (OutputStream out = exchange.getResponseBody()) {
+      out.write(body);
+    }
+  }
+
+  /** One read or write on the exchange's original streams. */
+  @FunctionalInterface
+  private interface Io {
+    int run() throws IOException;
+  }
+
+  /** Runs {@code io}; if it fails, the client is taken to be gone and {@code ctx} is cancelled. */
+  private static int watch(CancelableContext ctx, Io io) throws IOException {
+    try {
+      return io.run();
+    } catch (IOException e) {
+      ctx.cancel(e);
+      throw e;
+    }
+  }
+
+  /** Cancels the request context, with the failure as cause, when reading the request fails. */
+  private static final class WatchedInput extends FilterInputStream {
+    private final CancelableContext ctx;
+
+    WatchedInput(InputStream in, CancelableContext ctx) {
+      super(in);
+      this.ctx = ctx;
+    }
+
+    @Override
+    public int read() throws IOException {
+      return watch(ctx, in::read);
+    }
+
+    @Override
+    public int read(byte[] b, int off, int len) throws IOException {
+      return watch(ctx, () -> in.read(b, off, len));
+    }
+  }
+
+  /** Cancels the request context, with the failure as cause, when writing the response fails. */
+  private static final class WatchedOutput extends FilterOutputStream {
+    private final CancelableContext ctx;
+
+    WatchedOutput(OutputStream out, CancelableContext ctx) {
+      super(out);
+      this.ctx = ctx;
+    }
+
+    @Override
+    public void write(int b) throws IOException {
+      watch(ctx, () -> { out.write(b); return 0; });
+    }
+
+    @Override
+    public void write(byte[] b, int off, int len) throws IOException {
+      // Overridden because FilterOutputStream would write byte by byte.
+      watch(ctx, () -> { out.write(b, off, len); return 0; });
+    }
+
+    @Override
+    public void flush() throws IOException {
+      watch(ctx, () -> { out.flush(); return 0; });
+    }
+
+    @Override
+    public void close() throws IOException {
+      watch(ctx, () -> { out.close(); return 0; });
+    }
+  }
+}
