@@ -214,8 +214,10 @@ public final class ContextHttp {
    * Wraps the caller's body handler so that the body can be abandoned when the context ends. The
    * client delivers body signals one at a time, but an abort may come from any thread in between;
    * signals to the caller's subscriber are therefore delivered under this object's monitor and stop
-   * after the first terminal one, as the Reactive Streams rules require. {@code Subscription.cancel}
-   * is called outside the monitor, since the client may hold its own locks while signalling us.
+   * after the first terminal one, as the Reactive Streams rules require. {@code onSubscribe} (where
+   * subscribers request data) and {@code Subscription.cancel} run outside the monitor, since the
+   * client may take its own locks or hand work to its own threads there. The caller's subscriber is
+   * only published for an abort once its {@code onSubscribe} has returned.
    */
   private static final class AbortableHandler<T> implements HttpResponse.BodyHandler<T> {
     private final HttpResponse.BodyHandler<T> delegate;
@@ -270,11 +272,13 @@ public final class ContextHttp {
 
         @Override
         public void onSubscribe(Flow.Subscription s) {
+          // Outside the monitor: subscribers call request() from here, and the client may deliver
+          // signals from its own threads in response.
+          d.onSubscribe(s);
           boolean abortNow;
           synchronized (AbortableHandler.this) {
             subscription = s;
             downstream = d;
-            d.onSubscribe(s);
             abortNow = aborted != null && !terminated;
             if (abortNow) {
               terminated = true;
