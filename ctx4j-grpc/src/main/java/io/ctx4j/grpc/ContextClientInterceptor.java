@@ -1,0 +1,71 @@
+package io.ctx4j.grpc;
+
+import io.ctx4j.Context;
+import io.grpc.CallOptions;
+import io.grpc.Channel;
+import io.grpc.ClientCall;
+import io.grpc.ClientInterceptor;
+import io.grpc.ForwardingClientCall;
+import io.grpc.ForwardingClientCallListener;
+import io.grpc.Metadata;
+import io.grpc.MethodDescriptor;
+import io.grpc.Status;
+
+/**
+ * Ties each outgoing call to the ctx4j context named in its call options; see {@link
+ * GrpcContexts#clientInterceptor()}.
+ *
+ * <p>Implementation notes. The call is created, as gRPC does for its own contexts, inside a gRPC
+ * context that follows the ctx4j one ({@link GrpcContexts#fromCtx4j}): gRPC's call implementation
+ * captures {@code io.grpc.Context.current()} when the call is made and cancels its stream, from any
+ * thread and safely, when that context is cancelled; this is the path gRPC itself uses for
+ * cancellation, so no {@code ClientCall} method is ever called from a foreign thread here. gRPC
+ * sends the earlier of the options' deadline and that context's as {@code grpc-timeout}, and when
+ * the context's is the earlier it schedules no timer of its own: the ctx4j timer is the only one
+ * (see {@link MirroredDeadlines}), so the ctx4j context is done before the call fails. The bridge
+ * context is cancelled when the call closes, which withdraws its registration on the ctx4j
+ * context; a call that is never started is never closed, and is released when the ctx4j context
+ * ends.
+ */
+final class ContextClientInterceptor implements ClientInterceptor {
+  static final ContextClientInterceptor INSTANCE = new ContextClientInterceptor();
+
+  private ContextClientInterceptor() {}
+
+  @Override
+  public <ReqT, RespT> ClientCall<ReqT, RespT> interceptCall(
+      MethodDescriptor<ReqT, RespT> method, CallOptions options, Channel next) {
+    Context ctx = options.getOption(GrpcContexts.CONTEXT_OPTION);
+    if (ctx == null) {
+      return next.newCall(method, options);
+    }
+    io.grpc.Context.CancellableContext bridge = GrpcContexts.fromCtx4j(ctx);
+    ClientCall<ReqT, RespT> call;
+    io.grpc.Context previous = bridge.attach();
+    try {
+      call = next.newCall(method, options);
+    } finally {
+      bridge.detach(previous);
+    }
+    return new ForwardingClientCall.SimpleForwardingClientCall<>(call) {
+      @Override
+      public void start(Listener<RespT> listener, Metadata headers) {
+        super.start(
+            new ForwardingClientCallListener.SimpleForwardingClientCallListener<>(listener) {
+              @Override
+              public void onClose(Status status, Metadata trailers) {
+                bridge.cancel(null);
+                super.onClose(status, trailers);
+              }
+            },
+            headers);
+      }
+
+      @Override
+      public void cancel(String message, Throwable cause) {
+        super.cancel(message, cause);
+        bridge.cancel(null);
+      }
+    };
+  }
+}

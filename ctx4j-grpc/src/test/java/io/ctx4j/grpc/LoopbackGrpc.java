@@ -1,0 +1,88 @@
+package io.ctx4j.grpc;
+
+import io.grpc.BindableService;
+import io.grpc.ManagedChannel;
+import io.grpc.MethodDescriptor;
+import io.grpc.Server;
+import io.grpc.ServerInterceptors;
+import io.grpc.ServerServiceDefinition;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.stub.ServerCalls;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A gRPC server on 127.0.0.1 with one unary method taking and returning UTF-8 strings, defined by
+ * hand (no protoc), behind {@link GrpcContexts#serverInterceptor()}; plus a channel to it with the
+ * client interceptor.
+ */
+final class LoopbackGrpc implements AutoCloseable {
+  static final MethodDescriptor<String, String> CALL =
+      MethodDescriptor.<String, String>newBuilder()
+          .setType(MethodDescriptor.MethodType.UNARY)
+          .setFullMethodName(MethodDescriptor.generateFullMethodName("ctx4j.test.Hop", "Call"))
+          .setRequestMarshaller(Utf8.INSTANCE)
+          .setResponseMarshaller(Utf8.INSTANCE)
+          .build();
+
+  final Server server;
+  final ManagedChannel channel;
+
+  LoopbackGrpc(ServerCalls.UnaryMethod<String, String> method) {
+    ServerServiceDefinition service =
+        ServerServiceDefinition.builder("ctx4j.test.Hop")
+            .addMethod(CALL, ServerCalls.asyncUnaryCall(method))
+            .build();
+    BindableService bindable = () -> service;
+    try {
+      server =
+          NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
+              .addService(ServerInterceptors.intercept(bindable, GrpcContexts.serverInterceptor()))
+              .build()
+              .start();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    channel =
+        NettyChannelBuilder.forAddress("127.0.0.1", server.getPort())
+            .usePlaintext()
+            .intercept(GrpcContexts.clientInterceptor())
+            .build();
+  }
+
+  /** Shuts down channel and server; fails if a call is still running after a few seconds. */
+  @Override
+  public void close() throws InterruptedException {
+    channel.shutdownNow();
+    server.shutdown();
+    if (!server.awaitTermination(10, TimeUnit.SECONDS)) {
+      server.shutdownNow();
+      throw new AssertionError("a call was still running 10 s after shutdown");
+    }
+    channel.awaitTermination(10, TimeUnit.SECONDS);
+  }
+
+  enum Utf8 implements MethodDescriptor.Marshaller<String> {
+    INSTANCE;
+
+    @Override
+    public InputStream stream(String value) {
+      return new ByteArrayInputStream(value.getBytes(StandardCharsets.UTF_8));
+    }
+
+    @Override
+    public String parse(InputStream stream) {
+      try {
+        return new String(stream.readAllBytes(), StandardCharsets.UTF_8);
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    }
+  }
+}
