@@ -19,7 +19,6 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
-root="$(cd "$here/.." && pwd)"
 mode=quick
 case "${1:-}" in
   --quick) mode=quick; shift ;;
@@ -31,12 +30,19 @@ esac
 java="${JAVA_HOME:+$JAVA_HOME/bin/}java"
 jar="$here/target/jcstress.jar"
 if [[ ! -f "$jar" || "${REBUILD:-0}" == 1 ]]; then
-  (cd "$root" && mvn -q -pl ctx4j-jcstress package)
+  # clean: an incremental compile regenerates META-INF/TestList without the unchanged tests.
+  mvn -q -f "$here/pom.xml" clean package
 fi
 out="$here/target/jcstress-results"
 mkdir -p "$out"
-# Only the real tests (classes directly in io.ctx4j.jcstress), never the canaries.
-real_tests='^io\.ctx4j\.jcstress\.[A-Z][A-Za-z0-9]*$'
+# Only the real tests (classes directly in io.ctx4j.jcstress), never the canaries, unless the caller
+# chose tests with its own -t.
+selection=(-t '^io\.ctx4j\.jcstress\.[A-Z][A-Za-z0-9]*$')
+for arg in "$@"; do
+  if [[ "$arg" == -t ]]; then
+    selection=()
+  fi
+done
 
 # Runs jcstress once; fails unless the summary line shows every planned test passed.
 run() {
@@ -66,12 +72,12 @@ start=$SECONDS
 case "$mode" in
   quick)
     status=0
-    run quick -m quick -sc false -jvmArgs "$quick_jvm" -t "$real_tests" "$@" || status=1
+    run quick -m quick -sc false -jvmArgs "$quick_jvm" "${selection[@]}" "$@" || status=1
     echo "quick mode: $((SECONDS - start)) s, status $status" >&2
     exit $status
     ;;
   full)
-    run full -m default -t "$real_tests" "$@"
+    run full -m default "${selection[@]}" "$@"
     echo "full mode: $((SECONDS - start)) s" >&2
     ;;
   canary)
