@@ -228,7 +228,8 @@ class FaultTest {
       w.start();
     }
     // Interrupt the workers while they derive and cancel.
-    while (done.getCount() > 0) {
+    long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(BOUND_S);
+    while (done.getCount() > 0 && System.nanoTime() < until) {
       for (Thread w : workers) {
         w.interrupt();
       }
