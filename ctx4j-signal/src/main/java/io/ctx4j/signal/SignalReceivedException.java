@@ -14,7 +14,10 @@ package io.ctx4j.signal;
 public final class SignalReceivedException extends Exception {
   private static final long serialVersionUID = 1L;
 
+  /** @serial the JVM's name of the signal, e.g. {@code INT} */
   private final String signalName;
+
+  /** @serial the signal's number on the platform that received it */
   private final int number;
 
   SignalReceivedException(String signalName, int number) {

@@ -13,17 +13,33 @@ public final class Binding {
 
   private Binding() {}
 
-  /** The mechanism in use, for tests and diagnostics. */
+  /**
+   * Names the mechanism in use, for tests and diagnostics.
+   *
+   * @return {@code "ThreadLocal"} or {@code "ScopedValue"}
+   */
   public static String mechanism() {
     return "ThreadLocal";
   }
 
-  /** The context bound on this thread, or null. */
+  /**
+   * Returns the context bound on this thread.
+   *
+   * @return the context, or null if none is bound
+   */
   public static Context get() {
     return CURRENT.get();
   }
 
-  /** Runs {@code body} with {@code ctx} bound, and restores the previous binding afterwards. */
+  /**
+   * Calls {@code body} with {@code ctx} bound, and restores the previous binding afterwards.
+   *
+   * @param ctx the context to bind
+   * @param body what to call
+   * @param <T> the result type
+   * @return what {@code body} returns
+   * @throws Exception what {@code body} throws
+   */
   public static <T> T call(Context ctx, Callable<T> body) throws Exception {
     Context previous = CURRENT.get();
     CURRENT.set(ctx);
@@ -38,7 +54,12 @@ public final class Binding {
     }
   }
 
-  /** Runs {@code body} with {@code ctx} bound, and restores the previous binding afterwards. */
+  /**
+   * Runs {@code body} with {@code ctx} bound, and restores the previous binding afterwards.
+   *
+   * @param ctx the context to bind
+   * @param body what to run
+   */
   public static void run(Context ctx, Runnable body) {
     try {
       call(

@@ -10,7 +10,11 @@ import java.util.concurrent.atomic.AtomicLong;
 public final class Loom {
   private Loom() {}
 
-  /** Whether {@link #factory} makes virtual threads. */
+  /**
+   * Tells whether {@link #factory} makes virtual threads.
+   *
+   * @return {@code true} on JDK 21 and later
+   */
   public static boolean virtualThreads() {
     return false;
   }
@@ -18,6 +22,9 @@ public final class Loom {
   /**
    * Returns a factory of threads named {@code prefix-N}: virtual threads where the JDK has them,
    * daemon platform threads here.
+   *
+   * @param prefix the start of the thread names
+   * @return a new factory
    */
   public static ThreadFactory factory(String prefix) {
     AtomicLong n = new AtomicLong();

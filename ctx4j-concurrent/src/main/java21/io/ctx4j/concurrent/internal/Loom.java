@@ -6,12 +6,21 @@ import java.util.concurrent.ThreadFactory;
 public final class Loom {
   private Loom() {}
 
-  /** Whether {@link #factory} makes virtual threads: always, on this JDK. */
+  /**
+   * Tells whether {@link #factory} makes virtual threads: always, on this JDK.
+   *
+   * @return {@code true} on JDK 21 and later
+   */
   public static boolean virtualThreads() {
     return true;
   }
 
-  /** Returns a factory of virtual threads named {@code prefix-N}. */
+  /**
+   * Returns a factory of virtual threads named {@code prefix-N}.
+   *
+   * @param prefix the start of the thread names
+   * @return a new factory
+   */
   public static ThreadFactory factory(String prefix) {
     return Thread.ofVirtual().name(prefix + "-", 1).factory();
   }

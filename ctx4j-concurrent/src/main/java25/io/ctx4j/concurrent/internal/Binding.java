@@ -13,22 +13,43 @@ public final class Binding {
 
   private Binding() {}
 
-  /** The mechanism in use, for tests and diagnostics. */
+  /**
+   * Names the mechanism in use, for tests and diagnostics.
+   *
+   * @return {@code "ThreadLocal"} or {@code "ScopedValue"}
+   */
   public static String mechanism() {
     return "ScopedValue";
   }
 
-  /** The context bound on this thread, or null. */
+  /**
+   * Returns the context bound on this thread.
+   *
+   * @return the context, or null if none is bound
+   */
   public static Context get() {
     return CURRENT.isBound() ? CURRENT.get() : null; // orElse rejects a null default
   }
 
-  /** Runs {@code body} with {@code ctx} bound for its extent. */
+  /**
+   * Calls {@code body} with {@code ctx} bound for its extent.
+   *
+   * @param ctx the context to bind
+   * @param body what to call
+   * @param <T> the result type
+   * @return what {@code body} returns
+   * @throws Exception what {@code body} throws
+   */
   public static <T> T call(Context ctx, Callable<T> body) throws Exception {
     return ScopedValue.where(CURRENT, ctx).call(body::call);
   }
 
-  /** Runs {@code body} with {@code ctx} bound for its extent. */
+  /**
+   * Runs {@code body} with {@code ctx} bound for its extent.
+   *
+   * @param ctx the context to bind
+   * @param body what to run
+   */
   public static void run(Context ctx, Runnable body) {
     ScopedValue.where(CURRENT, ctx).run(body);
   }
