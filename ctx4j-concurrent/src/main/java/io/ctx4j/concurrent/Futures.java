@@ -37,7 +37,10 @@ public final class Futures {
    * CancellationException}s, so {@code isCancelled()} is true and the cause is kept); any other
    * {@link Future} is cancelled with {@code cancel(true)}, which interrupts it if it is running. A
    * future that is already complete is left as it is: whichever happens first, completion or the
-   * context's end, decides the outcome.
+   * context's end, decides the outcome. Note that on newer JDKs (seen on 25) {@code
+   * CompletableFuture.get()} rethrows a stored {@code CancellationException} wrapped in a new one, so
+   * look for the context's error as its cause there; {@code handle}/{@code whenComplete} see it
+   * directly on every JDK.
    *
    * <p>For a {@code CompletableFuture} the registration is released when the future completes; for
    * another future, stop the returned registration once the future is done, or the context keeps a
