@@ -82,6 +82,9 @@ public final class GrpcContexts {
 
   private static final Executor DIRECT = Runnable::run;
 
+  /** How far apart gRPC's and ctx4j's timers for the same deadline may fire. */
+  private static final Duration TIMER_SLACK = Duration.ofMillis(50);
+
   private GrpcContexts() {}
 
   // ------------------------------------------------------------------------------- client helpers
@@ -211,9 +214,10 @@ public final class GrpcContexts {
   /**
    * Returns a ctx4j context, child of {@code parent}, that follows {@code grpcContext}: it has the
    * gRPC context's deadline (if earlier than the parent's), and it is cancelled when the gRPC context
-   * is, with the gRPC cancellation cause. A gRPC cancellation for a passed deadline ({@link
-   * TimeoutException} cause) is left to the ctx4j deadline, which fires at the same instant, so that
-   * the ctx4j context reports {@link Context#DEADLINE_EXCEEDED}.
+   * is, with the gRPC cancellation cause. A gRPC cancellation that comes when the deadline has
+   * passed, or for a {@link TimeoutException} (gRPC's deadline) when it is about to, is left to the
+   * ctx4j deadline, which fires at the same instant give or take the timers' lateness, so that the
+   * ctx4j context reports {@link Context#DEADLINE_EXCEEDED}.
    *
    * <p>Cancel (close) the result when done with it: that detaches it from both parents. It detaches
    * by itself when either parent ends.
@@ -234,7 +238,11 @@ public final class GrpcContexts {
     io.grpc.Context.CancellationListener follow =
         cancelled -> {
           Throwable cause = cancelled.cancellationCause();
-          if (!(cause instanceof TimeoutException) || !deadlineImminent(ctx)) {
+          // When ctx's own deadline has passed, or is about to for a gRPC timeout, its timer
+          // (perhaps a little late on a busy machine) will end it with the truthful
+          // DEADLINE_EXCEEDED; a cancellation arriving first would report CANCELED instead.
+          Duration slack = cause instanceof TimeoutException ? TIMER_SLACK : Duration.ZERO;
+          if (!deadlineWithin(ctx, slack)) {
             ctx.cancel(cause);
           }
         };
@@ -309,9 +317,10 @@ public final class GrpcContexts {
     return ctx.cause();
   }
 
-  /** Whether ctx's own deadline is about to fire (gRPC and ctx4j timers differ by milliseconds). */
-  private static boolean deadlineImminent(Context ctx) {
-    return ctx.deadline().map(d -> d.isBefore(Instant.now().plusMillis(50))).orElse(false);
+  /** Whether ctx has a deadline that has passed or will within {@code slack}. */
+  private static boolean deadlineWithin(Context ctx, Duration slack) {
+    Instant limit = Instant.now().plus(slack);
+    return ctx.deadline().map(d -> !d.isAfter(limit)).orElse(false);
   }
 
   private static long saturatedNanos(Duration d) {
