@@ -44,7 +44,7 @@ public final class CanceledException extends ContextException {
   }
 
   @Override
-  ContextException copy(Throwable cause) {
+  public ContextException copy(Throwable cause) {
     return new CanceledException(attachable(cause));
   }
 }

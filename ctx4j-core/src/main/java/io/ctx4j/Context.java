@@ -394,6 +394,21 @@ public interface Context {
   }
 
   /**
+   * Returns the time source that {@code ctx}'s deadlines are measured with: the one given to the
+   * nearest {@link #withTimeSource} ancestor, else {@link TimeSource#system()}. Integrations use it
+   * to compute the time left ({@code Duration.between(timeSourceOf(ctx).now(), deadline)}) so that
+   * they follow a {@link ManualTimeSource} in tests.
+   *
+   * @param ctx the context
+   * @return its time source, never null
+   * @throws NullPointerException if {@code ctx} is null
+   */
+  static TimeSource timeSourceOf(Context ctx) {
+    Objects.requireNonNull(ctx, "ctx");
+    return ctx instanceof Ctx ? ((Ctx) ctx).env.timeSource() : TimeSource.system();
+  }
+
+  /**
    * Returns {@code ctx.cause()}: why {@code ctx} was cancelled, or {@code null} if it is not done.
    * The Java form of Go's {@code context.Cause}.
    *

@@ -46,13 +46,15 @@ public abstract sealed class ContextException extends CancellationException
   public abstract ContextException sentinel();
 
   /**
-   * Makes a fresh, throwable copy of this kind with a stack trace taken here.
+   * Makes a fresh, throwable copy of this kind with a stack trace taken here: what to throw, or to
+   * complete a future with, when a context is done. {@code ctx.err().copy(ctx.cause())} is what
+   * {@link Context#throwIfDone()} throws.
    *
    * @param cause the context's cause, attached as {@link #getCause()} unless it is {@code null} or
    *     itself a {@code ContextException} sentinel
    * @return a new exception of the same class
    */
-  abstract ContextException copy(Throwable cause);
+  public abstract ContextException copy(Throwable cause);
 
   static Throwable attachable(Throwable cause) {
     return (cause == Context.CANCELED || cause == Context.DEADLINE_EXCEEDED) ? null : cause;

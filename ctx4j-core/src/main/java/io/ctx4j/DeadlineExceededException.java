@@ -45,7 +45,7 @@ public final class DeadlineExceededException extends ContextException {
   }
 
   @Override
-  ContextException copy(Throwable cause) {
+  public ContextException copy(Throwable cause) {
     return new DeadlineExceededException(attachable(cause));
   }
 }

@@ -310,4 +310,16 @@ class DeadlineTest {
     assertTrue(ran.await(BOUND.toMillis(), TimeUnit.MILLISECONDS));
     assertNotEquals("ctx4j-timer", ranOn.get().getName(), "a slow callback would stall every deadline");
   }
+
+  @Test
+  void timeSourceOfFindsTheNearestSourceThroughEveryLayer() {
+    ManualTimeSource manual = ManualTimeSource.startingAt(java.time.Instant.parse("2030-01-01T00:00:00Z"));
+    Context root = Context.withTimeSource(Context.background(), manual);
+    Context deep = Context.withValue(Context.withCancel(root), Key.named("k"), "v");
+    org.junit.jupiter.api.Assertions.assertSame(manual, Context.timeSourceOf(deep));
+    org.junit.jupiter.api.Assertions.assertSame(
+        TimeSource.system(), Context.timeSourceOf(Context.withCancel(Context.background())));
+    org.junit.jupiter.api.Assertions.assertThrows(
+        NullPointerException.class, () -> Context.timeSourceOf(null));
+  }
 }
