@@ -66,7 +66,7 @@ if [ "$MODE" = quick ]; then
   mkdir -p "$OUTDIR"
   echo "== quick run: every benchmark once at its smallest size (JDK $JDK_VERSION)"
   # -foe true: a failing benchmark fails the run. Smallest sizes of every @Param.
-  "$JAVA" -jar "$JAR" -foe true -f 1 -wi 1 -i 1 -w 100ms -r 100ms -prof gc \
+  "$JAVA" -jar "$JAR" -foe true -f 1 -wi 0 -i 1 -r 100ms -prof gc \
     -p concurrency=40 -p depth=10 -p children=1000 -p count=1000 -p waiters=100 \
     -rf json -rff "$OUTDIR/jmh.json" > "$OUTDIR/jmh.log" 2>&1 \
     || { tail -50 "$OUTDIR/jmh.log"; echo "quick run FAILED (log: $OUTDIR/jmh.log)" >&2; exit 1; }

@@ -8,6 +8,7 @@ import kotlinx.coroutines.CompletableJob;
 import kotlinx.coroutines.Job;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Param;
@@ -22,9 +23,12 @@ import org.openjdk.jmh.annotations.State;
  *
  * <p>grpc-java propagates cancellation lazily (a child looks at its ancestors when asked, and only
  * registers with its parent when it gets a listener), so its OpenCanceler row does no cascade.
- * Kotlin's {@code Job(parent)} propagates eagerly, like Go and ctx4j.
+ * Kotlin's {@code Job(parent)} propagates eagerly, like Go and ctx4j, but recursively: cancelling a
+ * 1,000-deep chain overflows the default 1 MiB thread stack, so the forks of this class get a 32 MiB
+ * stack (for every library alike; ctx4j's loops do not need it).
  */
 @State(Scope.Thread)
+@Fork(jvmArgsAppend = "-Xss32m")
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
 public class CancelTree {

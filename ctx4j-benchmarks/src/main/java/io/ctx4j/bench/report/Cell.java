@@ -25,7 +25,9 @@ final class Cell {
   Cell minus(Cell baseline) {
     return new Cell(
         nanos - baseline.nanos,
-        safe(error) + safe(baseline.error),
+        Double.isNaN(error) && Double.isNaN(baseline.error)
+            ? Double.NaN
+            : safe(error) + safe(baseline.error),
         Double.isNaN(bytes) || Double.isNaN(baseline.bytes) ? bytes : bytes - baseline.bytes);
   }
 

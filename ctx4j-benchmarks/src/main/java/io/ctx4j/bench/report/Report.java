@@ -161,7 +161,7 @@ public final class Report {
   private static String title(Map<String, String> machine) {
     String jdk = machine.getOrDefault("JDK", System.getProperty("java.version"));
     String cpu = machine.getOrDefault("CPU", "");
-    return "ctx4j time / best peer (below 1 = ctx4j faster); JDK " + jdk + ", " + cpu;
+    return "ctx4j / best peer, time (Footprint: bytes); below 1 = ctx4j better; JDK " + jdk + ", " + cpu;
   }
 
   // ------------------------------------------------------------------------------------ inputs
@@ -303,11 +303,46 @@ public final class Report {
       fp.put(GO, tree.get(GO));
     }
     List<Map.Entry<String, Map<String, Cell>>> sorted = new ArrayList<>(rows.entrySet());
-    sorted.sort((a, b) -> Integer.compare(classRank(a.getKey()), classRank(b.getKey())));
+    sorted.sort(
+        (a, b) -> {
+          int c = Integer.compare(classRank(a.getKey()), classRank(b.getKey()));
+          return c != 0 ? c : natural(a.getKey(), b.getKey());
+        });
     rows.clear();
     for (Map.Entry<String, Map<String, Cell>> e : sorted) {
       rows.put(e.getKey(), e.getValue());
     }
+  }
+
+  /** Compares row names with embedded numbers by value, so depth=10 sorts before depth=100. */
+  static int natural(String a, String b) {
+    int i = 0;
+    int j = 0;
+    while (i < a.length() && j < b.length()) {
+      char x = a.charAt(i);
+      char y = b.charAt(j);
+      if (Character.isDigit(x) && Character.isDigit(y)) {
+        int si = i;
+        int sj = j;
+        while (i < a.length() && Character.isDigit(a.charAt(i))) {
+          i++;
+        }
+        while (j < b.length() && Character.isDigit(b.charAt(j))) {
+          j++;
+        }
+        int c = Long.compare(Long.parseLong(a.substring(si, i)), Long.parseLong(b.substring(sj, j)));
+        if (c != 0) {
+          return c;
+        }
+      } else {
+        if (x != y) {
+          return Character.compare(x, y);
+        }
+        i++;
+        j++;
+      }
+    }
+    return Integer.compare(a.length() - i, b.length() - j);
   }
 
   static String classOf(String row) {
@@ -344,7 +379,9 @@ public final class Report {
     boolean bytes = comparesBytes(row);
     Cell me = r.get(CTX4J);
     Cell best = r.get(peer);
-    return bytes ? me.bytes / best.bytes : me.nanos / best.nanos;
+    double floor = bytes ? best.bytes : best.nanos;
+    // An overhead at or below zero is a peer lost in the baseline's noise: no meaningful ratio.
+    return floor <= 0 ? Double.NaN : (bytes ? me.bytes : me.nanos) / floor;
   }
 
   /** The peer with the smallest number on the row, or null if no peer has one. */
