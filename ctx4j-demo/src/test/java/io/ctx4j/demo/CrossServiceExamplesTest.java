@@ -17,7 +17,7 @@ import org.junit.jupiter.api.Timeout;
 /** The cross-service scenarios on real loopback servers; each takes about a second. */
 @Timeout(60)
 class CrossServiceExamplesTest {
-  private static final Pattern LEFT = Pattern.compile("([ABC]): (\\d+) ms left");
+  private static final Pattern LEFT = Pattern.compile("([ABC]): (-?\\d+) ms left");
 
   private static List<String> run(String name) throws Exception {
     ByteArrayOutputStream bytes = new ByteArrayOutputStream();

@@ -24,6 +24,8 @@ import org.junit.jupiter.api.Test;
 
 /** Three gRPC services on loopback, A calls B calls C, each under the ctx4j interceptors. */
 class GrpcChainTest {
+  private static final long NO_DEADLINE = Long.MIN_VALUE;
+
   private final ConcurrentHashMap<String, Long> remainingMs = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<String, Object> ended = new ConcurrentHashMap<>();
   private final CountDownLatch allReturned = new CountDownLatch(3);
@@ -44,7 +46,7 @@ class GrpcChainTest {
       }
       Context ctx = GrpcContexts.current();
       try {
-        remainingMs.put(name, ctx.deadline().map(d -> Duration.between(java.time.Instant.now(), d).toMillis()).orElse(-1L));
+        remainingMs.put(name, ctx.deadline().map(d -> Duration.between(java.time.Instant.now(), d).toMillis()).orElse(NO_DEADLINE));
         if (next.get() == null) {
           cEntered.countDown();
           ctx.await();
@@ -107,7 +109,10 @@ class GrpcChainTest {
     long atA = remainingMs.get("A");
     long atB = remainingMs.get("B");
     long atC = remainingMs.get("C");
-    assertTrue(atA < 300 && atB <= atA && atC <= atB && atC > 0, "A " + atA + ", B " + atB + ", C " + atC);
+    // C's budget is normally well above zero; on an overloaded machine it may arrive spent, which is
+    // still the deadline reaching C (C then ends at once, checked below).
+    assertTrue(
+        atA < 300 && atB <= atA && atC <= atB && atC != NO_DEADLINE, "A " + atA + ", B " + atB + ", C " + atC);
     for (String hop : new String[] {"A", "B", "C"}) {
       assertSame(Context.DEADLINE_EXCEEDED, ended.get(hop), hop + " ended with " + ended.get(hop));
     }
@@ -126,7 +131,7 @@ class GrpcChainTest {
           ExecutionException e = assertThrows(ExecutionException.class, () -> reply.get(5, TimeUnit.SECONDS));
           assertEquals(Status.Code.CANCELLED, Status.fromThrowable(e.getCause()).getCode());
         });
-    assertEquals(-1L, remainingMs.get("C"), "no deadline was set, none must appear");
+    assertEquals(NO_DEADLINE, remainingMs.get("C"), "no deadline was set, none must appear");
     for (String hop : new String[] {"A", "B", "C"}) {
       assertSame(Context.CANCELED, ended.get(hop), hop + " ended with " + ended.get(hop));
     }

@@ -82,7 +82,9 @@ class HttpChainTest {
       long atA = remainingMs.get("A");
       long atB = remainingMs.get("B");
       long atC = remainingMs.get("C");
-      assertTrue(atA < 300 && atB <= atA && atC <= atB && atC > 0, "A " + atA + ", B " + atB + ", C " + atC);
+      // C's budget is normally well above zero; on an overloaded machine it may arrive spent
+      // (DeadlineHeader sends 0 then), which is still the deadline reaching C.
+      assertTrue(atA < 300 && atB <= atA && atC <= atB && atC >= 0, "A " + atA + ", B " + atB + ", C " + atC);
       for (String hop : new String[] {"A", "B", "C"}) {
         assertSame(Context.DEADLINE_EXCEEDED, errors.get(hop), hop + " ended with " + errors.get(hop));
       }
