@@ -15,24 +15,25 @@ import java.util.concurrent.locks.LockSupport;
  *
  * <h2>Implementation notes</h2>
  *
- * <p><b>State.</b> {@code result} is null while live and the {@link Done} (error + cause) once done;
- * it changes once, by CAS, so the first cancellation wins and {@code err()} is one volatile read
- * with no lock and nothing shared between contexts. {@code head} is a Treiber stack of {@link Node}s
- * to notify when done: links to cancelable children, parked waiters and callbacks. When done it is
- * swapped to {@link #TOMBSTONE}, after which nothing can be pushed.
+ * <p><b>State.</b> One volatile field, {@code state}, holds everything: {@code null} or the top
+ * {@link Node} of a Treiber stack while the context is live (links to cancelable children, parked
+ * waiters, callbacks), and the {@link Done} (error + cause) once it is done. It changes to a {@code
+ * Done} exactly once, by CAS, so the first cancellation wins, and {@code err()} is one volatile read
+ * and a type check, with no lock and nothing shared between contexts.
  *
- * <p><b>Order of cancellation.</b> The canceller (1) CASes {@code result}, (2) swaps {@code head}
- * for the tombstone and walks what it got: children are CASed done and queued, waiters unparked,
- * callbacks collected; (3) repeats for queued children with an explicit work list, never recursion,
- * so chains a million deep are fine; (4) runs the callbacks, each guarded, once the whole subtree is
- * marked done. Since {@code result} is set before anything is notified, a non-null {@code err()}
- * always means "done" and a woken waiter always sees it.
+ * <p><b>Order of cancellation.</b> The canceller (1) CASes {@code state} from the stack it read to
+ * the {@code Done}: in one step it makes the context done, seals it against new registrations and
+ * takes every node registered so far; (2) walks those nodes: children are CASed done the same way
+ * (their stacks queued), waiters unparked, callbacks collected; (3) repeats for queued stacks with an
+ * explicit work list, never recursion, so chains a million deep are fine; (4) runs the callbacks,
+ * each guarded, once the whole subtree is marked done. When {@code cancel()} returns {@code true} the
+ * whole subtree is done. Since the error is published before anything is notified, a non-null {@code
+ * err()} always means "done" and a woken waiter always sees it.
  *
- * <p><b>No lost registration.</b> A pusher CASes {@code head} (failing on the tombstone, which means
- * done) and then re-reads {@code result}; the canceller writes {@code result} and then swaps {@code
- * head}. Both are volatile, so at least one of them sees the other: a pusher that sees {@code result}
- * set after its push drains the stack itself ({@link #drain}). Every node is therefore handled
- * exactly once by whoever swaps it out.
+ * <p><b>No lost registration.</b> A registration is a CAS of {@code state} from a stack to a longer
+ * stack; it fails once the state is a {@code Done}, and the registrant then handles its own node (a
+ * callback runs at once, a child is born done). A node pushed before the canceller's CAS is in the
+ * stack the canceller takes. Either way every node is handled exactly once.
  *
  * <p><b>Detaching and leaks.</b> A child holds its {@link ChildLink}; cancelling the child by hand
  * clears {@code link.child}, which drops the parent's only reference to it at once (no lock on the
@@ -47,17 +48,13 @@ import java.util.concurrent.locks.LockSupport;
  * timer thread are handed to the callback pool instead, so a slow one cannot stall deadlines.
  */
 sealed class CancelCtx extends Ctx implements CancelableContext permits TimerCtx {
-  static final Node TOMBSTONE = new Callback(null, true);
   private static final int MIN_SWEEP_INTERVAL = 16;
 
-  private static final VarHandle RESULT;
-  private static final VarHandle HEAD;
+  private static final VarHandle STATE;
 
   static {
     try {
-      MethodHandles.Lookup l = MethodHandles.lookup();
-      RESULT = l.findVarHandle(CancelCtx.class, "result", Done.class);
-      HEAD = l.findVarHandle(CancelCtx.class, "head", Node.class);
+      STATE = MethodHandles.lookup().findVarHandle(CancelCtx.class, "state", Object.class);
     } catch (ReflectiveOperationException e) {
       throw new ExceptionInInitializerError(e);
     }
@@ -67,8 +64,8 @@ sealed class CancelCtx extends Ctx implements CancelableContext permits TimerCtx
   /** Our entry in the canceler's stack (or registration with a custom one); null if none needed. */
   final ChildLink link;
 
-  private volatile Done result;
-  private volatile Node head;
+  /** Null or the top {@link Node} while live; the {@link Done} once done. See the class notes. */
+  private volatile Object state;
   /** Pushes left before the next sweep. Racy on purpose: a lost update only moves a sweep. */
   private int sweepCountdown = MIN_SWEEP_INTERVAL;
 
@@ -85,25 +82,25 @@ sealed class CancelCtx extends Ctx implements CancelableContext permits TimerCtx
 
   @Override
   public final ContextException err() {
-    Done d = result;
-    return d == null ? null : d.err;
+    Object s = state;
+    return s instanceof Done ? ((Done) s).err : null;
   }
 
   @Override
   public final boolean isDone() {
-    return result != null;
+    return state instanceof Done;
   }
 
   @Override
   public final Throwable cause() {
-    Done d = result;
-    return d == null ? null : d.cause;
+    Object s = state;
+    return s instanceof Done ? ((Done) s).cause : null;
   }
 
   @Override
   public final Registration onDone(Runnable callback) {
     Callback n = new Callback(Objects.requireNonNull(callback, "callback"), false);
-    if (result != null || !push(n)) {
+    if (!push(n)) {
       n.fire(false);
     }
     return n;
@@ -112,7 +109,7 @@ sealed class CancelCtx extends Ctx implements CancelableContext permits TimerCtx
   /** Internal registration whose action runs inline even on the timer thread (it must not block). */
   final Registration onDoneInline(Runnable action) {
     Callback n = new Callback(action, true);
-    if (result != null || !push(n)) {
+    if (!push(n)) {
       n.fire(false);
     }
     return n;
@@ -120,7 +117,7 @@ sealed class CancelCtx extends Ctx implements CancelableContext permits TimerCtx
 
   @Override
   public final void await() throws InterruptedException {
-    if (result != null) {
+    if (isDone()) {
       return;
     }
     if (Thread.interrupted()) {
@@ -131,7 +128,7 @@ sealed class CancelCtx extends Ctx implements CancelableContext permits TimerCtx
       return;
     }
     try {
-      while (result == null) {
+      while (!isDone()) {
         LockSupport.park(this);
         if (Thread.interrupted()) {
           throw new InterruptedException();
@@ -145,7 +142,7 @@ sealed class CancelCtx extends Ctx implements CancelableContext permits TimerCtx
   @Override
   public final boolean await(Duration timeout) throws InterruptedException {
     Objects.requireNonNull(timeout, "timeout");
-    if (result != null) {
+    if (isDone()) {
       return true;
     }
     if (Thread.interrupted()) {
@@ -161,7 +158,7 @@ sealed class CancelCtx extends Ctx implements CancelableContext permits TimerCtx
       return true;
     }
     try {
-      while (result == null) {
+      while (!isDone()) {
         long left = deadline - System.nanoTime();
         if (left <= 0) {
           return false;
@@ -200,10 +197,9 @@ sealed class CancelCtx extends Ctx implements CancelableContext permits TimerCtx
   final void attach(Context canceler) {
     if (canceler instanceof CancelCtx) {
       CancelCtx p = (CancelCtx) canceler;
-      Done pd = p.result;
-      if (pd != null || !p.push(link)) {
+      if (!p.push(link)) {
         link.child = null;
-        inherit(pd != null ? pd : p.result);
+        inherit(p.result());
       }
     } else if (canceler != null) {
       attachForeign(canceler);
@@ -231,7 +227,8 @@ sealed class CancelCtx extends Ctx implements CancelableContext permits TimerCtx
 
   /** Born done because the parent already was: no registration, nothing to notify yet. */
   private void inherit(Done d) {
-    if (RESULT.compareAndSet(this, null, d)) {
+    // Nobody else can see us yet, so the state is still null.
+    if (STATE.compareAndSet(this, null, d)) {
       afterDone();
     }
   }
@@ -246,7 +243,8 @@ sealed class CancelCtx extends Ctx implements CancelableContext permits TimerCtx
 
   /** The raw terminal state, so a child of a done ctx4j parent copies error and cause at once. */
   final Done result() {
-    return result;
+    Object s = state;
+    return s instanceof Done ? (Done) s : null;
   }
 
   /**
@@ -255,15 +253,35 @@ sealed class CancelCtx extends Ctx implements CancelableContext permits TimerCtx
    * @param detach whether to drop the parent's reference to us (true unless the parent cancels us)
    */
   final boolean cancel(Done d, boolean detach) {
-    if (!RESULT.compareAndSet(this, null, d)) {
+    Object taken = complete(d);
+    if (taken == ALREADY_DONE) {
       return false;
     }
     if (detach) {
       detach();
     }
     afterDone();
-    propagate(this, d);
+    propagate((Node) taken, d);
     return true;
+  }
+
+  private static final Object ALREADY_DONE = new Object();
+
+  /**
+   * Moves the state to {@code d}, sealing the stack.
+   *
+   * @return the stack taken (possibly null), or {@link #ALREADY_DONE} if another thread won
+   */
+  private Object complete(Done d) {
+    for (; ; ) {
+      Object s = state;
+      if (s instanceof Done) {
+        return ALREADY_DONE;
+      }
+      if (STATE.compareAndSet(this, s, d)) {
+        return s;
+      }
+    }
   }
 
   private void detach() {
@@ -290,25 +308,26 @@ sealed class CancelCtx extends Ctx implements CancelableContext permits TimerCtx
   /** Hook for subclasses, run once by the thread that made this context done. */
   void afterDone() {}
 
-  /** Notifies everything registered under {@code root}, which is already done with {@code d}. */
-  private static void propagate(CancelCtx root, Done d) {
-    ArrayDeque<CancelCtx> work = null;
+  /** Notifies every node of {@code stack} and, through child links, of the subtree below it. */
+  private static void propagate(Node stack, Done d) {
+    ArrayDeque<Node> work = null;
     ArrayList<Callback> callbacks = null;
-    CancelCtx c = root;
+    Node n = stack;
     for (; ; ) {
-      Node n = (Node) HEAD.getAndSet(c, TOMBSTONE);
-      for (; n != null && n != TOMBSTONE; n = n.next) {
+      for (; n != null; n = n.next) {
         if (n instanceof ChildLink) {
           CancelCtx child = ((ChildLink) n).child;
-          if (child != null && RESULT.compareAndSet(child, null, d)) {
-            child.afterDone();
-            if (child.head != null) {
-              if (work == null) {
-                work = new ArrayDeque<>();
+          if (child != null) {
+            Object taken = child.complete(d);
+            if (taken != ALREADY_DONE) {
+              child.afterDone();
+              if (taken != null) {
+                if (work == null) {
+                  work = new ArrayDeque<>();
+                }
+                work.push((Node) taken);
               }
-              work.push(child);
             }
-            // A child with an empty stack has nothing to notify; a late pusher drains for itself.
           }
         } else if (n instanceof Waiter) {
           Thread t = ((Waiter) n).thread;
@@ -325,7 +344,7 @@ sealed class CancelCtx extends Ctx implements CancelableContext permits TimerCtx
       if (work == null || work.isEmpty()) {
         break;
       }
-      c = work.pop();
+      n = work.pop();
     }
     if (callbacks != null) {
       boolean onTimer = TimerWheel.isTimerThread();
@@ -333,11 +352,6 @@ sealed class CancelCtx extends Ctx implements CancelableContext permits TimerCtx
         callbacks.get(i).fire(onTimer);
       }
     }
-  }
-
-  /** Handles nodes pushed after the canceller's swap: called by a pusher that finds us done. */
-  private void drain() {
-    propagate(this, result);
   }
 
   /**
@@ -348,22 +362,20 @@ sealed class CancelCtx extends Ctx implements CancelableContext permits TimerCtx
   final boolean push(Node n) {
     int budget = sweepCountdown - 1;
     for (; ; ) {
-      Node h = head;
-      if (h == TOMBSTONE) {
+      Object s = state;
+      if (s instanceof Done) {
         return false;
       }
-      Node first = h;
+      Node first = (Node) s;
       while (first != null && !first.isLive()) {
         first = first.next;
       }
       n.next = first;
-      if (HEAD.compareAndSet(this, h, n)) {
+      if (STATE.compareAndSet(this, s, n)) {
         break;
       }
     }
-    if (result != null) {
-      drain();
-    } else if (budget <= 0) {
+    if (budget <= 0) {
       sweep(n);
     } else {
       sweepCountdown = budget;
@@ -386,10 +398,15 @@ sealed class CancelCtx extends Ctx implements CancelableContext permits TimerCtx
     sweepCountdown = Math.max(MIN_SWEEP_INTERVAL, live);
   }
 
+  private Node top() {
+    Object s = state;
+    return s instanceof Node ? (Node) s : null;
+  }
+
   /** Counts live registrations: children, waiters and callbacks. For tests and diagnostics. */
   final int registrationCount() {
     int n = 0;
-    for (Node x = head; x != null && x != TOMBSTONE; x = x.next) {
+    for (Node x = top(); x != null; x = x.next) {
       if (x.isLive()) {
         n++;
       }
@@ -400,7 +417,7 @@ sealed class CancelCtx extends Ctx implements CancelableContext permits TimerCtx
   /** Counts every node in the stack, dead ones too: the memory a parent holds for its children. */
   final int nodeCount() {
     int n = 0;
-    for (Node x = head; x != null && x != TOMBSTONE; x = x.next) {
+    for (Node x = top(); x != null; x = x.next) {
       n++;
     }
     return n;
