@@ -1,0 +1,93 @@
+package io.ctx4j.http;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.ctx4j.CancelableContext;
+import io.ctx4j.CanceledException;
+import io.ctx4j.Context;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse.BodyHandlers;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * Whether ending the context really closes the TCP connection, seen from a bare socket server that
+ * reads until the client hangs up. HTTP/1.1, before the response headers and while the body
+ * streams. (On JDK 17, cancelling the client's future alone leaves the connection open once the
+ * body streams; the body subscription cancel done by ContextHttp is what closes it.)
+ */
+class ConnectionAbortTest {
+  private static final HttpClient CLIENT =
+      HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+
+  @ParameterizedTest(name = "headers sent first: {0}")
+  @ValueSource(booleans = {false, true})
+  void endingTheContextClosesTheConnection(boolean headersFirst) throws Exception {
+    try (ServerSocket listener = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      CountDownLatch requestRead = new CountDownLatch(1);
+      CompletableFuture<Integer> hangUp =
+          CompletableFuture.supplyAsync(
+              () -> {
+                try (Socket s = listener.accept()) {
+                  InputStream in = s.getInputStream();
+                  readRequestHead(in);
+                  if (headersFirst) {
+                    OutputStream out = s.getOutputStream();
+                    out.write(
+                        "HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\npartial"
+                            .getBytes(StandardCharsets.US_ASCII));
+                    out.flush();
+                  }
+                  requestRead.countDown();
+                  return in.read(); // -1 once the client closes the connection
+                } catch (IOException e) {
+                  return -2; // reset by the client: closed as well
+                }
+              });
+      CancelableContext ctx = Context.withCancel(Context.background());
+      URI uri = URI.create("http://127.0.0.1:" + listener.getLocalPort() + "/");
+      CompletableFuture<?> call =
+          ContextHttp.sendAsync(ctx, CLIENT, HttpRequest.newBuilder(uri).build(), BodyHandlers.ofString());
+      assertTrue(requestRead.await(10, TimeUnit.SECONDS), "request never arrived");
+      if (headersFirst) {
+        // Let the client take the headers and subscribe to the body before we end the context.
+        Context.withTimeout(Context.background(), java.time.Duration.ofMillis(100)).await();
+      }
+      long t0 = System.nanoTime();
+      ctx.cancel();
+      int read = hangUp.get(5, TimeUnit.SECONDS);
+      long closedMs = (System.nanoTime() - t0) / 1_000_000;
+      assertTrue(read < 0, "server read " + read + " instead of the end of the connection");
+      assertTrue(closedMs < 5000, "closed after " + closedMs + " ms");
+      assertThrows(Exception.class, () -> call.get(5, TimeUnit.SECONDS));
+      assertEquals(Context.CANCELED, ctx.err());
+      assertTrue(CanceledException.class.isInstance(ContextHttp.errorOf(ctx)));
+    }
+  }
+
+  private static void readRequestHead(InputStream in) throws IOException {
+    int matched = 0;
+    byte[] end = {'\r', '\n', '\r', '\n'};
+    while (matched < 4) {
+      int b = in.read();
+      if (b < 0) {
+        throw new IOException("connection closed before the request head ended");
+      }
+      matched = b == end[matched] ? matched + 1 : (b == '\r' ? 1 : 0);
+    }
+  }
+}
