@@ -9,7 +9,11 @@
 #                                   `go test -bench . -benchmem context`, the JMH suite, the report.
 #
 # Options: --jdk DIR (default: $JAVA_HOME, else the java on PATH), --no-go (skip Go), --skip-build,
-#          --out DIR (default: results/<date>), --jmh-args "..." (extra JMH arguments, full mode).
+#          --out DIR (default: results/<date>; only the default also refreshes results/latest/ and the
+#          README table), --jmh-args "..." (extra JMH arguments, full mode,
+#          e.g. "-p depth=1000"; they must not repeat the options below).
+# Environment (full mode): MIRRORED_OPTS (default "-f 2 -wi 3 -w 1s -i 5 -r 1s"), SCALE_OPTS
+#          (default "-f 1 -wi 2 -i 5"), GO_BENCH (default "."), GO_COUNT (default 5).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -20,6 +24,10 @@ BUILD=1
 OUT=""
 EXTRA_JMH=""
 JDK="${JAVA_HOME:-}"
+MIRRORED_OPTS="${MIRRORED_OPTS:--f 2 -wi 3 -w 1s -i 5 -r 1s}"
+SCALE_OPTS="${SCALE_OPTS:--f 1 -wi 2 -i 5}"
+GO_BENCH="${GO_BENCH:-.}"
+GO_COUNT="${GO_COUNT:-5}"
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -29,7 +37,7 @@ while [ $# -gt 0 ]; do
     --jdk) JDK="$2"; shift ;;
     --out) OUT="$2"; shift ;;
     --jmh-args) EXTRA_JMH="$2"; shift ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "unknown option: $1 (try --help)" >&2; exit 2 ;;
   esac
   shift
@@ -97,11 +105,11 @@ if [ "$RUN_GO" = 1 ]; then
     fi
   fi
   GO_VERSION="$(go version)"
-  echo "== Go: $GO_VERSION; go test -bench . -benchmem -count 5 context (about 5 minutes)"
+  echo "== Go: $GO_VERSION; go test -bench $GO_BENCH -benchmem -count $GO_COUNT context (about 5 minutes)"
   # Outside any module (the temp dir), with the local toolchain only: no network needed.
-  ( cd "$(mktemp -d)" && GOTOOLCHAIN=local GOFLAGS= go test -run '^$' -bench . -benchmem -count 5 context ) \
+  ( cd "$(mktemp -d)" && GOTOOLCHAIN=local GOFLAGS= go test -run '^$' -bench "$GO_BENCH" -benchmem -count "$GO_COUNT" context ) \
     | tee "$RAW/go-context.txt"
-  ( cd "$HERE/go" && GOTOOLCHAIN=local GOFLAGS= go test -run '^$' -bench . -benchmem -count 5 ) \
+  ( cd "$HERE/go" && GOTOOLCHAIN=local GOFLAGS= go test -run '^$' -bench . -benchmem -count "$GO_COUNT" ) \
     | tee "$RAW/go-baseline.txt"
 fi
 
@@ -110,7 +118,7 @@ fi
 echo "== JMH, mirrored and goal benchmarks (about 35 minutes)"
 # shellcheck disable=SC2086
 "$JAVA" -jar "$JAR" 'io\.ctx4j\.bench\.(CommonParentCancel|WithTimeout|CancelTree|CheckCanceled|ContextCancelDone|DeepValue.*|WithValue|SharedParentChild|Footprint)\.' \
-  -f 2 -wi 3 -w 1s -i 5 -r 1s -prof gc -rf json -rff "$RAW/jmh-mirrored.json" $EXTRA_JMH \
+  $MIRRORED_OPTS -prof gc -rf json -rff "$RAW/jmh-mirrored.json" $EXTRA_JMH \
   | tee "$RAW/jmh-mirrored.log"
 
 # Scale rows: single shots of whole builds/cancels, 1 fork, 2 warm-up and 5 measured shots.
@@ -118,12 +126,12 @@ echo "== JMH, mirrored and goal benchmarks (about 35 minutes)"
 echo "== JMH, scale benchmarks (about 10 minutes)"
 # shellcheck disable=SC2086
 "$JAVA" -jar "$JAR" 'io\.ctx4j\.bench\.(FanOut|Chain|KotlinChain|Timeouts|Waiters)\.' \
-  -f 1 -wi 2 -i 5 -rf json -rff "$RAW/jmh-scale.json" $EXTRA_JMH \
+  $SCALE_OPTS -rf json -rff "$RAW/jmh-scale.json" $EXTRA_JMH \
   | tee "$RAW/jmh-scale.log"
 
 {
   echo "Date: $DATE"
-  echo "Mode: full (Go-mirrored rows: 2 forks x 5 x 1 s after 3 x 1 s warm-up, -prof gc; scale rows: 1 fork, 5 single shots after 2)"
+  echo "Mode: full (Go-mirrored rows: JMH $MIRRORED_OPTS -prof gc; scale rows: JMH $SCALE_OPTS; Go: -count $GO_COUNT)"
   echo "CPU: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
   echo "nproc: $(nproc)"
   echo "Memory: $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
@@ -142,9 +150,17 @@ GO_ARGS=()
 if [ -f "$RAW/go-context.txt" ]; then
   GO_ARGS=(--go "$RAW/go-context.txt" --go "$RAW/go-baseline.txt")
 fi
+README_ARGS=()
+if [ -z "$OUT" ]; then
+  # Only a run into the default folder is "the" result: it refreshes latest/ and the README table.
+  README_ARGS=(--readme "$HERE/README.md")
+fi
 "$JAVA" -cp "$JAR" io.ctx4j.bench.report.Report --out "$OUTDIR" --meta "$RAW/meta.txt" \
-  --jmh "$RAW/jmh-mirrored.json" --jmh "$RAW/jmh-scale.json" "${GO_ARGS[@]}" \
-  --readme "$HERE/README.md"
-mkdir -p "$HERE/results/latest"
-cp "$OUTDIR/results.md" "$OUTDIR/ratios.png" "$HERE/results/latest/"
-echo "results: $OUTDIR/results.md and $OUTDIR/ratios.png (also in $HERE/results/latest/)"
+  --jmh "$RAW/jmh-mirrored.json" --jmh "$RAW/jmh-scale.json" "${GO_ARGS[@]}" "${README_ARGS[@]}"
+if [ -z "$OUT" ]; then
+  mkdir -p "$HERE/results/latest"
+  cp "$OUTDIR/results.md" "$OUTDIR/ratios.png" "$HERE/results/latest/"
+  echo "results: $OUTDIR/results.md and $OUTDIR/ratios.png (also in $HERE/results/latest/ and README.md)"
+else
+  echo "results: $OUTDIR/results.md and $OUTDIR/ratios.png"
+fi

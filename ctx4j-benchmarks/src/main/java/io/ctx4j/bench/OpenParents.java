@@ -33,6 +33,15 @@ public class OpenParents {
   /** The Kotlin parent job. */
   public CompletableJob job;
 
+  /** A shared object with one volatile field: the floor for checking a shared done signal. */
+  public final Flag flag = new Flag();
+
+  /** Holder of one volatile boolean, reached through a reference as a context is. */
+  public static final class Flag {
+    /** Never set; read by the baseline. */
+    public volatile boolean set;
+  }
+
   /** Creates the parents. */
   @Setup
   public void setup() {
