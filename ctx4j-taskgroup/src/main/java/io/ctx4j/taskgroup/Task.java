@@ -3,7 +3,7 @@ package io.ctx4j.taskgroup;
 import io.ctx4j.Context;
 
 /**
- * A unit of work for a {@link TaskGroup}: a {@link java.util.concurrent.Callable} that is handed the
+ * A unit of work for a {@link TaskGroup}: a {@link java.util.concurrent.Callable} handed the
  * group's context, the Java form of the {@code func() error} that Go's {@code errgroup.Group.Go}
  * takes.
  *
@@ -24,7 +24,7 @@ public interface Task<T> {
    * @param ctx the group's context, cancelled when a sibling fails, when the parent is done, or
    *     when the group is closed
    * @return the result, passed to the future that {@link TaskGroup#go(Task)} returned
-   * @throws Exception the task's failure; the first failure of the group cancels its siblings and is
+   * @throws Exception the task's failure; the group's first failure cancels its siblings and is
    *     reported by {@link TaskGroup#await()}
    */
   T run(Context ctx) throws Exception;

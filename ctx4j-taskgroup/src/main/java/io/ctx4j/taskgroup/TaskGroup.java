@@ -57,7 +57,8 @@ import java.util.concurrent.locks.ReentrantLock;
  *       are interrupted, so that blocking calls ({@code sleep}, {@code BlockingQueue.take}, socket
  *       channels, {@code Future.get}) return at once with {@link InterruptedException}. The group
  *       never leaves that interrupt behind on a pooled thread after its task ends. A task that
- *       swallows interrupts still sees the context done.
+ *       swallows interrupts still sees the context done; a task blocked in {@code ctx.await()} may
+ *       get an {@code InterruptedException} rather than a normal return.
  *   <li><b>Tasks not yet started.</b> A task whose turn comes after the group's context is done is
  *       not run: its future fails with the context's error (a fresh {@link ContextException} whose
  *       cause is the context's cause). Go would still start the function; skipping it is what lets
@@ -108,12 +109,12 @@ public final class TaskGroup implements AutoCloseable {
    *   - `active` counts tasks submitted to the executor and not yet finished; a slot is taken in
    *     go()/tryGo() before the executor is called and given back in finish(), or at once if the
    *     executor rejects the task.
-   *   - `running` holds a Slot for each task whose code may be executing. A Slot is added before the
+   *   - `running` holds a Slot per task whose code may be executing. A Slot is added before the
    *     task checks the context, and removed (under the lock) before its thread goes back to the
    *     executor. The interrupter also runs under the lock, so once a Slot is removed its thread is
-   *     never interrupted on the group's behalf again, and the Slot's flag tells finish() whether an
+   *     never interrupted for the group again, and the Slot's flag tells finish() whether an
    *     interrupt of ours must be cleared. Adding the Slot before reading isDone() closes the race
-   *     with a concurrent cancel: either the canceller's callback sees the Slot, or the task sees the
+   *     with a concurrent cancel: either the cancel callback sees the Slot, or the task sees the
    *     context done (both sides are volatile/lock operations, so they cannot both miss).
    *   - a failure is recorded (and a task's future completed) before its slot is given back, so an
    *     await() that sees active == 0 sees every failure.
@@ -188,7 +189,7 @@ public final class TaskGroup implements AutoCloseable {
 
   /**
    * Opens a group whose context is derived from {@code parent} and cancelled by the first failure:
-   * Go's {@code errgroup.WithContext}. No limit; tasks run on virtual threads (JDK 21+) or on a pool
+   * Go's {@code errgroup.WithContext}. No limit; tasks run on virtual threads (JDK 21+) or a pool
    * of the group's (JDK 17).
    *
    * @param parent the parent context; when it is done, the group's context is done
@@ -274,7 +275,7 @@ public final class TaskGroup implements AutoCloseable {
   }
 
   /**
-   * Starts {@code task} like {@link #go}, unless the limit of active tasks is reached, in which case
+   * Starts {@code task} like {@link #go}, unless the limit of active tasks is reached, when
    * it returns {@code false} at once: Go's {@code Group.TryGo}. If the group's context is already
    * done the task is accepted but not run (see {@link #go}).
    *
@@ -333,7 +334,7 @@ public final class TaskGroup implements AutoCloseable {
 
   /**
    * Waits for every task started so far to finish, then reports the first failure: Go's {@code
-   * Group.Wait}. In a group made by {@link #open(Context)} it then cancels the group's context, with
+   * Group.Wait}. In a group made by {@link #open(Context)} it then cancels the context, with
    * the first failure as cause (or {@link Context#CANCELED} if none), whether it returns or throws.
    * Tasks may still be added while it waits; it returns once none is active.
    *
@@ -341,7 +342,7 @@ public final class TaskGroup implements AutoCloseable {
    *     later ones are attached as suppressed
    * @throws Error the first {@code Error} thrown by a task, as it was thrown, with the other
    *     failures attached as suppressed
-   * @throws InterruptedException if the calling thread is interrupted while waiting; the tasks go on
+   * @throws InterruptedException if the calling thread is interrupted while waiting; tasks go on
    *     and the context is not cancelled
    * @throws IllegalStateException if called from one of the group's own tasks
    */
@@ -372,7 +373,7 @@ public final class TaskGroup implements AutoCloseable {
    * Cancels the group's context (cause {@link Context#CANCELED}, unless it is already done), which
    * interrupts the running tasks, and waits for every task to finish; then refuses new tasks. It
    * does not report exceptions (call {@link #await()} first for that), but throws a task's {@code
-   * Error} that no {@code await()} has thrown, so it is never lost. Waiting is not interruptible: an
+   * Error} that no {@code await()} has thrown, so it is never lost. The wait is uninterruptible: an
    * interrupt is kept and re-asserted on return, as the tasks are what must end. Idempotent.
    *
    * @throws Error the first {@code Error} thrown by a task, if {@code await()} did not throw it
@@ -562,7 +563,8 @@ public final class TaskGroup implements AutoCloseable {
    * lock.
    */
   private Throwable report() {
-    Throwable primary = firstError != null ? firstError : failures.isEmpty() ? null : failures.get(0);
+    Throwable primary =
+        firstError != null ? firstError : failures.isEmpty() ? null : failures.get(0);
     if (primary == null) {
       return null;
     }
@@ -670,7 +672,7 @@ public final class TaskGroup implements AutoCloseable {
 
     /**
      * Chooses whether the first failure cancels the group's context and {@link TaskGroup#await()}
-     * cancels it too ({@code true}, the default, Go's {@code WithContext}); {@code false} gives Go's
+     * cancels it ({@code true}, the default, Go's {@code WithContext}); {@code false} gives Go's
      * zero {@code Group}, where only {@link TaskGroup#close()} cancels.
      *
      * @param failFast whether failures and {@code await()} cancel the context

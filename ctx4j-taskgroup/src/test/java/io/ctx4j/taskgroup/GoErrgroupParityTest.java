@@ -23,7 +23,8 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /** The tests of Go's {@code errgroup_test.go}, one by one, against {@link TaskGroup}. */
-@Timeout(30)
+// In a separate thread: a hang in the uninterruptible close() then fails the test, not the build.
+@Timeout(value = 30, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
 class GoErrgroupParityTest {
   private static final Exception ERR1 = new Exception("errgroup_test: 1");
   private static final Exception ERR2 = new Exception("errgroup_test: 2");

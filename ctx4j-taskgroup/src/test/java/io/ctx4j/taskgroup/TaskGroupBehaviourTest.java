@@ -27,7 +27,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /** What the group adds to Go's errgroup: cancellation, interruption, close, errors, limits. */
-@Timeout(30)
+// In a separate thread: a hang in the uninterruptible close() then fails the test, not the build.
+@Timeout(value = 30, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
 class TaskGroupBehaviourTest {
 
   /** A task that blocks until it is interrupted, counting how it ended. */
