@@ -59,20 +59,6 @@ public final class TaskGroupExamples {
   private TaskGroupExamples() {}
 
   /**
-   * Runs both scenarios in real time on standard output, for use until they are listed in {@link
-   * Scenarios}: {@code mvn -q -f ctx4j-demo/pom.xml exec:java
-   * -Dexec.mainClass=io.ctx4j.demo.TaskGroupExamples}.
-   *
-   * @param args ignored
-   * @throws Exception whatever a scenario lets escape
-   */
-  public static void main(String[] args) throws Exception {
-    for (Scenario s : all(DemoTime.system())) {
-      s.run(System.out);
-    }
-  }
-
-  /**
    * Returns the task-group scenarios: {@code taskGroup} (the first failure cancels the rest) and
    * {@code taskGroupTimeout} (the timeout cancels the slow ones).
    *
