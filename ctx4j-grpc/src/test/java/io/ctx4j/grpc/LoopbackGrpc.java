@@ -35,6 +35,10 @@ final class LoopbackGrpc implements AutoCloseable {
   final ManagedChannel channel;
 
   LoopbackGrpc(ServerCalls.UnaryMethod<String, String> method) {
+    this(io.ctx4j.Context.background(), method);
+  }
+
+  LoopbackGrpc(io.ctx4j.Context root, ServerCalls.UnaryMethod<String, String> method) {
     ServerServiceDefinition service =
         ServerServiceDefinition.builder("ctx4j.test.Hop")
             .addMethod(CALL, ServerCalls.asyncUnaryCall(method))
@@ -43,7 +47,7 @@ final class LoopbackGrpc implements AutoCloseable {
     try {
       server =
           NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
-              .addService(ServerInterceptors.intercept(bindable, GrpcContexts.serverInterceptor()))
+              .addService(ServerInterceptors.intercept(bindable, GrpcContexts.serverInterceptor(root)))
               .build()
               .start();
     } catch (IOException e) {
