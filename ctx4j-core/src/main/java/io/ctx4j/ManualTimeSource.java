@@ -35,6 +35,8 @@ public final class ManualTimeSource implements TimeSource {
           });
   private volatile Instant now;
   private long seq;
+  /** Stopped tasks still in the queue; purged in bulk so that a stop is not a linear search. */
+  private int stopped;
 
   private ManualTimeSource(Instant start) {
     this.now = start;
@@ -63,6 +65,7 @@ public final class ManualTimeSource implements TimeSource {
     Task t;
     synchronized (lock) {
       t = new Task(deadline, seq++, action);
+      t.queued = true;
       queue.add(t);
     }
     return t;
@@ -112,7 +115,7 @@ public final class ManualTimeSource implements TimeSource {
    */
   public int pendingCount() {
     synchronized (lock) {
-      return queue.size();
+      return queue.size() - stopped;
     }
   }
 
@@ -123,7 +126,12 @@ public final class ManualTimeSource implements TimeSource {
         Task t;
         while ((t = queue.peek()) != null && !t.at.isAfter(now)) {
           queue.poll();
-          due.add(t);
+          t.queued = false;
+          if (t.isStopped()) {
+            stopped--;
+          } else {
+            due.add(t);
+          }
         }
       }
       if (due.isEmpty()) {
@@ -154,10 +162,19 @@ public final class ManualTimeSource implements TimeSource {
       this.action = action;
     }
 
+    /** Guarded by the source's lock: what the queue holds is counted under it. */
+    private boolean stoppedInQueue;
+    /** Guarded by the source's lock. */
+    boolean queued;
+
     synchronized Runnable take() {
       Runnable a = action;
       action = null;
       return a;
+    }
+
+    boolean isStopped() {
+      return stoppedInQueue;
     }
 
     @Override
@@ -166,7 +183,14 @@ public final class ManualTimeSource implements TimeSource {
         return false;
       }
       synchronized (lock) {
-        queue.remove(this);
+        if (queued) { // else already taken off by runDue, which will find no action
+          stoppedInQueue = true;
+          stopped++;
+          if (stopped > 64 && stopped > queue.size() / 2) {
+            queue.removeIf(Task::isStopped);
+            stopped = 0;
+          }
+        }
       }
       return true;
     }
