@@ -22,6 +22,13 @@ final class Impl {
   }
 
   private static CancelCtx newCancel(Context parent, Env env, Context canceler) {
+    Done inherited = doneOf(canceler);
+    if (inherited != null) {
+      // Born done: no registration, so no link to allocate.
+      CancelCtx c = new CancelCtx(parent, env, null);
+      c.bornDone(inherited);
+      return c;
+    }
     CancelCtx c = new CancelCtx(parent, env, linkFor(canceler));
     c.attach(canceler);
     return c;
@@ -66,13 +73,14 @@ final class Impl {
       TimeSource source,
       Throwable cause) {
     Done expired = Done.deadline(cause);
-    TimerCtx t = new TimerCtx(parent, env.withDeadline(deadline), linkFor(canceler), expired);
-    if (nanos <= 0) {
-      // Already past: born done, but a parent that is already done wins, as in Go.
-      Done inherited = doneOf(canceler);
+    Done inherited = doneOf(canceler);
+    if (inherited != null || nanos <= 0) {
+      // Born done, without registration or timer; a parent that is already done wins, as in Go.
+      TimerCtx t = new TimerCtx(parent, env.withDeadline(deadline), null, expired);
       t.bornDone(inherited != null ? inherited : expired);
       return t;
     }
+    TimerCtx t = new TimerCtx(parent, env.withDeadline(deadline), linkFor(canceler), expired);
     t.attach(canceler);
     if (!t.isDone()) {
       t.start(source, deadline, nanos);
