@@ -35,6 +35,18 @@ import java.util.concurrent.locks.LockSupport;
  * callback runs at once, a child is born done). A node pushed before the canceller's CAS is in the
  * stack the canceller takes. Either way every node is handled exactly once.
  *
+ * <p><b>Lazy registration.</b> A plain {@code withCancel} child does not register with its canceler
+ * when created: until something is pushed on its own stack (a waiter, a callback, a child of its
+ * own) it answers {@code err()} from its own state and then its canceler's, and cancelling it touches
+ * nothing but itself. So children created and cancelled under a shared parent never write to the
+ * parent, as in grpc-java, and need no link at all. Invariant: a context's canceler is registered
+ * (or has no canceler, or is done), ensured for the parent of every new child, so the canceler's own
+ * state is authoritative and the read is at most two hops. Registration ({@link
+ * #ensureRegistered}) installs the link by CAS, then pushes it; a context cancelled by its owner
+ * while unregistered first adopts its canceler's state if that is already done (the earlier
+ * cancellation wins). Timers and children of custom contexts register at once, so a parent's
+ * cancellation stops their timers and custom contexts are asked only once.
+ *
  * <p><b>Detaching and leaks.</b> A child holds its {@link ChildLink}; cancelling the child by hand
  * clears {@code link.child}, which drops the parent's only reference to it at once (no lock on the
  * parent, no map: golang/go#47806). The empty link stays in the parent's stack until swept: a push
@@ -51,50 +63,77 @@ sealed class CancelCtx extends Ctx implements CancelableContext permits TimerCtx
   private static final int MIN_SWEEP_INTERVAL = 16;
 
   private static final VarHandle STATE;
+  private static final VarHandle LINK;
 
   static {
     try {
-      STATE = MethodHandles.lookup().findVarHandle(CancelCtx.class, "state", Object.class);
+      MethodHandles.Lookup l = MethodHandles.lookup();
+      STATE = l.findVarHandle(CancelCtx.class, "state", Object.class);
+      LINK = l.findVarHandle(CancelCtx.class, "link", ChildLink.class);
     } catch (ReflectiveOperationException e) {
       throw new ExceptionInInitializerError(e);
     }
   }
 
   private final Context parent;
-  /** Our entry in the canceler's stack (or registration with a custom one); null if none needed. */
-  final ChildLink link;
+  /** Where cancellation comes from: a ctx4j context, a custom one, or null when nothing can cancel. */
+  final Context canceler;
+  /**
+   * Our entry in the canceler's stack (or our registration with a custom canceler), set once by CAS
+   * when we register; null while unregistered. See "Lazy registration" in the class notes.
+   */
+  private volatile ChildLink link;
 
   /** Null or the top {@link Node} while live; the {@link Done} once done. See the class notes. */
   private volatile Object state;
   /** Pushes left before the next sweep. Racy on purpose: a lost update only moves a sweep. */
   private int sweepCountdown = MIN_SWEEP_INTERVAL;
 
-  CancelCtx(Context parent, Env env, ChildLink link) {
+  CancelCtx(Context parent, Env env, Context canceler) {
     super(env);
     this.parent = parent;
-    this.link = link;
-    if (link != null) {
-      link.child = this;
-    }
+    this.canceler = canceler;
   }
 
   // ------------------------------------------------------------------------------ Context
 
   @Override
   public final ContextException err() {
-    Object s = state;
-    return s instanceof Done ? ((Done) s).err : null;
+    Done d = doneState();
+    return d == null ? null : d.err;
   }
 
   @Override
   public final boolean isDone() {
-    return state instanceof Done;
+    return doneState() != null;
   }
 
   @Override
   public final Throwable cause() {
+    Done d = doneState();
+    return d == null ? null : d.cause;
+  }
+
+  /**
+   * Our terminal state, own or, while unregistered, the canceler's: an unregistered context's
+   * canceler is registered (or a root-level context), so its state is authoritative for both.
+   */
+  private Done doneState() {
     Object s = state;
-    return s instanceof Done ? ((Done) s).cause : null;
+    if (s instanceof Done) {
+      return (Done) s;
+    }
+    if (link != null) {
+      return null; // registered: the canceler tells us
+    }
+    Context up = canceler;
+    return up instanceof CancelCtx ? ((CancelCtx) up).ownDone() : null;
+  }
+
+  /** Only our own field: what a registered (or root-level) context knows. */
+  private Done ownDone() {
+    Object s = state;
+    return s instanceof Done ? (Done) s : null;
   }
 
   @Override
@@ -193,26 +232,46 @@ sealed class CancelCtx extends Ctx implements CancelableContext permits TimerCtx
 
   // ---------------------------------------------------------------------------- the machinery
 
-  /** Registers with the canceler; called by the factory once the object is fully built. */
-  final void attach(Context canceler) {
-    if (canceler instanceof CancelCtx) {
-      CancelCtx p = (CancelCtx) canceler;
-      if (!p.push(link)) {
-        link.child = null;
-        inherit(p.result());
+  /**
+   * Makes sure the canceler will notify us, registering if we have not yet; needed before anything
+   * is pushed on our own stack. Cheap once registered. Called by the factory for contexts that must
+   * be told at once (timers, children of custom contexts) and for the parent of every new child.
+   */
+  final void ensureRegistered() {
+    Context up = canceler;
+    if (up == null || link != null || state instanceof Done) {
+      return;
+    }
+    if (up instanceof CancelCtx) {
+      CancelCtx p = (CancelCtx) up;
+      p.ensureRegistered(); // keeps the invariant: a registered context's canceler is registered
+      ChildLink l = new ChildLink();
+      l.child = this;
+      if (!LINK.compareAndSet(this, null, l)) {
+        return; // another thread registers us; whatever it pushes next is handled either way
       }
-    } else if (canceler != null) {
-      attachForeign(canceler);
+      if (!p.push(l)) {
+        l.child = null;
+        cancel(p.ownDone(), false); // the canceler finished first: take its state, notify ours
+      } else if (state instanceof Done) {
+        l.child = null; // cancelled while registering: let the canceler drop the link
+      }
+    } else {
+      attachForeign(up);
     }
   }
 
   private void attachForeign(Context foreign) {
-    if (foreign.isDone()) {
-      link.child = null;
-      inherit(Done.from(foreign));
+    ForeignLink fl = new ForeignLink(foreign);
+    fl.child = this;
+    if (!LINK.compareAndSet(this, null, fl)) {
       return;
     }
-    ForeignLink fl = (ForeignLink) link;
+    if (foreign.isDone()) {
+      fl.child = null;
+      cancel(Done.from(foreign), false);
+      return;
+    }
     Registration r = foreign.onDone(fl);
     if (r == null) {
       fl.child = null;
@@ -233,18 +292,14 @@ sealed class CancelCtx extends Ctx implements CancelableContext permits TimerCtx
     }
   }
 
-  /** Made done before anyone else can see it (a deadline already past). */
+  /** Made done before anyone else can see it (a deadline already past, a parent already done). */
   final void bornDone(Done d) {
-    if (link != null) {
-      link.child = null;
-    }
     inherit(d);
   }
 
-  /** The raw terminal state, so a child of a done ctx4j parent copies error and cause at once. */
+  /** The terminal state (own or derived), so a child of a done context copies error and cause. */
   final Done result() {
-    Object s = state;
-    return s instanceof Done ? (Done) s : null;
+    return doneState();
   }
 
   /**
@@ -277,6 +332,17 @@ sealed class CancelCtx extends Ctx implements CancelableContext permits TimerCtx
       Object s = state;
       if (s instanceof Done) {
         return ALREADY_DONE;
+      }
+      if (s == null && link == null && canceler instanceof CancelCtx) {
+        // Unregistered: if the canceler is done we already are, by its cancellation, which came
+        // first and so wins; record it and refuse this one.
+        Done first = ((CancelCtx) canceler).ownDone();
+        if (first != null) {
+          if (STATE.compareAndSet(this, null, first)) {
+            afterDone();
+          }
+          continue;
+        }
       }
       if (STATE.compareAndSet(this, s, d)) {
         return s;
@@ -360,6 +426,7 @@ sealed class CancelCtx extends Ctx implements CancelableContext permits TimerCtx
    * @return false if done before the push; the caller then handles {@code n} itself
    */
   final boolean push(Node n) {
+    ensureRegistered();
     int budget = sweepCountdown - 1;
     for (; ; ) {
       Object s = state;

@@ -1,7 +1,5 @@
 package io.ctx4j;
 
-import io.ctx4j.CancelCtx.ChildLink;
-import io.ctx4j.CancelCtx.ForeignLink;
 import io.ctx4j.internal.Callbacks;
 import java.time.Duration;
 import java.time.Instant;
@@ -29,8 +27,14 @@ final class Impl {
       c.bornDone(inherited);
       return c;
     }
-    CancelCtx c = new CancelCtx(parent, env, linkFor(canceler));
-    c.attach(canceler);
+    CancelCtx c = new CancelCtx(parent, env, canceler);
+    if (canceler instanceof CancelCtx) {
+      // Lazy: the child registers only when something waits on it or derives from it; until then
+      // it reads its canceler's state, so the parent is not touched at all (see CancelCtx notes).
+      ((CancelCtx) canceler).ensureRegistered();
+    } else if (canceler != null) {
+      c.ensureRegistered(); // a custom canceler is asked once, at creation
+    }
     return c;
   }
 
@@ -80,8 +84,9 @@ final class Impl {
       t.bornDone(inherited != null ? inherited : expired);
       return t;
     }
-    TimerCtx t = new TimerCtx(parent, env.withDeadline(deadline), linkFor(canceler), expired);
-    t.attach(canceler);
+    // Registered at once, so that the parent's cancellation stops the timer.
+    TimerCtx t = new TimerCtx(parent, env.withDeadline(deadline), canceler, expired);
+    t.ensureRegistered();
     if (!t.isDone()) {
       t.start(source, deadline, nanos);
     }
@@ -156,13 +161,6 @@ final class Impl {
           "deadline() of " + foreign.getClass().getName() + " returned null instead of an Optional");
     }
     return new Env(null, foreign, d.orElse(null), null);
-  }
-
-  private static ChildLink linkFor(Context canceler) {
-    if (canceler == null) {
-      return null;
-    }
-    return canceler instanceof CancelCtx ? new ChildLink() : new ForeignLink(canceler);
   }
 
   private static Done doneOf(Context canceler) {

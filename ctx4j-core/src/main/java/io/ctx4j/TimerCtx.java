@@ -13,8 +13,8 @@ final class TimerCtx extends CancelCtx {
   private final Done expired;
   private volatile Registration timer;
 
-  TimerCtx(Context parent, Env env, ChildLink link, Done expired) {
-    super(parent, env, link);
+  TimerCtx(Context parent, Env env, Context canceler, Done expired) {
+    super(parent, env, canceler);
     this.expired = expired;
   }
 

@@ -105,7 +105,7 @@ class CancelTest {
   @Test
   void parentFinishesEveryKindOfChild() {
     CancelableContext parent = Context.withCancel(Context.background());
-    CancelableContext cancelChild = Context.withCancel(parent);
+    CancelableContext cancelChild = registered(Context.withCancel(parent));
     Context valueChild = Context.withValue(parent, KEY, "value");
     CancelableContext timerChild = Context.withTimeout(valueChild, FOREVER);
     AtomicInteger afterFuncRuns = new AtomicInteger();
@@ -131,7 +131,7 @@ class CancelTest {
   void aChildThatFinishesFirstLeavesItsParentAlone() {
     for (Context parent :
         List.<Context>of(Context.background(), Context.withCancel(Context.background()))) {
-      CancelableContext child = Context.withCancel(parent);
+      CancelableContext child = registered(Context.withCancel(parent));
       if (parent instanceof CancelCtx) {
         assertEquals(1, ((CancelCtx) parent).registrationCount());
       }
@@ -152,7 +152,7 @@ class CancelTest {
     CancelCtx r = (CancelCtx) root;
     assertEquals(0, r.registrationCount());
 
-    CancelableContext child = Context.withCancel(root);
+    CancelableContext child = registered(Context.withCancel(root));
     assertEquals(1, r.registrationCount());
     child.cancel();
     assertEquals(0, r.registrationCount());
@@ -178,7 +178,7 @@ class CancelTest {
     int window = 100;
     int maxNodes = 0;
     for (int i = 0; i < 100_000; i++) {
-      live.add(Context.withCancel(root));
+      live.add(registered(Context.withCancel(root)));
       if (live.size() > window) {
         live.poll().cancel();
       }
@@ -211,7 +211,7 @@ class CancelTest {
                     List<CancelableContext> live = new ArrayList<>();
                     ArrayDeque<CancelableContext> window = new ArrayDeque<>();
                     for (int i = 0; i < 20_000; i++) {
-                      CancelableContext c = Context.withCancel(parent);
+                      CancelableContext c = registered(Context.withCancel(parent));
                       if (i % 97 == 0) {
                         live.add(c); // kept to the end
                       } else {
@@ -308,5 +308,48 @@ class CancelTest {
     assertFalse(parent.isDone());
     parent.cancel();
     assertTrue(b.isDone());
+  }
+
+  /** Makes {@code c} register with its parent now, as a waiter or a child of its own would. */
+  static CancelableContext registered(CancelableContext c) {
+    ((CancelCtx) c).ensureRegistered();
+    return c;
+  }
+
+  @Test
+  void aPlainChildTouchesNothingInItsParentUntilSomethingWaitsOnIt() {
+    CancelableContext parent = Context.withCancel(Context.background());
+    CancelCtx p = (CancelCtx) parent;
+    CancelableContext child = Context.withCancel(parent);
+    assertEquals(0, p.nodeCount(), "creating a plain child writes nothing to its parent");
+    assertTrue(child.cancel());
+    assertEquals(0, p.nodeCount(), "nor does cancelling it");
+
+    CancelableContext waited = Context.withCancel(parent);
+    AtomicInteger runs = new AtomicInteger();
+    waited.onDone(runs::incrementAndGet);
+    assertEquals(1, p.registrationCount(), "a callback on the child registers the child");
+    CancelableContext middle = Context.withCancel(parent);
+    Context.withCancel(middle);
+    assertEquals(2, p.registrationCount(), "a grandchild registers its parent");
+    parent.cancel(new IllegalStateException("stop"));
+    assertEquals(1, runs.get());
+    assertSame(Context.CANCELED, waited.err());
+    assertEquals("stop", waited.cause().getMessage());
+  }
+
+  @Test
+  void anUnregisteredChildIsDoneWithItsParentAndTheParentsCauseWins() {
+    CancelableContext parent = Context.withCancel(Context.background());
+    CancelableContext child = Context.withCancel(parent);
+    IllegalStateException first = new IllegalStateException("first");
+    parent.cancel(first);
+    assertTrue(child.isDone());
+    assertSame(Context.CANCELED, child.err());
+    assertSame(first, child.cause());
+    assertFalse(child.cancel(new IllegalStateException("late")), "the parent's cancellation came first");
+    assertSame(first, child.cause());
+    CancelableContext grandchild = Context.withCancel(child);
+    assertSame(first, grandchild.cause(), "born done with the inherited cause");
   }
 }

@@ -82,7 +82,8 @@ class DeepTreeTest {
     CancelableContext parent = Context.withCancel(Context.background());
     List<CancelableContext> children = new ArrayList<>(MILLION);
     for (int i = 0; i < MILLION; i++) {
-      children.add(Context.withCancel(parent));
+      // Registered, as children that someone waits on are: the parent must reach each one.
+      children.add(CancelTest.registered(Context.withCancel(parent)));
     }
     assertEquals(MILLION, ((CancelCtx) parent).registrationCount());
     parent.cancel();

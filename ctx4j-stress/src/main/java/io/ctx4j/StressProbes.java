@@ -41,4 +41,15 @@ public final class StressProbes {
     }
     return (CancelCtx) ctx;
   }
+
+  /**
+   * Registers a plain cancelable context with its parent now, as a waiter, a callback or a child
+   * of its own would; plain children otherwise register lazily.
+   *
+   * @param ctx a context made by {@code Context.withCancel}
+   * @throws ClassCastException if {@code ctx} is not a ctx4j cancelable context
+   */
+  public static void register(Context ctx) {
+    ((CancelCtx) ctx).ensureRegistered();
+  }
 }

@@ -84,6 +84,8 @@ class DeepAndWideTest {
       children[i] = Context.withCancel(parent);
       if (i % 10 == 0) {
         children[i].onDone(callbacks::incrementAndGet);
+      } else {
+        StressProbes.register(children[i]); // as a child of its own would: the parent must reach it
       }
     }
     assertEquals(MILLION, StressProbes.registrationCount(parent));

@@ -102,6 +102,11 @@ class ModelBasedTest {
     Instant fireAt;
     Throwable deadlineCause;
     long timerSeq;
+    /**
+     * Whether the node is in its canceler's registrations. Timers register at once; a plain cancel
+     * node registers lazily, when a child is made under it or a callback is registered on it.
+     */
+    boolean registered;
 
     Node(int id, Kind kind, Context real, Node parentCanceler, Instant deadline, Map<Key<?>, Object> values) {
       this.id = id;
@@ -237,7 +242,15 @@ class ModelBasedTest {
       }
     }
 
+    /** Making a child (or a callback) under a live node registers that node with its own canceler. */
+    void registerLazily(Node canceler) {
+      if (canceler != null && canceler.err == null) {
+        canceler.registered = true;
+      }
+    }
+
     void addCancel(int id, Node p, Context real, Instant deadline) {
+      registerLazily(p.canceler);
       Node n = new Node(id, Kind.CANCEL, real, p.canceler, deadline, new HashMap<>(p.values));
       inheritIfParentDone(n);
       nodes.add(n);
@@ -256,6 +269,9 @@ class ModelBasedTest {
           n.err = Context.DEADLINE_EXCEEDED;
           n.cause = n.deadlineCause;
         } else {
+          // Only a live timer registers (and makes its parent register); one born done does not.
+          registerLazily(p.canceler);
+          n.registered = true;
           n.fireAt = at;
           n.timerSeq = timerSeq++;
         }
@@ -327,6 +343,7 @@ class ModelBasedTest {
           };
       log("r%d = %s(n%d)", id, async ? "afterFunc" : "onDone", n.id);
       Registration real = async ? Context.afterFunc(n.real, action) : n.real.onDone(action);
+      registerLazily(n.canceler);
       Reg reg = new Reg(id, n, async, real, runs, ran);
       reg.fired = n.modelErr() != null;
       regs.add(reg);
@@ -392,7 +409,7 @@ class ModelBasedTest {
     int expectedRegistrations(Node n) {
       int count = 0;
       for (Node c : nodes) {
-        if (c.kind != Kind.LAYER && c.parentCanceler == n && c.err == null) {
+        if (c.kind != Kind.LAYER && c.parentCanceler == n && c.err == null && c.registered) {
           count++;
         }
       }
