@@ -132,12 +132,13 @@ class SeedExamplesTest {
   }
 
   @Test
-  void registryListsTheSeedFirstThenTheSixExamplesInTutorialOrder() {
+  void registryListsTheSeedFirstThenTheSixExamplesInTutorialOrderThenTheRest() {
     Map<String, Scenario> registry = Scenarios.registry(new SteppedTime().time);
+    // The tutorial comes first, in its order; other modules' scenarios follow it.
     assertEquals(
         List.of(
             "seed", "background", "todo", "withCancel", "withTimeout", "withDeadline", "withValue"),
-        List.copyOf(registry.keySet()));
+        List.copyOf(registry.keySet()).subList(0, 7));
     registry.forEach((name, s) -> assertEquals(name, s.name()));
     assertEquals(Scenarios.DEFAULT, List.copyOf(registry.keySet()).get(0));
   }
