@@ -108,7 +108,7 @@ public final class DeadlineHeader {
     if (deadline.isEmpty()) {
       return Optional.empty();
     }
-    Duration left = Duration.between(Instant.now(), deadline.get());
+    Duration left = Duration.between(Context.timeSourceOf(ctx).now(), deadline.get());
     return Optional.of(left.isNegative() ? Duration.ZERO : left);
   }
 

@@ -126,7 +126,7 @@ public final class ContextStatements {
     if (deadline.isEmpty()) {
       return 0;
     }
-    Duration left = Duration.between(Instant.now(), deadline.get());
+    Duration left = Duration.between(Context.timeSourceOf(ctx).now(), deadline.get());
     if (left.isNegative() || left.isZero()) {
       return 1;
     }
