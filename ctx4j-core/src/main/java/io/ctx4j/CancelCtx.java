@@ -123,11 +123,11 @@ sealed class CancelCtx extends Ctx implements CancelableContext permits TimerCtx
     if (s instanceof Done) {
       return (Done) s;
     }
-    if (link != null) {
-      return null; // registered: the canceler tells us
+    Context up = canceler; // final: no second volatile read for a context with no ctx4j canceler
+    if (!(up instanceof CancelCtx) || link != null) {
+      return null; // nothing can cancel us, or we are registered and the canceler tells us
     }
-    Context up = canceler;
-    return up instanceof CancelCtx ? ((CancelCtx) up).ownDone() : null;
+    return ((CancelCtx) up).ownDone();
   }
 
   /** Only our own field: what a registered (or root-level) context knows. */
