@@ -93,7 +93,17 @@ sealed class CancelCtx extends Ctx implements CancelableContext permits TimerCtx
     super(env);
     this.parent = parent;
     this.canceler = canceler;
+    if (!(canceler instanceof CancelCtx)) {
+      // A plain store: a thread that still sees null takes the slow path and finds the same answer.
+      STATE.set(this, EMPTY);
+    }
   }
+
+  /**
+   * The state of a live context with an empty stack whose done-ness is its own (no ctx4j canceler
+   * to consult): checking it is one load and one comparison, the cost of a plain volatile read.
+   */
+  private static final Object EMPTY = new Object();
 
   // ------------------------------------------------------------------------------ Context
 
@@ -120,6 +130,9 @@ sealed class CancelCtx extends Ctx implements CancelableContext permits TimerCtx
    */
   private Done doneState() {
     Object s = state;
+    if (s == EMPTY) {
+      return null;
+    }
     if (s instanceof Done) {
       return (Done) s;
     }
@@ -287,7 +300,8 @@ sealed class CancelCtx extends Ctx implements CancelableContext permits TimerCtx
   /** Born done because the parent already was: no registration, nothing to notify yet. */
   private void inherit(Done d) {
     // Nobody else can see us yet, so the state is still null.
-    if (STATE.compareAndSet(this, null, d)) {
+    Object s = state; // null or EMPTY: nobody else can see us yet
+    if (!(s instanceof Done) && STATE.compareAndSet(this, s, d)) {
       afterDone();
     }
   }
@@ -345,7 +359,7 @@ sealed class CancelCtx extends Ctx implements CancelableContext permits TimerCtx
         }
       }
       if (STATE.compareAndSet(this, s, d)) {
-        return s;
+        return s == EMPTY ? null : s;
       }
     }
   }
@@ -433,7 +447,7 @@ sealed class CancelCtx extends Ctx implements CancelableContext permits TimerCtx
       if (s instanceof Done) {
         return false;
       }
-      Node first = (Node) s;
+      Node first = s instanceof Node ? (Node) s : null;
       while (first != null && !first.isLive()) {
         first = first.next;
       }
