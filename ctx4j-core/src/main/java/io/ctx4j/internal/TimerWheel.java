@@ -5,21 +5,32 @@ import java.util.ArrayList;
 import java.util.concurrent.locks.LockSupport;
 
 /**
- * The process-wide timer behind deadlines: a hashed timing wheel served by one lazily started daemon
- * thread.
+ * The process-wide timer behind deadlines: a two-level hashed timing wheel served by one lazily
+ * started daemon thread.
  *
- * <p>Implementation notes. Time is cut into ticks of {@link #TICK_NANOS}; an entry due at tick
- * {@code t} lives in bucket {@code t & MASK}, a doubly linked list guarded by the bucket's monitor.
- * Scheduling and stopping are O(1) and touch one bucket only, so timeouts created and cancelled
- * early (the common case) never contend on a shared heap the way {@code ScheduledThreadPoolExecutor}
- * does, and a stopped entry is unlinked at once: nothing stays pending after an early cancel.
+ * <p>Implementation notes. Time is cut into ticks of {@link #TICK_NANOS} and pages of {@code SIZE}
+ * ticks (about 4 s). The near level has a slot per tick of the current window; the far level has a
+ * slot per page. A slot is a bucket: a doubly linked list guarded by the bucket's monitor, so
+ * scheduling and stopping are O(1) and touch one bucket only, and a stopped entry is unlinked at
+ * once: nothing stays pending after an early cancel. Each level is split into lanes (about two per
+ * core) chosen by the scheduling thread, so threads creating timeouts with the same deadline at the
+ * same moment, the usual case, do not contend on one monitor; a lane's buckets are allocated
+ * together, so lanes do not share cache lines either.
+ *
+ * <p>An entry whose page has not been <em>cascaded</em> yet goes to the far level; the timer
+ * thread, on reaching the first tick of page P, publishes {@code cascadedPage = P} and then moves
+ * page P's entries (under the far bucket's monitor, then the near one's) to the near level. An
+ * inserter re-checks {@code cascadedPage} under the far bucket's monitor, so no entry is stranded.
+ * Far-future entries (an hour away, say) are thus touched once when scheduled, once when moved and
+ * once when fired, instead of once per turn of a single wheel. Entries more than {@code SIZE} pages
+ * away share a far slot with nearer ones and are skipped by the move until their own page comes.
  *
  * <p>The thread processes ticks in order and fires the entries whose tick has come, never before
- * their due time and normally within one tick after it. When idle it sleeps until the next non-empty
- * bucket (or indefinitely when the wheel is empty); entries more than one turn away simply stay in
- * their bucket until their turn. The sleep/insert race is closed Dekker-style with volatile accesses:
- * the thread publishes {@code wakeTick} and then re-reads the bucket heads, an inserter links its
- * entry and then reads {@code wakeTick}; one of the two always sees the other.
+ * their due time and normally within one tick after it. It sleeps until the next non-empty near slot
+ * or the next page start, whichever is first, or indefinitely when the wheel is empty. The
+ * sleep/insert race is closed Dekker-style with volatile accesses: the thread publishes {@code
+ * wakeTick} and then re-reads the bucket heads; an inserter links its entry and then reads {@code
+ * wakeTick}; one of the two always sees the other.
  *
  * <p>Tasks run on the timer thread one after another; a task that throws is reported to the
  * thread's uncaught-exception handler and the wheel goes on.
@@ -28,12 +39,15 @@ public final class TimerWheel {
   /** One millisecond: the resolution of deadlines driven by the system clock. */
   public static final long TICK_NANOS = 1_000_000L;
 
-  private static final int SIZE = 4096;
+  private static final int BITS = 12;
+  private static final int SIZE = 1 << BITS;
   private static final int MASK = SIZE - 1;
+  private static final int LANES = lanes();
 
   private static final TimerWheel INSTANCE = new TimerWheel();
 
-  private final Bucket[] buckets = new Bucket[SIZE];
+  private final Bucket[] near = new Bucket[SIZE * LANES];
+  private final Bucket[] far = new Bucket[SIZE * LANES];
   private final long origin = System.nanoTime();
   /** The tick the thread will wake up at next; {@code Long.MAX_VALUE} while it sleeps with no end. */
   private volatile long wakeTick = Long.MAX_VALUE;
@@ -41,12 +55,32 @@ public final class TimerWheel {
   private volatile Thread thread;
   /** Last tick processed; written by the timer thread only, read by schedulers. */
   private volatile long processedTick;
+  /** The last page moved to the near level; entries of pages up to it go near. Thread-written. */
+  private volatile long cascadedPage;
 
   private TimerWheel() {
-    for (int i = 0; i < SIZE; i++) {
-      buckets[i] = new Bucket();
+    // Lane-major: a lane's buckets are allocated, and so laid out, together.
+    for (int i = 0; i < near.length; i++) {
+      near[i] = new Bucket();
     }
-    processedTick = currentTick();
+    for (int i = 0; i < far.length; i++) {
+      far[i] = new Bucket();
+    }
+    long now = currentTick();
+    processedTick = now;
+    cascadedPage = now >>> BITS;
+  }
+
+  private static int lanes() {
+    int cpus = Runtime.getRuntime().availableProcessors();
+    int n = Integer.highestOneBit(Math.max(1, cpus * 2 - 1)) << 1;
+    return Math.min(64, n);
+  }
+
+  private static int lane() {
+    @SuppressWarnings("deprecation") // getId(): threadId() is not in Java 17
+    long id = Thread.currentThread().getId();
+    return (int) (id & (LANES - 1));
   }
 
   /** Returns the shared wheel. */
@@ -77,25 +111,32 @@ public final class TimerWheel {
     // Round up: the entry must never fire before it is due.
     long wanted = offset / TICK_NANOS + (offset % TICK_NANOS == 0 ? 0 : 1);
     Entry e = new Entry(task);
+    int base = lane() * SIZE;
     long tick;
     for (; ; ) {
       // A tick the thread has already swept would wait a whole turn; the next one is due anyway.
       tick = Math.max(wanted, processedTick + 1);
-      Bucket b = buckets[(int) tick & MASK];
+      long page = tick >>> BITS;
+      if (page > cascadedPage) {
+        Bucket b = far[base + ((int) page & MASK)];
+        synchronized (b) {
+          if (page <= cascadedPage) {
+            continue; // moved meanwhile: the near level takes it
+          }
+          e.tick = tick;
+          b.link(e);
+        }
+        break;
+      }
+      Bucket b = near[base + ((int) tick & MASK)];
       synchronized (b) {
         if (tick <= processedTick) {
           continue;
         }
         e.tick = tick;
-        e.bucket = b;
-        Entry h = b.head;
-        e.next = h;
-        if (h != null) {
-          h.prev = e;
-        }
-        b.head = e;
-        break;
+        b.link(e);
       }
+      break;
     }
     if (tick < wakeTick) {
       wake();
@@ -123,10 +164,12 @@ public final class TimerWheel {
   /** Counts the entries still pending; O(wheel size), for tests and diagnostics. */
   public int pendingCount() {
     int n = 0;
-    for (Bucket b : buckets) {
-      synchronized (b) {
-        for (Entry e = b.head; e != null; e = e.next) {
-          n++;
+    for (Bucket[] level : new Bucket[][] {near, far}) {
+      for (Bucket b : level) {
+        synchronized (b) {
+          for (Entry e = b.head; e != null; e = e.next) {
+            n++;
+          }
         }
       }
     }
@@ -139,19 +182,25 @@ public final class TimerWheel {
       long now = currentTick();
       while (processedTick < now) {
         long t = processedTick + 1;
-        processedTick = t;
-        Bucket b = buckets[(int) t & MASK];
-        if (b.head == null) {
-          continue;
+        if ((t & MASK) == 0) {
+          cascade(t >>> BITS);
         }
-        synchronized (b) {
-          for (Entry e = b.head; e != null; ) {
-            Entry next = e.next;
-            if (e.tick <= t) {
-              b.unlink(e);
-              due.add(e);
+        processedTick = t;
+        int slot = (int) t & MASK;
+        for (int lane = 0; lane < LANES; lane++) {
+          Bucket b = near[lane * SIZE + slot];
+          if (b.head == null) {
+            continue;
+          }
+          synchronized (b) {
+            for (Entry e = b.head; e != null; ) {
+              Entry next = e.next;
+              if (e.tick <= t) {
+                b.unlink(e);
+                due.add(e);
+              }
+              e = next;
             }
-            e = next;
           }
         }
         for (int i = 0; i < due.size(); i++) {
@@ -168,11 +217,10 @@ public final class TimerWheel {
         }
         due.clear();
       }
-      long next = nextNonEmpty(processedTick);
+      long next = plan(processedTick);
       wakeTick = next;
       // Re-read after publishing wakeTick: an insert we missed above now sees the new wakeTick.
-      long again = nextNonEmpty(processedTick);
-      if (again < next) {
+      if (plan(processedTick) < next) {
         continue;
       }
       if (next == Long.MAX_VALUE) {
@@ -187,11 +235,50 @@ public final class TimerWheel {
     }
   }
 
-  /** The first tick after {@code from} whose bucket holds anything, or {@code Long.MAX_VALUE}. */
-  private long nextNonEmpty(long from) {
-    for (int i = 1; i <= SIZE; i++) {
-      if (buckets[(int) (from + i) & MASK].head != null) {
-        return from + i;
+  /** Moves page {@code page}'s far entries to the near level, before its first tick is processed. */
+  private void cascade(long page) {
+    cascadedPage = page; // from now on, inserters of this page go near
+    int slot = (int) page & MASK;
+    for (int lane = 0; lane < LANES; lane++) {
+      Bucket fb = far[lane * SIZE + slot];
+      if (fb.head == null) {
+        continue;
+      }
+      synchronized (fb) {
+        for (Entry e = fb.head; e != null; ) {
+          Entry next = e.next;
+          if ((e.tick >>> BITS) == page) {
+            Bucket nb = near[lane * SIZE + ((int) e.tick & MASK)];
+            // Both monitors held (always far, then near): a concurrent stop() finds the entry in
+            // one bucket or the other, never in neither.
+            synchronized (nb) {
+              fb.detach(e);
+              nb.link(e);
+            }
+          }
+          e = next;
+        }
+      }
+    }
+  }
+
+  /** When to wake next: the next non-empty near tick or the next page start, or never if empty. */
+  private long plan(long from) {
+    long pageStart = ((from >>> BITS) + 1) << BITS;
+    for (long t = from + 1; t < pageStart; t++) {
+      int slot = (int) t & MASK;
+      for (int lane = 0; lane < LANES; lane++) {
+        if (near[lane * SIZE + slot].head != null) {
+          return t;
+        }
+      }
+    }
+    // Nothing near before the page start: wake there if anything at all is pending.
+    for (Bucket[] level : new Bucket[][] {near, far}) {
+      for (Bucket b : level) {
+        if (b.head != null) {
+          return pageStart;
+        }
       }
     }
     return Long.MAX_VALUE;
@@ -201,7 +288,19 @@ public final class TimerWheel {
     volatile Entry head;
 
     /** Caller holds this bucket's monitor. */
-    void unlink(Entry e) {
+    void link(Entry e) {
+      e.prev = null;
+      Entry h = head;
+      e.next = h;
+      if (h != null) {
+        h.prev = e;
+      }
+      e.bucket = this;
+      head = e;
+    }
+
+    /** Caller holds this bucket's monitor; the entry keeps its bucket field (it is moving). */
+    void detach(Entry e) {
       Entry p = e.prev;
       Entry n = e.next;
       if (p == null) {
@@ -214,6 +313,11 @@ public final class TimerWheel {
       }
       e.prev = null;
       e.next = null;
+    }
+
+    /** Caller holds this bucket's monitor. */
+    void unlink(Entry e) {
+      detach(e);
       e.bucket = null;
     }
   }
@@ -231,18 +335,20 @@ public final class TimerWheel {
 
     @Override
     public boolean stop() {
-      Bucket b = bucket;
-      if (b == null) {
-        return false;
-      }
-      synchronized (b) {
-        if (bucket != b) {
+      for (; ; ) {
+        Bucket b = bucket;
+        if (b == null) {
           return false;
         }
-        b.unlink(this);
+        synchronized (b) {
+          if (bucket != b) {
+            continue; // moved from the far level to the near one: look again
+          }
+          b.unlink(this);
+        }
+        task = null;
+        return true;
       }
-      task = null;
-      return true;
     }
   }
 }
