@@ -13,7 +13,8 @@
 #          README table), --jmh-args "..." (extra JMH arguments, full mode,
 #          e.g. "-p depth=1000"; they must not repeat the options below).
 # Environment (full mode): MIRRORED_OPTS (default "-f 2 -wi 3 -w 1s -i 5 -r 1s"), SCALE_OPTS
-#          (default "-f 1 -wi 2 -i 5"), GO_BENCH (default "."), GO_COUNT (default 5).
+#          (default "-f 1 -wi 2 -i 5"), GO_BENCH (default "."), GO_COUNT (default 5),
+#          HEAP_OPTS (default "-Xms4g -Xmx4g -XX:+AlwaysPreTouch", given to every fork).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -28,6 +29,10 @@ MIRRORED_OPTS="${MIRRORED_OPTS:--f 2 -wi 3 -w 1s -i 5 -r 1s}"
 SCALE_OPTS="${SCALE_OPTS:--f 1 -wi 2 -i 5}"
 GO_BENCH="${GO_BENCH:-.}"
 GO_COUNT="${GO_COUNT:-5}"
+# A fixed, pre-touched heap for every fork of the full run: on this kind of VM the first touch of
+# each page of a growing heap costs far more than the allocation itself, and showed up as 10-100x
+# outliers in allocation-heavy rows. -jvmArgsPrepend keeps the benchmarks' own @Fork arguments.
+HEAP_OPTS="${HEAP_OPTS:--Xms4g -Xmx4g -XX:+AlwaysPreTouch}"
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -118,7 +123,7 @@ fi
 echo "== JMH, mirrored and goal benchmarks (about 35 minutes)"
 # shellcheck disable=SC2086
 "$JAVA" -jar "$JAR" 'io\.ctx4j\.bench\.(CommonParentCancel|WithTimeout|CancelTree|CheckCanceled|ContextCancelDone|DeepValue.*|WithValue|SharedParentChild|Footprint)\.' \
-  $MIRRORED_OPTS -prof gc -rf json -rff "$RAW/jmh-mirrored.json" $EXTRA_JMH \
+  $MIRRORED_OPTS -jvmArgsPrepend "$HEAP_OPTS" -prof gc -rf json -rff "$RAW/jmh-mirrored.json" $EXTRA_JMH \
   | tee "$RAW/jmh-mirrored.log"
 
 # Scale rows: single shots of whole builds/cancels, 1 fork, 2 warm-up and 5 measured shots.
@@ -126,7 +131,7 @@ echo "== JMH, mirrored and goal benchmarks (about 35 minutes)"
 echo "== JMH, scale benchmarks (about 10 minutes)"
 # shellcheck disable=SC2086
 "$JAVA" -jar "$JAR" 'io\.ctx4j\.bench\.(FanOut|Chain|KotlinChain|Timeouts|Waiters)\.' \
-  $SCALE_OPTS -rf json -rff "$RAW/jmh-scale.json" $EXTRA_JMH \
+  $SCALE_OPTS -jvmArgsPrepend "$HEAP_OPTS" -rf json -rff "$RAW/jmh-scale.json" $EXTRA_JMH \
   | tee "$RAW/jmh-scale.log"
 
 {
@@ -137,6 +142,7 @@ echo "== JMH, scale benchmarks (about 10 minutes)"
   echo "Memory: $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
   echo "OS: $(uname -sr)"
   echo "JDK: $JDK_VERSION ($JDK_VENDOR)"
+  echo "JVM options of every fork: $HEAP_OPTS"
   echo "Threads for DeepValueNewGoRoutine and Waiters: $THREADS"
   echo "Go: $GO_VERSION"
   echo "JMH: $(pomprop jmh.version)"

@@ -89,8 +89,8 @@ sealed class CancelCtx extends Ctx implements CancelableContext permits TimerCtx
   /** Pushes left before the next sweep. Racy on purpose: a lost update only moves a sweep. */
   private int sweepCountdown = MIN_SWEEP_INTERVAL;
 
-  CancelCtx(Context parent, Env env, Context canceler) {
-    super(env);
+  CancelCtx(Context parent, Env env, ValueCtx values, Context canceler) {
+    super(env, values);
     this.parent = parent;
     this.canceler = canceler;
     if (!(canceler instanceof CancelCtx)) {

@@ -6,17 +6,33 @@ import java.util.Optional;
 import java.time.Instant;
 
 /**
- * Base of every context ctx4j makes: the inherited {@link Env}, the parent, and the iterative
- * {@code toString} that prints the chain the way Go's {@code String()} does.
+ * Base of every context ctx4j makes: the inherited {@link Env}, the value bindings, the parent, and
+ * the iterative {@code toString} that prints the chain the way Go's {@code String()} does.
  */
-abstract sealed class Ctx implements Context permits RootCtx, ValueCtx, CancelCtx {
+abstract sealed class Ctx implements Context permits RootCtx, DerivedCtx, CancelCtx {
   /** Chains longer than this print their two ends only. */
   private static final int MAX_PRINTED_LAYERS = 64;
 
   final Env env;
 
-  Ctx(Env env) {
+  /**
+   * The nearest {@code withValue} binding above this context's own: for a {@link ValueCtx}, the one
+   * before it; for any other context, the newest one it inherits. Null if none (or if the nearest
+   * bindings belong to a custom ancestor, which {@link Env#valueFallback} then answers for).
+   */
+  final ValueCtx values;
+
+  Ctx(Env env, ValueCtx values) {
     this.env = env;
+    this.values = values;
+  }
+
+  /** The newest binding visible from {@code c}, for a child to inherit; null for custom contexts. */
+  static ValueCtx bindingsOf(Context c) {
+    if (c instanceof ValueCtx) {
+      return (ValueCtx) c;
+    }
+    return c instanceof Ctx ? ((Ctx) c).values : null;
   }
 
   /** The context this one was derived from; null for a root. */
@@ -31,9 +47,15 @@ abstract sealed class Ctx implements Context permits RootCtx, ValueCtx, CancelCt
   @Override
   public final <T> T value(Key<T> key) {
     Objects.requireNonNull(key, "key");
+    ValueCtx head = this instanceof ValueCtx ? (ValueCtx) this : values;
+    Object v = head == null ? ValueCtx.ABSENT : ValueCtx.find(head, key);
+    if (v == ValueCtx.ABSENT) {
+      Context fallback = env.valueFallback;
+      return fallback == null ? null : fallback.value(key);
+    }
     @SuppressWarnings("unchecked")
-    T v = (T) env.lookup(key);
-    return v;
+    T t = (T) v;
+    return t;
   }
 
   @Override

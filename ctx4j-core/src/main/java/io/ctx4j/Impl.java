@@ -20,14 +20,15 @@ final class Impl {
   }
 
   private static CancelCtx newCancel(Context parent, Env env, Context canceler) {
+    ValueCtx values = Ctx.bindingsOf(parent);
     Done inherited = doneOf(canceler);
     if (inherited != null) {
       // Born done: no registration, so no link to allocate.
-      CancelCtx c = new CancelCtx(parent, env, null);
+      CancelCtx c = new CancelCtx(parent, env, values, null);
       c.bornDone(inherited);
       return c;
     }
-    CancelCtx c = new CancelCtx(parent, env, canceler);
+    CancelCtx c = new CancelCtx(parent, env, values, canceler);
     if (canceler instanceof CancelCtx) {
       // Lazy: the child registers only when something waits on it or derives from it; until then
       // it reads its canceler's state, so the parent is not touched at all (see CancelCtx notes).
@@ -77,15 +78,16 @@ final class Impl {
       TimeSource source,
       Throwable cause) {
     Done expired = Done.deadline(cause);
+    ValueCtx values = Ctx.bindingsOf(parent);
     Done inherited = doneOf(canceler);
     if (inherited != null || nanos <= 0) {
       // Born done, without registration or timer; a parent that is already done wins, as in Go.
-      TimerCtx t = new TimerCtx(parent, env.withDeadline(deadline), null, expired);
+      TimerCtx t = new TimerCtx(parent, env.withDeadline(deadline), values, null, expired);
       t.bornDone(inherited != null ? inherited : expired);
       return t;
     }
     // Registered at once, so that the parent's cancellation stops the timer.
-    TimerCtx t = new TimerCtx(parent, env.withDeadline(deadline), canceler, expired);
+    TimerCtx t = new TimerCtx(parent, env.withDeadline(deadline), values, canceler, expired);
     t.ensureRegistered();
     if (!t.isDone()) {
       t.start(source, deadline, nanos);
@@ -97,32 +99,18 @@ final class Impl {
     Objects.requireNonNull(parent, "parent");
     Objects.requireNonNull(key, "key");
     T v = key.check(value);
-    return new ValueCtx(
-        parent,
-        envOf(parent).withValue(key, v),
-        cancelerOf(parent),
-        ValueCtx.Kind.VALUE,
-        key,
-        v);
+    return new ValueCtx(parent, envOf(parent), cancelerOf(parent), key, v);
   }
 
   static Context withoutCancel(Context parent) {
     Objects.requireNonNull(parent, "parent");
-    Env e = envOf(parent);
-    Env detached = new Env(e.values, e.valueFallback, null, e.timeSource);
-    return new ValueCtx(parent, detached, null, ValueCtx.Kind.WITHOUT_CANCEL, null, null);
+    return LayerCtx.withoutCancel(parent, envOf(parent));
   }
 
   static Context withTimeSource(Context parent, TimeSource source) {
     Objects.requireNonNull(parent, "parent");
     Objects.requireNonNull(source, "source");
-    return new ValueCtx(
-        parent,
-        envOf(parent).withTimeSource(source),
-        cancelerOf(parent),
-        ValueCtx.Kind.TIME_SOURCE,
-        source,
-        null);
+    return LayerCtx.withTimeSource(parent, envOf(parent), cancelerOf(parent), source);
   }
 
   static Registration afterFunc(Context ctx, Runnable fn) {
@@ -160,7 +148,7 @@ final class Impl {
       throw new NullPointerException(
           "deadline() of " + foreign.getClass().getName() + " returned null instead of an Optional");
     }
-    return new Env(null, foreign, d.orElse(null), null);
+    return new Env(foreign, d.orElse(null), null);
   }
 
   private static Done doneOf(Context canceler) {

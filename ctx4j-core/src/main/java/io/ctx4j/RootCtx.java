@@ -8,7 +8,7 @@ final class RootCtx extends Ctx {
   private final String name;
 
   private RootCtx(String name) {
-    super(Env.EMPTY);
+    super(Env.EMPTY, null);
     this.name = name;
   }
 

@@ -13,8 +13,8 @@ final class TimerCtx extends CancelCtx {
   private final Done expired;
   private volatile Registration timer;
 
-  TimerCtx(Context parent, Env env, Context canceler, Done expired) {
-    super(parent, env, canceler);
+  TimerCtx(Context parent, Env env, ValueCtx values, Context canceler, Done expired) {
+    super(parent, env, values, canceler);
     this.expired = expired;
   }
 

@@ -10,7 +10,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.Random;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /** withValue and lookup: Go's TestValues and more. */
@@ -196,5 +203,116 @@ class ValueTest {
     parent.cancel(new Exception("x"));
     assertSame(parent.err(), v.err());
     assertSame(parent.cause(), v.cause());
+  }
+
+  /**
+   * Lookups walk a few links and then build snapshots wherever they happen to start; whatever the
+   * order of lookups, every context must see exactly the bindings of its own ancestry. Checked
+   * against a plain map per context, with shadowing, bound nulls and every kind of layer mixed in.
+   */
+  @Test
+  void lookupsFromAnyPointOfALongChainMatchAPlainMap() {
+    long seed = System.nanoTime();
+    Random random = new Random(seed);
+    for (int round = 0; round < 20; round++) {
+      List<Key<Integer>> keys = new ArrayList<>();
+      int keyCount = 1 + random.nextInt(40);
+      for (int i = 0; i < keyCount; i++) {
+        keys.add(Key.named("k" + i));
+      }
+      List<Context> chain = new ArrayList<>();
+      List<Map<Key<Integer>, Integer>> expected = new ArrayList<>();
+      Context c = Context.background();
+      Map<Key<Integer>, Integer> model = new HashMap<>();
+      int length = 1 + random.nextInt(300);
+      for (int i = 0; i < length; i++) {
+        int kind = random.nextInt(10);
+        if (kind < 7) {
+          Key<Integer> k = keys.get(random.nextInt(keyCount));
+          Integer v = random.nextInt(8) == 0 ? null : i;
+          c = Context.withValue(c, k, v);
+          model = new HashMap<>(model);
+          model.put(k, v);
+        } else if (kind == 7) {
+          c = Context.withCancel(c);
+        } else if (kind == 8) {
+          c = Context.withoutCancel(c);
+        } else {
+          c = Context.withTimeout(c, FOREVER);
+        }
+        chain.add(c);
+        expected.add(model);
+      }
+      // Several passes in random order: the first builds snapshots, later ones read them.
+      for (int pass = 0; pass < 3; pass++) {
+        List<Integer> order = new ArrayList<>();
+        for (int i = 0; i < length; i++) {
+          order.add(i);
+        }
+        Collections.shuffle(order, random);
+        for (int i : order) {
+          Key<Integer> k = keys.get(random.nextInt(keyCount));
+          assertEquals(
+              expected.get(i).get(k),
+              chain.get(i).value(k),
+              "seed " + seed + ", round " + round + ", context " + i + ", " + k);
+        }
+      }
+    }
+  }
+
+  /** Threads racing to build the same snapshots all get the right answers. */
+  @Test
+  void concurrentFirstLookupsOnALongChainAgree() throws Exception {
+    int threads = 4;
+    ExecutorService pool = Executors.newFixedThreadPool(threads);
+    try {
+      for (int round = 0; round < 50; round++) {
+        List<Key<Integer>> keys = new ArrayList<>();
+        Context c = Context.background();
+        for (int i = 0; i < 500; i++) {
+          Key<Integer> k = Key.named("k" + i);
+          keys.add(k);
+          c = Context.withValue(c, k, i);
+        }
+        Context leaf = c;
+        Key<Integer> missing = Key.named("missing");
+        CyclicBarrier start = new CyclicBarrier(threads);
+        List<Future<Integer>> results = new ArrayList<>();
+        for (int t = 0; t < threads; t++) {
+          results.add(
+              pool.submit(
+                  () -> {
+                    start.await();
+                    int found = 0;
+                    for (int i = keys.size() - 1; i >= 0; i--) {
+                      if (Integer.valueOf(i).equals(leaf.value(keys.get(i)))) {
+                        found++;
+                      }
+                    }
+                    return leaf.value(missing) == null ? found : -1;
+                  }));
+        }
+        for (Future<Integer> r : results) {
+          assertEquals(keys.size(), r.get(30, TimeUnit.SECONDS));
+        }
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
+  /** A first lookup at the bottom of a million bindings builds its snapshot without recursion. */
+  @Test
+  void aFirstLookupUnderAMillionBindingsNeitherRecursesNorMisses() {
+    Key<Integer> first = Key.named("first");
+    Key<Integer> other = Key.named("other");
+    Context c = Context.withValue(Context.background(), first, -1);
+    for (int i = 0; i < 1_000_000; i++) {
+      c = Context.withValue(c, other, i);
+    }
+    assertEquals(-1, c.value(first));
+    assertEquals(999_999, c.value(other));
+    assertNull(c.value(Key.named("missing")));
   }
 }
