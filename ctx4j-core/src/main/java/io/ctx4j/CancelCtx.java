@@ -140,7 +140,14 @@ sealed class CancelCtx extends Ctx implements CancelableContext permits TimerCtx
     if (!(up instanceof CancelCtx) || link != null) {
       return null; // nothing can cancel us, or we are registered and the canceler tells us
     }
-    return ((CancelCtx) up).ownDone();
+    Done inherited = ((CancelCtx) up).ownDone();
+    if (inherited == null) {
+      return null;
+    }
+    // Make it ours before anyone acts on it: otherwise our own cancel, decided just before the
+    // canceler's and landing just after this read, could replace the answer a caller already saw.
+    cancel(inherited, false);
+    return ownDone();
   }
 
   /** Only our own field: what a registered (or root-level) context knows. */
