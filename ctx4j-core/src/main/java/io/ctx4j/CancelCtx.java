@@ -36,16 +36,19 @@ import java.util.concurrent.locks.LockSupport;
  * stack the canceller takes. Either way every node is handled exactly once.
  *
  * <p><b>Lazy registration.</b> A plain {@code withCancel} child does not register with its canceler
- * when created: until something is pushed on its own stack (a waiter, a callback, a child of its
- * own) it answers {@code err()} from its own state and then its canceler's, and cancelling it touches
- * nothing but itself. So children created and cancelled under a shared parent never write to the
- * parent, as in grpc-java, and need no link at all. Invariant: a context's canceler is registered
- * (or has no canceler, or is done), ensured for the parent of every new child, so the canceler's own
- * state is authoritative and the read is at most two hops. Registration ({@link
- * #ensureRegistered}) installs the link by CAS, then pushes it; a context cancelled by its owner
- * while unregistered first adopts its canceler's state if that is already done (the earlier
- * cancellation wins). Timers and children of custom contexts register at once, so a parent's
- * cancellation stops their timers and custom contexts are asked only once.
+ * when created, and creating it reads nothing: until something is pushed on its own stack (a waiter,
+ * a callback, a live timer below it) it answers questions from its own state and then its
+ * ancestors', walking up the run of unregistered contexts to the first one that is registered or
+ * root-level (whose own state is authoritative). So children created and cancelled under a shared
+ * parent never write to the parent, and building a chain costs one allocation a link, as in
+ * grpc-java, while a check stays a read or two. Invariant: a registered context's canceler is
+ * registered (or root-level, or done); {@link #ensureRegistered} keeps it by registering the run
+ * above first, top-down, iteratively. A walk longer than {@link #MAX_WALK} registers the context
+ * asked instead, so the next question is one read. When a walk finds a done ancestor, it fixes that
+ * state into every context between, top-down, by the same CAS their own cancels use, before
+ * anyone acts on it: an answer once given never changes, and a context never ends with another
+ * cause than the parent it inherited from. Timers and children of custom contexts register at
+ * once, so a parent's cancellation stops their timers and custom contexts are asked only once.
  *
  * <p><b>Detaching and leaks.</b> A child holds its {@link ChildLink}; cancelling the child by hand
  * clears {@code link.child}, which drops the parent's only reference to it at once (no lock on the
@@ -61,6 +64,8 @@ import java.util.concurrent.locks.LockSupport;
  */
 sealed class CancelCtx extends Ctx implements CancelableContext permits TimerCtx {
   private static final int MIN_SWEEP_INTERVAL = 16;
+  /** How far a question walks up unregistered ancestors before it registers instead. */
+  static final int MAX_WALK = 8;
 
   private static final VarHandle STATE;
   private static final VarHandle LINK;
@@ -140,14 +145,55 @@ sealed class CancelCtx extends Ctx implements CancelableContext permits TimerCtx
     if (!(up instanceof CancelCtx) || link != null) {
       return null; // nothing can cancel us, or we are registered and the canceler tells us
     }
-    Done inherited = ((CancelCtx) up).ownDone();
+    Done inherited = inherited();
     if (inherited == null) {
-      return null;
+      return ownDone(); // still live, or we registered (or were cancelled) meanwhile
     }
     // Make it ours before anyone acts on it: otherwise our own cancel, decided just before the
     // canceler's and landing just after this read, could replace the answer a caller already saw.
     cancel(inherited, false);
     return ownDone();
+  }
+
+  /**
+   * For an unregistered context: the done state of the nearest done context up the run of
+   * unregistered ones above it, fixed into every context of the run below that one (top-down, so
+   * each takes the final state of the one above: everyone who looks agrees, whatever races with
+   * the look); null if none is done before a registered or root-level context, which is
+   * authoritative. A run longer than {@link #MAX_WALK} registers us instead (and returns null), so
+   * that the next question costs one read.
+   */
+  private Done inherited() {
+    CancelCtx c = (CancelCtx) canceler;
+    int steps = 0;
+    Object cs;
+    for (; ; ) {
+      cs = c.state;
+      if (cs instanceof Done) {
+        break;
+      }
+      if (cs == EMPTY || c.link != null || !(c.canceler instanceof CancelCtx)) {
+        return null;
+      }
+      if (++steps > MAX_WALK) {
+        ensureRegistered();
+        return null;
+      }
+      c = (CancelCtx) c.canceler;
+    }
+    Done found = (Done) cs;
+    if (steps > 0) {
+      ArrayList<CancelCtx> between = new ArrayList<>(steps);
+      for (CancelCtx x = (CancelCtx) canceler; x != c; x = (CancelCtx) x.canceler) {
+        between.add(x);
+      }
+      for (int i = between.size() - 1; i >= 0; i--) {
+        CancelCtx x = between.get(i);
+        x.cancel(found, false); // its canceler is done now, so this cannot walk further
+        found = x.ownDone();
+      }
+    }
+    return found;
   }
 
   /** Only our own field: what a registered (or root-level) context knows. */
@@ -262,22 +308,50 @@ sealed class CancelCtx extends Ctx implements CancelableContext permits TimerCtx
     if (up == null || link != null || state instanceof Done) {
       return;
     }
-    if (up instanceof CancelCtx) {
-      CancelCtx p = (CancelCtx) up;
-      p.ensureRegistered(); // keeps the invariant: a registered context's canceler is registered
-      ChildLink l = new ChildLink();
-      l.child = this;
-      if (!LINK.compareAndSet(this, null, l)) {
-        return; // another thread registers us; whatever it pushes next is handled either way
-      }
-      if (!p.push(l)) {
-        l.child = null;
-        cancel(p.ownDone(), false); // the canceler finished first: take its state, notify ours
-      } else if (state instanceof Done) {
-        l.child = null; // cancelled while registering: let the canceler drop the link
-      }
-    } else {
+    if (!(up instanceof CancelCtx)) {
       attachForeign(up);
+      return;
+    }
+    CancelCtx p = (CancelCtx) up;
+    if (p.needsRegistration()) {
+      // Keep the invariant (a registered context's canceler is registered) by registering the run
+      // of unregistered ancestors first, top-down, with a list rather than recursion.
+      ArrayList<CancelCtx> run = new ArrayList<>();
+      for (CancelCtx x = p; x.needsRegistration(); x = (CancelCtx) x.canceler) {
+        run.add(x);
+      }
+      for (int i = run.size() - 1; i >= 0; i--) {
+        CancelCtx x = run.get(i);
+        x.registerWith((CancelCtx) x.canceler);
+      }
+    }
+    registerWith(p);
+  }
+
+  private boolean needsRegistration() {
+    return link == null && canceler instanceof CancelCtx && !(state instanceof Done);
+  }
+
+  /** Registers with {@code p}, which is registered, root-level or done (or being registered). */
+  private void registerWith(CancelCtx p) {
+    if (link != null || state instanceof Done) {
+      return;
+    }
+    Done first = p.ownDone();
+    if (first != null) {
+      cancel(first, false); // the canceler finished first: take its state, no link needed
+      return;
+    }
+    ChildLink l = new ChildLink();
+    l.child = this;
+    if (!LINK.compareAndSet(this, null, l)) {
+      return; // another thread registers us; whatever it pushes next is handled either way
+    }
+    if (!p.pushNode(l)) {
+      l.child = null;
+      cancel(p.ownDone(), false); // the canceler finished first: take its state, notify ours
+    } else if (state instanceof Done) {
+      l.child = null; // cancelled while registering: let the canceler drop the link
     }
   }
 
@@ -355,9 +429,9 @@ sealed class CancelCtx extends Ctx implements CancelableContext permits TimerCtx
         return ALREADY_DONE;
       }
       if (s == null && link == null && canceler instanceof CancelCtx) {
-        // Unregistered: if the canceler is done we already are, by its cancellation, which came
+        // Unregistered: if an ancestor is done we already are, by its cancellation, which came
         // first and so wins; record it and refuse this one.
-        Done first = ((CancelCtx) canceler).ownDone();
+        Done first = inherited();
         if (first != null) {
           if (STATE.compareAndSet(this, null, first)) {
             afterDone();
@@ -448,6 +522,11 @@ sealed class CancelCtx extends Ctx implements CancelableContext permits TimerCtx
    */
   final boolean push(Node n) {
     ensureRegistered();
+    return pushNode(n);
+  }
+
+  /** {@link #push} for a context known to be registered, root-level or done. */
+  private boolean pushNode(Node n) {
     int budget = sweepCountdown - 1;
     for (; ; ) {
       Object s = state;

@@ -21,6 +21,12 @@ final class Impl {
 
   private static CancelCtx newCancel(Context parent, Env env, Context canceler) {
     ValueCtx values = Ctx.bindingsOf(parent);
+    if (canceler instanceof CancelCtx) {
+      // Lazy: no registration and no look at the canceler. The child asks its ancestors when it is
+      // asked, and registers only when something waits on it (see CancelCtx's notes); if they are
+      // already done, the first question makes their state its own.
+      return new CancelCtx(parent, env, values, canceler);
+    }
     Done inherited = doneOf(canceler);
     if (inherited != null) {
       // Born done: no registration, so no link to allocate.
@@ -29,11 +35,7 @@ final class Impl {
       return c;
     }
     CancelCtx c = new CancelCtx(parent, env, values, canceler);
-    if (canceler instanceof CancelCtx) {
-      // Lazy: the child registers only when something waits on it or derives from it; until then
-      // it reads its canceler's state, so the parent is not touched at all (see CancelCtx notes).
-      ((CancelCtx) canceler).ensureRegistered();
-    } else if (canceler != null) {
+    if (canceler != null) {
       c.ensureRegistered(); // a custom canceler is asked once, at creation
     }
     return c;

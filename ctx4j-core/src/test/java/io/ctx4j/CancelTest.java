@@ -330,10 +330,16 @@ class CancelTest {
     waited.onDone(runs::incrementAndGet);
     assertEquals(1, p.registrationCount(), "a callback on the child registers the child");
     CancelableContext middle = Context.withCancel(parent);
-    Context.withCancel(middle);
-    assertEquals(2, p.registrationCount(), "a grandchild registers its parent");
+    CancelableContext grandchild = Context.withCancel(middle);
+    assertEquals(1, p.registrationCount(), "nor does deriving a grandchild");
+    AtomicInteger grandchildRuns = new AtomicInteger();
+    grandchild.onDone(grandchildRuns::incrementAndGet);
+    assertEquals(2, p.registrationCount(), "a callback on the grandchild registers the chain");
+    assertEquals(1, ((CancelCtx) middle).registrationCount());
     parent.cancel(new IllegalStateException("stop"));
     assertEquals(1, runs.get());
+    assertEquals(1, grandchildRuns.get());
+    assertEquals("stop", grandchild.cause().getMessage());
     assertSame(Context.CANCELED, waited.err());
     assertEquals("stop", waited.cause().getMessage());
   }
@@ -351,5 +357,60 @@ class CancelTest {
     assertSame(first, child.cause());
     CancelableContext grandchild = Context.withCancel(child);
     assertSame(first, grandchild.cause(), "born done with the inherited cause");
+  }
+
+  /** A chain of plain children of an open root: nothing registers, and cancellation still flows. */
+  @Test
+  void aLazyChainIsDoneWithTheNearestCancelledAncestor() {
+    CancelableContext root = Context.withCancel(Context.background());
+    List<CancelableContext> chain = new ArrayList<>();
+    CancelableContext c = root;
+    for (int i = 0; i < 100; i++) {
+      c = Context.withCancel(c);
+      chain.add(c);
+    }
+    assertEquals(0, ((CancelCtx) root).nodeCount(), "building a chain registers nothing");
+    IllegalStateException middle = new IllegalStateException("middle");
+    assertTrue(chain.get(49).cancel(middle));
+    IllegalStateException top = new IllegalStateException("root");
+    assertTrue(root.cancel(top));
+    for (int i = 0; i < chain.size(); i++) {
+      assertSame(i < 49 ? top : middle, chain.get(i).cause(), "link " + i);
+      assertFalse(chain.get(i).cancel(), "link " + i + " is already done");
+    }
+  }
+
+  /** A question asked from deep in a lazy chain registers it, so the next one costs one read. */
+  @Test
+  void aDeepQuestionRegistersTheChainOnce() {
+    CancelableContext root = Context.withCancel(Context.background());
+    CancelableContext c = root;
+    for (int i = 0; i < 100; i++) {
+      c = Context.withCancel(c);
+    }
+    assertNull(c.err());
+    assertEquals(1, ((CancelCtx) root).registrationCount(), "the chain hangs off the root now");
+    CancelableContext leaf = c;
+    AtomicInteger runs = new AtomicInteger();
+    leaf.onDone(runs::incrementAndGet);
+    root.cancel();
+    assertEquals(1, runs.get());
+    assertSame(Context.CANCELED, leaf.err());
+  }
+
+  /** The children of a cancelled context are born done, with its error and cause. */
+  @Test
+  void childrenOfACancelledLazyChainAreBornDone() {
+    CancelableContext root = Context.withCancel(Context.background());
+    CancelableContext a = Context.withCancel(root);
+    CancelableContext b = Context.withCancel(a);
+    IllegalStateException why = new IllegalStateException("why");
+    root.cancel(why);
+    CancelableContext late = Context.withCancel(b);
+    assertSame(Context.CANCELED, late.err());
+    assertSame(why, late.cause());
+    AtomicInteger runs = new AtomicInteger();
+    late.onDone(runs::incrementAndGet);
+    assertEquals(1, runs.get(), "a callback on a done context runs at once");
   }
 }

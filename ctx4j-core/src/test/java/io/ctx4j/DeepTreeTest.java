@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -40,6 +41,18 @@ class DeepTreeTest {
     assertSame(Context.CANCELED, leaf.err());
     assertSame(why, leaf.cause());
     assertSame(why, middle.cause());
+  }
+
+  @Test
+  void aCallbackAtTheBottomOfAMillionLazyLinksRegistersThemWithoutRecursion() {
+    CancelableContext root = Context.withCancel(Context.background());
+    CancelableContext leaf = chainOfAMillion(root)[1];
+    AtomicInteger runs = new AtomicInteger();
+    leaf.onDone(runs::incrementAndGet);
+    assertEquals(1, ((CancelCtx) root).registrationCount());
+    root.cancel();
+    assertEquals(1, runs.get());
+    assertTrue(leaf.isDone());
   }
 
   @Test

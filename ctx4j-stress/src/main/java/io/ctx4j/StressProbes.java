@@ -12,6 +12,16 @@ public final class StressProbes {
   private StressProbes() {}
 
   /**
+   * How many unregistered ancestors a question about done-ness walks past before it registers the
+   * context it was asked of instead; models of the registration counts need it.
+   *
+   * @return the walk limit of the core
+   */
+  public static int maxUnregisteredWalk() {
+    return CancelCtx.MAX_WALK;
+  }
+
+  /**
    * Counts the live registrations (cancelable children, waiters, callbacks) held by {@code ctx}.
    *
    * @param ctx a context made by {@link Context#withCancel} or a deadline/timeout factory

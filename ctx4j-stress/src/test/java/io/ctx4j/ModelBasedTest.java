@@ -104,7 +104,10 @@ class ModelBasedTest {
     long timerSeq;
     /**
      * Whether the node is in its canceler's registrations. Timers register at once; a plain cancel
-     * node registers lazily, when a child is made under it or a callback is registered on it.
+     * node registers lazily: when a callback is registered on it or on a descendant that shares
+     * its cancellation, when a live timer is made under it, or when a question about its state
+     * walks past too many unregistered ancestors. Registration takes the unregistered ancestors
+     * with it.
      */
     boolean registered;
 
@@ -189,6 +192,7 @@ class ModelBasedTest {
           Node n = pickNode();
           log("inspect %d", n.id);
           assertNotNull(n.real.toString());
+          noteQuestion(n);
           checkThrowIfDone(n);
         }
         ops++;
@@ -242,15 +246,41 @@ class ModelBasedTest {
       }
     }
 
-    /** Making a child (or a callback) under a live node registers that node with its own canceler. */
-    void registerLazily(Node canceler) {
-      if (canceler != null && canceler.err == null) {
-        canceler.registered = true;
+    /** Registers a live node and, first, every live unregistered cancelable node above it. */
+    void registerChain(Node x) {
+      for (; x != null && x.err == null && !x.registered; x = x.parentCanceler) {
+        x.registered = true;
+      }
+    }
+
+    /**
+     * A question about the state of {@code n} (err, isDone, cause, or the check inside cancel):
+     * when n is live and unregistered, the core walks its unregistered ancestors, and registers n
+     * if there are more of them than the walk limit.
+     */
+    void noteQuestion(Node n) {
+      if (n == null) {
+        return;
+      }
+      if (n.kind == Kind.LAYER) {
+        n = n.canceler;
+        if (n == null) {
+          return;
+        }
+      }
+      if (n.err != null || n.registered || n.parentCanceler == null) {
+        return;
+      }
+      int steps = 0;
+      for (Node c = n.parentCanceler; !c.registered && c.parentCanceler != null; c = c.parentCanceler) {
+        if (++steps > StressProbes.maxUnregisteredWalk()) {
+          registerChain(n);
+          return;
+        }
       }
     }
 
     void addCancel(int id, Node p, Context real, Instant deadline) {
-      registerLazily(p.canceler);
       Node n = new Node(id, Kind.CANCEL, real, p.canceler, deadline, new HashMap<>(p.values));
       inheritIfParentDone(n);
       nodes.add(n);
@@ -262,6 +292,7 @@ class ModelBasedTest {
         addCancel(id, p, real, p.deadline);
         return;
       }
+      noteQuestion(p.canceler); // the factory asks whether the canceler is already done
       Node n = new Node(id, Kind.TIMER, real, p.canceler, at, new HashMap<>(p.values));
       n.deadlineCause = cause == null ? Context.DEADLINE_EXCEEDED : cause;
       if (!inheritIfParentDone(n)) {
@@ -269,8 +300,8 @@ class ModelBasedTest {
           n.err = Context.DEADLINE_EXCEEDED;
           n.cause = n.deadlineCause;
         } else {
-          // Only a live timer registers (and makes its parent register); one born done does not.
-          registerLazily(p.canceler);
+          // Only a live timer registers (and makes its ancestors register); one born done does not.
+          registerChain(p.canceler);
           n.registered = true;
           n.fireAt = at;
           n.timerSeq = timerSeq++;
@@ -297,6 +328,7 @@ class ModelBasedTest {
       Throwable cause = rnd.nextInt(3) == 0 ? null : new RuntimeException("cancel cause of n" + n.id);
       log("n%d.cancel(%s)", n.id, cause);
       boolean expected = n.err == null;
+      noteQuestion(n);
       boolean actual = ((CancelableContext) n.real).cancel(cause);
       assertEquals(expected, actual, "cancel() of n" + n.id + " returned");
       if (expected) {
@@ -343,7 +375,7 @@ class ModelBasedTest {
           };
       log("r%d = %s(n%d)", id, async ? "afterFunc" : "onDone", n.id);
       Registration real = async ? Context.afterFunc(n.real, action) : n.real.onDone(action);
-      registerLazily(n.canceler);
+      registerChain(n.canceler);
       Reg reg = new Reg(id, n, async, real, runs, ran);
       reg.fired = n.modelErr() != null;
       regs.add(reg);
@@ -382,6 +414,7 @@ class ModelBasedTest {
       for (Node n : nodes) {
         checks++;
         String what = "n" + n.id;
+        noteQuestion(n);
         assertSame(n.modelErr(), n.real.err(), what + ".err()");
         assertEquals(n.modelErr() != null, n.real.isDone(), what + ".isDone()");
         assertSame(n.modelCause(), n.real.cause(), what + ".cause()");

@@ -30,6 +30,7 @@ public final class Report {
   static final String KOTLIN = "kotlinJob";
   static final String BASELINE = "baseline";
   static final String ALLOC_BASELINE = "allocBaseline";
+  static final String ALLOC_CAS_BASELINE = "allocCasBaseline";
   static final String GO_BASELINE = "goBaseline";
   static final List<String> PEERS = List.of(GO, GRPC, KOTLIN);
 
@@ -485,6 +486,9 @@ public final class Report {
       String base = cell(r, BASELINE);
       if (r.containsKey(ALLOC_BASELINE)) {
         base = cell(r, ALLOC_BASELINE) + " (alloc)";
+      }
+      if (r.containsKey(ALLOC_CAS_BASELINE)) {
+        base = base + "<br>" + cell(r, ALLOC_CAS_BASELINE) + " (alloc + CAS)";
       }
       if (r.containsKey(GO_BASELINE)) {
         base = base + "<br>Go: " + cell(r, GO_BASELINE);
