@@ -4,10 +4,14 @@ import io.ctx4j.Context;
 import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.AbstractExecutorService;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 
@@ -38,13 +42,21 @@ import java.util.concurrent.TimeUnit;
  * If the task finishes at the same instant as the context ends, the future holds exactly one of the
  * two outcomes.
  *
+ * <p>It is an {@link ExecutorService} too, so it can be passed wherever one is expected: the
+ * methods without a context ({@code execute}, {@code submit}, {@code invokeAll}, {@code invokeAny})
+ * use the {@linkplain CurrentContext#get() current context} of the submitting thread. A task given
+ * to {@code execute} whose context ends before it starts does not run; if it is a {@link Future}
+ * (as the tasks of {@code invokeAll} are), it is cancelled instead, so nobody waits for it forever.
+ * An exception thrown by an {@code execute}d task goes to the worker's uncaught-exception handler,
+ * as with the JDK's pools.
+ *
  * <p>Thread safety: thread-safe as the wrapped service is. Memory consistency effects: actions before
  * {@code submit} happen-before the task runs; actions of the task happen-before a successful return
  * from the future's {@code get}.
  *
  * @since 0.1
  */
-public final class ContextExecutorService implements AutoCloseable {
+public final class ContextExecutorService extends AbstractExecutorService implements AutoCloseable {
   private final ExecutorService delegate;
 
   private ContextExecutorService(ExecutorService delegate) {
@@ -101,11 +113,74 @@ public final class ContextExecutorService implements AutoCloseable {
    * @throws NullPointerException if {@code task} is null
    * @throws RejectedExecutionException if the service does not accept the task
    */
+  @Override
   public <T> CompletableFuture<T> submit(Callable<T> task) {
     return submit(CurrentContext.get(), task);
   }
 
+  /**
+   * Submits {@code task} under the {@linkplain CurrentContext#get() current context}.
+   *
+   * @param task what to run
+   * @return the task's future, completed with {@code null} on success
+   * @throws NullPointerException if {@code task} is null
+   * @throws RejectedExecutionException if the service does not accept the task
+   */
+  @Override
+  public CompletableFuture<Void> submit(Runnable task) {
+    return submit(CurrentContext.get(), task);
+  }
+
+  /**
+   * Submits {@code task} under the {@linkplain CurrentContext#get() current context}.
+   *
+   * @param task what to run
+   * @param result what the future completes with on success
+   * @param <T> the result type
+   * @return the task's future
+   * @throws NullPointerException if {@code task} is null
+   * @throws RejectedExecutionException if the service does not accept the task
+   */
+  @Override
+  public <T> CompletableFuture<T> submit(Runnable task, T result) {
+    Objects.requireNonNull(task, "task");
+    return submit(CurrentContext.get(), Executors.callable(task, result));
+  }
+
+  /**
+   * Runs {@code command} under the {@linkplain CurrentContext#get() current context}; see the class
+   * notes for what happens when that context ends first, and where exceptions go.
+   *
+   * @param command what to run
+   * @throws NullPointerException if {@code command} is null
+   * @throws RejectedExecutionException if the service does not accept the task
+   */
+  @Override
+  public void execute(Runnable command) {
+    Objects.requireNonNull(command, "command");
+    submit(CurrentContext.get(), command)
+        .whenComplete(
+            (ignored, failure) -> {
+              if (failure == null) {
+                return;
+              }
+              Throwable t = failure instanceof CompletionException && failure.getCause() != null
+                  ? failure.getCause()
+                  : failure;
+              if (t instanceof CancellationException) {
+                // Ended by its context (or by cancelling): a Future handed to us must say so too.
+                if (command instanceof Future) {
+                  ((Future<?>) command).cancel(false);
+                }
+              } else {
+                Thread w = Thread.currentThread();
+                w.getUncaughtExceptionHandler().uncaughtException(w, t);
+              }
+            });
+  }
+
   /** Stops accepting tasks; submitted ones still run, as {@link ExecutorService#shutdown()}. */
+  @Override
   public void shutdown() {
     delegate.shutdown();
   }
@@ -115,6 +190,7 @@ public final class ContextExecutorService implements AutoCloseable {
    *
    * @return the tasks that never started
    */
+  @Override
   public List<Runnable> shutdownNow() {
     return delegate.shutdownNow();
   }
@@ -130,6 +206,40 @@ public final class ContextExecutorService implements AutoCloseable {
    */
   public boolean awaitTermination(Duration timeout) throws InterruptedException {
     return delegate.awaitTermination(Blocking.nanos(timeout, "timeout"), TimeUnit.NANOSECONDS);
+  }
+
+  /**
+   * Waits for the tasks to finish after a shutdown, as {@link ExecutorService#awaitTermination}.
+   *
+   * @param timeout the longest wait, in {@code unit}
+   * @param unit the unit of {@code timeout}
+   * @return {@code true} if the service terminated
+   * @throws InterruptedException if interrupted while waiting
+   * @throws NullPointerException if {@code unit} is null
+   */
+  @Override
+  public boolean awaitTermination(long timeout, TimeUnit unit) throws InterruptedException {
+    return delegate.awaitTermination(timeout, Objects.requireNonNull(unit, "unit"));
+  }
+
+  /**
+   * Whether {@link #shutdown} or {@link #shutdownNow} was called.
+   *
+   * @return {@code true} once shut down
+   */
+  @Override
+  public boolean isShutdown() {
+    return delegate.isShutdown();
+  }
+
+  /**
+   * Whether every task has finished after a shutdown.
+   *
+   * @return {@code true} once terminated
+   */
+  @Override
+  public boolean isTerminated() {
+    return delegate.isTerminated();
   }
 
   /**

@@ -13,18 +13,24 @@ import io.ctx4j.Context;
 import io.ctx4j.DeadlineExceededException;
 import io.ctx4j.Key;
 import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
 class ContextExecutorServiceTest {
   private static final Key<String> USER = Key.of("user", String.class);
@@ -232,11 +238,85 @@ class ContextExecutorServiceTest {
   void badArgumentsAreNamed() {
     assertEquals(
         "ctx",
-        assertThrows(NullPointerException.class, () -> pool.submit(null, () -> 1)).getMessage());
+        assertThrows(NullPointerException.class, () -> pool.submit((Context) null, () -> 1)).getMessage());
     assertEquals(
         "task",
         assertThrows(
                 NullPointerException.class, () -> Tasks.start(Context.background(), (Runnable) null))
             .getMessage());
+  }
+
+  @Test
+  void asAnExecutorServiceItsTasksRunUnderTheSubmittersCurrentContext() throws Exception {
+    ExecutorService plain = pool;
+    Context ctx = Context.withValue(Context.background(), USER, "grace");
+    List<Future<String>> results =
+        CurrentContext.call(
+            ctx,
+            () ->
+                plain.invokeAll(
+                    List.of(() -> CurrentContext.get().value(USER), () -> "second"),
+                    10,
+                    TimeUnit.SECONDS));
+    assertEquals("grace", results.get(0).get());
+    assertEquals("second", results.get(1).get());
+    CountDownLatch ran = new CountDownLatch(1);
+    AtomicReference<String> seen = new AtomicReference<>();
+    CurrentContext.run(
+        ctx,
+        () ->
+            plain.execute(
+                () -> {
+                  seen.set(CurrentContext.get().value(USER));
+                  ran.countDown();
+                }));
+    assertTrue(ran.await(10, TimeUnit.SECONDS));
+    assertEquals("grace", seen.get());
+  }
+
+  @Test
+  @Timeout(60) // the failure this guards against is invokeAll waiting forever
+  void invokeAllUnderAnEndedContextReturnsCancelledFuturesInsteadOfHanging() throws Exception {
+    CancelableContext ctx = Context.withCancel(Context.background());
+    ctx.cancel();
+    AtomicInteger ran = new AtomicInteger();
+    List<Callable<Integer>> tasks = List.of(ran::incrementAndGet, ran::incrementAndGet);
+    List<Future<Integer>> results = CurrentContext.call(ctx, () -> pool.invokeAll(tasks));
+    for (Future<Integer> f : results) {
+      assertTrue(f.isCancelled());
+    }
+    assertEquals(0, ran.get());
+  }
+
+  @Test
+  void anExceptionFromAnExecutedTaskReachesTheUncaughtExceptionHandler() throws Exception {
+    AtomicReference<Throwable> reported = new AtomicReference<>();
+    CountDownLatch done = new CountDownLatch(1);
+    ContextExecutorService reporting =
+        ContextExecutorService.wrap(
+            Executors.newSingleThreadExecutor(
+                r -> {
+                  Thread t = new Thread(r);
+                  t.setUncaughtExceptionHandler(
+                      (thread, e) -> {
+                        reported.set(e);
+                        done.countDown();
+                      });
+                  return t;
+                }));
+    try {
+      IllegalStateException boom = new IllegalStateException("boom");
+      reporting.execute(
+          () -> {
+            throw boom;
+          });
+      assertTrue(done.await(10, TimeUnit.SECONDS));
+      assertSame(boom, reported.get());
+      assertFalse(reporting.isShutdown());
+    } finally {
+      reporting.shutdown();
+      assertTrue(reporting.awaitTermination(10, TimeUnit.SECONDS));
+      assertTrue(reporting.isTerminated());
+    }
   }
 }
