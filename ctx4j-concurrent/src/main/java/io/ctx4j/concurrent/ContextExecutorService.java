@@ -7,7 +7,6 @@ import java.util.Objects;
 import java.util.concurrent.AbstractExecutorService;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CancellationException;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -158,25 +157,29 @@ public final class ContextExecutorService extends AbstractExecutorService implem
   @Override
   public void execute(Runnable command) {
     Objects.requireNonNull(command, "command");
-    submit(CurrentContext.get(), command)
-        .whenComplete(
-            (ignored, failure) -> {
-              if (failure == null) {
-                return;
-              }
-              Throwable t = failure instanceof CompletionException && failure.getCause() != null
-                  ? failure.getCause()
-                  : failure;
-              if (t instanceof CancellationException) {
-                // Ended by its context (or by cancelling): a Future handed to us must say so too.
-                if (command instanceof Future) {
-                  ((Future<?>) command).cancel(false);
-                }
-              } else {
-                Thread w = Thread.currentThread();
-                w.getUncaughtExceptionHandler().uncaughtException(w, t);
-              }
-            });
+    Runnable reporting =
+        () -> {
+          try {
+            command.run();
+          } catch (CancellationException e) {
+            // The context ended (or the task was cancelled): the future says so; nothing to report.
+          } catch (RuntimeException | Error e) {
+            // Reported here, on the worker, as the JDK's pools do for execute(); nobody holds a
+            // future that could report it.
+            Thread w = Thread.currentThread();
+            w.getUncaughtExceptionHandler().uncaughtException(w, e);
+          }
+        };
+    CompletableFuture<Void> f = submit(CurrentContext.get(), reporting);
+    if (command instanceof Future) {
+      // Ended before it ran (or stopped by its context): a Future handed to us must say so too.
+      f.whenComplete(
+          (ignored, failure) -> {
+            if (failure != null) {
+              ((Future<?>) command).cancel(false);
+            }
+          });
+    }
   }
 
   /** Stops accepting tasks; submitted ones still run, as {@link ExecutorService#shutdown()}. */

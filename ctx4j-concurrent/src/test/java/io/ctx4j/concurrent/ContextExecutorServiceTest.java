@@ -291,6 +291,7 @@ class ContextExecutorServiceTest {
   @Test
   void anExceptionFromAnExecutedTaskReachesTheUncaughtExceptionHandler() throws Exception {
     AtomicReference<Throwable> reported = new AtomicReference<>();
+    AtomicReference<Thread> reportedOn = new AtomicReference<>();
     CountDownLatch done = new CountDownLatch(1);
     ContextExecutorService reporting =
         ContextExecutorService.wrap(
@@ -300,6 +301,7 @@ class ContextExecutorServiceTest {
                   t.setUncaughtExceptionHandler(
                       (thread, e) -> {
                         reported.set(e);
+                        reportedOn.set(Thread.currentThread());
                         done.countDown();
                       });
                   return t;
@@ -312,6 +314,7 @@ class ContextExecutorServiceTest {
           });
       assertTrue(done.await(10, TimeUnit.SECONDS));
       assertSame(boom, reported.get());
+      assertNotSame(Thread.currentThread(), reportedOn.get(), "reported on the worker, not the caller");
       assertFalse(reporting.isShutdown());
     } finally {
       reporting.shutdown();
