@@ -47,7 +47,7 @@ abstract sealed class Ctx implements Context permits RootCtx, DerivedCtx, Cancel
   @Override
   public final <T> T value(Key<T> key) {
     Objects.requireNonNull(key, "key");
-    ValueCtx head = this instanceof ValueCtx ? (ValueCtx) this : values;
+    ValueCtx head = bindingsOf(this);
     Object v = head == null ? ValueCtx.ABSENT : ValueCtx.find(head, key);
     if (v == ValueCtx.ABSENT) {
       Context fallback = env.valueFallback;
