@@ -7,15 +7,18 @@ import java.util.ArrayList;
  *
  * <p><b>Cost model.</b> Binding a value allocates this object and nothing else (no copy of the
  * parent's bindings), as in Go. A lookup walks the chain like Go's, but never more than {@link
- * #WALK} links: a longer walk builds a {@link ValueTrie} snapshot of every binding visible from where
- * it started, and leaves snapshots on the way at every {@code WALK}-th link, so that any later lookup
- * from anywhere in that stretch reaches a snapshot within {@code WALK} links and then costs one trie
- * lookup, however many values there are. Each link gets at most one snapshot (two racing lookups may
- * both build it; they build equal tries), so the work is amortised over the links.
+ * #WALK} links: a longer walk builds a snapshot of every binding visible from where it started, and
+ * leaves snapshots on the way at every {@code WALK}-th link, so that any later lookup from anywhere
+ * in that stretch reaches a snapshot within {@code WALK} links and then costs one lookup in it,
+ * however many values there are. A snapshot is a flat {@link ValueTable} for up to {@value
+ * ValueTable#MAX_ENTRIES} bindings (a miss reads one or two slots) and a {@link ValueTrie} above
+ * that (snapshots share structure, so building them stays O(log n) a link however long the chain).
+ * Each link gets at most one snapshot (two racing lookups may both build one; they build equal
+ * maps), so the work is amortised over the links.
  *
- * <p><b>Publication.</b> {@link #snap} is written without synchronisation on purpose: a trie is
- * immutable and reachable only through final fields, so a thread that sees the reference sees the
- * whole trie; a thread that does not see it just walks and builds one of its own.
+ * <p><b>Publication.</b> {@link #snap} is volatile: a table is an array filled before it is
+ * stored, and the volatile store and load carry its contents to the reader. A thread that does not
+ * see a snapshot yet just walks and builds one of its own.
  */
 final class ValueCtx extends DerivedCtx {
   /** What {@link #find} returns for a key bound nowhere in the chain (null is a bound value). */
@@ -26,8 +29,12 @@ final class ValueCtx extends DerivedCtx {
 
   private final Key<?> key;
   private final Object value;
-  /** Every binding visible from here, once a lookup has needed it; see the class notes. */
-  private ValueTrie snap;
+  /**
+   * Every binding visible from here, once a lookup has needed it: a {@link ValueTable} array or a
+   * {@link ValueTrie}; see the class notes. Volatile so that a table's slots, written before it is
+   * stored here, are visible to whoever reads it.
+   */
+  private volatile Object snap;
 
   ValueCtx(Context parent, Env env, Context canceler, Key<?> key, Object value) {
     super(parent, env, canceler);
@@ -43,22 +50,26 @@ final class ValueCtx extends DerivedCtx {
   static Object find(ValueCtx start, Key<?> key) {
     ValueCtx n = start;
     for (int steps = 0; n != null; steps++) {
-      ValueTrie s = n.snap;
+      Object s = n.snap;
       if (s != null) {
-        return fromTrie(ValueTrie.get(s, key));
+        return lookUp(s, key);
       }
       if (n.key == key) {
         return n.value;
       }
       if (steps == WALK) {
-        return fromTrie(ValueTrie.get(start.snapshot(), key));
+        return lookUp(start.snapshot(), key);
       }
       n = n.values;
     }
     return ABSENT;
   }
 
-  private static Object fromTrie(Object v) {
+  private static Object lookUp(Object snapshot, Key<?> key) {
+    Object v =
+        snapshot instanceof Object[]
+            ? ValueTable.get((Object[]) snapshot, key)
+            : ValueTrie.get((ValueTrie) snapshot, key);
     if (v == null) {
       return ABSENT;
     }
@@ -66,29 +77,53 @@ final class ValueCtx extends DerivedCtx {
   }
 
   /**
-   * Builds (iteratively: chains may be a million deep) the trie of every binding visible from here,
-   * on top of the nearest snapshot above, and stores it here and at every {@code WALK}-th link.
+   * Builds (iteratively: chains may be a million deep) the snapshot of every binding visible from
+   * here, on top of the nearest snapshot above, and stores it here and at every {@code WALK}-th link:
+   * a {@link ValueTable} while they are few enough, else a {@link ValueTrie}.
    */
-  private ValueTrie snapshot() {
+  private Object snapshot() {
     ArrayList<ValueCtx> path = new ArrayList<>();
-    ValueTrie base = null;
+    Object base = null;
     for (ValueCtx n = this; n != null; n = n.values) {
-      ValueTrie s = n.snap;
+      Object s = n.snap;
       if (s != null) {
         base = s;
         break;
       }
       path.add(n);
     }
+    if (path.isEmpty()) {
+      return base; // another thread built ours meanwhile
+    }
     // Oldest first, so that a nearer binding of the same key replaces an outer one.
-    for (int i = path.size() - 1; i >= 0; i--) {
-      ValueCtx x = path.get(i);
-      base = ValueTrie.put(base, x.key, x.value);
-      if (i % WALK == 0) {
-        x.snap = base;
+    if (!(base instanceof ValueTrie)) {
+      int known = base == null ? 0 : ValueTable.size((Object[]) base);
+      if (known + path.size() <= ValueTable.MAX_ENTRIES) {
+        Object[] table = ValueTable.withRoomFor(known + path.size());
+        if (base != null) {
+          ValueTable.putAll(table, (Object[]) base);
+        }
+        for (int i = path.size() - 1; i >= 0; i--) {
+          ValueCtx x = path.get(i);
+          ValueTable.put(table, x.key, x.value);
+          if (i == 0) {
+            x.snap = table;
+          } else if (i % WALK == 0) {
+            x.snap = table.clone(); // a copy: the table goes on filling for the links below
+          }
+        }
+        return table;
       }
     }
-    return base;
+    ValueTrie trie = base instanceof Object[] ? ValueTable.toTrie((Object[]) base) : (ValueTrie) base;
+    for (int i = path.size() - 1; i >= 0; i--) {
+      ValueCtx x = path.get(i);
+      trie = ValueTrie.put(trie, x.key, x.value);
+      if (i % WALK == 0) {
+        x.snap = trie;
+      }
+    }
+    return trie;
   }
 
   @Override
