@@ -114,7 +114,11 @@ sealed class CancelCtx extends Ctx implements CancelableContext permits TimerCtx
 
   @Override
   public final ContextException err() {
-    Done d = doneState();
+    Object s = state;
+    if (s == Done.CANCELED) {
+      return Context.CANCELED; // the usual outcome: answered without a second, dependent load
+    }
+    Done d = doneState(s);
     return d == null ? null : d.err;
   }
 
@@ -134,7 +138,11 @@ sealed class CancelCtx extends Ctx implements CancelableContext permits TimerCtx
    * canceler is registered (or a root-level context), so its state is authoritative for both.
    */
   private Done doneState() {
-    Object s = state;
+    return doneState(state);
+  }
+
+  /** {@link #doneState()} given the value of {@code state} just read. */
+  private Done doneState(Object s) {
     if (s == EMPTY) {
       return null;
     }
@@ -169,10 +177,13 @@ sealed class CancelCtx extends Ctx implements CancelableContext permits TimerCtx
     Object cs;
     for (; ; ) {
       cs = c.state;
+      if (cs == EMPTY) {
+        return null; // the usual case, a live parent with nothing registered: no type check needed
+      }
       if (cs instanceof Done) {
         break;
       }
-      if (cs == EMPTY || c.link != null || !(c.canceler instanceof CancelCtx)) {
+      if (c.link != null || !(c.canceler instanceof CancelCtx)) {
         return null;
       }
       if (++steps > MAX_WALK) {
@@ -411,7 +422,9 @@ sealed class CancelCtx extends Ctx implements CancelableContext permits TimerCtx
       detach();
     }
     afterDone();
-    propagate((Node) taken, d);
+    if (taken != null) {
+      propagate((Node) taken, d); // most contexts end with nothing registered: skip the call
+    }
     return true;
   }
 
