@@ -122,9 +122,22 @@ fi
 # bytes per operation. About 35 minutes.
 echo "== JMH, mirrored and goal benchmarks (about 35 minutes)"
 # shellcheck disable=SC2086
-"$JAVA" -jar "$JAR" 'io\.ctx4j\.bench\.(CommonParentCancel|WithTimeout|CancelTree|CheckCanceled|ContextCancelDone|DeepValue.*|WithValue|SharedParentChild|Footprint)\.' \
+"$JAVA" -jar "$JAR" 'io\.ctx4j\.bench\.(CommonParentCancel|WithTimeout|CancelTree|CheckCanceled|ContextCancelDone|DeepValueSameGoRoutine|WithValue|SharedParentChild|Footprint)\.' \
   $MIRRORED_OPTS -jvmArgsPrepend "$HEAP_OPTS" -prof gc -rf json -rff "$RAW/jmh-mirrored.json" $EXTRA_JMH \
   | tee "$RAW/jmh-mirrored.log"
+
+# Go runs BenchmarkDeepValueNewGoRoutine's loop on a goroutine, so the goroutine it starts is handed
+# over inside Go's scheduler. The faithful mirror runs JMH's benchmark thread as a virtual thread too
+# (JMH's own jmh.executor switch, JDK 21+), so the spawned virtual thread is handed over inside the
+# virtual-thread scheduler rather than woken from a parked platform thread. Same for every library.
+SPAWN_EXECUTOR=()
+[ "$JDK_MAJOR" -ge 21 ] && SPAWN_EXECUTOR=(-jvmArgsAppend -Djmh.executor=VIRTUAL)
+echo "== JMH, DeepValueNewGoRoutine (benchmark threads: $THREADS)"
+# shellcheck disable=SC2086
+"$JAVA" -jar "$JAR" 'io\.ctx4j\.bench\.DeepValueNewGoRoutine\.' \
+  $MIRRORED_OPTS -jvmArgsPrepend "$HEAP_OPTS" "${SPAWN_EXECUTOR[@]}" -prof gc \
+  -rf json -rff "$RAW/jmh-spawn.json" $EXTRA_JMH \
+  | tee "$RAW/jmh-spawn.log"
 
 # Scale rows: single shots of whole builds/cancels, 1 fork, 2 warm-up and 5 measured shots.
 # About 10 minutes.
@@ -144,6 +157,7 @@ echo "== JMH, scale benchmarks (about 10 minutes)"
   echo "JDK: $JDK_VERSION ($JDK_VENDOR)"
   echo "JVM options of every fork: $HEAP_OPTS"
   echo "Threads for DeepValueNewGoRoutine and Waiters: $THREADS"
+  [ "$THREADS" = virtual ] && echo "DeepValueNewGoRoutine's benchmark threads: virtual (-Djmh.executor=VIRTUAL), as Go's loop runs on a goroutine"
   echo "Go: $GO_VERSION"
   echo "JMH: $(pomprop jmh.version)"
   echo "grpc-java (io.grpc:grpc-api): $(pomprop grpc.version)"
@@ -162,7 +176,7 @@ if [ -z "$OUT" ]; then
   README_ARGS=(--readme "$HERE/README.md")
 fi
 "$JAVA" -cp "$JAR" io.ctx4j.bench.report.Report --out "$OUTDIR" --meta "$RAW/meta.txt" \
-  --jmh "$RAW/jmh-mirrored.json" --jmh "$RAW/jmh-scale.json" "${GO_ARGS[@]}" "${README_ARGS[@]}"
+  --jmh "$RAW/jmh-mirrored.json" --jmh "$RAW/jmh-spawn.json" --jmh "$RAW/jmh-scale.json" "${GO_ARGS[@]}" "${README_ARGS[@]}"
 if [ -z "$OUT" ]; then
   mkdir -p "$HERE/results/latest"
   cp "$OUTDIR/results.md" "$OUTDIR/ratios.png" "$HERE/results/latest/"
