@@ -30,8 +30,9 @@ public final class Key<T> {
   private final String name;
   private final Class<T> type;
   /**
-   * Position in the value trie. A multiplication by an odd constant permutes the 32-bit integers, so
-   * distinct sequence numbers never share a hash; the constant spreads neighbours across the trie.
+   * Position in value snapshots (tables and tries). A multiplication by an odd constant permutes the
+   * 32-bit integers, so distinct sequence numbers never share a hash, and it permutes their low bits
+   * too, so keys made one after another take distinct slots in a table.
    */
   final int hash;
 
