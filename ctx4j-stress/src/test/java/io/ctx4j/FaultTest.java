@@ -18,6 +18,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 
@@ -68,21 +69,37 @@ class FaultTest {
           reported.add(e);
           reportedLatch.countDown();
         });
+    Thread testThread = Thread.currentThread();
     try {
-      CancelableContext first = Context.withTimeout(Context.background(), Duration.ofMillis(5));
-      first.onDone(
-          () -> {
-            blocked.countDown();
-            try {
-              release.await();
-            } catch (InterruptedException e) {
-              Thread.currentThread().interrupt();
-            }
-          });
       RuntimeException boom = new IllegalStateException("timer boom");
-      first.onDone(() -> {
-        throw boom;
-      });
+      // The callbacks must be registered before the deadline fires, so that the timer thread fires
+      // them. If a stalled test thread registers too late, onDone runs the callback right here: it
+      // must not block then (nothing would release it); try again with a longer timeout.
+      for (long ms = 5; ; ms *= 4) {
+        assertTrue(ms < 100_000, "could not register a callback before a deadline fired");
+        AtomicBoolean late = new AtomicBoolean();
+        CancelableContext first = Context.withTimeout(Context.background(), Duration.ofMillis(ms));
+        first.onDone(
+            () -> {
+              if (Thread.currentThread() == testThread) {
+                late.set(true);
+                return;
+              }
+              blocked.countDown();
+              try {
+                release.await();
+              } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+              }
+            });
+        if (late.get()) {
+          continue;
+        }
+        first.onDone(() -> {
+          throw boom;
+        });
+        break;
+      }
       assertTrue(blocked.await(BOUND_S, TimeUnit.SECONDS), "the first deadline never fired");
       // While a callback of the first deadline blocks, later deadlines still fire.
       for (int i = 0; i < 20; i++) {
