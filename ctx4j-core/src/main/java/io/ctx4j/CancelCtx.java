@@ -62,7 +62,7 @@ import java.util.concurrent.locks.LockSupport;
  * <p><b>Callbacks and threads.</b> Callbacks never run under a lock. User callbacks fired from the
  * timer thread are handed to the callback pool instead, so a slow one cannot stall deadlines.
  */
-sealed class CancelCtx extends Ctx implements CancelableContext permits TimerCtx {
+sealed class CancelCtx extends CancelableContext permits TimerCtx {
   private static final int MIN_SWEEP_INTERVAL = 16;
   /** How far a question walks up unregistered ancestors before it registers instead. */
   static final int MAX_WALK = 8;

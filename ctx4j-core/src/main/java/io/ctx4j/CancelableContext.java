@@ -12,9 +12,18 @@ package io.ctx4j;
  * <p>Cancelling is idempotent and thread-safe; the first cancellation of this context or of an
  * ancestor wins, and its error and cause never change afterwards.
  *
+ * <p>A sealed abstract class rather than an interface: only ctx4j makes these, and a call through a
+ * class type whose methods have a single implementation needs no receiver type check, so {@code
+ * isDone()} and {@code err()} on a {@code CancelableContext} cost one load and one comparison.
+ *
  * @since 0.1
  */
-public sealed interface CancelableContext extends Context, AutoCloseable permits CancelCtx {
+public abstract sealed class CancelableContext extends Ctx implements Context, AutoCloseable
+    permits CancelCtx {
+
+  CancelableContext(Env env, ValueCtx values) {
+    super(env, values);
+  }
 
   /**
    * Cancels this context and all its descendants with {@link Context#CANCELED}, unless it is already
@@ -25,7 +34,7 @@ public sealed interface CancelableContext extends Context, AutoCloseable permits
    *
    * @return {@code true} if this call cancelled the context, {@code false} if it was already done
    */
-  boolean cancel();
+  public abstract boolean cancel();
 
   /**
    * Cancels like {@link #cancel()} and records {@code cause}, which {@link Context#cause()} then
@@ -35,9 +44,9 @@ public sealed interface CancelableContext extends Context, AutoCloseable permits
    * @param cause why; {@code null} means {@link Context#CANCELED}
    * @return {@code true} if this call cancelled the context
    */
-  boolean cancel(Throwable cause);
+  public abstract boolean cancel(Throwable cause);
 
   /** Cancels, as {@link #cancel()}; never throws. */
   @Override
-  void close();
+  public abstract void close();
 }

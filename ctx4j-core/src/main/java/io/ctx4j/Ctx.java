@@ -9,7 +9,7 @@ import java.time.Instant;
  * Base of every context ctx4j makes: the inherited {@link Env}, the value bindings, the parent, and
  * the iterative {@code toString} that prints the chain the way Go's {@code String()} does.
  */
-abstract sealed class Ctx implements Context permits RootCtx, DerivedCtx, CancelCtx {
+abstract sealed class Ctx implements Context permits RootCtx, DerivedCtx, CancelableContext {
   /** Chains longer than this print their two ends only. */
   private static final int MAX_PRINTED_LAYERS = 64;
 
