@@ -303,24 +303,27 @@ public final class ContextHttp {
 
         @Override
         public void onError(Throwable t) {
+          ended(); // first, so the registration is gone before the caller can see the end
           synchronized (AbortableHandler.this) {
             if (!terminated) {
               terminated = true;
               d.onError(t);
             }
           }
-          ended();
         }
 
         @Override
         public void onComplete() {
+          // Release the registration before the caller's subscriber hears of the end: once the
+          // whole body is here there is nothing left to abort, and a caller that has read the body
+          // (or got the response) then finds no hook left on its context.
+          ended();
           synchronized (AbortableHandler.this) {
             if (!terminated) {
               terminated = true;
               d.onComplete();
             }
           }
-          ended();
         }
       };
     }
