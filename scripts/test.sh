@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command: builds every module and runs every unit test on JDK 17 and on
-# JDK 25, then the quick jcstress run and the quick benchmark run (proving both still work).
+# JDK 25, then the quick jcstress run on both JDKs and the quick benchmark run (proving it still
+# works).
 #   scripts/test.sh            everything (what CI runs)
 #   scripts/test.sh --unit     unit tests only, both JDKs
 set -euo pipefail
@@ -29,6 +30,9 @@ fi
 
 if ! $unit_only; then
   if [ -x ctx4j-jcstress/run-jcstress.sh ]; then
+    # Both JDKs: the memory model is the same, but each compiles the racing code its own way.
+    echo "== jcstress (quick, JDK 17)"
+    JAVA_HOME=$JDK17_HOME ctx4j-jcstress/run-jcstress.sh --quick
     echo "== jcstress (quick, JDK 25)"
     JAVA_HOME=$JDK25_HOME ctx4j-jcstress/run-jcstress.sh --quick
   fi
