@@ -4,7 +4,7 @@
 #
 #   ./run-benchmarks.sh --quick     every benchmark once at its smallest size (about 1-2 minutes);
 #                                   proves the suite still runs; exits non-zero if one fails.
-#   ./run-benchmarks.sh             the full run, by hand on a quiet machine (about 50 minutes):
+#   ./run-benchmarks.sh             the full run, by hand on a quiet machine (about 90 minutes):
 #                                   installs Go if missing (Debian's golang-go, as root), runs
 #                                   `go test -bench . -benchmem context`, the JMH suite, the report.
 #
@@ -119,8 +119,8 @@ if [ "$RUN_GO" = 1 ]; then
 fi
 
 # Go-mirrored and goal rows: 2 forks x 5 one-second iterations after 3 warm-ups, with -prof gc for
-# bytes per operation. About 35 minutes.
-echo "== JMH, mirrored and goal benchmarks (about 35 minutes)"
+# bytes per operation. About 60 minutes.
+echo "== JMH, mirrored and goal benchmarks (about 60 minutes)"
 # shellcheck disable=SC2086
 "$JAVA" -jar "$JAR" 'io\.ctx4j\.bench\.(CommonParentCancel|WithTimeout|CancelTree|CheckCanceled|ContextCancelDone|DeepValueSameGoRoutine|WithValue|SharedParentChild|Footprint)\.' \
   $MIRRORED_OPTS -jvmArgsPrepend "$HEAP_OPTS" -prof gc -rf json -rff "$RAW/jmh-mirrored.json" $EXTRA_JMH \
@@ -140,8 +140,8 @@ echo "== JMH, DeepValueNewGoRoutine (benchmark threads: $THREADS)"
   | tee "$RAW/jmh-spawn.log"
 
 # Scale rows: single shots of whole builds/cancels, 1 fork, 2 warm-up and 5 measured shots.
-# About 10 minutes.
-echo "== JMH, scale benchmarks (about 10 minutes)"
+# About 15 minutes.
+echo "== JMH, scale benchmarks (about 15 minutes)"
 # shellcheck disable=SC2086
 "$JAVA" -jar "$JAR" 'io\.ctx4j\.bench\.(FanOut|Chain|KotlinChain|Timeouts|Waiters)\.' \
   $SCALE_OPTS -jvmArgsPrepend "$HEAP_OPTS" -rf json -rff "$RAW/jmh-scale.json" $EXTRA_JMH \
