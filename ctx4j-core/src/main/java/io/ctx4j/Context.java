@@ -83,6 +83,26 @@ public interface Context {
   Optional<Instant> deadline();
 
   /**
+   * Returns the time left until {@link #deadline()}, measured on this context's {@link
+   * #timeSourceOf time source}: the Java form of Go's {@code time.Until(deadline)} and of grpc-java's
+   * {@code Deadline.timeRemaining}. The result is zero or negative once the deadline has passed
+   * (even if the timer that cancels the context has not fired yet), and it is saturated to the
+   * range of a {@code long} number of nanoseconds (about 292 years either way), so {@code
+   * toNanos()} and {@code toMillis()} on it never throw. Integrations use it to send a budget over
+   * the wire or to set a timeout on a blocking call. Thread-safe; reads the clock once.
+   *
+   * @return the time left, or empty if this context has no deadline
+   */
+  default Optional<Duration> remaining() {
+    Optional<Instant> deadline = deadline();
+    if (deadline.isEmpty()) {
+      return Optional.empty();
+    }
+    return Optional.of(
+        Duration.ofNanos(Durations.saturatedNanos(timeSourceOf(this).now(), deadline.get())));
+  }
+
+  /**
    * Returns the value bound to {@code key} by the nearest {@link #withValue} among this context and
    * its ancestors, or {@code null} if none. Lookups cost the same whatever the number of values and
    * the depth of the tree.
