@@ -53,12 +53,18 @@ import java.util.concurrent.TimeUnit;
  */
 public interface Context {
 
-  /** The error of a context that was cancelled; its message is {@code "context canceled"}. */
-  CanceledException CANCELED = ContextException.asSentinel(new CanceledException());
+  /**
+   * The error of a context that was cancelled; its message is {@code "context canceled"}. Shared by
+   * the whole JVM and locked: no stack trace, no cause, and {@code addSuppressed}/{@code
+   * setStackTrace} do nothing (see {@link ContextException}).
+   */
+  CanceledException CANCELED = Sentinels.CANCELED;
 
-  /** The error of a context whose deadline passed; its message is {@code "context deadline exceeded"}. */
-  DeadlineExceededException DEADLINE_EXCEEDED =
-      ContextException.asSentinel(new DeadlineExceededException());
+  /**
+   * The error of a context whose deadline passed; its message is {@code "context deadline
+   * exceeded"}. Shared and locked like {@link #CANCELED}.
+   */
+  DeadlineExceededException DEADLINE_EXCEEDED = Sentinels.DEADLINE_EXCEEDED;
 
   // ---------------------------------------------------------------- the four methods of Go's Context
 
@@ -327,13 +333,14 @@ public interface Context {
 
   /**
    * Derives a context whose deadline is {@code timeout} from now, by the parent's {@link TimeSource}.
-   * A zero timeout gives a context that is born done.
+   * A zero or negative timeout has already expired, as in Go ({@code WithTimeout(ctx, -1)}),
+   * grpc-java and Kotlin: the context is born done with {@link #DEADLINE_EXCEEDED} (unless the
+   * parent is already done, whose error then wins) and its deadline lies in the past.
    *
    * @param parent the parent
-   * @param timeout how long from now; huge values saturate
+   * @param timeout how long from now; huge values saturate, negative ones have expired
    * @return a new cancelable context
    * @throws NullPointerException if an argument is null
-   * @throws IllegalArgumentException if {@code timeout} is negative
    */
   static CancelableContext withTimeout(Context parent, Duration timeout) {
     return Impl.withTimeout(parent, timeout, null);
@@ -343,12 +350,12 @@ public interface Context {
    * Like {@link #withTimeout}, with the cause reported if the deadline fires.
    *
    * @param parent the parent
-   * @param timeout how long from now
+   * @param timeout how long from now; zero or negative means already expired, and {@code cause()}
+   *     is then {@code cause} at once
    * @param cause what {@code cause()} reports if the deadline fires; null means {@link
    *     #DEADLINE_EXCEEDED}
    * @return a new cancelable context
    * @throws NullPointerException if {@code parent} or {@code timeout} is null
-   * @throws IllegalArgumentException if {@code timeout} is negative
    */
   static CancelableContext withTimeoutCause(Context parent, Duration timeout, Throwable cause) {
     return Impl.withTimeout(parent, timeout, cause);

@@ -15,9 +15,29 @@ import java.util.concurrent.CancellationException;
  * {@link #getCause()} when one was given. Use {@link #isTimeout()} or {@code instanceof} to tell
  * the kinds apart whichever instance you hold.
  *
- * <p>Do not throw the sentinels themselves: they are shared by every context in the JVM, and {@link
- * Throwable#addSuppressed} on a shared instance would accumulate. This class is immutable once
- * constructed and safe to share between threads.
+ * <h2>The sentinels are locked</h2>
+ *
+ * The sentinels are shared by every context in the JVM, so no code can change them: on {@link
+ * Context#CANCELED} and {@link Context#DEADLINE_EXCEEDED}, {@link #addSuppressed} and {@link
+ * #setStackTrace} do nothing, {@link #fillInStackTrace()} leaves no stack trace and {@link
+ * #initCause} throws {@code IllegalStateException}, as on a {@code Throwable} built with suppression
+ * disabled and a non-writable stack trace. So Go's {@code return ctx.Err()}, written {@code throw
+ * ctx.err()}, is safe: a try-with-resources whose {@code close()} fails cannot attach its exception
+ * to the sentinel that every other context returns. Serializing a sentinel and reading it back gives
+ * the same canonical instance, so {@code ==} holds across a stream too.
+ *
+ * <p>Compatibility trade-offs, against an ordinary exception: a thrown sentinel has no stack trace,
+ * and a failure that try-with-resources would record as suppressed on it is <em>dropped</em> (it has
+ * nowhere to go that would not be shared). Where either matters, throw a fresh copy instead: {@link
+ * Context#throwIfDone()}, or {@code throw ctx.err().copy(ctx.cause())}. The sentinels are still
+ * {@code CancellationException}s, so {@code catch (CancellationException e)} and {@code e ==
+ * Context.CANCELED} work as before. (The lock comes from {@code Throwable}'s serialized form, read
+ * once when {@code Context} initializes; on a runtime that cannot do that round trip the sentinels
+ * are plain instances without a stack trace.)
+ *
+ * <p>Thread safety: the sentinels are immutable and safe to share between threads. A fresh
+ * instance is an ordinary exception: it takes suppressed exceptions and a cause like any other, and
+ * belongs to whoever caught it.
  *
  * @since 0.1
  */
@@ -60,10 +80,13 @@ public abstract sealed class ContextException extends CancellationException
     return (cause == Context.CANCELED || cause == Context.DEADLINE_EXCEEDED) ? null : cause;
   }
 
-  /** Turns a freshly built instance into a shared sentinel: no stack trace, cause locked to none. */
-  static <E extends ContextException> E asSentinel(E e) {
-    e.setStackTrace(new StackTraceElement[0]);
-    e.initCause(null);
-    return e;
+  /**
+   * A sentinel is written as its kind only and read back as the canonical instance of the reading
+   * JVM; any other instance is written as itself.
+   *
+   * @return what to serialize in place of this exception
+   */
+  final Object writeReplace() {
+    return Sentinels.isSentinel(this) ? new Sentinels.Ref(isTimeout()) : this;
   }
 }
