@@ -57,9 +57,8 @@ final class Impl {
   static CancelableContext withTimeout(Context parent, Duration timeout, Throwable cause) {
     Objects.requireNonNull(parent, "parent");
     Objects.requireNonNull(timeout, "timeout");
-    if (timeout.isNegative()) {
-      throw new IllegalArgumentException("timeout is negative: " + timeout);
-    }
+    // A negative timeout is one that has already expired (Go, grpc-java, Kotlin): the deadline
+    // below is in the past and the context is born done, as for withDeadline with a past instant.
     Env env = envOf(parent);
     Context canceler = cancelerOf(parent);
     TimeSource source = env.timeSource();

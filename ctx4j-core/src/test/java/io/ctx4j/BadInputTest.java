@@ -80,16 +80,43 @@ class BadInputTest {
     assertEquals(argument, e.getMessage());
   }
 
+  /**
+   * Go's {@code WithTimeout(ctx, -1)}, grpc-java and Kotlin treat a negative timeout as one that has
+   * already expired: the context is born done with {@code DEADLINE_EXCEEDED}, like a deadline in the
+   * past, and no timer is scheduled.
+   */
   @Test
-  void aNegativeTimeoutIsRejected() {
-    Duration negative = Duration.ofNanos(-1);
-    IllegalArgumentException e =
-        assertThrows(IllegalArgumentException.class, () -> Context.withTimeout(BG, negative));
-    assertTrue(e.getMessage().contains("timeout"), e::getMessage);
-    assertThrows(IllegalArgumentException.class, () -> Context.withTimeoutCause(BG, negative, null));
+  void aNegativeTimeoutIsAlreadyExpired() {
     ManualTimeSource time = Fixtures.manualTime();
-    assertThrows(IllegalArgumentException.class, () -> time.advance(negative));
-    assertThrows(IllegalArgumentException.class, () -> time.set(EPOCH.minusNanos(1)));
+    Context manual = Context.withTimeSource(BG, time);
+    Exception why = new Exception("too slow");
+    int pending = TimerWheel.get().pendingCount();
+    for (Duration negative :
+        new Duration[] {Duration.ofNanos(-1), Duration.ofSeconds(-5), Duration.ofSeconds(Long.MIN_VALUE)}) {
+      for (Context parent : new Context[] {BG, manual}) {
+        CancelableContext plain = Context.withTimeout(parent, negative);
+        assertSame(Context.DEADLINE_EXCEEDED, plain.err(), negative::toString);
+        assertSame(Context.DEADLINE_EXCEEDED, plain.cause());
+        assertTrue(plain.deadline().isPresent());
+        assertTrue(plain.remaining().get().isNegative(), "the deadline is in the past");
+        CancelableContext withCause = Context.withTimeoutCause(parent, negative, why);
+        assertSame(Context.DEADLINE_EXCEEDED, withCause.err());
+        assertSame(why, withCause.cause());
+        assertFalse(withCause.cancel(), "already done");
+      }
+    }
+    assertEquals(Optional.of(EPOCH.minusSeconds(5)), Context.withTimeout(manual, Duration.ofSeconds(-5)).deadline());
+    assertEquals(0, time.pendingCount(), "an expired timeout schedules nothing");
+    assertTrue(TimerWheel.get().pendingCount() <= pending, "an expired timeout schedules nothing");
+    // A parent that is already cancelled still wins, as for a deadline in the past.
+    CancelableContext cancelled = Context.withCancel(BG);
+    cancelled.cancel(why);
+    CancelableContext child = Context.withTimeout(cancelled, Duration.ofSeconds(-1));
+    assertSame(Context.CANCELED, child.err());
+    assertSame(why, child.cause());
+    ManualTimeSource clock = Fixtures.manualTime();
+    assertThrows(IllegalArgumentException.class, () -> clock.advance(Duration.ofNanos(-1)));
+    assertThrows(IllegalArgumentException.class, () -> clock.set(EPOCH.minusNanos(1)));
   }
 
   @Test
