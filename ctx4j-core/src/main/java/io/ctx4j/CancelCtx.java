@@ -237,7 +237,8 @@ sealed class CancelCtx extends CancelableContext permits TimerCtx {
       return;
     }
     if (Thread.interrupted()) {
-      throw new InterruptedException();
+      doneWinsOverInterrupt();
+      return;
     }
     Waiter w = new Waiter(Thread.currentThread());
     if (!push(w)) {
@@ -247,12 +248,29 @@ sealed class CancelCtx extends CancelableContext permits TimerCtx {
       while (!isDone()) {
         LockSupport.park(this);
         if (Thread.interrupted()) {
-          throw new InterruptedException();
+          doneWinsOverInterrupt();
+          return;
         }
       }
     } finally {
       w.thread = null;
     }
+  }
+
+  /**
+   * Decides a wait whose thread was interrupted, the status just consumed: if the context is done
+   * (the cancel may have landed between the wake-up and the check), done wins: the status is set
+   * again and the caller returns the context's outcome; otherwise {@code InterruptedException}.
+   */
+  static void doneWinsOverInterrupt(Context ctx) throws InterruptedException {
+    if (!ctx.isDone()) {
+      throw new InterruptedException();
+    }
+    Thread.currentThread().interrupt();
+  }
+
+  private void doneWinsOverInterrupt() throws InterruptedException {
+    doneWinsOverInterrupt(this);
   }
 
   @Override
@@ -262,7 +280,8 @@ sealed class CancelCtx extends CancelableContext permits TimerCtx {
       return true;
     }
     if (Thread.interrupted()) {
-      throw new InterruptedException();
+      doneWinsOverInterrupt();
+      return true;
     }
     long nanos = Durations.saturatedNanos(timeout);
     if (nanos <= 0) {
@@ -281,7 +300,8 @@ sealed class CancelCtx extends CancelableContext permits TimerCtx {
         }
         LockSupport.parkNanos(this, left);
         if (Thread.interrupted()) {
-          throw new InterruptedException();
+          doneWinsOverInterrupt();
+          return true;
         }
       }
       return true;

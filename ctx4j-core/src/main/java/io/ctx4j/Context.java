@@ -49,6 +49,17 @@ import java.util.concurrent.TimeUnit;
  * isDone()}, a return from {@code await}, a callback or the future. Values bound by {@link
  * #withValue} are visible to every thread that receives the context.
  *
+ * <h2>Interrupts: done wins</h2>
+ *
+ * The blocking waits ({@link #await()}, {@link #await(Duration)}, {@link #await(CompletionStage)})
+ * follow one rule when the waiting thread is interrupted: if the context is done, on entry or when
+ * the wait wakes up, the wait gives the context's outcome (it returns, or it throws a fresh copy of
+ * {@link #err()} carrying the cause) even though the thread is interrupted, and it leaves the
+ * interrupt status <em>set</em> for the code that follows. Only a wait whose context is not done
+ * ends with {@code InterruptedException}, and that one clears the status, as the JDK's waits do. So
+ * a task group or an executor that cancels a context and then interrupts its threads sees the
+ * context's error from every wait, not an {@code InterruptedException} that depends on timing.
+ *
  * @since 0.1
  */
 public interface Context {
@@ -173,9 +184,11 @@ public interface Context {
   }
 
   /**
-   * Blocks until this context is done: Go's {@code <-ctx.Done()}.
+   * Blocks until this context is done: Go's {@code <-ctx.Done()}. Returns at once if it already is,
+   * even in an interrupted thread (done wins, see the class notes; the interrupt status stays set).
    *
-   * @throws InterruptedException if the thread is interrupted while waiting
+   * @throws InterruptedException if the thread is interrupted while waiting (or on entry) and the
+   *     context is not done; the interrupt status is then cleared
    */
   default void await() throws InterruptedException {
     if (isDone()) {
@@ -185,17 +198,22 @@ public interface Context {
     Registration r = onDone(latch::countDown);
     try {
       latch.await();
+    } catch (InterruptedException e) {
+      CancelCtx.doneWinsOverInterrupt(this);
     } finally {
       r.stop();
     }
   }
 
   /**
-   * Blocks until this context is done or the timeout elapses, whichever first.
+   * Blocks until this context is done or the timeout elapses, whichever first. A done context gives
+   * {@code true} even in an interrupted thread, whose interrupt status then stays set (done wins,
+   * see the class notes).
    *
-   * @param timeout the longest time to wait
+   * @param timeout the longest time to wait; zero or negative means do not wait
    * @return {@code true} if the context is done
-   * @throws InterruptedException if the thread is interrupted while waiting
+   * @throws InterruptedException if the thread is interrupted while waiting (or on entry) and the
+   *     context is not done; the interrupt status is then cleared
    * @throws NullPointerException if {@code timeout} is null
    */
   default boolean await(Duration timeout) throws InterruptedException {
@@ -207,6 +225,9 @@ public interface Context {
     Registration r = onDone(latch::countDown);
     try {
       return latch.await(Durations.saturatedNanos(timeout), TimeUnit.NANOSECONDS);
+    } catch (InterruptedException e) {
+      CancelCtx.doneWinsOverInterrupt(this);
+      return true;
     } finally {
       r.stop();
     }
@@ -225,7 +246,10 @@ public interface Context {
    * @throws ExecutionException if the work completes first with an exception (a {@code
    *     CompletionException} wrapper is removed)
    * @throws java.util.concurrent.CancellationException if the work itself was cancelled
-   * @throws InterruptedException if the thread is interrupted while waiting
+   * @throws InterruptedException if the thread is interrupted while waiting (or on entry) and
+   *     neither the work nor the context has finished; the interrupt status is then cleared. If
+   *     either has, its outcome is given instead and the status stays set (done wins, see the class
+   *     notes)
    * @throws NullPointerException if {@code work} is null
    */
   default <T> T await(CompletionStage<T> work) throws InterruptedException, ExecutionException {

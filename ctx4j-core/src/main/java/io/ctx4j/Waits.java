@@ -41,6 +41,13 @@ final class Waits {
       Registration r = ctx.onDone(() -> first.complete(CONTEXT_DONE));
       try {
         first.get();
+      } catch (InterruptedException e) {
+        if (!first.isDone()) {
+          CancelCtx.doneWinsOverInterrupt(ctx); // throws unless the context is done: done wins
+          first.complete(CONTEXT_DONE); // done, its callback not run yet; a finished work still wins
+        } else {
+          Thread.currentThread().interrupt();
+        }
       } finally {
         r.stop();
       }
