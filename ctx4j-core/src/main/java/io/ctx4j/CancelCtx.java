@@ -60,7 +60,8 @@ import java.util.concurrent.locks.LockSupport;
  * leads to all live nodes after it, so no live node can be lost.
  *
  * <p><b>Callbacks and threads.</b> Callbacks never run under a lock. User callbacks fired from the
- * timer thread are handed to the callback pool instead, so a slow one cannot stall deadlines.
+ * timer thread are handed to ctx4j's callback threads instead ({@code internal.Async}: virtual
+ * threads on JDK 21+, a bounded pool on 17), so a slow one cannot stall deadlines.
  */
 sealed class CancelCtx extends CancelableContext permits TimerCtx {
   private static final int MIN_SWEEP_INTERVAL = 16;

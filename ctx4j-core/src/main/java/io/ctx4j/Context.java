@@ -8,6 +8,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -433,6 +434,14 @@ public interface Context {
    * it does not wait for a run in progress. If {@code ctx} can never be done, {@code fn} never runs.
    * An exception thrown by {@code fn} goes to its thread's uncaught-exception handler.
    *
+   * <p>Threads: on JDK 21 and later each function runs on a new virtual thread, as Go starts a
+   * goroutine, so functions that block cost no platform thread. On JDK 17 they share a pool of
+   * daemon threads, at most two per core (at least 8) while functions finish; when all of them are
+   * blocked and none has finished for 50 ms while others wait, the pool adds one thread, and one more
+   * every 50 ms the stall lasts, so functions that wait for each other still all run; idle threads
+   * retire after 5 s. Pass an {@link Executor} to {@link #afterFunc(Context, Runnable, Executor)} to
+   * choose the threads yourself.
+   *
    * <p>Memory consistency effects: actions before the cancellation happen-before {@code fn} runs.
    *
    * @param ctx the context to follow
@@ -442,6 +451,35 @@ public interface Context {
    */
   static Registration afterFunc(Context ctx, Runnable fn) {
     return Impl.afterFunc(ctx, fn);
+  }
+
+  /**
+   * Like {@link #afterFunc(Context, Runnable)}, running {@code fn} on {@code executor}: once {@code
+   * ctx} is done, {@code fn} is handed to {@code executor.execute}, from the thread that completes
+   * the context (for a deadline, a ctx4j thread, never the timer thread itself, so an executor that
+   * blocks or runs tasks in the caller cannot hold up other deadlines). {@code stop()} is true if it
+   * prevented the hand-over.
+   *
+   * <p>If {@code executor} does not accept {@code fn} ({@code execute} throws {@link
+   * java.util.concurrent.RejectedExecutionException}, say after a shutdown), {@code fn} runs on
+   * ctx4j's own threads instead, as with {@link #afterFunc(Context, Runnable)}: a registration that
+   * {@code stop()} did not withdraw always runs its function. Any other exception from {@code
+   * execute} is reported to the uncaught-exception handler of the thread that handed over, and
+   * {@code fn} runs on ctx4j's threads too. Once the executor has accepted {@code fn}, running it is
+   * the executor's business (a {@code shutdownNow} may drop it). An exception thrown by {@code fn}
+   * goes to the uncaught-exception handler of the thread that runs it; the executor does not see it.
+   *
+   * <p>Memory consistency effects: actions before the cancellation happen-before {@code fn} runs
+   * (through the executor's own hand-over, as for any {@code java.util.concurrent} executor).
+   *
+   * @param ctx the context to follow
+   * @param fn what to run
+   * @param executor where to run it
+   * @return the registration
+   * @throws NullPointerException if an argument is null
+   */
+  static Registration afterFunc(Context ctx, Runnable fn, Executor executor) {
+    return Impl.afterFunc(ctx, fn, executor);
   }
 
   /**

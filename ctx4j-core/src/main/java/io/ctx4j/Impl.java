@@ -5,6 +5,8 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
 
 /** The factories behind the static methods of {@link Context}. */
 final class Impl {
@@ -117,13 +119,43 @@ final class Impl {
   static Registration afterFunc(Context ctx, Runnable fn) {
     Objects.requireNonNull(ctx, "ctx");
     Objects.requireNonNull(fn, "fn");
-    Runnable dispatch = () -> Callbacks.runAsync(fn);
+    // Handing over is short and never blocks, so it may run inline even on the timer thread.
+    return register(ctx, () -> Callbacks.runAsync(fn), true);
+  }
+
+  static Registration afterFunc(Context ctx, Runnable fn, Executor executor) {
+    Objects.requireNonNull(ctx, "ctx");
+    Objects.requireNonNull(fn, "fn");
+    Objects.requireNonNull(executor, "executor");
+    // A user's execute() may block or run fn in the caller (CallerRunsPolicy): never inline on the
+    // timer thread, where it would hold up every deadline of the JVM.
+    return register(ctx, () -> submit(executor, fn), false);
+  }
+
+  /**
+   * Hands {@code fn} to {@code executor}; if it does not take it, fn runs on ctx4j's own threads
+   * instead, so that it still runs once (the {@link Registration#stop()} arbiter promises that).
+   */
+  private static void submit(Executor executor, Runnable fn) {
+    Runnable reported = () -> Callbacks.runReporting(fn);
+    try {
+      executor.execute(reported);
+    } catch (RejectedExecutionException e) {
+      Callbacks.runAsync(fn); // a shut-down or saturated executor: expected, not reported
+    } catch (Throwable t) {
+      Callbacks.report(t); // a broken executor: say so, and still run fn
+      Callbacks.runAsync(fn);
+    }
+  }
+
+  private static Registration register(Context ctx, Runnable dispatch, boolean inline) {
     Context canceler = cancelerOf(ctx);
     if (canceler == null) {
       return new NeverRegistration();
     }
     if (canceler instanceof CancelCtx) {
-      return ((CancelCtx) canceler).onDoneInline(dispatch);
+      CancelCtx c = (CancelCtx) canceler;
+      return inline ? c.onDoneInline(dispatch) : c.onDone(dispatch);
     }
     Registration r = canceler.onDone(dispatch);
     if (r == null) {

@@ -77,6 +77,7 @@ class BadInputTest {
     rows.add(row("withTimeSource(ctx, null)", () -> npe("source", () -> Context.withTimeSource(bg(), null))));
     rows.add(row("afterFunc(null, fn)", () -> npe("ctx", () -> Context.afterFunc(null, NOTHING))));
     rows.add(row("afterFunc(ctx, null)", () -> npe("fn", () -> Context.afterFunc(live(), null))));
+    rows.add(row("afterFunc(ctx, fn, null)", () -> npe("executor", () -> Context.afterFunc(live(), NOTHING, null))));
     rows.add(row("cause(null)", () -> npe("ctx", () -> Context.cause(null))));
     rows.add(row("ctx.value(null)", () -> {
       npe("key", () -> live().value(null));
