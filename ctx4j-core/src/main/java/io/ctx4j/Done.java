@@ -30,7 +30,13 @@ final class Done {
 
   /** The state to copy from a custom context that reports itself done (or claims to be). */
   static Done from(Context foreign) {
-    ContextException e = foreign.err();
+    ContextException e;
+    try {
+      e = foreign.err();
+    } catch (RuntimeException ex) {
+      // It ran our callback, so it is done; a broken err() must not leave the child live forever.
+      e = null;
+    }
     Throwable c;
     try {
       c = foreign.cause();

@@ -93,7 +93,12 @@ final class Impl {
     TimerCtx t = new TimerCtx(parent, env.withDeadline(deadline), values, canceler, expired);
     t.ensureRegistered();
     if (!t.isDone()) {
-      t.start(source, deadline, nanos);
+      try {
+        t.start(source, deadline, nanos);
+      } catch (RuntimeException | Error e) {
+        t.cancel(); // never returned: release its registration with the parent, then report
+        throw e;
+      }
     }
     return t;
   }

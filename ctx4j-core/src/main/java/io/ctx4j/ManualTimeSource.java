@@ -1,5 +1,6 @@
 package io.ctx4j;
 
+import java.lang.reflect.UndeclaredThrowableException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -20,7 +21,8 @@ import java.util.PriorityQueue;
  *
  * <p>Actions scheduled on it run on the thread that calls {@link #advance} or {@link #set}, in
  * deadline order (ties in scheduling order), after the time has been moved and outside any lock, so
- * an action may schedule or stop others. Thread-safe; {@link #now()} reads are ordered after the
+ * an action may schedule or stop others. An action that throws stops none of the others: all due
+ * actions run, then the first failure is rethrown to the caller. Thread-safe; {@link #now()} reads are ordered after the
  * {@code advance} that set them.
  *
  * @since 0.1
@@ -77,6 +79,8 @@ public final class ManualTimeSource implements TimeSource {
    * @param by how far; zero runs what is due without moving
    * @throws NullPointerException if {@code by} is null
    * @throws IllegalArgumentException if {@code by} is negative
+   * @throws RuntimeException the first exception an action threw (an {@code Error} as is), once
+   *     every due action has run; later ones are suppressed on it
    */
   public void advance(Duration by) {
     Objects.requireNonNull(by, "by");
@@ -95,7 +99,10 @@ public final class ManualTimeSource implements TimeSource {
    * Moves time to {@code instant} (forward only) and runs every action now due.
    *
    * @param instant the new time
+   * @throws NullPointerException if {@code instant} is null
    * @throws IllegalArgumentException if {@code instant} is before the current time
+   * @throws RuntimeException the first exception an action threw (an {@code Error} as is), once
+   *     every due action has run; later ones are suppressed on it
    */
   public void set(Instant instant) {
     Objects.requireNonNull(instant, "instant");
@@ -120,6 +127,7 @@ public final class ManualTimeSource implements TimeSource {
   }
 
   private void runDue() {
+    Throwable failure = null;
     for (; ; ) {
       List<Task> due = new ArrayList<>();
       synchronized (lock) {
@@ -135,14 +143,33 @@ public final class ManualTimeSource implements TimeSource {
         }
       }
       if (due.isEmpty()) {
-        return;
+        break;
       }
       for (Task t : due) {
         Runnable a = t.take();
         if (a != null) {
-          a.run();
+          // Every due action runs: they are off the queue already, so one that stopped the batch
+          // would lose the rest (a context whose deadline fell in it would never expire).
+          try {
+            a.run();
+          } catch (Throwable x) {
+            if (failure == null) {
+              failure = x;
+            } else if (x != failure) {
+              failure.addSuppressed(x);
+            }
+          }
         }
       }
+    }
+    if (failure instanceof RuntimeException) {
+      throw (RuntimeException) failure;
+    }
+    if (failure instanceof Error) {
+      throw (Error) failure;
+    }
+    if (failure != null) {
+      throw new UndeclaredThrowableException(failure); // a checked exception thrown sneakily
     }
   }
 

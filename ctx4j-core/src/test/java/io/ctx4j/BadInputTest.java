@@ -249,6 +249,47 @@ class BadInputTest {
     assertSame(Context.DEADLINE_EXCEEDED, child.cause());
   }
 
+  /**
+   * A custom parent that runs a child's callback (so it is done) but whose err() then throws: the
+   * child used to stay live forever, the exception escaping into the parent's callback loop.
+   */
+  @Test
+  void aCustomParentWhoseErrThrowsOnceDoneStillCancelsItsChildren() {
+    Fixtures.CustomContext bad = new Fixtures.CustomContext(null, Fixtures.Misbehaviour.ERR_THROWS_ONCE_DONE);
+    CancelableContext child = Context.withCancel(bad);
+    CancelableContext timer = Context.withTimeout(bad, HOUR);
+    assertFalse(child.isDone());
+    bad.finish(Context.DEADLINE_EXCEEDED, null);
+    assertSame(Context.CANCELED, child.err(), "done, with the error of a parent that cannot say which");
+    assertSame(Context.CANCELED, timer.err());
+  }
+
+  /**
+   * A time source whose schedule() throws: the exception reaches the caller, and the timeout that
+   * was never returned must not stay registered with its parent.
+   */
+  @Test
+  void aTimeSourceWhoseScheduleThrowsLeavesNothingRegistered() {
+    TimeSource broken =
+        new TimeSource() {
+          @Override
+          public Instant now() {
+            return EPOCH;
+          }
+
+          @Override
+          public Registration schedule(Instant deadline, Runnable action) {
+            throw new IllegalStateException("schedule is broken");
+          }
+        };
+    CancelableContext parent = Context.withCancel(BG);
+    Context clocked = Context.withTimeSource(parent, broken);
+    IllegalStateException e =
+        assertThrows(IllegalStateException.class, () -> Context.withTimeout(clocked, HOUR));
+    assertEquals("schedule is broken", e.getMessage());
+    assertEquals(0, ((CancelCtx) parent).registrationCount(), "the failed timeout stayed registered");
+  }
+
   private static void assertTreeStillWorks() {
     CancelableContext p = Context.withCancel(BG);
     CancelableContext c = Context.withCancel(p);

@@ -86,6 +86,7 @@ final class Fixtures {
     ON_DONE_THROWS,
     STOP_THROWS,
     CAUSE_THROWS,
+    ERR_THROWS_ONCE_DONE,
     DEADLINE_RETURNS_NULL
   }
 
@@ -143,6 +144,9 @@ final class Fixtures {
 
     @Override
     public ContextException err() {
+      if (misbehaviour == Misbehaviour.ERR_THROWS_ONCE_DONE && err != null) {
+        throw new IllegalStateException("err() is broken");
+      }
       return err;
     }
 

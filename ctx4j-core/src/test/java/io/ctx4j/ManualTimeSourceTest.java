@@ -15,6 +15,37 @@ import org.junit.jupiter.api.Test;
 class ManualTimeSourceTest {
   private final ManualTimeSource time = Fixtures.manualTime();
 
+  /**
+   * An action that throws used to abort the batch: the actions due with it were already taken off
+   * the queue, so they never ran and no longer counted as pending. A context whose deadline fell in
+   * that batch never expired.
+   */
+  @Test
+  void aThrowingActionDoesNotLoseTheOthersDueWithIt() {
+    List<String> ran = new ArrayList<>();
+    IllegalStateException first = new IllegalStateException("first");
+    IllegalStateException second = new IllegalStateException("second");
+    time.schedule(EPOCH.plusSeconds(1), () -> ran.add("a"));
+    time.schedule(EPOCH.plusSeconds(1), () -> {
+      throw first;
+    });
+    time.schedule(EPOCH.plusSeconds(1), () -> ran.add("b"));
+    CancelableContext ctx =
+        Context.withTimeout(Context.withTimeSource(Context.background(), time), Duration.ofSeconds(1));
+    time.schedule(EPOCH.plusSeconds(2), () -> {
+      throw second;
+    });
+    time.schedule(EPOCH.plusSeconds(2), () -> ran.add("c"));
+    IllegalStateException thrown =
+        org.junit.jupiter.api.Assertions.assertThrows(
+            IllegalStateException.class, () -> time.advance(Duration.ofSeconds(2)));
+    assertEquals(List.of("a", "b", "c"), ran, "every due action runs");
+    assertTrue(ctx.isDone(), "the deadline due in the same batch fired");
+    assertEquals(0, time.pendingCount());
+    org.junit.jupiter.api.Assertions.assertSame(first, thrown, "the first failure reaches the caller");
+    assertEquals(List.of(second), List.of(thrown.getSuppressed()), "later ones are suppressed on it");
+  }
+
   @Test
   void actionsRunInDeadlineOrderThenSchedulingOrder() {
     List<String> ran = new ArrayList<>();

@@ -296,6 +296,57 @@ class BadInputTest {
       };
       bornDone(Context.withCancel(bad), Context.DEADLINE_EXCEEDED, Context.DEADLINE_EXCEEDED);
     }));
+    rows.add(row("foreign parent that runs its callbacks but whose err() then throws", () -> {
+      java.util.concurrent.atomic.AtomicReference<Runnable> registered = new java.util.concurrent.atomic.AtomicReference<>();
+      java.util.concurrent.atomic.AtomicBoolean done = new java.util.concurrent.atomic.AtomicBoolean();
+      Context bad = new ForeignContext() {
+        @Override
+        public ContextException err() {
+          if (done.get()) {
+            throw new IllegalStateException("err() is broken");
+          }
+          return null;
+        }
+
+        @Override
+        public Registration onDone(Runnable callback) {
+          registered.set(callback);
+          return () -> registered.getAndSet(null) != null;
+        }
+      };
+      CancelableContext child = Context.withCancel(bad);
+      done.set(true);
+      registered.get().run();
+      bornDone(child, Context.CANCELED, Context.CANCELED);
+    }));
+    rows.add(row("ManualTimeSource action that throws", () -> {
+      ManualTimeSource time = ManualTimeSource.startingAt(T0);
+      IllegalStateException boom = new IllegalStateException("boom");
+      time.schedule(T0.plusSeconds(1), () -> {
+        throw boom;
+      });
+      CancelableContext ctx = Context.withTimeout(Context.withTimeSource(bg(), time), Duration.ofSeconds(1));
+      assertSame(boom, assertThrows(IllegalStateException.class, () -> time.advance(Duration.ofSeconds(1))));
+      bornDone(ctx, Context.DEADLINE_EXCEEDED, Context.DEADLINE_EXCEEDED);
+      assertEquals(0, time.pendingCount());
+    }));
+    rows.add(row("time source whose schedule() throws", () -> {
+      TimeSource broken = new TimeSource() {
+        @Override
+        public Instant now() {
+          return T0;
+        }
+
+        @Override
+        public Registration schedule(Instant deadline, Runnable action) {
+          throw new IllegalStateException("schedule is broken");
+        }
+      };
+      CancelableContext parent = live();
+      Context clocked = Context.withTimeSource(parent, broken);
+      assertThrows(IllegalStateException.class, () -> Context.withTimeout(clocked, Duration.ofHours(1)));
+      assertEquals(0, StressProbes.registrationCount(parent), "the failed timeout stays registered");
+    }));
     rows.add(row("foreign parent whose err() is a fresh (non-sentinel) exception", () -> {
       Exception cause = new Exception("foreign cause");
       Context bad = new ForeignContext() {
