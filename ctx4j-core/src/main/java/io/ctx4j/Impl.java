@@ -52,7 +52,7 @@ final class Impl {
       return newCancel(parent, env, canceler);
     }
     TimeSource source = env.timeSource();
-    long nanos = Durations.saturatedNanos(source.now(), deadline);
+    long nanos = Durations.saturatedNanos(now(source), deadline);
     return newTimer(parent, env, canceler, deadline, nanos, source, cause);
   }
 
@@ -64,7 +64,7 @@ final class Impl {
     Env env = envOf(parent);
     Context canceler = cancelerOf(parent);
     TimeSource source = env.timeSource();
-    Instant deadline = Durations.saturatedPlus(source.now(), timeout);
+    Instant deadline = Durations.saturatedPlus(now(source), timeout);
     if (env.deadline != null && env.deadline.isBefore(deadline)) {
       return newCancel(parent, env, canceler);
     }
@@ -178,6 +178,15 @@ final class Impl {
 
   private static Context cancelerOf(Context parent) {
     return parent instanceof Ctx ? ((Ctx) parent).canceler() : parent;
+  }
+
+  private static Instant now(TimeSource source) {
+    Instant now = source.now();
+    if (now == null) {
+      throw new NullPointerException(
+          "now() of " + source.getClass().getName() + " returned null instead of an Instant");
+    }
+    return now;
   }
 
   private static Env foreignEnv(Context foreign) {

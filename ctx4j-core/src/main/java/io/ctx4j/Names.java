@@ -26,7 +26,11 @@ final class Names {
         || v instanceof Boolean
         || v instanceof Character
         || v instanceof Enum) {
-      return v.toString();
+      try {
+        return String.valueOf(v); // a user's CharSequence or Number may fail: print its class
+      } catch (RuntimeException | StackOverflowError e) {
+        return v.getClass().getName();
+      }
     }
     return v.getClass().getName();
   }

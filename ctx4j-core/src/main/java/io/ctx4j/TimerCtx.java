@@ -1,5 +1,6 @@
 package io.ctx4j;
 
+import io.ctx4j.internal.Callbacks;
 import java.time.Instant;
 
 /**
@@ -26,7 +27,20 @@ final class TimerCtx extends CancelCtx {
             : source.schedule(deadline, expire);
     timer = t;
     if (isDone()) {
+      stopQuietly(t);
+    }
+  }
+
+  /**
+   * Stops the timer; a custom source's {@code stop()} that throws is reported, never propagated:
+   * it runs in the middle of a cancellation, which must go on to the children, waiters and
+   * callbacks.
+   */
+  private static void stopQuietly(Registration t) {
+    try {
       t.stop();
+    } catch (Throwable x) {
+      Callbacks.report(x);
     }
   }
 
@@ -38,7 +52,7 @@ final class TimerCtx extends CancelCtx {
   void afterDone() {
     Registration t = timer;
     if (t != null) {
-      t.stop();
+      stopQuietly(t);
     }
   }
 

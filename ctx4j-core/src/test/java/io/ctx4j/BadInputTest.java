@@ -290,6 +290,65 @@ class BadInputTest {
     assertEquals(0, ((CancelCtx) parent).registrationCount(), "the failed timeout stayed registered");
   }
 
+  /**
+   * A time source whose Registration.stop() throws. Cancelling a timeout stops its timer in the
+   * middle of the cancellation; the exception used to escape there, after the context was marked
+   * done but before its children, waiters and callbacks were told: they never were.
+   */
+  @Test
+  void aTimerWhoseStopThrowsDoesNotCutTheCancellationShort() throws Exception {
+    RuntimeException stopFailed = new IllegalStateException("stop is broken");
+    ManualTimeSource time = Fixtures.manualTime();
+    TimeSource broken =
+        new TimeSource() {
+          @Override
+          public Instant now() {
+            return time.now();
+          }
+
+          @Override
+          public Registration schedule(Instant deadline, Runnable action) {
+            time.schedule(deadline, action);
+            return () -> {
+              throw stopFailed;
+            };
+          }
+        };
+    try (Fixtures.Uncaught uncaught = Fixtures.Uncaught.onCurrentThread()) {
+      CancelableContext ctx = Context.withTimeout(Context.withTimeSource(BG, broken), HOUR);
+      CancelableContext child = Context.withCancel(ctx);
+      AtomicInteger ran = new AtomicInteger();
+      child.onDone(ran::incrementAndGet);
+      assertTrue(ctx.cancel(), "cancel() must not throw");
+      ctx.close();
+      assertSame(Context.CANCELED, child.err());
+      assertEquals(1, ran.get(), "the child's callback never ran");
+      assertSame(stopFailed, uncaught.next(), "the failure is reported, not lost");
+    }
+  }
+
+  @Test
+  void aTimeSourceWhoseNowReturnsNullIsRejectedClearly() {
+    TimeSource broken =
+        new TimeSource() {
+          @Override
+          public Instant now() {
+            return null;
+          }
+
+          @Override
+          public Registration schedule(Instant deadline, Runnable action) {
+            return () -> false;
+          }
+        };
+    Context clocked = Context.withTimeSource(BG, broken);
+    NullPointerException e = assertThrows(NullPointerException.class, () -> Context.withTimeout(clocked, HOUR));
+    assertTrue(e.getMessage() != null && e.getMessage().contains("now()"), e::getMessage);
+    NullPointerException e2 =
+        assertThrows(NullPointerException.class, () -> Context.withDeadline(clocked, LATER));
+    assertTrue(e2.getMessage() != null && e2.getMessage().contains("now()"), e2::getMessage);
+  }
+
   private static void assertTreeStillWorks() {
     CancelableContext p = Context.withCancel(BG);
     CancelableContext c = Context.withCancel(p);

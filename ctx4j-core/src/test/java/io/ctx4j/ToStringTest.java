@@ -98,6 +98,36 @@ class ToStringTest {
     }
   }
 
+  /** A value whose toString() throws must not make the context's toString() throw. */
+  @Test
+  void aValueWhoseToStringFailsPrintsAsItsClass() {
+    CharSequence hostile =
+        new CharSequence() {
+          @Override
+          public int length() {
+            return 0;
+          }
+
+          @Override
+          public char charAt(int index) {
+            throw new IndexOutOfBoundsException();
+          }
+
+          @Override
+          public CharSequence subSequence(int start, int end) {
+            return this;
+          }
+
+          @Override
+          public String toString() {
+            throw new IllegalStateException("no string for you");
+          }
+        };
+    Context c = Context.withValue(Context.background(), Key.named("k"), hostile);
+    String s = c.toString();
+    assertTrue(s.startsWith("context.Background.WithValue(k, "), s);
+  }
+
   @Test
   void aKeyPrintsItsName() {
     assertEquals("key1", KEY1.toString());

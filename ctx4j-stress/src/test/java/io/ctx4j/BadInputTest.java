@@ -330,6 +330,54 @@ class BadInputTest {
       bornDone(ctx, Context.DEADLINE_EXCEEDED, Context.DEADLINE_EXCEEDED);
       assertEquals(0, time.pendingCount());
     }));
+    rows.add(row("time source whose Registration.stop() throws", () -> {
+      ManualTimeSource time = ManualTimeSource.startingAt(T0);
+      TimeSource broken = new TimeSource() {
+        @Override
+        public Instant now() {
+          return time.now();
+        }
+
+        @Override
+        public Registration schedule(Instant deadline, Runnable action) {
+          time.schedule(deadline, action);
+          return () -> {
+            throw new IllegalStateException("stop is broken");
+          };
+        }
+      };
+      Thread.UncaughtExceptionHandler previous = Thread.currentThread().getUncaughtExceptionHandler();
+      List<Throwable> reported = new CopyOnWriteArrayList<>();
+      Thread.currentThread().setUncaughtExceptionHandler((t, e) -> reported.add(e));
+      try {
+        CancelableContext ctx = Context.withTimeout(Context.withTimeSource(bg(), broken), Duration.ofHours(1));
+        CancelableContext child = Context.withCancel(ctx);
+        AtomicInteger ran = new AtomicInteger();
+        child.onDone(ran::incrementAndGet);
+        assertTrue(ctx.cancel());
+        bornDone(child, Context.CANCELED, Context.CANCELED);
+        assertEquals(1, ran.get());
+        assertEquals(1, reported.size(), "the stop failure is reported");
+      } finally {
+        Thread.currentThread().setUncaughtExceptionHandler(previous);
+      }
+    }));
+    rows.add(row("time source whose now() returns null", () -> {
+      TimeSource broken = new TimeSource() {
+        @Override
+        public Instant now() {
+          return null;
+        }
+
+        @Override
+        public Registration schedule(Instant deadline, Runnable action) {
+          return () -> false;
+        }
+      };
+      NullPointerException e = assertThrows(NullPointerException.class,
+          () -> Context.withTimeout(Context.withTimeSource(bg(), broken), Duration.ofHours(1)));
+      assertTrue(e.getMessage().startsWith("now() of "), e.getMessage());
+    }));
     rows.add(row("time source whose schedule() throws", () -> {
       TimeSource broken = new TimeSource() {
         @Override
