@@ -102,7 +102,9 @@ public final class CallbackPool implements Executor {
   }
 
   private void startThread() {
-    Thread t = new Thread(this::work, prefix + names.incrementAndGet());
+    // Not inheriting thread-locals: the thread outlives the submitter whose request values (a user,
+    // an MDC map) it would otherwise carry into everyone else's functions.
+    Thread t = new Thread(null, this::work, prefix + names.incrementAndGet(), 0, false);
     t.setDaemon(true);
     try {
       t.start();

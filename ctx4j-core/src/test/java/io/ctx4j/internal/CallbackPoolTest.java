@@ -85,6 +85,33 @@ class CallbackPoolTest {
     assertEquals(false, second[1], "the next function inherited an interrupt");
   }
 
+  /**
+   * A pool thread is made by whichever thread first hands it work; it must not carry that thread's
+   * inheritable thread-locals (a request's user, an MDC map) into the functions of everyone else.
+   */
+  @Test
+  void poolThreadsDoNotInheritTheSubmittersThreadLocals() throws Exception {
+    InheritableThreadLocal<String> request = new InheritableThreadLocal<>();
+    CallbackPool pool = new CallbackPool("test-locals-", 1, NEVER, NEVER);
+    LinkedBlockingQueue<String> seen = new LinkedBlockingQueue<>();
+    Thread first =
+        new Thread(
+            () -> {
+              request.set("request A");
+              pool.execute(() -> seen.add(String.valueOf(request.get())));
+            });
+    first.start();
+    first.join();
+    assertEquals("null", seen.poll(BOUND_MS, TimeUnit.MILLISECONDS), "request A's value leaked into the pool");
+    request.set("request B");
+    try {
+      pool.execute(() -> seen.add(String.valueOf(request.get())));
+      assertEquals("null", seen.poll(BOUND_MS, TimeUnit.MILLISECONDS), "a later submitter saw request A's value");
+    } finally {
+      request.remove();
+    }
+  }
+
   @Test
   void aThrowingFunctionIsReportedAndTheThreadGoesOn() throws Exception {
     CallbackPool pool = new CallbackPool("test-throw-", 1, NEVER, NEVER);
