@@ -7,6 +7,7 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /** The factories behind the static methods of {@link Context}. */
 final class Impl {
@@ -142,14 +143,21 @@ final class Impl {
    * instead, so that it still runs once (the {@link Registration#stop()} arbiter promises that).
    */
   private static void submit(Executor executor, Runnable fn) {
-    Runnable reported = () -> Callbacks.runReporting(fn);
+    // Once only, whatever the executor does: a broken one that ran a task twice would run fn twice.
+    AtomicBoolean ran = new AtomicBoolean();
+    Runnable reported =
+        () -> {
+          if (ran.compareAndSet(false, true)) {
+            Callbacks.runReporting(fn);
+          }
+        };
     try {
       executor.execute(reported);
     } catch (RejectedExecutionException e) {
-      Callbacks.runAsync(fn); // a shut-down or saturated executor: expected, not reported
+      Callbacks.runAsync(reported); // a shut-down or saturated executor: expected, not reported
     } catch (Throwable t) {
-      Callbacks.report(t); // a broken executor: say so, and still run fn
-      Callbacks.runAsync(fn);
+      Callbacks.report(t); // a broken executor: say so, and still run fn (unless it already has)
+      Callbacks.runAsync(reported);
     }
   }
 

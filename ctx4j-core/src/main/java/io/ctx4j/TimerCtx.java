@@ -60,8 +60,13 @@ final class TimerCtx extends CancelCtx {
   void appendLayer(StringBuilder sb) {
     Instant d = env.deadline;
     sb.append(".WithDeadline(").append(d).append(" [");
-    sb.append(GoDuration.format(Durations.saturatedNanos(env.timeSource().now(), d)));
-    sb.append("])");
+    String left;
+    try {
+      left = GoDuration.format(Durations.saturatedNanos(env.timeSource().now(), d));
+    } catch (RuntimeException e) {
+      left = "?"; // a custom clock that fails must not make logging a context fail
+    }
+    sb.append(left).append("])");
   }
 }
 

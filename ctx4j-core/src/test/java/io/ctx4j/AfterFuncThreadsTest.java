@@ -233,6 +233,22 @@ class AfterFuncThreadsTest {
     }
   }
 
+  /** An executor that runs a task twice must not make a function run twice: it runs once. */
+  @Test
+  void anExecutorThatRunsTasksTwiceStillRunsTheFunctionOnce() {
+    CancelableContext ctx = Context.withCancel(Context.background());
+    AtomicInteger runs = new AtomicInteger();
+    Context.afterFunc(
+        ctx,
+        runs::incrementAndGet,
+        task -> {
+          task.run();
+          task.run();
+        });
+    ctx.cancel();
+    assertEquals(1, runs.get());
+  }
+
   @Test
   void nullExecutorIsNamed() {
     NullPointerException e =

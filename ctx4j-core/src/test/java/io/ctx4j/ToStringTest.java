@@ -98,6 +98,32 @@ class ToStringTest {
     }
   }
 
+  /** A deadline layer on a time source whose now() fails still prints, without the time left. */
+  @Test
+  void aDeadlineOnABrokenTimeSourceStillPrints() {
+    ManualTimeSource time = Fixtures.manualTime();
+    boolean[] broken = {false};
+    TimeSource flaky =
+        new TimeSource() {
+          @Override
+          public java.time.Instant now() {
+            if (broken[0]) {
+              throw new IllegalStateException("clock is broken");
+            }
+            return time.now();
+          }
+
+          @Override
+          public Registration schedule(java.time.Instant deadline, Runnable action) {
+            return time.schedule(deadline, action);
+          }
+        };
+    CancelableContext c = Context.withTimeout(Context.withTimeSource(Context.background(), flaky), FOREVER);
+    broken[0] = true;
+    String s = c.toString();
+    assertTrue(s.contains(".WithDeadline(" + EPOCH.plus(FOREVER) + " ["), s);
+  }
+
   /** A value whose toString() throws must not make the context's toString() throw. */
   @Test
   void aValueWhoseToStringFailsPrintsAsItsClass() {
