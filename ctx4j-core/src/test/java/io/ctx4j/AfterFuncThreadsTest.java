@@ -58,6 +58,8 @@ class AfterFuncThreadsTest {
     CountDownLatch finished = new CountDownLatch(n);
     AtomicInteger started = new AtomicInteger();
     Set<Thread> ranOn = ConcurrentHashMap.newKeySet();
+    // Threads an earlier test's stall made may still be alive (they retire after 5 s idle).
+    int before = platformCallbackThreads();
     long t0 = System.nanoTime();
     for (int i = 0; i < n; i++) {
       Context.afterFunc(
@@ -90,7 +92,7 @@ class AfterFuncThreadsTest {
       assertEquals(n, ranOn.size(), "a virtual thread per function, as Go starts a goroutine");
       assertTrue(ranOn.stream().allMatch(AfterFuncThreadsTest::isVirtual));
     } else {
-      long allowed = Async.BOUND + stalls + 1;
+      long allowed = Math.max(Async.BOUND, before) + stalls + 1;
       assertTrue(platform <= allowed, platform + " platform threads for " + n + " blocked functions; allowed " + allowed);
     }
   }
