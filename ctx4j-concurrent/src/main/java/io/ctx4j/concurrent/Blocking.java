@@ -11,6 +11,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.Lock;
 
 /**
@@ -36,6 +37,18 @@ import java.util.concurrent.locks.Lock;
  * cause, as {@link Context#throwIfDone()} throws it. An interrupt from anywhere else is reported as
  * {@link InterruptedException}, as the plain JDK call would; a thread already interrupted on entry
  * gets one at once.
+ *
+ * <p>Done wins over an interrupt. Once the context is done, on entry or when the wait wakes up, the
+ * method throws the context's error even if the thread is also interrupted (a task group, for
+ * instance, cancels its context and interrupts its threads at once), and leaves that interrupt set
+ * for whoever sent it. Only while the context is live does an interrupt end the wait with {@code
+ * InterruptedException}. The interrupt this class delivers itself to wake the wait is never left
+ * behind; an interrupt from elsewhere that lands in the instant between it and the end of the wait
+ * cannot be told apart from it (the interrupt status is one bit; see {@link InterruptScope}).
+ *
+ * <p>{@link #await} checks the context before it attaches anything to the stage, and waits on a
+ * stage that is a {@code Future} (a {@code CompletableFuture}) through its own {@code get()}, which
+ * leaves nothing behind on it however the wait ends.
  *
  * <p>Thread safety: all methods are static and thread-safe. Memory consistency effects: those of the
  * underlying JDK operation, plus: actions before the context ends happen-before the thrown {@code
@@ -67,7 +80,18 @@ public final class Blocking {
     Objects.requireNonNull(ctx, "ctx");
     long nanos = nanos(duration, "duration");
     checkEntry(ctx);
-    if (ctx.await(Duration.ofNanos(nanos))) {
+    boolean done;
+    try {
+      done = ctx.await(Duration.ofNanos(nanos));
+    } catch (InterruptedException e) {
+      if (!ctx.isDone()) {
+        throw e;
+      }
+      // Done wins: the context's error, with the interrupt kept for whoever sent it.
+      Thread.currentThread().interrupt();
+      done = true;
+    }
+    if (done) {
       ctx.throwIfDone();
     }
   }
@@ -110,17 +134,46 @@ public final class Blocking {
   public static <T> T await(Context ctx, CompletionStage<T> stage)
       throws InterruptedException, ExecutionException {
     Objects.requireNonNull(stage, "stage");
+    Objects.requireNonNull(ctx, "ctx");
+    checkEntry(ctx); // before attaching anything to the stage
+    if (stage instanceof Future && waitable((Future<?>) stage)) {
+      // A future's own get() leaves nothing behind on it, however the wait ends.
+      @SuppressWarnings("unchecked")
+      Future<T> future = (Future<T>) stage;
+      return interruptibly(ctx, future::get);
+    }
+    // Any other stage: a dependent is the only way to hear of it, and a CompletionStage offers no
+    // way to remove one. The dependent holds the mirror through a slot emptied on exit, so what stays
+    // on a long-lived stage per call is the small dependent alone, not the mirror and its waiter.
     CompletableFuture<T> mirror = new CompletableFuture<>();
-    // toCompletableFuture() is optional for a CompletionStage; a dependent stage always works.
+    AtomicReference<CompletableFuture<T>> slot = new AtomicReference<>(mirror);
     stage.whenComplete(
         (v, e) -> {
+          CompletableFuture<T> m = slot.getAndSet(null);
+          if (m == null) {
+            return;
+          }
           if (e == null) {
-            mirror.complete(v);
+            m.complete(v);
           } else {
-            mirror.completeExceptionally(e);
+            m.completeExceptionally(e);
           }
         });
-    return interruptibly(ctx, mirror::get);
+    try {
+      return interruptibly(ctx, mirror::get);
+    } finally {
+      slot.set(null);
+    }
+  }
+
+  /** False for stages that are futures in name only ({@code minimalCompletionStage()}). */
+  private static boolean waitable(Future<?> future) {
+    try {
+      future.isDone();
+      return true;
+    } catch (UnsupportedOperationException e) {
+      return false;
+    }
   }
 
   /**
@@ -255,23 +308,38 @@ public final class Blocking {
       throws InterruptedException, ExecutionException {
     Objects.requireNonNull(ctx, "ctx");
     checkEntry(ctx);
+    InterruptedException interruption;
+    boolean foreign;
     try (InterruptScope scope = InterruptScope.open(ctx)) {
       try {
         return call.call();
       } catch (InterruptedException e) {
-        if (!scope.interrupted()) {
-          throw e;
-        }
+        interruption = e;
+        // The scope had not fired when the call woke: the interrupt came from somebody else.
+        foreign = !scope.interrupted();
       }
     }
-    // The scope fired only because ctx is done, so this throws.
-    ctx.throwIfDone();
-    throw new AssertionError("interrupted by a context that is not done");
+    ContextException err = ContextErrors.of(ctx);
+    if (err != null) {
+      // Done wins over an interrupt; one that was not ours is kept for whoever sent it.
+      if (foreign) {
+        Thread.currentThread().interrupt();
+      }
+      throw err;
+    }
+    // The scope fires only once ctx is done, so a live ctx means the interrupt was foreign.
+    throw interruption;
   }
 
   private static void checkEntry(Context ctx) throws InterruptedException {
     ctx.throwIfDone();
     if (Thread.interrupted()) {
+      // Looked at again: the context may have ended, and interrupted us, since the check above.
+      ContextException err = ContextErrors.of(ctx);
+      if (err != null) {
+        Thread.currentThread().interrupt();
+        throw err;
+      }
       throw new InterruptedException();
     }
   }

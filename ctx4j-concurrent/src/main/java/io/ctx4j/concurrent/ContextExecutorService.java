@@ -1,7 +1,9 @@
 package io.ctx4j.concurrent;
 
 import io.ctx4j.Context;
+import io.ctx4j.ContextException;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.AbstractExecutorService;
@@ -10,8 +12,10 @@ import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.Future;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.RunnableFuture;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -41,13 +45,32 @@ import java.util.concurrent.TimeUnit;
  * If the task finishes at the same instant as the context ends, the future holds exactly one of the
  * two outcomes.
  *
- * <p>It is an {@link ExecutorService} too, so it can be passed wherever one is expected: the
- * methods without a context ({@code execute}, {@code submit}, {@code invokeAll}, {@code invokeAny})
- * use the {@linkplain CurrentContext#get() current context} of the submitting thread. A task given
- * to {@code execute} whose context ends before it starts does not run; if it is a {@link Future}
- * (as the tasks of {@code invokeAll} are), it is cancelled instead, so nobody waits for it forever.
- * An exception thrown by an {@code execute}d task goes to the worker's uncaught-exception handler,
- * as with the JDK's pools.
+ * <p>It is an {@link ExecutorService} too, so it can be passed wherever one is expected, and it
+ * behaves as a {@link java.util.concurrent.ThreadPoolExecutor} does call by call: the methods
+ * without a context ({@code execute}, {@code submit}, {@code invokeAll}, {@code invokeAny}, and
+ * {@code CompletableFuture.supplyAsync(..., pool)} or an {@link
+ * java.util.concurrent.ExecutorCompletionService} on top of it) use the {@linkplain
+ * CurrentContext#get() current context} of the submitting thread. Nobody waits forever for a task
+ * whose context ended before it started:
+ *
+ * <ul>
+ *   <li>the futures of {@code submit}, {@code invokeAll}, {@code invokeAny} and of an {@code
+ *       ExecutorCompletionService} built on this service are tasks of this service ({@link
+ *       #newTaskFor}) and complete with the context's error, so {@code invokeAny} throws an {@code
+ *       ExecutionException} whose cause is that error;
+ *   <li>{@code supplyAsync}/{@code runAsync} under a context already done are refused with a {@link
+ *       RejectedExecutionException} (the context's error as cause); if the context ends while such a
+ *       task is queued, the task still runs, under its ended context, since its future can be
+ *       completed no other way;
+ *   <li>any other {@link Future} given to {@code execute} is cancelled; a plain {@code Runnable}
+ *       does not run.
+ * </ul>
+ *
+ * An exception thrown by an {@code execute}d task (a {@code CancellationException} of its own or a
+ * checked exception thrown sneakily included) goes to the worker's uncaught-exception handler, as
+ * with the JDK's pools; only a {@code CancellationException} thrown after the task's context ended is
+ * taken as the task's reaction to that end and not reported. {@link #shutdownNow} returns the objects
+ * that were queued, as a {@code ThreadPoolExecutor} does.
  *
  * <p>Thread safety: thread-safe as the wrapped service is. Memory consistency effects: actions before
  * {@code submit} happen-before the task runs; actions of the task happen-before a successful return
@@ -152,34 +175,75 @@ public final class ContextExecutorService extends AbstractExecutorService implem
    *
    * @param command what to run
    * @throws NullPointerException if {@code command} is null
-   * @throws RejectedExecutionException if the service does not accept the task
+   * @throws RejectedExecutionException if the service does not accept the task, or if {@code
+   *     command} is an asynchronous task of a {@link CompletableFuture} and the current context is
+   *     already done (the context's error is the cause)
    */
   @Override
   public void execute(Runnable command) {
     Objects.requireNonNull(command, "command");
-    Runnable reporting =
-        () -> {
-          try {
-            command.run();
-          } catch (CancellationException e) {
-            // The context ended (or the task was cancelled): the future says so; nothing to report.
-          } catch (RuntimeException | Error e) {
-            // Reported here, on the worker, as the JDK's pools do for execute(); nobody holds a
-            // future that could report it.
-            Thread w = Thread.currentThread();
-            w.getUncaughtExceptionHandler().uncaughtException(w, e);
-          }
-        };
-    CompletableFuture<Void> f = submit(CurrentContext.get(), reporting);
-    if (command instanceof Future) {
-      // Ended before it ran (or stopped by its context): a Future handed to us must say so too.
-      f.whenComplete(
-          (ignored, failure) -> {
-            if (failure != null) {
-              ((Future<?>) command).cancel(false);
-            }
-          });
+    if (command instanceof ContextTask) {
+      // One of ours (from newTaskFor, as invokeAll/invokeAny/ExecutorCompletionService make them,
+      // or drained by shutdownNow): it carries its context and completes itself when it ends.
+      ((ContextTask<?>) command).handTo(delegate);
+      return;
     }
+    Context ctx = CurrentContext.get();
+    if (command instanceof CompletableFuture.AsynchronousCompletionTask) {
+      ContextException err = ContextErrors.of(ctx);
+      if (err != null) {
+        // supplyAsync/runAsync hide the future their caller waits on; throwing is the one way to
+        // tell that caller that the task will not run.
+        throw new RejectedExecutionException("the current context is done: " + err.getMessage(), err);
+      }
+    }
+    ContextTask.forCommand(
+            ctx,
+            command,
+            () -> {
+              try {
+                command.run();
+              } catch (Throwable t) {
+                // A CancellationException after the context ended is the task's reaction to it; the
+                // task's own ones (a join() on an unrelated cancelled future) are reported, as
+                // everything else is, on the worker, as the JDK's pools do for execute().
+                if (!(t instanceof CancellationException && CurrentContext.get().isDone())) {
+                  Thread w = Thread.currentThread();
+                  w.getUncaughtExceptionHandler().uncaughtException(w, t);
+                }
+              }
+              return null;
+            })
+        .handTo(delegate);
+  }
+
+  /**
+   * Makes the task that {@code invokeAll}, {@code invokeAny} and an {@link
+   * java.util.concurrent.ExecutorCompletionService} built on this service run: a task under the
+   * {@linkplain CurrentContext#get() current context}, whose future completes with the context's
+   * error when the context ends first, so none of them waits forever.
+   *
+   * @param callable what to compute
+   * @param <T> the result type
+   * @return the task, not yet submitted
+   */
+  @Override
+  protected <T> RunnableFuture<T> newTaskFor(Callable<T> callable) {
+    return ContextTask.of(CurrentContext.get(), Objects.requireNonNull(callable, "task"));
+  }
+
+  /**
+   * Makes a task as {@link #newTaskFor(Callable)} does.
+   *
+   * @param runnable what to run
+   * @param value what the future completes with on success
+   * @param <T> the result type
+   * @return the task, not yet submitted
+   */
+  @Override
+  protected <T> RunnableFuture<T> newTaskFor(Runnable runnable, T value) {
+    Objects.requireNonNull(runnable, "task");
+    return ContextTask.of(CurrentContext.get(), Executors.callable(runnable, value));
   }
 
   /** Stops accepting tasks; submitted ones still run, as {@link ExecutorService#shutdown()}. */
@@ -190,12 +254,29 @@ public final class ContextExecutorService extends AbstractExecutorService implem
 
   /**
    * Stops accepting tasks and interrupts running ones, as {@link ExecutorService#shutdownNow()}.
+   * Like a {@link java.util.concurrent.ThreadPoolExecutor}, it returns the very objects that were
+   * queued: for {@code submit} and {@code invokeAll} the future the caller holds, for {@code execute}
+   * the caller's {@code Runnable}. They are left as they are (not run, not cancelled).
    *
    * @return the tasks that never started
    */
   @Override
   public List<Runnable> shutdownNow() {
-    return delegate.shutdownNow();
+    List<Runnable> drained = delegate.shutdownNow();
+    List<Runnable> tasks = new ArrayList<>(drained.size());
+    for (Runnable r : drained) {
+      if (r instanceof ContextTask) {
+        ContextTask<?> task = (ContextTask<?>) r;
+        Runnable origin = task.origin();
+        if (origin != task) {
+          task.abandon(); // the wrapper is dropped: its context must not hold on to the command
+        }
+        tasks.add(origin);
+      } else {
+        tasks.add(r);
+      }
+    }
+    return tasks;
   }
 
   /**
@@ -247,20 +328,28 @@ public final class ContextExecutorService extends AbstractExecutorService implem
 
   /**
    * Shuts down and waits until every task has finished, as {@code ExecutorService.close()} does on
-   * JDK 19 and later. If interrupted while waiting, stops the tasks with {@code shutdownNow} and
-   * keeps the interrupt status.
+   * JDK 19 and later: if interrupted while waiting, stops the tasks with {@link #shutdownNow} and goes
+   * on waiting until they have finished, then returns with the interrupt status set. A wrapped
+   * {@link ForkJoinPool#commonPool()}, which never terminates, is left alone, as its own {@code
+   * close()} does.
    */
   @Override
   public void close() {
+    if (delegate == ForkJoinPool.commonPool() || delegate.isTerminated()) {
+      return;
+    }
     delegate.shutdown();
     boolean interrupted = false;
-    try {
-      while (!delegate.awaitTermination(1, TimeUnit.DAYS)) {
-        // keep waiting: close() promises termination
+    boolean terminated = false;
+    while (!terminated) {
+      try {
+        terminated = delegate.awaitTermination(1, TimeUnit.DAYS);
+      } catch (InterruptedException e) {
+        if (!interrupted) {
+          shutdownNow();
+          interrupted = true;
+        }
       }
-    } catch (InterruptedException e) {
-      delegate.shutdownNow();
-      interrupted = true;
     }
     if (interrupted) {
       Thread.currentThread().interrupt();

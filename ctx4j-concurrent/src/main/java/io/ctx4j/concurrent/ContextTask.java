@@ -4,12 +4,16 @@ import io.ctx4j.CancelableContext;
 import io.ctx4j.Context;
 import io.ctx4j.ContextException;
 import io.ctx4j.Registration;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
+import java.util.concurrent.Future;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.RunnableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
@@ -18,43 +22,113 @@ import java.util.concurrent.TimeoutException;
  * ContextExecutorService} and {@link Tasks}.
  *
  * <p>Implementation notes. Each task gets a child context of its own, cancelled when the task ends,
- * when the caller cancels the future, or when the caller's context ends. The future is completed at
- * most once, by whichever comes first: the body's result, the body's exception, or the context's end
- * (through an {@code onDone} callback, so the future does not wait for a body that ignores
- * interruption). A result is published only if the task context was still live when the body
- * returned, since a body may return normally because it was interrupted. A body that has not started when the future completes is never started: the runner
- * checks the future first. A running body runs inside an {@link InterruptScope} on the task context,
+ * when the future is completed by anyone else (cancel, complete, completeExceptionally, orTimeout,
+ * {@link Futures#cancelWhenDone}), or when the caller's context ends. The future is completed at most
+ * once, by whichever comes first: the body's result, the body's exception, the context's end (through
+ * an {@code onDone} callback, so the future does not wait for a body that ignores interruption), or
+ * an outside completion. A result is published only if the task context was still live when the body
+ * returned, since a body may return normally because it was interrupted. The body runs at most once
+ * (a CAS on {@code started}, as FutureTask's runner CAS), and never if the future is already complete
+ * when a worker reaches it. A running body runs inside an {@link InterruptScope} on the task context,
  * so the context's end interrupts it, and the scope's close guarantees the worker thread goes back to
  * its pool with no stray interrupt. The task context is also the {@link CurrentContext} of the body.
+ *
+ * <p>A task made for {@code ContextExecutorService.execute} also remembers the caller's {@link
+ * Runnable} ({@link #command}), which is what {@code shutdownNow} hands back and what is cancelled
+ * when the context ends first (see {@link #skipped}).
  */
-final class ContextTask<T> extends CompletableFuture<T> implements Runnable {
+final class ContextTask<T> extends CompletableFuture<T> implements RunnableFuture<T> {
+  private static final VarHandle STARTED;
+
+  static {
+    try {
+      STARTED = MethodHandles.lookup().findVarHandle(ContextTask.class, "started", boolean.class);
+    } catch (ReflectiveOperationException e) {
+      throw new ExceptionInInitializerError(e);
+    }
+  }
+
   private final CancelableContext ctx;
   private final Callable<T> body;
+  private final Runnable command; // execute()'s Runnable, or null
   private Registration onEnd; // set before the task is handed to an executor
 
-  private ContextTask(Context parent, Callable<T> body) {
+  @SuppressWarnings("unused") // accessed through STARTED
+  private volatile boolean started;
+
+  private ContextTask(Context parent, Callable<T> body, Runnable command) {
     this.ctx = Context.withCancel(parent);
     this.body = body;
+    this.command = command;
+  }
+
+  /**
+   * Makes a task under {@code parent}, not yet handed to any executor. A context already done
+   * completes it at once.
+   */
+  static <T> ContextTask<T> of(Context parent, Callable<T> body) {
+    return armed(new ContextTask<>(parent, body, null));
+  }
+
+  /** A task for {@code execute(command)}; {@code body} runs {@code command} and reports its failure. */
+  static ContextTask<Void> forCommand(Context parent, Runnable command, Callable<Void> body) {
+    return armed(new ContextTask<>(parent, body, command));
+  }
+
+  private static <T> ContextTask<T> armed(ContextTask<T> task) {
+    task.onEnd = task.ctx.onDone(task::contextEnded);
+    return task;
   }
 
   /** Submits {@code body} to {@code executor} under {@code parent}; see the class notes. */
   static <T> CompletableFuture<T> submit(Executor executor, Context parent, Callable<T> body) {
-    ContextTask<T> task = new ContextTask<>(parent, body);
-    // Registered before submission, so a context already done completes the future at once.
-    task.onEnd = task.ctx.onDone(() -> task.completeExceptionally(ContextErrors.of(task.ctx)));
+    ContextTask<T> task = of(parent, body);
+    task.handTo(executor);
+    return task;
+  }
+
+  /** Hands this task to {@code executor}; a rejection releases the task context and is rethrown. */
+  void handTo(Executor executor) {
     try {
-      executor.execute(task);
-    } catch (RejectedExecutionException e) {
-      task.ctx.cancel(e);
+      executor.execute(this);
+    } catch (RuntimeException | Error e) {
+      abandon();
       throw e;
     }
-    return task;
+  }
+
+  /** The object a caller gave us: the {@code execute} command, else this future. */
+  Runnable origin() {
+    return command != null ? command : this;
+  }
+
+  /**
+   * Withdraws this task's hold on its parent context without touching the caller's command: for a
+   * task that will never run (rejected, or drained by {@code shutdownNow}).
+   */
+  void abandon() {
+    if (onEnd.stop()) {
+      ctx.cancel();
+    }
+  }
+
+  private void contextEnded() {
+    if (super.completeExceptionally(ContextErrors.of(ctx)) && command instanceof Future
+        && !(command instanceof AsynchronousCompletionTask)) {
+      // A Future handed to execute() (invokeAll's, an ExecutorCompletionService's) must say that it
+      // will never run, so nobody waits for it forever.
+      ((Future<?>) command).cancel(false);
+    }
   }
 
   @Override
   public void run() {
+    if (!STARTED.compareAndSet(this, false, true)) {
+      return; // runs once, as a FutureTask does
+    }
     if (isDone()) {
-      return; // cancelled or its context ended before it started
+      skipped();
+      return;
     }
     T value = null;
     Throwable failure;
@@ -71,13 +145,25 @@ final class ContextTask<T> extends CompletableFuture<T> implements Runnable {
       failure = err != null ? err : t;
     }
     // Release the task context before publishing, so that it is gone when get() returns. Once the
-    // callback is stopped, this thread alone completes the future (unless the caller cancels it).
+    // callback is stopped, this thread alone completes the future (unless someone outside does).
     onEnd.stop();
     ctx.cancel();
     if (failure == null) {
-      complete(value);
+      super.complete(value);
     } else {
-      completeExceptionally(failure);
+      super.completeExceptionally(failure);
+    }
+  }
+
+  /**
+   * The future ended before the body started. CompletableFuture's own async tasks ({@code
+   * supplyAsync(..., executor)}) hide the future their caller waits on: it can be completed only by
+   * running them, so they run, under their ended context (they can see it through {@link
+   * CurrentContext}), rather than leave their caller waiting forever.
+   */
+  private void skipped() {
+    if (command instanceof AsynchronousCompletionTask) {
+      CurrentContext.run(ctx, command);
     }
   }
 
@@ -87,7 +173,12 @@ final class ContextTask<T> extends CompletableFuture<T> implements Runnable {
       return super.get();
     } catch (CancellationException e) {
       throw unwrapped(e);
+    } catch (InterruptedException e) {
+      if (!endingOrDone()) {
+        throw e;
+      }
     }
+    return doneWins();
   }
 
   @Override
@@ -97,6 +188,36 @@ final class ContextTask<T> extends CompletableFuture<T> implements Runnable {
       return super.get(timeout, unit);
     } catch (CancellationException e) {
       throw unwrapped(e);
+    } catch (InterruptedException e) {
+      if (!endingOrDone()) {
+        throw e;
+      }
+    }
+    return doneWins();
+  }
+
+  /** The future is complete, or its context has ended and the future is about to be completed. */
+  private boolean endingOrDone() {
+    return isDone() || ctx.isDone();
+  }
+
+  /**
+   * Done wins over an interrupt: waits (uninterruptibly, for at most the instant the context's
+   * callback needs) for the outcome, reports it, and leaves the interrupt set.
+   */
+  private T doneWins() throws ExecutionException {
+    try {
+      super.join(); // uninterruptible; the outcome is reported below, the get() way
+    } catch (RuntimeException ignored) {
+      // reported below
+    }
+    Thread.currentThread().interrupt();
+    try {
+      return super.get(); // complete: reports at once, whatever the interrupt status
+    } catch (CancellationException e) {
+      throw unwrapped(e);
+    } catch (InterruptedException e) {
+      throw new AssertionError("get() of a complete future does not wait", e);
     }
   }
 
@@ -104,6 +225,15 @@ final class ContextTask<T> extends CompletableFuture<T> implements Runnable {
   public T join() {
     try {
       return super.join();
+    } catch (CancellationException e) {
+      throw unwrapped(e);
+    }
+  }
+
+  @Override
+  public T getNow(T valueIfAbsent) {
+    try {
+      return super.getNow(valueIfAbsent);
     } catch (CancellationException e) {
       throw unwrapped(e);
     }
@@ -130,6 +260,25 @@ final class ContextTask<T> extends CompletableFuture<T> implements Runnable {
     boolean cancelled = super.cancel(mayInterruptIfRunning);
     ctx.cancel();
     return cancelled;
+  }
+
+  /** Completed from outside (by a caller, orTimeout...): nobody wants the body's result any more. */
+  @Override
+  public boolean complete(T value) {
+    boolean completed = super.complete(value);
+    ctx.cancel();
+    return completed;
+  }
+
+  /**
+   * Completed exceptionally from outside ({@link Futures#cancelWhenDone}, orTimeout, a caller): the
+   * body is stopped as by {@link #cancel}.
+   */
+  @Override
+  public boolean completeExceptionally(Throwable ex) {
+    boolean completed = super.completeExceptionally(ex);
+    ctx.cancel(ex);
+    return completed;
   }
 
   /** Dependent stages are plain futures: cancelling one must not cancel this task. */

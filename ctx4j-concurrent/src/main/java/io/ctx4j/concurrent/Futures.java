@@ -34,7 +34,9 @@ public final class Futures {
    * Arranges for {@code future} to be stopped when {@code ctx} ends. A {@link CompletableFuture} is
    * completed exceptionally with a fresh copy of the context's error (a {@link
    * io.ctx4j.CanceledException} or {@link io.ctx4j.DeadlineExceededException}, which are {@code
-   * CancellationException}s, so {@code isCancelled()} is true and the cause is kept); any other
+   * CancellationException}s, so {@code isCancelled()} is true and the cause is kept). The futures of
+   * {@link Tasks} and {@link ContextExecutorService} stop their task when completed that way, as
+   * when cancelled: the body is interrupted, or never starts. Any other
    * {@link Future} is cancelled with {@code cancel(true)}, which interrupts it if it is running. A
    * future that is already complete is left as it is: whichever happens first, completion or the
    * context's end, decides the outcome. Note that on newer JDKs (seen on 25) {@code

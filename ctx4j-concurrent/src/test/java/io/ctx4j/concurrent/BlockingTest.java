@@ -281,4 +281,63 @@ class BlockingTest {
           }
         });
   }
+
+  @Test
+  void awaitOnADoneContextAttachesNothingToTheStage() {
+    CompletableFuture<String> longLived = new CompletableFuture<>();
+    CancelableContext ctx = Context.withCancel(Context.background());
+    ctx.cancel();
+    for (int i = 0; i < 10_000; i++) {
+      assertThrows(CanceledException.class, () -> Blocking.await(ctx, longLived));
+    }
+    assertEquals(0, longLived.getNumberOfDependents());
+    assertEquals(0, longLived.thenApply(s -> s).toCompletableFuture().getNumberOfDependents());
+  }
+
+  @Test
+  void awaitEndedByTheContextOrAnInterruptLeavesNoDependentBehind() throws Exception {
+    CompletableFuture<String> longLived = new CompletableFuture<>();
+    for (int i = 0; i < 100; i++) {
+      CancelableContext ctx = Context.withCancel(Context.background());
+      Thread waiter = Thread.currentThread();
+      boolean byInterrupt = (i & 1) == 1;
+      Thread ender =
+          new Thread(
+              () -> {
+                // the waiter is attached once the stage has a dependent
+                while (longLived.getNumberOfDependents() == 0) {
+                  Thread.onSpinWait();
+                }
+                if (byInterrupt) {
+                  waiter.interrupt();
+                } else {
+                  ctx.cancel();
+                }
+              });
+      ender.start();
+      if (byInterrupt) {
+        assertThrows(InterruptedException.class, () -> Blocking.await(ctx, longLived));
+      } else {
+        assertThrows(CanceledException.class, () -> Blocking.await(ctx, longLived));
+      }
+      ender.join();
+      ctx.cancel();
+      assertEquals(0, longLived.getNumberOfDependents(), "round " + i);
+    }
+    longLived.complete("v");
+    assertEquals("v", Blocking.await(Context.background(), longLived));
+  }
+
+  @Test
+  void awaitWorksOnAStageThatIsNotAFuture() throws Exception {
+    CompletableFuture<String> source = new CompletableFuture<>();
+    java.util.concurrent.CompletionStage<String> minimal = source.minimalCompletionStage();
+    int before = source.getNumberOfDependents(); // the minimal stage's own relay
+    CancelableContext ctx = Context.withCancel(Context.background());
+    ctx.cancel();
+    assertThrows(CanceledException.class, () -> Blocking.await(ctx, minimal));
+    assertEquals(before, source.getNumberOfDependents(), "checked before attaching");
+    source.complete("m");
+    assertEquals("m", Blocking.await(Context.background(), minimal));
+  }
 }

@@ -294,18 +294,12 @@ class ContextExecutorServiceTest {
     AtomicReference<Thread> reportedOn = new AtomicReference<>();
     CountDownLatch done = new CountDownLatch(1);
     ContextExecutorService reporting =
-        ContextExecutorService.wrap(
-            Executors.newSingleThreadExecutor(
-                r -> {
-                  Thread t = new Thread(r);
-                  t.setUncaughtExceptionHandler(
-                      (thread, e) -> {
-                        reported.set(e);
-                        reportedOn.set(Thread.currentThread());
-                        done.countDown();
-                      });
-                  return t;
-                }));
+        ExecutorServiceParityTest.reportingPool(
+            (thread, e) -> {
+              reported.set(e);
+              reportedOn.set(Thread.currentThread());
+              done.countDown();
+            });
     try {
       IllegalStateException boom = new IllegalStateException("boom");
       reporting.execute(

@@ -122,4 +122,17 @@ class CurrentContextTest {
         assertThrows(NullPointerException.class, () -> CurrentContext.wrap((Executor) null))
             .getMessage());
   }
+
+  @Test
+  void aSneakyCheckedExceptionPassesThroughRunAndWrapAsIs() {
+    java.io.IOException io = new java.io.IOException("disk");
+    Runnable sneaky = () -> Sneaky.<RuntimeException>rethrow(io);
+    Throwable fromRun = org.junit.jupiter.api.Assertions.assertThrows(Throwable.class, () -> CurrentContext.run(ada, sneaky));
+    assertSame(io, fromRun);
+    Throwable fromWrap =
+        org.junit.jupiter.api.Assertions.assertThrows(
+            Throwable.class, () -> CurrentContext.call(ada, () -> CurrentContext.wrap(sneaky)).run());
+    assertSame(io, fromWrap);
+    assertFalse(CurrentContext.isBound(), "the binding is undone");
+  }
 }

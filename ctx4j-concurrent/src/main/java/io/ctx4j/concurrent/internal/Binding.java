@@ -41,37 +41,42 @@ public final class Binding {
    * @throws Exception what {@code body} throws
    */
   public static <T> T call(Context ctx, Callable<T> body) throws Exception {
-    Context previous = CURRENT.get();
-    CURRENT.set(ctx);
+    Context previous = bind(ctx);
     try {
       return body.call();
     } finally {
-      if (previous == null) {
-        CURRENT.remove(); // leave no entry behind on pooled threads
-      } else {
-        CURRENT.set(previous);
-      }
+      restore(previous);
     }
   }
 
   /**
-   * Runs {@code body} with {@code ctx} bound, and restores the previous binding afterwards.
+   * Runs {@code body} with {@code ctx} bound, and restores the previous binding afterwards. Whatever
+   * {@code body} throws passes through as is, even a checked exception thrown sneakily, as the JDK 25
+   * layer lets it.
    *
    * @param ctx the context to bind
    * @param body what to run
    */
   public static void run(Context ctx, Runnable body) {
+    Context previous = bind(ctx);
     try {
-      call(
-          ctx,
-          () -> {
-            body.run();
-            return null;
-          });
-    } catch (RuntimeException e) {
-      throw e;
-    } catch (Exception e) {
-      throw new AssertionError("a Runnable threw a checked exception", e);
+      body.run();
+    } finally {
+      restore(previous);
+    }
+  }
+
+  private static Context bind(Context ctx) {
+    Context previous = CURRENT.get();
+    CURRENT.set(ctx);
+    return previous;
+  }
+
+  private static void restore(Context previous) {
+    if (previous == null) {
+      CURRENT.remove(); // leave no entry behind on pooled threads
+    } else {
+      CURRENT.set(previous);
     }
   }
 }
