@@ -90,7 +90,11 @@ class TaskGroupBehaviourTest {
           });
       TaskGroupException e = assertThrows(TaskGroupException.class, g::await);
       assertSame(first, e.getCause());
-      assertEquals(List.of(second), Arrays.asList(first.getSuppressed()));
+      // On the group's exception, not on the task's: the tasks' exceptions are never modified.
+      assertEquals(List.of(second), Arrays.asList(e.getSuppressed()));
+      assertEquals(0, first.getSuppressed().length);
+      assertEquals(List.of(first, second), g.failures());
+      assertEquals(0, e.droppedFailures());
       assertSame(first, g.context().cause());
     }
   }
@@ -361,6 +365,43 @@ class TaskGroupBehaviourTest {
       assertThrows(RejectedExecutionException.class, () -> g.tryGo(ctx -> 1));
       g.await(); // nothing is active, nothing failed
       assertFalse(g.toString().contains("active=1"), g.toString());
+    }
+  }
+
+  /**
+   * Like {@code Future.get} on a completed future, and like the project's rule for waits that end
+   * with a context: once nothing is left to wait for, await() reports the outcome even if the
+   * thread is interrupted, and leaves the interrupt set.
+   */
+  @Test
+  void awaitOnADrainedGroupReportsTheOutcomeDespiteAnInterrupt() throws Exception {
+    IOException boom = new IOException("boom");
+    try (TaskGroup g = TaskGroup.open(Context.background())) {
+      g.go(
+          ctx -> {
+            throw boom;
+          });
+      TaskGroupException first = assertThrows(TaskGroupException.class, g::await);
+      Thread.currentThread().interrupt();
+      try {
+        TaskGroupException again = assertThrows(TaskGroupException.class, g::await);
+        assertSame(boom, again.getCause());
+        assertSame(first.getCause(), again.getCause());
+        assertTrue(Thread.currentThread().isInterrupted(), "the interrupt must stay set");
+      } finally {
+        Thread.interrupted();
+      }
+    }
+    try (TaskGroup ok = TaskGroup.open()) {
+      ok.go(ctx -> 1);
+      ok.await();
+      Thread.currentThread().interrupt();
+      try {
+        ok.await(); // nothing failed: returns
+        assertTrue(Thread.currentThread().isInterrupted());
+      } finally {
+        Thread.interrupted();
+      }
     }
   }
 
