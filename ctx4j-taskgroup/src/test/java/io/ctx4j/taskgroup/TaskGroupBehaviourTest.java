@@ -405,6 +405,99 @@ class TaskGroupBehaviourTest {
     }
   }
 
+  /**
+   * Go leaves a Go call blocked on the old semaphore for good after SetLimit(-1); here removing the
+   * limit lets it through.
+   */
+  @Test
+  void aGoWaitingOnTheLimitIsReleasedWhenTheLimitIsRemoved() throws Exception {
+    try (TaskGroup g = TaskGroup.open()) {
+      g.setLimit(0);
+      CompletableFuture<CompletableFuture<Integer>> submitted = new CompletableFuture<>();
+      Thread submitter = new Thread(() -> submitted.complete(g.go(ctx -> 7)));
+      submitter.start();
+      awaitBlocked(submitter);
+      assertFalse(submitted.isDone(), "limit 0 must block go()");
+      g.setLimit(-1);
+      assertEquals(7, submitted.get(10, TimeUnit.SECONDS).get(10, TimeUnit.SECONDS));
+      g.await();
+    }
+  }
+
+  @Test
+  void awaitTwiceReportsTheSameFirstFailure() throws Exception {
+    IOException boom = new IOException("boom");
+    try (TaskGroup g = TaskGroup.open(Context.background())) {
+      g.go(
+          ctx -> {
+            throw boom;
+          });
+      TaskGroupException first = assertThrows(TaskGroupException.class, g::await);
+      TaskGroupException second = assertThrows(TaskGroupException.class, g::await);
+      assertSame(boom, first.getCause());
+      assertSame(boom, second.getCause());
+      assertEquals(0, second.getSuppressed().length, "nothing is reported twice");
+      assertSame(boom, g.context().cause());
+    }
+  }
+
+  /** close() cannot stop a task that ignores its context and interrupts; it waits for it. */
+  @Test
+  void closeWaitsForATaskThatIgnoresCancellation() throws Exception {
+    CountDownLatch started = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    AtomicInteger interruptsSeen = new AtomicInteger();
+    TaskGroup g = TaskGroup.open(Context.background());
+    g.go(
+        ctx -> {
+          started.countDown();
+          while (true) {
+            try {
+              release.await();
+              return null;
+            } catch (InterruptedException ignored) {
+              interruptsSeen.incrementAndGet();
+            }
+          }
+        });
+    assertTrue(started.await(10, TimeUnit.SECONDS));
+    CompletableFuture<Void> closed = CompletableFuture.runAsync(g::close);
+    while (interruptsSeen.get() == 0) {
+      Thread.onSpinWait(); // close() cancels, and the group interrupts the task once
+    }
+    assertTrue(g.context().isDone());
+    assertFalse(closed.isDone(), "close() returned while a task was still running");
+    release.countDown();
+    closed.get(10, TimeUnit.SECONDS);
+    assertEquals(1, interruptsSeen.get());
+  }
+
+  /**
+   * On a direct executor the task runs on the caller's thread: the group must neither interrupt the
+   * caller for its own failure nor clear an interrupt the caller had.
+   */
+  @Test
+  void aDirectExecutorLeavesTheCallersInterruptStatusAlone() throws Exception {
+    IOException boom = new IOException("boom");
+    try (TaskGroup g = TaskGroup.builder(Context.background()).executor(Runnable::run).build()) {
+      CompletableFuture<Object> f =
+          g.go(
+              ctx -> {
+                throw boom;
+              });
+      assertTrue(f.isCompletedExceptionally());
+      assertFalse(Thread.currentThread().isInterrupted(), "interrupted by its own group");
+      Thread.currentThread().interrupt();
+      try {
+        g.go(ctx -> 1); // skipped: the context is done
+        assertTrue(Thread.currentThread().isInterrupted(), "the caller's interrupt was cleared");
+      } finally {
+        Thread.interrupted();
+      }
+      assertSame(boom, assertThrows(TaskGroupException.class, g::await).getCause());
+    }
+  }
+
   @Test
   void badArgumentsAreRejectedEarly() {
     assertThrows(NullPointerException.class, () -> TaskGroup.open(null));
