@@ -30,10 +30,16 @@ import sun.misc.SignalHandler;
  *       receiver from all of its signals and only then cancels them. So when the last receiver is
  *       seen done the original handler is already back, and a second Ctrl-C ends the JVM.
  *   <li>The JDK looks the handler up when a signal arrives and runs it later on a thread of its
- *       own, so the dispatcher can run after the last context left and the original came back. The
- *       signal is then raised again, which hands it to whatever is installed now (normally the
- *       original) instead of dropping it: a SIGTERM racing the last {@code stop()} still ends the
- *       JVM. No loop: with {@code live} empty the dispatcher is not installed (the invariant).
+ *       own, so the dispatcher can run after the last context left and the original came back;
+ *       and a receiver in the snapshot can be ended by a racing {@code stop()} (or its parent)
+ *       before the signal cancels it. If the signal ended no receiver, it is raised again, which
+ *       hands it to whatever is installed now (normally the original) instead of dropping it: a
+ *       SIGTERM racing the last {@code stop()} still ends the JVM. No loop: every receiver of the
+ *       snapshot has been detached by then, and with {@code live} empty the dispatcher is not
+ *       installed (the invariant).
+ *   <li>The JDK starts a thread per signal, so two quick signals can be dispatched at once over
+ *       the same snapshot: the first to cancel a context takes the signal, the other finds every
+ *       receiver already ended and hands its signal on; a second Ctrl-C then exits as usual.
  *   <li>A context registered after a signal's snapshot is not ended by that signal: it started
  *       listening after the signal arrived.
  * </ul>
