@@ -5,12 +5,13 @@ import io.ctx4j.Context;
 import io.ctx4j.ContextException;
 import io.ctx4j.Key;
 import io.ctx4j.Registration;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.StringJoiner;
 import sun.misc.Signal;
-import sun.misc.SignalHandler;
 
 /**
  * The context returned by {@link Signals#notifyContext}: done when a listed signal arrives, when
@@ -19,7 +20,9 @@ import sun.misc.SignalHandler;
  *
  * <p>It is a {@link Context} that delegates to a {@linkplain Context#withCancel cancelable child} of
  * the parent; contexts derived from it are ordinary ctx4j contexts. Thread-safe; {@code stop()} may be
- * called any number of times from any thread.
+ * called any number of times from any thread. Memory consistency effects: actions of the thread
+ * that calls {@code stop()}, and of the JVM before it delivers a signal, happen-before a thread
+ * observes the context done.
  *
  * @since 0.1
  */
@@ -27,55 +30,64 @@ public final class SignalContext implements Context, AutoCloseable {
   private final CancelableContext inner;
   private final Context parent;
   private final List<Signal> signals;
-  private final List<SignalHandler> previous = new ArrayList<>();
+  private final List<SignalHub> hubs;
 
   SignalContext(Context parent, List<Signal> signals) {
     this.parent = parent;
     this.inner = Context.withCancel(parent);
     this.signals = List.copyOf(signals);
+    List<SignalHub> distinct = new ArrayList<>(signals.size());
+    for (Signal s : this.signals) {
+      SignalHub hub = SignalHub.of(s);
+      if (!distinct.contains(hub)) {
+        distinct.add(hub);
+      }
+    }
+    this.hubs = List.copyOf(distinct);
     if (inner.isDone()) {
       return; // Go registers nothing for a parent that is already done
     }
-    // Handlers are put back before the context is marked done, so whoever sees it done also sees
-    // the previous handlers in place (a second Ctrl-C then ends the JVM as usual).
-    SignalHandler handler =
-        s -> {
-          restore();
-          inner.cancel(new SignalReceivedException(s.getName(), s.getNumber()));
-        };
-    synchronized (previous) {
-      try {
-        for (Signal s : this.signals) {
-          previous.add(Signals.install(s, handler));
-        }
-      } catch (RuntimeException e) {
-        restore();
-        inner.cancel(e);
-        throw e;
+    try {
+      for (SignalHub hub : hubs) {
+        hub.add(this);
       }
+    } catch (RuntimeException e) {
+      detach();
+      inner.cancel(e);
+      throw e;
     }
-    // For the parent's end: runs on the parent's cancelling thread; restoring is a quick JVM call.
-    inner.onDone(this::restore);
+    // After registering: if the parent ended meanwhile, this runs at once and unregisters. Runs on
+    // the parent's cancelling thread; unregistering is a short critical section and a JVM call.
+    inner.onDone(this::detach);
   }
 
-  /** Puts back the handlers found at creation; idempotent, safe from any thread. */
-  private void restore() {
-    synchronized (previous) {
-      for (int i = previous.size() - 1; i >= 0; i--) {
-        Signal.handle(signals.get(i), previous.get(i));
-      }
-      previous.clear();
+  /** Unregisters from every signal; idempotent, safe from any thread, the signal's among them. */
+  void detach() {
+    for (SignalHub hub : hubs) {
+      hub.remove(this);
     }
   }
 
   /**
-   * Stops diverting the signals and cancels this context: Go's {@code stop()}. Afterwards the
-   * signals reach the handlers that were in place before. Idempotent.
+   * Called by a hub after {@link #detach()}: the signal ends this context.
+   *
+   * @return whether the signal ended it; {@code false} if something else had ended it first
+   */
+  boolean signalled(Signal s) {
+    return inner.cancel(new SignalReceivedException(s.getName(), s.getNumber()));
+  }
+
+  /**
+   * Stops diverting the signals to this context and cancels it: Go's {@code stop()}. Once no live
+   * context listens for a signal any more, the handler that was in place before the first of them
+   * (normally the JVM's) is back before this method returns, whatever order the contexts end in.
+   * Idempotent; may be called from any thread, also from a callback running on the JVM's signal
+   * thread.
    *
    * @return {@code true} if this call ended the context
    */
   public boolean stop() {
-    restore();
+    detach();
     return inner.cancel();
   }
 
@@ -120,8 +132,14 @@ public final class SignalContext implements Context, AutoCloseable {
 
   /** {@inheritDoc} */
   @Override
-  public Optional<java.time.Instant> deadline() {
+  public Optional<Instant> deadline() {
     return inner.deadline();
+  }
+
+  /** {@inheritDoc} Measured on the parent's time source, as the deadline is. */
+  @Override
+  public Optional<Duration> remaining() {
+    return inner.remaining();
   }
 
   /** {@inheritDoc} */

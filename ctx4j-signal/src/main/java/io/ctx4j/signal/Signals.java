@@ -21,16 +21,25 @@ import sun.misc.SignalHandler;
  *
  * <p>While the context is live, the listed signals are <em>diverted</em> to it: the first one
  * cancels it with a {@link SignalReceivedException} cause ({@code "interrupt signal received"}), and
- * the JVM does not start its shutdown. The handlers that were in place before (normally the JVM's,
- * which run the shutdown hooks and exit) are put back as soon as the context is done, whether by a
- * signal, by {@link SignalContext#stop()} or {@code close()}, or by its parent; so a second Ctrl-C
- * during a slow drain stops the process the usual way.
+ * the JVM does not start its shutdown. As with Go's {@code signal.Notify}, a signal reaches
+ * <em>every</em> live context that lists it: an application's {@code notifyContext(bg, "INT",
+ * "TERM")} and a library's {@code notifyContext(bg, "TERM")} both end on one SIGTERM. A context
+ * stops listening when it is done, whether by a signal, by {@link SignalContext#stop()} or {@code
+ * close()}, or by its parent; once no live context listens for a signal, the handler that was in
+ * place before the first of them (normally the JVM's, which runs the shutdown hooks and exits) is
+ * put back, in whatever order the contexts ended. When a signal ends the last listener, the handler
+ * is back before anyone can see that context done, so a second Ctrl-C during a slow drain stops the
+ * process the usual way; and a signal that races the last {@code stop()} is handed to that restored
+ * handler, never dropped.
  *
  * <p>Signals are those of {@code sun.misc.Signal} in module {@code jdk.unsupported}, present in every
- * JDK from 17 on; on JVMs started with {@code -Xrs}, or for signals the JVM reserves (such as {@code
- * QUIT} and {@code USR1} on HotSpot), registration fails with {@link IllegalArgumentException}.
- * Contexts made by this class over the same signal should be stopped in the reverse order of their
- * creation, since each restores the handler it found.
+ * JDK from 17 on. Names are the JVM's, without {@code SIG}: {@code INT}, {@code TERM}, {@code HUP},
+ * {@code USR1}, {@code WINCH}... Refused with {@link IllegalArgumentException}: unknown names (with
+ * a hint for {@code "SIGTERM"} or {@code "term"}), signals HotSpot keeps for itself ({@code QUIT},
+ * {@code KILL}, {@code STOP}, {@code SEGV}, {@code FPE}, {@code ILL}; all of the shutdown signals
+ * on a JVM started with {@code -Xrs}), and signals it handles natively ({@code BUS}: faults in
+ * mapped files; {@code USR2}: thread suspension on Linux; {@code PIPE} and {@code XFSZ}: ignored so
+ * that I/O fails instead of killing the process), which a Java handler would silently break.
  *
  * <p>Unlike Go, HotSpot leaves SIGINT, SIGTERM and SIGHUP alone when the process started with them
  * ignored (SIGHUP under {@code nohup}, SIGINT for a background job of a non-interactive shell): the
@@ -48,14 +57,15 @@ public final class Signals {
   /**
    * Derives from {@code parent} a context that is cancelled when the process receives one of {@code
    * signals}. Names are the JVM's, without {@code SIG}: {@code "INT"}, {@code "TERM"}, {@code
-   * "HUP"}... Each signal's previous handler is restored when the context is done.
+   * "HUP"}... When the context is done it stops listening; a signal's previous handler is restored
+   * once no live context listens for it.
    *
    * @param parent the parent context
    * @param signals the signal names; at least one
    * @return the new context; stop or close it when signals no longer need diverting
    * @throws NullPointerException if {@code parent}, {@code signals} or one of the names is null
-   * @throws IllegalArgumentException if no signal is given, or a signal is unknown or cannot be
-   *     handled in this JVM (nothing is left registered in that case)
+   * @throws IllegalArgumentException if no signal is given, or a signal is unknown, handled by the
+   *     JVM itself, or refused by this JVM; the message names it, and nothing is left registered
    */
   public static SignalContext notifyContext(Context parent, String... signals) {
     Objects.requireNonNull(parent, "parent");
@@ -65,14 +75,41 @@ public final class Signals {
     }
     List<Signal> list = new ArrayList<>(signals.length);
     for (int i = 0; i < signals.length; i++) {
-      String name = Objects.requireNonNull(signals[i], "signals[" + i + "]");
-      try {
-        list.add(new Signal(name));
-      } catch (IllegalArgumentException e) {
-        throw new IllegalArgumentException("signals[" + i + "]: unknown signal \"" + name + "\"", e);
-      }
+      list.add(parse(i, Objects.requireNonNull(signals[i], "signals[" + i + "]")));
     }
     return new SignalContext(parent, list);
+  }
+
+  /** Signals the JVM handles natively: a Java handler would replace, and break, what it does. */
+  private static final List<String> NATIVE = List.of("BUS", "USR2", "PIPE", "XFSZ");
+
+  private static Signal parse(int index, String name) {
+    String where = "signals[" + index + "]: ";
+    if (NATIVE.contains(name)) {
+      throw new IllegalArgumentException(
+          where
+              + "signal "
+              + name
+              + " is handled by the JVM itself (memory faults, thread suspension or failing I/O);"
+              + " a handler of ours would break that");
+    }
+    try {
+      return new Signal(name);
+    } catch (IllegalArgumentException e) {
+      String upper = name.toUpperCase(Locale.ROOT);
+      String plain = upper.startsWith("SIG") ? upper.substring(3) : upper;
+      String hint = plain.equals(name) || !known(plain) ? "" : "; did you mean \"" + plain + "\"?";
+      throw new IllegalArgumentException(where + "unknown signal \"" + name + "\"" + hint, e);
+    }
+  }
+
+  private static boolean known(String name) {
+    try {
+      new Signal(name);
+      return true;
+    } catch (IllegalArgumentException e) {
+      return false;
+    }
   }
 
   /** The name Go's {@code os.Signal.String()} gives a signal, as far as the common ones go. */
@@ -107,7 +144,11 @@ public final class Signals {
       return Signal.handle(s, handler);
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException(
-          "signal " + s.getName() + " cannot be handled in this JVM (reserved, or -Xrs)", e);
+          "signal "
+              + s.getName()
+              + " cannot be handled in this JVM (kept by the JVM for itself, or -Xrs): "
+              + e.getMessage(),
+          e);
     }
   }
 }

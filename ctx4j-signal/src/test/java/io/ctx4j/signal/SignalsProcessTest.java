@@ -4,65 +4,131 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.BufferedReader;
+import java.io.IOException;
 import java.io.InputStreamReader;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
-/** Sends a real signal to a child JVM and reads how it shut down. */
+/** Sends real signals with {@code kill} to child JVMs and reads how they ended. */
+@Timeout(value = 180, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
 class SignalsProcessTest {
+  /** The JVM's own SIGTERM handler exits with 128 + 15. */
+  private static final int KILLED_BY_TERM = 143;
+
+  /** A child JVM running {@code main} from the test class path, its output read line by line. */
+  private static final class Child implements AutoCloseable {
+    final Process process;
+    final BufferedReader out;
+
+    Child(Class<?> main, String... args) throws IOException {
+      List<String> command = new ArrayList<>();
+      command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+      command.add("-cp");
+      command.add(System.getProperty("java.class.path"));
+      command.add(main.getName());
+      command.addAll(List.of(args));
+      process = new ProcessBuilder(command).redirectErrorStream(true).start();
+      out =
+          new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
+    }
+
+    /** The next line of output, or null at its end; bounded because a hang is the defect. */
+    String line() throws Exception {
+      return CompletableFuture.supplyAsync(
+              () -> {
+                try {
+                  return out.readLine();
+                } catch (IOException e) {
+                  throw new UncheckedIOException(e);
+                }
+              })
+          .get(60, TimeUnit.SECONDS);
+    }
+
+    void kill(String signal) throws Exception {
+      Process kill = new ProcessBuilder("kill", "-" + signal, Long.toString(process.pid())).start();
+      assertEquals(0, kill.waitFor(), "kill -" + signal);
+    }
+
+    List<String> rest() throws Exception {
+      List<String> lines = new ArrayList<>();
+      for (String l = line(); l != null; l = line()) {
+        lines.add(l);
+      }
+      return lines;
+    }
+
+    int exit() throws Exception {
+      assertTrue(process.waitFor(60, TimeUnit.SECONDS), "child did not exit: signal swallowed");
+      return process.exitValue();
+    }
+
+    @Override
+    public void close() {
+      process.destroyForcibly();
+    }
+  }
+
   @ParameterizedTest(name = "SIG{0}")
   @CsvSource({"INT, interrupt", "TERM, terminated"})
   void aSignalCancelsTheContextAndTheWorkerPoolDrainsAndExitsCleanly(String signal, String goName)
       throws Exception {
-    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    Process child =
-        new ProcessBuilder(
-                java, "-cp", System.getProperty("java.class.path"), ShutdownChild.class.getName())
-            .redirectErrorStream(true)
-            .start();
-    try {
-      BufferedReader out =
-          new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8));
-      CompletableFuture<String> ready = CompletableFuture.supplyAsync(() -> readLine(out));
-      assertEquals("ready", ready.get(60, TimeUnit.SECONDS));
-
-      Process kill = new ProcessBuilder("kill", "-" + signal, Long.toString(child.pid())).start();
-      assertEquals(0, kill.waitFor());
-
-      CompletableFuture<List<String>> rest =
-          CompletableFuture.supplyAsync(
-              () -> {
-                List<String> lines = new ArrayList<>();
-                for (String l = readLine(out); l != null; l = readLine(out)) {
-                  lines.add(l);
-                }
-                return lines;
-              });
-      assertTrue(child.waitFor(60, TimeUnit.SECONDS), "child did not exit");
-      List<String> lines = rest.get(10, TimeUnit.SECONDS);
+    try (Child child = new Child(ShutdownChild.class)) {
+      assertEquals("ready", child.line());
+      child.kill(signal);
       assertEquals(
           List.of(
               "shutting down: " + goName + " signal received",
               "drained=true jobs>0=true",
               "context: signal.NotifyContext(context.Background, [interrupt terminated])"),
-          lines);
-      assertEquals(0, child.exitValue(), "a diverted signal must not kill the JVM");
-    } finally {
-      child.destroyForcibly();
+          child.rest());
+      assertEquals(0, child.exit(), "a diverted signal must not kill the JVM");
     }
   }
 
-  private static String readLine(BufferedReader r) {
-    try {
-      return r.readLine();
-    } catch (java.io.IOException e) {
-      throw new java.io.UncheckedIOException(e);
+  /**
+   * Issue 15 item 1: once nested contexts are stopped, in either order, or ended by their parent,
+   * SIGTERM is the JVM's again.
+   */
+  @ParameterizedTest(name = "{0}")
+  @CsvSource(
+      delimiter = '|',
+      value = {
+        "nested-stop-outer-first | inner done: context canceled, outer done: context canceled",
+        "nested-stop-inner-first | inner done: context canceled, outer done: context canceled",
+        "parent-cancelled        | a done: context canceled, b done: context canceled"
+      })
+  void onceEveryContextHasEndedSigtermEndsTheJvm(String scenario, String ended) throws Exception {
+    try (Child child = new Child(SignalScenarioChild.class, scenario)) {
+      assertEquals("ready", child.line());
+      assertEquals(ended, child.line());
+      assertEquals("armed", child.line());
+      child.kill("TERM");
+      assertEquals(KILLED_BY_TERM, child.exit());
+    }
+  }
+
+  /** Issue 15 item 2: one SIGTERM ends every context registered for it, as Go's Notify does. */
+  @Test
+  void oneSigtermEndsEveryContextListeningForIt() throws Exception {
+    try (Child child = new Child(SignalScenarioChild.class, "fan-out")) {
+      assertEquals("ready", child.line());
+      child.kill("TERM");
+      assertEquals(
+          "app done: terminated signal received, lib done: terminated signal received, hup live",
+          child.line());
+      assertEquals("armed", child.line());
+      child.kill("TERM");
+      assertEquals(KILLED_BY_TERM, child.exit());
     }
   }
 }

@@ -63,15 +63,22 @@ import java.util.concurrent.locks.ReentrantLock;
  *       not run: its future fails with the context's error (a fresh {@link ContextException} whose
  *       cause is the context's cause). Go would still start the function; skipping it is what lets
  *       the cancellation of the parent stop the queued work too.
- *   <li><b>Failures.</b> A task fails by throwing. The first failure is the one reported; later
- *       failures are attached to it as {@linkplain Throwable#getSuppressed() suppressed}, except
- *       those that only echo the cancellation (a {@link ContextException} or an {@link
- *       InterruptedException} thrown once the group's context is done). If the first failure is
- *       such an echo (the parent was cancelled and no task failed on its own), it is reported as
- *       the context's error rather than as a bare {@code InterruptedException}.
+ *   <li><b>Failures.</b> A task fails by throwing. The first failure is the one reported, as the
+ *       {@linkplain Throwable#getCause() cause} of a {@link TaskGroupException}; the later ones are
+ *       {@linkplain Throwable#getSuppressed() suppressed} on that {@code TaskGroupException}, never
+ *       added to the tasks' own exceptions (which may be shared, or refuse suppressed exceptions).
+ *       Failures that only echo the cancellation (a {@link ContextException} or an {@link
+ *       InterruptedException} thrown once the group's context is done) are not failures. If the
+ *       first failure is such an echo (the parent was cancelled and no task failed on its own), it
+ *       is reported as the context's error rather than as a bare {@code InterruptedException}.
+ *   <li><b>Bounded.</b> A group keeps its first failure, at most {@link #MAX_LATER_FAILURES} later
+ *       ones and its first {@code Error}; it counts the others ({@link #droppedFailures()}), so a
+ *       group reused for many rounds holds bounded memory. {@link #failures()} lists what it kept.
  *   <li><b>Errors.</b> An {@link Error} thrown by a task is a failure like any other (it cancels
  *       the group) but is never wrapped or lost: {@link #await()} throws the first {@code Error}
- *       itself, ahead of any exception, and {@link #close()} throws it if no {@code await()} did.
+ *       itself, ahead of any exception, with the other kept failures added to it as suppressed
+ *       (when it accepts them; {@link #failures()} has them regardless), and {@link #close()}
+ *       throws it if no {@code await()} did.
  *   <li><b>Limit.</b> {@link #setLimit(int)} bounds the tasks that are active at once (submitted
  *       and not yet finished, whether running or queued in the executor). {@link #go} waits for a
  *       free slot, and stops waiting when the context is done or the group is closed; {@link
@@ -120,9 +127,23 @@ public final class TaskGroup implements AutoCloseable {
    *     await() that sees active == 0 sees every failure.
    * The context is cancelled only outside the lock: cancel() runs callbacks, ours among them (which
    * takes the lock, harmlessly, as the lock is reentrant) and other people's, which must never run
-   * under our lock. Two tasks failing at once both cancel with failures.get(0), so the cause is the
+   * under our lock. Two tasks failing at once both cancel with `first`, so the cause is the
    * first recorded failure whichever cancel() wins.
+   *   - failures: `first` never changes once set; `later` is append-only and holds at most
+   *     MAX_LATER_FAILURES entries plus the first Error; the rest only increment `dropped`. So a
+   *     group reused for any number of rounds keeps O(MAX_LATER_FAILURES) throwables, and
+   *     await() builds a fresh TaskGroupException from them without touching the tasks' own
+   *     exceptions (a shared sentinel would collect suppressed exceptions from every group, and one
+   *     built without suppression would silently drop them).
    */
+
+  /**
+   * How many failures after the first one a group keeps, so that a group reused for many rounds
+   * (Go's zero {@code Group} keeps only its first error) holds a bounded amount of memory. Later
+   * ones are counted ({@link #droppedFailures()}, {@link TaskGroupException#droppedFailures()})
+   * and let go; the first {@code Error} is kept in any case.
+   */
+  public static final int MAX_LATER_FAILURES = 32;
 
   /** The default size of the platform-thread pool used where the JDK has no virtual threads. */
   public static final int DEFAULT_PLATFORM_THREADS =
@@ -146,11 +167,12 @@ public final class TaskGroup implements AutoCloseable {
   private int active;
   private boolean closed;
   private final Set<Slot> running = Collections.newSetFromMap(new IdentityHashMap<>());
-  private final List<Throwable> failures = new ArrayList<>();
-  private Error firstError;
+  private Throwable first; // the first failure: the context's cause, what await() reports
+  private Error firstError; // the first Error, kept even beyond the bound on later failures
+  private final List<Throwable> later = new ArrayList<>(); // at most MAX_LATER_FAILURES + 1
+  private long dropped; // later failures not kept
   private boolean errorThrown;
-  private Throwable reported;
-  private int attached;
+  private int attachedToError; // how many of errorOthers() are already suppressed on firstError
 
   /** One task's claim on its thread, so that interrupts reach only the group's own work. */
   private static final class Slot {
@@ -311,17 +333,19 @@ public final class TaskGroup implements AutoCloseable {
 
   /**
    * Bounds the number of tasks active at once: Go's {@code Group.SetLimit}. A negative {@code n}
-   * removes the bound; {@code 0} lets no task start ({@link #tryGo} returns {@code false}, {@link
-   * #go} waits until the context is done or the group closed).
+   * removes the bound, at any time, as in Go (waiting {@link #go} calls proceed); {@code 0} lets no
+   * task start ({@link #tryGo} returns {@code false}, {@link #go} waits until the context is done,
+   * the limit is removed or the group closed).
    *
    * @param n the new limit
-   * @throws IllegalStateException if tasks are active, since a limit changed under running tasks
-   *     would no longer bound them (Go panics in the same case)
+   * @throws IllegalStateException if {@code n >= 0} while tasks are active: Go panics there when a
+   *     limit was set (and, when none was, leaves its {@code Wait} blocked for good); call it before
+   *     starting tasks or once {@link #await()} has returned
    */
   public void setLimit(int n) {
     lock.lock();
     try {
-      if (active != 0) {
+      if (n >= 0 && active != 0) {
         throw new IllegalStateException(
             "cannot change the limit while " + active + " tasks of the group are still active");
       }
@@ -338,10 +362,16 @@ public final class TaskGroup implements AutoCloseable {
    * the first failure as cause (or {@link Context#CANCELED} if none), whether it returns or throws.
    * Tasks may still be added while it waits; it returns once none is active.
    *
+   * <p>If no task is active the outcome is reported at once, even if the calling thread is
+   * interrupted (as {@code Future.get} does for a completed future); the interrupt stays set.
+   *
    * @throws TaskGroupException if a task failed with an exception: its cause is the first failure,
-   *     later ones are attached as suppressed
-   * @throws Error the first {@code Error} thrown by a task, as it was thrown, with the other
-   *     failures attached as suppressed
+   *     exactly as thrown; the later failures the group kept are suppressed on the {@code
+   *     TaskGroupException} itself (the tasks' exceptions are never modified), and {@link
+   *     TaskGroupException#droppedFailures()} counts those beyond {@link #MAX_LATER_FAILURES}
+   * @throws Error the first {@code Error} thrown by a task, as it was thrown, with the other kept
+   *     failures added to it as suppressed (if it accepts them; {@link #failures()} has them all
+   *     in any case)
    * @throws InterruptedException if the calling thread is interrupted while waiting; tasks go on
    *     and the context is not cancelled
    * @throws IllegalStateException if called from one of the group's own tasks
@@ -349,12 +379,21 @@ public final class TaskGroup implements AutoCloseable {
   public void await() throws TaskGroupException, InterruptedException {
     ensureNotInOwnTask("await");
     Throwable primary;
-    lock.lockInterruptibly();
+    List<Throwable> others;
+    long droppedNow;
+    // Not lockInterruptibly: the lock is held only briefly, and a drained group must report its
+    // outcome whatever the interrupt status; only the wait for tasks is interruptible.
+    lock.lock();
     try {
       while (active > 0) {
         drained.await();
       }
-      primary = report();
+      primary = firstError != null ? firstError : first;
+      others = primary == firstError ? errorOthersToAttach() : List.copyOf(later);
+      droppedNow = dropped;
+      if (primary != null && primary == firstError) {
+        errorThrown = true;
+      }
     } finally {
       lock.unlock();
     }
@@ -362,10 +401,51 @@ public final class TaskGroup implements AutoCloseable {
       ctx.cancel(primary);
     }
     if (primary instanceof Error) {
+      for (Throwable t : others) {
+        primary.addSuppressed(t); // a no-op if the Error has suppression disabled
+      }
       throw (Error) primary;
     }
     if (primary != null) {
-      throw new TaskGroupException(primary);
+      throw new TaskGroupException(primary, others, droppedNow);
+    }
+  }
+
+  /**
+   * Returns the failures the group has kept, in the order they happened: the first failure (the
+   * one {@link #await()} reports), then up to {@link #MAX_LATER_FAILURES} later ones, plus the first
+   * {@code Error} wherever it came. Failures that only echo the group's cancellation are not
+   * failures (see the class documentation). Every kept failure is here whatever the exceptions
+   * themselves accept, for example when the reported {@code Error} has suppression disabled.
+   *
+   * @return an unmodifiable snapshot; empty if nothing failed
+   */
+  public List<Throwable> failures() {
+    lock.lock();
+    try {
+      List<Throwable> all = new ArrayList<>(later.size() + 1);
+      if (first != null) {
+        all.add(first);
+      }
+      all.addAll(later);
+      return Collections.unmodifiableList(all);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * Returns how many failures the group did not keep because {@link #MAX_LATER_FAILURES} later
+   * failures were already kept.
+   *
+   * @return the number of dropped failures; 0 in most groups
+   */
+  public long droppedFailures() {
+    lock.lock();
+    try {
+      return dropped;
+    } finally {
+      lock.unlock();
     }
   }
 
@@ -433,7 +513,7 @@ public final class TaskGroup implements AutoCloseable {
           + ", limit="
           + (limit < 0 ? "none" : Integer.toString(limit))
           + ", failures="
-          + failures.size()
+          + ((first == null ? 0 : 1) + later.size() + dropped)
           + (closed ? ", closed" : "")
           + ", context="
           + ctx
@@ -537,51 +617,53 @@ public final class TaskGroup implements AutoCloseable {
     }
   }
 
-  /** Records a failure; an echo of the cancellation counts only if nothing failed before it. */
+  /**
+   * Records a failure; an echo of the cancellation counts only if nothing failed before it. Later
+   * failures beyond the bound are counted, not kept, except the first Error.
+   */
   private void record(Throwable failure, boolean echo) {
-    Throwable first;
+    Throwable cause;
     lock.lock();
     try {
-      if (echo && !failures.isEmpty()) {
+      if (first == null) {
+        first = failure;
+      } else if (echo) {
         return;
+      } else if (later.size() < MAX_LATER_FAILURES
+          || (failure instanceof Error && firstError == null)) {
+        later.add(failure);
+      } else {
+        dropped++;
       }
-      failures.add(failure);
       if (failure instanceof Error && firstError == null) {
         firstError = (Error) failure;
       }
-      first = failures.get(0);
+      cause = first;
     } finally {
       lock.unlock();
     }
     if (failFast) {
-      ctx.cancel(first);
+      ctx.cancel(cause);
     }
   }
 
   /**
-   * Picks what await() reports and attaches the other failures to it, once each. Called under the
-   * lock.
+   * The kept failures other than {@code firstError} that await() has not yet added to it, in
+   * order; a group reused after an Error adds each one once. Called under the lock.
    */
-  private Throwable report() {
-    Throwable primary =
-        firstError != null ? firstError : failures.isEmpty() ? null : failures.get(0);
-    if (primary == null) {
-      return null;
+  private List<Throwable> errorOthersToAttach() {
+    List<Throwable> others = new ArrayList<>(later.size() + 1);
+    if (first != firstError) {
+      others.add(first);
     }
-    if (primary != reported) {
-      reported = primary;
-      attached = 0;
-    }
-    for (; attached < failures.size(); attached++) {
-      Throwable other = failures.get(attached);
-      if (other != primary) {
-        primary.addSuppressed(other);
+    for (Throwable t : later) {
+      if (t != firstError) {
+        others.add(t);
       }
     }
-    if (primary == firstError) {
-      errorThrown = true;
-    }
-    return primary;
+    List<Throwable> fresh = List.copyOf(others.subList(attachedToError, others.size()));
+    attachedToError = others.size();
+    return fresh;
   }
 
   /** Runs once, in the thread that completes the context: wakes waiters, interrupts the tasks. */

@@ -211,6 +211,35 @@ class GoErrgroupParityTest {
     }
   }
 
+  /**
+   * Go's SetLimit(-1) clears the limit before its "still active" check, so it never panics: here it
+   * never throws, and the tasks beyond the old limit start at once.
+   */
+  @Test
+  void removingTheLimitWhileTasksAreActiveIsAllowed() throws Exception {
+    try (TaskGroup g = TaskGroup.open()) {
+      g.setLimit(1);
+      CountDownLatch release = new CountDownLatch(1);
+      Task<Void> blocked =
+          ctx -> {
+            release.await();
+            return null;
+          };
+      assertTrue(g.tryGo(blocked));
+      assertFalse(g.tryGo(blocked), "limit 1 reached");
+      g.setLimit(-1);
+      for (int i = 0; i < 5; i++) {
+        assertTrue(g.tryGo(blocked), "no limit any more: tryGo #" + i);
+      }
+      assertTrue(g.toString().contains("active=6, limit=none"), g.toString());
+      release.countDown();
+      assertNull(awaitResult(g));
+      g.setLimit(2); // idle again: a new limit is accepted
+      assertTrue(g.tryGo(blocked));
+      assertNull(awaitResult(g));
+    }
+  }
+
   /** ExampleGroup_parallel: three fake searches; results in submission order. */
   @Test
   void parallelSearchExample() throws Exception {

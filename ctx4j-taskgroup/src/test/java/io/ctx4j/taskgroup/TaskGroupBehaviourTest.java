@@ -90,7 +90,11 @@ class TaskGroupBehaviourTest {
           });
       TaskGroupException e = assertThrows(TaskGroupException.class, g::await);
       assertSame(first, e.getCause());
-      assertEquals(List.of(second), Arrays.asList(first.getSuppressed()));
+      // On the group's exception, not on the task's: the tasks' exceptions are never modified.
+      assertEquals(List.of(second), Arrays.asList(e.getSuppressed()));
+      assertEquals(0, first.getSuppressed().length);
+      assertEquals(List.of(first, second), g.failures());
+      assertEquals(0, e.droppedFailures());
       assertSame(first, g.context().cause());
     }
   }
@@ -361,6 +365,120 @@ class TaskGroupBehaviourTest {
       assertThrows(RejectedExecutionException.class, () -> g.tryGo(ctx -> 1));
       g.await(); // nothing is active, nothing failed
       assertFalse(g.toString().contains("active=1"), g.toString());
+    }
+  }
+
+  /**
+   * Like {@code Future.get} on a completed future, and like the project's rule for waits that end
+   * with a context: once nothing is left to wait for, await() reports the outcome even if the
+   * thread is interrupted, and leaves the interrupt set.
+   */
+  @Test
+  void awaitOnADrainedGroupReportsTheOutcomeDespiteAnInterrupt() throws Exception {
+    IOException boom = new IOException("boom");
+    try (TaskGroup g = TaskGroup.open(Context.background())) {
+      g.go(
+          ctx -> {
+            throw boom;
+          });
+      TaskGroupException first = assertThrows(TaskGroupException.class, g::await);
+      Thread.currentThread().interrupt();
+      try {
+        TaskGroupException again = assertThrows(TaskGroupException.class, g::await);
+        assertSame(boom, again.getCause());
+        assertSame(first.getCause(), again.getCause(), "await twice: the same first failure");
+        assertSame(boom, g.context().cause());
+        assertTrue(Thread.currentThread().isInterrupted(), "the interrupt must stay set");
+      } finally {
+        Thread.interrupted();
+      }
+    }
+    try (TaskGroup ok = TaskGroup.open()) {
+      ok.go(ctx -> 1);
+      ok.await();
+      Thread.currentThread().interrupt();
+      try {
+        ok.await(); // nothing failed: returns
+        assertTrue(Thread.currentThread().isInterrupted());
+      } finally {
+        Thread.interrupted();
+      }
+    }
+  }
+
+  /**
+   * Go leaves a Go call blocked on the old semaphore for good after SetLimit(-1); here removing the
+   * limit lets it through.
+   */
+  @Test
+  void aGoWaitingOnTheLimitIsReleasedWhenTheLimitIsRemoved() throws Exception {
+    try (TaskGroup g = TaskGroup.open()) {
+      g.setLimit(0);
+      CompletableFuture<CompletableFuture<Integer>> submitted = new CompletableFuture<>();
+      Thread submitter = new Thread(() -> submitted.complete(g.go(ctx -> 7)));
+      submitter.start();
+      awaitBlocked(submitter);
+      assertFalse(submitted.isDone(), "limit 0 must block go()");
+      g.setLimit(-1);
+      assertEquals(7, submitted.get(10, TimeUnit.SECONDS).get(10, TimeUnit.SECONDS));
+      g.await();
+    }
+  }
+
+  /** close() cannot stop a task that ignores its context and interrupts; it waits for it. */
+  @Test
+  void closeWaitsForATaskThatIgnoresCancellation() throws Exception {
+    CountDownLatch started = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    AtomicInteger interruptsSeen = new AtomicInteger();
+    TaskGroup g = TaskGroup.open(Context.background());
+    g.go(
+        ctx -> {
+          started.countDown();
+          while (true) {
+            try {
+              release.await();
+              return null;
+            } catch (InterruptedException ignored) {
+              interruptsSeen.incrementAndGet();
+            }
+          }
+        });
+    assertTrue(started.await(10, TimeUnit.SECONDS));
+    CompletableFuture<Void> closed = CompletableFuture.runAsync(g::close);
+    while (interruptsSeen.get() == 0) {
+      Thread.onSpinWait(); // close() cancels, and the group interrupts the task once
+    }
+    assertTrue(g.context().isDone());
+    assertFalse(closed.isDone(), "close() returned while a task was still running");
+    release.countDown();
+    closed.get(10, TimeUnit.SECONDS);
+    assertEquals(1, interruptsSeen.get());
+  }
+
+  /**
+   * On a direct executor the task runs on the caller's thread: the group must neither interrupt the
+   * caller for its own failure nor clear an interrupt the caller had.
+   */
+  @Test
+  void aDirectExecutorLeavesTheCallersInterruptStatusAlone() throws Exception {
+    IOException boom = new IOException("boom");
+    try (TaskGroup g = TaskGroup.builder(Context.background()).executor(Runnable::run).build()) {
+      CompletableFuture<Object> f =
+          g.go(
+              ctx -> {
+                throw boom;
+              });
+      assertTrue(f.isCompletedExceptionally());
+      assertFalse(Thread.currentThread().isInterrupted(), "interrupted by its own group");
+      Thread.currentThread().interrupt();
+      try {
+        g.go(ctx -> 1); // skipped: the context is done
+        assertTrue(Thread.currentThread().isInterrupted(), "the caller's interrupt was cleared");
+      } finally {
+        Thread.interrupted();
+      }
+      assertSame(boom, assertThrows(TaskGroupException.class, g::await).getCause());
     }
   }
 

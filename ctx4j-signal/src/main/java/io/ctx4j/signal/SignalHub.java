@@ -1,0 +1,106 @@
+package io.ctx4j.signal;
+
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import sun.misc.Signal;
+import sun.misc.SignalHandler;
+
+/**
+ * The one handler of ctx4j for one signal, shared by every live {@link SignalContext} that lists it:
+ * the Java form of Go's {@code os/signal} registry, which delivers a signal to every channel that
+ * {@code Notify} registered for it.
+ *
+ * <p>Implementation notes. A signal's handler is process-global and {@code Signal.handle} swaps it
+ * as a whole, so each context installing its own handler and restoring "the one it found" breaks as
+ * soon as two contexts share a signal and end in another order than the reverse of their creation
+ * (a stale handler of a dead context is then put back and swallows the signal for good). Instead:
+ *
+ * <ul>
+ *   <li>State, guarded by {@code lock}: {@code live}, the contexts registered for the signal, and
+ *       {@code original}, the handler found when {@code live} last went from empty to non-empty.
+ *   <li>Invariant: our {@code dispatcher} is the installed handler if and only if {@code live} is
+ *       not empty, and then {@code original} is what to put back. Both change together, under the
+ *       lock, in {@link #add} (install on the first) and {@link #remove} (restore on the last), so
+ *       contexts may end in any order, any number of times.
+ *   <li>A signal takes a snapshot of {@code live} under the lock and then, outside it (the
+ *       contexts' callbacks run then, and must never run under a lock), first detaches every
+ *       receiver from all of its signals and only then cancels them. So when the last receiver is
+ *       seen done the original handler is already back, and a second Ctrl-C ends the JVM.
+ *   <li>The JDK looks the handler up when a signal arrives and runs it later on a thread of its
+ *       own, so the dispatcher can run after the last context left and the original came back;
+ *       and a receiver in the snapshot can be ended by a racing {@code stop()} (or its parent)
+ *       before the signal cancels it. If the signal ended no receiver, it is raised again, which
+ *       hands it to whatever is installed now (normally the original) instead of dropping it: a
+ *       SIGTERM racing the last {@code stop()} still ends the JVM. No loop: every receiver of the
+ *       snapshot has been detached by then, and with {@code live} empty the dispatcher is not
+ *       installed (the invariant).
+ *   <li>The JDK starts a thread per signal, so two quick signals can be dispatched at once over
+ *       the same snapshot: the first to cancel a context takes the signal, the other finds every
+ *       receiver already ended and hands its signal on; a second Ctrl-C then exits as usual.
+ *   <li>A context registered after a signal's snapshot is not ended by that signal: it started
+ *       listening after the signal arrived.
+ * </ul>
+ */
+final class SignalHub {
+  private static final ConcurrentHashMap<Integer, SignalHub> HUBS = new ConcurrentHashMap<>();
+
+  private final Signal signal;
+  private final SignalHandler dispatcher = this::dispatch;
+  private final Object lock = new Object();
+  private final Set<SignalContext> live = new LinkedHashSet<>(); // guarded by lock
+  private SignalHandler original; // guarded by lock; non-null iff live is not empty
+
+  private SignalHub(Signal signal) {
+    this.signal = signal;
+  }
+
+  /** The hub of {@code s}, keyed by number so that two names of one signal share it. */
+  static SignalHub of(Signal s) {
+    return HUBS.computeIfAbsent(s.getNumber(), n -> new SignalHub(s));
+  }
+
+  /**
+   * Registers {@code c}; the first registration installs the dispatcher.
+   *
+   * @throws IllegalArgumentException if the JVM refuses a handler for the signal (nothing changes)
+   */
+  void add(SignalContext c) {
+    synchronized (lock) {
+      if (live.isEmpty()) {
+        original = Signals.install(signal, dispatcher);
+      }
+      live.add(c);
+      assert original != null;
+    }
+  }
+
+  /** Unregisters {@code c} if it is registered; the last one out restores the original. */
+  void remove(SignalContext c) {
+    synchronized (lock) {
+      if (live.remove(c) && live.isEmpty()) {
+        Signal.handle(signal, original);
+        original = null;
+      }
+    }
+  }
+
+  private void dispatch(Signal received) {
+    List<SignalContext> receivers;
+    synchronized (lock) {
+      receivers = new ArrayList<>(live);
+    }
+    for (SignalContext c : receivers) {
+      c.detach();
+    }
+    boolean taken = false;
+    for (SignalContext c : receivers) {
+      taken |= c.signalled(received);
+    }
+    if (!taken) {
+      Signal.raise(signal);
+    }
+  }
+}

@@ -1,0 +1,83 @@
+package io.ctx4j.signal;
+
+import io.ctx4j.CancelableContext;
+import io.ctx4j.Context;
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * A child JVM of {@link SignalsProcessTest}: sets up the contexts of one scenario, prints {@code
+ * ready}, reports what a signal did to them, then ends every context and prints {@code armed}. From
+ * then on the JVM's own handlers must be back, so the test's next SIGTERM ends it with status 143;
+ * if the signal is swallowed the child gives up after two minutes with status 3.
+ */
+public final class SignalScenarioChild {
+  private SignalScenarioChild() {}
+
+  public static void main(String[] args) throws Exception {
+    switch (args[0]) {
+      case "nested-stop-outer-first":
+        nested(true);
+        break;
+      case "nested-stop-inner-first":
+        nested(false);
+        break;
+      case "parent-cancelled":
+        parentCancelled();
+        break;
+      case "fan-out":
+        fanOut();
+        break;
+      default:
+        throw new IllegalArgumentException("unknown scenario " + args[0]);
+    }
+    System.out.println("armed");
+    System.out.flush();
+    Thread.sleep(120_000);
+    System.exit(3);
+  }
+
+  /** Issue 15 item 1: a context over a context, both on TERM, stopped in either order. */
+  private static void nested(boolean outerFirst) {
+    SignalContext outer = Signals.notifyContext(Context.background(), "TERM");
+    SignalContext inner = Signals.notifyContext(outer, "TERM");
+    System.out.println("ready");
+    if (outerFirst) {
+      outer.stop();
+      inner.stop();
+    } else {
+      inner.close();
+      outer.close();
+    }
+    System.out.println("inner " + state(inner) + ", outer " + state(outer));
+  }
+
+  /** Contexts ended by their parent only: ending them must unregister them just as stop() does. */
+  private static void parentCancelled() {
+    CancelableContext parent = Context.withCancel(Context.background());
+    SignalContext a = Signals.notifyContext(parent, "INT", "TERM");
+    SignalContext b = Signals.notifyContext(a, "TERM");
+    System.out.println("ready");
+    parent.cancel();
+    System.out.println("a " + state(a) + ", b " + state(b));
+  }
+
+  /** Issue 15 item 2: one TERM must end every context registered for it, not only the newest. */
+  private static void fanOut() throws InterruptedException {
+    SignalContext app = Signals.notifyContext(Context.background(), "INT", "TERM");
+    SignalContext lib = Signals.notifyContext(Context.background(), "TERM");
+    SignalContext other = Signals.notifyContext(Context.background(), "HUP");
+    System.out.println("ready");
+    System.out.flush();
+    // Bounded so that a context the signal missed is reported instead of hanging the child.
+    for (SignalContext c : List.of(app, lib)) {
+      c.await(Duration.ofSeconds(30));
+    }
+    System.out.println("app " + state(app) + ", lib " + state(lib) + ", hup " + state(other));
+    other.stop();
+  }
+
+  private static String state(Context c) {
+    return c.isDone() ? "done: " + c.cause().getMessage() : "live";
+  }
+}
