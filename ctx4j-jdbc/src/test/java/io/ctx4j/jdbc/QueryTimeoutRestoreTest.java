@@ -84,39 +84,7 @@ class QueryTimeoutRestoreTest extends H2Test {
     }
   }
 
-  @Test
-  void theTimeoutIsTakenBackWhenTheBodyThrowsARuntimeExceptionOrAnError() throws Exception {
-    IllegalStateException bug = new IllegalStateException("bug in the body");
-    AssertionError error = new AssertionError("an Error from the body");
-    try (CancelableContext ctx = seconds(30);
-        Statement st = connection.createStatement()) {
-      assertSame(
-          bug,
-          assertThrows(
-              IllegalStateException.class,
-              () ->
-                  ContextStatements.execute(
-                      ctx,
-                      st,
-                      s -> {
-                        throw bug;
-                      })));
-      assertEquals(0, freshStatementTimeout(connection));
-      assertSame(
-          error,
-          assertThrows(
-              AssertionError.class,
-              () ->
-                  ContextStatements.execute(
-                      ctx,
-                      st,
-                      s -> {
-                        throw error;
-                      })));
-      assertEquals(0, st.getQueryTimeout());
-      assertEquals(0, freshStatementTimeout(connection));
-    }
-  }
+  // A RuntimeException or Error of the body: ExecuteOutcomesTest#runtimeExceptionsAndErrors...
 
   @Test
   void theTimeoutIsTakenBackWhenTheBodyClosesTheStatement() throws Exception {
