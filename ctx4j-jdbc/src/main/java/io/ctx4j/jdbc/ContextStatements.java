@@ -36,17 +36,18 @@ import java.util.concurrent.locks.ReentrantLock;
  * connection) carries no timeout of a finished context. A context without deadline, or with more
  * than {@value #MAX_TIMEOUT_SECONDS} seconds left, leaves the timeout untouched: drivers that count
  * milliseconds in an {@code int} (H2 does) reject or wrap larger values. The driver's timeout is a
- * second line of defence; the context's own deadline normally fires first and cancels the statement.
+ * second line of defence; the context's own deadline normally fires first and cancels the
+ * statement.
  *
  * <h2>Cancellation</h2>
  *
  * When the context ends, {@code cancel()} is called on a thread of its own (it may talk to the
- * server), and repeated every {@value #RETRY_MILLIS} ms until the work is over, because drivers
- * (H2 among them) drop a cancel that arrives just before the statement starts executing. When {@link
+ * server), and repeated every {@value #RETRY_MILLIS} ms until the work is over, because drivers (H2
+ * among them) drop a cancel that arrives just before the statement starts executing. When {@link
  * #execute} returns, or the registration of {@link #bind} is stopped, no cancel can reach the
  * statement any more, so it can be reused: the end of the work waits for a {@code cancel()} call in
- * flight, without giving up on an interrupt (the interrupt status is left set), and bars later ones.
- * A driver whose {@code cancel()} hangs therefore holds up the end of the work.
+ * flight, without giving up on an interrupt (the interrupt status is left set), and bars later
+ * ones. A driver whose {@code cancel()} hangs therefore holds up the end of the work.
  *
  * <p>A {@code cancel()} that fails (an {@code SQLException} or {@code RuntimeException} from the
  * driver) is not retried; it is reported: {@linkplain Throwable#addSuppressed suppressed} on the
@@ -64,9 +65,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * threads may leave either's timeout behind; JDBC connections are not meant for that use anyway.
  *
  * <p>Thread safety: all methods are static and thread-safe; {@code Statement.cancel()} is the one
- * JDBC method meant to be called from another thread, and drivers support it to varying degrees (H2,
- * PostgreSQL, MySQL and Oracle do). Memory consistency effects: actions before the context ends
- * happen-before the cancel; a cancel happens-before the return of {@code execute} (or of the
+ * JDBC method meant to be called from another thread, and drivers support it to varying degrees
+ * (H2, PostgreSQL, MySQL and Oracle do). Memory consistency effects: actions before the context
+ * ends happen-before the cancel; a cancel happens-before the return of {@code execute} (or of the
  * registration's {@code stop()}) that waited for it.
  *
  * @since 0.1
@@ -77,9 +78,9 @@ public final class ContextStatements {
 
   /**
    * The largest query timeout, in seconds, that is set on a statement: {@code Integer.MAX_VALUE /
-   * 1000}, about 24.8 days. Drivers that keep milliseconds in an {@code int} (H2 multiplies by 1000)
-   * reject larger values or wrap them to a small one; a context with more time left than this gets
-   * no driver timeout and relies on its own deadline.
+   * 1000}, about 24.8 days. Drivers that keep milliseconds in an {@code int} (H2 multiplies by
+   * 1000) reject larger values or wrap them to a small one; a context with more time left than this
+   * gets no driver timeout and relies on its own deadline.
    */
   public static final int MAX_TIMEOUT_SECONDS = Integer.MAX_VALUE / 1000;
 
@@ -106,13 +107,13 @@ public final class ContextStatements {
   }
 
   /**
-   * Ties {@code statement} to {@code ctx}: sets its query timeout from the remaining time and cancels
-   * it when the context ends, until the returned registration is stopped (closed). Stop it when the
-   * statement's work is over, before the statement is reused for other work: stopping waits for a
-   * cancel in flight, bars later ones, and puts the previous query timeout back. Failures found while
-   * stopping (a failed cancel, a timeout that cannot be put back) go to the uncaught-exception
-   * handler of the stopping thread. {@link Registration#stop()} returns {@code true} if no cancel was
-   * ever started.
+   * Ties {@code statement} to {@code ctx}: sets its query timeout from the remaining time and
+   * cancels it when the context ends, until the returned registration is stopped (closed). Stop it
+   * when the statement's work is over, before the statement is reused for other work: stopping
+   * waits for a cancel in flight, bars later ones, and puts the previous query timeout back.
+   * Failures found while stopping (a failed cancel, a timeout that cannot be put back) go to the
+   * uncaught-exception handler of the stopping thread. {@link Registration#stop()} returns {@code
+   * true} if no cancel was ever started.
    *
    * @param ctx the context
    * @param statement the statement
@@ -149,12 +150,12 @@ public final class ContextStatements {
    *
    * A failed cancel, and a failure to put the timeout back, are suppressed on what is thrown; if
    * nothing is thrown, a failure to put the timeout back is thrown as an {@code SQLException} (the
-   * result is lost: the statement is not as it was) and a failed cancel goes to the calling thread's
-   * uncaught-exception handler.
+   * result is lost: the statement is not as it was) and a failed cancel goes to the calling
+   * thread's uncaught-exception handler.
    *
    * <p>The body may close the statement; the timeout is then put back through a new statement of
-   * the same connection, for drivers that keep it per connection. An interrupt of the calling thread
-   * does not cut short the wait for a cancel in flight and is left set.
+   * the same connection, for drivers that keep it per connection. An interrupt of the calling
+   * thread does not cut short the wait for a cancel in flight and is left set.
    *
    * @param ctx the context
    * @param statement the statement; {@code PreparedStatement} and {@code CallableStatement} too
@@ -243,16 +244,18 @@ public final class ContextStatements {
    * ReentrantLock#lock()}. So the linearization point of "the work is over" is that critical
    * section: a cancel in flight finishes before it (the end waits for the lock), and no cancel
    * starts after it (the loop sees {@code over}). The loop's 20 ms pause is outside the lock and is
-   * cut short by {@code overSignal}. {@code cancelFailure} is written by the loop under the lock and
-   * read by the end after it has set {@code over}, so it is complete when read.
+   * cut short by {@code overSignal}. {@code cancelFailure} is written by the loop under the lock
+   * and read by the end after it has set {@code over}, so it is complete when read.
    */
   private static final class Binding implements Registration {
     private final Context ctx;
     private final Statement statement;
+
     /** Whether this binding set the timeout, and so must put {@link #previousTimeout} back. */
     private final boolean timeoutSet;
 
     private final int previousTimeout;
+
     /** The statement's connection, when {@link #timeoutSet}: to restore once the body closed it. */
     private final Connection connection;
 
@@ -405,7 +408,9 @@ public final class ContextStatements {
       }
     }
 
-    /** Ends the work after the body threw {@code t}; returns the context's error to throw instead. */
+    /**
+     * Ends the work after the body threw {@code t}; returns the context's error to throw instead.
+     */
     ContextException endAfterFailure(Throwable t) {
       endCancels();
       ContextException stopped = null;

@@ -55,7 +55,9 @@ class CancelFailureTest extends H2Test {
         });
   }
 
-  /** Runs execute with a body that ends its context, waits for the refused cancel, then {@code end}. */
+  /**
+   * Runs execute with a body that ends its context, waits for the refused cancel, then {@code end}.
+   */
   private <T> T executeAfterRefusedCancel(ContextStatements.SqlBody<Statement, T> end)
       throws SQLException {
     CancelableContext ctx = Context.withCancel(Context.background());
@@ -104,7 +106,9 @@ class CancelFailureTest extends H2Test {
 
   @Test
   void aFailedCancelGoesToTheUncaughtExceptionHandlerWhenExecuteReturns() throws Exception {
-    long v = executeAfterRefusedCancel(s -> sum(s.executeQuery("SELECT SUM(X) FROM SYSTEM_RANGE(1, 10)")));
+    long v =
+        executeAfterRefusedCancel(
+            s -> sum(s.executeQuery("SELECT SUM(X) FROM SYSTEM_RANGE(1, 10)")));
     assertEquals(55L, v);
     assertEquals(List.of(refusal), reported);
   }

@@ -30,7 +30,8 @@ class ContextStatementsTest extends H2Test {
   @Test
   void aFastQueryRunsAndKeepsItsResult() throws Exception {
     try (CancelableContext ctx = Context.withTimeout(Context.background(), Duration.ofSeconds(30));
-        PreparedStatement ps = connection.prepareStatement("SELECT SUM(X) FROM SYSTEM_RANGE(1, ?)")) {
+        PreparedStatement ps =
+            connection.prepareStatement("SELECT SUM(X) FROM SYSTEM_RANGE(1, ?)")) {
       ps.setLong(1, 100);
       assertEquals(5050L, (long) ContextStatements.execute(ctx, ps, s -> sum(s.executeQuery())));
     }
@@ -108,7 +109,8 @@ class ContextStatementsTest extends H2Test {
 
   @Test
   void aSmallerTimeoutAlreadySetIsKept() throws Exception {
-    try (CancelableContext ctx = Context.withTimeout(Context.background(), Duration.ofSeconds(100));
+    try (CancelableContext ctx =
+            Context.withTimeout(Context.background(), Duration.ofSeconds(100));
         Statement st = connection.createStatement()) {
       st.setQueryTimeout(5);
       try (Registration r = ContextStatements.bind(ctx, st)) {
@@ -124,7 +126,8 @@ class ContextStatementsTest extends H2Test {
   @Test
   void timeoutsRoundUpToWholeSeconds() {
     assertEquals(0, ContextStatements.queryTimeoutSeconds(Context.background()));
-    try (CancelableContext ctx = Context.withTimeout(Context.background(), Duration.ofMillis(2500))) {
+    try (CancelableContext ctx =
+        Context.withTimeout(Context.background(), Duration.ofMillis(2500))) {
       int s = ContextStatements.queryTimeoutSeconds(ctx);
       assertTrue(s == 3 || s == 2, "got " + s); // 3 unless half a second passed meanwhile
     }
@@ -138,7 +141,8 @@ class ContextStatementsTest extends H2Test {
       assertThrows(CanceledException.class, () -> ContextStatements.bind(ctx, st));
       AtomicInteger ran = new AtomicInteger();
       assertThrows(
-          CanceledException.class, () -> ContextStatements.execute(ctx, st, s -> ran.incrementAndGet()));
+          CanceledException.class,
+          () -> ContextStatements.execute(ctx, st, s -> ran.incrementAndGet()));
       assertEquals(0, ran.get());
       assertEquals(0, st.getQueryTimeout());
     }
@@ -147,7 +151,8 @@ class ContextStatementsTest extends H2Test {
   @Test
   void aQueryFinishingAsTheContextEndsHasOneOutcomeAndTheStatementStaysUsable() throws Exception {
     CyclicBarrier barrier = new CyclicBarrier(2);
-    try (PreparedStatement ps = connection.prepareStatement("SELECT SUM(X) FROM SYSTEM_RANGE(1, 10)")) {
+    try (PreparedStatement ps =
+        connection.prepareStatement("SELECT SUM(X) FROM SYSTEM_RANGE(1, 10)")) {
       for (int i = 0; i < 300; i++) {
         CancelableContext ctx = Context.withCancel(Context.background());
         CompletableFuture<Void> canceller =
@@ -170,7 +175,8 @@ class ContextStatementsTest extends H2Test {
       }
       // No cancel landed late on the statement: it still runs a query under a live context.
       assertEquals(
-          55L, (long) ContextStatements.execute(Context.background(), ps, s -> sum(s.executeQuery())));
+          55L,
+          (long) ContextStatements.execute(Context.background(), ps, s -> sum(s.executeQuery())));
     }
   }
 }

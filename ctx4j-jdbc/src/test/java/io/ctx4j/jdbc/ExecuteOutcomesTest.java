@@ -65,7 +65,8 @@ class ExecuteOutcomesTest extends H2Test {
           assertThrows(
               DeadlineExceededException.class,
               () -> ContextStatements.execute(lagging, st, s -> sum(s.executeQuery(TestDb.SLOW))));
-      assertTrue(e.getSuppressed()[0] instanceof SQLTimeoutException, "got " + e.getSuppressed()[0]);
+      assertTrue(
+          e.getSuppressed()[0] instanceof SQLTimeoutException, "got " + e.getSuppressed()[0]);
       assertEquals(0, st.getQueryTimeout());
     }
   }
@@ -74,7 +75,8 @@ class ExecuteOutcomesTest extends H2Test {
   void aDeadlineTooFarForTheDriverLeavesTheTimeoutAlone() throws Exception {
     // H2 keeps milliseconds in an int: 30 days is rejected, 4,294,968 s wraps to a 704 ms timeout.
     for (long seconds : new long[] {4_294_968L, 2_592_000L}) {
-      try (CancelableContext ctx = Context.withTimeout(Context.background(), Duration.ofSeconds(seconds));
+      try (CancelableContext ctx =
+              Context.withTimeout(Context.background(), Duration.ofSeconds(seconds));
           Statement st = connection.createStatement()) {
         long v =
             ContextStatements.execute(
@@ -90,7 +92,8 @@ class ExecuteOutcomesTest extends H2Test {
     }
     try (CancelableContext ctx =
             Context.withTimeout(
-                Context.background(), Duration.ofSeconds(ContextStatements.MAX_TIMEOUT_SECONDS - 5));
+                Context.background(),
+                Duration.ofSeconds(ContextStatements.MAX_TIMEOUT_SECONDS - 5));
         Statement st = connection.createStatement()) {
       int during = ContextStatements.execute(ctx, st, Statement::getQueryTimeout);
       assertTrue(during > ContextStatements.MAX_TIMEOUT_SECONDS - 10, "got " + during);
@@ -151,7 +154,8 @@ class ExecuteOutcomesTest extends H2Test {
         Statement st = connection.createStatement()) {
       SQLException e =
           assertThrows(
-              SQLException.class, () -> ContextStatements.execute(ctx, st, s -> s.execute("SELEKT")));
+              SQLException.class,
+              () -> ContextStatements.execute(ctx, st, s -> s.execute("SELEKT")));
       assertFalse(e instanceof SQLTimeoutException);
       assertEquals(0, e.getSuppressed().length);
     }
@@ -199,7 +203,8 @@ class ExecuteOutcomesTest extends H2Test {
               DeadlineExceededException.class,
               () -> ContextStatements.execute(ctx, ps, PreparedStatement::executeBatch));
       assertTrue(System.nanoTime() - start < STOPPED_WITHIN_NANOS);
-      assertTrue(e.getSuppressed()[0] instanceof BatchUpdateException, "got " + e.getSuppressed()[0]);
+      assertTrue(
+          e.getSuppressed()[0] instanceof BatchUpdateException, "got " + e.getSuppressed()[0]);
       assertEquals(0, freshStatementTimeout(connection));
     }
   }
@@ -209,11 +214,13 @@ class ExecuteOutcomesTest extends H2Test {
     Statement st = connection.createStatement();
     st.close();
     try (CancelableContext ctx = thirtySeconds()) {
-      assertThrows(SQLException.class, () -> ContextStatements.execute(ctx, st, s -> s.execute(FAST)));
+      assertThrows(
+          SQLException.class, () -> ContextStatements.execute(ctx, st, s -> s.execute(FAST)));
       assertThrows(SQLException.class, () -> ContextStatements.bind(ctx, st));
     }
     assertThrows(
-        SQLException.class, () -> ContextStatements.execute(Context.background(), st, s -> s.execute(FAST)));
+        SQLException.class,
+        () -> ContextStatements.execute(Context.background(), st, s -> s.execute(FAST)));
     assertEquals(0, freshStatementTimeout(connection));
   }
 
@@ -260,7 +267,8 @@ class ExecuteOutcomesTest extends H2Test {
         Statement st = connection.createStatement()) {
       Thread.currentThread().interrupt();
       try {
-        assertEquals(55L, (long) ContextStatements.execute(ctx, st, s -> sum(s.executeQuery(FAST))));
+        assertEquals(
+            55L, (long) ContextStatements.execute(ctx, st, s -> sum(s.executeQuery(FAST))));
         assertTrue(Thread.currentThread().isInterrupted());
       } finally {
         Thread.interrupted();
@@ -270,7 +278,8 @@ class ExecuteOutcomesTest extends H2Test {
 
   @Test
   void aNestedExecuteStoppedByItsContextLeavesTheOuterStatementUsable() throws Exception {
-    try (CancelableContext outer = Context.withTimeout(Context.background(), Duration.ofSeconds(60));
+    try (CancelableContext outer =
+            Context.withTimeout(Context.background(), Duration.ofSeconds(60));
         Statement st = connection.createStatement()) {
       long v =
           ContextStatements.execute(
@@ -280,7 +289,8 @@ class ExecuteOutcomesTest extends H2Test {
                 CancelableContext inner = Context.withTimeout(outer, Duration.ofMillis(300));
                 assertThrows(
                     DeadlineExceededException.class,
-                    () -> ContextStatements.execute(inner, s, i -> sum(i.executeQuery(TestDb.SLOW))));
+                    () ->
+                        ContextStatements.execute(inner, s, i -> sum(i.executeQuery(TestDb.SLOW))));
                 return sum(s.executeQuery(TestDb.sleepingFor(50)));
               });
       assertEquals(50L * 51 / 2, v);
@@ -345,6 +355,36 @@ class ExecuteOutcomesTest extends H2Test {
       canceller.join();
       assertSame(why, e.getCause());
       assertTrue(e.getSuppressed()[0] instanceof SQLException);
+    }
+  }
+
+  @Test
+  void nullArgumentsAreNamed() throws Exception {
+    try (Statement st = connection.createStatement()) {
+      Context bg = Context.background();
+      assertEquals(
+          "ctx",
+          assertThrows(
+                  NullPointerException.class, () -> ContextStatements.execute(null, st, s -> 1))
+              .getMessage());
+      assertEquals(
+          "statement",
+          assertThrows(
+                  NullPointerException.class, () -> ContextStatements.execute(bg, null, s -> 1))
+              .getMessage());
+      assertEquals(
+          "body",
+          assertThrows(NullPointerException.class, () -> ContextStatements.execute(bg, st, null))
+              .getMessage());
+      assertEquals(
+          "statement",
+          assertThrows(NullPointerException.class, () -> ContextStatements.bind(bg, null))
+              .getMessage());
+      assertEquals(
+          "ctx",
+          assertThrows(
+                  NullPointerException.class, () -> ContextStatements.queryTimeoutSeconds(null))
+              .getMessage());
     }
   }
 }

@@ -28,11 +28,11 @@ import org.junit.jupiter.api.Timeout;
 @Timeout(300)
 class LateCancelTest extends H2Test {
   private static final int ROUNDS = 200;
+
   /** About 30 ms of work, so that a cancel arriving late finds it running. */
   private static final String NEXT_QUERY = TestDb.sleepingFor(30);
 
   private static final long NEXT_SUM = 30L * 31 / 2;
-
 
   /**
    * A driver whose cancel takes a while (PostgreSQL and MySQL open a connection to send one): the
@@ -43,7 +43,8 @@ class LateCancelTest extends H2Test {
     CountDownLatch cancelEntered = new CountDownLatch(1);
     CountDownLatch releaseCancel = new CountDownLatch(1);
     AtomicInteger cancelsInFlight = new AtomicInteger();
-    try (PreparedStatement real = connection.prepareStatement("SELECT SUM(X) FROM SYSTEM_RANGE(1, 10)")) {
+    try (PreparedStatement real =
+        connection.prepareStatement("SELECT SUM(X) FROM SYSTEM_RANGE(1, 10)")) {
       PreparedStatement ps =
           CancelHookStatements.wrap(
               PreparedStatement.class,
@@ -119,7 +120,8 @@ class LateCancelTest extends H2Test {
         }
       }
     }
-    assertEquals(List.of(), failures, failures.size() + " of " + ROUNDS + " next queries cancelled");
+    assertEquals(
+        List.of(), failures, failures.size() + " of " + ROUNDS + " next queries cancelled");
   }
 
   /** The context ends and the thread is interrupted while the body runs; the next query is safe. */
@@ -159,7 +161,8 @@ class LateCancelTest extends H2Test {
 
   /**
    * A slow query stopped by its context on a thread that is also interrupted, with a driver that
-   * ignores interrupts (the DEAF query): rounds on rounds, the statement then runs a query to the end.
+   * ignores interrupts (the DEAF query): rounds on rounds, the statement then runs a query to the
+   * end.
    */
   @Test
   void aQueryStoppedUnderInterruptLeavesNoCancelBehind() throws Exception {

@@ -3,7 +3,6 @@ package io.ctx4j.jdbc;
 import static io.ctx4j.jdbc.TestDb.freshStatementTimeout;
 import static io.ctx4j.jdbc.TestDb.sum;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -32,7 +31,8 @@ class QueryTimeoutRestoreTest extends H2Test {
   @Test
   void aStatementReusedWithoutDeadlineRunsALongQueryToTheEnd() throws Exception {
     try (Statement st = connection.createStatement()) {
-      try (CancelableContext ctx = Context.withTimeout(Context.background(), Duration.ofMillis(300))) {
+      try (CancelableContext ctx =
+          Context.withTimeout(Context.background(), Duration.ofMillis(300))) {
         assertThrows(
             DeadlineExceededException.class,
             () -> ContextStatements.execute(ctx, st, s -> sum(s.executeQuery(TestDb.SLOW))));
@@ -55,7 +55,8 @@ class QueryTimeoutRestoreTest extends H2Test {
   @Test
   void theTimeoutIsSetWhileTheBodyRunsAndTakenBackWhenItReturns() throws Exception {
     try (CancelableContext ctx = seconds(30);
-        PreparedStatement ps = connection.prepareStatement("SELECT SUM(X) FROM SYSTEM_RANGE(1, 10)")) {
+        PreparedStatement ps =
+            connection.prepareStatement("SELECT SUM(X) FROM SYSTEM_RANGE(1, 10)")) {
       int during =
           ContextStatements.execute(
               ctx,
@@ -101,7 +102,8 @@ class QueryTimeoutRestoreTest extends H2Test {
               });
       assertEquals(55L, r);
       assertTrue(st.isClosed());
-      assertEquals(0, freshStatementTimeout(connection), "H2's session timeout is not left at 30 s");
+      assertEquals(
+          0, freshStatementTimeout(connection), "H2's session timeout is not left at 30 s");
     }
   }
 

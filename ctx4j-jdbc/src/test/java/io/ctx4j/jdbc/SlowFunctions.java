@@ -14,8 +14,8 @@ public final class SlowFunctions {
   }
 
   /**
-   * Returns {@code x} after about a millisecond and leaves an interrupt pending instead of
-   * reacting to it, as a driver blocked in socket I/O does; only a cancel stops the query.
+   * Returns {@code x} after about a millisecond and leaves an interrupt pending instead of reacting
+   * to it, as a driver blocked in socket I/O does; only a cancel stops the query.
    */
   public static long deafRow(long x) {
     long until = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(1);
