@@ -22,7 +22,9 @@ import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
+@Timeout(120)
 class ContextStatementsTest extends H2Test {
   private static final String SLOW = TestDb.SLOW;
   private static final long STOPPED_WITHIN_NANOS = Duration.ofSeconds(15).toNanos();
@@ -118,7 +120,7 @@ class ContextStatementsTest extends H2Test {
       }
       st.setQueryTimeout(500);
       try (Registration r = ContextStatements.bind(ctx, st)) {
-        assertTrue(st.getQueryTimeout() <= 100 && st.getQueryTimeout() >= 99);
+        assertTrue(st.getQueryTimeout() <= 100 && st.getQueryTimeout() >= 90);
       }
     }
   }
@@ -129,7 +131,7 @@ class ContextStatementsTest extends H2Test {
     try (CancelableContext ctx =
         Context.withTimeout(Context.background(), Duration.ofMillis(2500))) {
       int s = ContextStatements.queryTimeoutSeconds(ctx);
-      assertTrue(s == 3 || s == 2, "got " + s); // 3 unless half a second passed meanwhile
+      assertTrue(s >= 1 && s <= 3, "got " + s); // 3 unless the machine stalled meanwhile
     }
   }
 

@@ -65,7 +65,7 @@ class QueryTimeoutRestoreTest extends H2Test {
                 assertEquals(55L, sum(s.executeQuery()));
                 return s.getQueryTimeout();
               });
-      assertTrue(during == 30 || during == 29, "rounded up from the time left: " + during);
+      assertTrue(during <= 30 && during >= 20, "rounded up from the time left: " + during);
       assertEquals(0, ps.getQueryTimeout());
       assertEquals(0, freshStatementTimeout(connection));
     }
@@ -113,7 +113,7 @@ class QueryTimeoutRestoreTest extends H2Test {
         Statement st = connection.createStatement()) {
       st.setQueryTimeout(500);
       int during = ContextStatements.execute(ctx, st, Statement::getQueryTimeout);
-      assertTrue(during == 100 || during == 99, "got " + during);
+      assertTrue(during <= 100 && during >= 90, "got " + during);
       assertEquals(500, st.getQueryTimeout());
     }
   }
@@ -154,8 +154,8 @@ class QueryTimeoutRestoreTest extends H2Test {
             seen[2] = s.getQueryTimeout();
             return null;
           });
-      assertTrue(seen[0] == 100 || seen[0] == 99, "outer " + seen[0]);
-      assertTrue(seen[1] == 3 || seen[1] == 2, "inner " + seen[1]);
+      assertTrue(seen[0] <= 100 && seen[0] >= 90, "outer " + seen[0]);
+      assertTrue(seen[1] <= 3 && seen[1] >= 1, "inner " + seen[1]);
       assertEquals(seen[0], seen[2], "the inner execute gives the outer's timeout back");
       assertEquals(0, st.getQueryTimeout());
       assertEquals(0, freshStatementTimeout(connection));

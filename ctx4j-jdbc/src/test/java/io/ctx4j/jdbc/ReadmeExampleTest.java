@@ -13,8 +13,10 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
 /** The README's snippet, inside {@link #snippet} as written there, so that it keeps compiling. */
+@Timeout(60)
 class ReadmeExampleTest extends H2Test {
   record Row(long id, String name) {}
 
