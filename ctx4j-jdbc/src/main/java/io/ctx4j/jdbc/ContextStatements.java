@@ -3,19 +3,20 @@ package io.ctx4j.jdbc;
 import io.ctx4j.Context;
 import io.ctx4j.ContextException;
 import io.ctx4j.Registration;
+import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * JDBC statements that follow a context, as Go's {@code database/sql} does with {@code
- * QueryContext}: the statement's query timeout is set from the context's remaining time, and the
- * statement is {@linkplain Statement#cancel() cancelled} when the context ends.
+ * QueryContext}: the statement's query timeout is set from the context's remaining time while the
+ * work runs, and the statement is {@linkplain Statement#cancel() cancelled} when the context ends.
  *
  * <pre>{@code
  * try (PreparedStatement ps = connection.prepareStatement("SELECT ... WHERE id = ?")) {
@@ -24,17 +25,50 @@ import java.util.concurrent.TimeUnit;
  * } // a fresh DeadlineExceededException/CanceledException if the context stopped the query
  * }</pre>
  *
- * <p>The timeout is the time left until {@link Context#deadline()}, rounded up to whole seconds (JDBC
- * counts in seconds) and at least one; a smaller timeout already set on the statement is kept. The
- * driver's timeout is a second line of defence: the context's own deadline normally fires first
- * and cancels the statement. The cancellation runs on a thread of its own, since {@code cancel()}
- * may talk to the server, and it is repeated every {@value #RETRY_MILLIS} ms until the work is over:
- * drivers (H2 among them) drop a cancel that arrives just before the statement starts executing.
+ * <h2>Query timeout</h2>
+ *
+ * The timeout is {@link Context#remaining()} rounded up to whole seconds (JDBC counts in seconds,
+ * and 0 would mean "no timeout"), so it is at least one second and never ends the query before the
+ * context's deadline. It is applied only if it is smaller than the timeout already on the statement
+ * (0 counts as none), and the previous value is put back when the work is over, whichever way it
+ * ends: a statement (or, on drivers that keep the timeout per connection, such as H2 where {@code
+ * setQueryTimeout} runs {@code SET QUERY_TIMEOUT} on the session, every statement of the
+ * connection) carries no timeout of a finished context. A context without deadline, or with more
+ * than {@value #MAX_TIMEOUT_SECONDS} seconds left, leaves the timeout untouched: drivers that count
+ * milliseconds in an {@code int} (H2 does) reject or wrap larger values. The driver's timeout is a
+ * second line of defence; the context's own deadline normally fires first and cancels the
+ * statement.
+ *
+ * <h2>Cancellation</h2>
+ *
+ * When the context ends, {@code cancel()} is called on a thread of its own (it may talk to the
+ * server), and repeated every {@value #RETRY_MILLIS} ms until the work is over, because drivers (H2
+ * among them) drop a cancel that arrives just before the statement starts executing. When {@link
+ * #execute} returns, or the registration of {@link #bind} is stopped, no cancel can reach the
+ * statement any more, so it can be reused: the end of the work waits for a {@code cancel()} call in
+ * flight, without giving up on an interrupt (the interrupt status is left set), and bars later
+ * ones. A driver whose {@code cancel()} hangs therefore holds up the end of the work.
+ *
+ * <p>A {@code cancel()} that fails (an {@code SQLException} or {@code RuntimeException} from the
+ * driver) is not retried; it is reported: {@linkplain Throwable#addSuppressed suppressed} on the
+ * exception that {@code execute} throws, or, if {@code execute} returns normally or a registration
+ * of {@code bind} is stopped, handed to the {@linkplain Thread#getUncaughtExceptionHandler()
+ * uncaught-exception handler} of the thread that ends the work (without ending that thread). A
+ * cancel that fails because the body already closed the statement is not reported: nothing was left
+ * to cancel.
+ *
+ * <h2>Connections</h2>
+ *
+ * Where the driver keeps the timeout per connection, the save and restore of the timeout nest
+ * properly (an {@code execute} inside the body of another, on the same or another statement of the
+ * connection), but two {@code execute} calls running at the same time on one connection from two
+ * threads may leave either's timeout behind; JDBC connections are not meant for that use anyway.
  *
  * <p>Thread safety: all methods are static and thread-safe; {@code Statement.cancel()} is the one
- * JDBC method meant to be called from another thread, and drivers support it to varying degrees (H2,
- * PostgreSQL, MySQL and Oracle do). Memory consistency effects: actions before the context ends
- * happen-before the cancel.
+ * JDBC method meant to be called from another thread, and drivers support it to varying degrees
+ * (H2, PostgreSQL, MySQL and Oracle do). Memory consistency effects: actions before the context
+ * ends happen-before the cancel; a cancel happens-before the return of {@code execute} (or of the
+ * registration's {@code stop()}) that waited for it.
  *
  * @since 0.1
  */
@@ -42,9 +76,24 @@ public final class ContextStatements {
   /** How often a cancel is repeated while the statement's work is not over. */
   public static final int RETRY_MILLIS = 20;
 
+  /**
+   * The largest query timeout, in seconds, that is set on a statement: {@code Integer.MAX_VALUE /
+   * 1000}, about 24.8 days. Drivers that keep milliseconds in an {@code int} (H2 multiplies by
+   * 1000) reject larger values or wrap them to a small one; a context with more time left than this
+   * gets no driver timeout and relies on its own deadline.
+   */
+  public static final int MAX_TIMEOUT_SECONDS = Integer.MAX_VALUE / 1000;
+
+  private static final long NANOS_PER_SECOND = TimeUnit.SECONDS.toNanos(1);
+
   private ContextStatements() {}
 
-  /** The statement work done under a context. */
+  /**
+   * The statement work done under a context.
+   *
+   * @param <S> the statement type
+   * @param <T> the result type
+   */
   @FunctionalInterface
   public interface SqlBody<S extends Statement, T> {
     /**
@@ -58,63 +107,89 @@ public final class ContextStatements {
   }
 
   /**
-   * Ties {@code statement} to {@code ctx}: sets its query timeout from the remaining time and cancels
-   * it when the context ends. Stop (close) the returned registration when the statement's work is
-   * over, before the statement is reused for other work.
+   * Ties {@code statement} to {@code ctx}: sets its query timeout from the remaining time and
+   * cancels it when the context ends, until the returned registration is stopped (closed). Stop it
+   * when the statement's work is over, before the statement is reused for other work: stopping
+   * waits for a cancel in flight, bars later ones, and puts the previous query timeout back.
+   * Failures found while stopping (a failed cancel, a timeout that cannot be put back) go to the
+   * uncaught-exception handler of the stopping thread. {@link Registration#stop()} returns {@code
+   * true} if no cancel was ever started.
    *
    * @param ctx the context
    * @param statement the statement
    * @return the registration of the cancel
-   * @throws ContextException if the context is already done; the statement is left untouched
-   * @throws SQLException if the driver rejects the timeout
+   * @throws ContextException if the context is already done, or its deadline has passed (then a
+   *     {@link io.ctx4j.DeadlineExceededException}); the statement is left untouched
+   * @throws SQLException if the driver rejects reading or setting the timeout
    * @throws NullPointerException if an argument is null
    */
   public static Registration bind(Context ctx, Statement statement) throws SQLException {
-    applyTimeout(ctx, statement);
-    return new Canceller(ctx, statement);
+    return Binding.open(ctx, statement);
   }
 
   /**
    * Runs {@code body} on {@code statement} under {@code ctx}: binds as {@link #bind} does, runs the
-   * body, and unbinds, waiting for a cancel already under way so that none lands afterwards.
+   * body, and unbinds, waiting for a cancel already under way so that none lands afterwards, and
+   * putting the previous query timeout back.
    *
-   * <p>Outcomes: the body's result if it returns, even if the context ended at the same instant; a
-   * fresh copy of the context's error (with the driver's {@link SQLException} attached as suppressed)
-   * if the body fails after the context ended; otherwise the body's own exception.
+   * <p>Outcomes:
+   *
+   * <ul>
+   *   <li>The context is done (or its deadline has passed) before the call: a fresh copy of its
+   *       error; the body does not run and the statement is not touched.
+   *   <li>The body returns: its result, even if the context ended meanwhile (the work completed).
+   *   <li>The body throws an {@link SQLException} after the context ended: the query is taken to
+   *       have been stopped by the context, and a fresh copy of the context's error is thrown, with
+   *       the context's {@linkplain Context#cause() cause} as cause and the {@code SQLException}
+   *       {@linkplain Throwable#getSuppressed() suppressed} (first). A deadline that has passed
+   *       counts as an ended context even if its timer has not fired yet (the driver's timeout may
+   *       fire first); the error then has no cause.
+   *   <li>Otherwise the body's own exception, {@code RuntimeException}s and {@code Error}s always,
+   *       unchanged.
+   * </ul>
+   *
+   * A failed cancel, and a failure to put the timeout back, are suppressed on what is thrown; if
+   * nothing is thrown, a failure to put the timeout back is thrown as an {@code SQLException} (the
+   * result is lost: the statement is not as it was) and a failed cancel goes to the calling
+   * thread's uncaught-exception handler.
+   *
+   * <p>The body may close the statement; the timeout is then put back through a new statement of
+   * the same connection, for drivers that keep it per connection. An interrupt of the calling
+   * thread does not cut short the wait for a cancel in flight and is left set.
    *
    * @param ctx the context
-   * @param statement the statement
+   * @param statement the statement; {@code PreparedStatement} and {@code CallableStatement} too
    * @param body the work, given {@code statement}
    * @param <S> the statement type
    * @param <T> the result type
    * @return what {@code body} returns
    * @throws ContextException if the context is done before the call, or its end stopped the query
-   * @throws SQLException what the body throws otherwise
+   * @throws SQLException what the body throws otherwise, or if the driver rejects the timeout
    * @throws NullPointerException if an argument is null
    */
   public static <S extends Statement, T> T execute(Context ctx, S statement, SqlBody<S, T> body)
       throws SQLException {
     Objects.requireNonNull(body, "body");
-    applyTimeout(ctx, statement);
-    Canceller canceller = new Canceller(ctx, statement);
+    Binding binding = Binding.open(ctx, statement);
+    T result;
     try {
-      return body.run(statement);
-    } catch (SQLException e) {
-      try {
-        ctx.throwIfDone();
-      } catch (ContextException err) {
-        err.addSuppressed(e);
-        throw err;
+      result = body.run(statement);
+    } catch (Throwable t) {
+      ContextException stopped = binding.endAfterFailure(t);
+      if (stopped != null) {
+        throw stopped;
       }
-      throw e;
-    } finally {
-      canceller.stop();
+      throw t;
     }
+    binding.endAfterSuccess();
+    return result;
   }
 
   /**
    * Returns the query timeout, in whole seconds, that a statement run under {@code ctx} gets now:
-   * the remaining time rounded up, at least 1, or 0 (no limit) without a deadline.
+   * {@link Context#remaining()} rounded up, at least 1 (also once the deadline has passed, since 0
+   * means no timeout), at most {@code Integer.MAX_VALUE}; 0 without a deadline. {@link #execute}
+   * and {@link #bind} set it only if it is at most {@link #MAX_TIMEOUT_SECONDS}.
    *
    * @param ctx the context
    * @return the timeout in seconds
@@ -122,78 +197,265 @@ public final class ContextStatements {
    */
   public static int queryTimeoutSeconds(Context ctx) {
     Objects.requireNonNull(ctx, "ctx");
-    Optional<Instant> deadline = ctx.deadline();
-    if (deadline.isEmpty()) {
-      return 0;
-    }
-    Duration left = Duration.between(Context.timeSourceOf(ctx).now(), deadline.get());
-    if (left.isNegative() || left.isZero()) {
+    Optional<Duration> left = ctx.remaining();
+    return left.isEmpty() ? 0 : roundUpToSeconds(left.get().toNanos());
+  }
+
+  private static int roundUpToSeconds(long nanos) {
+    if (nanos <= 0) {
       return 1;
     }
-    long seconds = left.getSeconds() + (left.getNano() > 0 ? 1 : 0);
+    long seconds = nanos / NANOS_PER_SECOND + (nanos % NANOS_PER_SECOND == 0 ? 0 : 1);
     return (int) Math.min(seconds, Integer.MAX_VALUE);
   }
 
-  private static void applyTimeout(Context ctx, Statement statement) throws SQLException {
-    Objects.requireNonNull(ctx, "ctx");
-    Objects.requireNonNull(statement, "statement");
-    ctx.throwIfDone();
-    int seconds = queryTimeoutSeconds(ctx);
-    if (seconds == 0) {
-      return;
+  /**
+   * Returns the error to throw for {@code ctx}'s end, or {@code null} if it has not ended: a done
+   * context gives a copy of its error; a deadline that has passed before the timer that cancels the
+   * context fired gives a copy of {@link Context#DEADLINE_EXCEEDED}.
+   */
+  private static ContextException endOf(Context ctx) {
+    ContextException err = ctx.err();
+    if (err != null) {
+      return err.copy(ctx.cause());
     }
-    int current = statement.getQueryTimeout();
-    if (current == 0 || seconds < current) {
-      statement.setQueryTimeout(seconds);
+    Optional<Duration> left = ctx.remaining();
+    if (left.isPresent() && (left.get().isNegative() || left.get().isZero())) {
+      return Context.DEADLINE_EXCEEDED.copy(null);
+    }
+    return null;
+  }
+
+  private static void reportUncaught(Throwable t) {
+    Thread me = Thread.currentThread();
+    try {
+      me.getUncaughtExceptionHandler().uncaughtException(me, t);
+    } catch (RuntimeException | Error ignored) {
+      // A handler that throws has nowhere left to report to; the work itself succeeded.
     }
   }
 
   /**
-   * Cancels a statement, repeatedly, from the context's end until {@link #stop()}. Once {@code
-   * stop()} returns, no further cancel reaches the statement.
+   * One statement's tie to one context, from {@link #open} to the end of the work.
+   *
+   * <p>Implementation notes. The cancel loop runs on the thread of {@link Context#afterFunc}; every
+   * {@code cancel()} call happens while holding {@code lock}, after checking {@code over}. The end
+   * of the work sets {@code over} under the same lock, taken with the uninterruptible {@link
+   * ReentrantLock#lock()}. So the linearization point of "the work is over" is that critical
+   * section: a cancel in flight finishes before it (the end waits for the lock), and no cancel
+   * starts after it (the loop sees {@code over}). The loop's 20 ms pause is outside the lock and is
+   * cut short by {@code overSignal}. {@code cancelFailure} is written by the loop under the lock
+   * and read by the end after it has set {@code over}, so it is complete when read.
    */
-  private static final class Canceller implements Registration {
+  private static final class Binding implements Registration {
     private final Context ctx;
     private final Statement statement;
-    private final CountDownLatch over = new CountDownLatch(1);
-    private final CountDownLatch quiet = new CountDownLatch(1);
-    private final Registration registration;
 
-    Canceller(Context ctx, Statement statement) {
+    /** Whether this binding set the timeout, and so must put {@link #previousTimeout} back. */
+    private final boolean timeoutSet;
+
+    private final int previousTimeout;
+
+    /** The statement's connection, when {@link #timeoutSet}: to restore once the body closed it. */
+    private final Connection connection;
+
+    private final ReentrantLock lock = new ReentrantLock();
+    private final CountDownLatch overSignal = new CountDownLatch(1);
+    private boolean over; // guarded by lock
+    private Exception cancelFailure; // guarded by lock
+    private Registration registration;
+
+    private Binding(
+        Context ctx, Statement statement, boolean timeoutSet, int previousTimeout, Connection c) {
       this.ctx = ctx;
       this.statement = statement;
-      this.registration = Context.afterFunc(ctx, this::cancelUntilOver);
+      this.timeoutSet = timeoutSet;
+      this.previousTimeout = previousTimeout;
+      this.connection = c;
+    }
+
+    static Binding open(Context ctx, Statement statement) throws SQLException {
+      Objects.requireNonNull(ctx, "ctx");
+      Objects.requireNonNull(statement, "statement");
+      ContextException ended = endOf(ctx);
+      if (ended != null) {
+        throw ended;
+      }
+      int seconds = queryTimeoutSeconds(ctx);
+      boolean set = false;
+      int previous = 0;
+      Connection connection = null;
+      if (seconds != 0 && seconds <= MAX_TIMEOUT_SECONDS) {
+        previous = statement.getQueryTimeout();
+        if (previous == 0 || seconds < previous) {
+          connection = statement.getConnection();
+          statement.setQueryTimeout(seconds);
+          set = true;
+        }
+      }
+      Binding b = new Binding(ctx, statement, set, previous, connection);
+      try {
+        // Last: if ctx is already done the loop starts at once, and it may see the whole binding.
+        b.registration = Context.afterFunc(ctx, b::cancelUntilOver);
+      } catch (RuntimeException | Error e) {
+        b.restoreTimeout(e);
+        throw e;
+      }
+      return b;
     }
 
     private void cancelUntilOver() {
-      try {
-        do {
-          statement.cancel();
-        } while (!over.await(RETRY_MILLIS, TimeUnit.MILLISECONDS));
-      } catch (SQLException e) {
-        // closed or unsupported: nothing more can be done from here
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      } finally {
-        quiet.countDown();
+      while (true) {
+        lock.lock();
+        try {
+          if (over) {
+            return;
+          }
+          try {
+            statement.cancel();
+          } catch (SQLException | RuntimeException e) {
+            if (!closed(statement)) {
+              cancelFailure = e;
+            }
+            return;
+          }
+        } finally {
+          lock.unlock();
+        }
+        try {
+          if (overSignal.await(RETRY_MILLIS, TimeUnit.MILLISECONDS)) {
+            return;
+          }
+        } catch (InterruptedException e) {
+          // Not ours to interrupt: a pool shutting down. The end of the work still finds us quiet.
+          Thread.currentThread().interrupt();
+          return;
+        }
       }
     }
 
+    private static boolean closed(Statement statement) {
+      try {
+        return statement.isClosed();
+      } catch (SQLException | RuntimeException e) {
+        return false;
+      }
+    }
+
+    /**
+     * Withdraws the cancel loop and bars cancels from now on, waiting for one in flight; returns
+     * whether this call ended the binding (false if it was over already).
+     */
+    private boolean endCancels() {
+      registration.stop();
+      overSignal.countDown();
+      lock.lock(); // not lockInterruptibly: an interrupt must not let a cancel land after the end
+      try {
+        if (over) {
+          return false;
+        }
+        over = true;
+        return true;
+      } finally {
+        lock.unlock();
+      }
+    }
+
+    private Exception cancelFailure() {
+      lock.lock();
+      try {
+        return cancelFailure;
+      } finally {
+        lock.unlock();
+      }
+    }
+
+    /**
+     * Puts the previous timeout back; a failure is suppressed on {@code primary}, or returned if
+     * {@code primary} is null.
+     */
+    private SQLException restoreTimeout(Throwable primary) {
+      if (!timeoutSet) {
+        return null;
+      }
+      try {
+        if (!statement.isClosed()) {
+          statement.setQueryTimeout(previousTimeout);
+        } else if (connection != null && !connection.isClosed()) {
+          // The body closed the statement; drivers that keep the timeout per connection (H2)
+          // still carry ours, and a statement of the same connection reaches it.
+          try (Statement s = connection.createStatement()) {
+            s.setQueryTimeout(previousTimeout);
+          }
+        }
+        return null;
+      } catch (SQLException | RuntimeException e) {
+        SQLException failure =
+            e instanceof SQLException
+                ? (SQLException) e
+                : new SQLException("could not put the query timeout back", e);
+        if (primary == null) {
+          return failure;
+        }
+        addSuppressed(primary, failure);
+        return null;
+      }
+    }
+
+    private static void addSuppressed(Throwable on, Throwable t) {
+      if (t != null && t != on) {
+        on.addSuppressed(t);
+      }
+    }
+
+    /**
+     * Ends the work after the body threw {@code t}; returns the context's error to throw instead.
+     */
+    ContextException endAfterFailure(Throwable t) {
+      endCancels();
+      ContextException stopped = null;
+      if (t instanceof SQLException) {
+        stopped = endOf(ctx);
+      }
+      Throwable thrown = stopped != null ? stopped : t;
+      if (stopped != null) {
+        stopped.addSuppressed(t);
+      }
+      addSuppressed(thrown, cancelFailure());
+      restoreTimeout(thrown);
+      return stopped;
+    }
+
+    /** Ends the work after the body returned. */
+    void endAfterSuccess() throws SQLException {
+      endCancels();
+      Exception cancelFailed = cancelFailure();
+      SQLException restoreFailed = restoreTimeout(null);
+      if (restoreFailed != null) {
+        addSuppressed(restoreFailed, cancelFailed);
+        throw restoreFailed;
+      }
+      if (cancelFailed != null) {
+        reportUncaught(cancelFailed);
+      }
+    }
+
+    /** The registration of {@link #bind}: ends the work; failures go to the handler. */
     @Override
     public boolean stop() {
-      over.countDown();
-      if (registration.stop()) {
-        return true;
+      boolean prevented = registration.stop();
+      if (!endCancels()) {
+        return false;
       }
-      if (ctx.isDone()) {
-        // The loop has started; it ends within one cancel() call now that the work is over.
-        try {
-          quiet.await();
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-        }
+      Exception cancelFailed = cancelFailure();
+      SQLException restoreFailed = restoreTimeout(null);
+      if (cancelFailed != null) {
+        reportUncaught(cancelFailed);
       }
-      return false;
+      if (restoreFailed != null) {
+        reportUncaught(restoreFailed);
+      }
+      return prevented;
     }
   }
 }
