@@ -10,8 +10,12 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
+import java.time.DateTimeException;
 import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 
 /**
  * A filter for the JDK's {@link com.sun.net.httpserver.HttpServer} that gives every exchange a
@@ -31,11 +35,14 @@ import java.util.Objects;
  *
  * <h2>The request context</h2>
  *
- * For each exchange the filter derives, from the root: {@code withTimeout(root, header value)} if
- * the header is present, else {@code withCancel(root)}. The deadline is measured from the moment the
- * filter runs, by the root's time source. A malformed header is answered with {@code 400 Bad
- * Request} and the handler is not called: a caller that tried to set a deadline must learn that it
- * did not work, rather than have its request run unbounded. The context is available to the
+ * For each exchange the filter derives, from the root: {@code withDeadline(root, arrival + header
+ * value)} if the header is present, else {@code withCancel(root)}. The arrival is the first thing
+ * the filter reads, by the root's time source, before it looks at the headers: the earliest moment
+ * the JDK server lets a filter know of a request (add this filter first, so that no other filter's
+ * time is added to the budget). If the header appears more than once, or holds a comma-separated
+ * list, the smallest value wins (see {@link DeadlineHeader}). A malformed value, anywhere among
+ * them, is answered with {@code 400 Bad Request} and the handler is not called: a caller that tried
+ * to set a deadline must learn that it did not work, rather than have its request run unbounded. The context is available to the
  * handler as {@link #contextOf(HttpExchange)} (an exchange attribute named {@value #ATTRIBUTE}) and,
  * in the thread that runs the handler, as {@link #current()}.
  *
@@ -143,20 +150,25 @@ public final class ContextFilter extends Filter {
    */
   @Override
   public void doFilter(HttpExchange exchange, Chain chain) throws IOException {
+    // The budget counts from here, before anything else: the earliest the server lets a filter know
+    // that a request has arrived. Every microsecond read later would be added to the budget.
+    Instant arrival = Context.timeSourceOf(root).now();
     Objects.requireNonNull(exchange, "exchange");
     Objects.requireNonNull(chain, "chain");
-    String header = exchange.getRequestHeaders().getFirst(DeadlineHeader.NAME);
-    Duration timeout = null;
-    if (header != null) {
+    List<String> lines = exchange.getRequestHeaders().get(DeadlineHeader.NAME);
+    Optional<Duration> timeout = Optional.empty();
+    if (lines != null) {
       try {
-        timeout = DeadlineHeader.parse(header);
+        timeout = DeadlineHeader.parseAll(lines);
       } catch (IllegalArgumentException e) {
         reject(exchange, e.getMessage());
         return;
       }
     }
     CancelableContext ctx =
-        timeout == null ? Context.withCancel(root) : Context.withTimeout(root, timeout);
+        timeout.isEmpty()
+            ? Context.withCancel(root)
+            : Context.withDeadline(root, deadline(arrival, timeout.get()));
     Context previous = CURRENT.get();
     try {
       exchange.setAttribute(ATTRIBUTE, ctx);
@@ -183,6 +195,15 @@ public final class ContextFilter extends Filter {
   @Override
   public String description() {
     return "ctx4j request context from the " + DeadlineHeader.NAME + " header";
+  }
+
+  /** arrival + timeout; a time source near the end of time saturates rather than overflows. */
+  private static Instant deadline(Instant arrival, Duration timeout) {
+    try {
+      return arrival.plus(timeout);
+    } catch (DateTimeException | ArithmeticException e) {
+      return Instant.MAX;
+    }
   }
 
   private static void reject(HttpExchange exchange, String message) throws IOException {
