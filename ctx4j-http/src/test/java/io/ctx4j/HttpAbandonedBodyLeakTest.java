@@ -182,4 +182,15 @@ class HttpAbandonedBodyLeakTest {
       assertEquals(0, client.registrationCount(), "hooks left after exchange " + (i + 1));
     }
   }
+
+  @Test
+  void anInterruptedSendReleasesTheHook() throws Exception {
+    for (int i = 0; i < EXCHANGES; i++) {
+      Thread.currentThread().interrupt();
+      assertThrows(
+          InterruptedException.class,
+          () -> ContextHttp.send(client, http, get(), BodyHandlers.ofByteArray()));
+      assertEquals(0, client.registrationCount(), "hooks left after exchange " + (i + 1));
+    }
+  }
 }

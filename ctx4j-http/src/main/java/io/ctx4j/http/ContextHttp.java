@@ -539,6 +539,7 @@ public final class ContextHttp {
     private Throwable aborted;
     private boolean terminated;
     private boolean cancelledByCaller;
+    private boolean upstreamEnded; // the client sent onComplete or onError
     // Written by apply() before the client completes the hop's future; read after.
     volatile URI redirectTo;
     volatile IOException redirectFailure;
@@ -592,7 +593,9 @@ public final class ContextHttp {
           return;
         }
         aborted = why;
-        s = upstream;
+        // Not once the client has ended the body: a cancel after the end is not always a no-op in
+        // the JDK, which may then close a connection it has already put back in its pool.
+        s = upstreamEnded ? null : upstream;
         if (!terminated && pending == null && !cancelledByCaller) {
           if (subscribed && depth == 0) {
             terminated = true;
@@ -646,6 +649,7 @@ public final class ContextHttp {
       call.release(); // first, so that a caller who saw the end finds no hook left
       boolean deliver = false;
       synchronized (lock) {
+        upstreamEnded = true;
         if (terminated || pending != null || cancelledByCaller) {
           return;
         }
@@ -687,7 +691,7 @@ public final class ContextHttp {
         exit();
       }
       synchronized (lock) {
-        cancelNow = aborted != null;
+        cancelNow = aborted != null && !upstreamEnded;
       }
       if (cancelNow) {
         s.cancel(); // an abort that came before the subscription could not cancel it

@@ -1,10 +1,13 @@
 package io.ctx4j.http;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.sun.net.httpserver.HttpExchange;
 import io.ctx4j.CancelableContext;
+import io.ctx4j.CanceledException;
 import io.ctx4j.Context;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -18,7 +21,11 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -135,6 +142,49 @@ class DeadlinePropagationTest {
       assertEquals(1, secondHop.size());
       long sent = Long.parseLong(secondHop.peek());
       assertTrue(sent <= 600, "the redirect target was sent " + sent + " ms after 400 ms of 1000 had gone");
+    }
+  }
+
+  /** A context that ends while ctx4j is on a redirect's second hop aborts that hop. */
+  @Test
+  void endingTheContextDuringARedirectHopAbortsIt() throws Exception {
+    HttpClient following =
+        HttpClient.newBuilder()
+            .version(HttpClient.Version.HTTP_1_1)
+            .followRedirects(HttpClient.Redirect.NORMAL)
+            .build();
+    CountDownLatch secondHopEntered = new CountDownLatch(1);
+    CountDownLatch testOver = new CountDownLatch(1);
+    try (LoopbackServer target =
+            new LoopbackServer(
+                ex -> {
+                  secondHopEntered.countDown();
+                  try {
+                    testOver.await(30, TimeUnit.SECONDS);
+                  } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                  }
+                  reply(ex, 200, "too late");
+                });
+        LoopbackServer first =
+            new LoopbackServer(
+                ex -> {
+                  ex.getResponseHeaders().set("Location", target.uri().toString());
+                  reply(ex, 302, "");
+                })) {
+      CancelableContext ctx = Context.withTimeout(Context.background(), Duration.ofMinutes(1));
+      CompletableFuture<HttpResponse<String>> call =
+          ContextHttp.sendAsync(ctx, following, HttpRequest.newBuilder(first.uri()).build(), BodyHandlers.ofString());
+      try {
+        assertTrue(secondHopEntered.await(10, TimeUnit.SECONDS), "the redirect was not followed");
+        ctx.cancel();
+        CancellationException e =
+            assertThrows(CancellationException.class, () -> call.get(5, TimeUnit.SECONDS), "not aborted");
+        // JDK 17 rethrows the failure itself; newer JDKs wrap it.
+        assertInstanceOf(CanceledException.class, e instanceof CanceledException ? e : e.getCause());
+      } finally {
+        testOver.countDown();
+      }
     }
   }
 }
