@@ -169,8 +169,11 @@ public final class ContextHttp {
 
   /**
    * Returns a copy of {@code request} whose {@link DeadlineHeader#NAME} header states {@code ctx}'s
-   * remaining time, or, if the context has no deadline, a copy without that header. For clients
-   * that send requests some other way than {@link #send}.
+   * remaining time as {@link DeadlineHeader#valueFor} computes it now (less the transit allowance),
+   * or, if the context has no deadline, a copy without that header. For clients that send requests
+   * some other way than {@link #send}: call it right before sending, once per attempt, since the
+   * time until the request leaves is added to the receiver's budget. A client that re-sends the
+   * request itself (redirects, retries) re-sends this value, stale by then.
    *
    * @param ctx the context
    * @param request the request
