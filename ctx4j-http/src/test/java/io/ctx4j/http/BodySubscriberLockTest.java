@@ -14,11 +14,16 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.ByteBuffer;
 import java.util.List;
+import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Flow;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 import org.junit.jupiter.api.Test;
@@ -145,5 +150,96 @@ class BodySubscriberLockTest {
       }
       assertEquals(false, reentered.get(), "onError was delivered inside onNext");
     }
+  }
+
+  /**
+   * Cancels racing the body: 300 exchanges of 64 KiB, each context cancelled by another thread at a
+   * different point of the body (before it, after the first chunk, around its end). Every
+   * subscriber must see exactly one terminal signal, nothing after it, and never two signals at once.
+   */
+  @Test
+  void cancelsRacingTheBodyGiveEverySubscriberOneTerminalSignalAndNoOverlap() throws Exception {
+    byte[] chunk = new byte[4096];
+    ExecutorService cancellers = Executors.newSingleThreadExecutor();
+    List<String> violations = new CopyOnWriteArrayList<>();
+    try (LoopbackServer s =
+        new LoopbackServer(
+            ex -> {
+              ex.sendResponseHeaders(200, 16L * chunk.length);
+              try (OutputStream out = ex.getResponseBody()) {
+                for (int i = 0; i < 16; i++) {
+                  out.write(chunk);
+                }
+              } catch (IOException clientLeft) {
+                // cancelled mid-body
+              }
+            })) {
+      for (int i = 0; i < 300; i++) {
+        int cancelAfter = i % 20; // chunks seen before the cancel is sent; 16+ means after the end
+        CancelableContext ctx = Context.withCancel(Context.background());
+        AtomicInteger inside = new AtomicInteger();
+        AtomicInteger terminals = new AtomicInteger();
+        AtomicInteger items = new AtomicInteger();
+        CountDownLatch ended = new CountDownLatch(1);
+        int exchange = i;
+        Runnable enter =
+            () -> {
+              if (inside.incrementAndGet() != 1) {
+                violations.add(exchange + ": two signals at once");
+              }
+              if (terminals.get() != 0) {
+                violations.add(exchange + ": a signal after the terminal one");
+              }
+            };
+        HttpResponse.BodyHandler<Void> h =
+            info ->
+                HttpResponse.BodySubscribers.fromSubscriber(
+                    new Flow.Subscriber<List<ByteBuffer>>() {
+                      @Override
+                      public void onSubscribe(Flow.Subscription sub) {
+                        sub.request(Long.MAX_VALUE);
+                        if (cancelAfter == 0) {
+                          cancellers.execute(ctx::cancel);
+                        }
+                      }
+
+                      @Override
+                      public void onNext(List<ByteBuffer> item) {
+                        enter.run();
+                        if (items.incrementAndGet() == cancelAfter) {
+                          cancellers.execute(ctx::cancel);
+                        }
+                        inside.decrementAndGet();
+                      }
+
+                      @Override
+                      public void onError(Throwable t) {
+                        enter.run();
+                        terminals.incrementAndGet();
+                        inside.decrementAndGet();
+                        ended.countDown();
+                      }
+
+                      @Override
+                      public void onComplete() {
+                        enter.run();
+                        terminals.incrementAndGet();
+                        inside.decrementAndGet();
+                        ended.countDown();
+                        cancellers.execute(ctx::cancel);
+                      }
+                    });
+        ContextHttp.sendAsync(ctx, CLIENT, HttpRequest.newBuilder(s.uri()).build(), h);
+        assertTrue(ended.await(10, TimeUnit.SECONDS), "exchange " + i + " never ended");
+        ctx.await(Duration.ofSeconds(10));
+        // A late signal would have to come now, on the client's thread: fence with the canceller.
+        cancellers.submit(() -> {}).get(10, TimeUnit.SECONDS);
+        assertEquals(1, terminals.get(), "exchange " + i + " terminal signals");
+      }
+    } finally {
+      cancellers.shutdown();
+      assertTrue(cancellers.awaitTermination(10, TimeUnit.SECONDS));
+    }
+    assertEquals(List.of(), violations);
   }
 }
