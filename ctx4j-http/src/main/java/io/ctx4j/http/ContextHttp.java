@@ -40,14 +40,16 @@ import javax.net.ssl.SSLSession;
  *
  * <h2>What "aborted" means</h2>
  *
- * When the context ends before the response is complete, three things happen at once, in the
+ * When the context ends before the response is complete, two things happen at once, in the
  * thread that ended the context: the caller's {@code send} returns (or the future of {@code
- * sendAsync} fails) with a fresh copy of the context's error; the client's own future is cancelled
- * with {@code cancel(true)}; and, if the response body is already being received, its {@link
- * Flow.Subscription} is cancelled and the body subscriber receives the context's error, so a
- * thread reading a streamed body ({@code BodyHandlers.ofInputStream()}) is released too.
+ * sendAsync} fails) with a fresh copy of the context's error; and the exchange is abandoned: if no
+ * response has arrived, the client's own future is cancelled with {@code cancel(true)}; if one has,
+ * its body's {@link Flow.Subscription} is cancelled and the body subscriber receives the context's
+ * error, so a thread reading a streamed body ({@code BodyHandlers.ofInputStream()}) is released
+ * too. (The client's future is not cancelled once a response is there: on JDK 17, doing so just as
+ * the body ended closed a connection the client had already pooled for the next exchange.)
  *
- * <p>The first point is guaranteed on every JDK. The other two are requests to the HTTP client;
+ * <p>The first point is guaranteed on every JDK. The second is a request to the HTTP client;
  * whether and when the TCP connection is actually closed is up to the JDK. Measured against a bare
  * loopback socket server (see {@code ConnectionAbortTest} and the module README): on JDK 17 and 25,
  * HTTP/1.1 and the default HTTP/2 preference (a cleartext upgrade attempt), before and after the
@@ -441,9 +443,13 @@ public final class ContextHttp {
     }
 
     void abort(Throwable why) {
-      handler.abort(why);
+      // The client's future is cancelled only while no response has arrived. After that the body
+      // subscription is the way to abort: JDK 17 cancelling a future whose body has just ended
+      // closes the connection it already put back in its pool, under the next exchange ('fixed
+      // content-length: 2048, bytes received: 0', stack through MultiExchange.cancel).
+      boolean noResponseYet = handler.abort(why);
       CompletableFuture<HttpResponse<T>> e = exchange;
-      if (e != null) {
+      if (noResponseYet && e != null) {
         e.cancel(true);
       }
     }
@@ -543,11 +549,30 @@ public final class ContextHttp {
     private boolean terminated;
     private boolean cancelledByCaller;
     private boolean upstreamEnded; // the client sent onComplete or onError
+    private boolean responded; // apply() has been called: the response headers are here
     // Written by apply() before the client completes the hop's future; read after.
     volatile URI redirectTo;
     volatile IOException redirectFailure;
 
     private static final Object COMPLETE = new Object();
+
+    /** Takes a body only to cancel it. */
+    private static final Flow.Subscriber<List<ByteBuffer>> CANCEL_AT_ONCE =
+        new Flow.Subscriber<>() {
+          @Override
+          public void onSubscribe(Flow.Subscription s) {
+            s.cancel();
+          }
+
+          @Override
+          public void onNext(List<ByteBuffer> item) {}
+
+          @Override
+          public void onError(Throwable t) {}
+
+          @Override
+          public void onComplete() {}
+        };
 
     AbortableHandler(Call<T> call, Hop<T> hop) {
       this.call = call;
@@ -556,6 +581,16 @@ public final class ContextHttp {
 
     @Override
     public HttpResponse.BodySubscriber<T> apply(HttpResponse.ResponseInfo info) {
+      boolean abortedBefore;
+      synchronized (lock) {
+        responded = true;
+        abortedBefore = aborted != null;
+      }
+      if (abortedBefore) {
+        // The abort cancelled the client's future; make sure this body never ends normally, so
+        // that its connection is closed rather than pooled.
+        return HttpResponse.BodySubscribers.fromSubscriber(CANCEL_AT_ONCE, subscriber -> null);
+      }
       try {
         URI target = call.followedTarget(hop.request, hop.redirects, info);
         if (target != null) {
@@ -588,14 +623,21 @@ public final class ContextHttp {
       return new Subscriber<>(this, d);
     }
 
-    void abort(Throwable why) {
+    /**
+     * Aborts the body; returns whether no response had arrived yet, in which case the caller
+     * cancels the client's future (any response arriving from now on is cancelled by {@link
+     * #apply} before its body can end and its connection go back to the pool).
+     */
+    boolean abort(Throwable why) {
       Flow.Subscription s;
       boolean deliver = false;
+      boolean noResponse;
       synchronized (lock) {
         if (aborted != null) {
-          return;
+          return !responded;
         }
         aborted = why;
+        noResponse = !responded;
         // Not once the client has ended the body: a cancel after the end is not always a no-op in
         // the JDK, which may then close a connection it has already put back in its pool.
         s = upstreamEnded ? null : upstream;
@@ -615,6 +657,7 @@ public final class ContextHttp {
       if (s != null) {
         s.cancel();
       }
+      return noResponse;
     }
 
     /** Enters a signal from the client; false if nothing may be delivered any more. */
