@@ -70,4 +70,85 @@ class HttpRegistrationLeakTest {
       serverRoot.cancel();
     }
   }
+
+  /** 10,000 by default (26 s on a loaded two-core machine); -Dctx4j.http.leakExchanges=N to change. */
+  private static final int MANY = Integer.getInteger("ctx4j.http.leakExchanges", 10_000);
+
+  /**
+   * 10,000 exchanges on one long-lived client context and one server root, ending every way an
+   * exchange can: body read, a 1 MiB streamed body closed after a byte, future cancelled at once, and a
+   * per-exchange child context cancelled by another thread while the exchange runs. Not one
+   * registration may be left on either long-lived context.
+   */
+  @Test
+  void thousandsOfExchangesEndingEveryWayLeaveNoRegistration() throws Exception {
+    CancelCtx serverRoot = (CancelCtx) Context.withCancel(Context.background());
+    CancelCtx client = (CancelCtx) Context.withTimeout(Context.background(), Duration.ofMinutes(10));
+    HttpServer server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+    ExecutorService pool = Executors.newCachedThreadPool();
+    ExecutorService cancellers = Executors.newSingleThreadExecutor();
+    server.setExecutor(pool);
+    byte[] body = new byte[2048];
+    server
+        .createContext(
+            "/",
+            ex -> {
+              // "?big": 1 MiB, so that a client closing after one byte abandons most of it.
+              int chunks = "big".equals(ex.getRequestURI().getQuery()) ? 512 : 1;
+              ex.sendResponseHeaders(200, (long) chunks * body.length);
+              try (var out = ex.getResponseBody()) {
+                for (int c = 0; c < chunks; c++) {
+                  out.write(body);
+                }
+              } catch (java.io.IOException clientLeft) {
+                // the client abandoned the exchange
+              }
+            })
+        .getFilters()
+        .add(ContextFilter.create(serverRoot));
+    server.start();
+    try {
+      HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+      URI uri = URI.create("http://127.0.0.1:" + server.getAddress().getPort() + "/");
+      HttpRequest get = HttpRequest.newBuilder(uri).build();
+      HttpRequest big = HttpRequest.newBuilder(uri.resolve("/?big")).build();
+      for (int i = 0; i < MANY; i++) {
+        switch (i % 4) {
+          case 0:
+            assertEquals(2048, ContextHttp.send(client, http, get, BodyHandlers.ofByteArray()).body().length);
+            break;
+          case 1:
+            try (InputStream in = ContextHttp.send(client, http, big, BodyHandlers.ofInputStream()).body()) {
+              assertEquals(0, in.read());
+            }
+            break;
+          case 2:
+            ContextHttp.sendAsync(client, http, get, BodyHandlers.ofByteArray()).cancel(true);
+            break;
+          default:
+            try (CancelableContext child = Context.withCancel(client)) {
+              var call = ContextHttp.sendAsync(child, http, get, BodyHandlers.ofByteArray());
+              cancellers.execute(child::cancel);
+              try {
+                call.get(10, TimeUnit.SECONDS);
+              } catch (java.util.concurrent.CancellationException
+                  | java.util.concurrent.ExecutionException endedEitherWay) {
+                // the cancel won the race; or the exchange did, which is fine too
+              }
+            }
+        }
+      }
+      assertEquals(0, client.registrationCount(), "client-side hooks left after " + MANY + " exchanges");
+    } finally {
+      server.stop(0);
+      pool.shutdown();
+      cancellers.shutdown();
+      assertTrue(pool.awaitTermination(30, TimeUnit.SECONDS));
+      assertTrue(cancellers.awaitTermination(30, TimeUnit.SECONDS));
+      client.cancel();
+    }
+    // Every handler has returned, so every request context must have been cancelled and removed.
+    assertEquals(0, serverRoot.registrationCount(), "request contexts left on the server root");
+    serverRoot.cancel();
+  }
 }

@@ -201,6 +201,10 @@ public final class CrossServiceExamples {
       Instant start = Instant.now();
       try (CancelableContext ctx = Context.withTimeout(Context.background(), BUDGET)) {
         httpCall(client, a, ctx);
+        // A's budget is the caller's less DeadlineHeader.TRANSIT_ALLOWANCE, so A usually gives up
+        // and answers a few milliseconds before the caller's own deadline fires.
+        ctx.await(Duration.ofSeconds(5));
+        ctx.throwIfDone();
       } catch (io.ctx4j.DeadlineExceededException e) {
         out.println("caller: " + e.getMessage() + " after " + since(start) + " ms");
       }

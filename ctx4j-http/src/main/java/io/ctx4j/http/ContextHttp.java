@@ -4,18 +4,26 @@ import io.ctx4j.Context;
 import io.ctx4j.ContextException;
 import io.ctx4j.Registration;
 import java.io.IOException;
+import java.net.URI;
+import java.net.URISyntaxException;
 import java.net.http.HttpClient;
+import java.net.http.HttpHeaders;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.ByteBuffer;
+import java.util.Collections;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
+import java.util.WeakHashMap;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Flow;
+import javax.net.ssl.SSLSession;
 
 /**
  * Sends {@link HttpClient} requests under a ctx4j {@link Context}: the request carries the context's
@@ -32,14 +40,16 @@ import java.util.concurrent.Flow;
  *
  * <h2>What "aborted" means</h2>
  *
- * When the context ends before the response is complete, three things happen at once, in the
+ * When the context ends before the response is complete, two things happen at once, in the
  * thread that ended the context: the caller's {@code send} returns (or the future of {@code
- * sendAsync} fails) with a fresh copy of the context's error; the client's own future is cancelled
- * with {@code cancel(true)}; and, if the response body is already being received, its {@link
- * Flow.Subscription} is cancelled and the body subscriber receives the context's error, so a
- * thread reading a streamed body ({@code BodyHandlers.ofInputStream()}) is released too.
+ * sendAsync} fails) with a fresh copy of the context's error; and the exchange is abandoned: if no
+ * response has arrived, the client's own future is cancelled with {@code cancel(true)}; if one has,
+ * its body's {@link Flow.Subscription} is cancelled and the body subscriber receives the context's
+ * error, so a thread reading a streamed body ({@code BodyHandlers.ofInputStream()}) is released
+ * too. (The client's future is not cancelled once a response is there: on JDK 17, doing so just as
+ * the body ended closed a connection the client had already pooled for the next exchange.)
  *
- * <p>The first point is guaranteed on every JDK. The other two are requests to the HTTP client;
+ * <p>The first point is guaranteed on every JDK. The second is a request to the HTTP client;
  * whether and when the TCP connection is actually closed is up to the JDK. Measured against a bare
  * loopback socket server (see {@code ConnectionAbortTest} and the module README): on JDK 17 and 25,
  * HTTP/1.1 and the default HTTP/2 preference (a cleartext upgrade attempt), before and after the
@@ -62,7 +72,23 @@ public final class ContextHttp {
    * Sends {@code request} with {@code client} and waits for the response, or for {@code ctx} to end,
    * whichever comes first. If the context has a deadline, the request is sent with the {@link
    * DeadlineHeader#NAME} header set to the time left (replacing any such header already there);
-   * otherwise any such header is removed, so that a stale value is never forwarded.
+   * otherwise any such header is removed, so that a stale value is never forwarded. The value is
+   * computed just before the request is handed to the client, less {@link
+   * DeadlineHeader#TRANSIT_ALLOWANCE}.
+   *
+   * <p>Redirects: if the context has a deadline and the client follows redirects, ctx4j follows
+   * them itself, by the JDK's rules (301, 302, 303, 307, 308; 303, and 301/302 after a POST, become
+   * a GET without body; {@code NORMAL} never goes from https to http; at most {@code
+   * jdk.httpclient.redirects.retrylimit} hops, 5 by default; earlier responses in {@code
+   * previousResponse()}), so that every hop carries the time left when it is sent rather than the
+   * first hop's value. The hops go through a copy of the client with {@code Redirect.NEVER}, made
+   * once per client from its getters (a local address or priority set on its builder is not
+   * copied). A client that is not the JDK's own implementation is not copied and follows redirects
+   * itself, re-sending the first hop's header.
+   *
+   * <p>The call holds one registration on {@code ctx} until the exchange can no longer be aborted:
+   * the response body has ended, was cancelled or closed by the caller, or the call failed. A
+   * streamed body that is neither read to its end nor closed keeps it until the context ends.
    *
    * @param ctx the context that bounds the call
    * @param client the client
@@ -109,10 +135,10 @@ public final class ContextHttp {
   }
 
   /**
-   * Sends {@code request} asynchronously under {@code ctx}; see {@link #send} for the header. The
-   * returned future completes with the response, or exceptionally with the exchange's failure, or
-   * with a fresh copy of the context's error (cause attached) if the context ends first. Cancelling
-   * the returned future aborts the exchange as well.
+   * Sends {@code request} asynchronously under {@code ctx}; see {@link #send} for the header and
+   * redirects. The returned future completes with the response, or exceptionally with the
+   * exchange's failure, or with a fresh copy of the context's error (cause attached) if the context
+   * ends first. Cancelling the returned future aborts the exchange as well.
    *
    * <p>The context's error is a {@link CancellationException}, which {@code CompletableFuture.get}
    * and {@code join} treat specially: JDK 17 throws it as is, newer JDKs throw a new {@code
@@ -126,6 +152,8 @@ public final class ContextHttp {
    * @param <T> the body type
    * @return a new future; it is already failed if {@code ctx} is done, and then nothing is sent
    * @throws NullPointerException if an argument is null
+   * @throws IllegalArgumentException as {@link HttpClient#sendAsync} throws it for a request it
+   *     cannot send (an unsupported URI scheme, say)
    */
   public static <T> CompletableFuture<HttpResponse<T>> sendAsync(
       Context ctx, HttpClient client, HttpRequest request, HttpResponse.BodyHandler<T> handler) {
@@ -133,50 +161,21 @@ public final class ContextHttp {
     Objects.requireNonNull(client, "client");
     Objects.requireNonNull(request, "request");
     Objects.requireNonNull(handler, "handler");
-    ContextException early = ctx.err();
-    if (early != null) {
+    if (ctx.err() != null) {
       return CompletableFuture.failedFuture(errorOf(ctx));
     }
-    HttpRequest withHeader = withDeadlineHeader(ctx, request);
-    CompletableFuture<HttpResponse<T>> result = new CompletableFuture<>();
-    AbortableHandler<T> abortable = new AbortableHandler<>(handler);
-    CompletableFuture<HttpResponse<T>> exchange = client.sendAsync(withHeader, abortable);
-    Registration reg =
-        ctx.onDone(
-            () -> {
-              ContextException err = errorOf(ctx);
-              result.completeExceptionally(err);
-              exchange.cancel(true);
-              abortable.abort(err);
-            });
-    // The registration must outlive the headers: with a streaming body handler the response
-    // arrives first and the body keeps flowing; it is released when the body ends or the call fails.
-    abortable.onBodyEnd(reg::stop);
-    exchange.whenComplete(
-        (response, failure) -> {
-          if (failure == null) {
-            result.complete(response);
-          } else {
-            reg.stop();
-            result.completeExceptionally(unwrap(failure));
-          }
-        });
-    result.whenComplete(
-        (response, failure) -> {
-          if (failure instanceof CancellationException && !(failure instanceof ContextException)) {
-            // The caller gave up on the future: give up on the exchange too.
-            reg.stop();
-            exchange.cancel(true);
-            abortable.abort(failure);
-          }
-        });
-    return result;
+    Call<T> call = new Call<>(ctx, client, handler);
+    call.start(request);
+    return call.result;
   }
 
   /**
    * Returns a copy of {@code request} whose {@link DeadlineHeader#NAME} header states {@code ctx}'s
-   * remaining time, or, if the context has no deadline, a copy without that header. For clients
-   * that send requests some other way than {@link #send}.
+   * remaining time as {@link DeadlineHeader#valueFor} computes it now (less the transit allowance),
+   * or, if the context has no deadline, a copy without that header. For clients that send requests
+   * some other way than {@link #send}: call it right before sending, once per attempt, since the
+   * time until the request leaves is added to the receiver's budget. A client that re-sends the
+   * request itself (redirects, retries) re-sends this value, stale by then.
    *
    * @param ctx the context
    * @param request the request
@@ -211,133 +210,613 @@ public final class ContextHttp {
     return t;
   }
 
-  /**
-   * Wraps the caller's body handler so that the body can be abandoned when the context ends. The
-   * client delivers body signals one at a time, but an abort may come from any thread in between;
-   * signals to the caller's subscriber are therefore delivered under this object's monitor and stop
-   * after the first terminal one, as the Reactive Streams rules require. {@code onSubscribe} (where
-   * subscribers request data) and {@code Subscription.cancel} run outside the monitor, since the
-   * client may take its own locks or hand work to its own threads there. The caller's subscriber is
-   * only published for an abort once its {@code onSubscribe} has returned.
-   */
-  private static final class AbortableHandler<T> implements HttpResponse.BodyHandler<T> {
-    private final HttpResponse.BodyHandler<T> delegate;
-    private Throwable aborted; // guarded by this
-    private HttpResponse.BodySubscriber<T> downstream; // guarded by this
-    private boolean terminated; // guarded by this
-    private boolean bodyEnded; // guarded by this
-    private Flow.Subscription subscription; // guarded by this
-    private Runnable onBodyEnd; // guarded by this
+  // ------------------------------------------------------------------------------------ redirects
 
-    AbortableHandler(HttpResponse.BodyHandler<T> delegate) {
-      this.delegate = delegate;
+  /** As the JDK's own redirect filter: jdk.httpclient.redirects.retrylimit, 5 by default. */
+  private static final int MAX_REDIRECTS =
+      Math.max(1, Integer.getInteger("jdk.httpclient.redirects.retrylimit", 5));
+
+  /**
+   * Clients built like the caller's, but with {@code Redirect.NEVER}, so that ctx4j can follow the
+   * redirects itself and state each hop's own budget. Keyed weakly: an entry goes with the
+   * caller's client.
+   */
+  private static final Map<HttpClient, HttpClient> NOT_FOLLOWING =
+      Collections.synchronizedMap(new WeakHashMap<>());
+
+  /**
+   * The client that sends each hop: the caller's, unless that one would follow redirects with a
+   * stale budget (it follows them and the context has a deadline), in which case a copy of it that
+   * does not follow them. Only clients of the JDK's own implementation are copied: a client of
+   * another class (an instrumenting wrapper, say) may do more than its getters tell, so it keeps
+   * following redirects itself.
+   */
+  private static HttpClient hopClient(Context ctx, HttpClient client) {
+    if (client.followRedirects() == HttpClient.Redirect.NEVER
+        || ctx.deadline().isEmpty()
+        || client.getClass().getModule() != HttpClient.class.getModule()) {
+      return client;
+    }
+    HttpClient copy = NOT_FOLLOWING.get(client);
+    if (copy != null) {
+      return copy;
+    }
+    HttpClient.Builder b =
+        HttpClient.newBuilder()
+            .followRedirects(HttpClient.Redirect.NEVER)
+            .version(client.version())
+            .sslContext(client.sslContext())
+            .sslParameters(client.sslParameters());
+    client.connectTimeout().ifPresent(b::connectTimeout);
+    client.proxy().ifPresent(b::proxy);
+    client.authenticator().ifPresent(b::authenticator);
+    client.cookieHandler().ifPresent(b::cookieHandler);
+    client.executor().ifPresent(b::executor);
+    HttpClient built = b.build();
+    HttpClient raced = NOT_FOLLOWING.putIfAbsent(client, built);
+    return raced != null ? raced : built;
+  }
+
+  /** Whether the JDK would follow a response with this status (RedirectFilter.isRedirecting). */
+  private static boolean isRedirect(int status) {
+    return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+  }
+
+  // ------------------------------------------------------------------------------------- the call
+
+  /**
+   * One call of {@link #sendAsync}: one or more hops (the first request and the redirects ctx4j
+   * follows), one registration on the context for all of them, one result.
+   *
+   * <p>The registration is taken before the first hop is sent and released exactly when the call
+   * can no longer be aborted usefully: when the final response's body ends (completes, fails, or is
+   * cancelled by the caller), when the result fails for any reason (the exchange failed, the context
+   * ended, the caller cancelled the future), or when the caller's handler or subscriber throws.
+   * {@link Registration#stop()} is idempotent, so these may overlap.
+   *
+   * <p>Abort versus hop switch: {@link #current} is written before a hop is sent, and after it is
+   * sent the result is checked again; an abort reads {@code current} after completing the result.
+   * Whichever order the two threads take, the hop in flight is aborted.
+   */
+  private static final class Call<T> {
+    final Context ctx;
+    final HttpClient client; // sends each hop
+    final HttpClient.Redirect follow; // what ctx4j follows itself: NEVER if the client does it
+    final HttpResponse.BodyHandler<T> handler;
+    final CompletableFuture<HttpResponse<T>> result = new CompletableFuture<>();
+    private volatile Registration registration;
+    private volatile Hop<T> current;
+
+    Call(Context ctx, HttpClient callerClient, HttpResponse.BodyHandler<T> handler) {
+      this.ctx = ctx;
+      this.client = hopClient(ctx, callerClient);
+      this.follow =
+          client == callerClient ? HttpClient.Redirect.NEVER : callerClient.followRedirects();
+      this.handler = handler;
     }
 
-    /** Runs {@code r} once the body has ended: now if it already has. */
-    void onBodyEnd(Runnable r) {
-      synchronized (this) {
-        if (!bodyEnded) {
-          onBodyEnd = r;
-          return;
-        }
+    void start(HttpRequest request) {
+      registration = ctx.onDone(this::contextEnded);
+      result.whenComplete(
+          (response, failure) -> {
+            if (failure != null) {
+              release();
+              Hop<T> hop = current;
+              if (hop != null) {
+                hop.abort(failure);
+              }
+            }
+          });
+      if (result.isDone()) {
+        return; // the context ended meanwhile
       }
-      r.run();
+      try {
+        sendHop(request, null, 0);
+      } catch (RuntimeException | Error e) {
+        // Thrown by the client before anything was sent (a bad request): the caller gets it as
+        // send/sendAsync always threw it; nothing may stay registered.
+        release();
+        result.completeExceptionally(e);
+        throw e;
+      }
+    }
+
+    private void contextEnded() {
+      ContextException err = errorOf(ctx);
+      result.completeExceptionally(err);
+      // Also when the result is already complete: a streamed body may still be flowing.
+      Hop<T> hop = current;
+      if (hop != null) {
+        hop.abort(err);
+      }
+    }
+
+    /** The result's failure, or null if it has none (yet). */
+    private Throwable failure() {
+      return result.isCompletedExceptionally() ? result.handle((r, f) -> f).join() : null;
+    }
+
+    void release() {
+      Registration r = registration;
+      if (r != null) {
+        r.stop();
+      }
+    }
+
+    private void sendHop(HttpRequest request, HttpResponse<T> previous, int redirects) {
+      Hop<T> hop = new Hop<>(this, request, previous, redirects);
+      current = hop;
+      // As late as possible: the time between this clock read and the request's arrival is added
+      // to the receiver's budget (less DeadlineHeader.TRANSIT_ALLOWANCE).
+      HttpRequest withHeader = withDeadlineHeader(ctx, request);
+      CompletableFuture<HttpResponse<T>> exchange = client.sendAsync(withHeader, hop.handler);
+      hop.exchange = exchange;
+      Throwable failed = failure();
+      if (failed != null) {
+        hop.abort(failed);
+      }
+      exchange.whenComplete((response, failure) -> hopEnded(hop, response, failure));
+    }
+
+    private void hopEnded(Hop<T> hop, HttpResponse<T> response, Throwable failure) {
+      if (failure != null) {
+        result.completeExceptionally(unwrap(failure));
+        return;
+      }
+      HttpResponse<T> seen =
+          hop.previous == null ? response : new Redirected<>(response, hop.previous);
+      AbortableHandler<T> h = hop.handler;
+      if (h.redirectFailure != null) {
+        result.completeExceptionally(h.redirectFailure);
+        return;
+      }
+      if (h.redirectTo == null) {
+        result.complete(seen);
+        return;
+      }
+      if (result.isDone()) {
+        return;
+      }
+      HttpRequest next;
+      try {
+        next = redirected(hop.request, response.statusCode(), h.redirectTo);
+      } catch (RuntimeException e) {
+        result.completeExceptionally(e);
+        return;
+      }
+      try {
+        sendHop(next, seen, hop.redirects + 1);
+      } catch (RuntimeException | Error e) {
+        result.completeExceptionally(e);
+      }
+    }
+
+    /** The target of a redirect ctx4j follows, as the JDK would, or null to hand it to the caller. */
+    URI followedTarget(HttpRequest request, int redirects, HttpResponse.ResponseInfo info)
+        throws IOException {
+      if (follow == HttpClient.Redirect.NEVER || !isRedirect(info.statusCode())) {
+        return null;
+      }
+      String location = info.headers().firstValue("Location").orElse(null);
+      if (location == null) {
+        throw new IOException("Invalid redirection: " + info.statusCode() + " without Location");
+      }
+      URI target;
+      try {
+        target = request.uri().resolve(new URI(location));
+      } catch (URISyntaxException | IllegalArgumentException e) {
+        throw new IOException("Invalid redirection: Location " + location, e);
+      }
+      String from = request.uri().getScheme();
+      String to = target.getScheme();
+      boolean allowed =
+          follow == HttpClient.Redirect.ALWAYS
+              || (to != null && (to.equalsIgnoreCase(from) || to.equalsIgnoreCase("https")));
+      return allowed && redirects + 1 < MAX_REDIRECTS ? target : null;
+    }
+
+    /** The next hop's request: 303 and a POST's 301/302 become GET without body, as in the JDK. */
+    private static HttpRequest redirected(HttpRequest request, int status, URI target) {
+      String method = request.method();
+      boolean toGet = status == 303 || ((status == 301 || status == 302) && method.equals("POST"));
+      HttpRequest.Builder b = HttpRequest.newBuilder(request, (name, value) -> true).uri(target);
+      if (toGet) {
+        b.GET();
+      }
+      return b.build();
+    }
+  }
+
+  /** One request of a call and its response. */
+  private static final class Hop<T> {
+    final HttpRequest request;
+    final HttpResponse<T> previous;
+    final int redirects;
+    final AbortableHandler<T> handler;
+    volatile CompletableFuture<HttpResponse<T>> exchange;
+
+    Hop(Call<T> call, HttpRequest request, HttpResponse<T> previous, int redirects) {
+      this.request = request;
+      this.previous = previous;
+      this.redirects = redirects;
+      this.handler = new AbortableHandler<>(call, this);
     }
 
     void abort(Throwable why) {
-      Flow.Subscription s;
-      synchronized (this) {
-        if (aborted != null) {
-          return;
-        }
-        aborted = why;
-        s = subscription;
-        if (downstream != null && !terminated) {
-          terminated = true;
-          downstream.onError(why);
-        }
+      // The client's future is cancelled only while no response has arrived. After that the body
+      // subscription is the way to abort: JDK 17 cancelling a future whose body has just ended
+      // closes the connection it already put back in its pool, under the next exchange ('fixed
+      // content-length: 2048, bytes received: 0', stack through MultiExchange.cancel).
+      boolean noResponseYet = handler.abort(why);
+      CompletableFuture<HttpResponse<T>> e = exchange;
+      if (noResponseYet && e != null) {
+        e.cancel(true);
       }
-      if (s != null) {
-        s.cancel();
-      }
+    }
+  }
+
+  /** A response reached through redirects ctx4j followed, with the chain the JDK would report. */
+  private static final class Redirected<T> implements HttpResponse<T> {
+    private final HttpResponse<T> response;
+    private final HttpResponse<T> previous;
+
+    Redirected(HttpResponse<T> response, HttpResponse<T> previous) {
+      this.response = response;
+      this.previous = previous;
+    }
+
+    @Override
+    public int statusCode() {
+      return response.statusCode();
+    }
+
+    @Override
+    public HttpRequest request() {
+      return response.request();
+    }
+
+    @Override
+    public Optional<HttpResponse<T>> previousResponse() {
+      return Optional.of(previous);
+    }
+
+    @Override
+    public HttpHeaders headers() {
+      return response.headers();
+    }
+
+    @Override
+    public T body() {
+      return response.body();
+    }
+
+    @Override
+    public Optional<SSLSession> sslSession() {
+      return response.sslSession();
+    }
+
+    @Override
+    public URI uri() {
+      return response.uri();
+    }
+
+    @Override
+    public HttpClient.Version version() {
+      return response.version();
+    }
+
+    @Override
+    public String toString() {
+      return response.toString();
+    }
+  }
+
+  // ------------------------------------------------------------------------------ the body handler
+
+  /**
+   * Wraps the caller's body handler for one hop, so that the body can be abandoned when the call is
+   * aborted, and so that every way the body ends releases the call's registration.
+   *
+   * <p>The client delivers body signals serially, but an abort comes from any thread, and may come
+   * from inside the caller's own {@code onNext} (a subscriber that cancels the context). The
+   * caller's subscriber is never called under a lock, never concurrently, and never re-entered by
+   * an abort:
+   *
+   * <ol>
+   *   <li>{@code depth} counts the client's signals in progress ({@code owner} is their thread; the
+   *       client may nest them, request() inside onSubscribe delivering onNext, as Reactive Streams
+   *       allows). The lock only guards these fields; no call leaves the class under it.
+   *   <li>An abort while a signal is in progress, or before {@code onSubscribe}, is parked in {@code
+   *       pending}; the signal that brings {@code depth} back to 0 delivers it after returning.
+   *   <li>A terminal signal from the client on the signalling thread is delivered at once (as the
+   *       client would without ctx4j); from another thread while one is in progress, it is parked.
+   *   <li>{@code terminated} is set, under the lock, by whoever delivers the one terminal signal;
+   *       nothing is delivered after it, and a caller that cancelled its subscription gets nothing.
+   * </ol>
+   */
+  private static final class AbortableHandler<T> implements HttpResponse.BodyHandler<T> {
+    private final Call<T> call;
+    private final Hop<T> hop;
+    private final Object lock = new Object();
+    // Guarded by lock:
+    private HttpResponse.BodySubscriber<T> downstream;
+    private Flow.Subscription upstream;
+    private boolean subscribed; // onSubscribe has been called on downstream
+    private int depth;
+    private Thread owner;
+    private Object pending; // a parked terminal signal: a Throwable, or COMPLETE
+    private Throwable aborted;
+    private boolean terminated;
+    private boolean cancelledByCaller;
+    private boolean upstreamEnded; // the client sent onComplete or onError
+    private boolean responded; // apply() has been called: the response headers are here
+    // Written by apply() before the client completes the hop's future; read after.
+    volatile URI redirectTo;
+    volatile IOException redirectFailure;
+
+    private static final Object COMPLETE = new Object();
+
+    /** Takes a body only to cancel it. */
+    private static final Flow.Subscriber<List<ByteBuffer>> CANCEL_AT_ONCE =
+        new Flow.Subscriber<>() {
+          @Override
+          public void onSubscribe(Flow.Subscription s) {
+            s.cancel();
+          }
+
+          @Override
+          public void onNext(List<ByteBuffer> item) {}
+
+          @Override
+          public void onError(Throwable t) {}
+
+          @Override
+          public void onComplete() {}
+        };
+
+    AbortableHandler(Call<T> call, Hop<T> hop) {
+      this.call = call;
+      this.hop = hop;
     }
 
     @Override
     public HttpResponse.BodySubscriber<T> apply(HttpResponse.ResponseInfo info) {
-      HttpResponse.BodySubscriber<T> d = delegate.apply(info);
-      return new HttpResponse.BodySubscriber<>() {
-        @Override
-        public CompletionStage<T> getBody() {
-          return d.getBody();
+      boolean abortedBefore;
+      synchronized (lock) {
+        responded = true;
+        abortedBefore = aborted != null;
+      }
+      if (abortedBefore) {
+        // The abort cancelled the client's future; make sure this body never ends normally, so
+        // that its connection is closed rather than pooled.
+        return HttpResponse.BodySubscribers.fromSubscriber(CANCEL_AT_ONCE, subscriber -> null);
+      }
+      try {
+        URI target = call.followedTarget(hop.request, hop.redirects, info);
+        if (target != null) {
+          redirectTo = target;
+          return HttpResponse.BodySubscribers.replacing(null); // the JDK discards these bodies too
         }
-
-        @Override
-        public void onSubscribe(Flow.Subscription s) {
-          // Outside the monitor: subscribers call request() from here, and the client may deliver
-          // signals from its own threads in response.
-          d.onSubscribe(s);
-          boolean abortNow;
-          synchronized (AbortableHandler.this) {
-            subscription = s;
-            downstream = d;
-            abortNow = aborted != null && !terminated;
-            if (abortNow) {
-              terminated = true;
-              d.onError(aborted);
-            }
-          }
-          if (abortNow) {
-            s.cancel();
-            ended();
-          }
-        }
-
-        @Override
-        public void onNext(List<ByteBuffer> item) {
-          synchronized (AbortableHandler.this) {
-            if (!terminated) {
-              d.onNext(item);
-            }
-          }
-        }
-
-        @Override
-        public void onError(Throwable t) {
-          ended(); // first, so the registration is gone before the caller can see the end
-          synchronized (AbortableHandler.this) {
-            if (!terminated) {
-              terminated = true;
-              d.onError(t);
-            }
-          }
-        }
-
-        @Override
-        public void onComplete() {
-          // Release the registration before the caller's subscriber hears of the end: once the
-          // whole body is here there is nothing left to abort, and a caller that has read the body
-          // (or got the response) then finds no hook left on its context.
-          ended();
-          synchronized (AbortableHandler.this) {
-            if (!terminated) {
-              terminated = true;
-              d.onComplete();
-            }
-          }
-        }
-      };
+      } catch (IOException e) {
+        redirectFailure = e;
+        return HttpResponse.BodySubscribers.replacing(null);
+      }
+      HttpResponse.BodySubscriber<T> d;
+      try {
+        d = call.handler.apply(info);
+      } catch (RuntimeException | Error e) {
+        call.release();
+        throw e;
+      }
+      synchronized (lock) {
+        downstream = d;
+      }
+      CompletionStage<T> body = d.getBody();
+      if (body != null) {
+        body.whenComplete(
+            (value, failure) -> {
+              if (failure != null) {
+                call.release();
+              }
+            });
+      }
+      return new Subscriber<>(this, d);
     }
 
-    private void ended() {
-      Runnable r;
-      synchronized (this) {
-        bodyEnded = true;
-        r = onBodyEnd;
-        onBodyEnd = null;
+    /**
+     * Aborts the body; returns whether no response had arrived yet, in which case the caller
+     * cancels the client's future (any response arriving from now on is cancelled by {@link
+     * #apply} before its body can end and its connection go back to the pool).
+     */
+    boolean abort(Throwable why) {
+      Flow.Subscription s;
+      boolean deliver = false;
+      boolean noResponse;
+      synchronized (lock) {
+        if (aborted != null) {
+          return !responded;
+        }
+        aborted = why;
+        noResponse = !responded;
+        // Not once the client has ended the body: a cancel after the end is not always a no-op in
+        // the JDK, which may then close a connection it has already put back in its pool.
+        s = upstreamEnded ? null : upstream;
+        if (!terminated && pending == null && !cancelledByCaller) {
+          if (subscribed && depth == 0) {
+            terminated = true;
+            deliver = true;
+          } else {
+            pending = why;
+          }
+        }
       }
-      if (r != null) {
-        r.run();
+      call.release();
+      if (deliver) {
+        downstream.onError(why);
       }
+      if (s != null) {
+        s.cancel();
+      }
+      return noResponse;
+    }
+
+    /** Enters a signal from the client; false if nothing may be delivered any more. */
+    boolean enter() {
+      synchronized (lock) {
+        if (terminated || pending != null) {
+          return false;
+        }
+        if (depth++ == 0) {
+          owner = Thread.currentThread();
+        }
+        return true;
+      }
+    }
+
+    /** Leaves a signal; delivers a terminal signal parked meanwhile. */
+    void exit() {
+      Object deliver = null;
+      synchronized (lock) {
+        if (--depth == 0) {
+          owner = null;
+          if (pending != null && !terminated) {
+            terminated = true;
+            deliver = pending;
+          }
+        }
+      }
+      if (deliver != null) {
+        deliverTerminal(deliver);
+      }
+    }
+
+    /** A terminal signal from the client: delivered now, or parked behind a signal in progress. */
+    void terminal(Object signal) {
+      call.release(); // first, so that a caller who saw the end finds no hook left
+      boolean deliver = false;
+      synchronized (lock) {
+        upstreamEnded = true;
+        if (terminated || pending != null || cancelledByCaller) {
+          return;
+        }
+        if (depth > 0 && owner != Thread.currentThread()) {
+          pending = signal;
+        } else {
+          terminated = true;
+          deliver = true;
+        }
+      }
+      if (deliver) {
+        deliverTerminal(signal);
+      }
+    }
+
+    private void deliverTerminal(Object signal) {
+      if (signal == COMPLETE) {
+        downstream.onComplete();
+      } else {
+        downstream.onError((Throwable) signal);
+      }
+    }
+
+    void subscribe(Flow.Subscription s) {
+      boolean cancelNow;
+      synchronized (lock) {
+        upstream = s;
+        subscribed = true;
+        if (depth++ == 0) {
+          owner = Thread.currentThread();
+        }
+      }
+      try {
+        downstream.onSubscribe(new CallerSubscription(this, s));
+      } catch (RuntimeException | Error e) {
+        call.release();
+        throw e;
+      } finally {
+        exit();
+      }
+      synchronized (lock) {
+        cancelNow = aborted != null && !upstreamEnded;
+      }
+      if (cancelNow) {
+        s.cancel(); // an abort that came before the subscription could not cancel it
+      }
+    }
+
+    void callerCancelled(Flow.Subscription s) {
+      synchronized (lock) {
+        cancelledByCaller = true;
+      }
+      call.release();
+      s.cancel();
+    }
+  }
+
+  /** The caller's view of the body subscription: cancelling it ends the call's registration. */
+  private static final class CallerSubscription implements Flow.Subscription {
+    private final AbortableHandler<?> handler;
+    private final Flow.Subscription upstream;
+
+    CallerSubscription(AbortableHandler<?> handler, Flow.Subscription upstream) {
+      this.handler = handler;
+      this.upstream = upstream;
+    }
+
+    @Override
+    public void request(long n) {
+      upstream.request(n);
+    }
+
+    @Override
+    public void cancel() {
+      handler.callerCancelled(upstream);
+    }
+  }
+
+  /** The subscriber the client sees for a final hop. */
+  private static final class Subscriber<T> implements HttpResponse.BodySubscriber<T> {
+    private final AbortableHandler<T> handler;
+    private final HttpResponse.BodySubscriber<T> downstream;
+
+    Subscriber(AbortableHandler<T> handler, HttpResponse.BodySubscriber<T> downstream) {
+      this.handler = handler;
+      this.downstream = downstream;
+    }
+
+    @Override
+    public CompletionStage<T> getBody() {
+      return downstream.getBody();
+    }
+
+    @Override
+    public void onSubscribe(Flow.Subscription s) {
+      handler.subscribe(s);
+    }
+
+    @Override
+    public void onNext(List<ByteBuffer> item) {
+      if (!handler.enter()) {
+        return;
+      }
+      try {
+        downstream.onNext(item);
+      } catch (RuntimeException | Error e) {
+        handler.call.release();
+        throw e;
+      } finally {
+        handler.exit();
+      }
+    }
+
+    @Override
+    public void onError(Throwable t) {
+      handler.terminal(t);
+    }
+
+    @Override
+    public void onComplete() {
+      handler.terminal(AbortableHandler.COMPLETE);
     }
   }
 }

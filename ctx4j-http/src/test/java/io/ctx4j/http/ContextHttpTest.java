@@ -110,12 +110,18 @@ class ContextHttpTest {
       long t0 = System.nanoTime();
       try (CancelableContext ctx =
           Context.withTimeout(Context.background(), Duration.ofMillis(200))) {
-        assertThrows(
-            DeadlineExceededException.class,
-            () -> ContextHttp.send(ctx, CLIENT, get(s), BodyHandlers.ofString()));
+        // The server's budget is the caller's less the transit allowance, so its 503 normally
+        // arrives just before the caller's own deadline; on a loaded machine the caller's deadline
+        // may fire first. Either way the call ends at about 200 ms, not 10 s.
+        try {
+          HttpResponse<String> r = ContextHttp.send(ctx, CLIENT, get(s), BodyHandlers.ofString());
+          assertEquals(503, r.statusCode());
+        } catch (DeadlineExceededException expected) {
+          assertSame(Context.DEADLINE_EXCEEDED, ctx.err());
+        }
       }
       long tookMs = (System.nanoTime() - t0) / 1_000_000;
-      assertTrue(tookMs >= 190 && tookMs < 3000, "returned after " + tookMs + " ms");
+      assertTrue(tookMs >= 180 && tookMs < 3000, "returned after " + tookMs + " ms");
       assertTrue(await(handlerSawEnd), "handler never saw its context end");
       assertSame(Context.DEADLINE_EXCEEDED, handlerErr.get());
     }

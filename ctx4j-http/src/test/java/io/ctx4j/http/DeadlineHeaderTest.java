@@ -6,7 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.ctx4j.CancelableContext;
 import io.ctx4j.Context;
+import io.ctx4j.ManualTimeSource;
 import java.time.Duration;
+import java.time.Instant;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Optional;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -35,17 +40,63 @@ class DeadlineHeaderTest {
   }
 
   @ParameterizedTest
-  @CsvSource({"0, 0", "287, 287", "' 42\t', 42", "00000001, 1", "99999999, 99999999"})
+  @CsvSource(
+      delimiter = ';',
+      value = {
+        "0; 0", "287; 287", "' 42\t'; 42", "00000001; 1", "99999999; 99999999", "'5000, 50'; 50",
+        "'50,5000'; 50", "' 7 ,\t3 , 9'; 3", "'50,'; 50", "',,50,,'; 50", "'0, 99999999'; 0"
+      })
   void parseReadsMilliseconds(String value, long millis) {
     assertEquals(Duration.ofMillis(millis), DeadlineHeader.parse(value));
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"", " ", "-1", "+5", "1.5", "250m", "3S", "123456789", "１２"})
+  @ValueSource(
+      strings = {
+        "", " ", "-1", "+5", "1.5", "250m", "3S", "123456789", "１２", "0x10", "1e3", "5 0", ",",
+        " , ", "000000001", "99999999999999999999", "\u000B50", "50\u000C", "\u001C50", "50\u001F",
+        "\u200350", "50\u2028", "\u300050", "\u00A050", "50\u0085", "\r50", "50\n", "\u000050"
+      })
   void parseRejectsAnythingButOneToEightAsciiDigits(String value) {
     IllegalArgumentException e =
         assertThrows(IllegalArgumentException.class, () -> DeadlineHeader.parse(value));
     assertTrue(e.getMessage().contains(DeadlineHeader.NAME), e.getMessage());
+  }
+
+  @Test
+  void parseAllTakesTheSmallestOfAllLinesAndRejectsAnyMalformedOne() {
+    assertEquals(Optional.empty(), DeadlineHeader.parseAll(List.of()));
+    assertEquals(Optional.of(Duration.ofMillis(50)), DeadlineHeader.parseAll(List.of("5000", "50")));
+    assertEquals(Optional.of(Duration.ofMillis(50)), DeadlineHeader.parseAll(List.of("50", "5000")));
+    assertEquals(Optional.of(Duration.ofMillis(7)), DeadlineHeader.parseAll(List.of("50, 7", "9")));
+    assertThrows(IllegalArgumentException.class, () -> DeadlineHeader.parseAll(List.of("50", "5s")));
+    assertThrows(IllegalArgumentException.class, () -> DeadlineHeader.parseAll(List.of("50", "")));
+    assertEquals(
+        "lines contains null",
+        assertThrows(NullPointerException.class, () -> DeadlineHeader.parseAll(Arrays.asList("1", null)))
+            .getMessage());
+  }
+
+  @Test
+  void malformedValuesAreQuotedWithControlCharactersEscaped() {
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> DeadlineHeader.parse("5\u000B0"));
+    assertTrue(e.getMessage().contains("\"5\\u000B0\""), e.getMessage());
+  }
+
+  @Test
+  void valueForWithholdsTheTransitAllowanceAndRoundsDown() {
+    ManualTimeSource time = ManualTimeSource.startingAt(Instant.parse("2040-06-01T00:00:00Z"));
+    Context root = Context.withTimeSource(Context.background(), time);
+    try (CancelableContext ctx = Context.withTimeout(root, Duration.ofNanos(300_999_999))) {
+      assertEquals(Optional.of("295"), DeadlineHeader.valueFor(ctx));
+      time.advance(Duration.ofMillis(296));
+      assertEquals(Optional.of("0"), DeadlineHeader.valueFor(ctx));
+    }
+    try (CancelableContext ctx = Context.withDeadline(root, Instant.MAX)) {
+      assertEquals(Optional.of("99999999"), DeadlineHeader.valueFor(ctx));
+    }
+    assertEquals(Duration.ofMillis(5), DeadlineHeader.TRANSIT_ALLOWANCE);
   }
 
   @Test

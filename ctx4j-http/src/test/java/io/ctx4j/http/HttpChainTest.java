@@ -1,7 +1,7 @@
 package io.ctx4j.http;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
-import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.sun.net.httpserver.HttpHandler;
@@ -72,19 +72,26 @@ class HttpChainTest {
       long t0 = System.nanoTime();
       try (CancelableContext ctx =
           Context.withTimeout(Context.background(), Duration.ofMillis(300))) {
-        assertThrows(
-            DeadlineExceededException.class,
-            () -> ContextHttp.send(ctx, CLIENT, HttpRequest.newBuilder(a.uri()).build(), BodyHandlers.ofString()));
+        // Each hop's budget is its caller's less the transit allowance, so A's 504 normally comes
+        // back just before the caller's own deadline; on a loaded machine the deadline may win.
+        try {
+          int status =
+              ContextHttp.send(ctx, CLIENT, HttpRequest.newBuilder(a.uri()).build(), BodyHandlers.ofString())
+                  .statusCode();
+          assertEquals(504, status);
+        } catch (DeadlineExceededException expected) {
+          assertSame(Context.DEADLINE_EXCEEDED, ctx.err());
+        }
       }
       took.set((System.nanoTime() - t0) / 1_000_000);
-      assertTrue(took.get() >= 290 && took.get() < 3000, "caller returned after " + took + " ms");
+      assertTrue(took.get() >= 280 && took.get() < 3000, "caller returned after " + took + " ms");
       assertTrue(allReturned.await(10, TimeUnit.SECONDS), "a hop kept running: " + errors);
       long atA = remainingMs.get("A");
       long atB = remainingMs.get("B");
       long atC = remainingMs.get("C");
       // C's budget is normally well above zero; on an overloaded machine it may arrive spent
       // (DeadlineHeader sends 0 then), which is still the deadline reaching C.
-      assertTrue(atA < 300 && atB <= atA && atC <= atB && atC >= 0, "A " + atA + ", B " + atB + ", C " + atC);
+      assertTrue(atA <= 295 && atB <= atA - 5 && atC <= atB - 5 && atC >= 0, "A " + atA + ", B " + atB + ", C " + atC);
       for (String hop : new String[] {"A", "B", "C"}) {
         assertSame(Context.DEADLINE_EXCEEDED, errors.get(hop), hop + " ended with " + errors.get(hop));
       }

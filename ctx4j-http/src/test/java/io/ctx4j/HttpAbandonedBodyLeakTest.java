@@ -1,0 +1,196 @@
+package io.ctx4j;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.sun.net.httpserver.HttpServer;
+import io.ctx4j.http.ContextFilter;
+import io.ctx4j.http.ContextHttp;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.net.http.HttpResponse.BodyHandlers;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Flow;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * Every way a client exchange can end releases its abort hook on a long-lived context: the body
+ * read to its end, abandoned by closing the stream, cancelled by a Flow subscriber, the future
+ * cancelled, the caller's handler or subscriber throwing. In package io.ctx4j for CancelCtx's
+ * package-private registrationCount(), the exact structural check (issue 15 item 6).
+ */
+@Timeout(120)
+class HttpAbandonedBodyLeakTest {
+  private static final int EXCHANGES = 20;
+  private static final int MIB = 1 << 20;
+
+  private final ExecutorService pool = Executors.newCachedThreadPool();
+  private HttpServer server;
+  private URI uri;
+  private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+  private CancelCtx client;
+
+  @BeforeEach
+  void start() throws IOException {
+    server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+    server.setExecutor(pool);
+    server
+        .createContext(
+            "/",
+            ex -> {
+              ex.sendResponseHeaders(200, MIB);
+              try (OutputStream out = ex.getResponseBody()) {
+                byte[] chunk = new byte[8192];
+                for (int sent = 0; sent < MIB; sent += chunk.length) {
+                  out.write(chunk);
+                }
+              } catch (IOException clientLeft) {
+                // the client abandoned the body: expected here
+              }
+            })
+        .getFilters()
+        .add(ContextFilter.create());
+    server.start();
+    uri = URI.create("http://127.0.0.1:" + server.getAddress().getPort() + "/");
+    client = (CancelCtx) Context.withTimeout(Context.background(), Duration.ofMinutes(5));
+  }
+
+  @AfterEach
+  void stop() throws InterruptedException {
+    client.cancel();
+    server.stop(0);
+    pool.shutdown();
+    assertTrue(pool.awaitTermination(10, TimeUnit.SECONDS));
+  }
+
+  private HttpRequest get() {
+    return HttpRequest.newBuilder(uri).build();
+  }
+
+  @Test
+  void closingAStreamedBodyAfter100BytesReleasesTheHook() throws Exception {
+    for (int i = 0; i < EXCHANGES; i++) {
+      InputStream in = ContextHttp.send(client, http, get(), BodyHandlers.ofInputStream()).body();
+      assertEquals(100, in.readNBytes(100).length);
+      in.close();
+      assertEquals(0, client.registrationCount(), "hooks left after exchange " + (i + 1));
+    }
+  }
+
+  @Test
+  void aFlowSubscriberThatCancelsReleasesTheHook() throws Exception {
+    for (int i = 0; i < EXCHANGES; i++) {
+      Flow.Publisher<List<ByteBuffer>> body =
+          ContextHttp.send(client, http, get(), BodyHandlers.ofPublisher()).body();
+      CountDownLatch cancelled = new CountDownLatch(1);
+      body.subscribe(
+          new Flow.Subscriber<>() {
+            Flow.Subscription s;
+
+            @Override
+            public void onSubscribe(Flow.Subscription s) {
+              this.s = s;
+              s.request(1);
+            }
+
+            @Override
+            public void onNext(List<ByteBuffer> item) {
+              s.cancel();
+              cancelled.countDown();
+            }
+
+            @Override
+            public void onError(Throwable t) {}
+
+            @Override
+            public void onComplete() {}
+          });
+      assertTrue(cancelled.await(10, TimeUnit.SECONDS), "no body arrived");
+      assertEquals(0, client.registrationCount(), "hooks left after exchange " + (i + 1));
+    }
+  }
+
+  @Test
+  void cancellingTheFutureReleasesTheHook() throws Exception {
+    for (int i = 0; i < EXCHANGES; i++) {
+      CompletableFuture<HttpResponse<InputStream>> f =
+          ContextHttp.sendAsync(client, http, get(), BodyHandlers.ofInputStream());
+      f.cancel(true);
+      assertEquals(0, client.registrationCount(), "hooks left after exchange " + (i + 1));
+    }
+  }
+
+  @Test
+  void aBodyHandlerThatThrowsReleasesTheHook() throws Exception {
+    for (int i = 0; i < EXCHANGES; i++) {
+      IllegalStateException boom = new IllegalStateException("handler refuses");
+      HttpResponse.BodyHandler<String> refusing = info -> { throw boom; };
+      CompletableFuture<HttpResponse<String>> f = ContextHttp.sendAsync(client, http, get(), refusing);
+      ExecutionException e = assertThrows(ExecutionException.class, () -> f.get(10, TimeUnit.SECONDS));
+      assertTrue(e.getCause() == boom || e.getCause().getCause() == boom, "failed with " + e.getCause());
+      assertEquals(0, client.registrationCount(), "hooks left after exchange " + (i + 1));
+    }
+  }
+
+  @Test
+  void aSubscriberThatThrowsInOnNextReleasesTheHook() throws Exception {
+    for (int i = 0; i < EXCHANGES; i++) {
+      CountDownLatch threw = new CountDownLatch(1);
+      HttpResponse.BodyHandler<Void> throwing =
+          info ->
+              HttpResponse.BodySubscribers.fromSubscriber(
+                  new Flow.Subscriber<List<ByteBuffer>>() {
+                    @Override
+                    public void onSubscribe(Flow.Subscription s) {
+                      s.request(1);
+                    }
+
+                    @Override
+                    public void onNext(List<ByteBuffer> item) {
+                      threw.countDown();
+                      throw new IllegalStateException("subscriber fails");
+                    }
+
+                    @Override
+                    public void onError(Throwable t) {}
+
+                    @Override
+                    public void onComplete() {}
+                  });
+      CompletableFuture<HttpResponse<Void>> f = ContextHttp.sendAsync(client, http, get(), throwing);
+      assertTrue(threw.await(10, TimeUnit.SECONDS), "no body arrived");
+      assertThrows(Exception.class, () -> f.get(10, TimeUnit.SECONDS));
+      assertEquals(0, client.registrationCount(), "hooks left after exchange " + (i + 1));
+    }
+  }
+
+  @Test
+  void anInterruptedSendReleasesTheHook() throws Exception {
+    for (int i = 0; i < EXCHANGES; i++) {
+      Thread.currentThread().interrupt();
+      assertThrows(
+          InterruptedException.class,
+          () -> ContextHttp.send(client, http, get(), BodyHandlers.ofByteArray()));
+      assertEquals(0, client.registrationCount(), "hooks left after exchange " + (i + 1));
+    }
+  }
+}

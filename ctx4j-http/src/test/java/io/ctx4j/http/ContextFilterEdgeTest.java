@@ -1,0 +1,130 @@
+package io.ctx4j.http;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.ctx4j.Context;
+import io.ctx4j.ManualTimeSource;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.net.http.HttpResponse.BodyHandlers;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/** ContextFilter at the edges of its contract, over a real JDK server. */
+@Timeout(120)
+class ContextFilterEdgeTest {
+  private static final HttpClient CLIENT =
+      HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+
+  private static void reply(com.sun.net.httpserver.HttpExchange ex, String body) throws IOException {
+    byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
+    ex.sendResponseHeaders(200, bytes.length);
+    try (OutputStream out = ex.getResponseBody()) {
+      out.write(bytes);
+    }
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"+5", "-1", "000000050", "123456789", "99999999999999999999", "0x10", "5 0", "1e3"})
+  void signsOverlongValuesAndOverflowAreRejectedWith400(String value) throws Exception {
+    try (LoopbackServer s = new LoopbackServer(ex -> reply(ex, "handler ran"))) {
+      HttpResponse<String> r =
+          CLIENT.send(HttpRequest.newBuilder(s.uri()).header(DeadlineHeader.NAME, value).build(), BodyHandlers.ofString());
+      assertEquals(400, r.statusCode());
+      assertTrue(r.body().contains(DeadlineHeader.NAME) && r.body().contains(value), r.body());
+    }
+  }
+
+  @Test
+  void zeroGivesTheHandlerAContextThatIsAlreadyOutOfTime() throws Exception {
+    try (LoopbackServer s =
+        new LoopbackServer(ex -> reply(ex, String.valueOf(ContextFilter.current().err())))) {
+      HttpResponse<String> r =
+          CLIENT.send(HttpRequest.newBuilder(s.uri()).header(DeadlineHeader.NAME, "0").build(), BodyHandlers.ofString());
+      assertEquals(String.valueOf(Context.DEADLINE_EXCEEDED), r.body());
+    }
+  }
+
+  @Test
+  void theLargestValueAndLeadingZerosAreAccepted() throws Exception {
+    try (LoopbackServer s =
+        new LoopbackServer(
+            ex ->
+                reply(
+                    ex,
+                    Long.toString(
+                        Duration.between(Instant.now(), ContextFilter.current().deadline().orElseThrow())
+                            .toMillis())))) {
+      for (String[] c : new String[][] {{"99999999", "99990000"}, {"00050000", "40000"}}) {
+        HttpResponse<String> r =
+            CLIENT.send(HttpRequest.newBuilder(s.uri()).header(DeadlineHeader.NAME, c[0]).build(), BodyHandlers.ofString());
+        long left = Long.parseLong(r.body());
+        assertTrue(left > Long.parseLong(c[1]) && left <= Long.parseLong(c[0]), c[0] + " gave " + left);
+      }
+    }
+  }
+
+  @Test
+  void aRootClockNearTheEndOfTimeSaturatesTheDeadline() throws Exception {
+    ManualTimeSource time = ManualTimeSource.startingAt(Instant.MAX.minusSeconds(60));
+    Context root = Context.withTimeSource(Context.background(), time);
+    try (LoopbackServer s =
+        new LoopbackServer(root, ex -> reply(ex, ContextFilter.current().deadline().orElseThrow().toString()))) {
+      HttpResponse<String> r =
+          CLIENT.send(HttpRequest.newBuilder(s.uri()).header(DeadlineHeader.NAME, "99999999").build(), BodyHandlers.ofString());
+      assertEquals(Instant.MAX.toString(), r.body());
+    }
+  }
+
+  @Test
+  void aHandlerThatThrowsStillEndsItsRequestContext() throws Exception {
+    AtomicReference<Context> seen = new AtomicReference<>();
+    CountDownLatch thrown = new CountDownLatch(1);
+    try (LoopbackServer s =
+        new LoopbackServer(
+            ex -> {
+              seen.set(ContextFilter.current());
+              thrown.countDown();
+              throw new IllegalStateException("handler fails");
+            })) {
+      try {
+        CLIENT.send(HttpRequest.newBuilder(s.uri()).build(), BodyHandlers.ofString());
+      } catch (IOException expected) {
+        // the JDK server closes the connection without a response
+      }
+      assertTrue(thrown.await(10, TimeUnit.SECONDS));
+      seen.get().await(Duration.ofSeconds(10));
+      assertSame(Context.CANCELED, seen.get().err());
+    }
+  }
+
+  @Test
+  void aHandlerThatNeverReadsTheRequestBodyEndsItsContextOnReturn() throws Exception {
+    AtomicReference<Context> seen = new AtomicReference<>();
+    try (LoopbackServer s =
+        new LoopbackServer(
+            ex -> {
+              seen.set(ContextFilter.current());
+              reply(ex, "ignored your body");
+            })) {
+      HttpRequest post =
+          HttpRequest.newBuilder(s.uri()).POST(HttpRequest.BodyPublishers.ofByteArray(new byte[100_000])).build();
+      assertEquals("ignored your body", CLIENT.send(post, BodyHandlers.ofString()).body());
+      seen.get().await(Duration.ofSeconds(10));
+      assertSame(Context.CANCELED, seen.get().err());
+    }
+  }
+}

@@ -1,0 +1,98 @@
+package io.ctx4j.http;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import io.ctx4j.CancelableContext;
+import io.ctx4j.Context;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.net.http.HttpResponse.BodyHandlers;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/**
+ * The redirects ContextHttp follows itself behave as the JDK client's own, call by call: the same
+ * final status, method, body, URI and chain of previous responses, for each status and method and
+ * for a redirect loop that hits the hop limit.
+ */
+@Timeout(120)
+class RedirectParityTest {
+
+  /**
+   * /r/{status}/{n}: redirects n more times with that status (to /r/{status}/{n-1}), then /end
+   * answers "method body-length"; /loop redirects to itself forever.
+   */
+  private static LoopbackServer redirector() {
+    return new LoopbackServer(
+        ex -> {
+          byte[] requestBody = ex.getRequestBody().readAllBytes();
+          String[] path = ex.getRequestURI().getPath().split("/");
+          if (path.length == 4 && path[1].equals("r") && !path[3].equals("0")) {
+            int n = Integer.parseInt(path[3]);
+            ex.getResponseHeaders().set("Location", "/r/" + path[2] + "/" + (n - 1));
+            ex.sendResponseHeaders(Integer.parseInt(path[2]), -1);
+            ex.close();
+            return;
+          }
+          if (path.length == 2 && path[1].equals("loop")) {
+            ex.getResponseHeaders().set("Location", "/loop");
+            ex.sendResponseHeaders(302, -1);
+            ex.close();
+            return;
+          }
+          byte[] body =
+              (ex.getRequestMethod() + " " + requestBody.length).getBytes(StandardCharsets.UTF_8);
+          ex.sendResponseHeaders(200, body.length);
+          try (OutputStream out = ex.getResponseBody()) {
+            out.write(body);
+          }
+        });
+  }
+
+  private static String describe(HttpResponse<String> r) {
+    List<String> chain = new ArrayList<>();
+    for (HttpResponse<?> p = r.previousResponse().orElse(null); p != null; p = p.previousResponse().orElse(null)) {
+      chain.add(p.statusCode() + " " + p.uri().getPath());
+    }
+    return r.statusCode() + " " + r.uri().getPath() + " [" + r.body() + "] " + chain;
+  }
+
+  @ParameterizedTest(name = "{0} {1} via {2}")
+  @CsvSource({
+    "GET, /r/301/2, NORMAL",
+    "POST, /r/301/1, NORMAL",
+    "POST, /r/302/1, NORMAL",
+    "POST, /r/303/1, NORMAL",
+    "PUT, /r/303/1, ALWAYS",
+    "POST, /r/307/2, NORMAL",
+    "PUT, /r/308/1, ALWAYS",
+    "GET, /r/302/4, NORMAL",
+    "GET, /loop, NORMAL",
+    "GET, /r/300/1, NORMAL",
+    "GET, /r/304/1, NORMAL"
+  })
+  void followsRedirectsAsTheJdkClientDoes(String method, String path, HttpClient.Redirect policy)
+      throws IOException, InterruptedException {
+    HttpClient client =
+        HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).followRedirects(policy).build();
+    try (LoopbackServer s = redirector();
+        CancelableContext ctx = Context.withTimeout(Context.background(), Duration.ofMinutes(1))) {
+      HttpRequest request =
+          HttpRequest.newBuilder(URI.create(s.uri() + path.substring(1)))
+              .method(method, HttpRequest.BodyPublishers.ofString("twelve bytes"))
+              .build();
+      String jdk = describe(client.send(request, BodyHandlers.ofString()));
+      String ctx4j = describe(ContextHttp.send(ctx, client, request, BodyHandlers.ofString()));
+      assertEquals(jdk, ctx4j);
+    }
+  }
+}
