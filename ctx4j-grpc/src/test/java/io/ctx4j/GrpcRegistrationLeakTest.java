@@ -8,17 +8,142 @@ import io.ctx4j.grpc.LoopbackAccess;
 import io.grpc.CallOptions;
 import io.grpc.ManagedChannel;
 import io.grpc.stub.ClientCalls;
+import java.lang.reflect.Method;
 import java.time.Duration;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
 /**
- * Completed calls leave no registration behind on long-lived contexts, on either side. In package
- * io.ctx4j for CancelCtx's package-private registrationCount(), the exact structural check.
+ * Completed calls and closed conversions leave no registration behind on long-lived contexts of
+ * either library. In package io.ctx4j for CancelCtx's package-private registrationCount(); gRPC's
+ * package-private listenerCount() is read by reflection, to keep the tests out of gRPC's package.
+ * Both are exact structural counts.
  */
+@Timeout(300)
 class GrpcRegistrationLeakTest {
   private static final int CALLS = 50;
+  private static final int CONVERSIONS = 100_000;
+
+  /** The number of listeners on {@code grpc}'s cancellable ancestor, as grpc-java counts them. */
+  static int listenerCount(io.grpc.Context grpc) {
+    try {
+      Method m = io.grpc.Context.class.getDeclaredMethod("listenerCount");
+      m.setAccessible(true);
+      return (Integer) m.invoke(grpc);
+    } catch (ReflectiveOperationException e) {
+      throw new AssertionError("grpc-java's Context.listenerCount() is gone", e);
+    }
+  }
+
+  @Test
+  void ctx4jBoundCallsInAHandlerLeaveAsManyGrpcListenersAsPlainCalls() throws Exception {
+    int calls = 1_000;
+    BlockingQueue<String> counts = new ArrayBlockingQueue<>(1);
+    try (LoopbackAccess.Server downstream =
+            LoopbackAccess.start(
+                Context.background(),
+                (req, resp) -> {
+                  resp.onNext(req);
+                  resp.onCompleted();
+                });
+        LoopbackAccess.Server handler =
+            LoopbackAccess.start(
+                Context.background(),
+                (req, resp) -> {
+                  io.grpc.Context here = io.grpc.Context.current();
+                  int before = listenerCount(here);
+                  for (int i = 0; i < calls; i++) {
+                    ClientCalls.blockingUnaryCall(downstream.channel(), LoopbackAccess.CALL, CallOptions.DEFAULT, "p");
+                  }
+                  int afterPlain = listenerCount(here);
+                  Context ctx = GrpcContexts.current();
+                  for (int i = 0; i < calls; i++) {
+                    ClientCalls.blockingUnaryCall(
+                        downstream.channel(),
+                        LoopbackAccess.CALL,
+                        GrpcContexts.withContext(CallOptions.DEFAULT, ctx),
+                        "c");
+                  }
+                  int afterCtx4j = listenerCount(here);
+                  counts.add(before + " " + afterPlain + " " + afterCtx4j);
+                  resp.onNext("done");
+                  resp.onCompleted();
+                })) {
+      assertEquals(
+          "done",
+          ClientCalls.blockingUnaryCall(handler.channel(), LoopbackAccess.CALL, CallOptions.DEFAULT, "go"));
+      String[] c = counts.poll(10, TimeUnit.SECONDS).split(" ");
+      assertEquals(c[0], c[1], "plain calls left listeners (before, after plain calls)");
+      assertEquals(c[1], c[2], "ctx4j-bound calls left listeners on the handler's gRPC context");
+    }
+  }
+
+  @Test
+  void closedFromCtx4jConversionsLeaveNothingOnLongLivedContexts() {
+    CancelCtx ctx = (CancelCtx) Context.withCancel(Context.background());
+    io.grpc.Context.CancellableContext grpc = io.grpc.Context.ROOT.withCancellation();
+    io.grpc.Context grpcChild = grpc.withValue(io.grpc.Context.key("k"), "v");
+    CancelCtx timed = (CancelCtx) Context.withTimeout(Context.background(), Duration.ofMinutes(5));
+    try {
+      for (int i = 0; i < CONVERSIONS; i++) {
+        GrpcContexts.fromCtx4j(ctx, grpc).close();
+        GrpcContexts.fromCtx4j(timed, grpcChild).close();
+      }
+      assertEquals(0, listenerCount(grpc), "gRPC listeners left on the long-lived gRPC context");
+      assertEquals(0, ctx.registrationCount(), "registrations left on the long-lived ctx4j context");
+      assertEquals(0, timed.registrationCount(), "registrations left on the long-lived ctx4j context");
+    } finally {
+      grpc.cancel(null);
+      ctx.cancel();
+      timed.cancel();
+    }
+  }
+
+  @Test
+  void closedToCtx4jConversionsLeaveNothingOnLongLivedContexts() {
+    CancelCtx parent = (CancelCtx) Context.withCancel(Context.background());
+    io.grpc.Context.CancellableContext grpc = io.grpc.Context.ROOT.withCancellation();
+    io.grpc.Context grpcChild = grpc.withValue(io.grpc.Context.key("k"), "v");
+    try {
+      for (int i = 0; i < CONVERSIONS; i++) {
+        GrpcContexts.toCtx4j(grpc, parent).close();
+        GrpcContexts.toCtx4j(grpcChild, parent).close();
+      }
+      assertEquals(0, listenerCount(grpc), "gRPC listeners left on the long-lived gRPC context");
+      assertEquals(0, parent.registrationCount(), "registrations left on the long-lived ctx4j parent");
+    } finally {
+      grpc.cancel(null);
+      parent.cancel();
+    }
+  }
+
+  @Test
+  void conversionsEndedFromTheOtherSideLeaveNothingEither() {
+    CancelCtx parent = (CancelCtx) Context.withCancel(Context.background());
+    io.grpc.Context.CancellableContext grpc = io.grpc.Context.ROOT.withCancellation();
+    try {
+      for (int i = 0; i < 10_000; i++) {
+        CancelableContext c = Context.withCancel(parent);
+        io.grpc.Context.CancellableContext g = GrpcContexts.fromCtx4j(c, grpc);
+        c.cancel(); // ends g
+        // Top-level: grpc-java 1.85.1 never withdraws what a cancellable child that was listened to
+        // adds to its own parent (a plain gRPC call in such a child leaves the same).
+        io.grpc.Context.CancellableContext h = io.grpc.Context.ROOT.withCancellation();
+        CancelableContext d = GrpcContexts.toCtx4j(h, parent);
+        h.cancel(null); // ends d
+        assertTrue(g.isCancelled() && d.isDone());
+      }
+      assertEquals(0, listenerCount(grpc), "gRPC listeners left on the long-lived gRPC context");
+      assertEquals(0, parent.registrationCount(), "registrations left on the long-lived ctx4j parent");
+    } finally {
+      grpc.cancel(null);
+      parent.cancel();
+    }
+  }
 
   @Test
   void completedCallsReleaseTheirRegistrationsOnBothSides() throws Exception {

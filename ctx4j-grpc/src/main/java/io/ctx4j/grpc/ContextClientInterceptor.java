@@ -16,7 +16,8 @@ import io.grpc.Status;
  * GrpcContexts#clientInterceptor()}.
  *
  * <p>Implementation notes. The call is created, as gRPC does for its own contexts, inside a gRPC
- * context that follows the ctx4j one ({@link GrpcContexts#fromCtx4j}): gRPC's call implementation
+ * context that follows the ctx4j one ({@link GrpcContexts#fromCtx4j}, with a deadline earlier by
+ * the transit allowance): gRPC's call implementation
  * captures {@code io.grpc.Context.current()} when the call is made and cancels its stream, from any
  * thread and safely, when that context is cancelled; this is the path gRPC itself uses for
  * cancellation, so no {@code ClientCall} method is ever called from a foreign thread here. gRPC
@@ -28,9 +29,15 @@ import io.grpc.Status;
  * ends.
  */
 final class ContextClientInterceptor implements ClientInterceptor {
-  static final ContextClientInterceptor INSTANCE = new ContextClientInterceptor();
+  static final ContextClientInterceptor DEFAULT =
+      new ContextClientInterceptor(GrpcContexts.DEFAULT_TRANSIT_ALLOWANCE.toNanos());
 
-  private ContextClientInterceptor() {}
+  /** Taken off the budget sent; see {@link GrpcContexts#DEFAULT_TRANSIT_ALLOWANCE}. */
+  private final long allowanceNanos;
+
+  ContextClientInterceptor(long allowanceNanos) {
+    this.allowanceNanos = allowanceNanos;
+  }
 
   @Override
   public <ReqT, RespT> ClientCall<ReqT, RespT> interceptCall(
@@ -39,7 +46,7 @@ final class ContextClientInterceptor implements ClientInterceptor {
     if (ctx == null) {
       return next.newCall(method, options);
     }
-    io.grpc.Context.CancellableContext bridge = GrpcContexts.fromCtx4j(ctx);
+    io.grpc.Context.CancellableContext bridge = GrpcContexts.follow(ctx, io.grpc.Context.current(), allowanceNanos);
     ClientCall<ReqT, RespT> call;
     io.grpc.Context previous = bridge.attach();
     try {

@@ -1,6 +1,7 @@
 package io.ctx4j.grpc;
 
 import io.grpc.BindableService;
+import io.grpc.ClientInterceptor;
 import io.grpc.ManagedChannel;
 import io.grpc.MethodDescriptor;
 import io.grpc.Server;
@@ -39,6 +40,13 @@ final class LoopbackGrpc implements AutoCloseable {
   }
 
   LoopbackGrpc(io.ctx4j.Context root, ServerCalls.UnaryMethod<String, String> method) {
+    this(root, method, GrpcContexts.clientInterceptor());
+  }
+
+  LoopbackGrpc(
+      io.ctx4j.Context root,
+      ServerCalls.UnaryMethod<String, String> method,
+      ClientInterceptor clientInterceptor) {
     ServerServiceDefinition service =
         ServerServiceDefinition.builder("ctx4j.test.Hop")
             .addMethod(CALL, ServerCalls.asyncUnaryCall(method))
@@ -56,7 +64,7 @@ final class LoopbackGrpc implements AutoCloseable {
     channel =
         NettyChannelBuilder.forAddress("127.0.0.1", server.getPort())
             .usePlaintext()
-            .intercept(GrpcContexts.clientInterceptor())
+            .intercept(clientInterceptor)
             .build();
   }
 
