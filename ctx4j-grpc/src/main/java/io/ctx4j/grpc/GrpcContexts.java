@@ -33,7 +33,9 @@ import java.util.concurrent.TimeoutException;
  *
  * <ul>
  *   <li>gives the call the context's deadline (gRPC keeps the earlier of it and any deadline in the
- *       options), so the server receives the remaining time as {@code grpc-timeout};
+ *       options), so the server receives the remaining time as {@code grpc-timeout}, less a
+ *       {@linkplain #DEFAULT_TRANSIT_ALLOWANCE transit allowance} so that the server's deadline is
+ *       earlier than the caller's;
  *   <li>cancels the call as soon as the context ends: status {@code DEADLINE_EXCEEDED} if its
  *       deadline passed, else {@code CANCELLED} with the context's cause; a call started on a
  *       context that is already done fails at once and sends nothing.
@@ -58,11 +60,14 @@ import java.util.concurrent.TimeoutException;
  * <h2>Conversions</h2>
  *
  * {@link #toCtx4j(io.grpc.Context, Context)} and {@link #fromCtx4j(Context, io.grpc.Context)} make
- * a context of one kind that follows one of the other kind (deadline and cancellation; values are
- * not carried, since the two key types differ); {@link #toInstant(Deadline)} and {@link
- * #toDeadline(Instant)} convert deadlines. A cancellation caused by a deadline maps to a deadline on
- * the other side: gRPC reports a passed deadline as a {@link TimeoutException} cause, which is what
- * {@code io.grpc.Contexts.statusFromCancelled} turns into {@code DEADLINE_EXCEEDED}.
+ * a context of one kind that follows one of the other kind (deadline, cancellation and cause;
+ * values are not carried, since the two key types differ); {@link #toInstant(Deadline, TimeSource)}
+ * and {@link #toDeadline(Instant, TimeSource)} convert deadlines. Every conversion of a deadline
+ * measures the time left on the clock the deadline belongs to (a ctx4j context's own {@linkplain
+ * Context#timeSourceOf time source}) and is never later than what it converts. A cancellation
+ * caused by a deadline maps to a deadline on the other side: gRPC reports a passed deadline as a
+ * {@link TimeoutException} cause, which is what {@code io.grpc.Contexts.statusFromCancelled} turns
+ * into {@code DEADLINE_EXCEEDED}; the ctx4j cause rides along as its {@code getCause()}.
  *
  * <p>All methods are thread-safe. Cancellation on one side happens-before the other side is
  * observed cancelled, by the guarantees of both libraries' listeners.
