@@ -32,6 +32,15 @@ final class LoopbackGrpc implements AutoCloseable {
           .setResponseMarshaller(Utf8.INSTANCE)
           .build();
 
+  /** A server-streaming method: the handler given to the streaming constructor answers it. */
+  static final MethodDescriptor<String, String> STREAM =
+      MethodDescriptor.<String, String>newBuilder()
+          .setType(MethodDescriptor.MethodType.SERVER_STREAMING)
+          .setFullMethodName(MethodDescriptor.generateFullMethodName("ctx4j.test.Hop", "Stream"))
+          .setRequestMarshaller(Utf8.INSTANCE)
+          .setResponseMarshaller(Utf8.INSTANCE)
+          .build();
+
   final Server server;
   final ManagedChannel channel;
 
@@ -47,9 +56,24 @@ final class LoopbackGrpc implements AutoCloseable {
       io.ctx4j.Context root,
       ServerCalls.UnaryMethod<String, String> method,
       ClientInterceptor clientInterceptor) {
+    this(root, method, (req, resp) -> resp.onCompleted(), clientInterceptor);
+  }
+
+  LoopbackGrpc(
+      ServerCalls.UnaryMethod<String, String> method,
+      ServerCalls.ServerStreamingMethod<String, String> stream) {
+    this(io.ctx4j.Context.background(), method, stream, GrpcContexts.clientInterceptor());
+  }
+
+  private LoopbackGrpc(
+      io.ctx4j.Context root,
+      ServerCalls.UnaryMethod<String, String> method,
+      ServerCalls.ServerStreamingMethod<String, String> stream,
+      ClientInterceptor clientInterceptor) {
     ServerServiceDefinition service =
         ServerServiceDefinition.builder("ctx4j.test.Hop")
             .addMethod(CALL, ServerCalls.asyncUnaryCall(method))
+            .addMethod(STREAM, ServerCalls.asyncServerStreamingCall(stream))
             .build();
     BindableService bindable = () -> service;
     try {
