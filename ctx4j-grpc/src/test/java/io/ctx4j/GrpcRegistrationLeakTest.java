@@ -13,6 +13,11 @@ import java.time.Duration;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -172,6 +177,54 @@ class GrpcRegistrationLeakTest {
     } finally {
       clientParent.cancel();
       serverRoot.cancel();
+    }
+  }
+
+  @Test
+  void racingEndsFromBothSidesRunCallbacksOnceAndLeaveNothing() throws Exception {
+    CancelCtx parent = (CancelCtx) Context.withCancel(Context.background());
+    io.grpc.Context.CancellableContext grpc = io.grpc.Context.ROOT.withCancellation();
+    ExecutorService pool = Executors.newFixedThreadPool(2);
+    try {
+      for (int i = 0; i < 2_000; i++) {
+        // toCtx4j: its owner closes it while gRPC cancels it.
+        io.grpc.Context.CancellableContext call = io.grpc.Context.ROOT.withCancellation();
+        CancelableContext handler = GrpcContexts.toCtx4j(call, parent);
+        AtomicInteger runs = new AtomicInteger();
+        handler.onDone(runs::incrementAndGet);
+        IllegalStateException why = new IllegalStateException("gone");
+        race(pool, handler::close, () -> call.cancel(why));
+        assertEquals(1, runs.get());
+        Throwable cause = handler.cause();
+        assertTrue(cause == why || cause == Context.CANCELED, "cause " + cause);
+        // fromCtx4j: its ctx4j context ends while its owner closes it.
+        CancelableContext c = Context.withCancel(parent);
+        io.grpc.Context.CancellableContext g = GrpcContexts.fromCtx4j(c, grpc);
+        race(pool, c::cancel, g::close);
+        assertTrue(g.isCancelled());
+      }
+      assertEquals(0, listenerCount(grpc), "gRPC listeners left on the long-lived gRPC context");
+      assertEquals(0, parent.registrationCount(), "registrations left on the long-lived ctx4j parent");
+    } finally {
+      pool.shutdownNow();
+      grpc.cancel(null);
+      parent.cancel();
+    }
+  }
+
+  private static void race(ExecutorService pool, Runnable a, Runnable b) throws Exception {
+    CyclicBarrier start = new CyclicBarrier(2);
+    Future<?> fa = pool.submit(() -> { await(start); a.run(); });
+    Future<?> fb = pool.submit(() -> { await(start); b.run(); });
+    fa.get(10, TimeUnit.SECONDS);
+    fb.get(10, TimeUnit.SECONDS);
+  }
+
+  private static void await(CyclicBarrier barrier) {
+    try {
+      barrier.await(10, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      throw new AssertionError(e);
     }
   }
 }

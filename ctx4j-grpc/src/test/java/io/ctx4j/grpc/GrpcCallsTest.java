@@ -157,6 +157,33 @@ class GrpcCallsTest {
   }
 
   @Test
+  void aStubsOwnDeadlineReachesTheServerNeverLater() throws Exception {
+    BlockingQueue<io.grpc.Deadline> seen = new ArrayBlockingQueue<>(1);
+    try (LoopbackGrpc s =
+            new LoopbackGrpc(
+                (req, resp) -> {
+                  seen.add(io.grpc.Context.current().getDeadline());
+                  resp.onNext(req);
+                  resp.onCompleted();
+                },
+                oneThenWait);
+        CancelableContext ctx = Context.withTimeout(Context.background(), Duration.ofMinutes(5))) {
+      Stub stub = GrpcContexts.bind(new Stub(s.channel), ctx);
+      stub.withDeadlineAfter(1, TimeUnit.MINUTES).call("warm-up");
+      seen.clear();
+      int later = 0;
+      for (int i = 0; i < 20; i++) {
+        Stub timed = stub.withDeadlineAfter(1, TimeUnit.MINUTES);
+        timed.call("x");
+        if (seen.poll(10, TimeUnit.SECONDS).compareTo(timed.getCallOptions().getDeadline()) > 0) {
+          later++;
+        }
+      }
+      assertEquals(0, later, "server deadlines later than the stub's, of 20");
+    }
+  }
+
+  @Test
   void aStubsLargerDeadlineGivesWayToTheContexts() throws Exception {
     try (LoopbackGrpc s = new LoopbackGrpc(waiting, oneThenWait);
         CancelableContext ctx = Context.withTimeout(Context.background(), Duration.ofMillis(300))) {

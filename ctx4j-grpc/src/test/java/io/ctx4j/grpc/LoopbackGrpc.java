@@ -5,6 +5,7 @@ import io.grpc.ClientInterceptor;
 import io.grpc.ManagedChannel;
 import io.grpc.MethodDescriptor;
 import io.grpc.Server;
+import io.grpc.ServerInterceptor;
 import io.grpc.ServerInterceptors;
 import io.grpc.ServerServiceDefinition;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
@@ -70,6 +71,31 @@ final class LoopbackGrpc implements AutoCloseable {
       ServerCalls.UnaryMethod<String, String> method,
       ServerCalls.ServerStreamingMethod<String, String> stream,
       ClientInterceptor clientInterceptor) {
+    this(root, method, stream, clientInterceptor, null);
+  }
+
+  /**
+   * A server whose calls also pass {@code inner}, which runs after the ctx4j interceptor (so it sees
+   * {@link GrpcContexts#current()}) for every call, also those whose handler never runs.
+   */
+  LoopbackGrpc(
+      ServerCalls.UnaryMethod<String, String> method,
+      ServerInterceptor inner,
+      ClientInterceptor clientInterceptor) {
+    this(
+        io.ctx4j.Context.background(),
+        method,
+        (req, resp) -> resp.onCompleted(),
+        clientInterceptor,
+        inner);
+  }
+
+  private LoopbackGrpc(
+      io.ctx4j.Context root,
+      ServerCalls.UnaryMethod<String, String> method,
+      ServerCalls.ServerStreamingMethod<String, String> stream,
+      ClientInterceptor clientInterceptor,
+      ServerInterceptor inner) {
     ServerServiceDefinition service =
         ServerServiceDefinition.builder("ctx4j.test.Hop")
             .addMethod(CALL, ServerCalls.asyncUnaryCall(method))
@@ -79,7 +105,10 @@ final class LoopbackGrpc implements AutoCloseable {
     try {
       server =
           NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
-              .addService(ServerInterceptors.intercept(bindable, GrpcContexts.serverInterceptor(root)))
+              .addService(
+                  inner == null
+                      ? ServerInterceptors.intercept(bindable, GrpcContexts.serverInterceptor(root))
+                      : ServerInterceptors.intercept(bindable, inner, GrpcContexts.serverInterceptor(root)))
               .build()
               .start();
     } catch (IOException e) {
