@@ -47,10 +47,13 @@ import java.util.concurrent.TimeoutException;
 final class GrpcFollower implements Context {
   private static final Executor DIRECT = Runnable::run;
   private static final VarHandle OUTCOME;
+  private static final VarHandle ACTION;
 
   static {
     try {
-      OUTCOME = MethodHandles.lookup().findVarHandle(GrpcFollower.class, "outcome", Outcome.class);
+      MethodHandles.Lookup lookup = MethodHandles.lookup();
+      OUTCOME = lookup.findVarHandle(GrpcFollower.class, "outcome", Outcome.class);
+      ACTION = lookup.findVarHandle(Watch.class, "action", Runnable.class);
     } catch (ReflectiveOperationException e) {
       throw new ExceptionInInitializerError(e);
     }
@@ -207,16 +210,9 @@ final class GrpcFollower implements Context {
       return true;
     }
 
+    /** Takes the callback; exactly one of fire and stop gets it (the watch's linearization point). */
     private Runnable take() {
-      Runnable a = action;
-      if (a == null) {
-        return null;
-      }
-      synchronized (this) {
-        a = action;
-        action = null;
-        return a;
-      }
+      return action == null ? null : (Runnable) ACTION.getAndSet(this, null);
     }
 
     /** Withdraws both registrations; either may already be gone, or not yet made. */
