@@ -8,17 +8,147 @@ import io.ctx4j.grpc.LoopbackAccess;
 import io.grpc.CallOptions;
 import io.grpc.ManagedChannel;
 import io.grpc.stub.ClientCalls;
+import java.lang.reflect.Method;
 import java.time.Duration;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
 /**
- * Completed calls leave no registration behind on long-lived contexts, on either side. In package
- * io.ctx4j for CancelCtx's package-private registrationCount(), the exact structural check.
+ * Completed calls and closed conversions leave no registration behind on long-lived contexts of
+ * either library. In package io.ctx4j for CancelCtx's package-private registrationCount(); gRPC's
+ * package-private listenerCount() is read by reflection, to keep the tests out of gRPC's package.
+ * Both are exact structural counts.
  */
+@Timeout(300)
 class GrpcRegistrationLeakTest {
   private static final int CALLS = 50;
+  private static final int CONVERSIONS = 100_000;
+
+  /** The number of listeners on {@code grpc}'s cancellable ancestor, as grpc-java counts them. */
+  static int listenerCount(io.grpc.Context grpc) {
+    try {
+      Method m = io.grpc.Context.class.getDeclaredMethod("listenerCount");
+      m.setAccessible(true);
+      return (Integer) m.invoke(grpc);
+    } catch (ReflectiveOperationException e) {
+      throw new AssertionError("grpc-java's Context.listenerCount() is gone", e);
+    }
+  }
+
+  @Test
+  void ctx4jBoundCallsInAHandlerLeaveAsManyGrpcListenersAsPlainCalls() throws Exception {
+    int calls = 1_000;
+    BlockingQueue<String> counts = new ArrayBlockingQueue<>(1);
+    try (LoopbackAccess.Server downstream =
+            LoopbackAccess.start(
+                Context.background(),
+                (req, resp) -> {
+                  resp.onNext(req);
+                  resp.onCompleted();
+                });
+        LoopbackAccess.Server handler =
+            LoopbackAccess.start(
+                Context.background(),
+                (req, resp) -> {
+                  io.grpc.Context here = io.grpc.Context.current();
+                  int before = listenerCount(here);
+                  for (int i = 0; i < calls; i++) {
+                    ClientCalls.blockingUnaryCall(downstream.channel(), LoopbackAccess.CALL, CallOptions.DEFAULT, "p");
+                  }
+                  int afterPlain = listenerCount(here);
+                  Context ctx = GrpcContexts.current();
+                  for (int i = 0; i < calls; i++) {
+                    ClientCalls.blockingUnaryCall(
+                        downstream.channel(),
+                        LoopbackAccess.CALL,
+                        GrpcContexts.withContext(CallOptions.DEFAULT, ctx),
+                        "c");
+                  }
+                  int afterCtx4j = listenerCount(here);
+                  counts.add(before + " " + afterPlain + " " + afterCtx4j);
+                  resp.onNext("done");
+                  resp.onCompleted();
+                })) {
+      assertEquals(
+          "done",
+          ClientCalls.blockingUnaryCall(handler.channel(), LoopbackAccess.CALL, CallOptions.DEFAULT, "go"));
+      String[] c = counts.poll(10, TimeUnit.SECONDS).split(" ");
+      assertEquals(c[0], c[1], "plain calls left listeners (before, after plain calls)");
+      assertEquals(c[1], c[2], "ctx4j-bound calls left listeners on the handler's gRPC context");
+    }
+  }
+
+  @Test
+  void closedFromCtx4jConversionsLeaveNothingOnLongLivedContexts() {
+    CancelCtx ctx = (CancelCtx) Context.withCancel(Context.background());
+    io.grpc.Context.CancellableContext grpc = io.grpc.Context.ROOT.withCancellation();
+    io.grpc.Context grpcChild = grpc.withValue(io.grpc.Context.key("k"), "v");
+    CancelCtx timed = (CancelCtx) Context.withTimeout(Context.background(), Duration.ofMinutes(5));
+    try {
+      for (int i = 0; i < CONVERSIONS; i++) {
+        GrpcContexts.fromCtx4j(ctx, grpc).close();
+        GrpcContexts.fromCtx4j(timed, grpcChild).close();
+      }
+      assertEquals(0, listenerCount(grpc), "gRPC listeners left on the long-lived gRPC context");
+      assertEquals(0, ctx.registrationCount(), "registrations left on the long-lived ctx4j context");
+      assertEquals(0, timed.registrationCount(), "registrations left on the long-lived ctx4j context");
+    } finally {
+      grpc.cancel(null);
+      ctx.cancel();
+      timed.cancel();
+    }
+  }
+
+  @Test
+  void closedToCtx4jConversionsLeaveNothingOnLongLivedContexts() {
+    CancelCtx parent = (CancelCtx) Context.withCancel(Context.background());
+    io.grpc.Context.CancellableContext grpc = io.grpc.Context.ROOT.withCancellation();
+    io.grpc.Context grpcChild = grpc.withValue(io.grpc.Context.key("k"), "v");
+    try {
+      for (int i = 0; i < CONVERSIONS; i++) {
+        GrpcContexts.toCtx4j(grpc, parent).close();
+        GrpcContexts.toCtx4j(grpcChild, parent).close();
+      }
+      assertEquals(0, listenerCount(grpc), "gRPC listeners left on the long-lived gRPC context");
+      assertEquals(0, parent.registrationCount(), "registrations left on the long-lived ctx4j parent");
+    } finally {
+      grpc.cancel(null);
+      parent.cancel();
+    }
+  }
+
+  @Test
+  void conversionsEndedFromTheOtherSideLeaveNothingEither() {
+    CancelCtx parent = (CancelCtx) Context.withCancel(Context.background());
+    io.grpc.Context.CancellableContext grpc = io.grpc.Context.ROOT.withCancellation();
+    try {
+      for (int i = 0; i < 10_000; i++) {
+        CancelableContext c = Context.withCancel(parent);
+        io.grpc.Context.CancellableContext g = GrpcContexts.fromCtx4j(c, grpc);
+        c.cancel(); // ends g
+        // Top-level: grpc-java 1.85.1 never withdraws what a cancellable child that was listened to
+        // adds to its own parent (a plain gRPC call in such a child leaves the same).
+        io.grpc.Context.CancellableContext h = io.grpc.Context.ROOT.withCancellation();
+        CancelableContext d = GrpcContexts.toCtx4j(h, parent);
+        h.cancel(null); // ends d
+        assertTrue(g.isCancelled() && d.isDone());
+      }
+      assertEquals(0, listenerCount(grpc), "gRPC listeners left on the long-lived gRPC context");
+      assertEquals(0, parent.registrationCount(), "registrations left on the long-lived ctx4j parent");
+    } finally {
+      grpc.cancel(null);
+      parent.cancel();
+    }
+  }
 
   @Test
   void completedCallsReleaseTheirRegistrationsOnBothSides() throws Exception {
@@ -47,6 +177,54 @@ class GrpcRegistrationLeakTest {
     } finally {
       clientParent.cancel();
       serverRoot.cancel();
+    }
+  }
+
+  @Test
+  void racingEndsFromBothSidesRunCallbacksOnceAndLeaveNothing() throws Exception {
+    CancelCtx parent = (CancelCtx) Context.withCancel(Context.background());
+    io.grpc.Context.CancellableContext grpc = io.grpc.Context.ROOT.withCancellation();
+    ExecutorService pool = Executors.newFixedThreadPool(2);
+    try {
+      for (int i = 0; i < 2_000; i++) {
+        // toCtx4j: its owner closes it while gRPC cancels it.
+        io.grpc.Context.CancellableContext call = io.grpc.Context.ROOT.withCancellation();
+        CancelableContext handler = GrpcContexts.toCtx4j(call, parent);
+        AtomicInteger runs = new AtomicInteger();
+        handler.onDone(runs::incrementAndGet);
+        IllegalStateException why = new IllegalStateException("gone");
+        race(pool, handler::close, () -> call.cancel(why));
+        assertEquals(1, runs.get());
+        Throwable cause = handler.cause();
+        assertTrue(cause == why || cause == Context.CANCELED, "cause " + cause);
+        // fromCtx4j: its ctx4j context ends while its owner closes it.
+        CancelableContext c = Context.withCancel(parent);
+        io.grpc.Context.CancellableContext g = GrpcContexts.fromCtx4j(c, grpc);
+        race(pool, c::cancel, g::close);
+        assertTrue(g.isCancelled());
+      }
+      assertEquals(0, listenerCount(grpc), "gRPC listeners left on the long-lived gRPC context");
+      assertEquals(0, parent.registrationCount(), "registrations left on the long-lived ctx4j parent");
+    } finally {
+      pool.shutdownNow();
+      grpc.cancel(null);
+      parent.cancel();
+    }
+  }
+
+  private static void race(ExecutorService pool, Runnable a, Runnable b) throws Exception {
+    CyclicBarrier start = new CyclicBarrier(2);
+    Future<?> fa = pool.submit(() -> { await(start); a.run(); });
+    Future<?> fb = pool.submit(() -> { await(start); b.run(); });
+    fa.get(10, TimeUnit.SECONDS);
+    fb.get(10, TimeUnit.SECONDS);
+  }
+
+  private static void await(CyclicBarrier barrier) {
+    try {
+      barrier.await(10, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      throw new AssertionError(e);
     }
   }
 }

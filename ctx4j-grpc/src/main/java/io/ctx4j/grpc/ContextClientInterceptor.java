@@ -1,22 +1,29 @@
 package io.ctx4j.grpc;
 
+import io.ctx4j.CancelableContext;
 import io.ctx4j.Context;
+import io.ctx4j.TimeSource;
 import io.grpc.CallOptions;
 import io.grpc.Channel;
 import io.grpc.ClientCall;
 import io.grpc.ClientInterceptor;
+import io.grpc.Deadline;
 import io.grpc.ForwardingClientCall;
 import io.grpc.ForwardingClientCallListener;
 import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
 import io.grpc.Status;
+import java.time.Instant;
+import java.util.Optional;
+import java.util.concurrent.Executor;
 
 /**
  * Ties each outgoing call to the ctx4j context named in its call options; see {@link
  * GrpcContexts#clientInterceptor()}.
  *
  * <p>Implementation notes. The call is created, as gRPC does for its own contexts, inside a gRPC
- * context that follows the ctx4j one ({@link GrpcContexts#fromCtx4j}): gRPC's call implementation
+ * context that follows the ctx4j one ({@link GrpcContexts#fromCtx4j}, with a deadline earlier by
+ * the transit allowance): gRPC's call implementation
  * captures {@code io.grpc.Context.current()} when the call is made and cancels its stream, from any
  * thread and safely, when that context is cancelled; this is the path gRPC itself uses for
  * cancellation, so no {@code ClientCall} method is ever called from a foreign thread here. gRPC
@@ -25,12 +32,21 @@ import io.grpc.Status;
  * (see {@link MirroredDeadlines}), so the ctx4j context is done before the call fails. The bridge
  * context is cancelled when the call closes, which withdraws its registration on the ctx4j
  * context; a call that is never started is never closed, and is released when the ctx4j context
- * ends.
+ * ends. A deadline in the call options that is earlier than the context's is handled the same way,
+ * through a ctx4j child with that deadline, ended with the call.
  */
 final class ContextClientInterceptor implements ClientInterceptor {
-  static final ContextClientInterceptor INSTANCE = new ContextClientInterceptor();
+  static final ContextClientInterceptor DEFAULT =
+      new ContextClientInterceptor(GrpcContexts.DEFAULT_TRANSIT_ALLOWANCE.toNanos());
 
-  private ContextClientInterceptor() {}
+  private static final Executor DIRECT = Runnable::run;
+
+  /** Taken off the budget sent; see {@link GrpcContexts#DEFAULT_TRANSIT_ALLOWANCE}. */
+  private final long allowanceNanos;
+
+  ContextClientInterceptor(long allowanceNanos) {
+    this.allowanceNanos = allowanceNanos;
+  }
 
   @Override
   public <ReqT, RespT> ClientCall<ReqT, RespT> interceptCall(
@@ -39,7 +55,12 @@ final class ContextClientInterceptor implements ClientInterceptor {
     if (ctx == null) {
       return next.newCall(method, options);
     }
-    io.grpc.Context.CancellableContext bridge = GrpcContexts.fromCtx4j(ctx);
+    CancelableContext own = ownDeadline(ctx, options.getDeadline());
+    io.grpc.Context.CancellableContext bridge =
+        GrpcContexts.follow(own == null ? ctx : own, io.grpc.Context.current(), allowanceNanos);
+    if (own != null) {
+      bridge.addListener(cancelled -> own.cancel(), DIRECT);
+    }
     ClientCall<ReqT, RespT> call;
     io.grpc.Context previous = bridge.attach();
     try {
@@ -67,5 +88,24 @@ final class ContextClientInterceptor implements ClientInterceptor {
         bridge.cancel(null);
       }
     };
+  }
+
+  /**
+   * A child of {@code ctx} with the call options' deadline, if that is the earlier, so that it too
+   * is sent less the allowance and fired by one (ctx4j) timer: left to gRPC, its timer would reset
+   * the stream at the very deadline that the server, counting from the request's arrival, reaches
+   * only a transit time later. Null if the options' deadline is not the earlier, or if {@code ctx}
+   * runs on a clock of its own (a test clock must not drive a real-time deadline).
+   */
+  private static CancelableContext ownDeadline(Context ctx, Deadline deadline) {
+    if (deadline == null || Context.timeSourceOf(ctx) != TimeSource.system()) {
+      return null;
+    }
+    Instant at = GrpcContexts.toInstant(deadline);
+    Optional<Instant> inherited = ctx.deadline();
+    if (inherited.isPresent() && !at.isBefore(inherited.get())) {
+      return null;
+    }
+    return Context.withDeadline(ctx, at);
   }
 }

@@ -3,6 +3,7 @@ package io.ctx4j.grpc;
 import io.ctx4j.CancelableContext;
 import io.ctx4j.Context;
 import io.ctx4j.Registration;
+import io.ctx4j.TimeSource;
 import io.grpc.CallOptions;
 import io.grpc.ClientInterceptor;
 import io.grpc.Deadline;
@@ -32,7 +33,9 @@ import java.util.concurrent.TimeoutException;
  *
  * <ul>
  *   <li>gives the call the context's deadline (gRPC keeps the earlier of it and any deadline in the
- *       options), so the server receives the remaining time as {@code grpc-timeout};
+ *       options), so the server receives the remaining time as {@code grpc-timeout}, less a
+ *       {@linkplain #DEFAULT_TRANSIT_ALLOWANCE transit allowance} so that the server's deadline is
+ *       earlier than the caller's;
  *   <li>cancels the call as soon as the context ends: status {@code DEADLINE_EXCEEDED} if its
  *       deadline passed, else {@code CANCELLED} with the context's cause; a call started on a
  *       context that is already done fails at once and sends nothing.
@@ -57,11 +60,14 @@ import java.util.concurrent.TimeoutException;
  * <h2>Conversions</h2>
  *
  * {@link #toCtx4j(io.grpc.Context, Context)} and {@link #fromCtx4j(Context, io.grpc.Context)} make
- * a context of one kind that follows one of the other kind (deadline and cancellation; values are
- * not carried, since the two key types differ); {@link #toInstant(Deadline)} and {@link
- * #toDeadline(Instant)} convert deadlines. A cancellation caused by a deadline maps to a deadline on
- * the other side: gRPC reports a passed deadline as a {@link TimeoutException} cause, which is what
- * {@code io.grpc.Contexts.statusFromCancelled} turns into {@code DEADLINE_EXCEEDED}.
+ * a context of one kind that follows one of the other kind (deadline, cancellation and cause;
+ * values are not carried, since the two key types differ); {@link #toInstant(Deadline, TimeSource)}
+ * and {@link #toDeadline(Instant, TimeSource)} convert deadlines. Every conversion of a deadline
+ * measures the time left on the clock the deadline belongs to (a ctx4j context's own {@linkplain
+ * Context#timeSourceOf time source}) and is never later than what it converts. A cancellation
+ * caused by a deadline maps to a deadline on the other side: gRPC reports a passed deadline as a
+ * {@link TimeoutException} cause, which is what {@code io.grpc.Contexts.statusFromCancelled} turns
+ * into {@code DEADLINE_EXCEEDED}; the ctx4j cause rides along as its {@code getCause()}.
  *
  * <p>All methods are thread-safe. Cancellation on one side happens-before the other side is
  * observed cancelled, by the guarantees of both libraries' listeners.
@@ -82,21 +88,51 @@ public final class GrpcContexts {
 
   private static final Executor DIRECT = Runnable::run;
 
-  /** How far apart gRPC's and ctx4j's timers for the same deadline may fire. */
-  private static final Duration TIMER_SLACK = Duration.ofMillis(50);
-
   private GrpcContexts() {}
 
   // ------------------------------------------------------------------------------- client helpers
 
   /**
-   * Returns the interceptor that ties outgoing calls to the ctx4j context in their options; one
-   * shared, stateless instance.
+   * The time {@link #clientInterceptor()} takes off each call's budget for transit: 10 ms.
+   *
+   * <p>Why: gRPC sends the time left ({@code grpc-timeout}), measured when the call starts, and the
+   * server counts it from when the request arrives, so every hop's deadline would be later than the
+   * caller's by the transit time (0.4 to 6 ms on loopback on a loaded machine, tens of ms for a
+   * first call that opens the connection). Then the caller's reset, sent when its own deadline
+   * passes, can reach the server before the server's deadline, and the handler sees a cancellation
+   * instead of its deadline. Sending the budget minus this allowance makes the server's deadline
+   * earlier than the caller's whenever the request arrives within it.
+   */
+  public static final Duration DEFAULT_TRANSIT_ALLOWANCE = Duration.ofMillis(10);
+
+  /**
+   * Returns the interceptor that ties outgoing calls to the ctx4j context in their options, sending
+   * each call's budget minus {@link #DEFAULT_TRANSIT_ALLOWANCE}; one shared, stateless instance.
    *
    * @return the client interceptor
    */
   public static ClientInterceptor clientInterceptor() {
-    return ContextClientInterceptor.INSTANCE;
+    return ContextClientInterceptor.DEFAULT;
+  }
+
+  /**
+   * Returns an interceptor like {@link #clientInterceptor()} that takes {@code transitAllowance}
+   * off each call's budget: about the longest a request takes to reach the server on this channel
+   * (zero sends the whole budget, and the server's deadline is then later than the caller's by the
+   * transit time). A call whose context has less time left than the allowance fails at once with
+   * {@code DEADLINE_EXCEEDED} and sends nothing, as one whose deadline has passed.
+   *
+   * @param transitAllowance the time to take off
+   * @return a new client interceptor
+   * @throws NullPointerException if {@code transitAllowance} is null
+   * @throws IllegalArgumentException if {@code transitAllowance} is negative
+   */
+  public static ClientInterceptor clientInterceptor(Duration transitAllowance) {
+    Objects.requireNonNull(transitAllowance, "transitAllowance");
+    if (transitAllowance.isNegative()) {
+      throw new IllegalArgumentException("transitAllowance is negative: " + transitAllowance);
+    }
+    return new ContextClientInterceptor(saturatedNanos(transitAllowance));
   }
 
   /**
@@ -174,53 +210,100 @@ public final class GrpcContexts {
   // ---------------------------------------------------------------------------------- conversions
 
   /**
-   * Converts a gRPC deadline to an instant, by the system clock. gRPC deadlines are measured with
-   * {@code System.nanoTime()}, so the result is the current time plus the time remaining.
+   * Converts a gRPC deadline to an instant on the system clock: the current time plus the time
+   * remaining. gRPC measures deadlines with {@code System.nanoTime()}; the clock is read before the
+   * time remaining, so the instant is never later than the deadline.
    *
    * @param deadline the gRPC deadline
    * @return the instant it expires
    * @throws NullPointerException if {@code deadline} is null
    */
   public static Instant toInstant(Deadline deadline) {
-    Objects.requireNonNull(deadline, "deadline");
-    return Instant.now().plusNanos(deadline.timeRemaining(TimeUnit.NANOSECONDS));
+    return toInstant(deadline, TimeSource.system());
   }
 
   /**
-   * Converts an instant to a gRPC deadline, by the system clock. gRPC clamps deadlines to about a
-   * hundred years either way, so far instants (including {@link Instant#MAX}) become that.
+   * Converts a gRPC deadline to an instant on {@code clock}: {@code clock.now()} plus the time the
+   * deadline has left, so a budget of five seconds stays five seconds on a {@link
+   * io.ctx4j.ManualTimeSource}. The clock is read before the time remaining, so the instant is never
+   * later than the deadline. Saturates at {@link Instant#MIN} and {@link Instant#MAX}.
+   *
+   * @param deadline the gRPC deadline
+   * @param clock the clock the instant is meant for, usually {@code Context.timeSourceOf(ctx)}
+   * @return the instant it expires
+   * @throws NullPointerException if an argument is null
+   */
+  public static Instant toInstant(Deadline deadline, TimeSource clock) {
+    Objects.requireNonNull(deadline, "deadline");
+    Objects.requireNonNull(clock, "clock");
+    Instant now = clock.now();
+    return saturatedPlus(now, deadline.timeRemaining(TimeUnit.NANOSECONDS));
+  }
+
+  /**
+   * Converts an instant on the system clock to a gRPC deadline, never later than the instant. gRPC
+   * clamps deadlines to about a hundred years either way, so far instants (including {@link
+   * Instant#MAX}) become that.
    *
    * @param instant when the deadline expires
    * @return the gRPC deadline
    * @throws NullPointerException if {@code instant} is null
    */
   public static Deadline toDeadline(Instant instant) {
-    Objects.requireNonNull(instant, "instant");
-    Duration left = Duration.between(Instant.now(), instant);
-    return Deadline.after(saturatedNanos(left), TimeUnit.NANOSECONDS);
+    return toDeadline(instant, TimeSource.system());
   }
 
   /**
-   * Returns {@code ctx}'s deadline as a gRPC deadline.
+   * Converts an instant on {@code clock} to a gRPC deadline: the time from {@code clock.now()} to
+   * the instant, counted from the moment just before the clock is read, so the gRPC deadline is
+   * never later than the instant.
+   *
+   * @param instant when the deadline expires, on {@code clock}
+   * @param clock the clock the instant is on, usually {@code Context.timeSourceOf(ctx)}
+   * @return the gRPC deadline
+   * @throws NullPointerException if an argument is null
+   */
+  public static Deadline toDeadline(Instant instant, TimeSource clock) {
+    Objects.requireNonNull(instant, "instant");
+    Objects.requireNonNull(clock, "clock");
+    long before = System.nanoTime();
+    return deadlineAfter(before, saturatedNanos(clock.now(), instant));
+  }
+
+  /**
+   * Returns {@code ctx}'s deadline as a gRPC deadline: its {@link Context#remaining() time left},
+   * measured on its own time source, from the moment just before that clock is read, so never later
+   * than the context's deadline.
    *
    * @param ctx the context
    * @return its deadline, or empty if it has none
    * @throws NullPointerException if {@code ctx} is null
    */
   public static Optional<Deadline> deadlineOf(Context ctx) {
-    return Objects.requireNonNull(ctx, "ctx").deadline().map(GrpcContexts::toDeadline);
+    Objects.requireNonNull(ctx, "ctx");
+    long before = System.nanoTime();
+    return ctx.remaining().map(left -> deadlineAfter(before, saturatedNanos(left)));
   }
 
   /**
    * Returns a ctx4j context, child of {@code parent}, that follows {@code grpcContext}: it has the
-   * gRPC context's deadline (if earlier than the parent's), and it is cancelled when the gRPC context
-   * is, with the gRPC cancellation cause. A gRPC cancellation that comes when the deadline has
-   * passed, or for a {@link TimeoutException} (gRPC's deadline) when it is about to, is left to the
-   * ctx4j deadline, which fires at the same instant give or take the timers' lateness, so that the
-   * ctx4j context reports {@link Context#DEADLINE_EXCEEDED}.
+   * gRPC context's deadline (if earlier than the parent's), converted onto the parent's time source,
+   * and it ends when the gRPC context is cancelled or when the parent ends.
    *
-   * <p>Cancel (close) the result when done with it: that detaches it from both parents. It detaches
-   * by itself when either parent ends.
+   * <p>gRPC's timer is the only timer for the gRPC deadline: the ctx4j context has none of its own
+   * for it, so that the two can never race. When gRPC cancels, the context ends with {@link
+   * Context#DEADLINE_EXCEEDED} if gRPC's cause is a {@link TimeoutException} (gRPC's convention for
+   * a deadline) or if the gRPC deadline has already passed (for example a caller's stream reset that
+   * arrives after this side's own, earlier, deadline); its cause is then the ctx4j cause carried
+   * across by {@link #fromCtx4j}, if any, else {@code DEADLINE_EXCEEDED}. Otherwise it ends with
+   * {@link Context#CANCELED} and gRPC's cause. A parent with a time source other than the system's
+   * (a test clock) also fires the deadline by that source. Callbacks of the context run in the
+   * thread that cancels the gRPC context (for a deadline, gRPC's timer thread): keep them short, as
+   * always.
+   *
+   * <p>Cancel (close) the result when done with it: that withdraws its listener from the gRPC
+   * context and its registration from the parent. Both are withdrawn by themselves when either side
+   * ends.
    *
    * @param grpcContext the gRPC context to follow
    * @param parent the ctx4j parent
@@ -231,25 +314,14 @@ public final class GrpcContexts {
     Objects.requireNonNull(grpcContext, "grpcContext");
     Objects.requireNonNull(parent, "parent");
     Deadline deadline = grpcContext.getDeadline();
-    CancelableContext ctx =
-        deadline == null
-            ? Context.withCancel(parent)
-            : Context.withDeadline(parent, toInstant(deadline));
-    io.grpc.Context.CancellationListener follow =
-        cancelled -> {
-          Throwable cause = cancelled.cancellationCause();
-          // When ctx's own deadline has passed, or is about to for a gRPC timeout, its timer
-          // (perhaps a little late on a busy machine) will end it with the truthful
-          // DEADLINE_EXCEEDED; a cancellation arriving first would report CANCELED instead.
-          Duration slack = cause instanceof TimeoutException ? TIMER_SLACK : Duration.ZERO;
-          if (!deadlineWithin(ctx, slack)) {
-            ctx.cancel(cause);
-          }
-        };
-    grpcContext.addListener(follow, DIRECT);
-    // Runs at once if the gRPC side already cancelled ctx during addListener.
-    ctx.onDone(() -> grpcContext.removeListener(follow));
-    return ctx;
+    TimeSource clock = Context.timeSourceOf(parent);
+    Instant at = deadline == null ? null : toInstant(deadline, clock);
+    GrpcFollower follower = new GrpcFollower(grpcContext, deadline, parent, at);
+    if (clock == TimeSource.system()) {
+      return Context.withCancel(follower);
+    }
+    Context onClock = Context.withTimeSource(follower, clock);
+    return at == null ? Context.withCancel(onClock) : Context.withDeadline(onClock, at);
   }
 
   /**
@@ -264,15 +336,25 @@ public final class GrpcContexts {
   }
 
   /**
-   * Returns a gRPC context, child of {@code parent}, that follows {@code ctx}: it has the ctx4j
-   * context's deadline (so gRPC calls made with it attached send it as {@code grpc-timeout}) and is
-   * cancelled when the ctx4j context ends, with a {@link TimeoutException} cause if the deadline
-   * passed (gRPC's convention, mapped to {@code DEADLINE_EXCEEDED}) and the ctx4j cause otherwise.
+   * Returns a gRPC context that follows {@code ctx} and {@code parent}: it has {@code parent}'s
+   * values, the earlier of the two deadlines (the ctx4j one converted by {@link #deadlineOf}, never
+   * later than it), and is cancelled when {@code ctx} ends, with a {@link TimeoutException} cause if
+   * its deadline passed (gRPC's convention, mapped to {@code DEADLINE_EXCEEDED}; its {@code
+   * getCause()} is the ctx4j deadline's cause, if any) and the ctx4j cause otherwise, or when {@code
+   * parent} is cancelled, with the parent's cause.
    *
    * <p>The gRPC context reports the deadline but has no timer of its own: it expires when {@code
-   * ctx} does, so that whatever it governs never fails for a deadline while {@code ctx} still
-   * reads as live. Close the result when done with it: that withdraws its registration on {@code
-   * ctx}.
+   * ctx} does, so that whatever it governs never fails for a deadline while {@code ctx} still reads
+   * as live. A context that is already done gives a gRPC context that is already cancelled, with the
+   * cause above; so does a context whose deadline has passed although its timer has not fired yet
+   * (as grpc-go fails such a call at once); the cause then reads the ctx4j cause once the timer has
+   * fired.
+   *
+   * <p>It is not a gRPC child of {@code parent} but of {@code parent.fork()}, and follows the
+   * parent's cancellation through a listener that it withdraws when it ends: grpc-java 1.85.1 never
+   * withdraws what a listening child adds to its parent, which would leave one listener on a
+   * long-lived parent per conversion. Close the result when done with it: that withdraws its
+   * registrations on {@code ctx} and {@code parent}.
    *
    * @param ctx the ctx4j context to follow
    * @param parent the gRPC parent, usually {@code io.grpc.Context.current()}
@@ -282,14 +364,7 @@ public final class GrpcContexts {
   public static io.grpc.Context.CancellableContext fromCtx4j(Context ctx, io.grpc.Context parent) {
     Objects.requireNonNull(ctx, "ctx");
     Objects.requireNonNull(parent, "parent");
-    Optional<Instant> deadline = ctx.deadline();
-    io.grpc.Context.CancellableContext grpc =
-        deadline.isEmpty()
-            ? parent.withCancellation()
-            : parent.withDeadline(toDeadline(deadline.get()), MirroredDeadlines.INSTANCE);
-    Registration reg = ctx.onDone(() -> grpc.cancel(grpcCause(ctx)));
-    grpc.addListener(cancelled -> reg.stop(), DIRECT);
-    return grpc;
+    return follow(ctx, parent, 0);
   }
 
   /**
@@ -304,23 +379,89 @@ public final class GrpcContexts {
     return fromCtx4j(ctx, io.grpc.Context.current());
   }
 
+  /**
+   * {@link #fromCtx4j(Context, io.grpc.Context)}, with a deadline {@code allowanceNanos} earlier
+   * than the ctx4j one (the client interceptor's allowance for transit time); a deadline within the
+   * allowance counts as passed.
+   */
+  static io.grpc.Context.CancellableContext follow(
+      Context ctx, io.grpc.Context parent, long allowanceNanos) {
+    io.grpc.Context base = parent.fork();
+    if (ctx.isDone()) {
+      return cancelled(base, grpcCause(ctx));
+    }
+    long before = System.nanoTime();
+    Optional<Duration> left = ctx.remaining();
+    Deadline deadline = null;
+    if (left.isPresent()) {
+      long nanos = saturatedNanos(left.get());
+      nanos = nanos < Long.MIN_VALUE + allowanceNanos ? Long.MIN_VALUE : nanos - allowanceNanos;
+      deadline = nanos <= 0 ? null : deadlineAfter(before, nanos);
+      if (deadline == null || deadline.isExpired()) {
+        // gRPC would cancel a context born past its deadline at once with its own cause; ours
+        // tells the ctx4j cause instead, once there is one.
+        return cancelled(base, DeadlineCause.pending(ctx));
+      }
+    }
+    Deadline inherited = parent.getDeadline();
+    if (inherited != null && (deadline == null || inherited.isBefore(deadline))) {
+      deadline = inherited; // the parent's own timer ends it, through the listener below
+    }
+    io.grpc.Context.CancellableContext grpc =
+        deadline == null
+            ? base.withCancellation()
+            : base.withDeadline(deadline, MirroredDeadlines.INSTANCE);
+    Registration reg = ctx.onDone(() -> grpc.cancel(grpcCause(ctx)));
+    io.grpc.Context.CancellationListener followParent =
+        cancelled -> grpc.cancel(cancelled.cancellationCause());
+    parent.addListener(followParent, DIRECT);
+    grpc.addListener(
+        cancelled -> {
+          reg.stop();
+          parent.removeListener(followParent);
+        },
+        DIRECT);
+    return grpc;
+  }
+
+  private static io.grpc.Context.CancellableContext cancelled(io.grpc.Context base, Throwable why) {
+    io.grpc.Context.CancellableContext grpc = base.withCancellation();
+    grpc.cancel(why);
+    return grpc;
+  }
+
   /** The cause to hand gRPC for a done ctx4j context, in gRPC's conventions. */
   static Throwable grpcCause(Context ctx) {
     if (ctx.err() == Context.DEADLINE_EXCEEDED) {
-      TimeoutException t = new TimeoutException("ctx4j context deadline exceeded");
-      Throwable cause = ctx.cause();
-      if (cause != Context.DEADLINE_EXCEEDED) {
-        t.initCause(cause);
-      }
-      return t;
+      return DeadlineCause.of(ctx.cause());
     }
     return ctx.cause();
   }
 
-  /** Whether ctx has a deadline that has passed or will within {@code slack}. */
-  private static boolean deadlineWithin(Context ctx, Duration slack) {
-    Instant limit = Instant.now().plus(slack);
-    return ctx.deadline().map(d -> !d.isAfter(limit)).orElse(false);
+  /**
+   * A gRPC deadline {@code nanos} after {@code before} (a {@code System.nanoTime()} reading): gRPC
+   * counts from its own, later reading, so the lag since {@code before} is taken off again.
+   */
+  private static Deadline deadlineAfter(long before, long nanos) {
+    Deadline d = Deadline.after(nanos, TimeUnit.NANOSECONDS);
+    long lag = System.nanoTime() - before;
+    return lag > 0 ? d.offset(-lag, TimeUnit.NANOSECONDS) : d;
+  }
+
+  private static long saturatedNanos(Instant from, Instant to) {
+    try {
+      return Duration.between(from, to).toNanos();
+    } catch (ArithmeticException e) {
+      return to.isAfter(from) ? Long.MAX_VALUE : Long.MIN_VALUE;
+    }
+  }
+
+  private static Instant saturatedPlus(Instant t, long nanos) {
+    try {
+      return t.plusNanos(nanos);
+    } catch (ArithmeticException | java.time.DateTimeException e) {
+      return nanos < 0 ? Instant.MIN : Instant.MAX;
+    }
   }
 
   private static long saturatedNanos(Duration d) {

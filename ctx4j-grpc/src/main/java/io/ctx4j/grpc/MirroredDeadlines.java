@@ -14,8 +14,9 @@ import java.util.concurrent.TimeUnit;
  * deadline: it accepts the expiry task and never runs it.
  *
  * <p>Why: such a gRPC context must report the deadline ({@code getDeadline()}, which gRPC sends as
- * {@code grpc-timeout} and uses instead of a call timer), but must expire only when the ctx4j context
- * does, which then cancels it with a {@code TimeoutException}. Two timers for one deadline would
+ * {@code grpc-timeout} and uses instead of a call timer; the client interceptor's reports it earlier
+ * by the transit allowance), but must expire only when the ctx4j context does, which then cancels it
+ * with a {@code TimeoutException}. Two timers for one deadline would
  * race: a call could fail with {@code DEADLINE_EXCEEDED} while the ctx4j context still reads as
  * live for a millisecond, and code checking {@code ctx.err()} after the failure would be misled. With
  * one timer, the ctx4j context is always done before anything it governs fails. The task is simply

@@ -1,9 +1,11 @@
 package io.ctx4j.grpc;
 
 import io.grpc.BindableService;
+import io.grpc.ClientInterceptor;
 import io.grpc.ManagedChannel;
 import io.grpc.MethodDescriptor;
 import io.grpc.Server;
+import io.grpc.ServerInterceptor;
 import io.grpc.ServerInterceptors;
 import io.grpc.ServerServiceDefinition;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
@@ -31,6 +33,15 @@ final class LoopbackGrpc implements AutoCloseable {
           .setResponseMarshaller(Utf8.INSTANCE)
           .build();
 
+  /** A server-streaming method: the handler given to the streaming constructor answers it. */
+  static final MethodDescriptor<String, String> STREAM =
+      MethodDescriptor.<String, String>newBuilder()
+          .setType(MethodDescriptor.MethodType.SERVER_STREAMING)
+          .setFullMethodName(MethodDescriptor.generateFullMethodName("ctx4j.test.Hop", "Stream"))
+          .setRequestMarshaller(Utf8.INSTANCE)
+          .setResponseMarshaller(Utf8.INSTANCE)
+          .build();
+
   final Server server;
   final ManagedChannel channel;
 
@@ -39,15 +50,65 @@ final class LoopbackGrpc implements AutoCloseable {
   }
 
   LoopbackGrpc(io.ctx4j.Context root, ServerCalls.UnaryMethod<String, String> method) {
+    this(root, method, GrpcContexts.clientInterceptor());
+  }
+
+  LoopbackGrpc(
+      io.ctx4j.Context root,
+      ServerCalls.UnaryMethod<String, String> method,
+      ClientInterceptor clientInterceptor) {
+    this(root, method, (req, resp) -> resp.onCompleted(), clientInterceptor);
+  }
+
+  LoopbackGrpc(
+      ServerCalls.UnaryMethod<String, String> method,
+      ServerCalls.ServerStreamingMethod<String, String> stream) {
+    this(io.ctx4j.Context.background(), method, stream, GrpcContexts.clientInterceptor());
+  }
+
+  private LoopbackGrpc(
+      io.ctx4j.Context root,
+      ServerCalls.UnaryMethod<String, String> method,
+      ServerCalls.ServerStreamingMethod<String, String> stream,
+      ClientInterceptor clientInterceptor) {
+    this(root, method, stream, clientInterceptor, null);
+  }
+
+  /**
+   * A server whose calls also pass {@code inner}, which runs after the ctx4j interceptor (so it sees
+   * {@link GrpcContexts#current()}) for every call, also those whose handler never runs.
+   */
+  LoopbackGrpc(
+      ServerCalls.UnaryMethod<String, String> method,
+      ServerInterceptor inner,
+      ClientInterceptor clientInterceptor) {
+    this(
+        io.ctx4j.Context.background(),
+        method,
+        (req, resp) -> resp.onCompleted(),
+        clientInterceptor,
+        inner);
+  }
+
+  private LoopbackGrpc(
+      io.ctx4j.Context root,
+      ServerCalls.UnaryMethod<String, String> method,
+      ServerCalls.ServerStreamingMethod<String, String> stream,
+      ClientInterceptor clientInterceptor,
+      ServerInterceptor inner) {
     ServerServiceDefinition service =
         ServerServiceDefinition.builder("ctx4j.test.Hop")
             .addMethod(CALL, ServerCalls.asyncUnaryCall(method))
+            .addMethod(STREAM, ServerCalls.asyncServerStreamingCall(stream))
             .build();
     BindableService bindable = () -> service;
     try {
       server =
           NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
-              .addService(ServerInterceptors.intercept(bindable, GrpcContexts.serverInterceptor(root)))
+              .addService(
+                  inner == null
+                      ? ServerInterceptors.intercept(bindable, GrpcContexts.serverInterceptor(root))
+                      : ServerInterceptors.intercept(bindable, inner, GrpcContexts.serverInterceptor(root)))
               .build()
               .start();
     } catch (IOException e) {
@@ -56,7 +117,7 @@ final class LoopbackGrpc implements AutoCloseable {
     channel =
         NettyChannelBuilder.forAddress("127.0.0.1", server.getPort())
             .usePlaintext()
-            .intercept(GrpcContexts.clientInterceptor())
+            .intercept(clientInterceptor)
             .build();
   }
 

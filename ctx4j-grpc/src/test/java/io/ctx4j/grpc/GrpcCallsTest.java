@@ -1,0 +1,299 @@
+package io.ctx4j.grpc;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.ctx4j.CancelableContext;
+import io.ctx4j.Context;
+import io.grpc.CallOptions;
+import io.grpc.Channel;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.AbstractStub;
+import io.grpc.stub.ClientCalls;
+import io.grpc.stub.ServerCalls;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Iterator;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * Real calls over loopback, one behaviour each: who ends a call and what each side's context then
+ * says; streaming calls; stubs with deadlines of their own.
+ */
+@Timeout(120)
+class GrpcCallsTest {
+  /** The handler's context and how it ended, for one call. */
+  private final BlockingQueue<Context> handlerContexts = new ArrayBlockingQueue<>(4);
+  private final CountDownLatch entered = new CountDownLatch(1);
+  private final BlockingQueue<Long> handlerBudgetMs = new ArrayBlockingQueue<>(4);
+
+  /** Records its context and budget, then waits for the context to end (bounded), then answers. */
+  private final ServerCalls.UnaryMethod<String, String> waiting =
+      (req, resp) -> {
+        Context ctx = GrpcContexts.current();
+        handlerBudgetMs.add(
+            ctx.deadline().map(d -> Duration.between(Instant.now(), d).toMillis()).orElse(-1L));
+        entered.countDown();
+        awaitQuietly(ctx);
+        handlerContexts.add(ctx);
+        try {
+          resp.onError(Status.ABORTED.withDescription("gave up").asRuntimeException());
+        } catch (RuntimeException alreadyCancelled) {
+          // gRPC refuses to answer a call the client has cancelled
+        }
+      };
+
+  /** Sends one message, then waits for the context to end (bounded). */
+  private final ServerCalls.ServerStreamingMethod<String, String> oneThenWait =
+      (req, resp) -> {
+        Context ctx = GrpcContexts.current();
+        resp.onNext("first");
+        entered.countDown();
+        awaitQuietly(ctx);
+        handlerContexts.add(ctx);
+        try {
+          resp.onCompleted();
+        } catch (RuntimeException alreadyCancelled) {
+          // cancelled by the client
+        }
+      };
+
+  @Test
+  void aClientCancelEndsTheHandlerContextAndLeavesTheCallersContextLive() throws Exception {
+    try (LoopbackGrpc s = new LoopbackGrpc(waiting, oneThenWait);
+        CancelableContext ctx = Context.withTimeout(Context.background(), Duration.ofMinutes(1))) {
+      Future<String> reply =
+          ClientCalls.futureUnaryCall(
+              s.channel.newCall(LoopbackGrpc.CALL, GrpcContexts.withContext(CallOptions.DEFAULT, ctx)),
+              "x");
+      assertTrue(entered.await(10, TimeUnit.SECONDS));
+      assertTrue(reply.cancel(true));
+      Context handler = handlerContexts.poll(30, TimeUnit.SECONDS);
+      assertSame(Context.CANCELED, handler.err());
+      assertNull(ctx.err(), "the caller's context was ended by its call");
+    }
+  }
+
+  @Test
+  void aServerErrorEndsTheCallNotTheCallersContext() throws Exception {
+    try (LoopbackGrpc s =
+            new LoopbackGrpc(
+                (req, resp) -> {
+                  handlerContexts.add(GrpcContexts.current());
+                  resp.onError(Status.ABORTED.withDescription("no").asRuntimeException());
+                },
+                oneThenWait);
+        CancelableContext ctx = Context.withTimeout(Context.background(), Duration.ofMinutes(1))) {
+      StatusRuntimeException e =
+          assertThrows(
+              StatusRuntimeException.class,
+              () -> ClientCalls.blockingUnaryCall(
+                  s.channel, LoopbackGrpc.CALL, GrpcContexts.withContext(CallOptions.DEFAULT, ctx), "x"));
+      assertEquals(Status.Code.ABORTED, e.getStatus().getCode());
+      assertNull(ctx.err());
+      Context handler = handlerContexts.poll(10, TimeUnit.SECONDS);
+      assertTrue(handler.await(Duration.ofSeconds(10)), "handler context outlived its call");
+      assertSame(Context.CANCELED, handler.err());
+    }
+  }
+
+  @Test
+  void cancellingTheContextCancelsAStreamMidwayWithItsCause() throws Exception {
+    try (LoopbackGrpc s = new LoopbackGrpc(waiting, oneThenWait)) {
+      CancelableContext ctx = Context.withCancel(Context.background());
+      Iterator<String> replies =
+          ClientCalls.blockingServerStreamingCall(
+              s.channel, LoopbackGrpc.STREAM, GrpcContexts.withContext(CallOptions.DEFAULT, ctx), "x");
+      assertEquals("first", replies.next());
+      assertTrue(entered.await(10, TimeUnit.SECONDS));
+      IllegalStateException why = new IllegalStateException("user pressed stop");
+      ctx.cancel(why);
+      StatusRuntimeException e = assertThrows(StatusRuntimeException.class, replies::hasNext);
+      assertEquals(Status.Code.CANCELLED, e.getStatus().getCode());
+      assertSame(why, e.getStatus().getCause());
+      assertSame(Context.CANCELED, handlerContexts.poll(30, TimeUnit.SECONDS).err());
+    }
+  }
+
+  @Test
+  void aStreamOutlivingItsDeadlineEndsWithTheDeadlineOnBothSides() throws Exception {
+    try (LoopbackGrpc s = new LoopbackGrpc(waiting, oneThenWait);
+        CancelableContext ctx = Context.withTimeout(Context.background(), Duration.ofMillis(300))) {
+      Iterator<String> replies =
+          ClientCalls.blockingServerStreamingCall(
+              s.channel, LoopbackGrpc.STREAM, GrpcContexts.withContext(CallOptions.DEFAULT, ctx), "x");
+      assertEquals("first", replies.next());
+      StatusRuntimeException e = assertThrows(StatusRuntimeException.class, replies::hasNext);
+      assertEquals(Status.Code.DEADLINE_EXCEEDED, e.getStatus().getCode());
+      assertSame(Context.DEADLINE_EXCEEDED, handlerContexts.poll(30, TimeUnit.SECONDS).err());
+    }
+  }
+
+  @Test
+  void aStubsSmallerDeadlineGovernsTheCallButNotTheContext() throws Exception {
+    try (LoopbackGrpc s = new LoopbackGrpc(waiting, oneThenWait);
+        CancelableContext ctx = Context.withTimeout(Context.background(), Duration.ofMinutes(1))) {
+      Stub stub = GrpcContexts.bind(new Stub(s.channel).withDeadlineAfter(300, TimeUnit.MILLISECONDS), ctx);
+      StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> stub.call("x"));
+      assertEquals(Status.Code.DEADLINE_EXCEEDED, e.getStatus().getCode());
+      long budget = handlerBudgetMs.poll(10, TimeUnit.SECONDS);
+      assertTrue(budget >= 0 && budget <= 300, "handler budget " + budget + " ms");
+      assertSame(Context.DEADLINE_EXCEEDED, handlerContexts.poll(30, TimeUnit.SECONDS).err());
+      assertNull(ctx.err(), "the stub's deadline ended the context");
+    }
+  }
+
+  @Test
+  void aStubsOwnDeadlineReachesTheServerNeverLater() throws Exception {
+    BlockingQueue<io.grpc.Deadline> seen = new ArrayBlockingQueue<>(1);
+    try (LoopbackGrpc s =
+            new LoopbackGrpc(
+                (req, resp) -> {
+                  seen.add(io.grpc.Context.current().getDeadline());
+                  resp.onNext(req);
+                  resp.onCompleted();
+                },
+                oneThenWait);
+        CancelableContext ctx = Context.withTimeout(Context.background(), Duration.ofMinutes(5))) {
+      Stub stub = GrpcContexts.bind(new Stub(s.channel), ctx);
+      stub.withDeadlineAfter(1, TimeUnit.MINUTES).call("warm-up");
+      seen.clear();
+      int later = 0;
+      for (int i = 0; i < 20; i++) {
+        Stub timed = stub.withDeadlineAfter(1, TimeUnit.MINUTES);
+        timed.call("x");
+        if (seen.poll(10, TimeUnit.SECONDS).compareTo(timed.getCallOptions().getDeadline()) > 0) {
+          later++;
+        }
+      }
+      assertEquals(0, later, "server deadlines later than the stub's, of 20");
+    }
+  }
+
+  @Test
+  void aStubsLargerDeadlineGivesWayToTheContexts() throws Exception {
+    try (LoopbackGrpc s = new LoopbackGrpc(waiting, oneThenWait);
+        CancelableContext ctx = Context.withTimeout(Context.background(), Duration.ofMillis(300))) {
+      Stub stub = GrpcContexts.bind(new Stub(s.channel).withDeadlineAfter(10, TimeUnit.MINUTES), ctx);
+      StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> stub.call("x"));
+      assertEquals(Status.Code.DEADLINE_EXCEEDED, e.getStatus().getCode());
+      long budget = handlerBudgetMs.poll(10, TimeUnit.SECONDS);
+      assertTrue(budget >= 0 && budget < 300, "handler budget " + budget + " ms");
+      assertSame(Context.DEADLINE_EXCEEDED, handlerContexts.poll(30, TimeUnit.SECONDS).err());
+      assertTrue(ctx.await(Duration.ofSeconds(10)));
+    }
+  }
+
+  @Test
+  void aCallPastItsDeadlineFailsAtOnceAndSendsNothing() throws Exception {
+    AtomicInteger calls = new AtomicInteger();
+    try (LoopbackGrpc s =
+        new LoopbackGrpc(
+            (req, resp) -> {
+              calls.incrementAndGet();
+              resp.onNext(req);
+              resp.onCompleted();
+            },
+            oneThenWait)) {
+      GrpcConversionsTest.HeldClock clock =
+          new GrpcConversionsTest.HeldClock(Instant.parse("2040-01-01T00:00:00Z"));
+      IllegalStateException why = new IllegalStateException("spent");
+      CancelableContext ctx =
+          Context.withDeadlineCause(
+              Context.withTimeSource(Context.background(), clock), clock.now().plusSeconds(1), why);
+      clock.now = clock.now().plusSeconds(2); // past the deadline; its timer has not fired
+      StatusRuntimeException e =
+          assertThrows(
+              StatusRuntimeException.class,
+              () -> ClientCalls.blockingUnaryCall(
+                  s.channel, LoopbackGrpc.CALL, GrpcContexts.withContext(CallOptions.DEFAULT, ctx), "x"));
+      assertEquals(Status.Code.DEADLINE_EXCEEDED, e.getStatus().getCode());
+      clock.fireAll();
+      assertSame(why, e.getStatus().getCause().getCause());
+      // Nothing was sent: the next call is the server's first.
+      assertEquals("y", ClientCalls.blockingUnaryCall(s.channel, LoopbackGrpc.CALL, CallOptions.DEFAULT, "y"));
+      assertEquals(1, calls.get());
+    }
+  }
+
+  @Test
+  void aCallWithLessTimeThanTheTransitAllowanceFailsAtOnce() throws Exception {
+    AtomicInteger calls = new AtomicInteger();
+    try (LoopbackGrpc s =
+        new LoopbackGrpc(
+            Context.background(),
+            (req, resp) -> {
+              calls.incrementAndGet();
+              resp.onNext(req);
+              resp.onCompleted();
+            },
+            GrpcContexts.clientInterceptor(Duration.ofMinutes(1)));
+        CancelableContext ctx = Context.withTimeout(Context.background(), Duration.ofSeconds(30))) {
+      StatusRuntimeException e =
+          assertThrows(
+              StatusRuntimeException.class,
+              () -> ClientCalls.blockingUnaryCall(
+                  s.channel, LoopbackGrpc.CALL, GrpcContexts.withContext(CallOptions.DEFAULT, ctx), "x"));
+      assertEquals(Status.Code.DEADLINE_EXCEEDED, e.getStatus().getCode());
+      assertFalse(ctx.isDone());
+      assertEquals(0, calls.get());
+    }
+  }
+
+  @Test
+  void anUnstartedCallIsReleasedWhenItsContextEnds() throws Exception {
+    try (LoopbackGrpc s = new LoopbackGrpc(waiting, oneThenWait)) {
+      CancelableContext ctx = Context.withCancel(Context.background());
+      io.grpc.ClientCall<String, String> call =
+          s.channel.newCall(LoopbackGrpc.CALL, GrpcContexts.withContext(CallOptions.DEFAULT, ctx));
+      ctx.cancel();
+      // Starting it now fails at once, as for a context done before the call.
+      ExecutionException e =
+          assertThrows(
+              ExecutionException.class,
+              () -> ClientCalls.futureUnaryCall(call, "x").get(10, TimeUnit.SECONDS));
+      assertEquals(Status.Code.CANCELLED, Status.fromThrowable(e.getCause()).getCode());
+    }
+  }
+
+  private static void awaitQuietly(Context ctx) {
+    try {
+      ctx.await(Duration.ofSeconds(20));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /** A hand-made stub, as protoc would generate, with one unary method. */
+  static final class Stub extends AbstractStub<Stub> {
+    Stub(Channel channel) {
+      super(channel);
+    }
+
+    private Stub(Channel channel, CallOptions options) {
+      super(channel, options);
+    }
+
+    @Override
+    protected Stub build(Channel channel, CallOptions options) {
+      return new Stub(channel, options);
+    }
+
+    String call(String request) {
+      return ClientCalls.blockingUnaryCall(getChannel(), LoopbackGrpc.CALL, getCallOptions(), request);
+    }
+  }
+}
