@@ -1,0 +1,109 @@
+package io.ctx4j.servlet;
+
+import jakarta.servlet.DispatcherType;
+import jakarta.servlet.Filter;
+import jakarta.servlet.http.HttpServlet;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.EnumSet;
+import org.apache.catalina.Wrapper;
+import org.apache.catalina.connector.Connector;
+import org.apache.catalina.startup.Tomcat;
+import org.apache.coyote.http2.Http2Protocol;
+import org.apache.tomcat.util.descriptor.web.FilterDef;
+import org.apache.tomcat.util.descriptor.web.FilterMap;
+import org.eclipse.jetty.ee11.servlet.FilterHolder;
+import org.eclipse.jetty.ee11.servlet.ServletContextHandler;
+import org.eclipse.jetty.ee11.servlet.ServletHolder;
+import org.eclipse.jetty.http2.server.HTTP2CServerConnectionFactory;
+import org.eclipse.jetty.server.HttpConfiguration;
+import org.eclipse.jetty.server.HttpConnectionFactory;
+import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.server.ServerConnector;
+
+/** The two embedded containers of the matrix, each on 127.0.0.1, port 0, with h2c enabled. */
+enum Containers {
+  JETTY {
+    @Override
+    Running start(Filter filter, HttpServlet servlet) throws Exception {
+      Server server = new Server();
+      HttpConfiguration cfg = new HttpConfiguration();
+      ServerConnector connector =
+          new ServerConnector(server, new HttpConnectionFactory(cfg), new HTTP2CServerConnectionFactory(cfg));
+      connector.setHost("127.0.0.1");
+      connector.setPort(0);
+      server.addConnector(connector);
+      ServletContextHandler handler = new ServletContextHandler("/");
+      ServletHolder sh = new ServletHolder(servlet);
+      sh.setAsyncSupported(true);
+      handler.addServlet(sh, "/*");
+      FilterHolder fh = new FilterHolder(filter);
+      fh.setAsyncSupported(true);
+      handler.addFilter(fh, "/*", EnumSet.of(DispatcherType.REQUEST, DispatcherType.ASYNC));
+      server.setHandler(handler);
+      server.start();
+      int port = connector.getLocalPort();
+      return new Running(port, server::stop);
+    }
+  },
+  TOMCAT {
+    @Override
+    Running start(Filter filter, HttpServlet servlet) throws Exception {
+      Path base = Files.createTempDirectory("ctx4j-tomcat");
+      Tomcat tomcat = new Tomcat();
+      tomcat.setBaseDir(base.toString());
+      Connector connector = new Connector("HTTP/1.1");
+      connector.setPort(0);
+      connector.setProperty("address", "127.0.0.1");
+      connector.addUpgradeProtocol(new Http2Protocol());
+      tomcat.getService().addConnector(connector);
+      tomcat.setConnector(connector);
+      org.apache.catalina.Context context = tomcat.addContext("", base.toString());
+      Wrapper wrapper = Tomcat.addServlet(context, "servlet", servlet);
+      wrapper.setAsyncSupported(true);
+      context.addServletMappingDecoded("/*", "servlet");
+      FilterDef def = new FilterDef();
+      def.setFilterName("ctx4j");
+      def.setFilter(filter);
+      def.setAsyncSupported("true");
+      context.addFilterDef(def);
+      FilterMap map = new FilterMap();
+      map.setFilterName("ctx4j");
+      map.addURLPatternDecoded("/*");
+      map.setDispatcher(DispatcherType.REQUEST.name());
+      map.setDispatcher(DispatcherType.ASYNC.name());
+      context.addFilterMap(map);
+      tomcat.start();
+      int port = connector.getLocalPort();
+      return new Running(
+          port,
+          () -> {
+            tomcat.stop();
+            tomcat.destroy();
+          });
+    }
+  };
+
+  abstract Running start(Filter filter, HttpServlet servlet) throws Exception;
+
+  /** A started server; closing stops it. */
+  static final class Running implements AutoCloseable {
+    final int port;
+    private final Stopper stopper;
+
+    Running(int port, Stopper stopper) {
+      this.port = port;
+      this.stopper = stopper;
+    }
+
+    @Override
+    public void close() throws Exception {
+      stopper.stop();
+    }
+  }
+
+  @FunctionalInterface
+  interface Stopper {
+    void stop() throws Exception;
+  }
+}
