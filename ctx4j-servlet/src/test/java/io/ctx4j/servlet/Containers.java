@@ -43,7 +43,7 @@ enum Containers {
       server.setHandler(handler);
       server.start();
       int port = connector.getLocalPort();
-      return new Running(port, server::stop);
+      return new Running(port, server, server::stop);
     }
   },
   TOMCAT {
@@ -55,6 +55,8 @@ enum Containers {
       Connector connector = new Connector("HTTP/1.1");
       connector.setPort(0);
       connector.setProperty("address", "127.0.0.1");
+      // Tomcat closes a keep-alive connection after 100 requests by default; Jetty never does.
+      connector.setProperty("maxKeepAliveRequests", "-1");
       connector.addUpgradeProtocol(new Http2Protocol());
       tomcat.getService().addConnector(connector);
       tomcat.setConnector(connector);
@@ -77,6 +79,7 @@ enum Containers {
       int port = connector.getLocalPort();
       return new Running(
           port,
+          tomcat,
           () -> {
             tomcat.stop();
             tomcat.destroy();
@@ -89,10 +92,13 @@ enum Containers {
   /** A started server; closing stops it. */
   static final class Running implements AutoCloseable {
     final int port;
+    /** The container's own server object: Jetty's {@code Server} or a {@code Tomcat}. */
+    final Object server;
     private final Stopper stopper;
 
-    Running(int port, Stopper stopper) {
+    Running(int port, Object server, Stopper stopper) {
       this.port = port;
+      this.server = server;
       this.stopper = stopper;
     }
 
