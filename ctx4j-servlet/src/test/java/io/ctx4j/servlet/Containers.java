@@ -6,6 +6,7 @@ import jakarta.servlet.http.HttpServlet;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.EnumSet;
+import java.util.Map;
 import org.apache.catalina.Wrapper;
 import org.apache.catalina.connector.Connector;
 import org.apache.catalina.startup.Tomcat;
@@ -25,7 +26,7 @@ import org.eclipse.jetty.server.ServerConnector;
 enum Containers {
   JETTY {
     @Override
-    Running start(Filter filter, HttpServlet servlet) throws Exception {
+    Running start(Filter filter, HttpServlet servlet, Map<String, String> init) throws Exception {
       Server server = new Server();
       HttpConfiguration cfg = new HttpConfiguration();
       ServerConnector connector =
@@ -39,6 +40,7 @@ enum Containers {
       handler.addServlet(sh, "/*");
       FilterHolder fh = new FilterHolder(filter);
       fh.setAsyncSupported(true);
+      fh.setInitParameters(init);
       handler.addFilter(fh, "/*", EnumSet.of(DispatcherType.REQUEST, DispatcherType.ASYNC));
       server.setHandler(handler);
       server.start();
@@ -48,7 +50,7 @@ enum Containers {
   },
   TOMCAT {
     @Override
-    Running start(Filter filter, HttpServlet servlet) throws Exception {
+    Running start(Filter filter, HttpServlet servlet, Map<String, String> init) throws Exception {
       Path base = Files.createTempDirectory("ctx4j-tomcat");
       Tomcat tomcat = new Tomcat();
       tomcat.setBaseDir(base.toString());
@@ -68,6 +70,7 @@ enum Containers {
       def.setFilterName("ctx4j");
       def.setFilter(filter);
       def.setAsyncSupported("true");
+      init.forEach(def::addInitParameter);
       context.addFilterDef(def);
       FilterMap map = new FilterMap();
       map.setFilterName("ctx4j");
@@ -87,7 +90,11 @@ enum Containers {
     }
   };
 
-  abstract Running start(Filter filter, HttpServlet servlet) throws Exception;
+  abstract Running start(Filter filter, HttpServlet servlet, Map<String, String> init) throws Exception;
+
+  Running start(Filter filter, HttpServlet servlet) throws Exception {
+    return start(filter, servlet, Map.of());
+  }
 
   /** A started server; closing stops it. */
   static final class Running implements AutoCloseable {
