@@ -26,7 +26,8 @@ import org.eclipse.jetty.server.ServerConnector;
 enum Containers {
   JETTY {
     @Override
-    Running start(Filter filter, HttpServlet servlet, Map<String, String> init) throws Exception {
+    Running start(Filter filter, HttpServlet servlet, Map<String, String> init, EnumSet<DispatcherType> types)
+        throws Exception {
       Server server = new Server();
       HttpConfiguration cfg = new HttpConfiguration();
       ServerConnector connector =
@@ -41,7 +42,7 @@ enum Containers {
       FilterHolder fh = new FilterHolder(filter);
       fh.setAsyncSupported(true);
       fh.setInitParameters(init);
-      handler.addFilter(fh, "/*", EnumSet.of(DispatcherType.REQUEST, DispatcherType.ASYNC));
+      handler.addFilter(fh, "/*", types);
       server.setHandler(handler);
       server.start();
       int port = connector.getLocalPort();
@@ -50,7 +51,8 @@ enum Containers {
   },
   TOMCAT {
     @Override
-    Running start(Filter filter, HttpServlet servlet, Map<String, String> init) throws Exception {
+    Running start(Filter filter, HttpServlet servlet, Map<String, String> init, EnumSet<DispatcherType> types)
+        throws Exception {
       Path base = Files.createTempDirectory("ctx4j-tomcat");
       Tomcat tomcat = new Tomcat();
       tomcat.setBaseDir(base.toString());
@@ -75,8 +77,9 @@ enum Containers {
       FilterMap map = new FilterMap();
       map.setFilterName("ctx4j");
       map.addURLPatternDecoded("/*");
-      map.setDispatcher(DispatcherType.REQUEST.name());
-      map.setDispatcher(DispatcherType.ASYNC.name());
+      for (DispatcherType t : types) {
+        map.setDispatcher(t.name());
+      }
       context.addFilterMap(map);
       tomcat.start();
       int port = connector.getLocalPort();
@@ -90,7 +93,13 @@ enum Containers {
     }
   };
 
-  abstract Running start(Filter filter, HttpServlet servlet, Map<String, String> init) throws Exception;
+  abstract Running start(
+      Filter filter, HttpServlet servlet, Map<String, String> init, EnumSet<DispatcherType> types)
+      throws Exception;
+
+  Running start(Filter filter, HttpServlet servlet, Map<String, String> init) throws Exception {
+    return start(filter, servlet, init, EnumSet.of(DispatcherType.REQUEST, DispatcherType.ASYNC));
+  }
 
   Running start(Filter filter, HttpServlet servlet) throws Exception {
     return start(filter, servlet, Map.of());

@@ -251,4 +251,46 @@ class FilterBehaviourTest {
       assertTrue(flushes.get() < 10_000, "the loop stopped on the context, after " + flushes.get() + " flushes");
     }
   }
+
+  /**
+   * Mapped for REQUEST only, the filter follows the request through a second async cycle by
+   * re-registering its listener in onStartAsync: the context ends when the last cycle completes.
+   */
+  @ParameterizedTest
+  @EnumSource(Containers.class)
+  void secondAsyncCycleIsFollowedWithoutAnAsyncMapping(Containers c) throws Exception {
+    Probe probe = new Probe();
+    AtomicReference<Boolean> liveInSecondCycle = new AtomicReference<>();
+    TestServlet servlet = new TestServlet((req, res) -> {
+      if (req.getDispatcherType() == jakarta.servlet.DispatcherType.REQUEST) {
+        probe.enter(CurrentContext.get(), true);
+        jakarta.servlet.AsyncContext first = req.startAsync();
+        first.start(first::dispatch);
+        return;
+      }
+      // The async dispatch, not filtered: start a second cycle, completed by the test.
+      jakarta.servlet.AsyncContext second = req.startAsync();
+      second.start(() -> {
+        try {
+          probe.awaitGo();
+          liveInSecondCycle.set(!probe.ctx.isDone());
+          second.getResponse().getWriter().print("second");
+        } catch (Exception e) {
+          throw new IllegalStateException(e);
+        }
+        second.complete();
+      });
+    });
+    try (Containers.Running server = c.start(ContextServletFilter.create(), servlet, Map.of(),
+        java.util.EnumSet.of(jakarta.servlet.DispatcherType.REQUEST))) {
+      var r = HTTP1.sendAsync(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port + "/")).build(),
+          BodyHandlers.ofString());
+      assertTrue(probe.entered.await(10, TimeUnit.SECONDS));
+      probe.go.countDown();
+      assertEquals("second", r.get(10, TimeUnit.SECONDS).body());
+      assertTrue(probe.ended.await(10, TimeUnit.SECONDS));
+      assertEquals(Boolean.TRUE, liveInSecondCycle.get(), "the first cycle's end did not end the context");
+      assertEquals(Reason.RESPONSE_COMPLETED, probe.reason());
+    }
+  }
 }
