@@ -62,6 +62,7 @@ public final class RequestCanceledException extends RuntimeException {
     }
   }
 
+  /** Why the request context ended. */
   private final Reason reason;
 
   /**

@@ -288,6 +288,8 @@ class ContainerMatrixTest {
             }
           } catch (IOException e) {
             failure.set(e);
+          } finally {
+            probe.finished.countDown();
           }
         });
   }
@@ -316,6 +318,8 @@ class ContainerMatrixTest {
       assertTrue(probe.ended.await(20, TimeUnit.SECONDS), "the failed write must end the context");
       assertEquals(Reason.CLIENT_DISCONNECTED, probe.reason(), String.valueOf(probe.cause));
       assertSame(Context.CANCELED, probe.err);
+      // The context ends inside the failing write, before the handler sees the exception.
+      assertTrue(probe.finished.await(20, TimeUnit.SECONDS));
       assertNotNull(failure.get(), "the handler's write failed");
       report(c, "HTTP/1.1 client closes, sync handler idle",
           "not seen in " + QUIET_MS + " ms; ended " + Probe.millisBetween(released.get(), probe.endedNanos)
@@ -394,6 +398,7 @@ class ContainerMatrixTest {
         probe.go.countDown();
         assertTrue(probe.ended.await(20, TimeUnit.SECONDS), "the failed write must end the context");
         assertEquals(Reason.CLIENT_DISCONNECTED, probe.reason(), String.valueOf(probe.cause));
+        assertTrue(probe.finished.await(20, TimeUnit.SECONDS));
         assertNotNull(failure.get());
         report(c, "HTTP/2 reset, sync handler idle",
             "not seen in " + QUIET_MS + " ms; ended " + Probe.millisBetween(released.get(), probe.endedNanos)

@@ -12,6 +12,8 @@ final class Probe {
   final CountDownLatch ended = new CountDownLatch(1);
   /** Released by the test when the handler may go on (write, return). */
   final CountDownLatch go = new CountDownLatch(1);
+  /** Counted down by a handler when it is about to return. */
+  final CountDownLatch finished = new CountDownLatch(1);
   volatile Context ctx;
   volatile long enteredNanos;
   volatile long endedNanos;
