@@ -336,7 +336,12 @@ public final class ContextServletFilter implements Filter {
     }
   }
 
-  /** Shuts the root down ({@link #shutdown(String, Throwable)}): the container is stopping. */
+  /**
+   * Shuts the root down ({@link #shutdown(String, Throwable)}, detail {@code "filter destroyed"}):
+   * the container is stopping. The Servlet specification lets a container call this only after the
+   * requests in the filter have left it (or a timeout), so to end requests in flight call {@link
+   * #shutdown()} when a graceful shutdown begins.
+   */
   @Override
   public void destroy() {
     shutdown("filter destroyed", null);
