@@ -98,6 +98,15 @@ class FilterBehaviourTest {
   }
 
   @Test
+  void hugeBudgetsSaturateInsteadOfOverflowingIntoThePast() throws Exception {
+    Probe p = deadlineOf(ContextServletFilter.create(), Map.of(),
+        "grpc-timeout", "99999999H", "Connect-Timeout-Ms", "9999999999");
+    // 9,999,999,999 ms (115 days) is the smaller; both are far beyond any clock trouble.
+    assertTrue(p.remainingAtEntry.toDays() >= 115, String.valueOf(p.remainingAtEntry));
+    assertEquals(Reason.RESPONSE_COMPLETED, p.reason(), "ended by the handler's return, not by time");
+  }
+
+  @Test
   void zeroMeansAlreadyOutOfTime() throws Exception {
     Probe p = deadlineOf(ContextServletFilter.create(), Map.of(), "Connect-Timeout-Ms", "0");
     assertSame(Context.DEADLINE_EXCEEDED, p.err);
