@@ -4,6 +4,7 @@ import io.ctx4j.Context;
 import io.ctx4j.concurrent.CurrentContext;
 import io.ctx4j.servlet.internal.ContainerHooks;
 import io.ctx4j.servlet.internal.RequestScope;
+import jakarta.servlet.DispatcherType;
 import jakarta.servlet.http.HttpServlet;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
@@ -12,17 +13,14 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
+import java.util.EnumSet;
+import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
-import org.apache.catalina.Wrapper;
 import org.apache.catalina.connector.Connector;
 import org.apache.catalina.startup.Tomcat;
-import org.apache.tomcat.util.descriptor.web.FilterDef;
-import org.apache.tomcat.util.descriptor.web.FilterMap;
 
 /**
  * Run by {@link NoJettyTest} inside a class loader without Jetty: it references Tomcat and the
@@ -61,28 +59,13 @@ public final class NoJettyLauncher {
    * @throws Exception on failure
    */
   public static String run() throws Exception {
-    Path base = Files.createTempDirectory("ctx4j-nojetty");
-    Tomcat tomcat = new Tomcat();
-    tomcat.setBaseDir(base.toString());
-    Connector connector = new Connector("HTTP/1.1");
-    connector.setPort(0);
-    connector.setProperty("address", "127.0.0.1");
-    tomcat.getService().addConnector(connector);
-    tomcat.setConnector(connector);
-    org.apache.catalina.Context context = tomcat.addContext("", base.toString());
+    // The JVM takes one URL stream handler factory, and the Tomcat of the test's own class loader
+    // may have installed its copy already.
+    org.apache.catalina.webresources.TomcatURLStreamHandlerFactory.disable();
     Servlet servlet = new Servlet();
-    Wrapper wrapper = Tomcat.addServlet(context, "s", servlet);
-    context.addServletMappingDecoded("/*", "s");
-    FilterDef def = new FilterDef();
-    def.setFilterName("ctx4j");
-    def.setFilter(ContextServletFilter.create());
-    context.addFilterDef(def);
-    FilterMap map = new FilterMap();
-    map.setFilterName("ctx4j");
-    map.addURLPatternDecoded("/*");
-    context.addFilterMap(map);
-    wrapper.setAsyncSupported(false);
-    tomcat.start();
+    Tomcat tomcat = EmbeddedTomcat.start(
+        ContextServletFilter.create(), servlet, Map.of(), EnumSet.of(DispatcherType.REQUEST));
+    Connector connector = tomcat.getConnector();
     try (Socket socket = new Socket("127.0.0.1", connector.getLocalPort())) {
       OutputStream out = socket.getOutputStream();
       out.write("GET / HTTP/1.1\r\nHost: h\r\nCtx4j-Timeout-Ms: 200\r\nConnection: close\r\n\r\n"
