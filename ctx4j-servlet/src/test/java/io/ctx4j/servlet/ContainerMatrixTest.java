@@ -407,4 +407,41 @@ class ContainerMatrixTest {
       }
     }
   }
+
+  @ParameterizedTest
+  @EnumSource(Containers.class)
+  void http2ResetDuringAsync(Containers c) throws Exception {
+    Probe probe = new Probe();
+    ContextServletFilter filter = ContextServletFilter.create();
+    TestServlet servlet =
+        new TestServlet(
+            (req, res) -> {
+              if (req.getRequestURI().equals("/warm")) {
+                res.getWriter().print("warm");
+                return;
+              }
+              AsyncContext async = req.startAsync();
+              async.setTimeout(0); // none: only the reset (or the test's shutdown) can end it
+              Context ctx = ContextServletFilter.contextOf(req);
+              probe.enter(ctx, ctx == CurrentContext.get());
+              ctx.onDone(async::complete);
+            });
+    try (Containers.Running server = c.start(filter, servlet)) {
+      HttpClient h2 = HttpClient.newBuilder().version(HttpClient.Version.HTTP_2).build();
+      URI base = URI.create("http://127.0.0.1:" + server.port);
+      HttpResponse<String> warm = h2.send(HttpRequest.newBuilder(base.resolve("/warm")).build(), BodyHandlers.ofString());
+      assertEquals(HttpClient.Version.HTTP_2, warm.version(), "h2c upgrade");
+      CompletableFuture<HttpResponse<InputStream>> r =
+          h2.sendAsync(HttpRequest.newBuilder(base.resolve("/x")).build(), BodyHandlers.ofInputStream());
+      assertTrue(probe.entered.await(10, TimeUnit.SECONDS));
+      long reset = System.nanoTime();
+      r.cancel(true);
+      // Both report it: Jetty through the core failure listener, Tomcat through AsyncListener.onError
+      // (an async stream that is reset is failed by Tomcat's HTTP/2 stream processor).
+      assertTrue(probe.ended.await(10, TimeUnit.SECONDS), "the reset of an async request is reported");
+      assertEquals(Reason.CLIENT_DISCONNECTED, probe.reason(), String.valueOf(probe.cause));
+      report(c, "HTTP/2 reset, async, no I/O pending",
+          "ended " + Probe.millisBetween(reset, probe.endedNanos) + " ms after the reset; cause: " + probe.cause.getMessage());
+    }
+  }
 }
