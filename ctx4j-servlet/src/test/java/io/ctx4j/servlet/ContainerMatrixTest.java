@@ -266,7 +266,7 @@ class ContainerMatrixTest {
    * A handler that, once released, writes and flushes 8 KiB at a time until a write fails, and
    * records how many writes it took and what failed.
    */
-  private static TestServlet writeUntilFailure(
+  static TestServlet writeUntilFailure(
       Probe probe, AtomicInteger writes, AtomicReference<IOException> failure, AtomicReference<Long> released) {
     return new TestServlet(
         (req, res) -> {
@@ -366,6 +366,27 @@ class ContainerMatrixTest {
     }
   }
 
+  /**
+   * Over h2c (the JDK client upgrades on a first request to /warm, answered "warm"), starts a
+   * request to /x, waits until its handler has entered the probe, and resets the stream by
+   * cancelling the client's future (JDK 16+: RST_STREAM CANCEL).
+   *
+   * @return System.nanoTime() of the reset
+   */
+  static long resetOnceEntered(int port, Probe probe) throws Exception {
+    HttpClient h2 = HttpClient.newBuilder().version(HttpClient.Version.HTTP_2).build();
+    URI base = URI.create("http://127.0.0.1:" + port);
+    HttpResponse<String> warm = h2.send(HttpRequest.newBuilder(base.resolve("/warm")).build(), BodyHandlers.ofString());
+    assertEquals("warm", warm.body());
+    assertEquals(HttpClient.Version.HTTP_2, warm.version(), "h2c upgrade");
+    CompletableFuture<HttpResponse<InputStream>> r =
+        h2.sendAsync(HttpRequest.newBuilder(base.resolve("/x")).build(), BodyHandlers.ofInputStream());
+    assertTrue(probe.entered.await(10, TimeUnit.SECONDS));
+    long reset = System.nanoTime();
+    r.cancel(true);
+    return reset;
+  }
+
   @ParameterizedTest
   @EnumSource(Containers.class)
   void http2ResetOfASyncHandler(Containers c) throws Exception {
@@ -375,17 +396,7 @@ class ContainerMatrixTest {
     AtomicReference<Long> released = new AtomicReference<>();
     ContextServletFilter filter = ContextServletFilter.create();
     try (Containers.Running server = c.start(filter, writeUntilFailure(probe, writes, failure, released))) {
-      HttpClient h2 = HttpClient.newBuilder().version(HttpClient.Version.HTTP_2).build();
-      URI base = URI.create("http://127.0.0.1:" + server.port);
-      // h2c upgrade on the first request; the second is an ordinary HTTP/2 stream.
-      HttpResponse<String> warm = h2.send(HttpRequest.newBuilder(base.resolve("/warm")).build(), BodyHandlers.ofString());
-      assertEquals("warm", warm.body());
-      assertEquals(HttpClient.Version.HTTP_2, warm.version(), "h2c upgrade");
-      CompletableFuture<HttpResponse<InputStream>> r =
-          h2.sendAsync(HttpRequest.newBuilder(base.resolve("/x")).build(), BodyHandlers.ofInputStream());
-      assertTrue(probe.entered.await(10, TimeUnit.SECONDS));
-      long reset = System.nanoTime();
-      r.cancel(true); // JDK 16+: resets the stream (RST_STREAM CANCEL)
+      long reset = resetOnceEntered(server.port, probe);
       if (c == Containers.JETTY) {
         assertTrue(probe.ended.await(10, TimeUnit.SECONDS), "Jetty's failure listener reports the reset");
         assertEquals(Reason.CLIENT_DISCONNECTED, probe.reason(), String.valueOf(probe.cause));
@@ -427,15 +438,7 @@ class ContainerMatrixTest {
               ctx.onDone(async::complete);
             });
     try (Containers.Running server = c.start(filter, servlet)) {
-      HttpClient h2 = HttpClient.newBuilder().version(HttpClient.Version.HTTP_2).build();
-      URI base = URI.create("http://127.0.0.1:" + server.port);
-      HttpResponse<String> warm = h2.send(HttpRequest.newBuilder(base.resolve("/warm")).build(), BodyHandlers.ofString());
-      assertEquals(HttpClient.Version.HTTP_2, warm.version(), "h2c upgrade");
-      CompletableFuture<HttpResponse<InputStream>> r =
-          h2.sendAsync(HttpRequest.newBuilder(base.resolve("/x")).build(), BodyHandlers.ofInputStream());
-      assertTrue(probe.entered.await(10, TimeUnit.SECONDS));
-      long reset = System.nanoTime();
-      r.cancel(true);
+      long reset = resetOnceEntered(server.port, probe);
       // Both report it: Jetty through the core failure listener, Tomcat through AsyncListener.onError
       // (an async stream that is reset is failed by Tomcat's HTTP/2 stream processor).
       assertTrue(probe.ended.await(10, TimeUnit.SECONDS), "the reset of an async request is reported");

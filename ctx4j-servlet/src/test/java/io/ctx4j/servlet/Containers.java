@@ -22,12 +22,7 @@ enum Containers {
     Running start(Filter filter, HttpServlet servlet, Map<String, String> init, EnumSet<DispatcherType> types)
         throws Exception {
       Server server = new Server();
-      HttpConfiguration cfg = new HttpConfiguration();
-      ServerConnector connector =
-          new ServerConnector(server, new HttpConnectionFactory(cfg), new HTTP2CServerConnectionFactory(cfg));
-      connector.setHost("127.0.0.1");
-      connector.setPort(0);
-      server.addConnector(connector);
+      ServerConnector connector = h2cConnector(server);
       ServletContextHandler handler = new ServletContextHandler("/");
       ServletHolder sh = new ServletHolder(servlet);
       sh.setAsyncSupported(true);
@@ -57,6 +52,17 @@ enum Containers {
           });
     }
   };
+
+  /** Adds to {@code server} a connector on 127.0.0.1, port 0, for HTTP/1.1 and h2c (upgrade). */
+  static ServerConnector h2cConnector(Server server) {
+    HttpConfiguration cfg = new HttpConfiguration();
+    ServerConnector connector =
+        new ServerConnector(server, new HttpConnectionFactory(cfg), new HTTP2CServerConnectionFactory(cfg));
+    connector.setHost("127.0.0.1");
+    connector.setPort(0);
+    server.addConnector(connector);
+    return connector;
+  }
 
   abstract Running start(
       Filter filter, HttpServlet servlet, Map<String, String> init, EnumSet<DispatcherType> types)
