@@ -140,7 +140,6 @@ public final class ContextServletFilter implements Filter {
   // container provides); volatile so that a filter used outside a container is safe too.
   private volatile Duration maxTimeout;
   private volatile boolean trustHeaders;
-  private final boolean watchWrites;
 
   /**
    * Creates a filter with the default settings, for containers that instantiate filters from {@code
@@ -150,15 +149,14 @@ public final class ContextServletFilter implements Filter {
    * #INIT_TRUST_HEADERS}.
    */
   public ContextServletFilter() {
-    this(Context.background(), null, true, true, true);
+    this(Context.background(), null, true, true);
   }
 
   private ContextServletFilter(
-      Context parent, Duration maxTimeout, boolean trustHeaders, boolean watchWrites, boolean configurable) {
+      Context parent, Duration maxTimeout, boolean trustHeaders, boolean configurable) {
     this.root = Context.withCancel(parent);
     this.maxTimeout = maxTimeout;
     this.trustHeaders = trustHeaders;
-    this.watchWrites = watchWrites;
     this.configurable = configurable;
   }
 
@@ -323,8 +321,9 @@ public final class ContextServletFilter implements Filter {
     request.setAttribute(ATTRIBUTE, ctx);
     request.setAttribute(SCOPE_ATTRIBUTE, scope);
     ContainerHooks.attach(request, scope);
-    ServletResponse res =
-        watchWrites ? new WatchedResponse((HttpServletResponse) response, scope) : response;
+    // Wrapped so that a failed write ends the context: the only disconnect notice Tomcat gives a
+    // synchronous handler, and Jetty's over HTTP/1.1.
+    ServletResponse res = new WatchedResponse((HttpServletResponse) response, scope);
     Throwable failure = null;
     try {
       invoke(ctx, chain, request, res);
@@ -489,7 +488,7 @@ public final class ContextServletFilter implements Filter {
      * @return a new filter
      */
     public ContextServletFilter build() {
-      return new ContextServletFilter(parent, maxTimeout, trustHeaders, true, false);
+      return new ContextServletFilter(parent, maxTimeout, trustHeaders, false);
     }
   }
 }
