@@ -421,6 +421,8 @@ public final class ContextServletFilter implements Filter {
     byte[] body = (message + "\n").getBytes(StandardCharsets.UTF_8);
     response.setStatus(HttpServletResponse.SC_BAD_REQUEST);
     response.setContentType("text/plain;charset=UTF-8");
+    // The body quotes the caller's header value: never let a browser sniff it as HTML.
+    response.setHeader("X-Content-Type-Options", "nosniff");
     response.setContentLength(body.length);
     response.getOutputStream().write(body);
   }

@@ -131,6 +131,7 @@ class ContainerMatrixTest {
       assertEquals(400, r.statusCode());
       assertTrue(r.body().contains("grpc-timeout") && r.body().contains("\"5X\""), r.body());
       assertTrue(r.headers().firstValue("Content-Type").orElse("").startsWith("text/plain"));
+      assertEquals("nosniff", r.headers().firstValue("X-Content-Type-Options").orElse(""));
       HttpResponse<String> r2 = get(server.port, "/x", "Ctx4j-Timeout-Ms", "300", "Ctx4j-Timeout-Ms", "-1");
       assertEquals(400, r2.statusCode());
       assertTrue(r2.body().contains("Ctx4j-Timeout-Ms"), r2.body());

@@ -18,6 +18,13 @@ public final class ContainerHooks {
   private static final boolean EE11 = present("org.eclipse.jetty.ee11.servlet.ServletContextRequest");
   private static final boolean EE10 = present("org.eclipse.jetty.ee10.servlet.ServletContextRequest");
 
+  /**
+   * Set when a Jetty on the class path turned out to lack the API the hooks were compiled against
+   * (a LinkageError): the filter then goes on with the Servlet API alone instead of failing every
+   * request.
+   */
+  private static volatile boolean incompatible;
+
   /** Connection listeners now registered by this module: for leak tests. */
   static final LongAdder LIVE_CONNECTION_LISTENERS = new LongAdder();
 
@@ -41,7 +48,7 @@ public final class ContainerHooks {
    * @return the name of the hooks attached ({@code "jetty-ee11"}, {@code "jetty-ee10"}), or null
    */
   public static String attach(ServletRequest request, RequestScope scope) {
-    if (!EE11 && !EE10) {
+    if ((!EE11 && !EE10) || incompatible) {
       return null;
     }
     ServletRequest inner = request;
@@ -50,11 +57,15 @@ public final class ContainerHooks {
       inner = ((ServletRequestWrapper) inner).getRequest();
     }
     String name = inner.getClass().getName();
-    if (EE11 && name.startsWith("org.eclipse.jetty.ee11.")) {
-      return JettyEe11.attach(request, scope) ? "jetty-ee11" : null;
-    }
-    if (EE10 && name.startsWith("org.eclipse.jetty.ee10.")) {
-      return JettyEe10.attach(request, scope) ? "jetty-ee10" : null;
+    try {
+      if (EE11 && name.startsWith("org.eclipse.jetty.ee11.")) {
+        return JettyEe11.attach(request, scope) ? "jetty-ee11" : null;
+      }
+      if (EE10 && name.startsWith("org.eclipse.jetty.ee10.")) {
+        return JettyEe10.attach(request, scope) ? "jetty-ee10" : null;
+      }
+    } catch (LinkageError e) {
+      incompatible = true;
     }
     return null;
   }
