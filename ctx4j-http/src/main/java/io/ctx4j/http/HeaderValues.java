@@ -1,0 +1,43 @@
+package io.ctx4j.http;
+
+/** Lexical helpers shared by the timeout header parsers of this package. */
+final class HeaderValues {
+  private HeaderValues() {}
+
+  /**
+   * Removes HTTP's optional whitespace (spaces and horizontal tabs only, RFC 9110 section 5.6.3)
+   * from both ends; {@link String#strip()} would also remove Unicode spaces no sender produces.
+   */
+  static String trimOws(String value) {
+    int start = 0;
+    int end = value.length();
+    while (start < end && isOws(value.charAt(start))) {
+      start++;
+    }
+    while (end > start && isOws(value.charAt(end - 1))) {
+      end--;
+    }
+    return value.substring(start, end);
+  }
+
+  private static boolean isOws(char c) {
+    return c == ' ' || c == '\t';
+  }
+
+  /**
+   * Returns the value of the ASCII digits {@code s[from, to)}, or -1 if any character is not one.
+   * At most 18 digits, so the result cannot overflow.
+   */
+  static long asciiDigits(String s, int from, int to) {
+    long n = 0;
+    for (int i = from; i < to; i++) {
+      char c = s.charAt(i);
+      // Character.isDigit would accept non-ASCII digits, which no sender produces.
+      if (c < '0' || c > '9') {
+        return -1;
+      }
+      n = n * 10 + (c - '0');
+    }
+    return n;
+  }
+}

@@ -1,0 +1,496 @@
+package io.ctx4j.servlet;
+
+import io.ctx4j.CancelableContext;
+import io.ctx4j.Context;
+import io.ctx4j.concurrent.CurrentContext;
+import io.ctx4j.http.ConnectTimeoutHeader;
+import io.ctx4j.http.DeadlineHeader;
+import io.ctx4j.http.GrpcTimeoutHeader;
+import io.ctx4j.servlet.RequestCanceledException.Reason;
+import io.ctx4j.servlet.internal.ContainerHooks;
+import io.ctx4j.servlet.internal.IncomingDeadline;
+import io.ctx4j.servlet.internal.RequestScope;
+import io.ctx4j.servlet.internal.WatchedResponse;
+import jakarta.servlet.AsyncContext;
+import jakarta.servlet.DispatcherType;
+import jakarta.servlet.Filter;
+import jakarta.servlet.FilterChain;
+import jakarta.servlet.FilterConfig;
+import jakarta.servlet.ServletException;
+import jakarta.servlet.ServletRequest;
+import jakarta.servlet.ServletResponse;
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletResponse;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * A servlet filter that gives every HTTP request a ctx4j context: a child of the server root
+ * context, with the deadline the caller sent, cancelled as soon as the request is over or the
+ * client is known to be gone. Go's {@code http.Request.Context()}, for Jakarta Servlet 6.1
+ * containers.
+ *
+ * <pre>{@code
+ * ContextServletFilter filter = ContextServletFilter.builder()
+ *     .maxTimeout(Duration.ofSeconds(30))
+ *     .build();
+ * // register it for the REQUEST and ASYNC dispatcher types, with async support
+ * // in the servlet:
+ * Context ctx = CurrentContext.get();               // or ContextServletFilter.contextOf(request)
+ * String price = prices.lookup(ctx, sku);            // gives up when the caller's time is over
+ * // at shutdown, before the container stops:
+ * filter.shutdown();                                 // every request in flight ends, cause SERVER_SHUTDOWN
+ * }</pre>
+ *
+ * <h2>The deadline</h2>
+ *
+ * The filter reads {@link DeadlineHeader#NAME Ctx4j-Timeout-Ms} (milliseconds), {@link
+ * ConnectTimeoutHeader#NAME Connect-Timeout-Ms} (milliseconds) and {@link GrpcTimeoutHeader#NAME
+ * grpc-timeout} (a number and a unit). Each may occur on several lines and hold comma-separated
+ * lists; the smallest value of all wins. The budget is measured from the moment the filter sees the
+ * request, on the root's time source; {@code 0} means the caller is already out of time and gives a
+ * context that is born done. If any value is malformed the filter answers {@code 400 Bad Request}
+ * with a one-line {@code text/plain} body naming the header and quoting the value, and the handler
+ * is not called: a caller that tried to set a deadline must learn that it did not work, rather than
+ * have its request run without one. An optional server {@linkplain Builder#maxTimeout maximum}
+ * caps every request, with or without a header; {@linkplain Builder#trustTimeoutHeaders(boolean)
+ * untrusted callers} can be ignored entirely (then only the maximum applies).
+ *
+ * <h2>When the request context ends, and with what cause</h2>
+ *
+ * The cause ({@code ctx.cause()}) is a {@link RequestCanceledException} whose {@link
+ * RequestCanceledException#reason() reason} says why:
+ *
+ * <ul>
+ *   <li>{@code DEADLINE_EXCEEDED}: the caller's budget (or the server maximum) ran out; {@code
+ *       err()} is {@link Context#DEADLINE_EXCEEDED}, the message names the header that set it;
+ *   <li>{@code RESPONSE_COMPLETED}: the handler returned without starting async processing, or the
+ *       async cycle completed ({@code AsyncListener.onComplete}); {@code HANDLER_FAILED}: the
+ *       handler threw;
+ *   <li>{@code ASYNC_TIMEOUT}: the async timeout fired ({@code AsyncListener.onTimeout});
+ *   <li>{@code CLIENT_DISCONNECTED}: the container reported that the client went away or the
+ *       exchange failed ({@code AsyncListener.onError}; on Jetty 12.1 also the core request's
+ *       failure listener, which reports HTTP/2 resets at once, and the connection's close
+ *       listener), or writing the response through this filter's response failed;
+ *   <li>{@code SERVER_SHUTDOWN}: {@link #shutdown()} or {@link #destroy()} cancelled the root.
+ * </ul>
+ *
+ * <p>What no container tells a filter: over HTTP/1.1, a client that closes its connection while a
+ * synchronous handler is not reading or writing is not noticed by Jetty 12.1 nor Tomcat 11 (neither
+ * keeps a read pending while the handler runs, unlike Go's server); the context then ends when the
+ * handler next writes and flushes (the write fails) or when the handler returns. Tomcat 11 also
+ * reports an HTTP/2 reset of a synchronous request only to the handler's next I/O. The module's
+ * README has the measured matrix. Send a deadline: it ends the work regardless.
+ *
+ * <h2>Where the context is</h2>
+ *
+ * In the thread that runs the filter chain the context is {@link CurrentContext#get()} (the one
+ * current-context store of ctx4j), on every dispatch this filter is mapped to, async dispatches
+ * included. It is also the request attribute {@value #ATTRIBUTE}, read by {@link
+ * #contextOf(ServletRequest)}, for async handlers that continue in other threads.
+ *
+ * <h2>Registration</h2>
+ *
+ * Map the filter to all paths, for {@link DispatcherType#REQUEST} and {@link DispatcherType#ASYNC},
+ * with async support on (a filter without it makes every async servlet behind it fail). Created by
+ * the container from {@code web.xml} or {@code @WebFilter}, it uses the no-argument constructor and
+ * reads the init parameters {@value #INIT_MAX_TIMEOUT_MILLIS} and {@value #INIT_TRUST_HEADERS}.
+ * When several servlet contexts share one instance, {@code destroy()} of any of them shuts the root
+ * down.
+ *
+ * <h2>Resources</h2>
+ *
+ * Nothing stays registered once a request has ended: its context is cancelled, which removes it
+ * from the root and stops its deadline timer, and on Jetty its connection listener is removed. No
+ * thread is started per request. The filter wraps the response (an {@code
+ * HttpServletResponseWrapper}) to see failed writes.
+ *
+ * <p>Thread safety: a filter is thread-safe once initialised, as the Servlet specification requires.
+ * Memory consistency effects: the request context is created in the dispatch thread before the
+ * chain runs, so it is fully visible to the handler; the usual ctx4j guarantees hold for its
+ * cancellation.
+ *
+ * @since 0.1
+ */
+public final class ContextServletFilter implements Filter {
+
+  /** The request attribute that holds the request {@link Context}. */
+  public static final String ATTRIBUTE = "io.ctx4j.servlet.context";
+
+  /**
+   * The init parameter that sets the {@linkplain Builder#maxTimeout server maximum}, in whole
+   * milliseconds (a positive decimal integer); absent means no maximum.
+   */
+  public static final String INIT_MAX_TIMEOUT_MILLIS = "ctx4j.maxTimeoutMillis";
+
+  /**
+   * The init parameter that sets {@linkplain Builder#trustTimeoutHeaders(boolean) whether timeout
+   * headers are honoured}: {@code true} (the default) or {@code false}.
+   */
+  public static final String INIT_TRUST_HEADERS = "ctx4j.trustTimeoutHeaders";
+
+  /** The request attribute that holds the filter's per-request state. */
+  private static final String SCOPE_ATTRIBUTE = "io.ctx4j.servlet.internal.RequestScope";
+
+  private final CancelableContext root;
+  private final boolean configurable;
+  // Written by init() before the container sends the first request (a happens-before edge the
+  // container provides); volatile so that a filter used outside a container is safe too.
+  private volatile Duration maxTimeout;
+  private volatile boolean trustHeaders;
+
+  /**
+   * Creates a filter with the default settings, for containers that instantiate filters from {@code
+   * web.xml} or {@code @WebFilter}: the root is a child of {@link Context#background()}, timeout
+   * headers are honoured, there is no server maximum; {@link #init(FilterConfig)} may change the
+   * last two from the init parameters {@value #INIT_MAX_TIMEOUT_MILLIS} and {@value
+   * #INIT_TRUST_HEADERS}.
+   */
+  public ContextServletFilter() {
+    this(Context.background(), null, true, true);
+  }
+
+  private ContextServletFilter(
+      Context parent, Duration maxTimeout, boolean trustHeaders, boolean configurable) {
+    this.root = Context.withCancel(parent);
+    this.maxTimeout = maxTimeout;
+    this.trustHeaders = trustHeaders;
+    this.configurable = configurable;
+  }
+
+  /**
+   * Returns a filter with the default settings (see {@link Builder}).
+   *
+   * @return a new filter
+   */
+  public static ContextServletFilter create() {
+    return builder().build();
+  }
+
+  /**
+   * Returns a builder for a filter.
+   *
+   * @return a new builder
+   */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /**
+   * Returns the context of a request that passed through a {@code ContextServletFilter}, for async
+   * handlers and other threads (in the dispatch thread, {@link CurrentContext#get()} returns it
+   * too).
+   *
+   * @param request the request (or a wrapper of it)
+   * @return the request context
+   * @throws NullPointerException if {@code request} is null
+   * @throws IllegalStateException if no {@code ContextServletFilter} handled the request
+   */
+  public static Context contextOf(ServletRequest request) {
+    Objects.requireNonNull(request, "request");
+    Object ctx = request.getAttribute(ATTRIBUTE);
+    if (!(ctx instanceof Context)) {
+      throw new IllegalStateException(
+          "request has no ctx4j context: no ContextServletFilter in front of this servlet");
+    }
+    return (Context) ctx;
+  }
+
+  /**
+   * Returns the server root context: the parent of every request context. Derive background work
+   * that must stop at shutdown from it.
+   *
+   * @return the root
+   */
+  public Context root() {
+    return root;
+  }
+
+  /**
+   * Cancels the server root, so that every request context in flight ends at once, with a cause
+   * whose reason is {@link Reason#SERVER_SHUTDOWN}; requests that arrive later get contexts that
+   * are born done. Call it when a graceful shutdown starts, before the container stops. Idempotent:
+   * the first call's cause stays.
+   *
+   * @return true if this call cancelled the root
+   */
+  public boolean shutdown() {
+    return root.cancel(new RequestCanceledException(Reason.SERVER_SHUTDOWN, null, null));
+  }
+
+  /**
+   * Like {@link #shutdown()}, with a detail and an underlying cause (a signal, an operator's
+   * command) in the request contexts' cause.
+   *
+   * @param detail what happened, for the message; may be null
+   * @param cause the underlying cause; may be null
+   * @return true if this call cancelled the root
+   */
+  public boolean shutdown(String detail, Throwable cause) {
+    return root.cancel(new RequestCanceledException(Reason.SERVER_SHUTDOWN, detail, cause));
+  }
+
+  /**
+   * Reads the init parameters {@value #INIT_MAX_TIMEOUT_MILLIS} and {@value #INIT_TRUST_HEADERS}
+   * if this filter was made by the no-argument constructor; a filter made by a {@link Builder}
+   * keeps its settings.
+   *
+   * @param config the filter configuration; may be null
+   * @throws ServletException if a parameter is malformed (the message names it)
+   */
+  @Override
+  public void init(FilterConfig config) throws ServletException {
+    if (!configurable || config == null) {
+      return;
+    }
+    String max = config.getInitParameter(INIT_MAX_TIMEOUT_MILLIS);
+    if (max != null) {
+      try {
+        long millis = Long.parseLong(max.strip());
+        if (millis <= 0) {
+          throw new NumberFormatException("not positive");
+        }
+        maxTimeout = Duration.ofMillis(millis);
+      } catch (NumberFormatException e) {
+        throw new ServletException(
+            INIT_MAX_TIMEOUT_MILLIS + " must be a positive number of milliseconds, got \"" + max + "\"", e);
+      }
+    }
+    String trust = config.getInitParameter(INIT_TRUST_HEADERS);
+    if (trust != null) {
+      String t = trust.strip();
+      if (!t.equalsIgnoreCase("true") && !t.equalsIgnoreCase("false")) {
+        throw new ServletException(INIT_TRUST_HEADERS + " must be true or false, got \"" + trust + "\"");
+      }
+      trustHeaders = Boolean.parseBoolean(t);
+    }
+  }
+
+  /**
+   * Gives the request its context and runs the rest of the chain with it; see the class
+   * documentation. On a later dispatch of the same request (async, forward, include, error) the
+   * same context is bound again. Requests that are not HTTP pass through untouched.
+   *
+   * @param request the request
+   * @param response the response
+   * @param chain the rest of the chain
+   * @throws IOException as thrown by the chain, or by writing the 400 answer
+   * @throws ServletException as thrown by the chain
+   */
+  @Override
+  public void doFilter(ServletRequest request, ServletResponse response, FilterChain chain)
+      throws IOException, ServletException {
+    if (!(request instanceof HttpServletRequest) || !(response instanceof HttpServletResponse)) {
+      chain.doFilter(request, response);
+      return;
+    }
+    Object existing = request.getAttribute(SCOPE_ATTRIBUTE);
+    if (existing instanceof RequestScope) {
+      redispatch((RequestScope) existing, request, response, chain);
+      return;
+    }
+    // The budget starts now, when the filter first sees the request.
+    Duration timeout = null;
+    String source = null;
+    if (trustHeaders) {
+      IncomingDeadline incoming;
+      try {
+        incoming = IncomingDeadline.read((HttpServletRequest) request);
+      } catch (IllegalArgumentException e) {
+        reject((HttpServletResponse) response, e.getMessage());
+        return;
+      }
+      if (incoming != null) {
+        timeout = incoming.timeout();
+        source = incoming.source();
+      }
+    }
+    Duration max = maxTimeout;
+    if (max != null && (timeout == null || max.compareTo(timeout) < 0)) {
+      timeout = max;
+      source = "server maximum " + max.toMillis() + " ms";
+    }
+    CancelableContext ctx =
+        timeout == null
+            ? Context.withCancel(root)
+            : Context.withTimeoutCause(
+                root, timeout, new RequestCanceledException(Reason.DEADLINE_EXCEEDED, source, null));
+    RequestScope scope = new RequestScope(ctx);
+    request.setAttribute(ATTRIBUTE, ctx);
+    request.setAttribute(SCOPE_ATTRIBUTE, scope);
+    ContainerHooks.attach(request, scope);
+    // Wrapped so that a failed write ends the context: the only disconnect notice Tomcat gives a
+    // synchronous handler, and Jetty's over HTTP/1.1.
+    ServletResponse res = new WatchedResponse((HttpServletResponse) response, scope);
+    Throwable failure = null;
+    try {
+      invoke(ctx, chain, request, res);
+    } catch (IOException | ServletException | RuntimeException | Error e) {
+      failure = e;
+      throw e;
+    } finally {
+      afterDispatch(request, scope, failure);
+    }
+  }
+
+  /**
+   * Shuts the root down ({@link #shutdown(String, Throwable)}, detail {@code "filter destroyed"}):
+   * the container is stopping. The Servlet specification lets a container call this only after the
+   * requests in the filter have left it (or a timeout), so to end requests in flight call {@link
+   * #shutdown()} when a graceful shutdown begins.
+   */
+  @Override
+  public void destroy() {
+    shutdown("filter destroyed", null);
+  }
+
+  /**
+   * Returns a description of this filter's settings.
+   *
+   * @return a short description
+   */
+  @Override
+  public String toString() {
+    Duration max = maxTimeout;
+    return "ContextServletFilter[trustTimeoutHeaders="
+        + trustHeaders
+        + ", maxTimeout="
+        + (max == null ? "none" : max.toMillis() + "ms")
+        + ", root="
+        + root
+        + "]";
+  }
+
+  private static void redispatch(
+      RequestScope scope, ServletRequest request, ServletResponse response, FilterChain chain)
+      throws IOException, ServletException {
+    // Forward and include run inside another dispatch, which decides when the request is over.
+    boolean topLevel = request.getDispatcherType() == DispatcherType.ASYNC;
+    Throwable failure = null;
+    try {
+      invoke(scope.context(), chain, request, response);
+    } catch (IOException | ServletException | RuntimeException | Error e) {
+      failure = e;
+      throw e;
+    } finally {
+      if (topLevel) {
+        afterDispatch(request, scope, failure);
+      }
+    }
+  }
+
+  /** A container-initiated dispatch is returning: the request is over unless async goes on. */
+  private static void afterDispatch(ServletRequest request, RequestScope scope, Throwable failure) {
+    if (request.isAsyncStarted()) {
+      AsyncContext async;
+      try {
+        async = request.getAsyncContext();
+        scope.listenTo(async);
+        return;
+      } catch (IllegalStateException e) {
+        // The cycle completed in another thread while this dispatch was returning: it is over.
+      }
+    }
+    scope.end(
+        failure == null
+            ? RequestScope.COMPLETED
+            : new RequestCanceledException(Reason.HANDLER_FAILED, failure.toString(), failure));
+  }
+
+  private static void invoke(
+      Context ctx, FilterChain chain, ServletRequest request, ServletResponse response)
+      throws IOException, ServletException {
+    try {
+      CurrentContext.call(
+          ctx,
+          () -> {
+            chain.doFilter(request, response);
+            return null;
+          });
+    } catch (IOException | ServletException | RuntimeException e) {
+      throw e;
+    } catch (Exception e) {
+      // chain.doFilter throws nothing else; kept for the compiler.
+      throw new ServletException(e);
+    }
+  }
+
+  private static void reject(HttpServletResponse response, String message) throws IOException {
+    byte[] body = (message + "\n").getBytes(StandardCharsets.UTF_8);
+    response.setStatus(HttpServletResponse.SC_BAD_REQUEST);
+    response.setContentType("text/plain;charset=UTF-8");
+    // The body quotes the caller's header value: never let a browser sniff it as HTML.
+    response.setHeader("X-Content-Type-Options", "nosniff");
+    response.setContentLength(body.length);
+    response.getOutputStream().write(body);
+  }
+
+  /**
+   * Builds a {@link ContextServletFilter}. Defaults: the root is a child of {@link
+   * Context#background()}, timeout headers are honoured, no server maximum. Not thread-safe; the
+   * filter it builds is.
+   *
+   * @since 0.1
+   */
+  public static final class Builder {
+    private Context parent = Context.background();
+    private Duration maxTimeout;
+    private boolean trustHeaders = true;
+
+    private Builder() {}
+
+    /**
+     * Sets the parent of the server root: cancelling it ends every request (for example a {@code
+     * SignalContext} from ctx4j-signal), its deadline caps them, its values are visible to them.
+     *
+     * @param parent the parent
+     * @return this builder
+     * @throws NullPointerException if {@code parent} is null
+     */
+    public Builder parent(Context parent) {
+      this.parent = Objects.requireNonNull(parent, "parent");
+      return this;
+    }
+
+    /**
+     * Sets the longest time any request may take, measured from when the filter sees it: with a
+     * timeout header the smaller of the two applies, without one this does. Connect's protocol
+     * allows servers to clamp this way.
+     *
+     * @param max the maximum, or null for none
+     * @return this builder
+     * @throws IllegalArgumentException if {@code max} is zero or negative
+     */
+    public Builder maxTimeout(Duration max) {
+      if (max != null && (max.isNegative() || max.isZero())) {
+        throw new IllegalArgumentException("maxTimeout must be positive, got " + max);
+      }
+      this.maxTimeout = max;
+      return this;
+    }
+
+    /**
+     * Sets whether the timeout headers are honoured. Turn it off for untrusted callers, who could
+     * otherwise choose how long the server works for them (only the {@link #maxTimeout} applies
+     * then, and malformed headers are not rejected since they are not read).
+     *
+     * @param trust false to ignore the headers
+     * @return this builder
+     */
+    public Builder trustTimeoutHeaders(boolean trust) {
+      this.trustHeaders = trust;
+      return this;
+    }
+
+    /**
+     * Builds the filter; its root context is created now.
+     *
+     * @return a new filter
+     */
+    public ContextServletFilter build() {
+      return new ContextServletFilter(parent, maxTimeout, trustHeaders, false);
+    }
+  }
+}

@@ -1,0 +1,94 @@
+package io.ctx4j.servlet.internal;
+
+import io.ctx4j.http.ConnectTimeoutHeader;
+import io.ctx4j.http.DeadlineHeader;
+import io.ctx4j.http.GrpcTimeoutHeader;
+import jakarta.servlet.http.HttpServletRequest;
+import java.time.Duration;
+import java.util.Enumeration;
+import java.util.function.Function;
+
+/**
+ * Reads the caller's time budget from the three headers ctx4j accepts. Not part of the API.
+ *
+ * <p>Rules: each header may occur on several lines and each line may hold a comma-separated list;
+ * every element must be valid for its header's format (else the request is malformed, even if
+ * another element is valid: a caller that tried to set a deadline must learn that it did not
+ * work); the smallest duration of all wins. Stateless and thread-safe.
+ */
+public final class IncomingDeadline {
+  private static final String[] NAMES = {
+    DeadlineHeader.NAME, ConnectTimeoutHeader.NAME, GrpcTimeoutHeader.NAME
+  };
+
+  @SuppressWarnings("unchecked")
+  private static final Function<String, Duration>[] PARSERS =
+      new Function[] {
+        (Function<String, Duration>) DeadlineHeader::parse,
+        (Function<String, Duration>) ConnectTimeoutHeader::parse,
+        (Function<String, Duration>) GrpcTimeoutHeader::parse
+      };
+
+  private final Duration timeout;
+  private final String source;
+
+  private IncomingDeadline(Duration timeout, String source) {
+    this.timeout = timeout;
+    this.source = source;
+  }
+
+  /**
+   * Returns the smallest budget the request's headers state, or null if they state none.
+   *
+   * @param request the request
+   * @return the budget and where it came from, or null
+   * @throws IllegalArgumentException if any element of any of the headers is malformed; the message
+   *     names the header and quotes the value
+   */
+  public static IncomingDeadline read(HttpServletRequest request) {
+    Duration best = null;
+    String source = null;
+    for (int h = 0; h < NAMES.length; h++) {
+      Enumeration<String> lines = request.getHeaders(NAMES[h]);
+      if (lines == null) {
+        continue;
+      }
+      while (lines.hasMoreElements()) {
+        String line = lines.nextElement();
+        int start = 0;
+        while (true) {
+          int comma = line.indexOf(',', start);
+          String element = comma < 0 ? line.substring(start) : line.substring(start, comma);
+          Duration d = PARSERS[h].apply(element);
+          if (best == null || d.compareTo(best) < 0) {
+            best = d;
+            source = NAMES[h] + ": " + element.strip();
+          }
+          if (comma < 0) {
+            break;
+          }
+          start = comma + 1;
+        }
+      }
+    }
+    return best == null ? null : new IncomingDeadline(best, source);
+  }
+
+  /**
+   * Returns the budget.
+   *
+   * @return the duration
+   */
+  public Duration timeout() {
+    return timeout;
+  }
+
+  /**
+   * Returns the header and element the budget came from, for example {@code "grpc-timeout: 250m"}.
+   *
+   * @return a short description
+   */
+  public String source() {
+    return source;
+  }
+}

@@ -1,0 +1,212 @@
+package io.ctx4j.servlet.internal;
+
+import io.ctx4j.servlet.RequestCanceledException;
+import io.ctx4j.servlet.RequestCanceledException.Reason;
+import jakarta.servlet.ServletOutputStream;
+import jakarta.servlet.WriteListener;
+import jakarta.servlet.http.HttpServletResponse;
+import jakarta.servlet.http.HttpServletResponseWrapper;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.ByteBuffer;
+
+/**
+ * A response whose output ends the request context when writing fails: the one way a container
+ * that gives no disconnect notice (Tomcat; Jetty over HTTP/1.1) lets a filter learn that the client
+ * has gone. Not part of the API.
+ *
+ * <p>The output stream reports every {@link IOException} of {@code write}, {@code flush} and
+ * {@code close}; the writer, whose container implementation swallows them (a {@link PrintWriter}
+ * never throws), is checked with {@link PrintWriter#checkError()} on {@code flush} and {@code close}
+ * only, since on Tomcat that check flushes. Used by one thread at a time, as a response is.
+ */
+public final class WatchedResponse extends HttpServletResponseWrapper {
+  private final RequestScope scope;
+  private ServletOutputStream out;
+  private ServletOutputStream outDelegate;
+  private PrintWriter writer;
+  private PrintWriter writerDelegate;
+
+  /**
+   * Wraps {@code response}.
+   *
+   * @param response the container's response
+   * @param scope the request's state
+   */
+  public WatchedResponse(HttpServletResponse response, RequestScope scope) {
+    super(response);
+    this.scope = scope;
+  }
+
+  @Override
+  public ServletOutputStream getOutputStream() throws IOException {
+    ServletOutputStream s = super.getOutputStream();
+    if (s != outDelegate) {
+      outDelegate = s;
+      out = new WatchedOutput(s, scope);
+    }
+    return out;
+  }
+
+  @Override
+  public PrintWriter getWriter() throws IOException {
+    PrintWriter w = super.getWriter();
+    if (w != writerDelegate) {
+      writerDelegate = w;
+      writer = new WatchedWriter(w, scope);
+    }
+    return writer;
+  }
+
+  @Override
+  public void flushBuffer() throws IOException {
+    try {
+      super.flushBuffer();
+    } catch (IOException e) {
+      scope.end(RequestScope.failure(e));
+      throw e;
+    }
+  }
+
+  /** Delegates to the container's stream; a failure ends the request context with its cause. */
+  private static final class WatchedOutput extends ServletOutputStream {
+    private final ServletOutputStream out;
+    private final RequestScope scope;
+
+    WatchedOutput(ServletOutputStream out, RequestScope scope) {
+      this.out = out;
+      this.scope = scope;
+    }
+
+    private IOException failed(IOException e) {
+      scope.end(RequestScope.failure(e));
+      return e;
+    }
+
+    @Override
+    public void write(int b) throws IOException {
+      try {
+        out.write(b);
+      } catch (IOException e) {
+        throw failed(e);
+      }
+    }
+
+    @Override
+    public void write(byte[] b, int off, int len) throws IOException {
+      try {
+        out.write(b, off, len);
+      } catch (IOException e) {
+        throw failed(e);
+      }
+    }
+
+    @Override
+    public void write(ByteBuffer buffer) throws IOException {
+      try {
+        out.write(buffer);
+      } catch (IOException e) {
+        throw failed(e);
+      }
+    }
+
+    @Override
+    public void flush() throws IOException {
+      try {
+        out.flush();
+      } catch (IOException e) {
+        throw failed(e);
+      }
+    }
+
+    @Override
+    public void close() throws IOException {
+      try {
+        out.close();
+      } catch (IOException e) {
+        throw failed(e);
+      }
+    }
+
+    @Override
+    public boolean isReady() {
+      return out.isReady();
+    }
+
+    @Override
+    public void setWriteListener(WriteListener listener) {
+      out.setWriteListener(
+          new WriteListener() {
+            @Override
+            public void onWritePossible() throws IOException {
+              listener.onWritePossible();
+            }
+
+            @Override
+            public void onError(Throwable t) {
+              scope.end(RequestScope.failure(t));
+              listener.onError(t);
+            }
+          });
+    }
+  }
+
+  /**
+   * Delegates to the container's writer, which swallows I/O errors; {@code flush} and {@code close}
+   * ask it whether one happened.
+   */
+  private static final class WatchedWriter extends PrintWriter {
+    private final PrintWriter inner;
+    private final RequestScope scope;
+
+    WatchedWriter(PrintWriter inner, RequestScope scope) {
+      super(inner);
+      this.inner = inner;
+      this.scope = scope;
+    }
+
+    private void check() {
+      if (inner.checkError()) {
+        scope.end(
+            new RequestCanceledException(
+                Reason.CLIENT_DISCONNECTED, "writing the response failed", null));
+      }
+    }
+
+    @Override
+    public void write(int c) {
+      inner.write(c);
+    }
+
+    @Override
+    public void write(char[] buf, int off, int len) {
+      inner.write(buf, off, len);
+    }
+
+    @Override
+    public void write(String s, int off, int len) {
+      inner.write(s, off, len);
+    }
+
+    @Override
+    public void flush() {
+      inner.flush();
+      check();
+    }
+
+    @Override
+    public void close() {
+      inner.close();
+      check();
+    }
+
+    @Override
+    public boolean checkError() {
+      boolean error = inner.checkError();
+      if (error) {
+        check();
+      }
+      return error;
+    }
+  }
+}

@@ -1,0 +1,148 @@
+package io.ctx4j;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.ctx4j.concurrent.CurrentContext;
+import io.ctx4j.servlet.ContainerAccess;
+import io.ctx4j.servlet.ContextServletFilter;
+import io.ctx4j.servlet.internal.ContainerHooks;
+import jakarta.servlet.AsyncContext;
+import java.io.BufferedInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * 10,000 requests on a long-lived server (4 keep-alive connections, a quarter of the requests
+ * async, a third with a deadline header, every request context waited on so that it registers with
+ * the root) leave nothing registered: not on the server root (exact count through CancelCtx's
+ * package-private registrationCount(), hence this package), not on Jetty's connections (the
+ * module's live counter and the connections' own listener lists). In package io.ctx4j for that
+ * count.
+ */
+@Timeout(value = 300, unit = TimeUnit.SECONDS)
+class ServletRegistrationLeakTest {
+  private static final int REQUESTS = 10_000;
+  private static final int CONNECTIONS = 4;
+
+  @ParameterizedTest
+  @ValueSource(strings = {"JETTY", "TOMCAT"})
+  void tenThousandRequestsLeaveNothingRegistered(String container) throws Exception {
+    ContextServletFilter filter = ContextServletFilter.create();
+    CancelCtx root = (CancelCtx) filter.root();
+    CountDownLatch contextsEnded = new CountDownLatch(REQUESTS);
+    AtomicLong maxLiveListeners = new AtomicLong();
+    long liveBefore = ContainerHooks.liveConnectionListeners();
+    ContainerAccess.Handler handler =
+        (req, res) -> {
+          Context ctx = CurrentContext.get();
+          ctx.onDone(contextsEnded::countDown);
+          maxLiveListeners.accumulateAndGet(ContainerHooks.liveConnectionListeners(), Math::max);
+          res.setContentLength(2);
+          if (req.getRequestURI().endsWith("/async")) {
+            AsyncContext async = req.startAsync();
+            async.start(
+                () -> {
+                  try {
+                    async.getResponse().getOutputStream().write(new byte[] {'o', 'k'});
+                  } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                  }
+                  async.complete();
+                });
+          } else {
+            res.getOutputStream().write(new byte[] {'o', 'k'});
+          }
+        };
+    try (ContainerAccess.Server server = ContainerAccess.start(container, filter, handler)) {
+      ExecutorService clients = Executors.newFixedThreadPool(CONNECTIONS);
+      try {
+        List<Future<Integer>> done = new ArrayList<>();
+        for (int c = 0; c < CONNECTIONS; c++) {
+          int first = c;
+          done.add(clients.submit(() -> runConnection(server.port(), first)));
+        }
+        int total = 0;
+        for (Future<Integer> f : done) {
+          total += f.get(240, TimeUnit.SECONDS);
+        }
+        assertEquals(REQUESTS, total);
+      } finally {
+        clients.shutdownNow();
+      }
+      assertTrue(contextsEnded.await(30, TimeUnit.SECONDS), contextsEnded.getCount() + " request contexts never ended");
+      assertEquals(0, root.registrationCount(), "request contexts left registered on the server root");
+      assertEquals(liveBefore, ContainerHooks.liveConnectionListeners(), "connection listeners left registered");
+      if (container.equals("JETTY")) {
+        assertTrue(maxLiveListeners.get() > liveBefore, "the Jetty hooks were attached at all");
+        assertEquals(0, server.jettyConnectionListenersOfCtx4j(), "ctx4j listeners on Jetty's connections");
+      }
+      assertTrue(!root.isDone(), "the root is still live");
+    }
+    System.out.println("LEAK|" + container + "|" + REQUESTS + " requests, max live connection listeners "
+        + maxLiveListeners.get() + ", left on root " + root.registrationCount());
+  }
+
+  /** Sends REQUESTS / CONNECTIONS requests on one keep-alive connection, one at a time. */
+  private static int runConnection(int port, int connection) throws IOException {
+    int n = 0;
+    try (Socket socket = new Socket("127.0.0.1", port)) {
+      socket.setSoTimeout(60_000);
+      OutputStream out = socket.getOutputStream();
+      InputStream in = new BufferedInputStream(socket.getInputStream());
+      for (int i = connection; i < REQUESTS; i += CONNECTIONS) {
+        String path = i % 4 == 0 ? "/async" : "/sync";
+        String deadline = i % 3 == 0 ? "Ctx4j-Timeout-Ms: 60000\r\n" : "";
+        out.write(("GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" + deadline + "\r\n")
+            .getBytes(StandardCharsets.US_ASCII));
+        out.flush();
+        readResponse(in);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** Reads one response with a Content-Length body and checks it is 200 "ok". */
+  private static void readResponse(InputStream in) throws IOException {
+    StringBuilder head = new StringBuilder();
+    while (!head.toString().endsWith("\r\n\r\n")) {
+      int b = in.read();
+      if (b < 0) {
+        throw new IOException("connection closed in the response head: " + head);
+      }
+      head.append((char) b);
+    }
+    String h = head.toString();
+    if (!h.startsWith("HTTP/1.1 200")) {
+      throw new IOException("unexpected response: " + h);
+    }
+    int length = -1;
+    for (String line : h.split("\r\n")) {
+      if (line.toLowerCase(java.util.Locale.ROOT).startsWith("content-length:")) {
+        length = Integer.parseInt(line.substring(15).trim());
+      }
+    }
+    if (length != 2) {
+      throw new IOException("expected Content-Length: 2 in " + h);
+    }
+    byte[] body = in.readNBytes(2);
+    if (body.length != 2 || body[0] != 'o' || body[1] != 'k') {
+      throw new IOException("bad body");
+    }
+  }
+}

@@ -1,0 +1,451 @@
+package io.ctx4j.servlet;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.ctx4j.Context;
+import io.ctx4j.concurrent.CurrentContext;
+import io.ctx4j.servlet.RequestCanceledException.Reason;
+import jakarta.servlet.AsyncContext;
+import jakarta.servlet.AsyncEvent;
+import jakarta.servlet.AsyncListener;
+import jakarta.servlet.ServletOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.net.http.HttpResponse.BodyHandlers;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/**
+ * The matrix of the module README: one test per cell, {what happens} x {Jetty 12.1 ee11, Tomcat 11},
+ * each asserting when the handler's context ends and with what cause. Times printed as {@code
+ * MATRIX|container|cell|...} lines are the README's measurements.
+ */
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+class ContainerMatrixTest {
+  /** How long a cell waits to show that a container does NOT report something. */
+  private static final long QUIET_MS = 1500;
+
+  private static final HttpClient HTTP1 =
+      HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+
+  private static void report(Containers c, String cell, String what) {
+    System.out.println("MATRIX|" + c + "|" + cell + "|" + what);
+  }
+
+  private static HttpResponse<String> get(int port, String path, String... headers) throws Exception {
+    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path));
+    for (int i = 0; i < headers.length; i += 2) {
+      b.header(headers[i], headers[i + 1]);
+    }
+    return HTTP1.send(b.build(), BodyHandlers.ofString());
+  }
+
+  /** A handler that enters the probe, waits for its context to end, then answers. */
+  private static TestServlet waitForEnd(Probe probe) {
+    return new TestServlet(
+        (req, res) -> {
+          Context ctx = CurrentContext.get();
+          probe.enter(ctx, ctx == ContextServletFilter.contextOf(req));
+          ctx.await(Duration.ofSeconds(30));
+          res.getWriter().print("done");
+        });
+  }
+
+  private static void deadlineCell(
+      Containers c, String cell, long expectedMillis, String expectedSource, String... headers)
+      throws Exception {
+    Probe probe = new Probe();
+    ContextServletFilter filter = ContextServletFilter.create();
+    try (Containers.Running server = c.start(filter, waitForEnd(probe))) {
+      long sent = System.nanoTime();
+      HttpResponse<String> r = get(server.port, "/work", headers);
+      assertEquals(200, r.statusCode(), r.body());
+      assertTrue(probe.ended.await(10, TimeUnit.SECONDS));
+      assertTrue(probe.currentIsRequestContext, "CurrentContext.get() is the request attribute");
+      assertSame(Context.DEADLINE_EXCEEDED, probe.err);
+      assertEquals(Reason.DEADLINE_EXCEEDED, probe.reason(), String.valueOf(probe.cause));
+      assertTrue(probe.cause.getMessage().contains(expectedSource), probe.cause.getMessage());
+      Duration left = probe.remainingAtEntry;
+      assertNotNull(left);
+      assertTrue(left.toMillis() <= expectedMillis && !left.isNegative(), "remaining at entry " + left);
+      long afterSend = Probe.millisBetween(sent, probe.endedNanos);
+      // The budget starts when the filter sees the request, after it was sent.
+      assertTrue(afterSend >= expectedMillis, "ended " + afterSend + " ms after sending");
+      assertTrue(afterSend < expectedMillis + 10_000, "ended " + afterSend + " ms after sending");
+      report(c, cell, "ended " + afterSend + " ms after the request was sent (budget " + expectedMillis
+          + " ms, " + left.toMillis() + " ms left at handler entry); cause: " + probe.cause.getMessage());
+    }
+  }
+
+  @ParameterizedTest
+  @EnumSource(Containers.class)
+  void ctx4jTimeoutHeaderSetsTheDeadline(Containers c) throws Exception {
+    deadlineCell(c, "Ctx4j-Timeout-Ms: 300", 300, "Ctx4j-Timeout-Ms: 300", "Ctx4j-Timeout-Ms", "300");
+  }
+
+  @ParameterizedTest
+  @EnumSource(Containers.class)
+  void connectTimeoutHeaderSetsTheDeadline(Containers c) throws Exception {
+    deadlineCell(c, "Connect-Timeout-Ms: 300", 300, "Connect-Timeout-Ms: 300", "Connect-Timeout-Ms", "300");
+  }
+
+  @ParameterizedTest
+  @EnumSource(Containers.class)
+  void grpcTimeoutHeaderSetsTheDeadline(Containers c) throws Exception {
+    deadlineCell(c, "grpc-timeout: 300m", 300, "grpc-timeout: 300m", "grpc-timeout", "300m");
+  }
+
+  @ParameterizedTest
+  @EnumSource(Containers.class)
+  void twoHeadersAtOnceTheSmallestWins(Containers c) throws Exception {
+    deadlineCell(
+        c, "Ctx4j-Timeout-Ms: 60000 + grpc-timeout: 300m", 300, "grpc-timeout: 300m",
+        "Ctx4j-Timeout-Ms", "60000", "grpc-timeout", "300m");
+  }
+
+  @ParameterizedTest
+  @EnumSource(Containers.class)
+  void malformedHeaderIsAnswered400AndTheHandlerIsNotCalled(Containers c) throws Exception {
+    AtomicInteger calls = new AtomicInteger();
+    ContextServletFilter filter = ContextServletFilter.create();
+    try (Containers.Running server =
+        c.start(filter, new TestServlet((req, res) -> calls.incrementAndGet()))) {
+      HttpResponse<String> r = get(server.port, "/x", "grpc-timeout", "5X");
+      assertEquals(400, r.statusCode());
+      assertTrue(r.body().contains("grpc-timeout") && r.body().contains("\"5X\""), r.body());
+      assertTrue(r.headers().firstValue("Content-Type").orElse("").startsWith("text/plain"));
+      assertEquals("nosniff", r.headers().firstValue("X-Content-Type-Options").orElse(""));
+      HttpResponse<String> r2 = get(server.port, "/x", "Ctx4j-Timeout-Ms", "300", "Ctx4j-Timeout-Ms", "-1");
+      assertEquals(400, r2.statusCode());
+      assertTrue(r2.body().contains("Ctx4j-Timeout-Ms"), r2.body());
+      assertEquals(0, calls.get());
+      assertEquals(200, get(server.port, "/x").statusCode(), "a request without header passes");
+      assertEquals(1, calls.get());
+      report(c, "malformed header", "400 text/plain: " + r.body().strip());
+    }
+  }
+
+  @ParameterizedTest
+  @EnumSource(Containers.class)
+  void handlerReturnsEndsTheContext(Containers c) throws Exception {
+    Probe probe = new Probe();
+    AtomicReference<Long> returned = new AtomicReference<>();
+    ContextServletFilter filter = ContextServletFilter.create();
+    TestServlet servlet =
+        new TestServlet(
+            (req, res) -> {
+              Context ctx = CurrentContext.get();
+              probe.enter(ctx, ctx == ContextServletFilter.contextOf(req));
+              res.getWriter().print("ok");
+              assertFalse(ctx.isDone(), "live while the handler runs");
+              returned.set(System.nanoTime());
+            });
+    try (Containers.Running server = c.start(filter, servlet)) {
+      assertEquals("ok", get(server.port, "/x").body());
+      assertTrue(probe.ended.await(10, TimeUnit.SECONDS));
+      assertTrue(probe.currentIsRequestContext);
+      assertSame(Context.CANCELED, probe.err);
+      assertEquals(Reason.RESPONSE_COMPLETED, probe.reason());
+      long micros = TimeUnit.NANOSECONDS.toMicros(probe.endedNanos - returned.get());
+      assertTrue(micros >= 0);
+      report(c, "handler returns", "ended " + micros + " us after the servlet returned; cause: " + probe.cause.getMessage());
+    }
+  }
+
+  @ParameterizedTest
+  @EnumSource(Containers.class)
+  void asyncDispatchSeesTheSameContextAndItEndsWhenTheCycleEnds(Containers c) throws Exception {
+    Probe probe = new Probe();
+    AtomicReference<Context> inAsyncDispatch = new AtomicReference<>();
+    ContextServletFilter filter = ContextServletFilter.create();
+    TestServlet servlet =
+        new TestServlet(
+            (req, res) -> {
+              if (req.getDispatcherType() == jakarta.servlet.DispatcherType.ASYNC) {
+                inAsyncDispatch.set(CurrentContext.get());
+                assertFalse(CurrentContext.get().isDone(), "live in the async dispatch");
+                res.getWriter().print("dispatched");
+                return;
+              }
+              Context ctx = CurrentContext.get();
+              probe.enter(ctx, ctx == ContextServletFilter.contextOf(req));
+              AsyncContext async = req.startAsync();
+              async.start(async::dispatch);
+            });
+    try (Containers.Running server = c.start(filter, servlet)) {
+      assertEquals("dispatched", get(server.port, "/x").body());
+      assertTrue(probe.ended.await(10, TimeUnit.SECONDS));
+      assertSame(probe.ctx, inAsyncDispatch.get());
+      assertEquals(Reason.RESPONSE_COMPLETED, probe.reason());
+      report(c, "async dispatch, then return", "same context in the async dispatch; ended "
+          + Probe.millisBetween(probe.enteredNanos, probe.endedNanos) + " ms after entry; cause: " + probe.cause.getMessage());
+    }
+  }
+
+  @ParameterizedTest
+  @EnumSource(Containers.class)
+  void asyncTimeoutEndsTheContext(Containers c) throws Exception {
+    Probe probe = new Probe();
+    ContextServletFilter filter = ContextServletFilter.create();
+    TestServlet servlet =
+        new TestServlet(
+            (req, res) -> {
+              AsyncContext async = req.startAsync();
+              async.setTimeout(300);
+              async.addListener(
+                  new AsyncListener() {
+                    @Override
+                    public void onTimeout(AsyncEvent e) throws IOException {
+                      ((jakarta.servlet.http.HttpServletResponse) async.getResponse()).setStatus(504);
+                      async.complete();
+                    }
+
+                    @Override
+                    public void onComplete(AsyncEvent e) {}
+
+                    @Override
+                    public void onError(AsyncEvent e) {}
+
+                    @Override
+                    public void onStartAsync(AsyncEvent e) {}
+                  });
+              Context ctx = ContextServletFilter.contextOf(req);
+              probe.enter(ctx, ctx == CurrentContext.get());
+            });
+    try (Containers.Running server = c.start(filter, servlet)) {
+      assertEquals(504, get(server.port, "/x").statusCode());
+      assertTrue(probe.ended.await(10, TimeUnit.SECONDS));
+      assertEquals(Reason.ASYNC_TIMEOUT, probe.reason(), String.valueOf(probe.cause));
+      long ms = Probe.millisBetween(probe.enteredNanos, probe.endedNanos);
+      // The async timeout starts when the dispatch returns: not before 300 ms.
+      assertTrue(ms >= 300, ms + " ms");
+      report(c, "async timeout 300 ms", "ended " + ms + " ms after startAsync; cause: " + probe.cause.getMessage());
+    }
+  }
+
+  @ParameterizedTest
+  @EnumSource(Containers.class)
+  void serverShutdownEndsRequestsInFlight(Containers c) throws Exception {
+    Probe probe = new Probe();
+    ContextServletFilter filter = ContextServletFilter.create();
+    try (Containers.Running server = c.start(filter, waitForEnd(probe))) {
+      CompletableFuture<HttpResponse<String>> r =
+          HTTP1.sendAsync(
+              HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port + "/x")).build(),
+              BodyHandlers.ofString());
+      assertTrue(probe.entered.await(10, TimeUnit.SECONDS));
+      long shut = System.nanoTime();
+      assertTrue(filter.shutdown("test shutdown", null));
+      assertTrue(probe.ended.await(10, TimeUnit.SECONDS));
+      assertEquals("done", r.get(10, TimeUnit.SECONDS).body());
+      assertEquals(Reason.SERVER_SHUTDOWN, probe.reason());
+      assertTrue(probe.cause.getMessage().contains("test shutdown"));
+      assertTrue(filter.root().isDone());
+      long micros = TimeUnit.NANOSECONDS.toMicros(probe.endedNanos - shut);
+      report(c, "server shutdown", "ended " + micros + " us after shutdown(); cause: " + probe.cause.getMessage());
+    }
+  }
+
+  /**
+   * A handler that, once released, writes and flushes 8 KiB at a time until a write fails, and
+   * records how many writes it took and what failed.
+   */
+  static TestServlet writeUntilFailure(
+      Probe probe, AtomicInteger writes, AtomicReference<IOException> failure, AtomicReference<Long> released) {
+    return new TestServlet(
+        (req, res) -> {
+          if (req.getRequestURI().equals("/warm")) {
+            res.getWriter().print("warm");
+            return;
+          }
+          Context ctx = CurrentContext.get();
+          probe.enter(ctx, ctx == ContextServletFilter.contextOf(req));
+          probe.awaitGo();
+          released.set(System.nanoTime());
+          ServletOutputStream out = res.getOutputStream();
+          byte[] chunk = new byte[8192];
+          try {
+            for (int i = 0; i < 10_000; i++) {
+              writes.incrementAndGet();
+              out.write(chunk);
+              out.flush();
+            }
+          } catch (IOException e) {
+            failure.set(e);
+          } finally {
+            probe.finished.countDown();
+          }
+        });
+  }
+
+  @ParameterizedTest
+  @EnumSource(Containers.class)
+  void http11ClientDisconnectWhileTheHandlerWaitsIsSeenOnlyAtTheNextWrite(Containers c) throws Exception {
+    Probe probe = new Probe();
+    AtomicInteger writes = new AtomicInteger();
+    AtomicReference<IOException> failure = new AtomicReference<>();
+    AtomicReference<Long> released = new AtomicReference<>();
+    ContextServletFilter filter = ContextServletFilter.create();
+    try (Containers.Running server = c.start(filter, writeUntilFailure(probe, writes, failure, released))) {
+      long closed;
+      try (Socket socket = new Socket("127.0.0.1", server.port)) {
+        OutputStream o = socket.getOutputStream();
+        o.write("GET /x HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+        o.flush();
+        assertTrue(probe.entered.await(10, TimeUnit.SECONDS));
+        closed = System.nanoTime();
+      }
+      // Neither container keeps a read pending while a synchronous handler runs.
+      assertFalse(probe.ended.await(QUIET_MS, TimeUnit.MILLISECONDS),
+          "not expected to be detected while the handler neither reads nor writes: " + probe.cause);
+      probe.go.countDown();
+      assertTrue(probe.ended.await(20, TimeUnit.SECONDS), "the failed write must end the context");
+      assertEquals(Reason.CLIENT_DISCONNECTED, probe.reason(), String.valueOf(probe.cause));
+      assertSame(Context.CANCELED, probe.err);
+      // The context ends inside the failing write, before the handler sees the exception.
+      assertTrue(probe.finished.await(20, TimeUnit.SECONDS));
+      assertNotNull(failure.get(), "the handler's write failed");
+      report(c, "HTTP/1.1 client closes, sync handler idle",
+          "not seen in " + QUIET_MS + " ms; ended " + Probe.millisBetween(released.get(), probe.endedNanos)
+              + " ms after the handler started writing (write #" + writes.get() + " failed: "
+              + failure.get() + "); cause: " + probe.cause.getMessage()
+              + "; total " + Probe.millisBetween(closed, probe.endedNanos) + " ms after close");
+    }
+  }
+
+  @ParameterizedTest
+  @EnumSource(Containers.class)
+  void http11ClientDisconnectDuringAsync(Containers c) throws Exception {
+    Probe probe = new Probe();
+    ContextServletFilter filter = ContextServletFilter.create();
+    TestServlet servlet =
+        new TestServlet(
+            (req, res) -> {
+              AsyncContext async = req.startAsync();
+              async.setTimeout(0); // none: only a disconnect can end it
+              Context ctx = ContextServletFilter.contextOf(req);
+              probe.enter(ctx, ctx == CurrentContext.get());
+              ctx.onDone(async::complete);
+            });
+    try (Containers.Running server = c.start(filter, servlet)) {
+      long closed;
+      try (Socket socket = new Socket("127.0.0.1", server.port)) {
+        OutputStream o = socket.getOutputStream();
+        o.write("GET /x HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+        o.flush();
+        assertTrue(probe.entered.await(10, TimeUnit.SECONDS));
+        closed = System.nanoTime();
+      }
+      // Neither container reports it: Tomcat 11 registers no read interest for an async request
+      // without a ReadListener, Jetty 12.1 sets no fill interest; the context ends only with the
+      // cycle (timeout, complete, or here the server root).
+      assertFalse(probe.ended.await(QUIET_MS, TimeUnit.MILLISECONDS),
+          "not expected to be detected: " + probe.cause);
+      report(c, "HTTP/1.1 client closes, async, no I/O pending", "not seen in " + QUIET_MS + " ms");
+      long shut = System.nanoTime();
+      filter.shutdown("end of test", null);
+      assertTrue(probe.ended.await(10, TimeUnit.SECONDS));
+      assertEquals(Reason.SERVER_SHUTDOWN, probe.reason());
+      assertTrue(Probe.millisBetween(closed, shut) >= QUIET_MS);
+    }
+  }
+
+  /**
+   * Over h2c (the JDK client upgrades on a first request to /warm, answered "warm"), starts a
+   * request to /x, waits until its handler has entered the probe, and resets the stream by
+   * cancelling the client's future (JDK 16+: RST_STREAM CANCEL).
+   *
+   * @return System.nanoTime() of the reset
+   */
+  static long resetOnceEntered(int port, Probe probe) throws Exception {
+    HttpClient h2 = HttpClient.newBuilder().version(HttpClient.Version.HTTP_2).build();
+    URI base = URI.create("http://127.0.0.1:" + port);
+    HttpResponse<String> warm = h2.send(HttpRequest.newBuilder(base.resolve("/warm")).build(), BodyHandlers.ofString());
+    assertEquals("warm", warm.body());
+    assertEquals(HttpClient.Version.HTTP_2, warm.version(), "h2c upgrade");
+    CompletableFuture<HttpResponse<InputStream>> r =
+        h2.sendAsync(HttpRequest.newBuilder(base.resolve("/x")).build(), BodyHandlers.ofInputStream());
+    assertTrue(probe.entered.await(10, TimeUnit.SECONDS));
+    long reset = System.nanoTime();
+    r.cancel(true);
+    return reset;
+  }
+
+  @ParameterizedTest
+  @EnumSource(Containers.class)
+  void http2ResetOfASyncHandler(Containers c) throws Exception {
+    Probe probe = new Probe();
+    AtomicInteger writes = new AtomicInteger();
+    AtomicReference<IOException> failure = new AtomicReference<>();
+    AtomicReference<Long> released = new AtomicReference<>();
+    ContextServletFilter filter = ContextServletFilter.create();
+    try (Containers.Running server = c.start(filter, writeUntilFailure(probe, writes, failure, released))) {
+      long reset = resetOnceEntered(server.port, probe);
+      if (c == Containers.JETTY) {
+        assertTrue(probe.ended.await(10, TimeUnit.SECONDS), "Jetty's failure listener reports the reset");
+        assertEquals(Reason.CLIENT_DISCONNECTED, probe.reason(), String.valueOf(probe.cause));
+        long ms = Probe.millisBetween(reset, probe.endedNanos);
+        probe.go.countDown();
+        report(c, "HTTP/2 reset, sync handler idle", "ended " + ms + " ms after the reset; cause: " + probe.cause.getMessage());
+      } else {
+        assertFalse(probe.ended.await(QUIET_MS, TimeUnit.MILLISECONDS),
+            "Tomcat is not expected to report a reset to an idle sync handler: " + probe.cause);
+        probe.go.countDown();
+        assertTrue(probe.ended.await(20, TimeUnit.SECONDS), "the failed write must end the context");
+        assertEquals(Reason.CLIENT_DISCONNECTED, probe.reason(), String.valueOf(probe.cause));
+        assertTrue(probe.finished.await(20, TimeUnit.SECONDS));
+        assertNotNull(failure.get());
+        report(c, "HTTP/2 reset, sync handler idle",
+            "not seen in " + QUIET_MS + " ms; ended " + Probe.millisBetween(released.get(), probe.endedNanos)
+                + " ms after the handler started writing (write #" + writes.get() + " failed: "
+                + failure.get() + "); cause: " + probe.cause.getMessage());
+      }
+    }
+  }
+
+  @ParameterizedTest
+  @EnumSource(Containers.class)
+  void http2ResetDuringAsync(Containers c) throws Exception {
+    Probe probe = new Probe();
+    ContextServletFilter filter = ContextServletFilter.create();
+    TestServlet servlet =
+        new TestServlet(
+            (req, res) -> {
+              if (req.getRequestURI().equals("/warm")) {
+                res.getWriter().print("warm");
+                return;
+              }
+              AsyncContext async = req.startAsync();
+              async.setTimeout(0); // none: only the reset (or the test's shutdown) can end it
+              Context ctx = ContextServletFilter.contextOf(req);
+              probe.enter(ctx, ctx == CurrentContext.get());
+              ctx.onDone(async::complete);
+            });
+    try (Containers.Running server = c.start(filter, servlet)) {
+      long reset = resetOnceEntered(server.port, probe);
+      // Both report it: Jetty through the core failure listener, Tomcat through AsyncListener.onError
+      // (an async stream that is reset is failed by Tomcat's HTTP/2 stream processor).
+      assertTrue(probe.ended.await(10, TimeUnit.SECONDS), "the reset of an async request is reported");
+      assertEquals(Reason.CLIENT_DISCONNECTED, probe.reason(), String.valueOf(probe.cause));
+      report(c, "HTTP/2 reset, async, no I/O pending",
+          "ended " + Probe.millisBetween(reset, probe.endedNanos) + " ms after the reset; cause: " + probe.cause.getMessage());
+    }
+  }
+}

@@ -1,0 +1,102 @@
+package io.ctx4j.servlet;
+
+import jakarta.servlet.DispatcherType;
+import jakarta.servlet.Filter;
+import jakarta.servlet.http.HttpServlet;
+import java.util.EnumSet;
+import java.util.Map;
+import org.apache.catalina.startup.Tomcat;
+import org.eclipse.jetty.ee11.servlet.FilterHolder;
+import org.eclipse.jetty.ee11.servlet.ServletContextHandler;
+import org.eclipse.jetty.ee11.servlet.ServletHolder;
+import org.eclipse.jetty.http2.server.HTTP2CServerConnectionFactory;
+import org.eclipse.jetty.server.HttpConfiguration;
+import org.eclipse.jetty.server.HttpConnectionFactory;
+import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.server.ServerConnector;
+
+/** The two embedded containers of the matrix, each on 127.0.0.1, port 0, with h2c enabled. */
+enum Containers {
+  JETTY {
+    @Override
+    Running start(Filter filter, HttpServlet servlet, Map<String, String> init, EnumSet<DispatcherType> types)
+        throws Exception {
+      Server server = new Server();
+      ServerConnector connector = h2cConnector(server);
+      ServletContextHandler handler = new ServletContextHandler("/");
+      ServletHolder sh = new ServletHolder(servlet);
+      sh.setAsyncSupported(true);
+      handler.addServlet(sh, "/*");
+      FilterHolder fh = new FilterHolder(filter);
+      fh.setAsyncSupported(true);
+      fh.setInitParameters(init);
+      handler.addFilter(fh, "/*", types);
+      server.setHandler(handler);
+      server.start();
+      int port = connector.getLocalPort();
+      return new Running(port, server, server::stop);
+    }
+  },
+  TOMCAT {
+    @Override
+    Running start(Filter filter, HttpServlet servlet, Map<String, String> init, EnumSet<DispatcherType> types)
+        throws Exception {
+      Tomcat tomcat = EmbeddedTomcat.start(filter, servlet, init, types);
+      int port = tomcat.getConnector().getLocalPort();
+      return new Running(
+          port,
+          tomcat,
+          () -> {
+            tomcat.stop();
+            tomcat.destroy();
+          });
+    }
+  };
+
+  /** Adds to {@code server} a connector on 127.0.0.1, port 0, for HTTP/1.1 and h2c (upgrade). */
+  static ServerConnector h2cConnector(Server server) {
+    HttpConfiguration cfg = new HttpConfiguration();
+    ServerConnector connector =
+        new ServerConnector(server, new HttpConnectionFactory(cfg), new HTTP2CServerConnectionFactory(cfg));
+    connector.setHost("127.0.0.1");
+    connector.setPort(0);
+    server.addConnector(connector);
+    return connector;
+  }
+
+  abstract Running start(
+      Filter filter, HttpServlet servlet, Map<String, String> init, EnumSet<DispatcherType> types)
+      throws Exception;
+
+  Running start(Filter filter, HttpServlet servlet, Map<String, String> init) throws Exception {
+    return start(filter, servlet, init, EnumSet.of(DispatcherType.REQUEST, DispatcherType.ASYNC));
+  }
+
+  Running start(Filter filter, HttpServlet servlet) throws Exception {
+    return start(filter, servlet, Map.of());
+  }
+
+  /** A started server; closing stops it. */
+  static final class Running implements AutoCloseable {
+    final int port;
+    /** The container's own server object: Jetty's {@code Server} or a {@code Tomcat}. */
+    final Object server;
+    private final Stopper stopper;
+
+    Running(int port, Object server, Stopper stopper) {
+      this.port = port;
+      this.server = server;
+      this.stopper = stopper;
+    }
+
+    @Override
+    public void close() throws Exception {
+      stopper.stop();
+    }
+  }
+
+  @FunctionalInterface
+  interface Stopper {
+    void stop() throws Exception;
+  }
+}

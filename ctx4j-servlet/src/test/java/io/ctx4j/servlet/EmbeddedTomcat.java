@@ -1,0 +1,54 @@
+package io.ctx4j.servlet;
+
+import jakarta.servlet.DispatcherType;
+import jakarta.servlet.Filter;
+import jakarta.servlet.http.HttpServlet;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.EnumSet;
+import java.util.Map;
+import org.apache.catalina.Wrapper;
+import org.apache.catalina.connector.Connector;
+import org.apache.catalina.startup.Tomcat;
+import org.apache.coyote.http2.Http2Protocol;
+import org.apache.tomcat.util.descriptor.web.FilterDef;
+import org.apache.tomcat.util.descriptor.web.FilterMap;
+
+/** Embedded Tomcat on 127.0.0.1, port 0, h2c enabled; no Jetty class referenced (see NoJettyTest). */
+final class EmbeddedTomcat {
+  private EmbeddedTomcat() {}
+
+  static Tomcat start(Filter filter, HttpServlet servlet, Map<String, String> init, EnumSet<DispatcherType> types)
+      throws Exception {
+    Path base = Files.createTempDirectory("ctx4j-tomcat");
+    Tomcat tomcat = new Tomcat();
+    tomcat.setBaseDir(base.toString());
+    Connector connector = new Connector("HTTP/1.1");
+    connector.setPort(0);
+    connector.setProperty("address", "127.0.0.1");
+    // Tomcat closes a keep-alive connection after 100 requests by default; Jetty never does.
+    connector.setProperty("maxKeepAliveRequests", "-1");
+    connector.addUpgradeProtocol(new Http2Protocol());
+    tomcat.getService().addConnector(connector);
+    tomcat.setConnector(connector);
+    org.apache.catalina.Context context = tomcat.addContext("", base.toString());
+    Wrapper wrapper = Tomcat.addServlet(context, "servlet", servlet);
+    wrapper.setAsyncSupported(true);
+    context.addServletMappingDecoded("/*", "servlet");
+    FilterDef def = new FilterDef();
+    def.setFilterName("ctx4j");
+    def.setFilter(filter);
+    def.setAsyncSupported("true");
+    init.forEach(def::addInitParameter);
+    context.addFilterDef(def);
+    FilterMap map = new FilterMap();
+    map.setFilterName("ctx4j");
+    map.addURLPatternDecoded("/*");
+    for (DispatcherType t : types) {
+      map.setDispatcher(t.name());
+    }
+    context.addFilterMap(map);
+    tomcat.start();
+    return tomcat;
+  }
+}

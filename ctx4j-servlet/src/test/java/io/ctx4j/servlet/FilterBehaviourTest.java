@@ -1,0 +1,305 @@
+package io.ctx4j.servlet;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.ctx4j.Context;
+import io.ctx4j.Key;
+import io.ctx4j.CancelableContext;
+import io.ctx4j.concurrent.CurrentContext;
+import io.ctx4j.servlet.RequestCanceledException.Reason;
+import java.io.PrintWriter;
+import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.net.http.HttpResponse.BodyHandlers;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/** The filter's rules beyond the matrix: header lists, the server maximum, untrusted callers, init parameters. */
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+class FilterBehaviourTest {
+  private static final HttpClient HTTP1 =
+      HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+
+  private static HttpResponse<String> get(int port, String... headers) throws Exception {
+    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/x"));
+    for (int i = 0; i < headers.length; i += 2) {
+      b.header(headers[i], headers[i + 1]);
+    }
+    return HTTP1.send(b.build(), BodyHandlers.ofString());
+  }
+
+  /** Runs one request through {@code filter} on Jetty; returns the probe after the context ended. */
+  private static Probe deadlineOf(ContextServletFilter filter, Map<String, String> init, String... headers)
+      throws Exception {
+    Probe probe = new Probe();
+    TestServlet servlet =
+        new TestServlet(
+            (req, res) -> {
+              Context ctx = CurrentContext.get();
+              probe.enter(ctx, true);
+              ctx.await(Duration.ofSeconds(1));
+              res.getWriter().print(ctx.deadline().isPresent() ? "deadline" : "none");
+            });
+    try (Containers.Running server = Containers.JETTY.start(filter, servlet, init)) {
+      HttpResponse<String> r = get(server.port, headers);
+      assertEquals(200, r.statusCode(), r.body());
+      if (r.body().equals("deadline")) {
+        assertTrue(probe.ended.await(10, TimeUnit.SECONDS));
+      }
+    }
+    return probe;
+  }
+
+  private static String source(Probe p) {
+    return p.reason() == Reason.DEADLINE_EXCEEDED ? p.cause.getMessage() : "none";
+  }
+
+  @Test
+  void smallestValueWinsAcrossLinesCommaListsAndHeaders() throws Exception {
+    Probe p = deadlineOf(ContextServletFilter.create(), Map.of(),
+        "Ctx4j-Timeout-Ms", "60000, 5000", "Connect-Timeout-Ms", "40000", "grpc-timeout", "1M",
+        "grpc-timeout", "200m");
+    assertEquals("deadline exceeded: grpc-timeout: 200m", source(p));
+    Probe q = deadlineOf(ContextServletFilter.create(), Map.of(), "Ctx4j-Timeout-Ms", "60000,\t150 ");
+    assertEquals("deadline exceeded: Ctx4j-Timeout-Ms: 150", source(q));
+  }
+
+  @Test
+  void oneMalformedElementRejectsTheRequestEvenBesideAValidOne() throws Exception {
+    AtomicInteger calls = new AtomicInteger();
+    try (Containers.Running server =
+        Containers.JETTY.start(ContextServletFilter.create(), new TestServlet((req, res) -> calls.incrementAndGet()))) {
+      for (String[] h : new String[][] {
+          {"Ctx4j-Timeout-Ms", "300, x"}, {"Ctx4j-Timeout-Ms", "300,"}, {"Connect-Timeout-Ms", "12345678901"},
+          {"grpc-timeout", "100"}, {"grpc-timeout", "1S, 2"}, {"Connect-Timeout-Ms", "1e3"}}) {
+        HttpResponse<String> r = get(server.port, h[0], h[1]);
+        assertEquals(400, r.statusCode(), h[0] + ": " + h[1]);
+        assertTrue(r.body().contains(h[0]), r.body());
+      }
+      assertEquals(0, calls.get());
+    }
+  }
+
+  @Test
+  void hugeBudgetsSaturateInsteadOfOverflowingIntoThePast() throws Exception {
+    Probe p = deadlineOf(ContextServletFilter.create(), Map.of(),
+        "grpc-timeout", "99999999H", "Connect-Timeout-Ms", "9999999999");
+    // 9,999,999,999 ms (115 days) is the smaller; both are far beyond any clock trouble.
+    assertTrue(p.remainingAtEntry.toDays() >= 115, String.valueOf(p.remainingAtEntry));
+    assertEquals(Reason.RESPONSE_COMPLETED, p.reason(), "ended by the handler's return, not by time");
+  }
+
+  @Test
+  void zeroMeansAlreadyOutOfTime() throws Exception {
+    Probe p = deadlineOf(ContextServletFilter.create(), Map.of(), "Connect-Timeout-Ms", "0");
+    assertSame(Context.DEADLINE_EXCEEDED, p.err);
+    assertTrue(p.remainingAtEntry.isZero() || p.remainingAtEntry.isNegative());
+  }
+
+  @Test
+  void serverMaximumCapsHeadersAndAppliesWithoutOne() throws Exception {
+    ContextServletFilter capped = ContextServletFilter.builder().maxTimeout(Duration.ofMillis(200)).build();
+    Probe withHeader = deadlineOf(capped, Map.of(), "Ctx4j-Timeout-Ms", "60000");
+    assertEquals("deadline exceeded: server maximum 200 ms", source(withHeader));
+    assertTrue(withHeader.remainingAtEntry.toMillis() <= 200);
+    Probe without = deadlineOf(ContextServletFilter.builder().maxTimeout(Duration.ofMillis(200)).build(), Map.of());
+    assertEquals("deadline exceeded: server maximum 200 ms", source(without));
+    Probe smaller = deadlineOf(ContextServletFilter.builder().maxTimeout(Duration.ofMillis(5000)).build(), Map.of(),
+        "grpc-timeout", "150m");
+    assertEquals("deadline exceeded: grpc-timeout: 150m", source(smaller));
+  }
+
+  @Test
+  void untrustedCallersHeadersAreIgnoredEvenMalformedOnes() throws Exception {
+    ContextServletFilter untrusted = ContextServletFilter.builder().trustTimeoutHeaders(false).build();
+    Probe p = deadlineOf(untrusted, Map.of(), "Ctx4j-Timeout-Ms", "100", "grpc-timeout", "bogus");
+    assertNull(p.remainingAtEntry, "no deadline from an untrusted caller");
+    Probe capped = deadlineOf(
+        ContextServletFilter.builder().trustTimeoutHeaders(false).maxTimeout(Duration.ofMillis(150)).build(),
+        Map.of(), "Ctx4j-Timeout-Ms", "100");
+    assertEquals("deadline exceeded: server maximum 150 ms", source(capped));
+  }
+
+  @Test
+  void initParametersConfigureAContainerMadeFilter() throws Exception {
+    Probe p = deadlineOf(new ContextServletFilter(),
+        Map.of(ContextServletFilter.INIT_MAX_TIMEOUT_MILLIS, "180", ContextServletFilter.INIT_TRUST_HEADERS, "false"),
+        "Ctx4j-Timeout-Ms", "100");
+    assertEquals("deadline exceeded: server maximum 180 ms", source(p));
+    // A builder-made filter keeps its settings.
+    Probe q = deadlineOf(ContextServletFilter.create(),
+        Map.of(ContextServletFilter.INIT_MAX_TIMEOUT_MILLIS, "180"), "Ctx4j-Timeout-Ms", "120");
+    assertEquals("deadline exceeded: Ctx4j-Timeout-Ms: 120", source(q));
+  }
+
+  @Test
+  void malformedInitParametersFailTheFilterByName() {
+    for (Map<String, String> bad : new Map[] {
+        Map.of(ContextServletFilter.INIT_MAX_TIMEOUT_MILLIS, "0"),
+        Map.of(ContextServletFilter.INIT_MAX_TIMEOUT_MILLIS, "5s"),
+        Map.of(ContextServletFilter.INIT_TRUST_HEADERS, "yes")}) {
+      String name = bad.keySet().iterator().next();
+      jakarta.servlet.FilterConfig config = new jakarta.servlet.FilterConfig() {
+        @Override public String getFilterName() { return "f"; }
+        @Override public jakarta.servlet.ServletContext getServletContext() { return null; }
+        @Override public String getInitParameter(String n) { return bad.get(n); }
+        @Override public java.util.Enumeration<String> getInitParameterNames() {
+          return java.util.Collections.enumeration(bad.keySet());
+        }
+      };
+      jakarta.servlet.ServletException e =
+          assertThrows(jakarta.servlet.ServletException.class, () -> new ContextServletFilter().init(config));
+      assertTrue(e.getMessage().contains(name), e.getMessage());
+    }
+  }
+
+  @Test
+  void builderRejectsBadArguments() {
+    assertThrows(IllegalArgumentException.class, () -> ContextServletFilter.builder().maxTimeout(Duration.ZERO));
+    assertThrows(IllegalArgumentException.class, () -> ContextServletFilter.builder().maxTimeout(Duration.ofMillis(-1)));
+    assertThrows(NullPointerException.class, () -> ContextServletFilter.builder().parent(null));
+    assertThrows(NullPointerException.class, () -> ContextServletFilter.contextOf(null));
+  }
+
+  @Test
+  void parentValuesAndCancellationReachRequests() throws Exception {
+    Key<String> region = Key.named("region");
+    CancelableContext parent = Context.withCancel(Context.withValue(Context.background(), region, "eu"));
+    ContextServletFilter filter = ContextServletFilter.builder().parent(parent).build();
+    Probe probe = new Probe();
+    AtomicReference<String> seen = new AtomicReference<>();
+    TestServlet servlet = new TestServlet((req, res) -> {
+      Context ctx = CurrentContext.get();
+      seen.set(ctx.value(region));
+      probe.enter(ctx, true);
+      ctx.await(Duration.ofSeconds(30));
+    });
+    try (Containers.Running server = Containers.JETTY.start(filter, servlet)) {
+      var r = HTTP1.sendAsync(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port + "/")).build(),
+          BodyHandlers.ofString());
+      assertTrue(probe.entered.await(10, TimeUnit.SECONDS));
+      parent.cancel(new IllegalStateException("signal"));
+      assertTrue(probe.ended.await(10, TimeUnit.SECONDS));
+      assertEquals("eu", seen.get());
+      assertEquals("signal", probe.cause.getMessage());
+      assertEquals(200, r.get(10, TimeUnit.SECONDS).statusCode());
+    }
+  }
+
+  @Test
+  void destroyShutsTheRootDown() throws Exception {
+    ContextServletFilter filter = ContextServletFilter.create();
+    Containers.Running server = Containers.TOMCAT.start(filter, new TestServlet((req, res) -> {}));
+    assertFalse(filter.root().isDone());
+    server.close();
+    assertTrue(filter.root().isDone());
+    RequestCanceledException cause = (RequestCanceledException) filter.root().cause();
+    assertEquals(Reason.SERVER_SHUTDOWN, cause.reason());
+    assertEquals("server shutdown: filter destroyed", cause.getMessage());
+    assertFalse(filter.shutdown(), "idempotent: the first cause stays");
+  }
+
+  @ParameterizedTest
+  @EnumSource(Containers.class)
+  void handlerThatThrowsEndsItsContextWithThatFailure(Containers c) throws Exception {
+    Probe probe = new Probe();
+    try (Containers.Running server = c.start(ContextServletFilter.create(), new TestServlet((req, res) -> {
+      probe.enter(CurrentContext.get(), true);
+      throw new IllegalStateException("boom");
+    }))) {
+      assertEquals(500, get(server.port).statusCode());
+      assertTrue(probe.ended.await(10, TimeUnit.SECONDS));
+      assertEquals(Reason.HANDLER_FAILED, probe.reason());
+      assertEquals("boom", probe.cause.getCause().getMessage());
+    }
+  }
+
+  /** A PrintWriter swallows I/O errors: the disconnect is seen at flush(), through checkError(). */
+  @ParameterizedTest
+  @EnumSource(Containers.class)
+  void writerDisconnectIsSeenAtFlush(Containers c) throws Exception {
+    Probe probe = new Probe();
+    AtomicInteger flushes = new AtomicInteger();
+    TestServlet servlet = new TestServlet((req, res) -> {
+      probe.enter(CurrentContext.get(), true);
+      probe.awaitGo();
+      PrintWriter w = res.getWriter();
+      String line = "x".repeat(8191);
+      for (int i = 0; i < 10_000 && !CurrentContext.get().isDone(); i++) {
+        w.println(line);
+        w.flush();
+        flushes.incrementAndGet();
+      }
+    });
+    try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
+      try (Socket socket = new Socket("127.0.0.1", server.port)) {
+        socket.getOutputStream().write("GET /x HTTP/1.1\r\nHost: h\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+        assertTrue(probe.entered.await(10, TimeUnit.SECONDS));
+      }
+      probe.go.countDown();
+      assertTrue(probe.ended.await(20, TimeUnit.SECONDS));
+      assertEquals(Reason.CLIENT_DISCONNECTED, probe.reason(), String.valueOf(probe.cause));
+      assertNotNull(probe.cause);
+      assertTrue(flushes.get() < 10_000, "the loop stopped on the context, after " + flushes.get() + " flushes");
+    }
+  }
+
+  /**
+   * Mapped for REQUEST only, the filter follows the request through a second async cycle by
+   * re-registering its listener in onStartAsync: the context ends when the last cycle completes.
+   */
+  @ParameterizedTest
+  @EnumSource(Containers.class)
+  void secondAsyncCycleIsFollowedWithoutAnAsyncMapping(Containers c) throws Exception {
+    Probe probe = new Probe();
+    AtomicReference<Boolean> liveInSecondCycle = new AtomicReference<>();
+    TestServlet servlet = new TestServlet((req, res) -> {
+      if (req.getDispatcherType() == jakarta.servlet.DispatcherType.REQUEST) {
+        probe.enter(CurrentContext.get(), true);
+        jakarta.servlet.AsyncContext first = req.startAsync();
+        first.start(first::dispatch);
+        return;
+      }
+      // The async dispatch, not filtered: start a second cycle, completed by the test.
+      jakarta.servlet.AsyncContext second = req.startAsync();
+      second.start(() -> {
+        try {
+          probe.awaitGo();
+          liveInSecondCycle.set(!probe.ctx.isDone());
+          second.getResponse().getWriter().print("second");
+        } catch (Exception e) {
+          throw new IllegalStateException(e);
+        }
+        second.complete();
+      });
+    });
+    try (Containers.Running server = c.start(ContextServletFilter.create(), servlet, Map.of(),
+        java.util.EnumSet.of(jakarta.servlet.DispatcherType.REQUEST))) {
+      var r = HTTP1.sendAsync(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port + "/")).build(),
+          BodyHandlers.ofString());
+      assertTrue(probe.entered.await(10, TimeUnit.SECONDS));
+      probe.go.countDown();
+      assertEquals("second", r.get(10, TimeUnit.SECONDS).body());
+      assertTrue(probe.ended.await(10, TimeUnit.SECONDS));
+      assertEquals(Boolean.TRUE, liveInSecondCycle.get(), "the first cycle's end did not end the context");
+      assertEquals(Reason.RESPONSE_COMPLETED, probe.reason());
+    }
+  }
+}
