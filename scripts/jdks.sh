@@ -8,7 +8,9 @@
 #   4. the usual install locations: /usr/lib/jvm/* (Linux), /Library/Java/JavaVirtualMachines/*/
 #      Contents/Home (macOS), ~/.sdkman/candidates/java/* (SDKMAN), /opt/java/*, ~/.jdks/*
 # After sourcing: JDK17_HOME, JDK25_HOME (empty when not found), and after ensure_tools:
-#   CTX4J_TOOLCHAINS=(-t <root>/.mvn/toolchains.xml -Dctx4j.toolchains)  to pass to every mvn call.
+#   CTX4J_TOOLCHAINS=(-t <root>/.mvn/toolchains.xml -Dctx4j.toolchains)  to pass to every mvn call
+#   (without -Dctx4j.toolchains when there is no JDK 25: the layers cannot be built), and
+#   CTX4J_LAYERS=true|false.
 # No bash 4 features and no GNU-only tools: runs on macOS's bash 3.2 too.
 
 CTX4J_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -73,7 +75,14 @@ write_toolchains() {
     done
     echo '</toolchains>'
   } > "$f"
-  CTX4J_TOOLCHAINS=(-t "$f" -Dctx4j.toolchains)
+  if [ -n "$JDK25_HOME" ]; then
+    CTX4J_TOOLCHAINS=(-t "$f" -Dctx4j.toolchains)
+    CTX4J_LAYERS=true
+  else
+    # No JDK that has the layers' API: Maven on 17 skips them (with a warning), and says so.
+    CTX4J_TOOLCHAINS=(-t "$f")
+    CTX4J_LAYERS=false
+  fi
 }
 
 # CI (CI=true): both JDKs are required; a missing one is installed with apt-get where a package
