@@ -72,7 +72,8 @@ public final class CheckJars {
             return n.startsWith(module + "-") && n.endsWith(".jar")
                 && !n.endsWith("-sources.jar") && !n.endsWith("-javadoc.jar");
           })
-          .findFirst()
+          // The newest: a release dry run leaves a jar of another version next to it.
+          .max(java.util.Comparator.comparing(p -> p.toFile().lastModified()))
           .orElse(null);
     }
   }
