@@ -57,6 +57,8 @@ EOF
 
 JDK17_HOME=${JDK17_HOME:-$(find_jdk 17 || true)}
 JDK25_HOME=${JDK25_HOME:-$(find_jdk 25 || true)}
+# JDK25_HOME=none: behave as on a machine without JDK 25 (to see what is skipped then).
+[ "$JDK25_HOME" != none ] || JDK25_HOME=""
 
 # Writes <root>/.mvn/toolchains.xml (not committed: it holds this machine's paths) with every JDK
 # found, and sets CTX4J_TOOLCHAINS. The compiler's layer executions ask for [21,) and [25,).

@@ -20,7 +20,7 @@ ensure_tools
 unit_only=false
 [ "${1:-}" = "--unit" ] && unit_only=true
 
-MVN=(mvn -B -ntp -e -Dstyle.color=never "${CTX4J_TOOLCHAINS[@]}")
+MVN=(mvn -B -ntp -e -Dstyle.color=never "${CTX4J_TOOLCHAINS[@]}" ${CTX4J_MVN_ARGS:-})
 start=$(date +%s)
 timings=()
 skipped=()
