@@ -85,24 +85,12 @@ class RootReadmeTest {
 
   @Test
   void shutdownServesUntilSigintThenDrains() throws Exception {
-    AtomicReference<Throwable> failure = new AtomicReference<>();
-    Thread server = new Thread(() -> {
-      try {
-        serveUntilSignal();
-      } catch (Throwable t) {
-        failure.set(t);
-      }
-    });
-    server.start();
+    Background server = new Background(this::serveUntilSignal);
     jobs.add(new Job(1));
     assertEquals(new Job(1), handled.poll(60, TimeUnit.SECONDS), "the pool handles jobs");
     // A real SIGINT to this JVM: the handler notifyContext installed turns it into a cancel.
-    Process kill = new ProcessBuilder("kill", "-INT", Long.toString(ProcessHandle.current().pid()))
-        .inheritIO().start();
-    assertEquals(0, kill.waitFor());
-    server.join(TimeUnit.SECONDS.toMillis(60));
-    assertTrue(!server.isAlive(), "close() returned after the signal");
-    assertEquals(null, failure.get());
+    Background.signalSelf("INT");
+    server.joinCleanly();           // close() returned: the workers drained
   }
 
   Page page(Context ctx, long id) throws Exception {

@@ -43,22 +43,10 @@ class SignalReadmeTest {
 
   @Test
   void servesUntilSigtermThenDrains() throws Exception {
-    AtomicReference<Throwable> failure = new AtomicReference<>();
-    Thread main = new Thread(() -> {
-      try {
-        run();
-      } catch (Throwable t) {
-        failure.set(t);
-      }
-    });
-    main.start();
+    Background main = new Background(this::run);
     assertTrue(serving.await(60, TimeUnit.SECONDS));
-    Process kill = new ProcessBuilder("kill", "-TERM", Long.toString(ProcessHandle.current().pid()))
-        .inheritIO().start();
-    assertEquals(0, kill.waitFor());
-    main.join(TimeUnit.SECONDS.toMillis(60));
-    assertTrue(!main.isAlive());
-    assertEquals(null, failure.get());
+    Background.signalSelf("TERM");
+    main.joinCleanly();
     assertEquals("drained", drained.get());
   }
 }
