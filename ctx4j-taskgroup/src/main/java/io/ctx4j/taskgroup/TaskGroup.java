@@ -28,8 +28,8 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <pre>{@code
  * try (TaskGroup group = TaskGroup.open(ctx)) {
- *   CompletableFuture<User> user = group.go(c -> users.fetch(c, id));
- *   CompletableFuture<List<Order>> orders = group.go(c -> orders.fetch(c, id));
+ *   CompletableFuture<User> user = group.go(c -> userService.fetch(c, id));
+ *   CompletableFuture<List<Order>> orders = group.go(c -> orderService.fetch(c, id));
  *   group.await();                      // throws TaskGroupException with the first failure
  *   return render(user.join(), orders.join());
  * }                                     // close(): cancel, then wait for every task

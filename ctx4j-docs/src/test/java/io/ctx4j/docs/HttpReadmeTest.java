@@ -1,0 +1,121 @@
+package io.ctx4j.docs;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.sun.net.httpserver.HttpServer;
+import io.ctx4j.CancelableContext;
+import io.ctx4j.Context;
+import io.ctx4j.DeadlineExceededException;
+import io.ctx4j.http.ContextFilter;
+import io.ctx4j.http.ContextHttp;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.net.http.HttpResponse.BodyHandlers;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/** The snippets of ctx4j-http/README.md, run on loopback servers. */
+@Timeout(120)
+class HttpReadmeTest {
+  Context parent = Context.background();
+  HttpRequest request;
+
+  void send() throws IOException, InterruptedException {
+    // snippet:start client
+    HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+    try (CancelableContext ctx = Context.withTimeout(parent, Duration.ofMillis(300))) {
+      HttpResponse<String> r = ContextHttp.send(ctx, client, request, BodyHandlers.ofString());
+    } catch (DeadlineExceededException e) {
+      // out of time; the server was told the budget, and the exchange has been abandoned
+    }
+    // snippet:end client
+  }
+
+  @Test
+  void clientGivesUpAtTheDeadline() throws Exception {
+    CountDownLatch release = new CountDownLatch(1);
+    HttpServer slow = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+    slow.setExecutor(Executors.newCachedThreadPool());
+    slow.createContext("/", exchange -> {
+      try {
+        release.await(60, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      exchange.close();
+    });
+    slow.start();
+    try {
+      request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + slow.getAddress().getPort() + "/")).build();
+      long start = System.nanoTime();
+      send();   // without the deadline it would wait for the server: 60 s, then an IOException
+      assertTrue(System.nanoTime() - start < TimeUnit.SECONDS.toNanos(30), "the deadline ended the exchange");
+    } finally {
+      release.countDown();
+      slow.stop(0);
+    }
+  }
+
+  HttpServer start(HttpClient client, HttpRequest downstream, int port) throws IOException {
+    // snippet:start server
+    CancelableContext serverRoot = Context.withCancel(Context.background());
+    HttpServer server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 0);
+    server.setExecutor(Executors.newCachedThreadPool()); // handlers block: not the dispatcher thread
+    server.createContext("/quote", exchange -> {
+      Context ctx = ContextFilter.current();               // or ContextFilter.contextOf(exchange)
+      try {
+        HttpResponse<String> price = ContextHttp.send(ctx, client, downstream, BodyHandlers.ofString());
+        byte[] body = price.body().getBytes(StandardCharsets.UTF_8);
+        exchange.sendResponseHeaders(200, body.length);
+        exchange.getResponseBody().write(body);
+      } catch (InterruptedException e) {                   // a handler may throw IOException only
+        Thread.currentThread().interrupt();
+        exchange.sendResponseHeaders(503, -1);
+      } finally {
+        exchange.close();
+      }
+    }).getFilters().add(ContextFilter.create(serverRoot));
+    server.start();
+    // shutdown: serverRoot.cancel() ends every request in flight, then server.stop(...)
+    // snippet:end server
+    return server;
+  }
+
+  @Test
+  void serverPassesTheRemainingBudgetDownstream() throws Exception {
+    HttpServer leaf = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+    leaf.createContext("/", exchange -> {
+      String header = exchange.getRequestHeaders().getFirst("Ctx4j-Timeout-Ms");
+      byte[] body = String.valueOf(header != null).getBytes(StandardCharsets.UTF_8);
+      exchange.sendResponseHeaders(200, body.length);
+      exchange.getResponseBody().write(body);
+      exchange.close();
+    });
+    leaf.start();
+    HttpClient client = HttpClient.newHttpClient();
+    HttpRequest downstream = HttpRequest.newBuilder(
+        URI.create("http://127.0.0.1:" + leaf.getAddress().getPort() + "/")).build();
+    HttpServer server = start(client, downstream, 0);
+    try (CancelableContext ctx = Context.withTimeout(Context.background(), Duration.ofSeconds(60))) {
+      HttpRequest call = HttpRequest.newBuilder(
+          URI.create("http://127.0.0.1:" + server.getAddress().getPort() + "/quote")).build();
+      HttpResponse<String> r = ContextHttp.send(ctx, client, call, BodyHandlers.ofString());
+      assertEquals(200, r.statusCode());
+      assertEquals("true", r.body(), "the leaf saw a deadline header: the budget went on");
+    } finally {
+      server.stop(0);
+      leaf.stop(0);
+    }
+  }
+}

@@ -1,0 +1,4 @@
+package io.ctx4j.docs;
+
+/** The quick start's request. */
+record Request(String user, String query) {}

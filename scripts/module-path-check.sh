@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Starts every published module from the module path, on JDK 17 and on JDK 25 (when present): a
+# tiny named module per ctx4j module (scripts/module-path/<module>/) that requires it, compiled
+# with --release 17 and run with `java --module-path <ctx4j jars + dependencies> --module ...`.
+# It proves the descriptors: exports, requires (jdk.unsupported for signal, java.sql, java.net.http,
+# jdk.httpserver, grpc-java's automatic modules), the qualified export concurrent -> taskgroup, and
+# that the multi-release layers load from the module path.
+#   scripts/module-path-check.sh      (builds the jars with -DskipTests, in the same Maven run that
+#                                      lists the dependencies)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/jdks.sh
+ensure_tools
+MVN=(mvn -B -ntp -q -Dstyle.color=never "${CTX4J_TOOLCHAINS[@]}" ${CTX4J_MVN_ARGS:-})
+mods=(core concurrent taskgroup signal jdbc http grpc)
+pl=$(printf 'ctx4j-%s,' "${mods[@]}"); pl=${pl%,}
+work=target/module-path-check
+rm -rf "$work" && mkdir -p "$work"
+
+# The jars, and the dependencies outside ctx4j (grpc-java and its own) for the module path.
+JAVA_HOME=$JDK17_HOME "${MVN[@]}" package dependency:build-classpath -DskipTests -pl "$pl" -am \
+  -DincludeScope=runtime \
+  -DexcludeGroupIds=io.ctx4j -Dmdep.outputFile="$PWD/$work/deps-\${project.artifactId}.txt"
+
+# Every ctx4j jar and every dependency on one module path, as an application using them all has.
+mp=""
+for d in "${mods[@]}"; do
+  jar=$(ls ctx4j-$d/target/ctx4j-$d-*.jar | grep -v -e '-sources.jar$' -e '-javadoc.jar$' | head -n 1)
+  mp="$mp${mp:+:}$jar"
+done
+for d in "${mods[@]}"; do
+  deps=$(cat "$work/deps-ctx4j-$d.txt" 2>/dev/null || true)
+  [ -z "$deps" ] || mp="$mp:$deps"
+done
+
+failed=0
+for jdk in "$JDK17_HOME" "$JDK25_HOME"; do
+  [ -n "$jdk" ] || continue
+  v=$(jdk_feature "$jdk")
+  # Resolves every module of the path at once: split packages, missing requires, bad descriptors.
+  if ! out=$("$jdk/bin/java" --module-path "$mp" --add-modules ALL-MODULE-PATH --validate-modules 2>&1); then
+    echo "FAIL JDK $v --validate-modules:" >&2; echo "$out" >&2; failed=1
+  fi
+done
+for m in "${mods[@]}"; do
+  out="$work/$m"
+  "$JDK17_HOME/bin/javac" --release 17 -Xlint:all -Werror -d "$out" --module-path "$mp" \
+    $(find "scripts/module-path/$m" -name '*.java')
+  for jdk in "$JDK17_HOME" "$JDK25_HOME"; do
+    [ -n "$jdk" ] || continue
+    v=$(jdk_feature "$jdk")
+    # Only the smoke module and what it requires are resolved: a missing `requires` fails here.
+    if line=$("$jdk/bin/java" --module-path "$out:$mp" --module "io.ctx4j.smoke.$m/io.ctx4j.smoke.$m.Main" 2>&1); then
+      echo "JDK $v module path: $line"
+    else
+      echo "FAIL JDK $v module path, ctx4j-$m:" >&2; echo "$line" >&2; failed=1
+    fi
+  done
+done
+[ -n "$JDK25_HOME" ] || echo "!! no JDK 25: the module path was checked on JDK 17 only" >&2
+[ $failed = 0 ] && echo "module path ok: ${#mods[@]} modules"
+exit $failed

@@ -1,0 +1,3 @@
+module io.ctx4j.smoke.concurrent {
+  requires io.ctx4j.concurrent;
+}

@@ -1,0 +1,3 @@
+module io.ctx4j.smoke.core {
+  requires io.ctx4j;
+}

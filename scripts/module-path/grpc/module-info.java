@@ -1,0 +1,3 @@
+module io.ctx4j.smoke.grpc {
+  requires io.ctx4j.grpc;
+}

@@ -1,0 +1,3 @@
+module io.ctx4j.smoke.http {
+  requires io.ctx4j.http;
+}

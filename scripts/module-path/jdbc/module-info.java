@@ -1,0 +1,3 @@
+module io.ctx4j.smoke.jdbc {
+  requires io.ctx4j.jdbc;
+}
