@@ -1,6 +1,7 @@
 package io.ctx4j.servlet.quickstart;
 
 // README Quick start, first class: keep the two in sync.
+// snippet:start setup
 import io.ctx4j.servlet.ContextServletFilter;
 import jakarta.servlet.DispatcherType;
 import jakarta.servlet.FilterRegistration;
@@ -25,3 +26,4 @@ public class Ctx4jSetup implements ServletContextListener {
     filter.shutdown();
   }
 }
+// snippet:end setup

@@ -1,6 +1,7 @@
 package io.ctx4j.servlet.quickstart;
 
 // README Quick start, second class: keep the two in sync.
+// snippet:start servlet
 import io.ctx4j.Context;
 import io.ctx4j.concurrent.CurrentContext;
 import jakarta.servlet.http.HttpServlet;
@@ -16,3 +17,4 @@ public class QuoteServlet extends HttpServlet {
     resp.getWriter().print(left);        // pass ctx to every call that may block: it ends with the request
   }
 }
+// snippet:end servlet
