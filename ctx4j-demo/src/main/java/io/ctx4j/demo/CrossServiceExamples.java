@@ -278,7 +278,7 @@ public final class CrossServiceExamples {
     Hop hop(String name, Downstream next) {
       return ctx -> {
         Instant entered = Instant.now();
-        out.println(name + ": " + left(ctx, entered));
+        out.println(name + ": " + left(ctx));
         try {
           if (next == null) {
             cEntered.countDown();
@@ -324,9 +324,9 @@ public final class CrossServiceExamples {
     }
   }
 
-  private static String left(Context ctx, Instant now) {
-    return ctx.deadline()
-        .map(d -> String.format(Locale.ROOT, "%d ms left", Duration.between(now, d).toMillis()))
+  private static String left(Context ctx) {
+    return ctx.remaining()
+        .map(d -> String.format(Locale.ROOT, "%d ms left", d.toMillis()))
         .orElse("no deadline");
   }
 
