@@ -18,11 +18,11 @@ package io.ctx4j;
  *
  * @since 0.1
  */
-public abstract sealed class CancelableContext extends Ctx implements Context, AutoCloseable
-    permits CancelCtx {
+public abstract sealed class CancelableContext extends BaseContext implements Context, AutoCloseable
+    permits CancelStateMachine {
 
-  CancelableContext(Env env, ValueCtx values) {
-    super(env, values);
+  CancelableContext(InheritedSettings settings, ValueContext values) {
+    super(settings, values);
   }
 
   /**

@@ -70,13 +70,13 @@ public interface Context {
    * the whole JVM and locked: no stack trace, no cause, and {@code addSuppressed}/{@code
    * setStackTrace} do nothing (see {@link ContextException}).
    */
-  CanceledException CANCELED = Sentinels.CANCELED;
+  CanceledException CANCELED = SentinelErrors.CANCELED;
 
   /**
    * The error of a context whose deadline passed; its message is {@code "context deadline
    * exceeded"}. Shared and locked like {@link #CANCELED}.
    */
-  DeadlineExceededException DEADLINE_EXCEEDED = Sentinels.DEADLINE_EXCEEDED;
+  DeadlineExceededException DEADLINE_EXCEEDED = SentinelErrors.DEADLINE_EXCEEDED;
 
   // ---------------------------------------------------------------- the four methods of Go's Context
 
@@ -200,7 +200,7 @@ public interface Context {
     try {
       latch.await();
     } catch (InterruptedException e) {
-      CancelCtx.doneWinsOverInterrupt(this);
+      CancelStateMachine.doneWinsOverInterrupt(this);
     } finally {
       r.stop();
     }
@@ -227,7 +227,7 @@ public interface Context {
     try {
       return latch.await(Durations.saturatedNanos(timeout), TimeUnit.NANOSECONDS);
     } catch (InterruptedException e) {
-      CancelCtx.doneWinsOverInterrupt(this);
+      CancelStateMachine.doneWinsOverInterrupt(this);
       return true;
     } finally {
       r.stop();
@@ -286,7 +286,7 @@ public interface Context {
    * @return the shared background context
    */
   static Context background() {
-    return RootCtx.BACKGROUND;
+    return RootContext.BACKGROUND;
   }
 
   /**
@@ -296,7 +296,7 @@ public interface Context {
    * @return the shared TODO context
    */
   static Context todo() {
-    return RootCtx.TODO;
+    return RootContext.TODO;
   }
 
   /**
@@ -310,7 +310,7 @@ public interface Context {
    * @throws NullPointerException if {@code parent} is null
    */
   static CancelableContext withCancel(Context parent) {
-    return Impl.withCancel(parent);
+    return ContextFactories.withCancel(parent);
   }
 
   /**
@@ -323,7 +323,7 @@ public interface Context {
    * @throws NullPointerException if {@code parent} is null
    */
   static CancelableContext withCancelCause(Context parent) {
-    return Impl.withCancel(parent);
+    return ContextFactories.withCancel(parent);
   }
 
   /**
@@ -338,7 +338,7 @@ public interface Context {
    * @throws NullPointerException if an argument is null
    */
   static CancelableContext withDeadline(Context parent, Instant deadline) {
-    return Impl.withDeadline(parent, deadline, null);
+    return ContextFactories.withDeadline(parent, deadline, null);
   }
 
   /**
@@ -353,7 +353,7 @@ public interface Context {
    * @throws NullPointerException if {@code parent} or {@code deadline} is null
    */
   static CancelableContext withDeadlineCause(Context parent, Instant deadline, Throwable cause) {
-    return Impl.withDeadline(parent, deadline, cause);
+    return ContextFactories.withDeadline(parent, deadline, cause);
   }
 
   /**
@@ -368,7 +368,7 @@ public interface Context {
    * @throws NullPointerException if an argument is null
    */
   static CancelableContext withTimeout(Context parent, Duration timeout) {
-    return Impl.withTimeout(parent, timeout, null);
+    return ContextFactories.withTimeout(parent, timeout, null);
   }
 
   /**
@@ -383,7 +383,7 @@ public interface Context {
    * @throws NullPointerException if {@code parent} or {@code timeout} is null
    */
   static CancelableContext withTimeoutCause(Context parent, Duration timeout, Throwable cause) {
-    return Impl.withTimeout(parent, timeout, cause);
+    return ContextFactories.withTimeout(parent, timeout, cause);
   }
 
   /**
@@ -400,7 +400,7 @@ public interface Context {
    *     instance of it
    */
   static <T> Context withValue(Context parent, Key<T> key, T value) {
-    return Impl.withValue(parent, key, value);
+    return ContextFactories.withValue(parent, key, value);
   }
 
   /**
@@ -412,7 +412,7 @@ public interface Context {
    * @throws NullPointerException if {@code parent} is null
    */
   static Context withoutCancel(Context parent) {
-    return Impl.withoutCancel(parent);
+    return ContextFactories.withoutCancel(parent);
   }
 
   /**
@@ -425,7 +425,7 @@ public interface Context {
    * @throws NullPointerException if an argument is null
    */
   static Context withTimeSource(Context parent, TimeSource source) {
-    return Impl.withTimeSource(parent, source);
+    return ContextFactories.withTimeSource(parent, source);
   }
 
   /**
@@ -450,7 +450,7 @@ public interface Context {
    * @throws NullPointerException if an argument is null
    */
   static Registration afterFunc(Context ctx, Runnable fn) {
-    return Impl.afterFunc(ctx, fn);
+    return ContextFactories.afterFunc(ctx, fn);
   }
 
   /**
@@ -479,7 +479,7 @@ public interface Context {
    * @throws NullPointerException if an argument is null
    */
   static Registration afterFunc(Context ctx, Runnable fn, Executor executor) {
-    return Impl.afterFunc(ctx, fn, executor);
+    return ContextFactories.afterFunc(ctx, fn, executor);
   }
 
   /**
@@ -494,7 +494,7 @@ public interface Context {
    */
   static TimeSource timeSourceOf(Context ctx) {
     Objects.requireNonNull(ctx, "ctx");
-    return ctx instanceof Ctx ? ((Ctx) ctx).env.timeSource() : TimeSource.system();
+    return ctx instanceof BaseContext ? ((BaseContext) ctx).settings.timeSource() : TimeSource.system();
   }
 
   /**

@@ -87,6 +87,6 @@ public abstract sealed class ContextException extends CancellationException
    * @return what to serialize in place of this exception
    */
   final Object writeReplace() {
-    return Sentinels.isSentinel(this) ? new Sentinels.Ref(isTimeout()) : this;
+    return SentinelErrors.isSentinel(this) ? new SentinelErrors.Ref(isTimeout()) : this;
   }
 }

@@ -1,20 +1,21 @@
 package io.ctx4j;
 
 /**
- * The snapshot of a small set of bindings: a flat, open-addressed table of {@code [key, value]} pairs
- * in one {@code Object[]}, at most half full, probed linearly from slot {@code hash & (capacity - 1)}.
+ * The snapshot of a small set of bindings: a flat, open-addressed table of {@code [key, value]}
+ * pairs in one {@code Object[]}, at most half full, probed linearly from slot {@code hash &
+ * (capacity - 1)}.
  *
  * <p>Why a second map beside {@link ValueTrie}: a lookup here reads the array and then one slot (a
- * miss usually ends at an empty slot at once), where a trie reads a node, its slot array and often a
- * second level. Keys made one after another have consecutive sequence numbers, and the low bits of
- * {@link Key#hash} (a sequence number times an odd constant) then form a permutation, so such keys
- * land in distinct slots. A table is copied whole for every snapshot, so it is used only up to
+ * miss usually ends at an empty slot at once), where a trie reads a node, its slot array and often
+ * a second level. Keys made one after another have consecutive sequence numbers, and the low bits
+ * of {@link Key#hash} (a sequence number times an odd constant) then form a permutation, so such
+ * keys land in distinct slots. A table is copied whole for every snapshot, so it is used only up to
  * {@link #MAX_ENTRIES} bindings; larger sets use the trie, whose snapshots share structure.
  *
  * <p>A table is filled by the thread that builds it and never changed once published. Unlike a trie
  * it has no final field to publish its contents, so it is published through a volatile write, and
- * read through a volatile read, of {@link ValueCtx}'s snapshot field (on x86 that read is a plain
- * load).
+ * read through a volatile read, of {@link ValueContext}'s snapshot field (on x86 that read is a
+ * plain load).
  */
 final class ValueTable {
   /** Bindings a table may hold; above this, snapshots are tries. */

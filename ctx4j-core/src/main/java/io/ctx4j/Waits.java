@@ -43,7 +43,8 @@ final class Waits {
         first.get();
       } catch (InterruptedException e) {
         if (!first.isDone()) {
-          CancelCtx.doneWinsOverInterrupt(ctx); // throws unless the context is done: done wins
+          // Throws unless the context is done: done wins.
+          CancelStateMachine.doneWinsOverInterrupt(ctx);
           first.complete(CONTEXT_DONE); // done, its callback not run yet; a finished work still wins
         } else {
           Thread.currentThread().interrupt();

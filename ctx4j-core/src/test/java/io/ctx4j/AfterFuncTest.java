@@ -90,7 +90,7 @@ class AfterFuncTest {
     CountDownLatch ran = new CountDownLatch(1);
     Registration r = Context.afterFunc(ctx, ran::countDown);
     assertTrue(r.stop());
-    assertEquals(0, ((CancelCtx) ctx).registrationCount(), "stop() must unregister");
+    assertEquals(0, ((CancelStateMachine) ctx).registrationCount(), "stop() must unregister");
     ctx.cancel();
     assertFalse(ran.await(20, TimeUnit.MILLISECONDS), "stopped function ran");
     assertFalse(r.stop());
@@ -148,7 +148,7 @@ class AfterFuncTest {
     for (int i = 0; i < 10; i++) {
       Context.afterFunc(ctx, ran::countDown);
     }
-    assertEquals(10, ((CancelCtx) ctx).registrationCount());
+    assertEquals(10, ((CancelStateMachine) ctx).registrationCount());
     ctx.cancel();
     assertTrue(await(ran));
   }

@@ -287,7 +287,7 @@ class BadInputTest {
     IllegalStateException e =
         assertThrows(IllegalStateException.class, () -> Context.withTimeout(clocked, HOUR));
     assertEquals("schedule is broken", e.getMessage());
-    assertEquals(0, ((CancelCtx) parent).registrationCount(), "the failed timeout stayed registered");
+    assertEquals(0, ((CancelStateMachine) parent).registrationCount(), "the failed timeout stayed registered");
   }
 
   /**

@@ -111,7 +111,7 @@ class CancelTest {
     AtomicInteger afterFuncRuns = new AtomicInteger();
     Context.afterFunc(parent, afterFuncRuns::incrementAndGet);
 
-    CancelCtx p = (CancelCtx) parent;
+    CancelStateMachine p = (CancelStateMachine) parent;
     assertEquals(3, p.registrationCount(), "cancel child, timer child (through the value layer), afterFunc");
     for (Context c : List.of(parent, cancelChild, valueChild, timerChild)) {
       assertFalse(c.isDone(), c::toString);
@@ -132,12 +132,12 @@ class CancelTest {
     for (Context parent :
         List.<Context>of(Context.background(), Context.withCancel(Context.background()))) {
       CancelableContext child = registered(Context.withCancel(parent));
-      if (parent instanceof CancelCtx) {
-        assertEquals(1, ((CancelCtx) parent).registrationCount());
+      if (parent instanceof CancelStateMachine) {
+        assertEquals(1, ((CancelStateMachine) parent).registrationCount());
       }
       assertTrue(child.cancel());
-      if (parent instanceof CancelCtx) {
-        assertEquals(0, ((CancelCtx) parent).registrationCount());
+      if (parent instanceof CancelStateMachine) {
+        assertEquals(0, ((CancelStateMachine) parent).registrationCount());
       }
       assertSame(Context.CANCELED, child.err());
       assertFalse(parent.isDone());
@@ -149,7 +149,7 @@ class CancelTest {
   @Test
   void cancellingAChildRemovesItFromItsParent() {
     CancelableContext root = Context.withCancel(Context.background());
-    CancelCtx r = (CancelCtx) root;
+    CancelStateMachine r = (CancelStateMachine) root;
     assertEquals(0, r.registrationCount());
 
     CancelableContext child = registered(Context.withCancel(root));
@@ -173,7 +173,7 @@ class CancelTest {
   @Test
   void churningChildrenDoesNotGrowTheParent() {
     CancelableContext root = Context.withCancel(Context.background());
-    CancelCtx r = (CancelCtx) root;
+    CancelStateMachine r = (CancelStateMachine) root;
     ArrayDeque<CancelableContext> live = new ArrayDeque<>();
     int window = 100;
     int maxNodes = 0;
@@ -229,7 +229,7 @@ class CancelTest {
         for (Future<List<CancelableContext>> f : kept) {
           live.addAll(f.get(BOUND.toSeconds(), TimeUnit.SECONDS));
         }
-        assertEquals(live.size(), ((CancelCtx) parent).registrationCount(), "round " + round);
+        assertEquals(live.size(), ((CancelStateMachine) parent).registrationCount(), "round " + round);
         parent.cancel();
         for (CancelableContext c : live) {
           assertSame(Context.CANCELED, c.err(), "a live child was lost in round " + round);
@@ -259,7 +259,7 @@ class CancelTest {
       assertFalse(child.cancel(), "a born-cancelled child cannot be cancelled again");
       assertSame(cause, child.cause());
     }
-    assertEquals(0, ((CancelCtx) parent).registrationCount());
+    assertEquals(0, ((CancelStateMachine) parent).registrationCount());
   }
 
   /** TestWithCancelSimultaneouslyCanceledParent. */
@@ -312,14 +312,14 @@ class CancelTest {
 
   /** Makes {@code c} register with its parent now, as a waiter or a child of its own would. */
   static CancelableContext registered(CancelableContext c) {
-    ((CancelCtx) c).ensureRegistered();
+    ((CancelStateMachine) c).ensureRegistered();
     return c;
   }
 
   @Test
   void aPlainChildTouchesNothingInItsParentUntilSomethingWaitsOnIt() {
     CancelableContext parent = Context.withCancel(Context.background());
-    CancelCtx p = (CancelCtx) parent;
+    CancelStateMachine p = (CancelStateMachine) parent;
     CancelableContext child = Context.withCancel(parent);
     assertEquals(0, p.nodeCount(), "creating a plain child writes nothing to its parent");
     assertTrue(child.cancel());
@@ -335,7 +335,7 @@ class CancelTest {
     AtomicInteger grandchildRuns = new AtomicInteger();
     grandchild.onDone(grandchildRuns::incrementAndGet);
     assertEquals(2, p.registrationCount(), "a callback on the grandchild registers the chain");
-    assertEquals(1, ((CancelCtx) middle).registrationCount());
+    assertEquals(1, ((CancelStateMachine) middle).registrationCount());
     parent.cancel(new IllegalStateException("stop"));
     assertEquals(1, runs.get());
     assertEquals(1, grandchildRuns.get());
@@ -369,7 +369,7 @@ class CancelTest {
       c = Context.withCancel(c);
       chain.add(c);
     }
-    assertEquals(0, ((CancelCtx) root).nodeCount(), "building a chain registers nothing");
+    assertEquals(0, ((CancelStateMachine) root).nodeCount(), "building a chain registers nothing");
     IllegalStateException middle = new IllegalStateException("middle");
     assertTrue(chain.get(49).cancel(middle));
     IllegalStateException top = new IllegalStateException("root");
@@ -389,7 +389,7 @@ class CancelTest {
       c = Context.withCancel(c);
     }
     assertNull(c.err());
-    assertEquals(1, ((CancelCtx) root).registrationCount(), "the chain hangs off the root now");
+    assertEquals(1, ((CancelStateMachine) root).registrationCount(), "the chain hangs off the root now");
     CancelableContext leaf = c;
     AtomicInteger runs = new AtomicInteger();
     leaf.onDone(runs::incrementAndGet);

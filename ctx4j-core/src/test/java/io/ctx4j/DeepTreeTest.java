@@ -49,7 +49,7 @@ class DeepTreeTest {
     CancelableContext leaf = chainOfAMillion(root)[1];
     AtomicInteger runs = new AtomicInteger();
     leaf.onDone(runs::incrementAndGet);
-    assertEquals(1, ((CancelCtx) root).registrationCount());
+    assertEquals(1, ((CancelStateMachine) root).registrationCount());
     root.cancel();
     assertEquals(1, runs.get());
     assertTrue(leaf.isDone());
@@ -69,7 +69,7 @@ class DeepTreeTest {
     middle.cancel();
     assertTrue(leaf.isDone());
     assertFalse(root.isDone());
-    assertEquals(1, ((CancelCtx) root).registrationCount(), "the root keeps its one live child");
+    assertEquals(1, ((CancelStateMachine) root).registrationCount(), "the root keeps its one live child");
   }
 
   @Test
@@ -98,13 +98,13 @@ class DeepTreeTest {
       // Registered, as children that someone waits on are: the parent must reach each one.
       children.add(CancelTest.registered(Context.withCancel(parent)));
     }
-    assertEquals(MILLION, ((CancelCtx) parent).registrationCount());
+    assertEquals(MILLION, ((CancelStateMachine) parent).registrationCount());
     parent.cancel();
     for (CancelableContext c : children) {
       if (c.err() != Context.CANCELED) {
         throw new AssertionError("a child was missed: " + c.err());
       }
     }
-    assertEquals(0, ((CancelCtx) parent).nodeCount());
+    assertEquals(0, ((CancelStateMachine) parent).nodeCount());
   }
 }

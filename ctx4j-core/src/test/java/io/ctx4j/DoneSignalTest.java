@@ -127,7 +127,7 @@ class DoneSignalTest {
     AtomicReference<Throwable> outcome = new AtomicReference<>();
     interruptUntilGone(startBlocking(seen::await, outcome));
     assertInstanceOf(InterruptedException.class, outcome.get());
-    assertEquals(0, ((CancelCtx) ctx).registrationCount(), "an interrupted waiter must not stay registered");
+    assertEquals(0, ((CancelStateMachine) ctx).registrationCount(), "an interrupted waiter must not stay registered");
     assertFalse(ctx.isDone());
   }
 
@@ -148,7 +148,7 @@ class DoneSignalTest {
     Context seen = view.apply(ctx);
     assertFalse(seen.await(Duration.ofMillis(5)));
     assertFalse(seen.await(Duration.ZERO));
-    assertEquals(0, ((CancelCtx) ctx).registrationCount(), "a timed-out waiter must not stay registered");
+    assertEquals(0, ((CancelStateMachine) ctx).registrationCount(), "a timed-out waiter must not stay registered");
     Thread canceller = start(ctx::cancel);
     assertTrue(seen.await(BOUND));
     assertTrue(seen.await(Duration.ZERO));
@@ -216,9 +216,9 @@ class DoneSignalTest {
     CompletableFuture<Void> f = seen.toFuture();
     CompletableFuture<Void> abandoned = seen.toFuture();
     assertFalse(f.isDone());
-    assertEquals(2, ((CancelCtx) ctx).registrationCount());
+    assertEquals(2, ((CancelStateMachine) ctx).registrationCount());
     abandoned.cancel(false);
-    assertEquals(1, ((CancelCtx) ctx).registrationCount(), "cancelling the future unregisters it");
+    assertEquals(1, ((CancelStateMachine) ctx).registrationCount(), "cancelling the future unregisters it");
     Exception why = new Exception("why");
     ctx.cancel(why);
     // A ContextException is a CancellationException, so get() throws a CancellationException: the
@@ -254,7 +254,7 @@ class DoneSignalTest {
     assertSame(why, e2.getCause(), "the other context's error, not ours");
     canceller.join();
     assertFalse(ctx.isDone());
-    assertEquals(0, ((CancelCtx) ctx).registrationCount());
+    assertEquals(0, ((CancelStateMachine) ctx).registrationCount());
   }
 
   @ParameterizedTest
@@ -266,7 +266,7 @@ class DoneSignalTest {
     Thread worker = start(() -> work.complete("result"));
     assertEquals("result", seen.await(work));
     worker.join();
-    assertEquals(0, ((CancelCtx) ctx).registrationCount(), "the losing registration is withdrawn");
+    assertEquals(0, ((CancelStateMachine) ctx).registrationCount(), "the losing registration is withdrawn");
     ctx.cancel();
     assertEquals("result", seen.await(work), "both done: the work's result");
   }
@@ -310,6 +310,6 @@ class DoneSignalTest {
     AtomicReference<Throwable> outcome = new AtomicReference<>();
     interruptUntilGone(startBlocking(() -> ctx.await(new CompletableFuture<String>()), outcome));
     assertInstanceOf(InterruptedException.class, outcome.get());
-    assertEquals(0, ((CancelCtx) ctx).registrationCount());
+    assertEquals(0, ((CancelStateMachine) ctx).registrationCount());
   }
 }

@@ -138,7 +138,7 @@ class DoneWinsTest {
     Outcome o = runHere(wait, view.apply(ctx));
     assertInstanceOf(InterruptedException.class, o.thrown);
     assertFalse(o.interruptedAfter, "InterruptedException consumes the interrupt status");
-    assertEquals(0, ((CancelCtx) ctx).registrationCount(), "nothing left registered");
+    assertEquals(0, ((CancelStateMachine) ctx).registrationCount(), "nothing left registered");
   }
 
   /**
@@ -244,7 +244,7 @@ class DoneWinsTest {
   /** Waits until {@code waiter} has registered on {@code ctx} and parked. */
   private static void awaitParked(Thread waiter, CancelableContext ctx) {
     long end = System.nanoTime() + BOUND.toNanos();
-    while (((CancelCtx) ctx).registrationCount() == 0
+    while (((CancelStateMachine) ctx).registrationCount() == 0
         || (waiter.getState() != Thread.State.WAITING && waiter.getState() != Thread.State.TIMED_WAITING)) {
       if (System.nanoTime() > end || !waiter.isAlive()) {
         fail("the waiter never parked: " + waiter.getState());

@@ -63,7 +63,7 @@ class GoConformanceTest {
       assertTrue(c.await(BOUND), c::toString);
       assertSame(Context.CANCELED, c.err());
     }
-    assertEquals(0, ((CancelCtx) root).registrationCount());
+    assertEquals(0, ((CancelStateMachine) root).registrationCount());
   }
 
   /** TestInterlockedCancels: a child cancelled from its parent's done callback. */

@@ -44,7 +44,7 @@ class WithoutCancelTest {
     AtomicInteger callbacks = new AtomicInteger();
     Registration onDone = detached.onDone(callbacks::incrementAndGet);
     Registration after = Context.afterFunc(detached, callbacks::incrementAndGet);
-    assertEquals(0, ((CancelCtx) parent).registrationCount(), "nothing registers with the original parent");
+    assertEquals(0, ((CancelStateMachine) parent).registrationCount(), "nothing registers with the original parent");
     parent.cancel();
     for (Context c : List.of(detached, child, timer)) {
       assertFalse(c.isDone(), c::toString);

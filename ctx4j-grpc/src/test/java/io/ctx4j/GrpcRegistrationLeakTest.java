@@ -24,7 +24,7 @@ import org.junit.jupiter.api.Timeout;
 
 /**
  * Completed calls and closed conversions leave no registration behind on long-lived contexts of
- * either library. In package io.ctx4j for CancelCtx's package-private registrationCount(); gRPC's
+ * either library. In package io.ctx4j for CancelStateMachine's package-private registrationCount(); gRPC's
  * package-private listenerCount() is read by reflection, to keep the tests out of gRPC's package.
  * Both are exact structural counts.
  */
@@ -89,10 +89,10 @@ class GrpcRegistrationLeakTest {
 
   @Test
   void closedFromCtx4jConversionsLeaveNothingOnLongLivedContexts() {
-    CancelCtx ctx = (CancelCtx) Context.withCancel(Context.background());
+    CancelStateMachine ctx = (CancelStateMachine) Context.withCancel(Context.background());
     io.grpc.Context.CancellableContext grpc = io.grpc.Context.ROOT.withCancellation();
     io.grpc.Context grpcChild = grpc.withValue(io.grpc.Context.key("k"), "v");
-    CancelCtx timed = (CancelCtx) Context.withTimeout(Context.background(), Duration.ofMinutes(5));
+    CancelStateMachine timed = (CancelStateMachine) Context.withTimeout(Context.background(), Duration.ofMinutes(5));
     try {
       for (int i = 0; i < CONVERSIONS; i++) {
         GrpcContexts.fromCtx4j(ctx, grpc).close();
@@ -110,7 +110,7 @@ class GrpcRegistrationLeakTest {
 
   @Test
   void closedToCtx4jConversionsLeaveNothingOnLongLivedContexts() {
-    CancelCtx parent = (CancelCtx) Context.withCancel(Context.background());
+    CancelStateMachine parent = (CancelStateMachine) Context.withCancel(Context.background());
     io.grpc.Context.CancellableContext grpc = io.grpc.Context.ROOT.withCancellation();
     io.grpc.Context grpcChild = grpc.withValue(io.grpc.Context.key("k"), "v");
     try {
@@ -128,7 +128,7 @@ class GrpcRegistrationLeakTest {
 
   @Test
   void conversionsEndedFromTheOtherSideLeaveNothingEither() {
-    CancelCtx parent = (CancelCtx) Context.withCancel(Context.background());
+    CancelStateMachine parent = (CancelStateMachine) Context.withCancel(Context.background());
     io.grpc.Context.CancellableContext grpc = io.grpc.Context.ROOT.withCancellation();
     try {
       for (int i = 0; i < 10_000; i++) {
@@ -152,9 +152,9 @@ class GrpcRegistrationLeakTest {
 
   @Test
   void completedCallsReleaseTheirRegistrationsOnBothSides() throws Exception {
-    CancelCtx serverRoot = (CancelCtx) Context.withCancel(Context.background());
-    CancelCtx clientParent =
-        (CancelCtx) Context.withTimeout(Context.background(), Duration.ofMinutes(5));
+    CancelStateMachine serverRoot = (CancelStateMachine) Context.withCancel(Context.background());
+    CancelStateMachine clientParent =
+        (CancelStateMachine) Context.withTimeout(Context.background(), Duration.ofMinutes(5));
     CountDownLatch handlerContextsEnded = new CountDownLatch(CALLS);
     try (LoopbackAccess.Server s =
         LoopbackAccess.start(
@@ -182,7 +182,7 @@ class GrpcRegistrationLeakTest {
 
   @Test
   void racingEndsFromBothSidesRunCallbacksOnceAndLeaveNothing() throws Exception {
-    CancelCtx parent = (CancelCtx) Context.withCancel(Context.background());
+    CancelStateMachine parent = (CancelStateMachine) Context.withCancel(Context.background());
     io.grpc.Context.CancellableContext grpc = io.grpc.Context.ROOT.withCancellation();
     ExecutorService pool = Executors.newFixedThreadPool(2);
     try {

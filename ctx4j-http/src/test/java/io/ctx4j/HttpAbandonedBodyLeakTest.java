@@ -35,7 +35,7 @@ import org.junit.jupiter.api.Timeout;
 /**
  * Every way a client exchange can end releases its abort hook on a long-lived context: the body
  * read to its end, abandoned by closing the stream, cancelled by a Flow subscriber, the future
- * cancelled, the caller's handler or subscriber throwing. In package io.ctx4j for CancelCtx's
+ * cancelled, the caller's handler or subscriber throwing. In package io.ctx4j for CancelStateMachine's
  * package-private registrationCount(), the exact structural check (issue 15 item 6).
  */
 @Timeout(120)
@@ -47,7 +47,7 @@ class HttpAbandonedBodyLeakTest {
   private HttpServer server;
   private URI uri;
   private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
-  private CancelCtx client;
+  private CancelStateMachine client;
 
   @BeforeEach
   void start() throws IOException {
@@ -71,7 +71,7 @@ class HttpAbandonedBodyLeakTest {
         .add(ContextFilter.create());
     server.start();
     uri = URI.create("http://127.0.0.1:" + server.getAddress().getPort() + "/");
-    client = (CancelCtx) Context.withTimeout(Context.background(), Duration.ofMinutes(5));
+    client = (CancelStateMachine) Context.withTimeout(Context.background(), Duration.ofMinutes(5));
   }
 
   @AfterEach

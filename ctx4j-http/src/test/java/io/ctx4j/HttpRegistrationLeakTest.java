@@ -22,15 +22,15 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Completed exchanges leave no registration behind on long-lived contexts, on either side. In
- * package io.ctx4j for CancelCtx's package-private registrationCount(), the exact structural check.
+ * package io.ctx4j for CancelStateMachine's package-private registrationCount(), the exact structural check.
  */
 class HttpRegistrationLeakTest {
   private static final int REQUESTS = 50;
 
   @Test
   void completedExchangesReleaseTheirRegistrationsOnBothSides() throws Exception {
-    CancelCtx serverRoot = (CancelCtx) Context.withCancel(Context.background());
-    CancelCtx client = (CancelCtx) Context.withTimeout(Context.background(), Duration.ofMinutes(5));
+    CancelStateMachine serverRoot = (CancelStateMachine) Context.withCancel(Context.background());
+    CancelStateMachine client = (CancelStateMachine) Context.withTimeout(Context.background(), Duration.ofMinutes(5));
     CountDownLatch requestContextsEnded = new CountDownLatch(REQUESTS * 2);
     HttpServer server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
     ExecutorService pool = Executors.newCachedThreadPool();
@@ -82,8 +82,8 @@ class HttpRegistrationLeakTest {
    */
   @Test
   void thousandsOfExchangesEndingEveryWayLeaveNoRegistration() throws Exception {
-    CancelCtx serverRoot = (CancelCtx) Context.withCancel(Context.background());
-    CancelCtx client = (CancelCtx) Context.withTimeout(Context.background(), Duration.ofMinutes(10));
+    CancelStateMachine serverRoot = (CancelStateMachine) Context.withCancel(Context.background());
+    CancelStateMachine client = (CancelStateMachine) Context.withTimeout(Context.background(), Duration.ofMinutes(10));
     HttpServer server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
     ExecutorService pool = Executors.newCachedThreadPool();
     ExecutorService cancellers = Executors.newSingleThreadExecutor();

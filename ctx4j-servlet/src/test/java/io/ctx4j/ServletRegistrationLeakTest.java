@@ -29,7 +29,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 /**
  * 10,000 requests on a long-lived server (4 keep-alive connections, a quarter of the requests
  * async, a third with a deadline header, every request context waited on so that it registers with
- * the root) leave nothing registered: not on the server root (exact count through CancelCtx's
+ * the root) leave nothing registered: not on the server root (exact count through CancelStateMachine's
  * package-private registrationCount(), hence this package), not on Jetty's connections (the
  * module's live counter and the connections' own listener lists). In package io.ctx4j for that
  * count.
@@ -43,7 +43,7 @@ class ServletRegistrationLeakTest {
   @ValueSource(strings = {"JETTY", "TOMCAT"})
   void tenThousandRequestsLeaveNothingRegistered(String container) throws Exception {
     ContextServletFilter filter = ContextServletFilter.create();
-    CancelCtx root = (CancelCtx) filter.root();
+    CancelStateMachine root = (CancelStateMachine) filter.root();
     CountDownLatch contextsEnded = new CountDownLatch(REQUESTS);
     AtomicLong maxLiveListeners = new AtomicLong();
     long liveBefore = ContainerHooks.liveConnectionListeners();

@@ -18,7 +18,7 @@ public final class StressProbes {
    * @return the walk limit of the core
    */
   public static int maxUnregisteredWalk() {
-    return CancelCtx.MAX_WALK;
+    return BaseContext.MAX_WALK;
   }
 
   /**
@@ -44,12 +44,12 @@ public final class StressProbes {
     return cancelCtx(ctx).nodeCount();
   }
 
-  private static CancelCtx cancelCtx(Context ctx) {
-    if (!(ctx instanceof CancelCtx)) {
+  private static CancelStateMachine cancelCtx(Context ctx) {
+    if (!(ctx instanceof CancelStateMachine)) {
       throw new IllegalArgumentException(
           "ctx is not a cancelable ctx4j context: " + (ctx == null ? "null" : ctx.getClass()));
     }
-    return (CancelCtx) ctx;
+    return (CancelStateMachine) ctx;
   }
 
   /**
@@ -60,6 +60,6 @@ public final class StressProbes {
    * @throws ClassCastException if {@code ctx} is not a ctx4j cancelable context
    */
   public static void register(Context ctx) {
-    ((CancelCtx) ctx).ensureRegistered();
+    ((CancelStateMachine) ctx).ensureRegistered();
   }
 }

@@ -26,7 +26,7 @@ import org.openjdk.jmh.annotations.Threads;
 @Threads(2)
 public class SharedParentChild {
   /**
-   * Same instance fields as {@code io.ctx4j.CancelCtx} and its superclass (six references and an
+   * Same instance fields as {@code io.ctx4j.CancelStateMachine} and its superclass (six references and an
    * int: 40 bytes with compressed references: env, values, parent, canceler, the lazily set link,
    * and one state field for stack-or-result). Keep in step with the core if its layout changes; the B/op
    * column shows the size.

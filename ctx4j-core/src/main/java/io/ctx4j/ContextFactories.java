@@ -10,36 +10,37 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /** The factories behind the static methods of {@link Context}. */
-final class Impl {
-  private Impl() {}
+final class ContextFactories {
+  private ContextFactories() {}
 
   static CancelableContext withCancel(Context parent) {
     Objects.requireNonNull(parent, "parent");
-    if (parent instanceof Ctx) {
-      Ctx p = (Ctx) parent;
-      return newCancel(parent, p.env, p.canceler());
+    if (parent instanceof BaseContext) {
+      BaseContext p = (BaseContext) parent;
+      return newCancel(parent, p.settings, p.cancelSourceForChildren());
     }
-    return newCancel(parent, foreignEnv(parent), parent);
+    return newCancel(parent, foreignSettings(parent), parent);
   }
 
-  private static CancelCtx newCancel(Context parent, Env env, Context canceler) {
-    ValueCtx values = Ctx.bindingsOf(parent);
-    if (canceler instanceof CancelCtx) {
-      // Lazy: no registration and no look at the canceler. The child asks its ancestors when it is
-      // asked, and registers only when something waits on it (see CancelCtx's notes); if they are
-      // already done, the first question makes their state its own.
-      return new CancelCtx(parent, env, values, canceler);
+  private static CancelStateMachine newCancel(
+      Context parent, InheritedSettings settings, Context cancelSource) {
+    ValueContext values = BaseContext.bindingsOf(parent);
+    if (cancelSource instanceof CancelStateMachine) {
+      // Lazy: no registration and no look at the cancel source. The child asks its ancestors when
+      // it is asked, and registers only when something waits on it (see CancelStateMachine's
+      // notes); if they are already done, the first question makes their state its own.
+      return new CancelStateMachine(parent, settings, values, cancelSource);
     }
-    Done inherited = doneOf(canceler);
+    DoneState inherited = doneOf(cancelSource);
     if (inherited != null) {
       // Born done: no registration, so no link to allocate.
-      CancelCtx c = new CancelCtx(parent, env, values, null);
+      CancelStateMachine c = new CancelStateMachine(parent, settings, values, null);
       c.bornDone(inherited);
       return c;
     }
-    CancelCtx c = new CancelCtx(parent, env, values, canceler);
-    if (canceler != null) {
-      c.ensureRegistered(); // a custom canceler is asked once, at creation
+    CancelStateMachine c = new CancelStateMachine(parent, settings, values, cancelSource);
+    if (cancelSource != null) {
+      c.ensureRegistered(); // a custom cancelSource is asked once, at creation
     }
     return c;
   }
@@ -47,14 +48,14 @@ final class Impl {
   static CancelableContext withDeadline(Context parent, Instant deadline, Throwable cause) {
     Objects.requireNonNull(parent, "parent");
     Objects.requireNonNull(deadline, "deadline");
-    Env env = envOf(parent);
-    Context canceler = cancelerOf(parent);
-    if (env.deadline != null && env.deadline.isBefore(deadline)) {
-      return newCancel(parent, env, canceler);
+    InheritedSettings settings = settingsOf(parent);
+    Context cancelSource = cancelSourceOf(parent);
+    if (settings.deadline != null && settings.deadline.isBefore(deadline)) {
+      return newCancel(parent, settings, cancelSource);
     }
-    TimeSource source = env.timeSource();
+    TimeSource source = settings.timeSource();
     long nanos = Durations.saturatedNanos(now(source), deadline);
-    return newTimer(parent, env, canceler, deadline, nanos, source, cause);
+    return newTimer(parent, settings, cancelSource, deadline, nanos, source, cause);
   }
 
   static CancelableContext withTimeout(Context parent, Duration timeout, Throwable cause) {
@@ -62,36 +63,39 @@ final class Impl {
     Objects.requireNonNull(timeout, "timeout");
     // A negative timeout is one that has already expired (Go, grpc-java, Kotlin): the deadline
     // below is in the past and the context is born done, as for withDeadline with a past instant.
-    Env env = envOf(parent);
-    Context canceler = cancelerOf(parent);
-    TimeSource source = env.timeSource();
+    InheritedSettings settings = settingsOf(parent);
+    Context cancelSource = cancelSourceOf(parent);
+    TimeSource source = settings.timeSource();
     Instant deadline = Durations.saturatedPlus(now(source), timeout);
-    if (env.deadline != null && env.deadline.isBefore(deadline)) {
-      return newCancel(parent, env, canceler);
+    if (settings.deadline != null && settings.deadline.isBefore(deadline)) {
+      return newCancel(parent, settings, cancelSource);
     }
     long nanos = Durations.saturatedNanos(timeout);
-    return newTimer(parent, env, canceler, deadline, nanos, source, cause);
+    return newTimer(parent, settings, cancelSource, deadline, nanos, source, cause);
   }
 
   private static CancelableContext newTimer(
       Context parent,
-      Env env,
-      Context canceler,
+      InheritedSettings settings,
+      Context cancelSource,
       Instant deadline,
       long nanos,
       TimeSource source,
       Throwable cause) {
-    Done expired = Done.deadline(cause);
-    ValueCtx values = Ctx.bindingsOf(parent);
-    Done inherited = doneOf(canceler);
+    DoneState expired = DoneState.deadline(cause);
+    ValueContext values = BaseContext.bindingsOf(parent);
+    DoneState inherited = doneOf(cancelSource);
     if (inherited != null || nanos <= 0) {
       // Born done, without registration or timer; a parent that is already done wins, as in Go.
-      TimerCtx t = new TimerCtx(parent, env.withDeadline(deadline), values, null, expired);
+      DeadlineContext t =
+          new DeadlineContext(parent, settings.withDeadline(deadline), values, null, expired);
       t.bornDone(inherited != null ? inherited : expired);
       return t;
     }
     // Registered at once, so that the parent's cancellation stops the timer.
-    TimerCtx t = new TimerCtx(parent, env.withDeadline(deadline), values, canceler, expired);
+    DeadlineContext t =
+        new DeadlineContext(
+            parent, settings.withDeadline(deadline), values, cancelSource, expired);
     t.ensureRegistered();
     if (!t.isDone()) {
       try {
@@ -108,18 +112,18 @@ final class Impl {
     Objects.requireNonNull(parent, "parent");
     Objects.requireNonNull(key, "key");
     T v = key.check(value);
-    return new ValueCtx(parent, envOf(parent), cancelerOf(parent), key, v);
+    return new ValueContext(parent, settingsOf(parent), cancelSourceOf(parent), key, v);
   }
 
   static Context withoutCancel(Context parent) {
     Objects.requireNonNull(parent, "parent");
-    return LayerCtx.withoutCancel(parent, envOf(parent));
+    return new WithoutCancelContext(parent, settingsOf(parent));
   }
 
   static Context withTimeSource(Context parent, TimeSource source) {
     Objects.requireNonNull(parent, "parent");
     Objects.requireNonNull(source, "source");
-    return LayerCtx.withTimeSource(parent, envOf(parent), cancelerOf(parent), source);
+    return new TimeSourceContext(parent, settingsOf(parent), cancelSourceOf(parent), source);
   }
 
   static Registration afterFunc(Context ctx, Runnable fn) {
@@ -162,30 +166,36 @@ final class Impl {
   }
 
   private static Registration register(Context ctx, Runnable dispatch, boolean inline) {
-    Context canceler = cancelerOf(ctx);
-    if (canceler == null) {
+    Context cancelSource = cancelSourceOf(ctx);
+    if (cancelSource == null) {
       return new NeverRegistration();
     }
-    if (canceler instanceof CancelCtx) {
-      CancelCtx c = (CancelCtx) canceler;
+    if (cancelSource instanceof CancelStateMachine) {
+      CancelStateMachine c = (CancelStateMachine) cancelSource;
       return inline ? c.onDoneInline(dispatch) : c.onDone(dispatch);
     }
-    Registration r = canceler.onDone(dispatch);
+    Registration r = cancelSource.onDone(dispatch);
     if (r == null) {
       throw new NullPointerException(
-          "onDone of " + canceler.getClass().getName() + " returned null instead of a Registration");
+          "onDone of "
+              + cancelSource.getClass().getName()
+              + " returned null instead of a Registration");
     }
     return r;
   }
 
   // --------------------------------------------------------------------------------- helpers
 
-  private static Env envOf(Context parent) {
-    return parent instanceof Ctx ? ((Ctx) parent).env : foreignEnv(parent);
+  private static InheritedSettings settingsOf(Context parent) {
+    return parent instanceof BaseContext
+        ? ((BaseContext) parent).settings
+        : foreignSettings(parent);
   }
 
-  private static Context cancelerOf(Context parent) {
-    return parent instanceof Ctx ? ((Ctx) parent).canceler() : parent;
+  private static Context cancelSourceOf(Context parent) {
+    return parent instanceof BaseContext
+        ? ((BaseContext) parent).cancelSourceForChildren()
+        : parent;
   }
 
   private static Instant now(TimeSource source) {
@@ -197,23 +207,25 @@ final class Impl {
     return now;
   }
 
-  private static Env foreignEnv(Context foreign) {
+  private static InheritedSettings foreignSettings(Context foreign) {
     Optional<Instant> d = foreign.deadline();
     if (d == null) {
       throw new NullPointerException(
-          "deadline() of " + foreign.getClass().getName() + " returned null instead of an Optional");
+          "deadline() of "
+              + foreign.getClass().getName()
+              + " returned null instead of an Optional");
     }
-    return new Env(foreign, d.orElse(null), null);
+    return new InheritedSettings(foreign, d.orElse(null), null);
   }
 
-  private static Done doneOf(Context canceler) {
-    if (canceler == null) {
+  private static DoneState doneOf(Context cancelSource) {
+    if (cancelSource == null) {
       return null;
     }
-    if (canceler instanceof CancelCtx) {
-      CancelCtx c = (CancelCtx) canceler;
+    if (cancelSource instanceof CancelStateMachine) {
+      CancelStateMachine c = (CancelStateMachine) cancelSource;
       return c.result();
     }
-    return canceler.isDone() ? Done.from(canceler) : null;
+    return cancelSource.isDone() ? DoneState.from(cancelSource) : null;
   }
 }

@@ -10,12 +10,17 @@ import java.time.Instant;
  * both volatile and each side re-reads the other's, so a timer is never left pending behind a done
  * context.
  */
-final class TimerCtx extends CancelCtx {
-  private final Done expired;
+final class DeadlineContext extends CancelStateMachine {
+  private final DoneState expired;
   private volatile Registration timer;
 
-  TimerCtx(Context parent, Env env, ValueCtx values, Context canceler, Done expired) {
-    super(parent, env, values, canceler);
+  DeadlineContext(
+      Context parent,
+      InheritedSettings settings,
+      ValueContext values,
+      Context cancelSource,
+      DoneState expired) {
+    super(parent, settings, values, cancelSource);
     this.expired = expired;
   }
 
@@ -58,11 +63,11 @@ final class TimerCtx extends CancelCtx {
 
   @Override
   void appendLayer(StringBuilder sb) {
-    Instant d = env.deadline;
+    Instant d = settings.deadline;
     sb.append(".WithDeadline(").append(d).append(" [");
     String left;
     try {
-      left = GoDuration.format(Durations.saturatedNanos(env.timeSource().now(), d));
+      left = GoDuration.format(Durations.saturatedNanos(settings.timeSource().now(), d));
     } catch (RuntimeException e) {
       left = "?"; // a custom clock that fails must not make logging a context fail
     }

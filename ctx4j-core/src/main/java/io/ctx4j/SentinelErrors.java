@@ -25,8 +25,8 @@ import java.util.Set;
  * Serialized Form of {@code Throwable}) turns a {@code null} suppressed-exceptions list into
  * "suppression disabled" and a one-element stack trace equal to {@code new StackTraceElement("",
  * "", null, Integer.MIN_VALUE)} into an immutable (null) stack trace. So each sentinel is built as
- * usual, its cause set to none and its stack trace to that marker, written with the list replaced by
- * {@code null}, and read back: what comes back is an ordinary {@code CanceledException} (still a
+ * usual, its cause set to none and its stack trace to that marker, written with the list replaced
+ * by {@code null}, and read back: what comes back is an ordinary {@code CanceledException} (still a
  * {@code CancellationException}) on which {@code addSuppressed}, {@code setStackTrace} and {@code
  * fillInStackTrace} do nothing and {@code initCause} throws.
  *
@@ -38,8 +38,8 @@ import java.util.Set;
  * <p>Serializing a sentinel writes a {@link Ref} instead (see {@link ContextException}), which
  * reads back as the canonical instance, so {@code ==} survives a trip through a stream.
  */
-final class Sentinels {
-  private Sentinels() {}
+final class SentinelErrors {
+  private SentinelErrors() {}
 
   /**
    * The marker element that {@code Throwable}'s serial form reads as "immutable stack trace";
@@ -153,8 +153,8 @@ final class Sentinels {
 
   /**
    * Reads back exactly what {@link Writer} wrote: only these classes, from ctx4j's own class loader
-   * (not whatever loader is on the stack), under a filter of its own (not the JVM-wide one, which an
-   * application may have made strict).
+   * (not whatever loader is on the stack), under a filter of its own (not the JVM-wide one, which
+   * an application may have made strict).
    */
   private static final class Reader extends ObjectInputStream {
     private static final Set<String> ALLOWED =
@@ -181,7 +181,7 @@ final class Sentinels {
       if (!ALLOWED.contains(desc.getName())) {
         throw new InvalidClassException(desc.getName(), "not part of a ctx4j sentinel");
       }
-      return Class.forName(desc.getName(), false, Sentinels.class.getClassLoader());
+      return Class.forName(desc.getName(), false, SentinelErrors.class.getClassLoader());
     }
   }
 

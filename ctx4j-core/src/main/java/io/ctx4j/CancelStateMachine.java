@@ -17,12 +17,12 @@ import java.util.concurrent.locks.LockSupport;
  *
  * <p><b>State.</b> One volatile field, {@code state}, holds everything: {@code null} or the top
  * {@link Node} of a Treiber stack while the context is live (links to cancelable children, parked
- * waiters, callbacks), and the {@link Done} (error + cause) once it is done. It changes to a {@code
- * Done} exactly once, by CAS, so the first cancellation wins, and {@code err()} is one volatile read
+ * waiters, callbacks), and the {@link DoneState} (error + cause) once it is done. It changes to a {@code
+ * DoneState} exactly once, by CAS, so the first cancellation wins, and {@code err()} is one volatile read
  * and a type check, with no lock and nothing shared between contexts.
  *
  * <p><b>Order of cancellation.</b> The canceller (1) CASes {@code state} from the stack it read to
- * the {@code Done}: in one step it makes the context done, seals it against new registrations and
+ * the {@code DoneState}: in one step it makes the context done, seals it against new registrations and
  * takes every node registered so far; (2) walks those nodes: children are CASed done the same way
  * (their stacks queued), waiters unparked, callbacks collected; (3) repeats for queued stacks with an
  * explicit work list, never recursion, so chains a million deep are fine; (4) runs the callbacks,
@@ -31,17 +31,17 @@ import java.util.concurrent.locks.LockSupport;
  * err()} always means "done" and a woken waiter always sees it.
  *
  * <p><b>No lost registration.</b> A registration is a CAS of {@code state} from a stack to a longer
- * stack; it fails once the state is a {@code Done}, and the registrant then handles its own node (a
+ * stack; it fails once the state is a {@code DoneState}, and the registrant then handles its own node (a
  * callback runs at once, a child is born done). A node pushed before the canceller's CAS is in the
  * stack the canceller takes. Either way every node is handled exactly once.
  *
- * <p><b>Lazy registration.</b> A plain {@code withCancel} child does not register with its canceler
+ * <p><b>Lazy registration.</b> A plain {@code withCancel} child does not register with its cancelSource
  * when created, and creating it reads nothing: until something is pushed on its own stack (a waiter,
  * a callback, a live timer below it) it answers questions from its own state and then its
  * ancestors', walking up the run of unregistered contexts to the first one that is registered or
  * root-level (whose own state is authoritative). So children created and cancelled under a shared
  * parent never write to the parent, and building a chain costs one allocation a link, as in
- * grpc-java, while a check stays a read or two. Invariant: a registered context's canceler is
+ * grpc-java, while a check stays a read or two. Invariant: a registered context's cancelSource is
  * registered (or root-level, or done); {@link #ensureRegistered} keeps it by registering the run
  * above first, top-down, iteratively. A walk longer than {@link #MAX_WALK} registers the context
  * asked instead, so the next question is one read. When a walk finds a done ancestor, it fixes that
@@ -63,10 +63,8 @@ import java.util.concurrent.locks.LockSupport;
  * timer thread are handed to ctx4j's callback threads instead ({@code internal.Async}: virtual
  * threads on JDK 21+, a bounded pool on 17), so a slow one cannot stall deadlines.
  */
-sealed class CancelCtx extends CancelableContext permits TimerCtx {
+sealed class CancelStateMachine extends CancelableContext permits DeadlineContext {
   private static final int MIN_SWEEP_INTERVAL = 16;
-  /** How far a question walks up unregistered ancestors before it registers instead. */
-  static final int MAX_WALK = 8;
 
   private static final VarHandle STATE;
   private static final VarHandle LINK;
@@ -74,8 +72,8 @@ sealed class CancelCtx extends CancelableContext permits TimerCtx {
   static {
     try {
       MethodHandles.Lookup l = MethodHandles.lookup();
-      STATE = l.findVarHandle(CancelCtx.class, "state", Object.class);
-      LINK = l.findVarHandle(CancelCtx.class, "link", ChildLink.class);
+      STATE = l.findVarHandle(CancelStateMachine.class, "state", Object.class);
+      LINK = l.findVarHandle(CancelStateMachine.class, "link", ChildLink.class);
     } catch (ReflectiveOperationException e) {
       throw new ExceptionInInitializerError(e);
     }
@@ -83,30 +81,30 @@ sealed class CancelCtx extends CancelableContext permits TimerCtx {
 
   private final Context parent;
   /** Where cancellation comes from: a ctx4j context, a custom one, or null when nothing can cancel. */
-  final Context canceler;
+  final Context cancelSource;
   /**
-   * Our entry in the canceler's stack (or our registration with a custom canceler), set once by CAS
+   * Our entry in the cancelSource's stack (or our registration with a custom cancelSource), set once by CAS
    * when we register; null while unregistered. See "Lazy registration" in the class notes.
    */
   private volatile ChildLink link;
 
-  /** Null or the top {@link Node} while live; the {@link Done} once done. See the class notes. */
+  /** Null or the top {@link Node} while live; the {@link DoneState} once done. See the class notes. */
   private volatile Object state;
   /** Pushes left before the next sweep. Racy on purpose: a lost update only moves a sweep. */
   private int sweepCountdown = MIN_SWEEP_INTERVAL;
 
-  CancelCtx(Context parent, Env env, ValueCtx values, Context canceler) {
-    super(env, values);
+  CancelStateMachine(Context parent, InheritedSettings settings, ValueContext values, Context cancelSource) {
+    super(settings, values);
     this.parent = parent;
-    this.canceler = canceler;
-    if (!(canceler instanceof CancelCtx)) {
+    this.cancelSource = cancelSource;
+    if (!(cancelSource instanceof CancelStateMachine)) {
       // A plain store: a thread that still sees null takes the slow path and finds the same answer.
       STATE.set(this, EMPTY);
     }
   }
 
   /**
-   * The state of a live context with an empty stack whose done-ness is its own (no ctx4j canceler
+   * The state of a live context with an empty stack whose done-ness is its own (no ctx4j cancelSource
    * to consult): checking it is one load and one comparison, the cost of a plain volatile read.
    */
   private static final Object EMPTY = new Object();
@@ -116,10 +114,10 @@ sealed class CancelCtx extends CancelableContext permits TimerCtx {
   @Override
   public final ContextException err() {
     Object s = state;
-    if (s == Done.CANCELED) {
+    if (s == DoneState.CANCELED) {
       return Context.CANCELED; // the usual outcome: answered without a second, dependent load
     }
-    Done d = doneState(s);
+    DoneState d = doneState(s);
     return d == null ? null : d.err;
   }
 
@@ -130,36 +128,36 @@ sealed class CancelCtx extends CancelableContext permits TimerCtx {
 
   @Override
   public final Throwable cause() {
-    Done d = doneState();
+    DoneState d = doneState();
     return d == null ? null : d.cause;
   }
 
   /**
-   * Our terminal state, own or, while unregistered, the canceler's: an unregistered context's
-   * canceler is registered (or a root-level context), so its state is authoritative for both.
+   * Our terminal state, own or, while unregistered, the cancelSource's: an unregistered context's
+   * cancelSource is registered (or a root-level context), so its state is authoritative for both.
    */
-  private Done doneState() {
+  private DoneState doneState() {
     return doneState(state);
   }
 
   /** {@link #doneState()} given the value of {@code state} just read. */
-  private Done doneState(Object s) {
+  private DoneState doneState(Object s) {
     if (s == EMPTY) {
       return null;
     }
-    if (s instanceof Done) {
-      return (Done) s;
+    if (s instanceof DoneState) {
+      return (DoneState) s;
     }
-    Context up = canceler; // final: no second volatile read for a context with no ctx4j canceler
-    if (!(up instanceof CancelCtx) || link != null) {
-      return null; // nothing can cancel us, or we are registered and the canceler tells us
+    Context up = cancelSource; // final: no second volatile read for a context with no ctx4j cancelSource
+    if (!(up instanceof CancelStateMachine) || link != null) {
+      return null; // nothing can cancel us, or we are registered and the cancelSource tells us
     }
-    Done inherited = inherited();
+    DoneState inherited = inherited();
     if (inherited == null) {
       return ownDone(); // still live, or we registered (or were cancelled) meanwhile
     }
     // Make it ours before anyone acts on it: otherwise our own cancel, decided just before the
-    // canceler's and landing just after this read, could replace the answer a caller already saw.
+    // cancelSource's and landing just after this read, could replace the answer a caller already saw.
     cancel(inherited, false);
     return ownDone();
   }
@@ -172,8 +170,8 @@ sealed class CancelCtx extends CancelableContext permits TimerCtx {
    * authoritative. A run longer than {@link #MAX_WALK} registers us instead (and returns null), so
    * that the next question costs one read.
    */
-  private Done inherited() {
-    CancelCtx c = (CancelCtx) canceler;
+  private DoneState inherited() {
+    CancelStateMachine c = (CancelStateMachine) cancelSource;
     int steps = 0;
     Object cs;
     for (; ; ) {
@@ -181,27 +179,27 @@ sealed class CancelCtx extends CancelableContext permits TimerCtx {
       if (cs == EMPTY) {
         return null; // the usual case, a live parent with nothing registered: no type check needed
       }
-      if (cs instanceof Done) {
+      if (cs instanceof DoneState) {
         break;
       }
-      if (c.link != null || !(c.canceler instanceof CancelCtx)) {
+      if (c.link != null || !(c.cancelSource instanceof CancelStateMachine)) {
         return null;
       }
       if (++steps > MAX_WALK) {
         ensureRegistered();
         return null;
       }
-      c = (CancelCtx) c.canceler;
+      c = (CancelStateMachine) c.cancelSource;
     }
-    Done found = (Done) cs;
+    DoneState found = (DoneState) cs;
     if (steps > 0) {
-      ArrayList<CancelCtx> between = new ArrayList<>(steps);
-      for (CancelCtx x = (CancelCtx) canceler; x != c; x = (CancelCtx) x.canceler) {
+      ArrayList<CancelStateMachine> between = new ArrayList<>(steps);
+      for (CancelStateMachine x = (CancelStateMachine) cancelSource; x != c; x = (CancelStateMachine) x.cancelSource) {
         between.add(x);
       }
       for (int i = between.size() - 1; i >= 0; i--) {
-        CancelCtx x = between.get(i);
-        x.cancel(found, false); // its canceler is done now, so this cannot walk further
+        CancelStateMachine x = between.get(i);
+        x.cancel(found, false); // its cancelSource is done now, so this cannot walk further
         found = x.ownDone();
       }
     }
@@ -209,9 +207,9 @@ sealed class CancelCtx extends CancelableContext permits TimerCtx {
   }
 
   /** Only our own field: what a registered (or root-level) context knows. */
-  private Done ownDone() {
+  private DoneState ownDone() {
     Object s = state;
-    return s instanceof Done ? (Done) s : null;
+    return s instanceof DoneState ? (DoneState) s : null;
   }
 
   @Override
@@ -315,63 +313,63 @@ sealed class CancelCtx extends CancelableContext permits TimerCtx {
 
   @Override
   public final boolean cancel() {
-    return cancel(Done.CANCELED, true);
+    return cancel(DoneState.CANCELED, true);
   }
 
   @Override
   public final boolean cancel(Throwable cause) {
-    return cancel(Done.canceled(cause), true);
+    return cancel(DoneState.canceled(cause), true);
   }
 
   @Override
   public final void close() {
-    cancel(Done.CANCELED, true);
+    cancel(DoneState.CANCELED, true);
   }
 
   // ---------------------------------------------------------------------------- the machinery
 
   /**
-   * Makes sure the canceler will notify us, registering if we have not yet; needed before anything
+   * Makes sure the cancelSource will notify us, registering if we have not yet; needed before anything
    * is pushed on our own stack. Cheap once registered. Called by the factory for contexts that must
    * be told at once (timers, children of custom contexts) and for the parent of every new child.
    */
   final void ensureRegistered() {
-    Context up = canceler;
-    if (up == null || link != null || state instanceof Done) {
+    Context up = cancelSource;
+    if (up == null || link != null || state instanceof DoneState) {
       return;
     }
-    if (!(up instanceof CancelCtx)) {
+    if (!(up instanceof CancelStateMachine)) {
       attachForeign(up);
       return;
     }
-    CancelCtx p = (CancelCtx) up;
+    CancelStateMachine p = (CancelStateMachine) up;
     if (p.needsRegistration()) {
-      // Keep the invariant (a registered context's canceler is registered) by registering the run
+      // Keep the invariant (a registered context's cancelSource is registered) by registering the run
       // of unregistered ancestors first, top-down, with a list rather than recursion.
-      ArrayList<CancelCtx> run = new ArrayList<>();
-      for (CancelCtx x = p; x.needsRegistration(); x = (CancelCtx) x.canceler) {
+      ArrayList<CancelStateMachine> run = new ArrayList<>();
+      for (CancelStateMachine x = p; x.needsRegistration(); x = (CancelStateMachine) x.cancelSource) {
         run.add(x);
       }
       for (int i = run.size() - 1; i >= 0; i--) {
-        CancelCtx x = run.get(i);
-        x.registerWith((CancelCtx) x.canceler);
+        CancelStateMachine x = run.get(i);
+        x.registerWith((CancelStateMachine) x.cancelSource);
       }
     }
     registerWith(p);
   }
 
   private boolean needsRegistration() {
-    return link == null && canceler instanceof CancelCtx && !(state instanceof Done);
+    return link == null && cancelSource instanceof CancelStateMachine && !(state instanceof DoneState);
   }
 
   /** Registers with {@code p}, which is registered, root-level or done (or being registered). */
-  private void registerWith(CancelCtx p) {
-    if (link != null || state instanceof Done) {
+  private void registerWith(CancelStateMachine p) {
+    if (link != null || state instanceof DoneState) {
       return;
     }
-    Done first = p.ownDone();
+    DoneState first = p.ownDone();
     if (first != null) {
-      cancel(first, false); // the canceler finished first: take its state, no link needed
+      cancel(first, false); // the cancelSource finished first: take its state, no link needed
       return;
     }
     ChildLink l = new ChildLink();
@@ -381,9 +379,9 @@ sealed class CancelCtx extends CancelableContext permits TimerCtx {
     }
     if (!p.pushNode(l)) {
       l.child = null;
-      cancel(p.ownDone(), false); // the canceler finished first: take its state, notify ours
-    } else if (state instanceof Done) {
-      l.child = null; // cancelled while registering: let the canceler drop the link
+      cancel(p.ownDone(), false); // the cancelSource finished first: take its state, notify ours
+    } else if (state instanceof DoneState) {
+      l.child = null; // cancelled while registering: let the cancelSource drop the link
     }
   }
 
@@ -395,7 +393,7 @@ sealed class CancelCtx extends CancelableContext permits TimerCtx {
     }
     if (foreign.isDone()) {
       fl.child = null;
-      cancel(Done.from(foreign), false);
+      cancel(DoneState.from(foreign), false);
       return;
     }
     Registration r = foreign.onDone(fl);
@@ -411,21 +409,21 @@ sealed class CancelCtx extends CancelableContext permits TimerCtx {
   }
 
   /** Born done because the parent already was: no registration, nothing to notify yet. */
-  private void inherit(Done d) {
+  private void inherit(DoneState d) {
     // Nobody else can see us yet, so the state is still null.
     Object s = state; // null or EMPTY: nobody else can see us yet
-    if (!(s instanceof Done) && STATE.compareAndSet(this, s, d)) {
+    if (!(s instanceof DoneState) && STATE.compareAndSet(this, s, d)) {
       afterDone();
     }
   }
 
   /** Made done before anyone else can see it (a deadline already past, a parent already done). */
-  final void bornDone(Done d) {
+  final void bornDone(DoneState d) {
     inherit(d);
   }
 
   /** The terminal state (own or derived), so a child of a done context copies error and cause. */
-  final Done result() {
+  final DoneState result() {
     return doneState();
   }
 
@@ -434,7 +432,7 @@ sealed class CancelCtx extends CancelableContext permits TimerCtx {
    *
    * @param detach whether to drop the parent's reference to us (true unless the parent cancels us)
    */
-  final boolean cancel(Done d, boolean detach) {
+  final boolean cancel(DoneState d, boolean detach) {
     Object taken = complete(d);
     if (taken == ALREADY_DONE) {
       return false;
@@ -456,16 +454,16 @@ sealed class CancelCtx extends CancelableContext permits TimerCtx {
    *
    * @return the stack taken (possibly null), or {@link #ALREADY_DONE} if another thread won
    */
-  private Object complete(Done d) {
+  private Object complete(DoneState d) {
     for (; ; ) {
       Object s = state;
-      if (s instanceof Done) {
+      if (s instanceof DoneState) {
         return ALREADY_DONE;
       }
-      if (s == null && link == null && canceler instanceof CancelCtx) {
+      if (s == null && link == null && cancelSource instanceof CancelStateMachine) {
         // Unregistered: if an ancestor is done we already are, by its cancellation, which came
         // first and so wins; record it and refuse this one.
-        Done first = inherited();
+        DoneState first = inherited();
         if (first != null) {
           if (STATE.compareAndSet(this, null, first)) {
             afterDone();
@@ -504,14 +502,14 @@ sealed class CancelCtx extends CancelableContext permits TimerCtx {
   void afterDone() {}
 
   /** Notifies every node of {@code stack} and, through child links, of the subtree below it. */
-  private static void propagate(Node stack, Done d) {
+  private static void propagate(Node stack, DoneState d) {
     ArrayDeque<Node> work = null;
     ArrayList<Callback> callbacks = null;
     Node n = stack;
     for (; ; ) {
       for (; n != null; n = n.next) {
         if (n instanceof ChildLink) {
-          CancelCtx child = ((ChildLink) n).child;
+          CancelStateMachine child = ((ChildLink) n).child;
           if (child != null) {
             Object taken = child.complete(d);
             if (taken != ALREADY_DONE) {
@@ -564,7 +562,7 @@ sealed class CancelCtx extends CancelableContext permits TimerCtx {
     int budget = sweepCountdown - 1;
     for (; ; ) {
       Object s = state;
-      if (s instanceof Done) {
+      if (s instanceof DoneState) {
         return false;
       }
       Node first = s instanceof Node ? (Node) s : null;
@@ -624,7 +622,7 @@ sealed class CancelCtx extends CancelableContext permits TimerCtx {
     return n;
   }
 
-  // --------------------------------------------------------------------------------- Ctx
+  // --------------------------------------------------------------------------------- BaseContext
 
   @Override
   final Context parent() {
@@ -632,7 +630,7 @@ sealed class CancelCtx extends CancelableContext permits TimerCtx {
   }
 
   @Override
-  final Context canceler() {
+  final Context cancelSourceForChildren() {
     return this;
   }
 
@@ -653,7 +651,7 @@ sealed class CancelCtx extends CancelableContext permits TimerCtx {
 
   /** A cancelable child registered with a ctx4j parent. */
   static class ChildLink extends Node {
-    volatile CancelCtx child;
+    volatile CancelStateMachine child;
 
     @Override
     final boolean isLive() {
@@ -672,9 +670,9 @@ sealed class CancelCtx extends CancelableContext permits TimerCtx {
 
     @Override
     public void run() {
-      CancelCtx c = child;
+      CancelStateMachine c = child;
       if (c != null) {
-        c.cancel(Done.from(foreign), false);
+        c.cancel(DoneState.from(foreign), false);
       }
     }
   }

@@ -1,8 +1,8 @@
 package io.ctx4j;
 
 /** How contexts, keys and values are named in {@code toString}, after Go's {@code contextName}. */
-final class Names {
-  private Names() {}
+final class DisplayNames {
+  private DisplayNames() {}
 
   static String of(Context c) {
     try {

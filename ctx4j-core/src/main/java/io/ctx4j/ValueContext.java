@@ -7,25 +7,22 @@ import java.util.ArrayList;
  *
  * <p><b>Cost model.</b> Binding a value allocates this object and nothing else (no copy of the
  * parent's bindings), as in Go. A lookup walks the chain like Go's, but never more than {@link
- * #WALK} links: a longer walk builds a snapshot of every binding visible from where it started, and
- * leaves snapshots on the way at every {@code WALK}-th link, so that any later lookup from anywhere
- * in that stretch reaches a snapshot within {@code WALK} links and then costs one lookup in it,
- * however many values there are. A snapshot is a flat {@link ValueTable} for up to {@value
- * ValueTable#MAX_ENTRIES} bindings (a miss reads one or two slots) and a {@link ValueTrie} above
- * that (snapshots share structure, so building them stays O(log n) a link however long the chain).
- * Each link gets at most one snapshot (two racing lookups may both build one; they build equal
- * maps), so the work is amortised over the links.
+ * BaseContext#MAX_WALK} links: a longer walk builds a snapshot of every binding visible from where
+ * it started, and leaves snapshots on the way at every {@code MAX_WALK}-th link, so that any later
+ * lookup from anywhere in that stretch reaches a snapshot within {@code MAX_WALK} links and then
+ * costs one lookup in it, however many values there are. A snapshot is a flat {@link ValueTable}
+ * for up to {@value ValueTable#MAX_ENTRIES} bindings (a miss reads one or two slots) and a {@link
+ * ValueTrie} above that (snapshots share structure, so building them stays O(log n) a link however
+ * long the chain). Each link gets at most one snapshot (two racing lookups may both build one; they
+ * build equal maps), so the work is amortised over the links.
  *
  * <p><b>Publication.</b> {@link #snap} is volatile: a table is an array filled before it is
  * stored, and the volatile store and load carry its contents to the reader. A thread that does not
  * see a snapshot yet just walks and builds one of its own.
  */
-final class ValueCtx extends DerivedCtx {
+final class ValueContext extends ForwardingContext {
   /** What {@link #find} returns for a key bound nowhere in the chain (null is a bound value). */
   static final Object ABSENT = new Object();
-
-  /** Links a lookup may walk before it builds a snapshot. */
-  static final int WALK = 8;
 
   private final Key<?> key;
   private final Object value;
@@ -36,8 +33,9 @@ final class ValueCtx extends DerivedCtx {
    */
   private volatile Object snap;
 
-  ValueCtx(Context parent, Env env, Context canceler, Key<?> key, Object value) {
-    super(parent, env, canceler);
+  ValueContext(
+      Context parent, InheritedSettings settings, Context cancelSource, Key<?> key, Object value) {
+    super(parent, settings, cancelSource);
     this.key = key;
     this.value = value;
   }
@@ -47,8 +45,8 @@ final class ValueCtx extends DerivedCtx {
    *
    * @return the value (possibly a bound null), or {@link #ABSENT}
    */
-  static Object find(ValueCtx start, Key<?> key) {
-    ValueCtx n = start;
+  static Object find(ValueContext start, Key<?> key) {
+    ValueContext n = start;
     for (int steps = 0; n != null; steps++) {
       Object s = n.snap;
       if (s != null) {
@@ -57,7 +55,7 @@ final class ValueCtx extends DerivedCtx {
       if (n.key == key) {
         return n.value;
       }
-      if (steps == WALK) {
+      if (steps == MAX_WALK) {
         return lookUp(start.snapshot(), key);
       }
       n = n.values;
@@ -78,13 +76,13 @@ final class ValueCtx extends DerivedCtx {
 
   /**
    * Builds (iteratively: chains may be a million deep) the snapshot of every binding visible from
-   * here, on top of the nearest snapshot above, and stores it here and at every {@code WALK}-th link:
-   * a {@link ValueTable} while they are few enough, else a {@link ValueTrie}.
+   * here, on top of the nearest snapshot above, and stores it here and at every {@code MAX_WALK}-th
+   * link: a {@link ValueTable} while they are few enough, else a {@link ValueTrie}.
    */
   private Object snapshot() {
-    ArrayList<ValueCtx> path = new ArrayList<>();
+    ArrayList<ValueContext> path = new ArrayList<>();
     Object base = null;
-    for (ValueCtx n = this; n != null; n = n.values) {
+    for (ValueContext n = this; n != null; n = n.values) {
       Object s = n.snap;
       if (s != null) {
         base = s;
@@ -104,22 +102,23 @@ final class ValueCtx extends DerivedCtx {
           ValueTable.putAll(table, (Object[]) base);
         }
         for (int i = path.size() - 1; i >= 0; i--) {
-          ValueCtx x = path.get(i);
+          ValueContext x = path.get(i);
           ValueTable.put(table, x.key, x.value);
           if (i == 0) {
             x.snap = table;
-          } else if (i % WALK == 0) {
+          } else if (i % MAX_WALK == 0) {
             x.snap = table.clone(); // a copy: the table goes on filling for the links below
           }
         }
         return table;
       }
     }
-    ValueTrie trie = base instanceof Object[] ? ValueTable.toTrie((Object[]) base) : (ValueTrie) base;
+    ValueTrie trie =
+        base instanceof Object[] ? ValueTable.toTrie((Object[]) base) : (ValueTrie) base;
     for (int i = path.size() - 1; i >= 0; i--) {
-      ValueCtx x = path.get(i);
+      ValueContext x = path.get(i);
       trie = ValueTrie.put(trie, x.key, x.value);
-      if (i % WALK == 0) {
+      if (i % MAX_WALK == 0) {
         x.snap = trie;
       }
     }
@@ -128,6 +127,7 @@ final class ValueCtx extends DerivedCtx {
 
   @Override
   void appendLayer(StringBuilder sb) {
-    sb.append(".WithValue(").append(key).append(", ").append(Names.ofValue(value)).append(')');
+    sb.append(".WithValue(").append(key).append(", ");
+    sb.append(DisplayNames.ofValue(value)).append(')');
   }
 }

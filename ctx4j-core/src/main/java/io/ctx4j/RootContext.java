@@ -1,14 +1,14 @@
 package io.ctx4j;
 
 /** {@code context.Background} and {@code context.TODO}: never done, no deadline, no values. */
-final class RootCtx extends Ctx {
-  static final RootCtx BACKGROUND = new RootCtx("context.Background");
-  static final RootCtx TODO = new RootCtx("context.TODO");
+final class RootContext extends BaseContext {
+  static final RootContext BACKGROUND = new RootContext("context.Background");
+  static final RootContext TODO = new RootContext("context.TODO");
 
   private final String name;
 
-  private RootCtx(String name) {
-    super(Env.EMPTY, null);
+  private RootContext(String name) {
+    super(InheritedSettings.EMPTY, null);
     this.name = name;
   }
 
@@ -39,7 +39,7 @@ final class RootCtx extends Ctx {
   }
 
   @Override
-  Context canceler() {
+  Context cancelSourceForChildren() {
     return null;
   }
 

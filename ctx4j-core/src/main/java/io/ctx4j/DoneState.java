@@ -5,31 +5,34 @@ package io.ctx4j;
  * that no reader can see one without the other. The two cause-less outcomes are shared singletons;
  * only a cancellation with an explicit cause allocates.
  */
-final class Done {
-  static final Done CANCELED = new Done(Context.CANCELED, Context.CANCELED);
-  static final Done DEADLINE = new Done(Context.DEADLINE_EXCEEDED, Context.DEADLINE_EXCEEDED);
+final class DoneState {
+  static final DoneState CANCELED = new DoneState(Context.CANCELED, Context.CANCELED);
+  static final DoneState DEADLINE =
+      new DoneState(Context.DEADLINE_EXCEEDED, Context.DEADLINE_EXCEEDED);
 
   final ContextException err;
   /** Never null: without an explicit cause it is {@link #err}, as in Go. */
   final Throwable cause;
 
-  private Done(ContextException err, Throwable cause) {
+  private DoneState(ContextException err, Throwable cause) {
     this.err = err;
     this.cause = cause;
   }
 
-  static Done canceled(Throwable cause) {
-    return cause == null || cause == Context.CANCELED ? CANCELED : new Done(Context.CANCELED, cause);
+  static DoneState canceled(Throwable cause) {
+    return cause == null || cause == Context.CANCELED
+        ? CANCELED
+        : new DoneState(Context.CANCELED, cause);
   }
 
-  static Done deadline(Throwable cause) {
+  static DoneState deadline(Throwable cause) {
     return cause == null || cause == Context.DEADLINE_EXCEEDED
         ? DEADLINE
-        : new Done(Context.DEADLINE_EXCEEDED, cause);
+        : new DoneState(Context.DEADLINE_EXCEEDED, cause);
   }
 
   /** The state to copy from a custom context that reports itself done (or claims to be). */
-  static Done from(Context foreign) {
+  static DoneState from(Context foreign) {
     ContextException e;
     try {
       e = foreign.err();

@@ -7,41 +7,42 @@ import java.util.concurrent.ExecutionException;
 
 /**
  * A layer that cannot be cancelled itself ({@code withValue}, {@code withoutCancel}, {@code
- * withTimeSource}): every question about done-ness goes to {@link #canceler} in one hop, however
- * many such layers sit in between (Go walks them one by one).
+ * withTimeSource}): every question about done-ness goes to {@link #cancelSource} in one hop,
+ * however many such layers sit in between (Go walks them one by one).
  */
-abstract sealed class DerivedCtx extends Ctx permits ValueCtx, LayerCtx {
+abstract sealed class ForwardingContext extends BaseContext
+    permits ValueContext, WithoutCancelContext, TimeSourceContext {
   private final Context parent;
-  /** The nearest ctx4j cancelable ancestor, or a custom ancestor, or null when nothing can cancel. */
-  private final Context canceler;
+  /** The nearest cancelable ancestor (ctx4j or custom); null when nothing can cancel us. */
+  private final Context cancelSource;
 
-  DerivedCtx(Context parent, Env env, Context canceler) {
-    super(env, bindingsOf(parent));
+  ForwardingContext(Context parent, InheritedSettings settings, Context cancelSource) {
+    super(settings, bindingsOf(parent));
     this.parent = parent;
-    this.canceler = canceler;
+    this.cancelSource = cancelSource;
   }
 
-  /** Where done-ness questions go: the canceler, or a root when nothing can cancel us. */
+  /** Where done-ness questions go: the cancelSource, or a root when nothing can cancel us. */
   private Context target() {
-    Context c = canceler;
-    return c == null ? RootCtx.BACKGROUND : c;
+    Context c = cancelSource;
+    return c == null ? RootContext.BACKGROUND : c;
   }
 
   @Override
   public final ContextException err() {
-    Context c = canceler;
+    Context c = cancelSource;
     return c == null ? null : c.err();
   }
 
   @Override
   public final boolean isDone() {
-    Context c = canceler;
+    Context c = cancelSource;
     return c != null && c.isDone();
   }
 
   @Override
   public final Throwable cause() {
-    Context c = canceler;
+    Context c = cancelSource;
     return c == null ? null : c.cause();
   }
 
@@ -77,7 +78,7 @@ abstract sealed class DerivedCtx extends Ctx permits ValueCtx, LayerCtx {
   }
 
   @Override
-  final Context canceler() {
-    return canceler;
+  final Context cancelSourceForChildren() {
+    return cancelSource;
   }
 }
