@@ -11,53 +11,98 @@ import java.util.Objects;
 import java.util.concurrent.locks.LockSupport;
 
 /**
- * A context that can be cancelled: the core of ctx4j.
+ * The cancel state machine: every {@link CancelableContext} is one ({@link DeadlineContext} adds a
+ * timer). All of its state is one volatile field, {@code state}; everything else is final or set
+ * once.
  *
- * <h2>Implementation notes</h2>
+ * <h2>States</h2>
  *
- * <p><b>State.</b> One volatile field, {@code state}, holds everything: {@code null} or the top
- * {@link Node} of a Treiber stack while the context is live (links to cancelable children, parked
- * waiters, callbacks), and the {@link DoneState} (error + cause) once it is done. It changes to a {@code
- * DoneState} exactly once, by CAS, so the first cancellation wins, and {@code err()} is one volatile read
- * and a type check, with no lock and nothing shared between contexts.
+ * <pre>
+ * state        | done? | who answers isDone/err/cause             | own stack of nodes
+ * -------------+-------+------------------------------------------+----------------------------
+ * UNREGISTERED | no(*) | the run of UNREGISTERED ancestors, up to | empty: nothing is pushed
+ *              |       | the first that is not (authoritative)    | before registering (inv. 2)
+ * EMPTY        | no    | this field                               | empty
+ * Node         | no    | this field                               | the top of a Treiber stack
+ * DoneState    | yes   | this field: the final error and cause    | sealed, taken by the canceller
+ *
+ * (*) unless an ancestor of that run is done: the first look that finds it makes its DoneState
+ *     ours (transition 3) before answering.
+ * Starts UNREGISTERED when the cancel source is a CancelStateMachine (registration is lazy), else
+ * EMPTY (no cancel source, or a custom one, which the factory registers with at once).
+ *
+ *                      (1) register
+ *      UNREGISTERED ------------------> EMPTY ---(2) push---> Node --+
+ *            |                            |                   ^  |   | (2) push
+ *            | (3) cancel, or a look      | (4) cancel        |  +---+
+ *            |     finds a done ancestor  |                   |  | (4) cancel
+ *            v                            v                      v
+ *      +---------------------------------------------------------------+
+ *      | DoneState (final error and cause): no transition leaves it     |
+ *      +---------------------------------------------------------------+
+ * </pre>
+ *
+ * <p>Each transition is one CAS of {@code state}, and that CAS is the moment the operation takes
+ * effect. (1) register: our {@link ChildLink} is pushed on the cancel source's stack first, then
+ * {@code UNREGISTERED -> EMPTY}; whoever wins that CAS owns the link, a loser clears its own. (2)
+ * push (a child link, a waiter, a callback): {@code EMPTY|Node -> Node}. (3) and (4) complete:
+ * {@code any -> DoneState}, which in the same step seals the stack and takes it.
+ *
+ * <h2>Invariants</h2>
+ *
+ * <ol>
+ *   <li>A {@code DoneState} is final: every write of {@code state} is from a live value (a CAS,
+ *       or a plain store while nobody else can see the context).
+ *   <li>{@code UNREGISTERED} implies that the cancel source is a {@code CancelStateMachine} and
+ * that
+ *       nothing was ever pushed on our stack (push registers first).
+ *   <li>Registered means reachable: once our state has left {@code UNREGISTERED} with a ctx4j
+ *       cancel source, our link is on that source's stack or the source is done (then we are, or
+ *       take its state). So the cancel source of a registered context is never {@code
+ *       UNREGISTERED} itself: the run above registers first, top-down.
+ *   <li>Every pushed node is handled exactly once: by the canceller whose CAS to a {@code
+ *       DoneState} takes it, or, when the push fails because the state already is one, by the
+ *       pusher.
+ *   <li>The {@code DoneState} is published before anything is notified: a woken waiter, a running
+ *       callback and a notified child all see it; {@code err() != null} if and only if done.
+ *   <li>An answer once given never changes, and a context ends with its own cancellation or with
+ *       the one it inherits, whichever came first, never a third: a look that finds a done
+ *       ancestor fixes its {@code DoneState} into every context of the run between, top-down,
+ *       before anyone acts on it.
+ *   <li>{@code link} is written once, by the winner of transition (1) or by the factory's
+ *       registration with a custom source; a pushed link whose registration lost is dead.
+ *   <li>Every value a {@link Node#next} field ever holds leads to every node below it that is still
+ *       live (the proof is at the field), so no sweep loses a registration.
+ * </ol>
+ *
+ * Each invariant is checked by an {@code assert} where it must hold (the tests run with {@code
+ * -ea}; without it the checks cost nothing).
+ *
+ * <h2>Why it is built this way</h2>
  *
  * <p><b>Order of cancellation.</b> The canceller (1) CASes {@code state} from the stack it read to
- * the {@code DoneState}: in one step it makes the context done, seals it against new registrations and
- * takes every node registered so far; (2) walks those nodes: children are CASed done the same way
- * (their stacks queued), waiters unparked, callbacks collected; (3) repeats for queued stacks with an
- * explicit work list, never recursion, so chains a million deep are fine; (4) runs the callbacks,
- * each guarded, once the whole subtree is marked done. When {@code cancel()} returns {@code true} the
- * whole subtree is done. Since the error is published before anything is notified, a non-null {@code
- * err()} always means "done" and a woken waiter always sees it.
+ * the {@code DoneState}: in one step the context is done, sealed against new registrations and its
+ * stack taken; (2) walks those nodes: children are CASed done the same way (their stacks queued),
+ * waiters unparked, callbacks collected; (3) repeats for queued stacks with an explicit work list,
+ * never recursion, so chains a million deep are fine; (4) runs the callbacks, each guarded, once
+ * the whole subtree is marked done. When {@code cancel()} returns {@code true} the whole subtree is
+ * done. {@code err()} is one volatile read and a comparison, with no lock.
  *
- * <p><b>No lost registration.</b> A registration is a CAS of {@code state} from a stack to a longer
- * stack; it fails once the state is a {@code DoneState}, and the registrant then handles its own node (a
- * callback runs at once, a child is born done). A node pushed before the canceller's CAS is in the
- * stack the canceller takes. Either way every node is handled exactly once.
+ * <p><b>Lazy registration.</b> A plain {@code withCancel} child of a ctx4j context starts {@code
+ * UNREGISTERED}: creating it writes nothing to the parent, so children created and cancelled under
+ * a shared parent never contend on it, and building a chain costs one allocation a link, as in
+ * grpc-java. It registers when something is first pushed on its own stack (a waiter, a callback, a
+ * child that registers). Until then a question walks up the run of unregistered ancestors, at most
+ * {@link BaseContext#MAX_WALK} of them; a longer walk registers the context asked instead, so the
+ * next question is one read. Timers and children of custom contexts register at once, so a
+ * parent's cancellation stops their timers and custom contexts are asked only once.
  *
- * <p><b>Lazy registration.</b> A plain {@code withCancel} child does not register with its cancelSource
- * when created, and creating it reads nothing: until something is pushed on its own stack (a waiter,
- * a callback, a live timer below it) it answers questions from its own state and then its
- * ancestors', walking up the run of unregistered contexts to the first one that is registered or
- * root-level (whose own state is authoritative). So children created and cancelled under a shared
- * parent never write to the parent, and building a chain costs one allocation a link, as in
- * grpc-java, while a check stays a read or two. Invariant: a registered context's cancelSource is
- * registered (or root-level, or done); {@link #ensureRegistered} keeps it by registering the run
- * above first, top-down, iteratively. A walk longer than {@link #MAX_WALK} registers the context
- * asked instead, so the next question is one read. When a walk finds a done ancestor, it fixes that
- * state into every context between, top-down, by the same CAS their own cancels use, before
- * anyone acts on it: an answer once given never changes, and a context never ends with another
- * cause than the parent it inherited from. Timers and children of custom contexts register at
- * once, so a parent's cancellation stops their timers and custom contexts are asked only once.
- *
- * <p><b>Detaching and leaks.</b> A child holds its {@link ChildLink}; cancelling the child by hand
- * clears {@code link.child}, which drops the parent's only reference to it at once (no lock on the
- * parent, no map: golang/go#47806). The empty link stays in the parent's stack until swept: a push
- * skips dead nodes at the top of the stack, and every so many pushes (about as many as there were
- * live nodes at the last sweep) a sweep unlinks dead nodes deeper down, so dead links stay within a
- * constant factor of the live ones, amortised O(1) per push. Sweeps may overlap each other and the
- * canceller's walk: they only ever bypass dead nodes, and every value a {@code next} field ever held
- * leads to all live nodes after it, so no live node can be lost.
+ * <p><b>Detaching and leaks.</b> Cancelling a child by hand clears {@code link.child}, which drops
+ * the parent's only reference to it at once (no lock on the parent, no map: golang/go#47806). The
+ * dead link stays in the parent's stack until swept: a push skips dead nodes at the top, and every
+ * so many pushes (about as many as there were live nodes at the last sweep) a sweep unlinks dead
+ * nodes deeper down, so dead links stay within a constant factor of the live ones, amortised O(1)
+ * per push.
  *
  * <p><b>Callbacks and threads.</b> Callbacks never run under a lock. User callbacks fired from the
  * timer thread are handed to ctx4j's callback threads instead ({@code internal.Async}: virtual
@@ -66,48 +111,68 @@ import java.util.concurrent.locks.LockSupport;
 sealed class CancelStateMachine extends CancelableContext permits DeadlineContext {
   private static final int MIN_SWEEP_INTERVAL = 16;
 
+  /** {@code state}: live, not registered with its ctx4j cancel source; ask the ancestors. */
+  private static final Object UNREGISTERED = new Marker("UNREGISTERED");
+
+  /**
+   * {@code state}: live, with an empty stack, and authoritative (registered, or nothing ctx4j
+   * above to ask): checking it is one load and one comparison.
+   */
+  private static final Object EMPTY = new Marker("EMPTY");
+
+  /** What {@link #complete} returns when another thread made the context done first. */
+  private static final Object ALREADY_DONE = new Marker("ALREADY_DONE");
+
   private static final VarHandle STATE;
-  private static final VarHandle LINK;
 
   static {
     try {
-      MethodHandles.Lookup l = MethodHandles.lookup();
-      STATE = l.findVarHandle(CancelStateMachine.class, "state", Object.class);
-      LINK = l.findVarHandle(CancelStateMachine.class, "link", ChildLink.class);
+      STATE =
+          MethodHandles.lookup().findVarHandle(CancelStateMachine.class, "state", Object.class);
     } catch (ReflectiveOperationException e) {
       throw new ExceptionInInitializerError(e);
     }
   }
 
+  /** The context we were derived from, for {@code toString}. Set at construction. */
   private final Context parent;
-  /** Where cancellation comes from: a ctx4j context, a custom one, or null when nothing can cancel. */
-  final Context cancelSource;
+
   /**
-   * Our entry in the cancelSource's stack (or our registration with a custom cancelSource), set once by CAS
-   * when we register; null while unregistered. See "Lazy registration" in the class notes.
+   * Where our cancellation comes from: the nearest cancelable ctx4j ancestor, a custom ancestor, or
+   * null when nothing can cancel us (a root-level context). Set at construction, never changes.
+   */
+  private final Context cancelSource;
+
+  /**
+   * Our entry in the cancel source's stack, or our registration with a custom source. Null while
+   * {@code UNREGISTERED} and for a root-level context; written once (invariant 7) by the winner of
+   * transition (1), or by the factory for a custom source; its {@code child} is cleared when we are
+   * cancelled by hand, which lets the source drop us.
    */
   private volatile ChildLink link;
 
-  /** Null or the top {@link Node} while live; the {@link DoneState} once done. See the class notes. */
+  /**
+   * {@code UNREGISTERED}, {@code EMPTY}, the top {@link Node} or the {@link DoneState}: see the
+   * table above. Written only by CAS after construction. The constructor's store is plain: nobody
+   * else can see the context yet, and whoever gets it later normally gets it through a
+   * happens-before edge (the factory's return, a volatile field); a reader that got it through a
+   * data race and still sees null is answered as the initial state (see {@link #doneState}).
+   */
   private volatile Object state;
-  /** Pushes left before the next sweep. Racy on purpose: a lost update only moves a sweep. */
+
+  /**
+   * Pushes left before the next sweep. Racy on purpose: a lost update only moves a sweep; starts at
+   * {@link #MIN_SWEEP_INTERVAL}, reset after each sweep to the number of live nodes it found.
+   */
   private int sweepCountdown = MIN_SWEEP_INTERVAL;
 
-  CancelStateMachine(Context parent, InheritedSettings settings, ValueContext values, Context cancelSource) {
+  CancelStateMachine(
+      Context parent, InheritedSettings settings, ValueContext values, Context cancelSource) {
     super(settings, values);
     this.parent = parent;
     this.cancelSource = cancelSource;
-    if (!(cancelSource instanceof CancelStateMachine)) {
-      // A plain store: a thread that still sees null takes the slow path and finds the same answer.
-      STATE.set(this, EMPTY);
-    }
+    STATE.set(this, cancelSource instanceof CancelStateMachine ? UNREGISTERED : EMPTY);
   }
-
-  /**
-   * The state of a live context with an empty stack whose done-ness is its own (no ctx4j cancelSource
-   * to consult): checking it is one load and one comparison, the cost of a plain volatile read.
-   */
-  private static final Object EMPTY = new Object();
 
   // ------------------------------------------------------------------------------ Context
 
@@ -123,93 +188,94 @@ sealed class CancelStateMachine extends CancelableContext permits DeadlineContex
 
   @Override
   public final boolean isDone() {
-    return doneState() != null;
+    return doneState(state) != null;
   }
 
   @Override
   public final Throwable cause() {
-    DoneState d = doneState();
+    DoneState d = doneState(state);
     return d == null ? null : d.cause;
   }
 
   /**
-   * Our terminal state, own or, while unregistered, the cancelSource's: an unregistered context's
-   * cancelSource is registered (or a root-level context), so its state is authoritative for both.
+   * The one question, "are we done, and how": our final state, own or inherited; null while live.
+   * Takes the value of {@code state} the caller just read, so that a check costs one volatile read.
    */
-  private DoneState doneState() {
-    return doneState(state);
-  }
-
-  /** {@link #doneState()} given the value of {@code state} just read. */
   private DoneState doneState(Object s) {
     if (s == EMPTY) {
       return null;
     }
+    if (s == UNREGISTERED) {
+      DoneState inherited = doneAncestorState();
+      if (inherited == null) {
+        return null; // live, as of our read of s: every ancestor read after it was live too
+      }
+      // Make it ours before anyone acts on it (invariant 6): otherwise our own cancel, decided just
+      // before the ancestor's and landing just after this look, could replace the answer given.
+      cancel(inherited, false);
+      Object now = state;
+      assert now instanceof DoneState : "invariant 1: a context that took a state keeps one";
+      return (DoneState) now;
+    }
     if (s instanceof DoneState) {
       return (DoneState) s;
     }
-    Context up = cancelSource; // final: no second volatile read for a context with no ctx4j cancelSource
-    if (!(up instanceof CancelStateMachine) || link != null) {
-      return null; // nothing can cancel us, or we are registered and the cancelSource tells us
+    if (s == null) {
+      // Only through a data race: this context reached the thread without a happens-before edge
+      // and the constructor's plain store is not visible yet, though the final fields are. Answer
+      // as the initial state would.
+      return cancelSource instanceof CancelStateMachine ? doneState(UNREGISTERED) : null;
     }
-    DoneState inherited = inherited();
-    if (inherited == null) {
-      return ownDone(); // still live, or we registered (or were cancelled) meanwhile
-    }
-    // Make it ours before anyone acts on it: otherwise our own cancel, decided just before the
-    // cancelSource's and landing just after this read, could replace the answer a caller already saw.
-    cancel(inherited, false);
-    return ownDone();
+    assert s instanceof Node : s;
+    return null;
   }
 
   /**
-   * For an unregistered context: the done state of the nearest done context up the run of
-   * unregistered ones above it, fixed into every context of the run below that one (top-down, so
-   * each takes the final state of the one above: everyone who looks agrees, whatever races with
-   * the look); null if none is done before a registered or root-level context, which is
-   * authoritative. A run longer than {@link #MAX_WALK} registers us instead (and returns null), so
-   * that the next question costs one read.
+   * For an {@code UNREGISTERED} context: the {@code DoneState} of the nearest done context up the
+   * run of {@code UNREGISTERED} ones above, fixed into every context between (invariant 6); null if
+   * the first context that is not {@code UNREGISTERED} is live. A run longer than {@link
+   * BaseContext#MAX_WALK} registers us instead and answers from our own state.
    */
-  private DoneState inherited() {
-    CancelStateMachine c = (CancelStateMachine) cancelSource;
+  private DoneState doneAncestorState() {
+    CancelStateMachine c = (CancelStateMachine) cancelSource; // invariant 2
     int steps = 0;
     Object cs;
     for (; ; ) {
       cs = c.state;
       if (cs == EMPTY) {
-        return null; // the usual case, a live parent with nothing registered: no type check needed
+        return null; // the usual case, a live parent with nothing registered: no type check
       }
-      if (cs instanceof DoneState) {
-        break;
-      }
-      if (c.link != null || !(c.cancelSource instanceof CancelStateMachine)) {
-        return null;
+      if (cs != UNREGISTERED) {
+        break; // authoritative: a stack (live) or a DoneState
       }
       if (++steps > MAX_WALK) {
         ensureRegistered();
-        return null;
+        Object own = state;
+        assert own != UNREGISTERED : "transition 1 done";
+        return doneState(own);
       }
       c = (CancelStateMachine) c.cancelSource;
+    }
+    if (!(cs instanceof DoneState)) {
+      return null;
     }
     DoneState found = (DoneState) cs;
     if (steps > 0) {
       ArrayList<CancelStateMachine> between = new ArrayList<>(steps);
-      for (CancelStateMachine x = (CancelStateMachine) cancelSource; x != c; x = (CancelStateMachine) x.cancelSource) {
+      for (CancelStateMachine x = (CancelStateMachine) cancelSource;
+          x != c;
+          x = (CancelStateMachine) x.cancelSource) {
         between.add(x);
       }
       for (int i = between.size() - 1; i >= 0; i--) {
         CancelStateMachine x = between.get(i);
-        x.cancel(found, false); // its cancelSource is done now, so this cannot walk further
-        found = x.ownDone();
+        x.cancel(found, false); // its cancel source is done now, so this does not walk further
+        Object xs = x.state;
+        assert xs instanceof DoneState : "invariant 6: fixed top-down";
+        found = (DoneState) xs;
       }
     }
     return found;
-  }
-
-  /** Only our own field: what a registered (or root-level) context knows. */
-  private DoneState ownDone() {
-    Object s = state;
-    return s instanceof DoneState ? (DoneState) s : null;
   }
 
   @Override
@@ -236,7 +302,7 @@ sealed class CancelStateMachine extends CancelableContext permits DeadlineContex
       return;
     }
     if (Thread.interrupted()) {
-      doneWinsOverInterrupt();
+      doneWinsOverInterrupt(this);
       return;
     }
     Waiter w = new Waiter(Thread.currentThread());
@@ -247,7 +313,7 @@ sealed class CancelStateMachine extends CancelableContext permits DeadlineContex
       while (!isDone()) {
         LockSupport.park(this);
         if (Thread.interrupted()) {
-          doneWinsOverInterrupt();
+          doneWinsOverInterrupt(this);
           return;
         }
       }
@@ -268,10 +334,6 @@ sealed class CancelStateMachine extends CancelableContext permits DeadlineContex
     Thread.currentThread().interrupt();
   }
 
-  private void doneWinsOverInterrupt() throws InterruptedException {
-    doneWinsOverInterrupt(this);
-  }
-
   @Override
   public final boolean await(Duration timeout) throws InterruptedException {
     Objects.requireNonNull(timeout, "timeout");
@@ -279,7 +341,7 @@ sealed class CancelStateMachine extends CancelableContext permits DeadlineContex
       return true;
     }
     if (Thread.interrupted()) {
-      doneWinsOverInterrupt();
+      doneWinsOverInterrupt(this);
       return true;
     }
     long nanos = Durations.saturatedNanos(timeout);
@@ -299,7 +361,7 @@ sealed class CancelStateMachine extends CancelableContext permits DeadlineContex
         }
         LockSupport.parkNanos(this, left);
         if (Thread.interrupted()) {
-          doneWinsOverInterrupt();
+          doneWinsOverInterrupt(this);
           return true;
         }
       }
@@ -308,6 +370,7 @@ sealed class CancelStateMachine extends CancelableContext permits DeadlineContex
       w.thread = null;
     }
   }
+
 
   // ------------------------------------------------------------------------ CancelableContext
 
@@ -326,28 +389,30 @@ sealed class CancelStateMachine extends CancelableContext permits DeadlineContex
     cancel(DoneState.CANCELED, true);
   }
 
-  // ---------------------------------------------------------------------------- the machinery
+  // ---------------------------------------------------------------------------- registration
 
   /**
-   * Makes sure the cancelSource will notify us, registering if we have not yet; needed before anything
-   * is pushed on our own stack. Cheap once registered. Called by the factory for contexts that must
-   * be told at once (timers, children of custom contexts) and for the parent of every new child.
+   * Registers now if registration is due and not yet done: with a ctx4j cancel source, transition
+   * (1) for us and, first, for the run of {@code UNREGISTERED} ancestors above (invariant 3); with
+   * a custom one, its {@code onDone}. Called by the factories for contexts that must hear at once
+   * (timers, children of custom contexts), and before anything is pushed on our stack. Cheap once
+   * registered.
    */
   final void ensureRegistered() {
-    Context up = cancelSource;
-    if (up == null || link != null || state instanceof DoneState) {
+    if (state != UNREGISTERED) {
+      Context up = cancelSource;
+      if (up != null && !(up instanceof CancelStateMachine) && link == null
+          && !(state instanceof DoneState)) {
+        attachCustom(up); // only from the factory, before anyone else can see us
+      }
       return;
     }
-    if (!(up instanceof CancelStateMachine)) {
-      attachForeign(up);
-      return;
-    }
-    CancelStateMachine p = (CancelStateMachine) up;
-    if (p.needsRegistration()) {
-      // Keep the invariant (a registered context's cancelSource is registered) by registering the run
-      // of unregistered ancestors first, top-down, with a list rather than recursion.
+    CancelStateMachine p = (CancelStateMachine) cancelSource;
+    if (p.state == UNREGISTERED) {
       ArrayList<CancelStateMachine> run = new ArrayList<>();
-      for (CancelStateMachine x = p; x.needsRegistration(); x = (CancelStateMachine) x.cancelSource) {
+      for (CancelStateMachine x = p;
+          x.state == UNREGISTERED;
+          x = (CancelStateMachine) x.cancelSource) {
         run.add(x);
       }
       for (int i = run.size() - 1; i >= 0; i--) {
@@ -356,51 +421,59 @@ sealed class CancelStateMachine extends CancelableContext permits DeadlineContex
       }
     }
     registerWith(p);
+    assert state != UNREGISTERED : "transition 1 is taken by us, another thread or a cancel";
   }
 
-  private boolean needsRegistration() {
-    return link == null && cancelSource instanceof CancelStateMachine && !(state instanceof DoneState);
-  }
-
-  /** Registers with {@code p}, which is registered, root-level or done (or being registered). */
+  /** Transition (1) with {@code p}, our cancel source, which is registered, root-level or done. */
   private void registerWith(CancelStateMachine p) {
-    if (link != null || state instanceof DoneState) {
+    assert p.state != UNREGISTERED : "invariant 3: the run above registers first, top-down";
+    if (state != UNREGISTERED) {
+      return; // another thread registered us, or we are done
+    }
+    Object ps = p.state;
+    if (ps instanceof DoneState) {
+      takeState((DoneState) ps); // the source finished first: no link needed
       return;
     }
-    DoneState first = p.ownDone();
-    if (first != null) {
-      cancel(first, false); // the cancelSource finished first: take its state, no link needed
-      return;
-    }
-    ChildLink l = new ChildLink();
-    l.child = this;
-    if (!LINK.compareAndSet(this, null, l)) {
-      return; // another thread registers us; whatever it pushes next is handled either way
-    }
+    ChildLink l = new ChildLink(this);
     if (!p.pushNode(l)) {
       l.child = null;
-      cancel(p.ownDone(), false); // the cancelSource finished first: take its state, notify ours
-    } else if (state instanceof DoneState) {
-      l.child = null; // cancelled while registering: let the cancelSource drop the link
+      cancel((DoneState) p.state, false); // the source finished first: take its state
+      return;
+    }
+    // Our link is on p's stack: p notifies us from now on, so our own field is authoritative.
+    if (STATE.compareAndSet(this, UNREGISTERED, EMPTY)) {
+      assert link == null : "invariant 7: link is written once";
+      link = l;
+      if (state instanceof DoneState) {
+        l.child = null; // cancelled by hand just now, perhaps before the detach could see the link
+      }
+    } else {
+      l.child = null; // another thread registered us first, or we are done: this link is surplus
     }
   }
 
-  private void attachForeign(Context foreign) {
-    ForeignLink fl = new ForeignLink(foreign);
-    fl.child = this;
-    if (!LINK.compareAndSet(this, null, fl)) {
-      return;
+  /** An {@code UNREGISTERED} context takes a done ancestor's state; its stack is empty. */
+  private void takeState(DoneState d) {
+    if (STATE.compareAndSet(this, UNREGISTERED, d)) {
+      afterDone();
     }
-    if (foreign.isDone()) {
+  }
+
+  /** Registers with a custom cancel source, from the factory, before anyone else can see us. */
+  private void attachCustom(Context custom) {
+    ForeignLink fl = new ForeignLink(custom, this);
+    link = fl;
+    if (custom.isDone()) {
       fl.child = null;
-      cancel(DoneState.from(foreign), false);
+      cancel(DoneState.from(custom), false);
       return;
     }
-    Registration r = foreign.onDone(fl);
+    Registration r = custom.onDone(fl);
     if (r == null) {
       fl.child = null;
       throw new NullPointerException(
-          "onDone of " + foreign.getClass().getName() + " returned null instead of a Registration");
+          "onDone of " + custom.getClass().getName() + " returned null instead of a Registration");
     }
     fl.registration = r;
     if (fl.child == null) {
@@ -408,35 +481,28 @@ sealed class CancelStateMachine extends CancelableContext permits DeadlineContex
     }
   }
 
-  /** Born done because the parent already was: no registration, nothing to notify yet. */
-  private void inherit(DoneState d) {
-    // Nobody else can see us yet, so the state is still null.
-    Object s = state; // null or EMPTY: nobody else can see us yet
-    if (!(s instanceof DoneState) && STATE.compareAndSet(this, s, d)) {
-      afterDone();
-    }
-  }
+  // --------------------------------------------------------------------------- completion
 
   /** Made done before anyone else can see it (a deadline already past, a parent already done). */
   final void bornDone(DoneState d) {
-    inherit(d);
-  }
-
-  /** The terminal state (own or derived), so a child of a done context copies error and cause. */
-  final DoneState result() {
-    return doneState();
+    assert state == EMPTY && cancelSource == null : "born done only as a root-level context";
+    STATE.set(this, d);
+    afterDone();
   }
 
   /**
-   * Moves this context to {@code d} unless already done, then notifies the subtree.
+   * Transitions (3)/(4): moves this context to {@code d} unless already done, then notifies the
+   * subtree.
    *
-   * @param detach whether to drop the parent's reference to us (true unless the parent cancels us)
+   * @param detach whether to drop the source's reference to us (true unless the source cancels us)
+   * @return whether this call made the context done
    */
   final boolean cancel(DoneState d, boolean detach) {
     Object taken = complete(d);
     if (taken == ALREADY_DONE) {
       return false;
     }
+    assert state instanceof DoneState : "invariant 1";
     if (detach) {
       detach();
     }
@@ -447,12 +513,10 @@ sealed class CancelStateMachine extends CancelableContext permits DeadlineContex
     return true;
   }
 
-  private static final Object ALREADY_DONE = new Object();
-
   /**
    * Moves the state to {@code d}, sealing the stack.
    *
-   * @return the stack taken (possibly null), or {@link #ALREADY_DONE} if another thread won
+   * @return the stack taken (null if empty), or {@link #ALREADY_DONE} if another thread won
    */
   private Object complete(DoneState d) {
     for (; ; ) {
@@ -460,19 +524,17 @@ sealed class CancelStateMachine extends CancelableContext permits DeadlineContex
       if (s instanceof DoneState) {
         return ALREADY_DONE;
       }
-      if (s == null && link == null && cancelSource instanceof CancelStateMachine) {
-        // Unregistered: if an ancestor is done we already are, by its cancellation, which came
-        // first and so wins; record it and refuse this one.
-        DoneState first = inherited();
+      if (s == UNREGISTERED) {
+        // If an ancestor is done we already are, by its cancellation, which came first and so
+        // wins (invariant 6): record it and refuse this one.
+        DoneState first = doneAncestorState();
         if (first != null) {
-          if (STATE.compareAndSet(this, null, first)) {
-            afterDone();
-          }
+          takeState(first);
           continue;
         }
       }
       if (STATE.compareAndSet(this, s, d)) {
-        return s == EMPTY ? null : s;
+        return s instanceof Node ? s : null; // invariant 2: UNREGISTERED has an empty stack
       }
     }
   }
@@ -490,7 +552,12 @@ sealed class CancelStateMachine extends CancelableContext permits DeadlineContex
     }
   }
 
-  private static void stopQuietly(Registration r) {
+  /**
+   * Stops a registration (our entry with a custom source, a timer) in the middle of a cancellation:
+   * one that throws is reported, never propagated, so the cancellation still reaches the children,
+   * waiters and callbacks.
+   */
+  static void stopQuietly(Registration r) {
     try {
       r.stop();
     } catch (Throwable t) {
@@ -512,6 +579,7 @@ sealed class CancelStateMachine extends CancelableContext permits DeadlineContex
           CancelStateMachine child = ((ChildLink) n).child;
           if (child != null) {
             Object taken = child.complete(d);
+            assert child.state instanceof DoneState : "invariant 5: children first, then the rest";
             if (taken != ALREADY_DONE) {
               child.afterDone();
               if (taken != null) {
@@ -547,17 +615,19 @@ sealed class CancelStateMachine extends CancelableContext permits DeadlineContex
     }
   }
 
+  // --------------------------------------------------------------------------------- the stack
+
   /**
-   * Pushes {@code n} unless this context is done.
+   * Transition (2): pushes {@code n} unless this context is done, registering first.
    *
-   * @return false if done before the push; the caller then handles {@code n} itself
+   * @return false if done before the push; the caller then handles {@code n} itself (invariant 4)
    */
   final boolean push(Node n) {
     ensureRegistered();
     return pushNode(n);
   }
 
-  /** {@link #push} for a context known to be registered, root-level or done. */
+  /** {@link #push} for a context known not to be {@code UNREGISTERED}. */
   private boolean pushNode(Node n) {
     int budget = sweepCountdown - 1;
     for (; ; ) {
@@ -565,6 +635,7 @@ sealed class CancelStateMachine extends CancelableContext permits DeadlineContex
       if (s instanceof DoneState) {
         return false;
       }
+      assert s != UNREGISTERED : "invariant 2: nothing is pushed before registering";
       Node first = s instanceof Node ? (Node) s : null;
       while (first != null && !first.isLive()) {
         first = first.next;
@@ -591,7 +662,8 @@ sealed class CancelStateMachine extends CancelableContext permits DeadlineContex
         live++;
         p = q;
       } else {
-        p.next = q.next;
+        p.next = q.next; // see Node.next for why this plain write loses no live node
+        assert !q.isLive() : "invariant 8 needs this: a dead node never comes back to life";
       }
     }
     sweepCountdown = Math.max(MIN_SWEEP_INTERVAL, live);
@@ -622,6 +694,12 @@ sealed class CancelStateMachine extends CancelableContext permits DeadlineContex
     return n;
   }
 
+  /** The name of the current state in the table above, for tests of the state machine. */
+  final String stateName() {
+    Object s = state;
+    return s instanceof Marker ? s.toString() : s instanceof Node ? "Node" : "DoneState";
+  }
+
   // --------------------------------------------------------------------------------- BaseContext
 
   @Override
@@ -641,17 +719,63 @@ sealed class CancelStateMachine extends CancelableContext permits DeadlineContex
 
   // --------------------------------------------------------------------------------- nodes
 
-  /** An entry in a context's notification stack. */
+  /** A named marker value of {@code state}; the name is for debugging. */
+  private static final class Marker {
+    private final String name;
+
+    Marker(String name) {
+      this.name = name;
+    }
+
+    @Override
+    public String toString() {
+      return name;
+    }
+  }
+
+  /** An entry in a context's notification stack. Once dead ({@link #isLive} false), always dead. */
   abstract static class Node {
-    /** Written before publication and by sweeps; see the class notes for why races are benign. */
+    /**
+     * The next older node. A plain field, and safe as one; the proof, in the terms of invariant 8.
+     *
+     * <p>Writes: (a) the pusher writes it before the CAS that publishes the node, so every reader
+     * that finds the node through {@code state} sees it; (b) a sweep, racily, writes {@code p.next
+     * = q.next} for a {@code q} it read from {@code p.next} and found dead. Reads: pushes (skipping
+     * dead nodes at the top), sweeps, the canceller's walk and the counters, all racing with (b).
+     *
+     * <p>Claim: every value {@code p.next} ever holds reaches, by {@code next} links, every node
+     * older than {@code p} that is live at any later time. By induction over writes: (a) holds
+     * because the pusher starts from the top it read and skips only dead nodes through values
+     * that, by induction, reach every live one. For (b), {@code q} was a value of {@code p.next},
+     * so by induction it reaches every node older than {@code p} that was live then; links only go
+     * to older nodes, so the nodes between {@code p} and {@code q} were dead then and stay dead
+     * (liveness only goes from live to dead). So every node older than {@code p} that can still be
+     * live is {@code q} (dead) or older than {@code q}, and {@code q.next} (any value, by
+     * induction) reaches it. Concurrent sweeps may undo each other's unlinking (a dead node
+     * reappears until the next sweep), never link past a live one.
+     *
+     * <p>Racy reads are safe too: a reference is read whole, and any node reached through a {@code
+     * next} link is older than the top the reader got from {@code state}; every push CAS up to
+     * that top happens-before the reader's volatile read of it, so the node's fields are seen as
+     * written before it was pushed. A reader that sees an old value of a {@code next} field still
+     * reaches every live node by the claim, and visits each node at most once since links only go
+     * older. So a volatile field with CAS unlinking (the model of {@code ConcurrentLinkedQueue})
+     * would only add a fence to every push and every walk. The jcstress test {@code
+     * SweepVsCancelTest} races two sweeping pushes, a stop and a cancel and checks that every
+     * callback runs exactly once or is stopped.
+     */
     Node next;
 
     abstract boolean isLive();
   }
 
-  /** A cancelable child registered with a ctx4j parent. */
+  /** A cancelable child registered with a ctx4j source; dead once {@code child} is cleared. */
   static class ChildLink extends Node {
     volatile CancelStateMachine child;
+
+    ChildLink(CancelStateMachine child) {
+      this.child = child;
+    }
 
     @Override
     final boolean isLive() {
@@ -659,12 +783,13 @@ sealed class CancelStateMachine extends CancelableContext permits DeadlineContex
     }
   }
 
-  /** A cancelable child registered with a custom parent through its {@code onDone}. */
+  /** A cancelable child registered with a custom source through its {@code onDone}. */
   static final class ForeignLink extends ChildLink implements Runnable {
     private final Context foreign;
     volatile Registration registration;
 
-    ForeignLink(Context foreign) {
+    ForeignLink(Context foreign, CancelStateMachine child) {
+      super(child);
       this.foreign = foreign;
     }
 

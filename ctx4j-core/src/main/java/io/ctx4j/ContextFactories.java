@@ -222,10 +222,6 @@ final class ContextFactories {
     if (cancelSource == null) {
       return null;
     }
-    if (cancelSource instanceof CancelStateMachine) {
-      CancelStateMachine c = (CancelStateMachine) cancelSource;
-      return c.result();
-    }
     return cancelSource.isDone() ? DoneState.from(cancelSource) : null;
   }
 }

@@ -36,19 +36,6 @@ final class DeadlineContext extends CancelStateMachine {
     }
   }
 
-  /**
-   * Stops the timer; a custom source's {@code stop()} that throws is reported, never propagated:
-   * it runs in the middle of a cancellation, which must go on to the children, waiters and
-   * callbacks.
-   */
-  private static void stopQuietly(Registration t) {
-    try {
-      t.stop();
-    } catch (Throwable x) {
-      Callbacks.report(x);
-    }
-  }
-
   private void expire() {
     cancel(expired, true);
   }
