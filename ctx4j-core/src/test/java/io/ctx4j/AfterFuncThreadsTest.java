@@ -1,12 +1,13 @@
 package io.ctx4j;
 
-import static io.ctx4j.Fixtures.BOUND;
+import static io.ctx4j.blackbox.Fixtures.BOUND;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotSame;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.ctx4j.blackbox.Fixtures;
 import io.ctx4j.internal.Async;
 import io.ctx4j.internal.TimerWheel;
 import java.time.Duration;

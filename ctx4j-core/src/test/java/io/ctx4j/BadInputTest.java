@@ -1,6 +1,6 @@
 package io.ctx4j;
 
-import static io.ctx4j.Fixtures.EPOCH;
+import static io.ctx4j.blackbox.Fixtures.EPOCH;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertSame;
@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.params.provider.Arguments.arguments;
 
+import io.ctx4j.blackbox.Fixtures;
 import io.ctx4j.internal.TimerWheel;
 import java.time.Duration;
 import java.time.Instant;

@@ -1,14 +1,15 @@
 package io.ctx4j;
 
-import static io.ctx4j.Fixtures.BOUND;
-import static io.ctx4j.Fixtures.FOREVER;
-import static io.ctx4j.Fixtures.awaitDone;
+import static io.ctx4j.blackbox.Fixtures.BOUND;
+import static io.ctx4j.blackbox.Fixtures.FOREVER;
+import static io.ctx4j.blackbox.Fixtures.awaitDone;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.ctx4j.blackbox.Fixtures;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;

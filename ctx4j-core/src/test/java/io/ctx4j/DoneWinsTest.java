@@ -1,6 +1,6 @@
 package io.ctx4j;
 
-import static io.ctx4j.Fixtures.BOUND;
+import static io.ctx4j.blackbox.Fixtures.BOUND;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import io.ctx4j.blackbox.Fixtures;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;

@@ -1,7 +1,7 @@
 package io.ctx4j;
 
-import static io.ctx4j.Fixtures.BOUND;
-import static io.ctx4j.Fixtures.FOREVER;
+import static io.ctx4j.blackbox.Fixtures.BOUND;
+import static io.ctx4j.blackbox.Fixtures.FOREVER;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertSame;

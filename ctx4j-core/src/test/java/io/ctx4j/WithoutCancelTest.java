@@ -1,12 +1,13 @@
 package io.ctx4j;
 
-import static io.ctx4j.Fixtures.EPOCH;
+import static io.ctx4j.blackbox.Fixtures.EPOCH;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.ctx4j.blackbox.Fixtures;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;

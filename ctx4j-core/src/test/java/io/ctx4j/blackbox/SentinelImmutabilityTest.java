@@ -1,4 +1,4 @@
-package io.ctx4j;
+package io.ctx4j.blackbox;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -8,6 +8,11 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import io.ctx4j.CancelableContext;
+import io.ctx4j.CanceledException;
+import io.ctx4j.Context;
+import io.ctx4j.ContextException;
+import io.ctx4j.DeadlineExceededException;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;

@@ -1,7 +1,12 @@
-package io.ctx4j;
+package io.ctx4j.blackbox;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.ctx4j.Context;
+import io.ctx4j.ContextException;
+import io.ctx4j.Key;
+import io.ctx4j.ManualTimeSource;
+import io.ctx4j.Registration;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -14,26 +19,29 @@ import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
-/** Shared helpers of the core tests: time sources, custom contexts, failure capture. */
-final class Fixtures {
+/**
+ * Shared helpers of the core tests, black-box and white-box: time sources, custom contexts, failure
+ * capture. Public API of ctx4j only.
+ */
+public final class Fixtures {
   private Fixtures() {}
 
   /**
    * How long a test waits for something that should happen "soon". Generous on purpose: the CI
    * machine is small and shared, and a correct implementation finishes in microseconds.
    */
-  static final Duration BOUND = Duration.ofSeconds(10);
+  public static final Duration BOUND = Duration.ofSeconds(10);
 
   /** Go's veryLongDuration: a timeout that never fires during a test. */
-  static final Duration FOREVER = Duration.ofHours(1000);
+  public static final Duration FOREVER = Duration.ofHours(1000);
 
-  static final Instant EPOCH = Instant.parse("2030-01-01T00:00:00Z");
+  public static final Instant EPOCH = Instant.parse("2030-01-01T00:00:00Z");
 
-  static ManualTimeSource manualTime() {
+  public static ManualTimeSource manualTime() {
     return ManualTimeSource.startingAt(EPOCH);
   }
 
-  static void awaitDone(Context ctx) throws InterruptedException {
+  public static void awaitDone(Context ctx) throws InterruptedException {
     assertTrue(ctx.await(BOUND), () -> ctx + " not done within " + BOUND);
   }
 
@@ -41,10 +49,10 @@ final class Fixtures {
    * Go's {@code otherContext}: a type ctx4j does not know that forwards the four methods, so a child
    * of it goes through the custom-parent path.
    */
-  static class Wrapper implements Context {
+  public static class Wrapper implements Context {
     private final Context inner;
 
-    Wrapper(Context inner) {
+    public Wrapper(Context inner) {
       this.inner = inner;
     }
 
@@ -80,7 +88,7 @@ final class Fixtures {
   }
 
   /** How a {@link CustomContext} misbehaves, for the bad-input tests. */
-  enum Misbehaviour {
+  public enum Misbehaviour {
     NONE,
     ON_DONE_RETURNS_NULL,
     ON_DONE_THROWS,
@@ -94,7 +102,7 @@ final class Fixtures {
    * A user's own context, written the way an application might: a monitor, a list of callbacks, no
    * thread of its own. It counts live registrations so tests can see children detach.
    */
-  static final class CustomContext implements Context {
+  public static final class CustomContext implements Context {
     private final Object lock = new Object();
     private final List<Entry> entries = new ArrayList<>();
     private final Map<Key<?>, Object> values = new HashMap<>();
@@ -103,22 +111,22 @@ final class Fixtures {
     private volatile ContextException err;
     private volatile Throwable cause;
 
-    CustomContext() {
+    public CustomContext() {
       this(null, Misbehaviour.NONE);
     }
 
-    CustomContext(Instant deadline, Misbehaviour misbehaviour) {
+    public CustomContext(Instant deadline, Misbehaviour misbehaviour) {
       this.deadline = deadline;
       this.misbehaviour = misbehaviour;
     }
 
-    <T> CustomContext with(Key<T> key, T value) {
+    public <T> CustomContext with(Key<T> key, T value) {
       values.put(key, value);
       return this;
     }
 
     /** Finishes the context with {@code err}; returns false if it already was. */
-    boolean finish(ContextException err, Throwable cause) {
+    public boolean finish(ContextException err, Throwable cause) {
       List<Entry> toRun;
       synchronized (lock) {
         if (this.err != null) {
@@ -136,7 +144,7 @@ final class Fixtures {
       return true;
     }
 
-    int callbackCount() {
+    public int callbackCount() {
       synchronized (lock) {
         return entries.size();
       }
@@ -224,9 +232,9 @@ final class Fixtures {
    * ctx4j's pool threads) or the current thread's (for callbacks on the cancelling thread). Closing
    * restores the previous handler.
    */
-  static final class Uncaught implements AutoCloseable {
-    final BlockingQueue<Throwable> errors = new LinkedBlockingQueue<>();
-    final BlockingQueue<Thread> threads = new LinkedBlockingQueue<>();
+  public static final class Uncaught implements AutoCloseable {
+    public final BlockingQueue<Throwable> errors = new LinkedBlockingQueue<>();
+    public final BlockingQueue<Thread> threads = new LinkedBlockingQueue<>();
     private final Thread.UncaughtExceptionHandler previous;
     private final Thread owner;
 
@@ -248,15 +256,15 @@ final class Fixtures {
       }
     }
 
-    static Uncaught onDefaultHandler() {
+    public static Uncaught onDefaultHandler() {
       return new Uncaught(null);
     }
 
-    static Uncaught onCurrentThread() {
+    public static Uncaught onCurrentThread() {
       return new Uncaught(Thread.currentThread());
     }
 
-    Throwable next() throws InterruptedException {
+    public Throwable next() throws InterruptedException {
       Throwable t = errors.poll(BOUND.toMillis(), TimeUnit.MILLISECONDS);
       assertTrue(t != null, "nothing reached the uncaught-exception handler");
       return t;

@@ -1,12 +1,16 @@
-package io.ctx4j;
+package io.ctx4j.blackbox;
 
-import static io.ctx4j.Fixtures.BOUND;
+import static io.ctx4j.blackbox.Fixtures.BOUND;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.params.provider.Arguments.arguments;
 
+import io.ctx4j.CancelableContext;
+import io.ctx4j.Context;
+import io.ctx4j.ContextException;
+import io.ctx4j.ManualTimeSource;
 import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
 import java.util.function.Supplier;

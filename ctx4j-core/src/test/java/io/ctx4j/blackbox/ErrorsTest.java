@@ -1,4 +1,4 @@
-package io.ctx4j;
+package io.ctx4j.blackbox;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -9,6 +9,12 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.ctx4j.CancelableContext;
+import io.ctx4j.CanceledException;
+import io.ctx4j.Context;
+import io.ctx4j.ContextException;
+import io.ctx4j.DeadlineExceededException;
+import io.ctx4j.Key;
 import java.time.Duration;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;

@@ -1,8 +1,12 @@
-package io.ctx4j;
+package io.ctx4j.blackbox;
 
-import static io.ctx4j.Fixtures.BOUND;
+import static io.ctx4j.blackbox.Fixtures.BOUND;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import io.ctx4j.CancelableContext;
+import io.ctx4j.Context;
+import io.ctx4j.Key;
+import io.ctx4j.ManualTimeSource;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;

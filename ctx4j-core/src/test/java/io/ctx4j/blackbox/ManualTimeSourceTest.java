@@ -1,10 +1,14 @@
-package io.ctx4j;
+package io.ctx4j.blackbox;
 
-import static io.ctx4j.Fixtures.EPOCH;
+import static io.ctx4j.blackbox.Fixtures.EPOCH;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.ctx4j.CancelableContext;
+import io.ctx4j.Context;
+import io.ctx4j.ManualTimeSource;
+import io.ctx4j.Registration;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;

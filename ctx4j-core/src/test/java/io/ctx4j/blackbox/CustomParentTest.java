@@ -1,15 +1,20 @@
-package io.ctx4j;
+package io.ctx4j.blackbox;
 
-import static io.ctx4j.Fixtures.BOUND;
-import static io.ctx4j.Fixtures.EPOCH;
-import static io.ctx4j.Fixtures.FOREVER;
-import static io.ctx4j.Fixtures.awaitDone;
+import static io.ctx4j.blackbox.Fixtures.BOUND;
+import static io.ctx4j.blackbox.Fixtures.EPOCH;
+import static io.ctx4j.blackbox.Fixtures.FOREVER;
+import static io.ctx4j.blackbox.Fixtures.awaitDone;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.ctx4j.CancelableContext;
+import io.ctx4j.Context;
+import io.ctx4j.Key;
+import io.ctx4j.ManualTimeSource;
+import io.ctx4j.Registration;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;

@@ -1,9 +1,13 @@
-package io.ctx4j;
+package io.ctx4j.blackbox;
 
-import static io.ctx4j.Fixtures.EPOCH;
+import static io.ctx4j.blackbox.Fixtures.EPOCH;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.ctx4j.CancelableContext;
+import io.ctx4j.Context;
+import io.ctx4j.Key;
+import io.ctx4j.ManualTimeSource;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Optional;
