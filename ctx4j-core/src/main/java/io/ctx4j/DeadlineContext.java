@@ -1,14 +1,13 @@
 package io.ctx4j;
 
-import io.ctx4j.internal.Callbacks;
 import java.time.Instant;
 
 /**
  * A cancelable context with a deadline of its own: Go's {@code timerCtx}. The timer is scheduled
- * only after the context is attached and still live; {@link #afterDone()} stops it whoever finishes
- * the context first. The two writes, {@code timer} here and {@code result} in the canceller, are
- * both volatile and each side re-reads the other's, so a timer is never left pending behind a done
- * context.
+ * only after the context is registered and still live; {@link #afterDone()} stops it whoever
+ * finishes the context first. The two writes, {@code timer} here and the {@code DoneState} in the
+ * canceller, are both volatile and each side re-reads the other's, so a timer is never left pending
+ * behind a done context.
  */
 final class DeadlineContext extends CancelStateMachine {
   private final DoneState expired;
