@@ -31,15 +31,16 @@ import java.util.concurrent.locks.LockSupport;
  * Starts UNREGISTERED when the cancel source is a CancelStateMachine (registration is lazy), else
  * EMPTY (no cancel source, or a custom one, which the factory registers with at once).
  *
- *                      (1) register
- *      UNREGISTERED ------------------> EMPTY ---(2) push---> Node --+
- *            |                            |                   ^  |   | (2) push
- *            | (3) cancel, or a look      | (4) cancel        |  +---+
- *            |     finds a done ancestor  |                   |  | (4) cancel
- *            v                            v                      v
- *      +---------------------------------------------------------------+
- *      | DoneState (final error and cause): no transition leaves it     |
- *      +---------------------------------------------------------------+
+ *                (1) register           (2) push             (2) push
+ *   UNREGISTERED -------------> EMPTY -------------> Node <-----------+
+ *        |                        |                   |  |             |
+ *        |                        |                   |  +-------------+
+ *        | (3) cancel, or a look  | (4) cancel        | (4) cancel
+ *        |  finds a done ancestor |                   |
+ *        v                        v                   v
+ *   +-------------------------------------------------------------+
+ *   | DoneState (final error and cause): no transition leaves it  |
+ *   +-------------------------------------------------------------+
  * </pre>
  *
  * <p>Each transition is one CAS of {@code state}, and that CAS is the moment the operation takes
