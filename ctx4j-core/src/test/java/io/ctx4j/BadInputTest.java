@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.params.provider.Arguments.arguments;
 
-import io.ctx4j.internal.TimerWheel;
+import io.ctx4j.internal.TimerThread;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Optional;
@@ -93,7 +93,7 @@ class BadInputTest {
     ManualTimeSource time = Fixtures.manualTime();
     Context manual = Context.withTimeSource(BG, time);
     Exception why = new Exception("too slow");
-    int pending = TimerWheel.get().pendingCount();
+    int pending = TimerThread.get().pendingCount();
     for (Duration negative :
         new Duration[] {Duration.ofNanos(-1), Duration.ofSeconds(-5), Duration.ofSeconds(Long.MIN_VALUE)}) {
       for (Context parent : new Context[] {BG, manual}) {
@@ -110,7 +110,7 @@ class BadInputTest {
     }
     assertEquals(Optional.of(EPOCH.minusSeconds(5)), Context.withTimeout(manual, Duration.ofSeconds(-5)).deadline());
     assertEquals(0, time.pendingCount(), "an expired timeout schedules nothing");
-    assertTrue(TimerWheel.get().pendingCount() <= pending, "an expired timeout schedules nothing");
+    assertTrue(TimerThread.get().pendingCount() <= pending, "an expired timeout schedules nothing");
     // A parent that is already cancelled still wins, as for a deadline in the past.
     CancelableContext cancelled = Context.withCancel(BG);
     cancelled.cancel(why);
@@ -132,7 +132,7 @@ class BadInputTest {
 
   @Test
   void hugeTimeoutsSaturate() {
-    TimerWheel wheel = TimerWheel.get();
+    TimerThread wheel = TimerThread.get();
     int before = wheel.pendingCount();
     for (Duration huge : new Duration[] {Duration.ofSeconds(Long.MAX_VALUE), Duration.ofDays(1_000_000_000L)}) {
       CancelableContext c = Context.withTimeout(BG, huge);
