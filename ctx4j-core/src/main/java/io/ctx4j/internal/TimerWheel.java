@@ -149,6 +149,7 @@ public final class TimerWheel {
     for (; ; ) {
       long c = (long) CURRENT.getVolatile(this);
       long tick = Math.max(due, c + 1);
+      assert tick > c && c < Long.MAX_VALUE : "a timer must lie ahead of the wheel";
       int level = levelOf(tick, c);
       Bucket b = lane.level(level).buckets[slotOf(tick, level)];
       synchronized (b) {
@@ -373,7 +374,7 @@ public final class TimerWheel {
     Level level(int level) {
       Level lv = levelOrNull(level);
       if (lv == null) {
-        Level fresh = new Level();
+        Level fresh = new Level(level);
         Level won = (Level) LEVEL_ARRAY.compareAndExchangeRelease(levels, level, null, fresh);
         lv = won == null ? fresh : won;
       }
@@ -395,6 +396,7 @@ public final class TimerWheel {
             due.add(t);
           } else {
             int level = levelOf(t.tick, now);
+            assert level <= b.level.index : "a cascade never moves a timer up";
             Bucket to = level(level).buckets[slotOf(t.tick, level)];
             if (to != b) {
               synchronized (to) {
@@ -421,12 +423,14 @@ public final class TimerWheel {
       }
     }
 
+    final int index;
     final Bucket[] buckets = new Bucket[SLOTS];
 
     /** Bit {@code s} is set while bucket {@code s} is non-empty; changed under that bucket's monitor. */
     volatile long occupied;
 
-    Level() {
+    Level(int index) {
+      this.index = index;
       for (int s = 0; s < SLOTS; s++) {
         buckets[s] = new Bucket(this, 1L << s);
       }
@@ -497,9 +501,9 @@ public final class TimerWheel {
   /**
    * A scheduled task. {@link #stop()} withdraws it if it has not been taken for firing.
    *
-   * <p>Thread-safe. Memory consistency: a {@code stop()} that returns true happens-before nothing
-   * in particular, but guarantees the task never runs; one that returns false means the task has
-   * run, is running, or was withdrawn by an earlier stop.
+   * <p>Thread-safe. Exactly one of these happens to a timer: a {@code stop()} returns true and the
+   * task never runs, or the advance takes it and the task runs once; a {@code stop()} that returns
+   * false found it fired (running or done) or already withdrawn.
    */
   public static final class Timer implements Registration {
     /** The due tick; set under the bucket monitor before the timer is first visible to others. */
