@@ -1,7 +1,7 @@
 package io.ctx4j;
 
 import io.ctx4j.internal.Callbacks;
-import io.ctx4j.internal.TimerWheel;
+import io.ctx4j.internal.TimerThread;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.time.Duration;
@@ -609,7 +609,7 @@ sealed class CancelStateMachine extends CancelableContext permits DeadlineContex
       n = work.pop();
     }
     if (callbacks != null) {
-      boolean onTimer = TimerWheel.isTimerThread();
+      boolean onTimer = TimerThread.isTimerThread();
       for (int i = 0; i < callbacks.size(); i++) {
         callbacks.get(i).fire(onTimer);
       }

@@ -1,6 +1,6 @@
 package io.ctx4j;
 
-import io.ctx4j.internal.TimerWheel;
+import io.ctx4j.internal.TimerThread;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Objects;
@@ -20,11 +20,11 @@ final class SystemTimeSource implements TimeSource {
   public Registration schedule(Instant deadline, Runnable action) {
     Objects.requireNonNull(deadline, "deadline");
     Objects.requireNonNull(action, "action");
-    return TimerWheel.get().schedule(Durations.saturatedNanos(Instant.now(), deadline), action);
+    return TimerThread.get().schedule(Durations.saturatedNanos(Instant.now(), deadline), action);
   }
 
   Registration scheduleAfter(long nanos, Runnable action) {
-    return TimerWheel.get().schedule(nanos, action);
+    return TimerThread.get().schedule(nanos, action);
   }
 
   @Override

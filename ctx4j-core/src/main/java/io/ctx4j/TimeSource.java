@@ -1,6 +1,5 @@
 package io.ctx4j;
 
-import io.ctx4j.internal.TimerWheel;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Objects;

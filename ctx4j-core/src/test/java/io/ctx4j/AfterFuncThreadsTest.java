@@ -9,7 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.ctx4j.blackbox.Fixtures;
 import io.ctx4j.internal.Async;
-import io.ctx4j.internal.TimerWheel;
+import io.ctx4j.internal.TimerThread;
 import java.time.Duration;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -191,7 +191,7 @@ class AfterFuncThreadsTest {
   void aCallerRunsExecutorNeverRunsTheFunctionOnTheTimerThread() throws Exception {
     CancelableContext ctx = Context.withTimeout(Context.background(), Duration.ofMillis(1));
     LinkedBlockingQueue<Boolean> onTimer = new LinkedBlockingQueue<>();
-    Context.afterFunc(ctx, () -> onTimer.add(TimerWheel.isTimerThread()), Runnable::run);
+    Context.afterFunc(ctx, () -> onTimer.add(TimerThread.isTimerThread()), Runnable::run);
     assertEquals(Boolean.FALSE, onTimer.poll(BOUND.toMillis(), TimeUnit.MILLISECONDS));
     ThreadPoolExecutor saturated =
         new ThreadPoolExecutor(
@@ -201,7 +201,7 @@ class AfterFuncThreadsTest {
       CountDownLatch hold = new CountDownLatch(1);
       saturated.execute(() -> awaitQuietly(hold));
       CancelableContext ctx2 = Context.withTimeout(Context.background(), Duration.ofMillis(1));
-      Context.afterFunc(ctx2, () -> onTimer.add(TimerWheel.isTimerThread()), saturated);
+      Context.afterFunc(ctx2, () -> onTimer.add(TimerThread.isTimerThread()), saturated);
       assertEquals(Boolean.FALSE, onTimer.poll(BOUND.toMillis(), TimeUnit.MILLISECONDS));
       hold.countDown();
     } finally {

@@ -9,7 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.params.provider.Arguments.arguments;
 
 import io.ctx4j.blackbox.Fixtures;
-import io.ctx4j.internal.TimerWheel;
+import io.ctx4j.internal.TimerThread;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Optional;
@@ -94,7 +94,7 @@ class BadInputTest {
     ManualTimeSource time = Fixtures.manualTime();
     Context manual = Context.withTimeSource(BG, time);
     Exception why = new Exception("too slow");
-    int pending = TimerWheel.get().pendingCount();
+    int pending = TimerThread.get().pendingCount();
     for (Duration negative :
         new Duration[] {Duration.ofNanos(-1), Duration.ofSeconds(-5), Duration.ofSeconds(Long.MIN_VALUE)}) {
       for (Context parent : new Context[] {BG, manual}) {
@@ -111,7 +111,7 @@ class BadInputTest {
     }
     assertEquals(Optional.of(EPOCH.minusSeconds(5)), Context.withTimeout(manual, Duration.ofSeconds(-5)).deadline());
     assertEquals(0, time.pendingCount(), "an expired timeout schedules nothing");
-    assertTrue(TimerWheel.get().pendingCount() <= pending, "an expired timeout schedules nothing");
+    assertTrue(TimerThread.get().pendingCount() <= pending, "an expired timeout schedules nothing");
     // A parent that is already cancelled still wins, as for a deadline in the past.
     CancelableContext cancelled = Context.withCancel(BG);
     cancelled.cancel(why);
@@ -133,7 +133,7 @@ class BadInputTest {
 
   @Test
   void hugeTimeoutsSaturate() {
-    TimerWheel wheel = TimerWheel.get();
+    TimerThread wheel = TimerThread.get();
     int before = wheel.pendingCount();
     for (Duration huge : new Duration[] {Duration.ofSeconds(Long.MAX_VALUE), Duration.ofDays(1_000_000_000L)}) {
       CancelableContext c = Context.withTimeout(BG, huge);

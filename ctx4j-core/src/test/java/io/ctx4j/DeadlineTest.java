@@ -11,7 +11,7 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.ctx4j.blackbox.Fixtures;
-import io.ctx4j.internal.TimerWheel;
+import io.ctx4j.internal.TimerThread;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -152,7 +152,7 @@ class DeadlineTest {
 
   @Test
   void cancellingEarlyReleasesTheSystemTimer() {
-    TimerWheel wheel = TimerWheel.get();
+    TimerThread wheel = TimerThread.get();
     int before = wheel.pendingCount();
     List<CancelableContext> all = new ArrayList<>();
     for (int i = 0; i < 100; i++) {
@@ -171,7 +171,7 @@ class DeadlineTest {
    */
   @Test
   void noTimerOutlivesAChildCancelledWhileBeingMade() throws Exception {
-    TimerWheel wheel = TimerWheel.get();
+    TimerThread wheel = TimerThread.get();
     int wheelBefore = wheel.pendingCount();
     for (int round = 0; round < 200; round++) {
       CancelableContext parent = Context.withCancel(root);

@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.ctx4j.internal.TimerWheel;
+import io.ctx4j.internal.TimerThread;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -113,9 +113,9 @@ class BadInputTest {
     }));
     // ------------------------------------------------------------- durations
     rows.add(row("withTimeout(ctx, -1 ns)", () -> {
-      int pending = TimerWheel.get().pendingCount();
+      int pending = TimerThread.get().pendingCount();
       bornDone(Context.withTimeout(bg(), Duration.ofNanos(-1)), Context.DEADLINE_EXCEEDED, Context.DEADLINE_EXCEEDED);
-      assertTrue(TimerWheel.get().pendingCount() <= pending, "an expired timeout schedules no timer");
+      assertTrue(TimerThread.get().pendingCount() <= pending, "an expired timeout schedules no timer");
     }));
     rows.add(row("withTimeoutCause(ctx, -1 s, cause)", () -> {
       Exception why = new Exception("too slow");
@@ -129,12 +129,12 @@ class BadInputTest {
     rows.add(row("withTimeout(ctx, Duration.ZERO)",
         () -> bornDone(Context.withTimeout(bg(), Duration.ZERO), Context.DEADLINE_EXCEEDED, Context.DEADLINE_EXCEEDED)));
     rows.add(row("withTimeout(ctx, Duration.ofSeconds(Long.MAX_VALUE)) (huge)", () -> {
-      int pending = TimerWheel.get().pendingCount();
+      int pending = TimerThread.get().pendingCount();
       CancelableContext c = Context.withTimeout(bg(), Duration.ofSeconds(Long.MAX_VALUE));
       assertFalse(c.isDone());
       assertEquals(Optional.of(Instant.MAX), c.deadline(), "the deadline saturates");
       c.cancel();
-      assertEquals(pending, TimerWheel.get().pendingCount(), "its timer went with the cancel");
+      assertEquals(pending, TimerThread.get().pendingCount(), "its timer went with the cancel");
     }));
     rows.add(row("withTimeout near the end of time (ManualTimeSource at Instant.MAX - 1 s, +1 h)", () -> {
       ManualTimeSource time = ManualTimeSource.startingAt(Instant.MAX.minusSeconds(1));
@@ -163,18 +163,18 @@ class BadInputTest {
     rows.add(row("withDeadline(ctx, Instant.MIN)",
         () -> bornDone(Context.withDeadline(bg(), Instant.MIN), Context.DEADLINE_EXCEEDED, Context.DEADLINE_EXCEEDED)));
     rows.add(row("withDeadline(ctx, Instant.MAX)", () -> {
-      int pending = TimerWheel.get().pendingCount();
+      int pending = TimerThread.get().pendingCount();
       CancelableContext c = Context.withDeadline(bg(), Instant.MAX);
       assertFalse(c.isDone());
       assertEquals(Optional.of(Instant.MAX), c.deadline());
       c.cancel();
-      assertEquals(pending, TimerWheel.get().pendingCount());
+      assertEquals(pending, TimerThread.get().pendingCount());
     }));
     rows.add(row("withDeadline(ctx, a past instant)", () -> {
-      int pending = TimerWheel.get().pendingCount();
+      int pending = TimerThread.get().pendingCount();
       bornDone(Context.withDeadline(bg(), Instant.now().minusSeconds(1)),
           Context.DEADLINE_EXCEEDED, Context.DEADLINE_EXCEEDED);
-      assertEquals(pending, TimerWheel.get().pendingCount(), "no timer for a past deadline");
+      assertEquals(pending, TimerThread.get().pendingCount(), "no timer for a past deadline");
     }));
     rows.add(row("withDeadlineCause(ctx, a past instant, cause)", () -> {
       Exception cause = new Exception("late");

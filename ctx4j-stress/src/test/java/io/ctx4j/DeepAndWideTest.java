@@ -118,7 +118,7 @@ class DeepAndWideTest {
   void wideAndDeepTreeOfTimeouts() {
     // 200 chains of 1,000: 200,000 timer contexts whose timers go when the root is cancelled.
     CancelableContext root = Context.withCancel(Context.background());
-    int pendingBefore = io.ctx4j.internal.TimerWheel.get().pendingCount();
+    int pendingBefore = io.ctx4j.internal.TimerThread.get().pendingCount();
     List<Context> leaves = new ArrayList<>();
     for (int i = 0; i < 200; i++) {
       Context c = root;
@@ -128,12 +128,12 @@ class DeepAndWideTest {
       }
       leaves.add(c);
     }
-    int pendingDuring = io.ctx4j.internal.TimerWheel.get().pendingCount();
+    int pendingDuring = io.ctx4j.internal.TimerThread.get().pendingCount();
     root.cancel();
     for (Context leaf : leaves) {
       assertSame(Context.CANCELED, leaf.err());
     }
     assertEquals(pendingBefore + 200_000, pendingDuring);
-    assertEquals(pendingBefore, io.ctx4j.internal.TimerWheel.get().pendingCount());
+    assertEquals(pendingBefore, io.ctx4j.internal.TimerThread.get().pendingCount());
   }
 }

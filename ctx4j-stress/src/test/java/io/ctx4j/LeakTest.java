@@ -3,7 +3,7 @@ package io.ctx4j;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.ctx4j.internal.TimerWheel;
+import io.ctx4j.internal.TimerThread;
 import java.lang.ref.Reference;
 import java.lang.ref.WeakReference;
 import java.time.Duration;
@@ -69,7 +69,7 @@ class LeakTest {
 
   @Test
   void timeoutsCancelledEarlyLeaveNoTimerTask() {
-    int baseline = TimerWheel.get().pendingCount();
+    int baseline = TimerThread.get().pendingCount();
     ManualTimeSource manual = ManualTimeSource.startingAt(Instant.EPOCH);
     Context manualRoot = Context.withTimeSource(Context.background(), manual);
     CancelableContext parent = Context.withCancel(Context.background());
@@ -78,15 +78,15 @@ class LeakTest {
       Context.withDeadline(parent, Instant.now().plusSeconds(3600)).close();
       Context.withTimeout(manualRoot, Duration.ofHours(1)).cancel();
     }
-    assertEquals(baseline, TimerWheel.get().pendingCount(), "timer wheel entries left");
+    assertEquals(baseline, TimerThread.get().pendingCount(), "timer wheel entries left");
     assertEquals(0, manual.pendingCount(), "manual time source tasks left");
     // A parent cancelled first takes its children's timers with it.
     for (int i = 0; i < 1_000; i++) {
       Context.withTimeout(parent, Duration.ofHours(1 + i));
     }
-    assertEquals(baseline + 1_000, TimerWheel.get().pendingCount());
+    assertEquals(baseline + 1_000, TimerThread.get().pendingCount());
     parent.cancel();
-    assertEquals(baseline, TimerWheel.get().pendingCount(), "timers left after the parent's cancel");
+    assertEquals(baseline, TimerThread.get().pendingCount(), "timers left after the parent's cancel");
   }
 
   @Test
@@ -256,12 +256,12 @@ class LeakTest {
   void childrenOfACancelledParentAreBornDoneWithoutTimersOrRegistrations() {
     CancelableContext parent = Context.withCancel(Context.background());
     parent.cancel();
-    int pending = TimerWheel.get().pendingCount();
+    int pending = TimerThread.get().pendingCount();
     for (int i = 0; i < 1_000; i++) {
       assertTrue(Context.withTimeout(parent, Duration.ofHours(1)).isDone());
       assertTrue(Context.withCancel(parent).isDone());
     }
     assertEquals(0, StressProbes.nodeCount(parent));
-    assertEquals(pending, TimerWheel.get().pendingCount(), "timers started for born-done children");
+    assertEquals(pending, TimerThread.get().pendingCount(), "timers started for born-done children");
   }
 }

@@ -117,7 +117,7 @@ public final class CallbackPool implements Executor {
   }
 
   private void watchFrom(long seen) {
-    TimerWheel.get().schedule(stallNanos, () -> check(seen));
+    TimerThread.get().schedule(stallNanos, () -> check(seen));
   }
 
   /** On the timer thread: adds a thread if nothing finished since {@code seen} and work waits. */

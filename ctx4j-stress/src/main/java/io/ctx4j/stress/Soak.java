@@ -5,7 +5,7 @@ import io.ctx4j.Context;
 import io.ctx4j.Key;
 import io.ctx4j.Registration;
 import io.ctx4j.StressProbes;
-import io.ctx4j.internal.TimerWheel;
+import io.ctx4j.internal.TimerThread;
 import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryMXBean;
 import java.lang.management.ThreadMXBean;
@@ -132,7 +132,7 @@ public final class Soak {
     MemoryMXBean memory = ManagementFactory.getMemoryMXBean();
     ThreadMXBean threadBean = ManagementFactory.getThreadMXBean();
     int threadsAtStart = threadBean.getThreadCount();
-    int timersAtStart = TimerWheel.get().pendingCount();
+    int timersAtStart = TimerThread.get().pendingCount();
     long[] maxHeap = {0};
     int[] maxThreads = {0};
     Thread sampler = daemon("soak-sampler", () -> {
@@ -182,7 +182,7 @@ public final class Soak {
     if (rootNodes > 64) {
       fail("the long-lived root's stack holds " + rootNodes + " dead nodes");
     }
-    int timersAtEnd = TimerWheel.get().pendingCount();
+    int timersAtEnd = TimerThread.get().pendingCount();
     if (timersAtEnd > timersAtStart) {
       fail("timer entries left: " + timersAtEnd + " (at start " + timersAtStart + ")");
     }
