@@ -197,7 +197,7 @@ run_jdk() {
   dir="$RAW/jdk$feature"
   mkdir -p "$dir"
   local t0; t0=$(date +%s)
-  write_meta "$home" "$dir" "full (mirrored rows: JMH $MIRRORED_OPTS -prof gc; scale rows: JMH $SCALE_OPTS)"
+  write_meta "$home" "$dir" "full (stages: $STAGES; mirrored and spawn rows: JMH $MIRRORED_OPTS -prof gc; scale rows: JMH $SCALE_OPTS)"
   JAVA="$home/bin/java"
   # Go-mirrored, goal and leaf rows: about 80 minutes per JDK.
   # shellcheck disable=SC2086

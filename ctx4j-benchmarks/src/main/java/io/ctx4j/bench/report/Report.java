@@ -498,14 +498,19 @@ public final class Report {
     return m;
   }
 
-  /** Verdict counts of a JDK's rows, context rows and thread-start rows apart. */
+  /**
+   * Verdict counts of a JDK's rows where ctx4j was measured and a peer exists, context rows and
+   * thread-start rows apart.
+   */
   static Map<Stats.Verdict, List<String>> tally(Run run, boolean threadStart) {
     Map<Stats.Verdict, List<String>> t = new EnumMap<>(Stats.Verdict.class);
     for (Stats.Verdict v : Stats.Verdict.values()) {
       t.put(v, new ArrayList<>());
     }
     for (String row : run.rows.keySet()) {
-      if (THREAD_START.contains(classOf(row)) != threadStart || bestPeer(run, row) == null) {
+      if (THREAD_START.contains(classOf(row)) != threadStart
+          || run.get(row, CTX4J) == null
+          || bestPeer(run, row) == null) {
         continue;
       }
       t.get(ratio(run, row).verdict).add(row);
