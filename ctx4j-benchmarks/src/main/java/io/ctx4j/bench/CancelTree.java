@@ -32,6 +32,11 @@ import org.openjdk.jmh.annotations.State;
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
 public class CancelTree {
+  static {
+    // At depth 1000 grpc-java would log a stack trace per operation; see Peers.
+    Peers.quietGrpcDepthWarning();
+  }
+
   /** Length of the chain, as in Go. */
   @Param({"1", "10", "100", "1000"})
   public int depth;
@@ -66,7 +71,8 @@ public class CancelTree {
     }
   }
 
-  private static Context chain(Context root, int depth) {
+  /** A chain of {@code depth} cancellable contexts under {@code root}; returns the deepest. */
+  static Context chain(Context root, int depth) {
     Context c = root;
     for (int d = 0; d < depth; d++) {
       c = Context.withCancel(c);
@@ -100,7 +106,8 @@ public class CancelTree {
     }
   }
 
-  private static io.grpc.Context grpcChain(io.grpc.Context root, int depth) {
+  /** grpc-java's chain of {@code depth} cancellable contexts under {@code root}. */
+  static io.grpc.Context grpcChain(io.grpc.Context root, int depth) {
     io.grpc.Context c = root;
     for (int d = 0; d < depth; d++) {
       c = c.withCancellation();
@@ -135,7 +142,8 @@ public class CancelTree {
     }
   }
 
-  private static Job jobChain(Job root, int depth) {
+  /** A chain of {@code depth} Kotlin jobs under {@code root} (null: a root job first). */
+  static Job jobChain(Job root, int depth) {
     Job c = root;
     for (int d = 0; d < depth; d++) {
       c = Peers.job(c);

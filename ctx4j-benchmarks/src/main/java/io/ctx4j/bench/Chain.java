@@ -4,8 +4,6 @@ import io.ctx4j.CancelableContext;
 import io.ctx4j.Context;
 import io.grpc.Context.CancellableContext;
 import java.util.concurrent.TimeUnit;
-import java.util.logging.Level;
-import java.util.logging.Logger;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Mode;
@@ -29,14 +27,8 @@ import org.openjdk.jmh.annotations.Param;
 public class Chain {
   static final long STACK = 2L << 30;
 
-  /**
-   * grpc-java logs a SEVERE message with a stack trace once a chain passes 1,000 levels; silenced so
-   * the log does not flood the output (held strongly: loggers are weakly referenced).
-   */
-  private static final Logger GRPC_LOG = Logger.getLogger("io.grpc.Context");
-
   static {
-    GRPC_LOG.setLevel(Level.OFF);
+    Peers.quietGrpcDepthWarning();
   }
 
   /** Length of the chain. */

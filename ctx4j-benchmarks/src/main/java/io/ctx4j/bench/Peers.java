@@ -3,6 +3,8 @@ package io.ctx4j.bench;
 import io.grpc.Context.CancellableContext;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.logging.Level;
+import java.util.logging.Logger;
 import kotlinx.coroutines.CompletableJob;
 import kotlinx.coroutines.Job;
 import kotlinx.coroutines.JobKt;
@@ -15,7 +17,24 @@ import kotlinx.coroutines.JobKt;
  * state of its own apart from the timer pool returned by {@link #grpcTimer()}.
  */
 public final class Peers {
+  /**
+   * grpc-java's {@code Context} logger, held strongly (loggers are weakly referenced) so that the
+   * level set by {@link #quietGrpcDepthWarning()} sticks.
+   */
+  private static final Logger GRPC_LOG = Logger.getLogger("io.grpc.Context");
+
   private Peers() {}
+
+  /**
+   * Turns off grpc-java's SEVERE "Context ancestry chain length is abnormally long" message, which it
+   * logs, with a stack trace, for every context created at exactly 1,000 levels: in a benchmark that
+   * builds a 1,000-deep chain per operation, grpc-java's time would otherwise include formatting and
+   * writing a stack trace to the console once per operation (its code still creates the exception:
+   * that cost stays counted). Idempotent; call it from a static initialiser of a benchmark class.
+   */
+  public static void quietGrpcDepthWarning() {
+    GRPC_LOG.setLevel(Level.OFF);
+  }
 
   /**
    * Creates a kotlinx.coroutines {@code Job(parent)}, the Kotlin analogue of {@code

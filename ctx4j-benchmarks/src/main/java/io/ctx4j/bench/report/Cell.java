@@ -1,47 +1,32 @@
 package io.ctx4j.bench.report;
 
 /**
- * One measured number of one library on one row: time per operation in nanoseconds with its error
- * (half-width of the confidence interval JMH reports, or half the spread of Go's repeated runs),
- * and bytes allocated per operation (NaN when not measured). Immutable.
+ * One library's numbers on one row: its independent samples of time per operation in nanoseconds
+ * (one per JMH fork, the mean of that fork's iterations; or one per Go {@code -count} run) and of
+ * bytes allocated per operation (empty when not measured), with their means and the half-width of
+ * the 95% t interval of the time's mean (NaN with one sample). Immutable.
  */
 final class Cell {
+  final double[] samples;
+  final double[] byteSamples;
+  /** Whether the numbers come from Go's own {@code go test -bench} output. */
+  final boolean go;
+
   final double nanos;
   final double error;
   final double bytes;
 
-  Cell(double nanos, double error, double bytes) {
-    this.nanos = nanos;
-    this.error = error;
-    this.bytes = bytes;
+  Cell(double[] samples, double[] byteSamples, boolean go) {
+    this.samples = samples.clone();
+    this.byteSamples = byteSamples.clone();
+    this.go = go;
+    this.nanos = Stats.mean(samples);
+    this.error = Stats.halfWidth(samples);
+    this.bytes = byteSamples.length == 0 ? Double.NaN : Stats.mean(byteSamples);
   }
 
-  /**
-   * The difference of two cells, for "context overhead = total minus baseline"; errors add up.
-   *
-   * @param baseline the cell to subtract
-   * @return this minus the baseline
-   */
-  Cell minus(Cell baseline) {
-    return new Cell(
-        nanos - baseline.nanos,
-        Double.isNaN(error) && Double.isNaN(baseline.error)
-            ? Double.NaN
-            : safe(error) + safe(baseline.error),
-        Double.isNaN(bytes) || Double.isNaN(baseline.bytes) ? bytes : bytes - baseline.bytes);
-  }
-
-  private static double safe(double x) {
-    return Double.isNaN(x) ? 0 : x;
-  }
-
-  /**
-   * Whether this is at most {@code other} once both errors are allowed for.
-   *
-   * @param other the cell to compare with
-   * @return true if the intervals say this is not slower
-   */
-  boolean notSlowerThan(Cell other) {
-    return nanos - safe(error) <= other.nanos + safe(other.error);
+  /** Number of independent samples of the time. */
+  int n() {
+    return samples.length;
   }
 }
