@@ -88,6 +88,7 @@ if [ "$MODE" = quick ]; then
     -p concurrency=40 -p depth=10 -p children=1000 -p count=1000 -p waiters=100 \
     -rf json -rff "$OUTDIR/jmh.json" > "$OUTDIR/jmh.log" 2>&1 \
     || { tail -50 "$OUTDIR/jmh.log"; echo "quick run FAILED (log: $OUTDIR/jmh.log)" >&2; exit 1; }
+  "$JAVA" -cp "$JAR" io.ctx4j.bench.servlet.FilterLoad --quick --out "$OUTDIR/servlet" > "$OUTDIR/servlet.log" 2>&1 || { cat "$OUTDIR/servlet.log"; echo "servlet filter load (quick) FAILED" >&2; exit 1; }
   printf 'Mode: quick (sizes reduced; numbers are not meaningful)\nJDK: %s (%s)\n' \
     "$JDK_VERSION" "$JDK_VENDOR" > "$OUTDIR/meta.txt"
   "$JAVA" -cp "$JAR" io.ctx4j.bench.report.Report --out "$OUTDIR" --meta "$OUTDIR/meta.txt" \
