@@ -21,7 +21,7 @@
 # Environment (full mode): MIRRORED_OPTS (default "-f 3 -wi 2 -w 1s -i 3 -r 1s"), SCALE_OPTS
 #          (default "-f 3 -wi 1 -i 2"), GO_BENCH (default "."), GO_COUNT (default 5),
 #          HEAP_OPTS (default "-Xms4g -Xmx4g -XX:+AlwaysPreTouch", given to every fork),
-#          STAGES (default "mirrored spawn scale"), MIRRORED_REGEX (default: every mirrored class).
+#          STAGES (default "mirrored spawn scale servlet"), MIRRORED_REGEX (default: every mirrored class).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -40,7 +40,7 @@ SCALE_OPTS="${SCALE_OPTS:--f 3 -wi 1 -i 2}"
 GO_BENCH="${GO_BENCH:-.}"
 GO_COUNT="${GO_COUNT:-5}"
 GO_REFERENCE="$HERE/go/reference/go1.19-count1.txt"
-STAGES="${STAGES:-mirrored spawn scale}"
+STAGES="${STAGES:-mirrored spawn scale servlet}"
 MIRRORED_REGEX="${MIRRORED_REGEX:-io\.ctx4j\.bench\.(CommonParentCancel|WithTimeout|CancelTree|CancelTreeLeaf|CheckCanceled|ContextCancelDone|DeepValueSameGoRoutine|WithValue|SharedParentChild|Footprint)\.}"
 # A fixed, pre-touched heap for every fork of the full run: on this kind of VM the first touch of
 # each page of a growing heap costs far more than the allocation itself, and showed up as 10-100x
@@ -145,6 +145,8 @@ if [ "$MODE" = quick ]; then
     --go "$GO_REFERENCE" --go-source "reference file go/reference/go1.19-count1.txt (one run each: a fixed reference)"
   grep -q '| CheckCanceled/Done | .*| \*\*\(win\|tie\|loss\)\*\* |$' "$OUTDIR/results.md" \
     || { echo "quick run FAILED: no win/tie/loss call on CheckCanceled/Done in $OUTDIR/results.md" >&2; exit 1; }
+  "$home/bin/java" -cp "$JAR" io.ctx4j.bench.servlet.FilterLoad --quick --out "$OUTDIR/servlet" > "$OUTDIR/servlet.log" 2>&1 \
+    || { cat "$OUTDIR/servlet.log"; echo "servlet filter load (quick) FAILED" >&2; exit 1; }
   echo "quick run OK: $OUTDIR/results.md"
   exit 0
 fi
@@ -212,6 +214,14 @@ run_jdk() {
   # Scale rows: single shots of whole builds/cancels. About 25 minutes per JDK.
   # shellcheck disable=SC2086
   jmh_stage "$dir" scale 'io\.ctx4j\.bench\.(FanOut|Chain|KotlinChain|Timeouts|Waiters)\.' $SCALE_OPTS
+  # The servlet filter's cost under load (not JMH: the configurations alternate within one run).
+  # About 4 minutes per JDK; its own results.md in the folder.
+  case " $STAGES " in
+    *" servlet "*)
+      echo "== servlet filter load on $(basename "$dir")"
+      "$JAVA" -Xms1g -Xmx1g -XX:+AlwaysPreTouch -cp "$JAR" io.ctx4j.bench.servlet.FilterLoad \
+        --out "$dir/servlet" 2>&1 | tee "$dir/servlet.log" ;;
+  esac
   echo "Duration: $(( ($(date +%s) - t0) / 60 )) minutes" >> "$dir/meta.txt"
 }
 

@@ -3,7 +3,8 @@
 # tiny named module per ctx4j module (scripts/module-path/<module>/) that requires it, compiled
 # with --release 17 and run with `java --module-path <ctx4j jars + dependencies> --module ...`.
 # It proves the descriptors: exports, requires (jdk.unsupported for signal, java.sql, java.net.http,
-# jdk.httpserver, grpc-java's automatic modules), the qualified export concurrent -> taskgroup, and
+# jdk.httpserver, grpc-java's automatic modules, jakarta.servlet with ctx4j-servlet's optional Jetty
+# modules absent), the qualified export concurrent -> taskgroup, and
 # that the multi-release layers load from the module path.
 #   scripts/module-path-check.sh      (builds the jars with -DskipTests, in the same Maven run that
 #                                      lists the dependencies)
@@ -12,7 +13,7 @@ cd "$(dirname "$0")/.."
 . scripts/jdks.sh
 ensure_tools
 MVN=(mvn -B -ntp -q -Dstyle.color=never "${CTX4J_TOOLCHAINS[@]}" ${CTX4J_MVN_ARGS:-})
-mods=(core concurrent taskgroup signal jdbc http grpc)
+mods=(core concurrent taskgroup signal jdbc http grpc servlet)
 pl=$(printf 'ctx4j-%s,' "${mods[@]}"); pl=${pl%,}
 work=target/module-path-check
 rm -rf "$work" && mkdir -p "$work"
@@ -21,6 +22,11 @@ rm -rf "$work" && mkdir -p "$work"
 JAVA_HOME=$JDK17_HOME "${MVN[@]}" package dependency:build-classpath -DskipTests -pl "$pl" -am \
   -DincludeScope=runtime \
   -DexcludeGroupIds=io.ctx4j -Dmdep.outputFile="$PWD/$work/deps-\${project.artifactId}.txt"
+# The Servlet API, which a container provides to ctx4j-servlet (scope provided); Jetty, optional
+# (requires static), stays off the path: the filter must resolve and run without it.
+JAVA_HOME=$JDK17_HOME "${MVN[@]}" dependency:build-classpath -pl ctx4j-servlet -am \
+  -DincludeScope=provided -DincludeArtifactIds=jakarta.servlet-api \
+  -Dmdep.outputFile="$PWD/$work/provided-\${project.artifactId}.txt"
 
 # Every ctx4j jar and every dependency on one module path, as an application using them all has.
 mp=""
@@ -32,6 +38,9 @@ for d in "${mods[@]}"; do
   deps=$(cat "$work/deps-ctx4j-$d.txt" 2>/dev/null || true)
   [ -z "$deps" ] || mp="$mp:$deps"
 done
+provided=$(cat "$work/provided-ctx4j-servlet.txt" 2>/dev/null || true)
+[ -n "$provided" ] || { echo "FAIL: no jakarta.servlet-api jar found for ctx4j-servlet" >&2; exit 1; }
+mp="$mp:$provided"
 
 failed=0
 for jdk in "$JDK17_HOME" "$JDK25_HOME"; do

@@ -65,6 +65,9 @@ public final class RequestCanceledException extends RuntimeException {
   /** Why the request context ended. */
   private final Reason reason;
 
+  /** More about it, or null. */
+  private final String detail;
+
   /**
    * Creates a cause with the given reason and detail.
    *
@@ -74,8 +77,11 @@ public final class RequestCanceledException extends RuntimeException {
    * @throws NullPointerException if {@code reason} is null
    */
   public RequestCanceledException(Reason reason, String detail, Throwable cause) {
-    super(message(Objects.requireNonNull(reason, "reason"), detail), cause, false, false);
-    this.reason = reason;
+    // No message here: it is built on demand (getMessage), since the filter creates one cause per
+    // request with a deadline and most are never read (FilterLoad's profile: 5% of the filter's time).
+    super(null, cause, false, false);
+    this.reason = Objects.requireNonNull(reason, "reason");
+    this.detail = detail;
   }
 
   /**
@@ -87,7 +93,14 @@ public final class RequestCanceledException extends RuntimeException {
     return reason;
   }
 
-  private static String message(Reason reason, String detail) {
+  /**
+   * Returns the reason's text, followed by a colon and the detail when there is one, for example
+   * {@code "deadline exceeded: grpc-timeout: 300m"}.
+   *
+   * @return the message
+   */
+  @Override
+  public String getMessage() {
     return detail == null ? reason.text() : reason.text() + ": " + detail;
   }
 }

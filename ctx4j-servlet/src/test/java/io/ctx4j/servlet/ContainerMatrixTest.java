@@ -201,6 +201,57 @@ class ContainerMatrixTest {
 
   @ParameterizedTest
   @EnumSource(Containers.class)
+  void asyncCompleteFromAnotherThreadEndsTheContext(Containers c) throws Exception {
+    Probe probe = new Probe();
+    AtomicReference<Boolean> liveAfterDispatch = new AtomicReference<>();
+    AtomicReference<Long> completed = new AtomicReference<>();
+    ContextServletFilter filter = ContextServletFilter.create();
+    TestServlet servlet =
+        new TestServlet(
+            (req, res) -> {
+              Context ctx = CurrentContext.get();
+              probe.enter(ctx, ctx == ContextServletFilter.contextOf(req));
+              AsyncContext async = req.startAsync();
+              // Not started from the container's pool: a thread of the application's own.
+              Thread worker =
+                  new Thread(
+                      () -> {
+                        try {
+                          probe.awaitGo();
+                          liveAfterDispatch.set(!ctx.isDone());
+                          async.getResponse().getWriter().print("completed");
+                          completed.set(System.nanoTime());
+                          async.complete();
+                        } catch (Exception e) {
+                          throw new IllegalStateException(e);
+                        }
+                      });
+              worker.start();
+            });
+    try (Containers.Running server = c.start(filter, servlet)) {
+      CompletableFuture<HttpResponse<String>> r =
+          HTTP1.sendAsync(
+              HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port + "/x")).build(),
+              BodyHandlers.ofString());
+      assertTrue(probe.entered.await(10, TimeUnit.SECONDS));
+      // The dispatch returns with async started: the request is not over.
+      assertFalse(probe.ended.await(300, TimeUnit.MILLISECONDS), "ended early: " + probe.cause);
+      probe.go.countDown();
+      assertEquals("completed", r.get(10, TimeUnit.SECONDS).body());
+      assertTrue(probe.ended.await(10, TimeUnit.SECONDS));
+      assertEquals(Boolean.TRUE, liveAfterDispatch.get(), "live until complete()");
+      assertSame(Context.CANCELED, probe.err);
+      assertEquals(Reason.RESPONSE_COMPLETED, probe.reason(), String.valueOf(probe.cause));
+      long micros = TimeUnit.NANOSECONDS.toMicros(probe.endedNanos - completed.get());
+      assertTrue(micros >= 0, micros + " us");
+      report(c, "async complete() from an application thread",
+          "live after the dispatch returned; ended " + micros + " us after complete() was called; cause: "
+              + probe.cause.getMessage());
+    }
+  }
+
+  @ParameterizedTest
+  @EnumSource(Containers.class)
   void asyncTimeoutEndsTheContext(Containers c) throws Exception {
     Probe probe = new Probe();
     ContextServletFilter filter = ContextServletFilter.create();

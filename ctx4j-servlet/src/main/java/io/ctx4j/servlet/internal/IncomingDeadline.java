@@ -47,8 +47,13 @@ public final class IncomingDeadline {
    */
   public static IncomingDeadline read(HttpServletRequest request) {
     Duration best = null;
-    String source = null;
+    int bestHeader = -1;
+    String bestElement = null;
     for (int h = 0; h < NAMES.length; h++) {
+      // The common case, a header that is absent, costs a lookup and no allocation.
+      if (request.getHeader(NAMES[h]) == null) {
+        continue;
+      }
       Enumeration<String> lines = request.getHeaders(NAMES[h]);
       if (lines == null) {
         continue;
@@ -58,11 +63,13 @@ public final class IncomingDeadline {
         int start = 0;
         while (true) {
           int comma = line.indexOf(',', start);
-          String element = comma < 0 ? line.substring(start) : line.substring(start, comma);
+          String element =
+              comma < 0 ? (start == 0 ? line : line.substring(start)) : line.substring(start, comma);
           Duration d = PARSERS[h].apply(element);
           if (best == null || d.compareTo(best) < 0) {
             best = d;
-            source = NAMES[h] + ": " + element.strip();
+            bestHeader = h;
+            bestElement = element;
           }
           if (comma < 0) {
             break;
@@ -71,7 +78,10 @@ public final class IncomingDeadline {
         }
       }
     }
-    return best == null ? null : new IncomingDeadline(best, source);
+    // The description is built once, for the winner only.
+    return best == null
+        ? null
+        : new IncomingDeadline(best, NAMES[bestHeader] + ": " + bestElement.strip());
   }
 
   /**

@@ -1,0 +1,575 @@
+package io.ctx4j.bench.servlet;
+
+import io.ctx4j.http.DeadlineHeader;
+import io.ctx4j.servlet.ContextServletFilter;
+import jakarta.servlet.DispatcherType;
+import jakarta.servlet.http.HttpServlet;
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletResponse;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.SplittableRandom;
+import java.util.concurrent.BrokenBarrierException;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.atomic.AtomicReference;
+import org.eclipse.jetty.ee11.servlet.FilterHolder;
+import org.eclipse.jetty.ee11.servlet.ServletContextHandler;
+import org.eclipse.jetty.ee11.servlet.ServletHolder;
+import org.eclipse.jetty.server.HttpConnectionFactory;
+import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.server.handler.ContextHandlerCollection;
+import org.eclipse.jetty.util.Jetty;
+
+/**
+ * The cost of {@link ContextServletFilter} under load (issue 18, item 5): a closed-loop JDK {@link
+ * HttpClient} with several keep-alive HTTP/1.1 connections against embedded Jetty 12 on loopback,
+ * a trivial servlet, in three configurations served side by side by one server:
+ *
+ * <ul>
+ *   <li>{@code none}: no filter;
+ *   <li>{@code filter}: the filter with {@code trustTimeoutHeaders(false)} (a cancellable request
+ *       context, no deadline);
+ *   <li>{@code filter+deadline}: the filter with its defaults, so the {@code Ctx4j-Timeout-Ms: 30000}
+ *       header every request carries is parsed and arms a deadline timer, cancelled when the
+ *       response completes.
+ * </ul>
+ *
+ * <p>Why not JMH: JMH runs one configuration after the other, each in its own fork, so a change in
+ * the machine's load between them shows up as a difference between configurations. Here the
+ * configurations alternate in short phases within one run, in a rotating order (round {@code r}
+ * starts with configuration {@code r mod 3}), so noise hits all of them alike; the ratio of each
+ * round is taken within the round, and the result is the median of the per-round ratios with a
+ * percentile-bootstrap 95% interval (10,000 resamples of the rounds, fixed seed).
+ *
+ * <pre>
+ * java -Xms1g -Xmx1g -XX:+AlwaysPreTouch -cp ctx4j-benchmarks/target/benchmarks.jar \
+ *     io.ctx4j.bench.servlet.FilterLoad [--quick] [--out DIR] [--rounds N] [--phase-ms MS]
+ *     [--warmup-ms MS] [--connections N]
+ * </pre>
+ *
+ * Exits with status 1 if any request failed or got a wrong answer (each configuration answers with
+ * whether the request carried a ctx4j context), 2 on bad arguments. The goal is reported, never
+ * enforced: a loaded machine must not fail a build.
+ */
+public final class FilterLoad {
+  private static final String[] CONFIGS = {"none", "filter", "filter+deadline"};
+  private static final String[] PATHS = {"/none/", "/filter/", "/deadline/"};
+  /** The timeout every request carries, the same in every configuration. */
+  private static final String TIMEOUT_MS = "30000";
+
+  private FilterLoad() {}
+
+  /** Options; the defaults are the full run's. */
+  static final class Options {
+    boolean quick;
+    int rounds = 40;
+    long phaseMillis = 1_500;
+    long warmupMillis = 30_000;
+    int connections = 8;
+    Path out;
+
+    static Options parse(String[] args) {
+      Options o = new Options();
+      for (int i = 0; i < args.length; i++) {
+        String a = args[i];
+        switch (a) {
+          case "--quick":
+            o.quick = true;
+            o.rounds = 2;
+            o.phaseMillis = 300;
+            o.warmupMillis = 600;
+            o.connections = 4;
+            break;
+          case "--rounds":
+            o.rounds = positive(a, value(args, ++i, a));
+            break;
+          case "--phase-ms":
+            o.phaseMillis = positive(a, value(args, ++i, a));
+            break;
+          case "--warmup-ms":
+            o.warmupMillis = Math.max(0, positive(a, value(args, ++i, a)));
+            break;
+          case "--connections":
+            o.connections = positive(a, value(args, ++i, a));
+            break;
+          case "--out":
+            o.out = Path.of(value(args, ++i, a));
+            break;
+          default:
+            throw new IllegalArgumentException("unknown option " + a);
+        }
+      }
+      return o;
+    }
+
+    private static String value(String[] args, int i, String option) {
+      if (i >= args.length) {
+        throw new IllegalArgumentException(option + " needs a value");
+      }
+      return args[i];
+    }
+
+    private static int positive(String option, String v) {
+      try {
+        int n = Integer.parseInt(v);
+        if (n > 0) {
+          return n;
+        }
+      } catch (NumberFormatException e) {
+        // reported below
+      }
+      throw new IllegalArgumentException(option + " must be a positive integer, got \"" + v + "\"");
+    }
+  }
+
+  /** The trivial servlet: answers "1" if a ctx4j context came with the request, else "0". */
+  static final class Trivial extends HttpServlet {
+    private static final long serialVersionUID = 1L;
+    private static final byte[] WITH = {'1'};
+    private static final byte[] WITHOUT = {'0'};
+
+    @Override
+    protected void doGet(HttpServletRequest req, HttpServletResponse res) throws IOException {
+      byte[] body = req.getAttribute(ContextServletFilter.ATTRIBUTE) != null ? WITH : WITHOUT;
+      res.setContentType("text/plain");
+      res.setContentLength(1);
+      res.getOutputStream().write(body);
+    }
+  }
+
+  /** A growable array of latencies in nanoseconds, owned by one worker thread. */
+  static final class Samples {
+    long[] values = new long[1 << 12];
+    int size;
+
+    void add(long v) {
+      if (size == values.length) {
+        values = Arrays.copyOf(values, size * 2);
+      }
+      values[size++] = v;
+    }
+  }
+
+  /** One phase of one configuration: requests, elapsed time, latency percentiles. */
+  record Phase(int config, long requests, long elapsedNanos, long p50, long p99) {
+    double rps() {
+      return requests * 1e9 / elapsedNanos;
+    }
+  }
+
+  /**
+   * Runs the benchmark; see the class documentation.
+   *
+   * @param args the options
+   * @throws Exception if the server cannot start or a worker fails
+   */
+  public static void main(String[] args) throws Exception {
+    Options o;
+    try {
+      o = Options.parse(args);
+    } catch (IllegalArgumentException e) {
+      System.err.println(e.getMessage());
+      System.exit(2);
+      return;
+    }
+    String load0 = loadAverage();
+    long start = System.nanoTime();
+    Server server = startServer();
+    int port = ((ServerConnector) server.getConnectors()[0]).getLocalPort();
+    String result;
+    try {
+      result = run(o, port, load0, start);
+    } finally {
+      server.stop();
+    }
+    System.out.print(result);
+    if (o.out != null) {
+      Files.createDirectories(o.out);
+      Files.writeString(o.out.resolve("results.md"), result, StandardCharsets.UTF_8);
+      System.out.println("written: " + o.out.resolve("results.md"));
+    }
+  }
+
+  static Server startServer() throws Exception {
+    Server server = new Server();
+    ServerConnector connector = new ServerConnector(server, 1, 1, new HttpConnectionFactory());
+    connector.setHost("127.0.0.1");
+    connector.setPort(0);
+    server.addConnector(connector);
+    ContextHandlerCollection contexts = new ContextHandlerCollection();
+    contexts.addHandler(context("/none", null));
+    contexts.addHandler(
+        context("/filter", ContextServletFilter.builder().trustTimeoutHeaders(false).build()));
+    contexts.addHandler(context("/deadline", ContextServletFilter.create()));
+    server.setHandler(contexts);
+    server.start();
+    return server;
+  }
+
+  private static ServletContextHandler context(String path, ContextServletFilter filter) {
+    ServletContextHandler handler = new ServletContextHandler(path);
+    ServletHolder servlet = new ServletHolder(new Trivial());
+    servlet.setAsyncSupported(true);
+    handler.addServlet(servlet, "/*");
+    if (filter != null) {
+      FilterHolder holder = new FilterHolder(filter);
+      holder.setAsyncSupported(true);
+      handler.addFilter(holder, "/*", EnumSet.of(DispatcherType.REQUEST, DispatcherType.ASYNC));
+    }
+    return handler;
+  }
+
+  private static String run(Options o, int port, String load0, long start) throws Exception {
+    HttpClient client =
+        HttpClient.newBuilder()
+            .version(HttpClient.Version.HTTP_1_1)
+            .connectTimeout(Duration.ofSeconds(10))
+            .build();
+    HttpRequest[] requests = new HttpRequest[CONFIGS.length];
+    for (int c = 0; c < CONFIGS.length; c++) {
+      requests[c] =
+          HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + PATHS[c]))
+              .header(DeadlineHeader.NAME, TIMEOUT_MS)
+              .timeout(Duration.ofSeconds(30))
+              .GET()
+              .build();
+    }
+    Driver driver = new Driver(client, requests, o.connections);
+    try {
+      // Warm-up: every configuration in turn, short phases, nothing recorded.
+      long warmEnd = System.nanoTime() + o.warmupMillis * 1_000_000L;
+      for (int i = 0; System.nanoTime() < warmEnd || i < CONFIGS.length; i++) {
+        driver.phase(i % CONFIGS.length, Math.min(o.phaseMillis, 500));
+      }
+      driver.resetPooled();
+      List<Phase[]> rounds = new ArrayList<>();
+      for (int r = 0; r < o.rounds; r++) {
+        Phase[] round = new Phase[CONFIGS.length];
+        for (int k = 0; k < CONFIGS.length; k++) {
+          int c = (r + k) % CONFIGS.length;
+          round[c] = driver.phase(c, o.phaseMillis);
+        }
+        rounds.add(round);
+      }
+      return Report.markdown(o, rounds, driver.pooled(), load0, loadAverage(), start);
+    } finally {
+      driver.close();
+    }
+  }
+
+  /** The closed-loop workers: one thread per connection, started and stopped per phase. */
+  static final class Driver implements AutoCloseable {
+    private final HttpClient client;
+    private final HttpRequest[] requests;
+    private final int workers;
+    private final CyclicBarrier startLine;
+    private final CyclicBarrier finishLine;
+    private final Samples[] perWorker;
+    private final long[] finishedAt;
+    private final Samples[] pooled;
+    private final AtomicReference<Throwable> failure = new AtomicReference<>();
+    private final Thread[] threads;
+    private volatile int config;
+    private volatile long phaseEnd;
+    private volatile boolean closing;
+
+    Driver(HttpClient client, HttpRequest[] requests, int workers) {
+      this.client = client;
+      this.requests = requests;
+      this.workers = workers;
+      this.startLine = new CyclicBarrier(workers + 1);
+      this.finishLine = new CyclicBarrier(workers + 1);
+      this.perWorker = new Samples[workers];
+      this.finishedAt = new long[workers];
+      this.pooled = new Samples[CONFIGS.length];
+      for (int c = 0; c < CONFIGS.length; c++) {
+        pooled[c] = new Samples();
+      }
+      this.threads = new Thread[workers];
+      for (int w = 0; w < workers; w++) {
+        perWorker[w] = new Samples();
+        int id = w;
+        threads[w] = new Thread(() -> work(id), "load-" + w);
+        threads[w].setDaemon(true);
+        threads[w].start();
+      }
+    }
+
+    private void work(int id) {
+      Samples samples = perWorker[id];
+      try {
+        while (true) {
+          startLine.await();
+          if (closing) {
+            return;
+          }
+          HttpRequest request = requests[config];
+          byte expected = (byte) (config == 0 ? '0' : '1');
+          long end = phaseEnd;
+          long t = System.nanoTime();
+          while (t < end) {
+            HttpResponse<byte[]> res = client.send(request, HttpResponse.BodyHandlers.ofByteArray());
+            long done = System.nanoTime();
+            byte[] body = res.body();
+            if (res.statusCode() != 200 || body.length != 1 || body[0] != expected) {
+              throw new IllegalStateException(
+                  "wrong answer from " + request.uri() + ": " + res.statusCode() + " "
+                      + new String(body, StandardCharsets.UTF_8));
+            }
+            samples.add(done - t);
+            t = done;
+          }
+          finishedAt[id] = t;
+          finishLine.await();
+        }
+      } catch (Throwable e) {
+        failure.compareAndSet(null, e);
+        startLine.reset();
+        finishLine.reset();
+      }
+    }
+
+    /** Runs one phase of {@code c} for about {@code millis} and returns what it measured. */
+    Phase phase(int c, long millis) throws Exception {
+      for (Samples s : perWorker) {
+        s.size = 0;
+      }
+      config = c;
+      long begin = System.nanoTime();
+      phaseEnd = begin + millis * 1_000_000L;
+      try {
+        startLine.await();
+        finishLine.await();
+      } catch (BrokenBarrierException e) {
+        Throwable f = failure.get();
+        throw new IllegalStateException("a load worker failed: " + f, f);
+      }
+      long last = begin;
+      int n = 0;
+      for (int w = 0; w < workers; w++) {
+        last = Math.max(last, finishedAt[w]);
+        n += perWorker[w].size;
+      }
+      long[] all = new long[n];
+      int i = 0;
+      for (Samples s : perWorker) {
+        System.arraycopy(s.values, 0, all, i, s.size);
+        i += s.size;
+      }
+      Arrays.sort(all);
+      for (long v : all) {
+        pooled[c].add(v);
+      }
+      if (n == 0) {
+        throw new IllegalStateException("no request completed in a phase of " + CONFIGS[c]);
+      }
+      return new Phase(c, n, last - begin, percentile(all, 0.50), percentile(all, 0.99));
+    }
+
+    /** Every latency recorded per configuration since the warm-up, for the pooled percentiles. */
+    Samples[] pooled() {
+      return pooled;
+    }
+
+    void resetPooled() {
+      for (Samples s : pooled) {
+        s.size = 0;
+      }
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+      closing = true;
+      startLine.reset();
+      for (Thread t : threads) {
+        t.join(5_000);
+      }
+    }
+  }
+
+  /** The nearest-rank percentile of sorted values. */
+  static long percentile(long[] sorted, double q) {
+    int rank = (int) Math.ceil(q * sorted.length);
+    return sorted[Math.max(0, Math.min(sorted.length - 1, rank - 1))];
+  }
+
+  static String loadAverage() {
+    try {
+      String[] f = Files.readString(Path.of("/proc/loadavg")).trim().split(" ");
+      return f.length >= 3 ? f[0] + " " + f[1] + " " + f[2] : "unknown";
+    } catch (IOException | UncheckedIOException e) {
+      return "unknown";
+    }
+  }
+
+  /** Formats the result. */
+  static final class Report {
+    private Report() {}
+
+    static String markdown(
+        Options o, List<Phase[]> rounds, Samples[] pooled, String load0, String load1, long start) {
+      StringBuilder b = new StringBuilder();
+      b.append("# ContextServletFilter under load (io.ctx4j.bench.servlet.FilterLoad)\n\n");
+      b.append("- **Date**: ").append(Instant.now()).append('\n');
+      b.append("- **Mode**: ")
+          .append(o.quick ? "quick (a smoke test; numbers are not meaningful)" : "full")
+          .append(String.format(Locale.ROOT,
+              ": %d rounds x %d configurations x %d ms phases, rotating order; %d ms warm-up; %d"
+                  + " closed-loop connections%n",
+              o.rounds, CONFIGS.length, o.phaseMillis, o.warmupMillis, o.connections));
+      b.append("- **Server**: embedded Jetty ").append(Jetty.VERSION)
+          .append(" (ee11 servlet), HTTP/1.1 on 127.0.0.1, 1 acceptor, 1 selector, default thread"
+              + " pool; one server, one context per configuration\n");
+      b.append("- **Client**: JDK HttpClient (HTTP/1.1, keep-alive), one thread per connection,"
+          + " every request `GET` with `Ctx4j-Timeout-Ms: ").append(TIMEOUT_MS)
+          .append("`; the 1-byte answer is checked\n");
+      b.append("- **JDK**: ").append(System.getProperty("java.runtime.version")).append(" (")
+          .append(System.getProperty("java.vendor")).append("), JVM options: ")
+          .append(String.join(" ",
+              java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments()))
+          .append('\n');
+      b.append("- **CPUs**: ").append(Runtime.getRuntime().availableProcessors())
+          .append("; **load average** (1, 5, 15 min) at start: ").append(load0)
+          .append(", at end: ").append(load1).append('\n');
+      double[] noneRps = rounds.stream().mapToDouble(r -> r[0].rps()).toArray();
+      double cv = coefficientOfVariation(noneRps);
+      boolean noisy = cv > NOISY_CV;
+      b.append(String.format(Locale.ROOT, "- **Duration**: %.0f s%n", (System.nanoTime() - start) / 1e9));
+      b.append(String.format(Locale.ROOT,
+          "- **Noise**: `none`'s throughput varied between rounds by %.1f%% (coefficient of variation)%s%n%n",
+          100 * cv,
+          noisy
+              ? String.format(Locale.ROOT, ", above %.0f%%: the machine was too noisy to judge a 2%% goal"
+                  + " (the intervals below assume the noise hits the configurations of a round alike,"
+                  + " which heavy outside load breaks)", 100 * NOISY_CV)
+              : ""));
+
+      b.append("## Per configuration (all rounds)\n\n");
+      b.append("| configuration | requests | req/s (median of rounds) | p50 µs | p99 µs |\n");
+      b.append("|---|---:|---:|---:|---:|\n");
+      for (int c = 0; c < CONFIGS.length; c++) {
+        long[] all = Arrays.copyOf(pooled[c].values, pooled[c].size);
+        Arrays.sort(all);
+        int cc = c;
+        double[] rps = rounds.stream().mapToDouble(r -> r[cc].rps()).toArray();
+        b.append(String.format(Locale.ROOT, "| `%s` | %d | %.0f | %.1f | %.1f |%n",
+            CONFIGS[c], all.length, median(rps), percentile(all, 0.50) / 1e3,
+            percentile(all, 0.99) / 1e3));
+      }
+      b.append("\np50 and p99 here are over every request of the configuration in all rounds.\n\n");
+
+      b.append("## Cost of the filter: median of per-round ratios, bootstrap 95% interval\n\n");
+      b.append("| configuration vs `none` | throughput ratio | p50 ratio | p99 ratio |"
+          + " throughput cost | p99 cost | goal (< 2% each) |\n");
+      b.append("|---|---|---|---|---:|---:|---|\n");
+      for (int c = 1; c < CONFIGS.length; c++) {
+        double[] thr = new double[rounds.size()];
+        double[] p50 = new double[rounds.size()];
+        double[] p99 = new double[rounds.size()];
+        for (int r = 0; r < rounds.size(); r++) {
+          Phase[] round = rounds.get(r);
+          thr[r] = round[c].rps() / round[0].rps();
+          p50[r] = (double) round[c].p50() / round[0].p50();
+          p99[r] = (double) round[c].p99() / round[0].p99();
+        }
+        double[] t = bootstrap(thr, 1 + c);
+        double[] q = bootstrap(p99, 21 + c);
+        // Costs as intervals: throughput cost = 1 - ratio, p99 cost = ratio - 1.
+        double thrCostHigh = 1 - t[1];
+        double thrCostLow = 1 - t[2];
+        double p99CostLow = q[1] - 1;
+        double p99CostHigh = q[2] - 1;
+        String verdict =
+            o.quick
+                ? "not judged (quick mode)"
+                : noisy
+                    ? "not judged (noisy machine, see Noise)"
+                    : thrCostHigh < 0.02 && p99CostHigh < 0.02
+                ? "met (both intervals below 2%)"
+                : thrCostLow > 0.02 || p99CostLow > 0.02
+                    ? "**missed** (an interval above 2%)"
+                    : "not resolved (an interval straddles 2%)";
+        b.append(String.format(Locale.ROOT,
+            "| `%s` | %s | %s | %s | %+.1f%% [%+.1f, %+.1f] | %+.1f%% [%+.1f, %+.1f] | %s |%n",
+            CONFIGS[c], format(t), format(bootstrap(p50, 11 + c)), format(q),
+            100 * (1 - t[0]), 100 * thrCostLow, 100 * thrCostHigh,
+            100 * (q[0] - 1), 100 * p99CostLow, 100 * p99CostHigh, verdict));
+      }
+      b.append("\nA ratio is the filter configuration's value over `none`'s in the same round;"
+          + " the table gives the median over the rounds and, in brackets, a 95% percentile"
+          + " bootstrap interval of that median (10,000 resamples of the rounds with replacement,"
+          + " fixed seed). Throughput cost = 1 - throughput ratio; p99 cost = p99 ratio - 1, each with the"
+          + " interval in percent. The goal is met when both intervals lie below 2%, missed when"
+          + " either lies above; no verdict when the machine was noisy (see Noise).\n\n");
+
+      b.append("## Rounds\n\n| round | ");
+      for (String c : CONFIGS) {
+        b.append(c).append(" req/s | ").append(c).append(" p50/p99 µs | ");
+      }
+      b.append('\n').append("|---:|");
+      b.append("---:|---:|".repeat(CONFIGS.length)).append('\n');
+      for (int r = 0; r < rounds.size(); r++) {
+        b.append("| ").append(r + 1).append(" | ");
+        for (Phase p : rounds.get(r)) {
+          b.append(String.format(Locale.ROOT, "%.0f | %.1f / %.1f | ",
+              p.rps(), p.p50() / 1e3, p.p99() / 1e3));
+        }
+        b.append('\n');
+      }
+      return b.toString();
+    }
+
+    /** Above this coefficient of variation of the baseline's throughput, no verdict is given. */
+    static final double NOISY_CV = 0.10;
+
+    static double coefficientOfVariation(double[] values) {
+      double mean = Arrays.stream(values).average().orElse(0);
+      double var = Arrays.stream(values).map(v -> (v - mean) * (v - mean)).sum() / Math.max(1, values.length - 1);
+      return mean == 0 ? 0 : Math.sqrt(var) / mean;
+    }
+
+    static double median(double[] values) {
+      double[] v = values.clone();
+      Arrays.sort(v);
+      int n = v.length;
+      return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+    }
+
+    static String format(double[] m) {
+      return String.format(Locale.ROOT, "%.4f [%.4f, %.4f]", m[0], m[1], m[2]);
+    }
+
+    /** {median, low, high}: the median and a 95% percentile-bootstrap interval of it. */
+    static double[] bootstrap(double[] values, long seed) {
+      SplittableRandom random = new SplittableRandom(seed);
+      int resamples = 10_000;
+      double[] medians = new double[resamples];
+      double[] sample = new double[values.length];
+      for (int i = 0; i < resamples; i++) {
+        for (int j = 0; j < values.length; j++) {
+          sample[j] = values[random.nextInt(values.length)];
+        }
+        medians[i] = median(sample);
+      }
+      Arrays.sort(medians);
+      return new double[] {
+        median(values), medians[(int) (0.025 * resamples)], medians[(int) (0.975 * resamples) - 1]
+      };
+    }
+  }
+}

@@ -1,0 +1,3 @@
+module io.ctx4j.smoke.servlet {
+  requires io.ctx4j.servlet;
+}
