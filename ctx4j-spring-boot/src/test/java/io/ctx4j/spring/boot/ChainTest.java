@@ -34,6 +34,7 @@ class ChainTest {
   @Test
   void deadlineShrinksAtEachHopOnJetty() throws Exception {
     Chains.Chain c = Chains.get().jetty;
+    Chains.warm(c);
     assertDeadlineShrinks(c.hops, c.url("A"));
   }
 
@@ -68,6 +69,7 @@ class ChainTest {
   @Test
   void clientClosingItsSocketAtACancelsTheWorkInC() throws Exception {
     Chains.Chain jetty = Chains.get().jetty;
+    Chains.warm(jetty);
     jetty.hops.reset();
     long closed;
     try (H2cClient client = H2cClient.get(java.net.URI.create(jetty.url("A")).getPort(), "/hop")) {
