@@ -324,7 +324,7 @@ public final class CrossServiceExamples {
     }
   }
 
-  private static String left(Context ctx) {
+  static String left(Context ctx) {
     return ctx.remaining()
         .map(d -> String.format(Locale.ROOT, "%d ms left", d.toMillis()))
         .orElse("no deadline");

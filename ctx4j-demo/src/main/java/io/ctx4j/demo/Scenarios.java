@@ -32,6 +32,7 @@ public final class Scenarios {
     SeedExamples.all(time).forEach(s -> add(map, s));
     IntegrationExamples.all(time).forEach(s -> add(map, s));
     CrossServiceExamples.all(time).forEach(s -> add(map, s));
+    SpringChainExample.all(time).forEach(s -> add(map, s));
     TaskGroupExamples.all(time).forEach(s -> add(map, s));
     // Add further scenarios here, e.g.: OtherExamples.all(time).forEach(s -> add(map, s));
     return Collections.unmodifiableMap(map);

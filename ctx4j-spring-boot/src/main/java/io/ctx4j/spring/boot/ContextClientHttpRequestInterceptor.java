@@ -1,0 +1,225 @@
+package io.ctx4j.spring.boot;
+
+import io.ctx4j.Context;
+import io.ctx4j.ContextException;
+import io.ctx4j.concurrent.Closer;
+import io.ctx4j.concurrent.CurrentContext;
+import io.ctx4j.concurrent.InterruptScope;
+import io.ctx4j.http.DeadlineHeader;
+import java.io.FilterInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import org.springframework.http.HttpHeaders;
+import org.springframework.http.HttpRequest;
+import org.springframework.http.HttpStatusCode;
+import org.springframework.http.client.ClientHttpRequestExecution;
+import org.springframework.http.client.ClientHttpRequestInterceptor;
+import org.springframework.http.client.ClientHttpResponse;
+
+/**
+ * A {@link ClientHttpRequestInterceptor} for {@code RestClient} (and {@code RestTemplate}) that
+ * runs every exchange under the ctx4j context current in the calling thread ({@link
+ * CurrentContext#get()}, for example the request context of {@code ContextServletFilter}): the
+ * request carries the time left in {@link DeadlineHeader#NAME} (computed by {@link
+ * DeadlineHeader#valueFor}, just before the request is handed on; any such header already there is
+ * removed, so a stale value is never forwarded), and the exchange is given up when the context ends.
+ *
+ * <h2>When the context ends</h2>
+ *
+ * <ul>
+ *   <li>Already done when the call starts: nothing is sent; the call throws the context's error.
+ *   <li>While the request is sent and the response awaited: the calling thread is interrupted
+ *       (through {@link InterruptScope}, which leaves no stray interrupt behind), and the call
+ *       throws a fresh copy of the context's error ({@code CanceledException} or {@code
+ *       DeadlineExceededException}, both {@code CancellationException}s, with the context's cause),
+ *       with the request factory's own exception suppressed in it.
+ *   <li>While the body is read: each read runs under its own {@code InterruptScope} and {@link
+ *       Closer#call}: when the context ends, the reading thread is interrupted and the body stream
+ *       is closed (which makes the JDK client give the connection up), and the read throws the
+ *       context's error; so does every read after the context has ended. Closing the response
+ *       after the context ended closes the body stream first, since Spring's responses otherwise
+ *       drain the rest of the body on close.
+ * </ul>
+ *
+ * Whether an interrupt really aborts the exchange depends on the request factory: Spring's {@code
+ * JdkClientHttpRequestFactory} (the JDK {@code HttpClient}; it cancels the exchange, which closes an
+ * HTTP/1.1 connection or resets an HTTP/2 stream), and the Jetty and Reactor Netty factories honour
+ * it; {@code SimpleClientHttpRequestFactory} ({@code HttpURLConnection}) and Apache HttpClient's
+ * classic blocking I/O do not, and there the call returns only when the server answers, which the
+ * deadline header makes it do in time. The module README lists what was measured.
+ *
+ * <h2>Resources</h2>
+ *
+ * A registration on the context lives only while the thread is inside the exchange or inside one
+ * read of the body; none is left once the call has returned, whatever the caller does with the
+ * response, so a long-lived context accumulates nothing.
+ *
+ * <p>Thread safety: stateless and thread-safe; the response it returns is as thread-safe as the
+ * factory's (read it in the thread that made the call, as Spring does). Memory consistency effects:
+ * those of {@link InterruptScope}.
+ *
+ * @since 0.1
+ */
+public final class ContextClientHttpRequestInterceptor implements ClientHttpRequestInterceptor {
+
+  /** Creates the interceptor. */
+  public ContextClientHttpRequestInterceptor() {}
+
+  /**
+   * Sends the request under the current context; see the class documentation.
+   *
+   * @param request the request; its headers are changed
+   * @param body the body
+   * @param execution the rest of the chain
+   * @return the response, whose body reads stop when the context ends
+   * @throws IOException as the exchange throws it, when the context did not end
+   * @throws ContextException a fresh copy of the context's error if the context ends before the
+   *     response is there (or is already done)
+   */
+  @Override
+  public ClientHttpResponse intercept(
+      HttpRequest request, byte[] body, ClientHttpRequestExecution execution) throws IOException {
+    Context ctx = CurrentContext.get();
+    ctx.throwIfDone();
+    HttpHeaders headers = request.getHeaders();
+    headers.remove(DeadlineHeader.NAME);
+    DeadlineHeader.valueFor(ctx).ifPresent(v -> headers.set(DeadlineHeader.NAME, v));
+    ClientHttpResponse response;
+    InterruptScope scope = InterruptScope.open(ctx);
+    try {
+      response = execution.execute(request, body);
+    } catch (IOException | RuntimeException e) {
+      scope.close();
+      if (scope.interrupted()) {
+        throw Errors.copyOf(ctx, e);
+      }
+      throw e;
+    }
+    scope.close();
+    if (scope.interrupted()) {
+      // The context ended just as the response arrived: the caller must not use it.
+      closeQuietly(response.getBody());
+      response.close();
+      throw Errors.copyOf(ctx, null);
+    }
+    return new Response(response, ctx);
+  }
+
+  /** The factory's response with a body whose reads stop when the context ends. */
+  private static final class Response implements ClientHttpResponse {
+    private final ClientHttpResponse delegate;
+    private final Context ctx;
+    private Body body;
+
+    Response(ClientHttpResponse delegate, Context ctx) {
+      this.delegate = delegate;
+      this.ctx = ctx;
+    }
+
+    @Override
+    public HttpStatusCode getStatusCode() throws IOException {
+      return delegate.getStatusCode();
+    }
+
+    @Override
+    public String getStatusText() throws IOException {
+      return delegate.getStatusText();
+    }
+
+    @Override
+    public HttpHeaders getHeaders() {
+      return delegate.getHeaders();
+    }
+
+    @Override
+    public InputStream getBody() throws IOException {
+      if (body == null) {
+        body = new Body(delegate.getBody(), ctx);
+      }
+      return body;
+    }
+
+    @Override
+    public void close() {
+      if (ctx.isDone()) {
+        // Spring's responses drain the body on close, to reuse the connection: with the context
+        // over, that would wait for a body nobody wants. Closing the stream first gives it up.
+        closeQuietly(body != null ? body.raw() : null);
+      }
+      delegate.close();
+    }
+  }
+
+  private static void closeQuietly(InputStream in) {
+    if (in != null) {
+      try {
+        in.close();
+      } catch (IOException | RuntimeException e) {
+        // giving up anyway
+      }
+    }
+  }
+
+  /**
+   * Each read runs under its own {@link Closer#call} (the stream is closed if the context ends
+   * meanwhile) and {@link InterruptScope} (the reading thread is interrupted): nothing stays
+   * registered between reads.
+   */
+  private static final class Body extends FilterInputStream {
+    private final Context ctx;
+
+    Body(InputStream in, Context ctx) {
+      super(in);
+      this.ctx = ctx;
+    }
+
+    InputStream raw() {
+      return in;
+    }
+
+    @Override
+    public int read() throws IOException {
+      return guarded(in::read);
+    }
+
+    @Override
+    public int read(byte[] b, int off, int len) throws IOException {
+      return guarded(() -> in.read(b, off, len));
+    }
+
+    @Override
+    public long skip(long n) throws IOException {
+      ctx.throwIfDone();
+      return super.skip(n);
+    }
+
+    private interface Read {
+      int read() throws IOException;
+    }
+
+    private int guarded(Read read) throws IOException {
+      ctx.throwIfDone();
+      try {
+        int n =
+            Closer.call(
+                ctx,
+                in,
+                () -> {
+                  try (InterruptScope scope = InterruptScope.open(ctx)) {
+                    return read.read();
+                  }
+                });
+        if (n < 0) {
+          // A stream closed because the context ended may report a plain end of stream (Reactor
+          // Netty's does): never let a cut-off body pass for a whole one.
+          ctx.throwIfDone();
+        }
+        return n;
+      } catch (IOException | RuntimeException e) {
+        throw e;
+      } catch (Exception e) {
+        throw new IOException(e);
+      }
+    }
+  }
+}

@@ -1,0 +1,110 @@
+package io.ctx4j.spring.boot;
+
+import io.ctx4j.Context;
+import io.ctx4j.Registration;
+import io.ctx4j.concurrent.CurrentContext;
+import io.ctx4j.http.DeadlineHeader;
+import org.springframework.web.reactive.function.client.ClientRequest;
+import org.springframework.web.reactive.function.client.ClientResponse;
+import org.springframework.web.reactive.function.client.ExchangeFilterFunction;
+import org.springframework.web.reactive.function.client.ExchangeFunction;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
+
+/**
+ * An {@link ExchangeFilterFunction} for {@code WebClient} that runs every exchange under a ctx4j
+ * context: the request carries the time left in {@link DeadlineHeader#NAME} (any such header already
+ * there is replaced or removed), and the exchange, then the response body, is cancelled when the
+ * context ends.
+ *
+ * <p><b>Which context.</b> A {@code WebClient} call does nothing until it is subscribed to, so the
+ * context is read at subscription: the {@link Context} stored in the subscriber's Reactor context
+ * under the key {@link #REACTOR_KEY} ({@code Context.class}) if there is one, else {@link
+ * CurrentContext#get()} in the subscribing thread. {@code block()}, or returning the {@code Mono}
+ * from a Spring MVC handler, subscribes in the request's thread, where {@code ContextServletFilter}
+ * bound the request context; a pipeline subscribed on another thread should put the context in its
+ * Reactor context: {@code .contextWrite(c -> c.put(Context.class, ctx))}.
+ *
+ * <p><b>When the context ends</b> (or is already done at subscription), the exchange's {@code Mono}
+ * fails with a fresh copy of the context's error ({@code CanceledException} or {@code
+ * DeadlineExceededException}, with the context's cause) and its subscription to the connector is
+ * cancelled (Reactor Netty then closes the HTTP/1.1 connection or resets the HTTP/2 stream); once the
+ * response is there, its body {@code Flux} fails and is cancelled the same way.
+ *
+ * <p><b>Resources.</b> Each phase (the exchange; the body, when it is subscribed) holds one
+ * registration on the context from its subscription until it completes, fails or is cancelled, and
+ * removes it then; a long-lived context keeps nothing from finished calls.
+ *
+ * <p>Thread safety: stateless and thread-safe. Memory consistency effects: ending the context
+ * happens-before the subscriber receives the error.
+ *
+ * @since 0.1
+ */
+public final class ContextExchangeFilterFunction implements ExchangeFilterFunction {
+
+  /** The Reactor context key under which a subscriber may put the ctx4j {@link Context} to use. */
+  public static final Class<Context> REACTOR_KEY = Context.class;
+
+  /** Creates the filter. */
+  public ContextExchangeFilterFunction() {}
+
+  /**
+   * Sends the request under the context; see the class documentation.
+   *
+   * @param request the request
+   * @param next the rest of the chain
+   * @return the response, failing with the context's error if the context ends first
+   */
+  @Override
+  public Mono<ClientResponse> filter(ClientRequest request, ExchangeFunction next) {
+    return Mono.deferContextual(
+        view -> {
+          Context ctx = view.getOrDefault(REACTOR_KEY, null);
+          Context c = ctx != null ? ctx : CurrentContext.get();
+          if (c.err() != null) {
+            return Mono.error(Errors.copyOf(c, null));
+          }
+          ClientRequest withHeader =
+              ClientRequest.from(request)
+                  .headers(
+                      h -> {
+                        h.remove(DeadlineHeader.NAME);
+                        DeadlineHeader.valueFor(c).ifPresent(v -> h.set(DeadlineHeader.NAME, v));
+                      })
+                  .build();
+          // takeUntilOther cancels its source only when the other side emits (an error from the
+          // other side is passed on with the source left running: Reactor 3.8's
+          // FluxTakeUntilOther), so ended() emits a token and the end becomes the error here.
+          return Flux.from(next.exchange(withHeader))
+              .takeUntilOther(ended(c))
+              .singleOrEmpty()
+              .switchIfEmpty(errorIfDone(c))
+              .map(
+                  r ->
+                      r.mutate()
+                          .body(body -> body.takeUntilOther(ended(c)).concatWith(errorIfDone(c)))
+                          .build());
+        });
+  }
+
+  /**
+   * A publisher that emits once when the context ends, and otherwise never signals; its
+   * registration on the context is removed when it is cancelled.
+   */
+  private static Mono<Boolean> ended(Context ctx) {
+    return Mono.create(
+        sink -> {
+          Registration r = ctx.onDone(() -> sink.success(Boolean.TRUE));
+          sink.onDispose(r::stop);
+        });
+  }
+
+  /**
+   * Empty, or the context's error if the context is done: what follows a source that {@link
+   * #ended} may have cut short. A body that ends at the same instant as the context may thus fail
+   * with the context's error after its last chunk.
+   */
+  private static <T> Mono<T> errorIfDone(Context ctx) {
+    return Mono.defer(() -> ctx.isDone() ? Mono.error(Errors.copyOf(ctx, null)) : Mono.empty());
+  }
+}

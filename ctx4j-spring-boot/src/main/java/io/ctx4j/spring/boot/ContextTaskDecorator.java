@@ -1,0 +1,37 @@
+package io.ctx4j.spring.boot;
+
+import io.ctx4j.concurrent.CurrentContext;
+import org.springframework.core.task.TaskDecorator;
+
+/**
+ * A {@link TaskDecorator} that runs each task with the ctx4j context that was current ({@link
+ * CurrentContext#get()}) in the thread that submitted it, so that {@code @Async} methods and tasks
+ * on Spring's executors see the request's context, deadline and values. Spring Boot 4 applies every
+ * {@code TaskDecorator} bean to its auto-configured executors (composed in order), so this one works
+ * beside others, such as Micrometer's {@code ContextPropagatingTaskDecorator}.
+ *
+ * <p>Only the binding travels: the task still has to look at the context ({@code
+ * CurrentContext.get().isDone()}, or pass it to blocking calls) to stop when it ends.
+ *
+ * <p>Thread safety: stateless and thread-safe. Memory consistency effects: submitting a task
+ * happens-before it reads the captured context (those of {@link CurrentContext#wrap(Runnable)}).
+ *
+ * @since 0.1
+ */
+public final class ContextTaskDecorator implements TaskDecorator {
+
+  /** Creates the decorator. */
+  public ContextTaskDecorator() {}
+
+  /**
+   * Returns {@code runnable} wrapped so that it runs with the context current now.
+   *
+   * @param runnable the task
+   * @return the wrapped task
+   * @throws NullPointerException if {@code runnable} is null
+   */
+  @Override
+  public Runnable decorate(Runnable runnable) {
+    return CurrentContext.wrap(runnable);
+  }
+}

@@ -1,0 +1,88 @@
+package io.ctx4j.spring.boot;
+
+import io.ctx4j.Context;
+import io.ctx4j.servlet.ContextServletFilter;
+import jakarta.servlet.DispatcherType;
+import jakarta.servlet.Filter;
+import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.boot.autoconfigure.AutoConfiguration;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnBooleanProperty;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnWebApplication;
+import org.springframework.boot.context.properties.EnableConfigurationProperties;
+import org.springframework.boot.web.servlet.FilterRegistrationBean;
+import org.springframework.context.annotation.Bean;
+
+/**
+ * Registers ctx4j-servlet's {@link ContextServletFilter} in a servlet web application: every
+ * request gets a context with the caller's deadline ({@code ctx4j.servlet.max-timeout} caps it),
+ * bound as {@code CurrentContext.get()} in the handler, ended when the request is over. The filter's
+ * root is a child of the {@link ShutdownContext} when there is one, so requests still in flight when
+ * the graceful-shutdown drain ends are cancelled then, with a cause whose reason is {@code
+ * SERVER_SHUTDOWN}.
+ *
+ * <p>A {@code ContextServletFilter} bean of the application's own replaces the one made here (it is
+ * registered by the same registration bean). Off with {@code ctx4j.servlet.enabled=false}.
+ *
+ * @since 0.1
+ */
+@AutoConfiguration(after = Ctx4jShutdownAutoConfiguration.class)
+@ConditionalOnWebApplication(type = ConditionalOnWebApplication.Type.SERVLET)
+@ConditionalOnClass({Filter.class, FilterRegistrationBean.class})
+@ConditionalOnBooleanProperty(name = "ctx4j.servlet.enabled", matchIfMissing = true)
+@EnableConfigurationProperties(Ctx4jProperties.class)
+public class Ctx4jServletAutoConfiguration {
+
+  /** The name of the filter's registration bean. */
+  public static final String REGISTRATION_BEAN = "ctx4jServletFilterRegistration";
+
+  /** Created by Spring. */
+  public Ctx4jServletAutoConfiguration() {}
+
+  /**
+   * The filter, built from {@code ctx4j.servlet.*}, its root under the shutdown context if any.
+   *
+   * @param properties the settings
+   * @param shutdown the shutdown context, if configured
+   * @return the filter
+   * @throws IllegalArgumentException if {@code ctx4j.servlet.max-timeout} is zero or negative
+   */
+  @Bean
+  @ConditionalOnMissingBean
+  public ContextServletFilter ctx4jServletFilter(
+      Ctx4jProperties properties, ObjectProvider<ShutdownContext> shutdown) {
+    Ctx4jProperties.Servlet s = properties.getServlet();
+    if (s.getMaxTimeout() != null && (s.getMaxTimeout().isNegative() || s.getMaxTimeout().isZero())) {
+      throw new IllegalArgumentException(
+          "ctx4j.servlet.max-timeout must be positive, got " + s.getMaxTimeout());
+    }
+    ShutdownContext sc = shutdown.getIfAvailable();
+    return ContextServletFilter.builder()
+        .parent(sc == null ? Context.background() : sc.context())
+        .maxTimeout(s.getMaxTimeout())
+        .trustTimeoutHeaders(s.isTrustTimeoutHeaders())
+        .build();
+  }
+
+  /**
+   * Registers the filter for every path, for the {@code REQUEST} and {@code ASYNC} dispatches, with
+   * async support, at {@code ctx4j.servlet.filter-order}.
+   *
+   * @param filter the filter
+   * @param properties the settings
+   * @return the registration
+   */
+  @Bean(name = REGISTRATION_BEAN)
+  @ConditionalOnMissingBean(name = REGISTRATION_BEAN)
+  public FilterRegistrationBean<ContextServletFilter> ctx4jServletFilterRegistration(
+      ContextServletFilter filter, Ctx4jProperties properties) {
+    FilterRegistrationBean<ContextServletFilter> r = new FilterRegistrationBean<>(filter);
+    r.setName("ctx4jContextServletFilter");
+    r.setAsyncSupported(true);
+    r.setDispatcherTypes(DispatcherType.REQUEST, DispatcherType.ASYNC);
+    r.addUrlPatterns("/*");
+    r.setOrder(properties.getServlet().getFilterOrder());
+    return r;
+  }
+}

@@ -1,0 +1,145 @@
+package io.ctx4j.spring.boot;
+
+import io.ctx4j.CancelableContext;
+import io.ctx4j.Context;
+import io.ctx4j.servlet.RequestCanceledException;
+import io.ctx4j.servlet.RequestCanceledException.Reason;
+import org.springframework.context.SmartLifecycle;
+
+/**
+ * A context that ends when the Spring application shuts down, at the moment in-flight work should
+ * stop: after the web server's graceful-shutdown drain and before the server stops. The request
+ * contexts of {@link io.ctx4j.servlet.ContextServletFilter} are its children when the
+ * auto-configuration builds the filter, so requests still running when the drain is over end with
+ * this context's cause; derive background work from {@link #context()} to stop it at the same time.
+ *
+ * <h2>Why a lifecycle phase, not {@code ContextClosedEvent} or a signal handler</h2>
+ *
+ * Closing a Spring application context publishes {@code ContextClosedEvent} first and then stops
+ * the lifecycle beans, phase by phase, highest first. Spring Boot's graceful shutdown is the
+ * lifecycle bean of phase {@code WebServerApplicationContext.GRACEFUL_SHUTDOWN_PHASE} ({@code
+ * SmartLifecycle.DEFAULT_PHASE - 1024}): it stops accepting requests and waits for those in flight,
+ * at most {@code spring.lifecycle.timeout-per-shutdown-phase} (30 s by default); the server itself
+ * stops in {@code START_STOP_LIFECYCLE_PHASE} ({@code GRACEFUL_SHUTDOWN_PHASE - 1024}). This bean's
+ * {@link #PHASE} lies between the two, so it is stopped once the drain is over (every request done,
+ * or the drain's time up) and before the server stops. Cancelling on {@code ContextClosedEvent}
+ * would end every request before the drain had a chance to let them finish; taking over SIGTERM
+ * would bypass Spring's own shutdown hook and its ordering. Without a web server (or with {@code
+ * server.shutdown=immediate}) the bean simply ends its context during the context's close.
+ *
+ * <p>The cause is a {@link RequestCanceledException} whose reason is {@link
+ * Reason#SERVER_SHUTDOWN}, its detail saying that the application context closed after the
+ * graceful-shutdown drain; requests see it as {@code ctx.cause()}.
+ *
+ * <p>The bean cannot be paused ({@link #isPauseable()} is false): {@code
+ * ConfigurableApplicationContext.pause()} stops pausable lifecycle beans, and a context cannot be
+ * revived once ended.
+ *
+ * <p>Thread safety: all methods are thread-safe. Memory consistency effects: actions before {@link
+ * #stop()} happen-before a thread observes {@link #context()} done.
+ *
+ * @since 0.1
+ */
+public final class ShutdownContext implements SmartLifecycle {
+
+  /**
+   * This bean's lifecycle phase: {@code SmartLifecycle.DEFAULT_PHASE - 1536}, between Spring Boot's
+   * {@code GRACEFUL_SHUTDOWN_PHASE} ({@code DEFAULT_PHASE - 1024}) and {@code
+   * START_STOP_LIFECYCLE_PHASE} ({@code DEFAULT_PHASE - 2048}).
+   */
+  public static final int PHASE = SmartLifecycle.DEFAULT_PHASE - 1536;
+
+  /** The detail of the cause. */
+  static final String DETAIL = "application context closed, graceful-shutdown drain over";
+
+  private final CancelableContext context;
+  private volatile boolean running;
+
+  /** Creates a shutdown context that is a child of {@link Context#background()}. */
+  public ShutdownContext() {
+    this(Context.background());
+  }
+
+  /**
+   * Creates a shutdown context under {@code parent}: cancelling the parent ends it too.
+   *
+   * @param parent the parent
+   * @throws NullPointerException if {@code parent} is null
+   */
+  public ShutdownContext(Context parent) {
+    this.context = Context.withCancel(parent);
+  }
+
+  /**
+   * Returns the context that ends when the application shuts down (after the drain).
+   *
+   * @return the context, never null
+   */
+  public Context context() {
+    return context;
+  }
+
+  /**
+   * Ends the context now, with the given detail in its cause ({@link Reason#SERVER_SHUTDOWN}).
+   * Idempotent: the first call's cause stays.
+   *
+   * @param detail what happened, for the message; may be null
+   * @return true if this call ended the context
+   */
+  public boolean shutdown(String detail) {
+    running = false;
+    return context.cancel(new RequestCanceledException(Reason.SERVER_SHUTDOWN, detail, null));
+  }
+
+  /** Marks the bean running; the context is live from construction on. */
+  @Override
+  public void start() {
+    running = true;
+  }
+
+  /** Ends the context: the application is shutting down and the graceful drain is over. */
+  @Override
+  public void stop() {
+    shutdown(DETAIL);
+  }
+
+  /**
+   * Tells whether the bean has been started and not stopped.
+   *
+   * @return true while running
+   */
+  @Override
+  public boolean isRunning() {
+    return running;
+  }
+
+  /**
+   * Returns {@link #PHASE}.
+   *
+   * @return the phase
+   */
+  @Override
+  public int getPhase() {
+    return PHASE;
+  }
+
+  /**
+   * Returns false: a pause must not end the context for good.
+   *
+   * @return false
+   */
+  @Override
+  public boolean isPauseable() {
+    return false;
+  }
+
+  /**
+   * Returns a description with the context's state.
+   *
+   * @return a short description
+   */
+  @Override
+  public String toString() {
+    return "ShutdownContext[" + context + (context.isDone() ? ", done" : "") + "]";
+  }
+}

@@ -1,0 +1,230 @@
+package io.ctx4j.spring.boot;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.ctx4j.CancelableContext;
+import io.ctx4j.Context;
+import io.ctx4j.concurrent.CurrentContext;
+import io.ctx4j.servlet.ContextServletFilter;
+import io.ctx4j.servlet.RequestCanceledException;
+import jakarta.servlet.DispatcherType;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.EnumSet;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.springframework.boot.autoconfigure.AutoConfigurations;
+import org.springframework.boot.autoconfigure.task.TaskExecutionAutoConfiguration;
+import org.springframework.boot.test.context.runner.ApplicationContextRunner;
+import org.springframework.boot.test.context.runner.WebApplicationContextRunner;
+import org.springframework.boot.web.server.context.WebServerApplicationContext;
+import org.springframework.boot.web.servlet.FilterRegistrationBean;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+import org.springframework.scheduling.annotation.Async;
+import org.springframework.scheduling.annotation.EnableAsync;
+
+/**
+ * The auto-configuration itself, without a server: which beans each piece adds, the properties that
+ * switch them off or configure them, user beans taking precedence, and {@code @Async} carrying the
+ * current context through the decorator.
+ */
+@Timeout(60)
+class AutoConfigurationTest {
+  private static final AutoConfigurations ALL =
+      AutoConfigurations.of(
+          Ctx4jShutdownAutoConfiguration.class,
+          Ctx4jServletAutoConfiguration.class,
+          Ctx4jRestClientAutoConfiguration.class,
+          Ctx4jWebClientAutoConfiguration.class,
+          Ctx4jTaskAutoConfiguration.class);
+
+  private final WebApplicationContextRunner web = new WebApplicationContextRunner().withConfiguration(ALL);
+
+  @Test
+  void everyPieceIsThereByDefault() {
+    web.run(ctx -> {
+      assertNotNull(ctx.getBean(ContextServletFilter.class));
+      assertNotNull(ctx.getBean(ShutdownContext.class));
+      assertNotNull(ctx.getBean(ContextClientHttpRequestInterceptor.class));
+      assertTrue(ctx.containsBean("ctx4jRestClientCustomizer"));
+      assertNotNull(ctx.getBean(ContextExchangeFilterFunction.class));
+      assertTrue(ctx.containsBean("ctx4jWebClientCustomizer"));
+      assertNotNull(ctx.getBean(ContextTaskDecorator.class));
+      @SuppressWarnings("unchecked")
+      FilterRegistrationBean<ContextServletFilter> r =
+          ctx.getBean(Ctx4jServletAutoConfiguration.REGISTRATION_BEAN, FilterRegistrationBean.class);
+      assertSame(ctx.getBean(ContextServletFilter.class), r.getFilter());
+      assertEquals(Ctx4jProperties.DEFAULT_FILTER_ORDER, r.getOrder());
+      assertTrue(r.isAsyncSupported());
+      assertTrue(r.getUrlPatterns().contains("/*"));
+      assertEquals(EnumSet.of(DispatcherType.REQUEST, DispatcherType.ASYNC), EnumSet.copyOf(r.determineDispatcherTypes()));
+    });
+  }
+
+  @ParameterizedTest
+  @CsvSource({
+    "ctx4j.servlet.enabled, io.ctx4j.servlet.ContextServletFilter",
+    "ctx4j.rest-client.enabled, io.ctx4j.spring.boot.ContextClientHttpRequestInterceptor",
+    "ctx4j.web-client.enabled, io.ctx4j.spring.boot.ContextExchangeFilterFunction",
+    "ctx4j.task-decorator.enabled, io.ctx4j.spring.boot.ContextTaskDecorator",
+    "ctx4j.shutdown.enabled, io.ctx4j.spring.boot.ShutdownContext",
+  })
+  void eachPieceCanBeSwitchedOff(String property, String beanClass) throws Exception {
+    Class<?> type = Class.forName(beanClass);
+    web.run(ctx -> assertEquals(1, ctx.getBeansOfType(type).size(), beanClass + " missing by default"));
+    web.withPropertyValues(property + "=false")
+        .run(ctx -> {
+          assertEquals(0, ctx.getBeansOfType(type).size(), beanClass + " still there with " + property + "=false");
+          // the other pieces stay
+          assertEquals(4, countPieces(ctx), "pieces left");
+        });
+  }
+
+  private static int countPieces(org.springframework.context.ApplicationContext ctx) {
+    int n = 0;
+    for (Class<?> c : new Class<?>[] {ContextServletFilter.class, ContextClientHttpRequestInterceptor.class,
+        ContextExchangeFilterFunction.class, ContextTaskDecorator.class, ShutdownContext.class}) {
+      n += ctx.getBeansOfType(c).isEmpty() ? 0 : 1;
+    }
+    return n;
+  }
+
+  @Test
+  void servletPropertiesConfigureTheFilter() {
+    web.withPropertyValues(
+            "ctx4j.servlet.max-timeout=250ms",
+            "ctx4j.servlet.trust-timeout-headers=false",
+            "ctx4j.servlet.filter-order=5")
+        .run(ctx -> {
+          String filter = ctx.getBean(ContextServletFilter.class).toString();
+          assertTrue(filter.contains("trustTimeoutHeaders=false, maxTimeout=250ms"), filter);
+          assertEquals(5, ctx.getBean(Ctx4jServletAutoConfiguration.REGISTRATION_BEAN, FilterRegistrationBean.class).getOrder());
+        });
+  }
+
+  @Test
+  void aNonPositiveMaximumFailsTheStartupWithItsName() {
+    web.withPropertyValues("ctx4j.servlet.max-timeout=0s")
+        .run(ctx -> {
+          Throwable failure = ctx.getStartupFailure();
+          assertNotNull(failure);
+          boolean named = false;
+          for (Throwable t = failure; t != null; t = t.getCause()) {
+            named |= String.valueOf(t.getMessage()).contains("ctx4j.servlet.max-timeout must be positive, got PT0S");
+          }
+          assertTrue(named, failure::toString);
+        });
+  }
+
+  @Test
+  void theApplicationsOwnBeansWin() {
+    ContextServletFilter mine = ContextServletFilter.builder().build();
+    ContextTaskDecorator myDecorator = new ContextTaskDecorator();
+    web.withBean(ContextServletFilter.class, () -> mine)
+        .withBean(ContextTaskDecorator.class, () -> myDecorator)
+        .run(ctx -> {
+          assertSame(mine, ctx.getBean(ContextServletFilter.class));
+          assertSame(mine, ctx.getBean(Ctx4jServletAutoConfiguration.REGISTRATION_BEAN, FilterRegistrationBean.class).getFilter());
+          assertSame(myDecorator, ctx.getBean(ContextTaskDecorator.class));
+        });
+  }
+
+  @Test
+  void withoutAWebApplicationThereIsNoFilterButTheRest() {
+    new ApplicationContextRunner().withConfiguration(ALL).run(ctx -> {
+      assertTrue(ctx.getBeansOfType(ContextServletFilter.class).isEmpty());
+      assertNotNull(ctx.getBean(ShutdownContext.class));
+      assertNotNull(ctx.getBean(ContextTaskDecorator.class));
+    });
+  }
+
+  @Test
+  void theFiltersRequestsEndWithTheShutdownContext() {
+    web.run(ctx -> {
+      ContextServletFilter filter = ctx.getBean(ContextServletFilter.class);
+      assertFalse(filter.root().isDone());
+      ctx.getBean(ShutdownContext.class).stop();
+      assertTrue(filter.root().isDone());
+      RequestCanceledException cause = assertInstanceOf(RequestCanceledException.class, filter.root().cause());
+      assertEquals(RequestCanceledException.Reason.SERVER_SHUTDOWN, cause.reason());
+      assertEquals("server shutdown: application context closed, graceful-shutdown drain over", cause.getMessage());
+    });
+  }
+
+  @Test
+  void theShutdownPhaseLiesBetweenTheDrainAndTheServerStop() {
+    assertTrue(ShutdownContext.PHASE < WebServerApplicationContext.GRACEFUL_SHUTDOWN_PHASE);
+    assertTrue(ShutdownContext.PHASE > WebServerApplicationContext.START_STOP_LIFECYCLE_PHASE);
+    assertFalse(new ShutdownContext().isPauseable());
+  }
+
+  /** A bean with an @Async method that reports the context current where it runs. */
+  static class Worker {
+    @Async
+    public CompletableFuture<Context> current() {
+      return CompletableFuture.completedFuture(CurrentContext.get());
+    }
+  }
+
+  @Configuration(proxyBeanMethods = false)
+  @EnableAsync
+  static class AsyncApp {
+    @Bean
+    Worker worker() {
+      return new Worker();
+    }
+  }
+
+  private final ApplicationContextRunner tasks =
+      new ApplicationContextRunner()
+          .withConfiguration(AutoConfigurations.of(TaskExecutionAutoConfiguration.class, Ctx4jTaskAutoConfiguration.class))
+          .withUserConfiguration(AsyncApp.class);
+
+  @Test
+  void asyncMethodsRunWithTheCallersContext() {
+    tasks.run(ctx -> {
+      Worker worker = ctx.getBean(Worker.class);
+      try (CancelableContext request = Context.withCancel(Context.background())) {
+        Context seen = CurrentContext.call(request, () -> worker.current().get(10, TimeUnit.SECONDS));
+        assertSame(request, seen);
+      }
+      // Outside any binding the task sees the background, not a stale context of an earlier task.
+      assertSame(Context.background(), worker.current().get(10, TimeUnit.SECONDS));
+    });
+  }
+
+  @Test
+  void withoutTheDecoratorAsyncMethodsDoNotSeeTheContext() {
+    tasks.withPropertyValues("ctx4j.task-decorator.enabled=false").run(ctx -> {
+      Worker worker = ctx.getBean(Worker.class);
+      try (CancelableContext request = Context.withCancel(Context.background())) {
+        Context seen = CurrentContext.call(request, () -> worker.current().get(10, TimeUnit.SECONDS));
+        assertNotSame(request, seen);
+      }
+    });
+  }
+
+  @Test
+  void theConfigurationMetadataListsEveryProperty() throws Exception {
+    try (InputStream in = getClass().getResourceAsStream("/META-INF/spring-configuration-metadata.json")) {
+      assertNotNull(in, "no configuration metadata");
+      String json = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+      for (String p : new String[] {"ctx4j.servlet.enabled", "ctx4j.servlet.max-timeout", "ctx4j.servlet.trust-timeout-headers",
+          "ctx4j.servlet.filter-order", "ctx4j.rest-client.enabled", "ctx4j.web-client.enabled",
+          "ctx4j.task-decorator.enabled", "ctx4j.shutdown.enabled"}) {
+        assertTrue(json.contains("\"name\": \"" + p + "\""), p + " missing from the metadata");
+      }
+    }
+  }
+}

@@ -1,0 +1,242 @@
+package io.ctx4j.spring.boot;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.ctx4j.CancelableContext;
+import io.ctx4j.CanceledException;
+import io.ctx4j.Context;
+import io.ctx4j.concurrent.CurrentContext;
+import io.ctx4j.servlet.RequestCanceledException;
+import io.ctx4j.servlet.RequestCanceledException.Reason;
+import java.io.InputStream;
+import java.net.http.HttpClient;
+import java.time.Duration;
+import java.util.UUID;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.springframework.context.ConfigurableApplicationContext;
+import org.springframework.http.client.ClientHttpRequestFactory;
+import org.springframework.http.client.JdkClientHttpRequestFactory;
+import org.springframework.http.client.ReactorClientHttpRequestFactory;
+import org.springframework.web.client.RestClient;
+import org.springframework.web.reactive.function.client.WebClient;
+
+/**
+ * The RestClient and WebClient customizers against a real server (the Tomcat chain's service C,
+ * HTTP/1.1), with the builders the application context provides: the header is sent, and the
+ * exchange is aborted when the context ends, both while waiting for the response and while reading
+ * its body. "Aborted" is checked on the server: once released, its writes fail, which only happens
+ * if the client closed the connection, and its request context ends with CLIENT_DISCONNECTED.
+ */
+@Timeout(120)
+class ClientCustomizersTest {
+  private static final ExecutorService CALLERS = Executors.newCachedThreadPool();
+
+  @AfterAll
+  static void stopCallers() {
+    CALLERS.shutdownNow();
+  }
+
+  private static ConfigurableApplicationContext client() throws Exception {
+    return Chains.get().tomcat.a();
+  }
+
+  private static String server() throws Exception {
+    return Chains.get().tomcat.url("C");
+  }
+
+  private static Hops serverHops() throws Exception {
+    return Chains.get().tomcat.hops;
+  }
+
+  static RestClient restClient(String factory) throws Exception {
+    RestClient.Builder b = client().getBean(RestClient.Builder.class).baseUrl(server());
+    ClientHttpRequestFactory f =
+        switch (factory) {
+          case "jdk" -> new JdkClientHttpRequestFactory(
+              HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build());
+          case "reactor" -> new ReactorClientHttpRequestFactory();
+          case "default" -> null;
+          default -> throw new IllegalArgumentException(factory);
+        };
+    return (f == null ? b : b.requestFactory(f)).build();
+  }
+
+  static WebClient webClient() throws Exception {
+    return client().getBean(WebClient.Builder.class).baseUrl(server()).build();
+  }
+
+  /**
+   * A WebClient whose exchange goes through ctx4j's filter and then a probe, nearer the connector,
+   * that counts {@code cancelled} down when the exchange or the response body is cancelled.
+   */
+  static WebClient probedWebClient(CountDownLatch cancelled) throws Exception {
+    return client().getBean(WebClient.Builder.class).baseUrl(server())
+        .filter((request, next) -> next.exchange(request)
+            .doOnCancel(cancelled::countDown)
+            .map(r -> r.mutate().body(b -> b.doOnCancel(cancelled::countDown)).build()))
+        .build();
+  }
+
+  private static <T> T under(Context ctx, Callable<T> call) throws Exception {
+    return CurrentContext.call(ctx, call);
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"jdk", "reactor", "default"})
+  void restClientSendsTheTimeLeftAndReplacesAStaleHeader(String factory) throws Exception {
+    RestClient rest = restClient(factory);
+    try (CancelableContext ctx = Context.withTimeout(Context.background(), Duration.ofSeconds(5))) {
+      long v = Long.parseLong(under(ctx, () -> rest.get().uri("/echo").header("Ctx4j-Timeout-Ms", "99999999").retrieve().body(String.class)));
+      assertTrue(v > 0 && v < 5000, "sent " + v);
+    }
+    // No deadline: no header, and a stale one set by the caller is removed.
+    assertEquals("none", rest.get().uri("/echo").header("Ctx4j-Timeout-Ms", "99999999").retrieve().body(String.class));
+  }
+
+  @Test
+  void webClientSendsTheTimeLeftAndReplacesAStaleHeader() throws Exception {
+    WebClient web = webClient();
+    try (CancelableContext ctx = Context.withTimeout(Context.background(), Duration.ofSeconds(5))) {
+      long v = Long.parseLong(under(ctx, () -> web.get().uri("/echo").header("Ctx4j-Timeout-Ms", "99999999").retrieve().bodyToMono(String.class).block()));
+      assertTrue(v > 0 && v < 5000, "sent " + v);
+      // The context may come in the Reactor context instead, for pipelines subscribed elsewhere.
+      long w = Long.parseLong(web.get().uri("/echo").retrieve().bodyToMono(String.class)
+          .contextWrite(c -> c.put(ContextExchangeFilterFunction.REACTOR_KEY, ctx)).block());
+      assertTrue(w > 0 && w < 5000, "sent " + w);
+    }
+    assertEquals("none", web.get().uri("/echo").header("Ctx4j-Timeout-Ms", "99999999").retrieve().bodyToMono(String.class).block());
+  }
+
+  @Test
+  void aContextAlreadyDoneSendsNothing() throws Exception {
+    CancelableContext ctx = Context.withCancel(Context.background());
+    ctx.cancel();
+    RestClient rest = restClient("jdk");
+    assertThrows(CanceledException.class, () -> under(ctx, () -> rest.get().uri("/echo").retrieve().body(String.class)));
+    WebClient web = webClient();
+    assertThrows(CanceledException.class, () -> under(ctx, () -> web.get().uri("/echo").retrieve().bodyToMono(String.class).block()));
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"jdk", "reactor"})
+  void restClientIsAbortedWhileWaitingForTheResponse(String factory) throws Exception {
+    RestClient rest = restClient(factory);
+    assertAbortedBeforeResponse(null, (ctx, id) -> CALLERS.submit(() -> under(ctx, () -> rest.get().uri("/hold?id=" + id).retrieve().body(String.class))));
+  }
+
+  @Test
+  void webClientIsAbortedWhileWaitingForTheResponse() throws Exception {
+    CountDownLatch cancelled = new CountDownLatch(1);
+    WebClient web = probedWebClient(cancelled);
+    assertAbortedBeforeResponse(cancelled, (ctx, id) -> CALLERS.submit(() -> under(ctx, () -> web.get().uri("/hold?id=" + id).retrieve().bodyToMono(String.class).block())));
+  }
+
+  @FunctionalInterface
+  interface Call {
+    Future<?> start(Context ctx, String id) throws Exception;
+  }
+
+  /**
+   * The server must see the connection closed; for the WebClient ({@code connectorCancelled} not
+   * null), the subscription to the connector must also have been cancelled, which is what the filter
+   * does (Reactor Netty then closes the connection).
+   */
+  private static void assertAbortedBeforeResponse(CountDownLatch connectorCancelled, Call call) throws Exception {
+    CancelableContext ctx = Context.withCancel(Context.background());
+    String id = UUID.randomUUID().toString();
+    Hops.Hop server = serverHops().get(id);
+    Future<?> f = call.start(ctx, id);
+    assertTrue(server.entered.await(30, TimeUnit.SECONDS), "request never reached the server");
+    long cancelled = System.nanoTime();
+    ctx.cancel();
+    ExecutionException e = assertThrows(ExecutionException.class, () -> f.get(30, TimeUnit.SECONDS));
+    long returned = System.nanoTime();
+    assertInstanceOf(CanceledException.class, e.getCause(), () -> "the call failed otherwise: " + e.getCause());
+    server.release.countDown();
+    if (connectorCancelled != null) {
+      assertTrue(connectorCancelled.await(30, TimeUnit.SECONDS), "the exchange was not cancelled");
+    }
+    assertTrue(server.ended.await(30, TimeUnit.SECONDS), "the server never saw the client leave");
+    assertEquals(Reason.CLIENT_DISCONNECTED, ((RequestCanceledException) server.cause).reason(), String.valueOf(server.cause));
+    System.out.printf("abort before response: the call returned %.1f ms after the cancel%n", (returned - cancelled) / 1e6);
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"jdk", "reactor"})
+  void restClientIsAbortedWhileReadingTheBody(String factory) throws Exception {
+    RestClient rest = restClient(factory);
+    assertAbortedInBody(null, (ctx, id, firstChunk) -> CALLERS.submit(() -> under(ctx, () -> rest.get().uri("/stream?id=" + id)
+        .exchange((req, res) -> {
+          InputStream in = res.getBody();
+          byte[] buf = new byte[64];
+          in.read(buf);
+          firstChunk.countDown();
+          while (in.read(buf) >= 0) {
+            // keep reading: the server streams until it is stopped
+          }
+          return "ended";
+        }))));
+  }
+
+  @Test
+  void webClientIsAbortedWhileReadingTheBody() throws Exception {
+    CountDownLatch cancelled = new CountDownLatch(1);
+    WebClient web = probedWebClient(cancelled);
+    assertAbortedInBody(cancelled, (ctx, id, firstChunk) -> CALLERS.submit(() -> under(ctx, () -> web.get().uri("/stream?id=" + id)
+        .retrieve().bodyToFlux(String.class).doOnNext(s -> firstChunk.countDown()).blockLast())));
+  }
+
+  /**
+   * WebClient's retrieve() wraps a failure of the body in a WebClientResponseException whose cause is
+   * the context's error; RestClient throws it as is.
+   */
+  private static boolean causedBy(Throwable t, Class<?> type) {
+    for (Throwable c = t; c != null; c = c.getCause()) {
+      if (type.isInstance(c)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  @FunctionalInterface
+  interface BodyCall {
+    Future<?> start(Context ctx, String id, CountDownLatch firstChunk) throws Exception;
+  }
+
+  private static void assertAbortedInBody(CountDownLatch bodyCancelled, BodyCall call) throws Exception {
+    CancelableContext ctx = Context.withCancel(Context.background());
+    String id = UUID.randomUUID().toString();
+    Hops.Hop server = serverHops().get(id);
+    CountDownLatch firstChunk = new CountDownLatch(1);
+    Future<?> f = call.start(ctx, id, firstChunk);
+    assertTrue(firstChunk.await(30, TimeUnit.SECONDS), "no chunk arrived");
+    long cancelled = System.nanoTime();
+    ctx.cancel();
+    ExecutionException e = assertThrows(ExecutionException.class, () -> f.get(30, TimeUnit.SECONDS));
+    long returned = System.nanoTime();
+    assertTrue(causedBy(e.getCause(), CanceledException.class), () -> "the call failed otherwise: " + e.getCause());
+    if (bodyCancelled != null) {
+      assertTrue(bodyCancelled.await(30, TimeUnit.SECONDS), "the body was not cancelled");
+    }
+    assertTrue(server.ended.await(30, TimeUnit.SECONDS), "the server kept streaming: the connection was not closed");
+    assertEquals(Reason.CLIENT_DISCONNECTED, ((RequestCanceledException) server.cause).reason(), String.valueOf(server.cause));
+    System.out.printf("abort in body: the call returned %.1f ms after the cancel, the server's write failed %.1f ms after it%n",
+        (returned - cancelled) / 1e6, (server.endedAtNanos - cancelled) / 1e6);
+  }
+
+}

@@ -1,0 +1,92 @@
+package io.ctx4j.spring.boot;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.ctx4j.servlet.RequestCanceledException;
+import io.ctx4j.servlet.RequestCanceledException.Reason;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.net.http.HttpResponse.BodyHandlers;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.springframework.boot.WebApplicationType;
+import org.springframework.boot.builder.SpringApplicationBuilder;
+import org.springframework.context.ConfigurableApplicationContext;
+import org.springframework.context.event.ContextClosedEvent;
+
+/**
+ * Spring Boot's graceful shutdown on Tomcat, with a 1 s drain ({@code
+ * spring.lifecycle.timeout-per-shutdown-phase}): a request that finishes during the drain is not
+ * cancelled (its context ends "response completed"), and one still running when the drain is over
+ * is cancelled then, not at {@code ContextClosedEvent}, with a SERVER_SHUTDOWN cause that says so.
+ */
+@Timeout(120)
+class GracefulShutdownTest {
+  private static final long DRAIN_MILLIS = 1000;
+
+  @Test
+  void requestsInFlightAreCancelledWhenTheDrainEndsNotBefore() throws Exception {
+    Hops hops = new Hops();
+    long[] closedAt = new long[1];
+    ConfigurableApplicationContext app =
+        new SpringApplicationBuilder(HopApp.class)
+            .web(WebApplicationType.SERVLET)
+            .properties(Map.of(
+                "server.port", "0", "server.address", "127.0.0.1", "spring.main.banner-mode", "off",
+                "spring.jmx.enabled", "false", "logging.level.root", "WARN",
+                "spring.autoconfigure.exclude", Apps.Server.TOMCAT.exclude,
+                "hop.name", "S", "prices.url", "http://127.0.0.1:9", "server.shutdown", "graceful",
+                "spring.lifecycle.timeout-per-shutdown-phase", DRAIN_MILLIS + "ms"))
+            .initializers(c -> c.getBeanFactory().registerSingleton("hops", hops))
+            .listeners(
+                (ContextClosedEvent e) -> {
+                  closedAt[0] = System.nanoTime();
+                  // The finishing request may complete now: during the drain, if nobody pre-empts it.
+                  hops.get("finishing").release.countDown();
+                })
+            .run();
+    String base = Apps.url(app);
+    HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+    CompletableFuture<HttpResponse<String>> finishing =
+        http.sendAsync(HttpRequest.newBuilder(URI.create(base + "/work?id=finishing")).build(), BodyHandlers.ofString());
+    CompletableFuture<HttpResponse<String>> stuck =
+        http.sendAsync(HttpRequest.newBuilder(URI.create(base + "/work?id=stuck")).build(), BodyHandlers.ofString());
+    assertTrue(hops.get("finishing").entered.await(30, TimeUnit.SECONDS));
+    assertTrue(hops.get("stuck").entered.await(30, TimeUnit.SECONDS));
+
+    app.close();
+    long closed = System.nanoTime();
+
+    Hops.Hop f = hops.get("finishing");
+    assertTrue(f.ended.await(10, TimeUnit.SECONDS));
+    assertFalse(f.doneWhenFinished, "the finishing request was cancelled before it could finish");
+    assertEquals(Reason.RESPONSE_COMPLETED, ((RequestCanceledException) f.cause).reason(), String.valueOf(f.cause));
+    assertEquals("ok", finishing.get(10, TimeUnit.SECONDS).body());
+
+    Hops.Hop s = hops.get("stuck");
+    assertTrue(s.ended.await(10, TimeUnit.SECONDS));
+    RequestCanceledException cause = (RequestCanceledException) s.cause;
+    assertEquals(Reason.SERVER_SHUTDOWN, cause.reason(), String.valueOf(cause));
+    assertEquals("server shutdown: application context closed, graceful-shutdown drain over", cause.getMessage());
+    long afterClosedEvent = TimeUnit.NANOSECONDS.toMillis(s.endedAtNanos - closedAt[0]);
+    assertTrue(afterClosedEvent >= DRAIN_MILLIS - 50,
+        "cancelled " + afterClosedEvent + " ms after ContextClosedEvent, before the " + DRAIN_MILLIS + " ms drain was over");
+    assertTrue(s.endedAtNanos <= closed, "cancelled during the close, before the server stopped");
+    String stuckOutcome;
+    try {
+      HttpResponse<String> r = stuck.get(10, TimeUnit.SECONDS);
+      stuckOutcome = r.statusCode() + " " + r.body();
+    } catch (java.util.concurrent.ExecutionException e) {
+      stuckOutcome = e.getCause().toString();
+    }
+    System.out.printf("graceful shutdown: the stuck request was cancelled %d ms after ContextClosedEvent; its client got: %s%n",
+        afterClosedEvent, stuckOutcome);
+  }
+}

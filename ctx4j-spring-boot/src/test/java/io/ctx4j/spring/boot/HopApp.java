@@ -1,0 +1,138 @@
+package io.ctx4j.spring.boot;
+
+import io.ctx4j.Context;
+import io.ctx4j.concurrent.CurrentContext;
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletResponse;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.http.HttpClient;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.TimeUnit;
+import java.time.Duration;
+import org.springframework.beans.factory.annotation.Value;
+import org.springframework.boot.SpringBootConfiguration;
+import org.springframework.boot.autoconfigure.EnableAutoConfiguration;
+import org.springframework.context.annotation.Import;
+import io.ctx4j.spring.boot.quickstart.QuoteController;
+import org.springframework.http.client.JdkClientHttpRequestFactory;
+import org.springframework.web.bind.annotation.GetMapping;
+import org.springframework.web.bind.annotation.RequestParam;
+import org.springframework.web.bind.annotation.RestController;
+import org.springframework.web.client.RestClient;
+
+/**
+ * One service of the A -> B -> C chain: {@code GET /hop} records what it got, then calls the next
+ * service ({@code hop.next}) with the auto-configured RestClient, or, as C, works until its context
+ * ends. {@code ?ping=1} only warms the path up (connections, class loading).
+ */
+@SpringBootConfiguration
+@EnableAutoConfiguration
+@Import(QuoteController.class)
+public class HopApp {
+
+  @RestController
+  static class HopController {
+    private final String name;
+    private final RestClient next;
+    private final Hops hops;
+
+    HopController(
+        RestClient.Builder builder,
+        Hops hops,
+        @Value("${hop.name}") String name,
+        @Value("${hop.next:}") String next,
+        @Value("${hop.http2:false}") boolean http2) {
+      this.name = name;
+      this.hops = hops;
+      if (http2) {
+        // The JDK client over h2c: a cancelled exchange resets its HTTP/2 stream, which Jetty
+        // reports to the next service's filter at once.
+        builder =
+            builder.requestFactory(
+                new JdkClientHttpRequestFactory(
+                    HttpClient.newBuilder().version(HttpClient.Version.HTTP_2).build()));
+      }
+      this.next = next.isEmpty() ? null : builder.baseUrl(next).build();
+    }
+
+    @GetMapping("/hop")
+    String hop(@RequestParam(name = "ping", defaultValue = "") String ping, HttpServletRequest request)
+        throws InterruptedException {
+      if (!ping.isEmpty()) {
+        if (next != null) {
+          next.get().uri("/hop?ping=1").retrieve().toBodilessEntity();
+        }
+        return "pong";
+      }
+      Context ctx = CurrentContext.get();
+      Hops.Hop h = hops.begin(name, ctx, request.getProtocol());
+      if (next != null) {
+        try {
+          next.get().uri("/hop").retrieve().toBodilessEntity();
+        } catch (RuntimeException e) {
+          h.downstreamFailure = e;
+        }
+      } else {
+        ctx.await(Duration.ofSeconds(20)); // C is slow: it works until its context ends
+      }
+      return name;
+    }
+
+    /** The deadline header as this service received it. */
+    @GetMapping("/echo")
+    String echo(HttpServletRequest request) {
+      String v = request.getHeader("Ctx4j-Timeout-Ms");
+      return v == null ? "none" : v;
+    }
+
+    /**
+     * Waits for the test's release without any I/O (so that over HTTP/1.1 the server cannot see the
+     * client leave), then writes and flushes until a write fails or the context ends.
+     */
+    @GetMapping("/hold")
+    void hold(@RequestParam(name = "id") String id, HttpServletRequest request, HttpServletResponse response)
+        throws Exception {
+      Hops.Hop h = hops.begin(id, CurrentContext.get(), request.getProtocol());
+      h.release.await(20, TimeUnit.SECONDS);
+      stream(h, response);
+    }
+
+    /** Works until the test releases it or its context ends, whichever comes first. */
+    @GetMapping("/work")
+    String work(@RequestParam(name = "id") String id, HttpServletRequest request) throws InterruptedException {
+      Context ctx = CurrentContext.get();
+      Hops.Hop h = hops.begin(id, ctx, request.getProtocol());
+      long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+      while (!ctx.isDone() && !h.release.await(5, TimeUnit.MILLISECONDS) && System.nanoTime() < end) {
+        // a slice of the work
+      }
+      h.doneWhenFinished = ctx.isDone();
+      return h.doneWhenFinished ? "cancelled" : "ok";
+    }
+
+    /** Writes and flushes a chunk every 10 ms until a write fails or the context ends. */
+    @GetMapping("/stream")
+    void stream(@RequestParam(name = "id") String id, HttpServletRequest request, HttpServletResponse response)
+        throws Exception {
+      stream(hops.begin(id, CurrentContext.get(), request.getProtocol()), response);
+    }
+
+    private static void stream(Hops.Hop h, HttpServletResponse response) throws Exception {
+      Context ctx = CurrentContext.get();
+      response.setContentType("text/plain");
+      OutputStream out = response.getOutputStream();
+      long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+      try {
+        while (!ctx.isDone() && System.nanoTime() < end) {
+          out.write("chunk\n".getBytes(StandardCharsets.US_ASCII));
+          out.flush();
+          h.written++;
+          ctx.await(Duration.ofMillis(10));
+        }
+      } catch (IOException e) {
+        // the client is gone: the filter's response saw it and ended the context
+      }
+    }
+  }
+}
