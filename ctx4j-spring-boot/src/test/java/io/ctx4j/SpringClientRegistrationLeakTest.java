@@ -19,7 +19,7 @@ import org.springframework.web.reactive.function.client.WebClient;
 /**
  * Many RestClient and WebClient calls under one long-lived context leave nothing registered on it:
  * completed calls, and calls whose own child context ended mid-body. In package io.ctx4j for
- * CancelCtx's package-private registrationCount(), the exact structural check.
+ * CancelStateMachine's package-private registrationCount(), the exact structural check.
  */
 @Timeout(300)
 class SpringClientRegistrationLeakTest {
@@ -34,7 +34,7 @@ class SpringClientRegistrationLeakTest {
         .requestFactory(new JdkClientHttpRequestFactory(HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build()))
         .build();
     WebClient web = chains.tomcat.a().getBean(WebClient.Builder.class).baseUrl(server).build();
-    CancelCtx longLived = (CancelCtx) Context.withTimeout(Context.background(), Duration.ofMinutes(10));
+    CancelStateMachine longLived = (CancelStateMachine) Context.withTimeout(Context.background(), Duration.ofMinutes(10));
     try {
       CurrentContext.call(longLived, () -> {
         for (int i = 0; i < CALLS; i++) {
