@@ -14,8 +14,8 @@ cd "$(dirname "$0")/.."
 . scripts/jdks.sh
 ensure_tools
 MVN=(mvn -B -ntp -q -Dstyle.color=never ${CTX4J_MVN_ARGS:-})
-published=(ctx4j-core ctx4j-concurrent ctx4j-taskgroup ctx4j-signal ctx4j-jdbc ctx4j-http ctx4j-grpc)
-pl=$(printf '%s,' "${published[@]}"); pl=${pl%,}
+published=(ctx4j-core ctx4j-concurrent ctx4j-taskgroup ctx4j-signal ctx4j-jdbc ctx4j-http ctx4j-grpc
+  ctx4j-okhttp ctx4j-httpclient5)
 commit=$(grep -v '^#' api-baseline.txt | head -n 1 | tr -d '[:space:]')
 base="$PWD/target/api-baseline"
 
@@ -37,7 +37,18 @@ if [ "$(cat "$base/jars/.commit" 2>/dev/null)" != "$commit" ]; then
   done
   echo "$commit" > "$base/jars/.commit"
 fi
+# A module that did not exist at the baseline commit has no API to be compatible with: japicmp would
+# fail on the missing baseline jar, so it is left out (and said so) until the baseline moves on.
+compared=()
+for m in "${published[@]}"; do
+  if [ -f "$base/jars/$m.jar" ]; then
+    compared+=("$m")
+  else
+    echo "== $m: not in the baseline $commit (a new module): no API to compare"
+  fi
+done
+pl=$(printf '%s,' "${compared[@]}"); pl=${pl%,}
 echo "== japicmp against $commit"
 JAVA_HOME=$JDK17_HOME "${MVN[@]}" "${CTX4J_TOOLCHAINS[@]}" -P api-check -DskipTests \
   -Dctx4j.apiBaseline="$base/jars" -pl "$pl" -am verify
-echo "API compatible with $commit: ${#published[@]} modules"
+echo "API compatible with $commit: ${#compared[@]} of ${#published[@]} modules (the others are new)"

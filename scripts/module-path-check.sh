@@ -3,7 +3,8 @@
 # tiny named module per ctx4j module (scripts/module-path/<module>/) that requires it, compiled
 # with --release 17 and run with `java --module-path <ctx4j jars + dependencies> --module ...`.
 # It proves the descriptors: exports, requires (jdk.unsupported for signal, java.sql, java.net.http,
-# jdk.httpserver, grpc-java's automatic modules), the qualified export concurrent -> taskgroup, and
+# jdk.httpserver, grpc-java's automatic modules, OkHttp's okhttp3 module, HttpClient 5's automatic
+# modules), the qualified export concurrent -> taskgroup, and
 # that the multi-release layers load from the module path.
 #   scripts/module-path-check.sh      (builds the jars with -DskipTests, in the same Maven run that
 #                                      lists the dependencies)
@@ -12,7 +13,9 @@ cd "$(dirname "$0")/.."
 . scripts/jdks.sh
 ensure_tools
 MVN=(mvn -B -ntp -q -Dstyle.color=never "${CTX4J_TOOLCHAINS[@]}" ${CTX4J_MVN_ARGS:-})
-mods=(core concurrent taskgroup signal jdbc http grpc)
+mods=(core concurrent taskgroup signal jdbc http grpc okhttp httpclient5)
+# Modules whose library is `provided` (the application brings it): its jars join the module path.
+provided=(okhttp httpclient5)
 pl=$(printf 'ctx4j-%s,' "${mods[@]}"); pl=${pl%,}
 work=target/module-path-check
 rm -rf "$work" && mkdir -p "$work"
@@ -22,6 +25,14 @@ JAVA_HOME=$JDK17_HOME "${MVN[@]}" package dependency:build-classpath -DskipTests
   -DincludeScope=runtime \
   -DexcludeGroupIds=io.ctx4j -Dmdep.outputFile="$PWD/$work/deps-\${project.artifactId}.txt"
 
+# The provided libraries (OkHttp and its okio and kotlin-stdlib, HttpClient 5 and HttpCore 5 and
+# slf4j-api), as the application that brings them has them.
+ppl=$(printf 'ctx4j-%s,' "${provided[@]}"); ppl=${ppl%,}
+# (package again, a no-op by now: the reactor gives the ctx4j modules' jars to the resolution.)
+JAVA_HOME=$JDK17_HOME "${MVN[@]}" package dependency:build-classpath -DskipTests -pl "$ppl" -am \
+  -DincludeScope=provided \
+  -DexcludeGroupIds=io.ctx4j -Dmdep.outputFile="$PWD/$work/provided-\${project.artifactId}.txt"
+
 # Every ctx4j jar and every dependency on one module path, as an application using them all has.
 mp=""
 for d in "${mods[@]}"; do
@@ -29,7 +40,7 @@ for d in "${mods[@]}"; do
   mp="$mp${mp:+:}$jar"
 done
 for d in "${mods[@]}"; do
-  deps=$(cat "$work/deps-ctx4j-$d.txt" 2>/dev/null || true)
+  deps=$(cat "$work/deps-ctx4j-$d.txt" "$work/provided-ctx4j-$d.txt" 2>/dev/null | paste -sd: || true)
   [ -z "$deps" ] || mp="$mp:$deps"
 done
 
