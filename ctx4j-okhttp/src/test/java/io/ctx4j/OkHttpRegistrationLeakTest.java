@@ -52,6 +52,9 @@ class OkHttpRegistrationLeakTest {
         new Loopback(
             ex -> {
               try {
+                if ("/close".equals(ex.getRequestURI().getPath())) {
+                  ex.getResponseHeaders().set("Connection", "close");
+                }
                 Loopback.reply(ex, 200, "/big".equals(ex.getRequestURI().getPath()) ? BIG : SMALL);
               } catch (IOException clientLeft) {
                 // the client abandoned the body: expected here
@@ -152,9 +155,14 @@ class OkHttpRegistrationLeakTest {
 
   @Test
   void abandonedResponsesAreReleasedWhenCollected() throws Exception {
+    // "Connection: close", so that OkHttp never reuses these connections. OkHttp 5.5.1 gives the
+    // connection of a call it finds leaked (collected with its body unread) back to the pool without
+    // marking it unusable, unlike OkHttp 4; a call that then gets it reads the leaked body's bytes
+    // ("Unexpected status line: helloHTTP/1.1 200 OK", seen once here before this path). An OkHttp
+    // matter, with or without ctx4j: close response bodies.
     int abandoned = 200;
     for (int i = 0; i < abandoned; i++) {
-      Response dropped = client.newCall(get("/", longLived)).execute();
+      Response dropped = client.newCall(get("/close", longLived)).execute();
       assertEquals(200, dropped.code()); // neither read nor closed
     }
     assertEquals(abandoned, longLived.registrationCount(), "held while the responses may be read");
