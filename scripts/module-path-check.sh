@@ -4,7 +4,8 @@
 # with --release 17 and run with `java --module-path <ctx4j jars + dependencies> --module ...`.
 # It proves the descriptors: exports, requires (jdk.unsupported for signal, java.sql, java.net.http,
 # jdk.httpserver, grpc-java's automatic modules, jakarta.servlet with ctx4j-servlet's optional Jetty
-# modules absent), the qualified export concurrent -> taskgroup, and
+# modules absent, OkHttp's okhttp3 module, HttpClient 5's automatic modules), the qualified export
+# concurrent -> taskgroup, and
 # that the multi-release layers load from the module path.
 #   scripts/module-path-check.sh      (builds the jars with -DskipTests, in the same Maven run that
 #                                      lists the dependencies)
@@ -13,7 +14,9 @@ cd "$(dirname "$0")/.."
 . scripts/jdks.sh
 ensure_tools
 MVN=(mvn -B -ntp -q -Dstyle.color=never "${CTX4J_TOOLCHAINS[@]}" ${CTX4J_MVN_ARGS:-})
-mods=(core concurrent taskgroup signal jdbc http grpc servlet)
+mods=(core concurrent taskgroup signal jdbc http grpc servlet okhttp httpclient5)
+# Modules whose library is `provided` (the application brings it): its jars join the module path.
+provided=(okhttp httpclient5)
 pl=$(printf 'ctx4j-%s,' "${mods[@]}"); pl=${pl%,}
 work=target/module-path-check
 rm -rf "$work" && mkdir -p "$work"
@@ -28,6 +31,14 @@ JAVA_HOME=$JDK17_HOME "${MVN[@]}" dependency:build-classpath -pl ctx4j-servlet -
   -DincludeScope=provided -DincludeArtifactIds=jakarta.servlet-api \
   -Dmdep.outputFile="$PWD/$work/provided-\${project.artifactId}.txt"
 
+# The provided libraries (OkHttp and its okio and kotlin-stdlib, HttpClient 5 and HttpCore 5 and
+# slf4j-api), as the application that brings them has them.
+ppl=$(printf 'ctx4j-%s,' "${provided[@]}"); ppl=${ppl%,}
+# (package again, a no-op by now: the reactor gives the ctx4j modules' jars to the resolution.)
+JAVA_HOME=$JDK17_HOME "${MVN[@]}" package dependency:build-classpath -DskipTests -pl "$ppl" -am \
+  -DincludeScope=provided \
+  -DexcludeGroupIds=io.ctx4j -Dmdep.outputFile="$PWD/$work/provided-\${project.artifactId}.txt"
+
 # Every ctx4j jar and every dependency on one module path, as an application using them all has.
 mp=""
 for d in "${mods[@]}"; do
@@ -35,12 +46,12 @@ for d in "${mods[@]}"; do
   mp="$mp${mp:+:}$jar"
 done
 for d in "${mods[@]}"; do
-  deps=$(cat "$work/deps-ctx4j-$d.txt" 2>/dev/null || true)
+  deps=$(cat "$work/deps-ctx4j-$d.txt" "$work/provided-ctx4j-$d.txt" 2>/dev/null | paste -sd: || true)
   [ -z "$deps" ] || mp="$mp:$deps"
 done
-provided=$(cat "$work/provided-ctx4j-servlet.txt" 2>/dev/null || true)
-[ -n "$provided" ] || { echo "FAIL: no jakarta.servlet-api jar found for ctx4j-servlet" >&2; exit 1; }
-mp="$mp:$provided"
+# (the Servlet API joined the path in the loop above, from provided-ctx4j-servlet.txt)
+[ -s "$work/provided-ctx4j-servlet.txt" ] \
+  || { echo "FAIL: no jakarta.servlet-api jar found for ctx4j-servlet" >&2; exit 1; }
 
 failed=0
 for jdk in "$JDK17_HOME" "$JDK25_HOME"; do

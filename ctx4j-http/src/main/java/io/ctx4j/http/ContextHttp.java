@@ -4,6 +4,7 @@ import io.ctx4j.Context;
 import io.ctx4j.ContextException;
 import io.ctx4j.Registration;
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.net.http.HttpClient;
@@ -190,6 +191,35 @@ public final class ContextHttp {
         HttpRequest.newBuilder(request, (name, v) -> !name.equalsIgnoreCase(DeadlineHeader.NAME));
     value.ifPresent(v -> b.setHeader(DeadlineHeader.NAME, v));
     return b.build();
+  }
+
+  /**
+   * Returns the exception with which a call of an HTTP client library that reports failures as
+   * {@link IOException} (OkHttp, Apache HttpClient) fails because {@code ctx} has ended: an {@link
+   * InterruptedIOException} whose {@linkplain Throwable#getCause() cause} is a fresh copy of the
+   * context's error ({@code CanceledException} or {@code DeadlineExceededException}, itself carrying
+   * the context's cause), the way Go's {@code http.Client} returns a {@code url.Error} wrapping
+   * {@code context.Canceled}. An {@code InterruptedIOException}, because both libraries' retry logic
+   * treats it as final: a call whose context has ended is not retried. Used by ctx4j-okhttp and
+   * ctx4j-httpclient5.
+   *
+   * @param ctx a context that is done
+   * @param failure what the client library threw when the exchange was aborted, added as a
+   *     suppressed exception; or {@code null}
+   * @return a new exception; its message is the context error's
+   * @throws NullPointerException if {@code ctx} is null
+   * @throws IllegalStateException if {@code ctx} is not done
+   * @since 0.1
+   */
+  public static InterruptedIOException ioErrorOf(Context ctx, Throwable failure) {
+    Objects.requireNonNull(ctx, "ctx");
+    ContextException err = errorOf(ctx);
+    InterruptedIOException e = new InterruptedIOException(err.getMessage());
+    e.initCause(err);
+    if (failure != null && failure != err) {
+      e.addSuppressed(failure);
+    }
+    return e;
   }
 
   /** Returns a fresh copy of a done context's error with its cause, as {@code throwIfDone} makes. */

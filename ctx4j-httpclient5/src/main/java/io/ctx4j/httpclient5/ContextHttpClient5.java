@@ -1,0 +1,431 @@
+package io.ctx4j.httpclient5;
+
+import io.ctx4j.Context;
+import io.ctx4j.Registration;
+import io.ctx4j.concurrent.CurrentContext;
+import io.ctx4j.http.ContextHttp;
+import io.ctx4j.http.DeadlineHeader;
+import java.io.FilterInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.lang.ref.Cleaner;
+import java.util.Objects;
+import java.util.Optional;
+import org.apache.hc.client5.http.classic.ExecChain;
+import org.apache.hc.client5.http.classic.ExecChainHandler;
+import org.apache.hc.client5.http.classic.ExecRuntime;
+import org.apache.hc.client5.http.impl.classic.HttpClientBuilder;
+import org.apache.hc.client5.http.impl.classic.RequestFailedException;
+import org.apache.hc.client5.http.protocol.HttpClientContext;
+import org.apache.hc.core5.concurrent.Cancellable;
+import org.apache.hc.core5.concurrent.CancellableDependency;
+import org.apache.hc.core5.http.ClassicHttpRequest;
+import org.apache.hc.core5.http.ClassicHttpResponse;
+import org.apache.hc.core5.http.HttpEntity;
+import org.apache.hc.core5.http.HttpException;
+import org.apache.hc.core5.http.io.entity.HttpEntityWrapper;
+import org.apache.hc.core5.http.protocol.HttpContext;
+
+/**
+ * Runs the requests of an Apache HttpClient 5 classic client under a ctx4j {@link Context}: each
+ * request carries the context's remaining time in the {@link DeadlineHeader#NAME} header, the
+ * exchange is aborted as soon as the context ends, and a request whose context has already ended is
+ * never sent.
+ *
+ * <pre>{@code
+ * CloseableHttpClient client = ContextHttpClient5.install(HttpClients.custom()).build();
+ * try (CloseableHttpResponse r = client.execute(new HttpGet(url), ContextHttpClient5.clientContext(ctx))) {
+ *   ...
+ * } catch (InterruptedIOException e) {
+ *   if (e.getCause() instanceof DeadlineExceededException) { ... } // the context's error
+ * }
+ * }</pre>
+ *
+ * <h2>Which context</h2>
+ *
+ * A request runs under the context stored in its {@link HttpContext} under {@link
+ * #CONTEXT_ATTRIBUTE} ({@link #clientContext(Context)} makes such an {@code HttpClientContext}), or
+ * else under {@link CurrentContext#get()}: the classic client runs the exec chain on the calling
+ * thread, so the caller's current context is the one a request without an explicit context runs
+ * under.
+ *
+ * <h2>The two handlers</h2>
+ *
+ * <ul>
+ *   <li>{@link #callHandler()}, the first element of the exec chain ({@code
+ *       addExecInterceptorFirst}), once per {@code execute}: fails the request at once if the
+ *       context has ended, and aborts the exchange (connection lease, connect, request, response
+ *       and body) when the context ends. It runs the rest of the chain on a {@linkplain
+ *       ExecRuntime#fork fork} of the client's {@code ExecRuntime} whose {@link
+ *       CancellableDependency} the context cancels, the mechanism {@code HttpUriRequestBase.cancel()}
+ *       uses; cancelling the caller's {@code HttpUriRequestBase} still aborts the exchange.
+ *   <li>{@link #hopHandler()}, the last element before the transport ({@code
+ *       addExecInterceptorLast}), once per request that goes on the wire: the first one, every
+ *       redirect hop ({@code RedirectExec}), every retry ({@code HttpRequestRetryExec}) and
+ *       authentication round ({@code ProtocolExec}), all of which run above it: it states the time
+ *       left at that moment, after the connection has been leased and connected.
+ * </ul>
+ *
+ * {@link #install} adds both under the names {@link #CALL_HANDLER} and {@link #HOP_HANDLER}.
+ *
+ * <h2>Errors</h2>
+ *
+ * When the context ends, the request fails with an {@link java.io.InterruptedIOException} whose
+ * cause is a fresh copy of the context's error ({@link ContextHttp#ioErrorOf}): before it is sent
+ * (nothing is sent), while it is in flight, and while the response body is read. {@code
+ * HttpRequestRetryExec}'s default strategy does not retry an {@code InterruptedIOException}.
+ *
+ * <h2>Timeouts</h2>
+ *
+ * The response timeout ({@code RequestConfig.setResponseTimeout}) is left as configured: it is a
+ * socket read timeout, not a deadline, and set to the time left it would race the context's own
+ * timer, failing some requests with a {@code SocketTimeoutException} instead of the context's
+ * error. At the deadline the context's timer aborts the exchange, which closes the connection at
+ * once, as a response timeout would.
+ *
+ * <h2>Registrations</h2>
+ *
+ * A request holds one registration on its context from the moment the call handler runs until the
+ * exchange is over: the response arrives without a body, its body is read to the end or closed
+ * (closing the response closes it), the request fails, or the response is dropped unclosed and the
+ * garbage collector finds it unreachable (a {@link Cleaner} releases it then; HttpClient itself
+ * never gets such a connection back: close responses). Closing the response or its content after
+ * the context aborted the exchange does not throw.
+ *
+ * <p>The async client ({@code HttpAsyncClientBuilder}, {@code AsyncExecChainHandler}) is not
+ * covered.
+ *
+ * <p>All methods are thread-safe and the handlers are stateless singletons. Actions of the thread
+ * that ends the context happen-before the request's failure is observed.
+ *
+ * @since 0.1
+ */
+public final class ContextHttpClient5 {
+
+  private ContextHttpClient5() {}
+
+  /**
+   * The attribute of an {@link HttpContext} that names the ctx4j {@link Context} a request runs
+   * under: {@value}.
+   */
+  public static final String CONTEXT_ATTRIBUTE = "io.ctx4j.context";
+
+  /** The name under which {@link #install} adds {@link #callHandler()}: {@value}. */
+  public static final String CALL_HANDLER = "ctx4j-call";
+
+  /** The name under which {@link #install} adds {@link #hopHandler()}: {@value}. */
+  public static final String HOP_HANDLER = "ctx4j-hop";
+
+  /** One daemon thread for the whole module: releases the registrations of abandoned responses. */
+  private static final Cleaner ABANDONED = Cleaner.create();
+
+  private static final ExecChainHandler CALL = ContextHttpClient5::executeCall;
+  private static final ExecChainHandler HOP = ContextHttpClient5::executeHop;
+
+  /**
+   * Adds {@link #callHandler()} as the first element of {@code builder}'s exec chain and {@link
+   * #hopHandler()} as the last one before the transport.
+   *
+   * @param builder the client's builder
+   * @return {@code builder}
+   * @throws NullPointerException if {@code builder} is null
+   */
+  public static HttpClientBuilder install(HttpClientBuilder builder) {
+    Objects.requireNonNull(builder, "builder");
+    return builder.addExecInterceptorFirst(CALL_HANDLER, CALL).addExecInterceptorLast(HOP_HANDLER, HOP);
+  }
+
+  /**
+   * Returns the handler that binds an {@code execute} to its context: the first element of the exec
+   * chain. See the class documentation.
+   *
+   * @return the handler, the same instance every time
+   */
+  public static ExecChainHandler callHandler() {
+    return CALL;
+  }
+
+  /**
+   * Returns the handler that sets the {@link DeadlineHeader#NAME} header on each request that goes
+   * on the wire, to the time left less {@link DeadlineHeader#TRANSIT_ALLOWANCE}, removing any such
+   * header when the context has no deadline; and fails a request whose context has ended without
+   * sending it. Add it as the last element of the exec chain, below redirects and retries.
+   *
+   * @return the handler, the same instance every time
+   */
+  public static ExecChainHandler hopHandler() {
+    return HOP;
+  }
+
+  /**
+   * Returns a new {@link HttpClientContext} whose requests run under {@code ctx}: pass it to {@code
+   * CloseableHttpClient.execute(request, context, ...)}. Like any {@code HttpClientContext}, it is
+   * for one thread at a time.
+   *
+   * @param ctx the context
+   * @return a new client context with {@link #CONTEXT_ATTRIBUTE} set to {@code ctx}
+   * @throws NullPointerException if {@code ctx} is null
+   */
+  public static HttpClientContext clientContext(Context ctx) {
+    Objects.requireNonNull(ctx, "ctx");
+    HttpClientContext c = HttpClientContext.create();
+    c.setAttribute(CONTEXT_ATTRIBUTE, ctx);
+    return c;
+  }
+
+  /**
+   * Returns the context a request executed with {@code clientContext} runs under: its {@link
+   * #CONTEXT_ATTRIBUTE}, or else {@link CurrentContext#get()} on the calling thread.
+   *
+   * @param clientContext the request's HTTP context
+   * @return the context, never null
+   * @throws NullPointerException if {@code clientContext} is null
+   * @throws IllegalArgumentException if the attribute is set to something else than a {@link
+   *     Context}
+   */
+  public static Context contextOf(HttpContext clientContext) {
+    Objects.requireNonNull(clientContext, "clientContext");
+    Object attribute = clientContext.getAttribute(CONTEXT_ATTRIBUTE);
+    if (attribute == null) {
+      return CurrentContext.get();
+    }
+    if (!(attribute instanceof Context)) {
+      throw new IllegalArgumentException(
+          "the HttpContext attribute " + CONTEXT_ATTRIBUTE + " must be an io.ctx4j.Context, got "
+              + attribute.getClass().getName());
+    }
+    return (Context) attribute;
+  }
+
+  // --------------------------------------------------------------------------------- the handlers
+
+  private static ClassicHttpResponse executeCall(
+      ClassicHttpRequest request, ExecChain.Scope scope, ExecChain chain)
+      throws IOException, HttpException {
+    HttpClientContext http = scope.clientContext;
+    boolean attributeWasSet = http.getAttribute(CONTEXT_ATTRIBUTE) != null;
+    Context ctx = contextOf(http);
+    if (ctx.err() != null) {
+      throw ContextHttp.ioErrorOf(ctx, null);
+    }
+    Abort abort = new Abort();
+    if (scope.originalRequest instanceof CancellableDependency) {
+      // The caller's own cancel() must still abort the exchange, which now runs on our fork.
+      ((CancellableDependency) scope.originalRequest).setDependency(abort);
+      if (abort.isCancelled()) {
+        // Cancelled by the caller before it was executed: HttpClient's own answer to an abort.
+        throw new RequestFailedException("Request aborted");
+      }
+    }
+    ExecRuntime runtime = scope.execRuntime.fork(abort);
+    Registration registration = ctx.onDone(abort);
+    if (!attributeWasSet) {
+      http.setAttribute(CONTEXT_ATTRIBUTE, ctx); // for the hop handler, below redirects and retries
+    }
+    ClassicHttpResponse response;
+    try {
+      response =
+          chain.proceed(
+              request,
+              new ExecChain.Scope(scope.exchangeId, scope.route, scope.originalRequest, runtime, http));
+    } catch (IOException | HttpException | RuntimeException | Error e) {
+      registration.stop();
+      // The client discards the endpoint of its own runtime on failure; ours holds it instead.
+      runtime.discardEndpoint();
+      if (ctx.err() != null && !(e instanceof Error)) {
+        throw ContextHttp.ioErrorOf(ctx, e);
+      }
+      throw e;
+    } finally {
+      if (!attributeWasSet) {
+        http.removeAttribute(CONTEXT_ATTRIBUTE);
+      }
+    }
+    HttpEntity entity = response.getEntity();
+    if (entity == null) {
+      registration.stop(); // the transport has released the connection already
+    } else {
+      response.setEntity(new ContextEntity(entity, ctx, registration));
+    }
+    return response;
+  }
+
+  private static ClassicHttpResponse executeHop(
+      ClassicHttpRequest request, ExecChain.Scope scope, ExecChain chain)
+      throws IOException, HttpException {
+    Context ctx = contextOf(scope.clientContext);
+    if (ctx.err() != null) {
+      throw ContextHttp.ioErrorOf(ctx, null);
+    }
+    Optional<String> value = DeadlineHeader.valueFor(ctx);
+    if (value.isPresent()) {
+      request.setHeader(DeadlineHeader.NAME, value.get());
+    } else {
+      request.removeHeaders(DeadlineHeader.NAME); // never forward a stale budget
+    }
+    try {
+      return chain.proceed(request, scope);
+    } catch (IOException e) {
+      // Mapped here too, below the retry handler, so that an aborted exchange is not retried.
+      throw ctx.err() != null ? ContextHttp.ioErrorOf(ctx, e) : e;
+    }
+  }
+
+  /**
+   * The {@link CancellableDependency} of the forked runtime, cancelled by the context (it is the
+   * registered callback) or by the caller's request. The runtime sets its dependency to the pending
+   * connection lease, then to itself once the connection is leased; cancelling either aborts.
+   * {@code cancelled} is written before {@code dependency} is read and {@code dependency} before
+   * {@code cancelled} is read, both volatile, so a dependency set concurrently with a cancel is
+   * cancelled by one of the two (possibly both: both cancels are idempotent).
+   */
+  private static final class Abort implements CancellableDependency, Runnable {
+    private volatile Cancellable dependency;
+    private volatile boolean cancelled;
+
+    @Override
+    public void setDependency(Cancellable cancellable) {
+      dependency = cancellable;
+      if (cancelled && cancellable != null) {
+        cancellable.cancel();
+      }
+    }
+
+    @Override
+    public boolean isCancelled() {
+      return cancelled;
+    }
+
+    @Override
+    public boolean cancel() {
+      if (cancelled) {
+        return false;
+      }
+      cancelled = true;
+      Cancellable d = dependency;
+      if (d != null) {
+        d.cancel();
+      }
+      return true;
+    }
+
+    @Override
+    public void run() {
+      cancel();
+    }
+  }
+
+  /**
+   * The response entity as the caller sees it: the end of its content, closing it or the response,
+   * or dropping it unclosed releases the registration; a read failing because the context ended
+   * fails with the context's error.
+   */
+  private static final class ContextEntity extends HttpEntityWrapper {
+    private final Context ctx;
+    private final Cleaner.Cleanable release;
+
+    ContextEntity(HttpEntity entity, Context ctx, Registration registration) {
+      super(entity);
+      this.ctx = ctx;
+      // The action must not reach this entity, or it would never become unreachable.
+      this.release = ABANDONED.register(this, registration::stop);
+    }
+
+    @Override
+    public InputStream getContent() throws IOException {
+      InputStream in;
+      try {
+        in = super.getContent();
+      } catch (IOException e) {
+        release.clean();
+        throw mapped(e);
+      }
+      return in == null ? null : new Content(in);
+    }
+
+    @Override
+    public void writeTo(OutputStream out) throws IOException {
+      try {
+        super.writeTo(out);
+      } catch (IOException e) {
+        throw mapped(e);
+      } finally {
+        release.clean();
+      }
+    }
+
+    @Override
+    public void close() throws IOException {
+      try {
+        super.close();
+      } catch (IOException e) {
+        closeFailed(e);
+      } finally {
+        release.clean();
+      }
+    }
+
+    /**
+     * Closing an entity whose exchange the context aborted reads from a closed socket: the caller
+     * closing what it no longer wants is not a failure then.
+     */
+    void closeFailed(IOException e) throws IOException {
+      if (ctx.err() == null) {
+        throw e;
+      }
+    }
+
+    IOException mapped(IOException e) {
+      return ctx.err() != null ? ContextHttp.ioErrorOf(ctx, e) : e;
+    }
+
+    /** The content stream: released at its end or when closed. */
+    private final class Content extends FilterInputStream {
+      Content(InputStream in) {
+        super(in);
+      }
+
+      @Override
+      public int read() throws IOException {
+        try {
+          return atEnd(super.read());
+        } catch (IOException e) {
+          throw failed(e);
+        }
+      }
+
+      @Override
+      public int read(byte[] buf, int off, int len) throws IOException {
+        try {
+          return atEnd(super.read(buf, off, len));
+        } catch (IOException e) {
+          throw failed(e);
+        }
+      }
+
+      private int atEnd(int n) {
+        if (n < 0) {
+          release.clean();
+        }
+        return n;
+      }
+
+      private IOException failed(IOException e) {
+        release.clean();
+        return mapped(e);
+      }
+
+      @Override
+      public void close() throws IOException {
+        try {
+          super.close();
+        } catch (IOException e) {
+          closeFailed(e);
+        } finally {
+          release.clean();
+        }
+      }
+    }
+  }
+}

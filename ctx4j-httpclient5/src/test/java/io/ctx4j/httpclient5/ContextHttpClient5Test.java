@@ -1,0 +1,393 @@
+package io.ctx4j.httpclient5;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.ctx4j.CancelableContext;
+import io.ctx4j.CanceledException;
+import io.ctx4j.Context;
+import io.ctx4j.DeadlineExceededException;
+import io.ctx4j.ManualTimeSource;
+import io.ctx4j.concurrent.CurrentContext;
+import io.ctx4j.http.DeadlineHeader;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InterruptedIOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.hc.client5.http.classic.methods.HttpGet;
+import org.apache.hc.client5.http.impl.classic.CloseableHttpClient;
+import org.apache.hc.client5.http.impl.classic.CloseableHttpResponse;
+import org.apache.hc.client5.http.impl.classic.HttpClients;
+import org.apache.hc.client5.http.impl.classic.RequestFailedException;
+import org.apache.hc.client5.http.protocol.HttpClientContext;
+import org.apache.hc.core5.http.ContentType;
+import org.apache.hc.core5.http.io.entity.AbstractHttpEntity;
+import org.apache.hc.core5.http.io.entity.ByteArrayEntity;
+import org.apache.hc.core5.http.io.entity.EntityUtils;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/** ContextHttpClient5 against HttpCore 5's classic server on loopback, with a real HttpClient 5. */
+@Timeout(60)
+class ContextHttpClient5Test {
+  static final byte[] HELLO = "hello".getBytes(StandardCharsets.US_ASCII);
+
+  private final CloseableHttpClient client = ContextHttpClient5.install(HttpClients.custom()).build();
+  private final ExecutorService callers = Executors.newCachedThreadPool();
+  private final CountDownLatch entered = new CountDownLatch(1);
+
+  @AfterEach
+  void stop() throws Exception {
+    callers.shutdownNow();
+    assertTrue(callers.awaitTermination(20, TimeUnit.SECONDS));
+    client.close();
+  }
+
+  private static ClassicServer hello() {
+    return new ClassicServer((request, response, context) -> response.setEntity(new ByteArrayEntity(HELLO, ContentType.TEXT_PLAIN)));
+  }
+
+  private ClassicServer blocking() {
+    ClassicServer[] server = new ClassicServer[1];
+    server[0] =
+        new ClassicServer(
+            (request, response, context) -> {
+              entered.countDown();
+              try {
+                server[0].awaitRelease();
+              } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+              }
+              response.setEntity(new ByteArrayEntity(HELLO, ContentType.TEXT_PLAIN));
+            });
+    return server[0];
+  }
+
+  private String get(String url, HttpClientContext http) throws IOException {
+    return client.execute(new HttpGet(url), http, r -> EntityUtils.toString(r.getEntity()));
+  }
+
+  private String get(String url, Context ctx) throws IOException {
+    return get(url, ContextHttpClient5.clientContext(ctx));
+  }
+
+  private static Context manual(ManualTimeSource time) {
+    return Context.withTimeSource(Context.background(), time);
+  }
+
+  private static ManualTimeSource clock() {
+    return ManualTimeSource.startingAt(Instant.parse("2040-01-01T00:00:00Z"));
+  }
+
+  // ------------------------------------------------------------------------------------ the header
+
+  @Test
+  void theHeaderStatesTheTimeLeftLessTheTransitAllowance() throws Exception {
+    ManualTimeSource time = clock();
+    try (ClassicServer server = hello();
+        CancelableContext ctx = Context.withTimeout(manual(time), Duration.ofSeconds(10))) {
+      assertEquals("hello", get(server.url("/"), ctx));
+      assertEquals("/=9995", server.seen.take());
+    }
+  }
+
+  @Test
+  void theHeaderIsLessThanTheCallersBudgetOnTheSystemClock() throws Exception {
+    try (ClassicServer server = hello();
+        CancelableContext ctx = Context.withTimeout(Context.background(), Duration.ofSeconds(20))) {
+      assertEquals("hello", get(server.url("/"), ctx));
+      long sent = Long.parseLong(server.seen.take().substring(2));
+      assertTrue(sent > 0 && sent <= 20_000 - 5, "sent " + sent);
+    }
+  }
+
+  @Test
+  void noDeadlineSendsNoHeaderAndDropsAStaleOne() throws Exception {
+    try (ClassicServer server = hello();
+        CancelableContext ctx = Context.withCancel(Context.background())) {
+      HttpGet stale = new HttpGet(server.url("/"));
+      stale.setHeader(DeadlineHeader.NAME, "77");
+      assertEquals(
+          "hello",
+          client.execute(stale, ContextHttpClient5.clientContext(ctx), r -> EntityUtils.toString(r.getEntity())));
+      assertEquals("/=-", server.seen.take());
+    }
+  }
+
+  @Test
+  void withoutAnExplicitContextTheCallersCurrentContextIsUsed() throws Exception {
+    ManualTimeSource time = clock();
+    try (ClassicServer server = hello();
+        CancelableContext ctx = Context.withTimeout(manual(time), Duration.ofSeconds(3))) {
+      HttpClientContext plain = HttpClientContext.create();
+      assertEquals("hello", CurrentContext.call(ctx, () -> get(server.url("/"), plain)));
+      assertEquals("/=2995", server.seen.take());
+      ctx.cancel();
+      InterruptedIOException e =
+          assertThrows(InterruptedIOException.class, () -> CurrentContext.call(ctx, () -> get(server.url("/"), plain)));
+      assertInstanceOf(CanceledException.class, e.getCause());
+      assertEquals(1, server.requests.get(), "a request under an ended current context was sent");
+    }
+  }
+
+  @Test
+  void anAttributeThatIsNotAContextIsRefusedByName() {
+    HttpClientContext wrong = HttpClientContext.create();
+    wrong.setAttribute(ContextHttpClient5.CONTEXT_ATTRIBUTE, "300ms");
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> ContextHttpClient5.contextOf(wrong));
+    assertTrue(e.getMessage().contains(ContextHttpClient5.CONTEXT_ATTRIBUTE), e.getMessage());
+  }
+
+  // --------------------------------------------------------------------------- ending the context
+
+  @Test
+  void anEndedContextFailsTheRequestWithoutSendingIt() throws Exception {
+    IllegalStateException why = new IllegalStateException("shutting down");
+    try (ClassicServer server = hello();
+        CancelableContext ctx = Context.withCancelCause(Context.background())) {
+      ctx.cancel(why);
+      InterruptedIOException e = assertThrows(InterruptedIOException.class, () -> get(server.url("/"), ctx));
+      CanceledException err = assertInstanceOf(CanceledException.class, e.getCause());
+      assertSame(why, err.getCause());
+      assertEquals(0, server.requests.get(), "a request under an ended context reached the server");
+    }
+  }
+
+  @Test
+  void cancellingMidExchangeAbortsPromptlyWithTheContextsError() throws Exception {
+    IllegalStateException why = new IllegalStateException("user went away");
+    try (ClassicServer server = blocking();
+        CancelableContext ctx = Context.withCancelCause(Context.background())) {
+      CompletableFuture<String> call = supplyAsync(() -> get(server.url("/slow"), ctx));
+      assertTrue(entered.await(20, TimeUnit.SECONDS), "the request never reached the handler");
+      long t0 = System.nanoTime();
+      ctx.cancel(why);
+      ExecutionException e = assertThrows(ExecutionException.class, () -> call.get(20, TimeUnit.SECONDS));
+      long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+      InterruptedIOException io = assertInstanceOf(InterruptedIOException.class, e.getCause());
+      CanceledException err = assertInstanceOf(CanceledException.class, io.getCause());
+      assertSame(why, err.getCause());
+      assertTrue(ms < 10_000, "abort took " + ms + " ms");
+      System.out.println("httpclient5: cancel to failed request " + ms + " ms");
+    }
+  }
+
+  @Test
+  void theCallersOwnCancelStillAbortsTheExchange() throws Exception {
+    try (ClassicServer server = blocking();
+        CancelableContext ctx = Context.withCancel(Context.background())) {
+      HttpGet request = new HttpGet(server.url("/slow"));
+      CompletableFuture<String> call =
+          supplyAsync(
+              () ->
+                  client.execute(
+                      request, ContextHttpClient5.clientContext(ctx), r -> EntityUtils.toString(r.getEntity())));
+      assertTrue(entered.await(20, TimeUnit.SECONDS), "the request never reached the handler");
+      request.cancel();
+      ExecutionException e = assertThrows(ExecutionException.class, () -> call.get(20, TimeUnit.SECONDS));
+      assertInstanceOf(IOException.class, e.getCause());
+      assertFalse(ctx.isDone(), "the caller's cancel is not the context's");
+    }
+  }
+
+  @Test
+  void aRequestTheCallerCancelledBeforeExecutingIsNotSent() throws Exception {
+    try (ClassicServer server = hello();
+        CancelableContext ctx = Context.withCancel(Context.background())) {
+      HttpGet request = new HttpGet(server.url("/"));
+      request.cancel();
+      RequestFailedException e =
+          assertThrows(
+              RequestFailedException.class,
+              () -> client.execute(request, ContextHttpClient5.clientContext(ctx), r -> null));
+      assertEquals("Request aborted", e.getMessage());
+      assertEquals(0, server.requests.get());
+    }
+  }
+
+  @Test
+  void theDeadlineEndsARequestThatOutlivesIt() throws Exception {
+    try (ClassicServer server = blocking();
+        CancelableContext ctx = Context.withTimeout(Context.background(), Duration.ofMillis(300))) {
+      long t0 = System.nanoTime();
+      InterruptedIOException e = assertThrows(InterruptedIOException.class, () -> get(server.url("/slow"), ctx));
+      long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+      assertInstanceOf(DeadlineExceededException.class, e.getCause());
+      assertTrue(ms >= 295 && ms < 10_000, "ended after " + ms + " ms");
+    }
+  }
+
+  @Test
+  void cancellingWhileTheBodyStreamsFailsTheReadWithTheContextsError() throws Exception {
+    ClassicServer[] server = new ClassicServer[1];
+    server[0] =
+        new ClassicServer(
+            (request, response, context) ->
+                response.setEntity(
+                    new AbstractHttpEntity(ContentType.TEXT_PLAIN, null, true) {
+                      @Override
+                      public void writeTo(OutputStream out) throws IOException {
+                        out.write(HELLO);
+                        out.flush();
+                        try {
+                          server[0].awaitRelease();
+                        } catch (InterruptedException e) {
+                          Thread.currentThread().interrupt();
+                        }
+                      }
+
+                      @Override
+                      public InputStream getContent() {
+                        throw new UnsupportedOperationException();
+                      }
+
+                      @Override
+                      public long getContentLength() {
+                        return -1;
+                      }
+
+                      @Override
+                      public boolean isRepeatable() {
+                        return false;
+                      }
+
+                      @Override
+                      public boolean isStreaming() {
+                        return true;
+                      }
+
+                      @Override
+                      public void close() {}
+                    }));
+    try (ClassicServer s = server[0];
+        CancelableContext ctx = Context.withCancel(Context.background());
+        CloseableHttpResponse r = client.execute(new HttpGet(s.url("/stream")), ContextHttpClient5.clientContext(ctx))) {
+      InputStream in = r.getEntity().getContent();
+      assertEquals("hello", new String(in.readNBytes(5), StandardCharsets.US_ASCII));
+      CompletableFuture<Integer> blockedRead = supplyAsync(in::read);
+      ctx.cancel();
+      ExecutionException e = assertThrows(ExecutionException.class, () -> blockedRead.get(20, TimeUnit.SECONDS));
+      InterruptedIOException io = assertInstanceOf(InterruptedIOException.class, e.getCause());
+      assertInstanceOf(CanceledException.class, io.getCause());
+    }
+  }
+
+  // --------------------------------------------------------------------- redirects and retries
+
+  /** /first advances the manual clock by 400 ms (the hop's own time) and redirects to /target. */
+  private static ClassicServer redirecting(ManualTimeSource time, int status) {
+    return new ClassicServer(
+        (request, response, context) -> {
+          if (request.getPath().equals("/first")) {
+            time.advance(Duration.ofMillis(400));
+            response.setCode(status);
+            response.setHeader("Location", "/target");
+          } else {
+            response.setEntity(new ByteArrayEntity(HELLO, ContentType.TEXT_PLAIN));
+          }
+        });
+  }
+
+  @Test
+  void everyRedirectHopStatesTheTimeLeftAtThatHop() throws Exception {
+    for (int status : new int[] {301, 302, 303, 307, 308}) {
+      ManualTimeSource time = clock();
+      try (ClassicServer server = redirecting(time, status);
+          CancelableContext ctx = Context.withTimeout(manual(time), Duration.ofSeconds(1))) {
+        assertEquals("hello", get(server.url("/first"), ctx));
+        assertEquals("/first=995", server.seen.take(), "status " + status);
+        assertEquals("/target=595", server.seen.take(), "status " + status);
+      }
+    }
+  }
+
+  @Test
+  void aStaleHeaderOfTheCallersRequestIsDroppedOnEveryHop() throws Exception {
+    ManualTimeSource time = clock();
+    try (ClassicServer server = redirecting(time, 302)) {
+      HttpGet stale = new HttpGet(server.url("/first"));
+      stale.setHeader(DeadlineHeader.NAME, "77");
+      client.execute(stale, ContextHttpClient5.clientContext(Context.background()), r -> EntityUtils.toString(r.getEntity()));
+      assertEquals("/first=-", server.seen.take());
+      assertEquals("/target=-", server.seen.take());
+    }
+  }
+
+  @Test
+  void aRetriedRequestStatesTheTimeLeftAtTheRetry() throws Exception {
+    // The default retry strategy retries a 503 once, after Retry-After (0 s here).
+    ManualTimeSource time = clock();
+    AtomicInteger n = new AtomicInteger();
+    try (ClassicServer server =
+            new ClassicServer(
+                (request, response, context) -> {
+                  if (n.getAndIncrement() == 0) {
+                    time.advance(Duration.ofMillis(300));
+                    response.setCode(503);
+                    response.setHeader("Retry-After", "0");
+                  } else {
+                    response.setEntity(new ByteArrayEntity(HELLO, ContentType.TEXT_PLAIN));
+                  }
+                });
+        CancelableContext ctx = Context.withTimeout(manual(time), Duration.ofSeconds(1))) {
+      assertEquals("hello", get(server.url("/"), ctx));
+      assertEquals("/=995", server.seen.take());
+      assertEquals("/=695", server.seen.take());
+    }
+  }
+
+  @Test
+  void aDeadlinePassedDuringARedirectStopsTheNextHop() throws Exception {
+    ManualTimeSource time = clock();
+    try (ClassicServer server =
+            new ClassicServer(
+                (request, response, context) -> {
+                  if (request.getPath().equals("/first")) {
+                    time.advance(Duration.ofSeconds(2)); // past the 1 s deadline
+                    response.setCode(302);
+                    response.setHeader("Location", "/target");
+                  } else {
+                    response.setEntity(new ByteArrayEntity(HELLO, ContentType.TEXT_PLAIN));
+                  }
+                });
+        CancelableContext ctx = Context.withTimeout(manual(time), Duration.ofSeconds(1))) {
+      InterruptedIOException e = assertThrows(InterruptedIOException.class, () -> get(server.url("/first"), ctx));
+      assertInstanceOf(DeadlineExceededException.class, e.getCause());
+      assertEquals("/first=995", server.seen.take());
+      assertEquals(1, server.requests.get(), "the redirect target was called after the deadline");
+    }
+  }
+
+  interface IoSupplier<T> {
+    T get() throws IOException;
+  }
+
+  private <T> CompletableFuture<T> supplyAsync(IoSupplier<T> s) {
+    return CompletableFuture.supplyAsync(
+        () -> {
+          try {
+            return s.get();
+          } catch (IOException e) {
+            throw new CompletionException(e);
+          }
+        },
+        callers);
+  }
+}

@@ -1,0 +1,319 @@
+package io.ctx4j.okhttp;
+
+import io.ctx4j.Context;
+import io.ctx4j.Registration;
+import io.ctx4j.concurrent.CurrentContext;
+import io.ctx4j.http.ContextHttp;
+import io.ctx4j.http.DeadlineHeader;
+import java.io.IOException;
+import java.lang.ref.Cleaner;
+import java.lang.ref.WeakReference;
+import java.util.Objects;
+import java.util.Optional;
+import okhttp3.Call;
+import okhttp3.EventListener;
+import okhttp3.Interceptor;
+import okhttp3.MediaType;
+import okhttp3.OkHttpClient;
+import okhttp3.Request;
+import okhttp3.Response;
+import okhttp3.ResponseBody;
+import okio.Buffer;
+import okio.BufferedSource;
+import okio.ForwardingSource;
+import okio.Okio;
+
+/**
+ * Runs OkHttp 5 calls under a ctx4j {@link Context}: the request carries the context's remaining
+ * time in the {@link DeadlineHeader#NAME} header, the call is {@linkplain Call#cancel() cancelled}
+ * as soon as the context ends, and a call whose context has already ended is never sent.
+ *
+ * <pre>{@code
+ * OkHttpClient client = ContextOkHttp.install(new OkHttpClient.Builder()).build();
+ * Request request = ContextOkHttp.withContext(new Request.Builder().url(url).build(), ctx);
+ * try (Response response = client.newCall(request).execute()) {
+ *   ...
+ * } catch (IOException e) {
+ *   if (e.getCause() instanceof DeadlineExceededException) { ... } // the context's error
+ * }
+ * }</pre>
+ *
+ * <h2>Which context</h2>
+ *
+ * A call runs under the context in its request's tag of type {@code Context} ({@link
+ * #withContext}, or {@code Request.Builder.tag(Context.class, ctx)}), or else under {@link
+ * CurrentContext#get()} as the interceptor finds it: the caller's current context for {@code
+ * Call.execute()}, which runs the interceptors on the calling thread. {@code Call.enqueue()} runs
+ * them on OkHttp's dispatcher thread, where no context is current: tag the request of an enqueued
+ * call, or it runs under {@code Context.background()} (no deadline, never cancelled).
+ *
+ * <h2>The two interceptors</h2>
+ *
+ * <ul>
+ *   <li>{@link #interceptor()}, an <em>application</em> interceptor, once per call: fails the call
+ *       at once if its context has ended, cancels the call when the context ends, and sends the
+ *       header with the first request.
+ *   <li>{@link #networkInterceptor()}, a <em>network</em> interceptor, once per request that goes
+ *       on the wire: states the time left at that moment. OkHttp follows redirects and retries
+ *       below the application interceptors, re-sending the first request's headers; without the
+ *       network interceptor every redirect hop and retry would carry the first hop's budget, stale
+ *       by however long the earlier hops took.
+ * </ul>
+ *
+ * {@link #install} adds both, which is what to use unless the order of interceptors matters.
+ *
+ * <h2>Errors</h2>
+ *
+ * OkHttp's calls fail with {@link IOException} ({@code Callback.onFailure} takes nothing else; an
+ * unchecked exception thrown by an interceptor of an enqueued call escapes to the dispatcher
+ * thread). So when the context ends, the call fails with an {@link java.io.InterruptedIOException}
+ * whose {@linkplain IOException#getCause() cause} is a fresh copy of the context's error ({@code
+ * CanceledException} or {@code DeadlineExceededException}, carrying the context's cause), as Go's
+ * {@code http.Client} returns a {@code url.Error} that wraps {@code context.Canceled} ({@link
+ * ContextHttp#ioErrorOf}; OkHttp does not retry an {@code InterruptedIOException}). This holds for a context that
+ * has ended before the call (nothing is sent), while the request is in flight, and while the
+ * response body is being read: the body of a response is wrapped so that a read failing because the
+ * context ended says so.
+ *
+ * <h2>Timeouts</h2>
+ *
+ * OkHttp starts a call's {@code callTimeout} before the first interceptor runs ({@code
+ * RealCall.execute} and {@code AsyncCall.run} call {@code timeout().enter()} first), so no
+ * interceptor can set it for its own call. The context's deadline does the same job: at the
+ * deadline ctx4j's timer cancels the call, as OkHttp's call timeout does, and the call fails with
+ * the context's {@code DeadlineExceededException} rather than OkHttp's {@code
+ * InterruptedIOException("timeout")}. A {@code callTimeout}, connect, read or write timeout
+ * configured on the client stays in force as well; whichever ends first ends the call.
+ *
+ * <h2>Registrations</h2>
+ *
+ * A call holds one registration on its context from the moment the application interceptor sends
+ * it until the call ends in OkHttp's sense ({@code EventListener.callEnd} or {@code callFailed}):
+ * the response body read to its end or closed, the call failed or cancelled. A response that is
+ * abandoned without being closed keeps it only until the garbage collector finds the call
+ * unreachable (a {@link Cleaner} releases it then); OkHttp reclaims the connection of such a call
+ * the same way, and logs it. Close response bodies.
+ *
+ * <p>All methods are thread-safe and the interceptors are stateless singletons. Actions of the
+ * thread that ends the context happen-before the call's failure is observed.
+ *
+ * @since 0.1
+ */
+public final class ContextOkHttp {
+
+  private ContextOkHttp() {}
+
+  /** One daemon thread for the whole module: releases the registrations of abandoned calls. */
+  private static final Cleaner ABANDONED = Cleaner.create();
+
+  private static final Interceptor APPLICATION = ContextOkHttp::interceptCall;
+  private static final Interceptor NETWORK = ContextOkHttp::interceptNetwork;
+
+  /**
+   * Returns the application interceptor: add it with {@code OkHttpClient.Builder.addInterceptor}.
+   * For each call it takes the context ({@link #contextOf}); if the context has ended, fails the
+   * call without sending anything; otherwise sets the {@link DeadlineHeader#NAME} header to the time
+   * left ({@link DeadlineHeader#valueFor}, less the transit allowance; any such header is removed
+   * when the context has no deadline), tags the request with the context for {@link
+   * #networkInterceptor()}, and cancels the call if the context ends before the call does.
+   *
+   * @return the interceptor, the same instance every time
+   */
+  public static Interceptor interceptor() {
+    return APPLICATION;
+  }
+
+  /**
+   * Returns the network interceptor: add it with {@code
+   * OkHttpClient.Builder.addNetworkInterceptor}. For each request that goes on the wire (the first
+   * one, every redirect hop and retry) it sets the {@link DeadlineHeader#NAME} header to the time
+   * left at that moment, and fails the request without sending it if the context has ended.
+   *
+   * @return the interceptor, the same instance every time
+   */
+  public static Interceptor networkInterceptor() {
+    return NETWORK;
+  }
+
+  /**
+   * Adds {@link #interceptor()} as the last application interceptor and {@link
+   * #networkInterceptor()} as the last network interceptor of {@code builder}.
+   *
+   * @param builder the client's builder
+   * @return {@code builder}
+   * @throws NullPointerException if {@code builder} is null
+   */
+  public static OkHttpClient.Builder install(OkHttpClient.Builder builder) {
+    Objects.requireNonNull(builder, "builder");
+    return builder.addInterceptor(APPLICATION).addNetworkInterceptor(NETWORK);
+  }
+
+  /**
+   * Returns a copy of {@code request} tagged with {@code ctx}, the context its calls run under.
+   * Same as {@code request.newBuilder().tag(Context.class, ctx).build()}.
+   *
+   * @param request the request
+   * @param ctx the context
+   * @return a new request
+   * @throws NullPointerException if an argument is null
+   */
+  public static Request withContext(Request request, Context ctx) {
+    Objects.requireNonNull(request, "request");
+    Objects.requireNonNull(ctx, "ctx");
+    return request.newBuilder().tag(Context.class, ctx).build();
+  }
+
+  /**
+   * Returns the context a call of {@code request} runs under: the request's tag of type {@code
+   * Context}, or else {@link CurrentContext#get()} on the calling thread.
+   *
+   * @param request the request
+   * @return the context, never null
+   * @throws NullPointerException if {@code request} is null
+   */
+  public static Context contextOf(Request request) {
+    Objects.requireNonNull(request, "request");
+    Context tagged = request.tag(Context.class);
+    return tagged != null ? tagged : CurrentContext.get();
+  }
+
+  // ---------------------------------------------------------------------------- the interceptors
+
+  private static Response interceptCall(Interceptor.Chain chain) throws IOException {
+    Request request = chain.request();
+    Context ctx = contextOf(request);
+    if (ctx.err() != null) {
+      throw ended(ctx, null);
+    }
+    Call call = chain.call();
+    Hook hook = new Hook(call);
+    Registration registration = ctx.onDone(hook);
+    // The cleanable is the one owner of registration.stop(): clean() runs it at most once, and the
+    // Cleaner runs it if the call is dropped unfinished. Its action must not reach the call.
+    Cleaner.Cleanable release = ABANDONED.register(call, registration::stop);
+    call.addEventListener(new Releaser(release));
+    Response response;
+    try {
+      response = chain.proceed(withHeader(request.newBuilder().tag(Context.class, ctx), ctx));
+    } catch (IOException e) {
+      release.clean();
+      throw ctx.err() != null ? ended(ctx, e) : e;
+    } catch (RuntimeException | Error e) {
+      release.clean();
+      throw e;
+    }
+    ResponseBody body = response.body();
+    return response.newBuilder().body(new ContextBody(body, ctx)).build();
+  }
+
+  private static Response interceptNetwork(Interceptor.Chain chain) throws IOException {
+    Request request = chain.request();
+    Context ctx = contextOf(request);
+    if (ctx.err() != null) {
+      throw ended(ctx, null);
+    }
+    return chain.proceed(withHeader(request.newBuilder(), ctx));
+  }
+
+  private static Request withHeader(Request.Builder b, Context ctx) {
+    Optional<String> value = DeadlineHeader.valueFor(ctx);
+    if (value.isPresent()) {
+      b.header(DeadlineHeader.NAME, value.get());
+    } else {
+      b.removeHeader(DeadlineHeader.NAME); // never forward a stale budget
+    }
+    return b.build();
+  }
+
+  private static IOException ended(Context ctx, IOException failure) {
+    return ContextHttp.ioErrorOf(ctx, failure);
+  }
+
+  /**
+   * The callback registered on the context: cancels the call. Holds the call weakly, so that a long
+   * lived context never keeps an abandoned call (and with it its connection) reachable.
+   */
+  private static final class Hook extends WeakReference<Call> implements Runnable {
+    Hook(Call call) {
+      super(call);
+    }
+
+    @Override
+    public void run() {
+      Call call = get();
+      if (call != null) {
+        call.cancel();
+      }
+    }
+  }
+
+  /** Gives the registration back when OkHttp says the call has ended, in whatever way. */
+  private static final class Releaser extends EventListener {
+    private final Cleaner.Cleanable release;
+
+    Releaser(Cleaner.Cleanable release) {
+      this.release = release;
+    }
+
+    @Override
+    public void callEnd(Call call) {
+      release.clean();
+    }
+
+    @Override
+    public void callFailed(Call call, IOException ioe) {
+      release.clean();
+    }
+  }
+
+  /**
+   * The response body as the caller reads it: a read that fails after the context ended (the call
+   * was cancelled under it) fails with the context's error as cause.
+   */
+  private static final class ContextBody extends ResponseBody {
+    private final ResponseBody body;
+    private final Context ctx;
+    private BufferedSource source; // guarded by this; OkHttp's bodies are single-reader anyway
+
+    ContextBody(ResponseBody body, Context ctx) {
+      this.body = body;
+      this.ctx = ctx;
+    }
+
+    @Override
+    public MediaType contentType() {
+      return body.contentType();
+    }
+
+    @Override
+    public long contentLength() {
+      return body.contentLength();
+    }
+
+    @Override
+    public synchronized BufferedSource source() {
+      if (source == null) {
+        source =
+            Okio.buffer(
+                new ForwardingSource(body.source()) {
+                  @Override
+                  public long read(Buffer sink, long byteCount) throws IOException {
+                    try {
+                      return super.read(sink, byteCount);
+                    } catch (IOException e) {
+                      throw ctx.err() != null ? ended(ctx, e) : e;
+                    }
+                  }
+                });
+      }
+      return source;
+    }
+
+    @Override
+    public void close() {
+      // Closes the underlying body even if source() was never called (OkHttp's close() would
+      // otherwise open and close our wrapper, which is the same thing, only later).
+      body.close();
+    }
+  }
+}

@@ -1,0 +1,342 @@
+package io.ctx4j.okhttp;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.ctx4j.CancelableContext;
+import io.ctx4j.CanceledException;
+import io.ctx4j.Context;
+import io.ctx4j.DeadlineExceededException;
+import io.ctx4j.ManualTimeSource;
+import io.ctx4j.concurrent.CurrentContext;
+import io.ctx4j.http.DeadlineHeader;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import okhttp3.OkHttpClient;
+import okhttp3.Request;
+import okhttp3.Response;
+import okio.BufferedSource;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/** ContextOkHttp against a real JDK HttpServer on loopback, with a real OkHttp 5 client. */
+@Timeout(60)
+class ContextOkHttpTest {
+  private static final byte[] HELLO = "hello".getBytes(StandardCharsets.US_ASCII);
+
+  private final OkHttpClient client = ContextOkHttp.install(new OkHttpClient.Builder()).build();
+  private final ExecutorService callers = Executors.newCachedThreadPool();
+  /** A handler that blocks until the test ends: counts {@link #entered} and waits on release. */
+  private final CountDownLatch entered = new CountDownLatch(1);
+
+  @AfterEach
+  void stop() throws InterruptedException {
+    callers.shutdownNow();
+    assertTrue(callers.awaitTermination(20, TimeUnit.SECONDS));
+    client.dispatcher().executorService().shutdown();
+    client.connectionPool().evictAll();
+  }
+
+  private Loopback hello() {
+    return new Loopback(ex -> Loopback.reply(ex, 200, HELLO));
+  }
+
+  private Loopback blocking() {
+    Loopback[] server = new Loopback[1];
+    server[0] = new Loopback(
+        ex -> {
+          entered.countDown();
+          try {
+            server[0].awaitRelease();
+            Loopback.reply(ex, 200, HELLO);
+          } catch (InterruptedException | IOException e) {
+            ex.close();
+          }
+        });
+    return server[0];
+  }
+
+  private String get(Request request) throws IOException {
+    try (Response r = client.newCall(request).execute()) {
+      return r.body().string();
+    }
+  }
+
+  private static Request at(String url, Context ctx) {
+    return ContextOkHttp.withContext(new Request.Builder().url(url).build(), ctx);
+  }
+
+  // ------------------------------------------------------------------------------------ the header
+
+  @Test
+  void theHeaderStatesTheTimeLeftLessTheTransitAllowance() throws Exception {
+    ManualTimeSource time = ManualTimeSource.startingAt(Instant.parse("2040-01-01T00:00:00Z"));
+    try (Loopback server = hello();
+        CancelableContext ctx =
+            Context.withTimeout(Context.withTimeSource(Context.background(), time), Duration.ofSeconds(10))) {
+      assertEquals("hello", get(at(server.url("/"), ctx)));
+      assertEquals("/=9995", server.seen.take());
+    }
+  }
+
+  @Test
+  void theHeaderIsLessThanTheCallersBudgetOnTheSystemClock() throws Exception {
+    try (Loopback server = hello();
+        CancelableContext ctx = Context.withTimeout(Context.background(), Duration.ofSeconds(20))) {
+      assertEquals("hello", get(at(server.url("/"), ctx)));
+      long sent = Long.parseLong(server.seen.take().substring(2));
+      assertTrue(sent > 0 && sent <= 20_000 - 5, "sent " + sent);
+    }
+  }
+
+  @Test
+  void noDeadlineSendsNoHeaderAndDropsAStaleOne() throws Exception {
+    try (Loopback server = hello();
+        CancelableContext ctx = Context.withCancel(Context.background())) {
+      Request stale =
+          new Request.Builder().url(server.url("/")).header(DeadlineHeader.NAME, "77").build();
+      assertEquals("hello", get(ContextOkHttp.withContext(stale, ctx)));
+      assertEquals("/=-", server.seen.take());
+    }
+  }
+
+  @Test
+  void executeUsesTheCallersCurrentContextWhenTheRequestHasNoTag() throws Exception {
+    ManualTimeSource time = ManualTimeSource.startingAt(Instant.parse("2040-01-01T00:00:00Z"));
+    try (Loopback server = hello();
+        CancelableContext ctx =
+            Context.withTimeout(Context.withTimeSource(Context.background(), time), Duration.ofSeconds(3))) {
+      Request untagged = new Request.Builder().url(server.url("/")).build();
+      assertEquals("hello", CurrentContext.call(ctx, () -> get(untagged)));
+      assertEquals("/=2995", server.seen.take());
+      ctx.cancel();
+      IOException e = assertThrows(IOException.class, () -> CurrentContext.call(ctx, () -> get(untagged)));
+      assertInstanceOf(CanceledException.class, e.getCause());
+      assertEquals(1, server.requests.get(), "a call under an ended current context was sent");
+    }
+  }
+
+  @Test
+  void anEnqueuedCallRunsUnderItsTaggedContext() throws Exception {
+    ManualTimeSource time = ManualTimeSource.startingAt(Instant.parse("2040-01-01T00:00:00Z"));
+    try (Loopback server = hello();
+        CancelableContext ctx =
+            Context.withTimeout(Context.withTimeSource(Context.background(), time), Duration.ofSeconds(4))) {
+      assertEquals("hello", enqueue(at(server.url("/"), ctx)).get(20, TimeUnit.SECONDS));
+      assertEquals("/=3995", server.seen.take());
+    }
+  }
+
+  /** Enqueues and returns the body, or the failure OkHttp reported to the callback. */
+  private CompletableFuture<String> enqueue(Request request) {
+    CompletableFuture<String> f = new CompletableFuture<>();
+    client.newCall(request).enqueue(Loopback.bodyInto(f));
+    return f;
+  }
+
+  // --------------------------------------------------------------------------- ending the context
+
+  @Test
+  void anEndedContextFailsTheCallWithoutSendingIt() throws Exception {
+    IllegalStateException why = new IllegalStateException("shutting down");
+    try (Loopback server = hello();
+        CancelableContext ctx = Context.withCancelCause(Context.background())) {
+      ctx.cancel(why);
+      IOException e = assertThrows(IOException.class, () -> get(at(server.url("/"), ctx)));
+      CanceledException err = assertInstanceOf(CanceledException.class, e.getCause());
+      assertSame(why, err.getCause());
+      assertTrue(e.getSuppressed().length == 0, "nothing failed but the context");
+      ExecutionException async =
+          assertThrows(ExecutionException.class, () -> enqueue(at(server.url("/"), ctx)).get(20, TimeUnit.SECONDS));
+      assertInstanceOf(CanceledException.class, async.getCause().getCause());
+      assertEquals(0, server.requests.get(), "a call under an ended context reached the server");
+    }
+  }
+
+  @Test
+  void cancellingMidExchangeAbortsPromptlyWithTheContextsError() throws Exception {
+    IllegalStateException why = new IllegalStateException("user went away");
+    try (Loopback server = blocking();
+        CancelableContext ctx = Context.withCancelCause(Context.background())) {
+      CompletableFuture<String> call =
+          CompletableFuture.supplyAsync(
+              () -> {
+                try {
+                  return get(at(server.url("/slow"), ctx));
+                } catch (IOException e) {
+                  throw new java.util.concurrent.CompletionException(e);
+                }
+              },
+              callers);
+      assertTrue(entered.await(20, TimeUnit.SECONDS), "the request never reached the handler");
+      long t0 = System.nanoTime();
+      ctx.cancel(why);
+      ExecutionException e = assertThrows(ExecutionException.class, () -> call.get(20, TimeUnit.SECONDS));
+      long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+      IOException io = assertInstanceOf(IOException.class, e.getCause());
+      CanceledException err = assertInstanceOf(CanceledException.class, io.getCause());
+      assertSame(why, err.getCause());
+      // Prompt: the handler is still blocked (it would answer only at the end of the test).
+      assertTrue(ms < 10_000, "abort took " + ms + " ms");
+      System.out.println("okhttp: cancel to failed call " + ms + " ms");
+    }
+  }
+
+  @Test
+  void theDeadlineEndsACallThatOutlivesIt() throws Exception {
+    try (Loopback server = blocking();
+        CancelableContext ctx = Context.withTimeout(Context.background(), Duration.ofMillis(300))) {
+      long t0 = System.nanoTime();
+      IOException e = assertThrows(IOException.class, () -> get(at(server.url("/slow"), ctx)));
+      long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+      assertInstanceOf(DeadlineExceededException.class, e.getCause());
+      assertTrue(ms >= 295 && ms < 10_000, "ended after " + ms + " ms");
+    }
+  }
+
+  @Test
+  void cancellingWhileTheBodyStreamsFailsTheReadWithTheContextsError() throws Exception {
+    Loopback[] server = new Loopback[1];
+    server[0] =
+        new Loopback(
+            ex -> {
+              ex.sendResponseHeaders(200, 0); // chunked
+              try (OutputStream out = ex.getResponseBody()) {
+                out.write(HELLO);
+                out.flush();
+                server[0].awaitRelease();
+              } catch (InterruptedException | IOException clientLeft) {
+                // the client gave up: expected
+              }
+            });
+    try (Loopback s = server[0];
+        CancelableContext ctx = Context.withCancel(Context.background())) {
+      try (Response r = client.newCall(at(s.url("/stream"), ctx)).execute()) {
+        BufferedSource body = r.body().source();
+        body.require(5);
+        assertEquals("hello", body.readUtf8(5));
+        CompletableFuture<Byte> blockedRead =
+            CompletableFuture.supplyAsync(
+                () -> {
+                  try {
+                    return body.readByte();
+                  } catch (IOException e) {
+                    throw new java.util.concurrent.CompletionException(e);
+                  }
+                },
+                callers);
+        ctx.cancel();
+        ExecutionException e = assertThrows(ExecutionException.class, () -> blockedRead.get(20, TimeUnit.SECONDS));
+        IOException io = assertInstanceOf(IOException.class, e.getCause());
+        assertInstanceOf(CanceledException.class, io.getCause());
+      }
+    }
+  }
+
+  // --------------------------------------------------------------------- redirects and retries
+
+  /** /first advances the manual clock by 400 ms (the hop's own time) and redirects to /target. */
+  private static Loopback redirecting(ManualTimeSource time, int status) {
+    return new Loopback(
+        ex -> {
+          if (ex.getRequestURI().getPath().equals("/first")) {
+            time.advance(Duration.ofMillis(400));
+            ex.getResponseHeaders().set("Location", "/target");
+            Loopback.reply(ex, status, new byte[0]);
+          } else {
+            Loopback.reply(ex, 200, HELLO);
+          }
+        });
+  }
+
+  @Test
+  void everyRedirectHopStatesTheTimeLeftAtThatHop() throws Exception {
+    for (int status : new int[] {301, 302, 303, 307, 308}) {
+      ManualTimeSource time = ManualTimeSource.startingAt(Instant.parse("2040-01-01T00:00:00Z"));
+      try (Loopback server = redirecting(time, status);
+          CancelableContext ctx =
+              Context.withTimeout(Context.withTimeSource(Context.background(), time), Duration.ofSeconds(1))) {
+        assertEquals("hello", get(at(server.url("/first"), ctx)));
+        assertEquals("/first=995", server.seen.take(), "status " + status);
+        assertEquals("/target=595", server.seen.take(), "status " + status);
+      }
+    }
+  }
+
+  @Test
+  void theApplicationInterceptorAloneResendsTheFirstHopsBudget() throws Exception {
+    // Why networkInterceptor() exists: OkHttp re-sends the first request's headers on a redirect.
+    OkHttpClient appOnly = new OkHttpClient.Builder().addInterceptor(ContextOkHttp.interceptor()).build();
+    ManualTimeSource time = ManualTimeSource.startingAt(Instant.parse("2040-01-01T00:00:00Z"));
+    try (Loopback server = redirecting(time, 302);
+        CancelableContext ctx =
+            Context.withTimeout(Context.withTimeSource(Context.background(), time), Duration.ofSeconds(1))) {
+      try (Response r = appOnly.newCall(at(server.url("/first"), ctx)).execute()) {
+        assertEquals("hello", r.body().string());
+      }
+      assertEquals("/first=995", server.seen.take());
+      assertEquals("/target=995", server.seen.take(), "stale: 400 ms older than it says");
+    } finally {
+      appOnly.connectionPool().evictAll();
+    }
+  }
+
+  @Test
+  void aRetriedRequestStatesTheTimeLeftAtTheRetry() throws Exception {
+    // OkHttp retries a 408 once (RetryAndFollowUpInterceptor), below the application interceptors.
+    ManualTimeSource time = ManualTimeSource.startingAt(Instant.parse("2040-01-01T00:00:00Z"));
+    java.util.concurrent.atomic.AtomicInteger n = new java.util.concurrent.atomic.AtomicInteger();
+    try (Loopback server =
+            new Loopback(
+                ex -> {
+                  if (n.getAndIncrement() == 0) {
+                    time.advance(Duration.ofMillis(300));
+                    Loopback.reply(ex, 408, new byte[0]);
+                  } else {
+                    Loopback.reply(ex, 200, HELLO);
+                  }
+                });
+        CancelableContext ctx =
+            Context.withTimeout(Context.withTimeSource(Context.background(), time), Duration.ofSeconds(1))) {
+      assertEquals("hello", get(at(server.url("/"), ctx)));
+      assertEquals("/=995", server.seen.take());
+      assertEquals("/=695", server.seen.take());
+    }
+  }
+
+  @Test
+  void aDeadlinePassedDuringARedirectStopsTheNextHop() throws Exception {
+    ManualTimeSource time = ManualTimeSource.startingAt(Instant.parse("2040-01-01T00:00:00Z"));
+    try (Loopback server =
+            new Loopback(
+                ex -> {
+                  if (ex.getRequestURI().getPath().equals("/first")) {
+                    time.advance(Duration.ofSeconds(2)); // past the 1 s deadline
+                    ex.getResponseHeaders().set("Location", "/target");
+                    Loopback.reply(ex, 302, new byte[0]);
+                  } else {
+                    Loopback.reply(ex, 200, HELLO);
+                  }
+                });
+        CancelableContext ctx =
+            Context.withTimeout(Context.withTimeSource(Context.background(), time), Duration.ofSeconds(1))) {
+      IOException e = assertThrows(IOException.class, () -> get(at(server.url("/first"), ctx)));
+      assertInstanceOf(DeadlineExceededException.class, e.getCause());
+      assertEquals("/first=995", server.seen.take());
+      assertEquals(1, server.requests.get(), "the redirect target was called after the deadline");
+    }
+  }
+}

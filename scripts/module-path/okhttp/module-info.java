@@ -1,0 +1,3 @@
+module io.ctx4j.smoke.okhttp {
+  requires io.ctx4j.okhttp;
+}
