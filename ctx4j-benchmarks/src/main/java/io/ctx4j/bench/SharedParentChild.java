@@ -31,14 +31,14 @@ public class SharedParentChild {
    * and one state field for stack-or-result). Keep in step with the core if its layout changes; the B/op
    * column shows the size.
    */
-  static final class SameSizeAsCancelCtx {
+  static final class SameSizeAsCancelStateMachine {
     private static final VarHandle STATE;
 
     static {
       try {
         STATE =
             MethodHandles.lookup()
-                .findVarHandle(SameSizeAsCancelCtx.class, "state", Object.class);
+                .findVarHandle(SameSizeAsCancelStateMachine.class, "state", Object.class);
       } catch (ReflectiveOperationException e) {
         throw new ExceptionInInitializerError(e);
       }
@@ -52,7 +52,7 @@ public class SharedParentChild {
     volatile Object state;
     int sweepCountdown = 16;
 
-    SameSizeAsCancelCtx(Object env, Object parent, Object canceler) {
+    SameSizeAsCancelStateMachine(Object env, Object parent, Object canceler) {
       this.env = env;
       this.parent = parent;
       this.canceler = canceler;
@@ -106,7 +106,7 @@ public class SharedParentChild {
    */
   @Benchmark
   public Object allocBaseline(OpenParents p) {
-    return new SameSizeAsCancelCtx(p, p.ctx, p.ctx);
+    return new SameSizeAsCancelStateMachine(p, p.ctx, p.ctx);
   }
 
   /**
@@ -118,8 +118,8 @@ public class SharedParentChild {
    */
   @Benchmark
   public Object allocCasBaseline(OpenParents p) {
-    SameSizeAsCancelCtx c = new SameSizeAsCancelCtx(p, p.ctx, p.ctx);
-    SameSizeAsCancelCtx.STATE.compareAndSet(c, null, p);
+    SameSizeAsCancelStateMachine c = new SameSizeAsCancelStateMachine(p, p.ctx, p.ctx);
+    SameSizeAsCancelStateMachine.STATE.compareAndSet(c, null, p);
     return c;
   }
 }
