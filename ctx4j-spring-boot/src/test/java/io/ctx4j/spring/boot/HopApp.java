@@ -73,9 +73,11 @@ public class HopApp {
         } catch (RuntimeException e) {
           h.downstreamFailure = e;
         }
-      } else {
-        ctx.await(Duration.ofSeconds(20)); // C is slow: it works until its context ends
       }
+      // Every hop works until its own context ends: C is slow, and A and B go on after C's answer
+      // (C's deadline is the earliest), so that each hop's context ends by its own deadline or its
+      // caller's abort, never by a response completed first.
+      ctx.await(Duration.ofSeconds(20));
       return name;
     }
 
