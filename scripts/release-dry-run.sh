@@ -16,7 +16,7 @@ version=${1:-${pom_version%-SNAPSHOT}}
 repo="$PWD/target/release-repo"
 rm -rf "$repo"
 published=(ctx4j-core ctx4j-concurrent ctx4j-taskgroup ctx4j-signal ctx4j-jdbc ctx4j-http ctx4j-grpc)
-not_published=(ctx4j-parent ctx4j-benchmarks ctx4j-jcstress ctx4j-stress ctx4j-demo ctx4j-docs)
+not_published=(ctx4j-parent ctx4j-benchmarks ctx4j-jcstress ctx4j-stress ctx4j-test-support ctx4j-demo ctx4j-docs)
 
 sign=(-Dgpg.skip=true)
 if command -v gpg >/dev/null && [ -n "$(gpg --list-secret-keys 2>/dev/null)" ]; then
