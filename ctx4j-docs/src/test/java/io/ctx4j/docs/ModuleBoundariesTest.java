@@ -10,6 +10,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
@@ -30,36 +31,36 @@ class ModuleBoundariesTest {
 
   @Test
   void noModuleButTheCoreHasAClassInTheCoresPackage() throws IOException {
-    List<String> split = new ArrayList<>();
-    for (Path f : javaSources(root(), "ctx4j-core")) {
-      if (CORE_PACKAGE.matcher(read(f)).find()) {
-        split.add(root().relativize(f).toString());
-      }
-    }
-    assertEquals(List.of(), split, "classes in package io.ctx4j outside ctx4j-core");
+    assertEquals(
+        List.of(), uses(CORE_PACKAGE, "ctx4j-core"), "classes in package io.ctx4j outside ctx4j-core");
   }
 
   @Test
   void otherModulesReachTheCoresInternalsOnlyThroughItsAccessor() throws IOException {
-    List<String> found = new ArrayList<>();
-    for (Path f : javaSources(root(), "ctx4j-core")) {
-      var m = CORE_INTERNAL.matcher(read(f));
-      while (m.find()) {
-        found.add(root().relativize(f) + ": " + m.group());
-      }
-    }
-    assertEquals(List.of(), found, "uses of the core's internals other than CoreInternals");
+    assertEquals(
+        List.of(),
+        uses(CORE_INTERNAL, "ctx4j-core"),
+        "uses of the core's internals other than CoreInternals");
   }
 
   @Test
   void noOtherModuleImportsTheConcurrentModulesInternals() throws IOException {
+    assertEquals(
+        List.of(),
+        uses(CONCURRENT_INTERNAL, "ctx4j-concurrent"),
+        "uses of io.ctx4j.concurrent.internal outside ctx4j-concurrent");
+  }
+
+  /** Each match of {@code p} in the sources of every module but {@code except}, with its file. */
+  private static List<String> uses(Pattern p, String except) throws IOException {
     List<String> found = new ArrayList<>();
-    for (Path f : javaSources(root(), "ctx4j-concurrent")) {
-      if (CONCURRENT_INTERNAL.matcher(read(f)).find()) {
-        found.add(root().relativize(f).toString());
+    for (Path f : javaSources(root(), except)) {
+      Matcher m = p.matcher(read(f));
+      while (m.find()) {
+        found.add(root().relativize(f) + ": " + m.group().trim());
       }
     }
-    assertEquals(List.of(), found, "uses of io.ctx4j.concurrent.internal outside ctx4j-concurrent");
+    return found;
   }
 
   private static Path root() {
