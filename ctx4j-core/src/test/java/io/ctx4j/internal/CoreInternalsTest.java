@@ -13,11 +13,9 @@ import io.ctx4j.CanceledException;
 import io.ctx4j.Context;
 import io.ctx4j.ContextException;
 import io.ctx4j.DeadlineExceededException;
-import io.ctx4j.Key;
 import io.ctx4j.Registration;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.Optional;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -64,39 +62,6 @@ class CoreInternalsTest {
         CoreInternals.errorCopy(Context.withTimeout(Context.background(), Duration.ofNanos(-1)));
     assertInstanceOf(DeadlineExceededException.class, e);
     assertTrue(e.isTimeout());
-  }
-
-  @Test
-  void errorCopyOfADoneForeignContextWithoutAnErrorIsCanceled() {
-    // A misbehaving custom context: done, yet err() is null; the copy still names a context end.
-    Context odd =
-        new Context() {
-          @Override
-          public boolean isDone() {
-            return true;
-          }
-
-          @Override
-          public ContextException err() {
-            return null;
-          }
-
-          @Override
-          public Optional<Instant> deadline() {
-            return Optional.empty();
-          }
-
-          @Override
-          public <T> T value(Key<T> key) {
-            return null;
-          }
-
-          @Override
-          public Registration onDone(Runnable callback) {
-            return () -> false;
-          }
-        };
-    assertInstanceOf(CanceledException.class, CoreInternals.errorCopy(odd));
   }
 
   @Test
