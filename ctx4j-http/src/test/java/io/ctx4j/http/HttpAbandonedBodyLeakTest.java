@@ -4,16 +4,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.sun.net.httpserver.HttpServer;
 import io.ctx4j.CancelableContext;
 import io.ctx4j.Context;
 import io.ctx4j.internal.CoreInternals;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
-import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse.BodyHandlers;
@@ -24,8 +20,6 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.Flow;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
@@ -45,19 +39,14 @@ class HttpAbandonedBodyLeakTest {
   private static final int EXCHANGES = 20;
   private static final int MIB = 1 << 20;
 
-  private final ExecutorService pool = Executors.newCachedThreadPool();
-  private HttpServer server;
-  private URI uri;
+  private LoopbackServer server;
   private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
   private CancelableContext client;
 
   @BeforeEach
-  void start() throws IOException {
-    server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
-    server.setExecutor(pool);
-    server
-        .createContext(
-            "/",
+  void start() {
+    server =
+        new LoopbackServer(
             ex -> {
               ex.sendResponseHeaders(200, MIB);
               try (OutputStream out = ex.getResponseBody()) {
@@ -68,24 +57,18 @@ class HttpAbandonedBodyLeakTest {
               } catch (IOException clientLeft) {
                 // the client abandoned the body: expected here
               }
-            })
-        .getFilters()
-        .add(ContextFilter.create());
-    server.start();
-    uri = URI.create("http://127.0.0.1:" + server.getAddress().getPort() + "/");
+            });
     client = Context.withTimeout(Context.background(), Duration.ofMinutes(5));
   }
 
   @AfterEach
   void stop() throws InterruptedException {
     client.cancel();
-    server.stop(0);
-    pool.shutdown();
-    assertTrue(pool.awaitTermination(10, TimeUnit.SECONDS));
+    server.close();
   }
 
   private HttpRequest get() {
-    return HttpRequest.newBuilder(uri).build();
+    return HttpRequest.newBuilder(server.uri()).build();
   }
 
   @Test

@@ -3,13 +3,10 @@ package io.ctx4j.http;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.sun.net.httpserver.HttpServer;
 import io.ctx4j.CancelableContext;
 import io.ctx4j.Context;
 import io.ctx4j.internal.CoreInternals;
 import java.io.InputStream;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -33,12 +30,9 @@ class HttpRegistrationLeakTest {
     CancelableContext serverRoot = Context.withCancel(Context.background());
     CancelableContext client = Context.withTimeout(Context.background(), Duration.ofMinutes(5));
     CountDownLatch requestContextsEnded = new CountDownLatch(REQUESTS * 2);
-    HttpServer server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
-    ExecutorService pool = Executors.newCachedThreadPool();
-    server.setExecutor(pool);
-    server
-        .createContext(
-            "/",
+    try (LoopbackServer server =
+        new LoopbackServer(
+            serverRoot,
             ex -> {
               ContextFilter.current().onDone(requestContextsEnded::countDown);
               byte[] body = "hello".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
@@ -46,13 +40,9 @@ class HttpRegistrationLeakTest {
               try (var out = ex.getResponseBody()) {
                 out.write(body);
               }
-            })
-        .getFilters()
-        .add(ContextFilter.create(serverRoot));
-    server.start();
-    try {
+            })) {
       HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
-      URI uri = URI.create("http://127.0.0.1:" + server.getAddress().getPort() + "/");
+      URI uri = server.uri();
       for (int i = 0; i < REQUESTS; i++) {
         assertEquals("hello", ContextHttp.send(client, http, HttpRequest.newBuilder(uri).build(), BodyHandlers.ofString()).body());
         // A streamed body: the registration lives until the body has been read to its end.
@@ -64,9 +54,6 @@ class HttpRegistrationLeakTest {
       assertTrue(requestContextsEnded.await(10, TimeUnit.SECONDS), "request contexts outlived exchanges");
       assertEquals(0, CoreInternals.registrationCount(serverRoot), "request contexts left on the server root");
     } finally {
-      server.stop(0);
-      pool.shutdown();
-      assertTrue(pool.awaitTermination(10, TimeUnit.SECONDS));
       client.cancel();
       serverRoot.cancel();
     }
@@ -85,14 +72,11 @@ class HttpRegistrationLeakTest {
   void thousandsOfExchangesEndingEveryWayLeaveNoRegistration() throws Exception {
     CancelableContext serverRoot = Context.withCancel(Context.background());
     CancelableContext client = Context.withTimeout(Context.background(), Duration.ofMinutes(10));
-    HttpServer server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
-    ExecutorService pool = Executors.newCachedThreadPool();
     ExecutorService cancellers = Executors.newSingleThreadExecutor();
-    server.setExecutor(pool);
     byte[] body = new byte[2048];
-    server
-        .createContext(
-            "/",
+    try (LoopbackServer server =
+        new LoopbackServer(
+            serverRoot,
             ex -> {
               // "?big": 1 MiB, so that a client closing after one byte abandons most of it.
               int chunks = "big".equals(ex.getRequestURI().getQuery()) ? 512 : 1;
@@ -104,13 +88,9 @@ class HttpRegistrationLeakTest {
               } catch (java.io.IOException clientLeft) {
                 // the client abandoned the exchange
               }
-            })
-        .getFilters()
-        .add(ContextFilter.create(serverRoot));
-    server.start();
-    try {
+            })) {
       HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
-      URI uri = URI.create("http://127.0.0.1:" + server.getAddress().getPort() + "/");
+      URI uri = server.uri();
       HttpRequest get = HttpRequest.newBuilder(uri).build();
       HttpRequest big = HttpRequest.newBuilder(uri.resolve("/?big")).build();
       for (int i = 0; i < MANY; i++) {
@@ -141,10 +121,7 @@ class HttpRegistrationLeakTest {
       }
       assertEquals(0, CoreInternals.registrationCount(client), "client-side hooks left after " + MANY + " exchanges");
     } finally {
-      server.stop(0);
-      pool.shutdown();
       cancellers.shutdown();
-      assertTrue(pool.awaitTermination(30, TimeUnit.SECONDS));
       assertTrue(cancellers.awaitTermination(30, TimeUnit.SECONDS));
       client.cancel();
     }
