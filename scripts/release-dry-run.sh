@@ -17,7 +17,7 @@ repo="$PWD/target/release-repo"
 rm -rf "$repo"
 published=(ctx4j-core ctx4j-concurrent ctx4j-taskgroup ctx4j-signal ctx4j-jdbc ctx4j-http ctx4j-grpc
   ctx4j-servlet ctx4j-okhttp ctx4j-httpclient5)
-not_published=(ctx4j-parent ctx4j-benchmarks ctx4j-jcstress ctx4j-stress ctx4j-demo ctx4j-docs)
+not_published=(ctx4j-parent ctx4j-benchmarks ctx4j-jcstress ctx4j-stress ctx4j-test-support ctx4j-demo ctx4j-docs)
 
 sign=(-Dgpg.skip=true)
 if command -v gpg >/dev/null && [ -n "$(gpg --list-secret-keys 2>/dev/null)" ]; then

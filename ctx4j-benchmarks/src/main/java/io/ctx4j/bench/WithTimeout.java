@@ -2,7 +2,7 @@ package io.ctx4j.bench;
 
 import io.ctx4j.CancelableContext;
 import io.ctx4j.Context;
-import io.ctx4j.internal.TimerThread;
+import io.ctx4j.internal.CoreInternals;
 import io.grpc.Context.CancellableContext;
 import java.time.Duration;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
@@ -87,7 +87,7 @@ public class WithTimeout {
       for (CancelableContext c : pending) {
         c.cancel();
       }
-      int left = TimerThread.get().pendingCount();
+      int left = CoreInternals.pendingTimers();
       if (left != 0) {
         throw new IllegalStateException(left + " ctx4j timers still pending after cancelling all");
       }

@@ -2,6 +2,7 @@ package io.ctx4j.concurrent;
 
 import io.ctx4j.Context;
 import io.ctx4j.ContextException;
+import io.ctx4j.internal.CoreInternals;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.BlockingQueue;
@@ -319,7 +320,7 @@ public final class Blocking {
         foreign = !scope.interrupted();
       }
     }
-    ContextException err = ContextErrors.of(ctx);
+    ContextException err = CoreInternals.errorCopy(ctx);
     if (err != null) {
       // Done wins over an interrupt; one that was not ours is kept for whoever sent it.
       if (foreign) {
@@ -335,7 +336,7 @@ public final class Blocking {
     ctx.throwIfDone();
     if (Thread.interrupted()) {
       // Looked at again: the context may have ended, and interrupted us, since the check above.
-      ContextException err = ContextErrors.of(ctx);
+      ContextException err = CoreInternals.errorCopy(ctx);
       if (err != null) {
         Thread.currentThread().interrupt();
         throw err;
@@ -350,10 +351,6 @@ public final class Blocking {
     if (d.isNegative()) {
       throw new IllegalArgumentException(name + " must not be negative: " + d);
     }
-    try {
-      return d.toNanos();
-    } catch (ArithmeticException e) {
-      return Long.MAX_VALUE;
-    }
+    return CoreInternals.saturatedNanos(d);
   }
 }

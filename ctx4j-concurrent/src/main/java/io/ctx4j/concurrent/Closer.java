@@ -3,6 +3,7 @@ package io.ctx4j.concurrent;
 import io.ctx4j.Context;
 import io.ctx4j.ContextException;
 import io.ctx4j.Registration;
+import io.ctx4j.internal.CoreInternals;
 import java.util.Objects;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
@@ -88,7 +89,7 @@ public final class Closer {
     try {
       return body.call();
     } catch (Exception e) {
-      ContextException err = ContextErrors.of(ctx);
+      ContextException err = CoreInternals.errorCopy(ctx);
       if (err == null) {
         throw e;
       }
@@ -106,8 +107,7 @@ public final class Closer {
     try {
       resource.close();
     } catch (Exception e) {
-      Thread t = Thread.currentThread();
-      t.getUncaughtExceptionHandler().uncaughtException(t, e);
+      CoreInternals.reportUncaught(e);
     }
   }
 }

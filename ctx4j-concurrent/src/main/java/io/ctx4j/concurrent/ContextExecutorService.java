@@ -2,6 +2,7 @@ package io.ctx4j.concurrent;
 
 import io.ctx4j.Context;
 import io.ctx4j.ContextException;
+import io.ctx4j.internal.CoreInternals;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -190,7 +191,7 @@ public final class ContextExecutorService extends AbstractExecutorService implem
     }
     Context ctx = CurrentContext.get();
     if (command instanceof CompletableFuture.AsynchronousCompletionTask) {
-      ContextException err = ContextErrors.of(ctx);
+      ContextException err = CoreInternals.errorCopy(ctx);
       if (err != null) {
         // supplyAsync/runAsync hide the future their caller waits on; throwing is the one way to
         // tell that caller that the task will not run.
@@ -208,8 +209,7 @@ public final class ContextExecutorService extends AbstractExecutorService implem
                 // task's own ones (a join() on an unrelated cancelled future) are reported, as
                 // everything else is, on the worker, as the JDK's pools do for execute().
                 if (!(t instanceof CancellationException && CurrentContext.get().isDone())) {
-                  Thread w = Thread.currentThread();
-                  w.getUncaughtExceptionHandler().uncaughtException(w, t);
+                  CoreInternals.reportUncaught(t);
                 }
               }
               return null;

@@ -4,6 +4,7 @@ import io.ctx4j.CancelableContext;
 import io.ctx4j.Context;
 import io.ctx4j.ContextException;
 import io.ctx4j.Registration;
+import io.ctx4j.internal.CoreInternals;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.concurrent.Callable;
@@ -113,7 +114,7 @@ final class ContextTask<T> extends CompletableFuture<T> implements RunnableFutur
   }
 
   private void contextEnded() {
-    if (super.completeExceptionally(ContextErrors.of(ctx)) && command instanceof Future
+    if (super.completeExceptionally(CoreInternals.errorCopy(ctx)) && command instanceof Future
         && !(command instanceof AsynchronousCompletionTask)) {
       // A Future handed to execute() (invokeAll's, an ExecutorCompletionService's) must say that it
       // will never run, so nobody waits for it forever.
@@ -138,9 +139,9 @@ final class ContextTask<T> extends CompletableFuture<T> implements RunnableFutur
       }
       // A body that returns because it was interrupted must not pass for a success: the result
       // counts only if the context was still live when the body returned.
-      failure = ContextErrors.of(ctx);
+      failure = CoreInternals.errorCopy(ctx);
     } catch (Throwable t) {
-      ContextException err = ContextErrors.of(ctx);
+      ContextException err = CoreInternals.errorCopy(ctx);
       // An exception after the context ended is taken to be the body's reaction to it.
       failure = err != null ? err : t;
     }

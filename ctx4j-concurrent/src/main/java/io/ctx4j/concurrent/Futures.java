@@ -3,6 +3,7 @@ package io.ctx4j.concurrent;
 import io.ctx4j.CancelableContext;
 import io.ctx4j.Context;
 import io.ctx4j.Registration;
+import io.ctx4j.internal.CoreInternals;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -58,7 +59,7 @@ public final class Futures {
     Objects.requireNonNull(future, "future");
     if (future instanceof CompletableFuture) {
       CompletableFuture<?> cf = (CompletableFuture<?>) future;
-      Registration r = ctx.onDone(() -> cf.completeExceptionally(ContextErrors.of(ctx)));
+      Registration r = ctx.onDone(() -> cf.completeExceptionally(CoreInternals.errorCopy(ctx)));
       cf.whenComplete((v, e) -> r.stop());
       return r;
     }

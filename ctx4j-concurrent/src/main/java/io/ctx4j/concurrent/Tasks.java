@@ -70,4 +70,20 @@ public final class Tasks {
   public static boolean virtualThreads() {
     return Loom.virtualThreads();
   }
+
+  /**
+   * Returns a new factory of the threads {@link #start} uses, named {@code namePrefix-1}, {@code
+   * namePrefix-2}, ...: virtual threads on JDK 21 and later, daemon platform threads on JDK 17 to
+   * 20. For libraries that run work on their own executor but want the same threads as {@code
+   * start} (ctx4j-taskgroup does).
+   *
+   * <p>The factory is thread-safe; the threads it makes are not started.
+   *
+   * @param namePrefix the start of the thread names
+   * @return a new factory
+   * @throws NullPointerException if {@code namePrefix} is null
+   */
+  public static ThreadFactory threadFactory(String namePrefix) {
+    return Loom.factory(Objects.requireNonNull(namePrefix, "namePrefix"));
+  }
 }

@@ -4,6 +4,7 @@ import io.ctx4j.CancelableContext;
 import io.ctx4j.Context;
 import io.ctx4j.Registration;
 import io.ctx4j.TimeSource;
+import io.ctx4j.internal.CoreInternals;
 import io.grpc.CallOptions;
 import io.grpc.ClientInterceptor;
 import io.grpc.Deadline;
@@ -132,7 +133,7 @@ public final class GrpcContexts {
     if (transitAllowance.isNegative()) {
       throw new IllegalArgumentException("transitAllowance is negative: " + transitAllowance);
     }
-    return new ContextClientInterceptor(saturatedNanos(transitAllowance));
+    return new ContextClientInterceptor(CoreInternals.saturatedNanos(transitAllowance));
   }
 
   /**
@@ -237,7 +238,8 @@ public final class GrpcContexts {
     Objects.requireNonNull(deadline, "deadline");
     Objects.requireNonNull(clock, "clock");
     Instant now = clock.now();
-    return saturatedPlus(now, deadline.timeRemaining(TimeUnit.NANOSECONDS));
+    long left = deadline.timeRemaining(TimeUnit.NANOSECONDS);
+    return CoreInternals.saturatedPlus(now, Duration.ofNanos(left));
   }
 
   /**
@@ -267,7 +269,7 @@ public final class GrpcContexts {
     Objects.requireNonNull(instant, "instant");
     Objects.requireNonNull(clock, "clock");
     long before = System.nanoTime();
-    return deadlineAfter(before, saturatedNanos(clock.now(), instant));
+    return deadlineAfter(before, CoreInternals.saturatedNanos(clock.now(), instant));
   }
 
   /**
@@ -282,7 +284,7 @@ public final class GrpcContexts {
   public static Optional<Deadline> deadlineOf(Context ctx) {
     Objects.requireNonNull(ctx, "ctx");
     long before = System.nanoTime();
-    return ctx.remaining().map(left -> deadlineAfter(before, saturatedNanos(left)));
+    return ctx.remaining().map(left -> deadlineAfter(before, CoreInternals.saturatedNanos(left)));
   }
 
   /**
@@ -394,7 +396,7 @@ public final class GrpcContexts {
     Optional<Duration> left = ctx.remaining();
     Deadline deadline = null;
     if (left.isPresent()) {
-      long nanos = saturatedNanos(left.get());
+      long nanos = CoreInternals.saturatedNanos(left.get());
       nanos = nanos < Long.MIN_VALUE + allowanceNanos ? Long.MIN_VALUE : nanos - allowanceNanos;
       deadline = nanos <= 0 ? null : deadlineAfter(before, nanos);
       if (deadline == null || deadline.isExpired()) {
@@ -448,27 +450,4 @@ public final class GrpcContexts {
     return lag > 0 ? d.offset(-lag, TimeUnit.NANOSECONDS) : d;
   }
 
-  private static long saturatedNanos(Instant from, Instant to) {
-    try {
-      return Duration.between(from, to).toNanos();
-    } catch (ArithmeticException e) {
-      return to.isAfter(from) ? Long.MAX_VALUE : Long.MIN_VALUE;
-    }
-  }
-
-  private static Instant saturatedPlus(Instant t, long nanos) {
-    try {
-      return t.plusNanos(nanos);
-    } catch (ArithmeticException | java.time.DateTimeException e) {
-      return nanos < 0 ? Instant.MIN : Instant.MAX;
-    }
-  }
-
-  private static long saturatedNanos(Duration d) {
-    try {
-      return d.toNanos();
-    } catch (ArithmeticException e) {
-      return d.isNegative() ? Long.MIN_VALUE : Long.MAX_VALUE;
-    }
-  }
 }

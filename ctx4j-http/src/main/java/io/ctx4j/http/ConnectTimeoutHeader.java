@@ -61,14 +61,7 @@ public final class ConnectTimeoutHeader {
    * @throws NullPointerException if {@code remaining} is null
    */
   public static String format(Duration remaining) {
-    Objects.requireNonNull(remaining, "remaining");
-    if (remaining.isNegative()) {
-      return "0";
-    }
-    if (remaining.compareTo(Duration.ofMillis(MAX_MILLIS)) >= 0) {
-      return Long.toString(MAX_MILLIS);
-    }
-    return Long.toString(remaining.toMillis());
+    return HeaderValues.millis(remaining, MAX_MILLIS);
   }
 
   private static IllegalArgumentException malformed(String value) {

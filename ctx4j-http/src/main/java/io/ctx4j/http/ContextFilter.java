@@ -5,13 +5,13 @@ import com.sun.net.httpserver.HttpExchange;
 import io.ctx4j.CancelableContext;
 import io.ctx4j.Context;
 import io.ctx4j.TimeSource;
+import io.ctx4j.internal.CoreInternals;
 import java.io.FilterInputStream;
 import java.io.FilterOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
-import java.time.DateTimeException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
@@ -254,11 +254,7 @@ public final class ContextFilter extends Filter {
 
   /** arrival + timeout; a time source near the end of time saturates rather than overflows. */
   private static Instant deadline(Instant arrival, Duration timeout) {
-    try {
-      return arrival.plus(timeout);
-    } catch (DateTimeException | ArithmeticException e) {
-      return Instant.MAX;
-    }
+    return CoreInternals.saturatedPlus(arrival, timeout);
   }
 
   private static void reject(HttpExchange exchange, String message) throws IOException {

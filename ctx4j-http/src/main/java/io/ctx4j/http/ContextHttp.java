@@ -3,6 +3,7 @@ package io.ctx4j.http;
 import io.ctx4j.Context;
 import io.ctx4j.ContextException;
 import io.ctx4j.Registration;
+import io.ctx4j.internal.CoreInternals;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.net.URI;
@@ -224,12 +225,11 @@ public final class ContextHttp {
 
   /** Returns a fresh copy of a done context's error with its cause, as {@code throwIfDone} makes. */
   static ContextException errorOf(Context ctx) {
-    try {
-      ctx.throwIfDone();
-    } catch (ContextException e) {
-      return e;
+    ContextException e = CoreInternals.errorCopy(ctx);
+    if (e == null) {
+      throw new IllegalStateException("context is not done: " + ctx);
     }
-    throw new IllegalStateException("context is not done: " + ctx);
+    return e;
   }
 
   private static Throwable unwrap(Throwable t) {

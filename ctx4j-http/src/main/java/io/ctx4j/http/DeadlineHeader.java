@@ -76,15 +76,7 @@ public final class DeadlineHeader {
    * @throws NullPointerException if {@code remaining} is null
    */
   public static String format(Duration remaining) {
-    Objects.requireNonNull(remaining, "remaining");
-    if (remaining.isNegative()) {
-      return "0";
-    }
-    // Compare before converting: toMillis() overflows for durations of more than 292 million years.
-    if (remaining.compareTo(Duration.ofMillis(MAX_MILLIS)) >= 0) {
-      return Long.toString(MAX_MILLIS);
-    }
-    return Long.toString(remaining.toMillis());
+    return HeaderValues.millis(remaining, MAX_MILLIS);
   }
 
   /**

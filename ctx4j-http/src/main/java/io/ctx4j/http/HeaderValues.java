@@ -1,6 +1,9 @@
 package io.ctx4j.http;
 
-/** Lexical helpers shared by the timeout header parsers of this package. */
+import java.time.Duration;
+import java.util.Objects;
+
+/** Lexical helpers shared by the timeout header parsers and formatters of this package. */
 final class HeaderValues {
   private HeaderValues() {}
 
@@ -18,6 +21,22 @@ final class HeaderValues {
       end--;
     }
     return value.substring(start, end);
+  }
+
+  /**
+   * Formats a remaining time as whole milliseconds, rounded down: negative as {@code 0}, at or above
+   * {@code maxMillis} as {@code maxMillis}. Compares before converting, as {@code toMillis()}
+   * overflows beyond about 292 million years.
+   */
+  static String millis(Duration remaining, long maxMillis) {
+    Objects.requireNonNull(remaining, "remaining");
+    if (remaining.isNegative()) {
+      return "0";
+    }
+    if (remaining.compareTo(Duration.ofMillis(maxMillis)) >= 0) {
+      return Long.toString(maxMillis);
+    }
+    return Long.toString(remaining.toMillis());
   }
 
   private static boolean isOws(char c) {

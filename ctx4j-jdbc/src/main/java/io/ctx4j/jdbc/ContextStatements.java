@@ -3,6 +3,7 @@ package io.ctx4j.jdbc;
 import io.ctx4j.Context;
 import io.ctx4j.ContextException;
 import io.ctx4j.Registration;
+import io.ctx4j.internal.CoreInternals;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Statement;
@@ -226,15 +227,6 @@ public final class ContextStatements {
     return null;
   }
 
-  private static void reportUncaught(Throwable t) {
-    Thread me = Thread.currentThread();
-    try {
-      me.getUncaughtExceptionHandler().uncaughtException(me, t);
-    } catch (RuntimeException | Error ignored) {
-      // A handler that throws has nowhere left to report to; the work itself succeeded.
-    }
-  }
-
   /**
    * One statement's tie to one context, from {@link #open} to the end of the work.
    *
@@ -436,7 +428,7 @@ public final class ContextStatements {
         throw restoreFailed;
       }
       if (cancelFailed != null) {
-        reportUncaught(cancelFailed);
+        CoreInternals.reportUncaught(cancelFailed);
       }
     }
 
@@ -450,10 +442,10 @@ public final class ContextStatements {
       Exception cancelFailed = cancelFailure();
       SQLException restoreFailed = restoreTimeout(null);
       if (cancelFailed != null) {
-        reportUncaught(cancelFailed);
+        CoreInternals.reportUncaught(cancelFailed);
       }
       if (restoreFailed != null) {
-        reportUncaught(restoreFailed);
+        CoreInternals.reportUncaught(restoreFailed);
       }
       return prevented;
     }

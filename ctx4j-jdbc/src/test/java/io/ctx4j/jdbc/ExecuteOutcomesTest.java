@@ -15,6 +15,7 @@ import io.ctx4j.CanceledException;
 import io.ctx4j.Context;
 import io.ctx4j.DeadlineExceededException;
 import io.ctx4j.Registration;
+import io.ctx4j.testing.ForeignContext;
 import java.sql.BatchUpdateException;
 import java.sql.CallableStatement;
 import java.sql.PreparedStatement;
@@ -42,7 +43,7 @@ class ExecuteOutcomesTest extends H2Test {
 
   @Test
   void aContextPastItsDeadlineWhoseTimerHasNotFiredDoesNotRunTheBody() throws Exception {
-    Context expired = new LaggingContext(Instant.now().minusSeconds(1));
+    Context expired = new ForeignContext(Instant.now().minusSeconds(1));
     AtomicInteger ran = new AtomicInteger();
     try (Statement st = connection.createStatement()) {
       DeadlineExceededException e =
@@ -59,7 +60,7 @@ class ExecuteOutcomesTest extends H2Test {
   @Test
   void theDriversTimeoutFiringBeforeTheContextsTimerGivesTheDeadlineError() throws Exception {
     // The deadline passes in 300 ms but the context lags; H2's 1 s timeout stops the query.
-    Context lagging = new LaggingContext(Instant.now().plusMillis(300));
+    Context lagging = new ForeignContext(Instant.now().plusMillis(300));
     try (Statement st = connection.createStatement()) {
       DeadlineExceededException e =
           assertThrows(

@@ -4,8 +4,8 @@ import io.ctx4j.CancelableContext;
 import io.ctx4j.Context;
 import io.ctx4j.Key;
 import io.ctx4j.Registration;
-import io.ctx4j.StressProbes;
-import io.ctx4j.internal.TimerThread;
+import io.ctx4j.internal.CoreInternals;
+import io.ctx4j.testing.Gc;
 import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryMXBean;
 import java.lang.management.ThreadMXBean;
@@ -132,7 +132,7 @@ public final class Soak {
     MemoryMXBean memory = ManagementFactory.getMemoryMXBean();
     ThreadMXBean threadBean = ManagementFactory.getThreadMXBean();
     int threadsAtStart = threadBean.getThreadCount();
-    int timersAtStart = TimerThread.get().pendingCount();
+    int timersAtStart = CoreInternals.pendingTimers();
     long[] maxHeap = {0};
     int[] maxThreads = {0};
     Thread sampler = daemon("soak-sampler", () -> {
@@ -151,7 +151,7 @@ public final class Soak {
     long start = System.nanoTime();
     long warmUp = Math.max(Math.min(durationNanos / 5, TimeUnit.SECONDS.toNanos(30)), TimeUnit.SECONDS.toNanos(2));
     sleepUntil(start + Math.min(warmUp, durationNanos));
-    long baseline = usedAfterGc();
+    long baseline = Gc.usedAfterGc();
     long baselineOps = operations.sum();
     sleepUntil(start + durationNanos);
     stop = true;
@@ -174,19 +174,19 @@ public final class Soak {
     if (afterFuncRuns.sum() != afterFuncExpected.sum()) {
       fail("afterFunc ran " + afterFuncRuns.sum() + " times, expected " + afterFuncExpected.sum());
     }
-    int rootRegistrations = StressProbes.registrationCount(root);
-    int rootNodes = StressProbes.nodeCount(root);
+    int rootRegistrations = CoreInternals.registrationCount(root);
+    int rootNodes = CoreInternals.nodeCount(root);
     if (rootRegistrations != 0) {
       fail("the long-lived root still holds " + rootRegistrations + " registrations");
     }
     if (rootNodes > 64) {
       fail("the long-lived root's stack holds " + rootNodes + " dead nodes");
     }
-    int timersAtEnd = TimerThread.get().pendingCount();
+    int timersAtEnd = CoreInternals.pendingTimers();
     if (timersAtEnd > timersAtStart) {
       fail("timer entries left: " + timersAtEnd + " (at start " + timersAtStart + ")");
     }
-    long retained = usedAfterGc();
+    long retained = Gc.usedAfterGc();
     int graves = 0;
     int undead = 0;
     for (int i = 0; i < graveyard.length(); i++) {
@@ -452,16 +452,6 @@ public final class Soak {
       sleepQuietly(100);
     } while (System.nanoTime() < until);
     return n;
-  }
-
-  private static long usedAfterGc() {
-    Runtime rt = Runtime.getRuntime();
-    long best = Long.MAX_VALUE;
-    for (int i = 0; i < 3; i++) {
-      System.gc();
-      best = Math.min(best, rt.totalMemory() - rt.freeMemory());
-    }
-    return best;
   }
 
   private static long mib(long bytes) {

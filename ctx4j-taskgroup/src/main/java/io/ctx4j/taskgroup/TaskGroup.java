@@ -3,13 +3,12 @@ package io.ctx4j.taskgroup;
 import io.ctx4j.CancelableContext;
 import io.ctx4j.Context;
 import io.ctx4j.ContextException;
-import io.ctx4j.concurrent.internal.Loom;
+import io.ctx4j.concurrent.InterruptScope;
+import io.ctx4j.concurrent.Tasks;
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Objects;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -116,13 +115,12 @@ public final class TaskGroup implements AutoCloseable {
    *   - `active` counts tasks submitted to the executor and not yet finished; a slot is taken in
    *     go()/tryGo() before the executor is called and given back in finish(), or at once if the
    *     executor rejects the task.
-   *   - `running` holds a Slot per task whose code may be executing. A Slot is added before the
-   *     task checks the context, and removed (under the lock) before its thread goes back to the
-   *     executor. The interrupter also runs under the lock, so once a Slot is removed its thread is
-   *     never interrupted for the group again, and the Slot's flag tells finish() whether an
-   *     interrupt of ours must be cleared. Adding the Slot before reading isDone() closes the race
-   *     with a concurrent cancel: either the cancel callback sees the Slot, or the task sees the
-   *     context done (both sides are volatile/lock operations, so they cannot both miss).
+   *   - the interrupts are ctx4j-concurrent's InterruptScope's: each task's code runs inside a
+   *     scope on the group's context, opened on the task's thread and closed before the thread goes
+   *     back to the executor. The scope's own state machine guarantees that once it is closed its
+   *     thread is never interrupted for the group again and no interrupt of ours is left set; a
+   *     context that ends between the task's isDone() check and the scope's opening interrupts the
+   *     thread at once, so a cancel is never missed.
    *   - a failure is recorded (and a task's future completed) before its slot is given back, so an
    *     await() that sees active == 0 sees every failure.
    * The context is cancelled only outside the lock: cancel() runs callbacks, ours among them (which
@@ -151,7 +149,7 @@ public final class TaskGroup implements AutoCloseable {
 
   private static final ThreadLocal<TaskGroup> RUNNING_IN = new ThreadLocal<>();
   private static final ThreadFactory VIRTUAL =
-      Loom.virtualThreads() ? Loom.factory("ctx4j-taskgroup") : null;
+      Tasks.virtualThreads() ? Tasks.threadFactory("ctx4j-taskgroup") : null;
 
   private final CancelableContext ctx;
   private final boolean failFast;
@@ -166,19 +164,12 @@ public final class TaskGroup implements AutoCloseable {
   private int limit;
   private int active;
   private boolean closed;
-  private final Set<Slot> running = Collections.newSetFromMap(new IdentityHashMap<>());
   private Throwable first; // the first failure: the context's cause, what await() reports
   private Error firstError; // the first Error, kept even beyond the bound on later failures
   private final List<Throwable> later = new ArrayList<>(); // at most MAX_LATER_FAILURES + 1
   private long dropped; // later failures not kept
   private boolean errorThrown;
   private int attachedToError; // how many of errorOthers() are already suppressed on firstError
-
-  /** One task's claim on its thread, so that interrupts reach only the group's own work. */
-  private static final class Slot {
-    final Thread thread = Thread.currentThread();
-    boolean interrupted; // guarded by the group's lock
-  }
 
   private TaskGroup(Builder b) {
     this.ctx = Context.withCancelCause(b.parent);
@@ -201,7 +192,7 @@ public final class TaskGroup implements AutoCloseable {
               1,
               TimeUnit.SECONDS,
               new LinkedBlockingQueue<>(),
-              Loom.factory("ctx4j-taskgroup"));
+              Tasks.threadFactory("ctx4j-taskgroup"));
       pool.allowCoreThreadTimeOut(true);
       this.executor = pool;
       this.ownPool = pool;
@@ -543,7 +534,7 @@ public final class TaskGroup implements AutoCloseable {
     try {
       executor.execute(() -> run(task, result));
     } catch (RuntimeException | Error e) {
-      finish(null);
+      finish();
       throw e;
     }
     return result;
@@ -557,13 +548,6 @@ public final class TaskGroup implements AutoCloseable {
   }
 
   private <T> void run(Task<T> task, CompletableFuture<T> result) {
-    Slot slot = new Slot();
-    lock.lock();
-    try {
-      running.add(slot);
-    } finally {
-      lock.unlock();
-    }
     TaskGroup outer = RUNNING_IN.get();
     RUNNING_IN.set(this);
     try {
@@ -572,7 +556,10 @@ public final class TaskGroup implements AutoCloseable {
         record(e, true);
         result.completeExceptionally(e);
       } else {
-        T value = task.run(ctx);
+        T value;
+        try (InterruptScope scope = InterruptScope.open(ctx)) {
+          value = task.run(ctx);
+        }
         result.complete(value);
       }
     } catch (Throwable t) {
@@ -591,19 +578,14 @@ public final class TaskGroup implements AutoCloseable {
       } else {
         RUNNING_IN.set(outer);
       }
-      finish(slot);
+      finish();
     }
   }
 
-  /** Gives back a task's slot and, if the group interrupted its thread, clears that interrupt. */
-  private void finish(Slot slot) {
-    boolean clear = false;
+  /** Gives back a task's slot (its interrupt scope is closed already). */
+  private void finish() {
     lock.lock();
     try {
-      if (slot != null) {
-        running.remove(slot);
-        clear = slot.interrupted;
-      }
       active--;
       slotFreed.signal();
       if (active == 0) {
@@ -611,9 +593,6 @@ public final class TaskGroup implements AutoCloseable {
       }
     } finally {
       lock.unlock();
-    }
-    if (clear) {
-      Thread.interrupted();
     }
   }
 
@@ -666,18 +645,14 @@ public final class TaskGroup implements AutoCloseable {
     return fresh;
   }
 
-  /** Runs once, in the thread that completes the context: wakes waiters, interrupts the tasks. */
+  /**
+   * Runs once, in the thread that completes the context: wakes the waiters for a slot (the tasks'
+   * interrupt scopes interrupt the tasks).
+   */
   private void contextDone() {
-    Thread self = Thread.currentThread();
     lock.lock();
     try {
       slotFreed.signalAll();
-      for (Slot s : running) {
-        if (s.thread != self) {
-          s.interrupted = true;
-          s.thread.interrupt();
-        }
-      }
     } finally {
       lock.unlock();
     }
@@ -687,13 +662,13 @@ public final class TaskGroup implements AutoCloseable {
     return t instanceof ContextException || t instanceof InterruptedException;
   }
 
+  /** A fresh copy of the error of the group's context, which is done (ctx4j's own: err() is set). */
   private ContextException contextError() {
-    try {
-      ctx.throwIfDone();
-    } catch (ContextException e) {
-      return e;
+    ContextException err = ctx.err();
+    if (err == null) {
+      throw new IllegalStateException("the group's context is not done");
     }
-    throw new IllegalStateException("the group's context is not done");
+    return err.copy(ctx.cause());
   }
 
   /**

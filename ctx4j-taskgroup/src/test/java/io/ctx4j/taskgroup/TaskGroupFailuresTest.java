@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.ctx4j.Context;
+import io.ctx4j.testing.Gc;
 import java.io.IOException;
 import java.lang.ref.WeakReference;
 import java.util.ArrayList;
@@ -242,19 +243,14 @@ class TaskGroupFailuresTest {
       // The group keeps 1 + 32; an idle pool thread may still hold the last task it ran in a stale
       // stack slot, hence a little slack (the defect kept every one of the 5,000).
       int bound = 1 + TaskGroup.MAX_LATER_FAILURES + 8;
-      int retained = 0;
-      for (int attempt = 0; attempt < 10; attempt++) {
-        System.gc(); // weak references to unreachable failures are cleared by a full collection
-        retained = 0;
-        for (WeakReference<Throwable> r : refs) {
-          retained += r.get() == null ? 0 : 1;
-        }
-        if (retained <= bound) {
-          break;
-        }
-      }
+      Gc.until(() -> reachable(refs) <= bound);
+      long retained = reachable(refs);
       assertTrue(retained <= bound, retained + " of " + rounds + " failures still reachable");
       assertFalse(g.context().isDone());
     }
+  }
+
+  private static long reachable(List<WeakReference<Throwable>> refs) {
+    return refs.stream().filter(r -> r.get() != null).count();
   }
 }

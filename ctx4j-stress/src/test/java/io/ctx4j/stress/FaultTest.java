@@ -1,4 +1,4 @@
-package io.ctx4j;
+package io.ctx4j.stress;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -6,6 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.ctx4j.CancelableContext;
+import io.ctx4j.Context;
+import io.ctx4j.ContextException;
+import io.ctx4j.Registration;
+import io.ctx4j.internal.CoreInternals;
+import io.ctx4j.testing.ForeignContext;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -202,7 +208,7 @@ class FaultTest {
         assertTrue(winners >= 1 && winners <= all.size());
         for (CancelableContext c : all) {
           assertSame(Context.CANCELED, c.err());
-          assertEquals(0, StressProbes.registrationCount(c));
+          assertEquals(0, CoreInternals.registrationCount(c));
         }
       }
     } finally {
@@ -304,7 +310,7 @@ class FaultTest {
     for (int i = 1; i < n; i += 2) {
       assertEquals("woken", outcomes.get(i).get(BOUND_S, TimeUnit.SECONDS), "waiter " + i);
     }
-    assertEquals(0, StressProbes.registrationCount(ctx));
+    assertEquals(0, CoreInternals.registrationCount(ctx));
   }
 
   @Test

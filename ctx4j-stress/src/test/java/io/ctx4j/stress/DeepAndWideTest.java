@@ -1,9 +1,13 @@
-package io.ctx4j;
+package io.ctx4j.stress;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.ctx4j.CancelableContext;
+import io.ctx4j.Context;
+import io.ctx4j.Key;
+import io.ctx4j.internal.CoreInternals;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -72,7 +76,7 @@ class DeepAndWideTest {
     assertTrue(root.cancel());
     assertSame(Context.CANCELED, chain.get(0).cause());
     assertSame(midCause, chain.get(MILLION - 1).cause(), "the first cancellation's cause stays");
-    assertEquals(0, StressProbes.registrationCount(root));
+    assertEquals(0, CoreInternals.registrationCount(root));
   }
 
   @Test
@@ -85,10 +89,10 @@ class DeepAndWideTest {
       if (i % 10 == 0) {
         children[i].onDone(callbacks::incrementAndGet);
       } else {
-        StressProbes.register(children[i]); // as a child of its own would: the parent must reach it
+        CoreInternals.register(children[i]); // as a child of its own would: the parent must reach it
       }
     }
-    assertEquals(MILLION, StressProbes.registrationCount(parent));
+    assertEquals(MILLION, CoreInternals.registrationCount(parent));
     // Cancel every other child first: the parent's stack must shed them.
     for (int i = 0; i < MILLION; i += 2) {
       children[i].cancel();
@@ -96,8 +100,8 @@ class DeepAndWideTest {
     for (int i = 0; i < 1000; i++) {
       Context.withCancel(parent).cancel(); // pushes that trigger sweeps
     }
-    assertEquals(MILLION / 2, StressProbes.registrationCount(parent));
-    int nodes = StressProbes.nodeCount(parent);
+    assertEquals(MILLION / 2, CoreInternals.registrationCount(parent));
+    int nodes = CoreInternals.nodeCount(parent);
     assertTrue(nodes <= 2 * (MILLION / 2) + 64, "dead links kept: " + nodes);
     RuntimeException cause = new RuntimeException("parent");
     long t0 = System.nanoTime();
@@ -107,7 +111,7 @@ class DeepAndWideTest {
       assertSame(i % 2 == 0 ? Context.CANCELED : cause, children[i].cause(), "child " + i);
     }
     assertEquals(MILLION / 10, callbacks.get());
-    assertEquals(0, StressProbes.nodeCount(parent));
+    assertEquals(0, CoreInternals.nodeCount(parent));
     System.out.printf(
         java.util.Locale.ROOT,
         "DeepAndWideTest: parent with %,d children (%,d nodes after half cancelled) cancelled in %d ms%n",
@@ -118,7 +122,7 @@ class DeepAndWideTest {
   void wideAndDeepTreeOfTimeouts() {
     // 200 chains of 1,000: 200,000 timer contexts whose timers go when the root is cancelled.
     CancelableContext root = Context.withCancel(Context.background());
-    int pendingBefore = io.ctx4j.internal.TimerThread.get().pendingCount();
+    int pendingBefore = CoreInternals.pendingTimers();
     List<Context> leaves = new ArrayList<>();
     for (int i = 0; i < 200; i++) {
       Context c = root;
@@ -128,12 +132,12 @@ class DeepAndWideTest {
       }
       leaves.add(c);
     }
-    int pendingDuring = io.ctx4j.internal.TimerThread.get().pendingCount();
+    int pendingDuring = CoreInternals.pendingTimers();
     root.cancel();
     for (Context leaf : leaves) {
       assertSame(Context.CANCELED, leaf.err());
     }
     assertEquals(pendingBefore + 200_000, pendingDuring);
-    assertEquals(pendingBefore, io.ctx4j.internal.TimerThread.get().pendingCount());
+    assertEquals(pendingBefore, CoreInternals.pendingTimers());
   }
 }

@@ -1,4 +1,4 @@
-package io.ctx4j;
+package io.ctx4j.stress;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -6,6 +6,13 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.ctx4j.CancelableContext;
+import io.ctx4j.Context;
+import io.ctx4j.ContextException;
+import io.ctx4j.Key;
+import io.ctx4j.ManualTimeSource;
+import io.ctx4j.Registration;
+import io.ctx4j.internal.CoreInternals;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -224,13 +231,13 @@ class ModelBasedTest {
         Throwable cause = rnd.nextBoolean() ? null : new RuntimeException("timeout cause of n" + id);
         log("n%d = withTimeoutCause(n%d, %s, %s)", id, p.id, d, cause);
         CancelableContext real = Context.withTimeoutCause(p.real, d, cause);
-        addTimer(id, p, real, Durations.saturatedPlus(now, d), Durations.saturatedNanos(d), cause);
+        addTimer(id, p, real, CoreInternals.saturatedPlus(now, d), CoreInternals.saturatedNanos(d), cause);
       } else if (what < 65) {
         Instant at = randomDeadline();
         Throwable cause = rnd.nextBoolean() ? null : new RuntimeException("deadline cause of n" + id);
         log("n%d = withDeadlineCause(n%d, %s, %s)", id, p.id, at, cause);
         CancelableContext real = Context.withDeadlineCause(p.real, at, cause);
-        addTimer(id, p, real, at, Durations.saturatedNanos(now, at), cause);
+        addTimer(id, p, real, at, CoreInternals.saturatedNanos(now, at), cause);
       } else if (what < 90) {
         Key<?> key = pickKey();
         Object value = valueFor(key);
@@ -273,7 +280,7 @@ class ModelBasedTest {
       }
       int steps = 0;
       for (Node c = n.parentCanceler; !c.registered && c.parentCanceler != null; c = c.parentCanceler) {
-        if (++steps > StressProbes.maxUnregisteredWalk()) {
+        if (++steps > CoreInternals.maxUnregisteredWalk()) {
           registerChain(n);
           return;
         }
@@ -343,7 +350,7 @@ class ModelBasedTest {
       Duration by =
           r < 10 ? Duration.ZERO : r < 98 ? Duration.ofMillis(rnd.nextInt(1, 2_500)) : Duration.ofDays(365L * 10_000);
       log("advance(%s)", by);
-      now = Durations.saturatedPlus(now, by);
+      now = CoreInternals.saturatedPlus(now, by);
       time.advance(by);
       for (; ; ) {
         Node due = null;
@@ -423,7 +430,7 @@ class ModelBasedTest {
         assertSame(n.values.get(NUMBER), n.real.value(NUMBER), what + ".value(number)");
         assertSame(n.values.get(OTHER), n.real.value(OTHER), what + ".value(other)");
         if (n.kind != Kind.LAYER && n.err == null) {
-          assertEquals(expectedRegistrations(n), StressProbes.registrationCount(n.real), what + " live registrations");
+          assertEquals(expectedRegistrations(n), CoreInternals.registrationCount(n.real), what + " live registrations");
         }
         if (n.kind == Kind.TIMER && n.err == null && n.fireAt != null) {
           liveTimers++;

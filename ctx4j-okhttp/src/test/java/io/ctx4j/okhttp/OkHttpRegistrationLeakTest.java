@@ -1,11 +1,12 @@
-package io.ctx4j;
+package io.ctx4j.okhttp;
 
+import io.ctx4j.CancelableContext;
+import io.ctx4j.Context;
+import io.ctx4j.internal.CoreInternals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.ctx4j.okhttp.ContextOkHttp;
-import io.ctx4j.okhttp.Loopback;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
@@ -27,8 +28,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /**
- * No call leaves a registration on a long-lived context, however it ends. In package io.ctx4j for
- * CancelStateMachine's package-private registrationCount(), the exact structural check.
+ * No call leaves a registration on a long-lived context, however it ends.
+ * The exact structural check is the core's count of live registrations (CoreInternals).
  */
 @Timeout(600)
 class OkHttpRegistrationLeakTest {
@@ -44,7 +45,7 @@ class OkHttpRegistrationLeakTest {
   private final OkHttpClient client = ContextOkHttp.install(new OkHttpClient.Builder()).build();
   private final ExecutorService cancellers = Executors.newSingleThreadExecutor();
   private Loopback server;
-  private CancelStateMachine longLived;
+  private CancelableContext longLived;
 
   @BeforeEach
   void start() {
@@ -60,7 +61,7 @@ class OkHttpRegistrationLeakTest {
                 // the client abandoned the body: expected here
               }
             });
-    longLived = (CancelStateMachine) Context.withTimeout(Context.background(), Duration.ofMinutes(30));
+    longLived = Context.withTimeout(Context.background(), Duration.ofMinutes(30));
   }
 
   @AfterEach
@@ -130,11 +131,11 @@ class OkHttpRegistrationLeakTest {
       nanos[way] += System.nanoTime() - start;
     }
     long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
-    assertEquals(0, longLived.registrationCount(), "registrations left after " + MANY + " calls");
+    assertEquals(0, CoreInternals.registrationCount(longLived), "registrations left after " + MANY + " calls");
     System.out.printf(
         "okhttp: %d calls (%d read, %d closed early, %d context cancelled, %d enqueued, %d call cancelled,"
             + " %d refused) in %d ms; registrations left: %d%n",
-        MANY, ways[0], ways[1], ways[2], ways[3], ways[4], ways[5], ms, longLived.registrationCount());
+        MANY, ways[0], ways[1], ways[2], ways[3], ways[4], ways[5], ms, CoreInternals.registrationCount(longLived));
     for (int w = 0; w < 6; w++) {
       System.out.printf("  way %d: %.2f ms per call%n", w, nanos[w] / 1e6 / Math.max(1, ways[w]));
     }
@@ -143,13 +144,13 @@ class OkHttpRegistrationLeakTest {
   @Test
   void aRegistrationIsReleasedAtOnceWhenTheBodyEnds() throws Exception {
     try (Response r = client.newCall(get("/big", longLived)).execute()) {
-      assertEquals(1, longLived.registrationCount(), "the call holds one until its body ends");
+      assertEquals(1, CoreInternals.registrationCount(longLived), "the call holds one until its body ends");
       r.body().byteStream().read();
     }
-    assertEquals(0, longLived.registrationCount(), "closing the body must release it");
+    assertEquals(0, CoreInternals.registrationCount(longLived), "closing the body must release it");
     try (Response r = client.newCall(get("/", longLived)).execute()) {
       assertEquals("hello", r.body().string()); // read to the end (string() closes it too)
-      assertEquals(0, longLived.registrationCount());
+      assertEquals(0, CoreInternals.registrationCount(longLived));
     }
   }
 
@@ -165,11 +166,11 @@ class OkHttpRegistrationLeakTest {
       Response dropped = client.newCall(get("/close", longLived)).execute();
       assertEquals(200, dropped.code()); // neither read nor closed
     }
-    assertEquals(abandoned, longLived.registrationCount(), "held while the responses may be read");
+    assertEquals(abandoned, CoreInternals.registrationCount(longLived), "held while the responses may be read");
     // The garbage collector finds the calls unreachable; ctx4j's Cleaner then releases them.
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
     List<byte[]> pressure = new ArrayList<>();
-    while (longLived.registrationCount() > 0 && System.nanoTime() < deadline) {
+    while (CoreInternals.registrationCount(longLived) > 0 && System.nanoTime() < deadline) {
       System.gc();
       pressure.add(new byte[1 << 20]);
       if (pressure.size() > 16) {
@@ -177,6 +178,6 @@ class OkHttpRegistrationLeakTest {
       }
       Thread.onSpinWait();
     }
-    assertEquals(0, longLived.registrationCount(), "registrations of abandoned calls left");
+    assertEquals(0, CoreInternals.registrationCount(longLived), "registrations of abandoned calls left");
   }
 }

@@ -1,11 +1,12 @@
-package io.ctx4j;
+package io.ctx4j.servlet;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.ctx4j.CancelableContext;
+import io.ctx4j.Context;
 import io.ctx4j.concurrent.CurrentContext;
-import io.ctx4j.servlet.ContainerAccess;
-import io.ctx4j.servlet.ContextServletFilter;
+import io.ctx4j.internal.CoreInternals;
 import io.ctx4j.servlet.internal.ContainerHooks;
 import jakarta.servlet.AsyncContext;
 import java.io.BufferedInputStream;
@@ -29,10 +30,9 @@ import org.junit.jupiter.params.provider.ValueSource;
 /**
  * 10,000 requests on a long-lived server (4 keep-alive connections, a quarter of the requests
  * async, a third with a deadline header, every request context waited on so that it registers with
- * the root) leave nothing registered: not on the server root (exact count through CancelStateMachine's
- * package-private registrationCount(), hence this package), not on Jetty's connections (the
- * module's live counter and the connections' own listener lists). In package io.ctx4j for that
- * count.
+ * the root) leave nothing registered: not on the server root (exact count through the core's
+ * internal accessor, CoreInternals), not on Jetty's connections (the module's live counter and
+ * the connections' own listener lists).
  */
 @Timeout(value = 300, unit = TimeUnit.SECONDS)
 class ServletRegistrationLeakTest {
@@ -43,7 +43,7 @@ class ServletRegistrationLeakTest {
   @ValueSource(strings = {"JETTY", "TOMCAT"})
   void tenThousandRequestsLeaveNothingRegistered(String container) throws Exception {
     ContextServletFilter filter = ContextServletFilter.create();
-    CancelStateMachine root = (CancelStateMachine) filter.root();
+    Context root = filter.root();
     CountDownLatch contextsEnded = new CountDownLatch(REQUESTS);
     AtomicLong maxLiveListeners = new AtomicLong();
     long liveBefore = ContainerHooks.liveConnectionListeners();
@@ -85,7 +85,7 @@ class ServletRegistrationLeakTest {
         clients.shutdownNow();
       }
       assertTrue(contextsEnded.await(30, TimeUnit.SECONDS), contextsEnded.getCount() + " request contexts never ended");
-      assertEquals(0, root.registrationCount(), "request contexts left registered on the server root");
+      assertEquals(0, CoreInternals.registrationCount(root), "request contexts left registered on the server root");
       assertEquals(liveBefore, ContainerHooks.liveConnectionListeners(), "connection listeners left registered");
       if (container.equals("JETTY")) {
         assertTrue(maxLiveListeners.get() > liveBefore, "the Jetty hooks were attached at all");
@@ -94,7 +94,7 @@ class ServletRegistrationLeakTest {
       assertTrue(!root.isDone(), "the root is still live");
     }
     System.out.println("LEAK|" + container + "|" + REQUESTS + " requests, max live connection listeners "
-        + maxLiveListeners.get() + ", left on root " + root.registrationCount());
+        + maxLiveListeners.get() + ", left on root " + CoreInternals.registrationCount(root));
   }
 
   /** Sends REQUESTS / CONNECTIONS requests on one keep-alive connection, one at a time. */

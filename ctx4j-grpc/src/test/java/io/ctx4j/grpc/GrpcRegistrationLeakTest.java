@@ -1,10 +1,11 @@
-package io.ctx4j;
+package io.ctx4j.grpc;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.ctx4j.grpc.GrpcContexts;
-import io.ctx4j.grpc.LoopbackAccess;
+import io.ctx4j.CancelableContext;
+import io.ctx4j.Context;
+import io.ctx4j.internal.CoreInternals;
 import io.grpc.CallOptions;
 import io.grpc.ManagedChannel;
 import io.grpc.stub.ClientCalls;
@@ -17,14 +18,14 @@ import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /**
  * Completed calls and closed conversions leave no registration behind on long-lived contexts of
- * either library. In package io.ctx4j for CancelStateMachine's package-private registrationCount(); gRPC's
+ * either library. The core's count comes through its internal accessor (CoreInternals); gRPC's
  * package-private listenerCount() is read by reflection, to keep the tests out of gRPC's package.
  * Both are exact structural counts.
  */
@@ -89,18 +90,18 @@ class GrpcRegistrationLeakTest {
 
   @Test
   void closedFromCtx4jConversionsLeaveNothingOnLongLivedContexts() {
-    CancelStateMachine ctx = (CancelStateMachine) Context.withCancel(Context.background());
+    CancelableContext ctx = Context.withCancel(Context.background());
     io.grpc.Context.CancellableContext grpc = io.grpc.Context.ROOT.withCancellation();
     io.grpc.Context grpcChild = grpc.withValue(io.grpc.Context.key("k"), "v");
-    CancelStateMachine timed = (CancelStateMachine) Context.withTimeout(Context.background(), Duration.ofMinutes(5));
+    CancelableContext timed = Context.withTimeout(Context.background(), Duration.ofMinutes(5));
     try {
       for (int i = 0; i < CONVERSIONS; i++) {
         GrpcContexts.fromCtx4j(ctx, grpc).close();
         GrpcContexts.fromCtx4j(timed, grpcChild).close();
       }
       assertEquals(0, listenerCount(grpc), "gRPC listeners left on the long-lived gRPC context");
-      assertEquals(0, ctx.registrationCount(), "registrations left on the long-lived ctx4j context");
-      assertEquals(0, timed.registrationCount(), "registrations left on the long-lived ctx4j context");
+      assertEquals(0, CoreInternals.registrationCount(ctx), "registrations left on the long-lived ctx4j context");
+      assertEquals(0, CoreInternals.registrationCount(timed), "registrations left on the long-lived ctx4j context");
     } finally {
       grpc.cancel(null);
       ctx.cancel();
@@ -110,7 +111,7 @@ class GrpcRegistrationLeakTest {
 
   @Test
   void closedToCtx4jConversionsLeaveNothingOnLongLivedContexts() {
-    CancelStateMachine parent = (CancelStateMachine) Context.withCancel(Context.background());
+    CancelableContext parent = Context.withCancel(Context.background());
     io.grpc.Context.CancellableContext grpc = io.grpc.Context.ROOT.withCancellation();
     io.grpc.Context grpcChild = grpc.withValue(io.grpc.Context.key("k"), "v");
     try {
@@ -119,7 +120,7 @@ class GrpcRegistrationLeakTest {
         GrpcContexts.toCtx4j(grpcChild, parent).close();
       }
       assertEquals(0, listenerCount(grpc), "gRPC listeners left on the long-lived gRPC context");
-      assertEquals(0, parent.registrationCount(), "registrations left on the long-lived ctx4j parent");
+      assertEquals(0, CoreInternals.registrationCount(parent), "registrations left on the long-lived ctx4j parent");
     } finally {
       grpc.cancel(null);
       parent.cancel();
@@ -128,7 +129,7 @@ class GrpcRegistrationLeakTest {
 
   @Test
   void conversionsEndedFromTheOtherSideLeaveNothingEither() {
-    CancelStateMachine parent = (CancelStateMachine) Context.withCancel(Context.background());
+    CancelableContext parent = Context.withCancel(Context.background());
     io.grpc.Context.CancellableContext grpc = io.grpc.Context.ROOT.withCancellation();
     try {
       for (int i = 0; i < 10_000; i++) {
@@ -143,7 +144,7 @@ class GrpcRegistrationLeakTest {
         assertTrue(g.isCancelled() && d.isDone());
       }
       assertEquals(0, listenerCount(grpc), "gRPC listeners left on the long-lived gRPC context");
-      assertEquals(0, parent.registrationCount(), "registrations left on the long-lived ctx4j parent");
+      assertEquals(0, CoreInternals.registrationCount(parent), "registrations left on the long-lived ctx4j parent");
     } finally {
       grpc.cancel(null);
       parent.cancel();
@@ -152,9 +153,9 @@ class GrpcRegistrationLeakTest {
 
   @Test
   void completedCallsReleaseTheirRegistrationsOnBothSides() throws Exception {
-    CancelStateMachine serverRoot = (CancelStateMachine) Context.withCancel(Context.background());
-    CancelStateMachine clientParent =
-        (CancelStateMachine) Context.withTimeout(Context.background(), Duration.ofMinutes(5));
+    CancelableContext serverRoot = Context.withCancel(Context.background());
+    CancelableContext clientParent =
+        Context.withTimeout(Context.background(), Duration.ofMinutes(5));
     CountDownLatch handlerContextsEnded = new CountDownLatch(CALLS);
     try (LoopbackAccess.Server s =
         LoopbackAccess.start(
@@ -171,9 +172,9 @@ class GrpcRegistrationLeakTest {
             ClientCalls.blockingUnaryCall(
                 channel, LoopbackAccess.CALL, GrpcContexts.withContext(CallOptions.DEFAULT, clientParent), "x" + i));
       }
-      assertEquals(0, clientParent.registrationCount(), "client-side bridges left registered");
+      assertEquals(0, CoreInternals.registrationCount(clientParent), "client-side bridges left registered");
       assertTrue(handlerContextsEnded.await(10, TimeUnit.SECONDS), "handler contexts outlived calls");
-      assertEquals(0, serverRoot.registrationCount(), "handler contexts left on the server root");
+      assertEquals(0, CoreInternals.registrationCount(serverRoot), "handler contexts left on the server root");
     } finally {
       clientParent.cancel();
       serverRoot.cancel();
@@ -182,7 +183,7 @@ class GrpcRegistrationLeakTest {
 
   @Test
   void racingEndsFromBothSidesRunCallbacksOnceAndLeaveNothing() throws Exception {
-    CancelStateMachine parent = (CancelStateMachine) Context.withCancel(Context.background());
+    CancelableContext parent = Context.withCancel(Context.background());
     io.grpc.Context.CancellableContext grpc = io.grpc.Context.ROOT.withCancellation();
     ExecutorService pool = Executors.newFixedThreadPool(2);
     try {
@@ -204,7 +205,7 @@ class GrpcRegistrationLeakTest {
         assertTrue(g.isCancelled());
       }
       assertEquals(0, listenerCount(grpc), "gRPC listeners left on the long-lived gRPC context");
-      assertEquals(0, parent.registrationCount(), "registrations left on the long-lived ctx4j parent");
+      assertEquals(0, CoreInternals.registrationCount(parent), "registrations left on the long-lived ctx4j parent");
     } finally {
       pool.shutdownNow();
       grpc.cancel(null);

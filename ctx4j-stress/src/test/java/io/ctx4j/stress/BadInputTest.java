@@ -1,4 +1,4 @@
-package io.ctx4j;
+package io.ctx4j.stress;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -7,7 +7,16 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.ctx4j.internal.TimerThread;
+import io.ctx4j.CancelableContext;
+import io.ctx4j.CanceledException;
+import io.ctx4j.Context;
+import io.ctx4j.ContextException;
+import io.ctx4j.Key;
+import io.ctx4j.ManualTimeSource;
+import io.ctx4j.Registration;
+import io.ctx4j.TimeSource;
+import io.ctx4j.internal.CoreInternals;
+import io.ctx4j.testing.ForeignContext;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -113,9 +122,9 @@ class BadInputTest {
     }));
     // ------------------------------------------------------------- durations
     rows.add(row("withTimeout(ctx, -1 ns)", () -> {
-      int pending = TimerThread.get().pendingCount();
+      int pending = CoreInternals.pendingTimers();
       bornDone(Context.withTimeout(bg(), Duration.ofNanos(-1)), Context.DEADLINE_EXCEEDED, Context.DEADLINE_EXCEEDED);
-      assertTrue(TimerThread.get().pendingCount() <= pending, "an expired timeout schedules no timer");
+      assertTrue(CoreInternals.pendingTimers() <= pending, "an expired timeout schedules no timer");
     }));
     rows.add(row("withTimeoutCause(ctx, -1 s, cause)", () -> {
       Exception why = new Exception("too slow");
@@ -129,12 +138,12 @@ class BadInputTest {
     rows.add(row("withTimeout(ctx, Duration.ZERO)",
         () -> bornDone(Context.withTimeout(bg(), Duration.ZERO), Context.DEADLINE_EXCEEDED, Context.DEADLINE_EXCEEDED)));
     rows.add(row("withTimeout(ctx, Duration.ofSeconds(Long.MAX_VALUE)) (huge)", () -> {
-      int pending = TimerThread.get().pendingCount();
+      int pending = CoreInternals.pendingTimers();
       CancelableContext c = Context.withTimeout(bg(), Duration.ofSeconds(Long.MAX_VALUE));
       assertFalse(c.isDone());
       assertEquals(Optional.of(Instant.MAX), c.deadline(), "the deadline saturates");
       c.cancel();
-      assertEquals(pending, TimerThread.get().pendingCount(), "its timer went with the cancel");
+      assertEquals(pending, CoreInternals.pendingTimers(), "its timer went with the cancel");
     }));
     rows.add(row("withTimeout near the end of time (ManualTimeSource at Instant.MAX - 1 s, +1 h)", () -> {
       ManualTimeSource time = ManualTimeSource.startingAt(Instant.MAX.minusSeconds(1));
@@ -163,18 +172,18 @@ class BadInputTest {
     rows.add(row("withDeadline(ctx, Instant.MIN)",
         () -> bornDone(Context.withDeadline(bg(), Instant.MIN), Context.DEADLINE_EXCEEDED, Context.DEADLINE_EXCEEDED)));
     rows.add(row("withDeadline(ctx, Instant.MAX)", () -> {
-      int pending = TimerThread.get().pendingCount();
+      int pending = CoreInternals.pendingTimers();
       CancelableContext c = Context.withDeadline(bg(), Instant.MAX);
       assertFalse(c.isDone());
       assertEquals(Optional.of(Instant.MAX), c.deadline());
       c.cancel();
-      assertEquals(pending, TimerThread.get().pendingCount());
+      assertEquals(pending, CoreInternals.pendingTimers());
     }));
     rows.add(row("withDeadline(ctx, a past instant)", () -> {
-      int pending = TimerThread.get().pendingCount();
+      int pending = CoreInternals.pendingTimers();
       bornDone(Context.withDeadline(bg(), Instant.now().minusSeconds(1)),
           Context.DEADLINE_EXCEEDED, Context.DEADLINE_EXCEEDED);
-      assertEquals(pending, TimerThread.get().pendingCount(), "no timer for a past deadline");
+      assertEquals(pending, CoreInternals.pendingTimers(), "no timer for a past deadline");
     }));
     rows.add(row("withDeadlineCause(ctx, a past instant, cause)", () -> {
       Exception cause = new Exception("late");
@@ -393,7 +402,7 @@ class BadInputTest {
       CancelableContext parent = live();
       Context clocked = Context.withTimeSource(parent, broken);
       assertThrows(IllegalStateException.class, () -> Context.withTimeout(clocked, Duration.ofHours(1)));
-      assertEquals(0, StressProbes.registrationCount(parent), "the failed timeout stays registered");
+      assertEquals(0, CoreInternals.registrationCount(parent), "the failed timeout stays registered");
     }));
     rows.add(row("foreign parent whose err() is a fresh (non-sentinel) exception", () -> {
       Exception cause = new Exception("foreign cause");

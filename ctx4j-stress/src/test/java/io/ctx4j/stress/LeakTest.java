@@ -1,9 +1,16 @@
-package io.ctx4j;
+package io.ctx4j.stress;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.ctx4j.internal.TimerThread;
+import io.ctx4j.CancelableContext;
+import io.ctx4j.Context;
+import io.ctx4j.Key;
+import io.ctx4j.ManualTimeSource;
+import io.ctx4j.Registration;
+import io.ctx4j.internal.CoreInternals;
+import io.ctx4j.testing.ForeignContext;
+import io.ctx4j.testing.Gc;
 import java.lang.ref.Reference;
 import java.lang.ref.WeakReference;
 import java.time.Duration;
@@ -48,12 +55,12 @@ class LeakTest {
       }
       if (i % 10_000 == 0) {
         sample.add(new WeakReference<>(child));
-        maxNodes = Math.max(maxNodes, StressProbes.nodeCount(parent));
+        maxNodes = Math.max(maxNodes, CoreInternals.nodeCount(parent));
       }
       child.cancel();
     }
-    assertEquals(0, StressProbes.registrationCount(parent), "live registrations left in the parent");
-    int nodes = StressProbes.nodeCount(parent);
+    assertEquals(0, CoreInternals.registrationCount(parent), "live registrations left in the parent");
+    int nodes = CoreInternals.nodeCount(parent);
     assertTrue(nodes <= 32, "dead nodes left in the parent's stack: " + nodes);
     assertTrue(maxNodes <= 32, "the parent's stack grew to " + maxNodes + " nodes");
     assertEquals(0, Gc.survivors(sample), "sampled children still reachable");
@@ -69,7 +76,7 @@ class LeakTest {
 
   @Test
   void timeoutsCancelledEarlyLeaveNoTimerTask() {
-    int baseline = TimerThread.get().pendingCount();
+    int baseline = CoreInternals.pendingTimers();
     ManualTimeSource manual = ManualTimeSource.startingAt(Instant.EPOCH);
     Context manualRoot = Context.withTimeSource(Context.background(), manual);
     CancelableContext parent = Context.withCancel(Context.background());
@@ -78,15 +85,15 @@ class LeakTest {
       Context.withDeadline(parent, Instant.now().plusSeconds(3600)).close();
       Context.withTimeout(manualRoot, Duration.ofHours(1)).cancel();
     }
-    assertEquals(baseline, TimerThread.get().pendingCount(), "timer wheel entries left");
+    assertEquals(baseline, CoreInternals.pendingTimers(), "timer wheel entries left");
     assertEquals(0, manual.pendingCount(), "manual time source tasks left");
     // A parent cancelled first takes its children's timers with it.
     for (int i = 0; i < 1_000; i++) {
       Context.withTimeout(parent, Duration.ofHours(1 + i));
     }
-    assertEquals(baseline + 1_000, TimerThread.get().pendingCount());
+    assertEquals(baseline + 1_000, CoreInternals.pendingTimers());
     parent.cancel();
-    assertEquals(baseline, TimerThread.get().pendingCount(), "timers left after the parent's cancel");
+    assertEquals(baseline, CoreInternals.pendingTimers(), "timers left after the parent's cancel");
   }
 
   @Test
@@ -168,7 +175,7 @@ class LeakTest {
       regs.add(r);
       assertTrue(r.stop());
     }
-    assertEquals(0, StressProbes.registrationCount(ctx));
+    assertEquals(0, CoreInternals.registrationCount(ctx));
     assertEquals(0, Gc.survivors(refs), "stopped callbacks still reachable");
     Reference.reachabilityFence(regs);
   }
@@ -220,7 +227,7 @@ class LeakTest {
     // (its cancel function is what releases it); the parent's cancel must release it.
     CancelableContext parent = Context.withCancel(Context.background());
     WeakReference<Context> child = abandon(parent);
-    assertEquals(1, StressProbes.registrationCount(parent));
+    assertEquals(1, CoreInternals.registrationCount(parent));
     parent.cancel();
     assertTrue(Gc.until(() -> child.get() == null), "child reachable after its parent's cancel");
   }
@@ -237,8 +244,8 @@ class LeakTest {
     } catch (InterruptedException expected) {
       // the interrupt left no waiter behind either
     }
-    assertTrue(StressProbes.nodeCount(ctx) <= 32, "waiter nodes left: " + StressProbes.nodeCount(ctx));
-    assertEquals(0, StressProbes.registrationCount(ctx));
+    assertTrue(CoreInternals.nodeCount(ctx) <= 32, "waiter nodes left: " + CoreInternals.nodeCount(ctx));
+    assertEquals(0, CoreInternals.registrationCount(ctx));
   }
 
   /** Threads of ctx4j (the timer and idle callback threads, which may retire meanwhile). */
@@ -256,12 +263,12 @@ class LeakTest {
   void childrenOfACancelledParentAreBornDoneWithoutTimersOrRegistrations() {
     CancelableContext parent = Context.withCancel(Context.background());
     parent.cancel();
-    int pending = TimerThread.get().pendingCount();
+    int pending = CoreInternals.pendingTimers();
     for (int i = 0; i < 1_000; i++) {
       assertTrue(Context.withTimeout(parent, Duration.ofHours(1)).isDone());
       assertTrue(Context.withCancel(parent).isDone());
     }
-    assertEquals(0, StressProbes.nodeCount(parent));
-    assertEquals(pending, TimerThread.get().pendingCount(), "timers started for born-done children");
+    assertEquals(0, CoreInternals.nodeCount(parent));
+    assertEquals(pending, CoreInternals.pendingTimers(), "timers started for born-done children");
   }
 }

@@ -1,0 +1,132 @@
+package io.ctx4j.internal;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.ctx4j.CancelableContext;
+import io.ctx4j.CanceledException;
+import io.ctx4j.Context;
+import io.ctx4j.ContextException;
+import io.ctx4j.DeadlineExceededException;
+import io.ctx4j.Registration;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * The internal accessor the other modules use instead of classes in package {@code io.ctx4j}: it
+ * installs its package side on first use, once, and answers what the removed copies answered.
+ * Only public API and the accessor are used here (no package-private access), as from another
+ * module.
+ */
+@Timeout(60)
+class CoreInternalsTest {
+
+  @Test
+  void thePackageSideIsInstalledOnFirstUseAndOnlyOnce() {
+    CoreInternals.PackageAccess access = CoreInternals.packageAccess();
+    assertSame(access, CoreInternals.packageAccess());
+    IllegalStateException e =
+        assertThrows(IllegalStateException.class, () -> CoreInternals.install(access));
+    assertTrue(e.getMessage().contains("installed already"), e.getMessage());
+    assertSame(access, CoreInternals.packageAccess(), "a second install changes nothing");
+  }
+
+  @Test
+  void errorCopyIsNullUntilDoneThenAFreshCopyWithTheCauseEachTime() {
+    CancelableContext ctx = Context.withCancelCause(Context.background());
+    assertNull(CoreInternals.errorCopy(ctx));
+    RuntimeException why = new RuntimeException("why");
+    ctx.cancel(why);
+    ContextException a = CoreInternals.errorCopy(ctx);
+    ContextException b = CoreInternals.errorCopy(ctx);
+    assertInstanceOf(CanceledException.class, a);
+    assertNotSame(a, b);
+    assertNotSame(Context.CANCELED, a, "never the shared sentinel");
+    assertSame(Context.CANCELED, a.sentinel());
+    assertSame(why, a.getCause());
+    a.addSuppressed(new RuntimeException("only on a"));
+    assertEquals(0, b.getSuppressed().length, "copies share nothing");
+  }
+
+  @Test
+  void errorCopyOfAnExpiredDeadlineIsADeadlineError() {
+    ContextException e =
+        CoreInternals.errorCopy(Context.withTimeout(Context.background(), Duration.ofNanos(-1)));
+    assertInstanceOf(DeadlineExceededException.class, e);
+    assertTrue(e.isTimeout());
+  }
+
+  @Test
+  void timeArithmeticSaturatesInsteadOfThrowing() {
+    assertEquals(Long.MAX_VALUE, CoreInternals.saturatedNanos(Duration.ofSeconds(Long.MAX_VALUE)));
+    assertEquals(Long.MIN_VALUE, CoreInternals.saturatedNanos(Duration.ofSeconds(Long.MIN_VALUE)));
+    assertEquals(1_500, CoreInternals.saturatedNanos(Duration.ofNanos(1_500)));
+    assertEquals(Long.MAX_VALUE, CoreInternals.saturatedNanos(Instant.MIN, Instant.MAX));
+    assertEquals(Long.MIN_VALUE, CoreInternals.saturatedNanos(Instant.MAX, Instant.MIN));
+    assertEquals(Instant.MAX, CoreInternals.saturatedPlus(Instant.MAX, Duration.ofDays(1)));
+    assertEquals(Instant.MIN, CoreInternals.saturatedPlus(Instant.MIN, Duration.ofDays(-1)));
+    Instant t = Instant.parse("2026-12-01T00:00:00Z");
+    assertEquals(t.plusSeconds(3), CoreInternals.saturatedPlus(t, Duration.ofSeconds(3)));
+  }
+
+  @Test
+  void reportUncaughtGoesToTheThreadsHandlerAndSurvivesAThrowingOne() throws Exception {
+    AtomicReference<Throwable> seen = new AtomicReference<>();
+    RuntimeException boom = new RuntimeException("boom");
+    Thread t =
+        new Thread(
+            () -> {
+              CoreInternals.reportUncaught(boom);
+              Thread.currentThread()
+                  .setUncaughtExceptionHandler(
+                      (th, e) -> {
+                        throw new IllegalStateException("handler fails");
+                      });
+              CoreInternals.reportUncaught(new RuntimeException("lost, quietly"));
+            });
+    t.setUncaughtExceptionHandler((th, e) -> seen.set(e));
+    t.start();
+    t.join();
+    assertSame(boom, seen.get());
+  }
+
+  @Test
+  void countsLiveRegistrationsAndPendingTimers() {
+    CancelableContext parent = Context.withCancel(Context.background());
+    assertEquals(0, CoreInternals.registrationCount(parent));
+    Registration r = parent.onDone(() -> {});
+    CancelableContext child = Context.withCancel(parent);
+    CoreInternals.register(child);
+    assertEquals(2, CoreInternals.registrationCount(parent));
+    assertTrue(CoreInternals.nodeCount(parent) >= 2);
+    r.stop();
+    child.cancel();
+    assertEquals(0, CoreInternals.registrationCount(parent));
+
+    int pending = CoreInternals.pendingTimers();
+    CancelableContext timed = Context.withTimeout(Context.background(), Duration.ofHours(1));
+    assertEquals(pending + 1, CoreInternals.pendingTimers());
+    timed.cancel();
+    assertEquals(pending, CoreInternals.pendingTimers());
+    assertTrue(CoreInternals.maxUnregisteredWalk() > 0);
+  }
+
+  @Test
+  void rejectsContextsThatAreNotCancelableCoreContexts() {
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> CoreInternals.registrationCount(Context.background()));
+    assertTrue(e.getMessage().contains("not a cancelable ctx4j context"), e.getMessage());
+    assertThrows(IllegalArgumentException.class, () -> CoreInternals.nodeCount(null));
+    assertThrows(IllegalArgumentException.class, () -> CoreInternals.register(Context.background()));
+  }
+}

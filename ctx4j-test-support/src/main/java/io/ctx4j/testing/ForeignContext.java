@@ -1,0 +1,78 @@
+package io.ctx4j.testing;
+
+import io.ctx4j.Context;
+import io.ctx4j.ContextException;
+import io.ctx4j.Key;
+import io.ctx4j.Registration;
+import java.time.Instant;
+import java.util.Optional;
+
+/**
+ * A context implemented outside ctx4j, well-behaved by default: never done, no values, and an
+ * {@code onDone} that registers nothing; no deadline, or a fixed one that passes without the context
+ * ever becoming done (the state of any context between its deadline and the moment its timer fires,
+ * held still). Tests override single methods to make it misbehave.
+ *
+ * <p>Thread safety: immutable unless a subclass adds state.
+ */
+public class ForeignContext implements Context {
+  private final Instant deadline;
+
+  /** A foreign context with no deadline. */
+  public ForeignContext() {
+    this.deadline = null;
+  }
+
+  /**
+   * A foreign context whose deadline is {@code deadline} but which never becomes done by itself.
+   *
+   * @param deadline the deadline it reports
+   * @throws NullPointerException if {@code deadline} is null
+   */
+  public ForeignContext(Instant deadline) {
+    if (deadline == null) {
+      throw new NullPointerException("deadline");
+    }
+    this.deadline = deadline;
+  }
+
+  /**
+   * Never done by default.
+   *
+   * @return {@code null}
+   */
+  @Override
+  public ContextException err() {
+    return null;
+  }
+
+  /**
+   * The deadline given to the constructor, if any.
+   *
+   * @return the deadline or empty
+   */
+  @Override
+  public Optional<Instant> deadline() {
+    return Optional.ofNullable(deadline);
+  }
+
+  /**
+   * No values by default.
+   *
+   * @return {@code null}
+   */
+  @Override
+  public <T> T value(Key<T> key) {
+    return null;
+  }
+
+  /**
+   * Registers nothing by default, as befits a context that never ends.
+   *
+   * @return a registration whose {@code stop()} always reports success
+   */
+  @Override
+  public Registration onDone(Runnable callback) {
+    return () -> true;
+  }
+}
