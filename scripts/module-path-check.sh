@@ -4,8 +4,8 @@
 # with --release 17 and run with `java --module-path <ctx4j jars + dependencies> --module ...`.
 # It proves the descriptors: exports, requires (jdk.unsupported for signal, java.sql, java.net.http,
 # jdk.httpserver, grpc-java's automatic modules, jakarta.servlet with ctx4j-servlet's optional Jetty
-# modules absent, OkHttp's okhttp3 module, HttpClient 5's automatic modules), the qualified export
-# concurrent -> taskgroup, and
+# modules absent, OkHttp's okhttp3 module, HttpClient 5's automatic modules), the core's qualified
+# export of io.ctx4j.internal (CoreInternals) to the integrations that use it, and
 # that the multi-release layers load from the module path.
 #   scripts/module-path-check.sh      (builds the jars with -DskipTests, in the same Maven run that
 #                                      lists the dependencies)

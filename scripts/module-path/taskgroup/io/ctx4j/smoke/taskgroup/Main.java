@@ -4,7 +4,7 @@ import io.ctx4j.Context;
 import io.ctx4j.taskgroup.TaskGroup;
 import java.util.concurrent.CompletableFuture;
 
-/** Module-path smoke test of io.ctx4j.taskgroup (it uses io.ctx4j.concurrent's internals). */
+/** Module-path smoke test of io.ctx4j.taskgroup (built on io.ctx4j.concurrent's public API). */
 public final class Main {
   public static void main(String[] args) throws Exception {
     try (TaskGroup group = TaskGroup.open(Context.background())) {
