@@ -35,12 +35,22 @@ class ModuleBoundariesTest {
         List.of(), uses(CORE_PACKAGE, "ctx4j-core"), "classes in package io.ctx4j outside ctx4j-core");
   }
 
+  /**
+   * The two exceptions, white-box by design, in modules that are never published: the jcstress
+   * tests of the timer wheel race the wheel itself (jcstress needs a module of its own, so they
+   * cannot sit beside the core's unit tests), and the benchmarks' layer check names a class of the
+   * core's JDK 21 layer to compare the bytes the JVM loads with the jar's.
+   */
+  private static final Pattern WHITE_BOX =
+      Pattern.compile(
+          "ctx4j-jcstress/src/main/java/io/ctx4j/jcstress/Timer\\w+Test\\.java: io\\.ctx4j\\.internal\\.TimerWheel"
+              + "|ctx4j-benchmarks/src/main/java/io/ctx4j/bench/report/Layers\\.java: io\\.ctx4j\\.internal\\.Async");
+
   @Test
   void otherModulesReachTheCoresInternalsOnlyThroughItsAccessor() throws IOException {
-    assertEquals(
-        List.of(),
-        uses(CORE_INTERNAL, "ctx4j-core"),
-        "uses of the core's internals other than CoreInternals");
+    List<String> found = new ArrayList<>(uses(CORE_INTERNAL, "ctx4j-core"));
+    found.removeIf(u -> WHITE_BOX.matcher(u.replace('\\', '/')).matches());
+    assertEquals(List.of(), found, "uses of the core's internals other than CoreInternals");
   }
 
   @Test
