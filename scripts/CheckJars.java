@@ -18,7 +18,7 @@ import java.util.zip.ZipEntry;
 public final class CheckJars {
   static final String[] PUBLISHED = {
     "ctx4j-core", "ctx4j-concurrent", "ctx4j-taskgroup", "ctx4j-signal", "ctx4j-jdbc", "ctx4j-http",
-    "ctx4j-grpc", "ctx4j-servlet", "ctx4j-okhttp", "ctx4j-httpclient5"
+    "ctx4j-grpc", "ctx4j-servlet", "ctx4j-okhttp", "ctx4j-httpclient5", "ctx4j-spring-boot"
   };
 
   public static void main(String[] args) throws IOException {

@@ -16,7 +16,8 @@ cd "$(dirname "$0")/.."
 ensure_tools
 MVN=(mvn -B -ntp -q -Dstyle.color=never ${CTX4J_MVN_ARGS:-})
 published=(ctx4j-core ctx4j-concurrent ctx4j-taskgroup ctx4j-signal ctx4j-jdbc ctx4j-http ctx4j-grpc
-  ctx4j-servlet ctx4j-okhttp ctx4j-httpclient5)
+  ctx4j-servlet ctx4j-okhttp ctx4j-httpclient5
+  ctx4j-spring-boot)
 commit=$(grep -v '^#' api-baseline.txt | head -n 1 | tr -d '[:space:]')
 base="$PWD/target/api-baseline"
 

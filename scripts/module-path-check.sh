@@ -4,8 +4,9 @@
 # with --release 17 and run with `java --module-path <ctx4j jars + dependencies> --module ...`.
 # It proves the descriptors: exports, requires (jdk.unsupported for signal, java.sql, java.net.http,
 # jdk.httpserver, grpc-java's automatic modules, jakarta.servlet with ctx4j-servlet's optional Jetty
-# modules absent, OkHttp's okhttp3 module, HttpClient 5's automatic modules), the core's qualified
-# export of io.ctx4j.internal (CoreInternals) to the integrations that use it, and
+# modules absent, OkHttp's okhttp3 module, HttpClient 5's automatic modules, Spring's automatic
+# modules for ctx4j-spring-boot), the core's qualified export of io.ctx4j.internal (CoreInternals)
+# to the integrations that use it, and
 # that the multi-release layers load from the module path.
 #   scripts/module-path-check.sh      (builds the jars with -DskipTests, in the same Maven run that
 #                                      lists the dependencies)
@@ -14,7 +15,7 @@ cd "$(dirname "$0")/.."
 . scripts/jdks.sh
 ensure_tools
 MVN=(mvn -B -ntp -q -Dstyle.color=never "${CTX4J_TOOLCHAINS[@]}" ${CTX4J_MVN_ARGS:-})
-mods=(core concurrent taskgroup signal jdbc http grpc servlet okhttp httpclient5)
+mods=(core concurrent taskgroup signal jdbc http grpc servlet okhttp httpclient5 spring-boot)
 # Modules whose library is `provided` (the application brings it): its jars join the module path.
 provided=(okhttp httpclient5)
 pl=$(printf 'ctx4j-%s,' "${mods[@]}"); pl=${pl%,}
@@ -64,18 +65,34 @@ for jdk in "$JDK17_HOME" "$JDK25_HOME"; do
 done
 for m in "${mods[@]}"; do
   out="$work/$m"
+  smoke="io.ctx4j.smoke.${m//-/.}"   # spring-boot: io.ctx4j.smoke.spring.boot
   "$JDK17_HOME/bin/javac" --release 17 -Xlint:all -Werror -d "$out" --module-path "$mp" \
     $(find "scripts/module-path/$m" -name '*.java')
   for jdk in "$JDK17_HOME" "$JDK25_HOME"; do
     [ -n "$jdk" ] || continue
     v=$(jdk_feature "$jdk")
     # Only the smoke module and what it requires are resolved: a missing `requires` fails here.
-    if line=$("$jdk/bin/java" --module-path "$out:$mp" --module "io.ctx4j.smoke.$m/io.ctx4j.smoke.$m.Main" 2>&1); then
+    if line=$("$jdk/bin/java" --module-path "$out:$mp" --module "$smoke/$smoke.Main" 2>&1); then
       echo "JDK $v module path: $line"
     else
       echo "FAIL JDK $v module path, ctx4j-$m:" >&2; echo "$line" >&2; failed=1
     fi
   done
+done
+# ctx4j-spring-boot once more without its optional modules (requires static: the RestClient and
+# WebClient pieces, spring.web, spring.webflux, Reactor, and what only they bring): it must resolve
+# and run with Spring Boot's core alone, as in an application without web clients.
+core_mp=$(tr ':' '\n' <<<"$mp" | grep -v -E '/(spring-web|spring-webflux|spring-boot-restclient|spring-boot-webclient|spring-boot-http-[a-z]+|reactor-[a-z-]+|reactive-streams|netty-[a-z0-9-]+)-[0-9][^/]*\.jar$' | paste -sd: -)
+for jdk in "$JDK17_HOME" "$JDK25_HOME"; do
+  [ -n "$jdk" ] || continue
+  v=$(jdk_feature "$jdk")
+  if line=$("$jdk/bin/java" --module-path "$work/spring-boot:$core_mp" \
+      --module io.ctx4j.smoke.spring.boot/io.ctx4j.smoke.spring.boot.Main 2>&1) \
+      && ! "$jdk/bin/java" --module-path "$core_mp" --list-modules 2>/dev/null | grep -q -E '^(spring\.web|spring\.webflux|reactor\.core)[@ ]'; then
+    echo "JDK $v module path, Spring web modules absent: $line"
+  else
+    echo "FAIL JDK $v module path, ctx4j-spring-boot without its optional modules:" >&2; echo "$line" >&2; failed=1
+  fi
 done
 [ -n "$JDK25_HOME" ] || echo "!! no JDK 25: the module path was checked on JDK 17 only" >&2
 [ $failed = 0 ] && echo "module path ok: ${#mods[@]} modules"

@@ -16,7 +16,8 @@ version=${1:-${pom_version%-SNAPSHOT}}
 repo="$PWD/target/release-repo"
 rm -rf "$repo"
 published=(ctx4j-core ctx4j-concurrent ctx4j-taskgroup ctx4j-signal ctx4j-jdbc ctx4j-http ctx4j-grpc
-  ctx4j-servlet ctx4j-okhttp ctx4j-httpclient5)
+  ctx4j-servlet ctx4j-okhttp ctx4j-httpclient5
+  ctx4j-spring-boot)
 not_published=(ctx4j-parent ctx4j-benchmarks ctx4j-jcstress ctx4j-stress ctx4j-test-support ctx4j-demo ctx4j-docs)
 
 sign=(-Dgpg.skip=true)

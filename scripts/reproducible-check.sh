@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 ensure_tools
 work="$PWD/target/reproducible"
 rm -rf "$work" && mkdir -p "$work"
-published=(ctx4j-core ctx4j-concurrent ctx4j-taskgroup ctx4j-signal ctx4j-jdbc ctx4j-http ctx4j-grpc ctx4j-bom)
+published=(ctx4j-core ctx4j-concurrent ctx4j-taskgroup ctx4j-signal ctx4j-jdbc ctx4j-http ctx4j-grpc
+  ctx4j-servlet ctx4j-okhttp ctx4j-httpclient5 ctx4j-spring-boot ctx4j-bom)
 pl=$(printf '%s,' "${published[@]}"); pl=${pl%,}
 
 for copy in a b; do

@@ -28,6 +28,9 @@ public final class Main {
           switch (method.getName()) {
             case "getAttribute": return attributes.get((String) a[0]);
             case "setAttribute": attributes.put((String) a[0], a[1]); return null;
+            // The filter asks getHeader first (a cheap test for an absent header), then getHeaders.
+            case "getHeader":
+              return "Ctx4j-Timeout-Ms".equalsIgnoreCase((String) a[0]) ? "60000" : null;
             case "getHeaders":
               return Collections.enumeration(
                   "Ctx4j-Timeout-Ms".equalsIgnoreCase((String) a[0]) ? List.of("60000") : List.<String>of());

@@ -1,0 +1,39 @@
+/**
+ * ctx4j-spring-boot: Spring Boot 4.0 auto-configuration for ctx4j. Start with the module's README;
+ * the auto-configurations are listed in {@code
+ * META-INF/spring/org.springframework.boot.autoconfigure.AutoConfiguration.imports}.
+ *
+ * <p>Spring's jars are automatic modules. What every application has (Spring Boot, its
+ * auto-configuration, the context, beans and core) is required; the RestClient, WebClient and
+ * Reactor pieces are optional ({@code requires static}), as they are in the POM: each
+ * auto-configuration is guarded by {@code @ConditionalOnClass} and loads its classes only when they
+ * are there.
+ */
+// Spring's jars are automatic modules, and their types are in this module's API.
+@SuppressWarnings({"requires-automatic", "requires-transitive-automatic"})
+module io.ctx4j.spring.boot {
+  requires transitive io.ctx4j;
+  // The request context is CurrentContext.get(); RequestCanceledException is the cause it ends with.
+  requires transitive io.ctx4j.concurrent;
+  requires transitive io.ctx4j.servlet;
+  requires io.ctx4j.http;
+
+  // ContextTaskDecorator (core), ShutdownContext (context), the auto-configurations' bean methods
+  // (beans, boot: FilterRegistrationBean, ConfigurationProperties; boot.autoconfigure: conditions).
+  requires transitive spring.core;
+  requires transitive spring.beans;
+  requires transitive spring.context;
+  requires transitive spring.boot;
+  requires transitive spring.boot.autoconfigure;
+  // Optional: the RestClient interceptor (spring.web, spring.boot.restclient), the WebClient filter
+  // (spring.webflux, reactor.core, spring.boot.webclient).
+  requires static transitive spring.web;
+  requires static transitive spring.webflux;
+  requires static transitive reactor.core;
+  requires static transitive spring.boot.restclient;
+  requires static transitive spring.boot.webclient;
+
+  exports io.ctx4j.spring.boot;
+  // Spring instantiates the auto-configurations and binds Ctx4jProperties reflectively.
+  opens io.ctx4j.spring.boot to spring.core, spring.beans, spring.context, spring.boot;
+}
