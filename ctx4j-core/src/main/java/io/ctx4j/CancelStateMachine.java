@@ -55,8 +55,7 @@ import java.util.concurrent.locks.LockSupport;
  *   <li>A {@code DoneState} is final: every write of {@code state} is from a live value (a CAS,
  *       or a plain store while nobody else can see the context).
  *   <li>{@code UNREGISTERED} implies that the cancel source is a {@code CancelStateMachine} and
- * that
- *       nothing was ever pushed on our stack (push registers first).
+ *       that nothing was ever pushed on our stack (push registers first).
  *   <li>Registered means reachable: once our state has left {@code UNREGISTERED} with a ctx4j
  *       cancel source, our link is on that source's stack or the source is done (then we are, or
  *       take its state). So the cancel source of a registered context is never {@code
