@@ -160,9 +160,11 @@ public final class SpringChainExample {
           } catch (RuntimeException e) {
             // the call gave up because this request's context ended: reported by the caller
           }
-        } else {
-          ctx.await(Duration.ofSeconds(20)); // C is slow: it works until its context ends
         }
+        // Every hop is slow: it works until its own context ends. (C's deadline is the earliest, so
+        // C answers first; without this, B would end by "response completed" a moment before its
+        // own deadline.)
+        ctx.await(Duration.ofSeconds(20));
         return name;
       }
     }
