@@ -3,6 +3,7 @@ package io.ctx4j.okhttp;
 import io.ctx4j.CancelableContext;
 import io.ctx4j.Context;
 import io.ctx4j.internal.CoreInternals;
+import io.ctx4j.testing.Gc;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -12,8 +13,6 @@ import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -168,16 +167,7 @@ class OkHttpRegistrationLeakTest {
     }
     assertEquals(abandoned, CoreInternals.registrationCount(longLived), "held while the responses may be read");
     // The garbage collector finds the calls unreachable; ctx4j's Cleaner then releases them.
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-    List<byte[]> pressure = new ArrayList<>();
-    while (CoreInternals.registrationCount(longLived) > 0 && System.nanoTime() < deadline) {
-      System.gc();
-      pressure.add(new byte[1 << 20]);
-      if (pressure.size() > 16) {
-        pressure.clear();
-      }
-      Thread.onSpinWait();
-    }
+    Gc.untilUnderPressure(() -> CoreInternals.registrationCount(longLived) == 0, Duration.ofSeconds(60));
     assertEquals(0, CoreInternals.registrationCount(longLived), "registrations of abandoned calls left");
   }
 }

@@ -1,6 +1,8 @@
 package io.ctx4j.testing;
 
 import java.lang.ref.WeakReference;
+import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.function.BooleanSupplier;
 
@@ -35,6 +37,32 @@ public final class Gc {
       }
     }
     return condition.getAsBoolean();
+  }
+
+  /**
+   * Runs GC cycles under allocation pressure (1 MiB blocks, at most 16 held at a time) until {@code
+   * condition} holds or {@code limit} has passed: for what a {@link java.lang.ref.Cleaner} releases,
+   * which some collectors process only once the heap is under pressure.
+   *
+   * @param condition what the collection should bring about
+   * @param limit how long to try
+   * @return whether the condition held in time
+   */
+  public static boolean untilUnderPressure(BooleanSupplier condition, Duration limit) {
+    long deadline = System.nanoTime() + limit.toNanos();
+    List<byte[]> pressure = new ArrayList<>();
+    while (!condition.getAsBoolean()) {
+      if (System.nanoTime() - deadline >= 0) {
+        return false;
+      }
+      System.gc();
+      pressure.add(new byte[1 << 20]);
+      if (pressure.size() > 16) {
+        pressure.clear();
+      }
+      Thread.onSpinWait();
+    }
+    return true;
   }
 
   /**
