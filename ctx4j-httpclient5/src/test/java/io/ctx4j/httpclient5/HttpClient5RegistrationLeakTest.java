@@ -165,13 +165,17 @@ class HttpClient5RegistrationLeakTest {
   void abandonedResponsesAreReleasedWhenCollected() throws Exception {
     // Fewer than the pool's 5 connections per route: HttpClient never gets these back.
     int abandoned = 4;
+    // Held reachable until counted: a collection during the loop may otherwise release some early.
+    java.util.List<CloseableHttpResponse> dropped = new java.util.ArrayList<>();
     for (int i = 0; i < abandoned; i++) {
       @SuppressWarnings("resource")
-      CloseableHttpResponse dropped =
+      CloseableHttpResponse r =
           client.execute(new HttpGet(server.url("/")), ContextHttpClient5.clientContext(longLived));
-      assertEquals(200, dropped.getCode()); // neither read nor closed
+      assertEquals(200, r.getCode()); // neither read nor closed
+      dropped.add(r);
     }
     assertEquals(abandoned, CoreInternals.registrationCount(longLived), "held while the responses may be read");
+    dropped = null;
     Gc.untilUnderPressure(() -> CoreInternals.registrationCount(longLived) == 0, Duration.ofSeconds(60));
     assertEquals(0, CoreInternals.registrationCount(longLived), "registrations of abandoned responses left");
   }

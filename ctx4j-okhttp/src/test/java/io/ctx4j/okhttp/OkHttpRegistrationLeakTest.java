@@ -161,11 +161,15 @@ class OkHttpRegistrationLeakTest {
     // ("Unexpected status line: helloHTTP/1.1 200 OK", seen once here before this path). An OkHttp
     // matter, with or without ctx4j: close response bodies.
     int abandoned = 200;
+    // Held reachable until counted: a collection during the loop may otherwise release some early.
+    java.util.List<Response> dropped = new java.util.ArrayList<>();
     for (int i = 0; i < abandoned; i++) {
-      Response dropped = client.newCall(get("/close", longLived)).execute();
-      assertEquals(200, dropped.code()); // neither read nor closed
+      Response r = client.newCall(get("/close", longLived)).execute();
+      assertEquals(200, r.code()); // neither read nor closed
+      dropped.add(r);
     }
     assertEquals(abandoned, CoreInternals.registrationCount(longLived), "held while the responses may be read");
+    dropped = null;
     // The garbage collector finds the calls unreachable; ctx4j's Cleaner then releases them.
     Gc.untilUnderPressure(() -> CoreInternals.registrationCount(longLived) == 0, Duration.ofSeconds(60));
     assertEquals(0, CoreInternals.registrationCount(longLived), "registrations of abandoned calls left");
