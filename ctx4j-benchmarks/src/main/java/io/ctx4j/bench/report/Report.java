@@ -119,36 +119,16 @@ public final class Report {
    *     input that is not JMH's JSON
    */
   public static void main(String[] args) throws IOException {
-    Path out = null;
-    Path readme = null;
+    Map<String, List<String>> o = options(args, "--out", "--run", "--go", "--go-source", "--readme");
+    Path out = o.containsKey("--out") ? Paths.get(last(o, "--out")) : null;
+    Path readme = o.containsKey("--readme") ? Paths.get(last(o, "--readme")) : null;
     List<Path> runDirs = new ArrayList<>();
+    o.getOrDefault("--run", List.of()).forEach(v -> runDirs.add(Paths.get(v)));
     List<Path> go = new ArrayList<>();
+    o.getOrDefault("--go", List.of()).forEach(v -> go.add(Paths.get(v)));
     Report r = new Report();
-    for (int i = 0; i < args.length; i++) {
-      String a = args[i];
-      if (i + 1 >= args.length) {
-        throw new IllegalArgumentException("option " + a + " needs a value");
-      }
-      String v = args[++i];
-      switch (a) {
-        case "--out":
-          out = Paths.get(v);
-          break;
-        case "--run":
-          runDirs.add(Paths.get(v));
-          break;
-        case "--go":
-          go.add(Paths.get(v));
-          break;
-        case "--go-source":
-          r.goSource = v;
-          break;
-        case "--readme":
-          readme = Paths.get(v);
-          break;
-        default:
-          throw new IllegalArgumentException("unknown option " + a);
-      }
+    if (o.containsKey("--go-source")) {
+      r.goSource = last(o, "--go-source");
     }
     if (out == null || runDirs.isEmpty()) {
       throw new IllegalArgumentException("--out DIR and at least one --run DIR are required");
@@ -205,9 +185,37 @@ public final class Report {
         + run.meta.getOrDefault("JDK", "?");
   }
 
+  /**
+   * Reads {@code --name value} pairs: every option takes a value and may repeat; the values of each
+   * in order. Shared by the command-line tools of this package.
+   *
+   * @throws IllegalArgumentException on an option not in {@code known} or without a value
+   */
+  static Map<String, List<String>> options(String[] args, String... known) {
+    List<String> names = List.of(known);
+    Map<String, List<String>> out = new LinkedHashMap<>();
+    for (int i = 0; i < args.length; i += 2) {
+      String a = args[i];
+      if (!names.contains(a)) {
+        throw new IllegalArgumentException("unknown option " + a);
+      }
+      if (i + 1 >= args.length) {
+        throw new IllegalArgumentException("option " + a + " needs a value");
+      }
+      out.computeIfAbsent(a, k -> new ArrayList<>()).add(args[i + 1]);
+    }
+    return out;
+  }
+
+  /** The last value of an option read by {@link #options}, which must be present. */
+  static String last(Map<String, List<String>> options, String name) {
+    List<String> v = options.get(name);
+    return v.get(v.size() - 1);
+  }
+
   // ------------------------------------------------------------------------------------ inputs
 
-  private static Run readRun(Path dir) throws IOException {
+  static Run readRun(Path dir) throws IOException {
     Map<String, String> meta = new LinkedHashMap<>();
     Path metaFile = dir.resolve("meta.txt");
     if (Files.exists(metaFile)) {

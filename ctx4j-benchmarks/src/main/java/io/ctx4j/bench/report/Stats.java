@@ -149,6 +149,17 @@ final class Stats {
     return true;
   }
 
+  /**
+   * The geometric mean of {@code xs}, the point the ratios are built on; NaN if {@code xs} is empty
+   * or holds a non-positive number.
+   *
+   * @param xs the samples
+   * @return the geometric mean
+   */
+  static double geoMean(double[] xs) {
+    return xs.length == 0 || !positive(xs) ? Double.NaN : Math.exp(meanLog(xs));
+  }
+
   private static double meanLog(double[] xs) {
     double s = 0;
     for (double x : xs) {
