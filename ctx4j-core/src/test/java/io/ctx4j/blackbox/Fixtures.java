@@ -1,12 +1,15 @@
 package io.ctx4j.blackbox;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.ctx4j.CancelableContext;
 import io.ctx4j.Context;
 import io.ctx4j.ContextException;
 import io.ctx4j.Key;
 import io.ctx4j.ManualTimeSource;
 import io.ctx4j.Registration;
+import io.ctx4j.TimeSource;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -18,6 +21,9 @@ import java.util.Optional;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BiFunction;
+import java.util.function.IntSupplier;
+import java.util.function.Supplier;
 
 /**
  * Shared helpers of the core tests, black-box and white-box: time sources, custom contexts, failure
@@ -85,6 +91,43 @@ public final class Fixtures {
     public String toString() {
       return "Wrapper";
     }
+  }
+
+  /**
+   * A time source made of two functions, for tests that break one of its methods: {@code now} answers
+   * {@link TimeSource#now()}, {@code schedule} answers {@link TimeSource#schedule}.
+   */
+  public static TimeSource timeSource(
+      Supplier<Instant> now, BiFunction<Instant, Runnable, Registration> schedule) {
+    return new TimeSource() {
+      @Override
+      public Instant now() {
+        return now.get();
+      }
+
+      @Override
+      public Registration schedule(Instant deadline, Runnable action) {
+        return schedule.apply(deadline, action);
+      }
+    };
+  }
+
+  /**
+   * A timeout child and an {@code afterFunc} of {@code parent} each hold one registration on it while
+   * they live and give it back when cancelled or stopped (Go's XTestCancelRemoves and
+   * TestCustomContextAfterFuncUnregister). Expects {@code registrations} to count 0 on entry.
+   */
+  public static void assertTimeoutAndAfterFuncGiveTheirRegistrationBack(
+      Context parent, IntSupplier registrations) {
+    CancelableContext timer = Context.withTimeout(parent, FOREVER);
+    assertEquals(1, registrations.getAsInt());
+    timer.cancel();
+    assertEquals(0, registrations.getAsInt());
+
+    Registration after = Context.afterFunc(parent, () -> {});
+    assertEquals(1, registrations.getAsInt());
+    assertTrue(after.stop());
+    assertEquals(0, registrations.getAsInt());
   }
 
   /** How a {@link CustomContext} misbehaves, for the bad-input tests. */
