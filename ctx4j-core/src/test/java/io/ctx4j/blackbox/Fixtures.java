@@ -19,6 +19,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BiFunction;
@@ -91,6 +92,27 @@ public final class Fixtures {
     public String toString() {
       return "Wrapper";
     }
+  }
+
+  /**
+   * Starts a thread that waits for {@code go} to open, then runs {@code action} (not if interrupted
+   * while waiting); returns it for the test to join. The same as {@code
+   * io.ctx4j.testing.LatchThreads}, which the core's tests cannot use: ctx4j-test-support depends on
+   * the core.
+   */
+  public static Thread startAfter(CountDownLatch go, Runnable action) {
+    Thread t =
+        new Thread(
+            () -> {
+              try {
+                go.await();
+              } catch (InterruptedException e) {
+                return; // a test that gave up on the race; nothing to run
+              }
+              action.run();
+            });
+    t.start();
+    return t;
   }
 
   /**
