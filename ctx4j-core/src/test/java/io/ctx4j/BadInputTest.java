@@ -272,17 +272,11 @@ class BadInputTest {
   @Test
   void aTimeSourceWhoseScheduleThrowsLeavesNothingRegistered() {
     TimeSource broken =
-        new TimeSource() {
-          @Override
-          public Instant now() {
-            return EPOCH;
-          }
-
-          @Override
-          public Registration schedule(Instant deadline, Runnable action) {
-            throw new IllegalStateException("schedule is broken");
-          }
-        };
+        Fixtures.timeSource(
+            () -> EPOCH,
+            (deadline, action) -> {
+              throw new IllegalStateException("schedule is broken");
+            });
     CancelableContext parent = Context.withCancel(BG);
     Context clocked = Context.withTimeSource(parent, broken);
     IllegalStateException e =
@@ -301,20 +295,14 @@ class BadInputTest {
     RuntimeException stopFailed = new IllegalStateException("stop is broken");
     ManualTimeSource time = Fixtures.manualTime();
     TimeSource broken =
-        new TimeSource() {
-          @Override
-          public Instant now() {
-            return time.now();
-          }
-
-          @Override
-          public Registration schedule(Instant deadline, Runnable action) {
-            time.schedule(deadline, action);
-            return () -> {
-              throw stopFailed;
-            };
-          }
-        };
+        Fixtures.timeSource(
+            time::now,
+            (deadline, action) -> {
+              time.schedule(deadline, action);
+              return () -> {
+                throw stopFailed;
+              };
+            });
     try (Fixtures.Uncaught uncaught = Fixtures.Uncaught.onCurrentThread()) {
       CancelableContext ctx = Context.withTimeout(Context.withTimeSource(BG, broken), HOUR);
       CancelableContext child = Context.withCancel(ctx);
@@ -330,18 +318,7 @@ class BadInputTest {
 
   @Test
   void aTimeSourceWhoseNowReturnsNullIsRejectedClearly() {
-    TimeSource broken =
-        new TimeSource() {
-          @Override
-          public Instant now() {
-            return null;
-          }
-
-          @Override
-          public Registration schedule(Instant deadline, Runnable action) {
-            return () -> false;
-          }
-        };
+    TimeSource broken = Fixtures.timeSource(() -> null, (deadline, action) -> () -> false);
     Context clocked = Context.withTimeSource(BG, broken);
     NullPointerException e = assertThrows(NullPointerException.class, () -> Context.withTimeout(clocked, HOUR));
     assertTrue(e.getMessage() != null && e.getMessage().contains("now()"), e::getMessage);

@@ -158,15 +158,7 @@ class CancelTest {
     child.cancel();
     assertEquals(0, r.registrationCount());
 
-    CancelableContext timer = Context.withTimeout(root, FOREVER);
-    assertEquals(1, r.registrationCount());
-    timer.cancel();
-    assertEquals(0, r.registrationCount());
-
-    Registration after = Context.afterFunc(root, () -> {});
-    assertEquals(1, r.registrationCount());
-    assertTrue(after.stop());
-    assertEquals(0, r.registrationCount());
+    Fixtures.assertTimeoutAndAfterFuncGiveTheirRegistrationBack(root, r::registrationCount);
     assertFalse(root.isDone());
   }
 

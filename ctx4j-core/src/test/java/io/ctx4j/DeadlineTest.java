@@ -178,17 +178,12 @@ class DeadlineTest {
       CancelableContext systemParent = Context.withCancel(Context.background());
       CountDownLatch go = new CountDownLatch(1);
       Thread canceller =
-          new Thread(
+          Fixtures.startAfter(
+              go,
               () -> {
-                try {
-                  go.await();
-                } catch (InterruptedException e) {
-                  return;
-                }
                 parent.cancel();
                 systemParent.cancel();
               });
-      canceller.start();
       List<CancelableContext> children = new ArrayList<>();
       for (int i = 0; i < 50; i++) {
         if (i == 5) {

@@ -17,8 +17,11 @@ import org.junit.jupiter.api.Test;
 class DeepTreeTest {
   private static final int MILLION = 1_000_000;
 
-  /** Returns the middle and the leaf of a chain of a million cancelable contexts under root. */
-  private static CancelableContext[] chainOfAMillion(CancelableContext root) {
+  /** A chain of a million cancelable contexts under {@code root}, with its middle and its leaf. */
+  private record Chain(CancelableContext root, CancelableContext middle, CancelableContext leaf) {}
+
+  private static Chain chainOfAMillion() {
+    CancelableContext root = Context.withCancel(Context.background());
     CancelableContext leaf = root;
     CancelableContext middle = null;
     for (int i = 0; i < MILLION; i++) {
@@ -27,26 +30,24 @@ class DeepTreeTest {
         middle = leaf;
       }
     }
-    return new CancelableContext[] {middle, leaf};
+    return new Chain(root, middle, leaf);
   }
 
   @Test
   void aChainAMillionDeepCancelsFromTheRoot() {
-    CancelableContext root = Context.withCancel(Context.background());
-    CancelableContext[] chain = chainOfAMillion(root);
-    CancelableContext middle = chain[0];
-    CancelableContext leaf = chain[1];
+    Chain chain = chainOfAMillion();
     Throwable why = new Exception("from the root");
-    root.cancel(why);
-    assertSame(Context.CANCELED, leaf.err());
-    assertSame(why, leaf.cause());
-    assertSame(why, middle.cause());
+    chain.root().cancel(why);
+    assertSame(Context.CANCELED, chain.leaf().err());
+    assertSame(why, chain.leaf().cause());
+    assertSame(why, chain.middle().cause());
   }
 
   @Test
   void aCallbackAtTheBottomOfAMillionLazyLinksRegistersThemWithoutRecursion() {
-    CancelableContext root = Context.withCancel(Context.background());
-    CancelableContext leaf = chainOfAMillion(root)[1];
+    Chain chain = chainOfAMillion();
+    CancelableContext root = chain.root();
+    CancelableContext leaf = chain.leaf();
     AtomicInteger runs = new AtomicInteger();
     leaf.onDone(runs::incrementAndGet);
     assertEquals(1, ((CancelStateMachine) root).registrationCount());
@@ -57,16 +58,15 @@ class DeepTreeTest {
 
   @Test
   void aChainAMillionDeepCancelsFromTheMiddleAndPrintsBriefly() {
-    CancelableContext root = Context.withCancel(Context.background());
-    CancelableContext[] chain = chainOfAMillion(root);
-    CancelableContext middle = chain[0];
-    CancelableContext leaf = chain[1];
+    Chain chain = chainOfAMillion();
+    CancelableContext root = chain.root();
+    CancelableContext leaf = chain.leaf();
     String s = leaf.toString();
     assertTrue(s.startsWith("context.Background.WithCancel.WithCancel"), () -> s.substring(0, 100));
     assertTrue(s.endsWith(".WithCancel"));
     assertTrue(s.contains("more layers"), "a million layers must not print in full");
     assertTrue(s.length() < 10_000, "printed " + s.length() + " characters");
-    middle.cancel();
+    chain.middle().cancel();
     assertTrue(leaf.isDone());
     assertFalse(root.isDone());
     assertEquals(1, ((CancelStateMachine) root).registrationCount(), "the root keeps its one live child");

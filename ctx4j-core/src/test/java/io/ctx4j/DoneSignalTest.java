@@ -20,8 +20,10 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Function;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Named;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
@@ -31,10 +33,20 @@ import org.junit.jupiter.params.provider.MethodSource;
  */
 class DoneSignalTest {
 
-  /** How each test sees the context it cancels. */
-  static Stream<Function<Context, Context>> views() {
+  /**
+   * A fresh cancelable context for each test run, and how the test sees it: itself, through a value
+   * layer, through a custom wrapper.
+   */
+  static Stream<Arguments> views() {
     return Stream.of(
-        c -> c, c -> Context.withValue(c, Key.named("k"), "v"), Fixtures.Wrapper::new);
+        view("plain", c -> c),
+        view("value layer", c -> Context.withValue(c, Key.named("k"), "v")),
+        view("custom wrapper", Fixtures.Wrapper::new));
+  }
+
+  private static Arguments view(String name, Function<Context, Context> how) {
+    CancelableContext ctx = Context.withCancel(Context.background());
+    return Arguments.of(ctx, Named.of(name, how.apply(ctx)));
   }
 
   private static Thread start(Runnable r) {
@@ -80,9 +92,7 @@ class DoneSignalTest {
 
   @ParameterizedTest
   @MethodSource("views")
-  void pollingSeesTheCancellation(Function<Context, Context> view) throws Exception {
-    CancelableContext ctx = Context.withCancel(Context.background());
-    Context seen = view.apply(ctx);
+  void pollingSeesTheCancellation(CancelableContext ctx, Context seen) throws Exception {
     CountDownLatch polling = new CountDownLatch(1);
     AtomicReference<ContextException> err = new AtomicReference<>();
     Thread poller =
@@ -103,9 +113,7 @@ class DoneSignalTest {
 
   @ParameterizedTest
   @MethodSource("views")
-  void awaitReturnsOnceDone(Function<Context, Context> view) throws Exception {
-    CancelableContext ctx = Context.withCancel(Context.background());
-    Context seen = view.apply(ctx);
+  void awaitReturnsOnceDone(CancelableContext ctx, Context seen) throws Exception {
     CountDownLatch returned = new CountDownLatch(1);
     AtomicReference<Throwable> failure = new AtomicReference<>();
     startBlocking(
@@ -122,9 +130,7 @@ class DoneSignalTest {
 
   @ParameterizedTest
   @MethodSource("views")
-  void awaitIsInterruptibleAndLeavesNoRegistration(Function<Context, Context> view) throws Exception {
-    CancelableContext ctx = Context.withCancel(Context.background());
-    Context seen = view.apply(ctx);
+  void awaitIsInterruptibleAndLeavesNoRegistration(CancelableContext ctx, Context seen) throws Exception {
     AtomicReference<Throwable> outcome = new AtomicReference<>();
     interruptUntilGone(startBlocking(seen::await, outcome));
     assertInstanceOf(InterruptedException.class, outcome.get());
@@ -144,9 +150,7 @@ class DoneSignalTest {
 
   @ParameterizedTest
   @MethodSource("views")
-  void timedAwaitTellsWhetherTheContextIsDone(Function<Context, Context> view) throws Exception {
-    CancelableContext ctx = Context.withCancel(Context.background());
-    Context seen = view.apply(ctx);
+  void timedAwaitTellsWhetherTheContextIsDone(CancelableContext ctx, Context seen) throws Exception {
     assertFalse(seen.await(Duration.ofMillis(5)));
     assertFalse(seen.await(Duration.ZERO));
     assertEquals(0, ((CancelStateMachine) ctx).registrationCount(), "a timed-out waiter must not stay registered");
@@ -158,9 +162,7 @@ class DoneSignalTest {
 
   @ParameterizedTest
   @MethodSource("views")
-  void onDoneRunsOnceOnTheCancellingThread(Function<Context, Context> view) throws Exception {
-    CancelableContext ctx = Context.withCancel(Context.background());
-    Context seen = view.apply(ctx);
+  void onDoneRunsOnceOnTheCancellingThread(CancelableContext ctx, Context seen) throws Exception {
     AtomicInteger runs = new AtomicInteger();
     AtomicReference<Thread> ranOn = new AtomicReference<>();
     Registration r =
@@ -211,9 +213,7 @@ class DoneSignalTest {
 
   @ParameterizedTest
   @MethodSource("views")
-  void toFutureCompletesExceptionallyWithTheError(Function<Context, Context> view) throws Exception {
-    CancelableContext ctx = Context.withCancel(Context.background());
-    Context seen = view.apply(ctx);
+  void toFutureCompletesExceptionallyWithTheError(CancelableContext ctx, Context seen) throws Exception {
     CompletableFuture<Void> f = seen.toFuture();
     CompletableFuture<Void> abandoned = seen.toFuture();
     assertFalse(f.isDone());
@@ -239,9 +239,7 @@ class DoneSignalTest {
    */
   @ParameterizedTest
   @MethodSource("views")
-  void awaitWorkRethrowsTheCancellationOfTheWork(Function<Context, Context> view) throws Exception {
-    CancelableContext ctx = Context.withCancel(Context.background());
-    Context seen = view.apply(ctx);
+  void awaitWorkRethrowsTheCancellationOfTheWork(CancelableContext ctx, Context seen) throws Exception {
     CompletableFuture<String> cancelled = new CompletableFuture<>();
     cancelled.cancel(false);
     CancellationException e = assertThrows(CancellationException.class, () -> seen.await(cancelled));
@@ -260,9 +258,7 @@ class DoneSignalTest {
 
   @ParameterizedTest
   @MethodSource("views")
-  void awaitWorkReturnsTheResultIfTheWorkFinishesFirst(Function<Context, Context> view) throws Exception {
-    CancelableContext ctx = Context.withCancel(Context.background());
-    Context seen = view.apply(ctx);
+  void awaitWorkReturnsTheResultIfTheWorkFinishesFirst(CancelableContext ctx, Context seen) throws Exception {
     CompletableFuture<String> work = new CompletableFuture<>();
     Thread worker = start(() -> work.complete("result"));
     assertEquals("result", seen.await(work));
@@ -274,9 +270,7 @@ class DoneSignalTest {
 
   @ParameterizedTest
   @MethodSource("views")
-  void awaitWorkThrowsTheContextsErrorIfTheContextFinishesFirst(Function<Context, Context> view) throws Exception {
-    CancelableContext ctx = Context.withCancel(Context.background());
-    Context seen = view.apply(ctx);
+  void awaitWorkThrowsTheContextsErrorIfTheContextFinishesFirst(CancelableContext ctx, Context seen) throws Exception {
     CompletableFuture<String> never = new CompletableFuture<>();
     Exception why = new Exception("why");
     Thread canceller = start(() -> ctx.cancel(why));
@@ -288,9 +282,7 @@ class DoneSignalTest {
 
   @ParameterizedTest
   @MethodSource("views")
-  void awaitWorkThrowsExecutionExceptionIfTheWorkFails(Function<Context, Context> view) throws Exception {
-    CancelableContext ctx = Context.withCancel(Context.background());
-    Context seen = view.apply(ctx);
+  void awaitWorkThrowsExecutionExceptionIfTheWorkFails(CancelableContext ctx, Context seen) throws Exception {
     IOException failure = new IOException("disk");
     CompletableFuture<String> work = new CompletableFuture<>();
     Thread worker = start(() -> work.completeExceptionally(failure));

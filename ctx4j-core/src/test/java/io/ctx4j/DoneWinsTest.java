@@ -153,17 +153,12 @@ class DoneWinsTest {
   void cancelThenInterruptWhileWaitingGivesTheOutcome(
       Wait wait, String name, Function<Context, Context> view) throws Exception {
     for (int round = 0; round < 50; round++) {
-      CancelableContext ctx = Context.withCancel(Context.background());
-      Outcome o = new Outcome();
-      AtomicBoolean interruptSent = new AtomicBoolean();
-      Thread waiter = startParkedWaiter(wait, ctx, view, interruptSent, o);
+      ParkedWaiter waiter = new ParkedWaiter(wait, view);
       Exception why = new Exception("why " + round);
-      ctx.cancel(why);
+      waiter.ctx.cancel(why);
       waiter.interrupt();
-      interruptSent.set(true);
-      waiter.join(BOUND.toMillis());
-      assertFalse(waiter.isAlive(), "the waiter did not wake up");
-      wait.assertDoneOutcome(o, why);
+      waiter.join();
+      wait.assertDoneOutcome(waiter.outcome, why);
     }
   }
 
@@ -177,10 +172,9 @@ class DoneWinsTest {
       Wait wait, String name, Function<Context, Context> view) throws Exception {
     int interrupted = 0;
     for (int round = 0; round < 100; round++) {
-      CancelableContext ctx = Context.withCancel(Context.background());
-      Outcome o = new Outcome();
-      AtomicBoolean interruptSent = new AtomicBoolean();
-      Thread waiter = startParkedWaiter(wait, ctx, view, interruptSent, o);
+      ParkedWaiter waiter = new ParkedWaiter(wait, view);
+      CancelableContext ctx = waiter.ctx;
+      Outcome o = waiter.outcome;
       Exception why = new Exception("why " + round);
       CyclicBarrier start = new CyclicBarrier(2);
       Thread canceller =
@@ -192,10 +186,8 @@ class DoneWinsTest {
       canceller.start();
       awaitQuietly(start);
       waiter.interrupt();
-      interruptSent.set(true);
       canceller.join(BOUND.toMillis());
-      waiter.join(BOUND.toMillis());
-      assertFalse(waiter.isAlive(), "the waiter did not wake up");
+      waiter.join();
       if (o.thrown instanceof InterruptedException) {
         interrupted++;
         assertFalse(o.interruptedAfter, "InterruptedException must clear the status");
@@ -222,18 +214,35 @@ class DoneWinsTest {
     }
   }
 
-  /** Starts a thread that runs {@code wait} on the view of {@code ctx}; returns once it is parked. */
-  private static Thread startParkedWaiter(
-      Wait wait,
-      CancelableContext ctx,
-      Function<Context, Context> view,
-      AtomicBoolean interruptSent,
-      Outcome o) {
-    Context seen = view.apply(ctx);
-    Thread waiter = new Thread(() -> copy(runHere(wait, seen, interruptSent), o));
-    waiter.start();
-    awaitParked(waiter, ctx);
-    return waiter;
+  /**
+   * A thread parked in {@code wait} on a view of a fresh live context {@link #ctx}; {@link #outcome}
+   * holds what the wait did once {@link #join()} has returned.
+   */
+  private static final class ParkedWaiter {
+    final CancelableContext ctx = Context.withCancel(Context.background());
+    final Outcome outcome = new Outcome();
+    private final AtomicBoolean interruptSent = new AtomicBoolean();
+    private final Thread thread;
+
+    /** Starts the waiter; returns once it is parked. */
+    ParkedWaiter(Wait wait, Function<Context, Context> view) {
+      Context seen = view.apply(ctx);
+      thread = new Thread(() -> copy(runHere(wait, seen, interruptSent), outcome));
+      thread.start();
+      awaitParked(thread, ctx);
+    }
+
+    /** Interrupts the waiter, then lets it read its interrupt status. */
+    void interrupt() {
+      thread.interrupt();
+      interruptSent.set(true);
+    }
+
+    /** Waits for the waiter to return; fails if it does not within {@code BOUND}. */
+    void join() throws InterruptedException {
+      thread.join(BOUND.toMillis());
+      assertFalse(thread.isAlive(), "the waiter did not wake up");
+    }
   }
 
   private static void copy(Outcome from, Outcome to) {

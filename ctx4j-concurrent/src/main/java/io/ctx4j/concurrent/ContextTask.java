@@ -175,11 +175,8 @@ final class ContextTask<T> extends CompletableFuture<T> implements RunnableFutur
     } catch (CancellationException e) {
       throw unwrapped(e);
     } catch (InterruptedException e) {
-      if (!endingOrDone()) {
-        throw e;
-      }
+      return doneWinsOver(e);
     }
-    return doneWins();
   }
 
   @Override
@@ -190,9 +187,14 @@ final class ContextTask<T> extends CompletableFuture<T> implements RunnableFutur
     } catch (CancellationException e) {
       throw unwrapped(e);
     } catch (InterruptedException e) {
-      if (!endingOrDone()) {
-        throw e;
-      }
+      return doneWinsOver(e);
+    }
+  }
+
+  /** An interrupt while waiting: rethrown while the context lives, else {@link #doneWins()}. */
+  private T doneWinsOver(InterruptedException e) throws InterruptedException, ExecutionException {
+    if (!endingOrDone()) {
+      throw e;
     }
     return doneWins();
   }

@@ -14,7 +14,6 @@ import io.ctx4j.CancelableContext;
 import io.ctx4j.Context;
 import io.ctx4j.Key;
 import io.ctx4j.ManualTimeSource;
-import io.ctx4j.Registration;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -85,15 +84,7 @@ class CustomParentTest {
     b.cancel();
     assertEquals(0, parent.callbackCount());
 
-    CancelableContext t = Context.withTimeout(parent, FOREVER);
-    assertEquals(1, parent.callbackCount());
-    t.cancel();
-    assertEquals(0, parent.callbackCount());
-
-    Registration r = Context.afterFunc(parent, () -> {});
-    assertEquals(1, parent.callbackCount());
-    assertTrue(r.stop());
-    assertEquals(0, parent.callbackCount());
+    Fixtures.assertTimeoutAndAfterFuncGiveTheirRegistrationBack(parent, parent::callbackCount);
   }
 
   @Test

@@ -1,12 +1,15 @@
 package io.ctx4j.blackbox;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.ctx4j.CancelableContext;
 import io.ctx4j.Context;
 import io.ctx4j.ContextException;
 import io.ctx4j.Key;
 import io.ctx4j.ManualTimeSource;
 import io.ctx4j.Registration;
+import io.ctx4j.TimeSource;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -16,8 +19,12 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BiFunction;
+import java.util.function.IntSupplier;
+import java.util.function.Supplier;
 
 /**
  * Shared helpers of the core tests, black-box and white-box: time sources, custom contexts, failure
@@ -85,6 +92,64 @@ public final class Fixtures {
     public String toString() {
       return "Wrapper";
     }
+  }
+
+  /**
+   * Starts a thread that waits for {@code go} to open, then runs {@code action} (not if interrupted
+   * while waiting); returns it for the test to join. The same as {@code
+   * io.ctx4j.testing.LatchThreads}, which the core's tests cannot use: ctx4j-test-support depends on
+   * the core.
+   */
+  public static Thread startAfter(CountDownLatch go, Runnable action) {
+    Thread t =
+        new Thread(
+            () -> {
+              try {
+                go.await();
+              } catch (InterruptedException e) {
+                return; // a test that gave up on the race; nothing to run
+              }
+              action.run();
+            });
+    t.start();
+    return t;
+  }
+
+  /**
+   * A time source made of two functions, for tests that break one of its methods: {@code now} answers
+   * {@link TimeSource#now()}, {@code schedule} answers {@link TimeSource#schedule}.
+   */
+  public static TimeSource timeSource(
+      Supplier<Instant> now, BiFunction<Instant, Runnable, Registration> schedule) {
+    return new TimeSource() {
+      @Override
+      public Instant now() {
+        return now.get();
+      }
+
+      @Override
+      public Registration schedule(Instant deadline, Runnable action) {
+        return schedule.apply(deadline, action);
+      }
+    };
+  }
+
+  /**
+   * A timeout child and an {@code afterFunc} of {@code parent} each hold one registration on it while
+   * they live and give it back when cancelled or stopped (Go's XTestCancelRemoves and
+   * TestCustomContextAfterFuncUnregister). Expects {@code registrations} to count 0 on entry.
+   */
+  public static void assertTimeoutAndAfterFuncGiveTheirRegistrationBack(
+      Context parent, IntSupplier registrations) {
+    CancelableContext timer = Context.withTimeout(parent, FOREVER);
+    assertEquals(1, registrations.getAsInt());
+    timer.cancel();
+    assertEquals(0, registrations.getAsInt());
+
+    Registration after = Context.afterFunc(parent, () -> {});
+    assertEquals(1, registrations.getAsInt());
+    assertTrue(after.stop());
+    assertEquals(0, registrations.getAsInt());
   }
 
   /** How a {@link CustomContext} misbehaves, for the bad-input tests. */

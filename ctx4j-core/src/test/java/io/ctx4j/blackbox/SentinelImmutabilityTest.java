@@ -21,6 +21,7 @@ import java.io.ObjectOutputStream;
 import java.util.concurrent.CancellationException;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.function.Executable;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
@@ -41,21 +42,15 @@ class SentinelImmutabilityTest {
    * exceptions on the JVM-wide {@code Context.CANCELED}.
    */
   @Test
-  @SuppressWarnings("try") // the resource exists only to fail on close
   void throwingErrFromTryWithResourcesWithAFailingCloseLeavesTheSentinelUnchanged() {
     CancelableContext ctx = Context.withCancel(Context.background());
     ctx.cancel();
     for (int i = 0; i < 3; i++) {
       CanceledException thrown =
-          assertThrows(
+          thrownWithAFailingClose(
               CanceledException.class,
               () -> {
-                try (AutoCloseable resource =
-                    () -> {
-                      throw new IOException("close failed");
-                    }) {
-                  throw ctx.err();
-                }
+                throw ctx.err();
               });
       assertSame(Context.CANCELED, thrown, "catch and == still see the sentinel");
     }
@@ -124,22 +119,29 @@ class SentinelImmutabilityTest {
 
   /** Fresh copies, which are what ctx4j throws, remain ordinary mutable exceptions. */
   @Test
-  @SuppressWarnings("try")
   void thrownCopiesStillCollectSuppressedExceptions() {
     CancelableContext ctx = Context.withCancel(Context.background());
     ctx.cancel();
-    ContextException thrown =
-        assertThrows(
-            ContextException.class,
-            () -> {
-              try (AutoCloseable resource =
-                  () -> {
-                    throw new IOException("close failed");
-                  }) {
-                ctx.throwIfDone();
-              }
-            });
+    ContextException thrown = thrownWithAFailingClose(ContextException.class, ctx::throwIfDone);
     assertEquals(1, thrown.getSuppressed().length, "the close failure is kept on the fresh copy");
+  }
+
+  /**
+   * Runs {@code body} inside a try-with-resources whose {@code close()} fails, and returns the
+   * {@code type} it throws (with the close failure added as suppressed, if it takes any).
+   */
+  @SuppressWarnings("try") // the resource exists only to fail on close
+  private static <T extends Throwable> T thrownWithAFailingClose(Class<T> type, Executable body) {
+    return assertThrows(
+        type,
+        () -> {
+          try (AutoCloseable resource =
+              () -> {
+                throw new IOException("close failed");
+              }) {
+            body.execute();
+          }
+        });
   }
 
   private static Object roundTrip(Object o) throws Exception {

@@ -9,7 +9,6 @@ import io.ctx4j.CancelableContext;
 import io.ctx4j.Context;
 import io.ctx4j.Key;
 import io.ctx4j.ManualTimeSource;
-import io.ctx4j.Registration;
 import io.ctx4j.TimeSource;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -108,20 +107,14 @@ class ToStringTest {
     ManualTimeSource time = Fixtures.manualTime();
     boolean[] broken = {false};
     TimeSource flaky =
-        new TimeSource() {
-          @Override
-          public java.time.Instant now() {
-            if (broken[0]) {
-              throw new IllegalStateException("clock is broken");
-            }
-            return time.now();
-          }
-
-          @Override
-          public Registration schedule(java.time.Instant deadline, Runnable action) {
-            return time.schedule(deadline, action);
-          }
-        };
+        Fixtures.timeSource(
+            () -> {
+              if (broken[0]) {
+                throw new IllegalStateException("clock is broken");
+              }
+              return time.now();
+            },
+            time::schedule);
     CancelableContext c = Context.withTimeout(Context.withTimeSource(Context.background(), flaky), FOREVER);
     broken[0] = true;
     String s = c.toString();

@@ -138,18 +138,28 @@ class ValueTest {
         IllegalArgumentException.class, () -> Context.withValue(Context.background(), raw, 7L));
   }
 
-  @Test
-  void aThousandValuesInOneChainAreAllFound() {
-    List<Key<Integer>> keys = new ArrayList<>();
+  /**
+   * Binds keys {@code k0} to {@code k<n-1>} to their index, one layer each under background, with a
+   * cancel layer after every {@code cancelEvery}-th binding (none if 0); adds the keys to {@code
+   * keys} and returns the leaf.
+   */
+  private static Context chainOfValues(List<Key<Integer>> keys, int n, int cancelEvery) {
     Context c = Context.background();
-    for (int i = 0; i < 1000; i++) {
+    for (int i = 0; i < n; i++) {
       Key<Integer> k = Key.named("k" + i);
       keys.add(k);
       c = Context.withValue(c, k, i);
-      if (i % 100 == 0) {
+      if (cancelEvery > 0 && i % cancelEvery == 0) {
         c = Context.withCancel(c);
       }
     }
+    return c;
+  }
+
+  @Test
+  void aThousandValuesInOneChainAreAllFound() {
+    List<Key<Integer>> keys = new ArrayList<>();
+    Context c = chainOfValues(keys, 1000, 100);
     for (int i = 0; i < keys.size(); i++) {
       assertEquals(i, c.value(keys.get(i)));
     }
@@ -274,13 +284,7 @@ class ValueTest {
     try {
       for (int round = 0; round < 50; round++) {
         List<Key<Integer>> keys = new ArrayList<>();
-        Context c = Context.background();
-        for (int i = 0; i < 500; i++) {
-          Key<Integer> k = Key.named("k" + i);
-          keys.add(k);
-          c = Context.withValue(c, k, i);
-        }
-        Context leaf = c;
+        Context leaf = chainOfValues(keys, 500, 0);
         Key<Integer> missing = Key.named("missing");
         CyclicBarrier start = new CyclicBarrier(threads);
         List<Future<Integer>> results = new ArrayList<>();

@@ -26,20 +26,29 @@ class CallbackPoolTest {
   private static final long BOUND_MS = 10_000;
   private static final Duration NEVER = Duration.ofHours(1);
 
+  /**
+   * Hands the pool {@code n} functions that each count {@code started} down, block until {@code
+   * release} opens, then run {@code then}.
+   */
+  private static void executeBlocked(
+      CallbackPool pool, int n, CountDownLatch started, CountDownLatch release, Runnable then) {
+    for (int i = 0; i < n; i++) {
+      pool.execute(
+          () -> {
+            started.countDown();
+            awaitQuietly(release);
+            then.run();
+          });
+    }
+  }
+
   @Test
   void runsNoMoreThreadsThanTheBoundWhileNothingStalls() throws Exception {
     CallbackPool pool = new CallbackPool("test-bounded-", 3, NEVER, NEVER);
     CountDownLatch release = new CountDownLatch(1);
     CountDownLatch started = new CountDownLatch(3);
     CountDownLatch finished = new CountDownLatch(50);
-    for (int i = 0; i < 50; i++) {
-      pool.execute(
-          () -> {
-            started.countDown();
-            awaitQuietly(release);
-            finished.countDown();
-          });
-    }
+    executeBlocked(pool, 50, started, release, finished::countDown);
     assertTrue(started.await(BOUND_MS, TimeUnit.MILLISECONDS));
     assertEquals(3, pool.threadCount(), "50 blocked functions, a bound of 3");
     release.countDown();
@@ -139,13 +148,7 @@ class CallbackPoolTest {
     CallbackPool pool = new CallbackPool("test-retire-", 4, NEVER, Duration.ofMillis(20));
     CountDownLatch ran = new CountDownLatch(4);
     CountDownLatch release = new CountDownLatch(1);
-    for (int i = 0; i < 4; i++) {
-      pool.execute(
-          () -> {
-            ran.countDown();
-            awaitQuietly(release);
-          });
-    }
+    executeBlocked(pool, 4, ran, release, () -> {});
     assertTrue(ran.await(BOUND_MS, TimeUnit.MILLISECONDS));
     assertEquals(4, pool.threadCount());
     release.countDown();

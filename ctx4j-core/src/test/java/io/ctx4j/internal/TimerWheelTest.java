@@ -6,12 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.ctx4j.blackbox.Fixtures;
 import java.lang.management.ManagementFactory;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -205,24 +205,19 @@ class TimerWheelTest {
     int threads = 4;
     int each = 5_000;
     AtomicInteger runs = new AtomicInteger();
-    CyclicBarrier start = new CyclicBarrier(threads);
+    CountDownLatch start = new CountDownLatch(1);
     List<Thread> all = new ArrayList<>();
     for (int t = 0; t < threads; t++) {
-      Thread th =
-          new Thread(
+      all.add(
+          Fixtures.startAfter(
+              start,
               () -> {
-                try {
-                  start.await();
-                } catch (Exception e) {
-                  throw new AssertionError(e);
-                }
                 for (int i = 0; i < each; i++) {
                   w.schedule(Long.MAX_VALUE, 500, runs::incrementAndGet);
                 }
-              });
-      th.start();
-      all.add(th);
+              }));
     }
+    start.countDown();
     for (Thread th : all) {
       th.join();
     }

@@ -73,17 +73,21 @@ class CancelFailureTest extends H2Test {
     }
   }
 
+  /** What {@link #executeAfterRefusedCancel} throws when its body ends with {@code end}. */
+  private <X extends Throwable> X thrownAfterRefusedCancel(
+      Class<X> type, ContextStatements.SqlBody<Statement, ?> end) {
+    return assertThrows(type, () -> executeAfterRefusedCancel(end));
+  }
+
   @Test
   void aFailedCancelIsSuppressedOnTheExceptionExecuteThrows() {
     SQLException bodyFailure = new SQLException("the body's own failure");
     CanceledException e =
-        assertThrows(
+        thrownAfterRefusedCancel(
             CanceledException.class,
-            () ->
-                executeAfterRefusedCancel(
-                    s -> {
-                      throw bodyFailure;
-                    }));
+            s -> {
+              throw bodyFailure;
+            });
     assertEquals(List.of(bodyFailure, refusal), List.of(e.getSuppressed()));
     assertEquals(List.of(), reported, "reported once, not twice");
   }
@@ -92,13 +96,11 @@ class CancelFailureTest extends H2Test {
   void aFailedCancelIsSuppressedOnTheBodysRuntimeException() {
     IllegalStateException bug = new IllegalStateException("bug");
     IllegalStateException e =
-        assertThrows(
+        thrownAfterRefusedCancel(
             IllegalStateException.class,
-            () ->
-                executeAfterRefusedCancel(
-                    s -> {
-                      throw bug;
-                    }));
+            s -> {
+              throw bug;
+            });
     assertSame(bug, e);
     assertEquals(List.of(refusal), List.of(e.getSuppressed()));
     assertEquals(List.of(), reported);

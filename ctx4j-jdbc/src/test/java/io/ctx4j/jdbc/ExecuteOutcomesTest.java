@@ -16,6 +16,7 @@ import io.ctx4j.Context;
 import io.ctx4j.DeadlineExceededException;
 import io.ctx4j.Registration;
 import io.ctx4j.testing.ForeignContext;
+import io.ctx4j.testing.LatchThreads;
 import java.sql.BatchUpdateException;
 import java.sql.CallableStatement;
 import java.sql.PreparedStatement;
@@ -331,17 +332,7 @@ class ExecuteOutcomesTest extends H2Test {
     CancelableContext ctx = Context.withCancel(Context.background());
     try (Statement st = connection.createStatement()) {
       CountDownLatch running = new CountDownLatch(1);
-      Thread canceller =
-          new Thread(
-              () -> {
-                try {
-                  running.await();
-                } catch (InterruptedException e) {
-                  return;
-                }
-                ctx.cancel(why);
-              });
-      canceller.start();
+      Thread canceller = LatchThreads.startAfter(running, () -> ctx.cancel(why));
       CanceledException e =
           assertThrows(
               CanceledException.class,

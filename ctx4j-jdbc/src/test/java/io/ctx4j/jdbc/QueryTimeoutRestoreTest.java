@@ -28,6 +28,12 @@ class QueryTimeoutRestoreTest extends H2Test {
     return Context.withTimeout(Context.background(), Duration.ofSeconds(s));
   }
 
+  /** Neither the statement nor H2's session keeps a query timeout once ctx4j has taken it back. */
+  private void assertNoTimeoutLeft(Statement st) throws SQLException {
+    assertEquals(0, st.getQueryTimeout());
+    assertEquals(0, freshStatementTimeout(connection));
+  }
+
   @Test
   void aStatementReusedWithoutDeadlineRunsALongQueryToTheEnd() throws Exception {
     try (Statement st = connection.createStatement()) {
@@ -66,8 +72,7 @@ class QueryTimeoutRestoreTest extends H2Test {
                 return s.getQueryTimeout();
               });
       assertTrue(during <= 30 && during >= 20, "rounded up from the time left: " + during);
-      assertEquals(0, ps.getQueryTimeout());
-      assertEquals(0, freshStatementTimeout(connection));
+      assertNoTimeoutLeft(ps);
     }
   }
 
@@ -80,8 +85,7 @@ class QueryTimeoutRestoreTest extends H2Test {
               SQLException.class,
               () -> ContextStatements.execute(ctx, st, s -> s.executeQuery("SELEKT 1")));
       assertTrue(e.getMessage().contains("SELEKT"), e.getMessage());
-      assertEquals(0, st.getQueryTimeout());
-      assertEquals(0, freshStatementTimeout(connection));
+      assertNoTimeoutLeft(st);
     }
   }
 
@@ -157,8 +161,7 @@ class QueryTimeoutRestoreTest extends H2Test {
       assertTrue(seen[0] <= 100 && seen[0] >= 90, "outer " + seen[0]);
       assertTrue(seen[1] <= 3 && seen[1] >= 1, "inner " + seen[1]);
       assertEquals(seen[0], seen[2], "the inner execute gives the outer's timeout back");
-      assertEquals(0, st.getQueryTimeout());
-      assertEquals(0, freshStatementTimeout(connection));
+      assertNoTimeoutLeft(st);
     }
   }
 

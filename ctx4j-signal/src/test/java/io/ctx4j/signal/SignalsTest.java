@@ -11,6 +11,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.ctx4j.CancelableContext;
 import io.ctx4j.Context;
 import io.ctx4j.ManualTimeSource;
+import io.ctx4j.testing.LatchThreads;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -131,18 +132,7 @@ class SignalsTest {
     List<Thread> threads = new ArrayList<>();
     CountDownLatch go = new CountDownLatch(1);
     for (int i = 0; i < 10; i++) {
-      Thread t =
-          new Thread(
-              () -> {
-                try {
-                  go.await();
-                } catch (InterruptedException e) {
-                  return;
-                }
-                ctx.stop();
-              });
-      t.start();
-      threads.add(t);
+      threads.add(LatchThreads.startAfter(go, ctx::stop));
     }
     go.countDown();
     for (Thread t : threads) {

@@ -24,6 +24,8 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BiFunction;
+import java.util.function.Supplier;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.function.Executable;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -341,24 +343,13 @@ class BadInputTest {
     }));
     rows.add(row("time source whose Registration.stop() throws", () -> {
       ManualTimeSource time = ManualTimeSource.startingAt(T0);
-      TimeSource broken = new TimeSource() {
-        @Override
-        public Instant now() {
-          return time.now();
-        }
-
-        @Override
-        public Registration schedule(Instant deadline, Runnable action) {
-          time.schedule(deadline, action);
-          return () -> {
-            throw new IllegalStateException("stop is broken");
-          };
-        }
-      };
-      Thread.UncaughtExceptionHandler previous = Thread.currentThread().getUncaughtExceptionHandler();
-      List<Throwable> reported = new CopyOnWriteArrayList<>();
-      Thread.currentThread().setUncaughtExceptionHandler((t, e) -> reported.add(e));
-      try {
+      TimeSource broken = timeSource(time::now, (deadline, action) -> {
+        time.schedule(deadline, action);
+        return () -> {
+          throw new IllegalStateException("stop is broken");
+        };
+      });
+      List<Throwable> reported = captureUncaught(() -> {
         CancelableContext ctx = Context.withTimeout(Context.withTimeSource(bg(), broken), Duration.ofHours(1));
         CancelableContext child = Context.withCancel(ctx);
         AtomicInteger ran = new AtomicInteger();
@@ -366,39 +357,19 @@ class BadInputTest {
         assertTrue(ctx.cancel());
         bornDone(child, Context.CANCELED, Context.CANCELED);
         assertEquals(1, ran.get());
-        assertEquals(1, reported.size(), "the stop failure is reported");
-      } finally {
-        Thread.currentThread().setUncaughtExceptionHandler(previous);
-      }
+      });
+      assertEquals(1, reported.size(), "the stop failure is reported");
     }));
     rows.add(row("time source whose now() returns null", () -> {
-      TimeSource broken = new TimeSource() {
-        @Override
-        public Instant now() {
-          return null;
-        }
-
-        @Override
-        public Registration schedule(Instant deadline, Runnable action) {
-          return () -> false;
-        }
-      };
+      TimeSource broken = timeSource(() -> null, (deadline, action) -> () -> false);
       NullPointerException e = assertThrows(NullPointerException.class,
           () -> Context.withTimeout(Context.withTimeSource(bg(), broken), Duration.ofHours(1)));
       assertTrue(e.getMessage().startsWith("now() of "), e.getMessage());
     }));
     rows.add(row("time source whose schedule() throws", () -> {
-      TimeSource broken = new TimeSource() {
-        @Override
-        public Instant now() {
-          return T0;
-        }
-
-        @Override
-        public Registration schedule(Instant deadline, Runnable action) {
-          throw new IllegalStateException("schedule is broken");
-        }
-      };
+      TimeSource broken = timeSource(() -> T0, (deadline, action) -> {
+        throw new IllegalStateException("schedule is broken");
+      });
       CancelableContext parent = live();
       Context clocked = Context.withTimeSource(parent, broken);
       assertThrows(IllegalStateException.class, () -> Context.withTimeout(clocked, Duration.ofHours(1)));
@@ -472,6 +443,21 @@ class BadInputTest {
       callbacks.add(callback);
       return () -> callbacks.remove(callback);
     }
+  }
+
+  /** A time source made of two functions, for rows that break one of its methods. */
+  private static TimeSource timeSource(Supplier<Instant> now, BiFunction<Instant, Runnable, Registration> schedule) {
+    return new TimeSource() {
+      @Override
+      public Instant now() {
+        return now.get();
+      }
+
+      @Override
+      public Registration schedule(Instant deadline, Runnable action) {
+        return schedule.apply(deadline, action);
+      }
+    };
   }
 
   private static List<Throwable> captureUncaught(Runnable r) {

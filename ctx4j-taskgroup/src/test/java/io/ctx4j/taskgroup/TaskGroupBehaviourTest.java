@@ -57,6 +57,30 @@ class TaskGroupBehaviourTest {
     assertTrue(ctx.isDone(), "interrupted before the context was done");
   }
 
+  /**
+   * Fails {@code g} with {@code first} from one task while another, already running, throws {@code
+   * later} only once {@code first} has cancelled the group.
+   */
+  private static void failWithLaterFailure(TaskGroup g, Exception first, Throwable later)
+      throws InterruptedException {
+    CountDownLatch started = new CountDownLatch(1);
+    g.go(
+        ctx -> {
+          started.countDown();
+          awaitCancellation(ctx); // fails only after the first failure has cancelled the group
+          if (later instanceof Error error) {
+            throw error;
+          }
+          throw (Exception) later;
+        });
+    // A task not yet started when the group is cancelled would be skipped; this one must run.
+    assertTrue(started.await(10, TimeUnit.SECONDS));
+    g.go(
+        ctx -> {
+          throw first;
+        });
+  }
+
   /** The exception a future was completed with, as stored (get() rewraps it on newer JDKs). */
   private static Throwable failureOf(CompletableFuture<?> f) {
     return f.handle((v, e) -> e).join();
@@ -75,19 +99,7 @@ class TaskGroupBehaviourTest {
     IOException first = new IOException("first");
     IllegalStateException second = new IllegalStateException("second");
     try (TaskGroup g = TaskGroup.open(Context.background())) {
-      CountDownLatch started = new CountDownLatch(1);
-      g.go(
-          ctx -> {
-            started.countDown();
-            awaitCancellation(ctx); // fails only after the first failure has cancelled the group
-            throw second;
-          });
-      // A task not yet started when the group is cancelled would be skipped; this one must run.
-      assertTrue(started.await(10, TimeUnit.SECONDS));
-      g.go(
-          ctx -> {
-            throw first;
-          });
+      failWithLaterFailure(g, first, second);
       TaskGroupException e = assertThrows(TaskGroupException.class, g::await);
       assertSame(first, e.getCause());
       // On the group's exception, not on the task's: the tasks' exceptions are never modified.
@@ -241,18 +253,7 @@ class TaskGroupBehaviourTest {
     IOException early = new IOException("early");
     StackOverflowError error = new StackOverflowError("boom");
     try (TaskGroup g = TaskGroup.open(Context.background())) {
-      CountDownLatch started = new CountDownLatch(1);
-      g.go(
-          ctx -> {
-            started.countDown();
-            awaitCancellation(ctx); // after the IOException has cancelled the group
-            throw error;
-          });
-      assertTrue(started.await(10, TimeUnit.SECONDS));
-      g.go(
-          ctx -> {
-            throw early;
-          });
+      failWithLaterFailure(g, early, error);
       StackOverflowError thrown = assertThrows(StackOverflowError.class, g::await);
       assertSame(error, thrown);
       assertTrue(Arrays.asList(thrown.getSuppressed()).contains(early));
