@@ -7,7 +7,7 @@
 #                                   else the java on PATH), plus one row in 2 forks so that the
 #                                   report's interval code runs (about 2 minutes); proves the suite
 #                                   still runs; exits non-zero if one fails.
-#   ./run-benchmarks.sh             the full run, by hand on a quiet machine (about 3 h 45 min): Go's
+#   ./run-benchmarks.sh             the full run, by hand on a quiet machine (about 2 h 30 min): Go's
 #                                   `go test -bench . -benchmem -count 5 context` (installs Debian's
 #                                   golang-go if missing, as root), then the JMH suite on each JDK of
 #                                   --jdks, then the report.
@@ -20,7 +20,7 @@
 #          e.g. "-p depth=1000"; they must not repeat the options below).
 # Environment (full mode): MIRRORED_OPTS (default "-f 3 -wi 2 -w 1s -i 3 -r 1s"), SCALE_OPTS
 #          (default "-f 3 -wi 1 -i 2"), GO_BENCH (default "."), GO_COUNT (default 5),
-#          HEAP_OPTS (default "-Xms4g -Xmx4g -XX:+AlwaysPreTouch", given to every fork),
+#          HEAP_OPTS (default "-Xms2g -Xmx2g -XX:+AlwaysPreTouch", given to every fork),
 #          STAGES (default "mirrored spawn scale servlet"), MIRRORED_REGEX (default: every mirrored class).
 set -euo pipefail
 
@@ -44,8 +44,11 @@ STAGES="${STAGES:-mirrored spawn scale servlet}"
 MIRRORED_REGEX="${MIRRORED_REGEX:-io\.ctx4j\.bench\.(CommonParentCancel|WithTimeout|CancelTree|CancelTreeLeaf|CheckCanceled|ContextCancelDone|DeepValueSameGoRoutine|WithValue|SharedParentChild|Footprint)\.}"
 # A fixed, pre-touched heap for every fork of the full run: on this kind of VM the first touch of
 # each page of a growing heap costs far more than the allocation itself, and showed up as 10-100x
-# outliers in allocation-heavy rows. -jvmArgsPrepend keeps the benchmarks' own @Fork arguments.
-HEAP_OPTS="${HEAP_OPTS:--Xms4g -Xmx4g -XX:+AlwaysPreTouch}"
+# outliers in allocation-heavy rows. 2 GiB, not 4: pre-touching costs every fork's JVM start 1.3 s
+# at 2 GiB but 6.5 s at 4 GiB on this VM (`java ... -version`, 2026-12-01), about 40 minutes per JDK
+# over the ~400 forks of a full run, and the largest row (Timeouts, a million pending timeouts)
+# needs a few hundred MiB. -jvmArgsPrepend keeps the benchmarks' own @Fork arguments.
+HEAP_OPTS="${HEAP_OPTS:--Xms2g -Xmx2g -XX:+AlwaysPreTouch}"
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -201,7 +204,7 @@ run_jdk() {
   local t0; t0=$(date +%s)
   write_meta "$home" "$dir" "full (stages: $STAGES; mirrored and spawn rows: JMH $MIRRORED_OPTS -prof gc; scale rows: JMH $SCALE_OPTS)"
   JAVA="$home/bin/java"
-  # Go-mirrored, goal and leaf rows: about 80 minutes per JDK.
+  # Go-mirrored, goal and leaf rows: about 50 minutes per JDK.
   # shellcheck disable=SC2086
   jmh_stage "$dir" mirrored "$MIRRORED_REGEX" $MIRRORED_OPTS -prof gc
   # Go runs BenchmarkDeepValueNewGoRoutine's loop on a goroutine, so the goroutine it starts is
@@ -211,7 +214,7 @@ run_jdk() {
   # shellcheck disable=SC2086
   jmh_stage "$dir" spawn 'io\.ctx4j\.bench\.DeepValueNewGoRoutine\.' $MIRRORED_OPTS "${spawn[@]}" -prof gc
   echo "Threads for DeepValueNewGoRoutine and Waiters: $([ "$feature" -ge 21 ] && echo "virtual; DeepValueNewGoRoutine's benchmark threads too (-Djmh.executor=VIRTUAL), as Go's loop runs on a goroutine" || echo platform)" >> "$dir/meta.txt"
-  # Scale rows: single shots of whole builds/cancels. About 25 minutes per JDK.
+  # Scale rows: single shots of whole builds/cancels. About 15 minutes per JDK.
   # shellcheck disable=SC2086
   jmh_stage "$dir" scale 'io\.ctx4j\.bench\.(FanOut|Chain|KotlinChain|Timeouts|Waiters)\.' $SCALE_OPTS
   # The servlet filter's cost under load (not JMH: the configurations alternate within one run).
