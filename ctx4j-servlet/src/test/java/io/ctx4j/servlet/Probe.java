@@ -2,6 +2,8 @@ package io.ctx4j.servlet;
 
 import io.ctx4j.Context;
 import io.ctx4j.ContextException;
+import io.ctx4j.concurrent.CurrentContext;
+import jakarta.servlet.http.HttpServletRequest;
 import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -36,6 +38,16 @@ final class Probe {
           ended.countDown();
         });
     entered.countDown();
+  }
+
+  /**
+   * Called by a handler in its dispatch thread: enters with {@code CurrentContext.get()}, noting
+   * whether it is the request's attribute.
+   */
+  Context enterCurrent(HttpServletRequest req) {
+    Context ctx = CurrentContext.get();
+    enter(ctx, ctx == ContextServletFilter.contextOf(req));
+    return ctx;
   }
 
   void awaitGo() throws InterruptedException {
