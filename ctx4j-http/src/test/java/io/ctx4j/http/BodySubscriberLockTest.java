@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.ctx4j.CancelableContext;
 import io.ctx4j.Context;
+import io.ctx4j.testing.Quietly;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.http.HttpClient;
@@ -95,11 +96,7 @@ class BodySubscriberLockTest {
               item -> {
                 inside.set(true);
                 inOnNext.countDown();
-                try {
-                  release.await(30, TimeUnit.SECONDS);
-                } catch (InterruptedException e) {
-                  Thread.currentThread().interrupt();
-                }
+                Quietly.await(release, Duration.ofSeconds(30));
                 inside.set(false);
               },
               t -> {
