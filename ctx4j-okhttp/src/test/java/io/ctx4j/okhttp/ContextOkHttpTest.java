@@ -79,14 +79,22 @@ class ContextOkHttpTest {
     return ContextOkHttp.withContext(new Request.Builder().url(url).build(), ctx);
   }
 
+  private static ManualTimeSource clock() {
+    return ManualTimeSource.startingAt(Instant.parse("2040-01-01T00:00:00Z"));
+  }
+
+  /** A context with a deadline {@code timeout} after now on {@code time}. */
+  private static CancelableContext withTimeout(ManualTimeSource time, Duration timeout) {
+    return Context.withTimeout(Context.withTimeSource(Context.background(), time), timeout);
+  }
+
   // ------------------------------------------------------------------------------------ the header
 
   @Test
   void theHeaderStatesTheTimeLeftLessTheTransitAllowance() throws Exception {
-    ManualTimeSource time = ManualTimeSource.startingAt(Instant.parse("2040-01-01T00:00:00Z"));
+    ManualTimeSource time = clock();
     try (Loopback server = hello();
-        CancelableContext ctx =
-            Context.withTimeout(Context.withTimeSource(Context.background(), time), Duration.ofSeconds(10))) {
+        CancelableContext ctx = withTimeout(time, Duration.ofSeconds(10))) {
       assertEquals("hello", get(at(server.url("/"), ctx)));
       assertEquals("/=9995", server.seen.take());
     }
@@ -115,10 +123,9 @@ class ContextOkHttpTest {
 
   @Test
   void executeUsesTheCallersCurrentContextWhenTheRequestHasNoTag() throws Exception {
-    ManualTimeSource time = ManualTimeSource.startingAt(Instant.parse("2040-01-01T00:00:00Z"));
+    ManualTimeSource time = clock();
     try (Loopback server = hello();
-        CancelableContext ctx =
-            Context.withTimeout(Context.withTimeSource(Context.background(), time), Duration.ofSeconds(3))) {
+        CancelableContext ctx = withTimeout(time, Duration.ofSeconds(3))) {
       Request untagged = new Request.Builder().url(server.url("/")).build();
       assertEquals("hello", CurrentContext.call(ctx, () -> get(untagged)));
       assertEquals("/=2995", server.seen.take());
@@ -131,10 +138,9 @@ class ContextOkHttpTest {
 
   @Test
   void anEnqueuedCallRunsUnderItsTaggedContext() throws Exception {
-    ManualTimeSource time = ManualTimeSource.startingAt(Instant.parse("2040-01-01T00:00:00Z"));
+    ManualTimeSource time = clock();
     try (Loopback server = hello();
-        CancelableContext ctx =
-            Context.withTimeout(Context.withTimeSource(Context.background(), time), Duration.ofSeconds(4))) {
+        CancelableContext ctx = withTimeout(time, Duration.ofSeconds(4))) {
       assertEquals("hello", enqueue(at(server.url("/"), ctx)).get(20, TimeUnit.SECONDS));
       assertEquals("/=3995", server.seen.take());
     }
@@ -265,10 +271,9 @@ class ContextOkHttpTest {
   @Test
   void everyRedirectHopStatesTheTimeLeftAtThatHop() throws Exception {
     for (int status : new int[] {301, 302, 303, 307, 308}) {
-      ManualTimeSource time = ManualTimeSource.startingAt(Instant.parse("2040-01-01T00:00:00Z"));
+      ManualTimeSource time = clock();
       try (Loopback server = redirecting(time, status);
-          CancelableContext ctx =
-              Context.withTimeout(Context.withTimeSource(Context.background(), time), Duration.ofSeconds(1))) {
+          CancelableContext ctx = withTimeout(time, Duration.ofSeconds(1))) {
         assertEquals("hello", get(at(server.url("/first"), ctx)));
         assertEquals("/first=995", server.seen.take(), "status " + status);
         assertEquals("/target=595", server.seen.take(), "status " + status);
@@ -280,10 +285,9 @@ class ContextOkHttpTest {
   void theApplicationInterceptorAloneResendsTheFirstHopsBudget() throws Exception {
     // Why networkInterceptor() exists: OkHttp re-sends the first request's headers on a redirect.
     OkHttpClient appOnly = new OkHttpClient.Builder().addInterceptor(ContextOkHttp.interceptor()).build();
-    ManualTimeSource time = ManualTimeSource.startingAt(Instant.parse("2040-01-01T00:00:00Z"));
+    ManualTimeSource time = clock();
     try (Loopback server = redirecting(time, 302);
-        CancelableContext ctx =
-            Context.withTimeout(Context.withTimeSource(Context.background(), time), Duration.ofSeconds(1))) {
+        CancelableContext ctx = withTimeout(time, Duration.ofSeconds(1))) {
       try (Response r = appOnly.newCall(at(server.url("/first"), ctx)).execute()) {
         assertEquals("hello", r.body().string());
       }
@@ -297,7 +301,7 @@ class ContextOkHttpTest {
   @Test
   void aRetriedRequestStatesTheTimeLeftAtTheRetry() throws Exception {
     // OkHttp retries a 408 once (RetryAndFollowUpInterceptor), below the application interceptors.
-    ManualTimeSource time = ManualTimeSource.startingAt(Instant.parse("2040-01-01T00:00:00Z"));
+    ManualTimeSource time = clock();
     java.util.concurrent.atomic.AtomicInteger n = new java.util.concurrent.atomic.AtomicInteger();
     try (Loopback server =
             new Loopback(
@@ -309,8 +313,7 @@ class ContextOkHttpTest {
                     Loopback.reply(ex, 200, HELLO);
                   }
                 });
-        CancelableContext ctx =
-            Context.withTimeout(Context.withTimeSource(Context.background(), time), Duration.ofSeconds(1))) {
+        CancelableContext ctx = withTimeout(time, Duration.ofSeconds(1))) {
       assertEquals("hello", get(at(server.url("/"), ctx)));
       assertEquals("/=995", server.seen.take());
       assertEquals("/=695", server.seen.take());
@@ -319,7 +322,7 @@ class ContextOkHttpTest {
 
   @Test
   void aDeadlinePassedDuringARedirectStopsTheNextHop() throws Exception {
-    ManualTimeSource time = ManualTimeSource.startingAt(Instant.parse("2040-01-01T00:00:00Z"));
+    ManualTimeSource time = clock();
     try (Loopback server =
             new Loopback(
                 ex -> {
@@ -331,8 +334,7 @@ class ContextOkHttpTest {
                     Loopback.reply(ex, 200, HELLO);
                   }
                 });
-        CancelableContext ctx =
-            Context.withTimeout(Context.withTimeSource(Context.background(), time), Duration.ofSeconds(1))) {
+        CancelableContext ctx = withTimeout(time, Duration.ofSeconds(1))) {
       IOException e = assertThrows(IOException.class, () -> get(at(server.url("/first"), ctx)));
       assertInstanceOf(DeadlineExceededException.class, e.getCause());
       assertEquals("/first=995", server.seen.take());
