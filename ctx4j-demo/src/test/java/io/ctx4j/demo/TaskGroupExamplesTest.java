@@ -37,14 +37,28 @@ class TaskGroupExamplesTest {
         });
   }
 
-  /** Waits for every timer, then moves time to the answers of users (0.5 s) and orders (1 s). */
-  private static void theFastServicesAnswer(SteppedTime clock, Lines lines, int timers)
-      throws InterruptedException {
+  /**
+   * Starts scenario {@code name}, expects its title, waits for every timer, then moves time to the
+   * answers of users (0.5 s) and orders (1 s).
+   */
+  private static CompletableFuture<Void> startUntilTheFastServicesAnswered(
+      SteppedTime clock, Lines lines, String name, String title, int timers) throws InterruptedException {
+    CompletableFuture<Void> run = start(scenario(clock, name), lines);
+    lines.expect("== " + name + ": " + title + " ==");
     clock.awaitScheduled(timers);
     clock.advance(HALF_SECOND);
     lines.expect("  users           answered \"alice\" (after 0.5 s)");
     clock.advance(HALF_SECOND);
     lines.expect("  orders          answered \"3 orders\" (after 1.0 s)");
+    return run;
+  }
+
+  /** The scenario ended, printed nothing more, and left no timer behind. */
+  private static void assertEndedAndReleasedItsTimers(
+      CompletableFuture<Void> run, Lines lines, SteppedTime clock) throws Exception {
+    run.get(Lines.PATIENCE_SECONDS, TimeUnit.SECONDS);
+    assertEquals(List.of(), lines.rest());
+    assertEquals(0, clock.pendingCount(), "the deadline and the stopped calls released their timers");
   }
 
   private static Set<String> nextTwo(Lines lines) throws InterruptedException {
@@ -55,9 +69,10 @@ class TaskGroupExamplesTest {
   void theFirstFailureStopsTheSlowServicesAtOnce() throws Exception {
     SteppedTime clock = new SteppedTime();
     Lines lines = new Lines();
-    CompletableFuture<Void> run = start(scenario(clock, "taskGroup"), lines);
-    lines.expect("== taskGroup: five services, 3 s timeout, payments fails at 1.5 s ==");
-    theFastServicesAnswer(clock, lines, 6); // the 3 s deadline and five calls
+    CompletableFuture<Void> run =
+        startUntilTheFastServicesAnswered(
+            clock, lines, "taskGroup", "five services, 3 s timeout, payments fails at 1.5 s",
+            6); // the 3 s deadline and five calls
     clock.advance(HALF_SECOND);
     lines.expect("  payments        failed: payments: 503 Service Unavailable (after 1.5 s)");
     String cause = " (cause: payments: 503 Service Unavailable) (after 1.5 s)";
@@ -67,18 +82,16 @@ class TaskGroupExamplesTest {
             "  recommendations stopped: context canceled" + cause),
         nextTwo(lines));
     lines.expect("await: first failure: payments: 503 Service Unavailable (after 1.5 s)");
-    run.get(Lines.PATIENCE_SECONDS, TimeUnit.SECONDS);
-    assertEquals(List.of(), lines.rest());
-    assertEquals(0, clock.pendingCount(), "the deadline and the stopped calls released their timers");
+    assertEndedAndReleasedItsTimers(run, lines, clock);
   }
 
   @Test
   void theTimeoutStopsTheServicesThatNeedLonger() throws Exception {
     SteppedTime clock = new SteppedTime();
     Lines lines = new Lines();
-    CompletableFuture<Void> run = start(scenario(clock, "taskGroupTimeout"), lines);
-    lines.expect("== taskGroupTimeout: four services, 3 s timeout, two need longer ==");
-    theFastServicesAnswer(clock, lines, 5);
+    CompletableFuture<Void> run =
+        startUntilTheFastServicesAnswered(
+            clock, lines, "taskGroupTimeout", "four services, 3 s timeout, two need longer", 5);
     clock.advanceFiringNothing(Duration.ofMillis(1999));
     clock.advance(Duration.ofMillis(1));
     assertEquals(
@@ -87,8 +100,6 @@ class TaskGroupExamplesTest {
             "  recommendations stopped: context deadline exceeded (after 3.0 s)"),
         nextTwo(lines));
     lines.expect("await: first failure: context deadline exceeded (after 3.0 s)");
-    run.get(Lines.PATIENCE_SECONDS, TimeUnit.SECONDS);
-    assertEquals(List.of(), lines.rest());
-    assertEquals(0, clock.pendingCount());
+    assertEndedAndReleasedItsTimers(run, lines, clock);
   }
 }
