@@ -27,6 +27,15 @@ class CrossServiceExamplesTest {
     return bytes.toString(StandardCharsets.UTF_8).lines().toList();
   }
 
+  /** Checks that each hop printed that its context ended with the ctx4j exception {@code error}. */
+  private static void assertEveryHopEnded(List<String> lines, String error, String otherwise) {
+    for (String hop : List.of("A", "B", "C")) {
+      assertTrue(
+          lines.stream().anyMatch(l -> l.startsWith(hop + ": context ended (io.ctx4j." + error)),
+          hop + " " + otherwise + ": " + lines);
+    }
+  }
+
   /** Checks the deadline part: budgets shrink A >= B >= C, all under 300 ms, all three hops end. */
   private static void assertDeadlineReachedEveryHop(List<String> lines) {
     Map<String, Long> left = new HashMap<>();
@@ -40,11 +49,7 @@ class CrossServiceExamplesTest {
     assertTrue(
         left.get("A") < 300 && left.get("B") <= left.get("A") && left.get("C") <= left.get("B"),
         "budgets " + left);
-    for (String hop : List.of("A", "B", "C")) {
-      assertTrue(
-          lines.stream().anyMatch(l -> l.startsWith(hop + ": context ended (io.ctx4j.DeadlineExceededException")),
-          hop + " did not end with its deadline: " + lines);
-    }
+    assertEveryHopEnded(lines, "DeadlineExceededException", "did not end with its deadline");
   }
 
   @Test
@@ -58,10 +63,8 @@ class CrossServiceExamplesTest {
         cancel.stream().anyMatch(l -> l.startsWith("caller: CANCELLED after ")), String.join("\n", cancel));
     for (String hop : List.of("A", "B", "C")) {
       assertTrue(cancel.contains(hop + ": no deadline"), String.join("\n", cancel));
-      assertTrue(
-          cancel.stream().anyMatch(l -> l.startsWith(hop + ": context ended (io.ctx4j.CanceledException")),
-          hop + " did not see the cancellation: " + cancel);
     }
+    assertEveryHopEnded(cancel, "CanceledException", "did not see the cancellation");
   }
 
   @Test

@@ -20,6 +20,10 @@ import org.junit.jupiter.api.Timeout;
 class TaskGroupExamplesTest {
   private static final Duration HALF_SECOND = Duration.ofMillis(500);
 
+  /** Each test's clock and the lines its scenario prints (a new test instance per test). */
+  private final SteppedTime clock = new SteppedTime();
+  private final Lines lines = new Lines();
+
   private static Scenario scenario(SteppedTime clock, String name) {
     Map<String, Scenario> byName = new java.util.LinkedHashMap<>();
     TaskGroupExamples.all(clock.time).forEach(s -> byName.put(s.name(), s));
@@ -37,14 +41,27 @@ class TaskGroupExamplesTest {
         });
   }
 
-  /** Waits for every timer, then moves time to the answers of users (0.5 s) and orders (1 s). */
-  private static void theFastServicesAnswer(SteppedTime clock, Lines lines, int timers)
+  /**
+   * Starts scenario {@code name}, expects its title, waits for every timer, then moves time to the
+   * answers of users (0.5 s) and orders (1 s).
+   */
+  private CompletableFuture<Void> startUntilTheFastServicesAnswered(String name, String title, int timers)
       throws InterruptedException {
+    CompletableFuture<Void> run = start(scenario(clock, name), lines);
+    lines.expect("== " + name + ": " + title + " ==");
     clock.awaitScheduled(timers);
     clock.advance(HALF_SECOND);
     lines.expect("  users           answered \"alice\" (after 0.5 s)");
     clock.advance(HALF_SECOND);
     lines.expect("  orders          answered \"3 orders\" (after 1.0 s)");
+    return run;
+  }
+
+  /** The scenario ended, printed nothing more, and left no timer behind. */
+  private void assertEndedAndReleasedItsTimers(CompletableFuture<Void> run) throws Exception {
+    run.get(Lines.PATIENCE_SECONDS, TimeUnit.SECONDS);
+    assertEquals(List.of(), lines.rest());
+    assertEquals(0, clock.pendingCount(), "the deadline and the stopped calls released their timers");
   }
 
   private static Set<String> nextTwo(Lines lines) throws InterruptedException {
@@ -53,11 +70,8 @@ class TaskGroupExamplesTest {
 
   @Test
   void theFirstFailureStopsTheSlowServicesAtOnce() throws Exception {
-    SteppedTime clock = new SteppedTime();
-    Lines lines = new Lines();
-    CompletableFuture<Void> run = start(scenario(clock, "taskGroup"), lines);
-    lines.expect("== taskGroup: five services, 3 s timeout, payments fails at 1.5 s ==");
-    theFastServicesAnswer(clock, lines, 6); // the 3 s deadline and five calls
+    CompletableFuture<Void> run = // 6 timers: the 3 s deadline and five calls
+        startUntilTheFastServicesAnswered("taskGroup", "five services, 3 s timeout, payments fails at 1.5 s", 6);
     clock.advance(HALF_SECOND);
     lines.expect("  payments        failed: payments: 503 Service Unavailable (after 1.5 s)");
     String cause = " (cause: payments: 503 Service Unavailable) (after 1.5 s)";
@@ -67,18 +81,13 @@ class TaskGroupExamplesTest {
             "  recommendations stopped: context canceled" + cause),
         nextTwo(lines));
     lines.expect("await: first failure: payments: 503 Service Unavailable (after 1.5 s)");
-    run.get(Lines.PATIENCE_SECONDS, TimeUnit.SECONDS);
-    assertEquals(List.of(), lines.rest());
-    assertEquals(0, clock.pendingCount(), "the deadline and the stopped calls released their timers");
+    assertEndedAndReleasedItsTimers(run);
   }
 
   @Test
   void theTimeoutStopsTheServicesThatNeedLonger() throws Exception {
-    SteppedTime clock = new SteppedTime();
-    Lines lines = new Lines();
-    CompletableFuture<Void> run = start(scenario(clock, "taskGroupTimeout"), lines);
-    lines.expect("== taskGroupTimeout: four services, 3 s timeout, two need longer ==");
-    theFastServicesAnswer(clock, lines, 5);
+    CompletableFuture<Void> run =
+        startUntilTheFastServicesAnswered("taskGroupTimeout", "four services, 3 s timeout, two need longer", 5);
     clock.advanceFiringNothing(Duration.ofMillis(1999));
     clock.advance(Duration.ofMillis(1));
     assertEquals(
@@ -87,8 +96,6 @@ class TaskGroupExamplesTest {
             "  recommendations stopped: context deadline exceeded (after 3.0 s)"),
         nextTwo(lines));
     lines.expect("await: first failure: context deadline exceeded (after 3.0 s)");
-    run.get(Lines.PATIENCE_SECONDS, TimeUnit.SECONDS);
-    assertEquals(List.of(), lines.rest());
-    assertEquals(0, clock.pendingCount());
+    assertEndedAndReleasedItsTimers(run);
   }
 }

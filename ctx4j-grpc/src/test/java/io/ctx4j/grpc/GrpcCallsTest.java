@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.ctx4j.CancelableContext;
 import io.ctx4j.Context;
+import io.ctx4j.testing.Quietly;
 import io.grpc.CallOptions;
 import io.grpc.Channel;
 import io.grpc.Status;
@@ -47,7 +48,7 @@ class GrpcCallsTest {
         handlerBudgetMs.add(
             ctx.deadline().map(d -> Duration.between(Instant.now(), d).toMillis()).orElse(-1L));
         entered.countDown();
-        awaitQuietly(ctx);
+        Quietly.await(ctx, Duration.ofSeconds(20));
         handlerContexts.add(ctx);
         try {
           resp.onError(Status.ABORTED.withDescription("gave up").asRuntimeException());
@@ -62,7 +63,7 @@ class GrpcCallsTest {
         Context ctx = GrpcContexts.current();
         resp.onNext("first");
         entered.countDown();
-        awaitQuietly(ctx);
+        Quietly.await(ctx, Duration.ofSeconds(20));
         handlerContexts.add(ctx);
         try {
           resp.onCompleted();
@@ -97,11 +98,7 @@ class GrpcCallsTest {
                 },
                 oneThenWait);
         CancelableContext ctx = Context.withTimeout(Context.background(), Duration.ofMinutes(1))) {
-      StatusRuntimeException e =
-          assertThrows(
-              StatusRuntimeException.class,
-              () -> ClientCalls.blockingUnaryCall(
-                  s.channel, LoopbackGrpc.CALL, GrpcContexts.withContext(CallOptions.DEFAULT, ctx), "x"));
+      StatusRuntimeException e = s.callFails(ctx);
       assertEquals(Status.Code.ABORTED, e.getStatus().getCode());
       assertNull(ctx.err());
       Context handler = handlerContexts.poll(10, TimeUnit.SECONDS);
@@ -142,16 +139,28 @@ class GrpcCallsTest {
     }
   }
 
+  /**
+   * Calls through a stub bound to {@code ctx} with its own deadline {@code stubDeadline}, asserts
+   * that the call and the handler's context end with the deadline exceeded, and returns the budget
+   * the handler saw, in milliseconds.
+   */
+  private long stubCallExceedsItsDeadline(LoopbackGrpc s, Context ctx, Duration stubDeadline)
+      throws InterruptedException {
+    Stub stub =
+        GrpcContexts.bind(new Stub(s.channel).withDeadlineAfter(stubDeadline.toMillis(), TimeUnit.MILLISECONDS), ctx);
+    StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> stub.call("x"));
+    assertEquals(Status.Code.DEADLINE_EXCEEDED, e.getStatus().getCode());
+    long budget = handlerBudgetMs.poll(10, TimeUnit.SECONDS);
+    assertSame(Context.DEADLINE_EXCEEDED, handlerContexts.poll(30, TimeUnit.SECONDS).err());
+    return budget;
+  }
+
   @Test
   void aStubsSmallerDeadlineGovernsTheCallButNotTheContext() throws Exception {
     try (LoopbackGrpc s = new LoopbackGrpc(waiting, oneThenWait);
         CancelableContext ctx = Context.withTimeout(Context.background(), Duration.ofMinutes(1))) {
-      Stub stub = GrpcContexts.bind(new Stub(s.channel).withDeadlineAfter(300, TimeUnit.MILLISECONDS), ctx);
-      StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> stub.call("x"));
-      assertEquals(Status.Code.DEADLINE_EXCEEDED, e.getStatus().getCode());
-      long budget = handlerBudgetMs.poll(10, TimeUnit.SECONDS);
+      long budget = stubCallExceedsItsDeadline(s, ctx, Duration.ofMillis(300));
       assertTrue(budget >= 0 && budget <= 300, "handler budget " + budget + " ms");
-      assertSame(Context.DEADLINE_EXCEEDED, handlerContexts.poll(30, TimeUnit.SECONDS).err());
       assertNull(ctx.err(), "the stub's deadline ended the context");
     }
   }
@@ -187,12 +196,8 @@ class GrpcCallsTest {
   void aStubsLargerDeadlineGivesWayToTheContexts() throws Exception {
     try (LoopbackGrpc s = new LoopbackGrpc(waiting, oneThenWait);
         CancelableContext ctx = Context.withTimeout(Context.background(), Duration.ofMillis(300))) {
-      Stub stub = GrpcContexts.bind(new Stub(s.channel).withDeadlineAfter(10, TimeUnit.MINUTES), ctx);
-      StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> stub.call("x"));
-      assertEquals(Status.Code.DEADLINE_EXCEEDED, e.getStatus().getCode());
-      long budget = handlerBudgetMs.poll(10, TimeUnit.SECONDS);
+      long budget = stubCallExceedsItsDeadline(s, ctx, Duration.ofMinutes(10));
       assertTrue(budget >= 0 && budget < 300, "handler budget " + budget + " ms");
-      assertSame(Context.DEADLINE_EXCEEDED, handlerContexts.poll(30, TimeUnit.SECONDS).err());
       assertTrue(ctx.await(Duration.ofSeconds(10)));
     }
   }
@@ -215,16 +220,12 @@ class GrpcCallsTest {
           Context.withDeadlineCause(
               Context.withTimeSource(Context.background(), clock), clock.now().plusSeconds(1), why);
       clock.now = clock.now().plusSeconds(2); // past the deadline; its timer has not fired
-      StatusRuntimeException e =
-          assertThrows(
-              StatusRuntimeException.class,
-              () -> ClientCalls.blockingUnaryCall(
-                  s.channel, LoopbackGrpc.CALL, GrpcContexts.withContext(CallOptions.DEFAULT, ctx), "x"));
+      StatusRuntimeException e = s.callFails(ctx);
       assertEquals(Status.Code.DEADLINE_EXCEEDED, e.getStatus().getCode());
       clock.fireAll();
       assertSame(why, e.getStatus().getCause().getCause());
       // Nothing was sent: the next call is the server's first.
-      assertEquals("y", ClientCalls.blockingUnaryCall(s.channel, LoopbackGrpc.CALL, CallOptions.DEFAULT, "y"));
+      assertEquals("y", s.call("y"));
       assertEquals(1, calls.get());
     }
   }
@@ -242,11 +243,7 @@ class GrpcCallsTest {
             },
             GrpcContexts.clientInterceptor(Duration.ofMinutes(1)));
         CancelableContext ctx = Context.withTimeout(Context.background(), Duration.ofSeconds(30))) {
-      StatusRuntimeException e =
-          assertThrows(
-              StatusRuntimeException.class,
-              () -> ClientCalls.blockingUnaryCall(
-                  s.channel, LoopbackGrpc.CALL, GrpcContexts.withContext(CallOptions.DEFAULT, ctx), "x"));
+      StatusRuntimeException e = s.callFails(ctx);
       assertEquals(Status.Code.DEADLINE_EXCEEDED, e.getStatus().getCode());
       assertFalse(ctx.isDone());
       assertEquals(0, calls.get());
@@ -266,14 +263,6 @@ class GrpcCallsTest {
               ExecutionException.class,
               () -> ClientCalls.futureUnaryCall(call, "x").get(10, TimeUnit.SECONDS));
       assertEquals(Status.Code.CANCELLED, Status.fromThrowable(e.getCause()).getCode());
-    }
-  }
-
-  private static void awaitQuietly(Context ctx) {
-    try {
-      ctx.await(Duration.ofSeconds(20));
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
     }
   }
 

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.ctx4j.CancelableContext;
 import io.ctx4j.Context;
+import io.ctx4j.testing.Quietly;
 import io.grpc.CallOptions;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
@@ -58,7 +59,7 @@ class GrpcChainTest {
       } finally {
         // The next hop's budget is rounded down, so its failure can come back a few milliseconds
         // before this hop's own deadline; give that deadline a bounded moment to fire.
-        awaitQuietly(ctx);
+        Quietly.await(ctx, Duration.ofSeconds(5));
         ended.put(name, ctx.err() == null ? "live" : ctx.err());
         allReturned.countDown();
         try {
@@ -134,14 +135,6 @@ class GrpcChainTest {
     assertEquals(NO_DEADLINE, remainingMs.get("C"), "no deadline was set, none must appear");
     for (String hop : new String[] {"A", "B", "C"}) {
       assertSame(Context.CANCELED, ended.get(hop), hop + " ended with " + ended.get(hop));
-    }
-  }
-
-  private static void awaitQuietly(Context ctx) {
-    try {
-      ctx.await(Duration.ofSeconds(5));
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
     }
   }
 }

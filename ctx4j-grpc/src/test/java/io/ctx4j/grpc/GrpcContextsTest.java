@@ -15,7 +15,6 @@ import io.grpc.Contexts;
 import io.grpc.Deadline;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.grpc.stub.ClientCalls;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.concurrent.CountDownLatch;
@@ -151,13 +150,9 @@ class GrpcContextsTest {
             })) {
       CancelableContext done = Context.withCancel(Context.background());
       done.cancel();
-      StatusRuntimeException e =
-          assertThrows(
-              StatusRuntimeException.class,
-              () -> ClientCalls.blockingUnaryCall(
-                  s.channel, LoopbackGrpc.CALL, GrpcContexts.withContext(CallOptions.DEFAULT, done), "x"));
+      StatusRuntimeException e = s.callFails(done);
       assertEquals(Status.Code.CANCELLED, e.getStatus().getCode());
-      assertEquals("y", ClientCalls.blockingUnaryCall(s.channel, LoopbackGrpc.CALL, CallOptions.DEFAULT, "y"));
+      assertEquals("y", s.call("y"));
       assertEquals(1, calls.get());
       assertFalse(hadDeadline.get());
     }
@@ -177,8 +172,7 @@ class GrpcContextsTest {
               resp.onCompleted();
             })) {
       try (CancelableContext ctx = Context.withTimeout(Context.background(), Duration.ofSeconds(30))) {
-        assertEquals("false", ClientCalls.blockingUnaryCall(
-            s.channel, LoopbackGrpc.CALL, GrpcContexts.withContext(CallOptions.DEFAULT, ctx), "x"));
+        assertEquals("false", s.call(ctx, "x"));
       }
       assertTrue(ended.await(10, TimeUnit.SECONDS), "handler context outlived its call");
       assertTrue(seen.get().isDone());

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.ctx4j.CancelableContext;
 import io.ctx4j.Context;
+import io.ctx4j.testing.Quietly;
 import io.grpc.CallOptions;
 import io.grpc.Metadata;
 import io.grpc.ServerCall;
@@ -104,12 +105,8 @@ class GrpcDeadlineTransitTest {
                 resp.onCompleted();
                 return;
               }
-              try {
-                // Bounded: a deadline that never reaches the handler fails the test, not the build.
-                GrpcContexts.current().await(Duration.ofSeconds(20));
-              } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-              }
+              // Bounded: a deadline that never reaches the handler fails the test, not the build.
+                Quietly.await(GrpcContexts.current(), Duration.ofSeconds(20));
             },
             watch,
             GrpcContexts.clientInterceptor(Duration.ofMillis(150)))) {

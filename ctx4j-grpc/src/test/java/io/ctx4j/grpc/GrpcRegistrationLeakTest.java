@@ -20,6 +20,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BiConsumer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -109,16 +110,16 @@ class GrpcRegistrationLeakTest {
     }
   }
 
-  @Test
-  void closedToCtx4jConversionsLeaveNothingOnLongLivedContexts() {
+  /**
+   * Runs {@code conversions} on a long-lived ctx4j parent and a long-lived gRPC context, then
+   * asserts that neither holds a registration or listener any more.
+   */
+  private static void leaveNothingOnLongLivedParents(
+      BiConsumer<CancelableContext, io.grpc.Context.CancellableContext> conversions) {
     CancelableContext parent = Context.withCancel(Context.background());
     io.grpc.Context.CancellableContext grpc = io.grpc.Context.ROOT.withCancellation();
-    io.grpc.Context grpcChild = grpc.withValue(io.grpc.Context.key("k"), "v");
     try {
-      for (int i = 0; i < CONVERSIONS; i++) {
-        GrpcContexts.toCtx4j(grpc, parent).close();
-        GrpcContexts.toCtx4j(grpcChild, parent).close();
-      }
+      conversions.accept(parent, grpc);
       assertEquals(0, listenerCount(grpc), "gRPC listeners left on the long-lived gRPC context");
       assertEquals(0, CoreInternals.registrationCount(parent), "registrations left on the long-lived ctx4j parent");
     } finally {
@@ -128,27 +129,33 @@ class GrpcRegistrationLeakTest {
   }
 
   @Test
+  void closedToCtx4jConversionsLeaveNothingOnLongLivedContexts() {
+    leaveNothingOnLongLivedParents(
+        (parent, grpc) -> {
+          io.grpc.Context grpcChild = grpc.withValue(io.grpc.Context.key("k"), "v");
+          for (int i = 0; i < CONVERSIONS; i++) {
+            GrpcContexts.toCtx4j(grpc, parent).close();
+            GrpcContexts.toCtx4j(grpcChild, parent).close();
+          }
+        });
+  }
+
+  @Test
   void conversionsEndedFromTheOtherSideLeaveNothingEither() {
-    CancelableContext parent = Context.withCancel(Context.background());
-    io.grpc.Context.CancellableContext grpc = io.grpc.Context.ROOT.withCancellation();
-    try {
-      for (int i = 0; i < 10_000; i++) {
-        CancelableContext c = Context.withCancel(parent);
-        io.grpc.Context.CancellableContext g = GrpcContexts.fromCtx4j(c, grpc);
-        c.cancel(); // ends g
-        // Top-level: grpc-java 1.85.1 never withdraws what a cancellable child that was listened to
-        // adds to its own parent (a plain gRPC call in such a child leaves the same).
-        io.grpc.Context.CancellableContext h = io.grpc.Context.ROOT.withCancellation();
-        CancelableContext d = GrpcContexts.toCtx4j(h, parent);
-        h.cancel(null); // ends d
-        assertTrue(g.isCancelled() && d.isDone());
-      }
-      assertEquals(0, listenerCount(grpc), "gRPC listeners left on the long-lived gRPC context");
-      assertEquals(0, CoreInternals.registrationCount(parent), "registrations left on the long-lived ctx4j parent");
-    } finally {
-      grpc.cancel(null);
-      parent.cancel();
-    }
+    leaveNothingOnLongLivedParents(
+        (parent, grpc) -> {
+          for (int i = 0; i < 10_000; i++) {
+            CancelableContext c = Context.withCancel(parent);
+            io.grpc.Context.CancellableContext g = GrpcContexts.fromCtx4j(c, grpc);
+            c.cancel(); // ends g
+            // Top-level: grpc-java 1.85.1 never withdraws what a cancellable child that was listened
+            // to adds to its own parent (a plain gRPC call in such a child leaves the same).
+            io.grpc.Context.CancellableContext h = io.grpc.Context.ROOT.withCancellation();
+            CancelableContext d = GrpcContexts.toCtx4j(h, parent);
+            h.cancel(null); // ends d
+            assertTrue(g.isCancelled() && d.isDone());
+          }
+        });
   }
 
   @Test

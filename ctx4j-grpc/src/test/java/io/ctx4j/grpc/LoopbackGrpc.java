@@ -1,6 +1,9 @@
 package io.ctx4j.grpc;
 
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
 import io.grpc.BindableService;
+import io.grpc.CallOptions;
 import io.grpc.ClientInterceptor;
 import io.grpc.ManagedChannel;
 import io.grpc.MethodDescriptor;
@@ -8,8 +11,10 @@ import io.grpc.Server;
 import io.grpc.ServerInterceptor;
 import io.grpc.ServerInterceptors;
 import io.grpc.ServerServiceDefinition;
+import io.grpc.StatusRuntimeException;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.stub.ClientCalls;
 import io.grpc.stub.ServerCalls;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
@@ -25,22 +30,20 @@ import java.util.concurrent.TimeUnit;
  * client interceptor.
  */
 final class LoopbackGrpc implements AutoCloseable {
-  static final MethodDescriptor<String, String> CALL =
-      MethodDescriptor.<String, String>newBuilder()
-          .setType(MethodDescriptor.MethodType.UNARY)
-          .setFullMethodName(MethodDescriptor.generateFullMethodName("ctx4j.test.Hop", "Call"))
-          .setRequestMarshaller(Utf8.INSTANCE)
-          .setResponseMarshaller(Utf8.INSTANCE)
-          .build();
+  static final MethodDescriptor<String, String> CALL = method(MethodDescriptor.MethodType.UNARY, "Call");
 
   /** A server-streaming method: the handler given to the streaming constructor answers it. */
   static final MethodDescriptor<String, String> STREAM =
-      MethodDescriptor.<String, String>newBuilder()
-          .setType(MethodDescriptor.MethodType.SERVER_STREAMING)
-          .setFullMethodName(MethodDescriptor.generateFullMethodName("ctx4j.test.Hop", "Stream"))
-          .setRequestMarshaller(Utf8.INSTANCE)
-          .setResponseMarshaller(Utf8.INSTANCE)
-          .build();
+      method(MethodDescriptor.MethodType.SERVER_STREAMING, "Stream");
+
+  private static MethodDescriptor<String, String> method(MethodDescriptor.MethodType type, String name) {
+    return MethodDescriptor.<String, String>newBuilder()
+        .setType(type)
+        .setFullMethodName(MethodDescriptor.generateFullMethodName("ctx4j.test.Hop", name))
+        .setRequestMarshaller(Utf8.INSTANCE)
+        .setResponseMarshaller(Utf8.INSTANCE)
+        .build();
+  }
 
   final Server server;
   final ManagedChannel channel;
@@ -119,6 +122,21 @@ final class LoopbackGrpc implements AutoCloseable {
             .usePlaintext()
             .intercept(clientInterceptor)
             .build();
+  }
+
+  /** Calls {@link #CALL} with no context. */
+  String call(String request) {
+    return ClientCalls.blockingUnaryCall(channel, CALL, CallOptions.DEFAULT, request);
+  }
+
+  /** Calls {@link #CALL} in {@code ctx}, through {@link GrpcContexts#withContext}. */
+  String call(io.ctx4j.Context ctx, String request) {
+    return ClientCalls.blockingUnaryCall(channel, CALL, GrpcContexts.withContext(CallOptions.DEFAULT, ctx), request);
+  }
+
+  /** Calls {@link #CALL} in {@code ctx} and returns how it failed; fails the test if it did not. */
+  StatusRuntimeException callFails(io.ctx4j.Context ctx) {
+    return assertThrows(StatusRuntimeException.class, () -> call(ctx, "x"));
   }
 
   /** Shuts down channel and server; fails if a call is still running after a few seconds. */

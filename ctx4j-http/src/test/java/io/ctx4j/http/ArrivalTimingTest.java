@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.sun.net.httpserver.HttpServer;
 import io.ctx4j.Context;
+import io.ctx4j.testing.Quietly;
 import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -46,11 +47,7 @@ class ArrivalTimingTest {
                 slow.execute(
                     () -> {
                       queued.countDown();
-                      try {
-                        release.await(30, TimeUnit.SECONDS);
-                      } catch (InterruptedException e) {
-                        Thread.currentThread().interrupt();
-                      }
+                      Quietly.await(release, Duration.ofSeconds(30));
                       pool.execute(task);
                     })));
     server

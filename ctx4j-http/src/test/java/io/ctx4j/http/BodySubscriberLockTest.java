@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.ctx4j.CancelableContext;
 import io.ctx4j.Context;
+import io.ctx4j.testing.Quietly;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.http.HttpClient;
@@ -79,35 +80,44 @@ class BodySubscriberLockTest {
             });
   }
 
+  /** A subscriber's record: whether its onError came while its onNext was running. */
+  private static final class Watched {
+    final AtomicBoolean inside = new AtomicBoolean();
+    final AtomicBoolean errorInsideOnNext = new AtomicBoolean();
+    final AtomicReference<Throwable> error = new AtomicReference<>();
+    final CountDownLatch errored = new CountDownLatch(1);
+
+    /** A body handler whose subscriber runs {@code onNext} for each item and records its onError. */
+    HttpResponse.BodyHandler<Void> handler(Runnable onNext) {
+      return subscriber(
+          item -> {
+            inside.set(true);
+            onNext.run();
+            inside.set(false);
+          },
+          t -> {
+            errorInsideOnNext.compareAndSet(false, inside.get());
+            error.set(t);
+            errored.countDown();
+          });
+    }
+  }
+
   @Test
   void cancellingTheContextWhileTheSubscriberBlocksInOnNextDoesNotWaitForIt() throws Exception {
     CountDownLatch serverDone = new CountDownLatch(1);
     CountDownLatch inOnNext = new CountDownLatch(1);
     CountDownLatch release = new CountDownLatch(1);
-    AtomicReference<Throwable> error = new AtomicReference<>();
-    CountDownLatch errored = new CountDownLatch(1);
-    AtomicBoolean overlapped = new AtomicBoolean();
-    AtomicBoolean inside = new AtomicBoolean();
+    Watched blocking = new Watched();
     try (LoopbackServer s = streaming(serverDone)) {
       CancelableContext ctx = Context.withCancel(Context.background());
-      HttpResponse.BodyHandler<Void> blocking =
-          subscriber(
-              item -> {
-                inside.set(true);
+      HttpResponse.BodyHandler<Void> h =
+          blocking.handler(
+              () -> {
                 inOnNext.countDown();
-                try {
-                  release.await(30, TimeUnit.SECONDS);
-                } catch (InterruptedException e) {
-                  Thread.currentThread().interrupt();
-                }
-                inside.set(false);
-              },
-              t -> {
-                overlapped.compareAndSet(false, inside.get());
-                error.set(t);
-                errored.countDown();
+                Quietly.await(release, Duration.ofSeconds(30));
               });
-      ContextHttp.sendAsync(ctx, CLIENT, HttpRequest.newBuilder(s.uri()).build(), blocking);
+      ContextHttp.sendAsync(ctx, CLIENT, HttpRequest.newBuilder(s.uri()).build(), h);
       try {
         assertTrue(inOnNext.await(10, TimeUnit.SECONDS), "no body arrived");
         CompletableFuture<Void> cancel = CompletableFuture.runAsync(ctx::cancel);
@@ -117,38 +127,27 @@ class BodySubscriberLockTest {
         release.countDown();
         serverDone.countDown();
       }
-      assertTrue(errored.await(10, TimeUnit.SECONDS), "the subscriber never heard of the cancel");
-      assertFalse(overlapped.get(), "onError ran while onNext was still running");
-      assertNotNull(error.get());
+      assertTrue(blocking.errored.await(10, TimeUnit.SECONDS), "the subscriber never heard of the cancel");
+      assertFalse(blocking.errorInsideOnNext.get(), "onError ran while onNext was still running");
+      assertNotNull(blocking.error.get());
     }
   }
 
   @Test
   void aSubscriberThatEndsTheContextFromOnNextIsNotReentered() throws Exception {
     CountDownLatch serverDone = new CountDownLatch(1);
-    CountDownLatch errored = new CountDownLatch(1);
-    AtomicBoolean reentered = new AtomicBoolean();
-    AtomicBoolean inside = new AtomicBoolean();
+    Watched callingBack = new Watched();
     try (LoopbackServer s = streaming(serverDone)) {
       CancelableContext ctx = Context.withCancel(Context.background());
-      HttpResponse.BodyHandler<Void> callingBack =
-          subscriber(
-              item -> {
-                inside.set(true);
-                ctx.cancel(); // runs ContextHttp's abort hook in this very thread
-                inside.set(false);
-              },
-              t -> {
-                reentered.compareAndSet(false, inside.get());
-                errored.countDown();
-              });
+      // ctx.cancel() runs ContextHttp's abort hook in the subscriber's very thread
+      HttpResponse.BodyHandler<Void> h = callingBack.handler(ctx::cancel);
       try {
-        ContextHttp.sendAsync(ctx, CLIENT, HttpRequest.newBuilder(s.uri()).build(), callingBack);
-        assertTrue(errored.await(10, TimeUnit.SECONDS), "the subscriber never heard of the cancel");
+        ContextHttp.sendAsync(ctx, CLIENT, HttpRequest.newBuilder(s.uri()).build(), h);
+        assertTrue(callingBack.errored.await(10, TimeUnit.SECONDS), "the subscriber never heard of the cancel");
       } finally {
         serverDone.countDown();
       }
-      assertEquals(false, reentered.get(), "onError was delivered inside onNext");
+      assertEquals(false, callingBack.errorInsideOnNext.get(), "onError was delivered inside onNext");
     }
   }
 

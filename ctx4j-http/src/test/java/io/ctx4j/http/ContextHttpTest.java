@@ -13,6 +13,7 @@ import io.ctx4j.CancelableContext;
 import io.ctx4j.CanceledException;
 import io.ctx4j.Context;
 import io.ctx4j.DeadlineExceededException;
+import io.ctx4j.testing.Quietly;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -98,11 +99,7 @@ class ContextHttpTest {
         new LoopbackServer(
             ex -> {
               Context ctx = ContextFilter.current();
-              try {
-                ctx.await(Duration.ofSeconds(10));
-              } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-              }
+              Quietly.await(ctx, Duration.ofSeconds(10));
               handlerErr.set(ctx.err());
               handlerSawEnd.countDown();
               respond(ex, 503, "too late");

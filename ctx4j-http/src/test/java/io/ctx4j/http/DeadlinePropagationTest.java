@@ -9,6 +9,7 @@ import com.sun.net.httpserver.HttpExchange;
 import io.ctx4j.CancelableContext;
 import io.ctx4j.CanceledException;
 import io.ctx4j.Context;
+import io.ctx4j.testing.Quietly;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.URI;
@@ -37,6 +38,14 @@ import org.junit.jupiter.api.Timeout;
 class DeadlinePropagationTest {
   /** What the sender withholds for the request's way to the receiver. */
   private static final Duration ALLOWANCE = Duration.ofMillis(5);
+
+  /** A client that follows redirects, as ctx4j's redirect tests need. */
+  private static HttpClient following() {
+    return HttpClient.newBuilder()
+        .version(HttpClient.Version.HTTP_1_1)
+        .followRedirects(HttpClient.Redirect.NORMAL)
+        .build();
+  }
 
   private static void reply(HttpExchange ex, int status, String body) throws IOException {
     byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
@@ -106,11 +115,6 @@ class DeadlinePropagationTest {
    */
   @Test
   void aRedirectTargetGetsTheBudgetLeftAtItsHopNotTheFirstHopsHeader() throws Exception {
-    HttpClient following =
-        HttpClient.newBuilder()
-            .version(HttpClient.Version.HTTP_1_1)
-            .followRedirects(HttpClient.Redirect.NORMAL)
-            .build();
     ConcurrentLinkedQueue<String> secondHop = new ConcurrentLinkedQueue<>();
     try (LoopbackServer target =
             new LoopbackServer(
@@ -132,7 +136,7 @@ class DeadlinePropagationTest {
                 })) {
       try (CancelableContext ctx = Context.withTimeout(Context.background(), Duration.ofSeconds(1))) {
         HttpResponse<String> r =
-            ContextHttp.send(ctx, following, HttpRequest.newBuilder(first.uri()).build(), BodyHandlers.ofString());
+            ContextHttp.send(ctx, following(), HttpRequest.newBuilder(first.uri()).build(), BodyHandlers.ofString());
         assertEquals(200, r.statusCode());
         assertEquals("arrived", r.body());
         assertEquals(URI.create(target.uri().toString()), r.uri());
@@ -148,22 +152,13 @@ class DeadlinePropagationTest {
   /** A context that ends while ctx4j is on a redirect's second hop aborts that hop. */
   @Test
   void endingTheContextDuringARedirectHopAbortsIt() throws Exception {
-    HttpClient following =
-        HttpClient.newBuilder()
-            .version(HttpClient.Version.HTTP_1_1)
-            .followRedirects(HttpClient.Redirect.NORMAL)
-            .build();
     CountDownLatch secondHopEntered = new CountDownLatch(1);
     CountDownLatch testOver = new CountDownLatch(1);
     try (LoopbackServer target =
             new LoopbackServer(
                 ex -> {
                   secondHopEntered.countDown();
-                  try {
-                    testOver.await(30, TimeUnit.SECONDS);
-                  } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                  }
+                  Quietly.await(testOver, Duration.ofSeconds(30));
                   reply(ex, 200, "too late");
                 });
         LoopbackServer first =
@@ -174,7 +169,7 @@ class DeadlinePropagationTest {
                 })) {
       CancelableContext ctx = Context.withTimeout(Context.background(), Duration.ofMinutes(1));
       CompletableFuture<HttpResponse<String>> call =
-          ContextHttp.sendAsync(ctx, following, HttpRequest.newBuilder(first.uri()).build(), BodyHandlers.ofString());
+          ContextHttp.sendAsync(ctx, following(), HttpRequest.newBuilder(first.uri()).build(), BodyHandlers.ofString());
       try {
         assertTrue(secondHopEntered.await(10, TimeUnit.SECONDS), "the redirect was not followed");
         ctx.cancel();

@@ -8,6 +8,7 @@ import com.sun.net.httpserver.HttpHandler;
 import io.ctx4j.CancelableContext;
 import io.ctx4j.Context;
 import io.ctx4j.DeadlineExceededException;
+import io.ctx4j.testing.Quietly;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -50,7 +51,7 @@ class HttpChainTest {
       } finally {
         // The next hop's budget is rounded down, so its failure can come back a few milliseconds
         // before this hop's own deadline; give that deadline a bounded moment to fire.
-        awaitQuietly(ctx);
+        Quietly.await(ctx, Duration.ofSeconds(5));
         errors.put(name, ctx.err() == null ? "live" : ctx.err());
         allReturned.countDown();
         exchange.sendResponseHeaders(504, -1);
@@ -95,14 +96,6 @@ class HttpChainTest {
       for (String hop : new String[] {"A", "B", "C"}) {
         assertSame(Context.DEADLINE_EXCEEDED, errors.get(hop), hop + " ended with " + errors.get(hop));
       }
-    }
-  }
-
-  private static void awaitQuietly(Context ctx) {
-    try {
-      ctx.await(Duration.ofSeconds(5));
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
     }
   }
 }

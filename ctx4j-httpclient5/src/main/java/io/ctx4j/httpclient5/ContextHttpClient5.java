@@ -5,6 +5,7 @@ import io.ctx4j.Registration;
 import io.ctx4j.concurrent.CurrentContext;
 import io.ctx4j.http.ContextHttp;
 import io.ctx4j.http.DeadlineHeader;
+import java.io.Closeable;
 import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -357,22 +358,23 @@ public final class ContextHttpClient5 {
 
     @Override
     public void close() throws IOException {
-      try {
-        super.close();
-      } catch (IOException e) {
-        closeFailed(e);
-      } finally {
-        release.clean();
-      }
+      closeAndRelease(super::close);
     }
 
     /**
-     * Closing an entity whose exchange the context aborted reads from a closed socket: the caller
-     * closing what it no longer wants is not a failure then.
+     * Closes with {@code close} and releases the registration. Closing an entity whose exchange the
+     * context aborted reads from a closed socket: the caller closing what it no longer wants is not
+     * a failure then.
      */
-    void closeFailed(IOException e) throws IOException {
-      if (ctx.err() == null) {
-        throw e;
+    void closeAndRelease(Closeable close) throws IOException {
+      try {
+        close.close();
+      } catch (IOException e) {
+        if (ctx.err() == null) {
+          throw e;
+        }
+      } finally {
+        release.clean();
       }
     }
 
@@ -418,13 +420,7 @@ public final class ContextHttpClient5 {
 
       @Override
       public void close() throws IOException {
-        try {
-          super.close();
-        } catch (IOException e) {
-          closeFailed(e);
-        } finally {
-          release.clean();
-        }
+        closeAndRelease(super::close);
       }
     }
   }

@@ -1,17 +1,17 @@
 package io.ctx4j.httpclient5;
 
-import io.ctx4j.CancelableContext;
-import io.ctx4j.Context;
-import io.ctx4j.internal.CoreInternals;
-import io.ctx4j.testing.Gc;
+import static io.ctx4j.testing.RequestMix.way;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.ctx4j.CancelableContext;
+import io.ctx4j.Context;
+import io.ctx4j.internal.CoreInternals;
+import io.ctx4j.testing.Abandoned;
+import io.ctx4j.testing.RequestMix;
 import java.io.IOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.concurrent.ExecutorService;
@@ -86,64 +86,41 @@ class HttpClient5RegistrationLeakTest {
 
   @Test
   void requestsEndingEveryWayLeaveNoRegistration() throws Exception {
-    int refusedPort;
-    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-      refusedPort = s.getLocalPort(); // closed again below: connections to it are refused
-    }
-    String refused = "http://127.0.0.1:" + refusedPort + "/";
-    long t0 = System.nanoTime();
-    int[] ways = new int[6];
-    long[] nanos = new long[6];
-    for (int i = 0; i < MANY; i++) {
-      int way = i % 6;
-      ways[way]++;
-      long start = System.nanoTime();
-      switch (way) {
-        case 0: // the body read to its end by a response handler
-          assertEquals("hello", read("/", longLived));
-          break;
-        case 1: // a 64 KiB body closed after one byte
-          try (CloseableHttpResponse r =
-              client.execute(new HttpGet(server.url("/big")), ContextHttpClient5.clientContext(longLived))) {
-            assertEquals(0, r.getEntity().getContent().read());
-          }
-          break;
-        case 2: // a per-request context cancelled by another thread while the request runs
-          try (CancelableContext child = Context.withCancel(longLived)) {
-            cancellers.execute(child::cancel);
-            try {
-              read("/", child);
-            } catch (IOException endedEitherWay) {
-              // the cancel won the race, or the request did
-            }
-          }
-          break;
-        case 3: // cancelled by the caller through HttpClient's own API
-          HttpGet cancelled = new HttpGet(server.url("/"));
-          cancelled.cancel();
-          assertThrows(
-              IOException.class,
-              () -> client.execute(cancelled, ContextHttpClient5.clientContext(longLived), r -> null));
-          break;
-        case 4: // no response body at all
-          assertNull(read("/none", longLived));
-          break;
-        default: // the connection refused
-          assertThrows(
-              IOException.class,
-              () -> client.execute(new HttpGet(refused), ContextHttpClient5.clientContext(longLived), r -> null));
-      }
-      nanos[way] += System.nanoTime() - start;
-    }
-    long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+    String refused = "http://127.0.0.1:" + RequestMix.refusedPort() + "/";
+    String report =
+        RequestMix.run(
+            MANY,
+            "requests",
+            way("read", () -> assertEquals("hello", read("/", longLived))), // by a response handler
+            way("closed early", () -> { // a 64 KiB body closed after one byte
+              try (CloseableHttpResponse r =
+                  client.execute(new HttpGet(server.url("/big")), ContextHttpClient5.clientContext(longLived))) {
+                assertEquals(0, r.getEntity().getContent().read());
+              }
+            }),
+            way("context cancelled", () -> { // a per-request context cancelled by another thread meanwhile
+              try (CancelableContext child = Context.withCancel(longLived)) {
+                cancellers.execute(child::cancel);
+                try {
+                  read("/", child);
+                } catch (IOException endedEitherWay) {
+                  // the cancel won the race, or the request did
+                }
+              }
+            }),
+            way("request cancelled", () -> { // cancelled by the caller through HttpClient's own API
+              HttpGet cancelled = new HttpGet(server.url("/"));
+              cancelled.cancel();
+              assertThrows(
+                  IOException.class,
+                  () -> client.execute(cancelled, ContextHttpClient5.clientContext(longLived), r -> null));
+            }),
+            way("without body", () -> assertNull(read("/none", longLived))),
+            way("refused", () -> assertThrows(
+                IOException.class,
+                () -> client.execute(new HttpGet(refused), ContextHttpClient5.clientContext(longLived), r -> null))));
     assertEquals(0, CoreInternals.registrationCount(longLived), "registrations left after " + MANY + " requests");
-    System.out.printf(
-        "httpclient5: %d requests (%d read, %d closed early, %d context cancelled, %d request cancelled,"
-            + " %d without body, %d refused) in %d ms; registrations left: %d%n",
-        MANY, ways[0], ways[1], ways[2], ways[3], ways[4], ways[5], ms, CoreInternals.registrationCount(longLived));
-    for (int w = 0; w < 6; w++) {
-      System.out.printf("  way %d: %.2f ms per request%n", w, nanos[w] / 1e6 / Math.max(1, ways[w]));
-    }
+    System.out.printf("httpclient5: %s%nregistrations left: %d%n", report, CoreInternals.registrationCount(longLived));
   }
 
   @Test
@@ -164,19 +141,16 @@ class HttpClient5RegistrationLeakTest {
   @Test
   void abandonedResponsesAreReleasedWhenCollected() throws Exception {
     // Fewer than the pool's 5 connections per route: HttpClient never gets these back.
-    int abandoned = 4;
-    // Held reachable until counted: a collection during the loop may otherwise release some early.
-    java.util.List<CloseableHttpResponse> dropped = new java.util.ArrayList<>();
-    for (int i = 0; i < abandoned; i++) {
-      @SuppressWarnings("resource")
-      CloseableHttpResponse r =
-          client.execute(new HttpGet(server.url("/")), ContextHttpClient5.clientContext(longLived));
-      assertEquals(200, r.getCode()); // neither read nor closed
-      dropped.add(r);
-    }
-    assertEquals(abandoned, CoreInternals.registrationCount(longLived), "held while the responses may be read");
-    dropped = null;
-    Gc.untilUnderPressure(() -> CoreInternals.registrationCount(longLived) == 0, Duration.ofSeconds(60));
-    assertEquals(0, CoreInternals.registrationCount(longLived), "registrations of abandoned responses left");
+    Abandoned.releasedWhenCollected(
+        4,
+        () -> {
+          @SuppressWarnings("resource")
+          CloseableHttpResponse r =
+              client.execute(new HttpGet(server.url("/")), ContextHttpClient5.clientContext(longLived));
+          assertEquals(200, r.getCode()); // neither read nor closed
+          return r;
+        },
+        () -> CoreInternals.registrationCount(longLived),
+        "responses");
   }
 }

@@ -1,16 +1,16 @@
 package io.ctx4j.okhttp;
 
-import io.ctx4j.CancelableContext;
-import io.ctx4j.Context;
-import io.ctx4j.internal.CoreInternals;
-import io.ctx4j.testing.Gc;
+import static io.ctx4j.testing.RequestMix.way;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.ctx4j.CancelableContext;
+import io.ctx4j.Context;
+import io.ctx4j.internal.CoreInternals;
+import io.ctx4j.testing.Abandoned;
+import io.ctx4j.testing.RequestMix;
 import java.io.IOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
@@ -79,65 +79,46 @@ class OkHttpRegistrationLeakTest {
 
   @Test
   void callsEndingEveryWayLeaveNoRegistration() throws Exception {
-    int refusedPort;
-    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-      refusedPort = s.getLocalPort(); // closed again below: connections to it are refused
-    }
     Request refused =
         ContextOkHttp.withContext(
-            new Request.Builder().url("http://127.0.0.1:" + refusedPort + "/").build(), longLived);
-    long t0 = System.nanoTime();
-    int[] ways = new int[6];
-    long[] nanos = new long[6];
-    for (int i = 0; i < MANY; i++) {
-      int way = i % 6;
-      ways[way]++;
-      long start = System.nanoTime();
-      switch (way) {
-        case 0: // the body read to its end
-          try (Response r = client.newCall(get("/", longLived)).execute()) {
-            assertEquals("hello", r.body().string());
-          }
-          break;
-        case 1: // a 64 KiB body closed after one byte
-          try (Response r = client.newCall(get("/big", longLived)).execute()) {
-            assertEquals(0, r.body().byteStream().read());
-          }
-          break;
-        case 2: // a per-call context cancelled by another thread while the call runs
-          try (CancelableContext child = Context.withCancel(longLived)) {
-            cancellers.execute(child::cancel);
-            try (Response r = client.newCall(get("/", child)).execute()) {
-              r.body().string();
-            } catch (IOException endedEitherWay) {
-              // the cancel won the race, or the call did
-            }
-          }
-          break;
-        case 3: // enqueued, answered on OkHttp's dispatcher thread
-          CompletableFuture<String> f = new CompletableFuture<>();
-          client.newCall(get("/", longLived)).enqueue(Loopback.bodyInto(f));
-          assertEquals("hello", f.get(20, TimeUnit.SECONDS));
-          break;
-        case 4: // cancelled by the caller through OkHttp's own API
-          Call c = client.newCall(get("/", longLived));
-          c.cancel();
-          assertThrows(IOException.class, c::execute);
-          break;
-        default: // the connection refused
-          assertThrows(IOException.class, () -> client.newCall(refused).execute().close());
-      }
-      nanos[way] += System.nanoTime() - start;
-    }
-    long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+            new Request.Builder().url("http://127.0.0.1:" + RequestMix.refusedPort() + "/").build(), longLived);
+    String report =
+        RequestMix.run(
+            MANY,
+            "calls",
+            way("read", () -> { // the body read to its end
+              try (Response r = client.newCall(get("/", longLived)).execute()) {
+                assertEquals("hello", r.body().string());
+              }
+            }),
+            way("closed early", () -> { // a 64 KiB body closed after one byte
+              try (Response r = client.newCall(get("/big", longLived)).execute()) {
+                assertEquals(0, r.body().byteStream().read());
+              }
+            }),
+            way("context cancelled", () -> { // a per-call context cancelled by another thread meanwhile
+              try (CancelableContext child = Context.withCancel(longLived)) {
+                cancellers.execute(child::cancel);
+                try (Response r = client.newCall(get("/", child)).execute()) {
+                  r.body().string();
+                } catch (IOException endedEitherWay) {
+                  // the cancel won the race, or the call did
+                }
+              }
+            }),
+            way("enqueued", () -> { // answered on OkHttp's dispatcher thread
+              CompletableFuture<String> f = new CompletableFuture<>();
+              client.newCall(get("/", longLived)).enqueue(Loopback.bodyInto(f));
+              assertEquals("hello", f.get(20, TimeUnit.SECONDS));
+            }),
+            way("call cancelled", () -> { // cancelled by the caller through OkHttp's own API
+              Call c = client.newCall(get("/", longLived));
+              c.cancel();
+              assertThrows(IOException.class, c::execute);
+            }),
+            way("refused", () -> assertThrows(IOException.class, () -> client.newCall(refused).execute().close())));
     assertEquals(0, CoreInternals.registrationCount(longLived), "registrations left after " + MANY + " calls");
-    System.out.printf(
-        "okhttp: %d calls (%d read, %d closed early, %d context cancelled, %d enqueued, %d call cancelled,"
-            + " %d refused) in %d ms; registrations left: %d%n",
-        MANY, ways[0], ways[1], ways[2], ways[3], ways[4], ways[5], ms, CoreInternals.registrationCount(longLived));
-    for (int w = 0; w < 6; w++) {
-      System.out.printf("  way %d: %.2f ms per call%n", w, nanos[w] / 1e6 / Math.max(1, ways[w]));
-    }
+    System.out.printf("okhttp: %s%nregistrations left: %d%n", report, CoreInternals.registrationCount(longLived));
   }
 
   @Test
@@ -160,18 +141,14 @@ class OkHttpRegistrationLeakTest {
     // marking it unusable, unlike OkHttp 4; a call that then gets it reads the leaked body's bytes
     // ("Unexpected status line: helloHTTP/1.1 200 OK", seen once here before this path). An OkHttp
     // matter, with or without ctx4j: close response bodies.
-    int abandoned = 200;
-    // Held reachable until counted: a collection during the loop may otherwise release some early.
-    java.util.List<Response> dropped = new java.util.ArrayList<>();
-    for (int i = 0; i < abandoned; i++) {
-      Response r = client.newCall(get("/close", longLived)).execute();
-      assertEquals(200, r.code()); // neither read nor closed
-      dropped.add(r);
-    }
-    assertEquals(abandoned, CoreInternals.registrationCount(longLived), "held while the responses may be read");
-    dropped = null;
-    // The garbage collector finds the calls unreachable; ctx4j's Cleaner then releases them.
-    Gc.untilUnderPressure(() -> CoreInternals.registrationCount(longLived) == 0, Duration.ofSeconds(60));
-    assertEquals(0, CoreInternals.registrationCount(longLived), "registrations of abandoned calls left");
+    Abandoned.releasedWhenCollected(
+        200,
+        () -> {
+          Response r = client.newCall(get("/close", longLived)).execute();
+          assertEquals(200, r.code()); // neither read nor closed
+          return r;
+        },
+        () -> CoreInternals.registrationCount(longLived),
+        "calls");
   }
 }

@@ -28,9 +28,12 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * The matrix of the module README: one test per cell, {what happens} x {Jetty 12.1 ee11, Tomcat 11},
@@ -57,20 +60,42 @@ class ContainerMatrixTest {
     return HTTP1.send(b.build(), BodyHandlers.ofString());
   }
 
+  private static CompletableFuture<HttpResponse<String>> getAsync(int port, String path) {
+    return HTTP1.sendAsync(
+        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path)).build(), BodyHandlers.ofString());
+  }
+
   /** A handler that enters the probe, waits for its context to end, then answers. */
   private static TestServlet waitForEnd(Probe probe) {
     return new TestServlet(
         (req, res) -> {
-          Context ctx = CurrentContext.get();
-          probe.enter(ctx, ctx == ContextServletFilter.contextOf(req));
+          Context ctx = probe.enterCurrent(req);
           ctx.await(Duration.ofSeconds(30));
           res.getWriter().print("done");
         });
   }
 
-  private static void deadlineCell(
-      Containers c, String cell, long expectedMillis, String expectedSource, String... headers)
+  /** The deadline cells: each header alone, and two at once (the smallest wins). */
+  static Stream<Arguments> deadlineHeaders() {
+    return Stream.of(Containers.values())
+        .flatMap(
+            c ->
+                Stream.of(
+                    Arguments.of(c, "Ctx4j-Timeout-Ms: 300", "Ctx4j-Timeout-Ms: 300",
+                        new String[] {"Ctx4j-Timeout-Ms", "300"}),
+                    Arguments.of(c, "Connect-Timeout-Ms: 300", "Connect-Timeout-Ms: 300",
+                        new String[] {"Connect-Timeout-Ms", "300"}),
+                    Arguments.of(c, "grpc-timeout: 300m", "grpc-timeout: 300m",
+                        new String[] {"grpc-timeout", "300m"}),
+                    Arguments.of(c, "Ctx4j-Timeout-Ms: 60000 + grpc-timeout: 300m", "grpc-timeout: 300m",
+                        new String[] {"Ctx4j-Timeout-Ms", "60000", "grpc-timeout", "300m"})));
+  }
+
+  @ParameterizedTest(name = "{0}: {1}")
+  @MethodSource("deadlineHeaders")
+  void aTimeoutHeaderSetsTheDeadline(Containers c, String cell, String expectedSource, String[] headers)
       throws Exception {
+    long expectedMillis = 300;
     Probe probe = new Probe();
     ContextServletFilter filter = ContextServletFilter.create();
     try (Containers.Running server = c.start(filter, waitForEnd(probe))) {
@@ -92,32 +117,6 @@ class ContainerMatrixTest {
       report(c, cell, "ended " + afterSend + " ms after the request was sent (budget " + expectedMillis
           + " ms, " + left.toMillis() + " ms left at handler entry); cause: " + probe.cause.getMessage());
     }
-  }
-
-  @ParameterizedTest
-  @EnumSource(Containers.class)
-  void ctx4jTimeoutHeaderSetsTheDeadline(Containers c) throws Exception {
-    deadlineCell(c, "Ctx4j-Timeout-Ms: 300", 300, "Ctx4j-Timeout-Ms: 300", "Ctx4j-Timeout-Ms", "300");
-  }
-
-  @ParameterizedTest
-  @EnumSource(Containers.class)
-  void connectTimeoutHeaderSetsTheDeadline(Containers c) throws Exception {
-    deadlineCell(c, "Connect-Timeout-Ms: 300", 300, "Connect-Timeout-Ms: 300", "Connect-Timeout-Ms", "300");
-  }
-
-  @ParameterizedTest
-  @EnumSource(Containers.class)
-  void grpcTimeoutHeaderSetsTheDeadline(Containers c) throws Exception {
-    deadlineCell(c, "grpc-timeout: 300m", 300, "grpc-timeout: 300m", "grpc-timeout", "300m");
-  }
-
-  @ParameterizedTest
-  @EnumSource(Containers.class)
-  void twoHeadersAtOnceTheSmallestWins(Containers c) throws Exception {
-    deadlineCell(
-        c, "Ctx4j-Timeout-Ms: 60000 + grpc-timeout: 300m", 300, "grpc-timeout: 300m",
-        "Ctx4j-Timeout-Ms", "60000", "grpc-timeout", "300m");
   }
 
   @ParameterizedTest
@@ -151,8 +150,7 @@ class ContainerMatrixTest {
     TestServlet servlet =
         new TestServlet(
             (req, res) -> {
-              Context ctx = CurrentContext.get();
-              probe.enter(ctx, ctx == ContextServletFilter.contextOf(req));
+              Context ctx = probe.enterCurrent(req);
               res.getWriter().print("ok");
               assertFalse(ctx.isDone(), "live while the handler runs");
               returned.set(System.nanoTime());
@@ -184,8 +182,7 @@ class ContainerMatrixTest {
                 res.getWriter().print("dispatched");
                 return;
               }
-              Context ctx = CurrentContext.get();
-              probe.enter(ctx, ctx == ContextServletFilter.contextOf(req));
+              probe.enterCurrent(req);
               AsyncContext async = req.startAsync();
               async.start(async::dispatch);
             });
@@ -209,8 +206,7 @@ class ContainerMatrixTest {
     TestServlet servlet =
         new TestServlet(
             (req, res) -> {
-              Context ctx = CurrentContext.get();
-              probe.enter(ctx, ctx == ContextServletFilter.contextOf(req));
+              Context ctx = probe.enterCurrent(req);
               AsyncContext async = req.startAsync();
               // Not started from the container's pool: a thread of the application's own.
               Thread worker =
@@ -229,10 +225,7 @@ class ContainerMatrixTest {
               worker.start();
             });
     try (Containers.Running server = c.start(filter, servlet)) {
-      CompletableFuture<HttpResponse<String>> r =
-          HTTP1.sendAsync(
-              HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port + "/x")).build(),
-              BodyHandlers.ofString());
+      CompletableFuture<HttpResponse<String>> r = getAsync(server.port, "/x");
       assertTrue(probe.entered.await(10, TimeUnit.SECONDS));
       // The dispatch returns with async started: the request is not over.
       assertFalse(probe.ended.await(300, TimeUnit.MILLISECONDS), "ended early: " + probe.cause);
@@ -297,10 +290,7 @@ class ContainerMatrixTest {
     Probe probe = new Probe();
     ContextServletFilter filter = ContextServletFilter.create();
     try (Containers.Running server = c.start(filter, waitForEnd(probe))) {
-      CompletableFuture<HttpResponse<String>> r =
-          HTTP1.sendAsync(
-              HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port + "/x")).build(),
-              BodyHandlers.ofString());
+      CompletableFuture<HttpResponse<String>> r = getAsync(server.port, "/x");
       assertTrue(probe.entered.await(10, TimeUnit.SECONDS));
       long shut = System.nanoTime();
       assertTrue(filter.shutdown("test shutdown", null));
@@ -316,68 +306,111 @@ class ContainerMatrixTest {
 
   /**
    * A handler that, once released, writes and flushes 8 KiB at a time until a write fails, and
-   * records how many writes it took and what failed.
+   * what it recorded: how many writes it took, what failed, and when it was released.
    */
-  static TestServlet writeUntilFailure(
-      Probe probe, AtomicInteger writes, AtomicReference<IOException> failure, AtomicReference<Long> released) {
+  static final class WriteUntilFailure {
+    final AtomicInteger writes = new AtomicInteger();
+    final AtomicReference<IOException> failure = new AtomicReference<>();
+    final AtomicReference<Long> released = new AtomicReference<>();
+
+    /** The servlet; it answers "warm" on /warm (the h2c upgrade) and enters {@code probe} elsewhere. */
+    TestServlet servlet(Probe probe) {
+      return new TestServlet(
+          (req, res) -> {
+            if (req.getRequestURI().equals("/warm")) {
+              res.getWriter().print("warm");
+              return;
+            }
+            probe.enterCurrent(req);
+            probe.awaitGo();
+            released.set(System.nanoTime());
+            ServletOutputStream out = res.getOutputStream();
+            byte[] chunk = new byte[8192];
+            try {
+              for (int i = 0; i < 10_000; i++) {
+                writes.incrementAndGet();
+                out.write(chunk);
+                out.flush();
+              }
+            } catch (IOException e) {
+              failure.set(e);
+            } finally {
+              probe.finished.countDown();
+            }
+          });
+    }
+
+    /**
+     * Asserts that the container does not report the lost client to the idle handler within
+     * {@link #QUIET_MS}, then releases the handler and asserts that its failing write ends the
+     * context as a client disconnect.
+     *
+     * @return the measurements, for {@link #report}
+     */
+    String assertSeenOnlyAtTheNextWrite(Probe probe, String notExpected) throws InterruptedException {
+      assertFalse(probe.ended.await(QUIET_MS, TimeUnit.MILLISECONDS), notExpected + ": " + probe.cause);
+      probe.go.countDown();
+      assertTrue(probe.ended.await(20, TimeUnit.SECONDS), "the failed write must end the context");
+      assertEquals(Reason.CLIENT_DISCONNECTED, probe.reason(), String.valueOf(probe.cause));
+      // The context ends inside the failing write, before the handler sees the exception.
+      assertTrue(probe.finished.await(20, TimeUnit.SECONDS));
+      assertNotNull(failure.get(), "the handler's write failed");
+      return "not seen in " + QUIET_MS + " ms; ended " + Probe.millisBetween(released.get(), probe.endedNanos)
+          + " ms after the handler started writing (write #" + writes.get() + " failed: "
+          + failure.get() + "); cause: " + probe.cause.getMessage();
+    }
+  }
+
+  /**
+   * An async handler that enters the probe and completes when its context ends, with no async
+   * timeout: only the client (a disconnect, a reset) or the test's shutdown can end it. It answers
+   * "warm" on /warm (the h2c upgrade).
+   */
+  private static TestServlet asyncUntilTheContextEnds(Probe probe) {
     return new TestServlet(
         (req, res) -> {
           if (req.getRequestURI().equals("/warm")) {
             res.getWriter().print("warm");
             return;
           }
-          Context ctx = CurrentContext.get();
-          probe.enter(ctx, ctx == ContextServletFilter.contextOf(req));
-          probe.awaitGo();
-          released.set(System.nanoTime());
-          ServletOutputStream out = res.getOutputStream();
-          byte[] chunk = new byte[8192];
-          try {
-            for (int i = 0; i < 10_000; i++) {
-              writes.incrementAndGet();
-              out.write(chunk);
-              out.flush();
-            }
-          } catch (IOException e) {
-            failure.set(e);
-          } finally {
-            probe.finished.countDown();
-          }
+          AsyncContext async = req.startAsync();
+          async.setTimeout(0);
+          Context ctx = ContextServletFilter.contextOf(req);
+          probe.enter(ctx, ctx == CurrentContext.get());
+          ctx.onDone(async::complete);
         });
+  }
+
+  /**
+   * Sends a GET over HTTP/1.1 on a raw socket, waits until its handler has entered the probe, and
+   * closes the connection.
+   *
+   * @return System.nanoTime() of the close
+   */
+  private static long closeOnceEntered(int port, Probe probe) throws Exception {
+    try (Socket socket = new Socket("127.0.0.1", port)) {
+      OutputStream o = socket.getOutputStream();
+      o.write("GET /x HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+      o.flush();
+      assertTrue(probe.entered.await(10, TimeUnit.SECONDS));
+      return System.nanoTime();
+    }
   }
 
   @ParameterizedTest
   @EnumSource(Containers.class)
   void http11ClientDisconnectWhileTheHandlerWaitsIsSeenOnlyAtTheNextWrite(Containers c) throws Exception {
     Probe probe = new Probe();
-    AtomicInteger writes = new AtomicInteger();
-    AtomicReference<IOException> failure = new AtomicReference<>();
-    AtomicReference<Long> released = new AtomicReference<>();
+    WriteUntilFailure handler = new WriteUntilFailure();
     ContextServletFilter filter = ContextServletFilter.create();
-    try (Containers.Running server = c.start(filter, writeUntilFailure(probe, writes, failure, released))) {
-      long closed;
-      try (Socket socket = new Socket("127.0.0.1", server.port)) {
-        OutputStream o = socket.getOutputStream();
-        o.write("GET /x HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
-        o.flush();
-        assertTrue(probe.entered.await(10, TimeUnit.SECONDS));
-        closed = System.nanoTime();
-      }
+    try (Containers.Running server = c.start(filter, handler.servlet(probe))) {
+      long closed = closeOnceEntered(server.port, probe);
       // Neither container keeps a read pending while a synchronous handler runs.
-      assertFalse(probe.ended.await(QUIET_MS, TimeUnit.MILLISECONDS),
-          "not expected to be detected while the handler neither reads nor writes: " + probe.cause);
-      probe.go.countDown();
-      assertTrue(probe.ended.await(20, TimeUnit.SECONDS), "the failed write must end the context");
-      assertEquals(Reason.CLIENT_DISCONNECTED, probe.reason(), String.valueOf(probe.cause));
+      String seen = handler.assertSeenOnlyAtTheNextWrite(
+          probe, "not expected to be detected while the handler neither reads nor writes");
       assertSame(Context.CANCELED, probe.err);
-      // The context ends inside the failing write, before the handler sees the exception.
-      assertTrue(probe.finished.await(20, TimeUnit.SECONDS));
-      assertNotNull(failure.get(), "the handler's write failed");
       report(c, "HTTP/1.1 client closes, sync handler idle",
-          "not seen in " + QUIET_MS + " ms; ended " + Probe.millisBetween(released.get(), probe.endedNanos)
-              + " ms after the handler started writing (write #" + writes.get() + " failed: "
-              + failure.get() + "); cause: " + probe.cause.getMessage()
-              + "; total " + Probe.millisBetween(closed, probe.endedNanos) + " ms after close");
+          seen + "; total " + Probe.millisBetween(closed, probe.endedNanos) + " ms after close");
     }
   }
 
@@ -386,24 +419,8 @@ class ContainerMatrixTest {
   void http11ClientDisconnectDuringAsync(Containers c) throws Exception {
     Probe probe = new Probe();
     ContextServletFilter filter = ContextServletFilter.create();
-    TestServlet servlet =
-        new TestServlet(
-            (req, res) -> {
-              AsyncContext async = req.startAsync();
-              async.setTimeout(0); // none: only a disconnect can end it
-              Context ctx = ContextServletFilter.contextOf(req);
-              probe.enter(ctx, ctx == CurrentContext.get());
-              ctx.onDone(async::complete);
-            });
-    try (Containers.Running server = c.start(filter, servlet)) {
-      long closed;
-      try (Socket socket = new Socket("127.0.0.1", server.port)) {
-        OutputStream o = socket.getOutputStream();
-        o.write("GET /x HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
-        o.flush();
-        assertTrue(probe.entered.await(10, TimeUnit.SECONDS));
-        closed = System.nanoTime();
-      }
+    try (Containers.Running server = c.start(filter, asyncUntilTheContextEnds(probe))) {
+      long closed = closeOnceEntered(server.port, probe);
       // Neither container reports it: Tomcat 11 registers no read interest for an async request
       // without a ReadListener, Jetty 12.1 sets no fill interest; the context ends only with the
       // cycle (timeout, complete, or here the server root).
@@ -443,11 +460,9 @@ class ContainerMatrixTest {
   @EnumSource(Containers.class)
   void http2ResetOfASyncHandler(Containers c) throws Exception {
     Probe probe = new Probe();
-    AtomicInteger writes = new AtomicInteger();
-    AtomicReference<IOException> failure = new AtomicReference<>();
-    AtomicReference<Long> released = new AtomicReference<>();
+    WriteUntilFailure handler = new WriteUntilFailure();
     ContextServletFilter filter = ContextServletFilter.create();
-    try (Containers.Running server = c.start(filter, writeUntilFailure(probe, writes, failure, released))) {
+    try (Containers.Running server = c.start(filter, handler.servlet(probe))) {
       long reset = resetOnceEntered(server.port, probe);
       if (c == Containers.JETTY) {
         assertTrue(probe.ended.await(10, TimeUnit.SECONDS), "Jetty's failure listener reports the reset");
@@ -456,17 +471,8 @@ class ContainerMatrixTest {
         probe.go.countDown();
         report(c, "HTTP/2 reset, sync handler idle", "ended " + ms + " ms after the reset; cause: " + probe.cause.getMessage());
       } else {
-        assertFalse(probe.ended.await(QUIET_MS, TimeUnit.MILLISECONDS),
-            "Tomcat is not expected to report a reset to an idle sync handler: " + probe.cause);
-        probe.go.countDown();
-        assertTrue(probe.ended.await(20, TimeUnit.SECONDS), "the failed write must end the context");
-        assertEquals(Reason.CLIENT_DISCONNECTED, probe.reason(), String.valueOf(probe.cause));
-        assertTrue(probe.finished.await(20, TimeUnit.SECONDS));
-        assertNotNull(failure.get());
-        report(c, "HTTP/2 reset, sync handler idle",
-            "not seen in " + QUIET_MS + " ms; ended " + Probe.millisBetween(released.get(), probe.endedNanos)
-                + " ms after the handler started writing (write #" + writes.get() + " failed: "
-                + failure.get() + "); cause: " + probe.cause.getMessage());
+        report(c, "HTTP/2 reset, sync handler idle", handler.assertSeenOnlyAtTheNextWrite(
+            probe, "Tomcat is not expected to report a reset to an idle sync handler"));
       }
     }
   }
@@ -476,20 +482,7 @@ class ContainerMatrixTest {
   void http2ResetDuringAsync(Containers c) throws Exception {
     Probe probe = new Probe();
     ContextServletFilter filter = ContextServletFilter.create();
-    TestServlet servlet =
-        new TestServlet(
-            (req, res) -> {
-              if (req.getRequestURI().equals("/warm")) {
-                res.getWriter().print("warm");
-                return;
-              }
-              AsyncContext async = req.startAsync();
-              async.setTimeout(0); // none: only the reset (or the test's shutdown) can end it
-              Context ctx = ContextServletFilter.contextOf(req);
-              probe.enter(ctx, ctx == CurrentContext.get());
-              ctx.onDone(async::complete);
-            });
-    try (Containers.Running server = c.start(filter, servlet)) {
+    try (Containers.Running server = c.start(filter, asyncUntilTheContextEnds(probe))) {
       long reset = resetOnceEntered(server.port, probe);
       // Both report it: Jetty through the core failure listener, Tomcat through AsyncListener.onError
       // (an async stream that is reset is failed by Tomcat's HTTP/2 stream processor).

@@ -7,8 +7,6 @@ import io.ctx4j.servlet.RequestCanceledException.Reason;
 import jakarta.servlet.DispatcherType;
 import java.util.EnumSet;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicReference;
 import org.eclipse.jetty.ee10.servlet.FilterHolder;
 import org.eclipse.jetty.ee10.servlet.ServletContextHandler;
 import org.eclipse.jetty.ee10.servlet.ServletHolder;
@@ -26,8 +24,7 @@ class JettyEe10Test {
     Server server = new Server();
     ServerConnector connector = Containers.h2cConnector(server);
     ServletContextHandler handler = new ServletContextHandler("/");
-    handler.addServlet(new ServletHolder(ContainerMatrixTest.writeUntilFailure(
-        probe, new AtomicInteger(), new AtomicReference<>(), new AtomicReference<>())), "/*");
+    handler.addServlet(new ServletHolder(new ContainerMatrixTest.WriteUntilFailure().servlet(probe)), "/*");
     handler.addFilter(new FilterHolder(ContextServletFilter.create()), "/*",
         EnumSet.of(DispatcherType.REQUEST, DispatcherType.ASYNC));
     server.setHandler(handler);

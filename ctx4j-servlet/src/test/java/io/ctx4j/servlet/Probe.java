@@ -1,41 +1,34 @@
 package io.ctx4j.servlet;
 
 import io.ctx4j.Context;
-import io.ctx4j.ContextException;
-import java.time.Duration;
+import io.ctx4j.concurrent.CurrentContext;
+import io.ctx4j.testing.ContextProbe;
+import jakarta.servlet.http.HttpServletRequest;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
 /** What a handler saw of its request context, and when the context ended. */
-final class Probe {
-  final CountDownLatch entered = new CountDownLatch(1);
-  final CountDownLatch ended = new CountDownLatch(1);
+final class Probe extends ContextProbe {
   /** Released by the test when the handler may go on (write, return). */
   final CountDownLatch go = new CountDownLatch(1);
   /** Counted down by a handler when it is about to return. */
   final CountDownLatch finished = new CountDownLatch(1);
-  volatile Context ctx;
-  volatile long enteredNanos;
-  volatile long endedNanos;
-  volatile ContextException err;
-  volatile Throwable cause;
-  volatile Duration remainingAtEntry;
   volatile boolean currentIsRequestContext;
 
   /** Called by the handler, in the dispatch thread or not. */
   void enter(Context ctx, boolean currentIsRequestContext) {
-    this.ctx = ctx;
     this.currentIsRequestContext = currentIsRequestContext;
-    remainingAtEntry = ctx.remaining().orElse(null);
-    enteredNanos = System.nanoTime();
-    ctx.onDone(
-        () -> {
-          endedNanos = System.nanoTime();
-          err = ctx.err();
-          cause = ctx.cause();
-          ended.countDown();
-        });
-    entered.countDown();
+    enter(ctx);
+  }
+
+  /**
+   * Called by a handler in its dispatch thread: enters with {@code CurrentContext.get()}, noting
+   * whether it is the request's attribute.
+   */
+  Context enterCurrent(HttpServletRequest req) {
+    Context ctx = CurrentContext.get();
+    enter(ctx, ctx == ContextServletFilter.contextOf(req));
+    return ctx;
   }
 
   void awaitGo() throws InterruptedException {

@@ -48,8 +48,8 @@ class ChainTest {
     for (String name : List.of("A", "B", "C")) {
       Hops.Hop h = hops.get(name);
       assertTrue(h.ended.await(30, TimeUnit.SECONDS), name + " never ended");
-      assertNotNull(h.leftAtEntry, name + " got no deadline");
-      assertTrue(h.leftAtEntry.compareTo(prev) < 0, name + " had " + h.leftAtEntry + ", its caller " + prev);
+      assertNotNull(h.remainingAtEntry, name + " got no deadline");
+      assertTrue(h.remainingAtEntry.compareTo(prev) < 0, name + " had " + h.remainingAtEntry + ", its caller " + prev);
       RequestCanceledException cause = (RequestCanceledException) h.cause;
       // A ends by its own deadline. B and C have earlier deadlines than their callers (the header
       // withholds DeadlineHeader.TRANSIT_ALLOWANCE), but on a loaded machine the caller's timer may
@@ -61,8 +61,8 @@ class ChainTest {
         assertTrue(cause.reason() == Reason.DEADLINE_EXCEEDED || cause.reason() == Reason.CLIENT_DISCONNECTED, name + ": " + cause);
       }
       System.out.printf("chain %s: %d ms left at entry, ended %d ms after the request was sent (%s)%n",
-          name, h.leftAtEntry.toMillis(), (h.endedAtNanos - sent) / 1_000_000, cause.getMessage());
-      prev = h.leftAtEntry;
+          name, h.remainingAtEntry.toMillis(), (h.endedNanos - sent) / 1_000_000, cause.getMessage());
+      prev = h.remainingAtEntry;
     }
   }
 
@@ -80,11 +80,11 @@ class ChainTest {
       Hops.Hop h = jetty.hops.get(name);
       assertTrue(h.ended.await(30, TimeUnit.SECONDS), name + " kept working after the client left");
       assertEquals("HTTP/2.0", h.protocol, name);
-      assertEquals(null, h.leftAtEntry, name + " had a deadline");
+      assertEquals(null, h.remainingAtEntry, name + " had a deadline");
       RequestCanceledException cause = (RequestCanceledException) h.cause;
       assertEquals(Reason.CLIENT_DISCONNECTED, cause.reason(), name + ": " + cause);
       System.out.printf("disconnect %s: context ended %.1f ms after the client closed its socket (%s)%n",
-          name, (h.endedAtNanos - closed) / 1e6, cause.getMessage());
+          name, (h.endedNanos - closed) / 1e6, cause.getMessage());
     }
   }
 }

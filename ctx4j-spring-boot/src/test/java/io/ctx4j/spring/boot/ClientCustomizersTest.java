@@ -236,7 +236,7 @@ class ClientCustomizersTest {
     assertTrue(server.ended.await(30, TimeUnit.SECONDS), "the server kept streaming: the connection was not closed");
     assertEquals(Reason.CLIENT_DISCONNECTED, ((RequestCanceledException) server.cause).reason(), String.valueOf(server.cause));
     System.out.printf("abort in body: the call returned %.1f ms after the cancel, the server's write failed %.1f ms after it%n",
-        (returned - cancelled) / 1e6, (server.endedAtNanos - cancelled) / 1e6);
+        (returned - cancelled) / 1e6, (server.endedNanos - cancelled) / 1e6);
   }
 
 }

@@ -75,10 +75,10 @@ class GracefulShutdownTest {
     RequestCanceledException cause = (RequestCanceledException) s.cause;
     assertEquals(Reason.SERVER_SHUTDOWN, cause.reason(), String.valueOf(cause));
     assertEquals("server shutdown: application context closed, graceful-shutdown drain over", cause.getMessage());
-    long afterClosedEvent = TimeUnit.NANOSECONDS.toMillis(s.endedAtNanos - closedAt[0]);
+    long afterClosedEvent = TimeUnit.NANOSECONDS.toMillis(s.endedNanos - closedAt[0]);
     assertTrue(afterClosedEvent >= DRAIN_MILLIS - 50,
         "cancelled " + afterClosedEvent + " ms after ContextClosedEvent, before the " + DRAIN_MILLIS + " ms drain was over");
-    assertTrue(s.endedAtNanos <= closed, "cancelled during the close, before the server stopped");
+    assertTrue(s.endedNanos <= closed, "cancelled during the close, before the server stopped");
     String stuckOutcome;
     try {
       HttpResponse<String> r = stuck.get(10, TimeUnit.SECONDS);

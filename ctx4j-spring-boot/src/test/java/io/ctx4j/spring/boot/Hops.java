@@ -1,20 +1,15 @@
 package io.ctx4j.spring.boot;
 
 import io.ctx4j.Context;
-import java.time.Duration;
+import io.ctx4j.testing.ContextProbe;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 
 /** What each service of a chain saw: its time left on entry, its protocol, how its context ended. */
 final class Hops {
-  static final class Hop {
-    final CountDownLatch entered = new CountDownLatch(1);
-    final CountDownLatch ended = new CountDownLatch(1);
-    volatile Duration leftAtEntry;
+  static final class Hop extends ContextProbe {
     volatile String protocol;
-    volatile Throwable cause;
-    volatile long endedAtNanos;
     volatile RuntimeException downstreamFailure;
     /** Counted down by a test to let a held handler go on. */
     final CountDownLatch release = new CountDownLatch(1);
@@ -37,15 +32,8 @@ final class Hops {
 
   Hop begin(String name, Context ctx, String protocol) {
     Hop h = get(name);
-    h.leftAtEntry = ctx.remaining().orElse(null);
     h.protocol = protocol;
-    ctx.onDone(
-        () -> {
-          h.endedAtNanos = System.nanoTime();
-          h.cause = ctx.cause();
-          h.ended.countDown();
-        });
-    h.entered.countDown();
+    h.enter(ctx);
     return h;
   }
 }
