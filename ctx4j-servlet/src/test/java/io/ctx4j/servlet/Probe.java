@@ -2,6 +2,7 @@ package io.ctx4j.servlet;
 
 import io.ctx4j.Context;
 import io.ctx4j.ContextException;
+import io.ctx4j.concurrent.CurrentContext;
 import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -36,6 +37,16 @@ final class Probe {
           ended.countDown();
         });
     entered.countDown();
+  }
+
+  /**
+   * Called by a handler in the dispatch thread: enters the current context, noting whether it is
+   * the request attribute too.
+   */
+  Context enterCurrent(jakarta.servlet.ServletRequest req) {
+    Context ctx = CurrentContext.get();
+    enter(ctx, ctx == ContextServletFilter.contextOf(req));
+    return ctx;
   }
 
   void awaitGo() throws InterruptedException {
