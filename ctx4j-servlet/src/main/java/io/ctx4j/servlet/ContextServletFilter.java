@@ -77,6 +77,11 @@ import java.util.Objects;
  *   <li>{@code SERVER_SHUTDOWN}: {@link #shutdown()} or {@link #destroy()} cancelled the root.
  * </ul>
  *
+ * <p>Causes are immutable (no stack trace, no suppressed exceptions), and requests that end for the
+ * same reason with the same detail may share one instance (for example every deadline set by
+ * {@code Ctx4j-Timeout-Ms: 30000}, or every completed response): compare {@code reason()}, not
+ * identity.
+ *
  * <p>What no container tells a filter: over HTTP/1.1, a client that closes its connection while a
  * synchronous handler is not reading or writing is not noticed by Jetty 12.1 nor Tomcat 11 (neither
  * keeps a read pending while the handler runs, unlike Go's server); the context then ends when the
@@ -140,6 +145,8 @@ public final class ContextServletFilter implements Filter {
   // container provides); volatile so that a filter used outside a container is safe too.
   private volatile MaxTimeout maxTimeout;
   private volatile boolean trustHeaders;
+  // Racy by design: a stale or lost value costs one allocation, never a wrong cause.
+  private volatile SharedCause lastDeadlineCause;
 
   /**
    * Creates a filter with the default settings, for containers that instantiate filters from {@code
@@ -296,7 +303,7 @@ public final class ContextServletFilter implements Filter {
     }
     // The budget starts now, when the filter first sees the request.
     Duration timeout = null;
-    Object source = null; // its toString() is the cause's detail, built only if read
+    IncomingDeadline source = null;
     if (trustHeaders) {
       IncomingDeadline incoming;
       try {
@@ -310,16 +317,16 @@ public final class ContextServletFilter implements Filter {
         source = incoming;
       }
     }
+    RequestCanceledException cause = null;
     MaxTimeout max = maxTimeout;
     if (max != null && (timeout == null || max.duration.compareTo(timeout) < 0)) {
       timeout = max.duration;
-      source = max.source;
+      cause = max.cause;
+    } else if (source != null) {
+      cause = deadlineCause(source);
     }
     CancelableContext ctx =
-        timeout == null
-            ? Context.withCancel(root)
-            : Context.withTimeoutCause(
-                root, timeout, new RequestCanceledException(Reason.DEADLINE_EXCEEDED, source));
+        timeout == null ? Context.withCancel(root) : Context.withTimeoutCause(root, timeout, cause);
     RequestScope scope = new RequestScope(ctx);
     request.setAttribute(ATTRIBUTE, ctx);
     ContainerHooks.attach(request, scope);
@@ -436,14 +443,44 @@ public final class ContextServletFilter implements Filter {
     response.getOutputStream().write(body);
   }
 
-  /** The server maximum and its description, built once rather than for every request. */
+  /**
+   * Returns the cause for a deadline from {@code source}: the one made for the previous request if
+   * it came from the same header and value (callers tend to send the same budget every time), so
+   * that the common case allocates none. A cause is immutable (no stack trace, no suppression, its
+   * cause fixed at construction) and its detail is built from the source only if read, so requests
+   * can share it, as they share {@code RequestScope.COMPLETED}.
+   */
+  private RequestCanceledException deadlineCause(IncomingDeadline source) {
+    SharedCause last = lastDeadlineCause;
+    if (last != null && last.source.sameSource(source)) {
+      return last.cause;
+    }
+    RequestCanceledException cause = new RequestCanceledException(Reason.DEADLINE_EXCEEDED, source);
+    lastDeadlineCause = new SharedCause(source, cause);
+    return cause;
+  }
+
+  /** The last deadline cause and where it came from; replaced whole, so readers see a pair. */
+  private static final class SharedCause {
+    final IncomingDeadline source;
+    final RequestCanceledException cause;
+
+    SharedCause(IncomingDeadline source, RequestCanceledException cause) {
+      this.source = source;
+      this.cause = cause;
+    }
+  }
+
+  /** The server maximum and its cause, made once rather than for every request. */
   private static final class MaxTimeout {
     final Duration duration;
-    final String source;
+    final RequestCanceledException cause;
 
     MaxTimeout(Duration duration) {
       this.duration = duration;
-      this.source = "server maximum " + duration.toMillis() + " ms";
+      this.cause =
+          new RequestCanceledException(
+              Reason.DEADLINE_EXCEEDED, "server maximum " + duration.toMillis() + " ms", null);
     }
   }
 

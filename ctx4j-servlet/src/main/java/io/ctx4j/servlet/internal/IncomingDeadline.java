@@ -103,6 +103,17 @@ public final class IncomingDeadline {
   }
 
   /**
+   * Tells whether {@code other} came from the same header and the same element, so that its
+   * {@link #source()} is the same.
+   *
+   * @param other another budget
+   * @return true if both have the same source
+   */
+  public boolean sameSource(IncomingDeadline other) {
+    return header == other.header && element.equals(other.element);
+  }
+
+  /**
    * Returns {@link #source()}: the filter passes this object as the lazily built detail of the
    * deadline's cause, so that the string is built only for the causes someone reads.
    *
