@@ -3,8 +3,8 @@
  * {@link io.ctx4j.servlet.ContextServletFilter}.
  *
  * <p>The container provides {@code jakarta.servlet}. Jetty's modules are optional ({@code requires
- * static}): when Jetty 12.1 is on the module path and resolved, the filter also uses its failure
- * and connection listeners; without it, the Servlet API alone.
+ * static}): when Jetty 12.1 is on the module path and resolved, the filter also uses its request
+ * failure listener; without it, the Servlet API alone.
  */
 module io.ctx4j.servlet {
   requires transitive io.ctx4j;

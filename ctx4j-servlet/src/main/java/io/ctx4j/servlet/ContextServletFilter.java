@@ -72,10 +72,15 @@ import java.util.Objects;
  *   <li>{@code ASYNC_TIMEOUT}: the async timeout fired ({@code AsyncListener.onTimeout});
  *   <li>{@code CLIENT_DISCONNECTED}: the container reported that the client went away or the
  *       exchange failed ({@code AsyncListener.onError}; on Jetty 12.1 also the core request's
- *       failure listener, which reports HTTP/2 resets at once, and the connection's close
- *       listener), or writing the response through this filter's response failed;
+ *       failure listener, which reports HTTP/2 resets and closed HTTP/2 connections at once), or
+ *       writing the response through this filter's response failed;
  *   <li>{@code SERVER_SHUTDOWN}: {@link #shutdown()} or {@link #destroy()} cancelled the root.
  * </ul>
+ *
+ * <p>Causes are immutable (no stack trace, no suppressed exceptions), and requests that end for the
+ * same reason with the same detail may share one instance (for example every deadline set by
+ * {@code Ctx4j-Timeout-Ms: 30000}, or every completed response): compare {@code reason()}, not
+ * identity.
  *
  * <p>What no container tells a filter: over HTTP/1.1, a client that closes its connection while a
  * synchronous handler is not reading or writing is not noticed by Jetty 12.1 nor Tomcat 11 (neither
@@ -103,8 +108,8 @@ import java.util.Objects;
  * <h2>Resources</h2>
  *
  * Nothing stays registered once a request has ended: its context is cancelled, which removes it
- * from the root and stops its deadline timer, and on Jetty its connection listener is removed. No
- * thread is started per request. The filter wraps the response (an {@code
+ * from the root and stops its deadline timer; nothing is registered on a connection (which
+ * outlives its requests). No thread is started per request. The filter wraps the response (an {@code
  * HttpServletResponseWrapper}) to see failed writes.
  *
  * <p>Thread safety: a filter is thread-safe once initialised, as the Servlet specification requires.
@@ -138,8 +143,10 @@ public final class ContextServletFilter implements Filter {
   private final boolean configurable;
   // Written by init() before the container sends the first request (a happens-before edge the
   // container provides); volatile so that a filter used outside a container is safe too.
-  private volatile Duration maxTimeout;
+  private volatile MaxTimeout maxTimeout;
   private volatile boolean trustHeaders;
+  // Racy by design: a stale or lost value costs one allocation, never a wrong cause.
+  private volatile SharedCause lastDeadlineCause;
 
   /**
    * Creates a filter with the default settings, for containers that instantiate filters from {@code
@@ -155,7 +162,7 @@ public final class ContextServletFilter implements Filter {
   private ContextServletFilter(
       Context parent, Duration maxTimeout, boolean trustHeaders, boolean configurable) {
     this.root = Context.withCancel(parent);
-    this.maxTimeout = maxTimeout;
+    this.maxTimeout = maxTimeout == null ? null : new MaxTimeout(maxTimeout);
     this.trustHeaders = trustHeaders;
     this.configurable = configurable;
   }
@@ -252,7 +259,7 @@ public final class ContextServletFilter implements Filter {
         if (millis <= 0) {
           throw new NumberFormatException("not positive");
         }
-        maxTimeout = Duration.ofMillis(millis);
+        maxTimeout = new MaxTimeout(Duration.ofMillis(millis));
       } catch (NumberFormatException e) {
         throw new ServletException(
             INIT_MAX_TIMEOUT_MILLIS + " must be a positive number of milliseconds, got \"" + max + "\"", e);
@@ -286,14 +293,17 @@ public final class ContextServletFilter implements Filter {
       chain.doFilter(request, response);
       return;
     }
-    Object existing = request.getAttribute(SCOPE_ATTRIBUTE);
-    if (existing instanceof RequestScope) {
-      redispatch((RequestScope) existing, request, response, chain);
+    // One attribute lookup on the common path: the scope is stored only once async has started
+    // (afterDispatch), for the ASYNC dispatch; a forward, include or error dispatch, or a second
+    // filter in the chain, needs the context alone.
+    Object existing = request.getAttribute(ATTRIBUTE);
+    if (existing instanceof Context) {
+      redispatch((Context) existing, request, response, chain);
       return;
     }
     // The budget starts now, when the filter first sees the request.
     Duration timeout = null;
-    String source = null;
+    IncomingDeadline source = null;
     if (trustHeaders) {
       IncomingDeadline incoming;
       try {
@@ -304,22 +314,21 @@ public final class ContextServletFilter implements Filter {
       }
       if (incoming != null) {
         timeout = incoming.timeout();
-        source = incoming.source();
+        source = incoming;
       }
     }
-    Duration max = maxTimeout;
-    if (max != null && (timeout == null || max.compareTo(timeout) < 0)) {
-      timeout = max;
-      source = "server maximum " + max.toMillis() + " ms";
+    RequestCanceledException cause = null;
+    MaxTimeout max = maxTimeout;
+    if (max != null && (timeout == null || max.duration.compareTo(timeout) < 0)) {
+      timeout = max.duration;
+      cause = max.cause;
+    } else if (source != null) {
+      cause = deadlineCause(source);
     }
     CancelableContext ctx =
-        timeout == null
-            ? Context.withCancel(root)
-            : Context.withTimeoutCause(
-                root, timeout, new RequestCanceledException(Reason.DEADLINE_EXCEEDED, source, null));
+        timeout == null ? Context.withCancel(root) : Context.withTimeoutCause(root, timeout, cause);
     RequestScope scope = new RequestScope(ctx);
     request.setAttribute(ATTRIBUTE, ctx);
-    request.setAttribute(SCOPE_ATTRIBUTE, scope);
     ContainerHooks.attach(request, scope);
     // Wrapped so that a failed write ends the context: the only disconnect notice Tomcat gives a
     // synchronous handler, and Jetty's over HTTP/1.1.
@@ -353,24 +362,27 @@ public final class ContextServletFilter implements Filter {
    */
   @Override
   public String toString() {
-    Duration max = maxTimeout;
+    MaxTimeout max = maxTimeout;
     return "ContextServletFilter[trustTimeoutHeaders="
         + trustHeaders
         + ", maxTimeout="
-        + (max == null ? "none" : max.toMillis() + "ms")
+        + (max == null ? "none" : max.duration.toMillis() + "ms")
         + ", root="
         + root
         + "]";
   }
 
   private static void redispatch(
-      RequestScope scope, ServletRequest request, ServletResponse response, FilterChain chain)
+      Context ctx, ServletRequest request, ServletResponse response, FilterChain chain)
       throws IOException, ServletException {
     // Forward and include run inside another dispatch, which decides when the request is over.
-    boolean topLevel = request.getDispatcherType() == DispatcherType.ASYNC;
+    Object s =
+        request.getDispatcherType() == DispatcherType.ASYNC ? request.getAttribute(SCOPE_ATTRIBUTE) : null;
+    RequestScope scope = s instanceof RequestScope ? (RequestScope) s : null;
+    boolean topLevel = scope != null && scope.context() == ctx;
     Throwable failure = null;
     try {
-      invoke(scope.context(), chain, request, response);
+      invoke(ctx, chain, request, response);
     } catch (IOException | ServletException | RuntimeException | Error e) {
       failure = e;
       throw e;
@@ -387,7 +399,11 @@ public final class ContextServletFilter implements Filter {
       AsyncContext async;
       try {
         async = request.getAsyncContext();
-        scope.listenTo(async);
+        if (scope.listenTo(async)) {
+          // First async cycle: the ASYNC dispatch, which the container starts only after this
+          // dispatch has returned, finds the scope here.
+          request.setAttribute(SCOPE_ATTRIBUTE, scope);
+        }
         return;
       } catch (IllegalStateException e) {
         // The cycle completed in another thread while this dispatch was returning: it is over.
@@ -425,6 +441,47 @@ public final class ContextServletFilter implements Filter {
     response.setHeader("X-Content-Type-Options", "nosniff");
     response.setContentLength(body.length);
     response.getOutputStream().write(body);
+  }
+
+  /**
+   * Returns the cause for a deadline from {@code source}: the one made for the previous request if
+   * it came from the same header and value (callers tend to send the same budget every time), so
+   * that the common case allocates none. A cause is immutable (no stack trace, no suppression, its
+   * cause fixed at construction) and its detail is built from the source only if read, so requests
+   * can share it, as they share {@code RequestScope.COMPLETED}.
+   */
+  private RequestCanceledException deadlineCause(IncomingDeadline source) {
+    SharedCause last = lastDeadlineCause;
+    if (last != null && last.source.sameSource(source)) {
+      return last.cause;
+    }
+    RequestCanceledException cause = new RequestCanceledException(Reason.DEADLINE_EXCEEDED, source);
+    lastDeadlineCause = new SharedCause(source, cause);
+    return cause;
+  }
+
+  /** The last deadline cause and where it came from; replaced whole, so readers see a pair. */
+  private static final class SharedCause {
+    final IncomingDeadline source;
+    final RequestCanceledException cause;
+
+    SharedCause(IncomingDeadline source, RequestCanceledException cause) {
+      this.source = source;
+      this.cause = cause;
+    }
+  }
+
+  /** The server maximum and its cause, made once rather than for every request. */
+  private static final class MaxTimeout {
+    final Duration duration;
+    final RequestCanceledException cause;
+
+    MaxTimeout(Duration duration) {
+      this.duration = duration;
+      this.cause =
+          new RequestCanceledException(
+              Reason.DEADLINE_EXCEEDED, "server maximum " + duration.toMillis() + " ms", null);
+    }
   }
 
   /**

@@ -1,5 +1,7 @@
 package io.ctx4j.servlet;
 
+import java.io.IOException;
+import java.io.ObjectOutputStream;
 import java.util.Objects;
 
 /**
@@ -65,8 +67,14 @@ public final class RequestCanceledException extends RuntimeException {
   /** Why the request context ended. */
   private final Reason reason;
 
-  /** More about it, or null. */
-  private final String detail;
+  /** More about it, or null; built from {@link #lazyDetail} on first use if that is set. */
+  private String detail; // racy single-check caching of an immutable String, as String.hashCode
+
+  /**
+   * What the detail is built from ({@code toString()}) when first needed, or null: the filter
+   * creates one cause per request with a deadline, and most are never read.
+   */
+  private final transient Object lazyDetail;
 
   /**
    * Creates a cause with the given reason and detail.
@@ -77,11 +85,43 @@ public final class RequestCanceledException extends RuntimeException {
    * @throws NullPointerException if {@code reason} is null
    */
   public RequestCanceledException(Reason reason, String detail, Throwable cause) {
+    this(reason, detail, null, cause);
+  }
+
+  private RequestCanceledException(Reason reason, String detail, Object lazyDetail, Throwable cause) {
     // No message here: it is built on demand (getMessage), since the filter creates one cause per
     // request with a deadline and most are never read (FilterLoad's profile: 5% of the filter's time).
     super(null, cause, false, false);
     this.reason = Objects.requireNonNull(reason, "reason");
     this.detail = detail;
+    this.lazyDetail = lazyDetail;
+  }
+
+  /**
+   * A cause whose detail is {@code String.valueOf(detail)}, computed when the message is first
+   * read (or the exception serialized). {@code detail.toString()} must be cheap, side-effect free
+   * and give the same string every time.
+   */
+  RequestCanceledException(Reason reason, Object detail) {
+    this(reason, null, Objects.requireNonNull(detail, "detail"), null);
+  }
+
+  private String detail() {
+    String d = detail;
+    if (d == null) {
+      Object lazy = lazyDetail;
+      if (lazy != null) {
+        // A race builds the same string twice; either is kept.
+        d = String.valueOf(lazy);
+        detail = d;
+      }
+    }
+    return d;
+  }
+
+  private void writeObject(ObjectOutputStream out) throws IOException {
+    detail(); // the lazy source is not serializable: send the string
+    out.defaultWriteObject();
   }
 
   /**
@@ -101,6 +141,7 @@ public final class RequestCanceledException extends RuntimeException {
    */
   @Override
   public String getMessage() {
-    return detail == null ? reason.text() : reason.text() + ": " + detail;
+    String d = detail();
+    return d == null ? reason.text() : reason.text() + ": " + d;
   }
 }

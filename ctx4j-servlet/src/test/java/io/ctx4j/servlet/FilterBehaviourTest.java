@@ -81,6 +81,41 @@ class FilterBehaviourTest {
     assertEquals("deadline exceeded: Ctx4j-Timeout-Ms: 150", source(q));
   }
 
+  /**
+   * One filter, requests with the same and with other budgets in turn: the filter reuses the cause
+   * of the previous request when the source is the same, and each context's cause must still name
+   * its own header and value.
+   */
+  @Test
+  void eachRequestsDeadlineCauseNamesItsOwnSourceWhenCausesAreShared() throws Exception {
+    java.util.List<Context> contexts = new java.util.concurrent.CopyOnWriteArrayList<>();
+    TestServlet servlet =
+        new TestServlet(
+            (req, res) -> {
+              Context ctx = CurrentContext.get();
+              ctx.await(Duration.ofSeconds(10)); // every budget here is far smaller
+              contexts.add(ctx);
+            });
+    String[][] sent = {
+      {"Ctx4j-Timeout-Ms", "20"}, {"Ctx4j-Timeout-Ms", "20"}, {"Ctx4j-Timeout-Ms", "30"},
+      {"grpc-timeout", "20m"}, {"Ctx4j-Timeout-Ms", " 20"}, {"Connect-Timeout-Ms", "20"},
+      {"Ctx4j-Timeout-Ms", "20"}
+    };
+    ContextServletFilter filter = ContextServletFilter.builder().maxTimeout(Duration.ofSeconds(60)).build();
+    try (Containers.Running server = Containers.JETTY.start(filter, servlet)) {
+      for (String[] h : sent) {
+        assertEquals(200, get(server.port, h[0], h[1]).statusCode());
+      }
+    }
+    assertEquals(sent.length, contexts.size());
+    for (int i = 0; i < sent.length; i++) {
+      RequestCanceledException cause = (RequestCanceledException) contexts.get(i).cause();
+      assertEquals(Reason.DEADLINE_EXCEEDED, cause.reason());
+      assertEquals("deadline exceeded: " + sent[i][0] + ": " + sent[i][1].strip(), cause.getMessage());
+    }
+    assertSame(contexts.get(0).cause(), contexts.get(1).cause(), "the same source shares one cause");
+  }
+
   @Test
   void oneMalformedElementRejectsTheRequestEvenBesideAValidOne() throws Exception {
     AtomicInteger calls = new AtomicInteger();

@@ -3,7 +3,7 @@ package io.ctx4j.servlet;
 import io.ctx4j.Context;
 import io.ctx4j.concurrent.CurrentContext;
 import io.ctx4j.testing.ContextProbe;
-import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.ServletRequest;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
@@ -25,7 +25,7 @@ final class Probe extends ContextProbe {
    * Called by a handler in its dispatch thread: enters with {@code CurrentContext.get()}, noting
    * whether it is the request's attribute.
    */
-  Context enterCurrent(HttpServletRequest req) {
+  Context enterCurrent(ServletRequest req) {
     Context ctx = CurrentContext.get();
     enter(ctx, ctx == ContextServletFilter.contextOf(req));
     return ctx;

@@ -7,7 +7,6 @@ import io.ctx4j.CancelableContext;
 import io.ctx4j.Context;
 import io.ctx4j.concurrent.CurrentContext;
 import io.ctx4j.internal.CoreInternals;
-import io.ctx4j.servlet.internal.ContainerHooks;
 import jakarta.servlet.AsyncContext;
 import java.io.BufferedInputStream;
 import java.io.IOException;
@@ -22,7 +21,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -31,8 +29,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * 10,000 requests on a long-lived server (4 keep-alive connections, a quarter of the requests
  * async, a third with a deadline header, every request context waited on so that it registers with
  * the root) leave nothing registered: not on the server root (exact count through the core's
- * internal accessor, CoreInternals), not on Jetty's connections (the module's live counter and
- * the connections' own listener lists).
+ * internal accessor, CoreInternals), not on Jetty's connections (their own listener lists).
  */
 @Timeout(value = 300, unit = TimeUnit.SECONDS)
 class ServletRegistrationLeakTest {
@@ -45,13 +42,10 @@ class ServletRegistrationLeakTest {
     ContextServletFilter filter = ContextServletFilter.create();
     Context root = filter.root();
     CountDownLatch contextsEnded = new CountDownLatch(REQUESTS);
-    AtomicLong maxLiveListeners = new AtomicLong();
-    long liveBefore = ContainerHooks.liveConnectionListeners();
     ContainerAccess.Handler handler =
         (req, res) -> {
           Context ctx = CurrentContext.get();
           ctx.onDone(contextsEnded::countDown);
-          maxLiveListeners.accumulateAndGet(ContainerHooks.liveConnectionListeners(), Math::max);
           res.setContentLength(2);
           if (req.getRequestURI().endsWith("/async")) {
             AsyncContext async = req.startAsync();
@@ -86,15 +80,15 @@ class ServletRegistrationLeakTest {
       }
       assertTrue(contextsEnded.await(30, TimeUnit.SECONDS), contextsEnded.getCount() + " request contexts never ended");
       assertEquals(0, CoreInternals.registrationCount(root), "request contexts left registered on the server root");
-      assertEquals(liveBefore, ContainerHooks.liveConnectionListeners(), "connection listeners left registered");
       if (container.equals("JETTY")) {
-        assertTrue(maxLiveListeners.get() > liveBefore, "the Jetty hooks were attached at all");
+        // The filter registers nothing on Jetty's connections (they outlive requests); read from
+        // each connection's own listener list, so a listener added back would have to be removed.
         assertEquals(0, server.jettyConnectionListenersOfCtx4j(), "ctx4j listeners on Jetty's connections");
       }
       assertTrue(!root.isDone(), "the root is still live");
     }
-    System.out.println("LEAK|" + container + "|" + REQUESTS + " requests, max live connection listeners "
-        + maxLiveListeners.get() + ", left on root " + CoreInternals.registrationCount(root));
+    System.out.println("LEAK|" + container + "|" + REQUESTS + " requests, left on root "
+        + CoreInternals.registrationCount(root));
   }
 
   /** Sends REQUESTS / CONNECTIONS requests on one keep-alive connection, one at a time. */

@@ -166,7 +166,11 @@ public final class FilterLoad {
   }
 
   /** One phase of one configuration: requests, elapsed time, latency percentiles. */
-  record Phase(int config, long requests, long elapsedNanos, long p50, long p99) {
+  /**
+   * One phase's measurements; {@code serverBytes} is what Jetty's threads allocated during it
+   * (-1 if the JVM cannot tell).
+   */
+  record Phase(int config, long requests, long elapsedNanos, long p50, long p99, long serverBytes) {
     double rps() {
       return requests * 1e9 / elapsedNanos;
     }
@@ -350,6 +354,8 @@ public final class FilterLoad {
         s.size = 0;
       }
       config = c;
+      // The workers wait at the start line, so the server is idle while its threads are read.
+      long bytes0 = serverAllocatedBytes();
       long begin = System.nanoTime();
       phaseEnd = begin + millis * 1_000_000L;
       try {
@@ -359,6 +365,7 @@ public final class FilterLoad {
         Throwable f = failure.get();
         throw new IllegalStateException("a load worker failed: " + f, f);
       }
+      long bytes1 = serverAllocatedBytes();
       long last = begin;
       int n = 0;
       for (int w = 0; w < workers; w++) {
@@ -378,7 +385,8 @@ public final class FilterLoad {
       if (n == 0) {
         throw new IllegalStateException("no request completed in a phase of " + CONFIGS[c]);
       }
-      return new Phase(c, n, last - begin, percentile(all, 0.50), percentile(all, 0.99));
+      long serverBytes = bytes0 < 0 || bytes1 < 0 ? -1 : bytes1 - bytes0;
+      return new Phase(c, n, last - begin, percentile(all, 0.50), percentile(all, 0.99), serverBytes);
     }
 
     /** Every latency recorded per configuration since the warm-up, for the pooled percentiles. */
@@ -400,6 +408,32 @@ public final class FilterLoad {
         t.join(5_000);
       }
     }
+  }
+
+  /**
+   * Returns the bytes allocated so far by the server's threads (Jetty's pool, named {@code qtp...}:
+   * acceptor, selector and request threads), or -1 if the JVM does not measure it. A thread that
+   * ends during a phase takes its bytes with it; Jetty's pool keeps its threads for a minute.
+   */
+  static long serverAllocatedBytes() {
+    java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
+    if (!(mx instanceof com.sun.management.ThreadMXBean)) {
+      return -1;
+    }
+    com.sun.management.ThreadMXBean sun = (com.sun.management.ThreadMXBean) mx;
+    if (!sun.isThreadAllocatedMemorySupported() || !sun.isThreadAllocatedMemoryEnabled()) {
+      return -1;
+    }
+    long total = 0;
+    for (java.lang.management.ThreadInfo info : sun.getThreadInfo(sun.getAllThreadIds())) {
+      if (info != null && info.getThreadName().startsWith("qtp")) {
+        long b = sun.getThreadAllocatedBytes(info.getThreadId());
+        if (b > 0) {
+          total += b;
+        }
+      }
+    }
+    return total;
   }
 
   /** The nearest-rank percentile of sorted values. */
@@ -460,18 +494,28 @@ public final class FilterLoad {
               : ""));
 
       b.append("## Per configuration (all rounds)\n\n");
-      b.append("| configuration | requests | req/s (median of rounds) | p50 µs | p99 µs |\n");
-      b.append("|---|---:|---:|---:|---:|\n");
+      b.append("| configuration | requests | req/s (median of rounds) | p50 µs | p99 µs |"
+          + " server alloc. B/request |\n");
+      b.append("|---|---:|---:|---:|---:|---:|\n");
       for (int c = 0; c < CONFIGS.length; c++) {
         long[] all = Arrays.copyOf(pooled[c].values, pooled[c].size);
         Arrays.sort(all);
         int cc = c;
         double[] rps = rounds.stream().mapToDouble(r -> r[cc].rps()).toArray();
-        b.append(String.format(Locale.ROOT, "| `%s` | %d | %.0f | %.1f | %.1f |%n",
+        long bytes = 0;
+        long requests = 0;
+        for (Phase[] r : rounds) {
+          bytes = r[c].serverBytes() < 0 || bytes < 0 ? -1 : bytes + r[c].serverBytes();
+          requests += r[c].requests();
+        }
+        b.append(String.format(Locale.ROOT, "| `%s` | %d | %.0f | %.1f | %.1f | %s |%n",
             CONFIGS[c], all.length, median(rps), percentile(all, 0.50) / 1e3,
-            percentile(all, 0.99) / 1e3));
+            percentile(all, 0.99) / 1e3,
+            bytes < 0 ? "n/a" : String.format(Locale.ROOT, "%.0f", (double) bytes / requests)));
       }
-      b.append("\np50 and p99 here are over every request of the configuration in all rounds.\n\n");
+      b.append("\np50 and p99 here are over every request of the configuration in all rounds. Server"
+          + " allocation: bytes allocated by Jetty's threads (ThreadMXBean) during the phases of the"
+          + " configuration, over its requests; the difference to `none` is the filter's.\n\n");
 
       b.append("## Cost of the filter: median of per-round ratios, bootstrap 95% interval\n\n");
       b.append("| configuration vs `none` | throughput ratio | p50 ratio | p99 ratio |"

@@ -2,14 +2,13 @@ package io.ctx4j.servlet.internal;
 
 import jakarta.servlet.ServletRequest;
 import jakarta.servlet.ServletRequestWrapper;
-import java.util.concurrent.atomic.LongAdder;
 
 /**
  * Container-specific early notice of a request's failure, where the container offers one. Not part
  * of the API.
  *
  * <p>Jetty 12.1 (ee11 or ee10 servlet layer): the core request's failure listener (an HTTP/2 reset,
- * a failed connection, a fatal idle timeout) and the connection's close listener. The Jetty classes
+ * a closed or failed connection, a fatal idle timeout). The Jetty classes
  * are touched only when the request is a Jetty request and the class was found by {@link
  * Class#forName(String, boolean, ClassLoader)}, so this module runs without Jetty. Tomcat 11 offers
  * a filter nothing beyond the Servlet API. Thread-safe.
@@ -25,10 +24,28 @@ public final class ContainerHooks {
    */
   private static volatile boolean incompatible;
 
-  /** Connection listeners now registered by this module: for leak tests. */
-  static final LongAdder LIVE_CONNECTION_LISTENERS = new LongAdder();
+  private static final int NO_LAYER = 0;
+  private static final int EE11_LAYER = 1;
+  private static final int EE10_LAYER = 2;
+
+  /** The request class seen last and its Jetty layer; racy but immutable, so any value is right. */
+  private static volatile LastType lastType;
 
   private ContainerHooks() {}
+
+  private static final class LastType {
+    final Class<?> type;
+    final int layer;
+
+    LastType(Class<?> type) {
+      this.type = type;
+      String name = type.getName();
+      this.layer =
+          EE11 && name.startsWith("org.eclipse.jetty.ee11.")
+              ? EE11_LAYER
+              : EE10 && name.startsWith("org.eclipse.jetty.ee10.") ? EE10_LAYER : NO_LAYER;
+    }
+  }
 
   private static boolean present(String name) {
     try {
@@ -40,8 +57,8 @@ public final class ContainerHooks {
   }
 
   /**
-   * Attaches the container's failure notices, if any, to {@code scope}; they are withdrawn when the
-   * scope ends.
+   * Attaches the container's failure notices, if any, to {@code scope}. They live and die with the
+   * request: nothing is registered on anything that outlives it.
    *
    * @param request the request as the filter got it
    * @param scope its state
@@ -56,27 +73,23 @@ public final class ContainerHooks {
     for (int i = 0; i < 64 && inner instanceof ServletRequestWrapper; i++) {
       inner = ((ServletRequestWrapper) inner).getRequest();
     }
-    String name = inner.getClass().getName();
+    Class<?> type = inner.getClass();
+    LastType last = lastType;
+    if (last == null || last.type != type) {
+      // A server has one request class per layer: the name is looked at once, not per request.
+      last = new LastType(type);
+      lastType = last;
+    }
     try {
-      if (EE11 && name.startsWith("org.eclipse.jetty.ee11.")) {
+      if (last.layer == EE11_LAYER) {
         return JettyEe11.attach(request, scope) ? "jetty-ee11" : null;
       }
-      if (EE10 && name.startsWith("org.eclipse.jetty.ee10.")) {
+      if (last.layer == EE10_LAYER) {
         return JettyEe10.attach(request, scope) ? "jetty-ee10" : null;
       }
     } catch (LinkageError e) {
       incompatible = true;
     }
     return null;
-  }
-
-  /**
-   * Returns how many connection listeners this module has registered and not yet removed, in this
-   * class loader: zero when no request is in flight.
-   *
-   * @return the count
-   */
-  public static long liveConnectionListeners() {
-    return LIVE_CONNECTION_LISTENERS.sum();
   }
 }

@@ -30,11 +30,13 @@ public final class IncomingDeadline {
       };
 
   private final Duration timeout;
-  private final String source;
+  private final int header;
+  private final String element;
 
-  private IncomingDeadline(Duration timeout, String source) {
+  private IncomingDeadline(Duration timeout, int header, String element) {
     this.timeout = timeout;
-    this.source = source;
+    this.header = header;
+    this.element = element;
   }
 
   /**
@@ -78,10 +80,8 @@ public final class IncomingDeadline {
         }
       }
     }
-    // The description is built once, for the winner only.
-    return best == null
-        ? null
-        : new IncomingDeadline(best, NAMES[bestHeader] + ": " + bestElement.strip());
+    // The description is built only if asked for (toString), for the winner only.
+    return best == null ? null : new IncomingDeadline(best, bestHeader, bestElement);
   }
 
   /**
@@ -99,6 +99,28 @@ public final class IncomingDeadline {
    * @return a short description
    */
   public String source() {
-    return source;
+    return NAMES[header] + ": " + element.strip();
+  }
+
+  /**
+   * Tells whether {@code other} came from the same header and the same element, so that its
+   * {@link #source()} is the same.
+   *
+   * @param other another budget
+   * @return true if both have the same source
+   */
+  public boolean sameSource(IncomingDeadline other) {
+    return header == other.header && element.equals(other.element);
+  }
+
+  /**
+   * Returns {@link #source()}: the filter passes this object as the lazily built detail of the
+   * deadline's cause, so that the string is built only for the causes someone reads.
+   *
+   * @return the source
+   */
+  @Override
+  public String toString() {
+    return source();
   }
 }

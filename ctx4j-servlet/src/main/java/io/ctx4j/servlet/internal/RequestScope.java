@@ -9,35 +9,27 @@ import jakarta.servlet.AsyncListener;
 import java.io.IOException;
 import java.util.Objects;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Consumer;
 
 /**
- * The filter's per-request state: the request context and what must be undone when the request
- * ends. Not part of the API.
+ * The filter's per-request state: the request context, and the listener the container's failure
+ * notices go to. Not part of the API.
  *
  * <p>Implementation notes. The request ends ({@link #end}) from whichever thread sees it first: the
  * dispatch thread when the handler returns, a container thread running an {@link AsyncListener}
- * callback, Jetty's failure or connection-closed listener, a thread writing the response. Ending
- * twice is harmless: {@code cancel} keeps the first cause, and {@link #cleanup} is swapped to the
- * {@link #ENDED} sentinel exactly once, so the one container registration that must be removed (a
- * listener on a long-lived connection) is removed exactly once, by whoever ends first. A
- * registration added after the end (a failure listener racing with the attach) is removed by the
- * attaching thread itself, when its CAS from {@code null} fails. No lock; no callback runs under
- * one.
+ * callback or Jetty's failure listener ({@link #accept}), a thread writing the response. Ending
+ * twice is harmless: {@code cancel} keeps the first cause. Nothing the scope registers outlives the
+ * request (the async listener and Jetty's failure listener belong to the request), so there is
+ * nothing to undo when it ends. No lock; no callback runs under one.
  *
  * <p>Thread-safe.
  */
-public final class RequestScope implements AsyncListener {
+public final class RequestScope implements AsyncListener, Consumer<Throwable> {
   /** The cause of a request context whose handler returned; shared, immutable. */
   public static final RequestCanceledException COMPLETED =
       new RequestCanceledException(Reason.RESPONSE_COMPLETED, null, null);
 
-  private static final Runnable ENDED = () -> {};
-
   private final CancelableContext ctx;
-
-  /** null: nothing to undo yet; ENDED: the request has ended; else: what to undo when it does. */
-  private final AtomicReference<Runnable> cleanup = new AtomicReference<>();
 
   /** Set once the listener is registered with the first async cycle; later cycles re-register. */
   private volatile boolean listening;
@@ -61,44 +53,23 @@ public final class RequestScope implements AsyncListener {
   }
 
   /**
-   * Registers the one action that undoes a container registration when the request ends; runs it
-   * at once if the request has already ended.
-   *
-   * @param undo the action
-   * @throws IllegalStateException if an action is already registered
-   */
-  public void onEnd(Runnable undo) {
-    Objects.requireNonNull(undo, "undo");
-    if (!cleanup.compareAndSet(null, undo)) {
-      if (cleanup.get() == ENDED) {
-        undo.run();
-      } else {
-        throw new IllegalStateException("a cleanup action is already registered");
-      }
-    }
-  }
-
-  /**
-   * Ends the request: cancels its context with {@code cause} (unless it is already done) and undoes
-   * the container registration. Idempotent.
+   * Ends the request: cancels its context with {@code cause}, unless it is already done. Idempotent.
    *
    * @param cause why
    */
   public void end(RequestCanceledException cause) {
     ctx.cancel(cause);
-    Runnable undo = cleanup.getAndSet(ENDED);
-    if (undo != null && undo != ENDED) {
-      undo.run();
-    }
   }
 
   /**
-   * Tells whether {@link #end} has been called.
+   * The container reported a failure of the exchange (Jetty's core failure listener): ends the
+   * request with {@link #failure(Throwable)} of it.
    *
-   * @return true once ended
+   * @param failure what the container reported; may be null
    */
-  public boolean ended() {
-    return cleanup.get() == ENDED;
+  @Override
+  public void accept(Throwable failure) {
+    end(failure(failure));
   }
 
   /**
@@ -106,12 +77,15 @@ public final class RequestScope implements AsyncListener {
    * cycles are followed through {@link #onStartAsync}.
    *
    * @param async the async context of the current cycle
+   * @return true if this call registered the listener (the first cycle)
    */
-  public void listenTo(AsyncContext async) {
+  public boolean listenTo(AsyncContext async) {
     if (!listening) {
       listening = true;
       async.addListener(this);
+      return true;
     }
+    return false;
   }
 
   /**
