@@ -28,7 +28,9 @@ JAVA_HOME=$JDK17_HOME "${MVN[@]}" package dependency:build-classpath -DskipTests
   -DexcludeGroupIds=io.ctx4j -Dmdep.outputFile="$PWD/$work/deps-\${project.artifactId}.txt"
 # The Servlet API, which a container provides to ctx4j-servlet (scope provided); Jetty, optional
 # (requires static), stays off the path: the filter must resolve and run without it.
-JAVA_HOME=$JDK17_HOME "${MVN[@]}" dependency:build-classpath -pl ctx4j-servlet -am \
+# (package, a no-op by now, so that the reactor hands over the jars of ctx4j modules the servlet
+# module depends on, ctx4j-test-support among them, instead of looking for them in a repository.)
+JAVA_HOME=$JDK17_HOME "${MVN[@]}" package dependency:build-classpath -DskipTests -pl ctx4j-servlet -am \
   -DincludeScope=provided -DincludeArtifactIds=jakarta.servlet-api \
   -Dmdep.outputFile="$PWD/$work/provided-\${project.artifactId}.txt"
 
