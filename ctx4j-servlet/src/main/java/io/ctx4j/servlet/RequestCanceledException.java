@@ -119,8 +119,14 @@ public final class RequestCanceledException extends RuntimeException {
     return d;
   }
 
+  /**
+   * Serializes the detail as a string: its lazy source is not serializable.
+   *
+   * @param out the stream
+   * @throws IOException if writing fails
+   */
   private void writeObject(ObjectOutputStream out) throws IOException {
-    detail(); // the lazy source is not serializable: send the string
+    detail();
     out.defaultWriteObject();
   }
 
