@@ -361,25 +361,6 @@ class ContainerMatrixTest {
     }
   }
 
-  /**
-   * An async handler that enters the probe and completes when its context ends, with no async
-   * timeout: only the client (a disconnect, a reset) or the test's shutdown can end it. It answers
-   * "warm" on /warm (the h2c upgrade).
-   */
-  private static TestServlet asyncUntilTheContextEnds(Probe probe) {
-    return new TestServlet(
-        (req, res) -> {
-          if (req.getRequestURI().equals("/warm")) {
-            res.getWriter().print("warm");
-            return;
-          }
-          AsyncContext async = req.startAsync();
-          async.setTimeout(0);
-          Context ctx = ContextServletFilter.contextOf(req);
-          probe.enter(ctx, ctx == CurrentContext.get());
-          ctx.onDone(async::complete);
-        });
-  }
 
   /**
    * Sends a GET over HTTP/1.1 on a raw socket, waits until its handler has entered the probe, and
@@ -419,7 +400,7 @@ class ContainerMatrixTest {
   void http11ClientDisconnectDuringAsync(Containers c) throws Exception {
     Probe probe = new Probe();
     ContextServletFilter filter = ContextServletFilter.create();
-    try (Containers.Running server = c.start(filter, asyncUntilTheContextEnds(probe))) {
+    try (Containers.Running server = c.start(filter, TestServlet.asyncUntilTheContextEnds(probe))) {
       long closed = closeOnceEntered(server.port, probe);
       // Neither container reports it: Tomcat 11 registers no read interest for an async request
       // without a ReadListener, Jetty 12.1 sets no fill interest; the context ends only with the
@@ -482,7 +463,7 @@ class ContainerMatrixTest {
   void http2ResetDuringAsync(Containers c) throws Exception {
     Probe probe = new Probe();
     ContextServletFilter filter = ContextServletFilter.create();
-    try (Containers.Running server = c.start(filter, asyncUntilTheContextEnds(probe))) {
+    try (Containers.Running server = c.start(filter, TestServlet.asyncUntilTheContextEnds(probe))) {
       long reset = resetOnceEntered(server.port, probe);
       // Both report it: Jetty through the core failure listener, Tomcat through AsyncListener.onError
       // (an async stream that is reset is failed by Tomcat's HTTP/2 stream processor).

@@ -6,9 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.ctx4j.Context;
-import io.ctx4j.concurrent.CurrentContext;
 import io.ctx4j.servlet.RequestCanceledException.Reason;
-import jakarta.servlet.AsyncContext;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -105,18 +103,6 @@ class JettyConnectionCloseTest {
         });
   }
 
-  /** An async handler with no timeout and no I/O pending; completes when its context ends. */
-  private static TestServlet asyncWaiter(Probe probe) {
-    return new TestServlet(
-        (req, res) -> {
-          AsyncContext async = req.startAsync();
-          async.setTimeout(0);
-          Context ctx = ContextServletFilter.contextOf(req);
-          probe.enter(ctx, ctx == CurrentContext.get());
-          ctx.onDone(async::complete);
-        });
-  }
-
   private static void assertDisconnected(Probe probe, String what) throws InterruptedException {
     assertTrue(probe.ended.await(BOUND_S, TimeUnit.SECONDS), what + ": the context must end");
     assertEquals(Reason.CLIENT_DISCONNECTED, probe.reason(), String.valueOf(probe.cause));
@@ -134,7 +120,7 @@ class JettyConnectionCloseTest {
   void h2cClientClosesTheSocketWhileTheHandlerWaits(String mode) throws Exception {
     Probe probe = new Probe();
     ContextServletFilter filter = ContextServletFilter.create();
-    TestServlet servlet = mode.equals("sync") ? syncWaiter(probe) : asyncWaiter(probe);
+    TestServlet servlet = mode.equals("sync") ? syncWaiter(probe) : TestServlet.asyncUntilTheContextEnds(probe);
     try (Containers.Running server = Containers.JETTY.start(filter, servlet)) {
       closeOnceEntered(server.port, h2cRequest(), probe);
       assertDisconnected(probe, "h2c TCP close, " + mode);

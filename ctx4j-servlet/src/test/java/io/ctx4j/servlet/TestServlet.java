@@ -1,5 +1,8 @@
 package io.ctx4j.servlet;
 
+import io.ctx4j.Context;
+import io.ctx4j.concurrent.CurrentContext;
+import jakarta.servlet.AsyncContext;
 import jakarta.servlet.http.HttpServlet;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
@@ -28,5 +31,25 @@ final class TestServlet extends HttpServlet {
     } catch (Exception e) {
       throw new IllegalStateException(e);
     }
+  }
+
+  /**
+   * An async handler that enters the probe and completes when its context ends, with no async
+   * timeout: only the client (a disconnect, a reset) or the test's shutdown can end it. It answers
+   * "warm" on /warm (the h2c upgrade).
+   */
+  static TestServlet asyncUntilTheContextEnds(Probe probe) {
+    return new TestServlet(
+        (req, res) -> {
+          if (req.getRequestURI().equals("/warm")) {
+            res.getWriter().print("warm");
+            return;
+          }
+          AsyncContext async = req.startAsync();
+          async.setTimeout(0);
+          Context ctx = ContextServletFilter.contextOf(req);
+          probe.enter(ctx, ctx == CurrentContext.get());
+          ctx.onDone(async::complete);
+        });
   }
 }
