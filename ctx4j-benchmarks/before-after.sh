@@ -10,6 +10,11 @@
 # --before REV       the commit to compare with (built in a temporary git worktree, with the same
 #                    toolchains, so its jar has its multi-release layers too); or
 # --before-jar JAR   a benchmarks jar built earlier.
+# --patch FILE       applied with `git apply` to the --before tree before it is built, e.g.
+#                    scripts/df8b84c-timeouts-teardown.patch: df8b84c's Timeouts checked for
+#                    pending timers inside the measured operation, which on JDK 17 could see the
+#                    callback pool's own stall-check timer and fail the run ("1 ctx4j timers left
+#                    pending"); the patch moves the check into a TearDown, as this tree does.
 # --after-jar JAR    default: this tree, built now.
 # --quick            one fork and 100 ms iterations of a few rows: checks that the script runs.
 # Rows: the Go-mirrored classes the two jars share (ctx4j's rows before; every library's after,
@@ -24,6 +29,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(dirname "$HERE")"
 BEFORE_REV=""
 BEFORE_JAR=""
+PATCH=""
 AFTER_JAR=""
 JDKS="17 25"
 OUT=""
@@ -40,11 +46,12 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --before) BEFORE_REV="$2"; shift ;;
     --before-jar) BEFORE_JAR="$2"; shift ;;
+    --patch) PATCH="$(cd "$(dirname "$2")" && pwd)/$(basename "$2")"; shift ;;
     --after-jar) AFTER_JAR="$2"; shift ;;
     --jdks) JDKS="$2"; shift ;;
     --out) OUT="$2"; shift ;;
     --quick) QUICK=1 ;;
-    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
     *) echo "unknown option: $1 (try --help)" >&2; exit 2 ;;
   esac
   shift
@@ -76,11 +83,14 @@ fi
 if [ -z "$BEFORE_JAR" ]; then
   echo "== building the before jar ($BEFORE_REV)"
   git -C "$ROOT" worktree add -q --detach "$WORK/before" "$BEFORE_REV"
+  if [ -n "$PATCH" ]; then
+    git -C "$WORK/before" apply "$PATCH"
+  fi
   ( cd "$WORK/before" && mvn -B -ntp -q -t "$ROOT/.mvn/toolchains.xml" -Dctx4j.toolchains \
       -pl ctx4j-benchmarks -am package -DskipTests )
   cp "$WORK/before/ctx4j-benchmarks/target/benchmarks.jar" "$WORK/before.jar"
   BEFORE_JAR="$WORK/before.jar"
-  BEFORE_DESC="$(git -C "$ROOT" rev-parse --short "$BEFORE_REV")"
+  BEFORE_DESC="$(git -C "$ROOT" rev-parse --short "$BEFORE_REV")${PATCH:+ with $(basename "$PATCH")}"
 else
   BEFORE_DESC="$BEFORE_JAR"
 fi

@@ -222,13 +222,20 @@ run_jdk() {
   case " $STAGES " in
     *" servlet "*)
       echo "== servlet filter load on $(basename "$dir")"
-      "$JAVA" -Xms1g -Xmx1g -XX:+AlwaysPreTouch -cp "$JAR" io.ctx4j.bench.servlet.FilterLoad \
-        --out "$dir/servlet" 2>&1 | tee "$dir/servlet.log" ;;
+      # A failure here (a request with no answer, say) is a finding: it must not throw away the
+      # JMH stages of this JDK or the next JDK's run. It is written into meta.txt, the report is
+      # still made, and the script exits non-zero at the end.
+      if ! "$JAVA" -Xms1g -Xmx1g -XX:+AlwaysPreTouch -cp "$JAR" io.ctx4j.bench.servlet.FilterLoad \
+          --out "$dir/servlet" 2>&1 | tee "$dir/servlet.log"; then
+        echo "Servlet stage: FAILED (servlet.log has the error and the diagnostics)" >> "$dir/meta.txt"
+        FAILED_STAGES+=("servlet on $(basename "$dir")")
+      fi ;;
   esac
   echo "Duration: $(( ($(date +%s) - t0) / 60 )) minutes" >> "$dir/meta.txt"
 }
 
 RUN_ARGS=()
+FAILED_STAGES=()
 for home in "${HOMES[@]}"; do
   run_jdk "$home"
   RUN_ARGS+=(--run "$RAW/jdk$(feature_of "$home")")
@@ -247,4 +254,8 @@ if [ -z "$OUT" ]; then
   echo "results: $OUTDIR/results.md (also in $HERE/results/latest/ and README.md)"
 else
   echo "results: $OUTDIR/results.md"
+fi
+if [ "${#FAILED_STAGES[@]}" -gt 0 ]; then
+  echo "FAILED stages: ${FAILED_STAGES[*]}" >&2
+  exit 1
 fi

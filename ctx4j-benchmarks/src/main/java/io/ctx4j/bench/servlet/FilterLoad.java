@@ -198,6 +198,11 @@ public final class FilterLoad {
     String result;
     try {
       result = run(o, port, load0, start);
+    } catch (Exception | Error e) {
+      // A request that never got an answer is a finding, not noise: say where every thread of the
+      // server and of the client was when the run gave up, while the server still runs.
+      System.err.print(diagnostics(server));
+      throw e;
     } finally {
       server.stop();
     }
@@ -207,6 +212,32 @@ public final class FilterLoad {
       Files.writeString(o.out.resolve("results.md"), result, StandardCharsets.UTF_8);
       System.out.println("written: " + o.out.resolve("results.md"));
     }
+  }
+
+  /**
+   * Jetty's dump of the server (connectors, endpoints and their connections' states) and a dump of
+   * every thread of this JVM with the locks it holds: the server and the load client run in it.
+   */
+  static String diagnostics(Server server) {
+    StringBuilder sb = new StringBuilder("== diagnostics: Jetty server dump\n");
+    try {
+      sb.append(server.dump());
+    } catch (RuntimeException e) {
+      sb.append("(server dump failed: ").append(e).append(")\n");
+    }
+    sb.append("\n== diagnostics: threads\n");
+    for (java.lang.management.ThreadInfo t :
+        java.lang.management.ManagementFactory.getThreadMXBean().dumpAllThreads(true, true)) {
+      sb.append('"').append(t.getThreadName()).append("\" ").append(t.getThreadState());
+      if (t.getLockName() != null) {
+        sb.append(" on ").append(t.getLockName());
+      }
+      sb.append('\n');
+      for (StackTraceElement e : t.getStackTrace()) {
+        sb.append("    at ").append(e).append('\n');
+      }
+    }
+    return sb.toString();
   }
 
   static Server startServer() throws Exception {
@@ -342,7 +373,8 @@ public final class FilterLoad {
           finishLine.await();
         }
       } catch (Throwable e) {
-        failure.compareAndSet(null, e);
+        failure.compareAndSet(
+            null, new IllegalStateException("worker " + id + " in a " + CONFIGS[config] + " phase", e));
         startLine.reset();
         finishLine.reset();
       }
