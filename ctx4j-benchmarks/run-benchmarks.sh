@@ -21,7 +21,8 @@
 # Environment (full mode): MIRRORED_OPTS (default "-f 3 -wi 2 -w 1s -i 3 -r 1s"), SCALE_OPTS
 #          (default "-f 3 -wi 1 -i 2"), GO_BENCH (default "."), GO_COUNT (default 5),
 #          HEAP_OPTS (default "-Xms2g -Xmx2g -XX:+AlwaysPreTouch", given to every fork),
-#          STAGES (default "mirrored spawn scale servlet"), MIRRORED_REGEX (default: every mirrored class).
+#          STAGES (default "mirrored spawn scale servlet"), MIRRORED_REGEX (default: every mirrored class),
+#          FILTER_LOAD_ARGS (extra arguments of the servlet stage's FilterLoad, e.g. "--rounds 10").
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -41,6 +42,7 @@ GO_BENCH="${GO_BENCH:-.}"
 GO_COUNT="${GO_COUNT:-5}"
 GO_REFERENCE="$HERE/go/reference/go1.19-count1.txt"
 STAGES="${STAGES:-mirrored spawn scale servlet}"
+FILTER_LOAD_ARGS="${FILTER_LOAD_ARGS:-}"
 MIRRORED_REGEX="${MIRRORED_REGEX:-io\.ctx4j\.bench\.(CommonParentCancel|WithTimeout|CancelTree|CancelTreeLeaf|CheckCanceled|ContextCancelDone|DeepValueSameGoRoutine|WithValue|SharedParentChild|Footprint)\.}"
 # A fixed, pre-touched heap for every fork of the full run: on this kind of VM the first touch of
 # each page of a growing heap costs far more than the allocation itself, and showed up as 10-100x
@@ -59,7 +61,7 @@ while [ $# -gt 0 ]; do
     --jdks) JDKS="$2"; shift ;;
     --out) OUT="$2"; shift ;;
     --jmh-args) EXTRA_JMH="$2"; shift ;;
-    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
     *) echo "unknown option: $1 (try --help)" >&2; exit 2 ;;
   esac
   shift
@@ -225,8 +227,9 @@ run_jdk() {
       # A failure here (a request with no answer, say) is a finding: it must not throw away the
       # JMH stages of this JDK or the next JDK's run. It is written into meta.txt, the report is
       # still made, and the script exits non-zero at the end.
+      # shellcheck disable=SC2086
       if ! "$JAVA" -Xms1g -Xmx1g -XX:+AlwaysPreTouch -cp "$JAR" io.ctx4j.bench.servlet.FilterLoad \
-          --out "$dir/servlet" 2>&1 | tee "$dir/servlet.log"; then
+          --out "$dir/servlet" $FILTER_LOAD_ARGS 2>&1 | tee "$dir/servlet.log"; then
         echo "Servlet stage: FAILED (servlet.log has the error and the diagnostics)" >> "$dir/meta.txt"
         FAILED_STAGES+=("servlet on $(basename "$dir")")
       fi ;;
@@ -238,8 +241,19 @@ RUN_ARGS=()
 FAILED_STAGES=()
 for home in "${HOMES[@]}"; do
   run_jdk "$home"
-  RUN_ARGS+=(--run "$RAW/jdk$(feature_of "$home")")
+  # The report reads JMH's results; a folder without any (STAGES=servlet) is not a run to report.
+  if compgen -G "$RAW/jdk$(feature_of "$home")/jmh*.json" > /dev/null; then
+    RUN_ARGS+=(--run "$RAW/jdk$(feature_of "$home")")
+  fi
 done
+if [ "${#RUN_ARGS[@]}" -eq 0 ]; then
+  echo "no JMH stage ran (STAGES=$STAGES): no report"
+  if [ "${#FAILED_STAGES[@]}" -gt 0 ]; then
+    echo "FAILED stages: ${FAILED_STAGES[*]}" >&2
+    exit 1
+  fi
+  exit 0
+fi
 
 README_ARGS=()
 if [ -z "$OUT" ]; then

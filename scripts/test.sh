@@ -7,7 +7,7 @@
 #   3. reproducible build: two builds from two copies of the tree give byte-identical artifacts
 #   4. release dry run: deploy to a local file repository, check what Maven Central requires
 #   5. API compatibility with the baseline (japicmp)
-#   6. quick jcstress on JDK 17 and 25, quick benchmark run on JDK 25
+#   6. quick jcstress on JDK 17 and 25, quick benchmark run on JDK 25 (and its failed-stage path)
 #   scripts/test.sh            everything
 #   scripts/test.sh --unit     step 1 only
 # JDK 25 missing: outside CI, everything that can run on JDK 17 runs, what was skipped is listed,
@@ -80,6 +80,8 @@ if ! $unit_only; then
   if [ -n "$JDK25_HOME" ]; then
     step "jcstress (quick, JDK 25)" env JAVA_HOME="$JDK25_HOME" ctx4j-jcstress/run-jcstress.sh --quick
     step "benchmarks (quick, JDK 25)" env JAVA_HOME="$JDK25_HOME" ctx4j-benchmarks/run-benchmarks.sh --quick
+    step "benchmarks: a failed servlet stage is recorded, the run goes on" \
+      ctx4j-benchmarks/scripts/check-failed-stage.sh "$JDK25_HOME"
   else
     skipped+=("jcstress on JDK 25" "quick benchmark run (JDK 25)")
   fi

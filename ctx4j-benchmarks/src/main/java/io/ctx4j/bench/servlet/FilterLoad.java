@@ -59,15 +59,19 @@ import org.eclipse.jetty.util.Jetty;
  * <pre>
  * java -Xms1g -Xmx1g -XX:+AlwaysPreTouch -cp ctx4j-benchmarks/target/benchmarks.jar \
  *     io.ctx4j.bench.servlet.FilterLoad [--quick] [--out DIR] [--rounds N] [--phase-ms MS]
- *     [--warmup-ms MS] [--connections N]
+ *     [--warmup-ms MS] [--connections N] [--server-idle-ms MS]
  * </pre>
  *
- * Exits with status 1 if any request failed or got a wrong answer (each configuration answers with
- * whether the request carried a ctx4j context), 2 on bad arguments. The goal is reported, never
- * enforced: a loaded machine must not fail a build.
+ * {@code --server-idle-ms} sets the server connector's idle timeout (Jetty's default, 30 s, if
+ * not given): a shorter one makes the server close keep-alive connections the client still
+ * holds, to test whether a client-side race with that close loses requests.
+ *
+ * <p>Exits with status 1 if any request failed or got a wrong answer (each configuration answers
+ * with whether the request carried a ctx4j context), 2 on bad arguments. The goal is reported,
+ * never enforced: a loaded machine must not fail a build.
  */
 public final class FilterLoad {
-  private static final String[] CONFIGS = {"none", "filter", "filter+deadline"};
+  static final String[] CONFIGS = {"none", "filter", "filter+deadline"};
   private static final String[] PATHS = {"/none/", "/filter/", "/deadline/"};
   /** The timeout every request carries, the same in every configuration. */
   private static final String TIMEOUT_MS = "30000";
@@ -81,6 +85,7 @@ public final class FilterLoad {
     long phaseMillis = 1_500;
     long warmupMillis = 30_000;
     int connections = 8;
+    long serverIdleMillis = -1;
     Path out;
 
     static Options parse(String[] args) {
@@ -106,6 +111,9 @@ public final class FilterLoad {
             break;
           case "--connections":
             o.connections = positive(a, value(args, ++i, a));
+            break;
+          case "--server-idle-ms":
+            o.serverIdleMillis = positive(a, value(args, ++i, a));
             break;
           case "--out":
             o.out = Path.of(value(args, ++i, a));
@@ -193,7 +201,7 @@ public final class FilterLoad {
     }
     String load0 = loadAverage();
     long start = System.nanoTime();
-    Server server = startServer();
+    Server server = startServer(o.serverIdleMillis);
     int port = ((ServerConnector) server.getConnectors()[0]).getLocalPort();
     String result;
     try {
@@ -240,10 +248,13 @@ public final class FilterLoad {
     return sb.toString();
   }
 
-  static Server startServer() throws Exception {
+  static Server startServer(long idleMillis) throws Exception {
     Server server = new Server();
     ServerConnector connector = new ServerConnector(server, 1, 1, new HttpConnectionFactory());
     connector.setHost("127.0.0.1");
+    if (idleMillis > 0) {
+      connector.setIdleTimeout(idleMillis);
+    }
     connector.setPort(0);
     server.addConnector(connector);
     ContextHandlerCollection contexts = new ContextHandlerCollection();
@@ -347,18 +358,24 @@ public final class FilterLoad {
 
     private void work(int id) {
       Samples samples = perWorker[id];
-      try {
-        while (true) {
+      while (true) {
+        try {
           startLine.await();
-          if (closing) {
-            return;
-          }
-          HttpRequest request = requests[config];
-          byte expected = (byte) (config == 0 ? '0' : '1');
-          long end = phaseEnd;
-          long t = System.nanoTime();
+        } catch (InterruptedException | BrokenBarrierException e) {
+          return; // closed
+        }
+        if (closing) {
+          return;
+        }
+        int c = config;
+        HttpRequest request = requests[c];
+        byte expected = (byte) (c == 0 ? '0' : '1');
+        long end = phaseEnd;
+        long t = System.nanoTime();
+        try {
           while (t < end) {
-            HttpResponse<byte[]> res = client.send(request, HttpResponse.BodyHandlers.ofByteArray());
+            HttpResponse<byte[]> res =
+                client.send(request, HttpResponse.BodyHandlers.ofByteArray());
             long done = System.nanoTime();
             byte[] body = res.body();
             if (res.statusCode() != 200 || body.length != 1 || body[0] != expected) {
@@ -369,14 +386,19 @@ public final class FilterLoad {
             samples.add(done - t);
             t = done;
           }
-          finishedAt[id] = t;
-          finishLine.await();
+        } catch (Exception e) {
+          // Still meet at the finish line, where phase() reports the failure. Breaking the barriers
+          // instead lost the failure, and hung phase(), when it came before phase() reached the
+          // finish line: a reset with nobody waiting breaks nothing.
+          String where = "worker " + id + " in a " + CONFIGS[c] + " phase";
+          failure.compareAndSet(null, new IllegalStateException(where, e));
         }
-      } catch (Throwable e) {
-        failure.compareAndSet(
-            null, new IllegalStateException("worker " + id + " in a " + CONFIGS[config] + " phase", e));
-        startLine.reset();
-        finishLine.reset();
+        finishedAt[id] = t;
+        try {
+          finishLine.await();
+        } catch (InterruptedException | BrokenBarrierException e) {
+          return; // closed
+        }
       }
     }
 
@@ -390,11 +412,10 @@ public final class FilterLoad {
       long bytes0 = serverAllocatedBytes();
       long begin = System.nanoTime();
       phaseEnd = begin + millis * 1_000_000L;
-      try {
-        startLine.await();
-        finishLine.await();
-      } catch (BrokenBarrierException e) {
-        Throwable f = failure.get();
+      startLine.await();
+      finishLine.await();
+      Throwable f = failure.get();
+      if (f != null) {
         throw new IllegalStateException("a load worker failed: " + f, f);
       }
       long bytes1 = serverAllocatedBytes();
@@ -435,9 +456,14 @@ public final class FilterLoad {
     @Override
     public void close() throws InterruptedException {
       closing = true;
-      startLine.reset();
+      // A worker between the finish line and the start line would miss a single reset and wait on
+      // the barrier's next generation, so break it again until every worker has gone (or 5 s).
+      long giveUp = System.nanoTime() + 5_000_000_000L;
       for (Thread t : threads) {
-        t.join(5_000);
+        while (t.isAlive() && System.nanoTime() < giveUp) {
+          startLine.reset();
+          t.join(10);
+        }
       }
     }
   }

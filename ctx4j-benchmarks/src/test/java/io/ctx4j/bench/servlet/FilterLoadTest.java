@@ -1,0 +1,132 @@
+package io.ctx4j.bench.servlet;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import jakarta.servlet.http.HttpServlet;
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletResponse;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpTimeoutException;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.eclipse.jetty.ee11.servlet.ServletContextHandler;
+import org.eclipse.jetty.ee11.servlet.ServletHolder;
+import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.server.ServerConnector;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * The load harness's failure paths, against real Jetty: a request that gets no answer or a wrong
+ * one fails the phase and names the worker and the configuration, and the diagnostics then show
+ * where the server's threads are. These paths run only when a full run goes wrong, so they are
+ * checked here rather than found broken on the day they are needed.
+ */
+@Timeout(60)
+class FilterLoadTest {
+
+  /** A servlet that holds every request until released; counts the requests it holds. */
+  static final class Stuck extends HttpServlet {
+    private static final long serialVersionUID = 1L;
+    final transient CountDownLatch entered = new CountDownLatch(1);
+    final transient CountDownLatch release = new CountDownLatch(1);
+
+    @Override
+    protected void doGet(HttpServletRequest req, HttpServletResponse res) throws IOException {
+      entered.countDown();
+      try {
+        release.await(30, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      res.setContentLength(1);
+      res.getOutputStream().write('1');
+    }
+  }
+
+  @Test
+  void aRequestWithNoAnswerFailsThePhaseAndTheDiagnosticsShowTheStuckServerThread()
+      throws Exception {
+    Stuck stuck = new Stuck();
+    Server server = new Server();
+    ServerConnector connector = new ServerConnector(server);
+    connector.setHost("127.0.0.1");
+    server.addConnector(connector);
+    ServletContextHandler handler = new ServletContextHandler("/");
+    handler.addServlet(new ServletHolder(stuck), "/*");
+    server.setHandler(handler);
+    server.start();
+    try {
+      HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+      HttpRequest hanging =
+          HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + connector.getLocalPort() + "/"))
+              .timeout(Duration.ofMillis(300))
+              .build();
+      HttpRequest[] requests = new HttpRequest[FilterLoad.CONFIGS.length];
+      Arrays.fill(requests, hanging);
+      FilterLoad.Driver driver = new FilterLoad.Driver(client, requests, 1);
+      try {
+        IllegalStateException e =
+            assertThrows(IllegalStateException.class, () -> driver.phase(1, 10_000));
+        assertTrue(e.getMessage().startsWith("a load worker failed"), e.getMessage());
+        assertEquals("worker 0 in a filter phase", e.getCause().getMessage());
+        assertInstanceOf(HttpTimeoutException.class, e.getCause().getCause());
+      } finally {
+        driver.close();
+      }
+      assertTrue(stuck.entered.await(10, TimeUnit.SECONDS), "no request reached the servlet");
+
+      String dump = FilterLoad.diagnostics(server);
+
+      assertTrue(dump.startsWith("== diagnostics: Jetty server dump\n"), dump);
+      assertTrue(dump.contains("ServerConnector@"), "no connector in Jetty's dump:\n" + dump);
+      assertTrue(dump.contains("== diagnostics: threads\n"), dump);
+      // The thread Jetty gave the request, parked in the servlet, with the latch it waits on.
+      assertTrue(
+          dump.contains(Stuck.class.getName() + ".doGet("),
+          "the stuck servlet's frame is not in the thread dump:\n" + dump);
+      assertTrue(dump.contains(" TIMED_WAITING on java.util.concurrent.CountDownLatch"), dump);
+    } finally {
+      stuck.release.countDown();
+      server.stop();
+    }
+  }
+
+  @Test
+  void aWrongAnswerFailsThePhaseAndSaysWhatCameBack() throws Exception {
+    Server server = FilterLoad.startServer(-1);
+    try {
+      int port = ((ServerConnector) server.getConnectors()[0]).getLocalPort();
+      HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+      // Every configuration is sent to the unfiltered path, which answers "0": wrong for "filter".
+      HttpRequest unfiltered =
+          HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/none/")).build();
+      HttpRequest[] requests = new HttpRequest[FilterLoad.CONFIGS.length];
+      Arrays.fill(requests, unfiltered);
+      FilterLoad.Driver driver = new FilterLoad.Driver(client, requests, 2);
+      try {
+        assertEquals(0, driver.phase(0, 100).config(), "the unfiltered phase itself must pass");
+        IllegalStateException e =
+            assertThrows(IllegalStateException.class, () -> driver.phase(1, 10_000));
+        assertTrue(
+            e.getCause().getMessage().matches("worker [01] in a filter phase"),
+            e.getCause().getMessage());
+        assertEquals(
+            "wrong answer from http://127.0.0.1:" + port + "/none/: 200 0",
+            e.getCause().getCause().getMessage());
+      } finally {
+        driver.close();
+      }
+    } finally {
+      server.stop();
+    }
+  }
+}
