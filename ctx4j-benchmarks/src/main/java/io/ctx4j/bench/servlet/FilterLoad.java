@@ -386,10 +386,11 @@ public final class FilterLoad {
             samples.add(done - t);
             t = done;
           }
-        } catch (Exception e) {
-          // Still meet at the finish line, where phase() reports the failure. Breaking the barriers
-          // instead lost the failure, and hung phase(), when it came before phase() reached the
-          // finish line: a reset with nobody waiting breaks nothing.
+        } catch (Throwable e) {
+          // Still meet at the finish line, where phase() reports the failure (an Error too: a
+          // worker that dies without arriving would hang phase()). Breaking the barriers instead
+          // lost the failure, and hung phase(), when it came before phase() reached the finish
+          // line: a reset with nobody waiting breaks nothing.
           String where = "worker " + id + " in a " + CONFIGS[c] + " phase";
           failure.compareAndSet(null, new IllegalStateException(where, e));
         }
