@@ -248,26 +248,21 @@ for home in "${HOMES[@]}"; do
 done
 if [ "${#RUN_ARGS[@]}" -eq 0 ]; then
   echo "no JMH stage ran (STAGES=$STAGES): no report"
-  if [ "${#FAILED_STAGES[@]}" -gt 0 ]; then
-    echo "FAILED stages: ${FAILED_STAGES[*]}" >&2
-    exit 1
-  fi
-  exit 0
-fi
-
-README_ARGS=()
-if [ -z "$OUT" ]; then
-  # Only a run into the default folder is "the" result: it refreshes latest/ and the README table.
-  README_ARGS=(--readme "$HERE/README.md")
-fi
-"$HOST_JAVA" -cp "$JAR" io.ctx4j.bench.report.Report --out "$OUTDIR" "${RUN_ARGS[@]}" "${GO_ARGS[@]}" "${README_ARGS[@]}"
-echo "total: $(( ($(date +%s) - START) / 60 )) minutes"
-if [ -z "$OUT" ]; then
-  rm -rf "$HERE/results/latest" && mkdir -p "$HERE/results/latest"
-  cp "$OUTDIR/results.md" "$OUTDIR"/ratios-jdk*.png "$HERE/results/latest/"
-  echo "results: $OUTDIR/results.md (also in $HERE/results/latest/ and README.md)"
 else
-  echo "results: $OUTDIR/results.md"
+  README_ARGS=()
+  if [ -z "$OUT" ]; then
+    # Only a run into the default folder is "the" result: it refreshes latest/ and the README table.
+    README_ARGS=(--readme "$HERE/README.md")
+  fi
+  "$HOST_JAVA" -cp "$JAR" io.ctx4j.bench.report.Report --out "$OUTDIR" "${RUN_ARGS[@]}" "${GO_ARGS[@]}" "${README_ARGS[@]}"
+  echo "total: $(( ($(date +%s) - START) / 60 )) minutes"
+  if [ -z "$OUT" ]; then
+    rm -rf "$HERE/results/latest" && mkdir -p "$HERE/results/latest"
+    cp "$OUTDIR/results.md" "$OUTDIR"/ratios-jdk*.png "$HERE/results/latest/"
+    echo "results: $OUTDIR/results.md (also in $HERE/results/latest/ and README.md)"
+  else
+    echo "results: $OUTDIR/results.md"
+  fi
 fi
 if [ "${#FAILED_STAGES[@]}" -gt 0 ]; then
   echo "FAILED stages: ${FAILED_STAGES[*]}" >&2

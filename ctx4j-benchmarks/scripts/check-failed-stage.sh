@@ -9,6 +9,8 @@
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 BENCH="$(dirname "$HERE")"
+# shellcheck source=../../scripts/jdks.sh
+. "$(dirname "$BENCH")/scripts/jdks.sh"
 home="${1:-${JAVA_HOME:-$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")}}"
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
@@ -19,7 +21,7 @@ STAGES=servlet FILTER_LOAD_ARGS="--connections 0" "$BENCH/run-benchmarks.sh" \
   --jdk "$home" --no-go --skip-build --out "$out/run" > "$out/stdout" 2> "$out/stderr"
 rc=$?
 set -e
-feature="$("$home/bin/java" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p')"
+feature="$(jdk_feature "$home")"
 meta="$out/run/raw/jdk$feature/meta.txt"
 [ "$rc" = 1 ] || { cat "$out/stdout" "$out/stderr"; fail "exit status $rc, expected 1"; }
 grep -q "^Servlet stage: FAILED" "$meta" || fail "meta.txt does not record the failure: $(cat "$meta")"
