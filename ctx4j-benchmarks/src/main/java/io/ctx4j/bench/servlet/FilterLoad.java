@@ -454,6 +454,15 @@ public final class FilterLoad {
       }
     }
 
+    /** How many worker threads are still running (none once {@link #close} has returned). */
+    int workersAlive() {
+      int n = 0;
+      for (Thread t : threads) {
+        n += t.isAlive() ? 1 : 0;
+      }
+      return n;
+    }
+
     @Override
     public void close() throws InterruptedException {
       closing = true;

@@ -17,6 +17,7 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.eclipse.jetty.ee11.servlet.ServletContextHandler;
 import org.eclipse.jetty.ee11.servlet.ServletHolder;
 import org.eclipse.jetty.server.Server;
@@ -33,7 +34,7 @@ import org.junit.jupiter.api.Timeout;
 @Timeout(60)
 class FilterLoadTest {
 
-  /** A servlet that holds every request until released; counts the requests it holds. */
+  /** A servlet that holds every request until released, and says when the first one came. */
   static final class Stuck extends HttpServlet {
     private static final long serialVersionUID = 1L;
     final transient CountDownLatch entered = new CountDownLatch(1);
@@ -52,27 +53,53 @@ class FilterLoadTest {
     }
   }
 
-  @Test
-  void aRequestWithNoAnswerFailsThePhaseAndTheDiagnosticsShowTheStuckServerThread()
-      throws Exception {
-    Stuck stuck = new Stuck();
+  /** Answers "0" (wrong for a filtered configuration) to the first request, "1" to the others. */
+  static final class WrongOnce extends HttpServlet {
+    private static final long serialVersionUID = 1L;
+    private final AtomicBoolean answered = new AtomicBoolean();
+
+    @Override
+    protected void doGet(HttpServletRequest req, HttpServletResponse res) throws IOException {
+      res.setContentLength(1);
+      res.getOutputStream().write(answered.getAndSet(true) ? '1' : '0');
+    }
+  }
+
+  /** Starts Jetty on a loopback port with {@code servlet} at every path. */
+  private static Server start(HttpServlet servlet) throws Exception {
     Server server = new Server();
     ServerConnector connector = new ServerConnector(server);
     connector.setHost("127.0.0.1");
     server.addConnector(connector);
     ServletContextHandler handler = new ServletContextHandler("/");
-    handler.addServlet(new ServletHolder(stuck), "/*");
+    handler.addServlet(new ServletHolder(servlet), "/*");
     server.setHandler(handler);
     server.start();
+    return server;
+  }
+
+  /** The same request for every configuration, to {@code server}'s root, with {@code timeout}. */
+  private static HttpRequest[] everyConfig(Server server, Duration timeout) {
+    int port = ((ServerConnector) server.getConnectors()[0]).getLocalPort();
+    URI root = URI.create("http://127.0.0.1:" + port + "/");
+    HttpRequest request = HttpRequest.newBuilder(root).timeout(timeout).build();
+    HttpRequest[] requests = new HttpRequest[FilterLoad.CONFIGS.length];
+    Arrays.fill(requests, request);
+    return requests;
+  }
+
+  private static HttpClient client() {
+    return HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+  }
+
+  @Test
+  void aRequestWithNoAnswerFailsThePhaseAndTheDiagnosticsShowTheStuckServerThread()
+      throws Exception {
+    Stuck stuck = new Stuck();
+    Server server = start(stuck);
     try {
-      HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
-      HttpRequest hanging =
-          HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + connector.getLocalPort() + "/"))
-              .timeout(Duration.ofMillis(300))
-              .build();
-      HttpRequest[] requests = new HttpRequest[FilterLoad.CONFIGS.length];
-      Arrays.fill(requests, hanging);
-      FilterLoad.Driver driver = new FilterLoad.Driver(client, requests, 1);
+      HttpRequest[] requests = everyConfig(server, Duration.ofMillis(300));
+      FilterLoad.Driver driver = new FilterLoad.Driver(client(), requests, 1);
       try {
         IllegalStateException e =
             assertThrows(IllegalStateException.class, () -> driver.phase(1, 10_000));
@@ -100,12 +127,39 @@ class FilterLoadTest {
     }
   }
 
+  /**
+   * One worker fails while the other is still in its phase: the phase must end when the other
+   * finishes, report the failure, and leave no worker behind. (The first version reset the
+   * barriers on a failure, and the other worker then waited at the next generation's finish line
+   * for ever.)
+   */
+  @Test
+  void aFailureWhileAnotherWorkerRunsEndsThePhaseAndLeavesNoWorkerBehind() throws Exception {
+    Server server = start(new WrongOnce());
+    try {
+      FilterLoad.Driver driver =
+          new FilterLoad.Driver(client(), everyConfig(server, Duration.ofSeconds(10)), 2);
+      try {
+        IllegalStateException e =
+            assertThrows(IllegalStateException.class, () -> driver.phase(1, 500));
+        assertTrue(
+            e.getCause().getMessage().matches("worker [01] in a filter phase"),
+            e.getCause().getMessage());
+      } finally {
+        driver.close();
+      }
+      assertEquals(0, driver.workersAlive(), "a load worker outlived close()");
+    } finally {
+      server.stop();
+    }
+  }
+
   @Test
   void aWrongAnswerFailsThePhaseAndSaysWhatCameBack() throws Exception {
     Server server = FilterLoad.startServer(-1);
     try {
       int port = ((ServerConnector) server.getConnectors()[0]).getLocalPort();
-      HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+      HttpClient client = client();
       // Every configuration is sent to the unfiltered path, which answers "0": wrong for "filter".
       HttpRequest unfiltered =
           HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/none/")).build();
