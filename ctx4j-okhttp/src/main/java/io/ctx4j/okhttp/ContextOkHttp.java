@@ -90,9 +90,10 @@ import okio.Okio;
  * A call holds one registration on its context from the moment the application interceptor sends
  * it until the call ends in OkHttp's sense ({@code EventListener.callEnd} or {@code callFailed}):
  * the response body read to its end or closed, the call failed or cancelled. A response that is
- * abandoned without being closed keeps it only until the garbage collector finds the call
- * unreachable (a {@link Cleaner} releases it then); OkHttp reclaims the connection of such a call
- * the same way, and logs it. Close response bodies.
+ * abandoned without being closed keeps it only until the garbage collector finds the response's body
+ * unreachable (a {@link Cleaner} releases it then, even while OkHttp's own threads still reach the
+ * call); OkHttp reclaims the connection of such a call once the call is unreachable, and logs it.
+ * Close response bodies.
  *
  * <p>All methods are thread-safe and the interceptors are stateless singletons. Actions of the
  * thread that ends the context happen-before the call's failure is observed.
@@ -186,24 +187,21 @@ public final class ContextOkHttp {
       throw ended(ctx, null);
     }
     Call call = chain.call();
-    Hook hook = new Hook(call);
-    Registration registration = ctx.onDone(hook);
-    // The cleanable is the one owner of registration.stop(): clean() runs it at most once, and the
-    // Cleaner runs it if the call is dropped unfinished. Its action must not reach the call.
-    Cleaner.Cleanable release = ABANDONED.register(call, registration::stop);
-    call.addEventListener(new Releaser(release));
+    Release release = new Release(ctx.onDone(new Hook(call)));
+    call.addEventListener(release);
     Response response;
     try {
       response = chain.proceed(withHeader(request.newBuilder().tag(Context.class, ctx), ctx));
     } catch (IOException e) {
-      release.clean();
+      release.now();
       throw ctx.err() != null ? ended(ctx, e) : e;
     } catch (RuntimeException | Error e) {
-      release.clean();
+      release.now();
       throw e;
     }
-    ResponseBody body = response.body();
-    return response.newBuilder().body(new ContextBody(body, ctx)).build();
+    ContextBody body = new ContextBody(response.body(), ctx);
+    release.whenUnreachable(body);
+    return response.newBuilder().body(body).build();
   }
 
   private static Response interceptNetwork(Interceptor.Chain chain) throws IOException {
@@ -247,22 +245,64 @@ public final class ContextOkHttp {
     }
   }
 
-  /** Gives the registration back when OkHttp says the call has ended, in whatever way. */
-  private static final class Releaser extends EventListener {
-    private final Cleaner.Cleanable release;
+  /**
+   * Gives the call's registration back once: when OkHttp says the call has ended, in whatever way,
+   * or when the garbage collector finds the response body unreachable, whichever comes first.
+   *
+   * <p>The collector watches the body the caller holds, not the call. OkHttp's own threads may keep
+   * a call reachable long after the caller dropped its response: a TaskRunner thread that ran the
+   * call's TCP connect holds that task, and through it the call, while it waits as the coordinator
+   * for the next task (up to the connection pool's five-minute keep-alive). Nobody can read a body
+   * that is unreachable, so nothing is left to cancel then.
+   */
+  private static final class Release extends EventListener implements Runnable {
+    private final Registration registration;
+    /** Set once the response exists; volatile, with {@link #stopped}, so that no clean is missed. */
+    private volatile Cleaner.Cleanable watch;
 
-    Releaser(Cleaner.Cleanable release) {
-      this.release = release;
+    private volatile boolean stopped;
+
+    Release(Registration registration) {
+      this.registration = registration;
+    }
+
+    /** The cleaning action; must reach neither the call nor the body. */
+    @Override
+    public void run() {
+      stopped = true;
+      registration.stop();
+    }
+
+    /** Releases now, and drops the collector's watch if there is one. */
+    void now() {
+      run();
+      Cleaner.Cleanable w = watch;
+      if (w != null) {
+        w.clean();
+      }
+    }
+
+    /** Releases when {@code body} becomes unreachable, unless the call has ended already. */
+    void whenUnreachable(ResponseBody body) {
+      if (stopped) {
+        return; // the call ended inside proceed(), e.g. a response without a body
+      }
+      Cleaner.Cleanable w = ABANDONED.register(body, this);
+      watch = w;
+      // A now() that ran in between saw no watch; both fields are volatile, so one of us sees the other.
+      if (stopped) {
+        w.clean();
+      }
     }
 
     @Override
     public void callEnd(Call call) {
-      release.clean();
+      now();
     }
 
     @Override
     public void callFailed(Call call, IOException ioe) {
-      release.clean();
+      now();
     }
   }
 
