@@ -6,6 +6,7 @@
 # package -DskipTests). Uses the java on the PATH (the profiles in results/ used JDK 17).
 # Writes OUT_DIR/fl.jfr, OUT_DIR/results.md (FilterLoad's own, not a valid A/B under load),
 # OUT_DIR/run.log (with the process's user and sys time) and OUT_DIR/profile.md.
+# FILTER_LOAD_ARGS: extra FilterLoad arguments, e.g. "--client raw".
 set -euo pipefail
 out=${1:?usage: filter-profile.sh OUT_DIR [JAR]}
 jar=${2:-ctx4j-benchmarks/target/benchmarks.jar}
@@ -17,6 +18,6 @@ sed 's|<setting name="period" control="method-sampling-java-interval">10 ms</set
 grep -q 'method-sampling-java-interval">1 ms' "$out/fast.jfc" || { echo "could not set the 1 ms period" >&2; exit 1; }
 { time java -Xms1g -Xmx1g -XX:StartFlightRecording=filename="$out/fl.jfr",settings="$out/fast.jfc" \
     -cp "$jar" io.ctx4j.bench.servlet.FilterLoad --rounds 8 --phase-ms 1500 --warmup-ms 15000 \
-    --out "$out"; } > "$out/run.log" 2>&1
+    ${FILTER_LOAD_ARGS:-} --out "$out"; } > "$out/run.log" 2>&1
 java -cp "$jar" io.ctx4j.bench.servlet.FilterProfile "$out/fl.jfr" > "$out/profile.md"
 cat "$out/profile.md"

@@ -59,8 +59,13 @@ import org.eclipse.jetty.util.Jetty;
  * <pre>
  * java -Xms1g -Xmx1g -XX:+AlwaysPreTouch -cp ctx4j-benchmarks/target/benchmarks.jar \
  *     io.ctx4j.bench.servlet.FilterLoad [--quick] [--out DIR] [--rounds N] [--phase-ms MS]
- *     [--warmup-ms MS] [--connections N] [--server-idle-ms MS]
+ *     [--warmup-ms MS] [--connections N] [--server-idle-ms MS] [--client jdk|raw]
  * </pre>
+ *
+ * {@code --client} picks the load client: {@code raw} (the default), a minimal HTTP/1.1 client on
+ * blocking sockets ({@link RawRequester}) that leaves most of the CPU to the server, or {@code jdk},
+ * the JDK {@link HttpClient}, which on this 2-core machine took about four times the raw client's
+ * CPU per request and left the server's throughput varying by 14-27% between rounds (raw: 6-9%).
  *
  * {@code --server-idle-ms} sets the server connector's idle timeout (Jetty's default, 30 s, if
  * not given): a shorter one makes the server close keep-alive connections the client still
@@ -86,6 +91,7 @@ public final class FilterLoad {
     long warmupMillis = 30_000;
     int connections = 8;
     long serverIdleMillis = -1;
+    String client = "raw";
     Path out;
 
     static Options parse(String[] args) {
@@ -114,6 +120,12 @@ public final class FilterLoad {
             break;
           case "--server-idle-ms":
             o.serverIdleMillis = positive(a, value(args, ++i, a));
+            break;
+          case "--client":
+            o.client = value(args, ++i, a);
+            if (!o.client.equals("jdk") && !o.client.equals("raw")) {
+              throw new IllegalArgumentException("--client must be jdk or raw, got \"" + o.client + "\"");
+            }
             break;
           case "--out":
             o.out = Path.of(value(args, ++i, a));
@@ -281,21 +293,10 @@ public final class FilterLoad {
   }
 
   private static String run(Options o, int port, String load0, long start) throws Exception {
-    HttpClient client =
-        HttpClient.newBuilder()
-            .version(HttpClient.Version.HTTP_1_1)
-            .connectTimeout(Duration.ofSeconds(10))
-            .build();
-    HttpRequest[] requests = new HttpRequest[CONFIGS.length];
-    for (int c = 0; c < CONFIGS.length; c++) {
-      requests[c] =
-          HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + PATHS[c]))
-              .header(DeadlineHeader.NAME, TIMEOUT_MS)
-              .timeout(Duration.ofSeconds(30))
-              .GET()
-              .build();
-    }
-    Driver driver = new Driver(client, requests, o.connections);
+    Driver driver =
+        o.client.equals("raw")
+            ? new Driver(w -> new RawRequester(port), o.connections)
+            : new Driver(jdkClient(), jdkRequests(port), o.connections);
     try {
       // Warm-up: every configuration in turn, short phases, nothing recorded.
       long warmEnd = System.nanoTime() + o.warmupMillis * 1_000_000L;
@@ -318,10 +319,225 @@ public final class FilterLoad {
     }
   }
 
-  /** The closed-loop workers: one thread per connection, started and stopped per phase. */
-  static final class Driver implements AutoCloseable {
+  private static HttpClient jdkClient() {
+    return HttpClient.newBuilder()
+        .version(HttpClient.Version.HTTP_1_1)
+        .connectTimeout(Duration.ofSeconds(10))
+        .build();
+  }
+
+  private static HttpRequest[] jdkRequests(int port) {
+    HttpRequest[] requests = new HttpRequest[CONFIGS.length];
+    for (int c = 0; c < CONFIGS.length; c++) {
+      requests[c] =
+          HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + PATHS[c]))
+              .header(DeadlineHeader.NAME, TIMEOUT_MS)
+              .timeout(Duration.ofSeconds(30))
+              .GET()
+              .build();
+    }
+    return requests;
+  }
+
+  /** The answer a configuration's servlet gives: whether a ctx4j context came with the request. */
+  static byte expected(int config) {
+    return (byte) (config == 0 ? '0' : '1');
+  }
+
+  /**
+   * One worker's client: sends one request of a configuration, waits for the answer and checks it.
+   * Used by one thread only.
+   */
+  interface Requester extends AutoCloseable {
+    /**
+     * Sends one request of configuration {@code config} and checks the answer.
+     *
+     * @throws Exception if the request fails, times out (30 s) or gets a wrong answer
+     */
+    void call(int config) throws Exception;
+
+    @Override
+    void close();
+  }
+
+  /** Through a JDK {@link HttpClient} shared by all workers. */
+  static final class JdkRequester implements Requester {
     private final HttpClient client;
     private final HttpRequest[] requests;
+
+    JdkRequester(HttpClient client, HttpRequest[] requests) {
+      this.client = client;
+      this.requests = requests;
+    }
+
+    @Override
+    public void call(int config) throws Exception {
+      HttpRequest request = requests[config];
+      HttpResponse<byte[]> res = client.send(request, HttpResponse.BodyHandlers.ofByteArray());
+      byte[] body = res.body();
+      if (res.statusCode() != 200 || body.length != 1 || body[0] != expected(config)) {
+        throw new IllegalStateException(
+            "wrong answer from " + request.uri() + ": " + res.statusCode() + " "
+                + new String(body, StandardCharsets.UTF_8));
+      }
+    }
+
+    @Override
+    public void close() {
+      // the client is shared; its connections go with it
+    }
+  }
+
+  /**
+   * A minimal HTTP/1.1 client on one blocking keep-alive socket, in the manner of {@code wrk}: the
+   * request's bytes are encoded once, the answer is read into one reused buffer, and only its status,
+   * {@code Content-Length} and 1-byte body are looked at. It spends a small fraction of the CPU the
+   * JDK client spends per request, so that on a small machine the server, not the client, sets the
+   * pace, and the filter's cost is a larger and steadier part of what is measured.
+   *
+   * <p>A kept-alive connection the server closed while idle (its idle timeout) ends, or is reset,
+   * before the answer's first byte: then the GET is sent once more on a new connection, as HTTP
+   * clients do for idempotent requests. Anything else fails the request, a 30 s wait for an answer
+   * included.
+   */
+  static final class RawRequester implements Requester {
+    private final int port;
+    private final byte[][] requests = new byte[CONFIGS.length][];
+    private final byte[] buf = new byte[4096];
+    private java.net.Socket socket;
+    private java.io.InputStream in;
+    private java.io.OutputStream out;
+
+    RawRequester(int port) {
+      this.port = port;
+      for (int c = 0; c < CONFIGS.length; c++) {
+        requests[c] =
+            ("GET " + PATHS[c] + " HTTP/1.1\r\nHost: 127.0.0.1:" + port + "\r\n" + DeadlineHeader.NAME
+                    + ": " + TIMEOUT_MS + "\r\n\r\n")
+                .getBytes(StandardCharsets.US_ASCII);
+      }
+    }
+
+    @Override
+    public void call(int config) throws IOException {
+      int n = -1;
+      if (socket != null) {
+        try {
+          n = send(config);
+        } catch (java.net.SocketTimeoutException noAnswer) {
+          throw noAnswer; // a lost request is a finding: never hidden by a retry
+        } catch (IOException closedWhileIdle) {
+          if (filled > 0) {
+            throw closedWhileIdle; // part of an answer came: not an idle close
+          }
+          // reset by the server, which had closed the connection: as -1 below
+        }
+      }
+      if (n < 0) { // new, or closed by the server while idle: the GET (idempotent) on a new one
+        close();
+        open();
+        n = send(config);
+        if (n < 0) {
+          throw new java.io.EOFException("connection closed before an answer from " + PATHS[config]);
+        }
+      }
+      String head = new String(buf, 0, n, StandardCharsets.US_ASCII);
+      int length = contentLength(head);
+      boolean close = head.toLowerCase(Locale.ROOT).contains("\r\nconnection: close");
+      int have = filled - n;
+      while (have < length) { // the body, if it did not come with the head
+        int r = in.read(buf, filled, Math.min(buf.length - filled, length - have));
+        if (r < 0) {
+          throw new java.io.EOFException("connection closed in the body from " + PATHS[config]);
+        }
+        filled += r;
+        have += r;
+      }
+      if (!head.startsWith("HTTP/1.1 200 ") || length != 1 || have != 1 || buf[n] != expected(config)) {
+        throw new IllegalStateException(
+            "wrong answer from " + PATHS[config] + ": "
+                + new String(buf, 0, filled, StandardCharsets.US_ASCII));
+      }
+      filled = 0;
+      if (close) {
+        close();
+      }
+    }
+
+    /** Sends a request; returns the answer's head length, or -1 if the connection ended first. */
+    private int send(int config) throws IOException {
+      out.write(requests[config]);
+      out.flush();
+      return readHead();
+    }
+
+    /** Bytes of {@link #buf} read so far for the current answer. */
+    private int filled;
+
+    /**
+     * Reads until the end of the answer's head; returns the head's length (body bytes may follow
+     * it in {@link #buf}), or -1 if the connection ended before any byte came.
+     */
+    private int readHead() throws IOException {
+      filled = 0;
+      while (true) {
+        int r = in.read(buf, filled, buf.length - filled);
+        if (r < 0) {
+          if (filled == 0) {
+            return -1;
+          }
+          throw new java.io.EOFException("connection closed in an answer's head");
+        }
+        int from = Math.max(0, filled - 3);
+        filled += r;
+        for (int i = from; i + 3 < filled; i++) {
+          if (buf[i] == '\r' && buf[i + 1] == '\n' && buf[i + 2] == '\r' && buf[i + 3] == '\n') {
+            return i + 4;
+          }
+        }
+        if (filled == buf.length) {
+          throw new IOException("an answer's head longer than " + buf.length + " bytes");
+        }
+      }
+    }
+
+    private static int contentLength(String head) {
+      String lower = head.toLowerCase(Locale.ROOT);
+      int at = lower.indexOf("\r\ncontent-length:");
+      if (at < 0) {
+        throw new IllegalStateException("an answer without Content-Length: " + head);
+      }
+      int from = at + "\r\ncontent-length:".length();
+      int end = lower.indexOf('\r', from);
+      return Integer.parseInt(lower.substring(from, end).trim());
+    }
+
+    private void open() throws IOException {
+      java.net.Socket s = new java.net.Socket();
+      s.setTcpNoDelay(true);
+      s.setSoTimeout(30_000);
+      s.connect(new java.net.InetSocketAddress("127.0.0.1", port), 10_000);
+      socket = s;
+      in = s.getInputStream();
+      out = s.getOutputStream();
+    }
+
+    @Override
+    public void close() {
+      if (socket != null) {
+        try {
+          socket.close();
+        } catch (IOException ignored) {
+          // closing a socket we no longer use: nothing to do
+        }
+        socket = null;
+      }
+    }
+  }
+
+  /** The closed-loop workers: one thread per connection, started and stopped per phase. */
+  static final class Driver implements AutoCloseable {
+    private final Requester[] requesters;
     private final int workers;
     private final CyclicBarrier startLine;
     private final CyclicBarrier finishLine;
@@ -334,10 +550,18 @@ public final class FilterLoad {
     private volatile long phaseEnd;
     private volatile boolean closing;
 
+    /** Workers that share {@code client}, sending {@code requests[c]} in configuration {@code c}. */
     Driver(HttpClient client, HttpRequest[] requests, int workers) {
-      this.client = client;
-      this.requests = requests;
+      this(w -> new JdkRequester(client, requests), workers);
+    }
+
+    /** Workers with a requester each, from {@code requester} (called with the worker's index). */
+    Driver(java.util.function.IntFunction<Requester> requester, int workers) {
       this.workers = workers;
+      this.requesters = new Requester[workers];
+      for (int w = 0; w < workers; w++) {
+        requesters[w] = requester.apply(w);
+      }
       this.startLine = new CyclicBarrier(workers + 1);
       this.finishLine = new CyclicBarrier(workers + 1);
       this.perWorker = new Samples[workers];
@@ -368,21 +592,13 @@ public final class FilterLoad {
           return;
         }
         int c = config;
-        HttpRequest request = requests[c];
-        byte expected = (byte) (c == 0 ? '0' : '1');
+        Requester requester = requesters[id];
         long end = phaseEnd;
         long t = System.nanoTime();
         try {
           while (t < end) {
-            HttpResponse<byte[]> res =
-                client.send(request, HttpResponse.BodyHandlers.ofByteArray());
+            requester.call(c);
             long done = System.nanoTime();
-            byte[] body = res.body();
-            if (res.statusCode() != 200 || body.length != 1 || body[0] != expected) {
-              throw new IllegalStateException(
-                  "wrong answer from " + request.uri() + ": " + res.statusCode() + " "
-                      + new String(body, StandardCharsets.UTF_8));
-            }
             samples.add(done - t);
             t = done;
           }
@@ -410,7 +626,7 @@ public final class FilterLoad {
       }
       config = c;
       // The workers wait at the start line, so the server is idle while its threads are read.
-      long bytes0 = serverAllocatedBytes();
+      java.util.Map<Long, Long> bytes0 = serverAllocatedBytes();
       long begin = System.nanoTime();
       phaseEnd = begin + millis * 1_000_000L;
       startLine.await();
@@ -419,7 +635,7 @@ public final class FilterLoad {
       if (f != null) {
         throw new IllegalStateException("a load worker failed: " + f, f);
       }
-      long bytes1 = serverAllocatedBytes();
+      java.util.Map<Long, Long> bytes1 = serverAllocatedBytes();
       long last = begin;
       int n = 0;
       for (int w = 0; w < workers; w++) {
@@ -439,7 +655,7 @@ public final class FilterLoad {
       if (n == 0) {
         throw new IllegalStateException("no request completed in a phase of " + CONFIGS[c]);
       }
-      long serverBytes = bytes0 < 0 || bytes1 < 0 ? -1 : bytes1 - bytes0;
+      long serverBytes = allocatedBetween(bytes0, bytes1);
       return new Phase(c, n, last - begin, percentile(all, 0.50), percentile(all, 0.99), serverBytes);
     }
 
@@ -475,31 +691,52 @@ public final class FilterLoad {
           t.join(10);
         }
       }
+      for (Requester r : requesters) {
+        r.close();
+      }
     }
   }
 
   /**
-   * Returns the bytes allocated so far by the server's threads (Jetty's pool, named {@code qtp...}:
-   * acceptor, selector and request threads), or -1 if the JVM does not measure it. A thread that
-   * ends during a phase takes its bytes with it; Jetty's pool keeps its threads for a minute.
+   * Returns the bytes allocated so far by each of the server's threads (Jetty's pool, named {@code
+   * qtp...}: acceptor, selector and request threads), by thread id, or null if the JVM does not
+   * measure it.
    */
-  static long serverAllocatedBytes() {
+  static java.util.Map<Long, Long> serverAllocatedBytes() {
     java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
     if (!(mx instanceof com.sun.management.ThreadMXBean)) {
-      return -1;
+      return null;
     }
     com.sun.management.ThreadMXBean sun = (com.sun.management.ThreadMXBean) mx;
     if (!sun.isThreadAllocatedMemorySupported() || !sun.isThreadAllocatedMemoryEnabled()) {
-      return -1;
+      return null;
     }
-    long total = 0;
+    java.util.Map<Long, Long> bytes = new java.util.HashMap<>();
     for (java.lang.management.ThreadInfo info : sun.getThreadInfo(sun.getAllThreadIds())) {
       if (info != null && info.getThreadName().startsWith("qtp")) {
         long b = sun.getThreadAllocatedBytes(info.getThreadId());
         if (b > 0) {
-          total += b;
+          bytes.put(info.getThreadId(), b);
         }
       }
+    }
+    return bytes;
+  }
+
+  /**
+   * The bytes the server's threads allocated between two readings, or -1 if either is missing.
+   * Counted per thread: a pool thread that ends between the readings drops out of the second one,
+   * and a plain difference of sums then came out negative (seen as "n/a" in a 40-round run); its
+   * bytes of the phase are lost instead, an undercount of one idle thread's share. A thread started
+   * in between counts from zero.
+   */
+  static long allocatedBetween(java.util.Map<Long, Long> before, java.util.Map<Long, Long> after) {
+    if (before == null || after == null) {
+      return -1;
+    }
+    long total = 0;
+    for (java.util.Map.Entry<Long, Long> e : after.entrySet()) {
+      total += e.getValue() - before.getOrDefault(e.getKey(), 0L);
     }
     return total;
   }
@@ -537,7 +774,11 @@ public final class FilterLoad {
       b.append("- **Server**: embedded Jetty ").append(Jetty.VERSION)
           .append(" (ee11 servlet), HTTP/1.1 on 127.0.0.1, 1 acceptor, 1 selector, default thread"
               + " pool; one server, one context per configuration\n");
-      b.append("- **Client**: JDK HttpClient (HTTP/1.1, keep-alive), one thread per connection,"
+      b.append("- **Client**: ")
+          .append(o.client.equals("raw")
+              ? "`raw` (a minimal HTTP/1.1 client on a blocking socket, requests encoded once)"
+              : "`jdk` (JDK HttpClient)")
+          .append(", keep-alive, one thread per connection,"
           + " every request `GET` with `Ctx4j-Timeout-Ms: ").append(TIMEOUT_MS)
           .append("`; the 1-byte answer is checked\n");
       b.append("- **JDK**: ").append(System.getProperty("java.runtime.version")).append(" (")

@@ -21,6 +21,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import org.eclipse.jetty.ee11.servlet.ServletContextHandler;
 import org.eclipse.jetty.ee11.servlet.ServletHolder;
 import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.io.EndPoint;
 import org.eclipse.jetty.server.ServerConnector;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -182,5 +183,89 @@ class FilterLoadTest {
     } finally {
       server.stop();
     }
+  }
+
+  private static int port(Server server) {
+    return ((ServerConnector) server.getConnectors()[0]).getLocalPort();
+  }
+
+  @Test
+  void theRawClientGetsEveryConfigurationsAnswerFromTheRealServer() throws Exception {
+    Server server = FilterLoad.startServer(-1);
+    try {
+      FilterLoad.Driver driver = new FilterLoad.Driver(w -> new FilterLoad.RawRequester(port(server)), 2);
+      try {
+        for (int c = 0; c < FilterLoad.CONFIGS.length; c++) {
+          FilterLoad.Phase p = driver.phase(c, 100);
+          assertEquals(c, p.config());
+          assertTrue(p.requests() > 0, "no request in a phase of " + FilterLoad.CONFIGS[c]);
+        }
+      } finally {
+        driver.close();
+      }
+    } finally {
+      server.stop();
+    }
+  }
+
+  @Test
+  void theRawClientSaysWhatCameBackWhenTheAnswerIsWrong() throws Exception {
+    Server server = start(new WrongOnce());
+    try {
+      FilterLoad.Driver driver = new FilterLoad.Driver(w -> new FilterLoad.RawRequester(port(server)), 1);
+      try {
+        IllegalStateException e =
+            assertThrows(IllegalStateException.class, () -> driver.phase(1, 10_000));
+        assertEquals("worker 0 in a filter phase", e.getCause().getMessage());
+        String what = e.getCause().getCause().getMessage();
+        assertTrue(what.startsWith("wrong answer from /filter/: HTTP/1.1 200 "), what);
+        assertTrue(what.endsWith("\r\n\r\n0"), what);
+      } finally {
+        driver.close();
+      }
+    } finally {
+      server.stop();
+    }
+  }
+
+  /**
+   * The server closes every kept-alive connection between two phases (as its idle timeout does):
+   * the raw client must send its next GET again on a new connection, not fail the phase. Without
+   * the retry the first request of each worker fails, with an end of stream or a reset.
+   */
+  @Test
+  void theRawClientSendsAgainOnANewConnectionWhenTheServerClosedAnIdleOne() throws Exception {
+    Server server = FilterLoad.startServer(-1);
+    try {
+      ServerConnector connector = (ServerConnector) server.getConnectors()[0];
+      FilterLoad.Driver driver = new FilterLoad.Driver(w -> new FilterLoad.RawRequester(port(server)), 2);
+      try {
+        driver.phase(1, 100);
+        assertEquals(2, connector.getConnectedEndPoints().size(), "one kept-alive connection per worker");
+        for (EndPoint e : connector.getConnectedEndPoints()) {
+          e.close();
+        }
+        long giveUp = System.nanoTime() + 10_000_000_000L;
+        while (!connector.getConnectedEndPoints().isEmpty() && System.nanoTime() < giveUp) {
+          Thread.onSpinWait();
+        }
+        assertTrue(connector.getConnectedEndPoints().isEmpty(), "Jetty did not close its end");
+        assertTrue(driver.phase(1, 100).requests() > 0);
+        assertEquals(2, connector.getConnectedEndPoints().size(), "one new connection per worker");
+      } finally {
+        driver.close();
+      }
+    } finally {
+      server.stop();
+    }
+  }
+
+  @Test
+  void aServerThreadThatEndsDuringAPhaseDoesNotMakeItsAllocationNegative() {
+    // Thread 1 ended between the readings, thread 3 started: only 2's and 3's bytes of the phase.
+    java.util.Map<Long, Long> before = java.util.Map.of(1L, 5_000L, 2L, 1_000L);
+    java.util.Map<Long, Long> after = java.util.Map.of(2L, 1_600L, 3L, 50L);
+    assertEquals(650, FilterLoad.allocatedBetween(before, after));
+    assertEquals(-1, FilterLoad.allocatedBetween(null, after));
   }
 }
