@@ -4,14 +4,17 @@ import jakarta.servlet.ServletRequest;
 import jakarta.servlet.ServletRequestWrapper;
 
 /**
- * Container-specific early notice of a request's failure, where the container offers one. Not part
- * of the API.
+ * Container-specific early notice of a request's failure, where the container offers one, and a
+ * cheaper read of the timeout headers. Not part of the API.
  *
  * <p>Jetty 12.1 (ee11 or ee10 servlet layer): the core request's failure listener (an HTTP/2 reset,
  * a closed or failed connection, a fatal idle timeout). The Jetty classes
  * are touched only when the request is a Jetty request and the class was found by {@link
  * Class#forName(String, boolean, ClassLoader)}, so this module runs without Jetty. Tomcat 11 offers
  * a filter nothing beyond the Servlet API. Thread-safe.
+ *
+ * <p>On Jetty the timeout headers are also read in one pass over the request's fields ({@link
+ * #readDeadline}).
  */
 public final class ContainerHooks {
   private static final boolean EE11 = present("org.eclipse.jetty.ee11.servlet.ServletContextRequest");
@@ -73,23 +76,55 @@ public final class ContainerHooks {
     for (int i = 0; i < 64 && inner instanceof ServletRequestWrapper; i++) {
       inner = ((ServletRequestWrapper) inner).getRequest();
     }
-    Class<?> type = inner.getClass();
-    LastType last = lastType;
-    if (last == null || last.type != type) {
-      // A server has one request class per layer: the name is looked at once, not per request.
-      last = new LastType(type);
-      lastType = last;
-    }
+    int layer = layerOf(inner.getClass());
     try {
-      if (last.layer == EE11_LAYER) {
+      if (layer == EE11_LAYER) {
         return JettyEe11.attach(request, scope) ? "jetty-ee11" : null;
       }
-      if (last.layer == EE10_LAYER) {
+      if (layer == EE10_LAYER) {
         return JettyEe10.attach(request, scope) ? "jetty-ee10" : null;
       }
     } catch (LinkageError e) {
       incompatible = true;
     }
     return null;
+  }
+
+  /** The Jetty layer of a request class: the name is looked at once per class, not per request. */
+  private static int layerOf(Class<?> type) {
+    LastType last = lastType;
+    if (last == null || last.type != type) {
+      // A server has one request class per layer.
+      last = new LastType(type);
+      lastType = last;
+    }
+    return last.layer;
+  }
+
+  /**
+   * Reads the timeout headers in one pass over Jetty's fields, when {@code request} is Jetty's own
+   * servlet request. Not for a wrapper: its {@code getHeader} may answer differently from the fields
+   * (a filter in front that hides or adds a header), and the filter must see what the chain sees.
+   *
+   * @param request the request as the filter got it
+   * @return what {@link IncomingDeadline#read} returns, or {@link IncomingDeadline#NOT_READ} if the
+   *     headers are to be read through the Servlet API (not Jetty, a wrapper, a malformed value)
+   */
+  public static IncomingDeadline readDeadline(ServletRequest request) {
+    if ((!EE11 && !EE10) || incompatible || request instanceof ServletRequestWrapper) {
+      return IncomingDeadline.NOT_READ;
+    }
+    try {
+      int layer = layerOf(request.getClass());
+      if (layer == EE11_LAYER) {
+        return JettyEe11.readDeadline(request);
+      }
+      if (layer == EE10_LAYER) {
+        return JettyEe10.readDeadline(request);
+      }
+    } catch (LinkageError e) {
+      incompatible = true;
+    }
+    return IncomingDeadline.NOT_READ;
   }
 }

@@ -42,15 +42,23 @@ public final class IncomingDeadline {
   /**
    * Returns the smallest budget the request's headers state, or null if they state none.
    *
+   * <p>On Jetty's own servlet request, one pass over its header fields ({@link
+   * ContainerHooks#readDeadline}); otherwise (Tomcat, a wrapped request) up to three lookups and an
+   * enumeration through the Servlet API. Both give the same answer.
+   *
    * @param request the request
    * @return the budget and where it came from, or null
    * @throws IllegalArgumentException if any element of any of the headers is malformed; the message
    *     names the header and quotes the value
    */
   public static IncomingDeadline read(HttpServletRequest request) {
-    Duration best = null;
-    int bestHeader = -1;
-    String bestElement = null;
+    IncomingDeadline fast = ContainerHooks.readDeadline(request);
+    return fast != NOT_READ ? fast : readServletApi(request);
+  }
+
+  /** Through the Servlet API, header by header: what the filter gets on any container. */
+  static IncomingDeadline readServletApi(HttpServletRequest request) {
+    IncomingDeadline best = null;
     for (int h = 0; h < NAMES.length; h++) {
       // The common case, a header that is absent, costs a lookup and no allocation.
       if (request.getHeader(NAMES[h]) == null) {
@@ -61,27 +69,55 @@ public final class IncomingDeadline {
         continue;
       }
       while (lines.hasMoreElements()) {
-        String line = lines.nextElement();
-        int start = 0;
-        while (true) {
-          int comma = line.indexOf(',', start);
-          String element =
-              comma < 0 ? (start == 0 ? line : line.substring(start)) : line.substring(start, comma);
-          Duration d = PARSERS[h].apply(element);
-          if (best == null || d.compareTo(best) < 0) {
-            best = d;
-            bestHeader = h;
-            bestElement = element;
-          }
-          if (comma < 0) {
-            break;
-          }
-          start = comma + 1;
-        }
+        best = consider(best, h, lines.nextElement());
       }
     }
-    // The description is built only if asked for (toString), for the winner only.
-    return best == null ? null : new IncomingDeadline(best, bestHeader, bestElement);
+    return best;
+  }
+
+  /** Returned by {@link ContainerHooks#readDeadline} when it did not read the headers. */
+  static final IncomingDeadline NOT_READ = new IncomingDeadline(Duration.ZERO, -1, "");
+
+  /**
+   * Which of the three headers {@code name} is, ignoring case as HTTP does, or -1 for none of them.
+   *
+   * @param name a header field's name
+   * @return 0, 1 or 2 (the order of {@code NAMES}), or -1
+   */
+  static int headerIndex(String name) {
+    int n = name.length();
+    for (int h = 0; h < NAMES.length; h++) {
+      if (n == NAMES[h].length() && NAMES[h].equalsIgnoreCase(name)) {
+        return h;
+      }
+    }
+    return -1;
+  }
+
+  /**
+   * Returns the better of {@code best} and the elements of {@code line}, one line of header {@code
+   * h}: the smaller duration; between equal ones, the earlier header in {@code NAMES}, then the one
+   * seen first. Read header by header, as the Servlet API path does, that is "the first smallest";
+   * read in the order the fields came, as Jetty's single pass does, it picks the same one.
+   *
+   * @throws IllegalArgumentException if an element is malformed for header {@code h}
+   */
+  static IncomingDeadline consider(IncomingDeadline best, int h, String line) {
+    int start = 0;
+    while (true) {
+      int comma = line.indexOf(',', start);
+      String element =
+          comma < 0 ? (start == 0 ? line : line.substring(start)) : line.substring(start, comma);
+      Duration d = PARSERS[h].apply(element);
+      int c = best == null ? -1 : d.compareTo(best.timeout);
+      if (c < 0 || (c == 0 && h < best.header)) {
+        best = new IncomingDeadline(d, h, element);
+      }
+      if (comma < 0) {
+        return best;
+      }
+      start = comma + 1;
+    }
   }
 
   /**

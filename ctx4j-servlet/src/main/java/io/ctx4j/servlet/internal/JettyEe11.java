@@ -1,6 +1,7 @@
 package io.ctx4j.servlet.internal;
 
 import jakarta.servlet.ServletRequest;
+import org.eclipse.jetty.ee11.servlet.ServletApiRequest;
 import org.eclipse.jetty.ee11.servlet.ServletContextRequest;
 
 /** Reaches Jetty's core request from an ee11 servlet request. Loaded only when Jetty ee11 is present. */
@@ -19,5 +20,14 @@ final class JettyEe11 {
     }
     JettyCore.attach(core, scope);
     return true;
+  }
+
+  /** The budget from Jetty's own request's fields; {@code NOT_READ} if it is not one. */
+  static IncomingDeadline readDeadline(ServletRequest request) {
+    if (!(request instanceof ServletApiRequest)) {
+      return IncomingDeadline.NOT_READ;
+    }
+    // ServletApiRequest.getHeader and getHeaders read these same fields.
+    return JettyCore.readDeadline(((ServletApiRequest) request).getFields());
   }
 }
