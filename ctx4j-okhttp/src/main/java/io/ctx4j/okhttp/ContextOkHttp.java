@@ -200,7 +200,10 @@ public final class ContextOkHttp {
       throw e;
     }
     ContextBody body = new ContextBody(response.body(), ctx);
-    release.whenUnreachable(body);
+    // A 101 (an HTTP/1 upgrade, WebSockets included) goes on after its response: the caller keeps
+    // the upgraded socket, or OkHttp's RealWebSocket the call, and drops the response at once; the
+    // call ends when the socket closes. Watched by its call there, as cancelling it still matters.
+    release.whenUnreachable(response.code() == 101 ? call : body);
     return response.newBuilder().body(body).build();
   }
 
@@ -253,7 +256,8 @@ public final class ContextOkHttp {
    * a call reachable long after the caller dropped its response: a TaskRunner thread that ran the
    * call's TCP connect holds that task, and through it the call, while it waits as the coordinator
    * for the next task (up to the connection pool's five-minute keep-alive). Nobody can read a body
-   * that is unreachable, so nothing is left to cancel then.
+   * that is unreachable, so nothing is left to cancel then. The exception is an upgrade (101),
+   * whose exchange goes on over the socket after the response is gone: its call is watched.
    */
   private static final class Release extends EventListener implements Runnable {
     private final Registration registration;
@@ -282,12 +286,12 @@ public final class ContextOkHttp {
       }
     }
 
-    /** Releases when {@code body} becomes unreachable, unless the call has ended already. */
-    void whenUnreachable(ResponseBody body) {
+    /** Releases when {@code holder} becomes unreachable, unless the call has ended already. */
+    void whenUnreachable(Object holder) {
       if (stopped) {
         return; // the call ended inside proceed(), e.g. a response without a body
       }
-      Cleaner.Cleanable w = ABANDONED.register(body, this);
+      Cleaner.Cleanable w = ABANDONED.register(holder, this);
       watch = w;
       // A now() that ran in between saw no watch; both fields are volatile, so one of us sees the other.
       if (stopped) {
@@ -333,6 +337,9 @@ public final class ContextOkHttp {
     @Override
     public synchronized BufferedSource source() {
       if (source == null) {
+        // The source must keep this body reachable (it does, through ContextBody.this.ctx): the
+        // registration is released when the body is collected, and a caller may hold only the
+        // source or its stream.
         source =
             Okio.buffer(
                 new ForwardingSource(body.source()) {

@@ -9,14 +9,20 @@ import io.ctx4j.CancelableContext;
 import io.ctx4j.Context;
 import io.ctx4j.internal.CoreInternals;
 import io.ctx4j.testing.Abandoned;
+import io.ctx4j.testing.Gc;
 import io.ctx4j.testing.RequestMix;
 import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
 import java.lang.ref.Reference;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -175,5 +181,66 @@ class OkHttpRegistrationLeakTest {
         () -> CoreInternals.registrationCount(longLived),
         "responses whose calls OkHttp still reaches");
     Reference.reachabilityFence(reachedByOkHttp);
+  }
+
+  /**
+   * An HTTP/1 upgrade (101, as WebSockets use) goes on over the socket after its response: the
+   * caller keeps the socket and drops the response. The context must still cancel the call, and so
+   * close the socket, after the collector has found the response unreachable.
+   */
+  @Test
+  void anUpgradedCallStaysCancellableAfterItsResponseIsCollected() throws Exception {
+    try (ServerSocket listener = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      CountDownLatch clientClosed = new CountDownLatch(1);
+      Thread peer =
+          new Thread(
+              () -> {
+                try (Socket s = listener.accept()) {
+                  InputStream in = s.getInputStream();
+                  // The request head ends with an empty line.
+                  for (int crlf = 0, b; crlf < 4 && (b = in.read()) >= 0; ) {
+                    crlf = (b == '\r' || b == '\n') ? crlf + 1 : 0;
+                  }
+                  s.getOutputStream()
+                      .write(
+                          "HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: test\r\n\r\n"
+                              .getBytes(StandardCharsets.US_ASCII));
+                  while (in.read() >= 0) {
+                    // the upgraded stream stays open until the client closes it
+                  }
+                  clientClosed.countDown();
+                } catch (IOException e) {
+                  clientClosed.countDown(); // a reset is a close too
+                }
+              },
+              "upgrade-peer");
+      peer.setDaemon(true);
+      peer.start();
+      CancelableContext ctx = Context.withCancel(Context.background());
+      Request upgrade =
+          ContextOkHttp.withContext(
+              new Request.Builder()
+                  .url("http://127.0.0.1:" + listener.getLocalPort() + "/")
+                  .header("Connection", "upgrade")
+                  .header("Upgrade", "test")
+                  .build(),
+              ctx);
+      okio.Socket socket = upgradedSocket(upgrade);
+      // The response is garbage now; give the collector every chance to act on it.
+      Gc.until(() -> CoreInternals.registrationCount(ctx) == 0);
+      assertEquals(1, CoreInternals.registrationCount(ctx), "the upgraded call lost its registration");
+      ctx.cancel();
+      assertTrue(clientClosed.await(10, TimeUnit.SECONDS), "cancelling the context left the socket open");
+      Reference.reachabilityFence(socket);
+    }
+  }
+
+  /** Runs an upgrade and returns its socket, dropping the response. */
+  private okio.Socket upgradedSocket(Request upgrade) throws IOException {
+    Response r = client.newCall(upgrade).execute();
+    assertEquals(101, r.code());
+    okio.Socket s = r.socket();
+    assertTrue(s != null, "no upgraded socket");
+    return s;
   }
 }
