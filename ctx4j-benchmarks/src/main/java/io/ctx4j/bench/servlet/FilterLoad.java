@@ -293,9 +293,10 @@ public final class FilterLoad {
   }
 
   private static String run(Options o, int port, String load0, long start) throws Exception {
+    java.util.concurrent.atomic.AtomicLong resent = new java.util.concurrent.atomic.AtomicLong();
     Driver driver =
         o.client.equals("raw")
-            ? new Driver(w -> new RawRequester(port), o.connections)
+            ? new Driver(w -> new RawRequester(port, resent), o.connections)
             : new Driver(jdkClient(), jdkRequests(port), o.connections);
     try {
       // Warm-up: every configuration in turn, short phases, nothing recorded.
@@ -313,7 +314,8 @@ public final class FilterLoad {
         }
         rounds.add(round);
       }
-      return Report.markdown(o, rounds, driver.pooled(), load0, loadAverage(), start);
+      return Report.markdown(
+          o, rounds, driver.pooled(), load0, loadAverage(), start, o.client.equals("raw") ? resent.get() : -1);
     } finally {
       driver.close();
     }
@@ -409,7 +411,13 @@ public final class FilterLoad {
     private java.io.OutputStream out;
 
     RawRequester(int port) {
+      this(port, new java.util.concurrent.atomic.AtomicLong());
+    }
+
+    /** A requester that counts its resends in {@code resent}, which several may share. */
+    RawRequester(int port, java.util.concurrent.atomic.AtomicLong resent) {
       this.port = port;
+      this.resent = resent;
       for (int c = 0; c < CONFIGS.length; c++) {
         requests[c] =
             ("GET " + PATHS[c] + " HTTP/1.1\r\nHost: 127.0.0.1:" + port + "\r\n" + DeadlineHeader.NAME
@@ -418,8 +426,24 @@ public final class FilterLoad {
       }
     }
 
+    private static final java.util.regex.Pattern CONNECTION_CLOSE =
+        java.util.regex.Pattern.compile(
+            "\r\nconnection:[ \t]*close", java.util.regex.Pattern.CASE_INSENSITIVE);
+
+    /** How many GETs were sent again on a new connection (reported with the results). */
+    final java.util.concurrent.atomic.AtomicLong resent;
+
     @Override
     public void call(int config) throws IOException {
+      try {
+        exchange(config);
+      } catch (IOException | RuntimeException e) {
+        close(); // unread bytes of this answer must not be taken for the next one's
+        throw e;
+      }
+    }
+
+    private void exchange(int config) throws IOException {
       int n = -1;
       if (socket != null) {
         try {
@@ -432,6 +456,9 @@ public final class FilterLoad {
           }
           // reset by the server, which had closed the connection: as -1 below
         }
+        if (n < 0) {
+          resent.incrementAndGet();
+        }
       }
       if (n < 0) { // new, or closed by the server while idle: the GET (idempotent) on a new one
         close();
@@ -443,17 +470,23 @@ public final class FilterLoad {
       }
       String head = new String(buf, 0, n, StandardCharsets.US_ASCII);
       int length = contentLength(head);
-      boolean close = head.toLowerCase(Locale.ROOT).contains("\r\nconnection: close");
+      if (!head.startsWith("HTTP/1.1 200 ") || length != 1) {
+        // Checked before the body is read: a longer body would not fit the buffer.
+        throw new IllegalStateException(
+            "wrong answer from " + PATHS[config] + ": "
+                + new String(buf, 0, filled, StandardCharsets.US_ASCII));
+      }
+      boolean close = CONNECTION_CLOSE.matcher(head).find();
       int have = filled - n;
       while (have < length) { // the body, if it did not come with the head
-        int r = in.read(buf, filled, Math.min(buf.length - filled, length - have));
+        int r = in.read(buf, filled, length - have);
         if (r < 0) {
           throw new java.io.EOFException("connection closed in the body from " + PATHS[config]);
         }
         filled += r;
         have += r;
       }
-      if (!head.startsWith("HTTP/1.1 200 ") || length != 1 || have != 1 || buf[n] != expected(config)) {
+      if (have != 1 || buf[n] != expected(config)) {
         throw new IllegalStateException(
             "wrong answer from " + PATHS[config] + ": "
                 + new String(buf, 0, filled, StandardCharsets.US_ASCII));
@@ -760,8 +793,15 @@ public final class FilterLoad {
   static final class Report {
     private Report() {}
 
+    /** {@code resent}: the raw client's resends (see {@link RawRequester}), or -1 if not counted. */
     static String markdown(
-        Options o, List<Phase[]> rounds, Samples[] pooled, String load0, String load1, long start) {
+        Options o,
+        List<Phase[]> rounds,
+        Samples[] pooled,
+        String load0,
+        String load1,
+        long start,
+        long resent) {
       StringBuilder b = new StringBuilder();
       b.append("# ContextServletFilter under load (io.ctx4j.bench.servlet.FilterLoad)\n\n");
       b.append("- **Date**: ").append(Instant.now()).append('\n');
@@ -781,6 +821,12 @@ public final class FilterLoad {
           .append(", keep-alive, one thread per connection,"
           + " every request `GET` with `Ctx4j-Timeout-Ms: ").append(TIMEOUT_MS)
           .append("`; the 1-byte answer is checked\n");
+      if (resent >= 0) {
+        // A resend could hide a request the server took and then lost with its connection.
+        b.append("- **Resent**: ").append(resent)
+            .append(" GETs sent again on a new connection after the server had closed an idle one"
+                + " (warm-up included)\n");
+      }
       b.append("- **JDK**: ").append(System.getProperty("java.runtime.version")).append(" (")
           .append(System.getProperty("java.vendor")).append("), JVM options: ")
           .append(String.join(" ",

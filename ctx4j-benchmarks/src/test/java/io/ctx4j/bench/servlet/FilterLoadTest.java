@@ -208,24 +208,32 @@ class FilterLoadTest {
     }
   }
 
-  @Test
-  void theRawClientSaysWhatCameBackWhenTheAnswerIsWrong() throws Exception {
-    Server server = start(new WrongOnce());
+  /**
+   * Runs a phase of {@code config} with one raw-client worker against a server with {@code servlet}
+   * at every path, which must fail; returns what the worker failed with.
+   */
+  private static Throwable rawFailure(HttpServlet servlet, int config) throws Exception {
+    Server server = start(servlet);
     try {
       FilterLoad.Driver driver = new FilterLoad.Driver(w -> new FilterLoad.RawRequester(port(server)), 1);
       try {
         IllegalStateException e =
-            assertThrows(IllegalStateException.class, () -> driver.phase(1, 10_000));
-        assertEquals("worker 0 in a filter phase", e.getCause().getMessage());
-        String what = e.getCause().getCause().getMessage();
-        assertTrue(what.startsWith("wrong answer from /filter/: HTTP/1.1 200 "), what);
-        assertTrue(what.endsWith("\r\n\r\n0"), what);
+            assertThrows(IllegalStateException.class, () -> driver.phase(config, 10_000));
+        assertEquals("worker 0 in a " + FilterLoad.CONFIGS[config] + " phase", e.getCause().getMessage());
+        return e.getCause().getCause();
       } finally {
         driver.close();
       }
     } finally {
       server.stop();
     }
+  }
+
+  @Test
+  void theRawClientSaysWhatCameBackWhenTheAnswerIsWrong() throws Exception {
+    String what = rawFailure(new WrongOnce(), 1).getMessage();
+    assertTrue(what.startsWith("wrong answer from /filter/: HTTP/1.1 200 "), what);
+    assertTrue(what.endsWith("\r\n\r\n0"), what);
   }
 
   /**
@@ -238,7 +246,9 @@ class FilterLoadTest {
     Server server = FilterLoad.startServer(-1);
     try {
       ServerConnector connector = (ServerConnector) server.getConnectors()[0];
-      FilterLoad.Driver driver = new FilterLoad.Driver(w -> new FilterLoad.RawRequester(port(server)), 2);
+      java.util.concurrent.atomic.AtomicLong resent = new java.util.concurrent.atomic.AtomicLong();
+      FilterLoad.Driver driver =
+          new FilterLoad.Driver(w -> new FilterLoad.RawRequester(port(server), resent), 2);
       try {
         driver.phase(1, 100);
         assertEquals(2, connector.getConnectedEndPoints().size(), "one kept-alive connection per worker");
@@ -250,8 +260,10 @@ class FilterLoadTest {
           Thread.onSpinWait();
         }
         assertTrue(connector.getConnectedEndPoints().isEmpty(), "Jetty did not close its end");
+        assertEquals(0, resent.get(), "nothing was resent before the close");
         assertTrue(driver.phase(1, 100).requests() > 0);
         assertEquals(2, connector.getConnectedEndPoints().size(), "one new connection per worker");
+        assertEquals(2, resent.get(), "one resend per worker, counted for the report");
       } finally {
         driver.close();
       }
@@ -267,5 +279,24 @@ class FilterLoadTest {
     java.util.Map<Long, Long> after = java.util.Map.of(2L, 1_600L, 3L, 50L);
     assertEquals(650, FilterLoad.allocatedBetween(before, after));
     assertEquals(-1, FilterLoad.allocatedBetween(null, after));
+  }
+
+  /** Answers 10,000 bytes: more than the raw client's buffer. */
+  static final class LongAnswer extends HttpServlet {
+    private static final long serialVersionUID = 1L;
+
+    @Override
+    protected void doGet(HttpServletRequest req, HttpServletResponse res) throws IOException {
+      res.setContentLength(10_000);
+      res.getOutputStream().write(new byte[10_000]);
+    }
+  }
+
+  /** The first version read such a body into a full buffer with reads of 0 bytes, for ever. */
+  @Test
+  void theRawClientFailsAtOnceOnAnAnswerLongerThanItsBuffer() throws Exception {
+    String what = rawFailure(new LongAnswer(), 0).getMessage();
+    assertTrue(what.startsWith("wrong answer from /none/: HTTP/1.1 200 "), what);
+    assertTrue(what.contains("Content-Length: 10000"), what);
   }
 }
