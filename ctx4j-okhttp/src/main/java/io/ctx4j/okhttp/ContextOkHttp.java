@@ -249,8 +249,9 @@ public final class ContextOkHttp {
   }
 
   /**
-   * Gives the call's registration back once: when OkHttp says the call has ended, in whatever way,
-   * or when the garbage collector finds the response body unreachable, whichever comes first.
+   * Gives the call's registration back when OkHttp says the call has ended, in whatever way, or when
+   * the garbage collector finds the response body unreachable, whichever comes first (both may call
+   * {@code stop()}, which takes effect once).
    *
    * <p>The collector watches the body the caller holds, not the call. OkHttp's own threads may keep
    * a call reachable long after the caller dropped its response: a TaskRunner thread that ran the

@@ -44,7 +44,7 @@ public final class IncomingDeadline {
    *
    * <p>On Jetty's own servlet request, one pass over its header fields ({@link
    * ContainerHooks#readDeadline}); otherwise (Tomcat, a wrapped request) up to three lookups and an
-   * enumeration through the Servlet API. Both give the same answer.
+   * enumeration per header present, through the Servlet API. Both give the same answer.
    *
    * @param request the request
    * @return the budget and where it came from, or null

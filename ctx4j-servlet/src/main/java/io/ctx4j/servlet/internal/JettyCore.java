@@ -10,7 +10,9 @@ import org.eclipse.jetty.server.Request;
  * <p>The headers: one pass over the request's fields finds all three timeout headers, where the
  * Servlet API needs a lookup per header (each a scan of the fields) and an enumeration for the one
  * present (about a sixth of the filter's samples with a deadline header, in the raw-client profile
- * of {@code results/2026-12-01-servlet-filter-raw-client}). By index, so no iterator is allocated.
+ * of {@code results/2026-12-01-servlet-filter-raw-client}). By index: no iterator on the immutable
+ * fields of a request as received (on other field sets, Jetty's default {@code getField} may walk
+ * an iterator per call: a few fields, so still cheap).
  *
  * <p>The failure listener: it lives and dies with the request, so nothing has
  * to be removed when the request ends. No listener is put on the connection: every close of a
