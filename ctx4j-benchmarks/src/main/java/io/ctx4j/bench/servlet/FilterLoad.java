@@ -406,6 +406,7 @@ public final class FilterLoad {
     private final int port;
     private final byte[][] requests = new byte[CONFIGS.length][];
     private final byte[] buf = new byte[4096];
+    private final int timeoutMillis;
     private java.net.Socket socket;
     private java.io.InputStream in;
     private java.io.OutputStream out;
@@ -416,8 +417,20 @@ public final class FilterLoad {
 
     /** A requester that counts its resends in {@code resent}, which several may share. */
     RawRequester(int port, java.util.concurrent.atomic.AtomicLong resent) {
+      this(port, resent, 30_000);
+    }
+
+    /**
+     * A requester that gives up on an answer after {@code timeoutMillis} without a byte (the read
+     * fails with a {@link java.net.SocketTimeoutException}, which is never retried).
+     */
+    RawRequester(int port, java.util.concurrent.atomic.AtomicLong resent, int timeoutMillis) {
+      if (timeoutMillis <= 0) {
+        throw new IllegalArgumentException("timeoutMillis must be positive: " + timeoutMillis);
+      }
       this.port = port;
       this.resent = resent;
+      this.timeoutMillis = timeoutMillis;
       for (int c = 0; c < CONFIGS.length; c++) {
         requests[c] =
             ("GET " + PATHS[c] + " HTTP/1.1\r\nHost: 127.0.0.1:" + port + "\r\n" + DeadlineHeader.NAME
@@ -471,10 +484,7 @@ public final class FilterLoad {
       String head = new String(buf, 0, n, StandardCharsets.US_ASCII);
       int length = contentLength(head);
       if (!head.startsWith("HTTP/1.1 200 ") || length != 1) {
-        // Checked before the body is read: a longer body would not fit the buffer.
-        throw new IllegalStateException(
-            "wrong answer from " + PATHS[config] + ": "
-                + new String(buf, 0, filled, StandardCharsets.US_ASCII));
+        throw wrongAnswer(config); // before the body is read: a longer one would not fit buf
       }
       boolean close = CONNECTION_CLOSE.matcher(head).find();
       int have = filled - n;
@@ -487,14 +497,19 @@ public final class FilterLoad {
         have += r;
       }
       if (have != 1 || buf[n] != expected(config)) {
-        throw new IllegalStateException(
-            "wrong answer from " + PATHS[config] + ": "
-                + new String(buf, 0, filled, StandardCharsets.US_ASCII));
+        throw wrongAnswer(config);
       }
       filled = 0;
       if (close) {
         close();
       }
+    }
+
+    /** What came back, as far as it was read, for the phase's failure. */
+    private IllegalStateException wrongAnswer(int config) {
+      return new IllegalStateException(
+          "wrong answer from " + PATHS[config] + ": "
+              + new String(buf, 0, filled, StandardCharsets.US_ASCII));
     }
 
     /** Sends a request; returns the answer's head length, or -1 if the connection ended first. */
@@ -548,7 +563,7 @@ public final class FilterLoad {
     private void open() throws IOException {
       java.net.Socket s = new java.net.Socket();
       s.setTcpNoDelay(true);
-      s.setSoTimeout(30_000);
+      s.setSoTimeout(timeoutMillis);
       s.connect(new java.net.InetSocketAddress("127.0.0.1", port), 10_000);
       socket = s;
       in = s.getInputStream();

@@ -1,6 +1,7 @@
 package io.ctx4j.bench.servlet;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -298,5 +299,131 @@ class FilterLoadTest {
     String what = rawFailure(new LongAnswer(), 0).getMessage();
     assertTrue(what.startsWith("wrong answer from /none/: HTTP/1.1 200 "), what);
     assertTrue(what.contains("Content-Length: 10000"), what);
+  }
+
+  /**
+   * A socket server that answers the first GET of its one connection with {@code first} and the
+   * second with {@code second} (null: no answer), then closes the connection unless told to hold
+   * it; it reports every further connection, which would be a resend.
+   */
+  private static final class ScriptedServer implements AutoCloseable {
+    final java.net.ServerSocket listener = new java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress());
+    final CountDownLatch secondRead = new CountDownLatch(1);
+    private final Thread thread;
+    private volatile java.net.Socket accepted;
+
+    ScriptedServer(String first, String second) throws IOException {
+      thread =
+          new Thread(
+              () -> {
+                try (java.net.Socket s = listener.accept()) {
+                  accepted = s;
+                  java.io.InputStream in = s.getInputStream();
+                  java.io.OutputStream out = s.getOutputStream();
+                  readRequest(in);
+                  out.write(first.getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+                  out.flush();
+                  readRequest(in);
+                  secondRead.countDown();
+                  if (second == null) {
+                    in.read(); // holds the connection, answering nothing, until the test closes it
+                    return;
+                  }
+                  out.write(second.getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+                  out.flush();
+                } catch (IOException e) {
+                  // closed by the test
+                }
+              });
+      thread.start();
+    }
+
+    int port() {
+      return listener.getLocalPort();
+    }
+
+    /** Whether a second connection is waiting: a connect completes before accept is called. */
+    boolean anotherConnectionCame() throws IOException {
+      listener.setSoTimeout(1_000);
+      try (java.net.Socket extra = listener.accept()) {
+        return true;
+      } catch (java.net.SocketTimeoutException none) {
+        return false;
+      }
+    }
+
+    private static void readRequest(java.io.InputStream in) throws IOException {
+      int matched = 0;
+      while (matched < 4) {
+        int b = in.read();
+        if (b < 0) {
+          throw new java.io.EOFException();
+        }
+        matched = b == "\r\n\r\n".charAt(matched) ? matched + 1 : (b == '\r' ? 1 : 0);
+      }
+    }
+
+    @Override
+    public void close() throws Exception {
+      java.net.Socket s = accepted;
+      if (s != null) {
+        s.close();
+      }
+      listener.close();
+      thread.join(10_000);
+    }
+  }
+
+  private static final String GOOD = "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n1";
+
+  /**
+   * Part of an answer came, then the connection ended: the GET may have run, so it must not be sent
+   * again (a resend is only for a connection the server closed while idle).
+   */
+  @Test
+  void theRawClientNeverSendsAgainAfterPartOfAnAnswerCame() throws Exception {
+    try (ScriptedServer server = new ScriptedServer(GOOD, "HTTP/1.1 200 OK\r\nContent-Le")) {
+      java.util.concurrent.atomic.AtomicLong resent = new java.util.concurrent.atomic.AtomicLong();
+      FilterLoad.RawRequester client = new FilterLoad.RawRequester(server.port(), resent);
+      try {
+        client.call(1);
+        java.io.EOFException e = assertThrows(java.io.EOFException.class, () -> client.call(1));
+        assertEquals("connection closed in an answer's head", e.getMessage());
+        assertEquals(0, resent.get(), "a resend was counted");
+        assertFalse(server.anotherConnectionCame(), "the GET was sent again on a new connection");
+      } finally {
+        client.close();
+      }
+    }
+  }
+
+  /** A server that takes the GET and never answers fails the call after the read timeout. */
+  @Test
+  void theRawClientGivesUpOnAnAnswerThatNeverComes() throws Exception {
+    try (ScriptedServer server = new ScriptedServer(GOOD, null)) {
+      java.util.concurrent.atomic.AtomicLong resent = new java.util.concurrent.atomic.AtomicLong();
+      FilterLoad.RawRequester client = new FilterLoad.RawRequester(server.port(), resent, 300);
+      try {
+        client.call(1);
+        long start = System.nanoTime();
+        assertThrows(java.net.SocketTimeoutException.class, () -> client.call(1));
+        long waited = System.nanoTime() - start;
+        assertTrue(server.secondRead.await(10, TimeUnit.SECONDS), "the server never got the GET");
+        assertTrue(waited >= TimeUnit.MILLISECONDS.toNanos(300), "gave up early: " + waited + " ns");
+        assertEquals(0, resent.get(), "a lost request was retried");
+        assertFalse(server.anotherConnectionCame(), "the GET was sent again on a new connection");
+      } finally {
+        client.close();
+      }
+    }
+  }
+
+  @Test
+  void theRawClientRejectsATimeoutThatIsNotPositive() {
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> new FilterLoad.RawRequester(1, new java.util.concurrent.atomic.AtomicLong(), 0));
+    assertEquals("timeoutMillis must be positive: 0", e.getMessage());
   }
 }
