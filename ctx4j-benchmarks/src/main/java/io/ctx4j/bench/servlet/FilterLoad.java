@@ -407,7 +407,7 @@ public final class FilterLoad {
     private final byte[][] requests = new byte[CONFIGS.length][];
     private final byte[] buf = new byte[4096];
     private final int timeoutMillis;
-    private java.net.Socket socket;
+    private volatile java.net.Socket socket; // closed by Driver.close() from another thread
     private java.io.InputStream in;
     private java.io.OutputStream out;
 
@@ -572,9 +572,11 @@ public final class FilterLoad {
 
     @Override
     public void close() {
-      if (socket != null) {
+      // Also called by Driver.close() while the worker may be in call(): read the field once.
+      java.net.Socket s = socket;
+      if (s != null) {
         try {
-          socket.close();
+          s.close(); // ends a read blocked on it
         } catch (IOException ignored) {
           // closing a socket we no longer use: nothing to do
         }
@@ -730,17 +732,20 @@ public final class FilterLoad {
     @Override
     public void close() throws InterruptedException {
       closing = true;
+      // First, so that a worker still waiting for an answer (a phase that was interrupted) gets an
+      // exception now rather than at its read timeout; it then meets a broken finish line.
+      for (Requester r : requesters) {
+        r.close();
+      }
       // A worker between the finish line and the start line would miss a single reset and wait on
-      // the barrier's next generation, so break it again until every worker has gone (or 5 s).
+      // the barrier's next generation, so break both again until every worker has gone (or 5 s).
       long giveUp = System.nanoTime() + 5_000_000_000L;
       for (Thread t : threads) {
         while (t.isAlive() && System.nanoTime() < giveUp) {
           startLine.reset();
+          finishLine.reset();
           t.join(10);
         }
-      }
-      for (Requester r : requesters) {
-        r.close();
       }
     }
   }

@@ -426,4 +426,60 @@ class FilterLoadTest {
             () -> new FilterLoad.RawRequester(1, new java.util.concurrent.atomic.AtomicLong(), 0));
     assertEquals("timeoutMillis must be positive: 0", e.getMessage());
   }
+
+  /** A requester whose call blocks, like a read with no answer, until the requester is closed. */
+  private static final class BlockedUntilClosed implements FilterLoad.Requester {
+    final CountDownLatch inCall = new CountDownLatch(1);
+    final CountDownLatch closed = new CountDownLatch(1);
+
+    @Override
+    public void call(int config) throws IOException {
+      inCall.countDown();
+      try {
+        if (!closed.await(60, TimeUnit.SECONDS)) {
+          throw new AssertionError("never closed");
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      throw new java.net.SocketException("Socket closed");
+    }
+
+    @Override
+    public void close() {
+      closed.countDown();
+    }
+  }
+
+  /**
+   * The thread running a phase is interrupted while a worker waits for an answer: close() must
+   * still leave no worker behind. It closes the requesters first, which is what ends a blocked read;
+   * before, it waited 5 s for workers it had not yet unblocked, then returned with the worker still
+   * alive (and, once unblocked, waiting at a finish line nobody would reach).
+   */
+  @Test
+  void closeEndsAWorkerStillWaitingForAnAnswerAfterAnInterruptedPhase() throws Exception {
+    BlockedUntilClosed requester = new BlockedUntilClosed();
+    FilterLoad.Driver driver = new FilterLoad.Driver(w -> requester, 1);
+    java.util.concurrent.CompletableFuture<Throwable> phase = new java.util.concurrent.CompletableFuture<>();
+    Thread runner =
+        new Thread(
+            () -> {
+              try {
+                driver.phase(1, 60_000);
+                phase.complete(null);
+              } catch (Throwable e) {
+                phase.complete(e);
+              }
+            });
+    runner.start();
+    assertTrue(requester.inCall.await(10, TimeUnit.SECONDS), "the worker never called");
+    runner.interrupt();
+    assertInstanceOf(InterruptedException.class, phase.get(10, TimeUnit.SECONDS));
+    long start = System.nanoTime();
+    driver.close();
+    long took = System.nanoTime() - start;
+    assertEquals(0, driver.workersAlive(), "a load worker outlived close()");
+    assertTrue(took < TimeUnit.SECONDS.toNanos(4), "close() waited " + took / 1_000_000 + " ms");
+  }
 }

@@ -105,13 +105,15 @@ public final class ContainerHooks {
    * Reads the timeout headers in one pass over Jetty's fields, when {@code request} is Jetty's own
    * servlet request. Not for a wrapper: its {@code getHeader} may answer differently from the fields
    * (a filter in front that hides or adds a header), and the filter must see what the chain sees.
+   * Jetty's {@code instanceof ServletApiRequest} test in each layer is what rules a wrapper out (a
+   * wrapper class of some other package also has no layer here).
    *
    * @param request the request as the filter got it
    * @return what {@link IncomingDeadline#read} returns, or {@link IncomingDeadline#NOT_READ} if the
    *     headers are to be read through the Servlet API (not Jetty, a wrapper, a malformed value)
    */
   public static IncomingDeadline readDeadline(ServletRequest request) {
-    if ((!EE11 && !EE10) || incompatible || request instanceof ServletRequestWrapper) {
+    if ((!EE11 && !EE10) || incompatible) {
       return IncomingDeadline.NOT_READ;
     }
     try {
