@@ -345,11 +345,14 @@ class FilterLoadTest {
     /** Whether a second connection is waiting: a connect completes before accept is called. */
     boolean anotherConnectionCame() throws IOException {
       listener.setSoTimeout(1_000);
-      try (java.net.Socket extra = listener.accept()) {
-        return true;
+      java.net.Socket extra;
+      try {
+        extra = listener.accept();
       } catch (java.net.SocketTimeoutException none) {
         return false;
       }
+      extra.close();
+      return true;
     }
 
     private static void readRequest(java.io.InputStream in) throws IOException {
@@ -364,13 +367,17 @@ class FilterLoadTest {
     }
 
     @Override
-    public void close() throws Exception {
+    public void close() throws IOException {
       java.net.Socket s = accepted;
       if (s != null) {
         s.close();
       }
       listener.close();
-      thread.join(10_000);
+      try {
+        thread.join(10_000);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
     }
   }
 
