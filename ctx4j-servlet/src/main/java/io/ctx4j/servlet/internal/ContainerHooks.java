@@ -90,6 +90,12 @@ public final class ContainerHooks {
     return null;
   }
 
+  /** The request class whose layer {@link #layerOf} holds; for tests. */
+  static Class<?> lastTypeSeen() {
+    LastType last = lastType;
+    return last == null ? null : last.type;
+  }
+
   /** The Jetty layer of a request class: the name is looked at once per class, not per request. */
   private static int layerOf(Class<?> type) {
     LastType last = lastType;
@@ -105,15 +111,17 @@ public final class ContainerHooks {
    * Reads the timeout headers in one pass over Jetty's fields, when {@code request} is Jetty's own
    * servlet request. Not for a wrapper: its {@code getHeader} may answer differently from the fields
    * (a filter in front that hides or adds a header), and the filter must see what the chain sees.
-   * Jetty's {@code instanceof ServletApiRequest} test in each layer is what rules a wrapper out (a
-   * wrapper class of some other package also has no layer here).
+   * A wrapper is turned away before {@link #layerOf}: the result would be the same (Jetty's {@code
+   * instanceof ServletApiRequest} test in each layer rules it out), but {@link #attach} looks up the
+   * unwrapped class, and the two lookups would then replace each other's {@code lastType} on every
+   * wrapped request, a name check and a shared volatile write each time.
    *
    * @param request the request as the filter got it
    * @return what {@link IncomingDeadline#read} returns, or {@link IncomingDeadline#NOT_READ} if the
    *     headers are to be read through the Servlet API (not Jetty, a wrapper, a malformed value)
    */
   public static IncomingDeadline readDeadline(ServletRequest request) {
-    if ((!EE11 && !EE10) || incompatible) {
+    if ((!EE11 && !EE10) || incompatible || request instanceof ServletRequestWrapper) {
       return IncomingDeadline.NOT_READ;
     }
     try {
