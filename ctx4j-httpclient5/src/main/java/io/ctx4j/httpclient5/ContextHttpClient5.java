@@ -3,6 +3,7 @@ package io.ctx4j.httpclient5;
 import io.ctx4j.Context;
 import io.ctx4j.Registration;
 import io.ctx4j.concurrent.CurrentContext;
+import io.ctx4j.concurrent.InterruptScope;
 import io.ctx4j.http.ContextHttp;
 import io.ctx4j.http.DeadlineHeader;
 import java.io.Closeable;
@@ -60,7 +61,10 @@ import org.apache.hc.core5.http.protocol.HttpContext;
  *       and body) when the context ends. It runs the rest of the chain on a {@linkplain
  *       ExecRuntime#fork fork} of the client's {@code ExecRuntime} whose {@link
  *       CancellableDependency} the context cancels, the mechanism {@code HttpUriRequestBase.cancel()}
- *       uses; cancelling the caller's {@code HttpUriRequestBase} still aborts the exchange.
+ *       uses; cancelling the caller's {@code HttpUriRequestBase} still aborts the exchange. Until
+ *       the response comes back, the context's end also interrupts the calling thread (an {@link
+ *       InterruptScope}), because {@code HttpRequestRetryExec} sleeps between attempts with no
+ *       connection to abort; the interrupt is cleared before {@code execute} returns or throws.
  *   <li>{@link #hopHandler()}, the last element before the transport ({@code
  *       addExecInterceptorLast}), once per request that goes on the wire: the first one, every
  *       redirect hop ({@code RedirectExec}), every retry ({@code HttpRequestRetryExec}) and
@@ -87,11 +91,12 @@ import org.apache.hc.core5.http.protocol.HttpContext;
  *
  * <h2>Registrations</h2>
  *
- * A request holds one registration on its context from the moment the call handler runs until the
- * exchange is over: the response arrives without a body, its body is read to the end or closed
- * (closing the response closes it), the request fails, or the response is dropped unclosed and the
- * garbage collector finds it unreachable (a {@link Cleaner} releases it then; HttpClient itself
- * never gets such a connection back: close responses). Closing the response or its content after
+ * A request holds two registrations on its context while it waits for the response (the abort and
+ * the interrupt) and one from then until the exchange is over: the response arrives without a
+ * body, its body is read to the end or closed (closing the response closes it), the request fails,
+ * or the response is dropped unclosed and the garbage collector finds it unreachable (a {@link
+ * Cleaner} releases it then; HttpClient itself never gets such a connection back: close
+ * responses). Closing the response or its content after
  * the context aborted the exchange does not throw.
  *
  * <p>The async client ({@code HttpAsyncClientBuilder}, {@code AsyncExecChainHandler}) is not
@@ -225,12 +230,16 @@ public final class ContextHttpClient5 {
       http.setAttribute(CONTEXT_ATTRIBUTE, ctx); // for the hop handler, below redirects and retries
     }
     ClassicHttpResponse response;
+    // The abort above reaches a connection; the retry handler's pause between attempts holds none,
+    // and only an interrupt ends that sleep. Closed before anything else: no interrupt outlives it.
+    InterruptScope pauses = InterruptScope.open(ctx);
     try {
       response =
           chain.proceed(
               request,
               new ExecChain.Scope(scope.exchangeId, scope.route, scope.originalRequest, runtime, http));
     } catch (IOException | HttpException | RuntimeException | Error e) {
+      pauses.close();
       registration.stop();
       // The client discards the endpoint of its own runtime on failure; ours holds it instead.
       runtime.discardEndpoint();
@@ -239,6 +248,7 @@ public final class ContextHttpClient5 {
       }
       throw e;
     } finally {
+      pauses.close();
       if (!attributeWasSet) {
         http.removeAttribute(CONTEXT_ATTRIBUTE);
       }

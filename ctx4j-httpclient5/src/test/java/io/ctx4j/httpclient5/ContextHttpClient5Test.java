@@ -31,15 +31,19 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.hc.client5.http.classic.methods.HttpGet;
+import org.apache.hc.client5.http.impl.DefaultHttpRequestRetryStrategy;
 import org.apache.hc.client5.http.impl.classic.CloseableHttpClient;
 import org.apache.hc.client5.http.impl.classic.CloseableHttpResponse;
 import org.apache.hc.client5.http.impl.classic.HttpClients;
 import org.apache.hc.client5.http.impl.classic.RequestFailedException;
 import org.apache.hc.client5.http.protocol.HttpClientContext;
 import org.apache.hc.core5.http.ContentType;
+import org.apache.hc.core5.http.HttpResponse;
 import org.apache.hc.core5.http.io.entity.AbstractHttpEntity;
 import org.apache.hc.core5.http.io.entity.ByteArrayEntity;
 import org.apache.hc.core5.http.io.entity.EntityUtils;
+import org.apache.hc.core5.http.protocol.HttpContext;
+import org.apache.hc.core5.util.TimeValue;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -365,6 +369,50 @@ class ContextHttpClient5Test {
       assertInstanceOf(DeadlineExceededException.class, e.getCause());
       assertEquals("/first=995", server.seen.take());
       assertEquals(1, server.requests.get(), "the redirect target was called after the deadline");
+    }
+  }
+
+  @Test
+  void aContextEndingDuringTheRetryPauseEndsTheCallAtOnce() throws Exception {
+    // The retry handler sleeps between attempts with no connection to abort; only an interrupt
+    // wakes it. The strategy says when the pause starts and makes it 60 s.
+    CountDownLatch pausing = new CountDownLatch(1);
+    DefaultHttpRequestRetryStrategy slowRetries =
+        new DefaultHttpRequestRetryStrategy(1, TimeValue.ofSeconds(60)) {
+          @Override
+          public TimeValue getRetryInterval(HttpResponse response, int execCount, HttpContext context) {
+            pausing.countDown();
+            return TimeValue.ofSeconds(60);
+          }
+        };
+    try (CloseableHttpClient retrying =
+            ContextHttpClient5.install(HttpClients.custom().setRetryStrategy(slowRetries)).build();
+        ClassicServer server = new ClassicServer((request, response, context) -> response.setCode(503));
+        CancelableContext ctx = Context.withCancel(Context.background())) {
+      CompletableFuture<Boolean> interruptedAfter = new CompletableFuture<>();
+      CompletableFuture<String> call =
+          CompletableFuture.supplyAsync(
+              () -> {
+                try {
+                  return retrying.execute(
+                      new HttpGet(server.url("/")),
+                      ContextHttpClient5.clientContext(ctx),
+                      r -> String.valueOf(r.getCode()));
+                } catch (IOException e) {
+                  throw new CompletionException(e);
+                } finally {
+                  interruptedAfter.complete(Thread.interrupted());
+                }
+              },
+              callers);
+      assertTrue(pausing.await(20, TimeUnit.SECONDS), "the client never paused to retry");
+      ctx.cancel();
+      ExecutionException e =
+          assertThrows(ExecutionException.class, () -> call.get(20, TimeUnit.SECONDS), "the call slept on");
+      InterruptedIOException io = assertInstanceOf(InterruptedIOException.class, e.getCause());
+      assertInstanceOf(CanceledException.class, io.getCause());
+      assertFalse(interruptedAfter.get(), "the call left its thread interrupted");
+      assertEquals(1, server.requests.get(), "the request was sent again after its context ended");
     }
   }
 
