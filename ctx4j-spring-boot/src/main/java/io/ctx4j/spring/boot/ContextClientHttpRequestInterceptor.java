@@ -9,6 +9,8 @@ import io.ctx4j.http.DeadlineHeader;
 import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.lang.reflect.UndeclaredThrowableException;
+import java.util.concurrent.Callable;
 import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpRequest;
 import org.springframework.http.HttpStatusCode;
@@ -36,9 +38,14 @@ import org.springframework.http.client.ClientHttpResponse;
  *   <li>While the body is read: each read runs under its own {@code InterruptScope} and {@link
  *       Closer#call}: when the context ends, the reading thread is interrupted and the body stream
  *       is closed (which makes the JDK client give the connection up), and the read throws the
- *       context's error; so does every read after the context has ended. Closing the response
- *       after the context ended closes the body stream first, since Spring's responses otherwise
- *       drain the rest of the body on close.
+ *       context's error; so does every read after the context has ended. The same holds for a
+ *       {@code skip}. Apache HttpClient's streams are not closed from another thread (their {@code
+ *       close()} drains the body and is not thread-safe): with them, a blocked read waits for the
+ *       server, and the next one fails.
+ *   <li>While the response is closed: Spring's responses drain the rest of the body on close (to
+ *       reuse the connection). After the context ended, the body stream is closed first, whether
+ *       or not the caller ever asked for it, so closing gives the connection up instead of waiting
+ *       for a body nobody wants; a drain under way when the context ends is stopped like a read.
  * </ul>
  *
  * Whether an interrupt really aborts the exchange depends on the request factory: Spring's {@code
@@ -50,8 +57,8 @@ import org.springframework.http.client.ClientHttpResponse;
  *
  * <h2>Resources</h2>
  *
- * A registration on the context lives only while the thread is inside the exchange or inside one
- * read of the body; none is left once the call has returned, whatever the caller does with the
+ * A registration on the context lives only while the thread is inside the exchange, inside one
+ * read of the body, or inside the response's close (its drain); none is left once the call has returned, whatever the caller does with the
  * response, so a long-lived context accumulates nothing.
  *
  * <p>Thread safety: stateless and thread-safe; the response it returns is as thread-safe as the
@@ -94,11 +101,12 @@ public final class ContextClientHttpRequestInterceptor implements ClientHttpRequ
         throw Errors.copyOf(ctx, e);
       }
       throw e;
+    } finally {
+      scope.close(); // also on an Error: no registration stays, no interrupt comes later
     }
-    scope.close();
     if (scope.interrupted()) {
       // The context ended just as the response arrived: the caller must not use it.
-      closeQuietly(response.getBody());
+      closeQuietly(rawBody(response));
       response.close();
       throw Errors.copyOf(ctx, null);
     }
@@ -139,14 +147,109 @@ public final class ContextClientHttpRequestInterceptor implements ClientHttpRequ
       return body;
     }
 
+    /**
+     * Spring's responses drain the rest of the body on close, to reuse the connection. With the
+     * context over, that would wait for a body nobody wants, so the stream is closed first, which
+     * gives the connection up. With the context live, the drain runs like a read ({@link
+     * #stopOnDone}).
+     */
     @Override
     public void close() {
-      if (ctx.isDone()) {
-        // Spring's responses drain the body on close, to reuse the connection: with the context
-        // over, that would wait for a body nobody wants. Closing the stream first gives it up.
-        closeQuietly(body != null ? body.raw() : null);
+      InputStream raw = body != null ? body.raw() : rawBody(delegate);
+      if (raw == null) {
+        delegate.close();
+        return;
       }
-      delegate.close();
+      if (ctx.isDone()) {
+        giveUp(raw);
+        return;
+      }
+      boolean[] started = {false};
+      try {
+        stopOnDone(
+            ctx,
+            raw,
+            () -> {
+              started[0] = true;
+              delegate.close();
+              return null;
+            });
+      } catch (ContextException e) {
+        if (!started[0]) {
+          giveUp(raw); // the context ended before the drain began
+        }
+        // Otherwise the drain failed because the context ended, and the stream is closed.
+      } catch (RuntimeException e) {
+        throw e;
+      } catch (Exception e) {
+        throw new UndeclaredThrowableException(e); // close() declares no checked exception
+      }
+    }
+
+    /**
+     * Closes the body stream, then the response, whose drain then ends at once. It may also fail
+     * on the closed stream: Spring's Reactor response throws an {@code IllegalStateException} from
+     * a stream closed before its first read, which only says that the body is gone, as wanted.
+     */
+    private void giveUp(InputStream raw) {
+      closeQuietly(raw);
+      try {
+        delegate.close();
+      } catch (RuntimeException e) {
+        // the drain of a stream closed above: nothing is left to give back
+      }
+    }
+  }
+
+  /**
+   * Runs {@code io}, which blocks on the body stream {@code raw}, so that the end of {@code ctx}
+   * stops it: the thread is interrupted ({@link InterruptScope}) and, where that is safe, the
+   * stream is closed from another thread ({@link Closer#call}). Fails at once if {@code ctx} is
+   * done, and with a fresh copy of its error if {@code io} fails after it ended. Nothing stays
+   * registered once it returns.
+   */
+  private static <T> T stopOnDone(Context ctx, InputStream raw, Callable<T> io) throws Exception {
+    Callable<T> interruptible =
+        () -> {
+          InterruptScope scope = InterruptScope.open(ctx);
+          try {
+            return io.call();
+          } finally {
+            scope.close();
+          }
+        };
+    if (closableFromAnotherThread(raw)) {
+      return Closer.call(ctx, raw, interruptible);
+    }
+    ctx.throwIfDone();
+    try {
+      return interruptible.call();
+    } catch (Exception e) {
+      if (ctx.isDone()) {
+        throw Errors.copyOf(ctx, e);
+      }
+      throw e;
+    }
+  }
+
+  /**
+   * Whether closing {@code raw} from another thread is a safe way to stop a read blocked on it: not
+   * for Apache HttpClient's streams ({@code org.apache.hc.}), whose {@code close()} reads the rest
+   * of the body on the closing thread, racing the owner's read on a buffer that is not thread-safe,
+   * and then hands the connection back to the pool while it is still being read. With those, the
+   * context's end interrupts the reading thread, which their socket reads ignore, and the next read
+   * fails. ({@code HttpURLConnection}'s streams synchronize their reads and close.)
+   */
+  static boolean closableFromAnotherThread(InputStream raw) {
+    return !raw.getClass().getName().startsWith("org.apache.hc.");
+  }
+
+  /** The response's body stream, or null if it has none (some factories throw for an error body). */
+  private static InputStream rawBody(ClientHttpResponse response) {
+    try {
+      return response.getBody();
+    } catch (IOException | RuntimeException e) {
+      return null;
     }
   }
 
@@ -161,9 +264,8 @@ public final class ContextClientHttpRequestInterceptor implements ClientHttpRequ
   }
 
   /**
-   * Each read runs under its own {@link Closer#call} (the stream is closed if the context ends
-   * meanwhile) and {@link InterruptScope} (the reading thread is interrupted): nothing stays
-   * registered between reads.
+   * Each read (and skip) runs under its own {@link #stopOnDone}: nothing stays registered between
+   * reads.
    */
   private static final class Body extends FilterInputStream {
     private final Context ctx;
@@ -189,26 +291,21 @@ public final class ContextClientHttpRequestInterceptor implements ClientHttpRequ
 
     @Override
     public long skip(long n) throws IOException {
-      ctx.throwIfDone();
-      return super.skip(n);
+      return guardedLong(() -> in.skip(n));
     }
 
     private interface Read {
-      int read() throws IOException;
+      long read() throws IOException;
     }
 
     private int guarded(Read read) throws IOException {
+      return (int) guardedLong(read);
+    }
+
+    private long guardedLong(Read read) throws IOException {
       ctx.throwIfDone();
       try {
-        int n =
-            Closer.call(
-                ctx,
-                in,
-                () -> {
-                  try (InterruptScope scope = InterruptScope.open(ctx)) {
-                    return read.read();
-                  }
-                });
+        long n = stopOnDone(ctx, in, read::read);
         if (n < 0) {
           // A stream closed because the context ended may report a plain end of stream (Reactor
           // Netty's does): never let a cut-off body pass for a whole one.

@@ -89,12 +89,15 @@ public final class ContextExchangeFilterFunction implements ExchangeFilterFuncti
 
   /**
    * A publisher that emits once when the context ends, and otherwise never signals; its
-   * registration on the context is removed when it is cancelled.
+   * registration on the context is removed when it is cancelled. It emits from a thread of {@link
+   * Context#afterFunc}, not inside the {@code cancel()} that ends the context: the emission runs the
+   * caller's pipeline (decoders, {@code onErrorResume}) synchronously, which is no work for a short
+   * {@code onDone} callback and must not block whoever cancels.
    */
   private static Mono<Boolean> ended(Context ctx) {
     return Mono.create(
         sink -> {
-          Registration r = ctx.onDone(() -> sink.success(Boolean.TRUE));
+          Registration r = Context.afterFunc(ctx, () -> sink.success(Boolean.TRUE));
           sink.onDispose(r::stop);
         });
   }

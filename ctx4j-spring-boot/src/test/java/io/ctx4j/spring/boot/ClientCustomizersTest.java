@@ -1,6 +1,7 @@
 package io.ctx4j.spring.boot;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -9,8 +10,10 @@ import io.ctx4j.CancelableContext;
 import io.ctx4j.CanceledException;
 import io.ctx4j.Context;
 import io.ctx4j.concurrent.CurrentContext;
+import io.ctx4j.internal.CoreInternals;
 import io.ctx4j.servlet.RequestCanceledException;
 import io.ctx4j.servlet.RequestCanceledException.Reason;
+import java.io.IOException;
 import java.io.InputStream;
 import java.net.http.HttpClient;
 import java.time.Duration;
@@ -28,11 +31,16 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.springframework.context.ConfigurableApplicationContext;
+import org.springframework.http.HttpHeaders;
+import org.springframework.http.HttpStatusCode;
 import org.springframework.http.client.ClientHttpRequestFactory;
+import org.springframework.http.client.ClientHttpResponse;
 import org.springframework.http.client.JdkClientHttpRequestFactory;
 import org.springframework.http.client.ReactorClientHttpRequestFactory;
+import org.springframework.http.client.SimpleClientHttpRequestFactory;
 import org.springframework.web.client.RestClient;
 import org.springframework.web.reactive.function.client.WebClient;
+import reactor.core.publisher.Mono;
 
 /**
  * The RestClient and WebClient customizers against a real server (the Tomcat chain's service C,
@@ -69,6 +77,7 @@ class ClientCustomizersTest {
           case "jdk" -> new JdkClientHttpRequestFactory(
               HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build());
           case "reactor" -> new ReactorClientHttpRequestFactory();
+          case "simple" -> new SimpleClientHttpRequestFactory();
           case "default" -> null;
           default -> throw new IllegalArgumentException(factory);
         };
@@ -145,6 +154,139 @@ class ClientCustomizersTest {
     assertAbortedBeforeResponse(cancelled, (ctx, id) -> CALLERS.submit(() -> under(ctx, () -> web.get().uri("/hold?id=" + id).retrieve().bodyToMono(String.class).block())));
   }
 
+  /**
+   * The caller's pipeline (here a fallback that blocks) must not run inside {@code cancel()}: the
+   * core asks {@code onDone} callbacks to be short, and a cancel is often made by a thread that has
+   * other work (a request's end, a shutdown).
+   */
+  @Test
+  void webClientDoesNotRunTheCallersFallbackInsideCancel() throws Exception {
+    WebClient web = webClient();
+    CountDownLatch inFallback = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    CancelableContext ctx = Context.withCancel(Context.background());
+    String id = UUID.randomUUID().toString();
+    Hops.Hop server = serverHops().get(id);
+    Future<String> f = CALLERS.submit(() -> under(ctx, () -> web.get().uri("/hold?id=" + id)
+        .retrieve().bodyToMono(String.class)
+        .onErrorResume(e -> {
+          inFallback.countDown();
+          try {
+            release.await(30, TimeUnit.SECONDS);
+          } catch (InterruptedException interrupted) {
+            Thread.currentThread().interrupt();
+          }
+          return Mono.just("fallback");
+        })
+        .block()));
+    try {
+      assertTrue(server.entered.await(30, TimeUnit.SECONDS), "request never reached the server");
+      Future<?> cancel = CALLERS.submit(() -> {
+        ctx.cancel();
+      });
+      cancel.get(10, TimeUnit.SECONDS); // times out if cancel() runs the fallback
+      assertTrue(inFallback.await(30, TimeUnit.SECONDS), "the cancel never failed the call");
+    } finally {
+      release.countDown();
+      server.release.countDown();
+    }
+    assertEquals("fallback", f.get(30, TimeUnit.SECONDS));
+  }
+
+  /** The response as the inner end of the chain gives it, saying when RestClient closes it. */
+  private static final class ClosingProbe implements ClientHttpResponse {
+    private final ClientHttpResponse delegate;
+    private final CountDownLatch closing;
+
+    ClosingProbe(ClientHttpResponse delegate, CountDownLatch closing) {
+      this.delegate = delegate;
+      this.closing = closing;
+    }
+
+    @Override
+    public HttpStatusCode getStatusCode() throws IOException {
+      return delegate.getStatusCode();
+    }
+
+    @Override
+    public String getStatusText() throws IOException {
+      return delegate.getStatusText();
+    }
+
+    @Override
+    public HttpHeaders getHeaders() {
+      return delegate.getHeaders();
+    }
+
+    @Override
+    public InputStream getBody() throws IOException {
+      return delegate.getBody();
+    }
+
+    @Override
+    public void close() {
+      closing.countDown();
+      delegate.close(); // Spring's response drains the rest of the body here
+    }
+  }
+
+  /**
+   * RestClient closes the response after exchange(), and Spring's close drains the rest of the body,
+   * which /stream makes last 20 s: the context's end must stop that drain, whether it ends during
+   * the drain or before it, with the body never asked for.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"jdk", "reactor"})
+  void restClientStopsDrainingTheBodyWhenTheContextEnds(String factory) throws Exception {
+    CountDownLatch closing = new CountDownLatch(1);
+    RestClient rest =
+        restClient(factory).mutate()
+            .requestInterceptor((request, body, execution) -> new ClosingProbe(execution.execute(request, body), closing))
+            .build();
+    CancelableContext during = Context.withCancel(Context.background());
+    String id = UUID.randomUUID().toString();
+    Hops.Hop server = serverHops().get(id);
+    Future<String> f = CALLERS.submit(() -> under(during, () -> rest.get().uri("/stream?id=" + id)
+        .exchange((req, res) -> {
+          res.getBody().read(new byte[16]);
+          return "read";
+        })));
+    assertTrue(closing.await(30, TimeUnit.SECONDS), "the response was never closed");
+    during.cancel();
+    assertEquals("read", f.get(10, TimeUnit.SECONDS), "the drain went on after the context ended");
+    assertTrue(server.ended.await(30, TimeUnit.SECONDS), "the server kept streaming: the connection was not closed");
+    assertEquals(Reason.CLIENT_DISCONNECTED, ((RequestCanceledException) server.cause).reason(), String.valueOf(server.cause));
+
+    CancelableContext before = Context.withCancel(Context.background());
+    String id2 = UUID.randomUUID().toString();
+    Hops.Hop server2 = serverHops().get(id2);
+    Future<Integer> g = CALLERS.submit(() -> under(before, () -> rest.get().uri("/stream?id=" + id2)
+        .exchange((req, res) -> {
+          before.cancel();
+          return res.getStatusCode().value();
+        })));
+    assertEquals(200, g.get(10, TimeUnit.SECONDS), "closing drained a body nobody asked for");
+    assertTrue(server2.ended.await(30, TimeUnit.SECONDS), "the server kept streaming: the connection was not closed");
+    assertEquals(Reason.CLIENT_DISCONNECTED, ((RequestCanceledException) server2.cause).reason(), String.valueOf(server2.cause));
+  }
+
+  @Test
+  void anErrorBelowTheInterceptorLeavesNoRegistrationAndNoLaterInterrupt() throws Exception {
+    RestClient failing =
+        restClient("jdk").mutate()
+            .requestInterceptor((request, body, execution) -> {
+              throw new AssertionError("a bug below the interceptor");
+            })
+            .build();
+    CancelableContext ctx = Context.withCancel(Context.background());
+    AssertionError e =
+        assertThrows(AssertionError.class, () -> under(ctx, () -> failing.get().uri("/echo").retrieve().body(String.class)));
+    assertEquals("a bug below the interceptor", e.getMessage());
+    assertEquals(0, CoreInternals.registrationCount(ctx), "the call left a registration on its context");
+    ctx.cancel();
+    assertFalse(Thread.interrupted(), "the context's end interrupted a thread the call had left");
+  }
+
   @FunctionalInterface
   interface Call {
     Future<?> start(Context ctx, String id) throws Exception;
@@ -176,7 +318,7 @@ class ClientCustomizersTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"jdk", "reactor"})
+  @ValueSource(strings = {"jdk", "reactor", "simple"})
   void restClientIsAbortedWhileReadingTheBody(String factory) throws Exception {
     RestClient rest = restClient(factory);
     assertAbortedInBody(null, (ctx, id, firstChunk) -> CALLERS.submit(() -> under(ctx, () -> rest.get().uri("/stream?id=" + id)
