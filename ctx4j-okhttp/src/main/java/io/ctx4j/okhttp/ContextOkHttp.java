@@ -75,6 +75,11 @@ import okio.Okio;
  * response body is being read: the body of a response is wrapped so that a read failing because the
  * context ended says so.
  *
+ * <p>Two moments lie outside any interceptor. An enqueued call waiting in the dispatcher's queue
+ * runs no interceptor yet: a context that ends then fails the call, unsent, only when it gets a
+ * slot. And a context that ends after the interceptor has returned the response, before {@code
+ * execute()} does, makes OkHttp throw its own {@code IOException("Canceled")} without a cause.
+ *
  * <h2>Timeouts</h2>
  *
  * OkHttp starts a call's {@code callTimeout} before the first interceptor runs ({@code

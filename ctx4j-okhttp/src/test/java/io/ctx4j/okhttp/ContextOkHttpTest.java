@@ -1,6 +1,7 @@
 package io.ctx4j.okhttp;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -25,6 +26,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import okhttp3.Dispatcher;
 import okhttp3.OkHttpClient;
 import okhttp3.Request;
 import okhttp3.Response;
@@ -170,6 +172,36 @@ class ContextOkHttpTest {
           assertThrows(ExecutionException.class, () -> enqueue(at(server.url("/"), ctx)).get(20, TimeUnit.SECONDS));
       assertInstanceOf(CanceledException.class, async.getCause().getCause());
       assertEquals(0, server.requests.get(), "a call under an ended context reached the server");
+    }
+  }
+
+  /**
+   * The documented gap: OkHttp runs no interceptor for a call still waiting in the dispatcher's
+   * queue, so a context that ends there fails the call only when it gets its slot; it is never sent.
+   */
+  @Test
+  void anEnqueuedCallWhoseContextEndsInTheQueueFailsWhenItGetsASlotUnsent() throws Exception {
+    Dispatcher oneAtATime = new Dispatcher();
+    oneAtATime.setMaxRequestsPerHost(1);
+    OkHttpClient narrow = ContextOkHttp.install(new OkHttpClient.Builder().dispatcher(oneAtATime)).build();
+    try (Loopback server = blocking();
+        CancelableContext ctx = Context.withCancel(Context.background())) {
+      CompletableFuture<String> first = new CompletableFuture<>();
+      narrow.newCall(new Request.Builder().url(server.url("/first")).build()).enqueue(Loopback.bodyInto(first));
+      assertTrue(entered.await(20, TimeUnit.SECONDS), "the first call never reached the server");
+      CompletableFuture<String> queued = new CompletableFuture<>();
+      narrow.newCall(at(server.url("/queued"), ctx)).enqueue(Loopback.bodyInto(queued));
+      assertEquals(1, oneAtATime.queuedCallsCount());
+      ctx.cancel();
+      assertFalse(queued.isDone(), "the gap is closed: update the README's 'What happens' section");
+      server.release.countDown();
+      assertEquals("hello", first.get(20, TimeUnit.SECONDS));
+      ExecutionException e = assertThrows(ExecutionException.class, () -> queued.get(20, TimeUnit.SECONDS));
+      assertInstanceOf(CanceledException.class, e.getCause().getCause());
+      assertEquals(1, server.requests.get(), "the queued call was sent after its context ended");
+    } finally {
+      narrow.dispatcher().executorService().shutdown();
+      narrow.connectionPool().evictAll();
     }
   }
 
