@@ -36,9 +36,10 @@ import org.eclipse.jetty.server.handler.ContextHandlerCollection;
 import org.eclipse.jetty.util.Jetty;
 
 /**
- * The cost of {@link ContextServletFilter} under load (issue 18, item 5): a closed-loop JDK {@link
- * HttpClient} with several keep-alive HTTP/1.1 connections against embedded Jetty 12 on loopback,
- * a trivial servlet, in three configurations served side by side by one server:
+ * The cost of {@link ContextServletFilter} under load (issue 18, item 5): a closed-loop load client
+ * (by default a minimal HTTP/1.1 client, see {@code --client}) with several keep-alive connections
+ * against embedded Jetty 12 on loopback, a trivial servlet, in three configurations served side by
+ * side by one server:
  *
  * <ul>
  *   <li>{@code none}: no filter;
@@ -59,13 +60,13 @@ import org.eclipse.jetty.util.Jetty;
  * <pre>
  * java -Xms1g -Xmx1g -XX:+AlwaysPreTouch -cp ctx4j-benchmarks/target/benchmarks.jar \
  *     io.ctx4j.bench.servlet.FilterLoad [--quick] [--out DIR] [--rounds N] [--phase-ms MS]
- *     [--warmup-ms MS] [--connections N] [--server-idle-ms MS] [--client jdk|raw]
+ *     [--warmup-ms MS] [--connections N] [--server-idle-ms MS] [--client jdk|raw] [--help]
  * </pre>
  *
  * {@code --client} picks the load client: {@code raw} (the default), a minimal HTTP/1.1 client on
  * blocking sockets ({@link RawRequester}) that leaves most of the CPU to the server, or {@code jdk},
  * the JDK {@link HttpClient}, which on this 2-core machine took about four times the raw client's
- * CPU per request and left the server's throughput varying by 14-27% between rounds (raw: 6-9%).
+ * CPU per request and left the server's throughput varying by 10-27% between rounds (raw: 6-14%).
  *
  * {@code --server-idle-ms} sets the server connector's idle timeout (Jetty's default, 30 s, if
  * not given): a shorter one makes the server close keep-alive connections the client still
@@ -83,8 +84,22 @@ public final class FilterLoad {
 
   private FilterLoad() {}
 
+  /** What {@code --help} prints, and bad arguments after their message. */
+  static final String USAGE =
+      "usage: FilterLoad [--quick] [--out DIR] [--rounds N] [--phase-ms MS] [--warmup-ms MS]\n"
+          + "                  [--connections N] [--server-idle-ms MS] [--client jdk|raw] [--help]\n"
+          + "  --quick            2 rounds of 300 ms phases, 4 connections (a smoke test)\n"
+          + "  --out DIR          also write DIR/results.md\n"
+          + "  --rounds N         rounds of one phase per configuration (default 40)\n"
+          + "  --phase-ms MS      length of one phase (default 1500)\n"
+          + "  --warmup-ms MS     warm-up before the first round (default 30000)\n"
+          + "  --connections N    closed-loop keep-alive connections (default 8)\n"
+          + "  --server-idle-ms MS  the server connector's idle timeout (default Jetty's, 30 s)\n"
+          + "  --client jdk|raw   the load client (default raw)\n";
+
   /** Options; the defaults are the full run's. */
   static final class Options {
+    boolean help;
     boolean quick;
     int rounds = 40;
     long phaseMillis = 1_500;
@@ -99,6 +114,10 @@ public final class FilterLoad {
       for (int i = 0; i < args.length; i++) {
         String a = args[i];
         switch (a) {
+          case "--help":
+          case "-h":
+            o.help = true;
+            break;
           case "--quick":
             o.quick = true;
             o.rounds = 2;
@@ -185,7 +204,6 @@ public final class FilterLoad {
     }
   }
 
-  /** One phase of one configuration: requests, elapsed time, latency percentiles. */
   /**
    * One phase's measurements; {@code serverBytes} is what Jetty's threads allocated during it
    * (-1 if the JVM cannot tell).
@@ -208,7 +226,12 @@ public final class FilterLoad {
       o = Options.parse(args);
     } catch (IllegalArgumentException e) {
       System.err.println(e.getMessage());
+      System.err.print(USAGE);
       System.exit(2);
+      return;
+    }
+    if (o.help) {
+      System.out.print(USAGE);
       return;
     }
     String load0 = loadAverage();
@@ -729,8 +752,12 @@ public final class FilterLoad {
       return n;
     }
 
+    /**
+     * Ends every worker, waiting up to 5 s in all. Throws nothing, as an {@code AutoCloseable} in a
+     * try-with-resources should: an interrupt stops the wait and is kept in the thread's status.
+     */
     @Override
-    public void close() throws InterruptedException {
+    public void close() {
       closing = true;
       // First, so that a worker still waiting for an answer (a phase that was interrupted) gets an
       // exception now rather than at its read timeout; it then meets a broken finish line.
@@ -744,7 +771,12 @@ public final class FilterLoad {
         while (t.isAlive() && System.nanoTime() < giveUp) {
           startLine.reset();
           finishLine.reset();
-          t.join(10);
+          try {
+            t.join(10);
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return;
+          }
         }
       }
     }

@@ -45,7 +45,7 @@ public final class FilterProfile {
   private FilterProfile() {}
 
   enum Part {
-    CLIENT("client (JDK HttpClient and load threads)"),
+    CLIENT("client (the load client and its threads)"),
     SERVER("server: Jetty, outside the servlet and filter"),
     SERVLET("server: servlet, with its write"),
     FILTER("server: filter");

@@ -434,6 +434,54 @@ class FilterLoadTest {
     assertEquals("timeoutMillis must be positive: 0", e.getMessage());
   }
 
+  @Test
+  void badArgumentsAreRejectedByName() {
+    assertEquals(
+        "unknown option --round",
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> FilterLoad.Options.parse(new String[] {"--round", "5"}))
+            .getMessage());
+    assertEquals(
+        "--rounds must be a positive integer, got \"0\"",
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> FilterLoad.Options.parse(new String[] {"--rounds", "0"}))
+            .getMessage());
+    assertEquals(
+        "--client must be jdk or raw, got \"okhttp\"",
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> FilterLoad.Options.parse(new String[] {"--client", "okhttp"}))
+            .getMessage());
+    assertEquals(
+        "--out needs a value",
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> FilterLoad.Options.parse(new String[] {"--out"}))
+            .getMessage());
+  }
+
+  @Test
+  void optionsAfterQuickOverrideItAndHelpIsAnOption() {
+    FilterLoad.Options o =
+        FilterLoad.Options.parse(new String[] {"--quick", "--rounds", "7", "--client", "jdk"});
+    assertTrue(o.quick);
+    assertEquals(7, o.rounds);
+    assertEquals(300, o.phaseMillis);
+    assertEquals("jdk", o.client);
+    assertFalse(o.help);
+    assertTrue(FilterLoad.Options.parse(new String[] {"--help"}).help);
+    assertTrue(FilterLoad.Options.parse(new String[] {"-h"}).help);
+    for (String option :
+        new String[] {
+          "--quick", "--out", "--rounds", "--phase-ms", "--warmup-ms", "--connections",
+          "--server-idle-ms", "--client", "--help"
+        }) {
+      assertTrue(FilterLoad.USAGE.contains(option), () -> "usage does not name " + option);
+    }
+  }
+
   /** A requester whose call blocks, like a read with no answer, until the requester is closed. */
   private static final class BlockedUntilClosed implements FilterLoad.Requester {
     final CountDownLatch inCall = new CountDownLatch(1);
