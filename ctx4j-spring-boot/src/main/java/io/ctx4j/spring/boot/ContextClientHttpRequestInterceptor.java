@@ -106,8 +106,7 @@ public final class ContextClientHttpRequestInterceptor implements ClientHttpRequ
     }
     if (scope.interrupted()) {
       // The context ended just as the response arrived: the caller must not use it.
-      closeQuietly(rawBody(response));
-      response.close();
+      giveUp(response, rawBody(response));
       throw Errors.copyOf(ctx, null);
     }
     return new Response(response, ctx);
@@ -161,7 +160,7 @@ public final class ContextClientHttpRequestInterceptor implements ClientHttpRequ
         return;
       }
       if (ctx.isDone()) {
-        giveUp(raw);
+        giveUp(delegate, raw);
         return;
       }
       boolean[] started = {false};
@@ -176,27 +175,13 @@ public final class ContextClientHttpRequestInterceptor implements ClientHttpRequ
             });
       } catch (ContextException e) {
         if (!started[0]) {
-          giveUp(raw); // the context ended before the drain began
+          giveUp(delegate, raw); // the context ended before the drain began
         }
         // Otherwise the drain failed because the context ended, and the stream is closed.
       } catch (RuntimeException e) {
         throw e;
       } catch (Exception e) {
         throw new UndeclaredThrowableException(e); // close() declares no checked exception
-      }
-    }
-
-    /**
-     * Closes the body stream, then the response, whose drain then ends at once. It may also fail
-     * on the closed stream: Spring's Reactor response throws an {@code IllegalStateException} from
-     * a stream closed before its first read, which only says that the body is gone, as wanted.
-     */
-    private void giveUp(InputStream raw) {
-      closeQuietly(raw);
-      try {
-        delegate.close();
-      } catch (RuntimeException e) {
-        // the drain of a stream closed above: nothing is left to give back
       }
     }
   }
@@ -242,6 +227,21 @@ public final class ContextClientHttpRequestInterceptor implements ClientHttpRequ
    */
   static boolean closableFromAnotherThread(InputStream raw) {
     return !raw.getClass().getName().startsWith("org.apache.hc.");
+  }
+
+  /**
+   * Closes the body stream {@code raw} (if not null), then the response, whose drain then ends at
+   * once. That drain may also fail on the closed stream (Spring's Reactor response throws an {@code
+   * IllegalStateException} for a stream closed before its first read), which only says that the
+   * body is gone, as wanted.
+   */
+  private static void giveUp(ClientHttpResponse response, InputStream raw) {
+    closeQuietly(raw);
+    try {
+      response.close();
+    } catch (RuntimeException e) {
+      // the drain of a stream closed above: nothing is left to give back
+    }
   }
 
   /** The response's body stream, or null if it has none (some factories throw for an error body). */

@@ -270,6 +270,32 @@ class ClientCustomizersTest {
     assertEquals(Reason.CLIENT_DISCONNECTED, ((RequestCanceledException) server2.cause).reason(), String.valueOf(server2.cause));
   }
 
+  /**
+   * The context ends just as the response comes back through the interceptor (here the next
+   * interceptor ends it): the caller gets the context's error, and the response (a 20 s stream) is
+   * given up.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"jdk", "reactor"})
+  void aContextEndingAsTheResponseArrivesFailsTheCallWithItsError(String factory) throws Exception {
+    CancelableContext ctx = Context.withCancel(Context.background());
+    RestClient rest =
+        restClient(factory).mutate()
+            .requestInterceptor((request, body, execution) -> {
+              ClientHttpResponse response = execution.execute(request, body);
+              ctx.cancel();
+              return response;
+            })
+            .build();
+    String id = UUID.randomUUID().toString();
+    Hops.Hop server = serverHops().get(id);
+    assertThrows(CanceledException.class, () -> under(ctx, () -> rest.get().uri("/stream?id=" + id).retrieve().body(String.class)));
+    assertEquals(0, CoreInternals.registrationCount(ctx), "the call left a registration on its context");
+    assertFalse(Thread.interrupted(), "the call left its thread interrupted");
+    assertTrue(server.ended.await(30, TimeUnit.SECONDS), "the server kept streaming: the connection was not closed");
+    assertEquals(Reason.CLIENT_DISCONNECTED, ((RequestCanceledException) server.cause).reason(), String.valueOf(server.cause));
+  }
+
   @Test
   void anErrorBelowTheInterceptorLeavesNoRegistrationAndNoLaterInterrupt() throws Exception {
     RestClient failing =
