@@ -32,6 +32,10 @@ module io.ctx4j.spring.boot {
   requires static transitive reactor.core;
   requires static transitive spring.boot.restclient;
   requires static transitive spring.boot.webclient;
+  // Optional: Apache HttpClient 5 behind RestClient gets ctx4j-httpclient5's handlers.
+  requires static io.ctx4j.httpclient5;
+  requires static org.apache.httpcomponents.client5.httpclient5;
+  requires static spring.boot.http.client;
 
   exports io.ctx4j.spring.boot;
   // Spring instantiates the auto-configurations and binds Ctx4jProperties reflectively.

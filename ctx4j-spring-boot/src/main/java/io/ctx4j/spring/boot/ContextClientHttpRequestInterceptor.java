@@ -97,7 +97,9 @@ public final class ContextClientHttpRequestInterceptor implements ClientHttpRequ
       response = execution.execute(request, body);
     } catch (IOException | RuntimeException e) {
       scope.close();
-      if (scope.interrupted()) {
+      // Whoever noticed first: this scope's interrupt, or a factory that follows the context
+      // itself (Apache HttpClient with ctx4j-httpclient5's handlers aborts before our interrupt).
+      if (scope.interrupted() || ctx.isDone()) {
         throw Errors.copyOf(ctx, e);
       }
       throw e;
@@ -219,14 +221,17 @@ public final class ContextClientHttpRequestInterceptor implements ClientHttpRequ
 
   /**
    * Whether closing {@code raw} from another thread is a safe way to stop a read blocked on it: not
-   * for Apache HttpClient's streams ({@code org.apache.hc.}), whose {@code close()} reads the rest
-   * of the body on the closing thread, racing the owner's read on a buffer that is not thread-safe,
-   * and then hands the connection back to the pool while it is still being read. With those, the
-   * context's end interrupts the reading thread, which their socket reads ignore, and the next read
-   * fails. ({@code HttpURLConnection}'s streams synchronize their reads and close.)
+   * for Apache HttpClient's streams ({@code org.apache.hc.}, or ctx4j-httpclient5's wrapper of
+   * them), whose {@code close()} reads the rest of the body on the closing thread, racing the
+   * owner's read on a buffer that is not thread-safe, and then hands the connection back to the pool
+   * while it is still being read. With those, the context's end interrupts the reading thread,
+   * which their socket reads ignore, and the next read fails; ctx4j-httpclient5's handlers, when
+   * installed, abort the exchange itself. ({@code HttpURLConnection}'s streams synchronize their
+   * reads and close.)
    */
   static boolean closableFromAnotherThread(InputStream raw) {
-    return !raw.getClass().getName().startsWith("org.apache.hc.");
+    String type = raw.getClass().getName();
+    return !type.startsWith("org.apache.hc.") && !type.startsWith("io.ctx4j.httpclient5.");
   }
 
   /**

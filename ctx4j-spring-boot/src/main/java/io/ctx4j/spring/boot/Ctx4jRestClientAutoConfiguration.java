@@ -1,16 +1,23 @@
 package io.ctx4j.spring.boot;
 
+import io.ctx4j.httpclient5.ContextHttpClient5;
+import org.apache.hc.client5.http.impl.classic.HttpClientBuilder;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnBooleanProperty;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
+import org.springframework.boot.http.client.HttpComponentsClientHttpRequestFactoryBuilder;
+import org.springframework.boot.http.client.autoconfigure.ClientHttpRequestFactoryBuilderCustomizer;
 import org.springframework.boot.restclient.RestClientCustomizer;
 import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
 import org.springframework.web.client.RestClient;
 
 /**
  * Adds the {@link ContextClientHttpRequestInterceptor} to every {@code RestClient.Builder} that
  * Spring Boot provides: calls send the current context's time left and are given up when it ends.
+ * With ctx4j-httpclient5 and Apache HttpClient 5 on the class path, also installs
+ * ctx4j-httpclient5's handlers on the Apache clients Spring Boot builds ({@link HttpComponents}).
  * Off with {@code ctx4j.rest-client.enabled=false}.
  *
  * @since 0.1
@@ -45,5 +52,38 @@ public class Ctx4jRestClientAutoConfiguration {
   @ConditionalOnMissingBean(name = "ctx4jRestClientCustomizer")
   public RestClientCustomizer ctx4jRestClientCustomizer(ContextClientHttpRequestInterceptor interceptor) {
     return builder -> builder.requestInterceptor(interceptor);
+  }
+
+  /**
+   * Apache HttpClient 5, Spring Boot's first choice of request factory when it is on the class
+   * path, ignores the interceptor's interrupt, and its body stream must not be closed from another
+   * thread. So the clients Spring Boot builds for it get ctx4j-httpclient5's handlers, which abort
+   * the exchange through HttpClient's own cancellation. Present only with ctx4j-httpclient5.
+   *
+   * @since 0.1
+   */
+  @Configuration(proxyBeanMethods = false)
+  @ConditionalOnClass({
+    ContextHttpClient5.class,
+    HttpClientBuilder.class,
+    HttpComponentsClientHttpRequestFactoryBuilder.class,
+    ClientHttpRequestFactoryBuilderCustomizer.class
+  })
+  public static class HttpComponents {
+
+    /** Created by Spring. */
+    public HttpComponents() {}
+
+    /**
+     * Installs {@link ContextHttpClient5#install} on every Apache client Spring Boot builds.
+     *
+     * @return the customizer
+     */
+    @Bean
+    @ConditionalOnMissingBean(name = "ctx4jHttpComponentsCustomizer")
+    public ClientHttpRequestFactoryBuilderCustomizer<HttpComponentsClientHttpRequestFactoryBuilder>
+        ctx4jHttpComponentsCustomizer() {
+      return builder -> builder.withHttpClientCustomizer(ContextHttpClient5::install);
+    }
   }
 }

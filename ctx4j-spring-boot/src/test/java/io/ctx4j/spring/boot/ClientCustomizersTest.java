@@ -30,10 +30,12 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
+import org.springframework.boot.http.client.ClientHttpRequestFactoryBuilder;
 import org.springframework.context.ConfigurableApplicationContext;
 import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpStatusCode;
 import org.springframework.http.client.ClientHttpRequestFactory;
+import org.springframework.http.client.HttpComponentsClientHttpRequestFactory;
 import org.springframework.http.client.ClientHttpResponse;
 import org.springframework.http.client.JdkClientHttpRequestFactory;
 import org.springframework.http.client.ReactorClientHttpRequestFactory;
@@ -140,8 +142,18 @@ class ClientCustomizersTest {
     assertThrows(CanceledException.class, () -> under(ctx, () -> web.get().uri("/echo").retrieve().bodyToMono(String.class).block()));
   }
 
+  /**
+   * With Apache HttpClient 5 on the class path (it is, for this module's tests), Spring Boot builds
+   * RestClient on it; the "default" rows of the abort tests below then run through it, with the
+   * handlers of ctx4j-httpclient5 that the auto-configuration installs.
+   */
+  @Test
+  void theDefaultRequestFactoryIsApacheHttpClient() throws Exception {
+    assertInstanceOf(HttpComponentsClientHttpRequestFactory.class, client().getBean(ClientHttpRequestFactoryBuilder.class).build());
+  }
+
   @ParameterizedTest
-  @ValueSource(strings = {"jdk", "reactor"})
+  @ValueSource(strings = {"jdk", "reactor", "default"})
   void restClientIsAbortedWhileWaitingForTheResponse(String factory) throws Exception {
     RestClient rest = restClient(factory);
     assertAbortedBeforeResponse(null, (ctx, id) -> CALLERS.submit(() -> under(ctx, () -> rest.get().uri("/hold?id=" + id).retrieve().body(String.class))));
@@ -344,7 +356,7 @@ class ClientCustomizersTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"jdk", "reactor", "simple"})
+  @ValueSource(strings = {"jdk", "reactor", "simple", "default"})
   void restClientIsAbortedWhileReadingTheBody(String factory) throws Exception {
     RestClient rest = restClient(factory);
     assertAbortedInBody(null, (ctx, id, firstChunk) -> CALLERS.submit(() -> under(ctx, () -> rest.get().uri("/stream?id=" + id)
