@@ -35,12 +35,15 @@ class SpringClientRegistrationLeakTest {
     RestClient rest = chains.tomcat.a().getBean(RestClient.Builder.class).baseUrl(server)
         .requestFactory(new JdkClientHttpRequestFactory(HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build()))
         .build();
+    // Spring Boot's default factory here: Apache HttpClient 5 with ctx4j-httpclient5's handlers.
+    RestClient apache = chains.tomcat.a().getBean(RestClient.Builder.class).baseUrl(server).build();
     WebClient web = chains.tomcat.a().getBean(WebClient.Builder.class).baseUrl(server).build();
     CancelableContext longLived = Context.withTimeout(Context.background(), Duration.ofMinutes(10));
     try {
       CurrentContext.call(longLived, () -> {
         for (int i = 0; i < CALLS; i++) {
           assertTrue(Long.parseLong(rest.get().uri("/echo").retrieve().body(String.class)) > 0);
+          assertTrue(Long.parseLong(apache.get().uri("/echo").retrieve().body(String.class)) > 0);
           assertTrue(Long.parseLong(web.get().uri("/echo").retrieve().bodyToMono(String.class).block()) > 0);
           assertEquals(0, CoreInternals.registrationCount(longLived), "after call " + i);
         }
@@ -53,6 +56,14 @@ class SpringClientRegistrationLeakTest {
                 InputStream in = res.getBody();
                 in.read(new byte[16]);
                 call.cancel();
+                return in.read(new byte[16]);
+              })));
+          CancelableContext call3 = Context.withCancel(longLived);
+          assertThrows(CancellationException.class, () -> CurrentContext.call(call3, () -> apache.get().uri("/stream?id=" + id + "a")
+              .exchange((req, res) -> {
+                InputStream in = res.getBody();
+                in.read(new byte[16]);
+                call3.cancel();
                 return in.read(new byte[16]);
               })));
           CancelableContext call2 = Context.withCancel(longLived);
