@@ -49,23 +49,9 @@ class SpringClientRegistrationLeakTest {
         }
         // Calls cut short by their own context, a child of the long-lived one.
         for (int i = 0; i < 20; i++) {
-          CancelableContext call = Context.withCancel(longLived);
           String id = "leak-" + i;
-          assertThrows(CancellationException.class, () -> CurrentContext.call(call, () -> rest.get().uri("/stream?id=" + id + "r")
-              .exchange((req, res) -> {
-                InputStream in = res.getBody();
-                in.read(new byte[16]);
-                call.cancel();
-                return in.read(new byte[16]);
-              })));
-          CancelableContext call3 = Context.withCancel(longLived);
-          assertThrows(CancellationException.class, () -> CurrentContext.call(call3, () -> apache.get().uri("/stream?id=" + id + "a")
-              .exchange((req, res) -> {
-                InputStream in = res.getBody();
-                in.read(new byte[16]);
-                call3.cancel();
-                return in.read(new byte[16]);
-              })));
+          cutShortMidBody(rest, Context.withCancel(longLived), "/stream?id=" + id + "r");
+          cutShortMidBody(apache, Context.withCancel(longLived), "/stream?id=" + id + "a");
           CancelableContext call2 = Context.withCancel(longLived);
           assertThrows(RuntimeException.class, () -> CurrentContext.call(call2, () -> web.get().uri("/stream?id=" + id + "w")
               .retrieve().bodyToFlux(String.class).doOnNext(s -> call2.cancel()).blockLast()));
@@ -76,5 +62,16 @@ class SpringClientRegistrationLeakTest {
     } finally {
       longLived.cancel();
     }
+  }
+
+  /** A call under {@code call} that reads a little of a streamed body, then ends its context. */
+  private static void cutShortMidBody(RestClient client, CancelableContext call, String uri) {
+    assertThrows(CancellationException.class, () -> CurrentContext.call(call, () -> client.get().uri(uri)
+        .exchange((req, res) -> {
+          InputStream in = res.getBody();
+          in.read(new byte[16]);
+          call.cancel();
+          return in.read(new byte[16]);
+        })));
   }
 }
