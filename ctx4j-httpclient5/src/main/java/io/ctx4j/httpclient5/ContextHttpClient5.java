@@ -96,8 +96,8 @@ import org.apache.hc.core5.http.protocol.HttpContext;
  * body, its body is read to the end or closed (closing the response closes it), the request fails,
  * or the response is dropped unclosed and the garbage collector finds it unreachable (a {@link
  * Cleaner} releases it then; HttpClient itself never gets such a connection back: close
- * responses). Closing the response or its content after
- * the context aborted the exchange does not throw.
+ * responses). Closing the response or its content after the context aborted the exchange does not
+ * throw.
  *
  * <p>The async client ({@code HttpAsyncClientBuilder}, {@code AsyncExecChainHandler}) is not
  * covered.

@@ -85,17 +85,31 @@ public final class FilterLoad {
   private FilterLoad() {}
 
   /** What {@code --help} prints, and bad arguments after their message. */
-  static final String USAGE =
-      "usage: FilterLoad [--quick] [--out DIR] [--rounds N] [--phase-ms MS] [--warmup-ms MS]\n"
-          + "                  [--connections N] [--server-idle-ms MS] [--client jdk|raw] [--help]\n"
-          + "  --quick            2 rounds of 300 ms phases, 4 connections (a smoke test)\n"
-          + "  --out DIR          also write DIR/results.md\n"
-          + "  --rounds N         rounds of one phase per configuration (default 40)\n"
-          + "  --phase-ms MS      length of one phase (default 1500)\n"
-          + "  --warmup-ms MS     warm-up before the first round (default 30000)\n"
-          + "  --connections N    closed-loop keep-alive connections (default 8)\n"
-          + "  --server-idle-ms MS  the server connector's idle timeout (default Jetty's, 30 s)\n"
-          + "  --client jdk|raw   the load client (default raw)\n";
+  static final String USAGE = usage(new Options());
+
+  /** The usage text, with the defaults read from {@code defaults}, so that the two cannot drift. */
+  private static String usage(Options defaults) {
+    return "usage: FilterLoad [--quick] [--out DIR] [--rounds N] [--phase-ms MS] [--warmup-ms MS]\n"
+        + "                  [--connections N] [--server-idle-ms MS] [--client jdk|raw] [--help]\n"
+        + "  --quick            2 rounds of 300 ms phases, 4 connections (a smoke test)\n"
+        + "  --out DIR          also write DIR/results.md\n"
+        + "  --rounds N         rounds of one phase per configuration (default "
+        + defaults.rounds
+        + ")\n"
+        + "  --phase-ms MS      length of one phase (default "
+        + defaults.phaseMillis
+        + ")\n"
+        + "  --warmup-ms MS     warm-up before the first round (default "
+        + defaults.warmupMillis
+        + ")\n"
+        + "  --connections N    closed-loop keep-alive connections (default "
+        + defaults.connections
+        + ")\n"
+        + "  --server-idle-ms MS  the server connector's idle timeout (default Jetty's, 30 s)\n"
+        + "  --client jdk|raw   the load client (default "
+        + defaults.client
+        + ")\n";
+  }
 
   /** Options; the defaults are the full run's. */
   static final class Options {

@@ -58,8 +58,9 @@ import org.springframework.http.client.ClientHttpResponse;
  * <h2>Resources</h2>
  *
  * A registration on the context lives only while the thread is inside the exchange, inside one
- * read of the body, or inside the response's close (its drain); none is left once the call has returned, whatever the caller does with the
- * response, so a long-lived context accumulates nothing.
+ * read of the body, or inside the response's close (its drain); none is left once the call has
+ * returned, whatever the caller does with the response, so a long-lived context accumulates
+ * nothing.
  *
  * <p>Thread safety: stateless and thread-safe; the response it returns is as thread-safe as the
  * factory's (read it in the thread that made the call, as Spring does). Memory consistency effects:
@@ -165,21 +166,18 @@ public final class ContextClientHttpRequestInterceptor implements ClientHttpRequ
         giveUp(delegate, raw);
         return;
       }
-      boolean[] started = {false};
       try {
         stopOnDone(
             ctx,
             raw,
             () -> {
-              started[0] = true;
               delegate.close();
               return null;
             });
       } catch (ContextException e) {
-        if (!started[0]) {
-          giveUp(delegate, raw); // the context ended before the drain began
-        }
-        // Otherwise the drain failed because the context ended, and the stream is closed.
+        // The context ended before the drain began, or made it fail: either way, give the body up
+        // (closing what is already closed again is harmless, and giveUp expects the failure).
+        giveUp(delegate, raw);
       } catch (RuntimeException e) {
         throw e;
       } catch (Exception e) {
