@@ -60,13 +60,15 @@ import org.eclipse.jetty.util.Jetty;
  * <pre>
  * java -Xms1g -Xmx1g -XX:+AlwaysPreTouch -cp ctx4j-benchmarks/target/benchmarks.jar \
  *     io.ctx4j.bench.servlet.FilterLoad [--quick] [--out DIR] [--rounds N] [--phase-ms MS]
- *     [--warmup-ms MS] [--connections N] [--server-idle-ms MS] [--client jdk|raw] [--help]
+ *     [--warmup-ms MS] [--connections N] [--server-idle-ms MS] [--client raw|jdk|jetty] [--help]
  * </pre>
  *
  * {@code --client} picks the load client: {@code raw} (the default), a minimal HTTP/1.1 client on
- * blocking sockets ({@link RawRequester}) that leaves most of the CPU to the server, or {@code jdk},
+ * blocking sockets ({@link RawRequester}) that leaves most of the CPU to the server; {@code jdk},
  * the JDK {@link HttpClient}, which on this 2-core machine took about four times the raw client's
- * CPU per request and left the server's throughput varying by 10-27% between rounds (raw: 6-14%).
+ * CPU per request and left the server's throughput varying by 10-27% between rounds (raw: 6-14%);
+ * or {@code jetty}, Jetty's own {@link org.eclipse.jetty.client.HttpClient} ({@link
+ * JettyRequester}), the other client issue 18 names.
  *
  * {@code --server-idle-ms} sets the server connector's idle timeout (Jetty's default, 30 s, if
  * not given): a shorter one makes the server close keep-alive connections the client still
@@ -90,7 +92,8 @@ public final class FilterLoad {
   /** The usage text, with the defaults read from {@code defaults}, so that the two cannot drift. */
   private static String usage(Options defaults) {
     return "usage: FilterLoad [--quick] [--out DIR] [--rounds N] [--phase-ms MS] [--warmup-ms MS]\n"
-        + "                  [--connections N] [--server-idle-ms MS] [--client jdk|raw] [--help]\n"
+        + "                  [--connections N] [--server-idle-ms MS] [--client raw|jdk|jetty]\n"
+        + "                  [--help]\n"
         + "  --quick            2 rounds of 300 ms phases, 4 connections (a smoke test)\n"
         + "  --out DIR          also write DIR/results.md\n"
         + "  --rounds N         rounds of one phase per configuration (default "
@@ -106,7 +109,7 @@ public final class FilterLoad {
         + defaults.connections
         + ")\n"
         + "  --server-idle-ms MS  the server connector's idle timeout (default Jetty's, 30 s)\n"
-        + "  --client jdk|raw   the load client (default "
+        + "  --client raw|jdk|jetty  the load client (default "
         + defaults.client
         + ")\n";
   }
@@ -156,8 +159,9 @@ public final class FilterLoad {
             break;
           case "--client":
             o.client = value(args, ++i, a);
-            if (!o.client.equals("jdk") && !o.client.equals("raw")) {
-              throw new IllegalArgumentException("--client must be jdk or raw, got \"" + o.client + "\"");
+            if (!o.client.equals("raw") && !o.client.equals("jdk") && !o.client.equals("jetty")) {
+              throw new IllegalArgumentException(
+                  "--client must be raw, jdk or jetty, got \"" + o.client + "\"");
             }
             break;
           case "--out":
@@ -331,10 +335,20 @@ public final class FilterLoad {
 
   private static String run(Options o, int port, String load0, long start) throws Exception {
     java.util.concurrent.atomic.AtomicLong resent = new java.util.concurrent.atomic.AtomicLong();
-    Driver driver =
-        o.client.equals("raw")
-            ? new Driver(w -> new RawRequester(port, resent), o.connections)
-            : new Driver(jdkClient(), jdkRequests(port), o.connections);
+    org.eclipse.jetty.client.HttpClient jetty = null;
+    Driver driver;
+    switch (o.client) {
+      case "raw":
+        driver = new Driver(w -> new RawRequester(port, resent), o.connections);
+        break;
+      case "jetty":
+        jetty = JettyRequester.startClient(o.connections);
+        org.eclipse.jetty.client.HttpClient shared = jetty;
+        driver = new Driver(w -> new JettyRequester(shared, port), o.connections);
+        break;
+      default:
+        driver = new Driver(jdkClient(), jdkRequests(port), o.connections);
+    }
     try {
       // Warm-up: every configuration in turn, short phases, nothing recorded.
       long warmEnd = System.nanoTime() + o.warmupMillis * 1_000_000L;
@@ -355,6 +369,9 @@ public final class FilterLoad {
           o, rounds, driver.pooled(), load0, loadAverage(), start, o.client.equals("raw") ? resent.get() : -1);
     } finally {
       driver.close();
+      if (jetty != null) {
+        jetty.stop();
+      }
     }
   }
 
@@ -424,6 +441,64 @@ public final class FilterLoad {
     @Override
     public void close() {
       // the client is shared; its connections go with it
+    }
+  }
+
+  /**
+   * Through Jetty's {@link org.eclipse.jetty.client.HttpClient}, shared by all workers; each worker
+   * blocks in {@code send()}, so each holds one of the client's pooled keep-alive connections.
+   */
+  static final class JettyRequester implements Requester {
+    private static final org.eclipse.jetty.http.HttpField TIMEOUT =
+        new org.eclipse.jetty.http.HttpField(DeadlineHeader.NAME, TIMEOUT_MS);
+
+    private final org.eclipse.jetty.client.HttpClient client;
+    private final String[] uris = new String[CONFIGS.length];
+
+    JettyRequester(org.eclipse.jetty.client.HttpClient client, int port) {
+      this.client = client;
+      for (int c = 0; c < CONFIGS.length; c++) {
+        uris[c] = "http://127.0.0.1:" + port + PATHS[c];
+      }
+    }
+
+    /**
+     * Starts a client for {@code connections} workers, its threads named {@code jetty-client-*}
+     * (FilterLoad counts the server's allocation by the {@code qtp} prefix of Jetty's server
+     * threads; these must not match it).
+     */
+    static org.eclipse.jetty.client.HttpClient startClient(int connections) throws Exception {
+      org.eclipse.jetty.client.HttpClient c = new org.eclipse.jetty.client.HttpClient();
+      org.eclipse.jetty.util.thread.QueuedThreadPool pool =
+          new org.eclipse.jetty.util.thread.QueuedThreadPool();
+      pool.setName("jetty-client");
+      c.setExecutor(pool);
+      c.setMaxConnectionsPerDestination(Math.max(connections, 1));
+      c.setConnectTimeout(10_000);
+      c.start();
+      return c;
+    }
+
+    @Override
+    public void call(int config) throws Exception {
+      String uri = uris[config];
+      org.eclipse.jetty.client.ContentResponse res =
+          client
+              .newRequest(uri)
+              .headers(h -> h.put(TIMEOUT))
+              .timeout(30, java.util.concurrent.TimeUnit.SECONDS)
+              .send();
+      byte[] body = res.getContent();
+      if (res.getStatus() != 200 || body.length != 1 || body[0] != expected(config)) {
+        throw new IllegalStateException(
+            "wrong answer from " + uri + ": " + res.getStatus() + " "
+                + new String(body, StandardCharsets.UTF_8));
+      }
+    }
+
+    @Override
+    public void close() {
+      // the client is shared; whoever started it stops it, and its connections with it
     }
   }
 
@@ -883,7 +958,9 @@ public final class FilterLoad {
       b.append("- **Client**: ")
           .append(o.client.equals("raw")
               ? "`raw` (a minimal HTTP/1.1 client on a blocking socket, requests encoded once)"
-              : "`jdk` (JDK HttpClient)")
+              : o.client.equals("jetty")
+                  ? "`jetty` (Jetty HttpClient " + Jetty.VERSION + ", blocking send)"
+                  : "`jdk` (JDK HttpClient)")
           .append(", keep-alive, one thread per connection,"
           + " every request `GET` with `Ctx4j-Timeout-Ms: ").append(TIMEOUT_MS)
           .append("`; the 1-byte answer is checked\n");

@@ -194,17 +194,65 @@ class FilterLoadTest {
   void theRawClientGetsEveryConfigurationsAnswerFromTheRealServer() throws Exception {
     Server server = FilterLoad.startServer(-1);
     try {
-      FilterLoad.Driver driver = new FilterLoad.Driver(w -> new FilterLoad.RawRequester(port(server)), 2);
-      try {
-        for (int c = 0; c < FilterLoad.CONFIGS.length; c++) {
-          FilterLoad.Phase p = driver.phase(c, 100);
-          assertEquals(c, p.config());
-          assertTrue(p.requests() > 0, "no request in a phase of " + FilterLoad.CONFIGS[c]);
-        }
-      } finally {
-        driver.close();
+      phaseOfEachConfig(new FilterLoad.Driver(w -> new FilterLoad.RawRequester(port(server)), 2));
+    } finally {
+      server.stop();
+    }
+  }
+
+  /** Runs a short phase of every configuration, each of which must get answers; then closes. */
+  private static void phaseOfEachConfig(FilterLoad.Driver driver) throws Exception {
+    try {
+      for (int c = 0; c < FilterLoad.CONFIGS.length; c++) {
+        FilterLoad.Phase p = driver.phase(c, 100);
+        assertEquals(c, p.config());
+        assertTrue(p.requests() > 0, "no request in a phase of " + FilterLoad.CONFIGS[c]);
       }
     } finally {
+      driver.close();
+    }
+  }
+
+  @Test
+  void theJettyClientGetsEveryConfigurationsAnswerAndItsThreadsAreNotCountedAsTheServers()
+      throws Exception {
+    Server server = FilterLoad.startServer(-1);
+    org.eclipse.jetty.client.HttpClient jetty = FilterLoad.JettyRequester.startClient(2);
+    try {
+      phaseOfEachConfig(
+          new FilterLoad.Driver(w -> new FilterLoad.JettyRequester(jetty, port(server)), 2));
+      // The client's own threads ran the exchanges above; the server's allocation, counted by
+      // thread, must not include theirs.
+      java.util.Set<Long> client = new java.util.HashSet<>();
+      for (Thread t : Thread.getAllStackTraces().keySet()) {
+        if (t.getName().startsWith("jetty-client")) {
+          client.add(t.getId());
+        }
+      }
+      assertFalse(client.isEmpty(), "no thread of Jetty's client is named jetty-client");
+      java.util.Set<Long> counted = FilterLoad.serverAllocatedBytes().keySet();
+      assertFalse(counted.isEmpty(), "no server thread counted");
+      assertTrue(
+          java.util.Collections.disjoint(client, counted),
+          () -> "client threads counted as the server's: " + client + " in " + counted);
+    } finally {
+      jetty.stop();
+      server.stop();
+    }
+  }
+
+  @Test
+  void aWrongAnswerThroughTheJettyClientFailsTheCallAndSaysWhatCameBack() throws Exception {
+    Server server = start(new WrongOnce()); // answers "0" once, then "1"
+    org.eclipse.jetty.client.HttpClient jetty = FilterLoad.JettyRequester.startClient(1);
+    try {
+      FilterLoad.JettyRequester r = new FilterLoad.JettyRequester(jetty, port(server));
+      IllegalStateException e = assertThrows(IllegalStateException.class, () -> r.call(1));
+      assertEquals(
+          "wrong answer from http://127.0.0.1:" + port(server) + "/filter/: 200 0", e.getMessage());
+      r.call(1); // the next answer is the right one
+    } finally {
+      jetty.stop();
       server.stop();
     }
   }
@@ -449,7 +497,7 @@ class FilterLoadTest {
                 () -> FilterLoad.Options.parse(new String[] {"--rounds", "0"}))
             .getMessage());
     assertEquals(
-        "--client must be jdk or raw, got \"okhttp\"",
+        "--client must be raw, jdk or jetty, got \"okhttp\"",
         assertThrows(
                 IllegalArgumentException.class,
                 () -> FilterLoad.Options.parse(new String[] {"--client", "okhttp"}))
