@@ -39,9 +39,12 @@ import org.springframework.http.client.ClientHttpResponse;
  *       Closer#call}: when the context ends, the reading thread is interrupted and the body stream
  *       is closed (which makes the JDK client give the connection up), and the read throws the
  *       context's error; so does every read after the context has ended. The same holds for a
- *       {@code skip}. Apache HttpClient's streams are not closed from another thread (their {@code
- *       close()} drains the body and is not thread-safe): with them, a blocked read waits for the
- *       server, and the next one fails.
+ *       {@code skip}. Two kinds of stream are not closed from another thread, and with them a read
+ *       blocked on a silent server waits for it, and the next read fails: Apache HttpClient's,
+ *       whose {@code close()} drains the body and is not thread-safe, and {@code
+ *       HttpURLConnection}'s, whose {@code close()} waits for the read in progress to return, so it
+ *       would stop nothing and would hold a ctx4j callback thread for as long as the server stays
+ *       silent.
  *   <li>While the response is closed: Spring's responses drain the rest of the body on close (to
  *       reuse the connection). After the context ended, the body stream is closed first, whether
  *       or not the caller ever asked for it, so closing gives the connection up instead of waiting
@@ -57,10 +60,12 @@ import org.springframework.http.client.ClientHttpResponse;
  *
  * <h2>Resources</h2>
  *
- * A registration on the context lives only while the thread is inside the exchange, inside one
- * read of the body, or inside the response's close (its drain); none is left once the call has
- * returned, whatever the caller does with the response, so a long-lived context accumulates
- * nothing.
+ * A registration of this interceptor on the context lives only while the thread is inside the
+ * exchange, inside one read of the body, or inside the response's close (its drain); none is left
+ * once the call has returned, whatever the caller does with the response, so a long-lived context
+ * accumulates nothing. (Below it, ctx4j-httpclient5's handlers, which Spring Boot installs on its
+ * Apache HttpClient, keep one while a response body is open, and give it back when the body ends or
+ * is closed.)
  *
  * <p>Thread safety: stateless and thread-safe; the response it returns is as thread-safe as the
  * factory's (read it in the thread that made the call, as Spring does). Memory consistency effects:
@@ -218,18 +223,29 @@ public final class ContextClientHttpRequestInterceptor implements ClientHttpRequ
   }
 
   /**
-   * Whether closing {@code raw} from another thread is a safe way to stop a read blocked on it: not
-   * for Apache HttpClient's streams ({@code org.apache.hc.}, or ctx4j-httpclient5's wrapper of
-   * them), whose {@code close()} reads the rest of the body on the closing thread, racing the
-   * owner's read on a buffer that is not thread-safe, and then hands the connection back to the pool
-   * while it is still being read. With those, the context's end interrupts the reading thread,
-   * which their socket reads ignore, and the next read fails; ctx4j-httpclient5's handlers, when
-   * installed, abort the exchange itself. ({@code HttpURLConnection}'s streams synchronize their
-   * reads and close.)
+   * Whether closing {@code raw} from another thread is a safe and useful way to stop a read blocked
+   * on it. Not for:
+   *
+   * <ul>
+   *   <li>Apache HttpClient's streams ({@code org.apache.hc.}, or ctx4j-httpclient5's wrapper of
+   *       them): their {@code close()} reads the rest of the body on the closing thread, racing the
+   *       owner's read on a buffer that is not thread-safe, and then hands the connection back to
+   *       the pool while it is still being read. ctx4j-httpclient5's handlers, when installed,
+   *       abort the exchange itself.
+   *   <li>{@code HttpURLConnection}'s streams ({@code sun.net.www.}): their {@code close()} takes
+   *       the lock that the read in progress holds, so it returns only after that read does. It
+   *       stops nothing, and while the server stays silent it holds the ctx4j callback thread that
+   *       runs it.
+   * </ul>
+   *
+   * With those, the context's end interrupts the reading thread, which their socket reads ignore,
+   * and the next read fails.
    */
   static boolean closableFromAnotherThread(InputStream raw) {
     String type = raw.getClass().getName();
-    return !type.startsWith("org.apache.hc.") && !type.startsWith("io.ctx4j.httpclient5.");
+    return !type.startsWith("org.apache.hc.")
+        && !type.startsWith("io.ctx4j.httpclient5.")
+        && !type.startsWith("sun.net.www.");
   }
 
   /**

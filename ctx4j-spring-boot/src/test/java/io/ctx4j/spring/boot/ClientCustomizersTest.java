@@ -372,6 +372,112 @@ class ClientCustomizersTest {
         }))));
   }
 
+  /**
+   * {@code HttpURLConnection}'s body stream closes under the lock that its read holds, so closing it
+   * from another thread while the server is silent stops nothing and holds the closing thread (a
+   * ctx4j callback thread) until the server writes again. The interceptor must not try: after the
+   * cancel no thread may wait in that close, and once the server writes again the call fails with
+   * the context's error.
+   */
+  @Test
+  void aBodyReadFromASilentServerHoldsNoThreadInHttpUrlConnectionsClose() throws Exception {
+    CountDownLatch release = new CountDownLatch(1);
+    try (java.net.ServerSocket listener =
+        new java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress())) {
+      Future<?> server = CALLERS.submit(() -> silentAfterOneChunk(listener, release));
+      RestClient rest =
+          RestClient.builder()
+              .requestFactory(new SimpleClientHttpRequestFactory())
+              .requestInterceptor(new ContextClientHttpRequestInterceptor())
+              .build();
+      CancelableContext ctx = Context.withCancel(Context.background());
+      CountDownLatch firstChunk = new CountDownLatch(1);
+      java.util.concurrent.atomic.AtomicReference<Thread> reader = new java.util.concurrent.atomic.AtomicReference<>();
+      Future<String> f = CALLERS.submit(() -> under(ctx, () -> rest.get()
+          .uri("http://127.0.0.1:" + listener.getLocalPort() + "/silent")
+          .exchange((req, res) -> {
+            InputStream in = res.getBody();
+            byte[] buf = new byte[64];
+            in.read(buf);
+            reader.set(Thread.currentThread());
+            firstChunk.countDown();
+            while (in.read(buf) >= 0) {
+              // the server sends one more chunk once released
+            }
+            return "ended";
+          })));
+      try {
+        assertTrue(firstChunk.await(30, TimeUnit.SECONDS), "no chunk arrived");
+        awaitStack(reader.get(), "a blocked socket read", frame -> frame.contains("Socket") && frame.contains("read"));
+        ctx.cancel();
+        // Nothing to wait for when the fix is in: look for a thread in the stream's close for a
+        // second (the old code's callback thread entered it within milliseconds of the cancel).
+        long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(1);
+        while (System.nanoTime() < until) {
+          for (java.util.Map.Entry<Thread, StackTraceElement[]> t : Thread.getAllStackTraces().entrySet()) {
+            if (t.getKey() != reader.get()) {
+              for (StackTraceElement e : t.getValue()) {
+                assertFalse(
+                    e.getClassName().startsWith("sun.net.www.") && e.getMethodName().equals("close"),
+                    () -> t.getKey().getName() + " waits in HttpURLConnection's close: " + java.util.Arrays.toString(t.getValue()));
+              }
+            }
+          }
+          java.util.concurrent.locks.LockSupport.parkNanos(1_000_000L);
+        }
+      } finally {
+        release.countDown();
+      }
+      ExecutionException e = assertThrows(ExecutionException.class, () -> f.get(30, TimeUnit.SECONDS));
+      assertInstanceOf(CanceledException.class, e.getCause(), () -> "the call failed otherwise: " + e.getCause());
+      server.get(30, TimeUnit.SECONDS);
+      assertEquals(0, CoreInternals.registrationCount(ctx), "the call left a registration on its context");
+    }
+  }
+
+  /**
+   * Serves one request on {@code listener}: a chunked 200 with one chunk, then nothing until
+   * {@code release}, then a last chunk and the end of the body.
+   */
+  private static Void silentAfterOneChunk(java.net.ServerSocket listener, CountDownLatch release) throws Exception {
+    try (java.net.Socket s = listener.accept()) {
+      InputStream in = s.getInputStream();
+      int matched = 0;
+      while (matched < 4) { // the request's head ends with CRLF CRLF
+        int b = in.read();
+        if (b < 0) {
+          throw new IOException("the request ended before its head did");
+        }
+        matched = (b == (matched % 2 == 0 ? '\r' : '\n')) ? matched + 1 : (b == '\r' ? 1 : 0);
+      }
+      java.io.OutputStream out = s.getOutputStream();
+      out.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\na\n\r\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      out.flush();
+      assertTrue(release.await(60, TimeUnit.SECONDS), "never released");
+      try {
+        out.write("2\r\nb\n\r\n0\r\n\r\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        out.flush();
+      } catch (IOException gone) {
+        // the client may have closed the connection by now: nothing more to send
+      }
+    }
+    return null;
+  }
+
+  /** Waits (30 s at most) until one of {@code thread}'s frames matches {@code frame}. */
+  private static void awaitStack(Thread thread, String what, java.util.function.Predicate<String> frame) {
+    long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (System.nanoTime() < until) {
+      for (StackTraceElement e : thread.getStackTrace()) {
+        if (frame.test(e.getClassName() + "." + e.getMethodName())) {
+          return;
+        }
+      }
+      java.util.concurrent.locks.LockSupport.parkNanos(1_000_000L); // polls the stack; nothing to wait on
+    }
+    throw new AssertionError(thread.getName() + " never reached " + what + ": " + java.util.Arrays.toString(thread.getStackTrace()));
+  }
+
   @Test
   void webClientIsAbortedWhileReadingTheBody() throws Exception {
     CountDownLatch cancelled = new CountDownLatch(1);
