@@ -4,7 +4,11 @@ import io.ctx4j.CancelableContext;
 import io.ctx4j.Context;
 import io.ctx4j.servlet.RequestCanceledException;
 import io.ctx4j.servlet.RequestCanceledException.Reason;
+import org.springframework.context.ApplicationContext;
+import org.springframework.context.ApplicationContextAware;
+import org.springframework.context.ApplicationListener;
 import org.springframework.context.SmartLifecycle;
+import org.springframework.context.event.ContextClosedEvent;
 
 /**
  * A context that ends when the Spring application shuts down, at the moment in-flight work should
@@ -31,16 +35,22 @@ import org.springframework.context.SmartLifecycle;
  * Reason#SERVER_SHUTDOWN}, its detail saying that the application context closed after the
  * graceful-shutdown drain; requests see it as {@code ctx.cause()}.
  *
- * <p>The bean cannot be paused ({@link #isPauseable()} is false): {@code
- * ConfigurableApplicationContext.pause()} stops pausable lifecycle beans, and a context cannot be
- * revived once ended.
+ * <p>Only a close ends the context. A {@code ConfigurableApplicationContext.stop()} without a close
+ * (a CRaC checkpoint does one, then {@code start()} on restore) stops the web server but leaves the
+ * context live, because a context cannot be revived once ended and the requests served after the
+ * {@code start()} are its children. For the same reason the bean cannot be paused ({@link
+ * #isPauseable()} is false). A close after such a stop ends the context at once, at {@code
+ * ContextClosedEvent}: Spring does not stop a bean twice, and the server is already stopped, so
+ * there is no drain to wait for.
  *
- * <p>Thread safety: all methods are thread-safe. Memory consistency effects: actions before {@link
- * #stop()} happen-before a thread observes {@link #context()} done.
+ * <p>Thread safety: all methods are thread-safe. Memory consistency effects: actions before the
+ * call that ends the context ({@link #shutdown}, or {@link #stop()} during a close) happen-before a
+ * thread observes {@link #context()} done.
  *
  * @since 0.1
  */
-public final class ShutdownContext implements SmartLifecycle {
+public final class ShutdownContext
+    implements SmartLifecycle, ApplicationListener<ContextClosedEvent>, ApplicationContextAware {
 
   /**
    * This bean's lifecycle phase: {@code SmartLifecycle.DEFAULT_PHASE - 1536}, between Spring Boot's
@@ -54,6 +64,12 @@ public final class ShutdownContext implements SmartLifecycle {
 
   private final CancelableContext context;
   private volatile boolean running;
+
+  /** Set at {@code ContextClosedEvent}: from then on a {@link #stop()} is the close's. */
+  private volatile boolean closing;
+
+  /** The application context this bean belongs to, if it is a bean; null otherwise. */
+  private volatile ApplicationContext owner;
 
   /** Creates a shutdown context that is a child of {@link Context#background()}. */
   public ShutdownContext() {
@@ -97,10 +113,47 @@ public final class ShutdownContext implements SmartLifecycle {
     running = true;
   }
 
-  /** Ends the context: the application is shutting down and the graceful drain is over. */
+  /**
+   * During a close, ends the context: the application is shutting down and the graceful drain is
+   * over. Otherwise (a stop that a {@code start()} may follow) only marks the bean stopped.
+   */
   @Override
   public void stop() {
-    shutdown(DETAIL);
+    if (closing) {
+      shutdown(DETAIL);
+    } else {
+      running = false;
+    }
+  }
+
+  /**
+   * Notes that the application context is closing, so that the lifecycle's {@link #stop()} ends the
+   * context. If the bean is already stopped (by a stop before the close), Spring will not stop it
+   * again: the context ends now. Events of other application contexts (a child's close reaches its
+   * parent's listeners) are ignored.
+   *
+   * @param event the close of an application context
+   */
+  @Override
+  public void onApplicationEvent(ContextClosedEvent event) {
+    ApplicationContext mine = owner;
+    if (mine != null && event.getApplicationContext() != mine) {
+      return;
+    }
+    closing = true;
+    if (!running) {
+      shutdown(DETAIL);
+    }
+  }
+
+  /**
+   * Records the application context this bean belongs to (Spring calls this).
+   *
+   * @param applicationContext the bean's application context
+   */
+  @Override
+  public void setApplicationContext(ApplicationContext applicationContext) {
+    this.owner = applicationContext;
   }
 
   /**

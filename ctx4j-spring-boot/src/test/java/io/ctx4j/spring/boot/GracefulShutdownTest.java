@@ -89,4 +89,45 @@ class GracefulShutdownTest {
     System.out.printf("graceful shutdown: the stuck request was cancelled %d ms after ContextClosedEvent; its client got: %s%n",
         afterClosedEvent, stuckOutcome);
   }
+
+  /**
+   * {@code ConfigurableApplicationContext.stop()} and then {@code start()} (a CRaC checkpoint and
+   * restore do this): the requests served after the restart must not be born cancelled; the close
+   * that follows a later stop must still end the shutdown context.
+   */
+  @Test
+  void aStopAndStartLeaveTheContextLiveAndACloseAfterAStopEndsIt() throws Exception {
+    Hops hops = new Hops();
+    ConfigurableApplicationContext app =
+        Apps.start(HopApp.class, Apps.Server.TOMCAT,
+            Map.of("hop.name", "R", "prices.url", "http://127.0.0.1:9"), Map.of("hops", hops));
+    ShutdownContext shutdown = app.getBean(ShutdownContext.class);
+    HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+    try {
+      assertEquals("ok", work(http, app, hops, "before"));
+
+      app.stop();
+      assertFalse(shutdown.context().isDone(), "a stop without a close ended the shutdown context");
+      app.start();
+
+      assertEquals("ok", work(http, app, hops, "after"), "a request after the restart was born cancelled");
+      assertFalse(hops.get("after").doneWhenFinished);
+
+      app.stop();
+    } finally {
+      app.close();
+    }
+    assertTrue(shutdown.context().isDone(), "the close after a stop did not end the shutdown context");
+    RequestCanceledException cause = (RequestCanceledException) shutdown.context().cause();
+    assertEquals(Reason.SERVER_SHUTDOWN, cause.reason(), String.valueOf(cause));
+  }
+
+  /** Runs /work for {@code id}, released at once: "ok" if its context was live, else "cancelled". */
+  private static String work(HttpClient http, ConfigurableApplicationContext app, Hops hops, String id) throws Exception {
+    hops.get(id).release.countDown();
+    HttpResponse<String> r =
+        http.send(HttpRequest.newBuilder(URI.create(Apps.url(app) + "/work?id=" + id)).build(), BodyHandlers.ofString());
+    assertEquals(200, r.statusCode(), r.body());
+    return r.body();
+  }
 }
