@@ -186,6 +186,57 @@ class ContextHttpClient5Test {
     }
   }
 
+  /**
+   * A gap the README states: the host name lookup runs on the calling thread inside the connection
+   * operator, and the JDK's resolver ignores both the exchange's abort and the interrupt. A context
+   * that ends during it is acted on when the lookup returns: the request then fails with the
+   * context's error, and nothing is sent.
+   */
+  @Test
+  void aContextEndingDuringTheHostLookupIsActedOnWhenTheLookupReturns() throws Exception {
+    CountDownLatch inLookup = new CountDownLatch(1);
+    CountDownLatch lookupMayReturn = new CountDownLatch(1);
+    org.apache.hc.client5.http.DnsResolver slow =
+        new org.apache.hc.client5.http.SystemDefaultDnsResolver() {
+          @Override
+          public java.net.InetAddress[] resolve(String host) throws java.net.UnknownHostException {
+            // Like the JDK's resolver: no interrupt ends the lookup.
+            inLookup.countDown();
+            if (!io.ctx4j.testing.Quietly.awaitIgnoringInterrupts(lookupMayReturn, Duration.ofSeconds(30))) {
+              throw new java.net.UnknownHostException("the test never released the lookup of " + host);
+            }
+            return new java.net.InetAddress[] {java.net.InetAddress.getLoopbackAddress()};
+          }
+        };
+    try (CloseableHttpClient slowDns =
+            ContextHttpClient5.install(
+                    HttpClients.custom()
+                        .setConnectionManager(
+                            org.apache.hc.client5.http.impl.io.PoolingHttpClientConnectionManagerBuilder.create()
+                                .setDnsResolver(slow)
+                                .build()))
+                .build();
+        ClassicServer server = hello();
+        CancelableContext ctx = Context.withCancel(Context.background())) {
+      String url = server.url("/").replace("127.0.0.1", "ctx4j-lookup.test");
+      CompletableFuture<String> call =
+          supplyAsync(
+              () ->
+                  slowDns.execute(
+                      new HttpGet(url), ContextHttpClient5.clientContext(ctx), r -> EntityUtils.toString(r.getEntity())));
+      assertTrue(inLookup.await(20, TimeUnit.SECONDS), "the client never looked the host up");
+      ctx.cancel();
+      assertFalse(call.isDone(), "the gap is closed: update the README's 'What happens' section");
+      lookupMayReturn.countDown();
+      ExecutionException e = assertThrows(ExecutionException.class, () -> call.get(20, TimeUnit.SECONDS));
+      InterruptedIOException io = assertInstanceOf(InterruptedIOException.class, e.getCause());
+      assertInstanceOf(CanceledException.class, io.getCause(), () -> "failed otherwise: " + io);
+      assertEquals(0, server.requests.get(), "the request was sent after its context ended");
+    } finally {
+      lookupMayReturn.countDown();
+    }
+  }
+
   @Test
   void theCallersOwnCancelStillAbortsTheExchange() throws Exception {
     try (ClassicServer server = blocking();

@@ -115,6 +115,33 @@ public final class ContextOkHttp {
   private static final Interceptor APPLICATION = ContextOkHttp::interceptCall;
   private static final Interceptor NETWORK = ContextOkHttp::interceptNetwork;
 
+  /** The oldest OkHttp whose {@code Call} has {@code addEventListener}, which the interceptor uses. */
+  static final String MINIMUM_OKHTTP = "5.4.0";
+
+  /** Why the OkHttp on the class path cannot run {@link #interceptor()}, or null if it can. */
+  private static final String UNSUPPORTED = unsupported(Call.class, okhttp3.OkHttp.VERSION);
+
+  /**
+   * Returns why {@code call} (OkHttp's {@code Call} type, of OkHttp {@code version}) cannot serve the
+   * interceptor, or null if it can. Without {@code Call.addEventListener} (OkHttp before {@value
+   * #MINIMUM_OKHTTP}) every call would fail with a {@code NoSuchMethodError} deep in OkHttp.
+   */
+  static String unsupported(Class<?> call, String version) {
+    try {
+      call.getMethod("addEventListener", EventListener.class);
+      return null;
+    } catch (NoSuchMethodException e) {
+      return "ctx4j-okhttp needs OkHttp " + MINIMUM_OKHTTP + " or later (Call.addEventListener);"
+          + " the class path has OkHttp " + version;
+    }
+  }
+
+  private static void requireSupportedOkHttp() {
+    if (UNSUPPORTED != null) {
+      throw new IllegalStateException(UNSUPPORTED);
+    }
+  }
+
   /**
    * Returns the application interceptor: add it with {@code OkHttpClient.Builder.addInterceptor}.
    * For each call it takes the context ({@link #contextOf}); if the context has ended, fails the
@@ -124,8 +151,11 @@ public final class ContextOkHttp {
    * #networkInterceptor()}, and cancels the call if the context ends before the call does.
    *
    * @return the interceptor, the same instance every time
+   * @throws IllegalStateException if the OkHttp on the class path is older than {@value
+   *     #MINIMUM_OKHTTP}
    */
   public static Interceptor interceptor() {
+    requireSupportedOkHttp();
     return APPLICATION;
   }
 
@@ -148,9 +178,12 @@ public final class ContextOkHttp {
    * @param builder the client's builder
    * @return {@code builder}
    * @throws NullPointerException if {@code builder} is null
+   * @throws IllegalStateException if the OkHttp on the class path is older than {@value
+   *     #MINIMUM_OKHTTP}
    */
   public static OkHttpClient.Builder install(OkHttpClient.Builder builder) {
     Objects.requireNonNull(builder, "builder");
+    requireSupportedOkHttp();
     return builder.addInterceptor(APPLICATION).addNetworkInterceptor(NETWORK);
   }
 

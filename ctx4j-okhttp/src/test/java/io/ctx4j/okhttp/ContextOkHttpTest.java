@@ -3,6 +3,7 @@ package io.ctx4j.okhttp;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -203,6 +204,70 @@ class ContextOkHttpTest {
       narrow.dispatcher().executorService().shutdown();
       narrow.connectionPool().evictAll();
     }
+  }
+
+  /**
+   * A gap the README states: OkHttp looks the host name up on the calling thread, before any
+   * network interceptor and in code that neither {@code Call.cancel()} nor an interrupt stops. A
+   * context that ends during the lookup is acted on when the lookup returns: the call then fails
+   * with the context's error, and nothing is sent.
+   */
+  @Test
+  void aContextEndingDuringTheHostLookupIsActedOnWhenTheLookupReturns() throws Exception {
+    CountDownLatch inLookup = new CountDownLatch(1);
+    CountDownLatch lookupMayReturn = new CountDownLatch(1);
+    OkHttpClient slowDns =
+        ContextOkHttp.install(
+                new OkHttpClient.Builder()
+                    .dns(host -> {
+                      // Like the JDK's resolver: no interrupt ends the lookup.
+                      inLookup.countDown();
+                      if (!io.ctx4j.testing.Quietly.awaitIgnoringInterrupts(lookupMayReturn, Duration.ofSeconds(30))) {
+                        throw new java.net.UnknownHostException("the test never released the lookup of " + host);
+                      }
+                      return java.util.List.of(java.net.InetAddress.getLoopbackAddress());
+                    }))
+            .build();
+    try (Loopback server = hello();
+        CancelableContext ctx = Context.withCancel(Context.background())) {
+      // A name, not an address: OkHttp asks its Dns only for names.
+      String url = server.url("/").replace("127.0.0.1", "ctx4j-lookup.test");
+      CompletableFuture<Response> call =
+          CompletableFuture.supplyAsync(
+              () -> {
+                try {
+                  return slowDns.newCall(at(url, ctx)).execute();
+                } catch (IOException e) {
+                  throw new java.util.concurrent.CompletionException(e);
+                }
+              },
+              callers);
+      assertTrue(inLookup.await(20, TimeUnit.SECONDS), "OkHttp never looked the host up");
+      ctx.cancel();
+      assertFalse(call.isDone(), "the gap is closed: update the README's 'What happens' section");
+      lookupMayReturn.countDown();
+      ExecutionException e = assertThrows(ExecutionException.class, () -> call.get(20, TimeUnit.SECONDS));
+      IOException io = assertInstanceOf(IOException.class, e.getCause());
+      assertInstanceOf(CanceledException.class, io.getCause(), () -> "failed otherwise: " + io);
+      assertEquals(0, server.requests.get(), "the call was sent after its context ended");
+    } finally {
+      lookupMayReturn.countDown();
+      slowDns.dispatcher().executorService().shutdown();
+      slowDns.connectionPool().evictAll();
+    }
+  }
+
+  /** The shape of OkHttp's Call before 5.4.0: no addEventListener. */
+  interface CallBefore540 {
+    void cancel();
+  }
+
+  @Test
+  void anOkHttpWithoutCallAddEventListenerIsRefusedByVersion() {
+    assertEquals(
+        "ctx4j-okhttp needs OkHttp 5.4.0 or later (Call.addEventListener); the class path has OkHttp 5.3.2",
+        ContextOkHttp.unsupported(CallBefore540.class, "5.3.2"));
+    assertNull(ContextOkHttp.unsupported(okhttp3.Call.class, okhttp3.OkHttp.VERSION), "the OkHttp of the tests is refused");
   }
 
   @Test

@@ -56,4 +56,34 @@ public final class Quietly {
       return false;
     }
   }
+
+  /**
+   * Waits up to {@code max} for {@code latch} to reach zero, as a call that ignores interrupts does
+   * (a host name lookup by the JDK's resolver, socket I/O on a platform thread): an interrupt does
+   * not end the wait, and is set again as the thread's interrupt status when the wait ends.
+   *
+   * @param latch the latch
+   * @param max the longest wait
+   * @return whether the latch reached zero in time
+   * @throws NullPointerException if an argument is null
+   */
+  public static boolean awaitIgnoringInterrupts(CountDownLatch latch, Duration max) {
+    Objects.requireNonNull(latch, "latch");
+    Objects.requireNonNull(max, "max");
+    long end = System.nanoTime() + max.toNanos();
+    boolean interrupted = false;
+    try {
+      for (; ; ) {
+        try {
+          return latch.await(end - System.nanoTime(), TimeUnit.NANOSECONDS);
+        } catch (InterruptedException e) {
+          interrupted = true;
+        }
+      }
+    } finally {
+      if (interrupted) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
 }
