@@ -1,5 +1,7 @@
 #!/bin/bash
-# usage: ctxsw.sh JAR JAVA args...
+# usage: timer-thread-switches.sh JAR JAVA [FilterLoad options...]
+# Runs FilterLoad (its report goes to fl.out) and prints the ctx4j-timer thread's context switch
+# counts and CPU ticks as last read before the JVM exited.
 jar=$1; java=$2; shift 2
 $java -Xms1g -Xmx1g -cp $jar io.ctx4j.bench.servlet.FilterLoad "$@" > fl.out 2>&1 &
 pid=$!
