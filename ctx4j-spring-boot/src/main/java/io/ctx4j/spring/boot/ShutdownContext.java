@@ -35,13 +35,15 @@ import org.springframework.context.event.ContextClosedEvent;
  * Reason#SERVER_SHUTDOWN}, its detail saying that the application context closed after the
  * graceful-shutdown drain; requests see it as {@code ctx.cause()}.
  *
- * <p>Only a close ends the context. A {@code ConfigurableApplicationContext.stop()} without a close
+ * <p>In an application context only a close ends the context. A {@code
+ * ConfigurableApplicationContext.stop()} without a close
  * (a CRaC checkpoint does one, then {@code start()} on restore) stops the web server but leaves the
  * context live, because a context cannot be revived once ended and the requests served after the
  * {@code start()} are its children. For the same reason the bean cannot be paused ({@link
  * #isPauseable()} is false). A close after such a stop ends the context at once, at {@code
  * ContextClosedEvent}: Spring does not stop a bean twice, and the server is already stopped, so
- * there is no drain to wait for.
+ * there is no drain to wait for. A bean used outside an application context (Spring never called
+ * {@link #setApplicationContext}) has no close to wait for: there {@link #stop()} ends the context.
  *
  * <p>Thread safety: all methods are thread-safe. Memory consistency effects: actions before the
  * call that ends the context ({@link #shutdown}, or {@link #stop()} during a close) happen-before a
@@ -114,12 +116,13 @@ public final class ShutdownContext
   }
 
   /**
-   * During a close, ends the context: the application is shutting down and the graceful drain is
-   * over. Otherwise (a stop that a {@code start()} may follow) only marks the bean stopped.
+   * During a close, or outside an application context, ends the context: the application is
+   * shutting down and the graceful drain is over. Otherwise (a stop that a {@code start()} may
+   * follow) only marks the bean stopped.
    */
   @Override
   public void stop() {
-    if (closing) {
+    if (closing || owner == null) {
       shutdown(DETAIL);
     } else {
       running = false;

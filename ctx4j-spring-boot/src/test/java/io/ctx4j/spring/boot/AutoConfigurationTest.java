@@ -166,6 +166,17 @@ class AutoConfigurationTest {
   }
 
   @Test
+  void outsideAnApplicationContextStopEndsTheShutdownContext() {
+    ShutdownContext shutdown = new ShutdownContext();
+    shutdown.start();
+    assertTrue(shutdown.isRunning());
+    shutdown.stop();
+    assertFalse(shutdown.isRunning());
+    RequestCanceledException cause = assertInstanceOf(RequestCanceledException.class, shutdown.context().cause());
+    assertEquals(RequestCanceledException.Reason.SERVER_SHUTDOWN, cause.reason());
+  }
+
+  @Test
   void theShutdownPhaseLiesBetweenTheDrainAndTheServerStop() {
     assertTrue(ShutdownContext.PHASE < WebServerApplicationContext.GRACEFUL_SHUTDOWN_PHASE);
     assertTrue(ShutdownContext.PHASE > WebServerApplicationContext.START_STOP_LIFECYCLE_PHASE);
