@@ -176,6 +176,29 @@ class AutoConfigurationTest {
     assertEquals(RequestCanceledException.Reason.SERVER_SHUTDOWN, cause.reason());
   }
 
+  /**
+   * A child application context's close reaches its parent's listeners too: it must not end the
+   * parent's shutdown context, even while that bean is stopped (where the parent's own close ends
+   * it at once).
+   */
+  @Test
+  void aChildContextsCloseDoesNotEndTheParentsShutdownContext() {
+    org.springframework.context.support.GenericApplicationContext parent =
+        new org.springframework.context.support.GenericApplicationContext();
+    parent.registerBean(ShutdownContext.class);
+    parent.refresh();
+    ShutdownContext shutdown = parent.getBean(ShutdownContext.class);
+    parent.stop(); // the bean is stopped, so a close event it took for its own would end it now
+    org.springframework.context.support.GenericApplicationContext child =
+        new org.springframework.context.support.GenericApplicationContext(parent);
+    child.refresh();
+    child.close();
+    assertFalse(shutdown.context().isDone(), "a child's close ended the parent's shutdown context");
+    parent.close();
+    RequestCanceledException cause = assertInstanceOf(RequestCanceledException.class, shutdown.context().cause());
+    assertEquals(RequestCanceledException.Reason.SERVER_SHUTDOWN, cause.reason());
+  }
+
   @Test
   void theShutdownPhaseLiesBetweenTheDrainAndTheServerStop() {
     assertTrue(ShutdownContext.PHASE < WebServerApplicationContext.GRACEFUL_SHUTDOWN_PHASE);
