@@ -14,7 +14,9 @@ import java.util.concurrent.locks.LockSupport;
  * earlier than that wakes it. The sleep/insert race is closed Dekker-style with volatile accesses:
  * the thread publishes {@code wakeTick} and then re-reads the wheel's occupancy bits; an inserter
  * marks its slot's bit (or finds it marked) and then reads {@code wakeTick}; one of the two always
- * sees the other.
+ * sees the other. Inserters trust {@code wakeTick}, so the thread always wakes by the tick it
+ * published, even when the timer it planned for has been stopped since (a stop never wakes it):
+ * its sleep is computed from that tick, never from a second look at the wheel.
  */
 public final class TimerThread {
   /** One millisecond: the resolution of deadlines driven by the system clock. */
@@ -113,7 +115,10 @@ public final class TimerThread {
       if (next == Long.MAX_VALUE) {
         LockSupport.park(this);
       } else {
-        long sleep = wheel.nextDelay() - (System.nanoTime() - now);
+        // Sleep until the tick published, never for a fresh look at the wheel: a timer stopped
+        // since then may have left it empty (a sleep with no end) or with a later event, and
+        // inserts due between wakeTick and that event would count on us to wake at wakeTick.
+        long sleep = wheel.delayTo(next) - (System.nanoTime() - now);
         if (sleep > 0) {
           LockSupport.parkNanos(this, sleep);
         }

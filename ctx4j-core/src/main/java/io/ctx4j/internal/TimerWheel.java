@@ -296,11 +296,22 @@ public final class TimerWheel {
    *     timer is pending
    */
   public long nextDelay() {
-    long n = nextTick();
-    if (n == Long.MAX_VALUE) {
+    return delayTo(nextTick());
+  }
+
+  /**
+   * Returns how long after the last {@link #advance} time the wheel reaches {@code tick}. A driver
+   * that planned its sleep from {@link #nextTick()} sleeps this long for that tick, not for a second
+   * look at the wheel, which a withdrawn timer may have emptied meanwhile. Advancing thread only.
+   *
+   * @param tick a tick, as {@link #nextTick()} returns them
+   * @return nanoseconds (0 if passed), or {@code Long.MAX_VALUE} for {@code Long.MAX_VALUE}
+   */
+  long delayTo(long tick) {
+    if (tick == Long.MAX_VALUE) {
       return Long.MAX_VALUE;
     }
-    long at = n > Long.MAX_VALUE / tickNanos ? Long.MAX_VALUE : n * tickNanos;
+    long at = tick > Long.MAX_VALUE / tickNanos ? Long.MAX_VALUE : tick * tickNanos;
     return Math.max(0, at - advancedTo);
   }
 

@@ -286,6 +286,20 @@ class TimerWheelTest {
   }
 
   @Test
+  void aPlannedTickKeepsItsDelayWhenItsTimerIsWithdrawn() {
+    TimerWheel w = new TimerWheel(0, 10, 1);
+    w.advance(25);
+    TimerWheel.Timer t = w.schedule(25, 40, () -> {}); // due at 65 ns: tick 7
+    long planned = w.nextTick();
+    assertEquals(7, planned);
+    assertTrue(t.stop());
+    assertEquals(Long.MAX_VALUE, w.nextDelay(), "a second look finds the wheel empty");
+    assertEquals(45, w.delayTo(planned), "the driver still sleeps only until the tick it planned");
+    assertEquals(0, w.delayTo(2), "a passed tick is due now");
+    assertEquals(Long.MAX_VALUE, w.delayTo(Long.MAX_VALUE));
+  }
+
+  @Test
   void hugeDelaysSaturateAndNeverFire() {
     TimerWheel w = new TimerWheel(Long.MAX_VALUE, 1, 1);
     AtomicInteger runs = new AtomicInteger();
