@@ -12,6 +12,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.lang.ref.Cleaner;
+import java.time.Duration;
 import java.util.Objects;
 import java.util.Optional;
 import org.apache.hc.client5.http.classic.ExecChain;
@@ -225,6 +226,7 @@ public final class ContextHttpClient5 {
       }
     }
     ExecRuntime runtime = scope.execRuntime.fork(abort);
+    abort.runtime = runtime;
     Registration registration = ctx.onDone(abort);
     if (!attributeWasSet) {
       http.setAttribute(CONTEXT_ATTRIBUTE, ctx); // for the hop handler, below redirects and retries
@@ -249,6 +251,7 @@ public final class ContextHttpClient5 {
       throw e;
     } finally {
       pauses.close();
+      abort.chainReturned();
       if (!attributeWasSet) {
         http.removeAttribute(CONTEXT_ATTRIBUTE);
       }
@@ -290,16 +293,32 @@ public final class ContextHttpClient5 {
    * {@code cancelled} is written before {@code dependency} is read and {@code dependency} before
    * {@code cancelled} is read, both volatile, so a dependency set concurrently with a cancel is
    * cancelled by one of the two (possibly both: both cancels are idempotent).
+   *
+   * <p>One case is deferred. A leased connection that has no socket yet (the client is looking the
+   * host up, or about to make the socket) cannot be aborted by discarding it: HttpClient 5 (5.1 to
+   * 5.6.5 at least) lets the connect that follows bind its new socket to the discarded connection
+   * anyway, and that connection then belongs to no one and stays open until a garbage collection
+   * finds the socket. So the runtime's cancel is put off until the socket exists (the cancel then
+   * closes it, which also aborts a connect in progress) or the chain has returned (its failure path
+   * has discarded the connection, and the hop handler refuses to send once the context has ended).
+   * Timers look again every 1 to 50 ms: no thread waits for a lookup that may take seconds.
    */
   private static final class Abort implements CancellableDependency, Runnable {
+    /** The longest pause between two looks for the socket of a deferred cancel. */
+    private static final long MAX_RECHECK_MILLIS = 50;
+
     private volatile Cancellable dependency;
     private volatile boolean cancelled;
+    /** The forked runtime whose dependency this is; set before the chain runs. */
+    volatile ExecRuntime runtime;
+    /** Set once the chain has returned or thrown: a deferred cancel has nothing left to do. */
+    private volatile boolean returned;
 
     @Override
     public void setDependency(Cancellable cancellable) {
       dependency = cancellable;
       if (cancelled && cancellable != null) {
-        cancellable.cancel();
+        cancelDependency(cancellable);
       }
     }
 
@@ -316,7 +335,7 @@ public final class ContextHttpClient5 {
       cancelled = true;
       Cancellable d = dependency;
       if (d != null) {
-        d.cancel();
+        cancelDependency(d);
       }
       return true;
     }
@@ -324,6 +343,47 @@ public final class ContextHttpClient5 {
     @Override
     public void run() {
       cancel();
+    }
+
+    void chainReturned() {
+      returned = true;
+    }
+
+    private void cancelDependency(Cancellable d) {
+      ExecRuntime r = runtime;
+      if (d == r && leasedWithoutSocket(r)) {
+        cancelOnceTheSocketExists(r, d, 1);
+      } else {
+        d.cancel();
+      }
+    }
+
+    /**
+     * Cancels {@code r} (through {@code cancel}, the same object) once it has its socket, looking
+     * again after {@code delayMillis}, doubling up to {@value #MAX_RECHECK_MILLIS} ms.
+     */
+    private void cancelOnceTheSocketExists(ExecRuntime r, Cancellable cancel, long delayMillis) {
+      Context.afterFunc(
+          Context.withTimeout(Context.background(), Duration.ofMillis(delayMillis)),
+          () -> {
+            if (returned) {
+              return; // the chain's own failure path has discarded the connection
+            }
+            if (leasedWithoutSocket(r)) {
+              cancelOnceTheSocketExists(r, cancel, Math.min(delayMillis * 2, MAX_RECHECK_MILLIS));
+            } else {
+              cancel.cancel();
+            }
+          });
+    }
+
+    /** A connection is leased but has no socket yet: the client is connecting, before the socket. */
+    private static boolean leasedWithoutSocket(ExecRuntime r) {
+      try {
+        return r.isEndpointAcquired() && !r.isEndpointConnected();
+      } catch (RuntimeException released) {
+        return false; // the endpoint went back to the pool meanwhile: cancel() has nothing to undo
+      }
     }
   }
 

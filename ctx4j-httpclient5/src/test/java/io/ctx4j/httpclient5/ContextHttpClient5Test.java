@@ -237,6 +237,137 @@ class ContextHttpClient5Test {
     }
   }
 
+  /**
+   * The context ends while the host lookup runs; the lookup returns and the client connects to
+   * the address before it notices. That connection belongs to no one (the abort discarded the
+   * pooled entry that was to hold it), so unless it is closed there and then it stays open until a
+   * garbage collection finds its socket. The listener here is a bare socket, so the test sees the
+   * connection itself: accepted and then closed, or never made.
+   */
+  @Test
+  void aConnectionMadeAfterTheLookupOfAnEndedRequestIsClosed() throws Exception {
+    CountDownLatch inLookup = new CountDownLatch(1);
+    CountDownLatch lookupMayReturn = new CountDownLatch(1);
+    org.apache.hc.client5.http.DnsResolver slow =
+        new org.apache.hc.client5.http.SystemDefaultDnsResolver() {
+          @Override
+          public java.net.InetAddress[] resolve(String host) throws java.net.UnknownHostException {
+            inLookup.countDown();
+            if (!io.ctx4j.testing.Quietly.awaitIgnoringInterrupts(lookupMayReturn, Duration.ofSeconds(30))) {
+              throw new java.net.UnknownHostException("the test never released the lookup of " + host);
+            }
+            return new java.net.InetAddress[] {java.net.InetAddress.getLoopbackAddress()};
+          }
+        };
+    try (java.net.ServerSocket listener =
+            new java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress());
+        CloseableHttpClient slowDns =
+            ContextHttpClient5.install(
+                    HttpClients.custom()
+                        .setConnectionManager(
+                            org.apache.hc.client5.http.impl.io.PoolingHttpClientConnectionManagerBuilder.create()
+                                .setDnsResolver(slow)
+                                .build()))
+                .build();
+        CancelableContext ctx = Context.withCancel(Context.background())) {
+      String url = "http://ctx4j-lookup.test:" + listener.getLocalPort() + "/";
+      CompletableFuture<String> call =
+          supplyAsync(
+              () ->
+                  slowDns.execute(
+                      new HttpGet(url), ContextHttpClient5.clientContext(ctx), r -> EntityUtils.toString(r.getEntity())));
+      assertTrue(inLookup.await(20, TimeUnit.SECONDS), "the client never looked the host up");
+      ctx.cancel();
+      lookupMayReturn.countDown();
+      ExecutionException e = assertThrows(ExecutionException.class, () -> call.get(20, TimeUnit.SECONDS));
+      assertInstanceOf(CanceledException.class, e.getCause().getCause(), () -> "failed otherwise: " + e.getCause());
+      // The call has failed, so any connection it made is already queued at the listener, ahead of
+      // this marker: accept up to the marker and check that each one before it has been closed.
+      try (java.net.Socket marker = new java.net.Socket(listener.getInetAddress(), listener.getLocalPort())) {
+        listener.setSoTimeout(20_000);
+        for (; ; ) {
+          try (java.net.Socket s = listener.accept()) {
+            if (s.getPort() == marker.getLocalPort()) {
+              break;
+            }
+            s.setSoTimeout(10_000);
+            try {
+              assertEquals(-1, s.getInputStream().read(), "the client sent something");
+            } catch (java.net.SocketTimeoutException open) {
+              throw new AssertionError("the client left its connection open after the request failed", open);
+            } catch (java.net.SocketException reset) {
+              // Closed too: an immediate close resets the connection.
+            }
+          }
+        }
+      }
+    } finally {
+      lookupMayReturn.countDown();
+    }
+  }
+
+  /**
+   * The same lookup, then a connect that hangs: the listener's accept queue is full, so the
+   * kernel drops the client's SYN. The context ended during the lookup; the connect that follows
+   * must be aborted too, long before its 60 s connect timeout.
+   */
+  @Test
+  void aContextEndingDuringTheLookupAlsoAbortsTheConnectThatFollows() throws Exception {
+    CountDownLatch inLookup = new CountDownLatch(1);
+    CountDownLatch lookupMayReturn = new CountDownLatch(1);
+    org.apache.hc.client5.http.DnsResolver slow =
+        new org.apache.hc.client5.http.SystemDefaultDnsResolver() {
+          @Override
+          public java.net.InetAddress[] resolve(String host) throws java.net.UnknownHostException {
+            inLookup.countDown();
+            if (!io.ctx4j.testing.Quietly.awaitIgnoringInterrupts(lookupMayReturn, Duration.ofSeconds(30))) {
+              throw new java.net.UnknownHostException("the test never released the lookup of " + host);
+            }
+            return new java.net.InetAddress[] {java.net.InetAddress.getLoopbackAddress()};
+          }
+        };
+    java.util.List<java.net.Socket> queued = new java.util.ArrayList<>();
+    try (java.net.ServerSocket full =
+            new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress());
+        CloseableHttpClient slowDns =
+            ContextHttpClient5.install(
+                    HttpClients.custom()
+                        .setConnectionManager(
+                            org.apache.hc.client5.http.impl.io.PoolingHttpClientConnectionManagerBuilder.create()
+                                .setDnsResolver(slow)
+                                .setDefaultConnectionConfig(
+                                    org.apache.hc.client5.http.config.ConnectionConfig.custom()
+                                        .setConnectTimeout(org.apache.hc.core5.util.Timeout.ofSeconds(60))
+                                        .build())
+                                .build()))
+                .build();
+        CancelableContext ctx = Context.withCancel(Context.background())) {
+      // A backlog of 1 holds two connections that nobody accepts; the next connect hangs.
+      for (int i = 0; i < 2; i++) {
+        queued.add(new java.net.Socket(full.getInetAddress(), full.getLocalPort()));
+      }
+      String url = "http://ctx4j-lookup.test:" + full.getLocalPort() + "/";
+      CompletableFuture<String> call =
+          supplyAsync(
+              () ->
+                  slowDns.execute(
+                      new HttpGet(url), ContextHttpClient5.clientContext(ctx), r -> EntityUtils.toString(r.getEntity())));
+      assertTrue(inLookup.await(20, TimeUnit.SECONDS), "the client never looked the host up");
+      ctx.cancel();
+      long released = System.nanoTime();
+      lookupMayReturn.countDown();
+      ExecutionException e = assertThrows(ExecutionException.class, () -> call.get(30, TimeUnit.SECONDS));
+      long tookMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - released);
+      assertInstanceOf(CanceledException.class, e.getCause().getCause(), () -> "failed otherwise: " + e.getCause());
+      assertTrue(tookMillis < 20_000, "the connect ran " + tookMillis + " ms after its context had ended");
+    } finally {
+      lookupMayReturn.countDown();
+      for (java.net.Socket s : queued) {
+        s.close();
+      }
+    }
+  }
+
   @Test
   void theCallersOwnCancelStillAbortsTheExchange() throws Exception {
     try (ClassicServer server = blocking();
