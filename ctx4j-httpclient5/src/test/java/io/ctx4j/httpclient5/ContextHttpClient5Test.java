@@ -194,28 +194,8 @@ class ContextHttpClient5Test {
    */
   @Test
   void aContextEndingDuringTheHostLookupIsActedOnWhenTheLookupReturns() throws Exception {
-    CountDownLatch inLookup = new CountDownLatch(1);
-    CountDownLatch lookupMayReturn = new CountDownLatch(1);
-    org.apache.hc.client5.http.DnsResolver slow =
-        new org.apache.hc.client5.http.SystemDefaultDnsResolver() {
-          @Override
-          public java.net.InetAddress[] resolve(String host) throws java.net.UnknownHostException {
-            // Like the JDK's resolver: no interrupt ends the lookup.
-            inLookup.countDown();
-            if (!io.ctx4j.testing.Quietly.awaitIgnoringInterrupts(lookupMayReturn, Duration.ofSeconds(30))) {
-              throw new java.net.UnknownHostException("the test never released the lookup of " + host);
-            }
-            return new java.net.InetAddress[] {java.net.InetAddress.getLoopbackAddress()};
-          }
-        };
-    try (CloseableHttpClient slowDns =
-            ContextHttpClient5.install(
-                    HttpClients.custom()
-                        .setConnectionManager(
-                            org.apache.hc.client5.http.impl.io.PoolingHttpClientConnectionManagerBuilder.create()
-                                .setDnsResolver(slow)
-                                .build()))
-                .build();
+    SlowLookup lookup = new SlowLookup();
+    try (CloseableHttpClient slowDns = lookup.client(org.apache.hc.core5.util.Timeout.ofMinutes(3));
         ClassicServer server = hello();
         CancelableContext ctx = Context.withCancel(Context.background())) {
       String url = server.url("/").replace("127.0.0.1", "ctx4j-lookup.test");
@@ -224,16 +204,16 @@ class ContextHttpClient5Test {
               () ->
                   slowDns.execute(
                       new HttpGet(url), ContextHttpClient5.clientContext(ctx), r -> EntityUtils.toString(r.getEntity())));
-      assertTrue(inLookup.await(20, TimeUnit.SECONDS), "the client never looked the host up");
+      assertTrue(lookup.entered.await(20, TimeUnit.SECONDS), "the client never looked the host up");
       ctx.cancel();
       assertFalse(call.isDone(), "the gap is closed: update the README's 'What happens' section");
-      lookupMayReturn.countDown();
+      lookup.mayReturn.countDown();
       ExecutionException e = assertThrows(ExecutionException.class, () -> call.get(20, TimeUnit.SECONDS));
       InterruptedIOException io = assertInstanceOf(InterruptedIOException.class, e.getCause());
       assertInstanceOf(CanceledException.class, io.getCause(), () -> "failed otherwise: " + io);
       assertEquals(0, server.requests.get(), "the request was sent after its context ended");
     } finally {
-      lookupMayReturn.countDown();
+      lookup.mayReturn.countDown();
     }
   }
 
@@ -246,29 +226,10 @@ class ContextHttpClient5Test {
    */
   @Test
   void aConnectionMadeAfterTheLookupOfAnEndedRequestIsClosed() throws Exception {
-    CountDownLatch inLookup = new CountDownLatch(1);
-    CountDownLatch lookupMayReturn = new CountDownLatch(1);
-    org.apache.hc.client5.http.DnsResolver slow =
-        new org.apache.hc.client5.http.SystemDefaultDnsResolver() {
-          @Override
-          public java.net.InetAddress[] resolve(String host) throws java.net.UnknownHostException {
-            inLookup.countDown();
-            if (!io.ctx4j.testing.Quietly.awaitIgnoringInterrupts(lookupMayReturn, Duration.ofSeconds(30))) {
-              throw new java.net.UnknownHostException("the test never released the lookup of " + host);
-            }
-            return new java.net.InetAddress[] {java.net.InetAddress.getLoopbackAddress()};
-          }
-        };
+    SlowLookup lookup = new SlowLookup();
     try (java.net.ServerSocket listener =
             new java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress());
-        CloseableHttpClient slowDns =
-            ContextHttpClient5.install(
-                    HttpClients.custom()
-                        .setConnectionManager(
-                            org.apache.hc.client5.http.impl.io.PoolingHttpClientConnectionManagerBuilder.create()
-                                .setDnsResolver(slow)
-                                .build()))
-                .build();
+        CloseableHttpClient slowDns = lookup.client(org.apache.hc.core5.util.Timeout.ofMinutes(3));
         CancelableContext ctx = Context.withCancel(Context.background())) {
       String url = "http://ctx4j-lookup.test:" + listener.getLocalPort() + "/";
       CompletableFuture<String> call =
@@ -276,9 +237,9 @@ class ContextHttpClient5Test {
               () ->
                   slowDns.execute(
                       new HttpGet(url), ContextHttpClient5.clientContext(ctx), r -> EntityUtils.toString(r.getEntity())));
-      assertTrue(inLookup.await(20, TimeUnit.SECONDS), "the client never looked the host up");
+      assertTrue(lookup.entered.await(20, TimeUnit.SECONDS), "the client never looked the host up");
       ctx.cancel();
-      lookupMayReturn.countDown();
+      lookup.mayReturn.countDown();
       ExecutionException e = assertThrows(ExecutionException.class, () -> call.get(20, TimeUnit.SECONDS));
       assertInstanceOf(CanceledException.class, e.getCause().getCause(), () -> "failed otherwise: " + e.getCause());
       // The call has failed, so any connection it made is already queued at the listener, ahead of
@@ -302,7 +263,7 @@ class ContextHttpClient5Test {
         }
       }
     } finally {
-      lookupMayReturn.countDown();
+      lookup.mayReturn.countDown();
     }
   }
 
@@ -313,34 +274,11 @@ class ContextHttpClient5Test {
    */
   @Test
   void aContextEndingDuringTheLookupAlsoAbortsTheConnectThatFollows() throws Exception {
-    CountDownLatch inLookup = new CountDownLatch(1);
-    CountDownLatch lookupMayReturn = new CountDownLatch(1);
-    org.apache.hc.client5.http.DnsResolver slow =
-        new org.apache.hc.client5.http.SystemDefaultDnsResolver() {
-          @Override
-          public java.net.InetAddress[] resolve(String host) throws java.net.UnknownHostException {
-            inLookup.countDown();
-            if (!io.ctx4j.testing.Quietly.awaitIgnoringInterrupts(lookupMayReturn, Duration.ofSeconds(30))) {
-              throw new java.net.UnknownHostException("the test never released the lookup of " + host);
-            }
-            return new java.net.InetAddress[] {java.net.InetAddress.getLoopbackAddress()};
-          }
-        };
+    SlowLookup lookup = new SlowLookup();
     java.util.List<java.net.Socket> queued = new java.util.ArrayList<>();
     try (java.net.ServerSocket full =
             new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress());
-        CloseableHttpClient slowDns =
-            ContextHttpClient5.install(
-                    HttpClients.custom()
-                        .setConnectionManager(
-                            org.apache.hc.client5.http.impl.io.PoolingHttpClientConnectionManagerBuilder.create()
-                                .setDnsResolver(slow)
-                                .setDefaultConnectionConfig(
-                                    org.apache.hc.client5.http.config.ConnectionConfig.custom()
-                                        .setConnectTimeout(org.apache.hc.core5.util.Timeout.ofSeconds(60))
-                                        .build())
-                                .build()))
-                .build();
+        CloseableHttpClient slowDns = lookup.client(org.apache.hc.core5.util.Timeout.ofSeconds(60));
         CancelableContext ctx = Context.withCancel(Context.background())) {
       // A backlog of 1 holds two connections that nobody accepts; the next connect hangs.
       for (int i = 0; i < 2; i++) {
@@ -352,16 +290,16 @@ class ContextHttpClient5Test {
               () ->
                   slowDns.execute(
                       new HttpGet(url), ContextHttpClient5.clientContext(ctx), r -> EntityUtils.toString(r.getEntity())));
-      assertTrue(inLookup.await(20, TimeUnit.SECONDS), "the client never looked the host up");
+      assertTrue(lookup.entered.await(20, TimeUnit.SECONDS), "the client never looked the host up");
       ctx.cancel();
       long released = System.nanoTime();
-      lookupMayReturn.countDown();
+      lookup.mayReturn.countDown();
       ExecutionException e = assertThrows(ExecutionException.class, () -> call.get(30, TimeUnit.SECONDS));
       long tookMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - released);
       assertInstanceOf(CanceledException.class, e.getCause().getCause(), () -> "failed otherwise: " + e.getCause());
       assertTrue(tookMillis < 20_000, "the connect ran " + tookMillis + " ms after its context had ended");
     } finally {
-      lookupMayReturn.countDown();
+      lookup.mayReturn.countDown();
       for (java.net.Socket s : queued) {
         s.close();
       }
@@ -600,6 +538,39 @@ class ContextHttpClient5Test {
 
   interface IoSupplier<T> {
     T get() throws IOException;
+  }
+
+  /**
+   * A host lookup that blocks until the test lets it return (loopback then), and ignores
+   * interrupts meanwhile, as the JDK's resolver does.
+   */
+  private static final class SlowLookup extends org.apache.hc.client5.http.SystemDefaultDnsResolver {
+    final CountDownLatch entered = new CountDownLatch(1);
+    final CountDownLatch mayReturn = new CountDownLatch(1);
+
+    @Override
+    public java.net.InetAddress[] resolve(String host) throws java.net.UnknownHostException {
+      entered.countDown();
+      if (!io.ctx4j.testing.Quietly.awaitIgnoringInterrupts(mayReturn, Duration.ofSeconds(30))) {
+        throw new java.net.UnknownHostException("the test never released the lookup of " + host);
+      }
+      return new java.net.InetAddress[] {java.net.InetAddress.getLoopbackAddress()};
+    }
+
+    /** A ctx4j client whose connections look hosts up here. */
+    CloseableHttpClient client(org.apache.hc.core5.util.Timeout connectTimeout) {
+      return ContextHttpClient5.install(
+              HttpClients.custom()
+                  .setConnectionManager(
+                      org.apache.hc.client5.http.impl.io.PoolingHttpClientConnectionManagerBuilder.create()
+                          .setDnsResolver(this)
+                          .setDefaultConnectionConfig(
+                              org.apache.hc.client5.http.config.ConnectionConfig.custom()
+                                  .setConnectTimeout(connectTimeout)
+                                  .build())
+                          .build()))
+          .build();
+    }
   }
 
   private <T> CompletableFuture<T> supplyAsync(IoSupplier<T> s) {
