@@ -301,7 +301,9 @@ public final class ContextHttpClient5 {
    * finds the socket. So the runtime's cancel is put off until the socket exists (the cancel then
    * closes it, which also aborts a connect in progress) or the chain has returned (its failure path
    * has discarded the connection, and the hop handler refuses to send once the context has ended).
-   * Timers look again every 1 to 50 ms: no thread waits for a lookup that may take seconds.
+   * Timers look again every 1 to 50 ms: no thread waits for a lookup that may take seconds. What
+   * this cannot cover: a host with several addresses, whose next address HttpClient tries with a
+   * new socket on the connection the cancel gave back (see the README).
    */
   private static final class Abort implements CancellableDependency, Runnable {
     /** The longest pause between two looks for the socket of a deferred cancel. */

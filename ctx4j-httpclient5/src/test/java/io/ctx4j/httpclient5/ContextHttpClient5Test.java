@@ -229,19 +229,8 @@ class ContextHttpClient5Test {
     SlowLookup lookup = new SlowLookup();
     try (java.net.ServerSocket listener =
             new java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress());
-        CloseableHttpClient slowDns = lookup.client(org.apache.hc.core5.util.Timeout.ofMinutes(3));
-        CancelableContext ctx = Context.withCancel(Context.background())) {
-      String url = "http://ctx4j-lookup.test:" + listener.getLocalPort() + "/";
-      CompletableFuture<String> call =
-          supplyAsync(
-              () ->
-                  slowDns.execute(
-                      new HttpGet(url), ContextHttpClient5.clientContext(ctx), r -> EntityUtils.toString(r.getEntity())));
-      assertTrue(lookup.entered.await(20, TimeUnit.SECONDS), "the client never looked the host up");
-      ctx.cancel();
-      lookup.mayReturn.countDown();
-      ExecutionException e = assertThrows(ExecutionException.class, () -> call.get(20, TimeUnit.SECONDS));
-      assertInstanceOf(CanceledException.class, e.getCause().getCause(), () -> "failed otherwise: " + e.getCause());
+        CloseableHttpClient slowDns = lookup.client(org.apache.hc.core5.util.Timeout.ofMinutes(3))) {
+      endDuringLookup(lookup, slowDns, listener.getLocalPort());
       // The call has failed, so any connection it made is already queued at the listener, ahead of
       // this marker: accept up to the marker and check that each one before it has been closed.
       try (java.net.Socket marker = new java.net.Socket(listener.getInetAddress(), listener.getLocalPort())) {
@@ -278,26 +267,56 @@ class ContextHttpClient5Test {
     java.util.List<java.net.Socket> queued = new java.util.ArrayList<>();
     try (java.net.ServerSocket full =
             new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress());
-        CloseableHttpClient slowDns = lookup.client(org.apache.hc.core5.util.Timeout.ofSeconds(60));
-        CancelableContext ctx = Context.withCancel(Context.background())) {
+        CloseableHttpClient slowDns = lookup.client(org.apache.hc.core5.util.Timeout.ofSeconds(60))) {
       // A backlog of 1 holds two connections that nobody accepts; the next connect hangs.
       for (int i = 0; i < 2; i++) {
         queued.add(new java.net.Socket(full.getInetAddress(), full.getLocalPort()));
       }
-      String url = "http://ctx4j-lookup.test:" + full.getLocalPort() + "/";
-      CompletableFuture<String> call =
-          supplyAsync(
-              () ->
-                  slowDns.execute(
-                      new HttpGet(url), ContextHttpClient5.clientContext(ctx), r -> EntityUtils.toString(r.getEntity())));
-      assertTrue(lookup.entered.await(20, TimeUnit.SECONDS), "the client never looked the host up");
-      ctx.cancel();
-      long released = System.nanoTime();
-      lookup.mayReturn.countDown();
-      ExecutionException e = assertThrows(ExecutionException.class, () -> call.get(30, TimeUnit.SECONDS));
-      long tookMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - released);
-      assertInstanceOf(CanceledException.class, e.getCause().getCause(), () -> "failed otherwise: " + e.getCause());
+      long tookMillis = endDuringLookup(lookup, slowDns, full.getLocalPort());
       assertTrue(tookMillis < 20_000, "the connect ran " + tookMillis + " ms after its context had ended");
+    } finally {
+      lookup.mayReturn.countDown();
+      for (java.net.Socket s : queued) {
+        s.close();
+      }
+    }
+  }
+
+  /**
+   * Pins what ctx4j cannot reach (README, "What happens when the context ends"): a host with two
+   * addresses, the first one's connect hanging. The deferred abort closes the first socket, and
+   * HttpClient goes on to the second address with a new socket on the connection it had already
+   * given back, which no one can close then. The call still fails with the context's error.
+   */
+  @Test
+  void aSecondAddressTriedAfterTheAbortGetsAConnectionNobodyCloses() throws Exception {
+    java.net.InetAddress first = java.net.InetAddress.getByName("127.0.0.1");
+    java.net.InetAddress second = java.net.InetAddress.getByName("127.0.0.2");
+    SlowLookup lookup =
+        new SlowLookup() {
+          @Override
+          public java.net.InetAddress[] resolve(String host) throws java.net.UnknownHostException {
+            super.resolve(host);
+            return new java.net.InetAddress[] {first, second};
+          }
+        };
+    java.util.List<java.net.Socket> queued = new java.util.ArrayList<>();
+    try (java.net.ServerSocket full = new java.net.ServerSocket(0, 1, first);
+        java.net.ServerSocket open = new java.net.ServerSocket(full.getLocalPort(), 50, second);
+        CloseableHttpClient slowDns = lookup.client(org.apache.hc.core5.util.Timeout.ofSeconds(60))) {
+      for (int i = 0; i < 2; i++) {
+        queued.add(new java.net.Socket(first, full.getLocalPort()));
+      }
+      endDuringLookup(lookup, slowDns, full.getLocalPort());
+      open.setSoTimeout(20_000);
+      try (java.net.Socket s = open.accept()) {
+        s.setSoTimeout(1_000);
+        assertThrows(
+            java.net.SocketTimeoutException.class,
+            () -> s.getInputStream().read(),
+            "the connection to the second address was closed: HttpClient no longer binds a socket to a"
+                + " connection it gave back; update the README's 'What happens' section");
+      }
     } finally {
       lookup.mayReturn.countDown();
       for (java.net.Socket s : queued) {
@@ -544,7 +563,7 @@ class ContextHttpClient5Test {
    * A host lookup that blocks until the test lets it return (loopback then), and ignores
    * interrupts meanwhile, as the JDK's resolver does.
    */
-  private static final class SlowLookup extends org.apache.hc.client5.http.SystemDefaultDnsResolver {
+  private static class SlowLookup extends org.apache.hc.client5.http.SystemDefaultDnsResolver {
     final CountDownLatch entered = new CountDownLatch(1);
     final CountDownLatch mayReturn = new CountDownLatch(1);
 
@@ -570,6 +589,29 @@ class ContextHttpClient5Test {
                                   .build())
                           .build()))
           .build();
+    }
+  }
+
+  /**
+   * Calls {@code port} of a host that {@code lookup} resolves, ends the call's context during the
+   * lookup, lets the lookup return, and checks that the call fails with the context's error.
+   *
+   * @return milliseconds from the lookup's return to the call's failure
+   */
+  private long endDuringLookup(SlowLookup lookup, CloseableHttpClient client, int port) throws Exception {
+    try (CancelableContext ctx = Context.withCancel(Context.background())) {
+      String url = "http://ctx4j-lookup.test:" + port + "/";
+      CompletableFuture<String> call =
+          supplyAsync(
+              () -> client.execute(new HttpGet(url), ContextHttpClient5.clientContext(ctx), r -> EntityUtils.toString(r.getEntity())));
+      assertTrue(lookup.entered.await(20, TimeUnit.SECONDS), "the client never looked the host up");
+      ctx.cancel();
+      long released = System.nanoTime();
+      lookup.mayReturn.countDown();
+      ExecutionException e = assertThrows(ExecutionException.class, () -> call.get(30, TimeUnit.SECONDS));
+      long tookMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - released);
+      assertInstanceOf(CanceledException.class, e.getCause().getCause(), () -> "failed otherwise: " + e.getCause());
+      return tookMillis;
     }
   }
 
