@@ -264,21 +264,12 @@ class ContextHttpClient5Test {
   @Test
   void aContextEndingDuringTheLookupAlsoAbortsTheConnectThatFollows() throws Exception {
     SlowLookup lookup = new SlowLookup();
-    java.util.List<java.net.Socket> queued = new java.util.ArrayList<>();
-    try (java.net.ServerSocket full =
-            new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress());
+    try (FullListener full = new FullListener(java.net.InetAddress.getLoopbackAddress());
         CloseableHttpClient slowDns = lookup.client(org.apache.hc.core5.util.Timeout.ofSeconds(60))) {
-      // A backlog of 1 holds two connections that nobody accepts; the next connect hangs.
-      for (int i = 0; i < 2; i++) {
-        queued.add(new java.net.Socket(full.getInetAddress(), full.getLocalPort()));
-      }
-      long tookMillis = endDuringLookup(lookup, slowDns, full.getLocalPort());
+      long tookMillis = endDuringLookup(lookup, slowDns, full.port());
       assertTrue(tookMillis < 20_000, "the connect ran " + tookMillis + " ms after its context had ended");
     } finally {
       lookup.mayReturn.countDown();
-      for (java.net.Socket s : queued) {
-        s.close();
-      }
     }
   }
 
@@ -300,14 +291,10 @@ class ContextHttpClient5Test {
             return new java.net.InetAddress[] {first, second};
           }
         };
-    java.util.List<java.net.Socket> queued = new java.util.ArrayList<>();
-    try (java.net.ServerSocket full = new java.net.ServerSocket(0, 1, first);
-        java.net.ServerSocket open = new java.net.ServerSocket(full.getLocalPort(), 50, second);
+    try (FullListener full = new FullListener(first);
+        java.net.ServerSocket open = new java.net.ServerSocket(full.port(), 50, second);
         CloseableHttpClient slowDns = lookup.client(org.apache.hc.core5.util.Timeout.ofSeconds(60))) {
-      for (int i = 0; i < 2; i++) {
-        queued.add(new java.net.Socket(first, full.getLocalPort()));
-      }
-      endDuringLookup(lookup, slowDns, full.getLocalPort());
+      endDuringLookup(lookup, slowDns, full.port());
       open.setSoTimeout(20_000);
       try (java.net.Socket s = open.accept()) {
         s.setSoTimeout(1_000);
@@ -319,9 +306,6 @@ class ContextHttpClient5Test {
       }
     } finally {
       lookup.mayReturn.countDown();
-      for (java.net.Socket s : queued) {
-        s.close();
-      }
     }
   }
 
@@ -557,6 +541,39 @@ class ContextHttpClient5Test {
 
   interface IoSupplier<T> {
     T get() throws IOException;
+  }
+
+  /**
+   * A listener on {@code address} whose accept queue is full, so that a connect to it hangs (the
+   * kernel drops the SYN): a backlog of 1 holds the two connections made here, which nobody accepts.
+   */
+  private static final class FullListener implements AutoCloseable {
+    private final java.net.ServerSocket server;
+    private final java.util.List<java.net.Socket> queued = new java.util.ArrayList<>();
+
+    FullListener(java.net.InetAddress address) throws IOException {
+      server = new java.net.ServerSocket(0, 1, address);
+      try {
+        for (int i = 0; i < 2; i++) {
+          queued.add(new java.net.Socket(address, server.getLocalPort()));
+        }
+      } catch (IOException e) {
+        close();
+        throw e;
+      }
+    }
+
+    int port() {
+      return server.getLocalPort();
+    }
+
+    @Override
+    public void close() throws IOException {
+      for (java.net.Socket s : queued) {
+        s.close();
+      }
+      server.close();
+    }
   }
 
   /**
