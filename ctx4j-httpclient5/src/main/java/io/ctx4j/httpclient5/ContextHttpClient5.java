@@ -352,35 +352,36 @@ public final class ContextHttpClient5 {
     }
 
     private void cancelDependency(Cancellable d) {
-      ExecRuntime r = runtime;
-      if (d == r && leasedWithoutSocket(r)) {
-        cancelOnceTheSocketExists(r, d, 1);
+      if (d == runtime && leasedWithoutSocket()) {
+        cancelOnceTheSocketExists(d, 1);
       } else {
         d.cancel();
       }
     }
 
     /**
-     * Cancels {@code r} (through {@code cancel}, the same object) once it has its socket, looking
-     * again after {@code delayMillis}, doubling up to {@value #MAX_RECHECK_MILLIS} ms.
+     * Cancels {@code runtimeCancel} (the runtime, which is its own dependency) once the runtime
+     * has its socket, looking again after {@code delayMillis}, doubling up to {@value
+     * #MAX_RECHECK_MILLIS} ms.
      */
-    private void cancelOnceTheSocketExists(ExecRuntime r, Cancellable cancel, long delayMillis) {
+    private void cancelOnceTheSocketExists(Cancellable runtimeCancel, long delayMillis) {
       Context.afterFunc(
           Context.withTimeout(Context.background(), Duration.ofMillis(delayMillis)),
           () -> {
             if (returned) {
               return; // the chain's own failure path has discarded the connection
             }
-            if (leasedWithoutSocket(r)) {
-              cancelOnceTheSocketExists(r, cancel, Math.min(delayMillis * 2, MAX_RECHECK_MILLIS));
+            if (leasedWithoutSocket()) {
+              cancelOnceTheSocketExists(runtimeCancel, Math.min(delayMillis * 2, MAX_RECHECK_MILLIS));
             } else {
-              cancel.cancel();
+              runtimeCancel.cancel();
             }
           });
     }
 
     /** A connection is leased but has no socket yet: the client is connecting, before the socket. */
-    private static boolean leasedWithoutSocket(ExecRuntime r) {
+    private boolean leasedWithoutSocket() {
+      ExecRuntime r = runtime;
       try {
         return r.isEndpointAcquired() && !r.isEndpointConnected();
       } catch (RuntimeException released) {
