@@ -2,6 +2,7 @@ package io.ctx4j.servlet;
 
 import io.ctx4j.CancelableContext;
 import io.ctx4j.Context;
+import io.ctx4j.TimeSource;
 import io.ctx4j.concurrent.CurrentContext;
 import io.ctx4j.http.ConnectTimeoutHeader;
 import io.ctx4j.http.DeadlineHeader;
@@ -10,6 +11,7 @@ import io.ctx4j.servlet.RequestCanceledException.Reason;
 import io.ctx4j.servlet.internal.ContainerHooks;
 import io.ctx4j.servlet.internal.IncomingDeadline;
 import io.ctx4j.servlet.internal.RequestScope;
+import io.ctx4j.servlet.internal.SharedDeadlines;
 import io.ctx4j.servlet.internal.WatchedResponse;
 import jakarta.servlet.AsyncContext;
 import jakarta.servlet.DispatcherType;
@@ -24,7 +26,9 @@ import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.Objects;
+import java.util.function.LongSupplier;
 
 /**
  * A servlet filter that gives every HTTP request a ctx4j context: a child of the server root
@@ -57,6 +61,13 @@ import java.util.Objects;
  * have its request run without one. An optional server {@linkplain Builder#maxTimeout maximum}
  * caps every request, with or without a header; {@linkplain Builder#trustTimeoutHeaders(boolean)
  * untrusted callers} can be ignored entirely (then only the maximum applies).
+ *
+ * <p>Requests that arrive in the same millisecond with the same timeout, from 100 ms to one day,
+ * share one deadline context under the root, and each request's context is a child of it: its
+ * deadline is the start of that millisecond plus the timeout, up to 1 ms earlier than asked, never
+ * later. The deadline's timer and its registration with the root are then paid once per
+ * millisecond, not once per request. A request's context still ends on its own (completion,
+ * disconnect), and the shared one is closed once its last request has ended.
  *
  * <h2>When the request context ends, and with what cause</h2>
  *
@@ -140,6 +151,9 @@ public final class ContextServletFilter implements Filter {
   private static final String SCOPE_ATTRIBUTE = "io.ctx4j.servlet.internal.RequestScope";
 
   private final CancelableContext root;
+  private final SharedDeadlines sharedDeadlines;
+  // Nanoseconds on the root's time source: System.nanoTime() for the system's (one cheap read).
+  private final LongSupplier clock;
   private final boolean configurable;
   // Written by init() before the container sends the first request (a happens-before edge the
   // container provides); volatile so that a filter used outside a container is safe too.
@@ -162,6 +176,9 @@ public final class ContextServletFilter implements Filter {
   private ContextServletFilter(
       Context parent, Duration maxTimeout, boolean trustHeaders, boolean configurable) {
     this.root = Context.withCancel(parent);
+    this.sharedDeadlines = new SharedDeadlines(root);
+    TimeSource time = Context.timeSourceOf(root);
+    this.clock = time == TimeSource.system() ? System::nanoTime : () -> epochNanos(time.now());
     this.maxTimeout = maxTimeout == null ? null : new MaxTimeout(maxTimeout);
     this.trustHeaders = trustHeaders;
     this.configurable = configurable;
@@ -325,9 +342,17 @@ public final class ContextServletFilter implements Filter {
     } else if (source != null) {
       cause = deadlineCause(source);
     }
-    CancelableContext ctx =
-        timeout == null ? Context.withCancel(root) : Context.withTimeoutCause(root, timeout, cause);
-    RequestScope scope = new RequestScope(ctx);
+    CancelableContext ctx;
+    SharedDeadlines.Entry shared = null;
+    if (timeout == null) {
+      ctx = Context.withCancel(root);
+    } else if (SharedDeadlines.shares(timeout)) {
+      shared = sharedDeadlines.take(clock.getAsLong(), timeout, cause);
+      ctx = Context.withCancel(shared.context());
+    } else {
+      ctx = Context.withTimeoutCause(root, timeout, cause);
+    }
+    RequestScope scope = new RequestScope(ctx, shared);
     request.setAttribute(ATTRIBUTE, ctx);
     ContainerHooks.attach(request, scope);
     // Wrapped so that a failed write ends the context: the only disconnect notice Tomcat gives a
@@ -441,6 +466,19 @@ public final class ContextServletFilter implements Filter {
     response.setHeader("X-Content-Type-Options", "nosniff");
     response.setContentLength(body.length);
     response.getOutputStream().write(body);
+  }
+
+  /** The shared deadlines still current (registered with the root until they end), for tests. */
+  int sharedDeadlinesKept() {
+    return sharedDeadlines.currentCount();
+  }
+
+  private static long epochNanos(Instant t) {
+    try {
+      return Math.addExact(Math.multiplyExact(t.getEpochSecond(), 1_000_000_000L), t.getNano());
+    } catch (ArithmeticException beyondYear2262) {
+      return t.getEpochSecond() < 0 ? Long.MIN_VALUE : Long.MAX_VALUE;
+    }
   }
 
   /**

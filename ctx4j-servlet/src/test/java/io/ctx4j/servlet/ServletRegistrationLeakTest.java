@@ -28,8 +28,9 @@ import org.junit.jupiter.params.provider.ValueSource;
 /**
  * 10,000 requests on a long-lived server (4 keep-alive connections, a quarter of the requests
  * async, a third with a deadline header, every request context waited on so that it registers with
- * the root) leave nothing registered: not on the server root (exact count through the core's
- * internal accessor, CoreInternals), not on Jetty's connections (their own listener lists).
+ * its parent) leave nothing registered: not on the server root but the shared deadlines still
+ * current, which no request holds (exact count through the core's internal accessor,
+ * CoreInternals), not on Jetty's connections (their own listener lists).
  */
 @Timeout(value = 300, unit = TimeUnit.SECONDS)
 class ServletRegistrationLeakTest {
@@ -79,7 +80,11 @@ class ServletRegistrationLeakTest {
         clients.shutdownNow();
       }
       assertTrue(contextsEnded.await(30, TimeUnit.SECONDS), contextsEnded.getCount() + " request contexts never ended");
-      assertEquals(0, CoreInternals.registrationCount(root), "request contexts left registered on the server root");
+      // What may stay: the shared deadlines still current (one per timeout and cause in use),
+      // which no request holds; they end at their deadline or when a later request replaces them.
+      int kept = filter.sharedDeadlinesKept();
+      assertTrue(kept >= 1 && kept <= 8, kept + " shared deadlines kept");
+      assertEquals(kept, CoreInternals.registrationCount(root), "request contexts left registered on the server root");
       if (container.equals("JETTY")) {
         // The filter registers nothing on Jetty's connections (they outlive requests); read from
         // each connection's own listener list, so a listener added back would have to be removed.

@@ -7,6 +7,8 @@ import jakarta.servlet.AsyncContext;
 import jakarta.servlet.AsyncEvent;
 import jakarta.servlet.AsyncListener;
 import java.io.IOException;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.util.Objects;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
@@ -29,7 +31,25 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
   public static final RequestCanceledException COMPLETED =
       new RequestCanceledException(Reason.RESPONSE_COMPLETED, null, null);
 
+  private static final VarHandle LEASE;
+
+  static {
+    try {
+      LEASE =
+          MethodHandles.lookup().findVarHandle(RequestScope.class, "lease", SharedDeadlines.Entry.class);
+    } catch (ReflectiveOperationException e) {
+      throw new ExceptionInInitializerError(e);
+    }
+  }
+
   private final CancelableContext ctx;
+
+  /**
+   * The shared deadline the context is a child of, given back once by the first {@link #end};
+   * null when there is none or it was given back. Written through {@link #LEASE}.
+   */
+  @SuppressWarnings("unused") // LEASE
+  private volatile SharedDeadlines.Entry lease;
 
   /** Set once the listener is registered with the first async cycle; later cycles re-register. */
   private volatile boolean listening;
@@ -40,7 +60,19 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
    * @param ctx the request context
    */
   public RequestScope(CancelableContext ctx) {
+    this(ctx, null);
+  }
+
+  /**
+   * Creates the state for a request whose context is a child of a shared deadline.
+   *
+   * @param ctx the request context
+   * @param lease the shared deadline {@code ctx} was derived from, taken for this request; null
+   *     for none
+   */
+  public RequestScope(CancelableContext ctx, SharedDeadlines.Entry lease) {
     this.ctx = Objects.requireNonNull(ctx, "ctx");
+    this.lease = lease;
   }
 
   /**
@@ -59,6 +91,14 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
    */
   public void end(RequestCanceledException cause) {
     ctx.cancel(cause);
+    // After the cancel: the request's context must end with its own cause, never with the close
+    // of a shared deadline that nobody holds any more.
+    if (lease != null) {
+      SharedDeadlines.Entry e = (SharedDeadlines.Entry) LEASE.getAndSet(this, null);
+      if (e != null) {
+        e.release();
+      }
+    }
   }
 
   /**

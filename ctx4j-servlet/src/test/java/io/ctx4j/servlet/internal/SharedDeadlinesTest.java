@@ -1,0 +1,180 @@
+package io.ctx4j.servlet.internal;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.ctx4j.CancelableContext;
+import io.ctx4j.Context;
+import io.ctx4j.ManualTimeSource;
+import io.ctx4j.internal.CoreInternals;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * The deadlines the servlet filter shares between the requests of one millisecond, driven by the
+ * time the tests pass in (nanoseconds) and a manual time source (the deadlines), so nothing waits.
+ */
+class SharedDeadlinesTest {
+  private static final Instant T0 = Instant.parse("2030-01-01T00:00:00Z");
+  private static final Duration TIMEOUT = Duration.ofSeconds(30);
+  private static final long MS = 1_000_000L;
+
+  private final ManualTimeSource clock = ManualTimeSource.startingAt(T0);
+  private final CancelableContext root =
+      Context.withCancel(Context.withTimeSource(Context.background(), clock));
+  private final SharedDeadlines shared = new SharedDeadlines(root);
+  private final Throwable cause = new IllegalStateException("the test's deadline");
+
+  @Test
+  void theRequestsOfOneMillisecondShareADeadlineFromItsStart() {
+    clock.advance(Duration.ofNanos(700_000)); // 0.7 ms into the millisecond, as the nanos below
+    SharedDeadlines.Entry first = shared.take(5_000 * MS + 700_000, TIMEOUT, cause);
+    SharedDeadlines.Entry last = shared.take(5_000 * MS + 999_999, TIMEOUT, cause);
+    SharedDeadlines.Entry next = shared.take(5_001 * MS, TIMEOUT, cause);
+    assertSame(first, last);
+    assertNotSame(first, next);
+    // The start of the millisecond plus the timeout: earlier than the request's own by 0.7 ms.
+    assertEquals(Optional.of(T0.plus(TIMEOUT)), first.context().deadline());
+    assertEquals(1, shared.currentCount());
+  }
+
+  @Test
+  void anotherTimeoutOrCauseGetsADeadlineOfItsOwn() {
+    SharedDeadlines.Entry a = shared.take(7 * MS, TIMEOUT, cause);
+    SharedDeadlines.Entry longer = shared.take(7 * MS, TIMEOUT.plusMillis(1), cause);
+    SharedDeadlines.Entry otherCause = shared.take(7 * MS, TIMEOUT, new IllegalStateException());
+    assertNotSame(a, longer);
+    assertNotSame(a, otherCause);
+    assertNotSame(longer, otherCause);
+  }
+
+  @Test
+  void onlyTimeoutsFromATenthOfASecondToADayAreShared() {
+    assertFalse(SharedDeadlines.shares(Duration.ofMillis(99)));
+    assertTrue(SharedDeadlines.shares(Duration.ofMillis(100)));
+    assertTrue(SharedDeadlines.shares(Duration.ofDays(1)));
+    assertFalse(SharedDeadlines.shares(Duration.ofDays(1).plusNanos(1)));
+  }
+
+  @Test
+  void theSharedDeadlineEndsEachRequestWithItsCause() {
+    SharedDeadlines.Entry e = shared.take(0, TIMEOUT, cause);
+    CancelableContext request = Context.withCancel(e.context());
+    assertEquals(Optional.of(T0.plus(TIMEOUT)), request.deadline());
+    clock.advance(TIMEOUT);
+    assertSame(Context.DEADLINE_EXCEEDED, request.err());
+    assertSame(cause, Context.cause(request));
+  }
+
+  @Test
+  void aReplacedEntryIsClosedWhenItsLastRequestGivesItBack() {
+    SharedDeadlines.Entry e = shared.take(3 * MS, TIMEOUT, cause);
+    assertSame(e, shared.take(3 * MS, TIMEOUT, cause)); // two requests hold it
+    SharedDeadlines.Entry next = shared.take(4 * MS, TIMEOUT, cause);
+    assertFalse(e.closed(), "closed while two requests hold it");
+    e.release();
+    assertFalse(e.closed(), "closed while a request holds it");
+    assertEquals(2, CoreInternals.registrationCount(root));
+    e.release();
+    assertTrue(e.closed());
+    assertSame(Context.CANCELED, e.context().err());
+    assertEquals(1, CoreInternals.registrationCount(root), "only the current entry is registered");
+    next.release();
+    assertFalse(next.closed(), "the current entry stays, for the next request of its millisecond");
+    assertSame(next, shared.take(4 * MS + 1, TIMEOUT, cause));
+  }
+
+  @Test
+  void anUnusedEntryIsClosedByTheRequestThatReplacesIt() {
+    SharedDeadlines.Entry e = shared.take(3 * MS, TIMEOUT, cause);
+    e.release();
+    assertFalse(e.closed());
+    SharedDeadlines.Entry next = shared.take(9 * MS, TIMEOUT, cause);
+    assertTrue(e.closed());
+    assertFalse(next.closed());
+    assertEquals(1, CoreInternals.registrationCount(root));
+  }
+
+  @Test
+  void theRootsEndReachesTheRequests() {
+    SharedDeadlines.Entry e = shared.take(0, TIMEOUT, cause);
+    CancelableContext request = Context.withCancel(e.context());
+    IllegalStateException shutdown = new IllegalStateException("shutdown");
+    root.cancel(shutdown);
+    assertSame(Context.CANCELED, request.err());
+    assertSame(shutdown, Context.cause(request));
+  }
+
+  /**
+   * Four threads take, derive, end and give back entries as fast as they can while the time moves
+   * 50 µs per take: entries are replaced while others take and give them back. At the end every
+   * entry is closed but the current ones, which nobody holds, and only those are registered on the
+   * root. (A release below zero or a second close trips the class's asserts.)
+   */
+  @Test
+  @Timeout(value = 120, unit = TimeUnit.SECONDS)
+  void racingTakesReleasesAndReplacementsLeaveOnlyTheCurrentEntries() throws Exception {
+    int threads = 4;
+    int perThread = 100_000;
+    Throwable[] causes = {cause, new IllegalStateException("another")};
+    AtomicLong now = new AtomicLong();
+    Set<SharedDeadlines.Entry> seen = ConcurrentHashMap.newKeySet();
+    CyclicBarrier start = new CyclicBarrier(threads);
+    ExecutorService pool = Executors.newFixedThreadPool(threads);
+    try {
+      List<Future<?>> done = new ArrayList<>();
+      for (int t = 0; t < threads; t++) {
+        int id = t;
+        done.add(
+            pool.submit(
+                () -> {
+                  start.await();
+                  for (int i = 0; i < perThread; i++) {
+                    SharedDeadlines.Entry e =
+                        shared.take(now.getAndAdd(50_000), TIMEOUT, causes[(i + id) & 1]);
+                    seen.add(e);
+                    CancelableContext request = Context.withCancel(e.context());
+                    if (i % 8 == 0) {
+                      request.onDone(() -> {}); // registers the request with the shared deadline
+                    }
+                    assertFalse(e.context().isDone(), "a request was given a closed deadline");
+                    request.cancel();
+                    e.release();
+                  }
+                  return null;
+                }));
+      }
+      for (Future<?> f : done) {
+        f.get(100, TimeUnit.SECONDS);
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+    int open = 0;
+    for (SharedDeadlines.Entry e : seen) {
+      if (!e.closed()) {
+        open++;
+        assertFalse(e.context().isDone());
+      }
+    }
+    assertTrue(seen.size() > 1_000, "too few entries to race: " + seen.size());
+    assertEquals(shared.currentCount(), open, "entries neither current nor closed");
+    assertEquals(open, CoreInternals.registrationCount(root), "registrations left on the root");
+  }
+}
