@@ -175,7 +175,11 @@ class GrpcCallsTest {
                   resp.onNext(req);
                   resp.onCompleted();
                 },
-                oneThenWait);
+                oneThenWait,
+                // The property under test is that the allowance comes off the stub's own deadline
+                // too. Any transit under the allowance must pass, and 1 s is one no loaded machine
+                // reaches; with no allowance the server's deadline is always later (by the transit).
+                GrpcContexts.clientInterceptor(Duration.ofSeconds(1)));
         CancelableContext ctx = Context.withTimeout(Context.background(), Duration.ofMinutes(5))) {
       Stub stub = GrpcContexts.bind(new Stub(s.channel), ctx);
       stub.withDeadlineAfter(1, TimeUnit.MINUTES).call("warm-up");

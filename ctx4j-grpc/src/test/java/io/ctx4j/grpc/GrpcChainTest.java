@@ -26,6 +26,11 @@ import org.junit.jupiter.api.Test;
 /** Three gRPC services on loopback, A calls B calls C, each under the ctx4j interceptors. */
 class GrpcChainTest {
   private static final long NO_DEADLINE = Long.MIN_VALUE;
+  // Each hop's deadline must come before the previous hop's, or the previous hop ends first and C
+  // ends "canceled". That holds while a hop's transit stays under the allowance; the default 10 ms
+  // was exceeded on a loaded CI machine, 50 ms keeps a wide margin inside A's 300 ms.
+  private static final io.grpc.ClientInterceptor TRANSIT =
+      GrpcContexts.clientInterceptor(Duration.ofMillis(50));
 
   private final ConcurrentHashMap<String, Long> remainingMs = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<String, Object> ended = new ConcurrentHashMap<>();
@@ -75,9 +80,9 @@ class GrpcChainTest {
     AtomicReference<ManagedChannel> none = new AtomicReference<>();
     AtomicReference<ManagedChannel> toC = new AtomicReference<>();
     AtomicReference<ManagedChannel> toB = new AtomicReference<>();
-    try (LoopbackGrpc c = new LoopbackGrpc(hop("C", none));
-        LoopbackGrpc b = new LoopbackGrpc(hop("B", toC));
-        LoopbackGrpc a = new LoopbackGrpc(hop("A", toB))) {
+    try (LoopbackGrpc c = new LoopbackGrpc(Context.background(), hop("C", none), TRANSIT);
+        LoopbackGrpc b = new LoopbackGrpc(Context.background(), hop("B", toC), TRANSIT);
+        LoopbackGrpc a = new LoopbackGrpc(Context.background(), hop("A", toB), TRANSIT)) {
       toC.set(c.channel);
       toB.set(b.channel);
       for (LoopbackGrpc s : new LoopbackGrpc[] {a, b, c}) {
@@ -105,7 +110,9 @@ class GrpcChainTest {
             assertEquals(Status.Code.DEADLINE_EXCEEDED, e.getStatus().getCode());
           }
           long took = (System.nanoTime() - t0) / 1_000_000;
-          assertTrue(took >= 290 && took < 3000, "caller returned after " + took + " ms");
+          // A's deadline, 50 ms earlier than the caller's, ends the call (less a millisecond of
+          // rounding).
+          assertTrue(took >= 300 - 50 - 2 && took < 3000, "caller returned after " + took + " ms");
         });
     long atA = remainingMs.get("A");
     long atB = remainingMs.get("B");

@@ -69,6 +69,13 @@ final class LoopbackGrpc implements AutoCloseable {
     this(io.ctx4j.Context.background(), method, stream, GrpcContexts.clientInterceptor());
   }
 
+  LoopbackGrpc(
+      ServerCalls.UnaryMethod<String, String> method,
+      ServerCalls.ServerStreamingMethod<String, String> stream,
+      ClientInterceptor clientInterceptor) {
+    this(io.ctx4j.Context.background(), method, stream, clientInterceptor);
+  }
+
   private LoopbackGrpc(
       io.ctx4j.Context root,
       ServerCalls.UnaryMethod<String, String> method,
