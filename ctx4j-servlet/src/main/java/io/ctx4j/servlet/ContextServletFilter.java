@@ -62,11 +62,12 @@ import java.util.function.LongSupplier;
  * caps every request, with or without a header; {@linkplain Builder#trustTimeoutHeaders(boolean)
  * untrusted callers} can be ignored entirely (then only the maximum applies).
  *
- * <p>Requests that arrive in the same millisecond with the same timeout, from 100 ms to one day,
- * share one deadline context under the root, and each request's context is a child of it: its
- * deadline is the start of that millisecond plus the timeout, up to 1 ms earlier than asked, never
- * later. The deadline's timer and its registration with the root are then paid once per
- * millisecond, not once per request. A request's context still ends on its own (completion,
+ * <p>Requests that arrive in the same window with the same timeout, from 100 ms to one day, share
+ * one deadline context under the root, and each request's context is a child of it. The window is
+ * 1 ms for timeouts under a second and 10 ms from a second on, at most 1% of the timeout. A
+ * request's deadline is the start of its window plus the timeout: up to one window earlier than
+ * asked, never later. The deadline's timer and its registration with the root are then paid once
+ * per window, not once per request. A request's context still ends on its own (completion,
  * disconnect), and the shared one is closed once its last request has ended.
  *
  * <h2>When the request context ends, and with what cause</h2>

@@ -10,19 +10,22 @@ import java.time.Instant;
 import java.util.Objects;
 
 /**
- * Deadline contexts shared by the requests that arrive in the same millisecond with the same
- * timeout and cause. Not part of the API.
+ * Deadline contexts shared by the requests that arrive in the same window (1 ms, or 10 ms for
+ * timeouts of a second or more) with the same timeout and cause. Not part of the API.
  *
  * <p>Why: a request with a deadline otherwise costs a deadline context of its own under the server
  * root: a timer scheduled and stopped, and a registration pushed on the root and withdrawn, with
  * cache lines that are cold by the time the request ends. Under load, requests carrying the same
  * timeout header arrive many to the millisecond; each now takes a plain {@code withCancel} child of
  * the shared deadline context, which registers with nothing unless someone waits on it, and the
- * deadline's cost is paid once per millisecond. The shared deadline is the start of that
- * millisecond plus the timeout: up to one millisecond earlier than the request's own, never later
- * (but for the instant between reading the clock for the millisecond and for the deadline). Only
- * timeouts from {@link #MIN_TIMEOUT} to {@link #MAX_TIMEOUT} are shared: the rounding is then at
- * most 1% of the budget, and the arithmetic cannot overflow.
+ * deadline's cost is paid once per window. The window is 1 ms for timeouts under a second and
+ * 10 ms from a second on: creating a deadline context runs code and touches memory that the rest
+ * of the server has pushed out of the caches by then, which measured about 12 µs per creation
+ * under FilterLoad's load, so a 1 ms window left a fair part of the cost in place. The shared
+ * deadline is the start of the window plus the timeout: up to one window earlier than the
+ * request's own, never later (but for the instant between reading the clock for the window and
+ * for the deadline). Only timeouts from {@link #MIN_TIMEOUT} to {@link #MAX_TIMEOUT} are shared:
+ * the rounding is then at most 1% of the budget, and the arithmetic cannot overflow.
  *
  * <h2>An entry's states ({@code users})</h2>
  *
@@ -46,7 +49,7 @@ import java.util.Objects;
  *       {@code slots[i]} and then reads {@code users}; the last release writes {@code users} and
  *       then reads {@code slots[i]}; all four accesses are volatile, so at least one of the two
  *       sees the other's write and tries the close.
- *   <li>An entry is replaced only by a request whose millisecond, timeout or cause differs, or
+ *   <li>An entry is replaced only by a request whose window, timeout or cause differs, or
  *       which found it closed; the current entry is never closed here (its own deadline or the
  *       root's end may still end its context).
  * </ol>
@@ -61,7 +64,9 @@ public final class SharedDeadlines {
   /** The longest timeout shared; longer ones are rare and get a context of their own. */
   public static final Duration MAX_TIMEOUT = Duration.ofDays(1);
 
-  private static final long TICK_NANOS = 1_000_000L;
+  private static final long SHORT_WINDOW_NANOS = 1_000_000L;
+  private static final long LONG_WINDOW_NANOS = 10_000_000L;
+  private static final long LONG_WINDOW_FROM_NANOS = 1_000_000_000L; // 10 ms is then at most 1%
   private static final int CLOSED = -1;
   private static final int SLOTS = 8; // a few distinct timeouts in use at once share nothing
   private static final VarHandle USERS;
@@ -102,7 +107,7 @@ public final class SharedDeadlines {
 
   /**
    * Takes the entry for a request that arrives at {@code nowNanos} with {@code timeout}: the current
-   * one if it has the same millisecond, timeout and cause and is not closed, else a new one, which
+   * one if it has the same window, timeout and cause and is not closed, else a new one, which
    * becomes current. The caller must {@linkplain Entry#release() release} it exactly once, after
    * its own child of {@link Entry#context()} has ended.
    *
@@ -115,8 +120,9 @@ public final class SharedDeadlines {
   public Entry take(long nowNanos, Duration timeout, Throwable cause) {
     assert shares(timeout) : timeout;
     long timeoutNanos = timeout.toNanos();
-    long intoTick = Math.floorMod(nowNanos, TICK_NANOS); // floor: nanoTime may be negative
-    long tick = (nowNanos - intoTick) / TICK_NANOS;
+    long window = timeoutNanos >= LONG_WINDOW_FROM_NANOS ? LONG_WINDOW_NANOS : SHORT_WINDOW_NANOS;
+    long intoTick = Math.floorMod(nowNanos, window); // floor: nanoTime may be negative
+    long tick = (nowNanos - intoTick) / window; // in units of the window, which the timeout implies
     int i = System.identityHashCode(cause) & (SLOTS - 1);
     Entry current = (Entry) SLOT.getVolatile(slots, i);
     if (current != null

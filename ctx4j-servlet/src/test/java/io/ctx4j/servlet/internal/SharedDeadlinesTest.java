@@ -27,7 +27,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /**
- * The deadlines the servlet filter shares between the requests of one millisecond, driven by the
+ * The deadlines the servlet filter shares between the requests of one window, driven by the
  * time the tests pass in (nanoseconds) and a manual time source (the deadlines), so nothing waits.
  */
 class SharedDeadlinesTest {
@@ -42,16 +42,26 @@ class SharedDeadlinesTest {
   private final Throwable cause = new IllegalStateException("the test's deadline");
 
   @Test
-  void theRequestsOfOneMillisecondShareADeadlineFromItsStart() {
-    clock.advance(Duration.ofNanos(700_000)); // 0.7 ms into the millisecond, as the nanos below
-    SharedDeadlines.Entry first = shared.take(5_000 * MS + 700_000, TIMEOUT, cause);
-    SharedDeadlines.Entry last = shared.take(5_000 * MS + 999_999, TIMEOUT, cause);
-    SharedDeadlines.Entry next = shared.take(5_001 * MS, TIMEOUT, cause);
+  void theRequestsOfOneWindowShareADeadlineFromItsStart() {
+    clock.advance(Duration.ofNanos(7_300_000)); // 7.3 ms into the 10 ms window, as the nanos below
+    SharedDeadlines.Entry first = shared.take(5_000 * MS + 7_300_000, TIMEOUT, cause);
+    SharedDeadlines.Entry last = shared.take(5_000 * MS + 9_999_999, TIMEOUT, cause);
+    SharedDeadlines.Entry next = shared.take(5_010 * MS, TIMEOUT, cause);
     assertSame(first, last);
     assertNotSame(first, next);
-    // The start of the millisecond plus the timeout: earlier than the request's own by 0.7 ms.
+    // The start of the window plus the timeout: earlier than the request's own by 7.3 ms.
     assertEquals(Optional.of(T0.plus(TIMEOUT)), first.context().deadline());
     assertEquals(1, shared.currentCount());
+  }
+
+  @Test
+  void timeoutsUnderASecondShareAMillisecondOnly() {
+    Duration short_ = Duration.ofMillis(999);
+    clock.advance(Duration.ofNanos(700_000));
+    SharedDeadlines.Entry first = shared.take(5_000 * MS + 700_000, short_, cause);
+    assertSame(first, shared.take(5_000 * MS + 999_999, short_, cause));
+    assertNotSame(first, shared.take(5_001 * MS, short_, cause));
+    assertEquals(Optional.of(T0.plus(short_)), first.context().deadline());
   }
 
   @Test
@@ -84,9 +94,9 @@ class SharedDeadlinesTest {
 
   @Test
   void aReplacedEntryIsClosedWhenItsLastRequestGivesItBack() {
-    SharedDeadlines.Entry e = shared.take(3 * MS, TIMEOUT, cause);
-    assertSame(e, shared.take(3 * MS, TIMEOUT, cause)); // two requests hold it
-    SharedDeadlines.Entry next = shared.take(4 * MS, TIMEOUT, cause);
+    SharedDeadlines.Entry e = shared.take(30 * MS, TIMEOUT, cause);
+    assertSame(e, shared.take(30 * MS, TIMEOUT, cause)); // two requests hold it
+    SharedDeadlines.Entry next = shared.take(40 * MS, TIMEOUT, cause);
     assertFalse(e.closed(), "closed while two requests hold it");
     e.release();
     assertFalse(e.closed(), "closed while a request holds it");
@@ -96,16 +106,16 @@ class SharedDeadlinesTest {
     assertSame(Context.CANCELED, e.context().err());
     assertEquals(1, CoreInternals.registrationCount(root), "only the current entry is registered");
     next.release();
-    assertFalse(next.closed(), "the current entry stays, for the next request of its millisecond");
-    assertSame(next, shared.take(4 * MS + 1, TIMEOUT, cause));
+    assertFalse(next.closed(), "the current entry stays, for the next request of its window");
+    assertSame(next, shared.take(40 * MS + 1, TIMEOUT, cause));
   }
 
   @Test
   void anUnusedEntryIsClosedByTheRequestThatReplacesIt() {
-    SharedDeadlines.Entry e = shared.take(3 * MS, TIMEOUT, cause);
+    SharedDeadlines.Entry e = shared.take(30 * MS, TIMEOUT, cause);
     e.release();
     assertFalse(e.closed());
-    SharedDeadlines.Entry next = shared.take(9 * MS, TIMEOUT, cause);
+    SharedDeadlines.Entry next = shared.take(90 * MS, TIMEOUT, cause);
     assertTrue(e.closed());
     assertFalse(next.closed());
     assertEquals(1, CoreInternals.registrationCount(root));
@@ -123,7 +133,7 @@ class SharedDeadlinesTest {
 
   /**
    * Four threads take, derive, end and give back entries as fast as they can while the time moves
-   * 50 µs per take: entries are replaced while others take and give them back. At the end every
+   * 500 µs per take: entries are replaced while others take and give them back. At the end every
    * entry is closed but the current ones, which nobody holds, and only those are registered on the
    * root. (A release below zero or a second close trips the class's asserts.)
    */
@@ -147,7 +157,7 @@ class SharedDeadlinesTest {
                   start.await();
                   for (int i = 0; i < perThread; i++) {
                     SharedDeadlines.Entry e =
-                        shared.take(now.getAndAdd(50_000), TIMEOUT, causes[(i + id) & 1]);
+                        shared.take(now.getAndAdd(500_000), TIMEOUT, causes[(i + id) & 1]);
                     seen.add(e);
                     CancelableContext request = Context.withCancel(e.context());
                     if (i % 8 == 0) {
