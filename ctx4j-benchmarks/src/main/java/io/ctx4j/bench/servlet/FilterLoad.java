@@ -46,8 +46,9 @@ import org.eclipse.jetty.util.Jetty;
  *   <li>{@code filter}: the filter with {@code trustTimeoutHeaders(false)} (a cancellable request
  *       context, no deadline);
  *   <li>{@code filter+deadline}: the filter with its defaults, so the {@code Ctx4j-Timeout-Ms: 30000}
- *       header every request carries is parsed and arms a deadline timer, cancelled when the
- *       response completes.
+ *       header every request carries is parsed and gives the request a deadline (the requests of
+ *       one millisecond share one deadline context and its timer), ended when the response
+ *       completes.
  * </ul>
  *
  * <p>Why not JMH: JMH runs one configuration after the other, each in its own fork, so a change in
