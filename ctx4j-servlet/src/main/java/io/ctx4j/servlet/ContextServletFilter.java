@@ -2,7 +2,6 @@ package io.ctx4j.servlet;
 
 import io.ctx4j.CancelableContext;
 import io.ctx4j.Context;
-import io.ctx4j.TimeSource;
 import io.ctx4j.concurrent.CurrentContext;
 import io.ctx4j.http.ConnectTimeoutHeader;
 import io.ctx4j.http.DeadlineHeader;
@@ -26,9 +25,7 @@ import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.Objects;
-import java.util.function.LongSupplier;
 
 /**
  * A servlet filter that gives every HTTP request a ctx4j context: a child of the server root
@@ -153,8 +150,6 @@ public final class ContextServletFilter implements Filter {
 
   private final CancelableContext root;
   private final SharedDeadlines sharedDeadlines;
-  // Nanoseconds on the root's time source: System.nanoTime() for the system's (one cheap read).
-  private final LongSupplier clock;
   private final boolean configurable;
   // Written by init() before the container sends the first request (a happens-before edge the
   // container provides); volatile so that a filter used outside a container is safe too.
@@ -178,8 +173,6 @@ public final class ContextServletFilter implements Filter {
       Context parent, Duration maxTimeout, boolean trustHeaders, boolean configurable) {
     this.root = Context.withCancel(parent);
     this.sharedDeadlines = new SharedDeadlines(root);
-    TimeSource time = Context.timeSourceOf(root);
-    this.clock = time == TimeSource.system() ? System::nanoTime : () -> epochNanos(time.now());
     this.maxTimeout = maxTimeout == null ? null : new MaxTimeout(maxTimeout);
     this.trustHeaders = trustHeaders;
     this.configurable = configurable;
@@ -348,7 +341,7 @@ public final class ContextServletFilter implements Filter {
     if (timeout == null) {
       ctx = Context.withCancel(root);
     } else if (SharedDeadlines.shares(timeout)) {
-      shared = sharedDeadlines.take(clock.getAsLong(), timeout, cause);
+      shared = sharedDeadlines.take(timeout, cause);
       ctx = Context.withCancel(shared.context());
     } else {
       ctx = Context.withTimeoutCause(root, timeout, cause);
@@ -472,14 +465,6 @@ public final class ContextServletFilter implements Filter {
   /** The shared deadlines still current (registered with the root until they end), for tests. */
   int sharedDeadlinesKept() {
     return sharedDeadlines.currentCount();
-  }
-
-  private static long epochNanos(Instant t) {
-    try {
-      return Math.addExact(Math.multiplyExact(t.getEpochSecond(), 1_000_000_000L), t.getNano());
-    } catch (ArithmeticException beyondYear2262) {
-      return t.getEpochSecond() < 0 ? Long.MIN_VALUE : Long.MAX_VALUE;
-    }
   }
 
   /**

@@ -3,6 +3,7 @@ package io.ctx4j.servlet.internal;
 import io.ctx4j.CancelableContext;
 import io.ctx4j.Context;
 import io.ctx4j.TimeSource;
+import io.ctx4j.internal.CoreInternals;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.time.Duration;
@@ -20,7 +21,7 @@ import java.util.Objects;
  * the shared deadline context, which registers with nothing unless someone waits on it, and the
  * deadline's cost is paid once per window. The window is 1 ms for timeouts under a second and
  * 10 ms from a second on: creating a deadline context runs code and touches memory that the rest
- * of the server has pushed out of the caches by then, which measured about 12 µs per creation
+ * of the server has pushed out of the caches by then, which measured about 14 µs per creation
  * under FilterLoad's load, so a 1 ms window left a fair part of the cost in place. The shared
  * deadline is the start of the window plus the timeout: up to one window earlier than the
  * request's own, never later (but for the instant between reading the clock for the window and
@@ -83,6 +84,9 @@ public final class SharedDeadlines {
 
   private final Context root;
   private final TimeSource timeSource;
+  // The system's time source moves with System.nanoTime(), one cheap read per request; another
+  // (a test's manual clock) is read as nanoseconds since the epoch.
+  private final boolean systemTime;
   private final Entry[] slots = new Entry[SLOTS];
 
   /**
@@ -93,6 +97,7 @@ public final class SharedDeadlines {
   public SharedDeadlines(Context root) {
     this.root = Objects.requireNonNull(root, "root");
     this.timeSource = Context.timeSourceOf(root);
+    this.systemTime = timeSource == TimeSource.system();
   }
 
   /**
@@ -106,13 +111,28 @@ public final class SharedDeadlines {
   }
 
   /**
+   * Takes the entry for a request that arrives now, by the root's time source, with {@code
+   * timeout}; see {@link #take(long, Duration, Throwable)}.
+   *
+   * @param timeout the request's timeout, one that {@link #shares(Duration)}
+   * @param cause the cause the deadline ends the context with
+   * @return the entry, taken once
+   */
+  public Entry take(Duration timeout, Throwable cause) {
+    long now =
+        systemTime ? System.nanoTime() : CoreInternals.saturatedNanos(Instant.EPOCH, timeSource.now());
+    return take(now, timeout, cause);
+  }
+
+  /**
    * Takes the entry for a request that arrives at {@code nowNanos} with {@code timeout}: the current
    * one if it has the same window, timeout and cause and is not closed, else a new one, which
    * becomes current. The caller must {@linkplain Entry#release() release} it exactly once, after
    * its own child of {@link Entry#context()} has ended.
    *
    * @param nowNanos the time, in nanoseconds of a clock that moves with the root's time source
-   *     (the filter passes {@code System.nanoTime()} for the system's, tests a number of their own)
+   *     ({@code System.nanoTime()} for the system's, as {@link #take(Duration, Throwable)} reads
+   *     it; tests pass a number of their own)
    * @param timeout the request's timeout, one that {@link #shares(Duration)}
    * @param cause the cause the deadline ends the context with
    * @return the entry, taken once

@@ -55,6 +55,17 @@ class SharedDeadlinesTest {
   }
 
   @Test
+  void withoutATimeGivenTheRootsOwnClockPlacesTheWindow() {
+    clock.advance(Duration.ofNanos(7_300_000)); // T0 starts a 10 ms window on the epoch's count
+    SharedDeadlines.Entry first = shared.take(TIMEOUT, cause);
+    clock.advance(Duration.ofNanos(2_699_999));
+    assertSame(first, shared.take(TIMEOUT, cause));
+    clock.advance(Duration.ofNanos(1));
+    assertNotSame(first, shared.take(TIMEOUT, cause));
+    assertEquals(Optional.of(T0.plus(TIMEOUT)), first.context().deadline());
+  }
+
+  @Test
   void timeoutsUnderASecondShareAMillisecondOnly() {
     Duration short_ = Duration.ofMillis(999);
     clock.advance(Duration.ofNanos(700_000));
