@@ -133,6 +133,20 @@ class SharedDeadlinesTest {
   }
 
   @Test
+  void aRequestEndedTwiceGivesItsSharedDeadlineBackOnce() {
+    SharedDeadlines.Entry e = shared.take(30 * MS, TIMEOUT, cause);
+    assertSame(e, shared.take(30 * MS, TIMEOUT, cause)); // a second request holds it too
+    RequestScope scope = new RequestScope(Context.withCancel(e.context()), e);
+    shared.take(40 * MS, TIMEOUT, cause); // replaced: the last give-back closes it
+    scope.end(RequestScope.COMPLETED); // e.g. the async listener, then a failed write
+    scope.end(RequestScope.failure(new java.io.IOException("broken pipe")));
+    assertFalse(e.closed(), "closed while the other request holds it: given back twice");
+    assertSame(RequestScope.COMPLETED, Context.cause(scope.context()), "the first end's cause stays");
+    e.release(); // the other request ends
+    assertTrue(e.closed());
+  }
+
+  @Test
   void theRootsEndReachesTheRequests() {
     SharedDeadlines.Entry e = shared.take(0, TIMEOUT, cause);
     CancelableContext request = Context.withCancel(e.context());
