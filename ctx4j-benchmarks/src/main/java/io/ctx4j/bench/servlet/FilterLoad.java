@@ -56,12 +56,15 @@ import org.eclipse.jetty.util.Jetty;
  * configurations alternate in short phases within one run, in a rotating order (round {@code r}
  * starts with configuration {@code r mod 3}), so noise hits all of them alike; the ratio of each
  * round is taken within the round, and the result is the median of the per-round ratios with a
- * percentile-bootstrap 95% interval (10,000 resamples of the rounds, fixed seed).
+ * percentile-bootstrap 95% interval (10,000 resamples of the rounds, fixed seed). The rounds of one
+ * run share one JVM and what its JIT made of the code, so runs of the same code land about a point
+ * apart; {@code --forks N} runs N JVMs one after the other and resamples them too ({@link Forks}).
  *
  * <pre>
  * java -Xms1g -Xmx1g -XX:+AlwaysPreTouch -cp ctx4j-benchmarks/target/benchmarks.jar \
  *     io.ctx4j.bench.servlet.FilterLoad [--quick] [--out DIR] [--rounds N] [--phase-ms MS]
- *     [--warmup-ms MS] [--connections N] [--server-idle-ms MS] [--client raw|jdk|jetty] [--help]
+ *     [--warmup-ms MS] [--connections N] [--server-idle-ms MS] [--client raw|jdk|jetty]
+ *     [--forks N] [--help]
  * </pre>
  *
  * {@code --client} picks the load client: {@code raw} (the default), a minimal HTTP/1.1 client on
@@ -94,9 +97,9 @@ public final class FilterLoad {
   private static String usage(Options defaults) {
     return "usage: FilterLoad [--quick] [--out DIR] [--rounds N] [--phase-ms MS] [--warmup-ms MS]\n"
         + "                  [--connections N] [--server-idle-ms MS] [--client raw|jdk|jetty]\n"
-        + "                  [--help]\n"
+        + "                  [--forks N] [--help]\n"
         + "  --quick            2 rounds of 300 ms phases, 4 connections (a smoke test)\n"
-        + "  --out DIR          also write DIR/results.md\n"
+        + "  --out DIR          also write DIR/results.md (and DIR/rounds.tsv, the rounds' raw figures)\n"
         + "  --rounds N         rounds of one phase per configuration (default "
         + defaults.rounds
         + ")\n"
@@ -112,7 +115,13 @@ public final class FilterLoad {
         + "  --server-idle-ms MS  the server connector's idle timeout (default Jetty's, 30 s)\n"
         + "  --client raw|jdk|jetty  the load client (default "
         + defaults.client
-        + ")\n";
+        + ")\n"
+        + "  --forks N          run N JVMs one after the other (this java, its JVM options and class\n"
+        + "                     path, the other options), each writing DIR/fork-K (a temporary\n"
+        + "                     folder without --out), and report on all their rounds (default "
+        + defaults.forks
+        + ":\n"
+        + "                     this JVM only)\n";
   }
 
   /** Options; the defaults are the full run's. */
@@ -125,6 +134,7 @@ public final class FilterLoad {
     int connections = 8;
     long serverIdleMillis = -1;
     String client = "raw";
+    int forks = 1;
     Path out;
 
     static Options parse(String[] args) {
@@ -167,6 +177,9 @@ public final class FilterLoad {
             break;
           case "--out":
             o.out = Path.of(value(args, ++i, a));
+            break;
+          case "--forks":
+            o.forks = positive(a, value(args, ++i, a));
             break;
           default:
             throw new IllegalArgumentException("unknown option " + a);
@@ -253,11 +266,20 @@ public final class FilterLoad {
       System.out.print(USAGE);
       return;
     }
+    if (o.forks > 1) {
+      String result = Forks.run(o, args);
+      System.out.print(result);
+      if (o.out != null) {
+        Files.writeString(o.out.resolve("results.md"), result, StandardCharsets.UTF_8);
+        System.out.println("written: " + o.out.resolve("results.md"));
+      }
+      return;
+    }
     String load0 = loadAverage();
     long start = System.nanoTime();
     Server server = startServer(o.serverIdleMillis);
     int port = ((ServerConnector) server.getConnectors()[0]).getLocalPort();
-    String result;
+    Run result;
     try {
       result = run(o, port, load0, start);
     } catch (Exception | Error e) {
@@ -268,13 +290,17 @@ public final class FilterLoad {
     } finally {
       server.stop();
     }
-    System.out.print(result);
+    System.out.print(result.report);
     if (o.out != null) {
       Files.createDirectories(o.out);
-      Files.writeString(o.out.resolve("results.md"), result, StandardCharsets.UTF_8);
+      Files.writeString(o.out.resolve("results.md"), result.report, StandardCharsets.UTF_8);
+      Forks.writeRounds(o.out.resolve(Forks.ROUNDS), result.rounds, result.resent);
       System.out.println("written: " + o.out.resolve("results.md"));
     }
   }
+
+  /** A run's report, its rounds, and the raw client's resends (-1 if not counted). */
+  record Run(String report, List<Phase[]> rounds, long resent) {}
 
   /**
    * Jetty's dump of the server (connectors, endpoints and their connections' states) and a dump of
@@ -334,7 +360,7 @@ public final class FilterLoad {
     return handler;
   }
 
-  private static String run(Options o, int port, String load0, long start) throws Exception {
+  private static Run run(Options o, int port, String load0, long start) throws Exception {
     java.util.concurrent.atomic.AtomicLong resent = new java.util.concurrent.atomic.AtomicLong();
     org.eclipse.jetty.client.HttpClient jetty = null;
     Driver driver;
@@ -366,8 +392,11 @@ public final class FilterLoad {
         }
         rounds.add(round);
       }
-      return Report.markdown(
-          o, rounds, driver.pooled(), load0, loadAverage(), start, o.client.equals("raw") ? resent.get() : -1);
+      long resends = o.client.equals("raw") ? resent.get() : -1;
+      return new Run(
+          Report.markdown(o, List.of(rounds), driver.pooled(), load0, loadAverage(), start, resends),
+          rounds,
+          resends);
     } finally {
       driver.close();
       if (jetty != null) {
@@ -931,26 +960,166 @@ public final class FilterLoad {
     }
   }
 
+  /**
+   * {@code --forks N}: the run repeated in N JVMs, one after the other, and one report over them.
+   *
+   * <p>Why: the rounds of one JVM share what its JIT compiled, so the spread between the rounds of
+   * one run understates how far another run of the same code lands (about a point of throughput on
+   * this machine, against bootstrap intervals of half that). Several JVMs sample that spread too,
+   * as JMH's forks do, and the report's intervals resample the JVMs as well as their rounds.
+   */
+  static final class Forks {
+    /** The file, next to {@code results.md}, that holds a run's rounds for the parent to read. */
+    static final String ROUNDS = "rounds.tsv";
+
+    private static final String HEADER =
+        "round\tconfig\trequests\telapsed_ns\tp50_ns\tp99_ns\tserver_bytes";
+
+    private Forks() {}
+
+    static String run(Options o, String[] args) throws IOException, InterruptedException {
+      String load0 = loadAverage();
+      long start = System.nanoTime();
+      Path base = o.out != null ? o.out : Files.createTempDirectory("filterload-forks");
+      Files.createDirectories(base);
+      List<String> command = command(args);
+      List<List<Phase[]>> forks = new ArrayList<>();
+      long resent = o.client.equals("raw") ? 0 : -1;
+      for (int k = 1; k <= o.forks; k++) {
+        Path dir = base.resolve("fork-" + k);
+        Files.createDirectories(dir);
+        List<String> cmd = new ArrayList<>(command);
+        cmd.add("--out");
+        cmd.add(dir.toString());
+        Path log = dir.resolve("output.txt");
+        System.out.println("fork " + k + " of " + o.forks + ", output in " + log);
+        Process p =
+            new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        int status = p.waitFor();
+        if (status != 0) {
+          System.err.print(Files.readString(log, StandardCharsets.UTF_8));
+          throw new IllegalStateException(
+              "fork " + k + " exited with status " + status + " (its output is above and in " + log + ")");
+        }
+        long[] forkResent = {0};
+        forks.add(readRounds(dir.resolve(ROUNDS), forkResent));
+        resent = resent < 0 ? -1 : resent + forkResent[0];
+      }
+      return Report.markdown(o, forks, null, load0, loadAverage(), start, resent);
+    }
+
+    /**
+     * The command of one fork: this JVM's launcher, JVM options and class path, then the options
+     * given without {@code --forks} and {@code --out} (each fork gets its own {@code --out}).
+     */
+    static List<String> command(String[] args) {
+      List<String> cmd = new ArrayList<>();
+      cmd.add(
+          ProcessHandle.current()
+              .info()
+              .command()
+              .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+      cmd.addAll(java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments());
+      cmd.add("-cp");
+      cmd.add(System.getProperty("java.class.path"));
+      cmd.add(FilterLoad.class.getName());
+      cmd.addAll(childArgs(args));
+      return cmd;
+    }
+
+    /** {@code args} without {@code --forks N} and {@code --out DIR}. */
+    static List<String> childArgs(String[] args) {
+      List<String> out = new ArrayList<>();
+      for (int i = 0; i < args.length; i++) {
+        if (args[i].equals("--forks") || args[i].equals("--out")) {
+          i++;
+        } else {
+          out.add(args[i]);
+        }
+      }
+      return out;
+    }
+
+    static void writeRounds(Path file, List<Phase[]> rounds, long resent) throws IOException {
+      StringBuilder b = new StringBuilder("# resent ").append(resent).append('\n');
+      b.append(HEADER).append('\n');
+      for (int r = 0; r < rounds.size(); r++) {
+        for (Phase p : rounds.get(r)) {
+          b.append(r + 1).append('\t').append(p.config()).append('\t').append(p.requests())
+              .append('\t').append(p.elapsedNanos()).append('\t').append(p.p50())
+              .append('\t').append(p.p99()).append('\t').append(p.serverBytes()).append('\n');
+        }
+      }
+      Files.writeString(file, b, StandardCharsets.UTF_8);
+    }
+
+    /** Reads what {@link #writeRounds} wrote; {@code resent[0]} gets the resend count. */
+    static List<Phase[]> readRounds(Path file, long[] resent) throws IOException {
+      List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+      if (lines.size() < 2 || !lines.get(0).startsWith("# resent ") || !lines.get(1).equals(HEADER)) {
+        throw new IOException(file + " is not a FilterLoad rounds file");
+      }
+      resent[0] = Long.parseLong(lines.get(0).substring("# resent ".length()));
+      List<Phase[]> rounds = new ArrayList<>();
+      for (String line : lines.subList(2, lines.size())) {
+        String[] f = line.split("\t");
+        if (f.length != 7) {
+          throw new IOException(file + ": bad line \"" + line + "\"");
+        }
+        int round = Integer.parseInt(f[0]);
+        int config = Integer.parseInt(f[1]);
+        if (round < 1 || round > rounds.size() + 1 || config < 0 || config >= CONFIGS.length) {
+          throw new IOException(file + ": bad line \"" + line + "\"");
+        }
+        if (round > rounds.size()) {
+          rounds.add(new Phase[CONFIGS.length]);
+        }
+        rounds.get(round - 1)[config] =
+            new Phase(config, Long.parseLong(f[2]), Long.parseLong(f[3]), Long.parseLong(f[4]),
+                Long.parseLong(f[5]), Long.parseLong(f[6]));
+      }
+      for (Phase[] r : rounds) {
+        for (Phase p : r) {
+          if (p == null) {
+            throw new IOException(file + ": a round lacks a configuration");
+          }
+        }
+      }
+      return rounds;
+    }
+  }
+
   /** Formats the result. */
   static final class Report {
     private Report() {}
 
-    /** {@code resent}: the raw client's resends (see {@link RawRequester}), or -1 if not counted. */
+    /**
+     * {@code forks}: the rounds of each JVM (one list for a single run); {@code pooled}: every
+     * latency of each configuration, or null when the rounds come from forks; {@code resent}: the
+     * raw client's resends (see {@link RawRequester}), or -1 if not counted.
+     */
     static String markdown(
         Options o,
-        List<Phase[]> rounds,
+        List<List<Phase[]>> forks,
         Samples[] pooled,
         String load0,
         String load1,
         long start,
         long resent) {
+      List<Phase[]> rounds = new ArrayList<>();
+      forks.forEach(rounds::addAll);
+      boolean forked = forks.size() > 1;
       StringBuilder b = new StringBuilder();
       b.append("# ContextServletFilter under load (io.ctx4j.bench.servlet.FilterLoad)\n\n");
       b.append("- **Date**: ").append(Instant.now()).append('\n');
       b.append("- **Mode**: ")
           .append(o.quick ? "quick (a smoke test; numbers are not meaningful)" : "full")
+          .append(forked
+              ? String.format(Locale.ROOT, ": %d forks (JVMs run one after the other, each in its"
+                  + " `fork-K` folder) x", forks.size())
+              : ":")
           .append(String.format(Locale.ROOT,
-              ": %d rounds x %d configurations x %d ms phases, rotating order; %d ms warm-up; %d"
+              " %d rounds x %d configurations x %d ms phases, rotating order; %d ms warm-up; %d"
                   + " closed-loop connections%n",
               o.rounds, CONFIGS.length, o.phaseMillis, o.warmupMillis, o.connections));
       b.append("- **Server**: embedded Jetty ").append(Jetty.VERSION)
@@ -979,13 +1148,18 @@ public final class FilterLoad {
       b.append("- **CPUs**: ").append(Runtime.getRuntime().availableProcessors())
           .append("; **load average** (1, 5, 15 min) at start: ").append(load0)
           .append(", at end: ").append(load1).append('\n');
-      double[] noneRps = rounds.stream().mapToDouble(r -> r[0].rps()).toArray();
-      double cv = coefficientOfVariation(noneRps);
+      // The noise within a JVM: with forks, the median over them (a fork's start is not noise).
+      double[] cvs = new double[forks.size()];
+      for (int f = 0; f < cvs.length; f++) {
+        cvs[f] = coefficientOfVariation(forks.get(f).stream().mapToDouble(r -> r[0].rps()).toArray());
+      }
+      double cv = median(cvs);
       boolean noisy = cv > NOISY_CV;
       b.append(String.format(Locale.ROOT, "- **Duration**: %.0f s%n", (System.nanoTime() - start) / 1e9));
       b.append(String.format(Locale.ROOT,
-          "- **Noise**: `none`'s throughput varied between rounds by %.1f%% (coefficient of variation)%s%n%n",
+          "- **Noise**: `none`'s throughput varied between rounds by %.1f%% (coefficient of variation%s)%s%n%n",
           100 * cv,
+          forked ? " within a fork, median of the forks" : "",
           noisy
               ? String.format(Locale.ROOT, ", above %.0f%%: the machine was too noisy to judge a 2%% goal"
                   + " (the intervals below assume the noise hits the configurations of a round alike,"
@@ -997,8 +1171,6 @@ public final class FilterLoad {
           + " server alloc. B/request |\n");
       b.append("|---|---:|---:|---:|---:|---:|\n");
       for (int c = 0; c < CONFIGS.length; c++) {
-        long[] all = Arrays.copyOf(pooled[c].values, pooled[c].size);
-        Arrays.sort(all);
         int cc = c;
         double[] rps = rounds.stream().mapToDouble(r -> r[cc].rps()).toArray();
         long bytes = 0;
@@ -1007,28 +1179,69 @@ public final class FilterLoad {
           bytes = r[c].serverBytes() < 0 || bytes < 0 ? -1 : bytes + r[c].serverBytes();
           requests += r[c].requests();
         }
+        double p50;
+        double p99;
+        if (pooled != null) {
+          long[] all = Arrays.copyOf(pooled[c].values, pooled[c].size);
+          Arrays.sort(all);
+          p50 = percentile(all, 0.50);
+          p99 = percentile(all, 0.99);
+        } else {
+          p50 = median(rounds.stream().mapToDouble(r -> r[cc].p50()).toArray());
+          p99 = median(rounds.stream().mapToDouble(r -> r[cc].p99()).toArray());
+        }
         b.append(String.format(Locale.ROOT, "| `%s` | %d | %.0f | %.1f | %.1f | %s |%n",
-            CONFIGS[c], all.length, median(rps), percentile(all, 0.50) / 1e3,
-            percentile(all, 0.99) / 1e3,
+            CONFIGS[c], requests, median(rps), p50 / 1e3, p99 / 1e3,
             bytes < 0 ? "n/a" : String.format(Locale.ROOT, "%.0f", (double) bytes / requests)));
       }
-      b.append("\np50 and p99 here are over every request of the configuration in all rounds. Server"
+      b.append(pooled != null
+          ? "\np50 and p99 here are over every request of the configuration in all rounds."
+          : "\np50 and p99 here are the medians of the rounds' own p50 and p99 (the forks keep"
+              + " their latencies).");
+      b.append(" Server"
           + " allocation: bytes allocated by Jetty's threads (ThreadMXBean) during the phases of the"
           + " configuration, over its requests; the difference to `none` is the filter's.\n\n");
+
+      if (forked) {
+        b.append("## Per fork (medians of the fork's per-round costs, throughput / p99)\n\n");
+        b.append("| fork | rounds | CV of `none` |");
+        for (int c = 1; c < CONFIGS.length; c++) {
+          b.append(" `").append(CONFIGS[c]).append("` |");
+        }
+        b.append("\n|---:|---:|---:|").append("---|".repeat(CONFIGS.length - 1)).append('\n');
+        for (int f = 0; f < forks.size(); f++) {
+          List<Phase[]> fr = forks.get(f);
+          b.append(String.format(Locale.ROOT, "| %d | %d | %.1f%% |", f + 1, fr.size(), 100 * cvs[f]));
+          for (int c = 1; c < CONFIGS.length; c++) {
+            int cc = c;
+            double thr = median(fr.stream().mapToDouble(r -> r[cc].rps() / r[0].rps()).toArray());
+            double p99 = median(fr.stream().mapToDouble(r -> (double) r[cc].p99() / r[0].p99()).toArray());
+            b.append(String.format(Locale.ROOT, " %+.1f%% / %+.1f%% |", 100 * (1 - thr), 100 * (p99 - 1)));
+          }
+          b.append('\n');
+        }
+        b.append('\n');
+      }
 
       b.append("## Cost of the filter: median of per-round ratios, bootstrap 95% interval\n\n");
       b.append("| configuration vs `none` | throughput ratio | p50 ratio | p99 ratio |"
           + " throughput cost | p99 cost | goal (< 2% each) |\n");
       b.append("|---|---|---|---|---:|---:|---|\n");
       for (int c = 1; c < CONFIGS.length; c++) {
-        double[] thr = new double[rounds.size()];
-        double[] p50 = new double[rounds.size()];
-        double[] p99 = new double[rounds.size()];
-        for (int r = 0; r < rounds.size(); r++) {
-          Phase[] round = rounds.get(r);
-          thr[r] = round[c].rps() / round[0].rps();
-          p50[r] = (double) round[c].p50() / round[0].p50();
-          p99[r] = (double) round[c].p99() / round[0].p99();
+        double[][] thr = new double[forks.size()][];
+        double[][] p50 = new double[forks.size()][];
+        double[][] p99 = new double[forks.size()][];
+        for (int f = 0; f < forks.size(); f++) {
+          List<Phase[]> fr = forks.get(f);
+          thr[f] = new double[fr.size()];
+          p50[f] = new double[fr.size()];
+          p99[f] = new double[fr.size()];
+          for (int r = 0; r < fr.size(); r++) {
+            Phase[] round = fr.get(r);
+            thr[f][r] = round[c].rps() / round[0].rps();
+            p50[f][r] = (double) round[c].p50() / round[0].p50();
+            p99[f][r] = (double) round[c].p99() / round[0].p99();
+          }
         }
         double[] t = bootstrap(thr, 1 + c);
         double[] q = bootstrap(p99, 21 + c);
@@ -1056,23 +1269,34 @@ public final class FilterLoad {
       b.append("\nA ratio is the filter configuration's value over `none`'s in the same round;"
           + " the table gives the median over the rounds and, in brackets, a 95% percentile"
           + " bootstrap interval of that median (10,000 resamples of the rounds with replacement,"
+          + (forked ? " each resample first drawing the forks with replacement, then each drawn"
+              + " fork's rounds," : "")
           + " fixed seed). Throughput cost = 1 - throughput ratio; p99 cost = p99 ratio - 1, each with the"
           + " interval in percent. The goal is met when both intervals lie below 2%, missed when"
           + " either lies above; no verdict when the machine was noisy (see Noise).\n\n");
 
       b.append("## Rounds\n\n| round | ");
+      if (forked) {
+        b.append("fork | ");
+      }
       for (String c : CONFIGS) {
         b.append(c).append(" req/s | ").append(c).append(" p50/p99 µs | ");
       }
-      b.append('\n').append("|---:|");
+      b.append('\n').append(forked ? "|---:|---:|" : "|---:|");
       b.append("---:|---:|".repeat(CONFIGS.length)).append('\n');
-      for (int r = 0; r < rounds.size(); r++) {
-        b.append("| ").append(r + 1).append(" | ");
-        for (Phase p : rounds.get(r)) {
-          b.append(String.format(Locale.ROOT, "%.0f | %.1f / %.1f | ",
-              p.rps(), p.p50() / 1e3, p.p99() / 1e3));
+      for (int f = 0; f < forks.size(); f++) {
+        List<Phase[]> fr = forks.get(f);
+        for (int r = 0; r < fr.size(); r++) {
+          b.append("| ").append(r + 1).append(" | ");
+          if (forked) {
+            b.append(f + 1).append(" | ");
+          }
+          for (Phase p : fr.get(r)) {
+            b.append(String.format(Locale.ROOT, "%.0f | %.1f / %.1f | ",
+                p.rps(), p.p50() / 1e3, p.p99() / 1e3));
+          }
+          b.append('\n');
         }
-        b.append('\n');
       }
       return b.toString();
     }
@@ -1099,19 +1323,41 @@ public final class FilterLoad {
 
     /** {median, low, high}: the median and a 95% percentile-bootstrap interval of it. */
     static double[] bootstrap(double[] values, long seed) {
+      return bootstrap(new double[][] {values}, seed);
+    }
+
+    /**
+     * {median, low, high} of the values of all groups (the forks): the median and a 95%
+     * percentile-bootstrap interval of it, each resample drawing as many groups as there are with
+     * replacement, then as many values from each drawn group as it has, with replacement. With one
+     * group this is the plain bootstrap of its values, with the same draws.
+     */
+    static double[] bootstrap(double[][] groups, long seed) {
       SplittableRandom random = new SplittableRandom(seed);
       int resamples = 10_000;
+      int longest = 0;
+      double[] all = new double[0];
+      for (double[] g : groups) {
+        longest = Math.max(longest, g.length);
+        int n = all.length;
+        all = Arrays.copyOf(all, n + g.length);
+        System.arraycopy(g, 0, all, n, g.length);
+      }
       double[] medians = new double[resamples];
-      double[] sample = new double[values.length];
+      double[] sample = new double[longest * groups.length];
       for (int i = 0; i < resamples; i++) {
-        for (int j = 0; j < values.length; j++) {
-          sample[j] = values[random.nextInt(values.length)];
+        int n = 0;
+        for (int k = 0; k < groups.length; k++) {
+          double[] g = groups.length == 1 ? groups[0] : groups[random.nextInt(groups.length)];
+          for (int j = 0; j < g.length; j++) {
+            sample[n++] = g[random.nextInt(g.length)];
+          }
         }
-        medians[i] = median(sample);
+        medians[i] = median(n == sample.length ? sample : Arrays.copyOf(sample, n));
       }
       Arrays.sort(medians);
       return new double[] {
-        median(values), medians[(int) (0.025 * resamples)], medians[(int) (0.975 * resamples) - 1]
+        median(all), medians[(int) (0.025 * resamples)], medians[(int) (0.975 * resamples) - 1]
       };
     }
   }

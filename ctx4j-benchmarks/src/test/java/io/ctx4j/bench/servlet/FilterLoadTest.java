@@ -16,6 +16,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpTimeoutException;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.SplittableRandom;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -26,6 +27,7 @@ import org.eclipse.jetty.io.EndPoint;
 import org.eclipse.jetty.server.ServerConnector;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The load harness's failure paths, against real Jetty: a request that gets no answer or a wrong
@@ -524,10 +526,114 @@ class FilterLoadTest {
     for (String option :
         new String[] {
           "--quick", "--out", "--rounds", "--phase-ms", "--warmup-ms", "--connections",
-          "--server-idle-ms", "--client", "--help"
+          "--server-idle-ms", "--client", "--forks", "--help"
         }) {
       assertTrue(FilterLoad.USAGE.contains(option), () -> "usage does not name " + option);
     }
+  }
+
+  @Test
+  void forksTakeTheOtherOptionsAndTheirOwnOut() {
+    assertEquals(3, FilterLoad.Options.parse(new String[] {"--forks", "3"}).forks);
+    assertEquals(1, FilterLoad.Options.parse(new String[0]).forks);
+    assertEquals(
+        "--forks must be a positive integer, got \"0\"",
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> FilterLoad.Options.parse(new String[] {"--forks", "0"}))
+            .getMessage());
+    assertEquals(
+        java.util.List.of("--quick", "--client", "jetty", "--rounds", "5"),
+        FilterLoad.Forks.childArgs(
+            new String[] {"--quick", "--forks", "4", "--client", "jetty", "--out", "x", "--rounds", "5"}));
+    java.util.List<String> cmd = FilterLoad.Forks.command(new String[] {"--forks", "2", "--quick"});
+    assertEquals(
+        java.util.List.of(FilterLoad.class.getName(), "--quick"),
+        cmd.subList(cmd.size() - 2, cmd.size()));
+    assertEquals(System.getProperty("java.class.path"), cmd.get(cmd.size() - 3));
+  }
+
+  /**
+   * Three forks whose rounds agree within each fork but not with each other: the plain bootstrap
+   * of all rounds sees many rounds and a narrow interval; the forks' bootstrap sees three JVMs, and
+   * its interval reaches from one fork's level to another's.
+   */
+  @Test
+  void theForksBootstrapResamplesTheForksAsWellAsTheirRounds() {
+    double[][] forks = new double[3][40];
+    double[] levels = {1.00, 1.02, 1.04};
+    SplittableRandom random = new SplittableRandom(7);
+    for (int f = 0; f < 3; f++) {
+      for (int r = 0; r < 40; r++) {
+        forks[f][r] = levels[f] + (random.nextDouble() - 0.5) * 0.002;
+      }
+    }
+    double[] all = new double[120];
+    for (int f = 0; f < 3; f++) {
+      System.arraycopy(forks[f], 0, all, 40 * f, 40);
+    }
+    double[] plain = FilterLoad.Report.bootstrap(all, 3);
+    double[] nested = FilterLoad.Report.bootstrap(forks, 3);
+    assertEquals(plain[0], nested[0], "the same median");
+    assertTrue(plain[2] - plain[1] < 0.021, () -> "plain " + Arrays.toString(plain));
+    assertTrue(nested[1] < 1.005 && nested[2] > 1.035, () -> "forks " + Arrays.toString(nested));
+    // One fork: the plain bootstrap, draw for draw.
+    assertTrue(Arrays.equals(FilterLoad.Report.bootstrap(forks[1], 5),
+        FilterLoad.Report.bootstrap(new double[][] {forks[1]}, 5)));
+  }
+
+  /** Two real forks (child JVMs of this test's JVM), each a quick run, and one report over both. */
+  @Test
+  @Timeout(120)
+  void forksRunInTheirOwnJvmsAndTheReportPoolsTheirRounds(@TempDir java.nio.file.Path dir)
+      throws Exception {
+    FilterLoad.main(new String[] {"--quick", "--forks", "2", "--out", dir.toString()});
+    String report = java.nio.file.Files.readString(dir.resolve("results.md"));
+    assertTrue(report.contains("2 forks (JVMs run one after the other"), report);
+    assertTrue(report.contains("## Per fork"), report);
+    for (int k = 1; k <= 2; k++) {
+      java.nio.file.Path fork = dir.resolve("fork-" + k);
+      long[] resent = new long[1];
+      java.util.List<FilterLoad.Phase[]> rounds =
+          FilterLoad.Forks.readRounds(fork.resolve(FilterLoad.Forks.ROUNDS), resent);
+      assertEquals(2, rounds.size(), "the quick mode's rounds");
+      for (FilterLoad.Phase[] round : rounds) {
+        for (FilterLoad.Phase p : round) {
+          assertTrue(p.requests() > 0, "requests in every phase");
+        }
+      }
+      assertTrue(java.nio.file.Files.readString(fork.resolve("results.md")).contains("quick"));
+      // Rounds 1 and 2 of both forks, numbered within their fork, in the pooled table.
+      assertTrue(report.contains("| 2 | " + k + " | "), report);
+    }
+  }
+
+  @Test
+  void aRoundsFileThatIsNotOneIsRejectedByName(@TempDir java.nio.file.Path dir) throws Exception {
+    java.nio.file.Path file = dir.resolve("rounds.tsv");
+    java.util.List<FilterLoad.Phase[]> rounds =
+        java.util.Collections.singletonList(
+            new FilterLoad.Phase[] {
+              new FilterLoad.Phase(0, 10, 1_000, 5, 9, -1),
+              new FilterLoad.Phase(1, 11, 1_000, 6, 10, 100),
+              new FilterLoad.Phase(2, 12, 1_000, 7, 11, 200)
+            });
+    FilterLoad.Forks.writeRounds(file, rounds, 4);
+    long[] resent = new long[1];
+    FilterLoad.Phase[] back = FilterLoad.Forks.readRounds(file, resent).get(0);
+    assertEquals(4, resent[0]);
+    assertEquals(Arrays.asList(rounds.get(0)), Arrays.asList(back));
+    java.util.List<String> lines = java.nio.file.Files.readAllLines(file);
+    java.nio.file.Files.write(file, lines.subList(0, lines.size() - 1));
+    assertEquals(
+        file + ": a round lacks a configuration",
+        assertThrows(IOException.class, () -> FilterLoad.Forks.readRounds(file, resent))
+            .getMessage());
+    java.nio.file.Files.writeString(file, "round\tconfig\n");
+    assertTrue(
+        assertThrows(IOException.class, () -> FilterLoad.Forks.readRounds(file, resent))
+            .getMessage()
+            .endsWith("is not a FilterLoad rounds file"));
   }
 
   /** A requester whose call blocks, like a read with no answer, until the requester is closed. */
