@@ -995,7 +995,20 @@ public final class FilterLoad {
         System.out.println("fork " + k + " of " + o.forks + ", output in " + log);
         Process p =
             new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-        int status = p.waitFor();
+        // A fork outlives neither this JVM (killed, or ended by a signal) nor an interrupted wait.
+        Thread reaper = new Thread(p::destroyForcibly, "filterload-fork-reaper");
+        Runtime.getRuntime().addShutdownHook(reaper);
+        int status;
+        try {
+          status = p.waitFor();
+        } finally {
+          p.destroyForcibly();
+          try {
+            Runtime.getRuntime().removeShutdownHook(reaper);
+          } catch (IllegalStateException shuttingDown) {
+            // The hook is running or about to: it does the same.
+          }
+        }
         if (status != 0) {
           System.err.print(Files.readString(log, StandardCharsets.UTF_8));
           throw new IllegalStateException(

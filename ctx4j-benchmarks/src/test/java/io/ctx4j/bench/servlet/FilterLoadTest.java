@@ -308,7 +308,8 @@ class FilterLoadTest {
         }
         long giveUp = System.nanoTime() + 10_000_000_000L;
         while (!connector.getConnectedEndPoints().isEmpty() && System.nanoTime() < giveUp) {
-          Thread.onSpinWait();
+          // A poll on another process's progress, which nothing here can be told of; not a timing.
+      java.util.concurrent.locks.LockSupport.parkNanos(10_000_000L);
         }
         assertTrue(connector.getConnectedEndPoints().isEmpty(), "Jetty did not close its end");
         assertEquals(0, resent.get(), "nothing was resent before the close");
@@ -606,6 +607,45 @@ class FilterLoadTest {
       // Rounds 1 and 2 of both forks, numbered within their fork, in the pooled table.
       assertTrue(report.contains("| 2 | " + k + " | "), report);
     }
+  }
+
+  /** Interrupting the parent ends the fork it waits for: no JVM is left running the load. */
+  @Test
+  @Timeout(120)
+  void anInterruptedParentLeavesNoForkRunning(@TempDir java.nio.file.Path dir) throws Exception {
+    String[] args = {"--quick", "--rounds", "100000", "--forks", "2", "--out", dir.toString()};
+    FilterLoad.Options o = FilterLoad.Options.parse(args);
+    java.util.concurrent.atomic.AtomicReference<Throwable> thrown =
+        new java.util.concurrent.atomic.AtomicReference<>();
+    Thread parent =
+        new Thread(
+            () -> {
+              try {
+                FilterLoad.Forks.run(o, args);
+              } catch (Throwable t) {
+                thrown.set(t);
+              }
+            });
+    parent.start();
+    ProcessHandle fork = null;
+    // Wait for the first fork to have started and begun writing its output.
+    java.nio.file.Path log = dir.resolve("fork-1").resolve("output.txt");
+    while (fork == null || !java.nio.file.Files.exists(log) || java.nio.file.Files.size(log) == 0) {
+      assertTrue(parent.isAlive(), () -> "the parent ended early: " + thrown.get());
+      fork = ProcessHandle.current().children().findFirst().orElse(null);
+      // A poll on another process's progress, which nothing here can be told of; not a timing.
+      java.util.concurrent.locks.LockSupport.parkNanos(10_000_000L);
+    }
+    try {
+      parent.interrupt();
+      parent.join();
+      assertInstanceOf(InterruptedException.class, thrown.get());
+      fork.onExit().get(30, TimeUnit.SECONDS);
+      assertFalse(fork.isAlive());
+    } finally {
+      fork.destroyForcibly(); // a failed check leaves no load running behind the other tests
+    }
+    assertFalse(java.nio.file.Files.exists(dir.resolve("fork-2")), "no second fork after the interrupt");
   }
 
   @Test
