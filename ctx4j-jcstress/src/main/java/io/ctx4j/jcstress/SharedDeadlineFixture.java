@@ -8,7 +8,7 @@ import java.time.Instant;
 
 /** What the shared-deadline tests start from: a root on a manual clock, so no deadline fires. */
 final class SharedDeadlineFixture {
-  static final Duration TIMEOUT = Duration.ofSeconds(30); // a 10 ms window
+  static final Duration TIMEOUT = Duration.ofSeconds(1); // a 10 ms window
   static final Throwable CAUSE = new IllegalStateException("deadline");
 
   private SharedDeadlineFixture() {}

@@ -61,7 +61,7 @@ import java.util.Objects;
  *
  * <p>Requests that arrive in the same window with the same timeout, from 100 ms to one day, share
  * one deadline context under the root, and each request's context is a child of it. The window is
- * 1 ms for timeouts under a second and 10 ms from a second on, at most 1% of the timeout. A
+ * 1% of the timeout in whole milliseconds, at least one (10 ms for a second, 300 ms for 30 s). A
  * request's deadline is the start of its window plus the timeout: up to one window earlier than
  * asked, never later. The deadline's timer and its registration with the root are then paid once
  * per window, not once per request. A request's context still ends on its own (completion,

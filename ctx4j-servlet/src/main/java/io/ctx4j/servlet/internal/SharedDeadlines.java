@@ -11,18 +11,19 @@ import java.time.Instant;
 import java.util.Objects;
 
 /**
- * Deadline contexts shared by the requests that arrive in the same window (1 ms, or 10 ms for
- * timeouts of a second or more) with the same timeout and cause. Not part of the API.
+ * Deadline contexts shared by the requests that arrive in the same window (1% of the timeout, in
+ * whole milliseconds, at least one) with the same timeout and cause. Not part of the API.
  *
  * <p>Why: a request with a deadline otherwise costs a deadline context of its own under the server
  * root: a timer scheduled and stopped, and a registration pushed on the root and withdrawn, with
  * cache lines that are cold by the time the request ends. Under load, requests carrying the same
  * timeout header arrive many to the millisecond; each now takes a plain {@code withCancel} child of
  * the shared deadline context, which registers with nothing unless someone waits on it, and the
- * deadline's cost is paid once per window. The window is 1 ms for timeouts under a second and
- * 10 ms from a second on: creating a deadline context runs code and touches memory that the rest
- * of the server has pushed out of the caches by then, which measured about 14 µs per creation
- * under FilterLoad's load, so a 1 ms window left a fair part of the cost in place. The shared
+ * deadline's cost is paid once per window. The window is as long as the rounding allows, 1% of the
+ * timeout (300 ms for 30 s): creating a deadline context runs code too rarely to be compiled well
+ * and touches memory that the rest of the server has pushed out of the caches by then, which
+ * measured about 14 µs per creation under FilterLoad's load. With a window of 1 ms that left a fair
+ * part of the cost in place, and with 10 ms still a third of the deadline's own CPU. The shared
  * deadline is the start of the window plus the timeout: up to one window earlier than the
  * request's own, never later (but for the instant between reading the clock for the window and
  * for the deadline). Only timeouts from {@link #MIN_TIMEOUT} to {@link #MAX_TIMEOUT} are shared:
@@ -65,9 +66,7 @@ public final class SharedDeadlines {
   /** The longest timeout shared; longer ones are rare and get a context of their own. */
   public static final Duration MAX_TIMEOUT = Duration.ofDays(1);
 
-  private static final long SHORT_WINDOW_NANOS = 1_000_000L;
-  private static final long LONG_WINDOW_NANOS = 10_000_000L;
-  private static final long LONG_WINDOW_FROM_NANOS = 1_000_000_000L; // 10 ms is then at most 1%
+  private static final long MILLI_NANOS = 1_000_000L;
   private static final int CLOSED = -1;
   private static final int SLOTS = 8; // a few distinct timeouts in use at once share nothing
   private static final VarHandle USERS;
@@ -140,7 +139,7 @@ public final class SharedDeadlines {
   public Entry take(long nowNanos, Duration timeout, Throwable cause) {
     assert shares(timeout) : timeout;
     long timeoutNanos = timeout.toNanos();
-    long window = timeoutNanos >= LONG_WINDOW_FROM_NANOS ? LONG_WINDOW_NANOS : SHORT_WINDOW_NANOS;
+    long window = windowNanos(timeoutNanos);
     long intoTick = Math.floorMod(nowNanos, window); // floor: nanoTime may be negative
     long tick = (nowNanos - intoTick) / window; // in units of the window, which the timeout implies
     int i = System.identityHashCode(cause) & (SLOTS - 1);
@@ -160,6 +159,18 @@ public final class SharedDeadlines {
       replaced.closeIfUnused(); // invariant 3, the replacer's side
     }
     return fresh;
+  }
+
+  /**
+   * The window of a timeout: 1% of it, rounded down to whole milliseconds, at least one
+   * millisecond (so 1 ms up to 199 ms, 10 ms for a second, 300 ms for 30 s). A shared deadline is
+   * then at most 1% of the timeout earlier than the request's own.
+   *
+   * @param timeoutNanos a timeout that {@link #shares(Duration)}, in nanoseconds
+   * @return the window in nanoseconds
+   */
+  static long windowNanos(long timeoutNanos) {
+    return Math.max(MILLI_NANOS, timeoutNanos / 100 / MILLI_NANOS * MILLI_NANOS);
   }
 
   /**

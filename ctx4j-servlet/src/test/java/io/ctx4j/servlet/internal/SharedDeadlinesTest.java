@@ -32,7 +32,7 @@ import org.junit.jupiter.api.Timeout;
  */
 class SharedDeadlinesTest {
   private static final Instant T0 = Instant.parse("2030-01-01T00:00:00Z");
-  private static final Duration TIMEOUT = Duration.ofSeconds(30);
+  private static final Duration TIMEOUT = Duration.ofSeconds(1); // a 10 ms window
   private static final long MS = 1_000_000L;
 
   private final ManualTimeSource clock = ManualTimeSource.startingAt(T0);
@@ -66,8 +66,29 @@ class SharedDeadlinesTest {
   }
 
   @Test
-  void timeoutsUnderASecondShareAMillisecondOnly() {
-    Duration short_ = Duration.ofMillis(999);
+  void theWindowIsOnePercentOfTheTimeoutInWholeMilliseconds() {
+    assertEquals(MS, SharedDeadlines.windowNanos(Duration.ofMillis(100).toNanos()));
+    assertEquals(MS, SharedDeadlines.windowNanos(Duration.ofMillis(199).toNanos()));
+    assertEquals(9 * MS, SharedDeadlines.windowNanos(Duration.ofMillis(999).toNanos()));
+    assertEquals(10 * MS, SharedDeadlines.windowNanos(Duration.ofSeconds(1).toNanos()));
+    assertEquals(300 * MS, SharedDeadlines.windowNanos(Duration.ofSeconds(30).toNanos()));
+    assertEquals(864_000 * MS, SharedDeadlines.windowNanos(Duration.ofDays(1).toNanos()));
+  }
+
+  @Test
+  void aThirtySecondTimeoutIsSharedForThreeHundredMilliseconds() {
+    Duration thirty = Duration.ofSeconds(30);
+    clock.advance(Duration.ofMillis(123));
+    SharedDeadlines.Entry first = shared.take(5_100 * MS + 123 * MS, thirty, cause);
+    assertSame(first, shared.take(5_100 * MS + 300 * MS - 1, thirty, cause));
+    assertNotSame(first, shared.take(5_400 * MS, thirty, cause));
+    // The window started 123 ms before the request: the deadline is 0.41% early, never late.
+    assertEquals(Optional.of(T0.plus(thirty)), first.context().deadline());
+  }
+
+  @Test
+  void timeoutsUnderTwoHundredMillisecondsShareAMillisecondOnly() {
+    Duration short_ = Duration.ofMillis(150);
     clock.advance(Duration.ofNanos(700_000));
     SharedDeadlines.Entry first = shared.take(5_000 * MS + 700_000, short_, cause);
     assertSame(first, shared.take(5_000 * MS + 999_999, short_, cause));
