@@ -47,7 +47,8 @@ import org.eclipse.jetty.util.Jetty;
  *       context, no deadline);
  *   <li>{@code filter+deadline}: the filter with its defaults, so the {@code Ctx4j-Timeout-Ms: 30000}
  *       header every request carries is parsed and gives the request a deadline (the requests of
- *       one millisecond share one deadline context and its timer), ended when the response
+ *       one window, 300 ms for this timeout, share one deadline context and its timer), ended when
+ *       the response
  *       completes.
  * </ul>
  *
