@@ -267,15 +267,16 @@ public final class FilterLoad {
       System.out.print(USAGE);
       return;
     }
-    if (o.forks > 1) {
-      String result = Forks.run(o, args);
-      System.out.print(result);
-      if (o.out != null) {
-        Files.writeString(o.out.resolve("results.md"), result, StandardCharsets.UTF_8);
-        System.out.println("written: " + o.out.resolve("results.md"));
-      }
-      return;
+    String report = o.forks > 1 ? Forks.run(o, args) : runInThisJvm(o);
+    System.out.print(report);
+    if (o.out != null) {
+      Files.writeString(o.out.resolve("results.md"), report, StandardCharsets.UTF_8);
+      System.out.println("written: " + o.out.resolve("results.md"));
     }
+  }
+
+  /** One run in this JVM; with {@code --out}, also writes its rounds for a parent of forks. */
+  private static String runInThisJvm(Options o) throws Exception {
     String load0 = loadAverage();
     long start = System.nanoTime();
     Server server = startServer(o.serverIdleMillis);
@@ -291,13 +292,11 @@ public final class FilterLoad {
     } finally {
       server.stop();
     }
-    System.out.print(result.report);
     if (o.out != null) {
       Files.createDirectories(o.out);
-      Files.writeString(o.out.resolve("results.md"), result.report, StandardCharsets.UTF_8);
       Forks.writeRounds(o.out.resolve(Forks.ROUNDS), result.rounds, result.resent);
-      System.out.println("written: " + o.out.resolve("results.md"));
     }
+    return result.report;
   }
 
   /** A run's report, its rounds, and the raw client's resends (-1 if not counted). */
@@ -1216,6 +1215,16 @@ public final class FilterLoad {
           + " allocation: bytes allocated by Jetty's threads (ThreadMXBean) during the phases of the"
           + " configuration, over its requests; the difference to `none` is the filter's.\n\n");
 
+      // [configuration][fork][round]: the round's figure over `none`'s; [0] unused.
+      double[][][] thr = new double[CONFIGS.length][][];
+      double[][][] p50 = new double[CONFIGS.length][][];
+      double[][][] p99 = new double[CONFIGS.length][][];
+      for (int c = 1; c < CONFIGS.length; c++) {
+        thr[c] = ratios(forks, c, Phase::rps);
+        p50[c] = ratios(forks, c, Phase::p50);
+        p99[c] = ratios(forks, c, Phase::p99);
+      }
+
       if (forked) {
         b.append("## Per fork (medians of the fork's per-round costs, throughput / p99)\n\n");
         b.append("| fork | rounds | CV of `none` |");
@@ -1227,10 +1236,8 @@ public final class FilterLoad {
           List<Phase[]> fr = forks.get(f);
           b.append(String.format(Locale.ROOT, "| %d | %d | %.1f%% |", f + 1, fr.size(), 100 * cvs[f]));
           for (int c = 1; c < CONFIGS.length; c++) {
-            int cc = c;
-            double thr = median(fr.stream().mapToDouble(r -> r[cc].rps() / r[0].rps()).toArray());
-            double p99 = median(fr.stream().mapToDouble(r -> (double) r[cc].p99() / r[0].p99()).toArray());
-            b.append(String.format(Locale.ROOT, " %+.1f%% / %+.1f%% |", 100 * (1 - thr), 100 * (p99 - 1)));
+            b.append(String.format(Locale.ROOT, " %+.1f%% / %+.1f%% |",
+                100 * (1 - median(thr[c][f])), 100 * (median(p99[c][f]) - 1)));
           }
           b.append('\n');
         }
@@ -1242,23 +1249,8 @@ public final class FilterLoad {
           + " throughput cost | p99 cost | goal (< 2% each) |\n");
       b.append("|---|---|---|---|---:|---:|---|\n");
       for (int c = 1; c < CONFIGS.length; c++) {
-        double[][] thr = new double[forks.size()][];
-        double[][] p50 = new double[forks.size()][];
-        double[][] p99 = new double[forks.size()][];
-        for (int f = 0; f < forks.size(); f++) {
-          List<Phase[]> fr = forks.get(f);
-          thr[f] = new double[fr.size()];
-          p50[f] = new double[fr.size()];
-          p99[f] = new double[fr.size()];
-          for (int r = 0; r < fr.size(); r++) {
-            Phase[] round = fr.get(r);
-            thr[f][r] = round[c].rps() / round[0].rps();
-            p50[f][r] = (double) round[c].p50() / round[0].p50();
-            p99[f][r] = (double) round[c].p99() / round[0].p99();
-          }
-        }
-        double[] t = bootstrap(thr, 1 + c);
-        double[] q = bootstrap(p99, 21 + c);
+        double[] t = bootstrap(thr[c], 1 + c);
+        double[] q = bootstrap(p99[c], 21 + c);
         // Costs as intervals: throughput cost = 1 - ratio, p99 cost = ratio - 1.
         double thrCostHigh = 1 - t[1];
         double thrCostLow = 1 - t[2];
@@ -1276,7 +1268,7 @@ public final class FilterLoad {
                     : "not resolved (an interval straddles 2%)";
         b.append(String.format(Locale.ROOT,
             "| `%s` | %s | %s | %s | %+.1f%% [%+.1f, %+.1f] | %+.1f%% [%+.1f, %+.1f] | %s |%n",
-            CONFIGS[c], format(t), format(bootstrap(p50, 11 + c)), format(q),
+            CONFIGS[c], format(t), format(bootstrap(p50[c], 11 + c)), format(q),
             100 * (1 - t[0]), 100 * thrCostLow, 100 * thrCostHigh,
             100 * (q[0] - 1), 100 * p99CostLow, 100 * p99CostHigh, verdict));
       }
@@ -1315,6 +1307,19 @@ public final class FilterLoad {
       return b.toString();
     }
 
+    /** Per fork, the per-round ratio of configuration {@code c}'s figure over {@code none}'s. */
+    static double[][] ratios(
+        List<List<Phase[]>> forks, int c, java.util.function.ToDoubleFunction<Phase> figure) {
+      double[][] out = new double[forks.size()][];
+      for (int f = 0; f < out.length; f++) {
+        out[f] =
+            forks.get(f).stream()
+                .mapToDouble(r -> figure.applyAsDouble(r[c]) / figure.applyAsDouble(r[0]))
+                .toArray();
+      }
+      return out;
+    }
+
     /** Above this coefficient of variation of the baseline's throughput, no verdict is given. */
     static final double NOISY_CV = 0.10;
 
@@ -1349,14 +1354,8 @@ public final class FilterLoad {
     static double[] bootstrap(double[][] groups, long seed) {
       SplittableRandom random = new SplittableRandom(seed);
       int resamples = 10_000;
-      int longest = 0;
-      double[] all = new double[0];
-      for (double[] g : groups) {
-        longest = Math.max(longest, g.length);
-        int n = all.length;
-        all = Arrays.copyOf(all, n + g.length);
-        System.arraycopy(g, 0, all, n, g.length);
-      }
+      int longest = Arrays.stream(groups).mapToInt(g -> g.length).max().orElse(0);
+      double[] all = Arrays.stream(groups).flatMapToDouble(Arrays::stream).toArray();
       double[] medians = new double[resamples];
       double[] sample = new double[longest * groups.length];
       for (int i = 0; i < resamples; i++) {
