@@ -140,8 +140,8 @@ public final class SharedDeadlines {
     assert shares(timeout) : timeout;
     long timeoutNanos = timeout.toNanos();
     long window = windowNanos(timeoutNanos);
-    long intoTick = Math.floorMod(nowNanos, window); // floor: nanoTime may be negative
-    long tick = (nowNanos - intoTick) / window; // in units of the window, which the timeout implies
+    long tick = Math.floorDiv(nowNanos, window); // floor: nanoTime may be negative
+    long intoTick = nowNanos - tick * window; // tick counts windows, which the timeout implies
     int i = System.identityHashCode(cause) & (SLOTS - 1);
     Entry current = (Entry) SLOT.getVolatile(slots, i);
     if (current != null
@@ -170,7 +170,7 @@ public final class SharedDeadlines {
    * @return the window in nanoseconds
    */
   static long windowNanos(long timeoutNanos) {
-    return Math.max(MILLI_NANOS, timeoutNanos / 100 / MILLI_NANOS * MILLI_NANOS);
+    return Math.max(MILLI_NANOS, timeoutNanos / (100 * MILLI_NANOS) * MILLI_NANOS);
   }
 
   /**
