@@ -96,6 +96,21 @@ class SharedDeadlinesTest {
     assertEquals(Optional.of(T0.plus(short_)), first.context().deadline());
   }
 
+  /** System.nanoTime() may be negative: windows still start at a multiple of their length. */
+  @Test
+  void aNegativeTimeFallsInTheWindowBelowIt() {
+    SharedDeadlines.Entry first = shared.take(-10 * MS, TIMEOUT, cause);
+    SharedDeadlines.Entry last = shared.take(-1, TIMEOUT, cause);
+    assertSame(first, last, "[-10 ms, 0) is one window");
+    assertNotSame(last, shared.take(0, TIMEOUT, cause));
+    // Asked at -1 ns into a window that started at -10 ms: the deadline is from the window's
+    // start, never later than the request's own.
+    SharedDeadlines fresh = new SharedDeadlines(root);
+    SharedDeadlines.Entry e = fresh.take(-1, TIMEOUT, new IllegalStateException());
+    assertEquals(
+        Optional.of(T0.minusNanos(10 * MS - 1).plus(TIMEOUT)), e.context().deadline());
+  }
+
   @Test
   void anotherTimeoutOrCauseGetsADeadlineOfItsOwn() {
     SharedDeadlines.Entry a = shared.take(7 * MS, TIMEOUT, cause);
