@@ -347,13 +347,15 @@ public final class ContextServletFilter implements Filter {
       ctx = Context.withTimeoutCause(root, timeout, cause);
     }
     RequestScope scope = new RequestScope(ctx, shared);
-    request.setAttribute(ATTRIBUTE, ctx);
-    ContainerHooks.attach(request, scope);
-    // Wrapped so that a failed write ends the context: the only disconnect notice Tomcat gives a
-    // synchronous handler, and Jetty's over HTTP/1.1.
-    ServletResponse res = new WatchedResponse((HttpServletResponse) response, scope);
     Throwable failure = null;
+    // Everything from here on is inside the try: a wrapper or attribute listener in front may throw
+    // from the setup too, and the context must end (its timer, its shared deadline) all the same.
     try {
+      request.setAttribute(ATTRIBUTE, ctx);
+      ContainerHooks.attach(request, scope);
+      // Wrapped so that a failed write ends the context: the only disconnect notice Tomcat gives a
+      // synchronous handler, and Jetty's over HTTP/1.1.
+      ServletResponse res = new WatchedResponse((HttpServletResponse) response, scope);
       invoke(ctx, chain, request, res);
     } catch (IOException | ServletException | RuntimeException | Error e) {
       failure = e;

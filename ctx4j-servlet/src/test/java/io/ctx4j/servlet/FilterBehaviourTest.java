@@ -12,6 +12,7 @@ import io.ctx4j.Context;
 import io.ctx4j.Key;
 import io.ctx4j.CancelableContext;
 import io.ctx4j.concurrent.CurrentContext;
+import io.ctx4j.internal.CoreInternals;
 import io.ctx4j.servlet.RequestCanceledException.Reason;
 import java.io.PrintWriter;
 import java.net.Socket;
@@ -335,6 +336,137 @@ class FilterBehaviourTest {
       assertTrue(probe.ended.await(10, TimeUnit.SECONDS));
       assertEquals(Boolean.TRUE, liveInSecondCycle.get(), "the first cycle's end did not end the context");
       assertEquals(Reason.RESPONSE_COMPLETED, probe.reason());
+    }
+  }
+
+  /** Where a wrapper from a filter in front breaks while this filter sets the request up. */
+  enum SetupFailure {
+    /** {@code setAttribute} of the context throws (a wrapper that refuses the attribute). */
+    ATTRIBUTE_REFUSED,
+    /** {@code getRequest()} throws once the context is stored: the container hooks unwrap it. */
+    UNWRAP_FAILS
+  }
+
+  /**
+   * A failure while the filter sets a request up, before the chain runs, ends the request's context
+   * like a failure in the chain: nothing stays registered on the root, no timer stays scheduled, and
+   * a shared deadline is given back (so it closes once replaced). One server per case, with a
+   * request of each kind: no deadline, a deadline of its own (50 ms, too short to share), a shared
+   * one (5 s). The clock is manual, so nothing expires on its own.
+   */
+  @ParameterizedTest
+  @org.junit.jupiter.params.provider.MethodSource("setupFailureCases")
+  void failureWhileSettingUpARequestEndsItsContextAndLeaksNothing(Containers c, SetupFailure failure)
+      throws Exception {
+    io.ctx4j.ManualTimeSource clock =
+        io.ctx4j.ManualTimeSource.startingAt(java.time.Instant.parse("2030-01-01T00:00:00Z"));
+    ContextServletFilter filter =
+        ContextServletFilter.builder()
+            .parent(Context.withTimeSource(Context.background(), clock))
+            .build();
+    Context root = filter.root();
+    AtomicReference<Context> stored = new AtomicReference<>();
+    jakarta.servlet.Filter inFront = new BreakingFilter(filter, failure, stored);
+    AtomicInteger handled = new AtomicInteger();
+    try (Containers.Running server = c.start(inFront, new TestServlet((req, res) -> handled.incrementAndGet()))) {
+      String[][] requests = {{}, {"Ctx4j-Timeout-Ms", "50"}, {"Ctx4j-Timeout-Ms", "5000"}};
+      for (String[] headers : requests) {
+        String[] all = java.util.Arrays.copyOf(headers, headers.length + 2);
+        all[headers.length] = "X-Break";
+        all[headers.length + 1] = "yes";
+        stored.set(null);
+        assertEquals(500, get(server.port, all).statusCode(), failure + " " + String.join(" ", headers));
+        Context ctx = stored.get();
+        assertNotNull(ctx, "the filter stored a context");
+        assertTrue(ctx.isDone(), "the context of a request whose setup failed ended");
+        RequestCanceledException cause = (RequestCanceledException) ctx.cause();
+        assertEquals(Reason.HANDLER_FAILED, cause.reason());
+        assertEquals(BreakingFilter.MESSAGE, cause.getCause().getMessage());
+      }
+      assertEquals(0, handled.get(), "the chain never ran");
+      // Left: the shared deadline still current, which no request holds; the 50 ms timer is gone.
+      assertEquals(1, filter.sharedDeadlinesKept());
+      assertEquals(1, CoreInternals.registrationCount(root), "registered on the root");
+      assertEquals(1, clock.pendingCount(), "timers scheduled");
+      // A later request in another window replaces the shared deadline: given back, it closes.
+      clock.advance(Duration.ofSeconds(1));
+      assertEquals(200, get(server.port, "Ctx4j-Timeout-Ms", "5000").statusCode());
+      assertEquals(1, handled.get());
+      assertEquals(1, CoreInternals.registrationCount(root), "registered on the root after the replacement");
+      assertEquals(1, clock.pendingCount(), "timers scheduled after the replacement");
+    }
+  }
+
+  static java.util.stream.Stream<org.junit.jupiter.params.provider.Arguments> setupFailureCases() {
+    return java.util.Arrays.stream(Containers.values())
+        .flatMap(c -> java.util.Arrays.stream(SetupFailure.values())
+            .map(f -> org.junit.jupiter.params.provider.Arguments.of(c, f)));
+  }
+
+  /**
+   * Stands for a filter in front of ours that wraps requests marked {@code X-Break}; the wrapper
+   * breaks as {@link SetupFailure} says, and lets the test see the context the filter stored.
+   */
+  private static final class BreakingFilter implements jakarta.servlet.Filter {
+    static final String MESSAGE = "broken wrapper";
+    private final ContextServletFilter filter;
+    private final SetupFailure failure;
+    private final AtomicReference<Context> stored;
+
+    BreakingFilter(ContextServletFilter filter, SetupFailure failure, AtomicReference<Context> stored) {
+      this.filter = filter;
+      this.failure = failure;
+      this.stored = stored;
+    }
+
+    @Override
+    public void init(jakarta.servlet.FilterConfig config) throws jakarta.servlet.ServletException {
+      filter.init(config);
+    }
+
+    @Override
+    public void doFilter(
+        jakarta.servlet.ServletRequest request,
+        jakarta.servlet.ServletResponse response,
+        jakarta.servlet.FilterChain chain)
+        throws java.io.IOException, jakarta.servlet.ServletException {
+      jakarta.servlet.http.HttpServletRequest http = (jakarta.servlet.http.HttpServletRequest) request;
+      if (http.getHeader("X-Break") == null) {
+        filter.doFilter(request, response, chain);
+        return;
+      }
+      filter.doFilter(
+          new jakarta.servlet.http.HttpServletRequestWrapper(http) {
+            private boolean armed;
+
+            @Override
+            public void setAttribute(String name, Object value) {
+              if (ContextServletFilter.ATTRIBUTE.equals(name)) {
+                stored.set((Context) value);
+                if (failure == SetupFailure.ATTRIBUTE_REFUSED) {
+                  throw new IllegalStateException(MESSAGE);
+                }
+                armed = true;
+              }
+              super.setAttribute(name, value);
+            }
+
+            @Override
+            public jakarta.servlet.ServletRequest getRequest() {
+              if (armed) {
+                armed = false;
+                throw new IllegalStateException(MESSAGE);
+              }
+              return super.getRequest();
+            }
+          },
+          response,
+          chain);
+    }
+
+    @Override
+    public void destroy() {
+      filter.destroy();
     }
   }
 }
