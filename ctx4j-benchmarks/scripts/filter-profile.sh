@@ -6,7 +6,8 @@
 # package -DskipTests). Uses the java on the PATH (the profiles in results/ used JDK 17).
 # Writes OUT_DIR/fl.jfr, OUT_DIR/results.md (FilterLoad's own, not a valid A/B under load),
 # OUT_DIR/run.log (with the process's user and sys time) and OUT_DIR/profile.md.
-# FILTER_LOAD_ARGS: extra FilterLoad arguments, e.g. "--client raw".
+# FILTER_LOAD_ARGS: extra FilterLoad arguments, e.g. "--client raw". Not --forks: the recording
+# below would stay with the parent (FilterLoad keeps file-naming JVM options from its forks).
 set -euo pipefail
 out=${1:?usage: filter-profile.sh OUT_DIR [JAR]}
 jar=${2:-ctx4j-benchmarks/target/benchmarks.jar}

@@ -7,6 +7,7 @@ import jakarta.servlet.http.HttpServlet;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -22,10 +23,12 @@ import java.util.Arrays;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.BrokenBarrierException;
 import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.stream.Collectors;
 import org.eclipse.jetty.ee11.servlet.FilterHolder;
 import org.eclipse.jetty.ee11.servlet.ServletContextHandler;
 import org.eclipse.jetty.ee11.servlet.ServletHolder;
@@ -65,7 +68,7 @@ import org.eclipse.jetty.util.Jetty;
  * java -Xms1g -Xmx1g -XX:+AlwaysPreTouch -cp ctx4j-benchmarks/target/benchmarks.jar \
  *     io.ctx4j.bench.servlet.FilterLoad [--quick] [--out DIR] [--rounds N] [--phase-ms MS]
  *     [--warmup-ms MS] [--connections N] [--server-idle-ms MS] [--client raw|jdk|jetty]
- *     [--forks N] [--help]
+ *     [--forks N] [--fork-jvm-option OPT]... [--help]
  * </pre>
  *
  * {@code --client} picks the load client: {@code raw} (the default), a minimal HTTP/1.1 client on
@@ -98,7 +101,7 @@ public final class FilterLoad {
   private static String usage(Options defaults) {
     return "usage: FilterLoad [--quick] [--out DIR] [--rounds N] [--phase-ms MS] [--warmup-ms MS]\n"
         + "                  [--connections N] [--server-idle-ms MS] [--client raw|jdk|jetty]\n"
-        + "                  [--forks N] [--help]\n"
+        + "                  [--forks N] [--fork-jvm-option OPT]... [--help]\n"
         + "  --quick            2 rounds of 300 ms phases, 4 connections (a smoke test)\n"
         + "  --out DIR          also write DIR/results.md (and DIR/rounds.tsv, the rounds' raw figures)\n"
         + "  --rounds N         rounds of one phase per configuration (default "
@@ -122,7 +125,13 @@ public final class FilterLoad {
         + "                     folder without --out), and report on all their rounds (default "
         + defaults.forks
         + ":\n"
-        + "                     this JVM only)\n";
+        + "                     this JVM only); JVM options that load an agent or name a file or\n"
+        + "                     a port (JFR, -Xlog files, JMX, debuggers) stay with this JVM\n"
+        + "  --fork-jvm-option OPT  a JVM option for every fork, in which {fork} stands for the\n"
+        + "                     fork's number, e.g. -XX:StartFlightRecording=filename=f{fork}.jfr\n"
+        + "                     (repeatable)\n"
+        + "  --as-fork          set by --forks on its forks: exit when standard input closes, that\n"
+        + "                     is, when the parent has ended, however it ended\n";
   }
 
   /** Options; the defaults are the full run's. */
@@ -136,6 +145,8 @@ public final class FilterLoad {
     long serverIdleMillis = -1;
     String client = "raw";
     int forks = 1;
+    final List<String> forkJvmOptions = new ArrayList<>();
+    boolean asFork;
     Path out;
 
     static Options parse(String[] args) {
@@ -181,6 +192,17 @@ public final class FilterLoad {
             break;
           case "--forks":
             o.forks = positive(a, value(args, ++i, a));
+            break;
+          case "--fork-jvm-option":
+            String option = value(args, ++i, a);
+            if (!option.startsWith("-")) {
+              throw new IllegalArgumentException(
+                  "--fork-jvm-option takes a JVM option (starting with -), got \"" + option + "\"");
+            }
+            o.forkJvmOptions.add(option);
+            break;
+          case "--as-fork":
+            o.asFork = true;
             break;
           default:
             throw new IllegalArgumentException("unknown option " + a);
@@ -266,6 +288,9 @@ public final class FilterLoad {
     if (o.help) {
       System.out.print(USAGE);
       return;
+    }
+    if (o.asFork) {
+      Forks.exitWhenClosed(System.in);
     }
     String report = o.forks > 1 ? Forks.run(o, args) : runInThisJvm(o);
     System.out.print(report);
@@ -982,19 +1007,28 @@ public final class FilterLoad {
       long start = System.nanoTime();
       Path base = o.out != null ? o.out : Files.createTempDirectory("filterload-forks");
       Files.createDirectories(base);
-      List<String> command = command(args);
+      List<String> jvmOptions = java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments();
+      List<String> kept = jvmOptions.stream().filter(j -> !perJvm(j)).collect(Collectors.toList());
+      if (kept.size() < jvmOptions.size()) {
+        List<String> left = new ArrayList<>(jvmOptions);
+        left.removeAll(kept);
+        System.out.println("JVM options kept by this JVM, not given to the forks (use --fork-jvm-option): " + left);
+      }
       List<List<Phase[]>> forks = new ArrayList<>();
       long resent = o.client.equals("raw") ? 0 : -1;
       for (int k = 1; k <= o.forks; k++) {
         Path dir = base.resolve("fork-" + k);
         Files.createDirectories(dir);
-        List<String> cmd = new ArrayList<>(command);
+        List<String> cmd = command(args, kept, o.forkJvmOptions, k);
         cmd.add("--out");
         cmd.add(dir.toString());
         Path log = dir.resolve("output.txt");
         System.out.println("fork " + k + " of " + o.forks + ", output in " + log);
-        Process p =
-            new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
+        forkEnvironment(pb.environment());
+        // Standard input stays a pipe from this JVM that nothing writes to: the fork (--as-fork)
+        // exits when it closes, which the kernel does when this JVM ends, even by SIGKILL.
+        Process p = pb.start();
         // A fork outlives neither this JVM (killed, or ended by a signal) nor an interrupted wait.
         Thread reaper = new Thread(p::destroyForcibly, "filterload-fork-reaper");
         Runtime.getRuntime().addShutdownHook(reaper);
@@ -1022,35 +1056,97 @@ public final class FilterLoad {
     }
 
     /**
-     * The command of one fork: this JVM's launcher, JVM options and class path, then the options
-     * given without {@code --forks} and {@code --out} (each fork gets its own {@code --out}).
+     * The command of fork number {@code fork}: this JVM's launcher, the JVM options {@code
+     * jvmOptions} (this JVM's, less the {@link #perJvm} ones), {@code forkJvmOptions} with {@code
+     * {fork}} replaced, this JVM's class path, then the options given without {@code --forks},
+     * {@code --fork-jvm-option} and {@code --out} (each fork gets its own {@code --out}), and
+     * {@code --as-fork}.
      */
-    static List<String> command(String[] args) {
+    static List<String> command(String[] args, List<String> jvmOptions, List<String> forkJvmOptions, int fork) {
       List<String> cmd = new ArrayList<>();
       cmd.add(
           ProcessHandle.current()
               .info()
               .command()
               .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
-      cmd.addAll(java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments());
+      cmd.addAll(jvmOptions);
+      for (String option : forkJvmOptions) {
+        cmd.add(option.replace("{fork}", Integer.toString(fork)));
+      }
       cmd.add("-cp");
       cmd.add(System.getProperty("java.class.path"));
       cmd.add(FilterLoad.class.getName());
       cmd.addAll(childArgs(args));
+      cmd.add("--as-fork");
       return cmd;
     }
 
-    /** {@code args} without {@code --forks N} and {@code --out DIR}. */
+    /** {@code args} without {@code --forks N}, {@code --fork-jvm-option OPT} and {@code --out DIR}. */
     static List<String> childArgs(String[] args) {
       List<String> out = new ArrayList<>();
       for (int i = 0; i < args.length; i++) {
-        if (args[i].equals("--forks") || args[i].equals("--out")) {
+        if (args[i].equals("--forks") || args[i].equals("--out") || args[i].equals("--fork-jvm-option")) {
           i++;
         } else {
           out.add(args[i]);
         }
       }
       return out;
+    }
+
+    /**
+     * Whether a JVM option belongs to this JVM alone: an agent (a profiler, a debugger's port), a
+     * flight recording, a log, heap dump or error file, or JMX's port. Given to every fork, each
+     * would write over the same file or fail to take the port this JVM already holds.
+     */
+    static boolean perJvm(String option) {
+      return option.startsWith("-agentlib:")
+          || option.startsWith("-agentpath:")
+          || option.startsWith("-javaagent:")
+          || option.startsWith("-Xrunjdwp")
+          || option.startsWith("-Xdebug")
+          || option.startsWith("-XX:StartFlightRecording")
+          || option.startsWith("-XX:FlightRecorderOptions")
+          || option.startsWith("-Xloggc:")
+          || (option.startsWith("-Xlog") && option.contains("file="))
+          || option.startsWith("-XX:HeapDumpPath")
+          || option.startsWith("-XX:ErrorFile")
+          || option.startsWith("-XX:LogFile")
+          || option.startsWith("-Dcom.sun.management.jmxremote");
+    }
+
+    /**
+     * Removes from a fork's environment the variables whose JVM options this JVM's own options
+     * already hold (the JVM lists them among its input arguments), so that a fork gets each once.
+     */
+    static void forkEnvironment(Map<String, String> env) {
+      env.remove("JAVA_TOOL_OPTIONS");
+      env.remove("JDK_JAVA_OPTIONS");
+      env.remove("_JAVA_OPTIONS");
+    }
+
+    /**
+     * In a fork: exits (status 3) once {@code in} reaches its end or fails. The parent holds the
+     * other end of the fork's standard input and never writes to it, and the kernel closes it when
+     * the parent ends, even killed by SIGKILL, which runs no shutdown hook to stop the fork.
+     */
+    static void exitWhenClosed(InputStream in) {
+      Thread watch =
+          new Thread(
+              () -> {
+                try {
+                  while (in.read() != -1) {
+                    // Nothing is sent; whatever is, is not a reason to stop.
+                  }
+                } catch (IOException e) {
+                  // The pipe broke: the parent is gone all the same.
+                }
+                System.err.println("FilterLoad: the parent of this fork has ended; exiting");
+                System.exit(3);
+              },
+              "filterload-parent-watch");
+      watch.setDaemon(true);
+      watch.start();
     }
 
     static void writeRounds(Path file, List<Phase[]> rounds, long resent) throws IOException {
@@ -1079,17 +1175,29 @@ public final class FilterLoad {
         if (f.length != 7) {
           throw new IOException(file + ": bad line \"" + line + "\"");
         }
-        int round = Integer.parseInt(f[0]);
-        int config = Integer.parseInt(f[1]);
-        if (round < 1 || round > rounds.size() + 1 || config < 0 || config >= CONFIGS.length) {
+        int round;
+        int config;
+        Phase phase;
+        try {
+          round = Integer.parseInt(f[0]);
+          config = Integer.parseInt(f[1]);
+          phase =
+              new Phase(config, Long.parseLong(f[2]), Long.parseLong(f[3]), Long.parseLong(f[4]),
+                  Long.parseLong(f[5]), Long.parseLong(f[6]));
+        } catch (NumberFormatException e) {
+          throw new IOException(file + ": bad line \"" + line + "\"", e);
+        }
+        if (round < 1 || round > rounds.size() + 1 || config < 0 || config >= CONFIGS.length
+            || phase.requests() < 0 || phase.elapsedNanos() <= 0) {
           throw new IOException(file + ": bad line \"" + line + "\"");
         }
         if (round > rounds.size()) {
           rounds.add(new Phase[CONFIGS.length]);
         }
-        rounds.get(round - 1)[config] =
-            new Phase(config, Long.parseLong(f[2]), Long.parseLong(f[3]), Long.parseLong(f[4]),
-                Long.parseLong(f[5]), Long.parseLong(f[6]));
+        if (rounds.get(round - 1)[config] != null) {
+          throw new IOException(file + ": round " + round + " has configuration " + config + " twice");
+        }
+        rounds.get(round - 1)[config] = phase;
       }
       for (Phase[] r : rounds) {
         for (Phase p : r) {

@@ -527,7 +527,7 @@ class FilterLoadTest {
     for (String option :
         new String[] {
           "--quick", "--out", "--rounds", "--phase-ms", "--warmup-ms", "--connections",
-          "--server-idle-ms", "--client", "--forks", "--help"
+          "--server-idle-ms", "--client", "--forks", "--fork-jvm-option", "--as-fork", "--help"
         }) {
       assertTrue(FilterLoad.USAGE.contains(option), () -> "usage does not name " + option);
     }
@@ -547,11 +547,101 @@ class FilterLoadTest {
         java.util.List.of("--quick", "--client", "jetty", "--rounds", "5"),
         FilterLoad.Forks.childArgs(
             new String[] {"--quick", "--forks", "4", "--client", "jetty", "--out", "x", "--rounds", "5"}));
-    java.util.List<String> cmd = FilterLoad.Forks.command(new String[] {"--forks", "2", "--quick"});
+    java.util.List<String> cmd =
+        FilterLoad.Forks.command(
+            new String[] {"--forks", "2", "--fork-jvm-option", "-Dk={fork}", "--quick"},
+            java.util.List.of("-Xmx1g"),
+            java.util.List.of("-Dk={fork}"),
+            2);
     assertEquals(
-        java.util.List.of(FilterLoad.class.getName(), "--quick"),
-        cmd.subList(cmd.size() - 2, cmd.size()));
-    assertEquals(System.getProperty("java.class.path"), cmd.get(cmd.size() - 3));
+        java.util.List.of("-Xmx1g", "-Dk=2", "-cp", System.getProperty("java.class.path"),
+            FilterLoad.class.getName(), "--quick", "--as-fork"),
+        cmd.subList(1, cmd.size()));
+    assertEquals(
+        "--fork-jvm-option takes a JVM option (starting with -), got \"Xmx1g\"",
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> FilterLoad.Options.parse(new String[] {"--fork-jvm-option", "Xmx1g"}))
+            .getMessage());
+  }
+
+  /**
+   * JVM options that load an agent or name a file or a port stay with the parent (each fork would
+   * write over the same file, or fail to take a port the parent holds); the others go to every
+   * fork once, and the environment variables that already gave options to the parent are not
+   * given again.
+   */
+  @Test
+  void optionsNamingAFileOrAPortStayWithTheParentAndNoneIsGivenTwice() {
+    for (String perJvm : new String[] {
+        "-agentlib:jdwp=transport=dt_socket,server=y,address=5005",
+        "-agentpath:/opt/ap/libasyncProfiler.so=start,file=x.collapsed",
+        "-javaagent:/opt/otel.jar",
+        "-XX:StartFlightRecording=filename=fl.jfr",
+        "-XX:FlightRecorderOptions=repository=/tmp/r",
+        "-Xlog:gc*:file=gc.log",
+        "-Xloggc:gc.log",
+        "-XX:HeapDumpPath=/tmp/h.hprof",
+        "-XX:ErrorFile=/tmp/err.log",
+        "-Dcom.sun.management.jmxremote.port=9010"}) {
+      assertTrue(FilterLoad.Forks.perJvm(perJvm), perJvm);
+    }
+    for (String shared : new String[] {
+        "-Xms1g", "-Xmx1g", "-XX:+AlwaysPreTouch", "-Xlog:gc", "-Dfoo=file=bar", "-XX:+UseParallelGC"}) {
+      assertFalse(FilterLoad.Forks.perJvm(shared), shared);
+    }
+    java.util.Map<String, String> env = new java.util.HashMap<>(java.util.Map.of(
+        "JAVA_TOOL_OPTIONS", "-Dx=1", "JDK_JAVA_OPTIONS", "-Dy=2", "_JAVA_OPTIONS", "-Dz=3",
+        "PATH", "/usr/bin"));
+    FilterLoad.Forks.forkEnvironment(env);
+    assertEquals(java.util.Map.of("PATH", "/usr/bin"), env);
+  }
+
+  /**
+   * A parent killed with SIGKILL runs no shutdown hook; its fork still ends, on its own, because
+   * its standard input (a pipe from the parent) closes. The parent here is a real JVM, started by
+   * the test.
+   */
+  @Test
+  @Timeout(120)
+  void aForkEndsWhenItsParentIsKilledWithSigkill(@TempDir java.nio.file.Path dir) throws Exception {
+    String launcher = java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    Process parent =
+        new ProcessBuilder(
+                launcher, "-cp", System.getProperty("java.class.path"), FilterLoad.class.getName(),
+                "--quick", "--rounds", "100000", "--forks", "2", "--out", dir.toString())
+            .redirectErrorStream(true)
+            .redirectOutput(dir.resolve("parent.txt").toFile())
+            .start();
+    ProcessHandle fork = null;
+    try {
+      java.nio.file.Path log = dir.resolve("fork-1").resolve("output.txt");
+      while (fork == null || !java.nio.file.Files.exists(log) || java.nio.file.Files.size(log) == 0) {
+        assertTrue(parent.isAlive(), () -> "the parent ended early: " + read(dir.resolve("parent.txt")));
+        fork = parent.toHandle().children().findFirst().orElse(null);
+        // A poll on another process's progress, which nothing here can be told of; not a timing.
+        java.util.concurrent.locks.LockSupport.parkNanos(10_000_000L);
+      }
+      assertTrue(fork.isAlive());
+      parent.destroyForcibly(); // SIGKILL
+      assertEquals(137, parent.waitFor());
+      fork.onExit().get(60, TimeUnit.SECONDS);
+      assertFalse(fork.isAlive());
+      assertTrue(read(log).contains("the parent of this fork has ended"), () -> read(log));
+    } finally {
+      parent.destroyForcibly();
+      if (fork != null) {
+        fork.destroyForcibly(); // a failed check leaves no load running behind the other tests
+      }
+    }
+  }
+
+  private static String read(java.nio.file.Path file) {
+    try {
+      return java.nio.file.Files.readString(file);
+    } catch (IOException e) {
+      return e.toString();
+    }
   }
 
   /**
@@ -664,6 +754,20 @@ class FilterLoadTest {
     assertEquals(4, resent[0]);
     assertEquals(Arrays.asList(rounds.get(0)), Arrays.asList(back));
     java.util.List<String> lines = java.nio.file.Files.readAllLines(file);
+    java.util.List<String> twice = new java.util.ArrayList<>(lines);
+    twice.add(lines.get(lines.size() - 1));
+    java.nio.file.Files.write(file, twice);
+    assertEquals(
+        file + ": round 1 has configuration 2 twice",
+        assertThrows(IOException.class, () -> FilterLoad.Forks.readRounds(file, resent))
+            .getMessage());
+    java.util.List<String> garbled = new java.util.ArrayList<>(lines);
+    garbled.set(3, "1\t0\tten\t1000\t5\t9\t-1");
+    java.nio.file.Files.write(file, garbled);
+    assertEquals(
+        file + ": bad line \"1\t0\tten\t1000\t5\t9\t-1\"",
+        assertThrows(IOException.class, () -> FilterLoad.Forks.readRounds(file, resent))
+            .getMessage());
     java.nio.file.Files.write(file, lines.subList(0, lines.size() - 1));
     assertEquals(
         file + ": a round lacks a configuration",
