@@ -260,12 +260,18 @@ public final class FilterLoad {
   }
 
   /**
-   * One phase's measurements; {@code serverBytes} is what Jetty's threads allocated during it
-   * (-1 if the JVM cannot tell).
+   * One phase's measurements; {@code serverBytes} is what Jetty's threads allocated during it, and
+   * {@code serverCpuNanos} the CPU time they took (each -1 if the JVM cannot tell).
    */
-  record Phase(int config, long requests, long elapsedNanos, long p50, long p99, long serverBytes) {
+  record Phase(
+      int config, long requests, long elapsedNanos, long p50, long p99, long serverBytes, long serverCpuNanos) {
     double rps() {
       return requests * 1e9 / elapsedNanos;
+    }
+
+    /** The server's CPU time per request in nanoseconds, or NaN if not measured. */
+    double cpuPerRequest() {
+      return serverCpuNanos < 0 ? Double.NaN : (double) serverCpuNanos / requests;
     }
   }
 
@@ -844,6 +850,7 @@ public final class FilterLoad {
       config = c;
       // The workers wait at the start line, so the server is idle while its threads are read.
       java.util.Map<Long, Long> bytes0 = serverAllocatedBytes();
+      java.util.Map<Long, Long> cpu0 = serverCpuNanos();
       long begin = System.nanoTime();
       phaseEnd = begin + millis * 1_000_000L;
       startLine.await();
@@ -852,6 +859,7 @@ public final class FilterLoad {
       if (f != null) {
         throw new IllegalStateException("a load worker failed: " + f, f);
       }
+      java.util.Map<Long, Long> cpu1 = serverCpuNanos();
       java.util.Map<Long, Long> bytes1 = serverAllocatedBytes();
       long last = begin;
       int n = 0;
@@ -872,8 +880,8 @@ public final class FilterLoad {
       if (n == 0) {
         throw new IllegalStateException("no request completed in a phase of " + CONFIGS[c]);
       }
-      long serverBytes = allocatedBetween(bytes0, bytes1);
-      return new Phase(c, n, last - begin, percentile(all, 0.50), percentile(all, 0.99), serverBytes);
+      return new Phase(c, n, last - begin, percentile(all, 0.50), percentile(all, 0.99),
+          perThreadBetween(bytes0, bytes1), perThreadBetween(cpu0, cpu1));
     }
 
     /** Every latency recorded per configuration since the warm-up, for the pooled percentiles. */
@@ -932,34 +940,51 @@ public final class FilterLoad {
    * measure it.
    */
   static java.util.Map<Long, Long> serverAllocatedBytes() {
+    return serverThreads(true);
+  }
+
+  /**
+   * Returns the CPU time so far, in nanoseconds, of each of the server's threads (as {@link
+   * #serverAllocatedBytes}), or null if the JVM does not measure it. Over a phase it is the server's
+   * own work, without the client's, which shares this machine's CPUs: on a server whose clients run
+   * elsewhere, the filter's share of it is what the filter takes from a CPU-bound throughput.
+   */
+  static java.util.Map<Long, Long> serverCpuNanos() {
+    return serverThreads(false);
+  }
+
+  private static java.util.Map<Long, Long> serverThreads(boolean allocation) {
     java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
     if (!(mx instanceof com.sun.management.ThreadMXBean)) {
       return null;
     }
     com.sun.management.ThreadMXBean sun = (com.sun.management.ThreadMXBean) mx;
-    if (!sun.isThreadAllocatedMemorySupported() || !sun.isThreadAllocatedMemoryEnabled()) {
+    if (allocation
+        ? !sun.isThreadAllocatedMemorySupported() || !sun.isThreadAllocatedMemoryEnabled()
+        : !sun.isThreadCpuTimeSupported() || !sun.isThreadCpuTimeEnabled()) {
       return null;
     }
-    java.util.Map<Long, Long> bytes = new java.util.HashMap<>();
+    java.util.Map<Long, Long> values = new java.util.HashMap<>();
     for (java.lang.management.ThreadInfo info : sun.getThreadInfo(sun.getAllThreadIds())) {
       if (info != null && info.getThreadName().startsWith("qtp")) {
-        long b = sun.getThreadAllocatedBytes(info.getThreadId());
-        if (b > 0) {
-          bytes.put(info.getThreadId(), b);
+        long id = info.getThreadId();
+        long v = allocation ? sun.getThreadAllocatedBytes(id) : sun.getThreadCpuTime(id);
+        if (v > 0) {
+          values.put(id, v);
         }
       }
     }
-    return bytes;
+    return values;
   }
 
   /**
-   * The bytes the server's threads allocated between two readings, or -1 if either is missing.
-   * Counted per thread: a pool thread that ends between the readings drops out of the second one,
-   * and a plain difference of sums then came out negative (seen as "n/a" in a 40-round run); its
-   * bytes of the phase are lost instead, an undercount of one idle thread's share. A thread started
-   * in between counts from zero.
+   * What the server's threads allocated (bytes) or took (CPU nanoseconds) between two readings, or
+   * -1 if either is missing. Counted per thread: a pool thread that ends between the readings drops
+   * out of the second one, and a plain difference of sums then came out negative (seen as "n/a" in
+   * a 40-round run); its share of the phase is lost instead, an undercount of one idle thread's
+   * share. A thread started in between counts from zero.
    */
-  static long allocatedBetween(java.util.Map<Long, Long> before, java.util.Map<Long, Long> after) {
+  static long perThreadBetween(java.util.Map<Long, Long> before, java.util.Map<Long, Long> after) {
     if (before == null || after == null) {
       return -1;
     }
@@ -998,6 +1023,9 @@ public final class FilterLoad {
     static final String ROUNDS = "rounds.tsv";
 
     private static final String HEADER =
+        "round\tconfig\trequests\telapsed_ns\tp50_ns\tp99_ns\tserver_bytes\tserver_cpu_ns";
+    /** The header before the server's CPU time was measured; such a file reads as -1 for it. */
+    private static final String HEADER_WITHOUT_CPU =
         "round\tconfig\trequests\telapsed_ns\tp50_ns\tp99_ns\tserver_bytes";
 
     private Forks() {}
@@ -1156,7 +1184,8 @@ public final class FilterLoad {
         for (Phase p : rounds.get(r)) {
           b.append(r + 1).append('\t').append(p.config()).append('\t').append(p.requests())
               .append('\t').append(p.elapsedNanos()).append('\t').append(p.p50())
-              .append('\t').append(p.p99()).append('\t').append(p.serverBytes()).append('\n');
+              .append('\t').append(p.p99()).append('\t').append(p.serverBytes())
+              .append('\t').append(p.serverCpuNanos()).append('\n');
         }
       }
       Files.writeString(file, b, StandardCharsets.UTF_8);
@@ -1165,14 +1194,17 @@ public final class FilterLoad {
     /** Reads what {@link #writeRounds} wrote; {@code resent[0]} gets the resend count. */
     static List<Phase[]> readRounds(Path file, long[] resent) throws IOException {
       List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
-      if (lines.size() < 2 || !lines.get(0).startsWith("# resent ") || !lines.get(1).equals(HEADER)) {
+      if (lines.size() < 2
+          || !lines.get(0).startsWith("# resent ")
+          || !(lines.get(1).equals(HEADER) || lines.get(1).equals(HEADER_WITHOUT_CPU))) {
         throw new IOException(file + " is not a FilterLoad rounds file");
       }
+      int columns = lines.get(1).split("\t").length;
       resent[0] = Long.parseLong(lines.get(0).substring("# resent ".length()));
       List<Phase[]> rounds = new ArrayList<>();
       for (String line : lines.subList(2, lines.size())) {
         String[] f = line.split("\t");
-        if (f.length != 7) {
+        if (f.length != columns) {
           throw new IOException(file + ": bad line \"" + line + "\"");
         }
         int round;
@@ -1183,7 +1215,7 @@ public final class FilterLoad {
           config = Integer.parseInt(f[1]);
           phase =
               new Phase(config, Long.parseLong(f[2]), Long.parseLong(f[3]), Long.parseLong(f[4]),
-                  Long.parseLong(f[5]), Long.parseLong(f[6]));
+                  Long.parseLong(f[5]), Long.parseLong(f[6]), columns > 7 ? Long.parseLong(f[7]) : -1);
         } catch (NumberFormatException e) {
           throw new IOException(file + ": bad line \"" + line + "\"", e);
         }
@@ -1289,15 +1321,17 @@ public final class FilterLoad {
 
       b.append("## Per configuration (all rounds)\n\n");
       b.append("| configuration | requests | req/s (median of rounds) | p50 µs | p99 µs |"
-          + " server alloc. B/request |\n");
-      b.append("|---|---:|---:|---:|---:|---:|\n");
+          + " server alloc. B/request | server CPU µs/request |\n");
+      b.append("|---|---:|---:|---:|---:|---:|---:|\n");
       for (int c = 0; c < CONFIGS.length; c++) {
         int cc = c;
         double[] rps = rounds.stream().mapToDouble(r -> r[cc].rps()).toArray();
         long bytes = 0;
+        long cpu = 0;
         long requests = 0;
         for (Phase[] r : rounds) {
           bytes = r[c].serverBytes() < 0 || bytes < 0 ? -1 : bytes + r[c].serverBytes();
+          cpu = r[c].serverCpuNanos() < 0 || cpu < 0 ? -1 : cpu + r[c].serverCpuNanos();
           requests += r[c].requests();
         }
         double p50;
@@ -1311,9 +1345,10 @@ public final class FilterLoad {
           p50 = median(rounds.stream().mapToDouble(r -> r[cc].p50()).toArray());
           p99 = median(rounds.stream().mapToDouble(r -> r[cc].p99()).toArray());
         }
-        b.append(String.format(Locale.ROOT, "| `%s` | %d | %.0f | %.1f | %.1f | %s |%n",
+        b.append(String.format(Locale.ROOT, "| `%s` | %d | %.0f | %.1f | %.1f | %s | %s |%n",
             CONFIGS[c], requests, median(rps), p50 / 1e3, p99 / 1e3,
-            bytes < 0 ? "n/a" : String.format(Locale.ROOT, "%.0f", (double) bytes / requests)));
+            bytes < 0 ? "n/a" : String.format(Locale.ROOT, "%.0f", (double) bytes / requests),
+            cpu < 0 ? "n/a" : String.format(Locale.ROOT, "%.2f", cpu / 1e3 / requests)));
       }
       b.append(pooled != null
           ? "\np50 and p99 here are over every request of the configuration in all rounds."
@@ -1321,16 +1356,21 @@ public final class FilterLoad {
               + " their latencies).");
       b.append(" Server"
           + " allocation: bytes allocated by Jetty's threads (ThreadMXBean) during the phases of the"
-          + " configuration, over its requests; the difference to `none` is the filter's.\n\n");
+          + " configuration, over its requests; the difference to `none` is the filter's. Server"
+          + " CPU: the CPU time of Jetty's threads during those phases, over their requests.\n\n");
 
       // [configuration][fork][round]: the round's figure over `none`'s; [0] unused.
       double[][][] thr = new double[CONFIGS.length][][];
       double[][][] p50 = new double[CONFIGS.length][][];
       double[][][] p99 = new double[CONFIGS.length][][];
+      double[][][] cpu = new double[CONFIGS.length][][];
+      boolean cpuMeasured =
+          rounds.stream().allMatch(r -> Arrays.stream(r).allMatch(p -> p.serverCpuNanos() > 0));
       for (int c = 1; c < CONFIGS.length; c++) {
         thr[c] = ratios(forks, c, Phase::rps);
         p50[c] = ratios(forks, c, Phase::p50);
         p99[c] = ratios(forks, c, Phase::p99);
+        cpu[c] = cpuMeasured ? ratios(forks, c, Phase::cpuPerRequest) : null;
       }
 
       if (forked) {
@@ -1354,8 +1394,8 @@ public final class FilterLoad {
 
       b.append("## Cost of the filter: median of per-round ratios, bootstrap 95% interval\n\n");
       b.append("| configuration vs `none` | throughput ratio | p50 ratio | p99 ratio |"
-          + " throughput cost | p99 cost | goal (< 2% each) |\n");
-      b.append("|---|---|---|---|---:|---:|---|\n");
+          + " throughput cost | p99 cost | goal (< 2% each) | server CPU/request cost |\n");
+      b.append("|---|---|---|---|---:|---:|---|---:|\n");
       for (int c = 1; c < CONFIGS.length; c++) {
         double[] t = bootstrap(thr[c], 1 + c);
         double[] q = bootstrap(p99[c], 21 + c);
@@ -1374,11 +1414,17 @@ public final class FilterLoad {
                 : thrCostLow > 0.02 || p99CostLow > 0.02
                     ? "**missed** (an interval above 2%)"
                     : "not resolved (an interval straddles 2%)";
+        String cpuCost = "n/a";
+        if (cpu[c] != null) {
+          double[] u = bootstrap(cpu[c], 31 + c);
+          cpuCost = String.format(Locale.ROOT, "%+.1f%% [%+.1f, %+.1f]",
+              100 * (u[0] - 1), 100 * (u[1] - 1), 100 * (u[2] - 1));
+        }
         b.append(String.format(Locale.ROOT,
-            "| `%s` | %s | %s | %s | %+.1f%% [%+.1f, %+.1f] | %+.1f%% [%+.1f, %+.1f] | %s |%n",
+            "| `%s` | %s | %s | %s | %+.1f%% [%+.1f, %+.1f] | %+.1f%% [%+.1f, %+.1f] | %s | %s |%n",
             CONFIGS[c], format(t), format(bootstrap(p50[c], 11 + c)), format(q),
             100 * (1 - t[0]), 100 * thrCostLow, 100 * thrCostHigh,
-            100 * (q[0] - 1), 100 * p99CostLow, 100 * p99CostHigh, verdict));
+            100 * (q[0] - 1), 100 * p99CostLow, 100 * p99CostHigh, verdict, cpuCost));
       }
       b.append("\nA ratio is the filter configuration's value over `none`'s in the same round;"
           + " the table gives the median over the rounds and, in brackets, a 95% percentile"
@@ -1387,7 +1433,12 @@ public final class FilterLoad {
               + " fork's rounds," : "")
           + " fixed seed). Throughput cost = 1 - throughput ratio; p99 cost = p99 ratio - 1, each with the"
           + " interval in percent. The goal is met when both intervals lie below 2%, missed when"
-          + " either lies above; no verdict when the machine was noisy (see Noise).\n\n");
+          + " either lies above; no verdict when the machine was noisy (see Noise). Server"
+          + " CPU/request cost = the ratio of the server threads' CPU time per request, minus 1:"
+          + " the filter's share of the server's own work, which is what it would take from the"
+          + " throughput of a CPU-bound server whose clients run on other machines (here the client"
+          + " shares the CPUs, which dilutes the throughput cost); GC and JIT threads are not in it,"
+          + " the allocation column stands for the GC's part.\n\n");
 
       b.append("## Rounds\n\n| round | ");
       if (forked) {

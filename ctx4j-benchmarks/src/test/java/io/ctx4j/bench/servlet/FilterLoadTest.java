@@ -329,8 +329,8 @@ class FilterLoadTest {
     // Thread 1 ended between the readings, thread 3 started: only 2's and 3's bytes of the phase.
     java.util.Map<Long, Long> before = java.util.Map.of(1L, 5_000L, 2L, 1_000L);
     java.util.Map<Long, Long> after = java.util.Map.of(2L, 1_600L, 3L, 50L);
-    assertEquals(650, FilterLoad.allocatedBetween(before, after));
-    assertEquals(-1, FilterLoad.allocatedBetween(null, after));
+    assertEquals(650, FilterLoad.perThreadBetween(before, after));
+    assertEquals(-1, FilterLoad.perThreadBetween(null, after));
   }
 
   /** Answers 10,000 bytes: more than the raw client's buffer. */
@@ -682,6 +682,9 @@ class FilterLoadTest {
     String report = java.nio.file.Files.readString(dir.resolve("results.md"));
     assertTrue(report.contains("2 forks (JVMs run one after the other"), report);
     assertTrue(report.contains("## Per fork"), report);
+    // The server CPU cost is given for both filter configurations, as a median and an interval.
+    assertEquals(2, java.util.regex.Pattern.compile("\\| [+-]\\d+\\.\\d% \\[[+-]\\d+\\.\\d, [+-]\\d+\\.\\d\\] \\|\\n")
+        .matcher(report).results().count(), report);
     for (int k = 1; k <= 2; k++) {
       java.nio.file.Path fork = dir.resolve("fork-" + k);
       long[] resent = new long[1];
@@ -691,6 +694,7 @@ class FilterLoadTest {
       for (FilterLoad.Phase[] round : rounds) {
         for (FilterLoad.Phase p : round) {
           assertTrue(p.requests() > 0, "requests in every phase");
+          assertTrue(p.serverCpuNanos() > 0, "the server's CPU time in every phase");
         }
       }
       assertTrue(java.nio.file.Files.readString(fork.resolve("results.md")).contains("quick"));
@@ -744,9 +748,9 @@ class FilterLoadTest {
     java.util.List<FilterLoad.Phase[]> rounds =
         java.util.Collections.singletonList(
             new FilterLoad.Phase[] {
-              new FilterLoad.Phase(0, 10, 1_000, 5, 9, -1),
-              new FilterLoad.Phase(1, 11, 1_000, 6, 10, 100),
-              new FilterLoad.Phase(2, 12, 1_000, 7, 11, 200)
+              new FilterLoad.Phase(0, 10, 1_000, 5, 9, -1, 50),
+              new FilterLoad.Phase(1, 11, 1_000, 6, 10, 100, -1),
+              new FilterLoad.Phase(2, 12, 1_000, 7, 11, 200, 70)
             });
     FilterLoad.Forks.writeRounds(file, rounds, 4);
     long[] resent = new long[1];
@@ -762,12 +766,21 @@ class FilterLoadTest {
         assertThrows(IOException.class, () -> FilterLoad.Forks.readRounds(file, resent))
             .getMessage());
     java.util.List<String> garbled = new java.util.ArrayList<>(lines);
-    garbled.set(3, "1\t0\tten\t1000\t5\t9\t-1");
+    garbled.set(3, "1\t0\tten\t1000\t5\t9\t-1\t50");
     java.nio.file.Files.write(file, garbled);
     assertEquals(
-        file + ": bad line \"1\t0\tten\t1000\t5\t9\t-1\"",
+        file + ": bad line \"1\t0\tten\t1000\t5\t9\t-1\t50\"",
         assertThrows(IOException.class, () -> FilterLoad.Forks.readRounds(file, resent))
             .getMessage());
+    // A file from before the server's CPU time was measured: its phases read as not measured.
+    java.util.List<String> older = new java.util.ArrayList<>();
+    for (String line : lines) {
+      older.add(line.startsWith("#") ? line : line.substring(0, line.lastIndexOf('\t')));
+    }
+    java.nio.file.Files.write(file, older);
+    FilterLoad.Phase first = FilterLoad.Forks.readRounds(file, resent).get(0)[0];
+    assertEquals(new FilterLoad.Phase(0, 10, 1_000, 5, 9, -1, -1), first);
+    assertTrue(Double.isNaN(first.cpuPerRequest()));
     java.nio.file.Files.write(file, lines.subList(0, lines.size() - 1));
     assertEquals(
         file + ": a round lacks a configuration",
