@@ -155,8 +155,16 @@ public final class ContextServletFilter implements Filter {
   // container provides); volatile so that a filter used outside a container is safe too.
   private volatile MaxTimeout maxTimeout;
   private volatile boolean trustHeaders;
-  // Racy by design: a stale or lost value costs one allocation, never a wrong cause.
-  private volatile SharedCause lastDeadlineCause;
+  // The deadline causes of the last few sources: callers with different budgets take turns, and
+  // one cause per source kept them from sharing a deadline at all (a new cause each time, and the
+  // shared deadlines are per cause). Element i uses the shared deadlines' slot i, the server
+  // maximum the slot after them, so no two causes in use replace each other's deadline. Racy by
+  // design: an element is an immutable triple (final fields, so safely seen through a race), and a
+  // stale or lost one costs one allocation, never a wrong cause.
+  private final SharedCause[] deadlineCauses = new SharedCause[CAUSES];
+  private int nextCause; // racy: which element a new source replaces
+  private static final int CAUSES = 4;
+  private static final int MAX_TIMEOUT_SLOT = CAUSES; // below SharedDeadlines.SLOTS
 
   /**
    * Creates a filter with the default settings, for containers that instantiate filters from {@code
@@ -329,19 +337,22 @@ public final class ContextServletFilter implements Filter {
       }
     }
     RequestCanceledException cause = null;
+    int slot = MAX_TIMEOUT_SLOT;
     MaxTimeout max = maxTimeout;
     if (max != null && (timeout == null || max.duration.compareTo(timeout) < 0)) {
       timeout = max.duration;
       cause = max.cause;
     } else if (source != null) {
-      cause = deadlineCause(source);
+      SharedCause known = deadlineCause(source);
+      cause = known.cause;
+      slot = known.slot;
     }
     CancelableContext ctx;
     SharedDeadlines.Entry shared = null;
     if (timeout == null) {
       ctx = Context.withCancel(root);
     } else if (SharedDeadlines.shares(timeout)) {
-      shared = sharedDeadlines.take(timeout, cause);
+      shared = sharedDeadlines.take(timeout, cause, slot);
       ctx = Context.withCancel(shared.context());
     } else {
       ctx = Context.withTimeoutCause(root, timeout, cause);
@@ -470,30 +481,38 @@ public final class ContextServletFilter implements Filter {
   }
 
   /**
-   * Returns the cause for a deadline from {@code source}: the one made for the previous request if
-   * it came from the same header and value (callers tend to send the same budget every time), so
-   * that the common case allocates none. A cause is immutable (no stack trace, no suppression, its
-   * cause fixed at construction) and its detail is built from the source only if read, so requests
-   * can share it, as they share {@code RequestScope.COMPLETED}.
+   * Returns the cause for a deadline from {@code source}: the one made for an earlier request from
+   * the same header and value if it is still cached (callers tend to send the same budget every
+   * time; up to four budgets at once each keep theirs, a fifth replaces the oldest), so that the
+   * common case allocates none and requests with one budget share one deadline. A cause is
+   * immutable (no stack trace, no suppression, its cause fixed at construction) and its detail is
+   * built from the source only if read, so requests can share it, as they share {@code
+   * RequestScope.COMPLETED}.
    */
-  private RequestCanceledException deadlineCause(IncomingDeadline source) {
-    SharedCause last = lastDeadlineCause;
-    if (last != null && last.source.sameSource(source)) {
-      return last.cause;
+  private SharedCause deadlineCause(IncomingDeadline source) {
+    SharedCause[] causes = deadlineCauses;
+    for (SharedCause cached : causes) {
+      if (cached != null && cached.source.sameSource(source)) {
+        return cached;
+      }
     }
-    RequestCanceledException cause = new RequestCanceledException(Reason.DEADLINE_EXCEEDED, source);
-    lastDeadlineCause = new SharedCause(source, cause);
-    return cause;
+    int i = nextCause++ & (CAUSES - 1);
+    SharedCause fresh =
+        new SharedCause(source, new RequestCanceledException(Reason.DEADLINE_EXCEEDED, source), i);
+    causes[i] = fresh;
+    return fresh;
   }
 
-  /** The last deadline cause and where it came from; replaced whole, so readers see a pair. */
+  /** A deadline cause, where it came from, and its shared deadlines' slot; replaced whole. */
   private static final class SharedCause {
     final IncomingDeadline source;
     final RequestCanceledException cause;
+    final int slot;
 
-    SharedCause(IncomingDeadline source, RequestCanceledException cause) {
+    SharedCause(IncomingDeadline source, RequestCanceledException cause, int slot) {
       this.source = source;
       this.cause = cause;
+      this.slot = slot;
     }
   }
 

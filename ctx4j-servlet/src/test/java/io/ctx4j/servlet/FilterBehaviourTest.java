@@ -87,6 +87,28 @@ class FilterBehaviourTest {
    * of the previous request when the source is the same, and each context's cause must still name
    * its own header and value.
    */
+  /**
+   * Callers with two budgets taking turns: each budget keeps one shared deadline. The clock is
+   * manual and stands still, so every request falls in one window; before, the filter remembered
+   * the cause of the last source only, so every request made a new cause and, the shared
+   * deadlines being per cause, a deadline and a timer of its own, which left several current.
+   */
+  @Test
+  void budgetsTakingTurnsEachKeepOneSharedDeadline() throws Exception {
+    io.ctx4j.ManualTimeSource clock =
+        io.ctx4j.ManualTimeSource.startingAt(java.time.Instant.parse("2030-01-01T00:00:00Z"));
+    ContextServletFilter filter =
+        ContextServletFilter.builder().parent(Context.withTimeSource(Context.background(), clock)).build();
+    try (Containers.Running server = Containers.JETTY.start(filter, new TestServlet((req, res) -> {}))) {
+      for (int i = 0; i < 20; i++) {
+        assertEquals(200, get(server.port, "Ctx4j-Timeout-Ms", i % 2 == 0 ? "30000" : "5000").statusCode());
+      }
+      assertEquals(2, filter.sharedDeadlinesKept(), "shared deadlines current");
+      assertEquals(2, clock.pendingCount(), "timers scheduled");
+      assertEquals(2, CoreInternals.registrationCount(filter.root()), "registered on the root");
+    }
+  }
+
   @Test
   void eachRequestsDeadlineCauseNamesItsOwnSourceWhenCausesAreShared() throws Exception {
     java.util.List<Context> contexts = new java.util.concurrent.CopyOnWriteArrayList<>();

@@ -68,7 +68,8 @@ public final class SharedDeadlines {
 
   private static final long MILLI_NANOS = 1_000_000L;
   private static final int CLOSED = -1;
-  private static final int SLOTS = 8; // a few distinct timeouts in use at once share nothing
+  /** How many entries can be current at once, one per slot; a caller's slot is below this. */
+  public static final int SLOTS = 8;
   private static final VarHandle USERS;
   private static final VarHandle SLOT;
 
@@ -118,9 +119,35 @@ public final class SharedDeadlines {
    * @return the entry, taken once
    */
   public Entry take(Duration timeout, Throwable cause) {
-    long now =
-        systemTime ? System.nanoTime() : CoreInternals.saturatedNanos(Instant.EPOCH, timeSource.now());
-    return take(now, timeout, cause);
+    return take(timeout, cause, slotOf(cause));
+  }
+
+  /**
+   * As {@link #take(Duration, Throwable)}, in the slot {@code slot}: a caller that keeps a few
+   * causes gives each its own slot, so that two causes in use at once never take turns replacing
+   * each other's entry (which {@linkplain #slotOf the identity hash} can make them do).
+   *
+   * @param timeout the request's timeout, one that {@link #shares(Duration)}
+   * @param cause the cause the deadline ends the context with
+   * @param slot the slot, from 0 to {@link #SLOTS} - 1
+   * @return the entry, taken once
+   * @throws IndexOutOfBoundsException if {@code slot} is not a slot
+   */
+  public Entry take(Duration timeout, Throwable cause, int slot) {
+    Objects.checkIndex(slot, SLOTS);
+    if (systemTime) {
+      return take(System.nanoTime(), timeout, cause, slot);
+    }
+    long now = CoreInternals.saturatedNanos(Instant.EPOCH, timeSource.now());
+    if (now == Long.MAX_VALUE || now == Long.MIN_VALUE) {
+      // A manual clock beyond the 292 years that nanoseconds count from the epoch: every instant
+      // would fall in one window, and a deadline from its start could be far too early. Such a
+      // request shares nothing; the core saturates its deadline at the ends of Instant's range.
+      assert shares(timeout) : timeout;
+      CancelableContext own = Context.withTimeoutCause(root, timeout, cause);
+      return new Entry(this, 0, Long.MIN_VALUE, timeout.toNanos(), cause, own);
+    }
+    return take(now, timeout, cause, slot);
   }
 
   /**
@@ -137,12 +164,21 @@ public final class SharedDeadlines {
    * @return the entry, taken once
    */
   public Entry take(long nowNanos, Duration timeout, Throwable cause) {
+    return take(nowNanos, timeout, cause, slotOf(cause));
+  }
+
+  /** The slot of a cause whose caller names none: its identity hash's lowest bits. */
+  static int slotOf(Throwable cause) {
+    return System.identityHashCode(cause) & (SLOTS - 1);
+  }
+
+  private Entry take(long nowNanos, Duration timeout, Throwable cause, int i) {
     assert shares(timeout) : timeout;
+    assert i >= 0 && i < SLOTS : i;
     long timeoutNanos = timeout.toNanos();
     long window = windowNanos(timeoutNanos);
     long tick = Math.floorDiv(nowNanos, window); // floor: nanoTime may be negative
     long intoTick = nowNanos - tick * window; // tick counts windows, which the timeout implies
-    int i = System.identityHashCode(cause) & (SLOTS - 1);
     Entry current = (Entry) SLOT.getVolatile(slots, i);
     if (current != null
         && current.tick == tick

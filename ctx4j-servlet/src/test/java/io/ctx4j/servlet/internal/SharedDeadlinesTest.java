@@ -111,6 +111,34 @@ class SharedDeadlinesTest {
         Optional.of(T0.minusNanos(10 * MS - 1).plus(TIMEOUT)), e.context().deadline());
   }
 
+  /**
+   * A manual clock beyond the 292 years that nanoseconds count from the epoch: requests share no
+   * deadline (every instant would fall in one window), and at the ends of Instant's range the
+   * deadline saturates instead of throwing.
+   */
+  @Test
+  void beyondTheYearsNanosecondsCountEachRequestGetsADeadlineOfItsOwn() {
+    Instant[] starts = {
+      Instant.parse("3000-01-01T00:00:00Z"), Instant.parse("1000-01-01T00:00:00Z"),
+      Instant.MAX.minusMillis(500), Instant.MIN
+    };
+    for (Instant start : starts) {
+      ManualTimeSource far = ManualTimeSource.startingAt(start);
+      CancelableContext farRoot = Context.withCancel(Context.withTimeSource(Context.background(), far));
+      SharedDeadlines farShared = new SharedDeadlines(farRoot);
+      SharedDeadlines.Entry a = farShared.take(TIMEOUT, cause);
+      SharedDeadlines.Entry b = farShared.take(TIMEOUT, cause);
+      assertNotSame(a, b, "shared at " + start);
+      Instant expected = start.equals(Instant.MAX.minusMillis(500)) ? Instant.MAX : start.plus(TIMEOUT);
+      assertEquals(Optional.of(expected), a.context().deadline(), "deadline at " + start);
+      assertFalse(a.context().isDone(), "ended at once at " + start);
+      a.release();
+      b.release();
+      assertTrue(a.closed() && b.closed(), "an entry of its own is closed when given back");
+      assertEquals(0, CoreInternals.registrationCount(farRoot), "registered at " + start);
+    }
+  }
+
   @Test
   void anotherTimeoutOrCauseGetsADeadlineOfItsOwn() {
     SharedDeadlines.Entry a = shared.take(7 * MS, TIMEOUT, cause);
