@@ -326,12 +326,16 @@ public final class FilterLoad {
     if (o.out != null) {
       Files.createDirectories(o.out);
       Forks.writeRounds(o.out.resolve(Forks.ROUNDS), result.rounds, result.resent);
+      Forks.writePooledP99(o.out.resolve(Forks.POOLED), result.pooledP99);
     }
     return result.report;
   }
 
-  /** A run's report, its rounds, and the raw client's resends (-1 if not counted). */
-  record Run(String report, List<Phase[]> rounds, long resent) {}
+  /**
+   * A run's report, its rounds, the raw client's resends (-1 if not counted), and each
+   * configuration's p99 over all of the run's requests.
+   */
+  record Run(String report, List<Phase[]> rounds, long resent, long[] pooledP99) {}
 
   /**
    * Jetty's dump of the server (connectors, endpoints and their connections' states) and a dump of
@@ -424,10 +428,18 @@ public final class FilterLoad {
         rounds.add(round);
       }
       long resends = o.client.equals("raw") ? resent.get() : -1;
+      long[] pooledP99 = new long[CONFIGS.length];
+      for (int c = 0; c < CONFIGS.length; c++) {
+        Samples s = driver.pooled()[c];
+        long[] all = Arrays.copyOf(s.values, s.size);
+        Arrays.sort(all);
+        pooledP99[c] = percentile(all, 0.99);
+      }
       return new Run(
-          Report.markdown(o, List.of(rounds), driver.pooled(), load0, loadAverage(), start, resends),
+          Report.markdown(o, List.of(rounds), driver.pooled(), null, load0, loadAverage(), start, resends),
           rounds,
-          resends);
+          resends,
+          pooledP99);
     } finally {
       driver.close();
       if (jetty != null) {
@@ -1022,6 +1034,11 @@ public final class FilterLoad {
     /** The file, next to {@code results.md}, that holds a run's rounds for the parent to read. */
     static final String ROUNDS = "rounds.tsv";
 
+    /** The file, next to {@code rounds.tsv}, with each configuration's p99 over all requests. */
+    static final String POOLED = "pooled-p99.tsv";
+
+    private static final String POOLED_HEADER = "config\tp99_ns";
+
     private static final String HEADER =
         "round\tconfig\trequests\telapsed_ns\tp50_ns\tp99_ns\tserver_bytes\tserver_cpu_ns";
     /** The header before the server's CPU time was measured; such a file reads as -1 for it. */
@@ -1043,6 +1060,7 @@ public final class FilterLoad {
         System.out.println("JVM options kept by this JVM, not given to the forks (use --fork-jvm-option): " + left);
       }
       List<List<Phase[]>> forks = new ArrayList<>();
+      List<long[]> pooledP99 = new ArrayList<>();
       long resent = o.client.equals("raw") ? 0 : -1;
       for (int k = 1; k <= o.forks; k++) {
         Path dir = base.resolve("fork-" + k);
@@ -1078,9 +1096,10 @@ public final class FilterLoad {
         }
         long[] forkResent = {0};
         forks.add(readRounds(dir.resolve(ROUNDS), forkResent));
+        pooledP99.add(readPooledP99(dir.resolve(POOLED)));
         resent = resent < 0 ? -1 : resent + forkResent[0];
       }
-      return Report.markdown(o, forks, null, load0, loadAverage(), start, resent);
+      return Report.markdown(o, forks, null, pooledP99, load0, loadAverage(), start, resent);
     }
 
     /**
@@ -1191,6 +1210,41 @@ public final class FilterLoad {
       Files.writeString(file, b, StandardCharsets.UTF_8);
     }
 
+    static void writePooledP99(Path file, long[] p99) throws IOException {
+      StringBuilder b = new StringBuilder(POOLED_HEADER).append('\n');
+      for (int c = 0; c < p99.length; c++) {
+        b.append(c).append('\t').append(p99[c]).append('\n');
+      }
+      Files.writeString(file, b, StandardCharsets.UTF_8);
+    }
+
+    /**
+     * Reads what {@link #writePooledP99} wrote: each configuration's p99 in nanoseconds, or null if
+     * the file is missing (a fork of a FilterLoad from before it was written).
+     */
+    static long[] readPooledP99(Path file) throws IOException {
+      if (!Files.exists(file)) {
+        return null;
+      }
+      List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+      if (lines.size() != CONFIGS.length + 1 || !lines.get(0).equals(POOLED_HEADER)) {
+        throw new IOException(file + " is not a FilterLoad pooled p99 file");
+      }
+      long[] p99 = new long[CONFIGS.length];
+      for (int c = 0; c < CONFIGS.length; c++) {
+        String line = lines.get(c + 1);
+        String[] f = line.split("\t");
+        try {
+          if (f.length != 2 || Integer.parseInt(f[0]) != c || (p99[c] = Long.parseLong(f[1])) <= 0) {
+            throw new IOException(file + ": bad line \"" + line + "\"");
+          }
+        } catch (NumberFormatException e) {
+          throw new IOException(file + ": bad line \"" + line + "\"", e);
+        }
+      }
+      return p99;
+    }
+
     /** Reads what {@link #writeRounds} wrote; {@code resent[0]} gets the resend count. */
     static List<Phase[]> readRounds(Path file, long[] resent) throws IOException {
       List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
@@ -1248,13 +1302,16 @@ public final class FilterLoad {
 
     /**
      * {@code forks}: the rounds of each JVM (one list for a single run); {@code pooled}: every
-     * latency of each configuration, or null when the rounds come from forks; {@code resent}: the
-     * raw client's resends (see {@link RawRequester}), or -1 if not counted.
+     * latency of each configuration, or null when the rounds come from forks; {@code forkP99}:
+     * per fork, each configuration's p99 over all of the fork's requests (an element is null for a
+     * fork that did not say), or null for a single run; {@code resent}: the raw client's resends
+     * (see {@link RawRequester}), or -1 if not counted.
      */
     static String markdown(
         Options o,
         List<List<Phase[]>> forks,
         Samples[] pooled,
+        List<long[]> forkP99,
         String load0,
         String load1,
         long start,
@@ -1392,6 +1449,10 @@ public final class FilterLoad {
         b.append('\n');
       }
 
+      if (forked && forkP99 != null) {
+        b.append(forkLevel(o, forks, forkP99, noisy));
+      }
+
       b.append("## Cost of the filter: median of per-round ratios, bootstrap 95% interval\n\n");
       b.append("| configuration vs `none` | throughput ratio | p50 ratio | p99 ratio |"
           + " throughput cost | p99 cost | goal (< 2% each) | server CPU/request cost |\n");
@@ -1464,6 +1525,81 @@ public final class FilterLoad {
         }
       }
       return b.toString();
+    }
+
+    /**
+     * The costs with each fork as one sample, each from all of the fork's requests: throughput (its
+     * requests over its time), p99 (over its requests, as the fork measured it) and server CPU per
+     * request, each against {@code none} in the same fork; the median over the forks and a
+     * bootstrap interval over them. A p99 over a fork's hundreds of thousands of requests is far
+     * steadier than a phase's, where one pause moves it; the forks are the independent samples.
+     */
+    static String forkLevel(Options o, List<List<Phase[]>> forks, List<long[]> forkP99, boolean noisy) {
+      int n = forks.size();
+      boolean haveP99 = forkP99.stream().allMatch(java.util.Objects::nonNull);
+      StringBuilder b = new StringBuilder();
+      b.append("## Cost of the filter per fork, over all of each fork's requests: median of the ")
+          .append(n).append(" forks, bootstrap 95% interval over the forks\n\n");
+      b.append("| configuration vs `none` | throughput cost | p99 cost | server CPU/request cost |"
+          + " goal (< 2% each) | per fork: throughput / p99 |\n");
+      b.append("|---|---:|---:|---:|---|---|\n");
+      for (int c = 1; c < CONFIGS.length; c++) {
+        double[] thr = new double[n];
+        double[] p99 = new double[n];
+        double[] cpu = new double[n];
+        boolean haveCpu = true;
+        StringBuilder perFork = new StringBuilder();
+        for (int f = 0; f < n; f++) {
+          double[] rps = new double[CONFIGS.length];
+          double[] cpuPer = new double[CONFIGS.length];
+          for (int k : new int[] {0, c}) {
+            long requests = 0;
+            long elapsed = 0;
+            long cpuNanos = 0;
+            for (Phase[] r : forks.get(f)) {
+              requests += r[k].requests();
+              elapsed += r[k].elapsedNanos();
+              cpuNanos = r[k].serverCpuNanos() < 0 || cpuNanos < 0 ? -1 : cpuNanos + r[k].serverCpuNanos();
+            }
+            rps[k] = requests * 1e9 / elapsed;
+            cpuPer[k] = cpuNanos < 0 ? Double.NaN : (double) cpuNanos / requests;
+          }
+          thr[f] = 1 - rps[c] / rps[0];
+          p99[f] = haveP99 ? (double) forkP99.get(f)[c] / forkP99.get(f)[0] - 1 : Double.NaN;
+          cpu[f] = cpuPer[c] / cpuPer[0] - 1;
+          haveCpu &= !Double.isNaN(cpu[f]);
+          perFork.append(f == 0 ? "" : ", ").append(String.format(Locale.ROOT, "%+.1f/%s",
+              100 * thr[f], haveP99 ? String.format(Locale.ROOT, "%+.1f", 100 * p99[f]) : "n/a"));
+        }
+        double[] t = bootstrap(thr, 41 + c);
+        double[] q = haveP99 ? bootstrap(p99, 51 + c) : null;
+        String verdict =
+            o.quick
+                ? "not judged (quick mode)"
+                : noisy
+                    ? "not judged (noisy machine, see Noise)"
+                    : q == null
+                        ? "not judged (no fork p99)"
+                        : t[2] < 0.02 && q[2] < 0.02
+                            ? "met (both intervals below 2%)"
+                            : t[1] > 0.02 || q[1] > 0.02
+                                ? "**missed** (an interval above 2%)"
+                                : "not resolved (an interval straddles 2%)";
+        b.append(String.format(Locale.ROOT, "| `%s` | %s | %s | %s | %s | %s |%n",
+            CONFIGS[c], percent(t), q == null ? "n/a" : percent(q),
+            haveCpu ? percent(bootstrap(cpu, 61 + c)) : "n/a", verdict, perFork));
+      }
+      b.append("\nEach fork gives one cost per figure: throughput = its requests over its phases'"
+          + " time, p99 = over all of its requests, server CPU = its server threads' CPU time over"
+          + " its requests, each against `none` in the same fork (positive = the filter costs). The"
+          + " interval resamples the forks (10,000 resamples, fixed seed); with few forks it is"
+          + " coarse.\n\n");
+      return b.toString();
+    }
+
+    /** A cost's {median, low, high} as "+1.2% [+0.3, +2.1]". */
+    private static String percent(double[] m) {
+      return String.format(Locale.ROOT, "%+.1f%% [%+.1f, %+.1f]", 100 * m[0], 100 * m[1], 100 * m[2]);
     }
 
     /** Per fork, the per-round ratio of configuration {@code c}'s figure over {@code none}'s. */

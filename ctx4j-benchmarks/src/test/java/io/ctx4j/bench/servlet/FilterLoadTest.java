@@ -682,6 +682,8 @@ class FilterLoadTest {
     String report = java.nio.file.Files.readString(dir.resolve("results.md"));
     assertTrue(report.contains("2 forks (JVMs run one after the other"), report);
     assertTrue(report.contains("## Per fork"), report);
+    assertTrue(report.contains("## Cost of the filter per fork, over all of each fork's requests"), report);
+    assertFalse(report.contains("not judged (no fork p99)"), report);
     // The server CPU cost is given for both filter configurations, as a median and an interval.
     assertEquals(2, java.util.regex.Pattern.compile("\\| [+-]\\d+\\.\\d% \\[[+-]\\d+\\.\\d, [+-]\\d+\\.\\d\\] \\|\\n")
         .matcher(report).results().count(), report);
@@ -698,6 +700,8 @@ class FilterLoadTest {
         }
       }
       assertTrue(java.nio.file.Files.readString(fork.resolve("results.md")).contains("quick"));
+      long[] p99 = FilterLoad.Forks.readPooledP99(fork.resolve(FilterLoad.Forks.POOLED));
+      assertTrue(p99 != null && Arrays.stream(p99).allMatch(v -> v > 0), "the fork's p99s");
       // Rounds 1 and 2 of both forks, numbered within their fork, in the pooled table.
       assertTrue(report.contains("| 2 | " + k + " | "), report);
     }
@@ -791,6 +795,61 @@ class FilterLoadTest {
         assertThrows(IOException.class, () -> FilterLoad.Forks.readRounds(file, resent))
             .getMessage()
             .endsWith("is not a FilterLoad rounds file"));
+  }
+
+  /**
+   * The per-fork costs: each fork's throughput from all of its requests and time, its own p99 over
+   * all of its requests, and its server CPU per request, against `none` in the same fork.
+   */
+  @Test
+  void theForkLevelCostsTakeEachForkAsOneSample() {
+    java.util.List<java.util.List<FilterLoad.Phase[]>> forks = new java.util.ArrayList<>();
+    java.util.List<long[]> p99 = new java.util.ArrayList<>();
+    int[] filterRequests = {980, 990, 970};
+    long[] filterP99 = {101, 103, 102};
+    for (int f = 0; f < 3; f++) {
+      java.util.List<FilterLoad.Phase[]> rounds = new java.util.ArrayList<>();
+      for (int r = 0; r < 2; r++) { // two equal rounds: the fork's totals give the same ratios
+        rounds.add(new FilterLoad.Phase[] {
+          new FilterLoad.Phase(0, 500, 500_000_000L, 1, 1, 0, 25_000_000L),
+          new FilterLoad.Phase(1, filterRequests[f] / 2, 500_000_000L, 1, 1, 0, 25_000_000L),
+          new FilterLoad.Phase(2, 500, 500_000_000L, 1, 1, 0, 25_000_000L)
+        });
+      }
+      forks.add(rounds);
+      p99.add(new long[] {100, filterP99[f], 100});
+    }
+    FilterLoad.Options o = FilterLoad.Options.parse(new String[0]);
+    String table = FilterLoad.Report.forkLevel(o, forks, p99, false);
+    // Throughput costs 2.0, 1.0, 3.0 (median 2.0); p99 +1, +3, +2 (median 2); CPU per request
+    // 25 ms over 490, 495 and 485 requests against 500: +2.0, +1.0, +3.1.
+    assertTrue(table.contains("| `filter` | +2.0% [+1.0, +3.0] | +2.0% [+1.0, +3.0] | +2.0% [+1.0, +3.1] |"), table);
+    assertTrue(table.contains("+2.0/+1.0, +1.0/+3.0, +3.0/+2.0 |"), table);
+    assertTrue(table.contains("| `filter+deadline` | +0.0% [+0.0, +0.0] | +0.0% [+0.0, +0.0] | +0.0% [+0.0, +0.0] |"
+        + " met (both intervals below 2%) |"), table);
+    assertTrue(table.contains("not resolved (an interval straddles 2%)"), table);
+    // A fork that wrote no p99 file (an older FilterLoad): no p99 cost and no verdict.
+    p99.set(1, null);
+    String without = FilterLoad.Report.forkLevel(o, forks, p99, false);
+    assertTrue(without.contains("| +2.0% [+1.0, +3.0] | n/a | "), without);
+    assertTrue(without.contains("not judged (no fork p99)"), without);
+  }
+
+  @Test
+  void aPooledP99FileIsWrittenReadBackAndCheckedByName(@TempDir java.nio.file.Path dir) throws Exception {
+    java.nio.file.Path file = dir.resolve(FilterLoad.Forks.POOLED);
+    assertEquals(null, FilterLoad.Forks.readPooledP99(file), "no file: a fork that did not say");
+    FilterLoad.Forks.writePooledP99(file, new long[] {800, 810, 820});
+    assertTrue(Arrays.equals(new long[] {800, 810, 820}, FilterLoad.Forks.readPooledP99(file)));
+    java.nio.file.Files.writeString(file, "config\tp99_ns\n0\t800\n1\teight\n2\t820\n");
+    assertEquals(file + ": bad line \"1\teight\"",
+        assertThrows(IOException.class, () -> FilterLoad.Forks.readPooledP99(file)).getMessage());
+    java.nio.file.Files.writeString(file, "config\tp99_ns\n0\t800\n2\t810\n1\t820\n");
+    assertEquals(file + ": bad line \"2\t810\"",
+        assertThrows(IOException.class, () -> FilterLoad.Forks.readPooledP99(file)).getMessage());
+    java.nio.file.Files.writeString(file, "config\tp99_ns\n0\t800\n");
+    assertEquals(file + " is not a FilterLoad pooled p99 file",
+        assertThrows(IOException.class, () -> FilterLoad.Forks.readPooledP99(file)).getMessage());
   }
 
   /** A requester whose call blocks, like a read with no answer, until the requester is closed. */
