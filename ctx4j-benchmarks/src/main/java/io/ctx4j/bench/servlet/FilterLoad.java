@@ -131,7 +131,10 @@ public final class FilterLoad {
         + "                     fork's number, e.g. -XX:StartFlightRecording=filename=f{fork}.jfr\n"
         + "                     (repeatable)\n"
         + "  --as-fork          set by --forks on its forks: exit when standard input closes, that\n"
-        + "                     is, when the parent has ended, however it ended\n";
+        + "                     is, when the parent has ended, however it ended\n"
+        + "  --report-forks DIR  run nothing: report on the runs already in DIR/fork-1, fork-2, ...\n"
+        + "                     (each written by a run with --out), as --forks would; give the\n"
+        + "                     options those runs had, for the report's header\n";
   }
 
   /** Options; the defaults are the full run's. */
@@ -147,6 +150,7 @@ public final class FilterLoad {
     int forks = 1;
     final List<String> forkJvmOptions = new ArrayList<>();
     boolean asFork;
+    Path reportForks;
     Path out;
 
     static Options parse(String[] args) {
@@ -203,6 +207,9 @@ public final class FilterLoad {
             break;
           case "--as-fork":
             o.asFork = true;
+            break;
+          case "--report-forks":
+            o.reportForks = Path.of(value(args, ++i, a));
             break;
           default:
             throw new IllegalArgumentException("unknown option " + a);
@@ -298,7 +305,10 @@ public final class FilterLoad {
     if (o.asFork) {
       Forks.exitWhenClosed(System.in);
     }
-    String report = o.forks > 1 ? Forks.run(o, args) : runInThisJvm(o);
+    String report =
+        o.reportForks != null
+            ? Forks.report(o, o.reportForks)
+            : o.forks > 1 ? Forks.run(o, args) : runInThisJvm(o);
     System.out.print(report);
     if (o.out != null) {
       Files.writeString(o.out.resolve("results.md"), report, StandardCharsets.UTF_8);
@@ -1100,6 +1110,29 @@ public final class FilterLoad {
         resent = resent < 0 ? -1 : resent + forkResent[0];
       }
       return Report.markdown(o, forks, null, pooledP99, load0, loadAverage(), start, resent);
+    }
+
+    /**
+     * {@code --report-forks DIR}: the report of {@link #run} on runs already made, each in {@code
+     * DIR/fork-K} from K = 1 on (a script that alternates two builds' runs, one JVM at a time, then
+     * reports on each build's).
+     */
+    static String report(Options o, Path base) throws IOException {
+      List<List<Phase[]>> forks = new ArrayList<>();
+      List<long[]> pooledP99 = new ArrayList<>();
+      long resent = o.client.equals("raw") ? 0 : -1;
+      for (int k = 1; Files.isDirectory(base.resolve("fork-" + k)); k++) {
+        Path dir = base.resolve("fork-" + k);
+        long[] forkResent = {0};
+        forks.add(readRounds(dir.resolve(ROUNDS), forkResent));
+        pooledP99.add(readPooledP99(dir.resolve(POOLED)));
+        resent = resent < 0 ? -1 : resent + forkResent[0];
+      }
+      if (forks.isEmpty()) {
+        throw new IOException(base.resolve("fork-1") + " is not a folder: no runs to report on");
+      }
+      String load = "not measured (a report on earlier runs)";
+      return Report.markdown(o, forks, null, pooledP99, load, load, System.nanoTime(), resent);
     }
 
     /**

@@ -527,7 +527,8 @@ class FilterLoadTest {
     for (String option :
         new String[] {
           "--quick", "--out", "--rounds", "--phase-ms", "--warmup-ms", "--connections",
-          "--server-idle-ms", "--client", "--forks", "--fork-jvm-option", "--as-fork", "--help"
+          "--server-idle-ms", "--client", "--forks", "--fork-jvm-option", "--as-fork",
+          "--report-forks", "--help"
         }) {
       assertTrue(FilterLoad.USAGE.contains(option), () -> "usage does not name " + option);
     }
@@ -833,6 +834,32 @@ class FilterLoadTest {
     String without = FilterLoad.Report.forkLevel(o, forks, p99, false);
     assertTrue(without.contains("| +2.0% [+1.0, +3.0] | n/a | "), without);
     assertTrue(without.contains("not judged (no fork p99)"), without);
+  }
+
+  /** A report on runs already made, fork-1 and fork-2 of a folder, as --forks would give it. */
+  @Test
+  void aReportOnEarlierRunsPoolsTheirFolders(@TempDir java.nio.file.Path dir) throws Exception {
+    assertEquals(dir.resolve("fork-1") + " is not a folder: no runs to report on",
+        assertThrows(IOException.class,
+            () -> FilterLoad.Forks.report(FilterLoad.Options.parse(new String[0]), dir)).getMessage());
+    for (int k = 1; k <= 2; k++) {
+      java.nio.file.Path fork = java.nio.file.Files.createDirectories(dir.resolve("fork-" + k));
+      java.util.List<FilterLoad.Phase[]> rounds = new java.util.ArrayList<>();
+      for (int r = 0; r < 3; r++) {
+        rounds.add(new FilterLoad.Phase[] {
+          new FilterLoad.Phase(0, 1000, 1_000_000_000L, 5, 9, 100, 50_000_000L),
+          new FilterLoad.Phase(1, 990, 1_000_000_000L, 5, 9, 100, 50_000_000L),
+          new FilterLoad.Phase(2, 980, 1_000_000_000L, 5, 9, 100, 50_000_000L)
+        });
+      }
+      FilterLoad.Forks.writeRounds(fork.resolve(FilterLoad.Forks.ROUNDS), rounds, k);
+      FilterLoad.Forks.writePooledP99(fork.resolve(FilterLoad.Forks.POOLED), new long[] {100, 101, 103});
+    }
+    String report = FilterLoad.Forks.report(FilterLoad.Options.parse(new String[] {"--rounds", "3"}), dir);
+    assertTrue(report.contains("2 forks (JVMs run one after the other"), report);
+    assertTrue(report.contains("- **Resent**: 3 "), report);
+    assertTrue(report.contains("| `filter` | +1.0% [+1.0, +1.0] | +1.0% [+1.0, +1.0] | +1.0% [+1.0, +1.0] |"), report);
+    assertTrue(report.contains("| `filter+deadline` | +2.0% [+2.0, +2.0] | +3.0% [+3.0, +3.0] | +2.0% [+2.0, +2.0] |"), report);
   }
 
   @Test
