@@ -111,18 +111,39 @@ class ContextFilterEdgeTest {
     }
   }
 
-  @Test
-  void aHandlerThatNeverReadsTheRequestBodyEndsItsContextOnReturn() throws Exception {
+  /**
+   * The JDK server drains up to 64 KiB of an unread body after the exchange closes
+   * ({@code sun.net.httpserver.drainAmount}) and keeps the connection; beyond that it closes the
+   * connection with the rest of the body unread, and the kernel then answers with a TCP reset that
+   * may destroy the response before the client reads it. So the response is checked where the
+   * protocol guarantees it, and the context's end in both cases.
+   */
+  @ParameterizedTest
+  @ValueSource(ints = {1_000, 100_000})
+  void aHandlerThatNeverReadsTheRequestBodyEndsItsContextOnReturn(int bodyBytes) throws Exception {
     AtomicReference<Context> seen = new AtomicReference<>();
+    CountDownLatch returned = new CountDownLatch(1);
     try (LoopbackServer s =
         new LoopbackServer(
             ex -> {
               seen.set(ContextFilter.current());
-              reply(ex, "ignored your body");
+              try {
+                reply(ex, "ignored your body");
+              } finally {
+                returned.countDown();
+              }
             })) {
       HttpRequest post =
-          HttpRequest.newBuilder(s.uri()).POST(HttpRequest.BodyPublishers.ofByteArray(new byte[100_000])).build();
-      assertEquals("ignored your body", CLIENT.send(post, BodyHandlers.ofString()).body());
+          HttpRequest.newBuilder(s.uri()).POST(HttpRequest.BodyPublishers.ofByteArray(new byte[bodyBytes])).build();
+      String body;
+      try {
+        body = CLIENT.send(post, BodyHandlers.ofString()).body();
+      } catch (IOException resetAfterTheServerClosed) {
+        assertTrue(bodyBytes > 64 * 1024, "only a body the server does not drain may lose the response: " + resetAfterTheServerClosed);
+        body = "ignored your body";
+      }
+      assertEquals("ignored your body", body);
+      assertTrue(returned.await(10, TimeUnit.SECONDS), "the handler never ran");
       seen.get().await(Duration.ofSeconds(10));
       assertSame(Context.CANCELED, seen.get().err());
     }
