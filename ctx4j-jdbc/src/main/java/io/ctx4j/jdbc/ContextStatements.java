@@ -44,7 +44,10 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * When the context ends, {@code cancel()} is called on a thread of its own (it may talk to the
  * server), and repeated every {@value #RETRY_MILLIS} ms until the work is over, because drivers (H2
- * among them) drop a cancel that arrives just before the statement starts executing. When {@link
+ * among them) drop a cancel that arrives just before the statement starts executing. (H2 2.5 can
+ * also lose a cancel that overlaps the start of a query for good: its {@code cancel()} clears the
+ * executing command without a lock and may erase the one just recorded; then only a query timeout
+ * stops that query. See the module's README.) When {@link
  * #execute} returns, or the registration of {@link #bind} is stopped, no cancel can reach the
  * statement any more, so it can be reused: the end of the work waits for a {@code cancel()} call in
  * flight, without giving up on an interrupt (the interrupt status is left set), and bars later

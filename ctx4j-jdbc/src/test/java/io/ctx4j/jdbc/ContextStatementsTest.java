@@ -75,7 +75,7 @@ class ContextStatementsTest extends H2Test {
                       ctx,
                       st,
                       s -> {
-                        running.countDown();
+                        SlowFunctions.onNextRow(running);
                         return sum(s.executeQuery(SLOW));
                       });
                 } catch (SQLException e) {
@@ -90,6 +90,43 @@ class ContextStatementsTest extends H2Test {
       assertSame(why, e.getCause());
       assertTrue(System.nanoTime() - start < STOPPED_WITHIN_NANOS);
       assertEquals(0, st.getQueryTimeout(), "no deadline, no timeout");
+    }
+  }
+
+  /**
+   * H2 drops a {@code cancel()} that comes while no query runs: the context's cancel is repeated
+   * every {@link ContextStatements#RETRY_MILLIS} ms, so a query started after the first one is still
+   * stopped.
+   */
+  @Test
+  void aCancelThatFoundNoQueryRunningIsRepeatedUntilItStopsTheQuery() throws Exception {
+    CancelableContext ctx = Context.withCancel(Context.background());
+    AtomicInteger cancels = new AtomicInteger();
+    CountDownLatch firstCancelDone = new CountDownLatch(1);
+    try (Statement real = connection.createStatement()) {
+      Statement st =
+          CancelHookStatements.wrap(
+              Statement.class,
+              real,
+              r -> {
+                r.cancel();
+                cancels.incrementAndGet();
+                firstCancelDone.countDown();
+              });
+      long start = System.nanoTime();
+      assertThrows(
+          CanceledException.class,
+          () ->
+              ContextStatements.execute(
+                  ctx,
+                  st,
+                  s -> {
+                    ctx.cancel();
+                    TestDb.awaitInBody(firstCancelDone); // it found nothing to cancel
+                    return sum(s.executeQuery(SLOW));
+                  }));
+      assertTrue(System.nanoTime() - start < STOPPED_WITHIN_NANOS);
+      assertTrue(cancels.get() >= 2, cancels + " cancel calls");
     }
   }
 

@@ -341,7 +341,7 @@ class ExecuteOutcomesTest extends H2Test {
                       ctx,
                       st,
                       s -> {
-                        running.countDown();
+                        SlowFunctions.onNextRow(running);
                         return sum(s.executeQuery(TestDb.SLOW));
                       }));
       canceller.join();

@@ -188,7 +188,7 @@ class LateCancelTest extends H2Test {
               ctx,
               st,
               s -> {
-                running.countDown();
+                SlowFunctions.onNextRow(running);
                 return sum(s.executeQuery(TestDb.DEAF));
               });
           failures.add("round " + i + ": the slow query was not stopped");
