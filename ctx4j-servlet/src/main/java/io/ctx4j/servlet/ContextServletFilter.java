@@ -10,6 +10,7 @@ import io.ctx4j.servlet.RequestCanceledException.Reason;
 import io.ctx4j.servlet.internal.ContainerHooks;
 import io.ctx4j.servlet.internal.IncomingDeadline;
 import io.ctx4j.servlet.internal.RequestScope;
+import io.ctx4j.servlet.internal.ScopedRequest;
 import io.ctx4j.servlet.internal.SharedDeadlines;
 import io.ctx4j.servlet.internal.WatchedResponse;
 import jakarta.servlet.AsyncContext;
@@ -19,6 +20,7 @@ import jakarta.servlet.FilterChain;
 import jakarta.servlet.FilterConfig;
 import jakarta.servlet.ServletException;
 import jakarta.servlet.ServletRequest;
+import jakarta.servlet.ServletRequestWrapper;
 import jakarta.servlet.ServletResponse;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
@@ -103,7 +105,12 @@ import java.util.Objects;
  * In the thread that runs the filter chain the context is {@link CurrentContext#get()} (the one
  * current-context store of ctx4j), on every dispatch this filter is mapped to, async dispatches
  * included. It is also the request attribute {@value #ATTRIBUTE}, read by {@link
- * #contextOf(ServletRequest)}, for async handlers that continue in other threads.
+ * #contextOf(ServletRequest)}, for async handlers that continue in other threads. The filter
+ * passes a request wrapper down the chain that answers this attribute itself, so a request that
+ * stays synchronous costs the container no attribute map; the attribute is stored in the
+ * container's request when async processing starts, or when the dispatch fails or sends an error
+ * status (400 and above), for the ASYNC and ERROR dispatches that carry the container's request.
+ * The attribute is read-only: setting or removing it does not change the context of the request.
  *
  * <h2>Registration</h2>
  *
@@ -130,7 +137,11 @@ import java.util.Objects;
  */
 public final class ContextServletFilter implements Filter {
 
-  /** The request attribute that holds the request {@link Context}. */
+  /**
+   * The request attribute that holds the request {@link Context}: answered by the request the
+   * filter passes down the chain (and by any wrapper of it), and stored in the container's request
+   * once async processing starts or the dispatch fails or sends an error status.
+   */
   public static final String ATTRIBUTE = "io.ctx4j.servlet.context";
 
   /**
@@ -158,11 +169,11 @@ public final class ContextServletFilter implements Filter {
   // The deadline causes of the last few sources: callers with different budgets take turns, and
   // one cause per source kept them from sharing a deadline at all (a new cause each time, and the
   // shared deadlines are per cause). Element i uses the shared deadlines' slot i, the server
-  // maximum the slot after them, so no two causes in use replace each other's deadline. Racy by
-  // design: an element is an immutable triple (final fields, so safely seen through a race), and a
-  // stale or lost one costs one allocation, never a wrong cause.
+  // maximum the slot after them, so no two causes in use replace each other's deadline. Hits
+  // read it without a lock: an element is an immutable triple (final fields, so safely seen through
+  // a race), and a stale one costs one allocation, never a wrong cause. Misses take its lock.
   private final SharedCause[] deadlineCauses = new SharedCause[CAUSES];
-  private int nextCause; // racy: which element a new source replaces
+  private int nextCause; // guarded by deadlineCauses: which element a new source replaces
   private static final int CAUSES = 4;
   private static final int MAX_TIMEOUT_SLOT = CAUSES; // below SharedDeadlines.SLOTS
 
@@ -209,7 +220,8 @@ public final class ContextServletFilter implements Filter {
    * handlers and other threads (in the dispatch thread, {@link CurrentContext#get()} returns it
    * too).
    *
-   * @param request the request (or a wrapper of it)
+   * @param request the request the chain got (or a wrapper of it), or the container's own request
+   *     once async processing has started (as {@code AsyncContext.getRequest()} returns it)
    * @return the request context
    * @throws NullPointerException if {@code request} is null
    * @throws IllegalStateException if no {@code ContextServletFilter} handled the request
@@ -312,13 +324,19 @@ public final class ContextServletFilter implements Filter {
       chain.doFilter(request, response);
       return;
     }
-    // One attribute lookup on the common path: the scope is stored only once async has started
-    // (afterDispatch), for the ASYNC dispatch; a forward, include or error dispatch, or a second
-    // filter in the chain, needs the context alone.
-    Object existing = request.getAttribute(ATTRIBUTE);
-    if (existing instanceof Context) {
-      redispatch((Context) existing, request, response, chain);
-      return;
+    // The container's own request on its first dispatch has no context yet: the filter puts it in
+    // the container only for later dispatches (ScopedRequest). Anything else (a wrapper, maybe a
+    // ScopedRequest of a filter in front; an ASYNC, FORWARD, INCLUDE or ERROR dispatch) is looked
+    // up: the scope is stored only once async has started (afterDispatch), for the ASYNC
+    // dispatch; a forward, include or error dispatch, or a second filter in the chain, needs the
+    // context alone.
+    if (request instanceof ServletRequestWrapper
+        || request.getDispatcherType() != DispatcherType.REQUEST) {
+      Object existing = request.getAttribute(ATTRIBUTE);
+      if (existing instanceof Context) {
+        redispatch((Context) existing, request, response, chain);
+        return;
+      }
     }
     // The budget starts now, when the filter first sees the request.
     Duration timeout = null;
@@ -358,21 +376,33 @@ public final class ContextServletFilter implements Filter {
       ctx = Context.withTimeoutCause(root, timeout, cause);
     }
     RequestScope scope = new RequestScope(ctx, shared);
+    // The request answers the context attribute itself: no attribute map in the container for a
+    // request that stays synchronous.
+    ScopedRequest scoped = new ScopedRequest((HttpServletRequest) request, ATTRIBUTE, scope);
     Throwable failure = null;
-    // Everything from here on is inside the try: a wrapper or attribute listener in front may throw
-    // from the setup too, and the context must end (its timer, its shared deadline) all the same.
+    // Everything from here on is inside the try: a wrapper in front may throw from the setup too,
+    // and the context must end (its timer, its shared deadline) all the same.
     try {
-      request.setAttribute(ATTRIBUTE, ctx);
       ContainerHooks.attach(request, scope);
       // Wrapped so that a failed write ends the context: the only disconnect notice Tomcat gives a
       // synchronous handler, and Jetty's over HTTP/1.1.
       ServletResponse res = new WatchedResponse((HttpServletResponse) response, scope);
-      invoke(ctx, chain, request, res);
+      invoke(ctx, chain, scoped, res);
+      if (((HttpServletResponse) response).getStatus() >= 400) {
+        // An ERROR dispatch may follow, with the container's request: it must find the context
+        // there. (Before an ASYNC dispatch, startAsync or afterDispatch puts it there.)
+        scoped.publish();
+      }
     } catch (IOException | ServletException | RuntimeException | Error e) {
       failure = e;
+      try {
+        scoped.publish(); // for the ERROR dispatch
+      } catch (RuntimeException | Error x) {
+        e.addSuppressed(x);
+      }
       throw e;
     } finally {
-      afterDispatch(request, scope, failure);
+      afterDispatch(request, scope, scoped, failure);
     }
   }
 
@@ -420,20 +450,25 @@ public final class ContextServletFilter implements Filter {
       throw e;
     } finally {
       if (topLevel) {
-        afterDispatch(request, scope, failure);
+        afterDispatch(request, scope, null, failure);
       }
     }
   }
 
   /** A container-initiated dispatch is returning: the request is over unless async goes on. */
-  private static void afterDispatch(ServletRequest request, RequestScope scope, Throwable failure) {
+  private static void afterDispatch(
+      ServletRequest request, RequestScope scope, ScopedRequest scoped, Throwable failure) {
     if (request.isAsyncStarted()) {
       AsyncContext async;
       try {
         async = request.getAsyncContext();
         if (scope.listenTo(async)) {
           // First async cycle: the ASYNC dispatch, which the container starts only after this
-          // dispatch has returned, finds the scope here.
+          // dispatch has returned, finds the context and the scope here. (The context is there
+          // already if async was started through the ScopedRequest, as it normally is.)
+          if (scoped != null) {
+            scoped.publish();
+          }
           request.setAttribute(SCOPE_ATTRIBUTE, scope);
         }
         return;
@@ -475,6 +510,11 @@ public final class ContextServletFilter implements Filter {
     response.getOutputStream().write(body);
   }
 
+  /** The cause {@link #doFilter} gives a deadline from {@code source}, for tests. */
+  RequestCanceledException deadlineCauseOf(IncomingDeadline source) {
+    return deadlineCause(source).cause;
+  }
+
   /** The shared deadlines still current (registered with the root until they end), for tests. */
   int sharedDeadlinesKept() {
     return sharedDeadlines.currentCount();
@@ -488,19 +528,37 @@ public final class ContextServletFilter implements Filter {
    * immutable (no stack trace, no suppression, its cause fixed at construction) and its detail is
    * built from the source only if read, so requests can share it, as they share {@code
    * RequestScope.COMPLETED}.
+   *
+   * <p>A hit reads the array without a lock. A miss takes the array's lock and looks again: the
+   * first requests with a new value often come together (a client opening its connections), and two
+   * causes for one value would take two shared-deadline slots, so that one budget kept two shared
+   * deadlines open.
    */
   private SharedCause deadlineCause(IncomingDeadline source) {
-    SharedCause[] causes = deadlineCauses;
-    for (SharedCause cached : causes) {
+    SharedCause known = cachedCause(source);
+    if (known != null) {
+      return known;
+    }
+    synchronized (deadlineCauses) {
+      known = cachedCause(source);
+      if (known != null) {
+        return known;
+      }
+      int i = nextCause++ & (CAUSES - 1);
+      SharedCause fresh =
+          new SharedCause(source, new RequestCanceledException(Reason.DEADLINE_EXCEEDED, source), i);
+      deadlineCauses[i] = fresh;
+      return fresh;
+    }
+  }
+
+  private SharedCause cachedCause(IncomingDeadline source) {
+    for (SharedCause cached : deadlineCauses) {
       if (cached != null && cached.source.sameSource(source)) {
         return cached;
       }
     }
-    int i = nextCause++ & (CAUSES - 1);
-    SharedCause fresh =
-        new SharedCause(source, new RequestCanceledException(Reason.DEADLINE_EXCEEDED, source), i);
-    causes[i] = fresh;
-    return fresh;
+    return null;
   }
 
   /** A deadline cause, where it came from, and its shared deadlines' slot; replaced whole. */

@@ -31,6 +31,12 @@ enum Containers {
       fh.setAsyncSupported(true);
       fh.setInitParameters(init);
       handler.addFilter(fh, "/*", types);
+      if (types.contains(DispatcherType.ERROR)) {
+        org.eclipse.jetty.ee11.servlet.ErrorPageErrorHandler errors =
+            new org.eclipse.jetty.ee11.servlet.ErrorPageErrorHandler();
+        errors.addErrorPage(ERROR_STATUS, ERROR_PAGE);
+        handler.setErrorHandler(errors);
+      }
       server.setHandler(handler);
       server.start();
       int port = connector.getLocalPort();
@@ -52,6 +58,12 @@ enum Containers {
           });
     }
   };
+
+  /** With the ERROR dispatcher type, a response sent with this status goes to {@link #ERROR_PAGE}. */
+  static final int ERROR_STATUS = 503;
+
+  /** The error page's path, served by the same servlet (on an ERROR dispatch). */
+  static final String ERROR_PAGE = "/error-page";
 
   /** Adds to {@code server} a connector on 127.0.0.1, port 0, for HTTP/1.1 and h2c (upgrade). */
   static ServerConnector h2cConnector(Server server) {

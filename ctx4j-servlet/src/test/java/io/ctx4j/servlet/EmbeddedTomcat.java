@@ -48,6 +48,12 @@ final class EmbeddedTomcat {
       map.setDispatcher(t.name());
     }
     context.addFilterMap(map);
+    if (types.contains(DispatcherType.ERROR)) {
+      org.apache.tomcat.util.descriptor.web.ErrorPage page = new org.apache.tomcat.util.descriptor.web.ErrorPage();
+      page.setErrorCode(Containers.ERROR_STATUS);
+      page.setLocation(Containers.ERROR_PAGE);
+      context.addErrorPage(page);
+    }
     tomcat.start();
     return tomcat;
   }

@@ -361,20 +361,116 @@ class FilterBehaviourTest {
     }
   }
 
-  /** Where a wrapper from a filter in front breaks while this filter sets the request up. */
-  enum SetupFailure {
-    /** {@code setAttribute} of the context throws (a wrapper that refuses the attribute). */
-    ATTRIBUTE_REFUSED,
-    /** {@code getRequest()} throws once the context is stored: the container hooks unwrap it. */
-    UNWRAP_FAILS
+  /**
+   * A handler that sends an error status is followed by an ERROR dispatch, which carries the
+   * container's request, not the one the chain got: the filter put the context there, so the error
+   * page runs with the request's context (ended, since the handler returned), through {@link
+   * CurrentContext} and {@link ContextServletFilter#contextOf}. The handler sees the attribute among
+   * the request's attribute names.
+   */
+  @ParameterizedTest
+  @EnumSource(Containers.class)
+  void anErrorDispatchRunsWithTheRequestsContext(Containers c) throws Exception {
+    AtomicReference<Context> inHandler = new AtomicReference<>();
+    AtomicReference<Boolean> named = new AtomicReference<>();
+    AtomicReference<Context> current = new AtomicReference<>();
+    AtomicReference<Context> attribute = new AtomicReference<>();
+    TestServlet servlet =
+        new TestServlet(
+            (req, res) -> {
+              if (req.getDispatcherType() == jakarta.servlet.DispatcherType.ERROR) {
+                current.set(CurrentContext.get());
+                attribute.set(ContextServletFilter.contextOf(req));
+                res.getWriter().print("error page");
+                return;
+              }
+              inHandler.set(CurrentContext.get());
+              named.set(
+                  java.util.Collections.list(req.getAttributeNames())
+                      .contains(ContextServletFilter.ATTRIBUTE));
+              res.sendError(Containers.ERROR_STATUS);
+            });
+    java.util.EnumSet<jakarta.servlet.DispatcherType> types =
+        java.util.EnumSet.of(
+            jakarta.servlet.DispatcherType.REQUEST,
+            jakarta.servlet.DispatcherType.ASYNC,
+            jakarta.servlet.DispatcherType.ERROR);
+    try (Containers.Running server = c.start(ContextServletFilter.create(), servlet, Map.of(), types)) {
+      HttpResponse<String> r = get(server.port);
+      assertEquals(Containers.ERROR_STATUS, r.statusCode());
+      assertEquals("error page", r.body());
+    }
+    assertNotNull(inHandler.get());
+    assertEquals(Boolean.TRUE, named.get(), "the attribute is among the names");
+    assertSame(inHandler.get(), current.get(), "CurrentContext on the ERROR dispatch");
+    assertSame(inHandler.get(), attribute.get(), "contextOf on the ERROR dispatch");
+    assertEquals(Reason.RESPONSE_COMPLETED, ((RequestCanceledException) current.get().cause()).reason());
   }
 
   /**
-   * A failure while the filter sets a request up, before the chain runs, ends the request's context
-   * like a failure in the chain: nothing stays registered on the root, no timer stays scheduled, and
-   * a shared deadline is given back (so it closes once replaced). One server per case, with a
-   * request of each kind: no deadline, a deadline of its own (50 ms, too short to share), a shared
-   * one (5 s). The clock is manual, so nothing expires on its own.
+   * After {@code startAsync()}, {@code AsyncContext.getRequest()} is the container's request, not
+   * the one the chain got; another thread finds the context on it while the dispatch that started
+   * async has not returned yet.
+   */
+  @ParameterizedTest
+  @EnumSource(Containers.class)
+  void theContainersRequestCarriesTheContextOnceAsyncHasStarted(Containers c) throws Exception {
+    AtomicReference<Context> inHandler = new AtomicReference<>();
+    AtomicReference<Object> fromAsyncThread = new AtomicReference<>();
+    AtomicReference<Boolean> wasWrapped = new AtomicReference<>();
+    TestServlet servlet =
+        new TestServlet(
+            (req, res) -> {
+              if (req.getDispatcherType() != jakarta.servlet.DispatcherType.REQUEST) {
+                return;
+              }
+              inHandler.set(CurrentContext.get());
+              jakarta.servlet.AsyncContext async = req.startAsync();
+              wasWrapped.set(async.getRequest() instanceof jakarta.servlet.ServletRequestWrapper);
+              java.util.concurrent.CountDownLatch looked = new java.util.concurrent.CountDownLatch(1);
+              async.start(
+                  () -> {
+                    try {
+                      fromAsyncThread.set(ContextServletFilter.contextOf(async.getRequest()));
+                    } catch (RuntimeException e) {
+                      fromAsyncThread.set(e);
+                    }
+                    looked.countDown();
+                  });
+              // The dispatch does not return before the other thread has looked.
+              if (!looked.await(10, TimeUnit.SECONDS)) {
+                throw new IllegalStateException("the async thread never looked");
+              }
+              res.getWriter().print("async");
+              async.complete();
+            });
+    try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
+      HttpResponse<String> r = get(server.port);
+      assertEquals(200, r.statusCode());
+      assertEquals("async", r.body());
+    }
+    assertEquals(Boolean.FALSE, wasWrapped.get(), "AsyncContext.getRequest() is the container's request");
+    assertSame(inHandler.get(), fromAsyncThread.get());
+  }
+
+  /** Where a wrapper from a filter in front breaks while this filter handles the request. */
+  enum SetupFailure {
+    /** {@code getRequest()} throws: the container hooks unwrap the request before the chain runs. */
+    UNWRAP_FAILS,
+    /**
+     * {@code setAttribute} of the context throws: the handler sent an error, so the filter puts the
+     * context in the container for the ERROR dispatch, after the chain.
+     */
+    ATTRIBUTE_REFUSED
+  }
+
+  /**
+   * A failure while the filter sets a request up, before the chain runs, or while it hands the
+   * context on for an ERROR dispatch, after it, ends the request's context like a failure in the
+   * chain: nothing stays registered on the root, no timer stays scheduled, and a shared deadline is
+   * given back (so it closes once replaced). One server per case, with a request of each kind: no
+   * deadline, a deadline of its own (50 ms, too short to share), a shared one (5 s). The clock is
+   * manual, so nothing expires on its own.
    */
   @ParameterizedTest
   @org.junit.jupiter.params.provider.MethodSource("setupFailureCases")
@@ -390,14 +486,23 @@ class FilterBehaviourTest {
     AtomicReference<Context> stored = new AtomicReference<>();
     jakarta.servlet.Filter inFront = new BreakingFilter(filter, failure, stored);
     AtomicInteger handled = new AtomicInteger();
-    try (Containers.Running server = c.start(inFront, new TestServlet((req, res) -> handled.incrementAndGet()))) {
+    TestServlet servlet =
+        new TestServlet(
+            (req, res) -> {
+              handled.incrementAndGet();
+              if (req.getHeader("X-Break") != null) {
+                res.sendError(503);
+              }
+            });
+    try (Containers.Running server = c.start(inFront, servlet)) {
       String[][] requests = {{}, {"Ctx4j-Timeout-Ms", "50"}, {"Ctx4j-Timeout-Ms", "5000"}};
       for (String[] headers : requests) {
         String[] all = java.util.Arrays.copyOf(headers, headers.length + 2);
         all[headers.length] = "X-Break";
         all[headers.length + 1] = "yes";
         stored.set(null);
-        assertEquals(500, get(server.port, all).statusCode(), failure + " " + String.join(" ", headers));
+        int status = get(server.port, all).statusCode();
+        assertTrue(status >= 500, failure + " " + String.join(" ", headers) + ": " + status);
         Context ctx = stored.get();
         assertNotNull(ctx, "the filter stored a context");
         assertTrue(ctx.isDone(), "the context of a request whose setup failed ended");
@@ -405,7 +510,8 @@ class FilterBehaviourTest {
         assertEquals(Reason.HANDLER_FAILED, cause.reason());
         assertEquals(BreakingFilter.MESSAGE, cause.getCause().getMessage());
       }
-      assertEquals(0, handled.get(), "the chain never ran");
+      int chainRuns = failure == SetupFailure.UNWRAP_FAILS ? 0 : 3;
+      assertEquals(chainRuns, handled.get(), "the chain ran only when the setup succeeded");
       // Left: the shared deadline still current, which no request holds; the 50 ms timer is gone.
       assertEquals(1, filter.sharedDeadlinesKept());
       assertEquals(1, CoreInternals.registrationCount(root), "registered on the root");
@@ -413,7 +519,7 @@ class FilterBehaviourTest {
       // A later request in another window replaces the shared deadline: given back, it closes.
       clock.advance(Duration.ofSeconds(1));
       assertEquals(200, get(server.port, "Ctx4j-Timeout-Ms", "5000").statusCode());
-      assertEquals(1, handled.get());
+      assertEquals(chainRuns + 1, handled.get());
       assertEquals(1, CoreInternals.registrationCount(root), "registered on the root after the replacement");
       assertEquals(1, clock.pendingCount(), "timers scheduled after the replacement");
     }
@@ -459,16 +565,16 @@ class FilterBehaviourTest {
       }
       filter.doFilter(
           new jakarta.servlet.http.HttpServletRequestWrapper(http) {
-            private boolean armed;
+            private boolean armed = failure == SetupFailure.UNWRAP_FAILS;
 
             @Override
             public void setAttribute(String name, Object value) {
               if (ContextServletFilter.ATTRIBUTE.equals(name)) {
+                // After a failure too, the filter stores the context for the ERROR dispatch.
                 stored.set((Context) value);
                 if (failure == SetupFailure.ATTRIBUTE_REFUSED) {
                   throw new IllegalStateException(MESSAGE);
                 }
-                armed = true;
               }
               super.setAttribute(name, value);
             }

@@ -1,0 +1,101 @@
+package io.ctx4j.servlet.internal;
+
+import jakarta.servlet.AsyncContext;
+import jakarta.servlet.ServletRequest;
+import jakarta.servlet.ServletResponse;
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletRequestWrapper;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Enumeration;
+import java.util.List;
+
+/**
+ * The request as the filter passes it down the chain: it answers the context attribute itself, so
+ * that a request which stays synchronous never stores it in the container. Not part of the API.
+ *
+ * <p>Why: the context attribute was a request's first attribute, for which Jetty 12 creates its
+ * attribute map (a {@code ConcurrentHashMap} and its table) and, at every {@code setAttribute},
+ * a list of the attribute listeners: 45% of the filter's allocation and about a seventh of its CPU
+ * samples ({@code results/2026-12-02-servlet-ten-forks}). The attribute is put in the container
+ * only where a request without this wrapper may look for it: before async processing starts
+ * ({@link #startAsync}: the ASYNC dispatch and {@code AsyncContext.getRequest()} carry the
+ * container's request), and, by the filter, when the dispatch fails or sends an error (the ERROR
+ * dispatch carries it too).
+ *
+ * <p>Used by the threads the container and the handler use for a request, one at a time except for
+ * {@link #getAttribute}, which only reads final fields; {@link #publish} is idempotent and may race
+ * with itself harmlessly (two puts of the same value).
+ */
+public final class ScopedRequest extends HttpServletRequestWrapper {
+  private final String attribute;
+  private final RequestScope scope;
+  private volatile boolean published;
+
+  /**
+   * Wraps {@code request}.
+   *
+   * @param request the request as the filter got it
+   * @param attribute the name under which the request context is found
+   * @param scope the request's state
+   * @throws IllegalArgumentException if {@code request} is null (as any wrapper)
+   */
+  public ScopedRequest(HttpServletRequest request, String attribute, RequestScope scope) {
+    super(request);
+    this.attribute = attribute;
+    this.scope = scope;
+  }
+
+  /**
+   * Returns the request's state.
+   *
+   * @return the scope
+   */
+  public RequestScope scope() {
+    return scope;
+  }
+
+  /**
+   * Puts the context attribute in the request this one wraps (and so in the container's), once.
+   */
+  public void publish() {
+    if (!published) {
+      published = true;
+      getRequest().setAttribute(attribute, scope.context());
+    }
+  }
+
+  @Override
+  public Object getAttribute(String name) {
+    // The identity test first: the filter and contextOf pass the constant itself.
+    if (name == attribute || attribute.equals(name)) {
+      return scope.context();
+    }
+    return super.getAttribute(name);
+  }
+
+  @Override
+  public Enumeration<String> getAttributeNames() {
+    Enumeration<String> names = super.getAttributeNames();
+    if (published) {
+      return names;
+    }
+    List<String> all = names == null ? new ArrayList<>() : Collections.list(names);
+    if (!all.contains(attribute)) {
+      all.add(attribute);
+    }
+    return Collections.enumeration(all);
+  }
+
+  @Override
+  public AsyncContext startAsync() {
+    publish();
+    return super.startAsync();
+  }
+
+  @Override
+  public AsyncContext startAsync(ServletRequest request, ServletResponse response) {
+    publish();
+    return super.startAsync(request, response);
+  }
+}
