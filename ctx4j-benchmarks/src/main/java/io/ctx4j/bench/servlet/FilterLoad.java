@@ -1069,9 +1069,6 @@ public final class FilterLoad {
         left.removeAll(kept);
         System.out.println("JVM options kept by this JVM, not given to the forks (use --fork-jvm-option): " + left);
       }
-      List<List<Phase[]>> forks = new ArrayList<>();
-      List<long[]> pooledP99 = new ArrayList<>();
-      long resent = o.client.equals("raw") ? 0 : -1;
       for (int k = 1; k <= o.forks; k++) {
         Path dir = base.resolve("fork-" + k);
         Files.createDirectories(dir);
@@ -1104,12 +1101,8 @@ public final class FilterLoad {
           throw new IllegalStateException(
               "fork " + k + " exited with status " + status + " (its output is above and in " + log + ")");
         }
-        long[] forkResent = {0};
-        forks.add(readRounds(dir.resolve(ROUNDS), forkResent));
-        pooledP99.add(readPooledP99(dir.resolve(POOLED)));
-        resent = resent < 0 ? -1 : resent + forkResent[0];
       }
-      return Report.markdown(o, forks, null, pooledP99, load0, loadAverage(), start, resent);
+      return reportOn(o, base, o.forks, load0, loadAverage(), start);
     }
 
     /**
@@ -1118,21 +1111,31 @@ public final class FilterLoad {
      * reports on each build's).
      */
     static String report(Options o, Path base) throws IOException {
+      int count = 0;
+      while (Files.isDirectory(base.resolve("fork-" + (count + 1)))) {
+        count++;
+      }
+      if (count == 0) {
+        throw new IOException(base.resolve("fork-1") + " is not a folder: no runs to report on");
+      }
+      String load = "not measured (a report on earlier runs)";
+      return reportOn(o, base, count, load, load, System.nanoTime());
+    }
+
+    /** The report on the runs in {@code base/fork-1} to {@code base/fork-<count>}. */
+    private static String reportOn(Options o, Path base, int count, String load0, String load1, long start)
+        throws IOException {
       List<List<Phase[]>> forks = new ArrayList<>();
       List<long[]> pooledP99 = new ArrayList<>();
       long resent = o.client.equals("raw") ? 0 : -1;
-      for (int k = 1; Files.isDirectory(base.resolve("fork-" + k)); k++) {
+      for (int k = 1; k <= count; k++) {
         Path dir = base.resolve("fork-" + k);
         long[] forkResent = {0};
         forks.add(readRounds(dir.resolve(ROUNDS), forkResent));
         pooledP99.add(readPooledP99(dir.resolve(POOLED)));
         resent = resent < 0 ? -1 : resent + forkResent[0];
       }
-      if (forks.isEmpty()) {
-        throw new IOException(base.resolve("fork-1") + " is not a folder: no runs to report on");
-      }
-      String load = "not measured (a report on earlier runs)";
-      return Report.markdown(o, forks, null, pooledP99, load, load, System.nanoTime(), resent);
+      return Report.markdown(o, forks, null, pooledP99, load0, load1, start, resent);
     }
 
     /**
