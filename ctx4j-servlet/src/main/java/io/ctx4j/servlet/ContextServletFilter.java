@@ -108,9 +108,14 @@ import java.util.Objects;
  * #contextOf(ServletRequest)}, for async handlers that continue in other threads. The filter
  * passes a request wrapper down the chain that answers this attribute itself, so a request that
  * stays synchronous costs the container no attribute map; the attribute is stored in the
- * container's request when async processing starts, or when the dispatch fails or sends an error
- * status (400 and above), for the ASYNC and ERROR dispatches that carry the container's request.
- * The attribute is read-only: setting or removing it does not change the context of the request.
+ * container's request when async processing starts (the ASYNC dispatch and {@code
+ * AsyncContext.getRequest()} carry the request given to {@code startAsync}, the container's own
+ * for the form without arguments), and when the handler calls {@code sendError}, the dispatch
+ * throws, or the status is 400 or above (the ERROR dispatch carries the container's request). So
+ * after a synchronous request that succeeded, code outside the chain (a filter in front of this
+ * one, after the chain returned; a request listener; an access log) finds no attribute. The
+ * attribute is read-only: setting or removing it through the request the chain gets is ignored;
+ * removed from the container's request, it is lost to later dispatches.
  *
  * <h2>Registration</h2>
  *
@@ -386,7 +391,7 @@ public final class ContextServletFilter implements Filter {
       ContainerHooks.attach(request, scope);
       // Wrapped so that a failed write ends the context: the only disconnect notice Tomcat gives a
       // synchronous handler, and Jetty's over HTTP/1.1.
-      ServletResponse res = new WatchedResponse((HttpServletResponse) response, scope);
+      ServletResponse res = new WatchedResponse((HttpServletResponse) response, scoped);
       invoke(ctx, chain, scoped, res);
       if (((HttpServletResponse) response).getStatus() >= 400) {
         // An ERROR dispatch may follow, with the container's request: it must find the context
@@ -459,27 +464,48 @@ public final class ContextServletFilter implements Filter {
   private static void afterDispatch(
       ServletRequest request, RequestScope scope, ScopedRequest scoped, Throwable failure) {
     if (request.isAsyncStarted()) {
-      AsyncContext async;
+      boolean first = false;
+      boolean over = false;
       try {
-        async = request.getAsyncContext();
-        if (scope.listenTo(async)) {
-          // First async cycle: the ASYNC dispatch, which the container starts only after this
-          // dispatch has returned, finds the context and the scope here. (The context is there
-          // already if async was started through the ScopedRequest, as it normally is.)
-          if (scoped != null) {
-            scoped.publish();
-          }
-          request.setAttribute(SCOPE_ATTRIBUTE, scope);
+        first = scope.listenTo(request.getAsyncContext());
+      } catch (IllegalStateException e) {
+        // The cycle completed in another thread while this dispatch was returning.
+        over = true;
+      }
+      if (!over) {
+        if (first) {
+          handOn(request, scope, scoped, failure);
         }
         return;
-      } catch (IllegalStateException e) {
-        // The cycle completed in another thread while this dispatch was returning: it is over.
       }
     }
     scope.end(
         failure == null
             ? RequestScope.COMPLETED
             : new RequestCanceledException(Reason.HANDLER_FAILED, failure.toString(), failure));
+  }
+
+  /**
+   * Leaves the context and the scope in the container for the first ASYNC dispatch, which the
+   * container starts only after this dispatch has returned. (The context is there already if
+   * async was started through the ScopedRequest, as it normally is.) A failure here is not the end
+   * of the cycle, as the container's {@code IllegalStateException} above is: it goes to the
+   * container (suppressed by the chain's own failure, if any), which ends the cycle, and the
+   * listener the scope.
+   */
+  private static void handOn(
+      ServletRequest request, RequestScope scope, ScopedRequest scoped, Throwable failure) {
+    try {
+      if (scoped != null) {
+        scoped.publish();
+      }
+      request.setAttribute(SCOPE_ATTRIBUTE, scope);
+    } catch (RuntimeException | Error x) {
+      if (failure == null) {
+        throw x;
+      }
+      failure.addSuppressed(x);
+    }
   }
 
   private static void invoke(

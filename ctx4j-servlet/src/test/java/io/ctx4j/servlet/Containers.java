@@ -35,6 +35,7 @@ enum Containers {
         org.eclipse.jetty.ee11.servlet.ErrorPageErrorHandler errors =
             new org.eclipse.jetty.ee11.servlet.ErrorPageErrorHandler();
         errors.addErrorPage(ERROR_STATUS, ERROR_PAGE);
+        errors.addErrorPage(LOW_ERROR_STATUS, ERROR_PAGE);
         handler.setErrorHandler(errors);
       }
       server.setHandler(handler);
@@ -61,6 +62,12 @@ enum Containers {
 
   /** With the ERROR dispatcher type, a response sent with this status goes to {@link #ERROR_PAGE}. */
   static final int ERROR_STATUS = 503;
+
+  /**
+   * Also mapped to {@link #ERROR_PAGE}: {@code sendError} below 400 (as Spring's
+   * {@code @ResponseStatus(FOUND)} does) is followed by an ERROR dispatch all the same.
+   */
+  static final int LOW_ERROR_STATUS = 302;
 
   /** The error page's path, served by the same servlet (on an ERROR dispatch). */
   static final String ERROR_PAGE = "/error-page";

@@ -53,6 +53,10 @@ final class EmbeddedTomcat {
       page.setErrorCode(Containers.ERROR_STATUS);
       page.setLocation(Containers.ERROR_PAGE);
       context.addErrorPage(page);
+      org.apache.tomcat.util.descriptor.web.ErrorPage low = new org.apache.tomcat.util.descriptor.web.ErrorPage();
+      low.setErrorCode(Containers.LOW_ERROR_STATUS);
+      low.setLocation(Containers.ERROR_PAGE);
+      context.addErrorPage(low);
     }
     tomcat.start();
     return tomcat;

@@ -2,6 +2,7 @@ package io.ctx4j.servlet;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
@@ -366,11 +367,12 @@ class FilterBehaviourTest {
    * container's request, not the one the chain got: the filter put the context there, so the error
    * page runs with the request's context (ended, since the handler returned), through {@link
    * CurrentContext} and {@link ContextServletFilter#contextOf}. The handler sees the attribute among
-   * the request's attribute names.
+   * the request's attribute names. An error status below 400 (302, as Spring's
+   * {@code @ResponseStatus(FOUND)} sends it) is followed by an ERROR dispatch too.
    */
   @ParameterizedTest
-  @EnumSource(Containers.class)
-  void anErrorDispatchRunsWithTheRequestsContext(Containers c) throws Exception {
+  @org.junit.jupiter.params.provider.MethodSource("errorStatusCases")
+  void anErrorDispatchRunsWithTheRequestsContext(Containers c, int status) throws Exception {
     AtomicReference<Context> inHandler = new AtomicReference<>();
     AtomicReference<Boolean> named = new AtomicReference<>();
     AtomicReference<Context> current = new AtomicReference<>();
@@ -388,7 +390,7 @@ class FilterBehaviourTest {
               named.set(
                   java.util.Collections.list(req.getAttributeNames())
                       .contains(ContextServletFilter.ATTRIBUTE));
-              res.sendError(Containers.ERROR_STATUS);
+              res.sendError(status);
             });
     java.util.EnumSet<jakarta.servlet.DispatcherType> types =
         java.util.EnumSet.of(
@@ -397,7 +399,7 @@ class FilterBehaviourTest {
             jakarta.servlet.DispatcherType.ERROR);
     try (Containers.Running server = c.start(ContextServletFilter.create(), servlet, Map.of(), types)) {
       HttpResponse<String> r = get(server.port);
-      assertEquals(Containers.ERROR_STATUS, r.statusCode());
+      assertEquals(status, r.statusCode());
       assertEquals("error page", r.body());
     }
     assertNotNull(inHandler.get());
@@ -451,6 +453,157 @@ class FilterBehaviourTest {
     }
     assertEquals(Boolean.FALSE, wasWrapped.get(), "AsyncContext.getRequest() is the container's request");
     assertSame(inHandler.get(), fromAsyncThread.get());
+  }
+
+  static java.util.stream.Stream<org.junit.jupiter.params.provider.Arguments> errorStatusCases() {
+    return java.util.Arrays.stream(Containers.values())
+        .flatMap(c -> java.util.stream.Stream.of(Containers.ERROR_STATUS, Containers.LOW_ERROR_STATUS)
+            .map(s -> org.junit.jupiter.params.provider.Arguments.of(c, s)));
+  }
+
+  /**
+   * Setting or removing the context attribute through the request the chain got, before and after
+   * async processing starts, changes nothing: {@code contextOf} still answers the request's context,
+   * and so does the ASYNC dispatch, which carries the container's request.
+   */
+  @ParameterizedTest
+  @org.junit.jupiter.params.provider.MethodSource("attributeChangeCases")
+  void theContextAttributeCannotBeReplacedOrRemovedThroughTheChainsRequest(Containers c, boolean remove)
+      throws Exception {
+    AtomicReference<Context> inHandler = new AtomicReference<>();
+    AtomicReference<Object> beforeAsync = new AtomicReference<>();
+    AtomicReference<Object> afterAsync = new AtomicReference<>();
+    AtomicReference<Context> inAsyncDispatch = new AtomicReference<>();
+    AtomicReference<Object> attributeInAsyncDispatch = new AtomicReference<>();
+    TestServlet servlet =
+        new TestServlet(
+            (req, res) -> {
+              if (req.getDispatcherType() == jakarta.servlet.DispatcherType.ASYNC) {
+                inAsyncDispatch.set(CurrentContext.get());
+                attributeInAsyncDispatch.set(req.getAttribute(ContextServletFilter.ATTRIBUTE));
+                res.getWriter().print("async");
+                return;
+              }
+              inHandler.set(CurrentContext.get());
+              change(req, remove);
+              beforeAsync.set(req.getAttribute(ContextServletFilter.ATTRIBUTE));
+              jakarta.servlet.AsyncContext async = req.startAsync();
+              change(req, remove);
+              afterAsync.set(req.getAttribute(ContextServletFilter.ATTRIBUTE));
+              async.dispatch();
+            });
+    try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
+      HttpResponse<String> r = get(server.port);
+      assertEquals(200, r.statusCode());
+      assertEquals("async", r.body());
+    }
+    assertNotNull(inHandler.get());
+    assertSame(inHandler.get(), beforeAsync.get(), "the attribute before startAsync");
+    assertSame(inHandler.get(), afterAsync.get(), "the attribute after startAsync");
+    assertSame(inHandler.get(), inAsyncDispatch.get(), "CurrentContext on the ASYNC dispatch");
+    assertSame(inHandler.get(), attributeInAsyncDispatch.get(), "the attribute on the ASYNC dispatch");
+  }
+
+  private static void change(jakarta.servlet.http.HttpServletRequest req, boolean remove) {
+    if (remove) {
+      req.removeAttribute(ContextServletFilter.ATTRIBUTE);
+    } else {
+      req.setAttribute(ContextServletFilter.ATTRIBUTE, Context.background());
+    }
+  }
+
+  static java.util.stream.Stream<org.junit.jupiter.params.provider.Arguments> attributeChangeCases() {
+    return java.util.Arrays.stream(Containers.values())
+        .flatMap(c -> java.util.stream.Stream.of(true, false)
+            .map(r -> org.junit.jupiter.params.provider.Arguments.of(c, r)));
+  }
+
+  /**
+   * A filter in front whose request wrapper refuses the context attribute (with an
+   * {@link IllegalStateException}, as a recycled request would).
+   */
+  private static jakarta.servlet.Filter refusingInFront(ContextServletFilter filter) {
+    return new InFront(filter) {
+      @Override
+      jakarta.servlet.http.HttpServletRequest wrap(jakarta.servlet.http.HttpServletRequest request) {
+        return new jakarta.servlet.http.HttpServletRequestWrapper(request) {
+          @Override
+          public void setAttribute(String name, Object value) {
+            if (ContextServletFilter.ATTRIBUTE.equals(name)) {
+              throw new IllegalStateException("refused");
+            }
+            super.setAttribute(name, value);
+          }
+        };
+      }
+    };
+  }
+
+  /**
+   * When putting the context in the container fails as async processing starts, the request
+   * still lists the attribute it answers: a failed attempt does not count as done.
+   */
+  @ParameterizedTest
+  @EnumSource(Containers.class)
+  void aRefusedAttributeStaysAmongTheNames(Containers c) throws Exception {
+    AtomicReference<Object> refused = new AtomicReference<>();
+    AtomicReference<Boolean> named = new AtomicReference<>();
+    TestServlet servlet =
+        new TestServlet(
+            (req, res) -> {
+              try {
+                req.startAsync();
+                refused.set("startAsync did not throw");
+              } catch (IllegalStateException e) {
+                refused.set(e);
+              }
+              named.set(
+                  java.util.Collections.list(req.getAttributeNames())
+                      .contains(ContextServletFilter.ATTRIBUTE));
+              res.getWriter().print("sync");
+            });
+    try (Containers.Running server = c.start(refusingInFront(ContextServletFilter.create()), servlet)) {
+      HttpResponse<String> r = get(server.port);
+      assertEquals(200, r.statusCode());
+      assertEquals("sync", r.body());
+    }
+    assertTrue(refused.get() instanceof IllegalStateException, String.valueOf(refused.get()));
+    assertEquals(Boolean.TRUE, named.get(), "the attribute is among the names after a refused put");
+  }
+
+  /**
+   * A handler that starts async on the container's request (unwrapping the one the chain got)
+   * leaves the filter to put the context in the container when the dispatch returns; when that
+   * fails, the failure reaches the container (which ends the request with an error), and the
+   * context does not end as if the response had completed while the async cycle goes on.
+   */
+  @ParameterizedTest
+  @EnumSource(Containers.class)
+  void aFailureToHandTheContextToTheAsyncCycleIsNotMistakenForItsEnd(Containers c) throws Exception {
+    AtomicReference<Context> inHandler = new AtomicReference<>();
+    Probe probe = new Probe();
+    TestServlet servlet =
+        new TestServlet(
+            (req, res) -> {
+              if (req.getDispatcherType() != jakarta.servlet.DispatcherType.REQUEST) {
+                return;
+              }
+              Context ctx = CurrentContext.get();
+              inHandler.set(ctx);
+              probe.enter(ctx);
+              jakarta.servlet.ServletRequest inner = req;
+              while (inner instanceof jakarta.servlet.ServletRequestWrapper) {
+                inner = ((jakarta.servlet.ServletRequestWrapper) inner).getRequest();
+              }
+              inner.startAsync().setTimeout(60_000);
+            });
+    try (Containers.Running server = c.start(refusingInFront(ContextServletFilter.create()), servlet)) {
+      HttpResponse<String> r = get(server.port);
+      assertEquals(500, r.statusCode());
+      assertTrue(probe.ended.await(10, TimeUnit.SECONDS), "the context ended");
+    }
+    assertNotNull(inHandler.get());
+    assertNotEquals(Reason.RESPONSE_COMPLETED, probe.reason(), "ended as if completed");
   }
 
   /** Where a wrapper from a filter in front breaks while this filter handles the request. */
@@ -532,20 +685,17 @@ class FilterBehaviourTest {
   }
 
   /**
-   * Stands for a filter in front of ours that wraps requests marked {@code X-Break}; the wrapper
-   * breaks as {@link SetupFailure} says, and lets the test see the context the filter stored.
+   * Stands for a filter in front of ours that passes it the request as {@link #wrap} makes it, and
+   * has the container set it up and tear it down.
    */
-  private static final class BreakingFilter implements jakarta.servlet.Filter {
-    static final String MESSAGE = "broken wrapper";
+  private abstract static class InFront implements jakarta.servlet.Filter {
     private final ContextServletFilter filter;
-    private final SetupFailure failure;
-    private final AtomicReference<Context> stored;
 
-    BreakingFilter(ContextServletFilter filter, SetupFailure failure, AtomicReference<Context> stored) {
+    InFront(ContextServletFilter filter) {
       this.filter = filter;
-      this.failure = failure;
-      this.stored = stored;
     }
+
+    abstract jakarta.servlet.http.HttpServletRequest wrap(jakarta.servlet.http.HttpServletRequest request);
 
     @Override
     public void init(jakarta.servlet.FilterConfig config) throws jakarta.servlet.ServletException {
@@ -558,43 +708,59 @@ class FilterBehaviourTest {
         jakarta.servlet.ServletResponse response,
         jakarta.servlet.FilterChain chain)
         throws java.io.IOException, jakarta.servlet.ServletException {
-      jakarta.servlet.http.HttpServletRequest http = (jakarta.servlet.http.HttpServletRequest) request;
-      if (http.getHeader("X-Break") == null) {
-        filter.doFilter(request, response, chain);
-        return;
-      }
-      filter.doFilter(
-          new jakarta.servlet.http.HttpServletRequestWrapper(http) {
-            private boolean armed = failure == SetupFailure.UNWRAP_FAILS;
-
-            @Override
-            public void setAttribute(String name, Object value) {
-              if (ContextServletFilter.ATTRIBUTE.equals(name)) {
-                // After a failure too, the filter stores the context for the ERROR dispatch.
-                stored.set((Context) value);
-                if (failure == SetupFailure.ATTRIBUTE_REFUSED) {
-                  throw new IllegalStateException(MESSAGE);
-                }
-              }
-              super.setAttribute(name, value);
-            }
-
-            @Override
-            public jakarta.servlet.ServletRequest getRequest() {
-              if (armed) {
-                armed = false;
-                throw new IllegalStateException(MESSAGE);
-              }
-              return super.getRequest();
-            }
-          },
-          response,
-          chain);
+      filter.doFilter(wrap((jakarta.servlet.http.HttpServletRequest) request), response, chain);
     }
 
     @Override
     public void destroy() {
       filter.destroy();
+    }
+  }
+
+  /**
+   * Stands for a filter in front of ours that wraps requests marked {@code X-Break}; the wrapper
+   * breaks as {@link SetupFailure} says, and lets the test see the context the filter stored.
+   */
+  private static final class BreakingFilter extends InFront {
+    static final String MESSAGE = "broken wrapper";
+    private final SetupFailure failure;
+    private final AtomicReference<Context> stored;
+
+    BreakingFilter(ContextServletFilter filter, SetupFailure failure, AtomicReference<Context> stored) {
+      super(filter);
+      this.failure = failure;
+      this.stored = stored;
+    }
+
+    @Override
+    jakarta.servlet.http.HttpServletRequest wrap(jakarta.servlet.http.HttpServletRequest http) {
+      if (http.getHeader("X-Break") == null) {
+        return http;
+      }
+      return new jakarta.servlet.http.HttpServletRequestWrapper(http) {
+        private boolean armed = failure == SetupFailure.UNWRAP_FAILS;
+
+        @Override
+        public void setAttribute(String name, Object value) {
+          if (ContextServletFilter.ATTRIBUTE.equals(name)) {
+            // After a failure too, the filter stores the context for the ERROR dispatch.
+            stored.set((Context) value);
+            if (failure == SetupFailure.ATTRIBUTE_REFUSED) {
+              throw new IllegalStateException(MESSAGE);
+            }
+          }
+          super.setAttribute(name, value);
+        }
+
+        @Override
+        public jakarta.servlet.ServletRequest getRequest() {
+          if (armed) {
+            armed = false;
+            throw new IllegalStateException(MESSAGE);
+          }
+          return super.getRequest();
+        }
+      };
     }
   }
 }

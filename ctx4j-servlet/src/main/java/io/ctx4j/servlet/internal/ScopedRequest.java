@@ -18,10 +18,15 @@ import java.util.List;
  * attribute map (a {@code ConcurrentHashMap} and its table) and, at every {@code setAttribute},
  * a list of the attribute listeners: 45% of the filter's allocation and about a seventh of its CPU
  * samples ({@code results/2026-12-02-servlet-ten-forks}). The attribute is put in the container
- * only where a request without this wrapper may look for it: before async processing starts
- * ({@link #startAsync}: the ASYNC dispatch and {@code AsyncContext.getRequest()} carry the
- * container's request), and, by the filter, when the dispatch fails or sends an error (the ERROR
- * dispatch carries it too).
+ * only where a request without this wrapper may look for it: when async processing starts
+ * ({@link #startAsync}: the ASYNC dispatch and {@code AsyncContext.getRequest()} carry the request
+ * given to {@code startAsync}, the container's own for the form without arguments), and, by the
+ * filter, when the dispatch fails or sends an error (the ERROR dispatch carries the container's
+ * request).
+ *
+ * <p>The attribute is read-only through this request: {@code setAttribute} and {@code
+ * removeAttribute} of its name are ignored, since a later dispatch that found another value, or
+ * none, would run with another context.
  *
  * <p>Used by the threads the container and the handler use for a request, one at a time except for
  * {@link #getAttribute}, which only reads final fields; {@link #publish} is idempotent and may race
@@ -56,12 +61,16 @@ public final class ScopedRequest extends HttpServletRequestWrapper {
   }
 
   /**
-   * Puts the context attribute in the request this one wraps (and so in the container's), once.
+   * Puts the context attribute in the request this one wraps (and so in the container's), once it
+   * has succeeded: a put that throws is tried again by the next call.
+   *
+   * @throws RuntimeException as thrown by the wrapped request's {@code setAttribute}
    */
   public void publish() {
     if (!published) {
+      super.setAttribute(attribute, scope.context());
+      // Only now: getAttributeNames lists the attribute itself until the container does.
       published = true;
-      getRequest().setAttribute(attribute, scope.context());
     }
   }
 
@@ -74,10 +83,28 @@ public final class ScopedRequest extends HttpServletRequestWrapper {
     return super.getAttribute(name);
   }
 
+  /** Ignored for the context attribute, which is read-only; otherwise delegates. */
+  @Override
+  public void setAttribute(String name, Object value) {
+    if (!attribute.equals(name)) {
+      super.setAttribute(name, value);
+    }
+  }
+
+  /** Ignored for the context attribute, which is read-only; otherwise delegates. */
+  @Override
+  public void removeAttribute(String name) {
+    if (!attribute.equals(name)) {
+      super.removeAttribute(name);
+    }
+  }
+
   @Override
   public Enumeration<String> getAttributeNames() {
+    // The flag first: once it is set, the container's names include the attribute.
+    boolean inContainer = published;
     Enumeration<String> names = super.getAttributeNames();
-    if (published) {
+    if (inContainer) {
       return names;
     }
     List<String> all = names == null ? new ArrayList<>() : Collections.list(names);

@@ -15,6 +15,9 @@ import java.nio.ByteBuffer;
  * that gives no disconnect notice (Tomcat; Jetty over HTTP/1.1) lets a filter learn that the client
  * has gone. Not part of the API.
  *
+ * <p>{@code sendError}, with any status, puts the context in the container's request first: the
+ * ERROR dispatch that may follow carries that request, not the chain's.
+ *
  * <p>The output stream reports every {@link IOException} of {@code write}, {@code flush} and
  * {@code close}; the writer, whose container implementation swallows them (a {@link PrintWriter}
  * never throws), is checked with {@link PrintWriter#checkError()} on {@code flush} and {@code close}
@@ -22,6 +25,7 @@ import java.nio.ByteBuffer;
  */
 public final class WatchedResponse extends HttpServletResponseWrapper {
   private final RequestScope scope;
+  private final ScopedRequest request;
   private ServletOutputStream out;
   private ServletOutputStream outDelegate;
   private PrintWriter writer;
@@ -31,11 +35,24 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
    * Wraps {@code response}.
    *
    * @param response the container's response
-   * @param scope the request's state
+   * @param request the request the chain gets, whose state this response reports to
    */
-  public WatchedResponse(HttpServletResponse response, RequestScope scope) {
+  public WatchedResponse(HttpServletResponse response, ScopedRequest request) {
     super(response);
-    this.scope = scope;
+    this.scope = request.scope();
+    this.request = request;
+  }
+
+  @Override
+  public void sendError(int sc) throws IOException {
+    request.publish();
+    super.sendError(sc);
+  }
+
+  @Override
+  public void sendError(int sc, String msg) throws IOException {
+    request.publish();
+    super.sendError(sc, msg);
   }
 
   @Override
