@@ -8,7 +8,10 @@ import java.time.Instant;
 
 /** What the shared-deadline tests start from: a root on a manual clock, so no deadline fires. */
 final class SharedDeadlineFixture {
-  static final Duration TIMEOUT = Duration.ofSeconds(1); // a 10 ms window
+  // An 8 ms window: deadlines from 1,000 to 1,008 ms (taken at 0 to 8 ms) are one window, and the
+  // one due at 1,016 to 1,024 ms (taken at 16 to 24 ms) has the same slot (an even number of
+  // windows later), so it replaces the first.
+  static final Duration TIMEOUT = Duration.ofSeconds(1);
   static final Throwable CAUSE = new IllegalStateException("deadline");
 
   private SharedDeadlineFixture() {}

@@ -31,7 +31,7 @@ public class SharedDeadlineReleaseVsReplaceTest {
   private static final Throwable CAUSE = SharedDeadlineFixture.CAUSE;
   private final CancelableContext root = SharedDeadlineFixture.root();
   private final SharedDeadlines shared = new SharedDeadlines(root);
-  private final SharedDeadlines.Entry held = shared.take(0, TIMEOUT, CAUSE);
+  private final SharedDeadlines.Entry held = shared.take(0, TIMEOUT, CAUSE, 0);
 
   /** The last request of the first window ends. */
   @Actor
@@ -46,7 +46,7 @@ public class SharedDeadlineReleaseVsReplaceTest {
    */
   @Actor
   public void replace(III_Result r) {
-    r.r1 = shared.take(20_000_000, TIMEOUT, CAUSE) == held ? 1 : 0;
+    r.r1 = shared.take(20_000_000, TIMEOUT, CAUSE, 0) == held ? 1 : 0;
   }
 
   /**

@@ -33,7 +33,7 @@ public class SharedDeadlineTakeVsReplaceTest {
   private static final Throwable CAUSE = SharedDeadlineFixture.CAUSE;
   private final CancelableContext root = SharedDeadlineFixture.root();
   private final SharedDeadlines shared = new SharedDeadlines(root);
-  private final SharedDeadlines.Entry idle = taken(shared.take(0, TIMEOUT, CAUSE));
+  private final SharedDeadlines.Entry idle = taken(shared.take(0, TIMEOUT, CAUSE, 0));
 
   private static SharedDeadlines.Entry taken(SharedDeadlines.Entry e) {
     e.release(); // current, held by nobody
@@ -47,7 +47,7 @@ public class SharedDeadlineTakeVsReplaceTest {
    */
   @Actor
   public void take(IIII_Result r) {
-    SharedDeadlines.Entry e = shared.take(5_000_000, TIMEOUT, CAUSE);
+    SharedDeadlines.Entry e = shared.take(5_000_000, TIMEOUT, CAUSE, 0);
     r.r1 = e.context().isDone() ? 1 : 0;
     r.r2 = e == idle ? 1 : 0;
     e.release();
@@ -56,7 +56,7 @@ public class SharedDeadlineTakeVsReplaceTest {
   /** A request of the window at 20 ms arrives, then ends. */
   @Actor
   public void replace() {
-    shared.take(20_000_000, TIMEOUT, CAUSE).release();
+    shared.take(20_000_000, TIMEOUT, CAUSE, 0).release();
   }
 
   /**

@@ -61,13 +61,15 @@ import java.util.Objects;
  * caps every request, with or without a header; {@linkplain Builder#trustTimeoutHeaders(boolean)
  * untrusted callers} can be ignored entirely (then only the maximum applies).
  *
- * <p>Requests that arrive in the same window with the same timeout, from 100 ms to one day, share
- * one deadline context under the root, and each request's context is a child of it. The window is
- * 1% of the timeout in whole milliseconds, at least one (10 ms for a second, 300 ms for 30 s). A
- * request's deadline is the start of its window plus the timeout: up to one window earlier than
- * asked, never later. The deadline's timer and its registration with the root are then paid once
- * per window, not once per request. A request's context still ends on its own (completion,
- * disconnect), and the shared one is closed once its last request has ended.
+ * <p>Requests with a timeout from 100 ms to one day whose deadlines (arrival plus timeout) fall in
+ * the same window, set by the same header, share one deadline context under the root, and each
+ * request's context is a child of it: callers that propagate their deadlines send a different
+ * budget nearly every time, and still share. The window is a power of two milliseconds, the largest
+ * not above 1% of the timeout, at least one (8 ms for a second, 256 ms for 30 s). A request's
+ * deadline is the start of the window its own falls in: up to one window earlier than asked, never
+ * later. The deadline's timer and its registration with the root are then paid once per window,
+ * not once per request. A request's context still ends on its own (completion, disconnect), and the
+ * shared one is closed once its last request has ended.
  *
  * <h2>When the request context ends, and with what cause</h2>
  *
@@ -76,7 +78,9 @@ import java.util.Objects;
  *
  * <ul>
  *   <li>{@code DEADLINE_EXCEEDED}: the caller's budget (or the server maximum) ran out; {@code
- *       err()} is {@link Context#DEADLINE_EXCEEDED}, the message names the header that set it;
+ *       err()} is {@link Context#DEADLINE_EXCEEDED}, the message names the header that set it
+ *       ({@code "deadline exceeded: set by the caller's grpc-timeout"}) but not its value, since
+ *       requests with other values share the deadline; {@code ctx.deadline()} tells when;
  *   <li>{@code RESPONSE_COMPLETED}: the handler returned without starting async processing, or the
  *       async cycle completed ({@code AsyncListener.onComplete}); {@code HANDLER_FAILED}: the
  *       handler threw;
@@ -90,8 +94,7 @@ import java.util.Objects;
  *
  * <p>Causes are immutable (no stack trace, no suppressed exceptions), and requests that end for the
  * same reason with the same detail may share one instance (for example every deadline set by
- * {@code Ctx4j-Timeout-Ms: 30000}, or every completed response): compare {@code reason()}, not
- * identity.
+ * {@code Ctx4j-Timeout-Ms}, or every completed response): compare {@code reason()}, not identity.
  *
  * <p>What no container tells a filter: over HTTP/1.1, a client that closes its connection while a
  * synchronous handler is not reading or writing is not noticed by Jetty 12.1 nor Tomcat 11 (neither
@@ -171,16 +174,14 @@ public final class ContextServletFilter implements Filter {
   // container provides); volatile so that a filter used outside a container is safe too.
   private volatile MaxTimeout maxTimeout;
   private volatile boolean trustHeaders;
-  // The deadline causes of the last few sources: callers with different budgets take turns, and
-  // one cause per source kept them from sharing a deadline at all (a new cause each time, and the
-  // shared deadlines are per cause). Element i uses the shared deadlines' slot i, the server
-  // maximum the slot after them, so no two causes in use replace each other's deadline. Hits
-  // read it without a lock: an element is an immutable triple (final fields, so safely seen through
-  // a race), and a stale one costs one allocation, never a wrong cause. Misses take its lock.
-  private final SharedCause[] deadlineCauses = new SharedCause[CAUSES];
-  private int nextCause; // guarded by deadlineCauses: which element a new source replaces
-  private static final int CAUSES = 4;
-  private static final int MAX_TIMEOUT_SLOT = CAUSES; // below SharedDeadlines.SLOTS
+  // One deadline cause per header: the requests whose deadlines fall in one window share a
+  // deadline context, and with it its cause, which can therefore name the header but not each
+  // request's value. Causes are immutable, so requests share them as they share
+  // RequestScope.COMPLETED. Header h uses the shared deadlines' cause slot h, the server maximum the
+  // slot after them, so no two causes in use replace each other's deadlines.
+  private final RequestCanceledException[] headerCauses = headerCauses();
+  // Below SharedDeadlines.CAUSES, which SharedDeadlines.take checks on every call.
+  private static final int MAX_TIMEOUT_SLOT = IncomingDeadline.HEADERS;
 
   /**
    * Creates a filter with the default settings, for containers that instantiate filters from {@code
@@ -366,9 +367,8 @@ public final class ContextServletFilter implements Filter {
       timeout = max.duration;
       cause = max.cause;
     } else if (source != null) {
-      SharedCause known = deadlineCause(source);
-      cause = known.cause;
-      slot = known.slot;
+      slot = source.header();
+      cause = headerCauses[slot];
     }
     CancelableContext ctx;
     SharedDeadlines.Entry shared = null;
@@ -536,68 +536,19 @@ public final class ContextServletFilter implements Filter {
     response.getOutputStream().write(body);
   }
 
-  /** The cause {@link #doFilter} gives a deadline from {@code source}, for tests. */
-  RequestCanceledException deadlineCauseOf(IncomingDeadline source) {
-    return deadlineCause(source).cause;
-  }
-
   /** The shared deadlines still current (registered with the root until they end), for tests. */
   int sharedDeadlinesKept() {
     return sharedDeadlines.currentCount();
   }
 
-  /**
-   * Returns the cause for a deadline from {@code source}: the one made for an earlier request from
-   * the same header and value if it is still cached (callers tend to send the same budget every
-   * time; up to four budgets at once each keep theirs, a fifth replaces the oldest), so that the
-   * common case allocates none and requests with one budget share one deadline. A cause is
-   * immutable (no stack trace, no suppression, its cause fixed at construction) and its detail is
-   * built from the source only if read, so requests can share it, as they share {@code
-   * RequestScope.COMPLETED}.
-   *
-   * <p>A hit reads the array without a lock. A miss takes the array's lock and looks again: the
-   * first requests with a new value often come together (a client opening its connections), and two
-   * causes for one value would take two shared-deadline slots, so that one budget kept two shared
-   * deadlines open.
-   */
-  private SharedCause deadlineCause(IncomingDeadline source) {
-    SharedCause known = cachedCause(source);
-    if (known != null) {
-      return known;
+  private static RequestCanceledException[] headerCauses() {
+    RequestCanceledException[] causes = new RequestCanceledException[IncomingDeadline.HEADERS];
+    for (int h = 0; h < causes.length; h++) {
+      causes[h] =
+          new RequestCanceledException(
+              Reason.DEADLINE_EXCEEDED, "set by the caller's " + IncomingDeadline.name(h), null);
     }
-    synchronized (deadlineCauses) {
-      known = cachedCause(source);
-      if (known != null) {
-        return known;
-      }
-      int i = nextCause++ & (CAUSES - 1);
-      SharedCause fresh =
-          new SharedCause(source, new RequestCanceledException(Reason.DEADLINE_EXCEEDED, source), i);
-      deadlineCauses[i] = fresh;
-      return fresh;
-    }
-  }
-
-  private SharedCause cachedCause(IncomingDeadline source) {
-    for (SharedCause cached : deadlineCauses) {
-      if (cached != null && cached.source.sameSource(source)) {
-        return cached;
-      }
-    }
-    return null;
-  }
-
-  /** A deadline cause, where it came from, and its shared deadlines' slot; replaced whole. */
-  private static final class SharedCause {
-    final IncomingDeadline source;
-    final RequestCanceledException cause;
-    final int slot;
-
-    SharedCause(IncomingDeadline source, RequestCanceledException cause, int slot) {
-      this.source = source;
-      this.cause = cause;
-      this.slot = slot;
-    }
+    return causes;
   }
 
   /** The server maximum and its cause, made once rather than for every request. */

@@ -1,7 +1,5 @@
 package io.ctx4j.servlet;
 
-import java.io.IOException;
-import java.io.ObjectOutputStream;
 import java.util.Objects;
 
 /**
@@ -67,14 +65,8 @@ public final class RequestCanceledException extends RuntimeException {
   /** Why the request context ended. */
   private final Reason reason;
 
-  /** More about it, or null; built from {@link #lazyDetail} on first use if that is set. */
-  private String detail; // racy single-check caching of an immutable String, as String.hashCode
-
-  /**
-   * What the detail is built from ({@code toString()}) when first needed, or null: the filter
-   * creates one cause per request with a deadline, and most are never read.
-   */
-  private final transient Object lazyDetail;
+  /** More about it, or null. */
+  private final String detail;
 
   /**
    * Creates a cause with the given reason and detail.
@@ -85,49 +77,10 @@ public final class RequestCanceledException extends RuntimeException {
    * @throws NullPointerException if {@code reason} is null
    */
   public RequestCanceledException(Reason reason, String detail, Throwable cause) {
-    this(reason, detail, null, cause);
-  }
-
-  private RequestCanceledException(Reason reason, String detail, Object lazyDetail, Throwable cause) {
-    // No message here: it is built on demand (getMessage), since the filter creates one cause per
-    // request with a deadline and most are never read (FilterLoad's profile: 5% of the filter's time).
+    // No message, suppression or stack trace: a cause is a value that many contexts may share.
     super(null, cause, false, false);
     this.reason = Objects.requireNonNull(reason, "reason");
     this.detail = detail;
-    this.lazyDetail = lazyDetail;
-  }
-
-  /**
-   * A cause whose detail is {@code String.valueOf(detail)}, computed when the message is first
-   * read (or the exception serialized). {@code detail.toString()} must be cheap, side-effect free
-   * and give the same string every time.
-   */
-  RequestCanceledException(Reason reason, Object detail) {
-    this(reason, null, Objects.requireNonNull(detail, "detail"), null);
-  }
-
-  private String detail() {
-    String d = detail;
-    if (d == null) {
-      Object lazy = lazyDetail;
-      if (lazy != null) {
-        // A race builds the same string twice; either is kept.
-        d = String.valueOf(lazy);
-        detail = d;
-      }
-    }
-    return d;
-  }
-
-  /**
-   * Serializes the detail as a string: its lazy source is not serializable.
-   *
-   * @param out the stream
-   * @throws IOException if writing fails
-   */
-  private void writeObject(ObjectOutputStream out) throws IOException {
-    detail();
-    out.defaultWriteObject();
   }
 
   /**
@@ -141,13 +94,12 @@ public final class RequestCanceledException extends RuntimeException {
 
   /**
    * Returns the reason's text, followed by a colon and the detail when there is one, for example
-   * {@code "deadline exceeded: grpc-timeout: 300m"}.
+   * {@code "deadline exceeded: set by the caller's grpc-timeout"}.
    *
    * @return the message
    */
   @Override
   public String getMessage() {
-    String d = detail();
-    return d == null ? reason.text() : reason.text() + ": " + d;
+    return detail == null ? reason.text() : reason.text() + ": " + detail;
   }
 }

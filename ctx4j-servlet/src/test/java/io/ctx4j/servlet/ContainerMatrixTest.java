@@ -81,13 +81,13 @@ class ContainerMatrixTest {
         .flatMap(
             c ->
                 Stream.of(
-                    Arguments.of(c, "Ctx4j-Timeout-Ms: 300", "Ctx4j-Timeout-Ms: 300",
+                    Arguments.of(c, "Ctx4j-Timeout-Ms: 300", "set by the caller's Ctx4j-Timeout-Ms",
                         new String[] {"Ctx4j-Timeout-Ms", "300"}),
-                    Arguments.of(c, "Connect-Timeout-Ms: 300", "Connect-Timeout-Ms: 300",
+                    Arguments.of(c, "Connect-Timeout-Ms: 300", "set by the caller's Connect-Timeout-Ms",
                         new String[] {"Connect-Timeout-Ms", "300"}),
-                    Arguments.of(c, "grpc-timeout: 300m", "grpc-timeout: 300m",
+                    Arguments.of(c, "grpc-timeout: 300m", "set by the caller's grpc-timeout",
                         new String[] {"grpc-timeout", "300m"}),
-                    Arguments.of(c, "Ctx4j-Timeout-Ms: 60000 + grpc-timeout: 300m", "grpc-timeout: 300m",
+                    Arguments.of(c, "Ctx4j-Timeout-Ms: 60000 + grpc-timeout: 300m", "set by the caller's grpc-timeout",
                         new String[] {"Ctx4j-Timeout-Ms", "60000", "grpc-timeout", "300m"})));
   }
 

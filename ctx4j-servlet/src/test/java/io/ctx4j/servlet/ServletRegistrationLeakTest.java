@@ -27,7 +27,8 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * 10,000 requests on a long-lived server (4 keep-alive connections, a quarter of the requests
- * async, a third with a deadline header, every request context waited on so that it registers with
+ * async, a third with a deadline header of a budget from 59 to 60 s, which changes from request to
+ * request, every request context waited on so that it registers with
  * its parent) leave nothing registered: not on the server root but the shared deadlines still
  * current, which no request holds (exact count through the core's internal accessor,
  * CoreInternals), not on Jetty's connections (their own listener lists).
@@ -80,10 +81,11 @@ class ServletRegistrationLeakTest {
         clients.shutdownNow();
       }
       assertTrue(contextsEnded.await(30, TimeUnit.SECONDS), contextsEnded.getCount() + " request contexts never ended");
-      // What may stay: the shared deadline still current (one header value is in use, so one),
-      // which no request holds; it ends at its deadline or when a later request replaces it.
+      // What may stay: the shared deadlines still current (one header is in use, so up to its four
+      // slots: the budgets spread the deadlines over a second, two or three 512 ms windows), which
+      // no request holds; each ends at its deadline or when a later request replaces it.
       int kept = filter.sharedDeadlinesKept();
-      assertEquals(1, kept, "shared deadlines kept");
+      assertTrue(kept >= 1 && kept <= io.ctx4j.servlet.internal.SharedDeadlines.WAYS, "shared deadlines kept: " + kept);
       assertEquals(kept, CoreInternals.registrationCount(root), "request contexts left registered on the server root");
       if (container.equals("JETTY")) {
         // The filter registers nothing on Jetty's connections (they outlive requests); read from
@@ -105,7 +107,9 @@ class ServletRegistrationLeakTest {
       InputStream in = new BufferedInputStream(socket.getInputStream());
       for (int i = connection; i < REQUESTS; i += CONNECTIONS) {
         String path = i % 4 == 0 ? "/async" : "/sync";
-        String deadline = i % 3 == 0 ? "Ctx4j-Timeout-Ms: 60000\r\n" : "";
+        // Another budget almost every time, as a caller that propagates its deadline sends: the
+        // deadlines spread over a second and more, so shared deadlines keep being replaced.
+        String deadline = i % 3 == 0 ? "Ctx4j-Timeout-Ms: " + (60_000 - i % 1_000) + "\r\n" : "";
         out.write(("GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" + deadline + "\r\n")
             .getBytes(StandardCharsets.US_ASCII));
         out.flush();

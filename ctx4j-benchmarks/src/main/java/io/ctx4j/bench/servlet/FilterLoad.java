@@ -49,10 +49,9 @@ import org.eclipse.jetty.util.Jetty;
  *   <li>{@code filter}: the filter with {@code trustTimeoutHeaders(false)} (a cancellable request
  *       context, no deadline);
  *   <li>{@code filter+deadline}: the filter with its defaults, so the {@code Ctx4j-Timeout-Ms: 30000}
- *       header every request carries is parsed and gives the request a deadline (the requests of
- *       one window, 300 ms for this timeout, share one deadline context and its timer), ended when
- *       the response
- *       completes.
+ *       header every request carries is parsed and gives the request a deadline (the requests
+ *       whose deadlines fall in one window, 256 ms for this timeout, share one deadline context and
+ *       its timer), ended when the response completes.
  * </ul>
  *
  * <p>Why not JMH: JMH runs one configuration after the other, each in its own fork, so a change in
@@ -68,7 +67,7 @@ import org.eclipse.jetty.util.Jetty;
  * java -Xms1g -Xmx1g -XX:+AlwaysPreTouch -cp ctx4j-benchmarks/target/benchmarks.jar \
  *     io.ctx4j.bench.servlet.FilterLoad [--quick] [--out DIR] [--rounds N] [--phase-ms MS]
  *     [--warmup-ms MS] [--connections N] [--server-idle-ms MS] [--client raw|jdk|jetty]
- *     [--forks N] [--fork-jvm-option OPT]... [--help]
+ *     [--vary-budget N] [--forks N] [--fork-jvm-option OPT]... [--help]
  * </pre>
  *
  * {@code --client} picks the load client: {@code raw} (the default), a minimal HTTP/1.1 client on
@@ -78,7 +77,15 @@ import org.eclipse.jetty.util.Jetty;
  * or {@code jetty}, Jetty's own {@link org.eclipse.jetty.client.HttpClient} ({@link
  * JettyRequester}), the other client issue 18 names.
  *
- * {@code --server-idle-ms} sets the server connector's idle timeout (Jetty's default, 30 s, if
+ * {@code --vary-budget N} (raw client only) sends another budget with each request, as callers that
+ * propagate their deadlines do: each connection cycles through {@code 30000}, {@code 29999}, ...,
+ * down to {@code 30000 - N + 1} ms, so the deadlines of the requests in flight spread over about
+ * N ms (more than a propagated deadline's jitter: a harder case for the shared deadlines), in every
+ * configuration alike (Jetty caches
+ * a header field that repeats on a connection, and parses one that changes: that cost is the
+ * server's, not the filter's, so {@code none} must pay it too).
+ *
+ * <p>{@code --server-idle-ms} sets the server connector's idle timeout (Jetty's default, 30 s, if
  * not given): a shorter one makes the server close keep-alive connections the client still
  * holds, to test whether a client-side race with that close loses requests.
  *
@@ -91,6 +98,8 @@ public final class FilterLoad {
   private static final String[] PATHS = {"/none/", "/filter/", "/deadline/"};
   /** The timeout every request carries, the same in every configuration. */
   private static final String TIMEOUT_MS = "30000";
+  /** The index of {@code filter+deadline} in {@link #CONFIGS}, for tests. */
+  static final int DEADLINE_CONFIG = 2;
 
   private FilterLoad() {}
 
@@ -101,7 +110,7 @@ public final class FilterLoad {
   private static String usage(Options defaults) {
     return "usage: FilterLoad [--quick] [--out DIR] [--rounds N] [--phase-ms MS] [--warmup-ms MS]\n"
         + "                  [--connections N] [--server-idle-ms MS] [--client raw|jdk|jetty]\n"
-        + "                  [--forks N] [--fork-jvm-option OPT]... [--help]\n"
+        + "                  [--vary-budget N] [--forks N] [--fork-jvm-option OPT]... [--help]\n"
         + "  --quick            2 rounds of 300 ms phases, 4 connections (a smoke test)\n"
         + "  --out DIR          also write DIR/results.md (and DIR/rounds.tsv, the rounds' raw figures)\n"
         + "  --rounds N         rounds of one phase per configuration (default "
@@ -120,6 +129,14 @@ public final class FilterLoad {
         + "  --client raw|jdk|jetty  the load client (default "
         + defaults.client
         + ")\n"
+        + "  --vary-budget N    raw client only: the budget changes with each request, in every\n"
+        + "                     configuration,\n"
+        + "                     from "
+        + TIMEOUT_MS
+        + " ms down to N - 1 ms less, cycling (default "
+        + defaults.varyBudget
+        + ":\n"
+        + "                     the same budget every time)\n"
         + "  --forks N          run N JVMs one after the other (this java, its JVM options and class\n"
         + "                     path, the other options), each writing DIR/fork-K (a temporary\n"
         + "                     folder without --out), and report on all their rounds (default "
@@ -147,6 +164,7 @@ public final class FilterLoad {
     int connections = 8;
     long serverIdleMillis = -1;
     String client = "raw";
+    int varyBudget = 1;
     int forks = 1;
     final List<String> forkJvmOptions = new ArrayList<>();
     boolean asFork;
@@ -191,6 +209,13 @@ public final class FilterLoad {
                   "--client must be raw, jdk or jetty, got \"" + o.client + "\"");
             }
             break;
+          case "--vary-budget":
+            o.varyBudget = positive(a, value(args, ++i, a));
+            if (o.varyBudget > Integer.parseInt(TIMEOUT_MS)) {
+              throw new IllegalArgumentException(
+                  "--vary-budget must be at most " + TIMEOUT_MS + ", got " + o.varyBudget);
+            }
+            break;
           case "--out":
             o.out = Path.of(value(args, ++i, a));
             break;
@@ -214,6 +239,11 @@ public final class FilterLoad {
           default:
             throw new IllegalArgumentException("unknown option " + a);
         }
+      }
+      if (o.varyBudget > 1 && !o.client.equals("raw")) {
+        throw new IllegalArgumentException(
+            "--vary-budget needs --client raw (the other clients send one budget), got --client "
+                + o.client);
       }
       return o;
     }
@@ -411,7 +441,7 @@ public final class FilterLoad {
     Driver driver;
     switch (o.client) {
       case "raw":
-        driver = new Driver(w -> new RawRequester(port, resent), o.connections);
+        driver = new Driver(w -> new RawRequester(port, resent, 30_000, o.varyBudget), o.connections);
         break;
       case "jetty":
         jetty = JettyRequester.startClient(o.connections);
@@ -599,7 +629,8 @@ public final class FilterLoad {
    */
   static final class RawRequester implements Requester {
     private final int port;
-    private final byte[][] requests = new byte[CONFIGS.length][];
+    /** Per configuration, its requests, one per budget (one unless budgets vary). */
+    private final byte[][][] requests = new byte[CONFIGS.length][][];
     private final byte[] buf = new byte[4096];
     private final int timeoutMillis;
     private volatile java.net.Socket socket; // closed by Driver.close() from another thread
@@ -620,19 +651,40 @@ public final class FilterLoad {
      * fails with a {@link java.net.SocketTimeoutException}, which is never retried).
      */
     RawRequester(int port, java.util.concurrent.atomic.AtomicLong resent, int timeoutMillis) {
+      this(port, resent, timeoutMillis, 1);
+    }
+
+    /**
+     * A requester whose requests carry {@code budgets} budgets in turn: {@link #TIMEOUT_MS}, one
+     * millisecond less, and so on; each configuration's requests cycle on their own.
+     */
+    RawRequester(
+        int port, java.util.concurrent.atomic.AtomicLong resent, int timeoutMillis, int budgets) {
       if (timeoutMillis <= 0) {
         throw new IllegalArgumentException("timeoutMillis must be positive: " + timeoutMillis);
+      }
+      if (budgets <= 0 || budgets > Integer.parseInt(TIMEOUT_MS)) {
+        throw new IllegalArgumentException("budgets must be 1 to " + TIMEOUT_MS + ": " + budgets);
       }
       this.port = port;
       this.resent = resent;
       this.timeoutMillis = timeoutMillis;
       for (int c = 0; c < CONFIGS.length; c++) {
-        requests[c] =
-            ("GET " + PATHS[c] + " HTTP/1.1\r\nHost: 127.0.0.1:" + port + "\r\n" + DeadlineHeader.NAME
-                    + ": " + TIMEOUT_MS + "\r\n\r\n")
-                .getBytes(StandardCharsets.US_ASCII);
+        requests[c] = new byte[budgets][];
+        for (int k = 0; k < budgets; k++) {
+          requests[c][k] = encode(c, port, Integer.parseInt(TIMEOUT_MS) - k);
+        }
       }
     }
+
+    private static byte[] encode(int config, int port, int budgetMillis) {
+      return ("GET " + PATHS[config] + " HTTP/1.1\r\nHost: 127.0.0.1:" + port + "\r\n"
+              + DeadlineHeader.NAME + ": " + budgetMillis + "\r\n\r\n")
+          .getBytes(StandardCharsets.US_ASCII);
+    }
+
+    /** Per configuration, the next request's index in {@link #requests}. */
+    private final int[] next = new int[CONFIGS.length];
 
     private static final java.util.regex.Pattern CONNECTION_CLOSE =
         java.util.regex.Pattern.compile(
@@ -709,7 +761,10 @@ public final class FilterLoad {
 
     /** Sends a request; returns the answer's head length, or -1 if the connection ended first. */
     private int send(int config) throws IOException {
-      out.write(requests[config]);
+      byte[][] mine = requests[config];
+      int k = next[config];
+      out.write(mine[k]);
+      next[config] = k + 1 == mine.length ? 0 : k + 1;
       out.flush();
       return readHead();
     }
@@ -1379,7 +1434,11 @@ public final class FilterLoad {
                   : "`jdk` (JDK HttpClient)")
           .append(", keep-alive, one thread per connection,"
           + " every request `GET` with `Ctx4j-Timeout-Ms: ").append(TIMEOUT_MS)
-          .append("`; the 1-byte answer is checked\n");
+          .append(o.varyBudget > 1
+              ? "` to `" + (Integer.parseInt(TIMEOUT_MS) - o.varyBudget + 1)
+                  + "` (another budget with each request, cycling, in every configuration)"
+              : "`")
+          .append("; the 1-byte answer is checked\n");
       if (resent >= 0) {
         // A resend could hide a request the server took and then lost with its connection.
         b.append("- **Resent**: ").append(resent)

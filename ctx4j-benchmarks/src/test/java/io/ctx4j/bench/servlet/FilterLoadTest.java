@@ -202,6 +202,55 @@ class FilterLoadTest {
     }
   }
 
+  /**
+   * With {@code --vary-budget 3}, the raw client's requests carry 30000, 29999 and 29998 ms in
+   * turn, as the real server reads them, each configuration's on their own.
+   */
+  @Test
+  void withVariedBudgetsTheRawClientSendsAnotherBudgetWithEachDeadlineRequest() throws Exception {
+    Server server = FilterLoad.startServer(-1);
+    java.util.List<String> deadlineBudgets = new java.util.concurrent.CopyOnWriteArrayList<>();
+    java.util.List<String> otherBudgets = new java.util.concurrent.CopyOnWriteArrayList<>();
+    server.stop();
+    server.setHandler(
+        new org.eclipse.jetty.server.Handler.Wrapper(server.getHandler()) {
+          @Override
+          public boolean handle(
+              org.eclipse.jetty.server.Request request,
+              org.eclipse.jetty.server.Response response,
+              org.eclipse.jetty.util.Callback callback)
+              throws Exception {
+            String budget = request.getHeaders().get(io.ctx4j.http.DeadlineHeader.NAME);
+            (request.getHttpURI().getPath().startsWith("/deadline/") ? deadlineBudgets : otherBudgets)
+                .add(budget);
+            return super.handle(request, response, callback);
+          }
+        });
+    server.start();
+    try {
+      FilterLoad.RawRequester client =
+          new FilterLoad.RawRequester(port(server), new java.util.concurrent.atomic.AtomicLong(), 30_000, 3);
+      try {
+        for (int i = 0; i < 4; i++) {
+          client.call(FilterLoad.DEADLINE_CONFIG);
+          client.call(0);
+        }
+      } finally {
+        client.close();
+      }
+    } finally {
+      server.stop();
+    }
+    assertEquals(java.util.List.of("30000", "29999", "29998", "30000"), deadlineBudgets);
+    assertEquals(java.util.List.of("30000", "29999", "29998", "30000"), otherBudgets);
+    assertEquals(
+        "budgets must be 1 to 30000: 0",
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> new FilterLoad.RawRequester(1, new java.util.concurrent.atomic.AtomicLong(), 100, 0))
+            .getMessage());
+  }
+
   /** Runs a short phase of every configuration, each of which must get answers; then closes. */
   private static void phaseOfEachConfig(FilterLoad.Driver driver) throws Exception {
     try {
@@ -506,6 +555,19 @@ class FilterLoadTest {
                 () -> FilterLoad.Options.parse(new String[] {"--client", "okhttp"}))
             .getMessage());
     assertEquals(
+        "--vary-budget needs --client raw (the other clients send one budget), got --client jdk",
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> FilterLoad.Options.parse(new String[] {"--vary-budget", "1000", "--client", "jdk"}))
+            .getMessage());
+    assertEquals(
+        "--vary-budget must be at most 30000, got 30001",
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> FilterLoad.Options.parse(new String[] {"--vary-budget", "30001"}))
+            .getMessage());
+    assertEquals(1000, FilterLoad.Options.parse(new String[] {"--vary-budget", "1000"}).varyBudget);
+    assertEquals(
         "--out needs a value",
         assertThrows(
                 IllegalArgumentException.class,
@@ -527,7 +589,7 @@ class FilterLoadTest {
     for (String option :
         new String[] {
           "--quick", "--out", "--rounds", "--phase-ms", "--warmup-ms", "--connections",
-          "--server-idle-ms", "--client", "--forks", "--fork-jvm-option", "--as-fork",
+          "--server-idle-ms", "--client", "--vary-budget", "--forks", "--fork-jvm-option", "--as-fork",
           "--report-forks", "--help"
         }) {
       assertTrue(FilterLoad.USAGE.contains(option), () -> "usage does not name " + option);

@@ -29,14 +29,26 @@ public final class IncomingDeadline {
         (Function<String, Duration>) GrpcTimeoutHeader::parse
       };
 
+  /** How many headers are read: {@link #header()} is below this. */
+  public static final int HEADERS = NAMES.length;
+
   private final Duration timeout;
   private final int header;
-  private final String element;
 
-  private IncomingDeadline(Duration timeout, int header, String element) {
+  private IncomingDeadline(Duration timeout, int header) {
     this.timeout = timeout;
     this.header = header;
-    this.element = element;
+  }
+
+  /**
+   * Returns the name of header {@code h}, as ctx4j spells it.
+   *
+   * @param h a header's number, from 0 to {@link #HEADERS} - 1
+   * @return {@code Ctx4j-Timeout-Ms}, {@code Connect-Timeout-Ms} or {@code grpc-timeout}
+   * @throws ArrayIndexOutOfBoundsException if {@code h} is not a header's number
+   */
+  public static String name(int h) {
+    return NAMES[h];
   }
 
   /**
@@ -76,7 +88,7 @@ public final class IncomingDeadline {
   }
 
   /** Returned by {@link ContainerHooks#readDeadline} when it did not read the headers. */
-  static final IncomingDeadline NOT_READ = new IncomingDeadline(Duration.ZERO, -1, "");
+  static final IncomingDeadline NOT_READ = new IncomingDeadline(Duration.ZERO, -1);
 
   /**
    * Which of the three headers {@code name} is, ignoring case as HTTP does, or -1 for none of them.
@@ -111,7 +123,7 @@ public final class IncomingDeadline {
       Duration d = PARSERS[h].apply(element);
       int c = best == null ? -1 : d.compareTo(best.timeout);
       if (c < 0 || (c == 0 && h < best.header)) {
-        best = new IncomingDeadline(d, h, element);
+        best = new IncomingDeadline(d, h);
       }
       if (comma < 0) {
         return best;
@@ -130,33 +142,16 @@ public final class IncomingDeadline {
   }
 
   /**
-   * Returns the header and element the budget came from, for example {@code "grpc-timeout: 250m"}.
+   * Returns the number of the header the budget came from: an index for {@link #name(int)}.
    *
-   * @return a short description
+   * @return 0 to {@link #HEADERS} - 1
    */
-  public String source() {
-    return NAMES[header] + ": " + element.strip();
+  public int header() {
+    return header;
   }
 
-  /**
-   * Tells whether {@code other} came from the same header and the same element, so that its
-   * {@link #source()} is the same.
-   *
-   * @param other another budget
-   * @return true if both have the same source
-   */
-  public boolean sameSource(IncomingDeadline other) {
-    return header == other.header && element.equals(other.element);
-  }
-
-  /**
-   * Returns {@link #source()}: the filter passes this object as the lazily built detail of the
-   * deadline's cause, so that the string is built only for the causes someone reads.
-   *
-   * @return the source
-   */
   @Override
   public String toString() {
-    return source();
+    return timeout.toNanos() + " ns from " + NAMES[header];
   }
 }

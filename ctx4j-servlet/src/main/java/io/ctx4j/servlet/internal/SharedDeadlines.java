@@ -11,23 +11,35 @@ import java.time.Instant;
 import java.util.Objects;
 
 /**
- * Deadline contexts shared by the requests that arrive in the same window (1% of the timeout, in
- * whole milliseconds, at least one) with the same timeout and cause. Not part of the API.
+ * Deadline contexts shared by the requests whose deadlines fall in the same window, with the same
+ * cause. Not part of the API.
  *
  * <p>Why: a request with a deadline otherwise costs a deadline context of its own under the server
  * root: a timer scheduled and stopped, and a registration pushed on the root and withdrawn, with
- * cache lines that are cold by the time the request ends. Under load, requests carrying the same
- * timeout header arrive many to the millisecond; each now takes a plain {@code withCancel} child of
- * the shared deadline context, which registers with nothing unless someone waits on it, and the
- * deadline's cost is paid once per window. The window is as long as the rounding allows, 1% of the
- * timeout (300 ms for 30 s): creating a deadline context runs code too rarely to be compiled well
- * and touches memory that the rest of the server has pushed out of the caches by then, which
- * measured about 14 µs per creation under FilterLoad's load. With a window of 1 ms that left a fair
- * part of the cost in place, and with 10 ms still a third of the deadline's own CPU. The shared
- * deadline is the start of the window plus the timeout: up to one window earlier than the
- * request's own, never later (but for the instant between reading the clock for the window and
- * for the deadline). Only timeouts from {@link #MIN_TIMEOUT} to {@link #MAX_TIMEOUT} are shared:
- * the rounding is then at most 1% of the budget, and the arithmetic cannot overflow.
+ * cache lines that are cold by the time the request ends. Under load many requests a millisecond
+ * carry a deadline; each now takes a plain {@code withCancel} child of a shared deadline context,
+ * which registers with nothing unless someone waits on it, and the deadline's cost is paid once
+ * per window.
+ *
+ * <p>The window is keyed by the request's own deadline (arrival plus timeout), not by its timeout:
+ * a caller that propagates its deadline sends a different budget with nearly every request (the
+ * time it has left, to the millisecond; gRPC's to the microsecond), and a window keyed by the
+ * timeout value shared nothing then, while each request still paid for a shared deadline, a cause
+ * and the close of the one it replaced ({@code results/2026-12-02-servlet-varied-budgets}). A
+ * window is a power of two milliseconds, the
+ * largest not above 1% of the timeout, at least one (1 ms up to 199 ms, 8 ms for a second, 256 ms
+ * for 30 s): nearby timeouts get the same window. The shared deadline is the window's start: up to
+ * one window (at most 1% of the timeout) earlier than the request's own, never later: it is
+ * computed from the time source's instant and a reading of {@code System.nanoTime()} taken after
+ * it, so a pause between the readings can only make it earlier. Only timeouts from {@link
+ * #MIN_TIMEOUT} to
+ * {@link #MAX_TIMEOUT} are shared: the rounding is then at most 1% of the budget, and the
+ * arithmetic cannot overflow.
+ *
+ * <p>Each of a caller's {@link #CAUSES} causes has {@link #WAYS} slots, searched together: up to
+ * four windows in use at once (neighbours, as the deadlines of concurrent requests spread across
+ * an edge, or windows of several sizes, for callers with different budgets) each keep their
+ * entry, and a fifth replaces an ended entry or else the one whose deadline comes first.
  *
  * <h2>An entry's states ({@code users})</h2>
  *
@@ -51,9 +63,11 @@ import java.util.Objects;
  *       {@code slots[i]} and then reads {@code users}; the last release writes {@code users} and
  *       then reads {@code slots[i]}; all four accesses are volatile, so at least one of the two
  *       sees the other's write and tries the close.
- *   <li>An entry is replaced only by a request whose window, timeout or cause differs, or
- *       which found it closed; the current entry is never closed here (its own deadline or the
- *       root's end may still end its context).
+ *   <li>An entry stops being current only when a request that found no open entry of its window,
+ *       size and cause among its cause's slots replaces it: an empty slot is taken first, then an
+ *       ended entry, then the one with the earliest deadline. Two such requests racing for one key
+ *       may both make an entry; the spare one is closed like any replaced entry. The current entry
+ *       is never closed here (its own deadline or the root's end may still end its context).
  * </ol>
  *
  * <p>So when traffic stops, at most one entry per slot stays, and its timer fires by itself at its
@@ -68,8 +82,12 @@ public final class SharedDeadlines {
 
   private static final long MILLI_NANOS = 1_000_000L;
   private static final int CLOSED = -1;
-  /** How many entries can be current at once, one per slot; a caller's slot is below this. */
-  public static final int SLOTS = 8;
+  /** How many causes a caller can use at once; a caller's cause slot is below this. */
+  public static final int CAUSES = 4;
+  /** Slots per cause: how many windows of one cause keep their entries at once. */
+  public static final int WAYS = 4;
+  /** How many entries can be current at once, one per slot. */
+  static final int SLOTS = CAUSES * WAYS;
   private static final VarHandle USERS;
   private static final VarHandle SLOT;
 
@@ -112,101 +130,121 @@ public final class SharedDeadlines {
 
   /**
    * Takes the entry for a request that arrives now, by the root's time source, with {@code
-   * timeout}; see {@link #take(long, Duration, Throwable)}.
+   * timeout}: the current one of its cause slot if its deadline falls in the same window with the
+   * same cause and the entry is not closed, else a new one, which becomes current. The caller must
+   * {@linkplain Entry#release() release} it exactly once, after its own child of {@link
+   * Entry#context()} has ended. A caller gives each cause it keeps a slot of its own, so that two
+   * causes in use at once never replace each other's entries.
    *
    * @param timeout the request's timeout, one that {@link #shares(Duration)}
    * @param cause the cause the deadline ends the context with
+   * @param causeSlot the cause's slot, from 0 to {@link #CAUSES} - 1
    * @return the entry, taken once
+   * @throws IndexOutOfBoundsException if {@code causeSlot} is not a cause slot
    */
-  public Entry take(Duration timeout, Throwable cause) {
-    return take(timeout, cause, slotOf(cause));
-  }
-
-  /**
-   * As {@link #take(Duration, Throwable)}, in the slot {@code slot}: a caller that keeps a few
-   * causes gives each its own slot, so that two causes in use at once never take turns replacing
-   * each other's entry (which {@linkplain #slotOf the identity hash} can make them do).
-   *
-   * @param timeout the request's timeout, one that {@link #shares(Duration)}
-   * @param cause the cause the deadline ends the context with
-   * @param slot the slot, from 0 to {@link #SLOTS} - 1
-   * @return the entry, taken once
-   * @throws IndexOutOfBoundsException if {@code slot} is not a slot
-   */
-  public Entry take(Duration timeout, Throwable cause, int slot) {
-    Objects.checkIndex(slot, SLOTS);
+  public Entry take(Duration timeout, Throwable cause, int causeSlot) {
+    Objects.checkIndex(causeSlot, CAUSES);
     if (systemTime) {
-      return take(System.nanoTime(), timeout, cause, slot);
+      return take(System.nanoTime(), null, timeout, cause, causeSlot);
     }
-    long now = CoreInternals.saturatedNanos(Instant.EPOCH, timeSource.now());
+    Instant at = timeSource.now();
+    long now = CoreInternals.saturatedNanos(Instant.EPOCH, at);
     if (now == Long.MAX_VALUE || now == Long.MIN_VALUE) {
       // A manual clock beyond the 292 years that nanoseconds count from the epoch: every instant
       // would fall in one window, and a deadline from its start could be far too early. Such a
       // request shares nothing; the core saturates its deadline at the ends of Instant's range.
-      assert shares(timeout) : timeout;
-      CancelableContext own = Context.withTimeoutCause(root, timeout, cause);
-      return new Entry(this, 0, Long.MIN_VALUE, timeout.toNanos(), cause, own);
+      return own(timeout, cause);
     }
-    return take(now, timeout, cause, slot);
+    return take(now, at, timeout, cause, causeSlot);
   }
 
   /**
-   * Takes the entry for a request that arrives at {@code nowNanos} with {@code timeout}: the current
-   * one if it has the same window, timeout and cause and is not closed, else a new one, which
-   * becomes current. The caller must {@linkplain Entry#release() release} it exactly once, after
-   * its own child of {@link Entry#context()} has ended.
+   * As {@link #take(Duration, Throwable, int)}, for a request that arrives at {@code nowNanos}: for
+   * tests, and the jcstress harness, which pass a time of their own.
    *
    * @param nowNanos the time, in nanoseconds of a clock that moves with the root's time source
-   *     ({@code System.nanoTime()} for the system's, as {@link #take(Duration, Throwable)} reads
-   *     it; tests pass a number of their own)
+   *     ({@code System.nanoTime()} for the system's)
    * @param timeout the request's timeout, one that {@link #shares(Duration)}
    * @param cause the cause the deadline ends the context with
+   * @param causeSlot the cause's slot, from 0 to {@link #CAUSES} - 1
    * @return the entry, taken once
+   * @throws IndexOutOfBoundsException if {@code causeSlot} is not a cause slot
    */
-  public Entry take(long nowNanos, Duration timeout, Throwable cause) {
-    return take(nowNanos, timeout, cause, slotOf(cause));
+  public Entry take(long nowNanos, Duration timeout, Throwable cause, int causeSlot) {
+    Objects.checkIndex(causeSlot, CAUSES);
+    return take(nowNanos, timeSource.now(), timeout, cause, causeSlot);
   }
 
-  /** The slot of a cause whose caller names none: its identity hash's lowest bits. */
-  static int slotOf(Throwable cause) {
-    return System.identityHashCode(cause) & (SLOTS - 1);
-  }
-
-  private Entry take(long nowNanos, Duration timeout, Throwable cause, int i) {
+  /**
+   * The take itself. {@code at} is the instant of {@code nowNanos}, or null on the system's time
+   * source: the instant is then read on a miss only, followed by {@code System.nanoTime()}.
+   */
+  private Entry take(long nowNanos, Instant at, Duration timeout, Throwable cause, int causeSlot) {
     assert shares(timeout) : timeout;
-    assert i >= 0 && i < SLOTS : i;
     long timeoutNanos = timeout.toNanos();
-    long window = windowNanos(timeoutNanos);
-    long tick = Math.floorDiv(nowNanos, window); // floor: nanoTime may be negative
-    long intoTick = nowNanos - tick * window; // tick counts windows, which the timeout implies
-    Entry current = (Entry) SLOT.getVolatile(slots, i);
-    if (current != null
-        && current.tick == tick
-        && current.timeoutNanos == timeoutNanos
-        && current.cause == cause
-        && current.tryTake()) {
-      return current;
+    if (nowNanos > Long.MAX_VALUE - timeoutNanos) {
+      return own(timeout, cause); // a deadline past the clock's range (a manual clock near 2262)
     }
-    Instant deadline = timeSource.now().minusNanos(intoTick).plus(timeout);
+    long due = nowNanos + timeoutNanos;
+    long window = windowNanos(timeoutNanos);
+    long tick = Math.floorDiv(due, window); // floor: nanoTime may be negative
+    long start = tick * window; // the shared deadline, on the nanosecond count
+    int base = causeSlot * WAYS;
+    for (int w = 0; w < WAYS; w++) {
+      Entry e = (Entry) SLOT.getVolatile(slots, base + w);
+      if (e != null
+          && e.startNanos == start
+          && e.windowNanos == window
+          && e.cause == cause
+          && e.tryTake()) {
+        return e;
+      }
+    }
+    // A miss: the first empty slot, else an ended entry, else the earliest deadline gives way.
+    int victim = base;
+    long victimStart = Long.MAX_VALUE;
+    for (int w = 0; w < WAYS && victimStart != Long.MIN_VALUE; w++) {
+      Entry e = (Entry) SLOT.getVolatile(slots, base + w);
+      long rank = e == null || e.ctx.isDone() ? Long.MIN_VALUE : e.startNanos;
+      if (rank < victimStart) {
+        victim = base + w;
+        victimStart = rank;
+      }
+    }
+    Instant deadline;
+    if (at != null) {
+      deadline = at.plusNanos(start - nowNanos);
+    } else {
+      // The instant first, then the count: a pause between the two makes the deadline earlier.
+      Instant now = timeSource.now();
+      deadline = now.plusNanos(start - System.nanoTime());
+    }
     Entry fresh =
-        new Entry(this, i, tick, timeoutNanos, cause, Context.withDeadlineCause(root, deadline, cause));
-    Entry replaced = (Entry) SLOT.getAndSet(slots, i, fresh);
+        new Entry(this, victim, start, window, cause, Context.withDeadlineCause(root, deadline, cause));
+    Entry replaced = (Entry) SLOT.getAndSet(slots, victim, fresh);
     if (replaced != null) {
       replaced.closeIfUnused(); // invariant 3, the replacer's side
     }
     return fresh;
   }
 
+  /** An entry in no slot, with a deadline of its own: closed when its request gives it back. */
+  private Entry own(Duration timeout, Throwable cause) {
+    assert shares(timeout) : timeout;
+    CancelableContext own = Context.withTimeoutCause(root, timeout, cause);
+    return new Entry(this, 0, Long.MIN_VALUE, 0, cause, own); // in no slot: never current
+  }
+
   /**
-   * The window of a timeout: 1% of it, rounded down to whole milliseconds, at least one
-   * millisecond (so 1 ms up to 199 ms, 10 ms for a second, 300 ms for 30 s). A shared deadline is
+   * The window of a timeout: a power of two milliseconds, the largest not above 1% of it, at least
+   * one millisecond (1 ms up to 199 ms, 8 ms for a second, 256 ms for 30 s). A shared deadline is
    * then at most 1% of the timeout earlier than the request's own.
    *
    * @param timeoutNanos a timeout that {@link #shares(Duration)}, in nanoseconds
    * @return the window in nanoseconds
    */
   static long windowNanos(long timeoutNanos) {
-    return Math.max(MILLI_NANOS, timeoutNanos / (100 * MILLI_NANOS) * MILLI_NANOS);
+    return Long.highestOneBit(Math.max(1, timeoutNanos / (100 * MILLI_NANOS))) * MILLI_NANOS;
   }
 
   /**
@@ -226,12 +264,22 @@ public final class SharedDeadlines {
     return n;
   }
 
+  /** Whether {@code e} is in one of the slots, for tests. */
+  boolean isCurrent(Entry e) {
+    for (int i = 0; i < SLOTS; i++) {
+      if (SLOT.getVolatile(slots, i) == e) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   /** One shared deadline context and the requests holding it. */
   public static final class Entry {
     private final SharedDeadlines owner;
     private final int slot;
-    private final long tick;
-    private final long timeoutNanos;
+    private final long startNanos;
+    private final long windowNanos;
     private final Throwable cause;
     private final CancelableContext ctx;
     @SuppressWarnings("unused") // USERS
@@ -240,14 +288,14 @@ public final class SharedDeadlines {
     Entry(
         SharedDeadlines owner,
         int slot,
-        long tick,
-        long timeoutNanos,
+        long startNanos,
+        long windowNanos,
         Throwable cause,
         CancelableContext ctx) {
       this.owner = owner;
       this.slot = slot;
-      this.tick = tick;
-      this.timeoutNanos = timeoutNanos;
+      this.startNanos = startNanos;
+      this.windowNanos = windowNanos;
       this.cause = cause;
       this.ctx = ctx;
     }

@@ -74,7 +74,7 @@ class JettyHeaderReadTest {
   }
 
   static String describe(IncomingDeadline d) {
-    return d == null ? "none" : d.timeout().toNanos() + " ns from " + d.source();
+    return d == null ? "none" : d.toString();
   }
 
   @BeforeAll
@@ -137,30 +137,30 @@ class JettyHeaderReadTest {
   @Test
   void theSmallestElementOfAllLinesAndHeadersWins() throws IOException {
     assertEquals(
-        "200000000 ns from grpc-timeout: 200m",
+        "200000000 ns from grpc-timeout",
         sameByBothPaths(
             "grpc-timeout: 1M",
             "Ctx4j-Timeout-Ms: 60000, 5000",
             "Connect-Timeout-Ms: 40000",
             "grpc-timeout: 200m"));
-    assertEquals("150000000 ns from Ctx4j-Timeout-Ms: 150", sameByBothPaths("Ctx4j-Timeout-Ms: 60000,\t150 "));
+    assertEquals("150000000 ns from Ctx4j-Timeout-Ms", sameByBothPaths("Ctx4j-Timeout-Ms: 60000,\t150 "));
   }
 
   @Test
   void aTieGoesToTheEarlierHeaderOfTheListWhateverTheOrderOnTheWire() throws IOException {
     // On the wire grpc-timeout comes first; the Servlet API path asks for Ctx4j-Timeout-Ms first.
     assertEquals(
-        "100000000 ns from Ctx4j-Timeout-Ms: 100",
+        "100000000 ns from Ctx4j-Timeout-Ms",
         sameByBothPaths("grpc-timeout: 100m", "Connect-Timeout-Ms: 100", "Ctx4j-Timeout-Ms: 100"));
     assertEquals(
-        "100000000 ns from Connect-Timeout-Ms: 100",
+        "100000000 ns from Connect-Timeout-Ms",
         sameByBothPaths("grpc-timeout: 100000u", "Connect-Timeout-Ms: 100"));
   }
 
   @Test
   void namesMatchInAnyCaseAndLookAlikesDoNot() throws IOException {
     assertEquals(
-        "300000000 ns from Ctx4j-Timeout-Ms: 300",
+        "300000000 ns from Ctx4j-Timeout-Ms",
         sameByBothPaths(
             "CTX4J-timeout-MS: 300", "Ctx4j-Timeout-Msx: 5", "grpc-timeouts: 1m", "Connect-Timeout: 7"));
   }
