@@ -8,13 +8,24 @@ import java.time.Instant;
 
 /** What the shared-deadline tests start from: a root on a manual clock, so no deadline fires. */
 final class SharedDeadlineFixture {
-  // An 8 ms window: deadlines from 1,000 to 1,008 ms (taken at 0 to 8 ms) are one window, and the
-  // one due at 1,016 to 1,024 ms (taken at 16 to 24 ms) has the same slot (an even number of
-  // windows later), so it replaces the first.
+  // An 8 ms window: deadlines from 1,000 to 1,008 ms (taken at 0 to 8 ms) are one window.
   static final Duration TIMEOUT = Duration.ofSeconds(1);
+  /** When the replacing request arrives: its window (from 1,040 ms) is after the fillers'. */
+  static final long LATER_NANOS = 40_000_000;
   static final Throwable CAUSE = new IllegalStateException("deadline");
 
   private SharedDeadlineFixture() {}
+
+  /**
+   * Takes and gives back an entry in each of the windows from 1,008, 1,016 and 1,024 ms, so that
+   * all four slots of the cause are in use and a request of a later window replaces the earliest
+   * entry, the test's own (from 1,000 ms). They stay current: four registrations are left.
+   */
+  static void fillTheOtherSlots(io.ctx4j.servlet.internal.SharedDeadlines shared) {
+    for (long at : new long[] {8_000_000, 16_000_000, 24_000_000}) {
+      shared.take(at, TIMEOUT, CAUSE, 0).release();
+    }
+  }
 
   static CancelableContext root() {
     return Context.withCancel(

@@ -20,12 +20,12 @@ import org.openjdk.jcstress.infra.results.IIII_Result;
  * it). The taker must never get a closed deadline: it either takes the entry before the close, or
  * makes its own. Both requests then end. Results: r1 whether the taker's deadline had ended when
  * it got it (never), r2 whether it got the old entry (either), r3 whether the old entry's context
- * ended (always: at the end it is neither current nor held), r4 the root's registrations (one: the
- * current entry). The time source is manual, so no deadline fires.
+ * ended (always: at the end it is neither current nor held), r4 the root's registrations (four: the
+ * current entries; a taker that made its own replaced the earliest filler). The time source is manual, so no deadline fires.
  */
 @JCStressTest
-@Outcome(id = "0, 1, 1, 1", expect = ACCEPTABLE, desc = "took the old entry before the replacer closed it")
-@Outcome(id = "0, 0, 1, 1", expect = ACCEPTABLE, desc = "found it closed or replaced, made its own")
+@Outcome(id = "0, 1, 1, 4", expect = ACCEPTABLE, desc = "took the old entry before the replacer closed it")
+@Outcome(id = "0, 0, 1, 4", expect = ACCEPTABLE, desc = "found it closed or replaced, made its own")
 @Outcome(expect = FORBIDDEN, desc = "a closed deadline handed out, or an entry left open")
 @State
 public class SharedDeadlineTakeVsReplaceTest {
@@ -34,6 +34,10 @@ public class SharedDeadlineTakeVsReplaceTest {
   private final CancelableContext root = SharedDeadlineFixture.root();
   private final SharedDeadlines shared = new SharedDeadlines(root);
   private final SharedDeadlines.Entry idle = taken(shared.take(0, TIMEOUT, CAUSE, 0));
+
+  {
+    SharedDeadlineFixture.fillTheOtherSlots(shared);
+  }
 
   private static SharedDeadlines.Entry taken(SharedDeadlines.Entry e) {
     e.release(); // current, held by nobody
@@ -53,10 +57,10 @@ public class SharedDeadlineTakeVsReplaceTest {
     e.release();
   }
 
-  /** A request of the window at 20 ms arrives, then ends. */
+  /** A request of a later window (at 40 ms) arrives, then ends. */
   @Actor
   public void replace() {
-    shared.take(20_000_000, TIMEOUT, CAUSE, 0).release();
+    shared.take(SharedDeadlineFixture.LATER_NANOS, TIMEOUT, CAUSE, 0).release();
   }
 
   /**
