@@ -96,12 +96,29 @@ import org.eclipse.jetty.util.Jetty;
 public final class FilterLoad {
   static final String[] CONFIGS = {"none", "filter", "filter+deadline"};
   private static final String[] PATHS = {"/none/", "/filter/", "/deadline/"};
-  /** The timeout every request carries, the same in every configuration. */
-  private static final String TIMEOUT_MS = "30000";
+  /** The timeout every request carries, the same in every configuration, in milliseconds. */
+  private static final int TIMEOUT_MILLIS = 30_000;
+  /** {@link #TIMEOUT_MILLIS} as the header's value. */
+  private static final String TIMEOUT_MS = Integer.toString(TIMEOUT_MILLIS);
   /** The index of {@code filter+deadline} in {@link #CONFIGS}, for tests. */
   static final int DEADLINE_CONFIG = 2;
 
   private FilterLoad() {}
+
+  /**
+   * The check of a number of budgets to send in turn ({@code --vary-budget}, {@link RawRequester}):
+   * from 1 to {@link #TIMEOUT_MILLIS}, so that every budget is at least a millisecond.
+   *
+   * @return {@code budgets}
+   * @throws IllegalArgumentException naming {@code what} if it is out of range
+   */
+  static int checkBudgets(String what, int budgets) {
+    if (budgets < 1 || budgets > TIMEOUT_MILLIS) {
+      throw new IllegalArgumentException(
+          what + " must be 1 to " + TIMEOUT_MILLIS + ", got " + budgets);
+    }
+    return budgets;
+  }
 
   /** What {@code --help} prints, and bad arguments after their message. */
   static final String USAGE = usage(new Options());
@@ -210,11 +227,7 @@ public final class FilterLoad {
             }
             break;
           case "--vary-budget":
-            o.varyBudget = positive(a, value(args, ++i, a));
-            if (o.varyBudget > Integer.parseInt(TIMEOUT_MS)) {
-              throw new IllegalArgumentException(
-                  "--vary-budget must be at most " + TIMEOUT_MS + ", got " + o.varyBudget);
-            }
+            o.varyBudget = checkBudgets(a, positive(a, value(args, ++i, a)));
             break;
           case "--out":
             o.out = Path.of(value(args, ++i, a));
@@ -663,16 +676,14 @@ public final class FilterLoad {
       if (timeoutMillis <= 0) {
         throw new IllegalArgumentException("timeoutMillis must be positive: " + timeoutMillis);
       }
-      if (budgets <= 0 || budgets > Integer.parseInt(TIMEOUT_MS)) {
-        throw new IllegalArgumentException("budgets must be 1 to " + TIMEOUT_MS + ": " + budgets);
-      }
+      checkBudgets("budgets", budgets);
       this.port = port;
       this.resent = resent;
       this.timeoutMillis = timeoutMillis;
       for (int c = 0; c < CONFIGS.length; c++) {
         requests[c] = new byte[budgets][];
         for (int k = 0; k < budgets; k++) {
-          requests[c][k] = encode(c, port, Integer.parseInt(TIMEOUT_MS) - k);
+          requests[c][k] = encode(c, port, TIMEOUT_MILLIS - k);
         }
       }
     }
@@ -1435,7 +1446,7 @@ public final class FilterLoad {
           .append(", keep-alive, one thread per connection,"
           + " every request `GET` with `Ctx4j-Timeout-Ms: ").append(TIMEOUT_MS)
           .append(o.varyBudget > 1
-              ? "` to `" + (Integer.parseInt(TIMEOUT_MS) - o.varyBudget + 1)
+              ? "` to `" + (TIMEOUT_MILLIS - o.varyBudget + 1)
                   + "` (another budget with each request, cycling, in every configuration)"
               : "`")
           .append("; the 1-byte answer is checked\n");

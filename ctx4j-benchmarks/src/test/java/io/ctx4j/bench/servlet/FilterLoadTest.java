@@ -244,7 +244,7 @@ class FilterLoadTest {
     assertEquals(java.util.List.of("30000", "29999", "29998", "30000"), deadlineBudgets);
     assertEquals(java.util.List.of("30000", "29999", "29998", "30000"), otherBudgets);
     assertEquals(
-        "budgets must be 1 to 30000: 0",
+        "budgets must be 1 to 30000, got 0",
         assertThrows(
                 IllegalArgumentException.class,
                 () -> new FilterLoad.RawRequester(1, new java.util.concurrent.atomic.AtomicLong(), 100, 0))
@@ -561,7 +561,7 @@ class FilterLoadTest {
                 () -> FilterLoad.Options.parse(new String[] {"--vary-budget", "1000", "--client", "jdk"}))
             .getMessage());
     assertEquals(
-        "--vary-budget must be at most 30000, got 30001",
+        "--vary-budget must be 1 to 30000, got 30001",
         assertThrows(
                 IllegalArgumentException.class,
                 () -> FilterLoad.Options.parse(new String[] {"--vary-budget", "30001"}))
