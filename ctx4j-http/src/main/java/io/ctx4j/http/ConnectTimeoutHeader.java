@@ -66,6 +66,9 @@ public final class ConnectTimeoutHeader {
 
   private static IllegalArgumentException malformed(String value) {
     return new IllegalArgumentException(
-        NAME + " must be 1 to 10 ASCII digits (milliseconds), got \"" + value + "\"");
+        NAME
+            + " must be 1 to 10 ASCII digits (milliseconds), got \""
+            + HeaderValues.printable(value)
+            + "\"");
   }
 }

@@ -198,21 +198,7 @@ public final class DeadlineHeader {
     return new IllegalArgumentException(
         NAME
             + " must be 1 to 8 ASCII digits (milliseconds), or a comma-separated list of them, got \""
-            + printable(value)
+            + HeaderValues.printable(value)
             + "\"");
-  }
-
-  /** The value with anything but printable ASCII escaped, so a control character shows. */
-  private static String printable(String value) {
-    StringBuilder b = new StringBuilder(value.length());
-    for (int i = 0; i < value.length(); i++) {
-      char c = value.charAt(i);
-      if (c >= 0x20 && c < 0x7f) {
-        b.append(c);
-      } else {
-        b.append(String.format(java.util.Locale.ROOT, "\\u%04X", (int) c));
-      }
-    }
-    return b.toString();
   }
 }

@@ -109,6 +109,9 @@ public final class GrpcTimeoutHeader {
 
   private static IllegalArgumentException malformed(String value) {
     return new IllegalArgumentException(
-        NAME + " must be 1 to 8 ASCII digits and a unit (H, M, S, m, u, n), got \"" + value + "\"");
+        NAME
+            + " must be 1 to 8 ASCII digits and a unit (H, M, S, m, u, n), got \""
+            + HeaderValues.printable(value)
+            + "\"");
   }
 }

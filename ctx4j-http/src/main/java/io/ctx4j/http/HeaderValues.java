@@ -39,6 +39,24 @@ final class HeaderValues {
     return Long.toString(remaining.toMillis());
   }
 
+  /**
+   * The value with anything but printable ASCII escaped (a backslash, {@code u} and four hex
+   * digits), for the messages that quote a caller's value: a control character then shows, and
+   * cannot break the line of a log or of a {@code 400} answer.
+   */
+  static String printable(String value) {
+    StringBuilder b = new StringBuilder(value.length());
+    for (int i = 0; i < value.length(); i++) {
+      char c = value.charAt(i);
+      if (c >= 0x20 && c < 0x7f) {
+        b.append(c);
+      } else {
+        b.append(String.format(java.util.Locale.ROOT, "\\u%04X", (int) c));
+      }
+    }
+    return b.toString();
+  }
+
   private static boolean isOws(char c) {
     return c == ' ' || c == '\t';
   }

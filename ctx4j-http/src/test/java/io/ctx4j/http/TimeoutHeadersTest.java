@@ -41,7 +41,20 @@ class TimeoutHeadersTest {
   void grpcRejectsMalformedValues(String value) {
     IllegalArgumentException e =
         assertThrows(IllegalArgumentException.class, () -> GrpcTimeoutHeader.parse(value));
-    assertTrue(e.getMessage().contains("grpc-timeout") && e.getMessage().contains("\"" + value + "\""), e.getMessage());
+    assertTrue(e.getMessage().contains("grpc-timeout"), e.getMessage());
+    assertQuoted(value, e.getMessage());
+  }
+
+  /** The message quotes the value as it is when it is printable ASCII, and holds nothing else. */
+  private static void assertQuoted(String value, String message) {
+    if (value.chars().allMatch(TimeoutHeadersTest::printable)) {
+      assertTrue(message.contains("\"" + value + "\""), message);
+    }
+    assertTrue(message.chars().allMatch(TimeoutHeadersTest::printable), message);
+  }
+
+  private static boolean printable(int c) {
+    return c >= 0x20 && c < 0x7f;
   }
 
   @ParameterizedTest(name = "{0} ns -> \"{1}\"")
@@ -82,6 +95,7 @@ class TimeoutHeadersTest {
     IllegalArgumentException e =
         assertThrows(IllegalArgumentException.class, () -> ConnectTimeoutHeader.parse(value));
     assertTrue(e.getMessage().contains("Connect-Timeout-Ms"), e.getMessage());
+    assertQuoted(value, e.getMessage());
   }
 
   @ParameterizedTest(name = "{0} ns -> \"{1}\"")
@@ -94,6 +108,17 @@ class TimeoutHeadersTest {
   })
   void connectFormatsRoundingDownAndClamping(long nanos, String expected) {
     assertEquals(expected, ConnectTimeoutHeader.format(Duration.ofNanos(nanos)));
+  }
+
+  /** As DeadlineHeader's: a control character in a quoted value shows, and cannot end the line. */
+  @Test
+  void malformedValuesAreQuotedWithControlCharactersEscaped() {
+    IllegalArgumentException grpc =
+        assertThrows(IllegalArgumentException.class, () -> GrpcTimeoutHeader.parse("5\u0085X"));
+    assertTrue(grpc.getMessage().endsWith("got \"5\\u0085X\""), grpc.getMessage());
+    IllegalArgumentException connect =
+        assertThrows(IllegalArgumentException.class, () -> ConnectTimeoutHeader.parse("5\n0"));
+    assertTrue(connect.getMessage().endsWith("got \"5\\u000A0\""), connect.getMessage());
   }
 
   @Test

@@ -83,7 +83,8 @@ import java.util.Objects;
  *       requests with other values share the deadline; {@code ctx.deadline()} tells when;
  *   <li>{@code RESPONSE_COMPLETED}: the handler returned without starting async processing, or the
  *       async cycle completed ({@code AsyncListener.onComplete}); {@code HANDLER_FAILED}: the
- *       handler threw;
+ *       handler threw (any {@code Throwable}; it passes on unchanged, a checked exception thrown
+ *       sneakily included);
  *   <li>{@code ASYNC_TIMEOUT}: the async timeout fired ({@code AsyncListener.onTimeout});
  *   <li>{@code CLIENT_DISCONNECTED}: the container reported that the client went away or the
  *       exchange failed ({@code AsyncListener.onError}; on Jetty 12.1 also the core request's
@@ -117,8 +118,15 @@ import java.util.Objects;
  * throws, or the status is 400 or above (the ERROR dispatch carries the container's request). So
  * after a synchronous request that succeeded, code outside the chain (a filter in front of this
  * one, after the chain returned; a request listener; an access log) finds no attribute. The
- * attribute is read-only: setting or removing it through the request the chain gets is ignored;
- * removed from the container's request, it is lost to later dispatches.
+ * attribute is read-only: setting or removing it through the request the chain gets is ignored,
+ * on every dispatch the filter runs; an ASYNC dispatch takes the context from the filter's own
+ * state and puts the attribute back if it was removed from the container's request or replaced
+ * there, so it never runs with another context or a new budget.
+ *
+ * <p>An ERROR dispatch (an error page, after {@code sendError} or an exception) runs with the
+ * request's context, which has ended by then ({@code RESPONSE_COMPLETED} or {@code
+ * HANDLER_FAILED}): the request's work is over. An error page that must call out derives a
+ * context of its own, for example from {@link #root()}.
  *
  * <h2>Registration</h2>
  *
@@ -128,6 +136,12 @@ import java.util.Objects;
  * reads the init parameters {@value #INIT_MAX_TIMEOUT_MILLIS} and {@value #INIT_TRUST_HEADERS}.
  * When several servlet contexts share one instance, {@code destroy()} of any of them shuts the root
  * down.
+ *
+ * <p>One filter per chain. A second {@code ContextServletFilter} instance behind the first (say
+ * one a framework registered and one of the application's) finds the first one's context and
+ * uses it as it is, as a once-per-request filter would: its own maximum, header policy and root do
+ * not apply. It logs a warning once ({@link System.Logger}, named after this class), since that is
+ * rarely what was meant. The same instance mapped twice is fine.
  *
  * <h2>Resources</h2>
  *
@@ -154,7 +168,8 @@ public final class ContextServletFilter implements Filter {
 
   /**
    * The init parameter that sets the {@linkplain Builder#maxTimeout server maximum}, in whole
-   * milliseconds (a positive decimal integer); absent means no maximum.
+   * milliseconds (1 to 18 ASCII digits, not 0; spaces around them are ignored); absent means no
+   * maximum.
    */
   public static final String INIT_MAX_TIMEOUT_MILLIS = "ctx4j.maxTimeoutMillis";
 
@@ -174,6 +189,8 @@ public final class ContextServletFilter implements Filter {
   // container provides); volatile so that a filter used outside a container is safe too.
   private volatile MaxTimeout maxTimeout;
   private volatile boolean trustHeaders;
+  // Racy on purpose: at worst a few threads each log the warning once.
+  private boolean warned;
   // One deadline cause per header: the requests whose deadlines fall in one window share a
   // deadline context, and with it its cause, which can therefore name the header but not each
   // request's value. Causes are immutable, so requests share them as they share
@@ -291,16 +308,24 @@ public final class ContextServletFilter implements Filter {
     }
     String max = config.getInitParameter(INIT_MAX_TIMEOUT_MILLIS);
     if (max != null) {
-      try {
-        long millis = Long.parseLong(max.strip());
-        if (millis <= 0) {
-          throw new NumberFormatException("not positive");
-        }
-        maxTimeout = new MaxTimeout(Duration.ofMillis(millis));
-      } catch (NumberFormatException e) {
-        throw new ServletException(
-            INIT_MAX_TIMEOUT_MILLIS + " must be a positive number of milliseconds, got \"" + max + "\"", e);
+      // ASCII digits only, as in the timeout headers: Long.parseLong also takes a sign and the
+      // digits of other scripts.
+      String digits = max.trim();
+      long millis = 0;
+      boolean valid = !digits.isEmpty() && digits.length() <= 18;
+      for (int i = 0; valid && i < digits.length(); i++) {
+        char c = digits.charAt(i);
+        valid = c >= '0' && c <= '9';
+        millis = millis * 10 + (c - '0');
       }
+      if (!valid || millis == 0) {
+        throw new ServletException(
+            INIT_MAX_TIMEOUT_MILLIS
+                + " must be a positive number of milliseconds (1 to 18 ASCII digits), got \""
+                + max
+                + "\"");
+      }
+      maxTimeout = new MaxTimeout(Duration.ofMillis(millis));
     }
     String trust = config.getInitParameter(INIT_TRUST_HEADERS);
     if (trust != null) {
@@ -336,11 +361,25 @@ public final class ContextServletFilter implements Filter {
     // up: the scope is stored only once async has started (afterDispatch), for the ASYNC
     // dispatch; a forward, include or error dispatch, or a second filter in the chain, needs the
     // context alone.
-    if (request instanceof ServletRequestWrapper
-        || request.getDispatcherType() != DispatcherType.REQUEST) {
+    DispatcherType type = request.getDispatcherType();
+    if (request instanceof ServletRequestWrapper || type != DispatcherType.REQUEST) {
+      if (type == DispatcherType.ASYNC) {
+        // The scope, not the attribute: the application may have replaced or removed that in the
+        // container's request, and the request must not get another context, nor a new budget.
+        Object s = request.getAttribute(SCOPE_ATTRIBUTE);
+        if (s instanceof RequestScope && !((RequestScope) s).inDispatch()) {
+          asyncDispatch((RequestScope) s, (HttpServletRequest) request, response, chain);
+          return;
+        }
+      }
       Object existing = request.getAttribute(ATTRIBUTE);
       if (existing instanceof Context) {
-        redispatch((Context) existing, request, response, chain);
+        // Inside a dispatch that has its context (a forward, an include, an error page, this
+        // filter again): only bound; the dispatch that owns the request decides when it is over.
+        if (type == DispatcherType.REQUEST && ScopedRequest.ownerOf(request) != this) {
+          warnOnce();
+        }
+        invoke((Context) existing, chain, request, response);
         return;
       }
     }
@@ -383,7 +422,8 @@ public final class ContextServletFilter implements Filter {
     RequestScope scope = new RequestScope(ctx, shared);
     // The request answers the context attribute itself: no attribute map in the container for a
     // request that stays synchronous.
-    ScopedRequest scoped = new ScopedRequest((HttpServletRequest) request, ATTRIBUTE, scope);
+    ScopedRequest scoped =
+        new ScopedRequest((HttpServletRequest) request, ATTRIBUTE, scope, this);
     Throwable failure = null;
     // Everything from here on is inside the try: a wrapper in front may throw from the setup too,
     // and the context must end (its timer, its shared deadline) all the same.
@@ -398,7 +438,9 @@ public final class ContextServletFilter implements Filter {
         // there. (Before an ASYNC dispatch, startAsync or afterDispatch puts it there.)
         scoped.publish();
       }
-    } catch (IOException | ServletException | RuntimeException | Error e) {
+    } catch (Throwable e) {
+      // Any throwable, even one that is neither an Exception nor an Error (thrown sneakily, as
+      // other JVM languages can): it is the handler's failure, and passes on unchanged.
       failure = e;
       try {
         scoped.publish(); // for the ERROR dispatch
@@ -439,24 +481,28 @@ public final class ContextServletFilter implements Filter {
         + "]";
   }
 
-  private static void redispatch(
-      Context ctx, ServletRequest request, ServletResponse response, FilterChain chain)
+  /**
+   * An ASYNC dispatch of a request whose async cycle this filter follows: the same context, bound
+   * again, and read-only through the request the chain gets, as on the first dispatch; when it
+   * returns, the request is over unless async goes on.
+   */
+  private void asyncDispatch(
+      RequestScope scope, HttpServletRequest request, ServletResponse response, FilterChain chain)
       throws IOException, ServletException {
-    // Forward and include run inside another dispatch, which decides when the request is over.
-    Object s =
-        request.getDispatcherType() == DispatcherType.ASYNC ? request.getAttribute(SCOPE_ATTRIBUTE) : null;
-    RequestScope scope = s instanceof RequestScope ? (RequestScope) s : null;
-    boolean topLevel = scope != null && scope.context() == ctx;
+    ScopedRequest scoped = new ScopedRequest(request, ATTRIBUTE, scope, this);
     Throwable failure = null;
+    scope.inDispatch(true);
     try {
-      invoke(ctx, chain, request, response);
-    } catch (IOException | ServletException | RuntimeException | Error e) {
+      if (request.getAttribute(ATTRIBUTE) != scope.context()) {
+        scoped.publish(); // put back for later dispatches and AsyncContext.getRequest()
+      }
+      invoke(scope.context(), chain, scoped, response);
+    } catch (Throwable e) {
       failure = e;
       throw e;
     } finally {
-      if (topLevel) {
-        afterDispatch(request, scope, null, failure);
-      }
+      scope.inDispatch(false);
+      afterDispatch(request, scope, scoped, failure);
     }
   }
 
@@ -521,9 +567,15 @@ public final class ContextServletFilter implements Filter {
     } catch (IOException | ServletException | RuntimeException e) {
       throw e;
     } catch (Exception e) {
-      // chain.doFilter throws nothing else; kept for the compiler.
-      throw new ServletException(e);
+      // Another checked exception, thrown sneakily by the chain: it passes on unchanged, as it
+      // would without this filter.
+      throw ContextServletFilter.<RuntimeException>sneaky(e);
     }
+  }
+
+  @SuppressWarnings("unchecked")
+  private static <T extends Throwable> T sneaky(Throwable t) throws T {
+    throw (T) t;
   }
 
   private static void reject(HttpServletResponse response, String message) throws IOException {
@@ -534,6 +586,26 @@ public final class ContextServletFilter implements Filter {
     response.setHeader("X-Content-Type-Options", "nosniff");
     response.setContentLength(body.length);
     response.getOutputStream().write(body);
+  }
+
+  /**
+   * Says once per filter that a request reached it with a context it did not give: another {@code
+   * ContextServletFilter} in front (or something that put the attribute), whose context is used as
+   * it is, so this filter's settings do not apply to the request.
+   */
+  private void warnOnce() {
+    if (!warned) {
+      warned = true;
+      System.getLogger(ContextServletFilter.class.getName())
+          .log(
+              System.Logger.Level.WARNING,
+              "{0}: a request arrived with a ctx4j context that this filter did not give it (another"
+                  + " ContextServletFilter in front of it in the chain, or the request attribute {1}"
+                  + " set by other code); that context is used as it is, and this filter''s settings do"
+                  + " not apply to it. Register one ContextServletFilter per chain.",
+              this,
+              ATTRIBUTE);
+    }
   }
 
   /** The shared deadlines still current (registered with the root until they end), for tests. */

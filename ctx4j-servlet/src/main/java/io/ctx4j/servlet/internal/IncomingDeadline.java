@@ -12,9 +12,11 @@ import java.util.function.Function;
  * Reads the caller's time budget from the three headers ctx4j accepts. Not part of the API.
  *
  * <p>Rules: each header may occur on several lines and each line may hold a comma-separated list;
- * every element must be valid for its header's format (else the request is malformed, even if
- * another element is valid: a caller that tried to set a deadline must learn that it did not
- * work); the smallest duration of all wins. Stateless and thread-safe.
+ * empty elements (nothing but spaces and tabs) are ignored, as RFC 9110 (section 5.6.1) asks of a
+ * recipient and as ctx4j-http's {@code DeadlineHeader} does, but a line must hold at least one
+ * value; every other element must be valid for its header's format (else the request is
+ * malformed, even if another element is valid: a caller that tried to set a deadline must learn
+ * that it did not work); the smallest duration of all wins. Stateless and thread-safe.
  */
 public final class IncomingDeadline {
   private static final String[] NAMES = {
@@ -116,20 +118,40 @@ public final class IncomingDeadline {
    */
   static IncomingDeadline consider(IncomingDeadline best, int h, String line) {
     int start = 0;
+    boolean any = false;
     while (true) {
       int comma = line.indexOf(',', start);
-      String element =
-          comma < 0 ? (start == 0 ? line : line.substring(start)) : line.substring(start, comma);
-      Duration d = PARSERS[h].apply(element);
-      int c = best == null ? -1 : d.compareTo(best.timeout);
-      if (c < 0 || (c == 0 && h < best.header)) {
-        best = new IncomingDeadline(d, h);
+      int end = comma < 0 ? line.length() : comma;
+      if (!blank(line, start, end)) {
+        String element =
+            comma < 0 ? (start == 0 ? line : line.substring(start)) : line.substring(start, comma);
+        Duration d = PARSERS[h].apply(element);
+        any = true;
+        int c = best == null ? -1 : d.compareTo(best.timeout);
+        if (c < 0 || (c == 0 && h < best.header)) {
+          best = new IncomingDeadline(d, h);
+        }
       }
       if (comma < 0) {
+        if (!any) {
+          PARSERS[h].apply(line); // no value at all: throws, with the header's own message
+          throw new IllegalArgumentException(NAMES[h] + " holds no value, got \"" + line + "\"");
+        }
         return best;
       }
       start = comma + 1;
     }
+  }
+
+  /** Whether {@code s[from, to)} holds nothing but HTTP's optional whitespace (space, tab). */
+  private static boolean blank(String s, int from, int to) {
+    for (int i = from; i < to; i++) {
+      char c = s.charAt(i);
+      if (c != ' ' && c != '\t') {
+        return false;
+      }
+    }
+    return true;
   }
 
   /**

@@ -55,6 +55,13 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
   private volatile boolean listening;
 
   /**
+   * Set while the filter runs an ASYNC dispatch of the request, so that a second pass of the filter
+   * in that dispatch only binds the context. Used by the dispatch threads alone, which the
+   * container runs one at a time for a request, ordered; hence a plain field.
+   */
+  private boolean inDispatch;
+
+  /**
    * Creates the state for a request.
    *
    * @param ctx the request context
@@ -82,6 +89,24 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
    */
   public CancelableContext context() {
     return ctx;
+  }
+
+  /**
+   * Returns whether the filter is running an ASYNC dispatch of this request.
+   *
+   * @return true between {@code inDispatch(true)} and {@code inDispatch(false)}
+   */
+  public boolean inDispatch() {
+    return inDispatch;
+  }
+
+  /**
+   * Marks the start or end of an ASYNC dispatch that the filter runs; dispatch threads only.
+   *
+   * @param in true at the start, false at the end
+   */
+  public void inDispatch(boolean in) {
+    inDispatch = in;
   }
 
   /**

@@ -2,6 +2,7 @@ package io.ctx4j.servlet.internal;
 
 import jakarta.servlet.AsyncContext;
 import jakarta.servlet.ServletRequest;
+import jakarta.servlet.ServletRequestWrapper;
 import jakarta.servlet.ServletResponse;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletRequestWrapper;
@@ -35,6 +36,7 @@ import java.util.List;
 public final class ScopedRequest extends HttpServletRequestWrapper {
   private final String attribute;
   private final RequestScope scope;
+  private final Object owner;
   private volatile boolean published;
 
   /**
@@ -43,12 +45,37 @@ public final class ScopedRequest extends HttpServletRequestWrapper {
    * @param request the request as the filter got it
    * @param attribute the name under which the request context is found
    * @param scope the request's state
+   * @param owner the filter that made the scope, for a second filter in the chain to tell
    * @throws IllegalArgumentException if {@code request} is null (as any wrapper)
    */
-  public ScopedRequest(HttpServletRequest request, String attribute, RequestScope scope) {
+  public ScopedRequest(
+      HttpServletRequest request, String attribute, RequestScope scope, Object owner) {
     super(request);
     this.attribute = attribute;
     this.scope = scope;
+    this.owner = owner;
+  }
+
+  /**
+   * Returns the filter that made the scope of {@code request}: the owner of the first {@code
+   * ScopedRequest} among {@code request} and the requests it wraps, or null if there is none.
+   *
+   * @param request a request
+   * @return the owner, or null
+   */
+  public static Object ownerOf(ServletRequest request) {
+    ServletRequest r = request;
+    // Bounded: a wrapper chain is finite, but a broken wrapper may return itself.
+    for (int i = 0; i < 64 && r != null; i++) {
+      if (r instanceof ScopedRequest) {
+        return ((ScopedRequest) r).owner;
+      }
+      if (!(r instanceof ServletRequestWrapper)) {
+        return null;
+      }
+      r = ((ServletRequestWrapper) r).getRequest();
+    }
+    return null;
   }
 
   /**

@@ -20,8 +20,12 @@ import java.nio.ByteBuffer;
  *
  * <p>The output stream reports every {@link IOException} of {@code write}, {@code flush} and
  * {@code close}; the writer, whose container implementation swallows them (a {@link PrintWriter}
- * never throws), is checked with {@link PrintWriter#checkError()} on {@code flush} and {@code close}
- * only, since on Tomcat that check flushes. Used by one thread at a time, as a response is.
+ * never throws), is checked with {@link PrintWriter#checkError()} on {@code flush} and before
+ * {@code close} only, since that check flushes. Never after {@code close}: Jetty's writer reports
+ * an error for every check of a closed writer (a try-with-resources block, or the close that ends a
+ * forward, would otherwise end the context as a disconnect while the client reads the whole
+ * answer); a failure of the close itself, after the body's bytes were flushed, is not seen. Used by
+ * one thread at a time, as a response is.
  */
 public final class WatchedResponse extends HttpServletResponseWrapper {
   private final RequestScope scope;
@@ -175,6 +179,8 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
   private static final class WatchedWriter extends PrintWriter {
     private final PrintWriter inner;
     private final RequestScope scope;
+    /** Set by the first close: the checks stop, since a closed writer is in error on Jetty. */
+    private boolean closed;
 
     WatchedWriter(PrintWriter inner, RequestScope scope) {
       super(inner);
@@ -182,12 +188,15 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
       this.scope = scope;
     }
 
-    private void check() {
-      if (inner.checkError()) {
+    /** Asks the writer (which flushes) whether writing failed, and if so ends the request. */
+    private boolean check() {
+      boolean error = inner.checkError();
+      if (error && !closed) {
         scope.end(
             new RequestCanceledException(
                 Reason.CLIENT_DISCONNECTED, "writing the response failed", null));
       }
+      return error;
     }
 
     @Override
@@ -208,22 +217,23 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
     @Override
     public void flush() {
       inner.flush();
-      check();
+      if (!closed) {
+        check();
+      }
     }
 
     @Override
     public void close() {
+      if (!closed) {
+        check(); // flushes what is buffered: a failure of those bytes is still seen
+        closed = true;
+      }
       inner.close();
-      check();
     }
 
     @Override
     public boolean checkError() {
-      boolean error = inner.checkError();
-      if (error) {
-        check();
-      }
-      return error;
+      return check();
     }
   }
 }

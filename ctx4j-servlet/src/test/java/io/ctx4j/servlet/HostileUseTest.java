@@ -1,0 +1,380 @@
+package io.ctx4j.servlet;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.ctx4j.Context;
+import io.ctx4j.concurrent.CurrentContext;
+import io.ctx4j.servlet.RequestCanceledException.Reason;
+import jakarta.servlet.DispatcherType;
+import jakarta.servlet.Filter;
+import jakarta.servlet.FilterChain;
+import jakarta.servlet.ServletException;
+import jakarta.servlet.ServletRequest;
+import jakarta.servlet.ServletRequestWrapper;
+import jakarta.servlet.ServletResponse;
+import jakarta.servlet.http.HttpServlet;
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletResponse;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PrintWriter;
+import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.net.http.HttpResponse.BodyHandlers;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.logging.Handler;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/**
+ * Uses of the filter that an adversarial review of its README found to break a promise (each test
+ * failed on the code before the fix, on the container it names): a writer closed by the handler or
+ * by a forward, the context attribute changed on an ASYNC dispatch, a second filter instance in the
+ * chain, throwables that are neither {@code Exception} nor {@code Error}, sneaky checked
+ * exceptions, control characters in a rejected header, empty list elements.
+ */
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+class HostileUseTest {
+  private static final HttpClient HTTP1 =
+      HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+
+  private static HttpResponse<String> get(int port, String path, String... headers)
+      throws Exception {
+    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path));
+    for (int i = 0; i < headers.length; i += 2) {
+      b.header(headers[i], headers[i + 1]);
+    }
+    return HTTP1.send(b.build(), BodyHandlers.ofString());
+  }
+
+  private static void awaitEnd(Context ctx) throws InterruptedException {
+    CountDownLatch ended = new CountDownLatch(1);
+    ctx.onDone(ended::countDown);
+    assertTrue(ended.await(10, TimeUnit.SECONDS), "the request context never ended");
+  }
+
+  private static Reason reason(Context ctx) {
+    return ((RequestCanceledException) ctx.cause()).reason();
+  }
+
+  private static String state(Context ctx) {
+    return ctx.isDone() ? "done: " + ctx.cause() : "live";
+  }
+
+  /**
+   * A handler that closes its writer (try-with-resources, as template engines do) and goes on with
+   * its context: the close is not a disconnect. On Jetty, whose writer reports an error for any
+   * check once closed, it ended the context as "client disconnected" while the client read the
+   * whole answer; flushing or checking the closed writer must not either.
+   */
+  @ParameterizedTest
+  @EnumSource(Containers.class)
+  void closingTheWriterIsNotADisconnect(Containers c) throws Exception {
+    AtomicReference<Context> seen = new AtomicReference<>();
+    AtomicReference<String> afterClose = new AtomicReference<>();
+    TestServlet servlet =
+        new TestServlet(
+            (req, res) -> {
+              Context ctx = CurrentContext.get();
+              seen.set(ctx);
+              PrintWriter w = res.getWriter();
+              try (w) {
+                w.print("hello");
+              }
+              w.flush();
+              w.checkError();
+              afterClose.set(state(ctx));
+            });
+    try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
+      assertEquals("hello", get(server.port, "/x").body());
+      awaitEnd(seen.get());
+    }
+    assertEquals("live", afterClose.get(), "the context after the writer was closed");
+    assertEquals(Reason.RESPONSE_COMPLETED, reason(seen.get()), String.valueOf(seen.get().cause()));
+  }
+
+  /** A forward, which closes the response's writer when it returns, is not a disconnect either. */
+  @ParameterizedTest
+  @EnumSource(Containers.class)
+  void aForwardIsNotADisconnect(Containers c) throws Exception {
+    AtomicReference<Context> seen = new AtomicReference<>();
+    AtomicReference<String> afterForward = new AtomicReference<>();
+    TestServlet servlet =
+        new TestServlet(
+            (req, res) -> {
+              if (req.getDispatcherType() == DispatcherType.FORWARD) {
+                res.getWriter().print("forwarded");
+                return;
+              }
+              Context ctx = CurrentContext.get();
+              seen.set(ctx);
+              req.getRequestDispatcher("/forwarded").forward(req, res);
+              afterForward.set(state(ctx));
+            });
+    try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
+      assertEquals("forwarded", get(server.port, "/x").body());
+      awaitEnd(seen.get());
+    }
+    assertEquals("live", afterForward.get(), "the context after the forward returned");
+    assertEquals(Reason.RESPONSE_COMPLETED, reason(seen.get()), String.valueOf(seen.get().cause()));
+  }
+
+  /**
+   * On an ASYNC dispatch the attribute is read-only through the chain's request as on the first
+   * one; and if the application removes it from the container's own request, the next ASYNC
+   * dispatch still runs with the request's context, not a new one with the whole budget again.
+   */
+  @ParameterizedTest
+  @EnumSource(Containers.class)
+  void anAsyncDispatchKeepsTheRequestsContextWhateverIsDoneToTheAttribute(Containers c)
+      throws Exception {
+    AtomicReference<Context> first = new AtomicReference<>();
+    AtomicReference<Object> afterSetOnAsyncDispatch = new AtomicReference<>();
+    AtomicReference<Context> secondAsyncDispatch = new AtomicReference<>();
+    AtomicReference<Object> attributeOnSecond = new AtomicReference<>();
+    TestServlet servlet =
+        new TestServlet(
+            (req, res) -> {
+              if (req.getDispatcherType() == DispatcherType.REQUEST) {
+                first.set(CurrentContext.get());
+                req.startAsync().dispatch();
+              } else if (req.getAttribute("second") == null) {
+                req.setAttribute(ContextServletFilter.ATTRIBUTE, Context.background());
+                afterSetOnAsyncDispatch.set(ContextServletFilter.contextOf(req));
+                ServletRequest container = req;
+                while (container instanceof ServletRequestWrapper) {
+                  container = ((ServletRequestWrapper) container).getRequest();
+                }
+                container.removeAttribute(ContextServletFilter.ATTRIBUTE);
+                req.setAttribute("second", Boolean.TRUE);
+                req.startAsync().dispatch();
+              } else {
+                secondAsyncDispatch.set(CurrentContext.get());
+                attributeOnSecond.set(req.getAttribute(ContextServletFilter.ATTRIBUTE));
+                res.getWriter().print("second");
+              }
+            });
+    try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
+      HttpResponse<String> r = get(server.port, "/x", "Ctx4j-Timeout-Ms", "60000");
+      assertEquals("second", r.body());
+      awaitEnd(first.get());
+    }
+    assertNotNull(first.get());
+    assertSame(first.get(), afterSetOnAsyncDispatch.get(), "contextOf after setAttribute");
+    assertSame(first.get(), secondAsyncDispatch.get(), "CurrentContext on the next ASYNC dispatch");
+    assertSame(first.get(), attributeOnSecond.get(), "the attribute on the next ASYNC dispatch");
+    assertEquals(Reason.RESPONSE_COMPLETED, reason(first.get()), String.valueOf(first.get().cause()));
+  }
+
+  /** Two filters in one chain, as the container would run them. */
+  private static Filter chainOf(Filter outer, Filter inner) {
+    return new Filter() {
+      @Override
+      public void doFilter(ServletRequest request, ServletResponse response, FilterChain chain)
+          throws IOException, ServletException {
+        outer.doFilter(request, response, (rq, rs) -> inner.doFilter(rq, rs, chain));
+      }
+    };
+  }
+
+  /**
+   * A second {@code ContextServletFilter} instance behind the first one uses the first one's
+   * context as it is (its own maximum does not apply), and says so, once, in a warning.
+   */
+  @Test
+  void aSecondFilterInstanceUsesTheFirstOnesContextAndWarnsOnce() throws Exception {
+    ContextServletFilter outer = ContextServletFilter.create();
+    ContextServletFilter inner =
+        ContextServletFilter.builder().maxTimeout(Duration.ofMillis(200)).build();
+    List<LogRecord> warnings = new CopyOnWriteArrayList<>();
+    Logger log = Logger.getLogger(ContextServletFilter.class.getName());
+    Handler handler =
+        new Handler() {
+          @Override
+          public void publish(LogRecord r) {
+            warnings.add(r);
+          }
+
+          @Override
+          public void flush() {}
+
+          @Override
+          public void close() {}
+        };
+    log.addHandler(handler);
+    List<Context> seen = new CopyOnWriteArrayList<>();
+    try (Containers.Running server =
+        Containers.JETTY.start(
+            chainOf(outer, inner),
+            new TestServlet(
+                (req, res) -> {
+                  seen.add(CurrentContext.get());
+                  res.getWriter().print(CurrentContext.get().deadline().isPresent());
+                }))) {
+      assertEquals("false", get(server.port, "/x").body());
+      assertEquals("false", get(server.port, "/x").body());
+    } finally {
+      log.removeHandler(handler);
+    }
+    assertEquals(2, seen.size());
+    assertEquals(1, warnings.size(), "one warning for two requests: " + warnings);
+    String message =
+        java.text.MessageFormat.format(warnings.get(0).getMessage(), warnings.get(0).getParameters());
+    assertTrue(message.contains("did not give it"), message);
+    assertTrue(message.contains("maxTimeout=200ms"), message);
+  }
+
+  /** A throwable that is neither an Exception nor an Error, as other JVM languages can throw. */
+  static final class Odd extends Throwable {
+    private static final long serialVersionUID = 1L;
+
+    Odd() {
+      super("odd", null, false, false);
+    }
+  }
+
+  @SuppressWarnings("unchecked")
+  private static <T extends Throwable> void sneak(Throwable t) throws T {
+    throw (T) t;
+  }
+
+  /** Records what comes out of the filter behind it, and passes it on. */
+  private static final class Recorder implements Filter {
+    final ContextServletFilter filter;
+    final AtomicReference<Throwable> out = new AtomicReference<>();
+
+    Recorder(ContextServletFilter filter) {
+      this.filter = filter;
+    }
+
+    @Override
+    public void doFilter(ServletRequest request, ServletResponse response, FilterChain chain)
+        throws IOException, ServletException {
+      try {
+        filter.doFilter(request, response, chain);
+      } catch (Throwable t) {
+        out.set(t);
+        sneak(t);
+      }
+    }
+  }
+
+  /**
+   * On Jetty, which passes what the servlet throws through the chain unchanged (Tomcat wraps it in
+   * a {@code ServletException} first): an odd throwable ends the context as a handler failure, and
+   * leaves the filter unchanged, as a sneaky checked exception does.
+   */
+  @Test
+  void oddThrowablesAreHandlerFailuresAndPassThroughUnchanged() throws Exception {
+    for (Throwable thrown : new Throwable[] {new Odd(), new TimeoutException("sneaky")}) {
+      AtomicReference<Context> seen = new AtomicReference<>();
+      Recorder recorder = new Recorder(ContextServletFilter.create());
+      HttpServlet servlet =
+          new HttpServlet() {
+            private static final long serialVersionUID = 1L;
+
+            @Override
+            protected void service(HttpServletRequest req, HttpServletResponse res) {
+              seen.set(CurrentContext.get());
+              HostileUseTest.<RuntimeException>sneak(thrown);
+            }
+          };
+      try (Containers.Running server = Containers.JETTY.start(recorder, servlet)) {
+        assertEquals(500, get(server.port, "/x").statusCode());
+        awaitEnd(seen.get());
+      }
+      assertSame(thrown, recorder.out.get(), "what left the filter");
+      assertEquals(Reason.HANDLER_FAILED, reason(seen.get()), String.valueOf(seen.get().cause()));
+      assertSame(thrown, seen.get().cause().getCause());
+    }
+  }
+
+  /** Sends {@code request} on a socket and returns the whole answer (the server closes). */
+  private static String raw(int port, String request) throws IOException {
+    try (Socket s = new Socket("127.0.0.1", port)) {
+      s.setSoTimeout(10_000);
+      s.getOutputStream().write(request.getBytes(StandardCharsets.ISO_8859_1));
+      InputStream in = s.getInputStream();
+      return new String(in.readAllBytes(), StandardCharsets.ISO_8859_1);
+    }
+  }
+
+  /**
+   * A control character in a rejected value shows escaped in the one-line answer, for every header
+   * (it did for {@code Ctx4j-Timeout-Ms} only); the containers read header bytes as Latin-1, so
+   * NEL (0x85) reaches the filter as it is.
+   */
+  @ParameterizedTest
+  @EnumSource(Containers.class)
+  void controlCharactersInARejectedValueAreEscaped(Containers c) throws Exception {
+    for (String header : new String[] {"grpc-timeout", "Connect-Timeout-Ms", "Ctx4j-Timeout-Ms"}) {
+      try (Containers.Running server =
+          c.start(ContextServletFilter.create(), new TestServlet((req, res) -> {}))) {
+        String answer =
+            raw(
+                server.port,
+                "GET /x HTTP/1.1\r\nHost: h\r\nConnection: close\r\n"
+                    + header
+                    + ": 5\u0085X\r\n\r\n");
+        assertTrue(answer.startsWith("HTTP/1.1 400"), answer);
+        String body = answer.substring(answer.indexOf("\r\n\r\n") + 4);
+        assertTrue(body.contains("\"5\\u0085X\""), header + ": " + body);
+        assertTrue(body.indexOf('\u0085') < 0, header + ": " + body);
+      }
+    }
+  }
+
+  /**
+   * Empty list elements are ignored, as RFC 9110 asks and ctx4j-http's filter does; a line with
+   * no value at all is still malformed.
+   */
+  @Test
+  void emptyListElementsAreIgnoredButALineNeedsAValue() throws Exception {
+    AtomicReference<Instant> deadline = new AtomicReference<>();
+    TestServlet servlet =
+        new TestServlet(
+            (req, res) -> {
+              deadline.set(CurrentContext.get().deadline().orElse(null));
+              res.getWriter().print("ok");
+            });
+    try (Containers.Running server = Containers.JETTY.start(ContextServletFilter.create(), servlet)) {
+      for (String[] h :
+          new String[][] {
+            {"Ctx4j-Timeout-Ms", "60000,"}, {"Ctx4j-Timeout-Ms", ", 60000"},
+            {"grpc-timeout", "1M, "}, {"Connect-Timeout-Ms", " ,60000,,"}
+          }) {
+        deadline.set(null);
+        Instant before = Instant.now();
+        HttpResponse<String> r = get(server.port, "/x", h[0], h[1]);
+        assertEquals(200, r.statusCode(), h[0] + ": " + h[1] + " -> " + r.body());
+        assertNotNull(deadline.get(), h[0] + ": " + h[1]);
+        Duration left = Duration.between(before, deadline.get());
+        assertTrue(left.compareTo(Duration.ofSeconds(61)) < 0, h[0] + ": " + h[1] + " " + left);
+        assertTrue(left.compareTo(Duration.ofSeconds(50)) > 0, h[0] + ": " + h[1] + " " + left);
+      }
+      for (String[] h : new String[][] {{"Ctx4j-Timeout-Ms", ","}, {"grpc-timeout", " , "}}) {
+        HttpResponse<String> r = get(server.port, "/x", h[0], h[1]);
+        assertEquals(400, r.statusCode(), h[0] + ": " + h[1]);
+        assertTrue(r.body().startsWith(h[0]), r.body());
+      }
+    }
+  }
+}
