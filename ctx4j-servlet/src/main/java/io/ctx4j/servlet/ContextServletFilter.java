@@ -120,13 +120,15 @@ import java.util.Objects;
  * one, after the chain returned; a request listener; an access log) finds no attribute. The
  * attribute is read-only: setting or removing it through the request the chain gets is ignored,
  * on every dispatch the filter runs; an ASYNC dispatch takes the context from the filter's own
- * state and puts the attribute back if it was removed from the container's request or replaced
+ * state and puts the attribute back in the container's own request if it was removed or replaced
  * there, so it never runs with another context or a new budget.
  *
- * <p>An ERROR dispatch (an error page, after {@code sendError} or an exception) runs with the
- * request's context, which has ended by then ({@code RESPONSE_COMPLETED} or {@code
- * HANDLER_FAILED}): the request's work is over. An error page that must call out derives a
- * context of its own, for example from {@link #root()}.
+ * <p>An error page (an ERROR dispatch, after {@code sendError} or an exception) finds the
+ * request's context: as {@link CurrentContext#get()} if the filter is mapped for {@link
+ * DispatcherType#ERROR} too, through {@link #contextOf(ServletRequest)} either way. It has usually
+ * ended by then ({@code RESPONSE_COMPLETED}, {@code HANDLER_FAILED}, or whatever ended it first):
+ * the request's work is over. An error page that must call out derives a context of its own, for
+ * example from {@link #root()}.
  *
  * <h2>Registration</h2>
  *
@@ -168,8 +170,8 @@ public final class ContextServletFilter implements Filter {
 
   /**
    * The init parameter that sets the {@linkplain Builder#maxTimeout server maximum}, in whole
-   * milliseconds (1 to 18 ASCII digits, not 0; spaces around them are ignored); absent means no
-   * maximum.
+   * milliseconds (1 to 18 ASCII digits, not 0; whitespace around them is ignored); absent means
+   * no maximum.
    */
   public static final String INIT_MAX_TIMEOUT_MILLIS = "ctx4j.maxTimeoutMillis";
 
@@ -310,7 +312,7 @@ public final class ContextServletFilter implements Filter {
     if (max != null) {
       // ASCII digits only, as in the timeout headers: Long.parseLong also takes a sign and the
       // digits of other scripts.
-      String digits = max.trim();
+      String digits = max.strip();
       long millis = 0;
       boolean valid = !digits.isEmpty() && digits.length() <= 18;
       for (int i = 0; valid && i < digits.length(); i++) {
@@ -489,20 +491,44 @@ public final class ContextServletFilter implements Filter {
   private void asyncDispatch(
       RequestScope scope, HttpServletRequest request, ServletResponse response, FilterChain chain)
       throws IOException, ServletException {
-    ScopedRequest scoped = new ScopedRequest(request, ATTRIBUTE, scope, this);
+    Context ctx = scope.context();
+    putBack(request, ctx);
+    // The request given to startAsync(request, response) may be the first dispatch's
+    // ScopedRequest, or wrap it: read-only already, it needs no second layer.
+    ScopedRequest found = ScopedRequest.find(request);
+    ScopedRequest scoped =
+        found != null && found.scope() == scope
+            ? found
+            : new ScopedRequest(request, ATTRIBUTE, scope, this);
+    ServletRequest down = found == scoped ? request : scoped;
     Throwable failure = null;
     scope.inDispatch(true);
     try {
-      if (request.getAttribute(ATTRIBUTE) != scope.context()) {
-        scoped.publish(); // put back for later dispatches and AsyncContext.getRequest()
-      }
-      invoke(scope.context(), chain, scoped, response);
+      invoke(ctx, chain, down, response);
     } catch (Throwable e) {
       failure = e;
       throw e;
     } finally {
       scope.inDispatch(false);
       afterDispatch(request, scope, scoped, failure);
+    }
+  }
+
+  /**
+   * Puts the context back in the container's own request if the application removed or replaced
+   * it there (through {@code AsyncContext.getRequest()}, unwrapped), for later dispatches and
+   * threads: in the container's request itself, since every {@code ScopedRequest} in between
+   * ignores the name. A courtesy, not needed by this dispatch, which has the context from the
+   * scope: if the container refuses (an attribute listener that throws), the dispatch goes on.
+   */
+  private static void putBack(ServletRequest request, Context ctx) {
+    ServletRequest container = ScopedRequest.innermost(request);
+    try {
+      if (container.getAttribute(ATTRIBUTE) != ctx) {
+        container.setAttribute(ATTRIBUTE, ctx);
+      }
+    } catch (RuntimeException refused) {
+      // See above: later dispatches still find the scope, and with it the context.
     }
   }
 

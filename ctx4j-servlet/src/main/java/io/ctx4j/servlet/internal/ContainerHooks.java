@@ -71,12 +71,7 @@ public final class ContainerHooks {
     if ((!EE11 && !EE10) || incompatible) {
       return null;
     }
-    ServletRequest inner = request;
-    // Bounded: a wrapper chain is finite, but a broken wrapper may return itself.
-    for (int i = 0; i < 64 && inner instanceof ServletRequestWrapper; i++) {
-      inner = ((ServletRequestWrapper) inner).getRequest();
-    }
-    int layer = layerOf(inner.getClass());
+    int layer = layerOf(ScopedRequest.innermost(request).getClass());
     try {
       if (layer == EE11_LAYER) {
         return JettyEe11.attach(request, scope) ? "jetty-ee11" : null;

@@ -57,9 +57,10 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
   /**
    * Set while the filter runs an ASYNC dispatch of the request, so that a second pass of the filter
    * in that dispatch only binds the context. Used by the dispatch threads alone, which the
-   * container runs one at a time for a request, ordered; hence a plain field.
+   * container runs one at a time for a request; volatile so as not to depend on how the container
+   * orders them.
    */
-  private boolean inDispatch;
+  private volatile boolean inDispatch;
 
   /**
    * Creates the state for a request.

@@ -20,12 +20,14 @@ import java.nio.ByteBuffer;
  *
  * <p>The output stream reports every {@link IOException} of {@code write}, {@code flush} and
  * {@code close}; the writer, whose container implementation swallows them (a {@link PrintWriter}
- * never throws), is checked with {@link PrintWriter#checkError()} on {@code flush} and before
- * {@code close} only, since that check flushes. Never after {@code close}: Jetty's writer reports
- * an error for every check of a closed writer (a try-with-resources block, or the close that ends a
+ * never throws), is checked with {@link PrintWriter#checkError()} on {@code flush} only, since
+ * that check flushes; and before {@code close} if the response is committed already, so that a
+ * body sent in parts is checked once more (a response not yet committed is left to the close,
+ * which sends it whole, with its length). Never after {@code close}: Jetty's writer reports an
+ * error for every check of a closed writer (a try-with-resources block, or the close that ends a
  * forward, would otherwise end the context as a disconnect while the client reads the whole
- * answer); a failure of the close itself, after the body's bytes were flushed, is not seen. Used by
- * one thread at a time, as a response is.
+ * answer). So the failure of a close's own write is not seen through the writer. Used by one
+ * thread at a time, as a response is.
  */
 public final class WatchedResponse extends HttpServletResponseWrapper {
   private final RequestScope scope;
@@ -74,7 +76,7 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
     PrintWriter w = super.getWriter();
     if (w != writerDelegate) {
       writerDelegate = w;
-      writer = new WatchedWriter(w, scope);
+      writer = new WatchedWriter(w, scope, this);
     }
     return writer;
   }
@@ -179,13 +181,15 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
   private static final class WatchedWriter extends PrintWriter {
     private final PrintWriter inner;
     private final RequestScope scope;
+    private final HttpServletResponse response;
     /** Set by the first close: the checks stop, since a closed writer is in error on Jetty. */
     private boolean closed;
 
-    WatchedWriter(PrintWriter inner, RequestScope scope) {
+    WatchedWriter(PrintWriter inner, RequestScope scope, HttpServletResponse response) {
       super(inner);
       this.inner = inner;
       this.scope = scope;
+      this.response = response;
     }
 
     /** Asks the writer (which flushes) whether writing failed, and if so ends the request. */
@@ -225,7 +229,9 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
     @Override
     public void close() {
       if (!closed) {
-        check(); // flushes what is buffered: a failure of those bytes is still seen
+        if (response.isCommitted()) {
+          check(); // flushes what is buffered, after parts already sent
+        }
         closed = true;
       }
       inner.close();
