@@ -193,6 +193,7 @@ public final class ContextServletFilter implements Filter {
   private volatile boolean trustHeaders;
   // Racy on purpose: at worst a few threads each log the warning once.
   private boolean warned;
+  private boolean warnedPutBack;
   // One deadline cause per header: the requests whose deadlines fall in one window share a
   // deadline context, and with it its cause, which can therefore name the header but not each
   // request's value. Causes are immutable, so requests share them as they share
@@ -492,19 +493,19 @@ public final class ContextServletFilter implements Filter {
       RequestScope scope, HttpServletRequest request, ServletResponse response, FilterChain chain)
       throws IOException, ServletException {
     Context ctx = scope.context();
-    putBack(request, ctx);
-    // The request given to startAsync(request, response) may be the first dispatch's
-    // ScopedRequest, or wrap it: read-only already, it needs no second layer.
-    ScopedRequest found = ScopedRequest.find(request);
-    ScopedRequest scoped =
-        found != null && found.scope() == scope
-            ? found
-            : new ScopedRequest(request, ATTRIBUTE, scope, this);
-    ServletRequest down = found == scoped ? request : scoped;
+    ScopedRequest scoped = null;
     Throwable failure = null;
     scope.inDispatch(true);
     try {
-      invoke(ctx, chain, down, response);
+      putBack(request, ctx);
+      // The request given to startAsync(request, response) may be the first dispatch's
+      // ScopedRequest itself: read-only already, it needs no second layer. Anything else (an
+      // application's wrapper, which may keep attributes of its own) gets one.
+      scoped =
+          request instanceof ScopedRequest && ((ScopedRequest) request).scope() == scope
+              ? (ScopedRequest) request
+              : new ScopedRequest(request, ATTRIBUTE, scope, this);
+      invoke(ctx, chain, scoped, response);
     } catch (Throwable e) {
       failure = e;
       throw e;
@@ -518,17 +519,29 @@ public final class ContextServletFilter implements Filter {
    * Puts the context back in the container's own request if the application removed or replaced
    * it there (through {@code AsyncContext.getRequest()}, unwrapped), for later dispatches and
    * threads: in the container's request itself, since every {@code ScopedRequest} in between
-   * ignores the name. A courtesy, not needed by this dispatch, which has the context from the
-   * scope: if the container refuses (an attribute listener that throws), the dispatch goes on.
+   * ignores the name. Not needed by this dispatch, which has the context from the scope: if the
+   * container refuses (an attribute listener that throws), the dispatch goes on, and the refusal
+   * is logged once, since {@code contextOf} on that request will then fail.
    */
-  private static void putBack(ServletRequest request, Context ctx) {
+  private void putBack(ServletRequest request, Context ctx) {
     ServletRequest container = ScopedRequest.innermost(request);
     try {
       if (container.getAttribute(ATTRIBUTE) != ctx) {
         container.setAttribute(ATTRIBUTE, ctx);
       }
     } catch (RuntimeException refused) {
-      // See above: later dispatches still find the scope, and with it the context.
+      if (!warnedPutBack) {
+        warnedPutBack = true;
+        System.getLogger(ContextServletFilter.class.getName())
+            .log(
+                System.Logger.Level.WARNING,
+                this
+                    + ": the container refused to take the request attribute "
+                    + ATTRIBUTE
+                    + " back on an ASYNC dispatch; contextOf(request) will fail on that request,"
+                    + " CurrentContext.get() in the dispatch still answers (logged once)",
+                refused);
+      }
     }
   }
 

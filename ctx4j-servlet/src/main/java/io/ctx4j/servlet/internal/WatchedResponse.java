@@ -175,8 +175,8 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
   }
 
   /**
-   * Delegates to the container's writer, which swallows I/O errors; {@code flush} and {@code close}
-   * ask it whether one happened.
+   * Delegates to the container's writer, which swallows I/O errors; {@code flush}, {@code
+   * checkError} and, once the response is committed, {@code close} ask it whether one happened.
    */
   private static final class WatchedWriter extends PrintWriter {
     private final PrintWriter inner;
