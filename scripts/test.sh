@@ -7,7 +7,8 @@
 #   3. reproducible build: two builds from two copies of the tree give byte-identical artifacts
 #   4. release dry run: deploy to a local file repository, check what Maven Central requires
 #   5. API compatibility with the baseline (japicmp)
-#   6. quick jcstress on JDK 17 and 25, quick benchmark run on JDK 25 (and its failed-stage path)
+#   6. quick jcstress on JDK 17 and 25, quick benchmark run on JDK 25 (and its failed-stage path,
+#      and the A/B script filter-ab.sh)
 #   scripts/test.sh            everything
 #   scripts/test.sh --unit     step 1 only
 # JDK 25 missing: outside CI, everything that can run on JDK 17 runs, what was skipped is listed,
@@ -89,6 +90,8 @@ if ! $unit_only; then
     step "benchmarks (quick, JDK 25)" env JAVA_HOME="$JDK25_HOME" ctx4j-benchmarks/run-benchmarks.sh --quick
     step "benchmarks: a failed servlet stage is recorded, the run goes on" \
       ctx4j-benchmarks/scripts/check-failed-stage.sh "$JDK25_HOME"
+    step "benchmarks: filter-ab.sh alternates ABBA and refuses bad arguments" \
+      ctx4j-benchmarks/scripts/check-filter-ab.sh "$JDK25_HOME"
   else
     skipped+=("jcstress on JDK 25" "quick benchmark run (JDK 25)")
   fi
