@@ -78,6 +78,25 @@ class HostileUseTest {
     return ((RequestCanceledException) ctx.cause()).reason();
   }
 
+  /** The container's own request under {@code req}'s wrappers. */
+  private static ServletRequest containerOf(ServletRequest req) {
+    ServletRequest r = req;
+    while (r instanceof ServletRequestWrapper) {
+      r = ((ServletRequestWrapper) r).getRequest();
+    }
+    return r;
+  }
+
+  /**
+   * Starts async processing (which puts the context attribute in the container's request), then
+   * removes the attribute there, as an application could through {@code AsyncContext.getRequest()}.
+   */
+  private static AsyncContext startAsyncWithoutTheAttribute(ServletRequest req) {
+    AsyncContext async = req.startAsync();
+    containerOf(req).removeAttribute(ContextServletFilter.ATTRIBUTE);
+    return async;
+  }
+
   private static String state(Context ctx) {
     return ctx.isDone() ? "done: " + ctx.cause() : "live";
   }
@@ -165,15 +184,10 @@ class HostileUseTest {
     TestServlet servlet =
         new TestServlet(
             (req, res) -> {
-              ServletRequest container = req;
-              while (container instanceof ServletRequestWrapper) {
-                container = ((ServletRequestWrapper) container).getRequest();
-              }
+              ServletRequest container = containerOf(req);
               if (req.getDispatcherType() == DispatcherType.REQUEST) {
                 first.set(CurrentContext.get());
-                AsyncContext async = req.startAsync();
-                container.removeAttribute(ContextServletFilter.ATTRIBUTE);
-                async.dispatch();
+                startAsyncWithoutTheAttribute(req).dispatch();
               } else if (req.getAttribute("second") == null) {
                 putBackOnFirstAsync.set(container.getAttribute(ContextServletFilter.ATTRIBUTE));
                 req.setAttribute(ContextServletFilter.ATTRIBUTE, Context.background());
@@ -246,24 +260,10 @@ class HostileUseTest {
     ContextServletFilter outer = ContextServletFilter.create();
     ContextServletFilter inner =
         ContextServletFilter.builder().maxTimeout(Duration.ofMillis(200)).build();
-    List<LogRecord> warnings = new CopyOnWriteArrayList<>();
-    Logger log = Logger.getLogger(ContextServletFilter.class.getName());
-    Handler handler =
-        new Handler() {
-          @Override
-          public void publish(LogRecord r) {
-            warnings.add(r);
-          }
-
-          @Override
-          public void flush() {}
-
-          @Override
-          public void close() {}
-        };
-    log.addHandler(handler);
     List<Context> seen = new CopyOnWriteArrayList<>();
-    try (Containers.Running server =
+    List<LogRecord> warnings;
+    try (FilterLog log = new FilterLog();
+        Containers.Running server =
         Containers.JETTY.start(
             chainOf(outer, inner),
             new TestServlet(
@@ -273,8 +273,7 @@ class HostileUseTest {
                 }))) {
       assertEquals("false", get(server.port, "/x").body());
       assertEquals("false", get(server.port, "/x").body());
-    } finally {
-      log.removeHandler(handler);
+      warnings = log.records;
     }
     assertEquals(2, seen.size());
     assertEquals(1, warnings.size(), "one warning for two requests: " + warnings);
@@ -282,6 +281,84 @@ class HostileUseTest {
         java.text.MessageFormat.format(warnings.get(0).getMessage(), warnings.get(0).getParameters());
     assertTrue(message.contains("did not give it"), message);
     assertTrue(message.contains("maxTimeout=200ms"), message);
+  }
+
+  /**
+   * What the filter logs (System.Logger, which is java.util.logging here) while it is open. Holds
+   * the JUL logger, so that it stays the one the filter's System.Logger writes to.
+   */
+  private static final class FilterLog extends Handler implements AutoCloseable {
+    final List<LogRecord> records = new CopyOnWriteArrayList<>();
+    private final Logger logger = Logger.getLogger(ContextServletFilter.class.getName());
+
+    FilterLog() {
+      logger.addHandler(this);
+    }
+
+    @Override
+    public void publish(LogRecord r) {
+      records.add(r);
+    }
+
+    @Override
+    public void flush() {}
+
+    @Override
+    public void close() {
+      logger.removeHandler(this);
+    }
+  }
+
+  /**
+   * When the container refuses to take the context back on an ASYNC dispatch (here a request
+   * attribute listener of Jetty's context that throws, after Jetty stored the attribute; Tomcat
+   * logs and swallows what its listeners throw), the dispatch still runs with the request's
+   * context, and the refusal is logged once, with its exception.
+   */
+  @Test
+  void aPutBackTheContainerRefusesIsLoggedAndTheDispatchGoesOn() throws Exception {
+    java.util.concurrent.atomic.AtomicBoolean refuse = new java.util.concurrent.atomic.AtomicBoolean();
+    IllegalStateException refusal = new IllegalStateException("refused by a listener");
+    AtomicReference<Context> first = new AtomicReference<>();
+    AtomicReference<Context> onAsync = new AtomicReference<>();
+    TestServlet servlet =
+        new TestServlet(
+            (req, res) -> {
+              if (req.getDispatcherType() == DispatcherType.REQUEST) {
+                first.set(CurrentContext.get());
+                AsyncContext async = startAsyncWithoutTheAttribute(req);
+                refuse.set(true);
+                async.dispatch();
+              } else {
+                onAsync.set(CurrentContext.get());
+                res.getWriter().print("async");
+              }
+            });
+    List<LogRecord> records;
+    try (FilterLog log = new FilterLog();
+        Containers.Running server = Containers.JETTY.start(ContextServletFilter.create(), servlet)) {
+      org.eclipse.jetty.ee11.servlet.ServletContextHandler handler =
+          (org.eclipse.jetty.ee11.servlet.ServletContextHandler)
+              ((org.eclipse.jetty.server.Server) server.server).getHandler();
+      handler.addEventListener(
+          new jakarta.servlet.ServletRequestAttributeListener() {
+            @Override
+            public void attributeAdded(jakarta.servlet.ServletRequestAttributeEvent e) {
+              if (refuse.get() && ContextServletFilter.ATTRIBUTE.equals(e.getName())) {
+                throw refusal;
+              }
+            }
+          });
+      HttpResponse<String> r = get(server.port, "/x");
+      assertEquals(200, r.statusCode(), r.body());
+      assertEquals("async", r.body());
+      awaitEnd(first.get());
+      records = log.records;
+    }
+    assertSame(first.get(), onAsync.get(), "CurrentContext on the ASYNC dispatch");
+    assertEquals(1, records.size(), String.valueOf(records));
+    assertSame(refusal, records.get(0).getThrown());
+    assertTrue(records.get(0).getMessage().contains("refused"), records.get(0).getMessage());
   }
 
   /** A throwable that is neither an Exception nor an Error, as other JVM languages can throw. */
