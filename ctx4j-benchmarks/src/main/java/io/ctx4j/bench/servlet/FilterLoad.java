@@ -39,8 +39,9 @@ import org.eclipse.jetty.server.handler.ContextHandlerCollection;
 import org.eclipse.jetty.util.Jetty;
 
 /**
- * The cost of {@link ContextServletFilter} under load (issue 18, item 5): a closed-loop load client
- * (by default a minimal HTTP/1.1 client, see {@code --client}) with several keep-alive connections
+ * The cost of {@link ContextServletFilter} under load (issue 18, item 5): a load client (by default
+ * a minimal HTTP/1.1 client, see {@code --client}; closed loop unless {@code --rate}) with several
+ * keep-alive connections
  * against embedded Jetty 12 on loopback, a trivial servlet, in three configurations served side by
  * side by one server:
  *
@@ -67,7 +68,7 @@ import org.eclipse.jetty.util.Jetty;
  * java -Xms1g -Xmx1g -XX:+AlwaysPreTouch -cp ctx4j-benchmarks/target/benchmarks.jar \
  *     io.ctx4j.bench.servlet.FilterLoad [--quick] [--out DIR] [--rounds N] [--phase-ms MS]
  *     [--warmup-ms MS] [--connections N] [--server-idle-ms MS] [--client raw|jdk|jetty]
- *     [--vary-budget N] [--forks N] [--fork-jvm-option OPT]... [--help]
+ *     [--vary-budget N] [--rate N] [--forks N] [--fork-jvm-option OPT]... [--help]
  * </pre>
  *
  * {@code --client} picks the load client: {@code raw} (the default), a minimal HTTP/1.1 client on
@@ -84,6 +85,17 @@ import org.eclipse.jetty.util.Jetty;
  * configuration alike (Jetty caches
  * a header field that repeats on a connection, and parses one that changes: that cost is the
  * server's, not the filter's, so {@code none} must pay it too).
+ *
+ * <p>{@code --rate N} measures the latency at a load the server keeps up with, rather than at
+ * saturation. In the closed loop (the default) every connection sends its next request as soon as
+ * the answer came, so the server is always saturated: its throughput is the figure, and a
+ * request's latency is mostly the time it waits for a CPU behind the others, which any extra CPU
+ * per request lengthens, most at the tail. In the open loop the connections send N requests per
+ * second in all on a fixed schedule, whatever the answers' speed, as independent callers do; a
+ * request that an earlier slow answer held up counts from when it was due, so a stall shows in
+ * every request it delayed. The throughput is then the schedule's: the verdict is on the p99
+ * alone, and a run in which the server fell behind the schedule (below 97% of the rate in any
+ * phase) gets none.
  *
  * <p>{@code --server-idle-ms} sets the server connector's idle timeout (Jetty's default, 30 s, if
  * not given): a shorter one makes the server close keep-alive connections the client still
@@ -120,6 +132,12 @@ public final class FilterLoad {
     return budgets;
   }
 
+  /**
+   * The highest {@code --rate}: a million requests per second, far above what one machine's
+   * loopback serves, so that a connection's interval between requests stays whole microseconds.
+   */
+  static final int MAX_RATE = 1_000_000;
+
   /** What {@code --help} prints, and bad arguments after their message. */
   static final String USAGE = usage(new Options());
 
@@ -127,7 +145,8 @@ public final class FilterLoad {
   private static String usage(Options defaults) {
     return "usage: FilterLoad [--quick] [--out DIR] [--rounds N] [--phase-ms MS] [--warmup-ms MS]\n"
         + "                  [--connections N] [--server-idle-ms MS] [--client raw|jdk|jetty]\n"
-        + "                  [--vary-budget N] [--forks N] [--fork-jvm-option OPT]... [--help]\n"
+        + "                  [--vary-budget N] [--rate N] [--forks N] [--fork-jvm-option OPT]...\n"
+        + "                  [--help]\n"
         + "  --quick            2 rounds of 300 ms phases, 4 connections (a smoke test)\n"
         + "  --out DIR          also write DIR/results.md (and DIR/rounds.tsv, the rounds' raw figures)\n"
         + "  --rounds N         rounds of one phase per configuration (default "
@@ -139,7 +158,7 @@ public final class FilterLoad {
         + "  --warmup-ms MS     warm-up before the first round (default "
         + defaults.warmupMillis
         + ")\n"
-        + "  --connections N    closed-loop keep-alive connections (default "
+        + "  --connections N    keep-alive connections, one thread each (default "
         + defaults.connections
         + ")\n"
         + "  --server-idle-ms MS  the server connector's idle timeout (default Jetty's, 30 s)\n"
@@ -154,6 +173,13 @@ public final class FilterLoad {
         + defaults.varyBudget
         + ":\n"
         + "                     the same budget every time)\n"
+        + "  --rate N           open loop: N requests per second in all, each connection sending\n"
+        + "                     on a fixed schedule, and a request's latency counted from when it\n"
+        + "                     was due if an earlier answer held it up (default: closed loop, each\n"
+        + "                     connection sending its next request when the answer came; the\n"
+        + "                     server saturated); 1 to "
+        + MAX_RATE
+        + "\n"
         + "  --forks N          run N JVMs one after the other (this java, its JVM options and class\n"
         + "                     path, the other options), each writing DIR/fork-K (a temporary\n"
         + "                     folder without --out), and report on all their rounds (default "
@@ -182,6 +208,8 @@ public final class FilterLoad {
     long serverIdleMillis = -1;
     String client = "raw";
     int varyBudget = 1;
+    /** Requests per second in all for the open loop, or 0 for the closed loop. */
+    int rate;
     int forks = 1;
     final List<String> forkJvmOptions = new ArrayList<>();
     boolean asFork;
@@ -228,6 +256,13 @@ public final class FilterLoad {
             break;
           case "--vary-budget":
             o.varyBudget = checkBudgets(a, positive(a, value(args, ++i, a)));
+            break;
+          case "--rate":
+            o.rate = positive(a, value(args, ++i, a));
+            if (o.rate > MAX_RATE) {
+              throw new IllegalArgumentException(
+                  "--rate must be 1 to " + MAX_RATE + ", got " + o.rate);
+            }
             break;
           case "--out":
             o.out = Path.of(value(args, ++i, a));
@@ -465,6 +500,9 @@ public final class FilterLoad {
         driver = new Driver(jdkClient(), jdkRequests(port), o.connections);
     }
     try {
+      if (o.rate > 0) {
+        driver.openLoop(o.rate);
+      }
       // Warm-up: every configuration in turn, short phases, nothing recorded.
       long warmEnd = System.nanoTime() + o.warmupMillis * 1_000_000L;
       for (int i = 0; System.nanoTime() < warmEnd || i < CONFIGS.length; i++) {
@@ -846,7 +884,14 @@ public final class FilterLoad {
     }
   }
 
-  /** The closed-loop workers: one thread per connection, started and stopped per phase. */
+  /**
+   * The load workers: one thread per connection, started and stopped per phase. In the closed loop
+   * (the default) each sends its next request as soon as an answer came, which keeps the server
+   * saturated; then a request's latency is its own round trip, and a slow answer delays the
+   * requests behind it without showing in their latencies. In the open loop ({@link #openLoop})
+   * each sends on a fixed schedule, so the offered load does not depend on how fast the server
+   * answers, and a request that an earlier slow answer held up counts from when it was due.
+   */
   static final class Driver implements AutoCloseable {
     private final Requester[] requesters;
     private final int workers;
@@ -858,7 +903,10 @@ public final class FilterLoad {
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
     private final Thread[] threads;
     private volatile int config;
+    private volatile long phaseBegin;
     private volatile long phaseEnd;
+    /** Nanoseconds between two requests of one worker in the open loop; 0 for the closed loop. */
+    private volatile long interval;
     private volatile boolean closing;
 
     /** Workers that share {@code client}, sending {@code requests[c]} in configuration {@code c}. */
@@ -905,13 +953,18 @@ public final class FilterLoad {
         int c = config;
         Requester requester = requesters[id];
         long end = phaseEnd;
+        long every = interval;
         long t = System.nanoTime();
         try {
-          while (t < end) {
-            requester.call(c);
-            long done = System.nanoTime();
-            samples.add(done - t);
-            t = done;
+          if (every == 0) {
+            while (t < end) {
+              requester.call(c);
+              long done = System.nanoTime();
+              samples.add(done - t);
+              t = done;
+            }
+          } else {
+            t = openLoop(id, c, requester, samples, every, end);
           }
         } catch (Throwable e) {
           // Still meet at the finish line, where phase() reports the failure (an Error too: a
@@ -930,6 +983,67 @@ public final class FilterLoad {
       }
     }
 
+    /**
+     * One worker's phase in the open loop: its k-th request is due at the phase's start plus {@code
+     * (k + id / workers) * every}, so the workers' requests are spread evenly over the interval.
+     * A request sent after waiting for its time counts from when it was sent: how late this
+     * thread woke up is the client's delay, not the server's. A request that was already due when
+     * the previous answer came counts from when it was due, or from when the previous request counts
+     * if that is later (a late wake-up of this thread for that one, again not the server's): the
+     * time it waited behind that answer is the server's, and is what a closed loop leaves out
+     * (coordinated omission).
+     *
+     * @return when the last answer came
+     */
+    private long openLoop(int id, int c, Requester requester, Samples samples, long every, long end)
+        throws Exception {
+      long due = phaseBegin + every * id / workers;
+      long t = System.nanoTime();
+      boolean waited = true; // the first request: any lateness is this thread's start
+      long from = 0;
+      while (due < end) {
+        long now = System.nanoTime();
+        if (now < due) {
+          waited = true;
+          java.util.concurrent.locks.LockSupport.parkNanos(due - now); // may return early
+          continue;
+        }
+        from = countFrom(waited, now, due, from);
+        requester.call(c);
+        t = System.nanoTime();
+        samples.add(t - from);
+        due += every;
+        waited = false;
+      }
+      return t;
+    }
+
+    /**
+     * When an open-loop request's latency starts (see {@link #openLoop(int, int, Requester, Samples,
+     * long, long)}).
+     *
+     * @param waited whether the worker waited for this request's time (then it starts now)
+     * @param now when the worker is about to send it
+     * @param due when it was due
+     * @param previous when the worker's previous request's latency started
+     */
+    static long countFrom(boolean waited, long now, long due, long previous) {
+      return waited ? now : Math.max(due, previous);
+    }
+
+    /**
+     * Switches to the open loop from the next phase on: {@code rate} requests per second in all,
+     * spread evenly over the workers.
+     *
+     * @throws IllegalArgumentException if {@code rate} is not 1 to {@link #MAX_RATE}
+     */
+    void openLoop(int rate) {
+      if (rate < 1 || rate > MAX_RATE) {
+        throw new IllegalArgumentException("rate must be 1 to " + MAX_RATE + ", got " + rate);
+      }
+      interval = Math.round(workers * 1e9 / rate);
+    }
+
     /** Runs one phase of {@code c} for about {@code millis} and returns what it measured. */
     Phase phase(int c, long millis) throws Exception {
       for (Samples s : perWorker) {
@@ -940,6 +1054,7 @@ public final class FilterLoad {
       java.util.Map<Long, Long> bytes0 = serverAllocatedBytes();
       java.util.Map<Long, Long> cpu0 = serverCpuNanos();
       long begin = System.nanoTime();
+      phaseBegin = begin;
       phaseEnd = begin + millis * 1_000_000L;
       startLine.await();
       finishLine.await();
@@ -1432,8 +1547,13 @@ public final class FilterLoad {
               : ":")
           .append(String.format(Locale.ROOT,
               " %d rounds x %d configurations x %d ms phases, rotating order; %d ms warm-up; %d"
-                  + " closed-loop connections%n",
-              o.rounds, CONFIGS.length, o.phaseMillis, o.warmupMillis, o.connections));
+                  + " %s%n",
+              o.rounds, CONFIGS.length, o.phaseMillis, o.warmupMillis, o.connections,
+              o.rate > 0
+                  ? String.format(Locale.ROOT, "connections in an open loop at %d requests/s in all"
+                      + " (each on a fixed schedule; a request held up by an earlier answer counts"
+                      + " from when it was due)", o.rate)
+                  : "closed-loop connections"));
       b.append("- **Server**: embedded Jetty ").append(Jetty.VERSION)
           .append(" (ee11 servlet), HTTP/1.1 on 127.0.0.1, 1 acceptor, 1 selector, default thread"
               + " pool; one server, one context per configuration\n");
@@ -1464,16 +1584,28 @@ public final class FilterLoad {
       b.append("- **CPUs**: ").append(Runtime.getRuntime().availableProcessors())
           .append("; **load average** (1, 5, 15 min) at start: ").append(load0)
           .append(", at end: ").append(load1).append('\n');
-      // The noise within a JVM: with forks, the median over them (a fork's start is not noise).
+      // The noise within a JVM: with forks, the median over them (a fork's start is not noise). In
+      // the open loop the throughput is the schedule's, so the noise shows in the latency.
       double[] cvs = new double[forks.size()];
       for (int f = 0; f < cvs.length; f++) {
-        cvs[f] = coefficientOfVariation(forks.get(f).stream().mapToDouble(r -> r[0].rps()).toArray());
+        cvs[f] = coefficientOfVariation(forks.get(f).stream()
+            .mapToDouble(r -> o.rate > 0 ? r[0].p50() : r[0].rps()).toArray());
       }
       double cv = median(cvs);
       boolean noisy = cv > NOISY_CV;
+      if (o.rate > 0) {
+        double[] achieved = rounds.stream().flatMap(Arrays::stream).mapToDouble(Phase::rps).toArray();
+        b.append(String.format(Locale.ROOT, "- **Load**: %d requests/s offered; a phase's throughput"
+                + " from %.0f to %.0f (median %.0f); %d of %d phases fell behind (below %.0f%% of the"
+                + " rate: the server could not keep up, so their latencies are a queue's, and no"
+                + " verdict is given)%n",
+            o.rate, Arrays.stream(achieved).min().orElse(0), Arrays.stream(achieved).max().orElse(0),
+            median(achieved), phasesBehind(o, forks), achieved.length, 100 * KEEPING_UP));
+      }
       b.append(String.format(Locale.ROOT, "- **Duration**: %.0f s%n", (System.nanoTime() - start) / 1e9));
       b.append(String.format(Locale.ROOT,
-          "- **Noise**: `none`'s throughput varied between rounds by %.1f%% (coefficient of variation%s)%s%n%n",
+          "- **Noise**: `none`'s %s varied between rounds by %.1f%% (coefficient of variation%s)%s%n%n",
+          o.rate > 0 ? "p50" : "throughput",
           100 * cv,
           forked ? " within a fork, median of the forks" : "",
           noisy
@@ -1572,15 +1704,9 @@ public final class FilterLoad {
         double p99CostLow = q[1] - 1;
         double p99CostHigh = q[2] - 1;
         String verdict =
-            o.quick
-                ? "not judged (quick mode)"
-                : noisy
-                    ? "not judged (noisy machine, see Noise)"
-                    : thrCostHigh < 0.02 && p99CostHigh < 0.02
-                ? "met (both intervals below 2%)"
-                : thrCostLow > 0.02 || p99CostLow > 0.02
-                    ? "**missed** (an interval above 2%)"
-                    : "not resolved (an interval straddles 2%)";
+            verdict(o, noisy, phasesBehind(o, forks),
+                new double[] {1 - t[0], thrCostLow, thrCostHigh},
+                new double[] {q[0] - 1, p99CostLow, p99CostHigh});
         String cpuCost = "n/a";
         if (cpu[c] != null) {
           double[] u = bootstrap(cpu[c], 31 + c);
@@ -1600,7 +1726,10 @@ public final class FilterLoad {
               + " fork's rounds," : "")
           + " fixed seed). Throughput cost = 1 - throughput ratio; p99 cost = p99 ratio - 1, each with the"
           + " interval in percent. The goal is met when both intervals lie below 2%, missed when"
-          + " either lies above; no verdict when the machine was noisy (see Noise). Server"
+          + " either lies above; no verdict when the machine was noisy (see Noise)"
+          + (o.rate > 0 ? "; in the open loop the schedule sets the throughput, so the verdict is on"
+              + " the p99 alone, and none is given if the server fell behind the schedule" : "")
+          + ". Server"
           + " CPU/request cost = the ratio of the server threads' CPU time per request, minus 1:"
           + " the filter's share of the server's own work, which is what it would take from the"
           + " throughput of a CPU-bound server whose clients run on other machines (here the client"
@@ -1679,18 +1808,7 @@ public final class FilterLoad {
         }
         double[] t = bootstrap(thr, 41 + c);
         double[] q = haveP99 ? bootstrap(p99, 51 + c) : null;
-        String verdict =
-            o.quick
-                ? "not judged (quick mode)"
-                : noisy
-                    ? "not judged (noisy machine, see Noise)"
-                    : q == null
-                        ? "not judged (no fork p99)"
-                        : t[2] < 0.02 && q[2] < 0.02
-                            ? "met (both intervals below 2%)"
-                            : t[1] > 0.02 || q[1] > 0.02
-                                ? "**missed** (an interval above 2%)"
-                                : "not resolved (an interval straddles 2%)";
+        String verdict = verdict(o, noisy, phasesBehind(o, forks), t, q);
         b.append(String.format(Locale.ROOT, "| `%s` | %s | %s | %s | %s | %s |%n",
             CONFIGS[c], percent(t), q == null ? "n/a" : percent(q),
             haveCpu ? percent(bootstrap(cpu, 61 + c)) : "n/a", verdict, perFork));
@@ -1701,6 +1819,50 @@ public final class FilterLoad {
           + " interval resamples the forks (10,000 resamples, fixed seed); with few forks it is"
           + " coarse.\n\n");
       return b.toString();
+    }
+
+    /**
+     * The verdict on the 2% goal from the throughput and p99 costs, each {median, low, high} ({@code
+     * p99} null if not measured). In the open loop the schedule sets the throughput, so the verdict
+     * is on the p99 alone; a run in which the server fell behind the schedule gets none.
+     */
+    static String verdict(Options o, boolean noisy, int behind, double[] thr, double[] p99) {
+      if (o.quick) {
+        return "not judged (quick mode)";
+      }
+      if (noisy) {
+        return "not judged (noisy machine, see Noise)";
+      }
+      if (behind > 0) {
+        return "not judged (the server fell behind --rate, see Load)";
+      }
+      if (p99 == null) {
+        return "not judged (no fork p99)";
+      }
+      if (o.rate > 0) {
+        return p99[2] < 0.02
+            ? "p99 met (its interval below 2%; the open loop sets the throughput)"
+            : p99[1] > 0.02
+                ? "p99 **missed** (its interval above 2%)"
+                : "p99 not resolved (its interval straddles 2%)";
+      }
+      return thr[2] < 0.02 && p99[2] < 0.02
+          ? "met (both intervals below 2%)"
+          : thr[1] > 0.02 || p99[1] > 0.02
+              ? "**missed** (an interval above 2%)"
+              : "not resolved (an interval straddles 2%)";
+    }
+
+    /** In the open loop, a phase below this share of the rate fell behind it. */
+    static final double KEEPING_UP = 0.97;
+
+    /** The phases, of every configuration and fork, that fell behind the open loop's rate. */
+    static int phasesBehind(Options o, List<List<Phase[]>> forks) {
+      if (o.rate == 0) {
+        return 0;
+      }
+      return (int) forks.stream().flatMap(List::stream).flatMap(Arrays::stream)
+          .filter(p -> p.rps() < KEEPING_UP * o.rate).count();
     }
 
     /** A cost's {median, low, high} as "+1.2% [+0.3, +2.1]". */

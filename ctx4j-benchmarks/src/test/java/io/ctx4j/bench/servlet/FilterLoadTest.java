@@ -568,6 +568,20 @@ class FilterLoadTest {
             .getMessage());
     assertEquals(1000, FilterLoad.Options.parse(new String[] {"--vary-budget", "1000"}).varyBudget);
     assertEquals(
+        "--rate must be a positive integer, got \"0\"",
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> FilterLoad.Options.parse(new String[] {"--rate", "0"}))
+            .getMessage());
+    assertEquals(
+        "--rate must be 1 to 1000000, got 1000001",
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> FilterLoad.Options.parse(new String[] {"--rate", "1000001"}))
+            .getMessage());
+    assertEquals(15000, FilterLoad.Options.parse(new String[] {"--rate", "15000"}).rate);
+    assertEquals(0, FilterLoad.Options.parse(new String[0]).rate, "closed loop by default");
+    assertEquals(
         "--out needs a value",
         assertThrows(
                 IllegalArgumentException.class,
@@ -590,7 +604,7 @@ class FilterLoadTest {
         new String[] {
           "--quick", "--out", "--rounds", "--phase-ms", "--warmup-ms", "--connections",
           "--server-idle-ms", "--client", "--vary-budget", "--forks", "--fork-jvm-option", "--as-fork",
-          "--report-forks", "--help"
+          "--report-forks", "--rate", "--help"
         }) {
       assertTrue(FilterLoad.USAGE.contains(option), () -> "usage does not name " + option);
     }
@@ -939,6 +953,149 @@ class FilterLoadTest {
     java.nio.file.Files.writeString(file, "config\tp99_ns\n0\t800\n");
     assertEquals(file + " is not a FilterLoad pooled p99 file",
         assertThrows(IOException.class, () -> FilterLoad.Forks.readPooledP99(file)).getMessage());
+  }
+
+  /**
+   * A requester whose calls take {@code nanos} (0: they return at once), except its {@code
+   * slowCall}-th call, which takes {@code slowNanos}: a server that takes this long to answer (not a
+   * synchronisation: nothing waits for it).
+   */
+  private static final class OneSlowCall implements FilterLoad.Requester {
+    final long nanos;
+    final int slowCall;
+    final long slowNanos;
+    int calls;
+
+    OneSlowCall(long nanos, int slowCall, long slowNanos) {
+      this.nanos = nanos;
+      this.slowCall = slowCall;
+      this.slowNanos = slowNanos;
+    }
+
+    @Override
+    public void call(int config) {
+      long take = ++calls == slowCall ? slowNanos : nanos;
+      long until = System.nanoTime() + take;
+      for (long left = take; left > 0; left = until - System.nanoTime()) {
+        java.util.concurrent.locks.LockSupport.parkNanos(left);
+      }
+    }
+
+    @Override
+    public void close() {}
+  }
+
+  /**
+   * The open loop sends on its schedule, not as fast as answers come: one worker at 200 requests/s
+   * sends exactly the 80 requests due in a 400 ms phase (the closed loop sends as many as it can).
+   * After one answer that takes 30 ms, the requests that fell due meanwhile count from when they
+   * were due, so the stall shows in each of them (about 25, 20, 15, 10 and 5 ms), where the closed
+   * loop shows it in one request only (20 ms or more: a margin for a descheduled thread); the others count from when they were sent, so this thread's
+   * own wake-up is not in them.
+   */
+  @Test
+  void theOpenLoopSendsOnItsScheduleAndCountsAHeldUpRequestFromWhenItWasDue() throws Exception {
+    FilterLoad.Driver open = new FilterLoad.Driver(w -> new OneSlowCall(0, 10, 30_000_000L), 1);
+    long[] latencies;
+    try {
+      open.openLoop(200);
+      FilterLoad.Phase p = open.phase(1, 400);
+      assertEquals(80, p.requests(), "the requests due in 400 ms at one per 5 ms");
+      latencies = Arrays.copyOf(open.pooled()[1].values, open.pooled()[1].size);
+    } finally {
+      open.close();
+    }
+    Arrays.sort(latencies);
+    assertTrue(latencies[latencies.length - 1] >= 30_000_000L, () -> Arrays.toString(latencies));
+    long stalled = Arrays.stream(latencies).filter(v -> v >= 4_000_000L).count();
+    assertTrue(stalled >= 5, () -> stalled + " requests of 4 ms or more: " + Arrays.toString(latencies));
+    assertTrue(latencies[latencies.length / 2] < 2_000_000L, () -> Arrays.toString(latencies));
+
+    // Calls of 1 ms here: a closed loop of instant calls records millions of latencies in 400 ms,
+    // and growing their array pauses the worker itself.
+    FilterLoad.Driver closed = new FilterLoad.Driver(w -> new OneSlowCall(1_000_000L, 10, 30_000_000L), 1);
+    try {
+      FilterLoad.Phase p = closed.phase(1, 400);
+      assertTrue(p.requests() > 80, () -> "the closed loop sent only " + p.requests());
+      long slow =
+          Arrays.stream(closed.pooled()[1].values, 0, closed.pooled()[1].size)
+              .filter(v -> v >= 20_000_000L)
+              .count();
+      assertEquals(1, slow, "the closed loop sees the stall in the slow request alone");
+    } finally {
+      closed.close();
+    }
+    assertEquals(
+        "rate must be 1 to 1000000, got 0",
+        assertThrows(IllegalArgumentException.class, () -> new FilterLoad.Driver(w -> new OneSlowCall(0, 0, 0), 1).openLoop(0))
+            .getMessage());
+  }
+
+  /**
+   * Where an open-loop request's latency starts, every 10 units: after waiting for its time, when it
+   * is sent (the thread's late wake-up is the client's); held up by an answer, when it was due; held
+   * up by an answer to a request the thread itself sent after this one was due, when that one's
+   * latency started.
+   */
+  @Test
+  void anOpenLoopRequestIsChargedOnlyForTheWaitTheServerCaused() {
+    assertEquals(13, FilterLoad.Driver.countFrom(true, 13, 10, 0), "woke 3 late: not the server's");
+    assertEquals(20, FilterLoad.Driver.countFrom(false, 45, 20, 10), "held up 25 by the answer to 10");
+    assertEquals(40, FilterLoad.Driver.countFrom(false, 52, 40, 37), "the one before woke 7 late");
+    assertEquals(
+        45, FilterLoad.Driver.countFrom(false, 52, 40, 45), "the one before woke 15 late, after this was due");
+  }
+
+  /** The raw client against the real server in the open loop: two connections keep to 400/s. */
+  @Test
+  void theOpenLoopKeepsItsRateAgainstTheRealServer() throws Exception {
+    Server server = FilterLoad.startServer(-1);
+    FilterLoad.Driver driver = new FilterLoad.Driver(w -> new FilterLoad.RawRequester(port(server)), 2);
+    try {
+      driver.openLoop(400);
+      for (int c = 0; c < FilterLoad.CONFIGS.length; c++) {
+        // Each connection every 5 ms, the second 2.5 ms after the first: 50 each in 250 ms.
+        assertEquals(100, driver.phase(c, 250).requests(), FilterLoad.CONFIGS[c]);
+      }
+    } finally {
+      driver.close();
+      server.stop();
+    }
+  }
+
+  /**
+   * The report in the open loop: the verdict is on the p99 alone (the schedule sets the
+   * throughput), and a run in which a phase fell below 97% of the rate gets none.
+   */
+  @Test
+  void theOpenLoopReportJudgesTheP99AloneAndNothingOnceTheServerFellBehind() {
+    FilterLoad.Options o = FilterLoad.Options.parse(new String[] {"--rate", "1000", "--rounds", "3"});
+    java.util.List<FilterLoad.Phase[]> rounds = new java.util.ArrayList<>();
+    for (int r = 0; r < 3; r++) {
+      rounds.add(new FilterLoad.Phase[] {
+        new FilterLoad.Phase(0, 1000, 1_000_000_000L, 50_000, 100_000, 0, 25_000_000L),
+        new FilterLoad.Phase(1, 1000, 1_000_000_000L, 50_000, 101_000, 0, 25_000_000L),
+        new FilterLoad.Phase(2, 1000, 1_000_000_000L, 50_000, 103_000, 0, 25_000_000L)
+      });
+    }
+    String report =
+        FilterLoad.Report.markdown(o, java.util.List.of(rounds), null, null, "0", "0", System.nanoTime(), -1);
+    assertTrue(report.contains("connections in an open loop at 1000 requests/s in all"), report);
+    assertTrue(report.contains("0 of 9 phases fell behind"), report);
+    assertTrue(report.contains("`none`'s p50 varied between rounds by 0.0%"), report);
+    assertTrue(report.contains("| +1.0% [+1.0, +1.0] | p99 met (its interval below 2%"), report);
+    assertTrue(report.contains("| +3.0% [+3.0, +3.0] | p99 **missed** (its interval above 2%)"), report);
+
+    rounds.set(1, new FilterLoad.Phase[] {
+      rounds.get(1)[0], new FilterLoad.Phase(1, 960, 1_000_000_000L, 50_000, 101_000, 0, 25_000_000L), rounds.get(1)[2]
+    });
+    String behind =
+        FilterLoad.Report.markdown(o, java.util.List.of(rounds), null, null, "0", "0", System.nanoTime(), -1);
+    assertTrue(behind.contains("1 of 9 phases fell behind"), behind);
+    assertEquals(2, behind.split("not judged \\(the server fell behind --rate", -1).length - 1, behind);
+    // The closed loop judges both figures, as before.
+    assertEquals("**missed** (an interval above 2%)", FilterLoad.Report.verdict(
+        FilterLoad.Options.parse(new String[0]), false, 0, new double[] {0.03, 0.025, 0.035}, new double[] {0, 0, 0}));
   }
 
   /** A requester whose call blocks, like a read with no answer, until the requester is closed. */
