@@ -134,7 +134,7 @@ public final class FilterLoad {
 
   /**
    * The highest {@code --rate}: a million requests per second, far above what one machine's
-   * loopback serves, so that a connection's interval between requests stays whole microseconds.
+   * loopback serves, so that a connection's interval between requests is at least a microsecond.
    */
   static final int MAX_RATE = 1_000_000;
 
@@ -413,7 +413,7 @@ public final class FilterLoad {
     }
     if (o.out != null) {
       Files.createDirectories(o.out);
-      Forks.writeRounds(o.out.resolve(Forks.ROUNDS), result.rounds, result.resent);
+      Forks.writeRounds(o.out.resolve(Forks.ROUNDS), result.rounds, result.resent, o.rate);
       Forks.writePooledP99(o.out.resolve(Forks.POOLED), result.pooledP99);
     }
     return result.report;
@@ -997,12 +997,20 @@ public final class FilterLoad {
      */
     private long openLoop(int id, int c, Requester requester, Samples samples, long every, long end)
         throws Exception {
-      long due = phaseBegin + every * id / workers;
+      long begin = phaseBegin;
+      long due = begin + every * id / workers;
+      // A server that cannot keep up would otherwise stretch the phase until every request due in
+      // it was answered, and the samples with it. A phase stopped here has sent fewer requests
+      // than were due, over a longer time: its throughput shows it fell behind.
+      long giveUp = end + (end - begin) / OVERRUN;
       long t = System.nanoTime();
       boolean waited = true; // the first request: any lateness is this thread's start
       long from = 0;
-      while (due < end) {
+      while (due < end && !closing) {
         long now = System.nanoTime();
+        if (now >= giveUp) {
+          break;
+        }
         if (now < due) {
           waited = true;
           java.util.concurrent.locks.LockSupport.parkNanos(due - now); // may return early
@@ -1017,6 +1025,12 @@ public final class FilterLoad {
       }
       return t;
     }
+
+    /**
+     * An open-loop phase stops sending once it has run over its length by a tenth of it (the
+     * requests due in it not all sent: the server fell behind).
+     */
+    static final int OVERRUN = 10;
 
     /**
      * When an open-loop request's latency starts (see {@link #openLoop(int, int, Requester, Samples,
@@ -1038,10 +1052,20 @@ public final class FilterLoad {
      * @throws IllegalArgumentException if {@code rate} is not 1 to {@link #MAX_RATE}
      */
     void openLoop(int rate) {
+      interval = intervalNanos(workers, rate);
+    }
+
+    /**
+     * The time between two requests of one of {@code workers} workers that send {@code rate}
+     * requests per second in all.
+     *
+     * @throws IllegalArgumentException if {@code rate} is not 1 to {@link #MAX_RATE}
+     */
+    static long intervalNanos(int workers, int rate) {
       if (rate < 1 || rate > MAX_RATE) {
         throw new IllegalArgumentException("rate must be 1 to " + MAX_RATE + ", got " + rate);
       }
-      interval = Math.round(workers * 1e9 / rate);
+      return Math.round(workers * 1e9 / rate);
     }
 
     /** Runs one phase of {@code c} for about {@code millis} and returns what it measured. */
@@ -1126,6 +1150,7 @@ public final class FilterLoad {
         while (t.isAlive() && System.nanoTime() < giveUp) {
           startLine.reset();
           finishLine.reset();
+          java.util.concurrent.locks.LockSupport.unpark(t); // an open-loop worker waiting its time
           try {
             t.join(10);
           } catch (InterruptedException e) {
@@ -1311,12 +1336,21 @@ public final class FilterLoad {
       long resent = o.client.equals("raw") ? 0 : -1;
       for (int k = 1; k <= count; k++) {
         Path dir = base.resolve("fork-" + k);
-        long[] forkResent = {0};
+        long[] forkResent = {0, 0};
         forks.add(readRounds(dir.resolve(ROUNDS), forkResent));
+        if (forkResent[1] != o.rate) {
+          // The verdict differs between the loops: judging a run as the other would mislead.
+          throw new IOException(dir + " ran " + loop(forkResent[1]) + ", the report is for "
+              + loop(o.rate) + ": give the options the runs had");
+        }
         pooledP99.add(readPooledP99(dir.resolve(POOLED)));
         resent = resent < 0 ? -1 : resent + forkResent[0];
       }
       return Report.markdown(o, forks, null, pooledP99, load0, load1, start, resent);
+    }
+
+    private static String loop(long rate) {
+      return rate == 0 ? "the closed loop" : "--rate " + rate;
     }
 
     /**
@@ -1414,7 +1448,19 @@ public final class FilterLoad {
     }
 
     static void writeRounds(Path file, List<Phase[]> rounds, long resent) throws IOException {
-      StringBuilder b = new StringBuilder("# resent ").append(resent).append('\n');
+      writeRounds(file, rounds, resent, 0);
+    }
+
+    /**
+     * Writes a run's rounds; {@code rate} is its {@code --rate} (0 for the closed loop), which the
+     * first line records after the resends, so that a report on the file judges it as it ran.
+     */
+    static void writeRounds(Path file, List<Phase[]> rounds, long resent, int rate) throws IOException {
+      StringBuilder b = new StringBuilder("# resent ").append(resent);
+      if (rate > 0) {
+        b.append(" rate ").append(rate);
+      }
+      b.append('\n');
       b.append(HEADER).append('\n');
       for (int r = 0; r < rounds.size(); r++) {
         for (Phase p : rounds.get(r)) {
@@ -1462,7 +1508,11 @@ public final class FilterLoad {
       return p99;
     }
 
-    /** Reads what {@link #writeRounds} wrote; {@code resent[0]} gets the resend count. */
+    /**
+     * Reads what {@link #writeRounds} wrote; {@code resent[0]} gets the resend count and, if {@code
+     * resent} has a second element, {@code resent[1]} the run's {@code --rate} (0 for the closed
+     * loop).
+     */
     static List<Phase[]> readRounds(Path file, long[] resent) throws IOException {
       List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
       if (lines.size() < 2
@@ -1471,7 +1521,18 @@ public final class FilterLoad {
         throw new IOException(file + " is not a FilterLoad rounds file");
       }
       int columns = lines.get(1).split("\t").length;
-      resent[0] = Long.parseLong(lines.get(0).substring("# resent ".length()));
+      String[] first = lines.get(0).substring("# resent ".length()).split(" ");
+      try {
+        if (first.length != 1 && !(first.length == 3 && first[1].equals("rate"))) {
+          throw new NumberFormatException();
+        }
+        resent[0] = Long.parseLong(first[0]);
+        if (resent.length > 1) {
+          resent[1] = first.length == 3 ? Integer.parseInt(first[2]) : 0;
+        }
+      } catch (NumberFormatException e) {
+        throw new IOException(file + ": bad first line \"" + lines.get(0) + "\"", e);
+      }
       List<Phase[]> rounds = new ArrayList<>();
       for (String line : lines.subList(2, lines.size())) {
         String[] f = line.split("\t");

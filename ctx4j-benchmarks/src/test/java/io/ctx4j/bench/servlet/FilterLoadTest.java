@@ -990,7 +990,7 @@ class FilterLoadTest {
    * sends exactly the 80 requests due in a 400 ms phase (the closed loop sends as many as it can).
    * After one answer that takes 30 ms, the requests that fell due meanwhile count from when they
    * were due, so the stall shows in each of them (about 25, 20, 15, 10 and 5 ms), where the closed
-   * loop shows it in one request only (20 ms or more: a margin for a descheduled thread); the others count from when they were sent, so this thread's
+   * loop shows it in the slow request (and whatever pauses the test's JVM itself); the others count from when they were sent, so this thread's
    * own wake-up is not in them.
    */
   @Test
@@ -1021,14 +1021,16 @@ class FilterLoadTest {
           Arrays.stream(closed.pooled()[1].values, 0, closed.pooled()[1].size)
               .filter(v -> v >= 20_000_000L)
               .count();
-      assertEquals(1, slow, "the closed loop sees the stall in the slow request alone");
+      // The slow request, and at most a pause of the test's own JVM on a loaded machine.
+      assertTrue(slow >= 1 && slow < stalled, () -> "the closed loop saw the stall in " + slow);
     } finally {
       closed.close();
     }
     assertEquals(
         "rate must be 1 to 1000000, got 0",
-        assertThrows(IllegalArgumentException.class, () -> new FilterLoad.Driver(w -> new OneSlowCall(0, 0, 0), 1).openLoop(0))
+        assertThrows(IllegalArgumentException.class, () -> FilterLoad.Driver.intervalNanos(1, 0))
             .getMessage());
+    assertEquals(8_000_000_000L, FilterLoad.Driver.intervalNanos(8, 1));
   }
 
   /**
@@ -1055,12 +1057,104 @@ class FilterLoadTest {
       driver.openLoop(400);
       for (int c = 0; c < FilterLoad.CONFIGS.length; c++) {
         // Each connection every 5 ms, the second 2.5 ms after the first: 50 each in 250 ms.
-        assertEquals(100, driver.phase(c, 250).requests(), FilterLoad.CONFIGS[c]);
+        FilterLoad.Phase p = driver.phase(c, 250);
+        assertEquals(100, p.requests(), FilterLoad.CONFIGS[c]);
+        // Loose: a loaded machine may stall the last answers; a server at half the rate would not pass.
+        String config = FilterLoad.CONFIGS[c];
+        assertTrue(p.rps() > 300, () -> config + ": " + p.rps() + " requests/s");
       }
     } finally {
       driver.close();
       server.stop();
     }
+  }
+
+  /**
+   * A server slower than the rate: the phase stops sending a tenth of its length after its end,
+   * rather than running until every request due in it was answered, and its throughput shows that
+   * it fell behind. Calls of 20 ms against one due every millisecond: about 11 in 220 ms.
+   */
+  @Test
+  void anOpenLoopPhaseTheServerCannotKeepUpWithStopsAndShowsItFellBehind() throws Exception {
+    FilterLoad.Driver driver = new FilterLoad.Driver(w -> new OneSlowCall(20_000_000L, 0, 0), 1);
+    try {
+      driver.openLoop(1000);
+      FilterLoad.Phase p = driver.phase(1, 200);
+      assertTrue(p.requests() < 50, () -> p.requests() + " requests");
+      assertTrue(p.elapsedNanos() < 400_000_000L, () -> p.elapsedNanos() / 1_000_000 + " ms");
+      assertTrue(p.rps() < FilterLoad.Report.KEEPING_UP * 1000, () -> p.rps() + " requests/s");
+    } finally {
+      driver.close();
+    }
+  }
+
+  /**
+   * close() ends an open-loop worker that is waiting for its time: at one request per second over
+   * eight connections, the last one's first request is due 7 s into the phase, beyond close()'s
+   * 5 s wait (before, close() returned with that worker still parked).
+   */
+  @Test
+  void closeEndsAnOpenLoopWorkerWaitingForItsTime() throws Exception {
+    CountDownLatch first = new CountDownLatch(1);
+    FilterLoad.Driver driver =
+        new FilterLoad.Driver(
+            w ->
+                new FilterLoad.Requester() {
+                  @Override
+                  public void call(int config) {
+                    first.countDown();
+                  }
+
+                  @Override
+                  public void close() {}
+                },
+            8);
+    driver.openLoop(1);
+    Thread runner =
+        new Thread(
+            () -> {
+              try {
+                driver.phase(1, 60_000);
+              } catch (Exception e) {
+                // interrupted below, as intended
+              }
+            });
+    runner.start();
+    assertTrue(first.await(10, TimeUnit.SECONDS), "no worker called");
+    runner.interrupt();
+    runner.join(10_000);
+    long start = System.nanoTime();
+    driver.close();
+    long took = System.nanoTime() - start;
+    assertEquals(0, driver.workersAlive(), "an open-loop worker outlived close()");
+    assertTrue(took < TimeUnit.SECONDS.toNanos(4), "close() waited " + took / 1_000_000 + " ms");
+  }
+
+  /** A run's rate is in its rounds file, and a report for the other loop is refused by name. */
+  @Test
+  void aReportOnRunsOfTheOtherLoopIsRefused(@TempDir java.nio.file.Path dir) throws Exception {
+    java.nio.file.Path fork = java.nio.file.Files.createDirectories(dir.resolve("fork-1"));
+    java.util.List<FilterLoad.Phase[]> rounds = new java.util.ArrayList<>();
+    rounds.add(new FilterLoad.Phase[] {
+      new FilterLoad.Phase(0, 1000, 1_000_000_000L, 5, 9, 100, 50_000_000L),
+      new FilterLoad.Phase(1, 1000, 1_000_000_000L, 5, 9, 100, 50_000_000L),
+      new FilterLoad.Phase(2, 1000, 1_000_000_000L, 5, 9, 100, 50_000_000L)
+    });
+    FilterLoad.Forks.writeRounds(fork.resolve(FilterLoad.Forks.ROUNDS), rounds, 2, 1000);
+    long[] back = {0, 0};
+    FilterLoad.Forks.readRounds(fork.resolve(FilterLoad.Forks.ROUNDS), back);
+    assertEquals(2, back[0]);
+    assertEquals(1000, back[1]);
+    assertEquals(fork + " ran --rate 1000, the report is for the closed loop: give the options the runs had",
+        assertThrows(IOException.class,
+            () -> FilterLoad.Forks.report(FilterLoad.Options.parse(new String[0]), dir)).getMessage());
+    assertTrue(FilterLoad.Forks.report(FilterLoad.Options.parse(new String[] {"--rate", "1000"}), dir)
+        .contains("open loop at 1000 requests/s"));
+    java.nio.file.Files.writeString(fork.resolve(FilterLoad.Forks.ROUNDS),
+        java.nio.file.Files.readString(fork.resolve(FilterLoad.Forks.ROUNDS)).replace("rate 1000", "rate x"));
+    assertTrue(assertThrows(IOException.class,
+            () -> FilterLoad.Forks.readRounds(fork.resolve(FilterLoad.Forks.ROUNDS), back)).getMessage()
+        .endsWith(": bad first line \"# resent 2 rate x\""));
   }
 
   /**
