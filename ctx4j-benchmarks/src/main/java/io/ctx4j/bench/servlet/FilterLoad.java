@@ -138,6 +138,20 @@ public final class FilterLoad {
    */
   static final int MAX_RATE = 1_000_000;
 
+  /**
+   * The check of an open loop's rate ({@code --rate}, {@link Driver#intervalNanos}): 1 to {@link
+   * #MAX_RATE} requests per second.
+   *
+   * @return {@code rate}
+   * @throws IllegalArgumentException naming {@code what} if it is out of range
+   */
+  static int checkRate(String what, int rate) {
+    if (rate < 1 || rate > MAX_RATE) {
+      throw new IllegalArgumentException(what + " must be 1 to " + MAX_RATE + ", got " + rate);
+    }
+    return rate;
+  }
+
   /** What {@code --help} prints, and bad arguments after their message. */
   static final String USAGE = usage(new Options());
 
@@ -258,11 +272,7 @@ public final class FilterLoad {
             o.varyBudget = checkBudgets(a, positive(a, value(args, ++i, a)));
             break;
           case "--rate":
-            o.rate = positive(a, value(args, ++i, a));
-            if (o.rate > MAX_RATE) {
-              throw new IllegalArgumentException(
-                  "--rate must be 1 to " + MAX_RATE + ", got " + o.rate);
-            }
+            o.rate = checkRate(a, positive(a, value(args, ++i, a)));
             break;
           case "--out":
             o.out = Path.of(value(args, ++i, a));
@@ -1062,10 +1072,7 @@ public final class FilterLoad {
      * @throws IllegalArgumentException if {@code rate} is not 1 to {@link #MAX_RATE}
      */
     static long intervalNanos(int workers, int rate) {
-      if (rate < 1 || rate > MAX_RATE) {
-        throw new IllegalArgumentException("rate must be 1 to " + MAX_RATE + ", got " + rate);
-      }
-      return Math.round(workers * 1e9 / rate);
+      return Math.round(workers * 1e9 / checkRate("rate", rate));
     }
 
     /** Runs one phase of {@code c} for about {@code millis} and returns what it measured. */
@@ -1654,6 +1661,7 @@ public final class FilterLoad {
       }
       double cv = median(cvs);
       boolean noisy = cv > NOISY_CV;
+      int behind = phasesBehind(o, forks);
       if (o.rate > 0) {
         double[] achieved = rounds.stream().flatMap(Arrays::stream).mapToDouble(Phase::rps).toArray();
         b.append(String.format(Locale.ROOT, "- **Load**: %d requests/s offered; a phase's throughput"
@@ -1661,7 +1669,7 @@ public final class FilterLoad {
                 + " rate: the server could not keep up, so their latencies are a queue's, and no"
                 + " verdict is given)%n",
             o.rate, Arrays.stream(achieved).min().orElse(0), Arrays.stream(achieved).max().orElse(0),
-            median(achieved), phasesBehind(o, forks), achieved.length, 100 * KEEPING_UP));
+            median(achieved), behind, achieved.length, 100 * KEEPING_UP));
       }
       b.append(String.format(Locale.ROOT, "- **Duration**: %.0f s%n", (System.nanoTime() - start) / 1e9));
       b.append(String.format(Locale.ROOT,
@@ -1765,7 +1773,7 @@ public final class FilterLoad {
         double p99CostLow = q[1] - 1;
         double p99CostHigh = q[2] - 1;
         String verdict =
-            verdict(o, noisy, phasesBehind(o, forks),
+            verdict(o, noisy, behind,
                 new double[] {1 - t[0], thrCostLow, thrCostHigh},
                 new double[] {q[0] - 1, p99CostLow, p99CostHigh});
         String cpuCost = "n/a";
@@ -1833,6 +1841,7 @@ public final class FilterLoad {
     static String forkLevel(Options o, List<List<Phase[]>> forks, List<long[]> forkP99, boolean noisy) {
       int n = forks.size();
       boolean haveP99 = forkP99.stream().allMatch(java.util.Objects::nonNull);
+      int behind = phasesBehind(o, forks);
       StringBuilder b = new StringBuilder();
       b.append("## Cost of the filter per fork, over all of each fork's requests: median of the ")
           .append(n).append(" forks, bootstrap 95% interval over the forks\n\n");
@@ -1869,7 +1878,7 @@ public final class FilterLoad {
         }
         double[] t = bootstrap(thr, 41 + c);
         double[] q = haveP99 ? bootstrap(p99, 51 + c) : null;
-        String verdict = verdict(o, noisy, phasesBehind(o, forks), t, q);
+        String verdict = verdict(o, noisy, behind, t, q);
         b.append(String.format(Locale.ROOT, "| `%s` | %s | %s | %s | %s | %s |%n",
             CONFIGS[c], percent(t), q == null ? "n/a" : percent(q),
             haveCpu ? percent(bootstrap(cpu, 61 + c)) : "n/a", verdict, perFork));

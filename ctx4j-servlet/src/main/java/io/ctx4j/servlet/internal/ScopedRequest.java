@@ -57,29 +57,18 @@ public final class ScopedRequest extends HttpServletRequestWrapper {
   }
 
   /**
-   * Returns the filter that made the scope of {@code request}: the owner of {@link #find
-   * find(request)}, or null if there is none.
+   * Returns the filter that made the scope of {@code request}: the owner of the first {@code
+   * ScopedRequest} among {@code request} and the requests it wraps, or null if there is none.
    *
    * @param request a request
    * @return the owner, or null
    */
   public static Object ownerOf(ServletRequest request) {
-    ScopedRequest scoped = find(request);
-    return scoped == null ? null : scoped.owner;
-  }
-
-  /**
-   * Returns the first {@code ScopedRequest} among {@code request} and the requests it wraps.
-   *
-   * @param request a request
-   * @return the first scoped request, or null if there is none
-   */
-  public static ScopedRequest find(ServletRequest request) {
     ServletRequest r = request;
     // Bounded: a wrapper chain is finite, but a broken wrapper may return itself.
     for (int i = 0; i < 64 && r instanceof ServletRequestWrapper; i++) {
       if (r instanceof ScopedRequest) {
-        return (ScopedRequest) r;
+        return ((ScopedRequest) r).owner;
       }
       r = ((ServletRequestWrapper) r).getRequest();
     }
