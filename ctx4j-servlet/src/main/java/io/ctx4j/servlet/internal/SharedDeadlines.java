@@ -91,13 +91,20 @@ public final class SharedDeadlines {
   private static final VarHandle USERS;
   private static final VarHandle SLOT;
 
+  /**
+   * Where an entry keeps {@code users}: the middle of an array of {@link #COUNT_INTS} ints, so that
+   * 64 bytes (a cache line) lie between the count, which every take and release writes, and
+   * anything else: the entry's key, which every take reads, and whatever the heap puts next.
+   * Without them, a take on one core would first fetch the line the other core wrote last to read
+   * the key, and then fetch it again to own it for the count.
+   */
+  static final int COUNT = 16;
+
+  static final int COUNT_INTS = 2 * COUNT + 1;
+
   static {
-    try {
-      USERS = MethodHandles.lookup().findVarHandle(Entry.class, "users", int.class);
-    } catch (ReflectiveOperationException e) {
-      throw new ExceptionInInitializerError(e);
-    }
     SLOT = MethodHandles.arrayElementVarHandle(Entry[].class);
+    USERS = MethodHandles.arrayElementVarHandle(int[].class);
   }
 
   private final Context root;
@@ -282,8 +289,8 @@ public final class SharedDeadlines {
     private final long windowNanos;
     private final Throwable cause;
     private final CancelableContext ctx;
-    @SuppressWarnings("unused") // USERS
-    private volatile int users = 1; // born taken by its creator
+    /** {@code users} at {@link #COUNT}, written and read through {@link #USERS} alone. */
+    private final int[] count = new int[COUNT_INTS];
 
     Entry(
         SharedDeadlines owner,
@@ -298,6 +305,7 @@ public final class SharedDeadlines {
       this.windowNanos = windowNanos;
       this.cause = cause;
       this.ctx = ctx;
+      USERS.setRelease(count, COUNT, 1); // born taken by its creator
     }
 
     /**
@@ -311,7 +319,7 @@ public final class SharedDeadlines {
 
     /** Gives the entry back; once per {@link SharedDeadlines#take}. */
     public void release() {
-      int left = (int) USERS.getAndAdd(this, -1) - 1;
+      int left = (int) USERS.getAndAdd(count, COUNT, -1) - 1;
       assert left >= 0 : "released more often than taken: " + left; // invariant 1
       if (left == 0 && SLOT.getVolatile(owner.slots, slot) != this) {
         closeIfUnused(); // invariant 3, the last release's side
@@ -320,12 +328,14 @@ public final class SharedDeadlines {
 
     /** Whether it was closed, for tests. */
     boolean closed() {
-      return users == CLOSED;
+      return (int) USERS.getVolatile(count, COUNT) == CLOSED;
     }
 
     private boolean tryTake() {
-      for (int n = users; n >= 0; n = users) {
-        if (USERS.compareAndSet(this, n, n + 1)) {
+      for (int n = (int) USERS.getVolatile(count, COUNT);
+          n >= 0;
+          n = (int) USERS.getVolatile(count, COUNT)) {
+        if (USERS.compareAndSet(count, COUNT, n, n + 1)) {
           return true;
         }
       }
@@ -333,7 +343,7 @@ public final class SharedDeadlines {
     }
 
     private void closeIfUnused() {
-      if (USERS.compareAndSet(this, 0, CLOSED)) { // invariant 2: only from 0, only once
+      if (USERS.compareAndSet(count, COUNT, 0, CLOSED)) { // invariant 2: only from 0, only once
         ctx.cancel(); // stops the timer, withdraws the registration from the root
       }
     }

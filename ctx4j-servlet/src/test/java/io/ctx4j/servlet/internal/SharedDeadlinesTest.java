@@ -368,4 +368,14 @@ class SharedDeadlinesTest {
     assertEquals(shared.currentCount(), open, "entries neither current nor closed");
     assertEquals(open, CoreInternals.registrationCount(root), "registrations left on the root");
   }
+
+  /**
+   * The count that every take and release writes has a cache line (64 bytes) of its array on each
+   * side, so nothing that a take only reads shares its line.
+   */
+  @Test
+  void theCountHasACacheLineOfItsOwn() {
+    assertTrue(SharedDeadlines.COUNT * Integer.BYTES >= 64);
+    assertTrue((SharedDeadlines.COUNT_INTS - SharedDeadlines.COUNT - 1) * Integer.BYTES >= 64);
+  }
 }
