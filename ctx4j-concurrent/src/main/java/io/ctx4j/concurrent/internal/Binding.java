@@ -12,26 +12,24 @@ public final class Binding {
   /**
    * One slot per thread, found once per call: a bind then costs one {@code ThreadLocal} lookup,
    * where a get and two sets cost three (in ctx4j-servlet's FilterLoad profile of 2026-12-02 the
-   * binding's own frames had half as many samples as all of the filter's deadline code). The slot is made by a thread's first bind
-   * (a read alone makes none) and holds null outside any call, so a pooled thread keeps no context
-   * alive.
+   * binding's own frames had half as many samples as all of the filter's deadline code). The slot
+   * is made by a thread's first bind (a read alone makes none) and holds null outside any call, so
+   * a pooled thread keeps no context alive. It is an {@code Object[1]}, a class of the JDK's, not
+   * one of ctx4j's: a container's pooled threads outlive a web application, and a value whose class
+   * the application's class loader defined would keep that loader, with all its classes, from
+   * being collected after the application is undeployed.
    */
-  private static final ThreadLocal<Slot> CURRENT = new ThreadLocal<>();
+  private static final ThreadLocal<Object[]> CURRENT = new ThreadLocal<>();
 
   private Binding() {}
 
-  private static Slot slot() {
-    Slot slot = CURRENT.get();
+  private static Object[] slot() {
+    Object[] slot = CURRENT.get();
     if (slot == null) {
-      slot = new Slot();
+      slot = new Object[1];
       CURRENT.set(slot);
     }
     return slot;
-  }
-
-  /** A thread's current context; used by its own thread only. */
-  private static final class Slot {
-    Context ctx;
   }
 
   /**
@@ -49,8 +47,8 @@ public final class Binding {
    * @return the context, or null if none is bound
    */
   public static Context get() {
-    Slot slot = CURRENT.get();
-    return slot == null ? null : slot.ctx;
+    Object[] slot = CURRENT.get();
+    return slot == null ? null : (Context) slot[0];
   }
 
   /**
@@ -63,13 +61,13 @@ public final class Binding {
    * @throws Exception what {@code body} throws
    */
   public static <T> T call(Context ctx, Callable<T> body) throws Exception {
-    Slot slot = slot();
-    Context previous = slot.ctx;
-    slot.ctx = ctx;
+    Object[] slot = slot();
+    Object previous = slot[0];
+    slot[0] = ctx;
     try {
       return body.call();
     } finally {
-      slot.ctx = previous;
+      slot[0] = previous;
     }
   }
 
@@ -82,13 +80,13 @@ public final class Binding {
    * @param body what to run
    */
   public static void run(Context ctx, Runnable body) {
-    Slot slot = slot();
-    Context previous = slot.ctx;
-    slot.ctx = ctx;
+    Object[] slot = slot();
+    Object previous = slot[0];
+    slot[0] = ctx;
     try {
       body.run();
     } finally {
-      slot.ctx = previous;
+      slot[0] = previous;
     }
   }
 }
