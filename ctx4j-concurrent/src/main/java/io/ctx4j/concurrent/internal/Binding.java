@@ -5,8 +5,9 @@ import java.util.concurrent.Callable;
 
 /**
  * Where the current context is kept. This is the JDK 17 version, a slot per thread (found through
- * a {@link ThreadLocal}) that is set for the extent of a call and restored in a {@code finally}; the jar's {@code META-INF/versions/25}
- * layer replaces it with a {@code ScopedValue}. Not part of the API.
+ * a {@link ThreadLocal}) that is set for the extent of a call and restored in a {@code finally};
+ * the jar's {@code META-INF/versions/25} layer replaces it with a {@code ScopedValue}. Not part of
+ * the API.
  */
 public final class Binding {
   /**
