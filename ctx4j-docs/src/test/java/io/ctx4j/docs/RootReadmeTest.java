@@ -108,8 +108,10 @@ class RootReadmeTest {
   void taskGroupRendersOrReportsTheFirstFailure() throws Exception {
     assertEquals(new Page(new User(42), List.of(new Order(7))), page(Context.background(), 42));
     IllegalStateException down = new IllegalStateException("orders down");
+    CountDownLatch started = new CountDownLatch(1);
     CountDownLatch cancelled = new CountDownLatch(1);
     userService = (c, id) -> {
+      started.countDown();
       try {
         c.await();                        // until the failure cancels the group
       } finally {
@@ -118,6 +120,9 @@ class RootReadmeTest {
       return null;
     };
     orderService = (c, id) -> {
+      // Fail only once the other task runs: a task whose group has already failed is skipped, not
+      // started (TaskGroup.go), and then nothing would count `cancelled` down.
+      assertTrue(started.await(60, TimeUnit.SECONDS));
       throw down;
     };
     TaskGroupException e = assertThrows(TaskGroupException.class, () -> page(Context.background(), 1));
