@@ -1454,10 +1454,6 @@ public final class FilterLoad {
       watch.start();
     }
 
-    static void writeRounds(Path file, List<Phase[]> rounds, long resent) throws IOException {
-      writeRounds(file, rounds, resent, 0);
-    }
-
     /**
      * Writes a run's rounds; {@code rate} is its {@code --rate} (0 for the closed loop), which the
      * first line records after the resends, so that a report on the file judges it as it ran.

@@ -833,7 +833,7 @@ class FilterLoadTest {
               new FilterLoad.Phase(1, 11, 1_000, 6, 10, 100, -1),
               new FilterLoad.Phase(2, 12, 1_000, 7, 11, 200, 70)
             });
-    FilterLoad.Forks.writeRounds(file, rounds, 4);
+    FilterLoad.Forks.writeRounds(file, rounds, 4, 0);
     long[] resent = new long[1];
     FilterLoad.Phase[] back = FilterLoad.Forks.readRounds(file, resent).get(0);
     assertEquals(4, resent[0]);
@@ -928,7 +928,7 @@ class FilterLoadTest {
           new FilterLoad.Phase(2, 980, 1_000_000_000L, 5, 9, 100, 50_000_000L)
         });
       }
-      FilterLoad.Forks.writeRounds(fork.resolve(FilterLoad.Forks.ROUNDS), rounds, k);
+      FilterLoad.Forks.writeRounds(fork.resolve(FilterLoad.Forks.ROUNDS), rounds, k, 0);
       FilterLoad.Forks.writePooledP99(fork.resolve(FilterLoad.Forks.POOLED), new long[] {100, 101, 103});
     }
     String report = FilterLoad.Forks.report(FilterLoad.Options.parse(new String[] {"--rounds", "3"}), dir);
