@@ -3,8 +3,10 @@ package io.ctx4j.jcstress;
 import io.ctx4j.CancelableContext;
 import io.ctx4j.Context;
 import io.ctx4j.ManualTimeSource;
+import io.ctx4j.servlet.internal.SharedDeadlines;
 import java.time.Duration;
 import java.time.Instant;
+import org.openjdk.jcstress.infra.results.IIII_Result;
 
 /** What the shared-deadline tests start from: a root on a manual clock, so no deadline fires. */
 final class SharedDeadlineFixture {
@@ -21,10 +23,21 @@ final class SharedDeadlineFixture {
    * all four slots of the cause are in use and a request of a later window replaces the earliest
    * entry, the test's own (from 1,000 ms). They stay current: four registrations are left.
    */
-  static void fillTheOtherSlots(io.ctx4j.servlet.internal.SharedDeadlines shared) {
+  static void fillTheOtherSlots(SharedDeadlines shared) {
     for (long at : new long[] {8_000_000, 16_000_000, 24_000_000}) {
       shared.take(at, TIMEOUT, CAUSE, 0).release();
     }
+  }
+
+  /**
+   * A request of the first window (at 5 ms) arrives and then ends: r1 is whether its deadline had
+   * ended when it got it (it must not have), r2 whether it got {@code old}.
+   */
+  static void takeFirstWindowAndEnd(SharedDeadlines shared, SharedDeadlines.Entry old, IIII_Result r) {
+    SharedDeadlines.Entry e = shared.take(5_000_000, TIMEOUT, CAUSE, 0);
+    r.r1 = e.context().isDone() ? 1 : 0;
+    r.r2 = e == old ? 1 : 0;
+    e.release();
   }
 
   static CancelableContext root() {

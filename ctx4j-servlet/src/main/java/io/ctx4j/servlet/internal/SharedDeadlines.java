@@ -41,33 +41,50 @@ import java.util.Objects;
  * an edge, or windows of several sizes, for callers with different budgets) each keep their
  * entry, and a fifth replaces an ended entry or else the one whose deadline comes first.
  *
- * <h2>An entry's states ({@code users})</h2>
+ * <h2>An entry's states</h2>
+ *
+ * The number of requests holding an entry is striped: each of {@link #STRIPES} counters, a cache
+ * line apart, holds the takes minus the releases made by the threads that hash to it, so that a
+ * take and a release on one core do not fetch a line the other core wrote last. A stripe alone
+ * means nothing (a request taken on one thread may be given back on another); their sum is the
+ * number of holders. A separate {@code state} says whether the entry may still be taken.
  *
  * <pre>
- *   n >= 1   n requests hold the entry
- *   0        nobody holds it; while it is current it may be taken again
- *   CLOSED   its context is cancelled; it is never taken again
+ *   OPEN      it may be taken
+ *   CLOSING   it is no longer current and someone is checking whether it is unused; never taken again
+ *   CLOSED    its context is cancelled
  *
- *   take      n -> n + 1 (n >= 0), CAS; fails on CLOSED (the taker makes a new entry)
- *   release   n -> n - 1
- *   close     0 -> CLOSED, CAS; tried by whoever last sees 0 on an entry that is no longer current:
- *             the release that brings it to 0 after it was replaced, or the replacer that finds 0
+ *   take      on OPEN: add 1 to the taker's stripe, then read state again; if it is no longer OPEN,
+ *             subtract the 1 again, try the close and fail (the taker makes a new entry)
+ *   release   subtract 1 from the releaser's stripe; if the entry is no longer current, try the close
+ *   close     OPEN -> CLOSING (CAS), or find CLOSING; sum the stripes; if the sum is 0,
+ *             CLOSING -> CLOSED (CAS) and cancel the context. Tried by the replacer once it has
+ *             replaced the entry, by every release of an entry no longer current, and by a taker
+ *             that backs out
  * </pre>
  *
  * Invariants:
  *
  * <ol>
- *   <li>{@code users} is {@code CLOSED} or at least 0, and never leaves {@code CLOSED}.
- *   <li>An entry is closed at most once, and never while a request holds it (close needs 0).
+ *   <li>{@code state} only moves forward, OPEN to CLOSING to CLOSED, and a take is kept only if the
+ *       entry was OPEN after its add. Every access to {@code state} and to the stripes is volatile,
+ *       so they fall in one total order: a kept take's add comes before the first move to CLOSING,
+ *       and so before every read of the stripes by a close. A close therefore sees every kept take;
+ *       it may miss releases and back-outs, which only makes its sum larger. The sum it reads is
+ *       never below 0, and is 0 only when every kept take has been released.
+ *   <li>An entry is closed at most once (the CAS to CLOSED), and never while a request holds it
+ *       (the sum was 0 after CLOSING, and no take is kept after CLOSING).
  *   <li>An entry that is no longer current and has no users gets closed: the replacer writes
- *       {@code slots[i]} and then reads {@code users}; the last release writes {@code users} and
- *       then reads {@code slots[i]}; all four accesses are volatile, so at least one of the two
- *       sees the other's write and tries the close.
- *   <li>An entry stops being current only when a request that found no open entry of its window,
- *       size and cause among its cause's slots replaces it: an empty slot is taken first, then an
- *       ended entry, then the one with the earliest deadline. Two such requests racing for one key
- *       may both make an entry; the spare one is closed like any replaced entry. The current entry
- *       is never closed here (its own deadline or the root's end may still end its context).
+ *       {@code slots[i]} and then sums the stripes; a release writes its stripe and then reads
+ *       {@code slots[i]}; so at least one of the two sees the other's write and tries the close.
+ *       Whoever touches the stripes last (the last release, or a taker backing out) tries it
+ *       after, and its sum sees every add and subtract: it is 0, and the close succeeds.
+ *   <li>An entry stops being current only when a request that found no entry of its window, size
+ *       and cause it could take among its cause's slots replaces it: an empty slot is taken first,
+ *       then an ended entry, then the one with the earliest deadline. Two such requests racing for
+ *       one key may both make an entry; the spare one is closed like any replaced entry. The
+ *       current entry is never closed here (its own deadline or the root's end may still end its
+ *       context).
  * </ol>
  *
  * <p>So when traffic stops, at most one entry per slot stays, and its timer fires by itself at its
@@ -81,30 +98,57 @@ public final class SharedDeadlines {
   public static final Duration MAX_TIMEOUT = Duration.ofDays(1);
 
   private static final long MILLI_NANOS = 1_000_000L;
-  private static final int CLOSED = -1;
+  private static final int OPEN = 0;
+  private static final int CLOSING = 1;
+  private static final int CLOSED = 2;
   /** How many causes a caller can use at once; a caller's cause slot is below this. */
   public static final int CAUSES = 4;
   /** Slots per cause: how many windows of one cause keep their entries at once. */
   public static final int WAYS = 4;
   /** How many entries can be current at once, one per slot. */
   static final int SLOTS = CAUSES * WAYS;
-  private static final VarHandle USERS;
+  private static final VarHandle COUNTS;
+  private static final VarHandle STATE;
   private static final VarHandle SLOT;
 
   /**
-   * Where an entry keeps {@code users}: the middle of an array of {@link #COUNT_INTS} ints, so that
-   * 64 bytes (a cache line) lie between the count, which every take and release writes, and
-   * anything else: the entry's key, which every take reads, and whatever the heap puts next.
-   * Without them, a take on one core would first fetch the line the other core wrote last to read
-   * the key, and then fetch it again to own it for the count.
+   * How many stripes an entry's count has: a power of two, twice the processors, from 8 to 64, so
+   * that two threads running at once seldom share one.
    */
-  static final int COUNT = 16;
+  static final int STRIPES = stripes(Runtime.getRuntime().availableProcessors());
 
-  static final int COUNT_INTS = 2 * COUNT + 1;
+  /**
+   * Ints from one stripe to the next, and before the first and after the last: 64 bytes, a cache
+   * line, so that a stripe shares its line with nothing that another core writes or that a take
+   * reads (the entry's key and state).
+   */
+  static final int STRIDE = 16;
 
   static {
     SLOT = MethodHandles.arrayElementVarHandle(Entry[].class);
-    USERS = MethodHandles.arrayElementVarHandle(int[].class);
+    COUNTS = MethodHandles.arrayElementVarHandle(int[].class);
+    try {
+      STATE = MethodHandles.lookup().findVarHandle(Entry.class, "state", int.class);
+    } catch (ReflectiveOperationException e) {
+      throw new ExceptionInInitializerError(e);
+    }
+  }
+
+  /** {@link #STRIPES} for {@code processors}. */
+  static int stripes(int processors) {
+    int n = Math.min(64, Math.max(8, 2 * processors));
+    return Integer.highestOneBit(n - 1) << 1;
+  }
+
+  /** Where stripe {@code s} lies in an entry's array. */
+  static int stripeIndex(int s) {
+    return STRIDE * (s + 1);
+  }
+
+  /** The stripe of the calling thread, as an index into an entry's array. */
+  private static int myStripe() {
+    // Thread ids are handed out in sequence, so their low bits spread a pool's threads evenly.
+    return stripeIndex((int) Thread.currentThread().getId() & (STRIPES - 1));
   }
 
   private final Context root;
@@ -289,8 +333,10 @@ public final class SharedDeadlines {
     private final long windowNanos;
     private final Throwable cause;
     private final CancelableContext ctx;
-    /** {@code users} at {@link #COUNT}, written and read through {@link #USERS} alone. */
-    private final int[] count = new int[COUNT_INTS];
+    /** OPEN, CLOSING or CLOSED; every access is volatile. */
+    private volatile int state;
+    /** The stripes, at {@link #stripeIndex}, written and read through {@link #COUNTS} alone. */
+    private final int[] counts = new int[stripeIndex(STRIPES) + 1];
 
     Entry(
         SharedDeadlines owner,
@@ -305,7 +351,7 @@ public final class SharedDeadlines {
       this.windowNanos = windowNanos;
       this.cause = cause;
       this.ctx = ctx;
-      USERS.setRelease(count, COUNT, 1); // born taken by its creator
+      COUNTS.setVolatile(counts, myStripe(), 1); // born taken by its creator
     }
 
     /**
@@ -317,33 +363,48 @@ public final class SharedDeadlines {
       return ctx;
     }
 
-    /** Gives the entry back; once per {@link SharedDeadlines#take}. */
+    /** Gives the entry back; once per {@link SharedDeadlines#take}, on any thread. */
     public void release() {
-      int left = (int) USERS.getAndAdd(count, COUNT, -1) - 1;
-      assert left >= 0 : "released more often than taken: " + left; // invariant 1
-      if (left == 0 && SLOT.getVolatile(owner.slots, slot) != this) {
-        closeIfUnused(); // invariant 3, the last release's side
+      assert state != CLOSED : "released after the close: released more often than taken";
+      COUNTS.getAndAdd(counts, myStripe(), -1);
+      if (SLOT.getVolatile(owner.slots, slot) != this) {
+        closeIfUnused(); // invariant 3, the release's side
       }
     }
 
     /** Whether it was closed, for tests. */
     boolean closed() {
-      return (int) USERS.getVolatile(count, COUNT) == CLOSED;
+      return state == CLOSED;
     }
 
     private boolean tryTake() {
-      for (int n = (int) USERS.getVolatile(count, COUNT);
-          n >= 0;
-          n = (int) USERS.getVolatile(count, COUNT)) {
-        if (USERS.compareAndSet(count, COUNT, n, n + 1)) {
-          return true;
-        }
+      if (state != OPEN) {
+        return false;
       }
+      int stripe = myStripe();
+      COUNTS.getAndAdd(counts, stripe, 1);
+      if (state == OPEN) {
+        return true; // invariant 1: the add came before any move to CLOSING
+      }
+      // A close may have counted this add and given up: back out, and try the close in its place.
+      COUNTS.getAndAdd(counts, stripe, -1);
+      closeIfUnused();
       return false;
     }
 
     private void closeIfUnused() {
-      if (USERS.compareAndSet(count, COUNT, 0, CLOSED)) { // invariant 2: only from 0, only once
+      if (state == OPEN) {
+        STATE.compareAndSet(this, OPEN, CLOSING);
+      }
+      if (state != CLOSING) {
+        return; // closed already
+      }
+      int holders = 0;
+      for (int s = 0; s < STRIPES; s++) {
+        holders += (int) COUNTS.getVolatile(counts, stripeIndex(s));
+      }
+      assert holders >= 0 : "released more often than taken: " + holders; // invariant 1
+      if (holders == 0 && STATE.compareAndSet(this, CLOSING, CLOSED)) { // invariant 2
         ctx.cancel(); // stops the timer, withdraws the registration from the root
       }
     }

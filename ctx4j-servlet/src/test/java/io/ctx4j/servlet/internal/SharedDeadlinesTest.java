@@ -18,6 +18,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -370,12 +371,68 @@ class SharedDeadlinesTest {
   }
 
   /**
-   * The count that every take and release writes has a cache line (64 bytes) of its array on each
-   * side, so nothing that a take only reads shares its line.
+   * Each stripe of the count, which every take and release writes, has a cache line (64 bytes) of
+   * its array on each side, so no two stripes and nothing that a take only reads share a line.
    */
   @Test
-  void theCountHasACacheLineOfItsOwn() {
-    assertTrue(SharedDeadlines.COUNT * Integer.BYTES >= 64);
-    assertTrue((SharedDeadlines.COUNT_INTS - SharedDeadlines.COUNT - 1) * Integer.BYTES >= 64);
+  void eachStripeHasACacheLineOfItsOwn() {
+    assertTrue(SharedDeadlines.STRIDE * Integer.BYTES >= 64);
+    assertEquals(SharedDeadlines.STRIDE, SharedDeadlines.stripeIndex(0), "before the first");
+    for (int s = 1; s < SharedDeadlines.STRIPES; s++) {
+      assertEquals(
+          SharedDeadlines.STRIDE,
+          SharedDeadlines.stripeIndex(s) - SharedDeadlines.stripeIndex(s - 1),
+          "between stripes " + (s - 1) + " and " + s);
+    }
+  }
+
+  @Test
+  void theStripesArePowersOfTwoFromEightToSixtyFour() {
+    assertEquals(8, SharedDeadlines.stripes(1));
+    assertEquals(8, SharedDeadlines.stripes(2));
+    assertEquals(8, SharedDeadlines.stripes(4));
+    assertEquals(16, SharedDeadlines.stripes(5));
+    assertEquals(16, SharedDeadlines.stripes(8));
+    assertEquals(64, SharedDeadlines.stripes(24));
+    assertEquals(64, SharedDeadlines.stripes(1024));
+    int s = SharedDeadlines.STRIPES;
+    assertTrue(s >= 8 && s <= 64 && Integer.bitCount(s) == 1, "STRIPES " + s);
+  }
+
+  /**
+   * A request taken on one thread and given back on others (an async request completed by another
+   * thread): the stripes then hold +1 and -1 where the threads hash, and only their sum counts. The
+   * entry is closed only when the last holder gives it back, wherever that happens.
+   */
+  @Test
+  void takesAndReleasesOnDifferentThreadsAreCountedTogether() throws Exception {
+    int holders = 3 * SharedDeadlines.STRIPES; // more threads than stripes: some share one
+    SharedDeadlines.Entry e = take(30 * MS, TIMEOUT, cause);
+    for (int i = 1; i < holders; i++) {
+      assertSame(e, take(30 * MS, TIMEOUT, cause));
+    }
+    fillTheOtherSlots();
+    take(62 * MS, TIMEOUT, cause).release(); // replaced: the last give-back closes it
+    assertFalse(shared.isCurrent(e));
+    ExecutorService pool = Executors.newFixedThreadPool(holders - 1);
+    try {
+      CountDownLatch released = new CountDownLatch(holders - 1);
+      for (int i = 1; i < holders; i++) {
+        pool.execute(
+            () -> {
+              e.release();
+              released.countDown();
+            });
+      }
+      assertTrue(released.await(30, TimeUnit.SECONDS));
+    } finally {
+      pool.shutdown();
+      assertTrue(pool.awaitTermination(30, TimeUnit.SECONDS));
+    }
+    assertFalse(e.closed(), "closed while the taking thread still holds it");
+    assertFalse(e.context().isDone());
+    e.release();
+    assertTrue(e.closed(), "the last give-back, on the taking thread, closes it");
+    assertEquals(4, CoreInternals.registrationCount(root));
   }
 }
