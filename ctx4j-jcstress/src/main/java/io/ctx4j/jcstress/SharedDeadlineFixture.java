@@ -33,7 +33,8 @@ final class SharedDeadlineFixture {
    * A request of the first window (at 5 ms) arrives and then ends: r1 is whether its deadline had
    * ended when it got it (it must not have), r2 whether it got {@code old}.
    */
-  static void takeFirstWindowAndEnd(SharedDeadlines shared, SharedDeadlines.Entry old, IIII_Result r) {
+  static void takeFirstWindowAndEnd(
+      SharedDeadlines shared, SharedDeadlines.Entry old, IIII_Result r) {
     SharedDeadlines.Entry e = shared.take(5_000_000, TIMEOUT, CAUSE, 0);
     r.r1 = e.context().isDone() ? 1 : 0;
     r.r2 = e == old ? 1 : 0;

@@ -29,7 +29,10 @@ import org.openjdk.jcstress.infra.results.IIII_Result;
  */
 @JCStressTest
 @Outcome(id = "0, 1, 1, 4", expect = ACCEPTABLE, desc = "took the old entry while it was open")
-@Outcome(id = "0, 0, 1, 4", expect = ACCEPTABLE, desc = "found it closing or replaced, made its own")
+@Outcome(
+    id = "0, 0, 1, 4",
+    expect = ACCEPTABLE,
+    desc = "found it closing or replaced, made its own")
 @Outcome(expect = FORBIDDEN, desc = "a closed deadline handed out, or an entry left open")
 @State
 public class SharedDeadlineTakeReleaseReplaceTest {
