@@ -17,15 +17,16 @@ import org.openjdk.jcstress.infra.results.IIII_Result;
 /**
  * The servlet filter's shared deadlines, invariants 1 to 3 with the count striped: while a request
  * holds the entry, a request of a later window replaces it (its close finds a holder and leaves
- * the entry CLOSING), and then the holder ends, on that thread, not the one that took it (the
- * stripes then hold +1 and -1 apart). Meanwhile a request of the same window takes the entry and
- * gives it back: it either took it before the replacer's close (which must then leave it open),
- * or found it CLOSING and backs out (its add undone and a close tried in its place). Whoever
- * touches the stripes last must close it, never while the taker holds it. (Three actors, one per
- * request, would not run on a 2-CPU machine.) Results: r1 whether
- * the taker's deadline had ended when it got it (never), r2 whether it got the old entry (either),
- * r3 whether the old entry's context ended (always), r4 the root's registrations (four: the
- * current entries). The time source is manual, so no deadline fires.
+ * the entry CLOSING), and then the holder ends, on that thread (jcstress makes each state on one of
+ * the actors' threads, so in about half the samples the holder's +1 and -1 are on different
+ * stripes). Meanwhile a request of the same window takes the entry and gives it back: it either
+ * took it before the replacer's close (which must then leave it open), or found it CLOSING and
+ * backs out (its add undone and a close tried in its place). Whoever touches the stripes last must
+ * close it, never while the taker holds it. (Three actors, one per request, would not run on a
+ * 2-CPU machine.) Results: r1 whether the taker's deadline had ended when it got it or just before
+ * it gave it back (never), r2 whether it got the old entry (either), r3 whether the old entry's
+ * context ended (always), r4 the root's registrations (four: the current entries). The time source
+ * is manual, so no deadline fires.
  */
 @JCStressTest
 @Outcome(id = "0, 1, 1, 4", expect = ACCEPTABLE, desc = "took the old entry while it was open")

@@ -19,7 +19,7 @@ import org.openjdk.jcstress.infra.results.IIII_Result;
  * by a request of its window while a request of a later window replaces it (and may close
  * it). The taker must never get a closed deadline: it either takes the entry before the close, or
  * makes its own. Both requests then end. Results: r1 whether the taker's deadline had ended when
- * it got it (never), r2 whether it got the old entry (either), r3 whether the old entry's context
+ * it got it or just before it gave it back (never), r2 whether it got the old entry (either), r3 whether the old entry's context
  * ended (always: at the end it is neither current nor held), r4 the root's registrations (four: the
  * current entries; a taker that made its own replaced the earliest filler). The time source is manual, so no deadline fires.
  */

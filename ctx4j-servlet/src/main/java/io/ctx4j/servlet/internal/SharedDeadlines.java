@@ -51,7 +51,8 @@ import java.util.Objects;
  *
  * <pre>
  *   OPEN      it may be taken
- *   CLOSING   no longer current, and someone checks whether it is unused; never taken again
+ *   CLOSING   not current, and a close found (or may yet find) holders; never taken again; the
+ *             last holder's release, or a taker backing out, closes it
  *   CLOSED    its context is cancelled
  *
  *   take      on OPEN: add 1 to the taker's stripe, then read state again; if it is no longer OPEN,
@@ -75,11 +76,14 @@ import java.util.Objects;
  *       never below 0, and is 0 only when every kept take has been released.
  *   <li>An entry is closed at most once (the CAS to CLOSED), and never while a request holds it
  *       (the sum was 0 after CLOSING, and no take is kept after CLOSING).
- *   <li>An entry that is no longer current and has no users gets closed: the replacer writes
- *       {@code slots[i]} and then sums the stripes; a release writes its stripe and then reads
- *       {@code slots[i]}; so at least one of the two sees the other's write and tries the close.
- *       Whoever touches the stripes last (the last release, or a taker backing out) tries it
- *       after, and its sum sees every add and subtract: it is 0, and the close succeeds.
+ *   <li>An entry that is not current and has no holders gets closed, provided that every take
+ *       is released exactly once ({@code RequestScope} ensures it). Take W, the last write to
+ *       any stripe. If W is a back-out, its own close comes after it. If W is a release, its
+ *       read of {@code slots[i]} comes either after the replacer's write there (it sees the
+ *       entry replaced and tries the close itself) or before it (then the replacer, which always
+ *       tries the close after its write, sums after W). Either way some close sums after W,
+ *       reads the final stripes, which add up to 0, and closes the entry. An entry in no slot
+ *       ({@code own}) is never current: its one release closes it.
  *   <li>An entry stops being current only when a request that found no entry of its window, size
  *       and cause it could take among its cause's slots replaces it: an empty slot is taken first,
  *       then an ended entry, then the one with the earliest deadline. Two such requests racing for
@@ -114,9 +118,17 @@ public final class SharedDeadlines {
 
   /**
    * How many stripes an entry's count has: a power of two, twice the processors, from 8 to 64, so
-   * that two threads running at once seldom share one. An entry's stripes take (STRIPES + 1) * 64
-   * bytes, 580 at 8 stripes and 4 KB at 64; an entry is made at most once per window and cause
-   * slot.
+   * that two threads running at once seldom share one. An entry's array takes (STRIPES + 1) * 64
+   * + 4 bytes and its header: about 600 bytes at 8 stripes, 4.2 KB at 64. An entry is made on a
+   * miss: once per window and cause slot while at most four windows of a cause are in use at once,
+   * up to once per request beyond that, or when two misses race. The spacing is 64 bytes, the
+   * cache line of x86 and most ARM servers; on processors that fetch lines in pairs of 128 bytes,
+   * neighbouring stripes may still share.
+   *
+   * <p>What a release pays: on an entry still current, one add on its stripe and one read of the
+   * slot. On an entry no longer current, it also sums the stripes (up to 64 reads). An entry stops
+   * being current once four later windows of its cause are in use, so that happens to requests
+   * that last more than about 3% of their timeout (3 ms for 100 ms, about a second for 30 s).
    */
   static final int STRIPES = stripes(Runtime.getRuntime().availableProcessors());
 
@@ -126,6 +138,9 @@ public final class SharedDeadlines {
    * reads (the entry's key and state).
    */
   static final int STRIDE = 16;
+
+  /** The length of an entry's array: a line before the first stripe and after the last. */
+  static final int COUNTS_LENGTH = stripeIndex(STRIPES - 1) + STRIDE + 1;
 
   static {
     SLOT = MethodHandles.arrayElementVarHandle(Entry[].class);
@@ -149,6 +164,7 @@ public final class SharedDeadlines {
   }
 
   /** The stripe of the calling thread, as an index into an entry's array. */
+  @SuppressWarnings("deprecation") // Thread.threadId() is JDK 19+; getId() answers the same
   private static int myStripe() {
     // Thread ids are handed out in sequence, so their low bits spread a pool's threads evenly.
     return stripeIndex((int) Thread.currentThread().getId() & (STRIPES - 1));
@@ -339,7 +355,7 @@ public final class SharedDeadlines {
     /** OPEN, CLOSING or CLOSED; every access is volatile. */
     private volatile int state;
     /** The stripes, at {@link #stripeIndex}, written and read through {@link #COUNTS} alone. */
-    private final int[] counts = new int[stripeIndex(STRIPES) + 1];
+    private final int[] counts = new int[COUNTS_LENGTH];
 
     Entry(
         SharedDeadlines owner,
@@ -381,15 +397,33 @@ public final class SharedDeadlines {
     }
 
     private boolean tryTake() {
-      if (state != OPEN) {
-        return false;
-      }
+      return state == OPEN && confirm(add());
+    }
+
+    /**
+     * A take's first step, after it found the entry OPEN: adds 1 to the caller's stripe. Apart
+     * from {@link #confirm} only so that tests can run a close between the two.
+     *
+     * @return the stripe, for {@link #confirm}
+     */
+    int add() {
       int stripe = myStripe();
       COUNTS.getAndAdd(counts, stripe, 1);
+      return stripe;
+    }
+
+    /**
+     * A take's second step: whether the add made by {@link #add} is kept. If the entry is no longer
+     * OPEN, a close may have counted that add and given up: the add is undone and the close tried
+     * in its place.
+     *
+     * @param stripe what {@link #add} returned
+     * @return true if the take is kept
+     */
+    boolean confirm(int stripe) {
       if (state == OPEN) {
         return true; // invariant 1: the add came before any move to CLOSING
       }
-      // A close may have counted this add and given up: back out, and try the close in its place.
       COUNTS.getAndAdd(counts, stripe, -1);
       closeIfUnused();
       return false;

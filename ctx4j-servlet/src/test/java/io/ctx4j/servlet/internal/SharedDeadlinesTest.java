@@ -384,6 +384,8 @@ class SharedDeadlinesTest {
           SharedDeadlines.stripeIndex(s) - SharedDeadlines.stripeIndex(s - 1),
           "between stripes " + (s - 1) + " and " + s);
     }
+    int last = SharedDeadlines.stripeIndex(SharedDeadlines.STRIPES - 1);
+    assertEquals(SharedDeadlines.STRIDE, SharedDeadlines.COUNTS_LENGTH - 1 - last, "after the last");
   }
 
   @Test
@@ -433,6 +435,43 @@ class SharedDeadlinesTest {
     assertFalse(e.context().isDone());
     e.release();
     assertTrue(e.closed(), "the last give-back, on the taking thread, closes it");
+    assertEquals(4, CoreInternals.registrationCount(root));
+  }
+
+  /**
+   * A taker that found the entry OPEN, and then lost the processor while the entry was replaced,
+   * given back by its last holder and closed: its add comes after the close, and it must not keep
+   * a closed entry (the re-read of the state after the add).
+   */
+  @Test
+  void aTakerThatSawTheEntryOpenBeforeItsCloseDoesNotKeepIt() {
+    SharedDeadlines.Entry e = take(30 * MS, TIMEOUT, cause);
+    fillTheOtherSlots();
+    take(62 * MS, TIMEOUT, cause).release(); // replaced while held
+    e.release(); // the last holder: closes it
+    assertTrue(e.closed());
+    int stripe = e.add(); // the late taker's add
+    assertFalse(e.confirm(stripe), "a take kept on a closed entry");
+    assertTrue(e.closed());
+    assertEquals(4, CoreInternals.registrationCount(root));
+  }
+
+  /**
+   * A taker adds while the entry is held and replaced; the holder's give-back then counts the
+   * taker's add and leaves the entry open; the taker sees CLOSING, backs out, and must close the
+   * entry itself: nobody else will.
+   */
+  @Test
+  void aTakerThatBacksOutLastClosesTheEntry() {
+    SharedDeadlines.Entry e = take(30 * MS, TIMEOUT, cause);
+    fillTheOtherSlots();
+    int stripe = e.add(); // a taker that found it OPEN
+    take(62 * MS, TIMEOUT, cause).release(); // replaced: CLOSING, two holders counted
+    e.release(); // the holder ends; the close counts the taker's add and gives up
+    assertFalse(e.closed(), "closed while a taker's add was counted");
+    assertFalse(e.confirm(stripe), "a take kept on a CLOSING entry");
+    assertTrue(e.closed(), "the taker backed out last and did not close the entry");
+    assertTrue(e.context().isDone());
     assertEquals(4, CoreInternals.registrationCount(root));
   }
 }
