@@ -87,9 +87,10 @@ import java.util.Objects;
  *   <li>An entry stops being current only when a request that found no entry of its window, size
  *       and cause it could take among its cause's slots replaces it: an empty slot is taken first,
  *       then an ended entry, then the one with the earliest deadline. Two such requests racing for
- *       one key may both make an entry; the spare one is closed like any replaced entry. The
- *       current entry is never closed here (its own deadline or the root's end may still end its
- *       context).
+ *       one key may both make an entry: if they chose the same slot, the one replaced is closed
+ *       like any other; if not, both stay current, in two slots, until later windows replace
+ *       them. The current entry is never closed here (its own deadline or the root's end may
+ *       still end its context).
  * </ol>
  *
  * <p>So when traffic stops, at most one entry per slot stays, and its timer fires by itself at its
