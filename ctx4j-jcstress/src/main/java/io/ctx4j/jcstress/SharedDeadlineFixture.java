@@ -19,14 +19,19 @@ final class SharedDeadlineFixture {
   private SharedDeadlineFixture() {}
 
   /**
-   * Takes and gives back an entry in each of the windows from 1,008, 1,016 and 1,024 ms, so that
-   * all four slots of the cause are in use and a request of a later window replaces the earliest
-   * entry, the test's own (from 1,000 ms). They stay current: four registrations are left.
+   * Takes the entry of the first window (deadlines from 1,000 ms), held once, and then takes and
+   * gives back an entry in each of the windows from 1,008, 1,016 and 1,024 ms, so that all four
+   * slots of the cause are in use and a request of a later window replaces the earliest entry,
+   * the one returned. The other three stay current: with it, four registrations.
+   *
+   * @return the first window's entry, held once by the caller
    */
-  static void fillTheOtherSlots(SharedDeadlines shared) {
+  static SharedDeadlines.Entry takeTheEarliest(SharedDeadlines shared) {
+    SharedDeadlines.Entry earliest = shared.take(0, TIMEOUT, CAUSE, 0);
     for (long at : new long[] {8_000_000, 16_000_000, 24_000_000}) {
       shared.take(at, TIMEOUT, CAUSE, 0).release();
     }
+    return earliest;
   }
 
   /**

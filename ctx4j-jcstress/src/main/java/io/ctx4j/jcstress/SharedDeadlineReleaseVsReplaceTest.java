@@ -31,11 +31,7 @@ public class SharedDeadlineReleaseVsReplaceTest {
   private static final Throwable CAUSE = SharedDeadlineFixture.CAUSE;
   private final CancelableContext root = SharedDeadlineFixture.root();
   private final SharedDeadlines shared = new SharedDeadlines(root);
-  private final SharedDeadlines.Entry held = shared.take(0, TIMEOUT, CAUSE, 0);
-
-  {
-    SharedDeadlineFixture.fillTheOtherSlots(shared);
-  }
+  private final SharedDeadlines.Entry held = SharedDeadlineFixture.takeTheEarliest(shared);
 
   /** The last request of the first window ends. */
   @Actor

@@ -41,11 +41,7 @@ public class SharedDeadlineTakeReleaseReplaceTest {
   private static final Throwable CAUSE = SharedDeadlineFixture.CAUSE;
   private final CancelableContext root = SharedDeadlineFixture.root();
   private final SharedDeadlines shared = new SharedDeadlines(root);
-  private final SharedDeadlines.Entry held = shared.take(0, TIMEOUT, CAUSE, 0);
-
-  {
-    SharedDeadlineFixture.fillTheOtherSlots(shared);
-  }
+  private final SharedDeadlines.Entry held = SharedDeadlineFixture.takeTheEarliest(shared);
 
   /**
    * A request of the same window arrives, then ends.

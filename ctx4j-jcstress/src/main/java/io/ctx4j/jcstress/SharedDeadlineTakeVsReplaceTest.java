@@ -33,11 +33,7 @@ public class SharedDeadlineTakeVsReplaceTest {
   private static final Throwable CAUSE = SharedDeadlineFixture.CAUSE;
   private final CancelableContext root = SharedDeadlineFixture.root();
   private final SharedDeadlines shared = new SharedDeadlines(root);
-  private final SharedDeadlines.Entry idle = taken(shared.take(0, TIMEOUT, CAUSE, 0));
-
-  {
-    SharedDeadlineFixture.fillTheOtherSlots(shared);
-  }
+  private final SharedDeadlines.Entry idle = taken(SharedDeadlineFixture.takeTheEarliest(shared));
 
   private static SharedDeadlines.Entry taken(SharedDeadlines.Entry e) {
     e.release(); // current, held by nobody
