@@ -545,29 +545,60 @@ public final class ContextServletFilter implements Filter {
     }
   }
 
-  /** A container-initiated dispatch is returning: the request is over unless async goes on. */
+  /**
+   * A container-initiated dispatch is returning: the request is over unless async goes on. What
+   * the request answers here may come from a wrapper in front: if it throws anything but the
+   * container's {@code IllegalStateException}, the filter can no longer tell whether async goes
+   * on, and ends the request now rather than leave its context (with its timer or its share of a
+   * deadline) to outlive it. The throwable then goes on to the container, suppressed by the
+   * chain's own failure if there is one.
+   */
   private static void afterDispatch(
       ServletRequest request, RequestScope scope, ScopedRequest scoped, Throwable failure) {
-    if (request.isAsyncStarted()) {
-      boolean first = false;
-      boolean over = false;
-      try {
-        first = scope.listenTo(request.getAsyncContext());
-      } catch (IllegalStateException e) {
-        // The cycle completed in another thread while this dispatch was returning.
-        over = true;
-      }
+    boolean first = false;
+    boolean over;
+    Throwable refused = null;
+    try {
+      over = !request.isAsyncStarted();
       if (!over) {
-        if (first) {
-          handOn(request, scope, scoped, failure);
-        }
-        return;
+        first = scope.listenTo(request.getAsyncContext());
+      }
+    } catch (IllegalStateException e) {
+      // The cycle completed in another thread while this dispatch was returning.
+      over = true;
+    } catch (Throwable x) {
+      over = true;
+      refused = x;
+    }
+    if (!over) {
+      if (first) {
+        handOn(request, scope, scoped, failure);
+      }
+      return;
+    }
+    if (refused == null || failure != null) {
+      scope.end(ended(failure));
+    } else {
+      scope.end(
+          new RequestCanceledException(
+              Reason.REQUEST_FAILED, RequestScope.describe(refused), refused));
+    }
+    if (refused != null) {
+      if (failure == null) {
+        throw ContextServletFilter.<RuntimeException>sneaky(refused);
+      }
+      if (refused != failure) {
+        failure.addSuppressed(refused);
       }
     }
-    scope.end(
-        failure == null
-            ? RequestScope.COMPLETED
-            : new RequestCanceledException(Reason.HANDLER_FAILED, failure.toString(), failure));
+  }
+
+  /** The cause of a request whose dispatch returned ({@code failure} null) or threw. */
+  private static RequestCanceledException ended(Throwable failure) {
+    return failure == null
+        ? RequestScope.COMPLETED
+        : new RequestCanceledException(
+            Reason.HANDLER_FAILED, RequestScope.describe(failure), failure);
   }
 
   /**

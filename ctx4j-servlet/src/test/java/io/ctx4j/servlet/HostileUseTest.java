@@ -18,10 +18,12 @@ import jakarta.servlet.ServletRequestWrapper;
 import jakarta.servlet.ServletResponse;
 import jakarta.servlet.http.HttpServlet;
 import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletRequestWrapper;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintWriter;
+import java.lang.reflect.Proxy;
 import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -423,6 +425,133 @@ class HostileUseTest {
       assertSame(thrown, recorder.out.get(), "what left the filter");
       assertEquals(Reason.HANDLER_FAILED, reason(seen.get()), String.valueOf(seen.get().cause()));
       assertSame(thrown, seen.get().cause().getCause());
+    }
+  }
+
+  /** Where a wrapper in front of the filter fails when the filter asks it whether async goes on. */
+  private enum Refusal {
+    IS_ASYNC_STARTED,
+    GET_ASYNC_CONTEXT,
+    ADD_LISTENER
+  }
+
+  /**
+   * {@code req}, wrapped so that the filter's questions about async after the chain fail with
+   * {@code x}, the way {@code how} says.
+   */
+  private static HttpServletRequest refusing(
+      HttpServletRequest req, Refusal how, RuntimeException x) {
+    return new HttpServletRequestWrapper(req) {
+      @Override
+      public boolean isAsyncStarted() {
+        if (how == Refusal.IS_ASYNC_STARTED) {
+          throw x;
+        }
+        return true;
+      }
+
+      @Override
+      public AsyncContext getAsyncContext() {
+        if (how == Refusal.GET_ASYNC_CONTEXT) {
+          throw x;
+        }
+        return (AsyncContext)
+            Proxy.newProxyInstance(
+                AsyncContext.class.getClassLoader(),
+                new Class<?>[] {AsyncContext.class},
+                (proxy, method, args) -> {
+                  throw x;
+                });
+      }
+    };
+  }
+
+  /**
+   * A wrapper in front of the filter that throws when the filter asks, after the chain, whether
+   * async goes on (or refuses its listener): the request ends at once, as a failed request, and
+   * what the wrapper threw goes on to the container. Before, the request's context was never
+   * ended: a child of the root until shutdown, or a share of a deadline until that passed.
+   */
+  @ParameterizedTest
+  @EnumSource(Containers.class)
+  void aWrapperInFrontThatCannotSayWhetherAsyncGoesOnEndsTheRequest(Containers c)
+      throws Exception {
+    for (Duration max : new Duration[] {null, Duration.ofMinutes(10)}) {
+      ContextServletFilter filter =
+          max == null
+              ? ContextServletFilter.create()
+              : ContextServletFilter.builder().maxTimeout(max).build();
+      Recorder recorder = new Recorder(filter);
+      AtomicReference<Refusal> how = new AtomicReference<>();
+      AtomicReference<RuntimeException> thrown = new AtomicReference<>();
+      Filter front =
+          (rq, rs, chain) ->
+              recorder.doFilter(
+                  refusing((HttpServletRequest) rq, how.get(), thrown.get()), rs, chain);
+      AtomicReference<Context> seen = new AtomicReference<>();
+      try (Containers.Running server =
+          c.start(front, new TestServlet((req, res) -> seen.set(CurrentContext.get())))) {
+        for (Refusal r : Refusal.values()) {
+          how.set(r);
+          thrown.set(new UnsupportedOperationException("refused: " + r));
+          seen.set(null);
+          recorder.out.set(null);
+          get(server.port, "/x");
+          Context ctx = seen.get();
+          assertNotNull(ctx, r + ": the handler ran");
+          assertEquals(max != null, ctx.deadline().isPresent(), r + ": " + max);
+          awaitEnd(ctx);
+          assertEquals(Reason.REQUEST_FAILED, reason(ctx), r + ": " + ctx.cause());
+          assertSame(thrown.get(), ctx.cause().getCause(), r.toString());
+          assertSame(thrown.get(), recorder.out.get(), r + ": what left the filter");
+        }
+      }
+    }
+  }
+
+  /** An exception whose message cannot be read: its {@code getMessage} throws. */
+  static final class Unprintable extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    @Override
+    public String getMessage() {
+      throw new IllegalStateException("no message");
+    }
+  }
+
+  /**
+   * A handler that throws an exception whose {@code toString} throws: the request still ends, as
+   * a handler failure with that exception as its cause and a message that can be read. Before,
+   * describing the failure threw, and the request's context was never ended.
+   */
+  @ParameterizedTest
+  @EnumSource(Containers.class)
+  void aHandlerFailureThatCannotBeDescribedStillEndsTheRequest(Containers c) throws Exception {
+    Recorder recorder = new Recorder(ContextServletFilter.create());
+    AtomicReference<Context> seen = new AtomicReference<>();
+    Unprintable thrown = new Unprintable();
+    try (Containers.Running server =
+        c.start(
+            recorder,
+            new TestServlet(
+                (req, res) -> {
+                  seen.set(CurrentContext.get());
+                  throw thrown;
+                }))) {
+      try {
+        get(server.port, "/x");
+      } catch (IOException containerGaveUp) {
+        // The container may fail to describe it too, and close the connection: not the filter's
+        // concern here.
+      }
+      Context ctx = seen.get();
+      assertNotNull(ctx, "the handler ran");
+      awaitEnd(ctx);
+      assertEquals(Reason.HANDLER_FAILED, reason(ctx), "the reason");
+      assertSame(thrown, ctx.cause().getCause());
+      assertTrue(ctx.cause().getMessage().contains(Unprintable.class.getName()),
+          ctx.cause().getMessage());
+      assertSame(thrown, recorder.out.get(), "what left the filter");
     }
   }
 

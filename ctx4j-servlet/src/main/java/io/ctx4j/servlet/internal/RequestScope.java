@@ -166,17 +166,38 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
     if (failure == null) {
       return new RequestCanceledException(Reason.CLIENT_DISCONNECTED, null, null);
     }
-    // A bounded walk: a cause chain may be cyclic.
-    Throwable x = failure;
-    for (int i = 0; i < 16 && x != null; i++, x = x.getCause()) {
-      if (x instanceof IOException) {
-        return new RequestCanceledException(Reason.CLIENT_DISCONNECTED, failure.toString(), failure);
+    Reason reason = Reason.REQUEST_FAILED;
+    try {
+      // A bounded walk: a cause chain may be cyclic.
+      Throwable x = failure;
+      for (int i = 0; i < 16 && x != null; i++, x = x.getCause()) {
+        if (x instanceof IOException) {
+          reason = Reason.CLIENT_DISCONNECTED;
+          break;
+        }
+        if (x instanceof TimeoutException) {
+          break;
+        }
       }
-      if (x instanceof TimeoutException) {
-        break;
-      }
+    } catch (Throwable hostile) {
+      // An overridden getCause that throws: what the walk found before it decides.
     }
-    return new RequestCanceledException(Reason.REQUEST_FAILED, failure.toString(), failure);
+    return new RequestCanceledException(reason, describe(failure), failure);
+  }
+
+  /**
+   * Returns {@code t.toString()}, or its class name if that throws: an exception whose own
+   * {@code getMessage} fails must not keep the request it ends from ending.
+   *
+   * @param t a throwable
+   * @return a one-line description, never null
+   */
+  public static String describe(Throwable t) {
+    try {
+      return String.valueOf(t.toString());
+    } catch (Throwable hostile) {
+      return t.getClass().getName() + " (its toString threw " + hostile.getClass().getName() + ")";
+    }
   }
 
   /** The async cycle completed: the request is over. */
