@@ -547,11 +547,12 @@ public final class ContextServletFilter implements Filter {
 
   /**
    * A container-initiated dispatch is returning: the request is over unless async goes on. What
-   * the request answers here may come from a wrapper in front: if it throws anything but the
-   * container's {@code IllegalStateException}, the filter can no longer tell whether async goes
-   * on, and ends the request now rather than leave its context (with its timer or its share of a
-   * deadline) to outlive it. The throwable then goes on to the container, suppressed by the
-   * chain's own failure if there is one.
+   * the request answers here may come from a wrapper in front: if {@code isAsyncStarted()} throws,
+   * or {@code getAsyncContext()} or {@code addListener} throws anything but the container's {@code
+   * IllegalStateException} of a cycle that completed meanwhile, the filter can no longer tell
+   * whether async goes on, and ends the request now rather than leave its context (with its timer
+   * or its share of a deadline) to outlive it. The throwable then goes on to the container, or is
+   * added as suppressed to the chain's own failure if there is one.
    */
   private static void afterDispatch(
       ServletRequest request, RequestScope scope, ScopedRequest scoped, Throwable failure) {
@@ -560,15 +561,21 @@ public final class ContextServletFilter implements Filter {
     Throwable refused = null;
     try {
       over = !request.isAsyncStarted();
-      if (!over) {
-        first = scope.listenTo(request.getAsyncContext());
-      }
-    } catch (IllegalStateException e) {
-      // The cycle completed in another thread while this dispatch was returning.
-      over = true;
     } catch (Throwable x) {
+      // Containers answer this without throwing, whatever the state: a wrapper in front failed.
       over = true;
       refused = x;
+    }
+    if (!over) {
+      try {
+        first = scope.listenTo(request.getAsyncContext());
+      } catch (IllegalStateException e) {
+        // The cycle completed in another thread while this dispatch was returning.
+        over = true;
+      } catch (Throwable x) {
+        over = true;
+        refused = x;
+      }
     }
     if (!over) {
       if (first) {

@@ -37,7 +37,10 @@ public final class RequestCanceledException extends RuntimeException {
      * the exchange failed; the cause is the container's exception where it gave one.
      */
     CLIENT_DISCONNECTED("client disconnected"),
-    /** The container reported a failure of the request other than a disconnect (cause attached). */
+    /**
+     * The container reported a failure of the request other than a disconnect, or a request
+     * wrapper in front of the filter threw when asked whether async goes on (cause attached).
+     */
     REQUEST_FAILED("request failed"),
     /** The async timeout ({@code AsyncContext.setTimeout}) fired. */
     ASYNC_TIMEOUT("async timeout"),

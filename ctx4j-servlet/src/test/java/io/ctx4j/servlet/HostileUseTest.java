@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.ctx4j.Context;
 import io.ctx4j.concurrent.CurrentContext;
+import io.ctx4j.internal.CoreInternals;
 import io.ctx4j.servlet.RequestCanceledException.Reason;
 import jakarta.servlet.AsyncContext;
 import jakarta.servlet.DispatcherType;
@@ -431,6 +432,8 @@ class HostileUseTest {
   /** Where a wrapper in front of the filter fails when the filter asks it whether async goes on. */
   private enum Refusal {
     IS_ASYNC_STARTED,
+    /** An IllegalStateException, which the filter must not take for the container's. */
+    IS_ASYNC_STARTED_ILLEGAL_STATE,
     GET_ASYNC_CONTEXT,
     ADD_LISTENER
   }
@@ -444,7 +447,7 @@ class HostileUseTest {
     return new HttpServletRequestWrapper(req) {
       @Override
       public boolean isAsyncStarted() {
-        if (how == Refusal.IS_ASYNC_STARTED) {
+        if (how == Refusal.IS_ASYNC_STARTED || how == Refusal.IS_ASYNC_STARTED_ILLEGAL_STATE) {
           throw x;
         }
         return true;
@@ -469,7 +472,9 @@ class HostileUseTest {
   /**
    * A wrapper in front of the filter that throws when the filter asks, after the chain, whether
    * async goes on (or refuses its listener): the request ends at once, as a failed request, and
-   * what the wrapper threw goes on to the container. Before, the request's context was never
+   * what the wrapper threw goes on to the container; if the handler threw too, the request ends
+   * as a handler failure, and the wrapper's throwable is suppressed by the handler's. Nothing stays
+   * registered on the root but the shared deadlines. Before, the request's context was never
    * ended: a child of the root until shutdown, or a share of a deadline until that passed.
    */
   @ParameterizedTest
@@ -483,28 +488,57 @@ class HostileUseTest {
               : ContextServletFilter.builder().maxTimeout(max).build();
       Recorder recorder = new Recorder(filter);
       AtomicReference<Refusal> how = new AtomicReference<>();
-      AtomicReference<RuntimeException> thrown = new AtomicReference<>();
+      AtomicReference<RuntimeException> refusal = new AtomicReference<>();
+      AtomicReference<RuntimeException> handlerFailure = new AtomicReference<>();
       Filter front =
           (rq, rs, chain) ->
               recorder.doFilter(
-                  refusing((HttpServletRequest) rq, how.get(), thrown.get()), rs, chain);
+                  refusing((HttpServletRequest) rq, how.get(), refusal.get()), rs, chain);
       AtomicReference<Context> seen = new AtomicReference<>();
-      try (Containers.Running server =
-          c.start(front, new TestServlet((req, res) -> seen.set(CurrentContext.get())))) {
-        for (Refusal r : Refusal.values()) {
-          how.set(r);
-          thrown.set(new UnsupportedOperationException("refused: " + r));
-          seen.set(null);
-          recorder.out.set(null);
-          get(server.port, "/x");
-          Context ctx = seen.get();
-          assertNotNull(ctx, r + ": the handler ran");
-          assertEquals(max != null, ctx.deadline().isPresent(), r + ": " + max);
-          awaitEnd(ctx);
-          assertEquals(Reason.REQUEST_FAILED, reason(ctx), r + ": " + ctx.cause());
-          assertSame(thrown.get(), ctx.cause().getCause(), r.toString());
-          assertSame(thrown.get(), recorder.out.get(), r + ": what left the filter");
+      TestServlet servlet =
+          new TestServlet(
+              (req, res) -> {
+                seen.set(CurrentContext.get());
+                if (handlerFailure.get() != null) {
+                  throw handlerFailure.get();
+                }
+              });
+      try (Containers.Running server = c.start(front, servlet)) {
+        for (boolean handlerFails : new boolean[] {false, true}) {
+          for (Refusal r : Refusal.values()) {
+            String what = r + (handlerFails ? " after a handler failure" : "") + ", max " + max;
+            how.set(r);
+            refusal.set(
+                r == Refusal.IS_ASYNC_STARTED_ILLEGAL_STATE
+                    ? new IllegalStateException("refused: " + r)
+                    : new UnsupportedOperationException("refused: " + r));
+            handlerFailure.set(handlerFails ? new IllegalArgumentException("handler") : null);
+            seen.set(null);
+            recorder.out.set(null);
+            get(server.port, "/x");
+            Context ctx = seen.get();
+            assertNotNull(ctx, what + ": the handler ran");
+            assertEquals(max != null, ctx.deadline().isPresent(), what);
+            awaitEnd(ctx);
+            if (handlerFails) {
+              assertEquals(Reason.HANDLER_FAILED, reason(ctx), what + ": " + ctx.cause());
+              assertSame(handlerFailure.get(), ctx.cause().getCause(), what);
+              assertSame(handlerFailure.get(), recorder.out.get(), what + ": what left the filter");
+              assertEquals(
+                  List.of(refusal.get()),
+                  List.of(recorder.out.get().getSuppressed()),
+                  what + ": suppressed");
+            } else {
+              assertEquals(Reason.REQUEST_FAILED, reason(ctx), what + ": " + ctx.cause());
+              assertSame(refusal.get(), ctx.cause().getCause(), what);
+              assertSame(refusal.get(), recorder.out.get(), what + ": what left the filter");
+            }
+          }
         }
+        assertEquals(
+            filter.sharedDeadlinesKept(),
+            CoreInternals.registrationCount(filter.root()),
+            "request contexts left registered on the server root, max " + max);
       }
     }
   }
