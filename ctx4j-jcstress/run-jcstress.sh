@@ -13,6 +13,11 @@
 #   --canary  runs only the planted-bug canaries, which MUST fail; exits 0 when jcstress caught
 #             them, non-zero when it did not (the harness has lost its teeth).
 #
+# ASSERTS=1 adds -ea to the tested JVMs (--quick and --canary; --full passes it to every
+# configuration), so that the invariants the code checks with assert are checked under the races
+# too. Off by default: an assert's extra reads can order memory accesses that the code alone does
+# not, and the point of the default run is the code as shipped.
+#
 # The JVM is $JAVA_HOME/bin/java if JAVA_HOME is set, else java on the PATH. The jar is built if
 # missing (set REBUILD=1 to force). Reports go to ctx4j-jcstress/target/jcstress-results/<mode>*.
 # Exit status: 0 when every test passed, non-zero on any failure or error.
@@ -68,6 +73,11 @@ run() {
 
 # One JVM mode instead of jcstress's matrix: the matrix costs ~14 forks per test on JDK 25.
 quick_jvm="-XX:+UseParallelGC -XX:+UnlockDiagnosticVMOptions -XX:+StressLCM -XX:+StressGCM -XX:+StressIGVN -XX:+StressCCP"
+full_extra=()
+if [[ "${ASSERTS:-0}" == 1 ]]; then
+  quick_jvm="$quick_jvm -ea"
+  full_extra=(-jvmArgsPrepend -ea)
+fi
 start=$SECONDS
 case "$mode" in
   quick)
@@ -77,7 +87,7 @@ case "$mode" in
     exit $status
     ;;
   full)
-    run full -m default "${selection[@]}" "$@"
+    run full -m default ${full_extra[@]+"${full_extra[@]}"} "${selection[@]}" "$@"
     echo "full mode: $((SECONDS - start)) s" >&2
     ;;
   canary)
