@@ -92,7 +92,9 @@ final class ContextTask<T> extends CompletableFuture<T> implements RunnableFutur
   void handTo(Executor executor) {
     try {
       executor.execute(this);
-    } catch (RuntimeException | Error e) {
+    } catch (Throwable e) {
+      // Any throwable: an executor may throw a checked exception it does not declare (Kotlin, a
+      // sneaky rethrow), and the task would stay on its parent's cancel tree. Rethrown as it is.
       abandon();
       throw e;
     }
