@@ -533,7 +533,7 @@ public final class TaskGroup implements AutoCloseable {
     CompletableFuture<T> result = new CompletableFuture<>();
     try {
       executor.execute(() -> run(task, result));
-    } catch (RuntimeException | Error e) {
+    } catch (Throwable e) { // not only unchecked: an executor may throw a checked one undeclared
       finish();
       throw e;
     }

@@ -1,5 +1,6 @@
 package io.ctx4j.taskgroup;
 
+import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -19,6 +20,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -367,6 +369,52 @@ class TaskGroupBehaviourTest {
       g.await(); // nothing is active, nothing failed
       assertFalse(g.toString().contains("active=1"), g.toString());
     }
+  }
+
+  /**
+   * An executor may throw a checked exception it does not declare (Kotlin, Groovy, a sneaky-throw
+   * helper): the slot is given back as for a rejection, else await() and close() never return.
+   */
+  @Test
+  void anExecutorThrowingACheckedExceptionSneakilyGivesTheSlotBack() throws Exception {
+    IOException refused = new IOException("refused, undeclared");
+    TaskGroup g =
+        TaskGroup.builder(Context.background())
+            .executor(
+                r -> {
+                  throw TaskGroupBehaviourTest.<RuntimeException>sneaky(refused);
+                })
+            .limit(1)
+            .build();
+    assertSame(refused, assertThrows(IOException.class, () -> g.go(ctx -> 1)));
+    assertSame(
+        refused,
+        assertThrows(IOException.class, () -> g.tryGo(ctx -> 1), "the slot must be free: " + g));
+    ExecutorService waiter = // a daemon, left blocked if the slot leaked
+        Executors.newSingleThreadExecutor(
+            r -> {
+              Thread t = new Thread(r);
+              t.setDaemon(true);
+              return t;
+            });
+    try {
+      Future<Void> awaited =
+          waiter.submit(
+              () -> {
+                g.await();
+                return null;
+              });
+      assertDoesNotThrow(() -> awaited.get(10, TimeUnit.SECONDS), "await() must return: " + g);
+    } finally {
+      waiter.shutdown();
+    }
+    g.close();
+    assertFalse(g.toString().contains("active=1"), g.toString());
+  }
+
+  @SuppressWarnings("unchecked")
+  private static <E extends Throwable> E sneaky(Throwable t) throws E {
+    throw (E) t;
   }
 
   /**
