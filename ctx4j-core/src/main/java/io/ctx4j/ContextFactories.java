@@ -100,7 +100,7 @@ final class ContextFactories {
     if (!t.isDone()) {
       try {
         t.start(source, deadline, nanos);
-      } catch (RuntimeException | Error e) {
+      } catch (Throwable e) { // even a checked one, thrown undeclared by a custom TimeSource
         t.cancel(); // never returned: release its registration with the parent, then report
         throw e;
       }

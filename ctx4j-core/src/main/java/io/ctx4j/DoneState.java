@@ -36,14 +36,14 @@ final class DoneState {
     ContextException e;
     try {
       e = foreign.err();
-    } catch (RuntimeException ex) {
+    } catch (Exception ex) { // not only unchecked: a foreign context may throw one undeclared
       // It ran our callback, so it is done; a broken err() must not leave the child live forever.
       e = null;
     }
     Throwable c;
     try {
       c = foreign.cause();
-    } catch (RuntimeException ex) {
+    } catch (Exception ex) {
       c = null;
     }
     boolean timeout = e != null && e.isTimeout();

@@ -9,10 +9,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.params.provider.Arguments.arguments;
 
 import io.ctx4j.blackbox.Fixtures;
+import io.ctx4j.internal.CoreInternals;
 import io.ctx4j.internal.TimerThread;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Optional;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
@@ -265,24 +267,41 @@ class BadInputTest {
     assertSame(Context.CANCELED, timer.err());
   }
 
-  /**
-   * A time source whose schedule() throws: the exception reaches the caller, and the timeout that
-   * was never returned must not stay registered with its parent.
-   */
+  /** The same when err() and cause() throw a checked exception they do not declare. */
   @Test
-  void aTimeSourceWhoseScheduleThrowsLeavesNothingRegistered() {
+  void aCustomParentWhoseErrAndCauseThrowSneakilyStillCancelsItsChildren() {
+    Fixtures.CustomContext bad =
+        new Fixtures.CustomContext(null, Fixtures.Misbehaviour.ERR_AND_CAUSE_THROW_SNEAKILY_ONCE_DONE);
+    CancelableContext child = Context.withCancel(bad);
+    CancelableContext timer = Context.withTimeout(bad, HOUR);
+    assertTrue(bad.finish(Context.DEADLINE_EXCEEDED, null), "the failure must stay in ctx4j");
+    assertSame(Context.CANCELED, child.err(), "done, with the error of a parent that cannot say which");
+    assertSame(Context.CANCELED, timer.err());
+  }
+
+  static Stream<Throwable> scheduleFailures() {
+    return Stream.of(
+        new IllegalStateException("schedule is broken"),
+        new TimeoutException("undeclared: thrown sneakily, as Kotlin or Groovy code may"));
+  }
+
+  /**
+   * A time source whose schedule() throws, even a checked exception: the exception reaches the
+   * caller, and the timeout that was never returned must not stay registered with its parent.
+   */
+  @ParameterizedTest
+  @MethodSource("scheduleFailures")
+  void aTimeSourceWhoseScheduleThrowsLeavesNothingRegistered(Throwable failure) {
     TimeSource broken =
         Fixtures.timeSource(
             () -> EPOCH,
             (deadline, action) -> {
-              throw new IllegalStateException("schedule is broken");
+              throw Fixtures.<RuntimeException>sneaky(failure);
             });
     CancelableContext parent = Context.withCancel(BG);
     Context clocked = Context.withTimeSource(parent, broken);
-    IllegalStateException e =
-        assertThrows(IllegalStateException.class, () -> Context.withTimeout(clocked, HOUR));
-    assertEquals("schedule is broken", e.getMessage());
-    assertEquals(0, ((CancelStateMachine) parent).registrationCount(), "the failed timeout stayed registered");
+    assertSame(failure, assertThrows(failure.getClass(), () -> Context.withTimeout(clocked, HOUR)));
+    assertEquals(0, CoreInternals.registrationCount(parent), "the failed timeout stayed registered");
   }
 
   /**

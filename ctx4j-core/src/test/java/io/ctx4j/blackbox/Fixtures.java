@@ -10,6 +10,7 @@ import io.ctx4j.Key;
 import io.ctx4j.ManualTimeSource;
 import io.ctx4j.Registration;
 import io.ctx4j.TimeSource;
+import java.io.IOException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -152,6 +153,15 @@ public final class Fixtures {
     assertEquals(0, registrations.getAsInt());
   }
 
+  /**
+   * Throws {@code t}, even a checked exception, from code that does not declare it: what Kotlin,
+   * Groovy or a sneaky-throw helper can do. Write {@code throw Fixtures.<RuntimeException>sneaky(t)}.
+   */
+  @SuppressWarnings("unchecked")
+  public static <E extends Throwable> E sneaky(Throwable t) throws E {
+    throw (E) t;
+  }
+
   /** How a {@link CustomContext} misbehaves, for the bad-input tests. */
   public enum Misbehaviour {
     NONE,
@@ -160,6 +170,8 @@ public final class Fixtures {
     STOP_THROWS,
     CAUSE_THROWS,
     ERR_THROWS_ONCE_DONE,
+    /** err() and cause() throw a checked exception they do not declare, once done. */
+    ERR_AND_CAUSE_THROW_SNEAKILY_ONCE_DONE,
     DEADLINE_RETURNS_NULL
   }
 
@@ -220,6 +232,9 @@ public final class Fixtures {
       if (misbehaviour == Misbehaviour.ERR_THROWS_ONCE_DONE && err != null) {
         throw new IllegalStateException("err() is broken");
       }
+      if (misbehaviour == Misbehaviour.ERR_AND_CAUSE_THROW_SNEAKILY_ONCE_DONE && err != null) {
+        throw Fixtures.<RuntimeException>sneaky(new IOException("err() is broken"));
+      }
       return err;
     }
 
@@ -227,6 +242,9 @@ public final class Fixtures {
     public Throwable cause() {
       if (misbehaviour == Misbehaviour.CAUSE_THROWS) {
         throw new IllegalStateException("cause() is broken");
+      }
+      if (misbehaviour == Misbehaviour.ERR_AND_CAUSE_THROW_SNEAKILY_ONCE_DONE && err != null) {
+        throw Fixtures.<RuntimeException>sneaky(new IOException("cause() is broken"));
       }
       return err == null ? null : cause;
     }
