@@ -342,7 +342,7 @@ public final class ContextHttp {
       }
       try {
         sendHop(request, null, 0);
-      } catch (RuntimeException | Error e) {
+      } catch (Throwable e) { // even a checked one, thrown undeclared by the caller's objects
         // Thrown by the client before anything was sent (a bad request): the caller gets it as
         // send/sendAsync always threw it; nothing may stay registered.
         release();
@@ -410,13 +410,13 @@ public final class ContextHttp {
       HttpRequest next;
       try {
         next = redirected(hop.request, response.statusCode(), h.redirectTo);
-      } catch (RuntimeException e) {
+      } catch (Throwable e) { // any: escaping here it is lost and the call never ends
         result.completeExceptionally(e);
         return;
       }
       try {
         sendHop(next, seen, hop.redirects + 1);
-      } catch (RuntimeException | Error e) {
+      } catch (Throwable e) { // any: escaping here it is lost and the call never ends
         result.completeExceptionally(e);
       }
     }
@@ -634,7 +634,7 @@ public final class ContextHttp {
       HttpResponse.BodySubscriber<T> d;
       try {
         d = call.handler.apply(info);
-      } catch (RuntimeException | Error e) {
+      } catch (Throwable e) { // even a checked one, thrown undeclared
         call.release();
         throw e;
       }
@@ -760,7 +760,7 @@ public final class ContextHttp {
       }
       try {
         downstream.onSubscribe(new CallerSubscription(this, s));
-      } catch (RuntimeException | Error e) {
+      } catch (Throwable e) { // even a checked one, thrown undeclared
         call.release();
         throw e;
       } finally {
@@ -831,7 +831,7 @@ public final class ContextHttp {
       }
       try {
         downstream.onNext(item);
-      } catch (RuntimeException | Error e) {
+      } catch (Throwable e) { // even a checked one, thrown undeclared
         handler.call.release();
         throw e;
       } finally {
