@@ -233,7 +233,7 @@ public final class ContextOkHttp {
     } catch (IOException e) {
       release.now();
       throw ctx.err() != null ? ended(ctx, e) : e;
-    } catch (RuntimeException | Error e) {
+    } catch (Throwable e) { // even a checked one, thrown undeclared by a later interceptor
       release.now();
       throw e;
     }

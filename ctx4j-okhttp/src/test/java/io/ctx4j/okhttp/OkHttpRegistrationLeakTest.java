@@ -2,6 +2,7 @@ package io.ctx4j.okhttp;
 
 import static io.ctx4j.testing.RequestMix.way;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -26,7 +27,9 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import okhttp3.Call;
+import okhttp3.Interceptor;
 import okhttp3.OkHttpClient;
 import okhttp3.Request;
 import okhttp3.Response;
@@ -34,6 +37,8 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * No call leaves a registration on a long-lived context, however it ends.
@@ -141,6 +146,37 @@ class OkHttpRegistrationLeakTest {
       assertEquals("hello", r.body().string()); // read to the end (string() closes it too)
       assertEquals(0, CoreInternals.registrationCount(longLived));
     }
+  }
+
+  /**
+   * An interceptor after ctx4j's that throws a checked exception other than IOException, undeclared
+   * (Kotlin, a sneaky-throw helper): the caller gets it as thrown, and the call's registration goes,
+   * even when a network interceptor drops a response whose body is still open. (OkHttp 5.5.1 ends
+   * the call itself in each case; ctx4j's interceptor releases it too, not relying on that.)
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"application", "network", "network, after the response"})
+  void anInterceptorThrowingACheckedExceptionSneakilyLeavesNoRegistration(String where) {
+    TimeoutException failure = new TimeoutException("a user interceptor gave up");
+    Interceptor throwing =
+        chain -> {
+          if (where.endsWith("response")) {
+            chain.proceed(chain.request()); // dropped, its body open
+          }
+          throw OkHttpRegistrationLeakTest.<RuntimeException>sneaky(failure);
+        };
+    OkHttpClient.Builder b = client.newBuilder();
+    OkHttpClient failing =
+        (where.startsWith("network") ? b.addNetworkInterceptor(throwing) : b.addInterceptor(throwing))
+            .build();
+    Call call = failing.newCall(get("/big", longLived));
+    assertSame(failure, assertThrows(TimeoutException.class, call::execute));
+    assertEquals(0, CoreInternals.registrationCount(longLived), "the failed call kept its registration");
+  }
+
+  @SuppressWarnings("unchecked")
+  private static <E extends Throwable> E sneaky(Throwable t) throws E {
+    throw (E) t;
   }
 
   @Test
