@@ -292,7 +292,7 @@ public final class ContextStatements {
       try {
         // Last: if ctx is already done the loop starts at once, and it may see the whole binding.
         b.registration = Context.afterFunc(ctx, b::cancelUntilOver);
-      } catch (RuntimeException | Error e) {
+      } catch (Throwable e) { // even a checked one, thrown undeclared by a foreign context
         b.restoreTimeout(e);
         throw e;
       }

@@ -3,6 +3,7 @@ package io.ctx4j.jdbc;
 import static io.ctx4j.jdbc.TestDb.freshStatementTimeout;
 import static io.ctx4j.jdbc.TestDb.sum;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -10,10 +11,13 @@ import io.ctx4j.CancelableContext;
 import io.ctx4j.Context;
 import io.ctx4j.DeadlineExceededException;
 import io.ctx4j.Registration;
+import io.ctx4j.testing.ForeignContext;
+import java.io.IOException;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
+import java.time.Instant;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -90,6 +94,35 @@ class QueryTimeoutRestoreTest extends H2Test {
   }
 
   // A RuntimeException or Error of the body: ExecuteOutcomesTest#runtimeExceptionsAndErrors...
+
+  /**
+   * A foreign context whose onDone throws a checked exception it does not declare (Kotlin, a
+   * sneaky-throw helper): the caller gets it as thrown, and the timeout set for it is taken back.
+   */
+  @Test
+  void theTimeoutIsTakenBackWhenAForeignContextRefusesTheCancelHookSneakily() throws Exception {
+    IOException failure = new IOException("onDone broken");
+    Context foreign =
+        new ForeignContext(Instant.now().plusSeconds(30)) {
+          @Override
+          public Registration onDone(Runnable callback) {
+            throw QueryTimeoutRestoreTest.<RuntimeException>sneaky(failure);
+          }
+        };
+    try (Statement st = connection.createStatement()) {
+      assertSame(
+          failure,
+          assertThrows(
+              IOException.class,
+              () -> ContextStatements.execute(foreign, st, Statement::getQueryTimeout)));
+      assertNoTimeoutLeft(st);
+    }
+  }
+
+  @SuppressWarnings("unchecked")
+  private static <E extends Throwable> E sneaky(Throwable t) throws E {
+    throw (E) t;
+  }
 
   @Test
   void theTimeoutIsTakenBackWhenTheBodyClosesTheStatement() throws Exception {
