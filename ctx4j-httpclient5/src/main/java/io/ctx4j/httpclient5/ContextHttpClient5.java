@@ -240,7 +240,7 @@ public final class ContextHttpClient5 {
           chain.proceed(
               request,
               new ExecChain.Scope(scope.exchangeId, scope.route, scope.originalRequest, runtime, http));
-    } catch (IOException | HttpException | RuntimeException | Error e) {
+    } catch (Throwable e) { // even a checked one, thrown undeclared by an interceptor
       pauses.close();
       registration.stop();
       // The client discards the endpoint of its own runtime on failure; ours holds it instead.

@@ -3,6 +3,7 @@ package io.ctx4j.httpclient5;
 import static io.ctx4j.testing.RequestMix.way;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -17,10 +18,14 @@ import java.time.Duration;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.hc.client5.http.classic.methods.HttpGet;
+import org.apache.hc.client5.http.config.RequestConfig;
 import org.apache.hc.client5.http.impl.classic.CloseableHttpClient;
 import org.apache.hc.client5.http.impl.classic.CloseableHttpResponse;
 import org.apache.hc.client5.http.impl.classic.HttpClients;
+import org.apache.hc.client5.http.impl.io.PoolingHttpClientConnectionManagerBuilder;
 import org.apache.hc.core5.http.ContentType;
 import org.apache.hc.core5.http.io.entity.ByteArrayEntity;
 import org.apache.hc.core5.http.io.entity.EntityUtils;
@@ -121,6 +126,57 @@ class HttpClient5RegistrationLeakTest {
                 () -> client.execute(new HttpGet(refused), ContextHttpClient5.clientContext(longLived), r -> null))));
     assertEquals(0, CoreInternals.registrationCount(longLived), "registrations left after " + MANY + " requests");
     System.out.printf("httpclient5: %s%nregistrations left: %d%n", report, CoreInternals.registrationCount(longLived));
+  }
+
+  /**
+   * A response interceptor of the caller's that throws a checked exception it does not declare
+   * (Kotlin, a sneaky-throw helper) once the connection is leased: the caller gets it as thrown,
+   * and neither the registration nor the connection stays (one connection in all here: a kept one
+   * would make the next request wait for it until its timeout).
+   */
+  @Test
+  void anInterceptorThrowingACheckedExceptionSneakilyLeavesNoRegistrationNorConnection()
+      throws Exception {
+    TimeoutException failure = new TimeoutException("a user interceptor gave up");
+    AtomicBoolean fail = new AtomicBoolean(true);
+    try (CloseableHttpClient failing =
+        ContextHttpClient5.install(HttpClients.custom())
+            .setConnectionManager(
+                PoolingHttpClientConnectionManagerBuilder.create()
+                    .setMaxConnTotal(1)
+                    .setMaxConnPerRoute(1)
+                    .build())
+            .setDefaultRequestConfig(
+                RequestConfig.custom()
+                    .setConnectionRequestTimeout(org.apache.hc.core5.util.Timeout.ofSeconds(10))
+                    .build())
+            .addResponseInterceptorLast(
+                (response, entity, context) -> {
+                  if (fail.getAndSet(false)) {
+                    throw HttpClient5RegistrationLeakTest.<RuntimeException>sneaky(failure);
+                  }
+                })
+            .build()) {
+      HttpGet get = new HttpGet(server.url("/"));
+      assertSame(
+          failure,
+          assertThrows(
+              TimeoutException.class,
+              () -> failing.execute(get, ContextHttpClient5.clientContext(longLived), r -> null)));
+      assertEquals(0, CoreInternals.registrationCount(longLived), "the failed request kept its registration");
+      assertEquals(
+          "hello",
+          failing.execute(
+              new HttpGet(server.url("/")),
+              ContextHttpClient5.clientContext(longLived),
+              r -> EntityUtils.toString(r.getEntity())),
+          "the connection of the failed request must be free");
+    }
+  }
+
+  @SuppressWarnings("unchecked")
+  private static <E extends Throwable> E sneaky(Throwable t) throws E {
+    throw (E) t;
   }
 
   @Test
