@@ -411,12 +411,14 @@ public final class ContextHttp {
       try {
         next = redirected(hop.request, response.statusCode(), h.redirectTo);
       } catch (Throwable e) { // any: escaping here it is lost and the call never ends
+        release(); // before the caller wakes, not after, in the result's own callback
         result.completeExceptionally(e);
         return;
       }
       try {
         sendHop(next, seen, hop.redirects + 1);
       } catch (Throwable e) { // any: escaping here it is lost and the call never ends
+        release();
         result.completeExceptionally(e);
       }
     }
