@@ -18,15 +18,12 @@ import io.ctx4j.Registration;
 import io.ctx4j.concurrent.internal.Binding;
 import io.ctx4j.internal.CoreInternals;
 import java.io.IOException;
-import java.io.InputStream;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.MethodType;
 import java.lang.ref.WeakReference;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Method;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -52,9 +49,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Supplier;
-import java.util.jar.JarEntry;
 import java.util.jar.JarFile;
-import java.util.zip.ZipFile;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -881,36 +876,14 @@ class BindingAdversarialTest {
         Class<?> c = findLoadedClass(name);
         if (c == null) {
           try {
-            byte[] bytes = read(codeSource(CurrentContext.class), name, JarFile.baseVersion());
+            byte[] bytes = CopiedClasses.read(
+                    CopiedClasses.codeSource(CurrentContext.class), name, JarFile.baseVersion());
             c = defineClass(name, bytes, 0, bytes.length);
           } catch (Exception e) {
             throw new ClassNotFoundException(name, e);
           }
         }
         return c;
-      }
-    }
-  }
-
-  private static Path codeSource(Class<?> c) throws Exception {
-    return Path.of(c.getProtectionDomain().getCodeSource().getLocation().toURI());
-  }
-
-  /** A class's bytes from a class directory, or from a jar as seen by the given runtime version. */
-  private static byte[] read(Path root, String className, Runtime.Version version)
-      throws IOException {
-    String entry = className.replace('.', '/') + ".class";
-    if (Files.isDirectory(root)) {
-      Path file = root.resolve(entry);
-      return Files.exists(file) ? Files.readAllBytes(file) : null;
-    }
-    try (JarFile jar = new JarFile(root.toFile(), true, ZipFile.OPEN_READ, version)) {
-      JarEntry e = jar.getJarEntry(entry);
-      if (e == null) {
-        return null;
-      }
-      try (InputStream in = jar.getInputStream(e)) {
-        return in.readAllBytes();
       }
     }
   }
@@ -1104,7 +1077,7 @@ class BindingAdversarialTest {
   private static WeakReference<ClassLoader> deployBindAndUndeploy(PooledThread pooled)
       throws Exception {
     ClassLoader app =
-        new RuntimeLayerLoader(List.of(codeSource(Context.class), codeSource(CurrentContext.class)));
+        CopiedClasses.loaderOf(Runtime.version(), Context.class, CurrentContext.class);
     Class<?> contextType = app.loadClass("io.ctx4j.Context");
     Class<?> currentType = app.loadClass("io.ctx4j.concurrent.CurrentContext");
     Class<?> keyType = app.loadClass("io.ctx4j.Key");
@@ -1152,31 +1125,6 @@ class BindingAdversarialTest {
         });
     assertEquals("true true threw IOException", seen.get());
     return new WeakReference<>(app);
-  }
-
-  /** Loads classes from class directories or jars as the running JDK sees them (versioned). */
-  private static final class RuntimeLayerLoader extends ClassLoader {
-    private final List<Path> roots;
-
-    RuntimeLayerLoader(List<Path> roots) {
-      super(ClassLoader.getPlatformClassLoader());
-      this.roots = roots;
-    }
-
-    @Override
-    protected Class<?> findClass(String name) throws ClassNotFoundException {
-      try {
-        for (Path root : roots) {
-          byte[] bytes = read(root, name, Runtime.version());
-          if (bytes != null) {
-            return defineClass(name, bytes, 0, bytes.length);
-          }
-        }
-      } catch (IOException e) {
-        throw new ClassNotFoundException(name, e);
-      }
-      throw new ClassNotFoundException(name);
-    }
   }
 
   // ------------------------------------------------ executor decorators and rejected tasks

@@ -6,16 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.ctx4j.Context;
-import java.io.IOException;
-import java.io.InputStream;
 import java.lang.ref.WeakReference;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.jar.JarEntry;
 import java.util.jar.JarFile;
-import java.util.zip.ZipFile;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -43,15 +36,7 @@ class ClassLoaderLeakTest {
   /** Loads ctx4j-core and ctx4j-concurrent again, as an application's own class loader would. */
   private static WeakReference<ClassLoader> bindThroughACopyOfCtx4j() throws Exception {
     ClassLoader app =
-        new BaseLayerLoader(
-            List.of(
-                Path.of(Context.class.getProtectionDomain().getCodeSource().getLocation().toURI()),
-                Path.of(
-                    CurrentContext.class
-                        .getProtectionDomain()
-                        .getCodeSource()
-                        .getLocation()
-                        .toURI())));
+        CopiedClasses.loaderOf(JarFile.baseVersion(), Context.class, CurrentContext.class);
     Class<?> contextType = app.loadClass("io.ctx4j.Context");
     assertNotSame(Context.class, contextType, "not a copy: the test would prove nothing");
     assertEquals(
@@ -64,51 +49,5 @@ class ClassLoaderLeakTest {
         .invoke(null, background, (Runnable) () -> ran.set(true));
     assertTrue(ran.get());
     return new WeakReference<>(app);
-  }
-
-  /**
-   * Defines classes from jars (their base layer, whatever JDK runs) or class directories, with the
-   * platform loader as parent, so none of them comes from the test's own class path.
-   */
-  private static final class BaseLayerLoader extends ClassLoader {
-    private final List<Path> roots;
-
-    BaseLayerLoader(List<Path> roots) {
-      super(ClassLoader.getPlatformClassLoader());
-      this.roots = roots;
-    }
-
-    @Override
-    protected Class<?> findClass(String name) throws ClassNotFoundException {
-      String entry = name.replace('.', '/') + ".class";
-      try {
-        for (Path root : roots) {
-          byte[] bytes = read(root, entry);
-          if (bytes != null) {
-            return defineClass(name, bytes, 0, bytes.length);
-          }
-        }
-      } catch (IOException e) {
-        throw new ClassNotFoundException(name, e);
-      }
-      throw new ClassNotFoundException(name);
-    }
-
-    private static byte[] read(Path root, String entry) throws IOException {
-      if (Files.isDirectory(root)) {
-        Path file = root.resolve(entry);
-        return Files.exists(file) ? Files.readAllBytes(file) : null;
-      }
-      try (JarFile jar =
-          new JarFile(root.toFile(), false, ZipFile.OPEN_READ, JarFile.baseVersion())) {
-        JarEntry e = jar.getJarEntry(entry);
-        if (e == null) {
-          return null;
-        }
-        try (InputStream in = jar.getInputStream(e)) {
-          return in.readAllBytes();
-        }
-      }
-    }
   }
 }
