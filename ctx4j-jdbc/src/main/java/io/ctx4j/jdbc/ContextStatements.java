@@ -61,6 +61,11 @@ import java.util.concurrent.locks.ReentrantLock;
  * cancel that fails because the body already closed the statement is not reported: nothing was left
  * to cancel.
  *
+ * <p>A context implemented outside ctx4j whose {@code onDone}, or whose registration's {@code
+ * stop()}, throws makes the call throw what it threw, unchanged, after ending the work all the
+ * same: the timeout is put back, and a hook that the context kept anyway finds the work over and
+ * never cancels what the statement runs next.
+ *
  * <h2>Connections</h2>
  *
  * Where the driver keeps the timeout per connection, the save and restore of the timeout nest
@@ -240,7 +245,9 @@ public final class ContextStatements {
    * section: a cancel in flight finishes before it (the end waits for the lock), and no cancel
    * starts after it (the loop sees {@code over}). The loop's 20 ms pause is outside the lock and is
    * cut short by {@code overSignal}. {@code cancelFailure} is written by the loop under the lock
-   * and read by the end after it has set {@code over}, so it is complete when read.
+   * and read by the end after it has set {@code over}, so it is complete when read. A registration
+   * that fails (a foreign {@code onDone} or {@code stop()} that throws) ends the work as well,
+   * before its throwable goes on: the context may have kept the hook, which may still run.
    */
   private static final class Binding implements Registration {
     private final Context ctx;
@@ -293,7 +300,7 @@ public final class ContextStatements {
         // Last: if ctx is already done the loop starts at once, and it may see the whole binding.
         b.registration = Context.afterFunc(ctx, b::cancelUntilOver);
       } catch (Throwable e) { // even a checked one, thrown undeclared by a foreign context
-        b.restoreTimeout(e);
+        b.endAfterBrokenRegistration(e);
         throw e;
       }
       return b;
@@ -337,12 +344,44 @@ public final class ContextStatements {
       }
     }
 
+    /** Withdraws the cancel loop and bars cancels from now on, waiting for one in flight. */
+    private void endCancels() {
+      withdraw();
+      markOver();
+    }
+
     /**
-     * Withdraws the cancel loop and bars cancels from now on, waiting for one in flight; returns
-     * whether this call ended the binding (false if it was over already).
+     * Returns what the registration's {@code stop()} returns; if it throws, ends the binding
+     * before rethrowing (see {@link #endAfterBrokenRegistration}).
      */
-    private boolean endCancels() {
-      registration.stop();
+    private boolean withdraw() {
+      try {
+        return registration.stop();
+      } catch (Throwable t) { // even a checked one, thrown undeclared by a foreign context
+        endAfterBrokenRegistration(t);
+        throw t;
+      }
+    }
+
+    /**
+     * Ends the binding when its registration could not be made or stopped ({@code t}, which the
+     * caller rethrows). A foreign context may keep the hook all the same (an {@code onDone} that
+     * stores the callback and then throws, a {@code stop()} that throws): when that context ends,
+     * the hook must find the work over, or it would cancel whatever the caller runs next on the
+     * statement, every {@value ContextStatements#RETRY_MILLIS} ms until the statement is closed.
+     */
+    private void endAfterBrokenRegistration(Throwable t) {
+      if (markOver()) {
+        addSuppressed(t, cancelFailure());
+        restoreTimeout(t);
+      }
+    }
+
+    /**
+     * Bars cancels from now on, waiting for one in flight; returns whether this call ended the
+     * binding (false if it was over already).
+     */
+    private boolean markOver() {
       overSignal.countDown();
       lock.lock(); // not lockInterruptibly: an interrupt must not let a cancel land after the end
       try {
@@ -438,8 +477,8 @@ public final class ContextStatements {
     /** The registration of {@link #bind}: ends the work; failures go to the handler. */
     @Override
     public boolean stop() {
-      boolean prevented = registration.stop();
-      if (!endCancels()) {
+      boolean prevented = withdraw();
+      if (!markOver()) {
         return false;
       }
       Exception cancelFailed = cancelFailure();
