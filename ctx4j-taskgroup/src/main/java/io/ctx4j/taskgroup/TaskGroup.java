@@ -5,6 +5,8 @@ import io.ctx4j.Context;
 import io.ctx4j.ContextException;
 import io.ctx4j.concurrent.InterruptScope;
 import io.ctx4j.concurrent.Tasks;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -109,30 +111,51 @@ public final class TaskGroup implements AutoCloseable {
   /*
    * Implementation notes.
    *
-   * All mutable state is guarded by `lock`; the work done under it is a few field updates, so one
-   * lock for the whole group is cheap even with 100,000 tasks, and it keeps the invariants easy to
-   * check:
-   *   - `active` counts tasks submitted to the executor and not yet finished; a slot is taken in
-   *     go()/tryGo() before the executor is called and given back in finish(), or at once if the
-   *     executor rejects the task.
-   *   - the interrupts are ctx4j-concurrent's InterruptScope's: each task's code runs inside a
-   *     scope on the group's context, opened on the task's thread and closed before the thread goes
-   *     back to the executor. The scope's own state machine guarantees that once it is closed its
-   *     thread is never interrupted for the group again and no interrupt of ours is left set; a
-   *     context that ends between the task's isDone() check and the scope's opening interrupts the
-   *     thread at once, so a cancel is never missed.
-   *   - a failure is recorded (and a task's future completed) before its slot is given back, so an
-   *     await() that sees active == 0 sees every failure.
+   * All mutable state of the group is guarded by `lock`; the work done under it is a few field
+   * updates, so one lock for the whole group is cheap even with 100,000 tasks, and it keeps the
+   * invariants easy to check. The one state outside it is each submission's claim.
+   *
+   * A submission is a go()/tryGo() that took a slot: submit() hands the executor a Submission,
+   * whose `state` says who gives the slot back. An executor may accept a task and still throw
+   * (it ran the task in the caller and then failed; it queued or handed it over and then failed in
+   * a later step, the task starting before or after the throw reaches submit(); a faulty one runs
+   * it twice), so giving the slot back both in the run and in submit()'s catch would count one
+   * slot twice. Instead exactly one side claims the submission, with one CAS out of NEW:
+   *
+   *          Submission.run() claims it (on whatever thread the executor runs it)
+   *     NEW ------------------------------------------------> STARTED: the task runs once; run()'s
+   *      |                                                     finally gives the slot back
+   *      | submit()'s catch claims it (execute() threw)
+   *      +--------------------------------------------------> REFUSED: submit() gives the slot back;
+   *                                                            a later run() does nothing
+   * Both end states are final. When execute() throws after STARTED, submit() only rethrows.
+   *
+   * Invariants:
+   *   1. `active` is the number of slots taken and not yet given back: go()/tryGo() take one under
+   *      the lock before calling the executor, and each submission gives it back exactly once, in
+   *      finish(), by whichever side moved it out of NEW. So `active` >= 0 (asserted in finish())
+   *      and, with a limit, never exceeds it (setLimit refuses a new limit while tasks are active).
+   *   2. A task's code runs only after its Submission went NEW -> STARTED: at most once, and
+   *      never once submit() has given its slot back; so a task that runs is counted in `active`
+   *      until it has ended, and await()/close() wait for it.
+   *   3. The interrupts are ctx4j-concurrent's InterruptScope's: each task's code runs inside a
+   *      scope on the group's context, opened on the task's thread and closed before the thread
+   *      goes back to the executor. The scope's own state machine guarantees that once it is closed
+   *      its thread is never interrupted for the group again and no interrupt of ours is left set;
+   *      a context that ends between the task's isDone() check and the scope's opening interrupts
+   *      the thread at once, so a cancel is never missed.
+   *   4. A failure is recorded (and a task's future completed) before its slot is given back, so an
+   *      await() that sees active == 0 sees every failure.
+   *   5. `first` never changes once set; `later` is append-only and holds at most
+   *      MAX_LATER_FAILURES entries plus the first Error; the rest only increment `dropped`. So a
+   *      group reused for any number of rounds keeps O(MAX_LATER_FAILURES) throwables, and
+   *      await() builds a fresh TaskGroupException from them without touching the tasks' own
+   *      exceptions (a shared sentinel would collect suppressed exceptions from every group, and one
+   *      built without suppression would silently drop them).
    * The context is cancelled only outside the lock: cancel() runs callbacks, ours among them (which
    * takes the lock, harmlessly, as the lock is reentrant) and other people's, which must never run
    * under our lock. Two tasks failing at once both cancel with `first`, so the cause is the
    * first recorded failure whichever cancel() wins.
-   *   - failures: `first` never changes once set; `later` is append-only and holds at most
-   *     MAX_LATER_FAILURES entries plus the first Error; the rest only increment `dropped`. So a
-   *     group reused for any number of rounds keeps O(MAX_LATER_FAILURES) throwables, and
-   *     await() builds a fresh TaskGroupException from them without touching the tasks' own
-   *     exceptions (a shared sentinel would collect suppressed exceptions from every group, and one
-   *     built without suppression would silently drop them).
    */
 
   /**
@@ -260,8 +283,15 @@ public final class TaskGroup implements AutoCloseable {
    *     not affect the task or the group
    * @throws NullPointerException if {@code task} is null
    * @throws IllegalStateException if the group is closed, before or during the wait
-   * @throws RejectedExecutionException if a caller-supplied executor rejects the task; the group is
-   *     left as if {@code go} had not been called
+   * @throws RejectedExecutionException if a caller-supplied executor rejects the task; any other
+   *     throwable a caller-supplied executor throws (even a checked one it does not declare) is
+   *     rethrown unchanged too. If the task had not started when the executor threw, it never runs
+   *     (not even if the executor runs it later) and the group is left as if {@code go} had not
+   *     been called. If it had started (an executor that ran it in the caller, or handed it to a
+   *     thread, and then failed), the executor's exception is still thrown, as it is the
+   *     executor's report of a failure, and the task is the group's like any other: it counts
+   *     against the limit until it ends, {@link #await()} and {@link #close()} wait for it, and its
+   *     failure is the group's; only its result is lost with the future
    */
   public <T> CompletableFuture<T> go(Task<T> task) {
     Objects.requireNonNull(task, "task");
@@ -296,7 +326,9 @@ public final class TaskGroup implements AutoCloseable {
    * @return {@code true} if the group took the task, {@code false} if the limit is reached
    * @throws NullPointerException if {@code task} is null
    * @throws IllegalStateException if the group is closed
-   * @throws RejectedExecutionException if a caller-supplied executor rejects the task
+   * @throws RejectedExecutionException if a caller-supplied executor rejects the task; like any
+   *     other throwable from the executor, rethrown as {@link #go} does, with the same effect on
+   *     the task and the group
    */
   public boolean tryGo(Task<?> task) {
     Objects.requireNonNull(task, "task");
@@ -529,15 +561,18 @@ public final class TaskGroup implements AutoCloseable {
     }
   }
 
+  /** Hands a task that holds a slot to the executor; see the class notes for who frees the slot. */
   private <T> CompletableFuture<T> submit(Task<T> task) {
-    CompletableFuture<T> result = new CompletableFuture<>();
+    Submission<T> s = new Submission<>(this, task);
     try {
-      executor.execute(() -> run(task, result));
+      executor.execute(s);
     } catch (Throwable e) { // not only unchecked: an executor may throw a checked one undeclared
-      finish();
+      if (s.refuse()) {
+        finish();
+      }
       throw e;
     }
-    return result;
+    return s.result;
   }
 
   /** A task that will not run because the context is done: fails with, and maybe reports, that. */
@@ -586,6 +621,7 @@ public final class TaskGroup implements AutoCloseable {
   private void finish() {
     lock.lock();
     try {
+      assert active > 0 : "a slot given back twice: active=" + active; // invariant 1
       active--;
       slotFreed.signal();
       if (active == 0) {
@@ -669,6 +705,55 @@ public final class TaskGroup implements AutoCloseable {
       throw new IllegalStateException("the group's context is not done");
     }
     return err.copy(ctx.cause());
+  }
+
+  /**
+   * The runnable an executor gets for one task: it replaces the lambda submit() used to pass (one
+   * object per task either way) and carries the claim of the class notes. Thread-safe: run() and
+   * refuse() may race, and run() may be called any number of times from any threads.
+   */
+  private static final class Submission<T> implements Runnable {
+    private static final int NEW = 0;
+    private static final int STARTED = 1;
+    private static final int REFUSED = 2;
+    private static final VarHandle STATE;
+
+    static {
+      try {
+        STATE = MethodHandles.lookup().findVarHandle(Submission.class, "state", int.class);
+      } catch (ReflectiveOperationException e) {
+        throw new ExceptionInInitializerError(e);
+      }
+    }
+
+    private final TaskGroup group;
+    private final Task<T> task;
+    private final CompletableFuture<T> result = new CompletableFuture<>();
+
+    // Left at its default, NEW (0): an initializer would cost a volatile store per task. Leaves NEW
+    // only by CAS, which also publishes the claim to the side that lost it.
+    private volatile int state;
+
+    Submission(TaskGroup group, Task<T> task) {
+      this.group = group;
+      this.task = task;
+    }
+
+    @Override
+    public void run() {
+      if (STATE.compareAndSet(this, NEW, STARTED)) {
+        group.run(task, result);
+      }
+    }
+
+    /**
+     * Claims the submission for submit() after the executor threw.
+     *
+     * @return whether the task had not started, so it never will and the caller frees the slot
+     */
+    boolean refuse() {
+      return STATE.compareAndSet(this, NEW, REFUSED);
+    }
   }
 
   /**

@@ -11,22 +11,31 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.ctx4j.CancelableContext;
 import io.ctx4j.CanceledException;
 import io.ctx4j.Context;
+import io.ctx4j.testing.Quietly;
 import java.io.IOException;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 
 /** What the group adds to Go's errgroup: cancellation, interruption, close, errors, limits. */
 // In a separate thread: a hang in the uninterruptible close() then fails the test, not the build.
@@ -88,12 +97,26 @@ class TaskGroupBehaviourTest {
     return f.handle((v, e) -> e).join();
   }
 
-  /** Spins until {@code t} blocks; used only to make a test meaningful, never for correctness. */
+  /**
+   * Spins until {@code t} blocks (or ends); used only to make a test meaningful, never for
+   * correctness.
+   */
   private static void awaitBlocked(Thread t) {
     long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-    while (t.getState() != Thread.State.WAITING && System.nanoTime() < end) {
+    while (t.getState() != Thread.State.WAITING
+        && t.getState() != Thread.State.TERMINATED
+        && System.nanoTime() < end) {
       Thread.onSpinWait();
     }
+  }
+
+  private static final Pattern ACTIVE = Pattern.compile("active=(-?\\d+)");
+
+  /** The group's count of active tasks, as its toString() shows it (the only public view). */
+  private static int active(TaskGroup g) {
+    Matcher m = ACTIVE.matcher(g.toString());
+    assertTrue(m.find(), g.toString());
+    return Integer.parseInt(m.group(1));
   }
 
   @Test
@@ -367,7 +390,7 @@ class TaskGroupBehaviourTest {
       assertThrows(RejectedExecutionException.class, () -> g.go(ctx -> 1));
       assertThrows(RejectedExecutionException.class, () -> g.tryGo(ctx -> 1));
       g.await(); // nothing is active, nothing failed
-      assertFalse(g.toString().contains("active=1"), g.toString());
+      assertEquals(0, active(g), g.toString());
     }
   }
 
@@ -409,12 +432,247 @@ class TaskGroupBehaviourTest {
       waiter.shutdown();
     }
     g.close();
-    assertFalse(g.toString().contains("active=1"), g.toString());
+    assertEquals(0, active(g), g.toString());
   }
 
   @SuppressWarnings("unchecked")
   private static <E extends Throwable> E sneaky(Throwable t) throws E {
     throw (E) t;
+  }
+
+  /** What an executor may throw after it has accepted a task: unchecked, checked undeclared, Error. */
+  static Stream<Throwable> executorFailures() {
+    return Stream.of(
+        new RejectedExecutionException("ran it, then refused"),
+        new IOException("ran it, then threw, undeclared"),
+        new OutOfMemoryError("ran it, then could not record it"));
+  }
+
+  /** Runs the task in the caller (a caller-runs policy), then throws: it accepted and refused. */
+  private static Executor runsThenThrows(Throwable thrown) {
+    return r -> {
+      r.run();
+      throw TaskGroupBehaviourTest.<RuntimeException>sneaky(thrown);
+    };
+  }
+
+  /**
+   * An executor that ran the task and then threw: the task's own run gave the slot back, so go()
+   * and tryGo() must not give it back a second time, which drove `active` below zero.
+   */
+  @ParameterizedTest
+  @MethodSource("executorFailures")
+  void anExecutorThatRanTheTaskAndThenThrewGetsItsSlotBackOnce(Throwable thrown) throws Exception {
+    AtomicInteger ran = new AtomicInteger();
+    try (TaskGroup g =
+        TaskGroup.builder(Context.background()).executor(runsThenThrows(thrown)).limit(1).build()) {
+      assertSame(thrown, assertThrows(Throwable.class, () -> g.go(ctx -> ran.incrementAndGet())));
+      assertEquals(1, ran.get());
+      assertEquals(0, active(g), "the slot was given back twice: " + g);
+      assertSame(
+          thrown, assertThrows(Throwable.class, () -> g.tryGo(ctx -> ran.incrementAndGet())));
+      assertEquals(2, ran.get());
+      assertEquals(0, active(g), "the slot was given back twice: " + g);
+      g.await(); // the tasks succeeded: nothing to report
+    }
+  }
+
+  /**
+   * go() reports the executor's exception even when the task ran (the executor said it failed);
+   * the task's own outcome is the group's as for any task, so its failure is not lost.
+   */
+  @Test
+  void aTaskThatRanBeforeItsExecutorThrewStillHasItsFailureRecorded() throws Exception {
+    RejectedExecutionException refused = new RejectedExecutionException("ran it, then refused");
+    IOException boom = new IOException("boom");
+    try (TaskGroup g =
+        TaskGroup.builder(Context.background()).executor(runsThenThrows(refused)).build()) {
+      assertSame(
+          refused,
+          assertThrows(
+              RejectedExecutionException.class,
+              () ->
+                  g.go(
+                      ctx -> {
+                        throw boom;
+                      })));
+      assertSame(boom, assertThrows(TaskGroupException.class, g::await).getCause());
+      assertSame(boom, g.context().cause());
+      assertEquals(0, active(g), g.toString());
+    }
+  }
+
+  /** A slot given back twice let one task too many through the limit. */
+  @Test
+  void aLimitAdmitsNoExtraTaskAfterAnExecutorRanATaskAndThrew() throws Exception {
+    ExecutorService pool = Executors.newCachedThreadPool();
+    AtomicBoolean firstCall = new AtomicBoolean(true);
+    Executor executor =
+        r -> {
+          if (firstCall.getAndSet(false)) {
+            runsThenThrows(new RejectedExecutionException("ran it, then refused")).execute(r);
+          } else {
+            pool.execute(r);
+          }
+        };
+    CountDownLatch release = new CountDownLatch(1);
+    try (TaskGroup g = TaskGroup.builder(Context.background()).executor(executor).limit(1).build()) {
+      assertThrows(RejectedExecutionException.class, () -> g.go(ctx -> 1));
+      assertTrue(
+          g.tryGo(
+              ctx -> {
+                release.await();
+                return null;
+              }));
+      assertFalse(g.tryGo(ctx -> 2), "a second task got past a limit of 1: " + g);
+      release.countDown();
+      g.await();
+    } finally {
+      release.countDown();
+      pool.shutdown();
+    }
+  }
+
+  /**
+   * An executor that handed the task to another thread, which started it, and then threw: the
+   * group must still count the task, so await() (and close()) wait until it has really ended.
+   */
+  @Test
+  void awaitWaitsForATaskThatStartedBeforeItsExecutorThrew() throws Exception {
+    ExecutorService pool = Executors.newSingleThreadExecutor();
+    CountDownLatch started = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    AtomicBoolean ended = new AtomicBoolean();
+    Executor executor =
+        r -> {
+          pool.execute(r);
+          if (!Quietly.awaitIgnoringInterrupts(started, Duration.ofSeconds(10))) {
+            throw new AssertionError("the task never started");
+          }
+          throw new RejectedExecutionException("handed it over, then refused");
+        };
+    TaskGroup g = TaskGroup.builder(Context.background()).executor(executor).build();
+    try {
+      assertThrows(
+          RejectedExecutionException.class,
+          () ->
+              g.go(
+                  ctx -> {
+                    started.countDown();
+                    release.await();
+                    ended.set(true);
+                    return null;
+                  }));
+      CompletableFuture<Boolean> endedWhenAwaitReturned = new CompletableFuture<>();
+      Thread waiter =
+          new Thread(
+              () -> {
+                try {
+                  g.await();
+                  endedWhenAwaitReturned.complete(ended.get());
+                } catch (Throwable t) {
+                  endedWhenAwaitReturned.completeExceptionally(t);
+                }
+              });
+      waiter.start();
+      awaitBlocked(waiter);
+      assertTrue(waiter.isAlive(), "await() returned while the task was still running: " + g);
+      assertEquals(1, active(g), g.toString());
+      release.countDown();
+      assertTrue(endedWhenAwaitReturned.get(10, TimeUnit.SECONDS));
+      assertEquals(0, active(g), g.toString());
+    } finally {
+      release.countDown();
+      g.close();
+      pool.shutdown();
+    }
+  }
+
+  /**
+   * An executor that queued the task and then threw before it started: submit() gives the slot
+   * back, so the task must never run, even when the executor runs it later.
+   */
+  @Test
+  void aTaskQueuedByAnExecutorThatThenThrewNeverRuns() throws Exception {
+    IOException refused = new IOException("queued it, then threw, undeclared");
+    List<Runnable> queued = new ArrayList<>();
+    AtomicInteger ran = new AtomicInteger();
+    try (TaskGroup g =
+        TaskGroup.builder(Context.background())
+            .executor(
+                r -> {
+                  queued.add(r);
+                  throw TaskGroupBehaviourTest.<RuntimeException>sneaky(refused);
+                })
+            .limit(1)
+            .build()) {
+      assertSame(refused, assertThrows(IOException.class, () -> g.go(ctx -> ran.incrementAndGet())));
+      assertEquals(0, active(g), g.toString());
+      Thread late = new Thread(queued.get(0)); // the executor gets round to it after all
+      late.start();
+      late.join();
+      assertEquals(0, ran.get(), "a task whose submission failed ran");
+      assertEquals(0, active(g), "the slot was given back twice: " + g);
+      g.await();
+    }
+  }
+
+  /** A faulty executor that runs a task twice: the group runs it, and gives its slot back, once. */
+  @Test
+  void anExecutorThatRunsATaskTwiceRunsItOnce() throws Exception {
+    AtomicInteger ran = new AtomicInteger();
+    try (TaskGroup g =
+        TaskGroup.builder(Context.background())
+            .executor(
+                r -> {
+                  r.run();
+                  r.run();
+                })
+            .build()) {
+      assertEquals(1, g.go(ctx -> ran.incrementAndGet()).join());
+      assertEquals(1, ran.get());
+      assertEquals(0, active(g), "the slot was given back twice: " + g);
+      g.await();
+    }
+  }
+
+  /**
+   * The task starting on a pool thread races submit()'s catch when the executor throws right after
+   * handing it over: whichever wins, the slot is given back once and the limit holds.
+   */
+  @Test
+  void aTaskRacingItsExecutorsThrowGivesItsSlotBackOnce() throws Exception {
+    ExecutorService pool = Executors.newFixedThreadPool(2);
+    Executor executor =
+        r -> {
+          pool.execute(r);
+          throw new RejectedExecutionException("handed it over, then refused");
+        };
+    AtomicInteger running = new AtomicInteger();
+    AtomicBoolean overlapped = new AtomicBoolean();
+    int rounds = 2_000;
+    try (TaskGroup g = TaskGroup.builder(Context.background()).executor(executor).limit(1).build()) {
+      for (int i = 0; i < rounds; i++) {
+        assertThrows(
+            RejectedExecutionException.class,
+            () ->
+                g.go(
+                    ctx -> {
+                      if (running.incrementAndGet() > 1) {
+                        overlapped.set(true);
+                      }
+                      running.decrementAndGet();
+                      return null;
+                    }));
+      }
+      g.await();
+      pool.shutdown();
+      assertTrue(pool.awaitTermination(10, TimeUnit.SECONDS));
+      assertEquals(0, active(g), "slots given back twice: " + g);
+      assertFalse(overlapped.get(), "two tasks ran at once under a limit of 1");
+    } finally {
+      pool.shutdownNow();
+    }
   }
 
   /**
