@@ -104,6 +104,12 @@ import java.util.concurrent.locks.LockSupport;
  * nodes deeper down, so dead links stay within a constant factor of the live ones, amortised O(1)
  * per push.
  *
+ * <p><b>Custom sources that break.</b> A child of a custom source ends once the source runs its
+ * callback, whatever the source's {@code err()} and {@code cause()} then do: if either throws, the
+ * child ends canceled with no cause of its own. An exception is dropped; an {@code Error} is
+ * rethrown once the child has ended ({@link #cancelFrom}). A source found done at creation is asked
+ * before there is a child: its {@code Error} reaches the factory's caller, and no child is made.
+ *
  * <p><b>Callbacks and threads.</b> Callbacks never run under a lock. User callbacks fired from the
  * timer thread are handed to ctx4j's callback threads instead ({@code internal.Async}: virtual
  * threads on JDK 21+, a bounded pool on 17), so a slow one cannot stall deadlines.
@@ -466,7 +472,7 @@ sealed class CancelStateMachine extends CancelableContext permits DeadlineContex
     link = fl;
     if (custom.isDone()) {
       fl.child = null;
-      cancel(DoneState.from(custom), false);
+      cancelFrom(custom); // an Error it rethrows reaches the factory's caller: no child returned
       return;
     }
     Registration r = custom.onDone(fl);
@@ -478,6 +484,26 @@ sealed class CancelStateMachine extends CancelableContext permits DeadlineContex
     fl.registration = r;
     if (fl.child == null) {
       stopQuietly(r); // cancelled while registering: withdraw
+    }
+  }
+
+  /**
+   * Transition (4) for a child of {@code custom}, its cancel source, which is done: takes the state
+   * {@code custom} reports ({@link DoneState#from}). If its {@code err()} or {@code cause()} throws
+   * an {@link Error}, this context ends anyway, canceled with no cause of its own, and then the
+   * Error is rethrown: to the code that ran our callback, or through the factory to its caller.
+   */
+  private void cancelFrom(Context custom) {
+    try {
+      cancel(DoneState.from(custom), false);
+    } catch (Error e) {
+      // Not ours to keep (an AssertionError of a broken implementation, a StackOverflowError), so
+      // it goes on; but it must not cost the cancellation, or this context and everything below it
+      // would stay live forever. Caught here, where there is a child to end, not in from(): both
+      // callers are cold, and a handler costs nothing until something is thrown. If the Error came
+      // from cancel itself after its CAS, this second cancel finds the context done already.
+      cancel(DoneState.CANCELED, false);
+      throw e;
     }
   }
 
@@ -797,7 +823,7 @@ sealed class CancelStateMachine extends CancelableContext permits DeadlineContex
     public void run() {
       CancelStateMachine c = child;
       if (c != null) {
-        c.cancel(DoneState.from(foreign), false);
+        c.cancelFrom(foreign);
       }
     }
   }

@@ -40,7 +40,12 @@ import java.util.concurrent.TimeUnit;
  * children register through {@link #onDone(Runnable)} (no thread per child) and inherit its {@link
  * #deadline()} and {@link #value(Key) values}. Implementations must be thread-safe, must keep {@code
  * err()} null until done and then return the same value forever, and must run every registered
- * callback once when done.
+ * callback once when done, even if another one throws. A child copies the parent's {@code err()}
+ * and {@code cause()} when the parent runs its callback; if either throws, the child still ends, as
+ * {@link #CANCELED} with no cause of its own: an exception is dropped, and an {@link Error} is
+ * rethrown once the child (and everything below it) has ended, to the code that runs the callback.
+ * A factory whose parent is done already and throws such an {@code Error} passes it on to its
+ * caller and returns no child; nothing stays registered with the parent.
  *
  * <h2>Thread safety and memory consistency</h2>
  *

@@ -222,6 +222,8 @@ final class ContextFactories {
     if (cancelSource == null) {
       return null;
     }
+    // An Error from a custom source's isDone, err or cause goes to the factory's caller: no child is
+    // made yet, so none can be lost (DoneState.from).
     return cancelSource.isDone() ? DoneState.from(cancelSource) : null;
   }
 }

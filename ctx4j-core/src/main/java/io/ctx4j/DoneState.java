@@ -31,7 +31,13 @@ final class DoneState {
         : new DoneState(Context.DEADLINE_EXCEEDED, cause);
   }
 
-  /** The state to copy from a custom context that reports itself done (or claims to be). */
+  /**
+   * The state to copy from a custom context that reports itself done (or claims to be). An
+   * exception from its {@code err()} or {@code cause()} is dropped: the state is then the plain
+   * {@link #CANCELED} (or {@link #DEADLINE} if only {@code cause()} failed and {@code err()} said
+   * so). An {@link Error} propagates, not ours to keep; a caller that has a child to end must end it
+   * first ({@link CancelStateMachine#cancelFrom}), and a factory that has none yet lets it through.
+   */
   static DoneState from(Context foreign) {
     ContextException e;
     try {

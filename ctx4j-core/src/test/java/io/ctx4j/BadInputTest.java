@@ -13,9 +13,15 @@ import io.ctx4j.internal.CoreInternals;
 import io.ctx4j.internal.TimerThread;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Function;
+import java.util.function.Supplier;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
@@ -277,6 +283,171 @@ class BadInputTest {
     assertTrue(bad.finish(Context.DEADLINE_EXCEEDED, null), "the failure must stay in ctx4j");
     assertSame(Context.CANCELED, child.err(), "done, with the error of a parent that cannot say which");
     assertSame(Context.CANCELED, timer.err());
+  }
+
+  /** The misbehaviours in which err() or cause() of a custom context throws an Error once done. */
+  static Stream<Fixtures.Misbehaviour> errorsOnceDone() {
+    return Stream.of(
+        Fixtures.Misbehaviour.ERR_THROWS_ERROR_ONCE_DONE,
+        Fixtures.Misbehaviour.CAUSE_THROWS_ERROR_ONCE_DONE);
+  }
+
+  /**
+   * A custom parent that runs its children's callbacks but whose err() or cause() then throws an
+   * Error (an AssertionError of a broken implementation, a StackOverflowError): the Error escaped
+   * each child's callback before the child was cancelled, so the children and everything below
+   * them stayed live forever. They end canceled, with no cause of their own, and the Error reaches
+   * the code that ran the callbacks.
+   */
+  @ParameterizedTest
+  @MethodSource("errorsOnceDone")
+  void aCustomParentWhoseErrOrCauseThrowsAnErrorStillEndsItsChildren(Fixtures.Misbehaviour m)
+      throws Exception {
+    Fixtures.CustomContext bad = new Fixtures.CustomContext(null, m);
+    CancelableContext child = Context.withCancel(bad);
+    CancelableContext timer = Context.withTimeout(bad, HOUR);
+    CancelableContext underValue = Context.withDeadline(Context.withValue(bad, KEY, "v"), LATER);
+    CancelableContext grandchild = Context.withCancel(Context.withValue(child, KEY, "v"));
+    CancelableContext timerChild = Context.withTimeout(timer, HOUR);
+    CountDownLatch afterFuncRan = new CountDownLatch(1);
+    Registration afterFunc = Context.afterFunc(grandchild, afterFuncRan::countDown);
+    CompletableFuture<Void> future = timerChild.toFuture();
+    Thread waiter = new Thread(() -> awaitQuietly(underValue));
+    waiter.setDaemon(true); // on a broken build it would wait forever
+    waiter.start();
+
+    AssertionError e =
+        assertThrows(AssertionError.class, () -> bad.finish(Context.DEADLINE_EXCEEDED, null));
+    assertEquals(brokenMethod(m) + " is broken", e.getMessage(), "the Error reaches the runner");
+    for (Context c : List.of(child, timer, underValue, grandchild, timerChild)) {
+      assertSame(Context.CANCELED, c.err(), c::toString);
+      assertSame(Context.CANCELED, c.cause(), c::toString);
+      Fixtures.awaitDone(c);
+    }
+    assertTrue(afterFuncRan.await(Fixtures.BOUND.toMillis(), TimeUnit.MILLISECONDS));
+    assertFalse(afterFunc.stop(), "the afterFunc ran");
+    assertTrue(future.isCancelled());
+    waiter.join(Fixtures.BOUND.toMillis());
+    assertFalse(waiter.isAlive(), "a thread waiting on a child was never woken");
+    assertEquals(0, bad.callbackCount());
+  }
+
+  /**
+   * Such a parent ending while a child registers, its onDone running the child's callback at once
+   * and reporting what it throws (as ctx4j's own onDone does): the factory returned a child that
+   * stayed live forever. It returns the child ended.
+   */
+  @ParameterizedTest
+  @MethodSource("errorsOnceDone")
+  void aCustomParentThatEndsWhileAChildRegistersEndsTheChildEvenIfErrOrCauseThrowsAnError(
+      Fixtures.Misbehaviour m) throws Exception {
+    CancelableContext ended = Context.withCancel(BG);
+    ended.cancel();
+    try (Fixtures.Uncaught uncaught = Fixtures.Uncaught.onCurrentThread()) {
+      for (Function<Context, CancelableContext> factory : childFactories()) {
+        Context bad = endsWhileAChildRegisters(ended, m);
+        CancelableContext child = factory.apply(bad);
+        CancelableContext grandchild = Context.withCancel(child);
+        assertSame(Context.CANCELED, child.err(), child::toString);
+        assertSame(Context.CANCELED, child.cause(), child::toString);
+        assertSame(Context.CANCELED, grandchild.err(), grandchild::toString);
+        assertEquals(brokenMethod(m) + " is broken", uncaught.next().getMessage());
+      }
+    }
+  }
+
+  /**
+   * A parent whose err() or cause() throws an Error and that is already done when a child is made:
+   * the factory passes the Error on to its caller (as it does an exception from onDone) and returns
+   * no child; nothing stays registered with the parent, whether it is done at the factory's first
+   * look at it, ends between its two looks, or ends while the child registers.
+   */
+  @ParameterizedTest
+  @MethodSource("errorsOnceDone")
+  void aFinishedCustomParentWhoseErrOrCauseThrowsAnErrorPassesItToTheFactorysCaller(
+      Fixtures.Misbehaviour m) throws Exception {
+    Fixtures.CustomContext bad = new Fixtures.CustomContext(null, m);
+    assertTrue(bad.finish(Context.DEADLINE_EXCEEDED, null));
+    List<Supplier<Context>> parents =
+        List.of(
+            () -> bad,
+            () -> Context.withValue(bad, KEY, "v"),
+            () -> endsBetweenTheFactorysTwoLooks(bad),
+            () -> endsWhileAChildRegisters(bad, Fixtures.Misbehaviour.NONE));
+    for (Supplier<Context> parent : parents) {
+      for (Function<Context, CancelableContext> factory : childFactories()) {
+        Context p = parent.get();
+        AssertionError e = assertThrows(AssertionError.class, () -> factory.apply(p), p::toString);
+        assertEquals(brokenMethod(m) + " is broken", e.getMessage());
+      }
+    }
+    assertEquals(0, bad.callbackCount(), "a child that was not returned stayed registered");
+    CountDownLatch ran = new CountDownLatch(1);
+    Context.afterFunc(bad, ran::countDown); // asks nothing of err() or cause()
+    assertTrue(ran.await(Fixtures.BOUND.toMillis(), TimeUnit.MILLISECONDS));
+    assertTreeStillWorks();
+  }
+
+  private static List<Function<Context, CancelableContext>> childFactories() {
+    return List.of(
+        Context::withCancel,
+        p -> Context.withTimeout(p, HOUR),
+        p -> Context.withDeadline(p, LATER),
+        p -> Context.withCancel(Context.withValue(p, KEY, "v")));
+  }
+
+  private static String brokenMethod(Fixtures.Misbehaviour m) {
+    return m == Fixtures.Misbehaviour.ERR_THROWS_ERROR_ONCE_DONE ? "err()" : "cause()";
+  }
+
+  /** {@code done}, seen by a factory's first look (isDone) as live and by its second as done. */
+  private static Context endsBetweenTheFactorysTwoLooks(Context done) {
+    return new Fixtures.Wrapper(done) {
+      private int looks;
+
+      @Override
+      public boolean isDone() {
+        return looks++ > 0 && super.isDone();
+      }
+    };
+  }
+
+  /**
+   * {@code done}, seen by both of a factory's looks as live: its onDone then runs the child's
+   * callback at once. With {@code m} other than NONE, its err() or cause() throws an Error as {@link
+   * Fixtures.CustomContext} does for {@code m}.
+   */
+  private static Context endsWhileAChildRegisters(Context done, Fixtures.Misbehaviour m) {
+    return new Fixtures.Wrapper(done) {
+      @Override
+      public boolean isDone() {
+        return false;
+      }
+
+      @Override
+      public ContextException err() {
+        if (m == Fixtures.Misbehaviour.ERR_THROWS_ERROR_ONCE_DONE) {
+          throw new AssertionError("err() is broken");
+        }
+        return super.err();
+      }
+
+      @Override
+      public Throwable cause() {
+        if (m == Fixtures.Misbehaviour.CAUSE_THROWS_ERROR_ONCE_DONE) {
+          throw new AssertionError("cause() is broken");
+        }
+        return super.cause();
+      }
+    };
+  }
+
+  private static void awaitQuietly(Context ctx) {
+    try {
+      ctx.await();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
   }
 
   static Stream<Throwable> scheduleFailures() {

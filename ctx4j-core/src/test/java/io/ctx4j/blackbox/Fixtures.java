@@ -172,6 +172,10 @@ public final class Fixtures {
     ERR_THROWS_ONCE_DONE,
     /** err() and cause() throw a checked exception they do not declare, once done. */
     ERR_AND_CAUSE_THROW_SNEAKILY_ONCE_DONE,
+    /** err() (and so the default isDone()) throws an {@link AssertionError}, once done. */
+    ERR_THROWS_ERROR_ONCE_DONE,
+    /** cause() throws an {@link AssertionError}, once done; err() works. */
+    CAUSE_THROWS_ERROR_ONCE_DONE,
     DEADLINE_RETURNS_NULL
   }
 
@@ -202,7 +206,11 @@ public final class Fixtures {
       return this;
     }
 
-    /** Finishes the context with {@code err}; returns false if it already was. */
+    /**
+     * Finishes the context with {@code err}; returns false if it already was. Runs every callback
+     * even if one throws, as {@link Context} asks of an implementation, then throws the first
+     * failure, the others suppressed.
+     */
     public boolean finish(ContextException err, Throwable cause) {
       List<Entry> toRun;
       synchronized (lock) {
@@ -215,8 +223,20 @@ public final class Fixtures {
         toRun = new ArrayList<>(entries);
         entries.clear();
       }
+      Throwable failed = null;
       for (Entry e : toRun) {
-        e.callback.run();
+        try {
+          e.callback.run();
+        } catch (Throwable t) {
+          if (failed == null) {
+            failed = t;
+          } else {
+            failed.addSuppressed(t);
+          }
+        }
+      }
+      if (failed != null) {
+        throw Fixtures.<RuntimeException>sneaky(failed);
       }
       return true;
     }
@@ -235,6 +255,9 @@ public final class Fixtures {
       if (misbehaviour == Misbehaviour.ERR_AND_CAUSE_THROW_SNEAKILY_ONCE_DONE && err != null) {
         throw Fixtures.<RuntimeException>sneaky(new IOException("err() is broken"));
       }
+      if (misbehaviour == Misbehaviour.ERR_THROWS_ERROR_ONCE_DONE && err != null) {
+        throw new AssertionError("err() is broken");
+      }
       return err;
     }
 
@@ -245,6 +268,9 @@ public final class Fixtures {
       }
       if (misbehaviour == Misbehaviour.ERR_AND_CAUSE_THROW_SNEAKILY_ONCE_DONE && err != null) {
         throw Fixtures.<RuntimeException>sneaky(new IOException("cause() is broken"));
+      }
+      if (misbehaviour == Misbehaviour.CAUSE_THROWS_ERROR_ONCE_DONE && err != null) {
+        throw new AssertionError("cause() is broken");
       }
       return err == null ? null : cause;
     }
