@@ -32,7 +32,9 @@ import java.util.concurrent.Executor;
  * (see {@link MirroredDeadlines}), so the ctx4j context is done before the call fails. The bridge
  * context is cancelled when the call closes, which withdraws its registration on the ctx4j
  * context; a call that is never started is never closed, and is released when the ctx4j context
- * ends. A deadline in the call options that is earlier than the context's is handled the same way,
+ * ends. What the interceptors below this one throw does not cost that cleanup: a {@code newCall}
+ * that throws cancels the bridge before the throwable goes on, and so does a {@code cancel} that
+ * throws, which also cancels the call through its gRPC context. A deadline in the call options that is earlier than the context's is handled the same way,
  * through a ctx4j child with that deadline, ended with the call.
  */
 final class ContextClientInterceptor implements ClientInterceptor {
@@ -65,6 +67,9 @@ final class ContextClientInterceptor implements ClientInterceptor {
     io.grpc.Context previous = bridge.attach();
     try {
       call = next.newCall(method, options);
+    } catch (Throwable t) {
+      bridge.cancel(null); // no call will ever close it: withdraw it from ctx now
+      throw t;
     } finally {
       bridge.detach(previous);
     }
@@ -84,8 +89,11 @@ final class ContextClientInterceptor implements ClientInterceptor {
 
       @Override
       public void cancel(String message, Throwable cause) {
-        super.cancel(message, cause);
-        bridge.cancel(null);
+        try {
+          super.cancel(message, cause);
+        } finally {
+          bridge.cancel(null); // also cancels the call, should what is below us have thrown
+        }
       }
     };
   }

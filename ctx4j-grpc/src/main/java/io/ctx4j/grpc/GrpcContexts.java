@@ -419,8 +419,11 @@ public final class GrpcContexts {
     parent.addListener(followParent, DIRECT);
     grpc.addListener(
         cancelled -> {
-          reg.stop();
-          parent.removeListener(followParent);
+          try {
+            reg.stop();
+          } finally {
+            parent.removeListener(followParent);
+          }
         },
         DIRECT);
     return grpc;

@@ -42,7 +42,9 @@ import java.util.concurrent.TimeoutException;
  * <p>Each {@link #onDone} registers on both sides; whichever fires first takes the callback (one
  * CAS), then withdraws the other side's registration, so nothing stays on a long-lived gRPC context
  * or ctx4j parent. gRPC listeners are added and removed on the same context object, which is the one
- * pattern grpc-java 1.85.1 undoes fully.
+ * pattern grpc-java 1.85.1 undoes fully. A parent's {@code Registration.stop()} that throws (a
+ * foreign parent) stops neither the gRPC listener's removal nor the callback, which still runs; the
+ * throwable then goes on (with the callback's, if it threw too, suppressed).
  */
 final class GrpcFollower implements Context {
   private static final Executor DIRECT = Runnable::run;
@@ -195,10 +197,20 @@ final class GrpcFollower implements Context {
 
     private void fire() {
       Runnable a = take();
-      if (a != null) {
-        release();
-        a.run();
+      if (a == null) {
+        return;
       }
+      try {
+        release();
+      } catch (Throwable t) { // the callback is owed all the same: a lost cancellation otherwise
+        try {
+          a.run();
+        } catch (Throwable u) {
+          t.addSuppressed(u);
+        }
+        throw t;
+      }
+      a.run();
     }
 
     @Override
@@ -218,10 +230,13 @@ final class GrpcFollower implements Context {
     /** Withdraws both registrations; either may already be gone, or not yet made. */
     void release() {
       Registration r = parentRegistration;
-      if (r != null) {
-        r.stop();
+      try {
+        if (r != null) {
+          r.stop();
+        }
+      } finally {
+        grpc.removeListener(this);
       }
-      grpc.removeListener(this);
     }
   }
 }

@@ -1,0 +1,193 @@
+package io.ctx4j.grpc;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.ctx4j.CancelableContext;
+import io.ctx4j.Context;
+import io.ctx4j.Registration;
+import io.ctx4j.internal.CoreInternals;
+import io.ctx4j.testing.ForeignContext;
+import io.grpc.CallOptions;
+import io.grpc.Channel;
+import io.grpc.ClientCall;
+import io.grpc.ClientInterceptor;
+import io.grpc.ClientInterceptors;
+import io.grpc.ForwardingClientCall;
+import io.grpc.Metadata;
+import io.grpc.Status;
+import io.grpc.stub.ClientCalls;
+import java.io.IOException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * Code around ours that throws (an interceptor after ours on the channel, a foreign context's
+ * registration) costs neither a cancellation nor a registration: an unchecked exception, an Error
+ * and a checked exception thrown sneakily each reach the caller unchanged, and the cleanup ours owed
+ * is done anyway.
+ */
+@Timeout(60)
+class GrpcHostileUseTest {
+  private static final ClientInterceptor PASS_THROUGH = ContextlessPassThrough.INSTANCE;
+
+  static Stream<Throwable> failures() {
+    return Stream.of(
+        new IllegalStateException("boom"), new AssertionError("boom"), new IOException("boom"));
+  }
+
+  @SuppressWarnings("unchecked")
+  private static <T extends Throwable> RuntimeException sneak(Throwable t) throws T {
+    throw (T) t;
+  }
+
+  @ParameterizedTest
+  @MethodSource("failures")
+  void anInterceptorThrowingFromNewCallLeavesNothingOnTheContext(Throwable failure)
+      throws Exception {
+    ClientInterceptor throwing = new Throwing(failure, true);
+    CancelableContext ctx = Context.withCancel(Context.background());
+    try (LoopbackGrpc g = new LoopbackGrpc(Context.background(), (req, resp) -> {}, PASS_THROUGH)) {
+      Channel channel = ClientInterceptors.intercept(g.channel, throwing, GrpcContexts.clientInterceptor());
+      CallOptions bound = GrpcContexts.withContext(CallOptions.DEFAULT, ctx);
+      assertSame(failure, assertThrows(Throwable.class,
+          () -> ClientCalls.blockingUnaryCall(channel, LoopbackGrpc.CALL, bound, "x")));
+      assertEquals(0, CoreInternals.registrationCount(ctx), "the call's bridge stayed on the context");
+      // A stub deadline earlier than the context's: a ctx4j child of its own, ended with the call.
+      CallOptions stub = bound.withDeadlineAfter(1, TimeUnit.MINUTES);
+      assertSame(failure, assertThrows(Throwable.class,
+          () -> ClientCalls.blockingUnaryCall(channel, LoopbackGrpc.CALL, stub, "x")));
+      assertEquals(0, CoreInternals.registrationCount(ctx), "the stub deadline's child stayed on the context");
+    } finally {
+      ctx.cancel();
+    }
+  }
+
+  @ParameterizedTest
+  @MethodSource("failures")
+  void anInterceptorThrowingFromCancelStillGetsTheCallCancelled(Throwable failure)
+      throws Exception {
+    ClientInterceptor throwingCancel = new Throwing(failure, false);
+    CountDownLatch handlerStarted = new CountDownLatch(1);
+    CountDownLatch handlerEnded = new CountDownLatch(1);
+    CancelableContext ctx = Context.withCancel(Context.background());
+    try (LoopbackGrpc g =
+        new LoopbackGrpc(
+            Context.background(),
+            (req, resp) -> {
+              GrpcContexts.current().onDone(handlerEnded::countDown);
+              handlerStarted.countDown(); // and never answers
+            },
+            PASS_THROUGH)) {
+      Channel channel = ClientInterceptors.intercept(g.channel, throwingCancel, GrpcContexts.clientInterceptor());
+      ClientCall<String, String> call =
+          channel.newCall(LoopbackGrpc.CALL, GrpcContexts.withContext(CallOptions.DEFAULT, ctx));
+      CompletableFuture<Status> closed = new CompletableFuture<>();
+      call.start(
+          new ClientCall.Listener<>() {
+            @Override
+            public void onClose(Status status, Metadata trailers) {
+              closed.complete(status);
+            }
+          },
+          new Metadata());
+      call.request(1);
+      call.sendMessage("x");
+      call.halfClose();
+      assertTrue(handlerStarted.await(10, TimeUnit.SECONDS), "the handler never ran");
+      assertSame(failure, assertThrows(Throwable.class, () -> call.cancel("stop", null)));
+      assertEquals(Status.Code.CANCELLED, closed.get(10, TimeUnit.SECONDS).getCode());
+      assertTrue(handlerEnded.await(10, TimeUnit.SECONDS), "the handler's context outlived the cancel");
+      assertEquals(0, CoreInternals.registrationCount(ctx), "the call's bridge stayed on the context");
+    } finally {
+      ctx.cancel();
+    }
+  }
+
+  /** A foreign context whose registrations throw {@code failure} when withdrawn. */
+  private static Context throwingOnStop(Throwable failure) {
+    return new ForeignContext() {
+      @Override
+      public Registration onDone(Runnable callback) {
+        return () -> {
+          throw sneak(failure);
+        };
+      }
+    };
+  }
+
+  @ParameterizedTest
+  @MethodSource("failures")
+  void toCtx4jEndsWhenGrpcCancelsThoughTheParentRegistrationThrows(Throwable failure) {
+    io.grpc.Context.CancellableContext grpc = io.grpc.Context.ROOT.withCancellation();
+    CancelableContext ctx = GrpcContexts.toCtx4j(grpc, throwingOnStop(failure));
+    grpc.cancel(null); // gRPC logs what its listener throws
+    assertTrue(ctx.isDone(), "the gRPC cancellation was lost");
+    assertSame(Context.CANCELED, ctx.err());
+  }
+
+  @ParameterizedTest
+  @MethodSource("failures")
+  void closedConversionsLeaveNoGrpcListenerThoughTheCtx4jRegistrationThrows(Throwable failure) {
+    io.grpc.Context.CancellableContext grpc = io.grpc.Context.ROOT.withCancellation();
+    try {
+      Context foreign = throwingOnStop(failure);
+      CancelableContext to = GrpcContexts.toCtx4j(grpc, foreign);
+      try {
+        to.close();
+      } catch (Throwable t) {
+        assertSame(failure, t);
+      }
+      assertEquals(0, GrpcRegistrationLeakTest.listenerCount(grpc), "toCtx4j left its listener");
+      io.grpc.Context.CancellableContext from = GrpcContexts.fromCtx4j(foreign, grpc);
+      from.close(); // gRPC logs what its listener throws
+      assertTrue(from.isCancelled());
+      assertEquals(0, GrpcRegistrationLeakTest.listenerCount(grpc), "fromCtx4j left its listener");
+    } finally {
+      grpc.cancel(null);
+    }
+  }
+
+  /** Throws {@code failure} from {@code newCall}, or from the call's {@code cancel} before passing it on. */
+  private static final class Throwing implements ClientInterceptor {
+    private final Throwable failure;
+    private final boolean atNewCall;
+
+    Throwing(Throwable failure, boolean atNewCall) {
+      this.failure = failure;
+      this.atNewCall = atNewCall;
+    }
+
+    @Override
+    public <Q, R> ClientCall<Q, R> interceptCall(
+        io.grpc.MethodDescriptor<Q, R> method, CallOptions options, Channel next) {
+      if (atNewCall) {
+        throw sneak(failure);
+      }
+      return new ForwardingClientCall.SimpleForwardingClientCall<>(next.newCall(method, options)) {
+        @Override
+        public void cancel(String message, Throwable cause) {
+          throw sneak(failure);
+        }
+      };
+    }
+  }
+
+  /** Passes every call on untouched: the channel's own interceptor, ours is added per test. */
+  private enum ContextlessPassThrough implements ClientInterceptor {
+    INSTANCE;
+
+    @Override
+    public <Q, R> ClientCall<Q, R> interceptCall(
+        io.grpc.MethodDescriptor<Q, R> method, CallOptions options, Channel next) {
+      return next.newCall(method, options);
+    }
+  }
+}
