@@ -413,7 +413,7 @@ public final class GrpcContexts {
         deadline == null
             ? base.withCancellation()
             : base.withDeadline(deadline, MirroredDeadlines.INSTANCE);
-    Registration reg = ctx.onDone(() -> grpc.cancel(grpcCause(ctx)));
+    Registration reg = ctx.onDone(() -> cancelFrom(grpc, ctx));
     io.grpc.Context.CancellationListener followParent =
         cancelled -> grpc.cancel(cancelled.cancellationCause());
     parent.addListener(followParent, DIRECT);
@@ -433,6 +433,21 @@ public final class GrpcContexts {
     io.grpc.Context.CancellableContext grpc = base.withCancellation();
     grpc.cancel(why);
     return grpc;
+  }
+
+  /**
+   * Cancels {@code grpc} with {@code ctx}'s cause; if asking a (foreign) {@code ctx} for it throws,
+   * cancels it with no cause and rethrows, so the cancellation is not lost.
+   */
+  private static void cancelFrom(io.grpc.Context.CancellableContext grpc, Context ctx) {
+    Throwable why;
+    try {
+      why = grpcCause(ctx);
+    } catch (Throwable t) {
+      grpc.cancel(null);
+      throw t;
+    }
+    grpc.cancel(why);
   }
 
   /** The cause to hand gRPC for a done ctx4j context, in gRPC's conventions. */

@@ -44,7 +44,9 @@ import java.util.concurrent.TimeoutException;
  * or ctx4j parent. gRPC listeners are added and removed on the same context object, which is the one
  * pattern grpc-java 1.85.1 undoes fully. A parent's {@code Registration.stop()} that throws (a
  * foreign parent) stops neither the gRPC listener's removal nor the callback, which still runs; the
- * throwable then goes on (with the callback's, if it threw too, suppressed).
+ * throwable then goes on (with the callback's, if it threw too, suppressed). Nor does a parent's
+ * {@code err()} or {@code cause()} that throws when its callback runs: the callback runs all the
+ * same, and asks again (ctx4j's own handling of a throwing custom parent takes it from there).
  */
 final class GrpcFollower implements Context {
   private static final Executor DIRECT = Runnable::run;
@@ -185,8 +187,11 @@ final class GrpcFollower implements Context {
     }
 
     void parentDone() {
-      settle(fromParent());
-      fire();
+      try {
+        settle(fromParent());
+      } finally {
+        fire(); // a foreign parent's err() or cause() that throws must not cost the callback
+      }
     }
 
     @Override

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.ctx4j.CancelableContext;
 import io.ctx4j.Context;
+import io.ctx4j.ContextException;
 import io.ctx4j.Registration;
 import io.ctx4j.internal.CoreInternals;
 import io.ctx4j.testing.ForeignContext;
@@ -20,7 +21,9 @@ import io.grpc.Metadata;
 import io.grpc.Status;
 import io.grpc.stub.ClientCalls;
 import java.io.IOException;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
@@ -150,6 +153,80 @@ class GrpcHostileUseTest {
       from.close(); // gRPC logs what its listener throws
       assertTrue(from.isCancelled());
       assertEquals(0, GrpcRegistrationLeakTest.listenerCount(grpc), "fromCtx4j left its listener");
+    } finally {
+      grpc.cancel(null);
+    }
+  }
+
+  /**
+   * A foreign context that keeps the callbacks it is given, ends when {@link #end} runs them, and
+   * then throws {@code failure} from {@code err()} (with {@code errThrows}) or from {@code cause()}.
+   */
+  private static final class Ending extends ForeignContext {
+    private final Throwable failure;
+    private final boolean errThrows;
+    private final List<Runnable> callbacks = new CopyOnWriteArrayList<>();
+    private volatile boolean done;
+
+    Ending(Throwable failure, boolean errThrows) {
+      this.failure = failure;
+      this.errThrows = errThrows;
+    }
+
+    @Override
+    public ContextException err() {
+      if (done && errThrows) {
+        throw sneak(failure);
+      }
+      return done ? Context.CANCELED : null;
+    }
+
+    @Override
+    public Throwable cause() {
+      if (done) {
+        throw sneak(failure);
+      }
+      return null;
+    }
+
+    @Override
+    public Registration onDone(Runnable callback) {
+      callbacks.add(callback);
+      return () -> callbacks.remove(callback);
+    }
+
+    /** Ends the context and runs its callbacks, as its own implementation would. */
+    void end() {
+      done = true;
+      for (Runnable r : callbacks) {
+        try {
+          r.run();
+        } catch (Throwable t) {
+          assertSame(failure, t);
+        }
+      }
+    }
+  }
+
+  @ParameterizedTest
+  @MethodSource("failures")
+  void fromCtx4jIsCancelledWhenTheContextEndsThoughItsCauseThrows(Throwable failure) {
+    Ending ctx = new Ending(failure, false);
+    io.grpc.Context.CancellableContext grpc = GrpcContexts.fromCtx4j(ctx, io.grpc.Context.ROOT);
+    ctx.end();
+    assertTrue(grpc.isCancelled(), "the ctx4j cancellation was lost");
+  }
+
+  @ParameterizedTest
+  @MethodSource("failures")
+  void toCtx4jEndsWhenTheParentEndsThoughItsErrThrows(Throwable failure) {
+    io.grpc.Context.CancellableContext grpc = io.grpc.Context.ROOT.withCancellation();
+    try {
+      Ending parent = new Ending(failure, true);
+      CancelableContext ctx = GrpcContexts.toCtx4j(grpc, parent);
+      parent.end();
+      assertTrue(ctx.isDone(), "the parent's cancellation was lost");
+      assertEquals(0, GrpcRegistrationLeakTest.listenerCount(grpc), "toCtx4j left its listener");
     } finally {
       grpc.cancel(null);
     }
