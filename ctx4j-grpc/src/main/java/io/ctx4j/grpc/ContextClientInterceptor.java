@@ -34,7 +34,8 @@ import java.util.concurrent.Executor;
  * context; a call that is never started is never closed, and is released when the ctx4j context
  * ends. What the interceptors below this one throw does not cost that cleanup: a {@code newCall}
  * that throws cancels the bridge before the throwable goes on, and so does a {@code cancel} that
- * throws, which also cancels the call through its gRPC context. A deadline in the call options that is earlier than the context's is handled the same way,
+ * throws, which also cancels the call through its gRPC context, and so does the first {@code
+ * start} that throws (a call that never started never closes). A deadline in the call options that is earlier than the context's is handled the same way,
  * through a ctx4j child with that deadline, ended with the call.
  */
 final class ContextClientInterceptor implements ClientInterceptor {
@@ -74,8 +75,24 @@ final class ContextClientInterceptor implements ClientInterceptor {
       bridge.detach(previous);
     }
     return new ForwardingClientCall.SimpleForwardingClientCall<>(call) {
+      /** Not volatile: a ClientCall is not thread-safe, its caller orders start before the rest. */
+      private boolean startCalled;
+
       @Override
       public void start(Listener<RespT> listener, Metadata headers) {
+        boolean first = !startCalled;
+        startCalled = true;
+        try {
+          startBelow(listener, headers);
+        } catch (Throwable t) {
+          if (first) {
+            bridge.cancel(null); // never started, so never closed; a second start must not cost the first
+          }
+          throw t;
+        }
+      }
+
+      private void startBelow(Listener<RespT> listener, Metadata headers) {
         super.start(
             new ForwardingClientCallListener.SimpleForwardingClientCallListener<>(listener) {
               @Override

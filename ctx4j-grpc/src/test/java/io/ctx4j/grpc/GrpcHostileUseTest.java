@@ -55,7 +55,7 @@ class GrpcHostileUseTest {
   @MethodSource("failures")
   void anInterceptorThrowingFromNewCallLeavesNothingOnTheContext(Throwable failure)
       throws Exception {
-    ClientInterceptor throwing = new Throwing(failure, true);
+    ClientInterceptor throwing = new Throwing(failure, Where.NEW_CALL);
     CancelableContext ctx = Context.withCancel(Context.background());
     try (LoopbackGrpc g = new LoopbackGrpc(Context.background(), (req, resp) -> {}, PASS_THROUGH)) {
       Channel channel = ClientInterceptors.intercept(g.channel, throwing, GrpcContexts.clientInterceptor());
@@ -75,9 +75,56 @@ class GrpcHostileUseTest {
 
   @ParameterizedTest
   @MethodSource("failures")
+  void anInterceptorThrowingFromStartLeavesNothingOnTheContext(Throwable failure)
+      throws Exception {
+    CancelableContext ctx = Context.withCancel(Context.background());
+    try (LoopbackGrpc g =
+        new LoopbackGrpc(
+            Context.background(),
+            (req, resp) -> {
+              resp.onNext(req);
+              resp.onCompleted();
+            },
+            PASS_THROUGH)) {
+      CallOptions bound = GrpcContexts.withContext(CallOptions.DEFAULT, ctx);
+      Channel throwing =
+          ClientInterceptors.intercept(g.channel, new Throwing(failure, Where.START), GrpcContexts.clientInterceptor());
+      ClientCall<String, String> failed = throwing.newCall(LoopbackGrpc.CALL, bound);
+      assertSame(failure, assertThrows(Throwable.class,
+          () -> failed.start(new ClientCall.Listener<>() {}, new Metadata())));
+      assertEquals(0, CoreInternals.registrationCount(ctx), "a call that failed to start stayed on the context");
+      // A second start of a started call throws, and must not cost the call that runs.
+      Channel channel = ClientInterceptors.intercept(g.channel, GrpcContexts.clientInterceptor());
+      ClientCall<String, String> call = channel.newCall(LoopbackGrpc.CALL, bound);
+      CompletableFuture<String> answer = new CompletableFuture<>();
+      ClientCall.Listener<String> listener =
+          new ClientCall.Listener<>() {
+            @Override
+            public void onMessage(String message) {
+              answer.complete(message);
+            }
+
+            @Override
+            public void onClose(Status status, Metadata trailers) {
+              answer.completeExceptionally(status.asRuntimeException());
+            }
+          };
+      call.start(listener, new Metadata());
+      assertThrows(IllegalStateException.class, () -> call.start(listener, new Metadata()));
+      call.request(1);
+      call.sendMessage("x");
+      call.halfClose();
+      assertEquals("x", answer.get(10, TimeUnit.SECONDS));
+    } finally {
+      ctx.cancel();
+    }
+  }
+
+  @ParameterizedTest
+  @MethodSource("failures")
   void anInterceptorThrowingFromCancelStillGetsTheCallCancelled(Throwable failure)
       throws Exception {
-    ClientInterceptor throwingCancel = new Throwing(failure, false);
+    ClientInterceptor throwingCancel = new Throwing(failure, Where.CANCEL);
     CountDownLatch handlerStarted = new CountDownLatch(1);
     CountDownLatch handlerEnded = new CountDownLatch(1);
     CancelableContext ctx = Context.withCancel(Context.background());
@@ -232,26 +279,40 @@ class GrpcHostileUseTest {
     }
   }
 
-  /** Throws {@code failure} from {@code newCall}, or from the call's {@code cancel} before passing it on. */
+  private enum Where {
+    NEW_CALL,
+    START,
+    CANCEL
+  }
+
+  /** Throws {@code failure} from {@code newCall}, or from the call's {@code start} or {@code cancel}. */
   private static final class Throwing implements ClientInterceptor {
     private final Throwable failure;
-    private final boolean atNewCall;
+    private final Where where;
 
-    Throwing(Throwable failure, boolean atNewCall) {
+    Throwing(Throwable failure, Where where) {
       this.failure = failure;
-      this.atNewCall = atNewCall;
+      this.where = where;
     }
 
     @Override
     public <Q, R> ClientCall<Q, R> interceptCall(
         io.grpc.MethodDescriptor<Q, R> method, CallOptions options, Channel next) {
-      if (atNewCall) {
+      if (where == Where.NEW_CALL) {
         throw sneak(failure);
       }
       return new ForwardingClientCall.SimpleForwardingClientCall<>(next.newCall(method, options)) {
         @Override
+        public void start(Listener<R> listener, Metadata headers) {
+          if (where == Where.START) {
+            throw sneak(failure); // before passing the start on
+          }
+          super.start(listener, headers);
+        }
+
+        @Override
         public void cancel(String message, Throwable cause) {
-          throw sneak(failure);
+          throw sneak(failure); // before passing the cancellation on
         }
       };
     }
