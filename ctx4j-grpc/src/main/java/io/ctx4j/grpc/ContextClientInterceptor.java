@@ -35,8 +35,9 @@ import java.util.concurrent.Executor;
  * ends. What the interceptors below this one throw does not cost that cleanup: a {@code newCall}
  * that throws cancels the bridge before the throwable goes on, and so does a {@code cancel} that
  * throws, which also cancels the call through its gRPC context, and so does the first {@code
- * start} that throws (a call that never started never closes). A deadline in the call options that is earlier than the context's is handled the same way,
- * through a ctx4j child with that deadline, ended with the call.
+ * start} that throws (a call that never started never closes). A deadline in the call options
+ * that is earlier than the context's is handled the same way, through a ctx4j child with that
+ * deadline, ended with the call.
  */
 final class ContextClientInterceptor implements ClientInterceptor {
   static final ContextClientInterceptor DEFAULT =
@@ -86,7 +87,8 @@ final class ContextClientInterceptor implements ClientInterceptor {
           startBelow(listener, headers);
         } catch (Throwable t) {
           if (first) {
-            bridge.cancel(null); // never started, so never closed; a second start must not cost the first
+            // Never started, so never closed. A second start throws on a call that runs: keep it.
+            bridge.cancel(null);
           }
           throw t;
         }
