@@ -53,12 +53,26 @@ public final class SignalContext implements Context, AutoCloseable {
       }
     } catch (RuntimeException e) {
       detach();
-      inner.cancel(e);
+      if (!inner.cancel(e)) {
+        handOnSignalTaken();
+      }
       throw e;
     }
     // After registering: if the parent ended meanwhile, this runs at once and unregisters. Runs on
     // the parent's cancelling thread; unregistering is a short critical section and a JVM call.
     inner.onDone(this::detach);
+  }
+
+  /**
+   * After a failed registration: if a signal that arrived meanwhile ended this context, which the
+   * caller never gets, raises it again for whatever handler is installed now (we are detached), so
+   * that it is not swallowed. A cause inherited from the parent was not ours to take.
+   */
+  private void handOnSignalTaken() {
+    Throwable cause = inner.cause();
+    if (cause instanceof SignalReceivedException && !(parent.isDone() && parent.cause() == cause)) {
+      Signal.raise(new Signal(((SignalReceivedException) cause).signalName()));
+    }
   }
 
   /** Unregisters from every signal; idempotent, safe from any thread, the signal's among them. */

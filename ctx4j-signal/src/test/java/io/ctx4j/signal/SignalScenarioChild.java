@@ -3,7 +3,9 @@ package io.ctx4j.signal;
 import io.ctx4j.CancelableContext;
 import io.ctx4j.Context;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
 
 /**
  * A child JVM of {@link SignalsProcessTest}: sets up the contexts of one scenario, prints {@code
@@ -27,6 +29,9 @@ public final class SignalScenarioChild {
         break;
       case "fan-out":
         fanOut();
+        break;
+      case "refused-registration-loop":
+        refusedRegistrationLoop();
         break;
       default:
         throw new IllegalArgumentException("unknown scenario " + args[0]);
@@ -75,6 +80,43 @@ public final class SignalScenarioChild {
     }
     System.out.println("app " + state(app) + ", lib " + state(lib) + ", hup " + state(other));
     other.stop();
+  }
+
+  /**
+   * Registrations that fail on their second signal (QUIT is HotSpot's), from four threads, while the
+   * test sends one SIGTERM: each briefly diverts TERM before QUIT is refused. The signal must end the
+   * JVM (status 143), not a context that a failed call never returned.
+   */
+  private static void refusedRegistrationLoop() throws InterruptedException {
+    long end = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+    CountDownLatch looping = new CountDownLatch(4);
+    Runnable register =
+        () -> {
+          while (System.nanoTime() < end) {
+            try {
+              Signals.notifyContext(Context.background(), "TERM", "QUIT");
+              System.out.println("QUIT was accepted");
+            } catch (IllegalArgumentException expected) {
+              // refused, as it must be; TERM must be the JVM's again
+              looping.countDown();
+            }
+          }
+        };
+    List<Thread> threads = new ArrayList<>();
+    for (int i = 0; i < 4; i++) {
+      Thread t = new Thread(register);
+      t.start();
+      threads.add(t);
+    }
+    looping.await(); // every thread past its first, slow, refusal: the SIGTERM then meets the loop
+    System.out.println("ready");
+    System.out.flush();
+    for (Thread t : threads) {
+      t.join();
+    }
+    System.out.println("swallowed: SIGTERM did not end the JVM");
+    System.out.flush();
+    System.exit(3);
   }
 
   private static String state(Context c) {

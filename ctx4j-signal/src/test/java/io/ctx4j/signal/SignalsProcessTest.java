@@ -131,4 +131,22 @@ class SignalsProcessTest {
       assertEquals(KILLED_BY_TERM, child.exit());
     }
   }
+
+  /**
+   * A SIGTERM that arrives while {@code notifyContext(bg, "TERM", "QUIT")} has installed TERM and
+   * is about to be refused QUIT is not taken by the context the failed call throws away: it ends
+   * the JVM. The child registers in a loop; a signal lands in the window now and then, so ten
+   * children each get one SIGTERM.
+   */
+  @Test
+  void aSignalDuringARefusedRegistrationIsNotSwallowed() throws Exception {
+    for (int round = 0; round < 10; round++) {
+      try (Child child = new Child(SignalScenarioChild.class, "refused-registration-loop")) {
+        assertEquals("ready", child.line());
+        child.kill("TERM");
+        assertEquals(List.of(), child.rest(), "round " + round + ": the child's output after SIGTERM");
+        assertEquals(KILLED_BY_TERM, child.exit(), "round " + round);
+      }
+    }
+  }
 }

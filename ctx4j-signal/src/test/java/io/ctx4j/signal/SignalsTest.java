@@ -394,6 +394,48 @@ class SignalsTest {
     assertSame(marker, current(), "WINCH was left registered");
   }
 
+  /**
+   * A refused registration ({@code QUIT} is HotSpot's) diverts WINCH for a moment before it throws;
+   * a signal arriving then must still reach the original handler, not end the context that the
+   * failed call never returned. Every signal raised while registrations keep failing is counted.
+   */
+  @Test
+  void aSignalDuringARefusedRegistrationReachesTheOriginalHandler() throws Exception {
+    AtomicBoolean stopRegistering = new AtomicBoolean();
+    AtomicReference<Throwable> failure = new AtomicReference<>();
+    CountDownLatch registering = new CountDownLatch(1);
+    Thread registrar =
+        new Thread(
+            () -> {
+              while (!stopRegistering.get()) {
+                try {
+                  Signals.notifyContext(Context.background(), "WINCH", "QUIT");
+                  failure.compareAndSet(null, new AssertionError("QUIT was accepted"));
+                } catch (IllegalArgumentException expected) {
+                  registering.countDown();
+                } catch (Throwable t) {
+                  failure.compareAndSet(null, t);
+                }
+              }
+            });
+    registrar.start();
+    assertTrue(registering.await(10, TimeUnit.SECONDS));
+    int raised = 300;
+    for (int i = 0; i < raised; i++) {
+      Signal.raise(HUP);
+      Thread.yield();
+    }
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (markerCount.get() < raised && System.nanoTime() < end) {
+      Thread.sleep(1); // the JVM delivers the marker's signals on threads of its own
+    }
+    stopRegistering.set(true);
+    registrar.join(10_000);
+    assertEquals(null, failure.get());
+    assertEquals(raised, markerCount.get(), "signals that reached the original handler");
+    assertSame(marker, current());
+  }
+
   @Test
   void goStyleNamesGetAHint() {
     IllegalArgumentException e =
