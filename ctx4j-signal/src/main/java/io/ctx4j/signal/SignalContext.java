@@ -51,10 +51,14 @@ public final class SignalContext implements Context, AutoCloseable {
       for (SignalHub hub : hubs) {
         hub.add(this);
       }
-    } catch (RuntimeException e) {
+    } catch (Throwable e) { // an Error too: a context nobody holds must not keep taking signals
       detach();
       if (!inner.cancel(e)) {
-        handOnSignalTaken();
+        try {
+          handOnSignalTaken();
+        } catch (Throwable t) { // a custom parent's cause(): the caller still gets the refusal
+          e.addSuppressed(t);
+        }
       }
       throw e;
     }

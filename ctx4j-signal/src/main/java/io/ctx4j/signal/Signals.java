@@ -29,8 +29,9 @@ import sun.misc.SignalHandler;
  * place before the first of them (normally the JVM's, which runs the shutdown hooks and exits) is
  * put back, in whatever order the contexts ended. When a signal ends the last listener, the handler
  * is back before anyone can see that context done, so a second Ctrl-C during a slow drain stops the
- * process the usual way; and a signal that races the last {@code stop()} is handed to that restored
- * handler, never dropped.
+ * process the usual way; and a signal that races the last {@code stop()} is never dropped: either
+ * it ends that context first ({@code stop()} returns {@code false}, and the cause names the signal)
+ * or it goes to the restored handler.
  *
  * <p>Signals are those of {@code sun.misc.Signal} in module {@code jdk.unsupported}, present in every
  * JDK from 17 on. Names are the JVM's, without {@code SIG}: {@code INT}, {@code TERM}, {@code HUP},
