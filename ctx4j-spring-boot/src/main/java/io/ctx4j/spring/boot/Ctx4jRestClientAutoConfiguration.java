@@ -3,13 +3,13 @@ package io.ctx4j.spring.boot;
 import io.ctx4j.httpclient5.ContextHttpClient5;
 import org.apache.hc.client5.http.impl.classic.HttpClientBuilder;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
-import org.springframework.boot.autoconfigure.condition.ConditionalOnBooleanProperty;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
 import org.springframework.boot.http.client.HttpComponentsClientHttpRequestFactoryBuilder;
 import org.springframework.boot.http.client.autoconfigure.ClientHttpRequestFactoryBuilderCustomizer;
 import org.springframework.boot.restclient.RestClientCustomizer;
 import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Conditional;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.web.client.RestClient;
 
@@ -25,7 +25,8 @@ import org.springframework.web.client.RestClient;
 @AutoConfiguration(
     beforeName = "org.springframework.boot.restclient.autoconfigure.RestClientAutoConfiguration")
 @ConditionalOnClass({RestClient.class, RestClientCustomizer.class})
-@ConditionalOnBooleanProperty(name = "ctx4j.rest-client.enabled", matchIfMissing = true)
+@SuppressWarnings("exports") // Switch, package-private, is for Spring, not for clients
+@Conditional(Switch.RestClient.class)
 public class Ctx4jRestClientAutoConfiguration {
 
   /** Created by Spring. */

@@ -4,15 +4,16 @@ import io.ctx4j.Context;
 import io.ctx4j.servlet.ContextServletFilter;
 import jakarta.servlet.DispatcherType;
 import jakarta.servlet.Filter;
+import java.time.Duration;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
-import org.springframework.boot.autoconfigure.condition.ConditionalOnBooleanProperty;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnWebApplication;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
 import org.springframework.boot.web.servlet.FilterRegistrationBean;
 import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Conditional;
 
 /**
  * Registers ctx4j-servlet's {@link ContextServletFilter} in a servlet web application: every
@@ -30,12 +31,16 @@ import org.springframework.context.annotation.Bean;
 @AutoConfiguration(after = Ctx4jShutdownAutoConfiguration.class)
 @ConditionalOnWebApplication(type = ConditionalOnWebApplication.Type.SERVLET)
 @ConditionalOnClass({Filter.class, FilterRegistrationBean.class})
-@ConditionalOnBooleanProperty(name = "ctx4j.servlet.enabled", matchIfMissing = true)
+@SuppressWarnings("exports") // Switch, package-private, is for Spring, not for clients
+@Conditional(Switch.Servlet.class)
 @EnableConfigurationProperties(Ctx4jProperties.class)
 public class Ctx4jServletAutoConfiguration {
 
   /** The name of the filter's registration bean. */
   public static final String REGISTRATION_BEAN = "ctx4jServletFilterRegistration";
+
+  /** The longest {@code ctx4j.servlet.max-timeout}: {@code Long.MAX_VALUE} milliseconds. */
+  private static final Duration LONGEST_MAX_TIMEOUT = Duration.ofMillis(Long.MAX_VALUE);
 
   /** Created by Spring. */
   public Ctx4jServletAutoConfiguration() {}
@@ -46,21 +51,28 @@ public class Ctx4jServletAutoConfiguration {
    * @param properties the settings
    * @param shutdown the shutdown context, if configured
    * @return the filter
-   * @throws IllegalArgumentException if {@code ctx4j.servlet.max-timeout} is zero or negative
+   * @throws IllegalArgumentException if {@code ctx4j.servlet.max-timeout} is zero or negative, or
+   *     longer than {@code Long.MAX_VALUE} milliseconds
    */
   @Bean
   @ConditionalOnMissingBean
   public ContextServletFilter ctx4jServletFilter(
       Ctx4jProperties properties, ObjectProvider<ShutdownContext> shutdown) {
     Ctx4jProperties.Servlet s = properties.getServlet();
-    if (s.getMaxTimeout() != null && (s.getMaxTimeout().isNegative() || s.getMaxTimeout().isZero())) {
+    Duration max = s.getMaxTimeout();
+    if (max != null && (max.isNegative() || max.isZero())) {
+      throw new IllegalArgumentException("ctx4j.servlet.max-timeout must be positive, got " + max);
+    }
+    if (max != null && max.compareTo(LONGEST_MAX_TIMEOUT) > 0) {
+      // The filter counts its maximum in milliseconds: beyond a long's worth it would fail with a
+      // bare "long overflow" that names nothing.
       throw new IllegalArgumentException(
-          "ctx4j.servlet.max-timeout must be positive, got " + s.getMaxTimeout());
+          "ctx4j.servlet.max-timeout is too large, got " + max + " (at most " + LONGEST_MAX_TIMEOUT + ")");
     }
     ShutdownContext sc = shutdown.getIfAvailable();
     return ContextServletFilter.builder()
         .parent(sc == null ? Context.background() : sc.context())
-        .maxTimeout(s.getMaxTimeout())
+        .maxTimeout(max)
         .trustTimeoutHeaders(s.isTrustTimeoutHeaders())
         .build();
   }

@@ -1,9 +1,9 @@
 package io.ctx4j.spring.boot;
 
 import org.springframework.boot.autoconfigure.AutoConfiguration;
-import org.springframework.boot.autoconfigure.condition.ConditionalOnBooleanProperty;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
 import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Conditional;
 
 /**
  * Provides the {@link ShutdownContext}: a context that ends when the application shuts down, once
@@ -13,7 +13,8 @@ import org.springframework.context.annotation.Bean;
  * @since 0.1
  */
 @AutoConfiguration
-@ConditionalOnBooleanProperty(name = "ctx4j.shutdown.enabled", matchIfMissing = true)
+@SuppressWarnings("exports") // Switch, package-private, is for Spring, not for clients
+@Conditional(Switch.Shutdown.class)
 public class Ctx4jShutdownAutoConfiguration {
 
   /** Created by Spring. */

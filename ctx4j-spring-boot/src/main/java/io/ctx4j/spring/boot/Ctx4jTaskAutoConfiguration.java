@@ -1,10 +1,10 @@
 package io.ctx4j.spring.boot;
 
 import org.springframework.boot.autoconfigure.AutoConfiguration;
-import org.springframework.boot.autoconfigure.condition.ConditionalOnBooleanProperty;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
 import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Conditional;
 import org.springframework.core.task.TaskDecorator;
 
 /**
@@ -17,7 +17,8 @@ import org.springframework.core.task.TaskDecorator;
 @AutoConfiguration(
     beforeName = "org.springframework.boot.autoconfigure.task.TaskExecutionAutoConfiguration")
 @ConditionalOnClass(TaskDecorator.class)
-@ConditionalOnBooleanProperty(name = "ctx4j.task-decorator.enabled", matchIfMissing = true)
+@SuppressWarnings("exports") // Switch, package-private, is for Spring, not for clients
+@Conditional(Switch.TaskDecorator.class)
 public class Ctx4jTaskAutoConfiguration {
 
   /** Created by Spring. */

@@ -1,11 +1,11 @@
 package io.ctx4j.spring.boot;
 
 import org.springframework.boot.autoconfigure.AutoConfiguration;
-import org.springframework.boot.autoconfigure.condition.ConditionalOnBooleanProperty;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
 import org.springframework.boot.webclient.WebClientCustomizer;
 import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Conditional;
 import org.springframework.web.reactive.function.client.WebClient;
 
 /**
@@ -18,7 +18,8 @@ import org.springframework.web.reactive.function.client.WebClient;
 @AutoConfiguration(
     beforeName = "org.springframework.boot.webclient.autoconfigure.WebClientAutoConfiguration")
 @ConditionalOnClass({WebClient.class, WebClientCustomizer.class})
-@ConditionalOnBooleanProperty(name = "ctx4j.web-client.enabled", matchIfMissing = true)
+@SuppressWarnings("exports") // Switch, package-private, is for Spring, not for clients
+@Conditional(Switch.WebClient.class)
 public class Ctx4jWebClientAutoConfiguration {
 
   /** Created by Spring. */

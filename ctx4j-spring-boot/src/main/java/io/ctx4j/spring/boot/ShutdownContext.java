@@ -4,6 +4,7 @@ import io.ctx4j.CancelableContext;
 import io.ctx4j.Context;
 import io.ctx4j.servlet.RequestCanceledException;
 import io.ctx4j.servlet.RequestCanceledException.Reason;
+import org.springframework.beans.factory.DisposableBean;
 import org.springframework.context.ApplicationContext;
 import org.springframework.context.ApplicationContextAware;
 import org.springframework.context.ApplicationListener;
@@ -42,7 +43,9 @@ import org.springframework.context.event.ContextClosedEvent;
  * {@code start()} are its children. For the same reason the bean cannot be paused ({@link
  * #isPauseable()} is false). A close after such a stop ends the context at once, at {@code
  * ContextClosedEvent}: Spring does not stop a bean twice, and the server is already stopped, so
- * there is no drain to wait for. A bean used outside an application context (Spring never called
+ * there is no drain to wait for. A startup that fails after the bean was made has no close either:
+ * the context ends when Spring destroys the beans ({@link #destroy()}), with a detail that says so.
+ * A bean used outside an application context (Spring never called
  * {@link #setApplicationContext}) has no close to wait for: there {@link #stop()} ends the context.
  *
  * <p>Thread safety: all methods are thread-safe. Memory consistency effects: actions before the
@@ -52,7 +55,10 @@ import org.springframework.context.event.ContextClosedEvent;
  * @since 0.1
  */
 public final class ShutdownContext
-    implements SmartLifecycle, ApplicationListener<ContextClosedEvent>, ApplicationContextAware {
+    implements SmartLifecycle,
+        ApplicationListener<ContextClosedEvent>,
+        ApplicationContextAware,
+        DisposableBean {
 
   /**
    * This bean's lifecycle phase: {@code SmartLifecycle.DEFAULT_PHASE - 1536}, between Spring Boot's
@@ -63,6 +69,9 @@ public final class ShutdownContext
 
   /** The detail of the cause. */
   static final String DETAIL = "application context closed, graceful-shutdown drain over";
+
+  /** The detail of the cause when the beans are destroyed without a close: a failed startup. */
+  static final String DESTROYED_DETAIL = "application context failed to start, its beans destroyed";
 
   private final CancelableContext context;
   private volatile boolean running;
@@ -147,6 +156,17 @@ public final class ShutdownContext
     if (!running) {
       shutdown(DETAIL);
     }
+  }
+
+  /**
+   * Ends the context if nothing has yet (Spring calls this when it destroys the bean). In a close
+   * the lifecycle stop has ended it already; but a startup that fails after this bean was made
+   * never closes: Spring only destroys the beans made so far, and work already derived from {@link
+   * #context()} must stop then.
+   */
+  @Override
+  public void destroy() {
+    shutdown(DESTROYED_DETAIL);
   }
 
   /**

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNotSame;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -23,6 +24,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
 import org.springframework.boot.autoconfigure.task.TaskExecutionAutoConfiguration;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
@@ -125,6 +127,94 @@ class AutoConfigurationTest {
           }
           assertTrue(named, failure::toString);
         });
+  }
+
+  /** Spring binds {@code 9223372036854775807s}, which no millisecond count can hold. */
+  @Test
+  void aMaximumTooLargeForMillisecondsFailsTheStartupWithItsName() {
+    web.withPropertyValues("ctx4j.servlet.max-timeout=9223372036854775807s")
+        .run(ctx -> assertStartupFailureSays(ctx.getStartupFailure(), "ctx4j.servlet.max-timeout is too large"));
+  }
+
+  private static void assertStartupFailureSays(Throwable failure, String text) {
+    assertNotNull(failure, "the startup did not fail");
+    boolean said = false;
+    for (Throwable t = failure; t != null; t = t.getCause()) {
+      said |= String.valueOf(t.getMessage()).contains(text);
+    }
+    assertTrue(said, () -> "the startup failure does not say \"" + text + "\": " + chain(failure));
+  }
+
+  private static String chain(Throwable failure) {
+    StringBuilder b = new StringBuilder();
+    for (Throwable t = failure; t != null; t = t.getCause()) {
+      b.append(b.length() == 0 ? "" : " <- ").append(t);
+    }
+    return b.toString();
+  }
+
+  /**
+   * A switch that is neither true nor false (a typo) must fail the startup, naming the property,
+   * not leave its piece out without a word; every application, web or not, and whichever pieces
+   * are on. The servlet switch runs in a web application, the others in a plain one.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"ctx4j.servlet.enabled", "ctx4j.rest-client.enabled", "ctx4j.web-client.enabled",
+      "ctx4j.task-decorator.enabled", "ctx4j.shutdown.enabled"})
+  void aMalformedSwitchFailsTheStartupWithItsName(String property) {
+    String expected = property + " must be true or false, got \"flase\"";
+    if (property.equals("ctx4j.servlet.enabled")) {
+      web.withPropertyValues(property + "=flase").run(ctx -> assertStartupFailureSays(ctx.getStartupFailure(), expected));
+    } else {
+      new ApplicationContextRunner().withConfiguration(ALL).withPropertyValues(property + "=flase")
+          .run(ctx -> assertStartupFailureSays(ctx.getStartupFailure(), expected));
+    }
+  }
+
+  /**
+   * A switch means what {@code Ctx4jProperties} binds it to (Spring's boolean conversion: {@code
+   * on}, {@code yes}, {@code 1} are true), so that {@code isEnabled()} never says on for a piece
+   * that is left out.
+   */
+  @ParameterizedTest
+  @CsvSource({"on, 1", "YES, 1", "1, 1", "off, 0", "no, 0", "0, 0", "FALSE, 0"})
+  void aSwitchMeansWhatThePropertiesBindItTo(String value, int pieces) {
+    web.withPropertyValues("ctx4j.task-decorator.enabled=" + value).run(ctx -> {
+      assertNull(ctx.getStartupFailure());
+      assertEquals(pieces == 1, ctx.getBean(Ctx4jProperties.class).getTaskDecorator().isEnabled());
+      assertEquals(pieces, ctx.getBeansOfType(ContextTaskDecorator.class).size(), "ctx4j.task-decorator.enabled=" + value);
+    });
+  }
+
+  /**
+   * An application whose startup fails after the shutdown context was made (a later bean throws)
+   * never closes: Spring destroys the beans made so far instead. Work already derived from {@link
+   * ShutdownContext#context()} must stop then, not run on in a JVM that never exits.
+   */
+  @Test
+  void aFailedStartupEndsTheShutdownContext() {
+    FailingStartup.derived = null;
+    new ApplicationContextRunner().withConfiguration(ALL).withUserConfiguration(FailingStartup.class)
+        .run(ctx -> {
+          assertNotNull(ctx.getStartupFailure(), "the startup did not fail");
+          Context derived = FailingStartup.derived;
+          assertNotNull(derived, "the shutdown context was never made");
+          assertTrue(derived.isDone(), "the work derived from the shutdown context of a failed startup goes on");
+          RequestCanceledException cause = assertInstanceOf(RequestCanceledException.class, derived.cause());
+          assertEquals(RequestCanceledException.Reason.SERVER_SHUTDOWN, cause.reason());
+        });
+  }
+
+  /** Starts background work under the shutdown context, then fails the startup. */
+  @Configuration(proxyBeanMethods = false)
+  static class FailingStartup {
+    static volatile Context derived;
+
+    @Bean
+    Object failingBean(ShutdownContext shutdown) {
+      derived = Context.withCancel(shutdown.context()); // the background work's context
+      throw new IllegalStateException("a bean fails the startup after the shutdown context was made");
+    }
   }
 
   @Test
