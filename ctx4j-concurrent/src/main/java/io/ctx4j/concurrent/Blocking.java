@@ -6,6 +6,7 @@ import io.ctx4j.internal.CoreInternals;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutionException;
@@ -107,7 +108,9 @@ public final class Blocking {
    * @return the future's result
    * @throws ContextException if the context is done first
    * @throws ExecutionException if the future failed
-   * @throws java.util.concurrent.CancellationException if the future was cancelled
+   * @throws java.util.concurrent.CancellationException if the future was cancelled while the
+   *     context was live (once it has ended, as when {@link Futures#cancelWhenDone} cancelled the
+   *     future, the context's error instead)
    * @throws InterruptedException if the thread is interrupted from elsewhere
    * @throws NullPointerException if an argument is null
    */
@@ -128,7 +131,8 @@ public final class Blocking {
    * @return the stage's result
    * @throws ContextException if the context is done first
    * @throws ExecutionException if the stage failed
-   * @throws java.util.concurrent.CancellationException if the stage was cancelled
+   * @throws java.util.concurrent.CancellationException if the stage was cancelled while the context
+   *     was live (once it has ended, the context's error instead)
    * @throws InterruptedException if the thread is interrupted from elsewhere
    * @throws NullPointerException if an argument is null
    */
@@ -319,6 +323,15 @@ public final class Blocking {
         // The scope had not fired when the call woke: the interrupt came from somebody else.
         foreign = !scope.interrupted();
       }
+    } catch (CancellationException e) {
+      // The future was cancelled while we waited. If the context ended meanwhile, that is most
+      // likely why (Futures.cancelWhenDone; a CompletableFuture's get() on newer JDKs wraps the copy
+      // of the context's error in a new CancellationException): done wins, as over an interrupt.
+      ContextException err = CoreInternals.errorCopy(ctx);
+      if (err == null) {
+        throw e;
+      }
+      throw err;
     }
     ContextException err = CoreInternals.errorCopy(ctx);
     if (err != null) {

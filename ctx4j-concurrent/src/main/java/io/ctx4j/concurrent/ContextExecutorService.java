@@ -44,7 +44,9 @@ import java.util.concurrent.TimeUnit;
  * </ul>
  *
  * If the task finishes at the same instant as the context ends, the future holds exactly one of the
- * two outcomes.
+ * two outcomes. An exception the body throws while its context is live fails the future (a {@code
+ * CancellationException} of its own too: {@code get} throws an {@code ExecutionException} and
+ * {@code isCancelled()} is false, as with {@code supplyAsync} and a {@code ThreadPoolExecutor}).
  *
  * <p>It is an {@link ExecutorService} too, so it can be passed wherever one is expected, and it
  * behaves as a {@link java.util.concurrent.ThreadPoolExecutor} does call by call: the methods

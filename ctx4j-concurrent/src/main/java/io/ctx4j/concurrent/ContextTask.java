@@ -10,6 +10,7 @@ import java.lang.invoke.VarHandle;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.Future;
@@ -130,6 +131,9 @@ final class ContextTask<T> extends CompletableFuture<T> implements RunnableFutur
       return; // runs once, as a FutureTask does
     }
     if (isDone()) {
+      // Cancelled, completed or ended before it started. Most of these ended the task context
+      // already; obtrudeValue, obtrudeException and completeAsync do not, so release it here.
+      ctx.cancel();
       skipped();
       return;
     }
@@ -144,8 +148,12 @@ final class ContextTask<T> extends CompletableFuture<T> implements RunnableFutur
       failure = CoreInternals.errorCopy(ctx);
     } catch (Throwable t) {
       ContextException err = CoreInternals.errorCopy(ctx);
-      // An exception after the context ended is taken to be the body's reaction to it.
-      failure = err != null ? err : t;
+      // An exception after the context ended is taken to be the body's reaction to it. A
+      // CancellationException of the body's own (a join() on an unrelated cancelled future) is a
+      // failure, as supplyAsync and FutureTask report it, not a cancelled task: stored raw, it would
+      // make isCancelled() true and get() throw it instead of an ExecutionException.
+      failure =
+          err != null ? err : t instanceof CancellationException ? new CompletionException(t) : t;
     }
     // Release the task context before publishing, so that it is gone when get() returns. Once the
     // callback is stopped, this thread alone completes the future (unless someone outside does).

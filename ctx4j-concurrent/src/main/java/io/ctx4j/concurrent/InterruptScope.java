@@ -121,7 +121,17 @@ public final class InterruptScope implements AutoCloseable {
       return;
     }
     closed = true;
-    registration.stop();
+    try {
+      registration.stop();
+    } finally {
+      // Even if a custom context's stop() throws (and so may leave the callback registered), the
+      // scope closes: the CAS below shuts out any later interrupt.
+      settle();
+    }
+  }
+
+  /** Takes the state to CLOSED, or waits out a firing and clears the interrupt it delivered. */
+  private void settle() {
     if (STATE.compareAndSet(this, OPEN, CLOSED)) {
       return;
     }
