@@ -342,6 +342,78 @@ class AutoConfigurationTest {
     });
   }
 
+  @SuppressWarnings("unchecked")
+  private static <E extends Throwable> void sneakyThrow(Throwable t) throws E {
+    throw (E) t;
+  }
+
+  /**
+   * A task the decorator wrapped may throw (unchecked, an Error, a checked exception thrown
+   * sneakily) and may run on a thread that has a current context of its own: here the submitting
+   * thread itself, as {@code CallerRunsPolicy} runs a task the executor rejected. The task sees the
+   * submitter's context, the throwable reaches the caller unchanged, and the thread's own binding is
+   * back afterwards.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"unchecked", "error", "sneaky"})
+  void aRejectedTaskThatThrowsRestoresTheCallersBinding(String kind) throws Exception {
+    tasks.run(ctx -> {
+      org.springframework.scheduling.concurrent.ThreadPoolTaskExecutor executor =
+          new org.springframework.scheduling.concurrent.ThreadPoolTaskExecutor();
+      executor.setCorePoolSize(1);
+      executor.setMaxPoolSize(1);
+      executor.setQueueCapacity(0);
+      executor.setRejectedExecutionHandler(new java.util.concurrent.ThreadPoolExecutor.CallerRunsPolicy());
+      executor.setTaskDecorator(ctx.getBean(ContextTaskDecorator.class));
+      executor.initialize();
+      java.util.concurrent.CountDownLatch busy = new java.util.concurrent.CountDownLatch(1);
+      java.util.concurrent.CountDownLatch started = new java.util.concurrent.CountDownLatch(1);
+      try (CancelableContext caller = Context.withCancel(Context.background());
+          CancelableContext submitter = Context.withCancel(caller)) {
+        executor.execute(() -> {
+          started.countDown();
+          try {
+            busy.await();
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
+        });
+        assertTrue(started.await(10, TimeUnit.SECONDS));
+        Throwable thrown = kind.equals("unchecked") ? new IllegalStateException(kind)
+            : kind.equals("error") ? new AssertionError(kind) : new java.io.IOException(kind);
+        Context[] seen = new Context[1];
+        Thread[] ranOn = new Thread[1];
+        Throwable[] caught = new Throwable[1];
+        CurrentContext.run(caller, () -> {
+          try {
+            // Submitted under the submitter's context, rejected, run here, where caller is bound.
+            CurrentContext.run(submitter, () -> {
+              Runnable task = () -> {
+                seen[0] = CurrentContext.get();
+                ranOn[0] = Thread.currentThread();
+                sneakyThrow(thrown);
+              };
+              try {
+                executor.execute(task);
+              } catch (Throwable t) {
+                caught[0] = t;
+              }
+            });
+          } finally {
+            assertSame(caller, CurrentContext.get(), "the caller's binding was not restored");
+          }
+        });
+        assertSame(Thread.currentThread(), ranOn[0], "the rejected task did not run in the caller");
+        assertSame(submitter, seen[0]);
+        assertSame(thrown, caught[0]);
+        assertFalse(CurrentContext.isBound(), "a binding was left on the thread");
+      } finally {
+        busy.countDown();
+        executor.shutdown();
+      }
+    });
+  }
+
   @Test
   void theConfigurationMetadataListsEveryProperty() throws Exception {
     try (InputStream in = getClass().getResourceAsStream("/META-INF/spring-configuration-metadata.json")) {
