@@ -206,7 +206,7 @@ class ClientCustomizersTest {
   }
 
   /** The response as the inner end of the chain gives it, saying when RestClient closes it. */
-  private static final class ClosingProbe implements ClientHttpResponse {
+  private static class ClosingProbe implements ClientHttpResponse {
     private final ClientHttpResponse delegate;
     private final CountDownLatch closing;
 
@@ -323,6 +323,72 @@ class ClientCustomizersTest {
     assertEquals(0, CoreInternals.registrationCount(ctx), "the call left a registration on its context");
     ctx.cancel();
     assertFalse(Thread.interrupted(), "the context's end interrupted a thread the call had left");
+  }
+
+  @SuppressWarnings("unchecked")
+  private static <E extends Throwable> void sneakyThrow(Throwable t) throws E {
+    throw (E) t;
+  }
+
+  /**
+   * A response below the interceptor whose body read, or whose close, throws a checked exception
+   * sneakily (a Kotlin or Lombok wrapper, say): RestClient lets it through as it is when the
+   * interceptor is not there, so the interceptor must too, and leave nothing registered.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"read", "close"})
+  void aCheckedExceptionThrownSneakilyBelowTheInterceptorGoesOnUnchanged(String where) throws Exception {
+    Exception sneaky = new Exception("thrown sneakily by the " + where);
+    org.springframework.http.client.ClientHttpRequestInterceptor evil =
+        (request, body, execution) -> {
+          ClientHttpResponse response = execution.execute(request, body);
+          return new ClosingProbe(response, new CountDownLatch(1)) {
+            @Override
+            public InputStream getBody() throws IOException {
+              InputStream in = super.getBody();
+              return new java.io.FilterInputStream(in) {
+                @Override
+                public int read(byte[] b, int off, int len) throws IOException {
+                  if (where.equals("read")) {
+                    ClientCustomizersTest.<RuntimeException>sneakyThrow(sneaky);
+                  }
+                  return super.read(b, off, len);
+                }
+              };
+            }
+
+            @Override
+            public void close() {
+              super.close();
+              if (where.equals("close")) {
+                ClientCustomizersTest.<RuntimeException>sneakyThrow(sneaky);
+              }
+            }
+          };
+        };
+    // Without ctx4j: what RestClient itself does with it.
+    RestClient plain =
+        RestClient.builder().baseUrl(server())
+            .requestFactory(new JdkClientHttpRequestFactory(HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build()))
+            .requestInterceptor(evil)
+            .build();
+    Throwable unwrapped = null;
+    try {
+      plain.get().uri("/echo").exchange((req, res) -> res.getBody().read(new byte[16]));
+    } catch (Throwable t) {
+      unwrapped = t;
+    }
+    assertEquals(sneaky, unwrapped, "RestClient itself no longer lets it through");
+    RestClient rest = restClient("jdk").mutate().requestInterceptor(evil).build();
+    CancelableContext ctx = Context.withCancel(Context.background());
+    Throwable thrown = null;
+    try {
+      under(ctx, () -> rest.get().uri("/echo").exchange((req, res) -> res.getBody().read(new byte[16])));
+    } catch (Throwable t) {
+      thrown = t;
+    }
+    assertEquals(sneaky, thrown, "the call threw something else");
+    assertEquals(0, CoreInternals.registrationCount(ctx), "the call left a registration on its context");
   }
 
   @FunctionalInterface
