@@ -2,6 +2,7 @@ package io.ctx4j.spring.boot;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.ctx4j.servlet.RequestCanceledException;
@@ -26,6 +27,7 @@ import org.springframework.context.event.ContextClosedEvent;
  * spring.lifecycle.timeout-per-shutdown-phase}): a request that finishes during the drain is not
  * cancelled (its context ends "response completed"), and one still running when the drain is over
  * is cancelled then, not at {@code ContextClosedEvent}, with a SERVER_SHUTDOWN cause that says so.
+ * Without a drain ({@code server.shutdown=immediate}) it is cancelled during the close.
  */
 @Timeout(120)
 class GracefulShutdownTest {
@@ -120,6 +122,37 @@ class GracefulShutdownTest {
     assertTrue(shutdown.context().isDone(), "the close after a stop did not end the shutdown context");
     RequestCanceledException cause = (RequestCanceledException) shutdown.context().cause();
     assertEquals(Reason.SERVER_SHUTDOWN, cause.reason(), String.valueOf(cause));
+  }
+
+  /**
+   * {@code server.shutdown=immediate}: no drain, so a request still running is cancelled with the
+   * shutdown cause as the close reaches the bean's phase, before the server stops; a second close
+   * changes nothing.
+   */
+  @Test
+  void withoutGracefulShutdownARunningRequestIsCancelledByTheCloseAndASecondCloseChangesNothing() throws Exception {
+    Hops hops = new Hops();
+    ConfigurableApplicationContext app =
+        Apps.start(HopApp.class, Apps.Server.TOMCAT,
+            Map.of("hop.name", "I", "prices.url", "http://127.0.0.1:9", "server.shutdown", "immediate"),
+            Map.of("hops", hops));
+    ShutdownContext shutdown = app.getBean(ShutdownContext.class);
+    HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+    CompletableFuture<HttpResponse<String>> stuck =
+        http.sendAsync(HttpRequest.newBuilder(URI.create(Apps.url(app) + "/work?id=stuck")).build(), BodyHandlers.ofString());
+    Hops.Hop s = hops.get("stuck");
+    assertTrue(s.entered.await(30, TimeUnit.SECONDS), "the request never reached the handler");
+    app.close();
+    long closed = System.nanoTime();
+    assertTrue(s.ended.await(10, TimeUnit.SECONDS), "the running request was never cancelled");
+    RequestCanceledException cause = (RequestCanceledException) s.cause;
+    assertEquals(Reason.SERVER_SHUTDOWN, cause.reason(), String.valueOf(cause));
+    assertTrue(s.endedNanos <= closed, "cancelled during the close, before the server stopped");
+    assertEquals("server shutdown: " + ShutdownContext.DETAIL, cause.getMessage());
+    Throwable first = shutdown.context().cause();
+    app.close();
+    assertSame(first, shutdown.context().cause(), "a second close changed the shutdown context's cause");
+    stuck.handle((r, e) -> null).get(10, TimeUnit.SECONDS);
   }
 
   /** Runs /work for {@code id}, released at once: "ok" if its context was live, else "cancelled". */
