@@ -701,6 +701,9 @@ public final class ContextServletFilter implements Filter {
   }
 
   /** The server maximum and its cause, made once rather than for every request. */
+  /** The longest server maximum: its cause names it in milliseconds, which a long must hold. */
+  private static final Duration LONGEST_MAX_TIMEOUT = Duration.ofMillis(Long.MAX_VALUE);
+
   private static final class MaxTimeout {
     final Duration duration;
     final RequestCanceledException cause;
@@ -747,11 +750,16 @@ public final class ContextServletFilter implements Filter {
      *
      * @param max the maximum, or null for none
      * @return this builder
-     * @throws IllegalArgumentException if {@code max} is zero or negative
+     * @throws IllegalArgumentException if {@code max} is zero or negative, or longer than {@code
+     *     Long.MAX_VALUE} milliseconds (the filter keeps it, and names it in causes, in milliseconds)
      */
     public Builder maxTimeout(Duration max) {
       if (max != null && (max.isNegative() || max.isZero())) {
         throw new IllegalArgumentException("maxTimeout must be positive, got " + max);
+      }
+      if (max != null && max.compareTo(LONGEST_MAX_TIMEOUT) > 0) {
+        throw new IllegalArgumentException(
+            "maxTimeout is too large, got " + max + " (at most " + LONGEST_MAX_TIMEOUT + ")");
       }
       this.maxTimeout = max;
       return this;

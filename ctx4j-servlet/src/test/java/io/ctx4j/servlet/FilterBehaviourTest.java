@@ -260,6 +260,17 @@ class FilterBehaviourTest {
   }
 
   @Test
+  void builderRejectsAMaximumTooLongForMillisecondsNamingIt() {
+    // The filter keeps its maximum in milliseconds: one more than a long holds must be refused by
+    // the setter, naming it, not fail later in build() with a bare "long overflow".
+    Duration tooLong = Duration.ofMillis(Long.MAX_VALUE).plusMillis(1);
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> ContextServletFilter.builder().maxTimeout(tooLong));
+    assertTrue(e.getMessage().startsWith("maxTimeout is too large, got " + tooLong), e.getMessage());
+    ContextServletFilter.builder().maxTimeout(Duration.ofMillis(Long.MAX_VALUE)).build().destroy();
+  }
+
+  @Test
   void parentValuesAndCancellationReachRequests() throws Exception {
     Key<String> region = Key.named("region");
     CancelableContext parent = Context.withCancel(Context.withValue(Context.background(), region, "eu"));

@@ -64,10 +64,13 @@ public class Ctx4jServletAutoConfiguration {
       throw new IllegalArgumentException("ctx4j.servlet.max-timeout must be positive, got " + max);
     }
     if (max != null && max.compareTo(LONGEST_MAX_TIMEOUT) > 0) {
-      // The filter counts its maximum in milliseconds: beyond a long's worth it would fail with a
-      // bare "long overflow" that names nothing.
+      // The builder refuses it too, but under its own name: the startup failure names the property.
       throw new IllegalArgumentException(
-          "ctx4j.servlet.max-timeout is too large, got " + max + " (at most " + LONGEST_MAX_TIMEOUT + ")");
+          "ctx4j.servlet.max-timeout is too large, got "
+              + max
+              + " (at most "
+              + LONGEST_MAX_TIMEOUT
+              + ")");
     }
     ShutdownContext sc = shutdown.getIfAvailable();
     return ContextServletFilter.builder()
