@@ -1,13 +1,16 @@
 package io.ctx4j.okhttp;
 
 import io.ctx4j.Context;
+import io.ctx4j.ContextException;
 import io.ctx4j.Registration;
 import io.ctx4j.concurrent.CurrentContext;
 import io.ctx4j.http.ContextHttp;
 import io.ctx4j.http.DeadlineHeader;
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.lang.ref.Cleaner;
 import java.lang.ref.WeakReference;
+import java.time.Duration;
 import java.util.Objects;
 import java.util.Optional;
 import okhttp3.Call;
@@ -26,7 +29,8 @@ import okio.Okio;
 /**
  * Runs OkHttp 5 calls under a ctx4j {@link Context}: the request carries the context's remaining
  * time in the {@link DeadlineHeader#NAME} header, the call is {@linkplain Call#cancel() cancelled}
- * as soon as the context ends, and a call whose context has already ended is never sent.
+ * as soon as the context ends, and a call whose context has already ended, or whose deadline has
+ * passed, is never sent.
  *
  * <pre>{@code
  * OkHttpClient client = ContextOkHttp.install(new OkHttpClient.Builder()).build();
@@ -51,13 +55,14 @@ import okio.Okio;
  *
  * <ul>
  *   <li>{@link #interceptor()}, an <em>application</em> interceptor, once per call: fails the call
- *       at once if its context has ended, cancels the call when the context ends, and sends the
- *       header with the first request.
+ *       at once if its context has ended or its deadline has passed, cancels the call when the
+ *       context ends, and sends the header with the first request.
  *   <li>{@link #networkInterceptor()}, a <em>network</em> interceptor, once per request that goes
- *       on the wire: states the time left at that moment. OkHttp follows redirects and retries
- *       below the application interceptors, re-sending the first request's headers; without the
- *       network interceptor every redirect hop and retry would carry the first hop's budget, stale
- *       by however long the earlier hops took.
+ *       on the wire: states the time left at that moment, and sends nothing once the context has
+ *       ended or its deadline has passed. OkHttp follows redirects and retries below the
+ *       application interceptors, re-sending the first request's headers; without the network
+ *       interceptor every redirect hop and retry would carry the first hop's budget, stale by
+ *       however long the earlier hops took.
  * </ul>
  *
  * {@link #install} adds both, which is what to use unless the order of interceptors matters.
@@ -73,7 +78,10 @@ import okio.Okio;
  * ContextHttp#ioErrorOf}; OkHttp does not retry an {@code InterruptedIOException}). This holds for a context that
  * has ended before the call (nothing is sent), while the request is in flight, and while the
  * response body is being read: the body of a response is wrapped so that a read failing because the
- * context ended says so.
+ * context ended says so. A deadline that has passed counts as an end even before ctx4j's timer has
+ * ended the context (a loaded timer thread, a custom context that lags): the call, or the redirect
+ * hop or retry, fails unsent with a {@code DeadlineExceededException} that has no cause, the
+ * context having none yet, rather than go out with a budget of 0.
  *
  * <p>Two moments lie outside any interceptor. An enqueued call waiting in the dispatcher's queue
  * runs no interceptor yet: a context that ends then fails the call, unsent, only when it gets a
@@ -144,11 +152,12 @@ public final class ContextOkHttp {
 
   /**
    * Returns the application interceptor: add it with {@code OkHttpClient.Builder.addInterceptor}.
-   * For each call it takes the context ({@link #contextOf}); if the context has ended, fails the
-   * call without sending anything; otherwise sets the {@link DeadlineHeader#NAME} header to the time
-   * left ({@link DeadlineHeader#valueFor}, less the transit allowance; any such header is removed
-   * when the context has no deadline), tags the request with the context for {@link
-   * #networkInterceptor()}, and cancels the call if the context ends before the call does.
+   * For each call it takes the context ({@link #contextOf}); if the context has ended or its
+   * deadline has passed, fails the call without sending anything; otherwise sets the {@link
+   * DeadlineHeader#NAME} header to the time left ({@link DeadlineHeader#valueFor}, less the transit
+   * allowance; any such header is removed when the context has no deadline), tags the request with
+   * the context for {@link #networkInterceptor()}, and cancels the call if the context ends before
+   * the call does.
    *
    * @return the interceptor, the same instance every time
    * @throws IllegalStateException if the OkHttp on the class path is older than {@value
@@ -163,7 +172,8 @@ public final class ContextOkHttp {
    * Returns the network interceptor: add it with {@code
    * OkHttpClient.Builder.addNetworkInterceptor}. For each request that goes on the wire (the first
    * one, every redirect hop and retry) it sets the {@link DeadlineHeader#NAME} header to the time
-   * left at that moment, and fails the request without sending it if the context has ended.
+   * left at that moment, and fails the request without sending it if the context has ended or its
+   * deadline has passed.
    *
    * @return the interceptor, the same instance every time
    */
@@ -221,9 +231,7 @@ public final class ContextOkHttp {
   private static Response interceptCall(Interceptor.Chain chain) throws IOException {
     Request request = chain.request();
     Context ctx = contextOf(request);
-    if (ctx.err() != null) {
-      throw ended(ctx, null);
-    }
+    requireLive(ctx);
     Call call = chain.call();
     Release release = new Release(ctx.onDone(new Hook(call)));
     call.addEventListener(release);
@@ -248,10 +256,27 @@ public final class ContextOkHttp {
   private static Response interceptNetwork(Interceptor.Chain chain) throws IOException {
     Request request = chain.request();
     Context ctx = contextOf(request);
+    requireLive(ctx);
+    return chain.proceed(withHeader(request.newBuilder(), ctx));
+  }
+
+  /**
+   * Throws the context's error if it has ended, or a {@code DeadlineExceededException} (no cause
+   * yet) if its deadline has passed though its timer has not ended it yet: a request sent then
+   * would carry a budget of 0, and a context that lags (a loaded timer, a custom context) would
+   * not stop it.
+   */
+  private static void requireLive(Context ctx) throws IOException {
     if (ctx.err() != null) {
       throw ended(ctx, null);
     }
-    return chain.proceed(withHeader(request.newBuilder(), ctx));
+    Optional<Duration> left = ctx.remaining();
+    if (left.isPresent() && (left.get().isNegative() || left.get().isZero())) {
+      ContextException err = Context.DEADLINE_EXCEEDED.copy(null);
+      InterruptedIOException e = new InterruptedIOException(err.getMessage());
+      e.initCause(err);
+      throw e;
+    }
   }
 
   private static Request withHeader(Request.Builder b, Context ctx) {
