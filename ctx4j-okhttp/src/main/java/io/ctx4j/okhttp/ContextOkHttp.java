@@ -106,7 +106,9 @@ import okio.Okio;
  * abandoned without being closed keeps it only until the garbage collector finds the response's body
  * unreachable (a {@link Cleaner} releases it then, even while OkHttp's own threads still reach the
  * call); OkHttp reclaims the connection of such a call once the call is unreachable, and logs it.
- * Close response bodies.
+ * Close response bodies. A custom {@code Context} whose {@code onDone} returns null instead of a
+ * {@code Registration} fails the call at once, unsent, with a {@code NullPointerException} that
+ * names its class.
  *
  * <p>All methods are thread-safe and the interceptors are stateless singletons. Actions of the
  * thread that ends the context happen-before the call's failure is observed.
@@ -233,7 +235,12 @@ public final class ContextOkHttp {
     Context ctx = contextOf(request);
     requireLive(ctx);
     Call call = chain.call();
-    Release release = new Release(ctx.onDone(new Hook(call)));
+    Registration registration = ctx.onDone(new Hook(call));
+    if (registration == null) { // a custom Context: say so now, not in OkHttp's callEnd
+      throw new NullPointerException(
+          "onDone of " + ctx.getClass().getName() + " returned null instead of a Registration");
+    }
+    Release release = new Release(registration);
     call.addEventListener(release);
     Response response;
     try {

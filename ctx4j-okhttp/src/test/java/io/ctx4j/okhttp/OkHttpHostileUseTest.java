@@ -12,6 +12,7 @@ import io.ctx4j.DeadlineExceededException;
 import io.ctx4j.Registration;
 import io.ctx4j.TimeSource;
 import io.ctx4j.internal.CoreInternals;
+import io.ctx4j.testing.ForeignContext;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.nio.charset.StandardCharsets;
@@ -22,6 +23,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import okhttp3.OkHttpClient;
 import okhttp3.Request;
+import okhttp3.Response;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -116,6 +118,31 @@ class OkHttpHostileUseTest {
       assertEquals("/first=995", server.seen.take());
       assertEquals(1, server.requests.get(), "the redirect target was sent past the deadline: " + server.seen);
       assertEquals(0, CoreInternals.registrationCount(ctx));
+    }
+  }
+
+  @Test
+  void aCustomContextWhoseOnDoneReturnsNullFailsTheCallEarlySayingSo() throws Exception {
+    Context broken =
+        new ForeignContext() {
+          @Override
+          public Registration onDone(Runnable callback) {
+            return null;
+          }
+        };
+    try (Loopback server = new Loopback(ex -> Loopback.reply(ex, 200, HELLO))) {
+      NullPointerException e =
+          assertThrows(
+              NullPointerException.class,
+              () -> {
+                try (Response r = client.newCall(at(server.url("/"), broken)).execute()) {
+                  r.body().string();
+                }
+              });
+      assertEquals(
+          "onDone of " + broken.getClass().getName() + " returned null instead of a Registration",
+          e.getMessage());
+      assertEquals(0, server.requests.get(), "the call was sent");
     }
   }
 }
