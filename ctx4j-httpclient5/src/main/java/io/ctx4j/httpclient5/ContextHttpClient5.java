@@ -392,8 +392,8 @@ public final class ContextHttpClient5 {
 
   /**
    * The response entity as the caller sees it: the end of its content, closing it or the response,
-   * or dropping it unclosed releases the registration; a read failing because the context ended
-   * fails with the context's error.
+   * or dropping it unclosed releases the registration; a read or skip failing because the context
+   * ended fails with the context's error.
    */
   private static final class ContextEntity extends HttpEntityWrapper {
     private final Context ctx;
@@ -474,6 +474,15 @@ public final class ContextHttpClient5 {
       public int read(byte[] buf, int off, int len) throws IOException {
         try {
           return atEnd(super.read(buf, off, len));
+        } catch (IOException e) {
+          throw failed(e);
+        }
+      }
+
+      @Override
+      public long skip(long n) throws IOException {
+        try {
+          return super.skip(n); // FilterInputStream's skips in the wrapped stream, which reads
         } catch (IOException e) {
           throw failed(e);
         }
