@@ -6,12 +6,16 @@ import io.ctx4j.Registration;
 import io.ctx4j.internal.CoreInternals;
 import java.io.IOException;
 import java.io.InterruptedIOException;
+import java.net.ConnectException;
+import java.net.ProtocolException;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.net.http.HttpClient;
+import java.net.http.HttpConnectTimeoutException;
 import java.net.http.HttpHeaders;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.net.http.HttpTimeoutException;
 import java.nio.ByteBuffer;
 import java.util.Collections;
 import java.util.List;
@@ -25,6 +29,8 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Flow;
+import javax.net.ssl.SSLException;
+import javax.net.ssl.SSLHandshakeException;
 import javax.net.ssl.SSLSession;
 
 /**
@@ -101,7 +107,10 @@ public final class ContextHttp {
    * @throws ContextException a fresh {@code CanceledException} or {@code DeadlineExceededException}
    *     with the context's cause, if the context is done before the response is complete (or
    *     already is, in which case nothing is sent)
-   * @throws IOException if the exchange fails
+   * @throws IOException if the exchange fails; as {@code HttpClient.send} throws it: a new
+   *     exception of the failure's JDK type ({@code HttpTimeoutException}, {@code
+   *     HttpConnectTimeoutException}, {@code ConnectException}, {@code SSLHandshakeException}, {@code
+   *     SSLException}, {@code ProtocolException}, else {@code IOException}), the failure as cause
    * @throws InterruptedException if the calling thread is interrupted while waiting; the exchange
    *     is aborted
    * @throws NullPointerException if an argument is null
@@ -124,7 +133,7 @@ public final class ContextHttp {
     } catch (ExecutionException e) {
       Throwable c = e.getCause();
       if (c instanceof IOException) {
-        throw new IOException(c.getMessage(), c);
+        throw sendFailure((IOException) c);
       }
       if (c instanceof RuntimeException) {
         throw (RuntimeException) c;
@@ -134,6 +143,33 @@ public final class ContextHttp {
       }
       throw new IOException(c);
     }
+  }
+
+  /**
+   * The exchange's failure as {@code HttpClient.send} throws it: a new exception, with this
+   * caller's stack, of the JDK type a caller may catch ({@code HttpTimeoutException}, {@code
+   * ConnectException}...), the failure as its cause.
+   */
+  private static IOException sendFailure(IOException failure) {
+    String msg = failure.getMessage();
+    IOException e;
+    if (failure instanceof HttpConnectTimeoutException) {
+      e = new HttpConnectTimeoutException(msg);
+    } else if (failure instanceof HttpTimeoutException) {
+      e = new HttpTimeoutException(msg);
+    } else if (failure instanceof ConnectException) {
+      e = new ConnectException(msg);
+    } else if (failure instanceof SSLHandshakeException) {
+      e = new SSLHandshakeException(msg);
+    } else if (failure instanceof SSLException) {
+      e = new SSLException(msg);
+    } else if (failure instanceof ProtocolException) {
+      e = new ProtocolException(msg);
+    } else {
+      e = new IOException(msg);
+    }
+    e.initCause(failure);
+    return e;
   }
 
   /**

@@ -1,0 +1,90 @@
+package io.ctx4j.http;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.ctx4j.CancelableContext;
+import io.ctx4j.Context;
+import io.ctx4j.internal.CoreInternals;
+import io.ctx4j.testing.Quietly;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.net.http.HttpResponse.BodyHandlers;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Flow;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * ContextHttp under unusual use: failures of the exchange itself, a caller's subscriber that breaks
+ * the Reactive Streams rules, an interrupted caller. Real JDK client and server on loopback.
+ */
+@Timeout(120)
+class HostileCallTest {
+  private static final HttpClient CLIENT =
+      HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+  private static final Duration LONG = Duration.ofSeconds(10);
+
+  private static HttpRequest get(URI uri) {
+    return HttpRequest.newBuilder(uri).build();
+  }
+
+  /** A loopback port on which nothing listens (any more). */
+  private static URI refusingUri() throws IOException {
+    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      return URI.create("http://127.0.0.1:" + s.getLocalPort() + "/");
+    }
+  }
+
+  /**
+   * {@code send} is a drop-in for {@code HttpClient.send}: a caller that catches the JDK's
+   * exception types (a request timeout, a refused connection) must get them from ContextHttp too.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"request timeout", "connection refused"})
+  void sendThrowsTheExceptionTypeThatHttpClientSendThrows(String how) throws Exception {
+    CountDownLatch release = new CountDownLatch(1);
+    CancelableContext ctx = Context.withTimeout(Context.background(), Duration.ofMinutes(5));
+    try (LoopbackServer s =
+            new LoopbackServer(
+                ex -> {
+                  Quietly.await(release, LONG); // never answers in time
+                  ex.sendResponseHeaders(204, -1);
+                });
+        AutoCloseable answer = release::countDown) {
+      URI uri = how.equals("connection refused") ? refusingUri() : s.uri();
+      HttpRequest request = HttpRequest.newBuilder(uri).timeout(Duration.ofMillis(200)).build();
+      IOException jdk =
+          assertThrows(IOException.class, () -> CLIENT.send(request, BodyHandlers.ofString()));
+      IOException ours =
+          assertThrows(
+              IOException.class, () -> ContextHttp.send(ctx, CLIENT, request, BodyHandlers.ofString()));
+      assertEquals(jdk.getClass(), ours.getClass(), how + ": " + ours);
+      assertEquals(jdk.getClass(), ours.getCause().getClass(), "the client's own failure as cause");
+      assertEquals(0, CoreInternals.registrationCount(ctx), "abort hook left on the context");
+    } finally {
+      ctx.cancel();
+    }
+  }
+}
