@@ -338,7 +338,9 @@ public final class ContextHttp {
    * can no longer be aborted usefully: when the final response's body ends (completes, fails, or is
    * cancelled by the caller), when the result fails for any reason (the exchange failed, the context
    * ended, the caller cancelled the future), or when the caller's handler or subscriber throws.
-   * {@link Registration#stop()} is idempotent, so these may overlap.
+   * {@link Registration#stop()} is idempotent, so these may overlap. Where the call itself fails
+   * the result (the exchange failed, a redirect could not be followed), it releases first, so that
+   * a caller who sees the failure finds no hook left.
    *
    * <p>Abort versus hop switch: {@link #current} is written before a hop is sent, and after it is
    * sent the result is checked again; an abort reads {@code current} after completing the result.
@@ -426,6 +428,7 @@ public final class ContextHttp {
 
     private void hopEnded(Hop<T> hop, HttpResponse<T> response, Throwable failure) {
       if (failure != null) {
+        release(); // before the caller wakes: a get() and later dependents run before our callback
         result.completeExceptionally(unwrap(failure));
         return;
       }
@@ -433,6 +436,7 @@ public final class ContextHttp {
           hop.previous == null ? response : new Redirected<>(response, hop.previous);
       AbortableHandler<T> h = hop.handler;
       if (h.redirectFailure != null) {
+        release();
         result.completeExceptionally(h.redirectFailure);
         return;
       }

@@ -87,4 +87,46 @@ class HostileCallTest {
       ctx.cancel();
     }
   }
+
+  /**
+   * A failure of the exchange gives the call's hook back before the caller's future fails: a
+   * dependent the caller attached runs before the call's own (CompletableFuture runs the latest
+   * first), and a waiting get() is woken before either.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"connection closed", "redirect without Location"})
+  void aFailedExchangeGivesItsHookBackBeforeTheCallerHearsOfIt(String how) throws Exception {
+    CountDownLatch attached = new CountDownLatch(1);
+    HttpClient following =
+        HttpClient.newBuilder()
+            .version(HttpClient.Version.HTTP_1_1)
+            .followRedirects(HttpClient.Redirect.NORMAL)
+            .build();
+    CancelableContext ctx = Context.withTimeout(Context.background(), Duration.ofMinutes(5));
+    try (LoopbackServer s =
+        new LoopbackServer(
+            ex -> {
+              Quietly.await(attached, LONG);
+              if (how.equals("connection closed")) {
+                throw new IllegalStateException("the JDK server closes the connection unanswered");
+              }
+              ex.sendResponseHeaders(302, -1);
+              ex.close();
+            })) {
+      CompletableFuture<HttpResponse<String>> call =
+          ContextHttp.sendAsync(ctx, following, get(s.uri()), BodyHandlers.ofString());
+      CompletableFuture<Integer> hooksWhenTheCallerHears =
+          call.handle((response, failure) -> CoreInternals.registrationCount(ctx));
+      attached.countDown();
+      ExecutionException e =
+          assertThrows(ExecutionException.class, () -> call.get(10, TimeUnit.SECONDS));
+      assertTrue(e.getCause() instanceof IOException, "failed with " + e.getCause());
+      assertEquals(
+          0,
+          hooksWhenTheCallerHears.get(10, TimeUnit.SECONDS),
+          "abort hook still on the context when the caller's dependent ran");
+    } finally {
+      ctx.cancel();
+    }
+  }
 }
