@@ -723,11 +723,14 @@ public final class ContextHttp {
         }
       }
       call.release();
-      if (deliver) {
-        downstream.onError(why);
-      }
-      if (s != null) {
-        s.cancel();
+      try {
+        if (deliver) {
+          downstream.onError(why);
+        }
+      } finally { // even if onError throws, as Reactive Streams forbids: the body must stop
+        if (s != null) {
+          s.cancel();
+        }
       }
       return noResponse;
     }

@@ -129,4 +129,79 @@ class HostileCallTest {
       ctx.cancel();
     }
   }
+
+  /**
+   * A subscriber whose onError throws (Reactive Streams forbids it, but it happens) must not keep
+   * the exchange alive: when the context ends, the body subscription is cancelled anyway, and the
+   * server sees its client go.
+   */
+  @Test
+  void aSubscriberWhoseOnErrorThrowsStillHasItsBodyCancelledWhenTheContextEnds() throws Exception {
+    CountDownLatch received = new CountDownLatch(1);
+    CountDownLatch clientGone = new CountDownLatch(1);
+    CountDownLatch stop = new CountDownLatch(1);
+    CancelableContext ctx = Context.withCancel(Context.background());
+    try (LoopbackServer s =
+            new LoopbackServer(
+                ex -> {
+                  ex.sendResponseHeaders(200, 0);
+                  try (OutputStream out = ex.getResponseBody()) {
+                    do {
+                      out.write(new byte[64]);
+                      out.flush();
+                    } while (!Quietly.await(stop, Duration.ofMillis(5)));
+                  } catch (IOException e) {
+                    clientGone.countDown();
+                  }
+                });
+        AutoCloseable stopStreaming = stop::countDown) {
+      HttpResponse.BodyHandler<Void> handler = info -> new ThrowingOnError(received);
+      CompletableFuture<HttpResponse<Void>> call =
+          ContextHttp.sendAsync(ctx, CLIENT, get(s.uri()), handler);
+      assertTrue(received.await(10, TimeUnit.SECONDS), "no body arrived");
+      ctx.cancel();
+      assertThrows(CancellationException.class, () -> call.get(10, TimeUnit.SECONDS));
+      assertTrue(
+          clientGone.await(10, TimeUnit.SECONDS),
+          "the body was never cancelled: the server kept streaming to a caller whose context had ended");
+    } finally {
+      ctx.cancel();
+    }
+  }
+
+  /** Takes one item; throws from onError. */
+  private static final class ThrowingOnError implements HttpResponse.BodySubscriber<Void> {
+    private final CompletableFuture<Void> body = new CompletableFuture<>();
+    private final CountDownLatch received;
+
+    ThrowingOnError(CountDownLatch received) {
+      this.received = received;
+    }
+
+    @Override
+    public CompletionStage<Void> getBody() {
+      return body;
+    }
+
+    @Override
+    public void onSubscribe(Flow.Subscription s) {
+      s.request(1);
+    }
+
+    @Override
+    public void onNext(List<ByteBuffer> item) {
+      received.countDown();
+    }
+
+    @Override
+    public void onError(Throwable t) {
+      // Throws before it completes its body: the client, which waits for the body, notices nothing.
+      throw new IllegalStateException("a subscriber that throws from onError");
+    }
+
+    @Override
+    public void onComplete() {
+      body.complete(null);
+    }
+  }
 }
