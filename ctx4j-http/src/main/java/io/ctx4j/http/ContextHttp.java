@@ -111,13 +111,17 @@ public final class ContextHttp {
    *     exception of the failure's JDK type ({@code HttpTimeoutException}, {@code
    *     HttpConnectTimeoutException}, {@code ConnectException}, {@code SSLHandshakeException}, {@code
    *     SSLException}, {@code ProtocolException}, else {@code IOException}), the failure as cause
-   * @throws InterruptedException if the calling thread is interrupted while waiting; the exchange
-   *     is aborted
+   * @throws InterruptedException if the calling thread is interrupted while waiting, and then the
+   *     exchange is aborted; or already was at the call, and then nothing is sent (as {@code
+   *     HttpClient.send})
    * @throws NullPointerException if an argument is null
    */
   public static <T> HttpResponse<T> send(
       Context ctx, HttpClient client, HttpRequest request, HttpResponse.BodyHandler<T> handler)
       throws IOException, InterruptedException {
+    if (Thread.interrupted()) { // as HttpClient.send: nothing reaches the client, or the server
+      throw new InterruptedException();
+    }
     CompletableFuture<HttpResponse<T>> call = sendAsync(ctx, client, request, handler);
     try {
       return call.get();

@@ -204,4 +204,38 @@ class HostileCallTest {
       body.complete(null);
     }
   }
+
+  /**
+   * As {@code HttpClient.send}: a thread interrupted before the call throws InterruptedException
+   * and hands nothing to the client; handing it over and cancelling afterwards may let the request
+   * reach the server first.
+   */
+  @Test
+  void anInterruptedCallerHandsNothingToTheClient() throws Exception {
+    AtomicInteger tasks = new AtomicInteger();
+    ExecutorService pool = Executors.newCachedThreadPool();
+    HttpClient counting =
+        HttpClient.newBuilder()
+            .version(HttpClient.Version.HTTP_1_1)
+            .executor(
+                task -> {
+                  tasks.incrementAndGet(); // the JDK starts every exchange with a task here
+                  pool.execute(task);
+                })
+            .build();
+    CancelableContext ctx = Context.withTimeout(Context.background(), Duration.ofMinutes(5));
+    try (LoopbackServer s = new LoopbackServer(ex -> ContextHttpTest.respond(ex, 200, "ok"))) {
+      Thread.currentThread().interrupt();
+      assertThrows(
+          InterruptedException.class,
+          () -> ContextHttp.send(ctx, counting, get(s.uri()), BodyHandlers.ofString()));
+      assertFalse(Thread.currentThread().isInterrupted(), "the interrupt is consumed, as by send");
+      assertEquals(0, tasks.get(), "an exchange was started for an interrupted caller");
+      assertEquals(0, CoreInternals.registrationCount(ctx), "abort hook left on the context");
+      assertEquals("ok", ContextHttp.send(ctx, counting, get(s.uri()), BodyHandlers.ofString()).body());
+    } finally {
+      ctx.cancel();
+      pool.shutdown();
+    }
+  }
 }
