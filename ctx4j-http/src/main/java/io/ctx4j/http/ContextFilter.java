@@ -260,6 +260,10 @@ public final class ContextFilter extends Filter {
   private static void reject(HttpExchange exchange, String message) throws IOException {
     byte[] body = (message + "\n").getBytes(StandardCharsets.UTF_8);
     exchange.getResponseHeaders().set("Content-Type", "text/plain; charset=utf-8");
+    if ("HEAD".equals(exchange.getRequestMethod())) {
+      exchange.sendResponseHeaders(400, -1); // no body: the server ends the exchange right here
+      return;
+    }
     exchange.sendResponseHeaders(400, body.length);
     try (OutputStream out = exchange.getResponseBody()) {
       out.write(body);

@@ -1,9 +1,12 @@
 package io.ctx4j.http;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.sun.net.httpserver.Filter;
+import com.sun.net.httpserver.HttpExchange;
 import io.ctx4j.Context;
 import io.ctx4j.ManualTimeSource;
 import java.io.IOException;
@@ -15,6 +18,7 @@ import java.net.http.HttpResponse.BodyHandlers;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
@@ -45,6 +49,50 @@ class ContextFilterEdgeTest {
           CLIENT.send(HttpRequest.newBuilder(s.uri()).header(DeadlineHeader.NAME, value).build(), BodyHandlers.ofString());
       assertEquals(400, r.statusCode());
       assertTrue(r.body().contains(DeadlineHeader.NAME) && r.body().contains(value), r.body());
+    }
+  }
+
+  /**
+   * A HEAD request may have no body in its answer: the JDK server ends the exchange as soon as the
+   * 400's headers are out, and writing the message as body then failed, so that ContextFilter threw
+   * an IOException at the filters in front of it and the connection was closed.
+   */
+  @Test
+  void aMalformedHeaderOnAHeadRequestIsAnswered400WithoutTheFilterFailing() throws Exception {
+    AtomicReference<Throwable> failure = new AtomicReference<>();
+    CountDownLatch filtered = new CountDownLatch(1);
+    Filter outer =
+        new Filter() {
+          @Override
+          public void doFilter(HttpExchange ex, Chain chain) throws IOException {
+            try {
+              chain.doFilter(ex);
+            } catch (IOException | RuntimeException e) {
+              failure.set(e);
+              throw e;
+            } finally {
+              filtered.countDown();
+            }
+          }
+
+          @Override
+          public String description() {
+            return "records what the filters behind it throw";
+          }
+        };
+    try (LoopbackServer s = new LoopbackServer(ex -> reply(ex, "handler ran"))) {
+      s.server
+          .createContext("/head", ex -> reply(ex, "handler ran"))
+          .getFilters()
+          .addAll(List.of(outer, ContextFilter.create()));
+      HttpRequest head =
+          HttpRequest.newBuilder(s.uri().resolve("/head"))
+              .method("HEAD", HttpRequest.BodyPublishers.noBody())
+              .header(DeadlineHeader.NAME, "soon")
+              .build();
+      assertEquals(400, CLIENT.send(head, BodyHandlers.discarding()).statusCode());
+      assertTrue(filtered.await(10, TimeUnit.SECONDS), "the filter never ran");
+      assertNull(failure.get(), "ContextFilter failed answering 400 to a HEAD request");
     }
   }
 
