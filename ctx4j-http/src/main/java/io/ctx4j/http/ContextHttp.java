@@ -180,7 +180,9 @@ public final class ContextHttp {
    * Sends {@code request} asynchronously under {@code ctx}; see {@link #send} for the header and
    * redirects. The returned future completes with the response, or exceptionally with the
    * exchange's failure, or with a fresh copy of the context's error (cause attached) if the context
-   * ends first. Cancelling the returned future aborts the exchange as well.
+   * ends first. Cancelling the returned future aborts the exchange as well, and so does completing
+   * it first in another way ({@code complete}, {@code completeOnTimeout}): the response could then
+   * reach no one, nor its body be closed.
    *
    * <p>The context's error is a {@link CancellationException}, which {@code CompletableFuture.get}
    * and {@code join} treat specially: JDK 17 throws it as is, newer JDKs throw a new {@code
@@ -341,7 +343,8 @@ public final class ContextHttp {
    * <p>The registration is taken before the first hop is sent and released exactly when the call
    * can no longer be aborted usefully: when the final response's body ends (completes, fails, or is
    * cancelled by the caller), when the result fails for any reason (the exchange failed, the context
-   * ended, the caller cancelled the future), or when the caller's handler or subscriber throws.
+   * ended, the caller cancelled the future), when the caller completes the result itself (the
+   * exchange is then aborted too), or when the caller's handler or subscriber throws.
    * {@link Registration#stop()} is idempotent, so these may overlap. Where the call itself fails
    * the result (the exchange failed, a redirect could not be followed), it releases first, so that
    * a caller who sees the failure finds no hook left.
@@ -358,6 +361,8 @@ public final class ContextHttp {
     final CompletableFuture<HttpResponse<T>> result = new CompletableFuture<>();
     private volatile Registration registration;
     private volatile Hop<T> current;
+    /** Set just before ctx4j completes the result with the response; otherwise the caller did. */
+    private volatile boolean delivered;
 
     Call(Context ctx, HttpClient callerClient, HttpResponse.BodyHandler<T> handler) {
       this.ctx = ctx;
@@ -371,11 +376,12 @@ public final class ContextHttp {
       registration = ctx.onDone(this::contextEnded);
       result.whenComplete(
           (response, failure) -> {
-            if (failure != null) {
+            Throwable why = failure != null ? failure : delivered ? null : completedByCaller();
+            if (why != null) {
               release();
               Hop<T> hop = current;
               if (hop != null) {
-                hop.abort(failure);
+                hop.abort(why);
               }
             }
           });
@@ -403,9 +409,26 @@ public final class ContextHttp {
       }
     }
 
-    /** The result's failure, or null if it has none (yet). */
+    /**
+     * Why the call is over before its response went to the caller: the result's failure, or the
+     * caller's own completion of the result; null if the result is not done or has the response.
+     */
     private Throwable failure() {
-      return result.isCompletedExceptionally() ? result.handle((r, f) -> f).join() : null;
+      if (!result.isDone()) {
+        return null;
+      }
+      if (result.isCompletedExceptionally()) {
+        return result.handle((r, f) -> f).join();
+      }
+      return delivered ? null : completedByCaller();
+    }
+
+    /**
+     * The abort's cause when the caller completed the future itself (complete, completeOnTimeout):
+     * the response could then reach no one, nor its body be closed, so the exchange is given up.
+     */
+    private static CancellationException completedByCaller() {
+      return new CancellationException("the caller completed the future of ContextHttp.sendAsync");
     }
 
     void release() {
@@ -445,7 +468,11 @@ public final class ContextHttp {
         return;
       }
       if (h.redirectTo == null) {
-        result.complete(seen);
+        delivered = true;
+        if (!result.complete(seen) && !result.isCompletedExceptionally()) {
+          release(); // the caller completed the future first: no one will ever get this response
+          hop.abort(completedByCaller());
+        }
         return;
       }
       if (result.isDone()) {

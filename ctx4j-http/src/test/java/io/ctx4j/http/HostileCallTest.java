@@ -131,6 +131,49 @@ class HostileCallTest {
   }
 
   /**
+   * A caller that completes the future itself (a fallback value, as completeOnTimeout gives) ends
+   * the call as a cancel does: the response could reach no one, nor its streamed body be closed,
+   * so the hook must go and the exchange be given up.
+   */
+  @Test
+  void aFutureTheCallerCompletesItselfEndsTheExchange() throws Exception {
+    CountDownLatch arrived = new CountDownLatch(1);
+    CountDownLatch answer = new CountDownLatch(1);
+    CountDownLatch clientGone = new CountDownLatch(1);
+    CancelableContext ctx = Context.withTimeout(Context.background(), Duration.ofMinutes(5));
+    try (LoopbackServer s =
+            new LoopbackServer(
+                ex -> {
+                  arrived.countDown();
+                  Quietly.await(answer, LONG);
+                  ex.sendResponseHeaders(200, 0);
+                  try (OutputStream out = ex.getResponseBody()) {
+                    for (int i = 0; i < 2000; i++) { // 10 s at most
+                      out.write(new byte[64]);
+                      out.flush();
+                      Quietly.await(ctx, Duration.ofMillis(5));
+                    }
+                  } catch (IOException e) {
+                    clientGone.countDown();
+                  }
+                });
+        AutoCloseable respond = answer::countDown) {
+      CompletableFuture<HttpResponse<java.io.InputStream>> call =
+          ContextHttp.sendAsync(ctx, CLIENT, get(s.uri()), BodyHandlers.ofInputStream());
+      assertTrue(arrived.await(10, TimeUnit.SECONDS), "the request never arrived");
+      assertTrue(call.complete(null), "the response came before the server was told to answer");
+      assertEquals(0, CoreInternals.registrationCount(ctx), "abort hook left on the context");
+      answer.countDown();
+      assertTrue(
+          clientGone.await(10, TimeUnit.SECONDS),
+          "the exchange went on after the caller completed its future");
+      assertEquals(0, CoreInternals.registrationCount(ctx), "abort hook taken again");
+    } finally {
+      ctx.cancel();
+    }
+  }
+
+  /**
    * A subscriber whose onError throws (Reactive Streams forbids it, but it happens) must not keep
    * the exchange alive: when the context ends, the body subscription is cancelled anyway, and the
    * server sees its client go.
