@@ -270,14 +270,14 @@ public final class ContextFilter extends Filter {
     }
   }
 
-  /** One read or write on the exchange's original streams. */
+  /** One read, skip or write on the exchange's original streams. */
   @FunctionalInterface
   private interface Io {
-    int run() throws IOException;
+    long run() throws IOException;
   }
 
   /** Runs {@code io}; if it fails, the client is taken to be gone and {@code ctx} is cancelled. */
-  private static int watch(CancelableContext ctx, Io io) throws IOException {
+  private static long watch(CancelableContext ctx, Io io) throws IOException {
     try {
       return io.run();
     } catch (IOException e) {
@@ -297,12 +297,17 @@ public final class ContextFilter extends Filter {
 
     @Override
     public int read() throws IOException {
-      return watch(ctx, in::read);
+      return (int) watch(ctx, in::read);
     }
 
     @Override
     public int read(byte[] b, int off, int len) throws IOException {
-      return watch(ctx, () -> in.read(b, off, len));
+      return (int) watch(ctx, () -> in.read(b, off, len));
+    }
+
+    @Override
+    public long skip(long n) throws IOException {
+      return watch(ctx, () -> in.skip(n)); // it reads the body too
     }
   }
 

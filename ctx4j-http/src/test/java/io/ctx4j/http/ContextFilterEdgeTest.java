@@ -9,8 +9,12 @@ import com.sun.net.httpserver.Filter;
 import com.sun.net.httpserver.HttpExchange;
 import io.ctx4j.Context;
 import io.ctx4j.ManualTimeSource;
+import java.io.FilterInputStream;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.Socket;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -93,6 +97,71 @@ class ContextFilterEdgeTest {
       assertEquals(400, CLIENT.send(head, BodyHandlers.discarding()).statusCode());
       assertTrue(filtered.await(10, TimeUnit.SECONDS), "the filter never ran");
       assertNull(failure.get(), "ContextFilter failed answering 400 to a HEAD request");
+    }
+  }
+
+  /**
+   * Skipping the request body reads it as much as read() does, and fails as read() does when the
+   * client has left halfway (JDK 25's server; JDK 17's skips the raw connection, so a filter in
+   * front gives the request body JDK 25's skip here): the request context must end with that
+   * failure, as it does for a failed read.
+   */
+  @Test
+  void aSkipOfTheRequestBodyThatFailsEndsTheContextWithItsFailure() throws Exception {
+    AtomicReference<Throwable> skipFailure = new AtomicReference<>();
+    AtomicReference<Throwable> causeAfterIt = new AtomicReference<>();
+    CountDownLatch skipped = new CountDownLatch(1);
+    Filter readingSkip =
+        Filter.beforeHandler(
+            "a request body whose skip reads, as on JDK 25",
+            ex -> ex.setStreams(new ReadingSkip(ex.getRequestBody()), null));
+    try (LoopbackServer s = new LoopbackServer(ex -> reply(ex, "unused"))) {
+      s.server
+          .createContext(
+              "/skip",
+              ex -> {
+                try {
+                  ex.getRequestBody().skip(1_000_000);
+                } catch (IOException e) {
+                  skipFailure.set(e);
+                  causeAfterIt.set(ContextFilter.current().cause());
+                  throw e;
+                } finally {
+                  skipped.countDown();
+                }
+                reply(ex, "all skipped");
+              })
+          .getFilters()
+          .addAll(List.of(readingSkip, ContextFilter.create()));
+      try (Socket socket = new Socket(InetAddress.getLoopbackAddress(), s.server.getAddress().getPort())) {
+        String head =
+            "POST /skip HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000000\r\n\r\n0123456789";
+        socket.getOutputStream().write(head.getBytes(StandardCharsets.ISO_8859_1));
+        socket.getOutputStream().flush();
+      } // the client leaves with 999,990 bytes of its body unsent
+      assertTrue(skipped.await(10, TimeUnit.SECONDS), "the handler never ran");
+      assertTrue(skipFailure.get() instanceof IOException, "the skip did not fail: " + skipFailure.get());
+      assertSame(skipFailure.get(), causeAfterIt.get(), "the request context's cause after the failed skip");
+    }
+  }
+
+  /** A request body whose skip reads what it skips, and fails if the body ends early. */
+  private static final class ReadingSkip extends FilterInputStream {
+    ReadingSkip(InputStream in) {
+      super(in);
+    }
+
+    @Override
+    public long skip(long n) throws IOException {
+      long left = n;
+      for (byte[] buf = new byte[8192]; left > 0; ) {
+        int r = in.read(buf, 0, (int) Math.min(buf.length, left));
+        if (r < 0) {
+          throw new IOException("connection closed before all data received");
+        }
+        left -= r;
+      }
+      return n;
     }
   }
 
