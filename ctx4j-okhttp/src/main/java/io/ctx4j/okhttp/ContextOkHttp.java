@@ -102,13 +102,15 @@ import okio.Okio;
  *
  * A call holds one registration on its context from the moment the application interceptor sends
  * it until the call ends in OkHttp's sense ({@code EventListener.callEnd} or {@code callFailed}):
- * the response body read to its end or closed, the call failed or cancelled. A response that is
- * abandoned without being closed keeps it only until the garbage collector finds the response's body
- * unreachable (a {@link Cleaner} releases it then, even while OkHttp's own threads still reach the
- * call); OkHttp reclaims the connection of such a call once the call is unreachable, and logs it.
- * Close response bodies. A custom {@code Context} whose {@code onDone} returns null instead of a
- * {@code Registration} fails the call at once, unsent, with a {@code NullPointerException} that
- * names its class.
+ * the response body read to its end or closed, the call failed or cancelled. Closing the response
+ * body (or its source) releases it in any case, but for an upgrade (101), which goes on after its
+ * body: OkHttp stops telling a call's listeners at the first that throws, and the client's own
+ * {@code EventListener} comes before ctx4j's. A response that is abandoned without being closed
+ * keeps it only until the garbage collector finds the response's body unreachable (a {@link
+ * Cleaner} releases it then, even while OkHttp's own threads still reach the call); OkHttp reclaims
+ * the connection of such a call once the call is unreachable, and logs it. Close response bodies.
+ * A custom {@code Context} whose {@code onDone} returns null instead of a {@code Registration}
+ * fails the call at once, unsent, with a {@code NullPointerException} that names its class.
  *
  * <p>All methods are thread-safe and the interceptors are stateless singletons. Actions of the
  * thread that ends the context happen-before the call's failure is observed.
@@ -252,11 +254,12 @@ public final class ContextOkHttp {
       release.now();
       throw e;
     }
-    ContextBody body = new ContextBody(response.body(), ctx);
     // A 101 (an HTTP/1 upgrade, WebSockets included) goes on after its response: the caller keeps
     // the upgraded socket, or OkHttp's RealWebSocket the call, and drops the response at once; the
     // call ends when the socket closes. Watched by its call there, as cancelling it still matters.
-    release.whenUnreachable(response.code() == 101 ? call : body);
+    boolean upgrade = response.code() == 101;
+    ContextBody body = new ContextBody(response.body(), ctx, upgrade ? null : release);
+    release.whenUnreachable(upgrade ? call : body);
     return response.newBuilder().body(body).build();
   }
 
@@ -319,9 +322,10 @@ public final class ContextOkHttp {
   }
 
   /**
-   * Gives the call's registration back when OkHttp says the call has ended, in whatever way, or when
-   * the garbage collector finds the response body unreachable, whichever comes first (both may call
-   * {@code stop()}, which takes effect once).
+   * Gives the call's registration back when OkHttp says the call has ended, in whatever way, when
+   * the response body is closed (not for an upgrade), or when the garbage collector finds the
+   * response body unreachable, whichever comes first (each may call {@code stop()}, which takes
+   * effect once).
    *
    * <p>The collector watches the body the caller holds, not the call. OkHttp's own threads may keep
    * a call reachable long after the caller dropped its response: a TaskRunner thread that ran the
@@ -383,16 +387,23 @@ public final class ContextOkHttp {
 
   /**
    * The response body as the caller reads it: a read that fails after the context ended (the call
-   * was cancelled under it) fails with the context's error as cause.
+   * was cancelled under it) fails with the context's error as cause. Closing it (or its source)
+   * releases the call's registration, as OkHttp's {@code callEnd} does at that moment: OkHttp
+   * stops telling a call's listeners at the first that throws, and the client's own listener
+   * comes before ctx4j's.
    */
   private static final class ContextBody extends ResponseBody {
     private final ResponseBody body;
     private final Context ctx;
+    /** Released on close; null for an upgrade, whose exchange goes on after its body. */
+    private final Release release;
+
     private BufferedSource source; // guarded by this; OkHttp's bodies are single-reader anyway
 
-    ContextBody(ResponseBody body, Context ctx) {
+    ContextBody(ResponseBody body, Context ctx, Release release) {
       this.body = body;
       this.ctx = ctx;
+      this.release = release;
     }
 
     @Override
@@ -422,6 +433,15 @@ public final class ContextOkHttp {
                       throw ctx.err() != null ? ended(ctx, e) : e;
                     }
                   }
+
+                  @Override
+                  public void close() throws IOException {
+                    try {
+                      super.close();
+                    } finally {
+                      closed();
+                    }
+                  }
                 });
       }
       return source;
@@ -431,7 +451,17 @@ public final class ContextOkHttp {
     public void close() {
       // Closes the underlying body even if source() was never called (OkHttp's close() would
       // otherwise open and close our wrapper, which is the same thing, only later).
-      body.close();
+      try {
+        body.close();
+      } finally {
+        closed();
+      }
+    }
+
+    private void closed() {
+      if (release != null) {
+        release.now();
+      }
     }
   }
 }

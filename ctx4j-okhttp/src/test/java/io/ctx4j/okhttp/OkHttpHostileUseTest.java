@@ -3,6 +3,7 @@ package io.ctx4j.okhttp;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -15,18 +16,26 @@ import io.ctx4j.internal.CoreInternals;
 import io.ctx4j.testing.ForeignContext;
 import java.io.IOException;
 import java.io.InterruptedIOException;
+import java.lang.ref.Reference;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import okhttp3.Call;
+import okhttp3.Connection;
+import okhttp3.EventListener;
 import okhttp3.OkHttpClient;
 import okhttp3.Request;
 import okhttp3.Response;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** Contexts in unusual states, and contexts implemented outside ctx4j, against a loopback server. */
 @Timeout(60)
@@ -143,6 +152,52 @@ class OkHttpHostileUseTest {
           "onDone of " + broken.getClass().getName() + " returned null instead of a Registration",
           e.getMessage());
       assertEquals(0, server.requests.get(), "the call was sent");
+    }
+  }
+
+  /**
+   * OkHttp tells a call's listeners one after the other and stops at the first that throws: the
+   * client's own listener comes before the one ctx4j adds to the call, so a client listener that
+   * throws from {@code callEnd} (or from {@code connectionReleased}, just before) keeps ctx4j from
+   * hearing that the call is over. Closing the response must give the registration back all the
+   * same, while the caller still holds the response.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"callEnd", "connectionReleased"})
+  void aClientListenerThrowingAtTheEndOfTheCallLeavesNoRegistrationOnceTheResponseIsClosed(String where)
+      throws Exception {
+    IllegalStateException failure = new IllegalStateException("a listener that fails in " + where);
+    OkHttpClient throwing =
+        client
+            .newBuilder()
+            .eventListener(
+                new EventListener() {
+                  @Override
+                  public void connectionReleased(Call call, Connection connection) {
+                    if (where.equals("connectionReleased")) {
+                      throw failure;
+                    }
+                  }
+
+                  @Override
+                  public void callEnd(Call call) {
+                    if (where.equals("callEnd")) {
+                      throw failure;
+                    }
+                  }
+                })
+            .build();
+    try (Loopback server = new Loopback(ex -> Loopback.reply(ex, 200, HELLO));
+        CancelableContext longLived = Context.withTimeout(Context.background(), Duration.ofMinutes(30))) {
+      List<Response> kept = new ArrayList<>();
+      for (String how : new String[] {"read", "closed unread"}) {
+        Response r = throwing.newCall(at(server.url("/" + how.replace(' ', '-')), longLived)).execute();
+        kept.add(r);
+        assertSame(failure, assertThrows(IllegalStateException.class, how.equals("read") ? r.body()::string : r::close), how);
+        r.close(); // as try-with-resources would
+        assertEquals(0, CoreInternals.registrationCount(longLived), "the closed response kept its registration: " + how);
+      }
+      Reference.reachabilityFence(kept);
     }
   }
 }
