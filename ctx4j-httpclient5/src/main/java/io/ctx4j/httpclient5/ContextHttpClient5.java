@@ -13,6 +13,7 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.lang.ref.Cleaner;
 import java.time.Duration;
+import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import org.apache.hc.client5.http.classic.ExecChain;
@@ -99,6 +100,12 @@ import org.apache.hc.core5.http.protocol.HttpContext;
  * Cleaner} releases it then; HttpClient itself never gets such a connection back: close
  * responses). Closing the response or its content after the context aborted the exchange does not
  * throw.
+ *
+ * <p>A context implemented outside ctx4j whose registration's {@code stop()} throws makes the call
+ * throw what it threw, once the exchange has ended all the same: the connection is discarded (with
+ * it the response, if one had come back) and a current context the call put on the {@code
+ * HttpContext} is taken off again. If the exchange itself failed, that failure goes on, with the
+ * {@code stop()} failure {@linkplain Throwable#addSuppressed suppressed} on it.
  *
  * <p>The async client ({@code HttpAsyncClientBuilder}, {@code AsyncExecChainHandler}) is not
  * covered.
@@ -207,6 +214,7 @@ public final class ContextHttpClient5 {
 
   // --------------------------------------------------------------------------------- the handlers
 
+  @SuppressWarnings("try") // the interrupt scope works by being open
   private static ClassicHttpResponse executeCall(
       ClassicHttpRequest request, ExecChain.Scope scope, ExecChain chain)
       throws IOException, HttpException {
@@ -231,38 +239,53 @@ public final class ContextHttpClient5 {
     if (!attributeWasSet) {
       http.setAttribute(CONTEXT_ATTRIBUTE, ctx); // for the hop handler, below redirects and retries
     }
-    ClassicHttpResponse response;
-    // The abort above reaches a connection; the retry handler's pause between attempts holds none,
-    // and only an interrupt ends that sleep. Closed before anything else: no interrupt outlives it.
-    InterruptScope pauses = InterruptScope.open(ctx);
     try {
-      response =
-          chain.proceed(
-              request,
-              new ExecChain.Scope(scope.exchangeId, scope.route, scope.originalRequest, runtime, http));
-    } catch (Throwable e) { // even a checked one, thrown undeclared by an interceptor
-      pauses.close();
-      registration.stop();
-      // The client discards the endpoint of its own runtime on failure; ours holds it instead.
+      ClassicHttpResponse response;
+      // The abort above reaches a connection; the retry handler's pause between attempts holds
+      // none, and only an interrupt ends that sleep. Closed before anything else: no interrupt
+      // outlives it.
+      try (InterruptScope pauses = InterruptScope.open(ctx)) {
+        response =
+            chain.proceed(
+                request,
+                new ExecChain.Scope(scope.exchangeId, scope.route, scope.originalRequest, runtime, http));
+      }
+      HttpEntity entity = response.getEntity();
+      if (entity == null) {
+        registration.stop(); // the transport has released the connection already
+      } else {
+        response.setEntity(new ContextEntity(entity, ctx, registration));
+      }
+      return response;
+    } catch (Throwable e) { // even a checked one, thrown undeclared by an interceptor or a context
+      // The client discards the endpoint of its own runtime on failure; ours holds it instead, also
+      // that of a response a foreign context's stop() failure keeps from the caller.
       runtime.discardEndpoint();
+      stopAfter(e, registration);
       if (ctx.err() != null && !(e instanceof Error)) {
         throw ContextHttp.ioErrorOf(ctx, e);
       }
       throw e;
     } finally {
-      pauses.close();
       abort.chainReturned();
       if (!attributeWasSet) {
         http.removeAttribute(CONTEXT_ATTRIBUTE);
       }
     }
-    HttpEntity entity = response.getEntity();
-    if (entity == null) {
-      registration.stop(); // the transport has released the connection already
-    } else {
-      response.setEntity(new ContextEntity(entity, ctx, registration));
+  }
+
+  /**
+   * Stops {@code registration} once the call has failed with {@code failure}; a foreign context's
+   * {@code stop()} that throws as well is suppressed on {@code failure}, unless it is already there.
+   */
+  private static void stopAfter(Throwable failure, Registration registration) {
+    try {
+      registration.stop();
+    } catch (Throwable stopFailure) {
+      if (stopFailure != failure && !List.of(failure.getSuppressed()).contains(stopFailure)) {
+        failure.addSuppressed(stopFailure);
+      }
     }
-    return response;
   }
 
   private static ClassicHttpResponse executeHop(

@@ -19,13 +19,11 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import org.apache.hc.client5.http.classic.methods.HttpGet;
-import org.apache.hc.client5.http.config.RequestConfig;
 import org.apache.hc.client5.http.impl.classic.CloseableHttpClient;
 import org.apache.hc.client5.http.impl.classic.CloseableHttpResponse;
 import org.apache.hc.client5.http.impl.classic.HttpClients;
-import org.apache.hc.client5.http.impl.io.PoolingHttpClientConnectionManagerBuilder;
 import org.apache.hc.core5.http.ContentType;
 import org.apache.hc.core5.http.io.entity.ByteArrayEntity;
 import org.apache.hc.core5.http.io.entity.EntityUtils;
@@ -138,25 +136,9 @@ class HttpClient5RegistrationLeakTest {
   void anInterceptorThrowingACheckedExceptionSneakilyLeavesNoRegistrationNorConnection()
       throws Exception {
     TimeoutException failure = new TimeoutException("a user interceptor gave up");
-    AtomicBoolean fail = new AtomicBoolean(true);
     try (CloseableHttpClient failing =
-        ContextHttpClient5.install(HttpClients.custom())
-            .setConnectionManager(
-                PoolingHttpClientConnectionManagerBuilder.create()
-                    .setMaxConnTotal(1)
-                    .setMaxConnPerRoute(1)
-                    .build())
-            .setDefaultRequestConfig(
-                RequestConfig.custom()
-                    .setConnectionRequestTimeout(org.apache.hc.core5.util.Timeout.ofSeconds(10))
-                    .build())
-            .addResponseInterceptorLast(
-                (response, entity, context) -> {
-                  if (fail.getAndSet(false)) {
-                    throw HttpClient5RegistrationLeakTest.<RuntimeException>sneaky(failure);
-                  }
-                })
-            .build()) {
+        HttpClient5HostileUseTest.failingClient(
+            HttpClient5HostileUseTest.poolOfOne(), new AtomicReference<>(failure))) {
       HttpGet get = new HttpGet(server.url("/"));
       assertSame(
           failure,
@@ -172,11 +154,6 @@ class HttpClient5RegistrationLeakTest {
               r -> EntityUtils.toString(r.getEntity())),
           "the connection of the failed request must be free");
     }
-  }
-
-  @SuppressWarnings("unchecked")
-  private static <E extends Throwable> E sneaky(Throwable t) throws E {
-    throw (E) t;
   }
 
   @Test

@@ -1,0 +1,226 @@
+package io.ctx4j.httpclient5;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.ctx4j.CancelableContext;
+import io.ctx4j.Context;
+import io.ctx4j.Registration;
+import io.ctx4j.concurrent.CurrentContext;
+import io.ctx4j.testing.ForeignContext;
+import io.ctx4j.testing.InFlight;
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicReference;
+import org.apache.hc.client5.http.classic.methods.HttpGet;
+import org.apache.hc.client5.http.config.RequestConfig;
+import org.apache.hc.client5.http.impl.classic.CloseableHttpClient;
+import org.apache.hc.client5.http.impl.classic.CloseableHttpResponse;
+import org.apache.hc.client5.http.impl.classic.HttpClients;
+import org.apache.hc.client5.http.impl.io.PoolingHttpClientConnectionManager;
+import org.apache.hc.client5.http.impl.io.PoolingHttpClientConnectionManagerBuilder;
+import org.apache.hc.client5.http.protocol.HttpClientContext;
+import org.apache.hc.core5.http.ContentType;
+import org.apache.hc.core5.http.io.entity.ByteArrayEntity;
+import org.apache.hc.core5.http.io.entity.EntityUtils;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * Unusual and hostile use: a context implemented outside ctx4j whose registrations cannot be
+ * withdrawn, and a pool with no connection to spare. The client has one pooled connection in all,
+ * so a connection that a call keeps makes the next request wait for it, up to its 10 s lease
+ * timeout.
+ */
+@Timeout(120)
+class HttpClient5HostileUseTest {
+  private final AtomicReference<Throwable> failNextResponse = new AtomicReference<>();
+  private final PoolingHttpClientConnectionManager pool = poolOfOne();
+  private final CloseableHttpClient client = failingClient(pool, failNextResponse);
+  private final ClassicServer server =
+      new ClassicServer(
+          (request, response, context) ->
+              response.setEntity(
+                  new ByteArrayEntity(ContextHttpClient5Test.HELLO, ContentType.TEXT_PLAIN)));
+  private final ExecutorService callers = Executors.newCachedThreadPool();
+
+  @AfterEach
+  void stop() throws Exception {
+    callers.shutdownNow();
+    assertTrue(callers.awaitTermination(20, TimeUnit.SECONDS));
+    client.close();
+    server.close();
+  }
+
+  private String get(HttpClientContext http) throws IOException {
+    return client.execute(new HttpGet(server.url("/")), http, r -> EntityUtils.toString(r.getEntity()));
+  }
+
+  // ---------------------------------------------------- a foreign context whose stop() throws
+
+  /**
+   * The exchange succeeds, and then the foreign context's {@code stop()} throws: the call throws
+   * that, and the response it can no longer return must not keep its connection.
+   */
+  @Test
+  void aStopThatThrowsAfterTheResponseGoesOnAndFreesTheConnection() throws Exception {
+    IllegalStateException broken = new IllegalStateException("stop failed");
+    KeepingContext foreign = new KeepingContext(broken);
+    HttpClientContext plain = HttpClientContext.create(); // runs under the current context
+    assertSame(
+        broken,
+        assertThrows(IllegalStateException.class, () -> CurrentContext.call(foreign, () -> get(plain))));
+    assertNothingLeftBehind(foreign, plain);
+  }
+
+  /**
+   * The exchange fails (a checked exception thrown sneakily by an interceptor, which HttpClient
+   * itself does not discard the connection for), and then the foreign context's {@code stop()}
+   * throws: the exchange's failure goes on, with {@code stop()}'s suppressed on it.
+   */
+  @Test
+  void aStopThatThrowsAfterAFailureLetsTheFailureGoOnAndFreesTheConnection() throws Exception {
+    IllegalStateException broken = new IllegalStateException("stop failed");
+    TimeoutException failure = new TimeoutException("a user interceptor gave up");
+    failNextResponse.set(failure);
+    KeepingContext foreign = new KeepingContext(broken);
+    HttpClientContext plain = HttpClientContext.create();
+    TimeoutException thrown =
+        assertThrows(TimeoutException.class, () -> CurrentContext.call(foreign, () -> get(plain)));
+    assertSame(failure, thrown);
+    assertTrue(List.of(thrown.getSuppressed()).contains(broken), "stop()'s failure is not reported on it");
+    assertNothingLeftBehind(foreign, plain);
+  }
+
+  /**
+   * The failed call left nothing: its context is gone from the caller's {@code HttpClientContext},
+   * the pool's one connection is free, and the end of the context, which kept the callbacks,
+   * interrupts nobody.
+   */
+  private void assertNothingLeftBehind(KeepingContext foreign, HttpClientContext plain) throws Exception {
+    assertNull(
+        plain.getAttribute(ContextHttpClient5.CONTEXT_ATTRIBUTE),
+        "the failed call left its context on the HttpClientContext");
+    assertEquals(
+        "hello",
+        get(ContextHttpClient5.clientContext(Context.background())),
+        "the connection of the failed call must be free");
+    foreign.end();
+    assertFalse(Thread.interrupted(), "the end of the context interrupted the caller after the call");
+    assertEquals("hello", get(plain));
+  }
+
+  /**
+   * A foreign context that never ends by itself and keeps every callback it is given; the
+   * registrations it hands out cannot be withdrawn: their {@code stop()} throws {@code stopFailure}.
+   * {@link #end()} runs the kept callbacks, as the context would when it ends.
+   */
+  private static final class KeepingContext extends ForeignContext {
+    private final Throwable stopFailure;
+    private final List<Runnable> kept = new CopyOnWriteArrayList<>();
+
+    KeepingContext(Throwable stopFailure) {
+      this.stopFailure = stopFailure;
+    }
+
+    @Override
+    public Registration onDone(Runnable callback) {
+      kept.add(callback);
+      return () -> {
+        throw HttpClient5HostileUseTest.<RuntimeException>sneaky(stopFailure);
+      };
+    }
+
+    void end() {
+      kept.forEach(Runnable::run);
+    }
+  }
+
+  /**
+   * A ctx4j client whose connections are {@code pool}'s (a lease waits up to 10 s) and whose
+   * response interceptor throws, once, what {@code failNext} holds, if anything: as thrown, a
+   * checked exception included (thrown sneakily, as Kotlin code or a sneaky-throw helper can).
+   */
+  static CloseableHttpClient failingClient(
+      PoolingHttpClientConnectionManager pool, AtomicReference<Throwable> failNext) {
+    return ContextHttpClient5.install(HttpClients.custom())
+        .setConnectionManager(pool)
+        .setDefaultRequestConfig(
+            RequestConfig.custom()
+                .setConnectionRequestTimeout(org.apache.hc.core5.util.Timeout.ofSeconds(10))
+                .build())
+        .addResponseInterceptorLast(
+            (response, entity, context) -> {
+              Throwable failure = failNext.getAndSet(null);
+              if (failure != null) {
+                throw HttpClient5HostileUseTest.<RuntimeException>sneaky(failure);
+              }
+            })
+        .build();
+  }
+
+  /** A pool of one connection in all. */
+  static PoolingHttpClientConnectionManager poolOfOne() {
+    return PoolingHttpClientConnectionManagerBuilder.create().setMaxConnTotal(1).setMaxConnPerRoute(1).build();
+  }
+
+  @SuppressWarnings("unchecked")
+  private static <E extends Throwable> E sneaky(Throwable t) throws E {
+    throw (E) t;
+  }
+
+  // ------------------------------------------------------------------------- a full pool
+
+  /**
+   * Guard (passes on the code before it was written; pins the README's "while waiting for a pooled
+   * connection"): the pool's one connection is held by an open response, a second request waits
+   * for it, and its context ends: the wait ends at once with the context's error, long before the
+   * lease timeout.
+   */
+  @Test
+  void aContextEndingWhileTheRequestWaitsForAPooledConnectionEndsTheWait() throws Exception {
+    try (CloseableHttpResponse held =
+            client.execute(new HttpGet(server.url("/")), ContextHttpClient5.clientContext(Context.background()));
+        CancelableContext ctx = Context.withCancelCause(Context.background())) {
+      CompletableFuture<String> waiting =
+          CompletableFuture.supplyAsync(
+              () -> {
+                try {
+                  return get(ContextHttpClient5.clientContext(ctx));
+                } catch (IOException e) {
+                  throw new CompletionException(e);
+                }
+              },
+              callers);
+      CountDownLatch leaseWaits = new CountDownLatch(1);
+      long giveUp = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+      while (pool.getTotalStats().getPending() == 0) {
+        assertTrue(System.nanoTime() < giveUp, "the second request never waited for the connection");
+        assertFalse(waiting.isDone(), () -> "the second request ended without waiting: " + waiting);
+        Thread.yield();
+      }
+      leaseWaits.countDown();
+      InFlight.cancelFailsTheRequest(
+          leaseWaits, ctx, new IllegalStateException("gave up"), waiting, InterruptedIOException.class);
+      assertEquals(200, held.getCode());
+    }
+    assertEquals(
+        "hello",
+        get(ContextHttpClient5.clientContext(Context.background())),
+        "the connection given back must go to a new request, not to the cancelled lease");
+  }
+}
