@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.sun.net.httpserver.HttpExchange;
 import io.ctx4j.CancelableContext;
 import io.ctx4j.Context;
 import io.ctx4j.internal.CoreInternals;
@@ -140,24 +141,17 @@ class HostileCallTest {
     CountDownLatch arrived = new CountDownLatch(1);
     CountDownLatch answer = new CountDownLatch(1);
     CountDownLatch clientGone = new CountDownLatch(1);
+    CountDownLatch stop = new CountDownLatch(1);
     CancelableContext ctx = Context.withTimeout(Context.background(), Duration.ofMinutes(5));
     try (LoopbackServer s =
             new LoopbackServer(
                 ex -> {
                   arrived.countDown();
                   Quietly.await(answer, LONG);
-                  ex.sendResponseHeaders(200, 0);
-                  try (OutputStream out = ex.getResponseBody()) {
-                    for (int i = 0; i < 2000; i++) { // 10 s at most
-                      out.write(new byte[64]);
-                      out.flush();
-                      Quietly.await(ctx, Duration.ofMillis(5));
-                    }
-                  } catch (IOException e) {
-                    clientGone.countDown();
-                  }
+                  streamUntilTheClientLeaves(ex, stop, clientGone);
                 });
-        AutoCloseable respond = answer::countDown) {
+        AutoCloseable respond = answer::countDown;
+        AutoCloseable stopStreaming = stop::countDown) {
       CompletableFuture<HttpResponse<java.io.InputStream>> call =
           ContextHttp.sendAsync(ctx, CLIENT, get(s.uri()), BodyHandlers.ofInputStream());
       assertTrue(arrived.await(10, TimeUnit.SECONDS), "the request never arrived");
@@ -185,18 +179,7 @@ class HostileCallTest {
     CountDownLatch stop = new CountDownLatch(1);
     CancelableContext ctx = Context.withCancel(Context.background());
     try (LoopbackServer s =
-            new LoopbackServer(
-                ex -> {
-                  ex.sendResponseHeaders(200, 0);
-                  try (OutputStream out = ex.getResponseBody()) {
-                    do {
-                      out.write(new byte[64]);
-                      out.flush();
-                    } while (!Quietly.await(stop, Duration.ofMillis(5)));
-                  } catch (IOException e) {
-                    clientGone.countDown();
-                  }
-                });
+            new LoopbackServer(ex -> streamUntilTheClientLeaves(ex, stop, clientGone));
         AutoCloseable stopStreaming = stop::countDown) {
       HttpResponse.BodyHandler<Void> handler = info -> new ThrowingOnError(received);
       CompletableFuture<HttpResponse<Void>> call =
@@ -209,6 +192,24 @@ class HostileCallTest {
           "the body was never cancelled: the server kept streaming to a caller whose context had ended");
     } finally {
       ctx.cancel();
+    }
+  }
+
+  /**
+   * Answers 200 and streams 64-byte chunks, one every 5 ms, until {@code stop} opens (the test is
+   * over) or a write fails; a failed write means the client left, and opens {@code clientGone}.
+   */
+  private static void streamUntilTheClientLeaves(
+      HttpExchange ex, CountDownLatch stop, CountDownLatch clientGone)
+      throws IOException {
+    ex.sendResponseHeaders(200, 0);
+    try (OutputStream out = ex.getResponseBody()) {
+      do {
+        out.write(new byte[64]);
+        out.flush();
+      } while (!Quietly.await(stop, Duration.ofMillis(5)));
+    } catch (IOException e) {
+      clientGone.countDown();
     }
   }
 
