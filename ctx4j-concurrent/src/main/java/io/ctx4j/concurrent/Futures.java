@@ -53,6 +53,8 @@ public final class Futures {
    * @param future the future to stop
    * @return the registration; {@code stop()} withdraws the arrangement
    * @throws NullPointerException if an argument is null
+   * @throws RuntimeException (or {@code Error}) what a {@code CompletableFuture} subclass's {@code
+   *     whenComplete} throws; the arrangement is then withdrawn
    */
   public static Registration cancelWhenDone(Context ctx, Future<?> future) {
     Objects.requireNonNull(ctx, "ctx");
@@ -60,7 +62,18 @@ public final class Futures {
     if (future instanceof CompletableFuture) {
       CompletableFuture<?> cf = (CompletableFuture<?>) future;
       Registration r = ctx.onDone(() -> cf.completeExceptionally(CoreInternals.errorCopy(ctx)));
-      cf.whenComplete((v, e) -> r.stop());
+      try {
+        cf.whenComplete((v, e) -> r.stop());
+      } catch (Throwable t) {
+        // A subclass that refuses the callback would leave r on ctx, holding cf, until ctx ends;
+        // the caller, who gets the failure and no registration, could not stop it.
+        try {
+          r.stop();
+        } catch (Throwable stopFailure) {
+          t.addSuppressed(stopFailure);
+        }
+        throw t;
+      }
       return r;
     }
     return ctx.onDone(() -> future.cancel(true));

@@ -69,7 +69,17 @@ public final class InterruptScope implements AutoCloseable {
   private InterruptScope(Context ctx) {
     this.owner = Thread.currentThread();
     // Registered last: the callback may run at once, on this thread, if ctx is already done.
-    this.registration = ctx.onDone(this::fire);
+    Registration r;
+    try {
+      r = ctx.onDone(this::fire);
+    } catch (Throwable t) {
+      // A custom context may keep the callback and still throw. The caller gets no scope to
+      // close, so close it here: a later end of ctx must not interrupt a thread that has moved on,
+      // and an interrupt already delivered belongs to this scope.
+      settle();
+      throw t;
+    }
+    this.registration = r;
   }
 
   /**
@@ -80,6 +90,9 @@ public final class InterruptScope implements AutoCloseable {
    * @param ctx the context to follow
    * @return the open scope; close it in the same thread, with try-with-resources
    * @throws NullPointerException if {@code ctx} is null
+   * @throws RuntimeException (or {@code Error}) what {@code ctx.onDone} throws, for a context
+   *     implemented outside ctx4j; the scope is then closed as if by {@link #close()}, so the end
+   *     of {@code ctx} no longer interrupts this thread, even if {@code onDone} kept the callback
    */
   public static InterruptScope open(Context ctx) {
     return new InterruptScope(Objects.requireNonNull(ctx, "ctx"));

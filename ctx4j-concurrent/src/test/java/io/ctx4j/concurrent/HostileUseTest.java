@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.ctx4j.CancelableContext;
 import io.ctx4j.CanceledException;
@@ -212,6 +213,47 @@ class HostileUseTest {
     }
   }
 
+  // ---------------------------------------------------------------------- Futures: a stage that refuses
+
+  /** A CompletableFuture subclass whose whenComplete throws, as a broken override may. */
+  private static final class RefusingFuture<T> extends CompletableFuture<T> {
+    @Override
+    public CompletableFuture<T> whenComplete(
+        java.util.function.BiConsumer<? super T, ? super Throwable> action) {
+      throw new IllegalStateException("whenComplete refused");
+    }
+  }
+
+  /**
+   * cancelWhenDone registers on the context, then asks the future to release it on completion; if
+   * the future refuses, the caller gets the failure and no registration, so none may stay behind.
+   */
+  @Test
+  void cancelWhenDoneOnAFutureThatRefusesACallbackLeavesNoRegistration() {
+    CancelableContext ctx = Context.withCancel(Context.background());
+    RefusingFuture<String> f = new RefusingFuture<>();
+    IllegalStateException e =
+        assertThrows(IllegalStateException.class, () -> Futures.cancelWhenDone(ctx, f));
+    assertEquals("whenComplete refused", e.getMessage());
+    assertEquals(0, CoreInternals.registrationCount(ctx), "registration left on the context");
+    ctx.cancel();
+    assertFalse(f.isDone(), "a future the caller was told nothing about was cancelled");
+  }
+
+  /**
+   * Guard (passes on the code before it was written: a child registers with its parent only when
+   * first waited on): contextOf makes a child, then asks the stage to cancel it; if the stage
+   * refuses, nothing stays on the parent.
+   */
+  @Test
+  void contextOfAStageThatRefusesACallbackLeavesNoChild() {
+    CancelableContext parent = Context.withCancel(Context.background());
+    assertThrows(
+        IllegalStateException.class, () -> Futures.contextOf(parent, new RefusingFuture<>()));
+    assertEquals(0, CoreInternals.nodeCount(parent), "a child left on the parent");
+    assertEquals(0, CoreInternals.registrationCount(parent), "registration left on the parent");
+  }
+
   // ---------------------------------------------------------------------- InterruptScope
 
   /** A custom context whose registration cannot be withdrawn: stop() throws, the callback stays. */
@@ -219,34 +261,93 @@ class HostileUseTest {
   void aScopeWhoseRegistrationFailsToStopNeverInterruptsAfterClose() {
     CancelableContext inner = Context.withCancel(Context.background());
     Context ctx =
-        new Context() {
-          @Override
-          public ContextException err() {
-            return inner.err();
-          }
-
-          @Override
-          public Optional<Instant> deadline() {
-            return inner.deadline();
-          }
-
-          @Override
-          public <T> T value(Key<T> key) {
-            return inner.value(key);
-          }
-
-          @Override
-          public Registration onDone(Runnable callback) {
-            inner.onDone(callback);
-            return () -> {
-              throw new IllegalStateException("stop failed");
-            };
-          }
-        };
+        forwardingTo(
+            inner,
+            callback -> {
+              inner.onDone(callback);
+              return () -> {
+                throw new IllegalStateException("stop failed");
+              };
+            });
     InterruptScope scope = InterruptScope.open(ctx);
     assertThrows(IllegalStateException.class, scope::close);
     inner.cancel();
     assertFalse(Thread.interrupted(), "the scope interrupted its thread after it was closed");
+  }
+
+  /**
+   * A custom context whose onDone keeps the callback and then throws: open() fails, so the caller
+   * has no scope to close, and the kept callback must not interrupt the thread later, when it has
+   * moved on to other work.
+   */
+  @Test
+  void aScopeWhoseOpenFailsNeverInterruptsTheThreadLater() {
+    CancelableContext inner = Context.withCancel(Context.background());
+    Context ctx = keepsTheCallbackThenThrows(inner);
+    IllegalStateException e =
+        assertThrows(IllegalStateException.class, () -> InterruptScope.open(ctx));
+    assertEquals("onDone failed", e.getMessage());
+    inner.cancel();
+    assertFalse(Thread.interrupted(), "a scope that failed to open interrupted its thread");
+  }
+
+  /**
+   * The same context already done: the kept callback runs inside onDone, before it throws. The
+   * interrupt it delivered belongs to a scope the caller never got, so open() clears it.
+   */
+  @Test
+  void aScopeWhoseOpenFailsOnADoneContextLeavesNoInterrupt() {
+    CancelableContext inner = Context.withCancel(Context.background());
+    inner.cancel();
+    Context ctx = keepsTheCallbackThenThrows(inner);
+    assertThrows(IllegalStateException.class, () -> InterruptScope.open(ctx));
+    assertFalse(Thread.interrupted(), "a scope that failed to open left its interrupt");
+  }
+
+  /** An interrupt the thread had before open() is not the scope's: a failed open leaves it. */
+  @Test
+  void aScopeWhoseOpenFailsKeepsAnInterruptThatWasThereBefore() {
+    CancelableContext inner = Context.withCancel(Context.background());
+    Context ctx = keepsTheCallbackThenThrows(inner);
+    Thread.currentThread().interrupt();
+    assertThrows(IllegalStateException.class, () -> InterruptScope.open(ctx));
+    assertTrue(Thread.interrupted(), "the thread's own interrupt was cleared");
+  }
+
+  /** Registers the callback on {@code inner}, then throws, as a broken onDone may. */
+  private static Context keepsTheCallbackThenThrows(CancelableContext inner) {
+    return forwardingTo(
+        inner,
+        callback -> {
+          inner.onDone(callback);
+          throw new IllegalStateException("onDone failed");
+        });
+  }
+
+  /** A context implemented outside ctx4j: {@code inner}'s state, with {@code onDone} replaced. */
+  private static Context forwardingTo(
+      Context inner, java.util.function.Function<Runnable, Registration> onDone) {
+    return new Context() {
+      @Override
+      public ContextException err() {
+        return inner.err();
+      }
+
+      @Override
+      public Optional<Instant> deadline() {
+        return inner.deadline();
+      }
+
+      @Override
+      public <T> T value(Key<T> key) {
+        return inner.value(key);
+      }
+
+      @Override
+      public Registration onDone(Runnable callback) {
+        return onDone.apply(callback);
+      }
+    };
   }
 
   // ---------------------------------------------------------------------- long-lived context
