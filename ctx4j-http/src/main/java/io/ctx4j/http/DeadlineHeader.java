@@ -1,6 +1,7 @@
 package io.ctx4j.http;
 
 import io.ctx4j.Context;
+import io.ctx4j.internal.CoreInternals;
 import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
@@ -183,7 +184,10 @@ public final class DeadlineHeader {
    * Returns the header value to send for {@code ctx} now: its remaining time less {@link
    * #TRANSIT_ALLOWANCE}, {@linkplain #format(Duration) formatted} (rounded down, {@code 0} at
    * least). Call it as late as possible before the request leaves, once per attempt: the time in
-   * between is added to the receiver's budget.
+   * between is added to the receiver's budget. The remaining time is first saturated to a {@code
+   * long} number of nanoseconds, as {@link Context#remaining()} does by default, so a context
+   * implemented outside ctx4j whose {@code remaining()} returns a Duration near either end of its
+   * range gets {@code 0} or {@link #MAX_MILLIS}, never an {@code ArithmeticException}.
    *
    * @param ctx the context
    * @return the header value, or empty if the context has no deadline (send no header then)
@@ -191,7 +195,11 @@ public final class DeadlineHeader {
    */
   public static Optional<String> valueFor(Context ctx) {
     Objects.requireNonNull(ctx, "ctx");
-    return ctx.remaining().map(left -> format(left.minus(TRANSIT_ALLOWANCE)));
+    // Saturated first: a foreign context's remaining() need not be, and Duration.minus throws
+    // below Long.MIN_VALUE seconds; a long of nanoseconds less 5 ms always fits in a Duration.
+    return ctx.remaining()
+        .map(left -> Duration.ofNanos(CoreInternals.saturatedNanos(left)))
+        .map(left -> format(left.minus(TRANSIT_ALLOWANCE)));
   }
 
   private static IllegalArgumentException malformed(String value) {

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.ctx4j.CancelableContext;
 import io.ctx4j.Context;
 import io.ctx4j.ManualTimeSource;
+import io.ctx4j.testing.ForeignContext;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Arrays;
@@ -97,6 +98,36 @@ class DeadlineHeaderTest {
       assertEquals(Optional.of("99999999"), DeadlineHeader.valueFor(ctx));
     }
     assertEquals(Duration.ofMillis(5), DeadlineHeader.TRANSIT_ALLOWANCE);
+  }
+
+  /**
+   * A context implemented outside ctx4j may return any Duration from {@code remaining()}, not the
+   * saturated one of the default method: one at the bottom of Duration's range is a deadline long
+   * passed ({@code 0}, as for any time that is up), one at the top the most the header allows; a
+   * deadline at either end of time, through the default {@code remaining()}, likewise.
+   */
+  @Test
+  void valueForSaturatesTheRemainingTimeOfAForeignContext() {
+    Duration[] lowest = {
+      Duration.ofSeconds(Long.MIN_VALUE), Duration.ofSeconds(Long.MIN_VALUE, 4_999_999)
+    };
+    for (Duration left : lowest) {
+      assertEquals(Optional.of("0"), DeadlineHeader.valueFor(remainingAlways(left)), left::toString);
+    }
+    Duration highest = Duration.ofSeconds(Long.MAX_VALUE, 999_999_999);
+    assertEquals(Optional.of("99999999"), DeadlineHeader.valueFor(remainingAlways(highest)));
+    assertEquals(Optional.of("0"), DeadlineHeader.valueFor(new ForeignContext(Instant.MIN)));
+    assertEquals(Optional.of("99999999"), DeadlineHeader.valueFor(new ForeignContext(Instant.MAX)));
+  }
+
+  /** A foreign context whose remaining() returns {@code left}, whatever its deadline says. */
+  private static Context remainingAlways(Duration left) {
+    return new ForeignContext(Instant.EPOCH) {
+      @Override
+      public Optional<Duration> remaining() {
+        return Optional.of(left);
+      }
+    };
   }
 
   @Test

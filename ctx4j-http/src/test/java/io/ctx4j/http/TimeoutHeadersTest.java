@@ -111,6 +111,23 @@ class TimeoutHeadersTest {
   }
 
   /** As DeadlineHeader's: a control character in a quoted value shows, and cannot end the line. */
+  /**
+   * Guard (passes on the code before it was written): the three formats take any Duration, down to
+   * the bottom and up to the top of its range (a hostile caller's, or a foreign context's
+   * remaining time passed on), and neither overflow nor throw.
+   */
+  @Test
+  void formatsSaturateAtBothEndsOfDurationsRange() {
+    Duration lowest = Duration.ofSeconds(Long.MIN_VALUE);
+    Duration highest = Duration.ofSeconds(Long.MAX_VALUE, 999_999_999);
+    assertEquals("0n", GrpcTimeoutHeader.format(lowest));
+    assertEquals("99999999H", GrpcTimeoutHeader.format(highest));
+    assertEquals("0", ConnectTimeoutHeader.format(lowest));
+    assertEquals("9999999999", ConnectTimeoutHeader.format(highest));
+    assertEquals("0", DeadlineHeader.format(lowest));
+    assertEquals("99999999", DeadlineHeader.format(highest));
+  }
+
   @Test
   void malformedValuesAreQuotedWithControlCharactersEscaped() {
     IllegalArgumentException grpc =
