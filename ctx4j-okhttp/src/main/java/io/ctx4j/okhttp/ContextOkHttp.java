@@ -13,6 +13,7 @@ import java.lang.ref.WeakReference;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.concurrent.atomic.AtomicBoolean;
 import okhttp3.Call;
 import okhttp3.EventListener;
 import okhttp3.Interceptor;
@@ -110,7 +111,12 @@ import okio.Okio;
  * Cleaner} releases it then, even while OkHttp's own threads still reach the call); OkHttp reclaims
  * the connection of such a call once the call is unreachable, and logs it. Close response bodies.
  * A custom {@code Context} whose {@code onDone} returns null instead of a {@code Registration}
- * fails the call at once, unsent, with a {@code NullPointerException} that names its class.
+ * fails the call at once, unsent, with a {@code NullPointerException} that names its class. One
+ * whose registration's {@code stop()} throws has it called once per call: after a failed call, the
+ * call's own {@code IOException} goes on with {@code stop()}'s failure {@linkplain
+ * Throwable#addSuppressed suppressed} on it; after a successful exchange, {@code stop()}'s failure
+ * reaches the caller where the call ended (the read that ends the body, {@code close()}, or {@code
+ * execute()} for a response without a body). The connection is given back either way.
  *
  * <p>All methods are thread-safe and the interceptors are stateless singletons. Actions of the
  * thread that ends the context happen-before the call's failure is observed.
@@ -248,10 +254,11 @@ public final class ContextOkHttp {
     try {
       response = chain.proceed(withHeader(request.newBuilder().tag(Context.class, ctx), ctx));
     } catch (IOException e) {
-      release.now();
-      throw ctx.err() != null ? ended(ctx, e) : e;
+      IOException failure = ctx.err() != null ? ended(ctx, e) : e;
+      release.after(failure);
+      throw failure;
     } catch (Throwable e) { // even a checked one, thrown undeclared by a later interceptor
-      release.now();
+      release.after(e);
       throw e;
     }
     // A 101 (an HTTP/1 upgrade, WebSockets included) goes on after its response: the caller keeps
@@ -333,13 +340,17 @@ public final class ContextOkHttp {
    * for the next task (up to the connection pool's five-minute keep-alive). Nobody can read a body
    * that is unreachable, so nothing is left to cancel then. The exception is an upgrade (101),
    * whose exchange goes on over the socket after the response is gone: its call is watched.
+   *
+   * <p>{@code stop()} is called once, by the first of these: a custom context's {@code stop()} may
+   * throw, and would otherwise throw again at each later end the call hears of. After a failed call
+   * its failure is {@linkplain #after suppressed} on the call's own.
    */
   private static final class Release extends EventListener implements Runnable {
     private final Registration registration;
     /** Set once the response exists; volatile, with {@link #stopped}, so that no clean is missed. */
     private volatile Cleaner.Cleanable watch;
 
-    private volatile boolean stopped;
+    private final AtomicBoolean stopped = new AtomicBoolean();
 
     Release(Registration registration) {
       this.registration = registration;
@@ -348,28 +359,47 @@ public final class ContextOkHttp {
     /** The cleaning action; must reach neither the call nor the body. */
     @Override
     public void run() {
-      stopped = true;
-      registration.stop();
+      if (stopped.compareAndSet(false, true)) {
+        registration.stop();
+      }
     }
 
-    /** Releases now, and drops the collector's watch if there is one. */
+    /** Releases now, and drops the collector's watch if there is one, even if stop() throws. */
     void now() {
-      run();
-      Cleaner.Cleanable w = watch;
-      if (w != null) {
-        w.clean();
+      try {
+        run();
+      } finally {
+        Cleaner.Cleanable w = watch;
+        if (w != null) {
+          w.clean();
+        }
+      }
+    }
+
+    /**
+     * Releases now, after the call failed with {@code failure}: a {@code stop()} that throws is
+     * suppressed on it rather than thrown instead, so the caller learns why the call failed.
+     */
+    void after(Throwable failure) {
+      try {
+        now();
+      } catch (Throwable stopFailure) {
+        if (stopFailure != failure) {
+          failure.addSuppressed(stopFailure);
+        }
       }
     }
 
     /** Releases when {@code holder} becomes unreachable, unless the call has ended already. */
     void whenUnreachable(Object holder) {
-      if (stopped) {
+      if (stopped.get()) {
         return; // the call ended inside proceed(), e.g. a response without a body
       }
       Cleaner.Cleanable w = ABANDONED.register(holder, this);
       watch = w;
-      // A now() that ran in between saw no watch; both fields are volatile, so one of us sees the other.
-      if (stopped) {
+      // A now() that ran in between saw no watch; both fields are read and written with volatile
+      // semantics, so one of us sees the other.
+      if (stopped.get()) {
         w.clean();
       }
     }
@@ -379,9 +409,10 @@ public final class ContextOkHttp {
       now();
     }
 
+    /** OkHttp throws {@code ioe} to the caller (a body read, or {@code execute()}) after this. */
     @Override
     public void callFailed(Call call, IOException ioe) {
-      now();
+      after(ioe);
     }
   }
 

@@ -16,6 +16,11 @@ import io.ctx4j.internal.CoreInternals;
 import io.ctx4j.testing.ForeignContext;
 import java.io.IOException;
 import java.io.InterruptedIOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
 import java.lang.ref.Reference;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -23,6 +28,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import okhttp3.Call;
@@ -198,6 +204,140 @@ class OkHttpHostileUseTest {
         assertEquals(0, CoreInternals.registrationCount(longLived), "the closed response kept its registration: " + how);
       }
       Reference.reachabilityFence(kept);
+    }
+  }
+
+  // ---------------------------------------------------- a foreign context whose stop() throws
+
+  /**
+   * The exchange succeeds, and the read that ends the body ends the call, whose registration ctx4j
+   * then gives back: the foreign context's {@code stop()} throws, and the caller gets that, once;
+   * the response's connection goes back to the pool.
+   */
+  @Test
+  void aStopThatThrowsAfterTheResponseReachesTheCallerOnceAndFreesTheConnection() throws Exception {
+    KeepingContext foreign = new KeepingContext();
+    try (Loopback server = new Loopback(ex -> Loopback.reply(ex, 200, HELLO))) {
+      Response r = client.newCall(at(server.url("/"), foreign)).execute();
+      IllegalStateException e = assertThrows(IllegalStateException.class, r.body()::string);
+      assertSame(foreign.stopFailures.get(0), e);
+      r.close(); // as try-with-resources would: the registration is given back already
+      assertNothingLeftBehind(client, server, foreign);
+    }
+  }
+
+  /**
+   * Guard (passes on the code before it was written; pins the README): a response without a body
+   * (204) ends the call before {@code execute()} returns, so the foreign context's {@code stop()}
+   * failure comes from {@code execute()}, and the connection goes back to the pool.
+   */
+  @Test
+  void aStopThatThrowsAfterABodilessResponseReachesTheCallerFromExecute() throws Exception {
+    KeepingContext foreign = new KeepingContext();
+    try (Loopback server =
+        new Loopback(
+            ex -> {
+              boolean next = "/next".equals(ex.getRequestURI().getPath());
+              Loopback.reply(ex, next ? 200 : 204, next ? HELLO : new byte[0]);
+            })) {
+      Call call = client.newCall(at(server.url("/"), foreign));
+      IllegalStateException e = assertThrows(IllegalStateException.class, call::execute);
+      assertSame(foreign.stopFailures.get(0), e);
+      assertNothingLeftBehind(client, server, foreign);
+    }
+  }
+
+  /**
+   * The call fails (the peer drops the connection before its answer, or halfway through the body),
+   * and then the foreign context's {@code stop()} throws: the call's own failure goes on, with
+   * {@code stop()}'s suppressed on it, and the call keeps no connection.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"", "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nhello"})
+  void aStopThatThrowsAfterAFailedCallLetsTheFailureGoOnAndFreesTheConnection(String answered)
+      throws Exception {
+    KeepingContext foreign = new KeepingContext();
+    OkHttpClient once = client.newBuilder().retryOnConnectionFailure(false).build();
+    try (ServerSocket peer = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+        Loopback server = new Loopback(ex -> Loopback.reply(ex, 200, HELLO))) {
+      CompletableFuture<Void> dropped = CompletableFuture.runAsync(() -> answerAndDrop(peer, answered));
+      IOException e =
+          assertThrows(
+              IOException.class,
+              () -> {
+                String url = "http://127.0.0.1:" + peer.getLocalPort() + "/";
+                try (Response r = once.newCall(at(url, foreign)).execute()) {
+                  r.body().string();
+                }
+              });
+      assertTrue(
+          List.of(e.getSuppressed()).containsAll(foreign.stopFailures),
+          () -> "stop()'s failure is not on the call's: " + e);
+      dropped.get(20, TimeUnit.SECONDS);
+      assertNothingLeftBehind(once, server, foreign);
+    }
+  }
+
+  /**
+   * Accepts one connection on {@code peer}, reads the request head, writes {@code answer} and closes
+   * the connection.
+   */
+  private static void answerAndDrop(ServerSocket peer, String answer) {
+    try (Socket s = peer.accept()) {
+      InputStream in = s.getInputStream();
+      // The request head ends with an empty line.
+      for (int crlf = 0, b; crlf < 4 && (b = in.read()) >= 0; ) {
+        crlf = (b == '\r' || b == '\n') ? crlf + 1 : 0;
+      }
+      s.getOutputStream().write(answer.getBytes(StandardCharsets.US_ASCII));
+      s.getOutputStream().flush();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /**
+   * The call left nothing: ctx4j tried to give its registration back once (not once per end of the
+   * call it hears of), no connection of {@code used} is still in use, the next call on it goes
+   * through, and the end of the context, which kept the call's cancel, changes none of that.
+   */
+  private static void assertNothingLeftBehind(OkHttpClient used, Loopback server, KeepingContext foreign)
+      throws Exception {
+    assertEquals(1, foreign.stopFailures.size(), "stop() calls");
+    assertEquals(
+        used.connectionPool().connectionCount(),
+        used.connectionPool().idleConnectionCount(),
+        "a connection is still in use");
+    foreign.end();
+    try (Response r = used.newCall(at(server.url("/next"), Context.background())).execute()) {
+      assertEquals("hello", r.body().string());
+    }
+    assertEquals(1, foreign.stopFailures.size(), "stop() calls");
+  }
+
+  /**
+   * A foreign context that never ends by itself and keeps every callback it is given; the
+   * registrations it hands out cannot be withdrawn: their {@code stop()} throws a new {@code
+   * IllegalStateException} each time, kept in {@link #stopFailures}. {@link #end()} runs the kept
+   * callbacks, as the context would when it ends.
+   */
+  private static final class KeepingContext extends ForeignContext {
+    private final List<Runnable> kept = new CopyOnWriteArrayList<>();
+    /** What each stop() threw, in order; one element per call of stop(). */
+    final List<IllegalStateException> stopFailures = new CopyOnWriteArrayList<>();
+
+    @Override
+    public Registration onDone(Runnable callback) {
+      kept.add(callback);
+      return () -> {
+        IllegalStateException failure = new IllegalStateException("stop failed");
+        stopFailures.add(failure);
+        throw failure;
+      };
+    }
+
+    void end() {
+      kept.forEach(Runnable::run);
     }
   }
 }
