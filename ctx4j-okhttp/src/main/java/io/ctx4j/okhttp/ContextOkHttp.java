@@ -63,7 +63,8 @@ import okio.Okio;
  *       ended or its deadline has passed. OkHttp follows redirects and retries below the
  *       application interceptors, re-sending the first request's headers; without the network
  *       interceptor every redirect hop and retry would carry the first hop's budget, stale by
- *       however long the earlier hops took.
+ *       however long the earlier hops took. It cancels nothing: alone, it leaves a call whose
+ *       context ends in flight running.
  * </ul>
  *
  * {@link #install} adds both, which is what to use unless the order of interceptors matters.
@@ -184,6 +185,11 @@ public final class ContextOkHttp {
    * one, every redirect hop and retry) it sets the {@link DeadlineHeader#NAME} header to the time
    * left at that moment, and fails the request without sending it if the context has ended or its
    * deadline has passed.
+   *
+   * <p><b>It does not cancel the call.</b> Only {@link #interceptor()} registers the call's cancel
+   * on the context (and wraps the response body so that a failed read carries the context's error):
+   * added without it, this interceptor leaves a call whose context ends while its request is in
+   * flight running to its response, or to OkHttp's own timeouts. Add both, or use {@link #install}.
    *
    * @return the interceptor, the same instance every time
    */

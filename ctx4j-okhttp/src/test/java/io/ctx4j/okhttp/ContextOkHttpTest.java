@@ -15,6 +15,7 @@ import io.ctx4j.DeadlineExceededException;
 import io.ctx4j.ManualTimeSource;
 import io.ctx4j.concurrent.CurrentContext;
 import io.ctx4j.http.DeadlineHeader;
+import io.ctx4j.internal.CoreInternals;
 import io.ctx4j.testing.InFlight;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -384,6 +385,34 @@ class ContextOkHttpTest {
       assertEquals("/target=995", server.seen.take(), "stale: 400 ms older than it says");
     } finally {
       appOnly.connectionPool().evictAll();
+    }
+  }
+
+  /**
+   * Guard (passes on the code before it was written; pins the README and the javadoc of {@code
+   * networkInterceptor()}): the network interceptor alone registers nothing on the context, so a
+   * context that ends while the request is in flight leaves the call running to its response; it
+   * only refuses to send a request once the context has ended.
+   */
+  @Test
+  void theNetworkInterceptorAloneNeverCancelsTheCall() throws Exception {
+    OkHttpClient networkOnly =
+        new OkHttpClient.Builder().addNetworkInterceptor(ContextOkHttp.networkInterceptor()).build();
+    try (Loopback server = blocking();
+        CancelableContext ctx = Context.withCancel(Context.background())) {
+      CompletableFuture<String> inFlight = new CompletableFuture<>();
+      networkOnly.newCall(at(server.url("/slow"), ctx)).enqueue(Loopback.bodyInto(inFlight));
+      assertTrue(entered.await(20, TimeUnit.SECONDS), "the request never reached the server");
+      assertEquals(0, CoreInternals.registrationCount(ctx), "the call registered on its context");
+      ctx.cancel(); // runs any registered cancel before it returns: there is none
+      server.release.countDown();
+      assertEquals("hello", inFlight.get(20, TimeUnit.SECONDS), "the call ended with its context");
+      IOException refused = assertThrows(IOException.class, () -> networkOnly.newCall(at(server.url("/"), ctx)).execute());
+      assertInstanceOf(CanceledException.class, refused.getCause());
+      assertEquals(1, server.requests.get(), "a request under an ended context was sent");
+    } finally {
+      networkOnly.dispatcher().executorService().shutdown();
+      networkOnly.connectionPool().evictAll();
     }
   }
 
