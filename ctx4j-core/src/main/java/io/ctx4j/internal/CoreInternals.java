@@ -5,6 +5,7 @@ import io.ctx4j.ContextException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Objects;
+import java.util.Optional;
 
 /**
  * The one door from the other ctx4j modules into the core's internals. <strong>Not API</strong>: no
@@ -156,6 +157,36 @@ public final class CoreInternals {
    */
   public static ContextException errorCopy(Context ctx) {
     return ctx.isDone() ? packageAccess().errorOf(ctx) : null;
+  }
+
+  /**
+   * Returns why work under {@code ctx} must not be sent out: a fresh copy of its error with its
+   * cause attached if it has ended (as {@link #errorCopy}), else a fresh {@code
+   * DeadlineExceededException} without a cause (the context has none yet) if its deadline has
+   * passed; {@code null} if neither. The second case is the window between a deadline and the
+   * moment the context's timer ends it (a tick, longer on a loaded timer thread, for ever with a
+   * custom context that lags): {@code err()} is still {@code null} there, and a request sent then
+   * would go out with a budget of 0 and could succeed after its deadline. One copy per call, as
+   * {@link #errorCopy}.
+   *
+   * <p>What a custom context's {@code err()}, {@code cause()} or {@code remaining()} throws goes to
+   * the caller, as it would from the caller's own next question to the context (the time left for
+   * a deadline header, say); nothing is swallowed here.
+   *
+   * @param ctx any context
+   * @return a new exception, or {@code null} if work under {@code ctx} may go out
+   * @throws NullPointerException if {@code ctx} is null
+   */
+  public static ContextException endOf(Context ctx) {
+    ContextException err = ctx.err();
+    if (err != null) {
+      return err.copy(ctx.cause());
+    }
+    Optional<Duration> left = ctx.remaining();
+    if (left.isPresent() && (left.get().isNegative() || left.get().isZero())) {
+      return Context.DEADLINE_EXCEEDED.copy(null);
+    }
+    return null;
   }
 
   /**

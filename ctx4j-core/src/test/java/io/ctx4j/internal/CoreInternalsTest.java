@@ -14,6 +14,7 @@ import io.ctx4j.Context;
 import io.ctx4j.ContextException;
 import io.ctx4j.DeadlineExceededException;
 import io.ctx4j.Registration;
+import io.ctx4j.blackbox.Fixtures;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.concurrent.atomic.AtomicReference;
@@ -62,6 +63,33 @@ class CoreInternalsTest {
         CoreInternals.errorCopy(Context.withTimeout(Context.background(), Duration.ofNanos(-1)));
     assertInstanceOf(DeadlineExceededException.class, e);
     assertTrue(e.isTimeout());
+  }
+
+  /**
+   * endOf: a deadline that has passed ends the work though no timer has ended the context yet (a
+   * clock whose timers never fire holds it there), and once the context has ended its own error
+   * counts, cause and all.
+   */
+  @Test
+  void endOfCountsAPassedDeadlineBeforeTheTimerAndThenTheContextsError() {
+    AtomicReference<Instant> now = new AtomicReference<>(Instant.parse("2040-01-01T00:00:00Z"));
+    Context lagging =
+        Context.withTimeSource(Context.background(), Fixtures.timeSource(now::get, (at, action) -> () -> true));
+    CancelableContext ctx = Context.withTimeoutCause(lagging, Duration.ofSeconds(1), new RuntimeException("slow"));
+    assertNull(CoreInternals.endOf(ctx), "a second left");
+    assertNull(CoreInternals.endOf(Context.background()), "no deadline");
+    now.set(now.get().plusSeconds(1));
+    assertNull(ctx.err(), "the timer fired");
+    ContextException a = CoreInternals.endOf(ctx);
+    assertInstanceOf(DeadlineExceededException.class, a);
+    assertNull(a.getCause(), "no cause before the context has ended");
+    assertNotSame(a, CoreInternals.endOf(ctx));
+    assertNotSame(Context.DEADLINE_EXCEEDED, a, "never the shared sentinel");
+    RuntimeException why = new RuntimeException("why");
+    ctx.cancel(why);
+    ContextException ended = CoreInternals.endOf(ctx);
+    assertInstanceOf(CanceledException.class, ended, "the context's own error once it has ended");
+    assertSame(why, ended.getCause());
   }
 
   @Test

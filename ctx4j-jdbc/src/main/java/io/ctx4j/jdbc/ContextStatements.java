@@ -219,23 +219,6 @@ public final class ContextStatements {
   }
 
   /**
-   * Returns the error to throw for {@code ctx}'s end, or {@code null} if it has not ended: a done
-   * context gives a copy of its error; a deadline that has passed before the timer that cancels the
-   * context fired gives a copy of {@link Context#DEADLINE_EXCEEDED}.
-   */
-  private static ContextException endOf(Context ctx) {
-    ContextException err = ctx.err();
-    if (err != null) {
-      return err.copy(ctx.cause());
-    }
-    Optional<Duration> left = ctx.remaining();
-    if (left.isPresent() && (left.get().isNegative() || left.get().isZero())) {
-      return Context.DEADLINE_EXCEEDED.copy(null);
-    }
-    return null;
-  }
-
-  /**
    * One statement's tie to one context, from {@link #open} to the end of the work.
    *
    * <p>Implementation notes. The cancel loop runs on the thread of {@link Context#afterFunc}; every
@@ -279,7 +262,7 @@ public final class ContextStatements {
     static Binding open(Context ctx, Statement statement) throws SQLException {
       Objects.requireNonNull(ctx, "ctx");
       Objects.requireNonNull(statement, "statement");
-      ContextException ended = endOf(ctx);
+      ContextException ended = CoreInternals.endOf(ctx);
       if (ended != null) {
         throw ended;
       }
@@ -449,7 +432,7 @@ public final class ContextStatements {
       endCancels();
       ContextException stopped = null;
       if (t instanceof SQLException) {
-        stopped = endOf(ctx);
+        stopped = CoreInternals.endOf(ctx);
       }
       Throwable thrown = stopped != null ? stopped : t;
       if (stopped != null) {

@@ -11,9 +11,9 @@ import io.ctx4j.CancelableContext;
 import io.ctx4j.Context;
 import io.ctx4j.DeadlineExceededException;
 import io.ctx4j.Registration;
-import io.ctx4j.TimeSource;
 import io.ctx4j.internal.CoreInternals;
 import io.ctx4j.testing.ForeignContext;
+import io.ctx4j.testing.LaggingClock;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.io.InputStream;
@@ -24,7 +24,6 @@ import java.net.Socket;
 import java.lang.ref.Reference;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -56,33 +55,6 @@ class OkHttpHostileUseTest {
     client.connectionPool().evictAll();
   }
 
-  /**
-   * A clock whose timers never fire by themselves: a context on it stays in the state every context
-   * passes through between its deadline and the moment its timer ends it (a loaded timer thread, a
-   * lagging custom context), for as long as the test needs.
-   */
-  private static final class LaggingClock implements TimeSource {
-    volatile Instant now = Instant.parse("2040-01-01T00:00:00Z");
-
-    @Override
-    public Instant now() {
-      return now;
-    }
-
-    @Override
-    public Registration schedule(Instant deadline, Runnable action) {
-      return () -> true; // the timer has not fired yet
-    }
-
-    void pass(Duration d) {
-      now = now.plus(d);
-    }
-  }
-
-  private static CancelableContext withTimeout(LaggingClock clock, Duration timeout) {
-    return Context.withTimeout(Context.withTimeSource(Context.background(), clock), timeout);
-  }
-
   private static Request at(String url, Context ctx) {
     return ContextOkHttp.withContext(new Request.Builder().url(url).build(), ctx);
   }
@@ -98,7 +70,7 @@ class OkHttpHostileUseTest {
   void aCallWhoseDeadlineHasPassedIsNotSentThoughTheTimerHasNotEndedTheContextYet() throws Exception {
     LaggingClock clock = new LaggingClock();
     try (Loopback server = new Loopback(ex -> Loopback.reply(ex, 200, HELLO));
-        CancelableContext ctx = withTimeout(clock, Duration.ofSeconds(1))) {
+        CancelableContext ctx = clock.withTimeout(Duration.ofSeconds(1))) {
       clock.pass(Duration.ofSeconds(2));
       assertNull(ctx.err(), "the clock fired the timer");
       IOException e = assertThrows(IOException.class, () -> client.newCall(at(server.url("/"), ctx)).execute().close());
@@ -126,7 +98,7 @@ class OkHttpHostileUseTest {
                     Loopback.reply(ex, 200, HELLO);
                   }
                 });
-        CancelableContext ctx = withTimeout(clock, Duration.ofSeconds(1))) {
+        CancelableContext ctx = clock.withTimeout(Duration.ofSeconds(1))) {
       IOException e = assertThrows(IOException.class, () -> client.newCall(at(server.url("/first"), ctx)).execute().close());
       assertDeadlinePassed(e);
       assertNull(ctx.err(), "the clock fired the timer");
