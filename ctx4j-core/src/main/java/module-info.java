@@ -14,5 +14,6 @@ module io.ctx4j {
       io.ctx4j.jdbc,
       io.ctx4j.http,
       io.ctx4j.grpc,
-      io.ctx4j.servlet;
+      io.ctx4j.servlet,
+      io.ctx4j.okhttp;
 }

@@ -35,8 +35,9 @@ import javax.net.ssl.SSLSession;
 
 /**
  * Sends {@link HttpClient} requests under a ctx4j {@link Context}: the request carries the context's
- * remaining time in the {@link DeadlineHeader#NAME} header, and the exchange is aborted as soon as
- * the context ends.
+ * remaining time in the {@link DeadlineHeader#NAME} header, the exchange is aborted as soon as the
+ * context ends, and a request whose context has already ended, or whose deadline has passed, is
+ * never sent.
  *
  * <pre>{@code
  * try (CancelableContext ctx = Context.withTimeout(parent, Duration.ofMillis(300))) {
@@ -94,6 +95,11 @@ public final class ContextHttp {
    * copied). A client that is not the JDK's own implementation is not copied and follows redirects
    * itself, re-sending the first hop's header.
    *
+   * <p>A deadline that has passed counts as an end even before ctx4j's timer has ended the context
+   * (a loaded timer thread, a custom context that lags): the call, or the next redirect hop ctx4j
+   * follows, fails unsent with a {@code DeadlineExceededException} that has no cause (the context
+   * has none yet) rather than go out with a budget of 0.
+   *
    * <p>The call holds one registration on {@code ctx} until the exchange can no longer be aborted:
    * the response body has ended, was cancelled or closed by the caller, or the call failed. A
    * streamed body that is neither read to its end nor closed keeps it until the context ends.
@@ -106,7 +112,8 @@ public final class ContextHttp {
    * @return the response
    * @throws ContextException a fresh {@code CanceledException} or {@code DeadlineExceededException}
    *     with the context's cause, if the context is done before the response is complete (or
-   *     already is, in which case nothing is sent)
+   *     already is, in which case nothing is sent); a {@code DeadlineExceededException} without a
+   *     cause if the deadline has passed before a request is sent, which is then not sent
    * @throws IOException if the exchange fails; as {@code HttpClient.send} throws it: a new
    *     exception of the failure's JDK type ({@code HttpTimeoutException}, {@code
    *     HttpConnectTimeoutException}, {@code ConnectException}, {@code SSLHandshakeException}, {@code
@@ -131,8 +138,12 @@ public final class ContextHttp {
     } catch (CancellationException e) {
       // The future failed with the context's error, which is a CancellationException: JDK 17's
       // CompletableFuture.get throws it as is, newer JDKs wrap it in a new one. Either way, throw a
-      // new copy whose stack trace shows this caller rather than the thread that ended the context.
-      ctx.throwIfDone();
+      // new copy whose stack trace shows this caller rather than the thread that ended the context,
+      // or that refused the call because its deadline had passed.
+      ContextException end = CoreInternals.endOf(ctx);
+      if (end != null) {
+        throw end;
+      }
       throw e;
     } catch (ExecutionException e) {
       Throwable c = e.getCause();
@@ -180,9 +191,10 @@ public final class ContextHttp {
    * Sends {@code request} asynchronously under {@code ctx}; see {@link #send} for the header and
    * redirects. The returned future completes with the response, or exceptionally with the
    * exchange's failure, or with a fresh copy of the context's error (cause attached) if the context
-   * ends first. Cancelling the returned future aborts the exchange as well, and so does completing
-   * it first in another way ({@code complete}, {@code completeOnTimeout}): the response could then
-   * reach no one, nor its body be closed.
+   * ends first, or with a {@code DeadlineExceededException} without a cause if the deadline has
+   * passed before a request (the first, or a redirect hop) is sent. Cancelling the returned future
+   * aborts the exchange as well, and so does completing it first in another way ({@code complete},
+   * {@code completeOnTimeout}): the response could then reach no one, nor its body be closed.
    *
    * <p>The context's error is a {@link CancellationException}, which {@code CompletableFuture.get}
    * and {@code join} treat specially: JDK 17 throws it as is, newer JDKs throw a new {@code
@@ -194,7 +206,8 @@ public final class ContextHttp {
    * @param request the request
    * @param handler how to receive the body
    * @param <T> the body type
-   * @return a new future; it is already failed if {@code ctx} is done, and then nothing is sent
+   * @return a new future; it is already failed if {@code ctx} is done or its deadline has passed,
+   *     and then nothing is sent
    * @throws NullPointerException if an argument is null
    * @throws IllegalArgumentException as {@link HttpClient#sendAsync} throws it for a request it
    *     cannot send (an unsupported URI scheme, say)
@@ -205,8 +218,9 @@ public final class ContextHttp {
     Objects.requireNonNull(client, "client");
     Objects.requireNonNull(request, "request");
     Objects.requireNonNull(handler, "handler");
-    if (ctx.err() != null) {
-      return CompletableFuture.failedFuture(errorOf(ctx));
+    ContextException end = CoreInternals.endOf(ctx);
+    if (end != null) {
+      return CompletableFuture.failedFuture(end);
     }
     Call<T> call = new Call<>(ctx, client, handler);
     call.start(request);
@@ -238,7 +252,8 @@ public final class ContextHttp {
 
   /**
    * Returns the exception with which a call of an HTTP client library that reports failures as
-   * {@link IOException} (OkHttp, Apache HttpClient) fails because {@code ctx} has ended: an {@link
+   * {@link IOException} (OkHttp, Apache HttpClient) fails because {@code ctx} has ended, or because
+   * its deadline has passed before ctx4j's timer ended it (the cause then has no cause): an {@link
    * InterruptedIOException} whose {@linkplain Throwable#getCause() cause} is a fresh copy of the
    * context's error ({@code CanceledException} or {@code DeadlineExceededException}, itself carrying
    * the context's cause), the way Go's {@code http.Client} returns a {@code url.Error} wrapping
@@ -246,17 +261,20 @@ public final class ContextHttp {
    * treats it as final: a call whose context has ended is not retried. Used by ctx4j-okhttp and
    * ctx4j-httpclient5.
    *
-   * @param ctx a context that is done
+   * @param ctx a context that is done, or whose deadline has passed
    * @param failure what the client library threw when the exchange was aborted, added as a
    *     suppressed exception; or {@code null}
    * @return a new exception; its message is the context error's
    * @throws NullPointerException if {@code ctx} is null
-   * @throws IllegalStateException if {@code ctx} is not done
+   * @throws IllegalStateException if {@code ctx} is not done and its deadline has not passed
    * @since 0.1
    */
   public static InterruptedIOException ioErrorOf(Context ctx, Throwable failure) {
     Objects.requireNonNull(ctx, "ctx");
-    ContextException err = errorOf(ctx);
+    ContextException err = CoreInternals.endOf(ctx);
+    if (err == null) {
+      throw new IllegalStateException("context has not ended and its deadline has not passed: " + ctx);
+    }
     InterruptedIOException e = new InterruptedIOException(err.getMessage());
     e.initCause(err);
     if (failure != null && failure != err) {
@@ -439,6 +457,14 @@ public final class ContextHttp {
     }
 
     private void sendHop(HttpRequest request, HttpResponse<T> previous, int redirects) {
+      // Checked for every hop: a deadline that passed during the previous one has not necessarily
+      // ended the context yet, and this hop would go out with a budget of 0.
+      ContextException end = CoreInternals.endOf(ctx);
+      if (end != null) {
+        release();
+        result.completeExceptionally(end);
+        return;
+      }
       Hop<T> hop = new Hop<>(this, request, previous, redirects);
       current = hop;
       // As late as possible: the time between this clock read and the request's arrival is added

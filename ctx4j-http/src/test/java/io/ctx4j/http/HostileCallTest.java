@@ -2,13 +2,18 @@ package io.ctx4j.http;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.sun.net.httpserver.HttpExchange;
 import io.ctx4j.CancelableContext;
 import io.ctx4j.Context;
+import io.ctx4j.ContextException;
+import io.ctx4j.DeadlineExceededException;
 import io.ctx4j.internal.CoreInternals;
+import io.ctx4j.testing.LaggingClock;
 import io.ctx4j.testing.Quietly;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -22,9 +27,11 @@ import java.net.http.HttpResponse.BodyHandlers;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.List;
+import java.util.Queue;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -280,6 +287,85 @@ class HostileCallTest {
     } finally {
       ctx.cancel();
       pool.shutdown();
+    }
+  }
+
+  // ------------------------------------------- a deadline passed that no timer has ended yet
+
+  /**
+   * Answers 200, and "/first" with a 302 to "/target" after moving {@code clock} 2 s on (past the
+   * 1 s deadline of the tests below, firing no timer); records what reached it as "path=header".
+   */
+  private static LoopbackServer redirectingPastTheDeadline(LaggingClock clock, Queue<String> seen) {
+    return new LoopbackServer(
+        ex -> {
+          String path = ex.getRequestURI().getPath();
+          seen.add(path + "=" + ex.getRequestHeaders().getFirst(DeadlineHeader.NAME));
+          if (path.equals("/first")) {
+            clock.pass(Duration.ofSeconds(2));
+            ex.getResponseHeaders().set("Location", "/target");
+            ContextHttpTest.respond(ex, 302, "");
+          } else {
+            ContextHttpTest.respond(ex, 200, "ok");
+          }
+        });
+  }
+
+  /** The deadline's error, from before its timer: the context has no cause to give yet. */
+  private static void assertDeadlinePassed(Throwable failure) {
+    DeadlineExceededException e =
+        assertInstanceOf(DeadlineExceededException.class, failure, () -> "failed otherwise: " + failure);
+    assertNull(e.getCause());
+  }
+
+  /**
+   * Between a context's deadline and the moment its timer ends it, err() is still null while
+   * remaining() is not positive; a clock whose timers never fire holds a real context there. A call
+   * in that state must fail unsent, as one whose context has ended, not go out with a budget of 0.
+   */
+  @Test
+  void aCallWhoseDeadlineHasPassedIsNotSentThoughTheTimerHasNotEndedTheContextYet() throws Exception {
+    LaggingClock clock = new LaggingClock();
+    Queue<String> seen = new ConcurrentLinkedQueue<>();
+    try (LoopbackServer s = redirectingPastTheDeadline(clock, seen);
+        CancelableContext ctx = clock.withTimeout(Duration.ofSeconds(1))) {
+      clock.pass(Duration.ofSeconds(2));
+      assertNull(ctx.err(), "the clock fired the timer");
+      assertDeadlinePassed(
+          assertThrows(
+              ContextException.class,
+              () -> ContextHttp.send(ctx, CLIENT, get(s.uri()), BodyHandlers.ofString())));
+      CompletableFuture<HttpResponse<String>> async =
+          ContextHttp.sendAsync(ctx, CLIENT, get(s.uri()), BodyHandlers.ofString());
+      assertDeadlinePassed(async.handle((response, failure) -> failure).get(10, TimeUnit.SECONDS));
+      assertEquals(List.of(), List.copyOf(seen), "a call past its deadline was sent");
+      assertEquals(0, CoreInternals.registrationCount(ctx), "abort hook left on the context");
+    }
+  }
+
+  /**
+   * The same state reached during a redirect ctx4j follows itself: the first hop was sent in time,
+   * the next one must not be.
+   */
+  @Test
+  void aRedirectHopPastTheDeadlineIsNotSentThoughTheTimerHasNotEndedTheContextYet() throws Exception {
+    LaggingClock clock = new LaggingClock();
+    Queue<String> seen = new ConcurrentLinkedQueue<>();
+    HttpClient following =
+        HttpClient.newBuilder()
+            .version(HttpClient.Version.HTTP_1_1)
+            .followRedirects(HttpClient.Redirect.NORMAL)
+            .build();
+    try (LoopbackServer s = redirectingPastTheDeadline(clock, seen);
+        CancelableContext ctx = clock.withTimeout(Duration.ofSeconds(1))) {
+      URI first = s.uri().resolve("/first");
+      assertDeadlinePassed(
+          assertThrows(
+              ContextException.class,
+              () -> ContextHttp.send(ctx, following, get(first), BodyHandlers.ofString())));
+      assertNull(ctx.err(), "the clock fired the timer");
+      assertEquals(List.of("/first=995"), List.copyOf(seen), "the redirect target was sent past the deadline");
+      assertEquals(0, CoreInternals.registrationCount(ctx), "abort hook left on the context");
     }
   }
 }

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotSame;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
@@ -12,6 +13,7 @@ import io.ctx4j.CanceledException;
 import io.ctx4j.Context;
 import io.ctx4j.DeadlineExceededException;
 import io.ctx4j.ManualTimeSource;
+import io.ctx4j.testing.LaggingClock;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.time.Duration;
@@ -43,6 +45,18 @@ class IoErrorOfTest {
         Context.withTimeout(Context.withTimeSource(Context.background(), time), Duration.ofSeconds(1));
     time.advance(Duration.ofSeconds(2));
     assertInstanceOf(DeadlineExceededException.class, ContextHttp.ioErrorOf(ctx, null).getCause());
+  }
+
+  /** Before the timer has ended the context (a clock whose timers never fire holds it there). */
+  @Test
+  void aDeadlinePassedBeforeItsTimerGivesDeadlineExceededWithoutCause() {
+    LaggingClock clock = new LaggingClock();
+    CancelableContext ctx = clock.withTimeout(Duration.ofSeconds(1));
+    clock.pass(Duration.ofSeconds(1));
+    InterruptedIOException e = ContextHttp.ioErrorOf(ctx, null);
+    DeadlineExceededException err = assertInstanceOf(DeadlineExceededException.class, e.getCause());
+    assertNull(err.getCause(), "the context has no cause yet");
+    assertNull(ctx.err(), "the clock fired the timer");
   }
 
   @Test

@@ -1,16 +1,14 @@
 package io.ctx4j.okhttp;
 
 import io.ctx4j.Context;
-import io.ctx4j.ContextException;
 import io.ctx4j.Registration;
 import io.ctx4j.concurrent.CurrentContext;
 import io.ctx4j.http.ContextHttp;
 import io.ctx4j.http.DeadlineHeader;
+import io.ctx4j.internal.CoreInternals;
 import java.io.IOException;
-import java.io.InterruptedIOException;
 import java.lang.ref.Cleaner;
 import java.lang.ref.WeakReference;
-import java.time.Duration;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -290,15 +288,8 @@ public final class ContextOkHttp {
    * not stop it.
    */
   private static void requireLive(Context ctx) throws IOException {
-    if (ctx.err() != null) {
+    if (CoreInternals.endOf(ctx) != null) {
       throw ended(ctx, null);
-    }
-    Optional<Duration> left = ctx.remaining();
-    if (left.isPresent() && (left.get().isNegative() || left.get().isZero())) {
-      ContextException err = Context.DEADLINE_EXCEEDED.copy(null);
-      InterruptedIOException e = new InterruptedIOException(err.getMessage());
-      e.initCause(err);
-      throw e;
     }
   }
 
