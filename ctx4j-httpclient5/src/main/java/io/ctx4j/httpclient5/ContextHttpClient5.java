@@ -6,6 +6,7 @@ import io.ctx4j.concurrent.CurrentContext;
 import io.ctx4j.concurrent.InterruptScope;
 import io.ctx4j.http.ContextHttp;
 import io.ctx4j.http.DeadlineHeader;
+import io.ctx4j.internal.CoreInternals;
 import java.io.Closeable;
 import java.io.FilterInputStream;
 import java.io.IOException;
@@ -34,8 +35,8 @@ import org.apache.hc.core5.http.protocol.HttpContext;
 /**
  * Runs the requests of an Apache HttpClient 5 classic client under a ctx4j {@link Context}: each
  * request carries the context's remaining time in the {@link DeadlineHeader#NAME} header, the
- * exchange is aborted as soon as the context ends, and a request whose context has already ended is
- * never sent.
+ * exchange is aborted as soon as the context ends, and a request whose context has already ended,
+ * or whose deadline has passed, is never sent.
  *
  * <pre>{@code
  * CloseableHttpClient client = ContextHttpClient5.install(HttpClients.custom()).build();
@@ -59,9 +60,9 @@ import org.apache.hc.core5.http.protocol.HttpContext;
  * <ul>
  *   <li>{@link #callHandler()}, the first element of the exec chain ({@code
  *       addExecInterceptorFirst}), once per {@code execute}: fails the request at once if the
- *       context has ended, and aborts the exchange (connection lease, connect, request, response
- *       and body) when the context ends. It runs the rest of the chain on a {@linkplain
- *       ExecRuntime#fork fork} of the client's {@code ExecRuntime} whose {@link
+ *       context has ended or its deadline has passed, and aborts the exchange (connection lease,
+ *       connect, request, response and body) when the context ends. It runs the rest of the chain
+ *       on a {@linkplain ExecRuntime#fork fork} of the client's {@code ExecRuntime} whose {@link
  *       CancellableDependency} the context cancels, the mechanism {@code HttpUriRequestBase.cancel()}
  *       uses; cancelling the caller's {@code HttpUriRequestBase} still aborts the exchange. Until
  *       the response comes back, the context's end also interrupts the calling thread (an {@link
@@ -71,7 +72,8 @@ import org.apache.hc.core5.http.protocol.HttpContext;
  *       addExecInterceptorLast}), once per request that goes on the wire: the first one, every
  *       redirect hop ({@code RedirectExec}), every retry ({@code HttpRequestRetryExec}) and
  *       authentication round ({@code ProtocolExec}), all of which run above it: it states the time
- *       left at that moment, after the connection has been leased and connected.
+ *       left at that moment, after the connection has been leased and connected, and sends
+ *       nothing once the context has ended or its deadline has passed.
  * </ul>
  *
  * {@link #install} adds both under the names {@link #CALL_HANDLER} and {@link #HOP_HANDLER}.
@@ -81,7 +83,11 @@ import org.apache.hc.core5.http.protocol.HttpContext;
  * When the context ends, the request fails with an {@link java.io.InterruptedIOException} whose
  * cause is a fresh copy of the context's error ({@link ContextHttp#ioErrorOf}): before it is sent
  * (nothing is sent), while it is in flight, and while the response body is read. {@code
- * HttpRequestRetryExec}'s default strategy does not retry an {@code InterruptedIOException}.
+ * HttpRequestRetryExec}'s default strategy does not retry an {@code InterruptedIOException}. A
+ * deadline that has passed counts as an end even before ctx4j's timer has ended the context (a
+ * loaded timer thread, a custom context that lags): the request, or the redirect hop, retry or
+ * authentication round, fails unsent with a {@code DeadlineExceededException} that has no cause,
+ * the context having none yet, rather than go out with a budget of 0.
  *
  * <h2>Timeouts</h2>
  *
@@ -163,8 +169,9 @@ public final class ContextHttpClient5 {
   /**
    * Returns the handler that sets the {@link DeadlineHeader#NAME} header on each request that goes
    * on the wire, to the time left less {@link DeadlineHeader#TRANSIT_ALLOWANCE}, removing any such
-   * header when the context has no deadline; and fails a request whose context has ended without
-   * sending it. Add it as the last element of the exec chain, below redirects and retries.
+   * header when the context has no deadline; and fails a request whose context has ended, or whose
+   * deadline has passed, without sending it. Add it as the last element of the exec chain, below
+   * redirects and retries.
    *
    * @return the handler, the same instance every time
    */
@@ -221,9 +228,7 @@ public final class ContextHttpClient5 {
     HttpClientContext http = scope.clientContext;
     boolean attributeWasSet = http.getAttribute(CONTEXT_ATTRIBUTE) != null;
     Context ctx = contextOf(http);
-    if (ctx.err() != null) {
-      throw ContextHttp.ioErrorOf(ctx, null);
-    }
+    requireLive(ctx);
     Abort abort = new Abort();
     if (scope.originalRequest instanceof CancellableDependency) {
       // The caller's own cancel() must still abort the exchange, which now runs on our fork.
@@ -292,9 +297,7 @@ public final class ContextHttpClient5 {
       ClassicHttpRequest request, ExecChain.Scope scope, ExecChain chain)
       throws IOException, HttpException {
     Context ctx = contextOf(scope.clientContext);
-    if (ctx.err() != null) {
-      throw ContextHttp.ioErrorOf(ctx, null);
-    }
+    requireLive(ctx);
     Optional<String> value = DeadlineHeader.valueFor(ctx);
     if (value.isPresent()) {
       request.setHeader(DeadlineHeader.NAME, value.get());
@@ -306,6 +309,17 @@ public final class ContextHttpClient5 {
     } catch (IOException e) {
       // Mapped here too, below the retry handler, so that an aborted exchange is not retried.
       throw ctx.err() != null ? ContextHttp.ioErrorOf(ctx, e) : e;
+    }
+  }
+
+  /**
+   * Fails a request, unsent, whose context has ended or whose deadline has passed though its timer
+   * has not ended it yet (a loaded timer thread, a custom context that lags): sent then, it would
+   * carry a budget of 0 and nothing would abort it at the deadline.
+   */
+  private static void requireLive(Context ctx) throws IOException {
+    if (CoreInternals.endOf(ctx) != null) {
+      throw ContextHttp.ioErrorOf(ctx, null);
     }
   }
 

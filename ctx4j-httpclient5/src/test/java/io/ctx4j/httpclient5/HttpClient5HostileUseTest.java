@@ -2,6 +2,7 @@ package io.ctx4j.httpclient5;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -9,12 +10,16 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.ctx4j.CancelableContext;
 import io.ctx4j.Context;
+import io.ctx4j.DeadlineExceededException;
 import io.ctx4j.Registration;
 import io.ctx4j.concurrent.CurrentContext;
+import io.ctx4j.internal.CoreInternals;
 import io.ctx4j.testing.ForeignContext;
 import io.ctx4j.testing.InFlight;
+import io.ctx4j.testing.LaggingClock;
 import java.io.IOException;
 import java.io.InterruptedIOException;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -39,12 +44,14 @@ import org.apache.hc.core5.http.io.entity.EntityUtils;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Unusual and hostile use: a context implemented outside ctx4j whose registrations cannot be
- * withdrawn, and a pool with no connection to spare. The client has one pooled connection in all,
- * so a connection that a call keeps makes the next request wait for it, up to its 10 s lease
- * timeout.
+ * withdrawn, a context whose deadline has passed but whose timer has not ended it yet, and a pool
+ * with no connection to spare. The client has one pooled connection in all, so a connection that
+ * a call keeps makes the next request wait for it, up to its 10 s lease timeout.
  */
 @Timeout(120)
 class HttpClient5HostileUseTest {
@@ -222,5 +229,82 @@ class HttpClient5HostileUseTest {
         "hello",
         get(ContextHttpClient5.clientContext(Context.background())),
         "the connection given back must go to a new request, not to the cancelled lease");
+  }
+
+  // ------------------------------------------- a deadline passed that no timer has ended yet
+
+  /** The request failed with the deadline's error, before its timer: no cause known yet. */
+  private static void assertDeadlinePassed(InterruptedIOException e) {
+    DeadlineExceededException err =
+        assertInstanceOf(DeadlineExceededException.class, e.getCause(), () -> "failed otherwise: " + e);
+    assertNull(err.getCause());
+  }
+
+  /**
+   * Between a context's deadline and the moment its timer ends it, err() is still null while
+   * remaining() is not positive; a clock whose timers never fire holds a real context there. A
+   * request in that state must fail unsent, as one whose context has ended, not go out with a
+   * budget of 0.
+   */
+  @Test
+  void aRequestWhoseDeadlineHasPassedIsNotSentThoughTheTimerHasNotEndedTheContextYet() throws Exception {
+    LaggingClock clock = new LaggingClock();
+    try (CancelableContext ctx = clock.withTimeout(Duration.ofSeconds(1))) {
+      clock.pass(Duration.ofSeconds(2));
+      assertNull(ctx.err(), "the clock fired the timer");
+      assertDeadlinePassed(
+          assertThrows(InterruptedIOException.class, () -> get(ContextHttpClient5.clientContext(ctx))));
+      assertDeadlinePassed(
+          assertThrows(
+              InterruptedIOException.class,
+              () -> CurrentContext.call(ctx, () -> get(HttpClientContext.create()))));
+      assertEquals(0, server.requests.get(), "a request past its deadline was sent: " + server.seen);
+      assertEquals(0, CoreInternals.registrationCount(ctx), "a registration left on the context");
+    }
+  }
+
+  /**
+   * The same state reached below the call handler: a redirect hop or a retry after the first
+   * request was sent in time must not be sent, and its leased connection (the pool's only one) must
+   * be free again.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"redirect", "retry"})
+  void aHopPastTheDeadlineIsNotSentThoughTheTimerHasNotEndedTheContextYet(String hop) throws Exception {
+    LaggingClock clock = new LaggingClock();
+    try (ClassicServer hops =
+            new ClassicServer(
+                (request, response, context) -> {
+                  if (request.getPath().equals("/first")) {
+                    clock.pass(Duration.ofSeconds(2)); // past the 1 s deadline, no timer fired
+                    if (hop.equals("redirect")) {
+                      response.setCode(302);
+                      response.setHeader("Location", "/target");
+                    } else {
+                      response.setCode(503); // the default strategy retries it once
+                      response.setHeader("Retry-After", "0");
+                    }
+                  } else {
+                    response.setEntity(new ByteArrayEntity(ContextHttpClient5Test.HELLO, ContentType.TEXT_PLAIN));
+                  }
+                });
+        CancelableContext ctx = clock.withTimeout(Duration.ofSeconds(1))) {
+      assertDeadlinePassed(
+          assertThrows(
+              InterruptedIOException.class,
+              () ->
+                  client.execute(
+                      new HttpGet(hops.url("/first")),
+                      ContextHttpClient5.clientContext(ctx),
+                      r -> EntityUtils.toString(r.getEntity()))));
+      assertNull(ctx.err(), "the clock fired the timer");
+      assertEquals("/first=995", hops.seen.take());
+      assertEquals(1, hops.requests.get(), "the " + hop + " was sent past the deadline: " + hops.seen);
+      assertEquals(0, CoreInternals.registrationCount(ctx), "a registration left on the context");
+    }
+    assertEquals(
+        "hello",
+        get(ContextHttpClient5.clientContext(Context.background())),
+        "the connection leased for the refused " + hop + " must be free");
   }
 }
