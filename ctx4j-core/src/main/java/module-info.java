@@ -16,5 +16,6 @@ module io.ctx4j {
       io.ctx4j.grpc,
       io.ctx4j.servlet,
       io.ctx4j.okhttp,
-      io.ctx4j.httpclient5;
+      io.ctx4j.httpclient5,
+      io.ctx4j.spring.boot;
 }

@@ -6,6 +6,7 @@ import io.ctx4j.concurrent.Closer;
 import io.ctx4j.concurrent.CurrentContext;
 import io.ctx4j.concurrent.InterruptScope;
 import io.ctx4j.http.DeadlineHeader;
+import io.ctx4j.internal.CoreInternals;
 import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -29,6 +30,11 @@ import org.springframework.http.client.ClientHttpResponse;
  *
  * <ul>
  *   <li>Already done when the call starts: nothing is sent; the call throws the context's error.
+ *       So does a context whose deadline has passed though ctx4j's timer has not ended it yet (a
+ *       tick after the deadline, longer on a loaded timer thread, for ever with a custom context
+ *       that lags): rather than go out with a budget of 0 and perhaps succeed after its deadline,
+ *       the call throws a {@code DeadlineExceededException} without a cause (the context has none
+ *       yet).
  *   <li>While the request is sent and the response awaited: the calling thread is interrupted
  *       (through {@link InterruptScope}, which leaves no stray interrupt behind), and the call
  *       throws a fresh copy of the context's error ({@code CanceledException} or {@code
@@ -86,13 +92,20 @@ public final class ContextClientHttpRequestInterceptor implements ClientHttpRequ
    * @return the response, whose body reads stop when the context ends
    * @throws IOException as the exchange throws it, when the context did not end
    * @throws ContextException a fresh copy of the context's error if the context ends before the
-   *     response is there (or is already done)
+   *     response is there (or is already done); a {@code DeadlineExceededException} without a cause,
+   *     nothing sent, if its deadline has passed before the call though it has not ended yet
    */
   @Override
   public ClientHttpResponse intercept(
       HttpRequest request, byte[] body, ClientHttpRequestExecution execution) throws IOException {
     Context ctx = CurrentContext.get();
-    ctx.throwIfDone();
+    // Not throwIfDone(): past its deadline a context may not have been ended by its timer yet (a
+    // tick, a loaded timer thread, a custom context that lags), and a request sent then would carry
+    // a budget of 0 and could succeed after its deadline.
+    ContextException end = CoreInternals.endOf(ctx);
+    if (end != null) {
+      throw end;
+    }
     HttpHeaders headers = request.getHeaders();
     headers.remove(DeadlineHeader.NAME);
     DeadlineHeader.valueFor(ctx).ifPresent(v -> headers.set(DeadlineHeader.NAME, v));

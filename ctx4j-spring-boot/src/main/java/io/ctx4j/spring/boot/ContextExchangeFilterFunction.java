@@ -1,9 +1,11 @@
 package io.ctx4j.spring.boot;
 
 import io.ctx4j.Context;
+import io.ctx4j.ContextException;
 import io.ctx4j.Registration;
 import io.ctx4j.concurrent.CurrentContext;
 import io.ctx4j.http.DeadlineHeader;
+import io.ctx4j.internal.CoreInternals;
 import org.springframework.web.reactive.function.client.ClientRequest;
 import org.springframework.web.reactive.function.client.ClientResponse;
 import org.springframework.web.reactive.function.client.ExchangeFilterFunction;
@@ -29,7 +31,12 @@ import reactor.core.publisher.Mono;
  * fails with a fresh copy of the context's error ({@code CanceledException} or {@code
  * DeadlineExceededException}, with the context's cause) and its subscription to the connector is
  * cancelled (Reactor Netty then closes the HTTP/1.1 connection or resets the HTTP/2 stream); once the
- * response is there, its body {@code Flux} fails and is cancelled the same way.
+ * response is there, its body {@code Flux} fails and is cancelled the same way. A deadline that has
+ * passed at subscription counts as an end even before ctx4j's timer has ended the context (a tick
+ * after the deadline, longer on a loaded timer thread, for ever with a custom context that lags):
+ * nothing is sent, and the exchange fails with a {@code DeadlineExceededException} without a cause
+ * (the context has none yet), rather than go out with a budget of 0 and perhaps succeed after its
+ * deadline.
  *
  * <p><b>Resources.</b> Each phase (the exchange; the body, when it is subscribed) holds one
  * registration on the context from its subscription until it completes, fails or is cancelled, and
@@ -53,7 +60,8 @@ public final class ContextExchangeFilterFunction implements ExchangeFilterFuncti
    *
    * @param request the request
    * @param next the rest of the chain
-   * @return the response, failing with the context's error if the context ends first
+   * @return the response, failing with the context's error if the context ends first (unsent if
+   *     it has ended, or its deadline has passed, at subscription)
    */
   @Override
   public Mono<ClientResponse> filter(ClientRequest request, ExchangeFunction next) {
@@ -61,8 +69,12 @@ public final class ContextExchangeFilterFunction implements ExchangeFilterFuncti
         view -> {
           Context ctx = view.getOrDefault(REACTOR_KEY, null);
           Context c = ctx != null ? ctx : CurrentContext.get();
-          if (c.err() != null) {
-            return Mono.error(Errors.copyOf(c, null));
+          // Not err() alone: past its deadline a context may not have been ended by its timer yet
+          // (a tick, a loaded timer thread, a custom context that lags), and a request sent then
+          // would carry a budget of 0 and could succeed after its deadline.
+          ContextException end = CoreInternals.endOf(c);
+          if (end != null) {
+            return Mono.error(end);
           }
           ClientRequest withHeader =
               ClientRequest.from(request)

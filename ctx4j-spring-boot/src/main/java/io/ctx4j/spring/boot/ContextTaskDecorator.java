@@ -11,7 +11,15 @@ import org.springframework.core.task.TaskDecorator;
  * beside others, such as Micrometer's {@code ContextPropagatingTaskDecorator}.
  *
  * <p>Only the binding travels: the task still has to look at the context ({@code
- * CurrentContext.get().isDone()}, or pass it to blocking calls) to stop when it ends.
+ * CurrentContext.get().isDone()}, or pass it to blocking calls) to stop when it ends. The decorator
+ * refuses nothing: a task whose context has ended, or whose deadline has passed, by the time a
+ * thread takes it still runs, as a goroutine started with an ended context does in Go. Skipping it
+ * here would drop work silently (an {@code @Async void} method, a bare {@code execute}) or fail it
+ * in a way each executor reports differently, and would also skip work that must run anyway, such
+ * as cleanup. What the task sends out under the context is refused where it goes out: the
+ * RestClient and WebClient integrations of this module, ctx4j-http, ctx4j-okhttp,
+ * ctx4j-httpclient5 and ctx4j-jdbc send nothing past the deadline, even before ctx4j's timer has
+ * ended the context.
  *
  * <p>Thread safety: stateless and thread-safe. Memory consistency effects: submitting a task
  * happens-before it reads the captured context (those of {@link CurrentContext#wrap(Runnable)}).

@@ -3,16 +3,19 @@ package io.ctx4j.spring.boot;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.ctx4j.CancelableContext;
 import io.ctx4j.CanceledException;
 import io.ctx4j.Context;
+import io.ctx4j.DeadlineExceededException;
 import io.ctx4j.concurrent.CurrentContext;
 import io.ctx4j.internal.CoreInternals;
 import io.ctx4j.servlet.RequestCanceledException;
 import io.ctx4j.servlet.RequestCanceledException.Reason;
+import io.ctx4j.testing.LaggingClock;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.http.HttpClient;
@@ -140,6 +143,62 @@ class ClientCustomizersTest {
     assertThrows(CanceledException.class, () -> under(ctx, () -> rest.get().uri("/echo").retrieve().body(String.class)));
     WebClient web = webClient();
     assertThrows(CanceledException.class, () -> under(ctx, () -> web.get().uri("/echo").retrieve().bodyToMono(String.class).block()));
+  }
+
+  /** A call to {@code uri} under {@code ctx}, as the caller makes it. */
+  @FunctionalInterface
+  interface LateCall {
+    Object run(Context ctx, String uri) throws Exception;
+  }
+
+  /**
+   * Between a context's deadline and the moment its timer ends it, err() is still null while
+   * remaining() is not positive; a clock whose timers never fire holds a real context there. A call
+   * in that state must fail unsent with the deadline's error, as a call under an ended context does
+   * ({@link #aContextAlreadyDoneSendsNothing}), not go out with {@code Ctx4j-Timeout-Ms: 0} (the
+   * server's /work would enter, find its context born done, and answer "cancelled"). A request that
+   * went out would have entered the handler before the blocking call returned, so the handler's
+   * latch, still up once the call has failed, proves nothing was sent.
+   */
+  private static void assertSentNothingPastTheDeadline(LateCall call) throws Exception {
+    LaggingClock clock = new LaggingClock();
+    String id = UUID.randomUUID().toString();
+    Hops.Hop server = serverHops().get(id);
+    try (CancelableContext ctx = clock.withTimeout(Duration.ofSeconds(1))) {
+      clock.pass(Duration.ofSeconds(2));
+      assertNull(ctx.err(), "the clock fired the timer");
+      RuntimeException failure = assertThrows(RuntimeException.class, () -> call.run(ctx, "/work?id=" + id));
+      DeadlineExceededException e =
+          assertInstanceOf(DeadlineExceededException.class, failure, () -> "failed otherwise: " + failure);
+      assertNull(e.getCause(), "a cause before the context has ended");
+      assertEquals(1, server.entered.getCount(), "the request reached the server past its deadline");
+      assertEquals(0, CoreInternals.registrationCount(ctx), "the call left a registration on its context");
+      assertFalse(Thread.interrupted(), "the call left its thread interrupted");
+    }
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"jdk", "reactor", "simple", "default"})
+  void restClientSendsNothingPastTheDeadlineThoughTheTimerHasNotEndedTheContextYet(String factory) throws Exception {
+    RestClient rest = restClient(factory);
+    assertSentNothingPastTheDeadline((ctx, uri) -> under(ctx, () -> rest.get().uri(uri).retrieve().body(String.class)));
+  }
+
+  /**
+   * The same for WebClient, with the context current in the subscribing thread and with the
+   * context in the subscriber's Reactor context: the exchange fails at subscription.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"current", "reactor-context"})
+  void webClientSendsNothingPastTheDeadlineThoughTheTimerHasNotEndedTheContextYet(String from) throws Exception {
+    WebClient web = webClient();
+    assertSentNothingPastTheDeadline(
+        (ctx, uri) -> {
+          Mono<String> call = web.get().uri(uri).retrieve().bodyToMono(String.class);
+          return from.equals("current")
+              ? under(ctx, call::block)
+              : call.contextWrite(c -> c.put(ContextExchangeFilterFunction.REACTOR_KEY, ctx)).block();
+        });
   }
 
   /**
