@@ -10,6 +10,7 @@ import io.ctx4j.CancelableContext;
 import io.ctx4j.CanceledException;
 import io.ctx4j.Context;
 import io.ctx4j.DeadlineExceededException;
+import io.ctx4j.ManualTimeSource;
 import io.ctx4j.Registration;
 import java.io.IOException;
 import java.io.InputStream;
@@ -20,11 +21,13 @@ import java.net.SocketException;
 import java.nio.ByteBuffer;
 import java.nio.channels.Pipe;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
 class CloserTest {
   /** A loopback connection whose server side accepts and then never writes. */
@@ -77,16 +80,48 @@ class CloserTest {
     }
   }
 
+  /**
+   * The deadline passes once the body runs (a manual clock, advanced by another thread when the
+   * body starts), not by wall time: a real 50 ms timeout could pass on a loaded machine before
+   * call() starts, and call() then throws without running the body, so nothing is suppressed.
+   */
   @Test
+  @Timeout(60)
   void callTurnsTheClosedSocketIntoTheDeadline() throws Exception {
+    ManualTimeSource clock = ManualTimeSource.startingAt(Instant.parse("2026-01-01T00:00:00Z"));
+    CountDownLatch reading = new CountDownLatch(1);
+    Thread advancer =
+        new Thread(
+            () -> {
+              try {
+                if (reading.await(30, TimeUnit.SECONDS)) {
+                  clock.advance(Duration.ofSeconds(1));
+                }
+              } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+              }
+            });
     try (SilentPeer peer = new SilentPeer();
-        CancelableContext ctx = Context.withTimeout(Context.background(), Duration.ofMillis(50))) {
+        CancelableContext ctx =
+            Context.withTimeout(
+                Context.withTimeSource(Context.background(), clock), Duration.ofSeconds(1))) {
+      advancer.start();
       DeadlineExceededException e =
           assertThrows(
               DeadlineExceededException.class,
-              () -> Closer.call(ctx, peer.client, () -> peer.client.getInputStream().read()));
-      assertTrue(e.getSuppressed()[0] instanceof SocketException);
+              () ->
+                  Closer.call(
+                      ctx,
+                      peer.client,
+                      () -> {
+                        reading.countDown();
+                        return peer.client.getInputStream().read();
+                      }));
+      assertEquals(1, e.getSuppressed().length, "the read's own failure, suppressed");
+      assertTrue(e.getSuppressed()[0] instanceof SocketException, "suppressed: " + e.getSuppressed()[0]);
       assertTrue(peer.client.isClosed());
+    } finally {
+      advancer.join(30_000);
     }
   }
 

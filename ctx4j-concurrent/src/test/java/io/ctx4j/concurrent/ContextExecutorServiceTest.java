@@ -12,7 +12,9 @@ import io.ctx4j.CanceledException;
 import io.ctx4j.Context;
 import io.ctx4j.DeadlineExceededException;
 import io.ctx4j.Key;
+import io.ctx4j.ManualTimeSource;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CancellationException;
@@ -87,14 +89,24 @@ class ContextExecutorServiceTest {
     assertEquals(0, ran.get());
   }
 
+  /**
+   * The deadline passes once the task runs (a manual clock advanced when the task has started):
+   * with a real 50 ms timeout a loaded machine could pass it while the task was still queued, and
+   * a task that never starts is never interrupted.
+   */
   @Test
   void aRunningTaskIsInterruptedAndItsFutureCarriesTheDeadline() throws Exception {
     CountDownLatch interrupted = new CountDownLatch(1);
-    try (CancelableContext ctx = Context.withTimeout(Context.background(), Duration.ofMillis(50))) {
+    CountDownLatch started = new CountDownLatch(1);
+    ManualTimeSource clock = ManualTimeSource.startingAt(Instant.parse("2026-01-01T00:00:00Z"));
+    try (CancelableContext ctx =
+        Context.withTimeout(
+            Context.withTimeSource(Context.background(), clock), Duration.ofSeconds(1))) {
       CompletableFuture<String> f =
           pool.submit(
               ctx,
               () -> {
+                started.countDown();
                 try {
                   Thread.sleep(60_000);
                   return "slept";
@@ -103,8 +115,10 @@ class ContextExecutorServiceTest {
                   throw e;
                 }
               });
+      assertTrue(started.await(10, TimeUnit.SECONDS), "the task never started");
+      clock.advance(Duration.ofSeconds(1));
       assertThrows(DeadlineExceededException.class, () -> f.get(10, TimeUnit.SECONDS));
-      assertTrue(interrupted.await(10, TimeUnit.SECONDS));
+      assertTrue(interrupted.await(10, TimeUnit.SECONDS), "the running task was not interrupted");
     }
     assertWorkerNotInterrupted();
   }
