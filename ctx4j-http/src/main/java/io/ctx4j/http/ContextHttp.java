@@ -95,6 +95,17 @@ public final class ContextHttp {
    * copied). A client that is not the JDK's own implementation is not copied and follows redirects
    * itself, re-sending the first hop's header.
    *
+   * <p>On JDK 21+, where a client can be closed ({@code close}, {@code shutdown}, {@code
+   * shutdownNow}), the copy takes no request the client would refuse: before each request ctx4j
+   * sends through the copy, the client is asked whether it still takes new requests, and if not the
+   * call fails unsent with the {@code IOException} the client gives a new request ({@code "closed"}
+   * on JDK 21 to 25), as {@code client.send} would; the copy is then shut down (orderly). A hop
+   * already sent through the copy when the client is closed runs to its end, as an exchange the
+   * client had taken before an orderly {@code shutdown()} does, even after {@code shutdownNow()};
+   * end the context to abort it. A copy whose client is closed during a call is shut down when the
+   * call ends; one whose client is closed between calls, at the next call with that client (or it
+   * goes, as before, once the client is unreachable).
+   *
    * <p>A deadline that has passed counts as an end even before ctx4j's timer has ended the context
    * (a loaded timer thread, a custom context that lags): the call, or the next redirect hop ctx4j
    * follows, fails unsent with a {@code DeadlineExceededException} that has no cause (the context
@@ -114,10 +125,11 @@ public final class ContextHttp {
    *     with the context's cause, if the context is done before the response is complete (or
    *     already is, in which case nothing is sent); a {@code DeadlineExceededException} without a
    *     cause if the deadline has passed before a request is sent, which is then not sent
-   * @throws IOException if the exchange fails; as {@code HttpClient.send} throws it: a new
-   *     exception of the failure's JDK type ({@code HttpTimeoutException}, {@code
-   *     HttpConnectTimeoutException}, {@code ConnectException}, {@code SSLHandshakeException}, {@code
-   *     SSLException}, {@code ProtocolException}, else {@code IOException}), the failure as cause
+   * @throws IOException if the exchange fails, or the client has been shut down (JDK 21+); as
+   *     {@code HttpClient.send} throws it: a new exception of the failure's JDK type ({@code
+   *     HttpTimeoutException}, {@code HttpConnectTimeoutException}, {@code ConnectException},
+   *     {@code SSLHandshakeException}, {@code SSLException}, {@code ProtocolException}, else {@code
+   *     IOException}), the failure as cause
    * @throws InterruptedException if the calling thread is interrupted while waiting, and then the
    *     exchange is aborted; or already was at the call, and then nothing is sent (as {@code
    *     HttpClient.send})
@@ -309,7 +321,8 @@ public final class ContextHttp {
   /**
    * Clients built like the caller's, but with {@code Redirect.NEVER}, so that ctx4j can follow the
    * redirects itself and state each hop's own budget. Keyed weakly: an entry goes with the
-   * caller's client.
+   * caller's client. On JDK 21+ an entry also goes, and its copy is shut down, once the caller's
+   * client is seen refusing new requests ({@link #retire}).
    */
   private static final Map<HttpClient, HttpClient> NOT_FOLLOWING =
       Collections.synchronizedMap(new WeakHashMap<>());
@@ -319,7 +332,8 @@ public final class ContextHttp {
    * stale budget (it follows them and the context has a deadline), in which case a copy of it that
    * does not follow them. Only clients of the JDK's own implementation are copied: a client of
    * another class (an instrumenting wrapper, say) may do more than its getters tell, so it keeps
-   * following redirects itself.
+   * following redirects itself. A client that refuses new requests (JDK 21+: it has been shut down)
+   * gets no copy: it refuses the request itself, as it would without ctx4j.
    */
   private static HttpClient hopClient(Context ctx, HttpClient client) {
     if (client.followRedirects() == HttpClient.Redirect.NEVER
@@ -330,6 +344,9 @@ public final class ContextHttp {
     HttpClient copy = NOT_FOLLOWING.get(client);
     if (copy != null) {
       return copy;
+    }
+    if (ClientState.refusal(client) != null) {
+      return client; // a copy would start a selector thread only to refuse the request
     }
     HttpClient.Builder b =
         HttpClient.newBuilder()
@@ -345,6 +362,22 @@ public final class ContextHttp {
     HttpClient built = b.build();
     HttpClient raced = NOT_FOLLOWING.putIfAbsent(client, built);
     return raced != null ? raced : built;
+  }
+
+  /**
+   * Drops {@code copy}, the copy of {@code client}, from the cache and shuts it down, once {@code
+   * client} refuses new requests: otherwise the copy's selector thread would live as long as the
+   * caller holds the closed client. Only the thread that removes the entry shuts the copy down.
+   */
+  private static void retire(HttpClient client, HttpClient copy) {
+    if (NOT_FOLLOWING.remove(client, copy)) {
+      ClientState.shutdown(copy);
+    }
+  }
+
+  /** For tests: the copy ctx4j sends {@code client}'s hops through, or {@code null} if none. */
+  static HttpClient copyOf(HttpClient client) {
+    return NOT_FOLLOWING.get(client);
   }
 
   /** Whether the JDK would follow a response with this status (RedirectFilter.isRedirecting). */
@@ -373,7 +406,8 @@ public final class ContextHttp {
    */
   private static final class Call<T> {
     final Context ctx;
-    final HttpClient client; // sends each hop
+    final HttpClient callerClient;
+    final HttpClient client; // sends each hop: callerClient or its copy
     final HttpClient.Redirect follow; // what ctx4j follows itself: NEVER if the client does it
     final HttpResponse.BodyHandler<T> handler;
     final CompletableFuture<HttpResponse<T>> result = new CompletableFuture<>();
@@ -384,6 +418,7 @@ public final class ContextHttp {
 
     Call(Context ctx, HttpClient callerClient, HttpResponse.BodyHandler<T> handler) {
       this.ctx = ctx;
+      this.callerClient = callerClient;
       this.client = hopClient(ctx, callerClient);
       this.follow =
           client == callerClient ? HttpClient.Redirect.NEVER : callerClient.followRedirects();
@@ -401,6 +436,10 @@ public final class ContextHttp {
               if (hop != null) {
                 hop.abort(why);
               }
+            }
+            // A client closed while this call was in flight: no later call may come to see it.
+            if (client != callerClient && ClientState.refusal(callerClient) != null) {
+              retire(callerClient, client);
             }
           });
       if (result.isDone()) {
@@ -463,6 +502,15 @@ public final class ContextHttp {
       if (end != null) {
         release();
         result.completeExceptionally(end);
+        return;
+      }
+      // The copy takes any request; the caller's client, once shut down (JDK 21+), takes none, and
+      // its copy must not send in its place. The client's own failure, as its send would give it.
+      IOException refused = client == callerClient ? null : ClientState.refusal(callerClient);
+      if (refused != null) {
+        retire(callerClient, client);
+        release();
+        result.completeExceptionally(refused);
         return;
       }
       Hop<T> hop = new Hop<>(this, request, previous, redirects);
