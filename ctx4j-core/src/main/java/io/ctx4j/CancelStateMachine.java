@@ -1,6 +1,7 @@
 package io.ctx4j;
 
 import io.ctx4j.internal.Callbacks;
+import io.ctx4j.internal.CoreInternals;
 import io.ctx4j.internal.TimerThread;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
@@ -478,8 +479,7 @@ sealed class CancelStateMachine extends CancelableContext permits DeadlineContex
     Registration r = custom.onDone(fl);
     if (r == null) {
       fl.child = null;
-      throw new NullPointerException(
-          "onDone of " + custom.getClass().getName() + " returned null instead of a Registration");
+      throw CoreInternals.nullRegistration(custom);
     }
     fl.registration = r;
     if (fl.child == null) {

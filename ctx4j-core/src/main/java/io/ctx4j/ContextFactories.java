@@ -1,6 +1,7 @@
 package io.ctx4j;
 
 import io.ctx4j.internal.Callbacks;
+import io.ctx4j.internal.CoreInternals;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Objects;
@@ -176,10 +177,7 @@ final class ContextFactories {
     }
     Registration r = cancelSource.onDone(dispatch);
     if (r == null) {
-      throw new NullPointerException(
-          "onDone of "
-              + cancelSource.getClass().getName()
-              + " returned null instead of a Registration");
+      throw CoreInternals.nullRegistration(cancelSource);
     }
     return r;
   }

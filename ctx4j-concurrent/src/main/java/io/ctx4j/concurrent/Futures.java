@@ -67,11 +67,7 @@ public final class Futures {
       } catch (Throwable t) {
         // A subclass that refuses the callback would leave r on ctx, holding cf, until ctx ends;
         // the caller, who gets the failure and no registration, could not stop it.
-        try {
-          r.stop();
-        } catch (Throwable stopFailure) {
-          t.addSuppressed(stopFailure);
-        }
+        CoreInternals.stopAfter(t, r);
         throw t;
       }
       return r;

@@ -2,8 +2,10 @@ package io.ctx4j.internal;
 
 import io.ctx4j.Context;
 import io.ctx4j.ContextException;
+import io.ctx4j.Registration;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Arrays;
 import java.util.Objects;
 import java.util.Optional;
 
@@ -187,6 +189,40 @@ public final class CoreInternals {
       return Context.DEADLINE_EXCEEDED.copy(null);
     }
     return null;
+  }
+
+  /**
+   * Stops {@code registration} once the work it guarded has failed with {@code failure}. A {@code
+   * stop()} that throws as well (a context implemented outside ctx4j) is {@linkplain
+   * Throwable#addSuppressed suppressed} on {@code failure}, unless it is {@code failure} or already
+   * there, rather than thrown in its place: the caller is owed the reason the work failed.
+   *
+   * @param failure what the work failed with, to be thrown by the caller afterwards
+   * @param registration the registration to stop
+   * @throws NullPointerException if an argument is null
+   */
+  public static void stopAfter(Throwable failure, Registration registration) {
+    Objects.requireNonNull(failure, "failure");
+    try {
+      registration.stop();
+    } catch (Throwable stopFailure) {
+      if (stopFailure != failure && !Arrays.asList(failure.getSuppressed()).contains(stopFailure)) {
+        failure.addSuppressed(stopFailure);
+      }
+    }
+  }
+
+  /**
+   * The exception for a context implemented outside ctx4j whose {@code onDone} returned {@code
+   * null} instead of a {@link Registration}: one message, naming the class, wherever ctx4j
+   * registers on such a context.
+   *
+   * @param ctx the context whose {@code onDone} returned null
+   * @return a new exception, to throw
+   */
+  public static NullPointerException nullRegistration(Context ctx) {
+    return new NullPointerException(
+        "onDone of " + ctx.getClass().getName() + " returned null instead of a Registration");
   }
 
   /**

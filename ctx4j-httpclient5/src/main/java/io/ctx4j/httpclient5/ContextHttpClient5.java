@@ -14,7 +14,6 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.lang.ref.Cleaner;
 import java.time.Duration;
-import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import org.apache.hc.client5.http.classic.ExecChain;
@@ -266,7 +265,7 @@ public final class ContextHttpClient5 {
       // The client discards the endpoint of its own runtime on failure; ours holds it instead, also
       // that of a response a foreign context's stop() failure keeps from the caller.
       runtime.discardEndpoint();
-      stopAfter(e, registration);
+      CoreInternals.stopAfter(e, registration);
       if (ctx.err() != null && !(e instanceof Error)) {
         throw ContextHttp.ioErrorOf(ctx, e);
       }
@@ -275,20 +274,6 @@ public final class ContextHttpClient5 {
       abort.chainReturned();
       if (!attributeWasSet) {
         http.removeAttribute(CONTEXT_ATTRIBUTE);
-      }
-    }
-  }
-
-  /**
-   * Stops {@code registration} once the call has failed with {@code failure}; a foreign context's
-   * {@code stop()} that throws as well is suppressed on {@code failure}, unless it is already there.
-   */
-  private static void stopAfter(Throwable failure, Registration registration) {
-    try {
-      registration.stop();
-    } catch (Throwable stopFailure) {
-      if (stopFailure != failure && !List.of(failure.getSuppressed()).contains(stopFailure)) {
-        failure.addSuppressed(stopFailure);
       }
     }
   }

@@ -249,8 +249,7 @@ public final class ContextOkHttp {
     Call call = chain.call();
     Registration registration = ctx.onDone(new Hook(call));
     if (registration == null) { // a custom Context: say so now, not in OkHttp's callEnd
-      throw new NullPointerException(
-          "onDone of " + ctx.getClass().getName() + " returned null instead of a Registration");
+      throw CoreInternals.nullRegistration(ctx);
     }
     Release release = new Release(registration);
     call.addEventListener(release);
