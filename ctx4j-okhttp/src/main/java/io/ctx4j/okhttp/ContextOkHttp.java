@@ -81,7 +81,8 @@ import okio.Okio;
  * context ended says so. A deadline that has passed counts as an end even before ctx4j's timer has
  * ended the context (a loaded timer thread, a custom context that lags): the call, or the redirect
  * hop or retry, fails unsent with a {@code DeadlineExceededException} that has no cause, the
- * context having none yet, rather than go out with a budget of 0.
+ * context having none yet, rather than go out with a budget of 0; and an exchange or body read that
+ * fails once the deadline has passed fails with that error too, its own failure suppressed on it.
  *
  * <p>Two moments lie outside any interceptor. An enqueued call waiting in the dispatcher's queue
  * runs no interceptor yet: a context that ends then fails the call, unsent, only when it gets a
@@ -257,7 +258,7 @@ public final class ContextOkHttp {
     try {
       response = chain.proceed(withHeader(request.newBuilder().tag(Context.class, ctx), ctx));
     } catch (IOException e) {
-      IOException failure = ctx.err() != null ? ended(ctx, e) : e;
+      IOException failure = failed(ctx, e);
       release.after(failure);
       throw failure;
     } catch (Throwable e) { // even a checked one, thrown undeclared by a later interceptor
@@ -304,6 +305,16 @@ public final class ContextOkHttp {
 
   private static IOException ended(Context ctx, IOException failure) {
     return ContextHttp.ioErrorOf(ctx, failure);
+  }
+
+  /**
+   * What the caller gets for an exchange that failed with {@code failure}: the context's error if
+   * it has ended, or if its deadline has passed though its timer has not ended it yet (the failure
+   * is then most likely the deadline's doing, and a caller must see one error for one cause);
+   * otherwise {@code failure} itself.
+   */
+  private static IOException failed(Context ctx, IOException failure) {
+    return CoreInternals.endOf(ctx) != null ? ended(ctx, failure) : failure;
   }
 
   /**
@@ -457,7 +468,7 @@ public final class ContextOkHttp {
                     try {
                       return super.read(sink, byteCount);
                     } catch (IOException e) {
-                      throw ctx.err() != null ? ended(ctx, e) : e;
+                      throw failed(ctx, e);
                     }
                   }
 

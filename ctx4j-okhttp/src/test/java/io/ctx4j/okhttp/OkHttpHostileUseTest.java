@@ -108,6 +108,39 @@ class OkHttpHostileUseTest {
     }
   }
 
+  /**
+   * The exchange fails (the peer drops the connection before its answer, or halfway through the
+   * body) after the deadline has passed but before the timer has ended the context: the caller gets
+   * the deadline's error, as when the timer is on time, with the exchange's own failure suppressed.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"", "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nhello"})
+  void anExchangeThatFailsPastTheDeadlineFailsWithTheDeadlineThoughTheTimerHasNotEndedTheContextYet(
+      String answered) throws Exception {
+    LaggingClock clock = new LaggingClock();
+    OkHttpClient once = client.newBuilder().retryOnConnectionFailure(false).build();
+    try (ServerSocket peer = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+        CancelableContext ctx = clock.withTimeout(Duration.ofSeconds(1))) {
+      CompletableFuture<Void> dropped =
+          CompletableFuture.runAsync(
+              () -> answerAndDrop(peer, answered, () -> clock.pass(Duration.ofSeconds(2))));
+      IOException e =
+          assertThrows(
+              IOException.class,
+              () -> {
+                String url = "http://127.0.0.1:" + peer.getLocalPort() + "/";
+                try (Response r = once.newCall(at(url, ctx)).execute()) {
+                  r.body().string();
+                }
+              });
+      assertNull(ctx.err(), "the clock fired the timer");
+      assertDeadlinePassed(e);
+      assertEquals(1, e.getSuppressed().length, () -> "the exchange's own failure is not on it: " + e);
+      dropped.get(20, TimeUnit.SECONDS);
+      assertEquals(0, CoreInternals.registrationCount(ctx));
+    }
+  }
+
   @Test
   void aCustomContextWhoseOnDoneReturnsNullFailsTheCallEarlySayingSo() throws Exception {
     Context broken =
@@ -255,12 +288,18 @@ class OkHttpHostileUseTest {
    * the connection.
    */
   private static void answerAndDrop(ServerSocket peer, String answer) {
+    answerAndDrop(peer, answer, () -> {});
+  }
+
+  /** As {@link #answerAndDrop(ServerSocket, String)}, running {@code afterHead} once the head is read. */
+  private static void answerAndDrop(ServerSocket peer, String answer, Runnable afterHead) {
     try (Socket s = peer.accept()) {
       InputStream in = s.getInputStream();
       // The request head ends with an empty line.
       for (int crlf = 0, b; crlf < 4 && (b = in.read()) >= 0; ) {
         crlf = (b == '\r' || b == '\n') ? crlf + 1 : 0;
       }
+      afterHead.run();
       s.getOutputStream().write(answer.getBytes(StandardCharsets.US_ASCII));
       s.getOutputStream().flush();
     } catch (IOException e) {
