@@ -13,14 +13,10 @@ import io.ctx4j.DeadlineExceededException;
 import io.ctx4j.Registration;
 import io.ctx4j.internal.CoreInternals;
 import io.ctx4j.testing.ForeignContext;
+import io.ctx4j.testing.DroppingPeer;
 import io.ctx4j.testing.LaggingClock;
 import java.io.IOException;
 import java.io.InterruptedIOException;
-import java.io.InputStream;
-import java.io.UncheckedIOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
 import java.lang.ref.Reference;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -119,24 +115,20 @@ class OkHttpHostileUseTest {
       String answered) throws Exception {
     LaggingClock clock = new LaggingClock();
     OkHttpClient once = client.newBuilder().retryOnConnectionFailure(false).build();
-    try (ServerSocket peer = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
-        CancelableContext ctx = clock.withTimeout(Duration.ofSeconds(1))) {
-      CompletableFuture<Void> dropped =
-          CompletableFuture.runAsync(
-              () -> answerAndDrop(peer, answered, () -> clock.pass(Duration.ofSeconds(2))));
+    try (CancelableContext ctx = clock.withTimeout(Duration.ofSeconds(1));
+        DroppingPeer peer = new DroppingPeer(answered, () -> clock.pass(Duration.ofSeconds(2)))) {
       IOException e =
           assertThrows(
               IOException.class,
               () -> {
-                String url = "http://127.0.0.1:" + peer.getLocalPort() + "/";
-                try (Response r = once.newCall(at(url, ctx)).execute()) {
+                try (Response r = once.newCall(at(peer.url("/"), ctx)).execute()) {
                   r.body().string();
                 }
               });
       assertNull(ctx.err(), "the clock fired the timer");
       assertDeadlinePassed(e);
       assertEquals(1, e.getSuppressed().length, () -> "the exchange's own failure is not on it: " + e);
-      dropped.get(20, TimeUnit.SECONDS);
+      peer.done();
       assertEquals(0, CoreInternals.registrationCount(ctx));
     }
   }
@@ -263,47 +255,21 @@ class OkHttpHostileUseTest {
       throws Exception {
     KeepingContext foreign = new KeepingContext();
     OkHttpClient once = client.newBuilder().retryOnConnectionFailure(false).build();
-    try (ServerSocket peer = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+    try (DroppingPeer peer = new DroppingPeer(answered, () -> {});
         Loopback server = new Loopback(ex -> Loopback.reply(ex, 200, HELLO))) {
-      CompletableFuture<Void> dropped = CompletableFuture.runAsync(() -> answerAndDrop(peer, answered));
       IOException e =
           assertThrows(
               IOException.class,
               () -> {
-                String url = "http://127.0.0.1:" + peer.getLocalPort() + "/";
-                try (Response r = once.newCall(at(url, foreign)).execute()) {
+                try (Response r = once.newCall(at(peer.url("/"), foreign)).execute()) {
                   r.body().string();
                 }
               });
       assertTrue(
           List.of(e.getSuppressed()).containsAll(foreign.stopFailures),
           () -> "stop()'s failure is not on the call's: " + e);
-      dropped.get(20, TimeUnit.SECONDS);
+      peer.done();
       assertNothingLeftBehind(once, server, foreign);
-    }
-  }
-
-  /**
-   * Accepts one connection on {@code peer}, reads the request head, writes {@code answer} and closes
-   * the connection.
-   */
-  private static void answerAndDrop(ServerSocket peer, String answer) {
-    answerAndDrop(peer, answer, () -> {});
-  }
-
-  /** As {@link #answerAndDrop(ServerSocket, String)}, running {@code afterHead} once the head is read. */
-  private static void answerAndDrop(ServerSocket peer, String answer, Runnable afterHead) {
-    try (Socket s = peer.accept()) {
-      InputStream in = s.getInputStream();
-      // The request head ends with an empty line.
-      for (int crlf = 0, b; crlf < 4 && (b = in.read()) >= 0; ) {
-        crlf = (b == '\r' || b == '\n') ? crlf + 1 : 0;
-      }
-      afterHead.run();
-      s.getOutputStream().write(answer.getBytes(StandardCharsets.US_ASCII));
-      s.getOutputStream().flush();
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
     }
   }
 
