@@ -86,7 +86,8 @@ import org.apache.hc.core5.http.protocol.HttpContext;
  * deadline that has passed counts as an end even before ctx4j's timer has ended the context (a
  * loaded timer thread, a custom context that lags): the request, or the redirect hop, retry or
  * authentication round, fails unsent with a {@code DeadlineExceededException} that has no cause,
- * the context having none yet, rather than go out with a budget of 0.
+ * the context having none yet, rather than go out with a budget of 0; and an exchange or body read
+ * that fails once the deadline has passed fails with that error too, its own failure suppressed.
  *
  * <h2>Timeouts</h2>
  *
@@ -266,7 +267,8 @@ public final class ContextHttpClient5 {
       // that of a response a foreign context's stop() failure keeps from the caller.
       runtime.discardEndpoint();
       CoreInternals.stopAfter(e, registration);
-      if (ctx.err() != null && !(e instanceof Error)) {
+      // Also past the deadline before the timer has ended the context: one cause, one error.
+      if (!(e instanceof Error) && CoreInternals.endOf(ctx) != null) {
         throw ContextHttp.ioErrorOf(ctx, e);
       }
       throw e;
@@ -293,8 +295,18 @@ public final class ContextHttpClient5 {
       return chain.proceed(request, scope);
     } catch (IOException e) {
       // Mapped here too, below the retry handler, so that an aborted exchange is not retried.
-      throw ctx.err() != null ? ContextHttp.ioErrorOf(ctx, e) : e;
+      throw failed(ctx, e);
     }
+  }
+
+  /**
+   * What the caller gets for an exchange or a body read that failed with {@code e}: the context's
+   * error if the context has ended, or if its deadline has passed though its timer has not ended it
+   * yet (the failure is then most likely the deadline's doing, and one cause gets one error), with
+   * {@code e} suppressed on it; otherwise {@code e} itself.
+   */
+  private static IOException failed(Context ctx, IOException e) {
+    return CoreInternals.endOf(ctx) != null ? ContextHttp.ioErrorOf(ctx, e) : e;
   }
 
   /**
@@ -474,7 +486,7 @@ public final class ContextHttpClient5 {
     }
 
     IOException mapped(IOException e) {
-      return ctx.err() != null ? ContextHttp.ioErrorOf(ctx, e) : e;
+      return failed(ctx, e);
     }
 
     /** The content stream: released at its end or when closed. */

@@ -14,6 +14,7 @@ import io.ctx4j.DeadlineExceededException;
 import io.ctx4j.Registration;
 import io.ctx4j.concurrent.CurrentContext;
 import io.ctx4j.internal.CoreInternals;
+import io.ctx4j.testing.DroppingPeer;
 import io.ctx4j.testing.ForeignContext;
 import io.ctx4j.testing.InFlight;
 import io.ctx4j.testing.LaggingClock;
@@ -34,6 +35,7 @@ import org.apache.hc.client5.http.classic.methods.HttpGet;
 import org.apache.hc.client5.http.config.RequestConfig;
 import org.apache.hc.client5.http.impl.classic.CloseableHttpClient;
 import org.apache.hc.client5.http.impl.classic.CloseableHttpResponse;
+import org.apache.hc.client5.http.impl.classic.HttpClientBuilder;
 import org.apache.hc.client5.http.impl.classic.HttpClients;
 import org.apache.hc.client5.http.impl.io.PoolingHttpClientConnectionManager;
 import org.apache.hc.client5.http.impl.io.PoolingHttpClientConnectionManagerBuilder;
@@ -45,6 +47,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
@@ -261,6 +264,53 @@ class HttpClient5HostileUseTest {
       assertEquals(0, server.requests.get(), "a request past its deadline was sent: " + server.seen);
       assertEquals(0, CoreInternals.registrationCount(ctx), "a registration left on the context");
     }
+  }
+
+  /**
+   * The exchange fails (the peer drops the connection before its answer, or halfway through the
+   * body) after the deadline has passed but before the timer has ended the context: the caller gets
+   * the deadline's error, as when the timer is on time, not the transport's own failure; and the
+   * pool's one connection is free again. With automatic retries on, a connection dropped before
+   * the answer is retried, and the retry is refused for its deadline (that row passed before too);
+   * without them, and for a body cut short, the transport's failure reached the caller.
+   */
+  @ParameterizedTest
+  @CsvSource({
+    "'', true",
+    "'', false",
+    "'HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nhello', true"
+  })
+  void anExchangeThatFailsPastTheDeadlineFailsWithTheDeadlineThoughTheTimerHasNotEndedTheContextYet(
+      String answered, boolean retries) throws Exception {
+    LaggingClock clock = new LaggingClock();
+    HttpClientBuilder builder =
+        ContextHttpClient5.install(HttpClients.custom())
+            .setConnectionManager(pool)
+            .setConnectionManagerShared(true); // the pool stays for the check at the end
+    if (!retries) {
+      builder.disableAutomaticRetries();
+    }
+    try (CloseableHttpClient used = builder.build();
+        CancelableContext ctx = clock.withTimeout(Duration.ofSeconds(1));
+        DroppingPeer peer =
+            new DroppingPeer(answered, () -> clock.pass(Duration.ofSeconds(2)))) {
+      InterruptedIOException e =
+          assertThrows(
+              InterruptedIOException.class,
+              () ->
+                  used.execute(
+                      new HttpGet(peer.url("/")),
+                      ContextHttpClient5.clientContext(ctx),
+                      r -> EntityUtils.toString(r.getEntity())));
+      assertNull(ctx.err(), "the clock fired the timer");
+      assertDeadlinePassed(e);
+      peer.done();
+      assertEquals(0, CoreInternals.registrationCount(ctx), "a registration left on the context");
+    }
+    assertEquals(
+        "hello",
+        get(ContextHttpClient5.clientContext(Context.background())),
+        "the failed exchange's connection must be free");
   }
 
   /**
