@@ -109,7 +109,8 @@ public final class ContextHttp {
    * <p>A deadline that has passed counts as an end even before ctx4j's timer has ended the context
    * (a loaded timer thread, a custom context that lags): the call, or the next redirect hop ctx4j
    * follows, fails unsent with a {@code DeadlineExceededException} that has no cause (the context
-   * has none yet) rather than go out with a budget of 0.
+   * has none yet) rather than go out with a budget of 0; an exchange that fails once the deadline
+   * has passed fails with that error too.
    *
    * <p>The call holds one registration on {@code ctx} until the exchange can no longer be aborted:
    * the response body has ended, was cancelled or closed by the caller, or the call failed. A
@@ -124,8 +125,9 @@ public final class ContextHttp {
    * @throws ContextException a fresh {@code CanceledException} or {@code DeadlineExceededException}
    *     with the context's cause, if the context is done before the response is complete (or
    *     already is, in which case nothing is sent); a {@code DeadlineExceededException} without a
-   *     cause if the deadline has passed before a request is sent, which is then not sent
-   * @throws IOException if the exchange fails, or the client has been shut down (JDK 21+); as
+   *     cause if the deadline has passed before a request is sent, which is then not sent, or
+   *     before the exchange failed (the client's failure suppressed on it)
+   * @throws IOException if the exchange fails before the deadline, or the client has been shut down (JDK 21+); as
    *     {@code HttpClient.send} throws it: a new exception of the failure's JDK type ({@code
    *     HttpTimeoutException}, {@code HttpConnectTimeoutException}, {@code ConnectException},
    *     {@code SSLHandshakeException}, {@code SSLException}, {@code ProtocolException}, else {@code
@@ -530,7 +532,16 @@ public final class ContextHttp {
     private void hopEnded(Hop<T> hop, HttpResponse<T> response, Throwable failure) {
       if (failure != null) {
         release(); // before the caller wakes: a get() and later dependents run before our callback
-        result.completeExceptionally(unwrap(failure));
+        // Past the deadline, though the timer has not ended the context yet, the failure is most
+        // likely the deadline's doing: the caller gets the deadline's error, as from an ended
+        // context (which completed the result already), the client's failure suppressed on it.
+        Throwable cause = unwrap(failure);
+        ContextException end = CoreInternals.endOf(ctx);
+        if (end != null && cause != end) {
+          end.addSuppressed(cause);
+          cause = end;
+        }
+        result.completeExceptionally(cause);
         return;
       }
       HttpResponse<T> seen =

@@ -13,6 +13,7 @@ import io.ctx4j.Context;
 import io.ctx4j.ContextException;
 import io.ctx4j.DeadlineExceededException;
 import io.ctx4j.internal.CoreInternals;
+import io.ctx4j.testing.DroppingPeer;
 import io.ctx4j.testing.LaggingClock;
 import io.ctx4j.testing.Quietly;
 import java.io.IOException;
@@ -366,6 +367,34 @@ class HostileCallTest {
       assertNull(ctx.err(), "the clock fired the timer");
       assertEquals(List.of("/first=995"), List.copyOf(seen), "the redirect target was sent past the deadline");
       assertEquals(0, CoreInternals.registrationCount(ctx), "abort hook left on the context");
+    }
+  }
+  /**
+   * The exchange fails (the peer drops the connection before its answer, or halfway through the
+   * body) after the deadline has passed but before the timer has ended the context: the caller gets
+   * the deadline's error, as when the timer is on time, not the client's own failure.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"", "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nhello"})
+  void anExchangeThatFailsPastTheDeadlineFailsWithTheDeadlineThoughTheTimerHasNotEndedTheContextYet(
+      String answered) throws Exception {
+    for (boolean async : new boolean[] {false, true}) {
+      LaggingClock clock = new LaggingClock();
+      try (CancelableContext ctx = clock.withTimeout(Duration.ofSeconds(1));
+          DroppingPeer peer = new DroppingPeer(answered, () -> clock.pass(Duration.ofSeconds(2)))) {
+        HttpRequest request = get(URI.create(peer.url("/")));
+        Throwable failure =
+            async
+                ? ContextHttp.sendAsync(ctx, CLIENT, request, BodyHandlers.ofString())
+                    .handle((response, f) -> f)
+                    .get(10, TimeUnit.SECONDS)
+                : assertThrows(
+                    Exception.class, () -> ContextHttp.send(ctx, CLIENT, request, BodyHandlers.ofString()));
+        assertDeadlinePassed(failure);
+        peer.done();
+        assertNull(ctx.err(), "the clock fired the timer");
+        assertEquals(0, CoreInternals.registrationCount(ctx), "abort hook left on the context");
+      }
     }
   }
 }

@@ -12,8 +12,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
 /**
- * An HTTP/1.1 peer on loopback that fails one exchange on purpose: it accepts one connection, reads
- * the request head, runs a hook (a test moves a clock there, or records the request), writes a
+ * An HTTP/1.1 peer on loopback that fails one exchange on purpose: it accepts one connection (and
+ * refuses any later one), reads the request head, runs a hook (a test moves a clock there, or records the request), writes a
  * fixed answer (nothing, or a head and part of a body) and closes the connection. The client then
  * fails as it does when a server goes away mid-exchange.
  *
@@ -68,6 +68,9 @@ public final class DroppingPeer implements AutoCloseable {
 
   private void serve(String answer, Runnable afterHead) {
     try (Socket s = socket.accept()) {
+      // One connection only: a client that tries again (the JDK client retries a request whose
+      // connection closed before the answer) is refused at once rather than left in the backlog.
+      socket.close();
       InputStream in = s.getInputStream();
       // The request head ends with an empty line.
       for (int crlf = 0, b; crlf < 4 && (b = in.read()) >= 0; ) {
