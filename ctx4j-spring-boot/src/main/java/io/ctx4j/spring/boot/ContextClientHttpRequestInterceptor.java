@@ -39,7 +39,9 @@ import org.springframework.http.client.ClientHttpResponse;
  *       (through {@link InterruptScope}, which leaves no stray interrupt behind), and the call
  *       throws a fresh copy of the context's error ({@code CanceledException} or {@code
  *       DeadlineExceededException}, both {@code CancellationException}s, with the context's cause),
- *       with the request factory's own exception suppressed in it.
+ *       with the request factory's own exception suppressed in it. An exchange that fails once
+ *       the deadline has passed, before the timer has ended the context, throws a {@code
+ *       DeadlineExceededException} without a cause the same way.
  *   <li>While the body is read: each read runs under its own {@code InterruptScope} and {@link
  *       Closer#call}: when the context ends, the reading thread is interrupted and the body stream
  *       is closed (which makes the JDK client give the connection up), and the read throws the
@@ -90,10 +92,12 @@ public final class ContextClientHttpRequestInterceptor implements ClientHttpRequ
    * @param body the body
    * @param execution the rest of the chain
    * @return the response, whose body reads stop when the context ends
-   * @throws IOException as the exchange throws it, when the context did not end
+   * @throws IOException as the exchange throws it, when the context did not end and its deadline
+   *     had not passed
    * @throws ContextException a fresh copy of the context's error if the context ends before the
-   *     response is there (or is already done); a {@code DeadlineExceededException} without a cause,
-   *     nothing sent, if its deadline has passed before the call though it has not ended yet
+   *     response is there (or is already done); a {@code DeadlineExceededException} without a cause
+   *     if its deadline has passed though it has not ended yet, before the call (nothing is sent)
+   *     or before the exchange failed
    */
   @Override
   public ClientHttpResponse intercept(
@@ -117,8 +121,12 @@ public final class ContextClientHttpRequestInterceptor implements ClientHttpRequ
       scope.close();
       // Whoever noticed first: this scope's interrupt, or a factory that follows the context
       // itself (Apache HttpClient with ctx4j-httpclient5's handlers aborts before our interrupt).
-      if (scope.interrupted() || ctx.isDone()) {
-        throw Errors.copyOf(ctx, e);
+      // Past the deadline, though the timer has not ended the context yet, the failure is most
+      // likely the deadline's doing too: one cause, one error.
+      ContextException ended = CoreInternals.endOf(ctx);
+      if (ended != null) {
+        ended.addSuppressed(e);
+        throw ended;
       }
       throw e;
     } finally {

@@ -91,10 +91,15 @@ public final class ContextExchangeFilterFunction implements ExchangeFilterFuncti
               .takeUntilOther(ended(c))
               .singleOrEmpty()
               .switchIfEmpty(errorIfDone(c))
+              .onErrorMap(e -> pastTheDeadline(c, e))
               .map(
                   r ->
                       r.mutate()
-                          .body(body -> body.takeUntilOther(ended(c)).concatWith(errorIfDone(c)))
+                          .body(
+                              body ->
+                                  body.takeUntilOther(ended(c))
+                                      .concatWith(errorIfDone(c))
+                                      .onErrorMap(e -> pastTheDeadline(c, e)))
                           .build());
         });
   }
@@ -112,6 +117,25 @@ public final class ContextExchangeFilterFunction implements ExchangeFilterFuncti
           Registration r = Context.afterFunc(ctx, () -> sink.success(Boolean.TRUE));
           sink.onDispose(r::stop);
         });
+  }
+
+  /**
+   * The error for an exchange or body that failed with {@code e}: the context's own error passes
+   * as it is; any other failure once the context has ended, or its deadline has passed though its
+   * timer has not ended it yet, becomes a fresh copy of the context's error (a {@code
+   * DeadlineExceededException} without a cause before the timer), {@code e} suppressed on it: the
+   * failure is most likely the end's doing, and one cause gets one error. Otherwise {@code e}.
+   */
+  private static Throwable pastTheDeadline(Context ctx, Throwable e) {
+    if (e instanceof ContextException) {
+      return e;
+    }
+    ContextException ended = CoreInternals.endOf(ctx);
+    if (ended == null) {
+      return e;
+    }
+    ended.addSuppressed(e);
+    return ended;
   }
 
   /**

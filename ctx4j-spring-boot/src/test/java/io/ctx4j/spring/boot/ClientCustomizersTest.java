@@ -15,6 +15,7 @@ import io.ctx4j.concurrent.CurrentContext;
 import io.ctx4j.internal.CoreInternals;
 import io.ctx4j.servlet.RequestCanceledException;
 import io.ctx4j.servlet.RequestCanceledException.Reason;
+import io.ctx4j.testing.DroppingPeer;
 import io.ctx4j.testing.LaggingClock;
 import java.io.IOException;
 import java.io.InputStream;
@@ -199,6 +200,37 @@ class ClientCustomizersTest {
               ? under(ctx, call::block)
               : call.contextWrite(c -> c.put(ContextExchangeFilterFunction.REACTOR_KEY, ctx)).block();
         });
+  }
+
+  /**
+   * The exchange fails (the peer drops the connection before its answer) after the deadline has
+   * passed but before the timer has ended the context: the caller gets the deadline's error, as
+   * when the timer is on time, not the client library's failure wrapped by Spring.
+   */
+  private static void assertFailsWithTheDeadlinePastIt(LateCall call) throws Exception {
+    LaggingClock clock = new LaggingClock();
+    try (CancelableContext ctx = clock.withTimeout(Duration.ofSeconds(1));
+        DroppingPeer peer = new DroppingPeer("", () -> clock.pass(Duration.ofSeconds(2)))) {
+      RuntimeException failure = assertThrows(RuntimeException.class, () -> call.run(ctx, peer.url("/")));
+      assertInstanceOf(DeadlineExceededException.class, failure, () -> "failed otherwise: " + failure);
+      peer.done();
+      assertNull(ctx.err(), "the clock fired the timer");
+      assertEquals(0, CoreInternals.registrationCount(ctx), "the call left a registration on its context");
+      assertFalse(Thread.interrupted(), "the call left its thread interrupted");
+    }
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"jdk", "reactor", "simple", "default"})
+  void restClientFailsWithTheDeadlineWhenTheExchangeFailsPastIt(String factory) throws Exception {
+    RestClient rest = restClient(factory);
+    assertFailsWithTheDeadlinePastIt((ctx, uri) -> under(ctx, () -> rest.get().uri(uri).retrieve().body(String.class)));
+  }
+
+  @Test
+  void webClientFailsWithTheDeadlineWhenTheExchangeFailsPastIt() throws Exception {
+    WebClient web = webClient();
+    assertFailsWithTheDeadlinePastIt((ctx, uri) -> under(ctx, web.get().uri(uri).retrieve().bodyToMono(String.class)::block));
   }
 
   /**
