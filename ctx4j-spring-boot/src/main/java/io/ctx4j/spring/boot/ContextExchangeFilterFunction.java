@@ -120,14 +120,14 @@ public final class ContextExchangeFilterFunction implements ExchangeFilterFuncti
   }
 
   /**
-   * The error for an exchange or body that failed with {@code e}: the context's own error passes
-   * as it is; any other failure once the context has ended, or its deadline has passed though its
+   * The error for an exchange or body that failed with {@code e}: the context's own error, and an
+   * {@code Error}, pass as they are; any other failure once the context has ended, or its deadline has passed though its
    * timer has not ended it yet, becomes a fresh copy of the context's error (a {@code
    * DeadlineExceededException} without a cause before the timer), {@code e} suppressed on it: the
    * failure is most likely the end's doing, and one cause gets one error. Otherwise {@code e}.
    */
   private static Throwable pastTheDeadline(Context ctx, Throwable e) {
-    if (e instanceof ContextException) {
+    if (e instanceof ContextException || e instanceof Error) {
       return e;
     }
     ContextException ended = CoreInternals.endOf(ctx);
