@@ -6,6 +6,7 @@ import io.ctx4j.concurrent.CurrentContext;
 import io.ctx4j.concurrent.InterruptScope;
 import io.ctx4j.http.ContextHttp;
 import io.ctx4j.http.DeadlineHeader;
+import io.ctx4j.http.internal.ClientFailures;
 import io.ctx4j.internal.CoreInternals;
 import java.io.Closeable;
 import java.io.FilterInputStream;
@@ -228,7 +229,7 @@ public final class ContextHttpClient5 {
     HttpClientContext http = scope.clientContext;
     boolean attributeWasSet = http.getAttribute(CONTEXT_ATTRIBUTE) != null;
     Context ctx = contextOf(http);
-    requireLive(ctx);
+    ClientFailures.requireLive(ctx);
     Abort abort = new Abort();
     if (scope.originalRequest instanceof CancellableDependency) {
       // The caller's own cancel() must still abort the exchange, which now runs on our fork.
@@ -284,7 +285,7 @@ public final class ContextHttpClient5 {
       ClassicHttpRequest request, ExecChain.Scope scope, ExecChain chain)
       throws IOException, HttpException {
     Context ctx = contextOf(scope.clientContext);
-    requireLive(ctx);
+    ClientFailures.requireLive(ctx);
     Optional<String> value = DeadlineHeader.valueFor(ctx);
     if (value.isPresent()) {
       request.setHeader(DeadlineHeader.NAME, value.get());
@@ -295,28 +296,7 @@ public final class ContextHttpClient5 {
       return chain.proceed(request, scope);
     } catch (IOException e) {
       // Mapped here too, below the retry handler, so that an aborted exchange is not retried.
-      throw failed(ctx, e);
-    }
-  }
-
-  /**
-   * What the caller gets for an exchange or a body read that failed with {@code e}: the context's
-   * error if the context has ended, or if its deadline has passed though its timer has not ended it
-   * yet (the failure is then most likely the deadline's doing, and one cause gets one error), with
-   * {@code e} suppressed on it; otherwise {@code e} itself.
-   */
-  private static IOException failed(Context ctx, IOException e) {
-    return CoreInternals.endOf(ctx) != null ? ContextHttp.ioErrorOf(ctx, e) : e;
-  }
-
-  /**
-   * Fails a request, unsent, whose context has ended or whose deadline has passed though its timer
-   * has not ended it yet (a loaded timer thread, a custom context that lags): sent then, it would
-   * carry a budget of 0 and nothing would abort it at the deadline.
-   */
-  private static void requireLive(Context ctx) throws IOException {
-    if (CoreInternals.endOf(ctx) != null) {
-      throw ContextHttp.ioErrorOf(ctx, null);
+      throw ClientFailures.failed(ctx, e);
     }
   }
 
@@ -486,7 +466,7 @@ public final class ContextHttpClient5 {
     }
 
     IOException mapped(IOException e) {
-      return failed(ctx, e);
+      return ClientFailures.failed(ctx, e);
     }
 
     /** The content stream: released at its end or when closed. */

@@ -5,6 +5,7 @@ import io.ctx4j.Registration;
 import io.ctx4j.concurrent.CurrentContext;
 import io.ctx4j.http.ContextHttp;
 import io.ctx4j.http.DeadlineHeader;
+import io.ctx4j.http.internal.ClientFailures;
 import io.ctx4j.internal.CoreInternals;
 import java.io.IOException;
 import java.lang.ref.Cleaner;
@@ -246,7 +247,7 @@ public final class ContextOkHttp {
   private static Response interceptCall(Interceptor.Chain chain) throws IOException {
     Request request = chain.request();
     Context ctx = contextOf(request);
-    requireLive(ctx);
+    ClientFailures.requireLive(ctx);
     Call call = chain.call();
     Registration registration = ctx.onDone(new Hook(call));
     if (registration == null) { // a custom Context: say so now, not in OkHttp's callEnd
@@ -258,7 +259,7 @@ public final class ContextOkHttp {
     try {
       response = chain.proceed(withHeader(request.newBuilder().tag(Context.class, ctx), ctx));
     } catch (IOException e) {
-      IOException failure = failed(ctx, e);
+      IOException failure = ClientFailures.failed(ctx, e);
       release.after(failure);
       throw failure;
     } catch (Throwable e) { // even a checked one, thrown undeclared by a later interceptor
@@ -277,20 +278,8 @@ public final class ContextOkHttp {
   private static Response interceptNetwork(Interceptor.Chain chain) throws IOException {
     Request request = chain.request();
     Context ctx = contextOf(request);
-    requireLive(ctx);
+    ClientFailures.requireLive(ctx);
     return chain.proceed(withHeader(request.newBuilder(), ctx));
-  }
-
-  /**
-   * Throws the context's error if it has ended, or a {@code DeadlineExceededException} (no cause
-   * yet) if its deadline has passed though its timer has not ended it yet: a request sent then
-   * would carry a budget of 0, and a context that lags (a loaded timer, a custom context) would
-   * not stop it.
-   */
-  private static void requireLive(Context ctx) throws IOException {
-    if (CoreInternals.endOf(ctx) != null) {
-      throw ended(ctx, null);
-    }
   }
 
   private static Request withHeader(Request.Builder b, Context ctx) {
@@ -301,20 +290,6 @@ public final class ContextOkHttp {
       b.removeHeader(DeadlineHeader.NAME); // never forward a stale budget
     }
     return b.build();
-  }
-
-  private static IOException ended(Context ctx, IOException failure) {
-    return ContextHttp.ioErrorOf(ctx, failure);
-  }
-
-  /**
-   * What the caller gets for an exchange that failed with {@code failure}: the context's error if
-   * it has ended, or if its deadline has passed though its timer has not ended it yet (the failure
-   * is then most likely the deadline's doing, and a caller must see one error for one cause);
-   * otherwise {@code failure} itself.
-   */
-  private static IOException failed(Context ctx, IOException failure) {
-    return CoreInternals.endOf(ctx) != null ? ended(ctx, failure) : failure;
   }
 
   /**
@@ -468,7 +443,7 @@ public final class ContextOkHttp {
                     try {
                       return super.read(sink, byteCount);
                     } catch (IOException e) {
-                      throw failed(ctx, e);
+                      throw ClientFailures.failed(ctx, e);
                     }
                   }
 

@@ -1,0 +1,49 @@
+package io.ctx4j.http.internal;
+
+import io.ctx4j.Context;
+import io.ctx4j.http.ContextHttp;
+import io.ctx4j.internal.CoreInternals;
+import java.io.IOException;
+
+/**
+ * What the HTTP client integrations that report failures as {@code IOException} (ctx4j-okhttp,
+ * ctx4j-httpclient5) do with a context at the two points where they meet it: before a request goes
+ * out, and when an exchange fails. Not API: exported only to those modules, so that the rule lives
+ * in one place.
+ *
+ * <p>Both treat a deadline that has passed as an end even before ctx4j's timer has ended the
+ * context (a tick; longer on a loaded timer thread; for ever with a custom context that lags): a
+ * request sent then would carry a budget of 0, and a failure then is most likely the deadline's
+ * doing, so the caller gets one error for one cause, whichever side noticed first.
+ *
+ * <p>Thread safety: stateless.
+ */
+public final class ClientFailures {
+  private ClientFailures() {}
+
+  /**
+   * Fails a request, unsent, whose context has ended or whose deadline has passed.
+   *
+   * @param ctx the request's context
+   * @throws java.io.InterruptedIOException {@link ContextHttp#ioErrorOf}{@code (ctx, null)} if the
+   *     request must not go out
+   */
+  public static void requireLive(Context ctx) throws IOException {
+    if (CoreInternals.endOf(ctx) != null) {
+      throw ContextHttp.ioErrorOf(ctx, null);
+    }
+  }
+
+  /**
+   * Returns what the caller gets for an exchange or a body read that failed with {@code failure}:
+   * {@link ContextHttp#ioErrorOf}{@code (ctx, failure)} (the failure suppressed on it) if the
+   * context has ended or its deadline has passed, otherwise {@code failure} itself.
+   *
+   * @param ctx the request's context
+   * @param failure what the client library threw
+   * @return the exception to throw
+   */
+  public static IOException failed(Context ctx, IOException failure) {
+    return CoreInternals.endOf(ctx) != null ? ContextHttp.ioErrorOf(ctx, failure) : failure;
+  }
+}
