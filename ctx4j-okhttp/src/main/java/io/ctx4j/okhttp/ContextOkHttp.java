@@ -19,10 +19,13 @@ import okhttp3.Interceptor;
 import okhttp3.MediaType;
 import okhttp3.OkHttpClient;
 import okhttp3.Request;
+import okhttp3.RequestBody;
 import okhttp3.Response;
 import okhttp3.ResponseBody;
 import okio.Buffer;
+import okio.BufferedSink;
 import okio.BufferedSource;
+import okio.ForwardingSink;
 import okio.ForwardingSource;
 import okio.Okio;
 
@@ -77,8 +80,10 @@ import okio.Okio;
  * CanceledException} or {@code DeadlineExceededException}, carrying the context's cause), as Go's
  * {@code http.Client} returns a {@code url.Error} that wraps {@code context.Canceled} ({@link
  * ContextHttp#ioErrorOf}; OkHttp does not retry an {@code InterruptedIOException}). This holds for a context that
- * has ended before the call (nothing is sent), while the request is in flight, and while the
- * response body is being read: the body of a response is wrapped so that a read failing because the
+ * has ended before the call (nothing is sent), while the request is in flight, while the
+ * response body is being read, and while a duplex request body ({@code RequestBody.isDuplex()},
+ * HTTP/2 only) is being written after {@code execute()} has returned: the response body, and the
+ * sink a duplex request body writes to, are wrapped so that a read or write failing because the
  * context ended says so. A deadline that has passed counts as an end even before ctx4j's timer has
  * ended the context (a loaded timer thread, a custom context that lags): the call, or the redirect
  * hop or retry, fails unsent with a {@code DeadlineExceededException} that has no cause, the
@@ -106,10 +111,13 @@ import okio.Okio;
  * it until the call ends in OkHttp's sense ({@code EventListener.callEnd} or {@code callFailed}):
  * the response body read to its end or closed, the call failed or cancelled. Closing the response
  * body (or its source) releases it in any case, but for an upgrade (101), which goes on after its
- * body: OkHttp stops telling a call's listeners at the first that throws, and the client's own
- * {@code EventListener} comes before ctx4j's. A response that is abandoned without being closed
- * keeps it only until the garbage collector finds the response's body unreachable (a {@link
- * Cleaner} releases it then, even while OkHttp's own threads still reach the call); OkHttp reclaims
+ * body, and for a duplex call, whose caller may go on writing the request body after closing the
+ * response: that one is released once both bodies are closed. (OkHttp stops telling a call's
+ * listeners at the first that throws, and the client's own {@code EventListener} comes before
+ * ctx4j's.) A response that is abandoned without being closed keeps it only until the garbage
+ * collector finds the response's body unreachable (a {@link Cleaner} releases it then, even while
+ * OkHttp's own threads still reach the call; for an upgrade or a duplex call, until it finds the
+ * call unreachable, since the exchange may go on without the response); OkHttp reclaims
  * the connection of such a call once the call is unreachable, and logs it. Close response bodies.
  * A custom {@code Context} whose {@code onDone} returns null instead of a {@code Registration}
  * fails the call at once, unsent, with a {@code NullPointerException} that names its class. One
@@ -168,7 +176,8 @@ public final class ContextOkHttp {
    * DeadlineHeader#NAME} header to the time left ({@link DeadlineHeader#valueFor}, less the transit
    * allowance; any such header is removed when the context has no deadline), tags the request with
    * the context for {@link #networkInterceptor()}, and cancels the call if the context ends before
-   * the call does.
+   * the call does. The response body it returns, and a duplex request body it sends, are wrapped so
+   * that a read or a write failing because the context ended fails with the context's error.
    *
    * @return the interceptor, the same instance every time
    * @throws IllegalStateException if the OkHttp on the class path is older than {@value
@@ -248,16 +257,22 @@ public final class ContextOkHttp {
     Request request = chain.request();
     Context ctx = contextOf(request);
     ClientFailures.requireLive(ctx);
+    RequestBody requestBody = request.body();
+    boolean duplex = requestBody != null && requestBody.isDuplex();
     Call call = chain.call();
     Registration registration = ctx.onDone(new Hook(call));
     if (registration == null) { // a custom Context: say so now, not in OkHttp's callEnd
       throw CoreInternals.nullRegistration(ctx);
     }
-    Release release = new Release(registration);
+    Release release = new Release(registration, duplex);
     call.addEventListener(release);
+    Request.Builder sent = request.newBuilder().tag(Context.class, ctx);
+    if (duplex) {
+      sent.method(request.method(), new DuplexBody(requestBody, ctx, release));
+    }
     Response response;
     try {
-      response = chain.proceed(withHeader(request.newBuilder().tag(Context.class, ctx), ctx));
+      response = chain.proceed(withHeader(sent, ctx));
     } catch (IOException e) {
       IOException failure = ClientFailures.failed(ctx, e);
       release.after(failure);
@@ -269,9 +284,10 @@ public final class ContextOkHttp {
     // A 101 (an HTTP/1 upgrade, WebSockets included) goes on after its response: the caller keeps
     // the upgraded socket, or OkHttp's RealWebSocket the call, and drops the response at once; the
     // call ends when the socket closes. Watched by its call there, as cancelling it still matters.
+    // So is a duplex call: the caller may drop the response and go on writing the request body.
     boolean upgrade = response.code() == 101;
     ContextBody body = new ContextBody(response.body(), ctx, upgrade ? null : release);
-    release.whenUnreachable(upgrade ? call : body);
+    release.whenUnreachable(upgrade || duplex ? call : body);
     return response.newBuilder().body(body).build();
   }
 
@@ -312,16 +328,17 @@ public final class ContextOkHttp {
 
   /**
    * Gives the call's registration back when OkHttp says the call has ended, in whatever way, when
-   * the response body is closed (not for an upgrade), or when the garbage collector finds the
-   * response body unreachable, whichever comes first (each may call {@code stop()}, which takes
-   * effect once).
+   * the response body is closed (not for an upgrade; for a duplex call, once its request body is
+   * closed too), or when the garbage collector finds the response body unreachable, whichever
+   * comes first (each may call {@code stop()}, which takes effect once).
    *
    * <p>The collector watches the body the caller holds, not the call. OkHttp's own threads may keep
    * a call reachable long after the caller dropped its response: a TaskRunner thread that ran the
    * call's TCP connect holds that task, and through it the call, while it waits as the coordinator
    * for the next task (up to the connection pool's five-minute keep-alive). Nobody can read a body
-   * that is unreachable, so nothing is left to cancel then. The exception is an upgrade (101),
-   * whose exchange goes on over the socket after the response is gone: its call is watched.
+   * that is unreachable, so nothing is left to cancel then. The exceptions are an upgrade (101),
+   * whose exchange goes on over the socket after the response is gone, and a duplex call, whose
+   * request body the caller may still be writing: their call is watched.
    *
    * <p>{@code stop()} is called once, by the first of these: a custom context's {@code stop()} may
    * throw, and would otherwise throw again at each later end the call hears of. After a failed call
@@ -334,8 +351,19 @@ public final class ContextOkHttp {
 
     private final AtomicBoolean stopped = new AtomicBoolean();
 
-    Release(Registration registration) {
+    /**
+     * The two bodies of a call: the call is over for the caller once the response body is closed
+     * and, for a duplex call, the request body too (before that the caller may still be writing).
+     * Each side sets its flag, then reads the other's; both are volatile, so the side that closes
+     * last sees both set (both may, and {@link #now} takes effect once).
+     */
+    private volatile boolean responseClosed;
+
+    private volatile boolean requestOpen;
+
+    Release(Registration registration, boolean duplex) {
       this.registration = registration;
+      this.requestOpen = duplex;
     }
 
     /** The cleaning action; must reach neither the call nor the body. */
@@ -369,6 +397,22 @@ public final class ContextOkHttp {
         if (stopFailure != failure) {
           failure.addSuppressed(stopFailure);
         }
+      }
+    }
+
+    /** The response body was closed: releases now unless a duplex request body is still open. */
+    void responseClosed() {
+      responseClosed = true;
+      if (!requestOpen) {
+        now();
+      }
+    }
+
+    /** The duplex request body was closed: releases now if the response body is closed too. */
+    void requestClosed() {
+      requestOpen = false;
+      if (responseClosed) {
+        now();
       }
     }
 
@@ -473,8 +517,84 @@ public final class ContextOkHttp {
 
     private void closed() {
       if (release != null) {
-        release.now();
+        release.responseClosed();
       }
+    }
+  }
+
+  /**
+   * A duplex request body as the caller writes it. OkHttp hands a duplex body its sink and returns
+   * the response at once; the caller writes the body afterwards, outside every interceptor, so a
+   * write failing because the context ended (the call was cancelled: OkHttp resets the HTTP/2
+   * stream) would otherwise say only {@code stream was reset: CANCEL}. Here it fails with the
+   * context's error, as a read of the response body does. Closing the sink tells {@link Release}
+   * that the request side is over, for the same reason as {@link ContextBody}'s close.
+   */
+  private static final class DuplexBody extends RequestBody {
+    private final RequestBody body;
+    private final Context ctx;
+    private final Release release;
+
+    DuplexBody(RequestBody body, Context ctx, Release release) {
+      this.body = body;
+      this.ctx = ctx;
+      this.release = release;
+    }
+
+    @Override
+    public MediaType contentType() {
+      return body.contentType();
+    }
+
+    @Override
+    public long contentLength() throws IOException {
+      return body.contentLength();
+    }
+
+    @Override
+    public boolean isDuplex() {
+      return true;
+    }
+
+    @Override
+    public boolean isOneShot() {
+      return body.isOneShot();
+    }
+
+    @Override
+    public void writeTo(BufferedSink sink) throws IOException {
+      body.writeTo(
+          Okio.buffer(
+              new ForwardingSink(sink) {
+                @Override
+                public void write(Buffer source, long byteCount) throws IOException {
+                  try {
+                    super.write(source, byteCount);
+                  } catch (IOException e) {
+                    throw ClientFailures.failed(ctx, e);
+                  }
+                }
+
+                @Override
+                public void flush() throws IOException {
+                  try {
+                    super.flush();
+                  } catch (IOException e) {
+                    throw ClientFailures.failed(ctx, e);
+                  }
+                }
+
+                @Override
+                public void close() throws IOException {
+                  try {
+                    super.close();
+                  } catch (IOException e) {
+                    throw ClientFailures.failed(ctx, e);
+                  } finally {
+                    release.requestClosed();
+                  }
+                }
+              }));
     }
   }
 }
