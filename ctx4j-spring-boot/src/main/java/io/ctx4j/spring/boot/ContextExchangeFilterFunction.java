@@ -6,6 +6,7 @@ import io.ctx4j.Registration;
 import io.ctx4j.concurrent.CurrentContext;
 import io.ctx4j.http.DeadlineHeader;
 import io.ctx4j.internal.CoreInternals;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.springframework.web.reactive.function.client.ClientRequest;
 import org.springframework.web.reactive.function.client.ClientResponse;
 import org.springframework.web.reactive.function.client.ExchangeFilterFunction;
@@ -31,7 +32,9 @@ import reactor.core.publisher.Mono;
  * fails with a fresh copy of the context's error ({@code CanceledException} or {@code
  * DeadlineExceededException}, with the context's cause) and its subscription to the connector is
  * cancelled (Reactor Netty then closes the HTTP/1.1 connection or resets the HTTP/2 stream); once the
- * response is there, its body {@code Flux} fails and is cancelled the same way. A deadline that has
+ * response is there, its body {@code Flux} fails and is cancelled the same way. A response reaching
+ * the filter after the context has ended (the end racing the response's arrival) is not handed
+ * over: the exchange fails with the context's error, and the body is given up. A deadline that has
  * passed at subscription counts as an end even before ctx4j's timer has ended the context (a tick
  * after the deadline, longer on a loaded timer thread, for ever with a custom context that lags):
  * nothing is sent, and the exchange fails with a {@code DeadlineExceededException} without a cause
@@ -87,21 +90,45 @@ public final class ContextExchangeFilterFunction implements ExchangeFilterFuncti
           // takeUntilOther cancels its source only when the other side emits (an error from the
           // other side is passed on with the source left running: Reactor 3.8's
           // FluxTakeUntilOther), so ended() emits a token and the end becomes the error here.
+          AtomicBoolean cut = new AtomicBoolean();
           return Flux.from(next.exchange(withHeader))
+              .doOnCancel(() -> cut.set(true))
               .takeUntilOther(ended(c))
               .singleOrEmpty()
               .switchIfEmpty(errorIfDone(c))
               .onErrorMap(e -> pastTheDeadline(c, e))
-              .map(
-                  r ->
-                      r.mutate()
-                          .body(
-                              body ->
-                                  body.takeUntilOther(ended(c))
-                                      .concatWith(errorIfDone(c))
-                                      .onErrorMap(e -> pastTheDeadline(c, e)))
-                          .build());
+              .flatMap(r -> handOver(r, c, cut.get()));
         });
+  }
+
+  /**
+   * The response as the caller gets it: its body fails, and is cancelled, when the context ends.
+   * Or, if the context has already ended, the context's error instead, the body given up; the
+   * caller never gets a response after its context has ended. Two ways lead here. The end signal
+   * cancels the exchange ({@code cut}) just as the connector emits its response, and an operator
+   * in between (a filter's {@code map}, Spring's own {@code doOnNext}) still forwards it past
+   * {@code takeUntilOther}: the body is then the connector's, as for any cancelled exchange
+   * (Reactor Netty's drains it; a read would fail with Spring's "released already due to
+   * cancellation", and a second subscription would only make Reactor Netty log its refusal). Or the
+   * context has ended but its end signal, emitted from another thread, has not cut the exchange
+   * yet: nobody gives the body up then but this, and cancelling it closes the connection rather
+   * than drain a body nobody will read.
+   */
+  private static Mono<ClientResponse> handOver(ClientResponse response, Context c, boolean cut) {
+    ClientResponse r =
+        response
+            .mutate()
+            .body(
+                body ->
+                    body.takeUntilOther(ended(c))
+                        .concatWith(errorIfDone(c))
+                        .onErrorMap(e -> pastTheDeadline(c, e)))
+            .build();
+    if (!c.isDone()) {
+      return Mono.just(r);
+    }
+    Mono<ClientResponse> failure = errorIfDone(c);
+    return cut ? failure : r.releaseBody().onErrorResume(e -> Mono.empty()).then(failure);
   }
 
   /**

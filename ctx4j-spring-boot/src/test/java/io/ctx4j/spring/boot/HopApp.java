@@ -100,6 +100,27 @@ public class HopApp {
       stream(h, response);
     }
 
+    /**
+     * Sends the response's head at once and its body only once the test releases it, so that the
+     * client has the response before its body. A fixed length: the connection can be reused.
+     */
+    @GetMapping("/late")
+    void late(@RequestParam(name = "id") String id, HttpServletRequest request, HttpServletResponse response)
+        throws Exception {
+      Hops.Hop h = hops.begin(id, CurrentContext.get(), request.getProtocol());
+      byte[] body = "late body".getBytes(StandardCharsets.US_ASCII);
+      response.setContentType("text/plain");
+      response.setContentLength(body.length);
+      response.flushBuffer();
+      if (h.release.await(20, TimeUnit.SECONDS)) {
+        try {
+          response.getOutputStream().write(body);
+        } catch (IOException e) {
+          // the client is gone
+        }
+      }
+    }
+
     /** Works until the test releases it or its context ends, whichever comes first. */
     @GetMapping("/work")
     String work(@RequestParam(name = "id") String id, HttpServletRequest request) throws InterruptedException {
