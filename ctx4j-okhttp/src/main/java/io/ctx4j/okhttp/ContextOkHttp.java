@@ -268,7 +268,7 @@ public final class ContextOkHttp {
     call.addEventListener(release);
     Request.Builder sent = request.newBuilder().tag(Context.class, ctx);
     if (duplex) {
-      sent.method(request.method(), new DuplexBody(requestBody, ctx, release));
+      sent.method(request.method(), duplex(requestBody, ctx, release));
     }
     Response response;
     try {
@@ -523,78 +523,78 @@ public final class ContextOkHttp {
   }
 
   /**
-   * A duplex request body as the caller writes it. OkHttp hands a duplex body its sink and returns
-   * the response at once; the caller writes the body afterwards, outside every interceptor, so a
-   * write failing because the context ended (the call was cancelled: OkHttp resets the HTTP/2
-   * stream) would otherwise say only {@code stream was reset: CANCEL}. Here it fails with the
-   * context's error, as a read of the response body does. Closing the sink tells {@link Release}
-   * that the request side is over, for the same reason as {@link ContextBody}'s close.
+   * Returns a duplex request body as the caller writes it. OkHttp hands a duplex body its sink and
+   * returns the response at once; the caller writes the body afterwards, outside every
+   * interceptor, so a write failing because the context ended (the call was cancelled: OkHttp
+   * resets the HTTP/2 stream) would otherwise say only {@code stream was reset: CANCEL}. Here it
+   * fails with the context's error, as a read of the response body does. Closing the sink tells
+   * {@link Release} that the request side is over, for the same reason as {@link ContextBody}'s
+   * close.
    */
-  private static final class DuplexBody extends RequestBody {
-    private final RequestBody body;
-    private final Context ctx;
-    private final Release release;
+  private static RequestBody duplex(RequestBody body, Context ctx, Release release) {
+    return new RequestBody() {
+      @Override
+      public MediaType contentType() {
+        return body.contentType();
+      }
 
-    DuplexBody(RequestBody body, Context ctx, Release release) {
-      this.body = body;
-      this.ctx = ctx;
-      this.release = release;
-    }
+      @Override
+      public long contentLength() throws IOException {
+        return body.contentLength();
+      }
 
-    @Override
-    public MediaType contentType() {
-      return body.contentType();
-    }
+      @Override
+      public boolean isDuplex() {
+        return true;
+      }
 
-    @Override
-    public long contentLength() throws IOException {
-      return body.contentLength();
-    }
+      @Override
+      public boolean isOneShot() {
+        return body.isOneShot();
+      }
 
-    @Override
-    public boolean isDuplex() {
-      return true;
-    }
-
-    @Override
-    public boolean isOneShot() {
-      return body.isOneShot();
-    }
-
-    @Override
-    public void writeTo(BufferedSink sink) throws IOException {
-      body.writeTo(
-          Okio.buffer(
-              new ForwardingSink(sink) {
-                @Override
-                public void write(Buffer source, long byteCount) throws IOException {
-                  try {
-                    super.write(source, byteCount);
-                  } catch (IOException e) {
-                    throw ClientFailures.failed(ctx, e);
+      @Override
+      public void writeTo(BufferedSink sink) throws IOException {
+        body.writeTo(
+            Okio.buffer(
+                new ForwardingSink(sink) {
+                  @Override
+                  public void write(Buffer source, long byteCount) throws IOException {
+                    runMapped(ctx, () -> super.write(source, byteCount));
                   }
-                }
 
-                @Override
-                public void flush() throws IOException {
-                  try {
-                    super.flush();
-                  } catch (IOException e) {
-                    throw ClientFailures.failed(ctx, e);
+                  @Override
+                  public void flush() throws IOException {
+                    runMapped(ctx, super::flush);
                   }
-                }
 
-                @Override
-                public void close() throws IOException {
-                  try {
-                    super.close();
-                  } catch (IOException e) {
-                    throw ClientFailures.failed(ctx, e);
-                  } finally {
-                    release.requestClosed();
+                  @Override
+                  public void close() throws IOException {
+                    try {
+                      runMapped(ctx, super::close);
+                    } finally {
+                      release.requestClosed();
+                    }
                   }
-                }
-              }));
+                }));
+      }
+    };
+  }
+
+  /** A write, flush or close of a duplex request body's sink. */
+  private interface SinkCall {
+    void run() throws IOException;
+  }
+
+  /**
+   * Runs {@code call}; its failure becomes the context's error once the context has ended or its
+   * deadline has passed ({@link ClientFailures#failed}), as a failed read of the response does.
+   */
+  private static void runMapped(Context ctx, SinkCall call) throws IOException {
+    try {
+      call.run();
+    } catch (IOException e) {
+      throw ClientFailures.failed(ctx, e);
     }
   }
 }
