@@ -10,11 +10,15 @@ import io.ctx4j.Context;
 import io.ctx4j.internal.CoreInternals;
 import java.time.Duration;
 import java.util.Map;
+import java.util.Queue;
 import java.util.TreeMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -25,6 +29,7 @@ import org.springframework.web.reactive.function.client.ClientResponse;
 import org.springframework.web.reactive.function.client.WebClient;
 import org.springframework.web.reactive.function.client.WebClientResponseException;
 import reactor.core.CoreSubscriber;
+import reactor.core.publisher.Hooks;
 import reactor.core.publisher.Mono;
 import reactor.netty.http.client.HttpClient;
 import reactor.netty.resources.ConnectionProvider;
@@ -37,7 +42,8 @@ import reactor.netty.resources.ConnectionProvider;
  * the caller must get the context's error, never the response or its body nor an exception of
  * Spring's or Reactor Netty's own; no registration may stay on the long-lived parent; and the
  * client's one pooled connection must come back: the next call on a pool of one would otherwise
- * wait out its acquire timeout and fail.
+ * wait out its acquire timeout and fail. After each order, Reactor must have dropped no error (a
+ * dropped error is logged at ERROR in an application).
  */
 @Timeout(600)
 class WebClientRaceTest {
@@ -135,8 +141,20 @@ class WebClientRaceTest {
     }
   }
 
+  /**
+   * Errors Reactor dropped (by default it logs each at ERROR): Reactor Netty's refusal of a second
+   * reader ("Rejecting additional inbound receiver") of a body the connector has already given up.
+   */
+  private static final Queue<Throwable> DROPPED = new ConcurrentLinkedQueue<>();
+
+  @BeforeAll
+  static void watchDroppedErrors() {
+    Hooks.onErrorDropped(DROPPED::add);
+  }
+
   @AfterAll
   static void closePool() {
+    Hooks.resetOnErrorDropped();
     POOL.dispose();
   }
 
@@ -218,6 +236,7 @@ class WebClientRaceTest {
     Hops hops = Chains.get().tomcat.hops;
     CancelableContext longLived = Context.withCancel(Context.background());
     Map<String, Integer> outcomes = new TreeMap<>();
+    DROPPED.clear();
     try {
       for (int i = 0; i < ROUNDS; i++) {
         String id = "race-" + order + "-" + i;
@@ -237,8 +256,13 @@ class WebClientRaceTest {
             };
         // handle(), not get(): get() throws a CancellationException (the context's errors are
         // ones) as itself, unwrapped, like a cancel of the future.
-        Object outcome = call.contextWrite(c -> c.put(Context.class, r.ctx)).toFuture()
-            .handle((body, e) -> e != null ? e : body).get(60, TimeUnit.SECONDS);
+        Object outcome;
+        try {
+          outcome = call.contextWrite(c -> c.put(Context.class, r.ctx)).toFuture()
+              .handle((body, e) -> e != null ? e : body).get(60, TimeUnit.SECONDS);
+        } catch (TimeoutException e) {
+          throw new AssertionError(r.name + ": the caller got no outcome within 60 s", e);
+        }
         round = null;
         r.server.release.countDown();
         if (!(outcome instanceof Throwable failure)) {
@@ -261,7 +285,8 @@ class WebClientRaceTest {
       round = null;
       longLived.cancel();
     }
-    System.out.printf("webclient race, %s: %s%n", order, outcomes);
+    System.out.printf("webclient race, %s: %s, %d errors dropped%n", order, outcomes, DROPPED.size());
+    assertEquals(0, DROPPED.size(), () -> order + ": Reactor dropped " + DROPPED.size() + " errors, the first: " + DROPPED.peek());
   }
 
   /**
