@@ -7,6 +7,7 @@ import io.ctx4j.concurrent.CurrentContext;
 import io.ctx4j.http.DeadlineHeader;
 import io.ctx4j.internal.CoreInternals;
 import java.util.concurrent.atomic.AtomicBoolean;
+import org.springframework.http.HttpHeaders;
 import org.springframework.web.reactive.function.client.ClientRequest;
 import org.springframework.web.reactive.function.client.ClientResponse;
 import org.springframework.web.reactive.function.client.ExchangeFilterFunction;
@@ -18,7 +19,9 @@ import reactor.core.publisher.Mono;
  * An {@link ExchangeFilterFunction} for {@code WebClient} that runs every exchange under a ctx4j
  * context: the request carries the time left in {@link DeadlineHeader#NAME} (any such header already
  * there is replaced or removed), and the exchange, then the response body, is cancelled when the
- * context ends.
+ * context ends. The header is computed when the connector writes the request, after any wait for a
+ * pooled connection (a {@code ClientRequest.httpRequest} consumer), so that wait is not added to the
+ * receiver's budget; filters nearer the connector see the value at subscription.
  *
  * <p><b>Which context.</b> A {@code WebClient} call does nothing until it is subscribed to, so the
  * context is read at subscription: the {@link Context} stored in the subscriber's Reactor context
@@ -39,7 +42,9 @@ import reactor.core.publisher.Mono;
  * after the deadline, longer on a loaded timer thread, for ever with a custom context that lags):
  * nothing is sent, and the exchange fails with a {@code DeadlineExceededException} without a cause
  * (the context has none yet), rather than go out with a budget of 0 and perhaps succeed after its
- * deadline.
+ * deadline. The same holds when the request is written: one that waited in the connector's pool
+ * past its deadline, the timer lagging, fails with that exception unsent (the connector sees it
+ * thrown by the write; Reactor Netty logs it as "The connection observed an error").
  *
  * <p><b>Resources.</b> Each phase (the exchange; the body, when it is subscribed) holds one
  * registration on the context from its subscription until it completes, fails or is cancelled, and
@@ -79,12 +84,21 @@ public final class ContextExchangeFilterFunction implements ExchangeFilterFuncti
           if (end != null) {
             return Mono.error(end);
           }
+          // Set here for the filters nearer the connector, and again when the request is written:
+          // a request may wait in the connector's pool for a connection first, and that wait
+          // must neither be added to the receiver's budget nor let it out past its deadline.
           ClientRequest withHeader =
               ClientRequest.from(request)
-                  .headers(
-                      h -> {
-                        h.remove(DeadlineHeader.NAME);
-                        DeadlineHeader.valueFor(c).ifPresent(v -> h.set(DeadlineHeader.NAME, v));
+                  .headers(h -> setDeadlineHeader(c, h))
+                  .httpRequest(
+                      http -> {
+                        ContextException late = CoreInternals.endOf(c);
+                        if (late != null) {
+                          // Unsent: the connector fails the exchange (Spring wraps it in a
+                          // WebClientRequestException), which pastTheDeadline maps back below.
+                          throw late;
+                        }
+                        setDeadlineHeader(c, http.getHeaders());
                       })
                   .build();
           // takeUntilOther cancels its source only when the other side emits (an error from the
@@ -99,6 +113,12 @@ public final class ContextExchangeFilterFunction implements ExchangeFilterFuncti
               .onErrorMap(e -> pastTheDeadline(c, e))
               .flatMap(r -> handOver(r, c, cut.get()));
         });
+  }
+
+  /** Replaces any deadline header in {@code headers} with the time {@code ctx} has left now. */
+  private static void setDeadlineHeader(Context ctx, HttpHeaders headers) {
+    headers.remove(DeadlineHeader.NAME);
+    DeadlineHeader.valueFor(ctx).ifPresent(v -> headers.set(DeadlineHeader.NAME, v));
   }
 
   /**

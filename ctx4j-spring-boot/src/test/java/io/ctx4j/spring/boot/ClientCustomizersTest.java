@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import io.ctx4j.CancelableContext;
 import io.ctx4j.CanceledException;
@@ -23,6 +24,7 @@ import java.io.InputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.http.HttpClient;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.UUID;
 import java.util.concurrent.Callable;
@@ -47,9 +49,11 @@ import org.springframework.http.client.ClientHttpResponse;
 import org.springframework.http.client.JdkClientHttpRequestFactory;
 import org.springframework.http.client.ReactorClientHttpRequestFactory;
 import org.springframework.http.client.SimpleClientHttpRequestFactory;
+import org.springframework.http.client.reactive.ReactorClientHttpConnector;
 import org.springframework.web.client.RestClient;
 import org.springframework.web.reactive.function.client.WebClient;
 import reactor.core.publisher.Mono;
+import reactor.netty.resources.ConnectionProvider;
 
 /**
  * The RestClient and WebClient customizers against a real server (the Tomcat chain's service C,
@@ -205,6 +209,30 @@ class ClientCustomizersTest {
         });
   }
 
+  /** A JDK HttpServer on loopback, on the callers' pool, with no handler yet; not started. */
+  private static HttpServer loopbackServer() throws IOException {
+    HttpServer server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+    server.setExecutor(CALLERS);
+    return server;
+  }
+
+  /** Answers {@code status} with {@code body} (none if null) and ends the exchange. */
+  private static void respond(HttpExchange exchange, int status, String body) throws IOException {
+    byte[] bytes = body == null ? new byte[0] : body.getBytes(StandardCharsets.UTF_8);
+    exchange.sendResponseHeaders(status, bytes.length == 0 ? -1 : bytes.length);
+    exchange.getResponseBody().write(bytes);
+    exchange.close();
+  }
+
+  /** Waits for {@code latch} in a server's handler, keeping an interrupt for its thread. */
+  private static void awaitInHandler(CountDownLatch latch) {
+    try {
+      latch.await(30, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
   /**
    * The exchange fails (the peer drops the connection before its answer) after the deadline has
    * passed but before the timer has ended the context: the caller gets the deadline's error, as
@@ -251,23 +279,16 @@ class ClientCustomizersTest {
     CountDownLatch firstEntered = new CountDownLatch(1);
     CountDownLatch clockPassed = new CountDownLatch(1);
     CountDownLatch secondEntered = new CountDownLatch(1);
-    HttpServer redirecting = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
-    redirecting.setExecutor(CALLERS);
+    HttpServer redirecting = loopbackServer();
     redirecting.createContext("/first", exchange -> {
       firstEntered.countDown();
-      try {
-        clockPassed.await(30, TimeUnit.SECONDS);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
+      awaitInHandler(clockPassed);
       exchange.getResponseHeaders().set("Location", "/second");
-      exchange.sendResponseHeaders(302, -1);
-      exchange.close();
+      respond(exchange, 302, null);
     });
     redirecting.createContext("/second", exchange -> {
       secondEntered.countDown();
-      exchange.sendResponseHeaders(200, -1);
-      exchange.close();
+      respond(exchange, 200, null);
     });
     redirecting.start();
     try {
@@ -290,6 +311,70 @@ class ClientCustomizersTest {
     } finally {
       clockPassed.countDown();
       redirecting.stop(0);
+    }
+  }
+
+  /**
+   * A request that waits in Reactor Netty's connection pool (one connection, held by another call)
+   * goes out only once the connection is free. The time it waited must not be added to the
+   * receiver's budget, and a deadline that passed meanwhile (the timer lagging) must keep it from
+   * going out, as at subscription: the header is computed, and the deadline checked, when the
+   * request is written, not when it was subscribed.
+   */
+  @ParameterizedTest
+  @ValueSource(longs = {900, 2000})
+  void webClientStatesTheTimeLeftWhenARequestLeavesTheConnectionPool(long waitedMillis) throws Exception {
+    CountDownLatch holding = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    CountDownLatch secondEntered = new CountDownLatch(1);
+    HttpServer server = loopbackServer();
+    server.createContext("/hold", exchange -> {
+      holding.countDown();
+      awaitInHandler(release);
+      respond(exchange, 200, "held");
+    });
+    server.createContext("/budget", exchange -> {
+      secondEntered.countDown();
+      respond(exchange, 200, String.valueOf(exchange.getRequestHeaders().getFirst("Ctx4j-Timeout-Ms")));
+    });
+    server.start();
+    ConnectionProvider one = ConnectionProvider.create("one", 1);
+    try {
+      CountDownLatch secondSubscribed = new CountDownLatch(1);
+      WebClient web = client().getBean(WebClient.Builder.class)
+          .baseUrl("http://127.0.0.1:" + server.getAddress().getPort())
+          .clientConnector(new ReactorClientHttpConnector(reactor.netty.http.client.HttpClient.create(one)))
+          .filter((request, next) -> {
+            if (request.url().getPath().equals("/budget")) {
+              secondSubscribed.countDown(); // past ctx4j's filter, which comes first
+            }
+            return next.exchange(request);
+          })
+          .build();
+      Future<String> first = CALLERS.submit(() -> web.get().uri("/hold").retrieve().bodyToMono(String.class).block());
+      assertTrue(holding.await(30, TimeUnit.SECONDS), "the first call never reached the server");
+      LaggingClock clock = new LaggingClock();
+      try (CancelableContext ctx = clock.withTimeout(Duration.ofSeconds(1))) {
+        Future<String> second = CALLERS.submit(() -> under(ctx, () -> web.get().uri("/budget").retrieve().bodyToMono(String.class).block()));
+        assertTrue(secondSubscribed.await(30, TimeUnit.SECONDS), "the second call never got past the filter");
+        clock.pass(Duration.ofMillis(waitedMillis));
+        release.countDown();
+        assertEquals("held", first.get(30, TimeUnit.SECONDS));
+        if (waitedMillis < 1000) {
+          long budget = Long.parseLong(second.get(30, TimeUnit.SECONDS));
+          assertTrue(budget <= 1000 - waitedMillis, "the receiver's budget counts the wait in the pool: " + budget);
+        } else {
+          ExecutionException thrown = assertThrows(ExecutionException.class, () -> second.get(30, TimeUnit.SECONDS));
+          Throwable failure = thrown.getCause();
+          assertInstanceOf(DeadlineExceededException.class, failure, () -> "failed otherwise: " + failure);
+          assertEquals(1, secondEntered.getCount(), "the request reached the server past its deadline");
+        }
+        assertEquals(0, CoreInternals.registrationCount(ctx), "the call left a registration on its context");
+      }
+    } finally {
+      release.countDown();
+      one.dispose();
+      server.stop(0);
     }
   }
 
