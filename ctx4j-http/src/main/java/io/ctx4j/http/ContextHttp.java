@@ -17,7 +17,9 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.net.http.HttpTimeoutException;
 import java.nio.ByteBuffer;
+import java.util.ArrayList;
 import java.util.Collections;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -103,8 +105,9 @@ public final class ContextHttp {
    * already sent through the copy when the client is closed runs to its end, as an exchange the
    * client had taken before an orderly {@code shutdown()} does, even after {@code shutdownNow()};
    * end the context to abort it. A copy whose client is closed during a call is shut down when the
-   * call ends; one whose client is closed between calls, at the next call with that client (or it
-   * goes, as before, once the client is unreachable).
+   * call ends; one whose client is closed between calls, at the next call with that client, or
+   * when ctx4j next makes a copy once it holds twice as many as after it last looked for closed
+   * clients (at least 16), so a client per call, closed after it, leaves a bounded number running.
    *
    * <p>A deadline that has passed counts as an end even before ctx4j's timer has ended the context
    * (a loaded timer thread, a custom context that lags): the call, or the next redirect hop ctx4j
@@ -324,10 +327,20 @@ public final class ContextHttp {
    * Clients built like the caller's, but with {@code Redirect.NEVER}, so that ctx4j can follow the
    * redirects itself and state each hop's own budget. Keyed weakly: an entry goes with the
    * caller's client. On JDK 21+ an entry also goes, and its copy is shut down, once the caller's
-   * client is seen refusing new requests ({@link #retire}).
+   * client is seen refusing new requests ({@link #retire}, {@link #retireClosed}).
    */
   private static final Map<HttpClient, HttpClient> NOT_FOLLOWING =
       Collections.synchronizedMap(new WeakHashMap<>());
+
+  /** The smallest cache at which a new copy first retires the copies of closed clients. */
+  private static final int SWEEP_MIN = 16;
+
+  /**
+   * The size of {@link #NOT_FOLLOWING} at which the next copy made first retires the copies of
+   * clients closed since ({@link #retireClosed}); twice what the last sweep left. Guarded by {@code
+   * NOT_FOLLOWING}.
+   */
+  private static int sweepAt = SWEEP_MIN;
 
   /**
    * The client that sends each hop: the caller's, unless that one would follow redirects with a
@@ -363,7 +376,41 @@ public final class ContextHttp {
     client.executor().ifPresent(b::executor);
     HttpClient built = b.build();
     HttpClient raced = NOT_FOLLOWING.putIfAbsent(client, built);
-    return raced != null ? raced : built;
+    if (raced != null) {
+      return raced;
+    }
+    retireClosed();
+    return built;
+  }
+
+  /**
+   * Once the cache has doubled since the last sweep, drops and shuts down the copies of clients that
+   * refuse new requests (JDK 21+: closed). A client closed after its last call through ctx4j (a
+   * try-with-resources around a call, a client per task) is never seen by a later call, and its
+   * copy would keep a selector thread, the pooled connections and their file descriptors until GCs
+   * collected the client and then the copy: 10,000 such clients ran a JDK 25 process out of file
+   * descriptors. The doubling keeps it amortised O(1) probes per copy made; on JDK 17 no client
+   * refuses, and a sweep only counts the entries.
+   */
+  private static void retireClosed() {
+    List<HttpClient> closed = new ArrayList<>();
+    synchronized (NOT_FOLLOWING) { // iterating a synchronized map; the probes never block
+      if (NOT_FOLLOWING.size() < sweepAt) {
+        return;
+      }
+      for (Iterator<Map.Entry<HttpClient, HttpClient>> it = NOT_FOLLOWING.entrySet().iterator();
+          it.hasNext(); ) {
+        Map.Entry<HttpClient, HttpClient> e = it.next();
+        if (ClientState.refusal(e.getKey()) != null) {
+          closed.add(e.getValue());
+          it.remove();
+        }
+      }
+      sweepAt = Math.max(SWEEP_MIN, 2 * NOT_FOLLOWING.size());
+    }
+    for (HttpClient copy : closed) { // outside the lock: only the sweep removed these entries
+      ClientState.shutdown(copy);
+    }
   }
 
   /**

@@ -16,6 +16,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.net.http.HttpResponse.BodyHandlers;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -220,5 +221,35 @@ class ClosedClientJdk21Test {
         "slow", slow.call().get(10, TimeUnit.SECONDS).body(), "as the client's own exchange would");
     assertEquals(List.of("/slow"), seen, "requests that reached the server");
     assertCopyShutDown(client, slow.copy());
+  }
+
+  /**
+   * A client per call, closed after it (try-with-resources), is never seen by a later call. The
+   * clients are kept, so no GC can help: their copies must still be shut down, not pile up with
+   * their selector threads and connections (10,000 of them ran a JDK 25 process out of file
+   * descriptors on the old code).
+   */
+  @Test
+  void copiesOfClientsClosedAfterTheirLastCallDoNotPileUp() throws Exception {
+    int clients = 200;
+    List<HttpClient> closed = new ArrayList<>();
+    List<HttpClient> copies = new ArrayList<>();
+    for (int i = 0; i < clients; i++) {
+      try (HttpClient client = following()) {
+        copies.add(warmCopy(client));
+        closed.add(client);
+      }
+    }
+    int cached = 0;
+    for (int i = 0; i < clients; i++) {
+      if (ContextHttp.copyOf(closed.get(i)) == null) {
+        assertTrue(
+            copies.get(i).awaitTermination(Duration.ofSeconds(10)),
+            "a dropped copy's selector still runs");
+      } else {
+        cached++;
+      }
+    }
+    assertTrue(cached <= 32, "copies of closed clients still cached: " + cached + " of " + clients);
   }
 }
