@@ -52,7 +52,8 @@ public final class Futures {
    * @param ctx the context to follow
    * @param future the future to stop
    * @return the registration; {@code stop()} withdraws the arrangement
-   * @throws NullPointerException if an argument is null
+   * @throws NullPointerException if an argument is null, or if {@code ctx.onDone} returns null (a
+   *     context implemented outside ctx4j)
    * @throws RuntimeException (or {@code Error}) what a {@code CompletableFuture} subclass's {@code
    *     whenComplete} throws; the arrangement is then withdrawn
    */
@@ -61,7 +62,8 @@ public final class Futures {
     Objects.requireNonNull(future, "future");
     if (future instanceof CompletableFuture) {
       CompletableFuture<?> cf = (CompletableFuture<?>) future;
-      Registration r = ctx.onDone(() -> cf.completeExceptionally(CoreInternals.errorCopy(ctx)));
+      Registration r =
+          registered(ctx, ctx.onDone(() -> cf.completeExceptionally(CoreInternals.errorCopy(ctx))));
       try {
         cf.whenComplete((v, e) -> r.stop());
       } catch (Throwable t) {
@@ -72,7 +74,15 @@ public final class Futures {
       }
       return r;
     }
-    return ctx.onDone(() -> future.cancel(true));
+    return registered(ctx, ctx.onDone(() -> future.cancel(true)));
+  }
+
+  /** {@code r}, what {@code ctx.onDone} returned; a custom context's null is not handed on. */
+  private static Registration registered(Context ctx, Registration r) {
+    if (r == null) {
+      throw CoreInternals.nullRegistration(ctx);
+    }
+    return r;
   }
 
   /**

@@ -2,6 +2,7 @@ package io.ctx4j.concurrent;
 
 import io.ctx4j.Context;
 import io.ctx4j.Registration;
+import io.ctx4j.internal.CoreInternals;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.Objects;
@@ -72,10 +73,13 @@ public final class InterruptScope implements AutoCloseable {
     Registration r;
     try {
       r = ctx.onDone(this::fire);
+      if (r == null) { // a custom context: say so now, not in close(), after the work
+        throw CoreInternals.nullRegistration(ctx);
+      }
     } catch (Throwable t) {
-      // A custom context may keep the callback and still throw. The caller gets no scope to
-      // close, so close it here: a later end of ctx must not interrupt a thread that has moved on,
-      // and an interrupt already delivered belongs to this scope.
+      // A custom context may keep the callback and still throw (or return null). The caller gets
+      // no scope to close, so close it here: a later end of ctx must not interrupt a thread that
+      // has moved on, and an interrupt already delivered belongs to this scope.
       settle();
       throw t;
     }
@@ -89,7 +93,8 @@ public final class InterruptScope implements AutoCloseable {
    *
    * @param ctx the context to follow
    * @return the open scope; close it in the same thread, with try-with-resources
-   * @throws NullPointerException if {@code ctx} is null
+   * @throws NullPointerException if {@code ctx} is null, or if its {@code onDone} returns null (a
+   *     context implemented outside ctx4j; the scope is then closed as below)
    * @throws RuntimeException (or {@code Error}) what {@code ctx.onDone} throws, for a context
    *     implemented outside ctx4j; the scope is then closed as if by {@link #close()}, so the end
    *     of {@code ctx} no longer interrupts this thread, even if {@code onDone} kept the callback

@@ -26,6 +26,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.FutureTask;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -312,6 +313,48 @@ class HostileUseTest {
     Thread.currentThread().interrupt();
     assertThrows(IllegalStateException.class, () -> InterruptScope.open(ctx));
     assertTrue(Thread.interrupted(), "the thread's own interrupt was cleared");
+  }
+
+  /**
+   * A custom context whose onDone keeps the callback and returns null breaks its contract: open()
+   * fails at once with the core's message (the scope would otherwise fail only at close(), with a
+   * bare NullPointerException, after the work it guarded), and the kept callback never interrupts
+   * the thread later.
+   */
+  @Test
+  void aScopeOnAContextWhoseOnDoneReturnsNullFailsToOpenSayingSo() {
+    CancelableContext inner = Context.withCancel(Context.background());
+    Context ctx = keepsTheCallbackThenReturnsNull(inner);
+    NullPointerException e =
+        assertThrows(NullPointerException.class, () -> InterruptScope.open(ctx));
+    assertEquals(nullRegistrationMessage(ctx), e.getMessage());
+    inner.cancel();
+    assertFalse(Thread.interrupted(), "a scope that failed to open interrupted its thread");
+  }
+
+  /** The same for cancelWhenDone, which returned the null as the caller's registration. */
+  @Test
+  void cancelWhenDoneOnAContextWhoseOnDoneReturnsNullFailsSayingSo() {
+    Context ctx = keepsTheCallbackThenReturnsNull(Context.withCancel(Context.background()));
+    for (Future<?> f : List.of(new CompletableFuture<>(), new FutureTask<>(() -> null))) {
+      NullPointerException e =
+          assertThrows(NullPointerException.class, () -> Futures.cancelWhenDone(ctx, f));
+      assertEquals(nullRegistrationMessage(ctx), e.getMessage(), f.getClass().getName());
+    }
+  }
+
+  private static String nullRegistrationMessage(Context ctx) {
+    return "onDone of " + ctx.getClass().getName() + " returned null instead of a Registration";
+  }
+
+  /** Registers the callback on {@code inner}, then returns null, as a broken onDone may. */
+  private static Context keepsTheCallbackThenReturnsNull(CancelableContext inner) {
+    return forwardingTo(
+        inner,
+        callback -> {
+          inner.onDone(callback);
+          return null;
+        });
   }
 
   /** Registers the callback on {@code inner}, then throws, as a broken onDone may. */

@@ -117,6 +117,32 @@ class HttpClient5HostileUseTest {
   }
 
   /**
+   * A custom context whose {@code onDone} returns null breaks its contract: the call fails before
+   * anything is sent, with the core's message (as ctx4j-okhttp's does), not with a bare
+   * NullPointerException after the exchange, whose response is then lost.
+   */
+  @Test
+  void aCustomContextWhoseOnDoneReturnsNullFailsTheCallEarlySayingSo() throws Exception {
+    Context broken =
+        new ForeignContext() {
+          @Override
+          public Registration onDone(Runnable callback) {
+            return null;
+          }
+        };
+    HttpClientContext http = ContextHttpClient5.clientContext(broken);
+    NullPointerException e = assertThrows(NullPointerException.class, () -> get(http));
+    assertEquals(
+        "onDone of " + broken.getClass().getName() + " returned null instead of a Registration",
+        e.getMessage());
+    assertEquals(0, server.requests.get(), "the call was sent");
+    assertEquals(
+        "hello",
+        get(ContextHttpClient5.clientContext(Context.background())),
+        "the connection of the failed call must be free");
+  }
+
+  /**
    * The failed call left nothing: its context is gone from the caller's {@code HttpClientContext},
    * the pool's one connection is free, and the end of the context, which kept the callbacks,
    * interrupts nobody.
