@@ -5,7 +5,6 @@ import io.ctx4j.ContextException;
 import io.ctx4j.Registration;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.Arrays;
 import java.util.Objects;
 import java.util.Optional;
 
@@ -195,7 +194,8 @@ public final class CoreInternals {
    * Stops {@code registration} once the work it guarded has failed with {@code failure}. A {@code
    * stop()} that throws as well (a context implemented outside ctx4j) is {@linkplain
    * Throwable#addSuppressed suppressed} on {@code failure}, unless it is {@code failure} or already
-   * there, rather than thrown in its place: the caller is owed the reason the work failed.
+   * there (the same exception: identity, not {@code equals}), rather than thrown in its place: the
+   * caller is owed the reason the work failed.
    *
    * @param failure what the work failed with, to be thrown by the caller afterwards
    * @param registration the registration to stop
@@ -206,10 +206,24 @@ public final class CoreInternals {
     try {
       registration.stop();
     } catch (Throwable stopFailure) {
-      if (stopFailure != failure && !Arrays.asList(failure.getSuppressed()).contains(stopFailure)) {
+      if (stopFailure != failure && !suppresses(failure, stopFailure)) {
         failure.addSuppressed(stopFailure);
       }
     }
+  }
+
+  /**
+   * Whether {@code t} is among the suppressed exceptions of {@code failure}, compared by identity:
+   * an exception's {@code equals} is its own (value equality, or one that throws) and must neither
+   * drop a second failure nor throw in place of the one the caller is owed.
+   */
+  private static boolean suppresses(Throwable failure, Throwable t) {
+    for (Throwable s : failure.getSuppressed()) {
+      if (s == t) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /**

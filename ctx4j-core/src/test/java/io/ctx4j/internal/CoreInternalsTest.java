@@ -1,5 +1,6 @@
 package io.ctx4j.internal;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotSame;
@@ -90,6 +91,53 @@ class CoreInternalsTest {
     ContextException ended = CoreInternals.endOf(ctx);
     assertInstanceOf(CanceledException.class, ended, "the context's own error once it has ended");
     assertSame(why, ended.getCause());
+  }
+
+  /** An exception with value equality, as a Kotlin data class or a hand-written equals gives. */
+  private static final class ValueException extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+    private final boolean equalsThrows;
+
+    ValueException(String message, boolean equalsThrows) {
+      super(message);
+      this.equalsThrows = equalsThrows;
+    }
+
+    @Override
+    public boolean equals(Object o) {
+      if (equalsThrows) {
+        throw new IllegalStateException("equals refused");
+      }
+      return o instanceof ValueException && getMessage().equals(((ValueException) o).getMessage());
+    }
+
+    @Override
+    public int hashCode() {
+      return getMessage().hashCode();
+    }
+  }
+
+  /**
+   * "Already there" is the same exception, not an equal one: stopAfter must neither drop a second
+   * failure that equals one already suppressed, nor let a stop() failure's own equals() escape in
+   * place of the failure the caller is owed.
+   */
+  @Test
+  void stopAfterTellsSuppressedFailuresApartByIdentity() {
+    for (boolean equalsThrows : new boolean[] {false, true}) {
+      IllegalStateException failure = new IllegalStateException("the work failed");
+      ValueException earlier = new ValueException("stop failed", false);
+      failure.addSuppressed(earlier);
+      ValueException stopFailure = new ValueException("stop failed", equalsThrows);
+      Registration throwing =
+          () -> {
+            throw stopFailure;
+          };
+      CoreInternals.stopAfter(failure, throwing);
+      assertArrayEquals(new Throwable[] {earlier, stopFailure}, failure.getSuppressed());
+      CoreInternals.stopAfter(failure, throwing); // the same one again is already there
+      assertEquals(2, failure.getSuppressed().length);
+    }
   }
 
   @Test
