@@ -284,10 +284,18 @@ class HostileUseTest {
   @Test
   void aScopeWhoseOpenFailsNeverInterruptsTheThreadLater() {
     CancelableContext inner = Context.withCancel(Context.background());
-    Context ctx = keepsTheCallbackThenThrows(inner);
-    IllegalStateException e =
-        assertThrows(IllegalStateException.class, () -> InterruptScope.open(ctx));
-    assertEquals("onDone failed", e.getMessage());
+    assertOpenFailsAndNeverInterruptsLater(
+        inner, keepsTheCallbackThenThrows(inner), IllegalStateException.class, "onDone failed");
+  }
+
+  /**
+   * open() on {@code ctx}, which keeps its callbacks on {@code inner}, fails with a {@code type}
+   * whose message is {@code message}, and the end of {@code inner} does not interrupt the thread.
+   */
+  private static void assertOpenFailsAndNeverInterruptsLater(
+      CancelableContext inner, Context ctx, Class<? extends Throwable> type, String message) {
+    Throwable e = assertThrows(type, () -> InterruptScope.open(ctx));
+    assertEquals(message, e.getMessage());
     inner.cancel();
     assertFalse(Thread.interrupted(), "a scope that failed to open interrupted its thread");
   }
@@ -325,11 +333,8 @@ class HostileUseTest {
   void aScopeOnAContextWhoseOnDoneReturnsNullFailsToOpenSayingSo() {
     CancelableContext inner = Context.withCancel(Context.background());
     Context ctx = keepsTheCallbackThenReturnsNull(inner);
-    NullPointerException e =
-        assertThrows(NullPointerException.class, () -> InterruptScope.open(ctx));
-    assertEquals(nullRegistrationMessage(ctx), e.getMessage());
-    inner.cancel();
-    assertFalse(Thread.interrupted(), "a scope that failed to open interrupted its thread");
+    assertOpenFailsAndNeverInterruptsLater(
+        inner, ctx, NullPointerException.class, nullRegistrationMessage(ctx));
   }
 
   /** The same for cancelWhenDone, which returned the null as the caller's registration. */

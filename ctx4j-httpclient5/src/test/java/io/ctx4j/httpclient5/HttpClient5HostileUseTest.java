@@ -123,18 +123,10 @@ class HttpClient5HostileUseTest {
    */
   @Test
   void aCustomContextWhoseOnDoneReturnsNullFailsTheCallEarlySayingSo() throws Exception {
-    Context broken =
-        new ForeignContext() {
-          @Override
-          public Registration onDone(Runnable callback) {
-            return null;
-          }
-        };
+    Context broken = ForeignContext.returningNullFromOnDone();
     HttpClientContext http = ContextHttpClient5.clientContext(broken);
     NullPointerException e = assertThrows(NullPointerException.class, () -> get(http));
-    assertEquals(
-        "onDone of " + broken.getClass().getName() + " returned null instead of a Registration",
-        e.getMessage());
+    assertEquals(ForeignContext.nullRegistrationMessage(broken), e.getMessage());
     assertEquals(0, server.requests.get(), "the call was sent");
     assertEquals(
         "hello",

@@ -135,13 +135,7 @@ class OkHttpHostileUseTest {
 
   @Test
   void aCustomContextWhoseOnDoneReturnsNullFailsTheCallEarlySayingSo() throws Exception {
-    Context broken =
-        new ForeignContext() {
-          @Override
-          public Registration onDone(Runnable callback) {
-            return null;
-          }
-        };
+    Context broken = ForeignContext.returningNullFromOnDone();
     try (Loopback server = new Loopback(ex -> Loopback.reply(ex, 200, HELLO))) {
       NullPointerException e =
           assertThrows(
@@ -151,9 +145,7 @@ class OkHttpHostileUseTest {
                   r.body().string();
                 }
               });
-      assertEquals(
-          "onDone of " + broken.getClass().getName() + " returned null instead of a Registration",
-          e.getMessage());
+      assertEquals(ForeignContext.nullRegistrationMessage(broken), e.getMessage());
       assertEquals(0, server.requests.get(), "the call was sent");
     }
   }

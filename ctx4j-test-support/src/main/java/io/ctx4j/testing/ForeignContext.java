@@ -37,6 +37,32 @@ public class ForeignContext implements Context {
   }
 
   /**
+   * A foreign context that breaks {@code onDone}'s contract: it returns {@code null} instead of a
+   * {@link Registration} (and keeps nothing).
+   *
+   * @return a new context, never done, with no deadline
+   */
+  public static ForeignContext returningNullFromOnDone() {
+    return new ForeignContext() {
+      @Override
+      public Registration onDone(Runnable callback) {
+        return null;
+      }
+    };
+  }
+
+  /**
+   * The message of the {@code NullPointerException} with which ctx4j refuses a context whose {@code
+   * onDone} returned {@code null}: the core's wording, naming the context's class.
+   *
+   * @param ctx the context
+   * @return the message
+   */
+  public static String nullRegistrationMessage(Context ctx) {
+    return "onDone of " + ctx.getClass().getName() + " returned null instead of a Registration";
+  }
+
+  /**
    * Never done by default.
    *
    * @return {@code null}
