@@ -29,7 +29,10 @@ import reactor.core.publisher.Mono;
  * CurrentContext#get()} in the subscribing thread. {@code block()}, or returning the {@code Mono}
  * from a Spring MVC handler, subscribes in the request's thread, where {@code ContextServletFilter}
  * bound the request context; a pipeline subscribed on another thread should put the context in its
- * Reactor context: {@code .contextWrite(c -> c.put(Context.class, ctx))}.
+ * Reactor context: {@code .contextWrite(c -> c.put(Context.class, ctx))}. That includes a
+ * resubscription on a scheduler's thread ({@code retryWhen} with a backoff, {@code
+ * delaySubscription}): each subscription reads the context again, and the current context there
+ * is usually none.
  *
  * <p><b>When the context ends</b> (or is already done at subscription), the exchange's {@code Mono}
  * fails with a fresh copy of the context's error ({@code CanceledException} or {@code
