@@ -377,6 +377,9 @@ public final class ContextHttp {
     HttpClient built = b.build();
     HttpClient raced = NOT_FOLLOWING.putIfAbsent(client, built);
     if (raced != null) {
+      // Another first call built one too: ours is never used, and on JDK 21+ its selector thread
+      // would otherwise run until a GC collected it.
+      ClientState.shutdown(built);
       return raced;
     }
     retireClosed();

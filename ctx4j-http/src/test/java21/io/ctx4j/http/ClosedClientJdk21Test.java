@@ -17,11 +17,17 @@ import java.net.http.HttpResponse;
 import java.net.http.HttpResponse.BodyHandlers;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -251,5 +257,73 @@ class ClosedClientJdk21Test {
       }
     }
     assertTrue(cached <= 32, "copies of closed clients still cached: " + cached + " of " + clients);
+  }
+  /**
+   * Two first calls through a new client at once both find no copy and both build one; one is
+   * cached, and the other must be shut down rather than keep its selector thread until a GC. The
+   * clients, and so their cached copies, are kept: only the copies that lost a race may end. The
+   * JDK numbers its clients in sequence and ends a client's {@code toString} with "(id)", which
+   * also names its selector thread: the ids between the first client and one made after the rounds
+   * that are neither a caller's client nor its cached copy are the copies that lost.
+   */
+  @Test
+  void theCopyThatLosesTheRaceForAClientIsShutDown() throws Exception {
+    List<HttpClient> clients = new ArrayList<>();
+    ExecutorService callers = Executors.newFixedThreadPool(2);
+    try {
+      for (int round = 0; round < 20; round++) {
+        HttpClient client = following();
+        clients.add(client);
+        CyclicBarrier together = new CyclicBarrier(2);
+        List<Future<HttpResponse<String>>> calls = new ArrayList<>();
+        for (int caller = 0; caller < 2; caller++) {
+          calls.add(
+              callers.submit(
+                  () -> {
+                    together.await(10, TimeUnit.SECONDS);
+                    return ContextHttp.send(ctx, client, get("/first"), BodyHandlers.ofString());
+                  }));
+        }
+        for (Future<HttpResponse<String>> call : calls) {
+          assertEquals("hello", call.get(10, TimeUnit.SECONDS).body());
+        }
+      }
+    } finally {
+      callers.shutdown();
+    }
+    Set<Long> kept = new HashSet<>();
+    for (HttpClient client : clients) {
+      kept.add(idOf(client));
+      kept.add(idOf(ContextHttp.copyOf(client)));
+    }
+    long first = idOf(clients.get(0));
+    long next;
+    try (HttpClient after = HttpClient.newHttpClient()) {
+      next = idOf(after);
+    }
+    List<Long> lost = new ArrayList<>();
+    for (long id = first; id < next; id++) {
+      if (!kept.contains(id)) {
+        lost.add(id);
+      }
+    }
+    assertFalse(lost.isEmpty(), "no two first calls raced: the test proves nothing");
+    for (Thread t : Thread.getAllStackTraces().keySet()) {
+      String name = t.getName();
+      if (name.startsWith("HttpClient-") && name.endsWith("-SelectorManager")) {
+        long id = Long.parseLong(name.substring("HttpClient-".length(), name.length() - "-SelectorManager".length()));
+        if (lost.contains(id)) {
+          t.join(10_000);
+          assertFalse(t.isAlive(), "the copy that lost the race still runs: " + name + " (" + lost.size() + " lost)");
+        }
+      }
+    }
+    clients.forEach(HttpClient::close);
+  }
+
+  /** The JDK's number of a client: its {@code toString} ends with "(id)". */
+  private static long idOf(HttpClient client) {
+    String s = String.valueOf(client);
+    return Long.parseLong(s.substring(s.lastIndexOf('(') + 1, s.length() - 1));
   }
 }
