@@ -45,8 +45,10 @@ import org.springframework.http.client.ClientHttpResponse;
  *   <li>While the body is read: each read runs under its own {@code InterruptScope} and {@link
  *       Closer#call}: when the context ends, the reading thread is interrupted and the body stream
  *       is closed (which makes the JDK client give the connection up), and the read throws the
- *       context's error; so does every read after the context has ended. The same holds for a
- *       {@code skip}. Two kinds of stream are not closed from another thread, and with them a read
+ *       context's error; so does every read after the context has ended, and a read that fails
+ *       once the deadline has passed though the timer has not ended the context yet (a {@code
+ *       DeadlineExceededException} without a cause, the stream's failure suppressed). The same
+ *       holds for a {@code skip}. Two kinds of stream are not closed from another thread, and with them a read
  *       blocked on a silent server waits for it, and the next read fails: Apache HttpClient's,
  *       whose {@code close()} drains the body and is not thread-safe, and {@code
  *       HttpURLConnection}'s, whose {@code close()} waits for the read in progress to return, so it
@@ -353,7 +355,17 @@ public final class ContextClientHttpRequestInterceptor implements ClientHttpRequ
           ctx.throwIfDone();
         }
         return n;
+      } catch (ContextException e) {
+        throw e;
       } catch (IOException | RuntimeException e) {
+        // A read that fails once the deadline has passed, though the timer has not ended the
+        // context yet (or once the context has ended, without ctx4j's close being the cause) is
+        // most likely the end's doing too: one cause, one error, as for the exchange.
+        ContextException ended = CoreInternals.endOf(ctx);
+        if (ended != null) {
+          ended.addSuppressed(e);
+          throw ended;
+        }
         throw e;
       } catch (Exception e) {
         // A checked exception the stream threw sneakily: unchanged, as without this interceptor.
