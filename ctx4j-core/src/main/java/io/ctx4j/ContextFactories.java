@@ -175,11 +175,7 @@ final class ContextFactories {
       CancelStateMachine c = (CancelStateMachine) cancelSource;
       return inline ? c.onDoneInline(dispatch) : c.onDone(dispatch);
     }
-    Registration r = cancelSource.onDone(dispatch);
-    if (r == null) {
-      throw CoreInternals.nullRegistration(cancelSource);
-    }
-    return r;
+    return CoreInternals.register(cancelSource, dispatch);
   }
 
   // --------------------------------------------------------------------------------- helpers

@@ -63,7 +63,7 @@ public final class Futures {
     if (future instanceof CompletableFuture) {
       CompletableFuture<?> cf = (CompletableFuture<?>) future;
       Registration r =
-          registered(ctx, ctx.onDone(() -> cf.completeExceptionally(CoreInternals.errorCopy(ctx))));
+          CoreInternals.register(ctx, () -> cf.completeExceptionally(CoreInternals.errorCopy(ctx)));
       try {
         cf.whenComplete((v, e) -> r.stop());
       } catch (Throwable t) {
@@ -74,15 +74,7 @@ public final class Futures {
       }
       return r;
     }
-    return registered(ctx, ctx.onDone(() -> future.cancel(true)));
-  }
-
-  /** {@code r}, what {@code ctx.onDone} returned; a custom context's null is not handed on. */
-  private static Registration registered(Context ctx, Registration r) {
-    if (r == null) {
-      throw CoreInternals.nullRegistration(ctx);
-    }
-    return r;
+    return CoreInternals.register(ctx, () -> future.cancel(true));
   }
 
   /**

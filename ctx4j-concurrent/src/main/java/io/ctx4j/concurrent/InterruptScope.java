@@ -72,10 +72,8 @@ public final class InterruptScope implements AutoCloseable {
     // Registered last: the callback may run at once, on this thread, if ctx is already done.
     Registration r;
     try {
-      r = ctx.onDone(this::fire);
-      if (r == null) { // a custom context: say so now, not in close(), after the work
-        throw CoreInternals.nullRegistration(ctx);
-      }
+      // A custom context's null is refused now, not in close(), after the work.
+      r = CoreInternals.register(ctx, this::fire);
     } catch (Throwable t) {
       // A custom context may keep the callback and still throw (or return null). The caller gets
       // no scope to close, so close it here: a later end of ctx must not interrupt a thread that

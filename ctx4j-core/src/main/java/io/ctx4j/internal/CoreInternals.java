@@ -191,6 +191,47 @@ public final class CoreInternals {
   }
 
   /**
+   * What work under {@code ctx} that failed with {@code failure} should fail with instead: {@link
+   * #endOf}{@code (ctx)}, with {@code failure} {@linkplain Throwable#addSuppressed suppressed} on
+   * it, once the context has ended or its deadline has passed (the failure is then most likely the
+   * end's doing, and one cause gets one error, whichever side noticed first); {@code null} while
+   * the work may go on, for the caller to throw {@code failure} itself.
+   *
+   * @param ctx any context
+   * @param failure what the work failed with
+   * @return a new exception, or {@code null}
+   * @throws NullPointerException if an argument is null
+   */
+  public static ContextException endWith(Context ctx, Throwable failure) {
+    Objects.requireNonNull(failure, "failure");
+    ContextException end = endOf(ctx);
+    if (end != null) {
+      end.addSuppressed(failure);
+    }
+    return end;
+  }
+
+  /**
+   * Registers {@code callback} with {@code ctx.onDone}, refusing the {@code null} a context
+   * implemented outside ctx4j may return instead of a {@link Registration} ({@link
+   * #nullRegistration}), so that the caller fails before doing anything under the context rather
+   * than later with a bare NullPointerException.
+   *
+   * @param ctx the context
+   * @param callback what to run when it ends
+   * @return the registration, never null
+   * @throws NullPointerException if {@code onDone} returned null (naming the context's class), or
+   *     an argument is null
+   */
+  public static Registration register(Context ctx, Runnable callback) {
+    Registration r = ctx.onDone(callback);
+    if (r == null) {
+      throw nullRegistration(ctx);
+    }
+    return r;
+  }
+
+  /**
    * Stops {@code registration} once the work it guarded has failed with {@code failure}. A {@code
    * stop()} that throws as well (a context implemented outside ctx4j) is {@linkplain
    * Throwable#addSuppressed suppressed} on {@code failure}, unless it is {@code failure} or already

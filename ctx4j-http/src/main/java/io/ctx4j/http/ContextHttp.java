@@ -586,12 +586,8 @@ public final class ContextHttp {
         // likely the deadline's doing: the caller gets the deadline's error, as from an ended
         // context (which completed the result already), the client's failure suppressed on it.
         Throwable cause = unwrap(failure);
-        ContextException end = CoreInternals.endOf(ctx);
-        if (end != null && cause != end) {
-          end.addSuppressed(cause);
-          cause = end;
-        }
-        result.completeExceptionally(cause);
+        ContextException end = CoreInternals.endWith(ctx, cause);
+        result.completeExceptionally(end != null ? end : cause);
         return;
       }
       HttpResponse<T> seen =

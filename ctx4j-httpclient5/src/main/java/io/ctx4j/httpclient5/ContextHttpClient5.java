@@ -241,10 +241,8 @@ public final class ContextHttpClient5 {
     }
     ExecRuntime runtime = scope.execRuntime.fork(abort);
     abort.runtime = runtime;
-    Registration registration = ctx.onDone(abort);
-    if (registration == null) { // a custom Context: say so now, before anything is sent
-      throw CoreInternals.nullRegistration(ctx);
-    }
+    // A custom Context's null is refused now, before anything is sent.
+    Registration registration = CoreInternals.register(ctx, abort);
     if (!attributeWasSet) {
       http.setAttribute(CONTEXT_ATTRIBUTE, ctx); // for the hop handler, below redirects and retries
     }

@@ -260,10 +260,8 @@ public final class ContextOkHttp {
     RequestBody requestBody = request.body();
     boolean duplex = requestBody != null && requestBody.isDuplex();
     Call call = chain.call();
-    Registration registration = ctx.onDone(new Hook(call));
-    if (registration == null) { // a custom Context: say so now, not in OkHttp's callEnd
-      throw CoreInternals.nullRegistration(ctx);
-    }
+    // A custom Context's null is refused now, not in OkHttp's callEnd.
+    Registration registration = CoreInternals.register(ctx, new Hook(call));
     Release release = new Release(registration, duplex);
     call.addEventListener(release);
     Request.Builder sent = request.newBuilder().tag(Context.class, ctx);

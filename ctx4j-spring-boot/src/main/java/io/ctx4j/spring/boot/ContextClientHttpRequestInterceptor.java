@@ -125,9 +125,8 @@ public final class ContextClientHttpRequestInterceptor implements ClientHttpRequ
       // itself (Apache HttpClient with ctx4j-httpclient5's handlers aborts before our interrupt).
       // Past the deadline, though the timer has not ended the context yet, the failure is most
       // likely the deadline's doing too: one cause, one error.
-      ContextException ended = CoreInternals.endOf(ctx);
+      ContextException ended = CoreInternals.endWith(ctx, e);
       if (ended != null) {
-        ended.addSuppressed(e);
         throw ended;
       }
       throw e;
@@ -361,9 +360,8 @@ public final class ContextClientHttpRequestInterceptor implements ClientHttpRequ
         // A read that fails once the deadline has passed, though the timer has not ended the
         // context yet (or once the context has ended, without ctx4j's close being the cause) is
         // most likely the end's doing too: one cause, one error, as for the exchange.
-        ContextException ended = CoreInternals.endOf(ctx);
+        ContextException ended = CoreInternals.endWith(ctx, e);
         if (ended != null) {
-          ended.addSuppressed(e);
           throw ended;
         }
         throw e;

@@ -180,12 +180,8 @@ public final class ContextExchangeFilterFunction implements ExchangeFilterFuncti
     if (e instanceof ContextException || e instanceof Error) {
       return e;
     }
-    ContextException ended = CoreInternals.endOf(ctx);
-    if (ended == null) {
-      return e;
-    }
-    ended.addSuppressed(e);
-    return ended;
+    ContextException ended = CoreInternals.endWith(ctx, e);
+    return ended != null ? ended : e;
   }
 
   /**
