@@ -12,10 +12,12 @@ import java.util.concurrent.CompletableFuture;
  * Stops I/O that interruption cannot stop, by closing its resource when a context ends: the Java form
  * of Go's {@code context.AfterFunc(ctx, func() { conn.Close() })}.
  *
- * <p>A thread blocked in {@code InputStream.read} on a {@link java.net.Socket}, in a JDBC driver, or in
- * most native I/O ignores {@link Thread#interrupt()}; closing the socket, stream or channel from
- * another thread is the one portable way to make the call return (with a {@code SocketException},
- * {@code AsynchronousCloseException} or similar).
+ * <p>A platform thread blocked in {@code InputStream.read} on a {@link java.net.Socket}, in a JDBC
+ * driver, or in most native I/O ignores {@link Thread#interrupt()}; closing the socket, stream or
+ * channel from another thread is the one portable way to make the call return (with a {@code
+ * SocketException}, {@code AsynchronousCloseException} or similar). (On JDK 21 and later, a virtual
+ * thread blocked on a socket is interrupted by closing it, so there an interrupt alone stops it;
+ * closing works on every kind of thread.)
  *
  * <pre>{@code
  * try (Socket socket = new Socket(host, port)) {

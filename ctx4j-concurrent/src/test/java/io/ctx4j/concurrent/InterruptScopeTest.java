@@ -143,4 +143,71 @@ class InterruptScopeTest {
           }
         });
   }
+
+  /**
+   * What the README says of a socket read under a scope: on a virtual thread (the threads of {@link
+   * Tasks#start} on JDK 21+) the interrupt closes the socket and the read fails at once, as the
+   * JDK makes {@code java.net.Socket} interruptible there; on a platform thread the read ignores it
+   * and returns only when the peer writes (then {@link Closer} is what stops it). Runs on the
+   * threads {@link Tasks#threadFactory} makes, so the same test checks each JDK's row.
+   */
+  @Test
+  void aSocketReadIsStoppedByTheInterruptOnAVirtualThreadOnly() throws Exception {
+    try (java.net.ServerSocket listener =
+            new java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress());
+        java.net.Socket client =
+            new java.net.Socket(java.net.InetAddress.getLoopbackAddress(), listener.getLocalPort());
+        java.net.Socket peer = listener.accept()) {
+      CancelableContext ctx = Context.withCancel(Context.background());
+      java.util.concurrent.CountDownLatch opened = new java.util.concurrent.CountDownLatch(1);
+      CompletableFuture<Object> outcome = new CompletableFuture<>();
+      Thread reader =
+          Tasks.threadFactory("socket-reader")
+              .newThread(
+                  () -> {
+                    try (InterruptScope scope = InterruptScope.open(ctx)) {
+                      opened.countDown();
+                      outcome.complete(client.getInputStream().read());
+                    } catch (Throwable t) {
+                      outcome.complete(t);
+                    }
+                  });
+      reader.start();
+      assertTrue(opened.await(30, TimeUnit.SECONDS));
+      awaitBlockedInRead(reader);
+      ctx.cancel();
+      if (Tasks.virtualThreads()) {
+        Object failure = outcome.get(30, TimeUnit.SECONDS);
+        assertTrue(
+            failure instanceof java.net.SocketException,
+            () -> "a virtual thread's read was not stopped by the interrupt: " + failure);
+        assertTrue(client.isClosed(), "the interrupt did not close the socket");
+      } else {
+        // Still reading: the peer's byte is what it returns (a read that had failed or ended
+        // would have completed the outcome before this write).
+        peer.getOutputStream().write(42);
+        assertEquals(42, outcome.get(30, TimeUnit.SECONDS), "a platform thread's read");
+        assertFalse(client.isClosed(), "the interrupt closed the socket");
+      }
+      reader.join(TimeUnit.SECONDS.toMillis(30));
+    }
+  }
+
+  /** Waits (30 s at most) until {@code thread} is blocked in a socket read. */
+  private static void awaitBlockedInRead(Thread thread) {
+    long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (System.nanoTime() < until) {
+      if (thread.getState() == Thread.State.WAITING || thread.getState() == Thread.State.RUNNABLE) {
+        for (StackTraceElement e : thread.getStackTrace()) {
+          String frame = e.getClassName() + "." + e.getMethodName();
+          if (frame.contains("Socket") && frame.contains("read")) {
+            return;
+          }
+        }
+      }
+      java.util.concurrent.locks.LockSupport.parkNanos(1_000_000L); // polls the stack; nothing to wait on
+    }
+    throw new AssertionError(
+        thread + " never blocked in a socket read: " + java.util.Arrays.toString(thread.getStackTrace()));
+  }
 }
