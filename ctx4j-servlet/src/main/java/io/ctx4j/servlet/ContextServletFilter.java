@@ -57,7 +57,11 @@ import java.util.Objects;
  * context that is born done. If any value is malformed the filter answers {@code 400 Bad Request}
  * with a one-line {@code text/plain} body naming the header and quoting the value, and the handler
  * is not called: a caller that tried to set a deadline must learn that it did not work, rather than
- * have its request run without one. An optional server {@linkplain Builder#maxTimeout maximum}
+ * have its request run without one. That is on the {@link DispatcherType#REQUEST REQUEST} dispatch
+ * only: a later dispatch that reaches the filter without a context (an error page after a filter in
+ * front of this one answered {@code 503}, a forward from a servlet the filter is not mapped for)
+ * ignores a malformed header and runs without a caller deadline, since a {@code 400} there would
+ * replace the answer already decided. An optional server {@linkplain Builder#maxTimeout maximum}
  * caps every request, with or without a header; {@linkplain Builder#trustTimeoutHeaders(boolean)
  * untrusted callers} can be ignored entirely (then only the maximum applies).
  *
@@ -394,8 +398,14 @@ public final class ContextServletFilter implements Filter {
       try {
         incoming = IncomingDeadline.read((HttpServletRequest) request);
       } catch (IllegalArgumentException e) {
-        reject((HttpServletResponse) response, e.getMessage());
-        return;
+        if (type == DispatcherType.REQUEST) {
+          reject((HttpServletResponse) response, e.getMessage());
+          return;
+        }
+        // A later dispatch of a request this filter did not see first (an error page after a
+        // filter in front answered, a forward from a servlet the filter is not mapped for): the
+        // caller's answer is already decided, and a 400 would replace it (the error page's 503).
+        incoming = null;
       }
       if (incoming != null) {
         timeout = incoming.timeout();

@@ -589,6 +589,66 @@ class HostileUseTest {
     }
   }
 
+  /**
+   * A malformed timeout header is refused on the REQUEST dispatch only. Here a filter in front of
+   * ours answers 503 itself (a throttle, say) before ours runs, and the container forwards to the
+   * error page: the ERROR dispatch reaches the filter with the request's malformed header and no
+   * context. Before, the filter read the header again and answered 400 in place of the error page;
+   * now the error page runs, with a context of its own (no deadline from the malformed header),
+   * and the caller gets its 503. The same header on a REQUEST dispatch is still refused.
+   */
+  @ParameterizedTest
+  @EnumSource(Containers.class)
+  void aMalformedHeaderIsRefusedOnTheRequestDispatchOnly(Containers c) throws Exception {
+    ContextServletFilter filter = ContextServletFilter.create();
+    Filter throttle =
+        (rq, rs, chain) -> {
+          if (rq.getDispatcherType() == DispatcherType.REQUEST
+              && ((HttpServletRequest) rq).getHeader("X-Throttle") != null) {
+            ((HttpServletResponse) rs).sendError(Containers.ERROR_STATUS);
+            return;
+          }
+          filter.doFilter(rq, rs, chain);
+        };
+    AtomicReference<Context> onErrorPage = new AtomicReference<>();
+    AtomicReference<Boolean> handled = new AtomicReference<>(false);
+    TestServlet servlet =
+        new TestServlet(
+            (req, res) -> {
+              if (req.getDispatcherType() == DispatcherType.ERROR) {
+                onErrorPage.set(CurrentContext.get());
+                res.getWriter().print("error page");
+                return;
+              }
+              handled.set(true);
+              res.getWriter().print("handled");
+            });
+    java.util.EnumSet<DispatcherType> types =
+        java.util.EnumSet.of(DispatcherType.REQUEST, DispatcherType.ASYNC, DispatcherType.ERROR);
+    try (Containers.Running server = c.start(throttle, servlet, java.util.Map.of(), types)) {
+      for (String[] h :
+          new String[][] {
+            {"grpc-timeout", "5X"}, {"Ctx4j-Timeout-Ms", "-1"}, {"Connect-Timeout-Ms", "99999999999"}
+          }) {
+        onErrorPage.set(null);
+        HttpResponse<String> r = get(server.port, "/x", h[0], h[1], "X-Throttle", "on");
+        assertEquals(
+            Containers.ERROR_STATUS + " error page",
+            r.statusCode() + " " + r.body().strip(),
+            h[0] + ": " + h[1] + " on the ERROR dispatch");
+        Context ctx = onErrorPage.get();
+        assertNotNull(ctx, "the error page ran with a context");
+        assertTrue(ctx.deadline().isEmpty(), "a deadline from a malformed header: " + ctx.deadline());
+        awaitEnd(ctx);
+        assertEquals(Reason.RESPONSE_COMPLETED, reason(ctx), String.valueOf(ctx.cause()));
+        HttpResponse<String> refused = get(server.port, "/x", h[0], h[1]);
+        assertEquals(400, refused.statusCode(), h[0] + ": " + h[1] + " on the REQUEST dispatch");
+        assertTrue(refused.body().startsWith(h[0]), refused.body());
+      }
+      assertEquals(false, handled.get(), "the handler ran for a malformed header");
+    }
+  }
+
   /** Sends {@code request} on a socket and returns the whole answer (the server closes). */
   private static String raw(int port, String request) throws IOException {
     try (Socket s = new Socket("127.0.0.1", port)) {
