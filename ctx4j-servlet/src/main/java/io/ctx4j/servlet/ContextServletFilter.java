@@ -488,7 +488,7 @@ public final class ContextServletFilter implements Filter {
     return "ContextServletFilter[trustTimeoutHeaders="
         + trustHeaders
         + ", maxTimeout="
-        + (max == null ? "none" : max.duration.toMillis() + "ms")
+        + (max == null ? "none" : max.millis + "ms")
         + ", root="
         + root
         + "]";
@@ -710,19 +710,35 @@ public final class ContextServletFilter implements Filter {
     return causes;
   }
 
-  /** The server maximum and its cause, made once rather than for every request. */
-  /** The longest server maximum: its cause names it in milliseconds, which a long must hold. */
+  /** The longest server maximum, as documented on {@link Builder#maxTimeout}. */
   private static final Duration LONGEST_MAX_TIMEOUT = Duration.ofMillis(Long.MAX_VALUE);
 
+  /** The server maximum, its name and its cause, made once rather than for every request. */
   private static final class MaxTimeout {
     final Duration duration;
+    /** The maximum in milliseconds, exactly: {@code 150.5}, not {@code 150}. */
+    final String millis;
     final RequestCanceledException cause;
 
     MaxTimeout(Duration duration) {
       this.duration = duration;
+      this.millis = exactMillis(duration);
       this.cause =
           new RequestCanceledException(
-              Reason.DEADLINE_EXCEEDED, "server maximum " + duration.toMillis() + " ms", null);
+              Reason.DEADLINE_EXCEEDED, "server maximum " + millis + " ms", null);
+    }
+
+    /**
+     * {@code d} in milliseconds with as many decimals as it needs (up to six, nanoseconds): a
+     * message that names the maximum must name the one configured, and {@code toMillis()} cuts
+     * 150.5 ms to 150, and half a millisecond to 0.
+     */
+    static String exactMillis(Duration d) {
+      return java.math.BigDecimal.valueOf(d.getSeconds())
+          .scaleByPowerOfTen(3)
+          .add(java.math.BigDecimal.valueOf(d.getNano(), 6))
+          .stripTrailingZeros()
+          .toPlainString();
     }
   }
 
@@ -758,10 +774,13 @@ public final class ContextServletFilter implements Filter {
      * timeout header the smaller of the two applies, without one this does. Connect's protocol
      * allows servers to clamp this way.
      *
+     * <p>The cause of a deadline the maximum sets names it in milliseconds, exactly ({@code
+     * "deadline exceeded: server maximum 150.5 ms"}), as does the filter's {@code toString()}.
+     *
      * @param max the maximum, or null for none
      * @return this builder
      * @throws IllegalArgumentException if {@code max} is zero or negative, or longer than {@code
-     *     Long.MAX_VALUE} milliseconds (the filter keeps it, and names it in causes, in milliseconds)
+     *     Long.MAX_VALUE} milliseconds
      */
     public Builder maxTimeout(Duration max) {
       if (max != null && (max.isNegative() || max.isZero())) {

@@ -202,6 +202,44 @@ class FilterBehaviourTest {
     assertEquals("deadline exceeded: set by the caller's grpc-timeout", source(smaller));
   }
 
+  /**
+   * The server maximum is named as it was given, in milliseconds with as many decimals as it has:
+   * in the cause of a deadline it set, and in the filter's description, which its warnings quote.
+   * Before, both cut it to whole milliseconds: 150.5 ms was "150 ms", half a millisecond "0 ms".
+   * The builder's refusals quote the duration as {@code Duration} prints it, which is exact too.
+   */
+  @Test
+  void theServerMaximumIsNamedExactly() throws Exception {
+    Probe fractional = deadlineOf(
+        ContextServletFilter.builder().maxTimeout(Duration.ofNanos(150_500_000)).build(), Map.of(),
+        "Ctx4j-Timeout-Ms", "60000");
+    assertEquals("deadline exceeded: server maximum 150.5 ms", source(fractional));
+    Probe subMillisecond = deadlineOf(
+        ContextServletFilter.builder().maxTimeout(Duration.ofNanos(500_000)).build(), Map.of());
+    assertEquals("deadline exceeded: server maximum 0.5 ms", source(subMillisecond));
+    Object[][] described = {
+      {Duration.ofNanos(150_500_000), "150.5ms"},
+      {Duration.ofNanos(500_000), "0.5ms"},
+      {Duration.ofNanos(1), "0.000001ms"},
+      {Duration.ofSeconds(1, 1), "1000.000001ms"},
+      {Duration.ofMillis(200), "200ms"},
+      {Duration.ofSeconds(30), "30000ms"},
+      {Duration.ofMillis(Long.MAX_VALUE), "9223372036854775807ms"},
+      {Duration.ofMillis(Long.MAX_VALUE).minusNanos(1), "9223372036854775806.999999ms"},
+    };
+    for (Object[] c : described) {
+      ContextServletFilter filter = ContextServletFilter.builder().maxTimeout((Duration) c[0]).build();
+      try {
+        assertTrue(filter.toString().contains("maxTimeout=" + c[1] + ","), c[0] + ": " + filter);
+      } finally {
+        filter.destroy();
+      }
+    }
+    IllegalArgumentException negative = assertThrows(IllegalArgumentException.class,
+        () -> ContextServletFilter.builder().maxTimeout(Duration.ofNanos(-500_000)));
+    assertEquals("maxTimeout must be positive, got PT-0.0005S", negative.getMessage());
+  }
+
   @Test
   void untrustedCallersHeadersAreIgnoredEvenMalformedOnes() throws Exception {
     ContextServletFilter untrusted = ContextServletFilter.builder().trustTimeoutHeaders(false).build();
