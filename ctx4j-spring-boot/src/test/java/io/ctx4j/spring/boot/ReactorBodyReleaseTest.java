@@ -1,0 +1,174 @@
+package io.ctx4j.spring.boot;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.ctx4j.CancelableContext;
+import io.ctx4j.CanceledException;
+import io.ctx4j.Context;
+import io.ctx4j.concurrent.CurrentContext;
+import io.netty.buffer.AbstractByteBufAllocator;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.UnpooledDirectByteBuf;
+import io.netty.buffer.UnpooledHeapByteBuf;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelOption;
+import java.util.Queue;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.springframework.http.client.ClientHttpResponse;
+import org.springframework.http.client.ReactorClientHttpRequestFactory;
+import org.springframework.web.client.RestClient;
+import reactor.netty.http.client.HttpClient;
+import reactor.netty.resources.ConnectionProvider;
+import reactor.netty.resources.LoopResources;
+
+/**
+ * The interceptor's give-up path on Spring's Reactor Netty body stream must release every Netty
+ * buffer of the response. Spring's stream subscribes to the connection on the connection's event
+ * loop, some time after {@code getBody()}; giving up gets the body and closes it at once, so the
+ * subscription usually comes after the close, and Spring's stream (7.0.8) then queues the buffers
+ * that arrive and never releases them (Netty's "LEAK: ByteBuf.release() was not called").
+ *
+ * <p>Each case holds the connection's event loop (its own, one thread) while the context ends, so
+ * that the subscription is made only once the call has given the body up: the order above, every
+ * time. The server ({@code /late} of the Tomcat chain's service C) sends the response's head at
+ * once and its body when the test releases it, after the subscription. A client allocator counts
+ * the buffers: once a second call has gone through the client (one connection in its pool) and a
+ * task has run on the event loop after it, every buffer must have been released.
+ */
+@Timeout(120)
+class ReactorBodyReleaseTest {
+  /**
+   * Records every buffer it allocates; unpooled, so a released buffer is never handed out again
+   * and stays at refCnt 0.
+   */
+  private static final class CountingAllocator extends AbstractByteBufAllocator {
+    final Queue<ByteBuf> allocated = new ConcurrentLinkedQueue<>();
+
+    @Override
+    protected ByteBuf newHeapBuffer(int initialCapacity, int maxCapacity) {
+      return record(new UnpooledHeapByteBuf(this, initialCapacity, maxCapacity));
+    }
+
+    @Override
+    protected ByteBuf newDirectBuffer(int initialCapacity, int maxCapacity) {
+      return record(new UnpooledDirectByteBuf(this, initialCapacity, maxCapacity));
+    }
+
+    @Override
+    public boolean isDirectBufferPooled() {
+      return false;
+    }
+
+    private ByteBuf record(ByteBuf b) {
+      allocated.add(b);
+      return b;
+    }
+
+    long unreleased() {
+      return allocated.stream().filter(b -> b.refCnt() > 0).count();
+    }
+  }
+
+  private final CountingAllocator allocator = new CountingAllocator();
+  private final LoopResources loop = LoopResources.create("ctx4j-release-test", 1, true);
+  private final ConnectionProvider pool = ConnectionProvider.create("ctx4j-release-test", 1);
+  /** The channel of the last request. */
+  private final AtomicReference<Channel> channel = new AtomicReference<>();
+  /** Lets the event loop go on once the call has given the body up. */
+  private final CountDownLatch resume = new CountDownLatch(1);
+
+  @AfterEach
+  void dispose() {
+    resume.countDown();
+    pool.dispose();
+    loop.dispose();
+  }
+
+  /** A RestClient of the client service (ctx4j's interceptor on it), on the counted factory. */
+  private RestClient restClient() throws Exception {
+    HttpClient http =
+        HttpClient.create(pool)
+            .runOn(loop)
+            .option(ChannelOption.ALLOCATOR, allocator)
+            .doOnRequest((request, connection) -> channel.set(connection.channel()));
+    return Chains.get().tomcat.a().getBean(RestClient.Builder.class)
+        .baseUrl(Chains.get().tomcat.url("C"))
+        .requestFactory(new ReactorClientHttpRequestFactory(http))
+        .build();
+  }
+
+  /**
+   * Queues a task that holds the event loop until {@link #resume}: the subscription that
+   * {@code getBody()} queues after it runs only once the call has given the body up.
+   */
+  private void holdTheEventLoop() {
+    channel.get().eventLoop().execute(() -> {
+      try {
+        resume.await(60, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    });
+  }
+
+  /** Lets the server send the body, then checks that every buffer was released. */
+  private void assertEveryBufferReleased(RestClient rest, Hops.Hop server) throws Exception {
+    resume.countDown();
+    server.release.countDown();
+    // One connection in the pool: this call goes out once the given-up exchange has let its
+    // connection go (its body complete, or the connection closed).
+    assertEquals("none", rest.get().uri("/echo").retrieve().body(String.class));
+    channel.get().eventLoop().submit(() -> {}).get(30, TimeUnit.SECONDS);
+    assertEquals(
+        0,
+        allocator.unreleased(),
+        "buffers the client allocated and never released (of " + allocator.allocated.size() + ")");
+  }
+
+  @Test
+  void theBodyIsReleasedWhenTheContextEndsAsTheResponseArrives() throws Exception {
+    CancelableContext ctx = Context.withCancel(Context.background());
+    RestClient rest =
+        restClient().mutate()
+            .requestInterceptor((request, body, execution) -> {
+              ClientHttpResponse response = execution.execute(request, body);
+              holdTheEventLoop();
+              ctx.cancel();
+              return response;
+            })
+            .build();
+    String id = UUID.randomUUID().toString();
+    Hops.Hop server = Chains.get().tomcat.hops.get(id);
+    assertThrows(
+        CanceledException.class,
+        () -> CurrentContext.call(ctx, () -> rest.get().uri("/late?id=" + id).retrieve().body(String.class)));
+    assertTrue(server.entered.await(30, TimeUnit.SECONDS), "the request never reached the server");
+    assertEveryBufferReleased(rest, server);
+  }
+
+  @Test
+  void theBodyIsReleasedWhenTheResponseIsClosedAfterTheContextEnded() throws Exception {
+    CancelableContext ctx = Context.withCancel(Context.background());
+    RestClient rest = restClient();
+    String id = UUID.randomUUID().toString();
+    Hops.Hop server = Chains.get().tomcat.hops.get(id);
+    // The body is never asked for: RestClient's close of the response gives it up.
+    int status =
+        CurrentContext.call(ctx, () -> rest.get().uri("/late?id=" + id).exchange((request, response) -> {
+          holdTheEventLoop();
+          ctx.cancel();
+          return response.getStatusCode().value();
+        }));
+    assertEquals(200, status);
+    assertEveryBufferReleased(rest, server);
+  }
+}
