@@ -11,6 +11,7 @@ import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.util.concurrent.Callable;
+import java.util.concurrent.Flow;
 import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpRequest;
 import org.springframework.http.HttpStatusCode;
@@ -275,11 +276,18 @@ public final class ContextClientHttpRequestInterceptor implements ClientHttpRequ
    * Closes the body stream {@code raw} (if not null), then the response, whose drain then ends at
    * once. That drain may also fail on the closed stream (Spring's Reactor response throws an {@code
    * IllegalStateException} for a stream closed before its first read), which only says that the
-   * body is gone, as wanted.
+   * body is gone, as wanted. Spring's Reactor Netty stream needs more, around the close: see
+   * {@link #cancelALateSubscription} and {@link #releaseWhatArrivesLater}.
    */
   private static void giveUp(ClientHttpResponse response, InputStream raw) {
+    boolean reactor = raw != null && raw.getClass().getName().equals(REACTOR_BODY);
+    if (reactor) {
+      cancelALateSubscription(raw);
+    }
     closeQuietly(raw);
-    releaseWhatArrivesLater(raw);
+    if (reactor) {
+      releaseWhatArrivesLater(raw);
+    }
     try {
       response.close();
     } catch (RuntimeException e) {
@@ -290,27 +298,60 @@ public final class ContextClientHttpRequestInterceptor implements ClientHttpRequ
   /** The type of Spring's body stream on the Reactor Netty client (Spring Framework 7.0). */
   private static final String REACTOR_BODY = "org.springframework.http.client.SubscriberInputStream";
 
-  /**
-   * Makes Spring's Reactor Netty body stream, just closed, release the buffers that reach it later.
-   * It subscribes to the connection on the connection's event loop, some time after {@code
-   * getBody()}; closed before that subscription came (the usual order when the body is given up
-   * as soon as it is got), it neither cancels the subscription nor releases the buffers that then
-   * arrive: they stay queued in it, and Netty reports "LEAK: ByteBuf.release() was not called"
-   * (Spring Framework 7.0.8). A single-byte {@code read()} of the closed stream returns -1 at
-   * once, without waiting and without the subscription, and leaves the stream releasing each
-   * buffer as it arrives. The response's own drain cannot do it: it reads into an array, and that
-   * read fails for want of the subscription before it releases anything. The subscription is
-   * still not cancelled, so the connection stays until the body ends or the factory's response
-   * timeout closes it. Not done for other streams: a read of a stream whose close did not take
-   * could block.
+  /** Accepts any demand and cancel, and does nothing: see {@link #cancelALateSubscription}. */
+  private static final Flow.Subscription NO_SUBSCRIPTION =
+      new Flow.Subscription() {
+        @Override
+        public void request(long n) {}
+
+        @Override
+        public void cancel() {}
+      };
+
+  /*
+   * Spring's Reactor Netty body stream (Spring Framework 7.0.8) subscribes to the connection on the
+   * connection's event loop, some time after getBody(). Giving a body up gets it and closes it at
+   * once, so that subscription usually comes after the close, and the stream, closed before it was
+   * subscribed, neither cancels it nor releases the buffers that then arrive: they stay queued in
+   * it (Netty's "LEAK: ByteBuf.release() was not called"), and the connection stays open until the
+   * body ends or a response timeout closes it (none, unless the HttpClient has one). The
+   * response's own drain cannot help: its read into an array fails for want of the subscription
+   * before it releases anything. The two methods below, around the close, fix both; only on
+   * Spring's stream, whose code they rely on.
    */
-  private static void releaseWhatArrivesLater(InputStream raw) {
-    if (raw != null && raw.getClass().getName().equals(REACTOR_BODY)) {
+
+  /**
+   * Before the close, hands Spring's stream a subscription that does nothing. Not yet subscribed,
+   * it takes it as its own (and the close cancels it, at no cost), so the connection's
+   * subscription, when it comes, is a second one, which it cancels, as every Reactive Streams
+   * subscriber must: Reactor Netty then closes the connection and releases what it holds. Already
+   * subscribed, it cancels this one and keeps its own, which the close cancels. Should the
+   * connection's subscription come at that very moment (onSubscribe is not made for two threads
+   * at once), one of the two may be lost; then the close or the read below still releases the
+   * buffers, and the connection stays as without this.
+   */
+  private static void cancelALateSubscription(InputStream raw) {
+    if (raw instanceof Flow.Subscriber<?> subscriber) {
       try {
-        raw.read();
-      } catch (IOException | RuntimeException e) {
+        subscriber.onSubscribe(NO_SUBSCRIPTION);
+      } catch (RuntimeException e) {
         // giving up anyway
       }
+    }
+  }
+
+  /**
+   * After the close, reads Spring's stream once with a single-byte {@code read()}: closed, it
+   * returns -1 at once, without waiting and without needing a subscription, and leaves the stream
+   * releasing each buffer as it arrives (a stream closed earlier, for example by a read stopped
+   * when the context ended, may not have cleaned up). Not done for other streams: a read of a
+   * stream whose close did not take could block.
+   */
+  private static void releaseWhatArrivesLater(InputStream raw) {
+    try {
+      raw.read();
+    } catch (IOException | RuntimeException e) {
+      // giving up anyway
     }
   }
 

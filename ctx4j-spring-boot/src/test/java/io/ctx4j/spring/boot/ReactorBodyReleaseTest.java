@@ -8,6 +8,8 @@ import io.ctx4j.CancelableContext;
 import io.ctx4j.CanceledException;
 import io.ctx4j.Context;
 import io.ctx4j.concurrent.CurrentContext;
+import io.ctx4j.servlet.RequestCanceledException;
+import io.ctx4j.servlet.RequestCanceledException.Reason;
 import io.netty.buffer.AbstractByteBufAllocator;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.UnpooledDirectByteBuf;
@@ -23,6 +25,8 @@ import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.springframework.http.client.ClientHttpResponse;
 import org.springframework.http.client.ReactorClientHttpRequestFactory;
 import org.springframework.web.client.RestClient;
@@ -32,15 +36,17 @@ import reactor.netty.resources.LoopResources;
 
 /**
  * The interceptor's give-up path on Spring's Reactor Netty body stream must release every Netty
- * buffer of the response. Spring's stream subscribes to the connection on the connection's event
- * loop, some time after {@code getBody()}; giving up gets the body and closes it at once, so the
- * subscription usually comes after the close, and Spring's stream (7.0.8) then queues the buffers
- * that arrive and never releases them (Netty's "LEAK: ByteBuf.release() was not called").
+ * buffer of the response, and close the connection of a body still coming. Spring's stream
+ * subscribes to the connection on the connection's event loop, some time after {@code getBody()};
+ * giving up gets the body and closes it at once, so the subscription usually comes after the
+ * close, and Spring's stream (7.0.8) then neither cancels it nor releases the buffers that arrive
+ * (Netty's "LEAK: ByteBuf.release() was not called").
  *
  * <p>Each case holds the connection's event loop (its own, one thread) while the context ends, so
  * that the subscription is made only once the call has given the body up: the order above, every
  * time. The server ({@code /late} of the Tomcat chain's service C) sends the response's head at
- * once and its body when the test releases it, after the subscription. A client allocator counts
+ * once and its body when the test releases it, after the subscription ({@code /stream} writes a
+ * chunk every 10 ms for 20 s, unless the client leaves). A client allocator counts
  * the buffers: once a second call has gone through the client (one connection in its pool) and a
  * task has run on the event loop after it, every buffer must have been released.
  */
@@ -134,41 +140,76 @@ class ReactorBodyReleaseTest {
         "buffers the client allocated and never released (of " + allocator.allocated.size() + ")");
   }
 
+  /** The two ways the interceptor gives a body up. */
+  enum GiveUp {
+    /** The context ends as the response arrives (the next interceptor ends it): the call fails. */
+    AS_THE_RESPONSE_ARRIVES,
+    /** The context ends before RestClient closes a response whose body was never asked for. */
+    AT_THE_CLOSE
+  }
+
+  /**
+   * Calls {@code uri} under a context that ends the way {@code how} says, with the event loop held
+   * from just before the end until {@link #resume}.
+   */
+  private void giveUpTheBody(GiveUp how, String uri) throws Exception {
+    CancelableContext ctx = Context.withCancel(Context.background());
+    if (how == GiveUp.AS_THE_RESPONSE_ARRIVES) {
+      RestClient rest =
+          restClient().mutate()
+              .requestInterceptor((request, body, execution) -> {
+                ClientHttpResponse response = execution.execute(request, body);
+                holdTheEventLoop();
+                ctx.cancel();
+                return response;
+              })
+              .build();
+      assertThrows(
+          CanceledException.class,
+          () -> CurrentContext.call(ctx, () -> rest.get().uri(uri).retrieve().body(String.class)));
+    } else {
+      // The body is never asked for: RestClient's close of the response gives it up.
+      int status =
+          CurrentContext.call(ctx, () -> restClient().get().uri(uri).exchange((request, response) -> {
+            holdTheEventLoop();
+            ctx.cancel();
+            return response.getStatusCode().value();
+          }));
+      assertEquals(200, status);
+    }
+  }
+
   @Test
   void theBodyIsReleasedWhenTheContextEndsAsTheResponseArrives() throws Exception {
-    CancelableContext ctx = Context.withCancel(Context.background());
-    RestClient rest =
-        restClient().mutate()
-            .requestInterceptor((request, body, execution) -> {
-              ClientHttpResponse response = execution.execute(request, body);
-              holdTheEventLoop();
-              ctx.cancel();
-              return response;
-            })
-            .build();
     String id = UUID.randomUUID().toString();
     Hops.Hop server = Chains.get().tomcat.hops.get(id);
-    assertThrows(
-        CanceledException.class,
-        () -> CurrentContext.call(ctx, () -> rest.get().uri("/late?id=" + id).retrieve().body(String.class)));
+    giveUpTheBody(GiveUp.AS_THE_RESPONSE_ARRIVES, "/late?id=" + id);
     assertTrue(server.entered.await(30, TimeUnit.SECONDS), "the request never reached the server");
-    assertEveryBufferReleased(rest, server);
+    assertEveryBufferReleased(restClient(), server);
   }
 
   @Test
   void theBodyIsReleasedWhenTheResponseIsClosedAfterTheContextEnded() throws Exception {
-    CancelableContext ctx = Context.withCancel(Context.background());
-    RestClient rest = restClient();
     String id = UUID.randomUUID().toString();
     Hops.Hop server = Chains.get().tomcat.hops.get(id);
-    // The body is never asked for: RestClient's close of the response gives it up.
-    int status =
-        CurrentContext.call(ctx, () -> rest.get().uri("/late?id=" + id).exchange((request, response) -> {
-          holdTheEventLoop();
-          ctx.cancel();
-          return response.getStatusCode().value();
-        }));
-    assertEquals(200, status);
-    assertEveryBufferReleased(rest, server);
+    giveUpTheBody(GiveUp.AT_THE_CLOSE, "/late?id=" + id);
+    assertEveryBufferReleased(restClient(), server);
+  }
+
+  /**
+   * A body still coming (/stream writes for 20 s) when it is given up: the subscription that
+   * reaches Spring's stream after the close must be cancelled, which closes the connection, not
+   * left until the body ends or a response timeout closes it (this client has none).
+   */
+  @ParameterizedTest
+  @EnumSource(GiveUp.class)
+  void theConnectionIsClosedWhenAStreamingBodyIsGivenUp(GiveUp how) throws Exception {
+    String id = UUID.randomUUID().toString();
+    Hops.Hop server = Chains.get().tomcat.hops.get(id);
+    giveUpTheBody(how, "/stream?id=" + id);
+    resume.countDown();
+    assertTrue(server.ended.await(10, TimeUnit.SECONDS), "the server kept streaming: the connection was not closed");
+    assertEquals(Reason.CLIENT_DISCONNECTED, ((RequestCanceledException) server.cause).reason(), String.valueOf(server.cause));
+    assertEveryBufferReleased(restClient(), server);
   }
 }
