@@ -138,7 +138,9 @@ public final class ContextHttp {
    * @throws InterruptedException if the calling thread is interrupted while waiting, and then the
    *     exchange is aborted; or already was at the call, and then nothing is sent (as {@code
    *     HttpClient.send})
-   * @throws NullPointerException if an argument is null
+   * @throws NullPointerException if an argument is null, or if {@code ctx} is a custom context
+   *     whose {@code onDone} returns null instead of a {@code Registration} (the message names its
+   *     class): nothing is sent then, and nothing stays registered
    */
   public static <T> HttpResponse<T> send(
       Context ctx, HttpClient client, HttpRequest request, HttpResponse.BodyHandler<T> handler)
@@ -225,7 +227,9 @@ public final class ContextHttp {
    * @param <T> the body type
    * @return a new future; it is already failed if {@code ctx} is done or its deadline has passed,
    *     and then nothing is sent
-   * @throws NullPointerException if an argument is null
+   * @throws NullPointerException if an argument is null, or if {@code ctx} is a custom context
+   *     whose {@code onDone} returns null instead of a {@code Registration} (the message names its
+   *     class): nothing is sent then, and nothing stays registered
    * @throws IllegalArgumentException as {@link HttpClient#sendAsync} throws it for a request it
    *     cannot send (an unsupported URI scheme, say)
    */
@@ -239,8 +243,8 @@ public final class ContextHttp {
     if (end != null) {
       return CompletableFuture.failedFuture(end);
     }
-    Call<T> call = new Call<>(ctx, client, handler);
-    call.start(request);
+    Call<T> call = new Call<>(ctx, handler);
+    call.start(client, request);
     return call.result;
   }
 
@@ -458,9 +462,11 @@ public final class ContextHttp {
    */
   private static final class Call<T> {
     final Context ctx;
-    final HttpClient callerClient;
-    final HttpClient client; // sends each hop: callerClient or its copy
-    final HttpClient.Redirect follow; // what ctx4j follows itself: NEVER if the client does it
+    // Set by start() once the registration is taken, before the first hop is handed to the client
+    // (which publishes them to its threads) and before the result's own callback is attached.
+    volatile HttpClient callerClient;
+    volatile HttpClient client; // sends each hop: callerClient or its copy
+    volatile HttpClient.Redirect follow; // what ctx4j follows itself: NEVER if the client does it
     final HttpResponse.BodyHandler<T> handler;
     final CompletableFuture<HttpResponse<T>> result = new CompletableFuture<>();
     private volatile Registration registration;
@@ -468,17 +474,24 @@ public final class ContextHttp {
     /** Set just before ctx4j completes the result with the response; otherwise the caller did. */
     private volatile boolean delivered;
 
-    Call(Context ctx, HttpClient callerClient, HttpResponse.BodyHandler<T> handler) {
+    Call(Context ctx, HttpResponse.BodyHandler<T> handler) {
       this.ctx = ctx;
-      this.callerClient = callerClient;
-      this.client = hopClient(ctx, callerClient);
-      this.follow =
-          client == callerClient ? HttpClient.Redirect.NEVER : callerClient.followRedirects();
       this.handler = handler;
     }
 
-    void start(HttpRequest request) {
-      registration = ctx.onDone(this::contextEnded);
+    void start(HttpClient callerClient, HttpRequest request) {
+      // First: a custom Context whose onDone returns null (it could never abort the call, nor be
+      // given its registration back) is refused before anything is done for the call, the copy
+      // of a client that follows redirects included.
+      registration = CoreInternals.register(ctx, this::contextEnded);
+      this.callerClient = callerClient;
+      try {
+        client = hopClient(ctx, callerClient);
+      } catch (Throwable e) { // even a checked one, thrown undeclared by a caller's client
+        release();
+        throw e;
+      }
+      follow = client == callerClient ? HttpClient.Redirect.NEVER : callerClient.followRedirects();
       result.whenComplete(
           (response, failure) -> {
             Throwable why = failure != null ? failure : delivered ? null : completedByCaller();

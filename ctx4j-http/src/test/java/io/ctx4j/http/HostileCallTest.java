@@ -12,8 +12,10 @@ import io.ctx4j.CancelableContext;
 import io.ctx4j.Context;
 import io.ctx4j.ContextException;
 import io.ctx4j.DeadlineExceededException;
+import io.ctx4j.Registration;
 import io.ctx4j.internal.CoreInternals;
 import io.ctx4j.testing.DroppingPeer;
+import io.ctx4j.testing.ForeignContext;
 import io.ctx4j.testing.LaggingClock;
 import io.ctx4j.testing.Quietly;
 import java.io.IOException;
@@ -27,6 +29,7 @@ import java.net.http.HttpResponse;
 import java.net.http.HttpResponse.BodyHandlers;
 import java.nio.ByteBuffer;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 import java.util.Queue;
 import java.util.concurrent.CancellationException;
@@ -396,5 +399,64 @@ class HostileCallTest {
         assertEquals(0, CoreInternals.registrationCount(ctx), "abort hook left on the context");
       }
     }
+  }
+
+  // ---------------------------------------------------------------------- contexts that misbehave
+
+  /**
+   * A custom context whose {@code onDone} returns null instead of a {@link Registration} (breaking
+   * its contract) could never abort the call nor be given its registration back: the call is
+   * refused at once, with the core's message naming the context's class, before anything is sent.
+   */
+  @Test
+  void aCustomContextWhoseOnDoneReturnsNullIsRefusedBeforeAnythingIsSent() throws Exception {
+    AtomicInteger requests = new AtomicInteger();
+    Context broken = ForeignContext.returningNullFromOnDone();
+    try (LoopbackServer s =
+        new LoopbackServer(
+            ex -> {
+              requests.incrementAndGet();
+              ContextHttpTest.respond(ex, 200, "ok");
+            })) {
+      NullPointerException e =
+          assertThrows(
+              NullPointerException.class,
+              () -> ContextHttp.send(broken, CLIENT, get(s.uri()), BodyHandlers.ofString()));
+      assertEquals(ForeignContext.nullRegistrationMessage(broken), e.getMessage());
+      NullPointerException async =
+          assertThrows(
+              NullPointerException.class,
+              () -> ContextHttp.sendAsync(broken, CLIENT, get(s.uri()), BodyHandlers.ofString()));
+      assertEquals(ForeignContext.nullRegistrationMessage(broken), async.getMessage());
+      // A call sent after the refused ones: had they gone out, the server would count them first.
+      assertEquals("ok", ContextHttp.send(Context.background(), CLIENT, get(s.uri()), BodyHandlers.ofString()).body());
+      assertEquals(1, requests.get(), "a refused call was sent");
+    }
+  }
+
+  /**
+   * Guard: a call refused for its context's null registration leaves nothing behind, not even the
+   * copy of a client that follows redirects that ctx4j makes for a context with a deadline (on JDK
+   * 21+ a copy runs a selector thread).
+   */
+  @Test
+  void aCallRefusedForItsContextsNullRegistrationLeavesNoCopyOfTheClient() {
+    HttpClient following =
+        HttpClient.newBuilder().followRedirects(HttpClient.Redirect.NORMAL).build();
+    Context broken =
+        new ForeignContext(Instant.now().plus(Duration.ofMinutes(5))) {
+          @Override
+          public Registration onDone(Runnable callback) {
+            return null;
+          }
+        };
+    NullPointerException e =
+        assertThrows(
+            NullPointerException.class,
+            () ->
+                ContextHttp.sendAsync(
+                    broken, following, get(URI.create("http://127.0.0.1:9/")), BodyHandlers.discarding()));
+    assertEquals(ForeignContext.nullRegistrationMessage(broken), e.getMessage());
+    assertNull(ContextHttp.copyOf(following), "a copy of the client was made for a refused call");
   }
 }
