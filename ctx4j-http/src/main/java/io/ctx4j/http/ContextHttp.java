@@ -161,6 +161,12 @@ public final class ContextHttp {
       // or that refused the call because its deadline had passed.
       ContextException end = CoreInternals.endOf(ctx);
       if (end != null) {
+        // The future's error carries the client's own failure, suppressed on it, when the exchange
+        // failed once the deadline had passed: the caller is owed it on this copy too.
+        Throwable failed = call.handle((response, failure) -> failure).join();
+        for (Throwable s : failed.getSuppressed()) {
+          end.addSuppressed(s);
+        }
         throw end;
       }
       throw e;

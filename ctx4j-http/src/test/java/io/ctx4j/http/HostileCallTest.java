@@ -394,6 +394,12 @@ class HostileCallTest {
                 : assertThrows(
                     Exception.class, () -> ContextHttp.send(ctx, CLIENT, request, BodyHandlers.ofString()));
         assertDeadlinePassed(failure);
+        Throwable[] suppressed = failure.getSuppressed();
+        assertEquals(
+            1,
+            suppressed.length,
+            () -> (async ? "sendAsync" : "send") + ": the client's own failure is not on it: " + List.of(suppressed));
+        assertInstanceOf(IOException.class, suppressed[0]);
         peer.done();
         assertNull(ctx.err(), "the clock fired the timer");
         assertEquals(0, CoreInternals.registrationCount(ctx), "abort hook left on the context");
