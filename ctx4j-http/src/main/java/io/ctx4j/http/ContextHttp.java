@@ -304,7 +304,7 @@ public final class ContextHttp {
     }
     InterruptedIOException e = new InterruptedIOException(err.getMessage());
     e.initCause(err);
-    if (failure != null && failure != err) {
+    if (failure != null) {
       e.addSuppressed(failure);
     }
     return e;

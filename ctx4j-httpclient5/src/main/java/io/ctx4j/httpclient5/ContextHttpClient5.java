@@ -269,8 +269,9 @@ public final class ContextHttpClient5 {
       // that of a response a foreign context's stop() failure keeps from the caller.
       runtime.discardEndpoint();
       CoreInternals.stopAfter(e, registration);
-      // Also past the deadline before the timer has ended the context: one cause, one error.
-      if (!(e instanceof Error) && CoreInternals.endOf(ctx) != null) {
+      // Also past the deadline before the timer has ended the context: one cause, one error; an
+      // end the hop handler made already goes on as is.
+      if (!(e instanceof Error) && !ClientFailures.isEnd(e) && CoreInternals.endOf(ctx) != null) {
         throw ContextHttp.ioErrorOf(ctx, e);
       }
       throw e;

@@ -17,6 +17,7 @@ import io.ctx4j.internal.CoreInternals;
 import io.ctx4j.testing.DroppingPeer;
 import io.ctx4j.testing.ForeignContext;
 import io.ctx4j.testing.InFlight;
+import io.ctx4j.testing.IoEnds;
 import io.ctx4j.testing.LaggingClock;
 import java.io.IOException;
 import java.io.InterruptedIOException;
@@ -259,6 +260,7 @@ class HttpClient5HostileUseTest {
     DeadlineExceededException err =
         assertInstanceOf(DeadlineExceededException.class, e.getCause(), () -> "failed otherwise: " + e);
     assertNull(err.getCause());
+    IoEnds.assertMadeOnce(e); // not mapped again by the call handler, the hop's suppressed
   }
 
   /**

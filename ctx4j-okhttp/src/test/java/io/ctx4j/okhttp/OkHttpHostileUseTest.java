@@ -14,6 +14,7 @@ import io.ctx4j.Registration;
 import io.ctx4j.internal.CoreInternals;
 import io.ctx4j.testing.ForeignContext;
 import io.ctx4j.testing.DroppingPeer;
+import io.ctx4j.testing.IoEnds;
 import io.ctx4j.testing.LaggingClock;
 import java.io.IOException;
 import java.io.InterruptedIOException;
@@ -60,6 +61,7 @@ class OkHttpHostileUseTest {
     assertInstanceOf(InterruptedIOException.class, e);
     DeadlineExceededException err = assertInstanceOf(DeadlineExceededException.class, e.getCause(), () -> "failed otherwise: " + e);
     assertNull(err.getCause());
+    IoEnds.assertMadeOnce(e); // not mapped again by the application interceptor
   }
 
   @Test

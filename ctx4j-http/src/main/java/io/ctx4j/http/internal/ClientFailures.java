@@ -1,9 +1,11 @@
 package io.ctx4j.http.internal;
 
 import io.ctx4j.Context;
+import io.ctx4j.ContextException;
 import io.ctx4j.http.ContextHttp;
 import io.ctx4j.internal.CoreInternals;
 import java.io.IOException;
+import java.io.InterruptedIOException;
 
 /**
  * What the HTTP client integrations that report failures as {@code IOException} (ctx4j-okhttp,
@@ -44,6 +46,23 @@ public final class ClientFailures {
    * @return the exception to throw
    */
   public static IOException failed(Context ctx, IOException failure) {
+    if (isEnd(failure)) {
+      return failure; // mapped already, below (a hop's check, a retry refused): made once
+    }
     return CoreInternals.endOf(ctx) != null ? ContextHttp.ioErrorOf(ctx, failure) : failure;
+  }
+
+  /**
+   * Whether {@code failure} is a context's end as these integrations report it (what {@link
+   * ContextHttp#ioErrorOf} makes: an {@code InterruptedIOException} whose cause is a {@code
+   * ContextException}), made by a layer below (the check of a redirect hop or retry, a mapped
+   * failure of one). Such a failure goes on as is: mapped again it would be made twice, the first
+   * suppressed on the second, which says the same thing.
+   *
+   * @param failure what a call failed with
+   * @return whether it is already the context's end
+   */
+  public static boolean isEnd(Throwable failure) {
+    return failure instanceof InterruptedIOException && failure.getCause() instanceof ContextException;
   }
 }
