@@ -3,6 +3,7 @@ package io.ctx4j.http;
 import io.ctx4j.Context;
 import io.ctx4j.ContextException;
 import io.ctx4j.Registration;
+import io.ctx4j.http.internal.ClientFailures;
 import io.ctx4j.internal.CoreInternals;
 import java.io.IOException;
 import java.io.InterruptedIOException;
@@ -302,12 +303,7 @@ public final class ContextHttp {
     if (err == null) {
       throw new IllegalStateException("context has not ended and its deadline has not passed: " + ctx);
     }
-    InterruptedIOException e = new InterruptedIOException(err.getMessage());
-    e.initCause(err);
-    if (failure != null) {
-      e.addSuppressed(failure);
-    }
-    return e;
+    return ClientFailures.ioError(err, failure);
   }
 
   /** Returns a fresh copy of a done context's error with its cause, as {@code throwIfDone} makes. */

@@ -12,6 +12,7 @@ import java.io.Closeable;
 import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.InterruptedIOException;
 import java.io.OutputStream;
 import java.lang.ref.Cleaner;
 import java.time.Duration;
@@ -271,8 +272,9 @@ public final class ContextHttpClient5 {
       CoreInternals.stopAfter(e, registration);
       // Also past the deadline before the timer has ended the context: one cause, one error; an
       // end the hop handler made already goes on as is.
-      if (!(e instanceof Error) && !ClientFailures.isEnd(e) && CoreInternals.endOf(ctx) != null) {
-        throw ContextHttp.ioErrorOf(ctx, e);
+      InterruptedIOException end = e instanceof Error ? null : ClientFailures.endedWith(ctx, e);
+      if (end != null) {
+        throw end;
       }
       throw e;
     } finally {

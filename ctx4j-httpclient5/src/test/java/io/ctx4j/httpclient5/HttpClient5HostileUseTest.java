@@ -264,6 +264,19 @@ class HttpClient5HostileUseTest {
   }
 
   /**
+   * A custom context whose clock steps back just after its deadline: the request is refused, unsent,
+   * for the deadline the context reported first, whatever it says when asked again.
+   */
+  @Test
+  void aRequestIsRefusedForTheDeadlineItsContextReportedFirstThoughItsClockStepsBack() throws Exception {
+    assertDeadlinePassed(
+        assertThrows(
+            InterruptedIOException.class,
+            () -> get(ContextHttpClient5.clientContext(ForeignContext.steppingBack()))));
+    assertEquals(0, server.requests.get(), "a request past its deadline was sent: " + server.seen);
+  }
+
+  /**
    * Between a context's deadline and the moment its timer ends it, err() is still null while
    * remaining() is not positive; a clock whose timers never fire holds a real context there. A
    * request in that state must fail unsent, as one whose context has ended, not go out with a

@@ -64,6 +64,21 @@ class OkHttpHostileUseTest {
     IoEnds.assertMadeOnce(e); // not mapped again by the application interceptor
   }
 
+  /**
+   * A custom context whose clock steps back just after its deadline: the call is refused, unsent,
+   * for the deadline the context reported first, whatever it says when asked again.
+   */
+  @Test
+  void aCallIsRefusedForTheDeadlineItsContextReportedFirstThoughItsClockStepsBack() throws Exception {
+    try (Loopback server = new Loopback(ex -> Loopback.reply(ex, 200, HELLO))) {
+      assertDeadlinePassed(
+          assertThrows(
+              IOException.class,
+              () -> client.newCall(at(server.url("/"), ForeignContext.steppingBack())).execute().close()));
+      assertEquals(0, server.requests.get(), "a call past its deadline was sent: " + server.seen);
+    }
+  }
+
   @Test
   void aCallWhoseDeadlineHasPassedIsNotSentThoughTheTimerHasNotEndedTheContextYet() throws Exception {
     LaggingClock clock = new LaggingClock();

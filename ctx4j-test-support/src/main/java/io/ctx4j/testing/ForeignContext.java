@@ -4,8 +4,10 @@ import io.ctx4j.Context;
 import io.ctx4j.ContextException;
 import io.ctx4j.Key;
 import io.ctx4j.Registration;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.Optional;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * A context implemented outside ctx4j, well-behaved by default: never done, no values, and an
@@ -47,6 +49,28 @@ public class ForeignContext implements Context {
       @Override
       public Registration onDone(Runnable callback) {
         return null;
+      }
+    };
+  }
+
+  /**
+   * A foreign context whose clock steps back just after its deadline (a wall clock set back by a
+   * time service, say): the first {@link #remaining()} says the deadline has been reached (zero
+   * left), every later one that a second is left. Never done, no values. A caller that asks it
+   * twice and expects the same answer (the deadline has passed, so the second question must say so
+   * too) breaks on it; one that asks once and acts on that answer does not.
+   *
+   * <p>Thread safety: the first question, from whichever thread, gets the zero.
+   *
+   * @return a new context, never done, with a deadline far in the future
+   */
+  public static ForeignContext steppingBack() {
+    return new ForeignContext(Instant.parse("2100-01-01T00:00:00Z")) {
+      private final AtomicBoolean asked = new AtomicBoolean();
+
+      @Override
+      public Optional<Duration> remaining() {
+        return Optional.of(asked.getAndSet(true) ? Duration.ofSeconds(1) : Duration.ZERO);
       }
     };
   }

@@ -24,15 +24,18 @@ public final class ClientFailures {
   private ClientFailures() {}
 
   /**
-   * Fails a request, unsent, whose context has ended or whose deadline has passed.
+   * Fails a request, unsent, whose context has ended or whose deadline has passed. The context is
+   * asked once: a custom context may answer differently the next time (a clock set back), and the
+   * request is refused, or not, on the answer it gave.
    *
    * @param ctx the request's context
    * @throws java.io.InterruptedIOException {@link ContextHttp#ioErrorOf}{@code (ctx, null)} if the
    *     request must not go out
    */
   public static void requireLive(Context ctx) throws IOException {
-    if (CoreInternals.endOf(ctx) != null) {
-      throw ContextHttp.ioErrorOf(ctx, null);
+    ContextException end = CoreInternals.endOf(ctx);
+    if (end != null) {
+      throw ioError(end, null);
     }
   }
 
@@ -46,10 +49,45 @@ public final class ClientFailures {
    * @return the exception to throw
    */
   public static IOException failed(Context ctx, IOException failure) {
+    IOException end = endedWith(ctx, failure);
+    return end != null ? end : failure;
+  }
+
+  /**
+   * Returns the context's end for work under {@code ctx} that failed with {@code failure} (any
+   * throwable: an interceptor's), {@link ContextHttp#ioErrorOf}{@code (ctx, failure)}, if the
+   * context has ended or its deadline has passed; {@code failure} itself if it is such an end
+   * already ({@link #isEnd}); {@code null} if the context may go on, for the caller to throw {@code
+   * failure}. The context is asked once, as in {@link #requireLive}.
+   *
+   * @param ctx the request's context
+   * @param failure what the work failed with
+   * @return the end to throw, or {@code null}
+   */
+  public static InterruptedIOException endedWith(Context ctx, Throwable failure) {
     if (isEnd(failure)) {
-      return failure; // mapped already, below (a hop's check, a retry refused): made once
+      return (InterruptedIOException) failure; // mapped already, below: made once
     }
-    return CoreInternals.endOf(ctx) != null ? ContextHttp.ioErrorOf(ctx, failure) : failure;
+    ContextException end = CoreInternals.endOf(ctx);
+    return end != null ? ioError(end, failure) : null;
+  }
+
+  /**
+   * The end as these integrations report it: an {@code InterruptedIOException} with {@code end}'s
+   * message, {@code end} as its cause and {@code failure}, if not null, suppressed on it. What {@link
+   * ContextHttp#ioErrorOf} returns, made from one answer of the context.
+   *
+   * @param end a fresh copy of the context's end
+   * @param failure what the work failed with, or {@code null}
+   * @return a new exception
+   */
+  public static InterruptedIOException ioError(ContextException end, Throwable failure) {
+    InterruptedIOException e = new InterruptedIOException(end.getMessage());
+    e.initCause(end);
+    if (failure != null) {
+      e.addSuppressed(failure);
+    }
+    return e;
   }
 
   /**
