@@ -157,14 +157,16 @@ public final class ContextHttp {
       throw e;
     } catch (CancellationException e) {
       // The future failed with the context's error, which is a CancellationException: JDK 17's
-      // CompletableFuture.get throws it as is, newer JDKs wrap it in a new one. Either way, throw a
-      // new copy whose stack trace shows this caller rather than the thread that ended the context,
-      // or that refused the call because its deadline had passed.
-      ContextException end = CoreInternals.endOf(ctx);
-      if (end != null) {
-        // The future's error carries the client's own failure, suppressed on it, when the exchange
-        // failed once the deadline had passed: the caller is owed it on this copy too.
-        Throwable failed = call.handle((response, failure) -> failure).join();
+      // CompletableFuture.get throws it as is, newer JDKs (23+) wrap it in a new one. Either way,
+      // throw a new copy whose stack trace shows this caller rather than the thread that ended the
+      // context, or that refused the call because its deadline had passed. A copy of the future's
+      // own error, not of what the context says now: a custom context asked again may no longer
+      // report the end (a clock set back), and the wrapper would then reach the caller.
+      Throwable failed = call.handle((response, failure) -> failure).join();
+      if (failed instanceof ContextException) {
+        ContextException end = ((ContextException) failed).copy(failed.getCause());
+        // The client's own failure, suppressed on the error when the exchange failed once the
+        // deadline had passed: the caller is owed it on this copy too.
         for (Throwable s : failed.getSuppressed()) {
           end.addSuppressed(s);
         }

@@ -409,6 +409,15 @@ class HostileCallTest {
 
   // ---------------------------------------------------------------------- contexts that misbehave
 
+  /** A server that answers "ok" and counts the requests that reach it in {@code requests}. */
+  private static LoopbackServer counting(AtomicInteger requests) {
+    return new LoopbackServer(
+        ex -> {
+          requests.incrementAndGet();
+          ContextHttpTest.respond(ex, 200, "ok");
+        });
+  }
+
   /**
    * A custom context whose {@code onDone} returns null instead of a {@link Registration} (breaking
    * its contract) could never abort the call nor be given its registration back: the call is
@@ -418,12 +427,7 @@ class HostileCallTest {
   void aCustomContextWhoseOnDoneReturnsNullIsRefusedBeforeAnythingIsSent() throws Exception {
     AtomicInteger requests = new AtomicInteger();
     Context broken = ForeignContext.returningNullFromOnDone();
-    try (LoopbackServer s =
-        new LoopbackServer(
-            ex -> {
-              requests.incrementAndGet();
-              ContextHttpTest.respond(ex, 200, "ok");
-            })) {
+    try (LoopbackServer s = counting(requests)) {
       NullPointerException e =
           assertThrows(
               NullPointerException.class,
@@ -464,5 +468,31 @@ class HostileCallTest {
                     broken, following, get(URI.create("http://127.0.0.1:9/")), BodyHandlers.discarding()));
     assertEquals(ForeignContext.nullRegistrationMessage(broken), e.getMessage());
     assertNull(ContextHttp.copyOf(following), "a copy of the client was made for a refused call");
+  }
+
+  /**
+   * A custom context whose clock steps back just after its deadline: the call is refused for the
+   * deadline (the context's first answer) and {@code send} throws that deadline's error, as
+   * documented, whatever the context says when asked again. {@code CompletableFuture.get} throws
+   * the future's {@code CancellationException} as is on JDK 17 but wraps it in a new one on JDK 23+,
+   * which {@code send} then threw when a second question found no end.
+   */
+  @Test
+  void sendThrowsTheDeadlineItRefusedTheCallForThoughTheContextsClockStepsBack() throws Exception {
+    AtomicInteger requests = new AtomicInteger();
+    try (LoopbackServer s = counting(requests)) {
+      Throwable e =
+          assertThrows(
+              Throwable.class,
+              () ->
+                  ContextHttp.send(
+                      ForeignContext.steppingBack(), CLIENT, get(s.uri()), BodyHandlers.ofString()));
+      assertDeadlinePassed(e);
+      assertDeadlinePassed(
+          ContextHttp.sendAsync(ForeignContext.steppingBack(), CLIENT, get(s.uri()), BodyHandlers.ofString())
+              .handle((response, failure) -> failure)
+              .get(10, TimeUnit.SECONDS));
+      assertEquals(0, requests.get(), "a call past its deadline was sent");
+    }
   }
 }
