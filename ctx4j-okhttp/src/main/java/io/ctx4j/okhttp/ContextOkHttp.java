@@ -112,7 +112,9 @@ import okio.Okio;
  * the response body read to its end or closed, the call failed or cancelled. Closing the response
  * body (or its source) releases it in any case, but for an upgrade (101), which goes on after its
  * body, and for a duplex call, whose caller may go on writing the request body after closing the
- * response: that one is released once both bodies are closed. (OkHttp stops telling a call's
+ * response: that one is released once both bodies are closed (the response body alone if OkHttp
+ * never took the request body, as when the server answers {@code Expect: 100-continue} with a
+ * final status). (OkHttp stops telling a call's
  * listeners at the first that throws, and the client's own {@code EventListener} comes before
  * ctx4j's.) A response that is abandoned without being closed keeps it only until the garbage
  * collector finds the response's body unreachable (a {@link Cleaner} releases it then, even while
@@ -284,8 +286,15 @@ public final class ContextOkHttp {
     // call ends when the socket closes. Watched by its call there, as cancelling it still matters.
     // So is a duplex call: the caller may drop the response and go on writing the request body.
     boolean upgrade = response.code() == 101;
+    // A duplex body OkHttp did not take by now it never will (the server answered an "Expect:
+    // 100-continue" with a final status): the caller has no sink to write to or close, and the
+    // request side is over. Otherwise the registration would wait for that close for ever.
+    boolean writing = duplex && release.requestTaken;
+    if (duplex && !writing) {
+      release.requestClosed();
+    }
     ContextBody body = new ContextBody(response.body(), ctx, upgrade ? null : release);
-    release.whenUnreachable(upgrade || duplex ? call : body);
+    release.whenUnreachable(upgrade || writing ? call : body);
     return response.newBuilder().body(body).build();
   }
 
@@ -358,6 +367,12 @@ public final class ContextOkHttp {
     private volatile boolean responseClosed;
 
     private volatile boolean requestOpen;
+
+    /**
+     * Set when OkHttp hands a duplex body its sink ({@code writeTo}), which it does inside {@code
+     * proceed()} or never for that call.
+     */
+    volatile boolean requestTaken;
 
     Release(Registration registration, boolean duplex) {
       this.registration = registration;
@@ -553,6 +568,7 @@ public final class ContextOkHttp {
 
       @Override
       public void writeTo(BufferedSink sink) throws IOException {
+        release.requestTaken = true;
         body.writeTo(
             Okio.buffer(
                 new ForwardingSink(sink) {

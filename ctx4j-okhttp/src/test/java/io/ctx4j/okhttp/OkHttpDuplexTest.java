@@ -95,6 +95,51 @@ class OkHttpDuplexTest {
    * nothing until the test ends (a stalled peer: HTTP/2 flow control then blocks the writer).
    */
   private String start(boolean echo) throws Exception {
+    return serve(
+        (request, response, callback) -> {
+          response.setStatus(200);
+          try {
+            try (InputStream in = Content.Source.asInputStream(request);
+                OutputStream out = Content.Sink.asOutputStream(response)) {
+              out.write("ready\n".getBytes(StandardCharsets.US_ASCII));
+              out.flush();
+              if (!echo) {
+                release.await();
+              }
+              byte[] buf = new byte[8192];
+              for (int n; (n = in.read(buf)) != -1; ) {
+                out.write(buf, 0, n);
+                out.flush();
+              }
+            } // closing out ends the response
+            serverEnds.add("completed");
+            callback.succeeded();
+          } catch (Throwable e) {
+            serverEnds.add(e.toString());
+            callback.failed(e);
+          }
+          return true;
+        });
+  }
+
+  /**
+   * A client whose own listener throws {@code failure} from {@code callEnd}: OkHttp tells a call's
+   * listeners in turn and stops at the first that throws, and the client's comes before ctx4j's.
+   */
+  private static OkHttpClient throwingOnCallEnd(RuntimeException failure) {
+    return h2(
+        new OkHttpClient.Builder()
+            .eventListener(
+                new EventListener() {
+                  @Override
+                  public void callEnd(Call call) {
+                    throw failure;
+                  }
+                }));
+  }
+
+  /** Starts the h2c server with {@code handler} and returns its URL. */
+  private String serve(org.eclipse.jetty.server.Request.Handler handler) throws Exception {
     server = new Server();
     ServerConnector connector =
         new ServerConnector(server, new HTTP2CServerConnectionFactory(new HttpConfiguration()));
@@ -106,29 +151,9 @@ class OkHttpDuplexTest {
           public boolean handle(
               org.eclipse.jetty.server.Request request,
               org.eclipse.jetty.server.Response response,
-              Callback callback) {
-            response.setStatus(200);
-            try {
-              try (InputStream in = Content.Source.asInputStream(request);
-                  OutputStream out = Content.Sink.asOutputStream(response)) {
-                out.write("ready\n".getBytes(StandardCharsets.US_ASCII));
-                out.flush();
-                if (!echo) {
-                  release.await();
-                }
-                byte[] buf = new byte[8192];
-                for (int n; (n = in.read(buf)) != -1; ) {
-                  out.write(buf, 0, n);
-                  out.flush();
-                }
-              } // closing out ends the response
-              serverEnds.add("completed");
-              callback.succeeded();
-            } catch (Throwable e) {
-              serverEnds.add(e.toString());
-              callback.failed(e);
-            }
-            return true;
+              Callback callback)
+              throws Exception {
+            return handler.handle(request, response, callback);
           }
         });
     server.start();
@@ -139,6 +164,8 @@ class OkHttpDuplexTest {
   private static final class PipeBody extends RequestBody {
     final Pipe pipe = new Pipe(64 * 1024);
     final BufferedSink out = Okio.buffer(pipe.sink());
+    /** Opened when OkHttp hands the body its sink. */
+    final CountDownLatch taken = new CountDownLatch(1);
 
     @Override
     public MediaType contentType() {
@@ -152,6 +179,7 @@ class OkHttpDuplexTest {
 
     @Override
     public void writeTo(BufferedSink sink) throws IOException {
+      taken.countDown();
       pipe.fold(sink); // what the caller writes to the pipe goes to the stream from now on
     }
   }
@@ -296,16 +324,7 @@ class OkHttpDuplexTest {
   void closingTheRequestBodyLastReleasesTheRegistrationThoughAListenerThrows() throws Exception {
     String url = start(true);
     IllegalStateException failure = new IllegalStateException("a client listener that throws");
-    client =
-        h2(
-            new OkHttpClient.Builder()
-                .eventListener(
-                    new EventListener() {
-                      @Override
-                      public void callEnd(Call call) {
-                        throw failure;
-                      }
-                    }));
+    client = throwingOnCallEnd(failure);
     CancelableContext longLived = Context.withCancel(Context.background());
     PipeBody body = new PipeBody();
     open(client, url, body, longLived).close();
@@ -313,5 +332,41 @@ class OkHttpDuplexTest {
     // OkHttp's callEnd runs in the close of the request body, and throws there.
     assertSame(failure, assertThrows(IllegalStateException.class, body.out::close));
     assertEquals(0, CoreInternals.registrationCount(longLived));
+  }
+
+  /**
+   * A duplex body OkHttp never sends: the server answers the request's {@code Expect:
+   * 100-continue} with a final 417, so OkHttp never calls {@code writeTo}, and the caller has no
+   * sink to close. Closing the response is then the end of the call for the caller, and must give
+   * the registration back, whatever the client's own listeners do (OkHttp stops telling them at the
+   * first that throws, and the client's comes before ctx4j's).
+   */
+  @Test
+  void aDuplexBodyNeverSentForARefusedExpectationGivesItsRegistrationBackWithTheResponse()
+      throws Exception {
+    String url =
+        serve(
+            (request, response, callback) -> {
+              // Without reading the request body: Jetty sends no 100 then, only this answer.
+              response.setStatus(request.getHeaders().contains("Expect") ? 417 : 200);
+              Content.Sink.write(response, true, "expectation refused\n", callback);
+              return true;
+            });
+    IllegalStateException failure = new IllegalStateException("a client listener that throws");
+    client = throwingOnCallEnd(failure);
+    CancelableContext longLived = Context.withCancel(Context.background());
+    PipeBody body = new PipeBody();
+    Response response =
+        client
+            .newCall(
+                ContextOkHttp.withContext(
+                    new Request.Builder().url(url).header("Expect", "100-continue").post(body).build(),
+                    longLived))
+            .execute();
+    assertEquals(417, response.code());
+    assertEquals(1, body.taken.getCount(), "OkHttp took the body: no refused expectation to test");
+    // OkHttp's callEnd runs in the close of the response (the request side being over), and throws.
+    assertSame(failure, assertThrows(IllegalStateException.class, response::close));
+    assertEquals(0, CoreInternals.registrationCount(longLived), "the registration outlived the call");
   }
 }
