@@ -122,7 +122,10 @@ import okio.Okio;
  * call unreachable, since the exchange may go on without the response); OkHttp reclaims
  * the connection of such a call once the call is unreachable, and logs it. Close response bodies.
  * A custom {@code Context} whose {@code onDone} returns null instead of a {@code Registration}
- * fails the call at once, unsent, with a {@code NullPointerException} that names its class. One
+ * fails the call at once, unsent, with a {@code NullPointerException} that names its class: {@code
+ * execute()} throws it; an enqueued call's {@code Callback.onFailure} gets OkHttp's own {@code
+ * IOException("canceled due to ...")} with it as cause, and OkHttp rethrows it to the dispatcher
+ * thread's uncaught-exception handler. One
  * whose registration's {@code stop()} throws has it called once per call: after a failed call, the
  * call's own {@code IOException} goes on with {@code stop()}'s failure {@linkplain
  * Throwable#addSuppressed suppressed} on it; after a successful exchange, {@code stop()}'s failure

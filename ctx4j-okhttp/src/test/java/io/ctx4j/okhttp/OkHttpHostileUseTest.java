@@ -168,6 +168,27 @@ class OkHttpHostileUseTest {
   }
 
   /**
+   * The same context under {@code enqueue()}: the interceptor's NullPointerException is thrown on
+   * the dispatcher thread, where OkHttp hands the callback an {@code IOException("canceled due to
+   * ...")} with it as cause (and rethrows it to that thread's uncaught-exception handler, which
+   * prints it). Nothing is sent either way.
+   */
+  @Test
+  void anEnqueuedCallUnderACustomContextWhoseOnDoneReturnsNullFailsItsCallbackUnsent() throws Exception {
+    Context broken = ForeignContext.returningNullFromOnDone();
+    try (Loopback server = new Loopback(ex -> Loopback.reply(ex, 200, HELLO))) {
+      CompletableFuture<String> body = new CompletableFuture<>();
+      client.newCall(at(server.url("/"), broken)).enqueue(Loopback.bodyInto(body));
+      ExecutionException e = assertThrows(ExecutionException.class, () -> body.get(20, TimeUnit.SECONDS));
+      IOException failure = assertInstanceOf(IOException.class, e.getCause());
+      NullPointerException refused =
+          assertInstanceOf(NullPointerException.class, failure.getCause(), () -> "failed otherwise: " + failure);
+      assertEquals(ForeignContext.nullRegistrationMessage(broken), refused.getMessage());
+      assertEquals(0, server.requests.get(), "the call was sent");
+    }
+  }
+
+  /**
    * OkHttp tells a call's listeners one after the other and stops at the first that throws: the
    * client's own listener comes before the one ctx4j adds to the call, so a client listener that
    * throws from {@code callEnd} (or from {@code connectionReleased}, just before) keeps ctx4j from
