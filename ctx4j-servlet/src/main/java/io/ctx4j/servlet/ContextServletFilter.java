@@ -93,7 +93,8 @@ import java.util.Objects;
  *   <li>{@code CLIENT_DISCONNECTED}: the container reported that the client went away or the
  *       exchange failed ({@code AsyncListener.onError}; on Jetty 12.1 also the core request's
  *       failure listener, which reports HTTP/2 resets and closed HTTP/2 connections at once), or
- *       writing the response through this filter's response failed;
+ *       writing the response through this filter's response (the one the chain gets, on the
+ *       first dispatch and on every ASYNC dispatch) failed;
  *   <li>{@code SERVER_SHUTDOWN}: {@link #shutdown()} or {@link #destroy()} cancelled the root.
  * </ul>
  *
@@ -496,8 +497,8 @@ public final class ContextServletFilter implements Filter {
 
   /**
    * An ASYNC dispatch of a request whose async cycle this filter follows: the same context, bound
-   * again, and read-only through the request the chain gets, as on the first dispatch; when it
-   * returns, the request is over unless async goes on.
+   * again, read-only through the request the chain gets, and ended by a failed write of the
+   * response, as on the first dispatch; when it returns, the request is over unless async goes on.
    */
   private void asyncDispatch(
       RequestScope scope, HttpServletRequest request, ServletResponse response, FilterChain chain)
@@ -515,7 +516,14 @@ public final class ContextServletFilter implements Filter {
           request instanceof ScopedRequest && ((ScopedRequest) request).scope() == scope
               ? (ScopedRequest) request
               : new ScopedRequest(request, ATTRIBUTE, scope, this);
-      invoke(ctx, chain, scoped, response);
+      // The response of startAsync() is the container's own: watched too, so that a write that
+      // fails here ends the context at once, as on the first dispatch. The filter's own response,
+      // given to startAsync(request, response), is watched already.
+      ServletResponse res =
+          response instanceof WatchedResponse && ((WatchedResponse) response).watches(scope)
+              ? response
+              : new WatchedResponse((HttpServletResponse) response, scoped);
+      invoke(ctx, chain, scoped, res);
     } catch (Throwable e) {
       failure = e;
       throw e;

@@ -649,6 +649,75 @@ class HostileUseTest {
     }
   }
 
+  /**
+   * A write that fails on an ASYNC dispatch (the client closed its connection while the request
+   * waited) ends the request's context at once, as a client disconnect, as it does on the first
+   * dispatch: the work the handler goes on with after catching the failure sees its context done.
+   * The ASYNC dispatch of {@code startAsync()} carries the container's own response, which the
+   * filter did not watch: the context stayed live until the dispatch returned, and then ended as
+   * if the response had completed.
+   */
+  @ParameterizedTest
+  @EnumSource(Containers.class)
+  void aFailedWriteOnAnAsyncDispatchEndsTheContext(Containers c) throws Exception {
+    CountDownLatch entered = new CountDownLatch(1);
+    CountDownLatch closed = new CountDownLatch(1);
+    CountDownLatch finished = new CountDownLatch(1);
+    AtomicReference<Context> seen = new AtomicReference<>();
+    AtomicReference<IOException> failure = new AtomicReference<>();
+    AtomicReference<String> afterFailure = new AtomicReference<>();
+    TestServlet servlet =
+        new TestServlet(
+            (req, res) -> {
+              if (req.getDispatcherType() == DispatcherType.REQUEST) {
+                seen.set(CurrentContext.get());
+                AsyncContext async = req.startAsync();
+                async.setTimeout(0);
+                async.start(
+                    () -> {
+                      entered.countDown();
+                      try {
+                        if (closed.await(10, TimeUnit.SECONDS)) {
+                          async.dispatch();
+                        }
+                      } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                      }
+                    });
+                return;
+              }
+              try {
+                jakarta.servlet.ServletOutputStream out = res.getOutputStream();
+                byte[] chunk = new byte[8192];
+                for (int i = 0; i < 10_000; i++) {
+                  out.write(chunk);
+                  out.flush();
+                }
+              } catch (IOException e) {
+                failure.set(e);
+                afterFailure.set(state(CurrentContext.get()));
+              } finally {
+                finished.countDown();
+              }
+            });
+    try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
+      try (Socket socket = new Socket("127.0.0.1", server.port)) {
+        socket.getOutputStream()
+            .write("GET /x HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+        assertTrue(entered.await(10, TimeUnit.SECONDS), "the request started async");
+      }
+      closed.countDown();
+      assertTrue(finished.await(30, TimeUnit.SECONDS), "the ASYNC dispatch finished writing");
+      awaitEnd(seen.get());
+    }
+    assertNotNull(failure.get(), "a write failed");
+    assertTrue(
+        afterFailure.get().startsWith(
+            "done: " + RequestCanceledException.class.getName() + ": client disconnected"),
+        "the context after the write failed (" + failure.get() + "): " + afterFailure.get());
+    assertEquals(Reason.CLIENT_DISCONNECTED, reason(seen.get()), String.valueOf(seen.get().cause()));
+  }
+
   /** Sends {@code request} on a socket and returns the whole answer (the server closes). */
   private static String raw(int port, String request) throws IOException {
     try (Socket s = new Socket("127.0.0.1", port)) {

@@ -49,6 +49,16 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
     this.request = request;
   }
 
+  /**
+   * Returns whether this response reports to {@code scope}.
+   *
+   * @param scope a request's state
+   * @return true if a failed write through this response ends {@code scope}
+   */
+  public boolean watches(RequestScope scope) {
+    return this.scope == scope;
+  }
+
   @Override
   public void sendError(int sc) throws IOException {
     request.publish();
