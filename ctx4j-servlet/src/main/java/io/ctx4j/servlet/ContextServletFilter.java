@@ -89,7 +89,9 @@ import java.util.Objects;
  *       async cycle completed ({@code AsyncListener.onComplete}); {@code HANDLER_FAILED}: the
  *       handler threw (any {@code Throwable}; it passes on unchanged, a checked exception thrown
  *       sneakily included);
- *   <li>{@code ASYNC_TIMEOUT}: the async timeout fired ({@code AsyncListener.onTimeout});
+ *   <li>{@code ASYNC_TIMEOUT}: the async timeout fired ({@code AsyncListener.onTimeout}; the
+ *       filter's listener is added when the handler calls {@code startAsync} on the chain's
+ *       request, before the application's own, so those find the context ended already);
  *   <li>{@code CLIENT_DISCONNECTED}: the container reported that the client went away or the
  *       exchange failed ({@code AsyncListener.onError}; on Jetty 12.1 also the core request's
  *       failure listener, which reports HTTP/2 resets and closed HTTP/2 connections at once), or
@@ -586,7 +588,8 @@ public final class ContextServletFilter implements Filter {
     }
     if (!over) {
       try {
-        first = scope.listenTo(request.getAsyncContext());
+        scope.listenTo(request.getAsyncContext());
+        first = scope.handOn();
       } catch (IllegalStateException e) {
         // The cycle completed in another thread while this dispatch was returning.
         over = true;

@@ -718,6 +718,59 @@ class HostileUseTest {
     assertEquals(Reason.CLIENT_DISCONNECTED, reason(seen.get()), String.valueOf(seen.get().cause()));
   }
 
+  /**
+   * The application's own {@code AsyncListener}, added in the dispatch that started async, hears
+   * of the async timeout after the request's context has ended with it: an {@code onTimeout} that
+   * answers 503 or gives up work finds {@code ctx.err()} set and the cause {@code ASYNC_TIMEOUT}.
+   * Before, the filter added its listener only when the dispatch returned, after the
+   * application's, so the application's {@code onTimeout} ran under a live context.
+   */
+  @ParameterizedTest
+  @EnumSource(Containers.class)
+  void theApplicationsAsyncListenerHearsOfTheTimeoutAfterTheContextEnded(Containers c)
+      throws Exception {
+    AtomicReference<Context> seen = new AtomicReference<>();
+    AtomicReference<String> inOnTimeout = new AtomicReference<>();
+    TestServlet servlet =
+        new TestServlet(
+            (req, res) -> {
+              Context ctx = CurrentContext.get();
+              seen.set(ctx);
+              AsyncContext async = req.startAsync();
+              async.addListener(
+                  new jakarta.servlet.AsyncListener() {
+                    @Override
+                    public void onTimeout(jakarta.servlet.AsyncEvent e) throws IOException {
+                      inOnTimeout.set(state(ctx));
+                      HttpServletResponse r = (HttpServletResponse) e.getAsyncContext().getResponse();
+                      r.setStatus(503);
+                      r.getWriter().print("timed out");
+                      e.getAsyncContext().complete();
+                    }
+
+                    @Override
+                    public void onComplete(jakarta.servlet.AsyncEvent e) {}
+
+                    @Override
+                    public void onError(jakarta.servlet.AsyncEvent e) {}
+
+                    @Override
+                    public void onStartAsync(jakarta.servlet.AsyncEvent e) {}
+                  });
+              async.setTimeout(200);
+            });
+    try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
+      HttpResponse<String> r = get(server.port, "/x");
+      assertEquals("503 timed out", r.statusCode() + " " + r.body());
+      awaitEnd(seen.get());
+    }
+    assertEquals(Reason.ASYNC_TIMEOUT, reason(seen.get()), String.valueOf(seen.get().cause()));
+    assertTrue(
+        inOnTimeout.get().startsWith(
+            "done: " + RequestCanceledException.class.getName() + ": async timeout"),
+        "the context in the application's onTimeout: " + inOnTimeout.get());
+  }
+
   /** Sends {@code request} on a socket and returns the whole answer (the server closes). */
   private static String raw(int port, String request) throws IOException {
     try (Socket s = new Socket("127.0.0.1", port)) {

@@ -54,6 +54,9 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
   /** Set once the listener is registered with the first async cycle; later cycles re-register. */
   private volatile boolean listening;
 
+  /** Set once the filter has handed the request on to its first async cycle. */
+  private volatile boolean handedOn;
+
   /**
    * Set while the filter runs an ASYNC dispatch of the request, so that a second pass of the filter
    * in that dispatch only binds the context. Used by the dispatch threads alone, which the
@@ -140,15 +143,31 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
 
   /**
    * Registers this scope as a listener of the request's async cycle, once per request; later
-   * cycles are followed through {@link #onStartAsync}.
+   * cycles are followed through {@link #onStartAsync}. Called as soon as the handler starts async
+   * through the filter's request ({@link ScopedRequest#startAsync}), before the application can
+   * add listeners of its own, so that the context has ended by the time those hear of a timeout
+   * or an error; and again when the dispatch returns, for a cycle started otherwise.
    *
    * @param async the async context of the current cycle
-   * @return true if this call registered the listener (the first cycle)
+   * @throws RuntimeException as thrown by {@code addListener}; the listener then counts as not
+   *     registered
    */
-  public boolean listenTo(AsyncContext async) {
+  public void listenTo(AsyncContext async) {
     if (!listening) {
-      listening = true;
       async.addListener(this);
+      listening = true;
+    }
+  }
+
+  /**
+   * Returns true the first time it is called: the dispatch returning is the first to leave the
+   * request in async, and hands it on to the cycle.
+   *
+   * @return whether this is the first call
+   */
+  public boolean handOn() {
+    if (!handedOn) {
+      handedOn = true;
       return true;
     }
     return false;

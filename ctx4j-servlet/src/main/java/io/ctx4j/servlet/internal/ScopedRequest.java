@@ -156,12 +156,26 @@ public final class ScopedRequest extends HttpServletRequestWrapper {
   @Override
   public AsyncContext startAsync() {
     publish();
-    return super.startAsync();
+    return listened(super.startAsync());
   }
 
   @Override
   public AsyncContext startAsync(ServletRequest request, ServletResponse response) {
     publish();
-    return super.startAsync(request, response);
+    return listened(super.startAsync(request, response));
+  }
+
+  /**
+   * Registers the scope with the new cycle now, before the application adds listeners of its own:
+   * the container tells listeners in the order they were added. If the container refuses, the
+   * filter tries again when the dispatch returns, and deals with a refusal there.
+   */
+  private AsyncContext listened(AsyncContext async) {
+    try {
+      scope.listenTo(async);
+    } catch (RuntimeException notNow) {
+      // Left to the dispatch's return (ContextServletFilter.afterDispatch).
+    }
+    return async;
   }
 }
