@@ -96,7 +96,8 @@ import java.util.Objects;
  *       exchange failed ({@code AsyncListener.onError}; on Jetty 12.1 also the core request's
  *       failure listener, which reports HTTP/2 resets and closed HTTP/2 connections at once), or
  *       writing the response through this filter's response (the one the chain gets, on the
- *       first dispatch and on every ASYNC dispatch) failed;
+ *       first dispatch and on every ASYNC dispatch, and the one {@code AsyncContext.getResponse()}
+ *       hands out after {@code startAsync()} on the chain's request) failed;
  *   <li>{@code SERVER_SHUTDOWN}: {@link #shutdown()} or {@link #destroy()} cancelled the root.
  * </ul>
  *

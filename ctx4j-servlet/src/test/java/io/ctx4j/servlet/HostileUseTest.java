@@ -660,62 +660,149 @@ class HostileUseTest {
   @ParameterizedTest
   @EnumSource(Containers.class)
   void aFailedWriteOnAnAsyncDispatchEndsTheContext(Containers c) throws Exception {
-    CountDownLatch entered = new CountDownLatch(1);
-    CountDownLatch closed = new CountDownLatch(1);
-    CountDownLatch finished = new CountDownLatch(1);
-    AtomicReference<Context> seen = new AtomicReference<>();
-    AtomicReference<IOException> failure = new AtomicReference<>();
-    AtomicReference<String> afterFailure = new AtomicReference<>();
+    LostClient lost = new LostClient();
     TestServlet servlet =
         new TestServlet(
             (req, res) -> {
               if (req.getDispatcherType() == DispatcherType.REQUEST) {
-                seen.set(CurrentContext.get());
+                lost.seen.set(CurrentContext.get());
                 AsyncContext async = req.startAsync();
                 async.setTimeout(0);
                 async.start(
                     () -> {
-                      entered.countDown();
                       try {
-                        if (closed.await(10, TimeUnit.SECONDS)) {
+                        if (lost.awaitClosed()) {
                           async.dispatch();
                         }
-                      } catch (InterruptedException e) {
-                        Thread.currentThread().interrupt();
+                      } catch (IllegalStateException containerNoticed) {
+                        lost.noWrite();
                       }
                     });
                 return;
               }
-              try {
-                jakarta.servlet.ServletOutputStream out = res.getOutputStream();
-                byte[] chunk = new byte[8192];
-                for (int i = 0; i < 10_000; i++) {
-                  out.write(chunk);
-                  out.flush();
-                }
-              } catch (IOException e) {
-                failure.set(e);
-                afterFailure.set(state(CurrentContext.get()));
-              } finally {
-                finished.countDown();
-              }
+              lost.writeUntilItFails(res.getOutputStream(), CurrentContext.get());
             });
-    try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
-      try (Socket socket = new Socket("127.0.0.1", server.port)) {
-        socket.getOutputStream()
-            .write("GET /x HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
-        assertTrue(entered.await(10, TimeUnit.SECONDS), "the request started async");
-      }
-      closed.countDown();
-      assertTrue(finished.await(30, TimeUnit.SECONDS), "the ASYNC dispatch finished writing");
-      awaitEnd(seen.get());
+    lost.run(c, servlet, "the ASYNC dispatch");
+  }
+
+  /**
+   * A write that fails in an application thread, through {@code AsyncContext.getResponse()} after
+   * {@code startAsync()} (the container's own response, as the Servlet API hands it out), ends the
+   * request's context at once, as a client disconnect. Jetty reports nothing, and the context
+   * stayed live until {@code complete()}, then ended as if the response had completed; Tomcat
+   * reports it through {@code AsyncListener.onError}, from a container thread a moment after the
+   * write failed. The same through {@code request.getAsyncContext()}.
+   */
+  @ParameterizedTest
+  @EnumSource(Containers.class)
+  void aFailedWriteThroughTheAsyncContextsResponseEndsTheContext(Containers c) throws Exception {
+    for (boolean lookedUp : new boolean[] {false, true}) {
+      LostClient lost = new LostClient();
+      TestServlet servlet =
+          new TestServlet(
+              (req, res) -> {
+                Context ctx = CurrentContext.get();
+                lost.seen.set(ctx);
+                AsyncContext started = req.startAsync();
+                AsyncContext async = lookedUp ? req.getAsyncContext() : started;
+                async.setTimeout(0);
+                async.start(
+                    () -> {
+                      try {
+                        if (lost.awaitClosed()) {
+                          lost.writeUntilItFails(async.getResponse().getOutputStream(), ctx);
+                        }
+                        async.complete();
+                      } catch (IOException | IllegalStateException containerNoticed) {
+                        lost.noWrite();
+                      }
+                    });
+              });
+      lost.run(
+          c, servlet, lookedUp ? "request.getAsyncContext()" : "the AsyncContext of startAsync()");
     }
-    assertNotNull(failure.get(), "a write failed");
-    assertTrue(
-        afterFailure.get().startsWith(
-            "done: " + RequestCanceledException.class.getName() + ": client disconnected"),
-        "the context after the write failed (" + failure.get() + "): " + afterFailure.get());
-    assertEquals(Reason.CLIENT_DISCONNECTED, reason(seen.get()), String.valueOf(seen.get().cause()));
+  }
+
+  /**
+   * A request whose client goes away (an HTTP/1.1 socket closed) while it waits in async, and then
+   * a write that fails: what the write saw, and the latches that order it. The container may
+   * notice the close itself when it comes before the dispatch that started async has returned (it
+   * then ends the request, and there is no write to fail): such a round is tried again.
+   */
+  private static final class LostClient {
+    volatile CountDownLatch entered;
+    volatile CountDownLatch closed;
+    volatile CountDownLatch finished;
+    final AtomicReference<Context> seen = new AtomicReference<>();
+    final AtomicReference<IOException> failure = new AtomicReference<>();
+    final AtomicReference<String> afterFailure = new AtomicReference<>();
+
+    /** In async: says the request is waiting, and waits until the client has gone. */
+    boolean awaitClosed() {
+      entered.countDown();
+      try {
+        return closed.await(10, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return false;
+      }
+    }
+
+    /** Writes and flushes 8 KiB at a time until a write fails; records the context right after. */
+    void writeUntilItFails(jakarta.servlet.ServletOutputStream out, Context ctx) {
+      try {
+        byte[] chunk = new byte[8192];
+        for (int i = 0; i < 10_000; i++) {
+          out.write(chunk);
+          out.flush();
+        }
+      } catch (IOException e) {
+        failure.set(e);
+        afterFailure.set(state(ctx));
+      } finally {
+        finished.countDown();
+      }
+    }
+
+    /** The container ended the request before anything was written. */
+    void noWrite() {
+      finished.countDown();
+    }
+
+    /**
+     * Sends the request, closes the socket once it waits, waits for the write and the end, and
+     * asserts that the failed write ended the context; up to five rounds, while the container
+     * notices the close first.
+     */
+    void run(Containers c, HttpServlet servlet, String what) throws Exception {
+      try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
+        for (int round = 1; ; round++) {
+          entered = new CountDownLatch(1);
+          closed = new CountDownLatch(1);
+          finished = new CountDownLatch(1);
+          seen.set(null);
+          failure.set(null);
+          afterFailure.set(null);
+          try (Socket socket = new Socket("127.0.0.1", server.port)) {
+            socket.getOutputStream()
+                .write("GET /x HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+            assertTrue(entered.await(10, TimeUnit.SECONDS), "the request started async");
+          }
+          closed.countDown();
+          assertTrue(finished.await(30, TimeUnit.SECONDS), "the writes finished");
+          awaitEnd(seen.get());
+          if (failure.get() != null || round == 5) {
+            break;
+          }
+        }
+      }
+      assertNotNull(failure.get(), what + ": a write failed (the container noticed first five times)");
+      assertTrue(
+          String.valueOf(afterFailure.get())
+              .startsWith("done: " + RequestCanceledException.class.getName() + ": client disconnected"),
+          what + ": the context after the write failed (" + failure.get() + "): " + afterFailure.get());
+      assertEquals(Reason.CLIENT_DISCONNECTED, reason(seen.get()), what + ": " + seen.get().cause());
+    }
   }
 
   /**

@@ -38,6 +38,8 @@ public final class ScopedRequest extends HttpServletRequestWrapper {
   private final RequestScope scope;
   private final Object owner;
   private volatile boolean published;
+  /** What {@link #startAsync()} returned last, if it was called. */
+  private volatile WatchedAsyncContext watchedAsync;
 
   /**
    * Wraps {@code request}.
@@ -153,10 +155,29 @@ public final class ScopedRequest extends HttpServletRequestWrapper {
     return Collections.enumeration(all);
   }
 
+  /**
+   * Starts async processing as the container does, and returns its {@code AsyncContext} with a
+   * watched response (see {@link WatchedAsyncContext}): the response it hands out is the
+   * container's own, which the filter would not see otherwise.
+   */
   @Override
   public AsyncContext startAsync() {
     publish();
-    return listened(super.startAsync());
+    AsyncContext async = listened(super.startAsync());
+    WatchedAsyncContext w = new WatchedAsyncContext(async, this);
+    watchedAsync = w;
+    return w;
+  }
+
+  /**
+   * The container's {@code AsyncContext}, or the watched one {@link #startAsync()} made of it: the
+   * same, whichever way the application asks for it.
+   */
+  @Override
+  public AsyncContext getAsyncContext() {
+    AsyncContext async = super.getAsyncContext();
+    WatchedAsyncContext w = watchedAsync;
+    return w != null && w.wraps(async) ? w : async;
   }
 
   @Override

@@ -1,0 +1,132 @@
+package io.ctx4j.servlet.internal;
+
+import jakarta.servlet.AsyncContext;
+import jakarta.servlet.AsyncListener;
+import jakarta.servlet.ServletContext;
+import jakarta.servlet.ServletException;
+import jakarta.servlet.ServletRequest;
+import jakarta.servlet.ServletResponse;
+import jakarta.servlet.http.HttpServletResponse;
+
+/**
+ * The {@code AsyncContext} of {@code startAsync()} as the filter's request hands it out: the
+ * container's, except that {@link #getResponse()} is watched ({@link WatchedResponse}), so that a
+ * write that fails in an application thread ends the request context at once. Not part of the
+ * API.
+ *
+ * <p>Why: after {@code startAsync()} the Servlet API hands out the container's own response, which
+ * the filter does not see. Tomcat 11 reports a failed write there through {@code
+ * AsyncListener.onError}, on a container thread and a moment later; Jetty 12.1 not at all, and the
+ * context stayed live until {@code complete()}, then ended as if the response had completed.
+ *
+ * <p>Everything else is the container's, unchanged (and so are its refusals: {@code getResponse()}
+ * after {@code complete()} still throws where the container throws). Thread-safe as the
+ * container's is; two threads asking for the response at once may get two wrappers of it, both
+ * watched.
+ */
+final class WatchedAsyncContext implements AsyncContext {
+  private final AsyncContext async;
+  private final ScopedRequest request;
+  /** The container's response last wrapped, and its wrapper; replaced together. */
+  private volatile Watched watched;
+
+  private static final class Watched {
+    final ServletResponse delegate;
+    final ServletResponse response;
+
+    Watched(ServletResponse delegate, ServletResponse response) {
+      this.delegate = delegate;
+      this.response = response;
+    }
+  }
+
+  WatchedAsyncContext(AsyncContext async, ScopedRequest request) {
+    this.async = async;
+    this.request = request;
+  }
+
+  /** Whether this wraps {@code other}. */
+  boolean wraps(AsyncContext other) {
+    return async == other;
+  }
+
+  @Override
+  public ServletRequest getRequest() {
+    return async.getRequest();
+  }
+
+  @Override
+  public ServletResponse getResponse() {
+    ServletResponse r = async.getResponse();
+    Watched w = watched;
+    if (w == null || w.delegate != r) {
+      ServletResponse response =
+          r instanceof HttpServletResponse && !(r instanceof WatchedResponse)
+              ? new WatchedResponse((HttpServletResponse) r, request)
+              : r;
+      w = new Watched(r, response);
+      watched = w;
+    }
+    return w.response;
+  }
+
+  @Override
+  public boolean hasOriginalRequestAndResponse() {
+    return async.hasOriginalRequestAndResponse();
+  }
+
+  @Override
+  public void dispatch() {
+    async.dispatch();
+  }
+
+  @Override
+  public void dispatch(String path) {
+    async.dispatch(path);
+  }
+
+  @Override
+  public void dispatch(ServletContext context, String path) {
+    async.dispatch(context, path);
+  }
+
+  @Override
+  public void complete() {
+    async.complete();
+  }
+
+  @Override
+  public void start(Runnable run) {
+    async.start(run);
+  }
+
+  @Override
+  public void addListener(AsyncListener listener) {
+    async.addListener(listener);
+  }
+
+  @Override
+  public void addListener(AsyncListener listener, ServletRequest req, ServletResponse res) {
+    async.addListener(listener, req, res);
+  }
+
+  @Override
+  public <T extends AsyncListener> T createListener(Class<T> type) throws ServletException {
+    return async.createListener(type);
+  }
+
+  @Override
+  public void setTimeout(long timeout) {
+    async.setTimeout(timeout);
+  }
+
+  @Override
+  public long getTimeout() {
+    return async.getTimeout();
+  }
+
+  @Override
+  public String toString() {
+    return async.toString();
+  }
+}
