@@ -18,6 +18,7 @@ import jakarta.servlet.DispatcherType;
 import jakarta.servlet.Filter;
 import jakarta.servlet.FilterChain;
 import jakarta.servlet.FilterConfig;
+import jakarta.servlet.ServletOutputStream;
 import jakarta.servlet.ServletException;
 import jakarta.servlet.ServletRequest;
 import jakarta.servlet.ServletRequestWrapper;
@@ -678,13 +679,24 @@ public final class ContextServletFilter implements Filter {
   }
 
   private static void reject(HttpServletResponse response, String message) throws IOException {
-    byte[] body = (message + "\n").getBytes(StandardCharsets.UTF_8);
+    String line = message + "\n";
+    byte[] body = line.getBytes(StandardCharsets.UTF_8);
     response.setStatus(HttpServletResponse.SC_BAD_REQUEST);
     response.setContentType("text/plain;charset=UTF-8");
     // The body quotes the caller's header value: never let a browser sniff it as HTML.
     response.setHeader("X-Content-Type-Options", "nosniff");
+    ServletOutputStream out;
+    try {
+      out = response.getOutputStream();
+    } catch (IllegalStateException writerTaken) {
+      // A filter in front took the writer: the container refuses the stream, and the answer
+      // goes through the writer, in the charset it was taken with (the message is printable
+      // ASCII, but its length is left to the container all the same).
+      response.getWriter().write(line);
+      return;
+    }
     response.setContentLength(body.length);
-    response.getOutputStream().write(body);
+    out.write(body);
   }
 
   /**

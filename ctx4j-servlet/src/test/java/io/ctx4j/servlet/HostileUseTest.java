@@ -858,6 +858,40 @@ class HostileUseTest {
         "the context in the application's onTimeout: " + inOnTimeout.get());
   }
 
+  /**
+   * The 400 answer to a malformed header is sent whichever way a filter in front has started the
+   * response body: after it took the writer, the output stream is refused by the container, and
+   * the filter threw that {@code IllegalStateException} (a 500, no line naming the header) where
+   * the README promises a 400 and no exception.
+   */
+  @ParameterizedTest
+  @EnumSource(Containers.class)
+  void aMalformedHeaderIsAnswered400AfterAFilterInFrontTookTheWriter(Containers c)
+      throws Exception {
+    ContextServletFilter filter = ContextServletFilter.create();
+    AtomicReference<Throwable> thrown = new AtomicReference<>();
+    Filter front =
+        (rq, rs, chain) -> {
+          rs.getWriter();
+          try {
+            filter.doFilter(rq, rs, chain);
+          } catch (IOException | ServletException | RuntimeException e) {
+            thrown.set(e);
+            throw e;
+          }
+        };
+    try (Containers.Running server =
+        c.start(front, new TestServlet((req, res) -> res.getWriter().print("handled")))) {
+      HttpResponse<String> r = get(server.port, "/x", "grpc-timeout", "5X");
+      assertEquals(null, thrown.get(), "what the filter threw");
+      assertEquals(400, r.statusCode(), r.body());
+      assertEquals(
+          "grpc-timeout must be 1 to 8 ASCII digits and a unit (H, M, S, m, u, n), got \"5X\"",
+          r.body().strip());
+      assertEquals("nosniff", r.headers().firstValue("X-Content-Type-Options").orElse("none"));
+    }
+  }
+
   /** Sends {@code request} on a socket and returns the whole answer (the server closes). */
   private static String raw(int port, String request) throws IOException {
     try (Socket s = new Socket("127.0.0.1", port)) {
