@@ -379,6 +379,10 @@ public final class ContextServletFilter implements Filter {
         // The scope, not the attribute: the application may have replaced or removed that in the
         // container's request, and the request must not get another context, nor a new budget.
         Object s = request.getAttribute(SCOPE_ATTRIBUTE);
+        if (!(s instanceof RequestScope) && request instanceof ServletRequestWrapper) {
+          // A wrapper in front that keeps attributes to itself hides the container's.
+          s = ScopedRequest.innermost(request).getAttribute(SCOPE_ATTRIBUTE);
+        }
         if (s instanceof RequestScope && !((RequestScope) s).inDispatch()) {
           asyncDispatch((RequestScope) s, (HttpServletRequest) request, response, chain);
           return;
@@ -646,6 +650,8 @@ public final class ContextServletFilter implements Filter {
         scoped.publish();
       }
       request.setAttribute(SCOPE_ATTRIBUTE, scope);
+      // The ASYNC dispatch carries the container's request: a wrapper in front may have kept it.
+      ScopedRequest.reachContainer(request, SCOPE_ATTRIBUTE, scope);
     } catch (RuntimeException | Error x) {
       if (failure == null) {
         throw x;

@@ -892,6 +892,75 @@ class HostileUseTest {
     }
   }
 
+  /**
+   * A request wrapper in front of the filter that keeps the attributes set through it to itself
+   * (reading the container's for the others), as some frameworks' wrappers do: the context still
+   * reaches the container's own request, where {@code contextOf(async.getRequest())} looks after
+   * {@code startAsync()}, and the ASYNC dispatch, which carries that request, runs with the
+   * request's context. Before, both went to the wrapper only: {@code contextOf} failed in the
+   * async thread, and the ASYNC dispatch got a new context, with the whole budget again.
+   */
+  @ParameterizedTest
+  @EnumSource(Containers.class)
+  void aWrapperInFrontThatKeepsAttributesToItselfDoesNotHideTheContext(Containers c)
+      throws Exception {
+    ContextServletFilter filter = ContextServletFilter.create();
+    Filter front =
+        (rq, rs, chain) -> {
+          java.util.Map<String, Object> own = new java.util.concurrent.ConcurrentHashMap<>();
+          HttpServletRequest shadowing =
+              new HttpServletRequestWrapper((HttpServletRequest) rq) {
+                @Override
+                public Object getAttribute(String name) {
+                  Object v = own.get(name);
+                  return v != null ? v : super.getAttribute(name);
+                }
+
+                @Override
+                public void setAttribute(String name, Object value) {
+                  own.put(name, value);
+                }
+
+                @Override
+                public void removeAttribute(String name) {
+                  own.remove(name);
+                }
+              };
+          filter.doFilter(shadowing, rs, chain);
+        };
+    AtomicReference<Context> first = new AtomicReference<>();
+    AtomicReference<Object> inAsyncThread = new AtomicReference<>();
+    AtomicReference<Context> onAsyncDispatch = new AtomicReference<>();
+    TestServlet servlet =
+        new TestServlet(
+            (req, res) -> {
+              if (req.getDispatcherType() == DispatcherType.REQUEST) {
+                first.set(CurrentContext.get());
+                AsyncContext async = req.startAsync();
+                async.start(
+                    () -> {
+                      try {
+                        inAsyncThread.set(ContextServletFilter.contextOf(async.getRequest()));
+                      } catch (RuntimeException e) {
+                        inAsyncThread.set(e);
+                      }
+                      async.dispatch();
+                    });
+                return;
+              }
+              onAsyncDispatch.set(CurrentContext.get());
+              res.getWriter().print("async");
+            });
+    try (Containers.Running server = c.start(front, servlet)) {
+      HttpResponse<String> r = get(server.port, "/x", "Ctx4j-Timeout-Ms", "60000");
+      assertEquals("200 async", r.statusCode() + " " + r.body());
+      awaitEnd(first.get());
+    }
+    assertSame(first.get(), inAsyncThread.get(), "contextOf(async.getRequest()) in the async thread");
+    assertSame(first.get(), onAsyncDispatch.get(), "CurrentContext on the ASYNC dispatch");
+    assertEquals(Reason.RESPONSE_COMPLETED, reason(first.get()), String.valueOf(first.get().cause()));
+  }
+
   /** Sends {@code request} on a socket and returns the whole answer (the server closes). */
   private static String raw(int port, String request) throws IOException {
     try (Socket s = new Socket("127.0.0.1", port)) {

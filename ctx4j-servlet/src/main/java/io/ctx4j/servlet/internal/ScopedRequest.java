@@ -102,16 +102,40 @@ public final class ScopedRequest extends HttpServletRequestWrapper {
   }
 
   /**
-   * Puts the context attribute in the request this one wraps (and so in the container's), once it
-   * has succeeded: a put that throws is tried again by the next call.
+   * Puts the context attribute in the request this one wraps, and so in the container's, once it
+   * has succeeded: a put that throws is tried again by the next call. Through the wrappers in
+   * between, which may refuse it; and then in the container's own request if it is not there: a
+   * wrapper may keep the attributes set through it to itself, while the ASYNC and ERROR dispatches
+   * and {@code AsyncContext.getRequest()} carry the container's request.
    *
-   * @throws RuntimeException as thrown by the wrapped request's {@code setAttribute}
+   * @throws RuntimeException as thrown by {@code setAttribute}
    */
   public void publish() {
     if (!published) {
-      super.setAttribute(attribute, scope.context());
+      Object ctx = scope.context();
+      super.setAttribute(attribute, ctx);
+      reachContainer(getRequest(), attribute, ctx);
       // Only now: getAttributeNames lists the attribute itself until the container does.
       published = true;
+    }
+  }
+
+  /**
+   * Puts {@code name} in the container's request under {@code request} if it did not get there
+   * through the wrappers (one that keeps attributes to itself). Nothing to do, and no lookup, when
+   * {@code request} is the container's.
+   *
+   * @param request a request, maybe wrapped
+   * @param name the attribute's name
+   * @param value its value
+   * @throws RuntimeException as thrown by the container's {@code setAttribute}
+   */
+  public static void reachContainer(ServletRequest request, String name, Object value) {
+    if (request instanceof ServletRequestWrapper) {
+      ServletRequest container = innermost(request);
+      if (container.getAttribute(name) != value) {
+        container.setAttribute(name, value);
+      }
     }
   }
 
