@@ -139,6 +139,12 @@ import java.util.Objects;
  * the request's work is over. An error page that must call out derives a context of its own, for
  * example from {@link #root()}.
  *
+ * <p>{@code startAsync()} on the request the chain got returns the container's {@code
+ * AsyncContext} wrapped, so that writes through its {@code getResponse()} (the container's own
+ * response) end the context when they fail; {@code getAsyncContext()} answers the same wrapper,
+ * but {@code AsyncEvent.getAsyncContext()} in a listener is the container's own: do not compare
+ * the two by identity.
+ *
  * <h2>Registration</h2>
  *
  * Map the filter to all paths, for {@link DispatcherType#REQUEST} and {@link DispatcherType#ASYNC},
