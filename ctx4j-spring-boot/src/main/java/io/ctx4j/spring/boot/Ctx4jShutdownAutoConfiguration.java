@@ -2,6 +2,8 @@ package io.ctx4j.spring.boot;
 
 import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
+import org.springframework.boot.autoconfigure.condition.SearchStrategy;
+import org.springframework.context.ApplicationContext;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Conditional;
 
@@ -9,6 +11,13 @@ import org.springframework.context.annotation.Conditional;
  * Provides the {@link ShutdownContext}: a context that ends when the application shuts down, once
  * the web server's graceful-shutdown drain is over. Off with {@code ctx4j.shutdown.enabled=false}
  * (the servlet filter's requests then end only when the filter is destroyed, as the server stops).
+ *
+ * <p>Every application context gets its own: in a hierarchy ({@code
+ * SpringApplicationBuilder.parent/child}) each child is closed, and each child's web server drained,
+ * on its own, so a child's requests must end when the child's drain is over, not when the parent
+ * closes. A child's shutdown context is a child of its parent's, so that closing the parent ends the
+ * children's too. A {@code ShutdownContext} bean of the application's own, in the same application
+ * context, replaces the one made here.
  *
  * @since 0.1
  */
@@ -23,11 +32,18 @@ public class Ctx4jShutdownAutoConfiguration {
   /**
    * The shutdown context.
    *
-   * @return a new shutdown context, a child of {@code Context.background()}
+   * @param applicationContext the application context the bean is made for
+   * @return a new shutdown context: a child of the parent application context's shutdown context
+   *     when it has one, else of {@code Context.background()}
    */
   @Bean
-  @ConditionalOnMissingBean
-  public ShutdownContext ctx4jShutdownContext() {
-    return new ShutdownContext();
+  // CURRENT: the parent's bean would otherwise stand in for the child's (the default search looks
+  // at the ancestors too), and the child's requests would outlive the child's drain.
+  @ConditionalOnMissingBean(search = SearchStrategy.CURRENT)
+  public ShutdownContext ctx4jShutdownContext(ApplicationContext applicationContext) {
+    ApplicationContext parent = applicationContext.getParent();
+    ShutdownContext above =
+        parent == null ? null : parent.getBeanProvider(ShutdownContext.class).getIfUnique();
+    return above == null ? new ShutdownContext() : new ShutdownContext(above.context());
   }
 }

@@ -289,6 +289,26 @@ class AutoConfigurationTest {
     assertEquals(RequestCanceledException.Reason.SERVER_SHUTDOWN, cause.reason());
   }
 
+  /**
+   * Each application context of a hierarchy gets a shutdown context of its own (a child is closed
+   * and drained on its own), made a child of its parent's, so that the parent's end reaches it.
+   */
+  @Test
+  void aChildApplicationContextsShutdownContextIsAChildOfItsParents() {
+    new ApplicationContextRunner().withConfiguration(ALL).run(parent -> {
+      ShutdownContext above = parent.getBean(ShutdownContext.class);
+      web.withParent(parent).run(child -> {
+        ShutdownContext mine = child.getBean(ShutdownContext.class);
+        assertNotSame(above, mine, "the child uses its parent's shutdown context");
+        assertFalse(mine.context().isDone());
+        above.shutdown("the parent closed");
+        assertTrue(mine.context().isDone(), "the parent's end did not reach the child's shutdown context");
+        RequestCanceledException cause = assertInstanceOf(RequestCanceledException.class, mine.context().cause());
+        assertEquals("server shutdown: the parent closed", cause.getMessage());
+      });
+    });
+  }
+
   @Test
   void theShutdownPhaseLiesBetweenTheDrainAndTheServerStop() {
     assertTrue(ShutdownContext.PHASE < WebServerApplicationContext.GRACEFUL_SHUTDOWN_PHASE);
