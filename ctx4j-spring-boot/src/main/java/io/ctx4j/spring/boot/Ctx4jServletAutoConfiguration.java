@@ -5,11 +5,13 @@ import io.ctx4j.servlet.ContextServletFilter;
 import jakarta.servlet.DispatcherType;
 import jakarta.servlet.Filter;
 import java.time.Duration;
+import org.springframework.beans.factory.ListableBeanFactory;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnWebApplication;
+import org.springframework.boot.autoconfigure.condition.SearchStrategy;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
 import org.springframework.boot.web.servlet.FilterRegistrationBean;
 import org.springframework.context.annotation.Bean;
@@ -25,6 +27,12 @@ import org.springframework.context.annotation.Conditional;
  *
  * <p>A {@code ContextServletFilter} bean of the application's own replaces the one made here (it is
  * registered by the same registration bean). Off with {@code ctx4j.servlet.enabled=false}.
+ *
+ * <p>Each application context has its own filter: in a hierarchy ({@code
+ * SpringApplicationBuilder.parent/child}) a filter bean of the parent is not taken by the children.
+ * Each child's server needs an instance of its own, under the child's shutdown context: a servlet
+ * container destroys the filter instance it was given when it stops, and one instance shared by two
+ * servers would end the requests of both when the first stops.
  *
  * @since 0.1
  */
@@ -55,7 +63,9 @@ public class Ctx4jServletAutoConfiguration {
    *     longer than {@code Long.MAX_VALUE} milliseconds
    */
   @Bean
-  @ConditionalOnMissingBean
+  // CURRENT: a filter in a parent application context would otherwise be taken by every child, one
+  // instance in several servers: the first server to stop destroys it, ending the requests of all.
+  @ConditionalOnMissingBean(search = SearchStrategy.CURRENT)
   public ContextServletFilter ctx4jServletFilter(
       Ctx4jProperties properties, ObjectProvider<ShutdownContext> shutdown) {
     Ctx4jProperties.Servlet s = properties.getServlet();
@@ -84,14 +94,19 @@ public class Ctx4jServletAutoConfiguration {
    * Registers the filter for every path, for the {@code REQUEST} and {@code ASYNC} dispatches, with
    * async support, at {@code ctx4j.servlet.filter-order}.
    *
-   * @param filter the filter
+   * @param beans the application context's bean factory, whose own filter is registered
    * @param properties the settings
    * @return the registration
+   * @throws org.springframework.beans.factory.NoSuchBeanDefinitionException if there is no filter
+   *     bean, or several without a primary one, in this application context
    */
   @Bean(name = REGISTRATION_BEAN)
-  @ConditionalOnMissingBean(name = REGISTRATION_BEAN)
+  @ConditionalOnMissingBean(name = REGISTRATION_BEAN, search = SearchStrategy.CURRENT)
   public FilterRegistrationBean<ContextServletFilter> ctx4jServletFilterRegistration(
-      ContextServletFilter filter, Ctx4jProperties properties) {
+      ListableBeanFactory beans, Ctx4jProperties properties) {
+    // Not an injected parameter: injection looks at the ancestors too, and a parent's filter would
+    // make two candidates. getBean(Class) takes this factory's own when it has one.
+    ContextServletFilter filter = beans.getBean(ContextServletFilter.class);
     FilterRegistrationBean<ContextServletFilter> r = new FilterRegistrationBean<>(filter);
     r.setName("ctx4jContextServletFilter");
     r.setAsyncSupported(true);

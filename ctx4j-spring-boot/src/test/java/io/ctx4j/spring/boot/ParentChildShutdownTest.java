@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNotSame;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.ctx4j.servlet.ContextServletFilter;
 import io.ctx4j.servlet.RequestCanceledException;
 import io.ctx4j.servlet.RequestCanceledException.Reason;
 import java.net.URI;
@@ -24,6 +25,7 @@ import org.springframework.boot.WebApplicationType;
 import org.springframework.boot.autoconfigure.EnableAutoConfiguration;
 import org.springframework.boot.builder.SpringApplicationBuilder;
 import org.springframework.context.ConfigurableApplicationContext;
+import org.springframework.context.annotation.Bean;
 import org.springframework.context.event.ContextClosedEvent;
 
 /**
@@ -31,7 +33,7 @@ import org.springframework.context.event.ContextClosedEvent;
  * a web application with its own Tomcat on a random port and a 1 s graceful drain. Each application
  * context has its own {@link ShutdownContext}, a child of its parent's, and its own servlet filter
  * under it: a child's requests still running when the child's drain is over are cancelled then, by
- * the child's close.
+ * the child's close, and a sibling's requests go on.
  */
 @Timeout(120)
 class ParentChildShutdownTest {
@@ -60,6 +62,14 @@ class ParentChildShutdownTest {
     p.put("server.shutdown", "graceful");
     p.put("spring.lifecycle.timeout-per-shutdown-phase", DRAIN_MILLIS + "ms");
     return p;
+  }
+
+  /** A non-web parent application of {@code source}, with {@code hops} for its children. */
+  private static SpringApplicationBuilder parent(Class<?> source, Hops hops) {
+    return new SpringApplicationBuilder(source)
+        .web(WebApplicationType.NONE)
+        .properties(common("parent"))
+        .initializers(c -> c.getBeanFactory().registerSingleton("hops", hops));
   }
 
   /**
@@ -92,11 +102,7 @@ class ParentChildShutdownTest {
   @Test
   void aChildsRequestsAreCancelledWhenTheChildsDrainEnds() throws Exception {
     Hops hops = new Hops();
-    SpringApplicationBuilder parentBuilder =
-        new SpringApplicationBuilder(Shared.class)
-            .web(WebApplicationType.NONE)
-            .properties(common("parent"))
-            .initializers(c -> c.getBeanFactory().registerSingleton("hops", hops));
+    SpringApplicationBuilder parentBuilder = parent(Shared.class, hops);
     long[] closedAt = new long[1];
     ConfigurableApplicationContext child = child(parentBuilder.child(HopApp.class), "child", closedAt);
     ConfigurableApplicationContext parent = (ConfigurableApplicationContext) child.getParent();
@@ -128,5 +134,73 @@ class ParentChildShutdownTest {
       parent.close();
     }
     assertTrue(parentShutdown.context().isDone(), "the parent's close did not end its shutdown context");
+  }
+
+  /**
+   * A parent that defines a servlet filter of its own, under its shutdown context (as the README
+   * shows for an application's own filter).
+   */
+  @SpringBootConfiguration
+  @EnableAutoConfiguration
+  static class SharedWithFilter {
+    @Bean
+    ContextServletFilter sharedFilter(ShutdownContext shutdown) {
+      return ContextServletFilter.builder().parent(shutdown.context()).build();
+    }
+  }
+
+  /**
+   * Two children of one parent, each with its own server: each has a filter of its own (not one in
+   * the parent), under its own shutdown context, so closing one child cancels its requests and
+   * leaves the sibling's running and its new requests live. One filter instance in two servers
+   * would be destroyed with the first server, ending the second's requests.
+   */
+  @Test
+  void siblingChildrenHaveFiltersOfTheirOwn() throws Exception {
+    Hops hops = new Hops();
+    SpringApplicationBuilder parentBuilder = parent(SharedWithFilter.class, hops);
+    long[] closedA = new long[1];
+    ConfigurableApplicationContext a = child(parentBuilder.child(HopApp.class), "a", closedA);
+    ConfigurableApplicationContext b = child(parentBuilder.child(HopApp.class), "b", new long[1]);
+    ConfigurableApplicationContext parent = (ConfigurableApplicationContext) a.getParent();
+    assertSame(parent, b.getParent());
+    try {
+      HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+      CompletableFuture<HttpResponse<String>> onA = work(http, a, "onA");
+      CompletableFuture<HttpResponse<String>> onB = work(http, b, "onB");
+      Hops.Hop ha = hops.get("onA");
+      Hops.Hop hb = hops.get("onB");
+      assertTrue(ha.entered.await(30, TimeUnit.SECONDS), "the request never reached a's handler");
+      assertTrue(hb.entered.await(30, TimeUnit.SECONDS), "the request never reached b's handler");
+      assertNotSame(ha.ctx, hb.ctx);
+      // Read before a's close: its beans are gone after it.
+      ContextServletFilter pf = parent.getBean(ContextServletFilter.class);
+      ContextServletFilter af = a.getBean(ContextServletFilter.class);
+      ContextServletFilter bf = b.getBean(ContextServletFilter.class);
+      ShutdownContext aShutdown = a.getBean(ShutdownContext.class);
+
+      a.close();
+      assertFalse(hb.ctx.isDone(), "closing a ended b's request: " + hb.ctx.cause());
+      assertTrue(ha.ended.await(10, TimeUnit.SECONDS), "a's request was not cancelled by a's close");
+      RequestCanceledException cause = (RequestCanceledException) ha.cause;
+      assertEquals(Reason.SERVER_SHUTDOWN, cause.reason(), String.valueOf(cause));
+      assertEquals("server shutdown: " + ShutdownContext.DETAIL, cause.getMessage());
+      hb.release.countDown();
+      assertEquals("ok", onB.get(10, TimeUnit.SECONDS).body(), "b's request was cancelled by a's close");
+      hops.get("afterA").release.countDown();
+      assertEquals("ok", work(http, b, "afterA").get(10, TimeUnit.SECONDS).body(),
+          "a request to b after a's close was born cancelled");
+      onA.handle((r, e) -> null).get(10, TimeUnit.SECONDS);
+      assertNotSame(pf, af, "child a uses its parent's filter");
+      assertNotSame(pf, bf, "child b uses its parent's filter");
+      assertNotSame(af, bf, "the siblings share a filter");
+      assertNotSame(aShutdown, b.getBean(ShutdownContext.class), "the siblings share a shutdown context");
+      assertTrue(aShutdown.context().isDone());
+      assertFalse(b.getBean(ShutdownContext.class).context().isDone(), "closing a ended b's shutdown context");
+      assertFalse(parent.getBean(ShutdownContext.class).context().isDone(), "closing a ended the parent's shutdown context");
+    } finally {
+      b.close();
+      parent.close();
+    }
   }
 }
