@@ -6,7 +6,6 @@ import jakarta.servlet.DispatcherType;
 import jakarta.servlet.Filter;
 import java.time.Duration;
 import org.springframework.beans.factory.ListableBeanFactory;
-import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
@@ -54,10 +53,11 @@ public class Ctx4jServletAutoConfiguration {
   public Ctx4jServletAutoConfiguration() {}
 
   /**
-   * The filter, built from {@code ctx4j.servlet.*}, its root under the shutdown context if any.
+   * The filter, built from {@code ctx4j.servlet.*}, its root under this application context's
+   * shutdown context if it has one (not an ancestor's), else under {@code Context.background()}.
    *
    * @param properties the settings
-   * @param shutdown the shutdown context, if configured
+   * @param beans the application context's bean factory, for its shutdown context
    * @return the filter
    * @throws IllegalArgumentException if {@code ctx4j.servlet.max-timeout} is zero or negative, or
    *     longer than {@code Long.MAX_VALUE} milliseconds
@@ -67,7 +67,7 @@ public class Ctx4jServletAutoConfiguration {
   // instance in several servers: the first server to stop destroys it, ending the requests of all.
   @ConditionalOnMissingBean(search = SearchStrategy.CURRENT)
   public ContextServletFilter ctx4jServletFilter(
-      Ctx4jProperties properties, ObjectProvider<ShutdownContext> shutdown) {
+      Ctx4jProperties properties, ListableBeanFactory beans) {
     Ctx4jProperties.Servlet s = properties.getServlet();
     Duration max = s.getMaxTimeout();
     if (max != null && (max.isNegative() || max.isZero())) {
@@ -82,7 +82,12 @@ public class Ctx4jServletAutoConfiguration {
               + LONGEST_MAX_TIMEOUT
               + ")");
     }
-    ShutdownContext sc = shutdown.getIfAvailable();
+    // This application context's own only: with ctx4j.shutdown.enabled=false here there is none, and
+    // the requests must not hang off an ancestor's, which ends only when the ancestor closes.
+    ShutdownContext sc =
+        beans.getBeanNamesForType(ShutdownContext.class).length == 0
+            ? null
+            : beans.getBean(ShutdownContext.class);
     return ContextServletFilter.builder()
         .parent(sc == null ? Context.background() : sc.context())
         .maxTimeout(max)

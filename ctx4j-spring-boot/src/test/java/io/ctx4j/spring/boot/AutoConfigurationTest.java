@@ -309,6 +309,26 @@ class AutoConfigurationTest {
     });
   }
 
+  /**
+   * A child application context with {@code ctx4j.shutdown.enabled=false} has no shutdown context,
+   * and its filter's requests must not hang off its parent's instead: the switch says they end
+   * only when the filter is destroyed.
+   */
+  @Test
+  void aChildWithTheShutdownSwitchedOffDoesNotTakeItsParentsShutdownContext() {
+    new ApplicationContextRunner().withConfiguration(ALL).run(parent -> {
+      ShutdownContext above = parent.getBean(ShutdownContext.class);
+      web.withParent(parent).withPropertyValues("ctx4j.shutdown.enabled=false").run(child -> {
+        assertTrue(child.getBeanFactory().getBeanNamesForType(ShutdownContext.class).length == 0,
+            "the child made a shutdown context although switched off");
+        ContextServletFilter filter = child.getBean(ContextServletFilter.class);
+        above.shutdown("the parent closed");
+        assertFalse(filter.root().isDone(),
+            "the child's filter took its parent's shutdown context: " + filter.root().cause());
+      });
+    });
+  }
+
   @Test
   void theShutdownPhaseLiesBetweenTheDrainAndTheServerStop() {
     assertTrue(ShutdownContext.PHASE < WebServerApplicationContext.GRACEFUL_SHUTDOWN_PHASE);
