@@ -29,6 +29,17 @@ final class Apps {
    */
   static ConfigurableApplicationContext start(
       Class<?> app, Server server, Map<String, Object> properties, Map<String, Object> singletons) {
+    Map<String, Object> p = defaults(server);
+    p.putAll(properties);
+    return new SpringApplicationBuilder(app)
+        .web(WebApplicationType.SERVLET)
+        .properties(p)
+        .initializers(ctx -> singletons.forEach(ctx.getBeanFactory()::registerSingleton))
+        .run();
+  }
+
+  /** The properties {@link #start} sets before the caller's: loopback, port 0, quiet, one server. */
+  static Map<String, Object> defaults(Server server) {
     Map<String, Object> p = new LinkedHashMap<>();
     p.put("server.port", "0");
     p.put("server.address", "127.0.0.1");
@@ -36,12 +47,7 @@ final class Apps {
     p.put("spring.jmx.enabled", "false");
     p.put("logging.level.root", "WARN");
     p.put("spring.autoconfigure.exclude", server.exclude);
-    p.putAll(properties);
-    return new SpringApplicationBuilder(app)
-        .web(WebApplicationType.SERVLET)
-        .properties(p)
-        .initializers(ctx -> singletons.forEach(ctx.getBeanFactory()::registerSingleton))
-        .run();
+    return p;
   }
 
   static int port(ConfigurableApplicationContext ctx) {
