@@ -9,8 +9,12 @@ import org.springframework.context.annotation.Conditional;
 
 /**
  * Provides the {@link ShutdownContext}: a context that ends when the application shuts down, once
- * the web server's graceful-shutdown drain is over. Off with {@code ctx4j.shutdown.enabled=false}
- * (the servlet filter's requests then end only when the filter is destroyed, as the server stops).
+ * the web server's graceful-shutdown drain is over. Off with {@code ctx4j.shutdown.enabled=false}:
+ * the servlet filter's requests then end only as the server stops, with what the container does to
+ * them (measured: Tomcat interrupts the request's thread, so a handler blocked in an interruptible
+ * wait fails and the request ends {@code HANDLER_FAILED}; Jetty closes the connection, {@code
+ * CLIENT_DISCONNECTED}), or when the filter is destroyed; never with a {@code SERVER_SHUTDOWN}
+ * cause at the drain's end.
  *
  * <p>Every application context gets its own: in a hierarchy ({@code
  * SpringApplicationBuilder.parent/child}) each child is closed, and each child's web server drained,

@@ -17,6 +17,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.springframework.boot.WebApplicationType;
 import org.springframework.boot.builder.SpringApplicationBuilder;
 import org.springframework.context.ConfigurableApplicationContext;
@@ -27,7 +29,9 @@ import org.springframework.context.event.ContextClosedEvent;
  * spring.lifecycle.timeout-per-shutdown-phase}): a request that finishes during the drain is not
  * cancelled (its context ends "response completed"), and one still running when the drain is over
  * is cancelled then, not at {@code ContextClosedEvent}, with a SERVER_SHUTDOWN cause that says so.
- * Without a drain ({@code server.shutdown=immediate}) it is cancelled during the close.
+ * Without a drain ({@code server.shutdown=immediate}) it is cancelled during the close. With {@code
+ * ctx4j.shutdown.enabled=false} (Tomcat and Jetty) it ends only as the server stops, with what the
+ * container does to it.
  */
 @Timeout(120)
 class GracefulShutdownTest {
@@ -153,6 +157,43 @@ class GracefulShutdownTest {
     app.close();
     assertSame(first, shutdown.context().cause(), "a second close changed the shutdown context's cause");
     stuck.handle((r, e) -> null).get(10, TimeUnit.SECONDS);
+  }
+
+  /**
+   * {@code ctx4j.shutdown.enabled=false}: no shutdown context, so nothing ends a request still
+   * running when the drain is over; it ends as the server stops, with what the container does to
+   * it then (the rows pin the measured outcome): Tomcat interrupts the request's thread, so the
+   * handler's wait throws and the request ends HANDLER_FAILED; Jetty closes the connection, and
+   * the request ends CLIENT_DISCONNECTED (an EofException). Both after the drain, during the close;
+   * the handler sees no SERVER_SHUTDOWN cause.
+   */
+  @ParameterizedTest
+  @CsvSource({"TOMCAT, HANDLER_FAILED", "JETTY, CLIENT_DISCONNECTED"})
+  void withTheShutdownContextOffARunningRequestEndsAsTheServerStops(Apps.Server server, Reason expected) throws Exception {
+    Hops hops = new Hops();
+    ConfigurableApplicationContext app =
+        Apps.start(HopApp.class, server,
+            Map.of("hop.name", "O", "prices.url", "http://127.0.0.1:9", "server.shutdown", "graceful",
+                "spring.lifecycle.timeout-per-shutdown-phase", DRAIN_MILLIS + "ms", "ctx4j.shutdown.enabled", "false"),
+            Map.of("hops", hops));
+    assertTrue(app.getBeansOfType(ShutdownContext.class).isEmpty(), "a shutdown context although switched off");
+    HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+    CompletableFuture<HttpResponse<String>> stuck =
+        http.sendAsync(HttpRequest.newBuilder(URI.create(Apps.url(app) + "/work?id=stuck")).build(), BodyHandlers.ofString());
+    Hops.Hop s = hops.get("stuck");
+    assertTrue(s.entered.await(30, TimeUnit.SECONDS), "the request never reached the handler");
+    long closing = System.nanoTime();
+    app.close();
+    long closed = System.nanoTime();
+    assertTrue(s.ended.await(30, TimeUnit.SECONDS), "the running request never ended");
+    RequestCanceledException cause = (RequestCanceledException) s.cause;
+    long afterClose = TimeUnit.NANOSECONDS.toMillis(s.endedNanos - closing);
+    System.out.printf("shutdown context off, %s: the running request ended %d ms after the close began, %d ms %s the close returned: %s%n",
+        server, afterClose, Math.abs(TimeUnit.NANOSECONDS.toMillis(closed - s.endedNanos)),
+        s.endedNanos <= closed ? "before" : "after", cause);
+    assertEquals(expected, cause.reason(), String.valueOf(cause));
+    assertTrue(afterClose >= DRAIN_MILLIS - 50, "ended " + afterClose + " ms after the close began, before the drain was over");
+    stuck.handle((r, e) -> null).get(30, TimeUnit.SECONDS);
   }
 
   /** Runs /work for {@code id}, released at once: "ok" if its context was live, else "cancelled". */
