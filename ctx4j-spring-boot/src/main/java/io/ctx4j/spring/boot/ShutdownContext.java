@@ -9,7 +9,9 @@ import org.springframework.context.ApplicationContext;
 import org.springframework.context.ApplicationContextAware;
 import org.springframework.context.ApplicationListener;
 import org.springframework.context.SmartLifecycle;
+import org.springframework.context.event.ApplicationContextEvent;
 import org.springframework.context.event.ContextClosedEvent;
+import org.springframework.context.event.ContextRefreshedEvent;
 
 /**
  * A context that ends when the Spring application shuts down, at the moment in-flight work should
@@ -46,7 +48,9 @@ import org.springframework.context.event.ContextClosedEvent;
  * there is no drain to wait for. A startup that fails after the bean was made has no close either:
  * the context ends when Spring destroys the beans ({@link #destroy()}), with a detail that says so.
  * A bean used outside an application context (Spring never called
- * {@link #setApplicationContext}) has no close to wait for: there {@link #stop()} ends the context.
+ * {@link #setApplicationContext}, and no application context's refresh reached it) has no close to
+ * wait for: there {@link #stop()} ends the context. A bean registered with {@code registerSingleton}
+ * gets no {@code setApplicationContext} call; it learns its application context from the refresh.
  *
  * <p>Thread safety: all methods are thread-safe. Memory consistency effects: actions before the
  * call that ends the context ({@link #shutdown}, or {@link #stop()} during a close) happen-before a
@@ -56,7 +60,7 @@ import org.springframework.context.event.ContextClosedEvent;
  */
 public final class ShutdownContext
     implements SmartLifecycle,
-        ApplicationListener<ContextClosedEvent>,
+        ApplicationListener<ApplicationContextEvent>,
         ApplicationContextAware,
         DisposableBean {
 
@@ -139,17 +143,29 @@ public final class ShutdownContext
   }
 
   /**
-   * Notes that the application context is closing, so that the lifecycle's {@link #stop()} ends the
-   * context. If the bean is already stopped (by a stop before the close), Spring will not stop it
-   * again: the context ends now. Events of other application contexts (a child's close reaches its
-   * parent's listeners) are ignored.
+   * At a refresh, records the application context this bean belongs to if Spring did not tell it
+   * ({@link #setApplicationContext} is not called for a bean registered with {@code
+   * registerSingleton}), so that a later {@link #stop()} without a close leaves the context live. At
+   * a close, notes that the application context is closing, so that the lifecycle's {@link #stop()}
+   * ends the context; if the bean is already stopped (by a stop before the close), Spring will not
+   * stop it again: the context ends now. Events of other application contexts (a child's refresh
+   * and close reach its parent's listeners) are ignored; other events too.
    *
-   * @param event the close of an application context
+   * @param event an event of an application context
    */
   @Override
-  public void onApplicationEvent(ContextClosedEvent event) {
+  public void onApplicationEvent(ApplicationContextEvent event) {
     ApplicationContext mine = owner;
-    if (mine != null && event.getApplicationContext() != mine) {
+    if (event instanceof ContextRefreshedEvent) {
+      // The first refresh seen is this bean's own: events travel from a child up to its parent's
+      // listeners, never down, and a parent refreshes before its children exist.
+      if (mine == null) {
+        owner = event.getApplicationContext();
+      }
+      return;
+    }
+    if (!(event instanceof ContextClosedEvent)
+        || (mine != null && event.getApplicationContext() != mine)) {
       return;
     }
     closing = true;

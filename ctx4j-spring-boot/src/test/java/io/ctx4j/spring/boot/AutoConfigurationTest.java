@@ -329,6 +329,26 @@ class AutoConfigurationTest {
     });
   }
 
+  /**
+   * A {@code ShutdownContext} registered as a singleton ({@code registerSingleton}, as an
+   * initializer may do) gets no {@code setApplicationContext} call: a {@code stop()} without a close
+   * (a CRaC checkpoint) must still leave it live for the {@code start()}, and the close end it.
+   */
+  @Test
+  void aShutdownContextRegisteredAsASingletonSurvivesAStopAndEndsAtTheClose() {
+    ShutdownContext mine = new ShutdownContext();
+    web.withInitializer(c -> c.getBeanFactory().registerSingleton("myShutdownContext", mine)).run(ctx -> {
+      assertSame(mine, ctx.getBean(ShutdownContext.class));
+      assertTrue(mine.isRunning(), "the singleton was not started");
+      ctx.stop();
+      assertFalse(mine.context().isDone(), "a stop without a close ended the singleton's context for good: " + mine.context().cause());
+      ctx.start();
+      assertFalse(ctx.getBean(ContextServletFilter.class).root().isDone(), "the requests after the start are born cancelled");
+      ctx.close();
+      assertTrue(mine.context().isDone(), "the close did not end the singleton's context");
+    });
+  }
+
   @Test
   void theShutdownPhaseLiesBetweenTheDrainAndTheServerStop() {
     assertTrue(ShutdownContext.PHASE < WebServerApplicationContext.GRACEFUL_SHUTDOWN_PHASE);
