@@ -36,7 +36,10 @@ import org.springframework.context.event.ContextRefreshedEvent;
  *
  * <p>The cause is a {@link RequestCanceledException} whose reason is {@link
  * Reason#SERVER_SHUTDOWN}, its detail saying that the application context closed after the
- * graceful-shutdown drain; requests see it as {@code ctx.cause()}.
+ * graceful-shutdown drain ({@code application context closed, graceful-shutdown drain over}), or,
+ * with {@code server.shutdown=immediate}, that there was no drain ({@code application context
+ * closed, no graceful-shutdown drain (server.shutdown=immediate)}); requests see it as {@code
+ * ctx.cause()}.
  *
  * <p>In an application context only a close ends the context. A {@code
  * ConfigurableApplicationContext.stop()} without a close
@@ -73,6 +76,10 @@ public final class ShutdownContext
 
   /** The detail of the cause. */
   static final String DETAIL = "application context closed, graceful-shutdown drain over";
+
+  /** The detail of the cause at a close with {@code server.shutdown=immediate}: there is no drain. */
+  static final String IMMEDIATE_DETAIL =
+      "application context closed, no graceful-shutdown drain (server.shutdown=immediate)";
 
   /** The detail of the cause when the beans are destroyed without a close: a failed startup. */
   static final String DESTROYED_DETAIL = "application context failed to start, its beans destroyed";
@@ -122,6 +129,17 @@ public final class ShutdownContext
     return context.cancel(new RequestCanceledException(Reason.SERVER_SHUTDOWN, detail, null));
   }
 
+  /**
+   * The detail for a close: {@link #IMMEDIATE_DETAIL} when the application context's {@code
+   * server.shutdown} is {@code immediate} (the cause must not claim a drain that did not happen),
+   * else {@link #DETAIL}.
+   */
+  private String closeDetail() {
+    ApplicationContext mine = owner;
+    String mode = mine == null ? null : mine.getEnvironment().getProperty("server.shutdown");
+    return mode != null && mode.trim().equalsIgnoreCase("immediate") ? IMMEDIATE_DETAIL : DETAIL;
+  }
+
   /** Marks the bean running; the context is live from construction on. */
   @Override
   public void start() {
@@ -136,7 +154,7 @@ public final class ShutdownContext
   @Override
   public void stop() {
     if (closing || owner == null) {
-      shutdown(DETAIL);
+      shutdown(closeDetail());
     } else {
       running = false;
     }

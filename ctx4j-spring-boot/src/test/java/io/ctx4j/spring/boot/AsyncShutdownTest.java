@@ -153,7 +153,8 @@ class AsyncShutdownTest {
       assertFalse(h.doneWhenFinished, "the finishing request was cancelled before it could finish");
     } else {
       assertEquals(Reason.SERVER_SHUTDOWN, cause.reason(), String.valueOf(cause));
-      assertEquals("server shutdown: " + ShutdownContext.DETAIL, cause.getMessage());
+      assertEquals(mode.equals("graceful") ? "server shutdown: " + ShutdownContext.DETAIL
+          : "server shutdown: application context closed, no graceful-shutdown drain (server.shutdown=immediate)", cause.getMessage());
       assertTrue(h.endedNanos <= closed, "not cancelled during the close");
       if (mode.equals("graceful")) {
         assertTrue(afterClosedEvent >= DRAIN_MILLIS - 50,
