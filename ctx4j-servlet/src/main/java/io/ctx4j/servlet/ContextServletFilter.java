@@ -58,11 +58,13 @@ import java.util.Objects;
  * context that is born done. If any value is malformed the filter answers {@code 400 Bad Request}
  * with a one-line {@code text/plain} body naming the header and quoting the value, and the handler
  * is not called: a caller that tried to set a deadline must learn that it did not work, rather than
- * have its request run without one. That is on the {@link DispatcherType#REQUEST REQUEST} dispatch
- * only: a later dispatch that reaches the filter without a context (an error page after a filter in
- * front of this one answered {@code 503}, a forward from a servlet the filter is not mapped for)
+ * have its request run without one. So is a {@link DispatcherType#FORWARD FORWARD} or {@link
+ * DispatcherType#ASYNC ASYNC} dispatch that reaches the filter without a context (from a servlet
+ * the filter is not mapped for), which still decides the answer. An {@link DispatcherType#ERROR
+ * ERROR} or {@link DispatcherType#INCLUDE INCLUDE} dispatch, or one whose response is committed,
  * ignores a malformed header and runs without a caller deadline, since a {@code 400} there would
- * replace the answer already decided. An optional server {@linkplain Builder#maxTimeout maximum}
+ * replace the answer already decided (the error page after a filter in front of this one answered
+ * {@code 503}). An optional server {@linkplain Builder#maxTimeout maximum}
  * caps every request, with or without a header; {@linkplain Builder#trustTimeoutHeaders(boolean)
  * untrusted callers} can be ignored entirely (then only the maximum applies).
  *
@@ -413,13 +415,13 @@ public final class ContextServletFilter implements Filter {
       try {
         incoming = IncomingDeadline.read((HttpServletRequest) request);
       } catch (IllegalArgumentException e) {
-        if (type == DispatcherType.REQUEST) {
+        if (!answerDecided(type, response)) {
           reject((HttpServletResponse) response, e.getMessage());
           return;
         }
-        // A later dispatch of a request this filter did not see first (an error page after a
-        // filter in front answered, a forward from a servlet the filter is not mapped for): the
-        // caller's answer is already decided, and a 400 would replace it (the error page's 503).
+        // A dispatch of a request this filter did not see first whose answer is decided already
+        // (an error page after a filter in front answered 503, an include): a 400 would replace
+        // it. A forward from a servlet the filter is not mapped for decides nothing yet: refused.
         incoming = null;
       }
       if (incoming != null) {
@@ -688,6 +690,17 @@ public final class ContextServletFilter implements Filter {
   @SuppressWarnings("unchecked")
   private static <T extends Throwable> T sneaky(Throwable t) throws T {
     throw (T) t;
+  }
+
+  /**
+   * Whether the answer to a request is decided before this dispatch: an ERROR dispatch (the error
+   * page renders a status set already), an INCLUDE (which cannot set the status), or a committed
+   * response. A 400 for a malformed header would replace or garble such an answer.
+   */
+  private static boolean answerDecided(DispatcherType type, ServletResponse response) {
+    return type == DispatcherType.ERROR
+        || type == DispatcherType.INCLUDE
+        || response.isCommitted();
   }
 
   private static void reject(HttpServletResponse response, String message) throws IOException {

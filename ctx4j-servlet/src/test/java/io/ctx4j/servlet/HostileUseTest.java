@@ -590,8 +590,9 @@ class HostileUseTest {
   }
 
   /**
-   * A malformed timeout header is refused on the REQUEST dispatch only. Here a filter in front of
-   * ours answers 503 itself (a throttle, say) before ours runs, and the container forwards to the
+   * A malformed timeout header does not replace an error page already decided. Here a filter in
+   * front of ours answers 503 itself (a throttle, say) before ours runs, and the container forwards
+   * to the
    * error page: the ERROR dispatch reaches the filter with the request's malformed header and no
    * context. Before, the filter read the header again and answered 400 in place of the error page;
    * now the error page runs, with a context of its own (no deadline from the malformed header),
@@ -599,7 +600,7 @@ class HostileUseTest {
    */
   @ParameterizedTest
   @EnumSource(Containers.class)
-  void aMalformedHeaderIsRefusedOnTheRequestDispatchOnly(Containers c) throws Exception {
+  void aMalformedHeaderDoesNotReplaceTheErrorPage(Containers c) throws Exception {
     ContextServletFilter filter = ContextServletFilter.create();
     Filter throttle =
         (rq, rs, chain) -> {
@@ -646,6 +647,51 @@ class HostileUseTest {
         assertTrue(refused.body().startsWith(h[0]), refused.body());
       }
       assertEquals(false, handled.get(), "the handler ran for a malformed header");
+    }
+  }
+
+  /**
+   * A forward from a servlet (or filter) the filter does not cover decides nothing yet: the
+   * forwarded-to handler writes the answer. A malformed header there is refused with 400, as on
+   * the REQUEST dispatch, rather than letting the request run without the deadline its caller
+   * asked for. Only an ERROR or INCLUDE dispatch, or a response already committed, ignores it.
+   */
+  @ParameterizedTest
+  @EnumSource(Containers.class)
+  void aMalformedHeaderIsRefusedOnAForwardThatStillDecidesTheAnswer(Containers c)
+      throws Exception {
+    ContextServletFilter filter = ContextServletFilter.create();
+    Filter front =
+        (rq, rs, chain) -> {
+          if (rq.getDispatcherType() == DispatcherType.REQUEST) {
+            // Stands for a front servlet the filter is not mapped for: it forwards at once.
+            rq.getRequestDispatcher("/forwarded").forward(rq, rs);
+            return;
+          }
+          filter.doFilter(rq, rs, chain);
+        };
+    AtomicReference<Boolean> handled = new AtomicReference<>(false);
+    TestServlet servlet =
+        new TestServlet(
+            (req, res) -> {
+              handled.set(true);
+              res.getWriter().print("handled");
+            });
+    java.util.EnumSet<DispatcherType> types =
+        java.util.EnumSet.of(DispatcherType.REQUEST, DispatcherType.FORWARD, DispatcherType.ERROR);
+    try (Containers.Running server = c.start(front, servlet, java.util.Map.of(), types)) {
+      for (String[] h :
+          new String[][] {
+            {"grpc-timeout", "5X"}, {"Ctx4j-Timeout-Ms", "-1"}, {"Connect-Timeout-Ms", "99999999999"}
+          }) {
+        HttpResponse<String> r = get(server.port, "/x", h[0], h[1]);
+        assertEquals(
+            400, r.statusCode(), h[0] + ": " + h[1] + " on the FORWARD dispatch: " + r.body().strip());
+        assertTrue(r.body().startsWith(h[0]), r.body());
+      }
+      assertEquals(false, handled.get(), "the handler ran for a malformed header");
+      HttpResponse<String> ok = get(server.port, "/x", "Ctx4j-Timeout-Ms", "5000");
+      assertEquals("200 handled", ok.statusCode() + " " + ok.body().strip(), "a well-formed header");
     }
   }
 
