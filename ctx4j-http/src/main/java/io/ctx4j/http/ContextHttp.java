@@ -118,7 +118,10 @@ public final class ContextHttp {
    *
    * <p>The call holds one registration on {@code ctx} until the exchange can no longer be aborted:
    * the response body has ended, was cancelled or closed by the caller, or the call failed. A
-   * streamed body that is neither read to its end nor closed keeps it until the context ends.
+   * streamed body that is neither read to its end nor closed keeps it until the context ends. A
+   * custom context whose {@code Registration.stop()} throws does not change how the call ends: a
+   * failed call's exception carries that failure {@linkplain Throwable#addSuppressed suppressed},
+   * and otherwise it is dropped.
    *
    * @param ctx the context that bounds the call
    * @param client the client
@@ -492,7 +495,7 @@ public final class ContextHttp {
       try {
         client = hopClient(ctx, callerClient);
       } catch (Throwable e) { // even a checked one, thrown undeclared by a caller's client
-        release();
+        releaseAfter(e);
         throw e;
       }
       follow = client == callerClient ? HttpClient.Redirect.NEVER : callerClient.followRedirects();
@@ -519,7 +522,7 @@ public final class ContextHttp {
       } catch (Throwable e) { // even a checked one, thrown undeclared by the caller's objects
         // Thrown by the client before anything was sent (a bad request): the caller gets it as
         // send/sendAsync always threw it; nothing may stay registered.
-        release();
+        releaseAfter(e);
         result.completeExceptionally(e);
         throw e;
       }
@@ -557,10 +560,32 @@ public final class ContextHttp {
       return new CancellationException("the caller completed the future of ContextHttp.sendAsync");
     }
 
+    /**
+     * Gives the registration back; never throws. A custom context's {@code stop()} that throws
+     * (and so may leave its hook registered, its own affair) must not stop what comes after a
+     * release: completing the result, handing the body's end to the caller's subscriber, cancelling
+     * the exchange. Escaping into the client's threads it left the call hanging. Its failure is
+     * dropped here, where no failure of the call is at hand; see {@link #releaseAfter}.
+     */
     void release() {
       Registration r = registration;
       if (r != null) {
-        r.stop();
+        try {
+          r.stop();
+        } catch (Throwable ignored) { // a custom context's: see above
+        }
+      }
+    }
+
+    /**
+     * Gives the registration back once the call failed with {@code failure}; never throws. A
+     * {@code stop()} that throws too is suppressed on {@code failure}, which the caller gets
+     * ({@link CoreInternals#stopAfter}).
+     */
+    void releaseAfter(Throwable failure) {
+      Registration r = registration;
+      if (r != null) {
+        CoreInternals.stopAfter(failure, r);
       }
     }
 
@@ -569,7 +594,7 @@ public final class ContextHttp {
       // ended the context yet, and this hop would go out with a budget of 0.
       ContextException end = CoreInternals.endOf(ctx);
       if (end != null) {
-        release();
+        releaseAfter(end);
         result.completeExceptionally(end);
         return;
       }
@@ -578,7 +603,7 @@ public final class ContextHttp {
       IOException refused = client == callerClient ? null : ClientState.refusal(callerClient);
       if (refused != null) {
         retire(callerClient, client);
-        release();
+        releaseAfter(refused);
         result.completeExceptionally(refused);
         return;
       }
@@ -598,20 +623,21 @@ public final class ContextHttp {
 
     private void hopEnded(Hop<T> hop, HttpResponse<T> response, Throwable failure) {
       if (failure != null) {
-        release(); // before the caller wakes: a get() and later dependents run before our callback
         // Past the deadline, though the timer has not ended the context yet, the failure is most
         // likely the deadline's doing: the caller gets the deadline's error, as from an ended
         // context (which completed the result already), the client's failure suppressed on it.
         Throwable cause = unwrap(failure);
         ContextException end = CoreInternals.endWith(ctx, cause);
-        result.completeExceptionally(end != null ? end : cause);
+        Throwable thrown = end != null ? end : cause;
+        releaseAfter(thrown); // before the caller wakes: a get() and dependents run before us
+        result.completeExceptionally(thrown);
         return;
       }
       HttpResponse<T> seen =
           hop.previous == null ? response : new Redirected<>(response, hop.previous);
       AbortableHandler<T> h = hop.handler;
       if (h.redirectFailure != null) {
-        release();
+        releaseAfter(h.redirectFailure);
         result.completeExceptionally(h.redirectFailure);
         return;
       }
@@ -630,14 +656,14 @@ public final class ContextHttp {
       try {
         next = redirected(hop.request, response.statusCode(), h.redirectTo);
       } catch (Throwable e) { // any: escaping here it is lost and the call never ends
-        release(); // before the caller wakes, not after, in the result's own callback
+        releaseAfter(e); // before the caller wakes, not after, in the result's own callback
         result.completeExceptionally(e);
         return;
       }
       try {
         sendHop(next, seen, hop.redirects + 1);
       } catch (Throwable e) { // any: escaping here it is lost and the call never ends
-        release();
+        releaseAfter(e);
         result.completeExceptionally(e);
       }
     }
@@ -856,7 +882,7 @@ public final class ContextHttp {
       try {
         d = call.handler.apply(info);
       } catch (Throwable e) { // even a checked one, thrown undeclared
-        call.release();
+        call.releaseAfter(e);
         throw e;
       }
       synchronized (lock) {
@@ -985,7 +1011,7 @@ public final class ContextHttp {
       try {
         downstream.onSubscribe(new CallerSubscription(this, s));
       } catch (Throwable e) { // even a checked one, thrown undeclared
-        call.release();
+        call.releaseAfter(e);
         throw e;
       } finally {
         exit();
@@ -1056,7 +1082,7 @@ public final class ContextHttp {
       try {
         downstream.onNext(item);
       } catch (Throwable e) { // even a checked one, thrown undeclared
-        handler.call.release();
+        handler.call.releaseAfter(e);
         throw e;
       } finally {
         handler.exit();

@@ -495,4 +495,50 @@ class HostileCallTest {
       assertEquals(0, requests.get(), "a call past its deadline was sent");
     }
   }
+
+  /**
+   * A custom context whose registration's {@code stop()} throws must not leave the call hanging.
+   * ctx4j gives the registration back just before it completes the result, hands the body's end to
+   * the caller's subscriber or cancels an exchange; a {@code stop()} that threw there escaped into
+   * the client's threads and the rest was never done. The call now ends as it would without it,
+   * and where it fails, {@code stop()}'s failure is suppressed on the failure the caller gets (as
+   * {@code CoreInternals.stopAfter} does everywhere else).
+   */
+  @Test
+  @Timeout(60)
+  void aRegistrationWhoseStopThrowsDoesNotHangTheCall() throws Exception {
+    IllegalStateException stopFailure = new IllegalStateException("stop() failed");
+    ForeignContext ctx =
+        new ForeignContext() {
+          @Override
+          public Registration onDone(Runnable callback) {
+            return () -> {
+              throw stopFailure;
+            };
+          }
+        };
+    try (LoopbackServer s =
+        new LoopbackServer(
+            ex -> {
+              byte[] b = "ok".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+              ex.sendResponseHeaders(200, b.length);
+              try (OutputStream out = ex.getResponseBody()) {
+                out.write(b);
+              }
+            })) {
+      CompletableFuture<HttpResponse<String>> call =
+          ContextHttp.sendAsync(ctx, CLIENT, get(s.uri()), BodyHandlers.ofString());
+      assertEquals("ok", call.get(10, TimeUnit.SECONDS).body(), "an answered call");
+    }
+    try (DroppingPeer peer = new DroppingPeer("", () -> {})) {
+      CompletableFuture<HttpResponse<String>> call =
+          ContextHttp.sendAsync(ctx, CLIENT, get(URI.create(peer.url("/"))), BodyHandlers.ofString());
+      ExecutionException e =
+          assertThrows(ExecutionException.class, () -> call.get(10, TimeUnit.SECONDS));
+      assertInstanceOf(IOException.class, e.getCause(), "a failed exchange");
+      assertTrue(
+          List.of(e.getCause().getSuppressed()).contains(stopFailure),
+          "stop()'s failure is not on the exchange's: " + List.of(e.getCause().getSuppressed()));
+    }
+  }
 }
