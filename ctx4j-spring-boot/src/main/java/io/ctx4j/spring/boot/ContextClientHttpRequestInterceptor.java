@@ -325,10 +325,12 @@ public final class ContextClientHttpRequestInterceptor implements ClientHttpRequ
    * it takes it as its own (and the close cancels it, at no cost), so the connection's
    * subscription, when it comes, is a second one, which it cancels, as every Reactive Streams
    * subscriber must: Reactor Netty then closes the connection and releases what it holds. Already
-   * subscribed, it cancels this one and keeps its own, which the close cancels. Should the
-   * connection's subscription come at that very moment (onSubscribe is not made for two threads
-   * at once), one of the two may be lost; then the close or the read below still releases the
-   * buffers, and the connection stays as without this.
+   * subscribed, it cancels this one and keeps its own, which the close cancels. The two calls
+   * of onSubscribe (ours here, the connection's on its event loop, queued by getBody() before)
+   * race on a plain field of Spring's stream, unordered: when the connection's is under way as
+   * ours runs, or not yet visible to this thread, one of the two may be lost (Reactive Streams
+   * wants the signals serial, which only Spring could ensure). Then the close or the read below
+   * still releases the buffers, and the connection stays as without this.
    */
   private static void cancelALateSubscription(InputStream raw) {
     if (raw instanceof Flow.Subscriber<?> subscriber) {
@@ -341,10 +343,12 @@ public final class ContextClientHttpRequestInterceptor implements ClientHttpRequ
   }
 
   /**
-   * After the close, reads Spring's stream once with a single-byte {@code read()}: closed, it
-   * returns -1 at once, without waiting and without needing a subscription, and leaves the stream
-   * releasing each buffer as it arrives (a stream closed earlier, for example by a read stopped
-   * when the context ended, may not have cleaned up). Not done for other streams: a read of a
+   * After the close, reads Spring's stream once with a single-byte {@code read()}, which never
+   * waits on a closed stream and needs no subscription: with nothing left in hand it returns -1
+   * and leaves the stream releasing each buffer as it arrives (a stream closed earlier, for example
+   * by a read stopped when the context ended, may not have cleaned up). A stream closed while a
+   * reader held part of a buffer returns a byte of it instead; the response's close that follows
+   * drains and cleans it up. Not done for other streams: a read of a
    * stream whose close did not take could block.
    */
   private static void releaseWhatArrivesLater(InputStream raw) {
