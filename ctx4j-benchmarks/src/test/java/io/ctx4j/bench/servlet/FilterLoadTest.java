@@ -15,7 +15,9 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpTimeoutException;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -1048,7 +1050,14 @@ class FilterLoadTest {
         45, FilterLoad.Driver.countFrom(false, 52, 40, 45), "the one before woke 15 late, after this was due");
   }
 
-  /** The raw client against the real server in the open loop: two connections keep to 400/s. */
+  /**
+   * The raw client against the real server in the open loop: two connections keep to 400/s. A
+   * phase is 250 ms, so a stall of a few tens of milliseconds (a JIT compile of the server's first
+   * requests, a GC, the machine busy with other builds: 46 of 100 once, on the first config, on JDK
+   * 25 under two other Maven runs) loses requests that a driver keeping its rate would send: each
+   * config gets a warm-up phase and three tries, and a driver or server at half the rate fails all
+   * three.
+   */
   @Test
   void theOpenLoopKeepsItsRateAgainstTheRealServer() throws Exception {
     Server server = FilterLoad.startServer(-1);
@@ -1056,12 +1065,17 @@ class FilterLoadTest {
     try {
       driver.openLoop(400);
       for (int c = 0; c < FilterLoad.CONFIGS.length; c++) {
+        driver.phase(c, 250); // warm-up, not counted
         // Each connection every 5 ms, the second 2.5 ms after the first: 50 each in 250 ms.
-        FilterLoad.Phase p = driver.phase(c, 250);
-        assertEquals(100, p.requests(), FilterLoad.CONFIGS[c]);
-        // Loose: a loaded machine may stall the last answers; a server at half the rate would not pass.
-        String config = FilterLoad.CONFIGS[c];
-        assertTrue(p.rps() > 300, () -> config + ": " + p.rps() + " requests/s");
+        List<String> tries = new ArrayList<>();
+        boolean kept = false;
+        for (int t = 0; t < 3 && !kept; t++) {
+          FilterLoad.Phase p = driver.phase(c, 250);
+          tries.add(p.requests() + " requests at " + p.rps() + "/s");
+          // Loose on the rate: a loaded machine may stall the last answers.
+          kept = p.requests() == 100 && p.rps() > 300;
+        }
+        assertTrue(kept, FilterLoad.CONFIGS[c] + ": " + tries);
       }
     } finally {
       driver.close();
