@@ -387,9 +387,8 @@ public final class ContextServletFilter implements Filter {
         // The scope, not the attribute: the application may have replaced or removed that in the
         // container's request, and the request must not get another context, nor a new budget.
         Object s = request.getAttribute(SCOPE_ATTRIBUTE);
-        if (!(s instanceof RequestScope) && request instanceof ServletRequestWrapper) {
-          // A wrapper in front that keeps attributes to itself hides the container's.
-          s = ScopedRequest.innermost(request).getAttribute(SCOPE_ATTRIBUTE);
+        if (!(s instanceof RequestScope)) {
+          s = ScopedRequest.underWrappers(request, SCOPE_ATTRIBUTE);
         }
         if (s instanceof RequestScope && !((RequestScope) s).inDispatch()) {
           asyncDispatch((RequestScope) s, (HttpServletRequest) request, response, chain);
@@ -397,6 +396,10 @@ public final class ContextServletFilter implements Filter {
         }
       }
       Object existing = request.getAttribute(ATTRIBUTE);
+      if (!(existing instanceof Context) && type != DispatcherType.REQUEST) {
+        // Not on a first dispatch, where the context is nowhere yet: no lookup for nothing.
+        existing = ScopedRequest.underWrappers(request, ATTRIBUTE);
+      }
       if (existing instanceof Context) {
         // Inside a dispatch that has its context (a forward, an include, an error page, this
         // filter again): only bound; the dispatch that owns the request decides when it is over.

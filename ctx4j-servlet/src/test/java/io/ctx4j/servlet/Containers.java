@@ -36,6 +36,7 @@ enum Containers {
             new org.eclipse.jetty.ee11.servlet.ErrorPageErrorHandler();
         errors.addErrorPage(ERROR_STATUS, ERROR_PAGE);
         errors.addErrorPage(LOW_ERROR_STATUS, ERROR_PAGE);
+        errors.addErrorPage(ToErrorPage.class, ERROR_PAGE);
         handler.setErrorHandler(errors);
       }
       server.setHandler(handler);
@@ -71,6 +72,15 @@ enum Containers {
 
   /** The error page's path, served by the same servlet (on an ERROR dispatch). */
   static final String ERROR_PAGE = "/error-page";
+
+  /** With the ERROR dispatcher type, a handler that throws this goes to {@link #ERROR_PAGE}. */
+  static final class ToErrorPage extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    ToErrorPage(String message) {
+      super(message);
+    }
+  }
 
   /** Adds to {@code server} a connector on 127.0.0.1, port 0, for HTTP/1.1 and h2c (upgrade). */
   static ServerConnector h2cConnector(Server server) {

@@ -57,6 +57,10 @@ final class EmbeddedTomcat {
       low.setErrorCode(Containers.LOW_ERROR_STATUS);
       low.setLocation(Containers.ERROR_PAGE);
       context.addErrorPage(low);
+      org.apache.tomcat.util.descriptor.web.ErrorPage thrown = new org.apache.tomcat.util.descriptor.web.ErrorPage();
+      thrown.setExceptionType(Containers.ToErrorPage.class.getName());
+      thrown.setLocation(Containers.ERROR_PAGE);
+      context.addErrorPage(thrown);
     }
     tomcat.start();
     return tomcat;

@@ -1007,6 +1007,101 @@ class HostileUseTest {
     assertEquals(Reason.RESPONSE_COMPLETED, reason(first.get()), String.valueOf(first.get().cause()));
   }
 
+  /**
+   * A wrapper in front (mapped for every dispatch) that keeps what is set through it to itself,
+   * and either reads the container's request for the rest or, isolating the application's
+   * attributes per dispatch, only for the container's own names: the error page (after {@code
+   * sendError}, or a handler's failure) and a forward run with the request's context. With the
+   * isolating wrapper they got a new context, with the whole budget again: the filter looked the
+   * context up through the wrapper only, while the ASYNC dispatch already looked under it.
+   */
+  @ParameterizedTest
+  @EnumSource(Containers.class)
+  void aWrapperInFrontThatKeepsAttributesToItselfDoesNotHideTheContextFromAnErrorPageOrAForward(
+      Containers c) throws Exception {
+    AtomicReference<Context> first = new AtomicReference<>();
+    AtomicReference<Context> later = new AtomicReference<>();
+    TestServlet servlet =
+        new TestServlet(
+            (req, res) -> {
+              String path = req.getRequestURI();
+              if (path.equals(Containers.ERROR_PAGE) || path.equals("/forwarded")) {
+                later.set(CurrentContext.get());
+                res.getWriter().print(req.getDispatcherType());
+                return;
+              }
+              first.set(CurrentContext.get());
+              if (path.equals("/forward")) {
+                req.getRequestDispatcher("/forwarded").forward(req, res);
+              } else if (path.equals("/fail")) {
+                throw new Containers.ToErrorPage("handler failed");
+              } else {
+                res.sendError(Containers.ERROR_STATUS);
+              }
+            });
+    java.util.EnumSet<DispatcherType> types =
+        java.util.EnumSet.of(
+            DispatcherType.REQUEST, DispatcherType.ASYNC, DispatcherType.ERROR, DispatcherType.FORWARD);
+    for (boolean readThrough : new boolean[] {true, false}) {
+      ContextServletFilter filter = ContextServletFilter.create();
+      Filter front =
+          (rq, rs, chain) ->
+              filter.doFilter(keepingAttributes((HttpServletRequest) rq, readThrough), rs, chain);
+      try (Containers.Running server = c.start(front, servlet, java.util.Map.of(), types)) {
+        for (String[] row :
+            new String[][] {
+              {"/send-error", "503 ERROR"}, {"/fail", "500 ERROR"}, {"/forward", "200 FORWARD"}
+            }) {
+          String what = row[0] + (readThrough ? " (reading through)" : " (isolating)");
+          first.set(null);
+          later.set(null);
+          HttpResponse<String> r = get(server.port, row[0], "Ctx4j-Timeout-Ms", "60000");
+          assertEquals(row[1], r.statusCode() + " " + r.body(), what);
+          awaitEnd(first.get());
+          assertSame(first.get(), later.get(), what + ": CurrentContext on the later dispatch");
+        }
+      }
+    }
+  }
+
+  /**
+   * A wrapper that keeps the attributes set through it to itself, except the container's and the
+   * specification's ({@code org.*}, {@code jakarta.*}, which the containers' dispatches need), and
+   * answers the others from the container's request only if {@code readThrough}.
+   */
+  private static HttpServletRequest keepingAttributes(HttpServletRequest rq, boolean readThrough) {
+    java.util.Map<String, Object> own = new java.util.concurrent.ConcurrentHashMap<>();
+    return new HttpServletRequestWrapper(rq) {
+      private boolean containers(String name) {
+        return name.startsWith("org.") || name.startsWith("jakarta.");
+      }
+
+      @Override
+      public Object getAttribute(String name) {
+        Object v = own.get(name);
+        return v != null || !(readThrough || containers(name)) ? v : super.getAttribute(name);
+      }
+
+      @Override
+      public void setAttribute(String name, Object value) {
+        if (containers(name)) {
+          super.setAttribute(name, value);
+        } else {
+          own.put(name, value);
+        }
+      }
+
+      @Override
+      public void removeAttribute(String name) {
+        if (containers(name)) {
+          super.removeAttribute(name);
+        } else {
+          own.remove(name);
+        }
+      }
+    };
+  }
+
   /** Sends {@code request} on a socket and returns the whole answer (the server closes). */
   private static String raw(int port, String request) throws IOException {
     try (Socket s = new Socket("127.0.0.1", port)) {

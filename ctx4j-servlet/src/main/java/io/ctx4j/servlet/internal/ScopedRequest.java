@@ -139,6 +139,36 @@ public final class ScopedRequest extends HttpServletRequestWrapper {
     }
   }
 
+  /**
+   * Looks {@code name} up under the wrappers in front of {@code request}, which a wrapper that
+   * keeps attributes to itself may hide from a later dispatch (ASYNC, FORWARD, INCLUDE, ERROR): in
+   * the first {@code ScopedRequest} among {@code request} and the requests it wraps that has it (a
+   * forward carries the first dispatch's), else in the container's own request (where {@link
+   * #publish} and the filter put it for the ASYNC and ERROR dispatches). Nothing to look up, and
+   * null, when {@code request} is not wrapped: the caller has asked it already.
+   *
+   * @param request the request of a later dispatch, maybe wrapped
+   * @param name the attribute's name
+   * @return the attribute, or null
+   */
+  public static Object underWrappers(ServletRequest request, String name) {
+    if (!(request instanceof ServletRequestWrapper)) {
+      return null;
+    }
+    ServletRequest r = request;
+    // Bounded: a wrapper chain is finite, but a broken wrapper may return itself.
+    for (int i = 0; i < 64 && r instanceof ServletRequestWrapper; i++) {
+      if (r instanceof ScopedRequest) {
+        Object v = r.getAttribute(name);
+        if (v != null) {
+          return v;
+        }
+      }
+      r = ((ServletRequestWrapper) r).getRequest();
+    }
+    return r.getAttribute(name);
+  }
+
   @Override
   public Object getAttribute(String name) {
     // The identity test first: the filter and contextOf pass the constant itself.
