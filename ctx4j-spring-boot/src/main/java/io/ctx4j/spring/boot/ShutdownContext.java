@@ -36,10 +36,13 @@ import org.springframework.context.event.ContextRefreshedEvent;
  *
  * <p>The cause is a {@link RequestCanceledException} whose reason is {@link
  * Reason#SERVER_SHUTDOWN}, its detail saying that the application context closed after the
- * graceful-shutdown drain ({@code application context closed, graceful-shutdown drain over}), or,
- * with {@code server.shutdown=immediate}, that there was no drain ({@code application context
- * closed, no graceful-shutdown drain (server.shutdown=immediate)}); requests see it as {@code
- * ctx.cause()}.
+ * graceful-shutdown drain ({@code application context closed, graceful-shutdown drain over}), or
+ * that there was none: with {@code server.shutdown=immediate} ({@code application context closed,
+ * no graceful-shutdown drain (server.shutdown=immediate)}), in an application context without a
+ * web server of its own ({@code application context closed, no graceful-shutdown drain (no web
+ * server in this application context)}), at a close after a stop, which stopped the server ({@code
+ * application context closed after a stop, the web server stopped then: no graceful-shutdown drain
+ * at the close}); requests see it as {@code ctx.cause()}.
  *
  * <p>In an application context only a close ends the context. A {@code
  * ConfigurableApplicationContext.stop()} without a close
@@ -80,6 +83,28 @@ public final class ShutdownContext
   /** The detail of the cause at a close with {@code server.shutdown=immediate}: there is no drain. */
   static final String IMMEDIATE_DETAIL =
       "application context closed, no graceful-shutdown drain (server.shutdown=immediate)";
+
+  /**
+   * The detail of the cause at the close of an application context without a web server of its own
+   * (a non-web application, a parent of web children, a war in an external container): nothing
+   * drains its requests.
+   */
+  static final String NO_WEB_SERVER_DETAIL =
+      "application context closed, no graceful-shutdown drain (no web server in this application context)";
+
+  /**
+   * The detail of the cause at a close after a {@code stop()}: the stop stopped the web server, so
+   * the close has nothing to drain.
+   */
+  static final String AFTER_STOP_DETAIL =
+      "application context closed after a stop, the web server stopped then: no graceful-shutdown drain at the close";
+
+  /**
+   * The bean Spring Boot registers in an application context that runs a web server of its own
+   * (servlet or reactive), for the server's graceful shutdown: named, not typed, since the class
+   * lives in a module the application may not have.
+   */
+  private static final String WEB_SERVER_DRAIN_BEAN = "webServerGracefulShutdown";
 
   /** The detail of the cause when the beans are destroyed without a close: a failed startup. */
   static final String DESTROYED_DETAIL = "application context failed to start, its beans destroyed";
@@ -130,13 +155,26 @@ public final class ShutdownContext
   }
 
   /**
-   * The detail for a close: {@link #IMMEDIATE_DETAIL} when the application context's {@code
-   * server.shutdown} is {@code immediate} (the cause must not claim a drain that did not happen),
-   * else {@link #DETAIL}.
+   * The detail for a close, which must not claim a drain that did not happen: {@link
+   * #NO_WEB_SERVER_DETAIL} when the application context runs no web server, {@link
+   * #AFTER_STOP_DETAIL} when a stop before the close stopped it, {@link #IMMEDIATE_DETAIL} when its
+   * {@code server.shutdown} is {@code immediate}, else {@link #DETAIL}. Outside an application
+   * context, {@link #DETAIL}.
+   *
+   * @param afterStop whether the bean was stopped when the close began
    */
-  private String closeDetail() {
+  private String closeDetail(boolean afterStop) {
     ApplicationContext mine = owner;
-    String mode = mine == null ? null : mine.getEnvironment().getProperty("server.shutdown");
+    if (mine == null) {
+      return DETAIL;
+    }
+    if (!mine.containsLocalBean(WEB_SERVER_DRAIN_BEAN)) {
+      return NO_WEB_SERVER_DETAIL;
+    }
+    if (afterStop) {
+      return AFTER_STOP_DETAIL;
+    }
+    String mode = mine.getEnvironment().getProperty("server.shutdown");
     return mode != null && mode.trim().equalsIgnoreCase("immediate") ? IMMEDIATE_DETAIL : DETAIL;
   }
 
@@ -154,7 +192,7 @@ public final class ShutdownContext
   @Override
   public void stop() {
     if (closing || owner == null) {
-      shutdown(closeDetail());
+      shutdown(closeDetail(false));
     } else {
       running = false;
     }
@@ -188,7 +226,7 @@ public final class ShutdownContext
     }
     closing = true;
     if (!running) {
-      shutdown(DETAIL);
+      shutdown(closeDetail(true));
     }
   }
 

@@ -126,6 +126,40 @@ class GracefulShutdownTest {
     assertTrue(shutdown.context().isDone(), "the close after a stop did not end the shutdown context");
     RequestCanceledException cause = (RequestCanceledException) shutdown.context().cause();
     assertEquals(Reason.SERVER_SHUTDOWN, cause.reason(), String.valueOf(cause));
+    // The stop stopped the server: the close had nothing to drain, and the cause must not say so.
+    assertEquals("server shutdown: application context closed after a stop, the web server stopped then: "
+        + "no graceful-shutdown drain at the close", cause.getMessage());
+  }
+
+  /** An application without a web server of its own (as a batch job is). */
+  @org.springframework.boot.SpringBootConfiguration
+  @org.springframework.boot.autoconfigure.EnableAutoConfiguration
+  static class NoServerApp {}
+
+  /**
+   * A non-web application has no web server, so no drain: the cause at its close says so, whether
+   * the close follows a stop or not (the default {@code server.shutdown=graceful} notwithstanding).
+   */
+  @Test
+  void aNonWebApplicationsCloseSaysThereWasNoDrain() {
+    for (boolean stopFirst : new boolean[] {false, true}) {
+      ConfigurableApplicationContext app =
+          new SpringApplicationBuilder(NoServerApp.class)
+              .web(WebApplicationType.NONE)
+              .properties(Apps.defaults(Apps.Server.TOMCAT))
+              .run();
+      ShutdownContext shutdown = app.getBean(ShutdownContext.class);
+      if (stopFirst) {
+        app.stop();
+        assertFalse(shutdown.context().isDone(), "a stop without a close ended the shutdown context");
+      }
+      app.close();
+      assertTrue(shutdown.context().isDone(), "the close did not end the shutdown context");
+      RequestCanceledException cause = (RequestCanceledException) shutdown.context().cause();
+      assertEquals(Reason.SERVER_SHUTDOWN, cause.reason(), String.valueOf(cause));
+      assertEquals("server shutdown: application context closed, no graceful-shutdown drain "
+          + "(no web server in this application context)", cause.getMessage(), "stop first: " + stopFirst);
+    }
   }
 
   /**
