@@ -62,6 +62,11 @@ class HostileUseTest {
   private static final HttpClient HTTP1 =
       HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
 
+  /** One malformed value of each timeout header: a bad unit, a negative, an overflow. */
+  private static final String[][] MALFORMED_HEADERS = {
+    {"grpc-timeout", "5X"}, {"Ctx4j-Timeout-Ms", "-1"}, {"Connect-Timeout-Ms", "99999999999"}
+  };
+
   private static HttpResponse<String> get(int port, String path, String... headers)
       throws Exception {
     HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path));
@@ -627,10 +632,7 @@ class HostileUseTest {
     java.util.EnumSet<DispatcherType> types =
         java.util.EnumSet.of(DispatcherType.REQUEST, DispatcherType.ASYNC, DispatcherType.ERROR);
     try (Containers.Running server = c.start(throttle, servlet, java.util.Map.of(), types)) {
-      for (String[] h :
-          new String[][] {
-            {"grpc-timeout", "5X"}, {"Ctx4j-Timeout-Ms", "-1"}, {"Connect-Timeout-Ms", "99999999999"}
-          }) {
+      for (String[] h : MALFORMED_HEADERS) {
         onErrorPage.set(null);
         HttpResponse<String> r = get(server.port, "/x", h[0], h[1], "X-Throttle", "on");
         assertEquals(
@@ -680,10 +682,7 @@ class HostileUseTest {
     java.util.EnumSet<DispatcherType> types =
         java.util.EnumSet.of(DispatcherType.REQUEST, DispatcherType.FORWARD, DispatcherType.ERROR);
     try (Containers.Running server = c.start(front, servlet, java.util.Map.of(), types)) {
-      for (String[] h :
-          new String[][] {
-            {"grpc-timeout", "5X"}, {"Ctx4j-Timeout-Ms", "-1"}, {"Connect-Timeout-Ms", "99999999999"}
-          }) {
+      for (String[] h : MALFORMED_HEADERS) {
         HttpResponse<String> r = get(server.port, "/x", h[0], h[1]);
         assertEquals(
             400, r.statusCode(), h[0] + ": " + h[1] + " on the FORWARD dispatch: " + r.body().strip());
