@@ -294,6 +294,11 @@ public final class ContextHttp {
    * treats it as final: a call whose context has ended is not retried. Used by ctx4j-okhttp and
    * ctx4j-httpclient5.
    *
+   * <p>Its class is a subclass of {@code InterruptedIOException} that is not API (test with {@code
+   * instanceof}, not {@code getClass()}): it tells those integrations that it is {@code ctx}'s end,
+   * made already, and not another context's end of the same shape. Serialized, it is a plain
+   * {@code InterruptedIOException}.
+   *
    * @param ctx a context that is done, or whose deadline has passed
    * @param failure what the client library threw when the exchange was aborted, added as a
    *     suppressed exception; or {@code null}
@@ -308,7 +313,7 @@ public final class ContextHttp {
     if (err == null) {
       throw new IllegalStateException("context has not ended and its deadline has not passed: " + ctx);
     }
-    return ClientFailures.ioError(err, failure);
+    return ClientFailures.ioError(ctx, err, failure);
   }
 
   /** Returns a fresh copy of a done context's error with its cause, as {@code throwIfDone} makes. */

@@ -14,6 +14,7 @@ import io.ctx4j.DeadlineExceededException;
 import io.ctx4j.Registration;
 import io.ctx4j.concurrent.CurrentContext;
 import io.ctx4j.internal.CoreInternals;
+import io.ctx4j.testing.AnotherContextsEnd;
 import io.ctx4j.testing.DroppingPeer;
 import io.ctx4j.testing.ForeignContext;
 import io.ctx4j.testing.InFlight;
@@ -41,6 +42,7 @@ import org.apache.hc.client5.http.impl.classic.HttpClients;
 import org.apache.hc.client5.http.impl.io.PoolingHttpClientConnectionManager;
 import org.apache.hc.client5.http.impl.io.PoolingHttpClientConnectionManagerBuilder;
 import org.apache.hc.client5.http.protocol.HttpClientContext;
+import org.apache.hc.core5.http.ClassicHttpResponse;
 import org.apache.hc.core5.http.ContentType;
 import org.apache.hc.core5.http.io.entity.ByteArrayEntity;
 import org.apache.hc.core5.http.io.entity.EntityUtils;
@@ -49,6 +51,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
@@ -115,6 +118,38 @@ class HttpClient5HostileUseTest {
     assertSame(failure, thrown);
     assertTrue(List.of(thrown.getSuppressed()).contains(broken), "stop()'s failure is not reported on it");
     assertNothingLeftBehind(foreign, plain);
+  }
+
+  /**
+   * A user exec handler, below ctx4j's call handler, fails with another context's end of the shape
+   * of ctx4j's, after this request's context has ended: the caller gets this context's end, not the
+   * other one's.
+   */
+  @ParameterizedTest
+  @EnumSource(AnotherContextsEnd.Source.class)
+  void aHandlersEndOfAnotherContextIsNotTakenForThisRequestsEnd(AnotherContextsEnd.Source source)
+      throws Exception {
+    try (AnotherContextsEnd user = new AnotherContextsEnd(source);
+        CloseableHttpClient nesting =
+            ContextHttpClient5.install(HttpClients.custom())
+                .addExecInterceptorAfter(
+                    ContextHttpClient5.CALL_HANDLER,
+                    "nesting",
+                    (request, scope, chain) -> {
+                      try (ClassicHttpResponse r = chain.proceed(request, scope)) {
+                        EntityUtils.consume(r.getEntity());
+                      }
+                      throw user.endTheCallAndFail(other -> get(ContextHttpClient5.clientContext(other)));
+                    })
+                .build()) {
+      HttpClientContext http = ContextHttpClient5.clientContext(user.callContext());
+      user.assertTheCallersEnd(
+          assertThrows(
+              IOException.class,
+              () -> nesting.execute(new HttpGet(server.url("/")), http, r -> EntityUtils.toString(r.getEntity()))));
+      assertEquals(1, server.requests.get(), () -> "sent: " + server.seen);
+      assertEquals(0, CoreInternals.registrationCount(user.callContext()), "a registration left on the context");
+    }
   }
 
   /**

@@ -12,6 +12,7 @@ import io.ctx4j.Context;
 import io.ctx4j.DeadlineExceededException;
 import io.ctx4j.Registration;
 import io.ctx4j.internal.CoreInternals;
+import io.ctx4j.testing.AnotherContextsEnd;
 import io.ctx4j.testing.ForeignContext;
 import io.ctx4j.testing.DroppingPeer;
 import io.ctx4j.testing.IoEnds;
@@ -37,6 +38,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /** Contexts in unusual states, and contexts implemented outside ctx4j, against a loopback server. */
@@ -147,6 +149,35 @@ class OkHttpHostileUseTest {
       assertEquals(1, e.getSuppressed().length, () -> "the exchange's own failure is not on it: " + e);
       peer.done();
       assertEquals(0, CoreInternals.registrationCount(ctx));
+    }
+  }
+
+  /**
+   * A user interceptor, below ctx4j's, fails with another context's end of the shape of ctx4j's,
+   * after this call's context has ended: the caller gets this context's end, not the other one's.
+   */
+  @ParameterizedTest
+  @EnumSource(AnotherContextsEnd.Source.class)
+  void anInterceptorsEndOfAnotherContextIsNotTakenForThisCallsEnd(AnotherContextsEnd.Source source)
+      throws Exception {
+    try (Loopback server = new Loopback(ex -> Loopback.reply(ex, 200, HELLO));
+        AnotherContextsEnd user = new AnotherContextsEnd(source)) {
+      OkHttpClient nesting =
+          client
+              .newBuilder() // below ctx4j's call interceptor, installed first
+              .addInterceptor(
+                  chain -> {
+                    chain.proceed(chain.request()).close();
+                    throw user.endTheCallAndFail(
+                        other -> client.newCall(at(server.url("/nested"), other)).execute().close());
+                  })
+              .build();
+      user.assertTheCallersEnd(
+          assertThrows(
+              IOException.class,
+              () -> nesting.newCall(at(server.url("/"), user.callContext())).execute().close()));
+      assertEquals(1, server.requests.get(), () -> "sent: " + server.seen);
+      assertEquals(0, CoreInternals.registrationCount(user.callContext()));
     }
   }
 

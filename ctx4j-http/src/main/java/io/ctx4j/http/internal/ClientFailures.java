@@ -6,6 +6,7 @@ import io.ctx4j.http.ContextHttp;
 import io.ctx4j.internal.CoreInternals;
 import java.io.IOException;
 import java.io.InterruptedIOException;
+import java.lang.ref.WeakReference;
 
 /**
  * What the HTTP client integrations that report failures as {@code IOException} (ctx4j-okhttp,
@@ -35,7 +36,7 @@ public final class ClientFailures {
   public static void requireLive(Context ctx) throws IOException {
     ContextException end = CoreInternals.endOf(ctx);
     if (end != null) {
-      throw ioError(end, null);
+      throw ioError(ctx, end, null);
     }
   }
 
@@ -57,33 +58,34 @@ public final class ClientFailures {
    * Returns the context's end for work under {@code ctx} that failed with {@code failure} (any
    * throwable: an interceptor's), {@link ContextHttp#ioErrorOf}{@code (ctx, failure)}, if the
    * context has ended or its deadline has passed; {@code failure} itself if it is such an end
-   * already ({@link #isEnd}); {@code null} if the context may go on, for the caller to throw {@code
-   * failure}. The context is asked once, as in {@link #requireLive}.
+   * already ({@link #isEnd}: made for this very context); {@code null} if the context may go on, for
+   * the caller to throw {@code failure}. The context is asked once, as in {@link #requireLive}.
    *
    * @param ctx the request's context
    * @param failure what the work failed with
    * @return the end to throw, or {@code null}
    */
   public static InterruptedIOException endedWith(Context ctx, Throwable failure) {
-    if (isEnd(failure)) {
+    if (isEnd(ctx, failure)) {
       return (InterruptedIOException) failure; // mapped already, below: made once
     }
     ContextException end = CoreInternals.endOf(ctx);
-    return end != null ? ioError(end, failure) : null;
+    return end != null ? ioError(ctx, end, failure) : null;
   }
 
   /**
    * The end as these integrations report it: an {@code InterruptedIOException} with {@code end}'s
    * message, {@code end} as its cause and {@code failure}, if not null, suppressed on it. What {@link
-   * ContextHttp#ioErrorOf} returns, made from one answer of the context.
+   * ContextHttp#ioErrorOf} returns, made from one answer of the context. Its class is a private
+   * subclass that remembers {@code ctx}, for {@link #isEnd}.
    *
-   * @param end a fresh copy of the context's end
+   * @param ctx the context that ended
+   * @param end a fresh copy of its end
    * @param failure what the work failed with, or {@code null}
    * @return a new exception
    */
-  public static InterruptedIOException ioError(ContextException end, Throwable failure) {
-    InterruptedIOException e = new InterruptedIOException(end.getMessage());
-    e.initCause(end);
+  public static InterruptedIOException ioError(Context ctx, ContextException end, Throwable failure) {
+    InterruptedIOException e = new End(ctx, end);
     if (failure != null) {
       e.addSuppressed(failure);
     }
@@ -91,16 +93,55 @@ public final class ClientFailures {
   }
 
   /**
-   * Whether {@code failure} is a context's end as these integrations report it (what {@link
-   * ContextHttp#ioErrorOf} makes: an {@code InterruptedIOException} whose cause is a {@code
-   * ContextException}), made by a layer below (the check of a redirect hop or retry, a mapped
-   * failure of one). Such a failure goes on as is: mapped again it would be made twice, the first
-   * suppressed on the second, which says the same thing.
+   * Whether {@code failure} is {@code ctx}'s end as these integrations report it, made by a layer
+   * below (the check of a redirect hop or retry, a mapped failure of one): what {@link #ioError}
+   * made for this very context. Such a failure goes on as is: mapped again it would be made twice,
+   * the first suppressed on the second, which says the same thing.
    *
-   * @param failure what a call failed with
-   * @return whether it is already the context's end
+   * <p>Not any {@code InterruptedIOException} caused by a {@code ContextException}: one of that
+   * shape may be another context's end (a user's interceptor or exec handler that made a nested
+   * ctx4j call under a context of its own, or wrapped some {@code ctx.err()} itself). Passed on as
+   * is, it would stand for this call's end, the wrong context's error to the caller; it is mapped
+   * instead, suppressed on this context's end if that has come, and goes on as it is otherwise.
+   * Hence the test by the context that the end was made for, not by the shape, nor by the marker
+   * class alone (a nested ctx4j call makes an instance of it too).
+   *
+   * @param ctx the call's context
+   * @param failure what the call failed with
+   * @return whether it is already {@code ctx}'s end
    */
-  public static boolean isEnd(Throwable failure) {
-    return failure instanceof InterruptedIOException && failure.getCause() instanceof ContextException;
+  public static boolean isEnd(Context ctx, Throwable failure) {
+    return failure instanceof End && ((End) failure).madeFor.get() == ctx;
+  }
+
+  /**
+   * A context's end as ContextHttp.ioErrorOf makes it, knowing the context it was made for. The
+   * reference is weak: the caller may keep the exception long after the call (logged, in a future,
+   * a circuit breaker's last failure) and must not keep the context, its values and its parents
+   * with it. {@link #isEnd} compares it with a context its caller holds, so a reference made for
+   * that context has not been cleared. Serialized as a plain {@code InterruptedIOException} (its
+   * form before this class): the reader needs no ctx4j-http, and a copy is no call's end.
+   */
+  private static final class End extends InterruptedIOException {
+    private static final long serialVersionUID = 1L;
+
+    private final transient WeakReference<Context> madeFor;
+
+    End(Context ctx, ContextException end) {
+      super(end.getMessage());
+      initCause(end);
+      this.madeFor = new WeakReference<>(ctx);
+    }
+
+    private Object writeReplace() {
+      InterruptedIOException plain = new InterruptedIOException(getMessage());
+      plain.initCause(getCause());
+      plain.bytesTransferred = bytesTransferred;
+      plain.setStackTrace(getStackTrace());
+      for (Throwable s : getSuppressed()) {
+        plain.addSuppressed(s);
+      }
+      return plain;
+    }
   }
 }
