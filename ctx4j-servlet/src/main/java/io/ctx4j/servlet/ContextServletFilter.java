@@ -273,6 +273,11 @@ public final class ContextServletFilter implements Filter {
     Objects.requireNonNull(request, "request");
     Object ctx = request.getAttribute(ATTRIBUTE);
     if (!(ctx instanceof Context)) {
+      // A wrapper in front that keeps attributes to itself hides it on a later dispatch (a
+      // forward, an include, an error page): looked up under it, as the filter itself does.
+      ctx = ScopedRequest.underWrappers(request, ATTRIBUTE);
+    }
+    if (!(ctx instanceof Context)) {
       throw new IllegalStateException(
           "request has no ctx4j context: no ContextServletFilter in front of this servlet");
     }

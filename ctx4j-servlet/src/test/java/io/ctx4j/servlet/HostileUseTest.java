@@ -1042,12 +1042,18 @@ class HostileUseTest {
       Containers c) throws Exception {
     AtomicReference<Context> first = new AtomicReference<>();
     AtomicReference<Context> later = new AtomicReference<>();
+    AtomicReference<Object> laterOf = new AtomicReference<>();
     TestServlet servlet =
         new TestServlet(
             (req, res) -> {
               String path = req.getRequestURI();
               if (path.equals(Containers.ERROR_PAGE) || path.equals("/forwarded")) {
                 later.set(CurrentContext.get());
+                try {
+                  laterOf.set(ContextServletFilter.contextOf(req));
+                } catch (RuntimeException e) {
+                  laterOf.set(e);
+                }
                 res.getWriter().print(req.getDispatcherType());
                 return;
               }
@@ -1076,10 +1082,12 @@ class HostileUseTest {
           String what = row[0] + (readThrough ? " (reading through)" : " (isolating)");
           first.set(null);
           later.set(null);
+          laterOf.set(null);
           HttpResponse<String> r = get(server.port, row[0], "Ctx4j-Timeout-Ms", "60000");
           assertEquals(row[1], r.statusCode() + " " + r.body(), what);
           awaitEnd(first.get());
           assertSame(first.get(), later.get(), what + ": CurrentContext on the later dispatch");
+          assertSame(first.get(), laterOf.get(), what + ": contextOf(request) on the later dispatch");
         }
       }
     }
