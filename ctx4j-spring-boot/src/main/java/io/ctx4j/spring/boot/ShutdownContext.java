@@ -42,7 +42,11 @@ import org.springframework.context.event.ContextRefreshedEvent;
  * web server of its own ({@code application context closed, no graceful-shutdown drain (no web
  * server in this application context)}), at a close after a stop, which stopped the server ({@code
  * application context closed after a stop, the web server stopped then: no graceful-shutdown drain
- * at the close}); requests see it as {@code ctx.cause()}.
+ * at the close}); requests see it as {@code ctx.cause()}. A bean that knows no application context
+ * says so instead: at its {@link #stop()} ({@code stopped outside an application context, no close
+ * or graceful-shutdown drain awaited}), or at a close that reached it as a listener added by hand
+ * ({@code application context closed, no graceful-shutdown drain awaited (this ShutdownContext is
+ * not one of its beans)}).
  *
  * <p>In an application context only a close ends the context. A {@code
  * ConfigurableApplicationContext.stop()} without a close
@@ -106,6 +110,22 @@ public final class ShutdownContext
    */
   private static final String WEB_SERVER_DRAIN_BEAN = "webServerGracefulShutdown";
 
+  /**
+   * The detail of the cause at a {@link #stop()} of a bean that knows no application context (made
+   * by hand, or registered after its application context's refresh): it waited for no close and no
+   * drain.
+   */
+  static final String OUTSIDE_DETAIL =
+      "stopped outside an application context, no close or graceful-shutdown drain awaited";
+
+  /**
+   * The detail of the cause at the close of an application context that never told this bean of
+   * itself (it was added as a listener by hand, not made one of the context's beans): the close
+   * reached it, but it was not one of the lifecycle beans that wait for the drain.
+   */
+  static final String NOT_A_BEAN_CLOSE_DETAIL =
+      "application context closed, no graceful-shutdown drain awaited (this ShutdownContext is not one of its beans)";
+
   /** The detail of the cause when the beans are destroyed without a close: a failed startup. */
   static final String DESTROYED_DETAIL = "application context failed to start, its beans destroyed";
 
@@ -159,14 +179,17 @@ public final class ShutdownContext
    * #NO_WEB_SERVER_DETAIL} when the application context runs no web server, {@link
    * #AFTER_STOP_DETAIL} when a stop before the close stopped it, {@link #IMMEDIATE_DETAIL} when its
    * {@code server.shutdown} is {@code immediate}, else {@link #DETAIL}. Outside an application
-   * context, {@link #DETAIL}.
+   * context, {@link #OUTSIDE_DETAIL}, or {@link #NOT_A_BEAN_CLOSE_DETAIL} once the close of an
+   * application context that never told this bean of itself reached it: neither waited for a drain.
    *
    * @param afterStop whether the bean was stopped when the close began
    */
   private String closeDetail(boolean afterStop) {
     ApplicationContext mine = owner;
     if (mine == null) {
-      return DETAIL;
+      // No application context told this bean of itself, so no lifecycle of one stopped it after
+      // a drain it knows of: saying "drain over" would claim what nobody waited for.
+      return closing ? NOT_A_BEAN_CLOSE_DETAIL : OUTSIDE_DETAIL;
     }
     if (!mine.containsLocalBean(WEB_SERVER_DRAIN_BEAN)) {
       return NO_WEB_SERVER_DETAIL;

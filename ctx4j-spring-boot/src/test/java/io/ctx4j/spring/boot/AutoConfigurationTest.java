@@ -265,6 +265,41 @@ class AutoConfigurationTest {
     assertFalse(shutdown.isRunning());
     RequestCanceledException cause = assertInstanceOf(RequestCanceledException.class, shutdown.context().cause());
     assertEquals(RequestCanceledException.Reason.SERVER_SHUTDOWN, cause.reason());
+    // No application context closed and nothing drained: the cause must not say so.
+    assertEquals("server shutdown: stopped outside an application context, no close or graceful-shutdown drain awaited",
+        cause.getMessage());
+  }
+
+  /**
+   * A {@code ShutdownContext} that a real application context never tells of itself: registered
+   * after the refresh (the lifecycle stops it, but no refresh or close event reaches it), or added
+   * as a listener by hand (the close event reaches it, but it is no lifecycle bean waiting for a
+   * drain). Neither waited for a close's drain, and the cause must say what happened instead.
+   */
+  @Test
+  void aShutdownContextTheApplicationContextNeverToldOfItselfDoesNotClaimADrain() {
+    org.springframework.context.support.GenericApplicationContext app =
+        new org.springframework.context.support.GenericApplicationContext();
+    app.refresh();
+    ShutdownContext late = new ShutdownContext();
+    app.getBeanFactory().registerSingleton("lateShutdownContext", late);
+    late.start();
+    app.stop(); // the lifecycle stops it: a stop, no close
+    assertTrue(late.context().isDone(), "the lifecycle's stop did not end a bean that knows no application context");
+    assertEquals("server shutdown: stopped outside an application context, no close or graceful-shutdown drain awaited",
+        late.context().cause().getMessage(), "registered after the refresh, stopped without a close");
+    app.close();
+
+    org.springframework.context.support.GenericApplicationContext other =
+        new org.springframework.context.support.GenericApplicationContext();
+    other.refresh();
+    ShutdownContext listening = new ShutdownContext();
+    other.addApplicationListener(listening);
+    other.close();
+    assertTrue(listening.context().isDone(), "the close did not end a listener added by hand");
+    assertEquals("server shutdown: application context closed, no graceful-shutdown drain awaited "
+        + "(this ShutdownContext is not one of its beans)",
+        listening.context().cause().getMessage(), "a listener added by hand, at the close");
   }
 
   /**
