@@ -394,6 +394,24 @@ public final class ContextClientHttpRequestInterceptor implements ClientHttpRequ
       return in;
     }
 
+    /**
+     * Closes the stream. Spring's Reactor Netty stream (Spring Framework 7.0.8) throws from a close
+     * that comes before the connection's late subscription ({@code IllegalStateException:
+     * Subscriber must be subscribed to use InputStream}, also without this interceptor), and then
+     * neither cancels that subscription nor releases the buffers that reach it; so does the
+     * response's close after it. A caller that closes the body right after {@code getBody()} meets
+     * that order nearly every time. Spring's stream gets the subscription that does nothing first,
+     * as on the give-up path ({@link #cancelALateSubscription}, with the same race): the close then
+     * has one to cancel, and the late one is cancelled when it comes.
+     */
+    @Override
+    public void close() throws IOException {
+      if (in.getClass().getName().equals(REACTOR_BODY)) {
+        cancelALateSubscription(in);
+      }
+      in.close();
+    }
+
     @Override
     public int read() throws IOException {
       return guarded(in::read);

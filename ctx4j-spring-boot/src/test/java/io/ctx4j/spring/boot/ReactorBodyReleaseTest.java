@@ -16,6 +16,7 @@ import io.netty.buffer.UnpooledDirectByteBuf;
 import io.netty.buffer.UnpooledHeapByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelOption;
+import java.io.InputStream;
 import java.util.Queue;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -211,5 +212,71 @@ class ReactorBodyReleaseTest {
     assertTrue(server.ended.await(10, TimeUnit.SECONDS), "the server kept streaming: the connection was not closed");
     assertEquals(Reason.CLIENT_DISCONNECTED, ((RequestCanceledException) server.cause).reason(), String.valueOf(server.cause));
     assertEveryBufferReleased(restClient(), server);
+  }
+
+  /**
+   * Spring Framework 7.0.8's own behaviour, without ctx4j (a plain {@code RestClient} on the same
+   * factory, no interceptor): a body stream closed right after {@code getBody()}, before the
+   * connection's late subscription, throws from {@code close()} ("Subscriber must be subscribed to
+   * use InputStream", its {@code SubscriberInputStream} wants a subscription to cancel), and so does
+   * RestClient's close of the response after it, whose drain reads the closed stream. Pinned so that
+   * a Spring upgrade that fixes it is noticed (then the shield below may go).
+   */
+  @Test
+  void withoutCtx4jSpringsStreamClosedBeforeItsSubscriptionThrows() throws Exception {
+    String id = UUID.randomUUID().toString();
+    HttpClient http =
+        HttpClient.create(pool).runOn(loop).doOnRequest((request, connection) -> channel.set(connection.channel()));
+    RestClient plain =
+        RestClient.builder()
+            .baseUrl(Chains.get().tomcat.url("C"))
+            .requestFactory(new ReactorClientHttpRequestFactory(http))
+            .build();
+    AtomicReference<Throwable> atTheClose = new AtomicReference<>();
+    Throwable atTheResponsesClose =
+        assertThrows(
+            IllegalStateException.class,
+            () -> plain.get().uri("/late?id=" + id).exchange((request, response) -> {
+              holdTheEventLoop();
+              InputStream body = response.getBody();
+              try {
+                body.close();
+              } catch (RuntimeException e) {
+                atTheClose.set(e);
+              }
+              return response.getStatusCode().value();
+            }));
+    assertEquals("Subscriber must be subscribed to use InputStream", atTheClose.get() == null ? "no exception"
+        : atTheClose.get().getMessage(), "the body stream's close, without ctx4j: " + atTheClose.get());
+    assertEquals("Subscriber must be subscribed to use InputStream", atTheResponsesClose.getMessage());
+    Chains.get().tomcat.hops.get(id).release.countDown();
+  }
+
+  /**
+   * With ctx4j's interceptor the same close succeeds: the interceptor's body stream hands Spring's
+   * a subscription that does nothing before the close, as the give-up path does, so the close has
+   * one to cancel, and the connection's late subscription is cancelled when it comes. Every buffer
+   * is released, and a body still streaming has its connection closed.
+   */
+  @ParameterizedTest
+  @org.junit.jupiter.params.provider.ValueSource(strings = {"/late", "/stream"})
+  void aBodyClosedRightAfterGetBodyClosesQuietlyAndReleasesEverything(String path) throws Exception {
+    String id = UUID.randomUUID().toString();
+    Hops.Hop server = Chains.get().tomcat.hops.get(id);
+    CancelableContext ctx = Context.withCancel(Context.background());
+    int status =
+        CurrentContext.call(ctx, () -> restClient().get().uri(path + "?id=" + id).exchange((request, response) -> {
+          holdTheEventLoop();
+          response.getBody().close();
+          return response.getStatusCode().value();
+        }));
+    assertEquals(200, status);
+    resume.countDown();
+    if (path.equals("/stream")) {
+      assertTrue(server.ended.await(10, TimeUnit.SECONDS), "the server kept streaming: the connection was not closed");
+      assertEquals(Reason.CLIENT_DISCONNECTED, ((RequestCanceledException) server.cause).reason(), String.valueOf(server.cause));
+    }
+    assertEveryBufferReleased(restClient(), server);
+    assertTrue(!ctx.isDone(), "the call's context ended");
   }
 }
