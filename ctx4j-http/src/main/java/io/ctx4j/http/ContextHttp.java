@@ -25,6 +25,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.WeakHashMap;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
@@ -92,7 +94,9 @@ public final class ContextHttp {
    * them itself, by the JDK's rules (301, 302, 303, 307, 308; 303, and 301/302 after a POST, become
    * a GET without body; {@code NORMAL} never goes from https to http; at most {@code
    * jdk.httpclient.redirects.retrylimit} hops, 5 by default; earlier responses in {@code
-   * previousResponse()}), so that every hop carries the time left when it is sent rather than the
+   * previousResponse()}; a hop to another origin carries no {@code Authorization}, {@code Cookie},
+   * {@code Origin} or {@code Referer} of the caller's, as recent JDK updates do, whatever the JDK's
+   * update level), so that every hop carries the time left when it is sent rather than the
    * first hop's value. The hops go through a copy of the client with {@code Redirect.NEVER}, made
    * once per client from its getters (a local address or priority set on its builder is not
    * copied). A client that is not the JDK's own implementation is not copied and follows redirects
@@ -448,6 +452,19 @@ public final class ContextHttp {
     return NOT_FOLLOWING.get(client);
   }
 
+  /**
+   * The request headers a redirect to another origin (scheme or authority) does not carry on, as
+   * the JDK's {@code Utils.DISALLOWED_REDIRECT_HEADERS_SET}: the caller's credentials and the
+   * headers that name the first origin. Case-insensitive, as header names are.
+   */
+  private static final Set<String> CROSS_ORIGIN_DROPPED = crossOriginDropped();
+
+  private static Set<String> crossOriginDropped() {
+    Set<String> names = new TreeSet<>(String.CASE_INSENSITIVE_ORDER);
+    Collections.addAll(names, "Authorization", "Cookie", "Origin", "Referer", "Host");
+    return Collections.unmodifiableSet(names);
+  }
+
   /** Whether the JDK would follow a response with this status (RedirectFilter.isRedirecting). */
   private static boolean isRedirect(int status) {
     return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
@@ -697,11 +714,23 @@ public final class ContextHttp {
       return allowed && redirects + 1 < MAX_REDIRECTS ? target : null;
     }
 
-    /** The next hop's request: 303 and a POST's 301/302 become GET without body, as in the JDK. */
+    /**
+     * The next hop's request: 303 and a POST's 301/302 become GET without body, as in the JDK; a hop
+     * to another origin leaves the caller's credentials and the headers that name the first origin
+     * behind ({@link #CROSS_ORIGIN_DROPPED}), as the JDK's own redirects do in its recent updates
+     * (JDK 25; not yet JDK 17.0.15, which forwards them): whatever the JDK's update level, a
+     * redirect ctx4j follows must not hand a token meant for one server to another.
+     */
     private static HttpRequest redirected(HttpRequest request, int status, URI target) {
       String method = request.method();
       boolean toGet = status == 303 || ((status == 301 || status == 302) && method.equals("POST"));
-      HttpRequest.Builder b = HttpRequest.newBuilder(request, (name, value) -> true).uri(target);
+      boolean sameOrigin =
+          target.getScheme().equalsIgnoreCase(request.uri().getScheme())
+              && Objects.equals(target.getRawAuthority(), request.uri().getRawAuthority());
+      HttpRequest.Builder b =
+          HttpRequest.newBuilder(
+                  request, (name, value) -> sameOrigin || !CROSS_ORIGIN_DROPPED.contains(name))
+              .uri(target);
       if (toGet) {
         b.GET();
       }

@@ -95,4 +95,64 @@ class RedirectParityTest {
       assertEquals(jdk, ctx4j);
     }
   }
+
+  /**
+   * A redirect ctx4j follows to another origin (here another port) leaves the caller's credentials
+   * and the headers naming the first origin behind (Authorization, Cookie, Origin, Referer), as
+   * recent JDKs do (JDK 25; JDK 17.0.15 forwards them, so this is no parity check); one to the same
+   * origin keeps them; other headers go on either way.
+   */
+  @ParameterizedTest(name = "{0} redirect via {1}")
+  @CsvSource({"another origin, NORMAL", "another origin, ALWAYS", "the same origin, NORMAL"})
+  void aRedirectToAnotherOriginDropsTheCredentials(String where, HttpClient.Redirect policy)
+      throws IOException, InterruptedException {
+    HttpClient client =
+        HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).followRedirects(policy).build();
+    String[] names = {"Authorization", "Cookie", "Origin", "Referer", "X-Other"};
+    try (LoopbackServer target =
+            new LoopbackServer(
+                ex -> {
+                  if (ex.getRequestURI().getPath().equals("/start")) {
+                    ex.getResponseHeaders().set("Location", "/end");
+                    ex.sendResponseHeaders(302, -1);
+                    ex.close();
+                    return;
+                  }
+                  StringBuilder seen = new StringBuilder();
+                  for (String name : names) {
+                    seen.append(name).append('=').append(ex.getRequestHeaders().getFirst(name)).append(' ');
+                  }
+                  byte[] body = seen.toString().trim().getBytes(StandardCharsets.UTF_8);
+                  ex.sendResponseHeaders(200, body.length);
+                  try (OutputStream out = ex.getResponseBody()) {
+                    out.write(body);
+                  }
+                });
+        LoopbackServer other =
+            new LoopbackServer(
+                ex -> {
+                  ex.getResponseHeaders().set("Location", target.uri() + "end");
+                  ex.sendResponseHeaders(302, -1);
+                  ex.close();
+                });
+        CancelableContext ctx = Context.withTimeout(Context.background(), Duration.ofMinutes(1))) {
+      boolean sameOrigin = where.equals("the same origin");
+      HttpRequest request =
+          HttpRequest.newBuilder((sameOrigin ? target : other).uri().resolve("/start"))
+              .header("Authorization", "Bearer secret")
+              .header("Cookie", "session=secret")
+              .header("Origin", "http://first.example")
+              .header("Referer", "http://first.example/page")
+              .header("X-Other", "kept")
+              .build();
+      String expected =
+          sameOrigin
+              ? "200 /end [Authorization=Bearer secret Cookie=session=secret"
+                  + " Origin=http://first.example Referer=http://first.example/page X-Other=kept]"
+                  + " [302 /start]"
+              : "200 /end [Authorization=null Cookie=null Origin=null Referer=null X-Other=kept]"
+                  + " [302 /start]";
+      assertEquals(expected, describe(ContextHttp.send(ctx, client, request, BodyHandlers.ofString())));
+    }
+  }
 }
