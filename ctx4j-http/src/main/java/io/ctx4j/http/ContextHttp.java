@@ -142,7 +142,11 @@ public final class ContextHttp {
    *     {@code HttpClient.send} throws it: a new exception of the failure's JDK type ({@code
    *     HttpTimeoutException}, {@code HttpConnectTimeoutException}, {@code ConnectException},
    *     {@code SSLHandshakeException}, {@code SSLException}, {@code ProtocolException}, else {@code
-   *     IOException}), the failure as cause
+   *     IOException}), the failure as cause; also, as {@code HttpClient.send} does, a new {@code
+   *     IOException} caused by any other failure that ends the call after it was handed to the
+   *     client (the caller's body handler or subscriber throws, say)
+   * @throws IllegalArgumentException or {@code SecurityException}: a new one caused by such a
+   *     failure of that type, as {@code HttpClient.send} throws it
    * @throws InterruptedException if the calling thread is interrupted while waiting, and then the
    *     exchange is aborted; or already was at the call, and then nothing is sent (as {@code
    *     HttpClient.send})
@@ -181,27 +185,31 @@ public final class ContextHttp {
       }
       throw e;
     } catch (ExecutionException e) {
-      Throwable c = e.getCause();
-      if (c instanceof IOException) {
-        throw sendFailure((IOException) c);
-      }
-      if (c instanceof RuntimeException) {
-        throw (RuntimeException) c;
-      }
-      if (c instanceof Error) {
-        throw (Error) c;
-      }
-      throw new IOException(c);
+      throw sendFailure(e.getCause());
     }
   }
 
   /**
    * The exchange's failure as {@code HttpClient.send} throws it: a new exception, with this
    * caller's stack, of the JDK type a caller may catch ({@code HttpTimeoutException}, {@code
-   * ConnectException}...), the failure as its cause.
+   * ConnectException}...), the failure as its cause. What is not an {@code IOException} (the
+   * caller's body handler or subscriber threw, say) comes as a new {@code IOException} too, but for
+   * an {@code IllegalArgumentException} or {@code SecurityException}, which come as a new one of
+   * their own type: a caller that catches {@code IOException} around {@code HttpClient.send} must
+   * not get an unchecked exception here instead. Returns the {@code IOException} for the caller to
+   * throw, and throws the two unchecked ones itself.
    */
-  private static IOException sendFailure(IOException failure) {
+  private static IOException sendFailure(Throwable failure) {
     String msg = failure.getMessage();
+    if (failure instanceof IllegalArgumentException) {
+      throw new IllegalArgumentException(msg, failure);
+    }
+    if (failure instanceof SecurityException) {
+      throw new SecurityException(msg, failure);
+    }
+    if (!(failure instanceof IOException)) {
+      return new IOException(msg, failure);
+    }
     IOException e;
     if (failure instanceof HttpConnectTimeoutException) {
       e = new HttpConnectTimeoutException(msg);

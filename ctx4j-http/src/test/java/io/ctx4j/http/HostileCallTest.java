@@ -28,6 +28,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.net.http.HttpResponse.BodyHandlers;
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
@@ -98,6 +99,77 @@ class HostileCallTest {
     } finally {
       ctx.cancel();
     }
+  }
+
+  /**
+   * {@code send} is a drop-in for {@code HttpClient.send} also when the caller's own body handler
+   * fails: the JDK's {@code send} throws an {@code IOException} caused by what the handler threw
+   * (an {@code IllegalArgumentException} or {@code SecurityException} as a new one of that type),
+   * so a caller that catches {@code IOException} must not get an unchecked exception from
+   * ContextHttp instead. Compared with the running JDK's own {@code send}.
+   */
+  @ParameterizedTest
+  @ValueSource(
+      strings = {"IllegalStateException", "UncheckedIOException", "IllegalArgumentException",
+        "SecurityException", "TimeoutException", "AssertionError"})
+  void sendThrowsWhatHttpClientSendThrowsForAHandlerThatFails(String what) throws Exception {
+    CancelableContext ctx = Context.withTimeout(Context.background(), Duration.ofMinutes(5));
+    try (LoopbackServer s = new LoopbackServer(ex -> {
+          ex.sendResponseHeaders(200, 5);
+          try (OutputStream out = ex.getResponseBody()) {
+            out.write("hello".getBytes(StandardCharsets.US_ASCII));
+          }
+        })) {
+      HttpRequest request = get(s.uri());
+      Throwable jdk = thrownBy(() -> CLIENT.send(request, failingHandler(what)));
+      Throwable ours = thrownBy(() -> ContextHttp.send(ctx, CLIENT, request, failingHandler(what)));
+      assertEquals(describe(jdk), describe(ours));
+      assertEquals(0, CoreInternals.registrationCount(ctx), "abort hook left on the context");
+    } finally {
+      ctx.cancel();
+    }
+  }
+
+  /** A body handler that throws a new {@code what}, undeclared if checked, as Kotlin code may. */
+  private static HttpResponse.BodyHandler<String> failingHandler(String what) {
+    return info -> {
+      Throwable t;
+      switch (what) {
+        case "IllegalStateException": t = new IllegalStateException("handler broken"); break;
+        case "UncheckedIOException":
+          t = new java.io.UncheckedIOException(new IOException("handler broken")); break;
+        case "IllegalArgumentException": t = new IllegalArgumentException("handler broken"); break;
+        case "SecurityException": t = new SecurityException("handler broken"); break;
+        case "TimeoutException": t = new java.util.concurrent.TimeoutException("handler broken"); break;
+        default: t = new AssertionError("handler broken"); break;
+      }
+      throw HostileCallTest.<RuntimeException>sneaky(t);
+    };
+  }
+
+  @SuppressWarnings("unchecked")
+  private static <E extends Throwable> E sneaky(Throwable t) throws E {
+    throw (E) t;
+  }
+
+  private interface Send {
+    void run() throws Exception;
+  }
+
+  private static Throwable thrownBy(Send send) {
+    try {
+      send.run();
+    } catch (Throwable t) {
+      return t;
+    }
+    throw new AssertionError("the call did not fail");
+  }
+
+  /** The class and message of a failure, and of its cause. */
+  private static String describe(Throwable t) {
+    Throwable c = t.getCause();
+    return t.getClass().getName() + ": " + t.getMessage()
+        + (c == null ? "" : ", caused by " + c.getClass().getName() + ": " + c.getMessage());
   }
 
   /**
