@@ -170,8 +170,8 @@ public final class ContextHttpClient5 {
 
   /**
    * Returns the handler that sets the {@link DeadlineHeader#NAME} header on each request that goes
-   * on the wire, to the time left less {@link DeadlineHeader#TRANSIT_ALLOWANCE}, removing any such
-   * header when the context has no deadline; and fails a request whose context has ended, or whose
+   * on the wire, to the time left less {@link DeadlineHeader#TRANSIT_ALLOWANCE}, in place of every
+   * such header the request carried (all of them are removed when the context has no deadline); and fails a request whose context has ended, or whose
    * deadline has passed, without sending it. Add it as the last element of the exec chain, below
    * redirects and retries.
    *
@@ -291,11 +291,10 @@ public final class ContextHttpClient5 {
     Context ctx = contextOf(scope.clientContext);
     ClientFailures.requireLive(ctx);
     Optional<String> value = DeadlineHeader.valueFor(ctx);
-    if (value.isPresent()) {
-      request.setHeader(DeadlineHeader.NAME, value.get());
-    } else {
-      request.removeHeaders(DeadlineHeader.NAME); // never forward a stale budget
-    }
+    // Every such header of the caller's goes, not only the first, which is all setHeader replaces:
+    // the receiver takes the smallest value, so a stale one left beside ours would cut the budget.
+    request.removeHeaders(DeadlineHeader.NAME);
+    value.ifPresent(v -> request.addHeader(DeadlineHeader.NAME, v));
     try {
       return chain.proceed(request, scope);
     } catch (IOException e) {

@@ -22,12 +22,17 @@ import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.hc.client5.http.classic.methods.HttpGet;
@@ -38,6 +43,7 @@ import org.apache.hc.client5.http.impl.classic.HttpClients;
 import org.apache.hc.client5.http.impl.classic.RequestFailedException;
 import org.apache.hc.client5.http.protocol.HttpClientContext;
 import org.apache.hc.core5.http.ContentType;
+import org.apache.hc.core5.http.Header;
 import org.apache.hc.core5.http.HttpResponse;
 import org.apache.hc.core5.http.io.entity.AbstractHttpEntity;
 import org.apache.hc.core5.http.io.entity.ByteArrayEntity;
@@ -121,6 +127,40 @@ class ContextHttpClient5Test {
       assertEquals("hello", get(server.url("/"), ctx));
       long sent = Long.parseLong(server.seen.take().substring(2));
       assertTrue(sent > 0 && sent <= 20_000 - 5, "sent " + sent);
+    }
+  }
+
+  /**
+   * A request that carries the header more than once (added twice, or forwarded from an incoming
+   * request that had it twice) goes out with ctx4j's value alone, with a deadline or without: the
+   * receiver takes the smallest value, so a stale one left beside ctx4j's would cut the budget.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"a deadline", "no deadline"})
+  void severalStaleHeadersOfTheCallersAreAllReplaced(String which) throws Exception {
+    BlockingQueue<String> values = new LinkedBlockingQueue<>();
+    ManualTimeSource time = clock();
+    try (ClassicServer server =
+            new ClassicServer(
+                (request, response, context) -> {
+                  List<String> v = new ArrayList<>();
+                  for (Header h : request.getHeaders(DeadlineHeader.NAME)) {
+                    v.add(h.getValue());
+                  }
+                  values.add(v.toString());
+                  response.setEntity(new ByteArrayEntity(HELLO, ContentType.TEXT_PLAIN));
+                });
+        CancelableContext ctx =
+            which.equals("a deadline")
+                ? Context.withTimeout(manual(time), Duration.ofSeconds(10))
+                : Context.withCancel(manual(time))) {
+      HttpGet stale = new HttpGet(server.url("/"));
+      stale.addHeader(DeadlineHeader.NAME, "77");
+      stale.addHeader(DeadlineHeader.NAME.toLowerCase(Locale.ROOT), "88");
+      assertEquals(
+          "hello",
+          client.execute(stale, ContextHttpClient5.clientContext(ctx), r -> EntityUtils.toString(r.getEntity())));
+      assertEquals(which.equals("a deadline") ? "[9995]" : "[]", values.take());
     }
   }
 
