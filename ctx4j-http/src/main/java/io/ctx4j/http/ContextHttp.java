@@ -32,6 +32,7 @@ import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Flow;
 import javax.net.ssl.SSLException;
@@ -144,7 +145,9 @@ public final class ContextHttp {
    *     {@code SSLHandshakeException}, {@code SSLException}, {@code ProtocolException}, else {@code
    *     IOException}), the failure as cause; also, as {@code HttpClient.send} does, a new {@code
    *     IOException} caused by any other failure that ends the call after it was handed to the
-   *     client (the caller's body handler or subscriber throws, say)
+   *     client (the caller's body handler or subscriber throws, say; even a {@code
+   *     ContextException}, of another context that the handler's own work ran under: only this
+   *     call's context's end is thrown as such)
    * @throws IllegalArgumentException or {@code SecurityException}: a new one caused by such a
    *     failure of that type, as {@code HttpClient.send} throws it
    * @throws InterruptedException if the calling thread is interrupted while waiting, and then the
@@ -160,7 +163,8 @@ public final class ContextHttp {
     if (Thread.interrupted()) { // as HttpClient.send: nothing reaches the client, or the server
       throw new InterruptedException();
     }
-    CompletableFuture<HttpResponse<T>> call = sendAsync(ctx, client, request, handler);
+    Call<T> started = call(ctx, client, request, handler);
+    CompletableFuture<HttpResponse<T>> call = started.result;
     try {
       return call.get();
     } catch (InterruptedException e) {
@@ -173,8 +177,11 @@ public final class ContextHttp {
       // context, or that refused the call because its deadline had passed. A copy of the future's
       // own error, not of what the context says now: a custom context asked again may no longer
       // report the end (a clock set back), and the wrapper would then reach the caller.
+      // Only the call's own end: a ContextException that the caller's body handler or subscriber
+      // threw (its own ctx4j work under another context, which has ended) is a failure like any
+      // other, as HttpClient.send reports it, and this call's context goes on.
       Throwable failed = call.handle((response, failure) -> failure).join();
-      if (failed instanceof ContextException) {
+      if (started.isOwnEnd(failed)) {
         ContextException end = ((ContextException) failed).copy(failed.getCause());
         // The client's own failure, suppressed on the error when the exchange failed once the
         // deadline had passed: the caller is owed it on this copy too.
@@ -183,7 +190,7 @@ public final class ContextHttp {
         }
         throw end;
       }
-      throw e;
+      throw sendFailure(failed);
     } catch (ExecutionException e) {
       throw sendFailure(e.getCause());
     }
@@ -259,17 +266,24 @@ public final class ContextHttp {
    */
   public static <T> CompletableFuture<HttpResponse<T>> sendAsync(
       Context ctx, HttpClient client, HttpRequest request, HttpResponse.BodyHandler<T> handler) {
+    return call(ctx, client, request, handler).result;
+  }
+
+  /** A new call of {@link #sendAsync}: started, or failed unsent if the context has ended. */
+  private static <T> Call<T> call(
+      Context ctx, HttpClient client, HttpRequest request, HttpResponse.BodyHandler<T> handler) {
     Objects.requireNonNull(ctx, "ctx");
     Objects.requireNonNull(client, "client");
     Objects.requireNonNull(request, "request");
     Objects.requireNonNull(handler, "handler");
+    Call<T> call = new Call<>(ctx, handler);
     ContextException end = CoreInternals.endOf(ctx);
     if (end != null) {
-      return CompletableFuture.failedFuture(end);
+      call.failWithEnd(end);
+    } else {
+      call.start(client, request);
     }
-    Call<T> call = new Call<>(ctx, handler);
-    call.start(client, request);
-    return call.result;
+    return call;
   }
 
   /**
@@ -510,6 +524,13 @@ public final class ContextHttp {
     private volatile Hop<T> current;
     /** Set just before ctx4j completes the result with the response; otherwise the caller did. */
     private volatile boolean delivered;
+    /**
+     * The ends of {@link #ctx} this call tried to complete the result with ({@link #failWithEnd}),
+     * one of which the result holds if it failed by the context: they, and not a ContextException
+     * of another context that the caller's handler threw, are the call's own end. Compared by
+     * identity (Throwable does not override equals); at most one per way the call can end.
+     */
+    private final List<Throwable> ownEnds = new CopyOnWriteArrayList<>();
 
     Call(Context ctx, HttpResponse.BodyHandler<T> handler) {
       this.ctx = ctx;
@@ -558,9 +579,20 @@ public final class ContextHttp {
       }
     }
 
+    /** Fails the result with {@code end}, an end of this call's context, noted as its own. */
+    void failWithEnd(ContextException end) {
+      ownEnds.add(end); // before: a caller woken by the result must find it
+      result.completeExceptionally(end);
+    }
+
+    /** Whether {@code failure}, the result's, is this call's context's end (not a handler's). */
+    boolean isOwnEnd(Throwable failure) {
+      return failure instanceof ContextException && ownEnds.contains(failure);
+    }
+
     private void contextEnded() {
       ContextException err = errorOf(ctx);
-      result.completeExceptionally(err);
+      failWithEnd(err);
       // Also when the result is already complete: a streamed body may still be flowing.
       Hop<T> hop = current;
       if (hop != null) {
@@ -625,7 +657,7 @@ public final class ContextHttp {
       ContextException end = CoreInternals.endOf(ctx);
       if (end != null) {
         releaseAfter(end);
-        result.completeExceptionally(end);
+        failWithEnd(end);
         return;
       }
       // The copy takes any request; the caller's client, once shut down (JDK 21+), takes none, and
@@ -660,7 +692,11 @@ public final class ContextHttp {
         ContextException end = CoreInternals.endWith(ctx, cause);
         Throwable thrown = end != null ? end : cause;
         releaseAfter(thrown); // before the caller wakes: a get() and dependents run before us
-        result.completeExceptionally(thrown);
+        if (end != null) {
+          failWithEnd(end);
+        } else {
+          result.completeExceptionally(thrown);
+        }
         return;
       }
       HttpResponse<T> seen =

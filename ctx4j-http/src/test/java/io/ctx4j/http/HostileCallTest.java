@@ -106,12 +106,14 @@ class HostileCallTest {
    * fails: the JDK's {@code send} throws an {@code IOException} caused by what the handler threw
    * (an {@code IllegalArgumentException} or {@code SecurityException} as a new one of that type),
    * so a caller that catches {@code IOException} must not get an unchecked exception from
-   * ContextHttp instead. Compared with the running JDK's own {@code send}.
+   * ContextHttp instead. Nor may it take the end of another context that the handler's own work ran
+   * under for the call's end, while the call's context goes on. Compared with the running JDK's own
+   * {@code send}.
    */
   @ParameterizedTest
   @ValueSource(
       strings = {"IllegalStateException", "UncheckedIOException", "IllegalArgumentException",
-        "SecurityException", "TimeoutException", "AssertionError"})
+        "SecurityException", "TimeoutException", "AssertionError", "another context's end"})
   void sendThrowsWhatHttpClientSendThrowsForAHandlerThatFails(String what) throws Exception {
     CancelableContext ctx = Context.withTimeout(Context.background(), Duration.ofMinutes(5));
     try (LoopbackServer s = new LoopbackServer(ex -> {
@@ -141,6 +143,13 @@ class HostileCallTest {
         case "IllegalArgumentException": t = new IllegalArgumentException("handler broken"); break;
         case "SecurityException": t = new SecurityException("handler broken"); break;
         case "TimeoutException": t = new java.util.concurrent.TimeoutException("handler broken"); break;
+        case "another context's end":
+          // The handler's own ctx4j work under a context of its own, which has ended: not the
+          // call's end, whose context goes on.
+          CancelableContext other = Context.withCancel(Context.background());
+          other.cancel(new IllegalStateException("the other context's cancel"));
+          t = other.err().copy(other.cause());
+          break;
         default: t = new AssertionError("handler broken"); break;
       }
       throw HostileCallTest.<RuntimeException>sneaky(t);
