@@ -171,9 +171,9 @@ public final class ContextHttpClient5 {
   /**
    * Returns the handler that sets the {@link DeadlineHeader#NAME} header on each request that goes
    * on the wire, to the time left less {@link DeadlineHeader#TRANSIT_ALLOWANCE}, in place of every
-   * such header the request carried (all of them are removed when the context has no deadline); and fails a request whose context has ended, or whose
-   * deadline has passed, without sending it. Add it as the last element of the exec chain, below
-   * redirects and retries.
+   * such header the request carried (all of them are removed when the context has no deadline);
+   * and fails a request whose context has ended, or whose deadline has passed, without sending it.
+   * Add it as the last element of the exec chain, below redirects and retries.
    *
    * @return the handler, the same instance every time
    */
