@@ -5,6 +5,7 @@ import io.ctx4j.servlet.ContextServletFilter;
 import jakarta.servlet.DispatcherType;
 import jakarta.servlet.Filter;
 import java.time.Duration;
+import org.springframework.beans.factory.BeanCurrentlyInCreationException;
 import org.springframework.beans.factory.ListableBeanFactory;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
@@ -25,7 +26,11 @@ import org.springframework.context.annotation.Conditional;
  * SERVER_SHUTDOWN}.
  *
  * <p>A {@code ContextServletFilter} bean of the application's own replaces the one made here (it is
- * registered by the same registration bean). Off with {@code ctx4j.servlet.enabled=false}.
+ * registered by the same registration bean). A {@code FilterRegistrationBean} of the application's
+ * own whose filter is a {@code ContextServletFilter} (its own instance, or the filter bean, mapped
+ * its own way) replaces the registration: the one made here is then disabled, so that the filter
+ * bean is not registered by Spring Boot's defaults either, and the application's registration is the
+ * only one. Off with {@code ctx4j.servlet.enabled=false}.
  *
  * <p>Each application context has its own filter: in a hierarchy ({@code
  * SpringApplicationBuilder.parent/child}) a filter bean of the parent is not taken by the children.
@@ -97,7 +102,8 @@ public class Ctx4jServletAutoConfiguration {
 
   /**
    * Registers the filter for every path, for the {@code REQUEST} and {@code ASYNC} dispatches, with
-   * async support, at {@code ctx4j.servlet.filter-order}.
+   * async support, at {@code ctx4j.servlet.filter-order}; disabled when the application context has
+   * a {@code FilterRegistrationBean} of its own for a {@code ContextServletFilter}.
    *
    * @param beans the application context's bean factory, whose own filter is registered
    * @param properties the settings
@@ -118,6 +124,38 @@ public class Ctx4jServletAutoConfiguration {
     r.setDispatcherTypes(DispatcherType.REQUEST, DispatcherType.ASYNC);
     r.addUrlPatterns("/*");
     r.setOrder(properties.getServlet().getFilterOrder());
+    if (hasOwnRegistration(beans)) {
+      // Disabled, not left out: a filter bean that no registration names would be registered by
+      // Spring Boot itself, with its defaults. Spring Boot logs that this one was not registered.
+      r.setEnabled(false);
+    }
     return r;
+  }
+
+  /**
+   * Whether this application context (not an ancestor: each has its own server) has a {@code
+   * FilterRegistrationBean} whose filter is a {@code ContextServletFilter}, other than the one made
+   * here. If so, that one is the application's way of registering the filter; otherwise two
+   * filters would run: ours first, for every path (its order is early), whose context the
+   * application's would use as it is, its own settings and paths ignored. Asked of the
+   * registrations themselves, not of their declared types: a bean method may declare {@code
+   * FilterRegistrationBean<?>}.
+   */
+  private static boolean hasOwnRegistration(ListableBeanFactory beans) {
+    for (String name : beans.getBeanNamesForType(FilterRegistrationBean.class, true, false)) {
+      if (name.equals(REGISTRATION_BEAN)) {
+        continue;
+      }
+      Object filter;
+      try {
+        filter = beans.getBean(name, FilterRegistrationBean.class).getFilter();
+      } catch (BeanCurrentlyInCreationException e) {
+        continue; // one that needs this registration to be made: not a registration of its own
+      }
+      if (filter instanceof ContextServletFilter) {
+        return true;
+      }
+    }
+    return false;
   }
 }
