@@ -522,4 +522,39 @@ class AutoConfigurationTest {
       }
     }
   }
+
+  /**
+   * What an IDE shows for each property: its type, its default (the README's table), and a
+   * description of its own. The generated metadata had no default for {@code filter-order} (the
+   * processor cannot evaluate {@code Ordered.HIGHEST_PRECEDENCE + 10}) and gave the five switches
+   * one shared description, "Whether this piece is configured.", which does not say which piece.
+   */
+  @ParameterizedTest
+  @CsvSource({
+    "ctx4j.servlet.enabled, java.lang.Boolean, true, servlet filter",
+    "ctx4j.servlet.max-timeout, java.time.Duration, , longest time",
+    "ctx4j.servlet.trust-timeout-headers, java.lang.Boolean, true, Ctx4j-Timeout-Ms",
+    "ctx4j.servlet.filter-order, java.lang.Integer, -2147483638, order",
+    "ctx4j.rest-client.enabled, java.lang.Boolean, true, RestClient",
+    "ctx4j.web-client.enabled, java.lang.Boolean, true, WebClient",
+    "ctx4j.task-decorator.enabled, java.lang.Boolean, true, TaskDecorator",
+    "ctx4j.shutdown.enabled, java.lang.Boolean, true, shutdown context",
+  })
+  void theConfigurationMetadataGivesEachPropertyItsTypeDefaultAndDescription(
+      String name, String type, String defaultValue, String described) throws Exception {
+    tools.jackson.databind.JsonNode property = null;
+    try (InputStream in = getClass().getResourceAsStream("/META-INF/spring-configuration-metadata.json")) {
+      for (tools.jackson.databind.JsonNode p : new tools.jackson.databind.ObjectMapper().readTree(in).get("properties")) {
+        if (p.get("name").asString().equals(name)) {
+          assertNull(property, name + " is in the metadata twice");
+          property = p;
+        }
+      }
+    }
+    assertNotNull(property, name + " missing from the metadata");
+    assertEquals(type, property.path("type").asString(), name + ": type");
+    assertEquals(defaultValue == null ? "" : defaultValue, property.path("defaultValue").asString(""), name + ": default");
+    String description = property.path("description").asString("");
+    assertTrue(description.contains(described), name + ": the description does not say \"" + described + "\": " + description);
+  }
 }
