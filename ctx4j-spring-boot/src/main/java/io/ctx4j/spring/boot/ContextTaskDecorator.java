@@ -10,6 +10,13 @@ import org.springframework.core.task.TaskDecorator;
  * {@code TaskDecorator} bean to its auto-configured executors (composed in order), so this one works
  * beside others, such as Micrometer's {@code ContextPropagatingTaskDecorator}.
  *
+ * <p>A decorator runs where the executor calls it. Spring Boot's task schedulers get this one too:
+ * a {@code ThreadPoolTaskScheduler} decorates a task when it is scheduled, so the task carries the
+ * scheduling thread's context; a {@code SimpleAsyncTaskScheduler} (Spring Boot's with virtual
+ * threads) decorates a scheduled task only when it fires, on its timer thread, so it runs under
+ * {@code Context.background()}. Schedule {@code CurrentContext.wrap(task)} to carry the context on
+ * either.
+ *
  * <p>Only the binding travels: the task still has to look at the context ({@code
  * CurrentContext.get().isDone()}, or pass it to blocking calls) to stop when it ends. The decorator
  * refuses nothing: a task whose context has ended, or whose deadline has passed, by the time a

@@ -16,8 +16,11 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.net.http.HttpResponse.BodyHandlers;
+import java.time.Instant;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -25,16 +28,23 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.springframework.beans.factory.DisposableBean;
 import org.springframework.beans.factory.annotation.Qualifier;
 import org.springframework.boot.SpringBootConfiguration;
 import org.springframework.boot.autoconfigure.EnableAutoConfiguration;
+import org.springframework.boot.task.SimpleAsyncTaskSchedulerBuilder;
+import org.springframework.boot.task.ThreadPoolTaskSchedulerBuilder;
 import org.springframework.context.ConfigurableApplicationContext;
 import org.springframework.context.annotation.Bean;
 import org.springframework.core.task.AsyncTaskExecutor;
+import org.springframework.scheduling.TaskScheduler;
 import org.springframework.scheduling.annotation.Async;
 import org.springframework.scheduling.annotation.EnableAsync;
 import org.springframework.scheduling.annotation.EnableScheduling;
 import org.springframework.scheduling.annotation.Scheduled;
+import org.springframework.scheduling.concurrent.ThreadPoolTaskScheduler;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.RequestParam;
 import org.springframework.web.bind.annotation.RestController;
@@ -201,6 +211,58 @@ class TaskDecoratorTest {
     assertEquals("same, deadline true", get("/executor").body()); // a pool thread ran a request's task
     for (int i = 0; i < 4; i++) { // the pool's threads in turn (its core size is 8: some at least)
       assertSame(Context.background(), executor.submit(CurrentContext::get).get(10, TimeUnit.SECONDS));
+    }
+  }
+
+  /** A task that records the context it runs with. */
+  private static Runnable recording(CompletableFuture<Context> seen) {
+    return () -> seen.complete(CurrentContext.get());
+  }
+
+  /**
+   * Spring Boot applies the decorator to its task schedulers too, but each decorates at its own
+   * moment. {@code ThreadPoolTaskScheduler} (Boot's on platform threads) decorates a task when it
+   * is scheduled, in the scheduling thread: the task runs with that thread's context. {@code
+   * SimpleAsyncTaskScheduler} (Boot's with {@code spring.threads.virtual.enabled=true} on JDK 21+)
+   * decorates a scheduled task only when it fires, on its timer thread, where nothing is bound: the
+   * task runs under {@code Context.background()}. Both carry the context of an {@code execute} and
+   * of a task scheduled as {@code CurrentContext.wrap(task)}; and a task scheduled later where
+   * nothing is bound finds the background, not a context left by an earlier one. Both schedulers
+   * are built with Spring Boot's own builders, which apply the application's decorators.
+   */
+  @ParameterizedTest
+  @CsvSource({"ThreadPoolTaskScheduler, true", "SimpleAsyncTaskScheduler, false"})
+  void aTaskScheduledForLaterCarriesTheContextOnlyWhereTheSchedulerDecoratesItWhenScheduled(
+      String type, boolean scheduledCarries) throws Exception {
+    TaskScheduler scheduler =
+        type.equals("ThreadPoolTaskScheduler")
+            ? app.getBean(ThreadPoolTaskSchedulerBuilder.class).build()
+            : app.getBean(SimpleAsyncTaskSchedulerBuilder.class).build();
+    if (scheduler instanceof ThreadPoolTaskScheduler pool) {
+      pool.initialize();
+    }
+    assertEquals(type, scheduler.getClass().getSimpleName());
+    try (CancelableContext request = Context.withCancel(Context.background())) {
+      CompletableFuture<Context> scheduled = new CompletableFuture<>();
+      CompletableFuture<Context> executed = new CompletableFuture<>();
+      CompletableFuture<Context> wrapped = new CompletableFuture<>();
+      CurrentContext.run(request, () -> {
+        scheduler.schedule(recording(scheduled), Instant.now().plusMillis(20));
+        ((Executor) scheduler).execute(recording(executed));
+        scheduler.schedule(CurrentContext.wrap(recording(wrapped)), Instant.now().plusMillis(20));
+      });
+      assertSame(scheduledCarries ? request : Context.background(), scheduled.get(10, TimeUnit.SECONDS), "scheduled");
+      assertSame(request, executed.get(10, TimeUnit.SECONDS), "executed");
+      assertSame(request, wrapped.get(10, TimeUnit.SECONDS), "scheduled, wrapped");
+      CompletableFuture<Context> later = new CompletableFuture<>();
+      scheduler.schedule(recording(later), Instant.now());
+      assertSame(Context.background(), later.get(10, TimeUnit.SECONDS), "scheduled later, unbound");
+    } finally {
+      if (scheduler instanceof DisposableBean d) {
+        d.destroy(); // ThreadPoolTaskScheduler
+      } else {
+        ((AutoCloseable) scheduler).close(); // SimpleAsyncTaskScheduler
+      }
     }
   }
 
