@@ -180,7 +180,10 @@ public final class ContextClientHttpRequestInterceptor implements ClientHttpRequ
      * Spring's responses drain the rest of the body on close, to reuse the connection. With the
      * context over, that would wait for a body nobody wants, so the stream is closed first, which
      * gives the connection up. With the context live, the drain runs like a read ({@link
-     * #stopOnDone}).
+     * #stopOnDone}). On a stream that is not closed from another thread ({@link
+     * #closableFromAnotherThread}), whose reads may ignore the interrupt, this drains the body
+     * itself first, read by read as the caller would, so that the drain stops at the first read
+     * after the context ended; Spring's drain, on the raw stream, would go on to the body's end.
      */
     @Override
     public void close() {
@@ -191,6 +194,18 @@ public final class ContextClientHttpRequestInterceptor implements ClientHttpRequ
       }
       if (ctx.isDone()) {
         giveUp(delegate, raw);
+        return;
+      }
+      if (!closableFromAnotherThread(raw)) {
+        try {
+          drain(body != null ? body : new Body(raw, ctx));
+        } catch (ContextException e) {
+          giveUp(delegate, raw);
+          return;
+        } catch (IOException | RuntimeException e) {
+          // Spring's own drain ignores a failure too: its close, below, gives the body up.
+        }
+        delegate.close();
         return;
       }
       try {
@@ -356,6 +371,14 @@ public final class ContextClientHttpRequestInterceptor implements ClientHttpRequ
       raw.read();
     } catch (IOException | RuntimeException e) {
       // giving up anyway
+    }
+  }
+
+  /** Reads {@code body} to its end, each read stopped by the context's end ({@link Body}). */
+  private static void drain(InputStream body) throws IOException {
+    byte[] buffer = new byte[8192];
+    while (body.read(buffer, 0, buffer.length) >= 0) {
+      // discarded, as Spring's drain does
     }
   }
 
