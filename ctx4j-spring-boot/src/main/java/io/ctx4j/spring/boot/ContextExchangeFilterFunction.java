@@ -38,7 +38,9 @@ import reactor.core.publisher.Mono;
  * fails with a fresh copy of the context's error ({@code CanceledException} or {@code
  * DeadlineExceededException}, with the context's cause) and its subscription to the connector is
  * cancelled (Reactor Netty then closes the HTTP/1.1 connection or resets the HTTP/2 stream); once the
- * response is there, its body {@code Flux} fails and is cancelled the same way. A response reaching
+ * response is there, its body {@code Flux} fails and is cancelled the same way (Reactor Netty closes
+ * the connection; Spring's {@code JdkClientHttpConnector} leaves an HTTP/1.1 connection open, the
+ * body still coming). A response reaching
  * the filter after the context has ended (the end racing the response's arrival) is not handed
  * over: the exchange fails with the context's error, and the body is given up. A deadline that has
  * passed at subscription counts as an end even before ctx4j's timer has ended the context (a tick

@@ -51,6 +51,7 @@ import org.springframework.http.client.ClientHttpResponse;
 import org.springframework.http.client.JdkClientHttpRequestFactory;
 import org.springframework.http.client.ReactorClientHttpRequestFactory;
 import org.springframework.http.client.SimpleClientHttpRequestFactory;
+import org.springframework.http.client.reactive.JdkClientHttpConnector;
 import org.springframework.http.client.reactive.ReactorClientHttpConnector;
 import org.springframework.web.client.RestClient;
 import org.springframework.web.reactive.function.client.WebClient;
@@ -835,6 +836,38 @@ class ClientCustomizersTest {
     WebClient web = probedWebClient(cancelled);
     assertAbortedInBody(cancelled, (ctx, id, firstChunk) -> CALLERS.submit(() -> under(ctx, () -> web.get().uri("/stream?id=" + id)
         .retrieve().bodyToFlux(String.class).doOnNext(s -> firstChunk.countDown()).blockLast())));
+  }
+
+  /**
+   * On Spring's {@code JdkClientHttpConnector} (the JDK {@code HttpClient}, which {@code
+   * spring.http.clients.reactive.connector=jdk} selects) the body fails with the context's error at
+   * once too, but the cancel of its subscription does not close the HTTP/1.1 connection: the
+   * server's request is not ended, and it writes on (its stream lasts 20 s). Reactor Netty closes
+   * it ({@link #webClientIsAbortedWhileReadingTheBody}). A limit of the connector, pinned so that
+   * the README's table stays true.
+   */
+  @Test
+  void webClientOnTheJdkConnectorFailsTheBodyAtOnceButLeavesTheConnectionOpen() throws Exception {
+    WebClient web = client().getBean(WebClient.Builder.class).baseUrl(server())
+        .clientConnector(new JdkClientHttpConnector()).build();
+    CancelableContext ctx = Context.withCancel(Context.background());
+    String id = UUID.randomUUID().toString();
+    Hops.Hop server = serverHops().get(id);
+    CountDownLatch firstChunk = new CountDownLatch(1);
+    Future<?> f = CALLERS.submit(() -> under(ctx, () -> web.get().uri("/stream?id=" + id)
+        .retrieve().bodyToFlux(String.class).doOnNext(s -> firstChunk.countDown()).blockLast()));
+    assertTrue(firstChunk.await(30, TimeUnit.SECONDS), "no chunk arrived");
+    ctx.cancel();
+    ExecutionException e = assertThrows(ExecutionException.class, () -> f.get(30, TimeUnit.SECONDS));
+    assertTrue(causedBy(e.getCause(), CanceledException.class), () -> "the call failed otherwise: " + e.getCause());
+    // A closed connection fails the server's next write (one every 10 ms) and ends its request.
+    int written = server.written;
+    long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (server.written < written + 20 && server.ended.getCount() > 0 && System.nanoTime() < until) {
+      java.util.concurrent.locks.LockSupport.parkNanos(10_000_000L); // polls the server's count
+    }
+    assertEquals(1, server.ended.getCount(), () -> "the server's request ended: " + server.cause);
+    assertTrue(server.written >= written + 20, "the server did not write on: " + server.written + " after " + written);
   }
 
   /**
