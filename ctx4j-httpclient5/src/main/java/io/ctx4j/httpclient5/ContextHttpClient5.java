@@ -103,11 +103,11 @@ import org.apache.hc.core5.http.protocol.HttpContext;
  *
  * A request holds two registrations on its context while it waits for the response (the abort and
  * the interrupt) and one from then until the exchange is over: the response arrives without a
- * body, its body is read to the end or closed (closing the response closes it), the request fails,
- * or the response is dropped unclosed and the garbage collector finds it unreachable (a {@link
- * Cleaner} releases it then; HttpClient itself never gets such a connection back: close
- * responses). Closing the response or its content after the context aborted the exchange does not
- * throw.
+ * body, its body is read or skipped to the end (where HttpClient gives its connection back) or
+ * closed (closing the response closes it), the request fails, or the response is dropped unclosed
+ * and the garbage collector finds it unreachable (a {@link Cleaner} releases it then; HttpClient
+ * itself never gets such a connection back: close responses). Closing the response or its content
+ * after the context aborted the exchange does not throw.
  *
  * <p>A context implemented outside ctx4j whose registration's {@code stop()} throws makes the call
  * throw what it threw, once the exchange has ended all the same: the connection is discarded (with
@@ -413,6 +413,9 @@ public final class ContextHttpClient5 {
    * ended fails with the context's error.
    */
   private static final class ContextEntity extends HttpEntityWrapper {
+    /** The largest buffer a skip reads into: {@code InputStream.skip}'s. */
+    private static final int SKIP_BUFFER = 2048;
+
     private final Context ctx;
     private final Cleaner.Cleanable release;
 
@@ -496,13 +499,26 @@ public final class ContextHttpClient5 {
         }
       }
 
+      /**
+       * Skips by reading, as {@code InputStream.skip} does: HttpClient's own body stream skips so
+       * and gives its connection back at the end a skip reaches, so the end must be seen here too,
+       * which the wrapped stream's skip count does not tell.
+       */
       @Override
       public long skip(long n) throws IOException {
-        try {
-          return super.skip(n); // FilterInputStream's skips in the wrapped stream, which reads
-        } catch (IOException e) {
-          throw failed(e);
+        if (n <= 0) {
+          return 0;
         }
+        byte[] scratch = new byte[(int) Math.min(SKIP_BUFFER, n)];
+        long left = n;
+        while (left > 0) {
+          int r = read(scratch, 0, (int) Math.min(scratch.length, left)); // maps and releases
+          if (r < 0) {
+            break;
+          }
+          left -= r;
+        }
+        return n - left;
       }
 
       private int atEnd(int n) {

@@ -13,6 +13,7 @@ import io.ctx4j.internal.CoreInternals;
 import io.ctx4j.testing.Abandoned;
 import io.ctx4j.testing.RequestMix;
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.concurrent.ExecutorService;
@@ -24,6 +25,7 @@ import org.apache.hc.client5.http.classic.methods.HttpGet;
 import org.apache.hc.client5.http.impl.classic.CloseableHttpClient;
 import org.apache.hc.client5.http.impl.classic.CloseableHttpResponse;
 import org.apache.hc.client5.http.impl.classic.HttpClients;
+import org.apache.hc.client5.http.impl.io.PoolingHttpClientConnectionManager;
 import org.apache.hc.core5.http.ContentType;
 import org.apache.hc.core5.http.io.entity.ByteArrayEntity;
 import org.apache.hc.core5.http.io.entity.EntityUtils;
@@ -168,6 +170,27 @@ class HttpClient5RegistrationLeakTest {
         client.execute(new HttpGet(server.url("/")), ContextHttpClient5.clientContext(longLived))) {
       assertEquals(5, r.getEntity().getContent().readAllBytes().length); // to the end, not closed
       assertEquals(0, CoreInternals.registrationCount(longLived));
+    }
+  }
+
+  @Test
+  void aBodySkippedToItsEndReleasesTheRegistrationAsHttpClientReleasesItsConnection()
+      throws Exception {
+    // HttpClient's own body stream skips by reading and gives its connection back to the pool at
+    // the end a skip reaches, as at the end a read reaches: the exchange is over for it then.
+    PoolingHttpClientConnectionManager pool = new PoolingHttpClientConnectionManager();
+    try (CloseableHttpClient pooled =
+        ContextHttpClient5.install(HttpClients.custom().setConnectionManager(pool)).build()) {
+      for (String path : new String[] {"/", "/big"}) {
+        try (CloseableHttpResponse r =
+            pooled.execute(new HttpGet(server.url(path)), ContextHttpClient5.clientContext(longLived))) {
+          InputStream in = r.getEntity().getContent();
+          assertTrue(in.read() >= 0, path);
+          assertEquals(path.equals("/") ? 4 : BIG.length - 1, in.skip(Long.MAX_VALUE), path);
+          assertEquals(0, pool.getTotalStats().getLeased(), path + ": HttpClient's connection is back");
+          assertEquals(0, CoreInternals.registrationCount(longLived), path + ": registrations left at the end of a skip");
+        }
+      }
     }
   }
 
