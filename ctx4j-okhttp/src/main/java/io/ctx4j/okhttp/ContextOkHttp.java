@@ -213,7 +213,9 @@ public final class ContextOkHttp {
 
   /**
    * Adds {@link #interceptor()} as the last application interceptor and {@link
-   * #networkInterceptor()} as the last network interceptor of {@code builder}.
+   * #networkInterceptor()} as the last network interceptor of {@code builder}, each unless {@code
+   * builder} has it already: installing again, on the {@code newBuilder()} of a client built so,
+   * adds nothing, and one added by hand keeps its place.
    *
    * @param builder the client's builder
    * @return {@code builder}
@@ -224,7 +226,15 @@ public final class ContextOkHttp {
   public static OkHttpClient.Builder install(OkHttpClient.Builder builder) {
     Objects.requireNonNull(builder, "builder");
     requireSupportedOkHttp();
-    return builder.addInterceptor(APPLICATION).addNetworkInterceptor(NETWORK);
+    // Twice in the chain, each call would register on its context, wrap its body and state its
+    // budget twice: correct, but paid twice.
+    if (!builder.interceptors().contains(APPLICATION)) {
+      builder.addInterceptor(APPLICATION);
+    }
+    if (!builder.networkInterceptors().contains(NETWORK)) {
+      builder.addNetworkInterceptor(NETWORK);
+    }
+    return builder;
   }
 
   /**

@@ -22,6 +22,7 @@ import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
@@ -29,6 +30,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import okhttp3.Dispatcher;
+import okhttp3.Interceptor;
 import okhttp3.OkHttpClient;
 import okhttp3.Request;
 import okhttp3.Response;
@@ -413,6 +415,41 @@ class ContextOkHttpTest {
     } finally {
       networkOnly.dispatcher().executorService().shutdown();
       networkOnly.connectionPool().evictAll();
+    }
+  }
+
+  /**
+   * install on the newBuilder() of a client that has ctx4j's interceptors, or on a builder that has
+   * either already, adds only what is missing: twice installed, every call would register on its
+   * context, wrap its body and state its budget twice.
+   */
+  @Test
+  void installingAgainAddsNothing() throws Exception {
+    Interceptor mine = chain -> chain.proceed(chain.request());
+    OkHttpClient again = ContextOkHttp.install(ContextOkHttp.install(client.newBuilder())).build();
+    OkHttpClient byHand =
+        ContextOkHttp.install(
+                new OkHttpClient.Builder()
+                    .addNetworkInterceptor(ContextOkHttp.networkInterceptor())
+                    .addNetworkInterceptor(mine))
+            .build();
+    try (Loopback server = hello();
+        CancelableContext ctx = Context.withCancel(Context.background())) {
+      assertEquals(List.of(ContextOkHttp.interceptor()), again.interceptors(), "application");
+      assertEquals(List.of(ContextOkHttp.networkInterceptor()), again.networkInterceptors(), "network");
+      assertEquals(List.of(ContextOkHttp.interceptor()), byHand.interceptors(), "application, by hand");
+      assertEquals(
+          List.of(ContextOkHttp.networkInterceptor(), mine), byHand.networkInterceptors(), "network, by hand");
+      try (Response r = again.newCall(at(server.url("/"), ctx)).execute()) {
+        assertEquals(1, CoreInternals.registrationCount(ctx), "registrations of one call with its body open");
+        assertEquals("hello", r.body().string());
+      }
+      assertEquals(0, CoreInternals.registrationCount(ctx));
+    } finally {
+      again.dispatcher().executorService().shutdown();
+      again.connectionPool().evictAll();
+      byHand.dispatcher().executorService().shutdown();
+      byHand.connectionPool().evictAll();
     }
   }
 
