@@ -6,6 +6,7 @@ import io.ctx4j.Registration;
 import io.ctx4j.http.internal.ClientFailures;
 import io.ctx4j.internal.CoreInternals;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.InterruptedIOException;
 import java.net.ConnectException;
 import java.net.ProtocolException;
@@ -18,6 +19,8 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.net.http.HttpTimeoutException;
 import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Iterator;
@@ -25,6 +28,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Properties;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.WeakHashMap;
@@ -94,12 +98,13 @@ public final class ContextHttp {
    * <p>Redirects: if the context has a deadline and the client follows redirects, ctx4j follows
    * them itself, by the JDK's rules (301, 302, 303, 307, 308; 303, and 301/302 after a POST, become
    * a GET without body; {@code NORMAL} never goes from https to http; at most {@code
-   * jdk.httpclient.redirects.retrylimit} hops, 5 by default; earlier responses in {@code
-   * previousResponse()}; a hop to another origin carries no {@code Authorization}, {@code Cookie},
-   * {@code Origin} or {@code Referer} of the caller's, as recent JDK updates do, whatever the JDK's
-   * update level), so that every hop carries the time left when it is sent rather than the
-   * first hop's value. The hops go through a copy of the client with {@code Redirect.NEVER}, made
-   * once per client from its getters (a local address or priority set on its builder is not
+   * jdk.httpclient.redirects.retrylimit} hops, 5 by default, read as the JDK reads it: the system
+   * property, or else that key in {@code $JAVA_HOME/conf/net.properties}; earlier responses in
+   * {@code previousResponse()}; a hop to another origin carries no {@code Authorization}, {@code
+   * Cookie}, {@code Origin} or {@code Referer} of the caller's, as recent JDK updates do, whatever
+   * the JDK's update level), so that every hop carries the time left when it is sent rather than
+   * the first hop's value. The hops go through a copy of the client with {@code Redirect.NEVER},
+   * made once per client from its getters (a local address or priority set on its builder is not
    * copied). A client that is not the JDK's own implementation is not copied and follows redirects
    * itself, re-sending the first hop's header.
    *
@@ -361,9 +366,48 @@ public final class ContextHttp {
 
   // ------------------------------------------------------------------------------------ redirects
 
-  /** As the JDK's own redirect filter: jdk.httpclient.redirects.retrylimit, 5 by default. */
-  private static final int MAX_REDIRECTS =
-      Math.max(1, Integer.getInteger("jdk.httpclient.redirects.retrylimit", 5));
+  /** The key of the JDK client's redirect limit, a system property or a line of net.properties. */
+  private static final String REDIRECT_LIMIT = "jdk.httpclient.redirects.retrylimit";
+
+  /**
+   * The redirect limit, read as the JDK's own redirect filter reads it ({@code
+   * sun.net.NetProperties.getInteger}): the system property {@value #REDIRECT_LIMIT}, or else the
+   * same key in {@code $JAVA_HOME/conf/net.properties}, read with {@code Integer.decode}; 5 if
+   * neither is set or the value cannot be read. Read once, at the first redirect ctx4j looks at,
+   * as the JDK reads it once; in a holder so that a client that never follows redirects never
+   * reads the file.
+   */
+  private static final class RedirectLimit {
+    static final int MAX = Math.max(1, read());
+
+    private RedirectLimit() {}
+
+    private static int read() {
+      String value = System.getProperty(REDIRECT_LIMIT, netProperty(REDIRECT_LIMIT));
+      if (value != null) {
+        try {
+          return Integer.decode(value);
+        } catch (NumberFormatException e) {
+          // as the JDK: the default
+        }
+      }
+      return 5;
+    }
+
+    /** {@code key} in the running JDK's conf/net.properties; null without file, access or key. */
+    private static String netProperty(String key) {
+      try {
+        Path file = Path.of(System.getProperty("java.home"), "conf", "net.properties");
+        Properties p = new Properties();
+        try (InputStream in = Files.newInputStream(file)) {
+          p.load(in);
+        }
+        return p.getProperty(key);
+      } catch (IOException | RuntimeException e) { // as the JDK, which then has no defaults either
+        return null;
+      }
+    }
+  }
 
   /**
    * Clients built like the caller's, but with {@code Redirect.NEVER}, so that ctx4j can follow the
@@ -755,7 +799,7 @@ public final class ContextHttp {
       boolean allowed =
           follow == HttpClient.Redirect.ALWAYS
               || (to != null && (to.equalsIgnoreCase(from) || to.equalsIgnoreCase("https")));
-      return allowed && redirects + 1 < MAX_REDIRECTS ? target : null;
+      return allowed && redirects + 1 < RedirectLimit.MAX ? target : null;
     }
 
     /**
