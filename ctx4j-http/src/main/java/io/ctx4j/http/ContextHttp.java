@@ -108,6 +108,14 @@ public final class ContextHttp {
    * copied). A client that is not the JDK's own implementation is not copied and follows redirects
    * itself, re-sending the first hop's header.
    *
+   * <p>A {@code Location} that the JDK cannot follow as it is fails the call the same way on every
+   * JDK, where the JDK's own {@code send} differs (see the README for its answers on JDK 17 and
+   * 25): one that is not a URI, or none on a 3xx the JDK follows, with an {@code
+   * IOException("Invalid redirection: ...")} (caused by the {@code URISyntaxException}); one of
+   * another scheme than http and https ({@code Redirect.ALWAYS}), which the JDK follows as plain
+   * HTTP when it has a host and which no {@code HttpRequest} can carry, or an http or https one
+   * without a host, with the {@code IllegalArgumentException} of {@code HttpRequest.Builder.uri}.
+   *
    * <p>On JDK 21+, where a client can be closed ({@code close}, {@code shutdown}, {@code
    * shutdownNow}), the copy takes no request the client would refuse: before each request ctx4j
    * sends through the copy, the client is asked whether it still takes new requests, and if not the
@@ -154,7 +162,8 @@ public final class ContextHttp {
    *     ContextException}, of another context that the handler's own work ran under: only this
    *     call's context's end is thrown as such)
    * @throws IllegalArgumentException or {@code SecurityException}: a new one caused by such a
-   *     failure of that type, as {@code HttpClient.send} throws it
+   *     failure of that type, as {@code HttpClient.send} throws it; also for a redirect ctx4j
+   *     follows to a {@code Location} of another scheme than http and https, or without a host
    * @throws InterruptedException if the calling thread is interrupted while waiting, and then the
    *     exchange is aborted; or already was at the call, and then nothing is sent (as {@code
    *     HttpClient.send})

@@ -155,4 +155,105 @@ class RedirectParityTest {
       assertEquals(expected, describe(ContextHttp.send(ctx, client, request, BodyHandlers.ofString())));
     }
   }
+  /** The exception's class and message, then its causes' classes: "IOException: m <- IOException". */
+  private static String failure(Throwable e) {
+    StringBuilder b = new StringBuilder(e.getClass().getSimpleName()).append(": ").append(e.getMessage());
+    for (Throwable c = e.getCause(); c != null; c = c.getCause()) {
+      b.append(" <- ").append(c.getClass().getSimpleName());
+    }
+    return b.toString();
+  }
+
+  /** The classes of the exception and of its causes: "IOException <- IOException". */
+  private static String types(Throwable e) {
+    StringBuilder b = new StringBuilder(e.getClass().getSimpleName());
+    for (Throwable c = e.getCause(); c != null; c = c.getCause()) {
+      b.append(" <- ").append(c.getClass().getSimpleName());
+    }
+    return b.toString();
+  }
+
+  /**
+   * A Location that is no URI, missing, or (Redirect.ALWAYS) of another scheme than http and https,
+   * or without a host: ctx4j's send gives what its README and Javadoc say, on every JDK. The JDK's
+   * own send does not give one answer on JDK 17 and JDK 25 for the first and the last (an
+   * IllegalArgumentException on 17, an IOException on 25), and for another scheme with a host it
+   * sends plain HTTP to that host, which no HttpRequest can ask of it (HttpRequest.Builder, and the
+   * client for any other HttpRequest, refuse such a URI). Its answers are checked on the two JDKs
+   * the README names, so that a JDK that changes them is noticed. "none": no Location.
+   */
+  @ParameterizedTest(name = "{0} to [{1}]")
+  @CsvSource(
+      delimiter = '|',
+      value = {
+        "NORMAL | http://[bad"
+            + " | IOException: Invalid redirection: Location http://[bad <- IOException <- URISyntaxException"
+            + " | IllegalArgumentException <- IllegalArgumentException <- URISyntaxException"
+            + " | IOException <- IOException <- IllegalArgumentException <- URISyntaxException",
+        "ALWAYS | /a b"
+            + " | IOException: Invalid redirection: Location /a b <- IOException <- URISyntaxException"
+            + " | IllegalArgumentException <- IllegalArgumentException <- URISyntaxException"
+            + " | IOException <- IOException <- IllegalArgumentException <- URISyntaxException",
+        "NORMAL | none"
+            + " | IOException: Invalid redirection: 302 without Location <- IOException"
+            + " | IOException <- UncheckedIOException <- IOException"
+            + " | IOException <- IOException <- UncheckedIOException <- IOException",
+        "NORMAL | ftp://127.0.0.1:{port}/end | 302 http /start | 302 http /start | 302 http /start",
+        "ALWAYS | ftp://127.0.0.1:{port}/end"
+            + " | IllegalArgumentException: invalid URI scheme ftp <- IllegalArgumentException"
+            + " | 200 ftp /end | 200 ftp /end",
+        "ALWAYS | mailto:someone@example.com"
+            + " | IllegalArgumentException: invalid URI scheme mailto <- IllegalArgumentException"
+            + " | IllegalArgumentException <- IllegalArgumentException"
+            + " | IllegalArgumentException <- IllegalArgumentException",
+        "NORMAL | http:///nohost"
+            + " | IllegalArgumentException: unsupported URI http:///nohost <- IllegalArgumentException"
+            + " | IllegalArgumentException <- IllegalArgumentException"
+            + " | IOException <- IOException <- NullPointerException"
+      })
+  void aLocationTheJdkCannotFollowAsItIsFailsAsDocumented(
+      HttpClient.Redirect policy, String location, String ctx4j, String jdk17, String jdk25)
+      throws IOException, InterruptedException {
+    HttpClient client =
+        HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).followRedirects(policy).build();
+    LoopbackServer[] server = new LoopbackServer[1];
+    server[0] =
+        new LoopbackServer(
+            ex -> {
+              if (ex.getRequestURI().getPath().equals("/start")) {
+                if (!location.equals("none")) {
+                  ex.getResponseHeaders()
+                      .set("Location", location.replace("{port}", "" + server[0].uri().getPort()));
+                }
+                ex.sendResponseHeaders(302, -1);
+                ex.close();
+                return;
+              }
+              ex.sendResponseHeaders(200, -1);
+              ex.close();
+            });
+    try (LoopbackServer s = server[0];
+        CancelableContext ctx = Context.withTimeout(Context.background(), Duration.ofMinutes(1))) {
+      HttpRequest request = HttpRequest.newBuilder(s.uri().resolve("/start")).build();
+      String ours;
+      try {
+        HttpResponse<String> r = ContextHttp.send(ctx, client, request, BodyHandlers.ofString());
+        ours = r.statusCode() + " " + r.uri().getScheme() + " " + r.uri().getPath();
+      } catch (IOException | IllegalArgumentException e) {
+        ours = failure(e);
+      }
+      assertEquals(ctx4j, ours, "ContextHttp.send");
+      int feature = Runtime.version().feature();
+      if (feature == 17 || feature == 25) {
+        String jdks;
+        try {
+          HttpResponse<String> r = client.send(request, BodyHandlers.ofString());
+          jdks = r.statusCode() + " " + r.uri().getScheme() + " " + r.uri().getPath();
+        } catch (IOException | IllegalArgumentException e) {
+          jdks = types(e);
+        }
+        assertEquals(feature == 17 ? jdk17 : jdk25, jdks, "HttpClient.send on JDK " + feature);
+      }
+    }
+  }
 }
