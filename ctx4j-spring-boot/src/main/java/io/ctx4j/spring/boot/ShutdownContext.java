@@ -5,9 +5,11 @@ import io.ctx4j.Context;
 import io.ctx4j.servlet.RequestCanceledException;
 import io.ctx4j.servlet.RequestCanceledException.Reason;
 import org.springframework.beans.factory.DisposableBean;
+import org.springframework.beans.factory.config.ConfigurableListableBeanFactory;
 import org.springframework.context.ApplicationContext;
 import org.springframework.context.ApplicationContextAware;
 import org.springframework.context.ApplicationListener;
+import org.springframework.context.ConfigurableApplicationContext;
 import org.springframework.context.SmartLifecycle;
 import org.springframework.context.event.ApplicationContextEvent;
 import org.springframework.context.event.ContextClosedEvent;
@@ -61,6 +63,10 @@ import org.springframework.context.event.ContextRefreshedEvent;
  * {@link #setApplicationContext}, and no application context's refresh reached it) has no close to
  * wait for: there {@link #stop()} ends the context. A bean registered with {@code registerSingleton}
  * gets no {@code setApplicationContext} call; it learns its application context from the refresh.
+ * One added to an application context by hand as a listener only ({@code addApplicationListener},
+ * {@code SpringApplication.addListeners}) is no lifecycle bean of it: its close ends the context at
+ * {@code ContextClosedEvent}, before any drain, even if it was started by hand (no lifecycle will
+ * stop it); make it a bean to have the drain first.
  *
  * <p>Thread safety: all methods are thread-safe. Memory consistency effects: actions before the
  * call that ends the context ({@link #shutdown}, or {@link #stop()} during a close) happen-before a
@@ -227,8 +233,10 @@ public final class ShutdownContext
    * registerSingleton}), so that a later {@link #stop()} without a close leaves the context live. At
    * a close, notes that the application context is closing, so that the lifecycle's {@link #stop()}
    * ends the context; if the bean is already stopped (by a stop before the close), Spring will not
-   * stop it again: the context ends now. Events of other application contexts (a child's refresh
-   * and close reach its parent's listeners) are ignored; other events too.
+   * stop it again: the context ends now. So it does if the bean is none of the closing context's
+   * beans (a listener added by hand, started by hand or not): no lifecycle will stop it. Events of
+   * other application contexts (a child's refresh and close reach its parent's listeners) are
+   * ignored; other events too.
    *
    * @param event an event of an application context
    */
@@ -247,9 +255,39 @@ public final class ShutdownContext
         || (mine != null && event.getApplicationContext() != mine)) {
       return;
     }
+    if (mine == null && isLocalBeanOf(event.getApplicationContext())) {
+      // Registered after the refresh: no event told it of its application context before, but
+      // its lifecycle stops it, in its phase, after the drain.
+      owner = mine = event.getApplicationContext();
+    }
     closing = true;
-    if (!running) {
+    if (mine == null || !running) {
+      // Not one of the closing context's beans (a listener added by hand): no lifecycle will ever
+      // stop it, so waiting for a stop() would leave the context live after the close.
       shutdown(closeDetail(true));
+    }
+  }
+
+  /**
+   * Tells whether this instance is one of the singletons of {@code app} itself (not of an
+   * ancestor), whether defined or registered with {@code registerSingleton}; looks only at the
+   * singletons already made, so that it creates no bean during a close.
+   */
+  private boolean isLocalBeanOf(ApplicationContext app) {
+    if (!(app instanceof ConfigurableApplicationContext configurable)) {
+      return false;
+    }
+    try {
+      ConfigurableListableBeanFactory beans = configurable.getBeanFactory();
+      for (String name : beans.getBeanNamesForType(ShutdownContext.class, false, false)) {
+        if (beans.containsSingleton(name) && beans.getSingleton(name) == this) {
+          return true;
+        }
+      }
+      return false;
+    } catch (IllegalStateException notActive) {
+      // A refreshable application context whose bean factory is gone: this is none of its beans.
+      return false;
     }
   }
 

@@ -1,0 +1,45 @@
+package io.ctx4j.spring.boot;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.ctx4j.servlet.RequestCanceledException;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.springframework.context.support.GenericApplicationContext;
+
+/**
+ * A {@link ShutdownContext} that its application context does not make and tell of itself: added
+ * by hand as a listener, registered with {@code registerSingleton} after the refresh, in a real
+ * {@link GenericApplicationContext} (and a real parent/child hierarchy of them). Whatever way it
+ * entered, the close of its own application context must end it, and must not hang; a child's close
+ * must not.
+ */
+@Timeout(60)
+class ShutdownContextTest {
+
+  private static String message(ShutdownContext shutdown) {
+    RequestCanceledException cause =
+        assertInstanceOf(RequestCanceledException.class, shutdown.context().cause());
+    assertEquals(RequestCanceledException.Reason.SERVER_SHUTDOWN, cause.reason());
+    return cause.getMessage();
+  }
+
+  /**
+   * A listener added by hand and started by hand: no lifecycle of the application context will
+   * ever stop it, so the close event must end it, not wait for a {@code stop()} that never comes.
+   */
+  @Test
+  void aListenerAddedAndStartedByHandEndsAtTheClose() {
+    GenericApplicationContext app = new GenericApplicationContext();
+    app.refresh();
+    ShutdownContext listening = new ShutdownContext();
+    app.addApplicationListener(listening);
+    listening.start();
+    app.close(); // returns: nothing waits for the stop either
+    assertTrue(listening.context().isDone(), "the close left the context of a listener started by hand live");
+    assertEquals("server shutdown: " + ShutdownContext.NOT_A_BEAN_CLOSE_DETAIL, message(listening));
+  }
+}
