@@ -13,7 +13,7 @@ import org.springframework.context.ConfigurableApplicationContext;
 import org.springframework.context.SmartLifecycle;
 import org.springframework.context.event.ApplicationContextEvent;
 import org.springframework.context.event.ContextClosedEvent;
-import org.springframework.context.event.ContextRefreshedEvent;
+import org.springframework.context.support.AbstractApplicationContext;
 
 /**
  * A context that ends when the Spring application shuts down, at the moment in-flight work should
@@ -59,10 +59,11 @@ import org.springframework.context.event.ContextRefreshedEvent;
  * ContextClosedEvent}: Spring does not stop a bean twice, and the server is already stopped, so
  * there is no drain to wait for. A startup that fails after the bean was made has no close either:
  * the context ends when Spring destroys the beans ({@link #destroy()}), with a detail that says so.
- * A bean used outside an application context (Spring never called
- * {@link #setApplicationContext}, and no application context's refresh reached it) has no close to
- * wait for: there {@link #stop()} ends the context. A bean registered with {@code registerSingleton}
- * gets no {@code setApplicationContext} call; it learns its application context from the refresh.
+ * A bean used outside an application context (Spring never called {@link
+ * #setApplicationContext}, and no event reached it from an application context of which it is a
+ * singleton) has no close to wait for: there {@link #stop()} ends the context. A bean registered
+ * with {@code registerSingleton} gets no {@code setApplicationContext} call; it learns its
+ * application context from the first of its events that reaches it (the refresh).
  * One added to an application context by hand as a listener only ({@code addApplicationListener},
  * {@code SpringApplication.addListeners}) is no lifecycle bean of it: its close ends the context at
  * {@code ContextClosedEvent}, before any drain, even if it was started by hand (no lifecycle will
@@ -228,37 +229,35 @@ public final class ShutdownContext
   }
 
   /**
-   * At a refresh, records the application context this bean belongs to if Spring did not tell it
-   * ({@link #setApplicationContext} is not called for a bean registered with {@code
-   * registerSingleton}), so that a later {@link #stop()} without a close leaves the context live. At
-   * a close, notes that the application context is closing, so that the lifecycle's {@link #stop()}
-   * ends the context; if the bean is already stopped (by a stop before the close), Spring will not
-   * stop it again: the context ends now. So it does if the bean is none of the closing context's
+   * At an event of an application context of which this bean is a singleton, records that
+   * application context if Spring did not tell it ({@link #setApplicationContext} is not called for
+   * a bean registered with {@code registerSingleton}), so that a later {@link #stop()} without a
+   * close leaves the context live. At a close, notes that the application context is closing, so
+   * that the lifecycle's {@link #stop()} ends the context; if the bean is already stopped (by a stop
+   * before the close), Spring will not stop it again: the context ends now. So it does if the bean is none of the closing context's
    * beans (a listener added by hand, started by hand or not): no lifecycle will stop it. Events of
    * other application contexts (a child's refresh and close reach its parent's listeners) are
-   * ignored; other events too.
+   * ignored, also by a listener added by hand to the parent; other events too.
    *
    * @param event an event of an application context
    */
   @Override
   public void onApplicationEvent(ApplicationContextEvent event) {
     ApplicationContext mine = owner;
-    if (event instanceof ContextRefreshedEvent) {
-      // The first refresh seen is this bean's own: events travel from a child up to its parent's
-      // listeners, never down, and a parent refreshes before its children exist.
-      if (mine == null) {
-        owner = event.getApplicationContext();
-      }
+    ApplicationContext source = event.getApplicationContext();
+    if (mine == null && isLocalBeanOf(source)) {
+      // One of its singletons (registered with registerSingleton, so not told by Spring): this is
+      // its application context, whose lifecycle stops it in its phase, after the drain. Only
+      // that proves it: a listener added by hand to a parent sees its children's events too.
+      owner = mine = source;
+    }
+    if (!(event instanceof ContextClosedEvent) || (mine != null && source != mine)) {
       return;
     }
-    if (!(event instanceof ContextClosedEvent)
-        || (mine != null && event.getApplicationContext() != mine)) {
+    if (mine == null && belongsToAnAncestorOf(source)) {
+      // A child's close, reaching the listeners of the parent this bean belongs to: ending here
+      // would cancel everything under the parent's shutdown context while the parent runs on.
       return;
-    }
-    if (mine == null && isLocalBeanOf(event.getApplicationContext())) {
-      // Registered after the refresh: no event told it of its application context before, but
-      // its lifecycle stops it, in its phase, after the drain.
-      owner = mine = event.getApplicationContext();
     }
     closing = true;
     if (mine == null || !running) {
@@ -266,6 +265,22 @@ public final class ShutdownContext
       // stop it, so waiting for a stop() would leave the context live after the close.
       shutdown(closeDetail(true));
     }
+  }
+
+  /**
+   * Tells whether this instance is a singleton of, or a listener added by hand to, a proper
+   * ancestor of {@code app}: then {@code app}'s events reach it only because they propagate to
+   * the ancestors' listeners.
+   */
+  private boolean belongsToAnAncestorOf(ApplicationContext app) {
+    for (ApplicationContext above = app.getParent(); above != null; above = above.getParent()) {
+      if (isLocalBeanOf(above)
+          || (above instanceof AbstractApplicationContext abstractContext
+              && abstractContext.getApplicationListeners().contains(this))) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /**

@@ -42,4 +42,35 @@ class ShutdownContextTest {
     assertTrue(listening.context().isDone(), "the close left the context of a listener started by hand live");
     assertEquals("server shutdown: " + ShutdownContext.NOT_A_BEAN_CLOSE_DETAIL, message(listening));
   }
+
+  /**
+   * A parent application context with a {@code ShutdownContext} added as a listener by hand, and
+   * a child: the child's close event reaches the parent's listeners too, and must not end the
+   * parent's shutdown context (cancelling every request under it); the parent's close must. The
+   * child refreshed after the listener was added (its refresh event reaches the listener first),
+   * or before.
+   */
+  @Test
+  void aChildsCloseDoesNotEndAShutdownContextAddedToItsParentByHand() {
+    for (boolean childFirst : new boolean[] {false, true}) {
+      String row = childFirst ? "the child refreshed before the listener was added" : "the child refreshed after";
+      GenericApplicationContext parent = new GenericApplicationContext();
+      parent.refresh();
+      GenericApplicationContext child = new GenericApplicationContext(parent);
+      if (childFirst) {
+        child.refresh();
+      }
+      ShutdownContext shutdown = new ShutdownContext();
+      parent.addApplicationListener(shutdown);
+      if (!childFirst) {
+        child.refresh();
+      }
+      child.close();
+      assertFalse(shutdown.context().isDone(), row + ": a child's close ended its parent's shutdown context: "
+          + shutdown.context().cause());
+      parent.close();
+      assertTrue(shutdown.context().isDone(), row + ": the parent's close did not end its shutdown context");
+      assertEquals("server shutdown: " + ShutdownContext.NOT_A_BEAN_CLOSE_DETAIL, message(shutdown), row);
+    }
+  }
 }
