@@ -142,7 +142,11 @@ public final class ShutdownContext
   /** Set at {@code ContextClosedEvent}: from then on a {@link #stop()} is the close's. */
   private volatile boolean closing;
 
-  /** The application context this bean belongs to, if it is a bean; null otherwise. */
+  /**
+   * The application context this bean belongs to, if it is a bean; null otherwise. Also set for a
+   * listener given to {@code SpringApplication}, which Spring Boot tells of its application context
+   * though it is none of its beans: so a close checks the beans themselves.
+   */
   private volatile ApplicationContext owner;
 
   /** Creates a shutdown context that is a child of {@link Context#background()}. */
@@ -260,9 +264,13 @@ public final class ShutdownContext
       return;
     }
     closing = true;
-    if (mine == null || !running) {
+    if (!isLocalBeanOf(source)) {
       // Not one of the closing context's beans (a listener added by hand): no lifecycle will ever
-      // stop it, so waiting for a stop() would leave the context live after the close.
+      // stop it, so waiting for a stop() would leave the context live after the close. Knowing
+      // the context is no proof: Spring Boot tells a listener given to SpringApplication its
+      // application context too (setApplicationContext), though it is none of its beans.
+      shutdown(NOT_A_BEAN_CLOSE_DETAIL);
+    } else if (!running) {
       shutdown(closeDetail(true));
     }
   }

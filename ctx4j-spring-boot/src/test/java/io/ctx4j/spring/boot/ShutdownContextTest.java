@@ -8,6 +8,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.ctx4j.servlet.RequestCanceledException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.springframework.boot.Banner;
+import org.springframework.boot.WebApplicationType;
+import org.springframework.boot.builder.SpringApplicationBuilder;
+import org.springframework.context.ConfigurableApplicationContext;
+import org.springframework.context.annotation.Configuration;
 import org.springframework.context.support.GenericApplicationContext;
 
 /**
@@ -72,5 +77,39 @@ class ShutdownContextTest {
       assertTrue(shutdown.context().isDone(), row + ": the parent's close did not end its shutdown context");
       assertEquals("server shutdown: " + ShutdownContext.NOT_A_BEAN_CLOSE_DETAIL, message(shutdown), row);
     }
+  }
+
+  /** An empty application: the parent and the child of a Spring Boot hierarchy. */
+  @Configuration(proxyBeanMethods = false)
+  static class Empty {}
+
+  /**
+   * The same with Spring Boot's hierarchy: a {@code ShutdownContext} given to the parent
+   * application as a listener ({@code SpringApplicationBuilder.listeners}, which adds it to the
+   * parent's application context by hand before its refresh, so that the parent's refresh event
+   * reaches it first), started by hand, a child application under it.
+   */
+  @Test
+  void aChildApplicationsCloseDoesNotEndAShutdownContextGivenToItsParentAsAListener() {
+    ShutdownContext shutdown = new ShutdownContext();
+    SpringApplicationBuilder parentBuilder = new SpringApplicationBuilder(Empty.class)
+        .web(WebApplicationType.NONE)
+        .bannerMode(Banner.Mode.OFF)
+        .logStartupInfo(false)
+        .listeners(shutdown);
+    ConfigurableApplicationContext child = parentBuilder
+        .child(Empty.class)
+        .web(WebApplicationType.NONE)
+        .bannerMode(Banner.Mode.OFF)
+        .logStartupInfo(false)
+        .run();
+    ConfigurableApplicationContext parent = (ConfigurableApplicationContext) child.getParent();
+    shutdown.start(); // started by hand, too: no lifecycle stops it
+    child.close();
+    assertFalse(shutdown.context().isDone(), "a child application's close ended its parent's shutdown context: "
+        + shutdown.context().cause());
+    parent.close();
+    assertTrue(shutdown.context().isDone(), "the parent application's close did not end its shutdown context");
+    assertEquals("server shutdown: " + ShutdownContext.NOT_A_BEAN_CLOSE_DETAIL, message(shutdown));
   }
 }
