@@ -63,7 +63,12 @@ import org.springframework.context.support.AbstractApplicationContext;
  * #setApplicationContext}, and no event reached it from an application context of which it is a
  * singleton) has no close to wait for: there {@link #stop()} ends the context. A bean registered
  * with {@code registerSingleton} gets no {@code setApplicationContext} call; it learns its
- * application context from the first of its events that reaches it (the refresh).
+ * application context from the first of its events that reaches it (the refresh). Registered after
+ * the refresh, it gets no event (it is no listener of that context) and no start, nor any {@link
+ * #destroy()} ({@code registerSingleton} registers none); but it runs from construction ({@link
+ * #isRunning()}), so the close's lifecycle stops it in its phase, after the drain, and that ends
+ * the context (with the detail of a stop outside an application context, as it cannot tell a close
+ * from a stop).
  * One added to an application context by hand as a listener only ({@code addApplicationListener},
  * {@code SpringApplication.addListeners}) is no lifecycle bean of it: its close ends the context at
  * {@code ContextClosedEvent}, before any drain, even if it was started by hand (no lifecycle will
@@ -137,7 +142,13 @@ public final class ShutdownContext
   static final String DESTROYED_DETAIL = "application context failed to start, its beans destroyed";
 
   private final CancelableContext context;
-  private volatile boolean running;
+  /**
+   * True from construction, as the context is live from then on: so that the lifecycle of an
+   * application context stops, at its close, even a bean it never started (one registered with
+   * {@code registerSingleton} after the refresh, which nothing else would end). False once stopped,
+   * until started again.
+   */
+  private volatile boolean running = true;
 
   /** Set at {@code ContextClosedEvent}: from then on a {@link #stop()} is the close's. */
   private volatile boolean closing;
@@ -212,7 +223,10 @@ public final class ShutdownContext
     return mode != null && mode.trim().equalsIgnoreCase("immediate") ? IMMEDIATE_DETAIL : DETAIL;
   }
 
-  /** Marks the bean running; the context is live from construction on. */
+  /**
+   * Marks the bean running again after a {@link #stop()} without a close; the context is live from
+   * construction on, and the bean running (Spring does not start a bean that says it runs).
+   */
   @Override
   public void start() {
     running = true;
@@ -336,7 +350,11 @@ public final class ShutdownContext
   }
 
   /**
-   * Tells whether the bean has been started and not stopped.
+   * Tells whether the bean runs: from construction (its context is live from then on, so no
+   * {@link #start()} is needed) until a {@link #stop()} or the end of its context, and again after
+   * a {@link #start()}. Running from construction, it is stopped by the close of the application
+   * context it is a singleton of even when that context never started it (registered with {@code
+   * registerSingleton} after the refresh).
    *
    * @return true while running
    */
