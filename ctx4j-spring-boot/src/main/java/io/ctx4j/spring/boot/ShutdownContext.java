@@ -131,8 +131,8 @@ public final class ShutdownContext
       "stopped outside an application context, no close or graceful-shutdown drain awaited";
 
   /**
-   * The detail of the cause at the close of an application context that never told this bean of
-   * itself (it was added as a listener by hand, not made one of the context's beans): the close
+   * The detail of the cause at the close of an application context of which this bean is no bean
+   * (it was added as a listener by hand, or given to {@code SpringApplication} as one): the close
    * reached it, but it was not one of the lifecycle beans that wait for the drain.
    */
   static final String NOT_A_BEAN_CLOSE_DETAIL =
@@ -201,8 +201,8 @@ public final class ShutdownContext
    * #NO_WEB_SERVER_DETAIL} when the application context runs no web server, {@link
    * #AFTER_STOP_DETAIL} when a stop before the close stopped it, {@link #IMMEDIATE_DETAIL} when its
    * {@code server.shutdown} is {@code immediate}, else {@link #DETAIL}. Outside an application
-   * context, {@link #OUTSIDE_DETAIL}, or {@link #NOT_A_BEAN_CLOSE_DETAIL} once the close of an
-   * application context that never told this bean of itself reached it: neither waited for a drain.
+   * context, {@link #OUTSIDE_DETAIL}: it waited for no drain. (A close that reaches a bean that is
+   * none of the closing context's beans takes {@link #NOT_A_BEAN_CLOSE_DETAIL} without asking.)
    *
    * @param afterStop whether the bean was stopped when the close began
    */
@@ -211,7 +211,7 @@ public final class ShutdownContext
     if (mine == null) {
       // No application context told this bean of itself, so no lifecycle of one stopped it after
       // a drain it knows of: saying "drain over" would claim what nobody waited for.
-      return closing ? NOT_A_BEAN_CLOSE_DETAIL : OUTSIDE_DETAIL;
+      return OUTSIDE_DETAIL;
     }
     if (!mine.containsLocalBean(WEB_SERVER_DRAIN_BEAN)) {
       return NO_WEB_SERVER_DETAIL;
@@ -252,10 +252,11 @@ public final class ShutdownContext
    * a bean registered with {@code registerSingleton}), so that a later {@link #stop()} without a
    * close leaves the context live. At a close, notes that the application context is closing, so
    * that the lifecycle's {@link #stop()} ends the context; if the bean is already stopped (by a stop
-   * before the close), Spring will not stop it again: the context ends now. So it does if the bean is none of the closing context's
-   * beans (a listener added by hand, started by hand or not): no lifecycle will stop it. Events of
-   * other application contexts (a child's refresh and close reach its parent's listeners) are
-   * ignored, also by a listener added by hand to the parent; other events too.
+   * before the close), Spring will not stop it again: the context ends now. So it does if the bean
+   * is none of the closing context's beans (a listener added by hand, started by hand or not): no
+   * lifecycle will stop it. Events of other application contexts (a child's refresh and close reach
+   * its parent's listeners) are ignored, also by a listener added by hand to the parent; other
+   * events too.
    *
    * @param event an event of an application context
    */
