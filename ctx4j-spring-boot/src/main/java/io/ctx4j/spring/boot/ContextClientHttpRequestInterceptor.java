@@ -45,10 +45,10 @@ import org.springframework.http.client.ClientHttpResponse;
  *       DeadlineExceededException} without a cause the same way.
  *   <li>While the body is read: each read runs under its own {@code InterruptScope} and {@link
  *       Closer#call}: when the context ends, the reading thread is interrupted and the body stream
- *       is closed (which makes the JDK client give the connection up), and the read throws the
- *       context's error; so does every read after the context has ended, and a read that fails
- *       once the deadline has passed though the timer has not ended the context yet (a {@code
- *       DeadlineExceededException} without a cause, the stream's failure suppressed). The same
+ *       is closed (which makes the JDK and Jetty clients give the connection up), and the read
+ *       throws the context's error; so does every read after the context has ended, and a read
+ *       that fails once the deadline has passed though the timer has not ended the context yet (a
+ *       {@code DeadlineExceededException} without a cause, the stream's failure suppressed). The same
  *       holds for a {@code skip}. Two kinds of stream are not closed from another thread, and with them a read
  *       blocked on a silent server waits for it, and the next read fails: Apache HttpClient's,
  *       whose {@code close()} drains the body and is not thread-safe, and {@code
@@ -56,17 +56,25 @@ import org.springframework.http.client.ClientHttpResponse;
  *       would stop nothing and would hold a ctx4j callback thread for as long as the server stays
  *       silent.
  *   <li>While the response is closed: Spring's responses drain the rest of the body on close (to
- *       reuse the connection). After the context ended, the body stream is closed first, whether
- *       or not the caller ever asked for it, so closing gives the connection up instead of waiting
- *       for a body nobody wants; a drain under way when the context ends is stopped like a read.
+ *       reuse the connection; Jetty's does not, its close aborts the exchange). After the context
+ *       ended, the body stream is closed first, whether or not the caller ever asked for it, so
+ *       closing gives the connection up instead of waiting for a body nobody wants; a drain under
+ *       way when the context ends is stopped like a read.
  * </ul>
  *
  * Whether an interrupt really aborts the exchange depends on the request factory: Spring's {@code
  * JdkClientHttpRequestFactory} (the JDK {@code HttpClient}; it cancels the exchange, which closes an
- * HTTP/1.1 connection or resets an HTTP/2 stream), and the Jetty and Reactor Netty factories honour
- * it; {@code SimpleClientHttpRequestFactory} ({@code HttpURLConnection}) and Apache HttpClient's
- * classic blocking I/O do not, and there the call returns only when the server answers, which the
- * deadline header makes it do in time. The module README lists what was measured.
+ * HTTP/1.1 connection or resets an HTTP/2 stream) and the Reactor Netty factory honour it; {@code
+ * SimpleClientHttpRequestFactory} ({@code HttpURLConnection}) and Apache HttpClient's classic
+ * blocking I/O do not, and there the call returns only when the server answers, which the deadline
+ * header makes it do in time. Spring's {@code JettyClientHttpRequestFactory} (Jetty's {@code
+ * HttpClient}) is in between: while the response is awaited, the interrupt ends Spring's wait and
+ * the call returns at once with the context's error, but Spring (7.0.8) does not abort Jetty's
+ * request then, and this interceptor has no handle on it: the exchange goes on below, the server
+ * is not told, and the connection is closed only when the factory's read timeout, which Spring
+ * sets as the request's total timeout (10 s by default), aborts it. Once the response is there,
+ * its body stream is closed from another thread as above, and Jetty's close aborts the exchange.
+ * The module README lists what was measured.
  *
  * <h2>Resources</h2>
  *
