@@ -140,7 +140,7 @@ class ClientCustomizersTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"jdk", "reactor", "default"})
+  @ValueSource(strings = {"jdk", "reactor", "jetty", "default"})
   void restClientSendsTheTimeLeftAndReplacesAStaleHeader(String factory) throws Exception {
     RestClient rest = restClient(factory);
     try (CancelableContext ctx = Context.withTimeout(Context.background(), Duration.ofSeconds(5))) {
@@ -208,7 +208,7 @@ class ClientCustomizersTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"jdk", "reactor", "simple", "default"})
+  @ValueSource(strings = {"jdk", "reactor", "jetty", "simple", "default"})
   void restClientSendsNothingPastTheDeadlineThoughTheTimerHasNotEndedTheContextYet(String factory) throws Exception {
     RestClient rest = restClient(factory);
     assertSentNothingPastTheDeadline((ctx, uri) -> under(ctx, () -> rest.get().uri(uri).retrieve().body(String.class)));
@@ -293,7 +293,7 @@ class ClientCustomizersTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"jdk", "reactor", "simple", "default"})
+  @ValueSource(strings = {"jdk", "reactor", "jetty", "simple", "default"})
   void restClientFailsWithTheDeadlineWhenTheExchangeFailsPastIt(String factory) throws Exception {
     RestClient rest = restClient(factory);
     // HttpURLConnection ("simple") hands over the 5 bytes of a body cut short as a whole one: no
@@ -582,10 +582,11 @@ class ClientCustomizersTest {
    * whether it ends during the drain or before it, with the body never asked for. On every factory:
    * with {@code HttpURLConnection}, whose reads ignore the interrupt and whose stream is not closed
    * from another thread, the drain stops at the next chunk, as a read does; before, Spring's drain
-   * read the raw stream, past the interceptor, to the body's end.
+   * read the raw stream, past the interceptor, to the body's end. Jetty's stream does not drain:
+   * its close aborts the exchange, with or without the context's end.
    */
   @ParameterizedTest
-  @ValueSource(strings = {"jdk", "reactor", "simple", "default"})
+  @ValueSource(strings = {"jdk", "reactor", "jetty", "simple", "default"})
   void restClientStopsDrainingTheBodyWhenTheContextEnds(String factory) throws Exception {
     RestClient rest = restClient(factory);
     CancelableContext during = Context.withCancel(Context.background());
@@ -603,9 +604,13 @@ class ClientCustomizersTest {
           }));
     });
     assertTrue(called.await(30, TimeUnit.SECONDS), "the call never started");
-    // RestClient closes the response once exchange() has returned: the drain is under way there.
-    awaitStack(caller.get(), "the response's close", frame -> frame.endsWith("ContextClientHttpRequestInterceptor$Response.close"));
-    during.cancel();
+    if (!factory.equals("jetty")) {
+      // RestClient closes the response once exchange() has returned: the drain is under way there.
+      awaitStack(caller.get(), "the response's close", frame -> frame.endsWith("ContextClientHttpRequestInterceptor$Response.close"));
+      during.cancel();
+    }
+    // Jetty's body stream does not drain at close: its close() fails what it holds and aborts the
+    // exchange, so the call returns without the cancel, and the server sees the client leave.
     String read;
     try {
       read = f.get(10, TimeUnit.SECONDS);
@@ -635,7 +640,7 @@ class ClientCustomizersTest {
    * given up.
    */
   @ParameterizedTest
-  @ValueSource(strings = {"jdk", "reactor"})
+  @ValueSource(strings = {"jdk", "reactor", "jetty"})
   void aContextEndingAsTheResponseArrivesFailsTheCallWithItsError(String factory) throws Exception {
     CancelableContext ctx = Context.withCancel(Context.background());
     RestClient rest =
@@ -769,7 +774,7 @@ class ClientCustomizersTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"jdk", "reactor", "simple", "default"})
+  @ValueSource(strings = {"jdk", "reactor", "jetty", "simple", "default"})
   void restClientIsAbortedWhileReadingTheBody(String factory) throws Exception {
     RestClient rest = restClient(factory);
     assertAbortedInBody(null, (ctx, id, firstChunk) -> CALLERS.submit(() -> under(ctx, () -> rest.get().uri("/stream?id=" + id)

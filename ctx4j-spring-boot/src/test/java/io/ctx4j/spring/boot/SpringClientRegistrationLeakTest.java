@@ -14,13 +14,16 @@ import java.time.Duration;
 import java.util.concurrent.CancellationException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.springframework.boot.http.client.ClientHttpRequestFactoryBuilder;
 import org.springframework.http.client.JdkClientHttpRequestFactory;
+import org.springframework.http.client.JettyClientHttpRequestFactory;
 import org.springframework.web.client.RestClient;
 import org.springframework.web.reactive.function.client.WebClient;
 
 /**
  * Many RestClient and WebClient calls under one long-lived context leave nothing registered on it:
- * completed calls, and calls whose own child context ended mid-body.
+ * completed calls, and calls whose own child context ended mid-body. RestClient on the JDK client,
+ * on Spring Boot's default (Apache HttpClient with ctx4j-httpclient5) and on Jetty's HttpClient.
  * The exact structural check is the core's count of live registrations (CoreInternals).
  */
 @Timeout(300)
@@ -37,6 +40,9 @@ class SpringClientRegistrationLeakTest {
         .build();
     // Spring Boot's default factory here: Apache HttpClient 5 with ctx4j-httpclient5's handlers.
     RestClient apache = chains.tomcat.a().getBean(RestClient.Builder.class).baseUrl(server).build();
+    JettyClientHttpRequestFactory jettyFactory = ClientHttpRequestFactoryBuilder.jetty().build();
+    RestClient jetty = chains.tomcat.a().getBean(RestClient.Builder.class).baseUrl(server)
+        .requestFactory(jettyFactory).build();
     WebClient web = chains.tomcat.a().getBean(WebClient.Builder.class).baseUrl(server).build();
     CancelableContext longLived = Context.withTimeout(Context.background(), Duration.ofMinutes(10));
     try {
@@ -44,6 +50,7 @@ class SpringClientRegistrationLeakTest {
         for (int i = 0; i < CALLS; i++) {
           assertTrue(Long.parseLong(rest.get().uri("/echo").retrieve().body(String.class)) > 0);
           assertTrue(Long.parseLong(apache.get().uri("/echo").retrieve().body(String.class)) > 0);
+          assertTrue(Long.parseLong(jetty.get().uri("/echo").retrieve().body(String.class)) > 0);
           assertTrue(Long.parseLong(web.get().uri("/echo").retrieve().bodyToMono(String.class).block()) > 0);
           assertEquals(0, CoreInternals.registrationCount(longLived), "after call " + i);
         }
@@ -52,6 +59,7 @@ class SpringClientRegistrationLeakTest {
           String id = "leak-" + i;
           cutShortMidBody(rest, Context.withCancel(longLived), "/stream?id=" + id + "r");
           cutShortMidBody(apache, Context.withCancel(longLived), "/stream?id=" + id + "a");
+          cutShortMidBody(jetty, Context.withCancel(longLived), "/stream?id=" + id + "j");
           CancelableContext call2 = Context.withCancel(longLived);
           assertThrows(RuntimeException.class, () -> CurrentContext.call(call2, () -> web.get().uri("/stream?id=" + id + "w")
               .retrieve().bodyToFlux(String.class).doOnNext(s -> call2.cancel()).blockLast()));
@@ -61,6 +69,7 @@ class SpringClientRegistrationLeakTest {
       assertEquals(0, CoreInternals.registrationCount(longLived), "registrations left on the long-lived context");
     } finally {
       longLived.cancel();
+      jettyFactory.destroy();
     }
   }
 
