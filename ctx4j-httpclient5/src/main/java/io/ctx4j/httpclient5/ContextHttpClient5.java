@@ -16,8 +16,11 @@ import java.io.InterruptedIOException;
 import java.io.OutputStream;
 import java.lang.ref.Cleaner;
 import java.time.Duration;
+import java.util.Collections;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.WeakHashMap;
 import org.apache.hc.client5.http.classic.ExecChain;
 import org.apache.hc.client5.http.classic.ExecChainHandler;
 import org.apache.hc.client5.http.classic.ExecRuntime;
@@ -77,7 +80,8 @@ import org.apache.hc.core5.http.protocol.HttpContext;
  *       nothing once the context has ended or its deadline has passed.
  * </ul>
  *
- * {@link #install} adds both under the names {@link #CALL_HANDLER} and {@link #HOP_HANDLER}.
+ * {@link #install} adds both under the names {@link #CALL_HANDLER} and {@link #HOP_HANDLER}, once
+ * per builder; a second copy of either in one chain does nothing but pass the request on.
  *
  * <h2>Errors</h2>
  *
@@ -142,12 +146,54 @@ public final class ContextHttpClient5 {
   /** One daemon thread for the whole module: releases the registrations of abandoned responses. */
   private static final Cleaner ABANDONED = Cleaner.create();
 
+  /**
+   * The builders {@link #install} has installed on, by identity ({@code HttpClientBuilder} does not
+   * override {@code equals}), weakly: a builder is not kept alive by having been installed on.
+   */
+  private static final Map<HttpClientBuilder, Boolean> INSTALLED =
+      Collections.synchronizedMap(new WeakHashMap<>());
+
+  /**
+   * The {@link HttpContext} attribute that holds the exchange id of the {@code execute} whose call
+   * handler is at work, while it runs the rest of the chain: a second call handler further down
+   * that chain finds its own exchange id there and only passes the request on. A nested {@code
+   * execute} on the same {@code HttpContext} has an exchange id of its own.
+   */
+  private static final String CALL_AT_WORK = "io.ctx4j.httpclient5.call";
+
+  /**
+   * The {@link HttpContext} attribute that holds the request a hop handler has just stated the
+   * budget of: a second hop handler below it takes it off and only passes that very request on.
+   * Taken off, it is there for one pass only, so a request that goes on the wire again within the
+   * first handler's pass has its budget stated again at the second handler: a first copy added
+   * above {@code ProtocolExec}, which sends its next authentication round as the same request
+   * object, its headers reset to the caller's.
+   */
+  private static final String HOP_STATED = "io.ctx4j.httpclient5.hop";
+
   private static final ExecChainHandler CALL = ContextHttpClient5::executeCall;
   private static final ExecChainHandler HOP = ContextHttpClient5::executeHop;
 
   /**
    * Adds {@link #callHandler()} as the first element of {@code builder}'s exec chain and {@link
-   * #hopHandler()} as the last one before the transport.
+   * #hopHandler()} as the last one before the transport, unless ctx4j was installed on {@code
+   * builder} already.
+   *
+   * <p>Installing again adds nothing and each call pays once: on the same builder (ctx4j-spring-boot
+   * installs on every Apache client Spring Boot builds, and an application's own customizer gets
+   * that builder too; or a builder passed around), also after a client was built from it, which
+   * keeps working. {@code HttpClientBuilder} neither refuses nor replaces a second handler of the
+   * same name (both would run) and shows no one its handlers, so {@code install} remembers the
+   * builders it has installed on (weakly: a builder is no longer kept alive by it). A second copy
+   * of either handler that gets into a chain all the same (added by hand besides {@code install})
+   * passes the request on: the copy nearer the start of the chain does the work, the other finds
+   * it done through an attribute of the call's {@link HttpContext} and does nothing but pass the
+   * request on (no registration, header, fork or interrupt of its own); a request that goes on the
+   * wire again between the two hop handlers (an authentication round, with the first above {@code
+   * ProtocolExec}) gets its budget stated by the second.
+   *
+   * <p>Thread-safe: of concurrent installs on one builder, one adds the handlers; the builder
+   * itself is for one thread at a time, as {@code HttpClientBuilder} says.
    *
    * @param builder the client's builder
    * @return {@code builder}
@@ -155,6 +201,11 @@ public final class ContextHttpClient5 {
    */
   public static HttpClientBuilder install(HttpClientBuilder builder) {
     Objects.requireNonNull(builder, "builder");
+    // The builder keeps a handler added twice under one name twice, and every call would then
+    // register on its context, fork its runtime and state its budget twice: correct, but paid twice.
+    if (INSTALLED.putIfAbsent(builder, Boolean.TRUE) != null) {
+      return builder;
+    }
     return builder.addExecInterceptorFirst(CALL_HANDLER, CALL).addExecInterceptorLast(HOP_HANDLER, HOP);
   }
 
@@ -228,6 +279,10 @@ public final class ContextHttpClient5 {
       ClassicHttpRequest request, ExecChain.Scope scope, ExecChain chain)
       throws IOException, HttpException {
     HttpClientContext http = scope.clientContext;
+    Object callAtWork = http.getAttribute(CALL_AT_WORK);
+    if (callAtWork != null && callAtWork.equals(scope.exchangeId)) {
+      return chain.proceed(request, scope); // a call handler above this one does the work
+    }
     boolean attributeWasSet = http.getAttribute(CONTEXT_ATTRIBUTE) != null;
     Context ctx = contextOf(http);
     ClientFailures.requireLive(ctx);
@@ -247,6 +302,7 @@ public final class ContextHttpClient5 {
     if (!attributeWasSet) {
       http.setAttribute(CONTEXT_ATTRIBUTE, ctx); // for the hop handler, below redirects and retries
     }
+    http.setAttribute(CALL_AT_WORK, scope.exchangeId);
     try {
       ClassicHttpResponse response;
       // The abort above reaches a connection; the retry handler's pause between attempts holds
@@ -282,24 +338,40 @@ public final class ContextHttpClient5 {
       if (!attributeWasSet) {
         http.removeAttribute(CONTEXT_ATTRIBUTE);
       }
+      // Restored, not removed: an execute that runs this one nested on its HttpContext is at work.
+      if (callAtWork == null) {
+        http.removeAttribute(CALL_AT_WORK);
+      } else {
+        http.setAttribute(CALL_AT_WORK, callAtWork);
+      }
     }
   }
 
   private static ClassicHttpResponse executeHop(
       ClassicHttpRequest request, ExecChain.Scope scope, ExecChain chain)
       throws IOException, HttpException {
-    Context ctx = contextOf(scope.clientContext);
+    HttpClientContext http = scope.clientContext;
+    if (http.getAttribute(HOP_STATED) == request) {
+      http.removeAttribute(HOP_STATED);
+      return chain.proceed(request, scope); // a hop handler above this one has just stated it
+    }
+    Context ctx = contextOf(http);
     ClientFailures.requireLive(ctx);
     Optional<String> value = DeadlineHeader.valueFor(ctx);
     // Every such header of the caller's goes, not only the first, which is all setHeader replaces:
     // the receiver takes the smallest value, so a stale one left beside ours would cut the budget.
     request.removeHeaders(DeadlineHeader.NAME);
     value.ifPresent(v -> request.addHeader(DeadlineHeader.NAME, v));
+    http.setAttribute(HOP_STATED, request);
     try {
       return chain.proceed(request, scope);
     } catch (IOException e) {
       // Mapped here too, below the retry handler, so that an aborted exchange is not retried.
       throw ClientFailures.failed(ctx, e);
+    } finally {
+      if (http.getAttribute(HOP_STATED) == request) {
+        http.removeAttribute(HOP_STATED); // no second hop handler took it off
+      }
     }
   }
 

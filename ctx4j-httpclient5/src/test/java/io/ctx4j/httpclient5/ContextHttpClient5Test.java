@@ -14,6 +14,7 @@ import io.ctx4j.DeadlineExceededException;
 import io.ctx4j.ManualTimeSource;
 import io.ctx4j.concurrent.CurrentContext;
 import io.ctx4j.http.DeadlineHeader;
+import io.ctx4j.internal.CoreInternals;
 import io.ctx4j.testing.InFlight;
 import java.io.IOException;
 import java.io.InputStream;
@@ -35,10 +36,12 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import org.apache.hc.client5.http.classic.methods.HttpGet;
 import org.apache.hc.client5.http.impl.DefaultHttpRequestRetryStrategy;
 import org.apache.hc.client5.http.impl.classic.CloseableHttpClient;
 import org.apache.hc.client5.http.impl.classic.CloseableHttpResponse;
+import org.apache.hc.client5.http.impl.classic.HttpClientBuilder;
 import org.apache.hc.client5.http.impl.classic.HttpClients;
 import org.apache.hc.client5.http.impl.classic.RequestFailedException;
 import org.apache.hc.client5.http.protocol.HttpClientContext;
@@ -498,17 +501,12 @@ class ContextHttpClient5Test {
   void aRetriedRequestStatesTheTimeLeftAtTheRetry() throws Exception {
     // The default retry strategy retries a 503 once, after Retry-After (0 s here).
     ManualTimeSource time = clock();
-    AtomicInteger n = new AtomicInteger();
     try (ClassicServer server =
-            new ClassicServer(
-                (request, response, context) -> {
-                  if (n.getAndIncrement() == 0) {
-                    time.advance(Duration.ofMillis(300));
-                    response.setCode(503);
-                    response.setHeader("Retry-After", "0");
-                  } else {
-                    response.setEntity(new ByteArrayEntity(HELLO, ContentType.TEXT_PLAIN));
-                  }
+            firstAnswerAfter300Ms(
+                time,
+                response -> {
+                  response.setCode(503);
+                  response.setHeader("Retry-After", "0");
                 });
         CancelableContext ctx = Context.withTimeout(manual(time), Duration.ofSeconds(1))) {
       assertEquals("hello", get(server.url("/"), ctx));
@@ -580,6 +578,164 @@ class ContextHttpClient5Test {
       assertInstanceOf(CanceledException.class, io.getCause());
       assertFalse(interruptedAfter.get(), "the call left its thread interrupted");
       assertEquals(1, server.requests.get(), "the request was sent again after its context ended");
+    }
+  }
+
+  // ------------------------------------------------------------------------------ install again
+
+  /**
+   * ctx4j installed twice on one builder (Spring Boot's customizer and the application's, a builder
+   * passed around), installed again on a builder a client was built from, or its handlers added by
+   * hand besides: each call pays once, as with one install. What a call pays: the registrations on
+   * its context while the server answers and while the body is open, and how often the handlers
+   * ask the context anything (both handlers ask, so a second copy of either shows).
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"install twice", "install, build, install again", "added by hand, then install"})
+  void installingAgainPaysOnce(String row) throws Exception {
+    AtomicReference<Context> current = new AtomicReference<>();
+    BlockingQueue<Integer> whileAnswering = new LinkedBlockingQueue<>();
+    List<CloseableHttpClient> clients = new ArrayList<>();
+    try (ClassicServer server =
+        new ClassicServer(
+            (request, response, context) -> {
+              whileAnswering.add(CoreInternals.registrationCount(current.get()));
+              response.setEntity(new ByteArrayEntity(HELLO, ContentType.TEXT_PLAIN));
+            })) {
+      String once = payment(client, server, current, whileAnswering);
+      assertEquals("2 1 0", once.substring(0, once.lastIndexOf(' ')), "one install");
+      HttpClientBuilder builder = HttpClients.custom();
+      switch (row) {
+        case "install twice":
+          clients.add(ContextHttpClient5.install(ContextHttpClient5.install(builder)).build());
+          break;
+        case "install, build, install again":
+          clients.add(ContextHttpClient5.install(builder).build());
+          clients.add(ContextHttpClient5.install(builder).build());
+          break;
+        default:
+          builder
+              .addExecInterceptorFirst("mine", ContextHttpClient5.callHandler())
+              .addExecInterceptorLast("my-hop", ContextHttpClient5.hopHandler());
+          clients.add(ContextHttpClient5.install(builder).build());
+      }
+      for (CloseableHttpClient c : clients) {
+        assertEquals(
+            once,
+            payment(c, server, current, whileAnswering),
+            row + ": registrations while the server answers, with the body open, after it; context queries");
+        assertTrue(server.seen.take().matches("/=\\d+"), "the header");
+      }
+    } finally {
+      for (CloseableHttpClient c : clients) {
+        c.close();
+      }
+    }
+  }
+
+  /**
+   * A hop handler added by hand above the retry handler, or above the authentication handler ({@code
+   * ProtocolExec}, which sends its next round within that copy's pass), besides {@code install}'s:
+   * the copy below passes on only the request the first has just stated, once, so a retry or
+   * authentication round still gets the time left at that round.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"RETRY", "PROTOCOL"})
+  void aHopHandlerAlsoAddedAboveLeavesEachRoundItsOwnBudget(String above) throws Exception {
+    ManualTimeSource time = clock();
+    org.apache.hc.client5.http.impl.auth.BasicCredentialsProvider credentials =
+        new org.apache.hc.client5.http.impl.auth.BasicCredentialsProvider();
+    credentials.setCredentials(
+        new org.apache.hc.client5.http.auth.AuthScope(null, -1),
+        new org.apache.hc.client5.http.auth.UsernamePasswordCredentials("user", "secret".toCharArray()));
+    try (CloseableHttpClient both =
+            ContextHttpClient5.install(
+                    HttpClients.custom()
+                        .setDefaultCredentialsProvider(credentials)
+                        .addExecInterceptorBefore(above, "my-hop", ContextHttpClient5.hopHandler()))
+                .build();
+        ClassicServer server =
+            firstAnswerAfter300Ms(
+                time,
+                response -> {
+                  if (above.equals("RETRY")) {
+                    response.setCode(503);
+                    response.setHeader("Retry-After", "0");
+                  } else {
+                    response.setCode(401);
+                    response.setHeader("WWW-Authenticate", "Basic realm=\"ctx4j\"");
+                  }
+                });
+        CancelableContext ctx = Context.withTimeout(manual(time), Duration.ofSeconds(1))) {
+      assertEquals(
+          "hello",
+          both.execute(new HttpGet(server.url("/")), ContextHttpClient5.clientContext(ctx), r -> EntityUtils.toString(r.getEntity())));
+      assertEquals("/=995", server.seen.take());
+      assertEquals("/=695", server.seen.take(), "the second round");
+    }
+  }
+
+  /**
+   * A server whose first answer is {@code first}'s, given 300 ms later on {@code time}; "hello"
+   * after that.
+   */
+  private static ClassicServer firstAnswerAfter300Ms(
+      ManualTimeSource time, java.util.function.Consumer<org.apache.hc.core5.http.ClassicHttpResponse> first) {
+    AtomicInteger n = new AtomicInteger();
+    return new ClassicServer(
+        (request, response, context) -> {
+          if (n.getAndIncrement() == 0) {
+            time.advance(Duration.ofMillis(300));
+            first.accept(response);
+          } else {
+            response.setEntity(new ByteArrayEntity(HELLO, ContentType.TEXT_PLAIN));
+          }
+        });
+  }
+
+  /**
+   * One call under a context of its own that counts the questions put to it: "registrations while
+   * the server answers, with the body open, after it, context queries".
+   */
+  private static String payment(
+      CloseableHttpClient c, ClassicServer server, AtomicReference<Context> current, BlockingQueue<Integer> whileAnswering)
+      throws Exception {
+    server.seen.clear();
+    try (CancelableContext real = Context.withTimeout(Context.background(), Duration.ofMinutes(10))) {
+      current.set(real);
+      AtomicInteger queries = new AtomicInteger();
+      Context counted =
+          new Context() {
+            @Override
+            public io.ctx4j.ContextException err() {
+              queries.incrementAndGet();
+              return real.err();
+            }
+
+            @Override
+            public java.util.Optional<Instant> deadline() {
+              queries.incrementAndGet();
+              return real.deadline();
+            }
+
+            @Override
+            public <T> T value(io.ctx4j.Key<T> key) {
+              queries.incrementAndGet();
+              return real.value(key);
+            }
+
+            @Override
+            public io.ctx4j.Registration onDone(Runnable callback) {
+              queries.incrementAndGet();
+              return real.onDone(callback);
+            }
+          };
+      int open;
+      try (CloseableHttpResponse r = c.execute(new HttpGet(server.url("/")), ContextHttpClient5.clientContext(counted))) {
+        open = CoreInternals.registrationCount(real);
+        assertEquals("hello", EntityUtils.toString(r.getEntity()));
+      }
+      return whileAnswering.take() + " " + open + " " + CoreInternals.registrationCount(real) + " " + queries.get();
     }
   }
 
