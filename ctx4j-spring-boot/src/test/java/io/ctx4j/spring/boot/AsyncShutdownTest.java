@@ -55,8 +55,9 @@ import org.springframework.web.context.request.async.DeferredResult;
  * server), a Jetty 500 ({@code written 0 < 9 content-length}: the answer met the stopping server
  * half-way) or Jetty's empty 200 (Jetty completes a suspended request as it stops). Each stuck row
  * therefore runs in both orders, imposed with latches ({@link Order}): when the answer comes first
- * the client gets it whole ({@code 200 cancelled}); when the stop comes first it gets no answer of
- * the handler's: a failed call, Jetty's empty 200 or its 500 error page (seen under load: {@code
+ * the client gets it whole ({@code 200 cancelled}); when the stop comes first it mostly gets no answer of
+ * the handler's (Tomcat's stop may still let its async dispatch write {@code 200 cancelled}, seen
+ * once under load), never {@code 200 ok}: a failed call, Jetty's empty 200 or its 500 error page (seen under load: {@code
  * written 0 < 2 content-length}, a write of Jetty's stopping request failed), or none at all (with
  * Jetty's immediate stop the JDK 25 client was seen to wait for an answer that never comes, so the
  * test gives the call up after 10 s). A finishing request's client gets {@code 200 ok}: the drain waits for it.
@@ -304,10 +305,14 @@ class AsyncShutdownTest {
       assertEquals(fate.equals("finishing") ? "200 ok" : "200 cancelled", got,
           "what the client got when the handler answered before the server stopped");
     } else {
-      // The server stopped before the handler answered: the client never gets the handler's answer.
-      // What it gets instead is the container's and the JDK client's doing (see the class comment):
-      // a failed call, or on Jetty an answer of Jetty's own, made as it stops.
-      assertTrue(got.startsWith(NO_ANSWER_PREFIX) || (server == Apps.Server.JETTY && isJettysOwn(got)),
+      // The server's stop returned before the handler answered. What the client gets is then the
+      // container's and the JDK client's doing (see the class comment): mostly a failed call, or on
+      // Jetty an answer of Jetty's own, made as it stops; but Tomcat's stop can return with the
+      // connection still open and its async dispatch still able to write (seen once under load:
+      // '200 cancelled' on Tomcat, Callable, graceful). Never the answer of a handler that missed
+      // its context's end ('200 ok'): that is ctx4j's part.
+      assertTrue(got.startsWith(NO_ANSWER_PREFIX) || got.equals("200 cancelled")
+              || (server == Apps.Server.JETTY && isJettysOwn(got)),
           "what the client got when the server stopped before the handler answered: " + got);
     }
   }
