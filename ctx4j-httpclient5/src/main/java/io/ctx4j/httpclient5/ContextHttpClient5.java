@@ -154,12 +154,43 @@ public final class ContextHttpClient5 {
       Collections.synchronizedMap(new WeakHashMap<>());
 
   /**
-   * The {@link HttpContext} attribute that holds the exchange id of the {@code execute} whose call
-   * handler is at work, while it runs the rest of the chain: a second call handler further down
-   * that chain finds its own exchange id there and only passes the request on. A nested {@code
-   * execute} on the same {@code HttpContext} has an exchange id of its own.
+   * The {@link HttpContext} attribute that holds the {@link CallAtWork} of the {@code execute}
+   * whose call handler is at work, while it runs the rest of the chain: a second call handler
+   * further down that chain finds its own exchange id there and only passes the request on, and the
+   * hop handlers of that {@code execute} find its context there. A nested {@code execute} on the same
+   * {@code HttpContext} has an exchange id of its own, so it neither passes on nor runs under the
+   * outer call's context: it takes its own, from {@link #CONTEXT_ATTRIBUTE} or its current context.
    */
   private static final String CALL_AT_WORK = "io.ctx4j.httpclient5.call";
+
+  /** The {@code execute} whose call handler is at work, and the context it runs under. */
+  private static final class CallAtWork {
+    final String exchangeId;
+    final Context ctx;
+
+    CallAtWork(String exchangeId, Context ctx) {
+      this.exchangeId = exchangeId;
+      this.ctx = ctx;
+    }
+  }
+
+  /** The call handler at work for {@code scope}'s own {@code execute}, or null if none is. */
+  private static CallAtWork callAtWork(ExecChain.Scope scope) {
+    Object atWork = scope.clientContext.getAttribute(CALL_AT_WORK);
+    return atWork instanceof CallAtWork && ((CallAtWork) atWork).exchangeId.equals(scope.exchangeId)
+        ? (CallAtWork) atWork
+        : null;
+  }
+
+  /**
+   * The context a hop of {@code scope}'s {@code execute} runs under: its call handler's, or, with
+   * no call handler of that {@code execute} at work (a hop handler alone, or one added above it),
+   * the one {@link #contextOf(HttpContext)} names.
+   */
+  private static Context hopContext(ExecChain.Scope scope) {
+    CallAtWork atWork = callAtWork(scope);
+    return atWork != null ? atWork.ctx : contextOf(scope.clientContext);
+  }
 
   /**
    * The {@link HttpContext} attribute that holds the request a hop handler has just stated the
@@ -279,11 +310,10 @@ public final class ContextHttpClient5 {
       ClassicHttpRequest request, ExecChain.Scope scope, ExecChain chain)
       throws IOException, HttpException {
     HttpClientContext http = scope.clientContext;
-    Object callAtWork = http.getAttribute(CALL_AT_WORK);
-    if (callAtWork != null && callAtWork.equals(scope.exchangeId)) {
+    if (callAtWork(scope) != null) {
       return chain.proceed(request, scope); // a call handler above this one does the work
     }
-    boolean attributeWasSet = http.getAttribute(CONTEXT_ATTRIBUTE) != null;
+    Object callAtWork = http.getAttribute(CALL_AT_WORK); // an outer execute's, restored after
     Context ctx = contextOf(http);
     ClientFailures.requireLive(ctx);
     Abort abort = new Abort();
@@ -299,10 +329,9 @@ public final class ContextHttpClient5 {
     abort.runtime = runtime;
     // A custom Context's null is refused now, before anything is sent.
     Registration registration = CoreInternals.register(ctx, abort);
-    if (!attributeWasSet) {
-      http.setAttribute(CONTEXT_ATTRIBUTE, ctx); // for the hop handler, below redirects and retries
-    }
-    http.setAttribute(CALL_AT_WORK, scope.exchangeId);
+    // For the hop handler, below redirects and retries; not as CONTEXT_ATTRIBUTE, which a nested
+    // execute on this HttpContext would take for its caller's choice and run under this context.
+    http.setAttribute(CALL_AT_WORK, new CallAtWork(scope.exchangeId, ctx));
     try {
       ClassicHttpResponse response;
       // The abort above reaches a connection; the retry handler's pause between attempts holds
@@ -335,9 +364,6 @@ public final class ContextHttpClient5 {
       throw e;
     } finally {
       abort.chainReturned();
-      if (!attributeWasSet) {
-        http.removeAttribute(CONTEXT_ATTRIBUTE);
-      }
       // Restored, not removed: an execute that runs this one nested on its HttpContext is at work.
       if (callAtWork == null) {
         http.removeAttribute(CALL_AT_WORK);
@@ -355,7 +381,7 @@ public final class ContextHttpClient5 {
       http.removeAttribute(HOP_STATED);
       return chain.proceed(request, scope); // a hop handler above this one has just stated it
     }
-    Context ctx = contextOf(http);
+    Context ctx = hopContext(scope);
     ClientFailures.requireLive(ctx);
     Optional<String> value = DeadlineHeader.valueFor(ctx);
     // Every such header of the caller's goes, not only the first, which is all setHeader replaces:

@@ -634,6 +634,61 @@ class ContextHttpClient5Test {
   }
 
   /**
+   * A nested {@code execute} on the caller's {@code HttpContext} (here from an exec interceptor
+   * below the call handler), which carries no context attribute of the caller's, runs under the
+   * current context of its own caller, as any such request does: not under the outer call's,
+   * whose call handler is at work on that {@code HttpContext}.
+   */
+  @Test
+  void aNestedCallOnTheSameHttpContextRunsUnderItsOwnCurrentContext() throws Exception {
+    AtomicReference<CloseableHttpClient> nesting = new AtomicReference<>();
+    BlockingQueue<String> inner = new LinkedBlockingQueue<>();
+    try (ClassicServer server =
+            new ClassicServer(
+                (request, response, context) -> response.setEntity(new ByteArrayEntity(HELLO, ContentType.TEXT_PLAIN)));
+        CloseableHttpClient c =
+            ContextHttpClient5.install(HttpClients.custom())
+                .addExecInterceptorAfter(
+                    ContextHttpClient5.CALL_HANDLER,
+                    "nesting",
+                    (request, scope, chain) -> {
+                      if (request.getPath().equals("/outer")) {
+                        try (CancelableContext mine = Context.withTimeout(Context.background(), Duration.ofSeconds(5))) {
+                          inner.add(
+                              CurrentContext.call(
+                                  mine,
+                                  () ->
+                                      nesting
+                                          .get()
+                                          .execute(
+                                              new HttpGet(server.url("/inner")),
+                                              scope.clientContext,
+                                              r -> EntityUtils.toString(r.getEntity()))));
+                        } catch (Exception e) {
+                          inner.add(e.toString());
+                        }
+                      }
+                      return chain.proceed(request, scope);
+                    })
+                .build();
+        CancelableContext outer = Context.withTimeout(Context.background(), Duration.ofMinutes(10))) {
+      nesting.set(c);
+      HttpClientContext shared = HttpClientContext.create();
+      assertEquals(
+          "hello",
+          CurrentContext.call(
+              outer, () -> c.execute(new HttpGet(server.url("/outer")), shared, r -> EntityUtils.toString(r.getEntity()))));
+      assertEquals("hello", inner.take());
+      String innerSeen = server.seen.take();
+      assertTrue(innerSeen.startsWith("/inner="), innerSeen);
+      long budget = Long.parseLong(innerSeen.substring("/inner=".length()));
+      assertTrue(budget <= 5_000, "the nested call's budget, under its caller's current context of 5 s: " + innerSeen);
+      assertTrue(server.seen.take().matches("/outer=\\d{6}"), "the outer call's own budget");
+      assertEquals(null, shared.getAttribute(ContextHttpClient5.CONTEXT_ATTRIBUTE), "nothing left on the HttpContext");
+    }
+  }
+
+  /**
    * A hop handler added by hand above the retry handler, or above the authentication handler ({@code
    * ProtocolExec}, which sends its next round within that copy's pass), besides {@code install}'s:
    * the copy below passes on only the request the first has just stated, once, so a retry or
