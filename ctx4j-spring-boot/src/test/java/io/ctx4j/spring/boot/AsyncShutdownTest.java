@@ -57,7 +57,9 @@ import org.springframework.web.context.request.async.DeferredResult;
  * therefore runs in both orders, imposed with latches ({@link Order}): when the answer comes first
  * the client gets it whole ({@code 200 cancelled}); when the stop comes first it mostly gets no answer of
  * the handler's (Tomcat's stop may still let its async dispatch write {@code 200 cancelled}, seen
- * once under load), never {@code 200 ok}: a failed call, Jetty's empty 200 or its 500 error page (seen under load: {@code
+ * once under load), never {@code 200 ok}: a failed call, Tomcat's 503 (as it stops, Tomcat times out
+ * the async requests still suspended, and Spring MVC answers a {@code DeferredResult} nobody set with
+ * 503; seen once under load), Jetty's empty 200 or its 500 error page (seen under load: {@code
  * written 0 < 2 content-length}, a write of Jetty's stopping request failed), or none at all (with
  * Jetty's immediate stop the JDK 25 client was seen to wait for an answer that never comes, so the
  * test gives the call up after 10 s). A finishing request's client gets {@code 200 ok}: the drain waits for it.
@@ -312,7 +314,8 @@ class AsyncShutdownTest {
       // '200 cancelled' on Tomcat, Callable, graceful). Never the answer of a handler that missed
       // its context's end ('200 ok'): that is ctx4j's part.
       assertTrue(got.startsWith(NO_ANSWER_PREFIX) || got.equals("200 cancelled")
-              || (server == Apps.Server.JETTY && isJettysOwn(got)),
+              || (server == Apps.Server.JETTY && isJettysOwn(got))
+              || (server == Apps.Server.TOMCAT && isTomcatsAsyncTimeout(got)),
           "what the client got when the server stopped before the handler answered: " + got);
     }
   }
@@ -324,6 +327,16 @@ class AsyncShutdownTest {
    */
   private static boolean isJettysOwn(String got) {
     return got.equals("200 ") || (got.startsWith("500 ") && got.contains("HTTP ERROR 500"));
+  }
+
+  /**
+   * Whether {@code got} is Spring Boot's error answer for an async request that timed out: Tomcat,
+   * stopping at once, times out the requests still suspended, and Spring MVC answers a
+   * {@code DeferredResult} nobody set with 503 (seen under load: Tomcat, deferred, immediate).
+   * The container's doing, not the handler's answer.
+   */
+  private static boolean isTomcatsAsyncTimeout(String got) {
+    return got.startsWith("503 ") && got.contains("\"error\":\"Service Unavailable\"");
   }
 
   /** How {@link #outcome} begins when the call failed or was given up: no HTTP answer. */
