@@ -4,8 +4,8 @@
 #      each followed by a check that the built jars carry their multi-release layers and module
 #      descriptors (scripts/CheckJars.java)
 #   2. every published module started from the module path on JDK 17 and 25
-#   3. reproducible build: two builds from two copies of the tree give byte-identical artifacts
-#   4. release dry run: deploy to a local file repository, check what Maven Central requires
+#   3. release dry run: deploy to a local file repository, check what Maven Central requires
+#   4. reproducible build: two builds from two copies of the tree give byte-identical artifacts
 #   5. API compatibility with the baseline (japicmp)
 #   6. quick jcstress on JDK 17 and 25, quick benchmark run on JDK 25 (and its failed-stage path,
 #      and the A/B script filter-ab.sh)
@@ -76,12 +76,14 @@ fi
 
 if ! $unit_only; then
   step "module path (JDK 17${JDK25_HOME:+ and 25})" scripts/module-path-check.sh
-  step "reproducible build" scripts/reproducible-check.sh
+  # The release dry run first: it fetches the release profile's plugins into the local repository,
+  # so that the reproducible check's two side-by-side builds never download into it at once.
   if [ -n "$JDK25_HOME" ]; then
     step "release dry run" scripts/release-dry-run.sh
   else
     skipped+=("release dry run (a release needs the JDK 21/25 layers)")
   fi
+  step "reproducible build" scripts/reproducible-check.sh
   step "API compatibility (japicmp)" scripts/api-check.sh
   # Both JDKs: the memory model is the same, but each compiles the racing code its own way.
   step "jcstress (quick, JDK 17)" env JAVA_HOME="$JDK17_HOME" ctx4j-jcstress/run-jcstress.sh --quick
