@@ -82,15 +82,15 @@ for m in "${mods[@]}"; do
   done
 done
 # ctx4j-spring-boot once more without its optional modules (requires static: the RestClient and
-# WebClient pieces, spring.web, spring.webflux, Reactor, and what only they bring): it must resolve
-# and run with Spring Boot's core alone, as in an application without web clients.
-core_mp=$(tr ':' '\n' <<<"$mp" | grep -v -E '/(spring-web|spring-webflux|spring-boot-restclient|spring-boot-webclient|spring-boot-http-[a-z]+|reactor-[a-z-]+|reactive-streams|netty-[a-z0-9-]+)-[0-9][^/]*\.jar$' | paste -sd: -)
+# WebClient pieces, spring.web, spring.webflux, Reactor, Jetty's client, and what only they bring):
+# it must resolve and run with Spring Boot's core alone, as in an application without web clients.
+core_mp=$(tr ':' '\n' <<<"$mp" | grep -v -E '/(spring-web|spring-webflux|spring-boot-restclient|spring-boot-webclient|spring-boot-http-[a-z]+|reactor-[a-z-]+|reactive-streams|netty-[a-z0-9-]+|jetty-client)-[0-9][^/]*\.jar$' | paste -sd: -)
 for jdk in "$JDK17_HOME" "$JDK25_HOME"; do
   [ -n "$jdk" ] || continue
   v=$(jdk_feature "$jdk")
   if line=$("$jdk/bin/java" --module-path "$work/spring-boot:$core_mp" \
       --module io.ctx4j.smoke.spring.boot/io.ctx4j.smoke.spring.boot.Main 2>&1) \
-      && ! "$jdk/bin/java" --module-path "$core_mp" --list-modules 2>/dev/null | grep -q -E '^(spring\.web|spring\.webflux|reactor\.core)[@ ]'; then
+      && ! "$jdk/bin/java" --module-path "$core_mp" --list-modules 2>/dev/null | grep -q -E '^(spring\.web|spring\.webflux|reactor\.core|org\.eclipse\.jetty\.client)[@ ]'; then
     echo "JDK $v module path, Spring web modules absent: $line"
   else
     echo "FAIL JDK $v module path, ctx4j-spring-boot without its optional modules:" >&2; echo "$line" >&2; failed=1

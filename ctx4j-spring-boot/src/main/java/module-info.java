@@ -4,10 +4,10 @@
  * META-INF/spring/org.springframework.boot.autoconfigure.AutoConfiguration.imports}.
  *
  * <p>Spring's jars are automatic modules. What every application has (Spring Boot, its
- * auto-configuration, the context, beans and core) is required; the RestClient, WebClient and
- * Reactor pieces are optional ({@code requires static}), as they are in the POM: each
- * auto-configuration is guarded by {@code @ConditionalOnClass} and loads its classes only when they
- * are there.
+ * auto-configuration, the context, beans and core) is required; the RestClient, WebClient,
+ * Reactor, Apache HttpClient and Jetty client pieces are optional ({@code requires static}), as
+ * they are in the POM: each auto-configuration is guarded by {@code @ConditionalOnClass} and loads
+ * its classes only when they are there.
  */
 // Spring's jars are automatic modules, and their types are in this module's API.
 @SuppressWarnings({"requires-automatic", "requires-transitive-automatic"})
@@ -36,6 +36,9 @@ module io.ctx4j.spring.boot {
   requires static io.ctx4j.httpclient5;
   requires static org.apache.httpcomponents.client5.httpclient5;
   requires static spring.boot.http.client;
+  // Optional: Jetty's HttpClient behind RestClient gets ContextJettyHttpClient's request listener
+  // (its HttpClient is in that class's API).
+  requires static transitive org.eclipse.jetty.client;
 
   exports io.ctx4j.spring.boot;
   // Spring instantiates the auto-configurations and binds Ctx4jProperties reflectively.

@@ -67,19 +67,20 @@ import org.springframework.http.client.ClientHttpResponse;
  * HTTP/1.1 connection or resets an HTTP/2 stream) and the Reactor Netty factory honour it; {@code
  * SimpleClientHttpRequestFactory} ({@code HttpURLConnection}) and Apache HttpClient's classic
  * blocking I/O do not, and there the call returns only when the server answers, which the deadline
- * header makes it do in time. Spring's {@code JettyClientHttpRequestFactory} (Jetty's {@code
- * HttpClient}) is in between: while the response is awaited, the interrupt ends Spring's wait and
- * the call returns at once with the context's error, but Spring (7.0.8) does not abort Jetty's
- * request then, and this interceptor has no handle on it: the exchange goes on below, the server
- * is not told, and the connection is closed only when the factory's read timeout, which Spring
- * sets as the request's total timeout (10 s by default), aborts it. Once the response is there,
- * its body stream is closed from another thread as above, and Jetty's close aborts the exchange.
- * The module README lists what was measured.
+ * header makes it do in time. On Spring's {@code JettyClientHttpRequestFactory} (Jetty's {@code
+ * HttpClient}) the interrupt ends Spring's wait for the response, but Spring (7.0.8) does not abort
+ * Jetty's request then: with {@link ContextJettyHttpClient} installed on the client (the
+ * auto-configuration does it for the clients Spring Boot builds), Jetty's request is tied to this
+ * call as it is queued, and the context's end aborts it (a redirect hop Jetty sends itself too);
+ * without it, the exchange goes on below until the factory's read timeout aborts it. Once the
+ * response is there, its body stream is closed from another thread as above, and Jetty's close
+ * aborts the exchange. The module README lists what was measured.
  *
  * <h2>Resources</h2>
  *
  * A registration of this interceptor on the context lives only while the thread is inside the
- * exchange, inside one read of the body, or inside the response's close (its drain); none is left
+ * exchange (two there with Jetty's request tied to the call: the interrupt and the abort), inside
+ * one read of the body, or inside the response's close (its drain); none is left
  * once the call has returned, whatever the caller does with the response, so a long-lived context
  * accumulates nothing. (Below it, ctx4j-httpclient5's handlers, which Spring Boot installs on its
  * Apache HttpClient, keep one while a response body is open, and give it back when the body ends or
@@ -126,10 +127,14 @@ public final class ContextClientHttpRequestInterceptor implements ClientHttpRequ
     DeadlineHeader.valueFor(ctx).ifPresent(v -> headers.set(DeadlineHeader.NAME, v));
     ClientHttpResponse response;
     InterruptScope scope = InterruptScope.open(ctx);
+    // For a factory whose request the interrupt does not abort (Jetty's, with
+    // ContextJettyHttpClient): its request is tied to this call as it is queued.
+    CallAbort call = CallAbort.open(ctx);
     try {
       response = execution.execute(request, body);
     } catch (IOException | RuntimeException e) {
       scope.close();
+      call.close();
       // Whoever noticed first: this scope's interrupt, or a factory that follows the context
       // itself (Apache HttpClient with ctx4j-httpclient5's handlers aborts before our interrupt).
       // Past the deadline, though the timer has not ended the context yet, the failure is most
@@ -141,6 +146,7 @@ public final class ContextClientHttpRequestInterceptor implements ClientHttpRequ
       throw e;
     } finally {
       scope.close(); // also on an Error: no registration stays, no interrupt comes later
+      call.close();
     }
     if (scope.interrupted()) {
       // The context ended just as the response arrived: the caller must not use it.

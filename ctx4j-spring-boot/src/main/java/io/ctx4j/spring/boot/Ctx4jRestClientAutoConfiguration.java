@@ -6,6 +6,7 @@ import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
 import org.springframework.boot.http.client.HttpComponentsClientHttpRequestFactoryBuilder;
+import org.springframework.boot.http.client.JettyClientHttpRequestFactoryBuilder;
 import org.springframework.boot.http.client.autoconfigure.ClientHttpRequestFactoryBuilderCustomizer;
 import org.springframework.boot.restclient.RestClientCustomizer;
 import org.springframework.context.annotation.Bean;
@@ -17,7 +18,9 @@ import org.springframework.web.client.RestClient;
  * Adds the {@link ContextClientHttpRequestInterceptor} to every {@code RestClient.Builder} that
  * Spring Boot provides: calls send the current context's time left and are given up when it ends.
  * With ctx4j-httpclient5 and Apache HttpClient 5 on the class path, also installs
- * ctx4j-httpclient5's handlers on the Apache clients Spring Boot builds ({@link HttpComponents}).
+ * ctx4j-httpclient5's handlers on the Apache clients Spring Boot builds ({@link HttpComponents});
+ * with Jetty's {@code HttpClient}, {@link ContextJettyHttpClient} on the Jetty clients it builds
+ * ({@link Jetty}).
  * Off with {@code ctx4j.rest-client.enabled=false}.
  *
  * @since 0.1
@@ -85,6 +88,40 @@ public class Ctx4jRestClientAutoConfiguration {
     public ClientHttpRequestFactoryBuilderCustomizer<HttpComponentsClientHttpRequestFactoryBuilder>
         ctx4jHttpComponentsCustomizer() {
       return builder -> builder.withHttpClientCustomizer(ContextHttpClient5::install);
+    }
+  }
+
+  /**
+   * Spring's {@code JettyClientHttpRequestFactory} does not abort Jetty's request when the
+   * interceptor's interrupt ends its wait for the response, so the Jetty clients Spring Boot builds
+   * for it ({@code spring.http.clients.imperative.factory=jetty}) get {@link
+   * ContextJettyHttpClient}, which ties each request to the interceptor's call, so that the call's
+   * context aborts it. Present only with Jetty's client on the class path.
+   *
+   * @since 0.1
+   */
+  @Configuration(proxyBeanMethods = false)
+  @ConditionalOnClass(
+      name = "org.eclipse.jetty.client.HttpClient",
+      value = {
+        JettyClientHttpRequestFactoryBuilder.class,
+        ClientHttpRequestFactoryBuilderCustomizer.class
+      })
+  public static class Jetty {
+
+    /** Created by Spring. */
+    public Jetty() {}
+
+    /**
+     * Installs {@link ContextJettyHttpClient#install} on every Jetty client Spring Boot builds.
+     *
+     * @return the customizer
+     */
+    @Bean
+    @ConditionalOnMissingBean(name = "ctx4jJettyCustomizer")
+    public ClientHttpRequestFactoryBuilderCustomizer<JettyClientHttpRequestFactoryBuilder>
+        ctx4jJettyCustomizer() {
+      return builder -> builder.withHttpClientCustomizer(ContextJettyHttpClient::install);
     }
   }
 }

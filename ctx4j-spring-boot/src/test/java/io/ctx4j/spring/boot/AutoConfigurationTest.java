@@ -16,9 +16,13 @@ import io.ctx4j.servlet.ContextServletFilter;
 import io.ctx4j.servlet.RequestCanceledException;
 import jakarta.servlet.DispatcherType;
 import java.io.InputStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.util.EnumSet;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -27,6 +31,7 @@ import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
 import org.springframework.boot.autoconfigure.task.TaskExecutionAutoConfiguration;
+import org.springframework.boot.test.context.FilteredClassLoader;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
 import org.springframework.boot.test.context.runner.WebApplicationContextRunner;
 import org.springframework.boot.web.server.context.WebServerApplicationContext;
@@ -35,6 +40,7 @@ import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.scheduling.annotation.Async;
 import org.springframework.scheduling.annotation.EnableAsync;
+import org.springframework.web.client.RestClient;
 
 /**
  * The auto-configuration itself, without a server: which beans each piece adds, the properties that
@@ -227,6 +233,86 @@ class AutoConfigurationTest {
           assertSame(mine, ctx.getBean(ContextServletFilter.class));
           assertSame(mine, ctx.getBean(Ctx4jServletAutoConfiguration.REGISTRATION_BEAN, FilterRegistrationBean.class).getFilter());
           assertSame(myDecorator, ctx.getBean(ContextTaskDecorator.class));
+        });
+  }
+
+  /**
+   * With {@code spring.http.clients.imperative.factory=jetty}, Spring Boot's own wiring (its
+   * request-factory builder with the customizer beans applied, RestClient's builder on it) gives a
+   * RestClient on Jetty whose request the context's end aborts: the server (a bare socket, which
+   * sees the connection close) sees the client leave within 2 s, though the factory's read timeout,
+   * Spring's default, is 10 s.
+   */
+  @Test
+  void restClientOnJettyAsSpringBootBuildsItIsAbortedWhenTheContextEnds() throws Exception {
+    new ApplicationContextRunner()
+        .withConfiguration(ALL)
+        .withConfiguration(AutoConfigurations.of(
+            org.springframework.boot.http.client.autoconfigure.HttpClientAutoConfiguration.class,
+            org.springframework.boot.http.client.autoconfigure.imperative.ImperativeHttpClientAutoConfiguration.class,
+            org.springframework.boot.restclient.autoconfigure.RestClientAutoConfiguration.class))
+        .withPropertyValues("spring.http.clients.imperative.factory=jetty")
+        .run(app -> {
+          assertNull(app.getStartupFailure());
+          try (ServerSocket listener = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            CountDownLatch entered = new CountDownLatch(1);
+            CountDownLatch left = new CountDownLatch(1);
+            CompletableFuture<Void> server = CompletableFuture.runAsync(() -> holdUntilTheClientLeaves(listener, entered, left));
+            RestClient rest = app.getBean(RestClient.Builder.class).baseUrl("http://127.0.0.1:" + listener.getLocalPort()).build();
+            CancelableContext ctx = Context.withCancel(Context.background());
+            java.util.concurrent.FutureTask<String> call =
+                new java.util.concurrent.FutureTask<>(() -> CurrentContext.call(ctx, () -> rest.get().uri("/held").retrieve().body(String.class)));
+            new Thread(call, "caller").start();
+            assertTrue(entered.await(30, TimeUnit.SECONDS), "the request never reached the server");
+            ctx.cancel();
+            java.util.concurrent.ExecutionException e =
+                org.junit.jupiter.api.Assertions.assertThrows(java.util.concurrent.ExecutionException.class, () -> call.get(30, TimeUnit.SECONDS));
+            assertInstanceOf(io.ctx4j.CanceledException.class, e.getCause(), () -> "the call failed otherwise: " + e.getCause());
+            assertTrue(left.await(2, TimeUnit.SECONDS), "the server did not see the client leave within 2 s of the cancel");
+            server.get(30, TimeUnit.SECONDS);
+          }
+          assertTrue(app.containsBean("ctx4jJettyCustomizer"));
+        });
+  }
+
+  /**
+   * Accepts one connection on {@code listener}, reads the request's head, counts {@code entered}
+   * down and answers nothing: counts {@code left} down when the client closes the connection.
+   */
+  private static void holdUntilTheClientLeaves(ServerSocket listener, CountDownLatch entered, CountDownLatch left) {
+    try (Socket s = listener.accept()) {
+      InputStream in = s.getInputStream();
+      ClientCustomizersTest.readRequestHead(in);
+      entered.countDown();
+      try {
+        while (in.read() >= 0) {
+          // nothing more is sent: -1 (or a reset) is the client leaving
+        }
+      } catch (java.io.IOException reset) {
+        // the client reset the connection: it left too
+      }
+      left.countDown();
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
+
+  /**
+   * An application without Jetty's client (its {@code HttpClient} class filtered out) starts, and
+   * has every other piece: only the Jetty customizer is left out.
+   */
+  @Test
+  void withoutJettysClientThereIsNoJettyCustomizerButTheRest() {
+    ApplicationContextRunner runner = new ApplicationContextRunner().withConfiguration(ALL);
+    runner.run(app -> assertTrue(app.containsBean("ctx4jJettyCustomizer"), "no Jetty customizer with Jetty's client there"));
+    runner.withClassLoader(new FilteredClassLoader(org.eclipse.jetty.client.HttpClient.class))
+        .run(app -> {
+          assertNull(app.getStartupFailure());
+          assertFalse(app.containsBean("ctx4jJettyCustomizer"));
+          assertTrue(app.containsBean("ctx4jRestClientCustomizer"));
+          assertTrue(app.containsBean("ctx4jHttpComponentsCustomizer"));
+          assertNotNull(app.getBean(ContextClientHttpRequestInterceptor.class));
+          assertNotNull(app.getBean(ShutdownContext.class));
         });
   }
 

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -26,6 +27,7 @@ import java.net.InetSocketAddress;
 import java.net.http.HttpClient;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
@@ -42,6 +44,9 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.springframework.boot.http.client.ClientHttpRequestFactoryBuilder;
+import org.springframework.boot.http.client.JettyClientHttpRequestFactoryBuilder;
+import org.springframework.boot.http.client.autoconfigure.ClientHttpRequestFactoryBuilderCustomizer;
+import org.springframework.boot.util.LambdaSafe;
 import org.springframework.context.ConfigurableApplicationContext;
 import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpStatusCode;
@@ -70,7 +75,7 @@ import reactor.netty.resources.ConnectionProvider;
 class ClientCustomizersTest {
   private static final ExecutorService CALLERS = Executors.newCachedThreadPool();
 
-  /** Built by Spring Boot's builder (as with spring.http.clients.imperative.factory=jetty), once. */
+  /** Built as Spring Boot builds it with spring.http.clients.imperative.factory=jetty, once. */
   private static JettyClientHttpRequestFactory jetty;
 
   @AfterAll
@@ -81,10 +86,27 @@ class ClientCustomizersTest {
     }
   }
 
+  /**
+   * Spring Boot's Jetty builder with the application's {@code
+   * ClientHttpRequestFactoryBuilderCustomizer} beans applied, as Spring Boot applies them to the
+   * builder it makes with {@code spring.http.clients.imperative.factory=jetty} ({@code
+   * ImperativeHttpClientAutoConfiguration}: through {@code LambdaSafe}, which skips a customizer
+   * meant for another builder, such as ctx4j's for Apache HttpClient).
+   */
+  static JettyClientHttpRequestFactoryBuilder jettyAsBootBuildsIt(ConfigurableApplicationContext app) {
+    @SuppressWarnings("rawtypes")
+    List<ClientHttpRequestFactoryBuilderCustomizer> customizers =
+        app.getBeanProvider(ClientHttpRequestFactoryBuilderCustomizer.class).orderedStream().toList();
+    ClientHttpRequestFactoryBuilder<?>[] builder = {ClientHttpRequestFactoryBuilder.jetty()};
+    LambdaSafe.callbacks(ClientHttpRequestFactoryBuilderCustomizer.class, customizers, builder[0])
+        .invoke(c -> builder[0] = c.customize(builder[0]));
+    return (JettyClientHttpRequestFactoryBuilder) builder[0];
+  }
+
   /** One factory, and so one Jetty HttpClient with its threads and pool, for the class's rows. */
-  private static synchronized JettyClientHttpRequestFactory jetty() {
+  private static synchronized JettyClientHttpRequestFactory jetty() throws Exception {
     if (jetty == null) {
-      jetty = ClientHttpRequestFactoryBuilder.jetty().build();
+      jetty = jettyAsBootBuildsIt(client()).build();
       // Spring's factory gives each request a total timeout (10 s by default) after which Jetty
       // aborts it: far above the rows' waits, so that it cannot stand in for the context's end.
       jetty.setReadTimeout(Duration.ofMinutes(2));
@@ -444,53 +466,85 @@ class ClientCustomizersTest {
     assertInstanceOf(HttpComponentsClientHttpRequestFactory.class, client().getBean(ClientHttpRequestFactoryBuilder.class).build());
   }
 
-  /** Not on Jetty: {@link #restClientOnJettyReturnsAtOnceButItsExchangeGoesOnToTheReadTimeout}. */
   @ParameterizedTest
-  @ValueSource(strings = {"jdk", "reactor", "default"})
+  @ValueSource(strings = {"jdk", "reactor", "jetty", "default"})
   void restClientIsAbortedWhileWaitingForTheResponse(String factory) throws Exception {
     RestClient rest = restClient(factory);
     assertAbortedBeforeResponse(null, (ctx, id) -> CALLERS.submit(() -> under(ctx, () -> rest.get().uri("/hold?id=" + id).retrieve().body(String.class))));
   }
 
   /**
-   * On Spring's {@code JettyClientHttpRequestFactory} the context's end while the response is
-   * awaited makes the call return at once with the context's error (the interrupt ends Spring's
-   * wait for the response), but Spring (7.0.8) does not abort Jetty's request then, and the
-   * interceptor has no handle on it: the exchange goes on until the factory's read timeout, which
-   * Spring sets as the request's total timeout (10 s by default, kept here), aborts it. Released,
-   * the server writes on; only the timeout closes the connection. Pinned so that the Javadoc and
-   * the README's table stay true.
+   * On Spring's {@code JettyClientHttpRequestFactory}, built as Spring Boot builds it ({@code
+   * spring.http.clients.imperative.factory=jetty}: the application's customizers, ctx4j's among
+   * them, applied), the context's end while the response is awaited aborts Jetty's request: the
+   * server sees the client leave at once, long before the factory's read timeout (Spring's total
+   * timeout for the request, 10 s by default, kept here) would end the exchange. Before, the call
+   * returned at once (the interrupt ended Spring's wait) but Spring (7.0.8) left Jetty's request
+   * running, and the server, released, wrote on until the read timeout aborted it, 10 s after the
+   * send.
    */
   @Test
-  void restClientOnJettyReturnsAtOnceButItsExchangeGoesOnToTheReadTimeout() throws Exception {
-    JettyClientHttpRequestFactory factory = ClientHttpRequestFactoryBuilder.jetty().build();
+  void restClientOnJettyIsAbortedLongBeforeTheReadTimeout() throws Exception {
+    JettyClientHttpRequestFactory factory = jettyAsBootBuildsIt(client()).build();
     try {
       RestClient rest = client().getBean(RestClient.Builder.class).baseUrl(server()).requestFactory(factory).build();
-      CancelableContext ctx = Context.withCancel(Context.background());
-      String id = UUID.randomUUID().toString();
-      Hops.Hop server = serverHops().get(id);
-      long beforeSend = System.nanoTime();
-      Future<?> f = CALLERS.submit(() -> under(ctx, () -> rest.get().uri("/hold?id=" + id).retrieve().body(String.class)));
-      assertTrue(server.entered.await(30, TimeUnit.SECONDS), "request never reached the server");
-      ctx.cancel();
-      ExecutionException e = assertThrows(ExecutionException.class, () -> f.get(30, TimeUnit.SECONDS));
-      assertInstanceOf(CanceledException.class, e.getCause(), () -> "the call failed otherwise: " + e.getCause());
-      assertEquals(0, CoreInternals.registrationCount(ctx), "the call left a registration on its context");
-      server.release.countDown();
-      // A closed connection fails the server's next write (one every 10 ms) and ends its request.
-      long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-      while (server.written < 20 && server.ended.getCount() > 0 && System.nanoTime() < until) {
-        java.util.concurrent.locks.LockSupport.parkNanos(10_000_000L); // polls the server's count
-      }
-      assertTrue(server.written >= 20, () -> "the server did not write on: " + server.written + ", " + server.cause);
-      assertTrue(server.ended.await(30, TimeUnit.SECONDS), "the read timeout did not end the exchange either");
-      assertEquals(Reason.CLIENT_DISCONNECTED, ((RequestCanceledException) server.cause).reason(), String.valueOf(server.cause));
-      long afterSend = TimeUnit.NANOSECONDS.toMillis(server.endedNanos - beforeSend);
-      assertTrue(afterSend >= 9_000, "the connection closed " + afterSend + " ms after the send, before the read timeout");
-      System.out.printf("jetty, cancel before response: the server saw the client leave %d ms after the send%n", afterSend);
+      assertServerSeesTheClientLeave(rest, "/hold?id=", 2);
     } finally {
       factory.destroy();
     }
+  }
+
+  /**
+   * Jetty follows a redirect itself, sending the next hop from one of its own threads once the
+   * first response is in: the context's end while that hop waits for its response aborts the hop,
+   * which is the request in flight then (the first one is over).
+   */
+  @Test
+  void restClientOnJettyAbortsTheRedirectHopInFlight() throws Exception {
+    String target = server();
+    HttpServer redirecting = loopbackServer();
+    redirecting.createContext("/moved", exchange -> {
+      exchange.getResponseHeaders().set("Location", target + "/hold?" + exchange.getRequestURI().getRawQuery());
+      respond(exchange, 302, null);
+    });
+    redirecting.start();
+    try {
+      RestClient rest = restClient("jetty").mutate().baseUrl("http://127.0.0.1:" + redirecting.getAddress().getPort()).build();
+      assertServerSeesTheClientLeave(rest, "/moved?id=", 5);
+    } finally {
+      redirecting.stop(0);
+    }
+  }
+
+  /**
+   * A Jetty {@code HttpClient} the application builds itself, with {@link
+   * ContextJettyHttpClient#install} and a factory of its own: aborted like the ones Spring Boot
+   * builds.
+   */
+  @Test
+  void anOwnJettyHttpClientWithContextJettyHttpClientIsAborted() throws Exception {
+    org.eclipse.jetty.client.HttpClient own = new org.eclipse.jetty.client.HttpClient();
+    assertSame(own, ContextJettyHttpClient.install(own));
+    assertSame(own, ContextJettyHttpClient.install(own)); // again: adds nothing
+    JettyClientHttpRequestFactory factory = new JettyClientHttpRequestFactory(own);
+    try {
+      RestClient rest = client().getBean(RestClient.Builder.class).baseUrl(server()).requestFactory(factory).build();
+      assertServerSeesTheClientLeave(rest, "/hold?id=", 2);
+    } finally {
+      factory.destroy();
+    }
+    NullPointerException npe = assertThrows(NullPointerException.class, () -> ContextJettyHttpClient.install(null));
+    assertEquals("client", npe.getMessage());
+  }
+
+  /**
+   * A call of {@code rest} to {@code path + id} (which reaches the server's /hold) under a context
+   * that ends while the server holds its answer: see {@link #assertAbortedBeforeResponse}, the server
+   * to see the client leave within {@code seconds} of the cancel.
+   */
+  private static void assertServerSeesTheClientLeave(RestClient rest, String path, int seconds) throws Exception {
+    assertAbortedBeforeResponse(
+        null, (ctx, id) -> CALLERS.submit(() -> under(ctx, () -> rest.get().uri(path + id).retrieve().body(String.class))), seconds);
   }
 
   @Test
@@ -749,11 +803,17 @@ class ClientCustomizersTest {
   }
 
   /**
-   * The server must see the connection closed; for the WebClient ({@code connectorCancelled} not
-   * null), the subscription to the connector must also have been cancelled, which is what the filter
-   * does (Reactor Netty then closes the connection).
+   * The call fails at once with the context's error and leaves nothing registered, and the server,
+   * released, must see the connection closed (its next write fails) within {@code seconds} of the
+   * cancel; for the WebClient ({@code connectorCancelled} not null), the subscription to the
+   * connector must also have been cancelled, which is what the filter does (Reactor Netty then
+   * closes the connection).
    */
   private static void assertAbortedBeforeResponse(CountDownLatch connectorCancelled, Call call) throws Exception {
+    assertAbortedBeforeResponse(connectorCancelled, call, 30);
+  }
+
+  private static void assertAbortedBeforeResponse(CountDownLatch connectorCancelled, Call call, int seconds) throws Exception {
     CancelableContext ctx = Context.withCancel(Context.background());
     String id = UUID.randomUUID().toString();
     Hops.Hop server = serverHops().get(id);
@@ -764,13 +824,17 @@ class ClientCustomizersTest {
     ExecutionException e = assertThrows(ExecutionException.class, () -> f.get(30, TimeUnit.SECONDS));
     long returned = System.nanoTime();
     assertInstanceOf(CanceledException.class, e.getCause(), () -> "the call failed otherwise: " + e.getCause());
+    assertEquals(0, CoreInternals.registrationCount(ctx), "the call left a registration on its context");
     server.release.countDown();
     if (connectorCancelled != null) {
       assertTrue(connectorCancelled.await(30, TimeUnit.SECONDS), "the exchange was not cancelled");
     }
-    assertTrue(server.ended.await(30, TimeUnit.SECONDS), "the server never saw the client leave");
+    boolean left = server.ended.await(seconds, TimeUnit.SECONDS);
+    assertTrue(left, () -> "the server did not see the client leave within " + seconds
+        + " s of the cancel: the exchange went on (" + server.written + " chunks written since the release)");
     assertEquals(Reason.CLIENT_DISCONNECTED, ((RequestCanceledException) server.cause).reason(), String.valueOf(server.cause));
-    System.out.printf("abort before response: the call returned %.1f ms after the cancel%n", (returned - cancelled) / 1e6);
+    System.out.printf("abort before response: the call returned %.1f ms after the cancel, the server saw the client leave %.1f ms after it%n",
+        (returned - cancelled) / 1e6, (server.endedNanos - cancelled) / 1e6);
   }
 
   @ParameterizedTest
@@ -860,14 +924,7 @@ class ClientCustomizersTest {
   private static Void silentAfterOneChunk(java.net.ServerSocket listener, CountDownLatch release) throws Exception {
     try (java.net.Socket s = listener.accept()) {
       InputStream in = s.getInputStream();
-      int matched = 0;
-      while (matched < 4) { // the request's head ends with CRLF CRLF
-        int b = in.read();
-        if (b < 0) {
-          throw new IOException("the request ended before its head did");
-        }
-        matched = (b == (matched % 2 == 0 ? '\r' : '\n')) ? matched + 1 : (b == '\r' ? 1 : 0);
-      }
+      readRequestHead(in);
       java.io.OutputStream out = s.getOutputStream();
       out.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\na\n\r\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
       out.flush();
@@ -880,6 +937,18 @@ class ClientCustomizersTest {
       }
     }
     return null;
+  }
+
+  /** Reads a request's head from {@code in}, up to the CRLF CRLF that ends it. */
+  static void readRequestHead(InputStream in) throws IOException {
+    int matched = 0;
+    while (matched < 4) {
+      int b = in.read();
+      if (b < 0) {
+        throw new IOException("the request ended before its head did");
+      }
+      matched = (b == (matched % 2 == 0 ? '\r' : '\n')) ? matched + 1 : (b == '\r' ? 1 : 0);
+    }
   }
 
   /** Waits (30 s at most) until one of {@code thread}'s frames matches {@code frame}. */

@@ -1,0 +1,134 @@
+package io.ctx4j.spring.boot;
+
+import io.ctx4j.Context;
+import io.ctx4j.ContextException;
+import io.ctx4j.Registration;
+import io.ctx4j.internal.CoreInternals;
+import java.util.function.Consumer;
+
+/**
+ * The exchange of a {@link ContextClientHttpRequestInterceptor} call in progress on this thread,
+ * as far as the request factory's own request is concerned: a factory whose wait for the response
+ * an interrupt ends without aborting the request below (Spring's {@code
+ * JettyClientHttpRequestFactory}) has that request tied to the call ({@link ContextJettyHttpClient}
+ * does it for Jetty's), and the call's context then aborts it when it ends. No Jetty type here: the
+ * interceptor opens one for every call, whatever the factory, and registers nothing on the context
+ * until a request is tied.
+ *
+ * <p>Lives from just before the interceptor hands the request on until the factory has returned
+ * the response or thrown ({@link #close}): then the registration is stopped, so a long-lived
+ * context keeps nothing; once the response is there, the interceptor's body stream stops reads
+ * itself (closing Jetty's stream aborts its exchange).
+ *
+ * <p>Thread safety: opened and closed on the calling thread; {@link #tie} may also come from the
+ * client's own threads (a redirect hop Jetty sends itself), and the context's callback from any
+ * thread.
+ */
+final class CallAbort {
+  private static final ThreadLocal<CallAbort> CURRENT = new ThreadLocal<>();
+
+  private final Context ctx;
+  private final CallAbort outer;
+  // All guarded by this.
+  private Consumer<? super ContextException> latest;
+  private boolean registering;
+  private Registration registration;
+  private ContextException ended;
+  private boolean closed;
+
+  private CallAbort(Context ctx, CallAbort outer) {
+    this.ctx = ctx;
+    this.outer = outer;
+  }
+
+  /** Opens the call's scope on this thread; {@link #close} it in a {@code finally}. */
+  static CallAbort open(Context ctx) {
+    CallAbort call = new CallAbort(ctx, CURRENT.get());
+    CURRENT.set(call);
+    return call;
+  }
+
+  /** The call in progress on this thread, or null. */
+  static CallAbort current() {
+    return CURRENT.get();
+  }
+
+  /**
+   * Makes {@code abort} what the context's end runs, in place of a request tied before (a
+   * redirect's first hop is over when the next one is sent): with a fresh copy of the context's
+   * error, at once if the context has ended already. Once the call is over without an end, nothing.
+   */
+  void tie(Consumer<? super ContextException> abort) {
+    ContextException end;
+    boolean register;
+    synchronized (this) {
+      if (closed && ended == null) {
+        return;
+      }
+      latest = abort;
+      end = ended;
+      register = end == null && !registering;
+      registering |= register;
+    }
+    if (end != null) {
+      abort.accept(end);
+      return;
+    }
+    if (register) {
+      // Outside the lock: on a context that has ended, the callback may run at once, here.
+      Registration r = CoreInternals.register(ctx, this::ended);
+      boolean closedMeanwhile;
+      synchronized (this) {
+        registration = r;
+        closedMeanwhile = closed;
+      }
+      if (closedMeanwhile) {
+        release(r); // a hop tied from Jetty's thread as the call was closed
+      }
+    }
+  }
+
+  /** The context's callback: aborts the request tied last, once. */
+  private void ended() {
+    ContextException end = Errors.copyOf(ctx, null);
+    Consumer<? super ContextException> abort;
+    synchronized (this) {
+      if (ended != null) {
+        return;
+      }
+      ended = end;
+      abort = latest;
+    }
+    abort.accept(end);
+  }
+
+  /**
+   * Stops the registration. If that kept the callback from running though the context has ended
+   * (the interrupt, registered apart, returned the call first), the abort runs here: a request the
+   * context's end interrupted is never left running.
+   */
+  private void release(Registration r) {
+    if (r.stop() && ctx.isDone()) {
+      ended();
+    }
+  }
+
+  /** Ends the call's scope on this thread and stops the registration, if there is one. */
+  void close() {
+    if (CURRENT.get() == this) {
+      if (outer == null) {
+        CURRENT.remove();
+      } else {
+        CURRENT.set(outer);
+      }
+    }
+    Registration r;
+    synchronized (this) {
+      closed = true;
+      r = registration;
+    }
+    if (r != null) {
+      release(r);
+    }
+  }
+}

@@ -1,0 +1,106 @@
+package io.ctx4j.spring.boot;
+
+import java.util.Collections;
+import java.util.Map;
+import java.util.Objects;
+import java.util.WeakHashMap;
+import org.eclipse.jetty.client.HttpClient;
+import org.eclipse.jetty.client.Request;
+import org.eclipse.jetty.client.transport.HttpConversation;
+import org.eclipse.jetty.client.transport.HttpRequest;
+
+/**
+ * Lets {@link ContextClientHttpRequestInterceptor} abort the requests of a Jetty 12 {@link
+ * HttpClient} behind Spring's {@code JettyClientHttpRequestFactory} when the context of the call
+ * ends. Spring (7.0.8) does not abort Jetty's request when an interrupt ends its wait for the
+ * response, and the interceptor has no handle on it: without this, the call returns at once with
+ * the context's error but the exchange goes on, the server is not told, until the factory's read
+ * timeout aborts it.
+ *
+ * <p>The auto-configuration installs it on every Jetty client Spring Boot builds for {@code
+ * RestClient} ({@code spring.http.clients.imperative.factory=jetty}). A client the application
+ * builds itself needs it too:
+ *
+ * <pre>{@code
+ * RestClient rest = restClientBuilder  // Spring Boot's, with the interceptor on it
+ *     .requestFactory(new JettyClientHttpRequestFactory(ContextJettyHttpClient.install(new HttpClient())))
+ *     .build();
+ * }</pre>
+ *
+ * <h2>What it does</h2>
+ *
+ * It adds a {@link Request.Listener} to the client's request listeners. Jetty tells it of each
+ * request as it is queued: on the calling thread for the request Spring sends, which then belongs
+ * to the interceptor's call in progress on that thread, if any; on one of Jetty's threads for a
+ * hop Jetty sends itself (a redirect it follows, an authentication round), which belongs to the
+ * call of its first request. When the call's context ends, the request in flight is aborted ({@link
+ * Request#abort}) with a fresh copy of the context's error, whose cause is the context's cause;
+ * Jetty closes the connection (or resets the HTTP/2 stream) and the server sees the client leave.
+ * A request sent outside such a call (no interceptor, or Jetty used directly) is left alone.
+ *
+ * <h2>Registrations</h2>
+ *
+ * None of its own beyond the call: the abort is registered on the context when the call's request
+ * is queued and stopped when the factory returns the response or fails, so a long-lived context
+ * keeps nothing once the call has returned. From then on the interceptor's body stream stops reads
+ * when the context ends; closing Jetty's body stream aborts the exchange.
+ *
+ * <p>Thread safety: {@link #install} may be called from any thread; install before the client
+ * sends its first request (Jetty's listener list is not made for changes while requests go out).
+ *
+ * @since 0.1
+ */
+public final class ContextJettyHttpClient {
+  /** The conversation attribute that carries a call to the hops Jetty sends itself. */
+  private static final String CALL = ContextJettyHttpClient.class.getName() + ".call";
+
+  /** The clients installed on, by identity (HttpClient does not override equals). */
+  private static final Map<HttpClient, Boolean> INSTALLED =
+      Collections.synchronizedMap(new WeakHashMap<>());
+
+  private static final Request.Listener LISTENER =
+      new Request.Listener() {
+        @Override
+        public void onQueued(Request request) {
+          tie(request);
+        }
+      };
+
+  private ContextJettyHttpClient() {}
+
+  /**
+   * Adds ctx4j's request listener to {@code client}, once: installing again on the same client adds
+   * nothing.
+   *
+   * @param client the client, started or not
+   * @param <C> the client's type
+   * @return {@code client}
+   * @throws NullPointerException if {@code client} is null
+   */
+  public static <C extends HttpClient> C install(C client) {
+    Objects.requireNonNull(client, "client");
+    if (INSTALLED.putIfAbsent(client, Boolean.TRUE) == null) {
+      client.getRequestListeners().addListener(LISTENER);
+    }
+    return client;
+  }
+
+  private static void tie(Request request) {
+    HttpConversation conversation =
+        request instanceof HttpRequest r ? r.getConversation() : null;
+    Object carried = conversation == null ? null : conversation.getAttribute(CALL);
+    CallAbort call;
+    if (carried instanceof CallAbort c) {
+      call = c; // a hop of a call tied before, sent from one of Jetty's threads
+    } else {
+      call = CallAbort.current(); // Spring's request, queued on the calling thread
+      if (call == null) {
+        return;
+      }
+      if (conversation != null) {
+        conversation.setAttribute(CALL, call);
+      }
+    }
+    call.tie(request::abort);
+  }
+}
