@@ -68,6 +68,16 @@ import java.util.concurrent.Executor;
  * deadline. A disconnect is noticed at the first body write that fails, which is usually the
  * second write after the client closed (the first one only provokes the reset).
  *
+ * <p>What the context's end does not do: stop the handler's I/O on the exchange. A read of the
+ * request body, a write of the response the client does not take, and the close of the request
+ * body, of the response body or of the exchange (the JDK server drains the unread rest of the
+ * request body there, up to {@code sun.net.httpserver.drainAmount}) block for as long as the client
+ * stalls, past the deadline and the root's cancel, until the client sends or leaves or {@code
+ * HttpServer.stop} closes the connection. To release the handler at the context's end, interrupt its
+ * thread then (for example with {@code InterruptScope.open(ctx)} of ctx4j-concurrent around the
+ * I/O): the server's streams run on an interruptible channel, so the blocked call fails with {@link
+ * java.nio.channels.ClosedByInterruptException} (a close returns) and the connection is closed.
+ *
  * <p>A filter instance is immutable and thread-safe and may be shared by any number of {@code
  * HttpContext}s. The request context is created before the handler runs and in the same thread, so
  * it is fully visible to the handler.

@@ -1,0 +1,177 @@
+package io.ctx4j.http;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.sun.net.httpserver.HttpExchange;
+import io.ctx4j.Context;
+import io.ctx4j.Registration;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/**
+ * The limit the README states under "What the JDK server cannot tell you": the request context's
+ * end does not stop the handler's blocking I/O on the exchange. A client that announces a body
+ * longer than what it sends, then stalls, holds the handler's thread in a read of the request body
+ * and in the close of the body or of the exchange (the JDK server drains the unread rest of the body
+ * there, up to {@code sun.net.httpserver.drainAmount}) after the deadline has ended the context. The
+ * workaround the README gives, the handler's thread interrupted at the context's end, releases it:
+ * the JDK server's streams run on an interruptible {@code SocketChannel}.
+ */
+@Timeout(120)
+class ContextFilterStalledClientTest {
+
+  /** The handler's blocking call on the exchange, with the stalled client's body unread. */
+  enum Io {
+    /** The README's pattern: answer, then close the exchange, which drains the request body. */
+    EXCHANGE_CLOSE {
+      @Override
+      void run(HttpExchange ex) throws IOException {
+        answer(ex);
+        ex.close(); // the JDK's close swallows a failure of its drain (it closes the connection)
+      }
+    },
+    /** Closing the response body drains the request body too (and swallows a failure of it). */
+    RESPONSE_BODY_CLOSE {
+      @Override
+      void run(HttpExchange ex) throws IOException {
+        answer(ex);
+        ex.getResponseBody().close();
+      }
+    },
+    BODY_CLOSE {
+      @Override
+      void run(HttpExchange ex) throws IOException {
+        ex.getRequestBody().close();
+      }
+    },
+    BODY_READ {
+      @Override
+      void run(HttpExchange ex) throws IOException {
+        byte[] buf = new byte[4096];
+        while (ex.getRequestBody().read(buf) >= 0) {
+          // read to the end of the body
+        }
+      }
+    };
+
+    abstract void run(HttpExchange ex) throws IOException;
+
+    /** Runs the call: "returned", or the IOException it failed with. */
+    Object outcome(HttpExchange ex) {
+      try {
+        run(ex);
+        return "returned";
+      } catch (IOException e) {
+        return e;
+      }
+    }
+
+    private static void answer(HttpExchange ex) throws IOException {
+      ex.sendResponseHeaders(200, 2);
+      ex.getResponseBody().write("ok".getBytes(StandardCharsets.US_ASCII));
+    }
+  }
+
+  @ParameterizedTest
+  @EnumSource(Io.class)
+  void aStalledClientHoldsTheHandlerPastTheContextsEnd(Io io) throws Exception {
+    CountDownLatch contextEnded = new CountDownLatch(1);
+    CountDownLatch ioReturned = new CountDownLatch(1);
+    AtomicReference<Object> outcome = new AtomicReference<>();
+    try (LoopbackServer s =
+            new LoopbackServer(
+                ex -> {
+                  Context.afterFunc(ContextFilter.current(), contextEnded::countDown);
+                  try {
+                    outcome.set(io.outcome(ex));
+                  } finally {
+                    ioReturned.countDown();
+                  }
+                });
+        Socket client = stalledClient(s)) {
+      assertTrue(contextEnded.await(30, TimeUnit.SECONDS), "the 300 ms deadline never ended the context");
+      assertFalse(
+          ioReturned.await(1, TimeUnit.SECONDS),
+          io + " returned within 1 s of the context's end: " + outcome.get());
+      client.close(); // the client leaves: the blocked call returns, and the server can stop
+      assertTrue(ioReturned.await(30, TimeUnit.SECONDS), io + " still blocked after the client left");
+    }
+  }
+
+  @ParameterizedTest
+  @EnumSource(Io.class)
+  void anInterruptAtTheContextsEndReleasesTheHandler(Io io) throws Exception {
+    CountDownLatch ioReturned = new CountDownLatch(1);
+    AtomicReference<Context> requestContext = new AtomicReference<>();
+    AtomicReference<Object> outcome = new AtomicReference<>();
+    try (LoopbackServer s =
+            new LoopbackServer(
+                ex -> {
+                  Context ctx = ContextFilter.current();
+                  requestContext.set(ctx);
+                  Thread handler = Thread.currentThread();
+                  CountDownLatch interrupted = new CountDownLatch(1);
+                  Registration r =
+                      Context.afterFunc(
+                          ctx,
+                          () -> {
+                            handler.interrupt();
+                            interrupted.countDown();
+                          });
+                  try {
+                    outcome.set(io.outcome(ex));
+                  } finally {
+                    if (!r.stop()) {
+                      // the interrupt is on its way or delivered: wait for it, then clear it, so that
+                      // it does not reach whatever the pool thread runs next
+                      while (true) {
+                        try {
+                          interrupted.await();
+                          break;
+                        } catch (InterruptedException thatVeryInterrupt) {
+                          // the one awaited; the latch is counted down right after it
+                        }
+                      }
+                    }
+                    Thread.interrupted();
+                    ioReturned.countDown();
+                  }
+                });
+        Socket client = stalledClient(s)) {
+      assertTrue(ioReturned.await(30, TimeUnit.SECONDS), io + " still blocked 30 s after a 300 ms deadline");
+      assertTrue(requestContext.get().isDone(), "the call returned before the context ended: " + outcome.get());
+      if (io == Io.EXCHANGE_CLOSE || io == Io.RESPONSE_BODY_CLOSE) {
+        assertEquals("returned", outcome.get(), io.toString());
+      } else {
+        assertTrue(
+            outcome.get() instanceof java.nio.channels.ClosedByInterruptException,
+            io + " failed with " + outcome.get());
+      }
+      client.getInputStream().readAllBytes(); // returns: the interrupt closed the connection
+    }
+  }
+
+  /** Announces 1,000,000 body bytes, sends 10 and stalls, with a deadline of 300 ms. */
+  private static Socket stalledClient(LoopbackServer s) throws IOException {
+    Socket socket = new Socket(InetAddress.getLoopbackAddress(), s.server.getAddress().getPort());
+    socket.setSoTimeout((int) Duration.ofSeconds(60).toMillis());
+    String head =
+        "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            + DeadlineHeader.NAME
+            + ": 300\r\nContent-Length: 1000000\r\n\r\n0123456789";
+    socket.getOutputStream().write(head.getBytes(StandardCharsets.ISO_8859_1));
+    socket.getOutputStream().flush();
+    return socket;
+  }
+}
