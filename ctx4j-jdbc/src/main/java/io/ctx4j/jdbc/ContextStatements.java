@@ -198,7 +198,11 @@ public final class ContextStatements {
    * Returns the query timeout, in whole seconds, that a statement run under {@code ctx} gets now:
    * {@link Context#remaining()} rounded up, at least 1 (also once the deadline has passed, since 0
    * means no timeout), at most {@code Integer.MAX_VALUE}; 0 without a deadline. {@link #execute}
-   * and {@link #bind} set it only if it is at most {@link #MAX_TIMEOUT_SECONDS}.
+   * and {@link #bind} set it only if it is at most {@link #MAX_TIMEOUT_SECONDS}. The time left is
+   * first saturated to a {@code long} number of nanoseconds, as {@link Context#remaining()} does by
+   * default, so a context implemented outside ctx4j whose {@code remaining()} returns a Duration near
+   * either end of its range gets 1 or {@code Integer.MAX_VALUE}, never an {@code
+   * ArithmeticException}.
    *
    * @param ctx the context
    * @return the timeout in seconds
@@ -207,7 +211,9 @@ public final class ContextStatements {
   public static int queryTimeoutSeconds(Context ctx) {
     Objects.requireNonNull(ctx, "ctx");
     Optional<Duration> left = ctx.remaining();
-    return left.isEmpty() ? 0 : roundUpToSeconds(left.get().toNanos());
+    // Saturated: a context implemented outside ctx4j may override remaining() with a Duration
+    // beyond a long of nanoseconds, where toNanos() would throw.
+    return left.isEmpty() ? 0 : roundUpToSeconds(CoreInternals.saturatedNanos(left.get()));
   }
 
   private static int roundUpToSeconds(long nanos) {

@@ -26,6 +26,7 @@ import java.sql.Statement;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -71,6 +72,40 @@ class ExecuteOutcomesTest extends H2Test {
           e.getSuppressed()[0] instanceof SQLTimeoutException, "got " + e.getSuppressed()[0]);
       assertEquals(0, st.getQueryTimeout());
     }
+  }
+
+  /**
+   * A context implemented outside ctx4j may return from {@code remaining()} a Duration that the
+   * default method would have saturated to a long of nanoseconds: one at the bottom of Duration's
+   * range is a deadline long passed (1 s, as for any time that is up, and execute gives the
+   * deadline's error), one at the top the most JDBC can hold (and too far for the driver: the
+   * timeout is left alone), never an ArithmeticException.
+   */
+  @Test
+  void aForeignContextsUnsaturatedTimeLeftIsSaturated() throws Exception {
+    Context longPassed = remainingAlways(Instant.EPOCH, Duration.ofSeconds(Long.MIN_VALUE));
+    Context farAway = remainingAlways(Instant.MAX, Duration.ofSeconds(Long.MAX_VALUE, 999_999_999));
+    assertEquals(1, ContextStatements.queryTimeoutSeconds(longPassed), "long passed");
+    assertEquals(Integer.MAX_VALUE, ContextStatements.queryTimeoutSeconds(farAway), "far away");
+    AtomicInteger ran = new AtomicInteger();
+    try (Statement st = connection.createStatement()) {
+      assertEquals(0, ContextStatements.execute(farAway, st, Statement::getQueryTimeout));
+      assertThrows(
+          DeadlineExceededException.class,
+          () -> ContextStatements.execute(longPassed, st, s -> ran.incrementAndGet()));
+      assertEquals(0, ran.get(), "the body of a context long past its deadline ran");
+      assertEquals(0, st.getQueryTimeout());
+    }
+  }
+
+  /** A foreign context with {@code deadline} whose remaining() returns {@code left}. */
+  private static Context remainingAlways(Instant deadline, Duration left) {
+    return new ForeignContext(deadline) {
+      @Override
+      public Optional<Duration> remaining() {
+        return Optional.of(left);
+      }
+    };
   }
 
   @Test
