@@ -24,7 +24,8 @@ import org.junit.jupiter.params.provider.EnumSource;
  * end does not stop the handler's blocking I/O on the exchange. A client that announces a body
  * longer than what it sends, then stalls, holds the handler's thread in a read of the request body
  * and in the close of the body or of the exchange (the JDK server drains the unread rest of the body
- * there, up to {@code sun.net.httpserver.drainAmount}) after the deadline has ended the context. The
+ * there, up to {@code sun.net.httpserver.drainAmount}) after the deadline has ended the context; one
+ * that does not read holds it in a write of the response once the socket buffers are full. The
  * workaround the README gives, the handler's thread interrupted at the context's end, releases it:
  * the JDK server's streams run on an interruptible {@code SocketChannel}.
  */
@@ -61,6 +62,17 @@ class ContextFilterStalledClientTest {
         byte[] buf = new byte[4096];
         while (ex.getRequestBody().read(buf) >= 0) {
           // read to the end of the body
+        }
+      }
+    },
+    /** A response the client does not read: the write blocks once the socket buffers are full. */
+    RESPONSE_WRITE {
+      @Override
+      void run(HttpExchange ex) throws IOException {
+        ex.sendResponseHeaders(200, 0); // chunked
+        byte[] chunk = new byte[64 * 1024];
+        for (int i = 0; i < 16 * 1024; i++) { // 1 GiB: far beyond any socket buffer
+          ex.getResponseBody().write(chunk);
         }
       }
     };
