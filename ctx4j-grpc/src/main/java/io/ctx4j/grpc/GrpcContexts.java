@@ -38,8 +38,11 @@ import java.util.concurrent.TimeoutException;
  *       {@linkplain #DEFAULT_TRANSIT_ALLOWANCE transit allowance} so that the server's deadline is
  *       earlier than the caller's;
  *   <li>cancels the call as soon as the context ends: status {@code DEADLINE_EXCEEDED} if its
- *       deadline passed, else {@code CANCELLED} with the context's cause; a call started on a
- *       context that is already done fails at once and sends nothing.
+ *       deadline passed, else {@code CANCELLED} with the context's cause (a cause that gRPC would
+ *       read as another status, a {@link TimeoutException} or a status exception in its cause chain,
+ *       is wrapped in a {@code StatusRuntimeException} of status {@code CANCELLED}, so that the
+ *       status stays {@code CANCELLED}); a call started on a context that is already done fails
+ *       at once and sends nothing.
  * </ul>
  *
  * <pre>{@code
@@ -298,7 +301,8 @@ public final class GrpcContexts {
    * a deadline) or if the gRPC deadline has already passed (for example a caller's stream reset that
    * arrives after this side's own, earlier, deadline); its cause is then the ctx4j cause carried
    * across by {@link #fromCtx4j}, if any, else {@code DEADLINE_EXCEEDED}. Otherwise it ends with
-   * {@link Context#CANCELED} and gRPC's cause. A parent with a time source other than the system's
+   * {@link Context#CANCELED} and gRPC's cause (the ctx4j cause, for one that {@link #fromCtx4j}
+   * wrapped because gRPC would have read it as another status). A parent with a time source other than the system's
    * (a test clock) also fires the deadline by that source. Callbacks of the context run in the
    * thread that cancels the gRPC context (for a deadline, gRPC's timer thread): keep them short, as
    * always.
@@ -343,7 +347,11 @@ public final class GrpcContexts {
    * later than it), and is cancelled when {@code ctx} ends, with a {@link TimeoutException} cause if
    * its deadline passed (gRPC's convention, mapped to {@code DEADLINE_EXCEEDED}; its {@code
    * getCause()} is the ctx4j deadline's cause, if any) and the ctx4j cause otherwise, or when {@code
-   * parent} is cancelled, with the parent's cause.
+   * parent} is cancelled, with the parent's cause. A ctx4j cause that {@code
+   * Contexts.statusFromCancelled} would read as another status than {@code CANCELLED} (a {@link
+   * TimeoutException}, or a {@code StatusException} or {@code StatusRuntimeException} of another
+   * code in its cause chain) is handed over wrapped in a {@code StatusRuntimeException} of status
+   * {@code CANCELLED} whose cause it is; {@link #toCtx4j} unwraps it.
    *
    * <p>The gRPC context reports the deadline but has no timer of its own: it expires when {@code
    * ctx} does, so that whatever it governs never fails for a deadline while {@code ctx} still reads
@@ -450,12 +458,16 @@ public final class GrpcContexts {
     grpc.cancel(why);
   }
 
-  /** The cause to hand gRPC for a done ctx4j context, in gRPC's conventions. */
+  /**
+   * The cause to hand gRPC for a done ctx4j context, in gRPC's conventions: for a cancel, the ctx4j
+   * cause, wrapped if gRPC would read it as another status than {@code CANCELLED} ({@link
+   * CancelCause}).
+   */
   static Throwable grpcCause(Context ctx) {
     if (ctx.err() == Context.DEADLINE_EXCEEDED) {
       return DeadlineCause.of(ctx.cause());
     }
-    return ctx.cause();
+    return CancelCause.of(ctx.cause());
   }
 
   /**

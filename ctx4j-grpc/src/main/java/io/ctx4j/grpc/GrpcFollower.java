@@ -31,7 +31,8 @@ import java.util.concurrent.TimeoutException;
  *       the gRPC deadline has passed by gRPC's own clock when the cancellation comes: a caller whose
  *       deadline drove its stream reset, after the handler's own (earlier) deadline passed. The
  *       cause is the ctx4j cause a {@link DeadlineCause} carries, else the bare error;
- *   <li>{@code CANCELED} with gRPC's cause otherwise.
+ *   <li>{@code CANCELED} with gRPC's cause otherwise; for a {@link CancelCause}, the ctx4j cause it
+ *       wraps.
  * </ul>
  *
  * <p>States: {@code outcome} is null while live, then one {@link Outcome}, set once by CAS (its
@@ -162,6 +163,9 @@ final class GrpcFollower implements Context {
       Throwable why =
           c instanceof DeadlineCause ? ((DeadlineCause) c).ctx4jCause() : Context.DEADLINE_EXCEEDED;
       return new Outcome(Context.DEADLINE_EXCEEDED, why);
+    }
+    if (c instanceof CancelCause) {
+      return new Outcome(Context.CANCELED, ((CancelCause) c).ctx4jCause());
     }
     return new Outcome(Context.CANCELED, c == null ? Context.CANCELED : c);
   }

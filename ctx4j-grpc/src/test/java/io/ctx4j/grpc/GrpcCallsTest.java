@@ -20,15 +20,20 @@ import io.grpc.stub.ServerCalls;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Iterator;
+import java.util.List;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * Real calls over loopback, one behaviour each: who ends a call and what each side's context then
@@ -110,17 +115,58 @@ class GrpcCallsTest {
   @Test
   void cancellingTheContextCancelsAStreamMidwayWithItsCause() throws Exception {
     try (LoopbackGrpc s = new LoopbackGrpc(waiting, oneThenWait)) {
-      CancelableContext ctx = Context.withCancel(Context.background());
-      Iterator<String> replies =
-          ClientCalls.blockingServerStreamingCall(
-              s.channel, LoopbackGrpc.STREAM, GrpcContexts.withContext(CallOptions.DEFAULT, ctx), "x");
-      assertEquals("first", replies.next());
-      assertTrue(entered.await(10, TimeUnit.SECONDS));
       IllegalStateException why = new IllegalStateException("user pressed stop");
-      ctx.cancel(why);
-      StatusRuntimeException e = assertThrows(StatusRuntimeException.class, replies::hasNext);
-      assertEquals(Status.Code.CANCELLED, e.getStatus().getCode());
-      assertSame(why, e.getStatus().getCause());
+      Status status = cancelMidway(s, why);
+      assertEquals(Status.Code.CANCELLED, status.getCode());
+      assertSame(why, status.getCause());
+      assertSame(Context.CANCELED, handlerContexts.poll(30, TimeUnit.SECONDS).err());
+    }
+  }
+
+  /** Cancels with {@code why} the context of a stream the handler has answered once; its status. */
+  private Status cancelMidway(LoopbackGrpc s, Throwable why) throws InterruptedException {
+    CancelableContext ctx = Context.withCancel(Context.background());
+    Iterator<String> replies =
+        ClientCalls.blockingServerStreamingCall(
+            s.channel, LoopbackGrpc.STREAM, GrpcContexts.withContext(CallOptions.DEFAULT, ctx), "x");
+    assertEquals("first", replies.next());
+    assertTrue(entered.await(10, TimeUnit.SECONDS));
+    ctx.cancel(why);
+    return assertThrows(StatusRuntimeException.class, replies::hasNext).getStatus();
+  }
+
+  /**
+   * Causes that gRPC reads as a status of their own: a TimeoutException as DEADLINE_EXCEEDED, a
+   * StatusException or StatusRuntimeException anywhere in the cause chain as its status. A context
+   * cancelled with one (a sibling call's failure, which a task group cancels the others with)
+   * still cancels its calls with CANCELLED.
+   */
+  static Stream<Throwable> causesGrpcReadsAsAStatus() {
+    return Stream.of(
+        new TimeoutException("upstream too slow"),
+        Status.NOT_FOUND.withDescription("a sibling call failed").asRuntimeException(),
+        new IllegalStateException("wrapped", Status.UNAVAILABLE.asException()));
+  }
+
+  @ParameterizedTest
+  @MethodSource("causesGrpcReadsAsAStatus")
+  void aCancelCauseThatGrpcReadsAsAStatusStillCancelsTheCallWithCancelled(Throwable why)
+      throws Exception {
+    try (LoopbackGrpc s = new LoopbackGrpc(waiting, oneThenWait)) {
+      CancelableContext done = Context.withCancel(Context.background());
+      done.cancel(why);
+      Status atOnce = s.callFails(done).getStatus();
+      Status midway = cancelMidway(s, why);
+      assertEquals(
+          "CANCELLED CANCELLED",
+          atOnce.getCode() + " " + midway.getCode(),
+          "a call on a context cancelled before it, and one cancelled midway, with " + why);
+      for (Status status : List.of(atOnce, midway)) {
+        Throwable cause = status.getCause();
+        assertTrue(
+            cause == why || (cause != null && cause.getCause() == why),
+            "the context's cause is not the status's cause, nor its cause: " + cause);
+      }
       assertSame(Context.CANCELED, handlerContexts.poll(30, TimeUnit.SECONDS).err());
     }
   }

@@ -29,6 +29,8 @@ import java.util.concurrent.TimeoutException;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * Conversions between the two libraries: deadlines on the context's own clock and never later than
@@ -246,6 +248,22 @@ class GrpcConversionsTest {
     ctx.cancel(why);
     assertSame(Context.CANCELED, back.err());
     assertSame(why, back.cause());
+  }
+
+  /**
+   * A cancel cause that gRPC reads as a status of its own (GrpcCallsTest.causesGrpcReadsAsAStatus)
+   * crosses to gRPC as a cancellation, not as that status, and comes back as itself.
+   */
+  @ParameterizedTest
+  @MethodSource("io.ctx4j.grpc.GrpcCallsTest#causesGrpcReadsAsAStatus")
+  void roundTripKeepsACancelCauseThatGrpcReadsAsAStatus(Throwable why) {
+    CancelableContext ctx = Context.withCancel(Context.background());
+    io.grpc.Context.CancellableContext grpc = GrpcContexts.fromCtx4j(ctx, io.grpc.Context.ROOT);
+    CancelableContext back = GrpcContexts.toCtx4j(grpc);
+    ctx.cancel(why);
+    assertEquals(
+        "CANCELLED " + Context.CANCELED + " " + why,
+        Contexts.statusFromCancelled(grpc).getCode() + " " + back.err() + " " + back.cause());
   }
 
   @Test
