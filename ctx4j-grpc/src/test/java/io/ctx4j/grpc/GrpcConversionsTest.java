@@ -22,6 +22,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.FutureTask;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
@@ -264,6 +265,34 @@ class GrpcConversionsTest {
     assertEquals(
         "CANCELLED " + Context.CANCELED + " " + why,
         Contexts.statusFromCancelled(grpc).getCode() + " " + back.err() + " " + back.cause());
+  }
+
+  /**
+   * A cancel cause whose chain loops: gRPC's Status.fromThrowable walks a cause chain to its end,
+   * so it would never return; the cause is wrapped, and gRPC stops at the wrapper. Asked on a
+   * daemon thread of its own, so that the loop of the old code fails the test rather than hang it.
+   */
+  @Test
+  void aCancelCauseWhoseChainLoopsStillGivesCancelled() throws Exception {
+    RuntimeException first = new RuntimeException("first");
+    RuntimeException second = new RuntimeException("second", first);
+    first.initCause(second);
+    CancelableContext ctx = Context.withCancel(Context.background());
+    io.grpc.Context.CancellableContext grpc = GrpcContexts.fromCtx4j(ctx, io.grpc.Context.ROOT);
+    CancelableContext back = GrpcContexts.toCtx4j(grpc);
+    ctx.cancel(first);
+    FutureTask<Status> status = new FutureTask<>(() -> Contexts.statusFromCancelled(grpc));
+    Thread asker = new Thread(status, "statusFromCancelled");
+    asker.setDaemon(true);
+    asker.start();
+    Status.Code code;
+    try {
+      code = status.get(10, TimeUnit.SECONDS).getCode();
+    } catch (TimeoutException e) {
+      throw new AssertionError("Contexts.statusFromCancelled still walking the cause chain after 10 s");
+    }
+    assertEquals(Status.Code.CANCELLED, code);
+    assertSame(first, back.cause());
   }
 
   @Test
