@@ -98,26 +98,10 @@ class ContextFilterStalledClientTest {
   @ParameterizedTest
   @EnumSource(Io.class)
   void aStalledClientHoldsTheHandlerPastTheContextsEnd(Io io) throws Exception {
-    CountDownLatch contextEnded = new CountDownLatch(1);
-    CountDownLatch ioReturned = new CountDownLatch(1);
-    AtomicReference<Object> outcome = new AtomicReference<>();
-    try (LoopbackServer s =
-            new LoopbackServer(
-                ex -> {
-                  Context.afterFunc(ContextFilter.current(), contextEnded::countDown);
-                  try {
-                    outcome.set(io.outcome(ex));
-                  } finally {
-                    ioReturned.countDown();
-                  }
-                });
-        Socket client = stalledClient(s)) {
-      assertTrue(contextEnded.await(30, TimeUnit.SECONDS), "the 300 ms deadline never ended the context");
-      assertFalse(
-          ioReturned.await(1, TimeUnit.SECONDS),
-          io + " returned within 1 s of the context's end: " + outcome.get());
-      client.close(); // the client leaves: the blocked call returns, and the server can stop
-      assertTrue(ioReturned.await(30, TimeUnit.SECONDS), io + " still blocked after the client left");
+    try (Stalled stalled = new Stalled(io)) {
+      stalled.awaitTheContextsEndWithTheHandlerBlocked(Duration.ofSeconds(1));
+      stalled.client.close(); // the client leaves: the blocked call returns, and the server can stop
+      assertTrue(stalled.ioReturned.await(30, TimeUnit.SECONDS), io + " still blocked after the client left");
     }
   }
 
@@ -171,6 +155,58 @@ class ContextFilterStalledClientTest {
             io + " failed with " + outcome.get());
       }
       client.getInputStream().readAllBytes(); // returns: the interrupt closed the connection
+    }
+  }
+
+  /** The other way out the README gives: HttpServer.stop closes the connections after its delay. */
+  @ParameterizedTest
+  @EnumSource(Io.class)
+  void theServersStopReleasesTheHandlerOnceItsDelayIsOver(Io io) throws Exception {
+    try (Stalled stalled = new Stalled(io)) {
+      stalled.awaitTheContextsEndWithTheHandlerBlocked(Duration.ofMillis(200));
+      long stop = System.nanoTime();
+      stalled.server.server.stop(1);
+      assertTrue(stalled.ioReturned.await(30, TimeUnit.SECONDS), io + " still blocked 30 s after stop(1)");
+      long tookMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - stop);
+      assertTrue(tookMs >= 900, io + " released " + tookMs + " ms after stop(1): " + stalled.outcome.get());
+    }
+  }
+
+  /** A server whose handler runs {@code io} on a stalled client's exchange, and that client. */
+  private static final class Stalled implements AutoCloseable {
+    final CountDownLatch contextEnded = new CountDownLatch(1);
+    final CountDownLatch ioReturned = new CountDownLatch(1);
+    final AtomicReference<Object> outcome = new AtomicReference<>();
+    final LoopbackServer server;
+    final Socket client;
+
+    Stalled(Io io) throws IOException {
+      server =
+          new LoopbackServer(
+              ex -> {
+                Context.afterFunc(ContextFilter.current(), contextEnded::countDown);
+                try {
+                  outcome.set(io.outcome(ex));
+                } finally {
+                  ioReturned.countDown();
+                }
+              });
+      client = stalledClient(server);
+    }
+
+    /** Waits for the deadline to end the request context, then checks the call is still blocked. */
+    void awaitTheContextsEndWithTheHandlerBlocked(Duration stillBlockedFor) throws InterruptedException {
+      assertTrue(contextEnded.await(30, TimeUnit.SECONDS), "the 300 ms deadline never ended the context");
+      assertFalse(
+          ioReturned.await(stillBlockedFor.toMillis(), TimeUnit.MILLISECONDS),
+          "returned within " + stillBlockedFor.toMillis() + " ms of the context's end: " + outcome.get());
+    }
+
+    @Override
+    public void close() throws Exception {
+      try (LoopbackServer s = server) {
+        client.close();
+      }
     }
   }
 
