@@ -9,6 +9,11 @@ import org.springframework.core.Ordered;
  * switched off on its own ({@code ctx4j.servlet.enabled=false} and so on); the servlet filter's
  * deadline settings are those of {@code ContextServletFilter.Builder}.
  *
+ * <p>Bound in every application where ctx4j's auto-configuration runs (servlet, reactive or none):
+ * a value that cannot be bound, or that a setter refuses, fails the startup with a message that
+ * names the property. Unknown names under {@code ctx4j} are ignored, as Spring Boot ignores unknown
+ * properties.
+ *
  * <p>Thread safety: bound once by Spring while the application context starts, then only read; not
  * meant to be changed afterwards.
  *
@@ -19,6 +24,9 @@ public class Ctx4jProperties {
 
   /** The default order of the servlet filter: early, so that every later filter sees the context. */
   public static final int DEFAULT_FILTER_ORDER = Ordered.HIGHEST_PRECEDENCE + 10;
+
+  /** The longest {@code ctx4j.servlet.max-timeout}: {@code Long.MAX_VALUE} milliseconds. */
+  private static final Duration LONGEST_MAX_TIMEOUT = Duration.ofMillis(Long.MAX_VALUE);
 
   private final Servlet servlet = new Servlet();
   private final Toggle restClient = new Toggle();
@@ -132,11 +140,27 @@ public class Ctx4jProperties {
     }
 
     /**
-     * Sets the server maximum; checked when the filter is built.
+     * Sets the server maximum. Checked here, so that the binder refuses a bad value in every kind of
+     * application, naming the property, and not only where the filter is built.
      *
      * @param maxTimeout the maximum, or null for none
+     * @throws IllegalArgumentException if {@code maxTimeout} is zero or negative, or longer than
+     *     {@code Long.MAX_VALUE} milliseconds
      */
     public void setMaxTimeout(Duration maxTimeout) {
+      if (maxTimeout != null && (maxTimeout.isNegative() || maxTimeout.isZero())) {
+        throw new IllegalArgumentException(
+            "ctx4j.servlet.max-timeout must be positive, got " + maxTimeout);
+      }
+      if (maxTimeout != null && maxTimeout.compareTo(LONGEST_MAX_TIMEOUT) > 0) {
+        // The filter's builder refuses it too, but under its own name: this names the property.
+        throw new IllegalArgumentException(
+            "ctx4j.servlet.max-timeout is too large, got "
+                + maxTimeout
+                + " (at most "
+                + LONGEST_MAX_TIMEOUT
+                + ")");
+      }
       this.maxTimeout = maxTimeout;
     }
 

@@ -4,7 +4,6 @@ import io.ctx4j.Context;
 import io.ctx4j.servlet.ContextServletFilter;
 import jakarta.servlet.DispatcherType;
 import jakarta.servlet.Filter;
-import java.time.Duration;
 import org.springframework.beans.factory.BeanCurrentlyInCreationException;
 import org.springframework.beans.factory.ListableBeanFactory;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
@@ -45,14 +44,13 @@ import org.springframework.context.annotation.Conditional;
 @ConditionalOnClass({Filter.class, FilterRegistrationBean.class})
 @SuppressWarnings("exports") // Switch, package-private, is for Spring, not for clients
 @Conditional(Switch.Servlet.class)
+// Also bound by Ctx4jPropertiesAutoConfiguration in every application; here too, so that this
+// configuration stands on its own (Spring registers the binding once).
 @EnableConfigurationProperties(Ctx4jProperties.class)
 public class Ctx4jServletAutoConfiguration {
 
   /** The name of the filter's registration bean. */
   public static final String REGISTRATION_BEAN = "ctx4jServletFilterRegistration";
-
-  /** The longest {@code ctx4j.servlet.max-timeout}: {@code Long.MAX_VALUE} milliseconds. */
-  private static final Duration LONGEST_MAX_TIMEOUT = Duration.ofMillis(Long.MAX_VALUE);
 
   /** Created by Spring. */
   public Ctx4jServletAutoConfiguration() {}
@@ -64,8 +62,6 @@ public class Ctx4jServletAutoConfiguration {
    * @param properties the settings
    * @param beans the application context's bean factory, for its shutdown context
    * @return the filter
-   * @throws IllegalArgumentException if {@code ctx4j.servlet.max-timeout} is zero or negative, or
-   *     longer than {@code Long.MAX_VALUE} milliseconds
    */
   @Bean
   // CURRENT: a filter in a parent application context would otherwise be taken by every child, one
@@ -73,20 +69,8 @@ public class Ctx4jServletAutoConfiguration {
   @ConditionalOnMissingBean(search = SearchStrategy.CURRENT)
   public ContextServletFilter ctx4jServletFilter(
       Ctx4jProperties properties, ListableBeanFactory beans) {
+    // Ctx4jProperties refuses a bad max-timeout when it is bound (in every kind of application).
     Ctx4jProperties.Servlet s = properties.getServlet();
-    Duration max = s.getMaxTimeout();
-    if (max != null && (max.isNegative() || max.isZero())) {
-      throw new IllegalArgumentException("ctx4j.servlet.max-timeout must be positive, got " + max);
-    }
-    if (max != null && max.compareTo(LONGEST_MAX_TIMEOUT) > 0) {
-      // The builder refuses it too, but under its own name: the startup failure names the property.
-      throw new IllegalArgumentException(
-          "ctx4j.servlet.max-timeout is too large, got "
-              + max
-              + " (at most "
-              + LONGEST_MAX_TIMEOUT
-              + ")");
-    }
     // This application context's own only: with ctx4j.shutdown.enabled=false here there is none, and
     // the requests must not hang off an ancestor's, which ends only when the ancestor closes.
     ShutdownContext sc =
@@ -95,7 +79,7 @@ public class Ctx4jServletAutoConfiguration {
             : beans.getBean(ShutdownContext.class);
     return ContextServletFilter.builder()
         .parent(sc == null ? Context.background() : sc.context())
-        .maxTimeout(max)
+        .maxTimeout(s.getMaxTimeout())
         .trustTimeoutHeaders(s.isTrustTimeoutHeaders())
         .build();
   }
