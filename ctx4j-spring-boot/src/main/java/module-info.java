@@ -25,6 +25,8 @@ module io.ctx4j.spring.boot {
   requires transitive spring.context;
   requires transitive spring.boot;
   requires transitive spring.boot.autoconfigure;
+  // ShutdownContext recognises itself behind a Spring AOP proxy (spring.context requires it anyway).
+  requires spring.aop;
   // Optional: the RestClient interceptor (spring.web, spring.boot.restclient), the WebClient filter
   // (spring.webflux, reactor.core, spring.boot.webclient).
   requires static transitive spring.web;

@@ -5,6 +5,7 @@ import io.ctx4j.servlet.ContextServletFilter;
 import jakarta.servlet.DispatcherType;
 import jakarta.servlet.Filter;
 import org.springframework.beans.factory.BeanCurrentlyInCreationException;
+import org.springframework.beans.factory.BeanNotOfRequiredTypeException;
 import org.springframework.beans.factory.ListableBeanFactory;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
@@ -73,15 +74,32 @@ public class Ctx4jServletAutoConfiguration {
     Ctx4jProperties.Servlet s = properties.getServlet();
     // This application context's own only: with ctx4j.shutdown.enabled=false here there is none, and
     // the requests must not hang off an ancestor's, which ends only when the ancestor closes.
-    ShutdownContext sc =
-        beans.getBeanNamesForType(ShutdownContext.class).length == 0
-            ? null
-            : beans.getBean(ShutdownContext.class);
+    ShutdownContext sc = ownShutdownContext(beans);
     return ContextServletFilter.builder()
         .parent(sc == null ? Context.background() : sc.context())
         .maxTimeout(s.getMaxTimeout())
         .trustTimeoutHeaders(s.isTrustTimeoutHeaders())
         .build();
+  }
+
+  /**
+   * This application context's shutdown context, or null: the bean itself, or the target of a
+   * Spring AOP proxy of it (a JDK proxy by its interfaces, as the class is final, which is no
+   * {@code ShutdownContext}: taken as one, it failed the startup).
+   */
+  private static ShutdownContext ownShutdownContext(ListableBeanFactory beans) {
+    if (beans.getBeanNamesForType(ShutdownContext.class).length == 0) {
+      return null;
+    }
+    try {
+      return beans.getBean(ShutdownContext.class);
+    } catch (BeanNotOfRequiredTypeException proxy) {
+      ShutdownContext target = ShutdownContext.targetOf(beans.getBean(proxy.getBeanName()));
+      if (target == null) {
+        throw proxy;
+      }
+      return target;
+    }
   }
 
   /**

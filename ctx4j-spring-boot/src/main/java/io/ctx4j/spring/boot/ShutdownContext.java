@@ -4,15 +4,22 @@ import io.ctx4j.CancelableContext;
 import io.ctx4j.Context;
 import io.ctx4j.servlet.RequestCanceledException;
 import io.ctx4j.servlet.RequestCanceledException.Reason;
+import java.util.concurrent.atomic.AtomicLong;
+import org.springframework.aop.framework.AopProxyUtils;
+import org.springframework.beans.factory.BeanFactoryUtils;
 import org.springframework.beans.factory.DisposableBean;
+import org.springframework.beans.factory.FactoryBean;
 import org.springframework.beans.factory.config.ConfigurableListableBeanFactory;
 import org.springframework.context.ApplicationContext;
 import org.springframework.context.ApplicationContextAware;
 import org.springframework.context.ApplicationListener;
 import org.springframework.context.ConfigurableApplicationContext;
+import org.springframework.context.Lifecycle;
 import org.springframework.context.SmartLifecycle;
 import org.springframework.context.event.ApplicationContextEvent;
 import org.springframework.context.event.ContextClosedEvent;
+import org.springframework.context.event.ContextStartedEvent;
+import org.springframework.context.event.ContextStoppedEvent;
 import org.springframework.context.support.AbstractApplicationContext;
 
 /**
@@ -73,6 +80,15 @@ import org.springframework.context.support.AbstractApplicationContext;
  * {@code SpringApplication.addListeners}) is no lifecycle bean of it: its close ends the context at
  * {@code ContextClosedEvent}, before any drain, even if it was started by hand (no lifecycle will
  * stop it); make it a bean to have the drain first.
+ *
+ * <p>A bean is recognised as such however it was made: defined, registered with {@code
+ * registerSingleton}, wrapped in a Spring AOP proxy (a JDK proxy by its interfaces, as the class is
+ * final; the lifecycle stops it through the proxy), or made by a singleton {@code FactoryBean}. The
+ * last is no lifecycle bean (Spring stops top-level singletons only, and tells a factory's product
+ * neither its application context nor its destruction): at the close it registers a lifecycle
+ * bean of {@link #PHASE} in the closing application context that stops it, so it too ends when the
+ * drain is over; as it learns its application context from the first of that context's events
+ * (the refresh), a child's close does not end it.
  *
  * <p>Thread safety: all methods are thread-safe. Memory consistency effects: actions before the
  * call that ends the context ({@link #shutdown}, or {@link #stop()} during a close) happen-before a
@@ -137,6 +153,9 @@ public final class ShutdownContext
    */
   static final String NOT_A_BEAN_CLOSE_DETAIL =
       "application context closed, no graceful-shutdown drain awaited (this ShutdownContext is not one of its beans)";
+
+  /** Names the lifecycle beans registered to stop a factory's product at the close. */
+  private static final AtomicLong PHASE_STOPS = new AtomicLong();
 
   /** The detail of the cause when the beans are destroyed without a close: a failed startup. */
   static final String DESTROYED_DETAIL = "application context failed to start, its beans destroyed";
@@ -249,14 +268,15 @@ public final class ShutdownContext
   /**
    * At an event of an application context of which this bean is a singleton, records that
    * application context if Spring did not tell it ({@link #setApplicationContext} is not called for
-   * a bean registered with {@code registerSingleton}), so that a later {@link #stop()} without a
-   * close leaves the context live. At a close, notes that the application context is closing, so
-   * that the lifecycle's {@link #stop()} ends the context; if the bean is already stopped (by a stop
-   * before the close), Spring will not stop it again: the context ends now. So it does if the bean
-   * is none of the closing context's beans (a listener added by hand, started by hand or not): no
-   * lifecycle will stop it. Events of other application contexts (a child's refresh and close reach
-   * its parent's listeners) are ignored, also by a listener added by hand to the parent; other
-   * events too.
+   * a bean registered with {@code registerSingleton}, nor for a factory's product), so that a later
+   * {@link #stop()} without a close leaves the context live. At a close, notes that the application
+   * context is closing, so that the lifecycle's {@link #stop()} ends the context; if the bean is
+   * already stopped (by a stop before the close), Spring will not stop it again: the context ends
+   * now. So it does if the bean is none of the closing context's beans (a listener added by hand,
+   * started by hand or not): no lifecycle will stop it. A factory's product, which no lifecycle
+   * stops either, gets a lifecycle bean of its phase that stops it. Events of other application
+   * contexts (a child's refresh and close reach its parent's listeners) are ignored, also by a
+   * listener added by hand to the parent; other events too.
    *
    * @param event an event of an application context
    */
@@ -264,13 +284,26 @@ public final class ShutdownContext
   public void onApplicationEvent(ApplicationContextEvent event) {
     ApplicationContext mine = owner;
     ApplicationContext source = event.getApplicationContext();
-    if (mine == null && isLocalBeanOf(source)) {
-      // One of its singletons (registered with registerSingleton, so not told by Spring): this is
-      // its application context, whose lifecycle stops it in its phase, after the drain. Only
-      // that proves it: a listener added by hand to a parent sees its children's events too.
+    if (mine == null && membershipOf(source) != Membership.NONE) {
+      // One of its singletons (registered with registerSingleton, or a factory's product, so not
+      // told by Spring): this is its application context. Only that proves it: a listener added by
+      // hand to a parent sees its children's events too.
       owner = mine = source;
     }
-    if (!(event instanceof ContextClosedEvent) || (mine != null && source != mine)) {
+    if (mine != null && source != mine) {
+      return;
+    }
+    if (mine != null && event instanceof ContextStoppedEvent) {
+      // The lifecycle stopped a plain bean already; a factory's product it does not stop, and a
+      // close after this stop must know that the stop stopped the web server.
+      running = false;
+      return;
+    }
+    if (mine != null && event instanceof ContextStartedEvent) {
+      running = true;
+      return;
+    }
+    if (!(event instanceof ContextClosedEvent)) {
       return;
     }
     if (mine == null && belongsToAnAncestorOf(source)) {
@@ -279,7 +312,8 @@ public final class ShutdownContext
       return;
     }
     closing = true;
-    if (!isLocalBeanOf(source)) {
+    Membership membership = membershipOf(source);
+    if (membership == Membership.NONE) {
       // Not one of the closing context's beans (a listener added by hand): no lifecycle will ever
       // stop it, so waiting for a stop() would leave the context live after the close. Knowing
       // the context is no proof: Spring Boot tells a listener given to SpringApplication its
@@ -287,6 +321,59 @@ public final class ShutdownContext
       shutdown(NOT_A_BEAN_CLOSE_DETAIL);
     } else if (!running) {
       shutdown(closeDetail(true));
+    } else if (membership == Membership.NOT_STOPPED) {
+      stopInThisPhase((ConfigurableApplicationContext) source);
+    }
+  }
+
+  /**
+   * Has the closing application context's lifecycle stop this factory's product in {@link
+   * #PHASE}, after the drain, as it stops a plain bean: Spring stops top-level singletons only, and
+   * the lifecycle beans of a close are looked up after {@code ContextClosedEvent}, so one
+   * registered now is stopped in its phase (as one registered with {@code registerSingleton} after
+   * the refresh is). If the bean factory refuses it, the context ends now, saying so.
+   */
+  private void stopInThisPhase(ConfigurableApplicationContext app) {
+    String name = ShutdownContext.class.getName() + ".phaseStop#" + PHASE_STOPS.incrementAndGet();
+    try {
+      app.getBeanFactory().registerSingleton(name, new PhaseStop(this));
+    } catch (RuntimeException refused) {
+      shutdown("application context closed, no graceful-shutdown drain awaited (" + refused + ")");
+    }
+  }
+
+  /**
+   * Stops a {@code ShutdownContext} that no lifecycle stops (a factory's product) in {@link
+   * #PHASE}. Registered at the close only, so neither auto-startup nor a pause concerns it. Thread
+   * safety: as its target's.
+   */
+  private static final class PhaseStop implements SmartLifecycle {
+    private final ShutdownContext target;
+    private volatile boolean running = true;
+
+    PhaseStop(ShutdownContext target) {
+      this.target = target;
+    }
+
+    @Override
+    public void start() {
+      running = true;
+    }
+
+    @Override
+    public void stop() {
+      running = false;
+      target.stop();
+    }
+
+    @Override
+    public boolean isRunning() {
+      return running;
+    }
+
+    @Override
+    public int getPhase() {
+      return PHASE;
     }
   }
 
@@ -297,7 +384,7 @@ public final class ShutdownContext
    */
   private boolean belongsToAnAncestorOf(ApplicationContext app) {
     for (ApplicationContext above = app.getParent(); above != null; above = above.getParent()) {
-      if (isLocalBeanOf(above)
+      if (membershipOf(above) != Membership.NONE
           || (above instanceof AbstractApplicationContext abstractContext
               && abstractContext.getApplicationListeners().contains(this))) {
         return true;
@@ -306,27 +393,70 @@ public final class ShutdownContext
     return false;
   }
 
+  /** How an instance belongs to an application context's beans. */
+  private enum Membership {
+    /** Not one of its beans. */
+    NONE,
+    /** A top-level lifecycle singleton, itself or behind a proxy: the lifecycle stops it. */
+    LIFECYCLE_BEAN,
+    /** A bean no lifecycle stops: the product of a singleton {@code FactoryBean}. */
+    NOT_STOPPED
+  }
+
   /**
-   * Tells whether this instance is one of the singletons of {@code app} itself (not of an
-   * ancestor), whether defined or registered with {@code registerSingleton}; looks only at the
-   * singletons already made, so that it creates no bean during a close.
+   * Tells how this instance is one of the beans of {@code app} itself (not of an ancestor): a
+   * singleton, defined or registered with {@code registerSingleton}, or the target of a Spring AOP
+   * proxy that is one, or the product of a singleton {@code FactoryBean}. Looks at the listeners
+   * (this instance is one, and so is a proxy of it by its interfaces, which is no {@code
+   * ShutdownContext}), and only at those already made, so that it creates no bean: a factory's
+   * product typed as a listener was made to deliver the first event, before any listener ran.
    */
-  private boolean isLocalBeanOf(ApplicationContext app) {
+  private Membership membershipOf(ApplicationContext app) {
     if (!(app instanceof ConfigurableApplicationContext configurable)) {
-      return false;
+      return Membership.NONE;
     }
     try {
       ConfigurableListableBeanFactory beans = configurable.getBeanFactory();
-      for (String name : beans.getBeanNamesForType(ShutdownContext.class, false, false)) {
-        if (beans.containsSingleton(name) && beans.getSingleton(name) == this) {
-          return true;
+      for (String name : beans.getBeanNamesForType(ApplicationListener.class, false, false)) {
+        String bare = BeanFactoryUtils.transformedBeanName(name);
+        if (!beans.containsSingleton(bare)) {
+          continue;
+        }
+        Object singleton = beans.getSingleton(bare);
+        if (!(singleton instanceof FactoryBean<?> factory)) {
+          if (targetOf(singleton) == this) {
+            // Spring's lifecycle stops the top-level singletons that are Lifecycles.
+            return singleton instanceof Lifecycle ? Membership.LIFECYCLE_BEAN : Membership.NOT_STOPPED;
+          }
+        } else if (!BeanFactoryUtils.isFactoryDereference(name)
+            && factory.isSingleton()
+            && targetOf(beans.getBean(bare)) == this) {
+          return Membership.NOT_STOPPED;
         }
       }
-      return false;
+      return Membership.NONE;
     } catch (IllegalStateException notActive) {
       // A refreshable application context whose bean factory is gone: this is none of its beans.
-      return false;
+      return Membership.NONE;
     }
+  }
+
+  /**
+   * The {@code ShutdownContext} that {@code bean} is or stands for: itself, or the target of a
+   * Spring AOP proxy with a single target (proxies of proxies too); null for anything else.
+   *
+   * @param bean a bean, or null
+   * @return the shutdown context, or null
+   */
+  static ShutdownContext targetOf(Object bean) {
+    Object candidate = bean;
+    for (int depth = 0; candidate != null && depth < 16; depth++) {
+      if (candidate instanceof ShutdownContext shutdown) {
+        return shutdown;
+      }
+      candidate = AopProxyUtils.getSingletonTarget(candidate);
+    }
+    return null;
   }
 
   /**

@@ -18,11 +18,18 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+import org.springframework.aop.framework.AopProxyUtils;
+import org.springframework.aop.framework.ProxyFactory;
+import org.springframework.beans.factory.FactoryBean;
+import org.springframework.beans.factory.config.BeanPostProcessor;
 import org.springframework.boot.Banner;
 import org.springframework.boot.WebApplicationType;
 import org.springframework.boot.builder.SpringApplicationBuilder;
 import org.springframework.context.ConfigurableApplicationContext;
 import org.springframework.context.SmartLifecycle;
+import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.context.event.ContextClosedEvent;
 import org.springframework.context.support.GenericApplicationContext;
@@ -223,5 +230,160 @@ class ShutdownContextTest {
     parent.close();
     assertTrue(shutdown.context().isDone(), "the parent application's close did not end its shutdown context");
     assertEquals("server shutdown: " + ShutdownContext.NOT_A_BEAN_CLOSE_DETAIL, message(shutdown));
+  }
+
+  /** Makes the application's {@code ShutdownContext}: its product is no top-level singleton. */
+  static final class ShutdownContextFactory implements FactoryBean<ShutdownContext> {
+    @Override
+    public ShutdownContext getObject() {
+      return new ShutdownContext();
+    }
+
+    @Override
+    public Class<?> getObjectType() {
+      return ShutdownContext.class;
+    }
+  }
+
+  /** The application's {@code ShutdownContext}, made by a {@code FactoryBean}. */
+  @Configuration(proxyBeanMethods = false)
+  static class MadeByAFactoryBean {
+    @Bean
+    static ShutdownContextFactory shutdownContext() {
+      return new ShutdownContextFactory();
+    }
+  }
+
+  /** The auto-configured {@code ShutdownContext}, wrapped in a Spring AOP proxy by a post-processor. */
+  @Configuration(proxyBeanMethods = false)
+  static class WrappedInAProxy {
+    @Bean
+    static BeanPostProcessor proxyTheShutdownContext() {
+      return new BeanPostProcessor() {
+        @Override
+        public Object postProcessAfterInitialization(Object bean, String name) {
+          // ShutdownContext is final: Spring AOP proxies it by its interfaces (a JDK proxy).
+          return bean instanceof ShutdownContext ? new ProxyFactory(bean).getProxy() : bean;
+        }
+      };
+    }
+  }
+
+  /** How the application's {@code ShutdownContext} is made. */
+  enum Made {
+    FACTORY_BEAN(MadeByAFactoryBean.class),
+    PROXY(WrappedInAProxy.class);
+
+    final Class<?> config;
+
+    Made(Class<?> config) {
+      this.config = config;
+    }
+
+    /** The shutdown context itself: the factory's product, or the proxy's target. */
+    ShutdownContext of(ConfigurableApplicationContext app) {
+      return this == FACTORY_BEAN
+          ? app.getBean(ShutdownContext.class)
+          : (ShutdownContext) AopProxyUtils.getSingletonTarget(app.getBean("ctx4jShutdownContext"));
+    }
+  }
+
+  /**
+   * A {@code ShutdownContext} made by a {@code FactoryBean}, or the auto-configured one wrapped in
+   * a proxy, on a real server whose drain matters (Tomcat, graceful, a 1 s drain, a request held
+   * through it): it is one of the application context's beans, so it must end when the drain is
+   * over, as a plain bean does (not at {@code ContextClosedEvent}), and the request still running
+   * then must end with its cause, which says the drain is over.
+   */
+  @ParameterizedTest
+  @EnumSource(Made.class)
+  void aShutdownContextMadeByAFactoryBeanOrWrappedInAProxyEndsWhenTheDrainEnds(Made made) throws Exception {
+    long drainMillis = 1000;
+    Hops hops = new Hops();
+    long[] closedAt = new long[1];
+    Map<String, Object> properties = Apps.defaults(Apps.Server.TOMCAT);
+    properties.putAll(Map.of("hop.name", "S", "prices.url", "http://127.0.0.1:9", "server.shutdown", "graceful",
+        "spring.lifecycle.timeout-per-shutdown-phase", drainMillis + "ms"));
+    ConfigurableApplicationContext app = new SpringApplicationBuilder(HopApp.class, made.config)
+        .web(WebApplicationType.SERVLET)
+        .properties(properties)
+        .initializers(c -> c.getBeanFactory().registerSingleton("hops", hops))
+        .listeners((ContextClosedEvent e) -> closedAt[0] = System.nanoTime())
+        .run();
+    ShutdownContext shutdown = made.of(app);
+    HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+    CompletableFuture<HttpResponse<String>> stuck = http.sendAsync(
+        HttpRequest.newBuilder(URI.create(Apps.url(app) + "/work?id=stuck")).build(), BodyHandlers.ofString());
+    Hops.Hop s = hops.get("stuck");
+    assertTrue(s.entered.await(30, TimeUnit.SECONDS), "the request did not reach its handler");
+
+    app.close();
+    long closed = System.nanoTime();
+
+    assertTrue(s.ended.await(10, TimeUnit.SECONDS), made + ": the running request was never cancelled");
+    RequestCanceledException cause = assertInstanceOf(RequestCanceledException.class, s.cause);
+    assertEquals("server shutdown: " + ShutdownContext.DETAIL, cause.getMessage(), made.toString());
+    long afterClosedEvent = TimeUnit.NANOSECONDS.toMillis(s.endedNanos - closedAt[0]);
+    assertTrue(afterClosedEvent >= drainMillis - 50, made + ": cancelled " + afterClosedEvent
+        + " ms after ContextClosedEvent, before the " + drainMillis + " ms drain was over");
+    assertTrue(s.endedNanos <= closed, made + ": cancelled after the close returned");
+    assertTrue(shutdown.context().isDone(), made + ": the close left the shutdown context live");
+    assertEquals("server shutdown: " + ShutdownContext.DETAIL, message(shutdown), made.toString());
+    stuck.handle((r, e) -> null).get(30, TimeUnit.SECONDS); // the client's answer, whatever it is
+  }
+
+  /**
+   * The same two in a non-web parent application with a child ({@code SpringApplicationBuilder}):
+   * the child's close event reaches the parent's listeners, and must not end the parent's shutdown
+   * context, which nothing told of its application context (a factory's product is not told); the
+   * parent's close must, in its phase, saying there was no web server to drain.
+   */
+  @ParameterizedTest
+  @EnumSource(Made.class)
+  void aChildApplicationsCloseDoesNotEndItsParentsShutdownContextMadeByAFactoryBeanOrWrappedInAProxy(Made made) {
+    ConfigurableApplicationContext child = new SpringApplicationBuilder(GracefulShutdownTest.NoServerApp.class, made.config)
+        .web(WebApplicationType.NONE)
+        .properties(Apps.defaults(Apps.Server.TOMCAT))
+        .child(GracefulShutdownTest.NoServerApp.class)
+        .web(WebApplicationType.NONE)
+        .run();
+    ConfigurableApplicationContext parent = (ConfigurableApplicationContext) child.getParent();
+    ShutdownContext shutdown = made.of(parent);
+    try {
+      child.close();
+      assertFalse(shutdown.context().isDone(), made + ": a child application's close ended its parent's shutdown context: "
+          + shutdown.context().cause());
+    } finally {
+      parent.close();
+    }
+    assertTrue(shutdown.context().isDone(), made + ": the parent application's close did not end its shutdown context");
+    assertEquals("server shutdown: " + ShutdownContext.NO_WEB_SERVER_DETAIL, message(shutdown), made.toString());
+  }
+
+  /**
+   * A factory's product that no lifecycle stops: a stop and a start of the application context (a
+   * CRaC checkpoint and restore) leave it live, and a close after a later stop, which stopped the
+   * web server, says there was no drain to wait for, as it does for a plain bean.
+   */
+  @Test
+  void aShutdownContextMadeByAFactoryBeanSurvivesAStopAndSaysACloseAfterAStopHadNoDrain() {
+    Map<String, Object> properties = Apps.defaults(Apps.Server.TOMCAT);
+    properties.putAll(Map.of("hop.name", "R", "prices.url", "http://127.0.0.1:9"));
+    ConfigurableApplicationContext app = new SpringApplicationBuilder(HopApp.class, MadeByAFactoryBean.class)
+        .web(WebApplicationType.SERVLET)
+        .properties(properties)
+        .initializers(c -> c.getBeanFactory().registerSingleton("hops", new Hops()))
+        .run();
+    ShutdownContext shutdown = Made.FACTORY_BEAN.of(app);
+    try {
+      app.stop();
+      assertFalse(shutdown.context().isDone(), "a stop without a close ended the shutdown context");
+      app.start();
+      app.stop();
+    } finally {
+      app.close();
+    }
+    assertTrue(shutdown.context().isDone(), "the close after a stop did not end the shutdown context");
+    assertEquals("server shutdown: " + ShutdownContext.AFTER_STOP_DETAIL, message(shutdown));
   }
 }
