@@ -355,10 +355,14 @@ public final class GrpcContexts {
    *
    * <p>The gRPC context reports the deadline but has no timer of its own: it expires when {@code
    * ctx} does, so that whatever it governs never fails for a deadline while {@code ctx} still reads
-   * as live. A context that is already done gives a gRPC context that is already cancelled, with the
-   * cause above; so does a context whose deadline has passed although its timer has not fired yet
-   * (as grpc-go fails such a call at once); the cause then reads the ctx4j cause once the timer has
-   * fired.
+   * as live. Where gRPC checks the deadline itself, on its own clock, it can be first: a gRPC call
+   * started in the context after its deadline (the converted one, never later than {@code ctx}'s)
+   * fails at once with {@code DEADLINE_EXCEEDED}, even if {@code ctx}'s timer has not fired yet (a
+   * busy timer thread, a test clock). A context that is already done gives a gRPC context that is
+   * already cancelled, with the cause above; so does a context whose deadline has passed although
+   * its timer has not fired yet (as grpc-go fails such a call at once), and one whose deadline
+   * passes while it is converted (gRPC checks it again when it makes its context); the cause is
+   * then a {@link TimeoutException} that reads the ctx4j cause once the timer has fired.
    *
    * <p>It is not a gRPC child of {@code parent} but of {@code parent.fork()}, and follows the
    * parent's cancellation through a listener that it withdraws when it ends: grpc-java 1.85.1 never
@@ -413,14 +417,22 @@ public final class GrpcContexts {
         return cancelled(base, DeadlineCause.pending(ctx));
       }
     }
+    boolean ours = deadline != null;
     Deadline inherited = parent.getDeadline();
     if (inherited != null && (deadline == null || inherited.isBefore(deadline))) {
       deadline = inherited; // the parent's own timer ends it, through the listener below
+      ours = false;
     }
     io.grpc.Context.CancellableContext grpc =
         deadline == null
             ? base.withCancellation()
             : base.withDeadline(deadline, MirroredDeadlines.INSTANCE);
+    if (ours && grpc.isCancelled()) {
+      // Our deadline passed after the check above: gRPC checks it again and cancels the new
+      // context at once, with a cause of its own. Nothing has seen that one: as if our check had
+      // found the deadline passed.
+      return cancelled(base, DeadlineCause.pending(ctx));
+    }
     Registration reg = ctx.onDone(() -> cancelFrom(grpc, ctx));
     io.grpc.Context.CancellationListener followParent =
         cancelled -> grpc.cancel(cancelled.cancellationCause());

@@ -19,7 +19,9 @@ import java.util.concurrent.TimeUnit;
  * with a {@code TimeoutException}. Two timers for one deadline would
  * race: a call could fail with {@code DEADLINE_EXCEEDED} while the ctx4j context still reads as
  * live for a millisecond, and code checking {@code ctx.err()} after the failure would be misled. With
- * one timer, the ctx4j context is always done before anything it governs fails. The task is simply
+ * one timer, the ctx4j context is done before anything running under it fails (gRPC still checks
+ * the deadline itself when a context is made and when a call starts: see {@link
+ * GrpcContexts#fromCtx4j(io.ctx4j.Context, io.grpc.Context)}). The task is simply
  * dropped: gRPC cancels the returned future when the context ends, and nothing else refers to it.
  *
  * <p>Only {@link #schedule(Runnable, long, TimeUnit)} is supported, which is all gRPC's {@code
