@@ -37,7 +37,9 @@ import java.util.concurrent.Executor;
  * throws, which also cancels the call through its gRPC context, and so does the first {@code
  * start} that throws (a call that never started never closes). A deadline in the call options
  * that is earlier than the context's is handled the same way, through a ctx4j child with that
- * deadline, ended with the call.
+ * deadline, ended with the call. So is the current gRPC context's (a handler's), which gRPC would
+ * otherwise send whole: the bridge reports it less the allowance, and the current context's own
+ * timer cancels the bridge, and so the call, at the deadline itself.
  */
 final class ContextClientInterceptor implements ClientInterceptor {
   static final ContextClientInterceptor DEFAULT =

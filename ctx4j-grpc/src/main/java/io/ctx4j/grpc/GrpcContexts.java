@@ -33,10 +33,11 @@ import java.util.concurrent.TimeoutException;
  * thread-local: a call without one is left alone. For a call with one, the interceptor
  *
  * <ul>
- *   <li>gives the call the context's deadline (gRPC keeps the earlier of it and any deadline in the
- *       options), so the server receives the remaining time as {@code grpc-timeout}, less a
- *       {@linkplain #DEFAULT_TRANSIT_ALLOWANCE transit allowance} so that the server's deadline is
- *       earlier than the caller's;
+ *   <li>gives the call the context's deadline (gRPC keeps the earliest of it, any deadline in the
+ *       options and that of the current {@code io.grpc.Context}: in a handler, the handler's), so
+ *       the server receives the remaining time as {@code grpc-timeout}, less a {@linkplain
+ *       #DEFAULT_TRANSIT_ALLOWANCE transit allowance} so that the server's deadline is earlier than
+ *       the caller's, whichever of the three it is;
  *   <li>cancels the call as soon as the context ends: status {@code DEADLINE_EXCEEDED} if its
  *       deadline passed, else {@code CANCELLED} with the context's cause (a cause that gRPC would
  *       read as another status, a {@link TimeoutException} or a status exception in its cause chain,
@@ -124,7 +125,8 @@ public final class GrpcContexts {
    * off each call's budget: about the longest a request takes to reach the server on this channel
    * (zero sends the whole budget, and the server's deadline is then later than the caller's by the
    * transit time). A call whose context has less time left than the allowance fails at once with
-   * {@code DEADLINE_EXCEEDED} and sends nothing, as one whose deadline has passed.
+   * {@code DEADLINE_EXCEEDED} and sends nothing, as one whose deadline has passed; so does one made
+   * where the current {@code io.grpc.Context} (in a handler, the handler's) has less time left.
    *
    * @param transitAllowance the time to take off
    * @return a new client interceptor
@@ -395,8 +397,8 @@ public final class GrpcContexts {
 
   /**
    * {@link #fromCtx4j(Context, io.grpc.Context)}, with a deadline {@code allowanceNanos} earlier
-   * than the ctx4j one (the client interceptor's allowance for transit time); a deadline within the
-   * allowance counts as passed.
+   * than the ctx4j one and than the gRPC parent's (the client interceptor's allowance for transit
+   * time); a deadline within the allowance counts as passed.
    */
   static io.grpc.Context.CancellableContext follow(
       Context ctx, io.grpc.Context parent, long allowanceNanos) {
@@ -419,9 +421,16 @@ public final class GrpcContexts {
     }
     boolean ours = deadline != null;
     Deadline inherited = parent.getDeadline();
-    if (inherited != null && (deadline == null || inherited.isBefore(deadline))) {
-      deadline = inherited; // the parent's own timer ends it, through the listener below
-      ours = false;
+    if (inherited != null) {
+      // The parent's deadline (in a handler, the handler's) governs too: gRPC sends the earlier.
+      // It is sent less the allowance as well, and the parent's own timer ends it at the deadline
+      // itself, through the listener below, as ctx's timer does for ctx's.
+      Deadline sent =
+          allowanceNanos == 0 ? inherited : inherited.offset(-allowanceNanos, TimeUnit.NANOSECONDS);
+      if (deadline == null || sent.isBefore(deadline)) {
+        deadline = sent; // within the allowance, gRPC cancels it at once, as for ours below
+        ours = false;
+      }
     }
     io.grpc.Context.CancellableContext grpc =
         deadline == null
