@@ -7,6 +7,7 @@ import io.ctx4j.concurrent.InterruptScope;
 import io.ctx4j.concurrent.Tasks;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import java.nio.channels.ClosedByInterruptException;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -68,10 +69,12 @@ import java.util.concurrent.locks.ReentrantLock;
  *       {@linkplain Throwable#getCause() cause} of a {@link TaskGroupException}; the later ones are
  *       {@linkplain Throwable#getSuppressed() suppressed} on that {@code TaskGroupException}, never
  *       added to the tasks' own exceptions (which may be shared, or refuse suppressed exceptions).
- *       Failures that only echo the cancellation (a {@link ContextException} or an {@link
- *       InterruptedException} thrown once the group's context is done) are not failures. If the
- *       first failure is such an echo (the parent was cancelled and no task failed on its own), it
- *       is reported as the context's error rather than as a bare {@code InterruptedException}.
+ *       Failures that only echo the cancellation (a {@link ContextException}, an {@link
+ *       InterruptedException} or a {@link ClosedByInterruptException}, which an interruptible
+ *       channel throws for the interrupt, thrown once the group's context is done) are not
+ *       failures. If the first failure is such an echo (the parent was cancelled and no task
+ *       failed on its own), it is reported as the context's error rather than as a bare {@code
+ *       InterruptedException} or {@code ClosedByInterruptException}.
  *   <li><b>Bounded.</b> A group keeps its first failure, at most {@link #MAX_LATER_FAILURES} later
  *       ones and its first {@code Error}; it counts the others ({@link #droppedFailures()}), so a
  *       group reused for many rounds holds bounded memory. {@link #failures()} lists what it kept.
@@ -600,7 +603,7 @@ public final class TaskGroup implements AutoCloseable {
     } catch (Throwable t) {
       boolean echo = ctx.isDone() && isCancellationEcho(t);
       Throwable failure = t;
-      if (echo && t instanceof InterruptedException) {
+      if (echo && !(t instanceof ContextException)) { // the interrupt's: report the context's end
         ContextException e = contextError();
         e.addSuppressed(t);
         failure = e;
@@ -694,8 +697,15 @@ public final class TaskGroup implements AutoCloseable {
     }
   }
 
+  /**
+   * Whether {@code t}, thrown once the context is done, only echoes its end: the context's own error,
+   * or what the group's interrupt makes a blocking call throw (an interruptible channel throws
+   * ClosedByInterruptException, not InterruptedException).
+   */
   private static boolean isCancellationEcho(Throwable t) {
-    return t instanceof ContextException || t instanceof InterruptedException;
+    return t instanceof ContextException
+        || t instanceof InterruptedException
+        || t instanceof ClosedByInterruptException;
   }
 
   /** A fresh copy of the error of the group's context, which is done (ctx4j's own: err() is set). */

@@ -13,6 +13,9 @@ import io.ctx4j.CanceledException;
 import io.ctx4j.Context;
 import io.ctx4j.testing.Quietly;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.ClosedByInterruptException;
+import java.nio.channels.Pipe;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -206,6 +209,56 @@ class TaskGroupBehaviourTest {
       assertSame(why, c.getCause());
       assertTrue(c.getSuppressed().length <= 1, "echoes are not piled up");
       assertSame(why, g.context().cause());
+    }
+  }
+
+  /**
+   * An interruptible channel answers the group's interrupt with ClosedByInterruptException, not
+   * InterruptedException: it is as much an echo of the cancellation, so a parent's cancel is
+   * reported as the context's error and a sibling's failure does not collect it.
+   */
+  @Test
+  void aTaskBlockedInAnInterruptibleChannelEchoesTheCancellation() throws Exception {
+    IllegalStateException why = new IllegalStateException("shutting down");
+    IllegalArgumentException failure = new IllegalArgumentException("bad input");
+    for (boolean parentCancels : new boolean[] {true, false}) {
+      Pipe pipe = Pipe.open(); // nobody writes: a read blocks until the interrupt closes it
+      CountDownLatch started = new CountDownLatch(1);
+      AtomicReference<Throwable> thrown = new AtomicReference<>();
+      try (CancelableContext parent = Context.withCancel(Context.background());
+          TaskGroup g = TaskGroup.open(parent);
+          Pipe.SourceChannel source = pipe.source();
+          Pipe.SinkChannel sink = pipe.sink()) {
+        g.go(
+            ctx -> {
+              started.countDown();
+              try {
+                return source.read(ByteBuffer.allocate(1));
+              } catch (Throwable t) {
+                thrown.set(t);
+                throw t;
+              }
+            });
+        assertTrue(started.await(10, TimeUnit.SECONDS));
+        if (parentCancels) {
+          parent.cancel(why);
+        } else {
+          g.go(
+              ctx -> {
+                throw failure;
+              });
+        }
+        TaskGroupException e = assertThrows(TaskGroupException.class, g::await);
+        assertInstanceOf(ClosedByInterruptException.class, thrown.get(), "what the read threw");
+        String what = parentCancels ? "parent cancelled: " : "a sibling failed: ";
+        if (parentCancels) {
+          CanceledException c = assertInstanceOf(CanceledException.class, e.getCause(), what);
+          assertSame(why, c.getCause(), what);
+        } else {
+          assertSame(failure, e.getCause(), what);
+        }
+        assertEquals(List.of(), Arrays.asList(e.getSuppressed()), what + "suppressed");
+      }
     }
   }
 
