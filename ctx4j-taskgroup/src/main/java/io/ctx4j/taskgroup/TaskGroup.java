@@ -105,7 +105,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * happen-before the task runs; actions of a task happen-before the completion of its future and the
  * return (or throw) of an {@link #await()} or {@link #close()} that waited for it. Calling {@code
  * await()} or {@code close()} from one of the group's own tasks would wait for itself, and throws
- * {@link IllegalStateException} instead.
+ * {@link IllegalStateException} instead; so does a call from a task of another group that a
+ * caller-runs executor runs inside one of this group's tasks, on its thread.
  *
  * @since 0.1
  */
@@ -173,7 +174,23 @@ public final class TaskGroup implements AutoCloseable {
   public static final int DEFAULT_PLATFORM_THREADS =
       Math.max(64, 8 * Runtime.getRuntime().availableProcessors());
 
-  private static final ThreadLocal<TaskGroup> RUNNING_IN = new ThreadLocal<>();
+  /**
+   * The groups whose tasks this thread is running, innermost first: a caller-runs executor runs a
+   * task of another group inside one of ours on the same thread, and waiting for ours there would
+   * wait for that task too.
+   */
+  private static final ThreadLocal<Running> RUNNING_IN = new ThreadLocal<>();
+
+  /** One group in a thread's {@link #RUNNING_IN} chain; immutable. */
+  private static final class Running {
+    final TaskGroup group;
+    final Running outer;
+
+    Running(TaskGroup group, Running outer) {
+      this.group = group;
+      this.outer = outer;
+    }
+  }
   private static final ThreadFactory VIRTUAL =
       Tasks.virtualThreads() ? Tasks.threadFactory("ctx4j-taskgroup") : null;
 
@@ -558,7 +575,11 @@ public final class TaskGroup implements AutoCloseable {
   }
 
   private void ensureNotInOwnTask(String what) {
-    if (RUNNING_IN.get() == this) {
+    boolean own = false;
+    for (Running r = RUNNING_IN.get(); r != null && !own; r = r.outer) {
+      own = r.group == this;
+    }
+    if (own) {
       throw new IllegalStateException(
           "a task cannot " + what + " its own group: it would wait for itself");
     }
@@ -586,8 +607,8 @@ public final class TaskGroup implements AutoCloseable {
   }
 
   private <T> void run(Task<T> task, CompletableFuture<T> result) {
-    TaskGroup outer = RUNNING_IN.get();
-    RUNNING_IN.set(this);
+    Running outer = RUNNING_IN.get();
+    RUNNING_IN.set(new Running(this, outer));
     try {
       if (ctx.isDone()) {
         ContextException e = contextError();

@@ -38,6 +38,7 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /** What the group adds to Go's errgroup: cancellation, interruption, close, errors, limits. */
@@ -428,6 +429,53 @@ class TaskGroupBehaviourTest {
       TaskGroupException e = assertThrows(TaskGroupException.class, g::await);
       assertInstanceOf(IllegalStateException.class, e.getCause());
     }
+  }
+
+  /**
+   * On a caller-runs executor a task of another group, started from one of this group's tasks, runs
+   * on that task's thread, inside it: awaiting or closing this group there waits for itself too.
+   */
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("selfWaits")
+  void awaitOrCloseFromANestedGroupsTaskInsideAnOwnTaskFailsInsteadOfDeadlocking(
+      String which, Task<Void> selfWait, AtomicReference<TaskGroup> self) throws Exception {
+    Executor callerRuns = Runnable::run;
+    try (TaskGroup outer = TaskGroup.builder(Context.background()).executor(callerRuns).build()) {
+      self.set(outer);
+      outer.go(
+          ctx -> {
+            try (TaskGroup inner = TaskGroup.builder(ctx).executor(callerRuns).build()) {
+              inner.go(selfWait);
+              inner.await();
+              return null;
+            }
+          });
+      TaskGroupException e = assertThrows(TaskGroupException.class, outer::await, which);
+      TaskGroupException fromInner = assertInstanceOf(TaskGroupException.class, e.getCause(), which);
+      assertInstanceOf(IllegalStateException.class, fromInner.getCause(), which);
+    }
+  }
+
+  static Stream<Arguments> selfWaits() {
+    AtomicReference<TaskGroup> forAwait = new AtomicReference<>();
+    AtomicReference<TaskGroup> forClose = new AtomicReference<>();
+    return Stream.of(
+        Arguments.of(
+            "await",
+            (Task<Void>)
+                ctx -> {
+                  forAwait.get().await();
+                  return null;
+                },
+            forAwait),
+        Arguments.of(
+            "close",
+            (Task<Void>)
+                ctx -> {
+                  forClose.get().close();
+                  return null;
+                },
+            forClose));
   }
 
   @Test
