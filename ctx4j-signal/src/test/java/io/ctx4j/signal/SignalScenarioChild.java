@@ -33,6 +33,12 @@ public final class SignalScenarioChild {
       case "refused-registration-loop":
         refusedRegistrationLoop();
         break;
+      case "second-signal-while-ending":
+        secondSignal(true);
+        return;
+      case "second-signal-during-drain":
+        secondSignal(false);
+        return;
       default:
         throw new IllegalArgumentException("unknown scenario " + args[0]);
     }
@@ -116,6 +122,38 @@ public final class SignalScenarioChild {
     }
     System.out.println("swallowed: SIGTERM did not end the JVM");
     System.out.flush();
+    System.exit(3);
+  }
+
+  /**
+   * The README's second Ctrl-C: a context on INT and TERM ended by the test's first signal, then
+   * either still being ended (its callback, on the JVM's signal thread, never returns) or done and
+   * draining (a slow drain on the main thread). It prints {@code ending: <cause>} or {@code
+   * draining: <cause>}; the test's second signal must then end the JVM the JVM's way (130 or 143).
+   * If that signal is swallowed the child gives up after two minutes with status 3.
+   */
+  private static void secondSignal(boolean whileEnding) throws InterruptedException {
+    SignalContext ctx = Signals.notifyContext(Context.background(), "INT", "TERM");
+    if (whileEnding) {
+      ctx.onDone(
+          () -> {
+            System.out.println("ending: " + ctx.cause().getMessage());
+            System.out.flush();
+            try {
+              new CountDownLatch(1).await(); // the first signal's dispatch never returns
+            } catch (InterruptedException e) {
+              Thread.currentThread().interrupt();
+            }
+          });
+    }
+    System.out.println("ready");
+    System.out.flush();
+    ctx.await();
+    if (!whileEnding) {
+      System.out.println("draining: " + ctx.cause().getMessage());
+      System.out.flush();
+    }
+    Thread.sleep(120_000); // the drain, or the wait while the callback holds the signal's thread
     System.exit(3);
   }
 

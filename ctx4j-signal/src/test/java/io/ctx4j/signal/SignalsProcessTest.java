@@ -117,6 +117,31 @@ class SignalsProcessTest {
     }
   }
 
+  /**
+   * A second Ctrl-C (or SIGTERM) ends the JVM the JVM's way, whether it arrives while the first is
+   * still ending the context (its callback holds the first signal's thread) or during the drain that
+   * follows: the README's "a second Ctrl-C during the drain exits" and "two quick Ctrl-Cs: the
+   * second one exits".
+   */
+  @ParameterizedTest(name = "SIG{0} {1}")
+  @CsvSource({
+    "INT,  while-ending, ending: interrupt signal received,    130",
+    "INT,  during-drain, draining: interrupt signal received,  130",
+    "TERM, while-ending, ending: terminated signal received,   143",
+    "TERM, during-drain, draining: terminated signal received, 143"
+  })
+  void aSecondSignalEndsTheJvm(String signal, String when, String first, int status)
+      throws Exception {
+    try (Child child = new Child(SignalScenarioChild.class, "second-signal-" + when)) {
+      assertEquals("ready", child.line());
+      child.kill(signal);
+      assertEquals(first, child.line(), "the first signal ended the context");
+      child.kill(signal);
+      assertEquals(List.of(), child.rest(), "the child's output after the second signal");
+      assertEquals(status, child.exit(), "the second signal must end the JVM, not be swallowed");
+    }
+  }
+
   /** Issue 15 item 2: one SIGTERM ends every context registered for it, as Go's Notify does. */
   @Test
   void oneSigtermEndsEveryContextListeningForIt() throws Exception {

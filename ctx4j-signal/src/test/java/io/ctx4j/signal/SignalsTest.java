@@ -11,6 +11,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.ctx4j.CancelableContext;
 import io.ctx4j.Context;
 import io.ctx4j.ManualTimeSource;
+import io.ctx4j.internal.CoreInternals;
 import io.ctx4j.testing.LatchThreads;
 import java.time.Duration;
 import java.time.Instant;
@@ -434,6 +435,70 @@ class SignalsTest {
     assertEquals(null, failure.get());
     assertEquals(raised, markerCount.get(), "signals that reached the original handler");
     assertSame(marker, current());
+  }
+
+  /**
+   * Signal contexts made one after another on a long-lived parent (an application's root) and ended
+   * every way leave no registration on it, and the original handler is back.
+   */
+  @Test
+  void contextsEndedEveryWayLeaveNoRegistrationOnALongLivedParent() throws Exception {
+    try (CancelableContext root = Context.withCancel(Context.background())) {
+      int signalled = 0;
+      for (int round = 0; round < 700; round++) {
+        switch (round % 7) {
+          case 0:
+            Signals.notifyContext(root, "WINCH").stop();
+            break;
+          case 1:
+            try (SignalContext ctx = Signals.notifyContext(root, "WINCH", "USR1")) {
+              Context.withCancel(ctx); // a derived context nobody cancels: it follows ctx
+            }
+            break;
+          case 2:
+            {
+              CancelableContext request = Context.withCancel(root);
+              SignalContext ctx = Signals.notifyContext(request, "WINCH");
+              request.cancel();
+              assertTrue(ctx.isDone());
+            }
+            break;
+          case 3:
+            {
+              SignalContext ctx = Signals.notifyContext(root, "WINCH");
+              Signal.raise(HUP);
+              assertTrue(ctx.await(Duration.ofSeconds(10)), "round " + round);
+              assertInstanceOf(SignalReceivedException.class, ctx.cause());
+              signalled++;
+            }
+            break;
+          case 4:
+            assertThrows(
+                IllegalArgumentException.class, () -> Signals.notifyContext(root, "WINCH", "QUIT"));
+            break;
+          case 5:
+            {
+              CancelableContext done = Context.withCancel(root);
+              done.cancel();
+              assertTrue(Signals.notifyContext(done, "WINCH").isDone());
+            }
+            break;
+          default:
+            {
+              SignalContext outer = Signals.notifyContext(root, "WINCH");
+              SignalContext inner = Signals.notifyContext(outer, "WINCH");
+              outer.stop();
+              assertTrue(inner.isDone());
+            }
+            break;
+        }
+      }
+      assertEquals(0, CoreInternals.registrationCount(root), "registrations left on the root");
+      assertFalse(root.isDone());
+      assertEquals(100, signalled);
+      assertEquals(0, markerCount.get(), "a signal that a live context should have taken");
+      assertSame(marker, current());
+    }
   }
 
   @Test
