@@ -2,9 +2,10 @@ package io.ctx4j.signal;
 
 /**
  * The {@linkplain io.ctx4j.Context#cause() cause} of a context that {@link Signals} cancelled because
- * the process received a signal. Its message is Go's, for example {@code "interrupt signal received"}
- * for SIGINT and {@code "terminated signal received"} for SIGTERM; {@link #signalName()} gives the
- * JVM's name ({@code "INT"}, {@code "TERM"}).
+ * the process received a signal. Its message is Go's on Linux, for example {@code "interrupt signal
+ * received"} for SIGINT, {@code "terminated signal received"} for SIGTERM and {@code "child exited
+ * signal received"} for SIGCHLD; {@link #signalName()} gives the JVM's name ({@code "INT"}, {@code
+ * "TERM"}).
  *
  * <p>Immutable and safe to share between threads. It carries no stack trace: the place where the
  * JVM's signal thread created it says nothing useful.

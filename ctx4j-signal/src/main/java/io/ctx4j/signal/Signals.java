@@ -4,6 +4,7 @@ import io.ctx4j.Context;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Objects;
 import sun.misc.Signal;
 import sun.misc.SignalHandler;
@@ -113,30 +114,50 @@ public final class Signals {
     }
   }
 
-  /** The name Go's {@code os.Signal.String()} gives a signal, as far as the common ones go. */
+  /**
+   * Go's {@code os.Signal.String()} on Linux (its syscall signal table) for every signal the JVM
+   * names; {@code CLD} and {@code POLL} are the JVM's other names of {@code CHLD} and {@code IO}.
+   */
+  private static final Map<String, String> GO_NAMES =
+      Map.ofEntries(
+          Map.entry("HUP", "hangup"),
+          Map.entry("INT", "interrupt"),
+          Map.entry("QUIT", "quit"),
+          Map.entry("ILL", "illegal instruction"),
+          Map.entry("TRAP", "trace/breakpoint trap"),
+          Map.entry("ABRT", "aborted"),
+          Map.entry("BUS", "bus error"),
+          Map.entry("FPE", "floating point exception"),
+          Map.entry("KILL", "killed"),
+          Map.entry("USR1", "user defined signal 1"),
+          Map.entry("SEGV", "segmentation fault"),
+          Map.entry("USR2", "user defined signal 2"),
+          Map.entry("PIPE", "broken pipe"),
+          Map.entry("ALRM", "alarm clock"),
+          Map.entry("TERM", "terminated"),
+          Map.entry("STKFLT", "stack fault"),
+          Map.entry("CHLD", "child exited"),
+          Map.entry("CLD", "child exited"),
+          Map.entry("CONT", "continued"),
+          Map.entry("STOP", "stopped (signal)"),
+          Map.entry("TSTP", "stopped"),
+          Map.entry("TTIN", "stopped (tty input)"),
+          Map.entry("TTOU", "stopped (tty output)"),
+          Map.entry("URG", "urgent I/O condition"),
+          Map.entry("XCPU", "CPU time limit exceeded"),
+          Map.entry("XFSZ", "file size limit exceeded"),
+          Map.entry("VTALRM", "virtual timer expired"),
+          Map.entry("PROF", "profiling timer expired"),
+          Map.entry("WINCH", "window changed"),
+          Map.entry("IO", "I/O possible"),
+          Map.entry("POLL", "I/O possible"),
+          Map.entry("PWR", "power failure"),
+          Map.entry("SYS", "bad system call"));
+
+  /** The name Go's {@code os.Signal.String()} gives a signal on Linux; else the name in lower case. */
   static String goName(String jvmName) {
-    switch (jvmName) {
-      case "INT":
-        return "interrupt";
-      case "TERM":
-        return "terminated";
-      case "HUP":
-        return "hangup";
-      case "QUIT":
-        return "quit";
-      case "USR1":
-        return "user defined signal 1";
-      case "USR2":
-        return "user defined signal 2";
-      case "PIPE":
-        return "broken pipe";
-      case "ALRM":
-        return "alarm clock";
-      case "WINCH":
-        return "window changed";
-      default:
-        return jvmName.toLowerCase(Locale.ROOT);
-    }
+    String go = GO_NAMES.get(jvmName);
+    return go != null ? go : jvmName.toLowerCase(Locale.ROOT);
   }
 
   /** Installs {@code handler} for {@code s}, naming the signal if the JVM refuses. */

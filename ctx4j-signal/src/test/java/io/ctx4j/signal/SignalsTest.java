@@ -501,6 +501,48 @@ class SignalsTest {
     }
   }
 
+  /**
+   * Go's text for every signal the JVM names on Linux (Go's syscall signal table for Linux), in the
+   * cause's message and in toString(), not only for the common ones.
+   */
+  @Test
+  void everySignalGetsGosText() throws Exception {
+    String[][] goNames = {
+      {"HUP", "hangup"}, {"INT", "interrupt"}, {"QUIT", "quit"}, {"ILL", "illegal instruction"},
+      {"TRAP", "trace/breakpoint trap"}, {"ABRT", "aborted"}, {"BUS", "bus error"},
+      {"FPE", "floating point exception"}, {"KILL", "killed"}, {"USR1", "user defined signal 1"},
+      {"SEGV", "segmentation fault"}, {"USR2", "user defined signal 2"}, {"PIPE", "broken pipe"},
+      {"ALRM", "alarm clock"}, {"TERM", "terminated"}, {"STKFLT", "stack fault"},
+      {"CHLD", "child exited"}, {"CLD", "child exited"}, {"CONT", "continued"},
+      {"STOP", "stopped (signal)"}, {"TSTP", "stopped"}, {"TTIN", "stopped (tty input)"},
+      {"TTOU", "stopped (tty output)"}, {"URG", "urgent I/O condition"},
+      {"XCPU", "CPU time limit exceeded"}, {"XFSZ", "file size limit exceeded"},
+      {"VTALRM", "virtual timer expired"}, {"PROF", "profiling timer expired"},
+      {"WINCH", "window changed"}, {"IO", "I/O possible"}, {"POLL", "I/O possible"},
+      {"PWR", "power failure"}, {"SYS", "bad system call"}
+    };
+    List<String> wrong = new ArrayList<>();
+    for (String[] n : goNames) {
+      if (!n[1].equals(Signals.goName(n[0]))) {
+        wrong.add(n[0] + "=" + Signals.goName(n[0]));
+      }
+    }
+    assertEquals(List.of(), wrong, "names that are not Go's");
+    // And where the user sees them: a context on SIGURG (ignored by default), ended by one.
+    Signal urg = new Signal("URG");
+    SignalHandler before = Signal.handle(urg, SignalHandler.SIG_IGN);
+    try (SignalContext ctx = Signals.notifyContext(Context.background(), "URG", "CHLD")) {
+      assertEquals(
+          "signal.NotifyContext(context.Background, [urgent I/O condition child exited])",
+          ctx.toString());
+      Signal.raise(urg);
+      assertTrue(ctx.await(Duration.ofSeconds(10)));
+      assertEquals("urgent I/O condition signal received", ctx.cause().getMessage());
+    } finally {
+      Signal.handle(urg, before);
+    }
+  }
+
   @Test
   void goStyleNamesGetAHint() {
     IllegalArgumentException e =
