@@ -10,8 +10,10 @@ import java.lang.invoke.VarHandle;
 import java.nio.channels.ClosedByInterruptException;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Objects;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -129,10 +131,12 @@ public final class TaskGroup implements AutoCloseable {
    *          Submission.run() claims it (on whatever thread the executor runs it)
    *     NEW ------------------------------------------------> STARTED: the task runs once; run()'s
    *      |                                                     finally gives the slot back
-   *      | submit()'s catch claims it (execute() threw)
-   *      +--------------------------------------------------> REFUSED: submit() gives the slot back;
-   *                                                            a later run() does nothing
-   * Both end states are final. When execute() throws after STARTED, submit() only rethrows.
+   *      | submit()'s catch claims it (execute() threw), or close() does (the context is done, so
+   *      | the task would only be skipped; the executor may never run it: shutdownNow())
+   *      +--------------------------------------------------> REFUSED: the claimer gives the slot
+   *                                                            back; a later run() does nothing
+   * Both end states are final. When execute() throws after STARTED, submit() only rethrows. The
+   * submissions holding a slot are in `pending` (under the lock) for close() to find.
    *
    * Invariants:
    *   1. `active` is the number of slots taken and not yet given back: go()/tryGo() take one under
@@ -211,6 +215,8 @@ public final class TaskGroup implements AutoCloseable {
   private Error firstError; // the first Error, kept even beyond the bound on later failures
   private final List<Throwable> later = new ArrayList<>(); // at most MAX_LATER_FAILURES + 1
   private long dropped; // later failures not kept
+  // The submissions holding a slot (`active` counts them): close() claims those not yet started.
+  private final Set<Submission<?>> pending = new HashSet<>();
   private boolean errorThrown;
   private int attachedToError; // how many of errorOthers() are already suppressed on firstError
 
@@ -315,7 +321,7 @@ public final class TaskGroup implements AutoCloseable {
    */
   public <T> CompletableFuture<T> go(Task<T> task) {
     Objects.requireNonNull(task, "task");
-    boolean slot = false;
+    Submission<T> slot = null;
     lock.lock();
     try {
       while (true) {
@@ -324,8 +330,7 @@ public final class TaskGroup implements AutoCloseable {
           break;
         }
         if (limit < 0 || active < limit) {
-          active++;
-          slot = true;
+          slot = take(task);
           break;
         }
         slotFreed.awaitUninterruptibly();
@@ -334,7 +339,7 @@ public final class TaskGroup implements AutoCloseable {
       lock.unlock();
     }
     // With a slot the task is submitted even if the context ends meanwhile; the worker skips it.
-    return slot ? submit(task) : skipped();
+    return slot != null ? submit(slot) : skipped();
   }
 
   /**
@@ -353,6 +358,7 @@ public final class TaskGroup implements AutoCloseable {
   public boolean tryGo(Task<?> task) {
     Objects.requireNonNull(task, "task");
     boolean skip;
+    Submission<?> slot = null;
     lock.lock();
     try {
       ensureOpen();
@@ -361,7 +367,7 @@ public final class TaskGroup implements AutoCloseable {
         if (limit >= 0 && active >= limit) {
           return false;
         }
-        active++;
+        slot = take(task);
       }
     } finally {
       lock.unlock();
@@ -369,7 +375,7 @@ public final class TaskGroup implements AutoCloseable {
     if (skip) {
       skipped();
     } else {
-      submit(task);
+      submit(slot);
     }
     return true;
   }
@@ -494,7 +500,10 @@ public final class TaskGroup implements AutoCloseable {
 
   /**
    * Cancels the group's context (cause {@link Context#CANCELED}, unless it is already done), which
-   * interrupts the running tasks, and waits for every task to finish; then refuses new tasks. It
+   * interrupts the running tasks, and waits for every task to finish; then refuses new tasks. A
+   * task the executor has not started by then is skipped at once, its future failing with the
+   * context's error, so close() does not depend on an executor that will never run it (one shut
+   * down with {@code shutdownNow()}, which hands back its queue, or one that discards). It
    * does not report exceptions (call {@link #await()} first for that), but throws a task's {@code
    * Error} that no {@code await()} has thrown, so it is never lost. The wait is uninterruptible: an
    * interrupt is kept and re-asserted on return, as the tasks are what must end. Idempotent.
@@ -513,6 +522,8 @@ public final class TaskGroup implements AutoCloseable {
       lock.unlock();
     }
     ctx.cancel();
+    // Every slot taken before `closed` is pending by now, and none is taken after: one pass is all.
+    skipNotStarted();
     boolean interrupted = false;
     Error undelivered = null;
     lock.lock();
@@ -586,17 +597,52 @@ public final class TaskGroup implements AutoCloseable {
   }
 
   /** Hands a task that holds a slot to the executor; see the class notes for who frees the slot. */
-  private <T> CompletableFuture<T> submit(Task<T> task) {
+  /** Takes a slot for {@code task}; called under the lock. */
+  private <T> Submission<T> take(Task<T> task) {
     Submission<T> s = new Submission<>(this, task);
+    active++;
+    pending.add(s);
+    return s;
+  }
+
+  private <T> CompletableFuture<T> submit(Submission<T> s) {
     try {
       executor.execute(s);
     } catch (Throwable e) { // not only unchecked: an executor may throw a checked one undeclared
       if (s.refuse()) {
-        finish();
+        finish(s);
       }
       throw e;
     }
     return s.result;
+  }
+
+  /**
+   * For close(), the context being done: claims the submissions the executor has not started, which
+   * would only be skipped when it runs them, and skips them now, so that close() does not wait on
+   * an executor that will never run them (shut down with shutdownNow(), or one that discards).
+   *
+   * @return whether it claimed any
+   */
+  private boolean skipNotStarted() {
+    List<Submission<?>> claimed = new ArrayList<>();
+    lock.lock();
+    try {
+      for (Submission<?> s : pending) {
+        if (s.refuse()) {
+          claimed.add(s);
+        }
+      }
+    } finally {
+      lock.unlock();
+    }
+    for (Submission<?> s : claimed) { // outside the lock: record() may cancel the context
+      ContextException e = contextError();
+      s.result.completeExceptionally(e);
+      record(e, true);
+      finish(s);
+    }
+    return !claimed.isEmpty();
   }
 
   /** A task that will not run because the context is done: fails with, and maybe reports, that. */
@@ -606,7 +652,9 @@ public final class TaskGroup implements AutoCloseable {
     return CompletableFuture.failedFuture(e);
   }
 
-  private <T> void run(Task<T> task, CompletableFuture<T> result) {
+  private <T> void run(Submission<T> s) {
+    Task<T> task = s.task;
+    CompletableFuture<T> result = s.result;
     Running outer = RUNNING_IN.get();
     RUNNING_IN.set(new Running(this, outer));
     try {
@@ -637,16 +685,17 @@ public final class TaskGroup implements AutoCloseable {
       } else {
         RUNNING_IN.set(outer);
       }
-      finish();
+      finish(s);
     }
   }
 
   /** Gives back a task's slot (its interrupt scope is closed already). */
-  private void finish() {
+  private void finish(Submission<?> s) {
     lock.lock();
     try {
       assert active > 0 : "a slot given back twice: active=" + active; // invariant 1
       active--;
+      pending.remove(s);
       slotFreed.signal();
       if (active == 0) {
         drained.signalAll();
@@ -773,12 +822,13 @@ public final class TaskGroup implements AutoCloseable {
     @Override
     public void run() {
       if (STATE.compareAndSet(this, NEW, STARTED)) {
-        group.run(task, result);
+        group.run(this);
       }
     }
 
     /**
-     * Claims the submission for submit() after the executor threw.
+     * Claims the submission for submit() after the executor threw, or for close() once the
+     * context is done.
      *
      * @return whether the task had not started, so it never will and the caller frees the slot
      */

@@ -478,6 +478,41 @@ class TaskGroupBehaviourTest {
             forClose));
   }
 
+  /**
+   * An application that shuts its executor down with shutdownNow() gets the queued tasks back and
+   * never runs them: the group's close() must still return (those tasks would be skipped anyway,
+   * the context being done), not wait for them for good.
+   */
+  @Test
+  void closeReturnsWhenTheExecutorDroppedQueuedTasks() throws Exception {
+    ExecutorService single = Executors.newSingleThreadExecutor();
+    CountDownLatch started = new CountDownLatch(1);
+    AtomicInteger ended = new AtomicInteger();
+    AtomicInteger queuedRan = new AtomicInteger();
+    TaskGroup g = TaskGroup.builder(Context.background()).executor(single).build();
+    g.go(blockUntilInterrupted(started, ended));
+    List<CompletableFuture<Integer>> queued = new ArrayList<>();
+    for (int i = 0; i < 3; i++) {
+      queued.add(g.go(ctx -> queuedRan.incrementAndGet()));
+    }
+    assertTrue(started.await(10, TimeUnit.SECONDS));
+    assertEquals(3, single.shutdownNow().size(), "the queued tasks, handed back, never to run");
+    CompletableFuture<Void> closed = CompletableFuture.runAsync(g::close);
+    Throwable notClosed = null;
+    try {
+      closed.get(10, TimeUnit.SECONDS);
+    } catch (java.util.concurrent.TimeoutException e) {
+      notClosed = e;
+    }
+    assertEquals(null, notClosed, "close() still waiting 10 s on: " + g);
+    assertEquals(1, ended.get());
+    assertEquals(0, queuedRan.get());
+    for (CompletableFuture<Integer> f : queued) {
+      assertTrue(f.isCancelled(), "skipped as a queued task is once the context is done");
+      assertInstanceOf(CanceledException.class, failureOf(f));
+    }
+  }
+
   @Test
   void rejectedSubmissionLeavesTheGroupUntouched() throws Exception {
     try (TaskGroup g =
