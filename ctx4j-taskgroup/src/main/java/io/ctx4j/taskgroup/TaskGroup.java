@@ -131,12 +131,12 @@ public final class TaskGroup implements AutoCloseable {
    *          Submission.run() claims it (on whatever thread the executor runs it)
    *     NEW ------------------------------------------------> STARTED: the task runs once; run()'s
    *      |                                                     finally gives the slot back
-   *      | submit()'s catch claims it (execute() threw), or close() does (the context is done, so
-   *      | the task would only be skipped; the executor may never run it: shutdownNow())
+   *      | submit()'s catch claims it (execute() threw), or close() or await() does (the context
+   *      | is done, so the task would only be skipped; the executor may never run it: shutdownNow())
    *      +--------------------------------------------------> REFUSED: the claimer gives the slot
    *                                                            back; a later run() does nothing
    * Both end states are final. When execute() throws after STARTED, submit() only rethrows. The
-   * submissions holding a slot are in `pending` (under the lock) for close() to find.
+   * submissions holding a slot are in `pending` (under the lock) for close() and await() to find.
    *
    * Invariants:
    *   1. `active` is the number of slots taken and not yet given back: go()/tryGo() take one under
@@ -411,6 +411,14 @@ public final class TaskGroup implements AutoCloseable {
    * the first failure as cause (or {@link Context#CANCELED} if none), whether it returns or throws.
    * Tasks may still be added while it waits; it returns once none is active.
    *
+   * <p>Once the group's context is done, the tasks the executor has not started are skipped at once
+   * (their futures fail with the context's error, see the class documentation), so await() does not
+   * depend on an executor that will never run them: one shut down with {@code shutdownNow()}, which
+   * hands back its queue, or one that discards. While the context is not done, await() waits for
+   * every task submitted; a caller-supplied executor that drops a task it accepted then leaves
+   * await() waiting until the context ends (cancel it, or {@link #close()} the group), which is
+   * the executor's owner's to avoid.
+   *
    * <p>If no task is active the outcome is reported at once, even if the calling thread is
    * interrupted (as {@code Future.get} does for a completed future); the interrupt stays set.
    *
@@ -434,7 +442,22 @@ public final class TaskGroup implements AutoCloseable {
     // outcome whatever the interrupt status; only the wait for tasks is interruptible.
     lock.lock();
     try {
+      boolean skipped = false;
       while (active > 0) {
+        if (!skipped && ctx.isDone()) {
+          // The tasks not started would only be skipped when run, and the executor may never run
+          // them (shutdownNow(), a discarding policy): skip them now, as close() does. One pass is
+          // enough: no slot is taken once the context is done. Outside the lock, as record() may
+          // cancel the context; contextDone() wakes this wait when the context ends.
+          skipped = true;
+          lock.unlock();
+          try {
+            skipNotStarted();
+          } finally {
+            lock.lock();
+          }
+          continue;
+        }
         drained.await();
       }
       primary = firstError != null ? firstError : first;
@@ -618,9 +641,10 @@ public final class TaskGroup implements AutoCloseable {
   }
 
   /**
-   * For close(), the context being done: claims the submissions the executor has not started, which
-   * would only be skipped when it runs them, and skips them now, so that close() does not wait on
-   * an executor that will never run them (shut down with shutdownNow(), or one that discards).
+   * For close() and await(), the context being done: claims the submissions the executor has not
+   * started, which would only be skipped when it runs them, and skips them now, so that neither
+   * waits on an executor that will never run them (shut down with shutdownNow(), or one that
+   * discards).
    *
    * @return whether it claimed any
    */
@@ -755,13 +779,14 @@ public final class TaskGroup implements AutoCloseable {
   }
 
   /**
-   * Runs once, in the thread that completes the context: wakes the waiters for a slot (the tasks'
-   * interrupt scopes interrupt the tasks).
+   * Runs once, in the thread that completes the context: wakes the waiters for a slot, and await()
+   * so that it skips the tasks not started (the tasks' interrupt scopes interrupt the tasks).
    */
   private void contextDone() {
     lock.lock();
     try {
       slotFreed.signalAll();
+      drained.signalAll();
     } finally {
       lock.unlock();
     }

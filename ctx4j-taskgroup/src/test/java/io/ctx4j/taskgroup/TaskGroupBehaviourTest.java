@@ -28,6 +28,8 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.SynchronousQueue;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -97,6 +99,22 @@ class TaskGroupBehaviourTest {
   }
 
   /** The exception a future was completed with, as stored (get() rewraps it on newer JDKs). */
+  /**
+   * Checks what await() threw after the parent was cancelled with {@code why} (non-null), or a
+   * task failed with {@code failure}: the context's error with that cause, or the failure, and no
+   * echo suppressed on it.
+   */
+  static void assertReported(
+      TaskGroupException e, Throwable why, Throwable failure, String what) {
+    if (why != null) {
+      CanceledException c = assertInstanceOf(CanceledException.class, e.getCause(), what);
+      assertSame(why, c.getCause(), what);
+    } else {
+      assertSame(failure, e.getCause(), what);
+    }
+    assertEquals(List.of(), Arrays.asList(e.getSuppressed()), what + "suppressed");
+  }
+
   private static Throwable failureOf(CompletableFuture<?> f) {
     return f.handle((v, e) -> e).join();
   }
@@ -252,13 +270,7 @@ class TaskGroupBehaviourTest {
         TaskGroupException e = assertThrows(TaskGroupException.class, g::await);
         assertInstanceOf(ClosedByInterruptException.class, thrown.get(), "what the read threw");
         String what = parentCancels ? "parent cancelled: " : "a sibling failed: ";
-        if (parentCancels) {
-          CanceledException c = assertInstanceOf(CanceledException.class, e.getCause(), what);
-          assertSame(why, c.getCause(), what);
-        } else {
-          assertSame(failure, e.getCause(), what);
-        }
-        assertEquals(List.of(), Arrays.asList(e.getSuppressed()), what + "suppressed");
+        assertReported(e, parentCancels ? why : null, failure, what);
       }
     }
   }
@@ -510,6 +522,78 @@ class TaskGroupBehaviourTest {
     for (CompletableFuture<Integer> f : queued) {
       assertTrue(f.isCancelled(), "skipped as a queued task is once the context is done");
       assertInstanceOf(CanceledException.class, failureOf(f));
+    }
+  }
+
+  /**
+   * Once the group's context is done, await() skips the tasks the executor dropped (a discarding
+   * policy here; shutdownNow() hands them back likewise), as close() does: they would only be
+   * skipped if run. Rows: the parent cancelled while a task blocks; a task failed (fail-fast).
+   */
+  @Test
+  void awaitReturnsWhenTheExecutorDroppedQueuedTasksOnceTheContextIsDone() throws Exception {
+    IllegalStateException why = new IllegalStateException("shutting down");
+    IllegalArgumentException failure = new IllegalArgumentException("bad input");
+    for (boolean parentCancels : new boolean[] {true, false}) {
+      String what = parentCancels ? "parent cancelled: " : "a task failed: ";
+      // One thread, no queue: while it runs a task, the others are discarded without a word.
+      ThreadPoolExecutor discarding =
+          new ThreadPoolExecutor(
+              1,
+              1,
+              0,
+              TimeUnit.SECONDS,
+              new SynchronousQueue<>(),
+              new ThreadPoolExecutor.DiscardPolicy());
+      CountDownLatch started = new CountDownLatch(1);
+      CountDownLatch release = new CountDownLatch(1);
+      AtomicInteger droppedRan = new AtomicInteger();
+      try (CancelableContext parent = Context.withCancel(Context.background())) {
+        TaskGroup g = TaskGroup.builder(parent).executor(discarding).build();
+        g.go(
+            ctx -> {
+              started.countDown();
+              release.await(); // interrupted when the parent is cancelled
+              throw failure;
+            });
+        assertTrue(started.await(10, TimeUnit.SECONDS));
+        List<CompletableFuture<Integer>> dropped = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+          dropped.add(g.go(ctx -> droppedRan.incrementAndGet()));
+        }
+        if (parentCancels) {
+          parent.cancel(why);
+        } else {
+          release.countDown();
+        }
+        CompletableFuture<Throwable> awaited =
+            CompletableFuture.supplyAsync(
+                () -> {
+                  try {
+                    g.await();
+                    return null;
+                  } catch (Throwable t) {
+                    return t;
+                  }
+                });
+        Throwable outcome = null;
+        Throwable notReturned = null;
+        try {
+          outcome = awaited.get(10, TimeUnit.SECONDS);
+        } catch (java.util.concurrent.TimeoutException e) {
+          notReturned = e;
+        }
+        assertEquals(null, notReturned, what + "await() still waiting 10 s on: " + g);
+        TaskGroupException e = assertInstanceOf(TaskGroupException.class, outcome, what);
+        assertReported(e, parentCancels ? why : null, failure, what);
+        assertEquals(0, droppedRan.get(), what);
+        for (CompletableFuture<Integer> f : dropped) {
+          assertInstanceOf(CanceledException.class, failureOf(f), what + "a dropped task's future");
+        }
+        g.close();
+      } finally {
+        discarding.shutdownNow();
+      }
     }
   }
 
