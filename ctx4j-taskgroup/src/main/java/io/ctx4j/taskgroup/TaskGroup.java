@@ -5,8 +5,11 @@ import io.ctx4j.Context;
 import io.ctx4j.ContextException;
 import io.ctx4j.concurrent.InterruptScope;
 import io.ctx4j.concurrent.Tasks;
+import java.io.InterruptedIOException;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import java.net.SocketException;
+import java.net.SocketTimeoutException;
 import java.nio.channels.ClosedByInterruptException;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -74,9 +77,20 @@ import java.util.concurrent.locks.ReentrantLock;
  *       Failures that only echo the cancellation (a {@link ContextException}, an {@link
  *       InterruptedException} or a {@link ClosedByInterruptException}, which an interruptible
  *       channel throws for the interrupt, thrown once the group's context is done) are not
- *       failures. If the first failure is such an echo (the parent was cancelled and no task
- *       failed on its own), it is reported as the context's error rather than as a bare {@code
- *       InterruptedException} or {@code ClosedByInterruptException}.
+ *       failures; nor is a {@link SocketException} or an {@link InterruptedIOException} (not a
+ *       {@link SocketTimeoutException}) that a task throws after the group interrupted its thread
+ *       for the context's end, the thread's interrupt status still set: on a virtual thread (the
+ *       default threads on JDK 21+) a plain {@link java.net.Socket} read so interrupted has its
+ *       socket closed by the JDK and throws a {@code SocketException}, the status kept; a task
+ *       that turns the interrupt into an {@code InterruptedIOException} and restores the status
+ *       is alike. Such an exception thrown with the status cleared, and any other {@code
+ *       IOException}, is a failure; so, once the group has interrupted the thread and the status
+ *       is still set, a socket's own failure (a reset) cannot be told from the echo and is taken
+ *       for it. On a platform thread (JDK 17's pool, or an executor's) a plain socket read
+ *       ignores the interrupt altogether, and ends only when the socket is closed or times out.
+ *       If the first failure is such an echo (the parent was cancelled and no task failed on its
+ *       own), it is reported as the context's error, the echo suppressed on it, rather than as
+ *       the bare exception.
  *   <li><b>Bounded.</b> A group keeps its first failure, at most {@link #MAX_LATER_FAILURES} later
  *       ones and its first {@code Error}; it counts the others ({@link #droppedFailures()}), so a
  *       group reused for many rounds holds bounded memory. {@link #failures()} lists what it kept.
@@ -681,6 +695,7 @@ public final class TaskGroup implements AutoCloseable {
     CompletableFuture<T> result = s.result;
     Running outer = RUNNING_IN.get();
     RUNNING_IN.set(new Running(this, outer));
+    boolean interruptedIo = false;
     try {
       if (ctx.isDone()) {
         ContextException e = contextError();
@@ -689,12 +704,24 @@ public final class TaskGroup implements AutoCloseable {
       } else {
         T value;
         try (InterruptScope scope = InterruptScope.open(ctx)) {
-          value = task.run(ctx);
+          try {
+            value = task.run(ctx);
+          } catch (SocketException | InterruptedIOException e) {
+            // Read before the scope's close clears our interrupt: blocking I/O that our interrupt
+            // ended (a virtual thread's socket read: the JDK closes the socket, throws
+            // SocketException and keeps the status set) echoes the context's end. Not any
+            // IOException: a task may throw its own with our interrupt merely pending.
+            interruptedIo =
+                !(e instanceof SocketTimeoutException)
+                    && scope.interrupted()
+                    && Thread.currentThread().isInterrupted();
+            throw e;
+          }
         }
         result.complete(value);
       }
     } catch (Throwable t) {
-      boolean echo = ctx.isDone() && isCancellationEcho(t);
+      boolean echo = ctx.isDone() && (interruptedIo || isCancellationEcho(t));
       Throwable failure = t;
       if (echo && !(t instanceof ContextException)) { // the interrupt's: report the context's end
         ContextException e = contextError();
@@ -795,7 +822,9 @@ public final class TaskGroup implements AutoCloseable {
   /**
    * Whether {@code t}, thrown once the context is done, only echoes its end: the context's own error,
    * or what the group's interrupt makes a blocking call throw (an interruptible channel throws
-   * ClosedByInterruptException, not InterruptedException).
+   * ClosedByInterruptException, not InterruptedException). run() adds a SocketException or
+   * InterruptedIOException thrown with the group's interrupt still set; the type alone cannot tell
+   * that one (a SocketException is as often a peer's reset), and its message is no contract.
    */
   private static boolean isCancellationEcho(Throwable t) {
     return t instanceof ContextException

@@ -13,6 +13,7 @@ import io.ctx4j.CanceledException;
 import io.ctx4j.Context;
 import io.ctx4j.testing.Quietly;
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.ClosedByInterruptException;
 import java.nio.channels.Pipe;
@@ -99,6 +100,23 @@ class TaskGroupBehaviourTest {
   }
 
   /** The exception a future was completed with, as stored (get() rewraps it on newer JDKs). */
+  /**
+   * Ends the group's context, cancelling the parent with {@code why} (non-null) or starting a task
+   * that fails with {@code failure}, and returns what await() then throws.
+   */
+  static TaskGroupException endAndAwait(
+      TaskGroup g, CancelableContext parent, Throwable why, RuntimeException failure) {
+    if (why != null) {
+      parent.cancel(why);
+    } else {
+      g.go(
+          ctx -> {
+            throw failure;
+          });
+    }
+    return assertThrows(TaskGroupException.class, g::await);
+  }
+
   /**
    * Checks what await() threw after the parent was cancelled with {@code why} (non-null), or a
    * task failed with {@code failure}: the context's error with that cause, or the failure, and no
@@ -259,18 +277,55 @@ class TaskGroupBehaviourTest {
               }
             });
         assertTrue(started.await(10, TimeUnit.SECONDS));
-        if (parentCancels) {
-          parent.cancel(why);
-        } else {
-          g.go(
-              ctx -> {
-                throw failure;
-              });
-        }
-        TaskGroupException e = assertThrows(TaskGroupException.class, g::await);
+        TaskGroupException e = endAndAwait(g, parent, parentCancels ? why : null, failure);
         assertInstanceOf(ClosedByInterruptException.class, thrown.get(), "what the read threw");
         String what = parentCancels ? "parent cancelled: " : "a sibling failed: ";
         assertReported(e, parentCancels ? why : null, failure, what);
+      }
+    }
+  }
+
+  /**
+   * The rule for an IOException, on any JDK: an InterruptedIOException (or a SocketException, what
+   * a virtual thread's socket read throws, see SocketReadEchoJdk21Test) thrown after the group's
+   * interrupt with the thread's interrupt status still set, the idiom of restoring it, echoes the
+   * cancellation; thrown with the status cleared, or any other IOException with our interrupt
+   * merely pending, it is a failure of its own.
+   */
+  @Test
+  void anInterruptedIOExceptionThrownWithTheGroupsInterruptSetEchoesTheCancellation()
+      throws Exception {
+    IllegalStateException why = new IllegalStateException("shutting down");
+    for (int row = 0; row < 3; row++) {
+      boolean keepsInterrupt = row != 2;
+      IOException thrown =
+          row == 1 ? new IOException("own failure") : new InterruptedIOException("interrupted");
+      String what = thrown + (keepsInterrupt ? ", status kept: " : ", status cleared: ");
+      CountDownLatch started = new CountDownLatch(1);
+      try (CancelableContext parent = Context.withCancel(Context.background());
+          TaskGroup g = TaskGroup.open(parent)) {
+        g.go(
+            ctx -> {
+              started.countDown();
+              try {
+                new CountDownLatch(1).await(); // until the group's interrupt
+              } catch (InterruptedException e) {
+                if (keepsInterrupt) {
+                  Thread.currentThread().interrupt();
+                }
+                throw thrown;
+              }
+              return null;
+            });
+        assertTrue(started.await(10, TimeUnit.SECONDS));
+        parent.cancel(why);
+        TaskGroupException e = assertThrows(TaskGroupException.class, g::await);
+        if (row == 0) {
+          assertReported(e, why, null, what);
+          assertEquals(List.of(thrown), Arrays.asList(e.getCause().getSuppressed()), what);
+        } else {
+          assertSame(thrown, e.getCause(), what);
+        }
       }
     }
   }
