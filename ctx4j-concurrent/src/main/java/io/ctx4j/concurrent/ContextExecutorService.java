@@ -84,6 +84,16 @@ import java.util.concurrent.TimeUnit;
 public final class ContextExecutorService extends AbstractExecutorService implements AutoCloseable {
   private final ExecutorService delegate;
 
+  /**
+   * The task {@link #newTaskFor} made on this thread, until the {@link #execute} that follows it.
+   * invokeAny and an ExecutorCompletionService hand execute not that task but a wrapper of it (the
+   * JDK's QueueingFuture); if the executor refuses the wrapper, the caller gets the exception and
+   * nobody holds the task, which would otherwise stay on its context's cancel tree until the
+   * context ends. Per instance, so that another service's execute never takes it; held only between
+   * the two calls, which the JDK makes one after the other on the same thread.
+   */
+  private final ThreadLocal<ContextTask<?>> unhanded = new ThreadLocal<>();
+
   private ContextExecutorService(ExecutorService delegate) {
     this.delegate = delegate;
   }
@@ -184,6 +194,24 @@ public final class ContextExecutorService extends AbstractExecutorService implem
    */
   @Override
   public void execute(Runnable command) {
+    ContextTask<?> made = unhanded.get();
+    if (made != null) {
+      unhanded.remove();
+    }
+    try {
+      hand(command);
+    } catch (Throwable t) {
+      if (made != null && !(command instanceof ContextTask)) {
+        // Refused inside a wrapper: see unhanded. (A ContextTask command is the task itself, which
+        // handTo abandoned, or one of timed invokeAll's, which makes them all first and cancels
+        // them all on a refusal.)
+        made.abandon();
+      }
+      throw t;
+    }
+  }
+
+  private void hand(Runnable command) {
     Objects.requireNonNull(command, "command");
     if (command instanceof ContextTask) {
       // One of ours (from newTaskFor, as invokeAll/invokeAny/ExecutorCompletionService make them,
@@ -231,7 +259,13 @@ public final class ContextExecutorService extends AbstractExecutorService implem
    */
   @Override
   protected <T> RunnableFuture<T> newTaskFor(Callable<T> callable) {
-    return ContextTask.of(CurrentContext.get(), Objects.requireNonNull(callable, "task"));
+    return made(ContextTask.of(CurrentContext.get(), Objects.requireNonNull(callable, "task")));
+  }
+
+  /** Remembers {@code task} for the execute that follows; see {@link #unhanded}. */
+  private <T> ContextTask<T> made(ContextTask<T> task) {
+    unhanded.set(task);
+    return task;
   }
 
   /**
@@ -245,7 +279,7 @@ public final class ContextExecutorService extends AbstractExecutorService implem
   @Override
   protected <T> RunnableFuture<T> newTaskFor(Runnable runnable, T value) {
     Objects.requireNonNull(runnable, "task");
-    return ContextTask.of(CurrentContext.get(), Executors.callable(runnable, value));
+    return made(ContextTask.of(CurrentContext.get(), Executors.callable(runnable, value)));
   }
 
   /** Stops accepting tasks; submitted ones still run, as {@link ExecutorService#shutdown()}. */
