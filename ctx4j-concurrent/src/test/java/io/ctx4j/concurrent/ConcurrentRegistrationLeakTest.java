@@ -9,16 +9,19 @@ import io.ctx4j.CancelableContext;
 import io.ctx4j.Context;
 import io.ctx4j.internal.CoreInternals;
 import java.time.Duration;
+import java.util.concurrent.CancellationException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorCompletionService;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -94,5 +97,81 @@ class ConcurrentRegistrationLeakTest {
       saturated.close();
       shutDown.close();
     }
+  }
+
+  /**
+   * Guard (passes on the code before it was written): a thousand rounds of every way to run a task
+   * on one long-lived context (submit with it and with a child, execute, invokeAll, invokeAny whose
+   * losers are cancelled, a completion service, supplyAsync, and a running task whose future's
+   * cancel(true) races its context's cancel) leave no registration on it, and no worker ever comes
+   * out of a task with its interrupt status set (checked in afterExecute, before the pool's own
+   * clearing at the next task could hide it).
+   */
+  @Test
+  void aThousandRoundsOfEveryKindOfTaskLeaveNothingOnALongLivedContext() throws Exception {
+    CancelableContext app = Context.withCancel(Context.background());
+    AtomicInteger strayInterrupts = new AtomicInteger();
+    ThreadPoolExecutor workers =
+        new ThreadPoolExecutor(2, 2, 0, TimeUnit.SECONDS, new LinkedBlockingQueue<>()) {
+          @Override
+          protected void afterExecute(Runnable r, Throwable t) {
+            if (Thread.currentThread().isInterrupted()) {
+              strayInterrupts.incrementAndGet();
+            }
+          }
+        };
+    ContextExecutorService pool = ContextExecutorService.wrap(workers);
+    List<Callable<String>> tasks = List.of(() -> "a", () -> "b", () -> "c");
+    try {
+      CurrentContext.call(
+          app,
+          () -> {
+            for (int i = 0; i < 1_000; i++) {
+              assertEquals("x", pool.submit(app, () -> "x").get(30, TimeUnit.SECONDS));
+              assertEquals("y", pool.submit(() -> "y").get(30, TimeUnit.SECONDS));
+              CountDownLatch executed = new CountDownLatch(1);
+              pool.execute(executed::countDown);
+              assertTrue(executed.await(30, TimeUnit.SECONDS));
+              assertEquals(3, pool.invokeAll(tasks).size());
+              assertTrue(List.of("a", "b", "c").contains(pool.invokeAny(tasks)));
+              ExecutorCompletionService<String> ecs = new ExecutorCompletionService<>(pool);
+              ecs.submit(() -> "e");
+              assertEquals("e", ecs.take().get(30, TimeUnit.SECONDS));
+              assertEquals(
+                  "s",
+                  CompletableFuture.supplyAsync(() -> "s", pool).get(30, TimeUnit.SECONDS));
+              raceCancelAgainstTheContextsEnd(pool, app);
+            }
+            return null;
+          });
+      pool.shutdown();
+      assertTrue(pool.awaitTermination(Duration.ofSeconds(60)));
+      assertEquals(0, strayInterrupts.get(), "tasks that left their worker interrupted");
+      assertEquals(0, CoreInternals.registrationCount(app), "registrations left on the context");
+      assertFalse(app.isDone());
+    } finally {
+      pool.shutdownNow();
+      app.cancel();
+    }
+  }
+
+  /** A running task whose future is cancelled on this thread as its context is cancelled on another. */
+  private static void raceCancelAgainstTheContextsEnd(ContextExecutorService pool, Context app)
+      throws Exception {
+    CancelableContext request = Context.withCancel(app);
+    CountDownLatch running = new CountDownLatch(1);
+    CompletableFuture<String> f =
+        pool.submit(
+            request,
+            () -> {
+              running.countDown();
+              Thread.sleep(60_000);
+              return "never";
+            });
+    assertTrue(running.await(30, TimeUnit.SECONDS));
+    CompletableFuture<Void> other = CompletableFuture.runAsync(request::cancel);
+    f.cancel(true);
+    other.get(30, TimeUnit.SECONDS);
+    assertThrows(CancellationException.class, () -> f.get(30, TimeUnit.SECONDS));
   }
 }
