@@ -139,8 +139,10 @@ final class ContextTask<T> extends CompletableFuture<T> implements RunnableFutur
     }
     T value = null;
     Throwable failure;
+    boolean bodyStarted = false;
     try (InterruptScope scope = InterruptScope.open(ctx)) {
       if (!ctx.isDone()) {
+        bodyStarted = true;
         value = CurrentContext.call(ctx, body);
       }
       // A body that returns because it was interrupted must not pass for a success: the result
@@ -164,17 +166,26 @@ final class ContextTask<T> extends CompletableFuture<T> implements RunnableFutur
     } else {
       super.completeExceptionally(failure);
     }
+    if (!bodyStarted) {
+      // The context ended after the isDone() check above but before its callback completed this
+      // future (callbacks run after the whole subtree is marked done, and others may run first).
+      // This thread then completed the future, so contextEnded will not tell the command.
+      skipped();
+    }
   }
 
   /**
    * The future ended before the body started. CompletableFuture's own async tasks ({@code
    * supplyAsync(..., executor)}) hide the future their caller waits on: it can be completed only by
    * running them, so they run, under their ended context (they can see it through {@link
-   * CurrentContext}), rather than leave their caller waiting forever.
+   * CurrentContext}), rather than leave their caller waiting forever. Any other {@link Future}
+   * handed to execute is cancelled, as {@link #contextEnded} does (a second cancel is a no-op).
    */
   private void skipped() {
     if (command instanceof AsynchronousCompletionTask) {
       CurrentContext.run(ctx, command);
+    } else if (command instanceof Future) {
+      ((Future<?>) command).cancel(false);
     }
   }
 

@@ -180,6 +180,70 @@ class ExecutorServiceParityTest {
     assertTrue(seen.get().isDone(), "it ran under its ended context, so it could see that");
   }
 
+  /**
+   * The worker reaches a queued task just as its context ends: the context is done, but its
+   * callback, which completes the task's future, has not run yet (here a callback registered on the
+   * parent before it, which runs first, holds the cancelling thread there). The task must still be
+   * told: a Future handed to execute (an ExecutorCompletionService's, a FutureTask) is cancelled,
+   * and supplyAsync's task runs under its ended context, or their callers wait forever.
+   */
+  @Test
+  void aTaskReachedAsItsContextEndsStillCompletesWhatItsCallerWaitsOn() throws Exception {
+    occupyWorker();
+    CancelableContext ctx = Context.withCancel(Context.background());
+    CountDownLatch inCallback = new CountDownLatch(1);
+    CountDownLatch callbackMayReturn = new CountDownLatch(1);
+    ctx.onDone(
+        () -> {
+          inCallback.countDown();
+          try {
+            callbackMayReturn.await(60, TimeUnit.SECONDS);
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
+        });
+    AtomicInteger ran = new AtomicInteger();
+    java.util.concurrent.FutureTask<Integer> executed =
+        new java.util.concurrent.FutureTask<>(ran::incrementAndGet);
+    CompletionService<Integer> ecs = new ExecutorCompletionService<>(pool);
+    AtomicReference<Context> seen = new AtomicReference<>();
+    CompletableFuture<String> async =
+        CurrentContext.call(
+            ctx,
+            () -> {
+              pool.execute(executed);
+              ecs.submit(ran::incrementAndGet);
+              return CompletableFuture.supplyAsync(
+                  () -> {
+                    seen.set(CurrentContext.get());
+                    return "ran";
+                  },
+                  pool);
+            });
+    CompletableFuture<Void> cancelling =
+        CompletableFuture.runAsync(() -> ctx.cancel(new IllegalStateException("request over")));
+    assertTrue(inCallback.await(30, TimeUnit.SECONDS));
+    release.countDown(); // the worker now runs the three tasks, their context done, futures not
+    pool.delegate().submit(() -> null).get(30, TimeUnit.SECONDS); // ... and has run them
+    callbackMayReturn.countDown();
+    cancelling.get(30, TimeUnit.SECONDS);
+    List<String> waitingForever = new java.util.ArrayList<>();
+    if (!executed.isDone()) {
+      waitingForever.add("the FutureTask given to execute was neither run nor cancelled");
+    }
+    if (ecs.poll(10, TimeUnit.SECONDS) == null) {
+      waitingForever.add("the completion service never handed its future back");
+    }
+    if (!async.isDone()) {
+      waitingForever.add("supplyAsync's future never completed");
+    }
+    assertEquals(List.of(), waitingForever, "callers left waiting forever");
+    assertTrue(executed.isCancelled());
+    assertEquals("ran", async.get(30, TimeUnit.SECONDS));
+    assertTrue(seen.get().isDone(), "it ran under its ended context");
+    assertEquals(0, ran.get());
+  }
+
   @Test
   void invokeAllReturnsTheFuturesItExecutedAndTimedInvokeAllCancelsTheLateOnes() throws Exception {
     List<Future<String>> done = pool.invokeAll(List.of(() -> "a", () -> "b"));
