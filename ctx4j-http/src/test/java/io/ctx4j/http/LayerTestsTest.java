@@ -2,6 +2,7 @@ package io.ctx4j.http;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import io.ctx4j.testing.LayerTests;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -13,17 +14,9 @@ class LayerTestsTest {
 
   @Test
   void theJdk21TestsArePresentExactlyOnJdk21AndLater() {
-    boolean loadable;
-    try {
-      Class.forName("io.ctx4j.http.ClosedClientJdk21Test");
-      loadable = true;
-    } catch (ClassNotFoundException | UnsupportedClassVersionError e) {
-      // Not compiled, or compiled by an earlier build on JDK 21+ and unloadable here.
-      loadable = false;
-    }
     assertEquals(
-        Runtime.version().feature() >= 21,
-        loadable,
+        LayerTests.jdk21OrLater(),
+        LayerTests.loadable(LayerTestsTest.class, "io.ctx4j.http.ClosedClientJdk21Test"),
         "ClosedClientJdk21Test loadable on JDK " + Runtime.version().feature());
   }
 }
