@@ -48,6 +48,11 @@ final class CallAbort {
     return call;
   }
 
+  /** The call's context. */
+  Context context() {
+    return ctx;
+  }
+
   /** The call in progress on this thread, or null. */
   static CallAbort current() {
     return CURRENT.get();

@@ -1,5 +1,9 @@
 package io.ctx4j.spring.boot;
 
+import io.ctx4j.Context;
+import io.ctx4j.ContextException;
+import io.ctx4j.http.DeadlineHeader;
+import io.ctx4j.internal.CoreInternals;
 import java.util.Collections;
 import java.util.Map;
 import java.util.Objects;
@@ -33,7 +37,12 @@ import org.eclipse.jetty.client.transport.HttpRequest;
  * request as it is queued: on the calling thread for the request Spring sends, which then belongs
  * to the interceptor's call in progress on that thread, if any; on one of Jetty's threads for a
  * hop Jetty sends itself (a redirect it follows, an authentication round), which belongs to the
- * call of its first request. When the call's context ends, the request in flight is aborted ({@link
+ * call of its first request. Such a hop carries a copy of the first request's headers: as Jetty
+ * begins to send it ({@link Request.Listener#onBegin}, the last moment to change it), its {@link
+ * DeadlineHeader#NAME} is replaced with the time left of the call's context then ({@link
+ * DeadlineHeader#valueFor}), or, if the context has ended or its deadline has passed though its
+ * timer has not ended it yet, the hop is aborted unsent with the context's error. When the call's
+ * context ends, the request in flight is aborted ({@link
  * Request#abort}) with a fresh copy of the context's error, whose cause is the context's cause;
  * Jetty closes the connection (or resets the HTTP/2 stream) and the server sees the client leave.
  * A request sent outside such a call (no interceptor, or Jetty used directly) is left alone.
@@ -54,6 +63,9 @@ public final class ContextJettyHttpClient {
   /** The conversation attribute that carries a call to the hops Jetty sends itself. */
   private static final String CALL = ContextJettyHttpClient.class.getName() + ".call";
 
+  /** The request attribute that marks a hop Jetty sends itself, with the call it belongs to. */
+  private static final String HOP = ContextJettyHttpClient.class.getName() + ".hop";
+
   /** The clients installed on, by identity (HttpClient does not override equals). */
   private static final Map<HttpClient, Boolean> INSTALLED =
       Collections.synchronizedMap(new WeakHashMap<>());
@@ -63,6 +75,15 @@ public final class ContextJettyHttpClient {
         @Override
         public void onQueued(Request request) {
           tie(request);
+        }
+
+        @Override
+        public void onBegin(Request request) {
+          // Jetty's last moment to change the request: its headers are written after onBegin (and
+          // a hop's queue wait, for a connection, is over by then).
+          if (request.getAttributes().get(HOP) instanceof CallAbort call) {
+            restate(request, call.context());
+          }
         }
       };
 
@@ -92,6 +113,7 @@ public final class ContextJettyHttpClient {
     CallAbort call;
     if (carried instanceof CallAbort c) {
       call = c; // a hop of a call tied before, sent from one of Jetty's threads
+      request.attribute(HOP, call);
     } else {
       call = CallAbort.current(); // Spring's request, queued on the calling thread
       if (call == null) {
@@ -102,5 +124,24 @@ public final class ContextJettyHttpClient {
       }
     }
     call.tie(request::abort);
+  }
+
+  /**
+   * States the time left of {@code ctx} on a hop Jetty sends itself, which carries a copy of the
+   * first request's headers, stale by the earlier hops' time; or aborts the hop, unsent, if {@code
+   * ctx} has ended or its deadline has passed though its timer has not ended it yet (a hop with a
+   * budget of 0 could succeed after the deadline), as the interceptor does before the first hop.
+   */
+  private static void restate(Request request, Context ctx) {
+    ContextException end = CoreInternals.endOf(ctx);
+    if (end != null) {
+      request.abort(end);
+      return;
+    }
+    request.headers(
+        headers -> {
+          headers.remove(DeadlineHeader.NAME);
+          DeadlineHeader.valueFor(ctx).ifPresent(v -> headers.put(DeadlineHeader.NAME, v));
+        });
   }
 }

@@ -30,6 +30,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -337,8 +338,9 @@ class ClientCustomizersTest {
    * redirects. Apache HttpClient follows the redirect itself, below the interceptor, and
    * ctx4j-httpclient5's hop handler refuses the second hop unsent; the caller must get the
    * deadline's error, as for a call refused before its first hop, not Spring's
-   * ResourceAccessException around the handler's InterruptedIOException. (The other factories send
-   * such a hop, with the first hop's stale header, as the README says.) Guard: the review that
+   * ResourceAccessException around the handler's InterruptedIOException. (The JDK's, Reactor
+   * Netty's and HttpURLConnection's factories send such a hop, with the first hop's stale header, as
+   * the README says; Jetty's refuses it too: restClientOnJettyStatesTheTimeLeftOnARedirectHop.) Guard: the review that
    * wrote it found the ResourceAccessException on the code before
    * restClientFailsWithTheDeadlineWhenTheExchangeFailsPastIt's fix, which covers this path too.
    */
@@ -512,6 +514,61 @@ class ClientCustomizersTest {
       RestClient rest = restClient("jetty").mutate().baseUrl("http://127.0.0.1:" + redirecting.getAddress().getPort()).build();
       assertServerSeesTheClientLeave(rest, "/moved?id=", 5);
     } finally {
+      redirecting.stop(0);
+    }
+  }
+
+  /**
+   * Jetty follows a redirect itself, below the interceptor, and copies the first request's headers
+   * onto the hop: the hop must state the time left when it is sent, not the first hop's budget, and
+   * a hop whose deadline passed while the first was at the server (the timer lagging) must not be
+   * sent; the caller gets the deadline's error, as on Apache HttpClient with ctx4j-httpclient5.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"3 s at the server", "past the deadline at the server"})
+  void restClientOnJettyStatesTheTimeLeftOnARedirectHop(String what) throws Exception {
+    boolean past = what.startsWith("past");
+    CountDownLatch firstEntered = new CountDownLatch(1);
+    CountDownLatch clockPassed = new CountDownLatch(1);
+    List<String> budgets = new CopyOnWriteArrayList<>();
+    HttpServer redirecting = loopbackServer();
+    redirecting.createContext("/first", exchange -> {
+      budgets.add("first " + exchange.getRequestHeaders().getFirst("Ctx4j-Timeout-Ms"));
+      firstEntered.countDown();
+      awaitInHandler(clockPassed);
+      exchange.getResponseHeaders().set("Location", "/second");
+      respond(exchange, 302, null);
+    });
+    redirecting.createContext("/second", exchange -> {
+      budgets.add("second " + exchange.getRequestHeaders().getFirst("Ctx4j-Timeout-Ms"));
+      respond(exchange, 200, "second");
+    });
+    redirecting.start();
+    try {
+      String base = "http://127.0.0.1:" + redirecting.getAddress().getPort();
+      RestClient rest = restClient("jetty").mutate().baseUrl(base).build();
+      LaggingClock clock = new LaggingClock();
+      try (CancelableContext ctx = clock.withTimeout(Duration.ofSeconds(past ? 1 : 10))) {
+        Future<String> f = CALLERS.submit(() -> under(ctx, () -> rest.get().uri("/first").retrieve().body(String.class)));
+        assertTrue(firstEntered.await(30, TimeUnit.SECONDS), "the first hop never reached the server");
+        clock.pass(Duration.ofSeconds(past ? 2 : 3));
+        clockPassed.countDown();
+        if (past) {
+          ExecutionException thrown = assertThrows(ExecutionException.class, () -> f.get(30, TimeUnit.SECONDS));
+          Throwable failure = thrown.getCause();
+          assertNull(ctx.err(), "the clock fired the timer");
+          assertInstanceOf(DeadlineExceededException.class, failure, () -> "failed otherwise: " + failure);
+          assertNull(failure.getCause(), "a cause before the context has ended");
+          assertEquals(List.of("first 995"), budgets, "the redirect hop reached the server past its deadline");
+        } else {
+          assertEquals("second", f.get(30, TimeUnit.SECONDS));
+          // The clock moves only by pass(): the budgets are exact.
+          assertEquals(List.of("first 9995", "second 6995"), budgets, "the budgets the server saw");
+        }
+        assertEquals(0, CoreInternals.registrationCount(ctx), "the call left a registration on its context");
+      }
+    } finally {
+      clockPassed.countDown();
       redirecting.stop(0);
     }
   }
