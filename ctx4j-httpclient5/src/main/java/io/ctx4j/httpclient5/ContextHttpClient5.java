@@ -81,7 +81,7 @@ import org.apache.hc.core5.http.protocol.HttpContext;
  * </ul>
  *
  * {@link #install} adds both under the names {@link #CALL_HANDLER} and {@link #HOP_HANDLER}, once
- * per builder; a second copy of either in one chain does nothing but pass the request on.
+ * per builder; any further copy of either in one chain does nothing but pass the request on.
  *
  * <h2>Errors</h2>
  *
@@ -194,11 +194,13 @@ public final class ContextHttpClient5 {
 
   /**
    * The {@link HttpContext} attribute that holds the request a hop handler has just stated the
-   * budget of: a second hop handler below it takes it off and only passes that very request on.
-   * Taken off, it is there for one pass only, so a request that goes on the wire again within the
-   * first handler's pass has its budget stated again at the second handler: a first copy added
-   * above {@code ProtocolExec}, which sends its next authentication round as the same request
-   * object, its headers reset to the caller's.
+   * budget of: every further hop handler below it only passes that very request on, leaving the
+   * mark for the copies below it, and takes it off when the request comes back up through it. So
+   * any number of copies in one chain state a request's budget once, and a request that goes on
+   * the wire again within the first handler's pass has its budget stated again at the next copy
+   * below the layer that sends it again: a first copy added above {@code ProtocolExec}, which
+   * sends its next authentication round as the same request object, its headers reset to the
+   * caller's.
    */
   private static final String HOP_STATED = "io.ctx4j.httpclient5.hop";
 
@@ -215,13 +217,13 @@ public final class ContextHttpClient5 {
    * that builder too; or a builder passed around), also after a client was built from it, which
    * keeps working. {@code HttpClientBuilder} neither refuses nor replaces a second handler of the
    * same name (both would run) and shows no one its handlers, so {@code install} remembers the
-   * builders it has installed on (weakly: a builder is no longer kept alive by it). A second copy
-   * of either handler that gets into a chain all the same (added by hand besides {@code install})
-   * passes the request on: the copy nearer the start of the chain does the work, the other finds
-   * it done through an attribute of the call's {@link HttpContext} and does nothing but pass the
-   * request on (no registration, header, fork or interrupt of its own); a request that goes on the
-   * wire again between the two hop handlers (an authentication round, with the first above {@code
-   * ProtocolExec}) gets its budget stated by the second.
+   * builders it has installed on (weakly: a builder is no longer kept alive by it). Further copies
+   * of either handler that get into a chain all the same (added by hand besides {@code install},
+   * one or more) pass the request on: the copy nearest the start of the chain does the work, the
+   * others find it done through an attribute of the call's {@link HttpContext} and do nothing but
+   * pass the request on (no registration, header, fork or interrupt of their own); a request that
+   * goes on the wire again between two hop handlers (an authentication round, with the first above
+   * {@code ProtocolExec}) gets its budget stated by the next one below.
    *
    * <p>Thread-safe: of concurrent installs on one builder, one adds the handlers; the builder
    * itself is for one thread at a time, as {@code HttpClientBuilder} says.
@@ -377,9 +379,18 @@ public final class ContextHttpClient5 {
       ClassicHttpRequest request, ExecChain.Scope scope, ExecChain chain)
       throws IOException, HttpException {
     HttpClientContext http = scope.clientContext;
-    if (http.getAttribute(HOP_STATED) == request) {
-      http.removeAttribute(HOP_STATED);
-      return chain.proceed(request, scope); // a hop handler above this one has just stated it
+    Object stated = http.getAttribute(HOP_STATED);
+    if (stated == request) {
+      // A hop handler above this one has just stated it. The mark stays on the way down, for any
+      // further copy below, and goes on the way back up: the request sent again from between the
+      // copy that stated it and this one (an authentication round) is stated again here.
+      try {
+        return chain.proceed(request, scope);
+      } finally {
+        if (http.getAttribute(HOP_STATED) == request) {
+          http.removeAttribute(HOP_STATED);
+        }
+      }
     }
     Context ctx = hopContext(scope);
     ClientFailures.requireLive(ctx);
@@ -395,8 +406,11 @@ public final class ContextHttpClient5 {
       // Mapped here too, below the retry handler, so that an aborted exchange is not retried.
       throw ClientFailures.failed(ctx, e);
     } finally {
-      if (http.getAttribute(HOP_STATED) == request) {
-        http.removeAttribute(HOP_STATED); // no second hop handler took it off
+      // Put back as it was: an outer execute's mark, should this hop be a nested execute's.
+      if (stated == null) {
+        http.removeAttribute(HOP_STATED);
+      } else {
+        http.setAttribute(HOP_STATED, stated);
       }
     }
   }

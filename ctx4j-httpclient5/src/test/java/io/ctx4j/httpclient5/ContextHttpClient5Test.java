@@ -591,7 +591,8 @@ class ContextHttpClient5Test {
    * ask the context anything (both handlers ask, so a second copy of either shows).
    */
   @ParameterizedTest
-  @ValueSource(strings = {"install twice", "install, build, install again", "added by hand, then install"})
+  @ValueSource(
+      strings = {"install twice", "install, build, install again", "added by hand, then install", "two copies by hand, then install"})
   void installingAgainPaysOnce(String row) throws Exception {
     AtomicReference<Context> current = new AtomicReference<>();
     BlockingQueue<Integer> whileAnswering = new LinkedBlockingQueue<>();
@@ -613,10 +614,18 @@ class ContextHttpClient5Test {
           clients.add(ContextHttpClient5.install(builder).build());
           clients.add(ContextHttpClient5.install(builder).build());
           break;
-        default:
+        case "added by hand, then install":
           builder
               .addExecInterceptorFirst("mine", ContextHttpClient5.callHandler())
               .addExecInterceptorLast("my-hop", ContextHttpClient5.hopHandler());
+          clients.add(ContextHttpClient5.install(builder).build());
+          break;
+        default: // three copies of each in one chain
+          builder
+              .addExecInterceptorFirst("mine", ContextHttpClient5.callHandler())
+              .addExecInterceptorFirst("mine too", ContextHttpClient5.callHandler())
+              .addExecInterceptorLast("my-hop", ContextHttpClient5.hopHandler())
+              .addExecInterceptorLast("my-hop too", ContextHttpClient5.hopHandler());
           clients.add(ContextHttpClient5.install(builder).build());
       }
       for (CloseableHttpClient c : clients) {
@@ -690,13 +699,18 @@ class ContextHttpClient5Test {
 
   /**
    * A hop handler added by hand above the retry handler, or above the authentication handler ({@code
-   * ProtocolExec}, which sends its next round within that copy's pass), besides {@code install}'s:
-   * the copy below passes on only the request the first has just stated, once, so a retry or
-   * authentication round still gets the time left at that round.
+   * ProtocolExec}, which sends its next round within that copy's pass), besides {@code install}'s
+   * (and one more below): a copy below passes on only the request the first has just stated, on
+   * its way down, so a retry or authentication round still gets the time left at that round.
    */
   @ParameterizedTest
-  @ValueSource(strings = {"RETRY", "PROTOCOL"})
-  void aHopHandlerAlsoAddedAboveLeavesEachRoundItsOwnBudget(String above) throws Exception {
+  @ValueSource(strings = {"RETRY", "PROTOCOL", "PROTOCOL, one more below"})
+  void aHopHandlerAlsoAddedAboveLeavesEachRoundItsOwnBudget(String row) throws Exception {
+    String above = row.split(",")[0];
+    HttpClientBuilder builder = HttpClients.custom();
+    if (row.endsWith("below")) {
+      builder.addExecInterceptorLast("my-hop below", ContextHttpClient5.hopHandler());
+    }
     ManualTimeSource time = clock();
     org.apache.hc.client5.http.impl.auth.BasicCredentialsProvider credentials =
         new org.apache.hc.client5.http.impl.auth.BasicCredentialsProvider();
@@ -705,7 +719,7 @@ class ContextHttpClient5Test {
         new org.apache.hc.client5.http.auth.UsernamePasswordCredentials("user", "secret".toCharArray()));
     try (CloseableHttpClient both =
             ContextHttpClient5.install(
-                    HttpClients.custom()
+                    builder
                         .setDefaultCredentialsProvider(credentials)
                         .addExecInterceptorBefore(above, "my-hop", ContextHttpClient5.hopHandler()))
                 .build();
