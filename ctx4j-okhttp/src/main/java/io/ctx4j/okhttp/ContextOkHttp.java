@@ -52,7 +52,10 @@ import okio.Okio;
  * CurrentContext#get()} as the interceptor finds it: the caller's current context for {@code
  * Call.execute()}, which runs the interceptors on the calling thread. {@code Call.enqueue()} runs
  * them on OkHttp's dispatcher thread, where no context is current: tag the request of an enqueued
- * call, or it runs under {@code Context.background()} (no deadline, never cancelled).
+ * call, or it runs under {@code Context.background()} (no deadline, never cancelled). Every request
+ * of a call on the wire (a redirect hop, a retry, an authentication round) runs under the context
+ * {@link #interceptor()} took for the call, even a follow-up the application builds afresh, without
+ * the tag (an {@code Authenticator}'s new {@code Request}).
  *
  * <h2>The two interceptors</h2>
  *
@@ -198,7 +201,9 @@ public final class ContextOkHttp {
    * OkHttpClient.Builder.addNetworkInterceptor}. For each request that goes on the wire (the first
    * one, every redirect hop and retry) it sets the {@link DeadlineHeader#NAME} header to the time
    * left at that moment, and fails the request without sending it if the context has ended or its
-   * deadline has passed.
+   * deadline has passed. The context is the call's, as {@link #interceptor()} took it, whatever
+   * tag the request on the wire carries (a follow-up built afresh carries none); without {@link
+   * #interceptor()} in the chain, the request's own ({@link #contextOf}).
    *
    * <p><b>It does not cancel the call.</b> Only {@link #interceptor()} registers the call's cancel
    * on the context (and wraps the response body so that a failed read carries the context's error):
@@ -275,6 +280,10 @@ public final class ContextOkHttp {
     RequestBody requestBody = request.body();
     boolean duplex = requestBody != null && requestBody.isDuplex();
     Call call = chain.call();
+    // For the network interceptor: a follow-up the application builds afresh (an Authenticator's
+    // new Request, say) has no tag, and the thread OkHttp sends it on may have another current
+    // context; each hop of the call must state, and be refused for, the call's own.
+    call.tag(CallContext.class, () -> new CallContext(ctx));
     // A custom Context's null is refused now, not in OkHttp's callEnd.
     Registration registration = CoreInternals.register(ctx, new Hook(call));
     Release release = new Release(registration, duplex);
@@ -313,7 +322,8 @@ public final class ContextOkHttp {
 
   private static Response interceptNetwork(Interceptor.Chain chain) throws IOException {
     Request request = chain.request();
-    Context ctx = contextOf(request);
+    CallContext bound = chain.call().tag(CallContext.class);
+    Context ctx = bound != null ? bound.ctx : contextOf(request);
     ClientFailures.requireLive(ctx);
     return chain.proceed(withHeader(request.newBuilder(), ctx));
   }
@@ -326,6 +336,18 @@ public final class ContextOkHttp {
       b.removeHeader(DeadlineHeader.NAME); // never forward a stale budget
     }
     return b.build();
+  }
+
+  /**
+   * The context the application interceptor runs a call under, kept as a tag of the {@link Call}
+   * (a type of ours, so that no tag of the application's is taken for it).
+   */
+  private static final class CallContext {
+    final Context ctx;
+
+    CallContext(Context ctx) {
+      this.ctx = ctx;
+    }
   }
 
   /**

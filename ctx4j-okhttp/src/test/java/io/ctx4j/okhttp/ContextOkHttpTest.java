@@ -38,6 +38,8 @@ import okio.BufferedSource;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** ContextOkHttp against a real JDK HttpServer on loopback, with a real OkHttp 5 client. */
 @Timeout(60)
@@ -494,6 +496,57 @@ class ContextOkHttpTest {
       assertInstanceOf(DeadlineExceededException.class, e.getCause());
       assertEquals("/first=995", server.seen.take());
       assertEquals(1, server.requests.get(), "the redirect target was called after the deadline");
+    }
+  }
+
+  /**
+   * A follow-up the application builds afresh (an {@code Authenticator} that answers a 401 with a
+   * new {@code Request}, not with {@code response.request().newBuilder()}) carries no tag: its hop
+   * states the time left of the call's context all the same, not that of whatever context is
+   * current where OkHttp runs it (none here, or one that has ended).
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"no current context", "an ended current context"})
+  void aFollowUpBuiltAfreshStatesTheCallsBudget(String current) throws Exception {
+    ManualTimeSource time = clock();
+    java.util.concurrent.atomic.AtomicInteger n = new java.util.concurrent.atomic.AtomicInteger();
+    OkHttpClient fresh =
+        client.newBuilder()
+            .authenticator(
+                (route, response) ->
+                    new Request.Builder()
+                        .url(response.request().url())
+                        .header("Authorization", okhttp3.Credentials.basic("user", "secret"))
+                        .build())
+            .build();
+    try (Loopback server =
+            new Loopback(
+                ex -> {
+                  if (n.getAndIncrement() == 0) {
+                    time.advance(Duration.ofMillis(300));
+                    ex.getResponseHeaders().set("WWW-Authenticate", "Basic realm=\"ctx4j\"");
+                    Loopback.reply(ex, 401, new byte[0]);
+                  } else {
+                    Loopback.reply(ex, 200, HELLO);
+                  }
+                });
+        CancelableContext ctx = withTimeout(time, Duration.ofSeconds(1));
+        CancelableContext ended = Context.withCancel(Context.background())) {
+      ended.cancel();
+      Context onThread = current.equals("no current context") ? Context.background() : ended;
+      String body =
+          CurrentContext.call(
+              onThread,
+              () -> {
+                try (Response r = fresh.newCall(at(server.url("/"), ctx)).execute()) {
+                  return r.body().string();
+                }
+              });
+      assertEquals("hello", body);
+      assertEquals(List.of("/=995", "/=695"), List.of(server.seen.take(), server.seen.take()), current);
+      assertEquals(0, CoreInternals.registrationCount(ctx));
+    } finally {
+      fresh.connectionPool().evictAll();
     }
   }
 }
