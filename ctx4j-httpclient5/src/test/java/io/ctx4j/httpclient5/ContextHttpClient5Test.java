@@ -456,6 +456,78 @@ class ContextHttpClient5Test {
     }
   }
 
+  /**
+   * Guard (passes on the code before it was written; pins "while ... waiting for the response": the
+   * entity is written inside the exchange): a context that ends while a large streaming request
+   * entity is being written, to a server that reads none of it, fails the request with the
+   * context's error, its cause kept, leaves the thread's interrupt status clear and no
+   * registration.
+   */
+  @Test
+  void cancellingWhileALargeRequestEntityIsSentFailsTheRequestWithTheContextsError() throws Exception {
+    IllegalStateException why = new IllegalStateException("upload abandoned");
+    CountDownLatch writing = new CountDownLatch(1);
+    org.apache.hc.client5.http.classic.methods.HttpPost upload;
+    CompletableFuture<Boolean> interruptedAfter = new CompletableFuture<>();
+    try (ClassicServer server = blocking();
+        CancelableContext ctx = Context.withCancelCause(Context.background())) {
+      upload = new org.apache.hc.client5.http.classic.methods.HttpPost(server.url("/upload"));
+      upload.setEntity(
+          new AbstractHttpEntity(ContentType.APPLICATION_OCTET_STREAM, null, true) {
+            @Override
+            public long getContentLength() {
+              return -1;
+            }
+
+            @Override
+            public InputStream getContent() {
+              throw new UnsupportedOperationException("written only");
+            }
+
+            @Override
+            public boolean isStreaming() {
+              return true;
+            }
+
+            @Override
+            public boolean isRepeatable() {
+              return false;
+            }
+
+            @Override
+            public void writeTo(OutputStream out) throws IOException {
+              byte[] chunk = new byte[64 * 1024];
+              for (int i = 0; i < 16 * 1024; i++) { // 1 GiB at most: far more than the socket buffers
+                out.write(chunk);
+                out.flush();
+                writing.countDown();
+              }
+            }
+
+            @Override
+            public void close() {}
+          });
+      CompletableFuture<String> call =
+          supplyAsync(
+              () -> {
+                try {
+                  return client.execute(
+                      upload, ContextHttpClient5.clientContext(ctx), r -> EntityUtils.toString(r.getEntity()));
+                } finally {
+                  interruptedAfter.complete(Thread.interrupted());
+                }
+              });
+      assertTrue(entered.await(20, TimeUnit.SECONDS), "the request never reached the server");
+      assertTrue(writing.await(20, TimeUnit.SECONDS), "the entity was never written");
+      ctx.cancel(why);
+      ExecutionException e = assertThrows(ExecutionException.class, () -> call.get(20, TimeUnit.SECONDS));
+      InterruptedIOException io = assertInstanceOf(InterruptedIOException.class, e.getCause());
+      assertSame(why, assertInstanceOf(CanceledException.class, io.getCause()).getCause());
+      assertFalse(interruptedAfter.get(), "the request left its thread interrupted");
+      assertEquals(0, CoreInternals.registrationCount(ctx));
+    }
+  }
+
   // --------------------------------------------------------------------- redirects and retries
 
   /** /first advances the manual clock by 400 ms (the hop's own time) and redirects to /target. */
@@ -741,6 +813,45 @@ class ContextHttpClient5Test {
           both.execute(new HttpGet(server.url("/")), ContextHttpClient5.clientContext(ctx), r -> EntityUtils.toString(r.getEntity())));
       assertEquals("/=995", server.seen.take());
       assertEquals("/=695", server.seen.take(), "the second round");
+    }
+  }
+
+  /**
+   * Guard (passes on the code before it was written): the round a proxy's 407 asks for ({@code
+   * ProtocolExec}, with the proxy's credentials) states the time left at that round.
+   */
+  @Test
+  void aProxyAuthenticationRoundStatesTheTimeLeftAtThatRound() throws Exception {
+    ManualTimeSource time = clock();
+    try (ClassicServer proxy =
+            firstAnswerAfter300Ms(
+                time,
+                response -> {
+                  response.setCode(407);
+                  response.setHeader("Proxy-Authenticate", "Basic realm=\"ctx4j\"");
+                });
+        CancelableContext ctx = Context.withTimeout(manual(time), Duration.ofSeconds(1))) {
+      java.net.URI at = java.net.URI.create(proxy.url("/"));
+      org.apache.hc.client5.http.impl.auth.BasicCredentialsProvider credentials =
+          new org.apache.hc.client5.http.impl.auth.BasicCredentialsProvider();
+      credentials.setCredentials(
+          new org.apache.hc.client5.http.auth.AuthScope(at.getHost(), at.getPort()),
+          new org.apache.hc.client5.http.auth.UsernamePasswordCredentials("user", "secret".toCharArray()));
+      try (CloseableHttpClient proxied =
+          ContextHttpClient5.install(
+                  HttpClients.custom()
+                      .setProxy(new org.apache.hc.core5.http.HttpHost(at.getHost(), at.getPort()))
+                      .setDefaultCredentialsProvider(credentials))
+              .build()) {
+        // The target is the proxy's own address: HttpCore's server answers only for its own host.
+        assertEquals(
+            "hello",
+            proxied.execute(
+                new HttpGet("http://" + at.getHost() + ":9/resource"),
+                ContextHttpClient5.clientContext(ctx),
+                r -> EntityUtils.toString(r.getEntity())));
+      }
+      assertEquals(List.of("/resource=995", "/resource=695"), List.of(proxy.seen.take(), proxy.seen.take()));
     }
   }
 

@@ -346,6 +346,57 @@ class ContextOkHttpTest {
     }
   }
 
+  /**
+   * Guard (passes on the code before it was written; pins "while the request is in flight"): a
+   * context that ends while a large streaming request body is being sent, to a server that reads
+   * none of it, fails the call with the context's error, its cause kept, and leaves no
+   * registration.
+   */
+  @Test
+  void cancellingWhileALargeRequestBodyIsSentFailsTheCallWithTheContextsError() throws Exception {
+    IllegalStateException why = new IllegalStateException("upload abandoned");
+    CountDownLatch writing = new CountDownLatch(1);
+    okhttp3.RequestBody endless =
+        new okhttp3.RequestBody() {
+          @Override
+          public okhttp3.MediaType contentType() {
+            return okhttp3.MediaType.get("application/octet-stream");
+          }
+
+          @Override
+          public void writeTo(okio.BufferedSink sink) throws IOException {
+            byte[] chunk = new byte[64 * 1024];
+            for (int i = 0; i < 16 * 1024; i++) { // 1 GiB at most: far more than the socket buffers
+              sink.write(chunk);
+              sink.flush();
+              writing.countDown();
+            }
+          }
+        };
+    try (Loopback server = blocking();
+        CancelableContext ctx = Context.withCancelCause(Context.background())) {
+      Request upload =
+          ContextOkHttp.withContext(new Request.Builder().url(server.url("/upload")).post(endless).build(), ctx);
+      CompletableFuture<String> call =
+          CompletableFuture.supplyAsync(
+              () -> {
+                try {
+                  return get(upload);
+                } catch (IOException e) {
+                  throw new java.util.concurrent.CompletionException(e);
+                }
+              },
+              callers);
+      assertTrue(entered.await(20, TimeUnit.SECONDS), "the request never reached the server");
+      assertTrue(writing.await(20, TimeUnit.SECONDS), "the body was never written");
+      ctx.cancel(why);
+      ExecutionException e = assertThrows(ExecutionException.class, () -> call.get(20, TimeUnit.SECONDS));
+      java.io.InterruptedIOException io = assertInstanceOf(java.io.InterruptedIOException.class, e.getCause());
+      assertSame(why, assertInstanceOf(CanceledException.class, io.getCause()).getCause());
+      assertEquals(0, CoreInternals.registrationCount(ctx));
+    }
+  }
+
   // --------------------------------------------------------------------- redirects and retries
 
   /** /first advances the manual clock by 400 ms (the hop's own time) and redirects to /target. */
@@ -459,17 +510,7 @@ class ContextOkHttpTest {
   void aRetriedRequestStatesTheTimeLeftAtTheRetry() throws Exception {
     // OkHttp retries a 408 once (RetryAndFollowUpInterceptor), below the application interceptors.
     ManualTimeSource time = clock();
-    java.util.concurrent.atomic.AtomicInteger n = new java.util.concurrent.atomic.AtomicInteger();
-    try (Loopback server =
-            new Loopback(
-                ex -> {
-                  if (n.getAndIncrement() == 0) {
-                    time.advance(Duration.ofMillis(300));
-                    Loopback.reply(ex, 408, new byte[0]);
-                  } else {
-                    Loopback.reply(ex, 200, HELLO);
-                  }
-                });
+    try (Loopback server = firstAnswerAfter300Ms(time, 408);
         CancelableContext ctx = withTimeout(time, Duration.ofSeconds(1))) {
       assertEquals("hello", get(at(server.url("/"), ctx)));
       assertEquals("/=995", server.seen.take());
@@ -509,7 +550,6 @@ class ContextOkHttpTest {
   @ValueSource(strings = {"no current context", "an ended current context"})
   void aFollowUpBuiltAfreshStatesTheCallsBudget(String current) throws Exception {
     ManualTimeSource time = clock();
-    java.util.concurrent.atomic.AtomicInteger n = new java.util.concurrent.atomic.AtomicInteger();
     OkHttpClient fresh =
         client.newBuilder()
             .authenticator(
@@ -519,17 +559,7 @@ class ContextOkHttpTest {
                         .header("Authorization", okhttp3.Credentials.basic("user", "secret"))
                         .build())
             .build();
-    try (Loopback server =
-            new Loopback(
-                ex -> {
-                  if (n.getAndIncrement() == 0) {
-                    time.advance(Duration.ofMillis(300));
-                    ex.getResponseHeaders().set("WWW-Authenticate", "Basic realm=\"ctx4j\"");
-                    Loopback.reply(ex, 401, new byte[0]);
-                  } else {
-                    Loopback.reply(ex, 200, HELLO);
-                  }
-                });
+    try (Loopback server = firstAnswerAfter300Ms(time, 401, "WWW-Authenticate", "Basic realm=\"ctx4j\"");
         CancelableContext ctx = withTimeout(time, Duration.ofSeconds(1));
         CancelableContext ended = Context.withCancel(Context.background())) {
       ended.cancel();
@@ -548,5 +578,53 @@ class ContextOkHttpTest {
     } finally {
       fresh.connectionPool().evictAll();
     }
+  }
+
+  /**
+   * Guard (passes on the code before it was written): the round a proxy's 407 asks for, answered
+   * by the client's {@code proxyAuthenticator}, states the time left at that round.
+   */
+  @Test
+  void aProxyAuthenticationRoundStatesTheTimeLeftAtThatRound() throws Exception {
+    ManualTimeSource time = clock();
+    try (Loopback proxy = firstAnswerAfter300Ms(time, 407, "Proxy-Authenticate", "Basic realm=\"ctx4j\"");
+        CancelableContext ctx = withTimeout(time, Duration.ofSeconds(1))) {
+      java.net.URI at = java.net.URI.create(proxy.url("/"));
+      OkHttpClient proxied =
+          client.newBuilder()
+              .proxy(new java.net.Proxy(java.net.Proxy.Type.HTTP, new java.net.InetSocketAddress(at.getHost(), at.getPort())))
+              .proxyAuthenticator(
+                  (route, response) ->
+                      response.request().newBuilder()
+                          .header("Proxy-Authorization", okhttp3.Credentials.basic("user", "secret"))
+                          .build())
+              .build();
+      try (Response r = proxied.newCall(at("http://ctx4j-proxied.test/resource", ctx)).execute()) {
+        assertEquals("hello", r.body().string());
+      } finally {
+        proxied.connectionPool().evictAll();
+      }
+      assertEquals(List.of("/resource=995", "/resource=695"), List.of(proxy.seen.take(), proxy.seen.take()));
+    }
+  }
+
+  /**
+   * A server whose first answer, given 300 ms later on {@code time}, is {@code status} with {@code
+   * header} (a name and its value, or nothing); "hello" after that.
+   */
+  private static Loopback firstAnswerAfter300Ms(ManualTimeSource time, int status, String... header) {
+    java.util.concurrent.atomic.AtomicInteger n = new java.util.concurrent.atomic.AtomicInteger();
+    return new Loopback(
+        ex -> {
+          if (n.getAndIncrement() == 0) {
+            time.advance(Duration.ofMillis(300));
+            if (header.length == 2) {
+              ex.getResponseHeaders().set(header[0], header[1]);
+            }
+            Loopback.reply(ex, status, new byte[0]);
+          } else {
+            Loopback.reply(ex, 200, HELLO);
+          }
+        });
   }
 }
