@@ -66,7 +66,9 @@ import java.util.concurrent.TimeUnit;
  *       task is queued, the task still runs, under its ended context, since its future can be
  *       completed no other way;
  *   <li>any other {@link Future} given to {@code execute} is cancelled; a plain {@code Runnable}
- *       does not run.
+ *       does not run;
+ *   <li>a task of this service that the wrapped executor refuses (one drained from a service and
+ *       handed to another that is shut down, say) completes with the exception it threw.
  * </ul>
  *
  * An exception thrown by an {@code execute}d task (a {@code CancellationException} of its own or a
@@ -205,7 +207,7 @@ public final class ContextExecutorService extends AbstractExecutorService implem
         // Refused inside a wrapper: see unhanded. (A ContextTask command is the task itself, which
         // handTo abandoned, or one of timed invokeAll's, which makes them all first and cancels
         // them all on a refusal.)
-        made.abandon();
+        made.abandon(t);
       }
       throw t;
     }
@@ -305,7 +307,8 @@ public final class ContextExecutorService extends AbstractExecutorService implem
         ContextTask<?> task = (ContextTask<?>) r;
         Runnable origin = task.origin();
         if (origin != task) {
-          task.abandon(); // the wrapper is dropped: its context must not hold on to the command
+          // The wrapper is dropped: its context must not hold on to the command.
+          task.abandon(new CancellationException("drained by shutdownNow"));
         }
         tasks.add(origin);
       } else {

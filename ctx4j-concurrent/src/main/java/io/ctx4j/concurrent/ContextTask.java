@@ -89,14 +89,17 @@ final class ContextTask<T> extends CompletableFuture<T> implements RunnableFutur
     return task;
   }
 
-  /** Hands this task to {@code executor}; a rejection releases the task context and is rethrown. */
+  /**
+   * Hands this task to {@code executor}; a rejection ends the task (see {@link #abandon}) and is
+   * rethrown.
+   */
   void handTo(Executor executor) {
     try {
       executor.execute(this);
     } catch (Throwable e) {
       // Any throwable: an executor may throw a checked exception it does not declare (Kotlin, a
       // sneaky rethrow), and the task would stay on its parent's cancel tree. Rethrown as it is.
-      abandon();
+      abandon(e);
       throw e;
     }
   }
@@ -107,13 +110,21 @@ final class ContextTask<T> extends CompletableFuture<T> implements RunnableFutur
   }
 
   /**
-   * Withdraws this task's hold on its parent context without touching the caller's command: for a
-   * task that will never run (rejected, or drained by {@code shutdownNow}).
+   * Ends a task that will never run (refused, or drained by {@code shutdownNow}) without touching
+   * the caller's command: it withdraws the task's hold on its parent context and completes the
+   * future with {@code why}, since whoever holds the future (a caller that handed a drained task to
+   * another executor) would otherwise wait for ever, and a get interrupted meanwhile would find the
+   * task context done and wait for the outcome done wins promises. A task that a worker has started
+   * already (an executor that ran it, then threw; a task handed to a second executor while the
+   * first runs it) is left to that worker, which completes it.
    */
-  void abandon() {
-    if (onEnd.stop()) {
-      ctx.cancel();
+  void abandon(Throwable why) {
+    if (!STARTED.compareAndSet(this, false, true)) {
+      return;
     }
+    onEnd.stop();
+    ctx.cancel();
+    super.completeExceptionally(why); // a no-op if the context's end completed it first
   }
 
   private void contextEnded() {
@@ -203,21 +214,29 @@ final class ContextTask<T> extends CompletableFuture<T> implements RunnableFutur
   @Override
   public T get(long timeout, TimeUnit unit)
       throws InterruptedException, ExecutionException, TimeoutException {
+    long deadline = System.nanoTime() + unit.toNanos(timeout); // compared by difference
     try {
       return super.get(timeout, unit);
     } catch (CancellationException e) {
       throw unwrapped(e);
     } catch (InterruptedException e) {
-      return doneWinsOver(e);
+      if (!endingOrDone()) {
+        throw e;
+      }
+      return doneWins(true, deadline);
     }
   }
 
-  /** An interrupt while waiting: rethrown while the context lives, else {@link #doneWins()}. */
+  /** An interrupt while waiting: rethrown while the context lives, else {@link #doneWins}. */
   private T doneWinsOver(InterruptedException e) throws InterruptedException, ExecutionException {
     if (!endingOrDone()) {
       throw e;
     }
-    return doneWins();
+    try {
+      return doneWins(false, 0L);
+    } catch (TimeoutException impossible) {
+      throw new AssertionError("an untimed wait timed out", impossible);
+    }
   }
 
   /** The future is complete, or its context has ended and the future is about to be completed. */
@@ -226,22 +245,25 @@ final class ContextTask<T> extends CompletableFuture<T> implements RunnableFutur
   }
 
   /**
-   * Done wins over an interrupt: waits (uninterruptibly, for at most the instant the context's
-   * callback needs) for the outcome, reports it, and leaves the interrupt set.
+   * Done wins over an interrupt: waits, ignoring further interrupts, for the outcome that the task
+   * context's end is about to publish, reports it, and leaves the interrupt set. The wait is short
+   * as a rule (the callback that completes the future runs as the context ends), but other
+   * callbacks run first and may take their time, so a timed get waits no longer than its
+   * {@code deadline} and then times out.
    */
-  private T doneWins() throws ExecutionException {
+  private T doneWins(boolean timed, long deadline) throws ExecutionException, TimeoutException {
     try {
-      super.join(); // uninterruptible; the outcome is reported below, the get() way
-    } catch (RuntimeException ignored) {
-      // reported below
-    }
-    Thread.currentThread().interrupt();
-    try {
-      return super.get(); // complete: reports at once, whatever the interrupt status
+      while (true) {
+        try {
+          return timed ? super.get(deadline - System.nanoTime(), TimeUnit.NANOSECONDS) : super.get();
+        } catch (InterruptedException again) {
+          // done wins: keep waiting; the interrupt is set again below
+        }
+      }
     } catch (CancellationException e) {
       throw unwrapped(e);
-    } catch (InterruptedException e) {
-      throw new AssertionError("get() of a complete future does not wait", e);
+    } finally {
+      Thread.currentThread().interrupt();
     }
   }
 

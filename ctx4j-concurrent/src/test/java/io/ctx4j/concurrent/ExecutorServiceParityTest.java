@@ -67,18 +67,7 @@ class ExecutorServiceParityTest {
   }
 
   private void occupyWorker(ExecutorService executor) throws Exception {
-    CountDownLatch busy = new CountDownLatch(1);
-    executor
-        .execute(
-            () -> {
-              busy.countDown();
-              try {
-                release.await(60, TimeUnit.SECONDS);
-              } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-              }
-            });
-    assertTrue(busy.await(30, TimeUnit.SECONDS));
+    Stalls.worker(executor, release);
   }
 
   private static void assertContextError(Throwable t) {
@@ -191,17 +180,8 @@ class ExecutorServiceParityTest {
   void aTaskReachedAsItsContextEndsStillCompletesWhatItsCallerWaitsOn() throws Exception {
     occupyWorker();
     CancelableContext ctx = Context.withCancel(Context.background());
-    CountDownLatch inCallback = new CountDownLatch(1);
     CountDownLatch callbackMayReturn = new CountDownLatch(1);
-    ctx.onDone(
-        () -> {
-          inCallback.countDown();
-          try {
-            callbackMayReturn.await(60, TimeUnit.SECONDS);
-          } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-          }
-        });
+    CountDownLatch inCallback = Stalls.endOf(ctx, callbackMayReturn);
     AtomicInteger ran = new AtomicInteger();
     java.util.concurrent.FutureTask<Integer> executed =
         new java.util.concurrent.FutureTask<>(ran::incrementAndGet);

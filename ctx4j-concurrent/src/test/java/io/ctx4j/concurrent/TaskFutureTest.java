@@ -188,4 +188,33 @@ class TaskFutureTest {
       Thread.interrupted();
     }
   }
+
+  /**
+   * Done wins over an interrupt in get(timeout), but never past the timeout: when the task's context
+   * is done and the callback that completes its future is held up (another callback on the parent,
+   * registered first, runs first and takes its time), an interrupted get(200 ms) waited for that
+   * callback, however long it took, instead of timing out.
+   */
+  @Test
+  void anInterruptedTimedGetNeverWaitsPastItsTimeoutForASlowContextCallback() throws Exception {
+    CancelableContext ctx = Context.withCancel(Context.background());
+    CountDownLatch callbackMayReturn = new CountDownLatch(1);
+    CountDownLatch inCallback = Stalls.endOf(ctx, callbackMayReturn);
+    CountDownLatch started = new CountDownLatch(1);
+    CompletableFuture<String> f = POOL.submit(ctx, blocked(started, new CountDownLatch(1)));
+    assertTrue(started.await(30, TimeUnit.SECONDS));
+    CompletableFuture<Void> cancelling = CompletableFuture.runAsync(ctx::cancel);
+    try {
+      assertTrue(inCallback.await(30, TimeUnit.SECONDS));
+      assertFalse(f.isDone(), "the task's callback is held up behind the parent's");
+      assertEquals(
+          "TimeoutException, interrupted",
+          Stalls.timedGet(f, 200, true),
+          "get(200 ms) with the interrupt status set, the task's context done");
+    } finally {
+      callbackMayReturn.countDown();
+    }
+    cancelling.get(30, TimeUnit.SECONDS);
+    assertThrows(CanceledException.class, () -> f.get(30, TimeUnit.SECONDS));
+  }
 }
