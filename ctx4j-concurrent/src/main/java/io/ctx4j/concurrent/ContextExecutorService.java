@@ -7,10 +7,12 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.Set;
 import java.util.concurrent.AbstractExecutorService;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ForkJoinPool;
@@ -75,7 +77,7 @@ import java.util.concurrent.TimeUnit;
  * checked exception thrown sneakily included) goes to the worker's uncaught-exception handler, as
  * with the JDK's pools; only a {@code CancellationException} thrown after the task's context ended is
  * taken as the task's reaction to that end and not reported. {@link #shutdownNow} returns the objects
- * that were queued, as a {@code ThreadPoolExecutor} does.
+ * that were queued, as a {@code ThreadPoolExecutor} does, and cancels the tasks no worker started.
  *
  * <p>Thread safety: thread-safe as the wrapped service is. Memory consistency effects: actions before
  * {@code submit} happen-before the task runs; actions of the task happen-before a successful return
@@ -95,6 +97,14 @@ public final class ContextExecutorService extends AbstractExecutorService implem
    * the two calls, which the JDK makes one after the other on the same thread.
    */
   private final ThreadLocal<ContextTask<?>> unhanded = new ThreadLocal<>();
+
+  /**
+   * This service's tasks whose futures are not complete, each until its future completes. {@link
+   * #shutdownNow} ends those that no worker has started: the delegate's list cannot say which they
+   * are, since a ScheduledThreadPoolExecutor returns its own wrappers of them and a ForkJoinPool
+   * none, and a task left pending would stay on its context's cancel tree until the context ends.
+   */
+  private final Set<ContextTask<?>> pending = ConcurrentHashMap.newKeySet();
 
   private ContextExecutorService(ExecutorService delegate) {
     this.delegate = delegate;
@@ -124,7 +134,20 @@ public final class ContextExecutorService extends AbstractExecutorService implem
   public <T> CompletableFuture<T> submit(Context ctx, Callable<T> task) {
     Objects.requireNonNull(ctx, "ctx");
     Objects.requireNonNull(task, "task");
-    return ContextTask.submit(delegate, ctx, task);
+    ContextTask<T> made = tracked(ContextTask.of(ctx, task));
+    made.handTo(delegate);
+    return made;
+  }
+
+  /** Lists {@code task} in {@link #pending} until its future completes. */
+  private <T> ContextTask<T> tracked(ContextTask<T> task) {
+    // Listed first, then removed by the completion: a task that completes meanwhile is removed at
+    // once by whenComplete. A task already listed (invokeAll hands execute the task newTaskFor
+    // made) is not listed twice.
+    if (!task.isDone() && pending.add(task)) {
+      task.whenComplete((value, failure) -> pending.remove(task));
+    }
+    return task;
   }
 
   /**
@@ -218,7 +241,7 @@ public final class ContextExecutorService extends AbstractExecutorService implem
     if (command instanceof ContextTask) {
       // One of ours (from newTaskFor, as invokeAll/invokeAny/ExecutorCompletionService make them,
       // or drained by shutdownNow): it carries its context and completes itself when it ends.
-      ((ContextTask<?>) command).handTo(delegate);
+      tracked((ContextTask<?>) command).handTo(delegate);
       return;
     }
     Context ctx = CurrentContext.get();
@@ -230,7 +253,8 @@ public final class ContextExecutorService extends AbstractExecutorService implem
         throw new RejectedExecutionException("the current context is done: " + err.getMessage(), err);
       }
     }
-    ContextTask.forCommand(
+    ContextTask<Void> task =
+        ContextTask.forCommand(
             ctx,
             command,
             () -> {
@@ -245,8 +269,8 @@ public final class ContextExecutorService extends AbstractExecutorService implem
                 }
               }
               return null;
-            })
-        .handTo(delegate);
+            });
+    tracked(task).handTo(delegate);
   }
 
   /**
@@ -267,7 +291,7 @@ public final class ContextExecutorService extends AbstractExecutorService implem
   /** Remembers {@code task} for the execute that follows; see {@link #unhanded}. */
   private <T> ContextTask<T> made(ContextTask<T> task) {
     unhanded.set(task);
-    return task;
+    return tracked(task);
   }
 
   /**
@@ -294,25 +318,31 @@ public final class ContextExecutorService extends AbstractExecutorService implem
    * Stops accepting tasks and interrupts running ones, as {@link ExecutorService#shutdownNow()}.
    * Like a {@link java.util.concurrent.ThreadPoolExecutor}, it returns the very objects that were
    * queued: for {@code submit} and {@code invokeAll} the future the caller holds, for {@code execute}
-   * the caller's {@code Runnable}. They are left as they are (not run, not cancelled).
+   * the caller's {@code Runnable}. Unlike one, it ends every task of this service that no worker
+   * has started, so that nobody waits for it for ever and none stays on its context: its future is
+   * cancelled, and so is a {@link Future} given to {@code execute} (an {@code
+   * ExecutorCompletionService}'s, whose {@code take} and {@code invokeAny} then return), as when
+   * the context ends first. A plain {@code Runnable} given to {@code execute} is left as it is, as
+   * is the task of {@code supplyAsync}, whose future can be completed only by running it. This holds
+   * whatever the wrapped service returns: a {@link java.util.concurrent.ScheduledThreadPoolExecutor}
+   * returns its own wrappers of the tasks, and a {@link ForkJoinPool} none, and that is what this
+   * method returns then. A service that ignores the call ({@link ForkJoinPool#commonPool()}) goes on
+   * running the tasks.
    *
-   * @return the tasks that never started
+   * @return the tasks that never started, as far as the wrapped service lists them
    */
   @Override
   public List<Runnable> shutdownNow() {
     List<Runnable> drained = delegate.shutdownNow();
     List<Runnable> tasks = new ArrayList<>(drained.size());
     for (Runnable r : drained) {
-      if (r instanceof ContextTask) {
-        ContextTask<?> task = (ContextTask<?>) r;
-        Runnable origin = task.origin();
-        if (origin != task) {
-          // The wrapper is dropped: its context must not hold on to the command.
-          task.abandon(new CancellationException("drained by shutdownNow"));
-        }
-        tasks.add(origin);
-      } else {
-        tasks.add(r);
+      tasks.add(r instanceof ContextTask ? ((ContextTask<?>) r).origin() : r);
+    }
+    if (delegate.isShutdown()) {
+      // Whatever the list holds: every task listed before it was handed over, so none accepted
+      // before the shutdown is missed. A worker that took one just now finds it claimed.
+      for (ContextTask<?> task : pending) {
+        task.drain();
       }
     }
     return tasks;

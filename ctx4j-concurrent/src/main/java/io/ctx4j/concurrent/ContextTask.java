@@ -118,20 +118,40 @@ final class ContextTask<T> extends CompletableFuture<T> implements RunnableFutur
    * already (an executor that ran it, then threw; a task handed to a second executor while the
    * first runs it) is left to that worker, which completes it.
    */
-  void abandon(Throwable why) {
+  boolean abandon(Throwable why) {
     if (!STARTED.compareAndSet(this, false, true)) {
-      return;
+      return false;
     }
     onEnd.stop();
     ctx.cancel();
     super.completeExceptionally(why); // a no-op if the context's end completed it first
+    return true;
+  }
+
+  /**
+   * Ends a task that {@code shutdownNow} stopped, if no worker has started it: the future is
+   * cancelled, the task context released, and a {@link Future} handed to execute cancelled too, as
+   * when the context ends first. A plain {@code Runnable}, and supplyAsync's task (whose future can
+   * be completed only by running it), are left to the caller, to whom shutdownNow hands them back.
+   */
+  void drain() {
+    if (abandon(new CancellationException("stopped by shutdownNow before it started"))) {
+      cancelCommand();
+    }
   }
 
   private void contextEnded() {
-    if (super.completeExceptionally(CoreInternals.errorCopy(ctx)) && command instanceof Future
-        && !(command instanceof AsynchronousCompletionTask)) {
-      // A Future handed to execute() (invokeAll's, an ExecutorCompletionService's) must say that it
-      // will never run, so nobody waits for it forever.
+    if (super.completeExceptionally(CoreInternals.errorCopy(ctx))) {
+      cancelCommand();
+    }
+  }
+
+  /**
+   * A Future handed to execute() (an ExecutorCompletionService's, a FutureTask) must say that it
+   * will never run, so nobody waits for it forever (a second cancel is a no-op).
+   */
+  private void cancelCommand() {
+    if (command instanceof Future && !(command instanceof AsynchronousCompletionTask)) {
       ((Future<?>) command).cancel(false);
     }
   }
@@ -190,13 +210,13 @@ final class ContextTask<T> extends CompletableFuture<T> implements RunnableFutur
    * supplyAsync(..., executor)}) hide the future their caller waits on: it can be completed only by
    * running them, so they run, under their ended context (they can see it through {@link
    * CurrentContext}), rather than leave their caller waiting forever. Any other {@link Future}
-   * handed to execute is cancelled, as {@link #contextEnded} does (a second cancel is a no-op).
+   * handed to execute is cancelled, as {@link #contextEnded} does.
    */
   private void skipped() {
     if (command instanceof AsynchronousCompletionTask) {
       CurrentContext.run(ctx, command);
-    } else if (command instanceof Future) {
-      ((Future<?>) command).cancel(false);
+    } else {
+      cancelCommand();
     }
   }
 

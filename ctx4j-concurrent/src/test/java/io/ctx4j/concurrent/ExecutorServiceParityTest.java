@@ -349,7 +349,9 @@ class ExecutorServiceParityTest {
     assertSame(submitted, left.get(0), "submit: the future the caller holds, as TPE's FutureTask");
     assertSame(executed, left.get(1), "execute: the caller's own Runnable");
     assertSame(withContext, left.get(2));
-    assertFalse(submitted.isDone(), "left pending, as the JDK leaves them");
+    // Unlike the JDK's, cancelled: nobody waits for ever, no task stays on its context.
+    assertTrue(submitted.isCancelled(), "a task that never started is cancelled");
+    assertTrue(withContext.isCancelled());
 
     // The same calls on a plain pool, for reference.
     ExecutorService plain = Executors.newSingleThreadExecutor();

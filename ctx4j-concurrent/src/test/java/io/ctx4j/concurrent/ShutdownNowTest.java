@@ -6,13 +6,24 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.ctx4j.CancelableContext;
 import io.ctx4j.Context;
+import io.ctx4j.internal.CoreInternals;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorCompletionService;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ForkJoinPool;
+import java.util.concurrent.FutureTask;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Supplier;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -67,5 +78,110 @@ class ShutdownNowTest {
     assertEquals(List.of(), problems, "after the refusal of a drained task");
     assertFalse(app.isDone());
     app.cancel();
+  }
+
+  /** The number of tasks {@code executor} holds in its queues, not yet taken by a worker. */
+  private static long queued(ExecutorService executor) {
+    return executor instanceof ForkJoinPool
+        ? ((ForkJoinPool) executor).getQueuedSubmissionCount()
+        : ((ThreadPoolExecutor) executor).getQueue().size();
+  }
+
+  /**
+   * shutdownNow ends every task of the service that no worker has started, whatever the wrapped
+   * service returns: a ThreadPoolExecutor the tasks themselves, a ScheduledThreadPoolExecutor its
+   * own wrappers of them, a ForkJoinPool nothing (its queued tasks are cancelled, or stay queued, and
+   * never run). Each task let go of its long-lived context only if it came back unwrapped and was
+   * a wrapper of execute's; the others stayed on the context's cancel tree (with their callables)
+   * until it ended, and their callers (get, an ExecutorCompletionService's take, invokeAny, a
+   * FutureTask given to execute) waited for ever.
+   */
+  @Test
+  void everyTaskItStopsLetsGoOfItsContextAndCompletesWhateverTheDelegateReturns()
+      throws Exception {
+    List<String> problems = new ArrayList<>();
+    List<Supplier<ExecutorService>> delegates =
+        List.of(
+            () -> Executors.newFixedThreadPool(1),
+            () -> new ScheduledThreadPoolExecutor(1),
+            () -> new ForkJoinPool(1));
+    for (Supplier<ExecutorService> delegate : delegates) {
+      CancelableContext app = Context.withCancel(Context.background());
+      CountDownLatch release = new CountDownLatch(1);
+      ContextExecutorService pool = ContextExecutorService.wrap(delegate.get());
+      String which = pool.delegate().getClass().getSimpleName();
+      AtomicInteger ran = new AtomicInteger();
+      Stalls.worker(pool.delegate(), release);
+      CompletableFuture<String> submitted =
+          pool.submit(
+              app,
+              () -> {
+                ran.incrementAndGet();
+                return "x";
+              });
+      FutureTask<Integer> executedFuture = new FutureTask<>(ran::incrementAndGet);
+      ExecutorCompletionService<Integer> ecs = new ExecutorCompletionService<>(pool);
+      CurrentContext.run(
+          app,
+          () -> {
+            pool.execute(ran::incrementAndGet);
+            pool.execute(executedFuture);
+            ecs.submit(ran::incrementAndGet);
+          });
+      CompletableFuture<Integer> any = new CompletableFuture<>();
+      Thread invoking =
+          new Thread(
+              () ->
+                  CurrentContext.run(
+                      app,
+                      () -> {
+                        try {
+                          any.complete(pool.invokeAny(List.of(ran::incrementAndGet)));
+                        } catch (Throwable t) {
+                          any.completeExceptionally(t);
+                        }
+                      }));
+      invoking.setDaemon(true);
+      invoking.start();
+      long giveUp = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      while (queued(pool.delegate()) < 5) { // submit, 2 execute, the completion service, invokeAny
+        assertTrue(System.nanoTime() - giveUp < 0, which + ": the tasks never reached the queue");
+        Thread.onSpinWait();
+      }
+
+      pool.shutdownNow();
+      release.countDown();
+      assertTrue(pool.awaitTermination(30, TimeUnit.SECONDS), which);
+
+      int left = CoreInternals.registrationCount(app);
+      if (left != 0) {
+        problems.add(which + ": " + left + " registrations left on the context");
+      }
+      List<String> waiting = new ArrayList<>();
+      if (!submitted.isDone()) {
+        waiting.add("submit's future");
+      }
+      if (!executedFuture.isDone()) {
+        waiting.add("the FutureTask given to execute");
+      }
+      if (ecs.poll() == null) {
+        waiting.add("the completion service's take");
+      }
+      try {
+        any.get(10, TimeUnit.SECONDS);
+        problems.add(which + ": invokeAny returned a task's result");
+      } catch (ExecutionException expected) {
+        // its task was cancelled: invokeAny says so
+      } catch (TimeoutException e) {
+        waiting.add("invokeAny");
+      }
+      if (!waiting.isEmpty()) {
+        problems.add(which + ": waiting for ever: " + String.join(", ", waiting));
+      }
+      assertEquals(0, ran.get(), which + ": a queued task ran");
+      assertFalse(app.isDone());
+      app.cancel();
+    }
+    assertEquals(List.of(), problems, "after shutdownNow on a long-lived context");
   }
 }
