@@ -5,6 +5,7 @@ import io.ctx4j.ContextException;
 import io.ctx4j.internal.CoreInternals;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
@@ -13,6 +14,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ForkJoinPool;
@@ -20,6 +22,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.RunnableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 /**
  * An {@link ExecutorService} wrapper whose tasks carry a context.
@@ -271,6 +274,117 @@ public final class ContextExecutorService extends AbstractExecutorService implem
               return null;
             });
     tracked(task).handTo(delegate);
+  }
+
+  /**
+   * Runs {@code tasks} under the {@linkplain CurrentContext#get() current context} and waits for
+   * them all, as {@link ExecutorService#invokeAll(Collection)}.
+   *
+   * @param tasks the tasks
+   * @param <T> the result type
+   * @return their futures, all complete, in the order of {@code tasks}
+   * @throws InterruptedException if interrupted while waiting (unfinished tasks are cancelled)
+   * @throws NullPointerException if {@code tasks} or one of them is null (named {@code tasks[i]}),
+   *     before any task is handed over
+   * @throws RejectedExecutionException if the service does not accept a task
+   */
+  @Override
+  public <T> List<Future<T>> invokeAll(Collection<? extends Callable<T>> tasks)
+      throws InterruptedException {
+    return super.invokeAll(checked(tasks));
+  }
+
+  /**
+   * Runs {@code tasks} under the {@linkplain CurrentContext#get() current context} and waits for
+   * them all, or until the timeout, as {@link ExecutorService#invokeAll(Collection, long,
+   * TimeUnit)}; the tasks unfinished then are cancelled.
+   *
+   * @param tasks the tasks
+   * @param timeout the longest wait, in {@code unit}
+   * @param unit the unit of {@code timeout}
+   * @param <T> the result type
+   * @return their futures, all complete, in the order of {@code tasks}
+   * @throws InterruptedException if interrupted while waiting (unfinished tasks are cancelled)
+   * @throws NullPointerException if {@code tasks}, one of them (named {@code tasks[i]}) or {@code
+   *     unit} is null, before any task is handed over
+   * @throws RejectedExecutionException if the service does not accept a task
+   */
+  @Override
+  public <T> List<Future<T>> invokeAll(
+      Collection<? extends Callable<T>> tasks, long timeout, TimeUnit unit)
+      throws InterruptedException {
+    List<Callable<T>> checked = checked(tasks);
+    return super.invokeAll(checked, timeout, Objects.requireNonNull(unit, "unit"));
+  }
+
+  /**
+   * Runs {@code tasks} under the {@linkplain CurrentContext#get() current context} and returns the
+   * result of one that succeeded, as {@link ExecutorService#invokeAny(Collection)}; the others are
+   * cancelled.
+   *
+   * @param tasks the tasks
+   * @param <T> the result type
+   * @return the result of one of them
+   * @throws InterruptedException if interrupted while waiting
+   * @throws ExecutionException if no task succeeded (the context's error as cause if it ended)
+   * @throws NullPointerException if {@code tasks} or one of them is null (named {@code tasks[i]}),
+   *     before any task is handed over
+   * @throws IllegalArgumentException if {@code tasks} is empty
+   * @throws RejectedExecutionException if the service does not accept a task
+   */
+  @Override
+  public <T> T invokeAny(Collection<? extends Callable<T>> tasks)
+      throws InterruptedException, ExecutionException {
+    return super.invokeAny(nonEmpty(checked(tasks)));
+  }
+
+  /**
+   * Runs {@code tasks} under the {@linkplain CurrentContext#get() current context} and returns the
+   * result of one that succeeded before the timeout, as {@link ExecutorService#invokeAny(Collection,
+   * long, TimeUnit)}; the others are cancelled.
+   *
+   * @param tasks the tasks
+   * @param timeout the longest wait, in {@code unit}
+   * @param unit the unit of {@code timeout}
+   * @param <T> the result type
+   * @return the result of one of them
+   * @throws InterruptedException if interrupted while waiting
+   * @throws ExecutionException if no task succeeded (the context's error as cause if it ended)
+   * @throws TimeoutException if none succeeded before the timeout
+   * @throws NullPointerException if {@code tasks}, one of them (named {@code tasks[i]}) or {@code
+   *     unit} is null, before any task is handed over
+   * @throws IllegalArgumentException if {@code tasks} is empty
+   * @throws RejectedExecutionException if the service does not accept a task
+   */
+  @Override
+  public <T> T invokeAny(Collection<? extends Callable<T>> tasks, long timeout, TimeUnit unit)
+      throws InterruptedException, ExecutionException, TimeoutException {
+    List<Callable<T>> checked = nonEmpty(checked(tasks));
+    return super.invokeAny(checked, timeout, Objects.requireNonNull(unit, "unit"));
+  }
+
+  /**
+   * A copy of {@code tasks}, checked: AbstractExecutorService finds a null task only when it comes
+   * to it, after handing over those before it, and says neither which argument is wrong nor how.
+   * A copy, so that the tasks checked are the tasks run, whatever the collection does meanwhile.
+   */
+  private static <T> List<Callable<T>> checked(Collection<? extends Callable<T>> tasks) {
+    Objects.requireNonNull(tasks, "tasks");
+    List<Callable<T>> copy = new ArrayList<>(tasks.size());
+    for (Callable<T> task : tasks) {
+      if (task == null) {
+        throw new NullPointerException("tasks[" + copy.size() + "]");
+      }
+      copy.add(task);
+    }
+    return copy;
+  }
+
+  private static <T> List<Callable<T>> nonEmpty(List<Callable<T>> tasks) {
+    if (tasks.isEmpty()) {
+      throw new IllegalArgumentException("tasks is empty");
+    }
+    return tasks;
   }
 
   /**

@@ -260,6 +260,77 @@ class ContextExecutorServiceTest {
             .getMessage());
   }
 
+  /**
+   * invokeAll and invokeAny check their arguments before handing any task over, and name what is
+   * wrong. AbstractExecutorService's threw a bare NullPointerException or IllegalArgumentException,
+   * and found a null element only once the tasks before it were handed to the executor (the call
+   * failed, but they had been queued, and could have run).
+   */
+  @Test
+  void invokeAllAndInvokeAnyNameBadArgumentsBeforeHandingOverAnyTask() throws Exception {
+    AtomicInteger handedOver = new AtomicInteger();
+    ContextExecutorService counting =
+        ContextExecutorService.wrap(
+            new java.util.concurrent.ThreadPoolExecutor(
+                1, 1, 0, TimeUnit.SECONDS, new java.util.concurrent.LinkedBlockingQueue<>()) {
+              @Override
+              public void execute(Runnable command) {
+                handedOver.incrementAndGet();
+                super.execute(command);
+              }
+            });
+    CountDownLatch release = new CountDownLatch(1);
+    try {
+      Stalls.worker(counting.delegate(), release); // the tasks would stay queued, not run
+      handedOver.set(0);
+      List<Callable<Integer>> withNull = java.util.Arrays.asList(() -> 1, null);
+      List<Callable<Integer>> one = List.of(() -> 1);
+      List<String> wrong = new java.util.ArrayList<>();
+      List<Callable<?>> calls =
+          List.of(
+              () -> counting.invokeAll(null),
+              () -> counting.invokeAll(null, 1, TimeUnit.SECONDS),
+              () -> counting.invokeAll(withNull),
+              () -> counting.invokeAll(withNull, 1, TimeUnit.SECONDS),
+              () -> counting.invokeAll(one, 1, null),
+              () -> counting.invokeAny(null),
+              () -> counting.invokeAny(null, 1, TimeUnit.SECONDS),
+              () -> counting.invokeAny(List.of()),
+              () -> counting.invokeAny(List.of(), 1, TimeUnit.SECONDS),
+              () -> counting.invokeAny(withNull),
+              () -> counting.invokeAny(withNull, 1, TimeUnit.SECONDS),
+              () -> counting.invokeAny(one, 1, null));
+      List<String> expected =
+          List.of(
+              "NullPointerException: tasks",
+              "NullPointerException: tasks",
+              "NullPointerException: tasks[1]",
+              "NullPointerException: tasks[1]",
+              "NullPointerException: unit",
+              "NullPointerException: tasks",
+              "NullPointerException: tasks",
+              "IllegalArgumentException: tasks is empty",
+              "IllegalArgumentException: tasks is empty",
+              "NullPointerException: tasks[1]",
+              "NullPointerException: tasks[1]",
+              "NullPointerException: unit");
+      for (int i = 0; i < calls.size(); i++) {
+        Callable<?> call = calls.get(i);
+        Exception e = assertThrows(Exception.class, call::call, "call " + i);
+        String got = e.getClass().getSimpleName() + ": " + e.getMessage();
+        int queued = handedOver.getAndSet(0);
+        if (!got.equals(expected.get(i)) || queued != 0) {
+          wrong.add("call " + i + ": " + got + (queued != 0 ? " after handing over " + queued : ""));
+        }
+      }
+      assertEquals(List.of(), wrong, "bad arguments of invokeAll and invokeAny");
+    } finally {
+      release.countDown();
+      counting.shutdownNow();
+      assertTrue(counting.awaitTermination(Duration.ofSeconds(10)));
+    }
+  }
+
   @Test
   void asAnExecutorServiceItsTasksRunUnderTheSubmittersCurrentContext() throws Exception {
     ExecutorService plain = pool;
