@@ -142,6 +142,11 @@ public final class ContextExecutorService extends AbstractExecutorService implem
     return made;
   }
 
+  /** The number of tasks held for {@link #shutdownNow}: those whose futures are not complete. */
+  int pendingTasks() {
+    return pending.size();
+  }
+
   /** Lists {@code task} in {@link #pending} until its future completes. */
   private <T> ContextTask<T> tracked(ContextTask<T> task) {
     // Listed first, then removed by the completion: a task that completes meanwhile is removed at

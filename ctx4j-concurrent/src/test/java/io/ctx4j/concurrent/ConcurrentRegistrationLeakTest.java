@@ -155,6 +155,63 @@ class ConcurrentRegistrationLeakTest {
     }
   }
 
+  /**
+   * Guard (passes on the code before it was written): 100,000 submissions on one long-lived
+   * context, ended every way a task ends in a busy service (run, cancelled while queued, its own
+   * context ended while queued, executed, supplyAsync whose context ends while queued), leave no
+   * registration on the context, and the service keeps none of them for shutdownNow.
+   */
+  @Test
+  void aHundredThousandSubmissionsLeaveNothingOnALongLivedContextNorOnTheService()
+      throws Exception {
+    CancelableContext app = Context.withCancel(Context.background());
+    ContextExecutorService pool =
+        ContextExecutorService.wrap(
+            new ThreadPoolExecutor(2, 2, 0, TimeUnit.SECONDS, new LinkedBlockingQueue<>()));
+    try {
+      List<CompletableFuture<?>> batch = new ArrayList<>();
+      AtomicInteger executed = new AtomicInteger();
+      for (int i = 0; i < 100_000; i++) {
+        CancelableContext request = Context.withCancel(app);
+        switch (i % 5) {
+          case 0:
+            batch.add(pool.submit(app, () -> "x"));
+            break;
+          case 1:
+            batch.add(pool.submit(request, () -> "x"));
+            break;
+          case 2:
+            CompletableFuture<String> cancelled = pool.submit(app, () -> "x");
+            cancelled.cancel(true);
+            batch.add(cancelled);
+            break;
+          case 3:
+            batch.add(
+                CurrentContext.call(request, () -> CompletableFuture.runAsync(() -> {}, pool)));
+            break;
+          default:
+            CurrentContext.run(app, () -> pool.execute(executed::incrementAndGet));
+        }
+        request.cancel();
+        if (batch.size() == 1_000) {
+          for (CompletableFuture<?> f : batch) {
+            f.handle((v, e) -> v).get(30, TimeUnit.SECONDS); // whichever way it ended
+          }
+          batch.clear();
+        }
+      }
+      pool.shutdown();
+      assertTrue(pool.awaitTermination(Duration.ofSeconds(60)));
+      assertEquals(20_000, executed.get());
+      assertEquals(0, CoreInternals.registrationCount(app), "registrations left on the context");
+      assertEquals(0, pool.pendingTasks(), "tasks the service still holds");
+      assertFalse(app.isDone());
+    } finally {
+      pool.shutdownNow();
+      app.cancel();
+    }
+  }
+
   /** A running task whose future is cancelled on this thread as its context is cancelled on another. */
   private static void raceCancelAgainstTheContextsEnd(ContextExecutorService pool, Context app)
       throws Exception {
