@@ -26,11 +26,9 @@ import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Method;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
 import java.util.Optional;
 import java.util.Queue;
-import java.util.concurrent.AbstractExecutorService;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
@@ -1204,7 +1202,7 @@ class BindingAdversarialTest {
   }
 
   /** Counts tasks that reach {@code execute}, then fails it with whatever it is told to throw. */
-  private static final class RefusingService extends AbstractExecutorService {
+  private static final class RefusingService extends IgnoringLifecycle {
     private final Supplier<Throwable> refusal;
 
     RefusingService(Supplier<Throwable> refusal) {
@@ -1214,29 +1212,6 @@ class BindingAdversarialTest {
     @Override
     public void execute(Runnable command) {
       Sneaky.<RuntimeException>rethrow(refusal.get());
-    }
-
-    @Override
-    public void shutdown() {}
-
-    @Override
-    public List<Runnable> shutdownNow() {
-      return Collections.emptyList();
-    }
-
-    @Override
-    public boolean isShutdown() {
-      return false;
-    }
-
-    @Override
-    public boolean isTerminated() {
-      return false;
-    }
-
-    @Override
-    public boolean awaitTermination(long timeout, TimeUnit unit) {
-      return false;
     }
   }
 

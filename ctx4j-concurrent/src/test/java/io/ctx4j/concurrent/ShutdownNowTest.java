@@ -184,4 +184,33 @@ class ShutdownNowTest {
     }
     assertEquals(List.of(), problems, "after shutdownNow on a long-lived context");
   }
+
+  /**
+   * A wrapped service that ignores shutdownNow, as ForkJoinPool.commonPool() does, goes on running
+   * the tasks, so they are not cancelled: ending them is for a service that has stopped.
+   */
+  @Test
+  void tasksOfAServiceThatIgnoresShutdownNowAreLeftToRun() throws Exception {
+    ExecutorService inner = Executors.newFixedThreadPool(1);
+    ExecutorService ignoring =
+        new IgnoringLifecycle() {
+          @Override
+          public void execute(Runnable command) {
+            inner.execute(command);
+          }
+        };
+    CountDownLatch release = new CountDownLatch(1);
+    try {
+      Stalls.worker(inner, release);
+      ContextExecutorService pool = ContextExecutorService.wrap(ignoring);
+      CompletableFuture<String> queued = pool.submit(Context.background(), () -> "ran");
+      assertEquals(List.of(), pool.shutdownNow());
+      release.countDown();
+      assertEquals("ran", queued.get(30, TimeUnit.SECONDS));
+    } finally {
+      release.countDown();
+      inner.shutdownNow();
+      assertTrue(inner.awaitTermination(30, TimeUnit.SECONDS));
+    }
+  }
 }
