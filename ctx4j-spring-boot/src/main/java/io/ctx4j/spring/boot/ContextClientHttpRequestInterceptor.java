@@ -71,8 +71,9 @@ import org.springframework.http.client.ClientHttpResponse;
  * HttpClient}) the interrupt ends Spring's wait for the response, but Spring (7.0.8) does not abort
  * Jetty's request then: with {@link ContextJettyHttpClient} installed on the client (the
  * auto-configuration does it for the clients Spring Boot builds), Jetty's request is tied to this
- * call as it is queued, and the context's end aborts it (a redirect hop Jetty sends itself too,
- * which states the time left again when it is sent);
+ * call as it is queued, and the context's end aborts it (a redirect hop Jetty sends itself too);
+ * each states the time left again when Jetty sends it, after any wait in Jetty's queue for a
+ * connection;
  * without it, the exchange goes on below until the factory's read timeout aborts it. Once the
  * response is there, its body stream is closed from another thread as above, and Jetty's close
  * aborts the exchange. The module README lists what was measured.

@@ -37,12 +37,14 @@ import org.eclipse.jetty.client.transport.HttpRequest;
  * request as it is queued: on the calling thread for the request Spring sends, which then belongs
  * to the interceptor's call in progress on that thread, if any; on one of Jetty's threads for a
  * hop Jetty sends itself (a redirect it follows, an authentication round), which belongs to the
- * call of its first request. Such a hop carries a copy of the first request's headers: as Jetty
- * begins to send it ({@link Request.Listener#onBegin}, the last moment to change it), its {@link
+ * call of its first request. As Jetty begins to send a request so tied ({@link
+ * Request.Listener#onBegin}, the last moment to change it, once it has a connection), its {@link
  * DeadlineHeader#NAME} is replaced with the time left of the call's context then ({@link
  * DeadlineHeader#valueFor}), or, if the context has ended or its deadline has passed though its
- * timer has not ended it yet, the hop is aborted unsent with the context's error. When the call's
- * context ends, the request in flight is aborted ({@link
+ * timer has not ended it yet, the request is aborted unsent with the context's error: the
+ * interceptor's header is stale by the request's wait in Jetty's queue for a free connection (the
+ * pool's limit reached), and a hop carries a copy of the first request's headers, stale by the
+ * earlier hops' time. When the call's context ends, the request in flight is aborted ({@link
  * Request#abort}) with a fresh copy of the context's error, whose cause is the context's cause;
  * Jetty closes the connection (or resets the HTTP/2 stream) and the server sees the client leave.
  * A request sent outside such a call (no interceptor, or Jetty used directly) is left alone.
@@ -60,11 +62,11 @@ import org.eclipse.jetty.client.transport.HttpRequest;
  * @since 0.1
  */
 public final class ContextJettyHttpClient {
-  /** The conversation attribute that carries a call to the hops Jetty sends itself. */
+  /**
+   * The conversation attribute that carries a call to its requests: Spring's, as Jetty begins to
+   * send it, and the hops Jetty sends itself.
+   */
   private static final String CALL = ContextJettyHttpClient.class.getName() + ".call";
-
-  /** The request attribute that marks a hop Jetty sends itself, with the call it belongs to. */
-  private static final String HOP = ContextJettyHttpClient.class.getName() + ".hop";
 
   /** The clients installed on, by identity (HttpClient does not override equals). */
   private static final Map<HttpClient, Boolean> INSTALLED =
@@ -79,9 +81,11 @@ public final class ContextJettyHttpClient {
 
         @Override
         public void onBegin(Request request) {
-          // Jetty's last moment to change the request: its headers are written after onBegin (and
-          // a hop's queue wait, for a connection, is over by then).
-          if (request.getAttributes().get(HOP) instanceof CallAbort call) {
+          // Jetty's last moment to change the request: its headers are written after onBegin, and
+          // its wait in the queue for a connection is over by then. Read from the conversation,
+          // whose attributes are thread-safe: Jetty may begin the request on another thread while
+          // onQueued still runs (it is then sent with the interceptor's header, fresh).
+          if (callOf(request) instanceof CallAbort call) {
             restate(request, call.context());
           }
         }
@@ -106,14 +110,23 @@ public final class ContextJettyHttpClient {
     return client;
   }
 
+  /** The conversation of {@code request}, or null. */
+  private static HttpConversation conversationOf(Request request) {
+    return request instanceof HttpRequest r ? r.getConversation() : null;
+  }
+
+  /** The call {@code request}'s conversation was tied to, or null. */
+  private static Object callOf(Request request) {
+    HttpConversation conversation = conversationOf(request);
+    return conversation == null ? null : conversation.getAttribute(CALL);
+  }
+
   private static void tie(Request request) {
-    HttpConversation conversation =
-        request instanceof HttpRequest r ? r.getConversation() : null;
-    Object carried = conversation == null ? null : conversation.getAttribute(CALL);
+    HttpConversation conversation = conversationOf(request);
+    Object carried = callOf(request);
     CallAbort call;
     if (carried instanceof CallAbort c) {
       call = c; // a hop of a call tied before, sent from one of Jetty's threads
-      request.attribute(HOP, call);
     } else {
       call = CallAbort.current(); // Spring's request, queued on the calling thread
       if (call == null) {
@@ -127,10 +140,12 @@ public final class ContextJettyHttpClient {
   }
 
   /**
-   * States the time left of {@code ctx} on a hop Jetty sends itself, which carries a copy of the
-   * first request's headers, stale by the earlier hops' time; or aborts the hop, unsent, if {@code
-   * ctx} has ended or its deadline has passed though its timer has not ended it yet (a hop with a
-   * budget of 0 could succeed after the deadline), as the interceptor does before the first hop.
+   * States the time left of {@code ctx} on a request tied to its call as Jetty begins to send it:
+   * the header the interceptor set is stale by the request's wait in Jetty's queue, and a hop Jetty
+   * sends itself carries a copy of the first request's, stale by the earlier hops' time. Or aborts
+   * the request, unsent, if {@code ctx} has ended or its deadline has passed though its timer has
+   * not ended it yet (a request with a budget of 0 could succeed after the deadline), as the
+   * interceptor does before it hands the request on.
    */
   private static void restate(Request request, Context ctx) {
     ContextException end = CoreInternals.endOf(ctx);

@@ -38,7 +38,6 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -261,6 +260,28 @@ class ClientCustomizersTest {
     return server;
   }
 
+  /**
+   * A started loopback server for a pool held busy: {@code /hold} counts {@code holding} down and
+   * answers {@code held} once {@code release} is (or after 30 s); {@code /budget} records the
+   * {@code Ctx4j-Timeout-Ms} it got in {@code budgets} and answers it ({@code null} without one).
+   */
+  private static HttpServer holdAndBudgetServer(CountDownLatch holding, CountDownLatch release, List<String> budgets)
+      throws IOException {
+    HttpServer server = loopbackServer();
+    server.createContext("/hold", exchange -> {
+      holding.countDown();
+      awaitInHandler(release);
+      respond(exchange, 200, "held");
+    });
+    server.createContext("/budget", exchange -> {
+      String budget = String.valueOf(exchange.getRequestHeaders().getFirst("Ctx4j-Timeout-Ms"));
+      budgets.add(budget);
+      respond(exchange, 200, budget);
+    });
+    server.start();
+    return server;
+  }
+
   /** Answers {@code status} with {@code body} (none if null) and ends the exchange. */
   private static void respond(HttpExchange exchange, int status, String body) throws IOException {
     byte[] bytes = body == null ? new byte[0] : body.getBytes(StandardCharsets.UTF_8);
@@ -398,18 +419,8 @@ class ClientCustomizersTest {
   void webClientStatesTheTimeLeftWhenARequestLeavesTheConnectionPool(String what) throws Exception {
     CountDownLatch holding = new CountDownLatch(1);
     CountDownLatch release = new CountDownLatch(1);
-    AtomicInteger budgetCalls = new AtomicInteger();
-    HttpServer server = loopbackServer();
-    server.createContext("/hold", exchange -> {
-      holding.countDown();
-      awaitInHandler(release);
-      respond(exchange, 200, "held");
-    });
-    server.createContext("/budget", exchange -> {
-      budgetCalls.incrementAndGet();
-      respond(exchange, 200, String.valueOf(exchange.getRequestHeaders().getFirst("Ctx4j-Timeout-Ms")));
-    });
-    server.start();
+    List<String> budgets = new CopyOnWriteArrayList<>();
+    HttpServer server = holdAndBudgetServer(holding, release, budgets);
     ConnectionProvider one = ConnectionProvider.create("one", 1);
     try {
       CountDownLatch secondSubscribed = new CountDownLatch(1);
@@ -448,7 +459,7 @@ class ClientCustomizersTest {
           assertInstanceOf(DeadlineExceededException.class, failure, () -> "failed otherwise: " + failure);
         }
         assertEquals("null", web.get().uri("/budget").retrieve().bodyToMono(String.class).block(), "a later call");
-        assertEquals(what.equals("waited 900 ms") ? 2 : 1, budgetCalls.get(), "requests that reached /budget");
+        assertEquals(what.equals("waited 900 ms") ? 2 : 1, budgets.size(), "requests that reached /budget");
         assertEquals(0, CoreInternals.registrationCount(ctx), "the call left a registration on its context");
       }
     } finally {
@@ -570,6 +581,80 @@ class ClientCustomizersTest {
     } finally {
       clockPassed.countDown();
       redirecting.stop(0);
+    }
+  }
+
+  /**
+   * Jetty queues a request that finds no free connection, and sends it when one is free: Spring's
+   * own request (the call's first) must state the time left when it leaves Jetty's queue, not what
+   * was left when the interceptor handed it on, and one whose deadline passed while it waited (the
+   * timer lagging) must not be sent; the caller gets the deadline's error. A pool of one connection,
+   * held by another call at the server, keeps the request queued while the clock moves. A context
+   * that ends while its request waits (guard: passes on the old code) aborts it there: it never
+   * goes out later. In every case a later call gets the pool's connection.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"waited 3 s", "waited past the deadline", "cancelled"})
+  void restClientOnJettyStatesTheTimeLeftWhenARequestLeavesTheConnectionQueue(String what) throws Exception {
+    CountDownLatch holding = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    CountDownLatch queued = new CountDownLatch(1);
+    List<String> budgets = new CopyOnWriteArrayList<>();
+    HttpServer server = holdAndBudgetServer(holding, release, budgets);
+    // As Spring Boot builds it, with one connection per destination and a listener (after ctx4j's)
+    // that says when the measured request is in Jetty's queue.
+    JettyClientHttpRequestFactory onePool = jettyAsBootBuildsIt(client())
+        .withHttpClientCustomizer(http -> {
+          http.setMaxConnectionsPerDestination(1);
+          http.getRequestListeners().addListener(new org.eclipse.jetty.client.Request.Listener() {
+            @Override
+            public void onQueued(org.eclipse.jetty.client.Request request) {
+              if (request.getPath().equals("/budget")) {
+                queued.countDown();
+              }
+            }
+          });
+        })
+        .build();
+    onePool.setReadTimeout(Duration.ofMinutes(2));
+    try {
+      String base = "http://127.0.0.1:" + server.getAddress().getPort();
+      RestClient rest = client().getBean(RestClient.Builder.class).baseUrl(base).requestFactory(onePool).build();
+      Future<String> held = CALLERS.submit(() -> rest.get().uri("/hold").retrieve().body(String.class));
+      assertTrue(holding.await(30, TimeUnit.SECONDS), "the holding call never reached the server");
+      LaggingClock clock = new LaggingClock();
+      try (CancelableContext ctx = clock.withTimeout(Duration.ofSeconds(what.equals("waited 3 s") ? 10 : 1))) {
+        Future<String> f = CALLERS.submit(() -> under(ctx, () -> rest.get().uri("/budget").retrieve().body(String.class)));
+        assertTrue(queued.await(30, TimeUnit.SECONDS), "the request was never queued");
+        switch (what) {
+          case "waited 3 s" -> clock.pass(Duration.ofSeconds(3));
+          case "waited past the deadline" -> clock.pass(Duration.ofSeconds(2));
+          default -> {
+            ctx.cancel();
+            Throwable failure = assertThrows(ExecutionException.class, () -> f.get(30, TimeUnit.SECONDS)).getCause();
+            assertInstanceOf(CanceledException.class, failure, () -> "failed otherwise: " + failure);
+          }
+        }
+        release.countDown(); // the connection is free once the holding call's answer is in
+        assertEquals("held", held.get(30, TimeUnit.SECONDS));
+        if (what.equals("waited 3 s")) {
+          // The clock moves only by pass(): the budget is exact.
+          assertEquals("6995", f.get(30, TimeUnit.SECONDS), "the budget the server saw");
+        } else if (what.equals("waited past the deadline")) {
+          Throwable failure = assertThrows(ExecutionException.class, () -> f.get(30, TimeUnit.SECONDS)).getCause();
+          assertNull(ctx.err(), "the clock fired the timer");
+          assertInstanceOf(DeadlineExceededException.class, failure, () -> "failed otherwise: " + failure);
+          assertNull(failure.getCause(), "a cause before the context has ended");
+        }
+        assertEquals("null", rest.get().uri("/budget").retrieve().body(String.class), "a later call");
+        assertEquals(what.equals("waited 3 s") ? List.of("6995", "null") : List.of("null"), budgets,
+            "the budgets the server saw");
+        assertEquals(0, CoreInternals.registrationCount(ctx), "the call left a registration on its context");
+      }
+    } finally {
+      release.countDown();
+      onePool.destroy();
+      server.stop(0);
     }
   }
 
