@@ -19,9 +19,9 @@ import org.springframework.context.annotation.Conditional;
  * <p>Every application context gets its own: in a hierarchy ({@code
  * SpringApplicationBuilder.parent/child}) each child is closed, and each child's web server drained,
  * on its own, so a child's requests must end when the child's drain is over, not when the parent
- * closes. A child's shutdown context is a child of its parent's, so that closing the parent ends the
- * children's too. A {@code ShutdownContext} bean of the application's own, in the same application
- * context, replaces the one made here.
+ * closes. A child's shutdown context is a child of its parent's (also of one behind a Spring AOP
+ * proxy), so that closing the parent ends the children's too. A {@code ShutdownContext} bean of the
+ * application's own, in the same application context, replaces the one made here.
  *
  * @since 0.1
  */
@@ -38,7 +38,8 @@ public class Ctx4jShutdownAutoConfiguration {
    *
    * @param applicationContext the application context the bean is made for
    * @return a new shutdown context: a child of the parent application context's shutdown context
-   *     when it has one, else of {@code Context.background()}
+   *     (or, if it has none, its nearest ancestor's) when it has one, also one behind a Spring AOP
+   *     proxy, else of {@code Context.background()}
    */
   @Bean
   // CURRENT: the parent's bean would otherwise stand in for the child's (the default search looks
@@ -46,8 +47,9 @@ public class Ctx4jShutdownAutoConfiguration {
   @ConditionalOnMissingBean(search = SearchStrategy.CURRENT)
   public ShutdownContext ctx4jShutdownContext(ApplicationContext applicationContext) {
     ApplicationContext parent = applicationContext.getParent();
-    ShutdownContext above =
-        parent == null ? null : parent.getBeanProvider(ShutdownContext.class).getIfUnique();
+    // Not getBeanProvider(ShutdownContext.class): it misses a parent's behind a Spring AOP proxy
+    // (a JDK proxy by its interfaces, the class being final), and the child would hang off none.
+    ShutdownContext above = parent == null ? null : ShutdownContext.nearest(parent);
     return above == null ? new ShutdownContext() : new ShutdownContext(above.context());
   }
 }

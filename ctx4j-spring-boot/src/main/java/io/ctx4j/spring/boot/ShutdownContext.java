@@ -9,6 +9,7 @@ import org.springframework.aop.framework.AopProxyUtils;
 import org.springframework.beans.factory.BeanFactoryUtils;
 import org.springframework.beans.factory.DisposableBean;
 import org.springframework.beans.factory.FactoryBean;
+import org.springframework.beans.factory.NoUniqueBeanDefinitionException;
 import org.springframework.beans.factory.config.ConfigurableListableBeanFactory;
 import org.springframework.context.ApplicationContext;
 import org.springframework.context.ApplicationContextAware;
@@ -439,6 +440,57 @@ public final class ShutdownContext
       // A refreshable application context whose bean factory is gone: this is none of its beans.
       return Membership.NONE;
     }
+  }
+
+  /**
+   * The shutdown context of {@code app} itself or, if it has none, of its nearest ancestor that has
+   * one; null if none has. A bean of the type (a plain one, a factory's product) is taken as {@code
+   * getBean} takes it (a primary among several); a Spring AOP proxy of one, which is no {@code
+   * ShutdownContext} and which no look-up by the type finds, is taken by its target when it is the
+   * only one of its application context. Creates no bean that a look-up by the type would not.
+   *
+   * @param app an application context, refreshed
+   * @return the shutdown context, or null
+   */
+  static ShutdownContext nearest(ApplicationContext app) {
+    for (ApplicationContext level = app; level != null; level = level.getParent()) {
+      ShutdownContext own = ownOf(level);
+      if (own != null) {
+        return own;
+      }
+    }
+    return null;
+  }
+
+  /** The shutdown context of {@code app} itself (not an ancestor's), or null: see {@link #nearest}. */
+  private static ShutdownContext ownOf(ApplicationContext app) {
+    if (app.getBeanNamesForType(ShutdownContext.class).length > 0) {
+      try {
+        return app.getBean(ShutdownContext.class);
+      } catch (NoUniqueBeanDefinitionException ambiguous) {
+        return null; // as getBeanProvider(...).getIfUnique() takes none of them
+      }
+    }
+    if (!(app instanceof ConfigurableApplicationContext configurable)) {
+      return null;
+    }
+    // A proxy by interfaces: a singleton that is a listener (as this class is) and stands for one.
+    ShutdownContext found = null;
+    try {
+      ConfigurableListableBeanFactory beans = configurable.getBeanFactory();
+      for (String name : beans.getBeanNamesForType(ApplicationListener.class, false, false)) {
+        String bare = BeanFactoryUtils.transformedBeanName(name);
+        Object singleton = beans.containsSingleton(bare) ? beans.getSingleton(bare) : null;
+        ShutdownContext target = singleton instanceof FactoryBean<?> ? null : targetOf(singleton);
+        if (target != null && found != null && target != found) {
+          return null; // two: as a look-up by the type would, take neither
+        }
+        found = target != null ? target : found;
+      }
+    } catch (IllegalStateException notActive) {
+      return null; // its bean factory is gone
+    }
+    return found;
   }
 
   /**

@@ -3,6 +3,7 @@ package io.ctx4j.spring.boot;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.ctx4j.servlet.RequestCanceledException;
@@ -333,6 +334,20 @@ class ShutdownContextTest {
   }
 
   /**
+   * Runs a non-web child application ({@code SpringApplicationBuilder}) under a non-web parent
+   * whose {@code ShutdownContext} is made as {@code made} says; the child's is the auto-configured
+   * one.
+   */
+  private static ConfigurableApplicationContext childUnder(Made made) {
+    return new SpringApplicationBuilder(GracefulShutdownTest.NoServerApp.class, made.config)
+        .web(WebApplicationType.NONE)
+        .properties(Apps.defaults(Apps.Server.TOMCAT))
+        .child(GracefulShutdownTest.NoServerApp.class)
+        .web(WebApplicationType.NONE)
+        .run();
+  }
+
+  /**
    * The same two in a non-web parent application with a child ({@code SpringApplicationBuilder}):
    * the child's close event reaches the parent's listeners, and must not end the parent's shutdown
    * context, which nothing told of its application context (a factory's product is not told); the
@@ -341,12 +356,7 @@ class ShutdownContextTest {
   @ParameterizedTest
   @EnumSource(Made.class)
   void aChildApplicationsCloseDoesNotEndItsParentsShutdownContextMadeByAFactoryBeanOrWrappedInAProxy(Made made) {
-    ConfigurableApplicationContext child = new SpringApplicationBuilder(GracefulShutdownTest.NoServerApp.class, made.config)
-        .web(WebApplicationType.NONE)
-        .properties(Apps.defaults(Apps.Server.TOMCAT))
-        .child(GracefulShutdownTest.NoServerApp.class)
-        .web(WebApplicationType.NONE)
-        .run();
+    ConfigurableApplicationContext child = childUnder(made);
     ConfigurableApplicationContext parent = (ConfigurableApplicationContext) child.getParent();
     ShutdownContext shutdown = made.of(parent);
     try {
@@ -358,6 +368,30 @@ class ShutdownContextTest {
     }
     assertTrue(shutdown.context().isDone(), made + ": the parent application's close did not end its shutdown context");
     assertEquals("server shutdown: " + ShutdownContext.NO_WEB_SERVER_DETAIL, message(shutdown), made.toString());
+  }
+
+  /**
+   * A child application under a parent whose {@code ShutdownContext} is made by a {@code
+   * FactoryBean} or wrapped in a proxy ({@code SpringApplicationBuilder}, both non-web): the
+   * child's own shutdown context must be a child of the parent's, as under a plain one, so that the
+   * parent's end reaches the child's work.
+   */
+  @ParameterizedTest
+  @EnumSource(Made.class)
+  void aChildApplicationsShutdownContextIsUnderItsParentsMadeByAFactoryBeanOrWrappedInAProxy(Made made) {
+    ConfigurableApplicationContext child = childUnder(made);
+    ConfigurableApplicationContext parent = (ConfigurableApplicationContext) child.getParent();
+    try {
+      ShutdownContext above = made.of(parent);
+      ShutdownContext mine = child.getBean(ShutdownContext.class);
+      assertNotSame(above, mine, made + ": the child took its parent's shutdown context");
+      above.shutdown("the parent's shutdown context ended");
+      assertTrue(mine.context().isDone(), made + ": the parent's end did not reach the child's shutdown context");
+      assertEquals("server shutdown: the parent's shutdown context ended", message(mine), made.toString());
+    } finally {
+      child.close();
+      parent.close();
+    }
   }
 
   /**
