@@ -1,5 +1,6 @@
 package io.ctx4j.spring.boot;
 
+import org.springframework.beans.factory.config.BeanPostProcessor;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
 import org.springframework.boot.autoconfigure.condition.SearchStrategy;
@@ -23,11 +24,14 @@ import org.springframework.context.annotation.Conditional;
  * proxy), so that closing the parent ends the children's too. A {@code ShutdownContext} bean of the
  * application's own, in the same application context, replaces the one made here.
  *
+ * <p>Whether the switch is on or not, it also has Spring destroy a {@code ShutdownContext} made by
+ * a singleton {@code FactoryBean} (the application's own) with the other singletons, as it
+ * destroys a plain one, so that a startup that fails after it was made ends it.
+ *
  * @since 0.1
  */
 @AutoConfiguration
 @SuppressWarnings("exports") // Switch, package-private, is for Spring, not for clients
-@Conditional(Switch.Shutdown.class)
 public class Ctx4jShutdownAutoConfiguration {
 
   /** Created by Spring. */
@@ -42,6 +46,7 @@ public class Ctx4jShutdownAutoConfiguration {
    *     proxy, else of {@code Context.background()}
    */
   @Bean
+  @Conditional(Switch.Shutdown.class)
   // CURRENT: the parent's bean would otherwise stand in for the child's (the default search looks
   // at the ancestors too), and the child's requests would outlive the child's drain.
   @ConditionalOnMissingBean(search = SearchStrategy.CURRENT)
@@ -51,5 +56,19 @@ public class Ctx4jShutdownAutoConfiguration {
     // (a JDK proxy by its interfaces, the class being final), and the child would hang off none.
     ShutdownContext above = parent == null ? null : ShutdownContext.nearest(parent);
     return above == null ? new ShutdownContext() : new ShutdownContext(above.context());
+  }
+
+  /**
+   * Has Spring destroy a {@code ShutdownContext} made by a singleton {@code FactoryBean} with the
+   * other singletons: Spring never destroys a factory's product, so a startup that fails after it
+   * was made (Spring then destroys the singletons made so far, and never closes) would leave its
+   * context live, where a plain bean's ends ({@link ShutdownContext#destroy()}). Static, as a
+   * {@code BeanPostProcessor} must be to leave this configuration's other beans to the rest.
+   *
+   * @return the post-processor; it changes no bean
+   */
+  @Bean
+  public static BeanPostProcessor ctx4jShutdownContextDestruction() {
+    return new ShutdownProductDestruction();
   }
 }

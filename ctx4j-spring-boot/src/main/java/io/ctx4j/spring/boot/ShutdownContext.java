@@ -89,7 +89,10 @@ import org.springframework.context.support.AbstractApplicationContext;
  * neither its application context nor its destruction): at the close it registers a lifecycle
  * bean of {@link #PHASE} in the closing application context that stops it, so it too ends when the
  * drain is over; as it learns its application context from the first of that context's events
- * (the refresh), a child's close does not end it.
+ * (the refresh), a child's close does not end it. Nor is it destroyed when a startup fails: the
+ * auto-configuration's {@code ctx4jShutdownContextDestruction} post-processor has Spring destroy it
+ * with the other singletons ({@link #destroy()}); without the auto-configuration, have the factory
+ * do it.
  *
  * <p>Thread safety: all methods are thread-safe. Memory consistency effects: actions before the
  * call that ends the context ({@link #shutdown}, or {@link #stop()} during a close) happen-before a

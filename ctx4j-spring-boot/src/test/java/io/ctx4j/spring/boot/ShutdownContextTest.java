@@ -3,9 +3,12 @@ package io.ctx4j.spring.boot;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNotSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.ctx4j.Context;
 import io.ctx4j.servlet.RequestCanceledException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -20,10 +23,12 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.springframework.aop.framework.AopProxyUtils;
 import org.springframework.aop.framework.ProxyFactory;
 import org.springframework.beans.factory.FactoryBean;
+import org.springframework.beans.factory.annotation.Value;
 import org.springframework.beans.factory.config.BeanPostProcessor;
 import org.springframework.boot.Banner;
 import org.springframework.boot.WebApplicationType;
@@ -391,6 +396,51 @@ class ShutdownContextTest {
     } finally {
       child.close();
       parent.close();
+    }
+  }
+
+  /**
+   * An application whose startup fails after its {@code ShutdownContext} was made (a later bean
+   * throws) is never closed: Spring destroys the beans made so far instead, and a plain bean ends
+   * its context then. One made by a {@code FactoryBean}, whose product Spring does not destroy, or
+   * wrapped in a proxy, must end too, saying why, so that work already derived from it stops; the
+   * application's own factory also with {@code ctx4j.shutdown.enabled=false} (the switch leaves out
+   * ctx4j's bean, not what the class does).
+   */
+  @ParameterizedTest
+  @CsvSource({"FACTORY_BEAN, true", "FACTORY_BEAN, false", "PROXY, true"})
+  void aFailedStartupEndsAShutdownContextMadeByAFactoryBeanOrWrappedInAProxy(Made made, boolean switchedOn) {
+    String row = made + (switchedOn ? "" : " with ctx4j.shutdown.enabled=false");
+    FailsAfterTheShutdownContext.shutdown = null;
+    FailsAfterTheShutdownContext.derived = null;
+    Map<String, Object> properties = Apps.defaults(Apps.Server.TOMCAT);
+    properties.put("made", made.name());
+    properties.put("ctx4j.shutdown.enabled", String.valueOf(switchedOn));
+    SpringApplicationBuilder failing = new SpringApplicationBuilder(
+            GracefulShutdownTest.NoServerApp.class, made.config, FailsAfterTheShutdownContext.class)
+        .web(WebApplicationType.NONE)
+        .properties(properties);
+    Throwable failure = assertThrows(Throwable.class, failing::run);
+    assertTrue(failure.toString().contains(FailsAfterTheShutdownContext.FAILURE), () -> "failed otherwise: " + failure);
+    ShutdownContext shutdown = FailsAfterTheShutdownContext.shutdown;
+    assertNotNull(shutdown, row + ": the shutdown context was never made");
+    assertTrue(shutdown.context().isDone(), row + ": the failed startup left the shutdown context live");
+    assertEquals("server shutdown: " + ShutdownContext.DESTROYED_DETAIL, message(shutdown), row);
+    assertTrue(FailsAfterTheShutdownContext.derived.isDone(), row + ": the work derived from it goes on");
+  }
+
+  /** Derives work from the application's shutdown context, then fails the startup. */
+  @Configuration(proxyBeanMethods = false)
+  static class FailsAfterTheShutdownContext {
+    static final String FAILURE = "a bean fails the startup after the shutdown context was made";
+    static volatile ShutdownContext shutdown;
+    static volatile Context derived;
+
+    @Bean
+    Object failingBean(ConfigurableApplicationContext app, @Value("${made}") Made made) {
+      shutdown = made.of(app);
+      derived = Context.withCancel(shutdown.context()); // the background work's context
+      throw new IllegalStateException(FAILURE);
     }
   }
 
