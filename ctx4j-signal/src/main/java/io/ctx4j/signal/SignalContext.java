@@ -69,13 +69,14 @@ public final class SignalContext implements Context, AutoCloseable {
 
   /**
    * After a failed registration: if a signal that arrived meanwhile ended this context, which the
-   * caller never gets, raises it again for whatever handler is installed now (we are detached), so
-   * that it is not swallowed. A cause inherited from the parent was not ours to take.
+   * caller never gets, hands it on ({@link SignalHub#handOn}) to whatever handler is installed now
+   * (we are detached), so that it is not swallowed. A cause inherited from the parent was not ours
+   * to take.
    */
   private void handOnSignalTaken() {
     Throwable cause = inner.cause();
     if (cause instanceof SignalReceivedException && !(parent.isDone() && parent.cause() == cause)) {
-      Signal.raise(new Signal(((SignalReceivedException) cause).signalName()));
+      SignalHub.handOn(new Signal(((SignalReceivedException) cause).signalName()));
     }
   }
 

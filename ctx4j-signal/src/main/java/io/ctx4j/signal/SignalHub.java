@@ -34,9 +34,10 @@ import sun.misc.SignalHandler;
  *       and a receiver in the snapshot can be ended by a racing {@code stop()} (or its parent)
  *       before the signal cancels it. If the signal ended no receiver, it is raised again, which
  *       hands it to whatever is installed now (normally the original) instead of dropping it: a
- *       SIGTERM racing the last {@code stop()} still ends the JVM. No loop: every receiver of the
- *       snapshot has been detached by then, and with {@code live} empty the dispatcher is not
- *       installed (the invariant).
+ *       SIGTERM racing the last {@code stop()} still ends the JVM (a native original cannot be
+ *       handed a signal from Java: see {@link #handOn}). No loop: every receiver of the snapshot
+ *       has been detached by then, and with {@code live} empty the dispatcher is not installed
+ *       (the invariant).
  *   <li>The JDK starts a thread per signal, so two quick signals can be dispatched at once over
  *       the same snapshot: the first to cancel a context takes the signal, the other finds every
  *       receiver already ended and hands its signal on; a second Ctrl-C then exits as usual.
@@ -100,7 +101,23 @@ final class SignalHub {
       taken |= c.signalled(received);
     }
     if (!taken) {
-      Signal.raise(signal);
+      handOn(signal);
+    }
+  }
+
+  /**
+   * Raises {@code s} again for whatever handler is installed now, so that a signal no context took
+   * is not swallowed. The JDK raises only a signal that has a Java handler: when the handler put
+   * back is native (the default action, as for SIGUSR1 or SIGWINCH, or ignored) it refuses, and the
+   * signal is dropped here, quietly, on the JDK's handler thread, as the JDK itself drops a signal
+   * whose Java handler was removed before its signal thread got to it. Nothing in Java can hand a
+   * signal to a native handler; the JVM's handlers of INT, TERM and HUP are Java ones.
+   */
+  static void handOn(Signal s) {
+    try {
+      Signal.raise(s);
+    } catch (IllegalArgumentException nativeHandlerNow) {
+      // "Unhandled signal": see above; thrown on, it would reach the default uncaught handler.
     }
   }
 }

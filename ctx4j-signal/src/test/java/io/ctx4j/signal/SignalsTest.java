@@ -175,6 +175,51 @@ class SignalsTest {
     assertSame(marker, current());
   }
 
+  /**
+   * A signal whose previous handler is native (here WINCH's default action, which ignores it) races
+   * the last {@code stop()}: the JDK may run our handler after the stop restored the native one,
+   * and {@code Signal.raise} refuses a signal with no Java handler. Handing it on must not throw on
+   * the JDK's handler thread (a stack trace on stderr, or the application's default uncaught
+   * exception handler called, for a race the README calls normal).
+   */
+  @Test
+  void aSignalRacingTheLastStopThrowsNothingWhenThePreviousHandlerIsNative() throws Exception {
+    Signal.handle(HUP, SignalHandler.SIG_DFL); // WINCH's default: ignored; restored after the test
+    List<String> uncaught = new CopyOnWriteArrayList<>();
+    Thread.UncaughtExceptionHandler before = Thread.getDefaultUncaughtExceptionHandler();
+    Thread.setDefaultUncaughtExceptionHandler(
+        (t, e) -> uncaught.add(t.getName() + ": " + e));
+    try {
+      for (int i = 0; i < 5000; i++) {
+        SignalContext ctx = Signals.notifyContext(Context.background(), "WINCH");
+        try {
+          Signal.raise(HUP); // delivered asynchronously by the JVM's signal thread
+        } catch (IllegalArgumentException endedAlready) {
+          // The previous round's signal, dispatched late, ended ctx and restored the native handler.
+        }
+        ctx.stop();
+      }
+      // A last signal taken by a live context: once it is done, every signal still pending finds
+      // no Java handler (the JDK then starts no thread), so the handler threads to wait for exist.
+      SignalContext last = Signals.notifyContext(Context.background(), "WINCH");
+      Signal.raise(HUP);
+      assertTrue(last.await(Duration.ofSeconds(10)), "the last signal did not end its context");
+      for (Thread t : Thread.getAllStackTraces().keySet()) {
+        if (t.getName().equals("SIGWINCH handler")) {
+          t.join(10_000);
+          assertFalse(t.isAlive(), "a handler thread hung");
+        }
+      }
+    } finally {
+      Thread.setDefaultUncaughtExceptionHandler(before);
+    }
+    assertEquals(
+        0,
+        uncaught.size(),
+        "thrown on the JDK's signal handler threads, the first: "
+            + (uncaught.isEmpty() ? "none" : uncaught.get(0)));
+  }
+
   @Test
   void badArgumentsAreRejectedAndLeaveNothingRegistered() {
     assertThrows(IllegalArgumentException.class, () -> Signals.notifyContext(Context.background()));
