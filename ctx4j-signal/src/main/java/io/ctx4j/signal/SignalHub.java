@@ -29,20 +29,36 @@ import sun.misc.SignalHandler;
  *       contexts' callbacks run then, and must never run under a lock), first detaches every
  *       receiver from all of its signals and only then cancels them. So when the last receiver is
  *       seen done the original handler is already back, and a second Ctrl-C ends the JVM.
- *   <li>The JDK looks the handler up when a signal arrives and runs it later on a thread of its
- *       own, so the dispatcher can run after the last context left and the original came back;
- *       and a receiver in the snapshot can be ended by a racing {@code stop()} (or its parent)
- *       before the signal cancels it. If the signal ended no receiver, it is raised again, which
- *       hands it to whatever is installed now (normally the original) instead of dropping it: a
- *       SIGTERM racing the last {@code stop()} still ends the JVM (a native original cannot be
- *       handed a signal from Java: see {@link #handOn}). No loop: every receiver of the snapshot
- *       has been detached by then, and with {@code live} empty the dispatcher is not installed
- *       (the invariant).
+ *   <li>The JDK does not pick a handler when a signal arrives: HotSpot's native handler only counts
+ *       it, and the JDK's signal thread later looks the Java handler up and starts a thread to run
+ *       it. So the dispatcher can run after the last context left and the original came back; and
+ *       a receiver in the snapshot can be ended by a racing {@code stop()} (or its parent) before
+ *       the signal cancels it. If the signal ended no receiver, it is raised again ({@link
+ *       #handOn}), which hands it to whatever is installed now (normally the original) instead of
+ *       dropping it: a SIGTERM racing the last {@code stop()} still ends the JVM (a native original
+ *       cannot be handed a signal from Java: see {@link #handOn}). No loop: a pass hands the
+ *       signal on only if something else ended every receiver of its snapshot, and it detached them
+ *       all first, so a later pass sees only contexts registered since.
  *   <li>The JDK starts a thread per signal, so two quick signals can be dispatched at once over
  *       the same snapshot: the first to cancel a context takes the signal, the other finds every
  *       receiver already ended and hands its signal on; a second Ctrl-C then exits as usual.
- *   <li>A context registered after a signal's snapshot is not ended by that signal: it started
- *       listening after the signal arrived.
+ *   <li>Which contexts a signal ends is settled late, never at its arrival: at the JDK's look-up,
+ *       at the snapshot, and for a signal handed on at the look-up of the copy raised. So a
+ *       context registered after a signal arrived may be ended by it, and that is not a race to
+ *       fix. The case that looks like one: the last context A stops as a signal arrives, and a new
+ *       context B is registered at once. If the JDK looked the dispatcher up while A was live, a
+ *       snapshot taken after B's registration holds B, and one taken before it holds A, which
+ *       {@code stop()} ended, so the copy handed on reaches B's dispatcher if B is registered by
+ *       then (else the original); if the look-up came
+ *       after B's registration, the JDK itself gave the signal to B (a plain {@code Signal.handle}
+ *       swap does the same). B ends with the signal in all three, and nothing a caller can observe
+ *       tells them apart, nor from a signal sent just after B was registered: keeping B out would
+ *       take the signal's arrival time, which the JDK does not give. What holds, and {@code
+ *       SignalsTest.aSignalRacingTheLastStopAndANewContextIsTakenExactlyOnce} checks over
+ *       thousands of rounds: the signal is taken exactly once, by A ({@code stop()} returns {@code
+ *       false}), by B or by the original, and a B it did not end is listening. A context
+ *       registered after a pass's snapshot is not ended by that pass (only, maybe, by the copy it
+ *       hands on).
  * </ul>
  */
 final class SignalHub {

@@ -32,10 +32,12 @@ import sun.misc.SignalHandler;
  * is back before anyone can see that context done, so a second Ctrl-C during a slow drain stops the
  * process the usual way; and a signal that races the last {@code stop()} is never dropped: either
  * it ends that context first ({@code stop()} returns {@code false}, and the cause names the signal)
- * or it goes to the restored handler. That holds for a signal whose previous handler is a Java one,
- * as the JVM's for INT, TERM and HUP are; a native one (the default action of USR1 or WINCH, a
- * signal ignored) cannot be handed a signal from Java, and the JDK drops a signal whose Java handler
- * was removed before its signal thread got to it, so in that race such a signal may be lost.
+ * or it goes to the restored handler, or, if a new context is registered at once, it may end that
+ * one (the JDK gives a signal to the handler installed when its signal thread gets to it, not when
+ * the signal arrived). That holds for a signal whose previous handler is a Java one, as the JVM's
+ * for INT, TERM and HUP are; a native one (the default action of USR1 or WINCH, a signal ignored)
+ * cannot be handed a signal from Java, and the JDK drops a signal whose Java handler was removed
+ * before its signal thread got to it, so in that race such a signal may be lost.
  *
  * <p>Signals are those of {@code sun.misc.Signal} in module {@code jdk.unsupported}, present in every
  * JDK from 17 on. Names are the JVM's, without {@code SIG}: {@code INT}, {@code TERM}, {@code HUP},
