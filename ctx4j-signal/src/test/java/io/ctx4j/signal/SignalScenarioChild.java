@@ -27,6 +27,9 @@ public final class SignalScenarioChild {
       case "parent-cancelled":
         parentCancelled();
         break;
+      case "stopped-with-a-hook":
+        stoppedWithAHook();
+        break;
       case "fan-out":
         fanOut();
         break;
@@ -61,6 +64,24 @@ public final class SignalScenarioChild {
       outer.close();
     }
     System.out.println("inner " + state(inner) + ", outer " + state(outer));
+  }
+
+  /**
+   * The usual shape: one context on INT and TERM, stopped; a shutdown hook prints {@code hook ran}.
+   * The JVM's own handling must be back whole: the hook runs and the status is 130 or 143.
+   */
+  private static void stoppedWithAHook() {
+    Runtime.getRuntime()
+        .addShutdownHook(
+            new Thread(
+                () -> {
+                  System.out.println("hook ran");
+                  System.out.flush();
+                }));
+    SignalContext ctx = Signals.notifyContext(Context.background(), "INT", "TERM");
+    System.out.println("ready");
+    ctx.stop();
+    System.out.println("ctx " + state(ctx));
   }
 
   /** Contexts ended by their parent only: ending them must unregister them just as stop() does. */

@@ -118,6 +118,24 @@ class SignalsProcessTest {
   }
 
   /**
+   * Once the last context has stopped, SIGINT and SIGTERM are handled the JVM's way again, whole:
+   * the shutdown hooks run and the status is 128 plus the signal's number, as without ctx4j.
+   */
+  @ParameterizedTest(name = "SIG{0}")
+  @CsvSource({"INT, 130", "TERM, 143"})
+  void afterTheLastStopTheSignalRunsTheShutdownHooksAndEndsTheJvm(String signal, int status)
+      throws Exception {
+    try (Child child = new Child(SignalScenarioChild.class, "stopped-with-a-hook")) {
+      assertEquals("ready", child.line());
+      assertEquals("ctx done: context canceled", child.line());
+      assertEquals("armed", child.line());
+      child.kill(signal);
+      assertEquals(List.of("hook ran"), child.rest(), "the child's output after SIG" + signal);
+      assertEquals(status, child.exit(), "SIG" + signal + " must end the JVM the JVM's way");
+    }
+  }
+
+  /**
    * A second Ctrl-C (or SIGTERM) ends the JVM the JVM's way, whether it arrives while the first is
    * still ending the context (its callback holds the first signal's thread) or during the drain that
    * follows: the README's "a second Ctrl-C during the drain exits" and "two quick Ctrl-Cs: the
