@@ -964,24 +964,6 @@ public final class ContextHttp {
 
     private static final Object COMPLETE = new Object();
 
-    /** Takes a body only to cancel it. */
-    private static final Flow.Subscriber<List<ByteBuffer>> CANCEL_AT_ONCE =
-        new Flow.Subscriber<>() {
-          @Override
-          public void onSubscribe(Flow.Subscription s) {
-            s.cancel();
-          }
-
-          @Override
-          public void onNext(List<ByteBuffer> item) {}
-
-          @Override
-          public void onError(Throwable t) {}
-
-          @Override
-          public void onComplete() {}
-        };
-
     AbortableHandler(Call<T> call, Hop<T> hop) {
       this.call = call;
       this.hop = hop;
@@ -997,17 +979,17 @@ public final class ContextHttp {
       if (abortedBefore) {
         // The abort cancelled the client's future; make sure this body never ends normally, so
         // that its connection is closed rather than pooled.
-        return HttpResponse.BodySubscribers.fromSubscriber(CANCEL_AT_ONCE, subscriber -> null);
+        return new CancelledBody<>(false);
       }
       try {
         URI target = call.followedTarget(hop.request, hop.redirects, info);
         if (target != null) {
           redirectTo = target;
-          return HttpResponse.BodySubscribers.replacing(null); // the JDK discards these bodies too
+          return ignoredBody(info);
         }
       } catch (IOException e) {
         redirectFailure = e;
-        return HttpResponse.BodySubscribers.replacing(null);
+        return ignoredBody(info);
       }
       HttpResponse.BodySubscriber<T> d;
       try {
@@ -1030,6 +1012,25 @@ public final class ContextHttp {
       }
       return new Subscriber<>(this, d);
     }
+
+    /**
+     * The body of a redirect ctx4j follows (or cannot follow), dropped as the JDK drops it
+     * ({@code Http1Response.ignoreBody}): read only when its {@code Content-Length} says at most
+     * {@value #MAX_IGNORED} bytes, so that the connection can be pooled; otherwise cancelled at once,
+     * which closes the connection, and the hop is over without it. Reading it whole instead held the
+     * next hop back for as long as the server took to send it: a 3xx whose body is chunked and
+     * slow, or large, was followed only when the body ended, or failed with the deadline.
+     */
+    private static <T> HttpResponse.BodySubscriber<T> ignoredBody(HttpResponse.ResponseInfo info) {
+      long length = info.headers().firstValueAsLong("Content-Length").orElse(-1);
+      if (length >= 0 && length <= MAX_IGNORED) {
+        return HttpResponse.BodySubscribers.replacing(null);
+      }
+      return new CancelledBody<>(true);
+    }
+
+    /** The JDK's {@code Http1Response.MAX_IGNORE}: the largest redirect body it reads to drop. */
+    private static final int MAX_IGNORED = 1024;
 
     /**
      * Aborts the body; returns whether no response had arrived yet, in which case the caller
@@ -1161,6 +1162,44 @@ public final class ContextHttp {
       }
       call.release();
       s.cancel();
+    }
+  }
+
+  /**
+   * A body taken only to be cancelled at once, which closes its connection rather than pool it.
+   * Its value ({@code null}) is there at once if {@code ends}; else only when the client ends the
+   * body after the cancel, if it does (the exchange's future ends by its own cancel then).
+   */
+  private static final class CancelledBody<T> implements HttpResponse.BodySubscriber<T> {
+    private final CompletableFuture<T> body = new CompletableFuture<>();
+
+    CancelledBody(boolean ends) {
+      if (ends) {
+        body.complete(null);
+      }
+    }
+
+    @Override
+    public CompletionStage<T> getBody() {
+      return body;
+    }
+
+    @Override
+    public void onSubscribe(Flow.Subscription s) {
+      s.cancel();
+    }
+
+    @Override
+    public void onNext(List<ByteBuffer> item) {}
+
+    @Override
+    public void onError(Throwable t) {
+      body.completeExceptionally(t);
+    }
+
+    @Override
+    public void onComplete() {
+      body.complete(null);
     }
   }
 

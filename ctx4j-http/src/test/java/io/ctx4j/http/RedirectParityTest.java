@@ -15,6 +15,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -253,6 +254,57 @@ class RedirectParityTest {
           jdks = types(e);
         }
         assertEquals(feature == 17 ? jdk17 : jdk25, jdks, "HttpClient.send on JDK " + feature);
+      }
+    }
+  }
+
+  /**
+   * A 3xx whose body does not end (chunked, or longer than its first bytes, the rest held back) is
+   * followed at once, as the JDK follows it: the JDK reads a redirect's body only when its {@code
+   * Content-Length} says 1024 bytes or fewer, and otherwise closes the connection and moves on.
+   */
+  @ParameterizedTest(name = "{0}")
+  @CsvSource({"chunked, 0", "Content-Length 100000, 100000"})
+  void aRedirectWhoseBodyIsHeldBackIsFollowedAtOnceAsByTheJdk(String body, long length)
+      throws Exception {
+    CountDownLatch release = new CountDownLatch(1);
+    HttpClient client =
+        HttpClient.newBuilder()
+            .version(HttpClient.Version.HTTP_1_1)
+            .followRedirects(HttpClient.Redirect.NORMAL)
+            .build();
+    try (LoopbackServer s =
+            new LoopbackServer(
+                ex -> {
+                  if (ex.getRequestURI().getPath().equals("/start")) {
+                    ex.getResponseHeaders().set("Location", "/end");
+                    ex.sendResponseHeaders(302, length);
+                    OutputStream out = ex.getResponseBody();
+                    out.write(new byte[10]);
+                    out.flush();
+                    try {
+                      release.await(); // the rest of the body never comes during the test
+                    } catch (InterruptedException e) {
+                      Thread.currentThread().interrupt();
+                    }
+                    ex.close();
+                    return;
+                  }
+                  byte[] end = "end".getBytes(StandardCharsets.UTF_8);
+                  ex.sendResponseHeaders(200, end.length);
+                  try (OutputStream out = ex.getResponseBody()) {
+                    out.write(end);
+                  }
+                });
+        CancelableContext ctx = Context.withTimeout(Context.background(), Duration.ofSeconds(10))) {
+      try {
+        HttpRequest request = HttpRequest.newBuilder(s.uri().resolve("/start")).build();
+        String jdk = describe(client.send(request, BodyHandlers.ofString()));
+        assertEquals("200 /end [end] [302 /start]", jdk, "the JDK's own redirect");
+        String ctx4j = describe(ContextHttp.send(ctx, client, request, BodyHandlers.ofString()));
+        assertEquals(jdk, ctx4j);
+      } finally {
+        release.countDown();
       }
     }
   }
