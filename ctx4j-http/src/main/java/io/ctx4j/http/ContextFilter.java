@@ -14,9 +14,12 @@ import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Collections;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.WeakHashMap;
 import java.util.concurrent.Executor;
 
 /**
@@ -46,8 +49,9 @@ import java.util.concurrent.Executor;
  * list, the smallest value wins (see {@link DeadlineHeader}). A malformed value, anywhere among
  * them, is answered with {@code 400 Bad Request} and the handler is not called: a caller that tried
  * to set a deadline must learn that it did not work, rather than have its request run unbounded. The context is available to the
- * handler as {@link #contextOf(HttpExchange)} (an exchange attribute named {@value #ATTRIBUTE}) and,
- * in the thread that runs the handler, as {@link #current()}.
+ * handler as {@link #contextOf(HttpExchange)}, each exchange its own, and, in the thread that runs
+ * the handler, as {@link #current()}. (It is also the exchange attribute {@value #ATTRIBUTE}, but the
+ * JDK server shares attributes among the exchanges of one {@code HttpContext}: do not read it.)
  *
  * <h2>When the context ends</h2>
  *
@@ -86,8 +90,23 @@ import java.util.concurrent.Executor;
  */
 public final class ContextFilter extends Filter {
 
-  /** The exchange attribute under which the request context is stored. */
+  /**
+   * The exchange attribute under which the request context is stored. Read it through {@link
+   * #contextOf}: the JDK server keeps an exchange's attributes in its {@code HttpContext}'s map,
+   * shared by every exchange of that context, so {@code exchange.getAttribute(ATTRIBUTE)} gives the
+   * context of whichever request this filter saw last there, another one's when two run at once.
+   */
   public static final String ATTRIBUTE = "io.ctx4j.context";
+
+  /**
+   * The request context of each exchange this filter passed on, by the exchange's identity
+   * ({@code HttpExchange} does not override {@code equals}): the exchange's own, where the
+   * attribute is its {@code HttpContext}'s. Weak, so that an entry goes with its exchange, and a
+   * handler that completes its exchange from another thread after returning still finds the
+   * (ended) context.
+   */
+  private static final Map<HttpExchange, Context> CONTEXTS =
+      Collections.synchronizedMap(new WeakHashMap<>());
 
   private static final ThreadLocal<Context> CURRENT = new ThreadLocal<>();
 
@@ -189,7 +208,12 @@ public final class ContextFilter extends Filter {
   }
 
   /**
-   * Returns the request context stored on {@code exchange} by this filter.
+   * Returns the request context this filter made for {@code exchange}, from any thread, also after
+   * the handler has returned (it has ended then). Each exchange gets its own, however many run at
+   * once on one {@code HttpContext}. For an exchange that a filter behind this one wrapped in an
+   * exchange of its own, the {@link #ATTRIBUTE} attribute is read instead, which the JDK server
+   * shares among the exchanges of one {@code HttpContext}: pass the handler's exchange unwrapped,
+   * or use {@link #current()}.
    *
    * @param exchange the exchange
    * @return the request context
@@ -198,6 +222,10 @@ public final class ContextFilter extends Filter {
    */
   public static Context contextOf(HttpExchange exchange) {
     Objects.requireNonNull(exchange, "exchange");
+    Context own = CONTEXTS.get(exchange);
+    if (own != null) {
+      return own;
+    }
     Object ctx = exchange.getAttribute(ATTRIBUTE);
     if (!(ctx instanceof Context)) {
       throw new IllegalStateException("exchange has no request context: no ContextFilter in front");
@@ -236,6 +264,7 @@ public final class ContextFilter extends Filter {
             : Context.withDeadline(root, deadline(arrival, timeout.get()));
     Context previous = CURRENT.get();
     try {
+      CONTEXTS.put(exchange, ctx);
       exchange.setAttribute(ATTRIBUTE, ctx);
       exchange.setStreams(
           new WatchedInput(exchange.getRequestBody(), ctx),

@@ -265,4 +265,55 @@ class ContextFilterEdgeTest {
       assertSame(Context.CANCELED, seen.get().err());
     }
   }
+
+  /**
+   * Two requests at once on one {@code HttpContext}: each handler's {@code contextOf(exchange)} is
+   * its own request's context, while the other runs and after it has ended. The JDK server keeps
+   * an exchange's attributes in its {@code HttpContext}'s map, shared by every exchange of that
+   * context, so an attribute alone holds whichever request's filter ran last.
+   */
+  @Test
+  void contextOfGivesEachOfTwoConcurrentExchangesItsOwnContext() throws Exception {
+    CountDownLatch firstIn = new CountDownLatch(1);
+    CountDownLatch secondIn = new CountDownLatch(1);
+    CountDownLatch secondDone = new CountDownLatch(1);
+    List<String> wrong = new java.util.concurrent.CopyOnWriteArrayList<>();
+    try (LoopbackServer s =
+        new LoopbackServer(
+            ex -> {
+              Context own = ContextFilter.current();
+              try {
+                if (ex.getRequestURI().getPath().equals("/first")) {
+                  firstIn.countDown();
+                  assertTrue(secondIn.await(30, TimeUnit.SECONDS));
+                  if (ContextFilter.contextOf(ex) != own) {
+                    wrong.add("first, while the second runs: " + ContextFilter.contextOf(ex));
+                  }
+                  assertTrue(secondDone.await(30, TimeUnit.SECONDS));
+                  if (ContextFilter.contextOf(ex) != own) {
+                    wrong.add("first, after the second ended: " + ContextFilter.contextOf(ex));
+                  }
+                } else {
+                  if (ContextFilter.contextOf(ex) != own) {
+                    wrong.add("second: " + ContextFilter.contextOf(ex));
+                  }
+                  secondIn.countDown();
+                }
+              } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+              }
+              reply(ex, "ok");
+            })) {
+      HttpRequest first =
+          HttpRequest.newBuilder(s.uri().resolve("/first")).header(DeadlineHeader.NAME, "60000").build();
+      var firstCall = CLIENT.sendAsync(first, BodyHandlers.ofString());
+      assertTrue(firstIn.await(30, TimeUnit.SECONDS));
+      HttpResponse<String> second =
+          CLIENT.send(HttpRequest.newBuilder(s.uri().resolve("/second")).build(), BodyHandlers.ofString());
+      assertEquals("ok", second.body());
+      secondDone.countDown();
+      assertEquals("ok", firstCall.get(30, TimeUnit.SECONDS).body());
+    }
+    assertEquals(List.of(), wrong, "handlers whose contextOf(exchange) was another request's");
+  }
 }
