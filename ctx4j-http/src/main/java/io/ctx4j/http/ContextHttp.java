@@ -106,7 +106,10 @@ public final class ContextHttp {
    * the first hop's value. The hops go through a copy of the client with {@code Redirect.NEVER},
    * made once per client from its getters (a local address or priority set on its builder is not
    * copied). A client that is not the JDK's own implementation is not copied and follows redirects
-   * itself, re-sending the first hop's header.
+   * itself, re-sending the first hop's header. So does a client with an {@code Authenticator} when
+   * it answers a {@code 401} or {@code 407} by sending the request again, inside the JDK: that
+   * request carries the first one's value, stale by the round trip (send credentials up front where
+   * the budget matters).
    *
    * <p>A {@code Location} that the JDK cannot follow as it is fails the call the same way on every
    * JDK, where the JDK's own {@code send} differs (see the README for its answers on JDK 17 and
