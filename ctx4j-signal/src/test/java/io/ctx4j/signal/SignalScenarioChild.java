@@ -36,6 +36,9 @@ public final class SignalScenarioChild {
       case "refused-registration-loop":
         refusedRegistrationLoop();
         break;
+      case "stop-notify-loop":
+        stopNotifyLoop();
+        break;
       case "second-signal-while-ending":
         secondSignal(true);
         return;
@@ -142,6 +145,36 @@ public final class SignalScenarioChild {
       t.join();
     }
     System.out.println("swallowed: SIGTERM did not end the JVM");
+    System.out.flush();
+    System.exit(3);
+  }
+
+  /**
+   * The last context stopped and a new one registered at once, over and over, while the test sends
+   * one SIGTERM: it must end a context ({@code stop()} returns false; the child prints {@code taken:
+   * <cause>} and exits 0) or the JVM (status 143), never neither.
+   */
+  private static void stopNotifyLoop() {
+    long end = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+    for (int warm = 0; warm < 1000; warm++) { // compiled when the signal comes
+      Signals.notifyContext(Context.background(), "INT", "TERM").stop();
+    }
+    System.out.println("ready");
+    System.out.flush();
+    while (System.nanoTime() < end) {
+      SignalContext ctx = Signals.notifyContext(Context.background(), "INT", "TERM");
+      // Live for about as long as the JVM takes to dispatch a signal, so that the signal meets a
+      // live context, a stop or a registration about as often as none.
+      for (long live = System.nanoTime() + 100_000; System.nanoTime() < live; ) {
+        Thread.onSpinWait();
+      }
+      if (!ctx.stop()) {
+        System.out.println("taken: " + ctx.cause().getMessage());
+        System.out.flush();
+        System.exit(0);
+      }
+    }
+    System.out.println("swallowed: SIGTERM ended neither a context nor the JVM");
     System.out.flush();
     System.exit(3);
   }

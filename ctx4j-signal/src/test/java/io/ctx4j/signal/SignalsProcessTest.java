@@ -192,4 +192,28 @@ class SignalsProcessTest {
       }
     }
   }
+
+  /**
+   * A real SIGTERM meets a loop that stops the last context and registers a new one at once (the
+   * race of {@code SignalsTest.aSignalRacingTheLastStopAndANewContextIsTakenExactlyOnce}, with
+   * {@code kill} and the JVM's own TERM handler put back between contexts): it ends a context or
+   * the JVM, in each of ten children, never neither.
+   */
+  @Test
+  void aSigtermRacingTheLastStopAndANewContextIsNeverSwallowed() throws Exception {
+    for (int round = 0; round < 10; round++) {
+      try (Child child = new Child(SignalScenarioChild.class, "stop-notify-loop")) {
+        assertEquals("ready", child.line());
+        child.kill("TERM");
+        List<String> rest = child.rest();
+        int status = child.exit();
+        if (status == KILLED_BY_TERM) {
+          assertEquals(List.of(), rest, "round " + round + ": the JVM's handler took it");
+        } else {
+          assertEquals(List.of("taken: terminated signal received"), rest, "round " + round);
+          assertEquals(0, status, "round " + round);
+        }
+      }
+    }
+  }
 }
