@@ -91,7 +91,8 @@ import java.util.Objects;
  *   <li>{@code RESPONSE_COMPLETED}: the handler returned without starting async processing, or the
  *       async cycle completed ({@code AsyncListener.onComplete}); {@code HANDLER_FAILED}: the
  *       handler threw (any {@code Throwable}; it passes on unchanged, a checked exception thrown
- *       sneakily included);
+ *       sneakily included), before or after starting async (the container then ends the cycle
+ *       with an error, and its {@code onError} finds the context ended);
  *   <li>{@code ASYNC_TIMEOUT}: the async timeout fired ({@code AsyncListener.onTimeout}; the
  *       filter's listener is added when the handler calls {@code startAsync} on the chain's
  *       request, before the application's own, so those find the context ended already);
@@ -588,7 +589,9 @@ public final class ContextServletFilter implements Filter {
   }
 
   /**
-   * A container-initiated dispatch is returning: the request is over unless async goes on. What
+   * A container-initiated dispatch is returning: the request is over unless async goes on, and
+   * failed if the dispatch threw, whether async goes on or not (the container then ends the cycle
+   * with an error, after the ERROR dispatch that finds the context handed on). What
    * the request answers here may come from a wrapper in front: if {@code isAsyncStarted()} throws,
    * or {@code getAsyncContext()} or {@code addListener} throws anything but the container's {@code
    * IllegalStateException} of a cycle that completed meanwhile, the filter can no longer tell
@@ -623,6 +626,12 @@ public final class ContextServletFilter implements Filter {
     if (!over) {
       if (first) {
         handOn(request, scope, scoped, failure);
+      }
+      if (failure != null) {
+        // The handler threw with a cycle started: the container ends the cycle with an error, and
+        // hands onError this throwable (or a wrapper of it), which must not pass for a lost client
+        // when it is an IOException of the handler's own (a backend that refused the connection).
+        scope.end(ended(failure));
       }
       return;
     }

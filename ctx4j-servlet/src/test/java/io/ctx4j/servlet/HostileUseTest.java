@@ -596,6 +596,50 @@ class HostileUseTest {
   }
 
   /**
+   * A handler that starts async and then throws an {@code IOException} of its own (a backend that
+   * refused the connection), on the first dispatch or on an ASYNC dispatch: the client is there
+   * and gets the container's 500, and the context ends as a handler failure with that exception,
+   * as without async. Before, the filter left the cycle to decide, and the container's {@code
+   * onError} handed it the same exception, which it took for a lost client: {@code client
+   * disconnected}, the reason an application may log as noise.
+   */
+  @ParameterizedTest
+  @org.junit.jupiter.params.provider.MethodSource("containersAndStartAsyncForms")
+  void aHandlerThatThrowsAfterStartAsyncFailedItDidNotLoseItsClient(Containers c, boolean onAsyncDispatch)
+      throws Exception {
+    AtomicReference<Context> seen = new AtomicReference<>();
+    java.net.ConnectException thrown = new java.net.ConnectException("the backend refused the connection");
+    HttpServlet servlet =
+        new HttpServlet() {
+          private static final long serialVersionUID = 1L;
+
+          @Override
+          protected void service(HttpServletRequest req, HttpServletResponse res) throws IOException {
+            if (req.getDispatcherType() == DispatcherType.REQUEST) {
+              seen.set(CurrentContext.get());
+              AsyncContext async = req.startAsync();
+              if (onAsyncDispatch) {
+                async.dispatch();
+                return;
+              }
+            } else {
+              req.startAsync();
+            }
+            throw thrown;
+          }
+        };
+    try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
+      HttpResponse<String> r = get(server.port, "/x");
+      assertEquals(500, r.statusCode(), "the client was there for the answer");
+      Context ctx = seen.get();
+      assertNotNull(ctx, "the handler ran");
+      awaitEnd(ctx);
+      assertEquals(Reason.HANDLER_FAILED, reason(ctx), String.valueOf(ctx.cause()));
+      assertSame(thrown, ctx.cause().getCause());
+    }
+  }
+
+  /**
    * A malformed timeout header does not replace an error page already decided. Here a filter in
    * front of ours answers 503 itself (a throttle, say) before ours runs, and the container forwards
    * to the
