@@ -83,6 +83,15 @@ class HostileUseTest {
     assertTrue(ended.await(10, TimeUnit.SECONDS), "the request context never ended");
   }
 
+  /** Waits for {@code ctx} (the handler's) to end, and asserts it failed with {@code thrown}. */
+  private static void assertEndsAsAHandlerFailure(Context ctx, Throwable thrown)
+      throws InterruptedException {
+    assertNotNull(ctx, "the handler ran");
+    awaitEnd(ctx);
+    assertEquals(Reason.HANDLER_FAILED, reason(ctx), String.valueOf(ctx.cause()));
+    assertSame(thrown, ctx.cause().getCause());
+  }
+
   private static Reason reason(Context ctx) {
     return ((RequestCanceledException) ctx.cause()).reason();
   }
@@ -631,11 +640,48 @@ class HostileUseTest {
     try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
       HttpResponse<String> r = get(server.port, "/x");
       assertEquals(500, r.statusCode(), "the client was there for the answer");
-      Context ctx = seen.get();
-      assertNotNull(ctx, "the handler ran");
-      awaitEnd(ctx);
-      assertEquals(Reason.HANDLER_FAILED, reason(ctx), String.valueOf(ctx.cause()));
-      assertSame(thrown, ctx.cause().getCause());
+      assertEndsAsAHandlerFailure(seen.get(), thrown);
+    }
+  }
+
+  /**
+   * An application's {@code WriteListener} whose {@code onWritePossible} throws an {@code
+   * IOException} of its own (the file it streams could not be read): the client is there (Jetty
+   * answers it, Tomcat closes the connection itself), and the context ends as a handler failure
+   * with that exception. Before, the filter's wrapper of the listener heard of it only through
+   * {@code onError}, and took it for a lost client: {@code client disconnected}.
+   */
+  @ParameterizedTest
+  @EnumSource(Containers.class)
+  void aWriteListenerThatThrowsFailedItDidNotLoseItsClient(Containers c) throws Exception {
+    AtomicReference<Context> seen = new AtomicReference<>();
+    IOException thrown = new IOException("the file to stream could not be read");
+    TestServlet servlet =
+        new TestServlet(
+            (req, res) -> {
+              seen.set(CurrentContext.get());
+              AsyncContext async = req.startAsync();
+              res.getOutputStream()
+                  .setWriteListener(
+                      new jakarta.servlet.WriteListener() {
+                        @Override
+                        public void onWritePossible() throws IOException {
+                          throw thrown;
+                        }
+
+                        @Override
+                        public void onError(Throwable t) {
+                          async.complete();
+                        }
+                      });
+            });
+    try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
+      try {
+        get(server.port, "/x");
+      } catch (IOException closedByTheServer) {
+        // Tomcat closes the connection after a failed WriteListener: not the client's doing.
+      }
+      assertEndsAsAHandlerFailure(seen.get(), thrown);
     }
   }
 

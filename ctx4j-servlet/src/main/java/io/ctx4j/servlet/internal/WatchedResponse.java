@@ -19,8 +19,9 @@ import java.nio.ByteBuffer;
  * ERROR dispatch that may follow carries that request, not the chain's.
  *
  * <p>The output stream reports every {@link IOException} of {@code write}, {@code flush} and
- * {@code close}; the writer, whose container implementation swallows them (a {@link PrintWriter}
- * never throws), is checked with {@link PrintWriter#checkError()} on {@code flush} only, since
+ * {@code close}, and a {@code WriteListener}'s {@code onError}; a throwable from the listener's
+ * own {@code onWritePossible} ends the context as a handler failure. The writer, whose container
+ * implementation swallows them (a {@link PrintWriter} never throws), is checked with {@link PrintWriter#checkError()} on {@code flush} only, since
  * that check flushes; and before {@code close} if the response is committed already, so that a
  * body sent in parts is checked once more (a response not yet committed is left to the close,
  * which sends it whole, with its length). Never after {@code close}: Jetty's writer reports an
@@ -172,7 +173,18 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
           new WriteListener() {
             @Override
             public void onWritePossible() throws IOException {
-              listener.onWritePossible();
+              try {
+                listener.onWritePossible();
+              } catch (Throwable t) {
+                // The application's callback failed, not the exchange (a write through this
+                // stream that failed has ended the context as a lost client already): the
+                // container hands the same throwable to onError below and to AsyncListener.onError,
+                // where an IOException of the application's own would pass for a lost client.
+                scope.end(
+                    new RequestCanceledException(
+                        Reason.HANDLER_FAILED, RequestScope.describe(t), t));
+                throw t;
+              }
             }
 
             @Override
