@@ -409,10 +409,24 @@ public final class ContextServletFilter implements Filter {
       if (existing instanceof Context) {
         // Inside a dispatch that has its context (a forward, an include, an error page, this
         // filter again): only bound; the dispatch that owns the request decides when it is over.
-        if (type == DispatcherType.REQUEST && ScopedRequest.ownerOf(request) != this) {
-          warnOnce();
+        ServletRequest down = request;
+        if (type == DispatcherType.REQUEST) {
+          if (ScopedRequest.ownerOf(request) != this) {
+            warnOnce();
+          }
+        } else if (existing instanceof CancelableContext
+            && ScopedRequest.ownerOf(request) == null) {
+          // A later dispatch of the container's request (an error page), not of a read-only
+          // request of the first dispatch: read-only here too, as on every dispatch the filter
+          // runs, or the error page could replace or remove the attribute in the container.
+          down =
+              new ScopedRequest(
+                  (HttpServletRequest) request,
+                  ATTRIBUTE,
+                  new RequestScope((CancelableContext) existing),
+                  this);
         }
-        invoke((Context) existing, chain, request, response);
+        invoke((Context) existing, chain, down, response);
         return;
       }
     }

@@ -686,6 +686,51 @@ class HostileUseTest {
   }
 
   /**
+   * The context attribute is read-only on an error page too (the filter mapped for ERROR), as the
+   * README promises for every dispatch the filter runs: setting or removing it through the
+   * request the error page got changes nothing, and {@code contextOf} still answers the request's
+   * context. Before, the ERROR dispatch passed the container's request down as it came (the
+   * first dispatch's read-only request is not under it), so the error page replaced the
+   * attribute there, or removed it and {@code contextOf} threw.
+   */
+  @ParameterizedTest
+  @org.junit.jupiter.params.provider.MethodSource(
+      "io.ctx4j.servlet.FilterBehaviourTest#attributeChangeCases")
+  void theContextAttributeIsReadOnlyOnAnErrorPage(Containers c, boolean remove) throws Exception {
+    AtomicReference<Context> inHandler = new AtomicReference<>();
+    AtomicReference<Object> onErrorPage = new AtomicReference<>();
+    TestServlet servlet =
+        new TestServlet(
+            (req, res) -> {
+              if (req.getDispatcherType() == DispatcherType.ERROR) {
+                if (remove) {
+                  req.removeAttribute(ContextServletFilter.ATTRIBUTE);
+                } else {
+                  req.setAttribute(ContextServletFilter.ATTRIBUTE, Context.background());
+                }
+                try {
+                  onErrorPage.set(ContextServletFilter.contextOf(req));
+                } catch (IllegalStateException e) {
+                  onErrorPage.set(e);
+                }
+                res.getWriter().print("error page");
+                return;
+              }
+              inHandler.set(CurrentContext.get());
+              res.sendError(Containers.ERROR_STATUS);
+            });
+    java.util.EnumSet<DispatcherType> types =
+        java.util.EnumSet.of(DispatcherType.REQUEST, DispatcherType.ASYNC, DispatcherType.ERROR);
+    try (Containers.Running server =
+        c.start(ContextServletFilter.create(), servlet, java.util.Map.of(), types)) {
+      HttpResponse<String> r = get(server.port, "/x");
+      assertEquals("error page", r.body());
+    }
+    assertNotNull(inHandler.get(), "the handler ran");
+    assertSame(inHandler.get(), onErrorPage.get(), "contextOf on the error page after the change");
+  }
+
+  /**
    * A malformed timeout header does not replace an error page already decided. Here a filter in
    * front of ours answers 503 itself (a throttle, say) before ours runs, and the container forwards
    * to the
