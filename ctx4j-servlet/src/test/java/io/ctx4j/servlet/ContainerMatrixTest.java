@@ -11,7 +11,6 @@ import io.ctx4j.concurrent.CurrentContext;
 import io.ctx4j.servlet.RequestCanceledException.Reason;
 import jakarta.servlet.AsyncContext;
 import jakarta.servlet.AsyncEvent;
-import jakarta.servlet.AsyncListener;
 import jakarta.servlet.ServletOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -254,21 +253,12 @@ class ContainerMatrixTest {
               AsyncContext async = req.startAsync();
               async.setTimeout(300);
               async.addListener(
-                  new AsyncListener() {
+                  new TimeoutListener() {
                     @Override
                     public void onTimeout(AsyncEvent e) throws IOException {
                       ((jakarta.servlet.http.HttpServletResponse) async.getResponse()).setStatus(504);
                       async.complete();
                     }
-
-                    @Override
-                    public void onComplete(AsyncEvent e) {}
-
-                    @Override
-                    public void onError(AsyncEvent e) {}
-
-                    @Override
-                    public void onStartAsync(AsyncEvent e) {}
                   });
               Context ctx = ContextServletFilter.contextOf(req);
               probe.enter(ctx, ctx == CurrentContext.get());

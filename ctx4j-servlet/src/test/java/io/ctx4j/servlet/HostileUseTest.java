@@ -1027,7 +1027,7 @@ class HostileUseTest {
               seen.set(ctx);
               AsyncContext async = req.startAsync();
               async.addListener(
-                  new jakarta.servlet.AsyncListener() {
+                  new TimeoutListener() {
                     @Override
                     public void onTimeout(jakarta.servlet.AsyncEvent e) throws IOException {
                       inOnTimeout.set(state(ctx));
@@ -1036,15 +1036,6 @@ class HostileUseTest {
                       r.getWriter().print("timed out");
                       e.getAsyncContext().complete();
                     }
-
-                    @Override
-                    public void onComplete(jakarta.servlet.AsyncEvent e) {}
-
-                    @Override
-                    public void onError(jakarta.servlet.AsyncEvent e) {}
-
-                    @Override
-                    public void onStartAsync(jakarta.servlet.AsyncEvent e) {}
                   });
               async.setTimeout(200);
             });

@@ -39,12 +39,18 @@ final class TestServlet extends HttpServlet {
    * "warm" on /warm (the h2c upgrade).
    */
   static TestServlet asyncUntilTheContextEnds(Probe probe) {
+    return asyncUntilTheContextEnds(path -> probe);
+  }
+
+  /** As {@link #asyncUntilTheContextEnds(Probe)}, with a probe for each request path. */
+  static TestServlet asyncUntilTheContextEnds(java.util.function.Function<String, Probe> probeOfPath) {
     return new TestServlet(
         (req, res) -> {
           if (req.getRequestURI().equals("/warm")) {
             res.getWriter().print("warm");
             return;
           }
+          Probe probe = probeOfPath.apply(req.getRequestURI());
           AsyncContext async = req.startAsync();
           async.setTimeout(0);
           Context ctx = ContextServletFilter.contextOf(req);
