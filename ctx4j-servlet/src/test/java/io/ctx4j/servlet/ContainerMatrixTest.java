@@ -463,4 +463,43 @@ class ContainerMatrixTest {
           "ended " + Probe.millisBetween(reset, probe.endedNanos) + " ms after the reset; cause: " + probe.cause.getMessage());
     }
   }
+
+  /**
+   * Tomcat's column of the h2c TCP close row (Jetty's is JettyConnectionCloseTest): an h2c client
+   * (prior knowledge, raw socket) closes its connection while the handler waits without I/O. As for
+   * a reset, Tomcat tells a synchronous handler nothing (its next write fails), and fails an async
+   * cycle, whose AsyncListener.onError ends the context.
+   */
+  @ParameterizedTest
+  @org.junit.jupiter.params.provider.ValueSource(strings = {"sync", "async"})
+  void h2cTcpCloseOnTomcat(String mode) throws Exception {
+    Probe probe = new Probe();
+    ContextServletFilter filter = ContextServletFilter.create();
+    TestServlet servlet =
+        mode.equals("sync")
+            ? new TestServlet((req, res) -> probe.enterCurrent(req).await(Duration.ofSeconds(60)))
+            : TestServlet.asyncUntilTheContextEnds(probe);
+    try (Containers.Running server = Containers.TOMCAT.start(filter, servlet)) {
+      long closed;
+      try (Socket socket = new Socket("127.0.0.1", server.port)) {
+        OutputStream o = socket.getOutputStream();
+        o.write(JettyConnectionCloseTest.h2cRequest());
+        o.flush();
+        assertTrue(probe.entered.await(10, TimeUnit.SECONDS), "the handler was called");
+        closed = System.nanoTime();
+      }
+      String cell = "h2c: client closes the TCP connection, " + mode;
+      if (mode.equals("sync")) {
+        assertFalse(probe.ended.await(QUIET_MS, TimeUnit.MILLISECONDS),
+            "Tomcat is not expected to report it to a sync handler: " + probe.cause);
+        report(Containers.TOMCAT, cell, "not seen in " + QUIET_MS + " ms");
+        filter.shutdown("end of test", null);
+      } else {
+        assertTrue(probe.ended.await(10, TimeUnit.SECONDS), "Tomcat fails the async cycle");
+        assertEquals(Reason.CLIENT_DISCONNECTED, probe.reason(), String.valueOf(probe.cause));
+        report(Containers.TOMCAT, cell, "ended " + Probe.millisBetween(closed, probe.endedNanos)
+            + " ms after the close; cause: " + probe.cause.getMessage());
+      }
+    }
+  }
 }
