@@ -21,14 +21,14 @@ import java.nio.ByteBuffer;
  * <p>The output stream reports every {@link IOException} of {@code write}, {@code flush} and
  * {@code close}, and a {@code WriteListener}'s {@code onError}; a throwable from the listener's
  * own {@code onWritePossible} ends the context as a handler failure. The writer, whose container
- * implementation swallows them (a {@link PrintWriter} never throws), is checked with {@link PrintWriter#checkError()} on {@code flush} only, since
- * that check flushes; and before {@code close} if the response is committed already, so that a
- * body sent in parts is checked once more (a response not yet committed is left to the close,
- * which sends it whole, with its length). Never after {@code close}: Jetty's writer reports an
- * error for every check of a closed writer (a try-with-resources block, or the close that ends a
- * forward, would otherwise end the context as a disconnect while the client reads the whole
- * answer). So the failure of a close's own write is not seen through the writer. Used by one
- * thread at a time, as a response is.
+ * implementation swallows them (a {@link PrintWriter} never throws), is checked with {@link
+ * PrintWriter#checkError()} on {@code flush} only, since that check flushes; and before {@code
+ * close} if the response is committed already, so that a body sent in parts is checked once more
+ * (a response not yet committed is left to the close, which sends it whole, with its length).
+ * Never after {@code close}: Jetty's writer reports an error for every check of a closed writer (a
+ * try-with-resources block, or the close that ends a forward, would otherwise end the context as
+ * a disconnect while the client reads the whole answer). So the failure of a close's own write is
+ * not seen through the writer. Used by one thread at a time, as a response is.
  */
 public final class WatchedResponse extends HttpServletResponseWrapper {
   private final RequestScope scope;
