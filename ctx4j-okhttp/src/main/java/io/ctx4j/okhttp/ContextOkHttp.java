@@ -150,6 +150,23 @@ public final class ContextOkHttp {
   private static final Interceptor APPLICATION = ContextOkHttp::interceptCall;
   private static final Interceptor NETWORK = ContextOkHttp::interceptNetwork;
 
+  /** Why {@link #networkInterceptor()} refuses to run where it finds no connection. */
+  static final String NETWORK_AS_APPLICATION =
+      "ContextOkHttp.networkInterceptor() runs as an application interceptor"
+          + " (OkHttpClient.Builder.addInterceptor): there it sees only the first request of a call,"
+          + " and every redirect hop and retry would carry that request's budget, stale by the time"
+          + " the earlier hops took; add it with addNetworkInterceptor, or use"
+          + " ContextOkHttp.install(builder), which adds both interceptors where they belong";
+
+  /** Why {@link #interceptor()} refuses to run where it finds a connection. */
+  static final String APPLICATION_AS_NETWORK =
+      "ContextOkHttp.interceptor() runs as a network interceptor"
+          + " (OkHttpClient.Builder.addNetworkInterceptor): there it runs only once a connection is"
+          + " open, and once per request on the wire, so a call under an ended context would open a"
+          + " connection and a context ending while it connects would not be acted on; add it with"
+          + " addInterceptor, or use ContextOkHttp.install(builder), which adds both interceptors"
+          + " where they belong";
+
   /** The oldest OkHttp whose {@code Call} has {@code addEventListener}, which the interceptor uses. */
   static final String MINIMUM_OKHTTP = "5.4.0";
 
@@ -187,6 +204,15 @@ public final class ContextOkHttp {
    * the call does. The response body it returns, and a duplex request body it sends, are wrapped so
    * that a read or a write failing because the context ended fails with the context's error.
    *
+   * <p>Added with {@code addNetworkInterceptor} instead, it would run only after OkHttp has opened
+   * the connection (so a call under an ended context would open one, and a context that ends while
+   * connecting would not be acted on) and once per request on the wire. So it refuses to run there:
+   * every call fails, before its request is sent and before it registers on its context, with an
+   * {@link IllegalStateException} that says so ({@code execute()} throws it; an enqueued call's
+   * {@code Callback.onFailure} gets OkHttp's {@code IOException("canceled due to ...")} with it as
+   * cause). OkHttp tells an interceptor which kind it is by its chain's {@code connection()}, null
+   * for an application interceptor and never null for a network one.
+   *
    * @return the interceptor, the same instance every time
    * @throws IllegalStateException if the OkHttp on the class path is older than {@value
    *     #MINIMUM_OKHTTP}
@@ -209,6 +235,15 @@ public final class ContextOkHttp {
    * on the context (and wraps the response body so that a failed read carries the context's error):
    * added without it, this interceptor leaves a call whose context ends while its request is in
    * flight running to its response, or to OkHttp's own timeouts. Add both, or use {@link #install}.
+   *
+   * <p>Added with {@code addInterceptor} instead, it would see only the first request of a call, and
+   * every redirect hop and retry would go out with that request's budget, stale by the time the
+   * earlier hops took. So it refuses to run there: every call fails, before its request is sent, with
+   * an {@link IllegalStateException} that names {@code addNetworkInterceptor} and {@link #install}
+   * ({@code execute()} throws it; an enqueued call's {@code Callback.onFailure} gets OkHttp's {@code
+   * IOException("canceled due to ...")} with it as cause), and the call leaves no registration on
+   * its context. OkHttp tells an interceptor which kind it is by its chain's {@code connection()},
+   * null for an application interceptor and never null for a network one.
    *
    * @return the interceptor, the same instance every time
    */
@@ -274,6 +309,11 @@ public final class ContextOkHttp {
   // ---------------------------------------------------------------------------- the interceptors
 
   private static Response interceptCall(Interceptor.Chain chain) throws IOException {
+    // OkHttp gives only a network interceptor's chain a connection: there, this would run once per
+    // request on the wire and only after the connect, which it must cover.
+    if (chain.connection() != null) {
+      throw new IllegalStateException(APPLICATION_AS_NETWORK);
+    }
     Request request = chain.request();
     Context ctx = contextOf(request);
     ClientFailures.requireLive(ctx);
@@ -321,6 +361,11 @@ public final class ContextOkHttp {
   }
 
   private static Response interceptNetwork(Interceptor.Chain chain) throws IOException {
+    // An application interceptor's chain has no connection: there, this would run once per call,
+    // above OkHttp's redirects and retries, which would all go out with the first hop's budget.
+    if (chain.connection() == null) {
+      throw new IllegalStateException(NETWORK_AS_APPLICATION);
+    }
     Request request = chain.request();
     CallContext bound = chain.call().tag(CallContext.class);
     Context ctx = bound != null ? bound.ctx : contextOf(request);

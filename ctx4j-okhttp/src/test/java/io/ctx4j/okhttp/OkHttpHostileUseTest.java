@@ -220,6 +220,72 @@ class OkHttpHostileUseTest {
   }
 
   /**
+   * An interceptor added in the other kind of slot is refused on the first call, before anything
+   * is sent, with an IllegalStateException that names the mistake and the fix: the network
+   * interceptor as an application interceptor would leave every redirect hop and retry the first
+   * hop's stale budget; the application interceptor as a network interceptor would run only once a
+   * connection is open (a call under an ended context opens one; a context that ends while
+   * connecting is not acted on) and once per hop. {@code execute()} throws it; an enqueued call's
+   * callback gets OkHttp's {@code IOException("canceled due to ...")} with it as cause. The call
+   * leaves no registration on its context and no connection in use.
+   */
+  @ParameterizedTest
+  @ValueSource(
+      strings = {
+        "both with addInterceptor, execute",
+        "both with addInterceptor, enqueue",
+        "both with addNetworkInterceptor, execute",
+        "both with addNetworkInterceptor, enqueue"
+      })
+  void anInterceptorInTheWrongKindOfSlotIsRefusedOnTheFirstCallSayingWhereItGoes(String row) throws Exception {
+    boolean application = row.contains("addInterceptor,");
+    OkHttpClient.Builder b = new OkHttpClient.Builder();
+    OkHttpClient misplaced =
+        (application
+                ? b.addInterceptor(ContextOkHttp.interceptor()).addInterceptor(ContextOkHttp.networkInterceptor())
+                : b.addNetworkInterceptor(ContextOkHttp.interceptor()).addNetworkInterceptor(ContextOkHttp.networkInterceptor()))
+            .build();
+    try (Loopback server = new Loopback(ex -> Loopback.reply(ex, 200, HELLO));
+        CancelableContext ctx = Context.withCancel(Context.background())) {
+      IllegalStateException refused;
+      if (row.endsWith("execute")) {
+        refused =
+            assertThrows(
+                IllegalStateException.class,
+                () -> {
+                  try (Response r = misplaced.newCall(at(server.url("/"), ctx)).execute()) {
+                    r.body().string();
+                  }
+                },
+                row);
+      } else {
+        CompletableFuture<String> body = new CompletableFuture<>();
+        misplaced.newCall(at(server.url("/"), ctx)).enqueue(Loopback.bodyInto(body));
+        ExecutionException e = assertThrows(ExecutionException.class, () -> body.get(20, TimeUnit.SECONDS), row);
+        IOException failure = assertInstanceOf(IOException.class, e.getCause(), row);
+        refused =
+            assertInstanceOf(IllegalStateException.class, failure.getCause(), () -> row + ": failed otherwise: " + failure);
+      }
+      String message = refused.getMessage();
+      String wrong = application ? "ContextOkHttp.networkInterceptor()" : "ContextOkHttp.interceptor()";
+      String right = application ? "addNetworkInterceptor" : "addInterceptor";
+      String slot = application ? "an application interceptor" : "a network interceptor";
+      for (String part : List.of(wrong, slot, right, "ContextOkHttp.install")) {
+        assertTrue(message.contains(part), () -> row + ": the message names no '" + part + "': " + message);
+      }
+      assertEquals(0, server.requests.get(), row + ": the call was sent");
+      assertEquals(0, CoreInternals.registrationCount(ctx), row + ": registrations left");
+      assertEquals(
+          misplaced.connectionPool().connectionCount(),
+          misplaced.connectionPool().idleConnectionCount(),
+          row + ": a connection is still in use");
+    } finally {
+      misplaced.dispatcher().executorService().shutdown();
+      misplaced.connectionPool().evictAll();
+    }
+  }
+
+  /**
    * OkHttp tells a call's listeners one after the other and stops at the first that throws: the
    * client's own listener comes before the one ctx4j adds to the call, so a client listener that
    * throws from {@code callEnd} (or from {@code connectionReleased}, just before) keeps ctx4j from
