@@ -77,7 +77,9 @@ import org.apache.hc.core5.http.protocol.HttpContext;
  *       redirect hop ({@code RedirectExec}), every retry ({@code HttpRequestRetryExec}) and
  *       authentication round ({@code ProtocolExec}), all of which run above it: it states the time
  *       left at that moment, after the connection has been leased and connected, and sends
- *       nothing once the context has ended or its deadline has passed.
+ *       nothing once the context has ended or its deadline has passed. A copy added above those
+ *       handlers sees the first request only; at least one must sit below them (see {@link
+ *       #hopHandler()}).
  * </ul>
  *
  * {@link #install} adds both under the names {@link #CALL_HANDLER} and {@link #HOP_HANDLER}, once
@@ -258,6 +260,19 @@ public final class ContextHttpClient5 {
    * such header the request carried (all of them are removed when the context has no deadline);
    * and fails a request whose context has ended, or whose deadline has passed, without sending it.
    * Add it as the last element of the exec chain, below redirects and retries.
+   *
+   * <p><b>At least one copy must sit below {@code ProtocolExec}</b> ({@code addExecInterceptorLast},
+   * as {@link #install} adds it). It handles only the requests that pass through it, and {@code
+   * RedirectExec}, {@code HttpRequestRetryExec} and {@code ProtocolExec} build each redirect hop,
+   * retry and authentication round from the caller's request and send it below themselves. A copy
+   * above them ({@code addExecInterceptorFirst}, or before {@code "REDIRECT"}, {@code "RETRY"} or
+   * {@code "PROTOCOL"}) sees a call's first request only: alone, it lets every later request of the
+   * call go out with the caller's own headers (no {@link DeadlineHeader#NAME}, or a stale one the
+   * caller set), and does not refuse one whose deadline has passed. Beside a copy below, such a
+   * copy is harmless: the one below states each of those requests. Nothing tells a handler what
+   * lies below it ({@code ExecChain} is opaque, {@code HttpClientBuilder} shows no one its handlers,
+   * and this handler is one instance shared by every client), so the first setup is not refused:
+   * it cannot be told from the second before the first request goes out.
    *
    * @return the handler, the same instance every time
    */

@@ -817,6 +817,47 @@ class ContextHttpClient5Test {
   }
 
   /**
+   * Guard of the rule the README and the javadoc of {@code hopHandler()} state (passes on the code
+   * before it was written): a hop handler above {@code RedirectExec} and the retry handler (added
+   * with {@code addExecInterceptorFirst}) sees a call's first request only, so with no copy below
+   * them a redirect hop or a retry goes out as HttpClient builds it from the caller's request: here
+   * with no budget at all ("-"), not the time left at that hop; with {@code install}'s copy below as
+   * well, each gets its own budget. ctx4j cannot see the
+   * chain below a handler, so it cannot refuse the first setup without refusing the second.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"REDIRECT, no copy below", "REDIRECT, install's copy below", "RETRY, no copy below", "RETRY, install's copy below"})
+  void aHopHandlerAddedFirstStatesTheFirstRequestOnlyUnlessACopySitsBelow(String row) throws Exception {
+    boolean below = row.endsWith("install's copy below");
+    HttpClientBuilder builder =
+        HttpClients.custom()
+            .addExecInterceptorFirst("my-hop", ContextHttpClient5.hopHandler())
+            .addExecInterceptorFirst("my-call", ContextHttpClient5.callHandler());
+    ManualTimeSource time = clock();
+    try (CloseableHttpClient c = (below ? ContextHttpClient5.install(builder) : builder).build();
+        ClassicServer server =
+            row.startsWith("REDIRECT")
+                ? redirecting(time, 302)
+                : firstAnswerAfter300Ms(
+                    time,
+                    response -> {
+                      response.setCode(503);
+                      response.setHeader("Retry-After", "0");
+                    });
+        CancelableContext ctx = Context.withTimeout(manual(time), Duration.ofSeconds(1))) {
+      String url = server.url(row.startsWith("REDIRECT") ? "/first" : "/");
+      assertEquals("hello", c.execute(new HttpGet(url), ContextHttpClient5.clientContext(ctx), r -> EntityUtils.toString(r.getEntity())));
+      List<String> seen = List.of(server.seen.take(), server.seen.take());
+      List<String> expected =
+          row.startsWith("REDIRECT")
+              ? List.of("/first=995", below ? "/target=595" : "/target=-")
+              : List.of("/=995", below ? "/=695" : "/=-");
+      assertEquals(expected, seen, row);
+      assertEquals(0, CoreInternals.registrationCount(ctx));
+    }
+  }
+
+  /**
    * Guard (passes on the code before it was written): the round a proxy's 407 asks for ({@code
    * ProtocolExec}, with the proxy's credentials) states the time left at that round.
    */
