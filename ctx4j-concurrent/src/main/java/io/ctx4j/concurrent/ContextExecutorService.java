@@ -97,7 +97,10 @@ public final class ContextExecutorService extends AbstractExecutorService implem
    * JDK's QueueingFuture); if the executor refuses the wrapper, the caller gets the exception and
    * nobody holds the task, which would otherwise stay on its context's cancel tree until the
    * context ends. Per instance, so that another service's execute never takes it; held only between
-   * the two calls, which the JDK makes one after the other on the same thread.
+   * the two calls, which the JDK makes one after the other on the same thread, except in timed
+   * invokeAll, which makes every task before it hands any over, and hands none over when its timeout
+   * is zero or less: invokeAll and invokeAny empty it when they return or throw, so nothing stays
+   * reachable from the calling thread.
    */
   private final ThreadLocal<ContextTask<?>> unhanded = new ThreadLocal<>();
 
@@ -296,7 +299,11 @@ public final class ContextExecutorService extends AbstractExecutorService implem
   @Override
   public <T> List<Future<T>> invokeAll(Collection<? extends Callable<T>> tasks)
       throws InterruptedException {
-    return super.invokeAll(checked(tasks));
+    try {
+      return super.invokeAll(checked(tasks));
+    } finally {
+      unhanded.remove();
+    }
   }
 
   /**
@@ -319,7 +326,14 @@ public final class ContextExecutorService extends AbstractExecutorService implem
       Collection<? extends Callable<T>> tasks, long timeout, TimeUnit unit)
       throws InterruptedException {
     List<Callable<T>> checked = checked(tasks);
-    return super.invokeAll(checked, timeout, Objects.requireNonNull(unit, "unit"));
+    Objects.requireNonNull(unit, "unit");
+    try {
+      return super.invokeAll(checked, timeout, unit);
+    } finally {
+      // With a timeout of zero or less it makes every task and hands over none: the last one made
+      // would stay in unhanded, with its callable and context, until this thread's next execute.
+      unhanded.remove();
+    }
   }
 
   /**
@@ -340,7 +354,11 @@ public final class ContextExecutorService extends AbstractExecutorService implem
   @Override
   public <T> T invokeAny(Collection<? extends Callable<T>> tasks)
       throws InterruptedException, ExecutionException {
-    return super.invokeAny(nonEmpty(checked(tasks)));
+    try {
+      return super.invokeAny(nonEmpty(checked(tasks)));
+    } finally {
+      unhanded.remove();
+    }
   }
 
   /**
@@ -365,7 +383,12 @@ public final class ContextExecutorService extends AbstractExecutorService implem
   public <T> T invokeAny(Collection<? extends Callable<T>> tasks, long timeout, TimeUnit unit)
       throws InterruptedException, ExecutionException, TimeoutException {
     List<Callable<T>> checked = nonEmpty(checked(tasks));
-    return super.invokeAny(checked, timeout, Objects.requireNonNull(unit, "unit"));
+    Objects.requireNonNull(unit, "unit");
+    try {
+      return super.invokeAny(checked, timeout, unit);
+    } finally {
+      unhanded.remove();
+    }
   }
 
   /**

@@ -13,8 +13,10 @@ import io.ctx4j.Context;
 import io.ctx4j.DeadlineExceededException;
 import io.ctx4j.Key;
 import io.ctx4j.ManualTimeSource;
+import java.lang.ref.WeakReference;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CancellationException;
@@ -27,6 +29,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
@@ -400,5 +403,59 @@ class ContextExecutorServiceTest {
       assertTrue(reporting.awaitTermination(10, TimeUnit.SECONDS));
       assertTrue(reporting.isTerminated());
     }
+  }
+  /**
+   * invokeAll and invokeAny leave nothing on the calling thread, whatever the path. Timed invokeAll
+   * makes every task (newTaskFor) before it hands any over; with a timeout of zero or less it hands
+   * over none, so the last task made stayed in the service's per-thread slot for the execute that
+   * follows newTaskFor, keeping its callable and its context reachable from a long-lived thread
+   * until that thread's next execute on the service. The invokeAny row is a guard.
+   */
+  @Test
+  void invokeAllAndInvokeAnyLeaveNoTaskReachableFromTheCallingThread() throws Exception {
+    CancelableContext app = Context.withCancel(Context.background());
+    List<String> kept = new ArrayList<>();
+    for (String row : List.of("invokeAll(0 ns)", "invokeAll(-1 s)", "invokeAny(0 ns)")) {
+      List<WeakReference<Object>> refs = invokeOnce(row, app);
+      for (int i = 0; i < 20 && refs.stream().anyMatch(r -> r.get() != null); i++) {
+        System.gc();
+      }
+      if (refs.get(0).get() != null) {
+        kept.add(row + ": the callable");
+      }
+      if (refs.get(1).get() != null) {
+        kept.add(row + ": the call's context");
+      }
+    }
+    assertEquals(List.of(), kept, "still reachable after the call returned, the thread alive");
+    assertFalse(app.isDone());
+    app.cancel();
+  }
+
+  /** One call under a context of its own; weak references to its callable and its context. */
+  private List<WeakReference<Object>> invokeOnce(String row, Context app) throws Exception {
+    CancelableContext call = Context.withCancel(app);
+    Callable<String> task = new Callable<>() {
+      @Override
+      public String call() {
+        return "ran";
+      }
+    };
+    List<WeakReference<Object>> refs = List.of(new WeakReference<>(task), new WeakReference<>(call));
+    CurrentContext.call(
+        call,
+        () -> {
+          switch (row) {
+            case "invokeAll(0 ns)" -> pool.invokeAll(List.of(task), 0, TimeUnit.NANOSECONDS);
+            case "invokeAll(-1 s)" -> pool.invokeAll(List.of(task), -1, TimeUnit.SECONDS);
+            default ->
+                assertThrows(
+                    TimeoutException.class,
+                    () -> pool.invokeAny(List.of(task), 0, TimeUnit.NANOSECONDS));
+          }
+          return null;
+        });
+    call.cancel();
+    return refs;
   }
 }
