@@ -20,7 +20,9 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.Future;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.RejectedExecutionHandler;
 import java.util.concurrent.RunnableFuture;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
@@ -119,12 +121,42 @@ public final class ContextExecutorService extends AbstractExecutorService implem
   /**
    * Wraps {@code delegate}. The wrapper owns it: shutting down or closing the wrapper shuts it down.
    *
+   * <p>The wrapped service must run every task it accepts, or refuse it by throwing: a task dropped
+   * without a word can be seen by nobody, so its future completes only when its context ends or
+   * {@link #shutdownNow} stops it, and until then the task stays registered on its context and held
+   * by this service (a leak on a long-lived context, one task per drop). A {@link
+   * ThreadPoolExecutor} whose rejection policy is the JDK's {@link
+   * ThreadPoolExecutor.DiscardPolicy} or {@link ThreadPoolExecutor.DiscardOldestPolicy} (or a
+   * subclass) is therefore refused here. Use {@link ThreadPoolExecutor.AbortPolicy} (the default),
+   * which this service turns into a future completed with the {@link RejectedExecutionException}
+   * besides throwing it, or {@link ThreadPoolExecutor.CallerRunsPolicy}, which runs the task on the
+   * submitting thread; note that {@code CallerRunsPolicy} drops a task without a word once the pool
+   * is shut down, so do not hand tasks to it then. The same holds for a policy set on the delegate
+   * after this call, and for a handler of your own: one that neither runs nor throws leaves the task
+   * pending as above.
+   *
    * @param delegate the service that runs the tasks
    * @return the wrapper
    * @throws NullPointerException if {@code delegate} is null
+   * @throws IllegalArgumentException if {@code delegate} is a {@code ThreadPoolExecutor} whose
+   *     rejection policy discards tasks ({@code DiscardPolicy}, {@code DiscardOldestPolicy}); the
+   *     message names it
    */
   public static ContextExecutorService wrap(ExecutorService delegate) {
-    return new ContextExecutorService(Objects.requireNonNull(delegate, "delegate"));
+    Objects.requireNonNull(delegate, "delegate");
+    if (delegate instanceof ThreadPoolExecutor) {
+      RejectedExecutionHandler policy = ((ThreadPoolExecutor) delegate).getRejectedExecutionHandler();
+      if (policy instanceof ThreadPoolExecutor.DiscardPolicy
+          || policy instanceof ThreadPoolExecutor.DiscardOldestPolicy) {
+        throw new IllegalArgumentException(
+            "delegate's rejection policy "
+                + policy.getClass().getName()
+                + " drops tasks without a word: a dropped task's future would never complete, and"
+                + " the task would stay on its context until it ends; use AbortPolicy (the"
+                + " default) or CallerRunsPolicy");
+      }
+    }
+    return new ContextExecutorService(delegate);
   }
 
   /**

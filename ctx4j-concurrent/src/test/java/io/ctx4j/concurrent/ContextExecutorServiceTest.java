@@ -27,7 +27,11 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.RejectedExecutionHandler;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -261,6 +265,55 @@ class ContextExecutorServiceTest {
         assertThrows(
                 NullPointerException.class, () -> Tasks.start(Context.background(), (Runnable) null))
             .getMessage());
+  }
+
+  /**
+   * A ThreadPoolExecutor whose rejection policy drops a task without a word (the JDK's DiscardPolicy
+   * and DiscardOldestPolicy) is refused when wrapped, with an IllegalArgumentException naming the
+   * policy. The service cannot see a discard: the dropped task's future never completed, and the
+   * task stayed on its context and in the service's set of pending tasks until shutdownNow() or the
+   * context's end, one more for each task dropped, on a long-lived service under load. The policies
+   * that throw or run the task are accepted (guards).
+   */
+  @Test
+  void wrappingAPoolThatDropsRefusedTasksWithoutAWordIsRefused() {
+    List<String> wrong = new ArrayList<>();
+    List<RejectedExecutionHandler> handlers =
+        List.of(
+            new ThreadPoolExecutor.DiscardPolicy(),
+            new ThreadPoolExecutor.DiscardOldestPolicy(),
+            new ThreadPoolExecutor.DiscardPolicy() {}, // a subclass
+            new ThreadPoolExecutor.AbortPolicy(),
+            new ThreadPoolExecutor.CallerRunsPolicy());
+    for (RejectedExecutionHandler handler : handlers) {
+      for (boolean scheduled : new boolean[] {false, true}) {
+        ThreadPoolExecutor tpe =
+            scheduled
+                ? new ScheduledThreadPoolExecutor(1, handler)
+                : new ThreadPoolExecutor(
+                    1, 1, 0, TimeUnit.SECONDS, new LinkedBlockingQueue<>(1), handler);
+        String row = (scheduled ? "STPE " : "TPE ") + handler.getClass().getName();
+        boolean drops =
+            handler instanceof ThreadPoolExecutor.DiscardPolicy
+                || handler instanceof ThreadPoolExecutor.DiscardOldestPolicy;
+        try {
+          ContextExecutorService.wrap(tpe);
+          if (drops) {
+            wrong.add(row + ": accepted");
+          }
+        } catch (IllegalArgumentException e) {
+          String name = handler.getClass().getName();
+          if (!drops) {
+            wrong.add(row + ": refused");
+          } else if (!e.getMessage().contains(name) || !e.getMessage().contains("AbortPolicy")) {
+            wrong.add(row + ": message " + e.getMessage());
+          }
+        } finally {
+          tpe.shutdownNow();
+        }
+      }
+    }
+    assertEquals(List.of(), wrong, "wrapping pools by rejection policy");
   }
 
   /**
