@@ -182,14 +182,27 @@ public final class ContextExecutorService extends AbstractExecutorService implem
     return pending.size();
   }
 
-  /** Lists {@code task} in {@link #pending} until its future completes. */
+  /**
+   * Lists {@code task} in {@link #pending} until its future completes, and takes it off the list of
+   * the service that held it before: a task drained by another service's delegate (its own
+   * shutdownNow() or delegate().shutdownNow()) and handed to this one is this one's now, and that
+   * one's shutdownNow must not cancel it while it waits here.
+   */
   private <T> ContextTask<T> tracked(ContextTask<T> task) {
-    // Listed first, then removed by the completion: a task that completes meanwhile is removed at
-    // once by whenComplete. A task already listed (invokeAll hands execute the task newTaskFor
-    // made) is not listed twice.
-    if (!task.isDone() && pending.add(task)) {
-      task.whenComplete((value, failure) -> pending.remove(task));
+    if (task.isDone()) {
+      return task;
     }
+    Set<ContextTask<?>> before = task.heldBy(pending);
+    if (before == pending) {
+      return task; // listed already: invokeAll hands execute the task newTaskFor made
+    }
+    if (before != null) {
+      before.remove(task); // its completion callback there then finds nothing to remove
+    }
+    // Listed first, then removed by the completion: a task that completes meanwhile is removed at
+    // once by whenComplete.
+    pending.add(task);
+    task.whenComplete((value, failure) -> pending.remove(task));
     return task;
   }
 
@@ -501,7 +514,11 @@ public final class ContextExecutorService extends AbstractExecutorService implem
    * whatever the wrapped service returns: a {@link java.util.concurrent.ScheduledThreadPoolExecutor}
    * returns its own wrappers of the tasks, and a {@link ForkJoinPool} none, and that is what this
    * method returns then. A service that ignores the call ({@link ForkJoinPool#commonPool()}) goes on
-   * running the tasks.
+   * running the tasks. A task of this service that the wrapped service's own {@code shutdownNow()}
+   * handed back ({@code delegate().shutdownNow()}) is still this service's, and this method ends it
+   * if no worker has started it, unless it was handed meanwhile to another {@code
+   * ContextExecutorService}: it is that one's then, and only that one's {@code shutdownNow} ends it.
+   * Handed to any other executor, it is still this service's.
    *
    * @return the tasks that never started, as far as the wrapped service lists them
    */

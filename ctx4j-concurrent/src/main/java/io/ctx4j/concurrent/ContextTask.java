@@ -7,6 +7,7 @@ import io.ctx4j.Registration;
 import io.ctx4j.internal.CoreInternals;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
@@ -41,10 +42,12 @@ import java.util.concurrent.TimeoutException;
  */
 final class ContextTask<T> extends CompletableFuture<T> implements RunnableFuture<T> {
   private static final VarHandle STARTED;
+  private static final VarHandle HOLDER;
 
   static {
     try {
       STARTED = MethodHandles.lookup().findVarHandle(ContextTask.class, "started", boolean.class);
+      HOLDER = MethodHandles.lookup().findVarHandle(ContextTask.class, "holder", Set.class);
     } catch (ReflectiveOperationException e) {
       throw new ExceptionInInitializerError(e);
     }
@@ -57,6 +60,9 @@ final class ContextTask<T> extends CompletableFuture<T> implements RunnableFutur
 
   @SuppressWarnings("unused") // accessed through STARTED
   private volatile boolean started;
+
+  @SuppressWarnings("unused") // accessed through HOLDER
+  private volatile Set<ContextTask<?>> holder; // the pending set of the service it was last handed to
 
   private ContextTask(Context parent, Callable<T> body, Runnable command) {
     this.ctx = Context.withCancel(parent);
@@ -102,6 +108,15 @@ final class ContextTask<T> extends CompletableFuture<T> implements RunnableFutur
       abandon(e);
       throw e;
     }
+  }
+
+  /**
+   * Makes {@code pending} (a service's set of tasks for its shutdownNow) the one that holds this
+   * task, and returns the one that held it before, or null.
+   */
+  @SuppressWarnings("unchecked")
+  Set<ContextTask<?>> heldBy(Set<ContextTask<?>> pending) {
+    return (Set<ContextTask<?>>) HOLDER.getAndSet(this, pending);
   }
 
   /** The object a caller gave us: the {@code execute} command, else this future. */

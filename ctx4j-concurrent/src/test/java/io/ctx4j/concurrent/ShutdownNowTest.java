@@ -213,4 +213,48 @@ class ShutdownNowTest {
       assertTrue(inner.awaitTermination(30, TimeUnit.SECONDS));
     }
   }
+
+  /**
+   * A task taken from the delegate's own shutdownNow() and handed to another service belongs to
+   * that one: a later shutdownNow() of the first must not cancel it while it waits in the second's
+   * queue, nor the first keep it. It stayed in the first service's set of pending tasks, whose
+   * shutdownNow() cancelled it before the second's worker reached it.
+   */
+  @Test
+  void aTaskDrainedByTheDelegateAndHandedToAnotherServiceBelongsToThatOne() throws Exception {
+    CancelableContext app = Context.withCancel(Context.background());
+    ContextExecutorService first = ContextExecutorService.wrap(Executors.newFixedThreadPool(1));
+    ContextExecutorService second = ContextExecutorService.wrap(Executors.newFixedThreadPool(1));
+    CountDownLatch releaseFirst = new CountDownLatch(1);
+    CountDownLatch releaseSecond = new CountDownLatch(1);
+    try {
+      Stalls.worker(first.delegate(), releaseFirst);
+      Stalls.worker(second.delegate(), releaseSecond);
+      CompletableFuture<String> f = first.submit(app, () -> "ran");
+      List<Runnable> drained = first.delegate().shutdownNow();
+      assertEquals(List.of(f), drained);
+      second.execute(drained.get(0)); // queued behind the second's held worker
+      first.shutdownNow();
+      List<String> problems = new ArrayList<>();
+      if (f.isDone()) {
+        problems.add("the first service's shutdownNow ended it: " + Stalls.timedGet(f, 0, false));
+      }
+      if (first.pendingTasks() != 0) {
+        problems.add("the first service still holds " + first.pendingTasks());
+      }
+      releaseSecond.countDown();
+      if (problems.isEmpty()) {
+        assertEquals("ran", f.get(30, TimeUnit.SECONDS));
+      }
+      assertEquals(List.of(), problems, "after the first service's shutdownNow");
+      assertEquals(0, second.pendingTasks());
+      assertFalse(app.isDone());
+      app.cancel();
+    } finally {
+      releaseFirst.countDown();
+      releaseSecond.countDown();
+      first.close();
+      second.close();
+    }
+  }
 }
