@@ -3,6 +3,9 @@ package io.ctx4j.concurrent;
 import io.ctx4j.Context;
 import io.ctx4j.ContextException;
 import io.ctx4j.internal.CoreInternals;
+import java.lang.ref.Reference;
+import java.lang.ref.ReferenceQueue;
+import java.lang.ref.WeakReference;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -25,6 +28,7 @@ import java.util.concurrent.RunnableFuture;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.BiConsumer;
 
 /**
  * An {@link ExecutorService} wrapper whose tasks carry a context.
@@ -107,12 +111,42 @@ public final class ContextExecutorService extends AbstractExecutorService implem
   private final ThreadLocal<ContextTask<?>> unhanded = new ThreadLocal<>();
 
   /**
-   * This service's tasks whose futures are not complete, each until its future completes. {@link
-   * #shutdownNow} ends those that no worker has started: the delegate's list cannot say which they
-   * are, since a ScheduledThreadPoolExecutor returns its own wrappers of them and a ForkJoinPool
-   * none, and a task left pending would stay on its context's cancel tree until the context ends.
+   * This service's tasks whose futures are not complete, each until its future completes, held
+   * weakly. {@link #shutdownNow} ends those that no worker has started: the delegate's list cannot
+   * say which they are, since a ScheduledThreadPoolExecutor returns its own wrappers of them and a
+   * ForkJoinPool none, and a task left pending would stay on its context's cancel tree until the
+   * context ends. Weakly, since a task the delegate dropped without a word (a rejection handler of
+   * the application's own) is held by nobody else under a context that never ends, and a strong
+   * hold would keep one more per drop for the life of the service; every task shutdownNow must end
+   * is strongly reachable otherwise: from the delegate's queue, its context's cancel tree or
+   * whoever holds its future. One {@link Held} per task, compared by identity.
    */
-  private final Set<ContextTask<?>> pending = ConcurrentHashMap.newKeySet();
+  private final Set<Held> pending = ConcurrentHashMap.newKeySet();
+
+  /** Where the {@link Held}s of collected tasks come, to be taken out of {@link #pending}. */
+  private final ReferenceQueue<ContextTask<?>> collected = new ReferenceQueue<>();
+
+  /**
+   * A service's weak hold on one of its tasks, in its {@link #pending} set. The task keeps it (see
+   * {@link ContextTask#heldBy}) and its completion removes it: this very object, so a task handed
+   * over to another service and back is removed by the right completion. Equality is the
+   * reference's own (identity).
+   */
+  static final class Held extends WeakReference<ContextTask<?>>
+      implements BiConsumer<Object, Throwable> {
+    final Set<Held> set;
+
+    Held(ContextTask<?> task, Set<Held> set, ReferenceQueue<ContextTask<?>> collected) {
+      super(task, collected);
+      this.set = set;
+    }
+
+    /** The task's future completed: let go of it. */
+    @Override
+    public void accept(Object value, Throwable failure) {
+      set.remove(this);
+    }
+  }
 
   private ContextExecutorService(ExecutorService delegate) {
     this.delegate = delegate;
@@ -123,8 +157,13 @@ public final class ContextExecutorService extends AbstractExecutorService implem
    *
    * <p>The wrapped service must run every task it accepts, or refuse it by throwing: a task dropped
    * without a word can be seen by nobody, so its future completes only when its context ends or
-   * {@link #shutdownNow} stops it, and until then the task stays registered on its context and held
-   * by this service (a leak on a long-lived context, one task per drop). A {@link
+   * {@link #shutdownNow} stops it, and until then the task stays registered on its context (a leak
+   * on a long-lived context, one task per drop). This service holds its tasks only weakly: a dropped
+   * task that nothing else holds (under a context that never ends, such as {@link
+   * Context#background()}, once its future is let go of) is collected, and {@code shutdownNow} no
+   * longer sees it; so a {@link Future} given to {@code execute} (an {@code
+   * ExecutorCompletionService}'s, {@code invokeAny}'s) whose task was dropped under such a context
+   * is never cancelled, and whoever waits on it waits for ever. A {@link
    * ThreadPoolExecutor} whose rejection policy is the JDK's {@link
    * ThreadPoolExecutor.DiscardPolicy} or {@link ThreadPoolExecutor.DiscardOldestPolicy} (or a
    * subclass) is therefore refused here. Use {@link ThreadPoolExecutor.AbortPolicy} (the default),
@@ -132,8 +171,8 @@ public final class ContextExecutorService extends AbstractExecutorService implem
    * besides throwing it, or {@link ThreadPoolExecutor.CallerRunsPolicy}, which runs the task on the
    * submitting thread; note that {@code CallerRunsPolicy} drops a task without a word once the pool
    * is shut down, so do not hand tasks to it then. The same holds for a policy set on the delegate
-   * after this call, and for a handler of your own: one that neither runs nor throws leaves the task
-   * pending as above.
+   * after this call, and for a handler of your own: one that neither runs nor throws (one that logs
+   * and drops, say) leaves the task pending as above.
    *
    * @param delegate the service that runs the tasks
    * @return the wrapper
@@ -177,9 +216,19 @@ public final class ContextExecutorService extends AbstractExecutorService implem
     return made;
   }
 
-  /** The number of tasks held for {@link #shutdownNow}: those whose futures are not complete. */
+  /**
+   * The number of tasks held for {@link #shutdownNow}: those whose futures are not complete and that
+   * have not been collected.
+   */
   int pendingTasks() {
-    return pending.size();
+    expunge();
+    int live = 0;
+    for (Held held : pending) {
+      if (held.get() != null) {
+        live++;
+      }
+    }
+    return live;
   }
 
   /**
@@ -192,18 +241,28 @@ public final class ContextExecutorService extends AbstractExecutorService implem
     if (task.isDone()) {
       return task;
     }
-    Set<ContextTask<?>> before = task.heldBy(pending);
-    if (before == pending) {
+    Held current = task.holder();
+    if (current != null && current.set == pending) {
       return task; // listed already: invokeAll hands execute the task newTaskFor made
     }
+    Held held = new Held(task, pending, collected);
+    Held before = task.heldBy(held);
     if (before != null) {
-      before.remove(task); // its completion callback there then finds nothing to remove
+      before.set.remove(before); // its completion callback there then finds nothing to remove
     }
+    expunge(); // on every add, so the entries of collected tasks never pile up
     // Listed first, then removed by the completion: a task that completes meanwhile is removed at
     // once by whenComplete.
-    pending.add(task);
-    task.whenComplete((value, failure) -> pending.remove(task));
+    pending.add(held);
+    task.whenComplete(held);
     return task;
+  }
+
+  /** Takes the entries of collected tasks out of {@link #pending}. */
+  private void expunge() {
+    for (Reference<?> gone; (gone = collected.poll()) != null; ) {
+      pending.remove(gone);
+    }
   }
 
   /**
@@ -532,8 +591,11 @@ public final class ContextExecutorService extends AbstractExecutorService implem
     if (delegate.isShutdown()) {
       // Whatever the list holds: every task listed before it was handed over, so none accepted
       // before the shutdown is missed. A worker that took one just now finds it claimed.
-      for (ContextTask<?> task : pending) {
-        task.drain();
+      for (Held held : pending) {
+        ContextTask<?> task = held.get(); // null: collected, so nobody held it, queue included
+        if (task != null) {
+          task.drain();
+        }
       }
     }
     return tasks;

@@ -7,7 +7,6 @@ import io.ctx4j.Registration;
 import io.ctx4j.internal.CoreInternals;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
-import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
@@ -47,7 +46,9 @@ final class ContextTask<T> extends CompletableFuture<T> implements RunnableFutur
   static {
     try {
       STARTED = MethodHandles.lookup().findVarHandle(ContextTask.class, "started", boolean.class);
-      HOLDER = MethodHandles.lookup().findVarHandle(ContextTask.class, "holder", Set.class);
+      HOLDER =
+          MethodHandles.lookup()
+              .findVarHandle(ContextTask.class, "holder", ContextExecutorService.Held.class);
     } catch (ReflectiveOperationException e) {
       throw new ExceptionInInitializerError(e);
     }
@@ -61,8 +62,9 @@ final class ContextTask<T> extends CompletableFuture<T> implements RunnableFutur
   @SuppressWarnings("unused") // accessed through STARTED
   private volatile boolean started;
 
-  @SuppressWarnings("unused") // accessed through HOLDER
-  private volatile Set<ContextTask<?>> holder; // the pending set of the service it was last handed to
+  // The weak reference by which the service it was last handed to holds it (accessed through
+  // HOLDER too); its completion removes exactly that one from that service's set.
+  private volatile ContextExecutorService.Held holder;
 
   private ContextTask(Context parent, Callable<T> body, Runnable command) {
     this.ctx = Context.withCancel(parent);
@@ -111,12 +113,16 @@ final class ContextTask<T> extends CompletableFuture<T> implements RunnableFutur
   }
 
   /**
-   * Makes {@code pending} (a service's set of tasks for its shutdownNow) the one that holds this
-   * task, and returns the one that held it before, or null.
+   * Makes {@code held} (a service's weak reference to this task, in its set of tasks for its
+   * shutdownNow) the one that holds this task, and returns the one that held it before, or null.
    */
-  @SuppressWarnings("unchecked")
-  Set<ContextTask<?>> heldBy(Set<ContextTask<?>> pending) {
-    return (Set<ContextTask<?>>) HOLDER.getAndSet(this, pending);
+  ContextExecutorService.Held heldBy(ContextExecutorService.Held held) {
+    return (ContextExecutorService.Held) HOLDER.getAndSet(this, held);
+  }
+
+  /** The weak reference by which a service holds this task, or null if none does. */
+  ContextExecutorService.Held holder() {
+    return holder;
   }
 
   /** The object a caller gave us: the {@code execute} command, else this future. */

@@ -8,16 +8,21 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.ctx4j.CancelableContext;
 import io.ctx4j.Context;
 import io.ctx4j.internal.CoreInternals;
+import java.lang.ref.ReferenceQueue;
+import java.lang.ref.WeakReference;
 import java.time.Duration;
 import java.util.concurrent.CancellationException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorCompletionService;
+import java.util.concurrent.FutureTask;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.RejectedExecutionHandler;
 import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
@@ -210,6 +215,82 @@ class ConcurrentRegistrationLeakTest {
       pool.shutdownNow();
       app.cancel();
     }
+  }
+
+  /**
+   * An application's own rejection handler that logs a refused task and drops it (wrap cannot refuse
+   * it, as it refuses the JDK's DiscardPolicy) leaves each dropped task's future pending; under
+   * Context.background() the task is on no context's cancel tree, so nothing but the service could
+   * hold it, and a long-lived pool under overload would hold one more per drop. Once nobody else
+   * holds them they are collected; what is queued in the pool (held only by the pool's queue) is
+   * still found and ended by shutdownNow.
+   */
+  @Test
+  void tasksThePoolDropsWithoutAWordAreNotHeldByTheService() throws Exception {
+    AtomicInteger logged = new AtomicInteger();
+    // What an application's handler does: logs the refusal, neither runs the task nor throws.
+    RejectedExecutionHandler logAndDrop = (task, executor) -> logged.incrementAndGet();
+    ContextExecutorService pool =
+        ContextExecutorService.wrap(
+            new ThreadPoolExecutor(
+                1, 1, 0, TimeUnit.SECONDS, new ArrayBlockingQueue<>(1), logAndDrop));
+    CountDownLatch busy = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    List<String> problems = new ArrayList<>();
+    try {
+      CompletableFuture<String> running =
+          pool.submit(
+              Context.background(),
+              () -> {
+                busy.countDown();
+                release.await();
+                return "ran";
+              });
+      assertTrue(busy.await(30, TimeUnit.SECONDS));
+      // Its task (execute's wrapper) is held by the pool's queue alone.
+      FutureTask<String> queued = new FutureTask<>(() -> "queued");
+      pool.execute(queued);
+      for (int i = 0; i < 100_000; i++) {
+        if (i % 2 == 0) {
+          pool.submit(Context.background(), () -> "dropped"); // the future let go of at once
+        } else {
+          pool.execute(() -> {});
+        }
+      }
+      assertEquals(100_000, logged.get(), "tasks the handler dropped");
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      while (pool.pendingTasks() > 2 && System.nanoTime() < deadline) {
+        awaitCollection();
+      }
+      if (pool.pendingTasks() > 2) {
+        problems.add(
+            "after GC the service holds "
+                + pool.pendingTasks()
+                + " tasks, 2 of them running or queued");
+      }
+      pool.shutdownNow();
+      if (!queued.isCancelled()) {
+        problems.add("shutdownNow did not cancel the FutureTask queued in the pool");
+      }
+      running.handle((v, e) -> v).get(30, TimeUnit.SECONDS); // interrupted by shutdownNow
+      if (pool.pendingTasks() != 0) {
+        problems.add("after shutdownNow the service holds " + pool.pendingTasks() + " tasks");
+      }
+    } finally {
+      release.countDown();
+      pool.shutdownNow();
+    }
+    assertEquals(
+        List.of(), problems, "a pool that drops refused tasks without a word, Context.background()");
+  }
+
+  /** Runs the collector and waits (boundedly) until it has cleared a fresh weak reference. */
+  private static void awaitCollection() throws InterruptedException {
+    ReferenceQueue<Object> cleared = new ReferenceQueue<>();
+    WeakReference<Object> sentinel = new WeakReference<>(new Object(), cleared);
+    System.gc();
+    cleared.remove(1_000);
+    sentinel.clear();
   }
 
   /** A running task whose future is cancelled on this thread as its context is cancelled on another. */
