@@ -42,6 +42,14 @@ module io.ctx4j.spring.boot {
   // (its HttpClient is in that class's API).
   requires static transitive org.eclipse.jetty.client;
 
+  // Optional: Reactor Netty's HttpClient behind RestClient gets ContextReactorHttpClient's handler
+  // (its HttpClient is in that class's API).
+  requires static transitive reactor.netty.http;
+  requires static reactor.netty.core;
+  requires static io.netty.transport;
+  requires static io.netty.codec.http;
+  requires static io.netty.common;
+
   exports io.ctx4j.spring.boot;
   // Spring instantiates the auto-configurations and binds Ctx4jProperties reflectively.
   opens io.ctx4j.spring.boot to spring.core, spring.beans, spring.context, spring.boot;

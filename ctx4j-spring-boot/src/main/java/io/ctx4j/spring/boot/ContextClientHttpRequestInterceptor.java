@@ -26,6 +26,11 @@ import org.springframework.http.client.ClientHttpResponse;
  * request carries the time left in {@link DeadlineHeader#NAME} (computed by {@link
  * DeadlineHeader#valueFor}, just before the request is handed on; any such header already there is
  * removed, so a stale value is never forwarded), and the exchange is given up when the context ends.
+ * A request that then waits below for a pooled connection carries that value, stale by the wait,
+ * unless the client states it again once it has one: Apache HttpClient with ctx4j-httpclient5's
+ * hop handler, Jetty's with {@link ContextJettyHttpClient}, Reactor Netty's with {@link
+ * ContextReactorHttpClient} (the auto-configuration installs each on the clients Spring Boot
+ * builds); the JDK {@code HttpClient} opens a new connection rather than wait.
  *
  * <h2>When the context ends</h2>
  *

@@ -7,6 +7,7 @@ import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
 import org.springframework.boot.http.client.HttpComponentsClientHttpRequestFactoryBuilder;
 import org.springframework.boot.http.client.JettyClientHttpRequestFactoryBuilder;
+import org.springframework.boot.http.client.ReactorClientHttpRequestFactoryBuilder;
 import org.springframework.boot.http.client.autoconfigure.ClientHttpRequestFactoryBuilderCustomizer;
 import org.springframework.boot.restclient.RestClientCustomizer;
 import org.springframework.context.annotation.Bean;
@@ -20,7 +21,8 @@ import org.springframework.web.client.RestClient;
  * With ctx4j-httpclient5 and Apache HttpClient 5 on the class path, also installs
  * ctx4j-httpclient5's handlers on the Apache clients Spring Boot builds ({@link HttpComponents});
  * with Jetty's {@code HttpClient}, {@link ContextJettyHttpClient} on the Jetty clients it builds
- * ({@link Jetty}).
+ * ({@link Jetty}); with Reactor Netty, {@link ContextReactorHttpClient} on the Reactor Netty clients
+ * it builds ({@link Reactor}).
  * Off with {@code ctx4j.rest-client.enabled=false}.
  *
  * @since 0.1
@@ -122,6 +124,41 @@ public class Ctx4jRestClientAutoConfiguration {
     public ClientHttpRequestFactoryBuilderCustomizer<JettyClientHttpRequestFactoryBuilder>
         ctx4jJettyCustomizer() {
       return builder -> builder.withHttpClientCustomizer(ContextJettyHttpClient::install);
+    }
+  }
+
+  /**
+   * Spring's {@code ReactorClientHttpRequestFactory} copies the interceptor's header onto Reactor
+   * Netty's request only once Reactor Netty has a connection for it, after any wait for a pooled
+   * one, so the Reactor Netty clients Spring Boot builds for it get {@link
+   * ContextReactorHttpClient}, which states the time left as the request is written. Present only
+   * with Reactor Netty's client on the class path.
+   *
+   * @since 0.1
+   */
+  @Configuration(proxyBeanMethods = false)
+  @ConditionalOnClass(
+      name = "reactor.netty.http.client.HttpClient",
+      value = {
+        ReactorClientHttpRequestFactoryBuilder.class,
+        ClientHttpRequestFactoryBuilderCustomizer.class
+      })
+  public static class Reactor {
+
+    /** Created by Spring. */
+    public Reactor() {}
+
+    /**
+     * Installs {@link ContextReactorHttpClient#install} on every Reactor Netty client Spring Boot
+     * builds for {@code ReactorClientHttpRequestFactory}.
+     *
+     * @return the customizer
+     */
+    @Bean
+    @ConditionalOnMissingBean(name = "ctx4jReactorCustomizer")
+    public ClientHttpRequestFactoryBuilderCustomizer<ReactorClientHttpRequestFactoryBuilder>
+        ctx4jReactorCustomizer() {
+      return builder -> builder.withHttpClientCustomizer(ContextReactorHttpClient::install);
     }
   }
 }

@@ -42,6 +42,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.springframework.boot.http.client.ClientHttpRequestFactoryBuilder;
 import org.springframework.boot.http.client.JettyClientHttpRequestFactoryBuilder;
@@ -94,13 +95,19 @@ class ClientCustomizersTest {
    * meant for another builder, such as ctx4j's for Apache HttpClient).
    */
   static JettyClientHttpRequestFactoryBuilder jettyAsBootBuildsIt(ConfigurableApplicationContext app) {
+    return asBootBuildsIt(app, ClientHttpRequestFactoryBuilder.jetty());
+  }
+
+  /** {@code builder} with {@code app}'s customizers applied, as in {@link #jettyAsBootBuildsIt}. */
+  @SuppressWarnings("unchecked")
+  static <B extends ClientHttpRequestFactoryBuilder<?>> B asBootBuildsIt(ConfigurableApplicationContext app, B builder) {
     @SuppressWarnings("rawtypes")
     List<ClientHttpRequestFactoryBuilderCustomizer> customizers =
         app.getBeanProvider(ClientHttpRequestFactoryBuilderCustomizer.class).orderedStream().toList();
-    ClientHttpRequestFactoryBuilder<?>[] builder = {ClientHttpRequestFactoryBuilder.jetty()};
-    LambdaSafe.callbacks(ClientHttpRequestFactoryBuilderCustomizer.class, customizers, builder[0])
-        .invoke(c -> builder[0] = c.customize(builder[0]));
-    return (JettyClientHttpRequestFactoryBuilder) builder[0];
+    ClientHttpRequestFactoryBuilder<?>[] customized = {builder};
+    LambdaSafe.callbacks(ClientHttpRequestFactoryBuilderCustomizer.class, customizers, customized[0])
+        .invoke(c -> customized[0] = c.customize(customized[0]));
+    return (B) customized[0];
   }
 
   /** One factory, and so one Jetty HttpClient with its threads and pool, for the class's rows. */
@@ -533,11 +540,18 @@ class ClientCustomizersTest {
    * Jetty follows a redirect itself, below the interceptor, and copies the first request's headers
    * onto the hop: the hop must state the time left when it is sent, not the first hop's budget, and
    * a hop whose deadline passed while the first was at the server (the timer lagging) must not be
-   * sent; the caller gets the deadline's error, as on Apache HttpClient with ctx4j-httpclient5.
+   * sent; the caller gets the deadline's error, as on Apache HttpClient with ctx4j-httpclient5. So
+   * must Reactor Netty as Spring Boot builds it (it follows redirects too), whose hops {@link
+   * ContextReactorHttpClient} states as they are written.
    */
-  @ParameterizedTest
-  @ValueSource(strings = {"3 s at the server", "past the deadline at the server"})
-  void restClientOnJettyStatesTheTimeLeftOnARedirectHop(String what) throws Exception {
+  @ParameterizedTest(name = "{0}, {1}")
+  @CsvSource({
+    "jetty, 3 s at the server",
+    "jetty, past the deadline at the server",
+    "reactor, 3 s at the server",
+    "reactor, past the deadline at the server",
+  })
+  void restClientOnJettyStatesTheTimeLeftOnARedirectHop(String factory, String what) throws Exception {
     boolean past = what.startsWith("past");
     CountDownLatch firstEntered = new CountDownLatch(1);
     CountDownLatch clockPassed = new CountDownLatch(1);
@@ -557,7 +571,11 @@ class ClientCustomizersTest {
     redirecting.start();
     try {
       String base = "http://127.0.0.1:" + redirecting.getAddress().getPort();
-      RestClient rest = restClient("jetty").mutate().baseUrl(base).build();
+      RestClient rest = factory.equals("jetty")
+          ? restClient("jetty").mutate().baseUrl(base).build()
+          : client().getBean(RestClient.Builder.class).baseUrl(base)
+              .requestFactory(asBootBuildsIt(client(), ClientHttpRequestFactoryBuilder.reactor()).build())
+              .build();
       LaggingClock clock = new LaggingClock();
       try (CancelableContext ctx = clock.withTimeout(Duration.ofSeconds(past ? 1 : 10))) {
         Future<String> f = CALLERS.submit(() -> under(ctx, () -> rest.get().uri("/first").retrieve().body(String.class)));
@@ -654,6 +672,131 @@ class ClientCustomizersTest {
     } finally {
       release.countDown();
       onePool.destroy();
+      server.stop(0);
+    }
+  }
+
+  /**
+   * The other factories of RestClient that keep a pool of connections with a limit, each with one
+   * connection held by another call at the server: the request waits for it below the interceptor,
+   * which stated the budget before, while a lagging clock passes 3 s of 10, or 2 s of 1. Apache
+   * HttpClient as Spring Boot builds it, with ctx4j-httpclient5's handlers (guard: its hop handler
+   * runs below {@code ConnectExec}, which leases the connection, so it states the time left after
+   * the wait and refuses a request past its deadline); Apache HttpClient without them, and
+   * Reactor Netty ({@code ReactorClientHttpRequestFactory}: Spring's request copies its headers
+   * onto Reactor Netty's once it has a connection, so the interceptor's value, computed before,
+   * goes out) have no hook of ctx4j's after the wait: they send the interceptor's budget, stale by
+   * the wait, and one past its deadline, as the README's gaps say. In every case a later call gets
+   * the pool's connection.
+   */
+  @ParameterizedTest(name = "{0}, {1}")
+  @CsvSource({
+    "apache, waited 3 s, 6995",
+    "apache, waited past the deadline, DeadlineExceededException",
+    "apache without ctx4j-httpclient5, waited 3 s, 9995",
+    "apache without ctx4j-httpclient5, waited past the deadline, 995",
+    "reactor, waited 3 s, 6995",
+    "reactor, waited past the deadline, DeadlineExceededException",
+  })
+  void restClientStatesTheTimeLeftWhenARequestLeavesTheConnectionPool(String factory, String what, String sent)
+      throws Exception {
+    CountDownLatch holding = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    CountDownLatch stated = new CountDownLatch(1);
+    List<String> budgets = new CopyOnWriteArrayList<>();
+    HttpServer server = holdAndBudgetServer(holding, release, budgets);
+    ConnectionProvider one = ConnectionProvider.create("one", 1);
+    ClientHttpRequestFactory onePool =
+        switch (factory) {
+          case "apache" -> asBootBuildsIt(client(), ClientHttpRequestFactoryBuilder.httpComponents())
+              .withConnectionManagerCustomizer(m -> m.setMaxConnTotal(1).setMaxConnPerRoute(1))
+              .build();
+          case "apache without ctx4j-httpclient5" -> new HttpComponentsClientHttpRequestFactory(
+              org.apache.hc.client5.http.impl.classic.HttpClients.custom()
+                  .setConnectionManager(
+                      org.apache.hc.client5.http.impl.io.PoolingHttpClientConnectionManagerBuilder.create()
+                          .setMaxConnTotal(1).setMaxConnPerRoute(1).build())
+                  .build());
+          case "reactor" -> asBootBuildsIt(client(), ClientHttpRequestFactoryBuilder.reactor())
+              .withHttpClientFactory(() -> reactor.netty.http.client.HttpClient.create(one))
+              .build();
+          default -> throw new IllegalArgumentException(factory);
+        };
+    try {
+      RestClient rest = client().getBean(RestClient.Builder.class)
+          .baseUrl("http://127.0.0.1:" + server.getAddress().getPort())
+          .requestFactory(onePool)
+          .requestInterceptor((request, body, execution) -> {
+            if (request.getURI().getPath().equals("/budget")) {
+              stated.countDown(); // past ctx4j's interceptor, which comes first
+            }
+            return execution.execute(request, body);
+          })
+          .build();
+      Future<String> held = CALLERS.submit(() -> rest.get().uri("/hold").retrieve().body(String.class));
+      assertTrue(holding.await(30, TimeUnit.SECONDS), "the holding call never reached the server");
+      LaggingClock clock = new LaggingClock();
+      boolean waited = what.equals("waited 3 s");
+      try (CancelableContext ctx = clock.withTimeout(Duration.ofSeconds(waited ? 10 : 1))) {
+        Future<String> f = CALLERS.submit(() -> under(ctx, () -> rest.get().uri("/budget").retrieve().body(String.class)));
+        assertTrue(stated.await(30, TimeUnit.SECONDS), "the request never got past the interceptor");
+        // The pool's one connection is at the server until release: the request cannot go out yet.
+        clock.pass(Duration.ofSeconds(waited ? 3 : 2));
+        release.countDown();
+        assertEquals("held", held.get(30, TimeUnit.SECONDS));
+        if (sent.equals("DeadlineExceededException")) {
+          Throwable failure = assertThrows(ExecutionException.class, () -> f.get(30, TimeUnit.SECONDS)).getCause();
+          assertNull(ctx.err(), "the clock fired the timer");
+          assertInstanceOf(DeadlineExceededException.class, failure, () -> "failed otherwise: " + failure);
+        } else {
+          // The clock moves only by pass(): the budget is exact.
+          assertEquals(sent, f.get(30, TimeUnit.SECONDS), "the budget the server saw");
+        }
+        assertEquals("null", rest.get().uri("/budget").retrieve().body(String.class), "a later call");
+        List<String> expected = sent.equals("DeadlineExceededException") ? List.of("null") : List.of(sent, "null");
+        assertEquals(expected, budgets, "the budgets the server saw");
+        assertEquals(0, CoreInternals.registrationCount(ctx), "the call left a registration on its context");
+      }
+    } finally {
+      release.countDown();
+      if (onePool instanceof org.springframework.beans.factory.DisposableBean d) {
+        d.destroy(); // Apache's factory closes its client
+      }
+      one.dispose();
+      server.stop(0);
+    }
+  }
+
+  /**
+   * The JDK {@code HttpClient} (HTTP/1.1) keeps no limit on its connections ({@code
+   * jdk.httpclient.connectionPoolSize} bounds only the idle ones it keeps): with one connection
+   * held by another call at the server, a request opens a new one at once and never waits for a
+   * pooled connection, so the interceptor's budget is the one it sends.
+   */
+  @Test
+  void restClientOnTheJdkClientWaitsForNoPooledConnection() throws Exception {
+    CountDownLatch holding = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    List<String> budgets = new CopyOnWriteArrayList<>();
+    HttpServer server = holdAndBudgetServer(holding, release, budgets);
+    try {
+      RestClient rest = client().getBean(RestClient.Builder.class)
+          .baseUrl("http://127.0.0.1:" + server.getAddress().getPort())
+          .requestFactory(new JdkClientHttpRequestFactory(
+              HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build()))
+          .build();
+      Future<String> held = CALLERS.submit(() -> rest.get().uri("/hold").retrieve().body(String.class));
+      assertTrue(holding.await(30, TimeUnit.SECONDS), "the holding call never reached the server");
+      LaggingClock clock = new LaggingClock();
+      try (CancelableContext ctx = clock.withTimeout(Duration.ofSeconds(10))) {
+        // Returns while the other call still holds its connection.
+        assertEquals("9995", under(ctx, () -> rest.get().uri("/budget").retrieve().body(String.class)));
+        release.countDown();
+        assertEquals("held", held.get(30, TimeUnit.SECONDS));
+        assertEquals(List.of("9995"), budgets, "the budgets the server saw");
+      }
+    } finally {
+      release.countDown();
       server.stop(0);
     }
   }

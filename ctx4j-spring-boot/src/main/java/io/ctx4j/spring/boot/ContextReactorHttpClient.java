@@ -1,0 +1,133 @@
+package io.ctx4j.spring.boot;
+
+import io.ctx4j.ContextException;
+import io.ctx4j.http.DeadlineHeader;
+import io.ctx4j.internal.CoreInternals;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelOutboundHandlerAdapter;
+import io.netty.channel.ChannelPromise;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.util.AttributeKey;
+import java.util.Objects;
+import reactor.core.publisher.Mono;
+import reactor.netty.Connection;
+import reactor.netty.http.client.HttpClient;
+import reactor.netty.http.client.HttpClientRequest;
+
+/**
+ * Makes a Reactor Netty {@link HttpClient} behind Spring's {@code ReactorClientHttpRequestFactory}
+ * state the time left of a {@link ContextClientHttpRequestInterceptor} call on each of its requests
+ * as the request is written, after any wait for a pooled connection. The interceptor's {@link
+ * DeadlineHeader#NAME} is computed before the request is handed to the factory; Reactor Netty then
+ * waits for a connection of its pool (its {@code ConnectionProvider}'s limit reached, 500 by
+ * default), and Spring copies its headers onto Reactor Netty's request only once it has one. So the
+ * wait was not taken off the budget the server saw, and a request whose deadline passed meanwhile
+ * (the context's timer lagging) went out with the interceptor's budget.
+ *
+ * <p>{@link #install} returns a client that, when Spring's factory subscribes to an exchange (on
+ * the calling thread, within the interceptor's call), carries that call in the exchange's Reactor
+ * context; once Reactor Netty has a connection for a request of the exchange ({@code doOnRequest},
+ * the first request and every redirect hop it follows itself), a Netty handler on the connection
+ * replaces the request's {@link DeadlineHeader#NAME} as the request is written with the time left
+ * of the call's context then ({@link DeadlineHeader#valueFor}). Reactor Netty runs no callback of
+ * its own between Spring's copy of the headers and their write, so a handler in the connection's
+ * pipeline is the latest point at which the request can be changed. If the call's context has ended
+ * when Reactor Netty has the connection, or its deadline has passed though its timer has not ended
+ * it yet ({@link CoreInternals#endOf}), the request is not sent: the exchange, and so the call,
+ * fails with the context's error. (A deadline that passes in the instant between that check and
+ * the write, Spring's body still being copied, lets the request go out with a budget of {@code
+ * 0}.) A request outside such a call (no interceptor, or the client used directly) is left alone.
+ *
+ * <p>The auto-configuration installs it on every Reactor Netty client Spring Boot builds for
+ * {@code ReactorClientHttpRequestFactory} ({@code spring.http.clients.imperative.factory=reactor},
+ * or Reactor Netty being the first factory Spring Boot finds); a client built otherwise needs
+ * {@code ContextReactorHttpClient.install(httpClient)} before it is given to the factory.
+ *
+ * <p>Thread-safe: {@link #install} may be called from any thread; the handler is stateless and
+ * shared, each request's call travels on its connection's channel.
+ *
+ * @since 0.1
+ */
+public final class ContextReactorHttpClient {
+
+  /** The Reactor context key of the interceptor's call an exchange belongs to. */
+  private static final Object CALL = ContextReactorHttpClient.class.getName() + ".call";
+
+  /** The channel attribute carrying the call of the request the connection is about to write. */
+  private static final AttributeKey<CallAbort> REQUEST_CALL =
+      AttributeKey.valueOf(ContextReactorHttpClient.class.getName() + ".request");
+
+  /** The name of the handler in a connection's pipeline. */
+  private static final String HANDLER = "ctx4j.deadline";
+
+  private static final ChannelHandler RESTATE = new Restate();
+
+  private ContextReactorHttpClient() {}
+
+  /**
+   * Returns {@code client} with the time left stated as each request tied to an interceptor's call
+   * is written; see the class documentation. {@code HttpClient} is immutable: use the client
+   * returned. Installing on a client returned here again states the budget once more, to the same
+   * effect.
+   *
+   * @param client the client
+   * @return a new client like {@code client}, which states the time left
+   * @throws NullPointerException if {@code client} is null
+   */
+  public static HttpClient install(HttpClient client) {
+    Objects.requireNonNull(client, "client");
+    return client
+        // At subscription: Spring's factory subscribes (block()) on the calling thread, where the
+        // interceptor's call is open; the exchange's connections see the call in their context.
+        .mapConnect(
+            connect ->
+                Mono.defer(
+                    () -> {
+                      CallAbort call = CallAbort.current();
+                      return call == null ? connect : connect.contextWrite(c -> c.put(CALL, call));
+                    }))
+        .doOnRequest(ContextReactorHttpClient::prepare);
+  }
+
+  /**
+   * Reactor Netty has a connection for {@code request}, after any wait for one, and has prepared
+   * it; Spring's headers are copied onto it after this, so the handler, not this, states the
+   * budget. Throws the context's error if the context has ended or its deadline has passed: Reactor
+   * Netty fails the exchange with it, unsent.
+   */
+  private static void prepare(HttpClientRequest request, Connection connection) {
+    Object call = request.currentContextView().getOrDefault(CALL, null);
+    if (call instanceof CallAbort c) {
+      // Not err() alone: past its deadline a context may not have been ended by its timer yet,
+      // and a request sent then would carry a budget of 0 and could succeed after its deadline.
+      ContextException end = CoreInternals.endOf(c.context());
+      if (end != null) {
+        throw end; // inside Reactor Netty's preparation of the request, which fails the exchange
+      }
+      connection.channel().attr(REQUEST_CALL).set(c);
+      // Reactor Netty removes it from a pooled connection when the exchange is over.
+      connection.addHandlerFirst(HANDLER, RESTATE);
+    }
+  }
+
+  /** Restates the budget of a request as it is written. */
+  @ChannelHandler.Sharable
+  private static final class Restate extends ChannelOutboundHandlerAdapter {
+    @Override
+    public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise)
+        throws Exception {
+      if (msg instanceof HttpRequest request) {
+        // Taken, once: a handler left on a connection reused without ctx4j changes nothing.
+        CallAbort call = ctx.channel().attr(REQUEST_CALL).getAndSet(null);
+        if (call != null) {
+          HttpHeaders headers = request.headers();
+          headers.remove(DeadlineHeader.NAME);
+          DeadlineHeader.valueFor(call.context()).ifPresent(v -> headers.set(DeadlineHeader.NAME, v));
+        }
+      }
+      super.write(ctx, msg, promise);
+    }
+  }
+}
