@@ -28,6 +28,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -250,6 +251,30 @@ class HttpClient5HostileUseTest {
   // ------------------------------------------------------------------------- a full pool
 
   /**
+   * Starts a request under {@code ctx} on another thread and returns it once it waits for the
+   * pool's connection, which the caller holds: the pool has a lease pending.
+   */
+  private CompletableFuture<String> waitingForThePool(Context ctx) {
+    CompletableFuture<String> waiting =
+        CompletableFuture.supplyAsync(
+            () -> {
+              try {
+                return get(ContextHttpClient5.clientContext(ctx));
+              } catch (IOException e) {
+                throw new CompletionException(e);
+              }
+            },
+            callers);
+    long giveUp = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+    while (pool.getTotalStats().getPending() == 0) {
+      assertTrue(System.nanoTime() < giveUp, "the second request never waited for the connection");
+      assertFalse(waiting.isDone(), () -> "the second request ended without waiting: " + waiting);
+      Thread.yield();
+    }
+    return waiting;
+  }
+
+  /**
    * Guard (passes on the code before it was written; pins the README's "while waiting for a pooled
    * connection"): the pool's one connection is held by an open response, a second request waits
    * for it, and its context ends: the wait ends at once with the context's error, long before the
@@ -260,23 +285,8 @@ class HttpClient5HostileUseTest {
     try (CloseableHttpResponse held =
             client.execute(new HttpGet(server.url("/")), ContextHttpClient5.clientContext(Context.background()));
         CancelableContext ctx = Context.withCancelCause(Context.background())) {
-      CompletableFuture<String> waiting =
-          CompletableFuture.supplyAsync(
-              () -> {
-                try {
-                  return get(ContextHttpClient5.clientContext(ctx));
-                } catch (IOException e) {
-                  throw new CompletionException(e);
-                }
-              },
-              callers);
+      CompletableFuture<String> waiting = waitingForThePool(ctx);
       CountDownLatch leaseWaits = new CountDownLatch(1);
-      long giveUp = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-      while (pool.getTotalStats().getPending() == 0) {
-        assertTrue(System.nanoTime() < giveUp, "the second request never waited for the connection");
-        assertFalse(waiting.isDone(), () -> "the second request ended without waiting: " + waiting);
-        Thread.yield();
-      }
       leaseWaits.countDown();
       InFlight.cancelFailsTheRequest(
           leaseWaits, ctx, new IllegalStateException("gave up"), waiting, InterruptedIOException.class);
@@ -286,6 +296,41 @@ class HttpClient5HostileUseTest {
         "hello",
         get(ContextHttpClient5.clientContext(Context.background())),
         "the connection given back must go to a new request, not to the cancelled lease");
+  }
+
+  /**
+   * Guard (passes on the code before it was written; pins the README's "after the connection has
+   * been leased"): the pool's one connection is held by an open response while a second request
+   * waits for it and a clock whose timers never fire passes 3 s of 10, or 2 s of 1. The hop handler
+   * runs below {@code ConnectExec}, which leases the connection, so the request states the time
+   * left after the wait, and one whose deadline passed during it is not sent.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"waited 3 s", "waited past the deadline"})
+  void aRequestThatWaitedForAPooledConnectionStatesTheTimeLeftAfterTheWait(String what) throws Exception {
+    boolean past = what.endsWith("deadline");
+    LaggingClock clock = new LaggingClock();
+    CompletableFuture<String> waiting;
+    try (CancelableContext ctx = clock.withTimeout(Duration.ofSeconds(past ? 1 : 10))) {
+      try (CloseableHttpResponse held =
+          client.execute(new HttpGet(server.url("/held")), ContextHttpClient5.clientContext(Context.background()))) {
+        waiting = waitingForThePool(ctx);
+        clock.pass(Duration.ofSeconds(past ? 2 : 3));
+        assertEquals(200, held.getCode());
+      } // gives the connection up: the waiting lease gets one
+      if (past) {
+        ExecutionException e = assertThrows(ExecutionException.class, () -> waiting.get(30, TimeUnit.SECONDS));
+        assertDeadlinePassed(assertInstanceOf(InterruptedIOException.class, e.getCause()));
+        assertNull(ctx.err(), "the clock fired the timer");
+        assertEquals(List.of("/held=-"), List.copyOf(server.seen), "the budgets the server saw");
+      } else {
+        assertEquals("hello", waiting.get(30, TimeUnit.SECONDS));
+        // The clock moves only by pass(): the budget is exact.
+        assertEquals(List.of("/held=-", "/=6995"), List.copyOf(server.seen), "the budgets the server saw");
+      }
+      assertEquals(0, CoreInternals.registrationCount(ctx), "a registration left on the context");
+    }
+    assertEquals("hello", get(ContextHttpClient5.clientContext(Context.background())), "a later call");
   }
 
   // ------------------------------------------- a deadline passed that no timer has ended yet
