@@ -809,8 +809,25 @@ sealed class CancelStateMachine extends CancelableContext permits DeadlineContex
     }
   }
 
-  /** A cancelable child registered with a custom source through its {@code onDone}. */
+  /**
+   * A cancelable child registered with a custom source through its {@code onDone}.
+   *
+   * <p><b>Depth.</b> A custom source usually runs this callback inside the cancellation that ends
+   * it (a wrapper of a ctx4j context hands it to that context's {@code onDone}), so in a chain that
+   * alternates custom and ctx4j contexts each link's cancellation would nest inside the one above,
+   * out of reach of the explicit work list of {@link #propagate}: a few thousand levels overflow
+   * the stack, and the StackOverflowError was lost with the callback's report, leaving everything
+   * below live. So these callbacks nest at most {@link #MAX_NESTED} deep on a thread; deeper ones
+   * are queued and run, in order, by the outermost before it returns, so whoever ended the chain's
+   * top still returns with everything below it done. Only children of custom contexts come here.
+   */
   static final class ForeignLink extends ChildLink implements Runnable {
+    /** How deep these callbacks nest on one thread before the next are queued. */
+    static final int MAX_NESTED = 32;
+
+    private static final ThreadLocal<Trampoline> TRAMPOLINE =
+        ThreadLocal.withInitial(Trampoline::new);
+
     private final Context foreign;
     volatile Registration registration;
 
@@ -821,10 +838,67 @@ sealed class CancelStateMachine extends CancelableContext permits DeadlineContex
 
     @Override
     public void run() {
-      CancelStateMachine c = child;
-      if (c != null) {
-        c.cancelFrom(foreign);
+      if (child == null) {
+        return;
       }
+      Trampoline t = TRAMPOLINE.get();
+      if (t.depth >= MAX_NESTED) {
+        t.queued.add(this);
+        return;
+      }
+      boolean outermost = t.depth == 0 && !t.draining;
+      t.depth++;
+      Throwable failure = null;
+      try {
+        CancelStateMachine c = child;
+        if (c != null) {
+          c.cancelFrom(foreign);
+        }
+      } catch (RuntimeException | Error e) {
+        failure = e;
+      } finally {
+        t.depth--;
+      }
+      if (outermost) {
+        failure = t.drain(failure);
+      }
+      if (failure instanceof Error) {
+        throw (Error) failure;
+      }
+      if (failure != null) {
+        throw (RuntimeException) failure;
+      }
+    }
+  }
+
+  /** The callbacks of {@link ForeignLink} queued on one thread past its nesting bound. */
+  private static final class Trampoline {
+    final ArrayDeque<ForeignLink> queued = new ArrayDeque<>();
+    int depth;
+    boolean draining;
+
+    /**
+     * Runs the queued callbacks, and those they queue, until none is left; the first failure (what
+     * {@code cancelFrom} rethrows after ending its child) is returned, the others suppressed on it.
+     */
+    Throwable drain(Throwable failure) {
+      draining = true;
+      try {
+        for (ForeignLink next; (next = queued.poll()) != null; ) {
+          try {
+            next.run();
+          } catch (RuntimeException | Error e) {
+            if (failure == null) {
+              failure = e;
+            } else if (failure != e) {
+              failure.addSuppressed(e);
+            }
+          }
+        }
+      } finally {
+        draining = false;
+      }
+      return failure;
     }
   }
 

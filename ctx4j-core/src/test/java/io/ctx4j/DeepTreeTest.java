@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.ctx4j.blackbox.Fixtures;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -54,6 +55,41 @@ class DeepTreeTest {
     root.cancel();
     assertEquals(1, runs.get());
     assertTrue(leaf.isDone());
+  }
+
+  /**
+   * Every other link a user's own context (Go's {@code otherContext}), so each cancelable child
+   * hears of its parent through the custom context's {@code onDone} callback rather than through
+   * ctx4j's work list: the root's cancel still reaches the leaf, synchronously, and nothing is
+   * reported. Each hand-over used to nest a cancellation inside the callback of the one above, and
+   * the StackOverflowError a few thousand levels down was swallowed with the callback's report,
+   * leaving every context below it live for ever.
+   */
+  @Test
+  void aChainThroughAHundredThousandCustomContextsCancelsFromTheRoot() throws Exception {
+    CancelableContext root = Context.withCancel(Context.background());
+    List<CancelableContext> chain = new ArrayList<>();
+    Context c = root;
+    for (int i = 0; i < 100_000; i++) {
+      CancelableContext x =
+          i % 2 == 0
+              ? Context.withCancel(new Fixtures.Wrapper(c))
+              : Context.withTimeout(new Fixtures.Wrapper(c), Fixtures.FOREVER);
+      chain.add(x);
+      c = x;
+    }
+    CancelableContext leaf = chain.get(chain.size() - 1);
+    AtomicInteger runs = new AtomicInteger();
+    leaf.onDone(runs::incrementAndGet);
+    Throwable why = new Exception("from the root");
+    try (Fixtures.Uncaught uncaught = Fixtures.Uncaught.onCurrentThread()) {
+      assertTrue(root.cancel(why));
+      long live = chain.stream().filter(x -> !x.isDone()).count();
+      assertEquals(0, live, "contexts still live after the root's cancel returned");
+      assertEquals(List.of(), new ArrayList<>(uncaught.errors), "reported while cancelling");
+    }
+    assertSame(why, leaf.cause());
+    assertEquals(1, runs.get(), "the leaf's callback");
   }
 
   @Test
