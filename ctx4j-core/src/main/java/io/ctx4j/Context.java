@@ -40,10 +40,15 @@ import java.util.concurrent.TimeUnit;
  * children register through {@link #onDone(Runnable)} (no thread per child) and inherit its {@link
  * #deadline()} and {@link #value(Key) values}. Implementations must be thread-safe, must keep {@code
  * err()} null until done and then return the same value forever, and must run every registered
- * callback once when done, even if another one throws. A child copies the parent's {@code err()}
- * and {@code cause()} when the parent runs its callback; if either throws, the child still ends, as
- * {@link #CANCELED} with no cause of its own: an exception is dropped, and an {@link Error} is
- * rethrown once the child (and everything below it) has ended, to the code that runs the callback.
+ * callback once when done, even if another one throws. Override {@link #cause()} too when the
+ * implementation has a cause to give, a wrapper forwarding it to the context it wraps: the default
+ * returns {@code err()}, so a wrapper that implements only the four abstract methods reports {@link
+ * #CANCELED} as the cause of a context cancelled with a cause, and so do its children (Go's {@code
+ * Cause} finds the wrapped context's through {@code Value}; ctx4j cannot see through a class it
+ * does not know). A child copies the parent's {@code err()} and {@code cause()} when the parent
+ * runs its callback; if either throws, the child still ends, as {@link #CANCELED} with no cause of
+ * its own: an exception is dropped, and an {@link Error} is rethrown once the child (and everything
+ * below it) has ended, to the code that runs the callback.
  * A factory whose parent is done already and throws such an {@code Error} passes it on to its
  * caller and returns no child; nothing stays registered with the parent.
  *
@@ -169,7 +174,9 @@ public interface Context {
    * Returns why this context was cancelled: the cause given to {@link
    * CancelableContext#cancel(Throwable)} or {@link #withDeadlineCause} by the first cancellation of
    * this context or an ancestor; otherwise the same as {@link #err()}; {@code null} while not done.
-   * Never changes once non-null.
+   * Never changes once non-null. The default returns {@link #err()}: an implementation outside
+   * ctx4j that can tell a cause (a wrapper: its wrapped context's) overrides it, or its children
+   * inherit {@code err()} as their cause.
    *
    * @return the cause, or {@code null} while the context is not done
    */

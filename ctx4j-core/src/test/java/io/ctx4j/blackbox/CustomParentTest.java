@@ -165,6 +165,58 @@ class CustomParentTest {
     assertSame(cause, ctx3.cause());
   }
 
+  /**
+   * A wrapper that implements only the four abstract methods (Go's {@code otherContext}, embedding
+   * the context) leaves {@code cause()} to the default, which is {@code err()}: Go's {@code Cause}
+   * would find the wrapped context's cause through {@code Value}, ctx4j cannot see through a class
+   * it does not know. Its children copy what it reports. A wrapper that forwards {@code cause()} too
+   * passes the cause on, as the Javadoc of {@link Context} tells implementers to.
+   */
+  @Test
+  void aWrapperThatLeavesCauseToTheDefaultReportsErrAsTheCauseAndSoDoItsChildren() {
+    Throwable why = new Exception("why");
+    CancelableContext inner = Context.withCancelCause(Context.background());
+    Context fourMethods = new FourMethods(inner);
+    Context forwarding = new Fixtures.Wrapper(inner);
+    CancelableContext underFour = Context.withCancel(fourMethods);
+    CancelableContext underForwarding = Context.withCancel(forwarding);
+    inner.cancel(why);
+    assertSame(Context.CANCELED, Context.cause(fourMethods));
+    assertSame(Context.CANCELED, underFour.cause());
+    assertSame(Context.CANCELED, underFour.err());
+    assertSame(why, Context.cause(forwarding));
+    assertSame(why, underForwarding.cause());
+  }
+
+  /** Go's otherContext: the four abstract methods forwarded, nothing else. */
+  private static final class FourMethods implements Context {
+    private final Context inner;
+
+    FourMethods(Context inner) {
+      this.inner = inner;
+    }
+
+    @Override
+    public io.ctx4j.ContextException err() {
+      return inner.err();
+    }
+
+    @Override
+    public Optional<java.time.Instant> deadline() {
+      return inner.deadline();
+    }
+
+    @Override
+    public <T> T value(Key<T> key) {
+      return inner.value(key);
+    }
+
+    @Override
+    public io.ctx4j.Registration onDone(Runnable callback) {
+      return inner.onDone(callback);
+    }
+  }
+
   @Test
   void theInterfaceDefaultsWorkOnACustomContext() throws Exception {
     Fixtures.CustomContext c = new Fixtures.CustomContext();
