@@ -429,7 +429,10 @@ public interface Context {
 
   /**
    * Derives a context whose deadlines, and those of its descendants, are measured and fired by
-   * {@code source}; for tests that must not sleep. Otherwise it behaves as its parent.
+   * {@code source}; for tests that must not sleep. Otherwise it behaves as its parent. A custom
+   * {@link Context} implementation in between hides {@code source} from the contexts below it
+   * (ctx4j cannot read it through a class it does not know): they use {@link TimeSource#system()}
+   * unless given a {@code withTimeSource} of their own.
    *
    * @param parent the parent
    * @param source the time source
@@ -496,9 +499,11 @@ public interface Context {
 
   /**
    * Returns the time source that {@code ctx}'s deadlines are measured with: the one given to the
-   * nearest {@link #withTimeSource} ancestor, else {@link TimeSource#system()}. Integrations use it
-   * to compute the time left ({@code Duration.between(timeSourceOf(ctx).now(), deadline)}) so that
-   * they follow a {@link ManualTimeSource} in tests.
+   * nearest {@link #withTimeSource} ancestor, else {@link TimeSource#system()}. The search stops at a
+   * custom {@link Context} implementation, which ctx4j cannot see through: for one, or for a context
+   * below one with no {@code withTimeSource} in between, this is {@link TimeSource#system()}.
+   * Integrations use it to compute the time left ({@code Duration.between(timeSourceOf(ctx).now(),
+   * deadline)}) so that they follow a {@link ManualTimeSource} in tests.
    *
    * @param ctx the context
    * @return its time source, never null

@@ -14,6 +14,7 @@ import io.ctx4j.CancelableContext;
 import io.ctx4j.Context;
 import io.ctx4j.Key;
 import io.ctx4j.ManualTimeSource;
+import io.ctx4j.TimeSource;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -186,6 +187,27 @@ class CustomParentTest {
     assertSame(Context.CANCELED, underFour.err());
     assertSame(why, Context.cause(forwarding));
     assertSame(why, underForwarding.cause());
+  }
+
+  /**
+   * {@code timeSourceOf} and the deadlines below a custom context: ctx4j cannot read a time source
+   * through a class it does not know, so below one the system clock rules until a {@code
+   * withTimeSource} of its own, as the Javadoc of {@code withTimeSource} and {@code timeSourceOf}
+   * say.
+   */
+  @Test
+  void aCustomContextHidesTheTimeSourceAboveIt() {
+    ManualTimeSource time = Fixtures.manualTime();
+    Context wrapped = new Fixtures.Wrapper(Context.withTimeSource(Context.background(), time));
+    assertSame(TimeSource.system(), Context.timeSourceOf(wrapped));
+    assertSame(TimeSource.system(), Context.timeSourceOf(Context.withCancel(wrapped)));
+    try (CancelableContext onSystem = Context.withTimeout(wrapped, Duration.ofHours(1));
+        CancelableContext onManual =
+            Context.withTimeout(Context.withTimeSource(wrapped, time), Duration.ofHours(1))) {
+      time.advance(Duration.ofHours(2));
+      assertFalse(onSystem.isDone(), "a timeout below the custom context is on the system clock");
+      assertSame(Context.DEADLINE_EXCEEDED, onManual.err());
+    }
   }
 
   /** Go's otherContext: the four abstract methods forwarded, nothing else. */
