@@ -516,13 +516,27 @@ public interface Context {
 
   /**
    * Returns {@code ctx.cause()}: why {@code ctx} was cancelled, or {@code null} if it is not done.
-   * The Java form of Go's {@code context.Cause}.
+   * The Java form of Go's {@code context.Cause}. As Go's, it falls back to {@code ctx.err()} when
+   * {@code cause()} is null, which only a custom implementation can answer for a done context
+   * (one whose {@code err()} is its own while its {@code cause()} asks a live context it wraps).
    *
    * @param ctx the context
    * @return the cause, or null
    * @throws NullPointerException if {@code ctx} is null
    */
   static Throwable cause(Context ctx) {
-    return Objects.requireNonNull(ctx, "ctx").cause();
+    Throwable cause = Objects.requireNonNull(ctx, "ctx").cause();
+    if (cause != null || ctx instanceof BaseContext) {
+      return cause; // ctx4j's own publish the cause with the error: null means not done
+    }
+    // Go's Cause falls back to Err (golang/go#73258): a custom context may be done by an err() of
+    // its own while its cause() forwards to a wrapped context that is still live. err() first, then
+    // cause() again: one that was not done at the first read may have ended with a cause since.
+    ContextException err = ctx.err();
+    if (err == null) {
+      return null;
+    }
+    cause = ctx.cause();
+    return cause != null ? cause : err;
   }
 }

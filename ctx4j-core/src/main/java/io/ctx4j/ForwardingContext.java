@@ -43,7 +43,8 @@ abstract sealed class ForwardingContext extends BaseContext
   @Override
   public final Throwable cause() {
     Context c = cancelSource;
-    return c == null ? null : c.cause();
+    // A custom source may answer null while done (Go's #73258): Context.cause falls back to err().
+    return c == null ? null : Context.cause(c);
   }
 
   @Override

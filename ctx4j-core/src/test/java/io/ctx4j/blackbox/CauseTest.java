@@ -195,6 +195,34 @@ class CauseTest {
     assertNotNull(byClock.toString());
   }
 
+  /**
+   * Go's #73258: a custom context whose {@code err()} is its own (here, a deadline it keeps itself)
+   * and whose {@code cause()} forwards to a wrapped context that is still live reports a null cause
+   * while done. Go's {@code Cause} then falls back to {@code Err()}; so do {@code Context.cause} and
+   * every ctx4j context over it, whose cause must never be null once done.
+   */
+  @Test
+  void theCauseFallsBackToErrWhenACustomContextReportsNoneWhileDone() {
+    CancelableContext inner = Context.withCancel(Context.background());
+    Context custom =
+        new Fixtures.Wrapper(inner) {
+          @Override
+          public ContextException err() {
+            return DEADLINE; // its own deadline passed; inner.cause() is still null
+          }
+        };
+    assertSame(DEADLINE, Context.cause(custom), "Context.cause of the custom context");
+    Context value = Context.withValue(custom, io.ctx4j.Key.named("k"), "v");
+    Context clock = Context.withTimeSource(custom, Fixtures.manualTime());
+    for (Context c : new Context[] {value, clock}) {
+      assertSame(DEADLINE, c.err(), c::toString);
+      assertSame(DEADLINE, c.cause(), () -> "cause() of " + c);
+      assertSame(DEADLINE, Context.cause(c), () -> "Context.cause of " + c);
+    }
+    assertSame(DEADLINE, Context.withCancel(custom).cause());
+    inner.cancel();
+  }
+
   @Test
   void aCauseThatIsASentinelIsTheSentinel() {
     CancelableContext c = Context.withCancelCause(Context.background());
