@@ -5,10 +5,18 @@ final class DisplayNames {
   private DisplayNames() {}
 
   static String of(Context c) {
+    return of((Object) c);
+  }
+
+  /**
+   * {@code String.valueOf(o)}, or {@code o}'s class name if its {@code toString} fails: logging a
+   * context must not fail because of a user's object in it (a custom parent, a time source).
+   */
+  static String of(Object o) {
     try {
-      return String.valueOf(c);
+      return String.valueOf(o);
     } catch (RuntimeException | StackOverflowError e) {
-      return c.getClass().getName();
+      return o.getClass().getName();
     }
   }
 

@@ -15,6 +15,6 @@ final class TimeSourceContext extends ForwardingContext {
 
   @Override
   void appendLayer(StringBuilder sb) {
-    sb.append(".WithTimeSource(").append(source).append(')');
+    sb.append(".WithTimeSource(").append(DisplayNames.of((Object) source)).append(')');
   }
 }

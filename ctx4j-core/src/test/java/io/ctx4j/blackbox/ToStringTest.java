@@ -121,6 +121,44 @@ class ToStringTest {
     assertTrue(s.contains(".WithDeadline(" + EPOCH.plus(FOREVER) + " ["), s);
   }
 
+  /**
+   * A time source whose toString() throws (or recurses) must not make the context's toString()
+   * throw, as for a failing value, custom parent or clock: the layer prints the source's class.
+   */
+  @Test
+  void aTimeSourceWhoseToStringFailsPrintsAsItsClass() {
+    ManualTimeSource time = Fixtures.manualTime();
+    for (RuntimeException failure :
+        new RuntimeException[] {new IllegalStateException("no name"), null}) {
+      TimeSource broken =
+          new TimeSource() {
+            @Override
+            public java.time.Instant now() {
+              return time.now();
+            }
+
+            @Override
+            public io.ctx4j.Registration schedule(java.time.Instant deadline, Runnable action) {
+              return time.schedule(deadline, action);
+            }
+
+            @Override
+            public String toString() {
+              if (failure != null) {
+                throw failure;
+              }
+              return "clock " + this; // recurses until the stack overflows
+            }
+          };
+      try (CancelableContext c =
+          Context.withCancel(Context.withTimeSource(Context.background(), broken))) {
+        assertEquals(
+            "context.Background.WithTimeSource(" + broken.getClass().getName() + ").WithCancel",
+            c.toString());
+      }
+    }
+  }
+
   /** A value whose toString() throws must not make the context's toString() throw. */
   @Test
   void aValueWhoseToStringFailsPrintsAsItsClass() {
