@@ -50,7 +50,11 @@ import java.util.concurrent.TimeUnit;
  * its own: an exception is dropped, and an {@link Error} is rethrown once the child (and everything
  * below it) has ended, to the code that runs the callback.
  * A factory whose parent is done already and throws such an {@code Error} passes it on to its
- * caller and returns no child; nothing stays registered with the parent.
+ * caller and returns no child; nothing stays registered with the parent. A chain that passes
+ * through custom contexts cancels however deep it is: when a custom context runs its callback
+ * inside a cancellation (a wrapper of a ctx4j context does), the children of custom contexts
+ * nested more than 32 deep on one thread are ended after the callbacks of the contexts above them
+ * instead of before, still before the cancel that began it returns.
  *
  * <h2>Thread safety and memory consistency</h2>
  *
