@@ -2,6 +2,7 @@ package io.ctx4j;
 
 import io.ctx4j.internal.Callbacks;
 import io.ctx4j.internal.CoreInternals;
+import io.ctx4j.internal.TimerThread;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Objects;
@@ -175,7 +176,19 @@ final class ContextFactories {
       CancelStateMachine c = (CancelStateMachine) cancelSource;
       return inline ? c.onDoneInline(dispatch) : c.onDone(dispatch);
     }
-    return CoreInternals.register(cancelSource, dispatch);
+    // A custom context may end from an action of the system time source (a deadline of its own)
+    // and run its callbacks on the timer thread, where a user's executor must not be called.
+    return CoreInternals.register(cancelSource, inline ? dispatch : offTheTimer(dispatch));
+  }
+
+  private static Runnable offTheTimer(Runnable dispatch) {
+    return () -> {
+      if (TimerThread.isTimerThread()) {
+        Callbacks.runAsync(dispatch);
+      } else {
+        dispatch.run();
+      }
+    };
   }
 
   // --------------------------------------------------------------------------------- helpers

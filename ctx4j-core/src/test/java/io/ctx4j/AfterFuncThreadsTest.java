@@ -209,6 +209,31 @@ class AfterFuncThreadsTest {
     }
   }
 
+  /**
+   * The same for a custom context that ends from an action of the system time source (its own
+   * deadline, kept with {@code TimeSource.system().schedule}), so that it runs its callbacks on
+   * the timer thread: the executor is still handed the function from another thread.
+   */
+  @Test
+  void aCallerRunsExecutorNeverRunsTheFunctionOnTheTimerThreadThroughACustomContext()
+      throws Exception {
+    Fixtures.CustomContext custom = new Fixtures.CustomContext();
+    LinkedBlockingQueue<Boolean> onTimer = new LinkedBlockingQueue<>();
+    Context.afterFunc(custom, () -> onTimer.add(TimerThread.isTimerThread()), Runnable::run);
+    Context.afterFunc(
+        Context.withValue(custom, Key.named("k"), "v"),
+        () -> onTimer.add(TimerThread.isTimerThread()),
+        Runnable::run);
+    TimeSource.system()
+        .schedule(java.time.Instant.now(), () -> custom.finish(Context.DEADLINE_EXCEEDED, null));
+    for (int i = 0; i < 2; i++) {
+      assertEquals(
+          Boolean.FALSE,
+          onTimer.poll(BOUND.toMillis(), TimeUnit.MILLISECONDS),
+          "handed to the executor on the timer thread (false: elsewhere, null: never)");
+    }
+  }
+
   /** A direct executor on a cancel by hand runs the function in the cancelling thread. */
   @Test
   void aDirectExecutorRunsTheFunctionInTheCancellingThread() {
