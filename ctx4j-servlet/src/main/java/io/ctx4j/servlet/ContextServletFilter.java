@@ -92,7 +92,10 @@ import java.util.Objects;
  *       async cycle completed ({@code AsyncListener.onComplete}); {@code HANDLER_FAILED}: the
  *       handler threw (any {@code Throwable}; it passes on unchanged, a checked exception thrown
  *       sneakily included), before or after starting async (the container then ends the cycle
- *       with an error, and its {@code onError} finds the context ended);
+ *       with an error, and its {@code onError} finds the context ended); or a {@code
+ *       WriteListener} set on the filter's response threw from {@code onWritePossible}, or a
+ *       {@code ReadListener} threw from {@code onDataAvailable} or {@code onAllDataRead}, set on
+ *       a stream taken once async has started (see below);
  *   <li>{@code ASYNC_TIMEOUT}: the async timeout fired ({@code AsyncListener.onTimeout}; the
  *       filter's listener is added when the handler calls {@code startAsync} on the chain's
  *       request, before the application's own, so those find the context ended already);
@@ -147,6 +150,19 @@ import java.util.Objects;
  * response) end the context when they fail; {@code getAsyncContext()} answers the same wrapper,
  * but {@code AsyncEvent.getAsyncContext()} in a listener is the container's own: do not compare
  * the two by identity.
+ *
+ * <p>{@code getInputStream()} on the request the chain got (or a wrapper of it, {@code
+ * AsyncContext.getRequest()} after {@code startAsync(request, response)} with such a request
+ * included) returns the container's stream watched once the filter follows the request's async
+ * cycle: after {@code startAsync} on that request or a wrapper of it (or, for async started on the
+ * container's request directly, after the dispatch that started it returned), for the rest of
+ * the request. A {@code ReadListener} set on it that throws ends the context as {@code
+ * HANDLER_FAILED}. Before that, and on a request that stays synchronous, it returns the
+ * container's stream unchanged. So a stream taken before {@code startAsync()}, or from the
+ * container's own request ({@code AsyncContext.getRequest()} after {@code startAsync()} without
+ * arguments), is not watched: an {@code IOException} its listener throws is then taken for a lost
+ * client ({@code CLIENT_DISCONNECTED}) by Tomcat, and not seen on Jetty. Take the stream after
+ * {@code startAsync()}.
  *
  * <h2>Registration</h2>
  *
@@ -670,8 +686,7 @@ public final class ContextServletFilter implements Filter {
   private static RequestCanceledException ended(Throwable failure) {
     return failure == null
         ? RequestScope.COMPLETED
-        : new RequestCanceledException(
-            Reason.HANDLER_FAILED, RequestScope.describe(failure), failure);
+        : RequestScope.handlerFailed(failure);
   }
 
   /**

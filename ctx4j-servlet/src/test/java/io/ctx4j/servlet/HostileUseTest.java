@@ -92,6 +92,29 @@ class HostileUseTest {
     assertSame(thrown, ctx.cause().getCause());
   }
 
+  /**
+   * Sends one request to {@code servlet} (a GET, or a POST of {@code body} if it is not null),
+   * whose handler records its context in {@code seen} and sets a listener that throws {@code
+   * thrown}; then asserts that the context failed with it.
+   */
+  private static void assertAListenerFailureEndsAsAHandlerFailure(
+      Containers c, TestServlet servlet, String body, AtomicReference<Context> seen,
+      Throwable thrown) throws Exception {
+    try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
+      HttpRequest.Builder request =
+          HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port + "/x"));
+      if (body != null) {
+        request.POST(HttpRequest.BodyPublishers.ofString(body));
+      }
+      try {
+        HTTP1.send(request.build(), BodyHandlers.ofString());
+      } catch (IOException closedByTheServer) {
+        // Tomcat closes the connection after a failed listener: not the client's doing.
+      }
+      assertEndsAsAHandlerFailure(seen.get(), thrown);
+    }
+  }
+
   private static Reason reason(Context ctx) {
     return ((RequestCanceledException) ctx.cause()).reason();
   }
@@ -675,14 +698,73 @@ class HostileUseTest {
                         }
                       });
             });
-    try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
-      try {
-        get(server.port, "/x");
-      } catch (IOException closedByTheServer) {
-        // Tomcat closes the connection after a failed WriteListener: not the client's doing.
-      }
-      assertEndsAsAHandlerFailure(seen.get(), thrown);
-    }
+    assertAListenerFailureEndsAsAHandlerFailure(c, servlet, null, seen, thrown);
+  }
+
+  /**
+   * An application's {@code ReadListener} whose {@code onDataAvailable} or {@code onAllDataRead}
+   * throws an {@code IOException} of its own (the upload could not be stored): the client is
+   * there, and the context ends as a handler failure with that exception. Before, the filter did
+   * not see the listener: Tomcat handed the same throwable to {@code AsyncListener.onError}, where
+   * it passed for a lost client ({@code client disconnected}), and on Jetty the listener's own
+   * {@code onError} completed the cycle ({@code response completed}). The stream is taken after
+   * {@code startAsync()} from the request the chain got, or from {@code
+   * AsyncContext.getRequest()} after {@code startAsync(request, response)} with that request.
+   */
+  @ParameterizedTest
+  @org.junit.jupiter.params.provider.MethodSource("containersAndReadListenerFailures")
+  void aReadListenerThatThrowsFailedItDidNotLoseItsClient(Containers c, String how)
+      throws Exception {
+    AtomicReference<Context> seen = new AtomicReference<>();
+    IOException thrown = new IOException("the upload could not be stored");
+    boolean onAllDataRead = how.equals("onAllDataRead");
+    TestServlet servlet =
+        new TestServlet(
+            (req, res) -> {
+              seen.set(CurrentContext.get());
+              AsyncContext async;
+              jakarta.servlet.ServletInputStream in;
+              if (how.equals("AsyncContext.getRequest()")) {
+                async = req.startAsync(req, res);
+                in = async.getRequest().getInputStream();
+              } else {
+                async = req.startAsync();
+                in = req.getInputStream();
+              }
+              in.setReadListener(
+                  new jakarta.servlet.ReadListener() {
+                    @Override
+                    public void onDataAvailable() throws IOException {
+                      while (in.isReady() && in.read() >= 0) {
+                        // drain
+                      }
+                      if (!onAllDataRead) {
+                        throw thrown;
+                      }
+                    }
+
+                    @Override
+                    public void onAllDataRead() throws IOException {
+                      throw thrown;
+                    }
+
+                    @Override
+                    public void onError(Throwable t) {
+                      async.complete();
+                    }
+                  });
+            });
+    assertAListenerFailureEndsAsAHandlerFailure(c, servlet, "body", seen, thrown);
+  }
+
+  static java.util.stream.Stream<org.junit.jupiter.params.provider.Arguments>
+      containersAndReadListenerFailures() {
+    return java.util.Arrays.stream(Containers.values())
+        .flatMap(
+            c ->
+                java.util.stream.Stream.of(
+                        "onDataAvailable", "onAllDataRead", "AsyncContext.getRequest()")
+                    .map(how -> org.junit.jupiter.params.provider.Arguments.of(c, how)));
   }
 
   /**

@@ -160,6 +160,19 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
   }
 
   /**
+   * Returns whether the filter follows the request's async cycle: set once {@link #listenTo} has
+   * registered the listener, when the handler started async through the filter's request or, for
+   * a cycle started otherwise, when the dispatch that started it returned. From then on the
+   * request's body is watched ({@link ScopedRequest#getInputStream}); a synchronous request never
+   * gets there.
+   *
+   * @return whether the listener is registered
+   */
+  public boolean followsAsync() {
+    return listening;
+  }
+
+  /**
    * Returns true the first time it is called: the dispatch returning is the first to leave the
    * request in async, and hands it on to the cycle.
    *
@@ -202,6 +215,19 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
       // An overridden getCause that throws: what the walk found before it decides.
     }
     return new RequestCanceledException(reason, describe(failure), failure);
+  }
+
+  /**
+   * Returns the cause for a throwable of the application's own: from the handler, or from a
+   * listener it set on the request's streams. {@link Reason#HANDLER_FAILED}, whatever it is: an
+   * {@code IOException} of the application's (a backend that refused it, an upload that could not
+   * be stored) is no lost client, though the container hands it to {@code onError} as it would one.
+   *
+   * @param failure what the application threw
+   * @return the cause to cancel with
+   */
+  public static RequestCanceledException handlerFailed(Throwable failure) {
+    return new RequestCanceledException(Reason.HANDLER_FAILED, describe(failure), failure);
   }
 
   /**

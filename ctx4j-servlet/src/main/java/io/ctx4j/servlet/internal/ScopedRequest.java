@@ -1,11 +1,13 @@
 package io.ctx4j.servlet.internal;
 
 import jakarta.servlet.AsyncContext;
+import jakarta.servlet.ServletInputStream;
 import jakarta.servlet.ServletRequest;
 import jakarta.servlet.ServletRequestWrapper;
 import jakarta.servlet.ServletResponse;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletRequestWrapper;
+import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Enumeration;
@@ -40,6 +42,13 @@ public final class ScopedRequest extends HttpServletRequestWrapper {
   private volatile boolean published;
   /** What {@link #startAsync()} returned last, if it was called. */
   private volatile WatchedAsyncContext watchedAsync;
+  /**
+   * What {@link #getInputStream()} returned last once async had started, if it was called then.
+   * One field, no more: every request allocates this object, and with it the object keeps the
+   * 40 bytes it had (with compressed references, the JVM's default below 32 GB of heap: the
+   * field takes what was padding).
+   */
+  private WatchedInput input;
 
   /**
    * Wraps {@code request}.
@@ -207,6 +216,30 @@ public final class ScopedRequest extends HttpServletRequestWrapper {
       all.add(attribute);
     }
     return Collections.enumeration(all);
+  }
+
+  /**
+   * The container's stream; once the filter follows the request's async cycle ({@link
+   * RequestScope#followsAsync}: {@code startAsync} was called on this request or a wrapper of it,
+   * or the dispatch that started async otherwise has returned), the container's stream watched
+   * (see {@link WatchedInput}): a {@code ReadListener} set on it whose {@code onDataAvailable} or
+   * {@code onAllDataRead} throws ends the context as a handler failure. Non-blocking reads need
+   * async, so a request that stays synchronous gets the container's stream as it is, for the cost
+   * of one field read. A stream taken before async started is the container's, and a listener set
+   * on it later is not watched.
+   */
+  @Override
+  public ServletInputStream getInputStream() throws IOException {
+    ServletInputStream in = super.getInputStream();
+    if (!scope.followsAsync()) {
+      return in;
+    }
+    WatchedInput w = input;
+    if (w == null || !w.wraps(in)) {
+      w = new WatchedInput(in, scope);
+      input = w;
+    }
+    return w;
   }
 
   /**

@@ -180,9 +180,7 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
                 // stream that failed has ended the context as a lost client already): the
                 // container hands the same throwable to onError below and to AsyncListener.onError,
                 // where an IOException of the application's own would pass for a lost client.
-                scope.end(
-                    new RequestCanceledException(
-                        Reason.HANDLER_FAILED, RequestScope.describe(t), t));
+                scope.end(RequestScope.handlerFailed(t));
                 throw t;
               }
             }

@@ -1,0 +1,172 @@
+package io.ctx4j.servlet.internal;
+
+import jakarta.servlet.ReadListener;
+import jakarta.servlet.ServletInputStream;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+
+/**
+ * The request body as {@link ScopedRequest#getInputStream()} hands it out once the filter follows
+ * the request's async cycle: the container's stream, except that a {@code ReadListener} set on it
+ * is wrapped, so that a throwable from the listener's own {@code onDataAvailable} or {@code
+ * onAllDataRead} ends the request context as a handler failure. Not part of the API.
+ *
+ * <p>Why: the container hands that throwable to the listener's {@code onError} and to {@code
+ * AsyncListener.onError}, where an {@code IOException} of the application's own (an upload that
+ * could not be stored) passed for a lost client on Tomcat; Jetty 12.1 reported it to the
+ * listener alone, and the context ended as a completed response. The same as {@link
+ * WatchedResponse}'s {@code WriteListener}.
+ *
+ * <p>Reads are the container's, unchanged: a read that fails does not end the context here (a
+ * lost client is reported by the container, to the listener's {@code onError} and {@code
+ * AsyncListener.onError}). Used as the container's stream is: by one thread at a time.
+ */
+final class WatchedInput extends ServletInputStream {
+  private final ServletInputStream in;
+  private final RequestScope scope;
+
+  WatchedInput(ServletInputStream in, RequestScope scope) {
+    this.in = in;
+    this.scope = scope;
+  }
+
+  /** Whether this wraps {@code other}. */
+  boolean wraps(ServletInputStream other) {
+    return in == other;
+  }
+
+  @Override
+  public int read() throws IOException {
+    return in.read();
+  }
+
+  @Override
+  public int read(byte[] b) throws IOException {
+    return in.read(b);
+  }
+
+  @Override
+  public int read(byte[] b, int off, int len) throws IOException {
+    return in.read(b, off, len);
+  }
+
+  @Override
+  public int read(ByteBuffer buffer) throws IOException {
+    return in.read(buffer);
+  }
+
+  @Override
+  public int readLine(byte[] b, int off, int len) throws IOException {
+    return in.readLine(b, off, len);
+  }
+
+  @Override
+  public byte[] readAllBytes() throws IOException {
+    return in.readAllBytes();
+  }
+
+  @Override
+  public byte[] readNBytes(int len) throws IOException {
+    return in.readNBytes(len);
+  }
+
+  @Override
+  public int readNBytes(byte[] b, int off, int len) throws IOException {
+    return in.readNBytes(b, off, len);
+  }
+
+  @Override
+  public long skip(long n) throws IOException {
+    return in.skip(n);
+  }
+
+  @Override
+  public int available() throws IOException {
+    return in.available();
+  }
+
+  @Override
+  public void close() throws IOException {
+    in.close();
+  }
+
+  @Override
+  public boolean markSupported() {
+    return in.markSupported();
+  }
+
+  @Override
+  public void mark(int readlimit) {
+    in.mark(readlimit);
+  }
+
+  @Override
+  public void reset() throws IOException {
+    in.reset();
+  }
+
+  @Override
+  public boolean isFinished() {
+    return in.isFinished();
+  }
+
+  @Override
+  public boolean isReady() {
+    return in.isReady();
+  }
+
+  /**
+   * Sets {@code listener} on the container's stream, wrapped so that a throwable from its {@code
+   * onDataAvailable} or {@code onAllDataRead} ends the request context as a handler failure
+   * before it goes on to the container. A null listener goes to the container as it is, which
+   * refuses it.
+   */
+  @Override
+  public void setReadListener(ReadListener listener) {
+    in.setReadListener(listener == null ? null : new Listener(listener, scope));
+  }
+
+  @Override
+  public String toString() {
+    return in.toString();
+  }
+
+  private static final class Listener implements ReadListener {
+    private final ReadListener listener;
+    private final RequestScope scope;
+
+    Listener(ReadListener listener, RequestScope scope) {
+      this.listener = listener;
+      this.scope = scope;
+    }
+
+    // The application's callback failed, not the exchange: the container hands the same
+    // throwable to onError below and to AsyncListener.onError, where an IOException of the
+    // application's own would pass for a lost client.
+    @Override
+    public void onDataAvailable() throws IOException {
+      try {
+        listener.onDataAvailable();
+      } catch (Throwable t) {
+        scope.end(RequestScope.handlerFailed(t));
+        throw t;
+      }
+    }
+
+    @Override
+    public void onAllDataRead() throws IOException {
+      try {
+        listener.onAllDataRead();
+      } catch (Throwable t) {
+        scope.end(RequestScope.handlerFailed(t));
+        throw t;
+      }
+    }
+
+    @Override
+    public void onError(Throwable t) {
+      scope.end(RequestScope.failure(t));
+      listener.onError(t);
+    }
+  }
+}
