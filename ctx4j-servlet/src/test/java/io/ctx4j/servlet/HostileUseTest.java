@@ -702,6 +702,50 @@ class HostileUseTest {
   }
 
   /**
+   * A null {@code WriteListener} or {@code ReadListener} set through the filter's response or
+   * request meets what it meets on the container's own stream: Tomcat 11 refuses it at once (a
+   * {@code NullPointerException}), and so does Jetty 12.1 for a {@code ReadListener}. Before, the
+   * filter's response wrapped a null {@code WriteListener}, Tomcat took the wrapper, and the
+   * application learnt of its mistake only when the container called it back.
+   */
+  @ParameterizedTest
+  @org.junit.jupiter.params.provider.MethodSource("containersAndStartAsyncForms")
+  void aNullListenerIsRefusedAsTheContainerRefusesIt(Containers c, boolean read)
+      throws Exception {
+    java.util.Map<String, Object> outcome = new java.util.concurrent.ConcurrentHashMap<>();
+    TestServlet servlet =
+        new TestServlet(
+            (req, res) -> {
+              AsyncContext async = req.startAsync();
+              // One request sets it on the container's own stream, one through the filter's
+              // (a second listener on one stream is refused anyway).
+              String via = req.getParameter("via");
+              boolean own = via.equals("container");
+              Object result = "not refused";
+              try {
+                if (read) {
+                  (own ? containerOf(req) : req).getInputStream().setReadListener(null);
+                } else {
+                  (own ? ((jakarta.servlet.ServletResponseWrapper) res).getResponse() : res)
+                      .getOutputStream()
+                      .setWriteListener(null);
+                }
+              } catch (RuntimeException e) {
+                result = e.getClass();
+              }
+              outcome.put(via, result);
+              async.complete();
+            });
+    try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
+      get(server.port, "/x?via=container");
+      get(server.port, "/x?via=filter");
+    }
+    assertNotNull(outcome.get("container"), "the handler ran");
+    assertEquals(outcome.get("container"), outcome.get("filter"), "the refusal through the filter");
+  }
+
+
+  /**
    * An application's {@code ReadListener} whose {@code onDataAvailable} or {@code onAllDataRead}
    * throws an {@code IOException} of its own (the upload could not be stored): the client is
    * there, and the context ends as a handler failure with that exception. Before, the filter did

@@ -119,7 +119,7 @@ final class WatchedInput extends ServletInputStream {
    * Sets {@code listener} on the container's stream, wrapped so that a throwable from its {@code
    * onDataAvailable} or {@code onAllDataRead} ends the request context as a handler failure
    * before it goes on to the container. A null listener goes to the container as it is, which
-   * refuses it.
+   * refuses it (Tomcat 11 and Jetty 12.1 throw a {@code NullPointerException}).
    */
   @Override
   public void setReadListener(ReadListener listener) {

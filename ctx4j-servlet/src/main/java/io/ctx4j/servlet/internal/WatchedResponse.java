@@ -167,8 +167,17 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
       return out.isReady();
     }
 
+    /**
+     * Sets {@code listener} on the container's stream, wrapped; a null listener goes to the
+     * container as it is, which refuses it (Tomcat) or takes it (Jetty) as it would without the
+     * filter.
+     */
     @Override
     public void setWriteListener(WriteListener listener) {
+      if (listener == null) {
+        out.setWriteListener(null);
+        return;
+      }
       out.setWriteListener(
           new WriteListener() {
             @Override
