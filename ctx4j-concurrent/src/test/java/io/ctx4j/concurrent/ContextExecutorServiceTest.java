@@ -488,26 +488,37 @@ class ContextExecutorServiceTest {
   /** One call under a context of its own; weak references to its callable and its context. */
   private List<WeakReference<Object>> invokeOnce(String row, Context app) throws Exception {
     CancelableContext call = Context.withCancel(app);
+    // Held until invokeAny has timed out: invokeAny hands the task over before it first polls, and
+    // a task that returned at once won the race on a fast worker (seen on JDK 25), so invokeAny
+    // returned its result instead of timing out.
+    CountDownLatch gate = new CountDownLatch(1);
     Callable<String> task = new Callable<>() {
       @Override
-      public String call() {
+      public String call() throws InterruptedException {
+        gate.await(); // or interrupted by invokeAny's cancel of the timed-out task
         return "ran";
       }
     };
     List<WeakReference<Object>> refs = List.of(new WeakReference<>(task), new WeakReference<>(call));
-    CurrentContext.call(
-        call,
-        () -> {
-          switch (row) {
-            case "invokeAll(0 ns)" -> pool.invokeAll(List.of(task), 0, TimeUnit.NANOSECONDS);
-            case "invokeAll(-1 s)" -> pool.invokeAll(List.of(task), -1, TimeUnit.SECONDS);
-            default ->
-                assertThrows(
-                    TimeoutException.class,
-                    () -> pool.invokeAny(List.of(task), 0, TimeUnit.NANOSECONDS));
-          }
-          return null;
-        });
+    try {
+      CurrentContext.call(
+          call,
+          () -> {
+            switch (row) {
+              case "invokeAll(0 ns)" -> pool.invokeAll(List.of(task), 0, TimeUnit.NANOSECONDS);
+              case "invokeAll(-1 s)" -> pool.invokeAll(List.of(task), -1, TimeUnit.SECONDS);
+              default ->
+                  assertThrows(
+                      TimeoutException.class,
+                      () -> pool.invokeAny(List.of(task), 0, TimeUnit.NANOSECONDS));
+            }
+            return null;
+          });
+    } finally {
+      gate.countDown();
+    }
+    // The single worker runs this only once it has let go of the task it ran before, if any.
+    pool.delegate().submit(() -> { }).get(10, TimeUnit.SECONDS);
     call.cancel();
     return refs;
   }
