@@ -1,5 +1,6 @@
 package io.ctx4j;
 
+import io.ctx4j.internal.CoreInternals;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Objects;
@@ -156,6 +157,11 @@ public interface Context {
    *
    * <p>Memory consistency effects: actions before the cancellation happen-before the callback runs.
    *
+   * <p>An implementation outside ctx4j must never return {@code null}: wherever ctx4j registers on
+   * such a context (the factories, the value and time-source layers above it, and this
+   * interface's own {@code await} and {@code toFuture}), it refuses a {@code null} with a {@code
+   * NullPointerException} that names the class.
+   *
    * @param callback what to run
    * @return a registration whose {@code stop()} withdraws the callback and releases it
    * @throws NullPointerException if {@code callback} is null
@@ -212,7 +218,7 @@ public interface Context {
       return;
     }
     CountDownLatch latch = new CountDownLatch(1);
-    Registration r = onDone(latch::countDown);
+    Registration r = CoreInternals.register(this, latch::countDown);
     try {
       latch.await();
     } catch (InterruptedException e) {
@@ -239,7 +245,7 @@ public interface Context {
       return true;
     }
     CountDownLatch latch = new CountDownLatch(1);
-    Registration r = onDone(latch::countDown);
+    Registration r = CoreInternals.register(this, latch::countDown);
     try {
       return latch.await(Durations.saturatedNanos(timeout), TimeUnit.NANOSECONDS);
     } catch (InterruptedException e) {
@@ -288,7 +294,8 @@ public interface Context {
    */
   default CompletableFuture<Void> toFuture() {
     CompletableFuture<Void> f = new CompletableFuture<>();
-    Registration r = onDone(() -> f.completeExceptionally(Waits.errorOf(this)));
+    Registration r =
+        CoreInternals.register(this, () -> f.completeExceptionally(Waits.errorOf(this)));
     f.whenComplete((v, e) -> r.stop());
     return f;
   }

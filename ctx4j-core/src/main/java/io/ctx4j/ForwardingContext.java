@@ -1,5 +1,6 @@
 package io.ctx4j;
 
+import io.ctx4j.internal.CoreInternals;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -49,7 +50,10 @@ abstract sealed class ForwardingContext extends BaseContext
 
   @Override
   public final Registration onDone(Runnable callback) {
-    return target().onDone(callback);
+    Context c = cancelSource;
+    // A custom source's onDone may return null: say so here, not as a bare NullPointerException in
+    // whoever later stops the registration (an await's finally, a future's completion).
+    return c == null ? RootContext.BACKGROUND.onDone(callback) : CoreInternals.register(c, callback);
   }
 
   @Override

@@ -1,5 +1,6 @@
 package io.ctx4j;
 
+import io.ctx4j.internal.CoreInternals;
 import java.util.Objects;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
@@ -38,7 +39,7 @@ final class Waits {
     CompletableFuture<Object> first = new CompletableFuture<>();
     work.whenComplete((v, e) -> first.complete(new Outcome(v, e)));
     if (!first.isDone()) {
-      Registration r = ctx.onDone(() -> first.complete(CONTEXT_DONE));
+      Registration r = CoreInternals.register(ctx, () -> first.complete(CONTEXT_DONE));
       try {
         first.get();
       } catch (InterruptedException e) {

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.params.provider.Arguments.arguments;
 
@@ -218,6 +219,44 @@ class BadInputTest {
     NullPointerException e2 = assertThrows(NullPointerException.class, () -> Context.afterFunc(bad, () -> {}));
     assertTrue(e2.getMessage().contains("onDone"), e2::getMessage);
     assertTreeStillWorks();
+  }
+
+  @Test
+  void aLayerOverACustomContextWhoseOnDoneReturnsNullAndItsWaitsSaySo() throws Exception {
+    Fixtures.CustomContext bad =
+        new Fixtures.CustomContext(null, Fixtures.Misbehaviour.ON_DONE_RETURNS_NULL);
+    String expected =
+        "onDone of " + Fixtures.CustomContext.class.getName()
+            + " returned null instead of a Registration";
+    Key<String> k = Key.named("k");
+    // Each layer that forwards done-ness, and the waits the interface gives a custom context, name
+    // the culprit instead of failing later on the null (a bare NullPointerException in a finally).
+    List<Context> all =
+        List.of(
+            bad,
+            Context.withValue(bad, k, "v"),
+            Context.withValue(Context.withValue(bad, k, "v"), k, "w"),
+            Context.withTimeSource(bad, TimeSource.system()));
+    for (Context c : all) {
+      if (c != bad) {
+        assertRefused(expected, c, () -> c.onDone(() -> {}));
+      }
+      assertRefused(expected, c, c::await);
+      assertRefused(expected, c, () -> c.await(HOUR));
+      assertRefused(expected, c, () -> c.await(new CompletableFuture<String>()));
+      assertRefused(expected, c, c::toFuture);
+    }
+    assertTreeStillWorks();
+  }
+
+  private static void assertRefused(String expected, Context c, Executable call) {
+    // On a wait the old code hung for ever (the null came to light only in its finally): bounded.
+    NullPointerException e =
+        assertTimeoutPreemptively(
+            Duration.ofSeconds(30),
+            () -> assertThrows(NullPointerException.class, call),
+            () -> "still waiting on " + c);
+    assertEquals(expected, e.getMessage(), c::toString);
   }
 
   @Test
