@@ -28,7 +28,6 @@ import java.util.concurrent.RunnableFuture;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.function.BiConsumer;
 
 /**
  * An {@link ExecutorService} wrapper whose tasks carry a context.
@@ -127,13 +126,13 @@ public final class ContextExecutorService extends AbstractExecutorService implem
   private final ReferenceQueue<ContextTask<?>> collected = new ReferenceQueue<>();
 
   /**
-   * A service's weak hold on one of its tasks, in its {@link #pending} set. The task keeps it (see
-   * {@link ContextTask#heldBy}) and its completion removes it: this very object, so a task handed
-   * over to another service and back is removed by the right completion. Equality is the
-   * reference's own (identity).
+   * A service's weak hold on one of its tasks, in its {@link #pending} set. The task keeps the one
+   * of the service it was last handed to (see {@link ContextTask#heldBy}) and, when its future
+   * completes, takes exactly that one out of that service's set ({@link ContextTask}'s completion
+   * paths, no callback on the future: a task handed back and forth between services would collect
+   * one per hand-over). Equality is the reference's own (identity).
    */
-  static final class Held extends WeakReference<ContextTask<?>>
-      implements BiConsumer<Object, Throwable> {
+  static final class Held extends WeakReference<ContextTask<?>> {
     final Set<Held> set;
 
     Held(ContextTask<?> task, Set<Held> set, ReferenceQueue<ContextTask<?>> collected) {
@@ -141,9 +140,8 @@ public final class ContextExecutorService extends AbstractExecutorService implem
       this.set = set;
     }
 
-    /** The task's future completed: let go of it. */
-    @Override
-    public void accept(Object value, Throwable failure) {
+    /** The task's future completed, or another service took the task over: let go of it. */
+    void release() {
       set.remove(this);
     }
   }
@@ -245,16 +243,17 @@ public final class ContextExecutorService extends AbstractExecutorService implem
     if (current != null && current.set == pending) {
       return task; // listed already: invokeAll hands execute the task newTaskFor made
     }
+    expunge(); // on every add, so the entries of collected tasks never pile up
     Held held = new Held(task, pending, collected);
+    // Listed first, then made the task's holder: a completion from then on takes it out again.
+    pending.add(held);
     Held before = task.heldBy(held);
     if (before != null) {
-      before.set.remove(before); // its completion callback there then finds nothing to remove
+      before.release(); // the other service's: this one owns the task now
     }
-    expunge(); // on every add, so the entries of collected tasks never pile up
-    // Listed first, then removed by the completion: a task that completes meanwhile is removed at
-    // once by whenComplete.
-    pending.add(held);
-    task.whenComplete(held);
+    if (task.isDone()) {
+      task.untrack(); // it completed before it held this entry, so its completion missed it
+    }
     return task;
   }
 

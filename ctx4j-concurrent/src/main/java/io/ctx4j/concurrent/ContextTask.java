@@ -63,7 +63,7 @@ final class ContextTask<T> extends CompletableFuture<T> implements RunnableFutur
   private volatile boolean started;
 
   // The weak reference by which the service it was last handed to holds it (accessed through
-  // HOLDER too); its completion removes exactly that one from that service's set.
+  // HOLDER too); its completion (untrack) takes exactly that one out of that service's set.
   private volatile ContextExecutorService.Held holder;
 
   private ContextTask(Context parent, Callable<T> body, Runnable command) {
@@ -125,6 +125,20 @@ final class ContextTask<T> extends CompletableFuture<T> implements RunnableFutur
     return holder;
   }
 
+  /**
+   * The future is complete (or about to be, by this thread): the service that holds the task lets
+   * go of it. Called on every path that completes the future, after it, and by a service that took
+   * the task over just as it completed; a task no service holds (Tasks') pays one volatile read.
+   */
+  void untrack() {
+    if (holder != null) {
+      ContextExecutorService.Held held = (ContextExecutorService.Held) HOLDER.getAndSet(this, null);
+      if (held != null) {
+        held.release();
+      }
+    }
+  }
+
   /** The object a caller gave us: the {@code execute} command, else this future. */
   Runnable origin() {
     return command != null ? command : this;
@@ -146,6 +160,7 @@ final class ContextTask<T> extends CompletableFuture<T> implements RunnableFutur
     onEnd.stop();
     ctx.cancel();
     super.completeExceptionally(why); // a no-op if the context's end completed it first
+    untrack();
     return true;
   }
 
@@ -162,7 +177,9 @@ final class ContextTask<T> extends CompletableFuture<T> implements RunnableFutur
   }
 
   private void contextEnded() {
-    if (super.completeExceptionally(CoreInternals.errorCopy(ctx))) {
+    boolean completed = super.completeExceptionally(CoreInternals.errorCopy(ctx));
+    untrack();
+    if (completed) {
       cancelCommand();
     }
   }
@@ -186,6 +203,7 @@ final class ContextTask<T> extends CompletableFuture<T> implements RunnableFutur
       // Cancelled, completed or ended before it started. Most of these ended the task context
       // already; obtrudeValue, obtrudeException and completeAsync do not, so release it here.
       ctx.cancel();
+      untrack(); // completeAsync's completion does not pass through this class
       skipped();
       return;
     }
@@ -213,11 +231,13 @@ final class ContextTask<T> extends CompletableFuture<T> implements RunnableFutur
     // callback is stopped, this thread alone completes the future (unless someone outside does).
     onEnd.stop();
     ctx.cancel();
+    untrack(); // before publishing too, so that no service holds the task once get() returns
     if (failure == null) {
       super.complete(value);
     } else {
       super.completeExceptionally(failure);
     }
+    untrack(); // a service that took the task over in between
     if (!bodyStarted) {
       // The context ended after the isDone() check above but before its callback completed this
       // future (callbacks run after the whole subtree is marked done, and others may run first).
@@ -346,6 +366,7 @@ final class ContextTask<T> extends CompletableFuture<T> implements RunnableFutur
   public boolean cancel(boolean mayInterruptIfRunning) {
     boolean cancelled = super.cancel(mayInterruptIfRunning);
     ctx.cancel();
+    untrack();
     return cancelled;
   }
 
@@ -354,6 +375,7 @@ final class ContextTask<T> extends CompletableFuture<T> implements RunnableFutur
   public boolean complete(T value) {
     boolean completed = super.complete(value);
     ctx.cancel();
+    untrack();
     return completed;
   }
 
@@ -365,7 +387,28 @@ final class ContextTask<T> extends CompletableFuture<T> implements RunnableFutur
   public boolean completeExceptionally(Throwable ex) {
     boolean completed = super.completeExceptionally(ex);
     ctx.cancel(ex);
+    untrack();
     return completed;
+  }
+
+  /**
+   * Forces the outcome, as {@link CompletableFuture#obtrudeValue}; the service that holds the task
+   * lets go of it (the body, if it runs, still runs under its context).
+   */
+  @Override
+  public void obtrudeValue(T value) {
+    super.obtrudeValue(value);
+    untrack();
+  }
+
+  /**
+   * Forces the outcome, as {@link CompletableFuture#obtrudeException}; the service that holds the
+   * task lets go of it.
+   */
+  @Override
+  public void obtrudeException(Throwable ex) {
+    super.obtrudeException(ex);
+    untrack();
   }
 
   /** Dependent stages are plain futures: cancelling one must not cancel this task. */

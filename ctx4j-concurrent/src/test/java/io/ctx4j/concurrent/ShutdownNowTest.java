@@ -80,6 +80,11 @@ class ShutdownNowTest {
     app.cancel();
   }
 
+  /** A service on a pool of one worker. */
+  private static ContextExecutorService oneWorker() {
+    return ContextExecutorService.wrap(Executors.newFixedThreadPool(1));
+  }
+
   /** The number of tasks {@code executor} holds in its queues, not yet taken by a worker. */
   private static long queued(ExecutorService executor) {
     return executor instanceof ForkJoinPool
@@ -223,8 +228,8 @@ class ShutdownNowTest {
   @Test
   void aTaskDrainedByTheDelegateAndHandedToAnotherServiceBelongsToThatOne() throws Exception {
     CancelableContext app = Context.withCancel(Context.background());
-    ContextExecutorService first = ContextExecutorService.wrap(Executors.newFixedThreadPool(1));
-    ContextExecutorService second = ContextExecutorService.wrap(Executors.newFixedThreadPool(1));
+    ContextExecutorService first = oneWorker();
+    ContextExecutorService second = oneWorker();
     CountDownLatch releaseFirst = new CountDownLatch(1);
     CountDownLatch releaseSecond = new CountDownLatch(1);
     try {
@@ -253,6 +258,47 @@ class ShutdownNowTest {
     } finally {
       releaseFirst.countDown();
       releaseSecond.countDown();
+      first.close();
+      second.close();
+    }
+  }
+
+  /**
+   * A task handed back and forth between two services (here the future of a queued task, given to
+   * the other's execute each time) is each time the last one's, and only that one's: handing it over
+   * must not leave something behind on the task per hand-over. Each hand-over registered one more
+   * completion callback on the task's future (with the service's weak reference to it, and through
+   * it the other service's set), all kept until the task completed.
+   */
+  @Test
+  void aTaskHandedOverAndBackKeepsNothingPerHandOver() throws Exception {
+    CancelableContext app = Context.withCancel(Context.background());
+    ContextExecutorService first = oneWorker();
+    ContextExecutorService second = oneWorker();
+    CountDownLatch release = new CountDownLatch(1);
+    try {
+      Stalls.worker(first.delegate(), release);
+      Stalls.worker(second.delegate(), release);
+      CompletableFuture<String> f = first.submit(app, () -> "ran");
+      int before = f.getNumberOfDependents();
+      for (int i = 0; i < 10_000; i++) {
+        (i % 2 == 0 ? second : first).execute((Runnable) f);
+      }
+      int after = f.getNumberOfDependents();
+      assertEquals(
+          before,
+          after,
+          "callbacks on the task's future after 10,000 hand-overs (before them: " + before + ")");
+      assertEquals(1, first.pendingTasks(), "the first service, which had it last");
+      assertEquals(0, second.pendingTasks(), "the second service");
+      release.countDown();
+      assertEquals("ran", f.get(30, TimeUnit.SECONDS));
+      assertEquals(0, first.pendingTasks());
+      assertEquals(0, second.pendingTasks());
+      assertEquals(0, CoreInternals.registrationCount(app));
+      app.cancel();
+    } finally {
+      release.countDown();
       first.close();
       second.close();
     }
