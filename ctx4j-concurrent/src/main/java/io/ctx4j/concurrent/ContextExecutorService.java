@@ -575,7 +575,9 @@ public final class ContextExecutorService extends AbstractExecutorService implem
    * running the tasks. A task of this service that the wrapped service's own {@code shutdownNow()}
    * handed back ({@code delegate().shutdownNow()}) is still this service's, and this method ends it
    * if no worker has started it, unless it was handed meanwhile to another {@code
-   * ContextExecutorService}: it is that one's then, and only that one's {@code shutdownNow} ends it.
+   * ContextExecutorService}: it is that one's then, and only that one's {@code shutdownNow} ends it,
+   * even when the hand-over races this method (once that service's {@code execute} has returned,
+   * this method no longer ends the task; before, it may, and that service then finds it done).
    * Handed to any other executor, it is still this service's.
    *
    * @return the tasks that never started, as far as the wrapped service lists them
@@ -589,10 +591,13 @@ public final class ContextExecutorService extends AbstractExecutorService implem
     }
     if (delegate.isShutdown()) {
       // Whatever the list holds: every task listed before it was handed over, so none accepted
-      // before the shutdown is missed. A worker that took one just now finds it claimed.
+      // before the shutdown is missed. A worker that took one just now finds it claimed. Each is
+      // claimed from this service first: one that another service has taken over meanwhile (its
+      // execute has returned, even while this loop runs) is that one's alone, and left to it.
       for (Held held : pending) {
         ContextTask<?> task = held.get(); // null: collected, so nobody held it, queue included
-        if (task != null) {
+        if (task != null && task.claim(held)) {
+          pending.remove(held);
           task.drain();
         }
       }

@@ -120,6 +120,15 @@ final class ContextTask<T> extends CompletableFuture<T> implements RunnableFutur
     return (ContextExecutorService.Held) HOLDER.getAndSet(this, held);
   }
 
+  /**
+   * Takes this task from the service whose entry {@code held} is, if that service still holds it
+   * (a compare-and-set against {@link #heldBy}): true if it did, and then no other service holds
+   * it; false if another service took it over first, or it completed.
+   */
+  boolean claim(ContextExecutorService.Held held) {
+    return HOLDER.compareAndSet(this, held, null);
+  }
+
   /** The weak reference by which a service holds this task, or null if none does. */
   ContextExecutorService.Held holder() {
     return holder;

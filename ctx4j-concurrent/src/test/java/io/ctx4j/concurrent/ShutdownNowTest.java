@@ -23,6 +23,7 @@ import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Supplier;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -301,6 +302,96 @@ class ShutdownNowTest {
       release.countDown();
       first.close();
       second.close();
+    }
+  }
+
+  /**
+   * A task handed to another service while the first one's shutdownNow() runs: once the hand-over
+   * has returned, the task is the second's alone, so the first's shutdownNow, still running, must
+   * not end it. Two tasks of the first service, taken from its delegate's own shutdownNow() (still
+   * the first's), are ended by the first's shutdownNow() one after the other; while it cancels the
+   * Future given to execute of whichever comes first, this thread hands the other one to the second
+   * service. The first's shutdownNow had already taken the other from its set, and cancelled it.
+   */
+  @Test
+  void aTaskHandedOverWhileTheFirstServicesShutdownNowRunsIsTheSecondsAlone() throws Exception {
+    CancelableContext app = Context.withCancel(Context.background());
+    ContextExecutorService first = oneWorker();
+    ContextExecutorService second = oneWorker();
+    CountDownLatch releaseFirst = new CountDownLatch(1);
+    CountDownLatch releaseSecond = new CountDownLatch(1);
+    CountDownLatch inCancel = new CountDownLatch(1);
+    CountDownLatch handedOver = new CountDownLatch(1);
+    AtomicReference<FutureTask<String>> cancelledFirst = new AtomicReference<>();
+    List<FutureTask<String>> commands = new ArrayList<>();
+    for (int i = 0; i < 2; i++) {
+      String name = "task " + i;
+      commands.add(
+          new FutureTask<>(() -> name) {
+            @Override
+            public boolean cancel(boolean mayInterruptIfRunning) {
+              if (cancelledFirst.compareAndSet(null, this)) {
+                // Inside the first's shutdownNow: hold it here while the other is handed over.
+                inCancel.countDown();
+                try {
+                  handedOver.await(60, TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                  Thread.currentThread().interrupt();
+                }
+              }
+              return super.cancel(mayInterruptIfRunning);
+            }
+          });
+    }
+    Thread shuttingDown = null;
+    try {
+      Stalls.worker(first.delegate(), releaseFirst);
+      Stalls.worker(second.delegate(), releaseSecond);
+      CurrentContext.run(app, () -> commands.forEach(first::execute));
+      List<Runnable> drained = first.delegate().shutdownNow(); // still the first's tasks
+      assertEquals(2, drained.size());
+      shuttingDown = new Thread(first::shutdownNow, "first.shutdownNow");
+      shuttingDown.start();
+      assertTrue(inCancel.await(30, TimeUnit.SECONDS), "the first's shutdownNow never ended a task");
+      FutureTask<String> other =
+          commands.get(0) == cancelledFirst.get() ? commands.get(1) : commands.get(0);
+      ContextTask<?> otherTask = null;
+      for (Runnable r : drained) {
+        if (((ContextTask<?>) r).origin() == other) {
+          otherTask = (ContextTask<?>) r;
+        }
+      }
+      second.execute(otherTask); // queued behind the second's held worker
+      List<String> problems = new ArrayList<>();
+      if (otherTask.isDone()) {
+        problems.add("ended before the hand-over returned");
+      }
+      handedOver.countDown();
+      shuttingDown.join(30_000);
+      assertFalse(shuttingDown.isAlive(), "the first's shutdownNow never returned");
+      if (otherTask.isDone() || other.isDone()) {
+        problems.add(
+            "the first service's shutdownNow ended it after the hand-over: task "
+                + Stalls.timedGet(otherTask, 0, false)
+                + ", command "
+                + (other.isCancelled() ? "cancelled" : other.isDone() ? "done" : "pending"));
+      }
+      releaseSecond.countDown();
+      if (problems.isEmpty()) {
+        assertTrue(other.get(30, TimeUnit.SECONDS).startsWith("task "), "the second ran it");
+        otherTask.get(30, TimeUnit.SECONDS);
+      }
+      assertEquals(List.of(), problems, "a task handed over while the first's shutdownNow ran");
+    } finally {
+      handedOver.countDown();
+      releaseFirst.countDown();
+      releaseSecond.countDown();
+      if (shuttingDown != null) {
+        shuttingDown.join(30_000);
+      }
+      first.close();
+      second.close();
+      app.cancel();
     }
   }
 }
