@@ -118,7 +118,10 @@ public final class ContextExecutorService extends AbstractExecutorService implem
    * the application's own) is held by nobody else under a context that never ends, and a strong
    * hold would keep one more per drop for the life of the service; every task shutdownNow must end
    * is strongly reachable otherwise: from the delegate's queue, its context's cancel tree or
-   * whoever holds its future. One {@link Held} per task, compared by identity.
+   * whoever holds its future. One {@link Held} per task, compared by identity. The entry of a
+   * collected task is taken out at the next submission or completion of a task, and by shutdown,
+   * shutdownNow and close, so a service that stops keeps none; one that is idle but not stopped
+   * keeps it (a weak reference and its set node) until one of these.
    */
   private final Set<Held> pending = ConcurrentHashMap.newKeySet();
 
@@ -133,16 +136,20 @@ public final class ContextExecutorService extends AbstractExecutorService implem
    * one per hand-over). Equality is the reference's own (identity).
    */
   static final class Held extends WeakReference<ContextTask<?>> {
-    final Set<Held> set;
+    final ContextExecutorService owner;
 
-    Held(ContextTask<?> task, Set<Held> set, ReferenceQueue<ContextTask<?>> collected) {
-      super(task, collected);
-      this.set = set;
+    Held(ContextTask<?> task, ContextExecutorService owner) {
+      super(task, owner.collected);
+      this.owner = owner;
     }
 
-    /** The task's future completed, or another service took the task over: let go of it. */
+    /**
+     * The task's future completed, or another service took the task over: let go of it, and of
+     * the entries of collected tasks while at it (a poll of an empty queue is one read).
+     */
     void release() {
-      set.remove(this);
+      owner.pending.remove(this);
+      owner.expunge();
     }
   }
 
@@ -230,6 +237,14 @@ public final class ContextExecutorService extends AbstractExecutorService implem
   }
 
   /**
+   * The number of entries in {@link #pending}, collected tasks' included, as they are: nothing is
+   * taken out first.
+   */
+  int heldEntries() {
+    return pending.size();
+  }
+
+  /**
    * Lists {@code task} in {@link #pending} until its future completes, and takes it off the list of
    * the service that held it before: a task drained by another service's delegate (its own
    * shutdownNow() or delegate().shutdownNow()) and handed to this one is this one's now, and that
@@ -240,11 +255,11 @@ public final class ContextExecutorService extends AbstractExecutorService implem
       return task;
     }
     Held current = task.holder();
-    if (current != null && current.set == pending) {
+    if (current != null && current.owner == this) {
       return task; // listed already: invokeAll hands execute the task newTaskFor made
     }
     expunge(); // on every add, so the entries of collected tasks never pile up
-    Held held = new Held(task, pending, collected);
+    Held held = new Held(task, this);
     // Listed first, then made the task's holder: a completion from then on takes it out again.
     pending.add(held);
     Held before = task.heldBy(held);
@@ -257,11 +272,26 @@ public final class ContextExecutorService extends AbstractExecutorService implem
     return task;
   }
 
-  /** Takes the entries of collected tasks out of {@link #pending}. */
+  /** Takes the entries of collected tasks that the collector has queued out of {@link #pending}. */
   private void expunge() {
     for (Reference<?> gone; (gone = collected.poll()) != null; ) {
       pending.remove(gone);
     }
+  }
+
+  /**
+   * Takes every entry of a collected task out of {@link #pending} and out of {@link #collected}, so
+   * that a service that stops holds none (it gets no submission, whose {@link #expunge} would).
+   * The collector clears a reference at once but queues it later, on another thread: a cleared
+   * entry not queued yet is queued here (a reference is queued at most once), then polled.
+   */
+  private void letGoOfCollected() {
+    for (Held held : pending) {
+      if (held.refersTo(null)) {
+        held.enqueue();
+      }
+    }
+    expunge();
   }
 
   /**
@@ -557,6 +587,7 @@ public final class ContextExecutorService extends AbstractExecutorService implem
   @Override
   public void shutdown() {
     delegate.shutdown();
+    letGoOfCollected();
   }
 
   /**
@@ -602,6 +633,7 @@ public final class ContextExecutorService extends AbstractExecutorService implem
         }
       }
     }
+    letGoOfCollected();
     return tasks;
   }
 
@@ -662,6 +694,7 @@ public final class ContextExecutorService extends AbstractExecutorService implem
   @Override
   public void close() {
     if (delegate == ForkJoinPool.commonPool() || delegate.isTerminated()) {
+      letGoOfCollected();
       return;
     }
     delegate.shutdown();
@@ -677,6 +710,7 @@ public final class ContextExecutorService extends AbstractExecutorService implem
         }
       }
     }
+    letGoOfCollected();
     if (interrupted) {
       Thread.currentThread().interrupt();
     }

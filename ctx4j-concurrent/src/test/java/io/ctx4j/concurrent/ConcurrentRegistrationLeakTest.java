@@ -284,6 +284,64 @@ class ConcurrentRegistrationLeakTest {
         List.of(), problems, "a pool that drops refused tasks without a word, Context.background()");
   }
 
+  /**
+   * The service's entry for a task the pool dropped (its weak reference, in the set kept for
+   * shutdownNow) outlived the task: it was let go of only by the next submission, so a service that
+   * stops, and gets no more submissions, kept one per task collected since its last one. Ten
+   * thousand tasks dropped under Context.background() and collected; the service's shutdown(),
+   * shutdownNow() or close() must let go of every entry.
+   */
+  @Test
+  void aServiceThatStopsLetsGoOfTheEntriesOfItsCollectedTasks() throws Exception {
+    List<String> problems = new ArrayList<>();
+    for (String how : List.of("shutdown", "shutdownNow", "close")) {
+      RejectedExecutionHandler logAndDrop = (task, executor) -> {};
+      ContextExecutorService pool =
+          ContextExecutorService.wrap(
+              new ThreadPoolExecutor(
+                  1, 1, 0, TimeUnit.SECONDS, new ArrayBlockingQueue<>(1), logAndDrop));
+      CountDownLatch release = new CountDownLatch(1);
+      try {
+        Stalls.worker(pool.delegate(), release);
+        pool.delegate().execute(() -> {}); // the queue of one is full: every task now is dropped
+        List<CompletableFuture<String>> dropped = new ArrayList<>();
+        List<WeakReference<Object>> watched = new ArrayList<>();
+        for (int i = 0; i < 10_000; i++) {
+          CompletableFuture<String> f = pool.submit(Context.background(), () -> "dropped");
+          dropped.add(f);
+          watched.add(new WeakReference<>(f));
+        }
+        assertEquals(10_000, pool.heldEntries(), how + ": entries while the tasks are held");
+        dropped.clear(); // nothing holds them now
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (watched.stream().anyMatch(w -> !w.refersTo(null))
+            && System.nanoTime() - deadline < 0) {
+          awaitCollection();
+        }
+        assertTrue(watched.stream().allMatch(w -> w.refersTo(null)), how + ": never collected");
+        switch (how) {
+          case "shutdown":
+            pool.shutdown();
+            break;
+          case "shutdownNow":
+            pool.shutdownNow();
+            break;
+          default:
+            release.countDown();
+            pool.close();
+        }
+        if (pool.heldEntries() != 0) {
+          problems.add(how + ": " + pool.heldEntries() + " entries of collected tasks still held");
+        }
+      } finally {
+        release.countDown();
+        pool.shutdownNow();
+        assertTrue(pool.awaitTermination(Duration.ofSeconds(30)));
+      }
+    }
+    assertEquals(List.of(), problems, "a stopped service, 10,000 dropped tasks collected");
+  }
+
   /** Runs the collector and waits (boundedly) until it has cleared a fresh weak reference. */
   private static void awaitCollection() throws InterruptedException {
     ReferenceQueue<Object> cleared = new ReferenceQueue<>();
