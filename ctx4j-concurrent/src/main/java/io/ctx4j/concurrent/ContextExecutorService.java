@@ -74,7 +74,12 @@ import java.util.concurrent.TimeoutException;
  *   <li>{@code supplyAsync}/{@code runAsync} under a context already done are refused with a {@link
  *       RejectedExecutionException} (the context's error as cause); if the context ends while such a
  *       task is queued, the task still runs, under its ended context, since its future can be
- *       completed no other way;
+ *       completed no other way. A dependent stage on this service ({@code thenApplyAsync(fn, pool)}
+ *       and the like) is handed to {@code execute} by the thread that completes its source (or that
+ *       adds it to a source already complete), so it takes that thread's current context, not the
+ *       one it was added under; under an ended one it is refused the same way, and the stage
+ *       completes with the {@code RejectedExecutionException} without running its function (give it
+ *       {@link #delegate()} to run it whatever context completes the source);
  *   <li>any other {@link Future} given to {@code execute} is cancelled; a plain {@code Runnable}
  *       does not run;
  *   <li>a task of this service that the wrapped executor refuses (one drained from a service and

@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.ctx4j.CancelableContext;
 import io.ctx4j.CanceledException;
 import io.ctx4j.Context;
+import io.ctx4j.Key;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -40,6 +41,7 @@ import org.junit.jupiter.api.Timeout;
  */
 @Timeout(120) // every defect guarded here was a hang
 class ExecutorServiceParityTest {
+  private static final Key<String> KEY = Key.named("k");
   private ContextExecutorService pool;
   private final CountDownLatch release = new CountDownLatch(1);
 
@@ -144,6 +146,40 @@ class ExecutorServiceParityTest {
         RejectedExecutionException.class,
         () -> CurrentContext.call(ctx, () -> CompletableFuture.runAsync(ran::incrementAndGet, pool)));
     assertEquals(0, ran.get());
+  }
+
+  /**
+   * A dependent stage on the pool ({@code thenApplyAsync(fn, pool)} and the like) is handed to
+   * execute by the thread that completes its source, or by the one that adds it to a source complete
+   * already, so it runs under that thread's current context: under an ended one it is refused, as
+   * supplyAsync is, and the stage fails with the refusal (nothing waits for ever), whatever context
+   * the code that added the stage ran under. Documented (README, the class Javadoc); pinned here.
+   */
+  @Test
+  void aDependentStageTakesTheContextOfTheThreadThatHandsItOver() throws Exception {
+    AtomicInteger ran = new AtomicInteger();
+    CancelableContext ended = ended();
+    CompletableFuture<String> source = new CompletableFuture<>();
+    CompletableFuture<Integer> dependent = source.thenApplyAsync(v -> ran.incrementAndGet(), pool);
+    CurrentContext.run(ended, () -> source.complete("x"));
+    ExecutionException e =
+        assertThrows(ExecutionException.class, () -> dependent.get(30, TimeUnit.SECONDS));
+    assertInstanceOf(RejectedExecutionException.class, e.getCause());
+    assertContextError(e.getCause().getCause());
+    CompletableFuture<Integer> addedLate =
+        CurrentContext.call(ended, () -> source.thenApplyAsync(v -> ran.incrementAndGet(), pool));
+    e = assertThrows(ExecutionException.class, () -> addedLate.get(30, TimeUnit.SECONDS));
+    assertInstanceOf(RejectedExecutionException.class, e.getCause());
+    assertEquals(0, ran.get());
+
+    // Completed under a live context, the same stage runs, under (a child of) that context.
+    CancelableContext live = Context.withCancel(Context.background());
+    CompletableFuture<String> other = new CompletableFuture<>();
+    CompletableFuture<Boolean> underLive =
+        other.thenApplyAsync(v -> "live".equals(CurrentContext.get().value(KEY)), pool);
+    CurrentContext.run(Context.withValue(live, KEY, "live"), () -> other.complete("x"));
+    assertTrue(underLive.get(30, TimeUnit.SECONDS), "it ran under the completing thread's context");
+    live.cancel();
   }
 
   @Test
