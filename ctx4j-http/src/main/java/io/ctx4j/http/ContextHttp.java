@@ -961,6 +961,7 @@ public final class ContextHttp {
     private boolean cancelledByCaller;
     private boolean upstreamEnded; // the client sent onComplete or onError
     private boolean responded; // apply() has been called: the response headers are here
+    private DroppedBody<T> dropped; // a redirect's body read to be dropped, once subscribed
     // Written by apply() before the client completes the hop's future; read after.
     volatile URI redirectTo;
     volatile IOException redirectFailure;
@@ -1022,14 +1023,42 @@ public final class ContextHttp {
      * {@value #MAX_IGNORED} bytes, so that the connection can be pooled; otherwise cancelled at once,
      * which closes the connection, and the hop is over without it. Reading it whole instead held the
      * next hop back for as long as the server took to send it: a 3xx whose body is chunked and
-     * slow, or large, was followed only when the body ended, or failed with the deadline.
+     * slow, or large, was followed only when the body ended, or failed with the deadline. The body
+     * that is read is the hop's, which an abort cancels ({@link DroppedBody}).
      */
-    private static <T> HttpResponse.BodySubscriber<T> ignoredBody(HttpResponse.ResponseInfo info) {
+    private HttpResponse.BodySubscriber<T> ignoredBody(HttpResponse.ResponseInfo info) {
       long length = info.headers().firstValueAsLong("Content-Length").orElse(-1);
       if (length >= 0 && length <= MAX_IGNORED) {
-        return HttpResponse.BodySubscribers.replacing(null);
+        return new DroppedBody<>(this);
       }
       return new CancelledBody<>(true);
+    }
+
+    /**
+     * The subscription of a redirect's body read to be dropped: an abort from now on cancels it
+     * (and fails the body), as it cancels a body the caller reads; one that came before is
+     * delivered here. Otherwise the whole body is requested.
+     */
+    void dropping(DroppedBody<T> body, Flow.Subscription s) {
+      Throwable abortedBefore;
+      synchronized (lock) {
+        upstream = s;
+        dropped = body;
+        abortedBefore = aborted;
+      }
+      if (abortedBefore != null) {
+        s.cancel();
+        body.fail(abortedBefore);
+      } else {
+        s.request(Long.MAX_VALUE);
+      }
+    }
+
+    /** The dropped body ended: from now on an abort leaves the connection to the client's pool. */
+    void droppedEnded() {
+      synchronized (lock) {
+        upstreamEnded = true;
+      }
     }
 
     /** The JDK's {@code Http1Response.MAX_IGNORE}: the largest redirect body it reads to drop. */
@@ -1042,6 +1071,7 @@ public final class ContextHttp {
      */
     boolean abort(Throwable why) {
       Flow.Subscription s;
+      DroppedBody<T> drop;
       boolean deliver = false;
       boolean noResponse;
       synchronized (lock) {
@@ -1053,6 +1083,7 @@ public final class ContextHttp {
         // Not once the client has ended the body: a cancel after the end is not always a no-op in
         // the JDK, which may then close a connection it has already put back in its pool.
         s = upstreamEnded ? null : upstream;
+        drop = upstreamEnded ? null : dropped;
         if (!terminated && pending == null && !cancelledByCaller) {
           if (subscribed && depth == 0) {
             terminated = true;
@@ -1070,6 +1101,9 @@ public final class ContextHttp {
       } finally { // even if onError throws, as Reactive Streams forbids: the body must stop
         if (s != null) {
           s.cancel();
+        }
+        if (drop != null) {
+          drop.fail(why); // the client sends a cancelled body nothing more: the hop ends here
         }
       }
       return noResponse;
@@ -1202,6 +1236,50 @@ public final class ContextHttp {
 
     @Override
     public void onComplete() {
+      body.complete(null);
+    }
+  }
+
+  /**
+   * The body of a redirect ctx4j follows, read only to be dropped (at most {@code MAX_IGNORED}
+   * bytes, so that the connection can go back to the pool). Its subscription is the hop's: a
+   * context that ends while the server holds the body back cancels it, which closes the connection
+   * at once, rather than leaving it open until the server finishes the body.
+   */
+  private static final class DroppedBody<T> implements HttpResponse.BodySubscriber<T> {
+    private final AbortableHandler<T> handler;
+    private final CompletableFuture<T> body = new CompletableFuture<>();
+
+    DroppedBody(AbortableHandler<T> handler) {
+      this.handler = handler;
+    }
+
+    void fail(Throwable why) {
+      body.completeExceptionally(why);
+    }
+
+    @Override
+    public CompletionStage<T> getBody() {
+      return body;
+    }
+
+    @Override
+    public void onSubscribe(Flow.Subscription s) {
+      handler.dropping(this, s);
+    }
+
+    @Override
+    public void onNext(List<ByteBuffer> item) {}
+
+    @Override
+    public void onError(Throwable t) {
+      handler.droppedEnded();
+      body.completeExceptionally(t);
+    }
+
+    @Override
+    public void onComplete() {
+      handler.droppedEnded();
       body.complete(null);
     }
   }

@@ -21,6 +21,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -76,6 +77,54 @@ class ConnectionAbortTest {
       assertThrows(Exception.class, () -> call.get(5, TimeUnit.SECONDS));
       assertEquals(Context.CANCELED, ctx.err());
       assertTrue(CanceledException.class.isInstance(ContextHttp.errorOf(ctx)));
+    }
+  }
+
+  /**
+   * A redirect ctx4j follows itself has its body read to be dropped when its {@code Content-Length}
+   * says at most 1 KiB (as the JDK does, so that the connection can be pooled). A context that ends
+   * while such a body is held back must close the connection, as it does for any body it is
+   * reading, rather than leave it open until the server finishes the body.
+   */
+  @Test
+  void aContextEndingWhileASmallRedirectBodyIsHeldBackClosesTheConnection() throws Exception {
+    HttpClient following =
+        HttpClient.newBuilder()
+            .version(HttpClient.Version.HTTP_1_1)
+            .followRedirects(HttpClient.Redirect.NORMAL)
+            .build();
+    try (ServerSocket listener = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+        CancelableContext ctx = Context.withTimeout(Context.background(), java.time.Duration.ofSeconds(60))) {
+      CompletableFuture<String> hangUp =
+          CompletableFuture.supplyAsync(
+              () -> {
+                try (Socket s = listener.accept()) {
+                  s.setSoTimeout(30_000);
+                  InputStream in = s.getInputStream();
+                  readRequestHead(in);
+                  OutputStream out = s.getOutputStream();
+                  out.write(
+                      "HTTP/1.1 302 Found\r\nLocation: /next\r\nContent-Length: 500\r\n\r\n0123456789"
+                          .getBytes(StandardCharsets.US_ASCII));
+                  out.flush(); // the other 490 bytes are held back
+                  // The context ends a second later, the body still held back: by then the client
+                  // has taken the 302's headers and reads its body. (Ending it before the client
+                  // takes them cancels the exchange instead, which closes the connection too.)
+                  Context.afterFunc(
+                      Context.withTimeout(Context.background(), java.time.Duration.ofSeconds(1)),
+                      ctx::cancel);
+                  return in.read() < 0 ? "closed" : "a new request on the connection";
+                } catch (java.net.SocketTimeoutException e) {
+                  return "still open 30 s later";
+                } catch (IOException e) {
+                  return "closed"; // reset by the client
+                }
+              });
+      URI uri = URI.create("http://127.0.0.1:" + listener.getLocalPort() + "/start");
+      assertThrows(
+          CanceledException.class,
+          () -> ContextHttp.send(ctx, following, HttpRequest.newBuilder(uri).build(), BodyHandlers.ofString()));
+      assertEquals("closed", hangUp.get(60, TimeUnit.SECONDS), "the connection after the context ended");
     }
   }
 
