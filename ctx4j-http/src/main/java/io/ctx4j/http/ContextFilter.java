@@ -60,9 +60,11 @@ import java.util.concurrent.Executor;
  *   <li>when the root is cancelled, for example at server shutdown;
  *   <li>as soon as the handler returns or throws: the request is over, and whatever it started must
  *       stop (its cause is then plain {@link Context#CANCELED});
- *   <li>when reading the request body or writing the response body through the exchange fails
- *       with an {@link IOException}, which is how a client that went away shows itself; the cause is
- *       that exception.
+ *   <li>when reading the request body (a read, a skip, or its close, which reads the unread rest)
+ *       or writing the response body through the exchange fails with an {@link IOException}, which
+ *       is how a client that went away shows itself; the cause is that exception. The close of the
+ *       response body and of the exchange read the rest of the request body too, but the JDK server
+ *       swallows a failure there (it closes the connection), so that one ends nothing.
  * </ul>
  *
  * <p>What cannot be detected: the JDK server gives a handler no notice when the client closes the
@@ -347,6 +349,11 @@ public final class ContextFilter extends Filter {
     @Override
     public long skip(long n) throws IOException {
       return watch(ctx, () -> in.skip(n)); // it reads the body too
+    }
+
+    @Override
+    public void close() throws IOException {
+      watch(ctx, () -> { in.close(); return 0; }); // the JDK drains the unread body: a read too
     }
   }
 

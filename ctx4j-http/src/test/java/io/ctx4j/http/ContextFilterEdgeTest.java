@@ -145,6 +145,46 @@ class ContextFilterEdgeTest {
     }
   }
 
+  /**
+   * Closing the request body reads the unread rest of it (the JDK server drains it, up to {@code
+   * sun.net.httpserver.drainAmount}), and fails when the client has left halfway: the request
+   * context must end with that failure, as it does for a failed read or skip.
+   */
+  @Test
+  void aCloseOfTheRequestBodyThatFailsEndsTheContextWithItsFailure() throws Exception {
+    AtomicReference<Throwable> closeFailure = new AtomicReference<>();
+    AtomicReference<Throwable> causeAfterIt = new AtomicReference<>();
+    CountDownLatch closed = new CountDownLatch(1);
+    CountDownLatch clientLeft = new CountDownLatch(1);
+    try (LoopbackServer s =
+        new LoopbackServer(
+            ex -> {
+              try {
+                assertTrue(clientLeft.await(30, TimeUnit.SECONDS));
+                ex.getRequestBody().close();
+              } catch (IOException e) {
+                closeFailure.set(e);
+                causeAfterIt.set(ContextFilter.current().cause());
+                throw e;
+              } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+              } finally {
+                closed.countDown();
+              }
+              reply(ex, "closed");
+            })) {
+      try (Socket socket = new Socket(InetAddress.getLoopbackAddress(), s.server.getAddress().getPort())) {
+        String head = "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000000\r\n\r\n0123456789";
+        socket.getOutputStream().write(head.getBytes(StandardCharsets.ISO_8859_1));
+        socket.getOutputStream().flush();
+      } // the client leaves with 999,990 bytes of its body unsent
+      clientLeft.countDown();
+      assertTrue(closed.await(30, TimeUnit.SECONDS), "the handler never ran, or its close never returned");
+      assertTrue(closeFailure.get() instanceof IOException, "the close did not fail: " + closeFailure.get());
+      assertSame(closeFailure.get(), causeAfterIt.get(), "the request context's cause after the failed close");
+    }
+  }
+
   /** A request body whose skip reads what it skips, and fails if the body ends early. */
   private static final class ReadingSkip extends FilterInputStream {
     ReadingSkip(InputStream in) {
