@@ -48,7 +48,13 @@ import java.util.concurrent.Executor;
  * the server handed the request to that executor. If the header appears more than once, or holds a comma-separated
  * list, the smallest value wins (see {@link DeadlineHeader}). A malformed value, anywhere among
  * them, is answered with {@code 400 Bad Request} and the handler is not called: a caller that tried
- * to set a deadline must learn that it did not work, rather than have its request run unbounded. The context is available to the
+ * to set a deadline must learn that it did not work, rather than have its request run unbounded.
+ * That answer waits for no client: there is no request context nor handler to release the thread,
+ * so the response body is closed with the thread interrupted, and the JDK server's drain of a request
+ * body that the client announced takes what has arrived and closes the connection rather than wait
+ * for the rest. Except for a {@code HEAD} request announcing a body: the JDK sends a {@code HEAD}
+ * answer only through {@code sendResponseHeaders}, which drains the body before returning, so one
+ * that stalls its body holds the thread until it sends or leaves. The context is available to the
  * handler as {@link #contextOf(HttpExchange)}, each exchange its own, and, in the thread that runs
  * the handler, as {@link #current()}. (It is also the exchange attribute {@value #ATTRIBUTE}, but the
  * JDK server shares attributes among the exchanges of one {@code HttpContext}: do not read it.)
@@ -302,12 +308,39 @@ public final class ContextFilter extends Filter {
     byte[] body = (message + "\n").getBytes(StandardCharsets.UTF_8);
     exchange.getResponseHeaders().set("Content-Type", "text/plain; charset=utf-8");
     if ("HEAD".equals(exchange.getRequestMethod())) {
-      exchange.sendResponseHeaders(400, -1); // no body: the server ends the exchange right here
+      // No body: the server ends the exchange in this call, after draining the request body, which
+      // only a HEAD that announces a body it does not send can make wait (see the class Javadoc).
+      exchange.sendResponseHeaders(400, -1);
       return;
     }
     exchange.sendResponseHeaders(400, body.length);
-    try (OutputStream out = exchange.getResponseBody()) {
-      out.write(body);
+    OutputStream out = exchange.getResponseBody();
+    out.write(body);
+    out.flush(); // the answer is on its way: the close below may close the connection
+    closeWithoutWaiting(out);
+  }
+
+  /**
+   * Closes the response body of a 400 without waiting for the client. The JDK server drains the
+   * unread request body there (up to {@code sun.net.httpserver.drainAmount}), blocking for as long
+   * as a client that announced a body does not send it; with no request context and no handler,
+   * nothing could release the thread. So the close runs with this thread interrupted: what the
+   * client has sent already is drained from the server's buffers, and the first read that would
+   * wait on the client fails at once on the server's interruptible channel, which closes the
+   * connection (the server swallows the failure and ends the exchange as usual). A request without
+   * a body keeps its connection; one with a body keeps it only if the server holds all of it
+   * already. The interrupt status is put back as it was.
+   */
+  private static void closeWithoutWaiting(OutputStream out) throws IOException {
+    boolean interrupted = Thread.interrupted();
+    Thread.currentThread().interrupt();
+    try {
+      out.close();
+    } finally {
+      Thread.interrupted();
+      if (interrupted) {
+        Thread.currentThread().interrupt();
+      }
     }
   }
 

@@ -14,10 +14,13 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The limit the README states under "What the JDK server cannot tell you": the request context's
@@ -169,6 +172,86 @@ class ContextFilterStalledClientTest {
       assertTrue(stalled.ioReturned.await(30, TimeUnit.SECONDS), io + " still blocked 30 s after stop(1)");
       long tookMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - stop);
       assertTrue(tookMs >= 900, io + " released " + tookMs + " ms after stop(1): " + stalled.outcome.get());
+    }
+  }
+
+  /**
+   * A malformed deadline header is answered 400 by the filter itself: there is no request context
+   * and no handler, so nothing could release a thread the answer left waiting. The answer must not
+   * wait for the body the client announced and does not send (the JDK server drains it when the
+   * response body is closed): the server's thread is free at once, and the connection, whose body
+   * is unread, is closed after the answer.
+   */
+  @ParameterizedTest(name = "{0}")
+  @ValueSource(strings = {"Content-Length: 1000000\r\n\r\n0123456789", "Transfer-Encoding: chunked\r\n\r\n3e8\r\n0123456789"})
+  void a400ToAClientThatStallsItsBodyHoldsNoThread(String bodyStart) throws Exception {
+    try (Rejecting server = new Rejecting();
+        Socket client = server.stalledClient("POST", bodyStart)) {
+      assertTrue(
+          server.exchangeReturned.await(30, TimeUnit.SECONDS),
+          "the 400 still waited on the client's unsent body 30 s later");
+      String response = new String(client.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1);
+      assertTrue(response.startsWith("HTTP/1.1 400 "), response);
+      String body = response.substring(response.indexOf("\r\n\r\n") + 4);
+      assertTrue(body.contains(DeadlineHeader.NAME), "the 400's body: " + body);
+      assertEquals(0, server.handlerCalls.get(), "handler calls");
+    }
+  }
+
+  /**
+   * The limit left: a {@code HEAD} request has its answer sent by the JDK's {@code
+   * sendResponseHeaders}, which drains the request body before it returns, so a HEAD that announces
+   * a body it does not send holds the thread of its 400 until it sends it or leaves (or {@code
+   * HttpServer.stop} closes the connection).
+   */
+  @Test
+  void a400ToAHeadThatStallsABodyItAnnouncedWaitsForTheClient() throws Exception {
+    try (Rejecting server = new Rejecting();
+        Socket client = server.stalledClient("HEAD", "Content-Length: 1000000\r\n\r\n0123456789")) {
+      assertFalse(server.exchangeReturned.await(1, TimeUnit.SECONDS), "the HEAD's 400 did not wait");
+      client.close();
+      assertTrue(server.exchangeReturned.await(30, TimeUnit.SECONDS), "still waiting 30 s after the client left");
+      assertEquals(0, server.handlerCalls.get(), "handler calls");
+    }
+  }
+
+  /** A server that answers every request 400 (a malformed header), with its exchanges' ends seen. */
+  private static final class Rejecting implements AutoCloseable {
+    final CountDownLatch exchangeReturned = new CountDownLatch(1);
+    final AtomicInteger handlerCalls = new AtomicInteger();
+    private final LoopbackServer server =
+        new LoopbackServer(
+            Context.background(),
+            ex -> {
+              handlerCalls.incrementAndGet();
+              ex.close();
+            },
+            // The server runs each exchange, filters and all, as one task of its executor.
+            pool ->
+                task ->
+                    pool.execute(
+                        () -> {
+                          try {
+                            task.run();
+                          } finally {
+                            exchangeReturned.countDown();
+                          }
+                        }));
+
+    /** Sends a request with a malformed deadline header and the start of its body, then stalls. */
+    Socket stalledClient(String method, String bodyStart) throws IOException {
+      Socket socket = new Socket(InetAddress.getLoopbackAddress(), server.server.getAddress().getPort());
+      socket.setSoTimeout((int) Duration.ofSeconds(60).toMillis());
+      String head =
+          method + " / HTTP/1.1\r\nHost: 127.0.0.1\r\n" + DeadlineHeader.NAME + ": soon\r\n" + bodyStart;
+      socket.getOutputStream().write(head.getBytes(StandardCharsets.ISO_8859_1));
+      socket.getOutputStream().flush();
+      return socket;
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+      server.close();
     }
   }
 

@@ -8,9 +8,11 @@ import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.URI;
+import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.function.UnaryOperator;
 
 /** A JDK HttpServer on 127.0.0.1 with an ephemeral port, one handler at "/" behind ContextFilter. */
 final class LoopbackServer implements AutoCloseable {
@@ -18,12 +20,17 @@ final class LoopbackServer implements AutoCloseable {
   private final ExecutorService pool = Executors.newCachedThreadPool();
 
   LoopbackServer(Context root, HttpHandler handler) {
+    this(root, handler, UnaryOperator.identity());
+  }
+
+  /** With the server's executor made by {@code executor} from the server's pool. */
+  LoopbackServer(Context root, HttpHandler handler, UnaryOperator<Executor> executor) {
     try {
       server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
-    server.setExecutor(pool);
+    server.setExecutor(executor.apply(pool));
     server.createContext("/", handler).getFilters().add(ContextFilter.create(root));
     server.start();
   }
