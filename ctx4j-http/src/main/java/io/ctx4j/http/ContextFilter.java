@@ -14,12 +14,9 @@ import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.Collections;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.WeakHashMap;
 import java.util.concurrent.Executor;
 
 /**
@@ -105,16 +102,6 @@ public final class ContextFilter extends Filter {
    * context of whichever request this filter saw last there, another one's when two run at once.
    */
   public static final String ATTRIBUTE = "io.ctx4j.context";
-
-  /**
-   * The request context of each exchange this filter passed on, by the exchange's identity
-   * ({@code HttpExchange} does not override {@code equals}): the exchange's own, where the
-   * attribute is its {@code HttpContext}'s. Weak, so that an entry goes with its exchange, and a
-   * handler that completes its exchange from another thread after returning still finds the
-   * (ended) context.
-   */
-  private static final Map<HttpExchange, Context> CONTEXTS =
-      Collections.synchronizedMap(new WeakHashMap<>());
 
   private static final ThreadLocal<Context> CURRENT = new ThreadLocal<>();
 
@@ -218,10 +205,17 @@ public final class ContextFilter extends Filter {
   /**
    * Returns the request context this filter made for {@code exchange}, from any thread, also after
    * the handler has returned (it has ended then). Each exchange gets its own, however many run at
-   * once on one {@code HttpContext}. For an exchange that a filter behind this one wrapped in an
-   * exchange of its own, the {@link #ATTRIBUTE} attribute is read instead, which the JDK server
-   * shares among the exchanges of one {@code HttpContext}: pass the handler's exchange unwrapped,
-   * or use {@link #current()}.
+   * once on one {@code HttpContext}, and a filter in front of this one finds it on the exchange it
+   * passed on as well. The context is kept on the exchange itself, by the request and response body
+   * streams this filter gives it ({@link HttpExchange#setStreams}): it goes with the exchange, and
+   * finding it takes no lock and keeps nothing. This reads {@code getRequestBody()} and {@code
+   * getResponseBody()}, which have no side effect on the JDK server's exchanges; another thread sees
+   * the streams the filter set if it got the exchange as any object is handed over safely (through
+   * an executor, a concurrent queue, a future), since the exchange has no locks of its own. If
+   * neither is the filter's (a filter behind this one replaced both, or wrapped the exchange in an
+   * exchange whose streams are its own), the {@link #ATTRIBUTE} attribute is read instead, which
+   * the JDK server shares among the exchanges of one {@code HttpContext}: pass the handler's
+   * exchange unwrapped, or use {@link #current()}.
    *
    * @param exchange the exchange
    * @return the request context
@@ -230,9 +224,16 @@ public final class ContextFilter extends Filter {
    */
   public static Context contextOf(HttpExchange exchange) {
     Objects.requireNonNull(exchange, "exchange");
-    Context own = CONTEXTS.get(exchange);
-    if (own != null) {
-      return own;
+    // The exchange's own streams, which the filter replaced with watched ones holding the context:
+    // the context lives exactly as long as the exchange, with no map and no lock shared by the
+    // server's requests. The JDK's getters only return the stream set last, once it is set.
+    InputStream in = exchange.getRequestBody();
+    if (in instanceof WatchedInput) {
+      return ((WatchedInput) in).ctx;
+    }
+    OutputStream out = exchange.getResponseBody();
+    if (out instanceof WatchedOutput) {
+      return ((WatchedOutput) out).ctx;
     }
     Object ctx = exchange.getAttribute(ATTRIBUTE);
     if (!(ctx instanceof Context)) {
@@ -272,7 +273,6 @@ public final class ContextFilter extends Filter {
             : Context.withDeadline(root, deadline(arrival, timeout.get()));
     Context previous = CURRENT.get();
     try {
-      CONTEXTS.put(exchange, ctx);
       exchange.setAttribute(ATTRIBUTE, ctx);
       exchange.setStreams(
           new WatchedInput(exchange.getRequestBody(), ctx),

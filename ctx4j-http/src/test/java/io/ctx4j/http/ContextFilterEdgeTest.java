@@ -13,6 +13,8 @@ import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.lang.reflect.Field;
+import java.lang.reflect.Modifier;
 import java.net.InetAddress;
 import java.net.Socket;
 import java.net.http.HttpClient;
@@ -23,6 +25,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
@@ -355,5 +358,113 @@ class ContextFilterEdgeTest {
       assertEquals("ok", firstCall.get(30, TimeUnit.SECONDS).body());
     }
     assertEquals(List.of(), wrong, "handlers whose contextOf(exchange) was another request's");
+  }
+
+  /**
+   * contextOf keeps nothing of its own: after 10,000 requests, ContextFilter's static state holds
+   * no entry, though every exchange is still reachable (held here), and each still gives its own
+   * request's context, ended, from another thread after its handler returned. The first version
+   * kept each exchange in a synchronized WeakHashMap (one lock for every request of the server, and
+   * an entry until a GC collected the exchange).
+   */
+  @Test
+  void contextOfKeepsNothingOnceTenThousandExchangesAreDone() throws Exception {
+    int requests = 10_000;
+    List<Map.Entry<HttpExchange, Context>> served = new java.util.concurrent.CopyOnWriteArrayList<>();
+    java.util.Queue<Map.Entry<HttpExchange, Context>> seen = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    try (LoopbackServer s =
+        new LoopbackServer(
+            ex -> {
+              seen.add(Map.entry(ex, ContextFilter.current()));
+              ex.sendResponseHeaders(204, -1);
+              ex.close();
+            })) {
+      java.util.concurrent.Semaphore inFlight = new java.util.concurrent.Semaphore(8);
+      List<java.util.concurrent.CompletableFuture<?>> calls = new java.util.ArrayList<>();
+      HttpRequest request = HttpRequest.newBuilder(s.uri()).header(DeadlineHeader.NAME, "60000").build();
+      for (int i = 0; i < requests; i++) {
+        inFlight.acquire();
+        calls.add(
+            CLIENT
+                .sendAsync(request, BodyHandlers.discarding())
+                .whenComplete((r, f) -> inFlight.release()));
+      }
+      for (java.util.concurrent.CompletableFuture<?> call : calls) {
+        call.get(60, TimeUnit.SECONDS);
+      }
+    }
+    served.addAll(seen);
+    assertEquals(requests, served.size(), "requests the handler saw");
+    for (Field f : ContextFilter.class.getDeclaredFields()) {
+      if (Modifier.isStatic(f.getModifiers())
+          && (Map.class.isAssignableFrom(f.getType()) || java.util.Collection.class.isAssignableFrom(f.getType()))) {
+        f.setAccessible(true);
+        Object held = f.get(null);
+        int size = held instanceof Map ? ((Map<?, ?>) held).size() : ((java.util.Collection<?>) held).size();
+        assertEquals(0, size, "entries ContextFilter." + f.getName() + " holds after " + requests + " requests");
+      }
+    }
+    java.util.Set<Context> distinct = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+    for (Map.Entry<HttpExchange, Context> e : served) {
+      assertSame(e.getValue(), ContextFilter.contextOf(e.getKey()), "contextOf after the handler returned");
+      assertTrue(e.getValue().isDone(), "a request context still running after its handler returned");
+      distinct.add(e.getValue());
+    }
+    assertEquals(requests, distinct.size(), "distinct request contexts");
+  }
+
+  /**
+   * A filter in front of ContextFilter, and a handler behind an {@code Authenticator} (the JDK's
+   * AuthFilter, which takes the exchange for the JDK's own class), see the exchange as the server
+   * made it, and contextOf gives them the request's context: ContextFilter passes the exchange on
+   * as it is, rather than a wrapper of its own.
+   */
+  @Test
+  void contextOfAnswersAFilterInFrontAndAHandlerBehindAnAuthenticator() throws Exception {
+    AtomicReference<Context> handlers = new AtomicReference<>();
+    AtomicReference<Object> inFront = new AtomicReference<>();
+    AtomicReference<String> principal = new AtomicReference<>();
+    Filter front =
+        new Filter() {
+          @Override
+          public void doFilter(HttpExchange ex, Chain chain) throws IOException {
+            chain.doFilter(ex);
+            inFront.set(ContextFilter.contextOf(ex));
+          }
+
+          @Override
+          public String description() {
+            return "in front of ContextFilter";
+          }
+        };
+    try (LoopbackServer s = new LoopbackServer(ex -> reply(ex, "unused"))) {
+      com.sun.net.httpserver.HttpContext hc =
+          s.server.createContext(
+              "/auth",
+              ex -> {
+                handlers.set(ContextFilter.contextOf(ex));
+                principal.set(ex.getPrincipal() == null ? null : ex.getPrincipal().getUsername());
+                reply(ex, "in");
+              });
+      hc.getFilters().addAll(List.of(front, ContextFilter.create()));
+      hc.setAuthenticator(
+          new com.sun.net.httpserver.BasicAuthenticator("ctx4j") {
+            @Override
+            public boolean checkCredentials(String user, String password) {
+              return user.equals("u") && password.equals("p");
+            }
+          });
+      String basic =
+          "Basic " + java.util.Base64.getEncoder().encodeToString("u:p".getBytes(StandardCharsets.UTF_8));
+      HttpResponse<String> r =
+          CLIENT.send(
+              HttpRequest.newBuilder(s.uri().resolve("/auth")).header("Authorization", basic).build(),
+              BodyHandlers.ofString());
+      assertEquals(200, r.statusCode(), r.body());
+      assertEquals("in", r.body());
+    }
+    assertEquals("u", principal.get(), "the principal the authenticator set");
+    assertTrue(handlers.get() != null && handlers.get().isDone(), "the handler's request context");
+    assertSame(handlers.get(), inFront.get(), "contextOf in the filter in front, after the chain");
   }
 }
