@@ -40,16 +40,24 @@ class ContextFilterStalledClientTest {
     /** The README's pattern: answer, then close the exchange, which drains the request body. */
     EXCHANGE_CLOSE {
       @Override
-      void run(HttpExchange ex) throws IOException {
+      void prepare(HttpExchange ex) throws IOException {
         answer(ex);
+      }
+
+      @Override
+      void run(HttpExchange ex) throws IOException {
         ex.close(); // the JDK's close swallows a failure of its drain (it closes the connection)
       }
     },
     /** Closing the response body drains the request body too (and swallows a failure of it). */
     RESPONSE_BODY_CLOSE {
       @Override
-      void run(HttpExchange ex) throws IOException {
+      void prepare(HttpExchange ex) throws IOException {
         answer(ex);
+      }
+
+      @Override
+      void run(HttpExchange ex) throws IOException {
         ex.getResponseBody().close();
       }
     },
@@ -80,10 +88,23 @@ class ContextFilterStalledClientTest {
       }
     };
 
+    /** What the handler does before the blocking call; not to be interrupted (JDK 17 flushes). */
+    void prepare(HttpExchange ex) throws IOException {}
+
     abstract void run(HttpExchange ex) throws IOException;
 
-    /** Runs the call: "returned", or the IOException it failed with. */
+    /** Prepares and runs the call: "returned", or the IOException it failed with. */
     Object outcome(HttpExchange ex) {
+      try {
+        prepare(ex);
+        return outcomeOfRun(ex);
+      } catch (IOException e) {
+        return e;
+      }
+    }
+
+    /** Runs the call alone: "returned", or the IOException it failed with. */
+    Object outcomeOfRun(HttpExchange ex) {
       try {
         run(ex);
         return "returned";
@@ -120,6 +141,16 @@ class ContextFilterStalledClientTest {
                   Context ctx = ContextFilter.current();
                   requestContext.set(ctx);
                   Thread handler = Thread.currentThread();
+                  // The answer before the interrupt is armed: on JDK 17 sendResponseHeaders writes to
+                  // the channel, which an interrupt would close if the deadline passed first (a loaded
+                  // machine, the handler reaching this after 300 ms).
+                  try {
+                    io.prepare(ex);
+                  } catch (IOException e) {
+                    outcome.set(e);
+                    ioReturned.countDown();
+                    return;
+                  }
                   CountDownLatch interrupted = new CountDownLatch(1);
                   Registration r =
                       Context.afterFunc(
@@ -129,7 +160,7 @@ class ContextFilterStalledClientTest {
                             interrupted.countDown();
                           });
                   try {
-                    outcome.set(io.outcome(ex));
+                    outcome.set(io.outcomeOfRun(ex));
                   } finally {
                     if (!r.stop()) {
                       // the interrupt is on its way or delivered: wait for it, then clear it, so that
