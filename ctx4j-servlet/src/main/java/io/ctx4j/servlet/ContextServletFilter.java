@@ -100,7 +100,9 @@ import java.util.Objects;
  *       filter's listener is added when the handler calls {@code startAsync} on the chain's
  *       request, before the application's own, so those find the context ended already);
  *   <li>{@code CLIENT_DISCONNECTED}: the container reported that the client went away or the
- *       exchange failed ({@code AsyncListener.onError}; on Jetty 12.1 also the core request's
+ *       exchange failed, other than by a timeout of its own (an idle timeout is {@code
+ *       REQUEST_FAILED}, even when the container reports it as an {@code IOException}) ({@code
+ *       AsyncListener.onError}; on Jetty 12.1 also the core request's
  *       failure listener, which reports HTTP/2 resets and closed HTTP/2 connections at once), or
  *       writing the response through this filter's response (the one the chain gets, on the
  *       first dispatch and on every ASYNC dispatch, and the one {@code AsyncContext.getResponse()}

@@ -34,12 +34,15 @@ public final class RequestCanceledException extends RuntimeException {
     HANDLER_FAILED("handler failed"),
     /**
      * The client went away (closed the connection, reset the HTTP/2 stream) or reading or writing
-     * the exchange failed; the cause is the container's exception where it gave one.
+     * the exchange failed, other than by a timeout; the cause is the container's exception where it
+     * gave one.
      */
     CLIENT_DISCONNECTED("client disconnected"),
     /**
-     * The container reported a failure of the request other than a disconnect, or a request
-     * wrapper in front of the filter threw when asked whether async goes on (cause attached).
+     * The container reported a failure of the request other than a disconnect (a timeout of its
+     * own, such as an idle timeout, included, even one it reports as an {@code IOException}), or a
+     * request wrapper in front of the filter threw when asked whether async goes on (cause
+     * attached).
      */
     REQUEST_FAILED("request failed"),
     /** The async timeout ({@code AsyncContext.setTimeout}) fired. */

@@ -3,6 +3,7 @@ package io.ctx4j.servlet;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -11,6 +12,8 @@ import io.ctx4j.concurrent.CurrentContext;
 import io.ctx4j.servlet.RequestCanceledException.Reason;
 import jakarta.servlet.AsyncContext;
 import jakarta.servlet.AsyncEvent;
+import jakarta.servlet.ReadListener;
+import jakarta.servlet.ServletInputStream;
 import jakarta.servlet.ServletOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -24,6 +27,7 @@ import java.net.http.HttpResponse.BodyHandlers;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
@@ -501,5 +505,127 @@ class ContainerMatrixTest {
             + " ms after the close; cause: " + probe.cause.getMessage());
       }
     }
+  }
+  /** The connector's idle timeout in the cells that wait for it. */
+  private static final int IDLE_MS = 1000;
+
+  /**
+   * The connector's idle timeout (1 s) expires while an async request's {@code ReadListener}
+   * waits for a body the client never finishes (HTTP/1.1, 10 bytes announced, 1 sent, the socket
+   * left open). Jetty reports it to the {@code ReadListener}'s {@code onError} alone (a {@code
+   * TimeoutException}; no {@code AsyncListener.onError}), where the filter's wrapper of the
+   * listener ends the context; Tomcat to both (a {@code SocketTimeoutException}, after its poller's
+   * next timeout check, about once a second). Either way the context ends as {@code request
+   * failed}: the container gave up waiting, the client did not go away.
+   */
+  @ParameterizedTest
+  @EnumSource(Containers.class)
+  void idleTimeoutWhileAReadListenerWaitsForTheBody(Containers c) throws Exception {
+    Probe probe = new Probe();
+    AtomicReference<Throwable> listenerError = new AtomicReference<>();
+    AtomicReference<Throwable> asyncError = new AtomicReference<>();
+    AtomicReference<String> endedIn = new AtomicReference<>();
+    CountDownLatch completed = new CountDownLatch(1);
+    TestServlet servlet =
+        new TestServlet(
+            (req, res) -> {
+              if (req.getRequestURI().equals("/warm")) {
+                res.getWriter().print("warm");
+                return;
+              }
+              AsyncContext async = req.startAsync();
+              async.setTimeout(0);
+              async.addListener(
+                  new jakarta.servlet.AsyncListener() {
+                    @Override
+                    public void onError(AsyncEvent e) {
+                      asyncError.set(e.getThrowable());
+                    }
+
+                    @Override
+                    public void onTimeout(AsyncEvent e) {}
+
+                    @Override
+                    public void onStartAsync(AsyncEvent e) {}
+
+                    @Override
+                    public void onComplete(AsyncEvent e) {
+                      completed.countDown();
+                    }
+                  });
+              Context ctx = probe.enterCurrent(req);
+              // Runs in the thread that ends the context, inside the call that ends it.
+              ctx.onDone(() -> endedIn.set(reporter(Thread.currentThread().getStackTrace())));
+              ServletInputStream in = req.getInputStream();
+              in.setReadListener(
+                  new ReadListener() {
+                    @Override
+                    public void onDataAvailable() throws IOException {
+                      while (in.isReady() && in.read() >= 0) {
+                        // drain what came
+                      }
+                    }
+
+                    @Override
+                    public void onAllDataRead() {
+                      async.complete();
+                    }
+
+                    @Override
+                    public void onError(Throwable t) {
+                      listenerError.set(t);
+                      async.complete();
+                    }
+                  });
+            });
+    try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
+      // A first request loads the classes of the request path: on a cold, loaded JVM the dispatch
+      // could otherwise take longer than the idle timeout, which would then fail the request
+      // before the handler runs.
+      assertEquals("warm", get(server.port, "/warm").body());
+      Containers.idleTimeout(server, IDLE_MS);
+      try (Socket socket = new Socket("127.0.0.1", server.port)) {
+        long sent = System.nanoTime();
+        OutputStream o = socket.getOutputStream();
+        o.write(JettyConnectionCloseTest.http11PostWithPartialBody());
+        o.flush();
+        assertTrue(probe.entered.await(10, TimeUnit.SECONDS), "the handler was called");
+        assertTrue(probe.ended.await(20, TimeUnit.SECONDS), "the idle timeout must end the context");
+        assertEquals(Reason.REQUEST_FAILED, probe.reason(), String.valueOf(probe.cause));
+        Throwable reported = probe.cause.getCause();
+        assertTrue(
+            reported instanceof java.util.concurrent.TimeoutException
+                || reported instanceof java.net.SocketTimeoutException,
+            String.valueOf(reported));
+        long ms = Probe.millisBetween(sent, probe.endedNanos);
+        assertTrue(ms >= IDLE_MS, "ended " + ms + " ms after the last bytes were sent");
+        assertTrue(completed.await(20, TimeUnit.SECONDS), "the listener's onError completes");
+        assertSame(reported, listenerError.get(), "the ReadListener is told");
+        if (c == Containers.JETTY) {
+          assertEquals("ReadListener.onError", endedIn.get());
+          assertNull(asyncError.get(), "Jetty tells the ReadListener alone");
+        } else {
+          assertNotNull(asyncError.get(), "Tomcat tells the AsyncListener too");
+        }
+        report(c, "idle timeout " + IDLE_MS + " ms, async ReadListener waiting for the body",
+            "ended " + ms + " ms after the last bytes were sent, through " + endedIn.get()
+                + " (AsyncListener.onError " + (asyncError.get() == null ? "not called" : "called")
+                + "); cause: " + probe.cause.getMessage());
+      }
+    }
+  }
+
+  /** Which of the filter's hooks a stack of the thread that ended a context runs in. */
+  private static String reporter(StackTraceElement[] stack) {
+    for (StackTraceElement e : stack) {
+      if (e.getClassName().endsWith("WatchedInput$Listener") && e.getMethodName().equals("onError")) {
+        return "ReadListener.onError";
+      }
+      if (e.getClassName().endsWith("RequestScope")
+          && (e.getMethodName().equals("onError") || e.getMethodName().equals("accept"))) {
+        return e.getMethodName().equals("onError") ? "AsyncListener.onError" : "Jetty's failure listener";
+      }
+    }
+    return "another path";
   }
 }

@@ -82,6 +82,23 @@ enum Containers {
     }
   }
 
+  /**
+   * Sets the connector's idle timeout for the connections accepted from now on: Jetty's idle
+   * timeout, Tomcat's {@code connectionTimeout} (which times out its reads of a request body, and
+   * the wait of an async request's {@code ReadListener}).
+   */
+  static void idleTimeout(Running server, int millis) {
+    if (server.server instanceof Server) {
+      for (org.eclipse.jetty.server.Connector c : ((Server) server.server).getConnectors()) {
+        ((ServerConnector) c).setIdleTimeout(millis);
+      }
+    } else if (!((Tomcat) server.server)
+        .getConnector()
+        .setProperty("connectionTimeout", Integer.toString(millis))) {
+      throw new IllegalStateException("Tomcat refused connectionTimeout " + millis);
+    }
+  }
+
   /** Adds to {@code server} a connector on 127.0.0.1, port 0, for HTTP/1.1 and h2c (upgrade). */
   static ServerConnector h2cConnector(Server server) {
     HttpConfiguration cfg = new HttpConfiguration();

@@ -9,6 +9,7 @@ import jakarta.servlet.AsyncListener;
 import java.io.IOException;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import java.net.SocketTimeoutException;
 import java.util.Objects;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
@@ -187,9 +188,12 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
   }
 
   /**
-   * Returns the cause for a failure the container reported: {@link Reason#CLIENT_DISCONNECTED} if
-   * it is (or is caused by) an {@link IOException}, which is how containers report a connection
-   * that failed or a stream that was reset; otherwise {@link Reason#REQUEST_FAILED}.
+   * Returns the cause for a failure the container reported: {@link Reason#REQUEST_FAILED} if it is
+   * or is caused by a timeout (a {@link TimeoutException}, as Jetty reports an idle timeout, or a
+   * {@link SocketTimeoutException}, as Tomcat does: the container gave up waiting, which says
+   * nothing of the client), else {@link Reason#CLIENT_DISCONNECTED} if it is or is caused by an
+   * {@link IOException}, which is how containers report a connection that failed or a stream that
+   * was reset; otherwise {@link Reason#REQUEST_FAILED}.
    *
    * @param failure what the container reported; may be null
    * @return the cause to cancel with
@@ -200,15 +204,17 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
     }
     Reason reason = Reason.REQUEST_FAILED;
     try {
-      // A bounded walk: a cause chain may be cyclic.
+      // The whole chain, bounded (a cause chain may be cyclic): a timeout under an IOException
+      // (Jetty's read that timed out, Tomcat's ClientAbortException of a SocketTimeoutException)
+      // is still a timeout.
       Throwable x = failure;
       for (int i = 0; i < 16 && x != null; i++, x = x.getCause()) {
-        if (x instanceof IOException) {
-          reason = Reason.CLIENT_DISCONNECTED;
+        if (x instanceof TimeoutException || x instanceof SocketTimeoutException) {
+          reason = Reason.REQUEST_FAILED;
           break;
         }
-        if (x instanceof TimeoutException) {
-          break;
+        if (x instanceof IOException) {
+          reason = Reason.CLIENT_DISCONNECTED;
         }
       }
     } catch (Throwable hostile) {
