@@ -95,7 +95,7 @@ import java.util.Objects;
  *       with an error, and its {@code onError} finds the context ended); or a {@code
  *       WriteListener} set on the filter's response threw from {@code onWritePossible}, or a
  *       {@code ReadListener} threw from {@code onDataAvailable} or {@code onAllDataRead}, set on
- *       a stream taken once async has started (see below);
+ *       the stream of the request the chain got (see below);
  *   <li>{@code ASYNC_TIMEOUT}: the async timeout fired ({@code AsyncListener.onTimeout}; the
  *       filter's listener is added when the handler calls {@code startAsync} on the chain's
  *       request, before the application's own, so those find the context ended already);
@@ -153,18 +153,19 @@ import java.util.Objects;
  * but {@code AsyncEvent.getAsyncContext()} in a listener is the container's own: do not compare
  * the two by identity.
  *
- * <p>{@code getInputStream()} on the request the chain got (or a wrapper of it, {@code
- * AsyncContext.getRequest()} after {@code startAsync(request, response)} with such a request
- * included) returns the container's stream watched once the filter follows the request's async
- * cycle: after {@code startAsync} on that request or a wrapper of it (or, for async started on the
- * container's request directly, after the dispatch that started it returned), for the rest of
- * the request. A {@code ReadListener} set on it that throws ends the context as {@code
- * HANDLER_FAILED}. Before that, and on a request that stays synchronous, it returns the
- * container's stream unchanged. So a stream taken before {@code startAsync()}, or from the
+ * <p>{@code getInputStream()} and {@code getReader()} on the request the chain got (or a wrapper
+ * of it, {@code AsyncContext.getRequest()} after {@code startAsync(request, response)} with such a
+ * request included) return the container's stream or reader watched: a read that fails ends the
+ * context before the caller sees the exception ({@code CLIENT_DISCONNECTED} for a lost client,
+ * {@code REQUEST_FAILED} for the container's read timeout), which is the one notice a synchronous
+ * handler gets of a client that left while it read the body; and a {@code ReadListener} set on
+ * the stream that throws ends the context as {@code HANDLER_FAILED}. A read after the application
+ * closed the stream or reader ends nothing (Tomcat throws an {@code IOException} for it). The
  * container's own request ({@code AsyncContext.getRequest()} after {@code startAsync()} without
- * arguments), is not watched: an {@code IOException} its listener throws is then taken for a lost
- * client ({@code CLIENT_DISCONNECTED}) by Tomcat, and not seen on Jetty. Take the stream after
- * {@code startAsync()}.
+ * arguments) hands out the container's stream, which is not watched: an {@code IOException} its
+ * listener throws is then taken for a lost client ({@code CLIENT_DISCONNECTED}) by Tomcat, and not
+ * seen on Jetty. Nor is the body the container reads itself ({@code getParameter} of a form, {@code
+ * getParts}).
  *
  * <h2>Registration</h2>
  *

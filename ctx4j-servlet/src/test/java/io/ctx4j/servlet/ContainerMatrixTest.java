@@ -529,8 +529,7 @@ class ContainerMatrixTest {
     TestServlet servlet =
         new TestServlet(
             (req, res) -> {
-              if (req.getRequestURI().equals("/warm")) {
-                res.getWriter().print("warm");
+              if (TestServlet.answeredWarm(req, res)) {
                 return;
               }
               AsyncContext async = req.startAsync();

@@ -110,6 +110,19 @@ enum Containers {
     return connector;
   }
 
+  /**
+   * The arguments (container, case) of a parameterized test, for each container and each of
+   * {@code cases}.
+   */
+  static java.util.stream.Stream<org.junit.jupiter.params.provider.Arguments> eachWith(
+      Object... cases) {
+    return java.util.Arrays.stream(values())
+        .flatMap(
+            c ->
+                java.util.Arrays.stream(cases)
+                    .map(x -> org.junit.jupiter.params.provider.Arguments.of(c, x)));
+  }
+
   abstract Running start(
       Filter filter, HttpServlet servlet, Map<String, String> init, EnumSet<DispatcherType> types)
       throws Exception;

@@ -15,6 +15,7 @@ import io.ctx4j.CancelableContext;
 import io.ctx4j.concurrent.CurrentContext;
 import io.ctx4j.internal.CoreInternals;
 import io.ctx4j.servlet.RequestCanceledException.Reason;
+import java.io.IOException;
 import java.io.PrintWriter;
 import java.net.Socket;
 import java.net.URI;
@@ -25,6 +26,7 @@ import java.net.http.HttpResponse.BodyHandlers;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Map;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
@@ -837,5 +839,66 @@ class FilterBehaviourTest {
         }
       };
     }
+  }
+
+  /**
+   * A read of the body after the handler closed the stream or the reader fails on Tomcat (an
+   * {@code IOException}: the stream is closed): the application's mistake, not news of the client,
+   * so the context ends as it would have, {@code response completed}, when the handler returns. A
+   * guard of the watched body: without its check of the close, both Tomcat cases ended as {@code
+   * client disconnected: java.io.IOException: Stream closed}.
+   */
+  @ParameterizedTest
+  @org.junit.jupiter.params.provider.MethodSource("containersAndReaders")
+  void aReadAfterTheHandlerClosedTheBodyIsNotADisconnect(Containers c, boolean reader)
+      throws Exception {
+    AtomicReference<Context> seen = new AtomicReference<>();
+    AtomicReference<String> afterClose = new AtomicReference<>();
+    TestServlet servlet =
+        new TestServlet(
+            (req, res) -> {
+              Context ctx = CurrentContext.get();
+              seen.set(ctx);
+              try {
+                if (reader) {
+                  java.io.BufferedReader r = req.getReader();
+                  r.close();
+                  r.read();
+                } else {
+                  jakarta.servlet.ServletInputStream in = req.getInputStream();
+                  in.close();
+                  in.read();
+                }
+                afterClose.set("no exception");
+              } catch (IOException e) {
+                afterClose.set(e.toString());
+              }
+              if (ctx.isDone()) {
+                afterClose.set("ended by it: " + ctx.cause());
+              }
+              res.getWriter().print("ok");
+            });
+    try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
+      HttpResponse<String> r =
+          HTTP1.send(
+              HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port + "/x"))
+                  .POST(HttpRequest.BodyPublishers.ofString("body"))
+                  .build(),
+              BodyHandlers.ofString());
+      assertEquals("ok", r.body());
+    }
+    assertNotNull(seen.get(), "the handler ran");
+    CountDownLatch ended = new CountDownLatch(1);
+    seen.get().onDone(ended::countDown);
+    assertTrue(ended.await(10, TimeUnit.SECONDS), "the request context never ended");
+    assertEquals(
+        Reason.RESPONSE_COMPLETED,
+        ((RequestCanceledException) seen.get().cause()).reason(),
+        afterClose.get());
+  }
+
+  static java.util.stream.Stream<org.junit.jupiter.params.provider.Arguments>
+      containersAndReaders() {
+    return Containers.eachWith(false, true);
   }
 }

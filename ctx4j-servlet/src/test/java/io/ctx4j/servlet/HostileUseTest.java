@@ -744,7 +744,6 @@ class HostileUseTest {
     assertEquals(outcome.get("container"), outcome.get("filter"), "the refusal through the filter");
   }
 
-
   /**
    * An application's {@code ReadListener} whose {@code onDataAvailable} or {@code onAllDataRead}
    * throws an {@code IOException} of its own (the upload could not be stored): the client is
@@ -803,12 +802,130 @@ class HostileUseTest {
 
   static java.util.stream.Stream<org.junit.jupiter.params.provider.Arguments>
       containersAndReadListenerFailures() {
-    return java.util.Arrays.stream(Containers.values())
-        .flatMap(
-            c ->
-                java.util.stream.Stream.of(
-                        "onDataAvailable", "onAllDataRead", "AsyncContext.getRequest()")
-                    .map(how -> org.junit.jupiter.params.provider.Arguments.of(c, how)));
+    return Containers.eachWith("onDataAvailable", "onAllDataRead", "AsyncContext.getRequest()");
+  }
+
+  /**
+   * A read of the request body that fails ends the request context inside the read, before the
+   * handler sees the exception, with the exception as cause: a client that went away (a raw socket
+   * announces a body of 1,000,000 bytes, sends 100 and closes, or resets with {@code SO_LINGER} 0)
+   * as {@code client disconnected}, the container's own read timeout (a 1 s idle timeout set on the
+   * connector, the socket left open) as {@code request failed}. Through the stream and the reader
+   * of a synchronous request, and through the stream an async request's {@code ReadListener} reads
+   * in {@code onDataAvailable} (where a failed read that escapes the listener is the client's, not a
+   * failure of the handler). Before, reads were the container's: a synchronous request's context
+   * ended only when the handler returned ({@code response completed}), and Tomcat's failed read in
+   * {@code onDataAvailable} passed for a handler failure.
+   */
+  @ParameterizedTest(name = "{0}: {1}")
+  @org.junit.jupiter.params.provider.MethodSource("containersAndFailedReads")
+  void aFailedReadOfTheBodyEndsTheContext(Containers c, String how) throws Exception {
+    Probe probe = new Probe();
+    AtomicReference<IOException> failed = new AtomicReference<>();
+    AtomicReference<Boolean> doneWhenThrown = new AtomicReference<>();
+    boolean timeout = how.endsWith("read timeout");
+    TestServlet servlet =
+        new TestServlet(
+            (req, res) -> {
+              if (TestServlet.answeredWarm(req, res)) {
+                return;
+              }
+              Context ctx = probe.enterCurrent(req);
+              if (how.startsWith("ReadListener")) {
+                AsyncContext async = req.startAsync();
+                async.setTimeout(0);
+                jakarta.servlet.ServletInputStream in = req.getInputStream();
+                in.setReadListener(
+                    new jakarta.servlet.ReadListener() {
+                      @Override
+                      public void onDataAvailable() throws IOException {
+                        byte[] buffer = new byte[1024];
+                        try {
+                          while (in.isReady() && in.read(buffer) >= 0) {
+                            // drain what came
+                          }
+                        } catch (IOException e) {
+                          failed.set(e);
+                          doneWhenThrown.set(ctx.isDone());
+                          probe.finished.countDown();
+                          throw e;
+                        }
+                      }
+
+                      @Override
+                      public void onAllDataRead() {
+                        async.complete();
+                      }
+
+                      @Override
+                      public void onError(Throwable t) {
+                        async.complete();
+                      }
+                    });
+                return;
+              }
+              try {
+                if (how.startsWith("Reader")) {
+                  java.io.BufferedReader reader = req.getReader();
+                  char[] buffer = new char[1024];
+                  while (reader.read(buffer) >= 0) {
+                    // the body never ends
+                  }
+                } else {
+                  req.getInputStream().readAllBytes();
+                }
+              } catch (IOException e) {
+                failed.set(e);
+                doneWhenThrown.set(ctx.isDone());
+              }
+              probe.finished.countDown();
+            });
+    try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
+      // A first request loads the classes of the request path, so that a cold JVM dispatches the
+      // request well within the idle timeout.
+      assertEquals("warm", get(server.port, "/warm").body());
+      if (timeout) {
+        Containers.idleTimeout(server, 1000);
+      }
+      try (Socket socket = new Socket("127.0.0.1", server.port)) {
+        java.io.OutputStream o = socket.getOutputStream();
+        o.write(
+            ("POST /x HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000000\r\n\r\n" + "a".repeat(100))
+                .getBytes(StandardCharsets.US_ASCII));
+        o.flush();
+        assertTrue(probe.entered.await(20, TimeUnit.SECONDS), "the handler was called");
+        if (how.endsWith("reset")) {
+          socket.setSoLinger(true, 0);
+          socket.close();
+        } else if (!timeout) {
+          socket.close();
+        }
+        assertTrue(probe.finished.await(20, TimeUnit.SECONDS), "the read failed");
+      }
+    }
+    assertTrue(probe.ended.await(10, TimeUnit.SECONDS), "the request context never ended");
+    assertEquals(
+        timeout ? Reason.REQUEST_FAILED : Reason.CLIENT_DISCONNECTED,
+        probe.reason(),
+        String.valueOf(probe.cause));
+    assertEquals(Boolean.TRUE, doneWhenThrown.get(), "ended inside the read");
+    Throwable reported = probe.cause.getCause();
+    if (reported != failed.get()) {
+      // Jetty's failure listener may report a reset or a close first, with an exception of its own.
+      assertEquals(Containers.JETTY, c, "the read's exception is the cause: " + reported);
+      assertTrue(reported instanceof IOException, String.valueOf(reported));
+    }
+  }
+
+  static java.util.stream.Stream<org.junit.jupiter.params.provider.Arguments>
+      containersAndFailedReads() {
+    return Containers.eachWith(
+        "InputStream, client closes",
+        "InputStream, client resets",
+        "Reader, client closes",
+        "InputStream, read timeout",
+        "Reader, read timeout",
+        "ReadListener, client closes");
   }
 
   /**

@@ -34,6 +34,21 @@ final class TestServlet extends HttpServlet {
   }
 
   /**
+   * Answers "warm" if {@code req} is for /warm: the first request of a test that loads the classes
+   * of the request path (or upgrades to h2c) before the one it measures.
+   *
+   * @return whether it answered
+   */
+  static boolean answeredWarm(HttpServletRequest req, HttpServletResponse res)
+      throws java.io.IOException {
+    if (!req.getRequestURI().equals("/warm")) {
+      return false;
+    }
+    res.getWriter().print("warm");
+    return true;
+  }
+
+  /**
    * An async handler that enters the probe and completes when its context ends, with no async
    * timeout: only the client (a disconnect, a reset) or the test's shutdown can end it. It answers
    * "warm" on /warm (the h2c upgrade).
@@ -46,8 +61,7 @@ final class TestServlet extends HttpServlet {
   static TestServlet asyncUntilTheContextEnds(java.util.function.Function<String, Probe> probeOfPath) {
     return new TestServlet(
         (req, res) -> {
-          if (req.getRequestURI().equals("/warm")) {
-            res.getWriter().print("warm");
+          if (answeredWarm(req, res)) {
             return;
           }
           Probe probe = probeOfPath.apply(req.getRequestURI());

@@ -161,19 +161,6 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
   }
 
   /**
-   * Returns whether the filter follows the request's async cycle: set once {@link #listenTo} has
-   * registered the listener, when the handler started async through the filter's request or, for
-   * a cycle started otherwise, when the dispatch that started it returned. From then on the
-   * request's body is watched ({@link ScopedRequest#getInputStream}); a synchronous request never
-   * gets there.
-   *
-   * @return whether the listener is registered
-   */
-  public boolean followsAsync() {
-    return listening;
-  }
-
-  /**
    * Returns true the first time it is called: the dispatch returning is the first to leave the
    * request in async, and hands it on to the cycle.
    *
@@ -185,6 +172,20 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
       return true;
     }
     return false;
+  }
+
+  /**
+   * A read or a write of the exchange through one of the filter's wrappers (the request body, the
+   * response) failed: ends the request with {@link #failure(Throwable)} of {@code e}, a lost
+   * client or a timeout of the container's, before the caller sees the exception. The one place
+   * the wrappers turn a failed I/O call into the end of the request.
+   *
+   * @param e what the container's stream, reader or response threw
+   * @return {@code e}, for the caller to throw
+   */
+  public IOException failed(IOException e) {
+    end(failure(e));
+    return e;
   }
 
   /**

@@ -7,6 +7,7 @@ import jakarta.servlet.ServletRequestWrapper;
 import jakarta.servlet.ServletResponse;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletRequestWrapper;
+import java.io.BufferedReader;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -43,12 +44,13 @@ public final class ScopedRequest extends HttpServletRequestWrapper {
   /** What {@link #startAsync()} returned last, if it was called. */
   private volatile WatchedAsyncContext watchedAsync;
   /**
-   * What {@link #getInputStream()} returned last once async had started, if it was called then.
-   * One field, no more: every request allocates this object, and with it the object keeps the
-   * 40 bytes it had (with compressed references, the JVM's default below 32 GB of heap: the
-   * field takes what was padding).
+   * What {@link #getInputStream()} or {@link #getReader()} returned last (a {@link WatchedInput} or
+   * a {@link WatchedReader}: a request gives one or the other), if either was called. One field,
+   * no more: every request allocates this object, and with it the object keeps the 40 bytes it had
+   * (with compressed references, the JVM's default below 32 GB of heap: the field takes what was
+   * padding).
    */
-  private WatchedInput input;
+  private Object body;
 
   /**
    * Wraps {@code request}.
@@ -219,26 +221,37 @@ public final class ScopedRequest extends HttpServletRequestWrapper {
   }
 
   /**
-   * The container's stream; once the filter follows the request's async cycle ({@link
-   * RequestScope#followsAsync}: {@code startAsync} was called on this request or a wrapper of it,
-   * or the dispatch that started async otherwise has returned), the container's stream watched
-   * (see {@link WatchedInput}): a {@code ReadListener} set on it whose {@code onDataAvailable} or
-   * {@code onAllDataRead} throws ends the context as a handler failure. Non-blocking reads need
-   * async, so a request that stays synchronous gets the container's stream as it is, for the cost
-   * of one field read. A stream taken before async started is the container's, and a listener set
-   * on it later is not watched.
+   * The container's stream, watched (see {@link WatchedInput}): a read that fails ends the context
+   * (a lost client, or the container's read timeout) before the caller sees the exception, and a
+   * {@code ReadListener} set on it whose {@code onDataAvailable} or {@code onAllDataRead} throws
+   * ends it as a handler failure. Made at the first call (a request that never reads its body
+   * pays nothing for it), and again if the container hands out another stream.
    */
   @Override
   public ServletInputStream getInputStream() throws IOException {
     ServletInputStream in = super.getInputStream();
-    if (!scope.followsAsync()) {
-      return in;
+    Object b = body;
+    if (b instanceof WatchedInput && ((WatchedInput) b).wraps(in)) {
+      return (WatchedInput) b;
     }
-    WatchedInput w = input;
-    if (w == null || !w.wraps(in)) {
-      w = new WatchedInput(in, scope);
-      input = w;
+    WatchedInput w = new WatchedInput(in, scope);
+    body = w;
+    return w;
+  }
+
+  /**
+   * The container's reader, watched (see {@link WatchedReader}): a read that fails ends the
+   * context before the caller sees the exception. Made at the first call, as the stream is.
+   */
+  @Override
+  public BufferedReader getReader() throws IOException {
+    BufferedReader in = super.getReader();
+    Object b = body;
+    if (b instanceof WatchedReader && ((WatchedReader) b).wraps(in)) {
+      return (WatchedReader) b;
     }
+    WatchedReader w = new WatchedReader(in, scope);
+    body = w;
     return w;
   }
 

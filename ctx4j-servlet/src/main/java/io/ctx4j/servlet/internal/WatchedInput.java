@@ -6,24 +6,33 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 
 /**
- * The request body as {@link ScopedRequest#getInputStream()} hands it out once the filter follows
- * the request's async cycle: the container's stream, except that a {@code ReadListener} set on it
+ * The request body as {@link ScopedRequest#getInputStream()} hands it out: the container's stream,
+ * except that a read that fails ends the request context, and that a {@code ReadListener} set on it
  * is wrapped, so that a throwable from the listener's own {@code onDataAvailable} or {@code
  * onAllDataRead} ends the request context as a handler failure. Not part of the API.
  *
- * <p>Why: the container hands that throwable to the listener's {@code onError} and to {@code
- * AsyncListener.onError}, where an {@code IOException} of the application's own (an upload that
- * could not be stored) passed for a lost client on Tomcat; Jetty 12.1 reported it to the
- * listener alone, and the context ended as a completed response. The same as {@link
+ * <p>Why the reads: a blocking read that throws because the client went away (or because the
+ * container's read timed out) is the one notice of it a synchronous handler gets, and containers
+ * report it to nobody else (Tomcat 11 and Jetty 12.1 over HTTP/1.1: the context ended only when
+ * the handler returned). A failed read ends the context with {@link RequestScope#failed}, as a
+ * failed write through {@link WatchedResponse} does, before the caller sees the exception; so a
+ * listener whose {@code onDataAvailable} lets such an exception escape has lost its client, it
+ * has not failed. Not after {@link #close()}: a read of a closed stream is the application's
+ * mistake (Tomcat throws an {@code IOException} for it), not news of the client.
+ *
+ * <p>Why the listener: the container hands that throwable to the listener's {@code onError} and
+ * to {@code AsyncListener.onError}, where an {@code IOException} of the application's own (an
+ * upload that could not be stored) passed for a lost client on Tomcat; Jetty 12.1 reported it to
+ * the listener alone, and the context ended as a completed response. The same as {@link
  * WatchedResponse}'s {@code WriteListener}.
  *
- * <p>Reads are the container's, unchanged: a read that fails does not end the context here (a
- * lost client is reported by the container, to the listener's {@code onError} and {@code
- * AsyncListener.onError}). Used as the container's stream is: by one thread at a time.
+ * <p>Used as the container's stream is: by one thread at a time.
  */
 final class WatchedInput extends ServletInputStream {
   private final ServletInputStream in;
   private final RequestScope scope;
+  /** Set by {@link #close()}: later failures are the application's, not the exchange's. */
+  private boolean closed;
 
   WatchedInput(ServletInputStream in, RequestScope scope) {
     this.in = in;
@@ -35,58 +44,103 @@ final class WatchedInput extends ServletInputStream {
     return in == other;
   }
 
+  private IOException failed(IOException e) {
+    return closed ? e : scope.failed(e);
+  }
+
   @Override
   public int read() throws IOException {
-    return in.read();
+    try {
+      return in.read();
+    } catch (IOException e) {
+      throw failed(e);
+    }
   }
 
   @Override
   public int read(byte[] b) throws IOException {
-    return in.read(b);
+    try {
+      return in.read(b);
+    } catch (IOException e) {
+      throw failed(e);
+    }
   }
 
   @Override
   public int read(byte[] b, int off, int len) throws IOException {
-    return in.read(b, off, len);
+    try {
+      return in.read(b, off, len);
+    } catch (IOException e) {
+      throw failed(e);
+    }
   }
 
   @Override
   public int read(ByteBuffer buffer) throws IOException {
-    return in.read(buffer);
+    try {
+      return in.read(buffer);
+    } catch (IOException e) {
+      throw failed(e);
+    }
   }
 
   @Override
   public int readLine(byte[] b, int off, int len) throws IOException {
-    return in.readLine(b, off, len);
+    try {
+      return in.readLine(b, off, len);
+    } catch (IOException e) {
+      throw failed(e);
+    }
   }
 
   @Override
   public byte[] readAllBytes() throws IOException {
-    return in.readAllBytes();
+    try {
+      return in.readAllBytes();
+    } catch (IOException e) {
+      throw failed(e);
+    }
   }
 
   @Override
   public byte[] readNBytes(int len) throws IOException {
-    return in.readNBytes(len);
+    try {
+      return in.readNBytes(len);
+    } catch (IOException e) {
+      throw failed(e);
+    }
   }
 
   @Override
   public int readNBytes(byte[] b, int off, int len) throws IOException {
-    return in.readNBytes(b, off, len);
+    try {
+      return in.readNBytes(b, off, len);
+    } catch (IOException e) {
+      throw failed(e);
+    }
   }
 
   @Override
   public long skip(long n) throws IOException {
-    return in.skip(n);
+    try {
+      return in.skip(n);
+    } catch (IOException e) {
+      throw failed(e);
+    }
   }
 
   @Override
   public int available() throws IOException {
-    return in.available();
+    try {
+      return in.available();
+    } catch (IOException e) {
+      throw failed(e);
+    }
   }
 
   @Override
   public void close() throws IOException {
+    closed = true;
     in.close();
   }
 

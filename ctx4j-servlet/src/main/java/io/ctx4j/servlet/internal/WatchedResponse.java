@@ -97,8 +97,7 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
     try {
       super.flushBuffer();
     } catch (IOException e) {
-      scope.end(RequestScope.failure(e));
-      throw e;
+      throw scope.failed(e);
     }
   }
 
@@ -112,17 +111,12 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
       this.scope = scope;
     }
 
-    private IOException failed(IOException e) {
-      scope.end(RequestScope.failure(e));
-      return e;
-    }
-
     @Override
     public void write(int b) throws IOException {
       try {
         out.write(b);
       } catch (IOException e) {
-        throw failed(e);
+        throw scope.failed(e);
       }
     }
 
@@ -131,7 +125,7 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
       try {
         out.write(b, off, len);
       } catch (IOException e) {
-        throw failed(e);
+        throw scope.failed(e);
       }
     }
 
@@ -140,7 +134,7 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
       try {
         out.write(buffer);
       } catch (IOException e) {
-        throw failed(e);
+        throw scope.failed(e);
       }
     }
 
@@ -149,7 +143,7 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
       try {
         out.flush();
       } catch (IOException e) {
-        throw failed(e);
+        throw scope.failed(e);
       }
     }
 
@@ -158,7 +152,7 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
       try {
         out.close();
       } catch (IOException e) {
-        throw failed(e);
+        throw scope.failed(e);
       }
     }
 
