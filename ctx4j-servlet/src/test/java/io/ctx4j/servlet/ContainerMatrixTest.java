@@ -278,6 +278,98 @@ class ContainerMatrixTest {
     }
   }
 
+  /**
+   * The handler calls {@code sendError(503)} in async mode and never {@code complete()}: in the
+   * dispatch that started async, or from another thread ({@code AsyncContext.start}). The filter
+   * does not end the context at {@code sendError}, as it does not in a synchronous request (where
+   * the handler's return does): the request is over when the container ends the cycle. Jetty ends
+   * it when the dispatch returns if {@code sendError} came before (503, {@code response
+   * completed}); from another thread once the dispatch has returned, and with Tomcat in either
+   * case, the containers keep the cycle, and the client waiting, until the async timeout (Tomcat
+   * then sends the 503, Jetty a 500 of its own timeout), and the context ends as {@code async
+   * timeout}.
+   */
+  @ParameterizedTest(name = "{0}: {1}")
+  @MethodSource("sendErrorPlaces")
+  void asyncSendErrorWithoutComplete(Containers c, String where) throws Exception {
+    long timeoutMs = 500;
+    Probe probe = new Probe();
+    AtomicReference<Long> sent = new AtomicReference<>();
+    boolean inDispatch = where.equals("in the dispatch");
+    TestServlet servlet =
+        new TestServlet(
+            (req, res) -> {
+              AsyncContext async = req.startAsync();
+              async.setTimeout(timeoutMs);
+              Context ctx = ContextServletFilter.contextOf(req);
+              probe.enter(ctx, ctx == CurrentContext.get());
+              if (inDispatch) {
+                sent.set(System.nanoTime());
+                res.sendError(503);
+              } else {
+                async.start(
+                    () -> {
+                      try {
+                        if (c == Containers.JETTY) {
+                          // Jetty handles a sendError made before the dispatch returned as one made
+                          // in it: wait until the cycle waits.
+                          awaitJettyWaiting(req);
+                        }
+                        sent.set(System.nanoTime());
+                        ((jakarta.servlet.http.HttpServletResponse) async.getResponse()).sendError(503);
+                      } catch (IOException e) {
+                        throw new java.io.UncheckedIOException(e);
+                      }
+                    });
+              }
+            });
+    try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
+      HttpResponse<String> r = get(server.port, "/x");
+      long answered = System.nanoTime();
+      assertTrue(probe.ended.await(10, TimeUnit.SECONDS));
+      long ms = Probe.millisBetween(sent.get(), probe.endedNanos);
+      String when =
+          "ended " + ms + " ms after sendError, answered " + r.statusCode() + " "
+              + Probe.millisBetween(sent.get(), answered) + " ms after it; cause: "
+              + probe.cause.getMessage();
+      if (c == Containers.JETTY && inDispatch) {
+        assertEquals(Reason.RESPONSE_COMPLETED, probe.reason(), when);
+        assertEquals(503, r.statusCode(), when);
+      } else {
+        assertEquals(Reason.ASYNC_TIMEOUT, probe.reason(), when);
+        // The async timeout runs from the dispatch's return, after the handler entered.
+        assertTrue(Probe.millisBetween(probe.enteredNanos, probe.endedNanos) >= timeoutMs, when);
+        assertEquals(c == Containers.JETTY ? 500 : 503, r.statusCode(), when);
+      }
+      report(c, "async sendError(503), no complete(), " + where, when);
+    }
+  }
+
+  static Stream<Arguments> sendErrorPlaces() {
+    return Containers.eachWith("in the dispatch", "from another thread");
+  }
+
+  /**
+   * Returns once Jetty's cycle of {@code req} waits (its dispatch has returned), or throws after
+   * 10 s. The condition itself, polled: Jetty has no notice of it.
+   */
+  private static void awaitJettyWaiting(jakarta.servlet.ServletRequest req) {
+    jakarta.servlet.ServletRequest r = req;
+    while (r instanceof jakarta.servlet.ServletRequestWrapper) {
+      r = ((jakarta.servlet.ServletRequestWrapper) r).getRequest();
+    }
+    org.eclipse.jetty.ee11.servlet.ServletChannelState state =
+        org.eclipse.jetty.ee11.servlet.ServletContextRequest.getServletContextRequest(r)
+            .getServletRequestState();
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (state.getState() != org.eclipse.jetty.ee11.servlet.ServletChannelState.State.WAITING) {
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError("Jetty's cycle never waited: " + state);
+      }
+      Thread.yield();
+    }
+  }
+
   @ParameterizedTest
   @EnumSource(Containers.class)
   void serverShutdownEndsRequestsInFlight(Containers c) throws Exception {
