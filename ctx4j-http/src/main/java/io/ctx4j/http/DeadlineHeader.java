@@ -6,6 +6,8 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.function.BiConsumer;
+import java.util.function.Consumer;
 
 /**
  * The HTTP header that carries a request's remaining time from a client to a server: {@value #NAME},
@@ -200,6 +202,44 @@ public final class DeadlineHeader {
     return ctx.remaining()
         .map(left -> Duration.ofNanos(CoreInternals.saturatedNanos(left)))
         .map(left -> format(left.minus(TRANSIT_ALLOWANCE)));
+  }
+
+  /**
+   * States {@code ctx}'s time left on a request about to leave, through the request's own header
+   * type: every {@value #NAME} header it carries is removed ({@code remove}, given {@link #NAME}),
+   * and if the context has a deadline, the one value of {@link #valueFor(Context)} is set ({@code
+   * set}, given {@link #NAME} and the value). A stale value, the caller's or one copied from an
+   * earlier attempt, is never forwarded, and none is left beside the new one (the receiver takes
+   * the smallest). A context without a deadline leaves the request without the header. Call it as
+   * late as possible before the request leaves, once per attempt, as {@link #valueFor(Context)}
+   * says. For example:
+   *
+   * <pre>{@code
+   * DeadlineHeader.restate(ctx, headers::remove, headers::set);             // Spring's HttpHeaders
+   * request.headers(h -> DeadlineHeader.restate(ctx, h::remove, h::put));    // Jetty's Request
+   * DeadlineHeader.restate(ctx, request::removeHeaders, request::addHeader); // Apache's HttpRequest
+   * }</pre>
+   *
+   * <p>The value is computed before anything is removed: if the context's {@code remaining()}
+   * throws (a context implemented outside ctx4j), that exception propagates and neither function
+   * is called. Both are called on the calling thread, {@code remove} once, then {@code set} at
+   * most once; what they throw propagates.
+   *
+   * @param ctx the context
+   * @param remove removes every header of the name it is given (all of them, not only the first)
+   * @param set sets the header of the name it is given to the value it is given
+   * @return the value set, or empty if the context has no deadline (the header was only removed)
+   * @throws NullPointerException if an argument is null
+   */
+  public static Optional<String> restate(
+      Context ctx, Consumer<String> remove, BiConsumer<String, String> set) {
+    Objects.requireNonNull(ctx, "ctx");
+    Objects.requireNonNull(remove, "remove");
+    Objects.requireNonNull(set, "set");
+    Optional<String> value = valueFor(ctx);
+    remove.accept(NAME);
+    value.ifPresent(v -> set.accept(NAME, v));
+    return value;
   }
 
   private static IllegalArgumentException malformed(String value) {

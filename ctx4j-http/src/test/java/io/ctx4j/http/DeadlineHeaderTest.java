@@ -10,6 +10,7 @@ import io.ctx4j.ManualTimeSource;
 import io.ctx4j.testing.ForeignContext;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
@@ -146,6 +147,73 @@ class DeadlineHeaderTest {
     }
   }
 
+  /**
+   * Header lines as a client keeps them, in order, names case-insensitive: remove takes every line
+   * of a name, as Spring's, Jetty's, Netty's and Apache's header types do.
+   */
+  private static final class Lines {
+    final List<String> lines = new ArrayList<>();
+    final List<String> calls = new ArrayList<>();
+
+    Lines(String... lines) {
+      this.lines.addAll(Arrays.asList(lines));
+    }
+
+    void remove(String name) {
+      calls.add("remove " + name);
+      lines.removeIf(line -> line.regionMatches(true, 0, name + ":", 0, name.length() + 1));
+    }
+
+    void set(String name, String value) {
+      calls.add("set " + name + " " + value);
+      lines.add(name + ": " + value);
+    }
+  }
+
+  @Test
+  void restateReplacesEveryLineWithTheTimeLeft() {
+    ManualTimeSource time = ManualTimeSource.startingAt(Instant.parse("2040-06-01T00:00:00Z"));
+    try (CancelableContext ctx =
+        Context.withTimeout(Context.withTimeSource(Context.background(), time), Duration.ofMillis(300))) {
+      Lines h = new Lines("Accept: */*", "ctx4j-timeout-ms: 99999999", "Ctx4j-Timeout-Ms: 7, 9");
+      assertEquals(Optional.of("295"), DeadlineHeader.restate(ctx, h::remove, h::set));
+      assertEquals(List.of("Accept: */*", "Ctx4j-Timeout-Ms: 295"), h.lines);
+      assertEquals(List.of("remove Ctx4j-Timeout-Ms", "set Ctx4j-Timeout-Ms 295"), h.calls);
+      time.advance(Duration.ofMillis(400)); // past the deadline: 0, as valueFor says
+      assertEquals(Optional.of("0"), DeadlineHeader.restate(ctx, h::remove, h::set));
+      assertEquals(List.of("Accept: */*", "Ctx4j-Timeout-Ms: 0"), h.lines);
+    }
+  }
+
+  @Test
+  void restateWithoutADeadlineOnlyRemoves() {
+    Lines h = new Lines("Ctx4j-Timeout-Ms: 50", "Accept: */*");
+    assertEquals(Optional.empty(), DeadlineHeader.restate(Context.background(), h::remove, h::set));
+    assertEquals(List.of("Accept: */*"), h.lines);
+    assertEquals(List.of("remove Ctx4j-Timeout-Ms"), h.calls);
+  }
+
+  /**
+   * A foreign context whose remaining() throws: the exception goes on, and the request's headers
+   * are as they were, not stripped of the caller's value with nothing in its place.
+   */
+  @Test
+  void restateChangesNothingWhenRemainingThrows() {
+    Context broken =
+        new ForeignContext(Instant.MAX) {
+          @Override
+          public Optional<Duration> remaining() {
+            throw new IllegalStateException("no clock");
+          }
+        };
+    Lines h = new Lines("Ctx4j-Timeout-Ms: 50");
+    IllegalStateException e =
+        assertThrows(IllegalStateException.class, () -> DeadlineHeader.restate(broken, h::remove, h::set));
+    assertEquals("no clock", e.getMessage());
+    assertEquals(List.of("Ctx4j-Timeout-Ms: 50"), h.lines);
+    assertEquals(List.of(), h.calls);
+  }
+
   @Test
   void nullArgumentsAreNamed() {
     assertEquals(
@@ -157,5 +225,23 @@ class DeadlineHeaderTest {
     assertEquals(
         "ctx",
         assertThrows(NullPointerException.class, () -> DeadlineHeader.remaining(null)).getMessage());
+    Lines h = new Lines();
+    assertEquals(
+        "ctx",
+        assertThrows(NullPointerException.class, () -> DeadlineHeader.restate(null, h::remove, h::set))
+            .getMessage());
+    assertEquals(
+        "remove",
+        assertThrows(
+                NullPointerException.class,
+                () -> DeadlineHeader.restate(Context.background(), null, h::set))
+            .getMessage());
+    assertEquals(
+        "set",
+        assertThrows(
+                NullPointerException.class,
+                () -> DeadlineHeader.restate(Context.background(), h::remove, null))
+            .getMessage());
+    assertEquals(List.of(), h.calls);
   }
 }

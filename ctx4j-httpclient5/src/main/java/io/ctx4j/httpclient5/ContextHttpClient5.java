@@ -19,7 +19,6 @@ import java.time.Duration;
 import java.util.Collections;
 import java.util.Map;
 import java.util.Objects;
-import java.util.Optional;
 import java.util.WeakHashMap;
 import org.apache.hc.client5.http.classic.ExecChain;
 import org.apache.hc.client5.http.classic.ExecChainHandler;
@@ -409,11 +408,10 @@ public final class ContextHttpClient5 {
     }
     Context ctx = hopContext(scope);
     ClientFailures.requireLive(ctx);
-    Optional<String> value = DeadlineHeader.valueFor(ctx);
-    // Every such header of the caller's goes, not only the first, which is all setHeader replaces:
-    // the receiver takes the smallest value, so a stale one left beside ours would cut the budget.
-    request.removeHeaders(DeadlineHeader.NAME);
-    value.ifPresent(v -> request.addHeader(DeadlineHeader.NAME, v));
+    // Every such header of the caller's goes (removeHeaders), not only the first, which is all
+    // setHeader replaces: the receiver takes the smallest value, so a stale one left beside ours
+    // would cut the budget.
+    DeadlineHeader.restate(ctx, request::removeHeaders, request::addHeader);
     http.setAttribute(HOP_STATED, request);
     try {
       return chain.proceed(request, scope);

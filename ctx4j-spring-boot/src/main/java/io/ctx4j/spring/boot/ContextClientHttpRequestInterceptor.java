@@ -130,8 +130,7 @@ public final class ContextClientHttpRequestInterceptor implements ClientHttpRequ
       throw end;
     }
     HttpHeaders headers = request.getHeaders();
-    headers.remove(DeadlineHeader.NAME);
-    DeadlineHeader.valueFor(ctx).ifPresent(v -> headers.set(DeadlineHeader.NAME, v));
+    DeadlineHeader.restate(ctx, headers::remove, headers::set);
     ClientHttpResponse response;
     InterruptScope scope = InterruptScope.open(ctx);
     // For a factory whose request the interrupt does not abort (Jetty's, with

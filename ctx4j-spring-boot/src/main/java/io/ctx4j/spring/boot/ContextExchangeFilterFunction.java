@@ -122,8 +122,7 @@ public final class ContextExchangeFilterFunction implements ExchangeFilterFuncti
 
   /** Replaces any deadline header in {@code headers} with the time {@code ctx} has left now. */
   private static void setDeadlineHeader(Context ctx, HttpHeaders headers) {
-    headers.remove(DeadlineHeader.NAME);
-    DeadlineHeader.valueFor(ctx).ifPresent(v -> headers.set(DeadlineHeader.NAME, v));
+    DeadlineHeader.restate(ctx, headers::remove, headers::set);
   }
 
   /**

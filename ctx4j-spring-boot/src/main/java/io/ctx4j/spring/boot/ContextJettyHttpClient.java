@@ -153,10 +153,6 @@ public final class ContextJettyHttpClient {
       request.abort(end);
       return;
     }
-    request.headers(
-        headers -> {
-          headers.remove(DeadlineHeader.NAME);
-          DeadlineHeader.valueFor(ctx).ifPresent(v -> headers.put(DeadlineHeader.NAME, v));
-        });
+    request.headers(headers -> DeadlineHeader.restate(ctx, headers::remove, headers::put));
   }
 }

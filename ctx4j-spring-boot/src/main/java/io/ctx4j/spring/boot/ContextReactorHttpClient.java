@@ -123,8 +123,7 @@ public final class ContextReactorHttpClient {
         CallAbort call = ctx.channel().attr(REQUEST_CALL).getAndSet(null);
         if (call != null) {
           HttpHeaders headers = request.headers();
-          headers.remove(DeadlineHeader.NAME);
-          DeadlineHeader.valueFor(call.context()).ifPresent(v -> headers.set(DeadlineHeader.NAME, v));
+          DeadlineHeader.restate(call.context(), headers::remove, headers::set);
         }
       }
       super.write(ctx, msg, promise);
