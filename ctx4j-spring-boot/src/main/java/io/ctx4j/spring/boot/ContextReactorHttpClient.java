@@ -10,6 +10,7 @@ import io.netty.channel.ChannelPromise;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.util.AttributeKey;
+import io.netty.util.ReferenceCountUtil;
 import java.util.Objects;
 import reactor.core.publisher.Mono;
 import reactor.netty.Connection;
@@ -38,7 +39,9 @@ import reactor.netty.http.client.HttpClientRequest;
  * it yet ({@link CoreInternals#endOf}), the request is not sent: the exchange, and so the call,
  * fails with the context's error. (A deadline that passes in the instant between that check and
  * the write, Spring's body still being copied, lets the request go out with a budget of {@code
- * 0}.) A request outside such a call (no interceptor, or the client used directly) is left alone.
+ * 0}.) A write that fails in the handler (a custom context's {@code remaining()} throwing) releases
+ * the message, as Netty does not: a {@code FullHttpRequest} holds the body's buffers. A request
+ * outside such a call (no interceptor, or the client used directly) is left alone.
  *
  * <p>The auto-configuration installs it on every Reactor Netty client Spring Boot builds for
  * {@code ReactorClientHttpRequestFactory} ({@code spring.http.clients.imperative.factory=reactor},
@@ -122,8 +125,16 @@ public final class ContextReactorHttpClient {
         // Taken, once: a handler left on a connection reused without ctx4j changes nothing.
         CallAbort call = ctx.channel().attr(REQUEST_CALL).getAndSet(null);
         if (call != null) {
-          HttpHeaders headers = request.headers();
-          DeadlineHeader.restate(call.context(), headers::remove, headers::set);
+          try {
+            HttpHeaders headers = request.headers();
+            DeadlineHeader.restate(call.context(), headers::remove, headers::set);
+          } catch (RuntimeException | Error e) {
+            // Netty fails the write with what a handler throws (here a custom context's
+            // remaining()), but leaves the message to it: a FullHttpRequest (a body sent in one
+            // message) holds buffers of the client's.
+            ReferenceCountUtil.safeRelease(msg);
+            throw e;
+          }
         }
       }
       super.write(ctx, msg, promise);

@@ -10,6 +10,7 @@ import io.ctx4j.Context;
 import io.ctx4j.concurrent.CurrentContext;
 import io.ctx4j.servlet.RequestCanceledException;
 import io.ctx4j.servlet.RequestCanceledException.Reason;
+import io.ctx4j.testing.ForeignContext;
 import io.netty.buffer.AbstractByteBufAllocator;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.UnpooledDirectByteBuf;
@@ -17,17 +18,22 @@ import io.netty.buffer.UnpooledHeapByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelOption;
 import java.io.InputStream;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Optional;
 import java.util.Queue;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
+import org.springframework.http.HttpMethod;
 import org.springframework.http.client.ClientHttpResponse;
 import org.springframework.http.client.ReactorClientHttpRequestFactory;
 import org.springframework.web.client.RestClient;
@@ -57,7 +63,7 @@ class ReactorBodyReleaseTest {
    * Records every buffer it allocates; unpooled, so a released buffer is never handed out again
    * and stays at refCnt 0.
    */
-  private static final class CountingAllocator extends AbstractByteBufAllocator {
+  static final class CountingAllocator extends AbstractByteBufAllocator {
     final Queue<ByteBuf> allocated = new ConcurrentLinkedQueue<>();
 
     @Override
@@ -111,6 +117,72 @@ class ReactorBodyReleaseTest {
         .baseUrl(Chains.get().tomcat.url("C"))
         .requestFactory(new ReactorClientHttpRequestFactory(http))
         .build();
+  }
+
+  /**
+   * A custom {@code Context} whose {@code remaining()} throws in {@link ContextReactorHttpClient}'s
+   * handler, as the request is written (it throws from the moment Reactor Netty has a connection
+   * for the request: a callback of the application's, after ctx4j's). The write fails with it, and
+   * the message must be released: Netty fails a write with what a handler throws but leaves the
+   * message to it, and for a request with a body and a method Reactor Netty sends in one message
+   * (DELETE, GET) that message is a {@code FullHttpRequest} holding the body in buffers of the
+   * client's.
+   */
+  @Test
+  void aRequestWhoseWriteFailsInCtx4jsHandlerIsReleased() throws Exception {
+    AtomicBoolean throwing = new AtomicBoolean();
+    Context broken =
+        new ForeignContext(Instant.now().plus(Duration.ofMinutes(5))) {
+          @Override
+          public Optional<Duration> remaining() {
+            if (throwing.get()) {
+              throw new IllegalStateException("no clock");
+            }
+            return super.remaining();
+          }
+        };
+    HttpClient http =
+        ContextReactorHttpClient.install(
+                HttpClient.create(pool)
+                    .runOn(loop)
+                    .option(ChannelOption.ALLOCATOR, allocator)
+                    .doOnRequest((request, connection) -> channel.set(connection.channel())))
+            .doOnRequest((request, connection) -> throwing.set(true));
+    RestClient rest =
+        Chains.get().tomcat.a().getBean(RestClient.Builder.class)
+            .baseUrl(Chains.get().tomcat.url("C"))
+            .requestFactory(new ReactorClientHttpRequestFactory(http))
+            .build();
+    Throwable failure =
+        assertThrows(
+            RuntimeException.class,
+            () -> CurrentContext.call(broken, () -> rest.method(HttpMethod.DELETE).uri("/echo")
+                .body("a body the client holds in a buffer").retrieve().toBodilessEntity()));
+    assertTrue(mentions(failure, "no clock"), () -> "failed otherwise: " + failure);
+    assertTrue(!allocator.allocated.isEmpty(), "the request's body took no buffer of the client's");
+    // One connection in the pool: this call goes out once the failed write has let it go.
+    assertEquals("none", restClient().get().uri("/echo").retrieve().body(String.class));
+    channel.get().eventLoop().submit(() -> {}).get(30, TimeUnit.SECONDS);
+    assertEquals(
+        0,
+        allocator.unreleased(),
+        "buffers the client allocated and never released (of " + allocator.allocated.size() + ")");
+  }
+
+  /** Whether {@code t}, its causes or what they suppressed say {@code text}. */
+  private static boolean mentions(Throwable t, String text) {
+    if (t == null) {
+      return false;
+    }
+    if (String.valueOf(t.getMessage()).contains(text) || mentions(t.getCause(), text)) {
+      return true;
+    }
+    for (Throwable s : t.getSuppressed()) {
+      if (mentions(s, text)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /**
