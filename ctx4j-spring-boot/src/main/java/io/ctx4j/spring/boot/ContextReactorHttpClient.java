@@ -37,11 +37,13 @@ import reactor.netty.http.client.HttpClientRequest;
  * pipeline is the latest point at which the request can be changed. If the call's context has ended
  * when Reactor Netty has the connection, or its deadline has passed though its timer has not ended
  * it yet ({@link CoreInternals#endOf}), the request is not sent: the exchange, and so the call,
- * fails with the context's error. (A deadline that passes in the instant between that check and
- * the write, Spring's body still being copied, lets the request go out with a budget of {@code
- * 0}.) A write that fails in the handler (a custom context's {@code remaining()} throwing) releases
- * the message, as Netty does not: a {@code FullHttpRequest} holds the body's buffers. A request
- * outside such a call (no interceptor, or the client used directly) is left alone.
+ * fails with the context's error. The handler checks again as it writes the request, so a
+ * deadline that passes in between (Spring's body still being copied) does not let the request go
+ * out with a budget of {@code 0}: the write is refused with the context's error, which fails the
+ * exchange the same way. A write that fails in the handler (that refusal, or a custom context's
+ * {@code remaining()} throwing) releases the message, as Netty does not: a {@code FullHttpRequest}
+ * holds the body's buffers. A request outside such a call (no interceptor, or the client used
+ * directly) is left alone.
  *
  * <p>The auto-configuration installs it on every Reactor Netty client Spring Boot builds for
  * {@code ReactorClientHttpRequestFactory} ({@code spring.http.clients.imperative.factory=reactor},
@@ -115,7 +117,10 @@ public final class ContextReactorHttpClient {
     }
   }
 
-  /** Restates the budget of a request as it is written. */
+  /**
+   * Restates the budget of a request as it is written, or refuses the write if the call's context
+   * has ended or its deadline has passed since {@link #prepare} checked it.
+   */
   @ChannelHandler.Sharable
   private static final class Restate extends ChannelOutboundHandlerAdapter {
     @Override
@@ -126,12 +131,18 @@ public final class ContextReactorHttpClient {
         CallAbort call = ctx.channel().attr(REQUEST_CALL).getAndSet(null);
         if (call != null) {
           try {
+            // Again here: the deadline may have passed since prepare() (Spring's body being
+            // copied in between), and a request written now would go out with a budget of 0.
+            ContextException end = CoreInternals.endOf(call.context());
+            if (end != null) {
+              throw end; // Netty fails the write with it, and so the exchange: unsent
+            }
             HttpHeaders headers = request.headers();
             DeadlineHeader.restate(call.context(), headers::remove, headers::set);
           } catch (RuntimeException | Error e) {
-            // Netty fails the write with what a handler throws (here a custom context's
-            // remaining()), but leaves the message to it: a FullHttpRequest (a body sent in one
-            // message) holds buffers of the client's.
+            // Netty fails the write with what a handler throws (the refusal above, a custom
+            // context's remaining()), but leaves the message to it: a FullHttpRequest (a body
+            // sent in one message) holds buffers of the client's.
             ReferenceCountUtil.safeRelease(msg);
             throw e;
           }

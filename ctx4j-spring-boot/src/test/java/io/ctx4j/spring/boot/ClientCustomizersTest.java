@@ -38,6 +38,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -762,6 +763,51 @@ class ClientCustomizersTest {
       if (onePool instanceof org.springframework.beans.factory.DisposableBean d) {
         d.destroy(); // Apache's factory closes its client
       }
+      one.dispose();
+      server.stop(0);
+    }
+  }
+
+  /**
+   * {@link ContextReactorHttpClient} checks the deadline once Reactor Netty has a connection for
+   * the request ({@code doOnRequest}), and states the time left as the request is written; a
+   * deadline that passes between the two (Spring copying the body, here a callback of the
+   * application's after ctx4j's that moves a lagging clock past it) must not let the request out
+   * with {@code 0}: the write is refused, and the call fails with the deadline's error, unsent, as
+   * for a deadline passed before. A later call gets the pool's one connection.
+   */
+  @Test
+  void restClientOnReactorSendsNothingWhoseDeadlinePassesJustBeforeTheWrite() throws Exception {
+    List<String> budgets = new CopyOnWriteArrayList<>();
+    HttpServer server = holdAndBudgetServer(new CountDownLatch(1), new CountDownLatch(0), budgets); // /budget only
+    ConnectionProvider one = ConnectionProvider.create("one", 1);
+    LaggingClock clock = new LaggingClock();
+    AtomicBoolean passOnce = new AtomicBoolean(true);
+    ClientHttpRequestFactory factory = asBootBuildsIt(client(), ClientHttpRequestFactoryBuilder.reactor())
+        .withHttpClientFactory(() -> reactor.netty.http.client.HttpClient.create(one))
+        .withHttpClientCustomizer(http -> http.doOnRequest((request, connection) -> {
+          if (passOnce.getAndSet(false)) {
+            clock.pass(Duration.ofSeconds(2)); // after ctx4j's check, before the write
+          }
+        }))
+        .build();
+    try {
+      RestClient rest = client().getBean(RestClient.Builder.class)
+          .baseUrl("http://127.0.0.1:" + server.getAddress().getPort())
+          .requestFactory(factory)
+          .build();
+      try (CancelableContext ctx = clock.withTimeout(Duration.ofSeconds(1))) {
+        RuntimeException failure = assertThrows(RuntimeException.class,
+            () -> under(ctx, () -> rest.get().uri("/budget").retrieve().body(String.class)));
+        assertEquals(List.of(), budgets, "the request reached the server past its deadline");
+        assertNull(ctx.err(), "the clock fired the timer");
+        assertInstanceOf(DeadlineExceededException.class, failure, () -> "failed otherwise: " + failure);
+        assertNull(failure.getCause(), "a cause before the context has ended");
+        assertEquals(0, CoreInternals.registrationCount(ctx), "the call left a registration on its context");
+      }
+      assertEquals("null", rest.get().uri("/budget").retrieve().body(String.class), "a later call");
+      assertEquals(List.of("null"), budgets, "the budgets the server saw");
+    } finally {
       one.dispose();
       server.stop(0);
     }
