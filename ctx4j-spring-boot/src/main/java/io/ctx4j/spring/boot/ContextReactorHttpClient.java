@@ -39,8 +39,8 @@ import reactor.netty.http.client.HttpClientRequest;
  * it yet ({@link CoreInternals#endOf}), the request is not sent: the exchange, and so the call,
  * fails with the context's error. The handler checks again as it writes the request, so a
  * deadline that passes in between (Spring's body still being copied) does not let the request go
- * out with a budget of {@code 0}: the write is refused with the context's error, which fails the
- * exchange the same way. A write that fails in the handler (that refusal, or a custom context's
+ * out with a budget of {@code 0}: the write is refused with the context's error and the connection
+ * closed, which fails the exchange the same way. A write that fails in the handler (that refusal, or a custom context's
  * {@code remaining()} throwing) releases the message, as Netty does not: a {@code FullHttpRequest}
  * holds the body's buffers. A request outside such a call (no interceptor, or the client used
  * directly) is left alone.
@@ -118,8 +118,9 @@ public final class ContextReactorHttpClient {
   }
 
   /**
-   * Restates the budget of a request as it is written, or refuses the write if the call's context
-   * has ended or its deadline has passed since {@link #prepare} checked it.
+   * Restates the budget of a request as it is written, or refuses the write, and closes the
+   * connection, if the call's context has ended or its deadline has passed since {@link #prepare}
+   * checked it.
    */
   @ChannelHandler.Sharable
   private static final class Restate extends ChannelOutboundHandlerAdapter {
@@ -140,11 +141,17 @@ public final class ContextReactorHttpClient {
             HttpHeaders headers = request.headers();
             DeadlineHeader.restate(call.context(), headers::remove, headers::set);
           } catch (RuntimeException | Error e) {
-            // Netty fails the write with what a handler throws (the refusal above, a custom
-            // context's remaining()), but leaves the message to it: a FullHttpRequest (a body
-            // sent in one message) holds buffers of the client's.
+            // The write fails with it (the refusal above, a custom context's remaining()). Netty
+            // leaves the message to the handler: a FullHttpRequest (a body sent in one message)
+            // holds buffers of the client's. And a write failed with a CancellationException, as
+            // every ContextException is, is a cancelled one to Netty (DefaultPromise.isCancelled),
+            // for which Reactor Netty does not end the exchange: it waits for a response that
+            // cannot come. Closing the connection ends it ("prematurely closed"); the connection,
+            // its request's head sent as far as Reactor Netty knows, is fit for no other.
             ReferenceCountUtil.safeRelease(msg);
-            throw e;
+            promise.tryFailure(e);
+            ctx.channel().close();
+            return;
           }
         }
       }
