@@ -20,15 +20,19 @@ import java.util.function.Consumer;
  * context keeps nothing; once the response is there, the interceptor's body stream stops reads
  * itself (closing Jetty's stream aborts its exchange).
  *
- * <p>Thread safety: opened and closed on the calling thread; {@link #tie} may also come from the
- * client's own threads (a redirect hop Jetty sends itself), and the context's callback from any
- * thread.
+ * <p>Thread safety: opened and closed on the calling thread; {@link #tie}, {@link #isOwn} and
+ * {@link #restated} may also come from the client's own threads (a redirect hop Jetty sends
+ * itself, Reactor Netty's event loop), and the context's callback from any thread.
  */
 final class CallAbort {
   private static final ThreadLocal<CallAbort> CURRENT = new ThreadLocal<>();
 
   private final Context ctx;
   private final CallAbort outer;
+  /** The {@code Ctx4j-Timeout-Ms} value the interceptor stated on the request, or null. */
+  private final String budget;
+  /** The value stated last on one of the call's requests as the client sent it, or null. */
+  private volatile String restated;
   // All guarded by this.
   private Consumer<? super ContextException> latest;
   private boolean registering;
@@ -36,16 +40,51 @@ final class CallAbort {
   private ContextException ended;
   private boolean closed;
 
-  private CallAbort(Context ctx, CallAbort outer) {
+  private CallAbort(Context ctx, CallAbort outer, String budget) {
     this.ctx = ctx;
     this.outer = outer;
+    this.budget = budget;
   }
 
-  /** Opens the call's scope on this thread; {@link #close} it in a {@code finally}. */
-  static CallAbort open(Context ctx) {
-    CallAbort call = new CallAbort(ctx, CURRENT.get());
+  /**
+   * Opens the call's scope on this thread; {@link #close} it in a {@code finally}.
+   *
+   * @param budget the {@code Ctx4j-Timeout-Ms} value the interceptor stated on the request it
+   *     hands on, or null if it stated none (the context has no deadline)
+   */
+  static CallAbort open(Context ctx, String budget) {
+    CallAbort call = new CallAbort(ctx, CURRENT.get(), budget);
     CURRENT.set(call);
     return call;
+  }
+
+  /**
+   * Whether a request tied to the call that carries {@code value} as its {@code Ctx4j-Timeout-Ms}
+   * (null: none) is the call's own request: the one the interceptor handed on (Spring copies the
+   * interceptor's value onto the client's request), or a hop the client sends after it (a copy of
+   * that value, or of the one stated on the hop before). Not a request the application sends
+   * itself on the calling thread during the call, through the same client (a token fetch in a
+   * later interceptor, with a RestClient without the interceptor or the client used directly):
+   * it carries headers of its own, usually none. Nor, since it has no budget to state, a request of
+   * a call whose context has no deadline.
+   */
+  boolean isOwn(String value) {
+    return value != null && (value.equals(budget) || value.equals(restated));
+  }
+
+  /** Records {@code value}, just stated on one of the call's own requests as it leaves. */
+  void restated(String value) {
+    restated = value;
+  }
+
+  /**
+   * The error with which a request tied to the call is refused as it leaves, or null to send it:
+   * the call's own request ({@link #isOwn}) once the context has ended or its deadline has passed
+   * though its timer has not ended it yet ({@link CoreInternals#endOf}: with a budget of 0 it could
+   * succeed after the deadline); any other once the context has ended (its end would abort it).
+   */
+  ContextException refusal(boolean own) {
+    return own || ctx.err() != null ? CoreInternals.endOf(ctx) : null;
   }
 
   /** The call's context. */

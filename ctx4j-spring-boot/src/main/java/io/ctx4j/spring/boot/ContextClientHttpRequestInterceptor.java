@@ -130,12 +130,12 @@ public final class ContextClientHttpRequestInterceptor implements ClientHttpRequ
       throw end;
     }
     HttpHeaders headers = request.getHeaders();
-    DeadlineHeader.restate(ctx, headers::remove, headers::set);
+    String budget = DeadlineHeader.restate(ctx, headers::remove, headers::set).orElse(null);
     ClientHttpResponse response;
     InterruptScope scope = InterruptScope.open(ctx);
     // For a factory whose request the interrupt does not abort (Jetty's, with
     // ContextJettyHttpClient): its request is tied to this call as it is queued.
-    CallAbort call = CallAbort.open(ctx);
+    CallAbort call = CallAbort.open(ctx, budget);
     try {
       response = execution.execute(request, body);
     } catch (IOException | RuntimeException e) {

@@ -3,7 +3,6 @@ package io.ctx4j.spring.boot;
 import io.ctx4j.Context;
 import io.ctx4j.ContextException;
 import io.ctx4j.http.DeadlineHeader;
-import io.ctx4j.internal.CoreInternals;
 import java.util.Collections;
 import java.util.Map;
 import java.util.Objects;
@@ -37,7 +36,7 @@ import org.eclipse.jetty.client.transport.HttpRequest;
  * request as it is queued: on the calling thread for the request Spring sends, which then belongs
  * to the interceptor's call in progress on that thread, if any; on one of Jetty's threads for a
  * hop Jetty sends itself (a redirect it follows, an authentication round), which belongs to the
- * call of its first request. As Jetty begins to send a request so tied ({@link
+ * call of its first request. As Jetty begins to send the call's own request ({@link
  * Request.Listener#onBegin}, the last moment to change it, once it has a connection), its {@link
  * DeadlineHeader#NAME} is replaced with the time left of the call's context then ({@link
  * DeadlineHeader#valueFor}), or, if the context has ended or its deadline has passed though its
@@ -48,6 +47,16 @@ import org.eclipse.jetty.client.transport.HttpRequest;
  * Request#abort}) with a fresh copy of the context's error, whose cause is the context's cause;
  * Jetty closes the connection (or resets the HTTP/2 stream) and the server sees the client leave.
  * A request sent outside such a call (no interceptor, or Jetty used directly) is left alone.
+ *
+ * <p>The call's own requests are the one the interceptor handed on, which carries the {@link
+ * DeadlineHeader#NAME} value the interceptor stated (Spring copies it onto Jetty's request), and
+ * the hops Jetty sends after it (each a copy of the one before, with the value stated on it). A
+ * request the application sends itself through the same client on the calling thread during the
+ * call (a token fetch in a later interceptor, with a {@code RestClient} without the interceptor,
+ * or Jetty used directly) is tied to the call as it is queued, for the call's end only: it keeps
+ * its own headers, goes out though the deadline has passed, and is aborted when the context ends
+ * (as the interceptor's interrupt would stop it on another client; Spring's Jetty factory ignores
+ * it), or unsent once it has ended. A call whose context has no deadline has no budget to state.
  *
  * <h2>Registrations</h2>
  *
@@ -86,7 +95,7 @@ public final class ContextJettyHttpClient {
           // whose attributes are thread-safe: Jetty may begin the request on another thread while
           // onQueued still runs (it is then sent with the interceptor's header, fresh).
           if (callOf(request) instanceof CallAbort call) {
-            restate(request, call.context());
+            restate(request, call);
           }
         }
       };
@@ -147,12 +156,17 @@ public final class ContextJettyHttpClient {
    * not ended it yet (a request with a budget of 0 could succeed after the deadline), as the
    * interceptor does before it hands the request on.
    */
-  private static void restate(Request request, Context ctx) {
-    ContextException end = CoreInternals.endOf(ctx);
+  private static void restate(Request request, CallAbort call) {
+    boolean own = call.isOwn(request.getHeaders().get(DeadlineHeader.NAME));
+    ContextException end = call.refusal(own);
     if (end != null) {
       request.abort(end);
       return;
     }
-    request.headers(headers -> DeadlineHeader.restate(ctx, headers::remove, headers::put));
+    if (own) {
+      Context ctx = call.context();
+      request.headers(
+          headers -> DeadlineHeader.restate(ctx, headers::remove, headers::put).ifPresent(call::restated));
+    }
   }
 }

@@ -35,15 +35,25 @@ import reactor.netty.http.client.HttpClientRequest;
  * of the call's context then ({@link DeadlineHeader#valueFor}). Reactor Netty runs no callback of
  * its own between Spring's copy of the headers and their write, so a handler in the connection's
  * pipeline is the latest point at which the request can be changed. If the call's context has ended
- * when Reactor Netty has the connection, or its deadline has passed though its timer has not ended
- * it yet ({@link CoreInternals#endOf}), the request is not sent: the exchange, and so the call,
- * fails with the context's error. The handler checks again as it writes the request, so a
- * deadline that passes in between (Spring's body still being copied) does not let the request go
- * out with a budget of {@code 0}: the write is refused with the context's error and the connection
- * closed, which fails the exchange the same way. A write that fails in the handler (that refusal, or a custom context's
- * {@code remaining()} throwing) releases the message, as Netty does not: a {@code FullHttpRequest}
- * holds the body's buffers. A request outside such a call (no interceptor, or the client used
- * directly) is left alone.
+ * when Reactor Netty has the connection, the request is not sent: the exchange, and so the call,
+ * fails with the context's error. The handler refuses the write the same way if the context has
+ * ended by then or its deadline has passed though its timer has not ended it yet ({@link
+ * CoreInternals#endOf}): a request sent with a budget of {@code 0} could succeed after its
+ * deadline, and the deadline may pass while Spring copies the body; it closes the connection
+ * then, which ends the exchange (a write failed with a {@code CancellationException} is a
+ * cancelled one to Netty, and Reactor Netty would wait for a response). A write that fails in the
+ * handler (that refusal, or a custom context's {@code remaining()} throwing) releases the message,
+ * as Netty does not: a {@code FullHttpRequest} holds the body's buffers.
+ *
+ * <p>Only the call's own requests have their budget stated, and are refused past the deadline:
+ * the one the interceptor handed on, which carries the {@link DeadlineHeader#NAME} value the
+ * interceptor stated (Spring copies it onto Reactor Netty's request), and the hops Reactor Netty
+ * sends after it. A request the application sends itself through the same client on the calling
+ * thread during the call (a token fetch in a later interceptor, with a {@code RestClient} without
+ * the interceptor, or the client used directly) is subscribed within the call too: it keeps its own
+ * headers and goes out unless the context has ended (the interceptor's interrupt stops it when the
+ * context ends). A call whose context has no deadline has no budget to state. A request outside
+ * such a call (no interceptor, or the client used directly) is left alone.
  *
  * <p>The auto-configuration installs it on every Reactor Netty client Spring Boot builds for
  * {@code ReactorClientHttpRequestFactory} ({@code spring.http.clients.imperative.factory=reactor},
@@ -105,9 +115,10 @@ public final class ContextReactorHttpClient {
   private static void prepare(HttpClientRequest request, Connection connection) {
     Object call = request.currentContextView().getOrDefault(CALL, null);
     if (call instanceof CallAbort c) {
-      // Not err() alone: past its deadline a context may not have been ended by its timer yet,
-      // and a request sent then would carry a budget of 0 and could succeed after its deadline.
-      ContextException end = CoreInternals.endOf(c.context());
+      // An ended context only: whether the request is the call's own, refused past its deadline
+      // as well (a budget of 0 could succeed after it), shows at the write, once Spring has copied
+      // its headers onto it.
+      ContextException end = c.refusal(false);
       if (end != null) {
         throw end; // inside Reactor Netty's preparation of the request, which fails the exchange
       }
@@ -132,14 +143,18 @@ public final class ContextReactorHttpClient {
         CallAbort call = ctx.channel().attr(REQUEST_CALL).getAndSet(null);
         if (call != null) {
           try {
-            // Again here: the deadline may have passed since prepare() (Spring's body being
-            // copied in between), and a request written now would go out with a budget of 0.
-            ContextException end = CoreInternals.endOf(call.context());
-            if (end != null) {
-              throw end; // Netty fails the write with it, and so the exchange: unsent
-            }
+            // The deadline may have passed since prepare() (Spring's body being copied in between),
+            // and the call's own request written now would go out with a budget of 0.
             HttpHeaders headers = request.headers();
-            DeadlineHeader.restate(call.context(), headers::remove, headers::set);
+            boolean own = call.isOwn(headers.get(DeadlineHeader.NAME));
+            ContextException end = call.refusal(own);
+            if (end != null) {
+              throw end; // the write fails with it, below, and so the exchange: unsent
+            }
+            if (own) {
+              DeadlineHeader.restate(call.context(), headers::remove, headers::set)
+                  .ifPresent(call::restated);
+            }
           } catch (RuntimeException | Error e) {
             // The write fails with it (the refusal above, a custom context's remaining()). Netty
             // leaves the message to the handler: a FullHttpRequest (a body sent in one message)

@@ -822,6 +822,52 @@ class ClientCustomizersTest {
   }
 
   /**
+   * A request the application sends itself, on the calling thread, while a RestClient call is in
+   * the interceptor chain (a token fetch in a later interceptor), through the same Jetty or Reactor
+   * Netty client but without ctx4j's interceptor (a RestClient without it, on the same factory), is
+   * the application's: it keeps its own headers (none: the server's {@code /echo} answers "none"),
+   * and it goes out though the call's deadline has passed (the timer lagging), while the call's own
+   * request states the time left, or is refused past the deadline. Both the Jetty listener and the
+   * Reactor Netty client found the call on the thread and took the application's request for the
+   * call's.
+   */
+  @ParameterizedTest(name = "{0}, {1}")
+  @CsvSource({"jetty, in time", "jetty, past the deadline", "reactor, in time", "reactor, past the deadline"})
+  void aRequestOfTheApplicationsOwnInsideACallKeepsItsHeaders(String factory, String when) throws Exception {
+    ClientHttpRequestFactory shared = factory.equals("jetty")
+        ? jetty()
+        : asBootBuildsIt(client(), ClientHttpRequestFactoryBuilder.reactor()).build();
+    RestClient own = RestClient.builder().baseUrl(server()).requestFactory(shared).build();
+    boolean past = when.startsWith("past");
+    LaggingClock clock = new LaggingClock();
+    List<String> fetched = new CopyOnWriteArrayList<>();
+    RestClient rest = client().getBean(RestClient.Builder.class).baseUrl(server()).requestFactory(shared)
+        .requestInterceptor((request, body, execution) -> {
+          if (past) {
+            clock.pass(Duration.ofSeconds(2));
+          }
+          fetched.add(own.get().uri("/echo").retrieve().body(String.class)); // the token fetch
+          return execution.execute(request, body);
+        })
+        .build();
+    try (CancelableContext ctx = clock.withTimeout(Duration.ofSeconds(past ? 1 : 10))) {
+      if (past) {
+        RuntimeException failure = assertThrows(RuntimeException.class,
+            () -> under(ctx, () -> rest.get().uri("/echo").retrieve().body(String.class)));
+        assertEquals(List.of("none"), fetched, "what the application's own request carried");
+        assertNull(ctx.err(), "the clock fired the timer");
+        assertInstanceOf(DeadlineExceededException.class, failure, () -> "failed otherwise: " + failure);
+        assertNull(failure.getCause(), "a cause before the context has ended");
+      } else {
+        // The clock moves only by pass(): the budget is exact.
+        assertEquals("9995", under(ctx, () -> rest.get().uri("/echo").retrieve().body(String.class)));
+        assertEquals(List.of("none"), fetched, "what the application's own request carried");
+      }
+      assertEquals(0, CoreInternals.registrationCount(ctx), "the call left a registration on its context");
+    }
+  }
+
+  /**
    * The JDK {@code HttpClient} (HTTP/1.1) keeps no limit on its connections ({@code
    * jdk.httpclient.connectionPoolSize} bounds only the idle ones it keeps): with one connection
    * held by another call at the server, a request opens a new one at once and never waits for a
