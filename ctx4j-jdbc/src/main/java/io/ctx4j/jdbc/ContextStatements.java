@@ -48,10 +48,14 @@ import java.util.concurrent.locks.ReentrantLock;
  * also lose a cancel that overlaps the start of a query for good: its {@code cancel()} clears the
  * executing command without a lock and may erase the one just recorded; then only a query timeout
  * stops that query. See the module's README.) When {@link
- * #execute} returns, or the registration of {@link #bind} is stopped, no cancel can reach the
- * statement any more, so it can be reused: the end of the work waits for a {@code cancel()} call in
- * flight, without giving up on an interrupt (the interrupt status is left set), and bars later
- * ones. A driver whose {@code cancel()} hangs therefore holds up the end of the work.
+ * #execute} returns, or the registration of {@link #bind} is stopped, no {@code cancel()} call can
+ * reach the statement any more, so it can be reused: the end of the work waits for a {@code
+ * cancel()} call in flight, without giving up on an interrupt (the interrupt status is left set),
+ * and bars later ones. A driver whose {@code cancel()} hangs therefore holds up the end of the work.
+ * What a driver does with a cancel it took and kept is its own: H2 2.5 flags the statement's
+ * command and checks the flag only every 128 rows, so a query with fewer rows left runs to its end
+ * and the flag stops the next run of that SQL on the connection, with {@code SQLState} 57014, once
+ * (see the module's README).
  *
  * <p>A {@code cancel()} that fails (an {@code SQLException} or {@code RuntimeException} from the
  * driver) is not retried; it is reported: {@linkplain Throwable#addSuppressed suppressed} on the
