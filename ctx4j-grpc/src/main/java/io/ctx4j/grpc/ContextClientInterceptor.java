@@ -1,6 +1,5 @@
 package io.ctx4j.grpc;
 
-import io.ctx4j.CancelableContext;
 import io.ctx4j.Context;
 import io.ctx4j.TimeSource;
 import io.grpc.CallOptions;
@@ -15,7 +14,6 @@ import io.grpc.MethodDescriptor;
 import io.grpc.Status;
 import java.time.Instant;
 import java.util.Optional;
-import java.util.concurrent.Executor;
 
 /**
  * Ties each outgoing call to the ctx4j context named in its call options; see {@link
@@ -30,22 +28,26 @@ import java.util.concurrent.Executor;
  * sends the earlier of the options' deadline and that context's as {@code grpc-timeout}, and when
  * the context's is the earlier it schedules no timer of its own: the ctx4j timer is the only one
  * (see {@link MirroredDeadlines}), so the ctx4j context is done before the call fails. The bridge
- * context is cancelled when the call closes, which withdraws its registration on the ctx4j
- * context; a call that is never started is never closed, and is released when the ctx4j context
- * ends. What the interceptors below this one throw does not cost that cleanup: a {@code newCall}
- * that throws cancels the bridge before the throwable goes on, and so does a {@code cancel} that
+ * is made when the call is (gRPC takes the call's context then, and its deadline when the call
+ * starts) but registers on the ctx4j context and on the current gRPC context only when the call
+ * starts, as gRPC's call does on its context: a call that is never started (an interceptor above
+ * this one that answers locally, a circuit breaker) is never closed, and leaves nothing behind. A
+ * context that ends between {@code newCall} and {@code start} cancels the bridge as it registers,
+ * before gRPC's {@code start} looks at it, so the call fails at once as for a context done before
+ * the call. The bridge is cancelled when the call closes, which withdraws those registrations.
+ * What the interceptors below this one throw does not cost that cleanup: a {@code newCall} that
+ * throws cancels the bridge before the throwable goes on, and so does a {@code cancel} that
  * throws, which also cancels the call through its gRPC context, and so does the first {@code
  * start} that throws (a call that never started never closes). A deadline in the call options
  * that is earlier than the context's is handled the same way, through a ctx4j child with that
- * deadline, ended with the call. So is the current gRPC context's (a handler's), which gRPC would
+ * deadline, made when the call starts (a child with a deadline registers on its parent as it is
+ * made) and ended with the call. So is the current gRPC context's (a handler's), which gRPC would
  * otherwise send whole: the bridge reports it less the allowance, and the current context's own
  * timer cancels the bridge, and so the call, at the deadline itself.
  */
 final class ContextClientInterceptor implements ClientInterceptor {
   static final ContextClientInterceptor DEFAULT =
       new ContextClientInterceptor(GrpcContexts.DEFAULT_TRANSIT_ALLOWANCE.toNanos());
-
-  private static final Executor DIRECT = Runnable::run;
 
   /** Taken off the budget sent; see {@link GrpcContexts#DEFAULT_TRANSIT_ALLOWANCE}. */
   private final long allowanceNanos;
@@ -61,12 +63,10 @@ final class ContextClientInterceptor implements ClientInterceptor {
     if (ctx == null) {
       return next.newCall(method, options);
     }
-    CancelableContext own = ownDeadline(ctx, options.getDeadline());
-    io.grpc.Context.CancellableContext bridge =
-        GrpcContexts.follow(own == null ? ctx : own, io.grpc.Context.current(), allowanceNanos);
-    if (own != null) {
-      bridge.addListener(cancelled -> own.cancel(), DIRECT);
-    }
+    GrpcContexts.Bridge following =
+        GrpcContexts.bridge(
+            ctx, ownDeadline(ctx, options.getDeadline()), io.grpc.Context.current(), allowanceNanos);
+    io.grpc.Context.CancellableContext bridge = following.grpc;
     ClientCall<ReqT, RespT> call;
     io.grpc.Context previous = bridge.attach();
     try {
@@ -86,6 +86,11 @@ final class ContextClientInterceptor implements ClientInterceptor {
         boolean first = !startCalled;
         startCalled = true;
         try {
+          if (first) {
+            // Only now: a call never started is never closed, and must leave nothing on ctx. A
+            // context that ended since newCall cancels the bridge here, before gRPC's start looks.
+            following.listen();
+          }
           startBelow(listener, headers);
         } catch (Throwable t) {
           if (first) {
@@ -120,13 +125,14 @@ final class ContextClientInterceptor implements ClientInterceptor {
   }
 
   /**
-   * A child of {@code ctx} with the call options' deadline, if that is the earlier, so that it too
-   * is sent less the allowance and fired by one (ctx4j) timer: left to gRPC, its timer would reset
-   * the stream at the very deadline that the server, counting from the request's arrival, reaches
-   * only a transit time later. Null if the options' deadline is not the earlier, or if {@code ctx}
-   * runs on a clock of its own (a test clock must not drive a real-time deadline).
+   * The call options' deadline, if that is the earlier, for the bridge to follow through a child
+   * of {@code ctx} with it, so that it too is sent less the allowance and fired by one (ctx4j)
+   * timer: left to gRPC, its timer would reset the stream at the very deadline that the server,
+   * counting from the request's arrival, reaches only a transit time later. Null if the options'
+   * deadline is not the earlier, or if {@code ctx} runs on a clock of its own (a test clock must
+   * not drive a real-time deadline).
    */
-  private static CancelableContext ownDeadline(Context ctx, Deadline deadline) {
+  private static Instant ownDeadline(Context ctx, Deadline deadline) {
     if (deadline == null || Context.timeSourceOf(ctx) != TimeSource.system()) {
       return null;
     }
@@ -135,6 +141,6 @@ final class ContextClientInterceptor implements ClientInterceptor {
     if (inherited.isPresent() && !at.isBefore(inherited.get())) {
       return null;
     }
-    return Context.withDeadline(ctx, at);
+    return at;
   }
 }

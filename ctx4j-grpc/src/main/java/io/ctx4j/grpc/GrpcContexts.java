@@ -402,12 +402,90 @@ public final class GrpcContexts {
    */
   static io.grpc.Context.CancellableContext follow(
       Context ctx, io.grpc.Context parent, long allowanceNanos) {
+    Bridge bridge = bridge(ctx, null, parent, allowanceNanos);
+    bridge.listen();
+    return bridge.grpc;
+  }
+
+  /**
+   * A gRPC context made by {@link #follow} that does not listen to {@code ctx} or the gRPC parent
+   * yet: until {@link #listen()}, it holds nothing on either, and is garbage once dropped. The client
+   * interceptor makes it when the call is made (gRPC takes the call's context then) and has it
+   * listen when the call starts, so that a call never started leaves nothing behind. Not
+   * thread-safe: {@code listen} is called once, by the thread that made it or after a
+   * happens-before edge.
+   */
+  static final class Bridge {
+    final io.grpc.Context.CancellableContext grpc;
+    private final Context ctx;
+    private final Instant ownDeadline;
+    private final io.grpc.Context parent;
+
+    /** A bridge that will listen to {@code ctx} and {@code parent}; both null: nothing to follow. */
+    private Bridge(
+        io.grpc.Context.CancellableContext grpc,
+        Context ctx,
+        Instant ownDeadline,
+        io.grpc.Context parent) {
+      this.grpc = grpc;
+      this.ctx = ctx;
+      this.ownDeadline = ownDeadline;
+      this.parent = parent;
+    }
+
+    /**
+     * Registers on {@code ctx} (on a child of it with the earlier deadline given to {@link
+     * #bridge}, made now: a child with a deadline registers on {@code ctx} as it is made) and on
+     * the gRPC parent, so that either's end cancels the bridge, and withdraws both (and ends the
+     * child) when the bridge is cancelled. Either side already ended cancels it at once; a bridge
+     * already cancelled withdraws them at once.
+     */
+    void listen() {
+      if (ctx == null) {
+        return; // born cancelled: nothing to follow
+      }
+      CancelableContext own = ownDeadline == null ? null : Context.withDeadline(ctx, ownDeadline);
+      Context followed = own == null ? ctx : own;
+      Registration reg = followed.onDone(() -> cancelFrom(grpc, followed));
+      io.grpc.Context.CancellationListener followParent =
+          cancelled -> grpc.cancel(cancelled.cancellationCause());
+      parent.addListener(followParent, DIRECT);
+      grpc.addListener(
+          cancelled -> {
+            try {
+              reg.stop();
+            } finally {
+              try {
+                parent.removeListener(followParent);
+              } finally {
+                if (own != null) {
+                  own.cancel();
+                }
+              }
+            }
+          },
+          DIRECT);
+    }
+  }
+
+  /**
+   * The gRPC context of {@link #follow}, not yet listening to either side. With {@code ownDeadline}
+   * (on the system clock, which must be {@code ctx}'s, and earlier than {@code ctx}'s deadline), it
+   * follows a child of {@code ctx} with that deadline instead, which {@link Bridge#listen} makes.
+   */
+  static Bridge bridge(
+      Context ctx, Instant ownDeadline, io.grpc.Context parent, long allowanceNanos) {
     io.grpc.Context base = parent.fork();
     if (ctx.isDone()) {
       return cancelled(base, grpcCause(ctx));
     }
     long before = System.nanoTime();
-    Optional<Duration> left = ctx.remaining();
+    Optional<Duration> left =
+        ownDeadline == null
+            ? ctx.remaining()
+            : Optional.of(
+                Duration.ofNanos(
+                    CoreInternals.saturatedNanos(TimeSource.system().now(), ownDeadline)));
     Deadline deadline = null;
     if (left.isPresent()) {
       long nanos = CoreInternals.saturatedNanos(left.get());
@@ -416,7 +494,7 @@ public final class GrpcContexts {
       if (deadline == null || deadline.isExpired()) {
         // gRPC would cancel a context born past its deadline at once with its own cause; ours
         // tells the ctx4j cause instead, once there is one.
-        return cancelled(base, DeadlineCause.pending(ctx));
+        return cancelled(base, passed(ctx, ownDeadline));
       }
     }
     boolean ours = deadline != null;
@@ -424,7 +502,7 @@ public final class GrpcContexts {
     if (inherited != null) {
       // The parent's deadline (in a handler, the handler's) governs too: gRPC sends the earlier.
       // It is sent less the allowance as well, and the parent's own timer ends it at the deadline
-      // itself, through the listener below, as ctx's timer does for ctx's.
+      // itself, through the listener Bridge.listen adds, as ctx's timer does for ctx's.
       Deadline sent =
           allowanceNanos == 0 ? inherited : inherited.offset(-allowanceNanos, TimeUnit.NANOSECONDS);
       if (deadline == null || sent.isBefore(deadline)) {
@@ -440,28 +518,24 @@ public final class GrpcContexts {
       // Our deadline passed after the check above: gRPC checks it again and cancels the new
       // context at once, with a cause of its own. Nothing has seen that one: as if our check had
       // found the deadline passed.
-      return cancelled(base, DeadlineCause.pending(ctx));
+      return cancelled(base, passed(ctx, ownDeadline));
     }
-    Registration reg = ctx.onDone(() -> cancelFrom(grpc, ctx));
-    io.grpc.Context.CancellationListener followParent =
-        cancelled -> grpc.cancel(cancelled.cancellationCause());
-    parent.addListener(followParent, DIRECT);
-    grpc.addListener(
-        cancelled -> {
-          try {
-            reg.stop();
-          } finally {
-            parent.removeListener(followParent);
-          }
-        },
-        DIRECT);
-    return grpc;
+    return new Bridge(grpc, ctx, ownDeadline, parent);
   }
 
-  private static io.grpc.Context.CancellableContext cancelled(io.grpc.Context base, Throwable why) {
+  /**
+   * The cause for a bridge born past its deadline: {@code ctx}'s, read once its timer fires; for a
+   * deadline of the bridge's own, the bare error, as its child would end by that deadline. Made
+   * only when needed: a throwable is slow to make, and the deadline is counted from before.
+   */
+  private static Throwable passed(Context ctx, Instant ownDeadline) {
+    return ownDeadline == null ? DeadlineCause.pending(ctx) : DeadlineCause.of(null);
+  }
+
+  private static Bridge cancelled(io.grpc.Context base, Throwable why) {
     io.grpc.Context.CancellableContext grpc = base.withCancellation();
     grpc.cancel(why);
-    return grpc;
+    return new Bridge(grpc, null, null, null);
   }
 
   /**

@@ -300,20 +300,41 @@ class GrpcCallsTest {
     }
   }
 
+  /**
+   * The bridge registers on the context only when the call starts; a context that ended in between,
+   * by a cancel (also under a stub deadline, which the bridge follows through a child made at start)
+   * or by its deadline, still fails the call at once, with the status it ended with, and the handler
+   * never runs.
+   */
   @Test
-  void anUnstartedCallIsReleasedWhenItsContextEnds() throws Exception {
+  void aCallWhoseContextEndsBetweenNewCallAndStartFailsAtOnce() throws Exception {
     try (LoopbackGrpc s = new LoopbackGrpc(waiting, oneThenWait)) {
-      CancelableContext ctx = Context.withCancel(Context.background());
-      io.grpc.ClientCall<String, String> call =
-          s.channel.newCall(LoopbackGrpc.CALL, GrpcContexts.withContext(CallOptions.DEFAULT, ctx));
-      ctx.cancel();
-      // Starting it now fails at once, as for a context done before the call.
-      ExecutionException e =
-          assertThrows(
-              ExecutionException.class,
-              () -> ClientCalls.futureUnaryCall(call, "x").get(10, TimeUnit.SECONDS));
-      assertEquals(Status.Code.CANCELLED, Status.fromThrowable(e.getCause()).getCode());
+      CancelableContext cancelled = Context.withCancel(Context.background());
+      io.grpc.ClientCall<String, String> plain =
+          s.channel.newCall(LoopbackGrpc.CALL, GrpcContexts.withContext(CallOptions.DEFAULT, cancelled));
+      io.grpc.ClientCall<String, String> underStubDeadline =
+          s.channel.newCall(
+              LoopbackGrpc.CALL,
+              GrpcContexts.withContext(
+                  CallOptions.DEFAULT.withDeadlineAfter(5, TimeUnit.MINUTES), cancelled));
+      CancelableContext timed = Context.withTimeout(Context.background(), Duration.ofMillis(50));
+      io.grpc.ClientCall<String, String> pastDeadline =
+          s.channel.newCall(LoopbackGrpc.CALL, GrpcContexts.withContext(CallOptions.DEFAULT, timed));
+      cancelled.cancel();
+      timed.await();
+      assertEquals(Status.Code.CANCELLED, startFails(plain));
+      assertEquals(Status.Code.CANCELLED, startFails(underStubDeadline));
+      assertEquals(Status.Code.DEADLINE_EXCEEDED, startFails(pastDeadline));
+      assertEquals(1, entered.getCount(), "a handler ran");
     }
+  }
+
+  private static Status.Code startFails(io.grpc.ClientCall<String, String> call) {
+    ExecutionException e =
+        assertThrows(
+            ExecutionException.class,
+            () -> ClientCalls.futureUnaryCall(call, "x").get(10, TimeUnit.SECONDS));
+    return Status.fromThrowable(e.getCause()).getCode();
   }
 
   /** A hand-made stub, as protoc would generate, with one unary method. */

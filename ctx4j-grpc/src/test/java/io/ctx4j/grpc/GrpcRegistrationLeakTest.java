@@ -158,6 +158,40 @@ class GrpcRegistrationLeakTest {
         });
   }
 
+  /**
+   * A call that an interceptor above ours never starts (a circuit breaker, a local cache) needs no
+   * cleanup in gRPC, which registers nothing before start; ours registers nothing before it either.
+   * Both kinds of bridge: on the context's deadline, and on a stub deadline that is earlier.
+   */
+  @Test
+  void callsNeverStartedLeaveNothingOnALongLivedContext() throws Exception {
+    CancelableContext plain = Context.withCancel(Context.background());
+    CancelableContext timed = Context.withTimeout(Context.background(), Duration.ofMinutes(10));
+    try (LoopbackGrpc s =
+        new LoopbackGrpc(
+            (req, resp) -> {
+              resp.onNext(req);
+              resp.onCompleted();
+            })) {
+      CallOptions onPlain = GrpcContexts.withContext(CallOptions.DEFAULT, plain);
+      for (int i = 0; i < CONVERSIONS; i++) {
+        s.channel.newCall(LoopbackGrpc.CALL, onPlain);
+        s.channel.newCall(
+            LoopbackGrpc.CALL,
+            GrpcContexts.withContext(CallOptions.DEFAULT.withDeadlineAfter(5, TimeUnit.MINUTES), timed));
+      }
+      assertEquals(0, CoreInternals.registrationCount(plain), "registrations left by unstarted calls");
+      assertEquals(0, CoreInternals.registrationCount(timed), "registrations left by unstarted calls");
+      assertEquals("x", s.call(plain, "x"));
+      assertEquals("y", s.call(timed, "y"));
+      assertEquals(0, CoreInternals.registrationCount(plain), "registrations left by a completed call");
+      assertEquals(0, CoreInternals.registrationCount(timed), "registrations left by a completed call");
+    } finally {
+      plain.cancel();
+      timed.cancel();
+    }
+  }
+
   @Test
   void completedCallsReleaseTheirRegistrationsOnBothSides() throws Exception {
     CancelableContext serverRoot = Context.withCancel(Context.background());
