@@ -7,6 +7,7 @@ import io.ctx4j.Registration;
 import io.ctx4j.internal.CoreInternals;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import java.util.Objects;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
@@ -18,6 +19,7 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.RunnableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Supplier;
 
 /**
  * A task governed by a context, and the future of its result; shared by {@link
@@ -25,8 +27,8 @@ import java.util.concurrent.TimeoutException;
  *
  * <p>Implementation notes. Each task gets a child context of its own, cancelled when the task ends,
  * when the future is completed by anyone else (cancel, complete, completeExceptionally, orTimeout,
- * {@link Futures#cancelWhenDone}), or when the caller's context ends. The future is completed at most
- * once, by whichever comes first: the body's result, the body's exception, the context's end (through
+ * completeAsync, {@link Futures#cancelWhenDone}), or when the caller's context ends. The future is
+ * completed at most once, by whichever comes first: the body's result, the body's exception, the context's end (through
  * an {@code onDone} callback, so the future does not wait for a body that ignores interruption), or
  * an outside completion. A result is published only if the task context was still live when the body
  * returned, since a body may return normally because it was interrupted. The body runs at most once
@@ -210,9 +212,9 @@ final class ContextTask<T> extends CompletableFuture<T> implements RunnableFutur
     }
     if (isDone()) {
       // Cancelled, completed or ended before it started. Most of these ended the task context
-      // already; obtrudeValue, obtrudeException and completeAsync do not, so release it here.
+      // already; obtrudeValue and obtrudeException do not, so release it here.
       ctx.cancel();
-      untrack(); // completeAsync's completion does not pass through this class
+      untrack();
       skipped();
       return;
     }
@@ -398,6 +400,38 @@ final class ContextTask<T> extends CompletableFuture<T> implements RunnableFutur
     ctx.cancel(ex);
     untrack();
     return completed;
+  }
+
+  /**
+   * Completed from outside by {@code supplier} on {@code executor}, as {@link
+   * CompletableFuture#completeAsync(Supplier, Executor)}: the body is stopped and the task lets go
+   * of its context and its service as by {@link #complete} and {@link #completeExceptionally},
+   * through which the completion now goes. The JDK's completes the future past them (its own
+   * completeValue), so the task stayed on its context until a worker reached it, and a running body
+   * ran on. A supplier's failure is stored wrapped in a {@link CompletionException}, as the JDK
+   * stores it (so {@code isCancelled()} stays false even for a {@code CancellationException}).
+   * {@code completeAsync(supplier)} comes here with the default executor.
+   */
+  @Override
+  public CompletableFuture<T> completeAsync(Supplier<? extends T> supplier, Executor executor) {
+    Objects.requireNonNull(supplier, "supplier");
+    Objects.requireNonNull(executor, "executor");
+    // The JDK's task still does the hand-over (a CompletableFuture async task, which a
+    // ContextExecutorService treats as one) and calls the supplier only if the future is not
+    // complete; its own completion after ours finds the future complete and does nothing.
+    return super.completeAsync(() -> completeWith(supplier), executor);
+  }
+
+  private T completeWith(Supplier<? extends T> supplier) {
+    T value;
+    try {
+      value = supplier.get();
+    } catch (Throwable t) {
+      completeExceptionally(t instanceof CompletionException ? t : new CompletionException(t));
+      return null;
+    }
+    complete(value);
+    return value;
   }
 
   /**

@@ -2,6 +2,7 @@ package io.ctx4j.concurrent;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -17,8 +18,10 @@ import java.util.List;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorCompletionService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.FutureTask;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
@@ -340,6 +343,93 @@ class ConcurrentRegistrationLeakTest {
       }
     }
     assertEquals(List.of(), problems, "a stopped service, 10,000 dropped tasks collected");
+  }
+
+  /**
+   * CompletableFuture.completeAsync completes the future past the task's own complete and
+   * completeExceptionally (the JDK's AsyncSupply calls completeValue), and a task so completed
+   * while it waited behind a busy worker stayed on its context, and in the service's set, until a
+   * worker reached it; a running body went on, where complete() stops it. Ten thousand queued tasks
+   * on one long-lived context, completed with a value or a supplier's failure on the calling
+   * thread (Runnable::run, so the completion is over when completeAsync returns), then a running
+   * task of the service and one of Tasks.start.
+   */
+  @Test
+  void futuresCompletedWithCompleteAsyncLeaveNothingOnALongLivedContext() throws Exception {
+    CancelableContext app = Context.withCancel(Context.background());
+    ContextExecutorService pool = ContextExecutorService.wrap(Executors.newSingleThreadExecutor());
+    CountDownLatch release = new CountDownLatch(1);
+    CountDownLatch bodiesMayReturn = new CountDownLatch(1);
+    List<String> problems = new ArrayList<>();
+    try {
+      Stalls.worker(pool.delegate(), release);
+      IllegalStateException failure = new IllegalStateException("the supplier's");
+      for (int i = 0; i < 10_000; i++) {
+        CompletableFuture<String> f = pool.submit(app, () -> "body");
+        if (i % 2 == 0) {
+          f.completeAsync(() -> "outside", Runnable::run);
+          assertEquals("outside", f.getNow(null));
+        } else {
+          f.completeAsync(
+              () -> {
+                throw failure;
+              },
+              Runnable::run);
+          // Stored as the JDK's completeAsync stores it: a failure, not a cancellation.
+          assertFalse(f.isCancelled());
+          assertSame(failure, assertThrows(CompletionException.class, f::join).getCause());
+        }
+      }
+      if (CoreInternals.registrationCount(app) != 0) {
+        problems.add(
+            "queued: " + CoreInternals.registrationCount(app) + " registrations on the context");
+      }
+      if (pool.heldEntries() != 0) {
+        problems.add("queued: " + pool.heldEntries() + " entries held by the service");
+      }
+      release.countDown();
+      for (String where : List.of("service", "Tasks.start")) {
+        CountDownLatch running = new CountDownLatch(1);
+        CountDownLatch interrupted = new CountDownLatch(1);
+        Callable<String> body =
+            () -> {
+              running.countDown();
+              try {
+                bodiesMayReturn.await(60, TimeUnit.SECONDS);
+              } catch (InterruptedException e) {
+                interrupted.countDown();
+                throw e;
+              }
+              return "body";
+            };
+        CompletableFuture<String> f =
+            where.equals("service") ? pool.submit(app, body) : Tasks.start(app, body);
+        assertTrue(running.await(30, TimeUnit.SECONDS), where + ": the body never ran");
+        f.completeAsync(() -> "outside", Runnable::run);
+        assertEquals("outside", f.getNow(null));
+        if (CoreInternals.registrationCount(app) != 0) {
+          problems.add(
+              where
+                  + ", running: "
+                  + CoreInternals.registrationCount(app)
+                  + " registrations on the context");
+        }
+        if (!interrupted.await(30, TimeUnit.SECONDS)) {
+          problems.add(where + ", running: the body was not stopped");
+        }
+      }
+      if (pool.heldEntries() != 0) {
+        problems.add("running: " + pool.heldEntries() + " entries held by the service");
+      }
+      assertFalse(app.isDone());
+    } finally {
+      release.countDown();
+      bodiesMayReturn.countDown();
+      pool.shutdownNow();
+      assertTrue(pool.awaitTermination(Duration.ofSeconds(30)));
+      app.cancel();
+    }
+    assertEquals(List.of(), problems, "futures completed with completeAsync on a long-lived context");
   }
 
   /** Runs the collector and waits (boundedly) until it has cleared a fresh weak reference. */
