@@ -126,7 +126,9 @@ public final class ContextExecutorService extends AbstractExecutorService implem
    * whoever holds its future. One {@link Held} per task, compared by identity. The entry of a
    * collected task is taken out at the next submission or completion of a task, and by shutdown,
    * shutdownNow and close, so a service that stops keeps none; one that is idle but not stopped
-   * keeps it (a weak reference and its set node) until one of these.
+   * keeps it (a weak reference and its set node) until one of these, since no thread of the
+   * service's takes it out (a thread would keep the class loader of an application that carries
+   * ctx4j alive; see wrap's Javadoc and the README).
    */
   private final Set<Held> pending = ConcurrentHashMap.newKeySet();
 
@@ -171,7 +173,11 @@ public final class ContextExecutorService extends AbstractExecutorService implem
    * on a long-lived context, one task per drop). This service holds its tasks only weakly: a dropped
    * task that nothing else holds (under a context that never ends, such as {@link
    * Context#background()}, once its future is let go of) is collected, and {@code shutdownNow} no
-   * longer sees it; so a {@link Future} given to {@code execute} (an {@code
+   * longer sees it. This service's small entry for such a task (a cleared weak reference and its
+   * set node) goes at the service's next submission or task completion, and at {@code shutdown},
+   * {@code shutdownNow} and {@code close}: the service has no thread of its own (a thread would
+   * keep the class loader of an application that carries ctx4j alive), so one left idle and not
+   * stopped keeps these entries until then. So a {@link Future} given to {@code execute} (an {@code
    * ExecutorCompletionService}'s, {@code invokeAny}'s) whose task was dropped under such a context
    * is never cancelled, and whoever waits on it waits for ever. A {@link
    * ThreadPoolExecutor} whose rejection policy is the JDK's {@link

@@ -298,30 +298,10 @@ class ConcurrentRegistrationLeakTest {
   void aServiceThatStopsLetsGoOfTheEntriesOfItsCollectedTasks() throws Exception {
     List<String> problems = new ArrayList<>();
     for (String how : List.of("shutdown", "shutdownNow", "close")) {
-      RejectedExecutionHandler logAndDrop = (task, executor) -> {};
-      ContextExecutorService pool =
-          ContextExecutorService.wrap(
-              new ThreadPoolExecutor(
-                  1, 1, 0, TimeUnit.SECONDS, new ArrayBlockingQueue<>(1), logAndDrop));
       CountDownLatch release = new CountDownLatch(1);
+      ContextExecutorService pool = droppingService(release);
       try {
-        Stalls.worker(pool.delegate(), release);
-        pool.delegate().execute(() -> {}); // the queue of one is full: every task now is dropped
-        List<CompletableFuture<String>> dropped = new ArrayList<>();
-        List<WeakReference<Object>> watched = new ArrayList<>();
-        for (int i = 0; i < 10_000; i++) {
-          CompletableFuture<String> f = pool.submit(Context.background(), () -> "dropped");
-          dropped.add(f);
-          watched.add(new WeakReference<>(f));
-        }
-        assertEquals(10_000, pool.heldEntries(), how + ": entries while the tasks are held");
-        dropped.clear(); // nothing holds them now
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (watched.stream().anyMatch(w -> !w.refersTo(null))
-            && System.nanoTime() - deadline < 0) {
-          awaitCollection();
-        }
-        assertTrue(watched.stream().allMatch(w -> w.refersTo(null)), how + ": never collected");
+        dropAndCollect(pool, how);
         switch (how) {
           case "shutdown":
             pool.shutdown();
@@ -343,6 +323,75 @@ class ConcurrentRegistrationLeakTest {
       }
     }
     assertEquals(List.of(), problems, "a stopped service, 10,000 dropped tasks collected");
+  }
+
+  /**
+   * Guard of what the README and wrap's Javadoc state (passes on the code it came with): the
+   * service has no thread of its own (one would keep the class loader of an application that
+   * carries ctx4j alive), so an idle service that is not stopped keeps the entries of its
+   * collected tasks, and its next submission lets go of those the collector has queued.
+   */
+  @Test
+  void anIdleServiceKeepsTheEntriesOfItsCollectedTasksUntilItsNextSubmission() throws Exception {
+    CountDownLatch release = new CountDownLatch(1);
+    ContextExecutorService pool = droppingService(release);
+    try {
+      dropAndCollect(pool, "idle");
+      assertEquals(10_000, pool.heldEntries(), "entries of collected tasks in an idle service");
+      // A submission takes out what the collector has queued; it clears a reference at once and
+      // queues it later, on the reference handler's thread: submit again until it has.
+      List<CompletableFuture<String>> next = new ArrayList<>();
+      for (int round = 0; round < 30; round++) {
+        next.add(pool.submit(Context.background(), () -> "dropped too"));
+        if (pool.heldEntries() == next.size()) {
+          break;
+        }
+        awaitCollection();
+      }
+      assertEquals(
+          next.size(), pool.heldEntries(), "entries after the next submissions (their own held)");
+    } finally {
+      release.countDown();
+      pool.shutdownNow();
+      assertTrue(pool.awaitTermination(Duration.ofSeconds(30)));
+    }
+  }
+
+  /**
+   * A service whose one worker is held until {@code release} opens and whose queue of one is full,
+   * and whose pool's handler drops every task it is handed from then on without a word.
+   */
+  private static ContextExecutorService droppingService(CountDownLatch release) throws Exception {
+    RejectedExecutionHandler logAndDrop = (task, executor) -> {};
+    ContextExecutorService pool =
+        ContextExecutorService.wrap(
+            new ThreadPoolExecutor(
+                1, 1, 0, TimeUnit.SECONDS, new ArrayBlockingQueue<>(1), logAndDrop));
+    Stalls.worker(pool.delegate(), release);
+    pool.delegate().execute(() -> {}); // the queue of one is full: every task now is dropped
+    return pool;
+  }
+
+  /**
+   * Submits 10,000 tasks under Context.background() to a {@link #droppingService}, lets go of their
+   * futures and waits (boundedly) until the collector has cleared them: the service still has an
+   * entry for each.
+   */
+  private static void dropAndCollect(ContextExecutorService pool, String how) throws Exception {
+    List<CompletableFuture<String>> dropped = new ArrayList<>();
+    List<WeakReference<Object>> watched = new ArrayList<>();
+    for (int i = 0; i < 10_000; i++) {
+      CompletableFuture<String> f = pool.submit(Context.background(), () -> "dropped");
+      dropped.add(f);
+      watched.add(new WeakReference<>(f));
+    }
+    assertEquals(10_000, pool.heldEntries(), how + ": entries while the tasks are held");
+    dropped.clear(); // nothing holds them now
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (watched.stream().anyMatch(w -> !w.refersTo(null)) && System.nanoTime() - deadline < 0) {
+      awaitCollection();
+    }
+    assertTrue(watched.stream().allMatch(w -> w.refersTo(null)), how + ": never collected");
   }
 
   /**
