@@ -241,7 +241,7 @@ public final class TaskGroup implements AutoCloseable {
     if (b.executor != null) {
       this.executor = b.executor;
       this.ownPool = null;
-    } else if (VIRTUAL != null) {
+    } else if (VIRTUAL != null && b.poolThreads == null) {
       this.executor = task -> VIRTUAL.newThread(task).start();
       this.ownPool = null;
     } else {
@@ -255,7 +255,7 @@ public final class TaskGroup implements AutoCloseable {
               1,
               TimeUnit.SECONDS,
               new LinkedBlockingQueue<>(),
-              Tasks.threadFactory("ctx4j-taskgroup"));
+              b.poolThreads != null ? b.poolThreads : Tasks.threadFactory("ctx4j-taskgroup"));
       pool.allowCoreThreadTimeOut(true);
       this.executor = pool;
       this.ownPool = pool;
@@ -540,10 +540,15 @@ public final class TaskGroup implements AutoCloseable {
    * interrupts the running tasks, and waits for every task to finish; then refuses new tasks. A
    * task the executor has not started by then is skipped at once, its future failing with the
    * context's error, so close() does not depend on an executor that will never run it (one shut
-   * down with {@code shutdownNow()}, which hands back its queue, or one that discards). It
-   * does not report exceptions (call {@link #await()} first for that), but throws a task's {@code
-   * Error} that no {@code await()} has thrown, so it is never lost. The wait is uninterruptible: an
-   * interrupt is kept and re-asserted on return, as the tasks are what must end. Idempotent.
+   * down with {@code shutdownNow()}, which hands back its queue, or one that discards). So is the
+   * task of a {@link #go} or {@link #tryGo} on another thread that has taken its slot and not yet
+   * handed the task over when this method runs: that call returns as if it had (the task's future
+   * failed with the context's error), also when the group's own pool, which this method shuts
+   * down, refuses the task; only a caller-supplied executor's exception is rethrown, as {@code go}
+   * says. It does not report exceptions (call {@link #await()} first for that), but throws a
+   * task's {@code Error} that no {@code await()} has thrown, so it is never lost. The wait is
+   * uninterruptible: an interrupt is kept and re-asserted on return, as the tasks are what must
+   * end. Idempotent.
    *
    * @throws Error the first {@code Error} thrown by a task, if {@code await()} did not throw it
    * @throws IllegalStateException if called from one of the group's own tasks
@@ -648,6 +653,11 @@ public final class TaskGroup implements AutoCloseable {
     } catch (Throwable e) { // not only unchecked: an executor may throw a checked one undeclared
       if (s.refuse()) {
         finish(s);
+      } else if (executor == ownPool && e instanceof RejectedExecutionException) {
+        // The group's pool refuses only once close() has shut it down, which it does after every
+        // slot was given back: close() skipped this task meanwhile (its future failed with the
+        // context's error), so this go() gets that answer, as if it had handed the task over first.
+        return s.result;
       }
       throw e;
     }
@@ -902,6 +912,7 @@ public final class TaskGroup implements AutoCloseable {
     private Executor executor;
     private int platformThreads = DEFAULT_PLATFORM_THREADS;
     private boolean failFast = true;
+    private ThreadFactory poolThreads; // for tests; null: the default threads
 
     private Builder(Context parent) {
       this.parent = parent;
@@ -944,6 +955,19 @@ public final class TaskGroup implements AutoCloseable {
         throw new IllegalArgumentException("platformThreads must be positive: " + n);
       }
       this.platformThreads = n;
+      return this;
+    }
+
+    /**
+     * Runs the tasks on the group's own pool of platform threads, as on JDK 17, on any JDK, with
+     * threads made by {@code threads}. For tests only (package-private): a factory that waits on
+     * a latch holds a {@code go} inside the pool's {@code execute}, which makes the first worker.
+     *
+     * @param threads the pool's thread factory
+     * @return this builder
+     */
+    Builder poolThreads(ThreadFactory threads) {
+      this.poolThreads = Objects.requireNonNull(threads, "threads");
       return this;
     }
 

@@ -30,6 +30,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.SynchronousQueue;
+import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -358,6 +359,66 @@ class TaskGroupBehaviourTest {
     } finally {
       single.shutdownNow();
     }
+  }
+
+  /**
+   * A go() that has taken its slot when close() runs gets the answer of a task that close()
+   * skipped: its future, failed with the context's error; the task never runs. On the group's own
+   * pool (JDK 17's default) close() skipped the task, and shut the pool down, before the go() handed
+   * the task over, and go() threw the pool's RejectedExecutionException, which its Javadoc promises
+   * only of an executor of the caller's. The go() is held inside the pool's execute, where the pool
+   * makes its first worker (the group's pool with a factory of the test's, on any JDK), while
+   * close() runs on another thread to its end.
+   */
+  @Test
+  void aGoThatTookItsSlotBeforeCloseGetsTheSkippedTaskNotTheOwnPoolsRefusal() throws Exception {
+    CountDownLatch inFactory = new CountDownLatch(1);
+    CountDownLatch closed = new CountDownLatch(1);
+    ThreadFactory held =
+        r -> {
+          if (inFactory.getCount() > 0) { // the first worker only: the one go() makes
+            inFactory.countDown();
+            assertTrue(Quietly.awaitIgnoringInterrupts(closed, Duration.ofSeconds(20)));
+          }
+          Thread t = new Thread(r, "held-pool");
+          t.setDaemon(true);
+          return t;
+        };
+    TaskGroup g = TaskGroup.builder(Context.background()).poolThreads(held).build();
+    AtomicBoolean ran = new AtomicBoolean();
+    AtomicReference<Object> outcome = new AtomicReference<>();
+    Thread caller =
+        new Thread(
+            () -> {
+              try {
+                outcome.set(
+                    g.go(
+                        c -> {
+                          ran.set(true);
+                          return "ran";
+                        }));
+              } catch (Throwable t) {
+                outcome.set(t);
+              }
+            },
+            "go");
+    caller.start();
+    try {
+      assertTrue(inFactory.await(20, TimeUnit.SECONDS), "go() never reached the pool");
+      g.close();
+    } finally {
+      closed.countDown();
+      caller.join(TimeUnit.SECONDS.toMillis(20));
+    }
+    assertFalse(caller.isAlive(), "go() still running");
+    Object answer = outcome.get();
+    if (answer instanceof Throwable) {
+      throw new AssertionError("go() racing close() threw " + answer, (Throwable) answer);
+    }
+    CompletableFuture<?> f = (CompletableFuture<?>) answer;
+    assertInstanceOf(CanceledException.class, failureOf(f));
+    assertFalse(ran.get(), "the task ran after close()");
+    assertThrows(IllegalStateException.class, () -> g.go(c -> "after close"));
   }
 
   @Test
