@@ -8,6 +8,7 @@ import io.ctx4j.http.DeadlineHeader;
 import io.ctx4j.http.internal.ClientFailures;
 import io.ctx4j.internal.CoreInternals;
 import java.io.IOException;
+import java.net.ProtocolException;
 import java.lang.ref.Cleaner;
 import java.lang.ref.WeakReference;
 import java.util.Objects;
@@ -208,10 +209,12 @@ public final class ContextOkHttp {
    * the connection (so a call under an ended context would open one, and a context that ends while
    * connecting would not be acted on) and once per request on the wire. So it refuses to run there:
    * every call fails, before its request is sent and before it registers on its context, with an
-   * {@link IllegalStateException} that says so ({@code execute()} throws it; an enqueued call's
-   * {@code Callback.onFailure} gets OkHttp's {@code IOException("canceled due to ...")} with it as
-   * cause). OkHttp tells an interceptor which kind it is by its chain's {@code connection()}, null
-   * for an application interceptor and never null for a network one.
+   * {@link IOException} (a {@link ProtocolException}, which OkHttp does not retry) that says so,
+   * with an {@link IllegalStateException} saying the same as its cause: {@code execute()} throws it,
+   * an enqueued call's {@code Callback.onFailure} gets it, and nothing reaches the dispatcher
+   * thread's uncaught-exception handler (OkHttp hands any exception of an interceptor that is not an
+   * {@code IOException} to both). OkHttp tells an interceptor which kind it is by its chain's {@code
+   * connection()}, null for an application interceptor and never null for a network one.
    *
    * @return the interceptor, the same instance every time
    * @throws IllegalStateException if the OkHttp on the class path is older than {@value
@@ -239,10 +242,11 @@ public final class ContextOkHttp {
    * <p>Added with {@code addInterceptor} instead, it would see only the first request of a call, and
    * every redirect hop and retry would go out with that request's budget, stale by the time the
    * earlier hops took. So it refuses to run there: every call fails, before its request is sent, with
-   * an {@link IllegalStateException} that names {@code addNetworkInterceptor} and {@link #install}
-   * ({@code execute()} throws it; an enqueued call's {@code Callback.onFailure} gets OkHttp's {@code
-   * IOException("canceled due to ...")} with it as cause), and the call leaves no registration on
-   * its context. OkHttp tells an interceptor which kind it is by its chain's {@code connection()},
+   * an {@link IOException} (a {@link ProtocolException}) that names {@code addNetworkInterceptor} and
+   * {@link #install}, with an {@link IllegalStateException} saying the same as its cause ({@code
+   * execute()} throws it, an enqueued call's {@code Callback.onFailure} gets it, and nothing reaches
+   * the dispatcher thread's uncaught-exception handler), and the call leaves no registration on its
+   * context. OkHttp tells an interceptor which kind it is by its chain's {@code connection()},
    * null for an application interceptor and never null for a network one.
    *
    * @return the interceptor, the same instance every time
@@ -312,7 +316,7 @@ public final class ContextOkHttp {
     // OkHttp gives only a network interceptor's chain a connection: there, this would run once per
     // request on the wire and only after the connect, which it must cover.
     if (chain.connection() != null) {
-      throw new IllegalStateException(APPLICATION_AS_NETWORK);
+      throw misplaced(APPLICATION_AS_NETWORK);
     }
     Request request = chain.request();
     Context ctx = contextOf(request);
@@ -364,13 +368,29 @@ public final class ContextOkHttp {
     // An application interceptor's chain has no connection: there, this would run once per call,
     // above OkHttp's redirects and retries, which would all go out with the first hop's budget.
     if (chain.connection() == null) {
-      throw new IllegalStateException(NETWORK_AS_APPLICATION);
+      throw misplaced(NETWORK_AS_APPLICATION);
     }
     Request request = chain.request();
     CallContext bound = chain.call().tag(CallContext.class);
     Context ctx = bound != null ? bound.ctx : contextOf(request);
     ClientFailures.requireLive(ctx);
     return chain.proceed(withHeader(request.newBuilder(), ctx));
+  }
+
+  /**
+   * The failure of a call whose interceptor sits in the wrong kind of slot: an {@link IOException},
+   * the way OkHttp expects an interceptor to fail. Anything else OkHttp takes for a crash: an
+   * enqueued call's callback gets an {@code IOException("canceled due to ...")} and the dispatcher
+   * thread's uncaught-exception handler the exception as well, so the error would be reported twice
+   * (and the handler may kill or alarm the application). A {@link ProtocolException}, because
+   * OkHttp's retry-and-follow-up interceptor, above the network interceptors, may retry most other
+   * IOExceptions on another route; this one it never retries, so the refusal is made once. The {@link IllegalStateException} it
+   * carries as its cause says the same, for code that looks for the kind of error.
+   */
+  private static IOException misplaced(String why) {
+    ProtocolException e = new ProtocolException(why);
+    e.initCause(new IllegalStateException(why));
+    return e;
   }
 
   private static Request withHeader(Request.Builder b, Context ctx) {

@@ -1,6 +1,7 @@
 package io.ctx4j.okhttp;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
@@ -27,10 +28,15 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.SynchronousQueue;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import okhttp3.Call;
 import okhttp3.Connection;
+import okhttp3.Dispatcher;
 import okhttp3.EventListener;
+import okhttp3.Interceptor;
 import okhttp3.OkHttpClient;
 import okhttp3.Request;
 import okhttp3.Response;
@@ -221,12 +227,14 @@ class OkHttpHostileUseTest {
 
   /**
    * An interceptor added in the other kind of slot is refused on the first call, before anything
-   * is sent, with an IllegalStateException that names the mistake and the fix: the network
+   * is sent, with an IOException that names the mistake and the fix: the network
    * interceptor as an application interceptor would leave every redirect hop and retry the first
    * hop's stale budget; the application interceptor as a network interceptor would run only once a
    * connection is open (a call under an ended context opens one; a context that ends while
-   * connecting is not acted on) and once per hop. {@code execute()} throws it; an enqueued call's
-   * callback gets OkHttp's {@code IOException("canceled due to ...")} with it as cause. The call
+   * connecting is not acted on) and once per hop. Its cause is an IllegalStateException saying
+   * the same. {@code execute()} throws it and an enqueued call's callback gets it, once: OkHttp
+   * neither retries it nor hands anything to the dispatcher thread's uncaught-exception handler
+   * (which it does with any exception of an interceptor that is not an IOException). The call
    * leaves no registration on its context and no connection in use.
    */
   @ParameterizedTest
@@ -239,19 +247,48 @@ class OkHttpHostileUseTest {
       })
   void anInterceptorInTheWrongKindOfSlotIsRefusedOnTheFirstCallSayingWhereItGoes(String row) throws Exception {
     boolean application = row.contains("addInterceptor,");
-    OkHttpClient.Builder b = new OkHttpClient.Builder();
+    // The dispatcher's threads report what reaches their uncaught-exception handler: OkHttp hands an
+    // interceptor's unchecked exception there, as well as to the callback (as a cancel).
+    List<Throwable> uncaught = new CopyOnWriteArrayList<>();
+    List<Thread> workers = new CopyOnWriteArrayList<>();
+    ThreadPoolExecutor pool =
+        new ThreadPoolExecutor(
+            0,
+            Integer.MAX_VALUE,
+            60,
+            TimeUnit.SECONDS,
+            new SynchronousQueue<>(),
+            r -> {
+              Thread t = new Thread(r, "misplaced-dispatcher");
+              t.setDaemon(true);
+              t.setUncaughtExceptionHandler((thread, e) -> uncaught.add(e));
+              workers.add(t);
+              return t;
+            });
+    // Counts the runs of the chain in the slot, to show that OkHttp does not retry the refusal.
+    AtomicInteger runs = new AtomicInteger();
+    Interceptor counting =
+        chain -> {
+          runs.incrementAndGet();
+          return chain.proceed(chain.request());
+        };
+    OkHttpClient.Builder b = new OkHttpClient.Builder().dispatcher(new Dispatcher(pool));
     OkHttpClient misplaced =
         (application
-                ? b.addInterceptor(ContextOkHttp.interceptor()).addInterceptor(ContextOkHttp.networkInterceptor())
-                : b.addNetworkInterceptor(ContextOkHttp.interceptor()).addNetworkInterceptor(ContextOkHttp.networkInterceptor()))
+                ? b.addInterceptor(counting)
+                    .addInterceptor(ContextOkHttp.interceptor())
+                    .addInterceptor(ContextOkHttp.networkInterceptor())
+                : b.addNetworkInterceptor(counting)
+                    .addNetworkInterceptor(ContextOkHttp.interceptor())
+                    .addNetworkInterceptor(ContextOkHttp.networkInterceptor()))
             .build();
     try (Loopback server = new Loopback(ex -> Loopback.reply(ex, 200, HELLO));
         CancelableContext ctx = Context.withCancel(Context.background())) {
-      IllegalStateException refused;
+      IOException failure;
       if (row.endsWith("execute")) {
-        refused =
+        failure =
             assertThrows(
-                IllegalStateException.class,
+                IOException.class,
                 () -> {
                   try (Response r = misplaced.newCall(at(server.url("/"), ctx)).execute()) {
                     r.body().string();
@@ -262,17 +299,21 @@ class OkHttpHostileUseTest {
         CompletableFuture<String> body = new CompletableFuture<>();
         misplaced.newCall(at(server.url("/"), ctx)).enqueue(Loopback.bodyInto(body));
         ExecutionException e = assertThrows(ExecutionException.class, () -> body.get(20, TimeUnit.SECONDS), row);
-        IOException failure = assertInstanceOf(IOException.class, e.getCause(), row);
-        refused =
-            assertInstanceOf(IllegalStateException.class, failure.getCause(), () -> row + ": failed otherwise: " + failure);
+        failure = assertInstanceOf(IOException.class, e.getCause(), row);
       }
+      IllegalStateException refused =
+          assertInstanceOf(IllegalStateException.class, failure.getCause(), () -> row + ": failed otherwise: " + failure);
       String message = refused.getMessage();
       String wrong = application ? "ContextOkHttp.networkInterceptor()" : "ContextOkHttp.interceptor()";
       String right = application ? "addNetworkInterceptor" : "addInterceptor";
       String slot = application ? "an application interceptor" : "a network interceptor";
       for (String part : List.of(wrong, slot, right, "ContextOkHttp.install")) {
         assertTrue(message.contains(part), () -> row + ": the message names no '" + part + "': " + message);
+        assertTrue(
+            failure.getMessage().contains(part),
+            () -> row + ": the caller's IOException names no '" + part + "': " + failure.getMessage());
       }
+      assertEquals(1, runs.get(), row + ": the chain in the slot ran again (OkHttp retried the refusal)");
       assertEquals(0, server.requests.get(), row + ": the call was sent");
       assertEquals(0, CoreInternals.registrationCount(ctx), row + ": registrations left");
       assertEquals(
@@ -280,9 +321,17 @@ class OkHttpHostileUseTest {
           misplaced.connectionPool().idleConnectionCount(),
           row + ": a connection is still in use");
     } finally {
-      misplaced.dispatcher().executorService().shutdown();
+      pool.shutdown();
       misplaced.connectionPool().evictAll();
     }
+    // A worker hands an exception to its handler after the pool has counted it out and before the
+    // thread ends: so wait for the threads themselves.
+    assertTrue(pool.awaitTermination(20, TimeUnit.SECONDS), row + ": the dispatcher did not stop");
+    for (Thread t : workers) {
+      t.join(TimeUnit.SECONDS.toMillis(20));
+      assertFalse(t.isAlive(), row + ": a dispatcher thread is still running");
+    }
+    assertEquals(List.of(), uncaught, row + ": also reported to the dispatcher thread's uncaught-exception handler");
   }
 
   /**
