@@ -34,7 +34,11 @@ import java.util.concurrent.locks.ReentrantLock;
  * (0 counts as none), and the previous value is put back when the work is over, whichever way it
  * ends: a statement (or, on drivers that keep the timeout per connection, such as H2 where {@code
  * setQueryTimeout} runs {@code SET QUERY_TIMEOUT} on the session, every statement of the
- * connection) carries no timeout of a finished context. A context without deadline, or with more
+ * connection) carries no timeout of a finished context. A body that closes the connection itself
+ * leaves nothing to put it back on: {@code execute} returns its result, and on such a driver the
+ * session keeps the timeout (a pooled connection goes back to its pool with it, and the next
+ * borrower's statements start with it), so close the connection after {@code execute} returns (see
+ * the module's README). A context without deadline, or with more
  * than {@value #MAX_TIMEOUT_SECONDS} seconds left, leaves the timeout untouched: drivers that count
  * milliseconds in an {@code int} (H2 does) reject or wrap larger values. The driver's timeout is a
  * second line of defence; the context's own deadline normally fires first and cancels the
@@ -406,9 +410,15 @@ public final class ContextStatements {
         return null;
       }
       try {
+        if (connection == null || connection.isClosed()) {
+          // The body closed the connection. Drivers need not close its statements with it (H2
+          // does not), but refuse them from then on: what was not put back stays on a session no
+          // handle reaches any more (gone with it, or, with a pool, lent on: the README's limit).
+          return null;
+        }
         if (!statement.isClosed()) {
           statement.setQueryTimeout(previousTimeout);
-        } else if (connection != null && !connection.isClosed()) {
+        } else {
           // The body closed the statement; drivers that keep the timeout per connection (H2)
           // still carry ours, and a statement of the same connection reaches it.
           try (Statement s = connection.createStatement()) {

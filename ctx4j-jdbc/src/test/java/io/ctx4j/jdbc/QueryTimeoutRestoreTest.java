@@ -13,11 +13,14 @@ import io.ctx4j.DeadlineExceededException;
 import io.ctx4j.Registration;
 import io.ctx4j.testing.ForeignContext;
 import java.io.IOException;
+import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.UUID;
+import org.h2.jdbcx.JdbcConnectionPool;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -141,6 +144,74 @@ class QueryTimeoutRestoreTest extends H2Test {
       assertTrue(st.isClosed());
       assertEquals(
           0, freshStatementTimeout(connection), "H2's session timeout is not left at 30 s");
+    }
+  }
+
+  /**
+   * Runs a query on a statement of {@code c} whose body closes {@code c} once it has the result;
+   * checks that {@code execute} returned that result.
+   */
+  private static void assertABodyClosingItsConnectionGetsItsResult(Context ctx, Connection c)
+      throws SQLException {
+    long r =
+        ContextStatements.execute(
+            ctx,
+            c.createStatement(),
+            s -> {
+              try (Connection closed = s.getConnection()) {
+                return sum(s.executeQuery("SELECT SUM(X) FROM SYSTEM_RANGE(1, 10)"));
+              }
+            });
+    assertEquals(55L, r);
+    assertTrue(c.isClosed());
+  }
+
+  /**
+   * A body that closes its connection (a plain H2 connection here) gets its result: the timeout is
+   * gone with the session, and nothing is left to put it back on.
+   */
+  @Test
+  void aBodyThatClosesItsConnectionGetsItsResult() throws Exception {
+    try (CancelableContext ctx = seconds(30)) {
+      assertABodyClosingItsConnectionGetsItsResult(ctx, TestDb.open());
+    }
+  }
+
+  /**
+   * A body that closes the connection itself, a pooled one (H2's own {@link JdbcConnectionPool},
+   * one session): JDBC gives no way back to the session once its handle is closed, and the pool may
+   * have handed it on already, so ctx4j cannot take its timeout back. The next borrower gets the
+   * session with the finished context's 30 s on it, and every statement it makes starts with it
+   * (the README's known limit). Closing the connection after {@code execute} returns leaves
+   * nothing.
+   */
+  @Test
+  void aBodyThatClosesItsPooledConnectionLeavesItsTimeoutOnTheSessionButOneClosingAfterwardsDoesNot()
+      throws Exception {
+    JdbcConnectionPool pool =
+        JdbcConnectionPool.create("jdbc:h2:mem:pooled-" + UUID.randomUUID(), "sa", "");
+    pool.setMaxConnections(1);
+    try (CancelableContext ctx = seconds(30)) {
+      assertABodyClosingItsConnectionGetsItsResult(ctx, pool.getConnection());
+      try (Connection next = pool.getConnection()) {
+        assertEquals(1, pool.getActiveConnections(), "not the pool's one session");
+        int inherited = freshStatementTimeout(next);
+        assertTrue(
+            inherited > 0 && inherited <= 30,
+            "the next borrower's statements start with the context's timeout: " + inherited);
+        try (Statement s = next.createStatement()) {
+          s.setQueryTimeout(0); // the next borrower's own repair
+        }
+      }
+      try (Connection again = pool.getConnection();
+          Statement st2 = again.createStatement()) {
+        ContextStatements.execute(ctx, st2, s -> sum(s.executeQuery("SELECT 1")));
+      } // closed after execute returned: the timeout was taken back on the session first
+      try (Connection next = pool.getConnection()) {
+        assertEquals(0, freshStatementTimeout(next), "a connection closed after execute keeps a timeout");
+      }
+    } finally {
+      pool.dispose();
     }
   }
 
