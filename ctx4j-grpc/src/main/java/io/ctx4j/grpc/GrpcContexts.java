@@ -413,7 +413,10 @@ public final class GrpcContexts {
    * interceptor makes it when the call is made (gRPC takes the call's context then) and has it
    * listen when the call starts, so that a call never started leaves nothing behind. Not
    * thread-safe: {@code listen} is called once, by the thread that made it or after a
-   * happens-before edge.
+   * happens-before edge. gRPC lets a call start on another thread than the one that made it, but a
+   * {@code ClientCall} is not thread-safe, so its caller orders {@code start} after {@code newCall},
+   * which is that edge; the bridge keeps the gRPC context current at {@code newCall} as its parent,
+   * as gRPC's call keeps the context current then, whatever is current where the call starts.
    */
   static final class Bridge {
     final io.grpc.Context.CancellableContext grpc;

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.ctx4j.CancelableContext;
 import io.ctx4j.Context;
+import io.ctx4j.internal.CoreInternals;
 import io.ctx4j.testing.Quietly;
 import io.grpc.CallOptions;
 import io.grpc.Channel;
@@ -25,6 +26,8 @@ import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -34,6 +37,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Real calls over loopback, one behaviour each: who ends a call and what each side's context then
@@ -326,6 +330,65 @@ class GrpcCallsTest {
       assertEquals(Status.Code.CANCELLED, startFails(underStubDeadline));
       assertEquals(Status.Code.DEADLINE_EXCEEDED, startFails(pastDeadline));
       assertEquals(1, entered.getCount(), "a handler ran");
+    }
+  }
+
+  /**
+   * gRPC lets a call be started on another thread than the one that made it (a {@code ClientCall}
+   * is not thread-safe: the caller orders its methods, here through the executor's hand-off): the
+   * call follows its ctx4j context all the same, as gRPC's own call follows the gRPC context
+   * current when it was made, not one current where it starts (here a cancelled one). The context's
+   * cancel, or its deadline, ends the call, the bridge registers where the call starts and leaves
+   * nothing on the context once the call has closed.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"cancelled", "deadline"})
+  void aCallMadeOnOneThreadAndStartedOnAnotherFollowsItsContext(String row) throws Exception {
+    ExecutorService starter = Executors.newSingleThreadExecutor();
+    io.grpc.Context.CancellableContext elsewhere = io.grpc.Context.ROOT.withCancellation();
+    elsewhere.cancel(new IllegalStateException("the starting thread's own gRPC context"));
+    try (LoopbackGrpc s = new LoopbackGrpc(waiting, oneThenWait);
+        CancelableContext ctx =
+            row.equals("deadline")
+                ? Context.withTimeout(Context.background(), Duration.ofMillis(300))
+                : Context.withCancel(Context.background())) {
+      io.grpc.ClientCall<String, String> call =
+          s.channel.newCall(LoopbackGrpc.CALL, GrpcContexts.withContext(CallOptions.DEFAULT, ctx));
+      Future<String> reply =
+          starter
+              .submit(
+                  () -> {
+                    io.grpc.Context previous = elsewhere.attach();
+                    try {
+                      return ClientCalls.futureUnaryCall(call, "x");
+                    } finally {
+                      elsewhere.detach(previous);
+                    }
+                  })
+              .get(10, TimeUnit.SECONDS);
+      assertTrue(entered.await(10, TimeUnit.SECONDS), row + ": the handler never ran");
+      IllegalStateException why = new IllegalStateException("stopped by the test");
+      if (row.equals("cancelled")) {
+        ctx.cancel(why);
+      }
+      ExecutionException e = assertThrows(ExecutionException.class, () -> reply.get(20, TimeUnit.SECONDS));
+      Status status = Status.fromThrowable(e.getCause());
+      if (row.equals("cancelled")) {
+        assertEquals(Status.Code.CANCELLED, status.getCode(), row);
+        assertSame(why, status.getCause(), row);
+      } else {
+        assertEquals(Status.Code.DEADLINE_EXCEEDED, status.getCode(), row);
+        // The server's deadline, earlier by the transit allowance, may have ended the call first.
+        assertTrue(ctx.await(Duration.ofSeconds(10)), row + ": the context outlived its deadline");
+        assertSame(Context.DEADLINE_EXCEEDED, ctx.err(), row);
+        long budget = handlerBudgetMs.poll(10, TimeUnit.SECONDS);
+        assertTrue(budget >= 0 && budget < 300, row + ": the handler's budget " + budget + " ms");
+      }
+      assertTrue(handlerContexts.poll(30, TimeUnit.SECONDS).isDone(), row + ": the handler's context lives on");
+      assertEquals(0, CoreInternals.registrationCount(ctx), row + ": registrations left on the context");
+    } finally {
+      starter.shutdown();
+      assertTrue(starter.awaitTermination(10, TimeUnit.SECONDS));
     }
   }
 
