@@ -280,7 +280,8 @@ public final class GrpcContexts {
   /**
    * Returns {@code ctx}'s deadline as a gRPC deadline: its {@link Context#remaining() time left},
    * measured on its own time source, from the moment just before that clock is read, so never later
-   * than the context's deadline.
+   * than the context's deadline. gRPC counts it on the system clock: for a context on a test clock,
+   * the time left on that clock now, counted in real time from now.
    *
    * @param ctx the context
    * @return its deadline, or empty if it has none
@@ -357,7 +358,7 @@ public final class GrpcContexts {
    *
    * <p>The gRPC context reports the deadline but has no timer of its own: it expires when {@code
    * ctx} does, so that whatever it governs never fails for a deadline while {@code ctx} still reads
-   * as live. Where gRPC checks the deadline itself, on its own clock, it can be first: a gRPC call
+   * as live (on the system clock; for a test clock, see below). Where gRPC checks the deadline itself, on its own clock, it can be first: a gRPC call
    * started in the context after its deadline (the converted one, never later than {@code ctx}'s)
    * fails at once with {@code DEADLINE_EXCEEDED}, even if {@code ctx}'s timer has not fired yet (a
    * busy timer thread, a test clock). A context that is already done gives a gRPC context that is
@@ -365,6 +366,15 @@ public final class GrpcContexts {
    * its timer has not fired yet (as grpc-go fails such a call at once), and one whose deadline
    * passes while it is converted (gRPC checks it again when it makes its context); the cause is
    * then a {@link TimeoutException} that reads the ctx4j cause once the timer has fired.
+   *
+   * <p>A {@code ctx} on a time source other than the system's (a test clock) gives the gRPC context
+   * the time left on that clock at the conversion, and gRPC counts it in real time from then, as a
+   * server given it as {@code grpc-timeout} does: no real-time deadline can follow a clock that a
+   * test holds still or moves by hand. So while the clock is held, the gRPC deadline passes after
+   * that much real time: calls made in the context then fail with {@code DEADLINE_EXCEEDED} (a call
+   * running then, by the server's deadline) while {@code ctx} still reads as live, and the gRPC
+   * context reports its deadline passed but is not cancelled. Advancing the clock past the deadline
+   * ends {@code ctx}, which cancels the gRPC context as above.
    *
    * <p>It is not a gRPC child of {@code parent} but of {@code parent.fork()}, and follows the
    * parent's cancellation through a listener that it withdraws when it ends: grpc-java 1.85.1 never

@@ -9,10 +9,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.ctx4j.CancelableContext;
 import io.ctx4j.Context;
+import io.ctx4j.ManualTimeSource;
 import io.ctx4j.internal.CoreInternals;
 import io.ctx4j.testing.Quietly;
 import io.grpc.CallOptions;
 import io.grpc.Channel;
+import io.grpc.Contexts;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.AbstractStub;
@@ -350,7 +352,7 @@ class GrpcCallsTest {
     try (LoopbackGrpc s = new LoopbackGrpc(waiting, oneThenWait);
         CancelableContext ctx =
             row.equals("deadline")
-                ? Context.withTimeout(Context.background(), Duration.ofMillis(300))
+                ? Context.withTimeout(Context.background(), Duration.ofSeconds(1))
                 : Context.withCancel(Context.background())) {
       io.grpc.ClientCall<String, String> call =
           s.channel.newCall(LoopbackGrpc.CALL, GrpcContexts.withContext(CallOptions.DEFAULT, ctx));
@@ -382,13 +384,56 @@ class GrpcCallsTest {
         assertTrue(ctx.await(Duration.ofSeconds(10)), row + ": the context outlived its deadline");
         assertSame(Context.DEADLINE_EXCEEDED, ctx.err(), row);
         long budget = handlerBudgetMs.poll(10, TimeUnit.SECONDS);
-        assertTrue(budget >= 0 && budget < 300, row + ": the handler's budget " + budget + " ms");
+        assertTrue(budget >= 0 && budget < 1000, row + ": the handler's budget " + budget + " ms");
       }
       assertTrue(handlerContexts.poll(30, TimeUnit.SECONDS).isDone(), row + ": the handler's context lives on");
       assertEquals(0, CoreInternals.registrationCount(ctx), row + ": registrations left on the context");
     } finally {
       starter.shutdown();
       assertTrue(starter.awaitTermination(10, TimeUnit.SECONDS));
+    }
+  }
+
+  /**
+   * A context on a test clock, held still: gRPC gets the time left on that clock (as {@code
+   * grpc-timeout} through the client interceptor; as the deadline of {@code fromCtx4j}'s context),
+   * and counts it in real time from then, as the server does. So the held clock does not hold the
+   * call: it ends {@code DEADLINE_EXCEEDED} once that much real time has passed,
+   * while the context still reads live; the converted gRPC context's deadline has then (all but)
+   * passed, yet it is not cancelled (no timer of its own) until the clock is advanced past the
+   * deadline and the context ends.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"clientInterceptor", "fromCtx4j"})
+  void aContextOnAHeldTestClockGivesGrpcItsTimeLeftCountedInRealTime(String row) throws Exception {
+    ManualTimeSource clock = ManualTimeSource.startingAt(Instant.parse("2040-01-01T00:00:00Z"));
+    try (LoopbackGrpc s = new LoopbackGrpc(waiting, oneThenWait);
+        CancelableContext ctx =
+            Context.withTimeout(
+                Context.withTimeSource(Context.background(), clock), Duration.ofSeconds(1))) {
+      io.grpc.Context.CancellableContext grpc = GrpcContexts.fromCtx4j(ctx, io.grpc.Context.ROOT);
+      try {
+        StatusRuntimeException e =
+            row.equals("clientInterceptor")
+                ? s.callFails(ctx)
+                : assertThrows(StatusRuntimeException.class, () -> grpc.call(() -> s.call("x")));
+        assertEquals(Status.Code.DEADLINE_EXCEEDED, e.getStatus().getCode(), row);
+        long budget = handlerBudgetMs.poll(10, TimeUnit.SECONDS);
+        assertTrue(budget >= 0 && budget < 1000, row + ": the server's budget " + budget + " ms");
+        assertNull(ctx.err(), row + ": the context on its held clock ended");
+        // Counted in real time: all but passed (the interceptor's budget is shorter by 10 ms).
+        long grpcLeft = grpc.getDeadline().timeRemaining(TimeUnit.MILLISECONDS);
+        assertTrue(grpcLeft < 100, row + ": gRPC's deadline is " + grpcLeft + " ms away");
+        assertFalse(grpc.isCancelled(), row + ": the gRPC context expired by itself");
+        CountDownLatch cancelled = new CountDownLatch(1);
+        grpc.addListener(c -> cancelled.countDown(), Runnable::run);
+        clock.advance(Duration.ofSeconds(1));
+        assertTrue(cancelled.await(10, TimeUnit.SECONDS), row + ": the gRPC context outlived the context");
+        assertSame(Context.DEADLINE_EXCEEDED, ctx.err(), row);
+        assertEquals(Status.Code.DEADLINE_EXCEEDED, Contexts.statusFromCancelled(grpc).getCode(), row);
+      } finally {
+        grpc.cancel(null);
+      }
     }
   }
 
