@@ -66,8 +66,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * exception that {@code execute} throws, or, if {@code execute} returns normally or a registration
  * of {@code bind} is stopped, handed to the {@linkplain Thread#getUncaughtExceptionHandler()
  * uncaught-exception handler} of the thread that ends the work (without ending that thread). A
- * cancel that fails because the body already closed the statement is not reported: nothing was left
- * to cancel.
+ * cancel that fails because the body already closed the statement, or its connection (H2 then
+ * leaves the statement open but refuses it), is not reported: nothing was left to cancel.
  *
  * <p>A context implemented outside ctx4j whose {@code onDone}, or whose registration's {@code
  * stop()}, throws makes the call throw what it threw, unchanged, after ending the work all the
@@ -283,11 +283,11 @@ public final class ContextStatements {
       int seconds = queryTimeoutSeconds(ctx);
       boolean set = false;
       int previous = 0;
-      Connection connection = null;
+      // Kept: a statement may not tell that the body closed its connection (H2's does not).
+      Connection connection = statement.getConnection();
       if (seconds != 0 && seconds <= MAX_TIMEOUT_SECONDS) {
         previous = statement.getQueryTimeout();
         if (previous == 0 || seconds < previous) {
-          connection = statement.getConnection();
           statement.setQueryTimeout(seconds);
           set = true;
         }
@@ -313,7 +313,7 @@ public final class ContextStatements {
           try {
             statement.cancel();
           } catch (SQLException | RuntimeException e) {
-            if (!closed(statement)) {
+            if (!closed()) {
               cancelFailure = e;
             }
             return;
@@ -333,9 +333,13 @@ public final class ContextStatements {
       }
     }
 
-    private static boolean closed(Statement statement) {
+    /**
+     * Whether the body closed the statement or its connection: H2 leaves a statement open when its
+     * connection closes, but refuses it (its cancel too) from then on.
+     */
+    private boolean closed() {
       try {
-        return statement.isClosed();
+        return statement.isClosed() || (connection != null && connection.isClosed());
       } catch (SQLException | RuntimeException e) {
         return false;
       }
