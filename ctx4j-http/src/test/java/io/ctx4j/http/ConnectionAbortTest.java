@@ -16,10 +16,16 @@ import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.net.http.HttpResponse.BodyHandlers;
+import java.net.http.HttpResponse.BodySubscribers;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Flow;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -61,12 +67,15 @@ class ConnectionAbortTest {
               });
       CancelableContext ctx = Context.withCancel(Context.background());
       URI uri = URI.create("http://127.0.0.1:" + listener.getLocalPort() + "/");
+      // Opened once the client has taken the response headers and subscribed to the body: the
+      // state in which only the body subscription's cancel closes the connection on JDK 17.
+      CountDownLatch bodySubscribed = new CountDownLatch(1);
       CompletableFuture<?> call =
-          ContextHttp.sendAsync(ctx, CLIENT, HttpRequest.newBuilder(uri).build(), BodyHandlers.ofString());
+          ContextHttp.sendAsync(
+              ctx, CLIENT, HttpRequest.newBuilder(uri).build(), signallingSubscription(bodySubscribed));
       assertTrue(requestRead.await(10, TimeUnit.SECONDS), "request never arrived");
       if (headersFirst) {
-        // Let the client take the headers and subscribe to the body before we end the context.
-        Context.withTimeout(Context.background(), java.time.Duration.ofMillis(100)).await();
+        assertTrue(bodySubscribed.await(30, TimeUnit.SECONDS), "the client never subscribed to the body");
       }
       long t0 = System.nanoTime();
       ctx.cancel();
@@ -126,6 +135,40 @@ class ConnectionAbortTest {
           () -> ContextHttp.send(ctx, following, HttpRequest.newBuilder(uri).build(), BodyHandlers.ofString()));
       assertEquals("closed", hangUp.get(60, TimeUnit.SECONDS), "the connection after the context ended");
     }
+  }
+
+  /** Reads the body as a string, opening {@code subscribed} once the body's subscription is in. */
+  private static HttpResponse.BodyHandler<String> signallingSubscription(CountDownLatch subscribed) {
+    return info -> {
+      HttpResponse.BodySubscriber<String> body = BodySubscribers.ofString(StandardCharsets.UTF_8);
+      return new HttpResponse.BodySubscriber<>() {
+        @Override
+        public CompletionStage<String> getBody() {
+          return body.getBody();
+        }
+
+        @Override
+        public void onSubscribe(Flow.Subscription s) {
+          body.onSubscribe(s);
+          subscribed.countDown();
+        }
+
+        @Override
+        public void onNext(List<ByteBuffer> item) {
+          body.onNext(item);
+        }
+
+        @Override
+        public void onError(Throwable t) {
+          body.onError(t);
+        }
+
+        @Override
+        public void onComplete() {
+          body.onComplete();
+        }
+      };
+    };
   }
 
   private static void readRequestHead(InputStream in) throws IOException {

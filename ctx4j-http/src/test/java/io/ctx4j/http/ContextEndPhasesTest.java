@@ -131,8 +131,9 @@ class ContextEndPhasesTest {
       Iterator<String> it = lines.iterator();
       assertEquals("line1", it.next());
       assertEquals("line2", it.next());
-      Context.afterFunc(Context.withTimeout(Context.background(), Duration.ofMillis(50)), () -> ctx.cancel(WHY));
+      CompletableFuture<Void> cancelled = OnceBlocked.run(Thread.currentThread(), () -> ctx.cancel(WHY));
       UncheckedIOException e = assertThrows(UncheckedIOException.class, it::hasNext);
+      cancelled.get(30, TimeUnit.SECONDS); // the cancel came while this thread waited for a line
       assertEquals(List.of(CanceledException.class, IllegalStateException.class), causes(e.getCause()));
       assertEquals(0, CoreInternals.registrationCount(ctx), "registrations left on the context");
     }

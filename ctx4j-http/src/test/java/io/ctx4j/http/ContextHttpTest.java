@@ -28,6 +28,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
@@ -187,11 +188,19 @@ class ContextHttpTest {
       HttpResponse<InputStream> r = ContextHttp.send(ctx, CLIENT, get(s), BodyHandlers.ofInputStream());
       InputStream body = r.body();
       assertEquals('f', body.read());
-      Context.afterFunc(Context.withTimeout(Context.background(), Duration.ofMillis(50)), ctx::cancel);
-      long t0 = System.nanoTime();
+      AtomicLong cancelledAt = new AtomicLong();
+      CompletableFuture<Void> cancelled =
+          OnceBlocked.run(
+              Thread.currentThread(),
+              () -> {
+                cancelledAt.set(System.nanoTime());
+                ctx.cancel();
+              });
       try {
         assertThrows(IOException.class, () -> body.readAllBytes());
-        assertTrue((System.nanoTime() - t0) < TimeUnit.SECONDS.toNanos(5), "reader not released");
+        long releasedAt = System.nanoTime();
+        cancelled.get(30, TimeUnit.SECONDS); // the cancel came while this thread waited in the read
+        assertTrue(releasedAt - cancelledAt.get() < TimeUnit.SECONDS.toNanos(5), "reader not released");
       } finally {
         release.countDown();
       }
