@@ -135,7 +135,9 @@ public final class ContextHttp {
    * (a loaded timer thread, a custom context that lags): the call, or the next redirect hop ctx4j
    * follows, fails unsent with a {@code DeadlineExceededException} that has no cause (the context
    * has none yet) rather than go out with a budget of 0; an exchange that fails once the deadline
-   * has passed fails with that error too.
+   * has passed fails with that error too. A deadline {@link DeadlineHeader#TRANSIT_ALLOWANCE} or
+   * less away is not an end: the call goes out with a budget of 0 (the receiver's request context
+   * is over as the request arrives), and fails only if its own deadline passes first.
    *
    * <p>The call holds one registration on {@code ctx} until the exchange can no longer be aborted:
    * the response body has ended, was cancelled or closed by the caller, or the call failed. A

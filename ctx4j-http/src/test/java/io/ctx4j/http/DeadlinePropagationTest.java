@@ -33,6 +33,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
@@ -233,6 +234,42 @@ class DeadlinePropagationTest {
           ContextHttp.send(ctx, client, HttpRequest.newBuilder(s.uri()).build(), BodyHandlers.ofString());
       assertEquals("in", r.body());
       assertEquals(List.of("9995", "9995"), budgets, "the budgets the server saw (6995 was left)");
+    }
+  }
+  /**
+   * A caller with the transit allowance or less left sends its request with a budget of {@code 0},
+   * as the README says, rather than fail before its deadline: its context has not ended and has no
+   * cause to fail with, and the answer may still come in time. The receiver's request context is
+   * over as the request arrives. (gRPC, Java and Go, likewise fails a call locally only once its
+   * deadline has passed.) The caller's clock is a ManualTimeSource, so the caller's own deadline
+   * does not pass during the exchange.
+   */
+  @ParameterizedTest(name = "{0} ms left")
+  @CsvSource({"1, 0", "5, 0", "6, 1"})
+  void aCallerWithTheTransitAllowanceOrLessLeftSendsABudgetOfZero(long leftMs, String sent)
+      throws Exception {
+    ManualTimeSource time = ManualTimeSource.startingAt(Instant.parse("2040-06-01T00:00:00Z"));
+    List<String> seen = new java.util.concurrent.CopyOnWriteArrayList<>();
+    try (LoopbackServer s =
+            new LoopbackServer(
+                ex -> {
+                  Context request = ContextFilter.current();
+                  seen.add(ex.getRequestHeaders().getFirst(DeadlineHeader.NAME));
+                  seen.add(String.valueOf(request.isDone() ? request.err() : "live"));
+                  reply(ex, 200, "answered");
+                });
+        CancelableContext ctx =
+            Context.withTimeout(
+                Context.withTimeSource(Context.background(), time), Duration.ofSeconds(10))) {
+      time.advance(Duration.ofSeconds(10).minusMillis(leftMs));
+      HttpResponse<String> r =
+          ContextHttp.send(ctx, following(), HttpRequest.newBuilder(s.uri()).build(), BodyHandlers.ofString());
+      assertEquals("answered", r.body());
+      assertEquals(sent, seen.get(0), "the budget sent with " + leftMs + " ms left");
+      if (sent.equals("0")) {
+        assertEquals(String.valueOf(Context.DEADLINE_EXCEEDED), seen.get(1), "the receiver's context");
+      }
+      assertEquals(null, ctx.err(), "the caller's context has not ended");
     }
   }
 }
