@@ -1,9 +1,12 @@
 package io.ctx4j.http;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import io.ctx4j.CancelableContext;
 import io.ctx4j.Context;
+import io.ctx4j.internal.CoreInternals;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.URI;
@@ -16,9 +19,12 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The redirects ContextHttp follows itself behave as the JDK client's own, call by call: the same
@@ -27,6 +33,11 @@ import org.junit.jupiter.params.provider.CsvSource;
  */
 @Timeout(120)
 class RedirectParityTest {
+
+  /** An HTTP/1.1 client that follows redirects as {@code policy} says. */
+  private static HttpClient client(HttpClient.Redirect policy) {
+    return HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).followRedirects(policy).build();
+  }
 
   /**
    * /r/{status}/{n}: redirects n more times with that status (to /r/{status}/{n-1}), then /end
@@ -83,8 +94,7 @@ class RedirectParityTest {
   })
   void followsRedirectsAsTheJdkClientDoes(String method, String path, HttpClient.Redirect policy)
       throws IOException, InterruptedException {
-    HttpClient client =
-        HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).followRedirects(policy).build();
+    HttpClient client = client(policy);
     try (LoopbackServer s = redirector();
         CancelableContext ctx = Context.withTimeout(Context.background(), Duration.ofMinutes(1))) {
       HttpRequest request =
@@ -107,8 +117,7 @@ class RedirectParityTest {
   @CsvSource({"another origin, NORMAL", "another origin, ALWAYS", "the same origin, NORMAL"})
   void aRedirectToAnotherOriginDropsTheCredentials(String where, HttpClient.Redirect policy)
       throws IOException, InterruptedException {
-    HttpClient client =
-        HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).followRedirects(policy).build();
+    HttpClient client = client(policy);
     String[] names = {"Authorization", "Cookie", "Origin", "Referer", "X-Other"};
     try (LoopbackServer target =
             new LoopbackServer(
@@ -215,8 +224,7 @@ class RedirectParityTest {
   void aLocationTheJdkCannotFollowAsItIsFailsAsDocumented(
       HttpClient.Redirect policy, String location, String ctx4j, String jdk17, String jdk25)
       throws IOException, InterruptedException {
-    HttpClient client =
-        HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).followRedirects(policy).build();
+    HttpClient client = client(policy);
     LoopbackServer[] server = new LoopbackServer[1];
     server[0] =
         new LoopbackServer(
@@ -259,6 +267,50 @@ class RedirectParityTest {
   }
 
   /**
+   * A hostless {@code Location} that the JDK follows itself (the context has no deadline, so ctx4j
+   * leaves redirects to the client): JDK 25's redirect filter fails with a {@code
+   * NullPointerException} (JDK 17 with an {@code IllegalArgumentException}). Whatever the JDK
+   * throws there, {@code send} throws what the JDK's own {@code send} throws, {@code sendAsync}'s
+   * future fails with the JDK's own cause, and the call leaves no registration on the context.
+   */
+  @ParameterizedTest(name = "{0}")
+  @ValueSource(strings = {"http:///nohost", "http:nohost"})
+  void aHostlessLocationTheJdkFollowsItselfFailsAsItsOwnSendAndLeavesNoRegistration(String location)
+      throws Exception {
+    HttpClient client = client(HttpClient.Redirect.NORMAL);
+    try (LoopbackServer s =
+            new LoopbackServer(
+                ex -> {
+                  ex.getResponseHeaders().set("Location", location);
+                  ex.sendResponseHeaders(302, -1);
+                  ex.close();
+                });
+        CancelableContext ctx = Context.withCancel(Context.background())) {
+      HttpRequest request = HttpRequest.newBuilder(s.uri().resolve("/start")).build();
+      String jdks = types(assertThrows(Exception.class, () -> client.send(request, BodyHandlers.ofString())));
+      String expected =
+          Runtime.version().feature() >= 25
+              ? "IOException <- IOException <- NullPointerException"
+              : "IllegalArgumentException <- IllegalArgumentException";
+      if (Runtime.version().feature() == 17 || Runtime.version().feature() >= 25) {
+        assertEquals(expected, jdks, "HttpClient.send on JDK " + Runtime.version().feature());
+      }
+      assertEquals(
+          jdks,
+          types(assertThrows(Exception.class, () -> ContextHttp.send(ctx, client, request, BodyHandlers.ofString()))),
+          "ContextHttp.send");
+      assertEquals(0, CoreInternals.registrationCount(ctx), "registrations left by send");
+      ExecutionException async =
+          assertThrows(
+              ExecutionException.class,
+              () -> ContextHttp.sendAsync(ctx, client, request, BodyHandlers.ofString()).get(30, TimeUnit.SECONDS));
+      assertEquals(jdks.substring(jdks.indexOf(" <- ") + 4), types(async.getCause()), "sendAsync's failure");
+      assertEquals(0, CoreInternals.registrationCount(ctx), "registrations left by sendAsync");
+      assertNull(ctx.err(), "the context is not ended by the failed call");
+    }
+  }
+
+  /**
    * A 3xx whose body does not end (chunked, or longer than its first bytes, the rest held back) is
    * followed at once, as the JDK follows it: the JDK reads a redirect's body only when its {@code
    * Content-Length} says 1024 bytes or fewer, and otherwise closes the connection and moves on.
@@ -268,11 +320,7 @@ class RedirectParityTest {
   void aRedirectWhoseBodyIsHeldBackIsFollowedAtOnceAsByTheJdk(String body, long length)
       throws Exception {
     CountDownLatch release = new CountDownLatch(1);
-    HttpClient client =
-        HttpClient.newBuilder()
-            .version(HttpClient.Version.HTTP_1_1)
-            .followRedirects(HttpClient.Redirect.NORMAL)
-            .build();
+    HttpClient client = client(HttpClient.Redirect.NORMAL);
     try (LoopbackServer s =
             new LoopbackServer(
                 ex -> {
