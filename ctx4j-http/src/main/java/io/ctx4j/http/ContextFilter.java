@@ -86,6 +86,11 @@ import java.util.concurrent.Executor;
  * thread then (for example with {@code InterruptScope.open(ctx)} of ctx4j-concurrent around the
  * I/O): the server's streams run on an interruptible channel, so the blocked call fails with {@link
  * java.nio.channels.ClosedByInterruptException} (a close returns) and the connection is closed.
+ * The server counts an exchange as finished only when the close of its response body completes, so
+ * one the interrupt ends before that (a read before the answer, a failed write, {@code
+ * exchange.close()}, which drains before it closes the response body) keeps {@code
+ * HttpServer.stop(delay)} waiting its whole delay on JDK 21+; once answered, close the response body
+ * before the exchange.
  *
  * <p>A filter instance is immutable and thread-safe and may be shared by any number of {@code
  * HttpContext}s. The request context is created before the handler runs and in the same thread, so
