@@ -51,7 +51,9 @@ import java.util.concurrent.Executor;
  * body that the client announced takes what has arrived and closes the connection rather than wait
  * for the rest. Except for a {@code HEAD} request announcing a body: the JDK sends a {@code HEAD}
  * answer only through {@code sendResponseHeaders}, which drains the body before returning, so one
- * that stalls its body holds the thread until it sends or leaves. The context is available to the
+ * that stalls its body holds the thread until it sends or leaves (as the JDK server's own read of a
+ * request head does for a client that stalls it; the ways around it lose the answer and leave the
+ * exchange uncounted by the server, see the README). The context is available to the
  * handler as {@link #contextOf(HttpExchange)}, each exchange its own, and, in the thread that runs
  * the handler, as {@link #current()}. (It is also the exchange attribute {@value #ATTRIBUTE}, but the
  * JDK server shares attributes among the exchanges of one {@code HttpContext}: do not read it.)
