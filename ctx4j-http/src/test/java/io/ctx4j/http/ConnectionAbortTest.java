@@ -22,6 +22,7 @@ import java.net.http.HttpResponse.BodySubscribers;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.CountDownLatch;
@@ -93,7 +94,10 @@ class ConnectionAbortTest {
    * A redirect ctx4j follows itself has its body read to be dropped when its {@code Content-Length}
    * says at most 1 KiB (as the JDK does, so that the connection can be pooled). A context that ends
    * while such a body is held back must close the connection, as it does for any body it is
-   * reading, rather than leave it open until the server finishes the body.
+   * reading, rather than leave it open until the server finishes the body. The context ends once
+   * ctx4j has the 302's headers (it reads the request's URI to resolve the Location: the request
+   * tells the test so), so that the end comes after the response, not before it (which cancels the
+   * exchange instead, and closes the connection that way).
    */
   @Test
   void aContextEndingWhileASmallRedirectBodyIsHeldBackClosesTheConnection() throws Exception {
@@ -116,12 +120,6 @@ class ConnectionAbortTest {
                       "HTTP/1.1 302 Found\r\nLocation: /next\r\nContent-Length: 500\r\n\r\n0123456789"
                           .getBytes(StandardCharsets.US_ASCII));
                   out.flush(); // the other 490 bytes are held back
-                  // The context ends a second later, the body still held back: by then the client
-                  // has taken the 302's headers and reads its body. (Ending it before the client
-                  // takes them cancels the exchange instead, which closes the connection too.)
-                  Context.afterFunc(
-                      Context.withTimeout(Context.background(), java.time.Duration.ofSeconds(1)),
-                      ctx::cancel);
                   return in.read() < 0 ? "closed" : "a new request on the connection";
                 } catch (java.net.SocketTimeoutException e) {
                   return "still open 30 s later";
@@ -130,10 +128,74 @@ class ConnectionAbortTest {
                 }
               });
       URI uri = URI.create("http://127.0.0.1:" + listener.getLocalPort() + "/start");
-      assertThrows(
-          CanceledException.class,
-          () -> ContextHttp.send(ctx, following, HttpRequest.newBuilder(uri).build(), BodyHandlers.ofString()));
+      CountDownLatch redirectSeen = new CountDownLatch(1);
+      HttpRequest request = new ResolvingSignals(HttpRequest.newBuilder(uri).build(), redirectSeen);
+      // Cancelled from this thread, not from another async task: with a parallelism of 1 (two
+      // cores), JDK 25 runs CompletableFuture's async tasks on the common pool's one worker, which
+      // the server above holds.
+      CompletableFuture<HttpResponse<String>> call =
+          ContextHttp.sendAsync(ctx, following, request, BodyHandlers.ofString());
+      assertTrue(redirectSeen.await(30, TimeUnit.SECONDS), "ctx4j never resolved the Location");
+      ctx.cancel();
+      Throwable failure = call.handle((body, t) -> t).get(30, TimeUnit.SECONDS);
+      assertTrue(failure instanceof CanceledException, "the call failed with " + failure);
       assertEquals("closed", hangUp.get(60, TimeUnit.SECONDS), "the connection after the context ended");
+    }
+  }
+
+  /**
+   * A request that opens a latch when ctx4j reads its URI to resolve a redirect's {@code Location}
+   * (told by the caller's frame: the JDK reads the URI too, as it copies the request), which it
+   * does once it has the redirect's headers.
+   */
+  private static final class ResolvingSignals extends HttpRequest {
+    private final HttpRequest request;
+    private final CountDownLatch resolving;
+
+    ResolvingSignals(HttpRequest request, CountDownLatch resolving) {
+      this.request = request;
+      this.resolving = resolving;
+    }
+
+    @Override
+    public URI uri() {
+      for (StackTraceElement frame : Thread.currentThread().getStackTrace()) {
+        if (frame.getMethodName().equals("followedTarget")) {
+          resolving.countDown();
+          break;
+        }
+      }
+      return request.uri();
+    }
+
+    @Override
+    public Optional<BodyPublisher> bodyPublisher() {
+      return request.bodyPublisher();
+    }
+
+    @Override
+    public String method() {
+      return request.method();
+    }
+
+    @Override
+    public Optional<java.time.Duration> timeout() {
+      return request.timeout();
+    }
+
+    @Override
+    public boolean expectContinue() {
+      return request.expectContinue();
+    }
+
+    @Override
+    public Optional<HttpClient.Version> version() {
+      return request.version();
+    }
+
+    @Override
+    public java.net.http.HttpHeaders headers() {
+      return request.headers();
     }
   }
 
