@@ -164,8 +164,19 @@ import java.util.Objects;
  * container's own request ({@code AsyncContext.getRequest()} after {@code startAsync()} without
  * arguments) hands out the container's stream, which is not watched: an {@code IOException} its
  * listener throws is then taken for a lost client ({@code CLIENT_DISCONNECTED}) by Tomcat, and not
- * seen on Jetty. Nor is the body the container reads itself ({@code getParameter} of a form, {@code
- * getParts}).
+ * seen on Jetty.
+ *
+ * <p>The body the container reads itself is watched on the same request: {@code getParameter},
+ * {@code getParameterMap}, {@code getParameterNames} and {@code getParameterValues} (a form POST)
+ * and {@code getParts} and {@code getPart} (multipart). Jetty 12.1 and Tomcat 11 report a read that
+ * failed there as a bad request ({@code HttpException}, {@code InvalidParameterException}, {@code
+ * FileUploadException}, a {@code ServletException}), with the I/O failure as a cause; the call
+ * ends the context before the caller sees that exception, unchanged, when the cause chain holds
+ * a timeout ({@code REQUEST_FAILED}) or a lost connection ({@code CLIENT_DISCONNECTED}: a {@code
+ * SocketException}, Jetty's {@code EofException}, Tomcat's {@code ClientAbortException}). A
+ * malformed body from a client that is still there ends nothing, even where the container reports
+ * it as an {@code IOException} or an {@code EOFException} (Jetty's multipart parser, a body
+ * without its closing boundary).
  *
  * <h2>Registration</h2>
  *

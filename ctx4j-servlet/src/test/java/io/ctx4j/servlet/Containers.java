@@ -26,6 +26,10 @@ enum Containers {
       ServletContextHandler handler = new ServletContextHandler("/");
       ServletHolder sh = new ServletHolder(servlet);
       sh.setAsyncSupported(true);
+      jakarta.servlet.MultipartConfigElement multipart = EmbeddedTomcat.multipartConfigOf(servlet);
+      if (multipart != null) {
+        sh.getRegistration().setMultipartConfig(multipart);
+      }
       handler.addServlet(sh, "/*");
       FilterHolder fh = new FilterHolder(filter);
       fh.setAsyncSupported(true);

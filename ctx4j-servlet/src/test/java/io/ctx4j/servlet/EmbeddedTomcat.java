@@ -18,6 +18,16 @@ import org.apache.tomcat.util.descriptor.web.FilterMap;
 final class EmbeddedTomcat {
   private EmbeddedTomcat() {}
 
+  /**
+   * The multipart configuration of {@code servlet}'s {@code @MultipartConfig}, or null: an
+   * embedded container given a servlet instance does not read the annotation itself.
+   */
+  static jakarta.servlet.MultipartConfigElement multipartConfigOf(HttpServlet servlet) {
+    jakarta.servlet.annotation.MultipartConfig config =
+        servlet.getClass().getAnnotation(jakarta.servlet.annotation.MultipartConfig.class);
+    return config == null ? null : new jakarta.servlet.MultipartConfigElement(config);
+  }
+
   static Tomcat start(Filter filter, HttpServlet servlet, Map<String, String> init, EnumSet<DispatcherType> types)
       throws Exception {
     Path base = Files.createTempDirectory("ctx4j-tomcat");
@@ -34,6 +44,10 @@ final class EmbeddedTomcat {
     org.apache.catalina.Context context = tomcat.addContext("", base.toString());
     Wrapper wrapper = Tomcat.addServlet(context, "servlet", servlet);
     wrapper.setAsyncSupported(true);
+    jakarta.servlet.MultipartConfigElement multipart = multipartConfigOf(servlet);
+    if (multipart != null) {
+      wrapper.setMultipartConfigElement(multipart);
+    }
     context.addServletMappingDecoded("/*", "servlet");
     FilterDef def = new FilterDef();
     def.setFilterName("ctx4j");

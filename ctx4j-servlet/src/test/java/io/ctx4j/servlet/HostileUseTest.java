@@ -889,27 +889,11 @@ class HostileUseTest {
               probe.finished.countDown();
             });
     try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
-      // A first request loads the classes of the request path, so that a cold JVM dispatches the
-      // request well within the idle timeout.
-      assertEquals("warm", get(server.port, "/warm").body());
-      if (timeout) {
-        Containers.idleTimeout(server, 1000);
-      }
-      try (Socket socket = new Socket("127.0.0.1", server.port)) {
-        java.io.OutputStream o = socket.getOutputStream();
-        o.write(
-            ("POST /x HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000000\r\n\r\n" + "a".repeat(100))
-                .getBytes(StandardCharsets.US_ASCII));
-        o.flush();
-        assertTrue(probe.entered.await(20, TimeUnit.SECONDS), "the handler was called");
-        if (how.endsWith("reset")) {
-          socket.setSoLinger(true, 0);
-          socket.close();
-        } else if (!timeout) {
-          socket.close();
-        }
-        assertTrue(probe.finished.await(20, TimeUnit.SECONDS), "the read failed");
-      }
+      sendHalfABodyAndLeave(
+          server,
+          how,
+          "POST /x HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000000\r\n\r\n" + "a".repeat(100),
+          probe);
     }
     assertTrue(probe.ended.await(10, TimeUnit.SECONDS), "the request context never ended");
     assertEquals(
@@ -925,6 +909,35 @@ class HostileUseTest {
     }
   }
 
+  /**
+   * Sends {@code request}, the head of a POST and part of its body, on a socket of its own, after
+   * a first request that loads the classes of the request path (so that a cold JVM dispatches it
+   * well within the idle timeout). Once the handler has entered, closes the socket, resets it
+   * ({@code how} ends with "reset") or leaves it open past a 1 s idle timeout ("read timeout");
+   * then waits until the handler is done with the body ({@code probe.finished}).
+   */
+  private static void sendHalfABodyAndLeave(
+      Containers.Running server, String how, String request, Probe probe) throws Exception {
+    assertEquals("warm", get(server.port, "/warm").body());
+    boolean timeout = how.endsWith("read timeout");
+    if (timeout) {
+      Containers.idleTimeout(server, 1000);
+    }
+    try (Socket socket = new Socket("127.0.0.1", server.port)) {
+      java.io.OutputStream o = socket.getOutputStream();
+      o.write(request.getBytes(StandardCharsets.US_ASCII));
+      o.flush();
+      assertTrue(probe.entered.await(20, TimeUnit.SECONDS), "the handler was called");
+      if (how.endsWith("reset")) {
+        socket.setSoLinger(true, 0);
+        socket.close();
+      } else if (!timeout) {
+        socket.close();
+      }
+      assertTrue(probe.finished.await(20, TimeUnit.SECONDS), "the handler was done with the body");
+    }
+  }
+
   static java.util.stream.Stream<org.junit.jupiter.params.provider.Arguments>
       containersAndFailedReads() {
     return Containers.eachWith(
@@ -935,6 +948,171 @@ class HostileUseTest {
         "Reader, read timeout",
         "ReadListener, client closes");
   }
+
+  /**
+   * A body the container reads itself, for {@code getParameter} of a form POST or {@code getParts}
+   * of a multipart one, from a client that sends half of it and then closes, or stalls past the
+   * container's read timeout: the call that fails ends the context with the container's exception
+   * as the cause ({@code CLIENT_DISCONNECTED}, or {@code REQUEST_FAILED} for the timeout) before
+   * the handler sees it, and the handler sees it unchanged.
+   */
+  @ParameterizedTest(name = "{0}: {1}")
+  @org.junit.jupiter.params.provider.MethodSource("containersAndBodiesTheContainerReads")
+  void aFailedReadOfABodyTheContainerReadsEndsTheContext(Containers c, String how)
+      throws Exception {
+    Probe probe = new Probe();
+    AtomicReference<Throwable> thrown = new AtomicReference<>();
+    AtomicReference<String> returned = new AtomicReference<>();
+    AtomicReference<Boolean> doneWhenThrown = new AtomicReference<>();
+    boolean timeout = how.endsWith("read timeout");
+    boolean multipart = how.startsWith("getPart");
+    TestServlet.Handler handler =
+        (req, res) -> {
+          if (TestServlet.answeredWarm(req, res)) {
+            return;
+          }
+          Context ctx = probe.enterCurrent(req);
+          try {
+            Object result;
+            if (how.startsWith("getParameterMap")) {
+              result = req.getParameterMap().keySet();
+            } else if (how.startsWith("getParameterNames")) {
+              result = java.util.Collections.list(req.getParameterNames());
+            } else if (how.startsWith("getParameterValues")) {
+              result = java.util.Arrays.toString(req.getParameterValues("a"));
+            } else if (how.startsWith("getParameter")) {
+              result = req.getParameter("a");
+            } else if (how.startsWith("getParts")) {
+              result = req.getParts().size() + " parts";
+            } else {
+              result = req.getPart("f");
+            }
+            returned.set(String.valueOf(result));
+          } catch (Throwable t) {
+            thrown.set(t);
+          } finally {
+            doneWhenThrown.set(ctx.isDone());
+            probe.finished.countDown();
+          }
+        };
+    HttpServlet servlet = multipart ? new MultipartServlet(handler) : new TestServlet(handler);
+    String boundary = "ctx4jBoundary";
+    String head =
+        multipart
+            ? "Content-Type: multipart/form-data; boundary=" + boundary + "\r\n"
+            : "Content-Type: application/x-www-form-urlencoded\r\n";
+    String half =
+        multipart
+            ? "--" + boundary + "\r\nContent-Disposition: form-data; name=\"f\"\r\n\r\n"
+                + "x".repeat(100)
+            : "a=1&b=" + "x".repeat(100);
+    try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
+      sendHalfABodyAndLeave(
+          server,
+          how,
+          "POST /x HTTP/1.1\r\nHost: 127.0.0.1\r\n" + head + "Content-Length: 2000\r\n\r\n" + half,
+          probe);
+    }
+    String what = how + ": thrown " + thrown.get() + ", returned " + returned.get()
+        + ", context " + (probe.ctx.isDone() ? probe.ctx.cause() : "live");
+    assertNotNull(thrown.get(), what);
+    assertEquals(Boolean.TRUE, doneWhenThrown.get(), "ended inside the call: " + what);
+    assertTrue(probe.ended.await(10, TimeUnit.SECONDS), "the request context never ended");
+    assertEquals(
+        timeout ? Reason.REQUEST_FAILED : Reason.CLIENT_DISCONNECTED,
+        probe.reason(),
+        String.valueOf(probe.cause));
+    Throwable reported = probe.cause.getCause();
+    if (reported != thrown.get()) {
+      // Jetty's failure listener may report the close, the reset or the idle timeout first, with
+      // an exception of its own.
+      assertEquals(Containers.JETTY, c, "the call's exception is the cause: " + what);
+      assertTrue(
+          reported instanceof IOException || reported instanceof TimeoutException, what);
+    }
+  }
+
+  static java.util.stream.Stream<org.junit.jupiter.params.provider.Arguments>
+      containersAndBodiesTheContainerReads() {
+    return Containers.eachWith(
+        "getParameter, client closes",
+        "getParameterMap, client closes",
+        "getParameterNames, client resets",
+        "getParameterValues, read timeout",
+        "getParts, client closes",
+        "getPart, client resets",
+        "getParts, read timeout");
+  }
+
+  /**
+   * A malformed body the container reads itself, sent whole by a client that stays (a form with a
+   * bad escape, a multipart body without its closing boundary): whatever the container makes of
+   * it (Jetty 12.1 and Tomcat 11 throw, some of it as an {@code IOException}), the client is not
+   * lost and the context stays live until the handler returns.
+   */
+  @ParameterizedTest(name = "{0}: {1}")
+  @org.junit.jupiter.params.provider.MethodSource("containersAndMalformedBodies")
+  void aMalformedBodyTheContainerReadsIsNoLostClient(Containers c, String how) throws Exception {
+    Probe probe = new Probe();
+    AtomicReference<String> outcome = new AtomicReference<>();
+    AtomicReference<Boolean> doneAfter = new AtomicReference<>();
+    boolean multipart = how.equals("multipart");
+    TestServlet.Handler handler =
+        (req, res) -> {
+          Context ctx = probe.enterCurrent(req);
+          try {
+            outcome.set(
+                "returned "
+                    + (multipart ? req.getParts().size() + " parts" : req.getParameter("a")));
+          } catch (Throwable t) {
+            outcome.set("threw " + t);
+          } finally {
+            doneAfter.set(ctx.isDone());
+          }
+          res.setStatus(200);
+        };
+    HttpServlet servlet = multipart ? new MultipartServlet(handler) : new TestServlet(handler);
+    String boundary = "ctx4jBoundary";
+    try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
+      HttpRequest.Builder b =
+          HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port + "/x"));
+      if (multipart) {
+        b.header("Content-Type", "multipart/form-data; boundary=" + boundary)
+            .POST(
+                HttpRequest.BodyPublishers.ofString(
+                    "--" + boundary + "\r\nContent-Disposition: form-data; name=\"f\"\r\n\r\n"
+                        + "x".repeat(100)));
+      } else {
+        b.header("Content-Type", "application/x-www-form-urlencoded")
+            .POST(HttpRequest.BodyPublishers.ofString("a=%zz&b=%"));
+      }
+      try {
+        HTTP1.send(b.build(), BodyHandlers.ofString());
+      } catch (IOException closedByTheServer) {
+        // A container may close the connection after a body it could not parse.
+      }
+      assertTrue(probe.ended.await(10, TimeUnit.SECONDS), "the request context never ended");
+    }
+    assertEquals(
+        Boolean.FALSE, doneAfter.get(), "live after the call, which " + outcome.get() + ": " + probe.cause);
+    assertEquals(Reason.RESPONSE_COMPLETED, probe.reason(), String.valueOf(probe.cause));
+  }
+
+  static java.util.stream.Stream<org.junit.jupiter.params.provider.Arguments>
+      containersAndMalformedBodies() {
+    return Containers.eachWith("form", "multipart");
+  }
+
+  /** A servlet with a multipart configuration, running whatever handler the test gives it. */
+  @jakarta.servlet.annotation.MultipartConfig
+  static final class MultipartServlet extends TestServlet {
+    private static final long serialVersionUID = 1L;
+
+    MultipartServlet(TestServlet.Handler handler) {
+      super(handler);
+    }
+  }
+
 
   /**
    * The context attribute is read-only on an error page too (the filter mapped for ERROR), as the

@@ -8,7 +8,7 @@ import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 
 /** A servlet that runs whatever handler the test gives it. */
-final class TestServlet extends HttpServlet {
+class TestServlet extends HttpServlet {
   private static final long serialVersionUID = 1L;
 
   @FunctionalInterface

@@ -189,6 +189,70 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
   }
 
   /**
+   * A call that made the container read the request body itself ({@code getParameter} of a form,
+   * {@code getParts}) threw {@code e}: ends the request if the read failed because the exchange
+   * did, before the caller sees {@code e}. The containers report that read's failure wrapped, in
+   * exceptions that also report a body that is merely malformed (Jetty 12.1's 400 {@code
+   * HttpException}s, Tomcat 11's {@code InvalidParameterException}, and for multipart Tomcat's
+   * {@code FileUploadException}, an {@code IOException}; Jetty's multipart parser reports a body
+   * without its closing boundary as a plain {@code EOFException}). So the exchange failed only
+   * where the chain holds a timeout (as in {@link #failure}: {@link Reason#REQUEST_FAILED}), or
+   * the socket's own failure (a {@link java.net.SocketException}, a reset) or the container's own
+   * report of a lost connection (Jetty's {@code org.eclipse.jetty.io.EofException}, Tomcat's
+   * {@code org.apache.catalina.connector.ClientAbortException}, told by name, so that neither
+   * container's classes are loaded): {@link Reason#CLIENT_DISCONNECTED}. A malformed body from a
+   * client that is still there ends nothing.
+   *
+   * @param e what the container's call threw
+   */
+  public void bodyFailed(Throwable e) {
+    Reason reason = exchangeFailure(e, false);
+    if (reason != null) {
+      end(new RequestCanceledException(reason, describe(e), e));
+    }
+  }
+
+  /**
+   * What {@code failure}'s chain says of the exchange: {@link Reason#REQUEST_FAILED} if it holds a
+   * timeout, else {@link Reason#CLIENT_DISCONNECTED} if it holds a lost connection (any {@link
+   * IOException} if {@code anyIoException}, else those {@link #bodyFailed} names), else null.
+   */
+  private static Reason exchangeFailure(Throwable failure, boolean anyIoException) {
+    Reason reason = null;
+    try {
+      // The whole chain, bounded (a cause chain may be cyclic): a timeout under an IOException
+      // (Jetty's read that timed out, Tomcat's ClientAbortException of a SocketTimeoutException)
+      // is still a timeout.
+      Throwable x = failure;
+      for (int i = 0; i < 16 && x != null; i++, x = x.getCause()) {
+        if (x instanceof TimeoutException || x instanceof SocketTimeoutException) {
+          return Reason.REQUEST_FAILED;
+        }
+        if (anyIoException
+            ? x instanceof IOException
+            : x instanceof java.net.SocketException || lostConnection(x.getClass())) {
+          reason = Reason.CLIENT_DISCONNECTED;
+        }
+      }
+    } catch (Throwable hostile) {
+      // An overridden getCause that throws: what the walk found before it decides.
+    }
+    return reason;
+  }
+
+  /** Whether {@code type} is, or extends, a container's exception for a lost connection. */
+  private static boolean lostConnection(Class<?> type) {
+    for (Class<?> t = type; t != null && t != Throwable.class; t = t.getSuperclass()) {
+      String name = t.getName();
+      if (name.equals("org.eclipse.jetty.io.EofException")
+          || name.equals("org.apache.catalina.connector.ClientAbortException")) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
    * Returns the cause for a failure the container reported: {@link Reason#REQUEST_FAILED} if it is
    * or is caused by a timeout (a {@link TimeoutException}, as Jetty reports an idle timeout, or a
    * {@link SocketTimeoutException}, as Tomcat does: the container gave up waiting, which says
@@ -203,24 +267,8 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
     if (failure == null) {
       return new RequestCanceledException(Reason.CLIENT_DISCONNECTED, null, null);
     }
-    Reason reason = Reason.REQUEST_FAILED;
-    try {
-      // The whole chain, bounded (a cause chain may be cyclic): a timeout under an IOException
-      // (Jetty's read that timed out, Tomcat's ClientAbortException of a SocketTimeoutException)
-      // is still a timeout.
-      Throwable x = failure;
-      for (int i = 0; i < 16 && x != null; i++, x = x.getCause()) {
-        if (x instanceof TimeoutException || x instanceof SocketTimeoutException) {
-          reason = Reason.REQUEST_FAILED;
-          break;
-        }
-        if (x instanceof IOException) {
-          reason = Reason.CLIENT_DISCONNECTED;
-        }
-      }
-    } catch (Throwable hostile) {
-      // An overridden getCause that throws: what the walk found before it decides.
-    }
+    Reason found = exchangeFailure(failure, true);
+    Reason reason = found == null ? Reason.REQUEST_FAILED : found;
     return new RequestCanceledException(reason, describe(failure), failure);
   }
 

@@ -1,18 +1,22 @@
 package io.ctx4j.servlet.internal;
 
 import jakarta.servlet.AsyncContext;
+import jakarta.servlet.ServletException;
 import jakarta.servlet.ServletInputStream;
 import jakarta.servlet.ServletRequest;
 import jakarta.servlet.ServletRequestWrapper;
 import jakarta.servlet.ServletResponse;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletRequestWrapper;
+import jakarta.servlet.http.Part;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.Collections;
 import java.util.Enumeration;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The request as the filter passes it down the chain: it answers the context attribute itself, so
@@ -253,6 +257,80 @@ public final class ScopedRequest extends HttpServletRequestWrapper {
     WatchedReader w = new WatchedReader(in, scope);
     body = w;
     return w;
+  }
+
+  /**
+   * The container's, watched: on a form POST the container reads the body for it, and a read that
+   * fails because the client went away or the read timed out ends the context (see {@link
+   * RequestScope#bodyFailed}) before the caller sees the container's exception, unchanged.
+   */
+  @Override
+  public String getParameter(String name) {
+    try {
+      return super.getParameter(name);
+    } catch (RuntimeException e) {
+      scope.bodyFailed(e);
+      throw e;
+    }
+  }
+
+  /** The container's, watched as {@link #getParameter} is. */
+  @Override
+  public Map<String, String[]> getParameterMap() {
+    try {
+      return super.getParameterMap();
+    } catch (RuntimeException e) {
+      scope.bodyFailed(e);
+      throw e;
+    }
+  }
+
+  /** The container's, watched as {@link #getParameter} is. */
+  @Override
+  public Enumeration<String> getParameterNames() {
+    try {
+      return super.getParameterNames();
+    } catch (RuntimeException e) {
+      scope.bodyFailed(e);
+      throw e;
+    }
+  }
+
+  /** The container's, watched as {@link #getParameter} is. */
+  @Override
+  public String[] getParameterValues(String name) {
+    try {
+      return super.getParameterValues(name);
+    } catch (RuntimeException e) {
+      scope.bodyFailed(e);
+      throw e;
+    }
+  }
+
+  /**
+   * The container's, watched: the container reads a multipart body for it, and a read that fails
+   * because the client went away or the read timed out ends the context (see {@link
+   * RequestScope#bodyFailed}) before the caller sees the container's exception, unchanged.
+   */
+  @Override
+  public Collection<Part> getParts() throws IOException, ServletException {
+    try {
+      return super.getParts();
+    } catch (IOException | ServletException | RuntimeException e) {
+      scope.bodyFailed(e);
+      throw e;
+    }
+  }
+
+  /** The container's, watched as {@link #getParts} is. */
+  @Override
+  public Part getPart(String name) throws IOException, ServletException {
+    try {
+      return super.getPart(name);
+    } catch (IOException | ServletException | RuntimeException e) {
+      scope.bodyFailed(e);
+      throw e;
+    }
   }
 
   /**
