@@ -1340,6 +1340,111 @@ class HostileUseTest {
   }
 
   /**
+   * A write that times out (a client that stops reading while the handler writes a large answer,
+   * and a 1 s idle timeout, Jetty's, or {@code connectionTimeout}, Tomcat's, which times out its
+   * blocking writes too) ends the context inside the write, as {@code REQUEST_FAILED} with the
+   * write's exception as the cause (the container may report the timeout first, with an exception
+   * of its own: Jetty's failure listener a {@code TimeoutException}, Tomcat's {@code
+   * AsyncListener.onError} in async mode a {@code SocketTimeoutException}), not as a lost client: the client is still
+   * connected. Through the filter's response in the dispatch, and through {@code
+   * AsyncContext.getResponse()} in an application thread.
+   */
+  @ParameterizedTest(name = "{0}: {1}")
+  @org.junit.jupiter.params.provider.MethodSource("containersAndWriters")
+  void aWriteThatTimesOutEndsTheContextAsARequestFailure(Containers c, String how)
+      throws Exception {
+    Probe probe = new Probe();
+    AtomicReference<IOException> failed = new AtomicReference<>();
+    AtomicReference<Boolean> doneWhenThrown = new AtomicReference<>();
+    java.util.concurrent.atomic.AtomicLong lastWriteNanos = new java.util.concurrent.atomic.AtomicLong();
+    java.util.function.BiConsumer<jakarta.servlet.ServletOutputStream, Context> writeUntilItFails =
+        (out, ctx) -> {
+          byte[] chunk = new byte[8192];
+          try {
+            // At most 1 GiB: the client's buffers and the server's take a few MiB.
+            for (int i = 0; i < 131_072; i++) {
+              out.write(chunk);
+              out.flush();
+              lastWriteNanos.set(System.nanoTime());
+            }
+          } catch (IOException e) {
+            failed.set(e);
+            doneWhenThrown.set(ctx.isDone());
+          } finally {
+            probe.finished.countDown();
+          }
+        };
+    TestServlet servlet =
+        new TestServlet(
+            (req, res) -> {
+              if (TestServlet.answeredWarm(req, res)) {
+                return;
+              }
+              Context ctx = probe.enterCurrent(req);
+              if (how.equals("dispatch")) {
+                writeUntilItFails.accept(res.getOutputStream(), ctx);
+                return;
+              }
+              AsyncContext async = req.startAsync();
+              async.setTimeout(0);
+              async.start(
+                  () -> {
+                    try {
+                      writeUntilItFails.accept(async.getResponse().getOutputStream(), ctx);
+                    } catch (IOException e) {
+                      throw new java.io.UncheckedIOException(e);
+                    } finally {
+                      try {
+                        async.complete();
+                      } catch (IllegalStateException endedByTheContainer) {
+                        // Tomcat ended the cycle itself with the timeout (AsyncListener.onError).
+                      }
+                    }
+                  });
+            });
+    try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
+      // A first request loads the classes of the request path, so that a cold JVM is well within
+      // the idle timeout until the writes block.
+      assertEquals("warm", get(server.port, "/warm").body());
+      Containers.idleTimeout(server, 1000);
+      try (Socket socket = new Socket()) {
+        // A small window: the client's part of what is written without being read.
+        socket.setReceiveBufferSize(4096);
+        socket.connect(new java.net.InetSocketAddress("127.0.0.1", server.port));
+        socket.getOutputStream()
+            .write("GET /x HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+        // Never reads.
+        assertTrue(probe.finished.await(60, TimeUnit.SECONDS), "the writes stopped");
+      }
+    }
+    assertNotNull(failed.get(), "a write failed");
+    assertTrue(probe.ended.await(10, TimeUnit.SECONDS), "the request context never ended");
+    assertEquals(Reason.REQUEST_FAILED, probe.reason(), String.valueOf(probe.cause));
+    assertEquals(Boolean.TRUE, doneWhenThrown.get(), "ended inside the write: " + failed.get());
+    Throwable reported = probe.cause.getCause();
+    if (reported != failed.get()) {
+      // The container's own report of the timeout came first: Jetty's failure listener, or
+      // Tomcat's AsyncListener.onError in async mode (a SocketTimeoutException).
+      assertTrue(
+          reported instanceof TimeoutException
+              || reported instanceof java.net.SocketTimeoutException,
+          "the write's exception (" + failed.get() + ") or the container's timeout is the cause: "
+              + reported);
+    }
+    long afterLastWrite = Probe.millisBetween(lastWriteNanos.get(), probe.endedNanos);
+    // The idle timeout counts from the last bytes the container could write, no earlier than the
+    // last write that returned; generous above for a slow machine.
+    assertTrue(
+        afterLastWrite >= 500 && afterLastWrite < 15_000,
+        "ended " + afterLastWrite + " ms after the last write returned: " + probe.cause);
+  }
+
+  static java.util.stream.Stream<org.junit.jupiter.params.provider.Arguments>
+      containersAndWriters() {
+    return Containers.eachWith("dispatch", "AsyncContext.getResponse()");
+  }
+
+  /**
    * A request whose client goes away (an HTTP/1.1 socket closed) while it waits in async, and then
    * a write that fails: what the write saw, and the latches that order it. The container may
    * notice the close itself when it comes before the dispatch that started async has returned (it
