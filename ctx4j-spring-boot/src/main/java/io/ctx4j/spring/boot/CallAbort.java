@@ -3,7 +3,9 @@ package io.ctx4j.spring.boot;
 import io.ctx4j.Context;
 import io.ctx4j.ContextException;
 import io.ctx4j.Registration;
+import io.ctx4j.http.DeadlineHeader;
 import io.ctx4j.internal.CoreInternals;
+import java.util.function.BiConsumer;
 import java.util.function.Consumer;
 
 /**
@@ -20,8 +22,8 @@ import java.util.function.Consumer;
  * context keeps nothing; once the response is there, the interceptor's body stream stops reads
  * itself (closing Jetty's stream aborts its exchange).
  *
- * <p>Thread safety: opened and closed on the calling thread; {@link #tie}, {@link #isOwn} and
- * {@link #restated} may also come from the client's own threads (a redirect hop Jetty sends
+ * <p>Thread safety: opened and closed on the calling thread; {@link #tie} and {@link #leave} may
+ * also come from the client's own threads (a redirect hop Jetty sends
  * itself, Reactor Netty's event loop), and the context's callback from any thread.
  */
 final class CallAbort {
@@ -68,13 +70,8 @@ final class CallAbort {
    * it carries headers of its own, usually none. Nor, since it has no budget to state, a request of
    * a call whose context has no deadline.
    */
-  boolean isOwn(String value) {
+  private boolean isOwn(String value) {
     return value != null && (value.equals(budget) || value.equals(restated));
-  }
-
-  /** Records {@code value}, just stated on one of the call's own requests as it leaves. */
-  void restated(String value) {
-    restated = value;
   }
 
   /**
@@ -87,9 +84,39 @@ final class CallAbort {
     return own || ctx.err() != null ? CoreInternals.endOf(ctx) : null;
   }
 
-  /** The call's context. */
-  Context context() {
-    return ctx;
+  /**
+   * An edit of a request's headers: {@code remove} takes a header name, {@code set} a name and a
+   * value. Lets {@link #leave} work on any client's header type.
+   */
+  @FunctionalInterface
+  interface HeaderEdit {
+    void apply(Consumer<String> remove, BiConsumer<String, String> set);
+  }
+
+  /**
+   * A request tied to the call, carrying {@code value} as its {@code Ctx4j-Timeout-Ms} (null:
+   * none), is about to leave, at the last moment its client lets it be changed. Returns the error
+   * to refuse it with ({@link #refusal}), and then changes nothing; or null to send it, having
+   * stated the time left of the call's context on it ({@link DeadlineHeader#restate}) if it is one
+   * of the call's own ({@link #isOwn}), the value stated kept so that a later hop, a copy of this
+   * request, is known as the call's too. The stale header the interceptor set is replaced: the
+   * request may have waited for a connection since, and a hop carries the earlier hop's.
+   *
+   * @param value the request's {@code Ctx4j-Timeout-Ms} as it is, or null
+   * @param onRequest applies the edit it is given to the request's headers (Jetty hands its mutable
+   *     headers only to a callback); called at most once, on this thread
+   */
+  ContextException leave(String value, Consumer<HeaderEdit> onRequest) {
+    boolean own = isOwn(value);
+    ContextException end = refusal(own);
+    if (end != null) {
+      return end;
+    }
+    if (own) {
+      onRequest.accept(
+          (remove, set) -> DeadlineHeader.restate(ctx, remove, set).ifPresent(v -> restated = v));
+    }
+    return null;
   }
 
   /** The call in progress on this thread, or null. */

@@ -1,6 +1,5 @@
 package io.ctx4j.spring.boot;
 
-import io.ctx4j.Context;
 import io.ctx4j.ContextException;
 import io.ctx4j.http.DeadlineHeader;
 import java.util.Collections;
@@ -157,16 +156,12 @@ public final class ContextJettyHttpClient {
    * interceptor does before it hands the request on.
    */
   private static void restate(Request request, CallAbort call) {
-    boolean own = call.isOwn(request.getHeaders().get(DeadlineHeader.NAME));
-    ContextException end = call.refusal(own);
+    ContextException end =
+        call.leave(
+            request.getHeaders().get(DeadlineHeader.NAME),
+            edit -> request.headers(headers -> edit.apply(headers::remove, headers::put)));
     if (end != null) {
       request.abort(end);
-      return;
-    }
-    if (own) {
-      Context ctx = call.context();
-      request.headers(
-          headers -> DeadlineHeader.restate(ctx, headers::remove, headers::put).ifPresent(call::restated));
     }
   }
 }

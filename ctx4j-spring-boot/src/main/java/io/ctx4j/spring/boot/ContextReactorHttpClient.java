@@ -146,14 +146,12 @@ public final class ContextReactorHttpClient {
             // The deadline may have passed since prepare() (Spring's body being copied in between),
             // and the call's own request written now would go out with a budget of 0.
             HttpHeaders headers = request.headers();
-            boolean own = call.isOwn(headers.get(DeadlineHeader.NAME));
-            ContextException end = call.refusal(own);
+            ContextException end =
+                call.leave(
+                    headers.get(DeadlineHeader.NAME),
+                    edit -> edit.apply(headers::remove, headers::set));
             if (end != null) {
               throw end; // the write fails with it, below, and so the exchange: unsent
-            }
-            if (own) {
-              DeadlineHeader.restate(call.context(), headers::remove, headers::set)
-                  .ifPresent(call::restated);
             }
           } catch (RuntimeException | Error e) {
             // The write fails with it (the refusal above, a custom context's remaining()). Netty
