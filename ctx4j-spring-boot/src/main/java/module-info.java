@@ -27,6 +27,8 @@ module io.ctx4j.spring.boot {
   requires transitive spring.boot.autoconfigure;
   // ShutdownContext recognises itself behind a Spring AOP proxy (spring.context requires it anyway).
   requires spring.aop;
+  // The warning of ctx4j.servlet.* set in a reactive application: Spring's own logging API.
+  requires org.apache.commons.logging;
   // Optional: the RestClient interceptor (spring.web, spring.boot.restclient), the WebClient filter
   // (spring.webflux, reactor.core, spring.boot.webclient).
   requires static transitive spring.web;

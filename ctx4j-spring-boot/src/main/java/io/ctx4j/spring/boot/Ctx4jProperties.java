@@ -110,17 +110,25 @@ public class Ctx4jProperties {
     }
   }
 
-  /** The settings of the servlet filter ({@code ContextServletFilter}). */
+  /**
+   * The settings of the servlet filter ({@code ContextServletFilter}), for servlet applications
+   * only: a reactive (WebFlux) application has no such filter, and if any of them is set there
+   * (other than {@code enabled=false}) a warning at startup names it ({@link
+   * Ctx4jPropertiesAutoConfiguration}).
+   */
   public static class Servlet extends Toggle {
     /**
      * The longest time any request may take, measured from when the filter sees it; with a timeout
-     * header the smaller applies. Unset: no server maximum.
+     * header the smaller applies. Unset: no server maximum. Servlet applications only: set in a
+     * reactive (WebFlux) application, it does nothing, and a warning at startup says so.
      */
     private Duration maxTimeout;
 
     /**
      * Whether the Ctx4j-Timeout-Ms, Connect-Timeout-Ms and grpc-timeout request headers set the
      * request's deadline. Turn it off for untrusted callers (only max-timeout applies then).
+     * Servlet applications only: set in a reactive (WebFlux) application, it does nothing, and a
+     * warning at startup says so.
      */
     private boolean trustTimeoutHeaders = true;
 
