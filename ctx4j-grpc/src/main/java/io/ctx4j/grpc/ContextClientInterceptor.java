@@ -27,7 +27,10 @@ import java.util.Optional;
  * cancellation, so no {@code ClientCall} method is ever called from a foreign thread here. gRPC
  * sends the earlier of the options' deadline and that context's as {@code grpc-timeout}, and when
  * the context's is the earlier it schedules no timer of its own: the ctx4j timer is the only one
- * (see {@link MirroredDeadlines}), so the ctx4j context is done before the call fails. The bridge
+ * (see {@link MirroredDeadlines}), so the ctx4j context is done before the call fails locally for
+ * its deadline. The server's own deadline, the one sent, is earlier by the allowance, so a {@code
+ * DEADLINE_EXCEEDED} from the server can arrive up to about the allowance before the context ends
+ * (the module README, "Things to know"). The bridge
  * is made when the call is (gRPC takes the call's context then, and its deadline when the call
  * starts) but registers on the ctx4j context and on the current gRPC context only when the call
  * starts, as gRPC's call does on its context: a call that is never started (an interceptor above

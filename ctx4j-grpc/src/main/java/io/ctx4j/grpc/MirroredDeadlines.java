@@ -19,9 +19,12 @@ import java.util.concurrent.TimeUnit;
  * with a {@code TimeoutException}. Two timers for one deadline would
  * race: a call could fail with {@code DEADLINE_EXCEEDED} while the ctx4j context still reads as
  * live for a millisecond, and code checking {@code ctx.err()} after the failure would be misled. With
- * one timer, the ctx4j context is done before anything running under it fails (gRPC still checks
- * the deadline itself when a context is made and when a call starts: see {@link
- * GrpcContexts#fromCtx4j(io.ctx4j.Context, io.grpc.Context)}). The task is simply
+ * one timer, the ctx4j context is done before anything running under it fails by a timer of this
+ * process (gRPC still checks the deadline itself when a context is made and when a call starts: see
+ * {@link GrpcContexts#fromCtx4j(io.ctx4j.Context, io.grpc.Context)}). A server is another matter:
+ * its deadline is the one sent, earlier by the transit allowance, so its {@code DEADLINE_EXCEEDED}
+ * can reach the caller up to about the allowance before the ctx4j context ends (the module README,
+ * "Things to know"). The task is simply
  * dropped: gRPC cancels the returned future when the context ends, and nothing else refers to it.
  *
  * <p>Only {@link #schedule(Runnable, long, TimeUnit)} is supported, which is all gRPC's {@code

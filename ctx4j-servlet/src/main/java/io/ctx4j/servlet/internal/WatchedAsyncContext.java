@@ -19,6 +19,11 @@ import jakarta.servlet.http.HttpServletResponse;
  * AsyncListener.onError}, on a container thread and a moment later; Jetty 12.1 not at all, and the
  * context stayed live until {@code complete()}, then ended as if the response had completed.
  *
+ * <p>The Servlet specification says {@code startAsync()} without arguments gives the original
+ * response; this wrapper is a knowing exception (the README says so), and {@link
+ * #hasOriginalRequestAndResponse()} still answers as the container's does. {@link #getRequest()}
+ * is the container's own, as specified, so its stream is not watched.
+ *
  * <p>Everything else is the container's, unchanged (and so are its refusals: {@code getResponse()}
  * after {@code complete()} still throws where the container throws). Thread-safe as the
  * container's is; two threads asking for the response at once may get two wrappers of it, both
