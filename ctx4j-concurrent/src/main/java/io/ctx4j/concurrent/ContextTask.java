@@ -28,14 +28,15 @@ import java.util.function.Supplier;
  * <p>Implementation notes. Each task gets a child context of its own, cancelled when the task ends,
  * when the future is completed by anyone else (cancel, complete, completeExceptionally, orTimeout,
  * completeAsync, {@link Futures#cancelWhenDone}), or when the caller's context ends. The future is
- * completed at most once, by whichever comes first: the body's result, the body's exception, the context's end (through
- * an {@code onDone} callback, so the future does not wait for a body that ignores interruption), or
- * an outside completion. A result is published only if the task context was still live when the body
- * returned, since a body may return normally because it was interrupted. The body runs at most once
- * (a CAS on {@code started}, as FutureTask's runner CAS), and never if the future is already complete
- * when a worker reaches it. A running body runs inside an {@link InterruptScope} on the task context,
- * so the context's end interrupts it, and the scope's close guarantees the worker thread goes back to
- * its pool with no stray interrupt. The task context is also the {@link CurrentContext} of the body.
+ * completed at most once, by whichever comes first: the body's result, the body's exception, the
+ * context's end (through an {@code onDone} callback, so the future does not wait for a body that
+ * ignores interruption), or an outside completion. A result is published only if the task context
+ * was still live when the body returned, since a body may return normally because it was
+ * interrupted. The body runs at most once (a CAS on {@code started}, as FutureTask's runner CAS),
+ * and never if the future is already complete when a worker reaches it. A running body runs inside
+ * an {@link InterruptScope} on the task context, so the context's end interrupts it, and the
+ * scope's close guarantees the worker thread goes back to its pool with no stray interrupt. The
+ * task context is also the {@link CurrentContext} of the body.
  *
  * <p>A task made for {@code ContextExecutorService.execute} also remembers the caller's {@link
  * Runnable} ({@link #command}), which is what {@code shutdownNow} hands back and what is cancelled

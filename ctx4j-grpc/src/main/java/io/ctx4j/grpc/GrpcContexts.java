@@ -358,14 +358,15 @@ public final class GrpcContexts {
    *
    * <p>The gRPC context reports the deadline but has no timer of its own: it expires when {@code
    * ctx} does, so that whatever it governs never fails for a deadline while {@code ctx} still reads
-   * as live (on the system clock; for a test clock, see below). Where gRPC checks the deadline itself, on its own clock, it can be first: a gRPC call
-   * started in the context after its deadline (the converted one, never later than {@code ctx}'s)
-   * fails at once with {@code DEADLINE_EXCEEDED}, even if {@code ctx}'s timer has not fired yet (a
-   * busy timer thread, a test clock). A context that is already done gives a gRPC context that is
-   * already cancelled, with the cause above; so does a context whose deadline has passed although
-   * its timer has not fired yet (as grpc-go fails such a call at once), and one whose deadline
-   * passes while it is converted (gRPC checks it again when it makes its context); the cause is
-   * then a {@link TimeoutException} that reads the ctx4j cause once the timer has fired.
+   * as live (on the system clock; for a test clock, see below). Where gRPC checks the deadline
+   * itself, on its own clock, it can be first: a gRPC call started in the context after its
+   * deadline (the converted one, never later than {@code ctx}'s) fails at once with {@code
+   * DEADLINE_EXCEEDED}, even if {@code ctx}'s timer has not fired yet (a busy timer thread, a test
+   * clock). A context that is already done gives a gRPC context that is already cancelled, with the
+   * cause above; so does a context whose deadline has passed although its timer has not fired yet
+   * (as grpc-go fails such a call at once), and one whose deadline passes while it is converted
+   * (gRPC checks it again when it makes its context); the cause is then a {@link TimeoutException}
+   * that reads the ctx4j cause once the timer has fired.
    *
    * <p>A {@code ctx} on a time source other than the system's (a test clock) gives the gRPC context
    * the time left on that clock at the conversion, and gRPC counts it in real time from then, as a

@@ -384,8 +384,9 @@ public final class ContextOkHttp {
    * thread's uncaught-exception handler the exception as well, so the error would be reported twice
    * (and the handler may kill or alarm the application). A {@link ProtocolException}, because
    * OkHttp's retry-and-follow-up interceptor, above the network interceptors, may retry most other
-   * IOExceptions on another route; this one it never retries, so the refusal is made once. The {@link IllegalStateException} it
-   * carries as its cause says the same, for code that looks for the kind of error.
+   * IOExceptions on another route; this one it never retries, so the refusal is made once. The
+   * {@link IllegalStateException} it carries as its cause says the same, for code that looks for
+   * the kind of error.
    */
   private static IOException misplaced(String why) {
     ProtocolException e = new ProtocolException(why);
