@@ -39,11 +39,14 @@ import reactor.netty.http.client.HttpClientRequest;
  * fails with the context's error. The handler refuses the write the same way if the context has
  * ended by then or its deadline has passed though its timer has not ended it yet ({@link
  * CoreInternals#endOf}): a request sent with a budget of {@code 0} could succeed after its
- * deadline, and the deadline may pass while Spring copies the body; it closes the connection
- * then, which ends the exchange (a write failed with a {@code CancellationException} is a
- * cancelled one to Netty, and Reactor Netty would wait for a response). A write that fails in the
- * handler (that refusal, or a custom context's {@code remaining()} throwing) releases the message,
- * as Netty does not: a {@code FullHttpRequest} holds the body's buffers.
+ * deadline, and the deadline may pass while Spring copies the body; the close of the connection
+ * ends the exchange (a write failed with a {@code CancellationException} is a cancelled one to
+ * Netty, and Reactor Netty would wait for a response). A write that fails in the handler (that
+ * refusal, or a custom context's {@code remaining()} throwing) releases the message, as Netty does
+ * not: a {@code FullHttpRequest} holds the body's buffers. Both refusals close the connection
+ * before the request fails, so that Reactor Netty never takes it back into its pool: the context's
+ * end also interrupts the calling thread, whose cancel of the exchange closes the connection a
+ * moment later, which would hit the next call to take it from the pool.
  *
  * <p>Only the call's own requests have their budget stated, and are refused past the deadline:
  * the one the interceptor handed on, which carries the {@link DeadlineHeader#NAME} value the
@@ -120,6 +123,11 @@ public final class ContextReactorHttpClient {
       // its headers onto it.
       ContextException end = c.refusal(false);
       if (end != null) {
+        // Closed, though nothing was sent: the context's end also interrupts the calling thread,
+        // whose Mono.block() then cancels the exchange, and Reactor Netty's cancel closes the
+        // exchange's connection from that thread, later. Left open, Reactor Netty would take it
+        // back into the pool as clean, where the close could hit the next call that takes it.
+        connection.channel().close();
         throw end; // inside Reactor Netty's preparation of the request, which fails the exchange
       }
       connection.channel().attr(REQUEST_CALL).set(c);
@@ -160,10 +168,13 @@ public final class ContextReactorHttpClient {
             // every ContextException is, is a cancelled one to Netty (DefaultPromise.isCancelled),
             // for which Reactor Netty does not end the exchange: it waits for a response that
             // cannot come. Closing the connection ends it ("prematurely closed"); the connection,
-            // its request's head sent as far as Reactor Netty knows, is fit for no other.
+            // its request's head sent as far as Reactor Netty knows, is fit for no other. Closed
+            // before the write fails: a failure Reactor Netty takes as one ends the exchange at
+            // once and lets the connection go, and an open one goes back to the pool, where
+            // another call may take it just before a later close.
             ReferenceCountUtil.safeRelease(msg);
-            promise.tryFailure(e);
             ctx.channel().close();
+            promise.tryFailure(e);
             return;
           }
         }

@@ -131,6 +131,7 @@ class ReactorBodyReleaseTest {
   @Test
   void aRequestWhoseWriteFailsInCtx4jsHandlerIsReleased() throws Exception {
     AtomicBoolean throwing = new AtomicBoolean();
+    AtomicReference<Boolean> openWhenFailed = new AtomicReference<>();
     Context broken =
         new ForeignContext(Instant.now().plus(Duration.ofMinutes(5))) {
           @Override
@@ -147,7 +148,9 @@ class ReactorBodyReleaseTest {
                     .runOn(loop)
                     .option(ChannelOption.ALLOCATOR, allocator)
                     .doOnRequest((request, connection) -> channel.set(connection.channel())))
-            .doOnRequest((request, connection) -> throwing.set(true));
+            .doOnRequest((request, connection) -> throwing.set(true))
+            // On the event loop, as Reactor Netty fails the exchange and lets its connection go.
+            .doOnRequestError((request, error) -> openWhenFailed.set(channel.get().isActive()));
     RestClient rest =
         Chains.get().tomcat.a().getBean(RestClient.Builder.class)
             .baseUrl(Chains.get().tomcat.url("C"))
@@ -160,6 +163,9 @@ class ReactorBodyReleaseTest {
                 .body("a body the client holds in a buffer").retrieve().toBodilessEntity()));
     assertTrue(mentions(failure, "no clock"), () -> "failed otherwise: " + failure);
     assertTrue(!allocator.allocated.isEmpty(), "the request's body took no buffer of the client's");
+    // Closed first: a connection still open as the exchange fails goes back to the pool, where the
+    // next call may take it just before the handler's close ("prematurely closed BEFORE response").
+    assertEquals(false, openWhenFailed.get(), "the connection was still open as the call failed");
     // One connection in the pool: this call goes out once the failed write has let it go.
     assertEquals("none", restClient().get().uri("/echo").retrieve().body(String.class));
     channel.get().eventLoop().submit(() -> {}).get(30, TimeUnit.SECONDS);

@@ -30,6 +30,7 @@ import org.springframework.http.client.ReactorClientHttpRequestFactory;
 import org.springframework.http.client.reactive.ReactorClientHttpConnector;
 import org.springframework.web.client.RestClient;
 import org.springframework.web.reactive.function.client.WebClient;
+import reactor.netty.ConnectionObserver;
 import reactor.netty.http.HttpProtocol;
 import reactor.netty.http.client.HttpClient;
 import reactor.netty.resources.ConnectionProvider;
@@ -134,7 +135,20 @@ class ReactorRefusalTest {
             }
           }
         };
-    HttpClient h = http(protocol);
+    // The refused request's connection, and whether Reactor Netty took it back into its pool open.
+    AtomicReference<Channel> refused = new AtomicReference<>();
+    AtomicBoolean releasedOpen = new AtomicBoolean();
+    HttpClient h =
+        http(protocol)
+            .doOnRequest((r, c) -> refused.compareAndSet(null, c.channel()))
+            .observe(
+                (c, state) -> {
+                  if (state == ConnectionObserver.State.RELEASED
+                      && c.channel() == refused.get()
+                      && c.channel().isActive()) {
+                    releasedOpen.set(true);
+                  }
+                });
     HttpClient installed =
         before
             ? ContextReactorHttpClient.install(h.doOnRequest((r, c) -> trigger.accept(r)))
@@ -153,6 +167,12 @@ class ReactorRefusalTest {
     Class<?> expected = before ? CanceledException.class : DeadlineExceededException.class;
     assertInstanceOf(expected, failure, () -> "failed otherwise: " + failure);
     assertEquals(0, CoreInternals.registrationCount(ctx), "the call left a registration");
+    // Closed, not pooled: the context's end also interrupts the calling thread, whose cancel of
+    // the exchange closes the connection later, under the next call that takes it ("prematurely
+    // closed BEFORE response" in the later call below). A task on the event loop after the failure:
+    // Reactor Netty has let the connection go.
+    refused.get().eventLoop().submit(() -> {}).get(30, TimeUnit.SECONDS);
+    assertTrue(!releasedOpen.get(), "the refused request's connection went back into the pool open");
     assertLeftNothing(() -> rest.get().uri("/echo").retrieve().body(String.class));
   }
 
