@@ -39,6 +39,10 @@ import java.util.concurrent.CompletionStage;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Flow;
+import java.util.concurrent.SynchronousQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import javax.net.ssl.SSLException;
 import javax.net.ssl.SSLHandshakeException;
 import javax.net.ssl.SSLSession;
@@ -62,7 +66,9 @@ import javax.net.ssl.SSLSession;
  * When the context ends before the response is complete, two things happen at once, in the
  * thread that ended the context: the caller's {@code send} returns (or the future of {@code
  * sendAsync} fails) with a fresh copy of the context's error; and the exchange is abandoned: if no
- * response has arrived, the client's own future is cancelled with {@code cancel(true)}; if one has,
+ * response has arrived, the client's own future is cancelled with {@code cancel(true)} (for {@code
+ * send} through the JDK's own client, the ctx4j thread waiting in the client's {@code send} is
+ * interrupted, upon which the JDK cancels that future); if one has,
  * its body's {@link Flow.Subscription} is cancelled and the body subscriber receives the context's
  * error, so a thread reading a streamed body ({@code BodyHandlers.ofInputStream()}) is released
  * too. (The client's future is not cancelled once a response is there: on JDK 17, doing so just as
@@ -139,6 +145,14 @@ public final class ContextHttp {
    * less away is not an end: the call goes out with a budget of 0 (the receiver's request context
    * is over as the request arrives), and fails only if its own deadline passes first.
    *
+   * <p>Threads: through the JDK's own client, each request (the first, and each redirect hop ctx4j
+   * follows) goes out by the client's blocking {@code send} on a daemon thread of ctx4j's ({@code
+   * ctx4j-http-send-N}, one per request in flight, kept 5 s idle for the next), which hands the
+   * response straight to this call; ending the context interrupts that thread, never the caller's.
+   * So the call needs no worker of the common {@code ForkJoinPool}, through which the JDK completes
+   * the futures of its {@code sendAsync} (on JDK 25 even at parallelism 1). A client of another
+   * class is called through its {@code sendAsync}.
+   *
    * <p>The call holds one registration on {@code ctx} until the exchange can no longer be aborted:
    * the response body has ended, was cancelled or closed by the caller, or the call failed. A
    * streamed body that is neither read to its end nor closed keeps it until the context ends. A
@@ -182,7 +196,7 @@ public final class ContextHttp {
     if (Thread.interrupted()) { // as HttpClient.send: nothing reaches the client, or the server
       throw new InterruptedException();
     }
-    Call<T> started = call(ctx, client, request, handler);
+    Call<T> started = call(ctx, client, request, handler, true);
     CompletableFuture<HttpResponse<T>> call = started.result;
     try {
       return call.get();
@@ -211,8 +225,19 @@ public final class ContextHttp {
       }
       throw sendFailure(failed);
     } catch (ExecutionException e) {
-      throw sendFailure(e.getCause());
+      Throwable failed = e.getCause();
+      if (failed == started.firstHopThrew) {
+        // As the client threw it for a request it cannot send (as sendAsync and send throw it),
+        // before anything went out: thrown as it is, as when ctx4j handed the request over here.
+        throw ContextHttp.<RuntimeException>sneaky(failed);
+      }
+      throw sendFailure(failed);
     }
+  }
+
+  @SuppressWarnings("unchecked")
+  private static <E extends Throwable> E sneaky(Throwable t) throws E {
+    throw (E) t;
   }
 
   /**
@@ -285,17 +310,25 @@ public final class ContextHttp {
    */
   public static <T> CompletableFuture<HttpResponse<T>> sendAsync(
       Context ctx, HttpClient client, HttpRequest request, HttpResponse.BodyHandler<T> handler) {
-    return call(ctx, client, request, handler).result;
+    return call(ctx, client, request, handler, false).result;
   }
 
-  /** A new call of {@link #sendAsync}: started, or failed unsent if the context has ended. */
+  /**
+   * A new call: started, or failed unsent if the context has ended. {@code blocking} for {@link
+   * #send}, whose hops through the JDK's own client need no thread of the common pool ({@link
+   * SentOnOwnThread}).
+   */
   private static <T> Call<T> call(
-      Context ctx, HttpClient client, HttpRequest request, HttpResponse.BodyHandler<T> handler) {
+      Context ctx,
+      HttpClient client,
+      HttpRequest request,
+      HttpResponse.BodyHandler<T> handler,
+      boolean blocking) {
     Objects.requireNonNull(ctx, "ctx");
     Objects.requireNonNull(client, "client");
     Objects.requireNonNull(request, "request");
     Objects.requireNonNull(handler, "handler");
-    Call<T> call = new Call<>(ctx, handler);
+    Call<T> call = new Call<>(ctx, handler, blocking);
     ContextException end = CoreInternals.endOf(ctx);
     if (end != null) {
       call.failWithEnd(end);
@@ -577,6 +610,14 @@ public final class ContextHttp {
     volatile HttpClient client; // sends each hop: callerClient or its copy
     volatile HttpClient.Redirect follow; // what ctx4j follows itself: NEVER if the client does it
     final HttpResponse.BodyHandler<T> handler;
+    /** A call of {@link #send}: its hops through the JDK's client go by {@link SentOnOwnThread}. */
+    final boolean blocking;
+    /**
+     * What the JDK's client threw, on a thread of ctx4j's, for the first request, before an
+     * exchange existed (a request it cannot send): {@link #send} throws it as it is, as it did when
+     * that request was handed over on the caller's thread.
+     */
+    volatile Throwable firstHopThrew;
     final CompletableFuture<HttpResponse<T>> result = new CompletableFuture<>();
     private volatile Registration registration;
     private volatile Hop<T> current;
@@ -590,9 +631,10 @@ public final class ContextHttp {
      */
     private final List<Throwable> ownEnds = new CopyOnWriteArrayList<>();
 
-    Call(Context ctx, HttpResponse.BodyHandler<T> handler) {
+    Call(Context ctx, HttpResponse.BodyHandler<T> handler, boolean blocking) {
       this.ctx = ctx;
       this.handler = handler;
+      this.blocking = blocking;
     }
 
     void start(HttpClient callerClient, HttpRequest request) {
@@ -729,10 +771,15 @@ public final class ContextHttp {
       }
       Hop<T> hop = new Hop<>(this, request, previous, redirects);
       current = hop;
-      // As late as possible: the time between this clock read and the request's arrival is added
-      // to the receiver's budget (less DeadlineHeader.TRANSIT_ALLOWANCE).
-      HttpRequest withHeader = withDeadlineHeader(ctx, request);
-      CompletableFuture<HttpResponse<T>> exchange = client.sendAsync(withHeader, hop.handler);
+      CompletableFuture<HttpResponse<T>> exchange;
+      if (blocking && client.getClass().getModule() == HttpClient.class.getModule()) {
+        exchange = SentOnOwnThread.start(this, hop, client); // the header is added there
+      } else {
+        // As late as possible: the time between this clock read and the request's arrival is
+        // added to the receiver's budget (less DeadlineHeader.TRANSIT_ALLOWANCE).
+        HttpRequest withHeader = withDeadlineHeader(ctx, request);
+        exchange = client.sendAsync(withHeader, hop.handler);
+      }
       hop.exchange = exchange;
       Throwable failed = failure();
       if (failed != null) {
@@ -742,6 +789,13 @@ public final class ContextHttp {
     }
 
     private void hopEnded(Hop<T> hop, HttpResponse<T> response, Throwable failure) {
+      if (failure != null && failure == hop.threwUnsent) {
+        // Thrown by the client before an exchange existed, as sendAsync throws it on the caller's
+        // thread: the call fails with it, as it did when sendHop threw it (see start).
+        releaseAfter(failure);
+        result.completeExceptionally(failure);
+        return;
+      }
       if (failure != null) {
         // Past the deadline, though the timer has not ended the context yet, the failure is most
         // likely the deadline's doing: the caller gets the deadline's error, as from an ended
@@ -847,6 +901,8 @@ public final class ContextHttp {
     final int redirects;
     final AbortableHandler<T> handler;
     volatile CompletableFuture<HttpResponse<T>> exchange;
+    /** What the client threw before an exchange existed ({@link SentOnOwnThread}); else null. */
+    volatile Throwable threwUnsent;
 
     Hop(Call<T> call, HttpRequest request, HttpResponse<T> previous, int redirects) {
       this.request = request;
@@ -865,6 +921,168 @@ public final class ContextHttp {
       if (noResponseYet && e != null) {
         e.cancel(true);
       }
+    }
+  }
+
+  /**
+   * One hop of {@link #send} through the JDK's own client: the client's blocking {@code send}, run
+   * on a daemon thread of ctx4j's that completes this future itself, so that the caller's wait
+   * needs no thread of the common {@code ForkJoinPool}. {@code cancel} aborts the hop by
+   * interrupting that thread while it is inside {@code send}.
+   *
+   * <p>Why not the client's {@code sendAsync}: the JDK's client (17 to 25, {@code
+   * HttpClientImpl.sendAsync}) completes every future that method returns through {@code
+   * res.whenCompleteAsync(noop, ASYNC_POOL)}, {@code CompletableFuture}'s default executor, which
+   * is the common pool on JDK 25 even at parallelism 1 (JDK 17 starts a thread per task there):
+   * with its workers busy elsewhere, a loopback call had no answer for 10 s. The response object
+   * exists only inside that future (the body handler sees a {@code ResponseInfo}, without the TLS
+   * session or the JDK's redirect chain), so ctx4j cannot complete its own wait earlier from a
+   * thread of the client. The client's blocking {@code send} returns its internal future's copy,
+   * without that hop, and since JDK 16 an interrupt of the thread waiting in it cancels the
+   * exchange as {@code cancel(true)} on the async future does.
+   *
+   * <p>Why not on the caller's thread: aborting it would mean interrupting the caller, and an
+   * interrupt of the caller's own (a shutdown interrupting its threads as it cancels their
+   * contexts) arriving between ctx4j's and the end of {@code send} could not be told from it:
+   * clearing ctx4j's would lose the caller's, keeping it would leak ctx4j's. On a thread of
+   * ctx4j's, nothing else interrupts: {@code cancel} interrupts only while {@link #sender} is set,
+   * under {@link #lock}, and the thread clears the flag once it has unset it, before it completes
+   * the future and runs the call's next steps. The price is a platform thread per hop in flight
+   * ({@link #SENDERS}, reused), besides the caller's, which waits.
+   *
+   * <p>The future holds the exchange's failure as the client's future held it (what {@code send}
+   * wrapped, see {@link #exchangeFailure}), so that {@link #sendFailure} gives the caller what it
+   * gave before; what the client threw before an exchange existed is kept as it is and noted on the
+   * hop ({@link Hop#threwUnsent}).
+   */
+  private static final class SentOnOwnThread<T> extends CompletableFuture<HttpResponse<T>> {
+    private static final long KEEP_ALIVE_SECONDS = 5;
+    private static final AtomicLong THREADS = new AtomicLong();
+
+    /**
+     * The threads the hops run on: as many as there are hops in flight (a bounded pool would make a
+     * call wait for another's exchange, which is what this class is for not to do), reused, since
+     * starting a thread per hop cost 0.55 to 0.9 ms per thread on a loaded 2-core machine, and
+     * retired after {@link #KEEP_ALIVE_SECONDS} idle, as ctx4j's callback threads are. Daemons,
+     * without the inheritable thread-locals of the caller that happened to start them, and with
+     * ctx4j's class loader as context loader rather than that caller's.
+     */
+    private static final ThreadPoolExecutor SENDERS =
+        new ThreadPoolExecutor(
+            0,
+            Integer.MAX_VALUE,
+            KEEP_ALIVE_SECONDS,
+            TimeUnit.SECONDS,
+            new SynchronousQueue<>(),
+            task -> {
+              Thread t =
+                  new Thread(null, task, "ctx4j-http-send-" + THREADS.incrementAndGet(), 0, false);
+              t.setDaemon(true); // a hop that never ends must not keep the JVM alive
+              t.setContextClassLoader(ContextHttp.class.getClassLoader());
+              return t;
+            });
+
+    private final Object lock = new Object();
+    /** The thread while it is inside the client's {@code send}, else null. Guarded by lock. */
+    private Thread sender;
+
+    /** Starts the hop on a thread of {@link #SENDERS}: an idle one, or a new one. */
+    static <T> SentOnOwnThread<T> start(Call<T> call, Hop<T> hop, HttpClient client) {
+      SentOnOwnThread<T> f = new SentOnOwnThread<>();
+      SENDERS.execute(() -> f.run(call, hop, client));
+      return f;
+    }
+
+    private void run(Call<T> call, Hop<T> hop, HttpClient client) {
+      HttpRequest request;
+      try {
+        // Here, as late as possible: the time between this clock read and the request's arrival
+        // (the hand-over to this thread included) is added to the receiver's budget.
+        request = withDeadlineHeader(call.ctx, hop.request);
+      } catch (Throwable e) { // the caller's request or context: as sendHop would have thrown it
+        threwUnsent(call, hop, e);
+        return;
+      }
+      synchronized (lock) {
+        if (isDone()) {
+          return; // aborted before this thread ran: nothing is sent
+        }
+        sender = Thread.currentThread();
+      }
+      HttpResponse<T> response = null;
+      Throwable thrown = null;
+      try {
+        response = client.send(request, hop.handler);
+      } catch (Throwable e) { // even a checked one, thrown undeclared by the caller's objects
+        thrown = e;
+      } finally {
+        synchronized (lock) {
+          sender = null;
+        }
+        // Cancel's, if it came after send returned: neither the call's next steps on this thread
+        // nor the pool's next task sees it.
+        Thread.interrupted();
+      }
+      if (thrown == null) {
+        complete(response);
+      } else if (thrown instanceof InterruptedException) {
+        // Only cancel interrupts this thread, after it has cancelled this future: nothing to do.
+        completeExceptionally(thrown);
+      } else {
+        Throwable failure = exchangeFailure(thrown);
+        if (failure == null) {
+          threwUnsent(call, hop, thrown);
+        } else {
+          completeExceptionally(failure);
+        }
+      }
+    }
+
+    /** Fails the hop with what was thrown before an exchange existed, noted as such. */
+    private void threwUnsent(Call<T> call, Hop<T> hop, Throwable thrown) {
+      hop.threwUnsent = thrown; // before the future completes: hopEnded reads it
+      if (hop.previous == null) {
+        call.firstHopThrew = thrown;
+      }
+      completeExceptionally(thrown);
+    }
+
+    @Override
+    public boolean cancel(boolean mayInterruptIfRunning) {
+      boolean cancelled = super.cancel(mayInterruptIfRunning);
+      synchronized (lock) {
+        if (sender != null) {
+          sender.interrupt(); // the JDK's send then cancels the exchange
+        }
+      }
+      return cancelled;
+    }
+
+    /**
+     * The exchange's failure inside what the JDK's blocking {@code send} threw, or null if it
+     * threw before an exchange existed (a request the client cannot send: {@code sendAsync}'s own
+     * throw, passed on as it is). {@code HttpClientImpl.send} (JDK 17 to 25) throws the failure of
+     * its future as a new exception of one of these classes with the failure's message and the
+     * failure as cause, but an {@code HttpTimeoutException}, new and without cause.
+     */
+    static Throwable exchangeFailure(Throwable thrown) {
+      Class<?> type = thrown.getClass();
+      Throwable cause = thrown.getCause();
+      if (type == HttpTimeoutException.class && cause == null) {
+        return thrown;
+      }
+      boolean wrapper =
+          type == IOException.class
+              || type == IllegalArgumentException.class
+              || type == SecurityException.class
+              || type == HttpConnectTimeoutException.class
+              || type == ConnectException.class
+              || type == SSLHandshakeException.class
+              || type == SSLException.class
+              || type == ProtocolException.class;
+      return wrapper && cause != null && Objects.equals(thrown.getMessage(), cause.getMessage())
+          ? cause
+          : null;
     }
   }
 
