@@ -39,10 +39,6 @@ import java.util.concurrent.CompletionStage;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Flow;
-import java.util.concurrent.SynchronousQueue;
-import java.util.concurrent.ThreadPoolExecutor;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 import javax.net.ssl.SSLException;
 import javax.net.ssl.SSLHandshakeException;
 import javax.net.ssl.SSLSession;
@@ -947,8 +943,9 @@ public final class ContextHttp {
    * clearing ctx4j's would lose the caller's, keeping it would leak ctx4j's. On a thread of
    * ctx4j's, nothing else interrupts: {@code cancel} interrupts only while {@link #sender} is set,
    * under {@link #lock}, and the thread clears the flag once it has unset it, before it completes
-   * the future and runs the call's next steps. The price is a platform thread per hop in flight
-   * ({@link #SENDERS}, reused), besides the caller's, which waits.
+   * the future and runs the call's next steps. The price is a thread per hop in flight ({@link
+   * SendThreads}: pooled platform threads on JDK 17 to 20, a virtual thread each on 21+), besides
+   * the caller's, which waits.
    *
    * <p>The future holds the exchange's failure as the client's future held it (what {@code send}
    * wrapped, see {@link #exchangeFailure}), so that {@link #sendFailure} gives the caller what it
@@ -956,40 +953,14 @@ public final class ContextHttp {
    * hop ({@link Hop#threwUnsent}).
    */
   private static final class SentOnOwnThread<T> extends CompletableFuture<HttpResponse<T>> {
-    private static final long KEEP_ALIVE_SECONDS = 5;
-    private static final AtomicLong THREADS = new AtomicLong();
-
-    /**
-     * The threads the hops run on: as many as there are hops in flight (a bounded pool would make a
-     * call wait for another's exchange, which is what this class is for not to do), reused, since
-     * starting a thread per hop cost 0.55 to 0.9 ms per thread on a loaded 2-core machine, and
-     * retired after {@link #KEEP_ALIVE_SECONDS} idle, as ctx4j's callback threads are. Daemons,
-     * without the inheritable thread-locals of the caller that happened to start them, and with
-     * ctx4j's class loader as context loader rather than that caller's.
-     */
-    private static final ThreadPoolExecutor SENDERS =
-        new ThreadPoolExecutor(
-            0,
-            Integer.MAX_VALUE,
-            KEEP_ALIVE_SECONDS,
-            TimeUnit.SECONDS,
-            new SynchronousQueue<>(),
-            task -> {
-              Thread t =
-                  new Thread(null, task, "ctx4j-http-send-" + THREADS.incrementAndGet(), 0, false);
-              t.setDaemon(true); // a hop that never ends must not keep the JVM alive
-              t.setContextClassLoader(ContextHttp.class.getClassLoader());
-              return t;
-            });
-
     private final Object lock = new Object();
     /** The thread while it is inside the client's {@code send}, else null. Guarded by lock. */
     private Thread sender;
 
-    /** Starts the hop on a thread of {@link #SENDERS}: an idle one, or a new one. */
+    /** Starts the hop on a thread of {@link SendThreads#SENDERS}. */
     static <T> SentOnOwnThread<T> start(Call<T> call, Hop<T> hop, HttpClient client) {
       SentOnOwnThread<T> f = new SentOnOwnThread<>();
-      SENDERS.execute(() -> f.run(call, hop, client));
+      SendThreads.SENDERS.execute(() -> f.run(call, hop, client));
       return f;
     }
 
