@@ -37,8 +37,10 @@ import sun.misc.SignalHandler;
 
 /**
  * In-process tests on SIGWINCH (harmless by default, not reserved by HotSpot, and not ignored the way
- * SIGHUP is under nohup), under a marker handler so that a mistake cannot end the test JVM. The real
- * SIGINT/SIGTERM path is proved on a child JVM by {@link SignalsProcessTest}.
+ * SIGHUP is under nohup), under a marker handler so that a mistake cannot end the test JVM; two
+ * races of thousands of signals use signals of their own (CONT, URG), so that one still on its way
+ * when its test ends reaches no other test's handler. The real SIGINT/SIGTERM path is proved on a
+ * child JVM by {@link SignalsProcessTest}.
  */
 @Timeout(value = 120, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
 class SignalsTest {
@@ -244,7 +246,7 @@ class SignalsTest {
   }
 
   /**
-   * A signal whose previous handler is native (here WINCH's default action, which ignores it) races
+   * A signal whose previous handler is native (here URG's default action, which ignores it) races
    * the last {@code stop()}: the JDK may run our handler after the stop restored the native one,
    * and {@code Signal.raise} refuses a signal with no Java handler. Handing it on must not throw on
    * the JDK's handler thread (a stack trace on stderr, or the application's default uncaught
@@ -252,16 +254,21 @@ class SignalsTest {
    */
   @Test
   void aSignalRacingTheLastStopThrowsNothingWhenThePreviousHandlerIsNative() throws Exception {
-    Signal.handle(HUP, SignalHandler.SIG_DFL); // WINCH's default: ignored; restored after the test
+    // SIGURG, which no other test handles: of the 5,000 raised, some may still be pending at the
+    // JVM's signal thread when the test ends (the JDK looks a signal's handler up only when that
+    // thread gets to it). A WINCH would reach the next test's marker or contexts as one of its
+    // own; a URG finds URG's native handler again, and is dropped.
+    Signal urg = new Signal("URG");
+    SignalHandler previous = Signal.handle(urg, SignalHandler.SIG_DFL); // URG's default: ignored
     List<String> uncaught = new CopyOnWriteArrayList<>();
     Thread.UncaughtExceptionHandler before = Thread.getDefaultUncaughtExceptionHandler();
     Thread.setDefaultUncaughtExceptionHandler(
         (t, e) -> uncaught.add(t.getName() + ": " + e));
     try {
       for (int i = 0; i < 5000; i++) {
-        SignalContext ctx = Signals.notifyContext(Context.background(), "WINCH");
+        SignalContext ctx = Signals.notifyContext(Context.background(), "URG");
         try {
-          Signal.raise(HUP); // delivered asynchronously by the JVM's signal thread
+          Signal.raise(urg); // delivered asynchronously by the JVM's signal thread
         } catch (IllegalArgumentException endedAlready) {
           // The previous round's signal, dispatched late, ended ctx and restored the native handler.
         }
@@ -269,17 +276,18 @@ class SignalsTest {
       }
       // A last signal taken by a live context: once it is done, every signal still pending finds
       // no Java handler (the JDK then starts no thread), so the handler threads to wait for exist.
-      SignalContext last = Signals.notifyContext(Context.background(), "WINCH");
-      Signal.raise(HUP);
+      SignalContext last = Signals.notifyContext(Context.background(), "URG");
+      Signal.raise(urg);
       assertTrue(last.await(Duration.ofSeconds(10)), "the last signal did not end its context");
       for (Thread t : Thread.getAllStackTraces().keySet()) {
-        if (t.getName().equals("SIGWINCH handler")) {
+        if (t.getName().equals("SIGURG handler")) {
           t.join(10_000);
           assertFalse(t.isAlive(), "a handler thread hung");
         }
       }
     } finally {
       Thread.setDefaultUncaughtExceptionHandler(before);
+      Signal.handle(urg, previous);
     }
     assertEquals(
         0,
