@@ -329,8 +329,9 @@ public final class ContextOkHttp {
     // context; each hop of the call must state, and be refused for, the call's own.
     call.tag(CallContext.class, () -> new CallContext(ctx));
     // A custom Context's null is refused now, not in OkHttp's callEnd.
-    Registration registration = CoreInternals.register(ctx, new Hook(call));
-    Release release = new Release(registration, duplex);
+    Hook hook = new Hook(call);
+    Registration registration = CoreInternals.register(ctx, hook);
+    Release release = new Release(registration, duplex, hook);
     call.addEventListener(release);
     Request.Builder sent = request.newBuilder().tag(Context.class, ctx);
     if (duplex) {
@@ -419,18 +420,36 @@ public final class ContextOkHttp {
   /**
    * The callback registered on the context: cancels the call. Holds the call weakly, so that a long
    * lived context never keeps an abandoned call (and with it its connection) reachable.
+   *
+   * <p>Never once the call's response has been received in full ({@link #received}). OkHttp's
+   * {@code Call.cancel()} reads the call's exchange and then closes that exchange's socket; a
+   * cancel that has read it as the caller reads the body's last bytes, and is descheduled before
+   * the close, would close the socket after OkHttp had given the connection back to its pool, under
+   * the next call that took it (whose context may be fine): that call failed with {@code
+   * SocketException: Socket closed}. {@link #received} runs when OkHttp reports the body's end,
+   * before it gives the connection back, and waits for a cancel in progress: the connection then
+   * goes back closed (OkHttp drops it) or is never touched again by this call's cancel.
    */
   private static final class Hook extends WeakReference<Call> implements Runnable {
+    private boolean received; // guarded by this
+
     Hook(Call call) {
       super(call);
     }
 
     @Override
     public void run() {
-      Call call = get();
-      if (call != null) {
-        call.cancel();
+      synchronized (this) {
+        Call call = get();
+        if (call != null && !received) {
+          call.cancel();
+        }
       }
+    }
+
+    /** The response has been received in full: no cancel from now on, none still under way. */
+    synchronized void received() {
+      received = true;
     }
   }
 
@@ -454,6 +473,10 @@ public final class ContextOkHttp {
    */
   private static final class Release extends EventListener implements Runnable {
     private final Registration registration;
+    /** The call's cancel, told when the response body has ended; null for a duplex call. */
+    private final Hook hook;
+    /** The status of the last response head, so that an upgrade (101) is never told. */
+    private volatile int code;
     /** Set once the response exists; volatile, with {@link #stopped}, so that no clean is missed. */
     private volatile Cleaner.Cleanable watch;
 
@@ -475,8 +498,11 @@ public final class ContextOkHttp {
      */
     volatile boolean requestTaken;
 
-    Release(Registration registration, boolean duplex) {
+    Release(Registration registration, boolean duplex, Hook hook) {
       this.registration = registration;
+      // A duplex call's request body may still be written after its response has ended (HTTP/2,
+      // where a cancel resets the call's stream only): the context's end must still stop it.
+      this.hook = duplex ? null : hook;
       this.requestOpen = duplex;
     }
 
@@ -541,6 +567,23 @@ public final class ContextOkHttp {
       // semantics, so one of us sees the other.
       if (stopped.get()) {
         w.clean();
+      }
+    }
+
+    @Override
+    public void responseHeadersEnd(Call call, Response response) {
+      code = response.code();
+    }
+
+    /**
+     * OkHttp reports the end of the response body before it gives the connection back to its pool
+     * (its {@code Exchange.bodyComplete}): from here on a cancel could only reach the next call on
+     * that connection. An upgrade goes on after its body, and stays cancellable.
+     */
+    @Override
+    public void responseBodyEnd(Call call, long byteCount) {
+      if (hook != null && code != 101) {
+        hook.received();
       }
     }
 

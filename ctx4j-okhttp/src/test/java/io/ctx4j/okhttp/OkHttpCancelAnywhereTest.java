@@ -1,0 +1,503 @@
+package io.ctx4j.okhttp;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.sun.net.httpserver.HttpExchange;
+import io.ctx4j.CanceledException;
+import io.ctx4j.CancelableContext;
+import io.ctx4j.Context;
+import io.ctx4j.internal.CoreInternals;
+import java.io.Closeable;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InterruptedIOException;
+import java.io.OutputStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.net.InetAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
+import okhttp3.Call;
+import okhttp3.Callback;
+import okhttp3.ConnectionPool;
+import okhttp3.Dispatcher;
+import okhttp3.EventListener;
+import okhttp3.MediaType;
+import okhttp3.OkHttpClient;
+import okhttp3.Request;
+import okhttp3.RequestBody;
+import okhttp3.Response;
+import javax.net.SocketFactory;
+import okio.BufferedSource;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * "Cancel anywhere": on one client whose pool keeps one connection and whose dispatcher runs one
+ * call at a time, calls whose context is cancelled at a random moment (before the call, while the
+ * connection is taken, the request written, the head awaited, a late or streaming body read, or
+ * after the call is over, under a later call) are interleaved with calls whose context never ends.
+ * A cancel must never break another call on the pool: every call whose context never ends gets its
+ * body, every cancelled call gets its body or the context's error, and afterwards no registration
+ * is left on the long-lived context, no connection is in use, and a further call succeeds.
+ *
+ * <p>OkHttp's retry on a failed connection is off, so a connection closed under a call by another
+ * call's cancel fails that call rather than being retried quietly on a new connection.
+ *
+ * <p>Seeded: the seed is in every failure message; {@code -Dctx4j.fuzz.seed=N} replays one.
+ * {@code -Dctx4j.okhttp.fuzzCalls=N} sets the calls per path (long mode).
+ */
+@Timeout(300)
+class OkHttpCancelAnywhereTest {
+  private static final int CALLS = Integer.getInteger("ctx4j.okhttp.fuzzCalls", 1_000);
+  private static final long SEED = Long.getLong("ctx4j.fuzz.seed", System.nanoTime());
+  private static final MediaType BYTES = MediaType.get("application/octet-stream");
+
+  private final ScheduledExecutorService cancellers =
+      Executors.newScheduledThreadPool(2, r -> new Thread(r, CANCELLER));
+  private static final String CANCELLER = "fuzz-canceller";
+  private final AtomicInteger connects = new AtomicInteger();
+  /** Socket closes made by a canceller thread, each held up a little (a descheduled canceller). */
+  private final AtomicInteger heldCloses = new AtomicInteger();
+  private Loopback server;
+  private OkHttpClient client;
+  private CancelableContext longLived;
+  private final Queue failures = new Queue();
+
+  /** The failures seen, each with what was done; reported with the seed at the end. */
+  private static final class Queue extends ConcurrentLinkedQueue<String> {
+    void add(String what, Throwable e) {
+      StringWriter w = new StringWriter();
+      if (e != null) {
+        e.printStackTrace(new PrintWriter(w));
+      }
+      add(what + (e == null ? "" : ": " + w));
+    }
+  }
+
+  @BeforeEach
+  void start() {
+    server = new Loopback(OkHttpCancelAnywhereTest::answer);
+    Dispatcher dispatcher = new Dispatcher();
+    dispatcher.setMaxRequests(1);
+    dispatcher.setMaxRequestsPerHost(1);
+    client =
+        ContextOkHttp.install(new OkHttpClient.Builder())
+            .connectionPool(new ConnectionPool(1, 5, TimeUnit.MINUTES))
+            .dispatcher(dispatcher)
+            .retryOnConnectionFailure(false)
+            .socketFactory(new HookedSockets(this::heldUpOnACanceller))
+            .eventListener(
+                new EventListener() {
+                  @Override
+                  public void connectStart(
+                      Call call, java.net.InetSocketAddress a, java.net.Proxy p) {
+                    connects.incrementAndGet();
+                  }
+                })
+            .build();
+    longLived = Context.withTimeout(Context.background(), Duration.ofMinutes(30));
+  }
+
+  /** What a socket's close does: {@code close} is the socket's own. */
+  interface CloseHook {
+    void close(Closeable close) throws IOException;
+  }
+
+  /** Unconnected sockets, which OkHttp connects itself, whose close goes through a hook. */
+  static final class HookedSockets extends SocketFactory {
+    private final CloseHook hook;
+
+    HookedSockets(CloseHook hook) {
+      this.hook = hook;
+    }
+
+    @Override
+    public Socket createSocket() {
+      return new Socket() {
+        @Override
+        public void close() throws IOException {
+          hook.close(super::close);
+        }
+      };
+    }
+
+    @Override
+    public Socket createSocket(String host, int port) {
+      throw new UnsupportedOperationException();
+    }
+
+    @Override
+    public Socket createSocket(String host, int port, InetAddress local, int localPort) {
+      throw new UnsupportedOperationException();
+    }
+
+    @Override
+    public Socket createSocket(InetAddress host, int port) {
+      throw new UnsupportedOperationException();
+    }
+
+    @Override
+    public Socket createSocket(InetAddress a, int port, InetAddress local, int localPort) {
+      throw new UnsupportedOperationException();
+    }
+  }
+
+  /**
+   * A socket close a cancel makes (on a canceller thread) is held up 0 to 500 µs: the canceller
+   * descheduled inside {@code Call.cancel()}, which a loaded machine does at random, made likelier.
+   */
+  private void heldUpOnACanceller(Closeable close) throws IOException {
+    if (Thread.currentThread().getName().equals(CANCELLER)) {
+      heldCloses.incrementAndGet();
+      LockSupport.parkNanos(ThreadLocalRandom.current().nextLong(500_000));
+    }
+    close.close();
+  }
+
+  @AfterEach
+  void stop() throws InterruptedException {
+    longLived.cancel();
+    cancellers.shutdownNow();
+    assertTrue(cancellers.awaitTermination(20, TimeUnit.SECONDS));
+    client.dispatcher().executorService().shutdown();
+    client.connectionPool().evictAll();
+    server.close();
+  }
+
+  /** The body the server sends for call {@code k}: {@code n} bytes that name the call. */
+  static byte[] body(int k, int n) {
+    byte[] b = new byte[n];
+    for (int i = 0; i < n; i++) {
+      b[i] = (byte) ((k * 31 + i) % 251);
+    }
+    return b;
+  }
+
+  /**
+   * /k/n/late/gap: reads the request body, waits {@code late} µs before the head, then sends the
+   * {@code n} bytes of {@link #body} in four chunks {@code gap} µs apart (fixed length).
+   */
+  private static void answer(HttpExchange ex) throws IOException {
+    String[] p = ex.getRequestURI().getPath().split("/");
+    int k = Integer.parseInt(p[1]);
+    int n = Integer.parseInt(p[2]);
+    long late = Long.parseLong(p[3]);
+    long gap = Long.parseLong(p[4]);
+    try (InputStream in = ex.getRequestBody()) {
+      in.readAllBytes();
+      LockSupport.parkNanos(late * 1000); // the input: a late head
+      byte[] b = body(k, n);
+      ex.sendResponseHeaders(200, n == 0 ? -1 : n);
+      try (OutputStream out = ex.getResponseBody()) {
+        int step = Math.max(1, (n + 3) / 4);
+        for (int off = 0; off < n; off += step) {
+          out.write(b, off, Math.min(step, n - off));
+          out.flush();
+          LockSupport.parkNanos(gap * 1000); // the input: a body that streams
+        }
+      }
+    } catch (IOException clientLeft) {
+      // a cancelled call's client closed the connection: expected here
+    } finally {
+      ex.close();
+    }
+  }
+
+  /** One call's shape, drawn from the seeded random. */
+  private final class Shape {
+    final int k;
+    final int n;
+    final long late;
+    final long gap;
+    final int upload;
+    /** -1: the context never ends; 0: cancelled before the call; else the cancel's delay in ns. */
+    final long cancelNanos;
+
+    Shape(int k, Random r) {
+      this.k = k;
+      int size = r.nextInt(4);
+      n = size == 0 ? 0 : size == 1 ? 1 + r.nextInt(100) : size == 2 ? 1_000 + r.nextInt(10_000) : 64 * 1024;
+      late = r.nextInt(3) == 0 ? r.nextInt(3_000) : 0;
+      gap = r.nextInt(3) == 0 ? r.nextInt(1_000) : 0;
+      upload = r.nextInt(4) == 0 ? r.nextInt(256 * 1024) : -1;
+      int c = r.nextInt(10);
+      // Half of the calls are cancelled, a tenth of those before the call; the rest spread
+      // log-uniformly from 1 µs to about 16 ms after the call starts (through and past it).
+      cancelNanos = c < 5 ? -1 : c == 5 ? 0 : (long) Math.pow(2, 10 + r.nextDouble() * 14);
+    }
+
+    Request request(Context ctx) {
+      Request.Builder b =
+          new Request.Builder().url(server.url("/" + k + "/" + n + "/" + late + "/" + gap));
+      if (upload >= 0) {
+        b.post(RequestBody.create(new byte[upload], BYTES));
+      }
+      return ContextOkHttp.withContext(b.build(), ctx);
+    }
+
+    @Override
+    public String toString() {
+      return "call " + k + " (body " + n + " B, head " + late + " µs late, gaps " + gap + " µs, upload "
+          + upload + " B, " + (cancelNanos < 0 ? "never cancelled" : "cancelled at " + cancelNanos + " ns")
+          + ")";
+    }
+  }
+
+  /** The context of a call: long-lived, or a child cancelled at its moment (scheduled). */
+  private Context contextFor(Shape s, List<ScheduledFuture<?>> pending) {
+    if (s.cancelNanos < 0) {
+      return longLived;
+    }
+    CancelableContext child = Context.withCancel(longLived);
+    if (s.cancelNanos == 0) {
+      child.cancel();
+    } else {
+      pending.add(cancellers.schedule((Runnable) child::cancel, s.cancelNanos, TimeUnit.NANOSECONDS));
+    }
+    return child;
+  }
+
+  /** Checks a call's outcome: its body, or (only if its context ended) the context's error. */
+  private void check(Shape s, Context ctx, byte[] got, Throwable failure, Map<String, Integer> tally) {
+    if (failure == null) {
+      if (got.length != s.n || !java.util.Arrays.equals(got, body(s.k, s.n))) {
+        failures.add(s + ": wrong body, " + got.length + " bytes", null);
+      }
+      tally.merge(s.cancelNanos < 0 ? "ok" : "ok though cancelled", 1, Integer::sum);
+      return;
+    }
+    if (ctx.err() == null) {
+      failures.add(s + ": failed though its context never ended", failure);
+      return;
+    }
+    if (failure instanceof InterruptedIOException && failure.getCause() instanceof CanceledException) {
+      tally.merge("context's error", 1, Integer::sum);
+    } else if (failure instanceof IOException
+        && "Canceled".equals(failure.getMessage())
+        && failure.getCause() == null) {
+      // Documented: the context ended after the interceptor returned, before execute() did.
+      tally.merge("OkHttp's Canceled", 1, Integer::sum);
+    } else {
+      failures.add(s + ": failed with something else than the context's error", failure);
+    }
+  }
+
+  private void verdict(String path, Map<String, Integer> tally, List<ScheduledFuture<?>> pending)
+      throws Exception {
+    for (ScheduledFuture<?> f : pending) {
+      f.get(20, TimeUnit.SECONDS); // every cancel has run
+    }
+    // No connection in use: the pool's connections are all idle (bounded wait on that condition).
+    ConnectionPool pool = client.connectionPool();
+    long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+    while (pool.connectionCount() != pool.idleConnectionCount() && System.nanoTime() < until) {
+      LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
+    }
+    int inUse = pool.connectionCount() - pool.idleConnectionCount();
+    // A final call succeeds, on the pool as the fuzz left it.
+    Shape finalCall = new Shape(0, new Random(SEED));
+    byte[] last;
+    try (Response r = client.newCall(finalCall.request(longLived)).execute()) {
+      last = r.body().bytes();
+    }
+    int left = CoreInternals.registrationCount(longLived);
+    String report =
+        path + ": " + CALLS + " calls, " + tally + ", " + connects.get() + " connections made, "
+            + heldCloses.get() + " socket closes by a cancel held up, seed "
+            + SEED;
+    System.out.println("okhttp cancel anywhere, " + report);
+    List<String> seen = new ArrayList<>(failures);
+    assertTrue(
+        seen.isEmpty(),
+        () -> seen.size() + " failures, " + report + " (replay: -Dctx4j.fuzz.seed=" + SEED + ")\n"
+            + String.join("\n", seen.subList(0, Math.min(5, seen.size()))));
+    assertEquals(0, inUse, "connections still in use 20 s after the fuzz, " + report);
+    assertEquals(0, left, "registrations left on the long-lived context, " + report);
+    assertEquals(0, pool.connectionCount() - pool.idleConnectionCount(), report);
+    assertArrayEquals(body(0, finalCall.n), last, "the final call's body, " + report);
+  }
+
+  /**
+   * OkHttp's {@code Call.cancel()} reads the call's exchange, then closes that exchange's socket.
+   * A canceller descheduled between the two (here: its socket close held up) closed the socket
+   * after the call had read its whole body and OkHttp had given the connection back to the pool,
+   * under the next call that took it, whose context was fine. ctx4j no longer cancels a call
+   * whose response has been received in full, and waits for a cancel in progress before OkHttp
+   * hears of that end (and gives the connection back).
+   */
+  @Test
+  void aCancelHeldUpBeforeItClosesTheSocketNeverClosesItUnderTheNextCall() throws Exception {
+    CountDownLatch rest = new CountDownLatch(1);
+    CountDownLatch nextArrived = new CountDownLatch(1);
+    CountDownLatch closed = new CountDownLatch(1);
+    CountDownLatch closeEntered = new CountDownLatch(1);
+    AtomicBoolean holdNextClose = new AtomicBoolean();
+    Thread caller = Thread.currentThread();
+    server.close();
+    server =
+        new Loopback(
+            ex -> {
+              try {
+                if (ex.getRequestURI().getPath().equals("/half")) {
+                  ex.sendResponseHeaders(200, 8);
+                  OutputStream out = ex.getResponseBody();
+                  out.write("half".getBytes(StandardCharsets.US_ASCII));
+                  out.flush();
+                  rest.await(20, TimeUnit.SECONDS);
+                  out.write("done".getBytes(StandardCharsets.US_ASCII));
+                  out.close();
+                } else {
+                  nextArrived.countDown();
+                  closed.await(20, TimeUnit.SECONDS); // the held-up close has happened by now
+                  Loopback.reply(ex, 200, "next".getBytes(StandardCharsets.US_ASCII));
+                }
+              } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+              } catch (IOException clientLeft) {
+                // the connection was closed under the exchange
+              }
+            });
+    CloseHook holdTheNext =
+        close -> {
+          if (holdNextClose.compareAndSet(true, false)) {
+            closeEntered.countDown();
+            // Held until the next call has the connection, or (fixed) until the caller waits for
+            // this cancel to finish: a bounded wait on either condition.
+            long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (nextArrived.getCount() > 0
+                && caller.getState() != Thread.State.BLOCKED
+                && System.nanoTime() < until) {
+              LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
+            }
+            try {
+              close.close();
+            } finally {
+              closed.countDown();
+            }
+          } else {
+            close.close();
+          }
+        };
+    OkHttpClient held = client.newBuilder().socketFactory(new HookedSockets(holdTheNext)).build();
+    CancelableContext child = Context.withCancel(longLived);
+    String first;
+    CompletableFuture<Void> cancelled;
+    try (Response r =
+        held.newCall(ContextOkHttp.withContext(
+                new Request.Builder().url(server.url("/half")).build(), child))
+            .execute()) {
+      BufferedSource body = r.body().source();
+      assertEquals("half", body.readUtf8(4));
+      holdNextClose.set(true);
+      cancelled = CompletableFuture.runAsync(child::cancel, cancellers);
+      assertTrue(closeEntered.await(20, TimeUnit.SECONDS), "the cancel never closed the socket");
+      rest.countDown();
+      try {
+        first = body.readUtf8(4);
+      } catch (IOException e) {
+        first = e.getCause() instanceof CanceledException ? "context's error" : e.toString();
+      }
+    }
+    assertTrue(
+        first.equals("done") || first.equals("context's error"),
+        "the cancelled call's end: " + first);
+    String next;
+    try (Response r =
+        held.newCall(ContextOkHttp.withContext(
+                new Request.Builder().url(server.url("/next")).build(), longLived))
+            .execute()) {
+      next = r.body().string();
+    } catch (IOException e) {
+      next = "failed: " + e;
+    }
+    cancelled.get(20, TimeUnit.SECONDS);
+    assertEquals("next", next, "the next call, whose context never ended (the first read " + first + ")");
+    assertEquals(0, CoreInternals.registrationCount(longLived));
+  }
+
+  @Test
+  void syncCallsCancelledAnywhereNeverBreakAnotherCall() throws Exception {
+    Random r = new Random(SEED);
+    Map<String, Integer> tally = new ConcurrentHashMap<>();
+    List<ScheduledFuture<?>> pending = new ArrayList<>();
+    for (int k = 1; k <= CALLS; k++) {
+      Shape s = new Shape(k, r);
+      Context ctx = contextFor(s, pending);
+      byte[] got = null;
+      Throwable failure = null;
+      try (Response resp = client.newCall(s.request(ctx)).execute()) {
+        got = resp.body().bytes();
+      } catch (IOException | RuntimeException e) {
+        failure = e;
+      }
+      check(s, ctx, got, failure, tally);
+    }
+    verdict("execute", tally, pending);
+  }
+
+  @Test
+  void enqueuedCallsCancelledAnywhereNeverBreakAnotherCall() throws Exception {
+    Random r = new Random(SEED + 1);
+    Map<String, Integer> tally = new ConcurrentHashMap<>();
+    List<ScheduledFuture<?>> pending = new ArrayList<>();
+    int k = 1;
+    while (k <= CALLS) {
+      // A few calls at a time in the dispatcher's queue, run one after another on the one slot.
+      int batch = Math.min(1 + r.nextInt(4), CALLS - k + 1);
+      List<CompletableFuture<Void>> done = new ArrayList<>();
+      for (int i = 0; i < batch; i++, k++) {
+        Shape s = new Shape(k, r);
+        Context ctx = contextFor(s, pending);
+        CompletableFuture<Void> f = new CompletableFuture<>();
+        done.add(f);
+        client
+            .newCall(s.request(ctx))
+            .enqueue(
+                new Callback() {
+                  @Override
+                  public void onFailure(Call call, IOException e) {
+                    check(s, ctx, null, e, tally);
+                    f.complete(null);
+                  }
+
+                  @Override
+                  public void onResponse(Call call, Response response) {
+                    byte[] got = null;
+                    Throwable failure = null;
+                    try (response) {
+                      got = response.body().bytes();
+                    } catch (IOException | RuntimeException e) {
+                      failure = e;
+                    }
+                    check(s, ctx, got, failure, tally);
+                    f.complete(null);
+                  }
+                });
+      }
+      CompletableFuture.allOf(done.toArray(new CompletableFuture<?>[0])).get(30, TimeUnit.SECONDS);
+    }
+    verdict("enqueue", tally, pending);
+  }
+}
