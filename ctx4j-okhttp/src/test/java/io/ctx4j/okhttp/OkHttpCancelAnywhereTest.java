@@ -2,6 +2,7 @@ package io.ctx4j.okhttp;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.sun.net.httpserver.HttpExchange;
@@ -9,13 +10,13 @@ import io.ctx4j.CanceledException;
 import io.ctx4j.CancelableContext;
 import io.ctx4j.Context;
 import io.ctx4j.internal.CoreInternals;
+import io.ctx4j.testing.CancelAnywhere;
+import io.ctx4j.testing.CancelAnywhere.Shape;
 import java.io.Closeable;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InterruptedIOException;
 import java.io.OutputStream;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.net.InetAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
@@ -28,10 +29,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -71,30 +70,16 @@ import org.junit.jupiter.api.Timeout;
 @Timeout(300)
 class OkHttpCancelAnywhereTest {
   private static final int CALLS = Integer.getInteger("ctx4j.okhttp.fuzzCalls", 1_000);
-  private static final long SEED = Long.getLong("ctx4j.fuzz.seed", System.nanoTime());
   private static final MediaType BYTES = MediaType.get("application/octet-stream");
 
-  private final ScheduledExecutorService cancellers =
-      Executors.newScheduledThreadPool(2, r -> new Thread(r, CANCELLER));
-  private static final String CANCELLER = "fuzz-canceller";
+  private final ScheduledExecutorService cancellers = CancelAnywhere.cancellers();
   private final AtomicInteger connects = new AtomicInteger();
   /** Socket closes made by a canceller thread, each held up a little (a descheduled canceller). */
   private final AtomicInteger heldCloses = new AtomicInteger();
   private Loopback server;
   private OkHttpClient client;
   private CancelableContext longLived;
-  private final Queue failures = new Queue();
-
-  /** The failures seen, each with what was done; reported with the seed at the end. */
-  private static final class Queue extends ConcurrentLinkedQueue<String> {
-    void add(String what, Throwable e) {
-      StringWriter w = new StringWriter();
-      if (e != null) {
-        e.printStackTrace(new PrintWriter(w));
-      }
-      add(what + (e == null ? "" : ": " + w));
-    }
-  }
+  private final ConcurrentLinkedQueue<String> failures = new ConcurrentLinkedQueue<>();
 
   @BeforeEach
   void start() {
@@ -169,9 +154,8 @@ class OkHttpCancelAnywhereTest {
    * descheduled inside {@code Call.cancel()}, which a loaded machine does at random, made likelier.
    */
   private void heldUpOnACanceller(Closeable close) throws IOException {
-    if (Thread.currentThread().getName().equals(CANCELLER)) {
+    if (CancelAnywhere.holdUpACanceller()) {
       heldCloses.incrementAndGet();
-      LockSupport.parkNanos(ThreadLocalRandom.current().nextLong(500_000));
     }
     close.close();
   }
@@ -186,29 +170,20 @@ class OkHttpCancelAnywhereTest {
     server.close();
   }
 
-  /** The body the server sends for call {@code k}: {@code n} bytes that name the call. */
-  static byte[] body(int k, int n) {
-    byte[] b = new byte[n];
-    for (int i = 0; i < n; i++) {
-      b[i] = (byte) ((k * 31 + i) % 251);
-    }
-    return b;
-  }
-
   /**
    * /k/n/late/gap: reads the request body, waits {@code late} µs before the head, then sends the
    * {@code n} bytes of {@link #body} in four chunks {@code gap} µs apart (fixed length).
    */
   private static void answer(HttpExchange ex) throws IOException {
-    String[] p = ex.getRequestURI().getPath().split("/");
-    int k = Integer.parseInt(p[1]);
-    int n = Integer.parseInt(p[2]);
-    long late = Long.parseLong(p[3]);
-    long gap = Long.parseLong(p[4]);
+    long[] p = Shape.parse(ex.getRequestURI().getPath());
+    int k = (int) p[0];
+    int n = (int) p[1];
+    long late = p[2];
+    long gap = p[3];
     try (InputStream in = ex.getRequestBody()) {
       in.readAllBytes();
       LockSupport.parkNanos(late * 1000); // the input: a late head
-      byte[] b = body(k, n);
+      byte[] b = CancelAnywhere.body(k, n);
       ex.sendResponseHeaders(200, n == 0 ? -1 : n);
       try (OutputStream out = ex.getResponseBody()) {
         int step = Math.max(1, (n + 3) / 4);
@@ -225,71 +200,26 @@ class OkHttpCancelAnywhereTest {
     }
   }
 
-  /** One call's shape, drawn from the seeded random. */
-  private final class Shape {
-    final int k;
-    final int n;
-    final long late;
-    final long gap;
-    final int upload;
-    /** -1: the context never ends; 0: cancelled before the call; else the cancel's delay in ns. */
-    final long cancelNanos;
-
-    Shape(int k, Random r) {
-      this.k = k;
-      int size = r.nextInt(4);
-      n = size == 0 ? 0 : size == 1 ? 1 + r.nextInt(100) : size == 2 ? 1_000 + r.nextInt(10_000) : 64 * 1024;
-      late = r.nextInt(3) == 0 ? r.nextInt(3_000) : 0;
-      gap = r.nextInt(3) == 0 ? r.nextInt(1_000) : 0;
-      upload = r.nextInt(4) == 0 ? r.nextInt(256 * 1024) : -1;
-      int c = r.nextInt(10);
-      // Half of the calls are cancelled, a tenth of those before the call; the rest spread
-      // log-uniformly from 1 µs to about 16 ms after the call starts (through and past it).
-      cancelNanos = c < 5 ? -1 : c == 5 ? 0 : (long) Math.pow(2, 10 + r.nextDouble() * 14);
+  /** The request of a call of shape {@code s} under {@code ctx}. */
+  private Request request(Shape s, Context ctx) {
+    Request.Builder b = new Request.Builder().url(server.url(s.path()));
+    if (s.upload >= 0) {
+      b.post(RequestBody.create(new byte[s.upload], BYTES));
     }
-
-    Request request(Context ctx) {
-      Request.Builder b =
-          new Request.Builder().url(server.url("/" + k + "/" + n + "/" + late + "/" + gap));
-      if (upload >= 0) {
-        b.post(RequestBody.create(new byte[upload], BYTES));
-      }
-      return ContextOkHttp.withContext(b.build(), ctx);
-    }
-
-    @Override
-    public String toString() {
-      return "call " + k + " (body " + n + " B, head " + late + " µs late, gaps " + gap + " µs, upload "
-          + upload + " B, " + (cancelNanos < 0 ? "never cancelled" : "cancelled at " + cancelNanos + " ns")
-          + ")";
-    }
-  }
-
-  /** The context of a call: long-lived, or a child cancelled at its moment (scheduled). */
-  private Context contextFor(Shape s, List<ScheduledFuture<?>> pending) {
-    if (s.cancelNanos < 0) {
-      return longLived;
-    }
-    CancelableContext child = Context.withCancel(longLived);
-    if (s.cancelNanos == 0) {
-      child.cancel();
-    } else {
-      pending.add(cancellers.schedule((Runnable) child::cancel, s.cancelNanos, TimeUnit.NANOSECONDS));
-    }
-    return child;
+    return ContextOkHttp.withContext(b.build(), ctx);
   }
 
   /** Checks a call's outcome: its body, or (only if its context ended) the context's error. */
   private void check(Shape s, Context ctx, byte[] got, Throwable failure, Map<String, Integer> tally) {
     if (failure == null) {
-      if (got.length != s.n || !java.util.Arrays.equals(got, body(s.k, s.n))) {
-        failures.add(s + ": wrong body, " + got.length + " bytes", null);
+      if (got.length != s.n || !java.util.Arrays.equals(got, CancelAnywhere.body(s.k, s.n))) {
+        failures.add(s + ": wrong body, " + got.length + " bytes");
       }
       tally.merge(s.cancelNanos < 0 ? "ok" : "ok though cancelled", 1, Integer::sum);
       return;
     }
     if (ctx.err() == null) {
-      failures.add(s + ": failed though its context never ended", failure);
+      failures.add(CancelAnywhere.describe(s + ": failed though its context never ended", failure));
       return;
     }
     if (failure instanceof InterruptedIOException && failure.getCause() instanceof CanceledException) {
@@ -300,15 +230,14 @@ class OkHttpCancelAnywhereTest {
       // Documented: the context ended after the interceptor returned, before execute() did.
       tally.merge("OkHttp's Canceled", 1, Integer::sum);
     } else {
-      failures.add(s + ": failed with something else than the context's error", failure);
+      failures.add(
+          CancelAnywhere.describe(s + ": failed with something else than the context's error", failure));
     }
   }
 
   private void verdict(String path, Map<String, Integer> tally, List<ScheduledFuture<?>> pending)
       throws Exception {
-    for (ScheduledFuture<?> f : pending) {
-      f.get(20, TimeUnit.SECONDS); // every cancel has run
-    }
+    CancelAnywhere.awaitAll(pending); // every cancel has run
     // No connection in use: the pool's connections are all idle (bounded wait on that condition).
     ConnectionPool pool = client.connectionPool();
     long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
@@ -317,26 +246,20 @@ class OkHttpCancelAnywhereTest {
     }
     int inUse = pool.connectionCount() - pool.idleConnectionCount();
     // A final call succeeds, on the pool as the fuzz left it.
-    Shape finalCall = new Shape(0, new Random(SEED));
+    Shape finalCall = new Shape(0, new Random(CancelAnywhere.SEED));
     byte[] last;
-    try (Response r = client.newCall(finalCall.request(longLived)).execute()) {
+    try (Response r = client.newCall(request(finalCall, longLived)).execute()) {
       last = r.body().bytes();
     }
     int left = CoreInternals.registrationCount(longLived);
     String report =
-        path + ": " + CALLS + " calls, " + tally + ", " + connects.get() + " connections made, "
-            + heldCloses.get() + " socket closes by a cancel held up, seed "
-            + SEED;
+        CancelAnywhere.report(path, CALLS, tally, connects.get(), heldCloses.get());
     System.out.println("okhttp cancel anywhere, " + report);
-    List<String> seen = new ArrayList<>(failures);
-    assertTrue(
-        seen.isEmpty(),
-        () -> seen.size() + " failures, " + report + " (replay: -Dctx4j.fuzz.seed=" + SEED + ")\n"
-            + String.join("\n", seen.subList(0, Math.min(5, seen.size()))));
+    assertNull(CancelAnywhere.failed(report, failures));
     assertEquals(0, inUse, "connections still in use 20 s after the fuzz, " + report);
     assertEquals(0, left, "registrations left on the long-lived context, " + report);
     assertEquals(0, pool.connectionCount() - pool.idleConnectionCount(), report);
-    assertArrayEquals(body(0, finalCall.n), last, "the final call's body, " + report);
+    assertArrayEquals(CancelAnywhere.body(0, finalCall.n), last, "the final call's body, " + report);
   }
 
   /**
@@ -439,15 +362,15 @@ class OkHttpCancelAnywhereTest {
 
   @Test
   void syncCallsCancelledAnywhereNeverBreakAnotherCall() throws Exception {
-    Random r = new Random(SEED);
+    Random r = new Random(CancelAnywhere.SEED);
     Map<String, Integer> tally = new ConcurrentHashMap<>();
     List<ScheduledFuture<?>> pending = new ArrayList<>();
     for (int k = 1; k <= CALLS; k++) {
       Shape s = new Shape(k, r);
-      Context ctx = contextFor(s, pending);
+      Context ctx = CancelAnywhere.contextFor(s, longLived, cancellers, pending);
       byte[] got = null;
       Throwable failure = null;
-      try (Response resp = client.newCall(s.request(ctx)).execute()) {
+      try (Response resp = client.newCall(request(s, ctx)).execute()) {
         got = resp.body().bytes();
       } catch (IOException | RuntimeException e) {
         failure = e;
@@ -459,7 +382,7 @@ class OkHttpCancelAnywhereTest {
 
   @Test
   void enqueuedCallsCancelledAnywhereNeverBreakAnotherCall() throws Exception {
-    Random r = new Random(SEED + 1);
+    Random r = new Random(CancelAnywhere.SEED + 1);
     Map<String, Integer> tally = new ConcurrentHashMap<>();
     List<ScheduledFuture<?>> pending = new ArrayList<>();
     int k = 1;
@@ -469,11 +392,11 @@ class OkHttpCancelAnywhereTest {
       List<CompletableFuture<Void>> done = new ArrayList<>();
       for (int i = 0; i < batch; i++, k++) {
         Shape s = new Shape(k, r);
-        Context ctx = contextFor(s, pending);
+        Context ctx = CancelAnywhere.contextFor(s, longLived, cancellers, pending);
         CompletableFuture<Void> f = new CompletableFuture<>();
         done.add(f);
         client
-            .newCall(s.request(ctx))
+            .newCall(request(s, ctx))
             .enqueue(
                 new Callback() {
                   @Override
