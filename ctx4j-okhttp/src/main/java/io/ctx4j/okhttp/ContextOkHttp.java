@@ -8,6 +8,7 @@ import io.ctx4j.http.DeadlineHeader;
 import io.ctx4j.http.internal.ClientFailures;
 import io.ctx4j.internal.CoreInternals;
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.net.ProtocolException;
 import java.lang.ref.Cleaner;
 import java.lang.ref.WeakReference;
@@ -98,6 +99,9 @@ import okio.Okio;
  * runs no interceptor yet: a context that ends then fails the call, unsent, only when it gets a
  * slot. And a context that ends after the interceptor has returned the response, before {@code
  * execute()} does, makes OkHttp throw its own {@code IOException("Canceled")} without a cause.
+ * (One that ends as the response comes in, before the interceptor returns it, fails the call with
+ * its error: {@code Call.cancel()} marks the call before it closes the connection, so the response
+ * may still arrive, and the interceptor then fails the call itself.)
  *
  * <h2>Timeouts</h2>
  *
@@ -347,6 +351,22 @@ public final class ContextOkHttp {
     } catch (Throwable e) { // even a checked one, thrown undeclared by a later interceptor
       release.after(e);
       throw e;
+    }
+    // OkHttp's Call.cancel() marks the call cancelled before it closes the exchange's socket, and
+    // OkHttp fails a call marked so with its own IOException("Canceled"), without a cause, once the
+    // interceptors return: a context that ended as the response came in would end the call so,
+    // though it ended before this interceptor had the response. Its error instead, as OkHttp
+    // would have failed the call: the response closed, nothing of it to the caller.
+    if (call.isCanceled()) {
+      InterruptedIOException end = ClientFailures.endedWith(ctx, new IOException("Canceled"));
+      if (end != null) {
+        try {
+          response.close();
+        } finally {
+          release.after(end);
+        }
+        throw end;
+      }
     }
     // A 101 (an HTTP/1 upgrade, WebSockets included) goes on after its response: the caller keeps
     // the upgraded socket, or OkHttp's RealWebSocket the call, and drops the response at once; the

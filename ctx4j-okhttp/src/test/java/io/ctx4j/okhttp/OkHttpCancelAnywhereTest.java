@@ -34,7 +34,9 @@ import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
+import java.util.function.BooleanSupplier;
 import okhttp3.Call;
 import okhttp3.Callback;
 import okhttp3.ConnectionPool;
@@ -263,6 +265,19 @@ class OkHttpCancelAnywhereTest {
   }
 
   /**
+   * Holds a canceller's socket close until {@code done}, or until {@code caller} waits for the
+   * cancel to finish (blocked on the call's cancel, as the fixed code makes it), up to 10 s.
+   */
+  private static void holdUntil(BooleanSupplier done, Thread caller) {
+    long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (!done.getAsBoolean()
+        && caller.getState() != Thread.State.BLOCKED
+        && System.nanoTime() < until) {
+      LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
+    }
+  }
+
+  /**
    * OkHttp's {@code Call.cancel()} reads the call's exchange, then closes that exchange's socket.
    * A canceller descheduled between the two (here: its socket close held up) closed the socket
    * after the call had read its whole body and OkHttp had given the connection back to the pool,
@@ -308,12 +323,7 @@ class OkHttpCancelAnywhereTest {
             closeEntered.countDown();
             // Held until the next call has the connection, or (fixed) until the caller waits for
             // this cancel to finish: a bounded wait on either condition.
-            long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-            while (nextArrived.getCount() > 0
-                && caller.getState() != Thread.State.BLOCKED
-                && System.nanoTime() < until) {
-              LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
-            }
+            holdUntil(() -> nextArrived.getCount() == 0, caller);
             try {
               close.close();
             } finally {
@@ -357,6 +367,80 @@ class OkHttpCancelAnywhereTest {
     }
     cancelled.get(20, TimeUnit.SECONDS);
     assertEquals("next", next, "the next call, whose context never ended (the first read " + first + ")");
+    assertEquals(0, CoreInternals.registrationCount(longLived));
+  }
+
+  /**
+   * OkHttp's {@code Call.cancel()} marks the call cancelled before it closes the exchange's socket,
+   * and {@code execute()} throws its own {@code IOException("Canceled")}, without a cause, for a
+   * call marked so when the interceptors return. A context that ended while the response head
+   * arrived (its cancel's close held up here, as a descheduled canceller's would be) made the call
+   * fail so, rather than with the context's error, though it ended before ctx4j's interceptor had
+   * the response: the interceptor now fails such a call with the context's error itself.
+   */
+  @Test
+  void aCallCancelledAsItsHeadArrivesFailsWithTheContextsError() throws Exception {
+    CountDownLatch arrived = new CountDownLatch(1);
+    CountDownLatch answer = new CountDownLatch(1);
+    CountDownLatch closeEntered = new CountDownLatch(1);
+    AtomicBoolean holdNextClose = new AtomicBoolean();
+    AtomicReference<Thread> caller = new AtomicReference<>();
+    CompletableFuture<String> outcome = new CompletableFuture<>();
+    server.close();
+    server =
+        new Loopback(
+            ex -> {
+              arrived.countDown();
+              try {
+                answer.await(20, TimeUnit.SECONDS);
+                Loopback.reply(ex, 200, "body".getBytes(StandardCharsets.US_ASCII));
+              } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+              } catch (IOException clientLeft) {
+                // the cancel closed the connection
+              }
+            });
+    CloseHook holdUntilTheCallEnds =
+        close -> {
+          if (holdNextClose.compareAndSet(true, false)) {
+            closeEntered.countDown();
+            // Held until the call has ended, or waits for this cancel: a bounded wait on either.
+            holdUntil(outcome::isDone, caller.get());
+          }
+          close.close();
+        };
+    OkHttpClient held = client.newBuilder().socketFactory(new HookedSockets(holdUntilTheCallEnds)).build();
+    CancelableContext child = Context.withCancel(longLived);
+    Thread callerThread =
+        new Thread(
+            () -> {
+              try (Response r =
+                  held.newCall(ContextOkHttp.withContext(
+                          new Request.Builder().url(server.url("/")).build(), child))
+                      .execute()) {
+                outcome.complete("ok: " + r.body().string());
+              } catch (IOException | RuntimeException e) {
+                outcome.complete(
+                    (e instanceof InterruptedIOException
+                            ? "an InterruptedIOException"
+                            : e.getClass().getName() + " (" + e.getMessage() + ")")
+                        + ", cause "
+                        + (e.getCause() == null ? null : e.getCause().getClass().getName()));
+              }
+            });
+    caller.set(callerThread);
+    callerThread.start();
+    assertTrue(arrived.await(20, TimeUnit.SECONDS), "the request never arrived");
+    holdNextClose.set(true);
+    CompletableFuture<Void> cancelled = CompletableFuture.runAsync(child::cancel, cancellers);
+    assertTrue(closeEntered.await(20, TimeUnit.SECONDS), "the cancel never closed the socket");
+    answer.countDown();
+    String got = outcome.get(30, TimeUnit.SECONDS);
+    cancelled.get(20, TimeUnit.SECONDS);
+    callerThread.join(TimeUnit.SECONDS.toMillis(20));
+    assertEquals(
+        "an InterruptedIOException, cause io.ctx4j.CanceledException",
+        got);
     assertEquals(0, CoreInternals.registrationCount(longLived));
   }
 
