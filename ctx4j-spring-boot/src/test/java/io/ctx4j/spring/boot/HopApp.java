@@ -134,6 +134,40 @@ public class HopApp {
       return h.doneWhenFinished ? "cancelled" : "ok";
     }
 
+    /**
+     * Answers {@code size} bytes of {@link #slowBody} for {@code id} with a fixed length, after
+     * {@code head} ms, its first half flushed at once and its second half {@code body} ms later
+     * (each wait cut short when the request's context ends, as it does when the client leaves).
+     * The body names the call, so that a client handing one call's body to another is seen.
+     */
+    @GetMapping("/slow")
+    void slow(
+        @RequestParam(name = "id") String id,
+        @RequestParam(name = "head") int head,
+        @RequestParam(name = "body") int body,
+        @RequestParam(name = "size") int size,
+        HttpServletResponse response)
+        throws Exception {
+      Context ctx = CurrentContext.get();
+      byte[] content = slowBody(id, size).getBytes(StandardCharsets.US_ASCII);
+      if (head > 0) {
+        ctx.await(Duration.ofMillis(head));
+      }
+      response.setContentType("text/plain");
+      response.setContentLength(content.length);
+      try {
+        OutputStream out = response.getOutputStream();
+        out.write(content, 0, content.length / 2);
+        out.flush();
+        if (body > 0) {
+          ctx.await(Duration.ofMillis(body));
+        }
+        out.write(content, content.length / 2, content.length - content.length / 2);
+      } catch (IOException e) {
+        // the client is gone
+      }
+    }
+
     /** Writes and flushes a chunk every 10 ms until a write fails or the context ends. */
     @GetMapping("/stream")
     void stream(@RequestParam(name = "id") String id, HttpServletRequest request, HttpServletResponse response)
@@ -157,5 +191,15 @@ public class HopApp {
         // the client is gone: the filter's response saw it and ended the context
       }
     }
+  }
+
+  /** The body of {@code /slow} for {@code id}: {@code id} and a space, repeated to {@code size} characters. */
+  static String slowBody(String id, int size) {
+    StringBuilder b = new StringBuilder(size + id.length() + 1);
+    while (b.length() < size) {
+      b.append(id).append(' ');
+    }
+    b.setLength(size);
+    return b.toString();
   }
 }
