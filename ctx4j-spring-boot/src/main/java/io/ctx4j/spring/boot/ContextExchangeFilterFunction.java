@@ -101,6 +101,14 @@ public final class ContextExchangeFilterFunction implements ExchangeFilterFuncti
                         if (late != null) {
                           // Unsent: the connector fails the exchange (Spring wraps it in a
                           // WebClientRequestException), which pastTheDeadline maps back below.
+                          // On Reactor Netty the connection is closed first: the end signal below
+                          // cancels the exchange from another thread, and Reactor Netty's cancel
+                          // closes the exchange's connection later, by then back in the pool.
+                          // Named, not typed: Reactor Netty is optional here.
+                          Object nativeRequest = http.getNativeRequest();
+                          if (nativeRequest.getClass().getName().startsWith("reactor.netty.")) {
+                            ContextReactorHttpClient.closeRefused(nativeRequest);
+                          }
                           throw late;
                         }
                         setDeadlineHeader(c, http.getHeaders());

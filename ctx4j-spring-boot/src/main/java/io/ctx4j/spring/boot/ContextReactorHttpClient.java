@@ -110,6 +110,22 @@ public final class ContextReactorHttpClient {
   }
 
   /**
+   * Closes the connection of a request that ctx4j refuses as it is written, before the refusal is
+   * thrown, if {@code nativeRequest} is Reactor Netty's (which is its connection); else does
+   * nothing. A refused connection left open goes back into Reactor Netty's pool as clean, nothing
+   * having been sent, while the context's end cancels the exchange from another thread, and Reactor
+   * Netty's cancel closes the exchange's connection a moment later: under the next call that took
+   * it. Called on the connection's event loop, where the close is immediate.
+   *
+   * @param nativeRequest the native request of a Spring {@code ClientHttpRequest}
+   */
+  static void closeRefused(Object nativeRequest) {
+    if (nativeRequest instanceof Connection c) {
+      c.channel().close();
+    }
+  }
+
+  /**
    * Reactor Netty has a connection for {@code request}, after any wait for one, and has prepared
    * it; Spring's headers are copied onto it after this, so the handler, not this, states the
    * budget. Throws the context's error if the context has ended or its deadline has passed: Reactor
@@ -127,7 +143,7 @@ public final class ContextReactorHttpClient {
         // whose Mono.block() then cancels the exchange, and Reactor Netty's cancel closes the
         // exchange's connection from that thread, later. Left open, Reactor Netty would take it
         // back into the pool as clean, where the close could hit the next call that takes it.
-        connection.channel().close();
+        closeRefused(connection);
         throw end; // inside Reactor Netty's preparation of the request, which fails the exchange
       }
       connection.channel().attr(REQUEST_CALL).set(c);
