@@ -65,7 +65,7 @@ import org.junit.jupiter.api.Timeout;
  */
 @Timeout(300)
 class HttpClient5CancelAnywhereTest {
-  private static final int CALLS = Integer.getInteger("ctx4j.httpclient5.fuzzCalls", 2_000);
+  private static final int CALLS = Integer.getInteger("ctx4j.httpclient5.fuzzCalls", 1_000);
 
   private final ScheduledExecutorService cancellers = CancelAnywhere.cancellers();
   private final AtomicInteger connects = new AtomicInteger();

@@ -71,7 +71,7 @@ import org.junit.jupiter.api.Timeout;
  */
 @Timeout(300)
 class OkHttpCancelAnywhereTest {
-  private static final int CALLS = Integer.getInteger("ctx4j.okhttp.fuzzCalls", 1_000);
+  private static final int CALLS = Integer.getInteger("ctx4j.okhttp.fuzzCalls", 500);
   private static final MediaType BYTES = MediaType.get("application/octet-stream");
 
   private final ScheduledExecutorService cancellers = CancelAnywhere.cancellers();
