@@ -142,9 +142,10 @@ public final class ContextHttp {
    * is over as the request arrives), and fails only if its own deadline passes first.
    *
    * <p>Threads: through the JDK's own client, each request (the first, and each redirect hop ctx4j
-   * follows) goes out by the client's blocking {@code send} on a daemon thread of ctx4j's ({@code
-   * ctx4j-http-send-N}, one per request in flight, kept 5 s idle for the next), which hands the
-   * response straight to this call; ending the context interrupts that thread, never the caller's.
+   * follows) goes out by the client's blocking {@code send} on a thread of ctx4j's ({@code
+   * ctx4j-http-send-N}, one per request in flight: a new virtual thread each on JDK 21+, a pooled
+   * daemon platform thread, kept 5 s idle for the next, on 17 to 20), which hands the response
+   * straight to this call; ending the context interrupts that thread, never the caller's.
    * So the call needs no worker of the common {@code ForkJoinPool}, through which the JDK completes
    * the futures of its {@code sendAsync} (on JDK 25 even at parallelism 1). A client of another
    * class is called through its {@code sendAsync}.
@@ -471,6 +472,11 @@ public final class ContextHttp {
    */
   private static int sweepAt = SWEEP_MIN;
 
+  /** Whether {@code client} is of the JDK's own implementation, whose behaviour ctx4j knows. */
+  private static boolean isJdkClient(HttpClient client) {
+    return client.getClass().getModule() == HttpClient.class.getModule();
+  }
+
   /**
    * The client that sends each hop: the caller's, unless that one would follow redirects with a
    * stale budget (it follows them and the context has a deadline), in which case a copy of it that
@@ -482,7 +488,7 @@ public final class ContextHttp {
   private static HttpClient hopClient(Context ctx, HttpClient client) {
     if (client.followRedirects() == HttpClient.Redirect.NEVER
         || ctx.deadline().isEmpty()
-        || client.getClass().getModule() != HttpClient.class.getModule()) {
+        || !isJdkClient(client)) {
       return client;
     }
     HttpClient copy = NOT_FOLLOWING.get(client);
@@ -768,7 +774,7 @@ public final class ContextHttp {
       Hop<T> hop = new Hop<>(this, request, previous, redirects);
       current = hop;
       CompletableFuture<HttpResponse<T>> exchange;
-      if (blocking && client.getClass().getModule() == HttpClient.class.getModule()) {
+      if (blocking && isJdkClient(client)) {
         exchange = SentOnOwnThread.start(this, hop, client); // the header is added there
       } else {
         // As late as possible: the time between this clock read and the request's arrival is
