@@ -305,6 +305,11 @@ class AsyncPathsTest {
    * client (which neither container reports: their timeout ends them) or are reset over h2c
    * (half of each with a deadline header): every context ends, with the reason of its kind, and
    * nothing stays registered on the root but the shared deadlines still current.
+   *
+   * <p>The test resets the h2c streams with frames of its own ({@link H2cClient}), on a connection
+   * it keeps open until every context ended. It used to cancel the JDK client's futures: the JDK
+   * sent every RST_STREAM, but Tomcat now and then reported one of 40 resets to no {@code
+   * AsyncListener} (see the module README, "HTTP/2, Tomcat"), and that context never ended.
    */
   @ParameterizedTest
   @EnumSource(Containers.class)
@@ -355,14 +360,11 @@ class AsyncPathsTest {
                   waiting.countDown();
               }
             });
-    try (Containers.Running server = c.start(filter, servlet)) {
+    try (Containers.Running server = c.start(filter, servlet);
+        H2cClient h2 = new H2cClient(server.port)) {
       URI base = URI.create("http://127.0.0.1:" + server.port);
-      HttpClient h2 = HttpClient.newBuilder().version(HttpClient.Version.HTTP_2).build();
-      HttpResponse<String> warm =
-          h2.send(HttpRequest.newBuilder(base.resolve("/warm")).build(), BodyHandlers.ofString());
-      assertEquals(HttpClient.Version.HTTP_2, warm.version(), "h2c upgrade");
       List<CompletableFuture<?>> answered = new ArrayList<>();
-      List<CompletableFuture<?>> toReset = new ArrayList<>();
+      List<Integer> toReset = new ArrayList<>();
       List<Socket> toDrop = new ArrayList<>();
       try {
         for (int i = 0; i < each; i++) {
@@ -373,10 +375,7 @@ class AsyncPathsTest {
                     HttpRequest.newBuilder(base.resolve(p)).header(header, "60000").build(),
                     BodyHandlers.ofString()));
           }
-          toReset.add(
-              h2.sendAsync(
-                  HttpRequest.newBuilder(base.resolve("/reset")).header(header, "60000").build(),
-                  BodyHandlers.ofInputStream()));
+          toReset.add(h2.get("/reset", Map.of(header.toLowerCase(java.util.Locale.ROOT), "60000")));
           Socket s = new Socket("127.0.0.1", server.port);
           toDrop.add(s);
           s.getOutputStream()
@@ -389,8 +388,8 @@ class AsyncPathsTest {
         for (Socket s : toDrop) {
           s.close();
         }
-        for (CompletableFuture<?> f : toReset) {
-          f.cancel(true);
+        for (int stream : toReset) {
+          h2.reset(stream);
         }
       }
       for (CompletableFuture<?> f : answered) {
@@ -418,19 +417,14 @@ class AsyncPathsTest {
       probes.put(p, new Probe());
     }
     ContextServletFilter filter = ContextServletFilter.create();
-    try (Containers.Running server = c.start(filter, TestServlet.asyncUntilTheContextEnds(probes::get))) {
-      HttpClient h2 = HttpClient.newBuilder().version(HttpClient.Version.HTTP_2).build();
-      URI base = URI.create("http://127.0.0.1:" + server.port);
-      HttpResponse<String> warm =
-          h2.send(HttpRequest.newBuilder(base.resolve("/warm")).build(), BodyHandlers.ofString());
-      assertEquals(HttpClient.Version.HTTP_2, warm.version(), "h2c upgrade");
-      List<CompletableFuture<HttpResponse<java.io.InputStream>>> streams = new ArrayList<>();
+    try (Containers.Running server = c.start(filter, TestServlet.asyncUntilTheContextEnds(probes::get));
+        H2cClient h2 = new H2cClient(server.port)) {
+      List<Integer> streams = new ArrayList<>();
       for (String p : paths) {
-        streams.add(
-            h2.sendAsync(HttpRequest.newBuilder(base.resolve(p)).build(), BodyHandlers.ofInputStream()));
+        streams.add(h2.get(p, Map.of()));
         assertTrue(probes.get(p).entered.await(10, TimeUnit.SECONDS), p + " never arrived");
       }
-      streams.get(1).cancel(true);
+      h2.reset(streams.get(1));
       assertTrue(probes.get("/b").ended.await(10, TimeUnit.SECONDS), "the reset stream's context");
       assertEquals(Reason.CLIENT_DISCONNECTED, probes.get("/b").reason());
       // The others are live: a reset they had been told of would have ended them by now (the reset

@@ -14,6 +14,7 @@ import java.io.OutputStream;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import org.eclipse.jetty.server.Connector;
@@ -40,42 +41,20 @@ class JettyConnectionCloseTest {
   /** How long Jetty may take to notice: generous, the VM is shared with other builds. */
   private static final long BOUND_S = 20;
 
-  private static final byte[] H2_PREFACE =
-      "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
-
-  /** One h2c request on stream 1: preface, empty SETTINGS, HEADERS GET http://127.0.0.1/x. */
+  /** One h2c request on stream 1: preface, empty SETTINGS, HEADERS GET http://127.0.0.1/. */
   static byte[] h2cRequest() {
     ByteArrayOutputStream b = new ByteArrayOutputStream();
-    b.writeBytes(H2_PREFACE);
-    b.writeBytes(new byte[] {0, 0, 0, 0x4, 0, 0, 0, 0, 0}); // SETTINGS, no parameters
-    byte[] authority = "127.0.0.1".getBytes(StandardCharsets.US_ASCII);
-    ByteArrayOutputStream block = new ByteArrayOutputStream();
-    // HPACK: :method GET (static 2), :scheme http (6), :path / (4), :authority literal (name 1).
-    block.writeBytes(new byte[] {(byte) 0x82, (byte) 0x86, (byte) 0x84, 0x41, (byte) authority.length});
-    block.writeBytes(authority);
-    int len = block.size();
-    // HEADERS, flags END_STREAM | END_HEADERS, stream 1.
-    b.writeBytes(new byte[] {0, 0, (byte) len, 0x1, 0x5, 0, 0, 0, 1});
-    b.writeBytes(block.toByteArray());
+    b.writeBytes(H2cClient.connectionStart());
+    b.writeBytes(H2cClient.headersFrame(1, "GET", "/", Map.of(), true));
     return b.toByteArray();
   }
 
   /** An h2c POST on stream 1 that announces 10 bytes and sends one, leaving the stream open. */
   static byte[] h2cPostWithPartialBody() {
     ByteArrayOutputStream b = new ByteArrayOutputStream();
-    b.writeBytes(H2_PREFACE);
-    b.writeBytes(new byte[] {0, 0, 0, 0x4, 0, 0, 0, 0, 0});
-    byte[] authority = "127.0.0.1".getBytes(StandardCharsets.US_ASCII);
-    ByteArrayOutputStream block = new ByteArrayOutputStream();
-    // HPACK: :method POST (static 3), :scheme http (6), :path / (4), :authority, content-length 10
-    // (literal, name index 28).
-    block.writeBytes(new byte[] {(byte) 0x83, (byte) 0x86, (byte) 0x84, 0x41, (byte) authority.length});
-    block.writeBytes(authority);
-    block.writeBytes(new byte[] {0x0f, 0x0d, 0x02, '1', '0'});
-    int len = block.size();
-    b.writeBytes(new byte[] {0, 0, (byte) len, 0x1, 0x4, 0, 0, 0, 1}); // HEADERS, END_HEADERS only
-    b.writeBytes(block.toByteArray());
-    b.writeBytes(new byte[] {0, 0, 1, 0x0, 0x0, 0, 0, 0, 1, 'a'}); // DATA, one byte, stream open
+    b.writeBytes(H2cClient.connectionStart());
+    b.writeBytes(H2cClient.headersFrame(1, "POST", "/", Map.of("content-length", "10"), false));
+    b.writeBytes(H2cClient.dataFrame(1, new byte[] {'a'}, false));
     return b.toByteArray();
   }
 
