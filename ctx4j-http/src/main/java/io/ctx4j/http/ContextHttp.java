@@ -914,9 +914,10 @@ public final class ContextHttp {
     }
 
     void abort(Throwable why) {
-      // The client's future is cancelled only while no response has arrived. After that the body
-      // subscription is the way to abort: JDK 17 cancelling a future whose body has just ended
-      // closes the connection it already put back in its pool, under the next exchange ('fixed
+      // The client's future is cancelled only if no response had arrived at the first abort (the
+      // response that came since is one apply() cancelled). After that the body subscription is
+      // the way to abort: JDK 17 cancelling a future whose body has just ended closes the
+      // connection it already put back in its pool, under the next exchange ('fixed
       // content-length: 2048, bytes received: 0', stack through MultiExchange.cancel).
       boolean noResponseYet = handler.abort(why);
       CompletableFuture<HttpResponse<T>> e = exchange;
@@ -1154,6 +1155,8 @@ public final class ContextHttp {
     private Thread owner;
     private Object pending; // a parked terminal signal: a Throwable, or COMPLETE
     private Throwable aborted;
+    /** The first abort came before the response headers: the client's future must be cancelled. */
+    private boolean abortedBeforeResponse;
     private boolean terminated;
     private boolean cancelledByCaller;
     private boolean upstreamEnded; // the client sent onComplete or onError
@@ -1262,9 +1265,15 @@ public final class ContextHttp {
     private static final int MAX_IGNORED = 1024;
 
     /**
-     * Aborts the body; returns whether no response had arrived yet, in which case the caller
-     * cancels the client's future (any response arriving from now on is cancelled by {@link
-     * #apply} before its body can end and its connection go back to the pool).
+     * Aborts the body; returns whether no response had arrived at the first abort, in which case
+     * the caller cancels the client's future (any response arriving from then on is cancelled by
+     * {@link #apply} before its body can end and its connection go back to the pool, and such a
+     * body ends only if the client says so after that cancel, which it does not always do: the
+     * future's cancel ends the exchange). A later abort gives the first one's answer, even once a
+     * response has come: the first may have found no future to cancel yet ({@link Call#sendHop}
+     * aborts again once the future is there), and the response that came since then is one
+     * {@link #apply} cancelled. Answering "a response is here" left that future, and the ctx4j
+     * thread waiting in the client's {@code send} for it, waiting for ever.
      */
     boolean abort(Throwable why) {
       Flow.Subscription s;
@@ -1273,10 +1282,11 @@ public final class ContextHttp {
       boolean noResponse;
       synchronized (lock) {
         if (aborted != null) {
-          return !responded;
+          return abortedBeforeResponse;
         }
         aborted = why;
         noResponse = !responded;
+        abortedBeforeResponse = noResponse;
         // Not once the client has ended the body: a cancel after the end is not always a no-op in
         // the JDK, which may then close a connection it has already put back in its pool.
         s = upstreamEnded ? null : upstream;

@@ -5,14 +5,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.ctx4j.CancelableContext;
 import io.ctx4j.Context;
-import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpHeaders;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.net.http.HttpResponse.BodyHandlers;
 import java.time.Duration;
-import java.util.Optional;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import org.junit.jupiter.api.Test;
@@ -29,49 +27,18 @@ class SendThreadTest {
   private static final HttpClient CLIENT =
       HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
 
-  /** Delegates to a real request; records the threads that read its headers. */
-  private static final class Recording extends HttpRequest {
-    final HttpRequest real;
+  /** Records the threads that read its headers. */
+  private static final class Recording extends ForwardingRequest {
     final Queue<Thread> readers = new ConcurrentLinkedQueue<>();
 
     Recording(HttpRequest real) {
-      this.real = real;
+      super(real);
     }
 
     @Override
     public HttpHeaders headers() {
       readers.add(Thread.currentThread());
       return real.headers();
-    }
-
-    @Override
-    public Optional<BodyPublisher> bodyPublisher() {
-      return real.bodyPublisher();
-    }
-
-    @Override
-    public String method() {
-      return real.method();
-    }
-
-    @Override
-    public Optional<Duration> timeout() {
-      return real.timeout();
-    }
-
-    @Override
-    public boolean expectContinue() {
-      return real.expectContinue();
-    }
-
-    @Override
-    public URI uri() {
-      return real.uri();
-    }
-
-    @Override
-    public Optional<HttpClient.Version> version() {
-      return real.version();
     }
   }
 
