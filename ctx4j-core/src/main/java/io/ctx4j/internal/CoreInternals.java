@@ -327,6 +327,22 @@ public final class CoreInternals {
   }
 
   /**
+   * Throws {@code t} as it is, whatever its type, checked or not: for an integration that passes on
+   * a failure of the code it wraps (a checked exception thrown sneakily by a handler, a stream or a
+   * client) exactly as it would pass without ctx4j. Declared to return so that callers can write
+   * {@code throw CoreInternals.<RuntimeException>rethrow(t)} and the compiler sees the path end.
+   *
+   * @param t the failure, thrown unchanged (not wrapped)
+   * @param <E> the type the compiler is told is thrown
+   * @return never returns
+   * @throws E always: {@code t} itself
+   */
+  @SuppressWarnings("unchecked")
+  public static <E extends Throwable> E rethrow(Throwable t) throws E {
+    throw (E) Objects.requireNonNull(t, "t");
+  }
+
+  /**
    * Counts the timers scheduled and not yet fired or cancelled, for leak checks.
    *
    * @return the number of pending timers of the core's shared timer

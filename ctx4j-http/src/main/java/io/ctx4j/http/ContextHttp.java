@@ -226,15 +226,10 @@ public final class ContextHttp {
       if (failed == started.firstHopThrew) {
         // As the client threw it for a request it cannot send (as sendAsync and send throw it),
         // before anything went out: thrown as it is, as when ctx4j handed the request over here.
-        throw ContextHttp.<RuntimeException>sneaky(failed);
+        throw CoreInternals.<RuntimeException>rethrow(failed);
       }
       throw sendFailure(failed);
     }
-  }
-
-  @SuppressWarnings("unchecked")
-  private static <E extends Throwable> E sneaky(Throwable t) throws E {
-    throw (E) t;
   }
 
   /**

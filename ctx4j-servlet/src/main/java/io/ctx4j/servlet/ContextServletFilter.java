@@ -6,6 +6,7 @@ import io.ctx4j.concurrent.CurrentContext;
 import io.ctx4j.http.ConnectTimeoutHeader;
 import io.ctx4j.http.DeadlineHeader;
 import io.ctx4j.http.GrpcTimeoutHeader;
+import io.ctx4j.internal.CoreInternals;
 import io.ctx4j.servlet.RequestCanceledException.Reason;
 import io.ctx4j.servlet.internal.ContainerHooks;
 import io.ctx4j.servlet.internal.IncomingDeadline;
@@ -688,7 +689,7 @@ public final class ContextServletFilter implements Filter {
     }
     if (refused != null) {
       if (failure == null) {
-        throw ContextServletFilter.<RuntimeException>sneaky(refused);
+        throw CoreInternals.<RuntimeException>rethrow(refused);
       }
       if (refused != failure) {
         failure.addSuppressed(refused);
@@ -743,13 +744,8 @@ public final class ContextServletFilter implements Filter {
     } catch (Exception e) {
       // Another checked exception, thrown sneakily by the chain: it passes on unchanged, as it
       // would without this filter.
-      throw ContextServletFilter.<RuntimeException>sneaky(e);
+      throw CoreInternals.<RuntimeException>rethrow(e);
     }
-  }
-
-  @SuppressWarnings("unchecked")
-  private static <T extends Throwable> T sneaky(Throwable t) throws T {
-    throw (T) t;
   }
 
   /**
