@@ -12,8 +12,11 @@ import io.netty.handler.codec.http.HttpRequest;
 import io.netty.util.AttributeKey;
 import io.netty.util.ReferenceCountUtil;
 import java.util.Objects;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.atomic.AtomicReference;
 import reactor.core.publisher.Mono;
 import reactor.netty.Connection;
+import reactor.netty.channel.ChannelOperations;
 import reactor.netty.http.client.HttpClient;
 import reactor.netty.http.client.HttpClientRequest;
 
@@ -48,6 +51,11 @@ import reactor.netty.http.client.HttpClientRequest;
  * end also interrupts the calling thread, whose cancel of the exchange closes the connection a
  * moment later, which would hit the next call to take it from the pool.
  *
+ * <p>The same close comes when the context ends in the middle of an exchange: the exchange's
+ * cancel, on the cancelling thread, marks the connection not persistent before Reactor Netty's
+ * cancel queues that close, so that an event loop that reads the whole response first closes the
+ * connection rather than pool it.
+ *
  * <p>Only the call's own requests have their budget stated, and are refused past the deadline:
  * the one the interceptor handed on, which carries the {@link DeadlineHeader#NAME} value the
  * interceptor stated (Spring copies it onto Reactor Netty's request), and the hops Reactor Netty
@@ -72,6 +80,9 @@ public final class ContextReactorHttpClient {
 
   /** The Reactor context key of the interceptor's call an exchange belongs to. */
   private static final Object CALL = ContextReactorHttpClient.class.getName() + ".call";
+
+  /** The Reactor context key of the exchange's {@link Exchange}. */
+  private static final Object EXCHANGE = ContextReactorHttpClient.class.getName() + ".exchange";
 
   /** The channel attribute carrying the call of the request the connection is about to write. */
   private static final AttributeKey<CallAbort> REQUEST_CALL =
@@ -104,9 +115,86 @@ public final class ContextReactorHttpClient {
                 Mono.defer(
                     () -> {
                       CallAbort call = CallAbort.current();
-                      return call == null ? connect : connect.contextWrite(c -> c.put(CALL, call));
+                      if (call == null) {
+                        return connect;
+                      }
+                      // One per subscription, that is per exchange: the connect Mono emits once
+                      // the response's head is in.
+                      Exchange exchange = new Exchange();
+                      return connect
+                          .doOnNext(exchange::responded)
+                          .doOnCancel(exchange::cancelled)
+                          .contextWrite(c -> c.put(CALL, call).put(EXCHANGE, exchange));
                     }))
         .doOnRequest(ContextReactorHttpClient::prepare);
+  }
+
+  /**
+   * An exchange of an interceptor's call, subscribed on the calling thread: keeps its connection
+   * from going back into Reactor Netty's pool open when the exchange is cancelled before its
+   * response's head reached it.
+   *
+   * <p>The context's end interrupts the calling thread, whose {@code Mono.block()} cancels the
+   * exchange, and Reactor Netty's cancel closes the connection from that thread: a close queued on
+   * the connection's event loop. If the event loop reads the whole response before it runs that
+   * close (a response that arrives with the cancel), Reactor Netty takes the exchange for a clean
+   * one and gives the connection back to its pool, or straight to a call waiting for it, and the
+   * close then hits that call ("Connection prematurely closed BEFORE response"). So the cancel,
+   * on the cancelling thread and before Reactor Netty's own, marks the connection not persistent
+   * ({@link Connection#markPersistent}, a channel attribute): the event loop then closes it at the
+   * exchange's end instead of pooling it. A cancel that comes before the connection is there
+   * leaves the request to be refused and its connection closed when it is ({@link #prepare}). A
+   * cancel after the head reached the caller (Spring's {@code next()} cancels as it takes the
+   * response) changes nothing.
+   *
+   * <p>Thread-safe: one state, changed by compare-and-set from the event loop and the cancelling
+   * thread.
+   */
+  private static final class Exchange {
+    private static final Object CANCELLED = new Object();
+    private static final Object RESPONDED = new Object();
+
+    /** Null, then the connection of the request being sent, then CANCELLED or RESPONDED. */
+    private final AtomicReference<Object> state = new AtomicReference<>();
+
+    /**
+     * A request of the exchange has its connection (each redirect hop its own); false if the
+     * exchange was cancelled before.
+     */
+    boolean sending(Connection connection) {
+      for (; ; ) {
+        Object s = state.get();
+        if (s == CANCELLED || s == RESPONDED) {
+          return s != CANCELLED;
+        }
+        if (state.compareAndSet(s, connection)) {
+          return true;
+        }
+      }
+    }
+
+    /** The response's head is in; on the connection's event loop. */
+    void responded(Connection connection) {
+      state.set(RESPONDED);
+    }
+
+    /** Cancelled, on the cancelling thread, before Reactor Netty's cancel runs. */
+    void cancelled() {
+      for (; ; ) {
+        Object s = state.get();
+        if (s == CANCELLED || s == RESPONDED) {
+          return;
+        }
+        if (state.compareAndSet(s, CANCELLED)) {
+          // Only while the request's exchange is still the one on the connection: a redirect's
+          // earlier hop may have given its connection back to the pool, to another call.
+          if (s instanceof Connection c && ChannelOperations.get(c.channel()) == c) {
+            c.markPersistent(false);
+          }
+          return;
+        }
+      }
+    }
   }
 
   /**
@@ -134,6 +222,15 @@ public final class ContextReactorHttpClient {
   private static void prepare(HttpClientRequest request, Connection connection) {
     Object call = request.currentContextView().getOrDefault(CALL, null);
     if (call instanceof CallAbort c) {
+      if (request.currentContextView().getOrDefault(EXCHANGE, null) instanceof Exchange e
+          && !e.sending(connection)) {
+        // Cancelled before its request is sent: Reactor Netty's cancel closes the connection
+        // from the cancelling thread, later, which could hit the next call if Reactor Netty
+        // pooled it in between. Closed now, on the event loop; the exchange has no subscriber.
+        closeRefused(connection);
+        ContextException end = c.refusal(false);
+        throw end != null ? end : new CancellationException("the exchange was cancelled");
+      }
       // An ended context only: whether the request is the call's own, refused past its deadline
       // as well (a budget of 0 could succeed after it), shows at the write, once Spring has copied
       // its headers onto it.

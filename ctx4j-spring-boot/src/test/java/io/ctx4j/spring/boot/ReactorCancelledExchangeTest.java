@@ -1,0 +1,245 @@
+package io.ctx4j.spring.boot;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.ctx4j.CancelableContext;
+import io.ctx4j.CanceledException;
+import io.ctx4j.Context;
+import io.ctx4j.concurrent.CurrentContext;
+import io.ctx4j.internal.CoreInternals;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelDuplexHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.ChannelPromise;
+import io.netty.util.ReferenceCountUtil;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.LockSupport;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.springframework.http.client.ReactorClientHttpRequestFactory;
+import org.springframework.web.client.RestClient;
+import reactor.netty.ConnectionObserver;
+import reactor.netty.http.client.HttpClient;
+import reactor.netty.resources.ConnectionPoolMetrics;
+import reactor.netty.resources.ConnectionProvider;
+import reactor.netty.resources.LoopResources;
+
+/**
+ * A RestClient call on Reactor Netty (HTTP/1.1, {@link ContextReactorHttpClient}) whose context
+ * ends while it waits for the response's head must never leave its connection to the next call:
+ * the context's end interrupts the calling thread, whose {@code Mono.block()} cancels the
+ * exchange, and Reactor Netty's cancel closes the connection from that thread, that is later, on
+ * the connection's event loop. If the event loop reads the whole response before it gets to that
+ * close, Reactor Netty ends the exchange as a clean one and gives the connection back to its pool,
+ * where the next call takes it, and the close then breaks that call ("Connection prematurely
+ * closed BEFORE response"; CancelAnywhereTest's REACTOR row saw it in calls whose context never
+ * ended).
+ *
+ * <p>The test forces that order every time on a real client against a real server on loopback (a
+ * pool of one connection, one event loop): a handler at the head of the connection's pipeline
+ * holds the bytes of the first response back until the connection is closed, and hands them on
+ * just before the close goes through, as the event loop would if it read them before running the
+ * close; the next call is waiting for the pool's connection by then.
+ */
+@Timeout(120)
+class ReactorCancelledExchangeTest {
+  private static final ExecutorService CALLERS = Executors.newCachedThreadPool();
+
+  private final ReactorBodyReleaseTest.CountingAllocator allocator =
+      new ReactorBodyReleaseTest.CountingAllocator();
+  private final LoopResources loop = LoopResources.create("ctx4j-cancelled-exchange", 1, true);
+  /** The pool's metrics, once Reactor Netty has made the pool (at the first request). */
+  private final AtomicReference<ConnectionPoolMetrics> metrics = new AtomicReference<>();
+  private final ConnectionProvider pool =
+      ConnectionProvider.builder("ctx4j-cancelled-exchange")
+          .maxConnections(1)
+          .metrics(true, () -> (poolName, id, address, m) -> metrics.set(m))
+          .build();
+  private final CancelableContext ctx = Context.withCancel(Context.background());
+
+  @AfterEach
+  void dispose() {
+    ctx.cancel();
+    pool.dispose();
+    loop.dispose();
+  }
+
+  @AfterAll
+  static void stopThreads() {
+    CALLERS.shutdownNow();
+  }
+
+  /**
+   * Holds back what the connection reads until the connection is closed, and hands it on just
+   * before the close: the event loop reading the response before it runs a close queued from
+   * another thread. Only for the first response; the connection's later reads pass.
+   */
+  private static final class HoldTheFirstResponse extends ChannelDuplexHandler {
+    private final List<Object> held = new ArrayList<>();
+    private final StringBuilder text = new StringBuilder();
+    /** Counted down when the whole first response is held. */
+    final CountDownLatch complete = new CountDownLatch(1);
+    private boolean holding = true;
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+      if (!holding) {
+        ctx.fireChannelRead(msg);
+        return;
+      }
+      held.add(msg);
+      text.append(((ByteBuf) msg).toString(StandardCharsets.ISO_8859_1));
+      if (isWhole(text)) {
+        complete.countDown();
+      }
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+      if (!holding) {
+        ctx.fireChannelReadComplete();
+      } else if (complete.getCount() > 0) {
+        // Reactor Netty reads on demand (auto-read off), and asks for the next read as what it
+        // was handed is consumed: the response may come in more than one read (Tomcat flushes
+        // the head with the body's first half), none of which it sees yet.
+        ctx.read();
+      }
+    }
+
+    @Override
+    public void close(ChannelHandlerContext ctx, ChannelPromise promise) throws Exception {
+      if (holding) {
+        holding = false;
+        for (Object msg : held) {
+          ctx.fireChannelRead(msg);
+        }
+        held.clear();
+        ctx.fireChannelReadComplete();
+      }
+      super.close(ctx, promise);
+    }
+
+    @Override
+    public void handlerRemoved(ChannelHandlerContext ctx) {
+      held.forEach(ReferenceCountUtil::safeRelease);
+      held.clear();
+    }
+
+    /** Whether {@code response} is a whole response with a Content-Length. */
+    private static boolean isWhole(CharSequence response) {
+      String s = response.toString();
+      int end = s.indexOf("\r\n\r\n");
+      if (end < 0) {
+        return false;
+      }
+      for (String line : s.substring(0, end).split("\r\n")) {
+        if (line.toLowerCase(Locale.ROOT).startsWith("content-length:")) {
+          int length = Integer.parseInt(line.substring("content-length:".length()).strip());
+          return s.length() - end - 4 >= length;
+        }
+      }
+      return false;
+    }
+  }
+
+  private Future<String> call(RestClient rest, Context callCtx, String id) {
+    return CALLERS.submit(
+        () ->
+            CurrentContext.call(
+                callCtx,
+                (Callable<String>)
+                    () -> rest.get().uri("/slow?id=" + id + "&head=0&body=0&size=5").retrieve().body(String.class)));
+  }
+
+  @Test
+  void aCallCancelledAsItsResponseArrivesNeverHandsItsConnectionToTheNextCall() throws Exception {
+    HoldTheFirstResponse hold = new HoldTheFirstResponse();
+    AtomicReference<Channel> first = new AtomicReference<>();
+    // Whether Reactor Netty took the cancelled call's connection back into its pool open.
+    AtomicBoolean releasedOpen = new AtomicBoolean();
+    HttpClient h =
+        HttpClient.create(pool)
+            .runOn(loop)
+            .option(ChannelOption.ALLOCATOR, allocator)
+            .doOnConnected(
+                c -> {
+                  if (first.compareAndSet(null, c.channel())) {
+                    c.channel().pipeline().addFirst("ctx4j.test.hold", hold);
+                  }
+                })
+            .observe(
+                (c, state) -> {
+                  if (state == ConnectionObserver.State.RELEASED
+                      && c.channel() == first.get()
+                      && c.channel().isActive()) {
+                    releasedOpen.set(true);
+                  }
+                });
+    RestClient rest =
+        Chains.get().tomcat.a().getBean(RestClient.Builder.class)
+            .baseUrl(Chains.get().tomcat.url("C"))
+            .requestFactory(new ReactorClientHttpRequestFactory(ContextReactorHttpClient.install(h)))
+            .build();
+    Future<String> cancelled = call(rest, ctx, "cancelled");
+    assertTrue(hold.complete.await(30, TimeUnit.SECONDS), "the first response never arrived whole");
+    // The next call, under a context that never ends, waits for the pool's one connection.
+    Future<String> next = call(rest, Context.background(), "next");
+    awaitPendingAcquire();
+    ctx.cancel();
+    ExecutionException e =
+        assertThrows(ExecutionException.class, () -> cancelled.get(30, TimeUnit.SECONDS), "the cancelled call");
+    assertInstanceOf(CanceledException.class, e.getCause(), () -> "failed otherwise: " + e.getCause());
+    assertEquals(
+        HopApp.slowBody("next", 5),
+        outcome(next),
+        "the next call, whose context never ended, on the cancelled call's connection");
+    assertTrue(first.get().closeFuture().await(30, TimeUnit.SECONDS), "the cancelled call's connection stayed open");
+    assertTrue(!releasedOpen.get(), "the cancelled call's connection went back into the pool open");
+    assertEquals(0, CoreInternals.registrationCount(ctx), "the call left a registration");
+    assertEquals(
+        HopApp.slowBody("later", 5), call(rest, Context.background(), "later").get(30, TimeUnit.SECONDS), "a later call");
+    // A task on the event loop after the later call: whatever it still had to release is done.
+    first.get().eventLoop().submit(() -> {}).get(30, TimeUnit.SECONDS);
+    assertEquals(
+        0,
+        allocator.unreleased(),
+        "buffers the client allocated and never released (of " + allocator.allocated.size() + ")");
+  }
+
+  /** The call's body, or how it failed. */
+  private static String outcome(Future<String> call) throws Exception {
+    try {
+      return call.get(30, TimeUnit.SECONDS);
+    } catch (ExecutionException e) {
+      return "failed: " + e.getCause();
+    }
+  }
+
+  /** Waits (30 s at most) until a call waits for the pool's connection. */
+  private void awaitPendingAcquire() {
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (metrics.get() == null || metrics.get().pendingAcquireSize() == 0) {
+      assertTrue(System.nanoTime() < end, "the next call never waited for the pool's connection");
+      LockSupport.parkNanos(TimeUnit.MICROSECONDS.toNanos(100));
+    }
+  }
+}
