@@ -5,6 +5,8 @@ import io.ctx4j.ContextException;
 import io.ctx4j.Registration;
 import io.ctx4j.http.DeadlineHeader;
 import io.ctx4j.internal.CoreInternals;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.function.BiConsumer;
 import java.util.function.Consumer;
 
@@ -41,6 +43,8 @@ final class CallAbort {
   private Registration registration;
   private ContextException ended;
   private boolean closed;
+  /** What {@link #abandoned} runs, or null; guarded by this. */
+  private List<Runnable> onAbandon;
 
   private CallAbort(Context ctx, CallAbort outer, String budget) {
     this.ctx = ctx;
@@ -181,6 +185,34 @@ final class CallAbort {
   private void release(Registration r) {
     if (r.stop() && ctx.isDone()) {
       ended();
+    }
+  }
+
+  /**
+   * Has {@code action} run if the request factory throws instead of returning a response ({@link
+   * #abandoned}): a client whose response may exist though the factory's wait for it failed
+   * (Reactor Netty's, when the interrupt makes {@code Mono.block()} throw as the response comes)
+   * gives it up there, since nobody else has it. Not run once the factory has returned.
+   */
+  synchronized void onAbandon(Runnable action) {
+    if (onAbandon == null) {
+      onAbandon = new ArrayList<>(1);
+    }
+    onAbandon.add(action);
+  }
+
+  /**
+   * The request factory threw (or the call failed otherwise before it had a response): runs what
+   * {@link #onAbandon} registered, once, on this thread.
+   */
+  void abandoned() {
+    List<Runnable> actions;
+    synchronized (this) {
+      actions = onAbandon;
+      onAbandon = null;
+    }
+    if (actions != null) {
+      actions.forEach(Runnable::run);
     }
   }
 

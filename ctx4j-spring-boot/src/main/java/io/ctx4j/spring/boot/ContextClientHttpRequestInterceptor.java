@@ -136,11 +136,16 @@ public final class ContextClientHttpRequestInterceptor implements ClientHttpRequ
     // For a factory whose request the interrupt does not abort (Jetty's, with
     // ContextJettyHttpClient): its request is tied to this call as it is queued.
     CallAbort call = CallAbort.open(ctx, budget);
+    boolean returned = false;
     try {
       response = execution.execute(request, body);
+      returned = true;
     } catch (IOException | RuntimeException e) {
       scope.close();
       call.close();
+      // A response the client had (Reactor Netty's, as the interrupt made Spring's wait throw)
+      // reaches nobody now: its connection is given up, not left held by an unread body.
+      call.abandoned();
       // Whoever noticed first: this scope's interrupt, or a factory that follows the context
       // itself (Apache HttpClient with ctx4j-httpclient5's handlers aborts before our interrupt).
       // Past the deadline, though the timer has not ended the context yet, the failure is most
@@ -153,6 +158,9 @@ public final class ContextClientHttpRequestInterceptor implements ClientHttpRequ
     } finally {
       scope.close(); // also on an Error: no registration stays, no interrupt comes later
       call.close();
+      if (!returned) {
+        call.abandoned(); // on an Error; done already on the other paths, and done once
+      }
     }
     if (scope.interrupted()) {
       // The context ended just as the response arrived: the caller must not use it.

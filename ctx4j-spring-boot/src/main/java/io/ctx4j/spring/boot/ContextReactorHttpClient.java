@@ -3,16 +3,19 @@ package io.ctx4j.spring.boot;
 import io.ctx4j.ContextException;
 import io.ctx4j.http.DeadlineHeader;
 import io.ctx4j.internal.CoreInternals;
+import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelOutboundHandlerAdapter;
 import io.netty.channel.ChannelPromise;
+import io.netty.channel.EventLoop;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.util.AttributeKey;
 import io.netty.util.ReferenceCountUtil;
 import java.util.Objects;
 import java.util.concurrent.CancellationException;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicReference;
 import reactor.core.publisher.Mono;
 import reactor.netty.Connection;
@@ -54,7 +57,10 @@ import reactor.netty.http.client.HttpClientRequest;
  * <p>The same close comes when the context ends in the middle of an exchange: the exchange's
  * cancel, on the cancelling thread, marks the connection not persistent before Reactor Netty's
  * cancel queues that close, so that an event loop that reads the whole response first closes the
- * connection rather than pool it.
+ * connection rather than pool it. And a response that came as the interrupt made {@code
+ * Mono.block()} throw, which Reactor then drops, is given up when the interceptor's factory call
+ * fails ({@link CallAbort#onAbandon}): its unread body would hold the connection, and its buffers,
+ * for nobody.
  *
  * <p>Only the call's own requests have their budget stated, and are refused past the deadline:
  * the one the interceptor handed on, which carries the {@link DeadlineHeader#NAME} value the
@@ -121,6 +127,7 @@ public final class ContextReactorHttpClient {
                       // One per subscription, that is per exchange: the connect Mono emits once
                       // the response's head is in.
                       Exchange exchange = new Exchange();
+                      call.onAbandon(exchange::abandoned);
                       return connect
                           .doOnNext(exchange::responded)
                           .doOnCancel(exchange::cancelled)
@@ -143,9 +150,10 @@ public final class ContextReactorHttpClient {
    * on the cancelling thread and before Reactor Netty's own, marks the connection not persistent
    * ({@link Connection#markPersistent}, a channel attribute): the event loop then closes it at the
    * exchange's end instead of pooling it. A cancel that comes before the connection is there
-   * leaves the request to be refused and its connection closed when it is ({@link #prepare}). A
-   * cancel after the head reached the caller (Spring's {@code next()} cancels as it takes the
-   * response) changes nothing.
+   * leaves the request to be refused and its connection closed when it is ({@link #prepare}); a
+   * response whose head comes as the cancel has gone up, which nobody takes any more, has its
+   * connection closed on the event loop ({@link #responded}). A cancel after the head reached the
+   * caller (Spring's {@code next()} cancels as it takes the response) changes nothing.
    *
    * <p>Thread-safe: one state, changed by compare-and-set from the event loop and the cancelling
    * thread.
@@ -173,9 +181,58 @@ public final class ContextReactorHttpClient {
       }
     }
 
+    /** The connection whose response's head came, or null. */
+    private volatile Connection responded;
+
+    /**
+     * Its event loop, taken on that loop: {@code Channel.eventLoop()} throws once the channel is
+     * closed and deregistered.
+     */
+    private volatile EventLoop loop;
+
     /** The response's head is in; on the connection's event loop. */
     void responded(Connection connection) {
-      state.set(RESPONDED);
+      loop = connection.channel().eventLoop();
+      responded = connection;
+      if (state.getAndSet(RESPONDED) == CANCELLED) {
+        // Cancelled as the head came: nobody takes this response, and Reactor Netty's cancel,
+        // which its sink had no more, disposes nothing. Disposed here as that cancel would have
+        // (the body's buffers released, the connection closed), on the event loop, at once.
+        connection.dispose();
+      }
+    }
+
+    /**
+     * The factory threw, on the calling thread: a response that came (emitted as the interrupt
+     * made {@code Mono.block()} throw, which drops it) reaches nobody, and its body, never asked
+     * for, holds the connection for as long as the server keeps it open (Reactor Netty reads on
+     * demand), and the buffers of it that came stay queued for nobody. On the event loop: an
+     * exchange still on its connection is disposed, as Reactor Netty's cancel would (buffers
+     * released, connection closed); one that is over (a small body, all in) has what it queued
+     * read and so released.
+     */
+    void abandoned() {
+      Connection c = responded;
+      if (c == null) {
+        return;
+      }
+      Channel ch = c.channel();
+      try {
+        loop.execute(
+            () -> {
+              if (ChannelOperations.get(ch) == c) {
+                c.dispose(); // what the body holds released, the connection closed
+              } else if (c instanceof ChannelOperations<?, ?> ops && !ops.isInboundDisposed()) {
+                // Over, the whole body in, the connection back in the pool (maybe another
+                // call's now, so neither closed nor cancelled: Reactor Netty's cancel of an
+                // inbound with content left closes the channel). Its buffers wait for a reader
+                // that never comes: one reads them here, which releases each.
+                ops.receiveObject().subscribe(content -> {}, failure -> {});
+              }
+            });
+      } catch (RejectedExecutionException e) {
+        // The loop is shutting down, and closes its connections with it.
+      }
     }
 
     /** Cancelled, on the cancelling thread, before Reactor Netty's cancel runs. */

@@ -59,6 +59,12 @@ import reactor.netty.resources.LoopResources;
  * holds the bytes of the first response back until the connection is closed, and hands them on
  * just before the close goes through, as the event loop would if it read them before running the
  * close; the next call is waiting for the pool's connection by then.
+ *
+ * <p>Nor may a response that comes just as the context's end interrupts the calling thread hold
+ * its connection: Reactor's {@code Mono.block()} then throws though the response is there, and
+ * drops it, and nobody asks for its body, which Reactor Netty reads only on demand. The second
+ * case ends the context as the head is in, before Reactor Netty hands the response on, and holds
+ * the first cancel back until it has: the response comes out and is dropped every time.
  */
 @Timeout(120)
 class ReactorCancelledExchangeTest {
@@ -161,13 +167,15 @@ class ReactorCancelledExchangeTest {
     }
   }
 
+  /** A call, on a thread of its own, for 5 bytes of /slow at once. */
   private Future<String> call(RestClient rest, Context callCtx, String id) {
+    return call(rest, callCtx, id, 5);
+  }
+
+  private Future<String> call(RestClient rest, Context callCtx, String id, int size) {
+    String uri = "/slow?id=" + id + "&head=0&body=0&size=" + size;
     return CALLERS.submit(
-        () ->
-            CurrentContext.call(
-                callCtx,
-                (Callable<String>)
-                    () -> rest.get().uri("/slow?id=" + id + "&head=0&body=0&size=5").retrieve().body(String.class)));
+        () -> CurrentContext.call(callCtx, (Callable<String>) () -> rest.get().uri(uri).retrieve().body(String.class)));
   }
 
   @Test
@@ -214,15 +222,92 @@ class ReactorCancelledExchangeTest {
         "the next call, whose context never ended, on the cancelled call's connection");
     assertTrue(first.get().closeFuture().await(30, TimeUnit.SECONDS), "the cancelled call's connection stayed open");
     assertTrue(!releasedOpen.get(), "the cancelled call's connection went back into the pool open");
+    assertLeftNothing(rest, first.get());
+  }
+
+  @Test
+  void aResponseThatComesAsItsCallIsInterruptedDoesNotHoldItsConnection() throws Exception {
+    AtomicReference<Channel> first = new AtomicReference<>();
+    AtomicBoolean armed = new AtomicBoolean(true);
+    CountDownLatch emitted = new CountDownLatch(1);
+    HttpClient h =
+        ContextReactorHttpClient.install(
+                HttpClient.create(pool)
+                    .runOn(loop)
+                    .option(ChannelOption.ALLOCATOR, allocator)
+                    .doOnConnected(c -> first.compareAndSet(null, c.channel()))
+                    // On the event loop, as the head is in and before Reactor Netty hands the
+                    // response on: the interrupt reaches the calling thread first, so its
+                    // Mono.block() throws, though the response follows at once.
+                    .doOnResponse(
+                        (response, c) -> {
+                          if (armed.get()) {
+                            ctx.cancel();
+                          }
+                        }))
+            // Around ctx4j's: the first cancel (the calling thread's, as Mono.block() gives up, or
+            // Spring's next() taking the response) goes up only once the response was handed on,
+            // so that the response comes out and Mono.block() drops it, every time.
+            .mapConnect(
+                connect ->
+                    connect
+                        .doOnNext(c -> emitted.countDown())
+                        .doOnCancel(
+                            () -> {
+                              if (armed.getAndSet(false)) {
+                                awaitUninterruptibly(emitted);
+                              }
+                            }));
+    RestClient rest =
+        Chains.get().tomcat.a().getBean(RestClient.Builder.class)
+            .baseUrl(Chains.get().tomcat.url("C"))
+            .requestFactory(new ReactorClientHttpRequestFactory(h))
+            .build();
+    // 70 KiB: Reactor Netty reads a body only as it is asked for, so a body nobody reads holds the
+    // connection (until the server gives up on it: Tomcat after a minute).
+    Future<String> cancelled = call(rest, ctx, "dropped", 70_000);
+    ExecutionException e =
+        assertThrows(ExecutionException.class, () -> cancelled.get(30, TimeUnit.SECONDS), "the cancelled call");
+    assertInstanceOf(CanceledException.class, e.getCause(), () -> "failed otherwise: " + e.getCause());
+    assertTrue(emitted.getCount() == 0, "the response never came");
+    assertTrue(
+        first.get().closeFuture().await(30, TimeUnit.SECONDS),
+        "the connection of the response that reached nobody is still open, held by its unread body");
+    assertLeftNothing(rest, first.get());
+  }
+
+  /**
+   * No registration is left on the cancelled call's context, a later call is served, and then every
+   * buffer the client allocated was released.
+   */
+  private void assertLeftNothing(RestClient rest, Channel channel) throws Exception {
     assertEquals(0, CoreInternals.registrationCount(ctx), "the call left a registration");
     assertEquals(
         HopApp.slowBody("later", 5), call(rest, Context.background(), "later").get(30, TimeUnit.SECONDS), "a later call");
     // A task on the event loop after the later call: whatever it still had to release is done.
-    first.get().eventLoop().submit(() -> {}).get(30, TimeUnit.SECONDS);
+    channel.eventLoop().submit(() -> {}).get(30, TimeUnit.SECONDS);
     assertEquals(
         0,
         allocator.unreleased(),
         "buffers the client allocated and never released (of " + allocator.allocated.size() + ")");
+  }
+
+  private static void awaitUninterruptibly(CountDownLatch latch) {
+    boolean interrupted = false;
+    try {
+      while (true) {
+        try {
+          assertTrue(latch.await(30, TimeUnit.SECONDS), "the response never came");
+          return;
+        } catch (InterruptedException e) {
+          interrupted = true; // the calling thread, interrupted by the context's end
+        }
+      }
+    } finally {
+      if (interrupted) {
+        Thread.currentThread().interrupt();
+      }
+    }
   }
 
   /** The call's body, or how it failed. */
