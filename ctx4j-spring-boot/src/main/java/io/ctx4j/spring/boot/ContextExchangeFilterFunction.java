@@ -7,6 +7,7 @@ import io.ctx4j.concurrent.CurrentContext;
 import io.ctx4j.http.DeadlineHeader;
 import io.ctx4j.internal.CoreInternals;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import org.springframework.http.HttpHeaders;
 import org.springframework.web.reactive.function.client.ClientRequest;
 import org.springframework.web.reactive.function.client.ClientResponse;
@@ -37,7 +38,10 @@ import reactor.core.publisher.Mono;
  * <p><b>When the context ends</b> (or is already done at subscription), the exchange's {@code Mono}
  * fails with a fresh copy of the context's error ({@code CanceledException} or {@code
  * DeadlineExceededException}, with the context's cause) and its subscription to the connector is
- * cancelled (Reactor Netty then closes the HTTP/1.1 connection or resets the HTTP/2 stream); once the
+ * cancelled (Reactor Netty then closes the HTTP/1.1 connection or resets the HTTP/2 stream; as it
+ * does so from the cancelling thread, a moment later, the filter first marks the connection not
+ * persistent, so that an event loop that reads the whole response meanwhile does not pool it under
+ * that close); once the
  * response is there, its body {@code Flux} fails and is cancelled the same way (Reactor Netty closes
  * the connection; Spring's {@code JdkClientHttpConnector} leaves an HTTP/1.1 connection open, the
  * body still coming). A response reaching
@@ -92,11 +96,16 @@ public final class ContextExchangeFilterFunction implements ExchangeFilterFuncti
           // Set here for the filters nearer the connector, and again when the request is written:
           // a request may wait in the connector's pool for a connection first, and that wait
           // must neither be added to the receiver's budget nor let it out past its deadline.
+          // The request as the connector writes it, for the cancel below (Reactor Netty's).
+          AtomicReference<Object> written = new AtomicReference<>();
           ClientRequest withHeader =
               ClientRequest.from(request)
                   .headers(h -> setDeadlineHeader(c, h))
                   .httpRequest(
                       http -> {
+                        // Kept before the check: a cancel that finds none comes after an end
+                        // that this check then sees.
+                        written.set(http.getNativeRequest());
                         ContextException late = CoreInternals.endOf(c);
                         if (late != null) {
                           // Unsent: the connector fails the exchange (Spring wraps it in a
@@ -118,8 +127,24 @@ public final class ContextExchangeFilterFunction implements ExchangeFilterFuncti
           // other side is passed on with the source left running: Reactor 3.8's
           // FluxTakeUntilOther), so ended() emits a token and the end becomes the error here.
           AtomicBoolean cut = new AtomicBoolean();
+          AtomicBoolean responded = new AtomicBoolean();
           return Flux.from(next.exchange(withHeader))
-              .doOnCancel(() -> cut.set(true))
+              .doOnNext(r -> responded.set(true))
+              .doOnCancel(
+                  () -> {
+                    cut.set(true);
+                    // Before Reactor Netty's cancel, which closes the connection from this
+                    // thread, later: an event loop that reads the whole response first would
+                    // pool the connection, under that close. Not persistent, its exchange's end
+                    // closes it instead. Not once the response is out: an operator after it
+                    // (a next()) may cancel as it takes it, and the connection is to be pooled.
+                    Object nativeRequest = written.get();
+                    if (!responded.get()
+                        && nativeRequest != null
+                        && nativeRequest.getClass().getName().startsWith("reactor.netty.")) {
+                      ContextReactorHttpClient.keepOutOfPool(nativeRequest);
+                    }
+                  })
               .takeUntilOther(ended(c))
               .singleOrEmpty()
               .switchIfEmpty(errorIfDone(c))

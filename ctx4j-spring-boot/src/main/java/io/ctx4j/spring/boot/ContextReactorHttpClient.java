@@ -245,9 +245,7 @@ public final class ContextReactorHttpClient {
         if (state.compareAndSet(s, CANCELLED)) {
           // Only while the request's exchange is still the one on the connection: a redirect's
           // earlier hop may have given its connection back to the pool, to another call.
-          if (s instanceof Connection c && ChannelOperations.get(c.channel()) == c) {
-            c.markPersistent(false);
-          }
+          keepOutOfPool(s);
           return;
         }
       }
@@ -267,6 +265,21 @@ public final class ContextReactorHttpClient {
   static void closeRefused(Object nativeRequest) {
     if (nativeRequest instanceof Connection c) {
       c.channel().close();
+    }
+  }
+
+  /**
+   * Marks the connection of {@code nativeRequest}, if it is Reactor Netty's (which is its
+   * connection) and its exchange is still the one on the connection, not persistent, so that the
+   * exchange's end closes it rather than pool it; else does nothing. For a cancel of the exchange
+   * from another thread, before Reactor Netty's own, which closes the connection a moment later
+   * (see {@link Exchange}).
+   *
+   * @param nativeRequest the native request of a Spring {@code ClientHttpRequest}
+   */
+  static void keepOutOfPool(Object nativeRequest) {
+    if (nativeRequest instanceof Connection c && ChannelOperations.get(c.channel()) == c) {
+      c.markPersistent(false);
     }
   }
 

@@ -21,7 +21,9 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Set;
 import java.util.concurrent.Callable;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -36,7 +38,9 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.springframework.http.client.ReactorClientHttpRequestFactory;
+import org.springframework.http.client.reactive.ReactorClientHttpConnector;
 import org.springframework.web.client.RestClient;
+import org.springframework.web.reactive.function.client.WebClient;
 import reactor.netty.ConnectionObserver;
 import reactor.netty.http.client.HttpClient;
 import reactor.netty.resources.ConnectionPoolMetrics;
@@ -58,7 +62,9 @@ import reactor.netty.resources.LoopResources;
  * pool of one connection, one event loop): a handler at the head of the connection's pipeline
  * holds the bytes of the first response back until the connection is closed, and hands them on
  * just before the close goes through, as the event loop would if it read them before running the
- * close; the next call is waiting for the pool's connection by then.
+ * close; the next call is waiting for the pool's connection by then. The same for a WebClient
+ * call, whose cancel comes from {@link ContextExchangeFilterFunction}'s end signal. Each case then
+ * checks that a later call's connection is pooled: only a cancelled exchange's is kept out.
  *
  * <p>Nor may a response that comes just as the context's end interrupts the calling thread hold
  * its connection: Reactor's {@code Mono.block()} then throws though the response is there, and
@@ -81,6 +87,8 @@ class ReactorCancelledExchangeTest {
           .metrics(true, () -> (poolName, id, address, m) -> metrics.set(m))
           .build();
   private final CancelableContext ctx = Context.withCancel(Context.background());
+  /** The connections the client opened (doOnConnected runs at every acquisition from the pool). */
+  private final Set<Channel> connections = ConcurrentHashMap.newKeySet();
 
   @AfterEach
   void dispose() {
@@ -168,18 +176,56 @@ class ReactorCancelledExchangeTest {
   }
 
   /** A call, on a thread of its own, for 5 bytes of /slow at once. */
-  private Future<String> call(RestClient rest, Context callCtx, String id) {
+  private Future<String> call(Get rest, Context callCtx, String id) {
     return call(rest, callCtx, id, 5);
   }
 
-  private Future<String> call(RestClient rest, Context callCtx, String id, int size) {
+  private Future<String> call(Get rest, Context callCtx, String id, int size) {
     String uri = "/slow?id=" + id + "&head=0&body=0&size=" + size;
-    return CALLERS.submit(
-        () -> CurrentContext.call(callCtx, (Callable<String>) () -> rest.get().uri(uri).retrieve().body(String.class)));
+    return CALLERS.submit(() -> CurrentContext.call(callCtx, (Callable<String>) () -> rest.get(uri)));
+  }
+
+  /** A GET of a URI on one of the clients, returning the body. */
+  private interface Get {
+    String get(String uri) throws Exception;
   }
 
   @Test
   void aCallCancelledAsItsResponseArrivesNeverHandsItsConnectionToTheNextCall() throws Exception {
+    cancelledAsItsResponseArrives(
+        h -> {
+          RestClient rest =
+              Chains.get().tomcat.a().getBean(RestClient.Builder.class)
+                  .baseUrl(Chains.get().tomcat.url("C"))
+                  .requestFactory(new ReactorClientHttpRequestFactory(ContextReactorHttpClient.install(h)))
+                  .build();
+          return uri -> rest.get().uri(uri).retrieve().body(String.class);
+        });
+  }
+
+  /**
+   * The same with a WebClient and {@link ContextExchangeFilterFunction}, whose end signal cancels
+   * the exchange from a thread of the context's.
+   */
+  @Test
+  void aWebClientCallCancelledAsItsResponseArrivesNeverHandsItsConnectionToTheNextCall()
+      throws Exception {
+    cancelledAsItsResponseArrives(
+        h -> {
+          WebClient web =
+              Chains.get().tomcat.a().getBean(WebClient.Builder.class)
+                  .baseUrl(Chains.get().tomcat.url("C"))
+                  .clientConnector(new ReactorClientHttpConnector(h))
+                  .build();
+          return uri -> web.get().uri(uri).retrieve().bodyToMono(String.class).block();
+        });
+  }
+
+  private interface ClientOn {
+    Get client(HttpClient h) throws Exception;
+  }
+
+  private void cancelledAsItsResponseArrives(ClientOn clientOn) throws Exception {
     HoldTheFirstResponse hold = new HoldTheFirstResponse();
     AtomicReference<Channel> first = new AtomicReference<>();
     // Whether Reactor Netty took the cancelled call's connection back into its pool open.
@@ -190,6 +236,7 @@ class ReactorCancelledExchangeTest {
             .option(ChannelOption.ALLOCATOR, allocator)
             .doOnConnected(
                 c -> {
+                  connections.add(c.channel());
                   if (first.compareAndSet(null, c.channel())) {
                     c.channel().pipeline().addFirst("ctx4j.test.hold", hold);
                   }
@@ -202,11 +249,7 @@ class ReactorCancelledExchangeTest {
                     releasedOpen.set(true);
                   }
                 });
-    RestClient rest =
-        Chains.get().tomcat.a().getBean(RestClient.Builder.class)
-            .baseUrl(Chains.get().tomcat.url("C"))
-            .requestFactory(new ReactorClientHttpRequestFactory(ContextReactorHttpClient.install(h)))
-            .build();
+    Get rest = clientOn.client(h);
     Future<String> cancelled = call(rest, ctx, "cancelled");
     assertTrue(hold.complete.await(30, TimeUnit.SECONDS), "the first response never arrived whole");
     // The next call, under a context that never ends, waits for the pool's one connection.
@@ -235,7 +278,11 @@ class ReactorCancelledExchangeTest {
                 HttpClient.create(pool)
                     .runOn(loop)
                     .option(ChannelOption.ALLOCATOR, allocator)
-                    .doOnConnected(c -> first.compareAndSet(null, c.channel()))
+                    .doOnConnected(
+                        c -> {
+                          connections.add(c.channel());
+                          first.compareAndSet(null, c.channel());
+                        })
                     // On the event loop, as the head is in and before Reactor Netty hands the
                     // response on: the interrupt reaches the calling thread first, so its
                     // Mono.block() throws, though the response follows at once.
@@ -258,11 +305,12 @@ class ReactorCancelledExchangeTest {
                                 awaitUninterruptibly(emitted);
                               }
                             }));
-    RestClient rest =
+    RestClient restClient =
         Chains.get().tomcat.a().getBean(RestClient.Builder.class)
             .baseUrl(Chains.get().tomcat.url("C"))
             .requestFactory(new ReactorClientHttpRequestFactory(h))
             .build();
+    Get rest = uri -> restClient.get().uri(uri).retrieve().body(String.class);
     // 70 KiB: Reactor Netty reads a body only as it is asked for, so a body nobody reads holds the
     // connection (until the server gives up on it: Tomcat after a minute).
     Future<String> cancelled = call(rest, ctx, "dropped", 70_000);
@@ -277,13 +325,18 @@ class ReactorCancelledExchangeTest {
   }
 
   /**
-   * No registration is left on the cancelled call's context, a later call is served, and then every
+   * No registration is left on the cancelled call's context, a later call is served, and its
+   * connection pooled (ctx4j keeps only a cancelled exchange's out of the pool), and then every
    * buffer the client allocated was released.
    */
-  private void assertLeftNothing(RestClient rest, Channel channel) throws Exception {
+  private void assertLeftNothing(Get rest, Channel channel) throws Exception {
     assertEquals(0, CoreInternals.registrationCount(ctx), "the call left a registration");
     assertEquals(
         HopApp.slowBody("later", 5), call(rest, Context.background(), "later").get(30, TimeUnit.SECONDS), "a later call");
+    int opened = connections.size();
+    assertEquals(
+        HopApp.slowBody("again", 5), call(rest, Context.background(), "again").get(30, TimeUnit.SECONDS), "another call");
+    assertEquals(opened, connections.size(), "the later call's connection was not pooled");
     // A task on the event loop after the later call: whatever it still had to release is done.
     channel.eventLoop().submit(() -> {}).get(30, TimeUnit.SECONDS);
     assertEquals(
