@@ -253,7 +253,7 @@ public final class ContextClientHttpRequestInterceptor implements ClientHttpRequ
       } catch (Exception e) {
         // Only a checked exception that the factory's close threw sneakily gets here: it goes on
         // unchanged, as it would without this interceptor.
-        throw Body.<RuntimeException>unchanged(e);
+        throw CoreInternals.<RuntimeException>rethrow(e);
       }
     }
   }
@@ -509,14 +509,8 @@ public final class ContextClientHttpRequestInterceptor implements ClientHttpRequ
         throw e;
       } catch (Exception e) {
         // A checked exception the stream threw sneakily: unchanged, as without this interceptor.
-        throw Body.<RuntimeException>unchanged(e);
+        throw CoreInternals.<RuntimeException>rethrow(e);
       }
-    }
-
-    /** Throws {@code t} as it is, whatever its type; declared to return so callers can throw. */
-    @SuppressWarnings("unchecked")
-    static <E extends Throwable> E unchanged(Throwable t) throws E {
-      throw (E) t;
     }
   }
 }
