@@ -105,7 +105,8 @@ public final class ContextExchangeFilterFunction implements ExchangeFilterFuncti
                       http -> {
                         // Kept before the check: a cancel that finds none comes after an end
                         // that this check then sees.
-                        written.set(http.getNativeRequest());
+                        Object nativeRequest = http.getNativeRequest();
+                        written.set(nativeRequest);
                         ContextException late = CoreInternals.endOf(c);
                         if (late != null) {
                           // Unsent: the connector fails the exchange (Spring wraps it in a
@@ -113,9 +114,7 @@ public final class ContextExchangeFilterFunction implements ExchangeFilterFuncti
                           // On Reactor Netty the connection is closed first: the end signal below
                           // cancels the exchange from another thread, and Reactor Netty's cancel
                           // closes the exchange's connection later, by then back in the pool.
-                          // Named, not typed: Reactor Netty is optional here.
-                          Object nativeRequest = http.getNativeRequest();
-                          if (nativeRequest.getClass().getName().startsWith("reactor.netty.")) {
+                          if (isReactorNetty(nativeRequest)) {
                             ContextReactorHttpClient.closeRefused(nativeRequest);
                           }
                           throw late;
@@ -139,9 +138,7 @@ public final class ContextExchangeFilterFunction implements ExchangeFilterFuncti
                     // closes it instead. Not once the response is out: an operator after it
                     // (a next()) may cancel as it takes it, and the connection is to be pooled.
                     Object nativeRequest = written.get();
-                    if (!responded.get()
-                        && nativeRequest != null
-                        && nativeRequest.getClass().getName().startsWith("reactor.netty.")) {
+                    if (!responded.get() && isReactorNetty(nativeRequest)) {
                       ContextReactorHttpClient.keepOutOfPool(nativeRequest);
                     }
                   })
@@ -225,5 +222,14 @@ public final class ContextExchangeFilterFunction implements ExchangeFilterFuncti
    */
   private static <T> Mono<T> errorIfDone(Context ctx) {
     return Mono.defer(() -> ctx.isDone() ? Mono.error(Errors.copyOf(ctx, null)) : Mono.empty());
+  }
+
+  /**
+   * Whether {@code nativeRequest} (a Spring request's native one, or null) is Reactor Netty's:
+   * told by class name, not type, since Reactor Netty is optional here and {@link
+   * ContextReactorHttpClient} must not be loaded without it.
+   */
+  private static boolean isReactorNetty(Object nativeRequest) {
+    return nativeRequest != null && nativeRequest.getClass().getName().startsWith("reactor.netty.");
   }
 }
