@@ -34,6 +34,7 @@ module io.ctx4j.spring.boot {
   requires static transitive spring.web;
   requires static transitive spring.webflux;
   requires static transitive reactor.core;
+  requires static org.reactivestreams;
   requires static transitive spring.boot.restclient;
   requires static transitive spring.boot.webclient;
   // Optional: Apache HttpClient 5 behind RestClient gets ctx4j-httpclient5's handlers.

@@ -8,6 +8,7 @@ import io.ctx4j.http.DeadlineHeader;
 import io.ctx4j.internal.CoreInternals;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
+import org.springframework.core.io.buffer.DataBuffer;
 import org.springframework.http.HttpHeaders;
 import org.springframework.web.reactive.function.client.ClientRequest;
 import org.springframework.web.reactive.function.client.ClientResponse;
@@ -167,15 +168,27 @@ public final class ContextExchangeFilterFunction implements ExchangeFilterFuncti
    * context has ended but its end signal, emitted from another thread, has not cut the exchange
    * yet: nobody gives the body up then but this, and cancelling it closes the connection rather
    * than drain a body nobody will read.
+   *
+   * <p>A later subscription to the body once the context has ended fails at once with the
+   * context's error, without subscribing to the connector's body again: Spring's {@code retrieve()}
+   * does subscribe again, to build its {@code WebClientResponseException} once the first read
+   * failed with that error. Reactor Netty refuses a second reader from the event loop ("Rejecting
+   * additional inbound receiver") just as the end signal, already there, completes the body from a
+   * ctx4j thread; Reactor's {@code takeUntilOther} then passes the refusal on while its completion
+   * is still handing the subscription down, and {@code retrieve()}'s {@code Mono} never signalled.
    */
   private static Mono<ClientResponse> handOver(ClientResponse response, Context c, boolean cut) {
+    AtomicBoolean read = new AtomicBoolean();
     ClientResponse r =
         response
             .mutate()
             .body(
                 body ->
-                    body.takeUntilOther(ended(c))
-                        .concatWith(errorIfDone(c))
+                    Flux.defer(
+                            () ->
+                                read.getAndSet(true) && c.isDone()
+                                    ? Flux.<DataBuffer>error(Errors.copyOf(c, null))
+                                    : body.takeUntilOther(ended(c)).concatWith(errorIfDone(c)))
                         .onErrorMap(e -> pastTheDeadline(c, e)))
             .build();
     if (!c.isDone()) {
