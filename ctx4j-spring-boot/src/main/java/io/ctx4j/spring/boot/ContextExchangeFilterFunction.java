@@ -16,6 +16,7 @@ import org.springframework.web.reactive.function.client.ExchangeFilterFunction;
 import org.springframework.web.reactive.function.client.ExchangeFunction;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
+import reactor.core.publisher.Sinks;
 
 /**
  * An {@link ExchangeFilterFunction} for {@code WebClient} that runs every exchange under a ctx4j
@@ -56,8 +57,14 @@ import reactor.core.publisher.Mono;
  * past its deadline, the timer lagging, fails with that exception unsent (the connector sees it
  * thrown by the write; Reactor Netty logs it as "The connection observed an error").
  *
- * <p><b>Resources.</b> Each phase (the exchange; the body, when it is subscribed) holds one
- * registration on the context from its subscription until it completes, fails or is cancelled, and
+ * <p>The end is watched from a phase's first request for data, not from its subscription: a
+ * subscriber that has the body but never asks for any of it keeps it until it cancels. A read of the
+ * body after the context has ended (Spring's {@code retrieve()} reads it again to build its {@code
+ * WebClientResponseException}) fails at once with the context's error without reading the
+ * connector's body again.
+ *
+ * <p><b>Resources.</b> Each phase (the exchange; the body, when it is asked for data) holds one
+ * registration on the context from its first request until it completes, fails or is cancelled, and
  * removes it then; a long-lived context keeps nothing from finished calls.
  *
  * <p>Thread safety: stateless and thread-safe. Memory consistency effects: ending the context
@@ -128,7 +135,8 @@ public final class ContextExchangeFilterFunction implements ExchangeFilterFuncti
           // FluxTakeUntilOther), so ended() emits a token and the end becomes the error here.
           AtomicBoolean cut = new AtomicBoolean();
           AtomicBoolean responded = new AtomicBoolean();
-          return Flux.from(next.exchange(withHeader))
+          return untilEnded(
+                  Flux.from(next.exchange(withHeader))
               .doOnNext(r -> responded.set(true))
               .doOnCancel(
                   () -> {
@@ -142,8 +150,8 @@ public final class ContextExchangeFilterFunction implements ExchangeFilterFuncti
                     if (!responded.get() && isReactorNetty(nativeRequest)) {
                       ContextReactorHttpClient.keepOutOfPool(nativeRequest);
                     }
-                  })
-              .takeUntilOther(ended(c))
+                  }),
+                  c)
               .singleOrEmpty()
               .switchIfEmpty(errorIfDone(c))
               .onErrorMap(e -> pastTheDeadline(c, e))
@@ -188,7 +196,7 @@ public final class ContextExchangeFilterFunction implements ExchangeFilterFuncti
                             () ->
                                 read.getAndSet(true) && c.isDone()
                                     ? Flux.<DataBuffer>error(Errors.copyOf(c, null))
-                                    : body.takeUntilOther(ended(c)).concatWith(errorIfDone(c)))
+                                    : untilEnded(body, c).concatWith(errorIfDone(c)))
                         .onErrorMap(e -> pastTheDeadline(c, e)))
             .build();
     if (!c.isDone()) {
@@ -196,6 +204,32 @@ public final class ContextExchangeFilterFunction implements ExchangeFilterFuncti
     }
     Mono<ClientResponse> failure = errorIfDone(c);
     return cut ? failure : r.releaseBody().onErrorResume(e -> Mono.empty()).then(failure);
+  }
+
+  /**
+   * {@code source} until {@code ctx} ends: then the subscription to {@code source} is cancelled and
+   * the result completes (callers follow it with {@link #errorIfDone}). Built on Reactor's {@code
+   * takeUntilOther}, which keeps the source's subscription before it hands it down: an end signal
+   * from another thread in between completes the subscribers below before they have their
+   * subscription, and some of them then never signal again (a WebClient call over h2c, its context
+   * ended as its body's read was being subscribed, never returned). So the end signal is armed only
+   * once the source is first asked for data, which comes from below once every subscriber there
+   * has its subscription. A subscriber that never asks for data is not ended by the context.
+   */
+  private static <T> Flux<T> untilEnded(Flux<T> source, Context ctx) {
+    return Flux.defer(
+        () -> {
+          Sinks.Empty<Void> asked = Sinks.empty();
+          AtomicBoolean once = new AtomicBoolean();
+          return source
+              .doOnRequest(
+                  n -> {
+                    if (once.compareAndSet(false, true)) {
+                      asked.tryEmitEmpty();
+                    }
+                  })
+              .takeUntilOther(ended(ctx).delaySubscription(asked.asMono()));
+        });
   }
 
   /**
