@@ -14,7 +14,6 @@ import io.ctx4j.testing.CancelAnywhere;
 import io.ctx4j.testing.CancelAnywhere.Shape;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
 import java.net.http.HttpClient;
 import java.net.http.HttpHeaders;
 import java.net.http.HttpRequest;
@@ -25,7 +24,6 @@ import java.net.http.HttpResponse.BodySubscriber;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -128,37 +126,10 @@ class JdkHttpCancelAnywhereTest {
     server.close();
   }
 
-  /**
-   * /k/n/late/gap: reads the request body, waits {@code late} µs before the head, then sends the
-   * {@code n} bytes of {@link CancelAnywhere#body} in four writes {@code gap} µs apart: with a
-   * fixed length for an even {@code k}, chunked for an odd one (whose end the client learns only
-   * from the last chunk, a moment ctx4j's abort cannot see coming).
-   */
+  /** Notes the connection, then {@link CancelAnywhere#answer}: odd requests' bodies chunked. */
   private void answer(HttpExchange ex) throws IOException {
     connections.add(String.valueOf(ex.getRemoteAddress()));
-    long[] p = Shape.parse(ex.getRequestURI().getPath());
-    int k = (int) p[0];
-    int n = (int) p[1];
-    long late = p[2];
-    long gap = p[3];
-    try (InputStream in = ex.getRequestBody()) {
-      in.readAllBytes();
-      LockSupport.parkNanos(late * 1000); // the input: a late head
-      byte[] b = CancelAnywhere.body(k, n);
-      ex.sendResponseHeaders(200, n == 0 ? -1 : (k % 2 == 1 ? 0 : n));
-      try (OutputStream out = ex.getResponseBody()) {
-        int step = Math.max(1, (n + 3) / 4);
-        for (int off = 0; off < n; off += step) {
-          out.write(b, off, Math.min(step, n - off));
-          out.flush();
-          LockSupport.parkNanos(gap * 1000); // the input: a body that streams
-        }
-      }
-    } catch (IOException clientLeft) {
-      // a cancelled call's client closed the connection: expected here
-    } finally {
-      ex.close();
-    }
+    CancelAnywhere.answer(ex, true);
   }
 
   /** The request of shape {@code s}: a GET, or a POST of its upload; it notes its send thread. */
@@ -255,18 +226,7 @@ class JdkHttpCancelAnywhereTest {
   /** Checks a call's outcome: its body, or (only if its context ended) the promised error. */
   private void check(
       Shape s, Context ctx, byte[] got, Throwable failure, Promise promise, Map<String, Integer> tally) {
-    if (Thread.interrupted()) {
-      failures.add(s + ": the calling thread was left interrupted");
-    }
-    if (failure == null) {
-      if (!Arrays.equals(got, CancelAnywhere.body(s.k, s.n))) {
-        failures.add(s + ": wrong body, " + (got == null ? "none" : got.length + " bytes"));
-      }
-      tally.merge(s.cancelNanos < 0 ? "ok" : "ok though cancelled", 1, Integer::sum);
-      return;
-    }
-    if (ctx.err() == null) {
-      failures.add(CancelAnywhere.describe(s + ": failed though its context never ended", failure));
+    if (!CancelAnywhere.failedAfterItsEnd(s, ctx, got, failure, failures, tally)) {
       return;
     }
     String ended = promise.ended(failure);

@@ -14,7 +14,6 @@ import io.ctx4j.testing.CancelAnywhere;
 import io.ctx4j.testing.CancelAnywhere.Shape;
 import java.io.Closeable;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.InterruptedIOException;
 import java.io.OutputStream;
 import java.net.InetAddress;
@@ -85,7 +84,7 @@ class OkHttpCancelAnywhereTest {
 
   @BeforeEach
   void start() {
-    server = new Loopback(OkHttpCancelAnywhereTest::answer);
+    server = new Loopback(ex -> CancelAnywhere.answer(ex, false));
     Dispatcher dispatcher = new Dispatcher();
     dispatcher.setMaxRequests(1);
     dispatcher.setMaxRequestsPerHost(1);
@@ -172,36 +171,6 @@ class OkHttpCancelAnywhereTest {
     server.close();
   }
 
-  /**
-   * /k/n/late/gap: reads the request body, waits {@code late} µs before the head, then sends the
-   * {@code n} bytes of {@link #body} in four chunks {@code gap} µs apart (fixed length).
-   */
-  private static void answer(HttpExchange ex) throws IOException {
-    long[] p = Shape.parse(ex.getRequestURI().getPath());
-    int k = (int) p[0];
-    int n = (int) p[1];
-    long late = p[2];
-    long gap = p[3];
-    try (InputStream in = ex.getRequestBody()) {
-      in.readAllBytes();
-      LockSupport.parkNanos(late * 1000); // the input: a late head
-      byte[] b = CancelAnywhere.body(k, n);
-      ex.sendResponseHeaders(200, n == 0 ? -1 : n);
-      try (OutputStream out = ex.getResponseBody()) {
-        int step = Math.max(1, (n + 3) / 4);
-        for (int off = 0; off < n; off += step) {
-          out.write(b, off, Math.min(step, n - off));
-          out.flush();
-          LockSupport.parkNanos(gap * 1000); // the input: a body that streams
-        }
-      }
-    } catch (IOException clientLeft) {
-      // a cancelled call's client closed the connection: expected here
-    } finally {
-      ex.close();
-    }
-  }
-
   /** The request of a call of shape {@code s} under {@code ctx}. */
   private Request request(Shape s, Context ctx) {
     Request.Builder b = new Request.Builder().url(server.url(s.path()));
@@ -213,15 +182,7 @@ class OkHttpCancelAnywhereTest {
 
   /** Checks a call's outcome: its body, or (only if its context ended) the context's error. */
   private void check(Shape s, Context ctx, byte[] got, Throwable failure, Map<String, Integer> tally) {
-    if (failure == null) {
-      if (got.length != s.n || !java.util.Arrays.equals(got, CancelAnywhere.body(s.k, s.n))) {
-        failures.add(s + ": wrong body, " + got.length + " bytes");
-      }
-      tally.merge(s.cancelNanos < 0 ? "ok" : "ok though cancelled", 1, Integer::sum);
-      return;
-    }
-    if (ctx.err() == null) {
-      failures.add(CancelAnywhere.describe(s + ": failed though its context never ended", failure));
+    if (!CancelAnywhere.failedAfterItsEnd(s, ctx, got, failure, failures, tally)) {
       return;
     }
     if (failure instanceof InterruptedIOException && failure.getCause() instanceof CanceledException) {

@@ -2,9 +2,14 @@ package io.ctx4j.testing;
 
 import io.ctx4j.CancelableContext;
 import io.ctx4j.Context;
+import com.sun.net.httpserver.HttpExchange;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collection;
 import java.util.List;
 import java.util.Map;
@@ -49,6 +54,43 @@ public final class CancelAnywhere {
       b[i] = (byte) ((k * 31 + i) % 251);
     }
     return b;
+  }
+
+  /**
+   * Answers a request of a {@link Shape}'s {@link Shape#path()} on a JDK {@code HttpServer}: reads
+   * the request body, waits {@code late} µs before the head, then sends the {@code n} bytes of
+   * {@link #body} in four writes {@code gap} µs apart, with a fixed length, or chunked for an odd
+   * {@code k} if {@code chunkOddOnes} (a body whose end the client learns only from its last
+   * chunk). A client that goes away (a cancelled call's) ends the answer quietly.
+   *
+   * @param ex the exchange
+   * @param chunkOddOnes whether the bodies of odd requests go chunked
+   * @throws IOException if the head cannot be sent
+   */
+  public static void answer(HttpExchange ex, boolean chunkOddOnes) throws IOException {
+    long[] p = Shape.parse(ex.getRequestURI().getPath());
+    int k = (int) p[0];
+    int n = (int) p[1];
+    long late = p[2];
+    long gap = p[3];
+    try (InputStream in = ex.getRequestBody()) {
+      in.readAllBytes();
+      LockSupport.parkNanos(late * 1000); // the input: a late head
+      byte[] b = body(k, n);
+      ex.sendResponseHeaders(200, n == 0 ? -1 : chunkOddOnes && k % 2 == 1 ? 0 : n);
+      try (OutputStream out = ex.getResponseBody()) {
+        int step = Math.max(1, (n + 3) / 4);
+        for (int off = 0; off < n; off += step) {
+          out.write(b, off, Math.min(step, n - off));
+          out.flush();
+          LockSupport.parkNanos(gap * 1000); // the input: a body that streams
+        }
+      }
+    } catch (IOException clientLeft) {
+      // a cancelled call's client closed the connection: expected here
+    } finally {
+      ex.close();
+    }
   }
 
   /**
@@ -115,6 +157,44 @@ public final class CancelAnywhere {
     for (ScheduledFuture<?> f : pending) {
       f.get(20, TimeUnit.SECONDS);
     }
+  }
+
+  /**
+   * Checks what every outcome must satisfy, whatever the client: the calling thread is not left
+   * interrupted; a call that returned has its own body (tallied as {@code ok}, or {@code ok though
+   * cancelled}); a call that failed had its context ended. What is wrong goes to {@code failures}.
+   *
+   * @param s the call's shape
+   * @param ctx the call's context
+   * @param got the body the call returned, or null
+   * @param failure what the call threw, or null
+   * @param failures where to note what is wrong
+   * @param tally the outcomes so far
+   * @return true if the call failed after its context ended: which error the client promises then
+   *     is the caller's to check
+   */
+  public static boolean failedAfterItsEnd(
+      Shape s,
+      Context ctx,
+      byte[] got,
+      Throwable failure,
+      Collection<String> failures,
+      Map<String, Integer> tally) {
+    if (Thread.interrupted()) {
+      failures.add(s + ": the calling thread was left interrupted");
+    }
+    if (failure == null) {
+      if (!Arrays.equals(got, body(s.k, s.n))) {
+        failures.add(s + ": wrong body, " + (got == null ? "none" : got.length + " bytes"));
+      }
+      tally.merge(s.cancelNanos < 0 ? "ok" : "ok though cancelled", 1, Integer::sum);
+      return false;
+    }
+    if (ctx.err() == null) {
+      failures.add(describe(s + ": failed though its context never ended", failure));
+      return false;
+    }
+    return true;
   }
 
   /**

@@ -22,10 +22,12 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
 import org.springframework.http.client.ReactorClientHttpRequestFactory;
 import org.springframework.http.client.reactive.ReactorClientHttpConnector;
 import org.springframework.web.client.RestClient;
@@ -124,13 +126,16 @@ class ReactorRefusalTest {
         && c.channel().isActive();
   }
 
+  /** Each protocol, with the context ended as the connection is there or the deadline passing. */
+  static Stream<Arguments> refusals() {
+    return Stream.of("http/1.1", "h2c")
+        .flatMap(p -> Stream.of(
+            Arguments.of(p, "ended as Reactor Netty has the connection"),
+            Arguments.of(p, "deadline passes just before the write")));
+  }
+
   @ParameterizedTest(name = "{0}, {1}")
-  @CsvSource({
-    "http/1.1, ended as Reactor Netty has the connection",
-    "http/1.1, deadline passes just before the write",
-    "h2c, ended as Reactor Netty has the connection",
-    "h2c, deadline passes just before the write"
-  })
+  @MethodSource("refusals")
   void aRestClientRequestRefusedOnReactorNettyFailsAtOnceAndLeavesNothing(
       String protocol, String when) throws Exception {
     boolean before = when.startsWith("ended");
@@ -179,12 +184,7 @@ class ReactorRefusalTest {
   }
 
   @ParameterizedTest(name = "{0}, {1}")
-  @CsvSource({
-    "http/1.1, ended as Reactor Netty has the connection",
-    "http/1.1, deadline passes just before the write",
-    "h2c, ended as Reactor Netty has the connection",
-    "h2c, deadline passes just before the write"
-  })
+  @MethodSource("refusals")
   void aWebClientRequestRefusedAtTheWriteFailsAtOnceAndLeavesNothing(String protocol, String when)
       throws Exception {
     boolean ended = when.startsWith("ended");
