@@ -1,5 +1,6 @@
 package io.ctx4j.httpclient5;
 
+import io.ctx4j.CancelableContext;
 import io.ctx4j.Context;
 import io.ctx4j.Registration;
 import io.ctx4j.concurrent.CurrentContext;
@@ -71,6 +72,8 @@ import org.apache.hc.core5.http.protocol.HttpContext;
  *       the response comes back, the context's end also interrupts the calling thread (an {@link
  *       InterruptScope}), because {@code HttpRequestRetryExec} sleeps between attempts with no
  *       connection to abort; the interrupt is cleared before {@code execute} returns or throws.
+ *       It comes after the abort, never before: a connection lease the pool granted just as its
+ *       interrupted caller gave up on it would otherwise stay leased to no one.
  *   <li>{@link #hopHandler()}, the last element before the transport ({@code
  *       addExecInterceptorLast}), once per request that goes on the wire: the first one, every
  *       redirect hop ({@code RedirectExec}), every retry ({@code HttpRequestRetryExec}) and
@@ -106,8 +109,8 @@ import org.apache.hc.core5.http.protocol.HttpContext;
  *
  * <h2>Registrations</h2>
  *
- * A request holds two registrations on its context while it waits for the response (the abort and
- * the interrupt) and one from then until the exchange is over: the response arrives without a
+ * A request holds one registration on its context (the abort, which also starts the interrupt)
+ * from the start until the exchange is over: the response arrives without a
  * body, its body is read or skipped to the end (where HttpClient gives its connection back) or
  * closed (closing the response closes it), the request fails, or the response is dropped unclosed
  * and the garbage collector finds it unreachable (a {@link Cleaner} releases it then; HttpClient
@@ -351,9 +354,9 @@ public final class ContextHttpClient5 {
     try {
       ClassicHttpResponse response;
       // The abort above reaches a connection; the retry handler's pause between attempts holds
-      // none, and only an interrupt ends that sleep. Closed before anything else: no interrupt
-      // outlives it.
-      try (InterruptScope pauses = InterruptScope.open(ctx)) {
+      // none, and only an interrupt ends that sleep. It follows the abort, not ctx: see Abort.run.
+      // Closed before anything else: no interrupt outlives it.
+      try (InterruptScope pauses = InterruptScope.open(abort.interrupts)) {
         response =
             chain.proceed(
                 request,
@@ -451,6 +454,12 @@ public final class ContextHttpClient5 {
     /** The longest pause between two looks for the socket of a deferred cancel. */
     private static final long MAX_RECHECK_MILLIS = 50;
 
+    /**
+     * Ended by the context's end once the exchange is cancelled ({@link #run}): the caller's
+     * interrupt scope follows it, so the interrupt never comes before the cancel.
+     */
+    final CancelableContext interrupts = Context.withCancel(Context.background());
+
     private volatile Cancellable dependency;
     private volatile boolean cancelled;
     /** The forked runtime whose dependency this is; set before the chain runs. */
@@ -484,9 +493,22 @@ public final class ContextHttpClient5 {
       return true;
     }
 
+    /**
+     * The context's end: cancels the exchange, then interrupts the caller. In this order because
+     * HttpClient gives up a connection lease it was interrupted in before it cancels the lease:
+     * should the pool grant the lease in between, the cancel comes too late and the connection
+     * stays leased to no one, and every later request on the pool waits for it. Cancelled first,
+     * the lease is either refused by the pool or already granted, and then the caller takes it
+     * (and this cancel's runtime cancel closes it). ctx4j runs a context's callbacks newest first,
+     * so an interrupt scope of the context itself would interrupt first.
+     */
     @Override
     public void run() {
-      cancel();
+      try {
+        cancel();
+      } finally {
+        interrupts.cancel();
+      }
     }
 
     void chainReturned() {
