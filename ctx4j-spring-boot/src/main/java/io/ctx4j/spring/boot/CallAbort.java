@@ -189,10 +189,13 @@ final class CallAbort {
   }
 
   /**
-   * Has {@code action} run if the request factory throws instead of returning a response ({@link
-   * #abandoned}): a client whose response may exist though the factory's wait for it failed
-   * (Reactor Netty's, when the interrupt makes {@code Mono.block()} throw as the response comes)
-   * gives it up there, since nobody else has it. Not run once the factory has returned.
+   * Has {@code action} run if the call gives its response up ({@link #abandoned}): the request
+   * factory throws instead of returning it, or the interceptor gives up the response it returned,
+   * the context having ended. A client whose response may exist though the factory's wait for it
+   * failed (Reactor Netty's, when the interrupt makes {@code Mono.block()} throw as the response
+   * comes) gives it up there, since nobody else has it; and one whose response body a close may
+   * not reach (Spring's stream on Reactor Netty can lose the connection's subscription) lets its
+   * connection go there. Not run for a response the caller is done with while the context lives.
    */
   synchronized void onAbandon(Runnable action) {
     if (onAbandon == null) {
@@ -202,8 +205,9 @@ final class CallAbort {
   }
 
   /**
-   * The request factory threw (or the call failed otherwise before it had a response): runs what
-   * {@link #onAbandon} registered, once, on this thread.
+   * The request factory threw (or the call failed otherwise before it had a response), or the
+   * interceptor gave the response up: runs what {@link #onAbandon} registered, once, on this
+   * thread. Thread-safe: a response may be closed on another thread than the call's.
    */
   void abandoned() {
     List<Runnable> actions;

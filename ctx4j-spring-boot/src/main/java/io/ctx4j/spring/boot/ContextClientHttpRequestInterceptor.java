@@ -164,21 +164,24 @@ public final class ContextClientHttpRequestInterceptor implements ClientHttpRequ
     }
     if (scope.interrupted()) {
       // The context ended just as the response arrived: the caller must not use it.
-      giveUp(response, rawBody(response));
+      giveUp(response, rawBody(response), call);
       throw Errors.copyOf(ctx, null);
     }
-    return new Response(response, ctx);
+    return new Response(response, ctx, call);
   }
 
   /** The factory's response with a body whose reads stop when the context ends. */
   private static final class Response implements ClientHttpResponse {
     private final ClientHttpResponse delegate;
     private final Context ctx;
+    /** The call that had this response: what giving it up must also do ({@link #giveUp}). */
+    private final CallAbort call;
     private Body body;
 
-    Response(ClientHttpResponse delegate, Context ctx) {
+    Response(ClientHttpResponse delegate, Context ctx, CallAbort call) {
       this.delegate = delegate;
       this.ctx = ctx;
+      this.call = call;
     }
 
     @Override
@@ -221,14 +224,14 @@ public final class ContextClientHttpRequestInterceptor implements ClientHttpRequ
         return;
       }
       if (ctx.isDone()) {
-        giveUp(delegate, raw);
+        giveUp(delegate, raw, call);
         return;
       }
       if (!closableFromAnotherThread(raw)) {
         try {
           drain(body != null ? body : new Body(raw, ctx));
         } catch (ContextException e) {
-          giveUp(delegate, raw);
+          giveUp(delegate, raw, call);
           return;
         } catch (IOException | RuntimeException e) {
           // Spring's own drain ignores a failure too: its close, below, gives the body up.
@@ -247,7 +250,7 @@ public final class ContextClientHttpRequestInterceptor implements ClientHttpRequ
       } catch (ContextException e) {
         // The context ended before the drain began, or made it fail: either way, give the body up
         // (closing what is already closed again is harmless, and giveUp expects the failure).
-        giveUp(delegate, raw);
+        giveUp(delegate, raw, call);
       } catch (RuntimeException e) {
         throw e;
       } catch (Exception e) {
@@ -320,9 +323,12 @@ public final class ContextClientHttpRequestInterceptor implements ClientHttpRequ
    * once. That drain may also fail on the closed stream (Spring's Reactor response throws an {@code
    * IllegalStateException} for a stream closed before its first read), which only says that the
    * body is gone, as wanted. Spring's Reactor Netty stream needs more, around the close: see
-   * {@link #cancelALateSubscription} and {@link #releaseWhatArrivesLater}.
+   * {@link #cancelALateSubscription} and {@link #releaseWhatArrivesLater}. Last, {@code call}'s
+   * client gives up what it still holds for the response ({@link CallAbort#abandoned}): Reactor
+   * Netty's connection, should Spring's stream have lost the subscription the close would cancel
+   * (the race {@link #cancelALateSubscription} describes).
    */
-  private static void giveUp(ClientHttpResponse response, InputStream raw) {
+  private static void giveUp(ClientHttpResponse response, InputStream raw, CallAbort call) {
     boolean reactor = raw != null && raw.getClass().getName().equals(REACTOR_BODY);
     if (reactor) {
       cancelALateSubscription(raw);
@@ -335,6 +341,8 @@ public final class ContextClientHttpRequestInterceptor implements ClientHttpRequ
       response.close();
     } catch (RuntimeException e) {
       // the drain of a stream closed above: nothing is left to give back
+    } finally {
+      call.abandoned();
     }
   }
 
@@ -373,7 +381,8 @@ public final class ContextClientHttpRequestInterceptor implements ClientHttpRequ
    * race on a plain field of Spring's stream, unordered: when the connection's is under way as
    * ours runs, or not yet visible to this thread, one of the two may be lost (Reactive Streams
    * wants the signals serial, which only Spring could ensure). Then the close or the read below
-   * still releases the buffers, and the connection stays as without this.
+   * still releases the buffers, and the call's abandon ({@link CallAbort#abandoned}, which {@link
+   * #giveUp} runs last) disposes of the exchange on its connection, which no cancel reaches.
    */
   private static void cancelALateSubscription(InputStream raw) {
     if (raw instanceof Flow.Subscriber<?> subscriber) {

@@ -203,10 +203,12 @@ public final class ContextReactorHttpClient {
     }
 
     /**
-     * The factory threw, on the calling thread: a response that came (emitted as the interrupt
-     * made {@code Mono.block()} throw, which drops it) reaches nobody, and its body, never asked
-     * for, holds the connection for as long as the server keeps it open (Reactor Netty reads on
-     * demand), and the buffers of it that came stay queued for nobody. On the event loop: an
+     * The factory threw, or the interceptor gave the response up (its context ended): a response
+     * that came (emitted as the interrupt made {@code Mono.block()} throw, which drops it; or given
+     * up by a close that cancelled a subscription Spring's stream held in place of the
+     * connection's) reaches nobody, and its body, never asked for, holds the connection for as
+     * long as the server keeps it open (Reactor Netty reads on demand), and the buffers of it that
+     * came stay queued for nobody. On the event loop: an
      * exchange still on its connection is disposed, as Reactor Netty's cancel would (buffers
      * released, connection closed); one that is over (a small body, all in) has what it queued
      * read and so released.

@@ -10,6 +10,7 @@ import io.ctx4j.Context;
 import io.ctx4j.Registration;
 import io.ctx4j.concurrent.CurrentContext;
 import io.ctx4j.internal.CoreInternals;
+import io.netty.channel.Channel;
 import io.netty.channel.ChannelOption;
 import java.net.http.HttpClient;
 import java.time.Duration;
@@ -18,10 +19,12 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Queue;
 import java.util.SplittableRandom;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -112,6 +115,13 @@ class CancelAnywhereTest {
 
   private final ReactorBodyReleaseTest.CountingAllocator allocator =
       new ReactorBodyReleaseTest.CountingAllocator();
+  /**
+   * What each call and, on Reactor Netty, each connection did, in order ("µs call event"), for the
+   * message of a call gone wrong: a connection held by an earlier call shows there.
+   */
+  private final Queue<String> trace = new ConcurrentLinkedQueue<>();
+  /** The call whose request a Reactor Netty connection carries last. */
+  private final Map<Channel, String> callOn = new ConcurrentHashMap<>();
   private final LoopResources loop = LoopResources.create("ctx4j-cancel-anywhere", 1, true);
   /**
    * One connection; no bound on the calls waiting for it (ConnectionProvider.create's is twice the
@@ -198,7 +208,50 @@ class CancelAnywhereTest {
     return reactor.netty.http.client.HttpClient.create(pool)
         .runOn(loop)
         .protocol(path.h2c() ? HttpProtocol.H2C : HttpProtocol.HTTP11)
-        .option(ChannelOption.ALLOCATOR, allocator);
+        .option(ChannelOption.ALLOCATOR, allocator)
+        .doOnRequest(
+            (request, c) -> {
+              String uri = request.uri();
+              int at = uri.indexOf("id=");
+              if (at >= 0) {
+                String id = uri.substring(at + 3, uri.indexOf('&', at));
+                callOn.put(c.channel(), id);
+                event(id, "request on " + c.channel().id().asShortText());
+              }
+            })
+        .observe(
+            (c, state) ->
+                event(
+                    callOn.getOrDefault(c.channel(), "-"),
+                    c.channel().id().asShortText() + " " + state));
+  }
+
+  private void event(String call, String what) {
+    trace.add(System.nanoTime() / 1000 + " " + call + " " + what);
+  }
+
+  /** The trace of the calls {@code k - 12} to {@code k}: those that may hold what call k waited for. */
+  private String traceBefore(int k, List<Call> everyCall) {
+    List<String> ids = new ArrayList<>();
+    for (Call c : everyCall) {
+      if (c.k() >= k - 12 && c.k() <= k) {
+        ids.add(c.id());
+      }
+    }
+    StringBuilder b = new StringBuilder("\nthe calls " + (k - 12) + " to " + k + ":");
+    for (Call c : everyCall) {
+      if (ids.contains(c.id())) {
+        b.append("\n  ").append(c);
+      }
+    }
+    b.append("\nwhat they and their connections did (µs, call, event):");
+    for (String e : trace) {
+      String[] f = e.split(" ", 3);
+      if (ids.contains(f[1])) {
+        b.append("\n  ").append(e);
+      }
+    }
+    return b.toString();
   }
 
   private Client client(Path path) throws Exception {
@@ -310,15 +363,24 @@ class CancelAnywhereTest {
     if (call.when == When.BEFORE) {
       own.cancel();
     } else if (call.when == When.DURING) {
-      cancel = CANCELLERS.schedule((Runnable) own::cancel, call.delayMicros, TimeUnit.MICROSECONDS);
+      cancel =
+          CANCELLERS.schedule(
+              () -> {
+                event(call.id(), "cancel");
+                own.cancel();
+              },
+              call.delayMicros,
+              TimeUnit.MICROSECONDS);
     }
     String body = null;
     Throwable failure = null;
+    event(call.id(), "start");
     try {
       body = CurrentContext.call(ctx, () -> client.get(call.uri()));
     } catch (Throwable t) {
       failure = t;
     }
+    event(call.id(), failure == null ? "returned" : "failed: " + failure.getClass().getSimpleName());
     int left = CoreInternals.registrationCount(ctx);
     boolean interruptedAtReturn = Thread.interrupted();
     boolean interruptedLater;
@@ -432,12 +494,15 @@ class CancelAnywhereTest {
     int cancelled = 0;
     int cancelledFailed = 0;
     int k = 0;
+    int firstWrong = -1;
+    List<Call> everyCall = new ArrayList<>();
     for (int round = 0; round < ROUNDS; round++) {
       List<Future<Outcome>> calls = new ArrayList<>();
       List<Call> drawn = new ArrayList<>();
       for (int i = 0; i < CALLS_PER_ROUND; i++) {
         Call call = draw(random, path, k++);
         drawn.add(call);
+        everyCall.add(call);
         calls.add(CALLERS.submit(() -> run(client, call)));
       }
       for (Future<Outcome> f : calls) {
@@ -460,6 +525,9 @@ class CancelAnywhereTest {
         String w = wrong(o);
         if (w != null) {
           problems.add(o.call + ": " + w);
+          if (firstWrong < 0) {
+            firstWrong = o.call.k();
+          }
         }
         if (o.call.when == When.BEFORE || o.call.when == When.DURING) {
           cancelled++;
@@ -473,10 +541,12 @@ class CancelAnywhereTest {
         "CancelAnywhereTest %s: %d calls, %d cancelled before or during (%d failed with the"
             + " context's error), %d wrong, %s%n",
         path, k, cancelled, cancelledFailed, problems.size(), rerun);
+    int wrongAt = firstWrong;
     assertTrue(
         problems.isEmpty(),
         () -> path + ", " + rerun + ": " + problems.size() + " of " + CALLS_PER_ROUND * ROUNDS
-            + " calls went wrong, the first: " + String.join("\n", problems.subList(0, Math.min(5, problems.size()))));
+            + " calls went wrong, the first: " + String.join("\n", problems.subList(0, Math.min(5, problems.size())))
+            + traceBefore(wrongAt, everyCall));
     assertEquals(
         0, CoreInternals.registrationCount(parent), path + ", " + rerun + ": registrations left on the parent");
     Call later = new Call(k, path.name().toLowerCase(Locale.ROOT) + "-later", 0, 0, 5_000, When.NEVER, 0);
@@ -489,7 +559,21 @@ class CancelAnywhereTest {
           0,
           allocator.unreleased(),
           () -> path + ", " + rerun + ": buffers the client allocated and never released (of "
-              + allocator.allocated.size() + ")");
+              + allocator.allocated.size() + "): " + unreleased(everyCall));
     }
+  }
+
+  /** The buffers never released, each with the calls whose id it holds (a body names its call). */
+  private String unreleased(List<Call> everyCall) {
+    StringBuilder b = new StringBuilder();
+    for (String buffer : allocator.describeUnreleased()) {
+      b.append("\n  ").append(buffer);
+      for (Call c : everyCall) {
+        if (buffer.contains(c.id() + " ")) {
+          b.append("\n    of ").append(c);
+        }
+      }
+    }
+    return b.toString();
   }
 }

@@ -18,8 +18,11 @@ import io.netty.buffer.UnpooledHeapByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelOption;
 import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Optional;
 import java.util.Queue;
 import java.util.UUID;
@@ -88,6 +91,25 @@ class ReactorBodyReleaseTest {
 
     long unreleased() {
       return allocated.stream().filter(b -> b.refCnt() > 0).count();
+    }
+
+    /**
+     * The buffers never released, each with its size and the start of what it holds (a request's
+     * or response's head, or a body, which names its call), for a failure message.
+     */
+    List<String> describeUnreleased() {
+      List<String> found = new ArrayList<>();
+      for (ByteBuf b : allocated) {
+        if (b.refCnt() > 0) {
+          int shown = Math.min(80, b.readableBytes());
+          found.add(
+              b.getClass().getSimpleName() + " of " + b.readableBytes() + " readable bytes (capacity "
+                  + b.capacity() + "): \""
+                  + b.toString(b.readerIndex(), shown, StandardCharsets.ISO_8859_1).replace("\r\n", "\\r\\n")
+                  + "\"");
+        }
+      }
+      return found;
     }
   }
 

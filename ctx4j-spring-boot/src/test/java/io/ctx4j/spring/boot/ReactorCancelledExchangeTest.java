@@ -17,6 +17,8 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPromise;
 import io.netty.util.ReferenceCountUtil;
+import java.io.InputStream;
+import java.lang.reflect.Field;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
@@ -27,6 +29,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Flow;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
@@ -37,6 +40,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.springframework.http.client.ClientHttpResponse;
 import org.springframework.http.client.ReactorClientHttpRequestFactory;
 import org.springframework.http.client.reactive.ReactorClientHttpConnector;
 import org.springframework.web.client.RestClient;
@@ -275,14 +279,7 @@ class ReactorCancelledExchangeTest {
     CountDownLatch emitted = new CountDownLatch(1);
     HttpClient h =
         ContextReactorHttpClient.install(
-                HttpClient.create(pool)
-                    .runOn(loop)
-                    .option(ChannelOption.ALLOCATOR, allocator)
-                    .doOnConnected(
-                        c -> {
-                          connections.add(c.channel());
-                          first.compareAndSet(null, c.channel());
-                        })
+                countedClient(first)
                     // On the event loop, as the head is in and before Reactor Netty hands the
                     // response on: the interrupt reaches the calling thread first, so its
                     // Mono.block() throws, though the response follows at once.
@@ -322,6 +319,102 @@ class ReactorCancelledExchangeTest {
         first.get().closeFuture().await(30, TimeUnit.SECONDS),
         "the connection of the response that reached nobody is still open, held by its unread body");
     assertLeftNothing(rest, first.get());
+  }
+
+  /**
+   * A body the interceptor gives up (the context ended before the response was closed) does not
+   * hold its connection even when Spring's body stream lost the connection's subscription: the
+   * give-up's close cancels the subscription the stream holds, and that is not always the
+   * connection's. The stream takes the subscription in a plain field, and the interceptor hands it
+   * one that does nothing before it closes the stream (so that a subscription that comes after the
+   * close is cancelled); should the connection's subscription come at that very moment, from the
+   * event loop, one of the two writes is lost, and if it is the connection's, nobody cancels it:
+   * the unread body holds the connection until the server gives up on it. The test makes that
+   * loss certain: once the connection's subscription is in, the stream's field is made to hold one
+   * that does nothing, as the race leaves it.
+   */
+  @Test
+  void aGivenUpBodyWhoseSubscriptionSpringLostDoesNotHoldItsConnection() throws Exception {
+    AtomicReference<Channel> first = new AtomicReference<>();
+    AtomicReference<ClientHttpResponse> factorys = new AtomicReference<>();
+    HttpClient h = ContextReactorHttpClient.install(countedClient(first));
+    RestClient restClient =
+        Chains.get().tomcat.a().getBean(RestClient.Builder.class)
+            .baseUrl(Chains.get().tomcat.url("C"))
+            .requestFactory(new ReactorClientHttpRequestFactory(h))
+            // After ctx4j's interceptor: sees the factory's own response.
+            .requestInterceptor(
+                (request, body, execution) -> {
+                  ClientHttpResponse r = execution.execute(request, body);
+                  factorys.set(r);
+                  return r;
+                })
+            .build();
+    // 4 MB: Reactor Netty reads a body only as it is asked for, and Spring's stream asks for 16
+    // buffers ahead (at most 64 KiB each), so the rest of a body nobody reads holds the connection
+    // (until the server gives up on it: Tomcat after a minute). A smaller one may arrive whole.
+    Future<String> givenUp =
+        CALLERS.submit(
+            () ->
+                CurrentContext.call(
+                    ctx,
+                    (Callable<String>)
+                        () ->
+                            restClient.get().uri("/slow?id=lost&head=0&body=0&size=4000000")
+                                .exchange(
+                                    (request, response) -> {
+                                      response.getBody(); // Spring's stream subscribes
+                                      loseTheSubscription(factorys.get().getBody());
+                                      ctx.cancel(); // the response's close, next, gives it up
+                                      return "given up";
+                                    })));
+    assertEquals("given up", givenUp.get(30, TimeUnit.SECONDS));
+    assertTrue(
+        first.get().closeFuture().await(30, TimeUnit.SECONDS),
+        "the connection of the given-up body is still open, held by its unread body");
+    assertLeftNothing(uri -> restClient.get().uri(uri).retrieve().body(String.class), first.get());
+  }
+
+  /**
+   * A client on the test's pool and event loop, its buffers counted, that records every connection
+   * it opens and the first in {@code first}.
+   */
+  private HttpClient countedClient(AtomicReference<Channel> first) {
+    return HttpClient.create(pool)
+        .runOn(loop)
+        .option(ChannelOption.ALLOCATOR, allocator)
+        .doOnConnected(
+            c -> {
+              connections.add(c.channel());
+              first.compareAndSet(null, c.channel());
+            });
+  }
+
+  /**
+   * Waits (30 s at most) until the connection's subscription is in Spring's stream {@code raw},
+   * then puts one that does nothing in its place: the stream no longer has the connection's.
+   */
+  private static void loseTheSubscription(InputStream raw) {
+    try {
+      Field f = raw.getClass().getDeclaredField("subscription");
+      f.setAccessible(true);
+      long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      while (f.get(raw) == null) {
+        assertTrue(System.nanoTime() < end, "the connection never subscribed Spring's stream");
+        LockSupport.parkNanos(TimeUnit.MICROSECONDS.toNanos(100));
+      }
+      f.set(
+          raw,
+          new Flow.Subscription() {
+            @Override
+            public void request(long n) {}
+
+            @Override
+            public void cancel() {}
+          });
+    } catch (ReflectiveOperationException e) {
+      throw new AssertionError("Spring's body stream is not the one this test knows: " + raw.getClass(), e);
+    }
   }
 
   /**
