@@ -180,10 +180,12 @@ public final class ContextExchangeFilterFunction implements ExchangeFilterFuncti
    * <p>A later subscription to the body once the context has ended fails at once with the
    * context's error, without subscribing to the connector's body again: Spring's {@code retrieve()}
    * does subscribe again, to build its {@code WebClientResponseException} once the first read
-   * failed with that error. Reactor Netty refuses a second reader from the event loop ("Rejecting
-   * additional inbound receiver") just as the end signal, already there, completes the body from a
-   * ctx4j thread; Reactor's {@code takeUntilOther} then passes the refusal on while its completion
-   * is still handing the subscription down, and {@code retrieve()}'s {@code Mono} never signalled.
+   * failed with that error, and the connector's body can be read once only (Reactor Netty refuses a
+   * second reader: "Rejecting additional inbound receiver", logged). So the body is read once, and
+   * the second read gets the error it would get in the end, with nothing on the connector. (That
+   * second read, refused on the event loop as the end signal completed the first from a ctx4j
+   * thread, was one of the two ways a call hung before {@link #untilEnded} armed its end signal at
+   * the first request; {@code WebClientBodyReadAgainTest} checks both.)
    */
   private static Mono<ClientResponse> handOver(ClientResponse response, Context c, boolean cut) {
     AtomicBoolean read = new AtomicBoolean();
