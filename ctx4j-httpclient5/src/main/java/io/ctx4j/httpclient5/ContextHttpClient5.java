@@ -500,12 +500,18 @@ public final class ContextHttpClient5 {
      * stays leased to no one, and every later request on the pool waits for it. Cancelled first,
      * the lease is either refused by the pool or already granted, and then the caller takes it
      * (and this cancel's runtime cancel closes it). ctx4j runs a context's callbacks newest first,
-     * so an interrupt scope of the context itself would interrupt first.
+     * so an interrupt scope of the context itself would interrupt first. The dependency is
+     * cancelled here even if the caller's own {@code cancel()} came first: that one may still be
+     * on its way to it (both cancels are idempotent).
      */
     @Override
     public void run() {
       try {
-        cancel();
+        cancelled = true;
+        Cancellable d = dependency;
+        if (d != null) {
+          cancelDependency(d);
+        }
       } finally {
         interrupts.cancel();
       }

@@ -160,7 +160,7 @@ class HttpClient5LeaseRaceTest {
         if (System.nanoTime() > until) {
           throw new TimeoutException("the caller never waited for the pool: " + t.getState());
         }
-        Thread.onSpinWait();
+        LockSupport.parkNanos(TimeUnit.MICROSECONDS.toNanos(100));
       }
       return t;
     }

@@ -22,11 +22,14 @@ import java.util.function.Consumer;
  * <p>Lives from just before the interceptor hands the request on until the factory has returned
  * the response or thrown ({@link #close}): then the registration is stopped, so a long-lived
  * context keeps nothing; once the response is there, the interceptor's body stream stops reads
- * itself (closing Jetty's stream aborts its exchange).
+ * itself (closing Jetty's stream aborts its exchange). What {@link #onAbandon} registered outlives
+ * the close: the interceptor runs it ({@link #abandoned}) when the factory throws, or later, when
+ * it gives up the response it returned, the context having ended.
  *
  * <p>Thread safety: opened and closed on the calling thread; {@link #tie} and {@link #leave} may
  * also come from the client's own threads (a redirect hop Jetty sends
- * itself, Reactor Netty's event loop), and the context's callback from any thread.
+ * itself, Reactor Netty's event loop), the context's callback and {@link #abandoned} (a response
+ * closed on another thread) from any thread.
  */
 final class CallAbort {
   private static final ThreadLocal<CallAbort> CURRENT = new ThreadLocal<>();

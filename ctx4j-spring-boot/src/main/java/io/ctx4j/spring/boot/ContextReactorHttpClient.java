@@ -60,7 +60,9 @@ import reactor.netty.http.client.HttpClientRequest;
  * connection rather than pool it. And a response that came as the interrupt made {@code
  * Mono.block()} throw, which Reactor then drops, is given up when the interceptor's factory call
  * fails ({@link CallAbort#onAbandon}): its unread body would hold the connection, and its buffers,
- * for nobody.
+ * for nobody. So is every response the interceptor gives up once its context has ended: closing
+ * Spring's body stream cancels the subscription the stream holds, which a race can have made
+ * another than the connection's.
  *
  * <p>Only the call's own requests have their budget stated, and are refused past the deadline:
  * the one the interceptor handed on, which carries the {@link DeadlineHeader#NAME} value the
@@ -208,16 +210,21 @@ public final class ContextReactorHttpClient {
      * up by a close that cancelled a subscription Spring's stream held in place of the
      * connection's) reaches nobody, and its body, never asked for, holds the connection for as
      * long as the server keeps it open (Reactor Netty reads on demand), and the buffers of it that
-     * came stay queued for nobody. On the event loop: an
-     * exchange still on its connection is disposed, as Reactor Netty's cancel would (buffers
-     * released, connection closed); one that is over (a small body, all in) has what it queued
-     * read and so released.
+     * came stay queued for nobody. At once, on this thread, an exchange still on its connection
+     * has the connection marked not persistent ({@link #keepOutOfPool}), so that, should it end
+     * before the task below runs, Reactor Netty closes the connection rather than pool it with
+     * buffers queued for nobody. On the event loop: an exchange still on its connection is
+     * disposed, as Reactor Netty's cancel would (buffers released, connection closed); one that is
+     * over (a small body, all in) and whose body nobody subscribed to (the factory threw) has what
+     * it queued read and so released. Spring's body stream, once it subscribed, is the body's one
+     * reader (Reactor Netty refuses a second), and its close released what reached it.
      */
     void abandoned() {
       Connection c = responded;
       if (c == null) {
         return;
       }
+      keepOutOfPool(c);
       Channel ch = c.channel();
       try {
         loop.execute(
