@@ -87,7 +87,7 @@ import reactor.netty.resources.LoopResources;
  *       prematurely closed BEFORE response", or waited 30 s for the pool's one connection (held by
  *       a cancelled call) and failed with Reactor Netty's PoolAcquireTimeoutException; the three
  *       causes found are fixed ({@link ReactorCancelledExchangeTest}), but a rare hold of the pool
- *       (once in 41 runs of 900 calls) and a rare unreleased buffer (1 of about 2,400, once in 41
+ *       (once in 81 runs of 900 calls) and a rare unreleased buffer (1 of about 2,400, once in 81
  *       runs) are not explained yet.
  *   <li>{@link Path#REACTOR_H2C}: response buffers of cancelled calls are never released, even
  *       once the pool is disposed (2 of about 5,600, in 2 runs of 4). Its control {@link
