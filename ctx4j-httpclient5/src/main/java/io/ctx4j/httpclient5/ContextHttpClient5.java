@@ -485,12 +485,17 @@ public final class ContextHttpClient5 {
       if (cancelled) {
         return false;
       }
+      cancelNow();
+      return true;
+    }
+
+    /** Marks this cancelled and cancels the dependency set now; a later one is cancelled as set. */
+    private void cancelNow() {
       cancelled = true;
       Cancellable d = dependency;
       if (d != null) {
         cancelDependency(d);
       }
-      return true;
     }
 
     /**
@@ -507,11 +512,7 @@ public final class ContextHttpClient5 {
     @Override
     public void run() {
       try {
-        cancelled = true;
-        Cancellable d = dependency;
-        if (d != null) {
-          cancelDependency(d);
-        }
+        cancelNow();
       } finally {
         interrupts.cancel();
       }

@@ -17,10 +17,12 @@ import java.net.http.HttpClient;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Queue;
+import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
@@ -247,15 +249,11 @@ class CancelAnywhereTest {
 
   /** The trace of the calls {@code k - 12} to {@code k}: those that may hold what call k waited for. */
   private String traceBefore(int k, List<Call> everyCall) {
-    List<String> ids = new ArrayList<>();
+    StringBuilder b = new StringBuilder("\nthe calls " + (k - 12) + " to " + k + ":");
+    Set<String> ids = new HashSet<>();
     for (Call c : everyCall) {
       if (c.k() >= k - 12 && c.k() <= k) {
         ids.add(c.id());
-      }
-    }
-    StringBuilder b = new StringBuilder("\nthe calls " + (k - 12) + " to " + k + ":");
-    for (Call c : everyCall) {
-      if (ids.contains(c.id())) {
         b.append("\n  ").append(c);
       }
     }
