@@ -9,14 +9,18 @@ import io.ctx4j.http.internal.ClientFailures;
 import io.ctx4j.internal.CoreInternals;
 import java.io.IOException;
 import java.io.InterruptedIOException;
+import java.net.InetSocketAddress;
 import java.net.ProtocolException;
+import java.net.Proxy;
 import java.lang.ref.Cleaner;
 import java.lang.ref.WeakReference;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
 import okhttp3.Call;
+import okhttp3.Connection;
 import okhttp3.EventListener;
+import okhttp3.HttpUrl;
 import okhttp3.Interceptor;
 import okhttp3.MediaType;
 import okhttp3.OkHttpClient;
@@ -331,7 +335,10 @@ public final class ContextOkHttp {
     // For the network interceptor: a follow-up the application builds afresh (an Authenticator's
     // new Request, say) has no tag, and the thread OkHttp sends it on may have another current
     // context; each hop of the call must state, and be refused for, the call's own.
-    call.tag(CallContext.class, () -> new CallContext(ctx));
+    // Set on every run, not only the first: an application interceptor ahead of this one may
+    // proceed() more than once, each attempt under a context of its own, and each attempt's hops
+    // must go out under the context this run registered its cancel on.
+    call.tag(CallContext.class, CallContext::new).ctx = ctx;
     // A custom Context's null is refused now, not in OkHttp's callEnd.
     Hook hook = new Hook(call);
     Registration registration = CoreInternals.register(ctx, hook);
@@ -393,7 +400,8 @@ public final class ContextOkHttp {
     }
     Request request = chain.request();
     CallContext bound = chain.call().tag(CallContext.class);
-    Context ctx = bound != null ? bound.ctx : contextOf(request);
+    Context tagged = bound != null ? bound.ctx : null;
+    Context ctx = tagged != null ? tagged : contextOf(request);
     ClientFailures.requireLive(ctx);
     return chain.proceed(withHeader(request.newBuilder(), ctx));
   }
@@ -430,28 +438,42 @@ public final class ContextOkHttp {
    * (a type of ours, so that no tag of the application's is taken for it).
    */
   private static final class CallContext {
-    final Context ctx;
-
-    CallContext(Context ctx) {
-      this.ctx = ctx;
-    }
+    /** The context of the call's latest run of the application interceptor; volatile, as OkHttp
+     * may send a hop of an enqueued call on another thread than the one that set it. */
+    volatile Context ctx;
   }
 
   /**
    * The callback registered on the context: cancels the call. Holds the call weakly, so that a long
    * lived context never keeps an abandoned call (and with it its connection) reachable.
    *
-   * <p>Never once the call's response has been received in full ({@link #received}). OkHttp's
-   * {@code Call.cancel()} reads the call's exchange and then closes that exchange's socket; a
-   * cancel that has read it as the caller reads the body's last bytes, and is descheduled before
-   * the close, would close the socket after OkHttp had given the connection back to its pool, under
-   * the next call that took it (whose context may be fine): that call failed with {@code
-   * SocketException: Socket closed}. {@link #received} runs when OkHttp reports the body's end,
-   * before it gives the connection back, and waits for a cancel in progress: the connection then
-   * goes back closed (OkHttp drops it) or is never touched again by this call's cancel.
+   * <p>Not while a response of the call has just been received in full ({@link #received}).
+   * OkHttp's {@code Call.cancel()} reads the call's exchange and then closes that exchange's
+   * socket; a cancel that has read it as the caller reads the body's last bytes, and is descheduled
+   * before the close, would close the socket after OkHttp had given the connection back to its
+   * pool, under the next call that took it (whose context may be fine): that call failed with
+   * {@code SocketException: Socket closed}. {@link #received} runs when OkHttp reports the body's
+   * end, before it gives the connection back, and waits for a cancel in progress: the connection
+   * then goes back closed (OkHttp drops it) or is never touched again by this call's cancel.
+   *
+   * <p>A body's end is not always the call's: OkHttp reports one for every response it reads,
+   * and a redirect, a retry of a 408 or an authentication round sends another request after it.
+   * A context that ends in between is remembered ({@link #pending}); when OkHttp starts on the
+   * next request ({@link #nextRequest}, on the call's thread, once the exchange of the one before
+   * is over, so that no cancel can reach it any more), the call is cancellable again, and
+   * cancelled there if the context has ended meanwhile.
+   *
+   * <pre>
+   *   LIVE       run cancels the call
+   *   RECEIVED   (received: a body has ended) run only sets pending
+   *   received       LIVE -> RECEIVED, after a run in progress has returned
+   *   nextRequest    RECEIVED -> LIVE, cancelling the call now if pending
+   * </pre>
    */
   private static final class Hook extends WeakReference<Call> implements Runnable {
     private boolean received; // guarded by this
+    /** The context ended while {@link #received}; guarded by this. */
+    private boolean pending;
 
     Hook(Call call) {
       super(call);
@@ -461,15 +483,35 @@ public final class ContextOkHttp {
     public void run() {
       synchronized (this) {
         Call call = get();
-        if (call != null && !received) {
+        if (call == null) {
+          return;
+        }
+        if (received) {
+          pending = true;
+        } else {
           call.cancel();
         }
       }
     }
 
-    /** The response has been received in full: no cancel from now on, none still under way. */
+    /** A response has been received in full: no cancel from now on, none still under way. */
     synchronized void received() {
       received = true;
+    }
+
+    /**
+     * OkHttp starts on another request of the call, on the call's thread, the exchange of the one
+     * before being over: cancellable again, and cancelled now if the context ended meanwhile (on
+     * this thread: the exchange it reaches, if any, is this request's own).
+     */
+    synchronized void nextRequest(Call call) {
+      if (received) {
+        received = false;
+        if (pending) {
+          pending = false;
+          call.cancel();
+        }
+      }
     }
   }
 
@@ -593,6 +635,43 @@ public final class ContextOkHttp {
     @Override
     public void responseHeadersEnd(Call call, Response response) {
       code = response.code();
+    }
+
+    // OkHttp's first steps of every request of a call, on the call's thread: a proxy choice, a
+    // host lookup or a connect of its own, or a connection taken from the pool, and the head it
+    // writes (a follow-up on the call's own connection needs none of the others). A follow-up's
+    // come only after the exchange of the request before it is over (RetryAndFollowUpInterceptor
+    // leaves that exchange first), so a cancel from here on reaches this request or none.
+
+    @Override
+    public void proxySelectStart(Call call, HttpUrl url) {
+      nextRequest(call);
+    }
+
+    @Override
+    public void dnsStart(Call call, String domainName) {
+      nextRequest(call);
+    }
+
+    @Override
+    public void connectStart(Call call, InetSocketAddress address, Proxy proxy) {
+      nextRequest(call);
+    }
+
+    @Override
+    public void connectionAcquired(Call call, Connection connection) {
+      nextRequest(call);
+    }
+
+    @Override
+    public void requestHeadersStart(Call call) {
+      nextRequest(call);
+    }
+
+    private void nextRequest(Call call) {
+      if (hook != null) {
+        hook.nextRequest(call);
+      }
     }
 
     /**

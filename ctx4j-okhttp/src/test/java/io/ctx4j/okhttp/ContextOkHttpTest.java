@@ -65,16 +65,12 @@ class ContextOkHttpTest {
 
   private Loopback blocking() {
     Loopback[] server = new Loopback[1];
-    server[0] = new Loopback(
-        ex -> {
-          entered.countDown();
-          try {
-            server[0].awaitRelease();
-            Loopback.reply(ex, 200, HELLO);
-          } catch (InterruptedException | IOException e) {
-            ex.close();
-          }
-        });
+    server[0] =
+        new Loopback(
+            ex -> {
+              entered.countDown();
+              server[0].holdThenReply(ex, HELLO);
+            });
     return server[0];
   }
 
@@ -310,18 +306,7 @@ class ContextOkHttpTest {
   @Test
   void cancellingWhileTheBodyStreamsFailsTheReadWithTheContextsError() throws Exception {
     Loopback[] server = new Loopback[1];
-    server[0] =
-        new Loopback(
-            ex -> {
-              ex.sendResponseHeaders(200, 0); // chunked
-              try (OutputStream out = ex.getResponseBody()) {
-                out.write(HELLO);
-                out.flush();
-                server[0].awaitRelease();
-              } catch (InterruptedException | IOException clientLeft) {
-                // the client gave up: expected
-              }
-            });
+    server[0] = new Loopback(ex -> server[0].streamThenHold(ex, HELLO));
     try (Loopback s = server[0];
         CancelableContext ctx = Context.withCancel(Context.background())) {
       try (Response r = client.newCall(at(s.url("/stream"), ctx)).execute()) {

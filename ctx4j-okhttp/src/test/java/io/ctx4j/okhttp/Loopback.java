@@ -90,6 +90,34 @@ public final class Loopback implements AutoCloseable {
     };
   }
 
+  /**
+   * Answers with a chunked body that starts with {@code first} and then holds until the server
+   * closes: a body the client is still reading. A client that goes away ends it quietly.
+   */
+  public void streamThenHold(HttpExchange ex, byte[] first) throws IOException {
+    ex.sendResponseHeaders(200, 0); // chunked
+    try (OutputStream out = ex.getResponseBody()) {
+      out.write(first);
+      out.flush();
+      awaitRelease();
+    } catch (InterruptedException | IOException clientLeft) {
+      // the client gave up: expected
+    }
+  }
+
+  /**
+   * Holds the request until the server closes, then answers 200 with {@code body}: a request the
+   * client is still waiting on. A client that goes away, or an interrupt, ends it.
+   */
+  public void holdThenReply(HttpExchange ex, byte[] body) {
+    try {
+      awaitRelease();
+      reply(ex, 200, body);
+    } catch (InterruptedException | IOException e) {
+      ex.close();
+    }
+  }
+
   /** Blocks a handler until the server closes (bounded: 30 s). */
   public void awaitRelease() throws InterruptedException {
     release.await(30, TimeUnit.SECONDS);

@@ -84,7 +84,7 @@ class OkHttpCancelAnywhereTest {
 
   @BeforeEach
   void start() {
-    server = new Loopback(ex -> CancelAnywhere.answer(ex, false));
+    server = new Loopback(OkHttpCancelAnywhereTest::answer);
     Dispatcher dispatcher = new Dispatcher();
     dispatcher.setMaxRequests(1);
     dispatcher.setMaxRequestsPerHost(1);
@@ -104,6 +104,36 @@ class OkHttpCancelAnywhereTest {
                 })
             .build();
     longLived = Context.withTimeout(Context.background(), Duration.ofMinutes(30));
+  }
+
+  /** A path under this prefix is first redirected (307) to the path without it. */
+  private static final String HOP = "/hop";
+
+  /**
+   * Answers a {@link Shape}'s path, or redirects a path under {@link #HOP} to it with a 307 (the
+   * method and any upload kept), the redirect's own body empty for an even {@code k}, else a few
+   * bytes: OkHttp reports the end of that body before it sends the next request, at once or when
+   * it discards the body.
+   */
+  private static void answer(HttpExchange ex) throws IOException {
+    String path = ex.getRequestURI().getPath();
+    if (!path.startsWith(HOP + "/")) {
+      CancelAnywhere.answer(ex, false);
+      return;
+    }
+    String target = path.substring(HOP.length());
+    try (ex) {
+      ex.getRequestBody().readAllBytes();
+      ex.getResponseHeaders().set("Location", target);
+      boolean empty = Shape.parse(target)[0] % 2 == 0;
+      byte[] moved = "moved".getBytes(StandardCharsets.US_ASCII);
+      ex.sendResponseHeaders(307, empty ? -1 : moved.length);
+      if (!empty) {
+        ex.getResponseBody().write(moved);
+      }
+    } catch (IOException clientLeft) {
+      // a cancelled call's client closed the connection: expected here
+    }
   }
 
   /** What a socket's close does: {@code close} is the socket's own. */
@@ -173,7 +203,12 @@ class OkHttpCancelAnywhereTest {
 
   /** The request of a call of shape {@code s} under {@code ctx}. */
   private Request request(Shape s, Context ctx) {
-    Request.Builder b = new Request.Builder().url(server.url(s.path()));
+    return request(s, ctx, false);
+  }
+
+  /** The same, first redirected if {@code redirected}. */
+  private Request request(Shape s, Context ctx, boolean redirected) {
+    Request.Builder b = new Request.Builder().url(server.url((redirected ? HOP : "") + s.path()));
     if (s.upload >= 0) {
       b.post(RequestBody.create(new byte[s.upload], BYTES));
     }
@@ -423,6 +458,36 @@ class OkHttpCancelAnywhereTest {
       check(s, ctx, got, failure, tally);
     }
     verdict("execute", tally, pending);
+  }
+
+  /**
+   * The same with half of the calls redirected once (a 307, the upload sent again): the context
+   * may end during either request of a call, or between the two. A call's cancel, once OkHttp has
+   * read the redirect's body, waits for OkHttp to start on the next request; a cancel of the first
+   * request held up until then must not close the connection under another call.
+   */
+  @Test
+  void redirectedCallsCancelledAnywhereNeverBreakAnotherCall() throws Exception {
+    Random r = new Random(CancelAnywhere.SEED + 2);
+    Map<String, Integer> tally = new ConcurrentHashMap<>();
+    List<ScheduledFuture<?>> pending = new ArrayList<>();
+    for (int k = 1; k <= CALLS; k++) {
+      Shape s = new Shape(k, r);
+      boolean redirected = r.nextBoolean();
+      Context ctx = CancelAnywhere.contextFor(s, longLived, cancellers, pending);
+      byte[] got = null;
+      Throwable failure = null;
+      try (Response resp = client.newCall(request(s, ctx, redirected)).execute()) {
+        got = resp.body().bytes();
+      } catch (IOException | RuntimeException e) {
+        failure = e;
+      }
+      check(s, ctx, got, failure, tally);
+      if (redirected) {
+        tally.merge("redirected", 1, Integer::sum);
+      }
+    }
+    verdict("redirected", tally, pending);
   }
 
   @Test
