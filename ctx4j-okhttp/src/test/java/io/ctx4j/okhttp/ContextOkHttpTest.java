@@ -18,7 +18,6 @@ import io.ctx4j.http.DeadlineHeader;
 import io.ctx4j.internal.CoreInternals;
 import io.ctx4j.testing.InFlight;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
