@@ -34,6 +34,7 @@ import org.apache.hc.core5.http.ClassicHttpResponse;
 import org.apache.hc.core5.http.HttpEntity;
 import org.apache.hc.core5.http.HttpException;
 import org.apache.hc.core5.http.io.entity.HttpEntityWrapper;
+import org.apache.hc.core5.http.message.HttpResponseWrapper;
 import org.apache.hc.core5.http.protocol.HttpContext;
 
 /**
@@ -112,7 +113,8 @@ import org.apache.hc.core5.http.protocol.HttpContext;
  * A request holds one registration on its context (the abort, which also starts the interrupt)
  * from the start until the exchange is over: the response arrives without a
  * body, its body is read or skipped to the end (where HttpClient gives its connection back) or
- * closed (closing the response closes it), the request fails, or the response is dropped unclosed
+ * closed (closing the response closes it, also once the application has replaced its entity), the
+ * request fails, or the response is dropped unclosed
  * and the garbage collector finds it unreachable (a {@link Cleaner} releases it then; HttpClient
  * itself never gets such a connection back: close responses). Closing the response or its content
  * after the context aborted the exchange does not throw.
@@ -366,7 +368,11 @@ public final class ContextHttpClient5 {
       if (entity == null) {
         registration.stop(); // the transport has released the connection already
       } else {
-        response.setEntity(new ContextEntity(entity, ctx, registration));
+        ContextEntity wrapped = new ContextEntity(entity, ctx, registration);
+        response.setEntity(wrapped);
+        // Closing the response releases too, whatever entity it holds by then: a response handler
+        // may have replaced ours, and HttpClient then closes only the replacement.
+        return new ContextResponse(response, wrapped);
       }
       return response;
     } catch (Throwable e) { // even a checked one, thrown undeclared by an interceptor or a context
@@ -557,6 +563,40 @@ public final class ContextHttpClient5 {
         return r.isEndpointAcquired() && !r.isEndpointConnected();
       } catch (RuntimeException released) {
         return false; // the endpoint went back to the pool meanwhile: cancel() has nothing to undo
+      }
+    }
+  }
+
+  /**
+   * The response as the caller gets it, all of it the exchange's own; its close also releases
+   * the registration ({@link ContextEntity#release}), even once the entity has been replaced.
+   */
+  private static final class ContextResponse extends HttpResponseWrapper implements ClassicHttpResponse {
+    private final ClassicHttpResponse response;
+    private final ContextEntity entity;
+
+    ContextResponse(ClassicHttpResponse response, ContextEntity entity) {
+      super(response);
+      this.response = response;
+      this.entity = entity;
+    }
+
+    @Override
+    public HttpEntity getEntity() {
+      return response.getEntity();
+    }
+
+    @Override
+    public void setEntity(HttpEntity replacement) {
+      response.setEntity(replacement);
+    }
+
+    @Override
+    public void close() throws IOException {
+      try {
+        response.close();
+      } finally {
+        entity.release.clean();
       }
     }
   }

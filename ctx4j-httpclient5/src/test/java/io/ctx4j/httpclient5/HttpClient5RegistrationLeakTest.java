@@ -26,9 +26,11 @@ import org.apache.hc.client5.http.impl.classic.CloseableHttpClient;
 import org.apache.hc.client5.http.impl.classic.CloseableHttpResponse;
 import org.apache.hc.client5.http.impl.classic.HttpClients;
 import org.apache.hc.client5.http.impl.io.PoolingHttpClientConnectionManager;
+import org.apache.hc.core5.http.ClassicHttpResponse;
 import org.apache.hc.core5.http.ContentType;
 import org.apache.hc.core5.http.io.entity.ByteArrayEntity;
 import org.apache.hc.core5.http.io.entity.EntityUtils;
+import org.apache.hc.core5.http.io.entity.StringEntity;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -170,6 +172,37 @@ class HttpClient5RegistrationLeakTest {
         client.execute(new HttpGet(server.url("/")), ContextHttpClient5.clientContext(longLived))) {
       assertEquals(5, r.getEntity().getContent().readAllBytes().length); // to the end, not closed
       assertEquals(0, CoreInternals.registrationCount(longLived));
+    }
+  }
+
+  /**
+   * A response whose entity the application replaced (a response handler, or the caller of
+   * {@code executeOpen}): HttpClient's close then closes only the replacement, and the registration,
+   * which went with ctx4j's entity, was left until the garbage collector found that entity.
+   */
+  @Test
+  void aResponseWhoseEntityWasReplacedReleasesTheRegistrationWhenClosed() throws Exception {
+    PoolingHttpClientConnectionManager pool = new PoolingHttpClientConnectionManager();
+    try (CloseableHttpClient pooled =
+        ContextHttpClient5.install(HttpClients.custom().setConnectionManager(pool)).build()) {
+      String body =
+          pooled.execute(
+              new HttpGet(server.url("/big")),
+              ContextHttpClient5.clientContext(longLived),
+              r -> {
+                r.setEntity(new StringEntity("replaced"));
+                return EntityUtils.toString(r.getEntity());
+              });
+      assertEquals("replaced", body);
+      assertEquals(0, pool.getTotalStats().getLeased(), "a response handler's: connections leased");
+      assertEquals(0, CoreInternals.registrationCount(longLived), "a response handler's: registrations left");
+      try (ClassicHttpResponse r =
+          pooled.executeOpen(null, new HttpGet(server.url("/big")), ContextHttpClient5.clientContext(longLived))) {
+        assertEquals(1, CoreInternals.registrationCount(longLived), "the request holds one until it is over");
+        r.setEntity(new StringEntity("replaced"));
+      }
+      assertEquals(0, pool.getTotalStats().getLeased(), "executeOpen's: connections leased");
+      assertEquals(0, CoreInternals.registrationCount(longLived), "executeOpen's: registrations left");
     }
   }
 
