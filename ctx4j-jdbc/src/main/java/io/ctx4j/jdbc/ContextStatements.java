@@ -80,6 +80,10 @@ import java.util.concurrent.locks.ReentrantLock;
  * properly (an {@code execute} inside the body of another, on the same or another statement of the
  * connection), but two {@code execute} calls running at the same time on one connection from two
  * threads may leave either's timeout behind; JDBC connections are not meant for that use anyway.
+ * The same holds for {@code bind}: bindings on one connection are stopped in the reverse order of
+ * their making (as try-with-resources does); stopped in the order they were made, the last stop
+ * puts back the timeout the first binding had set, and a finished context's timeout stays on the
+ * connection.
  *
  * <p>Thread safety: all methods are static and thread-safe; {@code Statement.cancel()} is the one
  * JDBC method meant to be called from another thread, and drivers support it to varying degrees
