@@ -3,6 +3,7 @@ package io.ctx4j.taskgroup;
 import io.ctx4j.CancelableContext;
 import io.ctx4j.Context;
 import io.ctx4j.ContextException;
+import io.ctx4j.concurrent.CurrentContext;
 import io.ctx4j.concurrent.InterruptScope;
 import io.ctx4j.concurrent.Tasks;
 import java.io.InterruptedIOException;
@@ -157,6 +158,11 @@ public final class TaskGroup implements AutoCloseable {
    *      the lock before calling the executor, and each submission gives it back exactly once, in
    *      finish(), by whichever side moved it out of NEW. So `active` >= 0 (asserted in finish())
    *      and, with a limit, never exceeds it (setLimit refuses a new limit while tasks are active).
+   *      One exception: while a task's future completes, on the task's thread (COMPLETING), a
+   *      dependent stage of that future may call go()/tryGo() at the limit; the finished task's
+   *      slot then passes to the new task (`handedOn`, under the lock) instead of being given back,
+   *      as the stage would otherwise wait for the slot its own thread holds. `active` is unchanged
+   *      by the pass, and finish() of the finished task gives nothing back.
    *   2. A task's code runs only after its Submission went NEW -> STARTED: at most once, and
    *      never once submit() has given its slot back; so a task that runs is counted in `active`
    *      until it has ended, and await()/close() wait for it.
@@ -198,6 +204,12 @@ public final class TaskGroup implements AutoCloseable {
    * wait for that task too.
    */
   private static final ThreadLocal<Running> RUNNING_IN = new ThreadLocal<>();
+
+  /**
+   * The submission whose future this thread is completing, or null: its slot may pass to a task a
+   * dependent stage starts (see invariant 1).
+   */
+  private static final ThreadLocal<Submission<?>> COMPLETING = new ThreadLocal<>();
 
   /** One group in a thread's {@link #RUNNING_IN} chain; immutable. */
   private static final class Running {
@@ -347,6 +359,11 @@ public final class TaskGroup implements AutoCloseable {
           slot = take(task);
           break;
         }
+        Submission<?> finished = finishedHere();
+        if (finished != null) {
+          slot = takeOver(finished, task);
+          break;
+        }
         slotFreed.awaitUninterruptibly();
       }
     } finally {
@@ -378,10 +395,15 @@ public final class TaskGroup implements AutoCloseable {
       ensureOpen();
       skip = ctx.isDone();
       if (!skip) {
-        if (limit >= 0 && active >= limit) {
-          return false;
+        if (limit < 0 || active < limit) {
+          slot = take(task);
+        } else {
+          Submission<?> finished = finishedHere();
+          if (finished == null) {
+            return false;
+          }
+          slot = takeOver(finished, task);
         }
-        slot = take(task);
       }
     } finally {
       lock.unlock();
@@ -638,7 +660,6 @@ public final class TaskGroup implements AutoCloseable {
     }
   }
 
-  /** Hands a task that holds a slot to the executor; see the class notes for who frees the slot. */
   /** Takes a slot for {@code task}; called under the lock. */
   private <T> Submission<T> take(Task<T> task) {
     Submission<T> s = new Submission<>(this, task);
@@ -647,9 +668,33 @@ public final class TaskGroup implements AutoCloseable {
     return s;
   }
 
+  /**
+   * The task of this group whose future this thread is completing, if it still holds its slot: a
+   * dependent stage of that future is calling go() or tryGo() at the limit. Under the lock.
+   */
+  private Submission<?> finishedHere() {
+    Submission<?> c = COMPLETING.get();
+    return c != null && c.group == this && !c.handedOn ? c : null;
+  }
+
+  /** Passes {@code finished}'s slot to {@code task} (invariant 1); under the lock. */
+  private <T> Submission<T> takeOver(Submission<?> finished, Task<T> task) {
+    finished.handedOn = true;
+    Submission<T> s = new Submission<>(this, task);
+    pending.add(s);
+    return s;
+  }
+
+  /**
+   * Hands a task that holds a slot to the executor; see the class notes for who frees the slot.
+   * With the group's context as the current context: an executor that takes the submitter's (ctx4j's
+   * {@code ContextExecutorService}) then skips the task only once the group's context has ended,
+   * which await() and close() see, and not because the thread that called go() had a context that
+   * ended, which would leave the slot held for good.
+   */
   private <T> CompletableFuture<T> submit(Submission<T> s) {
     try {
-      executor.execute(s);
+      CurrentContext.run(ctx, () -> executor.execute(s));
     } catch (Throwable e) { // not only unchecked: an executor may throw a checked one undeclared
       if (s.refuse()) {
         finish(s);
@@ -728,7 +773,7 @@ public final class TaskGroup implements AutoCloseable {
             throw e;
           }
         }
-        result.complete(value);
+        completing(s, () -> result.complete(value));
       }
     } catch (Throwable t) {
       boolean echo = ctx.isDone() && (interruptedIo || isCancellationEcho(t));
@@ -738,7 +783,8 @@ public final class TaskGroup implements AutoCloseable {
         e.addSuppressed(t);
         failure = e;
       }
-      result.completeExceptionally(t);
+      Throwable thrown = t;
+      completing(s, () -> result.completeExceptionally(thrown));
       record(failure, echo);
     } finally {
       if (outer == null) {
@@ -750,13 +796,34 @@ public final class TaskGroup implements AutoCloseable {
     }
   }
 
-  /** Gives back a task's slot (its interrupt scope is closed already). */
+  /**
+   * Completes {@code s}'s future with {@code completion}, its dependents running on this thread
+   * free to take over its slot (invariant 1).
+   */
+  private static void completing(Submission<?> s, Runnable completion) {
+    Submission<?> outer = COMPLETING.get();
+    COMPLETING.set(s);
+    try {
+      completion.run();
+    } finally {
+      if (outer == null) {
+        COMPLETING.remove();
+      } else {
+        COMPLETING.set(outer);
+      }
+    }
+  }
+
+  /** Gives back a task's slot (its interrupt scope is closed already), unless it passed it on. */
   private void finish(Submission<?> s) {
     lock.lock();
     try {
+      pending.remove(s);
+      if (s.handedOn) {
+        return; // the task a dependent of its future started holds the slot now (invariant 1)
+      }
       assert active > 0 : "a slot given back twice: active=" + active; // invariant 1
       active--;
-      pending.remove(s);
       slotFreed.signal();
       if (active == 0) {
         drained.signalAll();
@@ -776,7 +843,9 @@ public final class TaskGroup implements AutoCloseable {
     try {
       if (first == null) {
         first = failure;
-      } else if (echo) {
+      } else if (echo || isKept(failure)) {
+        // A failure kept already (one exception object thrown by several tasks, or in several
+        // rounds: a sentinel, a cached exception) is reported once.
         return;
       } else if (later.size() < MAX_LATER_FAILURES
           || (failure instanceof Error && firstError == null)) {
@@ -794,6 +863,19 @@ public final class TaskGroup implements AutoCloseable {
     if (failFast) {
       ctx.cancel(cause);
     }
+  }
+
+  /** Whether {@code failure}, that very object, is kept already; under the lock. */
+  private boolean isKept(Throwable failure) {
+    if (failure == first) {
+      return true;
+    }
+    for (Throwable t : later) {
+      if (t == failure) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /**
@@ -873,6 +955,9 @@ public final class TaskGroup implements AutoCloseable {
     private final TaskGroup group;
     private final Task<T> task;
     private final CompletableFuture<T> result = new CompletableFuture<>();
+
+    /** Its slot passed to a task a dependent of its future started (invariant 1); guarded by lock. */
+    private boolean handedOn;
 
     // Left at its default, NEW (0): an initializer would cost a volatile store per task. Leaves NEW
     // only by CAS, which also publishes the claim to the side that lost it.

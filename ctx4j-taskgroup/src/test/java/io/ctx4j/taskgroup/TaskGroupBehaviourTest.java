@@ -11,6 +11,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.ctx4j.CancelableContext;
 import io.ctx4j.CanceledException;
 import io.ctx4j.Context;
+import io.ctx4j.concurrent.ContextExecutorService;
+import io.ctx4j.concurrent.CurrentContext;
 import io.ctx4j.testing.Quietly;
 import java.io.IOException;
 import java.io.InterruptedIOException;
@@ -1148,6 +1150,56 @@ class TaskGroupBehaviourTest {
       assertTrue(s.startsWith("TaskGroup[active=0, limit=3, failures=0"), s);
       g.await();
       assertTrue(g.toString().contains("context="), g.toString());
+    }
+  }
+  /**
+   * A pipeline under a limit of one: a stage chained on a task's future starts the next task. The
+   * stage runs on the finished task's thread as the future completes, while that task still held
+   * its slot, and go() waited for that slot for ever (tryGo() refused it); the slot now passes to
+   * the new task.
+   */
+  @Test
+  void aStageChainedOnATaskCanStartTheNextUnderALimitOfOne() throws Exception {
+    try (TaskGroup g = TaskGroup.builder(Context.background()).limit(1).build()) {
+      CountDownLatch chained = new CountDownLatch(1);
+      CompletableFuture<Integer> first =
+          g.go(
+              c -> {
+                chained.await(); // ends once the next steps are chained: they run on this thread
+                return 1;
+              });
+      CompletableFuture<Integer> second = first.thenCompose(v -> g.go(c -> v + 1));
+      AtomicBoolean tookIt = new AtomicBoolean();
+      CompletableFuture<Void> third = second.thenAccept(v -> tookIt.set(g.tryGo(c -> v)));
+      chained.countDown();
+      assertEquals(2, second.get(20, TimeUnit.SECONDS));
+      third.get(20, TimeUnit.SECONDS);
+      assertTrue(tookIt.get(), "tryGo() from the stage of a finished task refused its slot");
+      g.await();
+      assertTrue(g.toString().startsWith("TaskGroup[active=0,"), g::toString);
+    }
+  }
+
+  /**
+   * A group on ctx4j's {@code ContextExecutorService}, which runs a plain task under the context
+   * current where it was submitted: go() from a thread whose current context had ended (a request
+   * thread after its request was cancelled) had the task skipped unseen, its slot held for ever
+   * and await() waiting with it. The group submits under its own context.
+   */
+  @Test
+  void aGroupOnAContextExecutorServiceRunsItsTasksWhateverTheCallersContext() throws Exception {
+    CancelableContext request = Context.withCancel(Context.background());
+    request.cancel();
+    ExecutorService threads = Executors.newFixedThreadPool(2);
+    try (ContextExecutorService pool =
+            ContextExecutorService.wrap(threads);
+        TaskGroup g = TaskGroup.builder(Context.background()).executor(pool).build()) {
+      AtomicReference<CompletableFuture<String>> f = new AtomicReference<>();
+      CurrentContext.run(request, () -> f.set(g.go(c -> "ran")));
+      assertEquals("ran", f.get().get(20, TimeUnit.SECONDS));
+      g.await();
+    } finally {
+      threads.shutdownNow();
     }
   }
 }

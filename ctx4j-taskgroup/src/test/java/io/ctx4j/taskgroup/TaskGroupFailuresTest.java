@@ -253,4 +253,33 @@ class TaskGroupFailuresTest {
   private static long reachable(List<WeakReference<Throwable>> refs) {
     return refs.stream().filter(r -> r.get() != null).count();
   }
+  /** One exception object, thrown by two tasks of a round: a sentinel, a cached exception. */
+  private static final IOException SENTINEL = new IOException("the shared one");
+
+  /**
+   * Two tasks that throw the same exception object: await() reported it twice (as the cause and
+   * as a later failure), which TaskGroupException refuses, so await() threw an
+   * IllegalArgumentException instead. Each object is reported once, also across the rounds of a
+   * reused group.
+   */
+  @Test
+  void oneExceptionObjectThrownByTwoTasksIsReportedOnce() throws Exception {
+    try (TaskGroup g = TaskGroup.open()) {
+      for (int round = 1; round <= 2; round++) {
+        CountDownLatch bothRunning = new CountDownLatch(2);
+        for (int i = 0; i < 2; i++) {
+          g.go(
+              c -> {
+                bothRunning.countDown();
+                bothRunning.await(); // both run before either fails
+                throw SENTINEL;
+              });
+        }
+        TaskGroupException e = assertThrows(TaskGroupException.class, g::await, "round " + round);
+        assertSame(SENTINEL, e.getCause(), "round " + round);
+        assertEquals(0, e.getSuppressed().length, "round " + round);
+        assertEquals(List.of(SENTINEL), g.failures(), "round " + round);
+      }
+    }
+  }
 }
