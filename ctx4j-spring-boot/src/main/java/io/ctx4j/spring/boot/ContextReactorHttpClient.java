@@ -17,6 +17,7 @@ import java.util.Objects;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.BiConsumer;
 import reactor.core.publisher.Mono;
 import reactor.netty.Connection;
 import reactor.netty.channel.ChannelOperations;
@@ -100,6 +101,19 @@ public final class ContextReactorHttpClient {
   private static final String HANDLER = "ctx4j.deadline";
 
   private static final ChannelHandler RESTATE = new Restate();
+
+  /**
+   * For tests: told what each exchange does, with the channel it concerns (null when it has none
+   * yet). Null, and read once per step, outside tests.
+   */
+  static volatile BiConsumer<Channel, String> trace;
+
+  private static void trace(Object connection, String what) {
+    BiConsumer<Channel, String> t = trace;
+    if (t != null) {
+      t.accept(connection instanceof Connection c ? c.channel() : null, what);
+    }
+  }
 
   private ContextReactorHttpClient() {}
 
@@ -196,7 +210,9 @@ public final class ContextReactorHttpClient {
     void responded(Connection connection) {
       loop = connection.channel().eventLoop();
       responded = connection;
-      if (state.getAndSet(RESPONDED) == CANCELLED) {
+      Object was = state.getAndSet(RESPONDED);
+      trace(connection, was == CANCELLED ? "exchange responded after its cancel" : "exchange responded");
+      if (was == CANCELLED) {
         // Cancelled as the head came: nobody takes this response, and Reactor Netty's cancel,
         // which its sink had no more, disposes nothing. Disposed here as that cancel would have
         // (the body's buffers released, the connection closed), on the event loop, at once.
@@ -222,16 +238,20 @@ public final class ContextReactorHttpClient {
     void abandoned() {
       Connection c = responded;
       if (c == null) {
+        trace(state.get(), "exchange abandoned before any response");
         return;
       }
       keepOutOfPool(c);
       Channel ch = c.channel();
+      trace(c, "exchange abandoned");
       try {
         loop.execute(
             () -> {
               if (ChannelOperations.get(ch) == c) {
+                trace(c, "abandoned exchange disposed");
                 c.dispose(); // what the body holds released, the connection closed
               } else if (c instanceof ChannelOperations<?, ?> ops && !ops.isInboundDisposed()) {
+                trace(c, "abandoned exchange's buffers read");
                 // Over, the whole body in, the connection back in the pool (maybe another
                 // call's now, so neither closed nor cancelled: Reactor Netty's cancel of an
                 // inbound with content left closes the channel). Its buffers wait for a reader
@@ -244,19 +264,48 @@ public final class ContextReactorHttpClient {
       }
     }
 
-    /** Cancelled, on the cancelling thread, before Reactor Netty's cancel runs. */
+    /**
+     * Cancelled, on the cancelling thread, before Reactor Netty's cancel runs. Reactor Netty's
+     * cancel closes the connection of an exchange whose response has not come, as a rule; but a
+     * CancelAnywhereTest run once saw such a connection left open, held for a minute by a response
+     * that came after the cancel and that nobody read (the calls waiting for the pool failed). So
+     * the exchange, still on its connection, is also disposed on the connection's event loop.
+     */
     void cancelled() {
       for (; ; ) {
         Object s = state.get();
         if (s == CANCELLED || s == RESPONDED) {
+          trace(responded, s == CANCELLED ? "exchange cancelled again" : "exchange cancelled after its response");
           return;
         }
         if (state.compareAndSet(s, CANCELLED)) {
+          trace(s, "exchange cancelled before its response");
           // Only while the request's exchange is still the one on the connection: a redirect's
           // earlier hop may have given its connection back to the pool, to another call.
           keepOutOfPool(s);
+          disposeWhileCurrent(s);
           return;
         }
+      }
+    }
+
+    /** Disposes {@code s}, if it is a connection, on its event loop if its exchange is still on it. */
+    private static void disposeWhileCurrent(Object s) {
+      if (!(s instanceof Connection c)) {
+        return;
+      }
+      Channel ch = c.channel();
+      try {
+        ch.eventLoop()
+            .execute(
+                () -> {
+                  if (ChannelOperations.get(ch) == c) {
+                    trace(c, "cancelled exchange disposed");
+                    c.dispose();
+                  }
+                });
+      } catch (RuntimeException closedOrShuttingDown) {
+        // A channel closed and deregistered has no event loop to run on, and needs nothing.
       }
     }
   }

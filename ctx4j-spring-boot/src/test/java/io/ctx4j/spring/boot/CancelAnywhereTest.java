@@ -36,6 +36,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -146,8 +147,18 @@ class CancelAnywhereTest {
   /** What the test built and must dispose of. */
   private final List<DisposableBean> factories = new ArrayList<>();
 
+  @BeforeEach
+  void traceExchanges() {
+    ContextReactorHttpClient.trace =
+        (ch, what) ->
+            event(
+                ch == null ? "-" : callOn.getOrDefault(ch, "-"),
+                (ch == null ? "" : ch.id().asShortText() + " ") + what);
+  }
+
   @AfterEach
   void dispose() throws Exception {
+    ContextReactorHttpClient.trace = null;
     parent.cancel();
     for (DisposableBean f : factories) {
       f.destroy();
