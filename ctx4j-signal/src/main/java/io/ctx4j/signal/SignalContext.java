@@ -19,7 +19,12 @@ import sun.misc.Signal;
  * follows Go's, e.g. {@code signal.NotifyContext(context.Background, [interrupt terminated])}.
  *
  * <p>It is a {@link Context} that delegates to a {@linkplain Context#withCancel cancelable child} of
- * the parent; contexts derived from it are ordinary ctx4j contexts. Thread-safe; {@code stop()} may be
+ * the parent; contexts derived from it are ordinary ctx4j contexts, with one exception: the core
+ * cannot see through a {@code Context} implemented outside it, this class included, so the
+ * deadlines of contexts derived from a signal context are measured on the system clock even below
+ * a {@link Context#withTimeSource} (its own {@link #deadline()} and {@link #remaining()} follow the
+ * parent's). In tests with a {@link io.ctx4j.ManualTimeSource}, derive the timed contexts from a
+ * {@code withTimeSource} below the signal context. Thread-safe; {@code stop()} may be
  * called any number of times from any thread. Memory consistency effects: actions of the thread
  * that calls {@code stop()}, and of the JVM before it delivers a signal, happen-before a thread
  * observes the context done.

@@ -490,6 +490,25 @@ class SignalsTest {
     }
   }
 
+  /**
+   * The README's advice for tests: a deadline of a context derived from a signal context follows a
+   * manual clock set below the signal context (one set above it is hidden, the signal context being
+   * a Context of its own).
+   */
+  @Test
+  void aTimeSourceBelowTheSignalContextDrivesTheDeadlinesDerivedFromIt() {
+    ManualTimeSource clock = ManualTimeSource.startingAt(Instant.parse("2026-01-01T00:00:00Z"));
+    try (SignalContext ctx = Signals.notifyContext(Context.background(), "WINCH");
+        CancelableContext timed =
+            Context.withTimeout(Context.withTimeSource(ctx, clock), Duration.ofSeconds(10))) {
+      assertEquals(Optional.of(Instant.parse("2026-01-01T00:00:10Z")), timed.deadline());
+      clock.advance(Duration.ofSeconds(11));
+      assertTrue(timed.isDone(), "the manual clock passed the deadline");
+      assertSame(Context.DEADLINE_EXCEEDED, timed.err());
+      assertFalse(ctx.isDone());
+    }
+  }
+
   @Test
   void signalsTheJvmHandlesItselfAreRefusedBeforeAnythingIsInstalled() {
     for (String name : List.of("BUS", "USR2", "PIPE", "XFSZ")) {
