@@ -10,7 +10,8 @@ import org.springframework.core.type.AnnotatedTypeMetadata;
  * value that {@link Ctx4jProperties} binds as on ({@code yes}, {@code on}, {@code 1}) would leave
  * the piece out without a word. Here a switch means what Spring's conversion makes of it, the same
  * as {@code Ctx4jProperties.Toggle#isEnabled()}, and a value that is neither fails the startup,
- * naming the property. Missing or empty: on.
+ * naming the property: an empty one too, which Spring's conversion would take for missing here but
+ * which {@code Ctx4jProperties} (a primitive {@code boolean}) refuses to bind. Missing: on.
  */
 abstract class Switch implements Condition {
   private final String property;
@@ -22,17 +23,21 @@ abstract class Switch implements Condition {
   @Override
   public boolean matches(ConditionContext context, AnnotatedTypeMetadata metadata) {
     Boolean on;
+    String raw = context.getEnvironment().getProperty(property);
     try {
       on = context.getEnvironment().getProperty(property, Boolean.class);
     } catch (RuntimeException e) { // Spring's ConversionFailedException
-      throw new IllegalArgumentException(
-          property
-              + " must be true or false, got \""
-              + context.getEnvironment().getProperty(property)
-              + "\"",
-          e);
+      throw malformed(raw, e);
+    }
+    if (on == null && raw != null) { // empty or blank: converted to null, i.e. "missing"
+      throw malformed(raw, null);
     }
     return on == null || on;
+  }
+
+  private IllegalArgumentException malformed(String raw, RuntimeException cause) {
+    return new IllegalArgumentException(
+        property + " must be true or false, got \"" + raw + "\"", cause);
   }
 
   /** {@code ctx4j.servlet.enabled}. */

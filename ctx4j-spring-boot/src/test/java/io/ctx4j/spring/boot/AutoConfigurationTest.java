@@ -168,12 +168,15 @@ class AutoConfigurationTest {
   @ValueSource(strings = {"ctx4j.servlet.enabled", "ctx4j.rest-client.enabled", "ctx4j.web-client.enabled",
       "ctx4j.task-decorator.enabled", "ctx4j.shutdown.enabled"})
   void aMalformedSwitchFailsTheStartupWithItsName(String property) {
-    String expected = property + " must be true or false, got \"flase\"";
-    if (property.equals("ctx4j.servlet.enabled")) {
-      web.withPropertyValues(property + "=flase").run(ctx -> assertStartupFailureSays(ctx.getStartupFailure(), expected));
-    } else {
-      new ApplicationContextRunner().withConfiguration(ALL).withPropertyValues(property + "=flase")
-          .run(ctx -> assertStartupFailureSays(ctx.getStartupFailure(), expected));
+    for (String value : new String[] {"flase", ""}) { // empty: Ctx4jProperties cannot bind it either
+      String expected = property + " must be true or false, got \"" + value + "\"";
+      if (property.equals("ctx4j.servlet.enabled")) {
+        web.withPropertyValues(property + "=" + value)
+            .run(ctx -> assertStartupFailureSays(ctx.getStartupFailure(), expected));
+      } else {
+        new ApplicationContextRunner().withConfiguration(ALL).withPropertyValues(property + "=" + value)
+            .run(ctx -> assertStartupFailureSays(ctx.getStartupFailure(), expected));
+      }
     }
   }
 
