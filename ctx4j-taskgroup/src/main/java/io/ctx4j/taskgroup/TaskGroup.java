@@ -328,6 +328,10 @@ public final class TaskGroup implements AutoCloseable {
    * context is done; then, and whenever the context is already done, the task is not run and the
    * returned future fails with the context's error, which counts as a failure of the group only if
    * there was none before. The wait is not interruptible (as in Go); an interrupt stays pending.
+   * Called from a stage of a task's future that runs on that task's thread as the future completes
+   * (the task has finished but not yet given its slot back), it takes over that task's slot instead
+   * of waiting for it: a pipeline such as {@code first.thenCompose(v -> group.go(...))} never waits
+   * for itself.
    *
    * @param task the task
    * @param <T> its result type
@@ -375,7 +379,8 @@ public final class TaskGroup implements AutoCloseable {
 
   /**
    * Starts {@code task} like {@link #go}, unless the limit of active tasks is reached, when
-   * it returns {@code false} at once: Go's {@code Group.TryGo}. If the group's context is already
+   * it returns {@code false} at once: Go's {@code Group.TryGo}. Like {@code go}, from a stage of a
+   * finished task's future on that task's thread it takes over that task's slot. If the group's context is already
    * done the task is accepted but not run (see {@link #go}).
    *
    * @param task the task
