@@ -90,10 +90,13 @@ import reactor.netty.resources.LoopResources;
  *       prematurely closed BEFORE response", or waited 30 s for the pool's one connection (held by
  *       a cancelled call) and failed with Reactor Netty's PoolAcquireTimeoutException; the three
  *       causes found are fixed ({@link ReactorCancelledExchangeTest}), but a rare hold of the pool
- *       (once in 81 runs of 900 calls) and a rare unreleased buffer (1 of about 2,400, once in 81
- *       runs) are not explained yet.
- *   <li>{@link Path#REACTOR_H2C}: response buffers of cancelled calls are never released, even
- *       once the pool is disposed (2 of about 5,600, in 2 runs of 4). Its control {@link
+ *       (twice in 111 runs of 900 calls: the second traced to a call cancelled before its head
+ *       came, whose connection stayed open; since its exchange is also disposed on cancel, none
+ *       in 60 runs) and a rare unreleased buffer (1 of about 2,400, once in 81 runs) are not
+ *       explained yet.
+ *   <li>{@link Path#REACTOR_H2C}: response buffers of cancelled calls were never released, even
+ *       once the pool was disposed (2 of about 5,600, in 2 runs of 4); none in 12 runs since a
+ *       cancelled exchange is disposed on its event loop. Its control {@link
  *       Path#REACTOR_H2C_WITHOUT_CTX4J} does worse: buffers never released (23 of 6,463 once),
  *       calls whose context never ended stuck or prematurely closed.
  *   <li>{@link Path#WEBCLIENT}: a call whose context never ended failed with "Connection
