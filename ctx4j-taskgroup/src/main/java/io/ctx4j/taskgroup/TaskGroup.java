@@ -158,8 +158,8 @@ public final class TaskGroup implements AutoCloseable {
    *      the lock before calling the executor, and each submission gives it back exactly once, in
    *      finish(), by whichever side moved it out of NEW. So `active` >= 0 (asserted in finish())
    *      and, with a limit, never exceeds it (setLimit refuses a new limit while tasks are active).
-   *      One exception: while a task's future completes, on the task's thread (COMPLETING), a
-   *      dependent stage of that future may call go()/tryGo() at the limit; the finished task's
+   *      One exception: once a task's code is over and its future completes, on the task's thread
+   *      (its Running is `over`), a dependent stage of that future may call go()/tryGo() at the limit; the finished task's
    *      slot then passes to the new task (`handedOn`, under the lock) instead of being given back,
    *      as the stage would otherwise wait for the slot its own thread holds. `active` is unchanged
    *      by the pass, and finish() of the finished task gives nothing back.
@@ -206,19 +206,23 @@ public final class TaskGroup implements AutoCloseable {
   private static final ThreadLocal<Running> RUNNING_IN = new ThreadLocal<>();
 
   /**
-   * The submission whose future this thread is completing, or null: its slot may pass to a task a
-   * dependent stage starts (see invariant 1).
+   * One group in a thread's {@link #RUNNING_IN} chain: the task of it this thread runs. Confined to
+   * that thread.
    */
-  private static final ThreadLocal<Submission<?>> COMPLETING = new ThreadLocal<>();
-
-  /** One group in a thread's {@link #RUNNING_IN} chain; immutable. */
   private static final class Running {
     final TaskGroup group;
     final Running outer;
+    final Submission<?> submission;
+    /**
+     * Set once the task's code is over, as its future completes: a stage of that future running
+     * here may take over the task's slot (invariant 1).
+     */
+    boolean over;
 
-    Running(TaskGroup group, Running outer) {
+    Running(TaskGroup group, Running outer, Submission<?> submission) {
       this.group = group;
       this.outer = outer;
+      this.submission = submission;
     }
   }
   private static final ThreadFactory VIRTUAL =
@@ -678,8 +682,8 @@ public final class TaskGroup implements AutoCloseable {
    * dependent stage of that future is calling go() or tryGo() at the limit. Under the lock.
    */
   private Submission<?> finishedHere() {
-    Submission<?> c = COMPLETING.get();
-    return c != null && c.group == this && !c.handedOn ? c : null;
+    Running r = RUNNING_IN.get();
+    return r != null && r.group == this && r.over && !r.submission.handedOn ? r.submission : null;
   }
 
   /** Passes {@code finished}'s slot to {@code task} (invariant 1); under the lock. */
@@ -754,7 +758,8 @@ public final class TaskGroup implements AutoCloseable {
     Task<T> task = s.task;
     CompletableFuture<T> result = s.result;
     Running outer = RUNNING_IN.get();
-    RUNNING_IN.set(new Running(this, outer));
+    Running running = new Running(this, outer, s);
+    RUNNING_IN.set(running);
     boolean interruptedIo = false;
     try {
       if (ctx.isDone()) {
@@ -778,7 +783,8 @@ public final class TaskGroup implements AutoCloseable {
             throw e;
           }
         }
-        completing(s, () -> result.complete(value));
+        running.over = true;
+        result.complete(value);
       }
     } catch (Throwable t) {
       boolean echo = ctx.isDone() && (interruptedIo || isCancellationEcho(t));
@@ -788,8 +794,8 @@ public final class TaskGroup implements AutoCloseable {
         e.addSuppressed(t);
         failure = e;
       }
-      Throwable thrown = t;
-      completing(s, () -> result.completeExceptionally(thrown));
+      running.over = true;
+      result.completeExceptionally(t);
       record(failure, echo);
     } finally {
       if (outer == null) {
@@ -798,24 +804,6 @@ public final class TaskGroup implements AutoCloseable {
         RUNNING_IN.set(outer);
       }
       finish(s);
-    }
-  }
-
-  /**
-   * Completes {@code s}'s future with {@code completion}, its dependents running on this thread
-   * free to take over its slot (invariant 1).
-   */
-  private static void completing(Submission<?> s, Runnable completion) {
-    Submission<?> outer = COMPLETING.get();
-    COMPLETING.set(s);
-    try {
-      completion.run();
-    } finally {
-      if (outer == null) {
-        COMPLETING.remove();
-      } else {
-        COMPLETING.set(outer);
-      }
     }
   }
 
