@@ -15,7 +15,6 @@ import io.netty.util.AttributeKey;
 import io.netty.util.ReferenceCountUtil;
 import java.util.Objects;
 import java.util.concurrent.CancellationException;
-import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BiConsumer;
 import reactor.core.publisher.Mono;
@@ -241,27 +240,21 @@ public final class ContextReactorHttpClient {
         trace(state.get(), "exchange abandoned before any response");
         return;
       }
-      keepOutOfPool(c);
-      Channel ch = c.channel();
       trace(c, "exchange abandoned");
-      try {
-        loop.execute(
-            () -> {
-              if (ChannelOperations.get(ch) == c) {
-                trace(c, "abandoned exchange disposed");
-                c.dispose(); // what the body holds released, the connection closed
-              } else if (c instanceof ChannelOperations<?, ?> ops && !ops.isInboundDisposed()) {
-                trace(c, "abandoned exchange's buffers read");
-                // Over, the whole body in, the connection back in the pool (maybe another
-                // call's now, so neither closed nor cancelled: Reactor Netty's cancel of an
-                // inbound with content left closes the channel). Its buffers wait for a reader
-                // that never comes: one reads them here, which releases each.
-                ops.receiveObject().subscribe(content -> {}, failure -> {});
-              }
-            });
-      } catch (RejectedExecutionException e) {
-        // The loop is shutting down, and closes its connections with it.
-      }
+      letGo(
+          c,
+          loop,
+          "abandoned",
+          () -> {
+            if (c instanceof ChannelOperations<?, ?> ops && !ops.isInboundDisposed()) {
+              trace(c, "abandoned exchange's buffers read");
+              // Over, the whole body in, the connection back in the pool (maybe another call's
+              // now, so neither closed nor cancelled: Reactor Netty's cancel of an inbound with
+              // content left closes the channel). Its buffers wait for a reader that never comes:
+              // one reads them here, which releases each.
+              ops.receiveObject().subscribe(content -> {}, failure -> {});
+            }
+          });
     }
 
     /**
@@ -282,30 +275,36 @@ public final class ContextReactorHttpClient {
           trace(s, "exchange cancelled before its response");
           // Only while the request's exchange is still the one on the connection: a redirect's
           // earlier hop may have given its connection back to the pool, to another call.
-          keepOutOfPool(s);
-          disposeWhileCurrent(s);
+          if (s instanceof Connection c) {
+            letGo(c, null, "cancelled", () -> {});
+          }
           return;
         }
       }
     }
 
-    /** Disposes {@code s}, if it is a connection, on its event loop if its exchange is still on it. */
-    private static void disposeWhileCurrent(Object s) {
-      if (!(s instanceof Connection c)) {
-        return;
-      }
+    /**
+     * Lets an exchange's connection go: at once, on this thread, marks it not persistent if the
+     * exchange is still on it ({@link #keepOutOfPool}); then, on {@code loop}, disposes of it if
+     * the exchange still is (buffers released, connection closed, as Reactor Netty's cancel
+     * would), else runs {@code over}. {@code loop} null: the channel's own, taken now.
+     */
+    private static void letGo(Connection c, EventLoop loop, String how, Runnable over) {
+      keepOutOfPool(c);
       Channel ch = c.channel();
       try {
-        ch.eventLoop()
-            .execute(
-                () -> {
-                  if (ChannelOperations.get(ch) == c) {
-                    trace(c, "cancelled exchange disposed");
-                    c.dispose();
-                  }
-                });
-      } catch (RuntimeException closedOrShuttingDown) {
-        // A channel closed and deregistered has no event loop to run on, and needs nothing.
+        (loop != null ? loop : ch.eventLoop()).execute(
+            () -> {
+              if (ChannelOperations.get(ch) == c) {
+                trace(c, how + " exchange disposed");
+                c.dispose();
+              } else {
+                over.run();
+              }
+            });
+      } catch (RuntimeException e) {
+        // The loop is shutting down (RejectedExecutionException), and closes its connections with
+        // it; or the channel is closed and deregistered, has no event loop, and needs nothing.
       }
     }
   }
