@@ -400,8 +400,7 @@ public final class ContextOkHttp {
     }
     Request request = chain.request();
     CallContext bound = chain.call().tag(CallContext.class);
-    Context tagged = bound != null ? bound.ctx : null;
-    Context ctx = tagged != null ? tagged : contextOf(request);
+    Context ctx = bound != null ? bound.ctx : contextOf(request);
     ClientFailures.requireLive(ctx);
     return chain.proceed(withHeader(request.newBuilder(), ctx));
   }
@@ -438,8 +437,11 @@ public final class ContextOkHttp {
    * (a type of ours, so that no tag of the application's is taken for it).
    */
   private static final class CallContext {
-    /** The context of the call's latest run of the application interceptor; volatile, as OkHttp
-     * may send a hop of an enqueued call on another thread than the one that set it. */
+    /**
+     * The context of the call's latest run of the application interceptor, set by that run before
+     * it proceeds, so never null here; volatile, as OkHttp may send a hop of an enqueued call on
+     * another thread than the one that set it.
+     */
     volatile Context ctx;
   }
 

@@ -33,7 +33,6 @@ import okhttp3.Interceptor;
 import okhttp3.OkHttpClient;
 import okhttp3.Request;
 import okhttp3.Response;
-import okio.BufferedSource;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -309,19 +308,7 @@ class ContextOkHttpTest {
     try (Loopback s = server[0];
         CancelableContext ctx = Context.withCancel(Context.background())) {
       try (Response r = client.newCall(at(s.url("/stream"), ctx)).execute()) {
-        BufferedSource body = r.body().source();
-        body.require(5);
-        assertEquals("hello", body.readUtf8(5));
-        CompletableFuture<Byte> blockedRead =
-            CompletableFuture.supplyAsync(
-                () -> {
-                  try {
-                    return body.readByte();
-                  } catch (IOException e) {
-                    throw new java.util.concurrent.CompletionException(e);
-                  }
-                },
-                callers);
+        CompletableFuture<Byte> blockedRead = Loopback.readPast(r.body().source(), "hello", callers);
         ctx.cancel();
         ExecutionException e = assertThrows(ExecutionException.class, () -> blockedRead.get(20, TimeUnit.SECONDS));
         IOException io = assertInstanceOf(IOException.class, e.getCause());

@@ -1,5 +1,7 @@
 package io.ctx4j.okhttp;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpHandler;
 import com.sun.net.httpserver.HttpServer;
@@ -12,9 +14,12 @@ import java.net.InetSocketAddress;
 import okhttp3.Call;
 import okhttp3.Callback;
 import okhttp3.Response;
+import okio.BufferedSource;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -103,6 +108,25 @@ public final class Loopback implements AutoCloseable {
     } catch (InterruptedException | IOException clientLeft) {
       // the client gave up: expected
     }
+  }
+
+  /**
+   * The client's side of {@link #streamThenHold}: reads {@code first} from {@code body}, then starts
+   * a read of one more byte on {@code on}, which blocks until the exchange ends.
+   */
+  public static CompletableFuture<Byte> readPast(BufferedSource body, String first, Executor on)
+      throws IOException {
+    body.require(first.length());
+    assertEquals(first, body.readUtf8(first.length()));
+    return CompletableFuture.supplyAsync(
+        () -> {
+          try {
+            return body.readByte();
+          } catch (IOException e) {
+            throw new CompletionException(e);
+          }
+        },
+        on);
   }
 
   /**

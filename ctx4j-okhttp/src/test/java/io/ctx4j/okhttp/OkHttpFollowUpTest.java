@@ -34,7 +34,6 @@ import okhttp3.Interceptor;
 import okhttp3.OkHttpClient;
 import okhttp3.Request;
 import okhttp3.Response;
-import okio.BufferedSource;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -185,19 +184,7 @@ class OkHttpFollowUpTest {
     try (Loopback s = server;
         CancelableContext ctx = Context.withCancel(Context.background());
         Response r = client.newCall(at(s.url("/first"), ctx)).execute()) {
-      BufferedSource body = r.body().source();
-      body.require(5);
-      assertEquals("hello", body.readUtf8(5));
-      CompletableFuture<Byte> blocked =
-          CompletableFuture.supplyAsync(
-              () -> {
-                try {
-                  return body.readByte();
-                } catch (IOException e) {
-                  throw new CompletionException(e);
-                }
-              },
-              callers);
+      CompletableFuture<Byte> blocked = Loopback.readPast(r.body().source(), "hello", callers);
       ctx.cancel();
       Throwable t = failureOf(blocked, "the read of the redirect target's body");
       IOException io = assertInstanceOf(IOException.class, t);
