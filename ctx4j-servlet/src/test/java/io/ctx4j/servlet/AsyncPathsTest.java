@@ -31,10 +31,14 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * The async, dispatch and shutdown paths that no other test followed, on both containers: an
@@ -476,4 +480,73 @@ class AsyncPathsTest {
           r == Reason.SERVER_SHUTDOWN || r == Reason.CLIENT_DISCONNECTED, String.valueOf(ctx.cause()));
     }
   }
+
+  /**
+   * {@code sendError} from another thread once the dispatch that started async has returned, then
+   * {@code dispatch()}, {@code dispatch(errorPage)}, or a 404 with no error page: the client gets
+   * the error the application chose, and the context ends once, {@code response completed}, not as
+   * a lost client. Tomcat 11 tells the cycle's listeners {@code onError} with no throwable when it
+   * dispatches a response in error; before, the filter took that for a lost client.
+   */
+  @ParameterizedTest
+  @MethodSource("sendErrorThenDispatch")
+  void sendErrorFromAnotherThreadThenDispatchIsNoLostClient(Containers c, String how)
+      throws Exception {
+    int status = how.equals("404") ? 404 : Containers.ERROR_STATUS;
+    ContextServletFilter filter = ContextServletFilter.create();
+    AtomicReference<Context> first = new AtomicReference<>();
+    List<String> log = new CopyOnWriteArrayList<>();
+    AtomicInteger ends = new AtomicInteger();
+    CountDownLatch returned = new CountDownLatch(1);
+    TestServlet servlet =
+        new TestServlet(
+            (req, res) -> {
+              if (req.getDispatcherType() != DispatcherType.REQUEST) {
+                log.add(seen(req.getDispatcherType().name(), first.get(), req));
+                res.getWriter().print("error page");
+                return;
+              }
+              Context ctx = CurrentContext.get();
+              first.set(ctx);
+              ctx.onDone(ends::incrementAndGet);
+              AsyncContext async = req.startAsync();
+              async.setTimeout(0); // only the cycle's end may end it
+              new Thread(
+                      () -> {
+                        try {
+                          returned.await();
+                          res.sendError(status);
+                          log.add("after sendError: " + (ctx.isDone() ? "done" : "live"));
+                          if (how.equals("dispatch(errorPage)")) {
+                            async.dispatch(Containers.ERROR_PAGE);
+                          } else {
+                            async.dispatch();
+                          }
+                        } catch (Throwable t) {
+                          log.add("the thread threw " + t);
+                          async.complete();
+                        }
+                      })
+                  .start();
+              returned.countDown();
+            });
+    try (Containers.Running server = c.start(filter, servlet, Map.of(), ALL)) {
+      HttpResponse<String> r = get(server.port, "/x");
+      awaitEnd(first.get());
+      String what = c + " " + how + ": " + log + ", answered " + r.statusCode();
+      assertEquals(status, r.statusCode(), what);
+      assertEquals(Reason.RESPONSE_COMPLETED, reason(first.get()), what + ", " + first.get().cause());
+      assertEquals("after sendError: live", log.get(0), what);
+      for (String line : log.subList(1, log.size())) {
+        assertTrue(line.contains("current same, contextOf same"), what);
+      }
+      assertEquals(1, ends.get(), what);
+      assertNothingLeftOnTheRoot(filter);
+    }
+  }
+
+  static Stream<Arguments> sendErrorThenDispatch() {
+    return Containers.eachWith("dispatch()", "dispatch(errorPage)", "404");
+  }
 }
+

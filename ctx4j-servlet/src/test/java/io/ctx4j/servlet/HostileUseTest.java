@@ -15,6 +15,7 @@ import jakarta.servlet.DispatcherType;
 import jakarta.servlet.Filter;
 import jakarta.servlet.FilterChain;
 import jakarta.servlet.ServletException;
+import jakarta.servlet.ServletOutputStream;
 import jakarta.servlet.ServletRequest;
 import jakarta.servlet.ServletRequestWrapper;
 import jakarta.servlet.ServletResponse;
@@ -174,6 +175,82 @@ class HostileUseTest {
       awaitEnd(seen.get());
     }
     assertEquals("live", afterClose.get(), "the context after the writer was closed");
+    assertEquals(Reason.RESPONSE_COMPLETED, reason(seen.get()), String.valueOf(seen.get().cause()));
+  }
+
+  /**
+   * The output stream's counterpart: once the application closed it (try-with-resources), a
+   * write the container refuses for that ("Closed" on Jetty, "may not be written to once it has
+   * been closed" on Tomcat) is the application's own mistake, not a lost client.
+   */
+  @ParameterizedTest
+  @EnumSource(Containers.class)
+  void writingToTheClosedStreamIsNotADisconnect(Containers c) throws Exception {
+    AtomicReference<Context> seen = new AtomicReference<>();
+    AtomicReference<String> afterClose = new AtomicReference<>();
+    AtomicReference<String> thrown = new AtomicReference<>("nothing");
+    TestServlet servlet =
+        new TestServlet(
+            (req, res) -> {
+              Context ctx = CurrentContext.get();
+              seen.set(ctx);
+              ServletOutputStream out = res.getOutputStream();
+              try (out) {
+                out.write("hello".getBytes(StandardCharsets.US_ASCII));
+              }
+              try {
+                out.write('!');
+              } catch (IOException e) {
+                thrown.set(e.toString());
+              }
+              afterClose.set(state(ctx));
+            });
+    try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
+      HttpResponse<String> r = get(server.port, "/x");
+      assertEquals("hello", r.body());
+      awaitEnd(seen.get());
+    }
+    assertEquals(
+        "live", afterClose.get(), "the context after a write to the closed stream threw " + thrown.get());
+    assertEquals(Reason.RESPONSE_COMPLETED, reason(seen.get()), String.valueOf(seen.get().cause()));
+  }
+
+  /**
+   * A forward whose target writes through the output stream: the container closes that stream
+   * when the forward returns (Jetty through the response it was given, the filter's), and what the
+   * caller writes or flushes after it fails for that reason alone.
+   */
+  @ParameterizedTest
+  @EnumSource(Containers.class)
+  void writingAfterAStreamForwardIsNotADisconnect(Containers c) throws Exception {
+    AtomicReference<Context> seen = new AtomicReference<>();
+    AtomicReference<String> afterForward = new AtomicReference<>();
+    AtomicReference<String> thrown = new AtomicReference<>("nothing");
+    TestServlet servlet =
+        new TestServlet(
+            (req, res) -> {
+              if (req.getDispatcherType() == DispatcherType.FORWARD) {
+                res.getOutputStream().write("forwarded".getBytes(StandardCharsets.US_ASCII));
+                return;
+              }
+              Context ctx = CurrentContext.get();
+              seen.set(ctx);
+              req.getRequestDispatcher("/forwarded").forward(req, res);
+              try {
+                res.getOutputStream().write('!');
+                res.getOutputStream().flush();
+              } catch (IOException e) {
+                thrown.set(e.toString());
+              }
+              afterForward.set(state(ctx));
+            });
+    try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
+      HttpResponse<String> r = get(server.port, "/x");
+      assertEquals("forwarded", r.body());
+      awaitEnd(seen.get());
+    }
+    assertEquals(
+        "live", afterForward.get(), "the context after a write past the forward threw " + thrown.get());
     assertEquals(Reason.RESPONSE_COMPLETED, reason(seen.get()), String.valueOf(seen.get().cause()));
   }
 

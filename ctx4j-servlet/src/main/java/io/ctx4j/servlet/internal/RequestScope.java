@@ -55,6 +55,13 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
   /** Set once the listener is registered with the first async cycle; later cycles re-register. */
   private volatile boolean listening;
 
+  /**
+   * Set once the application has sent an error answer ({@code sendError}) through the filter's
+   * response: Tomcat then reports the async dispatch of that response to {@code onError}, with no
+   * throwable, which is no sign of the client.
+   */
+  private volatile boolean errorSent;
+
   /** Set once the filter has handed the request on to its first async cycle. */
   private volatile boolean handedOn;
 
@@ -312,10 +319,28 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
     end(new RequestCanceledException(Reason.ASYNC_TIMEOUT, null, null));
   }
 
-  /** The container reported an error on the async cycle (a disconnect, a reset, a failed write). */
+  /**
+   * Records that the application sent an error answer ({@code sendError} through the filter's
+   * response returned). Any thread.
+   */
+  public void errorSent() {
+    errorSent = true;
+  }
+
+  /**
+   * The container reported an error on the async cycle (a disconnect, a reset, a failed write),
+   * unless it reports no throwable after the application's own {@code sendError}: Tomcat 11 does
+   * that when it dispatches a response in error (then runs the error page and completes the cycle,
+   * which ends the context, {@code onComplete}); taken for a lost client, it ended the context
+   * {@code client disconnected} while the client got its whole error page.
+   */
   @Override
   public void onError(AsyncEvent event) {
-    end(failure(event.getThrowable()));
+    Throwable t = event.getThrowable();
+    if (t == null && errorSent) {
+      return;
+    }
+    end(failure(t));
   }
 
   /** A new async cycle started: listeners of the old one are dropped by the container, so rejoin. */

@@ -16,10 +16,13 @@ import java.nio.ByteBuffer;
  * has gone. Not part of the API.
  *
  * <p>{@code sendError}, with any status, puts the context in the container's request first: the
- * ERROR dispatch that may follow carries that request, not the chain's.
+ * ERROR dispatch that may follow carries that request, not the chain's; once the container took
+ * it, the request's state learns that the application chose an error answer ({@link
+ * RequestScope#errorSent}).
  *
  * <p>The output stream reports every {@link IOException} of {@code write}, {@code flush} and
- * {@code close}, and a {@code WriteListener}'s {@code onError}; a throwable from the listener's
+ * {@code close} until it is closed (after that, the containers refuse a write because of the
+ * close: no sign of the client), and a {@code WriteListener}'s {@code onError}; a throwable from the listener's
  * own {@code onWritePossible} ends the context as a handler failure. The writer, whose container
  * implementation swallows them (a {@link PrintWriter} never throws), is checked with {@link
  * PrintWriter#checkError()} on {@code flush} only, since that check flushes; and before {@code
@@ -64,12 +67,14 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
   public void sendError(int sc) throws IOException {
     request.publish();
     super.sendError(sc);
+    scope.errorSent();
   }
 
   @Override
   public void sendError(int sc, String msg) throws IOException {
     request.publish();
     super.sendError(sc, msg);
+    scope.errorSent();
   }
 
   @Override
@@ -101,10 +106,24 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
     }
   }
 
-  /** Delegates to the container's stream; a failure ends the request context with its cause. */
+  /**
+   * Delegates to the container's stream; a failure ends the request context with its cause, until
+   * the stream is closed.
+   */
   private static final class WatchedOutput extends ServletOutputStream {
     private final ServletOutputStream out;
     private final RequestScope scope;
+    /**
+     * Set once {@code close()} has run (through this stream: the application's, or a forward's as
+     * Jetty ends one): the containers refuse a later write for that reason alone ("Closed", "may not
+     * be written to once it has been closed"), and the client may have had the whole answer.
+     */
+    private boolean closed;
+
+    /** What a failure of this stream ends the request with: a lost client, unless it was closed. */
+    private IOException failed(IOException e) {
+      return closed ? e : scope.failed(e);
+    }
 
     WatchedOutput(ServletOutputStream out, RequestScope scope) {
       this.out = out;
@@ -116,7 +135,7 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
       try {
         out.write(b);
       } catch (IOException e) {
-        throw scope.failed(e);
+        throw failed(e);
       }
     }
 
@@ -125,7 +144,7 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
       try {
         out.write(b, off, len);
       } catch (IOException e) {
-        throw scope.failed(e);
+        throw failed(e);
       }
     }
 
@@ -134,7 +153,7 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
       try {
         out.write(buffer);
       } catch (IOException e) {
-        throw scope.failed(e);
+        throw failed(e);
       }
     }
 
@@ -143,7 +162,7 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
       try {
         out.flush();
       } catch (IOException e) {
-        throw scope.failed(e);
+        throw failed(e);
       }
     }
 
@@ -152,7 +171,9 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
       try {
         out.close();
       } catch (IOException e) {
-        throw scope.failed(e);
+        throw failed(e); // the close's own write: the last failure that can mean a lost client
+      } finally {
+        closed = true;
       }
     }
 
