@@ -7,6 +7,7 @@ import java.util.Map;
 import org.apache.commons.logging.Log;
 import org.apache.commons.logging.LogFactory;
 import org.springframework.beans.factory.SmartInitializingSingleton;
+import org.springframework.beans.factory.config.BeanFactoryPostProcessor;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnWebApplication;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
@@ -43,6 +44,38 @@ public class Ctx4jPropertiesAutoConfiguration {
 
   /** Created by Spring. */
   public Ctx4jPropertiesAutoConfiguration() {}
+
+  /**
+   * Refuses a blank {@code ctx4j.servlet.max-timeout} (a templated value left empty): the binder
+   * converts it to no value, the same as a property never set, so the server's cap on every
+   * request would go without a word, where any other value it cannot take fails the startup. Run
+   * before any bean is made (a static factory post-processor), in every kind of application.
+   *
+   * @param environment the application's environment
+   * @return a post-processor that does nothing more
+   * @throws IllegalArgumentException if the property is set, empty or blank; the message names it
+   */
+  @Bean
+  static BeanFactoryPostProcessor ctx4jBlankMaxTimeoutRefusal(Environment environment) {
+    // As the binder reads it (any relaxed form: maxTimeout, CTX4J_SERVLET_MAXTIMEOUT), first
+    // source that has it.
+    Object raw = null;
+    ConfigurationPropertyName name = ConfigurationPropertyName.of(MAX_TIMEOUT);
+    for (ConfigurationPropertySource source : ConfigurationPropertySources.get(environment)) {
+      ConfigurationProperty p = source.getConfigurationProperty(name);
+      if (p != null) {
+        raw = p.getValue();
+        break;
+      }
+    }
+    if (raw instanceof CharSequence && raw.toString().isBlank()) {
+      throw new IllegalArgumentException(
+          MAX_TIMEOUT + " must be a positive duration (30s), got \"" + raw + "\"; leave it out for none");
+    }
+    return beanFactory -> {};
+  }
+
+  private static final String MAX_TIMEOUT = "ctx4j.servlet.max-timeout";
 
   /** Warns of {@code ctx4j.servlet.*} set in a reactive application, where it does nothing. */
   @Configuration(proxyBeanMethods = false)

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertNotSame;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
 
 import io.ctx4j.CancelableContext;
 import io.ctx4j.Context;
@@ -21,6 +22,7 @@ import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.util.EnumSet;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -33,6 +35,9 @@ import org.springframework.boot.autoconfigure.AutoConfigurations;
 import org.springframework.boot.autoconfigure.task.TaskExecutionAutoConfiguration;
 import org.springframework.boot.test.context.FilteredClassLoader;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
+import org.springframework.core.env.StandardEnvironment;
+import org.springframework.core.env.SystemEnvironmentPropertySource;
+import org.springframework.boot.test.context.runner.ReactiveWebApplicationContextRunner;
 import org.springframework.boot.test.context.runner.WebApplicationContextRunner;
 import org.springframework.boot.web.server.context.WebServerApplicationContext;
 import org.springframework.boot.web.servlet.FilterRegistrationBean;
@@ -56,6 +61,10 @@ class AutoConfigurationTest {
           Ctx4jRestClientAutoConfiguration.class,
           Ctx4jWebClientAutoConfiguration.class,
           Ctx4jTaskAutoConfiguration.class);
+
+  /** Binds the properties in every kind of application, and refuses what the binder cannot tell. */
+  private static final AutoConfigurations PROPERTIES =
+      AutoConfigurations.of(Ctx4jPropertiesAutoConfiguration.class);
 
   private final WebApplicationContextRunner web = new WebApplicationContextRunner().withConfiguration(ALL);
 
@@ -140,6 +149,41 @@ class AutoConfigurationTest {
   void aMaximumTooLargeForMillisecondsFailsTheStartupWithItsName() {
     web.withPropertyValues("ctx4j.servlet.max-timeout=9223372036854775807s")
         .run(ctx -> assertStartupFailureSays(ctx.getStartupFailure(), "ctx4j.servlet.max-timeout is too large"));
+  }
+
+  /**
+   * An empty or blank maximum (a templated value left empty), which the binder converts to no
+   * value: before, the application started with no maximum, without a word; in a servlet
+   * application, a reactive one and one that is no web application alike. The camel-case and
+   * environment-variable-like forms are the same property.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"ctx4j.servlet.max-timeout=", "ctx4j.servlet.max-timeout= ", "ctx4j.servlet.maxTimeout="})
+  void aBlankMaximumFailsTheStartupWithItsName(String property) {
+    String said = "ctx4j.servlet.max-timeout must be a positive duration (30s), got \"";
+    web.withConfiguration(PROPERTIES).withPropertyValues(property)
+        .run(ctx -> assertStartupFailureSays(ctx.getStartupFailure(), said));
+    new ApplicationContextRunner().withConfiguration(ALL).withConfiguration(PROPERTIES).withPropertyValues(property)
+        .run(ctx -> assertStartupFailureSays(ctx.getStartupFailure(), said));
+    new ReactiveWebApplicationContextRunner().withConfiguration(ALL).withConfiguration(PROPERTIES)
+        .withPropertyValues(property)
+        .run(ctx -> assertStartupFailureSays(ctx.getStartupFailure(), said));
+  }
+
+  /** The same, set as an environment variable left empty (a deployment template's). */
+  @Test
+  void aBlankMaximumFromTheEnvironmentFailsTheStartupWithItsName() {
+    web.withConfiguration(PROPERTIES).withInitializer(
+            ctx ->
+                ctx.getEnvironment()
+                    .getPropertySources()
+                    .replace(
+                        StandardEnvironment.SYSTEM_ENVIRONMENT_PROPERTY_SOURCE_NAME,
+                        new SystemEnvironmentPropertySource(
+                            StandardEnvironment.SYSTEM_ENVIRONMENT_PROPERTY_SOURCE_NAME,
+                            Map.of("CTX4J_SERVLET_MAXTIMEOUT", ""))))
+        .run(ctx -> assertStartupFailureSays(
+            ctx.getStartupFailure(), "ctx4j.servlet.max-timeout must be a positive duration (30s), got \"\""));
   }
 
   private static void assertStartupFailureSays(Throwable failure, String text) {
@@ -645,5 +689,25 @@ class AutoConfigurationTest {
     assertEquals(defaultValue == null ? "" : defaultValue, property.path("defaultValue").asString(""), name + ": default");
     String description = property.path("description").asString("");
     assertTrue(description.contains(described), name + ": the description does not say \"" + described + "\": " + description);
+  }
+
+  /**
+   * The RestClient switch also turns off the customizers of the clients Spring Boot builds for
+   * RestClient (Apache, Jetty, Reactor Netty); its description said only Apache's.
+   */
+  @Test
+  void theRestClientSwitchDescriptionNamesEveryClientItCovers() throws Exception {
+    try (InputStream in = getClass().getResourceAsStream("/META-INF/spring-configuration-metadata.json")) {
+      for (tools.jackson.databind.JsonNode p : new tools.jackson.databind.ObjectMapper().readTree(in).get("properties")) {
+        if (p.get("name").asString().equals("ctx4j.rest-client.enabled")) {
+          String description = p.path("description").asString("");
+          for (String client : new String[] {"ctx4j-httpclient5", "ContextJettyHttpClient", "ContextReactorHttpClient"}) {
+            assertTrue(description.contains(client), "does not say " + client + ": " + description);
+          }
+          return;
+        }
+      }
+    }
+    fail("ctx4j.rest-client.enabled missing from the metadata");
   }
 }
