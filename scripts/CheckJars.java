@@ -12,7 +12,9 @@ import java.util.zip.ZipEntry;
 /**
  * Opens the built jar of every published module and fails if it is not what users must get: a
  * module descriptor, base classes for Java 17, and every multi-release layer whose sources exist
- * (src/main/java21, src/main/java25) with classes for that release. Run from the repository root:
+ * (src/main/java21, src/main/java25) with classes for that release; and the flattened POM each
+ * installs (and the BOM's) must have no unresolved {@code ${...}} (the BOM once managed every module
+ * at the literal version {@code ${revision}}). Run from the repository root:
  * {@code java scripts/CheckJars.java [module...]} (a single-file program: no build needed).
  */
 public final class CheckJars {
@@ -57,11 +59,22 @@ public final class CheckJars {
       }
       System.out.println("checked " + jarPath + ": module descriptor, " + layers + " layer class(es)");
     }
+    // The POMs a build installs: an unresolved ${...} makes them unusable to a consumer.
+    List<String> poms = new ArrayList<>(List.of(modules));
+    if (args.length == 0) poms.add("ctx4j-bom");
+    for (String m : poms) {
+      Path pom = Path.of(m, "target", "flattened-pom.xml");
+      if (!Files.isRegularFile(pom)) {
+        problems.add(m + ": no " + pom + " (build first)");
+      } else if (Files.readString(pom).contains("${")) {
+        problems.add(pom + ": an unresolved ${...} (is -Drevision set? see .mvn/maven.config)");
+      }
+    }
     if (!problems.isEmpty()) {
       problems.forEach(p -> System.err.println("FAIL " + p));
       System.exit(1);
     }
-    System.out.println("jars ok: " + modules.length + " module(s)");
+    System.out.println("jars ok: " + modules.length + " module(s); POMs resolved: " + poms.size());
   }
 
   static Path findJar(Path target, String module) throws IOException {

@@ -5,13 +5,16 @@
 # flattened POM with name, description, url, licenses, scm and developers, checksums, and .asc
 # signatures when a GPG secret key is present (without a key, signing is configured but skipped).
 # Nothing goes to ~/.m2 (install is skipped) or to a remote repository.
-#   scripts/release-dry-run.sh [VERSION]      default: the POM's version without -SNAPSHOT
+#   scripts/release-dry-run.sh [VERSION]      default: the version in .mvn/maven.config
+#                                             (-Drevision=...) without -SNAPSHOT
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/jdks.sh
 ensure_tools
 
-pom_version=$(sed -n 's:.*<revision>\(.*\)</revision>.*:\1:p' pom.xml | head -n 1)
+# The one place the version is set (the parent POM has no <revision> property: see pom.xml).
+pom_version=$(sed -n 's/^-Drevision=\([^[:space:]]*\).*/\1/p' .mvn/maven.config | head -n 1)
+[ -n "$pom_version" ] || { echo "error: no -Drevision=... line in .mvn/maven.config" >&2; exit 1; }
 version=${1:-${pom_version%-SNAPSHOT}}
 repo="$PWD/target/release-repo"
 rm -rf "$repo"
