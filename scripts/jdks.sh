@@ -7,7 +7,8 @@
 #   3. the jdkHome entries of ~/.m2/toolchains.xml
 #   4. the usual install locations: /usr/lib/jvm/* (Linux), /Library/Java/JavaVirtualMachines/*/
 #      Contents/Home (macOS), ~/.sdkman/candidates/java/* (SDKMAN), /opt/java/*, ~/.jdks/*
-# After sourcing: JDK17_HOME, JDK25_HOME (empty when not found), and after ensure_tools:
+# After sourcing: JDK17_HOME, JDK25_HOME (empty when not found), and after write_toolchains (which
+# ensure_tools calls last):
 #   CTX4J_TOOLCHAINS=(-t <root>/.mvn/toolchains.xml -Dctx4j.toolchains)  to pass to every mvn call
 #   (without -Dctx4j.toolchains when there is no JDK 25: the layers cannot be built), and
 #   CTX4J_LAYERS=true|false.
