@@ -15,10 +15,18 @@ package io.ctx4j.signal;
 public final class SignalReceivedException extends Exception {
   private static final long serialVersionUID = 1L;
 
-  /** @serial the JVM's name of the signal, e.g. {@code INT} */
+  /**
+   * The signal's name as the JVM spells it, without the {@code SIG} prefix.
+   *
+   * @serial for example {@code INT}
+   */
   private final String signalName;
 
-  /** @serial the signal's number on the platform that received it */
+  /**
+   * The signal's number on the platform that received it.
+   *
+   * @serial for example 2 for SIGINT on Linux
+   */
   private final int number;
 
   SignalReceivedException(String signalName, int number) {

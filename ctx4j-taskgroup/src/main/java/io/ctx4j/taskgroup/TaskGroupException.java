@@ -26,7 +26,11 @@ import java.util.concurrent.ExecutionException;
 public final class TaskGroupException extends ExecutionException {
   private static final long serialVersionUID = 1L;
 
-  /** @serial how many later failures the group counted but did not keep */
+  /**
+   * How many later failures the group counted but did not keep.
+   *
+   * @serial never negative
+   */
   private final long droppedFailures;
 
   /**
