@@ -2,7 +2,9 @@
 # Reproducible build check: builds the published modules from a copy of the source tree in another
 # directory (so no absolute path may leak into an artifact), with -DskipTests, and fails unless
 # every jar (main and -sources) and every flattened POM is byte for byte the same as another
-# build's. project.build.outputTimestamp pins the entry times; the toolchains pin the compilers.
+# build's. project.build.outputTimestamp pins the entry times; the toolchains pin the compilers; every
+# build runs Maven on JDK 17, as the release does (the jar tool of the JDK running Maven rewrites
+# module-info.class: with Maven on JDK 25 the jars differ there, and the release profile refuses it).
 #   scripts/reproducible-check.sh        two builds, from two copies, side by side (about 1.5 min)
 #   scripts/reproducible-check.sh --against-release-repo
 #                                        one build, from one copy, compared with what
