@@ -101,19 +101,36 @@ class ReactorBodyReleaseTest {
       List<String> found = new ArrayList<>();
       for (ByteBuf b : allocated) {
         if (b.refCnt() > 0) {
-          try {
-            int shown = Math.min(80, b.readableBytes());
-            found.add(
-                b.getClass().getSimpleName() + " of " + b.readableBytes() + " readable bytes (capacity "
-                    + b.capacity() + "): \""
-                    + b.toString(b.readerIndex(), shown, StandardCharsets.ISO_8859_1).replace("\r\n", "\\r\\n")
-                    + "\"");
-          } catch (RuntimeException releasedMeanwhile) {
-            found.add(b.getClass().getSimpleName() + ", released as it was being described");
-          }
+          found.add(describe(b));
         }
       }
       return found;
+    }
+
+    /** One buffer's class, size and the start of what it still holds, for a failure message. */
+    static String describe(ByteBuf b) {
+      try {
+        int shown = Math.min(80, b.readableBytes());
+        return b.getClass().getSimpleName() + " of " + b.readableBytes() + " readable bytes (capacity "
+            + b.capacity() + ", " + b.writerIndex() + " written): \""
+            + b.toString(b.readerIndex(), shown, StandardCharsets.ISO_8859_1).replace("\r\n", "\\r\\n")
+            + "\"";
+      } catch (RuntimeException releasedMeanwhile) {
+        return b.getClass().getSimpleName() + ", released as it was being described";
+      }
+    }
+
+    /**
+     * Everything ever written to {@code b}, read or not, or "" if it was released meanwhile: a
+     * buffer whose bytes were all read may still be held by a slice of it (an HTTP/2 DATA frame's
+     * payload is one), whose call this names.
+     */
+    static String written(ByteBuf b) {
+      try {
+        return b.toString(0, b.writerIndex(), StandardCharsets.ISO_8859_1);
+      } catch (RuntimeException releasedMeanwhile) {
+        return "";
+      }
     }
   }
 
