@@ -8,7 +8,6 @@ import static org.junit.jupiter.api.Assertions.assertNotSame;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import io.ctx4j.CancelableContext;
 import io.ctx4j.Context;
@@ -35,14 +34,14 @@ import org.springframework.boot.autoconfigure.AutoConfigurations;
 import org.springframework.boot.autoconfigure.task.TaskExecutionAutoConfiguration;
 import org.springframework.boot.test.context.FilteredClassLoader;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
-import org.springframework.core.env.StandardEnvironment;
-import org.springframework.core.env.SystemEnvironmentPropertySource;
 import org.springframework.boot.test.context.runner.ReactiveWebApplicationContextRunner;
 import org.springframework.boot.test.context.runner.WebApplicationContextRunner;
 import org.springframework.boot.web.server.context.WebServerApplicationContext;
 import org.springframework.boot.web.servlet.FilterRegistrationBean;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
+import org.springframework.core.env.StandardEnvironment;
+import org.springframework.core.env.SystemEnvironmentPropertySource;
 import org.springframework.scheduling.annotation.Async;
 import org.springframework.scheduling.annotation.EnableAsync;
 import org.springframework.web.client.RestClient;
@@ -675,16 +674,7 @@ class AutoConfigurationTest {
   })
   void theConfigurationMetadataGivesEachPropertyItsTypeDefaultAndDescription(
       String name, String type, String defaultValue, String described) throws Exception {
-    tools.jackson.databind.JsonNode property = null;
-    try (InputStream in = getClass().getResourceAsStream("/META-INF/spring-configuration-metadata.json")) {
-      for (tools.jackson.databind.JsonNode p : new tools.jackson.databind.ObjectMapper().readTree(in).get("properties")) {
-        if (p.get("name").asString().equals(name)) {
-          assertNull(property, name + " is in the metadata twice");
-          property = p;
-        }
-      }
-    }
-    assertNotNull(property, name + " missing from the metadata");
+    tools.jackson.databind.JsonNode property = metadataOf(name);
     assertEquals(type, property.path("type").asString(), name + ": type");
     assertEquals(defaultValue == null ? "" : defaultValue, property.path("defaultValue").asString(""), name + ": default");
     String description = property.path("description").asString("");
@@ -697,17 +687,24 @@ class AutoConfigurationTest {
    */
   @Test
   void theRestClientSwitchDescriptionNamesEveryClientItCovers() throws Exception {
+    String description = metadataOf("ctx4j.rest-client.enabled").path("description").asString("");
+    for (String client : new String[] {"ctx4j-httpclient5", "ContextJettyHttpClient", "ContextReactorHttpClient"}) {
+      assertTrue(description.contains(client), "does not say " + client + ": " + description);
+    }
+  }
+
+  /** The generated metadata's entry for property {@code name}; fails unless there is exactly one. */
+  private tools.jackson.databind.JsonNode metadataOf(String name) throws Exception {
+    tools.jackson.databind.JsonNode property = null;
     try (InputStream in = getClass().getResourceAsStream("/META-INF/spring-configuration-metadata.json")) {
       for (tools.jackson.databind.JsonNode p : new tools.jackson.databind.ObjectMapper().readTree(in).get("properties")) {
-        if (p.get("name").asString().equals("ctx4j.rest-client.enabled")) {
-          String description = p.path("description").asString("");
-          for (String client : new String[] {"ctx4j-httpclient5", "ContextJettyHttpClient", "ContextReactorHttpClient"}) {
-            assertTrue(description.contains(client), "does not say " + client + ": " + description);
-          }
-          return;
+        if (p.get("name").asString().equals(name)) {
+          assertNull(property, name + " is in the metadata twice");
+          property = p;
         }
       }
     }
-    fail("ctx4j.rest-client.enabled missing from the metadata");
+    assertNotNull(property, name + " missing from the metadata");
+    return property;
   }
 }

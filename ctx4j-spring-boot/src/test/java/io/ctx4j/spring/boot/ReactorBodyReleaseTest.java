@@ -21,8 +21,6 @@ import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Optional;
 import java.util.Queue;
 import java.util.UUID;
@@ -94,20 +92,9 @@ class ReactorBodyReleaseTest {
     }
 
     /**
-     * The buffers never released, each with its size and the start of what it holds (a request's
-     * or response's head, or a body, which names its call), for a failure message.
+     * One buffer's class, size and the start of what it still holds (a request's or response's
+     * head, or a body, which names its call), for a failure message.
      */
-    List<String> describeUnreleased() {
-      List<String> found = new ArrayList<>();
-      for (ByteBuf b : allocated) {
-        if (b.refCnt() > 0) {
-          found.add(describe(b));
-        }
-      }
-      return found;
-    }
-
-    /** One buffer's class, size and the start of what it still holds, for a failure message. */
     static String describe(ByteBuf b) {
       try {
         int shown = Math.min(80, b.readableBytes());
