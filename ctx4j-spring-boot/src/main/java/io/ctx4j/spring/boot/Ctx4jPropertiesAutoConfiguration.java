@@ -42,6 +42,8 @@ public class Ctx4jPropertiesAutoConfiguration {
 
   private static final Log LOG = LogFactory.getLog(Ctx4jPropertiesAutoConfiguration.class);
 
+  private static final String MAX_TIMEOUT = "ctx4j.servlet.max-timeout";
+
   /** Created by Spring. */
   public Ctx4jPropertiesAutoConfiguration() {}
 
@@ -74,8 +76,6 @@ public class Ctx4jPropertiesAutoConfiguration {
     }
     return beanFactory -> {};
   }
-
-  private static final String MAX_TIMEOUT = "ctx4j.servlet.max-timeout";
 
   /** Warns of {@code ctx4j.servlet.*} set in a reactive application, where it does nothing. */
   @Configuration(proxyBeanMethods = false)
