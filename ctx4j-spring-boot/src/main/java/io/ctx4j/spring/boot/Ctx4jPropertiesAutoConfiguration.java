@@ -59,17 +59,7 @@ public class Ctx4jPropertiesAutoConfiguration {
    */
   @Bean
   static BeanFactoryPostProcessor ctx4jBlankMaxTimeoutRefusal(Environment environment) {
-    // As the binder reads it (any relaxed form: maxTimeout, CTX4J_SERVLET_MAXTIMEOUT), first
-    // source that has it.
-    Object raw = null;
-    ConfigurationPropertyName name = ConfigurationPropertyName.of(MAX_TIMEOUT);
-    for (ConfigurationPropertySource source : ConfigurationPropertySources.get(environment)) {
-      ConfigurationProperty p = source.getConfigurationProperty(name);
-      if (p != null) {
-        raw = p.getValue();
-        break;
-      }
-    }
+    Object raw = RawProperty.read(environment, MAX_TIMEOUT);
     if (raw instanceof CharSequence && raw.toString().isBlank()) {
       throw new IllegalArgumentException(
           MAX_TIMEOUT + " must be a positive duration (30s), got \"" + raw + "\"; leave it out for none");

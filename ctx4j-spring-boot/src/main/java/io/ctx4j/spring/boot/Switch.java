@@ -1,5 +1,6 @@
 package io.ctx4j.spring.boot;
 
+import org.springframework.boot.convert.ApplicationConversionService;
 import org.springframework.context.annotation.Condition;
 import org.springframework.context.annotation.ConditionContext;
 import org.springframework.core.type.AnnotatedTypeMetadata;
@@ -11,7 +12,8 @@ import org.springframework.core.type.AnnotatedTypeMetadata;
  * the piece out without a word. Here a switch means what Spring's conversion makes of it, the same
  * as {@code Ctx4jProperties.Toggle#isEnabled()}, and a value that is neither fails the startup,
  * naming the property: an empty one too, which Spring's conversion would take for missing here but
- * which {@code Ctx4jProperties} (a primitive {@code boolean}) refuses to bind. Missing: on.
+ * which {@code Ctx4jProperties} (a primitive {@code boolean}) refuses to bind. Missing: on. The
+ * value is read as the binder reads it ({@link RawProperty}), in any relaxed form.
  */
 abstract class Switch implements Condition {
   private final String property;
@@ -22,20 +24,24 @@ abstract class Switch implements Condition {
 
   @Override
   public boolean matches(ConditionContext context, AnnotatedTypeMetadata metadata) {
+    Object raw = RawProperty.read(context.getEnvironment(), property);
+    if (raw == null) {
+      return true;
+    }
     Boolean on;
-    String raw = context.getEnvironment().getProperty(property);
     try {
-      on = context.getEnvironment().getProperty(property, Boolean.class);
+      // The binder's own conversion, so that the switch and Ctx4jProperties agree on every value.
+      on = ApplicationConversionService.getSharedInstance().convert(raw, Boolean.class);
     } catch (RuntimeException e) { // Spring's ConversionFailedException
       throw malformed(raw, e);
     }
-    if (on == null && raw != null) { // empty or blank: converted to null, i.e. "missing"
+    if (on == null) { // empty or blank: converted to null, i.e. "missing"
       throw malformed(raw, null);
     }
-    return on == null || on;
+    return on;
   }
 
-  private IllegalArgumentException malformed(String raw, RuntimeException cause) {
+  private IllegalArgumentException malformed(Object raw, RuntimeException cause) {
     return new IllegalArgumentException(
         property + " must be true or false, got \"" + raw + "\"", cause);
   }

@@ -239,6 +239,60 @@ class AutoConfigurationTest {
   }
 
   /**
+   * A switch in any form the binder reads ({@code ctx4j.taskDecorator.enabled}, an environment
+   * variable {@code CTX4J_TASKDECORATOR_ENABLED}) is the same switch: the piece is left out exactly
+   * when {@code Ctx4jProperties} binds it off, whether or not the environment has Spring Boot's
+   * relaxed names attached (a {@code SpringApplication} attaches them, a context built by hand or
+   * by a test runner does not).
+   */
+  @ParameterizedTest
+  @CsvSource({"ctx4j.taskDecorator.enabled, false, false", "ctx4j.taskDecorator.enabled, on, true",
+      "CTX4J_TASKDECORATOR_ENABLED, false, false", "CTX4J_TASKDECORATOR_ENABLED, yes, true",
+      "ctx4j.task-decorator.enabled, '${no.such.feature:false}', false"})
+  void aSwitchInARelaxedFormMeansWhatThePropertiesBindItTo(String name, String value, boolean on) {
+    ApplicationContextRunner runner =
+        new ApplicationContextRunner().withConfiguration(ALL).withConfiguration(PROPERTIES);
+    runner = name.startsWith("CTX4J_")
+        ? runner.withInitializer(ctx -> ctx.getEnvironment().getPropertySources().replace(
+            StandardEnvironment.SYSTEM_ENVIRONMENT_PROPERTY_SOURCE_NAME,
+            new SystemEnvironmentPropertySource(
+                StandardEnvironment.SYSTEM_ENVIRONMENT_PROPERTY_SOURCE_NAME, Map.of(name, value))))
+        : runner.withPropertyValues(name + "=" + value);
+    runner.run(ctx -> {
+      assertNull(ctx.getStartupFailure());
+      assertEquals(on, ctx.getBean(Ctx4jProperties.class).getTaskDecorator().isEnabled(), name + "=" + value);
+      assertEquals(on ? 1 : 0, ctx.getBeansOfType(ContextTaskDecorator.class).size(), name + "=" + value);
+    });
+  }
+
+  /**
+   * The same in an application context built by hand, with no relaxed names attached: the switch
+   * used to read the exact name only, and left the decorator in while the properties said off.
+   */
+  @ParameterizedTest
+  @CsvSource({"false, false", "on, true", "'${no.such.feature:false}', false"})
+  void aSwitchInARelaxedFormMeansTheSameInAContextBuiltByHand(String value, boolean on) {
+    try (org.springframework.context.annotation.AnnotationConfigApplicationContext ctx =
+        new org.springframework.context.annotation.AnnotationConfigApplicationContext()) {
+      ctx.getEnvironment().getPropertySources().addFirst(
+          new org.springframework.core.env.MapPropertySource("test", Map.of("ctx4j.taskDecorator.enabled", value)));
+      ctx.register(Ctx4jPropertiesAutoConfiguration.class, Ctx4jTaskAutoConfiguration.class);
+      ctx.refresh();
+      assertEquals(on, ctx.getBean(Ctx4jProperties.class).getTaskDecorator().isEnabled(), "bound");
+      assertEquals(on ? 1 : 0, ctx.getBeansOfType(ContextTaskDecorator.class).size(), "decorators");
+    }
+  }
+
+  /** A malformed or empty switch in a relaxed form fails the startup too, naming the property. */
+  @ParameterizedTest
+  @ValueSource(strings = {"flase", ""})
+  void aMalformedSwitchInARelaxedFormFailsTheStartupWithItsName(String value) {
+    new ApplicationContextRunner().withConfiguration(ALL).withPropertyValues("ctx4j.webClient.enabled=" + value)
+        .run(ctx -> assertStartupFailureSays(
+            ctx.getStartupFailure(), "ctx4j.web-client.enabled must be true or false, got \"" + value + "\""));
+  }
+
+  /**
    * An application whose startup fails after the shutdown context was made (a later bean throws)
    * never closes: Spring destroys the beans made so far instead. Work already derived from {@link
    * ShutdownContext#context()} must stop then, not run on in a JVM that never exits.
@@ -349,7 +403,8 @@ class AutoConfigurationTest {
    */
   @Test
   void withoutJettysClientThereIsNoJettyCustomizerButTheRest() {
-    ApplicationContextRunner runner = new ApplicationContextRunner().withConfiguration(ALL);
+    ApplicationContextRunner runner =
+        new ApplicationContextRunner().withConfiguration(ALL).withConfiguration(PROPERTIES);
     runner.run(app -> assertTrue(app.containsBean("ctx4jJettyCustomizer"), "no Jetty customizer with Jetty's client there"));
     runner.withClassLoader(new FilteredClassLoader(org.eclipse.jetty.client.HttpClient.class))
         .run(app -> {
