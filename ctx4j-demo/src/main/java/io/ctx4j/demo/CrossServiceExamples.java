@@ -326,7 +326,11 @@ public final class CrossServiceExamples {
 
   static String left(Context ctx) {
     return ctx.remaining()
-        .map(d -> String.format(Locale.ROOT, "%d ms left", d.toMillis()))
+        .map(
+            d ->
+                d.isNegative()
+                    ? String.format(Locale.ROOT, "no time left (the deadline passed %d ms ago)", -d.toMillis())
+                    : String.format(Locale.ROOT, "%d ms left", d.toMillis()))
         .orElse("no deadline");
   }
 

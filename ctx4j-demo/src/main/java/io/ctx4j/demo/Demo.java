@@ -24,17 +24,22 @@ public final class Demo {
   /** Exit status for a bad command line. */
   static final int USAGE = 2;
 
+  /** The system property that names the output's charset. */
+  static final String CHARSET = "ctx4j.demo.charset";
+
   private Demo() {}
 
   /**
    * Runs the demo in real time on standard output and exits with a non-zero status if the command
-   * line is wrong or a scenario fails.
+   * line is wrong (status 2, also for an unknown {@code ctx4j.demo.charset}) or a scenario fails.
    *
    * @param args scenario names, {@code --list} or {@code --help}; none means {@code seed}
    */
   public static void main(String[] args) {
-    Charset charset =
-        Charset.forName(System.getProperty("ctx4j.demo.charset", StandardCharsets.UTF_8.name()));
+    Charset charset = charset(System.getProperty(CHARSET, StandardCharsets.UTF_8.name()), System.err);
+    if (charset == null) {
+      System.exit(USAGE);
+    }
     // Wrap rather than replace System.out, so that redirections made by a launcher still apply.
     PrintStream out = new PrintStream(System.out, true, charset);
     int status = run(args, out, System.err, DemoTime.system());
@@ -103,6 +108,19 @@ public final class Demo {
     }
     out.flush();
     return 0;
+  }
+
+  /**
+   * The charset {@code name} names, or null after a one-line error on {@code err}: a misspelt
+   * charset is a wrong command line, not a crash with a stack trace.
+   */
+  static Charset charset(String name, PrintStream err) {
+    try {
+      return Charset.forName(name);
+    } catch (IllegalArgumentException e) { // unsupported, or not a legal charset name
+      err.println("-D" + CHARSET + "=" + name + ": not a charset this JVM supports (e.g. UTF-8)");
+      return null;
+    }
   }
 
   private static void usage(Map<String, Scenario> registry, PrintStream out) {

@@ -65,6 +65,8 @@ public final class SpringChainExample {
   /** What one service saw. */
   static final class Hop {
     final CountDownLatch entered = new CountDownLatch(1);
+    /** The handler is past its call to the next hop (at once for C). */
+    final CountDownLatch called = new CountDownLatch(1);
     final CountDownLatch ended = new CountDownLatch(1);
     volatile long enteredAt;
     volatile long endedAt;
@@ -154,12 +156,14 @@ public final class SpringChainExample {
               h.ended.countDown();
             });
         h.entered.countDown();
-        if (next != null) {
-          try {
+        try {
+          if (next != null) {
             next.get().uri("/hop").retrieve().toBodilessEntity();
-          } catch (RuntimeException e) {
-            // the call gave up because this request's context ended: reported by the caller
           }
+        } catch (RuntimeException e) {
+          // the call gave up because this request's context ended: reported by the caller
+        } finally {
+          h.called.countDown();
         }
         // Every hop is slow: it works until its own context ends. (C's deadline is the earliest, so
         // C answers first; without this, B would end by "response completed" a moment before its
@@ -232,21 +236,46 @@ public final class SpringChainExample {
     }
   }
 
-  /** Waits for the three hops to end, then prints when and why each ended, A first. */
+  /**
+   * Waits for the hops the request reached to end, then prints when and why each ended, A first,
+   * and names the first hop it never reached, if any: on a loaded machine a hop may use up the
+   * budget before it calls the next one, whose RestClient then refuses to send the request.
+   */
   private static void report(Hops hops, long since, String what) throws InterruptedException {
-    Map<String, Hop> byName = new LinkedHashMap<>();
+    List<String> lines = new ArrayList<>();
+    String caller = null;
     for (String name : List.of("A", "B", "C")) {
       Hop h = hops.get(name);
+      if (caller != null && !reached(caller, hops.get(caller), name, h)) {
+        lines.add(name + ": never reached (" + caller + "'s context ended before its call got there)");
+        break;
+      }
       if (!h.ended.await(20, TimeUnit.SECONDS)) {
         throw new IllegalStateException(name + " kept working after the request ended");
       }
-      byName.put(name, h);
+      lines.add(
+          name + ": context ended " + millis(h.endedAt - since) + " ms after " + what + " ("
+              + h.cause.getMessage() + ")");
+      caller = name;
     }
-    byName.forEach(
-        (name, h) ->
-            hops.out.println(
-                name + ": context ended " + millis(h.endedAt - since) + " ms after " + what + " ("
-                    + h.cause.getMessage() + ")"));
+    lines.forEach(hops.out::println);
+  }
+
+  /**
+   * Whether the request reached {@code callee}: yes once its handler ran; no if it has not run a
+   * second after {@code caller}'s call returned (a request still in flight then would find its
+   * deadline passed, or its caller gone).
+   */
+  private static boolean reached(String callerName, Hop caller, String calleeName, Hop callee)
+      throws InterruptedException {
+    if (callee.entered.getCount() == 0) {
+      return true;
+    }
+    if (!caller.called.await(20, TimeUnit.SECONDS)) {
+      throw new IllegalStateException(
+          callerName + "'s call to " + calleeName + " neither reached it nor returned");
+    }
+    return callee.entered.await(1, TimeUnit.SECONDS);
   }
 
   private static long millis(long nanos) {

@@ -7,8 +7,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** {@link Demo#run}: listing, selecting and rejecting scenarios. */
 class DemoCommandLineTest {
@@ -83,5 +88,39 @@ class DemoCommandLineTest {
     assertEquals("args", e.getMessage());
     e = assertThrows(NullPointerException.class, () -> Demo.run(new String[0], out, err, null));
     assertEquals("time", e.getMessage());
+  }
+
+  /**
+   * {@code -Dctx4j.demo.charset} that names no charset (misspelt, empty, not a legal name) is a
+   * wrong command line: status 2 and one line naming the value, as for an unknown scenario; it was
+   * an uncaught exception with its stack trace and status 1. Run as the program itself, in a JVM of
+   * its own, since {@code main} exits.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"no-such-charset", "", "x y"})
+  @Timeout(120)
+  void anUnknownCharsetIsAUsageError(String name) throws Exception {
+    Process p =
+        new ProcessBuilder(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-D" + Demo.CHARSET + "=" + name,
+                "-cp",
+                System.getProperty("java.class.path"),
+                Demo.class.getName(),
+                "--list")
+            .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+            .start();
+    String said = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertTrue(p.waitFor(60, TimeUnit.SECONDS), "still running");
+    assertEquals(Demo.USAGE, p.exitValue(), said);
+    assertEquals(
+        "-D" + Demo.CHARSET + "=" + name + ": not a charset this JVM supports (e.g. UTF-8)\n",
+        said.replace(System.lineSeparator(), "\n"));
+  }
+
+  @Test
+  void aKnownCharsetIsTaken() {
+    assertEquals(StandardCharsets.ISO_8859_1, Demo.charset("ISO-8859-1", err));
+    assertEquals("", err());
   }
 }
