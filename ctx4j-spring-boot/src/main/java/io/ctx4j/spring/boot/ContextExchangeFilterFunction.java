@@ -7,15 +7,21 @@ import io.ctx4j.concurrent.CurrentContext;
 import io.ctx4j.http.DeadlineHeader;
 import io.ctx4j.internal.CoreInternals;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Consumer;
+import org.reactivestreams.Subscription;
 import org.springframework.core.io.buffer.DataBuffer;
+import org.springframework.core.io.buffer.DataBufferUtils;
 import org.springframework.http.HttpHeaders;
 import org.springframework.web.reactive.function.client.ClientRequest;
 import org.springframework.web.reactive.function.client.ClientResponse;
 import org.springframework.web.reactive.function.client.ExchangeFilterFunction;
 import org.springframework.web.reactive.function.client.ExchangeFunction;
+import reactor.core.CoreSubscriber;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
+import reactor.core.publisher.Operators;
 import reactor.core.publisher.Sinks;
 
 /**
@@ -43,10 +49,12 @@ import reactor.core.publisher.Sinks;
  * cancelled (Reactor Netty then closes the HTTP/1.1 connection or resets the HTTP/2 stream; as it
  * does so from the cancelling thread, a moment later, the filter first marks the connection not
  * persistent, so that an event loop that reads the whole response meanwhile does not pool it under
- * that close); once the
+ * that close, and has the exchange given up on that event loop as well, for a response whose head
+ * came just as the cancel went up, which neither Reactor Netty nor Spring then gives up); once the
  * response is there, its body {@code Flux} fails and is cancelled the same way (Reactor Netty closes
  * the connection; Spring's {@code JdkClientHttpConnector} leaves an HTTP/1.1 connection open, the
- * body still coming). A response reaching
+ * body still coming), and a buffer of the body on its way as the context ends is either handed
+ * over before the failure or released. A response reaching
  * the filter after the context has ended (the end racing the response's arrival) is not handed
  * over: the exchange fails with the context's error, and the body is given up. A deadline that has
  * passed at subscription counts as an end even before ctx4j's timer has ended the context (a tick
@@ -144,14 +152,20 @@ public final class ContextExchangeFilterFunction implements ExchangeFilterFuncti
                     // Before Reactor Netty's cancel, which closes the connection from this
                     // thread, later: an event loop that reads the whole response first would
                     // pool the connection, under that close. Not persistent, its exchange's end
-                    // closes it instead. Not once the response is out: an operator after it
-                    // (a next()) may cancel as it takes it, and the connection is to be pooled.
+                    // closes it instead. And given up on the event loop: a cancel as the
+                    // connector emits the head reaches neither Reactor Netty's give-up nor
+                    // Spring's, and the body would stay queued for nobody. Not once the response
+                    // is out: an operator after it (a next()) may cancel as it takes it, and the
+                    // connection is to be pooled.
                     Object nativeRequest = written.get();
                     if (!responded.get() && isReactorNetty(nativeRequest)) {
-                      ContextReactorHttpClient.keepOutOfPool(nativeRequest);
+                      ContextReactorHttpClient.letGoBeforeResponse(nativeRequest);
                     }
                   }),
-                  c)
+                  c,
+                  // Not released: cut off by the end, the exchange was cancelled, and the body of
+                  // a cancelled exchange is the connector's (see handOver).
+                  late -> {})
               .singleOrEmpty()
               .switchIfEmpty(errorIfDone(c))
               .onErrorMap(e -> pastTheDeadline(c, e))
@@ -198,7 +212,8 @@ public final class ContextExchangeFilterFunction implements ExchangeFilterFuncti
                             () ->
                                 read.getAndSet(true) && c.isDone()
                                     ? Flux.<DataBuffer>error(Errors.copyOf(c, null))
-                                    : untilEnded(body, c).concatWith(errorIfDone(c)))
+                                    : untilEnded(body, c, DataBufferUtils::release)
+                                        .concatWith(errorIfDone(c)))
                         .onErrorMap(e -> pastTheDeadline(c, e)))
             .build();
     if (!c.isDone()) {
@@ -217,12 +232,20 @@ public final class ContextExchangeFilterFunction implements ExchangeFilterFuncti
    * ended as its body's read was being subscribed, never returned). So the end signal is armed only
    * once the source is first asked for data, which comes from below once every subscriber there
    * has its subscription. A subscriber that never asks for data is not ended by the context.
+   *
+   * <p>An item on its way down as the end comes (the source emits on its event loop, the end comes
+   * from a ctx4j thread) is either handed down before the end completes the subscribers below, or
+   * given to {@code release}, through an {@link EndGate}: {@code takeUntilOther} drops an item that
+   * reaches it once it has completed, unreleased and without Reactor's discard hook (its {@code
+   * SerializedSubscriber}), and a body's buffer dropped so was never released ({@code
+   * WebClientH2cLateResponseTest}: one buffer per call, every call, on the old code).
    */
-  private static <T> Flux<T> untilEnded(Flux<T> source, Context ctx) {
+  private static <T> Flux<T> untilEnded(Flux<T> source, Context ctx, Consumer<? super T> release) {
     return Flux.defer(
         () -> {
           Sinks.Empty<Void> asked = Sinks.empty();
           AtomicBoolean once = new AtomicBoolean();
+          EndGate gate = new EndGate();
           return source
               .doOnRequest(
                   n -> {
@@ -230,8 +253,114 @@ public final class ContextExchangeFilterFunction implements ExchangeFilterFuncti
                       asked.tryEmitEmpty();
                     }
                   })
-              .takeUntilOther(ended(ctx).delaySubscription(asked.asMono()));
+              .transform(Operators.<T, T>lift((scanned, below) -> gate.<T>guard(below, release)))
+              .takeUntilOther(
+                  ended(ctx)
+                      .delaySubscription(asked.asMono())
+                      .flatMap(
+                          e -> {
+                            gate.end();
+                            return gate.ended.asMono();
+                          }));
         });
+  }
+
+  /**
+   * Orders the items a source hands down and the end of {@link #untilEnded}: the end lets the
+   * subscribers below complete ({@link #ended} emits) only while no item is on its way down to
+   * them, else once that item has been handed down, by the thread that hands it; an item that comes
+   * after the end is given to a release action instead of the subscribers below. Thread-safe: one
+   * state, changed by compare-and-set from the source's thread and the end's.
+   */
+  private static final class EndGate {
+    private static final int IDLE = 0;
+    private static final int PASSING = 1;
+    private static final int END_WAITING = 2;
+    private static final int ENDED = 3;
+
+    private final AtomicInteger state = new AtomicInteger(IDLE);
+    /** Emits once the end may complete the subscribers below. */
+    final Sinks.One<Boolean> ended = Sinks.one();
+
+    /** The context has ended: the subscribers below complete now, or once an item has passed. */
+    void end() {
+      for (; ; ) {
+        int s = state.get();
+        if (s == IDLE && state.compareAndSet(IDLE, ENDED)) {
+          ended.tryEmitValue(Boolean.TRUE);
+          return;
+        }
+        if (s == PASSING && state.compareAndSet(PASSING, END_WAITING)) {
+          return; // the thread handing the item down ends after it
+        }
+        if (s == END_WAITING || s == ENDED) {
+          return;
+        }
+      }
+    }
+
+    /** Whether an item may pass; false once the end has come. */
+    private boolean enter() {
+      return state.compareAndSet(IDLE, PASSING);
+    }
+
+    /** An item has passed; ends now if the end came meanwhile. */
+    private void leave() {
+      if (!state.compareAndSet(PASSING, IDLE)) {
+        state.set(ENDED);
+        ended.tryEmitValue(Boolean.TRUE);
+      }
+    }
+
+    /** The subscriber that hands the source's items to {@code below} through this gate. */
+    <T> CoreSubscriber<T> guard(CoreSubscriber<? super T> below, Consumer<? super T> release) {
+      return new CoreSubscriber<T>() {
+        /**
+         * Items handed down from within an item's hand-down, on its thread (a source that emits
+         * again as it is asked for more): they pass as that item did.
+         */
+        private int depth;
+
+        @Override
+        public reactor.util.context.Context currentContext() {
+          return below.currentContext();
+        }
+
+        @Override
+        public void onSubscribe(Subscription s) {
+          below.onSubscribe(s);
+        }
+
+        @Override
+        public void onNext(T item) {
+          if (depth > 0) {
+            below.onNext(item);
+            return;
+          }
+          if (!enter()) {
+            release.accept(item);
+            return;
+          }
+          depth++;
+          try {
+            below.onNext(item);
+          } finally {
+            depth--;
+            leave();
+          }
+        }
+
+        @Override
+        public void onError(Throwable t) {
+          below.onError(t);
+        }
+
+        @Override
+        public void onComplete() {
+          below.onComplete();
+        }
+      };
+    }
   }
 
   /**

@@ -241,20 +241,21 @@ public final class ContextReactorHttpClient {
         return;
       }
       trace(c, "exchange abandoned");
-      letGo(
-          c,
-          loop,
-          "abandoned",
-          () -> {
-            if (c instanceof ChannelOperations<?, ?> ops && !ops.isInboundDisposed()) {
-              trace(c, "abandoned exchange's buffers read");
-              // Over, the whole body in, the connection back in the pool (maybe another call's
-              // now, so neither closed nor cancelled: Reactor Netty's cancel of an inbound with
-              // content left closes the channel). Its buffers wait for a reader that never comes:
-              // one reads them here, which releases each.
-              ops.receiveObject().subscribe(content -> {}, failure -> {});
-            }
-          });
+      letGo(c, loop, "abandoned", () -> readWhatItQueued(c));
+    }
+
+    /**
+     * On the connection's event loop, for an exchange that is over (the whole body in, the
+     * connection back in the pool, maybe another call's now, so neither closed nor cancelled:
+     * Reactor Netty's cancel of an inbound with content left closes the channel) and whose body
+     * nobody reads: its buffers wait for a reader that never comes, and one reads them here, which
+     * releases each. A body that has a reader already refuses this one, with an error it ignores.
+     */
+    private static void readWhatItQueued(Connection c) {
+      if (c instanceof ChannelOperations<?, ?> ops && !ops.isInboundDisposed()) {
+        trace(c, "abandoned exchange's buffers read");
+        ops.receiveObject().subscribe(content -> {}, failure -> {});
+      }
     }
 
     /**
@@ -306,6 +307,28 @@ public final class ContextReactorHttpClient {
         // The loop is shutting down (RejectedExecutionException), and closes its connections with
         // it; or the channel is closed and deregistered, has no event loop, and needs nothing.
       }
+    }
+  }
+
+  /**
+   * Lets the exchange of {@code nativeRequest} go, if it is Reactor Netty's (which is its
+   * connection), for a WebClient exchange cancelled before its response reached ctx4j's filter;
+   * else does nothing. Reactor Netty's cancel gives the exchange up only until its connector has
+   * emitted the response's head, and Spring's connector gives up the body of a response it has
+   * already made; in between (a few instructions on the event loop, the cancel coming from another
+   * thread) neither does, the response reaches nobody, and its body's buffers stay queued for
+   * nobody ({@code WebClientH2cLateResponseTest}, a cancel held in that window: every call with a
+   * body). So, as for an interceptor's abandoned exchange: at once, the connection marked not
+   * persistent if the exchange is still on it; on its event loop, after whatever that loop is
+   * doing with the response, the exchange disposed if still on its connection (buffers released,
+   * the HTTP/2 stream reset or the HTTP/1.1 connection closed, as Reactor Netty's cancel would),
+   * else what it queued read and so released.
+   *
+   * @param nativeRequest the native request of a Spring {@code ClientHttpRequest}
+   */
+  static void letGoBeforeResponse(Object nativeRequest) {
+    if (nativeRequest instanceof Connection c) {
+      Exchange.letGo(c, null, "cancelled", () -> Exchange.readWhatItQueued(c));
     }
   }
 

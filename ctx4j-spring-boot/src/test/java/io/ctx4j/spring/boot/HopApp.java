@@ -121,6 +121,45 @@ public class HopApp {
       }
     }
 
+    /**
+     * Answers {@code size} bytes of {@link #slowBody} for {@code id}, with a fixed length, only once
+     * the test releases it, then counts the hop's {@code sent} down: once the head and the whole
+     * body are written, or, for a body over 32 KiB, its first 16 KiB, the rest written after: over
+     * HTTP/2 a write may wait for the client to read, and the client's connection window, which it
+     * tops up only once half of it is used, may be down to half its initial 64 KiB.
+     */
+    @GetMapping("/held")
+    void held(
+        @RequestParam(name = "id") String id,
+        @RequestParam(name = "size") int size,
+        HttpServletRequest request,
+        HttpServletResponse response)
+        throws Exception {
+      Hops.Hop h = hops.begin(id, CurrentContext.get(), request.getProtocol());
+      byte[] content = slowBody(id, size).getBytes(StandardCharsets.US_ASCII);
+      if (!h.release.await(20, TimeUnit.SECONDS)) {
+        return;
+      }
+      response.setContentType("text/plain");
+      response.setContentLength(content.length);
+      int first = content.length > 32 * 1024 ? 16 * 1024 : content.length;
+      try {
+        OutputStream out = response.getOutputStream();
+        out.write(content, 0, first);
+        if (first == content.length) {
+          out.close(); // the stream's end sent now, not when the handler returns
+        } else {
+          out.flush();
+        }
+        h.sent.countDown();
+        out.write(content, first, content.length - first);
+      } catch (IOException e) {
+        // the client is gone
+      } finally {
+        h.sent.countDown();
+      }
+    }
+
     /** Works until the test releases it or its context ends, whichever comes first. */
     @GetMapping("/work")
     String work(@RequestParam(name = "id") String id, HttpServletRequest request) throws InterruptedException {

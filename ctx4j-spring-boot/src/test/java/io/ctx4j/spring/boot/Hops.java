@@ -13,6 +13,8 @@ final class Hops {
     volatile RuntimeException downstreamFailure;
     /** Counted down by a test to let a held handler go on. */
     final CountDownLatch release = new CountDownLatch(1);
+    /** Counted down by a held handler once it has written what it could before the client reads. */
+    final CountDownLatch sent = new CountDownLatch(1);
     /** The number of body chunks a streaming handler wrote. */
     volatile int written;
     /** Whether the handler found its context done when it finished. */

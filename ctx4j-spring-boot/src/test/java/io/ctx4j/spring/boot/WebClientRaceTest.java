@@ -309,7 +309,8 @@ class WebClientRaceTest {
     return failure instanceof CanceledException ? "CanceledException" : failure.getClass().getSimpleName();
   }
 
-  private static void await(CountDownLatch latch, String what) {
+  /** Waits up to 30 s for {@code latch}; fails with {@code what} if it does not open. */
+  static void await(CountDownLatch latch, String what) {
     try {
       assertTrue(latch.await(30, TimeUnit.SECONDS), what);
     } catch (InterruptedException e) {
