@@ -9,20 +9,28 @@
 # Reports operations done, cancellations observed, max heap, retained heap and live threads;
 # exits non-zero on any lost cancellation, callback miscount, or growth in retained memory.
 # Runs on $JAVA_HOME/bin/java if JAVA_HOME is set, else java on the PATH, with -Xmx256m (override
-# with SOAK_HEAP=512m). Builds the module first; ctx4j-core must be installed in the local Maven
-# repository (flock /tmp/ctx4j-core.lock mvn -q -o install -pl ctx4j-core -DskipTests).
+# with SOAK_HEAP=512m). Builds ctx4j-core, ctx4j-test-support and this module from this tree first
+# (-DskipTests; nothing is installed, nothing is taken from ~/.m2 but third-party plugins), with the
+# toolchains of scripts/jdks.sh so that the core has its JDK 21 layer; the classpath, and so the
+# version, comes from Maven (.mvn/maven.config's -Drevision).
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
 java="${JAVA_HOME:+$JAVA_HOME/bin/}java"
 if [[ "${1:-}" == -h || "${1:-}" == --help ]]; then
-  sed -n '2,13p' "$0"
+  sed -n '2,16p' "$0"
   exit 0
 fi
-(cd "$here" && mvn -q -o -f pom.xml compile)
-core="${CORE_JAR:-${M2_REPO:-$HOME/.m2/repository}/io/ctx4j/ctx4j-core/0.1.0-SNAPSHOT/ctx4j-core-0.1.0-SNAPSHOT.jar}"
-if [[ ! -f "$core" ]]; then
-  echo "ctx4j-core jar not found at $core; install it first (see the header of this script)" >&2
+cpfile="$here/target/soak-classpath.txt"
+log="$here/target/soak-build.log"
+mkdir -p "$here/target"
+# In a subshell: jdks.sh sets JDK17_HOME and friends, which must not change the soak's own JVM.
+if ! (cd "$here/.." && . scripts/jdks.sh && ensure_tools \
+    && mvn -q -B -ntp -Dstyle.color=never "${CTX4J_TOOLCHAINS[@]}" -pl ctx4j-stress -am \
+       package dependency:build-classpath -DskipTests -DincludeScope=runtime \
+       -Dmdep.outputFile="$cpfile") >"$log" 2>&1; then
+  cat "$log" >&2
+  echo "soak build failed (log: $log)" >&2
   exit 2
 fi
-exec "$java" "-Xmx${SOAK_HEAP:-256m}" -cp "$here/target/classes:$core" io.ctx4j.stress.Soak "$@"
+exec "$java" "-Xmx${SOAK_HEAP:-256m}" -cp "$here/target/classes:$(cat "$cpfile")" io.ctx4j.stress.Soak "$@"
