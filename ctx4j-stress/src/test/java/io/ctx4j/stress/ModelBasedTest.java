@@ -64,10 +64,11 @@ class ModelBasedTest {
         throw new AssertionError(
             "model check failed for seed "
                 + seed
-                + "; replay with: mvn -q -pl ctx4j-stress test -Dtest=ModelBasedTest -Dctx4j.model.seed="
+                + "; replay with: mvn -q -pl ctx4j-stress -am test -Dtest=ModelBasedTest -Dctx4j.model.seed="
                 + seed
                 + " -Dctx4j.model.steps="
                 + steps
+                + " -Dsurefire.failIfNoSpecifiedTests=false"
                 + "\noperations:\n"
                 + run.trace,
             t);
