@@ -10,7 +10,7 @@
 # exits non-zero on any lost cancellation, callback miscount, or growth in retained memory.
 # Runs on $JAVA_HOME/bin/java if JAVA_HOME is set, else java on the PATH, with -Xmx256m (override
 # with SOAK_HEAP=512m). Builds ctx4j-core, ctx4j-test-support and this module from this tree first
-# (-DskipTests; nothing is installed, nothing is taken from ~/.m2 but third-party plugins), with the
+# (-DskipTests; nothing is installed, and no ctx4j module is taken from ~/.m2), with the
 # toolchains of scripts/jdks.sh so that the core has its JDK 21 layer; the classpath, and so the
 # version, comes from Maven (.mvn/maven.config's -Drevision).
 set -euo pipefail
@@ -18,7 +18,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 java="${JAVA_HOME:+$JAVA_HOME/bin/}java"
 if [[ "${1:-}" == -h || "${1:-}" == --help ]]; then
-  sed -n '2,16p' "$0"
+  sed -n '2,15p' "$0"
   exit 0
 fi
 cpfile="$here/target/soak-classpath.txt"
