@@ -11,6 +11,12 @@ import io.ctx4j.servlet.RequestCanceledException.Reason;
 import jakarta.servlet.AsyncContext;
 import jakarta.servlet.AsyncEvent;
 import jakarta.servlet.DispatcherType;
+import jakarta.servlet.Filter;
+import jakarta.servlet.FilterChain;
+import jakarta.servlet.FilterConfig;
+import jakarta.servlet.ServletException;
+import jakarta.servlet.ServletRequest;
+import jakarta.servlet.ServletResponse;
 import jakarta.servlet.http.HttpServletRequestWrapper;
 import jakarta.servlet.http.HttpServletResponseWrapper;
 import java.io.IOException;
@@ -34,6 +40,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.Stream;
+import org.eclipse.jetty.ee11.servlet.ServletChannelState;
+import org.eclipse.jetty.ee11.servlet.ServletContextRequest;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -487,6 +495,11 @@ class AsyncPathsTest {
    * the error the application chose, and the context ends once, {@code response completed}, not as
    * a lost client. Tomcat 11 tells the cycle's listeners {@code onError} with no throwable when it
    * dispatches a response in error; before, the filter took that for a lost client.
+   *
+   * <p>The other thread starts once the first dispatch has returned through every filter, and, on
+   * Jetty, once Jetty has left it (its channel no longer {@code HANDLING}): before, it started from
+   * inside the servlet, and on Jetty its {@code sendError} and {@code dispatch()} could land while
+   * Jetty was still handling the request ({@code IllegalStateException: s=HANDLING rs=ERRORING}).
    */
   @ParameterizedTest
   @MethodSource("sendErrorThenDispatch")
@@ -497,6 +510,7 @@ class AsyncPathsTest {
     AtomicReference<Context> first = new AtomicReference<>();
     List<String> log = new CopyOnWriteArrayList<>();
     AtomicInteger ends = new AtomicInteger();
+    CountDownLatch endedOnce = new CountDownLatch(1);
     CountDownLatch returned = new CountDownLatch(1);
     TestServlet servlet =
         new TestServlet(
@@ -508,13 +522,22 @@ class AsyncPathsTest {
               }
               Context ctx = CurrentContext.get();
               first.set(ctx);
-              ctx.onDone(ends::incrementAndGet);
+              ctx.onDone(
+                  () -> {
+                    ends.incrementAndGet();
+                    endedOnce.countDown();
+                  });
+              ServletChannelState jetty =
+                  c == Containers.JETTY
+                      ? ServletContextRequest.getServletContextRequest(req).getServletRequestState()
+                      : null;
               AsyncContext async = req.startAsync();
               async.setTimeout(0); // only the cycle's end may end it
               new Thread(
                       () -> {
                         try {
                           returned.await();
+                          awaitLeft(jetty);
                           res.sendError(status);
                           log.add("after sendError: " + (ctx.isDone() ? "done" : "live"));
                           if (how.equals("dispatch(errorPage)")) {
@@ -528,11 +551,36 @@ class AsyncPathsTest {
                         }
                       })
                   .start();
-              returned.countDown();
             });
-    try (Containers.Running server = c.start(filter, servlet, Map.of(), ALL)) {
+    Filter signalling =
+        new Filter() {
+          @Override
+          public void init(FilterConfig config) throws ServletException {
+            filter.init(config);
+          }
+
+          @Override
+          public void doFilter(ServletRequest req, ServletResponse res, FilterChain chain)
+              throws IOException, ServletException {
+            try {
+              filter.doFilter(req, res, chain);
+            } finally {
+              if (req.getDispatcherType() == DispatcherType.REQUEST) {
+                returned.countDown();
+              }
+            }
+          }
+
+          @Override
+          public void destroy() {
+            filter.destroy();
+          }
+        };
+    try (Containers.Running server = c.start(signalling, servlet, Map.of(), ALL)) {
       HttpResponse<String> r = get(server.port, "/x");
       awaitEnd(first.get());
+      // Its own callback too, which may run after awaitEnd's (registered on a context done already).
+      assertTrue(endedOnce.await(10, TimeUnit.SECONDS), "the servlet's onDone never ran");
       String what = c + " " + how + ": " + log + ", answered " + r.statusCode();
       assertEquals(status, r.statusCode(), what);
       assertEquals(Reason.RESPONSE_COMPLETED, reason(first.get()), what + ", " + first.get().cause());
@@ -542,6 +590,23 @@ class AsyncPathsTest {
       }
       assertEquals(1, ends.get(), what);
       assertNothingLeftOnTheRoot(filter);
+    }
+  }
+
+  /**
+   * Waits, within 10 s, until Jetty has left the dispatch whose channel state {@code jetty} is
+   * (nothing for Tomcat, whose async state machine takes a dispatch during the return).
+   */
+  private static void awaitLeft(ServletChannelState jetty) {
+    if (jetty == null) {
+      return;
+    }
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (jetty.getState() == ServletChannelState.State.HANDLING) {
+      if (System.nanoTime() - deadline > 0) {
+        throw new IllegalStateException("Jetty still handling the first dispatch after 10 s");
+      }
+      Thread.onSpinWait();
     }
   }
 
