@@ -163,9 +163,13 @@ public final class ContextExchangeFilterFunction implements ExchangeFilterFuncti
                     }
                   }),
                   c,
-                  // Not released: cut off by the end, the exchange was cancelled, and the body of
-                  // a cancelled exchange is the connector's (see handOver).
-                  late -> {})
+                  // A response that reaches the gate once the end has come is given up as
+                  // handOver gives up a late one. Not left to the connector: the end closes the
+                  // gate before takeUntilOther cancels the exchange, and a response emitted in
+                  // between completes the exchange first, so no cancel ever reaches the connector
+                  // (traced in WEBCLIENT_H2C: at the filter 57 us after the end, its buffers never
+                  // released). The error handOver ends with is the caller's already.
+                  late -> handOver(late, c, cut.get()).subscribe(r -> {}, e -> {}))
               .singleOrEmpty()
               .switchIfEmpty(errorIfDone(c))
               .onErrorMap(e -> pastTheDeadline(c, e))

@@ -84,8 +84,9 @@ import reactor.netty.resources.LoopResources;
  *       (in 6 of about 20 runs of 4,500 calls under load; once in the 120 calls of a CI run); a
  *       few buffers of about 28,000 never released (in 4 of 8 runs on 2026-12-05; the failure
  *       names the calls each was written for, and what they did; two causes fixed since, {@link
- *       WebClientH2cLateResponseTest}: 5 of 5 runs leaked before, 2 of 9 after); rarely, a call whose context never ended
- *       failed with "Connection prematurely closed". Its control {@link
+ *       WebClientH2cLateResponseTest}: 5 of 5 runs leaked before, 2 of 9 after; a third, a response
+ *       dropped at the filter's closed gate, fixed since: 0 of 20 runs leaked); rarely, a call
+ *       whose context never ended failed with "Connection prematurely closed". Its control {@link
  *       Path#WEBCLIENT_H2C_WITHOUT_CTX4J} also has such premature closes (4 and 12 of 4,500) and
  *       opened 7 connections where the row with ctx4j opens one.
  *   <li>{@link Path#REACTOR}: a call whose context never ended failed with "Connection
