@@ -275,6 +275,19 @@ public final class ContextExchangeFilterFunction implements ExchangeFilterFuncti
    * them, else once that item has been handed down, by the thread that hands it; an item that comes
    * after the end is given to a release action instead of the subscribers below. Thread-safe: one
    * state, changed by compare-and-set from the source's thread and the end's.
+   *
+   * <pre>
+   * IDLE        --item enters-->  PASSING      (source's thread)
+   * PASSING     --item passed-->  IDLE         (source's thread)
+   * IDLE        --end-->          ENDED        (end's thread, emits)
+   * PASSING     --end-->          END_WAITING  (end's thread)
+   * END_WAITING --item passed-->  ENDED        (source's thread, emits)
+   * </pre>
+   *
+   * Invariants: (1) ENDED is final, and {@link #ended} emits once, on the way into it; (2) an item
+   * reaches the subscribers below only from PASSING, or nested in such a hand-down on its thread;
+   * (3) only the source's thread leaves PASSING or END_WAITING, so the end never completes the
+   * subscribers below while an item is on its way to them.
    */
   private static final class EndGate {
     private static final int IDLE = 0;
@@ -311,6 +324,7 @@ public final class ContextExchangeFilterFunction implements ExchangeFilterFuncti
     /** An item has passed; ends now if the end came meanwhile. */
     private void leave() {
       if (!state.compareAndSet(PASSING, IDLE)) {
+        assert state.get() == END_WAITING : state.get(); // (3): no one else leaves PASSING
         state.set(ENDED);
         ended.tryEmitValue(Boolean.TRUE);
       }
