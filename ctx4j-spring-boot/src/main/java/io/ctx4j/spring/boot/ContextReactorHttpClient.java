@@ -349,16 +349,13 @@ public final class ContextReactorHttpClient {
   }
 
   /**
-   * Marks the connection of {@code nativeRequest}, if it is Reactor Netty's (which is its
-   * connection) and its exchange is still the one on the connection, not persistent, so that the
-   * exchange's end closes it rather than pool it; else does nothing. For a cancel of the exchange
-   * from another thread, before Reactor Netty's own, which closes the connection a moment later
-   * (see {@link Exchange}).
-   *
-   * @param nativeRequest the native request of a Spring {@code ClientHttpRequest}
+   * Marks the connection of exchange {@code c}, if the exchange is still the one on it, not
+   * persistent, so that the exchange's end closes it rather than pool it; else does nothing. For a
+   * cancel of the exchange from another thread, before Reactor Netty's own, which closes the
+   * connection a moment later (see {@link Exchange}).
    */
-  static void keepOutOfPool(Object nativeRequest) {
-    if (nativeRequest instanceof Connection c && ChannelOperations.get(c.channel()) == c) {
+  private static void keepOutOfPool(Connection c) {
+    if (ChannelOperations.get(c.channel()) == c) {
       c.markPersistent(false);
     }
   }
