@@ -752,12 +752,19 @@ class FilterLoadTest {
         FilterLoad.Report.bootstrap(new double[][] {forks[1]}, 5)));
   }
 
-  /** Two real forks (child JVMs of this test's JVM), each a quick run, and one report over both. */
+  /**
+   * Two real forks (child JVMs of this test's JVM), each a quick run, and one report over both.
+   * Phases of 100 ms rather than the quick mode's 300: what is checked is the plumbing (two JVMs,
+   * their files, one pooled report), which takes the same path whatever the phases last.
+   */
   @Test
   @Timeout(120)
   void forksRunInTheirOwnJvmsAndTheReportPoolsTheirRounds(@TempDir java.nio.file.Path dir)
       throws Exception {
-    FilterLoad.main(new String[] {"--quick", "--forks", "2", "--out", dir.toString()});
+    FilterLoad.main(
+        new String[] {
+          "--quick", "--phase-ms", "100", "--warmup-ms", "100", "--forks", "2", "--out", dir.toString()
+        });
     String report = java.nio.file.Files.readString(dir.resolve("results.md"));
     assertTrue(report.contains("2 forks (JVMs run one after the other"), report);
     assertTrue(report.contains("## Per fork"), report);
