@@ -38,7 +38,10 @@ import sun.misc.SignalHandler;
  *       dropping it: a SIGTERM racing the last {@code stop()} still ends the JVM (a native original
  *       cannot be handed a signal from Java: see {@link #handOn}). No loop: a pass hands the
  *       signal on only if something else ended every receiver of its snapshot, and it detached them
- *       all first, so a later pass sees only contexts registered since.
+ *       all first, so a later pass sees only contexts registered since. Code outside the hub can
+ *       break the invariant by putting back a dispatcher it found installed, after the last
+ *       context left: a pass that finds no context then first puts back the handler the dispatcher
+ *       stands for ({@link #unstick}), or the signal would come back to it for ever.
  *   <li>The JDK starts a thread per signal, so two quick signals can be dispatched at once over
  *       the same snapshot: the first to cancel a context takes the signal, the other finds every
  *       receiver already ended and hands its signal on; a second Ctrl-C then exits as usual.
@@ -70,6 +73,12 @@ final class SignalHub {
   private final Set<SignalContext> live = new LinkedHashSet<>(); // guarded by lock
   private SignalHandler original; // guarded by lock; non-null iff live is not empty
 
+  /**
+   * The handler the last restore put back, guarded by {@code lock}: what our dispatcher stands for
+   * if someone who found it installed puts it back after that restore (see {@link #unstick}).
+   */
+  private SignalHandler restored;
+
   private SignalHub(Signal signal) {
     this.signal = signal;
   }
@@ -87,7 +96,10 @@ final class SignalHub {
   void add(SignalContext c) {
     synchronized (lock) {
       if (live.isEmpty()) {
-        original = Signals.install(signal, dispatcher);
+        SignalHandler found = Signals.install(signal, dispatcher);
+        // Our own dispatcher, put back by someone else since the last restore: restoring it at the
+        // end would leave it installed with no context behind it.
+        original = found == dispatcher && restored != null ? restored : found;
       }
       live.add(c);
       assert original != null;
@@ -99,6 +111,7 @@ final class SignalHub {
     synchronized (lock) {
       if (live.remove(c) && live.isEmpty()) {
         Signal.handle(signal, original);
+        restored = original;
         original = null;
       }
     }
@@ -117,7 +130,29 @@ final class SignalHub {
       taken |= c.signalled(received);
     }
     if (!taken) {
+      unstick();
       handOn(signal);
+    }
+  }
+
+  /**
+   * Called when a signal reached the dispatcher and no context took it: if no context listens and
+   * the dispatcher is still the installed handler, puts back the handler it stands for ({@link
+   * #restored}). That happens when a library that found our dispatcher installed (JLine's terminals
+   * save and put back the handlers of INT and WINCH, say) puts it back after the last context
+   * stopped; {@link #handOn} would then raise the signal to the dispatcher again, forever, a new
+   * thread each time, and the signal would never reach the JVM's handler. The only way to see the
+   * installed handler is to swap it: a signal meeting the dispatcher meanwhile waits for the lock
+   * and comes here too (unless the handler put back is native: the JDK may then drop it, as in the
+   * races of {@link #handOn}; this runs only for a signal that no context took).
+   */
+  private void unstick() {
+    synchronized (lock) {
+      if (!live.isEmpty() || restored == null) {
+        return; // live: the dispatcher belongs there, and the signal's next pass meets a context
+      }
+      SignalHandler installed = Signal.handle(signal, dispatcher);
+      Signal.handle(signal, installed == dispatcher ? restored : installed);
     }
   }
 

@@ -6,6 +6,8 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
+import sun.misc.Signal;
+import sun.misc.SignalHandler;
 
 /**
  * A child JVM of {@link SignalsProcessTest}: sets up the contexts of one scenario, prints {@code
@@ -26,6 +28,12 @@ public final class SignalScenarioChild {
         break;
       case "parent-cancelled":
         parentCancelled();
+        break;
+      case "handler-put-back-by-a-library":
+        handlerPutBackByALibrary(false);
+        break;
+      case "handler-put-back-then-a-new-context":
+        handlerPutBackByALibrary(true);
         break;
       case "stopped-with-a-hook":
         stoppedWithAHook();
@@ -67,6 +75,28 @@ public final class SignalScenarioChild {
       outer.close();
     }
     System.out.println("inner " + state(inner) + ", outer " + state(outer));
+  }
+
+  /**
+   * A library that installs its own TERM handler while a context lives and, once done, puts back
+   * the handler it found (JLine's terminals do so with INT and WINCH): that is ctx4j's, put back
+   * after the context stopped and ctx4j restored the JVM's. A SIGTERM must still end the JVM,
+   * also after another context came and went over that handler ({@code thenANewContext}).
+   */
+  private static void handlerPutBackByALibrary(boolean thenANewContext) {
+    SignalContext ctx = Signals.notifyContext(Context.background(), "TERM");
+    Signal term = new Signal("TERM");
+    SignalHandler found = Signal.handle(term, s -> System.out.println("the library's handler"));
+    System.out.println("ready");
+    ctx.stop();
+    Signal.handle(term, found);
+    if (thenANewContext) {
+      SignalContext next = Signals.notifyContext(Context.background(), "TERM");
+      next.stop();
+      System.out.println("ctx " + state(ctx) + ", next " + state(next));
+    } else {
+      System.out.println("ctx " + state(ctx));
+    }
   }
 
   /**

@@ -97,7 +97,9 @@ class SignalsProcessTest {
 
   /**
    * Issue 15 item 1: once nested contexts are stopped, in either order, or ended by their parent,
-   * SIGTERM is the JVM's again.
+   * SIGTERM is the JVM's again. Also once a library that saved ctx4j's handler put it back after
+   * the last context stopped: that handler then hands the signal to the JVM's, where it raised it
+   * to itself again, forever (a thread per round, the JVM never ending).
    */
   @ParameterizedTest(name = "{0}")
   @CsvSource(
@@ -105,7 +107,9 @@ class SignalsProcessTest {
       value = {
         "nested-stop-outer-first | inner done: context canceled, outer done: context canceled",
         "nested-stop-inner-first | inner done: context canceled, outer done: context canceled",
-        "parent-cancelled        | a done: context canceled, b done: context canceled"
+        "parent-cancelled        | a done: context canceled, b done: context canceled",
+        "handler-put-back-by-a-library | ctx done: context canceled",
+        "handler-put-back-then-a-new-context | ctx done: context canceled, next done: context canceled"
       })
   void onceEveryContextHasEndedSigtermEndsTheJvm(String scenario, String ended) throws Exception {
     try (Child child = new Child(SignalScenarioChild.class, scenario)) {
