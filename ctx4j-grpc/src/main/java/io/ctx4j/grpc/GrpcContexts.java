@@ -43,7 +43,10 @@ import java.util.concurrent.TimeoutException;
  *       read as another status, a {@link TimeoutException} or a status exception in its cause chain,
  *       is wrapped in a {@code StatusRuntimeException} of status {@code CANCELLED}, so that the
  *       status stays {@code CANCELLED}); a call started on a context that is already done fails
- *       at once and sends nothing.
+ *       at once and sends nothing;
+ *   <li>refuses a custom context whose {@code onDone} returns null instead of a {@code
+ *       Registration}: the call's {@code start} throws a {@code NullPointerException} that names
+ *       its class, and nothing is sent.
  * </ul>
  *
  * <pre>{@code
@@ -184,7 +187,9 @@ public final class GrpcContexts {
   /**
    * Returns a server interceptor whose handler contexts are children of {@code root}: cancelling the
    * root ends every call in flight (the calls are cancelled too if their handlers pass the context on
-   * or check it), and the root's values are visible to every handler.
+   * or check it), and the root's values are visible to every handler. A custom root whose {@code
+   * onDone} returns null instead of a {@code Registration} fails every call before its handler runs
+   * ({@code UNKNOWN}; gRPC logs the {@code NullPointerException}, which names its class).
    *
    * @param root the server's root context
    * @return a new server interceptor
@@ -317,7 +322,9 @@ public final class GrpcContexts {
    * @param grpcContext the gRPC context to follow
    * @param parent the ctx4j parent
    * @return a new cancelable ctx4j context
-   * @throws NullPointerException if an argument is null
+   * @throws NullPointerException if an argument is null, or if {@code parent} is a custom context
+   *     whose {@code onDone} returns null instead of a {@code Registration} (the message names its
+   *     class): nothing stays registered on the gRPC context then
    */
   public static CancelableContext toCtx4j(io.grpc.Context grpcContext, Context parent) {
     Objects.requireNonNull(grpcContext, "grpcContext");
@@ -386,7 +393,9 @@ public final class GrpcContexts {
    * @param ctx the ctx4j context to follow
    * @param parent the gRPC parent, usually {@code io.grpc.Context.current()}
    * @return a new cancellable gRPC context
-   * @throws NullPointerException if an argument is null
+   * @throws NullPointerException if an argument is null, or if {@code ctx} is a custom context
+   *     whose {@code onDone} returns null instead of a {@code Registration} (the message names its
+   *     class): nothing stays registered on the gRPC parent then
    */
   public static io.grpc.Context.CancellableContext fromCtx4j(Context ctx, io.grpc.Context parent) {
     Objects.requireNonNull(ctx, "ctx");
@@ -400,7 +409,8 @@ public final class GrpcContexts {
    *
    * @param ctx the ctx4j context to follow
    * @return a new cancellable gRPC context
-   * @throws NullPointerException if {@code ctx} is null
+   * @throws NullPointerException if {@code ctx} is null, or a custom context whose {@code onDone}
+   *     returns null instead of a {@code Registration}
    */
   public static io.grpc.Context.CancellableContext fromCtx4j(Context ctx) {
     return fromCtx4j(ctx, io.grpc.Context.current());
@@ -460,7 +470,9 @@ public final class GrpcContexts {
       }
       CancelableContext own = ownDeadline == null ? null : Context.withDeadline(ctx, ownDeadline);
       Context followed = own == null ? ctx : own;
-      Registration reg = followed.onDone(() -> cancelFrom(grpc, followed));
+      // A foreign ctx whose onDone returns null is refused here, naming its class, before the call
+      // goes out, as ctx4j refuses one wherever it registers (own is ctx4j's, and never does).
+      Registration reg = CoreInternals.register(followed, () -> cancelFrom(grpc, followed));
       io.grpc.Context.CancellationListener followParent =
           cancelled -> grpc.cancel(cancelled.cancellationCause());
       parent.addListener(followParent, DIRECT);

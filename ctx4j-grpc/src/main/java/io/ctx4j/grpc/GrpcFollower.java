@@ -4,6 +4,7 @@ import io.ctx4j.Context;
 import io.ctx4j.ContextException;
 import io.ctx4j.Key;
 import io.ctx4j.Registration;
+import io.ctx4j.internal.CoreInternals;
 import io.grpc.Deadline;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
@@ -117,7 +118,9 @@ final class GrpcFollower implements Context {
       return () -> false;
     }
     Watch w = new Watch(callback);
-    w.parentRegistration = parent.onDone(w::parentDone);
+    // A foreign parent whose onDone returns null is refused, naming its class, before anything is
+    // put on the gRPC context: toCtx4j then fails as Context.withCancel(parent) would.
+    w.parentRegistration = CoreInternals.register(parent, w::parentDone);
     grpc.addListener(w, DIRECT);
     if (w.action == null) {
       w.release(); // a side fired before the other's registration was in place

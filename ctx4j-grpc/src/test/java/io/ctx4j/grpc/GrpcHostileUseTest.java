@@ -20,13 +20,16 @@ import io.grpc.ForwardingClientCall;
 import io.grpc.Metadata;
 import io.grpc.Status;
 import io.grpc.stub.ClientCalls;
+import io.grpc.stub.ServerCalls;
 import java.io.IOException;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -276,6 +279,42 @@ class GrpcHostileUseTest {
       assertEquals(0, GrpcRegistrationLeakTest.listenerCount(grpc), "toCtx4j left its listener");
     } finally {
       grpc.cancel(null);
+    }
+  }
+
+  /**
+   * A foreign context whose {@code onDone} returns null instead of a {@link Registration} is
+   * refused with the core's exception, naming its class, as ctx4j refuses it wherever it registers
+   * on one: before a call bound to it sends anything, and before a conversion is handed out; a
+   * server with such a root refuses each call before its handler runs.
+   */
+  @Test
+  void aForeignContextWhoseOnDoneReturnsNullIsRefusedBeforeAnythingIsSent() throws Exception {
+    Context broken = ForeignContext.returningNullFromOnDone();
+    String refused = ForeignContext.nullRegistrationMessage(broken);
+    AtomicInteger handled = new AtomicInteger();
+    ServerCalls.UnaryMethod<String, String> echo =
+        (req, resp) -> {
+          handled.incrementAndGet();
+          resp.onNext(req);
+          resp.onCompleted();
+        };
+    try (LoopbackGrpc g = new LoopbackGrpc(echo);
+        LoopbackGrpc brokenRoot = new LoopbackGrpc(broken, echo)) {
+      assertEquals(refused, assertThrows(NullPointerException.class, () -> g.call(broken, "x")).getMessage());
+      assertEquals(0, handled.get(), "a call bound to the broken context was sent");
+      assertEquals(refused, assertThrows(NullPointerException.class,
+          () -> GrpcContexts.fromCtx4j(broken, io.grpc.Context.ROOT)).getMessage());
+      io.grpc.Context.CancellableContext grpc = io.grpc.Context.ROOT.withCancellation();
+      try {
+        assertEquals(refused, assertThrows(NullPointerException.class,
+            () -> GrpcContexts.toCtx4j(grpc, broken)).getMessage());
+        assertEquals(0, GrpcRegistrationLeakTest.listenerCount(grpc), "a refused toCtx4j left its listener");
+      } finally {
+        grpc.cancel(null);
+      }
+      assertEquals(Status.Code.UNKNOWN, brokenRoot.callFails(Context.background()).getStatus().getCode());
+      assertEquals(0, handled.get(), "a handler ran under the broken root");
     }
   }
 
