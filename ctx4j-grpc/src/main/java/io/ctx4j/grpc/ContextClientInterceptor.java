@@ -13,6 +13,7 @@ import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
 import io.grpc.Status;
 import java.time.Instant;
+import java.util.Objects;
 import java.util.Optional;
 
 /**
@@ -41,10 +42,11 @@ import java.util.Optional;
  * What the interceptors below this one throw does not cost that cleanup: a {@code newCall} that
  * throws cancels the bridge before the throwable goes on, and so does a {@code cancel} that
  * throws, which also cancels the call through its gRPC context, and so does the first {@code
- * start} that throws (a call that never started never closes). A deadline in the call options
- * that is earlier than the context's is handled the same way, through a ctx4j child with that
- * deadline, made when the call starts (a child with a deadline registers on its parent as it is
- * made) and ended with the call. So is the current gRPC context's (a handler's), which gRPC would
+ * start} that throws (a call that never started never closes); a null listener or headers are
+ * refused before that, as gRPC's call refuses them, so the call can still be started. A deadline
+ * in the call options that is earlier than the context's is handled the same way, through a ctx4j
+ * child with that deadline, made when the call starts (a child with a deadline registers on its
+ * parent as it is made) and ended with the call. So is the current gRPC context's (a handler's), which gRPC would
  * otherwise send whole: the bridge reports it less the allowance, and the current context's own
  * timer cancels the bridge, and so the call, at the deadline itself.
  */
@@ -86,6 +88,12 @@ final class ContextClientInterceptor implements ClientInterceptor {
 
       @Override
       public void start(Listener<RespT> listener, Metadata headers) {
+        // Refused first, as gRPC's call refuses them, leaving the call startable: wrapped in ours, a
+        // null listener would reach gRPC as a listener and the call go out with no one to hear it;
+        // and a start refused below us, counted as the first, would cancel the bridge, and so fail
+        // the call's next, proper start.
+        Objects.requireNonNull(listener, "listener");
+        Objects.requireNonNull(headers, "headers");
         boolean first = !startCalled;
         startCalled = true;
         try {

@@ -318,6 +318,67 @@ class GrpcHostileUseTest {
     }
   }
 
+  /**
+   * A null listener or null headers are refused as gRPC's own call refuses them, and the call stays
+   * as it was, startable: wrapped by ours, a null listener reached gRPC as a listener, and the call
+   * went out with no one to hear it; and the bridge cancelled for a refused start failed the call's
+   * next, proper start with {@code CANCELLED}.
+   */
+  @Test
+  void aStartWithANullArgumentIsRefusedAndLeavesTheCallStartable() throws Exception {
+    CancelableContext ctx = Context.withCancel(Context.background());
+    try (LoopbackGrpc g =
+        new LoopbackGrpc(
+            (req, resp) -> {
+              resp.onNext(req);
+              resp.onCompleted();
+            })) {
+      CallOptions bound = GrpcContexts.withContext(CallOptions.DEFAULT, ctx);
+      ClientCall<String, String> noListener = g.channel.newCall(LoopbackGrpc.CALL, bound);
+      assertThrows(NullPointerException.class, () -> noListener.start(null, new Metadata()));
+      assertEquals(0, CoreInternals.registrationCount(ctx), "a refused start stayed on the context");
+      assertEquals("x", complete(noListener, "x"));
+      ClientCall<String, String> noHeaders = g.channel.newCall(LoopbackGrpc.CALL, bound);
+      assertThrows(NullPointerException.class, () -> noHeaders.start(new ClientCall.Listener<>() {}, null));
+      assertEquals(0, CoreInternals.registrationCount(ctx), "a refused start stayed on the context");
+      assertEquals("y", complete(noHeaders, "y"));
+      assertEquals(0, CoreInternals.registrationCount(ctx), "a completed call stayed on the context");
+    } finally {
+      ctx.cancel();
+    }
+  }
+
+  /**
+   * Starts {@code call}, sends {@code request} and returns the answer once the call has closed
+   * (when ours has withdrawn its bridge: it does so before passing {@code onClose} on).
+   */
+  private static String complete(ClientCall<String, String> call, String request) throws Exception {
+    CompletableFuture<String> answer = new CompletableFuture<>();
+    call.start(
+        new ClientCall.Listener<>() {
+          private String message;
+
+          @Override
+          public void onMessage(String message) {
+            this.message = message;
+          }
+
+          @Override
+          public void onClose(Status status, Metadata trailers) {
+            if (status.isOk()) {
+              answer.complete(message);
+            } else {
+              answer.completeExceptionally(status.asRuntimeException());
+            }
+          }
+        },
+        new Metadata());
+    call.request(1);
+    call.sendMessage(request);
+    call.halfClose();
+    return answer.get(10, TimeUnit.SECONDS);
+  }
+
   private enum Where {
     NEW_CALL,
     START,
