@@ -29,7 +29,11 @@ import java.util.Optional;
  * sends the earlier of the options' deadline and that context's as {@code grpc-timeout}, and when
  * the context's is the earlier it schedules no timer of its own: the ctx4j timer is the only one
  * (see {@link MirroredDeadlines}), so the ctx4j context is done before the call fails locally for
- * its deadline. The server's own deadline, the one sent, is earlier by the allowance, so a {@code
+ * its deadline. Not so for a call made while the channel waits for its name to resolve: gRPC holds
+ * it in a delayed call that reads this context's deadline when the call is made, has a timer of its
+ * own for it, and listens to no context, so such a call fails by that timer at the deadline sent,
+ * and a cancel reaches it only once the name is resolved (the module README, "Things to know").
+ * The server's own deadline, the one sent, is earlier by the allowance, so a {@code
  * DEADLINE_EXCEEDED} from the server can arrive up to about the allowance before the context ends
  * (the module README, "Things to know"). The bridge
  * is made when the call is (gRPC takes the call's context then, and its deadline when the call

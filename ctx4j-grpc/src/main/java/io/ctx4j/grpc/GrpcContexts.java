@@ -43,7 +43,10 @@ import java.util.concurrent.TimeoutException;
  *       read as another status, a {@link TimeoutException} or a status exception in its cause chain,
  *       is wrapped in a {@code StatusRuntimeException} of status {@code CANCELLED}, so that the
  *       status stays {@code CANCELLED}); a call started on a context that is already done fails
- *       at once and sends nothing;
+ *       at once and sends nothing. A call made while its channel waits for its name to resolve is
+ *       held by gRPC in a delayed call that follows no context: it fails by a timer of gRPC's own
+ *       at the deadline sent (the transit allowance before the context ends), and the context's
+ *       cancel reaches it only once the name is resolved;
  *   <li>refuses a custom context whose {@code onDone} returns null instead of a {@code
  *       Registration}: the call's {@code start} throws a {@code NullPointerException} that names
  *       its class, and nothing is sent.

@@ -21,7 +21,9 @@ import java.util.concurrent.TimeUnit;
  * live for a millisecond, and code checking {@code ctx.err()} after the failure would be misled. With
  * one timer, the ctx4j context is done before anything running under it fails by a timer of this
  * process (gRPC still checks the deadline itself when a context is made and when a call starts: see
- * {@link GrpcContexts#fromCtx4j(io.ctx4j.Context, io.grpc.Context)}). A server is another matter:
+ * {@link GrpcContexts#fromCtx4j(io.ctx4j.Context, io.grpc.Context)}; and a call made while its
+ * channel waits for its name to resolve is held in a delayed call with a timer of gRPC's own: see
+ * {@link ContextClientInterceptor}). A server is another matter:
  * its deadline is the one sent, earlier by the transit allowance, so its {@code DEADLINE_EXCEEDED}
  * can reach the caller up to about the allowance before the ctx4j context ends (the module README,
  * "Things to know"). The task is simply

@@ -9,23 +9,34 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.ctx4j.CancelableContext;
 import io.ctx4j.Context;
+import io.ctx4j.ContextException;
 import io.ctx4j.ManualTimeSource;
 import io.ctx4j.internal.CoreInternals;
 import io.ctx4j.testing.Quietly;
 import io.grpc.CallOptions;
 import io.grpc.Channel;
 import io.grpc.Contexts;
+import io.grpc.EquivalentAddressGroup;
+import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
+import io.grpc.NameResolver;
+import io.grpc.NameResolverProvider;
 import io.grpc.Status;
+import io.grpc.StatusOr;
 import io.grpc.StatusRuntimeException;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.AbstractStub;
 import io.grpc.stub.ClientCalls;
 import io.grpc.stub.ServerCalls;
+import java.net.InetSocketAddress;
+import java.net.URI;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Iterator;
 import java.util.List;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -34,6 +45,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -434,6 +446,137 @@ class GrpcCallsTest {
       } finally {
         grpc.cancel(null);
       }
+    }
+  }
+
+  /**
+   * A call made while its channel waits for its first name resolution (the channel's first call, or
+   * the first after it went idle) is held by gRPC in a delayed call, which follows neither the
+   * bridge's lack of a timer nor its cancellation: it fails by a timer of gRPC's own at the deadline
+   * sent, the transit allowance (here 200 ms) before the context ends, and a cancel of the context
+   * reaches it only once the name is resolved, as it would a gRPC call in a cancelled gRPC context.
+   * Either way nothing is left on the context. The call runs on a direct executor, so that a cancel
+   * reaching it would have closed it before {@code cancel} returned.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"deadline", "cancelled"})
+  void aCallWaitingForTheChannelsNameResolutionIsHeldByGrpc(String row) throws Exception {
+    try (LoopbackGrpc s = new LoopbackGrpc(waiting, oneThenWait);
+        CancelableContext ctx =
+            row.equals("deadline")
+                ? Context.withTimeout(Context.background(), Duration.ofMillis(400))
+                : Context.withCancel(Context.background())) {
+      HeldResolution held = new HeldResolution(s.server.getPort());
+      ManagedChannel channel = held.channel(GrpcContexts.clientInterceptor(Duration.ofMillis(200)));
+      try {
+        CompletableFuture<Status> closed = new CompletableFuture<>();
+        AtomicReference<ContextException> errAtClose = new AtomicReference<>();
+        io.grpc.ClientCall<String, String> call =
+            channel.newCall(
+                LoopbackGrpc.CALL,
+                GrpcContexts.withContext(CallOptions.DEFAULT.withExecutor(Runnable::run), ctx));
+        call.start(
+            new io.grpc.ClientCall.Listener<>() {
+              @Override
+              public void onClose(Status status, Metadata trailers) {
+                errAtClose.set(ctx.err());
+                closed.complete(status);
+              }
+            },
+            new Metadata());
+        call.request(1);
+        call.sendMessage("x");
+        call.halfClose();
+        assertTrue(held.asked.await(10, TimeUnit.SECONDS), row + ": the name was never looked up");
+        if (row.equals("deadline")) {
+          assertEquals(Status.Code.DEADLINE_EXCEEDED, closed.get(10, TimeUnit.SECONDS).getCode());
+          assertNull(errAtClose.get(), "the context ended before gRPC's own timer failed the call");
+          assertTrue(ctx.await(Duration.ofSeconds(10)), "the context outlived its deadline");
+        } else {
+          IllegalStateException why = new IllegalStateException("stopped by the test");
+          ctx.cancel(why);
+          assertFalse(closed.isDone(), "the cancel reached a call waiting for its name");
+          held.resolve();
+          Status status = closed.get(10, TimeUnit.SECONDS);
+          assertEquals(Status.Code.CANCELLED, status.getCode());
+          assertSame(why, status.getCause());
+        }
+        assertEquals(1, entered.getCount(), row + ": a handler ran");
+        assertEquals(0, CoreInternals.registrationCount(ctx), row + ": registrations left on the context");
+      } finally {
+        channel.shutdownNow();
+        assertTrue(channel.awaitTermination(10, TimeUnit.SECONDS));
+      }
+    }
+  }
+
+  /**
+   * A name resolver for {@code held:///}, as a slow DNS would be: it resolves to the loopback
+   * server only when told to.
+   */
+  private static final class HeldResolution extends NameResolverProvider {
+    final CountDownLatch asked = new CountDownLatch(1);
+    private final InetSocketAddress server;
+    private final CompletableFuture<Runnable> resolver = new CompletableFuture<>();
+
+    HeldResolution(int port) {
+      this.server = new InetSocketAddress("127.0.0.1", port);
+    }
+
+    @SuppressWarnings("deprecation") // the builder's nameResolverFactory: this channel's own resolver
+    ManagedChannel channel(io.grpc.ClientInterceptor interceptor) {
+      return NettyChannelBuilder.forTarget("held:///server")
+          .nameResolverFactory(this)
+          .usePlaintext()
+          .intercept(interceptor)
+          .build();
+    }
+
+    void resolve() throws Exception {
+      resolver.get(10, TimeUnit.SECONDS).run();
+    }
+
+    @Override
+    protected boolean isAvailable() {
+      return true;
+    }
+
+    @Override
+    protected int priority() {
+      return 5;
+    }
+
+    @Override
+    public String getDefaultScheme() {
+      return "held";
+    }
+
+    @Override
+    public NameResolver newNameResolver(URI target, NameResolver.Args args) {
+      return new NameResolver() {
+        @Override
+        public String getServiceAuthority() {
+          return "held";
+        }
+
+        @Override
+        public void start(Listener2 listener) {
+          resolver.complete(
+              () ->
+                  args.getSynchronizationContext()
+                      .execute(
+                          () ->
+                              listener.onResult(
+                                  ResolutionResult.newBuilder()
+                                      .setAddressesOrError(
+                                          StatusOr.fromValue(List.of(new EquivalentAddressGroup(server))))
+                                      .build())));
+          asked.countDown();
+        }
+
+        @Override
+        public void shutdown() {}
+      };
     }
   }
 
