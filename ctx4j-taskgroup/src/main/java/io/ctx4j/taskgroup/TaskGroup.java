@@ -18,6 +18,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -75,9 +76,11 @@ import java.util.concurrent.locks.ReentrantLock;
  *       {@linkplain Throwable#getCause() cause} of a {@link TaskGroupException}; the later ones are
  *       {@linkplain Throwable#getSuppressed() suppressed} on that {@code TaskGroupException}, never
  *       added to the tasks' own exceptions (which may be shared, or refuse suppressed exceptions).
- *       Failures that only echo the cancellation (a {@link ContextException}, an {@link
+ *       Failures that only echo the cancellation (a {@link ContextException}, or a {@link
+ *       CancellationException} whose cause is one, which is how newer JDKs (seen on 25) rethrow it
+ *       from a {@code CompletableFuture}'s {@code join()} or {@code get()}; an {@link
  *       InterruptedException} or a {@link ClosedByInterruptException}, which an interruptible
- *       channel throws for the interrupt, thrown once the group's context is done) are not
+ *       channel throws for the interrupt; thrown once the group's context is done) are not
  *       failures; nor is a {@link SocketException} or an {@link InterruptedIOException} (not a
  *       {@link SocketTimeoutException}) that a task throws after the group interrupted its thread
  *       for the context's end, the thread's interrupt status still set: on a virtual thread (the
@@ -910,11 +913,15 @@ public final class TaskGroup implements AutoCloseable {
    * ClosedByInterruptException, not InterruptedException). run() adds a SocketException or
    * InterruptedIOException thrown with the group's interrupt still set; the type alone cannot tell
    * that one (a SocketException is as often a peer's reset), and its message is no contract.
+   * Newer JDKs (seen on 25) rethrow a ContextException stored in a CompletableFuture (what
+   * Futures.cancelWhenDone stores) from join(), get() and getNow() as a new CancellationException
+   * whose cause it is, where JDK 17 throws it as is: that wrapper is the same echo.
    */
   private static boolean isCancellationEcho(Throwable t) {
     return t instanceof ContextException
         || t instanceof InterruptedException
-        || t instanceof ClosedByInterruptException;
+        || t instanceof ClosedByInterruptException
+        || (t instanceof CancellationException && t.getCause() instanceof ContextException);
   }
 
   /** A fresh copy of the error of the group's context, which is done (ctx4j's own: err() is set). */

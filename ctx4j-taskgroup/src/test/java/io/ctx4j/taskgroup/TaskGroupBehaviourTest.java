@@ -13,6 +13,7 @@ import io.ctx4j.CanceledException;
 import io.ctx4j.Context;
 import io.ctx4j.concurrent.ContextExecutorService;
 import io.ctx4j.concurrent.CurrentContext;
+import io.ctx4j.concurrent.Futures;
 import io.ctx4j.testing.Quietly;
 import java.io.IOException;
 import java.io.InterruptedIOException;
@@ -23,6 +24,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
@@ -283,6 +285,44 @@ class TaskGroupBehaviourTest {
         TaskGroupException e = endAndAwait(g, parent, parentCancels ? why : null, failure);
         assertInstanceOf(ClosedByInterruptException.class, thrown.get(), "what the read threw");
         String what = parentCancels ? "parent cancelled: " : "a sibling failed: ";
+        assertReported(e, parentCancels ? why : null, failure, what);
+      }
+    }
+  }
+
+  /**
+   * The ctx4j idiom for a future (Futures.cancelWhenDone on the group's context, then join or
+   * get) echoes the cancellation on every JDK. On JDK 17 join() rethrows the context's error
+   * itself; newer JDKs (seen on 25) throw a new CancellationException with the context's error as
+   * its cause, which is as much an echo: a parent's cancel is reported as the context's error, and a
+   * sibling's failure does not collect it.
+   */
+  @Test
+  void aFutureEndedWithTheContextEchoesTheCancellationOnEveryJdk() throws Exception {
+    IllegalStateException why = new IllegalStateException("shutting down");
+    IllegalArgumentException failure = new IllegalArgumentException("bad input");
+    for (boolean parentCancels : new boolean[] {true, false}) {
+      CountDownLatch started = new CountDownLatch(1);
+      AtomicReference<Throwable> thrown = new AtomicReference<>();
+      try (CancelableContext parent = Context.withCancel(Context.background());
+          TaskGroup g = TaskGroup.open(parent)) {
+        g.go(
+            ctx -> {
+              CompletableFuture<Object> reply = new CompletableFuture<>(); // never answered
+              Futures.cancelWhenDone(ctx, reply);
+              started.countDown();
+              try {
+                return reply.join(); // not interruptible: ends when the context's end fails reply
+              } catch (Throwable t) {
+                thrown.set(t);
+                throw t;
+              }
+            });
+        assertTrue(started.await(10, TimeUnit.SECONDS));
+        TaskGroupException e = endAndAwait(g, parent, parentCancels ? why : null, failure);
+        String what =
+            (parentCancels ? "parent cancelled: " : "a sibling failed: ") + thrown.get() + ": ";
+        assertInstanceOf(CancellationException.class, thrown.get(), what);
         assertReported(e, parentCancels ? why : null, failure, what);
       }
     }
