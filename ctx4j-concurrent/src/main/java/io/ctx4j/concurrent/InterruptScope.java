@@ -37,7 +37,10 @@ import java.util.Objects;
  *
  * <p>The interrupt status is a single bit: an interrupt from another source that arrives while this
  * scope has also interrupted the thread cannot be told apart and is cleared with it. An interrupt
- * status already set when the scope opens is left as it was if the scope never fires.
+ * status already set when the scope opens is left as it was if the scope never fires. Scopes nest
+ * on one thread (a {@link Blocking} call, or a task that a caller-runs executor runs, inside
+ * another scope): when an enclosing scope that is still open has fired too, closing the inner one
+ * leaves the interrupt set, since the code around it is owed the enclosing scope's interrupt.
  *
  * <p>Thread safety: {@link #open} and {@link #close} must be called by the same thread; {@link
  * #interrupted()} may be called from any thread. Memory consistency effects: actions before the
@@ -61,7 +64,15 @@ public final class InterruptScope implements AutoCloseable {
     }
   }
 
+  /**
+   * The innermost open scope of each thread, so that a scope that clears its interrupt can tell
+   * whether an enclosing one has fired too (see {@link #settle}). Holds null outside any scope, as
+   * CurrentContext's slot does, so a pooled thread keeps no scope once its scopes are closed.
+   */
+  private static final ThreadLocal<InterruptScope> INNERMOST = new ThreadLocal<>();
+
   private final Thread owner;
+  private final InterruptScope outer; // the scope this one is nested in on its thread, or null
   private final Registration registration;
   @SuppressWarnings("unused") // accessed through STATE
   private volatile int state;
@@ -69,6 +80,7 @@ public final class InterruptScope implements AutoCloseable {
 
   private InterruptScope(Context ctx) {
     this.owner = Thread.currentThread();
+    this.outer = INNERMOST.get();
     // Registered last: the callback may run at once, on this thread, if ctx is already done.
     Registration r;
     try {
@@ -82,6 +94,7 @@ public final class InterruptScope implements AutoCloseable {
       throw t;
     }
     this.registration = r;
+    INNERMOST.set(this);
   }
 
   /**
@@ -142,11 +155,21 @@ public final class InterruptScope implements AutoCloseable {
     } finally {
       // Even if a custom context's stop() throws (and so may leave the callback registered), the
       // scope closes: the CAS below shuts out any later interrupt.
+      InterruptScope open = outer; // the nearest still open: scopes closed out of order drop out
+      while (open != null && open.closed) {
+        open = open.outer;
+      }
+      INNERMOST.set(open);
       settle();
     }
   }
 
-  /** Takes the state to CLOSED, or waits out a firing and clears the interrupt it delivered. */
+  /**
+   * Takes the state to CLOSED, or waits out a firing and clears the interrupt it delivered, unless
+   * an enclosing open scope on this thread has fired too: the status is one bit, and the code
+   * around this scope is owed that one's interrupt (an outer task would block next, uninterrupted,
+   * though its context has ended). Its own close clears it, so nothing is left behind either way.
+   */
   private void settle() {
     if (STATE.compareAndSet(this, OPEN, CLOSED)) {
       return;
@@ -162,5 +185,12 @@ public final class InterruptScope implements AutoCloseable {
       }
     }
     Thread.interrupted();
+    // Read after the clear: an enclosing scope that fires later interrupts the thread itself.
+    for (InterruptScope s = outer; s != null; s = s.outer) {
+      if (!s.closed && s.interrupted()) {
+        owner.interrupt();
+        return;
+      }
+    }
   }
 }

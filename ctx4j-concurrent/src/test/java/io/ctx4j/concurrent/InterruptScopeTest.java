@@ -54,6 +54,35 @@ class InterruptScopeTest {
     }
   }
 
+  /**
+   * Scopes nest on one thread (a Blocking call or a caller-run task inside a task group's task):
+   * when the contexts of both end, the inner one's close clears the interrupt, which is one bit, but
+   * the outer one's is still owed to the code around it, which may block next. Rows: the same
+   * context, an inner context derived from the outer one's, a scope in between that never fired.
+   */
+  @Test
+  void anInnerScopesCloseLeavesTheInterruptOfAnOuterScopeThatFired() {
+    for (int row = 0; row < 3; row++) {
+      String what = new String[] {"same context", "child context", "a live scope between"}[row];
+      CancelableContext outerCtx = Context.withCancel(Context.background());
+      CancelableContext innerCtx = row == 1 ? Context.withCancel(outerCtx) : outerCtx;
+      try (CancelableContext live = Context.withCancel(Context.background());
+          InterruptScope outer = InterruptScope.open(outerCtx)) {
+        try (InterruptScope between = row == 2 ? InterruptScope.open(live) : null) {
+          try (InterruptScope inner = InterruptScope.open(innerCtx)) {
+            outerCtx.cancel(); // both fire, on this thread
+            assertTrue(inner.interrupted() && outer.interrupted(), what);
+          }
+          assertTrue(
+              Thread.currentThread().isInterrupted(),
+              what + ": the outer scope fired and is open, its interrupt is gone");
+        }
+        assertTrue(Thread.currentThread().isInterrupted(), what + ": after the live scope");
+      }
+      assertFalse(Thread.currentThread().isInterrupted(), what + ": left by the outer scope");
+    }
+  }
+
   @Test
   void cancellingAfterCloseDoesNotInterrupt() {
     CancelableContext ctx = Context.withCancel(Context.background());

@@ -1167,6 +1167,49 @@ class TaskGroupBehaviourTest {
     }
   }
 
+  /**
+   * A group nested in a task runs its tasks, on a caller-runs executor, on the outer task's thread.
+   * When the outer group's context ends, both groups interrupt that thread (the status is one bit);
+   * the inner task's end must not take the outer task's interrupt with it, or the outer task's next
+   * blocking call (sleep, take) never returns and the outer group's close() waits for it for good.
+   */
+  @Test
+  void aNestedGroupsTaskOnTheSameThreadLeavesTheOuterTasksInterrupt() throws Exception {
+    CountDownLatch innerStarted = new CountDownLatch(1);
+    CountDownLatch cancelled = new CountDownLatch(1);
+    AtomicBoolean interruptedAfterInner = new AtomicBoolean();
+    try (CancelableContext parent = Context.withCancel(Context.background());
+        TaskGroup g = TaskGroup.open(parent)) {
+      g.go(
+          ctx -> {
+            try (TaskGroup inner = TaskGroup.builder(ctx).executor(Runnable::run).build()) {
+              inner.go(
+                  c -> {
+                    innerStarted.countDown();
+                    try {
+                      new CountDownLatch(1).await(); // until the interrupt
+                    } finally {
+                      // Both groups' interrupts are delivered before this task ends.
+                      while (cancelled.getCount() > 0) {
+                        Thread.onSpinWait();
+                      }
+                    }
+                    return null;
+                  });
+            }
+            interruptedAfterInner.set(Thread.currentThread().isInterrupted());
+            return null;
+          });
+      assertTrue(innerStarted.await(10, TimeUnit.SECONDS));
+      parent.cancel(); // runs every callback, both groups' interrupts among them, on this thread
+      cancelled.countDown();
+      g.await(); // the outer task returns: nothing failed
+    }
+    assertTrue(
+        interruptedAfterInner.get(),
+        "the outer task runs on, its group's context ended, and its thread is not interrupted");
+  }
+
   @Test
   void badArgumentsAreRejectedEarly() {
     assertThrows(NullPointerException.class, () -> TaskGroup.open(null));
