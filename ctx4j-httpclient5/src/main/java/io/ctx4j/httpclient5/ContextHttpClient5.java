@@ -210,6 +210,13 @@ public final class ContextHttpClient5 {
    */
   private static final String HOP_STATED = "io.ctx4j.httpclient5.hop";
 
+  /** Why {@link #callHandler()} refuses to run where the connection is leased already. */
+  static final String CALL_BELOW_CONNECT =
+      "ContextHttpClient5.callHandler() runs below ConnectExec (added with addExecInterceptorLast,"
+          + " or after \"CONNECT\"), where the connection is leased already and the exchange it must"
+          + " abort cannot be reached; add it with addExecInterceptorFirst, or use"
+          + " ContextHttpClient5.install(builder), which adds both handlers where they belong";
+
   private static final ExecChainHandler CALL = ContextHttpClient5::executeCall;
   private static final ExecChainHandler HOP = ContextHttpClient5::executeHop;
 
@@ -251,6 +258,14 @@ public final class ContextHttpClient5 {
   /**
    * Returns the handler that binds an {@code execute} to its context: the first element of the exec
    * chain. See the class documentation.
+   *
+   * <p>Added below {@code ConnectExec} instead ({@code addExecInterceptorLast}, where the hop
+   * handler goes, or after {@code "CONNECT"}), it finds the connection leased already and could
+   * not abort the exchange on it, so it refuses to run there: every request fails, before it is
+   * sent and before it registers on its context, with an {@link IllegalStateException} that names
+   * {@code addExecInterceptorFirst} and {@link #install} ({@code ConnectExec} discards the
+   * connection it made). A copy below one that does the work only passes the request on, as any
+   * further copy does.
    *
    * @return the handler, the same instance every time
    */
@@ -333,6 +348,12 @@ public final class ContextHttpClient5 {
     HttpClientContext http = scope.clientContext;
     if (callAtWork(scope) != null) {
       return chain.proceed(request, scope); // a call handler above this one does the work
+    }
+    // Below ConnectExec the connection is leased already, and the fork this handler runs the rest
+    // of the chain on would have none: HttpClient would fail every request saying only "Endpoint
+    // not acquired". Nothing is sent or registered yet; ConnectExec discards its connection.
+    if (scope.execRuntime.isEndpointAcquired()) {
+      throw new IllegalStateException(CALL_BELOW_CONNECT);
     }
     Object callAtWork = http.getAttribute(CALL_AT_WORK); // an outer execute's, restored after
     Context ctx = contextOf(http);

@@ -36,6 +36,7 @@ import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicReference;
 import org.apache.hc.client5.http.classic.methods.HttpGet;
 import org.apache.hc.client5.http.config.RequestConfig;
+import org.apache.hc.client5.http.impl.ChainElement;
 import org.apache.hc.client5.http.impl.classic.CloseableHttpClient;
 import org.apache.hc.client5.http.impl.classic.CloseableHttpResponse;
 import org.apache.hc.client5.http.impl.classic.HttpClientBuilder;
@@ -169,6 +170,54 @@ class HttpClient5HostileUseTest {
         "hello",
         get(ContextHttpClient5.clientContext(Context.background())),
         "the connection of the failed call must be free");
+  }
+
+  /**
+   * The call handler added where the hop handler goes (below {@code ConnectExec}, which has leased
+   * and connected the connection by then) cannot work there: its fork of the runtime has no
+   * connection, and HttpClient failed every request with its own {@code IllegalStateException:
+   * Endpoint not acquired / already released}, which names neither ctx4j nor the fix. It is
+   * refused, before anything is sent and before it registers on its context, saying where it goes;
+   * a copy below one that {@code install} put first still only passes the request on.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"last", "after CONNECT"})
+  void aCallHandlerBelowTheConnectionsLeaseIsRefusedSayingWhereItGoes(String where) throws Exception {
+    // Shared: closing this client leaves the pool to the others.
+    HttpClientBuilder builder = HttpClients.custom().setConnectionManager(pool).setConnectionManagerShared(true);
+    if (where.equals("last")) {
+      builder.addExecInterceptorLast("mine", ContextHttpClient5.callHandler());
+    } else {
+      builder.addExecInterceptorAfter(ChainElement.CONNECT.name(), "mine", ContextHttpClient5.callHandler());
+    }
+    builder.addExecInterceptorLast(ContextHttpClient5.HOP_HANDLER, ContextHttpClient5.hopHandler());
+    try (CloseableHttpClient misplaced = builder.build();
+        CancelableContext ctx = Context.withCancel(Context.background())) {
+      IllegalStateException e =
+          assertThrows(
+              IllegalStateException.class,
+              () -> misplaced.execute(new HttpGet(server.url("/")), ContextHttpClient5.clientContext(ctx),
+                  r -> EntityUtils.toString(r.getEntity())),
+              where);
+      assertTrue(
+          e.getMessage().contains("ContextHttpClient5.callHandler()")
+              && e.getMessage().contains("addExecInterceptorFirst"),
+          where + ": " + e.getMessage());
+      assertEquals(0, server.requests.get(), where + ": the request was sent");
+      assertEquals(0, CoreInternals.registrationCount(ctx), where + ": a registration left on the context");
+      assertEquals(0, pool.getTotalStats().getLeased(), where + ": a connection left leased");
+      assertFalse(Thread.interrupted(), where + ": the caller left interrupted");
+    }
+    HttpClientBuilder twice =
+        ContextHttpClient5.install(HttpClients.custom().setConnectionManager(pool).setConnectionManagerShared(true));
+    try (CloseableHttpClient both =
+        twice.addExecInterceptorLast("mine", ContextHttpClient5.callHandler()).build()) {
+      assertEquals(
+          "hello",
+          both.execute(new HttpGet(server.url("/")), ContextHttpClient5.clientContext(Context.background()),
+              r -> EntityUtils.toString(r.getEntity())),
+          where + ": a copy below install's must pass the request on");
+    }
   }
 
   /**
