@@ -16,6 +16,7 @@ import java.io.InputStream;
 import java.io.InterruptedIOException;
 import java.io.OutputStream;
 import java.lang.ref.Cleaner;
+import java.lang.ref.WeakReference;
 import java.time.Duration;
 import java.util.Collections;
 import java.util.Map;
@@ -210,6 +211,35 @@ public final class ContextHttpClient5 {
    */
   private static final String HOP_STATED = "io.ctx4j.httpclient5.hop";
 
+  /** Why {@link #callHandler()} refuses an authentication round sent below {@code ProtocolExec}. */
+  static final String CALL_BELOW_PROTOCOL =
+      "ContextHttpClient5.callHandler() runs below a handler that sent the request again without"
+          + " closing the response before, whose connection would stay leased for good: ProtocolExec"
+          + " at an authentication round (the call handler added before \"CONNECT\" or after"
+          + " \"PROTOCOL\"), or an exec handler above it; add it with addExecInterceptorFirst, or use"
+          + " ContextHttpClient5.install(builder), which adds both handlers where they belong";
+
+  /**
+   * The {@link HttpContext} attribute that holds the {@link Round} of the latest response a call
+   * handler returned with a body, for {@link #refuseARoundLeftOpen}.
+   */
+  private static final String LAST_ROUND = "io.ctx4j.httpclient5.round";
+
+  /**
+   * A response with a body that a call handler returned for an exchange. Its entity is held weakly:
+   * the attribute may stay on the caller's {@code HttpContext} long after the call, and must keep
+   * neither the connection's runtime nor the context reachable.
+   */
+  private static final class Round {
+    final String exchangeId;
+    final WeakReference<ContextEntity> entity;
+
+    Round(String exchangeId, ContextEntity entity) {
+      this.exchangeId = exchangeId;
+      this.entity = new WeakReference<>(entity);
+    }
+  }
+
   /** Why {@link #callHandler()} refuses to run where the connection is leased already. */
   static final String CALL_BELOW_CONNECT =
       "ContextHttpClient5.callHandler() runs below ConnectExec (added with addExecInterceptorLast,"
@@ -265,7 +295,11 @@ public final class ContextHttpClient5 {
    * sent and before it registers on its context, with an {@link IllegalStateException} that names
    * {@code addExecInterceptorFirst} and {@link #install} ({@code ConnectExec} discards the
    * connection it made). A copy below one that does the work only passes the request on, as any
-   * further copy does.
+   * further copy does. Added below {@code ProtocolExec} (before {@code "CONNECT"}), it works until
+   * an authentication round: {@code ProtocolExec} then sends again without closing the 401, whose
+   * connection (on this handler's fork, which {@code ProtocolExec} cannot see) would stay leased for
+   * good; so that round fails with an {@link IllegalStateException} saying so, the 401's connection
+   * discarded and its registration released.
    *
    * @return the handler, the same instance every time
    */
@@ -355,6 +389,7 @@ public final class ContextHttpClient5 {
     if (scope.execRuntime.isEndpointAcquired()) {
       throw new IllegalStateException(CALL_BELOW_CONNECT);
     }
+    refuseARoundLeftOpen(scope);
     Object callAtWork = http.getAttribute(CALL_AT_WORK); // an outer execute's, restored after
     Context ctx = contextOf(http);
     ClientFailures.requireLive(ctx);
@@ -389,8 +424,9 @@ public final class ContextHttpClient5 {
       if (entity == null) {
         registration.stop(); // the transport has released the connection already
       } else {
-        ContextEntity wrapped = new ContextEntity(entity, ctx, registration);
+        ContextEntity wrapped = new ContextEntity(entity, ctx, registration, runtime);
         response.setEntity(wrapped);
+        http.setAttribute(LAST_ROUND, new Round(scope.exchangeId, wrapped));
         // Closing the response releases too, whatever entity it holds by then: a response handler
         // may have replaced ours, and HttpClient then closes only the replacement.
         return new ContextResponse(response, wrapped);
@@ -416,6 +452,32 @@ public final class ContextHttpClient5 {
       } else {
         http.setAttribute(CALL_AT_WORK, callAtWork);
       }
+    }
+  }
+
+  /**
+   * Refuses a second round of {@code scope}'s exchange sent while the round before still holds its
+   * connection: the layer above sends again without having closed the response. {@code
+   * ProtocolExec} does so at an authentication round, when it finds its own runtime's connection
+   * not reusable (it is on this handler's fork, so it never is); so does an exec handler above that
+   * proceeds again without closing what it got. Nobody would ever give that connection back, and
+   * on a full pool the next round would wait for it until its lease timeout. It is discarded and
+   * its registration released first.
+   */
+  private static void refuseARoundLeftOpen(ExecChain.Scope scope) {
+    Object last = scope.clientContext.getAttribute(LAST_ROUND);
+    if (!(last instanceof Round) || !((Round) last).exchangeId.equals(scope.exchangeId)) {
+      return;
+    }
+    scope.clientContext.removeAttribute(LAST_ROUND);
+    ContextEntity open = ((Round) last).entity.get();
+    if (open != null && open.runtime.isEndpointAcquired()) {
+      try {
+        open.runtime.discardEndpoint();
+      } finally {
+        open.release.clean();
+      }
+      throw new IllegalStateException(CALL_BELOW_PROTOCOL);
     }
   }
 
@@ -633,10 +695,13 @@ public final class ContextHttpClient5 {
 
     private final Context ctx;
     private final Cleaner.Cleanable release;
+    /** The fork the exchange ran on, which holds the connection until the body is done. */
+    final ExecRuntime runtime;
 
-    ContextEntity(HttpEntity entity, Context ctx, Registration registration) {
+    ContextEntity(HttpEntity entity, Context ctx, Registration registration, ExecRuntime runtime) {
       super(entity);
       this.ctx = ctx;
+      this.runtime = runtime;
       // The action must not reach this entity, or it would never become unreachable.
       this.release = ABANDONED.register(this, registration::stop);
     }

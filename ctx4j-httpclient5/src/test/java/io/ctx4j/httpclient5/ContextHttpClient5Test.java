@@ -784,11 +784,7 @@ class ContextHttpClient5Test {
       builder.addExecInterceptorLast("my-hop below", ContextHttpClient5.hopHandler());
     }
     ManualTimeSource time = clock();
-    org.apache.hc.client5.http.impl.auth.BasicCredentialsProvider credentials =
-        new org.apache.hc.client5.http.impl.auth.BasicCredentialsProvider();
-    credentials.setCredentials(
-        new org.apache.hc.client5.http.auth.AuthScope(null, -1),
-        new org.apache.hc.client5.http.auth.UsernamePasswordCredentials("user", "secret".toCharArray()));
+    org.apache.hc.client5.http.impl.auth.BasicCredentialsProvider credentials = userAndSecret();
     try (CloseableHttpClient both =
             ContextHttpClient5.install(
                     builder
@@ -1001,6 +997,16 @@ class ContextHttpClient5Test {
    * A host lookup that blocks until the test lets it return (loopback then), and ignores
    * interrupts meanwhile, as the JDK's resolver does.
    */
+  /** Credentials for any host: user "user", password "secret". */
+  static org.apache.hc.client5.http.impl.auth.BasicCredentialsProvider userAndSecret() {
+    org.apache.hc.client5.http.impl.auth.BasicCredentialsProvider credentials =
+        new org.apache.hc.client5.http.impl.auth.BasicCredentialsProvider();
+    credentials.setCredentials(
+        new org.apache.hc.client5.http.auth.AuthScope(null, -1),
+        new org.apache.hc.client5.http.auth.UsernamePasswordCredentials("user", "secret".toCharArray()));
+    return credentials;
+  }
+
   private static class SlowLookup extends org.apache.hc.client5.http.SystemDefaultDnsResolver {
     final CountDownLatch entered = new CountDownLatch(1);
     final CountDownLatch mayReturn = new CountDownLatch(1);

@@ -221,6 +221,56 @@ class HttpClient5HostileUseTest {
   }
 
   /**
+   * The call handler added just above {@code ConnectExec} ({@code addExecInterceptorBefore
+   * "CONNECT"}), below {@code ProtocolExec}: a request that needs no authentication goes through,
+   * but at a 401 {@code ProtocolExec} asks its own runtime whether the connection is reusable, gets
+   * no (the connection is on the handler's fork), drops the 401 unread and sends the next round.
+   * That connection stayed leased for good, with the round's registration: on a pool of one the
+   * next round waited out the lease timeout. The handler now finds its previous round of the
+   * exchange still holding its connection, discards it, releases the registration and refuses,
+   * saying where it goes.
+   */
+  @Test
+  void aCallHandlerBelowTheAuthenticationHandlerIsRefusedAtItsRoundLeavingNothingLeased() throws Exception {
+    try (ClassicServer guarded =
+            new ClassicServer(
+                (request, response, context) -> {
+                  if (request.getFirstHeader("Authorization") == null) {
+                    response.setCode(401);
+                    response.setHeader("WWW-Authenticate", "Basic realm=\"ctx4j\"");
+                  }
+                  response.setEntity(new ByteArrayEntity(ContextHttpClient5Test.HELLO, ContentType.TEXT_PLAIN));
+                });
+        CloseableHttpClient misplaced =
+            HttpClients.custom()
+                .setConnectionManager(pool)
+                .setConnectionManagerShared(true)
+                .setDefaultCredentialsProvider(ContextHttpClient5Test.userAndSecret())
+                .setDefaultRequestConfig(
+                    RequestConfig.custom()
+                        .setConnectionRequestTimeout(org.apache.hc.core5.util.Timeout.ofMilliseconds(500))
+                        .build())
+                .addExecInterceptorBefore(ChainElement.CONNECT.name(), "mine", ContextHttpClient5.callHandler())
+                .addExecInterceptorLast(ContextHttpClient5.HOP_HANDLER, ContextHttpClient5.hopHandler())
+                .build();
+        CancelableContext ctx = Context.withCancel(Context.background())) {
+      IllegalStateException e =
+          assertThrows(
+              IllegalStateException.class,
+              () -> misplaced.execute(new HttpGet(guarded.url("/")), ContextHttpClient5.clientContext(ctx),
+                  r -> EntityUtils.toString(r.getEntity())));
+      assertTrue(
+          e.getMessage().contains("ContextHttpClient5.callHandler()")
+              && e.getMessage().contains("addExecInterceptorFirst"),
+          e.getMessage());
+      assertEquals(1, guarded.requests.get(), "the request that needs no authentication goes out");
+      assertEquals(0, pool.getTotalStats().getLeased(), "the 401's connection left leased");
+      assertEquals(0, CoreInternals.registrationCount(ctx), "the 401's registration left on the context");
+      assertFalse(Thread.interrupted(), "the caller left interrupted");
+    }
+  }
+
+  /**
    * The failed call left nothing: its context is gone from the caller's {@code HttpClientContext},
    * the pool's one connection is free, and the end of the context, which kept the callbacks,
    * interrupts nobody.
