@@ -111,7 +111,9 @@ public final class ContextHttp {
    * itself, re-sending the first hop's header. So does a client with an {@code Authenticator} when
    * it answers a {@code 401} or {@code 407} by sending the request again, inside the JDK: that
    * request carries the first one's value, stale by the round trip (send credentials up front where
-   * the budget matters).
+   * the budget matters). Likewise the JDK's own retry of a {@code GET} or {@code HEAD} whose
+   * connection the server closed before any byte of the answer: it goes out again, on a new
+   * connection, with the first attempt's value, stale by the time the server held that attempt.
    *
    * <p>A {@code Location} that the JDK cannot follow as it is fails the call the same way on every
    * JDK, where the JDK's own {@code send} differs (see the README for its answers on JDK 17 and
