@@ -46,17 +46,20 @@ import java.util.concurrent.Executor;
  * list, the smallest value wins (see {@link DeadlineHeader}). A malformed value, anywhere among
  * them, is answered with {@code 400 Bad Request} and the handler is not called: a caller that tried
  * to set a deadline must learn that it did not work, rather than have its request run unbounded.
- * That answer waits for no client: there is no request context nor handler to release the thread,
- * so the response body is closed with the thread interrupted, and the JDK server's drain of a request
- * body that the client announced takes what has arrived and closes the connection rather than wait
- * for the rest. Except for a {@code HEAD} request announcing a body: the JDK sends a {@code HEAD}
- * answer only through {@code sendResponseHeaders}, which drains the body before returning, so one
- * that stalls its body holds the thread until it sends or leaves (as the JDK server's own read of a
- * request head does for a client that stalls it; the ways around it lose the answer and leave the
- * exchange uncounted by the server, see the README). The context is available to the
- * handler as {@link #contextOf(HttpExchange)}, each exchange its own, and, in the thread that runs
- * the handler, as {@link #current()}. (It is also the exchange attribute {@value #ATTRIBUTE}, but the
- * JDK server shares attributes among the exchanges of one {@code HttpContext}: do not read it.)
+ * That answer waits at most 200 ms for a client: there is no request context nor handler to release
+ * the thread, so the close of the response body, where the JDK server drains a request body that
+ * the client announced, is interrupted if it has not returned by then, which closes the connection
+ * rather than wait for the rest. A body sent at once is drained (up to {@code
+ * sun.net.httpserver.drainAmount}) and the connection kept, so that no reset of a connection closed
+ * with the body unread loses the answer. Except for a {@code HEAD} request announcing a body: the
+ * JDK sends a {@code HEAD} answer only through {@code sendResponseHeaders}, which drains the body
+ * before returning, so one that stalls its body holds the thread until it sends or leaves (as the
+ * JDK server's own read of a request head does for a client that stalls it; the ways around it
+ * lose the answer and leave the exchange uncounted by the server, see the README). The context is
+ * available to the handler as {@link #contextOf(HttpExchange)}, each exchange its own, and, in the
+ * thread that runs the handler, as {@link #current()}. (It is also the exchange attribute {@value
+ * #ATTRIBUTE}, but the JDK server shares attributes among the exchanges of one {@code
+ * HttpContext}: do not read it.)
  *
  * <h2>When the context ends</h2>
  *
@@ -328,25 +331,49 @@ public final class ContextFilter extends Filter {
   }
 
   /**
-   * Closes the response body of a 400 without waiting for the client. The JDK server drains the
-   * unread request body there (up to {@code sun.net.httpserver.drainAmount}), blocking for as long
-   * as a client that announced a body does not send it; with no request context and no handler,
-   * nothing could release the thread. So the close runs with this thread interrupted: what the
-   * client has sent already is drained from the server's buffers, and the first read that would
-   * wait on the client fails at once on the server's interruptible channel, which closes the
-   * connection (the server swallows the failure and ends the exchange as usual). A request without
-   * a body keeps its connection; one with a body keeps it only if the server holds all of it
-   * already. The interrupt status is put back as it was.
+   * How long the close of a 400's response body may wait for the rest of a request body the client
+   * announced: enough for one that sends it at once, and all a client that stalls it can hold the
+   * thread.
+   */
+  static final Duration REJECT_DRAIN_GRACE = Duration.ofMillis(200);
+
+  /**
+   * Closes the response body of a 400 without waiting long for the client. The JDK server drains
+   * the unread request body there (up to {@code sun.net.httpserver.drainAmount}), blocking for as
+   * long as a client that announced a body does not send it; with no request context and no
+   * handler, nothing else could release the thread. So the thread is interrupted if the close has
+   * not returned after {@link #REJECT_DRAIN_GRACE}: the blocked read then fails at once on the
+   * server's interruptible channel, which closes the connection (the server swallows the failure
+   * and ends the exchange as usual). Not at once: a read with the thread already interrupted fails
+   * even when the body is there, on the socket, and a connection closed with bytes unread is reset,
+   * which can lose the 400 the client has not read yet. The interrupt is sent only while the close
+   * runs, and the status is put back as it was.
    */
   private static void closeWithoutWaiting(OutputStream out) throws IOException {
+    Thread self = Thread.currentThread();
     boolean interrupted = Thread.interrupted();
-    Thread.currentThread().interrupt();
-    try {
-      out.close();
+    Object lock = new Object();
+    boolean[] closing = {true}; // guarded by lock: the grace interrupts only while it is set
+    try (CancelableContext grace = Context.withTimeout(Context.background(), REJECT_DRAIN_GRACE)) {
+      grace.onDone(
+          () -> {
+            synchronized (lock) {
+              if (closing[0]) {
+                self.interrupt();
+              }
+            }
+          });
+      try {
+        out.close();
+      } finally {
+        synchronized (lock) {
+          closing[0] = false;
+        }
+      }
     } finally {
-      Thread.interrupted();
+      Thread.interrupted(); // the grace's, if it came
       if (interrupted) {
-        Thread.currentThread().interrupt();
+        self.interrupt();
       }
     }
   }
