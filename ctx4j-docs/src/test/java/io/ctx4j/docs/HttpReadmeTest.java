@@ -74,16 +74,20 @@ class HttpReadmeTest {
     server.setExecutor(Executors.newCachedThreadPool()); // handlers block: not the dispatcher thread
     server.createContext("/quote", exchange -> {
       Context ctx = ContextFilter.current();               // or ContextFilter.contextOf(exchange)
+      boolean interrupted = false;
       try {
         HttpResponse<String> price = ContextHttp.send(ctx, client, downstream, BodyHandlers.ofString());
         byte[] body = price.body().getBytes(StandardCharsets.UTF_8);
         exchange.sendResponseHeaders(200, body.length);
         exchange.getResponseBody().write(body);
       } catch (InterruptedException e) {                   // a handler may throw IOException only
-        Thread.currentThread().interrupt();
+        interrupted = true;
         exchange.sendResponseHeaders(503, -1);
       } finally {
         exchange.close();
+        if (interrupted) {                                 // only now: an interrupted thread's
+          Thread.currentThread().interrupt();              // writes fail, and the 503 with them
+        }
       }
     }).getFilters().add(ContextFilter.create(serverRoot));
     server.start();
@@ -114,6 +118,67 @@ class HttpReadmeTest {
       assertEquals(200, r.statusCode());
       assertEquals("true", r.body(), "the leaf saw a deadline header: the budget went on");
     } finally {
+      server.stop(0);
+      leaf.stop(0);
+    }
+  }
+
+  /**
+   * The snippet's {@code InterruptedException} branch: the handler's thread interrupted while it
+   * waits downstream (a pool shut down with {@code shutdownNow}) answers 503. Had it set its
+   * interrupt again before answering, the JDK server's interruptible channel would fail the write
+   * and close the connection: the client would get no answer at all.
+   */
+  @Test
+  void anInterruptedHandlerAnswers503() throws Exception {
+    CountDownLatch entered = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    HttpServer leaf = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+    leaf.setExecutor(Executors.newCachedThreadPool());
+    leaf.createContext("/", exchange -> {
+      entered.countDown();
+      try {
+        release.await(60, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      exchange.close();
+    });
+    leaf.start();
+    HttpClient client = HttpClient.newHttpClient();
+    HttpRequest downstream = HttpRequest.newBuilder(
+        URI.create("http://127.0.0.1:" + leaf.getAddress().getPort() + "/")).build();
+    HttpServer server = start(client, downstream, 0);
+    try (CancelableContext ctx = Context.withTimeout(Context.background(), Duration.ofSeconds(30))) {
+      HttpRequest call = HttpRequest.newBuilder(
+          URI.create("http://127.0.0.1:" + server.getAddress().getPort() + "/quote")).build();
+      java.util.concurrent.CompletableFuture<HttpResponse<Void>> answer =
+          java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+            try {
+              return ContextHttp.send(ctx, HttpClient.newHttpClient(), call, BodyHandlers.discarding());
+            } catch (IOException | InterruptedException e) {
+              throw new java.util.concurrent.CompletionException(e);
+            }
+          });
+      assertTrue(entered.await(30, TimeUnit.SECONDS), "the request reached the leaf");
+      // The handler's thread is the one running the snippet's lambda, waiting in ContextHttp.send.
+      Thread handler = null;
+      while (handler == null) {
+        for (java.util.Map.Entry<Thread, StackTraceElement[]> t : Thread.getAllStackTraces().entrySet()) {
+          for (StackTraceElement f : t.getValue()) {
+            if (f.getClassName().equals(HttpReadmeTest.class.getName())
+                && f.getMethodName().startsWith("lambda$start")) {
+              handler = t.getKey();
+            }
+          }
+        }
+        assertTrue(!answer.isDone(), "the call ended before its handler was found");
+        Thread.onSpinWait();
+      }
+      handler.interrupt();
+      assertEquals(503, answer.get(30, TimeUnit.SECONDS).statusCode());
+    } finally {
+      release.countDown();
       server.stop(0);
       leaf.stop(0);
     }
