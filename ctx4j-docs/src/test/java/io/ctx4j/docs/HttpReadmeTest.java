@@ -106,14 +106,10 @@ class HttpReadmeTest {
       exchange.getResponseBody().write(body);
       exchange.close();
     });
-    leaf.start();
     HttpClient client = HttpClient.newHttpClient();
-    HttpRequest downstream = HttpRequest.newBuilder(
-        URI.create("http://127.0.0.1:" + leaf.getAddress().getPort() + "/")).build();
-    HttpServer server = start(client, downstream, 0);
+    HttpServer server = startInFrontOf(leaf, client);
     try (CancelableContext ctx = Context.withTimeout(Context.background(), Duration.ofSeconds(60))) {
-      HttpRequest call = HttpRequest.newBuilder(
-          URI.create("http://127.0.0.1:" + server.getAddress().getPort() + "/quote")).build();
+      HttpRequest call = HttpRequest.newBuilder(at(server, "/quote")).build();
       HttpResponse<String> r = ContextHttp.send(ctx, client, call, BodyHandlers.ofString());
       assertEquals(200, r.statusCode());
       assertEquals("true", r.body(), "the leaf saw a deadline header: the budget went on");
@@ -144,14 +140,9 @@ class HttpReadmeTest {
       }
       exchange.close();
     });
-    leaf.start();
-    HttpClient client = HttpClient.newHttpClient();
-    HttpRequest downstream = HttpRequest.newBuilder(
-        URI.create("http://127.0.0.1:" + leaf.getAddress().getPort() + "/")).build();
-    HttpServer server = start(client, downstream, 0);
+    HttpServer server = startInFrontOf(leaf, HttpClient.newHttpClient());
     try (CancelableContext ctx = Context.withTimeout(Context.background(), Duration.ofSeconds(30))) {
-      HttpRequest call = HttpRequest.newBuilder(
-          URI.create("http://127.0.0.1:" + server.getAddress().getPort() + "/quote")).build();
+      HttpRequest call = HttpRequest.newBuilder(at(server, "/quote")).build();
       java.util.concurrent.CompletableFuture<HttpResponse<Void>> answer =
           java.util.concurrent.CompletableFuture.supplyAsync(() -> {
             try {
@@ -182,5 +173,15 @@ class HttpReadmeTest {
       server.stop(0);
       leaf.stop(0);
     }
+  }
+
+  /** Starts {@code leaf}, then the snippet's server in front of it, calling it with {@code client}. */
+  private HttpServer startInFrontOf(HttpServer leaf, HttpClient client) throws IOException {
+    leaf.start();
+    return start(client, HttpRequest.newBuilder(at(leaf, "/")).build(), 0);
+  }
+
+  private static URI at(HttpServer server, String path) {
+    return URI.create("http://127.0.0.1:" + server.getAddress().getPort() + path);
   }
 }
