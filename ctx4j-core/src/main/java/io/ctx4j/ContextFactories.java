@@ -10,6 +10,7 @@ import java.util.Optional;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 
 /** The factories behind the static methods of {@link Context}. */
 final class ContextFactories {
@@ -178,7 +179,53 @@ final class ContextFactories {
     }
     // A custom context may end from an action of the system time source (a deadline of its own)
     // and run its callbacks on the timer thread, where a user's executor must not be called.
-    return CoreInternals.register(cancelSource, inline ? dispatch : offTheTimer(dispatch));
+    return Once.register(cancelSource, inline ? dispatch : offTheTimer(dispatch));
+  }
+
+  /**
+   * The arbiter of an {@code afterFunc} on a custom context, as Go's AfterFunc keeps a once of its
+   * own: the function runs at most once and {@code stop()} is true only if it prevented the run,
+   * whatever the custom context does (one that runs a callback again, or whose registration still
+   * answers true after running it). The custom registration is only held, and released by a stop.
+   */
+  private static final class Once implements Registration, Runnable {
+    private final AtomicReference<Runnable> dispatch;
+    /** Set once the custom context's onDone has returned, before anyone can call stop(). */
+    volatile Registration registration;
+
+    private Once(Runnable dispatch) {
+      this.dispatch = new AtomicReference<>(dispatch);
+    }
+
+    /**
+     * Registers {@code dispatch} with {@code custom} behind a once. A method of its own so that
+     * {@link ContextFactories#register}, which afterFunc on ctx4j contexts runs, stays as small.
+     */
+    static Once register(Context custom, Runnable dispatch) {
+      Once once = new Once(dispatch);
+      once.registration = CoreInternals.register(custom, once);
+      return once;
+    }
+
+    @Override
+    public void run() {
+      Runnable d = dispatch.getAndSet(null);
+      if (d != null) {
+        d.run();
+      }
+    }
+
+    @Override
+    public boolean stop() {
+      if (dispatch.getAndSet(null) == null) {
+        return false;
+      }
+      Registration r = registration;
+      if (r != null) {
+        r.stop(); // withdraws the callback from the custom context; its answer is not ours
+      }
+      return true;
+    }
   }
 
   private static Runnable offTheTimer(Runnable dispatch) {

@@ -195,4 +195,51 @@ class AfterFuncTest {
     ctx.cancel();
     assertTrue(await(ran));
   }
+
+  /**
+   * A custom context is asked only to hold the callback; whether the function ran, and whether
+   * stop() prevented it, is afterFunc's own promise, as Go's AfterFunc keeps it with a once of its
+   * own. This one never forgets a callback: it runs them again when ended again, and its stop()
+   * still answers true after the callback ran.
+   */
+  @Test
+  void onACustomContextTheFunctionRunsOnceAndStopTellsTheTruthWhateverItsRegistrationSays() {
+    java.util.List<Runnable> held = new java.util.concurrent.CopyOnWriteArrayList<>();
+    AtomicReference<ContextException> err = new AtomicReference<>();
+    Context sloppy =
+        new Context() {
+          @Override
+          public ContextException err() {
+            return err.get();
+          }
+
+          @Override
+          public java.util.Optional<java.time.Instant> deadline() {
+            return java.util.Optional.empty();
+          }
+
+          @Override
+          public <T> T value(Key<T> key) {
+            return null;
+          }
+
+          @Override
+          public Registration onDone(Runnable callback) {
+            held.add(callback);
+            return () -> held.remove(callback);
+          }
+        };
+    AtomicInteger runs = new AtomicInteger();
+    Registration ran = Context.afterFunc(sloppy, runs::incrementAndGet, Runnable::run);
+    AtomicInteger prevented = new AtomicInteger();
+    Registration stopped = Context.afterFunc(sloppy, prevented::incrementAndGet, Runnable::run);
+    assertTrue(stopped.stop(), "stop() before the end prevents the run");
+    err.set(Context.CANCELED);
+    held.forEach(Runnable::run);
+    held.forEach(Runnable::run); // ended again: the sloppy context runs what it holds once more
+    assertEquals(1, runs.get(), "the function ran as often as the custom context ran the callback");
+    assertFalse(ran.stop(), "stop() after the function ran");
+    assertEquals(0, prevented.get(), "a stopped function ran");
+    assertFalse(stopped.stop(), "a second stop()");
+  }
 }
