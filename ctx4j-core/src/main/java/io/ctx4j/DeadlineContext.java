@@ -28,11 +28,27 @@ final class DeadlineContext extends CancelStateMachine {
     Registration t =
         source == SystemTimeSource.INSTANCE
             ? SystemTimeSource.INSTANCE.scheduleAfter(nanos, expire)
-            : source.schedule(deadline, expire);
+            : scheduleOn(source, deadline, expire);
     timer = t;
     if (isDone()) {
       stopQuietly(t);
     }
+  }
+
+  /**
+   * A custom source's timer. One that returns no registration could never be withdrawn, so a
+   * cancel would leave the source holding us until the deadline: refused, naming the class, and the
+   * factory then cancels the context it does not return.
+   */
+  private static Registration scheduleOn(TimeSource source, Instant deadline, Runnable expire) {
+    Registration t = source.schedule(deadline, expire);
+    if (t == null) {
+      throw new NullPointerException(
+          "schedule() of "
+              + source.getClass().getName()
+              + " returned null instead of a Registration");
+    }
+    return t;
   }
 
   private void expire() {

@@ -32,8 +32,8 @@ public interface TimeSource {
    *
    * @param deadline when to run; an instant already past means as soon as possible
    * @param action what to run
-   * @return a registration whose {@link Registration#stop()} withdraws the action if it has not
-   *     started, releasing everything it holds
+   * @return a registration, never null, whose {@link Registration#stop()} withdraws the action if
+   *     it has not started, releasing everything it holds
    */
   Registration schedule(Instant deadline, Runnable action);
 

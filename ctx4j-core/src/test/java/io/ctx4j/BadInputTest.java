@@ -556,6 +556,29 @@ class BadInputTest {
     assertTrue(e2.getMessage() != null && e2.getMessage().contains("now()"), e2::getMessage);
   }
 
+  /**
+   * A time source whose schedule() returns null instead of a Registration: the timeout could never
+   * withdraw its timer, so a cancel would leave the source holding it (and the context) until the
+   * deadline. Refused at once, naming the class, as a null from now() is; nothing stays registered.
+   */
+  @Test
+  void aTimeSourceWhoseScheduleReturnsNullIsRejectedClearly() {
+    TimeSource broken = Fixtures.timeSource(() -> EPOCH, (deadline, action) -> null);
+    CancelableContext parent = Context.withCancel(BG);
+    Context clocked = Context.withTimeSource(parent, broken);
+    String expected =
+        "schedule() of " + broken.getClass().getName() + " returned null instead of a Registration";
+    NullPointerException e =
+        assertThrows(NullPointerException.class, () -> Context.withTimeout(clocked, HOUR));
+    assertEquals(expected, e.getMessage());
+    NullPointerException e2 =
+        assertThrows(
+            NullPointerException.class,
+            () -> Context.withDeadline(clocked, EPOCH.plus(HOUR)));
+    assertEquals(expected, e2.getMessage());
+    assertEquals(0, CoreInternals.registrationCount(parent), "the refused timeout stayed registered");
+  }
+
   private static void assertTreeStillWorks() {
     CancelableContext p = Context.withCancel(BG);
     CancelableContext c = Context.withCancel(p);
