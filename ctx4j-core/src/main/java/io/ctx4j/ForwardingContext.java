@@ -2,6 +2,7 @@ package io.ctx4j;
 
 import io.ctx4j.internal.CoreInternals;
 import java.time.Duration;
+import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutionException;
@@ -50,6 +51,9 @@ abstract sealed class ForwardingContext extends BaseContext
 
   @Override
   public final Registration onDone(Runnable callback) {
+    // Ours to refuse, as every ctx4j context does: a custom source might take a null and fail only
+    // when it runs its callbacks.
+    Objects.requireNonNull(callback, "callback");
     Context c = cancelSource;
     // A custom source's onDone may return null: say so here, not as a bare NullPointerException in
     // whoever later stops the registration (an await's finally, a future's completion).

@@ -14,6 +14,7 @@ import io.ctx4j.internal.CoreInternals;
 import io.ctx4j.internal.TimerThread;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
@@ -577,6 +578,47 @@ class BadInputTest {
             () -> Context.withDeadline(clocked, EPOCH.plus(HOUR)));
     assertEquals(expected, e2.getMessage());
     assertEquals(0, CoreInternals.registrationCount(parent), "the refused timeout stayed registered");
+  }
+
+  /**
+   * onDone(null) on a layer over a custom context is refused by the layer itself, as on every other
+   * context (onDone's Javadoc), not handed to the custom context, which may take it.
+   */
+  @Test
+  void aLayerOverACustomContextRefusesANullCallbackItself() {
+    List<Runnable> taken = new ArrayList<>();
+    Context lenient =
+        new Context() {
+          @Override
+          public ContextException err() {
+            return null;
+          }
+
+          @Override
+          public Optional<Instant> deadline() {
+            return Optional.empty();
+          }
+
+          @Override
+          public <T> T value(Key<T> key) {
+            return null;
+          }
+
+          @Override
+          public Registration onDone(Runnable callback) {
+            taken.add(callback); // no null check: a later run of its callbacks would fail
+            return () -> taken.remove(callback);
+          }
+        };
+    for (Context c :
+        List.of(
+            Context.withValue(lenient, KEY, "v"),
+            Context.withTimeSource(lenient, TimeSource.system()))) {
+      NullPointerException e =
+          assertThrows(NullPointerException.class, () -> c.onDone(null), c::toString);
+      assertEquals("callback", e.getMessage(), c::toString);
+    }
+    assertEquals(List.of(), taken, "a null callback reached the custom context");
   }
 
   private static void assertTreeStillWorks() {
