@@ -69,11 +69,18 @@ final class ContextFactories {
     InheritedSettings settings = settingsOf(parent);
     Context cancelSource = cancelSourceOf(parent);
     TimeSource source = settings.timeSource();
-    Instant deadline = Durations.saturatedPlus(now(source), timeout);
+    Instant now = now(source);
+    Instant deadline = Durations.saturatedPlus(now, timeout);
     if (settings.deadline != null && settings.deadline.isBefore(deadline)) {
       return newCancel(parent, settings, cancelSource);
     }
     long nanos = Durations.saturatedNanos(timeout);
+    if (deadline.equals(Instant.MAX)) {
+      // The sum saturated: the deadline is nearer than the timeout says, and is now itself on a
+      // clock standing at Instant.MAX, where Go's rule (a deadline not after now has passed)
+      // makes the context born done, as withDeadline(Instant.MAX) is.
+      nanos = Math.min(nanos, Durations.saturatedNanos(now, deadline));
+    }
     return newTimer(parent, settings, cancelSource, deadline, nanos, source, cause);
   }
 

@@ -621,6 +621,25 @@ class BadInputTest {
     assertEquals(List.of(), taken, "a null callback reached the custom context");
   }
 
+  /**
+   * Go's rule for every deadline: one that is not after now has passed, and the context is born
+   * done (WithTimeout is WithDeadline of now plus the timeout). On a clock standing at Instant.MAX,
+   * withDeadline(Instant.MAX) keeps it, but withTimeout of one second, whose deadline saturates to
+   * that same instant, scheduled a timer for the timeout instead and stayed live, remaining() zero,
+   * until the clock was moved again.
+   */
+  @Test
+  void aTimeoutWhoseDeadlineSaturatesToTheClocksNowIsBornDone() {
+    ManualTimeSource time = ManualTimeSource.startingAt(Instant.MAX);
+    Context clocked = Context.withTimeSource(BG, time);
+    CancelableContext byDeadline = Context.withDeadline(clocked, Instant.MAX);
+    CancelableContext byTimeout = Context.withTimeout(clocked, Duration.ofSeconds(1));
+    assertEquals(byDeadline.deadline(), byTimeout.deadline());
+    assertSame(Context.DEADLINE_EXCEEDED, byDeadline.err());
+    assertSame(Context.DEADLINE_EXCEEDED, byTimeout.err(), "its deadline() is the clock's now");
+    assertEquals(0, time.pendingCount(), "a timer for a deadline already reached");
+  }
+
   private static void assertTreeStillWorks() {
     CancelableContext p = Context.withCancel(BG);
     CancelableContext c = Context.withCancel(p);
