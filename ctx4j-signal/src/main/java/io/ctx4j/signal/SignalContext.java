@@ -115,12 +115,7 @@ public final class SignalContext implements Context, AutoCloseable {
     return inner.cancel();
   }
 
-  /**
-   * Same as {@link #stop()}; for try-with-resources. Throws nothing, with one known exception: a
-   * Java handler that another library registered under the JVM's other name of the same signal
-   * ({@code CLD} for {@code CHLD}, {@code POLL} for {@code IO}) is invisible to ctx4j, and putting
-   * back what the JDK handed over in its place throws the JDK's {@code NullPointerException}.
-   */
+  /** Same as {@link #stop()}; for try-with-resources. Throws nothing. */
   @Override
   public void close() {
     stop();

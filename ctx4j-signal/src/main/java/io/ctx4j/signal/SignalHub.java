@@ -3,6 +3,7 @@ package io.ctx4j.signal;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import sun.misc.Signal;
@@ -42,6 +43,11 @@ import sun.misc.SignalHandler;
  *       break the invariant by putting back a dispatcher it found installed, after the last
  *       context left: a pass that finds no context then first puts back the handler the dispatcher
  *       stands for ({@link #unstick}), or the signal would come back to it for ever.
+ *   <li>{@code CHLD}/{@code CLD} and {@code IO}/{@code POLL} are two names of one signal, and the
+ *       JDK keeps a Java handler under the name it was registered with: every swap goes through
+ *       {@link #swap}, which finds a handler filed under the other name, and every restore through
+ *       {@link #putBack}, which files it under both, so none is lost and no entry keeps naming the
+ *       dispatcher.
  *   <li>The JDK starts a thread per signal, so two quick signals can be dispatched at once over
  *       the same snapshot: the first to cancel a context takes the signal, the other finds every
  *       receiver already ended and hands its signal on; a second Ctrl-C then exits as usual.
@@ -68,10 +74,26 @@ final class SignalHub {
   private static final ConcurrentHashMap<Integer, SignalHub> HUBS = new ConcurrentHashMap<>();
 
   private final Signal signal;
+
+  /**
+   * The JVM's other name of this signal ({@code CLD} for {@code CHLD}, {@code POLL} for {@code IO}),
+   * or null.
+   */
+  private final Signal alias;
+
   private final SignalHandler dispatcher = this::dispatch;
   private final Object lock = new Object();
   private final Set<SignalContext> live = new LinkedHashSet<>(); // guarded by lock
   private SignalHandler original; // guarded by lock; non-null iff live is not empty
+
+  /**
+   * Whether {@code original} (after the last restore: {@code restored}) was found filed under
+   * {@link #alias} (see {@link #swap}); guarded by lock.
+   */
+  private boolean originalUnderAlias;
+
+  /** Set by {@link #swap}, under the lock: whether the handler it returned was under the alias. */
+  private boolean swappedUnderAlias;
 
   /**
    * The handler the last restore put back, guarded by {@code lock}: what our dispatcher stands for
@@ -81,6 +103,78 @@ final class SignalHub {
 
   private SignalHub(Signal signal) {
     this.signal = signal;
+    this.alias = aliasOf(signal);
+  }
+
+  private static final Map<String, String> ALIASES =
+      Map.of("CHLD", "CLD", "CLD", "CHLD", "IO", "POLL", "POLL", "IO");
+
+  private static Signal aliasOf(Signal s) {
+    String other = ALIASES.get(s.getName());
+    if (other == null) {
+      return null;
+    }
+    try {
+      Signal a = new Signal(other);
+      return a.getNumber() == s.getNumber() ? a : null;
+    } catch (IllegalArgumentException notOnThisPlatform) {
+      return null;
+    }
+  }
+
+  /**
+   * Installs {@code h} and returns the handler it replaced, wherever the JDK filed it. The JDK keeps
+   * a Java handler under the name it was registered with; swapped under the signal's other name, it
+   * replaces that handler all the same but finds no entry under the name asked, and returns an
+   * empty wrapper ({@link #wrapsNothing}): a handler another library registered as {@code CLD} is
+   * invisible to a swap as {@code CHLD}, and putting the wrapper back throws the JDK's {@code
+   * NullPointerException}. So an empty wrapper is asked again under the alias, which returns the
+   * library's handler and files {@code h} there too ({@link #swappedUnderAlias} says so, for {@link
+   * #putBack}).
+   */
+  private SignalHandler swap(SignalHandler h) {
+    assert Thread.holdsLock(lock);
+    SignalHandler found = Signals.install(signal, h);
+    swappedUnderAlias = alias != null && wrapsNothing(found);
+    if (swappedUnderAlias) {
+      found = Signal.handle(alias, h);
+    }
+    assert !wrapsNothing(found) : "a Java handler filed under neither name of " + signal;
+    return found;
+  }
+
+  /**
+   * Whether {@code h} is what {@code sun.misc.Signal.handle} returns for a Java handler it has no
+   * entry for: its wrapper of a JDK-internal handler, holding none. Such a wrapper throws {@code
+   * NullPointerException} from {@code toString()}, {@code handle()} and when put back; no other
+   * handler the JDK returns does (its wrappers hold a native or a JDK handler).
+   */
+  static boolean wrapsNothing(SignalHandler h) {
+    if (h == null) {
+      return true;
+    }
+    if (!h.getClass().getName().equals("sun.misc.Signal$SunMiscHandler")) {
+      return false; // SIG_DFL, SIG_IGN, or a handler some code registered: returned as it was
+    }
+    try {
+      h.toString();
+      return false;
+    } catch (NullPointerException holdsNothing) {
+      return true;
+    }
+  }
+
+  /**
+   * Puts {@code h} back: under the signal's name and, if {@link #swap} found it under the alias,
+   * under the alias last, so that both entries of the JDK's table name {@code h} (none is left
+   * naming the dispatcher) and the library that filed it there gets it back from its next swap.
+   */
+  private void putBack(SignalHandler h, boolean underAlias) {
+    assert Thread.holdsLock(lock);
+    Signal.handle(signal, h);
+    if (underAlias) {
+      Signal.handle(alias, h);
+    }
   }
 
   /** The hub of {@code s}, keyed by number so that two names of one signal share it. */
@@ -96,10 +190,15 @@ final class SignalHub {
   void add(SignalContext c) {
     synchronized (lock) {
       if (live.isEmpty()) {
-        SignalHandler found = Signals.install(signal, dispatcher);
+        SignalHandler found = swap(dispatcher);
         // Our own dispatcher, put back by someone else since the last restore: restoring it at the
         // end would leave it installed with no context behind it.
-        original = found == dispatcher && restored != null ? restored : found;
+        if (found == dispatcher && restored != null) {
+          original = restored; // and originalUnderAlias still says where restored was filed
+        } else {
+          original = found;
+          originalUnderAlias = swappedUnderAlias;
+        }
       }
       live.add(c);
       assert original != null;
@@ -110,7 +209,7 @@ final class SignalHub {
   void remove(SignalContext c) {
     synchronized (lock) {
       if (live.remove(c) && live.isEmpty()) {
-        Signal.handle(signal, original);
+        putBack(original, originalUnderAlias);
         restored = original;
         original = null;
       }
@@ -151,8 +250,12 @@ final class SignalHub {
       if (!live.isEmpty() || restored == null) {
         return; // live: the dispatcher belongs there, and the signal's next pass meets a context
       }
-      SignalHandler installed = Signal.handle(signal, dispatcher);
-      Signal.handle(signal, installed == dispatcher ? restored : installed);
+      SignalHandler installed = swap(dispatcher);
+      if (installed == dispatcher) {
+        putBack(restored, originalUnderAlias || swappedUnderAlias);
+      } else {
+        putBack(installed, swappedUnderAlias);
+      }
     }
   }
 

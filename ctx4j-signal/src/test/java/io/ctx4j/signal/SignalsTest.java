@@ -1,5 +1,6 @@
 package io.ctx4j.signal;
 
+import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -19,10 +20,12 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -638,6 +641,54 @@ class SignalsTest {
       assertEquals(100, signalled);
       assertEquals(0, markerCount.get(), "a signal that a live context should have taken");
       assertSame(marker, current());
+    }
+  }
+
+  /**
+   * CLD and POLL are the JVM's other names of CHLD and IO, and the JDK files a Java handler under
+   * the name it was registered with: asked under the other name, a swap answers null for it. A
+   * handler another library registered under one name must come back when the last context
+   * listening under the other name ends (by stop() or by the signal), and get the signals again,
+   * raised under either name; before, the restore put that null back and threw the JDK's
+   * NullPointerException, from stop() and from the signal's own dispatch.
+   */
+  @Test
+  void aHandlerFiledUnderTheSignalsOtherNameComesBack() throws Exception {
+    // CHLD first: its default action is to ignore, so a mistake cannot end the test JVM; IO's
+    // default ends it, and only runs once the CHLD rounds passed.
+    String[][] pairs = {{"CLD", "CHLD"}, {"CHLD", "CLD"}, {"POLL", "IO"}, {"IO", "POLL"}};
+    for (String[] pair : pairs) {
+      String round = "library on " + pair[0] + ", context on " + pair[1];
+      Signal theirs = new Signal(pair[0]);
+      Signal ours = new Signal(pair[1]);
+      assertEquals(theirs.getNumber(), ours.getNumber(), round);
+      BlockingQueue<Signal> library = new LinkedBlockingQueue<>();
+      SignalHandler libraryHandler = library::add;
+      SignalHandler before = Signal.handle(theirs, libraryHandler);
+      try {
+        SignalContext stopped = Signals.notifyContext(Context.background(), pair[1]);
+        assertDoesNotThrow(stopped::stop, round + ": stop()");
+        SignalContext signalled = Signals.notifyContext(Context.background(), pair[1]);
+        // Raised under the library's name: the JDK raises only a name its table has an entry for,
+        // and ctx4j's hub, one per signal number, is named after the first name it was asked for.
+        Signal.raise(theirs);
+        assertTrue(signalled.await(Duration.ofSeconds(10)), round + ": the signal ended it");
+        assertInstanceOf(SignalReceivedException.class, signalled.cause(), round);
+        assertFalse(signalled.stop(), round);
+        Signal.raise(theirs);
+        Signal got = library.poll(10, TimeUnit.SECONDS);
+        assertTrue(got != null, round + ": the library's handler is back and got the signal");
+        assertEquals(theirs.getNumber(), got.getNumber(), round);
+        // No entry of the JDK's table names ctx4j's dispatcher any more.
+        SignalHandler underOurs = Signal.handle(ours, libraryHandler);
+        assertTrue(
+            underOurs == libraryHandler || SignalHub.wrapsNothing(underOurs),
+            () -> round + ": under the other name: " + underOurs);
+        assertSame(libraryHandler, Signal.handle(theirs, before), round + ": under its name");
+      } finally {
+        Signal.handle(ours, before);
+        Signal.handle(theirs, before);
+      }
     }
   }
 
