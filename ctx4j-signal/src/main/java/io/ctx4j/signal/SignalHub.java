@@ -130,14 +130,21 @@ final class SignalHub {
    * invisible to a swap as {@code CHLD}, and putting the wrapper back throws the JDK's {@code
    * NullPointerException}. So an empty wrapper is asked again under the alias, which returns the
    * library's handler and files {@code h} there too ({@link #swappedUnderAlias} says so, for {@link
-   * #putBack}).
+   * #putBack}). So is the handler our last restore filed under both names ({@link #restored}), when
+   * it is still what our name holds: the entry under the alias may have changed since (the library
+   * replaced its handler there, or put back a dispatcher it had found there), and the JDK runs the
+   * entry of the name it was handed last, so the alias's answer, unless empty, is the one installed.
    */
   private SignalHandler swap(SignalHandler h) {
     assert Thread.holdsLock(lock);
     SignalHandler found = Signals.install(signal, h);
-    swappedUnderAlias = alias != null && wrapsNothing(found);
+    swappedUnderAlias =
+        alias != null && (wrapsNothing(found) || (found == restored && originalUnderAlias));
     if (swappedUnderAlias) {
-      found = Signal.handle(alias, h);
+      SignalHandler underAlias = Signal.handle(alias, h);
+      if (!wrapsNothing(underAlias)) {
+        found = underAlias;
+      }
     }
     assert !wrapsNothing(found) : "a Java handler filed under neither name of " + signal;
     return found;

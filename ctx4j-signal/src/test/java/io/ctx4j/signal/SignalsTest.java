@@ -693,6 +693,87 @@ class SignalsTest {
   }
 
   /**
+   * A library that registered its handler under CLD, say, and replaces it there (a new handler of
+   * its own) while no context listens, must keep the new one. The hub's restore files the
+   * library's handler under both names, so the entry under the hub's own name stays behind when
+   * the library replaces it under its name, and the JDK dispatches to the name it was last handed:
+   * the next context's swap under the hub's name found the old handler there, took it for the
+   * installed one, and put it back at the end, where it got the signals instead of the new one.
+   * Both names are tried as the library's: one of them is the hub's other name, whichever name the
+   * hub was created under.
+   */
+  @Test
+  void aLibraryThatReplacesItsHandlerUnderTheOtherNameKeepsTheNewOne() throws Exception {
+    String[][] pairs = {{"CLD", "CHLD"}, {"CHLD", "CLD"}};
+    for (String[] pair : pairs) {
+      String round = "library on " + pair[0] + ", contexts on " + pair[1];
+      Signal theirs = new Signal(pair[0]);
+      Signal ours = new Signal(pair[1]);
+      BlockingQueue<String> library = new LinkedBlockingQueue<>();
+      SignalHandler first = s -> library.add("first");
+      SignalHandler second = s -> library.add("second");
+      SignalHandler before = Signal.handle(theirs, first);
+      try {
+        Signals.notifyContext(Context.background(), pair[1]).stop();
+        assertSame(first, Signal.handle(theirs, second), round + ": the library replaces its own");
+        Signals.notifyContext(Context.background(), pair[1]).stop();
+        library.clear();
+        Signal.raise(theirs);
+        assertEquals(
+            "second",
+            library.poll(10, TimeUnit.SECONDS),
+            round + ": the handler that got the signal after the second context");
+        assertSame(second, Signal.handle(theirs, before), round + ": under the library's name");
+      } finally {
+        Signal.handle(ours, before);
+        Signal.handle(theirs, before);
+      }
+    }
+  }
+
+  /**
+   * A second library that saved the handler it found under the first library's name while a
+   * context listened (ctx4j's dispatcher, filed there too) and puts it back after the last context
+   * stopped leaves the dispatcher installed with no context behind it: the next signal's pass
+   * puts back the first library's handler ({@code unstick}). It must do so under that name too, as
+   * putBack promises ("the library that filed it there gets it back from its next swap"): it swapped
+   * under the hub's own name only, found the library's handler there (its last restore filed it
+   * under both names), and left the dispatcher filed under the library's name, which the library's
+   * next swap then handed it instead of its own handler.
+   */
+  @Test
+  void aDispatcherPutBackUnderTheOtherNameIsReplacedThereToo() throws Exception {
+    String[][] pairs = {{"CLD", "CHLD"}, {"CHLD", "CLD"}};
+    for (String[] pair : pairs) {
+      String round = "library on " + pair[0] + ", context on " + pair[1];
+      Signal theirs = new Signal(pair[0]);
+      Signal ours = new Signal(pair[1]);
+      BlockingQueue<Signal> library = new LinkedBlockingQueue<>();
+      SignalHandler libraryHandler = library::add;
+      SignalHandler before = Signal.handle(theirs, libraryHandler);
+      try {
+        SignalContext ctx = Signals.notifyContext(Context.background(), pair[1]);
+        SignalHandler saved = Signal.handle(theirs, s -> {}); // a second library, as JLine does
+        ctx.stop();
+        Signal.handle(theirs, saved); // puts back what it found, after the context stopped
+        library.clear();
+        Signal.raise(theirs);
+        assertTrue(library.poll(10, TimeUnit.SECONDS) != null, round + ": the signal came through");
+        SignalHandler underTheirs = Signal.handle(theirs, libraryHandler);
+        assertSame(
+            libraryHandler, underTheirs, () -> round + ": the library's next swap found " + underTheirs);
+        SignalHandler underOurs = Signal.handle(ours, libraryHandler);
+        assertTrue(
+            underOurs == libraryHandler || SignalHub.wrapsNothing(underOurs),
+            () -> round + ": under the other name: " + underOurs);
+      } finally {
+        Signal.handle(ours, before);
+        Signal.handle(theirs, before);
+      }
+    }
+  }
+
+  /**
    * Go's text for every signal the JVM names on Linux (Go's syscall signal table for Linux), in the
    * cause's message and in toString(), not only for the common ones.
    */
