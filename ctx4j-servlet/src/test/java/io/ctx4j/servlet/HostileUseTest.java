@@ -282,6 +282,73 @@ class HostileUseTest {
     assertEquals(Reason.RESPONSE_COMPLETED, reason(seen.get()), String.valueOf(seen.get().cause()));
   }
 
+  /** The ways a handler touches its writer or stream after it answered with a redirect or an error. */
+  static java.util.stream.Stream<org.junit.jupiter.params.provider.Arguments> answeredThenWritten() {
+    return Containers.eachWith(
+        "writer taken, sendRedirect, writer closed",
+        "stream taken, sendRedirect, stream written",
+        "writer taken, sendError, writer printed and flushed",
+        "stream taken, sendError, stream written");
+  }
+
+  /**
+   * A handler that answers with {@code sendRedirect} or {@code sendError} and then closes, writes
+   * or flushes the writer or stream it took (a try-with-resources block around the redirect, a
+   * framework that writes on): the client gets its whole 302 or 404, and the context stays live
+   * until the handler returns ({@code sendError} does not end the context, the README says). The
+   * specification lets nothing be written after either call; Tomcat ignores such writes, but Jetty
+   * closes its output at {@code sendRedirect} and refuses writes after {@code sendError}, and the
+   * filter's watched writer and stream took that refusal for a lost client.
+   */
+  @ParameterizedTest(name = "{0}: {1}")
+  @org.junit.jupiter.params.provider.MethodSource("answeredThenWritten")
+  void writingAfterARedirectOrAnErrorAnswerIsNotADisconnect(Containers c, String how)
+      throws Exception {
+    AtomicReference<Context> seen = new AtomicReference<>();
+    AtomicReference<String> after = new AtomicReference<>();
+    AtomicReference<String> thrown = new AtomicReference<>("nothing");
+    boolean redirect = how.contains("sendRedirect");
+    TestServlet servlet =
+        new TestServlet(
+            (req, res) -> {
+              Context ctx = CurrentContext.get();
+              seen.set(ctx);
+              try {
+                if (how.startsWith("writer")) {
+                  PrintWriter w = res.getWriter();
+                  try (w) {
+                    if (redirect) {
+                      res.sendRedirect("/elsewhere");
+                    } else {
+                      res.sendError(404);
+                      w.print("too late");
+                      w.flush();
+                    }
+                  }
+                } else {
+                  ServletOutputStream out = res.getOutputStream();
+                  if (redirect) {
+                    res.sendRedirect("/elsewhere");
+                  } else {
+                    res.sendError(404);
+                  }
+                  out.write('!');
+                }
+              } catch (IOException e) {
+                thrown.set(e.toString());
+              }
+              after.set(state(ctx));
+            });
+    try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
+      HttpResponse<String> r = get(server.port, "/x");
+      assertEquals(redirect ? 302 : 404, r.statusCode(), how);
+      awaitEnd(seen.get());
+    }
+    assertEquals(
+        "live", after.get(), how + ": the context after the answer, the write threw " + thrown.get());
+    assertEquals(Reason.RESPONSE_COMPLETED, reason(seen.get()), String.valueOf(seen.get().cause()));
+  }
+
   /**
    * On an ASYNC dispatch the attribute is read-only through the chain's request as on the first
    * one; removed from the container's own request, it is put back there by the next ASYNC dispatch,

@@ -31,7 +31,10 @@ import java.nio.ByteBuffer;
  * Never after {@code close}: Jetty's writer reports an error for every check of a closed writer (a
  * try-with-resources block, or the close that ends a forward, would otherwise end the context as
  * a disconnect while the client reads the whole answer). So the failure of a close's own write is
- * not seen through the writer. Used by one thread at a time, as a response is.
+ * not seen through the writer. Neither the stream nor the writer reports anything once the
+ * application answered with {@code sendError} or {@code sendRedirect}, after which nothing may be
+ * written: Jetty closes its output at a redirect and refuses writes after an error, while the
+ * client gets its whole answer. Used by one thread at a time, as a response is.
  */
 public final class WatchedResponse extends HttpServletResponseWrapper {
   private final RequestScope scope;
@@ -40,6 +43,13 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
   private ServletOutputStream outDelegate;
   private PrintWriter writer;
   private PrintWriter writerDelegate;
+  /**
+   * Set once the application answered with {@code sendError} or {@code sendRedirect}: nothing may
+   * be written after either (Tomcat ignores such writes, Jetty closes its output at a redirect and
+   * refuses writes after an error), so a failure of the stream or the writer is no news of the
+   * client from then on.
+   */
+  private boolean answered;
 
   /**
    * Wraps {@code response}.
@@ -68,6 +78,7 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
     request.publish();
     super.sendError(sc);
     scope.errorSent();
+    answered();
   }
 
   @Override
@@ -75,6 +86,45 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
     request.publish();
     super.sendError(sc, msg);
     scope.errorSent();
+    answered();
+  }
+
+  @Override
+  public void sendRedirect(String location) throws IOException {
+    super.sendRedirect(location);
+    answered();
+  }
+
+  @Override
+  public void sendRedirect(String location, int sc) throws IOException {
+    super.sendRedirect(location, sc);
+    answered();
+  }
+
+  @Override
+  public void sendRedirect(String location, boolean clearBuffer) throws IOException {
+    super.sendRedirect(location, clearBuffer);
+    answered();
+  }
+
+  @Override
+  public void sendRedirect(String location, int sc, boolean clearBuffer) throws IOException {
+    super.sendRedirect(location, sc, clearBuffer);
+    answered();
+  }
+
+  /**
+   * The application's answer is final ({@code sendError} or {@code sendRedirect} returned): the
+   * stream and the writer, taken already or later, stop reporting failures, as after their close.
+   */
+  private void answered() {
+    answered = true;
+    if (out != null) {
+      ((WatchedOutput) out).closed = true;
+    }
+    if (writer != null) {
+      ((WatchedWriter) writer).closed = true;
+    }
   }
 
   @Override
@@ -82,7 +132,9 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
     ServletOutputStream s = super.getOutputStream();
     if (s != outDelegate) {
       outDelegate = s;
-      out = new WatchedOutput(s, scope);
+      WatchedOutput w = new WatchedOutput(s, scope);
+      w.closed = answered;
+      out = w;
     }
     return out;
   }
@@ -92,7 +144,9 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
     PrintWriter w = super.getWriter();
     if (w != writerDelegate) {
       writerDelegate = w;
-      writer = new WatchedWriter(w, scope, this);
+      WatchedWriter watched = new WatchedWriter(w, scope, this);
+      watched.closed = answered;
+      writer = watched;
     }
     return writer;
   }
@@ -115,8 +169,9 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
     private final RequestScope scope;
     /**
      * Set once {@code close()} has run (through this stream: the application's, or a forward's as
-     * Jetty ends one): the containers refuse a later write for that reason alone ("Closed", "may not
-     * be written to once it has been closed"), and the client may have had the whole answer.
+     * Jetty ends one), or the application answered with {@code sendError} or {@code sendRedirect}:
+     * the containers refuse a later write for that reason alone ("Closed", "may not be written to
+     * once it has been closed"), and the client may have had the whole answer.
      */
     private boolean closed;
 
@@ -226,7 +281,11 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
     private final PrintWriter inner;
     private final RequestScope scope;
     private final HttpServletResponse response;
-    /** Set by the first close: the checks stop, since a closed writer is in error on Jetty. */
+    /**
+     * Set by the first close, or once the application answered with {@code sendError} or {@code
+     * sendRedirect}: the checks stop, since a closed writer is in error on Jetty (which closes its
+     * writer itself at a redirect).
+     */
     private boolean closed;
 
     WatchedWriter(PrintWriter inner, RequestScope scope, HttpServletResponse response) {
