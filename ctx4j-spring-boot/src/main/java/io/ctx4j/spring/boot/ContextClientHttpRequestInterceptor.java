@@ -309,10 +309,16 @@ public final class ContextClientHttpRequestInterceptor implements ClientHttpRequ
    * </ul>
    *
    * With those, the context's end interrupts the reading thread, which their socket reads ignore,
-   * and the next read fails.
+   * and the next read fails. The body stream of another of these interceptors (one builder given
+   * the interceptor twice: its customizers applied again, or the bean added by hand) is judged by
+   * the stream it wraps, which its close would close.
    */
   static boolean closableFromAnotherThread(InputStream raw) {
-    String type = raw.getClass().getName();
+    InputStream below = raw;
+    while (below instanceof Body nested) {
+      below = nested.raw();
+    }
+    String type = below.getClass().getName();
     return !type.startsWith("org.apache.hc.")
         && !type.startsWith("io.ctx4j.httpclient5.")
         && !type.startsWith("sun.net.www.");

@@ -1248,19 +1248,30 @@ class ClientCustomizersTest {
    */
   @Test
   void aBodyReadFromASilentServerHoldsNoThreadInHttpUrlConnectionsClose() throws Exception {
+    assertHoldsNoThreadInHttpUrlConnectionsClose(
+        RestClient.builder()
+            .requestFactory(new SimpleClientHttpRequestFactory())
+            .requestInterceptor(new ContextClientHttpRequestInterceptor())
+            .build());
+  }
+
+  /**
+   * Reads a body with {@code rest} (on {@code SimpleClientHttpRequestFactory}) from a server that
+   * goes silent after one chunk, cancels the call's context, and checks that no thread other than
+   * the reader waits in {@code HttpURLConnection}'s close, and that the call fails with the
+   * context's error once the server writes again, leaving no registration.
+   */
+  static void assertHoldsNoThreadInHttpUrlConnectionsClose(RestClient rest) throws Exception {
     CountDownLatch release = new CountDownLatch(1);
+    // Its own threads: other test classes call it, after this class's CALLERS may be shut down.
+    ExecutorService callers = Executors.newCachedThreadPool();
     try (java.net.ServerSocket listener =
         new java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress())) {
-      Future<?> server = CALLERS.submit(() -> silentAfterOneChunk(listener, release));
-      RestClient rest =
-          RestClient.builder()
-              .requestFactory(new SimpleClientHttpRequestFactory())
-              .requestInterceptor(new ContextClientHttpRequestInterceptor())
-              .build();
+      Future<?> server = callers.submit(() -> silentAfterOneChunk(listener, release));
       CancelableContext ctx = Context.withCancel(Context.background());
       CountDownLatch firstChunk = new CountDownLatch(1);
       java.util.concurrent.atomic.AtomicReference<Thread> reader = new java.util.concurrent.atomic.AtomicReference<>();
-      Future<String> f = CALLERS.submit(() -> under(ctx, () -> rest.get()
+      Future<String> f = callers.submit(() -> under(ctx, () -> rest.get()
           .uri("http://127.0.0.1:" + listener.getLocalPort() + "/silent")
           .exchange((req, res) -> {
             InputStream in = res.getBody();
@@ -1299,6 +1310,9 @@ class ClientCustomizersTest {
       assertInstanceOf(CanceledException.class, e.getCause(), () -> "the call failed otherwise: " + e.getCause());
       server.get(30, TimeUnit.SECONDS);
       assertEquals(0, CoreInternals.registrationCount(ctx), "the call left a registration on its context");
+    } finally {
+      release.countDown();
+      callers.shutdownNow();
     }
   }
 
