@@ -76,30 +76,27 @@ final class SignalHub {
   private final Signal signal;
 
   /**
-   * The JVM's other name of this signal ({@code CLD} for {@code CHLD}, {@code POLL} for {@code IO}),
-   * or null.
+   * The JVM's other name of this signal ({@code CLD} for {@code CHLD}, {@code POLL} for {@code
+   * IO}), or null.
    */
   private final Signal alias;
 
   private final SignalHandler dispatcher = this::dispatch;
   private final Object lock = new Object();
   private final Set<SignalContext> live = new LinkedHashSet<>(); // guarded by lock
-  private SignalHandler original; // guarded by lock; non-null iff live is not empty
-
-  /**
-   * Whether {@code original} (after the last restore: {@code restored}) was found filed under
-   * {@link #alias} (see {@link #swap}); guarded by lock.
-   */
-  private boolean originalUnderAlias;
-
-  /** Set by {@link #swap}, under the lock: whether the handler it returned was under the alias. */
-  private boolean swappedUnderAlias;
+  private Filed original; // guarded by lock; non-null iff live is not empty
 
   /**
    * The handler the last restore put back, guarded by {@code lock}: what our dispatcher stands for
    * if someone who found it installed puts it back after that restore (see {@link #unstick}).
    */
-  private SignalHandler restored;
+  private Filed restored;
+
+  /**
+   * A handler, and whether {@link #swap} found it filed under {@link #alias} (so that {@link
+   * #putBack} files it there too).
+   */
+  private record Filed(SignalHandler handler, boolean underAlias) {}
 
   private SignalHub(Signal signal) {
     this.signal = signal;
@@ -123,31 +120,34 @@ final class SignalHub {
   }
 
   /**
-   * Installs {@code h} and returns the handler it replaced, wherever the JDK filed it. The JDK keeps
-   * a Java handler under the name it was registered with; swapped under the signal's other name, it
-   * replaces that handler all the same but finds no entry under the name asked, and returns an
-   * empty wrapper ({@link #wrapsNothing}): a handler another library registered as {@code CLD} is
-   * invisible to a swap as {@code CHLD}, and putting the wrapper back throws the JDK's {@code
-   * NullPointerException}. So an empty wrapper is asked again under the alias, which returns the
-   * library's handler and files {@code h} there too ({@link #swappedUnderAlias} says so, for {@link
-   * #putBack}). So is the handler our last restore filed under both names ({@link #restored}), when
-   * it is still what our name holds: the entry under the alias may have changed since (the library
-   * replaced its handler there, or put back a dispatcher it had found there), and the JDK runs the
-   * entry of the name it was handed last, so the alias's answer, unless empty, is the one installed.
+   * Installs {@code h} and returns the handler it replaced, wherever the JDK filed it. The JDK
+   * keeps a Java handler under the name it was registered with; swapped under the signal's other
+   * name, it replaces that handler all the same but finds no entry under the name asked, and
+   * returns an empty wrapper ({@link #wrapsNothing}): a handler another library registered as
+   * {@code CLD} is invisible to a swap as {@code CHLD}, and putting the wrapper back throws the
+   * JDK's {@code NullPointerException}. So an empty wrapper is asked again under the alias, which
+   * returns the library's handler and files {@code h} there too (the result's {@code underAlias}
+   * says so, for {@link #putBack}). So is the handler our last restore filed under both names
+   * ({@link #restored}), when it is still what our name holds: the entry under the alias may have
+   * changed since (the library replaced its handler there, or put back a dispatcher it had found
+   * there), and the JDK runs the entry of the name it was handed last, so the alias's answer,
+   * unless empty, is the one installed.
    */
-  private SignalHandler swap(SignalHandler h) {
+  private Filed swap(SignalHandler h) {
     assert Thread.holdsLock(lock);
     SignalHandler found = Signals.install(signal, h);
-    swappedUnderAlias =
-        alias != null && (wrapsNothing(found) || (found == restored && originalUnderAlias));
-    if (swappedUnderAlias) {
+    boolean askAlias =
+        alias != null
+            && (wrapsNothing(found)
+                || (restored != null && found == restored.handler() && restored.underAlias()));
+    if (askAlias) {
       SignalHandler underAlias = Signal.handle(alias, h);
       if (!wrapsNothing(underAlias)) {
         found = underAlias;
       }
     }
     assert !wrapsNothing(found) : "a Java handler filed under neither name of " + signal;
-    return found;
+    return new Filed(found, askAlias);
   }
 
   /**
@@ -172,15 +172,15 @@ final class SignalHub {
   }
 
   /**
-   * Puts {@code h} back: under the signal's name and, if {@link #swap} found it under the alias,
-   * under the alias last, so that both entries of the JDK's table name {@code h} (none is left
+   * Puts {@code f}'s handler back: under the signal's name and, if {@link #swap} found it under the
+   * alias, under the alias last, so that both entries of the JDK's table name it (none is left
    * naming the dispatcher) and the library that filed it there gets it back from its next swap.
    */
-  private void putBack(SignalHandler h, boolean underAlias) {
+  private void putBack(Filed f) {
     assert Thread.holdsLock(lock);
-    Signal.handle(signal, h);
-    if (underAlias) {
-      Signal.handle(alias, h);
+    Signal.handle(signal, f.handler());
+    if (f.underAlias()) {
+      Signal.handle(alias, f.handler());
     }
   }
 
@@ -197,15 +197,10 @@ final class SignalHub {
   void add(SignalContext c) {
     synchronized (lock) {
       if (live.isEmpty()) {
-        SignalHandler found = swap(dispatcher);
+        Filed found = swap(dispatcher);
         // Our own dispatcher, put back by someone else since the last restore: restoring it at the
         // end would leave it installed with no context behind it.
-        if (found == dispatcher && restored != null) {
-          original = restored; // and originalUnderAlias still says where restored was filed
-        } else {
-          original = found;
-          originalUnderAlias = swappedUnderAlias;
-        }
+        original = found.handler() == dispatcher && restored != null ? restored : found;
       }
       live.add(c);
       assert original != null;
@@ -216,7 +211,7 @@ final class SignalHub {
   void remove(SignalContext c) {
     synchronized (lock) {
       if (live.remove(c) && live.isEmpty()) {
-        putBack(original, originalUnderAlias);
+        putBack(original);
         restored = original;
         original = null;
       }
@@ -257,12 +252,11 @@ final class SignalHub {
       if (!live.isEmpty() || restored == null) {
         return; // live: the dispatcher belongs there, and the signal's next pass meets a context
       }
-      SignalHandler installed = swap(dispatcher);
-      if (installed == dispatcher) {
-        putBack(restored, originalUnderAlias || swappedUnderAlias);
-      } else {
-        putBack(installed, swappedUnderAlias);
-      }
+      Filed installed = swap(dispatcher);
+      putBack(
+          installed.handler() == dispatcher
+              ? new Filed(restored.handler(), restored.underAlias() || installed.underAlias())
+              : installed);
     }
   }
 

@@ -680,10 +680,7 @@ class SignalsTest {
         assertTrue(got != null, round + ": the library's handler is back and got the signal");
         assertEquals(theirs.getNumber(), got.getNumber(), round);
         // No entry of the JDK's table names ctx4j's dispatcher any more.
-        SignalHandler underOurs = Signal.handle(ours, libraryHandler);
-        assertTrue(
-            underOurs == libraryHandler || SignalHub.wrapsNothing(underOurs),
-            () -> round + ": under the other name: " + underOurs);
+        assertNoDispatcherUnder(ours, libraryHandler, round);
         assertSame(libraryHandler, Signal.handle(theirs, before), round + ": under its name");
       } finally {
         Signal.handle(ours, before);
@@ -762,15 +759,24 @@ class SignalsTest {
         SignalHandler underTheirs = Signal.handle(theirs, libraryHandler);
         assertSame(
             libraryHandler, underTheirs, () -> round + ": the library's next swap found " + underTheirs);
-        SignalHandler underOurs = Signal.handle(ours, libraryHandler);
-        assertTrue(
-            underOurs == libraryHandler || SignalHub.wrapsNothing(underOurs),
-            () -> round + ": under the other name: " + underOurs);
+        assertNoDispatcherUnder(ours, libraryHandler, round);
       } finally {
         Signal.handle(ours, before);
         Signal.handle(theirs, before);
       }
     }
+  }
+
+  /**
+   * Asserts that the JDK's entry under {@code name} no longer names ctx4j's dispatcher: swapping
+   * {@code library} in there returns the library's own handler, or the JDK's empty stand-in for a
+   * name with no entry. Leaves {@code library} filed under {@code name}.
+   */
+  private static void assertNoDispatcherUnder(Signal name, SignalHandler library, String round) {
+    SignalHandler found = Signal.handle(name, library);
+    assertTrue(
+        found == library || SignalHub.wrapsNothing(found),
+        () -> round + ": under the other name: " + found);
   }
 
   /**
