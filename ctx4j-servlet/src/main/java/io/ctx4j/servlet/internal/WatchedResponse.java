@@ -39,9 +39,9 @@ import java.nio.ByteBuffer;
 public final class WatchedResponse extends HttpServletResponseWrapper {
   private final RequestScope scope;
   private final ScopedRequest request;
-  private ServletOutputStream out;
+  private WatchedOutput out;
   private ServletOutputStream outDelegate;
-  private PrintWriter writer;
+  private WatchedWriter writer;
   private PrintWriter writerDelegate;
   /**
    * Set once the application answered with {@code sendError} or {@code sendRedirect}: nothing may
@@ -120,10 +120,10 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
   private void answered() {
     answered = true;
     if (out != null) {
-      ((WatchedOutput) out).closed = true;
+      out.closed = true;
     }
     if (writer != null) {
-      ((WatchedWriter) writer).closed = true;
+      writer.closed = true;
     }
   }
 
@@ -132,9 +132,8 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
     ServletOutputStream s = super.getOutputStream();
     if (s != outDelegate) {
       outDelegate = s;
-      WatchedOutput w = new WatchedOutput(s, scope);
-      w.closed = answered;
-      out = w;
+      out = new WatchedOutput(s, scope);
+      out.closed = answered;
     }
     return out;
   }
@@ -144,9 +143,8 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
     PrintWriter w = super.getWriter();
     if (w != writerDelegate) {
       writerDelegate = w;
-      WatchedWriter watched = new WatchedWriter(w, scope, this);
-      watched.closed = answered;
-      writer = watched;
+      writer = new WatchedWriter(w, scope, this);
+      writer.closed = answered;
     }
     return writer;
   }
