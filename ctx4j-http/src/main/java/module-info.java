@@ -8,6 +8,7 @@
 @SuppressWarnings("module")
 module io.ctx4j.http {
   requires transitive io.ctx4j;
+  requires io.ctx4j.concurrent;
   requires transitive java.net.http;
   requires transitive jdk.httpserver;
 

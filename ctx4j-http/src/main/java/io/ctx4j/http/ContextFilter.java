@@ -5,6 +5,7 @@ import com.sun.net.httpserver.HttpExchange;
 import io.ctx4j.CancelableContext;
 import io.ctx4j.Context;
 import io.ctx4j.TimeSource;
+import io.ctx4j.concurrent.InterruptScope;
 import io.ctx4j.internal.CoreInternals;
 import java.io.FilterInputStream;
 import java.io.FilterOutputStream;
@@ -341,39 +342,22 @@ public final class ContextFilter extends Filter {
    * Closes the response body of a 400 without waiting long for the client. The JDK server drains
    * the unread request body there (up to {@code sun.net.httpserver.drainAmount}), blocking for as
    * long as a client that announced a body does not send it; with no request context and no
-   * handler, nothing else could release the thread. So the thread is interrupted if the close has
-   * not returned after {@link #REJECT_DRAIN_GRACE}: the blocked read then fails at once on the
-   * server's interruptible channel, which closes the connection (the server swallows the failure
-   * and ends the exchange as usual). Not at once: a read with the thread already interrupted fails
-   * even when the body is there, on the socket, and a connection closed with bytes unread is reset,
-   * which can lose the 400 the client has not read yet. The interrupt is sent only while the close
-   * runs, and the status is put back as it was.
+   * handler, nothing else could release the thread. So the close runs in an {@link InterruptScope}
+   * of a {@link #REJECT_DRAIN_GRACE} timeout: the blocked read then fails at once on the server's
+   * interruptible channel, which closes the connection (the server swallows the failure and ends
+   * the exchange as usual). Not at once: a read with the thread already interrupted fails even when
+   * the body is there, on the socket, and a connection closed with bytes unread is reset, which can
+   * lose the 400 the client has not read yet; so an interrupt status the thread had is set aside
+   * for the close and put back after it.
    */
   private static void closeWithoutWaiting(OutputStream out) throws IOException {
-    Thread self = Thread.currentThread();
     boolean interrupted = Thread.interrupted();
-    Object lock = new Object();
-    boolean[] closing = {true}; // guarded by lock: the grace interrupts only while it is set
-    try (CancelableContext grace = Context.withTimeout(Context.background(), REJECT_DRAIN_GRACE)) {
-      grace.onDone(
-          () -> {
-            synchronized (lock) {
-              if (closing[0]) {
-                self.interrupt();
-              }
-            }
-          });
-      try {
-        out.close();
-      } finally {
-        synchronized (lock) {
-          closing[0] = false;
-        }
-      }
+    try (CancelableContext grace = Context.withTimeout(Context.background(), REJECT_DRAIN_GRACE);
+        InterruptScope whileClosing = InterruptScope.open(grace)) {
+      out.close();
     } finally {
-      Thread.interrupted(); // the grace's, if it came
       if (interrupted) {
-        self.interrupt();
+        Thread.currentThread().interrupt();
       }
     }
   }
