@@ -20,6 +20,8 @@ import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
@@ -78,23 +80,24 @@ import java.util.concurrent.locks.ReentrantLock;
  *       added to the tasks' own exceptions (which may be shared, or refuse suppressed exceptions).
  *       Failures that only echo the cancellation (a {@link ContextException}, or a {@link
  *       CancellationException} whose cause is one, which is how newer JDKs (seen on 25) rethrow it
- *       from a {@code CompletableFuture}'s {@code join()} or {@code get()}; an {@link
- *       InterruptedException} or a {@link ClosedByInterruptException}, which an interruptible
- *       channel throws for the interrupt; thrown once the group's context is done) are not
- *       failures; nor is a {@link SocketException} or an {@link InterruptedIOException} (not a
- *       {@link SocketTimeoutException}) that a task throws after the group interrupted its thread
- *       for the context's end, the thread's interrupt status still set: on a virtual thread (the
- *       default threads on JDK 21+) a plain {@link java.net.Socket} read so interrupted has its
- *       socket closed by the JDK and throws a {@code SocketException}, the status kept; a task
- *       that turns the interrupt into an {@code InterruptedIOException} and restores the status
- *       is alike. Such an exception thrown with the status cleared, and any other {@code
- *       IOException}, is a failure; so, once the group has interrupted the thread and the status
- *       is still set, a socket's own failure (a reset) cannot be told from the echo and is taken
- *       for it. On a platform thread (JDK 17's pool, or an executor's) a plain socket read
- *       ignores the interrupt altogether, and ends only when the socket is closed or times out.
- *       If the first failure is such an echo (the parent was cancelled and no task failed on its
- *       own), it is reported as the context's error, the echo suppressed on it, rather than as
- *       the bare exception.
+ *       from a {@code CompletableFuture}'s {@code join()} or {@code get()}, or a {@link
+ *       CompletionException} or {@link ExecutionException} whose cause is one, which is how a
+ *       stage that depends on such a future throws it from {@code join()} and {@code get()}; an
+ *       {@link InterruptedException} or a {@link ClosedByInterruptException}, which an
+ *       interruptible channel throws for the interrupt; thrown once the group's context is done)
+ *       are not failures; nor is a {@link SocketException} or an {@link InterruptedIOException}
+ *       (not a {@link SocketTimeoutException}) that a task throws after the group interrupted its
+ *       thread for the context's end, the thread's interrupt status still set: on a virtual thread
+ *       (the default threads on JDK 21+) a plain {@link java.net.Socket} read so interrupted has
+ *       its socket closed by the JDK and throws a {@code SocketException}, the status kept; a task
+ *       that turns the interrupt into an {@code InterruptedIOException} and restores the status is
+ *       alike. Such an exception thrown with the status cleared, and any other {@code IOException},
+ *       is a failure; so, once the group has interrupted the thread and the status is still set, a
+ *       socket's own failure (a reset) cannot be told from the echo and is taken for it. On a
+ *       platform thread (JDK 17's pool, or an executor's) a plain socket read ignores the interrupt
+ *       altogether, and ends only when the socket is closed or times out. If the first failure is
+ *       such an echo (the parent was cancelled and no task failed on its own), it is reported as
+ *       the context's error, the echo suppressed on it, rather than as the bare exception.
  *   <li><b>Bounded.</b> A group keeps its first failure, at most {@link #MAX_LATER_FAILURES} later
  *       ones and its first {@code Error}; it counts the others ({@link #droppedFailures()}), so a
  *       group reused for many rounds holds bounded memory. {@link #failures()} lists what it kept.
@@ -915,13 +918,18 @@ public final class TaskGroup implements AutoCloseable {
    * that one (a SocketException is as often a peer's reset), and its message is no contract.
    * Newer JDKs (seen on 25) rethrow a ContextException stored in a CompletableFuture (what
    * Futures.cancelWhenDone stores) from join(), get() and getNow() as a new CancellationException
-   * whose cause it is, where JDK 17 throws it as is: that wrapper is the same echo.
+   * whose cause it is, where JDK 17 throws it as is; a stage that depends on such a future holds it
+   * in a CompletionException, which its join() throws, and its get() throws an ExecutionException
+   * of it, on every JDK. Each wrapper is the same echo.
    */
   private static boolean isCancellationEcho(Throwable t) {
     return t instanceof ContextException
         || t instanceof InterruptedException
         || t instanceof ClosedByInterruptException
-        || (t instanceof CancellationException && t.getCause() instanceof ContextException);
+        || ((t instanceof CancellationException
+                || t instanceof CompletionException
+                || t instanceof ExecutionException)
+            && t.getCause() instanceof ContextException);
   }
 
   /** A fresh copy of the error of the group's context, which is done (ctx4j's own: err() is set). */

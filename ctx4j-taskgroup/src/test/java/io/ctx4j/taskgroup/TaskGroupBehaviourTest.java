@@ -24,8 +24,10 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
@@ -294,36 +296,56 @@ class TaskGroupBehaviourTest {
    * The ctx4j idiom for a future (Futures.cancelWhenDone on the group's context, then join or
    * get) echoes the cancellation on every JDK. On JDK 17 join() rethrows the context's error
    * itself; newer JDKs (seen on 25) throw a new CancellationException with the context's error as
-   * its cause, which is as much an echo: a parent's cancel is reported as the context's error, and a
+   * its cause. A stage that depends on the future (thenApply, a reply mapped) holds the error in a
+   * CompletionException on every JDK: its join() throws that, its get() an ExecutionException of
+   * the error. Each is as much an echo: a parent's cancel is reported as the context's error, and a
    * sibling's failure does not collect it.
    */
   @Test
   void aFutureEndedWithTheContextEchoesTheCancellationOnEveryJdk() throws Exception {
     IllegalStateException why = new IllegalStateException("shutting down");
     IllegalArgumentException failure = new IllegalArgumentException("bad input");
-    for (boolean parentCancels : new boolean[] {true, false}) {
-      CountDownLatch started = new CountDownLatch(1);
-      AtomicReference<Throwable> thrown = new AtomicReference<>();
-      try (CancelableContext parent = Context.withCancel(Context.background());
-          TaskGroup g = TaskGroup.open(parent)) {
-        g.go(
-            ctx -> {
-              CompletableFuture<Object> reply = new CompletableFuture<>(); // never answered
-              Futures.cancelWhenDone(ctx, reply);
-              started.countDown();
-              try {
-                return reply.join(); // not interruptible: ends when the context's end fails reply
-              } catch (Throwable t) {
-                thrown.set(t);
-                throw t;
-              }
-            });
-        assertTrue(started.await(10, TimeUnit.SECONDS));
-        TaskGroupException e = endAndAwait(g, parent, parentCancels ? why : null, failure);
-        String what =
-            (parentCancels ? "parent cancelled: " : "a sibling failed: ") + thrown.get() + ": ";
-        assertInstanceOf(CancellationException.class, thrown.get(), what);
-        assertReported(e, parentCancels ? why : null, failure, what);
+    Map<String, Class<? extends Exception>> thrownBy =
+        Map.of(
+            "the future's join()", CancellationException.class,
+            "a dependent stage's join()", CompletionException.class,
+            "a dependent stage's get()", ExecutionException.class);
+    for (Map.Entry<String, Class<? extends Exception>> wait : thrownBy.entrySet()) {
+      for (boolean parentCancels : new boolean[] {true, false}) {
+        CountDownLatch started = new CountDownLatch(1);
+        AtomicReference<Throwable> thrown = new AtomicReference<>();
+        try (CancelableContext parent = Context.withCancel(Context.background());
+            TaskGroup g = TaskGroup.open(parent)) {
+          g.go(
+              ctx -> {
+                CompletableFuture<String> reply = new CompletableFuture<>(); // never answered
+                Futures.cancelWhenDone(ctx, reply);
+                CompletableFuture<Integer> length = reply.thenApply(String::length);
+                started.countDown();
+                try {
+                  // Not interruptible: each ends when the context's end fails reply.
+                  if (wait.getKey().startsWith("the future")) {
+                    return reply.join();
+                  }
+                  return wait.getKey().endsWith("join()") ? length.join() : length.get();
+                } catch (Throwable t) {
+                  thrown.set(t);
+                  throw t;
+                }
+              });
+          assertTrue(started.await(10, TimeUnit.SECONDS));
+          TaskGroupException e = endAndAwait(g, parent, parentCancels ? why : null, failure);
+          String what =
+              wait.getKey()
+                  + (parentCancels ? ", parent cancelled: " : ", a sibling failed: ")
+                  + thrown.get()
+                  + ": ";
+          assertInstanceOf(wait.getValue(), thrown.get(), what);
+          if (!wait.getKey().startsWith("the future")) {
+            assertInstanceOf(CanceledException.class, thrown.get().getCause(), what);
+          }
+          assertReported(e, parentCancels ? why : null, failure, what);
+        }
       }
     }
   }
