@@ -349,6 +349,138 @@ class HostileUseTest {
     assertEquals(Reason.RESPONSE_COMPLETED, reason(seen.get()), String.valueOf(seen.get().cause()));
   }
 
+  /** The ways a handler writes more than the Content-Length it set. */
+  static java.util.stream.Stream<org.junit.jupiter.params.provider.Arguments> pastTheLength() {
+    return Containers.eachWith(
+        "stream, one write past the length",
+        "stream, the length written, then one byte more",
+        "stream, the length written and flushed, then one byte more",
+        "stream, the length written, then flushBuffer()",
+        "writer, printed past the length and flushed",
+        "writer, the length printed and flushed, then one character more and flushed");
+  }
+
+  /**
+   * A handler that writes more than the {@code Content-Length} it set, its own mistake, gets what
+   * the container does about it: both close the output once the length is written (the client has
+   * its whole answer) and refuse what comes after it (Jetty: "EofException: Closed"; Tomcat: "may
+   * not be written to once it has been closed"; through the writer, Jetty's reports an error at
+   * the next flush and Tomcat's drops it); a single write or print past the length Jetty refuses
+   * with an exception of its own, and answers 500. None of that is news of the client: the request
+   * context stays live until the handler returns. Before, the watched stream and writer took the
+   * refusals for a lost client.
+   */
+  @ParameterizedTest(name = "{0}: {1}")
+  @org.junit.jupiter.params.provider.MethodSource("pastTheLength")
+  void writingPastTheContentLengthIsNotADisconnect(Containers c, String how) throws Exception {
+    AtomicReference<String> answer = new AtomicReference<>();
+    AtomicReference<Context> seen = new AtomicReference<>();
+    AtomicReference<String> after = new AtomicReference<>();
+    AtomicReference<String> thrown = new AtomicReference<>("nothing");
+    TestServlet servlet =
+        new TestServlet(
+            (req, res) -> {
+              Context ctx = CurrentContext.get();
+              seen.set(ctx);
+              res.setContentLength(5);
+              try {
+                if (how.startsWith("writer")) {
+                  PrintWriter w = res.getWriter();
+                  if (how.contains("past")) {
+                    w.print("hello, world");
+                  } else {
+                    w.print("hello");
+                    w.flush();
+                    w.print('!');
+                  }
+                  w.flush();
+                } else {
+                  ServletOutputStream out = res.getOutputStream();
+                  if (how.contains("one write")) {
+                    out.write("hello, world".getBytes(StandardCharsets.US_ASCII));
+                  } else {
+                    out.write("hello".getBytes(StandardCharsets.US_ASCII));
+                    if (how.contains("flushed")) {
+                      out.flush();
+                    }
+                    if (how.endsWith("flushBuffer()")) {
+                      res.flushBuffer();
+                    } else {
+                      out.write('!');
+                    }
+                  }
+                }
+              } catch (IOException | RuntimeException e) {
+                thrown.set(e.toString());
+              }
+              after.set(state(ctx));
+            });
+    try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
+      HttpResponse<String> r = get(server.port, "/x");
+      answer.set(r.statusCode() + " " + r.body().length() + " bytes");
+      awaitEnd(seen.get());
+    }
+    assertEquals(
+        "live",
+        after.get(),
+        how + ": the context after the writes, which threw " + thrown.get() + "; the client got "
+            + answer.get());
+    assertEquals(Reason.RESPONSE_COMPLETED, reason(seen.get()), String.valueOf(seen.get().cause()));
+    boolean refusedWhole = c == Containers.JETTY && how.contains("past the length");
+    assertEquals(
+        refusedWhole ? "500" : "200 5 bytes",
+        refusedWhole ? answer.get().substring(0, 3) : answer.get(),
+        how + ": the client's answer");
+  }
+
+  /**
+   * The guard of the rule above: a client that leaves before the length the handler declared was
+   * written is a lost client, through the stream (seen at the write that fails) and through the
+   * writer (seen at a flush).
+   */
+  @ParameterizedTest(name = "{0}: {1}")
+  @org.junit.jupiter.params.provider.MethodSource("streamOrWriter")
+  void aClientThatLeavesBeforeTheDeclaredLengthIsLost(Containers c, String through)
+      throws Exception {
+    Probe probe = new Probe();
+    TestServlet servlet =
+        new TestServlet(
+            (req, res) -> {
+              probe.enter(CurrentContext.get(), true);
+              probe.awaitGo();
+              res.setContentLengthLong(100L << 20);
+              byte[] chunk = new byte[8192];
+              for (int i = 0; i < 12_800 && !CurrentContext.get().isDone(); i++) {
+                if (through.equals("stream")) {
+                  try {
+                    res.getOutputStream().write(chunk);
+                    res.getOutputStream().flush();
+                  } catch (IOException expected) {
+                    return;
+                  }
+                } else {
+                  res.getWriter().print("x".repeat(chunk.length));
+                  res.getWriter().flush();
+                }
+              }
+            });
+    try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
+      try (Socket socket = new Socket("127.0.0.1", server.port)) {
+        socket
+            .getOutputStream()
+            .write("GET /x HTTP/1.1\r\nHost: h\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+        assertTrue(probe.entered.await(10, TimeUnit.SECONDS));
+      }
+      probe.go.countDown();
+      assertTrue(probe.ended.await(20, TimeUnit.SECONDS));
+      assertEquals(Reason.CLIENT_DISCONNECTED, probe.reason(), String.valueOf(probe.cause));
+    }
+  }
+
+  static java.util.stream.Stream<org.junit.jupiter.params.provider.Arguments> streamOrWriter() {
+    return Containers.eachWith("stream", "writer");
+  }
+
   /**
    * On an ASYNC dispatch the attribute is read-only through the chain's request as on the first
    * one; removed from the container's own request, it is put back there by the next ASYNC dispatch,

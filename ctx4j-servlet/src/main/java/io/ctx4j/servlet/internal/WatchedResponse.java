@@ -34,7 +34,10 @@ import java.nio.ByteBuffer;
  * not seen through the writer. Neither the stream nor the writer reports anything once the
  * application answered with {@code sendError} or {@code sendRedirect}, after which nothing may be
  * written: Jetty closes its output at a redirect and refuses writes after an error, while the
- * client gets its whole answer. Used by one thread at a time, as a response is.
+ * client gets its whole answer. Nor once the application wrote the whole {@code Content-Length}
+ * it declared: both containers close the output then, and refuse what comes after it (the
+ * writer's characters are counted, no more than the bytes they encode to; a body of multi-byte
+ * characters can still pass for a lost client). Used by one thread at a time, as a response is.
  */
 public final class WatchedResponse extends HttpServletResponseWrapper {
   private final RequestScope scope;
@@ -132,7 +135,7 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
     ServletOutputStream s = super.getOutputStream();
     if (s != outDelegate) {
       outDelegate = s;
-      out = new WatchedOutput(s, scope);
+      out = new WatchedOutput(s, scope, this);
       out.closed = answered;
     }
     return out;
@@ -159,12 +162,34 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
   }
 
   /**
+   * Whether a call that was to write {@code len} more bytes after {@code written} goes past the
+   * {@code Content-Length} that {@code response} declared, or, for a flush or a close ({@code len}
+   * 0), comes after the whole declared length was written. Either way the container refuses it
+   * because of the application's own length, not the client: both close the output once the
+   * declared length is written (Jetty: "Closed"; Tomcat: "may not be written to once it has been
+   * closed") while the client gets the whole answer. Read only when a call failed.
+   */
+  private static boolean pastDeclaredLength(HttpServletResponse response, long written, long len) {
+    long declared;
+    try {
+      String header = response.getHeader("Content-Length");
+      declared = header == null ? -1 : Long.parseLong(header.trim());
+    } catch (RuntimeException unreadable) {
+      return false; // no length the filter can read: the failure is the client's, as before
+    }
+    return declared >= 0 && (len == 0 ? written >= declared : written + len > declared);
+  }
+
+  /**
    * Delegates to the container's stream; a failure ends the request context with its cause, until
    * the stream is closed.
    */
   private static final class WatchedOutput extends ServletOutputStream {
     private final ServletOutputStream out;
     private final RequestScope scope;
+    private final HttpServletResponse response;
+    /** Bytes the container took through this stream: writes that returned. */
+    private long written;
     /**
      * Set once {@code close()} has run (through this stream: the application's, or a forward's as
      * Jetty ends one), or the application answered with {@code sendError} or {@code sendRedirect}:
@@ -173,14 +198,20 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
      */
     private boolean closed;
 
-    /** What a failure of this stream ends the request with: a lost client, unless it was closed. */
-    private IOException failed(IOException e) {
-      return closed ? e : scope.failed(e);
+    /**
+     * What a failure of this stream ends the request with: a lost client, unless it was closed or
+     * the call went past the length the response declared.
+     *
+     * @param len the bytes the failed call was to write; 0 for a flush or a close
+     */
+    private IOException failed(IOException e, long len) {
+      return closed || pastDeclaredLength(response, written, len) ? e : scope.failed(e);
     }
 
-    WatchedOutput(ServletOutputStream out, RequestScope scope) {
+    WatchedOutput(ServletOutputStream out, RequestScope scope, HttpServletResponse response) {
       this.out = out;
       this.scope = scope;
+      this.response = response;
     }
 
     @Override
@@ -188,8 +219,9 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
       try {
         out.write(b);
       } catch (IOException e) {
-        throw failed(e);
+        throw failed(e, 1);
       }
+      written++;
     }
 
     @Override
@@ -197,17 +229,20 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
       try {
         out.write(b, off, len);
       } catch (IOException e) {
-        throw failed(e);
+        throw failed(e, len);
       }
+      written += len;
     }
 
     @Override
     public void write(ByteBuffer buffer) throws IOException {
+      int len = buffer.remaining();
       try {
         out.write(buffer);
       } catch (IOException e) {
-        throw failed(e);
+        throw failed(e, len);
       }
+      written += len;
     }
 
     @Override
@@ -215,7 +250,7 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
       try {
         out.flush();
       } catch (IOException e) {
-        throw failed(e);
+        throw failed(e, 0);
       }
     }
 
@@ -224,7 +259,7 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
       try {
         out.close();
       } catch (IOException e) {
-        throw failed(e); // the close's own write: the last failure that can mean a lost client
+        throw failed(e, 0); // the close's own write: the last failure that can mean a lost client
       } finally {
         closed = true;
       }
@@ -280,6 +315,12 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
     private final RequestScope scope;
     private final HttpServletResponse response;
     /**
+     * Characters handed to the writer, line separators of {@code println} included: no more than
+     * the bytes they encode to, in any charset a response uses, so as many of them as the declared
+     * length means the container has the whole body, and closed its output.
+     */
+    private long chars;
+    /**
      * Set by the first close, or once the application answered with {@code sendError} or {@code
      * sendRedirect}: the checks stop, since a closed writer is in error on Jetty (which closes its
      * writer itself at a redirect).
@@ -293,10 +334,13 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
       this.response = response;
     }
 
-    /** Asks the writer (which flushes) whether writing failed, and if so ends the request. */
+    /**
+     * Asks the writer (which flushes) whether writing failed, and if so ends the request, unless
+     * the whole length the response declared was written (the container then refuses the rest).
+     */
     private boolean check() {
       boolean error = inner.checkError();
-      if (error && !closed) {
+      if (error && !closed && !pastDeclaredLength(response, chars, 0)) {
         scope.end(
             new RequestCanceledException(
                 Reason.CLIENT_DISCONNECTED, "writing the response failed", null));
@@ -306,17 +350,27 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
 
     @Override
     public void write(int c) {
+      chars++;
       inner.write(c);
     }
 
     @Override
     public void write(char[] buf, int off, int len) {
+      chars += Math.max(len, 0);
       inner.write(buf, off, len);
     }
 
     @Override
     public void write(String s, int off, int len) {
+      chars += Math.max(len, 0);
       inner.write(s, off, len);
+    }
+
+    /** PrintWriter writes the line separator straight to the writer it wraps, past write(). */
+    @Override
+    public void println() {
+      chars += System.lineSeparator().length();
+      super.println();
     }
 
     @Override
