@@ -93,12 +93,22 @@ public final class SignalContext implements Context, AutoCloseable {
   }
 
   /**
-   * Called by a hub after {@link #detach()}: the signal ends this context.
+   * Called by a hub after {@link #detach()}: the signal ends this context, its cause naming the
+   * signal as this context was asked for it. {@code CHLD} and {@code CLD} (and {@code IO} and
+   * {@code POLL}) are one signal with one hub, and the JDK hands the hub the name the handler was
+   * last filed under, which may be the other one.
    *
    * @return whether the signal ended it; {@code false} if something else had ended it first
    */
   boolean signalled(Signal s) {
-    return inner.cancel(new SignalReceivedException(s.getName(), s.getNumber()));
+    String name = s.getName();
+    for (Signal mine : signals) {
+      if (mine.getNumber() == s.getNumber()) {
+        name = mine.getName();
+        break;
+      }
+    }
+    return inner.cancel(new SignalReceivedException(name, s.getNumber()));
   }
 
   /**

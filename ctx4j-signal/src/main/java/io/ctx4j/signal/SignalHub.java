@@ -266,13 +266,24 @@ final class SignalHub {
    * back is native (the default action, as for SIGUSR1 or SIGWINCH, or ignored) it refuses, and the
    * signal is dropped here, quietly, on the JDK's handler thread, as the JDK itself drops a signal
    * whose Java handler was removed before its signal thread got to it. Nothing in Java can hand a
-   * signal to a native handler; the JVM's handlers of INT, TERM and HUP are Java ones.
+   * signal to a native handler; the JVM's handlers of INT, TERM and HUP are Java ones. The JDK
+   * looks for that handler under the name raised, and one filed under the signal's other name
+   * ({@code CLD} for {@code CHLD}) serves all the same, since a raised signal is dispatched by
+   * number: so the other name is tried when the first has none.
    */
   static void handOn(Signal s) {
     try {
       Signal.raise(s);
-    } catch (IllegalArgumentException nativeHandlerNow) {
-      // "Unhandled signal": see above; thrown on, it would reach the default uncaught handler.
+    } catch (IllegalArgumentException unhandled) {
+      Signal other = aliasOf(s);
+      if (other != null) {
+        try {
+          Signal.raise(other);
+        } catch (IllegalArgumentException nativeHandlerNow) {
+          // "Unhandled signal" under both names: see above.
+        }
+      }
+      // Otherwise see above; thrown on, it would reach the default uncaught handler.
     }
   }
 }

@@ -780,6 +780,45 @@ class SignalsTest {
   }
 
   /**
+   * CHLD and CLD are one signal, with one hub, named after whichever name it was first asked for;
+   * the JDK hands the hub's dispatcher the name it was filed under last. The cause of each context
+   * names the signal as that context was asked for it: before, a context on CHLD could be told it
+   * got CLD, or the other way round.
+   */
+  @Test
+  void theCauseNamesTheSignalAsTheContextWasAskedForIt() throws Exception {
+    Signal chld = new Signal("CHLD");
+    Signal cld = new Signal("CLD");
+    SignalHandler library = s -> {};
+    // A Java handler under both names, so that the signal can be raised under either.
+    SignalHandler beforeChld = Signal.handle(chld, library);
+    SignalHandler beforeCld = Signal.handle(cld, library);
+    try {
+      for (String raisedAs : List.of("CHLD", "CLD")) {
+        SignalContext onCld = Signals.notifyContext(Context.background(), "CLD");
+        SignalContext onChld = Signals.notifyContext(Context.background(), "CHLD");
+        Signal.raise(new Signal(raisedAs));
+        for (SignalContext c : List.of(onCld, onChld)) {
+          assertTrue(c.await(Duration.ofSeconds(10)), raisedAs + ": " + c);
+          SignalReceivedException e =
+              assertInstanceOf(SignalReceivedException.class, c.cause(), raisedAs);
+          assertEquals(c.signals().get(0), e.signalName(), "raised as " + raisedAs + ": " + c);
+          assertEquals(chld.getNumber(), e.number());
+          assertEquals("child exited signal received", e.getMessage());
+        }
+      }
+    } finally {
+      // The JDK's stand-in for a name it had no entry for cannot be put back: the no-op stays.
+      if (!SignalHub.wrapsNothing(beforeCld)) {
+        Signal.handle(cld, beforeCld);
+      }
+      if (!SignalHub.wrapsNothing(beforeChld)) {
+        Signal.handle(chld, beforeChld);
+      }
+    }
+  }
+
+  /**
    * Asserts that the JDK's entry under {@code name} no longer names ctx4j's dispatcher: swapping
    * {@code library} in there returns the library's own handler, or the JDK's empty stand-in for a
    * name with no entry. Leaves {@code library} filed under {@code name}.
