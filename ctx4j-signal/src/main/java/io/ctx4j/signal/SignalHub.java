@@ -184,6 +184,11 @@ final class SignalHub {
     }
   }
 
+  /** The name this hub was created under: the first one it was asked for. */
+  Signal signal() {
+    return signal;
+  }
+
   /** The hub of {@code s}, keyed by number so that two names of one signal share it. */
   static SignalHub of(Signal s) {
     return HUBS.computeIfAbsent(s.getNumber(), n -> new SignalHub(s));
@@ -197,14 +202,26 @@ final class SignalHub {
   void add(SignalContext c) {
     synchronized (lock) {
       if (live.isEmpty()) {
-        Filed found = swap(dispatcher);
-        // Our own dispatcher, put back by someone else since the last restore: restoring it at the
-        // end would leave it installed with no context behind it.
-        original = found.handler() == dispatcher && restored != null ? restored : found;
+        original = standIn(swap(dispatcher));
       }
       live.add(c);
       assert original != null;
     }
+  }
+
+  /**
+   * What to put back for {@code installed}, the handler a swap found: the handler the dispatcher
+   * stands for ({@link #restored}) if it is our own dispatcher, put back by someone else since the
+   * last restore (restoring it would leave it installed with no context behind it), filed under
+   * the alias too if either was there, so that no entry keeps naming the dispatcher; else {@code
+   * installed} itself. One rule for {@link #add} and {@link #unstick}.
+   */
+  private Filed standIn(Filed installed) {
+    assert Thread.holdsLock(lock);
+    if (installed.handler() != dispatcher || restored == null) {
+      return installed;
+    }
+    return new Filed(restored.handler(), restored.underAlias() || installed.underAlias());
   }
 
   /** Unregisters {@code c} if it is registered; the last one out restores the original. */
@@ -252,11 +269,7 @@ final class SignalHub {
       if (!live.isEmpty() || restored == null) {
         return; // live: the dispatcher belongs there, and the signal's next pass meets a context
       }
-      Filed installed = swap(dispatcher);
-      putBack(
-          installed.handler() == dispatcher
-              ? new Filed(restored.handler(), restored.underAlias() || installed.underAlias())
-              : installed);
+      putBack(standIn(swap(dispatcher)));
     }
   }
 

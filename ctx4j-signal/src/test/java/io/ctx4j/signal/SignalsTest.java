@@ -819,6 +819,39 @@ class SignalsTest {
   }
 
   /**
+   * The rule of {@code unstick} holds for {@code add} too: a dispatcher that someone filed under
+   * the signal's other name after the last context left, while the entry under the hub's own name
+   * was removed, is found by the next context's swap there; the handler it stands for must then be
+   * put back under both names when that context ends, or the other name's entry keeps naming the
+   * dispatcher (and the library that swaps there next gets it instead of a handler of its own).
+   */
+  @Test
+  void aDispatcherFiledUnderTheOtherNameAloneIsReplacedThereWhenTheNextContextEnds() {
+    Signal own = SignalHub.of(new Signal("CHLD")).signal();
+    Signal other = new Signal(own.getName().equals("CHLD") ? "CLD" : "CHLD");
+    SignalHandler library = s -> {};
+    SignalHandler before = Signal.handle(own, library);
+    try {
+      SignalContext first = Signals.notifyContext(Context.background(), own.getName());
+      SignalHandler dispatcher = Signal.handle(own, SignalHandler.SIG_DFL);
+      Signal.handle(own, dispatcher); // a look at the installed handler, as a library saves it
+      first.stop(); // the library's handler is back under the hub's name
+      // Someone removes the entry under the hub's name (SIG_DFL: for CHLD the default, which does
+      // not reap children as SIG_IGN would) and files the saved dispatcher under the other name.
+      Signal.handle(own, SignalHandler.SIG_DFL);
+      Signal.handle(other, dispatcher);
+      Signals.notifyContext(Context.background(), own.getName()).stop();
+      assertNoDispatcherUnder(other, library, "after the next context");
+      assertSame(library, Signal.handle(own, library), "under the hub's name");
+    } finally {
+      if (!SignalHub.wrapsNothing(before)) {
+        Signal.handle(own, before);
+        Signal.handle(other, before);
+      }
+    }
+  }
+
+  /**
    * Asserts that the JDK's entry under {@code name} no longer names ctx4j's dispatcher: swapping
    * {@code library} in there returns the library's own handler, or the JDK's empty stand-in for a
    * name with no entry. Leaves {@code library} filed under {@code name}.
