@@ -437,6 +437,17 @@ public final class ContextServletFilter implements Filter {
         // Not on a first dispatch, where the context is nowhere yet: no lookup for nothing.
         existing = ScopedRequest.underWrappers(request, ATTRIBUTE);
       }
+      if (existing instanceof Context
+          && type == DispatcherType.REQUEST
+          && ((Context) existing).isDone()
+          && ScopedRequest.ownerOf(request) == null) {
+        // No filter of ours in front on this dispatch, yet a context in the container, ended: an
+        // earlier run of the chain put it there for an error page, and a filter in front runs the
+        // chain again (a retry) through a wrapper of its own. That run gets a context of its own,
+        // as one with the container's request itself does; the ended one would fail its work at
+        // once.
+        existing = null;
+      }
       if (existing instanceof Context) {
         // Inside a dispatch that has its context (a forward, an include, an error page, this
         // filter again): only bound; the dispatch that owns the request decides when it is over.

@@ -2,6 +2,7 @@ package io.ctx4j.servlet;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
@@ -479,6 +480,73 @@ class HostileUseTest {
 
   static java.util.stream.Stream<org.junit.jupiter.params.provider.Arguments> streamOrWriter() {
     return Containers.eachWith("stream", "writer");
+  }
+
+  /**
+   * A filter in front that runs the chain again when it throws (a retry), with a wrapper of its own
+   * around the request or with the container's request itself: each run gets a live context of its
+   * own, which ends when that run returns. The first run put its context, ended as a handler
+   * failure, in the container's request for an error page; through the wrapper the second run
+   * found it there and ran with it, so that all of its work would fail at once.
+   */
+  @ParameterizedTest(name = "{0}: {1}")
+  @org.junit.jupiter.params.provider.MethodSource("retriedThrough")
+  void aFilterInFrontThatRunsTheChainAgainGetsALiveContextForEachRun(Containers c, String through)
+      throws Exception {
+    ContextServletFilter ctx4j = ContextServletFilter.create();
+    List<Context> runs = new java.util.concurrent.CopyOnWriteArrayList<>();
+    List<String> states = new java.util.concurrent.CopyOnWriteArrayList<>();
+    TestServlet servlet =
+        new TestServlet(
+            (req, res) -> {
+              Context ctx = CurrentContext.get();
+              runs.add(ctx);
+              states.add(state(ctx));
+              if (runs.size() == 1) {
+                throw new IllegalStateException("the first run fails");
+              }
+              res.getWriter().print("ok");
+            });
+    jakarta.servlet.Filter retry =
+        new jakarta.servlet.Filter() {
+          @Override
+          public void init(jakarta.servlet.FilterConfig config)
+              throws jakarta.servlet.ServletException {
+            ctx4j.init(config);
+          }
+
+          @Override
+          public void doFilter(
+              jakarta.servlet.ServletRequest req,
+              jakarta.servlet.ServletResponse res,
+              jakarta.servlet.FilterChain chain)
+              throws IOException, jakarta.servlet.ServletException {
+            jakarta.servlet.ServletRequest r =
+                through.equals("a wrapper")
+                    ? new jakarta.servlet.http.HttpServletRequestWrapper(
+                        (jakarta.servlet.http.HttpServletRequest) req)
+                    : req;
+            try {
+              ctx4j.doFilter(r, res, chain);
+            } catch (IllegalStateException | jakarta.servlet.ServletException firstRunFailed) {
+              ctx4j.doFilter(r, res, chain);
+            }
+          }
+        };
+    try (Containers.Running server = c.start(retry, servlet)) {
+      HttpResponse<String> r = get(server.port, "/x");
+      assertEquals("200 ok", r.statusCode() + " " + r.body(), through);
+      assertEquals(2, runs.size(), through);
+      awaitEnd(runs.get(1));
+    }
+    assertEquals(List.of("live", "live"), states, through + ": each run's context as it began");
+    assertNotSame(runs.get(0), runs.get(1), through);
+    assertEquals(Reason.HANDLER_FAILED, reason(runs.get(0)), through);
+    assertEquals(Reason.RESPONSE_COMPLETED, reason(runs.get(1)), through);
+  }
+
+  static java.util.stream.Stream<org.junit.jupiter.params.provider.Arguments> retriedThrough() {
+    return Containers.eachWith("a wrapper", "the container's request");
   }
 
   /**
