@@ -48,6 +48,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 import org.springframework.boot.http.client.ClientHttpRequestFactoryBuilder;
 import org.springframework.boot.http.client.JettyClientHttpRequestFactoryBuilder;
 import org.springframework.boot.http.client.autoconfigure.ClientHttpRequestFactoryBuilderCustomizer;
+import org.springframework.boot.restclient.autoconfigure.RestClientBuilderConfigurer;
 import org.springframework.boot.util.LambdaSafe;
 import org.springframework.context.ConfigurableApplicationContext;
 import org.springframework.http.HttpHeaders;
@@ -135,7 +136,19 @@ class ClientCustomizersTest {
   }
 
   static RestClient restClient(String factory) throws Exception {
+    return restClient(factory, false);
+  }
+
+  /**
+   * A RestClient on {@code factory} from the builder Spring Boot hands out; {@code twice}: run
+   * through Spring Boot's customizers once more, so that it carries two ctx4j interceptors, nested
+   * (see RestClientCustomizedTwiceTest).
+   */
+  static RestClient restClient(String factory, boolean twice) throws Exception {
     RestClient.Builder b = client().getBean(RestClient.Builder.class).baseUrl(server());
+    if (twice) {
+      client().getBean(RestClientBuilderConfigurer.class).configure(b);
+    }
     ClientHttpRequestFactory f =
         switch (factory) {
           case "jdk" -> new JdkClientHttpRequestFactory(
@@ -487,10 +500,14 @@ class ClientCustomizersTest {
     assertInstanceOf(HttpComponentsClientHttpRequestFactory.class, client().getBean(ClientHttpRequestFactoryBuilder.class).build());
   }
 
-  @ParameterizedTest
-  @ValueSource(strings = {"jdk", "reactor", "jetty", "default"})
-  void restClientIsAbortedWhileWaitingForTheResponse(String factory) throws Exception {
-    RestClient rest = restClient(factory);
+  @ParameterizedTest(name = "{0}, customized twice: {1}")
+  @CsvSource({
+    "jdk, false", "reactor, false", "jetty, false", "default, false",
+    "jdk, true", "reactor, true", "jetty, true", "default, true"
+  })
+  void restClientIsAbortedWhileWaitingForTheResponse(String factory, boolean twice)
+      throws Exception {
+    RestClient rest = restClient(factory, twice);
     assertAbortedBeforeResponse(null, (ctx, id) -> CALLERS.submit(() -> under(ctx, () -> rest.get().uri("/hold?id=" + id).retrieve().body(String.class))));
   }
 
@@ -1222,10 +1239,13 @@ class ClientCustomizersTest {
         (returned - cancelled) / 1e6, (server.endedNanos - cancelled) / 1e6);
   }
 
-  @ParameterizedTest
-  @ValueSource(strings = {"jdk", "reactor", "jetty", "simple", "default"})
-  void restClientIsAbortedWhileReadingTheBody(String factory) throws Exception {
-    RestClient rest = restClient(factory);
+  @ParameterizedTest(name = "{0}, customized twice: {1}")
+  @CsvSource({
+    "jdk, false", "reactor, false", "jetty, false", "simple, false", "default, false",
+    "jdk, true", "reactor, true", "jetty, true", "default, true"
+  })
+  void restClientIsAbortedWhileReadingTheBody(String factory, boolean twice) throws Exception {
+    RestClient rest = restClient(factory, twice);
     assertAbortedInBody(null, (ctx, id, firstChunk) -> CALLERS.submit(() -> under(ctx, () -> rest.get().uri("/stream?id=" + id)
         .exchange((req, res) -> {
           InputStream in = res.getBody();
