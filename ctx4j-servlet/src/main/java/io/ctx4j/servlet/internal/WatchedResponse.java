@@ -22,8 +22,8 @@ import java.nio.ByteBuffer;
  *
  * <p>The output stream reports every {@link IOException} of {@code write}, {@code flush} and
  * {@code close} until it is closed (after that, the containers refuse a write because of the
- * close: no sign of the client), and a {@code WriteListener}'s {@code onError}; a throwable from the listener's
- * own {@code onWritePossible} ends the context as a handler failure. The writer, whose container
+ * close: no sign of the client), and a {@code WriteListener}'s {@code onError}; a throwable from
+ * the listener's own {@code onWritePossible} ends the context as a handler failure. The writer, whose container
  * implementation swallows them (a {@link PrintWriter} never throws), is checked with {@link
  * PrintWriter#checkError()} on {@code flush} only, since that check flushes; and before {@code
  * close} if the response is committed already, so that a body sent in parts is checked once more
@@ -34,10 +34,14 @@ import java.nio.ByteBuffer;
  * not seen through the writer. Neither the stream nor the writer reports anything once the
  * application answered with {@code sendError} or {@code sendRedirect}, after which nothing may be
  * written: Jetty closes its output at a redirect and refuses writes after an error, while the
- * client gets its whole answer. Nor once the application wrote the whole {@code Content-Length}
- * it declared: both containers close the output then, and refuse what comes after it (the
- * writer's characters are counted, no more than the bytes they encode to; a body of multi-byte
- * characters can still pass for a lost client). Used by one thread at a time, as a response is.
+ * client gets its whole answer. Nor for what the application writes past the {@code
+ * Content-Length} it declared: both containers close the output once the length is written, and
+ * refuse the rest. The stream exempts a failed write that goes past the length (never a flush or
+ * a close: Tomcat sends a body's last bytes at the flush, which fails for a lost client); the
+ * writer an error found after a check that found the whole length written without error (its
+ * characters are counted, no more than the bytes they encode to, so a body of multi-byte
+ * characters can still pass for a lost client). A {@code reset} or {@code resetBuffer} discards
+ * what was counted. Used by one thread at a time, as a response is.
  */
 public final class WatchedResponse extends HttpServletResponseWrapper {
   private final RequestScope scope;
@@ -162,12 +166,11 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
   }
 
   /**
-   * Whether a call that was to write {@code len} more bytes after {@code written} goes past the
-   * {@code Content-Length} that {@code response} declared, or, for a flush or a close ({@code len}
-   * 0), comes after the whole declared length was written. Either way the container refuses it
-   * because of the application's own length, not the client: both close the output once the
-   * declared length is written (Jetty: "Closed"; Tomcat: "may not be written to once it has been
-   * closed") while the client gets the whole answer. Read only when a call failed.
+   * Whether {@code written} plus {@code len} more goes past the {@code Content-Length} that {@code
+   * response} declared (with {@code len} 0: whether {@code written} has reached it). A write past
+   * it is refused because of the application's own length, not the client: both containers close
+   * the output once the declared length is written (Jetty: "Closed"; Tomcat: "may not be written to
+   * once it has been closed") while the client gets the whole answer. Read only when a call failed.
    */
   private static boolean pastDeclaredLength(HttpServletResponse response, long written, long len) {
     long declared;
@@ -178,6 +181,33 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
       return false; // no length the filter can read: the failure is the client's, as before
     }
     return declared >= 0 && (len == 0 ? written >= declared : written + len > declared);
+  }
+
+  /**
+   * Discards the buffered body, and with it what the stream and writer counted: the bytes and
+   * characters written so far never reach the client.
+   */
+  @Override
+  public void resetBuffer() {
+    super.resetBuffer();
+    forgetWritten();
+  }
+
+  /** Discards the buffered body, status and headers, and what the stream and writer counted. */
+  @Override
+  public void reset() {
+    super.reset();
+    forgetWritten();
+  }
+
+  private void forgetWritten() {
+    if (out != null) {
+      out.written = 0;
+    }
+    if (writer != null) {
+      writer.chars = 0;
+      writer.checkedChars = 0;
+    }
   }
 
   /**
@@ -199,12 +229,16 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
 
     /**
      * What a failure of this stream ends the request with: a lost client, unless it was closed or
-     * the call went past the length the response declared.
+     * the failed call was a write past the length the response declared. A flush or a close is
+     * never exempt: Tomcat may still hold the body's last bytes when the whole length was written,
+     * and the flush or close that sends them can fail for a lost client.
      *
      * @param len the bytes the failed call was to write; 0 for a flush or a close
      */
     private IOException failed(IOException e, long len) {
-      return closed || pastDeclaredLength(WatchedResponse.this, written, len) ? e : scope.failed(e);
+      return closed || (len > 0 && pastDeclaredLength(WatchedResponse.this, written, len))
+          ? e
+          : scope.failed(e);
     }
 
     WatchedOutput(ServletOutputStream out) {
@@ -313,10 +347,15 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
     private final HttpServletResponse response;
     /**
      * Characters handed to the writer, line separators of {@code println} included: no more than
-     * the bytes they encode to, in any charset a response uses, so as many of them as the declared
-     * length means the container has the whole body, and closed its output.
+     * the bytes they encode to, in any charset a response uses. Counted when handed over, also
+     * after the container's writes failed: so a check judges by {@link #checkedChars}.
      */
     private long chars;
+    /**
+     * {@link #chars} at the last check that found no error: once that covers the declared length,
+     * the whole body went out, and a later error is the container refusing what came after it.
+     */
+    private long checkedChars;
     /**
      * Set by the first close, or once the application answered with {@code sendError} or {@code
      * sendRedirect}: the checks stop, since a closed writer is in error on Jetty (which closes its
@@ -332,12 +371,16 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
     }
 
     /**
-     * Asks the writer (which flushes) whether writing failed, and if so ends the request, unless
-     * the whole length the response declared was written (the container then refuses the rest).
+     * Asks the writer (which flushes) whether writing failed, and if so ends the request, unless an
+     * earlier check found the whole length the response declared written without error (the
+     * container then refuses the rest). The first check that covers the whole body reports its
+     * failure: the client may have gone before the body's end.
      */
     private boolean check() {
       boolean error = inner.checkError();
-      if (error && !closed && !pastDeclaredLength(response, chars, 0)) {
+      if (!error) {
+        checkedChars = chars;
+      } else if (!closed && !pastDeclaredLength(response, checkedChars, 0)) {
         scope.end(
             new RequestCanceledException(
                 Reason.CLIENT_DISCONNECTED, "writing the response failed", null));
