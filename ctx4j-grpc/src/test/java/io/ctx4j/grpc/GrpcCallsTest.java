@@ -62,8 +62,8 @@ import org.junit.jupiter.params.provider.ValueSource;
 class GrpcCallsTest {
   /**
    * For the tests that check that a deadline ends the handler's context with the deadline: an
-   * allowance for transit (150 ms) that no loaded machine reaches on loopback. The server's deadline
-   * is then earlier than the caller's by at least that less the transit; with the default 10 ms, a
+   * allowance for transit (150 ms) far above loopback's, even loaded. The server's deadline is
+   * then earlier than the caller's by at least that less the transit; with the default 10 ms, a
    * request that took longer than that to reach the handler (ci48: the stream test, on a loaded
    * machine) made the server's deadline later than the caller's, whose reset then reached the
    * handler first and ended its context as cancelled.

@@ -54,7 +54,9 @@ class ErrorDispatchTest {
       Context ofRequest = ContextServletFilter.contextOf(request);
       Context current = CurrentContext.get();
       String bound =
-          current == Context.background() ? "background" : current == ofRequest ? "request" : "other";
+          current == Context.background()
+              ? "background"
+              : current == ofRequest ? "request" : "other";
       Object reason =
           ofRequest.cause() instanceof RequestCanceledException e ? e.reason() : ofRequest.cause();
       return "current " + bound + ", request context " + reason;
