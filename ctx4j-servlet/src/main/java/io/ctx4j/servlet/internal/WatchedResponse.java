@@ -20,28 +20,31 @@ import java.nio.ByteBuffer;
  * it, the request's state learns that the application chose an error answer ({@link
  * RequestScope#errorSent}).
  *
- * <p>The output stream reports every {@link IOException} of {@code write}, {@code flush} and
- * {@code close} until it is closed (after that, the containers refuse a write because of the
- * close: no sign of the client), and a {@code WriteListener}'s {@code onError}; a throwable from
- * the listener's own {@code onWritePossible} ends the context as a handler failure. The writer, whose container
- * implementation swallows them (a {@link PrintWriter} never throws), is checked with {@link
- * PrintWriter#checkError()} on {@code flush} only, since that check flushes; and before {@code
- * close} if the response is committed already, so that a body sent in parts is checked once more
- * (a response not yet committed is left to the close, which sends it whole, with its length).
+ * <p>The output stream reports every {@link IOException} of {@code write}, {@code flush} and {@code
+ * close} until it is closed (after that, the containers refuse a write because of the close: no
+ * sign of the client), and a {@code WriteListener}'s {@code onError}; a throwable from the
+ * listener's own {@code onWritePossible} ends the context as a handler failure. The writer, whose
+ * container implementation swallows them (a {@link PrintWriter} never throws), is checked with
+ * {@link PrintWriter#checkError()} on {@code flush} only, since that check flushes; and before
+ * {@code close} if the response is committed already, so that a body sent in parts is checked once
+ * more (a response not yet committed is left to the close, which sends it whole, with its length).
  * Never after {@code close}: Jetty's writer reports an error for every check of a closed writer (a
- * try-with-resources block, or the close that ends a forward, would otherwise end the context as
- * a disconnect while the client reads the whole answer). So the failure of a close's own write is
- * not seen through the writer. Neither the stream nor the writer reports anything once the
- * application answered with {@code sendError} or {@code sendRedirect}, after which nothing may be
- * written: Jetty closes its output at a redirect and refuses writes after an error, while the
- * client gets its whole answer. Nor for what the application writes past the {@code
- * Content-Length} it declared: both containers close the output once the length is written, and
- * refuse the rest. The stream exempts a failed write that goes past the length (never a flush or
- * a close: Tomcat sends a body's last bytes at the flush, which fails for a lost client); the
- * writer an error found after a check that found the whole length written without error (its
- * characters are counted, no more than the bytes they encode to, so a body of multi-byte
- * characters can still pass for a lost client). A {@code reset} or {@code resetBuffer} discards
- * what was counted. Used by one thread at a time, as a response is.
+ * try-with-resources block, or the close that ends a forward, would otherwise end the context as a
+ * disconnect while the client reads the whole answer). So the failure of a close's own write is not
+ * seen through the writer. Neither the stream nor the writer reports anything once the application
+ * answered with {@code sendError} or {@code sendRedirect}, after which nothing may be written:
+ * Jetty closes its output at a redirect and refuses writes after an error, while the client gets
+ * its whole answer. Nor what the containers refuse of a body written past the {@code
+ * Content-Length} it declared: both close the output once the length is written. The stream exempts
+ * a failed write once the whole length was written, and a failed flush or close once more than the
+ * length was (Tomcat drops a write's extra bytes and fails the flush); the writer, an error once
+ * more characters than the length were handed over (so more bytes), or after a check that found the
+ * whole length written without error. Exactly the length, with a client gone before the end, is a
+ * lost client; so is a body of multi-byte characters written past its length (fewer characters than
+ * bytes). A {@code reset} or {@code resetBuffer} discards what was counted. Several wrappers of one
+ * response (the {@code AsyncContext}'s, an ASYNC dispatch's) count apart, so an overrun written
+ * through another one than the first part may still pass for a lost client. Used by one thread at a
+ * time, as a response is.
  */
 public final class WatchedResponse extends HttpServletResponseWrapper {
   private final RequestScope scope;
@@ -166,21 +169,19 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
   }
 
   /**
-   * Whether {@code written} plus {@code len} more goes past the {@code Content-Length} that {@code
-   * response} declared (with {@code len} 0: whether {@code written} has reached it). A write past
-   * it is refused because of the application's own length, not the client: both containers close
-   * the output once the declared length is written (Jetty: "Closed"; Tomcat: "may not be written to
-   * once it has been closed") while the client gets the whole answer. Read only when a call failed.
+   * The {@code Content-Length} that {@code response} declared, or -1 if none can be read (the
+   * failure is then the client's, as without a length). Both containers close the output once the
+   * declared length is written and refuse what comes after it (Jetty: "Closed"; Tomcat: "may not be
+   * written to once it has been closed") while the client gets the whole answer: the failures the
+   * stream and the writer must not take for a lost client. Read only when a call failed.
    */
-  private static boolean pastDeclaredLength(HttpServletResponse response, long written, long len) {
-    long declared;
+  private static long declaredLength(HttpServletResponse response) {
     try {
       String header = response.getHeader("Content-Length");
-      declared = header == null ? -1 : Long.parseLong(header.trim());
+      return header == null ? -1 : Long.parseLong(header.trim());
     } catch (RuntimeException unreadable) {
-      return false; // no length the filter can read: the failure is the client's, as before
+      return -1;
     }
-    return declared >= 0 && (len == 0 ? written >= declared : written + len > declared);
   }
 
   /**
@@ -206,7 +207,7 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
     }
     if (writer != null) {
       writer.chars = 0;
-      writer.checkedChars = 0;
+      writer.checkedChars = -1;
     }
   }
 
@@ -229,16 +230,23 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
 
     /**
      * What a failure of this stream ends the request with: a lost client, unless it was closed or
-     * the failed call was a write past the length the response declared. A flush or a close is
-     * never exempt: Tomcat may still hold the body's last bytes when the whole length was written,
-     * and the flush or close that sends them can fail for a lost client.
+     * it refused what the application wrote past the length the response declared: a write once
+     * the whole length was written, or a flush or close once more than the length was written
+     * (Tomcat drops the extra bytes of a write and fails the flush). Not a flush or close after
+     * exactly the length: Tomcat may still hold the body's last bytes, and the flush or close that
+     * sends them fails for a lost client. Nor a write that crosses the length: neither container
+     * refuses one with an {@code IOException} (Jetty throws an {@code IllegalStateException},
+     * Tomcat cuts the body at the length), so its {@code IOException} is the connection's.
      *
      * @param len the bytes the failed call was to write; 0 for a flush or a close
      */
     private IOException failed(IOException e, long len) {
-      return closed || (len > 0 && pastDeclaredLength(WatchedResponse.this, written, len))
-          ? e
-          : scope.failed(e);
+      if (closed) {
+        return e;
+      }
+      long declared = declaredLength(WatchedResponse.this);
+      boolean refused = declared >= 0 && (len > 0 ? written >= declared : written > declared);
+      return refused ? e : scope.failed(e);
     }
 
     WatchedOutput(ServletOutputStream out) {
@@ -348,14 +356,15 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
     /**
      * Characters handed to the writer, line separators of {@code println} included: no more than
      * the bytes they encode to, in any charset a response uses. Counted when handed over, also
-     * after the container's writes failed: so a check judges by {@link #checkedChars}.
+     * after the container's writes failed: so exactly the length says nothing of the client.
      */
     private long chars;
     /**
-     * {@link #chars} at the last check that found no error: once that covers the declared length,
-     * the whole body went out, and a later error is the container refusing what came after it.
+     * {@link #chars} at the last check that found no error, -1 before one: once that covers the
+     * declared length, the whole body went out, and a later error is the container refusing what
+     * came after it.
      */
-    private long checkedChars;
+    private long checkedChars = -1;
     /**
      * Set by the first close, or once the application answered with {@code sendError} or {@code
      * sendRedirect}: the checks stop, since a closed writer is in error on Jetty (which closes its
@@ -371,21 +380,27 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
     }
 
     /**
-     * Asks the writer (which flushes) whether writing failed, and if so ends the request, unless an
-     * earlier check found the whole length the response declared written without error (the
-     * container then refuses the rest). The first check that covers the whole body reports its
-     * failure: the client may have gone before the body's end.
+     * Asks the writer (which flushes) whether writing failed, and if so ends the request, unless
+     * the container refused what the application wrote past the length the response declared:
+     * more characters than the length were handed over (so more bytes), or an earlier check found
+     * the whole length written without error. Exactly the length, first checked now, is reported:
+     * the client may have gone before the body's end.
      */
     private boolean check() {
       boolean error = inner.checkError();
       if (!error) {
         checkedChars = chars;
-      } else if (!closed && !pastDeclaredLength(response, checkedChars, 0)) {
+      } else if (!closed && !refusedPastTheLength()) {
         scope.end(
             new RequestCanceledException(
                 Reason.CLIENT_DISCONNECTED, "writing the response failed", null));
       }
       return error;
+    }
+
+    private boolean refusedPastTheLength() {
+      long declared = declaredLength(response);
+      return declared >= 0 && (chars > declared || checkedChars >= declared);
     }
 
     @Override
