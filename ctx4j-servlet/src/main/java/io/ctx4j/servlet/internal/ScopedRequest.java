@@ -1,6 +1,7 @@
 package io.ctx4j.servlet.internal;
 
 import jakarta.servlet.AsyncContext;
+import jakarta.servlet.RequestDispatcher;
 import jakarta.servlet.ServletException;
 import jakarta.servlet.ServletInputStream;
 import jakarta.servlet.ServletRequest;
@@ -338,6 +339,45 @@ public final class ScopedRequest extends HttpServletRequestWrapper {
    * watched response (see {@link WatchedAsyncContext}): the response it hands out is the
    * container's own, which the filter would not see otherwise.
    */
+  /**
+   * The container's dispatcher for {@code path}, whose {@code forward} first tells the filter's
+   * response wrappers in the response it is given that the body written so far is discarded (Jetty
+   * 12.1's forward clears its buffer without going through them; Tomcat's calls {@code
+   * resetBuffer()} on the response given): so what was written before the forward does not count
+   * towards the target's declared length (see {@link WatchedResponse}). Not the dispatchers of
+   * {@code ServletContext}, which the filter does not see.
+   */
+  @Override
+  public RequestDispatcher getRequestDispatcher(String path) {
+    RequestDispatcher d = super.getRequestDispatcher(path);
+    return d == null ? null : new ForwardingDispatcher(d);
+  }
+
+  /** Forgets the written body before a forward; see {@link #getRequestDispatcher}. */
+  private static final class ForwardingDispatcher implements RequestDispatcher {
+    private final RequestDispatcher d;
+
+    ForwardingDispatcher(RequestDispatcher d) {
+      this.d = d;
+    }
+
+    @Override
+    public void forward(ServletRequest request, ServletResponse response)
+        throws ServletException, IOException {
+      if (response != null && !response.isCommitted()) {
+        // Committed, the forward throws and discards nothing.
+        WatchedResponse.bodyDiscarded(response);
+      }
+      d.forward(request, response);
+    }
+
+    @Override
+    public void include(ServletRequest request, ServletResponse response)
+        throws ServletException, IOException {
+      d.include(request, response);
+    }
+  }
+
   @Override
   public AsyncContext startAsync() {
     publish();

@@ -3,6 +3,8 @@ package io.ctx4j.servlet.internal;
 import io.ctx4j.servlet.RequestCanceledException;
 import io.ctx4j.servlet.RequestCanceledException.Reason;
 import jakarta.servlet.ServletOutputStream;
+import jakarta.servlet.ServletResponse;
+import jakarta.servlet.ServletResponseWrapper;
 import jakarta.servlet.WriteListener;
 import jakarta.servlet.http.HttpServletResponse;
 import jakarta.servlet.http.HttpServletResponseWrapper;
@@ -41,10 +43,12 @@ import java.nio.ByteBuffer;
  * more characters than the length were handed over (so more bytes), or after a check that found the
  * whole length written without error. Exactly the length, with a client gone before the end, is a
  * lost client; so is a body of multi-byte characters written past its length (fewer characters than
- * bytes). A {@code reset} or {@code resetBuffer} discards what was counted. Several wrappers of one
- * response (the {@code AsyncContext}'s, an ASYNC dispatch's) count apart, so an overrun written
- * through another one than the first part may still pass for a lost client. Used by one thread at a
- * time, as a response is.
+ * bytes). A {@code reset} or {@code resetBuffer} discards what was counted, and so does a forward
+ * through the request's dispatcher ({@link #bodyDiscarded}; Jetty's forward clears its buffer
+ * without this wrapper, a forward through the {@code ServletContext}'s dispatcher is not seen).
+ * Several wrappers of one response (the {@code AsyncContext}'s, an ASYNC dispatch's) count apart,
+ * so an overrun written through another one than the first part may still pass for a lost client.
+ * Used by one thread at a time, as a response is.
  */
 public final class WatchedResponse extends HttpServletResponseWrapper {
   private final RequestScope scope;
@@ -199,6 +203,23 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
   public void reset() {
     super.reset();
     forgetWritten();
+  }
+
+  /**
+   * The body written so far through {@code response} is discarded (a forward is about to clear the
+   * buffer): each of the filter's wrappers in its chain forgets what it counted.
+   *
+   * @param response the response a forward is given
+   */
+  static void bodyDiscarded(ServletResponse response) {
+    ServletResponse r = response;
+    // Bounded: a wrapper chain is finite, but a broken wrapper may return itself.
+    for (int i = 0; i < 64 && r instanceof ServletResponseWrapper; i++) {
+      if (r instanceof WatchedResponse) {
+        ((WatchedResponse) r).forgetWritten();
+      }
+      r = ((ServletResponseWrapper) r).getResponse();
+    }
   }
 
   private void forgetWritten() {
