@@ -588,24 +588,7 @@ class HostileUseTest {
                 thrown.set(e.toString());
               }
             });
-    try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
-      int clientPort;
-      try (Socket socket = new Socket("127.0.0.1", server.port)) {
-        socket.setSoLinger(true, 0); // the close resets the connection
-        clientPort = socket.getLocalPort();
-        socket
-            .getOutputStream()
-            .write("GET /x HTTP/1.1\r\nHost: h\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
-        assertTrue(probe.entered.await(10, TimeUnit.SECONDS));
-      }
-      awaitConnectionGone(server.port, clientPort);
-      probe.go.countDown();
-      assertTrue(probe.ended.await(20, TimeUnit.SECONDS));
-      assertEquals(
-          Reason.CLIENT_DISCONNECTED,
-          probe.reason(),
-          how + ": the last call threw " + thrown.get() + "; " + probe.cause);
-    }
+    assertLostAfterItsReset(c, servlet, probe, () -> how + ": the last call threw " + thrown.get());
   }
 
   /**
@@ -648,6 +631,18 @@ class HostileUseTest {
                 thrown.set(e.toString());
               }
             });
+    assertLostAfterItsReset(
+        c, servlet, probe, () -> through + ": the last call threw " + thrown.get());
+  }
+
+  /**
+   * Sends a GET to {@code servlet} behind the filter, resets the connection once the handler has
+   * entered {@code probe}, lets the handler go once the server's kernel has the reset, and asserts
+   * that the request's context ends as a lost client.
+   */
+  private static void assertLostAfterItsReset(
+      Containers c, TestServlet servlet, Probe probe, java.util.function.Supplier<String> what)
+      throws Exception {
     try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
       int clientPort;
       try (Socket socket = new Socket("127.0.0.1", server.port)) {
@@ -661,10 +656,7 @@ class HostileUseTest {
       awaitConnectionGone(server.port, clientPort);
       probe.go.countDown();
       assertTrue(probe.ended.await(20, TimeUnit.SECONDS));
-      assertEquals(
-          Reason.CLIENT_DISCONNECTED,
-          probe.reason(),
-          through + ": the last call threw " + thrown.get() + "; " + probe.cause);
+      assertEquals(Reason.CLIENT_DISCONNECTED, probe.reason(), what.get() + "; " + probe.cause);
     }
   }
 
