@@ -434,7 +434,7 @@ class HostileUseTest {
                     }
                   }
                 }
-              } catch (IOException | RuntimeException e) {
+              } catch (IOException | IllegalStateException e) {
                 thrown.set(e.toString());
               }
               after.set(state(ctx));
