@@ -457,6 +457,98 @@ class HostileUseTest {
         how + ": the client's answer");
   }
 
+  /** An overrun written through another wrapper of the response than the body before it. */
+  static java.util.stream.Stream<org.junit.jupiter.params.provider.Arguments> pastTheLengthLater() {
+    return Containers.eachWith(
+        "stream, through AsyncContext.getResponse()",
+        "writer, through AsyncContext.getResponse()",
+        "stream, in the ASYNC dispatch",
+        "writer, in the ASYNC dispatch");
+  }
+
+  /**
+   * The rule above, when the body and the write past its length go through two wrappers of the
+   * response: the chain's, then the {@code AsyncContext}'s ({@code startAsync()} hands out the
+   * container's own response, which the filter wraps again) or the ASYNC dispatch's. What was
+   * written is counted once per request: before, each wrapper counted apart, and the second took
+   * the container's refusal of its one byte for a lost client, while the client had its whole
+   * answer.
+   */
+  @ParameterizedTest(name = "{0}: {1}")
+  @org.junit.jupiter.params.provider.MethodSource("pastTheLengthLater")
+  void writingPastTheContentLengthThroughAnotherWrapperIsNotADisconnect(Containers c, String how)
+      throws Exception {
+    AtomicReference<Context> seen = new AtomicReference<>();
+    AtomicReference<String> after = new AtomicReference<>();
+    AtomicReference<String> thrown = new AtomicReference<>("nothing");
+    boolean writer = how.startsWith("writer");
+    TestServlet servlet =
+        new TestServlet(
+            (req, res) -> {
+              if (req.getDispatcherType() == DispatcherType.ASYNC) {
+                overrun(res, writer, thrown);
+                after.set(state(CurrentContext.get()));
+                return;
+              }
+              Context ctx = CurrentContext.get();
+              seen.set(ctx);
+              res.setContentLength(5);
+              if (writer) {
+                res.getWriter().print("hello");
+                res.getWriter().flush();
+              } else {
+                res.getOutputStream().write("hello".getBytes(StandardCharsets.US_ASCII));
+              }
+              AsyncContext async = req.startAsync();
+              if (how.endsWith("dispatch")) {
+                async.dispatch();
+                return;
+              }
+              async.start(
+                  () -> {
+                    try {
+                      overrun(async.getResponse(), writer, thrown);
+                    } catch (IOException e) {
+                      thrown.set("getting the output: " + e);
+                    }
+                    after.set(state(ctx));
+                    async.complete();
+                  });
+            });
+    String answer;
+    try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
+      HttpResponse<String> r = get(server.port, "/x");
+      answer = r.statusCode() + " " + r.body();
+      awaitEnd(seen.get());
+    }
+    assertEquals(
+        "live",
+        after.get(),
+        how + ": the context after the write past the length, which threw " + thrown.get()
+            + "; the client got " + answer);
+    assertEquals(Reason.RESPONSE_COMPLETED, reason(seen.get()), String.valueOf(seen.get().cause()));
+    assertEquals("200 hello", answer, how + ": the client's answer");
+  }
+
+  /** Writes one byte or character more, and flushes, recording what the container threw. */
+  private static void overrun(ServletResponse res, boolean writer, AtomicReference<String> thrown)
+      throws IOException {
+    try {
+      if (writer) {
+        PrintWriter w = res.getWriter();
+        w.print('!');
+        w.flush();
+        thrown.set("checkError() " + w.checkError());
+      } else {
+        ServletOutputStream out = res.getOutputStream();
+        out.write('!');
+        out.flush();
+      }
+    } catch (IOException | IllegalStateException e) {
+      thrown.set(e.toString());
+    }
+  }
+
   /**
    * The guard of the rule above: a client that leaves before the length the handler declared was
    * written is a lost client, through the stream (seen at the write that fails) and through the

@@ -74,6 +74,18 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
   private volatile boolean inDispatch;
 
   /**
+   * The watched output stream of the request's response, or null before one is taken: every
+   * {@link WatchedResponse} of the request over the same container stream hands out this one, so
+   * that the bytes written are counted once per request, whichever wrapper wrote them. Used by one
+   * thread at a time, as the response is; the containers order the threads that take turns with it
+   * (a dispatch, then the thread of {@code AsyncContext.start}).
+   */
+  Object output;
+
+  /** As {@link #output}, for the response's writer. */
+  Object writer;
+
+  /**
    * Creates the state for a request.
    *
    * @param ctx the request context

@@ -46,9 +46,9 @@ import java.nio.ByteBuffer;
  * bytes). A {@code reset} or {@code resetBuffer} discards what was counted, and so does a forward
  * through the request's dispatcher ({@link #bodyDiscarded}; Jetty's forward clears its buffer
  * without this wrapper, a forward through the {@code ServletContext}'s dispatcher is not seen).
- * Several wrappers of one response (the {@code AsyncContext}'s, an ASYNC dispatch's) count apart,
- * so an overrun written through another one than the first part may still pass for a lost client.
- * Used by one thread at a time, as a response is.
+ * Several wrappers of one response (the {@code AsyncContext}'s, an ASYNC dispatch's) share the
+ * watched stream and writer of the container's, kept in the request's state ({@link
+ * RequestScope#output}): one count per request. Used by one thread at a time, as a response is.
  */
 public final class WatchedResponse extends HttpServletResponseWrapper {
   private final RequestScope scope;
@@ -141,24 +141,43 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
     }
   }
 
+  /**
+   * Returns the container's stream, watched. Every wrapper of the request's response over the same
+   * container stream (the chain's, the {@code AsyncContext}'s, an ASYNC dispatch's) hands out one
+   * watched stream, kept in the request's state, so that what was written is counted once per
+   * request.
+   */
   @Override
   public ServletOutputStream getOutputStream() throws IOException {
     ServletOutputStream s = super.getOutputStream();
     if (s != outDelegate) {
       outDelegate = s;
-      out = new WatchedOutput(s);
-      out.closed = answered;
+      Object shared = scope.output;
+      if (shared instanceof WatchedOutput && ((WatchedOutput) shared).out == s) {
+        out = (WatchedOutput) shared;
+      } else {
+        out = new WatchedOutput(s);
+        scope.output = out;
+      }
+      out.closed |= answered;
     }
     return out;
   }
 
+  /** Returns the container's writer, watched; shared as the stream is. */
   @Override
   public PrintWriter getWriter() throws IOException {
     PrintWriter w = super.getWriter();
     if (w != writerDelegate) {
       writerDelegate = w;
-      writer = new WatchedWriter(w, scope, this);
-      writer.closed = answered;
+      Object shared = scope.writer;
+      if (shared instanceof WatchedWriter && ((WatchedWriter) shared).inner == w) {
+        writer = (WatchedWriter) shared;
+      } else {
+        writer = new WatchedWriter(w, scope, this);
+        scope.writer = writer;
+      }
+      writer.closed |= answered;
     }
     return writer;
   }
