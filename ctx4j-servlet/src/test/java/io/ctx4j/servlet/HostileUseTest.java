@@ -363,7 +363,11 @@ class HostileUseTest {
         "writer, the length and one character more printed, then closed",
         "writer, the length and one character more printed, then checkError()",
         "stream, the length and one byte more written, then a flush",
-        "writer, a length of 0, then flushed");
+        "writer, a length of 0, then flushed",
+        "writer, multi-byte, printed past the length and flushed",
+        "writer, multi-byte, the length printed and flushed, then one character more and flushed",
+        "writer, multi-byte, the length and one character more printed, then checkError()",
+        "writer, 3- and 4-byte, the length printed and flushed, then one character more and flushed");
   }
 
   /**
@@ -383,12 +387,19 @@ class HostileUseTest {
     AtomicReference<Context> seen = new AtomicReference<>();
     AtomicReference<String> after = new AtomicReference<>();
     AtomicReference<String> thrown = new AtomicReference<>("nothing");
+    // In UTF-8: "hello" 5 bytes; "héllo" 6; "h€" and an emoji (a surrogate pair) 1 + 3 + 4
+    String word =
+        how.contains("multi-byte")
+            ? "h\u00e9llo"
+            : how.contains("4-byte") ? "h\u20ac\ud83d\ude00" : "hello";
+    int length = word.getBytes(StandardCharsets.UTF_8).length;
     TestServlet servlet =
         new TestServlet(
             (req, res) -> {
               Context ctx = CurrentContext.get();
               seen.set(ctx);
-              res.setContentLength(5);
+              res.setCharacterEncoding("UTF-8");
+              res.setContentLength(length);
               try {
                 if (how.contains("a length of 0")) {
                   res.setContentLength(0);
@@ -396,10 +407,10 @@ class HostileUseTest {
                 } else if (how.startsWith("writer")) {
                   PrintWriter w = res.getWriter();
                   if (how.contains("past")) {
-                    w.print("hello, world");
+                    w.print(word + ", world");
                     w.flush();
                   } else if (how.contains("and one character more printed")) {
-                    w.print("hello");
+                    w.print(word);
                     w.print('!');
                     if (how.endsWith("closed")) {
                       w.close();
@@ -407,7 +418,7 @@ class HostileUseTest {
                       thrown.set("checkError() " + w.checkError());
                     }
                   } else {
-                    w.print("hello");
+                    w.print(word);
                     w.flush();
                     w.print('!');
                     w.flush();
@@ -441,7 +452,8 @@ class HostileUseTest {
             });
     try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
       HttpResponse<String> r = get(server.port, "/x");
-      answer.set(r.statusCode() + " " + r.body().length() + " bytes");
+      answer.set(
+          r.statusCode() + " " + r.body().getBytes(StandardCharsets.UTF_8).length + " bytes");
       awaitEnd(seen.get());
     }
     assertEquals(
@@ -452,7 +464,7 @@ class HostileUseTest {
     assertEquals(Reason.RESPONSE_COMPLETED, reason(seen.get()), String.valueOf(seen.get().cause()));
     boolean refusedWhole = c == Containers.JETTY && how.contains("past the length");
     assertEquals(
-        refusedWhole ? "500" : how.contains("a length of 0") ? "200 0 bytes" : "200 5 bytes",
+        refusedWhole ? "500" : "200 " + (how.contains("a length of 0") ? 0 : length) + " bytes",
         refusedWhole ? answer.get().substring(0, 3) : answer.get(),
         how + ": the client's answer");
   }
@@ -606,7 +618,8 @@ class HostileUseTest {
             "writer: the whole length printed, then checkError",
             "stream: the whole length written, then flush",
             "stream: a body reset away, the whole length written, then flush",
-            "writer: a length of 0, then flush"),
+            "writer: a length of 0, then flush",
+            "writer: a multi-byte whole length printed, then flush"),
         // Tomcat's close of an undeclared body fails for nobody: a limit of its own.
         java.util.stream.Stream.of(
             org.junit.jupiter.params.provider.Arguments.of(
@@ -648,9 +661,11 @@ class HostileUseTest {
                 } else if (how.startsWith("writer")) {
                   long declared = 8L << 20; // more than any socket buffer: printing it fails
                   res.setContentLengthLong(declared);
+                  res.setCharacterEncoding("UTF-8");
                   PrintWriter w = res.getWriter();
-                  String chunk = "x".repeat(8192);
-                  for (long n = 0; n < declared; n += chunk.length()) {
+                  // 8 KiB either way: 8,192 ASCII characters, or 4,096 of two bytes each
+                  String chunk = how.contains("multi-byte") ? "\u00e9".repeat(4096) : "x".repeat(8192);
+                  for (long n = 0; n < declared; n += 8192) {
                     w.print(chunk);
                   }
                   if (how.endsWith("flush")) {

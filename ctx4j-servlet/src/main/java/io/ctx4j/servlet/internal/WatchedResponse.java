@@ -40,10 +40,11 @@ import java.nio.ByteBuffer;
  * Content-Length} it declared: both close the output once the length is written. The stream exempts
  * a failed write once the whole length was written, and a failed flush or close once more than the
  * length was (Tomcat drops a write's extra bytes and fails the flush); the writer, an error once
- * more characters than the length were handed over (so more bytes), or after a check that found the
- * whole length written without error. Exactly the length, with a client gone before the end, is a
- * lost client; so is a body of multi-byte characters written past its length (fewer characters than
- * bytes). A {@code reset} or {@code resetBuffer} discards what was counted, and so does a forward
+ * more bytes than the length were handed over, or after a check that found the whole length
+ * written without error (the writer counts the bytes of its characters exactly in UTF-8 and the
+ * single-byte charsets, one per character in any other, never too many). Exactly the length, with
+ * a client gone before the end, is a lost client; so is a body written past its length in a
+ * multi-byte charset other than UTF-8 (fewer counted than sent). A {@code reset} or {@code resetBuffer} discards what was counted, and so does a forward
  * through the request's dispatcher ({@link #bodyDiscarded}; Jetty's forward clears its buffer
  * without this wrapper, a forward through the {@code ServletContext}'s dispatcher is not seen).
  * Several wrappers of one response (the {@code AsyncContext}'s, an ASYNC dispatch's) share the
@@ -246,8 +247,8 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
       out.written = 0;
     }
     if (writer != null) {
-      writer.chars = 0;
-      writer.checkedChars = -1;
+      writer.bytes = 0;
+      writer.checkedBytes = -1;
     }
   }
 
@@ -394,17 +395,26 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
     private final RequestScope scope;
     private final HttpServletResponse response;
     /**
-     * Characters handed to the writer, line separators of {@code println} included: no more than
-     * the bytes they encode to, in any charset a response uses. Counted when handed over, also
-     * after the container's writes failed: so exactly the length says nothing of the client.
+     * Bytes handed to the writer, line separators of {@code println} included, as far as they are
+     * known: exactly in UTF-8 and in the single-byte charsets (a character each), and never more
+     * than they encode to in any other charset a response uses (a character each, again). The
+     * rules below need a count that is never too high: one too high would hide a lost client. A
+     * lone surrogate counts one (a replacement of one byte or more), a pair split across two calls
+     * two. Counted when handed over, also after the container's writes failed: so exactly the
+     * length says nothing of the client.
      */
-    private long chars;
+    private long bytes;
     /**
-     * {@link #chars} at the last check that found no error, -1 before one: once that covers the
+     * Whether the writer encodes UTF-8, read once: the Servlet API fixes the charset when the
+     * writer is taken.
+     */
+    private final boolean utf8;
+    /**
+     * {@link #bytes} at the last check that found no error, -1 before one: once that covers the
      * declared length, the whole body went out, and a later error is the container refusing what
      * came after it.
      */
-    private long checkedChars = -1;
+    private long checkedBytes = -1;
     /**
      * Set by the first close, or once the application answered with {@code sendError} or {@code
      * sendRedirect}: the checks stop, since a closed writer is in error on Jetty (which closes its
@@ -417,19 +427,47 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
       this.inner = inner;
       this.scope = scope;
       this.response = response;
+      String charset = response.getCharacterEncoding();
+      this.utf8 = "UTF-8".equalsIgnoreCase(charset) || "UTF8".equalsIgnoreCase(charset);
+    }
+
+    /**
+     * The bytes UTF-8 encodes {@code len} characters of {@code s} from {@code off} to: more than
+     * one for a character from U+0080 on, four for a surrogate pair (in range: the caller's write
+     * checked it).
+     */
+    private static long utf8Length(CharSequence s, int off, int len) {
+      long n = len;
+      for (int i = off, end = off + len; i < end; i++) {
+        char c = s.charAt(i);
+        if (c < 0x80) {
+          continue;
+        }
+        if (c < 0x800) {
+          n += 1;
+        } else if (Character.isHighSurrogate(c)
+            && i + 1 < end
+            && Character.isLowSurrogate(s.charAt(i + 1))) {
+          n += 2;
+          i++;
+        } else if (!Character.isSurrogate(c)) {
+          n += 2;
+        }
+      }
+      return n;
     }
 
     /**
      * Asks the writer (which flushes) whether writing failed, and if so ends the request, unless
      * the container refused what the application wrote past the length the response declared:
-     * more characters than the length were handed over (so more bytes), or an earlier check found
+     * more bytes than the length were handed over, or an earlier check found
      * the whole length written without error. Exactly the length, first checked now, is reported:
      * the client may have gone before the body's end.
      */
     private boolean check() {
       boolean error = inner.checkError();
       if (!error) {
-        checkedChars = chars;
+        checkedBytes = bytes;
       } else if (!closed && !refusedPastTheLength()) {
         scope.end(
             new RequestCanceledException(
@@ -440,31 +478,33 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
 
     private boolean refusedPastTheLength() {
       long declared = declaredLength(response);
-      return declared >= 0 && (chars > declared || checkedChars >= declared);
+      return declared >= 0 && (bytes > declared || checkedBytes >= declared);
     }
 
     @Override
     public void write(int c) {
-      chars++;
       inner.write(c);
+      char ch = (char) c;
+      bytes += !utf8 || ch < 0x80 || Character.isSurrogate(ch) ? 1 : ch < 0x800 ? 2 : 3;
     }
 
+    // After the write: a range the writer refuses (an IndexOutOfBoundsException) wrote nothing.
     @Override
     public void write(char[] buf, int off, int len) {
-      chars += Math.max(len, 0);
       inner.write(buf, off, len);
+      bytes += utf8 ? utf8Length(java.nio.CharBuffer.wrap(buf), off, len) : Math.max(len, 0);
     }
 
     @Override
     public void write(String s, int off, int len) {
-      chars += Math.max(len, 0);
       inner.write(s, off, len);
+      bytes += utf8 ? utf8Length(s, off, len) : Math.max(len, 0);
     }
 
     /** PrintWriter writes the line separator straight to the writer it wraps, past write(). */
     @Override
     public void println() {
-      chars += System.lineSeparator().length();
+      bytes += System.lineSeparator().length();
       super.println();
     }
 
