@@ -527,19 +527,37 @@ class HostileUseTest {
                     async.complete();
                   });
             });
+    assertTheOverrunLeftTheContextLive(
+        c,
+        servlet,
+        seen,
+        after,
+        answer ->
+            how + ": the context after the write past the length, which threw " + thrown.get()
+                + "; the client got " + answer);
+  }
+
+  /**
+   * Sends one GET of /x to {@code servlet}, whose handler declares a length of 5, writes "hello"
+   * and then past it, recording its context in {@code seen} and the context's state after the
+   * overrun in {@code after}; asserts that the context was live then, ended as a completed
+   * response, and that the client got "200 hello".
+   *
+   * @param what the failure message, given the client's answer
+   */
+  private static void assertTheOverrunLeftTheContextLive(
+      Containers c, TestServlet servlet, AtomicReference<Context> seen,
+      AtomicReference<String> after, java.util.function.UnaryOperator<String> what)
+      throws Exception {
     String answer;
     try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
       HttpResponse<String> r = get(server.port, "/x");
       answer = r.statusCode() + " " + r.body();
       awaitEnd(seen.get());
     }
-    assertEquals(
-        "live",
-        after.get(),
-        how + ": the context after the write past the length, which threw " + thrown.get()
-            + "; the client got " + answer);
+    assertEquals("live", after.get(), what.apply(answer));
     assertEquals(Reason.RESPONSE_COMPLETED, reason(seen.get()), String.valueOf(seen.get().cause()));
-    assertEquals("200 hello", answer, how + ": the client's answer");
+    assertEquals("200 hello", answer, what.apply(answer) + ": the client's answer");
   }
 
   /** Writes one byte or character more, and flushes, recording what the container threw. */
@@ -1328,6 +1346,68 @@ class HostileUseTest {
       assertEquals(500, r.statusCode(), "the client was there for the answer");
       assertEndsAsAHandlerFailure(seen.get(), thrown);
     }
+  }
+
+  /**
+   * A {@code WriteListener} that writes past the {@code Content-Length} its response declared: the
+   * client has its whole answer, and the context stays live until the cycle completes, as for a
+   * blocking write past the length. Jetty 12.1 refuses the extra byte from the write itself
+   * ("EofException: Closed"), which the stream's rule exempts; Tomcat 11 drops it; neither calls
+   * {@code onError}, which therefore needs no rule of its own.
+   */
+  @ParameterizedTest
+  @EnumSource(Containers.class)
+  void aWriteListenerWritingPastTheContentLengthIsNotADisconnect(Containers c) throws Exception {
+    AtomicReference<Context> seen = new AtomicReference<>();
+    AtomicReference<String> after = new AtomicReference<>();
+    java.util.List<String> events = new java.util.concurrent.CopyOnWriteArrayList<>();
+    TestServlet servlet =
+        new TestServlet(
+            (req, res) -> {
+              Context ctx = CurrentContext.get();
+              seen.set(ctx);
+              res.setContentLength(5);
+              AsyncContext async = req.startAsync();
+              ServletOutputStream out = res.getOutputStream();
+              out.setWriteListener(
+                  new jakarta.servlet.WriteListener() {
+                    private int step;
+
+                    @Override
+                    public void onWritePossible() throws IOException {
+                      while (out.isReady()) {
+                        if (step == 0) {
+                          out.write("hello".getBytes(StandardCharsets.US_ASCII));
+                        } else if (step == 1) {
+                          try {
+                            out.write('!');
+                            events.add("the extra byte taken");
+                          } catch (IOException | IllegalStateException e) {
+                            events.add("the write threw " + e);
+                          }
+                        } else {
+                          after.set(state(ctx));
+                          async.complete();
+                          return;
+                        }
+                        step++;
+                      }
+                    }
+
+                    @Override
+                    public void onError(Throwable t) {
+                      events.add("onError " + t);
+                      after.set(state(ctx));
+                      async.complete();
+                    }
+                  });
+            });
+    assertTheOverrunLeftTheContextLive(
+        c,
+        servlet,
+        seen,
+        after,
+        answer -> "the context after " + events + "; the client got " + answer);
   }
 
   /**
