@@ -44,8 +44,8 @@ import java.nio.ByteBuffer;
  * written without error (the writer counts the bytes of its characters exactly in UTF-8 and the
  * single-byte charsets, one per character in any other, never too many). Exactly the length, with
  * a client gone before the end, is a lost client; so is a body written past its length in a
- * multi-byte charset other than UTF-8 (fewer counted than sent). A {@code reset} or {@code resetBuffer} discards what was counted, and so does a forward
- * through the request's dispatcher ({@link #bodyDiscarded}; Jetty's forward clears its buffer
+ * multi-byte charset other than UTF-8 (fewer counted than sent). A {@code reset} or {@code
+ * resetBuffer} discards what was counted, and so does a forward through the request's dispatcher ({@link #bodyDiscarded}; Jetty's forward clears its buffer
  * without this wrapper, a forward through the {@code ServletContext}'s dispatcher is not seen).
  * Several wrappers of one response (the {@code AsyncContext}'s, an ASYNC dispatch's) share the
  * watched stream and writer of the container's, kept in the request's state ({@link
