@@ -15,6 +15,7 @@ import java.nio.channels.ClosedByInterruptException;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashSet;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
@@ -920,16 +921,46 @@ public final class TaskGroup implements AutoCloseable {
    * Futures.cancelWhenDone stores) from join(), get() and getNow() as a new CancellationException
    * whose cause it is, where JDK 17 throws it as is; a stage that depends on such a future holds it
    * in a CompletionException, which its join() throws, and its get() throws an ExecutionException
-   * of it, on every JDK. Each wrapper is the same echo.
+   * of it, on every JDK; a FutureTask wraps any of these once more. Each wrapper, to any depth, is
+   * the same echo, provided it carries nothing of its own: a wrapper with suppressed exceptions (a
+   * nested group's TaskGroupException, which keeps its later failures there) is not one. And only
+   * the group's own error is echoed: the sentinel, or a copy with the context's cause; another
+   * context's end (a call's own deadline) is a failure.
    */
-  private static boolean isCancellationEcho(Throwable t) {
-    return t instanceof ContextException
-        || t instanceof InterruptedException
-        || t instanceof ClosedByInterruptException
-        || ((t instanceof CancellationException
-                || t instanceof CompletionException
-                || t instanceof ExecutionException)
-            && t.getCause() instanceof ContextException);
+  private boolean isCancellationEcho(Throwable t) {
+    if (t instanceof InterruptedException || t instanceof ClosedByInterruptException) {
+      return true;
+    }
+    // Through any number of wrappers (a FutureTask's ExecutionException of a dependent stage's
+    // CompletionException, JDK 25's CancellationException), cycles stopped; a wrapper carrying
+    // failures of its own (a nested group's TaskGroupException) is no echo.
+    Set<Throwable> seen = Collections.newSetFromMap(new IdentityHashMap<>());
+    for (Throwable x = t; x != null && seen.add(x); x = x.getCause()) {
+      if (x instanceof ContextException) {
+        return isOurs((ContextException) x);
+      }
+      if (!(x instanceof CancellationException
+              || x instanceof CompletionException
+              || x instanceof ExecutionException)
+          || x.getSuppressed().length > 0
+          || (x instanceof TaskGroupException && ((TaskGroupException) x).droppedFailures() > 0)) {
+        return false;
+      }
+    }
+    return false;
+  }
+
+  /** Whether {@code e} is the group's context's error, or a copy of it (a descendant's end). */
+  private boolean isOurs(ContextException e) {
+    ContextException err = ctx.err();
+    if (e == err) {
+      return true;
+    }
+    // copy(cause) attaches the cause unless it is a sentinel: compare with what it attaches.
+    Throwable cause = ctx.cause();
+    Throwable attachable =
+        cause == Context.CANCELED || cause == Context.DEADLINE_EXCEEDED ? null : cause;
+    return err != null && e.getClass() == err.getClass() && e.getCause() == attachable;
   }
 
   /** A fresh copy of the error of the group's context, which is done (ctx4j's own: err() is set). */
