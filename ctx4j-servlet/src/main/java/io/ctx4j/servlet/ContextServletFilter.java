@@ -183,10 +183,12 @@ import java.util.Objects;
  *
  * Map the filter to all paths, for {@link DispatcherType#REQUEST} and {@link DispatcherType#ASYNC},
  * with async support on (a filter without it makes every async servlet behind it fail). Created by
- * the container from {@code web.xml} or {@code @WebFilter}, it uses the no-argument constructor and
- * reads the init parameters {@value #INIT_MAX_TIMEOUT_MILLIS} and {@value #INIT_TRUST_HEADERS}.
- * When several servlet contexts share one instance, {@code destroy()} of any of them shuts the root
- * down.
+ * the container from {@code web.xml} or {@code web-fragment.xml}, or by {@code
+ * ServletContext.addFilter(name, ContextServletFilter.class)}, it uses the no-argument constructor
+ * and reads the init parameters {@value #INIT_MAX_TIMEOUT_MILLIS} and {@value #INIT_TRUST_HEADERS}
+ * (the class is final: {@code @WebFilter} cannot name it). When several servlet contexts share one
+ * instance, {@code destroy()} of any of them shuts the root down, and the instance refuses a later
+ * {@code init}.
  *
  * <p>One filter per chain. A second {@code ContextServletFilter} instance behind the first (say
  * one a framework registered and one of the application's) finds the first one's context and
@@ -240,6 +242,8 @@ public final class ContextServletFilter implements Filter {
   // container provides); volatile so that a filter used outside a container is safe too.
   private volatile MaxTimeout maxTimeout;
   private volatile boolean trustHeaders;
+  /** Set by {@link #destroy()}: a later {@link #init} is refused. */
+  private volatile boolean destroyed;
   // Racy on purpose: at worst a few threads each log the warning once.
   private boolean warned;
   private boolean warnedPutBack;
@@ -254,7 +258,7 @@ public final class ContextServletFilter implements Filter {
 
   /**
    * Creates a filter with the default settings, for containers that instantiate filters from {@code
-   * web.xml} or {@code @WebFilter}: the root is a child of {@link Context#background()}, timeout
+   * web.xml} or by class: the root is a child of {@link Context#background()}, timeout
    * headers are honoured, there is no server maximum; {@link #init(FilterConfig)} may change the
    * last two from the init parameters {@value #INIT_MAX_TIMEOUT_MILLIS} and {@value
    * #INIT_TRUST_HEADERS}.
@@ -356,10 +360,21 @@ public final class ContextServletFilter implements Filter {
    * keeps its settings.
    *
    * @param config the filter configuration; may be null
-   * @throws ServletException if a parameter is malformed (the message names it)
+   * @throws ServletException if a parameter is malformed (the message names it), or if this filter
+   *     was {@linkplain #destroy() destroyed} (a container restarted with the same instance): a
+   *     filter's root does not come back from a shutdown
    */
   @Override
   public void init(FilterConfig config) throws ServletException {
+    if (destroyed) {
+      // A container restarted with the same instance: its root is shut down for good, and every
+      // request would be born done. Refused at start, where the container reports it.
+      throw new ServletException(
+          this
+              + " was destroyed: its root context is shut down, so every request it got would be"
+              + " born done; register a new ContextServletFilter instance when the container"
+              + " starts again");
+    }
     if (!configurable || config == null) {
       return;
     }
@@ -552,10 +567,12 @@ public final class ContextServletFilter implements Filter {
    * Shuts the root down ({@link #shutdown(String, Throwable)}, detail {@code "filter destroyed"}):
    * the container is stopping. The Servlet specification lets a container call this only after the
    * requests in the filter have left it (or a timeout), so to end requests in flight call {@link
-   * #shutdown()} when a graceful shutdown begins.
+   * #shutdown()} when a graceful shutdown begins. For good: a later {@link #init} throws, so a
+   * container that starts again needs a new instance.
    */
   @Override
   public void destroy() {
+    destroyed = true;
     shutdown("filter destroyed", null);
   }
 
@@ -770,9 +787,16 @@ public final class ContextServletFilter implements Filter {
         || response.isCommitted();
   }
 
+  /**
+   * Answers 400 with one line. The response is not committed ({@link #answerDecided}); whatever a
+   * filter in front wrote to its buffer is discarded, or the line would come after it, and through
+   * the stream the length declared for the line would cut it short (Tomcat) or be refused (Jetty:
+   * "too much content written").
+   */
   private static void reject(HttpServletResponse response, String message) throws IOException {
     String line = message + "\n";
     byte[] body = line.getBytes(StandardCharsets.UTF_8);
+    response.resetBuffer();
     response.setStatus(HttpServletResponse.SC_BAD_REQUEST);
     response.setContentType("text/plain;charset=UTF-8");
     // The body quotes the caller's header value: never let a browser sniff it as HTML.
