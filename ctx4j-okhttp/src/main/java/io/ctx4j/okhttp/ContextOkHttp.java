@@ -342,7 +342,7 @@ public final class ContextOkHttp {
     // A custom Context's null is refused now, not in OkHttp's callEnd.
     Hook hook = new Hook(call);
     Registration registration = CoreInternals.register(ctx, hook);
-    Release release = new Release(registration, duplex, hook);
+    Release release = new Release(registration, duplex, hook, ctx);
     call.addEventListener(release);
     Request.Builder sent = request.newBuilder().tag(Context.class, ctx);
     if (duplex) {
@@ -562,7 +562,11 @@ public final class ContextOkHttp {
      */
     volatile boolean requestTaken;
 
-    Release(Registration registration, boolean duplex, Hook hook) {
+    /** The call's context: a follow-up the cache answers is refused here once it has ended. */
+    private final Context ctx;
+
+    Release(Registration registration, boolean duplex, Hook hook, Context ctx) {
+      this.ctx = ctx;
       this.registration = registration;
       // A duplex call's request body may still be written after its response has ended (HTTP/2,
       // where a cancel resets the call's stream only): the context's end must still stop it.
@@ -668,6 +672,24 @@ public final class ContextOkHttp {
     @Override
     public void requestHeadersStart(Call call) {
       nextRequest(call);
+    }
+
+    // A request of the call the cache answers (a redirect target cached, say) starts none of the
+    // above: the context's end while the request before it was over, or its deadline passed, is
+    // acted on here, as the network interceptor would refuse that request on the wire.
+    @Override
+    public void cacheHit(Call call, Response cachedResponse) {
+      nextRequest(call);
+      // Only while this run's registration holds: a later run of the call (an interceptor ahead
+      // that proceeds again under another context) is not this context's business.
+      if (!stopped.get() && CoreInternals.endOf(ctx) != null) {
+        call.cancel();
+      }
+    }
+
+    @Override
+    public void satisfactionFailure(Call call, Response response) {
+      cacheHit(call, response);
     }
 
     private void nextRequest(Call call) {
