@@ -187,8 +187,8 @@ import java.util.Objects;
  * ServletContext.addFilter(name, ContextServletFilter.class)}, it uses the no-argument constructor
  * and reads the init parameters {@value #INIT_MAX_TIMEOUT_MILLIS} and {@value #INIT_TRUST_HEADERS}
  * (the class is final: {@code @WebFilter} cannot name it). When several servlet contexts share one
- * instance, {@code destroy()} of any of them shuts the root down, and the instance refuses a later
- * {@code init}.
+ * instance, the {@code destroy()} of the last of them shuts the root down; a later {@code init} (a
+ * container started again with the instance) gives it a new root.
  *
  * <p>One filter per chain. A second {@code ContextServletFilter} instance behind the first (say
  * one a framework registered and one of the application's) finds the first one's context and
@@ -235,15 +235,25 @@ public final class ContextServletFilter implements Filter {
   /** The request attribute that holds the filter's per-request state. */
   private static final String SCOPE_ATTRIBUTE = "io.ctx4j.servlet.internal.RequestScope";
 
-  private final CancelableContext root;
-  private final SharedDeadlines sharedDeadlines;
+  private final Context parent;
+  /**
+   * The root and the shared deadlines under it. Replaced, as a pair, only by an {@link #init} after
+   * {@link #destroy()} (a container started again with this instance), which the container runs
+   * before the first request of the new start; volatile for a filter used outside a container.
+   */
+  private volatile Life life;
   private final boolean configurable;
   // Written by init() before the container sends the first request (a happens-before edge the
   // container provides); volatile so that a filter used outside a container is safe too.
   private volatile MaxTimeout maxTimeout;
   private volatile boolean trustHeaders;
-  /** Set by {@link #destroy()}: a later {@link #init} is refused. */
+  /** Set by the last {@link #destroy()}: a later {@link #init} starts a new {@link Life}. */
   private volatile boolean destroyed;
+  /**
+   * The servlet contexts that initialised this instance and have not destroyed it yet: one
+   * instance may serve several, and the root shuts down with the last. Guarded by {@code this}.
+   */
+  private int started;
   // Racy on purpose: at worst a few threads each log the warning once.
   private boolean warned;
   private boolean warnedPutBack;
@@ -269,8 +279,8 @@ public final class ContextServletFilter implements Filter {
 
   private ContextServletFilter(
       Context parent, Duration maxTimeout, boolean trustHeaders, boolean configurable) {
-    this.root = Context.withCancel(parent);
-    this.sharedDeadlines = new SharedDeadlines(root);
+    this.parent = parent;
+    this.life = new Life(parent);
     this.maxTimeout = maxTimeout == null ? null : new MaxTimeout(maxTimeout);
     this.trustHeaders = trustHeaders;
     this.configurable = configurable;
@@ -322,12 +332,25 @@ public final class ContextServletFilter implements Filter {
 
   /**
    * Returns the server root context: the parent of every request context. Derive background work
-   * that must stop at shutdown from it.
+   * that must stop at shutdown from it. A container that starts again with this instance after it
+   * destroyed it ({@link #init} after {@link #destroy()}) gives the filter a new root, a child of
+   * the same parent; the old one stays shut down.
    *
-   * @return the root
+   * @return the current root
    */
   public Context root() {
-    return root;
+    return life.root;
+  }
+
+  /** A filter's root and the shared deadlines under it, for one start of the container. */
+  private static final class Life {
+    final CancelableContext root;
+    final SharedDeadlines shared;
+
+    Life(Context parent) {
+      root = Context.withCancel(parent);
+      shared = new SharedDeadlines(root);
+    }
   }
 
   /**
@@ -339,7 +362,7 @@ public final class ContextServletFilter implements Filter {
    * @return true if this call cancelled the root
    */
   public boolean shutdown() {
-    return root.cancel(new RequestCanceledException(Reason.SERVER_SHUTDOWN, null, null));
+    return life.root.cancel(new RequestCanceledException(Reason.SERVER_SHUTDOWN, null, null));
   }
 
   /**
@@ -351,7 +374,7 @@ public final class ContextServletFilter implements Filter {
    * @return true if this call cancelled the root
    */
   public boolean shutdown(String detail, Throwable cause) {
-    return root.cancel(new RequestCanceledException(Reason.SERVER_SHUTDOWN, detail, cause));
+    return life.root.cancel(new RequestCanceledException(Reason.SERVER_SHUTDOWN, detail, cause));
   }
 
   /**
@@ -360,20 +383,19 @@ public final class ContextServletFilter implements Filter {
    * keeps its settings.
    *
    * @param config the filter configuration; may be null
-   * @throws ServletException if a parameter is malformed (the message names it), or if this filter
-   *     was {@linkplain #destroy() destroyed} (a container restarted with the same instance): a
-   *     filter's root does not come back from a shutdown
+   * @throws ServletException if a parameter is malformed (the message names it)
    */
   @Override
   public void init(FilterConfig config) throws ServletException {
-    if (destroyed) {
-      // A container restarted with the same instance: its root is shut down for good, and every
-      // request would be born done. Refused at start, where the container reports it.
-      throw new ServletException(
-          this
-              + " was destroyed: its root context is shut down, so every request it got would be"
-              + " born done; register a new ContextServletFilter instance when the container"
-              + " starts again");
+    synchronized (this) {
+      started++;
+      if (destroyed) {
+        // A container started again with this instance (an embedded Jetty that keeps its
+        // handlers): the old root is shut down for good, so this start gets a new one, or every
+        // request would be born done.
+        destroyed = false;
+        life = new Life(parent);
+      }
     }
     if (!configurable || config == null) {
       return;
@@ -521,13 +543,14 @@ public final class ContextServletFilter implements Filter {
     }
     CancelableContext ctx;
     SharedDeadlines.Entry shared = null;
+    Life l = life;
     if (timeout == null) {
-      ctx = Context.withCancel(root);
+      ctx = Context.withCancel(l.root);
     } else if (SharedDeadlines.shares(timeout)) {
-      shared = sharedDeadlines.take(timeout, cause, slot);
+      shared = l.shared.take(timeout, cause, slot);
       ctx = Context.withCancel(shared.context());
     } else {
-      ctx = Context.withTimeoutCause(root, timeout, cause);
+      ctx = Context.withTimeoutCause(l.root, timeout, cause);
     }
     RequestScope scope = new RequestScope(ctx, shared);
     // The request answers the context attribute itself: no attribute map in the container for a
@@ -567,12 +590,19 @@ public final class ContextServletFilter implements Filter {
    * Shuts the root down ({@link #shutdown(String, Throwable)}, detail {@code "filter destroyed"}):
    * the container is stopping. The Servlet specification lets a container call this only after the
    * requests in the filter have left it (or a timeout), so to end requests in flight call {@link
-   * #shutdown()} when a graceful shutdown begins. For good: a later {@link #init} throws, so a
-   * container that starts again needs a new instance.
+   * #shutdown()} when a graceful shutdown begins. With one instance in several servlet contexts,
+   * the last one's {@code destroy()} does. A later {@link #init} (the container starts again with
+   * this instance) gives the filter a new root.
    */
   @Override
   public void destroy() {
-    destroyed = true;
+    synchronized (this) {
+      // A destroy() without an init() (a filter used outside a container) shuts down too.
+      if (started > 0 && --started > 0) {
+        return; // another servlet context still serves through this instance
+      }
+      destroyed = true;
+    }
     shutdown("filter destroyed", null);
   }
 
@@ -589,7 +619,7 @@ public final class ContextServletFilter implements Filter {
         + ", maxTimeout="
         + (max == null ? "none" : max.millis + "ms")
         + ", root="
-        + root
+        + life.root
         + "]";
   }
 
@@ -791,12 +821,15 @@ public final class ContextServletFilter implements Filter {
    * Answers 400 with one line. The response is not committed ({@link #answerDecided}); whatever a
    * filter in front wrote to its buffer is discarded, or the line would come after it, and through
    * the stream the length declared for the line would cut it short (Tomcat) or be refused (Jetty:
-   * "too much content written").
+   * "too much content written"); so is a length it declared.
    */
   private static void reject(HttpServletResponse response, String message) throws IOException {
     String line = message + "\n";
     byte[] body = line.getBytes(StandardCharsets.UTF_8);
     response.resetBuffer();
+    // resetBuffer keeps the headers: a length a filter in front declared would cut the line short
+    // or fail it (Jetty: "written 81 > 10 content-length").
+    response.setContentLengthLong(-1);
     response.setStatus(HttpServletResponse.SC_BAD_REQUEST);
     response.setContentType("text/plain;charset=UTF-8");
     // The body quotes the caller's header value: never let a browser sniff it as HTML.
@@ -837,7 +870,7 @@ public final class ContextServletFilter implements Filter {
 
   /** The shared deadlines still current (registered with the root until they end), for tests. */
   int sharedDeadlinesKept() {
-    return sharedDeadlines.currentCount();
+    return life.shared.currentCount();
   }
 
   private static RequestCanceledException[] headerCauses() {

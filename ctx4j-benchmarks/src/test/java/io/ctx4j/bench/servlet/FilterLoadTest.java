@@ -1076,7 +1076,9 @@ class FilterLoadTest {
         // Each connection every 5 ms, the second 2.5 ms after the first: 50 each in 250 ms.
         List<String> tries = new ArrayList<>();
         boolean kept = false;
-        for (int t = 0; t < 3 && !kept; t++) {
+        // Up to ten phases: on a machine loaded by other builds (a CI run beside two of them
+        // saw 77 to 96 of the 100 in three phases) one phase that keeps the rate is the claim.
+        for (int t = 0; t < 10 && !kept; t++) {
           FilterLoad.Phase p = driver.phase(c, 250);
           tries.add(p.requests() + " requests at " + p.rps() + "/s");
           // Loose on the rate: a loaded machine may stall the last answers.

@@ -140,6 +140,13 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
     if (writer != null) {
       writer.closed = true;
     }
+    // The request's shared stream and writer, which another wrapper may have taken.
+    if (scope.output instanceof WatchedOutput) {
+      ((WatchedOutput) scope.output).closed = true;
+    }
+    if (scope.writer instanceof WatchedWriter) {
+      ((WatchedWriter) scope.writer).closed = true;
+    }
   }
 
   /**
@@ -154,7 +161,9 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
     if (s != outDelegate) {
       outDelegate = s;
       Object shared = scope.output;
-      if (shared instanceof WatchedOutput && ((WatchedOutput) shared).out == s) {
+      if (s instanceof WatchedOutput && ((WatchedOutput) s).scope() == scope) {
+        out = (WatchedOutput) s; // an application's wrapper hands out ours: counted once
+      } else if (shared instanceof WatchedOutput && ((WatchedOutput) shared).out == s) {
         out = (WatchedOutput) shared;
       } else {
         out = new WatchedOutput(s);
@@ -172,7 +181,9 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
     if (w != writerDelegate) {
       writerDelegate = w;
       Object shared = scope.writer;
-      if (shared instanceof WatchedWriter && ((WatchedWriter) shared).inner == w) {
+      if (w instanceof WatchedWriter && ((WatchedWriter) w).scope == scope) {
+        writer = (WatchedWriter) w; // an application's wrapper hands out ours: counted once
+      } else if (shared instanceof WatchedWriter && ((WatchedWriter) shared).inner == w) {
         writer = (WatchedWriter) shared;
       } else {
         writer = new WatchedWriter(w, scope, this);
@@ -249,6 +260,18 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
     if (writer != null) {
       writer.bytes = 0;
       writer.checkedBytes = -1;
+      writer.highPending = false;
+    }
+    // The request's shared stream and writer, which another wrapper may have taken.
+    Object o = scope.output;
+    if (o instanceof WatchedOutput) {
+      ((WatchedOutput) o).written = 0;
+    }
+    Object w = scope.writer;
+    if (w instanceof WatchedWriter) {
+      ((WatchedWriter) w).bytes = 0;
+      ((WatchedWriter) w).checkedBytes = -1;
+      ((WatchedWriter) w).highPending = false;
     }
   }
 
@@ -288,6 +311,10 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
       long declared = declaredLength(WatchedResponse.this);
       boolean refused = declared >= 0 && (len > 0 ? written >= declared : written > declared);
       return refused ? e : scope.failed(e);
+    }
+
+    RequestScope scope() {
+      return scope;
     }
 
     WatchedOutput(ServletOutputStream out) {
@@ -399,8 +426,8 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
      * known: exactly in UTF-8 and in the single-byte charsets (a character each), and never more
      * than they encode to in any other charset a response uses (a character each, again). The
      * rules below need a count that is never too high: one too high would hide a lost client. A
-     * lone surrogate counts one (a replacement of one byte or more), a pair split across two calls
-     * two. Counted when handed over, also after the container's writes failed: so exactly the
+     * lone surrogate counts one (a replacement of one byte or more); a pair four, also split
+     * across two calls ({@link #highPending}). Counted when handed over, also after the container's writes failed: so exactly the
      * length says nothing of the client.
      */
     private long bytes;
@@ -421,6 +448,26 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
      * writer itself at a redirect).
      */
     private boolean closed;
+    /**
+     * The last character handed over was a high surrogate (counted 1): a low one next completes a
+     * pair of 4 bytes (both containers' encoders join the halves across calls, and across a flush).
+     */
+    private boolean highPending;
+
+    private long utf8Count(CharSequence s, int off, int len) {
+      if (len <= 0) {
+        return 0;
+      }
+      int i = off;
+      long n = 0;
+      if (highPending && Character.isLowSurrogate(s.charAt(i))) {
+        n = 3; // with the 1 counted for the high: the pair's 4
+        i++;
+      }
+      n += utf8Length(s, i, off + len - i);
+      highPending = Character.isHighSurrogate(s.charAt(off + len - 1));
+      return n;
+    }
 
     WatchedWriter(PrintWriter inner, RequestScope scope, HttpServletResponse response) {
       super(inner);
@@ -485,6 +532,12 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
     public void write(int c) {
       inner.write(c);
       char ch = (char) c;
+      if (utf8 && highPending && Character.isLowSurrogate(ch)) {
+        bytes += 3;
+        highPending = false;
+        return;
+      }
+      highPending = utf8 && Character.isHighSurrogate(ch);
       bytes += !utf8 || ch < 0x80 || Character.isSurrogate(ch) ? 1 : ch < 0x800 ? 2 : 3;
     }
 
@@ -492,19 +545,20 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
     @Override
     public void write(char[] buf, int off, int len) {
       inner.write(buf, off, len);
-      bytes += utf8 ? utf8Length(java.nio.CharBuffer.wrap(buf), off, len) : Math.max(len, 0);
+      bytes += utf8 ? utf8Count(java.nio.CharBuffer.wrap(buf), off, len) : Math.max(len, 0);
     }
 
     @Override
     public void write(String s, int off, int len) {
       inner.write(s, off, len);
-      bytes += utf8 ? utf8Length(s, off, len) : Math.max(len, 0);
+      bytes += utf8 ? utf8Count(s, off, len) : Math.max(len, 0);
     }
 
     /** PrintWriter writes the line separator straight to the writer it wraps, past write(). */
     @Override
     public void println() {
       bytes += System.lineSeparator().length();
+      highPending = false;
       super.println();
     }
 

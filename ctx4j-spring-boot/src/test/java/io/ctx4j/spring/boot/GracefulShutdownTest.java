@@ -101,8 +101,7 @@ class GracefulShutdownTest {
    * {@code ConfigurableApplicationContext.stop()} and then {@code start()} (a CRaC checkpoint and
    * restore do this): the requests served after the restart must not be born cancelled; the close
    * that follows a later stop must still end the shutdown context. On Tomcat and on Jetty (whose
-   * row a README review added): Spring Boot's stop must not destroy the servlet filter, which
-   * refuses to start again once destroyed.
+   * row a README review added).
    */
   @ParameterizedTest
   @EnumSource(Apps.Server.class)
