@@ -937,13 +937,25 @@ public final class TaskGroup implements AutoCloseable {
     Set<Throwable> seen = Collections.newSetFromMap(new IdentityHashMap<>());
     for (Throwable x = t; x != null && seen.add(x); x = x.getCause()) {
       if (x instanceof ContextException) {
-        return isOurs((ContextException) x);
+        if (isOurs((ContextException) x)) {
+          return true;
+        }
+        // ForkJoinTask.join()/get() rethrow a worker's exception as a new one of its class, made
+        // by its (Throwable) constructor: CanceledException(CanceledException(cause)). Walk on.
+        if (x.getCause() instanceof ContextException) {
+          continue;
+        }
+        return false;
       }
       if (!(x instanceof CancellationException
               || x instanceof CompletionException
               || x instanceof ExecutionException)
-          || x.getSuppressed().length > 0
-          || (x instanceof TaskGroupException && ((TaskGroupException) x).droppedFailures() > 0)) {
+          // A nested group's report carries its later failures: no echo. The JDK's own wrappers
+          // are looked through whatever a try-with-resources added to them, as the bare error is
+          // (JDK 17's cf.join() throws it bare, JDK 25's wraps it): one rule on every JDK.
+          || (x instanceof TaskGroupException
+              && (x.getSuppressed().length > 0
+                  || ((TaskGroupException) x).droppedFailures() > 0))) {
         return false;
       }
     }
@@ -956,11 +968,17 @@ public final class TaskGroup implements AutoCloseable {
     if (e == err) {
       return true;
     }
+    if (err == null || e.getClass() != err.getClass()) {
+      return false;
+    }
     // copy(cause) attaches the cause unless it is a sentinel: compare with what it attaches.
     Throwable cause = ctx.cause();
     Throwable attachable =
         cause == Context.CANCELED || cause == Context.DEADLINE_EXCEEDED ? null : cause;
-    return err != null && e.getClass() == err.getClass() && e.getCause() == attachable;
+    // Once the group has ended by a deadline, a deadline's error without a cause is that deadline
+    // too: CoreInternals.endOf's refusal before the timer fired, and a descendant with the same
+    // deadline whose own timer fired first.
+    return e.getCause() == attachable || (err.isTimeout() && e.getCause() == null);
   }
 
   /** A fresh copy of the error of the group's context, which is done (ctx4j's own: err() is set). */

@@ -45,8 +45,9 @@ import java.nio.ByteBuffer;
  * single-byte charsets, one per character in any other, never too many). Exactly the length, with
  * a client gone before the end, is a lost client; so is a body written past its length in a
  * multi-byte charset other than UTF-8 (fewer counted than sent). A {@code reset} or {@code
- * resetBuffer} discards what was counted, and so does a forward through the request's dispatcher ({@link #bodyDiscarded}; Jetty's forward clears its buffer
- * without this wrapper, a forward through the {@code ServletContext}'s dispatcher is not seen).
+ * resetBuffer} discards what was counted, and so does a forward through the request's dispatcher
+ * ({@link #bodyDiscarded}; Jetty's forward clears its buffer without this wrapper, a forward
+ * through the {@code ServletContext}'s dispatcher is not seen).
  * Several wrappers of one response (the {@code AsyncContext}'s, an ASYNC dispatch's) share the
  * watched stream and writer of the container's, kept in the request's state ({@link
  * RequestScope#output}): one count per request. Used by one thread at a time, as a response is.
@@ -427,8 +428,8 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
      * than they encode to in any other charset a response uses (a character each, again). The
      * rules below need a count that is never too high: one too high would hide a lost client. A
      * lone surrogate counts one (a replacement of one byte or more); a pair four, also split
-     * across two calls ({@link #highPending}). Counted when handed over, also after the container's writes failed: so exactly the
-     * length says nothing of the client.
+     * across two calls ({@link #highPending}). Counted when handed over, also after the
+     * container's writes failed: so exactly the length says nothing of the client.
      */
     private long bytes;
     /**
