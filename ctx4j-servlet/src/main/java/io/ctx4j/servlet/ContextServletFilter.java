@@ -387,6 +387,14 @@ public final class ContextServletFilter implements Filter {
    */
   @Override
   public void init(FilterConfig config) throws ServletException {
+    // The parameters first: an init that throws is no start (Tomcat never destroys a filter whose
+    // init failed), so it must neither count nor change anything.
+    MaxTimeout max = null;
+    Boolean trust = null;
+    if (configurable && config != null) {
+      max = maxTimeoutParameter(config.getInitParameter(INIT_MAX_TIMEOUT_MILLIS));
+      trust = trustParameter(config.getInitParameter(INIT_TRUST_HEADERS));
+    }
     synchronized (this) {
       started++;
       if (destroyed) {
@@ -397,38 +405,50 @@ public final class ContextServletFilter implements Filter {
         life = new Life(parent);
       }
     }
-    if (!configurable || config == null) {
-      return;
-    }
-    String max = config.getInitParameter(INIT_MAX_TIMEOUT_MILLIS);
     if (max != null) {
-      // ASCII digits only, as in the timeout headers: Long.parseLong also takes a sign and the
-      // digits of other scripts.
-      String digits = max.strip();
-      long millis = 0;
-      boolean valid = !digits.isEmpty() && digits.length() <= 18;
-      for (int i = 0; valid && i < digits.length(); i++) {
-        char c = digits.charAt(i);
-        valid = c >= '0' && c <= '9';
-        millis = millis * 10 + (c - '0');
-      }
-      if (!valid || millis == 0) {
-        throw new ServletException(
-            INIT_MAX_TIMEOUT_MILLIS
-                + " must be a positive number of milliseconds (1 to 18 ASCII digits), got \""
-                + max
-                + "\"");
-      }
-      maxTimeout = new MaxTimeout(Duration.ofMillis(millis));
+      maxTimeout = max;
     }
-    String trust = config.getInitParameter(INIT_TRUST_HEADERS);
     if (trust != null) {
-      String t = trust.strip();
-      if (!t.equalsIgnoreCase("true") && !t.equalsIgnoreCase("false")) {
-        throw new ServletException(INIT_TRUST_HEADERS + " must be true or false, got \"" + trust + "\"");
-      }
-      trustHeaders = Boolean.parseBoolean(t);
+      trustHeaders = trust;
     }
+  }
+
+  /** The init parameter {@value #INIT_MAX_TIMEOUT_MILLIS}, or null if it is absent. */
+  private static MaxTimeout maxTimeoutParameter(String max) throws ServletException {
+    if (max == null) {
+      return null;
+    }
+    // ASCII digits only, as in the timeout headers: Long.parseLong also takes a sign and the
+    // digits of other scripts.
+    String digits = max.strip();
+    long millis = 0;
+    boolean valid = !digits.isEmpty() && digits.length() <= 18;
+    for (int i = 0; valid && i < digits.length(); i++) {
+      char c = digits.charAt(i);
+      valid = c >= '0' && c <= '9';
+      millis = millis * 10 + (c - '0');
+    }
+    if (!valid || millis == 0) {
+      throw new ServletException(
+          INIT_MAX_TIMEOUT_MILLIS
+              + " must be a positive number of milliseconds (1 to 18 ASCII digits), got \""
+              + max
+              + "\"");
+    }
+    return new MaxTimeout(Duration.ofMillis(millis));
+  }
+
+  /** The init parameter {@value #INIT_TRUST_HEADERS}, or null if it is absent. */
+  private static Boolean trustParameter(String trust) throws ServletException {
+    if (trust == null) {
+      return null;
+    }
+    String t = trust.strip();
+    if (!t.equalsIgnoreCase("true") && !t.equalsIgnoreCase("false")) {
+      throw new ServletException(
+          INIT_TRUST_HEADERS + " must be true or false, got \"" + trust + "\"");
+    }
+    return Boolean.parseBoolean(t);
   }
 
   /**
@@ -596,14 +616,19 @@ public final class ContextServletFilter implements Filter {
    */
   @Override
   public void destroy() {
+    Life ending;
     synchronized (this) {
       // A destroy() without an init() (a filter used outside a container) shuts down too.
       if (started > 0 && --started > 0) {
         return; // another servlet context still serves through this instance
       }
       destroyed = true;
+      // This life, read under the lock: an init() of another servlet context may start a new one
+      // as soon as the lock is free, and that one must not end here.
+      ending = life;
     }
-    shutdown("filter destroyed", null);
+    ending.root.cancel(
+        new RequestCanceledException(Reason.SERVER_SHUTDOWN, "filter destroyed", null));
   }
 
   /**
@@ -821,15 +846,17 @@ public final class ContextServletFilter implements Filter {
    * Answers 400 with one line. The response is not committed ({@link #answerDecided}); whatever a
    * filter in front wrote to its buffer is discarded, or the line would come after it, and through
    * the stream the length declared for the line would cut it short (Tomcat) or be refused (Jetty:
-   * "too much content written"); so is a length it declared.
+   * "too much content written"); so are a length and an encoding it declared.
    */
   private static void reject(HttpServletResponse response, String message) throws IOException {
     String line = message + "\n";
     byte[] body = line.getBytes(StandardCharsets.UTF_8);
     response.resetBuffer();
     // resetBuffer keeps the headers: a length a filter in front declared would cut the line short
-    // or fail it (Jetty: "written 81 > 10 content-length").
+    // or fail it (Jetty: "written 81 > 10 content-length"), and an encoding it declared would
+    // mislabel the plain line.
     response.setContentLengthLong(-1);
+    response.setHeader("Content-Encoding", null);
     response.setStatus(HttpServletResponse.SC_BAD_REQUEST);
     response.setContentType("text/plain;charset=UTF-8");
     // The body quotes the caller's header value: never let a browser sniff it as HTML.

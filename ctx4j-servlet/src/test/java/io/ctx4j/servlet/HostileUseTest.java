@@ -777,7 +777,18 @@ class HostileUseTest {
   private static void assertLostAfterItsReset(
       Containers c, TestServlet servlet, Probe probe, java.util.function.Supplier<String> what)
       throws Exception {
-    try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
+    assertLostAfterItsReset(c, ContextServletFilter.create(), servlet, probe, what);
+  }
+
+  /** As above, with {@code chainStart} (the filter, or a filter in front of it) as the filter. */
+  static void assertLostAfterItsReset(
+      Containers c,
+      Filter chainStart,
+      TestServlet servlet,
+      Probe probe,
+      java.util.function.Supplier<String> what)
+      throws Exception {
+    try (Containers.Running server = c.start(chainStart, servlet)) {
       int clientPort;
       try (Socket socket = new Socket("127.0.0.1", server.port)) {
         socket.setSoLinger(true, 0); // the close resets the connection

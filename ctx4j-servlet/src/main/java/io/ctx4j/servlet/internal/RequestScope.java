@@ -74,9 +74,11 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
   private volatile boolean inDispatch;
 
   /**
-   * The watched output stream of the request's response, or null before one is taken: every
-   * {@link WatchedResponse} of the request over the same container stream hands out this one, so
-   * that the bytes written are counted once per request, whichever wrapper wrote them. Used by one
+   * The watched output streams of the request's response: null before one is taken, the one
+   * (usually), or an {@code Object[]} of several (wrappers with streams of their own). Every {@link
+   * WatchedResponse} of the request over the same stream hands out the same watched one, so that
+   * the bytes written are counted once per request, whichever wrapper wrote them; a reset or an
+   * answer through any wrapper reaches them all. Used by one
    * thread at a time, as the response is; the containers order the threads that take turns with it
    * (a dispatch, then the thread of {@code AsyncContext.start}).
    */

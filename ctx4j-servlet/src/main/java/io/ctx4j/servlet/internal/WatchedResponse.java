@@ -135,19 +135,37 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
    */
   private void answered() {
     answered = true;
-    if (out != null) {
-      out.closed = true;
+    // Every watched stream and writer of the request, whichever wrapper took it: they all end in
+    // the same container response.
+    for (Object o : all(scope.output)) {
+      ((WatchedOutput) o).closed = true;
     }
-    if (writer != null) {
-      writer.closed = true;
+    for (Object w : all(scope.writer)) {
+      ((WatchedWriter) w).closed = true;
     }
-    // The request's shared stream and writer, which another wrapper may have taken.
-    if (scope.output instanceof WatchedOutput) {
-      ((WatchedOutput) scope.output).closed = true;
+  }
+
+  /**
+   * The watched streams (or writers) of a request, as {@link RequestScope#output} keeps them: none
+   * (null), one (the usual case, kept as it is), or several in an {@code Object[]} (wrappers that
+   * hand out streams of their own: an application's in front of the filter, the container's own
+   * behind {@code AsyncContext.getResponse()}).
+   */
+  private static Object[] all(Object kept) {
+    return kept == null ? NONE : kept instanceof Object[] ? (Object[]) kept : new Object[] {kept};
+  }
+
+  private static final Object[] NONE = {};
+
+  /** {@code kept} with {@code one} added (see {@link #all}). */
+  private static Object with(Object kept, Object one) {
+    if (kept == null) {
+      return one;
     }
-    if (scope.writer instanceof WatchedWriter) {
-      ((WatchedWriter) scope.writer).closed = true;
-    }
+    Object[] old = all(kept);
+    Object[] more = java.util.Arrays.copyOf(old, old.length + 1);
+    more[old.length] = one;
+    return more;
   }
 
   /**
@@ -161,15 +179,21 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
     ServletOutputStream s = super.getOutputStream();
     if (s != outDelegate) {
       outDelegate = s;
-      Object shared = scope.output;
+      WatchedOutput found = null;
       if (s instanceof WatchedOutput && ((WatchedOutput) s).scope() == scope) {
-        out = (WatchedOutput) s; // an application's wrapper hands out ours: counted once
-      } else if (shared instanceof WatchedOutput && ((WatchedOutput) shared).out == s) {
-        out = (WatchedOutput) shared;
+        found = (WatchedOutput) s; // an application's wrapper hands out ours: counted once
       } else {
-        out = new WatchedOutput(s);
-        scope.output = out;
+        for (Object o : all(scope.output)) {
+          if (((WatchedOutput) o).out == s) {
+            found = (WatchedOutput) o;
+          }
+        }
       }
+      if (found == null) {
+        found = new WatchedOutput(s);
+        scope.output = with(scope.output, found);
+      }
+      out = found;
       out.closed |= answered;
     }
     return out;
@@ -181,15 +205,21 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
     PrintWriter w = super.getWriter();
     if (w != writerDelegate) {
       writerDelegate = w;
-      Object shared = scope.writer;
+      WatchedWriter found = null;
       if (w instanceof WatchedWriter && ((WatchedWriter) w).scope == scope) {
-        writer = (WatchedWriter) w; // an application's wrapper hands out ours: counted once
-      } else if (shared instanceof WatchedWriter && ((WatchedWriter) shared).inner == w) {
-        writer = (WatchedWriter) shared;
+        found = (WatchedWriter) w; // an application's wrapper hands out ours: counted once
       } else {
-        writer = new WatchedWriter(w, scope, this);
-        scope.writer = writer;
+        for (Object o : all(scope.writer)) {
+          if (((WatchedWriter) o).inner == w) {
+            found = (WatchedWriter) o;
+          }
+        }
       }
+      if (found == null) {
+        found = new WatchedWriter(w, scope, this);
+        scope.writer = with(scope.writer, found);
+      }
+      writer = found;
       writer.closed |= answered;
     }
     return writer;
@@ -255,24 +285,16 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
   }
 
   private void forgetWritten() {
-    if (out != null) {
-      out.written = 0;
-    }
-    if (writer != null) {
-      writer.bytes = 0;
-      writer.checkedBytes = -1;
-      writer.highPending = false;
-    }
-    // The request's shared stream and writer, which another wrapper may have taken.
-    Object o = scope.output;
-    if (o instanceof WatchedOutput) {
+    // Every watched stream and writer of the request, whichever wrapper took it: forgetting a
+    // count can only make a failure read as a lost client, never hide one.
+    for (Object o : all(scope.output)) {
       ((WatchedOutput) o).written = 0;
     }
-    Object w = scope.writer;
-    if (w instanceof WatchedWriter) {
-      ((WatchedWriter) w).bytes = 0;
-      ((WatchedWriter) w).checkedBytes = -1;
-      ((WatchedWriter) w).highPending = false;
+    for (Object o : all(scope.writer)) {
+      WatchedWriter w = (WatchedWriter) o;
+      w.bytes = 0;
+      w.checkedBytes = -1;
+      w.highPending = false;
     }
   }
 
