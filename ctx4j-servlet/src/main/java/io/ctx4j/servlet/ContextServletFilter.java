@@ -362,7 +362,7 @@ public final class ContextServletFilter implements Filter {
    * @return true if this call cancelled the root
    */
   public boolean shutdown() {
-    return life.root.cancel(new RequestCanceledException(Reason.SERVER_SHUTDOWN, null, null));
+    return shutdown(life, null, null);
   }
 
   /**
@@ -374,7 +374,11 @@ public final class ContextServletFilter implements Filter {
    * @return true if this call cancelled the root
    */
   public boolean shutdown(String detail, Throwable cause) {
-    return life.root.cancel(new RequestCanceledException(Reason.SERVER_SHUTDOWN, detail, cause));
+    return shutdown(life, detail, cause);
+  }
+
+  private static boolean shutdown(Life l, String detail, Throwable cause) {
+    return l.root.cancel(new RequestCanceledException(Reason.SERVER_SHUTDOWN, detail, cause));
   }
 
   /**
@@ -627,8 +631,7 @@ public final class ContextServletFilter implements Filter {
       // as soon as the lock is free, and that one must not end here.
       ending = life;
     }
-    ending.root.cancel(
-        new RequestCanceledException(Reason.SERVER_SHUTDOWN, "filter destroyed", null));
+    shutdown(ending, "filter destroyed", null);
   }
 
   /**

@@ -92,6 +92,14 @@ class SharedCountInFrontTest {
     }
   }
 
+  /** A new filter, alone for a control row, else behind a filter in front that wraps in a Tee. */
+  private static Filter chainStart(String how) {
+    ContextServletFilter filter = ContextServletFilter.create();
+    return how.contains("control")
+        ? filter
+        : (rq, rs, chain) -> filter.doFilter(rq, new Tee((HttpServletResponse) rs), chain);
+  }
+
   static java.util.stream.Stream<org.junit.jupiter.params.provider.Arguments> rows() {
     return Containers.eachWith(
         "control: no wrapper in front",
@@ -151,11 +159,7 @@ class SharedCountInFrontTest {
                     async.complete();
                   });
             });
-    ContextServletFilter filter = ContextServletFilter.create();
-    Filter chainStart =
-        how.contains("control")
-            ? filter
-            : (rq, rs, chain) -> filter.doFilter(rq, new Tee((HttpServletResponse) rs), chain);
+    Filter chainStart = chainStart(how);
     HostileUseTest.assertLostAfterItsReset(
         c, chainStart, servlet, probe, () -> how + ": the last call threw " + thrown.get());
   }
@@ -202,11 +206,7 @@ class SharedCountInFrontTest {
                     done.countDown();
                   });
             });
-    ContextServletFilter filter = ContextServletFilter.create();
-    Filter chainStart =
-        how.startsWith("control")
-            ? filter
-            : (rq, rs, chain) -> filter.doFilter(rq, new Tee((HttpServletResponse) rs), chain);
+    Filter chainStart = chainStart(how);
     String answer;
     try (Containers.Running server =
         c.start(chainStart, servlet, Map.of(), EnumSet.of(DispatcherType.REQUEST, DispatcherType.ASYNC))) {

@@ -48,9 +48,10 @@ import java.nio.ByteBuffer;
  * resetBuffer} discards what was counted, and so does a forward through the request's dispatcher
  * ({@link #bodyDiscarded}; Jetty's forward clears its buffer without this wrapper, a forward
  * through the {@code ServletContext}'s dispatcher is not seen).
- * Several wrappers of one response (the {@code AsyncContext}'s, an ASYNC dispatch's) share the
- * watched stream and writer of the container's, kept in the request's state ({@link
- * RequestScope#output}): one count per request. Used by one thread at a time, as a response is.
+ * Every wrapper of one response (the chain's, the {@code AsyncContext}'s, an ASYNC dispatch's)
+ * hands out the same watched stream or writer for the same underlying one, and the request's state
+ * keeps them all ({@link RequestScope#output}): one count per request, and a reset or an answer
+ * through any wrapper reaches every one. Used by one thread at a time, as a response is.
  */
 public final class WatchedResponse extends HttpServletResponseWrapper {
   private final RequestScope scope;
@@ -530,8 +531,8 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
     /**
      * Asks the writer (which flushes) whether writing failed, and if so ends the request, unless
      * the container refused what the application wrote past the length the response declared:
-     * more bytes than the length were handed over, or an earlier check found
-     * the whole length written without error. Exactly the length, first checked now, is reported:
+     * more bytes than the length were handed over, or an earlier check found the whole length
+     * written without error. Exactly the length, first checked now, is reported:
      * the client may have gone before the body's end.
      */
     private boolean check() {
