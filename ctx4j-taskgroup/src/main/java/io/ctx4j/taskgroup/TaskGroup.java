@@ -79,20 +79,23 @@ import java.util.concurrent.locks.ReentrantLock;
  *       {@linkplain Throwable#getCause() cause} of a {@link TaskGroupException}; the later ones are
  *       {@linkplain Throwable#getSuppressed() suppressed} on that {@code TaskGroupException}, never
  *       added to the tasks' own exceptions (which may be shared, or refuse suppressed exceptions).
- *       Failures that only echo the cancellation (a {@link ContextException}, or a {@link
- *       CancellationException} whose cause is one, which is how newer JDKs (seen on 25) rethrow it
- *       from a {@code CompletableFuture}'s {@code join()} or {@code get()}, or a {@link
- *       CompletionException} or {@link ExecutionException} whose cause is one, which is how a
- *       stage that depends on such a future throws it from {@code join()} and {@code get()}; an
- *       {@link InterruptedException} or a {@link ClosedByInterruptException}, which an
- *       interruptible channel throws for the interrupt; thrown once the group's context is done)
- *       are not failures; nor is a {@link SocketException} or an {@link InterruptedIOException}
- *       (not a {@link SocketTimeoutException}) that a task throws after the group interrupted its
- *       thread for the context's end, the thread's interrupt status still set: on a virtual thread
- *       (the default threads on JDK 21+) a plain {@link java.net.Socket} read so interrupted has
- *       its socket closed by the JDK and throws a {@code SocketException}, the status kept; a task
- *       that turns the interrupt into an {@code InterruptedIOException} and restores the status is
- *       alike. Such an exception thrown with the status cleared, and any other {@code IOException},
+ *       Failures that only echo the cancellation (the group's context error, or a copy of it
+ *       carrying the context's cause, as {@code Futures.cancelWhenDone} stores in a {@code
+ *       CompletableFuture}; an {@link InterruptedException}, or a {@link
+ *       ClosedByInterruptException}, which an interruptible channel throws for the interrupt; or a
+ *       {@link CancellationException}, {@link CompletionException} or {@link ExecutionException}
+ *       whose cause is one of these, to any depth, which is how newer JDKs (seen on 25) rethrow
+ *       the error from a {@code CompletableFuture}'s {@code join()} or {@code get()}, how a stage
+ *       that depends on such a future throws it, and how a task that waits for a sibling's future
+ *       gets the sibling's echo; thrown once the group's context is done) are not failures; an
+ *       {@link Error} suppressed on such an echo (a resource's {@code close()} that failed while
+ *       the body rethrew the group's end) is kept as a failure. Nor is a {@link SocketException}
+ *       or an {@link InterruptedIOException} (not a {@link SocketTimeoutException}) that a task
+ *       throws after the group interrupted its thread for the context's end, the thread's
+ *       interrupt status still set: on a virtual thread (the default threads on JDK 21+) a plain
+ *       {@link java.net.Socket} read so interrupted has its socket closed by the JDK and throws a
+ *       {@code SocketException}, the status kept; a task that turns the interrupt into an {@code
+ *       InterruptedIOException} and restores the status is alike. Such an exception thrown with the status cleared, and any other {@code IOException},
  *       is a failure; so, once the group has interrupted the thread and the status is still set, a
  *       socket's own failure (a reset) cannot be told from the echo and is taken for it. On a
  *       platform thread (JDK 17's pool, or an executor's) a plain socket read ignores the interrupt
@@ -795,6 +798,9 @@ public final class TaskGroup implements AutoCloseable {
       }
     } catch (Throwable t) {
       boolean echo = ctx.isDone() && (interruptedIo || isCancellationEcho(t));
+      // An Error a try-with-resources suppressed on the echo (a resource's close() failing while
+      // the body rethrew the group's end) is a failure of its own: never dropped with the echo.
+      Error hidden = echo ? suppressedError(t) : null;
       Throwable failure = t;
       if (echo && !(t instanceof ContextException)) { // the interrupt's: report the context's end
         ContextException e = contextError();
@@ -803,7 +809,11 @@ public final class TaskGroup implements AutoCloseable {
       }
       running.over = true;
       result.completeExceptionally(t);
-      record(failure, echo);
+      if (hidden != null) {
+        record(hidden, false); // in the echo's place: await() throws it ahead of anything else
+      } else {
+        record(failure, echo);
+      }
     } finally {
       if (outer == null) {
         RUNNING_IN.remove();
@@ -928,14 +938,16 @@ public final class TaskGroup implements AutoCloseable {
    * context's end (a call's own deadline) is a failure.
    */
   private boolean isCancellationEcho(Throwable t) {
-    if (t instanceof InterruptedException || t instanceof ClosedByInterruptException) {
-      return true;
-    }
     // Through any number of wrappers (a FutureTask's ExecutionException of a dependent stage's
     // CompletionException, JDK 25's CancellationException), cycles stopped; a wrapper carrying
-    // failures of its own (a nested group's TaskGroupException) is no echo.
+    // failures of its own (a nested group's TaskGroupException) is no echo. The interrupt's echo
+    // too, at any depth: a task that waits for a sibling's future gets the sibling's
+    // InterruptedException wrapped by that future.
     Set<Throwable> seen = Collections.newSetFromMap(new IdentityHashMap<>());
     for (Throwable x = t; x != null && seen.add(x); x = x.getCause()) {
+      if (x instanceof InterruptedException || x instanceof ClosedByInterruptException) {
+        return true;
+      }
       if (x instanceof ContextException) {
         if (isOurs((ContextException) x)) {
           return true;
@@ -960,6 +972,22 @@ public final class TaskGroup implements AutoCloseable {
       }
     }
     return false;
+  }
+
+  /**
+   * The first Error suppressed on {@code t} or on a link of its cause chain (the wrappers an echo
+   * passes through), or null; cycles stopped.
+   */
+  private static Error suppressedError(Throwable t) {
+    Set<Throwable> seen = Collections.newSetFromMap(new IdentityHashMap<>());
+    for (Throwable x = t; x != null && seen.add(x); x = x.getCause()) {
+      for (Throwable s : x.getSuppressed()) {
+        if (s instanceof Error) {
+          return (Error) s;
+        }
+      }
+    }
+    return null;
   }
 
   /** Whether {@code e} is the group's context's error, or a copy of it (a descendant's end). */
