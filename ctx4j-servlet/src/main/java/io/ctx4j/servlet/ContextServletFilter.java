@@ -188,7 +188,11 @@ import java.util.Objects;
  * and reads the init parameters {@value #INIT_MAX_TIMEOUT_MILLIS} and {@value #INIT_TRUST_HEADERS}
  * (the class is final: {@code @WebFilter} cannot name it). When several servlet contexts share one
  * instance, the {@code destroy()} of the last of them shuts the root down; a later {@code init} (a
- * container started again with the instance) gives it a new root.
+ * container started again with the instance) gives it a new root. The settings are the instance's:
+ * the last {@code init}'s parameters apply to every context it serves. Jetty, unlike Tomcat, calls
+ * {@code destroy()} for a context whose {@code init} threw, which then counts as the stop of a
+ * context that started. Give each context its own instance when their parameters differ or may be
+ * malformed.
  *
  * <p>One filter per chain. A second {@code ContextServletFilter} instance behind the first (say
  * one a framework registered and one of the application's) finds the first one's context and

@@ -54,42 +54,45 @@ class SharedCountInFrontTest {
     @Override
     public ServletOutputStream getOutputStream() throws IOException {
       if (tee == null) {
-        ServletOutputStream s = super.getOutputStream();
-        tee =
-            new ServletOutputStream() {
-              @Override
-              public void write(int b) throws IOException {
-                s.write(b);
-              }
-
-              @Override
-              public void write(byte[] b, int off, int len) throws IOException {
-                s.write(b, off, len);
-              }
-
-              @Override
-              public void flush() throws IOException {
-                s.flush();
-              }
-
-              @Override
-              public void close() throws IOException {
-                s.close();
-              }
-
-              @Override
-              public boolean isReady() {
-                return s.isReady();
-              }
-
-              @Override
-              public void setWriteListener(WriteListener l) {
-                s.setWriteListener(l);
-              }
-            };
+        tee = delegating(super.getOutputStream());
       }
       return tee;
     }
+  }
+
+  /** A stream that passes every call to {@code s}, as an application's wrapper's stream does. */
+  static ServletOutputStream delegating(ServletOutputStream s) {
+    return new ServletOutputStream() {
+      @Override
+      public void write(int b) throws IOException {
+        s.write(b);
+      }
+
+      @Override
+      public void write(byte[] b, int off, int len) throws IOException {
+        s.write(b, off, len);
+      }
+
+      @Override
+      public void flush() throws IOException {
+        s.flush();
+      }
+
+      @Override
+      public void close() throws IOException {
+        s.close();
+      }
+
+      @Override
+      public boolean isReady() {
+        return s.isReady();
+      }
+
+      @Override
+      public void setWriteListener(WriteListener l) {
+        s.setWriteListener(l);
+      }
+    };
   }
 
   /** A new filter, alone for a control row, else behind a filter in front that wraps in a Tee. */

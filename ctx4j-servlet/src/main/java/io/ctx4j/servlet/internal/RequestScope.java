@@ -88,6 +88,27 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
   Object writer;
 
   /**
+   * Set once the application answered with {@code sendError} or {@code sendRedirect} through any
+   * of the filter's wrappers of the response. Nothing may be written after either (Tomcat ignores
+   * such writes, Jetty closes its output at a redirect and refuses writes after an error), so a
+   * failure of any watched stream or writer of the request, taken before or after, through any
+   * wrapper, is no news of the client from then on. Used as {@link #output} is.
+   */
+  boolean answered;
+
+  /**
+   * The last failure of the container's output that a watched stream judged a refusal of bytes
+   * past the declared length, not a lost client: a watched stream that wraps another one (an
+   * application's wrapper given to {@code startAsync} that hands out a stream of its own over
+   * ours) sees the same exception next and must not judge it again on its own, smaller count.
+   * Used as {@link #output} is.
+   */
+  IOException refused;
+
+  /** As {@link #refused}, for the writers: a writer's error stays set, so a flag is enough. */
+  boolean writerRefused;
+
+  /**
    * Creates the state for a request.
    *
    * @param ctx the request context

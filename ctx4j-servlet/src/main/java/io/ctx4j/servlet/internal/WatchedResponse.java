@@ -51,7 +51,13 @@ import java.nio.ByteBuffer;
  * Every wrapper of one response (the chain's, the {@code AsyncContext}'s, an ASYNC dispatch's)
  * hands out the same watched stream or writer for the same underlying one, and the request's state
  * keeps them all ({@link RequestScope#output}): one count per request, and a reset or an answer
- * through any wrapper reaches every one. Used by one thread at a time, as a response is.
+ * through any wrapper reaches every one, also a stream or writer taken after the answer. A
+ * wrapper in front that hands out a new stream or writer per call gets one count: the new watched
+ * one takes over the last one's count and its place in the request's state, so the state does not
+ * grow with the calls. A failure is judged once, by the watched stream or writer nearest the
+ * container ({@link RequestScope#refused}): one that wraps another (an application's wrapper given
+ * to {@code startAsync} over ours) takes its verdict. Used by one thread at a time, as a response
+ * is.
  */
 public final class WatchedResponse extends HttpServletResponseWrapper {
   private final RequestScope scope;
@@ -60,13 +66,10 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
   private ServletOutputStream outDelegate;
   private WatchedWriter writer;
   private PrintWriter writerDelegate;
-  /**
-   * Set once the application answered with {@code sendError} or {@code sendRedirect}: nothing may
-   * be written after either (Tomcat ignores such writes, Jetty closes its output at a redirect and
-   * refuses writes after an error), so a failure of the stream or the writer is no news of the
-   * client from then on.
-   */
-  private boolean answered;
+  /** Whether {@link #out} was made here for a stream no watched one had: see getOutputStream. */
+  private boolean outMadeHere;
+  /** As {@link #outMadeHere}, for {@link #writer}. */
+  private boolean writerMadeHere;
 
   /**
    * Wraps {@code response}.
@@ -135,7 +138,8 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
    * stream and the writer, taken already or later, stop reporting failures, as after their close.
    */
   private void answered() {
-    answered = true;
+    // In the request's state: a stream or writer taken later through another wrapper is closed too.
+    scope.answered = true;
     // Every watched stream and writer of the request, whichever wrapper took it: they all end in
     // the same container response.
     for (Object o : all(scope.output)) {
@@ -169,6 +173,23 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
     return more;
   }
 
+  /** {@code kept} with {@code old} replaced by {@code now}, or {@code now} added if it is not in. */
+  private static Object replaced(Object kept, Object old, Object now) {
+    if (kept == old) {
+      return now;
+    }
+    if (kept instanceof Object[]) {
+      Object[] all = (Object[]) kept;
+      for (int i = 0; i < all.length; i++) {
+        if (all[i] == old) {
+          all[i] = now; // the request's own array, used by one thread at a time
+          return kept;
+        }
+      }
+    }
+    return with(kept, now);
+  }
+
   /**
    * Returns the container's stream, watched. Every wrapper of the request's response over the same
    * container stream (the chain's, the {@code AsyncContext}'s, an ASYNC dispatch's) hands out one
@@ -190,12 +211,24 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
           }
         }
       }
-      if (found == null) {
+      boolean made = found == null;
+      if (made) {
         found = new WatchedOutput(s);
-        scope.output = with(scope.output, found);
+        if (outMadeHere) {
+          // A wrapper in front that hands out a new stream per call (Spring Security's
+          // OnCommittedResponseWrapper): the same body, so the new one goes on with the count and
+          // takes the old one's place, or a loop of getOutputStream().write(...) would keep one
+          // per call and count apart.
+          found.written = out.written;
+          found.closed = out.closed;
+          scope.output = replaced(scope.output, out, found);
+        } else {
+          scope.output = with(scope.output, found);
+        }
       }
+      outMadeHere = made;
       out = found;
-      out.closed |= answered;
+      out.closed |= scope.answered;
     }
     return out;
   }
@@ -216,12 +249,19 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
           }
         }
       }
-      if (found == null) {
+      boolean made = found == null;
+      if (made) {
         found = new WatchedWriter(w, scope, this);
-        scope.writer = with(scope.writer, found);
+        if (writerMadeHere) {
+          found.takeOver(writer); // a new writer per call: as the stream, one count
+          scope.writer = replaced(scope.writer, writer, found);
+        } else {
+          scope.writer = with(scope.writer, found);
+        }
       }
+      writerMadeHere = made;
       writer = found;
-      writer.closed |= answered;
+      writer.closed |= scope.answered;
     }
     return writer;
   }
@@ -288,6 +328,8 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
   private void forgetWritten() {
     // Every watched stream and writer of the request, whichever wrapper took it: forgetting a
     // count can only make a failure read as a lost client, never hide one.
+    scope.refused = null;
+    scope.writerRefused = false;
     for (Object o : all(scope.output)) {
       ((WatchedOutput) o).written = 0;
     }
@@ -329,12 +371,16 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
      * @param len the bytes the failed call was to write; 0 for a flush or a close
      */
     private IOException failed(IOException e, long len) {
-      if (closed) {
-        return e;
+      if (closed || e == scope.refused) {
+        return e; // closed, or a watched stream this one wraps judged it a refusal already
       }
       long declared = declaredLength(WatchedResponse.this);
       boolean refused = declared >= 0 && (len > 0 ? written >= declared : written > declared);
-      return refused ? e : scope.failed(e);
+      if (refused) {
+        scope.refused = e;
+        return e;
+      }
+      return scope.failed(e);
     }
 
     RequestScope scope() {
@@ -502,6 +548,14 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
       this.utf8 = "UTF-8".equalsIgnoreCase(charset) || "UTF8".equalsIgnoreCase(charset);
     }
 
+    /** Goes on from {@code old}, a writer of the same body that this one replaces. */
+    void takeOver(WatchedWriter old) {
+      bytes = old.bytes;
+      checkedBytes = old.checkedBytes;
+      highPending = old.highPending;
+      closed = old.closed;
+    }
+
     /**
      * The bytes UTF-8 encodes {@code len} characters of {@code s} from {@code off} to: more than
      * one for a character from U+0080 on, four for a surrogate pair (in range: the caller's write
@@ -539,10 +593,17 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
       boolean error = inner.checkError();
       if (!error) {
         checkedBytes = bytes;
-      } else if (!closed && !refusedPastTheLength()) {
-        scope.end(
-            new RequestCanceledException(
-                Reason.CLIENT_DISCONNECTED, "writing the response failed", null));
+      } else if (!closed && !scope.writerRefused) {
+        // A writer's error stays set: once a watched writer took it for a refusal past the length,
+        // one that wraps it (an application's writer over ours, given to startAsync) sees the same
+        // error and must not judge it again on its own count.
+        if (refusedPastTheLength()) {
+          scope.writerRefused = true;
+        } else {
+          scope.end(
+              new RequestCanceledException(
+                  Reason.CLIENT_DISCONNECTED, "writing the response failed", null));
+        }
       }
       return error;
     }
