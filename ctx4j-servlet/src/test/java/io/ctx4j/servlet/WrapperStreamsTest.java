@@ -113,18 +113,27 @@ class WrapperStreamsTest {
                         out.write("late".getBytes(StandardCharsets.US_ASCII));
                         out.flush();
                       }
-                    } catch (IOException | IllegalStateException e) {
+                    } catch (RuntimeException | IOException e) {
                       thrown.set(e.toString());
+                    } finally {
+                      after.set(state(ctx));
+                      try {
+                        async.complete();
+                      } finally {
+                        done.countDown();
+                      }
                     }
-                    after.set(state(ctx));
-                    async.complete();
-                    done.countDown();
                   });
             });
     String answer;
     try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
-      HttpResponse<String> r = get(server.port, "/x");
-      answer = String.valueOf(r.statusCode());
+      try {
+        answer = String.valueOf(get(server.port, "/x").statusCode());
+      } catch (IOException e) {
+        // Tomcat may send a chunked body the client cannot parse when the async thread writes
+        // after sendError: the container's affair; the question here is the request context.
+        answer = "no answer: " + e;
+      }
       assertTrue(done.await(20, TimeUnit.SECONDS));
       awaitEnd(seen.get());
     }

@@ -54,10 +54,10 @@ import java.nio.ByteBuffer;
  * through any wrapper reaches every one, also a stream or writer taken after the answer. A
  * wrapper in front that hands out a new stream or writer per call gets one count: the new watched
  * one takes over the last one's count and its place in the request's state, so the state does not
- * grow with the calls. A failure is judged once, by the watched stream or writer nearest the
- * container ({@link RequestScope#refused}): one that wraps another (an application's wrapper given
- * to {@code startAsync} over ours) takes its verdict. Used by one thread at a time, as a response
- * is.
+ * grow with the calls, and the old one, if the application kept it, goes on through its heir. A
+ * failure is judged once, by the watched stream or writer nearest the container ({@link
+ * RequestScope#refused}): one that wraps another (an application's wrapper given to {@code
+ * startAsync} over ours) takes its verdict. Used by one thread at a time, as a response is.
  */
 public final class WatchedResponse extends HttpServletResponseWrapper {
   private final RequestScope scope;
@@ -173,7 +173,7 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
     return more;
   }
 
-  /** {@code kept} with {@code old} replaced by {@code now}, or {@code now} added if it is not in. */
+  /** {@code kept} with {@code old} replaced by {@code now}, or with {@code now} added. */
   private static Object replaced(Object kept, Object old, Object now) {
     if (kept == old) {
       return now;
@@ -221,6 +221,7 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
           // per call and count apart.
           found.written = out.written;
           found.closed = out.closed;
+          out.heir = found; // a kept old one counts on, and is reset and answered, through it
           scope.output = replaced(scope.output, out, found);
         } else {
           scope.output = with(scope.output, found);
@@ -254,6 +255,7 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
         found = new WatchedWriter(w, scope, this);
         if (writerMadeHere) {
           found.takeOver(writer); // a new writer per call: as the stream, one count
+          writer.heir = found;
           scope.writer = replaced(scope.writer, writer, found);
         } else {
           scope.writer = with(scope.writer, found);
@@ -344,7 +346,7 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
   /**
    * Delegates to the container's stream; a failure ends the request context with its cause, until
    * the stream is closed. An inner class: the response's scope and headers through one reference,
-   * which keeps the object at 32 bytes (compressed references) with its count.
+   * which keeps the object at 40 bytes (compressed references) with its count and its heir.
    */
   private final class WatchedOutput extends ServletOutputStream {
     private final ServletOutputStream out;
@@ -357,6 +359,19 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
      * once it has been closed"), and the client may have had the whole answer.
      */
     private boolean closed;
+    /** The watched stream that took this one's place and count, if any. */
+    private WatchedOutput heir;
+
+    private WatchedOutput current() {
+      WatchedOutput c = this;
+      while (c.heir != null) {
+        c = c.heir;
+      }
+      if (heir != null) {
+        heir = c; // shortened: a kept old one does not walk every call's
+      }
+      return c;
+    }
 
     /**
      * What a failure of this stream ends the request with: a lost client, unless it was closed or
@@ -371,6 +386,9 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
      * @param len the bytes the failed call was to write; 0 for a flush or a close
      */
     private IOException failed(IOException e, long len) {
+      WatchedOutput c = current();
+      boolean closed = c.closed;
+      long written = c.written;
       if (closed || e == scope.refused) {
         return e; // closed, or a watched stream this one wraps judged it a refusal already
       }
@@ -398,7 +416,7 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
       } catch (IOException e) {
         throw failed(e, 1);
       }
-      written++;
+      current().written++;
     }
 
     @Override
@@ -408,7 +426,7 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
       } catch (IOException e) {
         throw failed(e, len);
       }
-      written += len;
+      current().written += len;
     }
 
     @Override
@@ -419,7 +437,7 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
       } catch (IOException e) {
         throw failed(e, len);
       }
-      written += len;
+      current().written += len;
     }
 
     @Override
@@ -438,7 +456,7 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
       } catch (IOException e) {
         throw failed(e, 0); // the close's own write: the last failure that can mean a lost client
       } finally {
-        closed = true;
+        current().closed = true;
       }
     }
 
@@ -523,6 +541,19 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
      * pair of 4 bytes (both containers' encoders join the halves across calls, and across a flush).
      */
     private boolean highPending;
+    /** The watched writer that took this one's place and count, if any. */
+    private WatchedWriter heir;
+
+    private WatchedWriter current() {
+      WatchedWriter c = this;
+      while (c.heir != null) {
+        c = c.heir;
+      }
+      if (heir != null) {
+        heir = c; // shortened: a kept old one does not walk every call's
+      }
+      return c;
+    }
 
     private long utf8Count(CharSequence s, int off, int len) {
       if (len <= 0) {
@@ -591,6 +622,10 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
      */
     private boolean check() {
       boolean error = inner.checkError();
+      return current().checked(error);
+    }
+
+    private boolean checked(boolean error) {
       if (!error) {
         checkedBytes = bytes;
       } else if (!closed && !scope.writerRefused) {
@@ -616,6 +651,10 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
     @Override
     public void write(int c) {
       inner.write(c);
+      current().counted(c);
+    }
+
+    private void counted(int c) {
       char ch = (char) c;
       if (utf8 && highPending && Character.isLowSurrogate(ch)) {
         bytes += 3;
@@ -630,38 +669,41 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
     @Override
     public void write(char[] buf, int off, int len) {
       inner.write(buf, off, len);
-      bytes += utf8 ? utf8Count(java.nio.CharBuffer.wrap(buf), off, len) : Math.max(len, 0);
+      WatchedWriter k = current();
+      k.bytes += k.utf8 ? k.utf8Count(java.nio.CharBuffer.wrap(buf), off, len) : Math.max(len, 0);
     }
 
     @Override
     public void write(String s, int off, int len) {
       inner.write(s, off, len);
-      bytes += utf8 ? utf8Count(s, off, len) : Math.max(len, 0);
+      WatchedWriter k = current();
+      k.bytes += k.utf8 ? k.utf8Count(s, off, len) : Math.max(len, 0);
     }
 
     /** PrintWriter writes the line separator straight to the writer it wraps, past write(). */
     @Override
     public void println() {
-      bytes += System.lineSeparator().length();
-      highPending = false;
+      WatchedWriter k = current();
+      k.bytes += System.lineSeparator().length();
+      k.highPending = false;
       super.println();
     }
 
     @Override
     public void flush() {
       inner.flush();
-      if (!closed) {
+      if (!current().closed) {
         check();
       }
     }
 
     @Override
     public void close() {
-      if (!closed) {
+      if (!current().closed) {
         if (response.isCommitted()) {
           check(); // flushes what is buffered, after parts already sent
         }
-        closed = true;
+        current().closed = true;
       }
       inner.close();
     }
