@@ -219,9 +219,7 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
           // OnCommittedResponseWrapper): the same body, so the new one goes on with the count and
           // takes the old one's place, or a loop of getOutputStream().write(...) would keep one
           // per call and count apart.
-          found.written = out.written;
-          found.closed = out.closed;
-          out.heir = found; // a kept old one counts on, and is reset and answered, through it
+          found.takeOver(out);
           scope.output = replaced(scope.output, out, found);
         } else {
           scope.output = with(scope.output, found);
@@ -255,7 +253,6 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
         found = new WatchedWriter(w, scope, this);
         if (writerMadeHere) {
           found.takeOver(writer); // a new writer per call: as the stream, one count
-          writer.heir = found;
           scope.writer = replaced(scope.writer, writer, found);
         } else {
           scope.writer = with(scope.writer, found);
@@ -386,9 +383,11 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
      * @param len the bytes the failed call was to write; 0 for a flush or a close
      */
     private IOException failed(IOException e, long len) {
-      WatchedOutput c = current();
-      boolean closed = c.closed;
-      long written = c.written;
+      return current().judged(e, len);
+    }
+
+    /** {@link #failed}, on the stream that holds the count: this one, with no heir. */
+    private IOException judged(IOException e, long len) {
       if (closed || e == scope.refused) {
         return e; // closed, or a watched stream this one wraps judged it a refusal already
       }
@@ -407,6 +406,16 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
 
     WatchedOutput(ServletOutputStream out) {
       this.out = out;
+    }
+
+    /**
+     * Goes on from {@code old}, a stream of the same body that this one replaces: its count and
+     * its close, and a kept {@code old} counts on, and is reset and answered, through this one.
+     */
+    void takeOver(WatchedOutput old) {
+      written = old.written;
+      closed = old.closed;
+      old.heir = this;
     }
 
     @Override
@@ -579,12 +588,13 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
       this.utf8 = "UTF-8".equalsIgnoreCase(charset) || "UTF8".equalsIgnoreCase(charset);
     }
 
-    /** Goes on from {@code old}, a writer of the same body that this one replaces. */
+    /** As {@link WatchedOutput#takeOver}: goes on from {@code old}, which goes on through this. */
     void takeOver(WatchedWriter old) {
       bytes = old.bytes;
       checkedBytes = old.checkedBytes;
       highPending = old.highPending;
       closed = old.closed;
+      old.heir = this;
     }
 
     /**
