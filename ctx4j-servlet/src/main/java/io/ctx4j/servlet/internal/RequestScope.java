@@ -73,26 +73,58 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
    */
   private volatile boolean inDispatch;
 
-  /**
-   * The watched output streams of the request's response: null before one is taken, the one
-   * (usually), or an {@code Object[]} of several (wrappers with streams of their own). Every {@link
-   * WatchedResponse} of the request over the same stream hands out the same watched one, so that
-   * the bytes written are counted once per request, whichever wrapper wrote them; a reset or an
-   * answer through any wrapper reaches them all. Used by one
-   * thread at a time, as the response is; the containers order the threads that take turns with it
-   * (a dispatch, then the thread of {@code AsyncContext.start}).
-   */
-  Object output;
+  // The response's body, as the filter's watched streams and writers count it: one count per
+  // request for each, whichever of the filter's wrappers of the response (the chain's, the
+  // AsyncContext's, an ASYNC dispatch's, each over a wrapper in front that may hand out streams of
+  // its own) a write went through, so that a refusal of bytes past the declared length is told
+  // from a lost client on what the container was given in all. Only a watched stream or writer
+  // whose response wraps no other of the filter's for this request counts (the one nearest the
+  // container): one over an application's wrapper given to startAsync, itself over ours, would
+  // count the same bytes twice. Used by one thread at a time, as the response is; the containers
+  // order the threads that take turns with it (a dispatch, then the thread of
+  // AsyncContext.start).
 
-  /** As {@link #output}, for the response's writer. */
-  Object writer;
+  /** Bytes the container took through the request's watched streams: writes that returned. */
+  long written;
+
+  /**
+   * Set once {@code close()} ran through a watched stream (the application's, or a forward's as
+   * Jetty ends one): the containers refuse a later write for that reason alone ("Closed", "may not
+   * be written to once it has been closed"), and the client may have had the whole answer.
+   */
+  boolean outClosed;
+
+  /**
+   * Bytes handed to the request's watched writers, line separators included, as far as they are
+   * known: never more than they encode to (see {@code WatchedResponse.WatchedWriter}).
+   */
+  long writerBytes;
+
+  /**
+   * {@link #writerBytes} at the last check of a writer that found no error, -1 before one: once
+   * that covers the declared length, the whole body went out, and a later error is the container
+   * refusing what came after it.
+   */
+  long writerChecked = -1;
+
+  /**
+   * The last character handed to a writer was a high surrogate (counted 1): a low one next
+   * completes a pair of 4 bytes (both containers' encoders join the halves across calls).
+   */
+  boolean writerHighPending;
+
+  /**
+   * Set by a writer's first close: the checks stop, since a closed writer is in error on Jetty
+   * (which closes its writer itself at a redirect).
+   */
+  boolean writerClosed;
 
   /**
    * Set once the application answered with {@code sendError} or {@code sendRedirect} through any
    * of the filter's wrappers of the response. Nothing may be written after either (Tomcat ignores
    * such writes, Jetty closes its output at a redirect and refuses writes after an error), so a
    * failure of any watched stream or writer of the request, taken before or after, through any
-   * wrapper, is no news of the client from then on. Used as {@link #output} is.
+   * wrapper, is no news of the client from then on. Used as {@link #written} is.
    */
   boolean answered;
 
@@ -100,13 +132,47 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
    * The last failure of the container's output that a watched stream judged a refusal of bytes
    * past the declared length, not a lost client: a watched stream that wraps another one (an
    * application's wrapper given to {@code startAsync} that hands out a stream of its own over
-   * ours) sees the same exception next and must not judge it again on its own, smaller count.
-   * Used as {@link #output} is.
+   * ours), and a later flush that fails because of it (Tomcat's {@code ClientAbortException} with
+   * the refusal as its cause), see it again and must not take it for a lost client. Used as
+   * {@link #written} is.
    */
   IOException refused;
 
   /** As {@link #refused}, for the writers: a writer's error stays set, so a flag is enough. */
   boolean writerRefused;
+
+  /**
+   * Whether {@code e} is, or is caused by, the failure a watched stream judged a refusal already
+   * ({@link #refused}). Bounded: a cause chain may loop, or be long.
+   */
+  boolean refusedAlready(Throwable e) {
+    IOException r = refused;
+    if (r == null) {
+      return false;
+    }
+    try {
+      Throwable t = e;
+      for (int i = 0; i < 16 && t != null; i++) {
+        if (t == r) {
+          return true;
+        }
+        t = t.getCause();
+      }
+    } catch (RuntimeException hostile) {
+      // An overridden getCause that throws: no sign of the refusal, so judged as a failure.
+    }
+    return false;
+  }
+
+  /** What was counted is discarded with the buffered body (a reset, a forward). */
+  void bodyDiscarded() {
+    refused = null;
+    writerRefused = false;
+    written = 0;
+    writerBytes = 0;
+    writerChecked = -1;
+    writerHighPending = false;
+  }
 
   /**
    * Creates the state for a request.

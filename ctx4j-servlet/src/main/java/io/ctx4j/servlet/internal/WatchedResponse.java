@@ -48,16 +48,18 @@ import java.nio.ByteBuffer;
  * resetBuffer} discards what was counted, and so does a forward through the request's dispatcher
  * ({@link #bodyDiscarded}; Jetty's forward clears its buffer without this wrapper, a forward
  * through the {@code ServletContext}'s dispatcher is not seen).
- * Every wrapper of one response (the chain's, the {@code AsyncContext}'s, an ASYNC dispatch's)
- * hands out the same watched stream or writer for the same underlying one, and the request's state
- * keeps them all ({@link RequestScope#output}): one count per request, and a reset or an answer
- * through any wrapper reaches every one, also a stream or writer taken after the answer. A
- * wrapper in front that hands out a new stream or writer per call gets one count: the new watched
- * one takes over the last one's count and its place in the request's state, so the state does not
- * grow with the calls, and the old one, if the application kept it, goes on through its heir. A
- * failure is judged once, by the watched stream or writer nearest the container ({@link
- * RequestScope#refused}): one that wraps another (an application's wrapper given to {@code
- * startAsync} over ours) takes its verdict. Used by one thread at a time, as a response is.
+ * What was written is counted once per request, in the request's state ({@link
+ * RequestScope#written}, {@link RequestScope#writerBytes}), whichever of the filter's wrappers of
+ * the response (the chain's, the {@code AsyncContext}'s, an ASYNC dispatch's) and whichever stream
+ * or writer a wrapper in front handed out (one, one per wrapper, or a new one per call) it went
+ * through; a reset, a close or an answer through any of them reaches them all, also a stream or
+ * writer taken after it, or kept from before. Only a watched stream or writer nearest the container
+ * counts: one whose response wraps another of the filter's responses for the request (an
+ * application's wrapper given to {@code startAsync} over ours) passes its bytes to the one beneath,
+ * which counts them. A failure judged a refusal once ({@link RequestScope#refused}) stays one for
+ * the watched stream over it and for a flush that fails because of it. The request's state holds
+ * counts, not streams, so it does not grow with the calls or the async cycles. Used by one thread
+ * at a time, as a response is.
  */
 public final class WatchedResponse extends HttpServletResponseWrapper {
   private final RequestScope scope;
@@ -66,10 +68,6 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
   private ServletOutputStream outDelegate;
   private WatchedWriter writer;
   private PrintWriter writerDelegate;
-  /** Whether {@link #out} was made here for a stream no watched one had: see getOutputStream. */
-  private boolean outMadeHere;
-  /** As {@link #outMadeHere}, for {@link #writer}. */
-  private boolean writerMadeHere;
 
   /**
    * Wraps {@code response}.
@@ -138,140 +136,92 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
    * stream and the writer, taken already or later, stop reporting failures, as after their close.
    */
   private void answered() {
-    // In the request's state: a stream or writer taken later through another wrapper is closed too.
+    // In the request's state: every watched stream and writer of the request, whichever wrapper
+    // took it, before or after, ends in the same container response.
     scope.answered = true;
-    // Every watched stream and writer of the request, whichever wrapper took it: they all end in
-    // the same container response.
-    for (Object o : all(scope.output)) {
-      ((WatchedOutput) o).closed = true;
-    }
-    for (Object w : all(scope.writer)) {
-      ((WatchedWriter) w).closed = true;
-    }
   }
 
   /**
-   * The watched streams (or writers) of a request, as {@link RequestScope#output} keeps them: none
-   * (null), one (the usual case, kept as it is), or several in an {@code Object[]} (wrappers that
-   * hand out streams of their own: an application's in front of the filter, the container's own
-   * behind {@code AsyncContext.getResponse()}).
+   * Whether this response's streams and writers count what they pass on: unless it wraps another
+   * of the filter's responses for the same request (an application's wrapper given to {@code
+   * startAsync(request, response)}, over the chain's), whose stream or writer is then beneath
+   * theirs and counts the same bytes. Read when a watched stream or writer is made: a wrapper may
+   * be given another response with {@code setResponse}.
    */
-  private static Object[] all(Object kept) {
-    return kept == null ? NONE : kept instanceof Object[] ? (Object[]) kept : new Object[] {kept};
-  }
-
-  private static final Object[] NONE = {};
-
-  /** {@code kept} with {@code one} added (see {@link #all}). */
-  private static Object with(Object kept, Object one) {
-    if (kept == null) {
-      return one;
-    }
-    Object[] old = all(kept);
-    Object[] more = java.util.Arrays.copyOf(old, old.length + 1);
-    more[old.length] = one;
-    return more;
-  }
-
-  /** {@code kept} with {@code old} replaced by {@code now}, or with {@code now} added. */
-  private static Object replaced(Object kept, Object old, Object now) {
-    if (kept == old) {
-      return now;
-    }
-    if (kept instanceof Object[]) {
-      Object[] all = (Object[]) kept;
-      for (int i = 0; i < all.length; i++) {
-        if (all[i] == old) {
-          all[i] = now; // the request's own array, used by one thread at a time
-          return kept;
-        }
+  private boolean nearestTheContainer() {
+    ServletResponse r = getResponse();
+    // Bounded: a wrapper chain is finite, but a broken wrapper may return itself.
+    for (int i = 0; i < 64 && r instanceof ServletResponseWrapper; i++) {
+      if (r instanceof WatchedResponse && ((WatchedResponse) r).scope == scope) {
+        return false;
       }
+      r = ((ServletResponseWrapper) r).getResponse();
     }
-    return with(kept, now);
+    return true;
   }
 
   /**
-   * Returns the container's stream, watched. Every wrapper of the request's response over the same
-   * container stream (the chain's, the {@code AsyncContext}'s, an ASYNC dispatch's) hands out one
-   * watched stream, kept in the request's state, so that what was written is counted once per
-   * request.
+   * Returns the container's stream, watched. What any watched stream of the request counts goes to
+   * one count in the request's state ({@link RequestScope#written}), whichever wrapper of the
+   * response (the chain's, the {@code AsyncContext}'s, an ASYNC dispatch's) took it, and whatever
+   * a wrapper in front hands out (one stream, or a new one per call).
    */
   @Override
   public ServletOutputStream getOutputStream() throws IOException {
     ServletOutputStream s = super.getOutputStream();
     if (s != outDelegate) {
       outDelegate = s;
-      WatchedOutput found = null;
-      if (s instanceof WatchedOutput && ((WatchedOutput) s).scope() == scope) {
-        found = (WatchedOutput) s; // an application's wrapper hands out ours: counted once
-      } else {
-        for (Object o : all(scope.output)) {
-          if (((WatchedOutput) o).out == s) {
-            found = (WatchedOutput) o;
-          }
-        }
-      }
-      boolean made = found == null;
-      if (made) {
-        found = new WatchedOutput(s);
-        if (outMadeHere) {
-          // A wrapper in front that hands out a new stream per call (Spring Security's
-          // OnCommittedResponseWrapper): the same body, so the new one goes on with the count and
-          // takes the old one's place, or a loop of getOutputStream().write(...) would keep one
-          // per call and count apart.
-          found.takeOver(out);
-          scope.output = replaced(scope.output, out, found);
-        } else {
-          scope.output = with(scope.output, found);
-        }
-      }
-      outMadeHere = made;
-      out = found;
-      out.closed |= scope.answered;
+      out =
+          s instanceof WatchedOutput && ((WatchedOutput) s).scope() == scope
+              ? (WatchedOutput) s // an application's wrapper hands out ours: counted once
+              : new WatchedOutput(s, nearestTheContainer());
     }
     return out;
   }
 
-  /** Returns the container's writer, watched; shared as the stream is. */
+  /** Returns the container's writer, watched; counted per request as the stream is. */
   @Override
   public PrintWriter getWriter() throws IOException {
     PrintWriter w = super.getWriter();
     if (w != writerDelegate) {
       writerDelegate = w;
-      WatchedWriter found = null;
-      if (w instanceof WatchedWriter && ((WatchedWriter) w).scope == scope) {
-        found = (WatchedWriter) w; // an application's wrapper hands out ours: counted once
-      } else {
-        for (Object o : all(scope.writer)) {
-          if (((WatchedWriter) o).inner == w) {
-            found = (WatchedWriter) o;
-          }
-        }
-      }
-      boolean made = found == null;
-      if (made) {
-        found = new WatchedWriter(w, scope, this);
-        if (writerMadeHere) {
-          found.takeOver(writer); // a new writer per call: as the stream, one count
-          scope.writer = replaced(scope.writer, writer, found);
-        } else {
-          scope.writer = with(scope.writer, found);
-        }
-      }
-      writerMadeHere = made;
-      writer = found;
-      writer.closed |= scope.answered;
+      writer =
+          w instanceof WatchedWriter && ((WatchedWriter) w).scope == scope
+              ? (WatchedWriter) w // an application's wrapper hands out ours: counted once
+              : new WatchedWriter(w, scope, this, nearestTheContainer());
     }
     return writer;
   }
 
+  /**
+   * Flushes the container's buffer; a failure ends the request context as a failed write does,
+   * unless it is no news of the client: after the answer or a close, or the container refusing
+   * what was written past the declared length (Tomcat fails the flush with the refusal as its
+   * cause).
+   */
   @Override
   public void flushBuffer() throws IOException {
     try {
       super.flushBuffer();
     } catch (IOException e) {
-      throw scope.failed(e);
+      throw flushFailed(e);
     }
+  }
+
+  private IOException flushFailed(IOException e) {
+    if (scope.answered || scope.outClosed || scope.writerClosed || scope.refusedAlready(e)) {
+      return e;
+    }
+    long declared = declaredLength(this);
+    if (declared >= 0
+        && (scope.written > declared
+            || scope.writerBytes > declared
+            || scope.writerChecked >= declared
+            || scope.writerRefused)) {
+      scope.refused = e;
+      return e;
+    }
+    return scope.failed(e);
   }
 
   /**
@@ -325,97 +275,55 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
   }
 
   private void forgetWritten() {
-    // Every watched stream and writer of the request, whichever wrapper took it: forgetting a
-    // count can only make a failure read as a lost client, never hide one.
-    scope.refused = null;
-    scope.writerRefused = false;
-    for (Object o : all(scope.output)) {
-      ((WatchedOutput) o).written = 0;
-    }
-    for (Object o : all(scope.writer)) {
-      WatchedWriter w = (WatchedWriter) o;
-      w.bytes = 0;
-      w.checkedBytes = -1;
-      w.highPending = false;
-    }
+    // Forgetting a count can only make a failure read as a lost client, never hide one.
+    scope.bodyDiscarded();
   }
 
   /**
    * Delegates to the container's stream; a failure ends the request context with its cause, until
-   * the stream is closed. An inner class: the response's scope and headers through one reference,
-   * which keeps the object at 40 bytes (compressed references) with its count and its heir.
+   * a watched stream of the request is closed. Counts what it passes on in the request's state
+   * when it is nearest the container. An inner class: the response's scope and headers through one
+   * reference, which keeps the object at 24 bytes (compressed references).
    */
   private final class WatchedOutput extends ServletOutputStream {
     private final ServletOutputStream out;
-    /** Bytes the container took through this stream: writes that returned. */
-    private long written;
-    /**
-     * Set once {@code close()} has run (through this stream: the application's, or a forward's as
-     * Jetty ends one), or the application answered with {@code sendError} or {@code sendRedirect}:
-     * the containers refuse a later write for that reason alone ("Closed", "may not be written to
-     * once it has been closed"), and the client may have had the whole answer.
-     */
-    private boolean closed;
-    /** The watched stream that took this one's place and count, if any. */
-    private WatchedOutput heir;
+    /** Whether this stream counts the bytes it passes on: see {@link #nearestTheContainer}. */
+    private final boolean counts;
 
-    private WatchedOutput current() {
-      WatchedOutput c = this;
-      while (c.heir != null) {
-        c = c.heir;
-      }
-      if (heir != null) {
-        heir = c; // shortened: a kept old one does not walk every call's
-      }
-      return c;
-    }
-
-    /**
-     * What a failure of this stream ends the request with: a lost client, unless it was closed or
-     * it refused what the application wrote past the length the response declared: a write once
-     * the whole length was written, or a flush or close once more than the length was written
-     * (Tomcat drops the extra bytes of a write and fails the flush). Not a flush or close after
-     * exactly the length: Tomcat may still hold the body's last bytes, and the flush or close that
-     * sends them fails for a lost client. Nor a write that crosses the length: neither container
-     * refuses one with an {@code IOException} (Jetty throws an {@code IllegalStateException},
-     * Tomcat cuts the body at the length), so its {@code IOException} is the connection's.
-     *
-     * @param len the bytes the failed call was to write; 0 for a flush or a close
-     */
-    private IOException failed(IOException e, long len) {
-      return current().judged(e, len);
-    }
-
-    /** {@link #failed}, on the stream that holds the count: this one, with no heir. */
-    private IOException judged(IOException e, long len) {
-      if (closed || e == scope.refused) {
-        return e; // closed, or a watched stream this one wraps judged it a refusal already
-      }
-      long declared = declaredLength(WatchedResponse.this);
-      boolean refused = declared >= 0 && (len > 0 ? written >= declared : written > declared);
-      if (refused) {
-        scope.refused = e;
-        return e;
-      }
-      return scope.failed(e);
+    WatchedOutput(ServletOutputStream out, boolean counts) {
+      this.out = out;
+      this.counts = counts;
     }
 
     RequestScope scope() {
       return scope;
     }
 
-    WatchedOutput(ServletOutputStream out) {
-      this.out = out;
-    }
-
     /**
-     * Goes on from {@code old}, a stream of the same body that this one replaces: its count and
-     * its close, and a kept {@code old} counts on, and is reset and answered, through this one.
+     * What a failure of this stream ends the request with: a lost client, unless a watched stream
+     * of the request was closed, the application answered, or the container refused what the
+     * application wrote past the length the response declared: a write once the whole length was
+     * written, or a flush or close once more than the length was written (Tomcat drops the extra
+     * bytes of a write and fails the flush). Not a flush or close after exactly the length: Tomcat
+     * may still hold the body's last bytes, and the flush or close that sends them fails for a
+     * lost client. Nor a write that crosses the length: neither container refuses one with an
+     * {@code IOException} (Jetty throws an {@code IllegalStateException}, Tomcat cuts the body at
+     * the length), so its {@code IOException} is the connection's. A failure judged a refusal
+     * already (by the watched stream this one wraps, or a write a flush failed after) stays one.
+     *
+     * @param len the bytes the failed call was to write; 0 for a flush or a close
      */
-    void takeOver(WatchedOutput old) {
-      written = old.written;
-      closed = old.closed;
-      old.heir = this;
+    private IOException failed(IOException e, long len) {
+      if (scope.outClosed || scope.answered || scope.refusedAlready(e)) {
+        return e;
+      }
+      long declared = declaredLength(WatchedResponse.this);
+      long written = scope.written;
+      if (declared >= 0 && (len > 0 ? written >= declared : written > declared)) {
+        scope.refused = e;
+        return e;
+      }
+      return scope.failed(e);
     }
 
     @Override
@@ -425,7 +333,9 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
       } catch (IOException e) {
         throw failed(e, 1);
       }
-      current().written++;
+      if (counts) {
+        scope.written++;
+      }
     }
 
     @Override
@@ -435,7 +345,9 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
       } catch (IOException e) {
         throw failed(e, len);
       }
-      current().written += len;
+      if (counts) {
+        scope.written += len;
+      }
     }
 
     @Override
@@ -446,7 +358,9 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
       } catch (IOException e) {
         throw failed(e, len);
       }
-      current().written += len;
+      if (counts) {
+        scope.written += len;
+      }
     }
 
     @Override
@@ -465,7 +379,7 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
       } catch (IOException e) {
         throw failed(e, 0); // the close's own write: the last failure that can mean a lost client
       } finally {
-        current().closed = true;
+        scope.outClosed = true;
       }
     }
 
@@ -513,88 +427,54 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
   /**
    * Delegates to the container's writer, which swallows I/O errors; {@code flush}, {@code
    * checkError} and, once the response is committed, {@code close} ask it whether one happened.
+   * Counts what it is handed in the request's state when it is nearest the container: the bytes
+   * of its characters exactly in UTF-8 and in the single-byte charsets (a character each), and
+   * never more than they encode to in any other charset a response uses (a character each, again).
+   * The rules need a count that is never too high: one too high would hide a lost client. A lone
+   * surrogate counts one (a replacement of one byte or more); a pair four, also split across two
+   * calls. Counted when handed over, also after the container's writes failed: so exactly the
+   * length says nothing of the client.
    */
   private static final class WatchedWriter extends PrintWriter {
     private final PrintWriter inner;
     private final RequestScope scope;
     private final HttpServletResponse response;
     /**
-     * Bytes handed to the writer, line separators of {@code println} included, as far as they are
-     * known: exactly in UTF-8 and in the single-byte charsets (a character each), and never more
-     * than they encode to in any other charset a response uses (a character each, again). The
-     * rules below need a count that is never too high: one too high would hide a lost client. A
-     * lone surrogate counts one (a replacement of one byte or more); a pair four, also split
-     * across two calls ({@link #highPending}). Counted when handed over, also after the
-     * container's writes failed: so exactly the length says nothing of the client.
-     */
-    private long bytes;
-    /**
      * Whether the writer encodes UTF-8, read once: the Servlet API fixes the charset when the
      * writer is taken.
      */
     private final boolean utf8;
-    /**
-     * {@link #bytes} at the last check that found no error, -1 before one: once that covers the
-     * declared length, the whole body went out, and a later error is the container refusing what
-     * came after it.
-     */
-    private long checkedBytes = -1;
-    /**
-     * Set by the first close, or once the application answered with {@code sendError} or {@code
-     * sendRedirect}: the checks stop, since a closed writer is in error on Jetty (which closes its
-     * writer itself at a redirect).
-     */
-    private boolean closed;
-    /**
-     * The last character handed over was a high surrogate (counted 1): a low one next completes a
-     * pair of 4 bytes (both containers' encoders join the halves across calls, and across a flush).
-     */
-    private boolean highPending;
-    /** The watched writer that took this one's place and count, if any. */
-    private WatchedWriter heir;
+    /** Whether this writer counts what it is handed: see {@link #nearestTheContainer}. */
+    private final boolean counts;
 
-    private WatchedWriter current() {
-      WatchedWriter c = this;
-      while (c.heir != null) {
-        c = c.heir;
-      }
-      if (heir != null) {
-        heir = c; // shortened: a kept old one does not walk every call's
-      }
-      return c;
-    }
-
-    private long utf8Count(CharSequence s, int off, int len) {
-      if (len <= 0) {
-        return 0;
-      }
-      int i = off;
-      long n = 0;
-      if (highPending && Character.isLowSurrogate(s.charAt(i))) {
-        n = 3; // with the 1 counted for the high: the pair's 4
-        i++;
-      }
-      n += utf8Length(s, i, off + len - i);
-      highPending = Character.isHighSurrogate(s.charAt(off + len - 1));
-      return n;
-    }
-
-    WatchedWriter(PrintWriter inner, RequestScope scope, HttpServletResponse response) {
+    WatchedWriter(
+        PrintWriter inner, RequestScope scope, HttpServletResponse response, boolean counts) {
       super(inner);
       this.inner = inner;
       this.scope = scope;
       this.response = response;
+      this.counts = counts;
       String charset = response.getCharacterEncoding();
       this.utf8 = "UTF-8".equalsIgnoreCase(charset) || "UTF8".equalsIgnoreCase(charset);
     }
 
-    /** As {@link WatchedOutput#takeOver}: goes on from {@code old}, which goes on through this. */
-    void takeOver(WatchedWriter old) {
-      bytes = old.bytes;
-      checkedBytes = old.checkedBytes;
-      highPending = old.highPending;
-      closed = old.closed;
-      old.heir = this;
+    private void count(CharSequence s, int off, int len) {
+      if (!counts || len <= 0) {
+        return;
+      }
+      if (!utf8) {
+        scope.writerBytes += len;
+        return;
+      }
+      int i = off;
+      long n = 0;
+      if (scope.writerHighPending && Character.isLowSurrogate(s.charAt(i))) {
+        n = 3; // with the 1 counted for the high: the pair's 4
+        i++;
+      }
+      n += utf8Length(s, i, off + len - i);
+      scope.writerHighPending = Character.isHighSurrogate(s.charAt(off + len - 1));
+      scope.writerBytes += n;
     }
 
     /**
@@ -632,16 +512,12 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
      */
     private boolean check() {
       boolean error = inner.checkError();
-      return current().checked(error);
-    }
-
-    private boolean checked(boolean error) {
       if (!error) {
-        checkedBytes = bytes;
-      } else if (!closed && !scope.writerRefused) {
+        scope.writerChecked = scope.writerBytes;
+      } else if (!scope.writerClosed && !scope.answered && !scope.writerRefused) {
         // A writer's error stays set: once a watched writer took it for a refusal past the length,
         // one that wraps it (an application's writer over ours, given to startAsync) sees the same
-        // error and must not judge it again on its own count.
+        // error and must not take it for a lost client.
         if (refusedPastTheLength()) {
           scope.writerRefused = true;
         } else {
@@ -655,66 +531,66 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
 
     private boolean refusedPastTheLength() {
       long declared = declaredLength(response);
-      return declared >= 0 && (bytes > declared || checkedBytes >= declared);
+      return declared >= 0
+          && (scope.writerBytes > declared || scope.writerChecked >= declared);
     }
 
     @Override
     public void write(int c) {
       inner.write(c);
-      current().counted(c);
-    }
-
-    private void counted(int c) {
-      char ch = (char) c;
-      if (utf8 && highPending && Character.isLowSurrogate(ch)) {
-        bytes += 3;
-        highPending = false;
+      if (!counts) {
         return;
       }
-      highPending = utf8 && Character.isHighSurrogate(ch);
-      bytes += !utf8 || ch < 0x80 || Character.isSurrogate(ch) ? 1 : ch < 0x800 ? 2 : 3;
+      char ch = (char) c;
+      if (utf8 && scope.writerHighPending && Character.isLowSurrogate(ch)) {
+        scope.writerBytes += 3;
+        scope.writerHighPending = false;
+        return;
+      }
+      scope.writerHighPending = utf8 && Character.isHighSurrogate(ch);
+      scope.writerBytes +=
+          !utf8 || ch < 0x80 || Character.isSurrogate(ch) ? 1 : ch < 0x800 ? 2 : 3;
     }
 
     // After the write: a range the writer refuses (an IndexOutOfBoundsException) wrote nothing.
     @Override
     public void write(char[] buf, int off, int len) {
       inner.write(buf, off, len);
-      WatchedWriter k = current();
-      k.bytes += k.utf8 ? k.utf8Count(java.nio.CharBuffer.wrap(buf), off, len) : Math.max(len, 0);
+      count(java.nio.CharBuffer.wrap(buf), off, len);
     }
 
     @Override
     public void write(String s, int off, int len) {
       inner.write(s, off, len);
-      WatchedWriter k = current();
-      k.bytes += k.utf8 ? k.utf8Count(s, off, len) : Math.max(len, 0);
+      count(s, off, len);
     }
 
     /** PrintWriter writes the line separator straight to the writer it wraps, past write(). */
     @Override
     public void println() {
-      WatchedWriter k = current();
-      k.bytes += System.lineSeparator().length();
-      k.highPending = false;
+      if (counts) {
+        scope.writerBytes += System.lineSeparator().length();
+        scope.writerHighPending = false;
+      }
       super.println();
     }
 
     @Override
     public void flush() {
       inner.flush();
-      if (!current().closed) {
+      if (!scope.writerClosed && !scope.answered) {
         check();
       }
     }
 
     @Override
     public void close() {
-      if (!current().closed) {
+      if (!scope.writerClosed && !scope.answered) {
         if (response.isCommitted()) {
           check(); // flushes what is buffered, after parts already sent
         }
-        current().closed = true;
       }
+      scope.writerClosed = true;
       inner.close();
     }
 
