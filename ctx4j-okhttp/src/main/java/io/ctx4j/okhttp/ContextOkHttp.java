@@ -693,7 +693,11 @@ public final class ContextOkHttp {
     }
 
     private void nextRequest(Call call) {
-      if (hook != null) {
+      // Only while this run's registration holds, as in cacheHit: once it is given back (the
+      // body was read and closed), a cancel the hook kept pending belongs to a run that is over,
+      // and a later run of the call (an interceptor ahead that proceeds again under another
+      // context) must not get it.
+      if (hook != null && !stopped.get()) {
         hook.nextRequest(call);
       }
     }

@@ -797,10 +797,20 @@ public final class TaskGroup implements AutoCloseable {
         result.complete(value);
       }
     } catch (Throwable t) {
-      boolean echo = ctx.isDone() && (interruptedIo || isCancellationEcho(t));
-      // An Error a try-with-resources suppressed on the echo (a resource's close() failing while
-      // the body rethrew the group's end) is a failure of its own: never dropped with the echo.
-      Error hidden = echo ? suppressedError(t) : null;
+      boolean echo;
+      Error hidden;
+      try {
+        echo = ctx.isDone() && (interruptedIo || isCancellationEcho(t));
+        // An Error a try-with-resources suppressed on the echo (a resource's close() failing while
+        // the body rethrew the group's end) is a failure of its own: never dropped with the echo.
+        hidden = echo ? suppressedError(t) : null;
+      } catch (RuntimeException | StackOverflowError unreadable) {
+        // A throwable whose getCause() or getSuppressed() throws, or recurses: it cannot be shown
+        // to echo the group's end, so it is a failure, as thrown; the future and the group must
+        // still hear of it, or a sibling joining the future and await() would wait forever.
+        echo = false;
+        hidden = null;
+      }
       Throwable failure = t;
       if (echo && !(t instanceof ContextException)) { // the interrupt's: report the context's end
         ContextException e = contextError();
@@ -922,6 +932,13 @@ public final class TaskGroup implements AutoCloseable {
   }
 
   /**
+   * How many links of a cause chain the echo rule reads at most: far past any real chain (JDK
+   * wrappers nest a few deep; veryDeepWrapperChains nests 100,000), and a bound in time and memory
+   * for a getCause() that makes a new wrapper on every call, which no cycle check stops.
+   */
+  private static final int MAX_CAUSES = 1 << 17;
+
+  /**
    * Whether {@code t}, thrown once the context is done, only echoes its end: the context's own error,
    * or what the group's interrupt makes a blocking call throw (an interruptible channel throws
    * ClosedByInterruptException, not InterruptedException). run() adds a SocketException or
@@ -938,13 +955,14 @@ public final class TaskGroup implements AutoCloseable {
    * context's end (a call's own deadline) is a failure.
    */
   private boolean isCancellationEcho(Throwable t) {
+    // Links past MAX_CAUSES are not looked at: no echo, a failure.
     // Through any number of wrappers (a FutureTask's ExecutionException of a dependent stage's
     // CompletionException, JDK 25's CancellationException), cycles stopped; a wrapper carrying
     // failures of its own (a nested group's TaskGroupException) is no echo. The interrupt's echo
     // too, at any depth: a task that waits for a sibling's future gets the sibling's
     // InterruptedException wrapped by that future.
     Set<Throwable> seen = Collections.newSetFromMap(new IdentityHashMap<>());
-    for (Throwable x = t; x != null && seen.add(x); x = x.getCause()) {
+    for (Throwable x = t; x != null && seen.add(x) && seen.size() <= MAX_CAUSES; x = x.getCause()) {
       if (x instanceof InterruptedException || x instanceof ClosedByInterruptException) {
         return true;
       }
@@ -980,7 +998,7 @@ public final class TaskGroup implements AutoCloseable {
    */
   private static Error suppressedError(Throwable t) {
     Set<Throwable> seen = Collections.newSetFromMap(new IdentityHashMap<>());
-    for (Throwable x = t; x != null && seen.add(x); x = x.getCause()) {
+    for (Throwable x = t; x != null && seen.add(x) && seen.size() <= MAX_CAUSES; x = x.getCause()) {
       for (Throwable s : x.getSuppressed()) {
         if (s instanceof Error) {
           return (Error) s;

@@ -73,13 +73,28 @@ public final class TaskGroupException extends ExecutionException {
     if (droppedFailures < 0) {
       throw new IllegalArgumentException("droppedFailures is negative: " + droppedFailures);
     }
-    String message = "task failed: " + firstFailure;
+    String message = "task failed: " + describe(firstFailure);
     long more = laterFailures.size() + droppedFailures;
     if (more > 0) {
       message += " (and " + more + " later failure" + (more == 1 ? "" : "s");
       message += droppedFailures > 0 ? ", " + droppedFailures + " of them not kept)" : ")";
     }
     return message;
+  }
+
+  /**
+   * {@code t.toString()}, or its class's name if that throws: a failure that cannot describe itself
+   * is still reported, as itself (the cause), rather than replaced by its {@code toString()}'s.
+   */
+  private static String describe(Throwable t) {
+    try {
+      return String.valueOf(t);
+    } catch (RuntimeException | StackOverflowError unreadable) {
+      return t.getClass().getName()
+          + " (its toString() threw "
+          + unreadable.getClass().getName()
+          + ")";
+    }
   }
 
   /**
