@@ -46,7 +46,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 @Timeout(600)
 class OkHttpRetryInFrontTest {
   private static final byte[] HELLO = "hello".getBytes(StandardCharsets.US_ASCII);
-  private static final int MANY = 10_000;
+  private static final int MANY = 2_000;
 
   private final ExecutorService other = Executors.newCachedThreadPool();
 
