@@ -138,23 +138,25 @@ class WrapperStreamsTest {
         answer = "no answer: " + e;
       }
       assertTrue(done.await(20, TimeUnit.SECONDS));
-      // Past the containers' 30 s async timeout: an error answer from an async thread followed by
-      // a write once left Tomcat's cycle open for more than 10 s (one CI run); its end, whenever
-      // it comes, must end the context.
+      // complete() ends the context: Tomcat may never end a cycle whose error answer from an async
+      // thread raced the dispatch's end (TomcatErrorAnswerRaceTest; one CI run lost that race).
       CountDownLatch ended = new CountDownLatch(1);
       seen.get().onDone(ended::countDown);
       assertTrue(
-          ended.await(60, TimeUnit.SECONDS),
+          ended.await(10, TimeUnit.SECONDS),
           how
               + ": the request context never ended; complete() "
               + completeFailed.get()
               + ", the client got "
               + answer);
     }
-    assertEquals(
-        "live",
-        after.get(),
-        how + ": the late write threw " + thrown.get() + "; the client got " + answer);
+    // The question: the late write is no lost client. The context is live then, unless Jetty
+    // completed the cycle itself (a sendError from the async thread before the dispatch returned
+    // makes Jetty 12.1 send the error and complete): then it ended "response completed".
+    assertTrue(
+        after.get().equals("live") || after.get().endsWith(": response completed"),
+        how + ": the late write threw " + thrown.get() + "; the client got " + answer
+            + "; the context then: " + after.get());
   }
 
   // ---------------------------------------------------------------------------------------------

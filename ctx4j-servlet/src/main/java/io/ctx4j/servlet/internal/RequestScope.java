@@ -88,9 +88,22 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
   long written;
 
   /**
-   * Set once {@code close()} ran through a watched stream (the application's, or a forward's as
-   * Jetty ends one): the containers refuse a later write for that reason alone ("Closed", "may not
-   * be written to once it has been closed"), and the client may have had the whole answer.
+   * Set while a watched stream of the request is in a call: one called from within it (an
+   * application's stream over ours, given to {@code startAsync} and watched again over it) does
+   * not count what the outer one counted already.
+   */
+  boolean outBusy;
+
+  /** As {@link #outBusy}, for the writers. */
+  boolean writerBusy;
+
+  /**
+   * Set once {@code close()} ran through a watched stream whose response wraps the container's
+   * own, with nothing in between (the application's close, or a forward's as Jetty ends one): the
+   * containers refuse a later write for that reason alone ("Closed", "may not be written to once
+   * it has been closed"), and the client may have had the whole answer. A close through a wrapper
+   * (in front of the filter, or given to {@code startAsync}) counts for its own response's streams
+   * only: the wrapper may keep the container's stream open.
    */
   boolean outClosed;
 
@@ -114,8 +127,9 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
   boolean writerHighPending;
 
   /**
-   * Set by a writer's first close: the checks stop, since a closed writer is in error on Jetty
-   * (which closes its writer itself at a redirect).
+   * Set by the first close of a writer whose response wraps the container's own (as {@link
+   * #outClosed}): the checks stop, since a closed writer is in error on Jetty (which closes its
+   * writer itself at a redirect).
    */
   boolean writerClosed;
 

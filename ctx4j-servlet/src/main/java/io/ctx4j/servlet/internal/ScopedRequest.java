@@ -46,7 +46,7 @@ public final class ScopedRequest extends HttpServletRequestWrapper {
   private final RequestScope scope;
   private final Object owner;
   private volatile boolean published;
-  /** What {@link #startAsync()} returned last, if it was called. */
+  /** What {@code startAsync} (either form) returned last, if it was called. */
   private volatile WatchedAsyncContext watchedAsync;
   /**
    * What {@link #getInputStream()} or {@link #getReader()} returned last (a {@link WatchedInput} or
@@ -382,7 +382,7 @@ public final class ScopedRequest extends HttpServletRequestWrapper {
   public AsyncContext startAsync() {
     publish();
     AsyncContext async = listened(super.startAsync());
-    WatchedAsyncContext w = new WatchedAsyncContext(async, this);
+    WatchedAsyncContext w = new WatchedAsyncContext(async, this, true);
     watchedAsync = w;
     return w;
   }
@@ -401,7 +401,10 @@ public final class ScopedRequest extends HttpServletRequestWrapper {
   @Override
   public AsyncContext startAsync(ServletRequest request, ServletResponse response) {
     publish();
-    return listened(super.startAsync(request, response));
+    AsyncContext async = listened(super.startAsync(request, response));
+    WatchedAsyncContext w = new WatchedAsyncContext(async, this, false);
+    watchedAsync = w;
+    return w;
   }
 
   /**

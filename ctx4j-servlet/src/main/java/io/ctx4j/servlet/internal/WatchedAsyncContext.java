@@ -9,10 +9,21 @@ import jakarta.servlet.ServletResponse;
 import jakarta.servlet.http.HttpServletResponse;
 
 /**
- * The {@code AsyncContext} of {@code startAsync()} as the filter's request hands it out: the
- * container's, except that {@link #getResponse()} is watched ({@link WatchedResponse}), so that a
- * write that fails in an application thread ends the request context at once. Not part of the
- * API.
+ * The {@code AsyncContext} as the filter's request hands it out: the container's, except that
+ * {@link #complete()} ends the request context, and, for {@code startAsync()} without arguments,
+ * {@link #getResponse()} is watched ({@link WatchedResponse}), so that a write that fails in an
+ * application thread ends the request context at once. Not part of the API.
+ *
+ * <p>Why {@code complete()}: the application is done with the response, and the container's
+ * {@code onComplete} normally follows at once; but Tomcat 11 may accept {@code complete()} and
+ * never carry it out. When an application thread's {@code sendError} and a later write race the
+ * end of the dispatch that started the cycle, Tomcat's {@code ErrorReportValve} closes the
+ * connection on the dispatch's thread ({@code CLOSE_NOW}) while the cycle is still starting, a
+ * {@code complete()} then is only marked pending, and the request is recycled without any listener
+ * being called, nor the async timeout ever firing: the context stayed live until the server
+ * stopped. A {@code complete()} that Tomcat refuses because it recycled the request already
+ * ends the context too. Any other refusal (a misuse, such as {@code complete()} after {@code
+ * dispatch()}) leaves it to the container's events.
  *
  * <p>Why: after {@code startAsync()} the Servlet API hands out the container's own response, which
  * the filter does not see. Tomcat 11 reports a failed write there through {@code
@@ -32,6 +43,8 @@ import jakarta.servlet.http.HttpServletResponse;
 final class WatchedAsyncContext implements AsyncContext {
   private final AsyncContext async;
   private final ScopedRequest request;
+  /** Whether {@link #getResponse()} is watched: for {@code startAsync()} without arguments. */
+  private final boolean watchResponse;
   /** The container's response last wrapped, and its wrapper; replaced together. */
   private volatile Watched watched;
 
@@ -45,9 +58,10 @@ final class WatchedAsyncContext implements AsyncContext {
     }
   }
 
-  WatchedAsyncContext(AsyncContext async, ScopedRequest request) {
+  WatchedAsyncContext(AsyncContext async, ScopedRequest request, boolean watchResponse) {
     this.async = async;
     this.request = request;
+    this.watchResponse = watchResponse;
   }
 
   /** Whether this wraps {@code other}. */
@@ -63,6 +77,11 @@ final class WatchedAsyncContext implements AsyncContext {
   @Override
   public ServletResponse getResponse() {
     ServletResponse r = async.getResponse();
+    if (!watchResponse) {
+      // The response given to startAsync(request, response), as given: the application may cast
+      // it to its own wrapper's type, and a wrapper over the filter's is watched beneath.
+      return r;
+    }
     Watched w = watched;
     if (w == null || w.delegate != r) {
       ServletResponse response =
@@ -95,9 +114,31 @@ final class WatchedAsyncContext implements AsyncContext {
     async.dispatch(context, path);
   }
 
+  /**
+   * Completes the cycle, then ends the request context ({@code RESPONSE_COMPLETED}), also when the
+   * container refuses because it has recycled the request already (see the class comment).
+   */
   @Override
   public void complete() {
-    async.complete();
+    try {
+      async.complete();
+    } catch (IllegalStateException refused) {
+      if (recycled()) {
+        request.scope().end(RequestScope.COMPLETED);
+      }
+      throw refused;
+    }
+    request.scope().end(RequestScope.COMPLETED);
+  }
+
+  /** Whether the container's async context no longer has a request: it refuses to give it. */
+  private boolean recycled() {
+    try {
+      async.getRequest();
+      return false;
+    } catch (IllegalStateException gone) {
+      return true;
+    }
   }
 
   @Override

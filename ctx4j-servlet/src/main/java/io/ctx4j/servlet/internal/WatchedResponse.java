@@ -52,14 +52,17 @@ import java.nio.ByteBuffer;
  * RequestScope#written}, {@link RequestScope#writerBytes}), whichever of the filter's wrappers of
  * the response (the chain's, the {@code AsyncContext}'s, an ASYNC dispatch's) and whichever stream
  * or writer a wrapper in front handed out (one, one per wrapper, or a new one per call) it went
- * through; a reset, a close or an answer through any of them reaches them all, also a stream or
- * writer taken after it, or kept from before. Only a watched stream or writer nearest the container
- * counts: one whose response wraps another of the filter's responses for the request (an
- * application's wrapper given to {@code startAsync} over ours) passes its bytes to the one beneath,
- * which counts them. A failure judged a refusal once ({@link RequestScope#refused}) stays one for
- * the watched stream over it and for a flush that fails because of it. The request's state holds
- * counts, not streams, so it does not grow with the calls or the async cycles. Used by one thread
- * at a time, as a response is.
+ * through; a reset or an answer through any of them reaches them all, also a stream or writer
+ * taken after it, or kept from before. A watched stream or writer called from within another of
+ * the request (an application's over ours, given to {@code startAsync} and watched again over it)
+ * does not count: the outermost did. A close reaches the request's other streams only through a
+ * response over the container's own: a wrapper in between may keep the container's stream open
+ * (a stream of the wrapper that ignores {@code close()}), and a client lost after it must still be
+ * reported through them; a write through the closed stream's own response that fails is taken for
+ * the close's refusal, even if that wrapper ignored the close. A failure judged a refusal once
+ * ({@link RequestScope#refused}) stays one for the watched stream over it and for a flush that
+ * fails because of it. The request's state holds counts, not streams, so it does not grow with the
+ * calls or the async cycles. Used by one thread at a time, as a response is.
  */
 public final class WatchedResponse extends HttpServletResponseWrapper {
   private final RequestScope scope;
@@ -68,6 +71,17 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
   private ServletOutputStream outDelegate;
   private WatchedWriter writer;
   private PrintWriter writerDelegate;
+  /**
+   * Set once {@code close()} ran through a watched stream of this response: the containers refuse a
+   * later write for that reason alone ("Closed", "may not be written to once it has been closed").
+   * For this response's streams only, unless it wraps the container's response itself ({@link
+   * RequestScope#outClosed}): a wrapper in between (in front of the filter, or an application's
+   * given to {@code startAsync}) may keep the container's stream open, and the request's other
+   * streams then still meet the client.
+   */
+  private boolean outClosed;
+  /** As {@link #outClosed}, for this response's writers. */
+  private boolean writerClosed;
 
   /**
    * Wraps {@code response}.
@@ -142,22 +156,11 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
   }
 
   /**
-   * Whether this response's streams and writers count what they pass on: unless it wraps another
-   * of the filter's responses for the same request (an application's wrapper given to {@code
-   * startAsync(request, response)}, over the chain's), whose stream or writer is then beneath
-   * theirs and counts the same bytes. Read when a watched stream or writer is made: a wrapper may
-   * be given another response with {@code setResponse}.
+   * Whether this response wraps the container's own, with nothing in between: a close through it
+   * is known to reach the container's stream or writer.
    */
-  private boolean nearestTheContainer() {
-    ServletResponse r = getResponse();
-    // Bounded: a wrapper chain is finite, but a broken wrapper may return itself.
-    for (int i = 0; i < 64 && r instanceof ServletResponseWrapper; i++) {
-      if (r instanceof WatchedResponse && ((WatchedResponse) r).scope == scope) {
-        return false;
-      }
-      r = ((ServletResponseWrapper) r).getResponse();
-    }
-    return true;
+  private boolean wrapsTheContainers() {
+    return !(getResponse() instanceof ServletResponseWrapper);
   }
 
   /**
@@ -174,7 +177,7 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
       out =
           s instanceof WatchedOutput && ((WatchedOutput) s).scope() == scope
               ? (WatchedOutput) s // an application's wrapper hands out ours: counted once
-              : new WatchedOutput(s, nearestTheContainer());
+              : new WatchedOutput(s);
     }
     return out;
   }
@@ -188,7 +191,7 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
       writer =
           w instanceof WatchedWriter && ((WatchedWriter) w).scope == scope
               ? (WatchedWriter) w // an application's wrapper hands out ours: counted once
-              : new WatchedWriter(w, scope, this, nearestTheContainer());
+              : new WatchedWriter(w, scope, this);
     }
     return writer;
   }
@@ -281,18 +284,17 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
 
   /**
    * Delegates to the container's stream; a failure ends the request context with its cause, until
-   * a watched stream of the request is closed. Counts what it passes on in the request's state
-   * when it is nearest the container. An inner class: the response's scope and headers through one
-   * reference, which keeps the object at 24 bytes (compressed references).
+   * the stream is closed. Counts what it is handed in the request's state, unless it is called from
+   * within another watched stream of the request (an application's stream over ours, given to
+   * {@code startAsync}, watched again): so every byte is counted once, by the outermost. An inner
+   * class: the response's scope and headers through one reference, which keeps the object at 24
+   * bytes (compressed references).
    */
   private final class WatchedOutput extends ServletOutputStream {
     private final ServletOutputStream out;
-    /** Whether this stream counts the bytes it passes on: see {@link #nearestTheContainer}. */
-    private final boolean counts;
 
-    WatchedOutput(ServletOutputStream out, boolean counts) {
+    WatchedOutput(ServletOutputStream out) {
       this.out = out;
-      this.counts = counts;
     }
 
     RequestScope scope() {
@@ -301,20 +303,21 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
 
     /**
      * What a failure of this stream ends the request with: a lost client, unless a watched stream
-     * of the request was closed, the application answered, or the container refused what the
-     * application wrote past the length the response declared: a write once the whole length was
-     * written, or a flush or close once more than the length was written (Tomcat drops the extra
-     * bytes of a write and fails the flush). Not a flush or close after exactly the length: Tomcat
-     * may still hold the body's last bytes, and the flush or close that sends them fails for a
-     * lost client. Nor a write that crosses the length: neither container refuses one with an
-     * {@code IOException} (Jetty throws an {@code IllegalStateException}, Tomcat cuts the body at
-     * the length), so its {@code IOException} is the connection's. A failure judged a refusal
-     * already (by the watched stream this one wraps, or a write a flush failed after) stays one.
+     * of this response was closed (or one of any response over the container's own), the
+     * application answered, or the container refused what the application wrote past the length
+     * the response declared: a write once the whole length was written, or a flush or close once
+     * more than the length was written (Tomcat drops the extra bytes of a write and fails the
+     * flush). Not a flush or close after exactly the length: Tomcat may still hold the body's last
+     * bytes, and the flush or close that sends them fails for a lost client. Nor a write that
+     * crosses the length: neither container refuses one with an {@code IOException} (Jetty throws
+     * an {@code IllegalStateException}, Tomcat cuts the body at the length), so its {@code
+     * IOException} is the connection's. A failure judged a refusal already (by the watched stream
+     * this one wraps, or a write a flush failed after) stays one.
      *
      * @param len the bytes the failed call was to write; 0 for a flush or a close
      */
     private IOException failed(IOException e, long len) {
-      if (scope.outClosed || scope.answered || scope.refusedAlready(e)) {
+      if (outClosed || scope.outClosed || scope.answered || scope.refusedAlready(e)) {
         return e;
       }
       long declared = declaredLength(WatchedResponse.this);
@@ -328,24 +331,32 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
 
     @Override
     public void write(int b) throws IOException {
+      boolean outermost = !scope.outBusy;
+      scope.outBusy = true;
       try {
         out.write(b);
       } catch (IOException e) {
         throw failed(e, 1);
+      } finally {
+        scope.outBusy = !outermost;
       }
-      if (counts) {
+      if (outermost) {
         scope.written++;
       }
     }
 
     @Override
     public void write(byte[] b, int off, int len) throws IOException {
+      boolean outermost = !scope.outBusy;
+      scope.outBusy = true;
       try {
         out.write(b, off, len);
       } catch (IOException e) {
         throw failed(e, len);
+      } finally {
+        scope.outBusy = !outermost;
       }
-      if (counts) {
+      if (outermost) {
         scope.written += len;
       }
     }
@@ -353,33 +364,49 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
     @Override
     public void write(ByteBuffer buffer) throws IOException {
       int len = buffer.remaining();
+      boolean outermost = !scope.outBusy;
+      scope.outBusy = true;
       try {
         out.write(buffer);
       } catch (IOException e) {
         throw failed(e, len);
+      } finally {
+        scope.outBusy = !outermost;
       }
-      if (counts) {
+      if (outermost) {
         scope.written += len;
       }
     }
 
+    // A flush or close of an application's stream over ours may write what it buffered: counted
+    // when it was handed to the outer stream, not again.
     @Override
     public void flush() throws IOException {
+      boolean outermost = !scope.outBusy;
+      scope.outBusy = true;
       try {
         out.flush();
       } catch (IOException e) {
         throw failed(e, 0);
+      } finally {
+        scope.outBusy = !outermost;
       }
     }
 
     @Override
     public void close() throws IOException {
+      boolean outermost = !scope.outBusy;
+      scope.outBusy = true;
       try {
         out.close();
       } catch (IOException e) {
         throw failed(e, 0); // the close's own write: the last failure that can mean a lost client
       } finally {
-        scope.outClosed = true;
+        scope.outBusy = !outermost;
+        outClosed = true;
+        if (wrapsTheContainers()) {
+          scope.outClosed = true;
+        }
       }
     }
 
@@ -427,39 +454,50 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
   /**
    * Delegates to the container's writer, which swallows I/O errors; {@code flush}, {@code
    * checkError} and, once the response is committed, {@code close} ask it whether one happened.
-   * Counts what it is handed in the request's state when it is nearest the container: the bytes
-   * of its characters exactly in UTF-8 and in the single-byte charsets (a character each), and
-   * never more than they encode to in any other charset a response uses (a character each, again).
-   * The rules need a count that is never too high: one too high would hide a lost client. A lone
-   * surrogate counts one (a replacement of one byte or more); a pair four, also split across two
-   * calls. Counted when handed over, also after the container's writes failed: so exactly the
-   * length says nothing of the client.
+   * Counts what it is handed in the request's state, unless it is called from within another
+   * watched writer of the request (as the stream): the bytes of its characters exactly in UTF-8
+   * and in the single-byte charsets (a character each), and never more than they encode to in any
+   * other charset a response uses (a character each, again). The rules need a count that is never
+   * too high: one too high would hide a lost client. A lone surrogate counts one (a replacement of
+   * one byte or more); a pair four, also split across two calls. Counted when handed over, also
+   * after the container's writes failed: so exactly the length says nothing of the client.
    */
   private static final class WatchedWriter extends PrintWriter {
     private final PrintWriter inner;
     private final RequestScope scope;
-    private final HttpServletResponse response;
+    private final WatchedResponse response;
     /**
      * Whether the writer encodes UTF-8, read once: the Servlet API fixes the charset when the
      * writer is taken.
      */
     private final boolean utf8;
-    /** Whether this writer counts what it is handed: see {@link #nearestTheContainer}. */
-    private final boolean counts;
 
-    WatchedWriter(
-        PrintWriter inner, RequestScope scope, HttpServletResponse response, boolean counts) {
+    WatchedWriter(PrintWriter inner, RequestScope scope, WatchedResponse response) {
       super(inner);
       this.inner = inner;
       this.scope = scope;
       this.response = response;
-      this.counts = counts;
       String charset = response.getCharacterEncoding();
       this.utf8 = "UTF-8".equalsIgnoreCase(charset) || "UTF8".equalsIgnoreCase(charset);
     }
 
+    /** Enters a call: whether it is the outermost watched writer's, the one that counts. */
+    private boolean enter() {
+      boolean outermost = !scope.writerBusy;
+      scope.writerBusy = true;
+      return outermost;
+    }
+
+    private void leave(boolean outermost) {
+      scope.writerBusy = !outermost;
+    }
+
+    private boolean closed() {
+      return response.writerClosed || scope.writerClosed || scope.answered;
+    }
+
     private void count(CharSequence s, int off, int len) {
-      if (!counts || len <= 0) {
+      if (len <= 0) {
         return;
       }
       if (!utf8) {
@@ -511,10 +549,16 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
      * the client may have gone before the body's end.
      */
     private boolean check() {
-      boolean error = inner.checkError();
+      boolean error;
+      boolean outermost = enter();
+      try {
+        error = inner.checkError();
+      } finally {
+        leave(outermost);
+      }
       if (!error) {
         scope.writerChecked = scope.writerBytes;
-      } else if (!scope.writerClosed && !scope.answered && !scope.writerRefused) {
+      } else if (!closed() && !scope.writerRefused) {
         // A writer's error stays set: once a watched writer took it for a refusal past the length,
         // one that wraps it (an application's writer over ours, given to startAsync) sees the same
         // error and must not take it for a lost client.
@@ -537,8 +581,13 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
 
     @Override
     public void write(int c) {
-      inner.write(c);
-      if (!counts) {
+      boolean outermost = enter();
+      try {
+        inner.write(c);
+      } finally {
+        leave(outermost);
+      }
+      if (!outermost) {
         return;
       }
       char ch = (char) c;
@@ -555,43 +604,73 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
     // After the write: a range the writer refuses (an IndexOutOfBoundsException) wrote nothing.
     @Override
     public void write(char[] buf, int off, int len) {
-      inner.write(buf, off, len);
-      count(java.nio.CharBuffer.wrap(buf), off, len);
+      boolean outermost = enter();
+      try {
+        inner.write(buf, off, len);
+      } finally {
+        leave(outermost);
+      }
+      if (outermost) {
+        count(java.nio.CharBuffer.wrap(buf), off, len);
+      }
     }
 
     @Override
     public void write(String s, int off, int len) {
-      inner.write(s, off, len);
-      count(s, off, len);
+      boolean outermost = enter();
+      try {
+        inner.write(s, off, len);
+      } finally {
+        leave(outermost);
+      }
+      if (outermost) {
+        count(s, off, len);
+      }
     }
 
     /** PrintWriter writes the line separator straight to the writer it wraps, past write(). */
     @Override
     public void println() {
-      if (counts) {
+      boolean outermost = enter();
+      try {
+        super.println();
+      } finally {
+        leave(outermost);
+      }
+      if (outermost) {
         scope.writerBytes += System.lineSeparator().length();
         scope.writerHighPending = false;
       }
-      super.println();
     }
 
     @Override
     public void flush() {
-      inner.flush();
-      if (!scope.writerClosed && !scope.answered) {
+      boolean outermost = enter();
+      try {
+        inner.flush();
+      } finally {
+        leave(outermost);
+      }
+      if (!closed()) {
         check();
       }
     }
 
     @Override
     public void close() {
-      if (!scope.writerClosed && !scope.answered) {
-        if (response.isCommitted()) {
-          check(); // flushes what is buffered, after parts already sent
-        }
+      if (!closed() && response.isCommitted()) {
+        check(); // flushes what is buffered, after parts already sent
       }
-      scope.writerClosed = true;
-      inner.close();
+      response.writerClosed = true;
+      if (response.wrapsTheContainers()) {
+        scope.writerClosed = true;
+      }
+      boolean outermost = enter();
+      try {
+        inner.close();
+      } finally {
+        leave(outermost);
+      }
     }
 
     @Override
