@@ -36,7 +36,8 @@ import org.junit.jupiter.params.provider.EnumSource;
  * recycle, refused), and Tomcat calls no listener and never times the cycle out: the request
  * context stayed live until the server stopped. The order is forced here by a host valve that holds
  * the dispatch's thread between {@code StandardHostValve} and {@code ErrorReportValve}. The context
- * must end with {@code RESPONSE_COMPLETED} by the time {@code complete()} returns or throws.
+ * must end with {@code RESPONSE_COMPLETED} soon after {@code complete()} (at once if Tomcat refused
+ * it, 2 s later if it took it and reported nothing), not when the server stops.
  */
 class TomcatErrorAnswerRaceTest {
   private static final HttpClient HTTP1 =

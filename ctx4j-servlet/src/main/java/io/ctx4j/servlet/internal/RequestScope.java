@@ -1,6 +1,7 @@
 package io.ctx4j.servlet.internal;
 
 import io.ctx4j.CancelableContext;
+import io.ctx4j.Context;
 import io.ctx4j.servlet.RequestCanceledException;
 import io.ctx4j.servlet.RequestCanceledException.Reason;
 import jakarta.servlet.AsyncContext;
@@ -10,6 +11,7 @@ import java.io.IOException;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.net.SocketTimeoutException;
+import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
@@ -78,24 +80,21 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
   // AsyncContext's, an ASYNC dispatch's, each over a wrapper in front that may hand out streams of
   // its own) a write went through, so that a refusal of bytes past the declared length is told
   // from a lost client on what the container was given in all. Only a watched stream or writer
-  // whose response wraps no other of the filter's for this request counts (the one nearest the
-  // container): one over an application's wrapper given to startAsync, itself over ours, would
-  // count the same bytes twice. Used by one thread at a time, as the response is; the containers
-  // order the threads that take turns with it (a dispatch, then the thread of
-  // AsyncContext.start).
+  // whose response lies over the container's through wrappers, none of them another of the
+  // filter's for this request, counts (the one nearest the container): one over an application's
+  // wrapper given to startAsync, itself over ours, would count the same bytes twice. Used by one
+  // thread at a time, as the response is; the containers order the threads that take turns with
+  // it (a dispatch, then the thread of AsyncContext.start).
 
   /** Bytes the container took through the request's watched streams: writes that returned. */
   long written;
 
   /**
-   * Set while a watched stream of the request is in a call: one called from within it (an
-   * application's stream over ours, given to {@code startAsync} and watched again over it) does
-   * not count what the outer one counted already.
+   * The container's own response, beneath the wrappers of the chain's: a watched stream counts
+   * only over it, and a close through a response right over it reaches the container. Set by the
+   * request's first watched response.
    */
-  boolean outBusy;
-
-  /** As {@link #outBusy}, for the writers. */
-  boolean writerBusy;
+  Object containerResponse;
 
   /**
    * Set once {@code close()} ran through a watched stream whose response wraps the container's
@@ -186,6 +185,30 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
     writerBytes = 0;
     writerChecked = -1;
     writerHighPending = false;
+  }
+
+  /**
+   * How long after the application's {@code complete()} the context ends if nothing else ended it:
+   * far longer than the container takes to report the cycle's end ({@code onComplete}, or Tomcat's
+   * {@code onError} for a client lost in the last writes, within milliseconds), so that the cause
+   * stays the container's whenever it reports one.
+   */
+  static final Duration COMPLETE_GRACE = Duration.ofSeconds(2);
+
+  /**
+   * The application's {@code complete()} was taken by the container: ends the context {@link
+   * #COMPLETE_GRACE} later with {@link #COMPLETED} unless it has ended by then. Tomcat 11 may take
+   * a {@code complete()} and never carry it out, calling no listener and never timing the cycle
+   * out (see {@code WatchedAsyncContext}); the application is done with the request either way.
+   * The timer is a child of the request context, stopped when the request ends.
+   */
+  void completeTaken() {
+    if (ctx.isDone()) {
+      return;
+    }
+    CancelableContext grace = Context.withTimeout(ctx, COMPLETE_GRACE);
+    // Also run when the request context ends first: end() then keeps the first cause.
+    Context.afterFunc(grace, () -> end(COMPLETED));
   }
 
   /**

@@ -15,14 +15,15 @@ import jakarta.servlet.http.HttpServletResponse;
  * application thread ends the request context at once. Not part of the API.
  *
  * <p>Why {@code complete()}: the application is done with the response, and the container's
- * {@code onComplete} normally follows at once; but Tomcat 11 may accept {@code complete()} and
- * never carry it out. When an application thread's {@code sendError} and a later write race the
+ * {@code onComplete} (or, for a client lost in the last writes, Tomcat's {@code onError})
+ * normally follows at once; but Tomcat 11 may accept {@code complete()} and never carry it out. When an application thread's {@code sendError} and a later write race the
  * end of the dispatch that started the cycle, Tomcat's {@code ErrorReportValve} closes the
  * connection on the dispatch's thread ({@code CLOSE_NOW}) while the cycle is still starting, a
  * {@code complete()} then is only marked pending, and the request is recycled without any listener
  * being called, nor the async timeout ever firing: the context stayed live until the server
- * stopped. A {@code complete()} that Tomcat refuses because it recycled the request already
- * ends the context too. Any other refusal (a misuse, such as {@code complete()} after {@code
+ * stopped. So a {@code complete()} the container took ends the context {@link
+ * RequestScope#COMPLETE_GRACE} later if nothing has ended it by then, and one that Tomcat refuses
+ * because it recycled the request already ends it at once. Any other refusal (a misuse, such as {@code complete()} after {@code
  * dispatch()}) leaves it to the container's events.
  *
  * <p>Why: after {@code startAsync()} the Servlet API hands out the container's own response, which
@@ -115,8 +116,10 @@ final class WatchedAsyncContext implements AsyncContext {
   }
 
   /**
-   * Completes the cycle, then ends the request context ({@code RESPONSE_COMPLETED}), also when the
-   * container refuses because it has recycled the request already (see the class comment).
+   * Completes the cycle; the request context ends {@code RESPONSE_COMPLETED} at once if the
+   * container refuses because it has recycled the request already, else a moment later unless the
+   * container's events ended it first (see the class comment and {@link
+   * RequestScope#completeTaken}).
    */
   @Override
   public void complete() {
@@ -128,7 +131,7 @@ final class WatchedAsyncContext implements AsyncContext {
       }
       throw refused;
     }
-    request.scope().end(RequestScope.COMPLETED);
+    request.scope().completeTaken();
   }
 
   /** Whether the container's async context no longer has a request: it refuses to give it. */

@@ -53,9 +53,10 @@ import java.nio.ByteBuffer;
  * the response (the chain's, the {@code AsyncContext}'s, an ASYNC dispatch's) and whichever stream
  * or writer a wrapper in front handed out (one, one per wrapper, or a new one per call) it went
  * through; a reset or an answer through any of them reaches them all, also a stream or writer
- * taken after it, or kept from before. A watched stream or writer called from within another of
- * the request (an application's over ours, given to {@code startAsync} and watched again over it)
- * does not count: the outermost did. A close reaches the request's other streams only through a
+ * taken after it, or kept from before. Only a watched stream or writer whose response lies over
+ * the container's own through wrappers, none of them another of the filter's, counts ({@link
+ * #counts()}): one over an application's wrapper given to {@code startAsync}, over ours, passes its
+ * bytes to ours, which counts them as they reach it. A close reaches the request's other streams only through a
  * response over the container's own: a wrapper in between may keep the container's stream open
  * (a stream of the wrapper that ignores {@code close()}), and a client lost after it must still be
  * reported through them; a write through the closed stream's own response that fails is taken for
@@ -93,6 +94,21 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
     super(response);
     this.scope = request.scope();
     this.request = request;
+    if (scope.containerResponse == null) {
+      // The request's first watched response is the chain's, made when the filter first sees the
+      // request: what lies beneath its wrappers is the container's own response.
+      scope.containerResponse = bottom(response);
+    }
+  }
+
+  /** What lies beneath {@code response}'s wrappers. */
+  private static ServletResponse bottom(ServletResponse response) {
+    ServletResponse r = response;
+    // Bounded: a wrapper chain is finite, but a broken wrapper may return itself.
+    for (int i = 0; i < 64 && r instanceof ServletResponseWrapper; i++) {
+      r = ((ServletResponseWrapper) r).getResponse();
+    }
+    return r;
   }
 
   /**
@@ -160,7 +176,31 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
    * is known to reach the container's stream or writer.
    */
   private boolean wrapsTheContainers() {
-    return !(getResponse() instanceof ServletResponseWrapper);
+    return getResponse() == scope.containerResponse;
+  }
+
+  /**
+   * Whether this response's streams and writers count what they pass on: when it lies over the
+   * container's own response through {@code ServletResponseWrapper}s only, none of them another of
+   * the filter's for the request. One over an application's wrapper given to {@code
+   * startAsync(request, response)}, itself over the chain's, passes its bytes to the chain's
+   * stream, which counts them as they reach it (a wrapper that buffers or compresses may hand on
+   * fewer, or later). One over a response that is no wrapper (a proxy, against the Servlet
+   * specification, which asks for the container's objects or wrappers of them) counts nothing:
+   * what it lies over cannot be told, and a count that is too low only takes a refusal for a lost
+   * client, where one too high would hide a lost client. Read when a watched stream or writer is
+   * made: a wrapper may be given another response with {@code setResponse}.
+   */
+  private boolean counts() {
+    ServletResponse r = getResponse();
+    // Bounded: a wrapper chain is finite, but a broken wrapper may return itself.
+    for (int i = 0; i < 64 && r instanceof ServletResponseWrapper; i++) {
+      if (r instanceof WatchedResponse && ((WatchedResponse) r).scope == scope) {
+        return false;
+      }
+      r = ((ServletResponseWrapper) r).getResponse();
+    }
+    return r == scope.containerResponse;
   }
 
   /**
@@ -177,7 +217,7 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
       out =
           s instanceof WatchedOutput && ((WatchedOutput) s).scope() == scope
               ? (WatchedOutput) s // an application's wrapper hands out ours: counted once
-              : new WatchedOutput(s);
+              : new WatchedOutput(s, counts());
     }
     return out;
   }
@@ -191,7 +231,7 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
       writer =
           w instanceof WatchedWriter && ((WatchedWriter) w).scope == scope
               ? (WatchedWriter) w // an application's wrapper hands out ours: counted once
-              : new WatchedWriter(w, scope, this);
+              : new WatchedWriter(w, scope, this, counts());
     }
     return writer;
   }
@@ -284,17 +324,18 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
 
   /**
    * Delegates to the container's stream; a failure ends the request context with its cause, until
-   * the stream is closed. Counts what it is handed in the request's state, unless it is called from
-   * within another watched stream of the request (an application's stream over ours, given to
-   * {@code startAsync}, watched again): so every byte is counted once, by the outermost. An inner
-   * class: the response's scope and headers through one reference, which keeps the object at 24
-   * bytes (compressed references).
+   * the stream is closed. Counts what it passes on in the request's state when its response
+   * {@linkplain #counts() counts}. An inner class: the response's scope and headers through one
+   * reference, which keeps the object at 24 bytes (compressed references).
    */
   private final class WatchedOutput extends ServletOutputStream {
     private final ServletOutputStream out;
+    /** Whether this stream counts the bytes it passes on: see {@link #counts()}. */
+    private final boolean counts;
 
-    WatchedOutput(ServletOutputStream out) {
+    WatchedOutput(ServletOutputStream out, boolean counts) {
       this.out = out;
+      this.counts = counts;
     }
 
     RequestScope scope() {
@@ -331,32 +372,24 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
 
     @Override
     public void write(int b) throws IOException {
-      boolean outermost = !scope.outBusy;
-      scope.outBusy = true;
       try {
         out.write(b);
       } catch (IOException e) {
         throw failed(e, 1);
-      } finally {
-        scope.outBusy = !outermost;
       }
-      if (outermost) {
+      if (counts) {
         scope.written++;
       }
     }
 
     @Override
     public void write(byte[] b, int off, int len) throws IOException {
-      boolean outermost = !scope.outBusy;
-      scope.outBusy = true;
       try {
         out.write(b, off, len);
       } catch (IOException e) {
         throw failed(e, len);
-      } finally {
-        scope.outBusy = !outermost;
       }
-      if (outermost) {
+      if (counts) {
         scope.written += len;
       }
     }
@@ -364,45 +397,32 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
     @Override
     public void write(ByteBuffer buffer) throws IOException {
       int len = buffer.remaining();
-      boolean outermost = !scope.outBusy;
-      scope.outBusy = true;
       try {
         out.write(buffer);
       } catch (IOException e) {
         throw failed(e, len);
-      } finally {
-        scope.outBusy = !outermost;
       }
-      if (outermost) {
+      if (counts) {
         scope.written += len;
       }
     }
 
-    // A flush or close of an application's stream over ours may write what it buffered: counted
-    // when it was handed to the outer stream, not again.
     @Override
     public void flush() throws IOException {
-      boolean outermost = !scope.outBusy;
-      scope.outBusy = true;
       try {
         out.flush();
       } catch (IOException e) {
         throw failed(e, 0);
-      } finally {
-        scope.outBusy = !outermost;
       }
     }
 
     @Override
     public void close() throws IOException {
-      boolean outermost = !scope.outBusy;
-      scope.outBusy = true;
       try {
         out.close();
       } catch (IOException e) {
         throw failed(e, 0); // the close's own write: the last failure that can mean a lost client
       } finally {
-        scope.outBusy = !outermost;
         outClosed = true;
         if (wrapsTheContainers()) {
           scope.outClosed = true;
@@ -454,13 +474,13 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
   /**
    * Delegates to the container's writer, which swallows I/O errors; {@code flush}, {@code
    * checkError} and, once the response is committed, {@code close} ask it whether one happened.
-   * Counts what it is handed in the request's state, unless it is called from within another
-   * watched writer of the request (as the stream): the bytes of its characters exactly in UTF-8
-   * and in the single-byte charsets (a character each), and never more than they encode to in any
-   * other charset a response uses (a character each, again). The rules need a count that is never
-   * too high: one too high would hide a lost client. A lone surrogate counts one (a replacement of
-   * one byte or more); a pair four, also split across two calls. Counted when handed over, also
-   * after the container's writes failed: so exactly the length says nothing of the client.
+   * Counts what it is handed in the request's state when its response {@linkplain #counts()
+   * counts}: the bytes of its characters exactly in UTF-8 and in the single-byte charsets (a
+   * character each), and never more than they encode to in any other charset a response uses (a
+   * character each, again). The rules need a count that is never too high: one too high would hide
+   * a lost client. A lone surrogate counts one (a replacement of one byte or more); a pair four,
+   * also split across two calls. Counted when handed over, also after the container's writes
+   * failed: so exactly the length says nothing of the client.
    */
   private static final class WatchedWriter extends PrintWriter {
     private final PrintWriter inner;
@@ -471,25 +491,18 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
      * writer is taken.
      */
     private final boolean utf8;
+    /** Whether this writer counts what it is handed: see {@link #counts()}. */
+    private final boolean counts;
 
-    WatchedWriter(PrintWriter inner, RequestScope scope, WatchedResponse response) {
+    WatchedWriter(
+        PrintWriter inner, RequestScope scope, WatchedResponse response, boolean counts) {
       super(inner);
       this.inner = inner;
       this.scope = scope;
       this.response = response;
+      this.counts = counts;
       String charset = response.getCharacterEncoding();
       this.utf8 = "UTF-8".equalsIgnoreCase(charset) || "UTF8".equalsIgnoreCase(charset);
-    }
-
-    /** Enters a call: whether it is the outermost watched writer's, the one that counts. */
-    private boolean enter() {
-      boolean outermost = !scope.writerBusy;
-      scope.writerBusy = true;
-      return outermost;
-    }
-
-    private void leave(boolean outermost) {
-      scope.writerBusy = !outermost;
     }
 
     private boolean closed() {
@@ -497,7 +510,7 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
     }
 
     private void count(CharSequence s, int off, int len) {
-      if (len <= 0) {
+      if (!counts || len <= 0) {
         return;
       }
       if (!utf8) {
@@ -549,13 +562,7 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
      * the client may have gone before the body's end.
      */
     private boolean check() {
-      boolean error;
-      boolean outermost = enter();
-      try {
-        error = inner.checkError();
-      } finally {
-        leave(outermost);
-      }
+      boolean error = inner.checkError();
       if (!error) {
         scope.writerChecked = scope.writerBytes;
       } else if (!closed() && !scope.writerRefused) {
@@ -581,13 +588,8 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
 
     @Override
     public void write(int c) {
-      boolean outermost = enter();
-      try {
-        inner.write(c);
-      } finally {
-        leave(outermost);
-      }
-      if (!outermost) {
+      inner.write(c);
+      if (!counts) {
         return;
       }
       char ch = (char) c;
@@ -604,53 +606,29 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
     // After the write: a range the writer refuses (an IndexOutOfBoundsException) wrote nothing.
     @Override
     public void write(char[] buf, int off, int len) {
-      boolean outermost = enter();
-      try {
-        inner.write(buf, off, len);
-      } finally {
-        leave(outermost);
-      }
-      if (outermost) {
-        count(java.nio.CharBuffer.wrap(buf), off, len);
-      }
+      inner.write(buf, off, len);
+      count(java.nio.CharBuffer.wrap(buf), off, len);
     }
 
     @Override
     public void write(String s, int off, int len) {
-      boolean outermost = enter();
-      try {
-        inner.write(s, off, len);
-      } finally {
-        leave(outermost);
-      }
-      if (outermost) {
-        count(s, off, len);
-      }
+      inner.write(s, off, len);
+      count(s, off, len);
     }
 
     /** PrintWriter writes the line separator straight to the writer it wraps, past write(). */
     @Override
     public void println() {
-      boolean outermost = enter();
-      try {
-        super.println();
-      } finally {
-        leave(outermost);
-      }
-      if (outermost) {
+      if (counts) {
         scope.writerBytes += System.lineSeparator().length();
         scope.writerHighPending = false;
       }
+      super.println();
     }
 
     @Override
     public void flush() {
-      boolean outermost = enter();
-      try {
-        inner.flush();
-      } finally {
-        leave(outermost);
-      }
+      inner.flush();
       if (!closed()) {
         check();
       }
@@ -665,12 +643,7 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
       if (response.wrapsTheContainers()) {
         scope.writerClosed = true;
       }
-      boolean outermost = enter();
-      try {
-        inner.close();
-      } finally {
-        leave(outermost);
-      }
+      inner.close();
     }
 
     @Override
