@@ -762,6 +762,7 @@ public final class ContextServletFilter implements Filter {
       if (first) {
         handOn(request, scope, scoped, failure);
       }
+      scope.dispatchReturned(); // a complete() taken during the dispatch is waited for from now
       if (failure != null) {
         // The handler threw with a cycle started: the container ends the cycle with an error, and
         // hands onError this throwable (or a wrapper of it), which must not pass for a lost client

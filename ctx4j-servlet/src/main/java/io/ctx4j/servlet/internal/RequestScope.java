@@ -14,6 +14,7 @@ import java.net.SocketTimeoutException;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.TimeoutException;
+import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 
 /**
@@ -24,8 +25,9 @@ import java.util.function.Consumer;
  * dispatch thread when the handler returns, a container thread running an {@link AsyncListener}
  * callback or Jetty's failure listener ({@link #accept}), a thread writing the response. Ending
  * twice is harmless: {@code cancel} keeps the first cause. Nothing the scope registers outlives the
- * request (the async listener and Jetty's failure listener belong to the request), so there is
- * nothing to undo when it ends. No lock; no callback runs under one.
+ * request (the async listener and Jetty's failure listener belong to the request, the wait after
+ * an application's {@code complete()} is a child of the request context), so there is nothing to
+ * undo when it ends. No lock; no callback runs under one.
  *
  * <p>Thread-safe.
  */
@@ -188,27 +190,71 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
   }
 
   /**
-   * How long after the application's {@code complete()} the context ends if nothing else ended it:
-   * far longer than the container takes to report the cycle's end ({@code onComplete}, or Tomcat's
-   * {@code onError} for a client lost in the last writes, within milliseconds), so that the cause
-   * stays the container's whenever it reports one.
+   * How long the filter waits for the container's report after the application's {@code
+   * complete()} before it asks whether the container let go of the request: the report ({@code
+   * onComplete}, or Tomcat's {@code onError} for a client lost in the last writes) normally comes
+   * within milliseconds, or once the last buffered bytes reached a slow client.
    */
   static final Duration COMPLETE_GRACE = Duration.ofSeconds(2);
 
   /**
-   * The application's {@code complete()} was taken by the container: ends the context {@link
-   * #COMPLETE_GRACE} later with {@link #COMPLETED} unless it has ended by then. Tomcat 11 may take
-   * a {@code complete()} and never carry it out, calling no listener and never timing the cycle
-   * out (see {@code WatchedAsyncContext}); the application is done with the request either way.
-   * The timer is a child of the request context, stopped when the request ends.
+   * Whether the container let go of the request, for a {@code complete()} taken during a dispatch
+   * that had not returned yet: asked once it has ({@link #dispatchReturned}). Written before
+   * {@link #handedOn} and {@link #inDispatch} are read, as those are written before this is read,
+   * so that a complete() racing the dispatch's return is waited for by one side or both.
    */
-  void completeTaken() {
+  private volatile BooleanSupplier completed;
+
+  /**
+   * The application's {@code complete()} was taken by the container, which reports the cycle's end
+   * through the listener. But Tomcat 11 may take a {@code complete()} and never carry it out,
+   * calling no listener and never timing the cycle out (see {@code WatchedAsyncContext}). So,
+   * {@link #COMPLETE_GRACE} after it, or after the dispatch that called it returns (the handler
+   * may go on working until then), the context ends {@link #COMPLETED} if nothing ended it and
+   * {@code letGo} says the container has let go of the request; if it has not, the wait starts
+   * again. The timer is a child of the request context, stopped when the request ends; its check
+   * runs on the thread that ends the grace (the timer's, or the one ending the request).
+   *
+   * @param letGo whether the container has let go of the request (recycled it)
+   */
+  void completeTaken(BooleanSupplier letGo) {
+    if (ctx.isDone()) {
+      return;
+    }
+    completed = letGo;
+    if (handedOn && !inDispatch) {
+      waitForTheEnd(letGo);
+    }
+  }
+
+  /**
+   * A dispatch of the request returned with its cycle going on: a {@code complete()} taken during
+   * it is now waited for ({@link #completeTaken}).
+   */
+  public void dispatchReturned() {
+    BooleanSupplier letGo = completed;
+    if (letGo != null) {
+      waitForTheEnd(letGo);
+    }
+  }
+
+  private void waitForTheEnd(BooleanSupplier letGo) {
     if (ctx.isDone()) {
       return;
     }
     CancelableContext grace = Context.withTimeout(ctx, COMPLETE_GRACE);
-    // Also run when the request context ends first: end() then keeps the first cause.
-    Context.afterFunc(grace, () -> end(COMPLETED));
+    Context.afterFunc(grace, () -> graceOver(letGo), Runnable::run);
+  }
+
+  private void graceOver(BooleanSupplier letGo) {
+    if (ctx.isDone()) {
+      return; // the request ended first, which ended the grace
+    }
+    if (letGo.getAsBoolean()) {
+      end(COMPLETED);
+    } else {
+      waitForTheEnd(letGo);
+    }
   }
 
   /**

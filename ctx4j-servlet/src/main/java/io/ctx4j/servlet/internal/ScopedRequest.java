@@ -388,7 +388,7 @@ public final class ScopedRequest extends HttpServletRequestWrapper {
   }
 
   /**
-   * The container's {@code AsyncContext}, or the watched one {@link #startAsync()} made of it: the
+   * The container's {@code AsyncContext}, or the watched one {@code startAsync} made of it: the
    * same, whichever way the application asks for it.
    */
   @Override

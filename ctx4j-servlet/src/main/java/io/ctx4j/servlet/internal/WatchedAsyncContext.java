@@ -10,7 +10,7 @@ import jakarta.servlet.http.HttpServletResponse;
 
 /**
  * The {@code AsyncContext} as the filter's request hands it out: the container's, except that
- * {@link #complete()} ends the request context, and, for {@code startAsync()} without arguments,
+ * {@link #complete()} makes sure the request context ends, and, for {@code startAsync()} without arguments,
  * {@link #getResponse()} is watched ({@link WatchedResponse}), so that a write that fails in an
  * application thread ends the request context at once. Not part of the API.
  *
@@ -21,8 +21,9 @@ import jakarta.servlet.http.HttpServletResponse;
  * connection on the dispatch's thread ({@code CLOSE_NOW}) while the cycle is still starting, a
  * {@code complete()} then is only marked pending, and the request is recycled without any listener
  * being called, nor the async timeout ever firing: the context stayed live until the server
- * stopped. So a {@code complete()} the container took ends the context {@link
- * RequestScope#COMPLETE_GRACE} later if nothing has ended it by then, and one that Tomcat refuses
+ * stopped. So after a {@code complete()} the container took, if nothing has ended the context
+ * {@link RequestScope#COMPLETE_GRACE} later (or that long after the dispatch that called it
+ * returned) and the container has recycled the request, the context ends; one that Tomcat refuses
  * because it recycled the request already ends it at once. Any other refusal (a misuse, such as {@code complete()} after {@code
  * dispatch()}) leaves it to the container's events.
  *
@@ -117,8 +118,8 @@ final class WatchedAsyncContext implements AsyncContext {
 
   /**
    * Completes the cycle; the request context ends {@code RESPONSE_COMPLETED} at once if the
-   * container refuses because it has recycled the request already, else a moment later unless the
-   * container's events ended it first (see the class comment and {@link
+   * container refuses because it has recycled the request already, else when the container
+   * reports the end, or once it has recycled the request (see the class comment and {@link
    * RequestScope#completeTaken}).
    */
   @Override
@@ -131,7 +132,7 @@ final class WatchedAsyncContext implements AsyncContext {
       }
       throw refused;
     }
-    request.scope().completeTaken();
+    request.scope().completeTaken(this::recycled);
   }
 
   /** Whether the container's async context no longer has a request: it refuses to give it. */

@@ -87,7 +87,8 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
   /**
    * Wraps {@code response}.
    *
-   * @param response the container's response
+   * @param response the response to watch: the container's, a wrapper in front of the filter's, or
+   *     an application's wrapper given to {@code startAsync}
    * @param request the request the chain gets, whose state this response reports to
    */
   public WatchedResponse(HttpServletResponse response, ScopedRequest request) {
@@ -173,7 +174,9 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
 
   /**
    * Whether this response wraps the container's own, with nothing in between: a close through it
-   * is known to reach the container's stream or writer.
+   * is known to reach the container's stream or writer. (What the filter takes for the container's
+   * is what lies beneath the chain's wrappers: a filter in front that passes on a response of its
+   * own that is no wrapper, against the Servlet specification, is taken for the container.)
    */
   private boolean wrapsTheContainers() {
     return getResponse() == scope.containerResponse;
