@@ -30,8 +30,12 @@ class CompleteInTheDispatchTest {
   private static final HttpClient HTTP1 =
       HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
 
+  // One form of startAsync per container: each row waits 3 s, and CI keeps to its 20 minutes.
   static java.util.stream.Stream<org.junit.jupiter.params.provider.Arguments> rows() {
-    return Containers.eachWith("startAsync()", "startAsync(request, response)");
+    return java.util.stream.Stream.of(
+        org.junit.jupiter.params.provider.Arguments.of(Containers.JETTY, "startAsync()"),
+        org.junit.jupiter.params.provider.Arguments.of(
+            Containers.TOMCAT, "startAsync(request, response)"));
   }
 
   @ParameterizedTest(name = "{0}: {1}")
