@@ -16,6 +16,7 @@ import java.util.Objects;
 import java.util.concurrent.TimeoutException;
 import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
+import java.util.function.Predicate;
 
 /**
  * The filter's per-request state: the request context, and the listener the container's failure
@@ -162,21 +163,8 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
    */
   boolean refusedAlready(Throwable e) {
     IOException r = refused;
-    if (r == null) {
-      return false;
-    }
-    try {
-      Throwable t = e;
-      for (int i = 0; i < 16 && t != null; i++) {
-        if (t == r) {
-          return true;
-        }
-        t = t.getCause();
-      }
-    } catch (RuntimeException hostile) {
-      // An overridden getCause that throws: no sign of the refusal, so judged as a failure.
-    }
-    return false;
+    // A getCause that throws hides the refusal: judged as a failure.
+    return r != null && findCause(e, t -> t == r) != null;
   }
 
   /** What was counted is discarded with the buffered body (a reset, a forward). */
@@ -409,31 +397,53 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
    * IOException} if {@code anyIoException}, else those {@link #bodyFailed} names), else null.
    */
   private static Reason exchangeFailure(Throwable failure, boolean anyIoException) {
-    Reason reason = null;
+    // The timeout first, wherever it lies: one under an IOException (Jetty's read that timed out,
+    // Tomcat's ClientAbortException of a SocketTimeoutException) is still a timeout.
+    if (findCause(failure, RequestScope::timeout) != null) {
+      return Reason.REQUEST_FAILED;
+    }
+    return findCause(failure, anyIoException ? RequestScope::io : RequestScope::lostConnection)
+            != null
+        ? Reason.CLIENT_DISCONNECTED
+        : null;
+  }
+
+  /** How many links of a cause chain are looked at: a chain may be cyclic, or long. */
+  private static final int CAUSE_LINKS = 16;
+
+  /**
+   * Returns the first of the first {@link #CAUSE_LINKS} links of {@code failure}'s cause chain,
+   * {@code failure} first, that {@code test} accepts, or null. A {@code getCause} that throws ends
+   * the walk: what lies beyond it is taken as absent.
+   */
+  private static Throwable findCause(Throwable failure, Predicate<Throwable> test) {
     try {
-      // The whole chain, bounded (a cause chain may be cyclic): a timeout under an IOException
-      // (Jetty's read that timed out, Tomcat's ClientAbortException of a SocketTimeoutException)
-      // is still a timeout.
       Throwable x = failure;
-      for (int i = 0; i < 16 && x != null; i++, x = x.getCause()) {
-        if (x instanceof TimeoutException || x instanceof SocketTimeoutException) {
-          return Reason.REQUEST_FAILED;
-        }
-        if (anyIoException
-            ? x instanceof IOException
-            : x instanceof java.net.SocketException || lostConnection(x.getClass())) {
-          reason = Reason.CLIENT_DISCONNECTED;
+      for (int i = 0; i < CAUSE_LINKS && x != null; i++, x = x.getCause()) {
+        if (test.test(x)) {
+          return x;
         }
       }
     } catch (Throwable hostile) {
-      // An overridden getCause that throws: what the walk found before it decides.
+      // An overridden getCause that throws (or overflows the stack).
     }
-    return reason;
+    return null;
   }
 
-  /** Whether {@code type} is, or extends, a container's exception for a lost connection. */
-  private static boolean lostConnection(Class<?> type) {
-    for (Class<?> t = type; t != null && t != Throwable.class; t = t.getSuperclass()) {
+  private static boolean timeout(Throwable x) {
+    return x instanceof TimeoutException || x instanceof SocketTimeoutException;
+  }
+
+  private static boolean io(Throwable x) {
+    return x instanceof IOException;
+  }
+
+  /** Whether {@code x} is a lost connection as the JDK and the containers report one. */
+  private static boolean lostConnection(Throwable x) {
+    if (x instanceof java.net.SocketException) {
+      return true;
+    }
+    for (Class<?> t = x.getClass(); t != null && t != Throwable.class; t = t.getSuperclass()) {
       String name = t.getName();
       if (name.equals("org.eclipse.jetty.io.EofException")
           || name.equals("org.apache.catalina.connector.ClientAbortException")) {

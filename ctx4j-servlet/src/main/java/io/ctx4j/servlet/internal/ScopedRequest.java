@@ -83,8 +83,7 @@ public final class ScopedRequest extends HttpServletRequestWrapper {
    */
   public static Object ownerOf(ServletRequest request) {
     ServletRequest r = request;
-    // Bounded: a wrapper chain is finite, but a broken wrapper may return itself.
-    for (int i = 0; i < 64 && r instanceof ServletRequestWrapper; i++) {
+    for (int i = 0; i < Wrappers.MAX_DEPTH && r instanceof ServletRequestWrapper; i++) {
       if (r instanceof ScopedRequest) {
         return ((ScopedRequest) r).owner;
       }
@@ -97,15 +96,10 @@ public final class ScopedRequest extends HttpServletRequestWrapper {
    * Returns the request that {@code request} wraps, through all its wrappers: the container's own.
    *
    * @param request a request
-   * @return the innermost request (after at most 64 wrappers)
+   * @return the innermost request (after at most {@link Wrappers#MAX_DEPTH} wrappers)
    */
   public static ServletRequest innermost(ServletRequest request) {
-    ServletRequest r = request;
-    // Bounded: a wrapper chain is finite, but a broken wrapper may return itself.
-    for (int i = 0; i < 64 && r instanceof ServletRequestWrapper; i++) {
-      r = ((ServletRequestWrapper) r).getRequest();
-    }
-    return r;
+    return Wrappers.innermost(request);
   }
 
   /**
@@ -172,8 +166,7 @@ public final class ScopedRequest extends HttpServletRequestWrapper {
       return null;
     }
     ServletRequest r = request;
-    // Bounded: a wrapper chain is finite, but a broken wrapper may return itself.
-    for (int i = 0; i < 64 && r instanceof ServletRequestWrapper; i++) {
+    for (int i = 0; i < Wrappers.MAX_DEPTH && r instanceof ServletRequestWrapper; i++) {
       if (r instanceof ScopedRequest) {
         Object v = r.getAttribute(name);
         if (v != null) {

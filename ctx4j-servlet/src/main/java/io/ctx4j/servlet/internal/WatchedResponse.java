@@ -98,18 +98,8 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
     if (scope.containerResponse == null) {
       // The request's first watched response is the chain's, made when the filter first sees the
       // request: what lies beneath its wrappers is the container's own response.
-      scope.containerResponse = bottom(response);
+      scope.containerResponse = Wrappers.innermost(response);
     }
-  }
-
-  /** What lies beneath {@code response}'s wrappers. */
-  private static ServletResponse bottom(ServletResponse response) {
-    ServletResponse r = response;
-    // Bounded: a wrapper chain is finite, but a broken wrapper may return itself.
-    for (int i = 0; i < 64 && r instanceof ServletResponseWrapper; i++) {
-      r = ((ServletResponseWrapper) r).getResponse();
-    }
-    return r;
   }
 
   /**
@@ -196,8 +186,7 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
    */
   private boolean counts() {
     ServletResponse r = getResponse();
-    // Bounded: a wrapper chain is finite, but a broken wrapper may return itself.
-    for (int i = 0; i < 64 && r instanceof ServletResponseWrapper; i++) {
+    for (int i = 0; i < Wrappers.MAX_DEPTH && r instanceof ServletResponseWrapper; i++) {
       if (r instanceof WatchedResponse && ((WatchedResponse) r).scope == scope) {
         return false;
       }
@@ -311,8 +300,7 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
    */
   static void bodyDiscarded(ServletResponse response) {
     ServletResponse r = response;
-    // Bounded: a wrapper chain is finite, but a broken wrapper may return itself.
-    for (int i = 0; i < 64 && r instanceof ServletResponseWrapper; i++) {
+    for (int i = 0; i < Wrappers.MAX_DEPTH && r instanceof ServletResponseWrapper; i++) {
       if (r instanceof WatchedResponse) {
         ((WatchedResponse) r).forgetWritten();
       }
