@@ -59,13 +59,7 @@ class AsyncBehindAWrapperInFrontTest {
 
   /** Waits (bounded: past the containers' 30 s async timeout) for the context's end. */
   private static Reason reasonAtEnd(Context ctx) throws InterruptedException {
-    CountDownLatch ended = new CountDownLatch(1);
-    ctx.onDone(ended::countDown);
-    assertTrue(ended.await(60, TimeUnit.SECONDS), "the request context never ended");
-    Throwable cause = ctx.cause();
-    return cause instanceof RequestCanceledException
-        ? ((RequestCanceledException) cause).reason()
-        : null;
+    return Probe.reasonAtEnd(ctx, 60, "a request");
   }
 
   /**

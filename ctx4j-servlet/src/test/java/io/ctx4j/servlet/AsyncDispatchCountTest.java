@@ -1,7 +1,6 @@
 package io.ctx4j.servlet;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.ctx4j.Context;
 import io.ctx4j.concurrent.CurrentContext;
@@ -15,7 +14,6 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Timeout;
@@ -77,26 +75,22 @@ class AsyncDispatchCountTest {
               after.set(ctx.isDone() ? "done: " + ctx.cause() : "live");
             });
     String answer;
+    Reason end;
     try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
       HttpResponse<String> r =
           HTTP1.send(
               HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port + "/x")).build(),
               HttpResponse.BodyHandlers.ofString());
       answer = r.statusCode() + " " + r.body();
-      CountDownLatch ended = new CountDownLatch(1);
-      seen.get().onDone(ended::countDown);
-      assertTrue(ended.await(10, TimeUnit.SECONDS), how + ": the request context never ended");
+      end = Probe.reasonAtEnd(seen.get(), 10, how + ": the client got " + answer);
     }
     assertEquals(
         "live",
         after.get(),
         how + ": the byte past the length threw " + thrown.get() + "; the client got " + answer);
-    Throwable cause = seen.get().cause();
     assertEquals(
         Reason.RESPONSE_COMPLETED,
-        cause instanceof RequestCanceledException
-            ? ((RequestCanceledException) cause).reason()
-            : null,
+        end,
         how + ": the client got " + answer);
     assertEquals("200 hello", answer, how);
   }

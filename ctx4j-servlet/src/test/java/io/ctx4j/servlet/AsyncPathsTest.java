@@ -86,7 +86,11 @@ class AsyncPathsTest {
   }
 
   private static Reason reason(Context ctx) {
-    return ((RequestCanceledException) ctx.cause()).reason();
+    Reason r = Probe.reasonOf(ctx.cause());
+    if (r == null) {
+      throw new AssertionError("the request context's cause is not the filter's: " + ctx.cause());
+    }
+    return r;
   }
 
   /** What a dispatch saw: whether CurrentContext and contextOf are the request's, and if it ended. */

@@ -38,7 +38,27 @@ final class Probe extends ContextProbe {
   }
 
   RequestCanceledException.Reason reason() {
+    return reasonOf(cause);
+  }
+
+  /** The reason of a request context's cause, or null if the cause is another (or none). */
+  static RequestCanceledException.Reason reasonOf(Throwable cause) {
     return cause instanceof RequestCanceledException ? ((RequestCanceledException) cause).reason() : null;
+  }
+
+  /**
+   * Waits for {@code ctx} to end, at most {@code seconds}, and returns the reason of its cause.
+   *
+   * @throws AssertionError naming {@code what} if it did not end in time
+   */
+  static RequestCanceledException.Reason reasonAtEnd(Context ctx, long seconds, String what)
+      throws InterruptedException {
+    CountDownLatch ended = new CountDownLatch(1);
+    ctx.onDone(ended::countDown);
+    if (!ended.await(seconds, TimeUnit.SECONDS)) {
+      throw new AssertionError(what + ": the request context did not end within " + seconds + " s");
+    }
+    return reasonOf(ctx.cause());
   }
 
   static long millisBetween(long fromNanos, long toNanos) {

@@ -182,20 +182,11 @@ class TomcatErrorAnswerRaceTest {
       }
       run.clientDone.countDown();
       assertTrue(run.completed.await(20, TimeUnit.SECONDS), "the async task did not finish");
-      Context ctx = run.ctx.get();
-      CountDownLatch ended = new CountDownLatch(1);
-      ctx.onDone(ended::countDown);
-      assertTrue(
-          ended.await(10, TimeUnit.SECONDS),
-          order
-              + ": the request context did not end within 10 s of complete(), which "
-              + run.complete.get()
-              + "; the client got "
-              + answer);
-      Throwable cause = ctx.cause();
-      end = cause instanceof RequestCanceledException
-          ? ((RequestCanceledException) cause).reason()
-          : null;
+      end =
+          Probe.reasonAtEnd(
+              run.ctx.get(),
+              10,
+              order + ", after complete(), which " + run.complete.get() + "; the client got " + answer);
     } finally {
       tomcat.stop();
       tomcat.destroy();
