@@ -64,6 +64,7 @@ class ServletRegistrationLeakTest {
             res.getOutputStream().write(new byte[] {'o', 'k'});
           }
         };
+    int timersBefore = CoreInternals.pendingTimers();
     try (ContainerAccess.Server server = ContainerAccess.start(container, filter, handler)) {
       ExecutorService clients = Executors.newFixedThreadPool(CONNECTIONS);
       try {
@@ -87,6 +88,10 @@ class ServletRegistrationLeakTest {
       int kept = filter.sharedDeadlinesKept();
       assertTrue(kept >= 1 && kept <= io.ctx4j.servlet.internal.SharedDeadlines.WAYS, "shared deadlines kept: " + kept);
       assertEquals(kept, CoreInternals.registrationCount(root), "request contexts left registered on the server root");
+      // Each async request's complete() armed a wait for the container (RequestScope's grace);
+      // the request's end must have stopped it. Only the shared deadlines' timers may stay.
+      int timers = CoreInternals.pendingTimers() - timersBefore;
+      assertTrue(timers <= kept, "timers left pending: " + timers + ", shared deadlines kept: " + kept);
       if (container.equals("JETTY")) {
         // The filter registers nothing on Jetty's connections (they outlive requests); read from
         // each connection's own listener list, so a listener added back would have to be removed.

@@ -238,11 +238,25 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
     if (ctx.isDone()) {
       return; // the request ended first, which ended the grace
     }
-    if (letGo.getAsBoolean()) {
-      end(COMPLETED);
-    } else {
+    if (!endIfLetGo(letGo)) {
       waitForTheEnd(letGo);
     }
+  }
+
+  /**
+   * Ends the context {@link #COMPLETED} if {@code letGo} says the container has let go of the
+   * request, unless a dispatch of the request through the filter is running: one is proof that
+   * the request goes on, whatever {@code letGo} read (Tomcat refuses its {@code AsyncContext} to
+   * an application thread once {@code onError} has returned, the error page still to run).
+   *
+   * @param letGo whether the container has let go of the request (recycled it)
+   * @return whether the context is done
+   */
+  boolean endIfLetGo(BooleanSupplier letGo) {
+    if (!inDispatch && letGo.getAsBoolean()) {
+      end(COMPLETED);
+    }
+    return ctx.isDone();
   }
 
   /**

@@ -24,8 +24,9 @@ import jakarta.servlet.http.HttpServletResponse;
  * stopped. So after a {@code complete()} the container took, if nothing has ended the context
  * {@link RequestScope#COMPLETE_GRACE} later (or that long after the dispatch that called it
  * returned) and the container has recycled the request, the context ends; one that Tomcat refuses
- * because it recycled the request already ends it at once. Any other refusal (a misuse, such as {@code complete()} after {@code
- * dispatch()}) leaves it to the container's events.
+ * because it recycled the request already ends it at once. Any other refusal (a misuse, such as
+ * {@code complete()} after {@code dispatch()}, or a race the application lost) leaves it to the
+ * container's events; and neither ends the context while a dispatch through the filter runs.
  *
  * <p>Why: after {@code startAsync()} the Servlet API hands out the container's own response, which
  * the filter does not see. Tomcat 11 reports a failed write there through {@code
@@ -127,21 +128,28 @@ final class WatchedAsyncContext implements AsyncContext {
     try {
       async.complete();
     } catch (IllegalStateException refused) {
-      if (recycled()) {
-        request.scope().end(RequestScope.COMPLETED);
-      }
+      request.scope().endIfLetGo(this::recycled);
       throw refused;
     }
     request.scope().completeTaken(this::recycled);
   }
 
-  /** Whether the container's async context no longer has a request: it refuses to give it. */
+  /**
+   * Whether the container has let go of the request: its async context refuses even to tell its
+   * timeout, which it does only once recycled (Jetty 12.1: {@code AsyncContextState} reset;
+   * Tomcat 11: {@code AsyncContextImpl} recycled, or {@code onError} returned and the caller is no
+   * container thread, which {@link RequestScope#endIfLetGo} guards against by not ending under a
+   * dispatch). Not {@code getRequest()}: Tomcat refuses that from {@code dispatch()} until the next
+   * {@code startAsync()}, the request going on. Any other exception says nothing of a recycle.
+   */
   private boolean recycled() {
     try {
-      async.getRequest();
+      async.getTimeout();
       return false;
     } catch (IllegalStateException gone) {
       return true;
+    } catch (RuntimeException unknown) {
+      return false;
     }
   }
 
