@@ -1,5 +1,6 @@
 package io.ctx4j.servlet;
 
+import static io.ctx4j.servlet.Probe.state;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -15,10 +16,6 @@ import jakarta.servlet.ServletResponse;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -38,24 +35,14 @@ import org.junit.jupiter.params.provider.MethodSource;
  */
 @Timeout(value = 180, unit = TimeUnit.SECONDS)
 class AsyncBehindAWrapperInFrontTest {
-  private static final HttpClient HTTP1 =
-      HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
-
   private static String get(int port, String path) {
     try {
-      HttpResponse<String> r =
-          HTTP1.send(
-              HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path)).build(),
-              HttpResponse.BodyHandlers.ofString());
-      return r.statusCode() + " " + r.body();
+      return Http.answer(Http.get(port, path));
     } catch (Exception e) {
       return "no answer: " + e;
     }
   }
 
-  private static String state(Context ctx) {
-    return ctx.isDone() ? "done: " + ctx.cause() : "live";
-  }
 
   /** Waits (bounded: past the containers' 30 s async timeout) for the context's end. */
   private static Reason reasonAtEnd(Context ctx) throws InterruptedException {

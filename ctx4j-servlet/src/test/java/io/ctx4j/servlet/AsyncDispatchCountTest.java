@@ -9,9 +9,6 @@ import jakarta.servlet.DispatcherType;
 import jakarta.servlet.ServletOutputStream;
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.TimeUnit;
@@ -30,9 +27,6 @@ import org.junit.jupiter.params.provider.MethodSource;
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class AsyncDispatchCountTest {
-  private static final HttpClient HTTP1 =
-      HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
-
   static java.util.stream.Stream<org.junit.jupiter.params.provider.Arguments> rows() {
     return Containers.eachWith("stream", "writer");
   }
@@ -77,11 +71,8 @@ class AsyncDispatchCountTest {
     String answer;
     Reason end;
     try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
-      HttpResponse<String> r =
-          HTTP1.send(
-              HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port + "/x")).build(),
-              HttpResponse.BodyHandlers.ofString());
-      answer = r.statusCode() + " " + r.body();
+      HttpResponse<String> r = Http.get(server.port, "/x");
+      answer = Http.answer(r);
       end = Probe.reasonAtEnd(seen.get(), 10, how + ": the client got " + answer);
     }
     assertEquals(

@@ -1,5 +1,6 @@
 package io.ctx4j.servlet;
 
+import static io.ctx4j.servlet.Probe.awaitEnd;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -23,7 +24,6 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.Socket;
 import java.net.URI;
-import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.net.http.HttpResponse.BodyHandlers;
@@ -60,22 +60,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class AsyncPathsTest {
-  private static final HttpClient HTTP1 =
-      HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
-
   private static final EnumSet<DispatcherType> ALL = EnumSet.allOf(DispatcherType.class);
-
-  private static HttpResponse<String> get(int port, String path) throws Exception {
-    return HTTP1.send(
-        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path)).build(),
-        BodyHandlers.ofString());
-  }
-
-  private static void awaitEnd(Context ctx) throws InterruptedException {
-    CountDownLatch ended = new CountDownLatch(1);
-    ctx.onDone(ended::countDown);
-    assertTrue(ended.await(10, TimeUnit.SECONDS), "the request context never ended");
-  }
 
   /** Nothing is registered on the root but the shared deadlines still current (exact count). */
   private static void assertNothingLeftOnTheRoot(ContextServletFilter filter) {
@@ -163,7 +148,7 @@ class AsyncPathsTest {
                 }
               });
       try (Containers.Running server = c.start(ContextServletFilter.create(), servlet, Map.of(), ALL)) {
-        assertEquals("done", get(server.port, "/x").body(), "variant " + variant);
+        assertEquals("done", Http.get(server.port, "/x").body(), "variant " + variant);
         awaitEnd(first.get());
       }
       assertEquals(
@@ -207,7 +192,7 @@ class AsyncPathsTest {
               });
       int status;
       try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
-        HttpResponse<String> r = get(server.port, "/x");
+        HttpResponse<String> r = Http.get(server.port, "/x");
         status = r.statusCode();
         awaitEnd(first.get());
       }
@@ -298,7 +283,7 @@ class AsyncPathsTest {
       List<CompletableFuture<HttpResponse<String>>> all = new ArrayList<>();
       for (int i = 0; i < n; i++) {
         all.add(
-            HTTP1.sendAsync(
+            Http.HTTP1.sendAsync(
                 HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port + "/x?t=" + (20 + i % 5)))
                     .header(i % 2 == 0 ? "Ctx4j-Timeout-Ms" : "X-Not-A-Deadline", "60000")
                     .build(),
@@ -387,7 +372,7 @@ class AsyncPathsTest {
           String header = i % 2 == 0 ? "Ctx4j-Timeout-Ms" : "X-Not-A-Deadline";
           for (String p : List.of("/complete", "/timeout")) {
             answered.add(
-                HTTP1.sendAsync(
+                Http.HTTP1.sendAsync(
                     HttpRequest.newBuilder(base.resolve(p)).header(header, "60000").build(),
                     BodyHandlers.ofString()));
           }
@@ -477,9 +462,7 @@ class AsyncPathsTest {
     Containers.Running server = c.start(ContextServletFilter.create(), servlet);
     try {
       for (int i = 0; i < n; i++) {
-        HTTP1.sendAsync(
-            HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port + "/x")).build(),
-            BodyHandlers.ofString());
+        Http.getAsync(server.port, "/x");
       }
       assertTrue(entered.await(20, TimeUnit.SECONDS), entered.getCount() + " requests never arrived");
     } finally {
@@ -581,7 +564,7 @@ class AsyncPathsTest {
           }
         };
     try (Containers.Running server = c.start(signalling, servlet, Map.of(), ALL)) {
-      HttpResponse<String> r = get(server.port, "/x");
+      HttpResponse<String> r = Http.get(server.port, "/x");
       awaitEnd(first.get());
       // Its own callback too, which may run after awaitEnd's (registered on a context done already).
       assertTrue(endedOnce.await(10, TimeUnit.SECONDS), "the servlet's onDone never ran");

@@ -1,8 +1,5 @@
 package io.ctx4j.servlet;
 
-import io.ctx4j.concurrent.CurrentContext;
-import jakarta.servlet.AsyncContext;
-import jakarta.servlet.DispatcherType;
 import jakarta.servlet.ServletOutputStream;
 import jakarta.servlet.WriteListener;
 import jakarta.servlet.http.HttpServletResponse;
@@ -29,8 +26,10 @@ class BufferingWrapperGivenTest {
 
   static java.util.stream.Stream<org.junit.jupiter.params.provider.Arguments> rows() {
     return Containers.eachWith(
-        "res.flushBuffer() (the wrapper flushes its stream)",
-        "control: res.getOutputStream().flush()");
+        "stream, res.flushBuffer() (the wrapper flushes its stream)",
+        "stream, control: res.getOutputStream().flush()",
+        "writer, res.flushBuffer() (the wrapper flushes its writer)",
+        "writer, control: res.getWriter().flush()");
   }
 
   static final class Buffering extends HttpServletResponseWrapper {
@@ -135,77 +134,37 @@ class BufferingWrapperGivenTest {
       throws Exception {
     Probe probe = new Probe();
     AtomicReference<String> thrown = new AtomicReference<>("nothing");
+    boolean writer = how.startsWith("writer");
     boolean viaFlushBuffer = !how.contains("control");
     TestServlet servlet =
-        new TestServlet(
-            (req, res) -> {
-              if (req.getDispatcherType() == DispatcherType.ASYNC) {
-                probe.awaitGo();
-                try {
-                  ServletOutputStream o = res.getOutputStream();
-                  o.write("12345678abcdefgh".getBytes(StandardCharsets.US_ASCII));
-                  if (viaFlushBuffer) {
-                    res.flushBuffer();
-                  } else {
-                    o.flush();
-                  }
-                } catch (IOException | RuntimeException e) {
-                  thrown.set(e.toString());
-                }
-                return;
+        TestServlet.declareThenDispatch(
+            16,
+            res -> new Buffering((HttpServletResponse) res),
+            probe,
+            res -> {
+              java.io.Flushable out;
+              if (writer) {
+                java.io.PrintWriter w = res.getWriter();
+                w.print("12345678abcdefgh");
+                out = w;
+              } else {
+                ServletOutputStream o = res.getOutputStream();
+                o.write("12345678abcdefgh".getBytes(StandardCharsets.US_ASCII));
+                out = o;
               }
-              res.setContentLength(16);
-              AsyncContext async = req.startAsync(req, new Buffering(res));
-              async.setTimeout(0);
-              probe.enter(CurrentContext.get(), true);
-              async.dispatch();
-            });
+              if (viaFlushBuffer) {
+                res.flushBuffer();
+              } else {
+                out.flush();
+              }
+              return writer ? "checkError " + ((java.io.PrintWriter) out).checkError() : null;
+            },
+            thrown);
     HostileUseTest.assertLostAfterItsReset(
         c,
         ContextServletFilter.create(),
         servlet,
         probe,
         () -> how + ": the last call threw " + thrown.get());
-  }
-
-  /** The same through the writers. */
-  @ParameterizedTest(name = "{0}: {1}")
-  @MethodSource("rows")
-  void exactlyTheLengthThroughABufferingWrappersWriterIsALostClient(Containers c, String how)
-      throws Exception {
-    Probe probe = new Probe();
-    AtomicReference<String> thrown = new AtomicReference<>("nothing");
-    boolean viaFlushBuffer = !how.contains("control");
-    TestServlet servlet =
-        new TestServlet(
-            (req, res) -> {
-              if (req.getDispatcherType() == DispatcherType.ASYNC) {
-                probe.awaitGo();
-                try {
-                  java.io.PrintWriter w = res.getWriter();
-                  w.print("12345678abcdefgh");
-                  if (viaFlushBuffer) {
-                    res.flushBuffer();
-                  } else {
-                    w.flush();
-                  }
-                  thrown.set("checkError " + w.checkError());
-                } catch (IOException | RuntimeException e) {
-                  thrown.set(e.toString());
-                }
-                return;
-              }
-              res.setContentLength(16);
-              AsyncContext async = req.startAsync(req, new Buffering(res));
-              async.setTimeout(0);
-              probe.enter(CurrentContext.get(), true);
-              async.dispatch();
-            });
-    HostileUseTest.assertLostAfterItsReset(
-        c,
-        ContextServletFilter.create(),
-        servlet,
-        probe,
-        () -> how + " (writer): " + thrown.get());
   }
 }

@@ -1,5 +1,6 @@
 package io.ctx4j.servlet;
 
+import static io.ctx4j.servlet.Probe.state;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.ctx4j.Context;
@@ -11,9 +12,6 @@ import jakarta.servlet.ServletRequest;
 import jakarta.servlet.ServletRequestWrapper;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.util.EnumSet;
 import java.util.List;
@@ -36,9 +34,6 @@ import org.junit.jupiter.params.provider.MethodSource;
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class CompleteAfterDispatchTest {
-  private static final HttpClient HTTP1 =
-      HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
-
   private static final String PLAIN = "startAsync(), dispatch()";
   private static final String GIVEN = "startAsync(request, response), dispatch()";
   /** dispatch() through the container's own AsyncContext, complete() through the filter's. */
@@ -47,10 +42,6 @@ class CompleteAfterDispatchTest {
 
   static java.util.stream.Stream<org.junit.jupiter.params.provider.Arguments> rows() {
     return Containers.eachWith(PLAIN, GIVEN, CONTAINERS, ERROR_PAGE);
-  }
-
-  private static String state(Context ctx) {
-    return ctx.isDone() ? "done: " + ctx.cause() : "live";
   }
 
   private static ServletRequest containerOf(ServletRequest req) {
@@ -115,11 +106,8 @@ class CompleteAfterDispatchTest {
             servlet,
             Map.of(),
             EnumSet.of(DispatcherType.REQUEST, DispatcherType.ASYNC, DispatcherType.ERROR))) {
-      HttpResponse<String> r =
-          HTTP1.send(
-              HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port + "/x")).build(),
-              HttpResponse.BodyHandlers.ofString());
-      answer = r.statusCode() + " " + r.body().replaceAll("\\s+", " ");
+      HttpResponse<String> r = Http.get(server.port, "/x");
+      answer = Http.answer(r).replaceAll("\\s+", " ");
       end = Probe.reasonAtEnd(first.get(), 10, how + ": the client got " + answer + "; " + log);
     }
     assertEquals(

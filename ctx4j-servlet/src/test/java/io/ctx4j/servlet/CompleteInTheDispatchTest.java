@@ -6,9 +6,6 @@ import io.ctx4j.Context;
 import io.ctx4j.concurrent.CurrentContext;
 import io.ctx4j.servlet.RequestCanceledException.Reason;
 import jakarta.servlet.AsyncContext;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -26,9 +23,6 @@ import org.junit.jupiter.params.provider.MethodSource;
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class CompleteInTheDispatchTest {
-  private static final HttpClient HTTP1 =
-      HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
-
   // One form of startAsync per container: each row waits 3 s, and CI keeps to its 20 minutes.
   static java.util.stream.Stream<org.junit.jupiter.params.provider.Arguments> rows() {
     return java.util.stream.Stream.of(
@@ -62,11 +56,8 @@ class CompleteInTheDispatchTest {
     String answer;
     Reason end;
     try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
-      HttpResponse<String> r =
-          HTTP1.send(
-              HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port + "/x")).build(),
-              HttpResponse.BodyHandlers.ofString());
-      answer = r.statusCode() + " " + r.body();
+      HttpResponse<String> r = Http.get(server.port, "/x");
+      answer = Http.answer(r);
       end = Probe.reasonAtEnd(seen.get(), 10, how + ": the client got " + answer);
     }
     assertEquals("live", whileWorking.get(), how + ": 3 s after complete(), in the dispatch");

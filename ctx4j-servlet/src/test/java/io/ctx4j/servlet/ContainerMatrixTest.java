@@ -48,24 +48,9 @@ class ContainerMatrixTest {
   /** How long a cell waits to show that a container does NOT report something. */
   private static final long QUIET_MS = 1500;
 
-  private static final HttpClient HTTP1 =
-      HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
 
   private static void report(Containers c, String cell, String what) {
     System.out.println("MATRIX|" + c + "|" + cell + "|" + what);
-  }
-
-  private static HttpResponse<String> get(int port, String path, String... headers) throws Exception {
-    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path));
-    for (int i = 0; i < headers.length; i += 2) {
-      b.header(headers[i], headers[i + 1]);
-    }
-    return HTTP1.send(b.build(), BodyHandlers.ofString());
-  }
-
-  private static CompletableFuture<HttpResponse<String>> getAsync(int port, String path) {
-    return HTTP1.sendAsync(
-        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path)).build(), BodyHandlers.ofString());
   }
 
   /** A handler that enters the probe, waits for its context to end, then answers. */
@@ -103,7 +88,7 @@ class ContainerMatrixTest {
     ContextServletFilter filter = ContextServletFilter.create();
     try (Containers.Running server = c.start(filter, waitForEnd(probe))) {
       long sent = System.nanoTime();
-      HttpResponse<String> r = get(server.port, "/work", headers);
+      HttpResponse<String> r = Http.get(server.port, "/work", headers);
       assertEquals(200, r.statusCode(), r.body());
       assertTrue(probe.ended.await(10, TimeUnit.SECONDS));
       assertTrue(probe.currentIsRequestContext, "CurrentContext.get() is the request attribute");
@@ -129,16 +114,16 @@ class ContainerMatrixTest {
     ContextServletFilter filter = ContextServletFilter.create();
     try (Containers.Running server =
         c.start(filter, new TestServlet((req, res) -> calls.incrementAndGet()))) {
-      HttpResponse<String> r = get(server.port, "/x", "grpc-timeout", "5X");
+      HttpResponse<String> r = Http.get(server.port, "/x", "grpc-timeout", "5X");
       assertEquals(400, r.statusCode());
       assertTrue(r.body().contains("grpc-timeout") && r.body().contains("\"5X\""), r.body());
       assertTrue(r.headers().firstValue("Content-Type").orElse("").startsWith("text/plain"));
       assertEquals("nosniff", r.headers().firstValue("X-Content-Type-Options").orElse(""));
-      HttpResponse<String> r2 = get(server.port, "/x", "Ctx4j-Timeout-Ms", "300", "Ctx4j-Timeout-Ms", "-1");
+      HttpResponse<String> r2 = Http.get(server.port, "/x", "Ctx4j-Timeout-Ms", "300", "Ctx4j-Timeout-Ms", "-1");
       assertEquals(400, r2.statusCode());
       assertTrue(r2.body().contains("Ctx4j-Timeout-Ms"), r2.body());
       assertEquals(0, calls.get());
-      assertEquals(200, get(server.port, "/x").statusCode(), "a request without header passes");
+      assertEquals(200, Http.get(server.port, "/x").statusCode(), "a request without header passes");
       assertEquals(1, calls.get());
       report(c, "malformed header", "400 text/plain: " + r.body().strip());
     }
@@ -159,7 +144,7 @@ class ContainerMatrixTest {
               returned.set(System.nanoTime());
             });
     try (Containers.Running server = c.start(filter, servlet)) {
-      assertEquals("ok", get(server.port, "/x").body());
+      assertEquals("ok", Http.get(server.port, "/x").body());
       assertTrue(probe.ended.await(10, TimeUnit.SECONDS));
       assertTrue(probe.currentIsRequestContext);
       assertSame(Context.CANCELED, probe.err);
@@ -190,7 +175,7 @@ class ContainerMatrixTest {
               async.start(async::dispatch);
             });
     try (Containers.Running server = c.start(filter, servlet)) {
-      assertEquals("dispatched", get(server.port, "/x").body());
+      assertEquals("dispatched", Http.get(server.port, "/x").body());
       assertTrue(probe.ended.await(10, TimeUnit.SECONDS));
       assertSame(probe.ctx, inAsyncDispatch.get());
       assertEquals(Reason.RESPONSE_COMPLETED, probe.reason());
@@ -228,7 +213,7 @@ class ContainerMatrixTest {
               worker.start();
             });
     try (Containers.Running server = c.start(filter, servlet)) {
-      CompletableFuture<HttpResponse<String>> r = getAsync(server.port, "/x");
+      CompletableFuture<HttpResponse<String>> r = Http.getAsync(server.port, "/x");
       assertTrue(probe.entered.await(10, TimeUnit.SECONDS));
       // The dispatch returns with async started: the request is not over.
       assertFalse(probe.ended.await(300, TimeUnit.MILLISECONDS), "ended early: " + probe.cause);
@@ -268,7 +253,7 @@ class ContainerMatrixTest {
               probe.enter(ctx, ctx == CurrentContext.get());
             });
     try (Containers.Running server = c.start(filter, servlet)) {
-      assertEquals(504, get(server.port, "/x").statusCode());
+      assertEquals(504, Http.get(server.port, "/x").statusCode());
       assertTrue(probe.ended.await(10, TimeUnit.SECONDS));
       assertEquals(Reason.ASYNC_TIMEOUT, probe.reason(), String.valueOf(probe.cause));
       long ms = Probe.millisBetween(probe.enteredNanos, probe.endedNanos);
@@ -324,7 +309,7 @@ class ContainerMatrixTest {
               }
             });
     try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
-      HttpResponse<String> r = get(server.port, "/x");
+      HttpResponse<String> r = Http.get(server.port, "/x");
       long answered = System.nanoTime();
       assertTrue(probe.ended.await(10, TimeUnit.SECONDS));
       long ms = Probe.millisBetween(sent.get(), probe.endedNanos);
@@ -376,7 +361,7 @@ class ContainerMatrixTest {
     Probe probe = new Probe();
     ContextServletFilter filter = ContextServletFilter.create();
     try (Containers.Running server = c.start(filter, waitForEnd(probe))) {
-      CompletableFuture<HttpResponse<String>> r = getAsync(server.port, "/x");
+      CompletableFuture<HttpResponse<String>> r = Http.getAsync(server.port, "/x");
       assertTrue(probe.entered.await(10, TimeUnit.SECONDS));
       long shut = System.nanoTime();
       assertTrue(filter.shutdown("test shutdown", null));
@@ -673,7 +658,7 @@ class ContainerMatrixTest {
       // A first request loads the classes of the request path: on a cold, loaded JVM the dispatch
       // could otherwise take longer than the idle timeout, which would then fail the request
       // before the handler runs.
-      assertEquals("warm", get(server.port, "/warm").body());
+      assertEquals("warm", Http.get(server.port, "/warm").body());
       Containers.idleTimeout(server, IDLE_MS);
       try (Socket socket = new Socket("127.0.0.1", server.port)) {
         long sent = System.nanoTime();

@@ -1,8 +1,5 @@
 package io.ctx4j.servlet;
 
-import io.ctx4j.concurrent.CurrentContext;
-import jakarta.servlet.AsyncContext;
-import jakarta.servlet.DispatcherType;
 import jakarta.servlet.ServletOutputStream;
 import jakarta.servlet.ServletResponse;
 import jakarta.servlet.http.HttpServletResponse;
@@ -70,26 +67,18 @@ class DoubleCountTest {
     AtomicReference<String> thrown = new AtomicReference<>("nothing");
     boolean proxy = !how.contains("control");
     TestServlet servlet =
-        new TestServlet(
-            (req, res) -> {
-              if (req.getDispatcherType() == DispatcherType.ASYNC) {
-                probe.awaitGo();
-                try {
-                  ServletOutputStream o = res.getOutputStream();
-                  o.write("12345678".getBytes(StandardCharsets.US_ASCII));
-                  o.write("abcdefgh".getBytes(StandardCharsets.US_ASCII));
-                  o.flush();
-                } catch (IOException | RuntimeException e) {
-                  thrown.set(e.toString());
-                }
-                return;
-              }
-              res.setContentLength(16);
-              AsyncContext async = req.startAsync(req, given(res, proxy));
-              async.setTimeout(0);
-              probe.enter(CurrentContext.get(), true);
-              async.dispatch();
-            });
+        TestServlet.declareThenDispatch(
+            16,
+            res -> given((HttpServletResponse) res, proxy),
+            probe,
+            res -> {
+              ServletOutputStream o = res.getOutputStream();
+              o.write("12345678".getBytes(StandardCharsets.US_ASCII));
+              o.write("abcdefgh".getBytes(StandardCharsets.US_ASCII));
+              o.flush();
+              return null;
+            },
+            thrown);
     HostileUseTest.assertLostAfterItsReset(
         c,
         ContextServletFilter.create(),

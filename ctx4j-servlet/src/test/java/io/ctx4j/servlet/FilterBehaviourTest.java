@@ -19,7 +19,6 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.net.Socket;
 import java.net.URI;
-import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.net.http.HttpResponse.BodyHandlers;
@@ -38,17 +37,6 @@ import org.junit.jupiter.params.provider.EnumSource;
 /** The filter's rules beyond the matrix: header lists, the server maximum, untrusted callers, init parameters. */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class FilterBehaviourTest {
-  private static final HttpClient HTTP1 =
-      HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
-
-  private static HttpResponse<String> get(int port, String... headers) throws Exception {
-    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/x"));
-    for (int i = 0; i < headers.length; i += 2) {
-      b.header(headers[i], headers[i + 1]);
-    }
-    return HTTP1.send(b.build(), BodyHandlers.ofString());
-  }
-
   /** Runs one request through {@code filter} on Jetty; returns the probe after the context ended. */
   private static Probe deadlineOf(ContextServletFilter filter, Map<String, String> init, String... headers)
       throws Exception {
@@ -62,7 +50,7 @@ class FilterBehaviourTest {
               res.getWriter().print(ctx.deadline().isPresent() ? "deadline" : "none");
             });
     try (Containers.Running server = Containers.JETTY.start(filter, servlet, init)) {
-      HttpResponse<String> r = get(server.port, headers);
+      HttpResponse<String> r = Http.get(server.port, "/x", headers);
       assertEquals(200, r.statusCode(), r.body());
       if (r.body().equals("deadline")) {
         assertTrue(probe.ended.await(10, TimeUnit.SECONDS));
@@ -108,10 +96,10 @@ class FilterBehaviourTest {
     try (Containers.Running server = Containers.JETTY.start(filter, servlet)) {
       for (int i = 0; i < 20; i++) {
         int millis = 30_000 - i; // window 256 ms
-        assertEquals(200, get(server.port, "Ctx4j-Timeout-Ms", Integer.toString(millis)).statusCode());
+        assertEquals(200, Http.get(server.port, "/x", "Ctx4j-Timeout-Ms", Integer.toString(millis)).statusCode());
         ctx4jWindows.add(Math.floorDiv(nowNanos + millis * 1_000_000L, 256_000_000L));
         int grpcMillis = 5_000 - i; // window 32 ms
-        assertEquals(200, get(server.port, "grpc-timeout", grpcMillis + "m").statusCode());
+        assertEquals(200, Http.get(server.port, "/x", "grpc-timeout", grpcMillis + "m").statusCode());
         grpcWindows.add(Math.floorDiv(nowNanos + grpcMillis * 1_000_000L, 32_000_000L));
       }
       // 20 ms of deadlines straddle at most one edge of each header's windows.
@@ -145,7 +133,7 @@ class FilterBehaviourTest {
     ContextServletFilter filter = ContextServletFilter.builder().maxTimeout(Duration.ofSeconds(60)).build();
     try (Containers.Running server = Containers.JETTY.start(filter, servlet)) {
       for (String[] h : sent) {
-        assertEquals(200, get(server.port, h[0], h[1]).statusCode());
+        assertEquals(200, Http.get(server.port, "/x", h[0], h[1]).statusCode());
       }
     }
     assertEquals(sent.length, contexts.size());
@@ -167,7 +155,7 @@ class FilterBehaviourTest {
       for (String[] h : new String[][] {
           {"Ctx4j-Timeout-Ms", "300, x"}, {"Ctx4j-Timeout-Ms", ","}, {"Connect-Timeout-Ms", "12345678901"},
           {"grpc-timeout", "100"}, {"grpc-timeout", "1S, 2"}, {"Connect-Timeout-Ms", "1e3"}}) {
-        HttpResponse<String> r = get(server.port, h[0], h[1]);
+        HttpResponse<String> r = Http.get(server.port, "/x", h[0], h[1]);
         assertEquals(400, r.statusCode(), h[0] + ": " + h[1]);
         assertTrue(r.body().contains(h[0]), r.body());
       }
@@ -324,8 +312,7 @@ class FilterBehaviourTest {
       ctx.await(Duration.ofSeconds(30));
     });
     try (Containers.Running server = Containers.JETTY.start(filter, servlet)) {
-      var r = HTTP1.sendAsync(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port + "/")).build(),
-          BodyHandlers.ofString());
+      var r = Http.getAsync(server.port, "/");
       assertTrue(probe.entered.await(10, TimeUnit.SECONDS));
       parent.cancel(new IllegalStateException("signal"));
       assertTrue(probe.ended.await(10, TimeUnit.SECONDS));
@@ -356,7 +343,7 @@ class FilterBehaviourTest {
       probe.enter(CurrentContext.get(), true);
       throw new IllegalStateException("boom");
     }))) {
-      assertEquals(500, get(server.port).statusCode());
+      assertEquals(500, Http.get(server.port, "/x").statusCode());
       assertTrue(probe.ended.await(10, TimeUnit.SECONDS));
       assertEquals(Reason.HANDLER_FAILED, probe.reason());
       assertEquals("boom", probe.cause.getCause().getMessage());
@@ -424,8 +411,7 @@ class FilterBehaviourTest {
     });
     try (Containers.Running server = c.start(ContextServletFilter.create(), servlet, Map.of(),
         java.util.EnumSet.of(jakarta.servlet.DispatcherType.REQUEST))) {
-      var r = HTTP1.sendAsync(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port + "/")).build(),
-          BodyHandlers.ofString());
+      var r = Http.getAsync(server.port, "/");
       assertTrue(probe.entered.await(10, TimeUnit.SECONDS));
       probe.go.countDown();
       assertEquals("second", r.get(10, TimeUnit.SECONDS).body());
@@ -471,7 +457,7 @@ class FilterBehaviourTest {
             jakarta.servlet.DispatcherType.ASYNC,
             jakarta.servlet.DispatcherType.ERROR);
     try (Containers.Running server = c.start(ContextServletFilter.create(), servlet, Map.of(), types)) {
-      HttpResponse<String> r = get(server.port);
+      HttpResponse<String> r = Http.get(server.port, "/x");
       assertEquals(status, r.statusCode());
       assertEquals("error page", r.body());
     }
@@ -520,7 +506,7 @@ class FilterBehaviourTest {
               async.complete();
             });
     try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
-      HttpResponse<String> r = get(server.port);
+      HttpResponse<String> r = Http.get(server.port, "/x");
       assertEquals(200, r.statusCode());
       assertEquals("async", r.body());
     }
@@ -566,7 +552,7 @@ class FilterBehaviourTest {
               async.dispatch();
             });
     try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
-      HttpResponse<String> r = get(server.port);
+      HttpResponse<String> r = Http.get(server.port, "/x");
       assertEquals(200, r.statusCode());
       assertEquals("async", r.body());
     }
@@ -636,7 +622,7 @@ class FilterBehaviourTest {
               res.getWriter().print("sync");
             });
     try (Containers.Running server = c.start(refusingInFront(ContextServletFilter.create()), servlet)) {
-      HttpResponse<String> r = get(server.port);
+      HttpResponse<String> r = Http.get(server.port, "/x");
       assertEquals(200, r.statusCode());
       assertEquals("sync", r.body());
     }
@@ -672,7 +658,7 @@ class FilterBehaviourTest {
               inner.startAsync().setTimeout(60_000);
             });
     try (Containers.Running server = c.start(refusingInFront(ContextServletFilter.create()), servlet)) {
-      HttpResponse<String> r = get(server.port);
+      HttpResponse<String> r = Http.get(server.port, "/x");
       assertEquals(500, r.statusCode());
       assertTrue(probe.ended.await(10, TimeUnit.SECONDS), "the context ended");
     }
@@ -728,7 +714,7 @@ class FilterBehaviourTest {
         all[headers.length] = "X-Break";
         all[headers.length + 1] = "yes";
         stored.set(null);
-        int status = get(server.port, all).statusCode();
+        int status = Http.get(server.port, "/x", all).statusCode();
         assertTrue(status >= 500, failure + " " + String.join(" ", headers) + ": " + status);
         Context ctx = stored.get();
         assertNotNull(ctx, "the filter stored a context");
@@ -747,7 +733,7 @@ class FilterBehaviourTest {
       // deadline, the earliest: given back, it closes.
       for (int i = 0; i < 4; i++) {
         clock.advance(Duration.ofSeconds(1));
-        assertEquals(200, get(server.port, "Ctx4j-Timeout-Ms", "5000").statusCode());
+        assertEquals(200, Http.get(server.port, "/x", "Ctx4j-Timeout-Ms", "5000").statusCode());
       }
       assertEquals(chainRuns + 4, handled.get());
       assertEquals(4, CoreInternals.registrationCount(root), "registered on the root after the replacement");
@@ -880,7 +866,7 @@ class FilterBehaviourTest {
             });
     try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
       HttpResponse<String> r =
-          HTTP1.send(
+          Http.HTTP1.send(
               HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port + "/x"))
                   .POST(HttpRequest.BodyPublishers.ofString("body"))
                   .build(),

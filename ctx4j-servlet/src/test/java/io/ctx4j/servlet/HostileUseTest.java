@@ -1,5 +1,7 @@
 package io.ctx4j.servlet;
 
+import static io.ctx4j.servlet.Probe.awaitEnd;
+import static io.ctx4j.servlet.Probe.state;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNotSame;
@@ -30,7 +32,6 @@ import java.io.PrintWriter;
 import java.lang.reflect.Proxy;
 import java.net.Socket;
 import java.net.URI;
-import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.net.http.HttpResponse.BodyHandlers;
@@ -62,28 +63,10 @@ import org.junit.jupiter.params.provider.EnumSource;
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class HostileUseTest {
-  private static final HttpClient HTTP1 =
-      HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
-
   /** One malformed value of each timeout header: a bad unit, a negative, an overflow. */
   private static final String[][] MALFORMED_HEADERS = {
     {"grpc-timeout", "5X"}, {"Ctx4j-Timeout-Ms", "-1"}, {"Connect-Timeout-Ms", "99999999999"}
   };
-
-  private static HttpResponse<String> get(int port, String path, String... headers)
-      throws Exception {
-    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path));
-    for (int i = 0; i < headers.length; i += 2) {
-      b.header(headers[i], headers[i + 1]);
-    }
-    return HTTP1.send(b.build(), BodyHandlers.ofString());
-  }
-
-  private static void awaitEnd(Context ctx) throws InterruptedException {
-    CountDownLatch ended = new CountDownLatch(1);
-    ctx.onDone(ended::countDown);
-    assertTrue(ended.await(10, TimeUnit.SECONDS), "the request context never ended");
-  }
 
   /** Waits for {@code ctx} (the handler's) to end, and asserts it failed with {@code thrown}. */
   private static void assertEndsAsAHandlerFailure(Context ctx, Throwable thrown)
@@ -109,7 +92,7 @@ class HostileUseTest {
         request.POST(HttpRequest.BodyPublishers.ofString(body));
       }
       try {
-        HTTP1.send(request.build(), BodyHandlers.ofString());
+        Http.HTTP1.send(request.build(), BodyHandlers.ofString());
       } catch (IOException closedByTheServer) {
         // Tomcat closes the connection after a failed listener: not the client's doing.
       }
@@ -144,10 +127,6 @@ class HostileUseTest {
     return async;
   }
 
-  private static String state(Context ctx) {
-    return ctx.isDone() ? "done: " + ctx.cause() : "live";
-  }
-
   /**
    * A handler that closes its writer (try-with-resources, as template engines do) and goes on with
    * its context: the close is not a disconnect. On Jetty, whose writer reports an error for any
@@ -173,7 +152,7 @@ class HostileUseTest {
               afterClose.set(state(ctx));
             });
     try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
-      HttpResponse<String> r = get(server.port, "/x");
+      HttpResponse<String> r = Http.get(server.port, "/x");
       assertEquals("hello", r.body());
       // The close sent the answer whole, with its length: the check did not flush it first.
       assertEquals("5", r.headers().firstValue("content-length").orElse("none"));
@@ -211,7 +190,7 @@ class HostileUseTest {
               afterClose.set(state(ctx));
             });
     try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
-      HttpResponse<String> r = get(server.port, "/x");
+      HttpResponse<String> r = Http.get(server.port, "/x");
       assertEquals("hello", r.body());
       awaitEnd(seen.get());
     }
@@ -250,7 +229,7 @@ class HostileUseTest {
               afterForward.set(state(ctx));
             });
     try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
-      HttpResponse<String> r = get(server.port, "/x");
+      HttpResponse<String> r = Http.get(server.port, "/x");
       assertEquals("forwarded", r.body());
       awaitEnd(seen.get());
     }
@@ -278,7 +257,7 @@ class HostileUseTest {
               afterForward.set(state(ctx));
             });
     try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
-      HttpResponse<String> r = get(server.port, "/x");
+      HttpResponse<String> r = Http.get(server.port, "/x");
       assertEquals("forwarded", r.body());
       assertEquals("9", r.headers().firstValue("content-length").orElse("none"));
       awaitEnd(seen.get());
@@ -345,7 +324,7 @@ class HostileUseTest {
               after.set(state(ctx));
             });
     try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
-      HttpResponse<String> r = get(server.port, "/x");
+      HttpResponse<String> r = Http.get(server.port, "/x");
       assertEquals(redirect ? 302 : 404, r.statusCode(), how);
       awaitEnd(seen.get());
     }
@@ -455,7 +434,7 @@ class HostileUseTest {
               after.set(state(ctx));
             });
     try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
-      HttpResponse<String> r = get(server.port, "/x");
+      HttpResponse<String> r = Http.get(server.port, "/x");
       answer.set(
           r.statusCode() + " " + r.body().getBytes(StandardCharsets.UTF_8).length + " bytes");
       awaitEnd(seen.get());
@@ -564,8 +543,8 @@ class HostileUseTest {
       throws Exception {
     String answer;
     try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
-      HttpResponse<String> r = get(server.port, "/x");
-      answer = r.statusCode() + " " + r.body();
+      HttpResponse<String> r = Http.get(server.port, "/x");
+      answer = Http.answer(r);
       awaitEnd(seen.get());
     }
     assertEquals("live", after.get(), what.apply(answer));
@@ -895,8 +874,8 @@ class HostileUseTest {
           }
         };
     try (Containers.Running server = c.start(retry, servlet)) {
-      HttpResponse<String> r = get(server.port, "/x");
-      assertEquals("200 ok", r.statusCode() + " " + r.body(), through);
+      HttpResponse<String> r = Http.get(server.port, "/x");
+      assertEquals("200 ok", Http.answer(r), through);
       assertEquals(2, runs.size(), through);
       awaitEnd(runs.get(1));
     }
@@ -958,7 +937,7 @@ class HostileUseTest {
               }
             });
     try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
-      HttpResponse<String> r = get(server.port, "/x", "Ctx4j-Timeout-Ms", "60000");
+      HttpResponse<String> r = Http.get(server.port, "/x", "Ctx4j-Timeout-Ms", "60000");
       assertEquals("second", r.body());
       awaitEnd(first.get());
     }
@@ -1017,8 +996,8 @@ class HostileUseTest {
                   seen.add(CurrentContext.get());
                   res.getWriter().print(CurrentContext.get().deadline().isPresent());
                 }))) {
-      assertEquals("false", get(server.port, "/x").body());
-      assertEquals("false", get(server.port, "/x").body());
+      assertEquals("false", Http.get(server.port, "/x").body());
+      assertEquals("false", Http.get(server.port, "/x").body());
       warnings = log.records;
     }
     assertEquals(2, seen.size());
@@ -1095,7 +1074,7 @@ class HostileUseTest {
               }
             }
           });
-      HttpResponse<String> r = get(server.port, "/x");
+      HttpResponse<String> r = Http.get(server.port, "/x");
       assertEquals(200, r.statusCode(), r.body());
       assertEquals("async", r.body());
       awaitEnd(first.get());
@@ -1163,7 +1142,7 @@ class HostileUseTest {
             }
           };
       try (Containers.Running server = Containers.JETTY.start(recorder, servlet)) {
-        assertEquals(500, get(server.port, "/x").statusCode());
+        assertEquals(500, Http.get(server.port, "/x").statusCode());
         awaitEnd(seen.get());
       }
       assertSame(thrown, recorder.out.get(), "what left the filter");
@@ -1258,7 +1237,7 @@ class HostileUseTest {
             handlerFailure.set(handlerFails ? new IllegalArgumentException("handler") : null);
             seen.set(null);
             recorder.out.set(null);
-            get(server.port, "/x");
+            Http.get(server.port, "/x");
             Context ctx = seen.get();
             assertNotNull(ctx, what + ": the handler ran");
             assertEquals(max != null, ctx.deadline().isPresent(), what);
@@ -1316,7 +1295,7 @@ class HostileUseTest {
                   throw thrown;
                 }))) {
       try {
-        get(server.port, "/x");
+        Http.get(server.port, "/x");
       } catch (IOException containerGaveUp) {
         // The container may fail to describe it too, and close the connection: not the filter's
         // concern here.
@@ -1366,7 +1345,7 @@ class HostileUseTest {
           }
         };
     try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
-      HttpResponse<String> r = get(server.port, "/x");
+      HttpResponse<String> r = Http.get(server.port, "/x");
       assertEquals(500, r.statusCode(), "the client was there for the answer");
       assertEndsAsAHandlerFailure(seen.get(), thrown);
     }
@@ -1504,8 +1483,8 @@ class HostileUseTest {
               async.complete();
             });
     try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
-      get(server.port, "/x?via=container");
-      get(server.port, "/x?via=filter");
+      Http.get(server.port, "/x?via=container");
+      Http.get(server.port, "/x?via=filter");
     }
     assertNotNull(outcome.get("container"), "the handler ran");
     assertEquals(outcome.get("container"), outcome.get("filter"), "the refusal through the filter");
@@ -1685,7 +1664,7 @@ class HostileUseTest {
    */
   private static void sendHalfABodyAndLeave(
       Containers.Running server, String how, String request, Probe probe) throws Exception {
-    assertEquals("warm", get(server.port, "/warm").body());
+    assertEquals("warm", Http.get(server.port, "/warm").body());
     boolean timeout = how.endsWith("read timeout");
     if (timeout) {
       Containers.idleTimeout(server, 1000);
@@ -1854,7 +1833,7 @@ class HostileUseTest {
             .POST(HttpRequest.BodyPublishers.ofString("a=%zz&b=%"));
       }
       try {
-        HTTP1.send(b.build(), BodyHandlers.ofString());
+        Http.HTTP1.send(b.build(), BodyHandlers.ofString());
       } catch (IOException closedByTheServer) {
         // A container may close the connection after a body it could not parse.
       }
@@ -1919,7 +1898,7 @@ class HostileUseTest {
         java.util.EnumSet.of(DispatcherType.REQUEST, DispatcherType.ASYNC, DispatcherType.ERROR);
     try (Containers.Running server =
         c.start(ContextServletFilter.create(), servlet, java.util.Map.of(), types)) {
-      HttpResponse<String> r = get(server.port, "/x");
+      HttpResponse<String> r = Http.get(server.port, "/x");
       assertEquals("error page", r.body());
     }
     assertNotNull(inHandler.get(), "the handler ran");
@@ -1966,7 +1945,7 @@ class HostileUseTest {
     try (Containers.Running server = c.start(throttle, servlet, java.util.Map.of(), types)) {
       for (String[] h : MALFORMED_HEADERS) {
         onErrorPage.set(null);
-        HttpResponse<String> r = get(server.port, "/x", h[0], h[1], "X-Throttle", "on");
+        HttpResponse<String> r = Http.get(server.port, "/x", h[0], h[1], "X-Throttle", "on");
         assertEquals(
             Containers.ERROR_STATUS + " error page",
             r.statusCode() + " " + r.body().strip(),
@@ -1976,7 +1955,7 @@ class HostileUseTest {
         assertTrue(ctx.deadline().isEmpty(), "a deadline from a malformed header: " + ctx.deadline());
         awaitEnd(ctx);
         assertEquals(Reason.RESPONSE_COMPLETED, reason(ctx), String.valueOf(ctx.cause()));
-        HttpResponse<String> refused = get(server.port, "/x", h[0], h[1]);
+        HttpResponse<String> refused = Http.get(server.port, "/x", h[0], h[1]);
         assertEquals(400, refused.statusCode(), h[0] + ": " + h[1] + " on the REQUEST dispatch");
         assertTrue(refused.body().startsWith(h[0]), refused.body());
       }
@@ -2015,13 +1994,13 @@ class HostileUseTest {
         java.util.EnumSet.of(DispatcherType.REQUEST, DispatcherType.FORWARD, DispatcherType.ERROR);
     try (Containers.Running server = c.start(front, servlet, java.util.Map.of(), types)) {
       for (String[] h : MALFORMED_HEADERS) {
-        HttpResponse<String> r = get(server.port, "/x", h[0], h[1]);
+        HttpResponse<String> r = Http.get(server.port, "/x", h[0], h[1]);
         assertEquals(
             400, r.statusCode(), h[0] + ": " + h[1] + " on the FORWARD dispatch: " + r.body().strip());
         assertTrue(r.body().startsWith(h[0]), r.body());
       }
       assertEquals(false, handled.get(), "the handler ran for a malformed header");
-      HttpResponse<String> ok = get(server.port, "/x", "Ctx4j-Timeout-Ms", "5000");
+      HttpResponse<String> ok = Http.get(server.port, "/x", "Ctx4j-Timeout-Ms", "5000");
       assertEquals("200 handled", ok.statusCode() + " " + ok.body().strip(), "a well-formed header");
     }
   }
@@ -2172,7 +2151,7 @@ class HostileUseTest {
     try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
       // A first request loads the classes of the request path, so that a cold JVM is well within
       // the idle timeout until the writes block.
-      assertEquals("warm", get(server.port, "/warm").body());
+      assertEquals("warm", Http.get(server.port, "/warm").body());
       Containers.idleTimeout(server, 1000);
       try (Socket socket = new Socket()) {
         // A small window: the client's part of what is written without being read.
@@ -2341,8 +2320,8 @@ class HostileUseTest {
               async.setTimeout(200);
             });
     try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
-      HttpResponse<String> r = get(server.port, "/x");
-      assertEquals("503 timed out", r.statusCode() + " " + r.body());
+      HttpResponse<String> r = Http.get(server.port, "/x");
+      assertEquals("503 timed out", Http.answer(r));
       awaitEnd(seen.get());
     }
     assertEquals(Reason.ASYNC_TIMEOUT, reason(seen.get()), String.valueOf(seen.get().cause()));
@@ -2365,7 +2344,7 @@ class HostileUseTest {
     TestServlet servlet =
         new TestServlet((req, res) -> res.getWriter().print(state(CurrentContext.get())));
     try (Containers.Running server = Containers.JETTY.start(filter, servlet)) {
-      assertEquals("live", get(server.port, "/a").body(), "before the restart");
+      assertEquals("live", Http.get(server.port, "/a").body(), "before the restart");
       Context before = filter.root();
       Context work = Context.withCancel(before);
       org.eclipse.jetty.server.Server jetty = (org.eclipse.jetty.server.Server) server.server;
@@ -2379,7 +2358,7 @@ class HostileUseTest {
           "work derived from the root before the stop");
       jetty.start();
       assertEquals(
-          "live", get(connector.getLocalPort(), "/b").body(), "a request after the restart");
+          "live", Http.get(connector.getLocalPort(), "/b").body(), "a request after the restart");
       assertNotSame(before, filter.root(), "the root after the restart");
       assertEquals("live", state(filter.root()), "the root after the restart");
       assertTrue(before.isDone(), "the root before the restart stays shut down");
@@ -2424,7 +2403,7 @@ class HostileUseTest {
         };
     try (Containers.Running server =
         c.start(front, new TestServlet((req, res) -> res.getWriter().print("handled")))) {
-      HttpResponse<String> r = get(server.port, "/x", "grpc-timeout", "5X");
+      HttpResponse<String> r = Http.get(server.port, "/x", "grpc-timeout", "5X");
       assertEquals(null, thrown.get(), how + ": what the filter threw");
       assertEquals(400, r.statusCode(), how + ": " + r.body());
       assertEquals(
@@ -2495,8 +2474,8 @@ class HostileUseTest {
               res.getWriter().print("async");
             });
     try (Containers.Running server = c.start(front, servlet)) {
-      HttpResponse<String> r = get(server.port, "/x", "Ctx4j-Timeout-Ms", "60000");
-      assertEquals("200 async", r.statusCode() + " " + r.body());
+      HttpResponse<String> r = Http.get(server.port, "/x", "Ctx4j-Timeout-Ms", "60000");
+      assertEquals("200 async", Http.answer(r));
       awaitEnd(first.get());
     }
     assertSame(first.get(), inAsyncThread.get(), "contextOf(async.getRequest()) in the async thread");
@@ -2559,8 +2538,8 @@ class HostileUseTest {
           first.set(null);
           later.set(null);
           laterOf.set(null);
-          HttpResponse<String> r = get(server.port, row[0], "Ctx4j-Timeout-Ms", "60000");
-          assertEquals(row[1], r.statusCode() + " " + r.body(), what);
+          HttpResponse<String> r = Http.get(server.port, row[0], "Ctx4j-Timeout-Ms", "60000");
+          assertEquals(row[1], Http.answer(r), what);
           awaitEnd(first.get());
           assertSame(first.get(), later.get(), what + ": CurrentContext on the later dispatch");
           assertSame(first.get(), laterOf.get(), what + ": contextOf(request) on the later dispatch");
@@ -2664,7 +2643,7 @@ class HostileUseTest {
           }) {
         deadline.set(null);
         Instant before = Instant.now();
-        HttpResponse<String> r = get(server.port, "/x", h[0], h[1]);
+        HttpResponse<String> r = Http.get(server.port, "/x", h[0], h[1]);
         assertEquals(200, r.statusCode(), h[0] + ": " + h[1] + " -> " + r.body());
         assertNotNull(deadline.get(), h[0] + ": " + h[1]);
         Duration left = Duration.between(before, deadline.get());
@@ -2672,7 +2651,7 @@ class HostileUseTest {
         assertTrue(left.compareTo(Duration.ofSeconds(50)) > 0, h[0] + ": " + h[1] + " " + left);
       }
       for (String[] h : new String[][] {{"Ctx4j-Timeout-Ms", ","}, {"grpc-timeout", " , "}}) {
-        HttpResponse<String> r = get(server.port, "/x", h[0], h[1]);
+        HttpResponse<String> r = Http.get(server.port, "/x", h[0], h[1]);
         assertEquals(400, r.statusCode(), h[0] + ": " + h[1]);
         assertTrue(r.body().startsWith(h[0]), r.body());
       }
@@ -2855,7 +2834,7 @@ class HostileUseTest {
     String answer;
     try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
       HttpResponse<byte[]> r =
-          HTTP1.send(
+          Http.HTTP1.send(
               HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port + "/x")).build(),
               BodyHandlers.ofByteArray());
       answer =
@@ -2916,7 +2895,7 @@ class HostileUseTest {
         c.start(front, new TestServlet((req, res) -> res.getWriter().print("handled")))) {
       String outcome;
       try {
-        HttpResponse<String> r = get(server.port, "/x", "grpc-timeout", "5X");
+        HttpResponse<String> r = Http.get(server.port, "/x", "grpc-timeout", "5X");
         outcome = r.statusCode() + " " + r.body().strip();
       } catch (IOException e) {
         outcome = "the client's request failed: " + e;
@@ -2958,7 +2937,7 @@ class HostileUseTest {
             });
     try (Containers.Running server = c.start(front, servlet)) {
       HttpResponse<byte[]> r =
-          HTTP1.send(
+          Http.HTTP1.send(
               HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port + "/x")).build(),
               BodyHandlers.ofByteArray());
       int perChar = r.body().length / 2;
@@ -3005,9 +2984,9 @@ class HostileUseTest {
     jetty.start();
     try {
       int port = connector.getLocalPort();
-      assertEquals("live", get(port, "/b/x").body(), "/b before /a stops");
+      assertEquals("live", Http.get(port, "/b/x").body(), "/b before /a stops");
       handlers[0].stop();
-      assertEquals("live", get(port, "/b/x").body(), "/b after /a stopped (still running)");
+      assertEquals("live", Http.get(port, "/b/x").body(), "/b after /a stopped (still running)");
     } finally {
       jetty.stop();
     }
@@ -3070,7 +3049,7 @@ class HostileUseTest {
             });
     String answer;
     try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
-      HttpResponse<String> r = get(server.port, "/x");
+      HttpResponse<String> r = Http.get(server.port, "/x");
       answer = r.statusCode() + " " + r.headers().firstValue("Location").orElse("");
       awaitEnd(seen.get());
     }

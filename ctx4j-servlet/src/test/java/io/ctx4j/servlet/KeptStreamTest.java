@@ -11,9 +11,6 @@ import jakarta.servlet.ServletOutputStream;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.util.EnumSet;
@@ -33,9 +30,6 @@ import org.junit.jupiter.params.provider.MethodSource;
  */
 @Timeout(value = 180, unit = TimeUnit.SECONDS)
 class KeptStreamTest {
-  private static final HttpClient HTTP1 =
-      HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
-
   private static Filter freshInFront() {
     ContextServletFilter filter = ContextServletFilter.create();
     return (rq, rs, chain) ->
@@ -174,12 +168,8 @@ class KeptStreamTest {
     try (Containers.Running server =
         c.start(freshInFront(), servlet, Map.of(), EnumSet.of(DispatcherType.REQUEST))) {
       try {
-        HttpResponse<String> r =
-            HTTP1.send(
-                HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port + "/x"))
-                    .build(),
-                HttpResponse.BodyHandlers.ofString());
-        answer = r.statusCode() + " " + r.body();
+        HttpResponse<String> r = Http.get(server.port, "/x");
+        answer = Http.answer(r);
       } catch (IOException e) {
         // What the client makes of a write after an error answer is the container's affair; the
         // question here is the request context.

@@ -61,6 +61,20 @@ final class Probe extends ContextProbe {
     return reasonOf(ctx.cause());
   }
 
+  /**
+   * Waits for {@code ctx} to end, at most 10 s.
+   *
+   * @throws AssertionError if it did not
+   */
+  static void awaitEnd(Context ctx) throws InterruptedException {
+    reasonAtEnd(ctx, 10, "the request");
+  }
+
+  /** "live", or "done: " and the cause: what a handler saw, for a test's failure message. */
+  static String state(Context ctx) {
+    return ctx.isDone() ? "done: " + ctx.cause() : "live";
+  }
+
   static long millisBetween(long fromNanos, long toNanos) {
     return TimeUnit.NANOSECONDS.toMillis(toNanos - fromNanos);
   }

@@ -3,9 +3,14 @@ package io.ctx4j.servlet;
 import io.ctx4j.Context;
 import io.ctx4j.concurrent.CurrentContext;
 import jakarta.servlet.AsyncContext;
+import jakarta.servlet.DispatcherType;
+import jakarta.servlet.ServletResponse;
 import jakarta.servlet.http.HttpServlet;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
+import java.io.IOException;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.UnaryOperator;
 
 /** A servlet that runs whatever handler the test gives it. */
 class TestServlet extends HttpServlet {
@@ -70,6 +75,47 @@ class TestServlet extends HttpServlet {
           Context ctx = ContextServletFilter.contextOf(req);
           probe.enter(ctx, ctx == CurrentContext.get());
           ctx.onDone(async::complete);
+        });
+  }
+
+  /** The writes of {@link #declareThenDispatch}'s ASYNC dispatch. */
+  @FunctionalInterface
+  interface AsyncWrite {
+    /** Writes through {@code res}; returns a note for the test's message, or null. */
+    String write(HttpServletResponse res) throws IOException;
+  }
+
+  /**
+   * A handler that declares {@code length}, starts async with {@code given} of its response as the
+   * response (an application's wrapper), with no async timeout, enters the probe and dispatches;
+   * the ASYNC dispatch waits for the probe's go (the test's), then runs {@code write}. {@code
+   * outcome} gets what {@code write} returned, or what it threw.
+   */
+  static TestServlet declareThenDispatch(
+      int length,
+      UnaryOperator<ServletResponse> given,
+      Probe probe,
+      AsyncWrite write,
+      AtomicReference<String> outcome) {
+    return new TestServlet(
+        (req, res) -> {
+          if (req.getDispatcherType() == DispatcherType.ASYNC) {
+            probe.awaitGo();
+            try {
+              String note = write.write(res);
+              if (note != null) {
+                outcome.set(note);
+              }
+            } catch (IOException | RuntimeException e) {
+              outcome.set(e.toString());
+            }
+            return;
+          }
+          res.setContentLength(length);
+          AsyncContext async = req.startAsync(req, given.apply(res));
+          async.setTimeout(0);
+          probe.enter(CurrentContext.get(), true);
+          async.dispatch();
         });
   }
 }

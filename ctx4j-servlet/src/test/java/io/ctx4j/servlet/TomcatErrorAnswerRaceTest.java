@@ -12,7 +12,6 @@ import jakarta.servlet.ServletException;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.net.URI;
-import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.util.EnumSet;
@@ -40,9 +39,6 @@ import org.junit.jupiter.params.provider.EnumSource;
  * it, 2 s later if it took it and reported nothing), not when the server stops.
  */
 class TomcatErrorAnswerRaceTest {
-  private static final HttpClient HTTP1 =
-      HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
-
   enum Order {
     /** complete() while the dispatch's thread is still in the valves: marked pending. */
     COMPLETE_WHILE_THE_DISPATCH_ENDS,
@@ -170,13 +166,13 @@ class TomcatErrorAnswerRaceTest {
       tomcat.getHost().getPipeline().addValve(new Hold(current));
       try {
         HttpResponse<String> r =
-            HTTP1.send(
+            Http.HTTP1.send(
                 HttpRequest.newBuilder(
                         URI.create(
                             "http://127.0.0.1:" + tomcat.getConnector().getLocalPort() + "/x"))
                     .build(),
                 HttpResponse.BodyHandlers.ofString());
-        answer = r.statusCode() + " " + r.body();
+        answer = Http.answer(r);
       } catch (IOException e) {
         answer = "no answer: " + e;
       }

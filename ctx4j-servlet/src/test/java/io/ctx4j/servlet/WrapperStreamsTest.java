@@ -1,5 +1,7 @@
 package io.ctx4j.servlet;
 
+import static io.ctx4j.servlet.Probe.awaitEnd;
+import static io.ctx4j.servlet.Probe.state;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -14,9 +16,6 @@ import jakarta.servlet.http.HttpServletResponse;
 import jakarta.servlet.http.HttpServletResponseWrapper;
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.util.EnumSet;
@@ -39,25 +38,6 @@ import org.junit.jupiter.params.provider.MethodSource;
  */
 @Timeout(value = 180, unit = TimeUnit.SECONDS)
 class WrapperStreamsTest {
-  private static final HttpClient HTTP1 =
-      HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
-
-  private static HttpResponse<String> get(int port, String path) throws Exception {
-    return HTTP1.send(
-        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path)).build(),
-        HttpResponse.BodyHandlers.ofString());
-  }
-
-  private static String state(Context ctx) {
-    return ctx.isDone() ? "done: " + ctx.cause() : "live";
-  }
-
-  private static void awaitEnd(Context ctx) throws InterruptedException {
-    CountDownLatch ended = new CountDownLatch(1);
-    ctx.onDone(ended::countDown);
-    assertTrue(ended.await(10, TimeUnit.SECONDS), "the request context never ended");
-  }
-
   // ---------------------------------------------------------------------------------------------
   // sendError/sendRedirect through one wrapper, the stream/writer taken afterwards through
   //    another: the answer is the request's.
@@ -131,7 +111,7 @@ class WrapperStreamsTest {
     String answer;
     try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
       try {
-        answer = String.valueOf(get(server.port, "/x").statusCode());
+        answer = String.valueOf(Http.get(server.port, "/x").statusCode());
       } catch (IOException e) {
         // Tomcat may send a chunked body the client cannot parse when the async thread writes
         // after sendError: the container's affair; the question here is the request context.
@@ -262,8 +242,8 @@ class WrapperStreamsTest {
     String answer;
     try (Containers.Running server =
         c.start(inFront(how), servlet, Map.of(), EnumSet.of(DispatcherType.REQUEST))) {
-      HttpResponse<String> r = get(server.port, "/x");
-      answer = r.statusCode() + " " + r.body();
+      HttpResponse<String> r = Http.get(server.port, "/x");
+      answer = Http.answer(r);
       awaitEnd(seen.get());
     }
     assertEquals(
@@ -299,7 +279,7 @@ class WrapperStreamsTest {
             });
     try (Containers.Running server =
         c.start(inFront(how), servlet, Map.of(), EnumSet.of(DispatcherType.REQUEST))) {
-      HttpResponse<String> r = get(server.port, "/x");
+      HttpResponse<String> r = Http.get(server.port, "/x");
       assertEquals(calls, r.body().length());
     }
     long ms = TimeUnit.NANOSECONDS.toMillis(nanos.get());
@@ -369,8 +349,8 @@ class WrapperStreamsTest {
             });
     String answer;
     try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
-      HttpResponse<String> r = get(server.port, "/x");
-      answer = r.statusCode() + " " + r.body();
+      HttpResponse<String> r = Http.get(server.port, "/x");
+      answer = Http.answer(r);
       awaitEnd(seen.get());
     }
     assertEquals(

@@ -1,0 +1,53 @@
+package io.ctx4j.servlet;
+
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.net.http.HttpResponse.BodyHandlers;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * The tests' HTTP/1.1 client to the embedded servers on the loopback: one client for every test
+ * of a JVM, as a server sees clients that keep their connections. HTTP/1.1, so that each test
+ * knows what reaches the container (the JDK client would otherwise try an h2c upgrade).
+ */
+final class Http {
+  static final HttpClient HTTP1 =
+      HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+
+  private Http() {}
+
+  /**
+   * A GET of {@code path} on the loopback at {@code port}, with the given headers.
+   *
+   * @param headers name, value, name, value...
+   */
+  static HttpRequest.Builder request(int port, String path, String... headers) {
+    if (headers.length % 2 != 0) {
+      throw new IllegalArgumentException("headers come in name/value pairs: " + headers.length);
+    }
+    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path));
+    for (int i = 0; i < headers.length; i += 2) {
+      b.header(headers[i], headers[i + 1]);
+    }
+    return b;
+  }
+
+  /** Sends {@link #request} and waits for the answer, its body as a string. */
+  static HttpResponse<String> get(int port, String path, String... headers)
+      throws IOException, InterruptedException {
+    return HTTP1.send(request(port, path, headers).build(), BodyHandlers.ofString());
+  }
+
+  /** Sends {@link #request}; the answer, its body as a string, comes later. */
+  static CompletableFuture<HttpResponse<String>> getAsync(int port, String path, String... headers) {
+    return HTTP1.sendAsync(request(port, path, headers).build(), BodyHandlers.ofString());
+  }
+
+  /** "status body", for a test's failure message. */
+  static String answer(HttpResponse<String> r) {
+    return r.statusCode() + " " + r.body();
+  }
+}
