@@ -136,6 +136,12 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
   boolean writerClosed;
 
   /**
+   * The request's watched writer that counts (see {@link #written}), once one was taken: the
+   * application's {@code complete()} asks it for a failure it swallowed ({@link #completing}).
+   */
+  WatchedResponse.WatchedWriter writer;
+
+  /**
    * Set once the application answered with {@code sendError} or {@code sendRedirect} through any
    * of the filter's wrappers of the response. Nothing may be written after either (Tomcat ignores
    * such writes, Jetty closes its output at a redirect and refuses writes after an error), so a
@@ -175,6 +181,20 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
     writerBytes = 0;
     writerChecked = -1;
     writerHighPending = false;
+  }
+
+  /**
+   * The application calls {@code complete()}: a client lost in the writes of the request's writer,
+   * which swallows the failure, ends the request now ({@link WatchedResponse.WatchedWriter#checkAtTheEnd},
+   * the check of the writer's {@code close}). The container does not always report it: Tomcat 11
+   * calls {@code onComplete}, not {@code onError}, for a {@code complete()} made while the dispatch
+   * that started the cycle runs.
+   */
+  void completing() {
+    WatchedResponse.WatchedWriter w = writer;
+    if (w != null) {
+      w.checkAtTheEnd();
+    }
   }
 
   /**

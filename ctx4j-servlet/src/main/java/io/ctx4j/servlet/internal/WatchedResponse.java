@@ -473,7 +473,7 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
    * also split across two calls. Counted when handed over, also after the container's writes
    * failed: so exactly the length says nothing of the client.
    */
-  private static final class WatchedWriter extends PrintWriter {
+  static final class WatchedWriter extends PrintWriter {
     private final PrintWriter inner;
     private final RequestScope scope;
     private final WatchedResponse response;
@@ -494,6 +494,20 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
       this.counts = counts;
       String charset = response.getCharacterEncoding();
       this.utf8 = "UTF-8".equalsIgnoreCase(charset) || "UTF8".equalsIgnoreCase(charset);
+      if (counts) {
+        scope.writer = this;
+      }
+    }
+
+    /**
+     * The application is done with the response ({@code complete()}): asks the writer whether
+     * writing failed, under the rule of {@link #close}, whose check this is (the container closes
+     * the writer next): only once the response is committed, never once closed.
+     */
+    void checkAtTheEnd() {
+      if (!closed() && response.isCommitted()) {
+        check();
+      }
     }
 
     private boolean closed() {
@@ -627,9 +641,7 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
 
     @Override
     public void close() {
-      if (!closed() && response.isCommitted()) {
-        check(); // flushes what is buffered, after parts already sent
-      }
+      checkAtTheEnd(); // flushes what is buffered, after parts already sent
       response.writerClosed = true;
       if (response.wrapsTheContainers()) {
         scope.writerClosed = true;
