@@ -19,8 +19,8 @@ import org.eclipse.jetty.server.ServerConnector;
 enum Containers {
   JETTY {
     @Override
-    Running start(Filter filter, HttpServlet servlet, Map<String, String> init, EnumSet<DispatcherType> types)
-        throws Exception {
+    Running start(Filter filter, HttpServlet servlet, Map<String, String> init,
+        EnumSet<DispatcherType> types, boolean errorPages) throws Exception {
       Server server = new Server();
       ServerConnector connector = h2cConnector(server);
       ServletContextHandler handler = new ServletContextHandler("/");
@@ -35,7 +35,7 @@ enum Containers {
       fh.setAsyncSupported(true);
       fh.setInitParameters(init);
       handler.addFilter(fh, "/*", types);
-      if (types.contains(DispatcherType.ERROR)) {
+      if (errorPages) {
         org.eclipse.jetty.ee11.servlet.ErrorPageErrorHandler errors =
             new org.eclipse.jetty.ee11.servlet.ErrorPageErrorHandler();
         errors.addErrorPage(ERROR_STATUS, ERROR_PAGE);
@@ -51,9 +51,9 @@ enum Containers {
   },
   TOMCAT {
     @Override
-    Running start(Filter filter, HttpServlet servlet, Map<String, String> init, EnumSet<DispatcherType> types)
-        throws Exception {
-      Tomcat tomcat = EmbeddedTomcat.start(filter, servlet, init, types);
+    Running start(Filter filter, HttpServlet servlet, Map<String, String> init,
+        EnumSet<DispatcherType> types, boolean errorPages) throws Exception {
+      Tomcat tomcat = EmbeddedTomcat.start(filter, servlet, init, types, errorPages);
       int port = tomcat.getConnector().getLocalPort();
       return new Running(
           port,
@@ -127,9 +127,20 @@ enum Containers {
                     .map(x -> org.junit.jupiter.params.provider.Arguments.of(c, x)));
   }
 
-  abstract Running start(
+  /**
+   * Starts the container with {@code servlet} at every path and {@code filter} mapped for {@code
+   * types}; with {@code errorPages}, {@link #ERROR_STATUS}, {@link #LOW_ERROR_STATUS} and {@link
+   * ToErrorPage} go to {@link #ERROR_PAGE}, whether or not the filter sees that ERROR dispatch.
+   */
+  abstract Running start(Filter filter, HttpServlet servlet, Map<String, String> init,
+      EnumSet<DispatcherType> types, boolean errorPages) throws Exception;
+
+  /** As above, with the error pages if the filter is mapped for ERROR. */
+  Running start(
       Filter filter, HttpServlet servlet, Map<String, String> init, EnumSet<DispatcherType> types)
-      throws Exception;
+      throws Exception {
+    return start(filter, servlet, init, types, types.contains(DispatcherType.ERROR));
+  }
 
   Running start(Filter filter, HttpServlet servlet, Map<String, String> init) throws Exception {
     return start(filter, servlet, init, EnumSet.of(DispatcherType.REQUEST, DispatcherType.ASYNC));

@@ -30,6 +30,12 @@ final class EmbeddedTomcat {
 
   static Tomcat start(Filter filter, HttpServlet servlet, Map<String, String> init, EnumSet<DispatcherType> types)
       throws Exception {
+    return start(filter, servlet, init, types, types.contains(DispatcherType.ERROR));
+  }
+
+  /** As above; with {@code errorPages}, the error pages whatever the filter is mapped for. */
+  static Tomcat start(Filter filter, HttpServlet servlet, Map<String, String> init,
+      EnumSet<DispatcherType> types, boolean errorPages) throws Exception {
     Path base = Files.createTempDirectory("ctx4j-tomcat");
     Tomcat tomcat = new Tomcat();
     tomcat.setBaseDir(base.toString());
@@ -62,7 +68,7 @@ final class EmbeddedTomcat {
       map.setDispatcher(t.name());
     }
     context.addFilterMap(map);
-    if (types.contains(DispatcherType.ERROR)) {
+    if (errorPages) {
       org.apache.tomcat.util.descriptor.web.ErrorPage page = new org.apache.tomcat.util.descriptor.web.ErrorPage();
       page.setErrorCode(Containers.ERROR_STATUS);
       page.setLocation(Containers.ERROR_PAGE);
