@@ -185,15 +185,29 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
 
   /**
    * The application calls {@code complete()}: a client lost in the writes of the request's writer,
-   * which swallows the failure, ends the request now ({@link WatchedResponse.WatchedWriter#checkAtTheEnd},
-   * the check of the writer's {@code close}). The container does not always report it: Tomcat 11
-   * calls {@code onComplete}, not {@code onError}, for a {@code complete()} made while the dispatch
-   * that started the cycle runs.
+   * which swallows the failure, ends the request now ({@link
+   * WatchedResponse.WatchedWriter#checkAtTheEnd}, the check of the writer's {@code close}). The
+   * container does not always report it: Tomcat 11 calls {@code onComplete}, not {@code onError},
+   * for a {@code complete()} made while the dispatch that started the cycle runs. Only while the
+   * request is live and the container holds it ({@code letGo} false): the check flushes, and the
+   * writer of a request the container recycled may be cleared (Tomcat's discarded facades: a
+   * {@code NullPointerException}) or write into the buffer of the request that reuses it. Never
+   * throws: a failed check must not keep the container from the {@code complete()}.
+   *
+   * @param letGo whether the container has let go of the request (recycled it)
    */
-  void completing() {
+  void completing(BooleanSupplier letGo) {
     WatchedResponse.WatchedWriter w = writer;
-    if (w != null) {
-      w.checkAtTheEnd();
+    if (w == null || ctx.isDone()) {
+      return;
+    }
+    try {
+      if (!letGo.getAsBoolean()) {
+        w.checkAtTheEnd();
+      }
+    } catch (RuntimeException refused) {
+      // A response the container refuses to answer (recycled under a racing thread): its complete()
+      // that follows is refused too, and handled there.
     }
   }
 

@@ -127,7 +127,7 @@ final class WatchedAsyncContext implements AsyncContext {
    */
   @Override
   public void complete() {
-    request.scope().completing();
+    request.scope().completing(this::recycled);
     try {
       async.complete();
     } catch (IllegalStateException refused) {
