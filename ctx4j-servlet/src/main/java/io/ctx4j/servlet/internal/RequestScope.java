@@ -136,8 +136,9 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
   boolean writerClosed;
 
   /**
-   * The request's watched writer that counts (see {@link #written}), once one was taken: the
-   * application's {@code complete()} asks it for a failure it swallowed ({@link #completing}).
+   * The request's watched writer that counts (see {@link #written}), once one was taken: asked for
+   * a failure it swallowed after a {@code complete()} taken during a dispatch ({@link
+   * #dispatchReturned}).
    */
   WatchedResponse.WatchedWriter writer;
 
@@ -184,19 +185,21 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
   }
 
   /**
-   * The application calls {@code complete()}: a client lost in the writes of the request's writer,
-   * which swallows the failure, ends the request now ({@link
-   * WatchedResponse.WatchedWriter#checkAtTheEnd}, the check of the writer's {@code close}). The
-   * container does not always report it: Tomcat 11 calls {@code onComplete}, not {@code onError},
-   * for a {@code complete()} made while the dispatch that started the cycle runs. Only while the
-   * request is live and the container holds it ({@code letGo} false): the check flushes, and the
-   * writer of a request the container recycled may be cleared (Tomcat's discarded facades: a
-   * {@code NullPointerException}) or write into the buffer of the request that reuses it. Never
-   * throws: a failed check must not keep the container from the {@code complete()}.
+   * A {@code complete()} was taken while the dispatch that just returned ran: a client lost in the
+   * writes of the request's writer, which swallows the failure, ends the request now ({@link
+   * WatchedResponse.WatchedWriter#checkAtTheEnd}, the check of the writer's {@code close}). Tomcat
+   * 11 reports that loss through {@code onError} only for a {@code complete()} made after the
+   * dispatch returned, and calls {@code onComplete} for one made during it; Jetty 12.1 reports it
+   * in neither case. Here, on the dispatch's thread once the handler returned and before the
+   * container carries out the {@code complete()}, no other thread writes (the application is done)
+   * and the container has not closed the writer yet; not in {@code complete()} itself, which may
+   * run while the dispatch still writes (the check flushes), or after the container closed the
+   * writer (a second {@code complete()}: Jetty's closed writer reports an error). Only while the
+   * request is live and the container holds it ({@code letGo} false); never throws.
    *
    * @param letGo whether the container has let go of the request (recycled it)
    */
-  void completing(BooleanSupplier letGo) {
+  private void writerAtTheEnd(BooleanSupplier letGo) {
     WatchedResponse.WatchedWriter w = writer;
     if (w == null || ctx.isDone()) {
       return;
@@ -206,8 +209,8 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
         w.checkAtTheEnd();
       }
     } catch (RuntimeException refused) {
-      // A response the container refuses to answer (recycled under a racing thread): its complete()
-      // that follows is refused too, and handled there.
+      // A response the container refuses to answer (let go of under a racing thread): the
+      // container's own report, or the wait, ends the request.
     }
   }
 
@@ -251,11 +254,13 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
 
   /**
    * A dispatch of the request returned with its cycle going on: a {@code complete()} taken during
-   * it is now waited for ({@link #completeTaken}).
+   * it is now waited for ({@link #completeTaken}), after the request's writer is asked for a failure
+   * it swallowed.
    */
   public void dispatchReturned() {
     BooleanSupplier letGo = completed;
     if (letGo != null) {
+      writerAtTheEnd(letGo);
       waitForTheEnd(letGo);
     }
   }

@@ -118,16 +118,13 @@ final class WatchedAsyncContext implements AsyncContext {
   }
 
   /**
-   * Completes the cycle, after asking the request's writer, if it is committed and not closed,
-   * whether a write failed (a lost client then ends the request context, as at the writer's
-   * close); the request context ends {@code RESPONSE_COMPLETED} at once if the
+   * Completes the cycle; the request context ends {@code RESPONSE_COMPLETED} at once if the
    * container refuses because it has recycled the request already, else when the container
    * reports the end, or once it has recycled the request (see the class comment and {@link
    * RequestScope#completeTaken}).
    */
   @Override
   public void complete() {
-    request.scope().completing(this::recycled);
     try {
       async.complete();
     } catch (IllegalStateException refused) {

@@ -500,9 +500,9 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
     }
 
     /**
-     * The application is done with the response ({@code complete()}): asks the writer whether
-     * writing failed, under the rule of {@link #close}, whose check this is (the container closes
-     * the writer next): only once the response is committed, never once closed.
+     * Asks the writer whether writing failed as its {@link #close} does, and as the request does
+     * after a {@code complete()} taken during a dispatch ({@link RequestScope#dispatchReturned}):
+     * only once the response is committed, never once closed.
      */
     void checkAtTheEnd() {
       if (!closed() && response.isCommitted()) {
