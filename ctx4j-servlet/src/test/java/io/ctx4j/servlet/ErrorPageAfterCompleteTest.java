@@ -21,9 +21,10 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * An application thread's {@code sendError(503)} in async mode, then its {@code complete()} while
- * the error page runs, longer than the filter's wait after a {@code complete()} (2 s): the request
- * context stays live until the container has completed the response, also with the filter mapped
+ * A {@code sendError(503)} in async mode (from an application thread, or from the dispatch), and
+ * an application thread's {@code complete()} before or while the error page runs, for longer than
+ * the filter's wait after a {@code complete()} (2 s): the request context stays live until the
+ * container has completed the response, also with the filter mapped
  * for REQUEST and ASYNC only (as Spring Boot's registration maps it), where the error page runs
  * outside the filter. The guard: the filter asks the container whether it let go of the request
  * through {@code AsyncContext.getTimeout()}, which Tomcat 11 also refuses to an application thread
@@ -35,15 +36,27 @@ class ErrorPageAfterCompleteTest {
   /** Longer than the wait the filter gives the container after a complete(). */
   private static final long PAGE_MILLIS = 3000;
 
+  /** The application thread's sendError, then at once its complete(). */
+  private static final String BEFORE_THE_PAGE = "an application thread's sendError(), complete()";
+
+  /**
+   * The dispatch's sendError (Tomcat runs the error page when the dispatch returns), then the
+   * application thread's complete() once the page runs.
+   */
+  private static final String DURING_THE_PAGE =
+      "the dispatch's sendError(), an application thread's complete() during the page";
+
   static java.util.stream.Stream<Arguments> rows() {
     return java.util.stream.Stream.of(
-        Arguments.of(Containers.TOMCAT, "REQUEST, ASYNC"),
-        Arguments.of(Containers.TOMCAT, "REQUEST, ASYNC, ERROR"));
+        Arguments.of(Containers.TOMCAT, "REQUEST, ASYNC", BEFORE_THE_PAGE),
+        Arguments.of(Containers.TOMCAT, "REQUEST, ASYNC", DURING_THE_PAGE),
+        Arguments.of(Containers.TOMCAT, "REQUEST, ASYNC, ERROR", BEFORE_THE_PAGE),
+        Arguments.of(Containers.TOMCAT, "REQUEST, ASYNC, ERROR", DURING_THE_PAGE));
   }
 
-  @ParameterizedTest(name = "{0}, the filter mapped for {1}")
+  @ParameterizedTest(name = "{0}, the filter mapped for {1}: {2}")
   @MethodSource("rows")
-  void theContextOutlivesASlowErrorPageAfterComplete(Containers c, String mapping)
+  void theContextOutlivesASlowErrorPageAfterComplete(Containers c, String mapping, String order)
       throws Exception {
     AtomicReference<Context> first = new AtomicReference<>();
     CountDownLatch pageEntered = new CountDownLatch(1);
@@ -75,8 +88,12 @@ class ErrorPageAfterCompleteTest {
               new Thread(
                       () -> {
                         try {
-                          ((HttpServletResponse) async.getResponse()).sendError(503);
-                          boolean entered = pageEntered.await(10, TimeUnit.SECONDS);
+                          boolean entered = false;
+                          if (order.equals(DURING_THE_PAGE)) {
+                            entered = pageEntered.await(10, TimeUnit.SECONDS);
+                          } else {
+                            ((HttpServletResponse) async.getResponse()).sendError(503);
+                          }
                           async.complete();
                           app.set("error page entered before complete(): " + entered);
                         } catch (Throwable t) {
@@ -86,6 +103,9 @@ class ErrorPageAfterCompleteTest {
                         }
                       })
                   .start();
+              if (order.equals(DURING_THE_PAGE)) {
+                res.sendError(503);
+              }
             });
     EnumSet<DispatcherType> types =
         mapping.endsWith("ERROR")
@@ -99,7 +119,10 @@ class ErrorPageAfterCompleteTest {
       answer = Http.answer(r).strip();
       end = Probe.reasonAtEnd(first.get(), 10, mapping + ": the client got " + answer);
     }
-    String what = mapping + ": " + app.get() + "; the client got " + answer;
+    String what = mapping + ", " + order + ": " + app.get() + "; the client got " + answer;
+    if (order.equals(DURING_THE_PAGE)) {
+      assertEquals("error page entered before complete(): true", app.get(), what);
+    }
     assertEquals("live", duringThePage.get(), what);
     assertEquals("503 error page", answer, what);
     assertEquals(Reason.RESPONSE_COMPLETED, end, what + "; " + first.get().cause());
