@@ -120,9 +120,9 @@ class ErrorPageAfterCompleteTest {
       end = Probe.reasonAtEnd(first.get(), 10, mapping + ": the client got " + answer);
     }
     String what = mapping + ", " + order + ": " + app.get() + "; the client got " + answer;
-    if (order.equals(DURING_THE_PAGE)) {
-      assertEquals("error page entered before complete(): true", app.get(), what);
-    }
+    // Also that the application thread's sendError and complete() returned (no "threw").
+    assertEquals(
+        "error page entered before complete(): " + order.equals(DURING_THE_PAGE), app.get(), what);
     assertEquals("live", duringThePage.get(), what);
     assertEquals("503 error page", answer, what);
     assertEquals(Reason.RESPONSE_COMPLETED, end, what + "; " + first.get().cause());
