@@ -139,8 +139,22 @@ if [ "$MODE" = quick ]; then
   echo "== quick run: every benchmark once at its smallest size ($(sed -n 's/^JDK: //p' "$RUNDIR/meta.txt"))"
   # -foe true: a failing benchmark fails the run. Smallest sizes of every @Param. In this JVM (-f 0):
   # a fork per benchmark made this 52 s of CI's 20 minutes, against 10 s in one JVM (2026-12-06, 76
-  # benchmarks, JDK 25); forking is still run below. -Xss32m stands for the deep trees' @Fork option.
-  "$home/bin/java" -Xss32m -jar "$JAR" -foe true -f 0 -wi 0 -i 1 -r 100ms -prof gc \
+  # benchmarks, JDK 25); forking is still run below.
+  # -f 0 ignores @Fork's JVM options: refuse any the line below does not give this JVM, so that a
+  # benchmark needing one (a stack size, a GC, a flag) fails here instead of running without it.
+  quick_jvm_options=(-Xss32m)
+  src="$HERE/src/main/java"
+  if [ -d "$src" ]; then
+    forked="$(find "$src" -name '*.java' -exec cat {} + | tr '\n' ' ' | grep -oE '@Fork\([^)]*\)' | grep 'jvmArgs' \
+      | grep -oE '"[^"]*"' | tr -d '"' | sort -u || true)"
+    for option in $forked; do
+      if [[ " ${quick_jvm_options[*]} " != *" $option "* ]]; then
+        echo "quick run FAILED: a benchmark's @Fork asks for JVM option $option, which the quick run (one JVM, -f 0) would not give it; add it to quick_jvm_options in $0" >&2
+        exit 1
+      fi
+    done
+  fi
+  "$home/bin/java" "${quick_jvm_options[@]}" -jar "$JAR" -foe true -f 0 -wi 0 -i 1 -r 100ms -prof gc \
     -p concurrency=40 -p depth=10 -p children=1000 -p count=1000 -p waiters=100 \
     -rf json -rff "$RUNDIR/jmh-1-all.json" > "$RUNDIR/jmh-1-all.log" 2>&1 \
     || { tail -50 "$RUNDIR/jmh-1-all.log"; echo "quick run FAILED (log: $RUNDIR/jmh-1-all.log)" >&2; exit 1; }
