@@ -237,7 +237,7 @@ public final class ContextServletFilter implements Filter {
   public static final String INIT_TRUST_HEADERS = "ctx4j.trustTimeoutHeaders";
 
   /** The request attribute that holds the filter's per-request state. */
-  private static final String SCOPE_ATTRIBUTE = "io.ctx4j.servlet.internal.RequestScope";
+  private static final String SCOPE_ATTRIBUTE = RequestScope.ATTRIBUTE;
 
   private final Context parent;
   /**

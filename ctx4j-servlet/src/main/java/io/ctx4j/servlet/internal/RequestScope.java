@@ -10,6 +10,7 @@ import jakarta.servlet.AsyncListener;
 import java.io.IOException;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import java.lang.reflect.Method;
 import java.net.SocketTimeoutException;
 import java.time.Duration;
 import java.util.Objects;
@@ -36,6 +37,12 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
   /** The cause of a request context whose handler returned; shared, immutable. */
   public static final RequestCanceledException COMPLETED =
       new RequestCanceledException(Reason.RESPONSE_COMPLETED, null, null);
+
+  /**
+   * The request attribute that holds the scope, for the request's later dispatches: read-only
+   * through the filter's request ({@link ScopedRequest}), as the context attribute is.
+   */
+  public static final String ATTRIBUTE = "io.ctx4j.servlet.internal.RequestScope";
 
   private static final VarHandle LEASE;
 
@@ -130,15 +137,17 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
 
   /**
    * Set by the first close of a writer whose response wraps the container's own (as {@link
-   * #outClosed}): the checks stop, since a closed writer is in error on Jetty (which closes its
-   * writer itself at a redirect).
+   * #outClosed}), or through a wrapper in front when the close reached the writer beneath it: the
+   * checks stop, since a closed writer is in error on Jetty (which closes its writer itself at a
+   * redirect).
    */
   boolean writerClosed;
 
   /**
-   * The request's watched writer that counts (see {@link #written}), once one was taken: asked for
-   * a failure it swallowed after a {@code complete()} taken during a dispatch ({@link
-   * #dispatchReturned}).
+   * The request's watched writer that counts (see {@link #written}) taken or written to last:
+   * asked for a failure it swallowed after a {@code complete()} taken during a dispatch ({@link
+   * #dispatchReturned}). The last written, not the last taken: one taken later and closed would
+   * otherwise hide a loss in the unflushed writes of one still open.
    */
   WatchedResponse.WatchedWriter writer;
 
@@ -483,8 +492,44 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
     return null;
   }
 
+  /**
+   * Whether {@code x} is the container giving up, not the client going: a {@link
+   * TimeoutException} (Jetty's idle timeout), a {@link SocketTimeoutException} (Tomcat over
+   * HTTP/1.1), or Tomcat 11's own timeout of an HTTP/2 stream ({@link #tomcatStreamTimeout}).
+   */
   private static boolean timeout(Throwable x) {
-    return x instanceof TimeoutException || x instanceof SocketTimeoutException;
+    return x instanceof TimeoutException
+        || x instanceof SocketTimeoutException
+        || tomcatStreamTimeout(x);
+  }
+
+  /**
+   * Whether {@code x} is the {@code StreamException} with the error {@code ENHANCE_YOUR_CALM} that
+   * Tomcat 11 puts under its {@code CloseNowException} when an HTTP/2 stream's read or write
+   * timeout passes (or a request's trailers break its header limits): no
+   * {@code SocketTimeoutException} then. A client's reset leaves a {@code StreamException} too,
+   * with another error ({@code STREAM_CLOSED}), so the error is read, by reflection: the class and
+   * its {@code getError()} are package-private in Tomcat, and this module runs without Tomcat.
+   * Asked only of a failure, never on a request that succeeds. False whenever the reflection fails.
+   */
+  private static boolean tomcatStreamTimeout(Throwable x) {
+    Class<?> type = x.getClass();
+    if (!type.getName().equals("org.apache.coyote.http2.StreamException")) {
+      return false;
+    }
+    for (Class<?> c = type; c != null && c != Throwable.class; c = c.getSuperclass()) {
+      try {
+        Method getError = c.getDeclaredMethod("getError");
+        getError.setAccessible(true);
+        Object error = getError.invoke(x);
+        return error instanceof Enum && ((Enum<?>) error).name().equals("ENHANCE_YOUR_CALM");
+      } catch (NoSuchMethodException notHere) {
+        // declared higher up (Http2Exception)
+      } catch (ReflectiveOperationException | RuntimeException | LinkageError refused) {
+        return false;
+      }
+    }
+    return false;
   }
 
   private static boolean io(Throwable x) {

@@ -33,9 +33,10 @@ import java.util.Map;
  * filter, when the dispatch fails or sends an error (the ERROR dispatch carries the container's
  * request).
  *
- * <p>The attribute is read-only through this request: {@code setAttribute} and {@code
- * removeAttribute} of its name are ignored, since a later dispatch that found another value, or
- * none, would run with another context.
+ * <p>The attribute is read-only through this request, and so is the filter's state's ({@link
+ * RequestScope#ATTRIBUTE}): {@code setAttribute} and {@code removeAttribute} of their names are
+ * ignored, since a later dispatch that found another value, or none, would run with another
+ * context.
  *
  * <p>Used by the threads the container and the handler use for a request, one at a time except for
  * {@link #getAttribute}, which only reads final fields; {@link #publish} is idempotent and may race
@@ -187,20 +188,34 @@ public final class ScopedRequest extends HttpServletRequestWrapper {
     return super.getAttribute(name);
   }
 
-  /** Ignored for the context attribute, which is read-only; otherwise delegates. */
+  /**
+   * Ignored for the context attribute and the scope's ({@link RequestScope#ATTRIBUTE}), which are
+   * read-only; otherwise delegates.
+   */
   @Override
   public void setAttribute(String name, Object value) {
-    if (!attribute.equals(name)) {
+    if (!readOnly(name)) {
       super.setAttribute(name, value);
     }
   }
 
-  /** Ignored for the context attribute, which is read-only; otherwise delegates. */
+  /**
+   * Ignored for the context attribute and the scope's, which are read-only; otherwise delegates.
+   */
   @Override
   public void removeAttribute(String name) {
-    if (!attribute.equals(name)) {
+    if (!readOnly(name)) {
       super.removeAttribute(name);
     }
+  }
+
+  /**
+   * The context attribute, and the scope's: an application that clears the request's attributes
+   * (all of them, or those of {@code io.ctx4j}) would otherwise leave the ASYNC dispatch without the
+   * request's state, to run with a new context and budget, its response no longer watched.
+   */
+  private boolean readOnly(String name) {
+    return attribute.equals(name) || RequestScope.ATTRIBUTE.equals(name);
   }
 
   @Override

@@ -45,6 +45,13 @@ import jakarta.servlet.http.HttpServletResponse;
  */
 final class WatchedAsyncContext implements AsyncContext {
   private final AsyncContext async;
+  /**
+   * The container's own {@code AsyncContext}, asked whether the request was let go of: the one
+   * {@link #async} may be a wrapper of (a request wrapper in front of the filter may hand out an
+   * {@code AsyncContext} of its own, which may answer {@code getTimeout()} from a field of its own
+   * even once the container has recycled the request).
+   */
+  private final AsyncContext containers;
   private final ScopedRequest request;
   /** Whether {@link #getResponse()} is watched: for {@code startAsync()} without arguments. */
   private final boolean watchResponse;
@@ -63,8 +70,23 @@ final class WatchedAsyncContext implements AsyncContext {
 
   WatchedAsyncContext(AsyncContext async, ScopedRequest request, boolean watchResponse) {
     this.async = async;
+    this.containers = containersOf(async, request);
     this.request = request;
     this.watchResponse = watchResponse;
+  }
+
+  /**
+   * The container's own {@code AsyncContext} beneath the wrappers of {@code request}, or {@code
+   * async} if the container does not hand one out now (a wrapper in front whose {@code startAsync}
+   * started no cycle of the container's).
+   */
+  private static AsyncContext containersOf(AsyncContext async, ScopedRequest request) {
+    try {
+      AsyncContext own = ScopedRequest.innermost(request).getAsyncContext();
+      return own != null ? own : async;
+    } catch (RuntimeException notStarted) {
+      return async;
+    }
   }
 
   /** Whether this wraps {@code other}. */
@@ -135,8 +157,8 @@ final class WatchedAsyncContext implements AsyncContext {
   }
 
   /**
-   * Whether the container has let go of the request: its async context refuses even to tell its
-   * timeout, which it does only once recycled (Jetty 12.1: {@code AsyncContextState} reset;
+   * Whether the container has let go of the request: its own async context (not a wrapper's, see
+   * {@link #containers}) refuses even to tell its timeout, which it does only once recycled (Jetty 12.1: {@code AsyncContextState} reset;
    * Tomcat 11: {@code AsyncContextImpl} recycled, or {@code onError} returned and the caller is no
    * container thread, which {@link RequestScope#endIfLetGo} guards against by not ending under a
    * dispatch). Not {@code getRequest()}: Tomcat refuses that from {@code dispatch()} until the next
@@ -144,7 +166,7 @@ final class WatchedAsyncContext implements AsyncContext {
    */
   private boolean recycled() {
     try {
-      async.getTimeout();
+      containers.getTimeout();
       return false;
     } catch (IllegalStateException gone) {
       return true;

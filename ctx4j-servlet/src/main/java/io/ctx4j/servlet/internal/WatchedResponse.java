@@ -59,7 +59,9 @@ import java.nio.ByteBuffer;
  * bytes to ours, which counts them as they reach it. A close reaches the request's other streams only through a
  * response over the container's own: a wrapper in between may keep the container's stream open
  * (a stream of the wrapper that ignores {@code close()}), and a client lost after it must still be
- * reported through them; a write through the closed stream's own response that fails is taken for
+ * reported through them (a writer's close through a wrapper reaches the others when a flush of the
+ * wrapper's writer right after it reports the close: {@code WatchedWriter.closedBeneath}); a write
+ * through the closed stream's own response that fails is taken for
  * the close's refusal, even if that wrapper ignored the close. A failure judged a refusal once
  * ({@link RequestScope#refused}) stays one for the watched stream over it and for a flush that
  * fails because of it. The request's state holds counts, not streams, so it does not grow with the
@@ -518,6 +520,7 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
       if (!counts || len <= 0) {
         return;
       }
+      scope.writer = this;
       if (!utf8) {
         scope.writerBytes += len;
         return;
@@ -597,6 +600,7 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
       if (!counts) {
         return;
       }
+      scope.writer = this;
       char ch = (char) c;
       if (utf8 && scope.writerHighPending && Character.isLowSurrogate(ch)) {
         scope.writerBytes += 3;
@@ -647,6 +651,26 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
         scope.writerClosed = true;
       }
       inner.close();
+      if (counts && !scope.writerClosed && closedBeneath()) {
+        scope.writerClosed = true;
+      }
+    }
+
+    /**
+     * Whether the close through a wrapper in front reached a writer beneath it, as a plain wrapper's
+     * does (its writer is the container's, or a new {@code PrintWriter} over it): Jetty's writer is
+     * in error for every check once closed, which the request's other writers over the container's
+     * would take for a lost client. A writer of the wrapper's that ignores the close stays open and
+     * flushes without error, and the others go on reporting a client lost after it. Asked once,
+     * right after the close: a {@code PrintWriter} reports its own close only to a flush.
+     */
+    private boolean closedBeneath() {
+      try {
+        inner.flush();
+        return inner.checkError();
+      } catch (RuntimeException refused) {
+        return true;
+      }
     }
 
     @Override

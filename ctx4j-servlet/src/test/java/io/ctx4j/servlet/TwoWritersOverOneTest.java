@@ -1,0 +1,117 @@
+package io.ctx4j.servlet;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import io.ctx4j.Context;
+import io.ctx4j.servlet.RequestCanceledException.Reason;
+import jakarta.servlet.AsyncContext;
+import jakarta.servlet.Filter;
+import jakarta.servlet.http.HttpServletResponse;
+import jakarta.servlet.http.HttpServletResponseWrapper;
+import java.io.PrintWriter;
+import java.net.http.HttpResponse;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * A plain HttpServletResponseWrapper in front of the filter (or one that hands out a new
+ * PrintWriter over the container's on every getWriter(), as Spring Security's does); the
+ * application takes the chain's writer (over the wrapper in front) and AsyncContext.getResponse()'s
+ * writer (over the container's), which lead to one container writer; closes the chain's, then
+ * calls complete() in the dispatch (or flushes the other first). The client gets the whole answer:
+ * the context must end "response completed". Found by review of 69b7ec2: on Jetty, whose writer is
+ * in error for every check once closed, the check at the dispatch's return asked the other writer
+ * and ended the context "client disconnected" (the rows with a second writer; a flush of it did
+ * the same before 69b7ec2).
+ */
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+class TwoWritersOverOneTest {
+  static final String CHAIN_THEN_ASYNC_CLOSE_CHAIN = "chain writer, then async writer, close chain's";
+  static final String ASYNC_THEN_CHAIN_CLOSE_CHAIN = "async writer, then chain writer, close chain's";
+  static final String CHAIN_THEN_ASYNC_WRITE_BOTH_CLOSE_CHAIN =
+      "chain writer, then async writer, write on both, close chain's";
+  static final String PER_CALL = " (in front: a new delegating PrintWriter per getWriter())";
+  static final String CONTROL_NO_SECOND = "control: chain writer only, close it";
+  static final String FLUSH_OTHER = "chain writer, then async writer, close chain's, flush async's";
+
+  static java.util.stream.Stream<Arguments> rows() {
+    return Containers.eachWith(
+        CHAIN_THEN_ASYNC_CLOSE_CHAIN,
+        ASYNC_THEN_CHAIN_CLOSE_CHAIN,
+        CHAIN_THEN_ASYNC_WRITE_BOTH_CLOSE_CHAIN,
+        CONTROL_NO_SECOND,
+        FLUSH_OTHER,
+        CHAIN_THEN_ASYNC_CLOSE_CHAIN + PER_CALL);
+  }
+
+  static Filter inFront(boolean perCall) {
+    ContextServletFilter filter = ContextServletFilter.create();
+    return (rq, rs, chain) ->
+        filter.doFilter(
+            rq,
+            perCall
+                ? new HttpServletResponseWrapper((HttpServletResponse) rs) {
+                  @Override
+                  public PrintWriter getWriter() throws java.io.IOException {
+                    return new PrintWriter(super.getWriter()); // as Spring Security's wrapper
+                  }
+                }
+                : new HttpServletResponseWrapper((HttpServletResponse) rs),
+            chain);
+  }
+
+  @ParameterizedTest(name = "{0}: {1}")
+  @MethodSource("rows")
+  void closingOneOfTwoWritersIsNoDisconnect(Containers c, String how) throws Exception {
+    Probe probe = new Probe();
+    AtomicReference<String> thrown = new AtomicReference<>("nothing");
+    TestServlet servlet =
+        new TestServlet(
+            (req, res) -> {
+              try {
+                AsyncContext async = req.startAsync();
+                async.setTimeout(0);
+                probe.enter(ContextServletFilter.contextOf(req), true);
+                PrintWriter chain;
+                PrintWriter other = null;
+                if (how.startsWith("async")) {
+                  other = async.getResponse().getWriter();
+                  chain = res.getWriter();
+                } else {
+                  chain = res.getWriter();
+                  if (!how.startsWith("control")) {
+                    other = async.getResponse().getWriter();
+                  }
+                }
+                chain.print("hello");
+                if (how.contains("write on both")) {
+                  other.print(" world");
+                }
+                chain.close();
+                if (how.equals(FLUSH_OTHER)) {
+                  other.flush();
+                }
+                async.complete();
+              } catch (Throwable t) {
+                thrown.set(t.toString());
+              }
+            });
+    String answer;
+    Reason end;
+    Context ctx;
+    try (Containers.Running server = c.start(inFront(how.endsWith(PER_CALL)), servlet)) {
+      HttpResponse<String> r = Http.get(server.port, "/x");
+      answer = Http.answer(r);
+      ctx = probe.ctx;
+      end = Probe.reasonAtEnd(ctx, 10, how);
+    }
+    String body = how.contains("write on both") ? "hello world" : "hello";
+    assertEquals("200 " + body, answer, how + ": " + thrown.get());
+    assertEquals("nothing", thrown.get(), how);
+    assertEquals(Reason.RESPONSE_COMPLETED, end, c + ", " + how + ": " + ctx.cause());
+  }
+}
