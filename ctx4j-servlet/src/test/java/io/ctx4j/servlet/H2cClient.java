@@ -179,6 +179,30 @@ final class H2cClient implements AutoCloseable {
     }
   }
 
+  /**
+   * Starts a daemon thread that reads and drops what the server sends on {@code socket}, never
+   * answering: no WINDOW_UPDATE, so the server's flow-control window runs out while the client is
+   * there.
+   */
+  static void drain(Socket socket) throws IOException {
+    java.io.InputStream in = socket.getInputStream();
+    Thread reader =
+        new Thread(
+            () -> {
+              byte[] buf = new byte[16384];
+              try {
+                while (in.read(buf) >= 0) {
+                  // dropped
+                }
+              } catch (IOException closed) {
+                // the test closed the socket
+              }
+            },
+            "h2c-test-drain");
+    reader.setDaemon(true);
+    reader.start();
+  }
+
   /** Closes the connection without a GOAWAY, as a client that goes away does. */
   @Override
   public void close() throws IOException {

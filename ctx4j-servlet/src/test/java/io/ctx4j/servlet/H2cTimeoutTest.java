@@ -9,7 +9,6 @@ import io.ctx4j.servlet.RequestCanceledException.Reason;
 import jakarta.servlet.ServletOutputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
@@ -32,7 +31,8 @@ import org.junit.jupiter.params.provider.EnumSource;
  * README's promises: Tomcat 11 reports its h2 stream timeouts as a ClientAbortException of a
  * CloseNowException of its own StreamException, with no SocketTimeoutException, and the read, form
  * and write rows ended "client disconnected" on Tomcat (the tests of these rows ran over HTTP/1.1
- * only).
+ * only). The write row stays so on Tomcat, a documented limit: its write timeout and a client gone
+ * during the wait give the same exception.
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class H2cTimeoutTest {
@@ -217,7 +217,13 @@ class H2cTimeoutTest {
     overH2c(c, servlet, b.toByteArray(), probe, true, true);
     String what = "write failed: " + writeFailure.get() + " <- " + chain(writeFailure.get())
         + "; cause: " + probe.cause.getMessage();
-    assertEquals(Reason.REQUEST_FAILED, probe.reason(), what);
+    // Tomcat fails a write waiting for window with the same error whether its timeout passed or
+    // the client went away meanwhile (H2cResetInABlockedWriteTest): the README's limit, a lost
+    // client rather than a lost client taken for a timeout.
+    assertEquals(
+        c == Containers.TOMCAT ? Reason.CLIENT_DISCONNECTED : Reason.REQUEST_FAILED,
+        probe.reason(),
+        what);
   }
 
   /**
@@ -237,21 +243,7 @@ class H2cTimeoutTest {
         o.write(sent);
         o.flush();
         if (reads) {
-          InputStream in = socket.getInputStream();
-          Thread reader =
-              new Thread(
-                  () -> {
-                    byte[] buf = new byte[16384];
-                    try {
-                      while (in.read(buf) >= 0) {
-                        // dropped
-                      }
-                    } catch (IOException closed) {
-                      // the test closed the socket
-                    }
-                  });
-          reader.setDaemon(true);
-          reader.start();
+          H2cClient.drain(socket);
         }
         assertTrue(probe.entered.await(10, TimeUnit.SECONDS), "the handler was called");
         if (finishes) {

@@ -50,4 +50,8 @@ final class Http {
   static String answer(HttpResponse<String> r) {
     return r.statusCode() + " " + r.body();
   }
+
+  /** 256 KiB of 'x': more than the containers and the socket buffers hold, so a write reaches a
+   * lost client. */
+  static final String BIG_TEXT = "x".repeat(256 * 1024);
 }

@@ -7,7 +7,6 @@ import jakarta.servlet.http.HttpServletResponse;
 import jakarta.servlet.http.HttpServletResponseWrapper;
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.nio.charset.StandardCharsets;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
@@ -34,13 +33,7 @@ class LastWrittenWriterTest {
     return Containers.eachWith(CONTROL, CHAIN_CLOSED);
   }
 
-  private static final String BIG;
-
-  static {
-    byte[] b = new byte[256 * 1024];
-    java.util.Arrays.fill(b, (byte) 'x');
-    BIG = new String(b, StandardCharsets.US_ASCII);
-  }
+  private static final String BIG = Http.BIG_TEXT;
 
   /** A wrapper in front whose writer only flushes at close(): the container's stays open. */
   static final class KeepOpen extends HttpServletResponseWrapper {

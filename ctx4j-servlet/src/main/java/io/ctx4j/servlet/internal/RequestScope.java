@@ -137,14 +137,22 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
 
   /**
    * Set by the first close of a writer whose response wraps the container's own (as {@link
-   * #outClosed}), or through a wrapper in front when the close reached the writer beneath it: the
-   * checks stop, since a closed writer is in error on Jetty (which closes its writer itself at a
-   * redirect).
+   * #outClosed}): the checks stop, since a closed writer is in error on Jetty (which closes its
+   * writer itself at a redirect).
    */
   boolean writerClosed;
 
   /**
-   * The request's watched writer that counts (see {@link #written}) taken or written to last:
+   * The writer beneath the last watched writer closed through a wrapper in front (what the
+   * wrapper's {@code getWriter()} gave): a watched writer of the request over that same object
+   * takes the close for its own and checks no more. By identity only, so that no check of a writer
+   * over another object is silenced: a wrapper that hands out a new {@code PrintWriter} over the
+   * container's on every call stays out of reach (README, limits).
+   */
+  java.io.PrintWriter closedBeneath;
+
+  /**
+   * The request's watched writer that counts (see {@link #written}) written to last:
    * asked for a failure it swallowed after a {@code complete()} taken during a dispatch ({@link
    * #dispatchReturned}). The last written, not the last taken: one taken later and closed would
    * otherwise hide a loss in the unflushed writes of one still open.
@@ -505,12 +513,15 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
 
   /**
    * Whether {@code x} is the {@code StreamException} with the error {@code ENHANCE_YOUR_CALM} that
-   * Tomcat 11 puts under its {@code CloseNowException} when an HTTP/2 stream's read or write
-   * timeout passes (or a request's trailers break its header limits): no
-   * {@code SocketTimeoutException} then. A client's reset leaves a {@code StreamException} too,
-   * with another error ({@code STREAM_CLOSED}), so the error is read, by reflection: the class and
-   * its {@code getError()} are package-private in Tomcat, and this module runs without Tomcat.
-   * Asked only of a failure, never on a request that succeeds. False whenever the reflection fails.
+   * Tomcat 11's HTTP/2 stream input buffer raises, under its {@code CloseNowException}, when the
+   * stream's read timeout passes: no {@code SocketTimeoutException} then. A client's reset leaves a
+   * {@code StreamException} with another error ({@code STREAM_CLOSED}), so the error is read, by
+   * reflection: the class and its {@code getError()} are package-private in Tomcat, and this module
+   * runs without Tomcat. Not a write's: a write waiting for the client's flow-control window fails
+   * with the same error whether its timeout passed or the client reset the stream or closed the
+   * connection meanwhile (Tomcat wakes the writer and finds no window), and a lost client must not
+   * pass for a timeout (README, limits). Asked only of a failure, never on a request that succeeds.
+   * False whenever the reflection fails.
    */
   private static boolean tomcatStreamTimeout(Throwable x) {
     Class<?> type = x.getClass();
@@ -522,11 +533,25 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
         Method getError = c.getDeclaredMethod("getError");
         getError.setAccessible(true);
         Object error = getError.invoke(x);
-        return error instanceof Enum && ((Enum<?>) error).name().equals("ENHANCE_YOUR_CALM");
+        return error instanceof Enum
+            && ((Enum<?>) error).name().equals("ENHANCE_YOUR_CALM")
+            && raisedByTheInputBuffer(x);
       } catch (NoSuchMethodException notHere) {
         // declared higher up (Http2Exception)
       } catch (ReflectiveOperationException | RuntimeException | LinkageError refused) {
         return false;
+      }
+    }
+    return false;
+  }
+
+  /** Whether Tomcat's HTTP/2 stream input buffer raised {@code x} (its read timeout). */
+  private static boolean raisedByTheInputBuffer(Throwable x) {
+    StackTraceElement[] at = x.getStackTrace();
+    for (int i = 0; i < at.length && i < 4; i++) {
+      String c = at[i].getClassName();
+      if (c.startsWith("org.apache.coyote.http2.Stream$") && c.endsWith("InputBuffer")) {
+        return true;
       }
     }
     return false;

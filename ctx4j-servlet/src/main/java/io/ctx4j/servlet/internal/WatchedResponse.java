@@ -59,8 +59,8 @@ import java.nio.ByteBuffer;
  * bytes to ours, which counts them as they reach it. A close reaches the request's other streams only through a
  * response over the container's own: a wrapper in between may keep the container's stream open
  * (a stream of the wrapper that ignores {@code close()}), and a client lost after it must still be
- * reported through them (a writer's close through a wrapper reaches the others when a flush of the
- * wrapper's writer right after it reports the close: {@code WatchedWriter.closedBeneath}); a write
+ * reported through them (a writer's close through a wrapper reaches only the watched writers over
+ * the same object beneath: {@link RequestScope#closedBeneath}); a write
  * through the closed stream's own response that fails is taken for
  * the close's refusal, even if that wrapper ignored the close. A failure judged a refusal once
  * ({@link RequestScope#refused}) stays one for the watched stream over it and for a flush that
@@ -496,9 +496,6 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
       this.counts = counts;
       String charset = response.getCharacterEncoding();
       this.utf8 = "UTF-8".equalsIgnoreCase(charset) || "UTF8".equalsIgnoreCase(charset);
-      if (counts) {
-        scope.writer = this;
-      }
     }
 
     /**
@@ -513,7 +510,10 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
     }
 
     private boolean closed() {
-      return response.writerClosed || scope.writerClosed || scope.answered;
+      return response.writerClosed
+          || scope.writerClosed
+          || scope.answered
+          || (inner == scope.closedBeneath && inner != null);
     }
 
     private void count(CharSequence s, int off, int len) {
@@ -629,6 +629,7 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
     @Override
     public void println() {
       if (counts) {
+        scope.writer = this;
         scope.writerBytes += System.lineSeparator().length();
         scope.writerHighPending = false;
       }
@@ -649,28 +650,15 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
       response.writerClosed = true;
       if (response.wrapsTheContainers()) {
         scope.writerClosed = true;
+      } else {
+        // A close through a wrapper in front: the writer it closes may be the one another watched
+        // writer of the request wraps too (a plain wrapper hands out the container's own), which
+        // Jetty then reports in error for every check. Only a writer over that same object takes
+        // the close for its own; one over another (the container's, while the wrapper's writer
+        // kept it open) goes on reporting a lost client.
+        scope.closedBeneath = inner;
       }
       inner.close();
-      if (counts && !scope.writerClosed && closedBeneath()) {
-        scope.writerClosed = true;
-      }
-    }
-
-    /**
-     * Whether the close through a wrapper in front reached a writer beneath it, as a plain wrapper's
-     * does (its writer is the container's, or a new {@code PrintWriter} over it): Jetty's writer is
-     * in error for every check once closed, which the request's other writers over the container's
-     * would take for a lost client. A writer of the wrapper's that ignores the close stays open and
-     * flushes without error, and the others go on reporting a client lost after it. Asked once,
-     * right after the close: a {@code PrintWriter} reports its own close only to a flush.
-     */
-    private boolean closedBeneath() {
-      try {
-        inner.flush();
-        return inner.checkError();
-      } catch (RuntimeException refused) {
-        return true;
-      }
     }
 
     @Override

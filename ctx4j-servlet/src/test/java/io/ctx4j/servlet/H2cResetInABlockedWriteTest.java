@@ -1,0 +1,268 @@
+package io.ctx4j.servlet;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.ctx4j.Context;
+import io.ctx4j.servlet.RequestCanceledException.Reason;
+import jakarta.servlet.ServletOutputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * Found by review of 31adbca: a client over h2c that stops granting flow-control window (the handler's
+ * blocking write waits for it, far inside the container's 20 s / 30 s write timeouts), then goes
+ * away: it resets the stream (RST_STREAM CANCEL) or closes its TCP connection. A lost client
+ * (README: "a reset gives one with STREAM_CLOSED"; CLIENT_DISCONNECTED: "the client went away").
+ * Tomcat 11 wakes the waiting writer on the reset or on the connection's close
+ * (Stream.receiveReset -> cancelAllocationRequests), finds the window still 0 and fails the write
+ * with doStreamCancel("stream.writeTimeout", ENHANCE_YOUR_CALM): the filter's new
+ * tomcatStreamTimeout() reads that as the container's timeout.
+ */
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+class H2cResetInABlockedWriteTest {
+  static final String RESET = "the client resets the stream (RST_STREAM CANCEL)";
+  static final String CLOSE = "the client closes its TCP connection";
+
+  static java.util.stream.Stream<Arguments> rows() {
+    return Containers.eachWith(RESET, CLOSE);
+  }
+
+  @ParameterizedTest(name = "{0}: {1}")
+  @MethodSource("rows")
+  void aClientGoneWhileTheWriteWaitsForWindowIsALostClient(Containers c, String how)
+      throws Exception {
+    Probe probe = new Probe();
+    AtomicReference<IOException> writeFailure = new AtomicReference<>();
+    AtomicReference<Thread> writer = new AtomicReference<>();
+    TestServlet servlet =
+        new TestServlet(
+            (req, res) -> {
+              if (TestServlet.answeredWarm(req, res)) {
+                return;
+              }
+              writer.set(Thread.currentThread());
+              Context ctx = probe.enterCurrent(req);
+              ServletOutputStream out = res.getOutputStream();
+              byte[] chunk = new byte[8192];
+              try {
+                for (int i = 0; i < 100_000 && !ctx.isDone(); i++) {
+                  out.write(chunk);
+                  out.flush();
+                }
+              } catch (IOException e) {
+                writeFailure.set(e);
+              }
+              probe.finished.countDown();
+            });
+    try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
+      warm(server.port);
+      Socket socket = new Socket("127.0.0.1", server.port);
+      try {
+        OutputStream o = socket.getOutputStream();
+        ByteArrayOutputStream b = new ByteArrayOutputStream();
+        b.writeBytes(H2cClient.connectionStart());
+        b.writeBytes(H2cClient.headersFrame(1, "GET", "/x", Map.of(), true));
+        o.write(b.toByteArray());
+        o.flush();
+        H2cClient.drain(socket);
+        assertTrue(probe.entered.await(10, TimeUnit.SECONDS), "the handler was called");
+        awaitBlockedInAWrite(writer.get());
+        if (how.equals(RESET)) {
+          o.write(H2cClient.rstStream(1, H2cClient.CANCEL));
+          o.flush();
+        } else {
+          socket.close();
+        }
+        assertTrue(probe.finished.await(15, TimeUnit.SECONDS), "the handler finished");
+        assertTrue(probe.ended.await(15, TimeUnit.SECONDS), "the context ended");
+      } finally {
+        socket.close();
+      }
+    }
+    String what =
+        c + ", " + how + ": write failed: " + writeFailure.get() + " <- " + chain(writeFailure.get())
+            + "; cause: " + probe.cause;
+    assertEquals(Reason.CLIENT_DISCONNECTED, probe.reason(), what);
+  }
+
+  /** Control for the read side: a reset or a close while the handler blocks in a body read. */
+  @ParameterizedTest(name = "{0}: {1}")
+  @MethodSource("rows")
+  void aClientGoneWhileTheReadWaitsIsALostClient(Containers c, String how) throws Exception {
+    Probe probe = new Probe();
+    AtomicReference<IOException> readFailure = new AtomicReference<>();
+    AtomicReference<Thread> reader = new AtomicReference<>();
+    TestServlet servlet =
+        new TestServlet(
+            (req, res) -> {
+              if (TestServlet.answeredWarm(req, res)) {
+                return;
+              }
+              reader.set(Thread.currentThread());
+              probe.enterCurrent(req);
+              try {
+                req.getInputStream().readAllBytes();
+              } catch (IOException e) {
+                readFailure.set(e);
+              }
+              probe.finished.countDown();
+            });
+    try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
+      warm(server.port);
+      Socket socket = new Socket("127.0.0.1", server.port);
+      try {
+        OutputStream o = socket.getOutputStream();
+        o.write(JettyConnectionCloseTest.h2cPostWithPartialBody());
+        o.flush();
+        assertTrue(probe.entered.await(10, TimeUnit.SECONDS), "the handler was called");
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (reader.get().getState() == Thread.State.RUNNABLE) {
+          assertTrue(System.nanoTime() < end, "the read never blocked");
+          java.util.concurrent.locks.LockSupport.parkNanos(1_000_000L);
+        }
+        if (how.equals(RESET)) {
+          o.write(H2cClient.rstStream(1, H2cClient.CANCEL));
+          o.flush();
+        } else {
+          socket.close();
+        }
+        assertTrue(probe.finished.await(15, TimeUnit.SECONDS), "the handler finished");
+        assertTrue(probe.ended.await(15, TimeUnit.SECONDS), "the context ended");
+      } finally {
+        socket.close();
+      }
+    }
+    String what =
+        c + ", " + how + ": read failed: " + readFailure.get() + " <- " + chain(readFailure.get())
+            + "; cause: " + probe.cause;
+    assertEquals(Reason.CLIENT_DISCONNECTED, probe.reason(), what);
+  }
+
+  /**
+   * A client that sends more trailer fields than Tomcat's maxTrailerCount (100) while the handler
+   * reads the body: the exchange fails, not by a timeout (README CLIENT_DISCONNECTED: "the client
+   * went away or the exchange failed, other than by a timeout").
+   */
+  @ParameterizedTest
+  @org.junit.jupiter.params.provider.EnumSource(Containers.class)
+  void tooManyTrailersIsNoContainerTimeout(Containers c) throws Exception {
+    Probe probe = new Probe();
+    AtomicReference<IOException> readFailure = new AtomicReference<>();
+    TestServlet servlet =
+        new TestServlet(
+            (req, res) -> {
+              if (TestServlet.answeredWarm(req, res)) {
+                return;
+              }
+              probe.enterCurrent(req);
+              try {
+                probe.awaitGo();
+                req.getInputStream().readAllBytes();
+              } catch (IOException e) {
+                readFailure.set(e);
+              } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+              }
+              probe.finished.countDown();
+            });
+    try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
+      warm(server.port);
+      try (Socket socket = new Socket("127.0.0.1", server.port)) {
+        OutputStream o = socket.getOutputStream();
+        ByteArrayOutputStream b = new ByteArrayOutputStream();
+        b.writeBytes(H2cClient.connectionStart());
+        b.writeBytes(H2cClient.headersFrame(1, "POST", "/x", Map.of(), false));
+        b.writeBytes(H2cClient.dataFrame(1, new byte[] {'a'}, false));
+        o.write(b.toByteArray());
+        o.flush();
+        assertTrue(probe.entered.await(10, TimeUnit.SECONDS), "the handler was called");
+        ByteArrayOutputStream block = new ByteArrayOutputStream();
+        for (int i = 0; i < 150; i++) {
+          block.write(0x00); // literal without indexing, new name
+          byte[] n = ("t" + i).getBytes(StandardCharsets.US_ASCII);
+          block.write(n.length);
+          block.writeBytes(n);
+          block.write(1);
+          block.write('v');
+        }
+        byte[] payload = block.toByteArray();
+        ByteArrayOutputStream f = new ByteArrayOutputStream();
+        f.write(payload.length >>> 16);
+        f.write(payload.length >>> 8);
+        f.write(payload.length);
+        f.write(0x1); // HEADERS
+        f.write(0x1 | 0x4); // END_STREAM | END_HEADERS
+        f.writeBytes(new byte[] {0, 0, 0, 1});
+        f.writeBytes(payload);
+        o.write(f.toByteArray());
+        o.flush();
+        probe.go.countDown();
+        assertTrue(probe.finished.await(15, TimeUnit.SECONDS), "the handler finished");
+        assertTrue(probe.ended.await(15, TimeUnit.SECONDS), "the context ended");
+      }
+    }
+    String what =
+        c + ": read failed: " + readFailure.get() + " <- " + chain(readFailure.get())
+            + "; cause: " + probe.cause;
+    org.junit.jupiter.api.Assertions.assertNotEquals(Reason.REQUEST_FAILED, probe.reason(), what);
+  }
+
+  /** Waits (bounded, 10 s) until {@code t} waits inside the container's blocking write. */
+  private static void awaitBlockedInAWrite(Thread t) {
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (true) {
+      Thread.State s = t.getState();
+      if (s == Thread.State.WAITING || s == Thread.State.TIMED_WAITING) {
+        boolean inWrite = false;
+        boolean jetty = false;
+        for (StackTraceElement e : t.getStackTrace()) {
+          String m = e.getMethodName();
+          if (m.equals("reserveWindowSize")) {
+            return; // Tomcat: waiting for the stream's or the connection's window
+          }
+          if (m.equals("write") || m.equals("flush")) {
+            inWrite = true;
+          }
+          if (e.getClassName().startsWith("org.eclipse.jetty")) {
+            jetty = true;
+          }
+        }
+        if (inWrite && jetty) {
+          return;
+        }
+      }
+      assertTrue(System.nanoTime() < end, "the handler's write never blocked: " + s);
+      java.util.concurrent.locks.LockSupport.parkNanos(1_000_000L);
+    }
+  }
+
+  private static void warm(int port) throws IOException {
+    try (Socket warm = new Socket("127.0.0.1", port)) {
+      warm.setSoTimeout(10_000);
+      warm.getOutputStream()
+          .write("GET /warm HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+              .getBytes(StandardCharsets.US_ASCII));
+      String answer = new String(warm.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
+      assertTrue(answer.endsWith("warm"), answer);
+    }
+  }
+
+  private static String chain(Throwable t) {
+    StringBuilder s = new StringBuilder();
+    for (Throwable x = t == null ? null : t.getCause(); x != null; x = x.getCause()) {
+      s.append(x.getClass().getName()).append(": ").append(x.getMessage()).append(" <- ");
+    }
+    return s.toString();
+  }
+}
