@@ -236,9 +236,6 @@ public final class ContextServletFilter implements Filter {
    */
   public static final String INIT_TRUST_HEADERS = "ctx4j.trustTimeoutHeaders";
 
-  /** The request attribute that holds the filter's per-request state. */
-  private static final String SCOPE_ATTRIBUTE = RequestScope.ATTRIBUTE;
-
   private final Context parent;
   /**
    * The root and the shared deadlines under it. Replaced, as a pair, only by an {@link #init} after
@@ -488,9 +485,9 @@ public final class ContextServletFilter implements Filter {
       if (type == DispatcherType.ASYNC) {
         // The scope, not the attribute: the application may have replaced or removed that in the
         // container's request, and the request must not get another context, nor a new budget.
-        Object s = request.getAttribute(SCOPE_ATTRIBUTE);
+        Object s = request.getAttribute(RequestScope.ATTRIBUTE);
         if (!(s instanceof RequestScope)) {
-          s = ScopedRequest.underWrappers(request, SCOPE_ATTRIBUTE);
+          s = ScopedRequest.underWrappers(request, RequestScope.ATTRIBUTE);
         }
         if (s instanceof RequestScope && !((RequestScope) s).inDispatch()) {
           asyncDispatch((RequestScope) s, (HttpServletRequest) request, response, chain);
@@ -809,9 +806,9 @@ public final class ContextServletFilter implements Filter {
       if (scoped != null) {
         scoped.publish();
       }
-      request.setAttribute(SCOPE_ATTRIBUTE, scope);
+      request.setAttribute(RequestScope.ATTRIBUTE, scope);
       // The ASYNC dispatch carries the container's request: a wrapper in front may have kept it.
-      ScopedRequest.reachContainer(request, SCOPE_ATTRIBUTE, scope);
+      ScopedRequest.reachContainer(request, RequestScope.ATTRIBUTE, scope);
     } catch (RuntimeException | Error x) {
       if (failure == null) {
         throw x;

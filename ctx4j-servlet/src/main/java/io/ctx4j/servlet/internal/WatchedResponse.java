@@ -513,7 +513,7 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
       return response.writerClosed
           || scope.writerClosed
           || scope.answered
-          || (inner == scope.closedBeneath && inner != null);
+          || inner == scope.closedBeneath;
     }
 
     private void count(CharSequence s, int off, int len) {
