@@ -1,10 +1,8 @@
 package io.ctx4j.servlet;
 
-import io.ctx4j.concurrent.CurrentContext;
 import jakarta.servlet.AsyncContext;
 import java.io.PrintWriter;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -38,40 +36,24 @@ class CloseThroughAWrapperTest {
   @MethodSource("rows")
   void aClientLostBeforeTheCloseOfAKeptOpenWriterIsReported(Containers c, String how)
       throws Exception {
-    Probe probe = new Probe();
-    AtomicReference<String> thrown = new AtomicReference<>("nothing");
-    TestServlet servlet =
-        new TestServlet(
-            (req, res) -> {
-              AsyncContext async = req.startAsync();
-              async.setTimeout(0);
-              try {
-                PrintWriter a = async.getResponse().getWriter();
-                PrintWriter chain = res.getWriter();
-                probe.enter(CurrentContext.get(), true);
-                probe.awaitGo(); // the server's kernel has the client's reset
-                chain.print("head ");
-                if (how.equals(CONTROL_NO_CLOSE)) {
-                  chain.flush();
-                } else {
-                  chain.close(); // KeepOpen: only flushes, the first write to the lost client
-                }
-                a.print(BIG);
-                if (!how.equals(COMPLETE)) {
-                  a.flush();
-                }
-              } catch (Throwable t) {
-                thrown.set(t.toString());
-              } finally {
-                try {
-                  async.complete();
-                } catch (RuntimeException e) {
-                  thrown.set(thrown.get() + "; complete threw " + e);
-                }
-              }
-            });
-    HostileUseTest.assertLostAfterItsReset(
-        c, LastWrittenWriterTest.inFront(), servlet, probe, () -> c + ", " + how + ": " + thrown.get());
+    LostInTheDispatch.assertReported(
+        c,
+        LastWrittenWriterTest.inFront(),
+        how,
+        LostInTheDispatch.NOTHING,
+        (res, async, a) -> {
+          PrintWriter chain = res.getWriter();
+          chain.print("head ");
+          if (how.equals(CONTROL_NO_CLOSE)) {
+            chain.flush();
+          } else {
+            chain.close(); // KeepOpen: only flushes, the first write to the lost client
+          }
+          a.print(BIG);
+          if (!how.equals(COMPLETE)) {
+            a.flush();
+          }
+        });
   }
 
   static final String SHIELD_FLUSH =
@@ -122,35 +104,20 @@ class CloseThroughAWrapperTest {
   @MethodSource("shieldRows")
   void aClientLostAfterTheCloseOfAShieldedWriterIsReported(Containers c, String how)
       throws Exception {
-    Probe probe = new Probe();
-    AtomicReference<String> thrown = new AtomicReference<>("nothing");
-    TestServlet servlet =
-        new TestServlet(
-            (req, res) -> {
-              AsyncContext async = req.startAsync();
-              async.setTimeout(0);
-              try {
-                PrintWriter a = async.getResponse().getWriter();
-                PrintWriter chain = res.getWriter();
-                chain.print("head ");
-                chain.close(); // the client is there: flushed without error
-                probe.enter(CurrentContext.get(), true);
-                probe.awaitGo(); // the server's kernel has the client's reset
-                a.print(BIG);
-                if (how.equals(SHIELD_FLUSH)) {
-                  a.flush();
-                }
-              } catch (Throwable t) {
-                thrown.set(t.toString());
-              } finally {
-                try {
-                  async.complete();
-                } catch (RuntimeException e) {
-                  thrown.set(thrown.get() + "; complete threw " + e);
-                }
-              }
-            });
-    HostileUseTest.assertLostAfterItsReset(
-        c, shieldInFront(), servlet, probe, () -> c + ", " + how + ": " + thrown.get());
+    LostInTheDispatch.assertReported(
+        c,
+        shieldInFront(),
+        how,
+        (res, async, a) -> {
+          PrintWriter chain = res.getWriter();
+          chain.print("head ");
+          chain.close(); // the client is there: flushed without error
+        },
+        (res, async, a) -> {
+          a.print(BIG);
+          if (how.equals(SHIELD_FLUSH)) {
+            a.flush();
+          }
+        });
   }
 }

@@ -1,6 +1,5 @@
 package io.ctx4j.servlet;
 
-import io.ctx4j.concurrent.CurrentContext;
 import jakarta.servlet.AsyncContext;
 import jakarta.servlet.Filter;
 import jakarta.servlet.http.HttpServletResponse;
@@ -8,7 +7,6 @@ import jakarta.servlet.http.HttpServletResponseWrapper;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -59,32 +57,16 @@ class TakenAfterWrittenTest {
   @ParameterizedTest(name = "{0}: {1}")
   @MethodSource("rows")
   void aLossInTheWriterWrittenToLastIsReported(Containers c, String how) throws Exception {
-    Probe probe = new Probe();
-    AtomicReference<String> thrown = new AtomicReference<>("nothing");
-    TestServlet servlet =
-        new TestServlet(
-            (req, res) -> {
-              AsyncContext async = req.startAsync();
-              async.setTimeout(0);
-              try {
-                PrintWriter a = async.getResponse().getWriter();
-                probe.enter(CurrentContext.get(), true);
-                probe.awaitGo(); // the server's kernel has the client's reset
-                a.print(BIG);
-                if (how.equals(TAKEN_AFTER)) {
-                  res.getWriter(); // taken, nothing written to it
-                }
-              } catch (Throwable t) {
-                thrown.set(t.toString());
-              } finally {
-                try {
-                  async.complete();
-                } catch (RuntimeException e) {
-                  thrown.set(thrown.get() + "; complete threw " + e);
-                }
-              }
-            });
-    HostileUseTest.assertLostAfterItsReset(
-        c, inFront(), servlet, probe, () -> c + ", " + how + ": " + thrown.get());
+    LostInTheDispatch.assertReported(
+        c,
+        inFront(),
+        how,
+        LostInTheDispatch.NOTHING,
+        (res, async, a) -> {
+          a.print(BIG);
+          if (how.equals(TAKEN_AFTER)) {
+            res.getWriter(); // taken, nothing written to it
+          }
+        });
   }
 }

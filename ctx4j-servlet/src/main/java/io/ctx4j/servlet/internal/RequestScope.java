@@ -152,12 +152,71 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
   java.io.PrintWriter closedBeneath;
 
   /**
-   * The request's watched writer that counts (see {@link #written}) written to last:
-   * asked for a failure it swallowed after a {@code complete()} taken during a dispatch ({@link
-   * #dispatchReturned}). The last written, not the last taken: one taken later and closed would
-   * otherwise hide a loss in the unflushed writes of one still open.
+   * The container's own writer, as a watched response right over the container's took it (the
+   * {@code AsyncContext}'s, or the chain's with no wrapper in front); null while none did.
    */
-  WatchedResponse.WatchedWriter writer;
+  java.io.PrintWriter containerWriter;
+
+  /**
+   * Set once a close through a wrapper in front was seen to close {@link #containerWriter} too (a
+   * wrapper that keeps one {@code PrintWriter} of its own over the container's): the watched
+   * writers over the container's own then check no more, as Jetty reports a closed writer in error
+   * for every check.
+   */
+  boolean containerWriterClosed;
+
+  /**
+   * How many writers written to the request keeps for the check at a dispatch's return: the first
+   * ones (the chain's, the {@code AsyncContext}'s, an ASYNC dispatch's) and the last. Bounded, so
+   * that a wrapper in front that hands out a new writer per call does not grow the request.
+   */
+  static final int WRITERS_KEPT = 8;
+
+  /**
+   * The request's watched writers that count (see {@link #written}) written to and not closed, in
+   * the order first written, {@link #writerCount} of them: each is asked for a failure it swallowed
+   * after a {@code complete()} taken during a dispatch ({@link #dispatchReturned}). Every one, not
+   * only the last written: a loss in the unflushed writes of one is not seen through another over a
+   * wrapper that buffers, or shields the close. Past {@link #WRITERS_KEPT}, a new writer takes the
+   * last place, so the last written is always kept.
+   */
+  private final WatchedResponse.WatchedWriter[] writers =
+      new WatchedResponse.WatchedWriter[WRITERS_KEPT];
+
+  private int writerCount;
+
+  /** Keeps {@code w}, just written to, for the check at a dispatch's return ({@link #writers}). */
+  void writtenTo(WatchedResponse.WatchedWriter w) {
+    int n = writerCount;
+    if (n > 0 && writers[n - 1] == w) {
+      return; // the common case: the same writer again
+    }
+    for (int i = 0; i < n - 1; i++) {
+      if (writers[i] == w) {
+        return;
+      }
+    }
+    if (n < writers.length) {
+      writers[n] = w;
+      writerCount = n + 1;
+    } else {
+      writers[n - 1] = w;
+    }
+    assert writerCount <= WRITERS_KEPT;
+  }
+
+  /** Forgets {@code w}, closed: a closed writer is never asked again. */
+  void closed(WatchedResponse.WatchedWriter w) {
+    int n = writerCount;
+    for (int i = 0; i < n; i++) {
+      if (writers[i] == w) {
+        System.arraycopy(writers, i + 1, writers, i, n - i - 1);
+        writers[n - 1] = null;
+        writerCount = n - 1;
+        return;
+      }
+    }
+  }
 
   /**
    * Set once the application answered with {@code sendError} or {@code sendRedirect} through any
@@ -203,7 +262,7 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
 
   /**
    * A {@code complete()} was taken while the dispatch that just returned ran: a client lost in the
-   * writes of the request's writer, which swallows the failure, ends the request now ({@link
+   * writes of any of the request's writers ({@link #writers}), which swallow the failure, ends the request now ({@link
    * WatchedResponse.WatchedWriter#checkAtTheEnd}, the check of the writer's {@code close}). Tomcat
    * 11 reports that loss through {@code onError} only for a {@code complete()} made after the
    * dispatch returned, and calls {@code onComplete} for one made during it; Jetty 12.1 reports it
@@ -217,12 +276,19 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
    * @param letGo whether the container has let go of the request (recycled it)
    */
   private void writerAtTheEnd(BooleanSupplier letGo) {
-    WatchedResponse.WatchedWriter w = writer;
-    if (w == null || ctx.isDone()) {
+    if (writerCount == 0 || ctx.isDone()) {
       return;
     }
+    // A copy: a check that ends the request runs the request's callbacks, which may close one.
+    WatchedResponse.WatchedWriter[] kept = java.util.Arrays.copyOf(writers, writerCount);
     try {
-      if (!letGo.getAsBoolean()) {
+      if (letGo.getAsBoolean()) {
+        return;
+      }
+      for (WatchedResponse.WatchedWriter w : kept) {
+        if (ctx.isDone()) {
+          return;
+        }
         w.checkAtTheEnd();
       }
     } catch (RuntimeException refused) {
@@ -271,8 +337,8 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
 
   /**
    * A dispatch of the request returned with its cycle going on: a {@code complete()} taken during
-   * it is now waited for ({@link #completeTaken}), after the request's writer is asked for a failure
-   * it swallowed.
+   * it is now waited for ({@link #completeTaken}), after the request's writers are asked for a
+   * failure they swallowed.
    */
   public void dispatchReturned() {
     BooleanSupplier letGo = completed;

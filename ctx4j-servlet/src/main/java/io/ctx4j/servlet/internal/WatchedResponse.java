@@ -220,6 +220,9 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
   @Override
   public PrintWriter getWriter() throws IOException {
     PrintWriter w = super.getWriter();
+    if (wrapsTheContainers()) {
+      scope.containerWriter = w;
+    }
     if (w != writerDelegate) {
       writerDelegate = w;
       writer =
@@ -513,14 +516,15 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
       return response.writerClosed
           || scope.writerClosed
           || scope.answered
-          || inner == scope.closedBeneath;
+          || inner == scope.closedBeneath
+          || (scope.containerWriterClosed && inner == scope.containerWriter);
     }
 
     private void count(CharSequence s, int off, int len) {
       if (!counts || len <= 0) {
         return;
       }
-      scope.writer = this;
+      scope.writtenTo(this);
       if (!utf8) {
         scope.writerBytes += len;
         return;
@@ -600,7 +604,7 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
       if (!counts) {
         return;
       }
-      scope.writer = this;
+      scope.writtenTo(this);
       char ch = (char) c;
       if (utf8 && scope.writerHighPending && Character.isLowSurrogate(ch)) {
         scope.writerBytes += 3;
@@ -629,7 +633,7 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
     @Override
     public void println() {
       if (counts) {
-        scope.writer = this;
+        scope.writtenTo(this);
         scope.writerBytes += System.lineSeparator().length();
         scope.writerHighPending = false;
       }
@@ -648,17 +652,46 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
     public void close() {
       checkAtTheEnd(); // flushes what is buffered, after parts already sent
       response.writerClosed = true;
+      scope.closed(this);
       if (response.wrapsTheContainers()) {
         scope.writerClosed = true;
+        inner.close();
       } else {
         // A close through a wrapper in front: the writer it closes may be the one another watched
-        // writer of the request wraps too (a plain wrapper hands out the container's own), which
-        // Jetty then reports in error for every check. Only a writer over that same object takes
-        // the close for its own; one over another (the container's, while the wrapper's writer
-        // kept it open) goes on reporting a lost client.
-        scope.closedBeneath = inner;
+        // writer of the request wraps too (a plain wrapper hands out the container's own, or keeps
+        // one PrintWriter over it), which Jetty then reports in error for every check. Only a
+        // writer over an object the close reached takes it for its own; one over another (the
+        // container's, while the wrapper's writer kept it open) goes on reporting a lost client.
+        closeThroughAWrapper();
       }
+    }
+
+    /**
+     * Closes {@code inner}, a wrapper's writer, and finds whether that closed the container's own
+     * writer too, if a watched writer of the request is over it ({@link
+     * RequestScope#containerWriter}): a wrapper that keeps one {@code PrintWriter} of its own over
+     * the container's closes it, one that shields the close does not, and the two cannot be told
+     * apart beforehand. So the container's writer is asked before and after the close. Before, once
+     * the wrapper's writer and the container's are flushed, so that the close has nothing left to
+     * send: a client lost in what was written so far is found then, not taken for the close. After,
+     * an error is the close's: Jetty's closed writer is in error for every check (and the failure
+     * of a close's own write, a wrapper's trailer, is not seen through a writer, see above). The
+     * flush commits the response before the close would: only when two of the request's writers
+     * are in use, one of them through a wrapper in front.
+     */
+    private void closeThroughAWrapper() {
+      scope.closedBeneath = inner;
+      PrintWriter own = scope.containerWriter;
+      if (own == null || own == inner || scope.containerWriterClosed) {
+        inner.close();
+        return;
+      }
+      inner.flush();
+      boolean failedBefore = own.checkError();
       inner.close();
+      if (!failedBefore && own.checkError()) {
+        scope.containerWriterClosed = true;
+      }
     }
 
     @Override
