@@ -208,4 +208,29 @@ final class H2cClient implements AutoCloseable {
   public void close() throws IOException {
     socket.close();
   }
+
+  /**
+   * Answers one HTTP/1.1 GET of /warm on a connection of its own (see {@link
+   * TestServlet#answeredWarm}): loads the classes of the request path before the h2c connection
+   * under test is opened.
+   */
+  static void warm(int port) throws IOException {
+    try (Socket warm = new Socket("127.0.0.1", port)) {
+      warm.setSoTimeout(10_000);
+      warm.getOutputStream()
+          .write("GET /warm HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+              .getBytes(StandardCharsets.US_ASCII));
+      String answer = new String(warm.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
+      org.junit.jupiter.api.Assertions.assertTrue(answer.endsWith("warm"), answer);
+    }
+  }
+
+  /** {@code t} and its causes, for a failure's message: what the container threw, and from what. */
+  static String described(Throwable t) {
+    StringBuilder s = new StringBuilder(String.valueOf(t)).append(" <- ");
+    for (Throwable x = t == null ? null : t.getCause(); x != null; x = x.getCause()) {
+      s.append(x.getClass().getName()).append(": ").append(x.getMessage()).append(" <- ");
+    }
+    return s.toString();
+  }
 }

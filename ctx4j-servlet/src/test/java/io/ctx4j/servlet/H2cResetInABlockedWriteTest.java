@@ -3,9 +3,7 @@ package io.ctx4j.servlet;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.ctx4j.Context;
 import io.ctx4j.servlet.RequestCanceledException.Reason;
-import jakarta.servlet.ServletOutputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -45,28 +43,9 @@ class H2cResetInABlockedWriteTest {
     Probe probe = new Probe();
     AtomicReference<IOException> writeFailure = new AtomicReference<>();
     AtomicReference<Thread> writer = new AtomicReference<>();
-    TestServlet servlet =
-        new TestServlet(
-            (req, res) -> {
-              if (TestServlet.answeredWarm(req, res)) {
-                return;
-              }
-              writer.set(Thread.currentThread());
-              Context ctx = probe.enterCurrent(req);
-              ServletOutputStream out = res.getOutputStream();
-              byte[] chunk = new byte[8192];
-              try {
-                for (int i = 0; i < 100_000 && !ctx.isDone(); i++) {
-                  out.write(chunk);
-                  out.flush();
-                }
-              } catch (IOException e) {
-                writeFailure.set(e);
-              }
-              probe.finished.countDown();
-            });
+    TestServlet servlet = TestServlet.writesUntilTheContextEnds(probe, writeFailure, writer);
     try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
-      warm(server.port);
+      H2cClient.warm(server.port);
       Socket socket = new Socket("127.0.0.1", server.port);
       try {
         OutputStream o = socket.getOutputStream();
@@ -91,7 +70,7 @@ class H2cResetInABlockedWriteTest {
       }
     }
     String what =
-        c + ", " + how + ": write failed: " + writeFailure.get() + " <- " + chain(writeFailure.get())
+        c + ", " + how + ": write failed: " + H2cClient.described(writeFailure.get())
             + "; cause: " + probe.cause;
     assertEquals(Reason.CLIENT_DISCONNECTED, probe.reason(), what);
   }
@@ -119,7 +98,7 @@ class H2cResetInABlockedWriteTest {
               probe.finished.countDown();
             });
     try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
-      warm(server.port);
+      H2cClient.warm(server.port);
       Socket socket = new Socket("127.0.0.1", server.port);
       try {
         OutputStream o = socket.getOutputStream();
@@ -144,7 +123,7 @@ class H2cResetInABlockedWriteTest {
       }
     }
     String what =
-        c + ", " + how + ": read failed: " + readFailure.get() + " <- " + chain(readFailure.get())
+        c + ", " + how + ": read failed: " + H2cClient.described(readFailure.get())
             + "; cause: " + probe.cause;
     assertEquals(Reason.CLIENT_DISCONNECTED, probe.reason(), what);
   }
@@ -177,7 +156,7 @@ class H2cResetInABlockedWriteTest {
               probe.finished.countDown();
             });
     try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
-      warm(server.port);
+      H2cClient.warm(server.port);
       try (Socket socket = new Socket("127.0.0.1", server.port)) {
         OutputStream o = socket.getOutputStream();
         ByteArrayOutputStream b = new ByteArrayOutputStream();
@@ -213,7 +192,7 @@ class H2cResetInABlockedWriteTest {
       }
     }
     String what =
-        c + ": read failed: " + readFailure.get() + " <- " + chain(readFailure.get())
+        c + ": read failed: " + H2cClient.described(readFailure.get())
             + "; cause: " + probe.cause;
     org.junit.jupiter.api.Assertions.assertNotEquals(Reason.REQUEST_FAILED, probe.reason(), what);
   }
@@ -245,24 +224,5 @@ class H2cResetInABlockedWriteTest {
       assertTrue(System.nanoTime() < end, "the handler's write never blocked: " + s);
       java.util.concurrent.locks.LockSupport.parkNanos(1_000_000L);
     }
-  }
-
-  private static void warm(int port) throws IOException {
-    try (Socket warm = new Socket("127.0.0.1", port)) {
-      warm.setSoTimeout(10_000);
-      warm.getOutputStream()
-          .write("GET /warm HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-              .getBytes(StandardCharsets.US_ASCII));
-      String answer = new String(warm.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
-      assertTrue(answer.endsWith("warm"), answer);
-    }
-  }
-
-  private static String chain(Throwable t) {
-    StringBuilder s = new StringBuilder();
-    for (Throwable x = t == null ? null : t.getCause(); x != null; x = x.getCause()) {
-      s.append(x.getClass().getName()).append(": ").append(x.getMessage()).append(" <- ");
-    }
-    return s.toString();
   }
 }

@@ -4,14 +4,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.ctx4j.Context;
 import io.ctx4j.servlet.RequestCanceledException.Reason;
-import jakarta.servlet.ServletOutputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.Socket;
-import java.nio.charset.StandardCharsets;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
@@ -37,17 +34,6 @@ import org.junit.jupiter.params.provider.EnumSource;
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class H2cTimeoutTest {
   private static final int TIMEOUT_MS = 1000;
-
-  private static void warm(int port) throws IOException {
-    try (Socket warm = new Socket("127.0.0.1", port)) {
-      warm.setSoTimeout(10_000);
-      warm.getOutputStream()
-          .write("GET /warm HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-              .getBytes(StandardCharsets.US_ASCII));
-      String answer = new String(warm.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
-      assertTrue(answer.endsWith("warm"), answer);
-    }
-  }
 
   /** Sets the h2 stream timeouts: Tomcat's Http2Protocol, Jetty's connector idle timeout. */
   private static void timeouts(Containers c, Containers.Running server) {
@@ -87,7 +73,7 @@ class H2cTimeoutTest {
               probe.finished.countDown();
             });
     overH2c(c, servlet, JettyConnectionCloseTest.h2cPostWithPartialBody(), probe, false, true);
-    String what = "read failed: " + readFailure.get() + " <- " + chain(readFailure.get())
+    String what = "read failed: " + H2cClient.described(readFailure.get())
         + "; cause: " + probe.cause.getMessage();
     assertNotNull(readFailure.get(), what);
     assertEquals(Reason.REQUEST_FAILED, probe.reason(), what);
@@ -123,7 +109,7 @@ class H2cTimeoutTest {
         Map.of("content-length", "10", "content-type", "application/x-www-form-urlencoded"), false));
     b.writeBytes(H2cClient.dataFrame(1, new byte[] {'a'}, false));
     overH2c(c, servlet, b.toByteArray(), probe, false, true);
-    String what = "getParameter threw: " + thrown.get() + " <- " + chain(thrown.get())
+    String what = "getParameter threw: " + H2cClient.described(thrown.get())
         + "; cause: " + probe.cause.getMessage();
     assertEquals(Reason.REQUEST_FAILED, probe.reason(), what);
   }
@@ -176,7 +162,7 @@ class H2cTimeoutTest {
                   });
             });
     overH2c(c, servlet, JettyConnectionCloseTest.h2cPostWithPartialBody(), probe, false, false);
-    String what = "ReadListener.onError: " + listenerError.get() + " <- " + chain(listenerError.get())
+    String what = "ReadListener.onError: " + H2cClient.described(listenerError.get())
         + "; cause: " + probe.cause.getMessage();
     org.junit.jupiter.api.Assertions.assertNotEquals(Reason.CLIENT_DISCONNECTED, probe.reason(), what);
   }
@@ -191,31 +177,14 @@ class H2cTimeoutTest {
     Probe probe = new Probe();
     AtomicReference<IOException> writeFailure = new AtomicReference<>();
     TestServlet servlet =
-        new TestServlet(
-            (req, res) -> {
-              if (TestServlet.answeredWarm(req, res)) {
-                return;
-              }
-              Context ctx = probe.enterCurrent(req);
-              ServletOutputStream out = res.getOutputStream();
-              byte[] chunk = new byte[8192];
-              try {
-                for (int i = 0; i < 100_000 && !ctx.isDone(); i++) {
-                  out.write(chunk);
-                  out.flush();
-                }
-              } catch (IOException e) {
-                writeFailure.set(e);
-              }
-              probe.finished.countDown();
-            });
+        TestServlet.writesUntilTheContextEnds(probe, writeFailure, new AtomicReference<>());
     ByteArrayOutputStream b = new ByteArrayOutputStream();
     b.writeBytes(H2cClient.connectionStart());
     b.writeBytes(H2cClient.headersFrame(1, "GET", "/x", Map.of(), true));
     // The client reads what comes (its socket open, it is there) but never sends WINDOW_UPDATE:
     // the server's 64 KiB window runs out.
     overH2c(c, servlet, b.toByteArray(), probe, true, true);
-    String what = "write failed: " + writeFailure.get() + " <- " + chain(writeFailure.get())
+    String what = "write failed: " + H2cClient.described(writeFailure.get())
         + "; cause: " + probe.cause.getMessage();
     // Tomcat fails a write waiting for window with the same error whether its timeout passed or
     // the client went away meanwhile (H2cResetInABlockedWriteTest): the README's limit, a lost
@@ -236,7 +205,7 @@ class H2cTimeoutTest {
       Containers c, TestServlet servlet, byte[] sent, Probe probe, boolean reads, boolean finishes)
       throws Exception {
     try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
-      warm(server.port);
+      H2cClient.warm(server.port);
       timeouts(c, server);
       try (Socket socket = new Socket("127.0.0.1", server.port)) {
         OutputStream o = socket.getOutputStream();
@@ -254,11 +223,4 @@ class H2cTimeoutTest {
     }
   }
 
-  private static String chain(Throwable t) {
-    StringBuilder s = new StringBuilder();
-    for (Throwable x = t == null ? null : t.getCause(); x != null; x = x.getCause()) {
-      s.append(x.getClass().getName()).append(": ").append(x.getMessage()).append(" <- ");
-    }
-    return s.toString();
-  }
 }

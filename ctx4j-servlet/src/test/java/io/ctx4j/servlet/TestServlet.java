@@ -54,6 +54,37 @@ class TestServlet extends HttpServlet {
   }
 
   /**
+   * A handler that enters the probe and writes 8 KiB chunks to the response's stream, each flushed,
+   * until its context ends (or 800 MB went out); it keeps the write's failure in {@code failure}
+   * and its own thread in {@code writer}, and counts {@code probe.finished} down when it stops. Over
+   * h2c, to a client that never opens its window, its write blocks. It answers "warm" on /warm.
+   */
+  static TestServlet writesUntilTheContextEnds(
+      Probe probe,
+      java.util.concurrent.atomic.AtomicReference<java.io.IOException> failure,
+      java.util.concurrent.atomic.AtomicReference<Thread> writer) {
+    return new TestServlet(
+        (req, res) -> {
+          if (answeredWarm(req, res)) {
+            return;
+          }
+          writer.set(Thread.currentThread());
+          io.ctx4j.Context ctx = probe.enterCurrent(req);
+          jakarta.servlet.ServletOutputStream out = res.getOutputStream();
+          byte[] chunk = new byte[8192];
+          try {
+            for (int i = 0; i < 100_000 && !ctx.isDone(); i++) {
+              out.write(chunk);
+              out.flush();
+            }
+          } catch (java.io.IOException e) {
+            failure.set(e);
+          }
+          probe.finished.countDown();
+        });
+  }
+
+  /**
    * An async handler that enters the probe and completes when its context ends, with no async
    * timeout: only the client (a disconnect, a reset) or the test's shutdown can end it. It answers
    * "warm" on /warm (the h2c upgrade).
