@@ -178,10 +178,10 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
    * after a {@code complete()} taken during a dispatch ({@link #dispatchReturned}). Every one, not
    * only the last written: a loss in the unflushed writes of one is not seen through another over a
    * wrapper that buffers, or shields the close. Past {@link #WRITERS_KEPT}, a new writer takes the
-   * last place, so the last written is always kept.
+   * last place, so the last written is always kept. Made at the first write: most requests never
+   * take a writer, and the filter's cost is per request.
    */
-  private final WatchedResponse.WatchedWriter[] writers =
-      new WatchedResponse.WatchedWriter[WRITERS_KEPT];
+  private WatchedResponse.WatchedWriter[] writers;
 
   private int writerCount;
 
@@ -190,6 +190,9 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
     int n = writerCount;
     if (n > 0 && writers[n - 1] == w) {
       return; // the common case: the same writer again
+    }
+    if (writers == null) {
+      writers = new WatchedResponse.WatchedWriter[WRITERS_KEPT];
     }
     for (int i = 0; i < n - 1; i++) {
       if (writers[i] == w) {
