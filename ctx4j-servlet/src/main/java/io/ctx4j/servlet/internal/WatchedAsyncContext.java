@@ -147,6 +147,7 @@ final class WatchedAsyncContext implements AsyncContext {
    */
   @Override
   public void complete() {
+    request.scope().completing(this::recycled);
     try {
       async.complete();
     } catch (IllegalStateException refused) {
