@@ -31,7 +31,9 @@ import org.junit.jupiter.params.provider.MethodSource;
  * returns, as at its close; and, for a complete() made after the dispatch returned, at the
  * complete() itself, before the container takes it: Jetty reports nothing then either, and Tomcat
  * called onComplete in 1 of 24 runs under load. Left to the README's limits: the container's own
- * stream, which the filter does not see, except through Tomcat's onError after the dispatch. Controls: a client that reads the whole
+ * stream, which the filter does not see, except through Tomcat's onError after the dispatch, which
+ * also failed to come in 1 of about 30 runs under load: those rows assert only that the context
+ * ends. Controls: a client that reads the whole
  * answer, also one of exactly its declared length, is no lost client; and no complete() throws,
  * except the container's refusal once it has reported the lost client itself.
  */
@@ -46,7 +48,6 @@ class CompleteAfterALostWriteTest {
     return java.util.stream.Stream.of(
         Arguments.of(Containers.TOMCAT, WRITER, AFTER),
         Arguments.of(Containers.TOMCAT, WRITER, IN),
-        Arguments.of(Containers.TOMCAT, OWN_STREAM, AFTER),
         Arguments.of(Containers.JETTY, WRITER, IN),
         Arguments.of(Containers.JETTY, WRITER, AFTER));
   }
@@ -131,6 +132,27 @@ class CompleteAfterALostWriteTest {
         probe,
         () -> how + ", " + when + ": " + thrown.get());
     assertFalse(thrown.get().contains("complete threw"), how + ", " + when + ": " + thrown.get());
+  }
+
+  /**
+   * The container's own stream, which the filter does not see, then complete() after the dispatch
+   * returned: only Tomcat's onError can report the loss, and it called onComplete instead in 1 of
+   * about 30 runs under load (the README's limit). The context must end, with either cause, and no
+   * complete() of ctx4j's throw.
+   */
+  @ParameterizedTest
+  @org.junit.jupiter.params.provider.EnumSource(Containers.class)
+  void aLostClientInTheContainersOwnStreamEndsTheContext(Containers c) throws Exception {
+    Probe probe = new Probe();
+    AtomicReference<String> thrown = new AtomicReference<>("nothing");
+    HostileUseTest.assertEndsAfterItsReset(
+        c,
+        ContextServletFilter.create(),
+        writeThenComplete(probe, OWN_STREAM, AFTER, -1, thrown),
+        probe,
+        () -> c + ", " + OWN_STREAM + ", " + AFTER + ": " + thrown.get(),
+        java.util.EnumSet.of(Reason.CLIENT_DISCONNECTED, Reason.RESPONSE_COMPLETED));
+    assertFalse(thrown.get().contains("complete threw"), thrown.get());
   }
 
   static java.util.stream.Stream<Arguments> read() {

@@ -1,15 +1,11 @@
 package io.ctx4j.servlet;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import io.ctx4j.Context;
-import io.ctx4j.servlet.RequestCanceledException.Reason;
 import jakarta.servlet.AsyncContext;
 import jakarta.servlet.Filter;
 import jakarta.servlet.http.HttpServletResponse;
 import jakarta.servlet.http.HttpServletResponseWrapper;
 import java.io.PrintWriter;
-import java.net.http.HttpResponse;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Timeout;
@@ -72,19 +68,24 @@ class TwoWritersOverOneTest {
                   }
                 }
                 : how.endsWith(CACHED)
-                    ? new HttpServletResponseWrapper((HttpServletResponse) rs) {
-                      private PrintWriter w;
-
-                      @Override
-                      public PrintWriter getWriter() throws java.io.IOException {
-                        if (w == null) {
-                          w = new PrintWriter(super.getWriter()); // made once, closed with ours
-                        }
-                        return w;
-                      }
-                    }
+                    ? keepingOneWriter((HttpServletResponse) rs)
                     : new HttpServletResponseWrapper((HttpServletResponse) rs),
             chain);
+  }
+
+  /** A wrapper that makes one PrintWriter of its own over {@code r}'s, closed with it. */
+  static HttpServletResponseWrapper keepingOneWriter(HttpServletResponse r) {
+    return new HttpServletResponseWrapper(r) {
+      private PrintWriter w;
+
+      @Override
+      public PrintWriter getWriter() throws java.io.IOException {
+        if (w == null) {
+          w = new PrintWriter(super.getWriter()); // made once, closed with ours
+        }
+        return w;
+      }
+    };
   }
 
   @ParameterizedTest(name = "{0}: {1}")
@@ -123,18 +124,7 @@ class TwoWritersOverOneTest {
                 thrown.set(t.toString());
               }
             });
-    String answer;
-    Reason end;
-    Context ctx;
-    try (Containers.Running server = c.start(inFront(how), servlet)) {
-      HttpResponse<String> r = Http.get(server.port, "/x");
-      answer = Http.answer(r);
-      ctx = probe.ctx;
-      end = Probe.reasonAtEnd(ctx, 10, how);
-    }
     String body = how.contains("write on both") ? "hello world" : "hello";
-    assertEquals("200 " + body, answer, how + ": " + thrown.get());
-    assertEquals("nothing", thrown.get(), how);
-    assertEquals(Reason.RESPONSE_COMPLETED, end, c + ", " + how + ": " + ctx.cause());
+    WholeAnswer.assertCompleted(c, inFront(how), servlet, probe, thrown, how, "200 " + body);
   }
 }

@@ -175,11 +175,12 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
   /**
    * The request's watched writers that count (see {@link #written}) written to and not closed, in
    * the order first written, {@link #writerCount} of them: each is asked for a failure it swallowed
-   * after a {@code complete()} taken during a dispatch ({@link #dispatchReturned}). Every one, not
-   * only the last written: a loss in the unflushed writes of one is not seen through another over a
-   * wrapper that buffers, or shields the close. Past {@link #WRITERS_KEPT}, a new writer takes the
-   * last place, so the last written is always kept. Made at the first write: most requests never
-   * take a writer, and the filter's cost is per request.
+   * at the end of the cycle ({@link #writerAtTheEnd}). Every one, not only the last written: a loss
+   * in the unflushed writes of one is not seen through another over a wrapper that buffers, or
+   * shields the close. Past {@link #WRITERS_KEPT}, a new writer takes the last place, so the last
+   * written is always kept; the one it pushes out is kept apart if it lies right over the
+   * container's writer and the new one does not ({@link #overTheContainers}). Made at the first
+   * write: most requests never take a writer, and the filter's cost is per request.
    */
   private WatchedResponse.WatchedWriter[] writers;
 
@@ -203,13 +204,47 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
       writers[n] = w;
       writerCount = n + 1;
     } else {
+      WatchedResponse.WatchedWriter out = writers[n - 1];
+      if (out.overTheContainers() && !w.overTheContainers()) {
+        // A writer right over the container's sees a loss in any write that reached it; one over
+        // a wrapper's writer may not (a close shield, a plain Writer in between).
+        overTheContainers = out;
+      }
       writers[n - 1] = w;
     }
     assert writerCount <= WRITERS_KEPT;
   }
 
+  /**
+   * The last writer right over {@link #containerWriter} that a new one pushed out of {@link
+   * #writers}, asked with them; null while none was.
+   */
+  private WatchedResponse.WatchedWriter overTheContainers;
+
+  /**
+   * The kept writers ({@link #writers}, {@link #overTheContainers}) other than {@code w}: asked
+   * before and after {@code w}'s close through a wrapper, which may close what they lie over.
+   */
+  WatchedResponse.WatchedWriter[] keptOtherThan(WatchedResponse.WatchedWriter w) {
+    int n = writerCount;
+    WatchedResponse.WatchedWriter[] out = new WatchedResponse.WatchedWriter[n + 1];
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+      if (writers[i] != w) {
+        out[k++] = writers[i];
+      }
+    }
+    if (overTheContainers != null && overTheContainers != w) {
+      out[k++] = overTheContainers;
+    }
+    return k == out.length ? out : java.util.Arrays.copyOf(out, k);
+  }
+
   /** Forgets {@code w}, closed: a closed writer is never asked again. */
   void closed(WatchedResponse.WatchedWriter w) {
+    if (overTheContainers == w) {
+      overTheContainers = null;
+    }
     int n = writerCount;
     for (int i = 0; i < n; i++) {
       if (writers[i] == w) {
@@ -280,11 +315,11 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
    * @param letGo whether the container has let go of the request (recycled it)
    */
   private void writerAtTheEnd(BooleanSupplier letGo) {
-    if (writerCount == 0 || ctx.isDone()) {
+    if ((writerCount == 0 && overTheContainers == null) || ctx.isDone()) {
       return;
     }
     // A copy: a check that ends the request runs the request's callbacks, which may close one.
-    WatchedResponse.WatchedWriter[] kept = java.util.Arrays.copyOf(writers, writerCount);
+    WatchedResponse.WatchedWriter[] kept = keptOtherThan(null);
     try {
       if (letGo.getAsBoolean()) {
         return;

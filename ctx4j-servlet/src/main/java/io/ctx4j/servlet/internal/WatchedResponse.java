@@ -489,6 +489,11 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
     private final boolean utf8;
     /** Whether this writer counts what it is handed: see {@link #counts()}. */
     private final boolean counts;
+    /**
+     * Set once a close through a wrapper in front was seen to close what this writer lies over
+     * ({@link #closeThroughAWrapper}): it checks no more.
+     */
+    private boolean closedBeneath;
 
     WatchedWriter(
         PrintWriter inner, RequestScope scope, WatchedResponse response, boolean counts) {
@@ -517,7 +522,13 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
           || scope.writerClosed
           || scope.answered
           || inner == scope.closedBeneath
+          || closedBeneath
           || (scope.containerWriterClosed && inner == scope.containerWriter);
+    }
+
+    /** Whether this writer lies right over the container's own ({@link RequestScope#containerWriter}). */
+    boolean overTheContainers() {
+      return inner == scope.containerWriter;
     }
 
     private void count(CharSequence s, int off, int len) {
@@ -581,15 +592,20 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
         // A writer's error stays set: once a watched writer took it for a refusal past the length,
         // one that wraps it (an application's writer over ours, given to startAsync) sees the same
         // error and must not take it for a lost client.
-        if (refusedPastTheLength()) {
-          scope.writerRefused = true;
-        } else {
-          scope.end(
-              new RequestCanceledException(
-                  Reason.CLIENT_DISCONNECTED, "writing the response failed", null));
-        }
+        writeFailed();
       }
       return error;
+    }
+
+    /** A write failed: a refusal past the declared length, else a lost client, which ends the request. */
+    private void writeFailed() {
+      if (refusedPastTheLength()) {
+        scope.writerRefused = true;
+      } else {
+        scope.end(
+            new RequestCanceledException(
+                Reason.CLIENT_DISCONNECTED, "writing the response failed", null));
+      }
     }
 
     private boolean refusedPastTheLength() {
@@ -667,30 +683,74 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
     }
 
     /**
-     * Closes {@code inner}, a wrapper's writer, and finds whether that closed the container's own
-     * writer too, if a watched writer of the request is over it ({@link
-     * RequestScope#containerWriter}): a wrapper that keeps one {@code PrintWriter} of its own over
-     * the container's closes it, one that shields the close does not, and the two cannot be told
-     * apart beforehand. So the container's writer is asked before and after the close. Before, once
-     * the wrapper's writer and the container's are flushed, so that the close has nothing left to
-     * send: a client lost in what was written so far is found then, not taken for the close. After,
-     * an error is the close's: Jetty's closed writer is in error for every check (and the failure
-     * of a close's own write, a wrapper's trailer, is not seen through a writer, see above). The
-     * flush commits the response before the close would: only when two of the request's writers
-     * are in use, one of them through a wrapper in front.
+     * Closes {@code inner}, a wrapper's writer, and finds what else that closed: a wrapper that
+     * keeps one {@code PrintWriter} of its own over the container's (or makes one per call) closes
+     * the container's writer with its own, one that shields the close does not, and the two cannot
+     * be told apart beforehand; on Jetty a closed writer is in error for every check, as is one that
+     * met a lost client. So the request's other kept writers and the container's own writer, when a
+     * watched writer took it ({@link RequestScope#containerWriter}), are asked before and after the
+     * close. Before: once the wrapper's writer is flushed, so that the close has (almost) nothing
+     * left to send, and only if the response is committed then (a wrapper that buffers, such as one
+     * that sets an ETag once the chain returned, must find it uncommitted: nothing met the client,
+     * so no loss can be found); an error then is a loss in what was written so far, judged as {@link
+     * #check} judges one. After: only if the response is committed by then (a close that reached
+     * the container's writer committed it); an error only then is the close's, and the writers over
+     * what it closed check no more. The failure of the close's own write (a wrapper's trailer to a
+     * client lost just then) is thus taken for the close, as a writer never reports it (see above).
+     * Never throws for the asking: a writer the container recycled under a racing thread may.
      */
     private void closeThroughAWrapper() {
       scope.closedBeneath = inner;
       PrintWriter own = scope.containerWriter;
-      if (own == null || own == inner || scope.containerWriterClosed) {
+      boolean askOwn = own != null && own != inner && !scope.containerWriterClosed;
+      WatchedWriter[] others = scope.keptOtherThan(this);
+      if (!askOwn && others.length == 0) {
         inner.close();
         return;
       }
       inner.flush();
-      boolean failedBefore = own.checkError();
+      boolean committed = response.isCommitted();
+      boolean ownBefore = false;
+      boolean[] before = new boolean[others.length];
+      if (committed) {
+        boolean lost = ownBefore = askOwn && inError(own);
+        for (int i = 0; i < others.length; i++) {
+          lost |= before[i] = inError(others[i].inner);
+        }
+        if (lost) {
+          lostBefore();
+        }
+      }
       inner.close();
-      if (!failedBefore && own.checkError()) {
+      if (!committed && !response.isCommitted()) {
+        return; // the close reached no writer of the container's: nothing was sent or closed
+      }
+      if (askOwn && !ownBefore && inError(own)) {
         scope.containerWriterClosed = true;
+      }
+      for (int i = 0; i < others.length; i++) {
+        if (!before[i] && inError(others[i].inner)) {
+          others[i].closedBeneath = true;
+          scope.closed(others[i]);
+        }
+      }
+    }
+
+    private static boolean inError(PrintWriter w) {
+      try {
+        return w.checkError();
+      } catch (RuntimeException recycled) {
+        return false;
+      }
+    }
+
+    /**
+     * A loss found by {@link #closeThroughAWrapper} before the close: judged as {@link #check}
+     * judges one, this writer's own close (begun) aside.
+     */
+    private void lostBefore() {
+      if (!scope.writerClosed && !scope.answered && !scope.writerRefused) {
+        writeFailed();
       }
     }
 
