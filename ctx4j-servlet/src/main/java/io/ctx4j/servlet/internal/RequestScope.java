@@ -302,15 +302,16 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
    * Asks the request's writers ({@link #writers}) for a failure they swallowed, as each one's
    * {@code close} would ({@link WatchedResponse.WatchedWriter#checkAtTheEnd}): a client lost in
    * their writes then ends the request. Tomcat 11 reports that loss through {@code onError} only
-   * for a {@code complete()} made after the dispatch returned, and not always, and calls {@code
-   * onComplete} for one made during it; Jetty 12.1 reports it in neither case. So it runs at the
-   * application's {@code complete()} when the dispatch has returned ({@link #completing}), and
-   * when a dispatch returns after a {@code complete()} made during it ({@link #dispatchReturned}):
-   * each time no other thread writes (the application is done) and the container has not closed
-   * the writer yet (it carries out the {@code complete()} later). Not in a {@code complete()} made
-   * while the dispatch still writes (the check flushes), nor after the container closed the writer
-   * (a second {@code complete()}: Jetty's closed writer reports an error). Only while the request is
-   * live and the container holds it ({@code letGo} false); never throws.
+   * for a {@code complete()} made after the dispatch returned (and not always), and calls {@code
+   * onComplete} for one made during it; Jetty 12.1 reports it in neither case. So it runs when a
+   * dispatch returns after a {@code complete()} made during it ({@link #dispatchReturned}): on the
+   * dispatch's thread once the handler returned, no other thread writes (the application is done)
+   * and the container has not closed the writer yet (it carries out the {@code complete()} later).
+   * Not in {@code complete()} itself: the check flushes, which blocks an application thread until
+   * a slow client reads (or a closed HTTP/2 window opens), and would end the request, running its
+   * callbacks, inside the application's {@code complete()}; nor after the container closed the
+   * writer (a second {@code complete()}: Jetty's closed writer reports an error). Only while the
+   * request is live and the container holds it ({@code letGo} false); never throws.
    *
    * @param letGo whether the container has let go of the request (recycled it)
    */
@@ -353,25 +354,6 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
    * so that a complete() racing the dispatch's return is waited for by one side or both.
    */
   private volatile BooleanSupplier completed;
-
-  /**
-   * The application calls {@code complete()}, the container has not taken it yet. If the dispatch
-   * that started the cycle has returned and no ASYNC dispatch runs, the application is done with
-   * the response and no container thread writes: a client lost in the writes of the request's
-   * writers, which swallow the failure, ends the request now ({@link #writerAtTheEnd}), before the
-   * container closes the writer. Jetty 12.1 reports such a loss neither way, and Tomcat 11 through
-   * {@code onError} only most of the time (one of 24 runs under load called {@code onComplete}).
-   * Not for a {@code complete()} made during a dispatch: its writers are asked when the dispatch
-   * returns ({@link #dispatchReturned}), the handler done; nor for a second {@code complete()},
-   * which may come once the container has closed the writer (Jetty's closed writer is in error).
-   *
-   * @param letGo whether the container has let go of the request (recycled it)
-   */
-  void completing(BooleanSupplier letGo) {
-    if (completed == null && handedOn && !inDispatch) {
-      writerAtTheEnd(letGo);
-    }
-  }
 
   /**
    * The application's {@code complete()} was taken by the container, which reports the cycle's end

@@ -147,7 +147,6 @@ final class WatchedAsyncContext implements AsyncContext {
    */
   @Override
   public void complete() {
-    request.scope().completing(this::recycled);
     try {
       async.complete();
     } catch (IllegalStateException refused) {
