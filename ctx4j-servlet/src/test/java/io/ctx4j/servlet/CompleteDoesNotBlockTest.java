@@ -41,33 +41,7 @@ class CompleteDoesNotBlockTest {
     CountDownLatch completed = new CountDownLatch(1);
     AtomicReference<String> thrown = new AtomicReference<>("nothing");
     TestServlet servlet =
-        new TestServlet(
-            (req, res) -> {
-              if (TestServlet.answeredWarm(req, res)) {
-                return;
-              }
-              res.setBufferSize(32 * 1024);
-              AsyncContext async = req.startAsync();
-              async.setTimeout(0);
-              probe.enter(CurrentContext.get(), true);
-              new Thread(
-                      () -> {
-                        try {
-                          probe.awaitGo();
-                          PrintWriter w = async.getResponse().getWriter();
-                          w.print("x".repeat(60_000));
-                          w.flush();
-                          w.print("y".repeat(16_000));
-                          completing.countDown();
-                          async.complete();
-                        } catch (Throwable t) {
-                          thrown.set(t.toString());
-                        } finally {
-                          completed.countDown();
-                        }
-                      })
-                  .start();
-            });
+        flushedThenComplete(probe, 32 * 1024, 60_000, 16_000, true, completing, completed, thrown);
     boolean returned;
     try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
       H2cClient.warm(server.port);
@@ -101,29 +75,7 @@ class CompleteDoesNotBlockTest {
     AtomicReference<String> thrown = new AtomicReference<>("nothing");
     int tail = 6 << 20;
     TestServlet servlet =
-        new TestServlet(
-            (req, res) -> {
-              res.setBufferSize(8 << 20);
-              AsyncContext async = req.startAsync();
-              async.setTimeout(0);
-              probe.enter(CurrentContext.get(), true);
-              new Thread(
-                      () -> {
-                        try {
-                          PrintWriter w = async.getResponse().getWriter();
-                          w.print("x".repeat(1024));
-                          w.flush();
-                          w.print("y".repeat(tail));
-                          completing.countDown();
-                          async.complete();
-                        } catch (Throwable t) {
-                          thrown.set(t.toString());
-                        } finally {
-                          completed.countDown();
-                        }
-                      })
-                  .start();
-            });
+        flushedThenComplete(probe, 8 << 20, 1024, tail, false, completing, completed, thrown);
     boolean returned;
     long got;
     Reason end;
@@ -156,5 +108,51 @@ class CompleteDoesNotBlockTest {
         c + ": complete() from the application thread waited over 5 s for a client that had not"
             + " read yet (it then read " + got + " bytes; the context ended " + end + ")");
     assertEquals(Reason.RESPONSE_COMPLETED, end);
+  }
+
+  /**
+   * A handler whose application thread (after the probe's go, if {@code awaitGo}) writes {@code
+   * flushed} characters through the writer and flushes them, writes {@code tail} more that stay in
+   * the response's buffer of {@code bufferSize}, counts {@code completing} down and calls
+   * complete(), then counts {@code completed} down. Answers "warm" on /warm.
+   */
+  private static TestServlet flushedThenComplete(
+      Probe probe,
+      int bufferSize,
+      int flushed,
+      int tail,
+      boolean awaitGo,
+      CountDownLatch completing,
+      CountDownLatch completed,
+      AtomicReference<String> thrown) {
+    return new TestServlet(
+        (req, res) -> {
+          if (TestServlet.answeredWarm(req, res)) {
+            return;
+          }
+          res.setBufferSize(bufferSize);
+          AsyncContext async = req.startAsync();
+          async.setTimeout(0);
+          probe.enter(CurrentContext.get(), true);
+          new Thread(
+                  () -> {
+                    try {
+                      if (awaitGo) {
+                        probe.awaitGo();
+                      }
+                      PrintWriter w = async.getResponse().getWriter();
+                      w.print("x".repeat(flushed));
+                      w.flush();
+                      w.print("y".repeat(tail));
+                      completing.countDown();
+                      async.complete();
+                    } catch (Throwable t) {
+                      thrown.set(t.toString());
+                    } finally {
+                      completed.countDown();
+                    }
+                  })
+              .start();
+        });
   }
 }
