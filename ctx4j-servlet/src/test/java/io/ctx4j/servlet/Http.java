@@ -54,4 +54,19 @@ final class Http {
   /** 256 KiB of 'x': more than the containers and the socket buffers hold, so a write reaches a
    * lost client. */
   static final String BIG_TEXT = "x".repeat(256 * 1024);
+
+  /**
+   * The answer ({@link #answer}) and the given headers, as " name=value" ("none" when absent, the
+   * name in lower case): what the client sees of a response's framing.
+   */
+  static String withHeaders(HttpResponse<String> r, String... names) {
+    StringBuilder s = new StringBuilder(answer(r));
+    for (String name : names) {
+      s.append(' ')
+          .append(name.toLowerCase(java.util.Locale.ROOT))
+          .append('=')
+          .append(r.headers().firstValue(name).orElse("none"));
+    }
+    return s.toString();
+  }
 }

@@ -39,20 +39,35 @@ class TwoWritersOverOneTest {
   static final String CONTROL_NO_SECOND = "control: chain writer only, close it";
   static final String FLUSH_OTHER = "chain writer, then async writer, close chain's, flush async's";
 
+  /** Marks a row whose chain's writer first writes 256 KiB: the response is committed at the close. */
+  static final String COMMITTED = " [committed first]";
+
   static java.util.stream.Stream<Arguments> rows() {
-    return Containers.eachWith(
-        CHAIN_THEN_ASYNC_CLOSE_CHAIN,
-        ASYNC_THEN_CHAIN_CLOSE_CHAIN,
-        CHAIN_THEN_ASYNC_WRITE_BOTH_CLOSE_CHAIN,
-        CONTROL_NO_SECOND,
-        FLUSH_OTHER,
-        CHAIN_THEN_ASYNC_CLOSE_CHAIN + PER_CALL,
-        CHAIN_THEN_ASYNC_WRITE_BOTH_CLOSE_CHAIN + PER_CALL,
-        FLUSH_OTHER + PER_CALL,
-        CHAIN_THEN_ASYNC_CLOSE_CHAIN + CACHED,
-        CHAIN_THEN_ASYNC_WRITE_BOTH_CLOSE_CHAIN + CACHED,
-        FLUSH_OTHER + CACHED,
-        CONTROL_NO_SECOND + CACHED);
+    java.util.stream.Stream<Arguments> both =
+        Containers.eachWith(
+            CHAIN_THEN_ASYNC_CLOSE_CHAIN,
+            ASYNC_THEN_CHAIN_CLOSE_CHAIN,
+            CHAIN_THEN_ASYNC_WRITE_BOTH_CLOSE_CHAIN,
+            CONTROL_NO_SECOND,
+            FLUSH_OTHER,
+            CHAIN_THEN_ASYNC_CLOSE_CHAIN + PER_CALL,
+            CHAIN_THEN_ASYNC_WRITE_BOTH_CLOSE_CHAIN + COMMITTED + PER_CALL,
+            FLUSH_OTHER + COMMITTED + PER_CALL,
+            CHAIN_THEN_ASYNC_CLOSE_CHAIN + CACHED,
+            CHAIN_THEN_ASYNC_WRITE_BOTH_CLOSE_CHAIN + COMMITTED + CACHED,
+            FLUSH_OTHER + COMMITTED + CACHED,
+            CONTROL_NO_SECOND + CACHED);
+    // On Jetty, the README's limit: a close through such a wrapper while the response is not yet
+    // committed is not asked about (the asks flush, which would commit it), and Jetty's closed
+    // writer then fails the other writer's check.
+    java.util.stream.Stream<Arguments> tomcatOnly =
+        java.util.stream.Stream.of(
+                CHAIN_THEN_ASYNC_WRITE_BOTH_CLOSE_CHAIN + PER_CALL,
+                FLUSH_OTHER + PER_CALL,
+                CHAIN_THEN_ASYNC_WRITE_BOTH_CLOSE_CHAIN + CACHED,
+                FLUSH_OTHER + CACHED)
+            .map(how -> Arguments.of(Containers.TOMCAT, how));
+    return java.util.stream.Stream.concat(both, tomcatOnly);
   }
 
   static Filter inFront(String how) {
@@ -111,6 +126,9 @@ class TwoWritersOverOneTest {
                     other = async.getResponse().getWriter();
                   }
                 }
+                if (how.contains(COMMITTED)) {
+                  chain.print(Http.BIG_TEXT);
+                }
                 chain.print("hello");
                 if (how.contains("write on both")) {
                   other.print(" world");
@@ -124,7 +142,9 @@ class TwoWritersOverOneTest {
                 thrown.set(t.toString());
               }
             });
-    String body = how.contains("write on both") ? "hello world" : "hello";
+    String body =
+        (how.contains(COMMITTED) ? Http.BIG_TEXT : "")
+            + (how.contains("write on both") ? "hello world" : "hello");
     WholeAnswer.assertCompleted(c, inFront(how), servlet, probe, thrown, how, "200 " + body);
   }
 }

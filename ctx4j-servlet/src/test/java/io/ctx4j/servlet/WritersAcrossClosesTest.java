@@ -41,7 +41,12 @@ class WritersAcrossClosesTest {
   static final String PLAIN = "control: plain wrapper in front";
 
   static java.util.stream.Stream<Arguments> asyncRows() {
-    return Containers.eachWith(PER_CALL, CACHED, PLAIN);
+    // On Jetty, the per-call and kept rows are the README's limit: the response is not committed
+    // at the close ("first second" fits the buffer), so the close is not asked about.
+    return java.util.stream.Stream.concat(
+        Containers.eachWith(PLAIN),
+        java.util.stream.Stream.of(PER_CALL, CACHED)
+            .map(how -> Arguments.of(Containers.TOMCAT, how)));
   }
 
   static Filter inFront(String how) {
@@ -176,12 +181,9 @@ class WritersAcrossClosesTest {
       r = Http.get(server.port, "/x");
       end = Probe.reasonAtEnd(probe.ctx, 10, how);
     }
-    String seen =
-        Http.answer(r)
-            + " etag=" + r.headers().firstValue("ETag").orElse("none")
-            + " length=" + r.headers().firstValue("Content-Length").orElse("none");
+    String seen = Http.withHeaders(r, "ETag", "Content-Length");
     String expected =
-        "200 hello etag=\"" + Integer.toHexString("hello".hashCode()) + "\" length=5";
+        "200 hello etag=\"" + Integer.toHexString("hello".hashCode()) + "\" content-length=5";
     assertEquals(expected, seen, c + ", " + how + ": " + thrown.get());
     assertEquals(Reason.RESPONSE_COMPLETED, end, c + ", " + how);
   }

@@ -512,8 +512,21 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
      * only once the response is committed, never once closed.
      */
     void checkAtTheEnd() {
-      if (!closed() && response.isCommitted()) {
+      if (!closed() && committed()) {
         check();
+      }
+    }
+
+    /**
+     * Whether the response is committed; false if the container refuses to tell, having recycled
+     * the request (Jetty 12.1 throws then): a writer closed that late, as by a try-with-resources
+     * around {@code complete()}, must not throw where the container's own would not.
+     */
+    private boolean committed() {
+      try {
+        return response.isCommitted();
+      } catch (RuntimeException recycled) {
+        return false;
       }
     }
 
@@ -687,44 +700,42 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
      * keeps one {@code PrintWriter} of its own over the container's (or makes one per call) closes
      * the container's writer with its own, one that shields the close does not, and the two cannot
      * be told apart beforehand; on Jetty a closed writer is in error for every check, as is one that
-     * met a lost client. So the request's other kept writers and the container's own writer, when a
-     * watched writer took it ({@link RequestScope#containerWriter}), are asked before and after the
-     * close. Before: once the wrapper's writer is flushed, so that the close has (almost) nothing
-     * left to send, and only if the response is committed then (a wrapper that buffers, such as one
-     * that sets an ETag once the chain returned, must find it uncommitted: nothing met the client,
-     * so no loss can be found); an error then is a loss in what was written so far, judged as {@link
-     * #check} judges one. After: only if the response is committed by then (a close that reached
-     * the container's writer committed it); an error only then is the close's, and the writers over
-     * what it closed check no more. The failure of the close's own write (a wrapper's trailer to a
-     * client lost just then) is thus taken for the close, as a writer never reports it (see above).
-     * Never throws for the asking: a writer the container recycled under a racing thread may.
+     * met a lost client. So, once the response is committed, the request's other kept writers and
+     * the container's own writer, when a watched writer took it ({@link
+     * RequestScope#containerWriter}), are asked before and after the close. Before: once the
+     * wrapper's writer is flushed, so that the close has (almost) nothing left to send; an error
+     * then is a loss in what was written so far, judged as {@link #check} judges one. After: an
+     * error only then is the close's, and the writers over what it closed check no more. The
+     * failure of the close's own write (a wrapper's trailer to a client lost just then) is thus
+     * taken for the close, as a writer never reports it (see above). Not while the response is
+     * uncommitted: no byte has met the client, and the asks, which flush, would commit it (its
+     * length lost; a buffering wrapper's ETag or an outer filter's headers too) or send another
+     * writer's unflushed text; so such a close is not seen to reach the container's writer (README,
+     * limits). Never throws for the asking: a writer the container recycled under a racing thread
+     * may.
      */
     private void closeThroughAWrapper() {
       scope.closedBeneath = inner;
       PrintWriter own = scope.containerWriter;
       boolean askOwn = own != null && own != inner && !scope.containerWriterClosed;
       WatchedWriter[] others = scope.keptOtherThan(this);
-      if (!askOwn && others.length == 0) {
+      if ((!askOwn && others.length == 0) || !committed()) {
+        // Not committed: no byte has met the client, and a flush here would commit the response
+        // (its length lost, a wrapper's later headers too) or send another writer's unflushed text.
         inner.close();
         return;
       }
       inner.flush();
-      boolean committed = response.isCommitted();
-      boolean ownBefore = false;
+      boolean lost = askOwn && inError(own);
+      boolean ownBefore = lost;
       boolean[] before = new boolean[others.length];
-      if (committed) {
-        boolean lost = ownBefore = askOwn && inError(own);
-        for (int i = 0; i < others.length; i++) {
-          lost |= before[i] = inError(others[i].inner);
-        }
-        if (lost) {
-          lostBefore();
-        }
+      for (int i = 0; i < others.length; i++) {
+        lost |= before[i] = inError(others[i].inner);
+      }
+      if (lost) {
+        lostBefore();
       }
       inner.close();
-      if (!committed && !response.isCommitted()) {
-        return; // the close reached no writer of the container's: nothing was sent or closed
-      }
       if (askOwn && !ownBefore && inError(own)) {
         scope.containerWriterClosed = true;
       }
