@@ -325,11 +325,15 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
       if (letGo.getAsBoolean()) {
         return;
       }
+      WatchedResponse.WatchedWriter last = writerCount == 0 ? null : writers[writerCount - 1];
       for (WatchedResponse.WatchedWriter w : kept) {
         if (ctx.isDone()) {
           return;
         }
-        if (w != null) { // never, as the response is used by one thread at a time
+        // The check flushes: only a writer right over the container's (its flush sends what the
+        // container's writer holds, which complete() would send) and the last written (as its
+        // close would); another's flush would send text its application never flushed.
+        if (w != null && (w == last || w.overTheContainers())) {
           w.checkAtTheEnd();
         }
       }

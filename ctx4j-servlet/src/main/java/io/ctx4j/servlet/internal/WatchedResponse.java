@@ -696,53 +696,46 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
     }
 
     /**
-     * Closes {@code inner}, a wrapper's writer, and finds what else that closed: a wrapper that
-     * keeps one {@code PrintWriter} of its own over the container's (or makes one per call) closes
-     * the container's writer with its own, one that shields the close does not, and the two cannot
-     * be told apart beforehand; on Jetty a closed writer is in error for every check, as is one that
-     * met a lost client. So, once the response is committed, the request's other kept writers and
-     * the container's own writer, when a watched writer took it ({@link
-     * RequestScope#containerWriter}), are asked before and after the close. Before: once the
-     * wrapper's writer is flushed, so that the close has (almost) nothing left to send; an error
-     * then is a loss in what was written so far, judged as {@link #check} judges one. After: an
-     * error only then is the close's, and the writers over what it closed check no more. The
+     * Closes {@code inner}, a wrapper's writer, and finds whether that closed the container's own
+     * writer too: a wrapper that keeps one {@code PrintWriter} of its own over the container's (or
+     * makes one per call) closes it with its own, one that shields the close does not, and the two
+     * cannot be told apart beforehand; on Jetty a closed writer is in error for every check, as is
+     * one that met a lost client. So, once the response is committed and a watched writer took the
+     * container's writer ({@link RequestScope#containerWriter}), that writer is asked before and
+     * after the close. Before: once the wrapper's writer is flushed, so that the close has (almost)
+     * nothing left to send; an error then is a loss in what was written so far, judged as {@link
+     * #check} judges one. After: an error only then is the close's, and no writer of the request
+     * checks any more. Only the container's writer is asked: its flush sends only what it holds, in
+     * order, where another writer's would send that writer's unflushed text (a tee wrapper's). The
      * failure of the close's own write (a wrapper's trailer to a client lost just then) is thus
      * taken for the close, as a writer never reports it (see above). Not while the response is
-     * uncommitted: no byte has met the client, and the asks, which flush, would commit it (its
-     * length lost; a buffering wrapper's ETag or an outer filter's headers too) or send another
-     * writer's unflushed text; so such a close is not seen to reach the container's writer (README,
-     * limits). Never throws for the asking: a writer the container recycled under a racing thread
-     * may.
+     * uncommitted: no byte has met the client, and the flush would commit it (its length lost; a
+     * buffering wrapper's ETag or an outer filter's later headers too); nor when no watched writer
+     * took the container's writer (README, limits). Never throws for the asking: a writer the
+     * container recycled under a racing thread may.
      */
     private void closeThroughAWrapper() {
       scope.closedBeneath = inner;
       PrintWriter own = scope.containerWriter;
-      boolean askOwn = own != null && own != inner && !scope.containerWriterClosed;
-      WatchedWriter[] others = scope.keptOtherThan(this);
-      if ((!askOwn && others.length == 0) || !committed()) {
+      if (own == null || own == inner || scope.containerWriterClosed || !committed()) {
         // Not committed: no byte has met the client, and a flush here would commit the response
-        // (its length lost, a wrapper's later headers too) or send another writer's unflushed text.
+        // (its length lost, a wrapper's later headers too).
         inner.close();
         return;
       }
       inner.flush();
-      boolean lost = askOwn && inError(own);
-      boolean ownBefore = lost;
-      boolean[] before = new boolean[others.length];
-      for (int i = 0; i < others.length; i++) {
-        lost |= before[i] = inError(others[i].inner);
-      }
-      if (lost) {
+      boolean lostBefore = inError(own);
+      if (lostBefore) {
         lostBefore();
       }
       inner.close();
-      if (askOwn && !ownBefore && inError(own)) {
+      if (!lostBefore && inError(own)) {
+        // The close closed the container's writer: nothing any writer of the request writes can
+        // reach the client now, and Jetty's closed writer is in error for every check.
         scope.containerWriterClosed = true;
-      }
-      for (int i = 0; i < others.length; i++) {
-        if (!before[i] && inError(others[i].inner)) {
-          others[i].closedBeneath = true;
-          scope.closed(others[i]);
+        for (WatchedWriter w : scope.keptOtherThan(this)) {
+          w.closedBeneath = true;
+          scope.closed(w);
         }
       }
     }
