@@ -174,10 +174,12 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
 
   /**
    * The request's watched writers that count (see {@link #written}) written to and not closed, in
-   * the order first written, {@link #writerCount} of them: each is asked for a failure it swallowed
-   * at the end of the cycle ({@link #writerAtTheEnd}). Every one, not only the last written: a loss
-   * in the unflushed writes of one is not seen through another over a wrapper that buffers, or
-   * shields the close. Past {@link #WRITERS_KEPT}, a new writer takes the last place, so the last
+   * the order first written, {@link #writerCount} of them: those right over the container's writer
+   * and the last written are asked for a failure they swallowed at the end of the cycle ({@link
+   * #writerAtTheEnd}); the others are kept to be told when a close through a wrapper closed the
+   * container's writer. Not only the last written: a loss in the unflushed writes of one over the
+   * container's is not seen through another over a wrapper that buffers, or shields the close.
+   * Past {@link #WRITERS_KEPT}, a new writer takes the last place, so the last
    * written is always kept; the one it pushes out is kept apart if it lies right over the
    * container's writer and the new one does not ({@link #overTheContainers}). Made at the first
    * write: most requests never take a writer, and the filter's cost is per request.
@@ -222,8 +224,9 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
   private WatchedResponse.WatchedWriter overTheContainers;
 
   /**
-   * The kept writers ({@link #writers}, {@link #overTheContainers}) other than {@code w}: asked
-   * before and after {@code w}'s close through a wrapper, which may close what they lie over.
+   * The kept writers ({@link #writers}, {@link #overTheContainers}) other than {@code w} (all of
+   * them for null): those a close through a wrapper that closed the container's writer silences,
+   * and those asked at the end of the cycle.
    */
   WatchedResponse.WatchedWriter[] keptOtherThan(WatchedResponse.WatchedWriter w) {
     int n = writerCount;
@@ -299,7 +302,8 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
   }
 
   /**
-   * Asks the request's writers ({@link #writers}) for a failure they swallowed, as each one's
+   * Asks the request's writers right over the container's writer and the last written ({@link
+   * #writers}) for a failure they swallowed, as each one's
    * {@code close} would ({@link WatchedResponse.WatchedWriter#checkAtTheEnd}): a client lost in
    * their writes then ends the request. Tomcat 11 reports that loss through {@code onError} only
    * for a {@code complete()} made after the dispatch returned (and not always), and calls {@code
