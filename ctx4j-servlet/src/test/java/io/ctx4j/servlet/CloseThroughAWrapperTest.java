@@ -11,9 +11,9 @@ import org.junit.jupiter.params.provider.MethodSource;
 /**
  * Found by review of 31adbca: a wrapper in front whose writer ignores close() (LastWrittenWriterTest's
  * KeepOpen). The client is reset before the chain's writer is closed: the close's flush
- * (KeepOpen flushes at close) is the first write to the lost client and fails, so closedBeneath()
- * reads checkError() true and sets scope.writerClosed, which silences every later check of the
- * request: the AsyncContext's writer (over the container's) then writes 256 KiB to the lost client
+ * (KeepOpen flushes at close) is the first write to the lost client and fails, so the close's
+ * check (then closedBeneath()) read checkError() true and set scope.writerClosed, which silenced
+ * every later check of the request: the AsyncContext's writer (over the container's) then writes 256 KiB to the lost client
  * and flushes (or the dispatch calls complete()), and the context must still end
  * CLIENT_DISCONNECTED (WatchedResponse: "a client lost after it must still be reported through
  * them").
@@ -68,7 +68,7 @@ class CloseThroughAWrapperTest {
   /**
    * A wrapper in front that keeps the container's writer open the common way: a plain PrintWriter
    * over a Writer whose close() only flushes (commons-io's CloseShieldWriter does the same). The
-   * PrintWriter's own close() marks it closed, so the flush in closedBeneath() fails with its
+   * PrintWriter's own close() marks it closed, so the flush of a close through a wrapper fails with its
    * "Stream closed" and checkError() is true, while the container's writer stays open.
    */
   static final class CloseShield extends jakarta.servlet.http.HttpServletResponseWrapper {

@@ -1,11 +1,7 @@
 package io.ctx4j.servlet;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
-
-import io.ctx4j.servlet.RequestCanceledException.Reason;
 import java.io.PrintWriter;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -66,41 +62,37 @@ class ForwardAfterWritingTest {
   @ParameterizedTest(name = "{0}: {1}")
   @MethodSource("rows")
   void noLostClient(Containers c, String how) throws Exception {
-    Probe probe = new Probe();
-    AtomicReference<String> thrown = new AtomicReference<>("nothing");
-    TestServlet servlet =
-        new TestServlet(
-            (req, res) -> {
-              try {
-                if (req.getAttribute("fwd") != null) {
-                  if (!how.contains("writes nothing")) {
-                    res.getWriter().print("b");
-                  }
-                  return;
-                }
-                jakarta.servlet.AsyncContext async = how.startsWith("async") ? req.startAsync() : null;
-                if (async != null) {
-                  async.setTimeout(0);
-                }
-                probe.enter(ContextServletFilter.contextOf(req), true);
-                PrintWriter a = res.getWriter();
-                a.print("a");
-                req.setAttribute("fwd", "1");
-                req.getRequestDispatcher(req.getServletPath() + (req.getPathInfo() == null ? "" : req.getPathInfo())).forward(req, res);
-                if (async == null || how.contains("closed")) {
-                  a.close();
-                }
-                if (async != null) {
-                  async.complete();
-                }
-              } catch (Throwable t) {
-                thrown.set(t.toString());
-              }
-            });
-    try (Containers.Running server = c.start(how.contains("per-call") ? perCallWithCtx4j() : how.contains("in front") ? wrapped(how) : ContextServletFilter.create(), servlet)) {
-      String a = Http.answer(Http.get(server.port, "/x"));
-      Reason end = Probe.reasonAtEnd(probe.ctx, 10, how);
-      assertEquals((how.contains("writes nothing") || how.contains("tee") ? "200  " : "200 b ") + Reason.RESPONSE_COMPLETED, a + " " + end, c + ", " + how + ": " + thrown.get() + " " + probe.ctx.cause());
-    }
+    WholeAnswer.assertCompleted(
+        c,
+        how.contains("per-call")
+            ? perCallWithCtx4j()
+            : how.contains("in front") ? wrapped(how) : ContextServletFilter.create(),
+        how,
+        how.contains("writes nothing") || how.contains("tee") ? "200 " : "200 b",
+        (req, res, probe) -> {
+          if (req.getAttribute("fwd") != null) {
+            if (!how.contains("writes nothing")) {
+              res.getWriter().print("b");
+            }
+            return;
+          }
+          jakarta.servlet.AsyncContext async = how.startsWith("async") ? req.startAsync() : null;
+          if (async != null) {
+            async.setTimeout(0);
+          }
+          probe.enter(ContextServletFilter.contextOf(req), true);
+          PrintWriter a = res.getWriter();
+          a.print("a");
+          req.setAttribute("fwd", "1");
+          String path = req.getServletPath() + (req.getPathInfo() == null ? "" : req.getPathInfo());
+          req.getRequestDispatcher(path).forward(req, res);
+          if (async == null || how.contains("closed")) {
+            a.close();
+          }
+          if (async != null) {
+            async.complete();
+          }
+        });
   }
+
 }

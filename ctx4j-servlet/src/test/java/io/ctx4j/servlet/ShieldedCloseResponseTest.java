@@ -2,7 +2,6 @@ package io.ctx4j.servlet;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import io.ctx4j.servlet.RequestCanceledException.Reason;
 import jakarta.servlet.AsyncContext;
 import jakarta.servlet.Filter;
 import jakarta.servlet.http.HttpServletResponse;
@@ -116,48 +115,44 @@ class ShieldedCloseResponseTest {
             returned.countDown();
           }
         };
-    Probe probe = new Probe();
-    AtomicReference<String> thrown = new AtomicReference<>("nothing");
-    TestServlet servlet =
-        new TestServlet(
-            (req, res) -> {
-              try {
-                AsyncContext async = req.startAsync();
-                async.setTimeout(0);
-                probe.enter(ContextServletFilter.contextOf(req), true);
-                if (how.equals(PAST)) {
-                  res.setContentLength(5);
-                }
-                PrintWriter w1 = res.getWriter();
-                w1.print(how.equals(PAST) ? "hello" : how.equals(RESET) ? "junk" : "a");
-                if (how.equals(RESET)) {
-                  res.resetBuffer();
-                }
-                PrintWriter w2 = res.getWriter();
-                w2.print(how.equals(PAST) ? " world" : how.equals(RESET) ? "ok" : "b");
-                w2.close();
-                if (how.equals(TWO_CLOSES)) {
-                  w1.close();
-                }
-                if (how.equals(LATER) || how.equals(TWO_CLOSES)) {
-                  new Thread(
-                          () -> {
-                            try {
-                              returned.await(10, TimeUnit.SECONDS); // the dispatch returned
-                            } catch (InterruptedException e) {
-                              Thread.currentThread().interrupt();
-                            }
-                            async.complete();
-                          })
-                      .start();
-                } else {
-                  async.complete();
-                }
-              } catch (Throwable t) {
-                thrown.set(t.toString());
-              }
-            });
     String expected = how.equals(PAST) ? "200 hello" : how.equals(RESET) ? "200 ok" : "200 ab";
-    WholeAnswer.assertCompleted(c, inFront, servlet, probe, thrown, how, expected);
+    WholeAnswer.assertCompleted(
+        c,
+        inFront,
+        how,
+        expected,
+        (req, res, probe) -> {
+          AsyncContext async = req.startAsync();
+          async.setTimeout(0);
+          probe.enter(ContextServletFilter.contextOf(req), true);
+          if (how.equals(PAST)) {
+            res.setContentLength(5);
+          }
+          PrintWriter w1 = res.getWriter();
+          w1.print(how.equals(PAST) ? "hello" : how.equals(RESET) ? "junk" : "a");
+          if (how.equals(RESET)) {
+            res.resetBuffer();
+          }
+          PrintWriter w2 = res.getWriter();
+          w2.print(how.equals(PAST) ? " world" : how.equals(RESET) ? "ok" : "b");
+          w2.close();
+          if (how.equals(TWO_CLOSES)) {
+            w1.close();
+          }
+          if (how.equals(LATER) || how.equals(TWO_CLOSES)) {
+            new Thread(
+                    () -> {
+                      try {
+                        returned.await(10, TimeUnit.SECONDS); // the dispatch returned
+                      } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                      }
+                      async.complete();
+                    })
+                .start();
+          } else {
+            async.complete();
+          }
+        });
   }
 }

@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import io.ctx4j.Context;
 import io.ctx4j.servlet.RequestCanceledException.Reason;
 import jakarta.servlet.Filter;
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletResponse;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
@@ -13,6 +15,32 @@ import java.util.concurrent.atomic.AtomicReference;
  */
 final class WholeAnswer {
   private WholeAnswer() {}
+
+  /** A handler's work; what it throws fails the assertion, with the row's name. */
+  interface Body {
+    void run(HttpServletRequest req, HttpServletResponse res, Probe probe) throws Exception;
+  }
+
+  /**
+   * As {@link #assertCompleted(Containers, Filter, TestServlet, Probe, AtomicReference, String,
+   * String)}, for a servlet that runs {@code body}: the body enters the probe given to it with the
+   * request's context, and what it throws is recorded.
+   */
+  static void assertCompleted(
+      Containers c, Filter chainStart, String how, String expected, Body body) throws Exception {
+    Probe probe = new Probe();
+    AtomicReference<String> thrown = new AtomicReference<>("nothing");
+    TestServlet servlet =
+        new TestServlet(
+            (req, res) -> {
+              try {
+                body.run(req, res, probe);
+              } catch (Throwable t) {
+                thrown.set(t.toString());
+              }
+            });
+    assertCompleted(c, chainStart, servlet, probe, thrown, how, expected);
+  }
 
   /**
    * Sends one GET of /x to {@code servlet} behind {@code chainStart} on {@code c} and asserts that

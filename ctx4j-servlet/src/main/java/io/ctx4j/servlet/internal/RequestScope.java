@@ -137,8 +137,10 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
 
   /**
    * Set by the first close of a writer whose response wraps the container's own (as {@link
-   * #outClosed}): the checks stop, since a closed writer is in error on Jetty (which closes its
-   * writer itself at a redirect).
+   * #outClosed}), or of one through a wrapper in front that was seen to close the container's
+   * writer with its own ({@code WatchedWriter.closeThroughAWrapper}): the checks of every writer of
+   * the request stop, also of one taken later, since a closed writer is in error on Jetty (which
+   * closes its writer itself at a redirect).
    */
   boolean writerClosed;
 
@@ -149,21 +151,13 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
    * over another object is silenced: a wrapper that hands out a new {@code PrintWriter} over the
    * container's on every call stays out of reach (README, limits).
    */
-  java.io.PrintWriter closedBeneath;
+  java.io.PrintWriter closedThroughAWrapper;
 
   /**
    * The container's own writer, as a watched response right over the container's took it (the
    * {@code AsyncContext}'s, or the chain's with no wrapper in front); null while none did.
    */
   java.io.PrintWriter containerWriter;
-
-  /**
-   * Set once a close through a wrapper in front was seen to close {@link #containerWriter} too (a
-   * wrapper that keeps one {@code PrintWriter} of its own over the container's): the watched
-   * writers over the container's own then check no more, as Jetty reports a closed writer in error
-   * for every check.
-   */
-  boolean containerWriterClosed;
 
   /**
    * How many writers written to the request keeps for the check at a dispatch's return: the first
@@ -176,8 +170,7 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
    * The request's watched writers that count (see {@link #written}) written to and not closed, in
    * the order first written, {@link #writerCount} of them: those right over the container's writer
    * and the last written are asked for a failure they swallowed at the end of the cycle ({@link
-   * #writerAtTheEnd}); the others are kept to be told when a close through a wrapper closed the
-   * container's writer. Not only the last written: a loss in the unflushed writes of one over the
+   * #writerAtTheEnd}); the others are kept as they came, each the last written when it did. Not only the last written: a loss in the unflushed writes of one over the
    * container's is not seen through another over a wrapper that buffers, or shields the close.
    * Past {@link #WRITERS_KEPT}, a new writer takes the last place, so the last
    * written is always kept; the one it pushes out is kept apart if it lies right over the
@@ -224,23 +217,17 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
   private WatchedResponse.WatchedWriter overTheContainers;
 
   /**
-   * The kept writers ({@link #writers}, {@link #overTheContainers}) other than {@code w} (all of
-   * them for null): those a close through a wrapper that closed the container's writer silences,
-   * and those asked at the end of the cycle.
+   * A copy of the kept writers ({@link #writers}, then {@link #overTheContainers}): a check that
+   * ends the request runs the request's callbacks, which may close one.
    */
-  WatchedResponse.WatchedWriter[] keptOtherThan(WatchedResponse.WatchedWriter w) {
+  private WatchedResponse.WatchedWriter[] kept() {
     int n = writerCount;
-    WatchedResponse.WatchedWriter[] out = new WatchedResponse.WatchedWriter[n + 1];
-    int k = 0;
-    for (int i = 0; i < n; i++) {
-      if (writers[i] != w) {
-        out[k++] = writers[i];
-      }
+    WatchedResponse.WatchedWriter[] out =
+        java.util.Arrays.copyOf(writers, overTheContainers == null ? n : n + 1);
+    if (overTheContainers != null) {
+      out[n] = overTheContainers;
     }
-    if (overTheContainers != null && overTheContainers != w) {
-      out[k++] = overTheContainers;
-    }
-    return k == out.length ? out : java.util.Arrays.copyOf(out, k);
+    return out;
   }
 
   /** Forgets {@code w}, closed: a closed writer is never asked again. */
@@ -323,8 +310,7 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
     if ((writerCount == 0 && overTheContainers == null) || ctx.isDone()) {
       return;
     }
-    // A copy: a check that ends the request runs the request's callbacks, which may close one.
-    WatchedResponse.WatchedWriter[] kept = keptOtherThan(null);
+    WatchedResponse.WatchedWriter[] kept = kept();
     try {
       if (letGo.getAsBoolean()) {
         return;

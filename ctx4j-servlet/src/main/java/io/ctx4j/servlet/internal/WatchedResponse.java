@@ -60,7 +60,8 @@ import java.nio.ByteBuffer;
  * response over the container's own: a wrapper in between may keep the container's stream open
  * (a stream of the wrapper that ignores {@code close()}), and a client lost after it must still be
  * reported through them (a writer's close through a wrapper reaches only the watched writers over
- * the same object beneath: {@link RequestScope#closedBeneath}); a write
+ * the same object beneath: {@link RequestScope#closedThroughAWrapper}, or all of them once it is
+ * seen to close the container's writer: {@link RequestScope#writerClosed}); a write
  * through the closed stream's own response that fails is taken for
  * the close's refusal, even if that wrapper ignored the close. A failure judged a refusal once
  * ({@link RequestScope#refused}) stays one for the watched stream over it and for a flush that
@@ -489,12 +490,6 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
     private final boolean utf8;
     /** Whether this writer counts what it is handed: see {@link #counts()}. */
     private final boolean counts;
-    /**
-     * Set once a close through a wrapper in front was seen to close what this writer lies over
-     * ({@link #closeThroughAWrapper}): it checks no more.
-     */
-    private boolean closedBeneath;
-
     WatchedWriter(
         PrintWriter inner, RequestScope scope, WatchedResponse response, boolean counts) {
       super(inner);
@@ -534,9 +529,7 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
       return response.writerClosed
           || scope.writerClosed
           || scope.answered
-          || inner == scope.closedBeneath
-          || closedBeneath
-          || (scope.containerWriterClosed && inner == scope.containerWriter);
+          || inner == scope.closedThroughAWrapper;
     }
 
     /** Whether this writer lies right over the container's own ({@link RequestScope#containerWriter}). */
@@ -715,9 +708,9 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
      * container recycled under a racing thread may.
      */
     private void closeThroughAWrapper() {
-      scope.closedBeneath = inner;
+      scope.closedThroughAWrapper = inner;
       PrintWriter own = scope.containerWriter;
-      if (own == null || own == inner || scope.containerWriterClosed || !committed()) {
+      if (own == null || own == inner || scope.writerClosed || !committed()) {
         // Not committed: no byte has met the client, and a flush here would commit the response
         // (its length lost, a wrapper's later headers too).
         inner.close();
@@ -730,13 +723,10 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
       }
       inner.close();
       if (!lostBefore && inError(own)) {
-        // The close closed the container's writer: nothing any writer of the request writes can
-        // reach the client now, and Jetty's closed writer is in error for every check.
-        scope.containerWriterClosed = true;
-        for (WatchedWriter w : scope.keptOtherThan(this)) {
-          w.closedBeneath = true;
-          scope.closed(w);
-        }
+        // The close closed the container's writer, as a close right over it does: nothing any
+        // writer of the request writes can reach the client now, taken before or after it, and
+        // Jetty's closed writer is in error for every check.
+        scope.writerClosed = true;
       }
     }
 
