@@ -44,31 +44,11 @@ class H2cResetInABlockedWriteTest {
     AtomicReference<IOException> writeFailure = new AtomicReference<>();
     AtomicReference<Thread> writer = new AtomicReference<>();
     TestServlet servlet = TestServlet.writesUntilTheContextEnds(probe, writeFailure, writer);
-    try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
-      H2cClient.warm(server.port);
-      Socket socket = new Socket("127.0.0.1", server.port);
-      try {
-        OutputStream o = socket.getOutputStream();
-        ByteArrayOutputStream b = new ByteArrayOutputStream();
-        b.writeBytes(H2cClient.connectionStart());
-        b.writeBytes(H2cClient.headersFrame(1, "GET", "/x", Map.of(), true));
-        o.write(b.toByteArray());
-        o.flush();
-        H2cClient.drain(socket);
-        assertTrue(probe.entered.await(10, TimeUnit.SECONDS), "the handler was called");
-        awaitBlockedInAWrite(writer.get());
-        if (how.equals(RESET)) {
-          o.write(H2cClient.rstStream(1, H2cClient.CANCEL));
-          o.flush();
-        } else {
-          socket.close();
-        }
-        assertTrue(probe.finished.await(15, TimeUnit.SECONDS), "the handler finished");
-        assertTrue(probe.ended.await(15, TimeUnit.SECONDS), "the context ended");
-      } finally {
-        socket.close();
-      }
-    }
+    ByteArrayOutputStream b = new ByteArrayOutputStream();
+    b.writeBytes(H2cClient.connectionStart());
+    b.writeBytes(H2cClient.headersFrame(1, "GET", "/x", Map.of(), true));
+    goneWhileBlocked(
+        c, how, servlet, probe, b.toByteArray(), true, () -> awaitBlockedInAWrite(writer.get()));
     String what =
         c + ", " + how + ": write failed: " + H2cClient.described(writeFailure.get())
             + "; cause: " + probe.cause;
@@ -97,31 +77,20 @@ class H2cResetInABlockedWriteTest {
               }
               probe.finished.countDown();
             });
-    try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
-      H2cClient.warm(server.port);
-      Socket socket = new Socket("127.0.0.1", server.port);
-      try {
-        OutputStream o = socket.getOutputStream();
-        o.write(JettyConnectionCloseTest.h2cPostWithPartialBody());
-        o.flush();
-        assertTrue(probe.entered.await(10, TimeUnit.SECONDS), "the handler was called");
-        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (reader.get().getState() == Thread.State.RUNNABLE) {
-          assertTrue(System.nanoTime() < end, "the read never blocked");
-          java.util.concurrent.locks.LockSupport.parkNanos(1_000_000L);
-        }
-        if (how.equals(RESET)) {
-          o.write(H2cClient.rstStream(1, H2cClient.CANCEL));
-          o.flush();
-        } else {
-          socket.close();
-        }
-        assertTrue(probe.finished.await(15, TimeUnit.SECONDS), "the handler finished");
-        assertTrue(probe.ended.await(15, TimeUnit.SECONDS), "the context ended");
-      } finally {
-        socket.close();
-      }
-    }
+    goneWhileBlocked(
+        c,
+        how,
+        servlet,
+        probe,
+        JettyConnectionCloseTest.h2cPostWithPartialBody(),
+        false,
+        () -> {
+          long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+          while (reader.get().getState() == Thread.State.RUNNABLE) {
+            assertTrue(System.nanoTime() < end, "the read never blocked");
+            java.util.concurrent.locks.LockSupport.parkNanos(1_000_000L);
+          }
+        });
     String what =
         c + ", " + how + ": read failed: " + H2cClient.described(readFailure.get())
             + "; cause: " + probe.cause;
@@ -198,6 +167,44 @@ class H2cResetInABlockedWriteTest {
   }
 
   /** Waits (bounded, 10 s) until {@code t} waits inside the container's blocking write. */
+  /**
+   * Sends {@code request} over a new h2c connection to {@code servlet} (draining what the server
+   * sends if {@code drain}, without opening any flow-control window), waits until the handler
+   * entered {@code probe} and {@code blocked} returned, then resets stream 1 or closes the
+   * connection, as {@code how} says; returns once the handler finished and the context ended.
+   */
+  private static void goneWhileBlocked(
+      Containers c,
+      String how,
+      TestServlet servlet,
+      Probe probe,
+      byte[] request,
+      boolean drain,
+      Runnable blocked)
+      throws Exception {
+    try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
+      H2cClient.warm(server.port);
+      try (Socket socket = new Socket("127.0.0.1", server.port)) {
+        OutputStream o = socket.getOutputStream();
+        o.write(request);
+        o.flush();
+        if (drain) {
+          H2cClient.drain(socket);
+        }
+        assertTrue(probe.entered.await(10, TimeUnit.SECONDS), "the handler was called");
+        blocked.run();
+        if (how.equals(RESET)) {
+          o.write(H2cClient.rstStream(1, H2cClient.CANCEL));
+          o.flush();
+        } else {
+          socket.close();
+        }
+        assertTrue(probe.finished.await(15, TimeUnit.SECONDS), "the handler finished");
+        assertTrue(probe.ended.await(15, TimeUnit.SECONDS), "the context ended");
+      }
+    }
+  }
+
   private static void awaitBlockedInAWrite(Thread t) {
     long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
     while (true) {
