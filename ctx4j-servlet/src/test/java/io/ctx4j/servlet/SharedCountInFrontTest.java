@@ -185,6 +185,7 @@ class SharedCountInFrontTest {
     AtomicReference<io.ctx4j.Context> seen = new AtomicReference<>();
     AtomicReference<String> after = new AtomicReference<>();
     AtomicReference<String> thrown = new AtomicReference<>("nothing");
+    AtomicReference<String> completeRefused = new AtomicReference<>("no");
     java.util.concurrent.CountDownLatch done = new java.util.concurrent.CountDownLatch(1);
     TestServlet servlet =
         new TestServlet(
@@ -205,8 +206,15 @@ class SharedCountInFrontTest {
                       thrown.set(e.toString());
                     }
                     after.set(ctx.isDone() ? "done: " + ctx.cause() : "live");
-                    async.complete();
-                    done.countDown();
+                    try {
+                      async.complete();
+                    } catch (IllegalStateException e) {
+                      // Jetty may have ended the cycle after the sendError already: not what this
+                      // test is about, and it must not keep the latch from counting down.
+                      completeRefused.set(e.toString());
+                    } finally {
+                      done.countDown();
+                    }
                   });
             });
     Filter chainStart = chainStart(how);
@@ -223,11 +231,12 @@ class SharedCountInFrontTest {
                       .build(),
                   java.net.http.HttpResponse.BodyHandlers.ofString());
       answer = String.valueOf(r.statusCode());
-      assertTrue(done.await(20, TimeUnit.SECONDS));
+      assertTrue(done.await(20, TimeUnit.SECONDS), how + ": the application thread never ended");
     }
     assertEquals(
         "live",
         after.get(),
-        how + ": the late write threw " + thrown.get() + "; the client got " + answer);
+        how + ": the late write threw " + thrown.get() + "; the client got " + answer
+            + "; complete() refused: " + completeRefused.get());
   }
 }
