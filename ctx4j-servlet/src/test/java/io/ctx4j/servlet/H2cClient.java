@@ -39,6 +39,9 @@ final class H2cClient implements AutoCloseable {
   private final Socket socket;
   private final OutputStream out;
   private int nextStream = 1;
+  /** The payload of the PING sent last by {@link #pingAcked}, and its ACK's latch. */
+  private volatile byte[] ping;
+  private volatile java.util.concurrent.CountDownLatch pingAck;
 
   /** Connects to 127.0.0.1:port and sends the connection preface and an empty SETTINGS frame. */
   H2cClient(int port) throws IOException {
@@ -69,6 +72,39 @@ final class H2cClient implements AutoCloseable {
     nextStream += 2;
     write(headersFrame(id, "GET", path, headers, true));
     return id;
+  }
+
+  /**
+   * Opens a stream with a POST of {@code path} that declares {@code contentLength} bytes and sends
+   * only {@code first} of them, the stream left open.
+   *
+   * @return the stream's id
+   */
+  int postPartial(String path, int contentLength, byte[] first) throws IOException {
+    int id = nextStream;
+    nextStream += 2;
+    ByteArrayOutputStream b = new ByteArrayOutputStream();
+    b.writeBytes(
+        headersFrame(
+            id, "POST", path, Map.of("content-length", String.valueOf(contentLength)), false));
+    b.writeBytes(dataFrame(id, first, false));
+    write(b.toByteArray());
+    return id;
+  }
+
+  /**
+   * Sends a PING and waits for its ACK: both servers handle a connection's frames in order, so the
+   * frames sent before it have been handled.
+   *
+   * @return whether the ACK came within {@code seconds}
+   */
+  boolean pingAcked(long seconds) throws IOException, InterruptedException {
+    java.util.concurrent.CountDownLatch acked = new java.util.concurrent.CountDownLatch(1);
+    byte[] data = java.nio.ByteBuffer.allocate(8).putLong(System.nanoTime()).array();
+    ping = data;
+    pingAck = acked;
+    write(frame(PING, 0, 0, data));
+    return acked.await(seconds, java.util.concurrent.TimeUnit.SECONDS);
   }
 
   /** Resets stream {@code id} with CANCEL, as a client does that no longer wants the answer. */
@@ -170,6 +206,8 @@ final class H2cClient implements AutoCloseable {
           write(frame(SETTINGS, ACK, 0, new byte[0]));
         } else if (type == PING && (flags & ACK) == 0) {
           write(frame(PING, ACK, 0, payload));
+        } else if (type == PING && java.util.Arrays.equals(payload, ping)) {
+          pingAck.countDown();
         }
       }
     } catch (EOFException e) {

@@ -108,22 +108,7 @@ class H2cResetInABlockedWriteTest {
     Probe probe = new Probe();
     AtomicReference<IOException> readFailure = new AtomicReference<>();
     TestServlet servlet =
-        new TestServlet(
-            (req, res) -> {
-              if (TestServlet.answeredWarm(req, res)) {
-                return;
-              }
-              probe.enterCurrent(req);
-              try {
-                probe.awaitGo();
-                req.getInputStream().readAllBytes();
-              } catch (IOException e) {
-                readFailure.set(e);
-              } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-              }
-              probe.finished.countDown();
-            });
+        TestServlet.readsTheBody(probe, true, readFailure, new AtomicReference<>());
     try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
       H2cClient.warm(server.port);
       try (Socket socket = new Socket("127.0.0.1", server.port)) {

@@ -59,19 +59,7 @@ class H2cTimeoutTest {
     Probe probe = new Probe();
     AtomicReference<IOException> readFailure = new AtomicReference<>();
     TestServlet servlet =
-        new TestServlet(
-            (req, res) -> {
-              if (TestServlet.answeredWarm(req, res)) {
-                return;
-              }
-              probe.enterCurrent(req);
-              try {
-                req.getInputStream().readAllBytes();
-              } catch (IOException e) {
-                readFailure.set(e);
-              }
-              probe.finished.countDown();
-            });
+        TestServlet.readsTheBody(probe, false, readFailure, new AtomicReference<>());
     overH2c(c, servlet, JettyConnectionCloseTest.h2cPostWithPartialBody(), probe, false, true);
     String what = "read failed: " + H2cClient.described(readFailure.get())
         + "; cause: " + probe.cause.getMessage();

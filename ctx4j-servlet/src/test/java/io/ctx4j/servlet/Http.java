@@ -41,6 +41,16 @@ final class Http {
     return HTTP1.send(request(port, path, headers).build(), BodyHandlers.ofString());
   }
 
+  /** Sends a POST of {@code body} (its Content-Length declared) and waits for the answer. */
+  static HttpResponse<String> post(int port, String path, String body, String... headers)
+      throws IOException, InterruptedException {
+    return HTTP1.send(
+        request(port, path, headers)
+            .POST(java.net.http.HttpRequest.BodyPublishers.ofString(body))
+            .build(),
+        BodyHandlers.ofString());
+  }
+
   /** Sends {@link #request}; the answer, its body as a string, comes later. */
   static CompletableFuture<HttpResponse<String>> getAsync(int port, String path, String... headers) {
     return HTTP1.sendAsync(request(port, path, headers).build(), BodyHandlers.ofString());

@@ -85,6 +85,38 @@ class TestServlet extends HttpServlet {
   }
 
   /**
+   * A handler that enters the probe, waits for its go if {@code awaitGo}, and reads the whole
+   * request body with {@code readAllBytes()}: what the read returned goes to {@code read} ("read N
+   * bytes, isFinished B"), what it threw to {@code failure}; it counts {@code probe.finished} down
+   * when it stops. It answers "warm" on /warm.
+   */
+  static TestServlet readsTheBody(
+      Probe probe,
+      boolean awaitGo,
+      java.util.concurrent.atomic.AtomicReference<java.io.IOException> failure,
+      java.util.concurrent.atomic.AtomicReference<String> read) {
+    return new TestServlet(
+        (req, res) -> {
+          if (answeredWarm(req, res)) {
+            return;
+          }
+          probe.enterCurrent(req);
+          try {
+            if (awaitGo) {
+              probe.awaitGo();
+            }
+            jakarta.servlet.ServletInputStream in = req.getInputStream();
+            byte[] body = in.readAllBytes();
+            read.set("read " + body.length + " bytes, isFinished " + in.isFinished());
+          } catch (java.io.IOException e) {
+            failure.set(e);
+          } finally {
+            probe.finished.countDown();
+          }
+        });
+  }
+
+  /**
    * An async handler that enters the probe and completes when its context ends, with no async
    * timeout: only the client (a disconnect, a reset) or the test's shutdown can end it. It answers
    * "warm" on /warm (the h2c upgrade).

@@ -100,6 +100,13 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
   long written;
 
   /**
+   * Bytes of the request body read through the request's watched streams (any of them: a body may
+   * be read across dispatches), skipped ones included: compared with the declared length when a
+   * read finds the body's end ({@link #bodyEnded}).
+   */
+  long bodyRead;
+
+  /**
    * The container's own response, beneath the wrappers of the chain's: a watched stream counts
    * only over it, and a close through a response right over it reaches the container. Set by the
    * request's first watched response.
@@ -463,6 +470,27 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
    */
   public void inDispatch(boolean in) {
     inDispatch = in;
+  }
+
+  /**
+   * A read found the end of the request body: if fewer bytes were read than the request declared,
+   * the body was cut short, which only a client gone away does (Tomcat 11 over HTTP/2 ends the
+   * body of a stream the client reset before the read began, where a read that waits for it fails;
+   * HTTP/1.1 reads fail). So the request ends as a lost client; the read's result goes to the
+   * caller unchanged.
+   *
+   * @param declared the body's length as the request declared it; -1 if it did not, or if the
+   *     container may have read the body itself (a form)
+   */
+  void bodyEnded(long declared) {
+    if (declared >= 0 && bodyRead < declared && !ctx.isDone()) {
+      end(
+          new RequestCanceledException(
+              Reason.CLIENT_DISCONNECTED,
+              "the request body ended after " + bodyRead + " of the " + declared
+                  + " bytes it declared",
+              null));
+    }
   }
 
   /**

@@ -247,9 +247,30 @@ public final class ScopedRequest extends HttpServletRequestWrapper {
     if (b instanceof WatchedInput && ((WatchedInput) b).wraps(in)) {
       return (WatchedInput) b;
     }
-    WatchedInput w = new WatchedInput(in, scope);
+    WatchedInput w = new WatchedInput(in, scope, declaredBodyLength());
     body = w;
     return w;
+  }
+
+  /**
+   * The body's length as the request declares it, or -1 when it does not or when the container
+   * may have read the body itself to parse a form's parameters ({@code
+   * application/x-www-form-urlencoded}, {@code multipart/form-data}): a stream then finds the
+   * body's end at once, however long it was.
+   */
+  private long declaredBodyLength() {
+    long declared = getContentLengthLong();
+    if (declared <= 0) {
+      return -1;
+    }
+    String type = getContentType();
+    if (type != null) {
+      String t = type.trim().toLowerCase(java.util.Locale.ROOT);
+      if (t.startsWith("application/x-www-form-urlencoded") || t.startsWith("multipart/")) {
+        return -1;
+      }
+    }
+    return declared;
   }
 
   /**

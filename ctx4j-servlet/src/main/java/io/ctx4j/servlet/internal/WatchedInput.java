@@ -33,10 +33,32 @@ final class WatchedInput extends ServletInputStream {
   private final RequestScope scope;
   /** Set by {@link #close()}: later failures are the application's, not the exchange's. */
   private boolean closed;
+  /** The body's declared length, -1 if none counts: see {@link RequestScope#bodyEnded}. */
+  private final long declared;
 
-  WatchedInput(ServletInputStream in, RequestScope scope) {
+  WatchedInput(ServletInputStream in, RequestScope scope, long declared) {
     this.in = in;
     this.scope = scope;
+    this.declared = declared;
+  }
+
+  /** Counts {@code n} bytes read; at the body's end (-1), compares the count with the length. */
+  private int counted(int n) {
+    if (n > 0) {
+      scope.bodyRead += n;
+    } else if (n < 0 && !closed) {
+      scope.bodyEnded(declared);
+    }
+    return n;
+  }
+
+  /** As {@link #counted(int)} for a read of up to {@code asked} bytes that returned {@code n}. */
+  private int countedUpTo(int n, int asked) {
+    counted(n);
+    if (n >= 0 && n < asked) {
+      counted(-1); // readNBytes reads until the end or asked
+    }
+    return n;
   }
 
   /** Whether this wraps {@code other}. */
@@ -51,7 +73,9 @@ final class WatchedInput extends ServletInputStream {
   @Override
   public int read() throws IOException {
     try {
-      return in.read();
+      int c = in.read();
+      counted(c < 0 ? -1 : 1);
+      return c;
     } catch (IOException e) {
       throw failed(e);
     }
@@ -60,7 +84,7 @@ final class WatchedInput extends ServletInputStream {
   @Override
   public int read(byte[] b) throws IOException {
     try {
-      return in.read(b);
+      return counted(in.read(b));
     } catch (IOException e) {
       throw failed(e);
     }
@@ -69,7 +93,7 @@ final class WatchedInput extends ServletInputStream {
   @Override
   public int read(byte[] b, int off, int len) throws IOException {
     try {
-      return in.read(b, off, len);
+      return counted(in.read(b, off, len));
     } catch (IOException e) {
       throw failed(e);
     }
@@ -78,7 +102,7 @@ final class WatchedInput extends ServletInputStream {
   @Override
   public int read(ByteBuffer buffer) throws IOException {
     try {
-      return in.read(buffer);
+      return counted(in.read(buffer));
     } catch (IOException e) {
       throw failed(e);
     }
@@ -87,7 +111,7 @@ final class WatchedInput extends ServletInputStream {
   @Override
   public int readLine(byte[] b, int off, int len) throws IOException {
     try {
-      return in.readLine(b, off, len);
+      return counted(in.readLine(b, off, len));
     } catch (IOException e) {
       throw failed(e);
     }
@@ -96,7 +120,9 @@ final class WatchedInput extends ServletInputStream {
   @Override
   public byte[] readAllBytes() throws IOException {
     try {
-      return in.readAllBytes();
+      byte[] all = in.readAllBytes();
+      countedUpTo(all.length, Integer.MAX_VALUE);
+      return all;
     } catch (IOException e) {
       throw failed(e);
     }
@@ -105,7 +131,9 @@ final class WatchedInput extends ServletInputStream {
   @Override
   public byte[] readNBytes(int len) throws IOException {
     try {
-      return in.readNBytes(len);
+      byte[] some = in.readNBytes(len);
+      countedUpTo(some.length, len);
+      return some;
     } catch (IOException e) {
       throw failed(e);
     }
@@ -114,7 +142,7 @@ final class WatchedInput extends ServletInputStream {
   @Override
   public int readNBytes(byte[] b, int off, int len) throws IOException {
     try {
-      return in.readNBytes(b, off, len);
+      return countedUpTo(in.readNBytes(b, off, len), len);
     } catch (IOException e) {
       throw failed(e);
     }
@@ -123,7 +151,11 @@ final class WatchedInput extends ServletInputStream {
   @Override
   public long skip(long n) throws IOException {
     try {
-      return in.skip(n);
+      long skipped = in.skip(n);
+      if (skipped > 0) {
+        scope.bodyRead += skipped;
+      }
+      return skipped;
     } catch (IOException e) {
       throw failed(e);
     }
