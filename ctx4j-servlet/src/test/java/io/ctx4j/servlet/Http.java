@@ -56,6 +56,19 @@ final class Http {
     return HTTP1.sendAsync(request(port, path, headers).build(), BodyHandlers.ofString());
   }
 
+  /**
+   * Sends a GET of {@code path} with the JDK client asking for HTTP/2 (h2c, by upgrade) and
+   * returns "version status body".
+   */
+  static String answerOverH2c(int port, String path) throws IOException, InterruptedException {
+    HttpResponse<String> r =
+        HttpClient.newBuilder()
+            .version(HttpClient.Version.HTTP_2)
+            .build()
+            .send(request(port, path).build(), BodyHandlers.ofString());
+    return r.version() + " " + answer(r);
+  }
+
   /** "status body", for a test's failure message. */
   static String answer(HttpResponse<String> r) {
     return r.statusCode() + " " + r.body();

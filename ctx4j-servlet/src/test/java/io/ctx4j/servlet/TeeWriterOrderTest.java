@@ -116,14 +116,7 @@ class TeeWriterOrderTest {
     try (Containers.Running server = c.start(inFront, servlet)) {
       String a;
       if (h2) {
-        java.net.http.HttpResponse<String> r =
-            java.net.http.HttpClient.newBuilder()
-                .version(java.net.http.HttpClient.Version.HTTP_2)
-                .build()
-                .send(
-                    Http.request(server.port, "/x").build(),
-                    java.net.http.HttpResponse.BodyHandlers.ofString());
-        a = r.version() + " " + Http.answer(r);
+        a = Http.answerOverH2c(server.port, "/x");
       } else {
         a = Http.answer(Http.get(server.port, "/x"));
       }

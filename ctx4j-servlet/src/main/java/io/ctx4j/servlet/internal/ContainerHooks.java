@@ -85,6 +85,19 @@ public final class ContainerHooks {
     return null;
   }
 
+  /**
+   * Whether the container's writer {@code w} stays free of errors once closed, so that an error a
+   * check finds after a close is news of the client: Tomcat 11's does. Jetty 12.1's is in error for
+   * every check once closed, exactly as after a lost client; for a container not known here, false,
+   * as for Jetty (a close is then not told from a loss).
+   *
+   * @param w the container's own writer
+   * @return true for Tomcat's writer
+   */
+  static boolean closedWriterStaysClean(java.io.PrintWriter w) {
+    return w.getClass().getName().startsWith("org.apache.catalina.");
+  }
+
   /** The request class whose layer {@link #layerOf} holds; for tests. */
   static Class<?> lastTypeSeen() {
     LastType last = lastType;

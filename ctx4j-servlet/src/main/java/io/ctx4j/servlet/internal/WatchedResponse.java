@@ -694,14 +694,15 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
      * makes one per call) closes it with its own, one that shields the close does not, and the two
      * cannot be told apart beforehand; on Jetty a closed writer is in error for every check, as is
      * one that met a lost client. So, once the response is committed and a watched writer took the
-     * container's writer ({@link RequestScope#containerWriter}), that writer is asked before and
-     * after the close. Before: once the wrapper's writer is flushed, so that the close has (almost)
-     * nothing left to send; an error then is a loss in what was written so far, judged as {@link
-     * #check} judges one. After: an error only then is the close's, and no writer of the request
-     * checks any more. Only the container's writer is asked: its flush sends only what it holds, in
-     * order, where another writer's would send that writer's unflushed text (a tee wrapper's). The
-     * failure of the close's own write (a wrapper's trailer to a client lost just then) is thus
-     * taken for the close, as a writer never reports it (see above). Not while the response is
+     * container's writer ({@link RequestScope#containerWriter}), the container's writer as it is
+     * now is asked before and after the close. Before: once the wrapper's writer is flushed, so that
+     * the close has (almost) nothing left to send; an error then is a loss in what was written so
+     * far, judged as {@link #check} judges one. After: an error only then is, on Tomcat (whose
+     * closed writer is not in error), the close's own write (a wrapper's trailer) meeting a lost
+     * client, judged the same; on Jetty the close's, and no writer of the request checks any more,
+     * so that Jetty takes the failure of the close's own write for the close (README, limits).
+     * Only the container's writer is asked: its flush sends only what it holds, in
+     * order, where another writer's would send that writer's unflushed text (a tee wrapper's). Not while the response is
      * uncommitted: no byte has met the client, and the flush would commit it (its length lost; a
      * buffering wrapper's ETag or an outer filter's later headers too); nor when no watched writer
      * took the container's writer (README, limits). Never throws for the asking: a writer the
@@ -716,17 +717,40 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
         inner.close();
         return;
       }
+      own = containerWriterNow(own);
       inner.flush();
       boolean lostBefore = inError(own);
       if (lostBefore) {
-        lostBefore();
+        lost();
       }
       inner.close();
       if (!lostBefore && inError(own)) {
-        // The close closed the container's writer, as a close right over it does: nothing any
-        // writer of the request writes can reach the client now, taken before or after it, and
-        // Jetty's closed writer is in error for every check.
-        scope.writerClosed = true;
+        if (ContainerHooks.closedWriterStaysClean(own)) {
+          // Tomcat: a closed writer is not in error, so the close's own write (a wrapper's
+          // trailer) met a lost client.
+          lost();
+        } else {
+          // Jetty: the close closed the container's writer, as a close right over it does, or
+          // its own write met a lost client, which Jetty reports the same. Nothing any writer of
+          // the request writes reaches the client now, taken before or after it, and the closed
+          // writer is in error for every check.
+          scope.writerClosed = true;
+        }
+      }
+    }
+
+    /**
+     * The container's writer as it is now: after a reset that changed the charset, Jetty 12.1
+     * hands out a new one, and the one a watched writer took first would tell nothing of the close.
+     * Asked of the container's own response, once committed: its output is a writer by then
+     * (a wrapper's writer over the container's took it), and getWriter() only returns it on both
+     * containers. {@code taken} if the container refuses (its stream in use, the request recycled).
+     */
+    private PrintWriter containerWriterNow(PrintWriter taken) {
+      try {
+        return ((jakarta.servlet.ServletResponse) scope.containerResponse).getWriter();
+      } catch (IOException | RuntimeException refused) {
+        return taken;
       }
     }
 
@@ -739,10 +763,10 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
     }
 
     /**
-     * A loss found by {@link #closeThroughAWrapper} before the close: judged as {@link #check}
-     * judges one, this writer's own close (begun) aside.
+     * A loss found by {@link #closeThroughAWrapper}, before the close or (Tomcat) in the close's own
+     * write: judged as {@link #check} judges one, this writer's own close (begun) aside.
      */
-    private void lostBefore() {
+    private void lost() {
       if (!scope.writerClosed && !scope.answered && !scope.writerRefused) {
         writeFailed();
       }
