@@ -84,7 +84,7 @@ class DispatchReturnHoldTest {
                 "GET /x HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"
                     .getBytes(StandardCharsets.US_ASCII));
         assertTrue(completing.await(10, TimeUnit.SECONDS), "the handler never wrote");
-        returnedAtOnce = returned.await(2, TimeUnit.SECONDS); // the client reads nothing yet
+        returnedAtOnce = returned.await(1, TimeUnit.SECONDS); // the client reads nothing yet
         InputStream in = s.getInputStream();
         byte[] buf = new byte[65536];
         for (int r; (r = in.read(buf)) >= 0; ) {
