@@ -6,8 +6,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.ctx4j.servlet.RequestCanceledException.Reason;
 import jakarta.servlet.AsyncContext;
 import jakarta.servlet.DispatcherType;
+import jakarta.servlet.Filter;
 import jakarta.servlet.ServletInputStream;
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletRequestWrapper;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Timeout;
@@ -17,14 +22,13 @@ import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * A request body that ends before the length it declared is a lost client. Over h2c, a client that
+ * Over h2c, a request body that ends before the length it declared is a lost client. A client that
  * declares 10 bytes, sends 1, and resets the stream before the handler's blocking read begins (a
  * PING's ACK shows the server handled the reset): Tomcat 11 ends the body there (the read returns
  * the 1 byte, and isFinished() is true), where a read already waiting fails; failed on Tomcat on
  * 6a4e503 ("response completed"), and made H2cResetInABlockedWriteTest's read row flaky (1 in a
  * JDK 25 module run) when its reset came before the read waited. The other rows read a whole body
- * in every way the watched stream counts, and must end "response completed": a count too low would
- * report a lost client that is not.
+ * and must end "response completed": a count too low would report a lost client that is not.
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class BodyCutShortTest {
@@ -64,33 +68,56 @@ class BodyCutShortTest {
   static final String LINES = "readLine until -1";
   static final String FORM = "a form: getParameter, then readAllBytes (the container read the body)";
   static final String ACROSS = "4 bytes in the dispatch, the rest in an ASYNC dispatch";
+  static final String SHORTER = "a wrapper in front hands out a shorter body, Content-Length kept";
+  static final String CONTAINERS =
+      "4 bytes through AsyncContext.getRequest() (the container's), the rest through the filter's";
 
   static java.util.stream.Stream<Arguments> wholeBodies() {
-    return Containers.eachWith(ALL, BYTES, ARRAY, N, N_INTO, SKIP, LINES, FORM, ACROSS);
+    return Containers.eachWith(
+        ALL, BYTES, ARRAY, N, N_INTO, SKIP, LINES, FORM, ACROSS, SHORTER, CONTAINERS);
   }
 
+  /**
+   * Over h2c, where the check applies: a whole body, read every way the watched stream counts, or
+   * past it (a form the container parsed, a wrapper in front that changes the body, the container's
+   * own request): the context ends "response completed". The last two rows failed on c930518
+   * (review of it: "ended after 10 of the 18 bytes", "after 10 of the 14").
+   */
   @ParameterizedTest(name = "{0}: {1}")
   @MethodSource("wholeBodies")
   void aWholeBodyIsNoLostClient(Containers c, String how) throws Exception {
     Probe probe = new Probe();
     AtomicReference<String> thrown = new AtomicReference<>("nothing");
+    AtomicReference<String> read = new AtomicReference<>("");
     String body = how.equals(FORM) ? "a=1&b=22" : "0123456789\nabc";
     TestServlet servlet =
         new TestServlet(
             (req, res) -> {
+              if (TestServlet.answeredWarm(req, res)) {
+                return;
+              }
               try {
                 if (req.getDispatcherType() == DispatcherType.ASYNC) {
-                  res.getWriter().print(readRest(req.getInputStream(), 0));
+                  read.set(read.get() + readRest(req.getInputStream(), 0));
                   return; // the cycle ends with this dispatch
                 }
                 probe.enter(ContextServletFilter.contextOf(req), true);
                 // A form's parameters first, as a filter would read them: Tomcat parses no body
                 // once the stream was taken.
                 int n = how.equals(FORM) ? req.getParameter("b").length() : 0;
+                AsyncContext async = null;
+                if (how.equals(CONTAINERS)) {
+                  async = req.startAsync();
+                  async.setTimeout(0);
+                  n += async.getRequest().getInputStream().readNBytes(4).length;
+                }
                 ServletInputStream in = req.getInputStream();
                 switch (how) {
                   case ALL:
-                    n = in.readAllBytes().length;
+                  case FORM:
+                  case SHORTER:
+                  case CONTAINERS:
+                    n += in.readAllBytes().length;
                     break;
                   case BYTES:
                     while (in.read() >= 0) {
@@ -115,41 +142,81 @@ class BodyCutShortTest {
                       n += r;
                     }
                     break;
-                  case FORM:
-                    n += in.readAllBytes().length;
-                    break;
                   case ACROSS:
-                    AsyncContext async = req.startAsync();
+                    async = req.startAsync();
                     async.setTimeout(0);
-                    n = in.readNBytes(4).length;
-                    res.getWriter().print(n + "+");
+                    read.set(in.readNBytes(4).length + "+");
                     async.dispatch();
                     return;
                   default:
                     throw new AssertionError(how);
                 }
-                res.getWriter().print(n);
+                read.set(String.valueOf(n));
+                if (async != null) {
+                  async.complete();
+                }
               } catch (Throwable t) {
                 thrown.set(t.toString());
               }
             });
-    String answer;
-    Reason end;
-    try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
-      answer =
-          Http.answer(
-              Http.post(
-                  server.port,
-                  "/x",
-                  body,
-                  "Content-Type",
-                  how.equals(FORM) ? "application/x-www-form-urlencoded" : "application/octet-stream"));
-      end = Probe.reasonAtEnd(probe.ctx, 10, how);
+    Filter chainStart = ContextServletFilter.create();
+    if (how.equals(SHORTER)) {
+      Filter filter = chainStart;
+      chainStart = (rq, rs, chain) -> filter.doFilter(shorterBody((HttpServletRequest) rq), rs, chain);
     }
-    String expected = how.equals(FORM) ? "2" : how.equals(ACROSS) ? "4+10" : "14";
-    assertEquals("200 " + expected, answer, c + ", " + how + ": " + thrown.get());
+    try (Containers.Running server = c.start(chainStart, servlet)) {
+      H2cClient.warm(server.port);
+      try (H2cClient client = new H2cClient(server.port)) {
+        client.post(
+            "/x",
+            Map.of(
+                "content-type",
+                how.equals(FORM) ? "application/x-www-form-urlencoded" : "application/octet-stream"),
+            body.getBytes(StandardCharsets.US_ASCII));
+        assertTrue(probe.ended.await(15, TimeUnit.SECONDS), how + ": the context ended");
+      }
+    }
+    String expected =
+        how.equals(FORM) ? "2" : how.equals(ACROSS) ? "4+10" : how.equals(SHORTER) ? "10" : "14";
+    assertEquals(expected, read.get(), c + ", " + how + ": " + thrown.get());
     assertEquals("nothing", thrown.get(), how);
-    assertEquals(Reason.RESPONSE_COMPLETED, end, c + ", " + how + ": " + probe.ctx.cause());
+    assertEquals(Reason.RESPONSE_COMPLETED, probe.reason(), c + ", " + how + ": " + probe.cause);
+  }
+
+  /**
+   * A request wrapper in front that hands out a shorter body under the same Content-Length (a
+   * sanitising or an inflating wrapper does): the first 10 bytes of what the client sent.
+   */
+  private static HttpServletRequest shorterBody(HttpServletRequest r) throws IOException {
+    byte[] shorter = java.util.Arrays.copyOf(r.getInputStream().readAllBytes(), 10);
+    return new HttpServletRequestWrapper(r) {
+      private final java.io.ByteArrayInputStream in = new java.io.ByteArrayInputStream(shorter);
+
+      @Override
+      public ServletInputStream getInputStream() {
+        return new ServletInputStream() {
+          @Override
+          public int read() {
+            return in.read();
+          }
+
+          @Override
+          public boolean isFinished() {
+            return in.available() == 0;
+          }
+
+          @Override
+          public boolean isReady() {
+            return true;
+          }
+
+          @Override
+          public void setReadListener(jakarta.servlet.ReadListener l) {
+            throw new UnsupportedOperationException();
+          }
+        };
+      }
+    };
   }
 
   /** Reads {@code in} to its end through read(byte[]); returns how many bytes, plus {@code plus}. */

@@ -107,6 +107,13 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
   long bodyRead;
 
   /**
+   * Set once {@code AsyncContext.getRequest()} handed out a request other than the filter's (the
+   * container's own, after {@code startAsync()} without arguments): the body may then be read past
+   * the watched streams, and {@link #bodyRead} tells nothing of its end.
+   */
+  boolean bodyReadElsewhere;
+
+  /**
    * The container's own response, beneath the wrappers of the chain's: a watched stream counts
    * only over it, and a close through a response right over it reaches the container. Set by the
    * request's first watched response.
@@ -474,16 +481,19 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
 
   /**
    * A read found the end of the request body: if fewer bytes were read than the request declared,
-   * the body was cut short, which only a client gone away does (Tomcat 11 over HTTP/2 ends the
-   * body of a stream the client reset before the read began, where a read that waits for it fails;
-   * HTTP/1.1 reads fail). So the request ends as a lost client; the read's result goes to the
-   * caller unchanged.
+   * the body was cut short: over HTTP/2, on the container's own request, only a client that reset
+   * its stream does that (Tomcat 11 ends the body of a stream reset before the read began, where a
+   * read that waits for it fails). So the request ends as a lost client; the read's result goes to
+   * the caller unchanged. Not over HTTP/1.1, whose cut bodies both containers fail; not behind a
+   * request wrapper in front (it may hand out a body of another length, sanitised or inflated,
+   * under the same {@code Content-Length}); not once the container's own request was handed out
+   * ({@link #bodyReadElsewhere}): see {@code ScopedRequest.declaredBodyLength}.
    *
    * @param declared the body's length as the request declared it; -1 if it did not, or if the
    *     container may have read the body itself (a form)
    */
   void bodyEnded(long declared) {
-    if (declared >= 0 && bodyRead < declared && !ctx.isDone()) {
+    if (declared >= 0 && bodyRead < declared && !bodyReadElsewhere && !ctx.isDone()) {
       end(
           new RequestCanceledException(
               Reason.CLIENT_DISCONNECTED,
