@@ -322,6 +322,9 @@ class TrailerCloseTest {
     TestServlet servlet =
         new TestServlet(
             (req, res) -> {
+              if (TestServlet.answeredWarm(req, res)) {
+                return; // Http.answerOverH2c's upgrade
+              }
               try {
                 if (req.getDispatcherType() == jakarta.servlet.DispatcherType.REQUEST) {
                   AsyncContext async = req.startAsync();
@@ -363,10 +366,15 @@ class TrailerCloseTest {
   // a PING answered after it shows the server read the reset before the handler goes on.
 
   static java.util.stream.Stream<Arguments> h2cLostRows() {
-    return Containers.eachWith(
-        "h2c: trailer close, async writer written, flushBuffer()",
-        "h2c: trailer close, ASYNC dispatch: its chain writer written and flushed",
-        "h2c control: no close, async writer written, flushBuffer()");
+    // On Jetty the trailer rows are the README's limit over h2c too: the loss is seen only if the
+    // client's reset reaches the filter's failure listener before the request ends (failed 1 in a
+    // module run).
+    return java.util.stream.Stream.concat(
+        Containers.eachWith("h2c control: no close, async writer written, flushBuffer()"),
+        java.util.stream.Stream.of(
+                "h2c: trailer close, async writer written, flushBuffer()",
+                "h2c: trailer close, ASYNC dispatch: its chain writer written and flushed")
+            .map(how -> Arguments.of(Containers.TOMCAT, how)));
   }
 
   @ParameterizedTest(name = "{0}: {1}")

@@ -480,6 +480,24 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
   }
 
   /**
+   * Whether the application has answered in full: its output closed through a response over the
+   * container's ({@link #outClosed}, {@link #writerClosed}), or as many bytes handed over as the
+   * response declared. Tomcat 11 then ends the request's input with the answer, and a later read
+   * of the body fails ("Stream closed"): no news of the client.
+   */
+  boolean answeredWhole() {
+    if (outClosed || writerClosed) {
+      return true;
+    }
+    long declared =
+        containerResponse instanceof jakarta.servlet.http.HttpServletResponse
+            ? WatchedResponse.declaredLength(
+                (jakarta.servlet.http.HttpServletResponse) containerResponse)
+            : -1;
+    return declared >= 0 && (written >= declared || writerBytes >= declared);
+  }
+
+  /**
    * A read found the end of the request body: if fewer bytes were read than the request declared,
    * the body was cut short: over HTTP/2, on the container's own request, only a client that reset
    * its stream does that (Tomcat 11 ends the body of a stream reset before the read began, where a

@@ -66,8 +66,10 @@ final class WatchedInput extends ServletInputStream {
     return in == other;
   }
 
+  // Not after the application closed the stream, nor once it answered in full (Tomcat ends the
+  // request's input with the answer): the failure is then no news of the client.
   private IOException failed(IOException e) {
-    return closed ? e : scope.failed(e);
+    return closed || scope.answeredWhole() ? e : scope.failed(e);
   }
 
   @Override

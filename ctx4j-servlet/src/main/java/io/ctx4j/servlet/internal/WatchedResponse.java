@@ -272,7 +272,7 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
    * written to once it has been closed") while the client gets the whole answer: the failures the
    * stream and the writer must not take for a lost client. Read only when a call failed.
    */
-  private static long declaredLength(HttpServletResponse response) {
+  static long declaredLength(HttpServletResponse response) {
     try {
       String header = response.getHeader("Content-Length");
       return header == null ? -1 : Long.parseLong(header.trim());
