@@ -93,24 +93,6 @@ final class H2cClient implements AutoCloseable {
   }
 
   /**
-   * Opens a stream with a POST of {@code path} whose whole {@code body} follows in one DATA frame
-   * that ends the stream, with {@code content-length} and the given extra headers.
-   *
-   * @return the stream's id
-   */
-  int post(String path, Map<String, String> headers, byte[] body) throws IOException {
-    int id = nextStream;
-    nextStream += 2;
-    Map<String, String> all = new java.util.LinkedHashMap<>(headers);
-    all.put("content-length", String.valueOf(body.length));
-    ByteArrayOutputStream b = new ByteArrayOutputStream();
-    b.writeBytes(headersFrame(id, "POST", path, all, false));
-    b.writeBytes(dataFrame(id, body, true));
-    write(b.toByteArray());
-    return id;
-  }
-
-  /**
    * Sends a PING and waits for its ACK: both servers handle a connection's frames in order, so the
    * frames sent before it have been handled.
    *

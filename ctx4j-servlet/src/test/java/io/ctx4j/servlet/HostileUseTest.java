@@ -812,7 +812,7 @@ class HostileUseTest {
    * serverPort} any more: a connection reset by its peer leaves the table at once, so the server's
    * next write on it fails. Linux's {@code /proc/net/tcp} and {@code tcp6}.
    */
-  private static void awaitConnectionGone(int serverPort, int clientPort) throws Exception {
+  static void awaitConnectionGone(int serverPort, int clientPort) throws Exception {
     assertTrue(
         java.nio.file.Files.exists(java.nio.file.Path.of("/proc/net/tcp")),
         "no /proc/net/tcp: the wait for the reset needs Linux");

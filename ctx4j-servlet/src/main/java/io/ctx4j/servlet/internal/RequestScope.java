@@ -100,20 +100,6 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
   long written;
 
   /**
-   * Bytes of the request body read through the request's watched streams (any of them: a body may
-   * be read across dispatches), skipped ones included: compared with the declared length when a
-   * read finds the body's end ({@link #bodyEnded}).
-   */
-  long bodyRead;
-
-  /**
-   * Set once {@code AsyncContext.getRequest()} handed out a request other than the filter's (the
-   * container's own, after {@code startAsync()} without arguments): the body may then be read past
-   * the watched streams, and {@link #bodyRead} tells nothing of its end.
-   */
-  boolean bodyReadElsewhere;
-
-  /**
    * The container's own response, beneath the wrappers of the chain's: a watched stream counts
    * only over it, and a close through a response right over it reaches the container. Set by the
    * request's first watched response.
@@ -480,12 +466,20 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
   }
 
   /**
-   * Whether the application has answered in full: its output closed through a response over the
-   * container's ({@link #outClosed}, {@link #writerClosed}), or as many bytes handed over as the
-   * response declared. Tomcat 11 then ends the request's input with the answer, and a later read
-   * of the body fails ("Stream closed"): no news of the client.
+   * Whether {@code e}, a read's failure, is Tomcat 11 ending the request's input with an answer
+   * given in full (its output closed through a response over the container's, or as many bytes
+   * handed over as it declared): a plain {@code IOException} ("Stream closed") from Tomcat's own
+   * input buffer, which says nothing of the client (it is there, or gone: the same exception). A
+   * lost client's read fails with another ({@code ClientAbortException}, Jetty's {@code
+   * EofException}).
    */
-  boolean answeredWhole() {
+  boolean inputEndedWithTheAnswer(IOException e) {
+    StackTraceElement[] at = e.getStackTrace();
+    if (e.getClass() != IOException.class
+        || at.length == 0
+        || !at[0].getClassName().equals("org.apache.catalina.connector.InputBuffer")) {
+      return false;
+    }
     if (outClosed || writerClosed) {
       return true;
     }
@@ -495,30 +489,6 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
                 (jakarta.servlet.http.HttpServletResponse) containerResponse)
             : -1;
     return declared >= 0 && (written >= declared || writerBytes >= declared);
-  }
-
-  /**
-   * A read found the end of the request body: if fewer bytes were read than the request declared,
-   * the body was cut short: over HTTP/2, on the container's own request, only a client that reset
-   * its stream does that (Tomcat 11 ends the body of a stream reset before the read began, where a
-   * read that waits for it fails). So the request ends as a lost client; the read's result goes to
-   * the caller unchanged. Not over HTTP/1.1, whose cut bodies both containers fail; not behind a
-   * request wrapper in front (it may hand out a body of another length, sanitised or inflated,
-   * under the same {@code Content-Length}); not once the container's own request was handed out
-   * ({@link #bodyReadElsewhere}): see {@code ScopedRequest.declaredBodyLength}.
-   *
-   * @param declared the body's length as the request declared it; -1 if it did not, or if the
-   *     container may have read the body itself (a form)
-   */
-  void bodyEnded(long declared) {
-    if (declared >= 0 && bodyRead < declared && !bodyReadElsewhere && !ctx.isDone()) {
-      end(
-          new RequestCanceledException(
-              Reason.CLIENT_DISCONNECTED,
-              "the request body ended after " + bodyRead + " of the " + declared
-                  + " bytes it declared",
-              null));
-    }
   }
 
   /**

@@ -247,35 +247,9 @@ public final class ScopedRequest extends HttpServletRequestWrapper {
     if (b instanceof WatchedInput && ((WatchedInput) b).wraps(in)) {
       return (WatchedInput) b;
     }
-    WatchedInput w = new WatchedInput(in, scope, declaredBodyLength());
+    WatchedInput w = new WatchedInput(in, scope);
     body = w;
     return w;
-  }
-
-  /**
-   * The body's length as the container's own request declares it over HTTP/2, or -1: when it does
-   * not; over HTTP/1.1 (both containers fail a read of a cut body); behind a request wrapper in front
-   * of the filter, which may hand out a body of another length (sanitised, inflated) under the same
-   * {@code Content-Length}; or when the container may have read the body itself to parse a form's
-   * parameters ({@code application/x-www-form-urlencoded}, {@code multipart/}), a stream then
-   * finding the body's end at once, however long it was. See {@link RequestScope#bodyEnded}.
-   */
-  private long declaredBodyLength() {
-    if (getRequest() instanceof ServletRequestWrapper || !getProtocol().startsWith("HTTP/2")) {
-      return -1;
-    }
-    long declared = getContentLengthLong();
-    if (declared <= 0) {
-      return -1;
-    }
-    String type = getContentType();
-    if (type != null) {
-      String t = type.trim().toLowerCase(java.util.Locale.ROOT);
-      if (t.startsWith("application/x-www-form-urlencoded") || t.startsWith("multipart/")) {
-        return -1;
-      }
-    }
-    return declared;
   }
 
   /**

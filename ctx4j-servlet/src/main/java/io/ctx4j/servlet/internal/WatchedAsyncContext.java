@@ -96,12 +96,7 @@ final class WatchedAsyncContext implements AsyncContext {
 
   @Override
   public ServletRequest getRequest() {
-    ServletRequest r = async.getRequest();
-    if (r != request) {
-      // The container's own (or a wrapper given to startAsync): its stream is not counted.
-      request.scope().bodyReadElsewhere = true;
-    }
-    return r;
+    return async.getRequest();
   }
 
   @Override

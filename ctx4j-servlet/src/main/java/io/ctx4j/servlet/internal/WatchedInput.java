@@ -33,32 +33,10 @@ final class WatchedInput extends ServletInputStream {
   private final RequestScope scope;
   /** Set by {@link #close()}: later failures are the application's, not the exchange's. */
   private boolean closed;
-  /** The body's declared length, -1 if none counts: see {@link RequestScope#bodyEnded}. */
-  private final long declared;
 
-  WatchedInput(ServletInputStream in, RequestScope scope, long declared) {
+  WatchedInput(ServletInputStream in, RequestScope scope) {
     this.in = in;
     this.scope = scope;
-    this.declared = declared;
-  }
-
-  /** Counts {@code n} bytes read; at the body's end (-1), compares the count with the length. */
-  private int counted(int n) {
-    if (n > 0) {
-      scope.bodyRead += n;
-    } else if (n < 0 && !closed) {
-      scope.bodyEnded(declared);
-    }
-    return n;
-  }
-
-  /** As {@link #counted(int)} for a read of up to {@code asked} bytes that returned {@code n}. */
-  private int countedUpTo(int n, int asked) {
-    counted(n);
-    if (n >= 0 && n < asked) {
-      counted(-1); // readNBytes reads until the end or asked
-    }
-    return n;
   }
 
   /** Whether this wraps {@code other}. */
@@ -66,18 +44,16 @@ final class WatchedInput extends ServletInputStream {
     return in == other;
   }
 
-  // Not after the application closed the stream, nor once it answered in full (Tomcat ends the
-  // request's input with the answer): the failure is then no news of the client.
+  // Not after the application closed the stream, nor Tomcat's end of the input with an answer
+  // given in full: the failure is then no news of the client.
   private IOException failed(IOException e) {
-    return closed || scope.answeredWhole() ? e : scope.failed(e);
+    return closed || scope.inputEndedWithTheAnswer(e) ? e : scope.failed(e);
   }
 
   @Override
   public int read() throws IOException {
     try {
-      int c = in.read();
-      counted(c < 0 ? -1 : 1);
-      return c;
+      return in.read();
     } catch (IOException e) {
       throw failed(e);
     }
@@ -86,7 +62,7 @@ final class WatchedInput extends ServletInputStream {
   @Override
   public int read(byte[] b) throws IOException {
     try {
-      return counted(in.read(b));
+      return in.read(b);
     } catch (IOException e) {
       throw failed(e);
     }
@@ -95,7 +71,7 @@ final class WatchedInput extends ServletInputStream {
   @Override
   public int read(byte[] b, int off, int len) throws IOException {
     try {
-      return counted(in.read(b, off, len));
+      return in.read(b, off, len);
     } catch (IOException e) {
       throw failed(e);
     }
@@ -104,7 +80,7 @@ final class WatchedInput extends ServletInputStream {
   @Override
   public int read(ByteBuffer buffer) throws IOException {
     try {
-      return counted(in.read(buffer));
+      return in.read(buffer);
     } catch (IOException e) {
       throw failed(e);
     }
@@ -113,7 +89,7 @@ final class WatchedInput extends ServletInputStream {
   @Override
   public int readLine(byte[] b, int off, int len) throws IOException {
     try {
-      return counted(in.readLine(b, off, len));
+      return in.readLine(b, off, len);
     } catch (IOException e) {
       throw failed(e);
     }
@@ -122,9 +98,7 @@ final class WatchedInput extends ServletInputStream {
   @Override
   public byte[] readAllBytes() throws IOException {
     try {
-      byte[] all = in.readAllBytes();
-      countedUpTo(all.length, Integer.MAX_VALUE);
-      return all;
+      return in.readAllBytes();
     } catch (IOException e) {
       throw failed(e);
     }
@@ -133,9 +107,7 @@ final class WatchedInput extends ServletInputStream {
   @Override
   public byte[] readNBytes(int len) throws IOException {
     try {
-      byte[] some = in.readNBytes(len);
-      countedUpTo(some.length, len);
-      return some;
+      return in.readNBytes(len);
     } catch (IOException e) {
       throw failed(e);
     }
@@ -144,7 +116,7 @@ final class WatchedInput extends ServletInputStream {
   @Override
   public int readNBytes(byte[] b, int off, int len) throws IOException {
     try {
-      return countedUpTo(in.readNBytes(b, off, len), len);
+      return in.readNBytes(b, off, len);
     } catch (IOException e) {
       throw failed(e);
     }
@@ -153,11 +125,7 @@ final class WatchedInput extends ServletInputStream {
   @Override
   public long skip(long n) throws IOException {
     try {
-      long skipped = in.skip(n);
-      if (skipped > 0) {
-        scope.bodyRead += skipped;
-      }
-      return skipped;
+      return in.skip(n);
     } catch (IOException e) {
       throw failed(e);
     }

@@ -32,10 +32,10 @@ final class WatchedReader extends BufferedReader {
     return in == other;
   }
 
-  // Not after the application closed the reader, nor once it answered in full (Tomcat ends the
-  // request's input with the answer): the failure is then no news of the client.
+  // Not after the application closed the reader, nor Tomcat's end of the input with an answer
+  // given in full: the failure is then no news of the client.
   private IOException failed(IOException e) {
-    return closed || scope.answeredWhole() ? e : scope.failed(e);
+    return closed || scope.inputEndedWithTheAnswer(e) ? e : scope.failed(e);
   }
 
   @Override
