@@ -170,12 +170,13 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
    * The request's watched writers that count (see {@link #written}) written to and not closed, in
    * the order first written, {@link #writerCount} of them: those right over the container's writer
    * and the last written are asked for a failure they swallowed at the end of the cycle ({@link
-   * #writerAtTheEnd}); the others are kept as they came, each the last written when it did. Not only the last written: a loss in the unflushed writes of one over the
-   * container's is not seen through another over a wrapper that buffers, or shields the close.
-   * Past {@link #WRITERS_KEPT}, a new writer takes the last place, so the last
-   * written is always kept; the one it pushes out is kept apart if it lies right over the
-   * container's writer and the new one does not ({@link #overTheContainers}). Made at the first
-   * write: most requests never take a writer, and the filter's cost is per request.
+   * #writerAtTheEnd}); the others are kept as they came, each the last written when it did. Not
+   * only the last written: a loss in the unflushed writes of one over the container's is not seen
+   * through another over a wrapper that buffers, or shields the close. Past {@link #WRITERS_KEPT},
+   * a new writer takes the last place, so the last written is always kept; the one it pushes out is
+   * kept apart if it lies right over the container's writer and the new one does not ({@link
+   * #overTheContainers}). Made at the first write: most requests never take a writer, and the
+   * filter's cost is per request.
    */
   private WatchedResponse.WatchedWriter[] writers;
 

@@ -695,14 +695,14 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
      * cannot be told apart beforehand; on Jetty a closed writer is in error for every check, as is
      * one that met a lost client. So, once the response is committed and a watched writer took the
      * container's writer ({@link RequestScope#containerWriter}), the container's writer as it is
-     * now is asked before and after the close. Before: once the wrapper's writer is flushed, so that
-     * the close has (almost) nothing left to send; an error then is a loss in what was written so
-     * far, judged as {@link #check} judges one. After: an error only then is, on Tomcat (whose
+     * now is asked before and after the close. Before: once the wrapper's writer is flushed, so
+     * that the close has (almost) nothing left to send; an error then is a loss in what was written
+     * so far, judged as {@link #check} judges one. After: an error only then is, on Tomcat (whose
      * closed writer is not in error), the close's own write (a wrapper's trailer) meeting a lost
      * client, judged the same; on Jetty the close's, and no writer of the request checks any more,
-     * so that Jetty takes the failure of the close's own write for the close (README, limits).
-     * Only the container's writer is asked: its flush sends only what it holds, in
-     * order, where another writer's would send that writer's unflushed text (a tee wrapper's). Not while the response is
+     * so that Jetty takes the failure of the close's own write for the close (README, limits). Only
+     * the container's writer is asked: its flush sends only what it holds, in order, where another
+     * writer's would send that writer's unflushed text (a tee wrapper's). Not while the response is
      * uncommitted: no byte has met the client, and the flush would commit it (its length lost; a
      * buffering wrapper's ETag or an outer filter's later headers too); nor when no watched writer
      * took the container's writer (README, limits). Never throws for the asking: a writer the
