@@ -2,10 +2,16 @@ package io.ctx4j.servlet.internal;
 
 import jakarta.servlet.ServletRequest;
 import jakarta.servlet.ServletRequestWrapper;
+import java.io.IOException;
+import java.lang.reflect.Method;
 
 /**
- * Container-specific early notice of a request's failure, where the container offers one, and a
- * cheaper read of the timeout headers. Not part of the API.
+ * What the filter knows of particular containers, in one place: early notice of a request's
+ * failure where the container offers one, a cheaper read of the timeout headers, and how each
+ * container's own exceptions and writers tell a lost client from its own doings ({@link
+ * #lostConnection}, {@link #tomcatStreamTimeout}, {@link #tomcatInputEnded}, {@link
+ * #closedWriterStaysClean}). Containers are told apart by class names, so that this module loads
+ * no container's classes but Jetty's hooks, and those only on Jetty. Not part of the API.
  *
  * <p>Jetty 12.1 (ee11 or ee10 servlet layer): the core request's failure listener (an HTTP/2 reset,
  * a closed or failed connection, a fatal idle timeout). The Jetty classes
@@ -96,6 +102,87 @@ public final class ContainerHooks {
    */
   static boolean closedWriterStaysClean(java.io.PrintWriter w) {
     return w.getClass().getName().startsWith("org.apache.catalina.");
+  }
+
+  /**
+   * Whether {@code e}, a read's failure, is Tomcat 11's input buffer refusing a read because the
+   * request's input has ended: a plain {@code IOException} ("Stream closed") whose top frame is
+   * {@code org.apache.catalina.connector.InputBuffer}. Tomcat ends the input that way once the
+   * answer is given in full, whether the client is there or gone ({@link
+   * RequestScope#inputEndedWithTheAnswer} adds the answer's side); a lost client's read fails with
+   * {@code ClientAbortException} instead.
+   *
+   * @param e the read's failure
+   * @return true for that exception of Tomcat's
+   */
+  static boolean tomcatInputEnded(IOException e) {
+    if (e.getClass() != IOException.class) {
+      return false;
+    }
+    StackTraceElement[] at = e.getStackTrace();
+    return at.length > 0
+        && at[0].getClassName().equals("org.apache.catalina.connector.InputBuffer");
+  }
+
+  /**
+   * Whether {@code x} is the {@code StreamException} with the error {@code ENHANCE_YOUR_CALM} that
+   * Tomcat 11's HTTP/2 stream input buffer raises, under its {@code CloseNowException}, when the
+   * stream's read timeout passes: no {@code SocketTimeoutException} then. A client's reset leaves a
+   * {@code StreamException} with another error ({@code STREAM_CLOSED}), so the error is read, by
+   * reflection: the class and its {@code getError()} are package-private in Tomcat, and this module
+   * runs without Tomcat. Not a write's: a write waiting for the client's flow-control window fails
+   * with the same error whether its timeout passed or the client reset the stream or closed the
+   * connection meanwhile (Tomcat wakes the writer and finds no window), and a lost client must not
+   * pass for a timeout (README, limits). Asked only of a failure, never on a request that succeeds.
+   * False whenever the reflection fails.
+   */
+  static boolean tomcatStreamTimeout(Throwable x) {
+    Class<?> type = x.getClass();
+    if (!type.getName().equals("org.apache.coyote.http2.StreamException")) {
+      return false;
+    }
+    for (Class<?> c = type; c != null && c != Throwable.class; c = c.getSuperclass()) {
+      try {
+        Method getError = c.getDeclaredMethod("getError");
+        getError.setAccessible(true);
+        Object error = getError.invoke(x);
+        return error instanceof Enum
+            && ((Enum<?>) error).name().equals("ENHANCE_YOUR_CALM")
+            && raisedByTheInputBuffer(x);
+      } catch (NoSuchMethodException notHere) {
+        // declared higher up (Http2Exception)
+      } catch (ReflectiveOperationException | RuntimeException | LinkageError refused) {
+        return false;
+      }
+    }
+    return false;
+  }
+
+  /** Whether Tomcat's HTTP/2 stream input buffer raised {@code x} (its read timeout). */
+  private static boolean raisedByTheInputBuffer(Throwable x) {
+    StackTraceElement[] at = x.getStackTrace();
+    for (int i = 0; i < at.length && i < 4; i++) {
+      String c = at[i].getClassName();
+      if (c.startsWith("org.apache.coyote.http2.Stream$") && c.endsWith("InputBuffer")) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Whether {@code x} is a lost connection as the JDK and the containers report one. */
+  static boolean lostConnection(Throwable x) {
+    if (x instanceof java.net.SocketException) {
+      return true;
+    }
+    for (Class<?> t = x.getClass(); t != null && t != Throwable.class; t = t.getSuperclass()) {
+      String name = t.getName();
+      if (name.equals("org.eclipse.jetty.io.EofException")
+          || name.equals("org.apache.catalina.connector.ClientAbortException")) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** The request class whose layer {@link #layerOf} holds; for tests. */

@@ -10,7 +10,6 @@ import jakarta.servlet.AsyncListener;
 import java.io.IOException;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
-import java.lang.reflect.Method;
 import java.net.SocketTimeoutException;
 import java.time.Duration;
 import java.util.Objects;
@@ -472,13 +471,10 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
    * handed over as it declared): a plain {@code IOException} ("Stream closed") from Tomcat's own
    * input buffer, which says nothing of the client (it is there, or gone: the same exception). A
    * lost client's read fails with another ({@code ClientAbortException}, Jetty's {@code
-   * EofException}).
+   * EofException}). The exception's side is {@link ContainerHooks#tomcatInputEnded}.
    */
   boolean inputEndedWithTheAnswer(IOException e) {
-    StackTraceElement[] at = e.getStackTrace();
-    if (e.getClass() != IOException.class
-        || at.length == 0
-        || !at[0].getClassName().equals("org.apache.catalina.connector.InputBuffer")) {
+    if (!ContainerHooks.tomcatInputEnded(e)) {
       return false;
     }
     if (outClosed || writerClosed) {
@@ -601,7 +597,7 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
     if (findCause(failure, RequestScope::timeout) != null) {
       return Reason.REQUEST_FAILED;
     }
-    return findCause(failure, anyIoException ? RequestScope::io : RequestScope::lostConnection)
+    return findCause(failure, anyIoException ? RequestScope::io : ContainerHooks::lostConnection)
             != null
         ? Reason.CLIENT_DISCONNECTED
         : null;
@@ -632,77 +628,17 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
   /**
    * Whether {@code x} is the container giving up, not the client going: a {@link
    * TimeoutException} (Jetty's idle timeout), a {@link SocketTimeoutException} (Tomcat over
-   * HTTP/1.1), or Tomcat 11's own timeout of an HTTP/2 stream ({@link #tomcatStreamTimeout}).
+   * HTTP/1.1), or Tomcat 11's own timeout of an HTTP/2 stream ({@link
+   * ContainerHooks#tomcatStreamTimeout}).
    */
   private static boolean timeout(Throwable x) {
     return x instanceof TimeoutException
         || x instanceof SocketTimeoutException
-        || tomcatStreamTimeout(x);
-  }
-
-  /**
-   * Whether {@code x} is the {@code StreamException} with the error {@code ENHANCE_YOUR_CALM} that
-   * Tomcat 11's HTTP/2 stream input buffer raises, under its {@code CloseNowException}, when the
-   * stream's read timeout passes: no {@code SocketTimeoutException} then. A client's reset leaves a
-   * {@code StreamException} with another error ({@code STREAM_CLOSED}), so the error is read, by
-   * reflection: the class and its {@code getError()} are package-private in Tomcat, and this module
-   * runs without Tomcat. Not a write's: a write waiting for the client's flow-control window fails
-   * with the same error whether its timeout passed or the client reset the stream or closed the
-   * connection meanwhile (Tomcat wakes the writer and finds no window), and a lost client must not
-   * pass for a timeout (README, limits). Asked only of a failure, never on a request that succeeds.
-   * False whenever the reflection fails.
-   */
-  private static boolean tomcatStreamTimeout(Throwable x) {
-    Class<?> type = x.getClass();
-    if (!type.getName().equals("org.apache.coyote.http2.StreamException")) {
-      return false;
-    }
-    for (Class<?> c = type; c != null && c != Throwable.class; c = c.getSuperclass()) {
-      try {
-        Method getError = c.getDeclaredMethod("getError");
-        getError.setAccessible(true);
-        Object error = getError.invoke(x);
-        return error instanceof Enum
-            && ((Enum<?>) error).name().equals("ENHANCE_YOUR_CALM")
-            && raisedByTheInputBuffer(x);
-      } catch (NoSuchMethodException notHere) {
-        // declared higher up (Http2Exception)
-      } catch (ReflectiveOperationException | RuntimeException | LinkageError refused) {
-        return false;
-      }
-    }
-    return false;
-  }
-
-  /** Whether Tomcat's HTTP/2 stream input buffer raised {@code x} (its read timeout). */
-  private static boolean raisedByTheInputBuffer(Throwable x) {
-    StackTraceElement[] at = x.getStackTrace();
-    for (int i = 0; i < at.length && i < 4; i++) {
-      String c = at[i].getClassName();
-      if (c.startsWith("org.apache.coyote.http2.Stream$") && c.endsWith("InputBuffer")) {
-        return true;
-      }
-    }
-    return false;
+        || ContainerHooks.tomcatStreamTimeout(x);
   }
 
   private static boolean io(Throwable x) {
     return x instanceof IOException;
-  }
-
-  /** Whether {@code x} is a lost connection as the JDK and the containers report one. */
-  private static boolean lostConnection(Throwable x) {
-    if (x instanceof java.net.SocketException) {
-      return true;
-    }
-    for (Class<?> t = x.getClass(); t != null && t != Throwable.class; t = t.getSuperclass()) {
-      String name = t.getName();
-      if (name.equals("org.eclipse.jetty.io.EofException")
-          || name.equals("org.apache.catalina.connector.ClientAbortException")) {
-        return true;
-      }
-    }
-    return false;
   }
 
   /**
