@@ -6,10 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.ctx4j.concurrent.CurrentContext;
 import io.ctx4j.servlet.RequestCanceledException.Reason;
 import jakarta.servlet.AsyncContext;
-import java.io.InputStream;
 import java.io.PrintWriter;
-import java.net.Socket;
-import java.nio.charset.StandardCharsets;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -20,9 +17,9 @@ import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * The filter's complete() returns as the container's does, at once, with the body's tail still to
- * go to a client that reads slowly or not yet (the container sends it on its own threads): no
- * check of the writers (a flush) inside the application's complete(). 83e4c95 added one, and these
- * failed there (6 of 6 runs on each container, found by its review); it was withdrawn.
+ * go to a client that reads slowly or not yet (the container sends it on its own threads): no check
+ * of the writers (a flush) inside the application's complete(). 83e4c95 added one, and these failed
+ * there (6 of 6 runs on each container, found by its review); it was withdrawn.
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class CompleteDoesNotBlockTest {
@@ -30,8 +27,8 @@ class CompleteDoesNotBlockTest {
   /**
    * h2c: the client's flow-control window (65,535, never updated) takes the first 60,000 chars,
    * flushed; 16,000 more stay in the response's buffer; then complete() from the application
-   * thread. The container's complete() from an application thread does not block (it finishes
-   * the response on its own threads); the filter's check flushes first, and blocks on the window.
+   * thread. The container's complete() from an application thread does not block (it finishes the
+   * response on its own threads); the filter's check flushes first, and blocks on the window.
    */
   @ParameterizedTest
   @EnumSource(Containers.class)
@@ -56,15 +53,20 @@ class CompleteDoesNotBlockTest {
     }
     assertTrue(
         returned,
-        c + ": complete() from the application thread blocked over 5 s on the client's h2 window"
-            + " (thrown: " + thrown.get() + "; context " + Probe.state(probe.ctx) + ")");
+        c
+            + ": complete() from the application thread blocked over 5 s on the client's h2 window"
+            + " (thrown: "
+            + thrown.get()
+            + "; context "
+            + Probe.state(probe.ctx)
+            + ")");
   }
 
   /**
    * HTTP/1.1: a large response buffer (setBufferSize 8 MiB) holds 6 MiB written through the writer
-   * after a first flush; the client reads nothing until complete() returned (at most 5 s), then
-   * the whole answer. The container's complete() hands the rest to its own threads; the check
-   * flushes 6 MiB in the application's complete(), which blocks until the client reads.
+   * after a first flush; the client reads nothing until complete() returned (at most 5 s), then the
+   * whole answer. The container's complete() hands the rest to its own threads; the check flushes 6
+   * MiB in the application's complete(), which blocks until the client reads.
    */
   @ParameterizedTest
   @EnumSource(Containers.class)
@@ -76,37 +78,24 @@ class CompleteDoesNotBlockTest {
     int tail = 6 << 20;
     TestServlet servlet =
         flushedThenComplete(probe, 8 << 20, 1024, tail, false, completing, completed, thrown);
-    boolean returned;
-    long got;
+    Http.LateRead read;
     Reason end;
     try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
-      try (Socket s = new Socket()) {
-        s.setReceiveBufferSize(64 * 1024);
-        s.connect(new java.net.InetSocketAddress("127.0.0.1", server.port));
-        s.setSoTimeout(30_000);
-        s.getOutputStream()
-            .write(
-                "GET /x HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"
-                    .getBytes(StandardCharsets.US_ASCII));
-        assertTrue(completing.await(10, TimeUnit.SECONDS), "the application thread never wrote");
-        returned = completed.await(5, TimeUnit.SECONDS);
-        InputStream in = s.getInputStream();
-        byte[] buf = new byte[65536];
-        long n = 0;
-        for (int r; (r = in.read(buf)) >= 0; ) {
-          n += r;
-        }
-        got = n;
-      }
+      read = Http.getReadingLate(server.port, completing, completed, 5000);
       assertTrue(completed.await(30, TimeUnit.SECONDS), "complete() never returned");
       end = Probe.reasonAtEnd(probe.ctx, 10, "the request");
     }
-    assertTrue(got > tail + 1024, "the client got " + got + " bytes");
+    assertTrue(read.bytes() > tail + 1024, "the client got " + read.bytes() + " bytes");
     assertEquals("nothing", thrown.get());
     assertTrue(
-        returned,
-        c + ": complete() from the application thread waited over 5 s for a client that had not"
-            + " read yet (it then read " + got + " bytes; the context ended " + end + ")");
+        read.eventWhileNotReading(),
+        c
+            + ": complete() from the application thread waited over 5 s for a client that had not"
+            + " read yet (it then read "
+            + read.bytes()
+            + " bytes; the context ended "
+            + end
+            + ")");
     assertEquals(Reason.RESPONSE_COMPLETED, end);
   }
 

@@ -6,10 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.ctx4j.servlet.RequestCanceledException.Reason;
 import jakarta.servlet.AsyncContext;
 import jakarta.servlet.Filter;
-import java.io.InputStream;
 import java.io.PrintWriter;
-import java.net.Socket;
-import java.nio.charset.StandardCharsets;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Timeout;
@@ -21,10 +18,10 @@ import org.junit.jupiter.params.provider.MethodSource;
  * The README's limit, measured: the check at the return of a dispatch during which complete() was
  * called flushes the writer on the dispatch's thread, so with the body's tail still in the
  * response's buffer (6 MiB here, in a buffer of 8 MiB) and a client that reads nothing yet, the
- * dispatch returns only once the client has read enough. Without the filter both containers let
- * the dispatch return at once. The client then reads the whole answer, and the context ends
- * "response completed". A change that stops flushing there (and the limit with it) fails the
- * filter's rows: then update the README.
+ * dispatch returns only once the client has read enough. Without the filter both containers let the
+ * dispatch return at once. The client then reads the whole answer, and the context ends "response
+ * completed". A change that stops flushing there (and the limit with it) fails the filter's rows:
+ * then update the README.
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class DispatchReturnHoldTest {
@@ -72,31 +69,15 @@ class DispatchReturnHoldTest {
               completing.countDown();
               async.complete();
             });
-    boolean returnedAtOnce;
-    long got = 0;
+    Http.LateRead read;
     try (Containers.Running server = c.start(inFront, servlet)) {
-      try (Socket s = new Socket()) {
-        s.setReceiveBufferSize(64 * 1024);
-        s.connect(new java.net.InetSocketAddress("127.0.0.1", server.port));
-        s.setSoTimeout(30_000);
-        s.getOutputStream()
-            .write(
-                "GET /x HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"
-                    .getBytes(StandardCharsets.US_ASCII));
-        assertTrue(completing.await(10, TimeUnit.SECONDS), "the handler never wrote");
-        returnedAtOnce = returned.await(1, TimeUnit.SECONDS); // the client reads nothing yet
-        InputStream in = s.getInputStream();
-        byte[] buf = new byte[65536];
-        for (int r; (r = in.read(buf)) >= 0; ) {
-          got += r;
-        }
-      }
+      read = Http.getReadingLate(server.port, completing, returned, 1000);
       assertTrue(returned.await(30, TimeUnit.SECONDS), "the dispatch never returned");
-      assertTrue(got > tail + 1024, "the client got " + got + " bytes");
+      assertTrue(read.bytes() > tail + 1024, "the client got " + read.bytes() + " bytes");
       if (ctx4j) {
         assertEquals(Reason.RESPONSE_COMPLETED, Probe.reasonAtEnd(probe.ctx, 10, how));
       }
     }
-    assertEquals(!ctx4j, returnedAtOnce, c + ", " + how);
+    assertEquals(!ctx4j, read.eventWhileNotReading(), c + ", " + how);
   }
 }

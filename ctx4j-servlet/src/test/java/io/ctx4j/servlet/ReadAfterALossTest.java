@@ -19,9 +19,9 @@ import org.junit.jupiter.params.provider.MethodSource;
  * handler wrote anything; the handler then writes an answer of its declared length, which does not
  * reach the client, and reads the body, which fails: a lost client. Found by the review of a83ecb6,
  * which took every read failure after an answer given in full for no news: the writer rows
- * (HTTP/1.1, both containers) failed there; the others held and guard. Left to the README's
- * limits, on Tomcat: the stream rows, whose read fails with Tomcat's own "Stream closed", as when
- * the client is there (ReadAfterTheAnswerTest); over h2c, a body Tomcat ends quietly
+ * (HTTP/1.1, both containers) failed there; the others held and guard. Left to the README's limits,
+ * on Tomcat: the stream rows, whose read fails with Tomcat's own "Stream closed", as when the
+ * client is there (ReadAfterTheAnswerTest); over h2c, a body Tomcat ends quietly
  * (BodyCutShortTest).
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
@@ -42,19 +42,7 @@ class ReadAfterALossTest {
     Probe probe = new Probe();
     AtomicReference<String> read = new AtomicReference<>("not read");
     AtomicReference<String> seen = new AtomicReference<>("?");
-    TestServlet servlet =
-        new TestServlet(
-            (req, res) -> {
-              probe.enter(ContextServletFilter.contextOf(req), true);
-              probe.awaitGo();
-              res.setContentLength(how.equals(LONGER) ? 5 : 2);
-              if (how.equals(WRITER_BUFFERED)) {
-                res.getWriter().print("ok");
-              } else {
-                res.getOutputStream().write("ok".getBytes(StandardCharsets.US_ASCII));
-              }
-              readBody(req, read, seen);
-            });
+    TestServlet servlet = answersThenReads(how, probe, read, seen);
     try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
       int clientPort;
       try (Socket socket = new Socket("127.0.0.1", server.port)) {
@@ -75,21 +63,44 @@ class ReadAfterALossTest {
       assertEquals(
           Reason.CLIENT_DISCONNECTED,
           probe.reason(),
-          c + ", " + how + ": " + read.get() + "; ctx right after the read: " + seen.get()
-              + "; cause " + probe.cause);
+          what(c + ", " + how, read, seen, probe));
     }
   }
 
-  private static void readBody(
-      jakarta.servlet.http.HttpServletRequest req,
-      AtomicReference<String> read,
-      AtomicReference<String> seen) {
-    try {
-      read.set("read " + req.getInputStream().readAllBytes().length + " bytes");
-    } catch (IOException e) {
-      read.set("read failed: " + e);
-    }
-    seen.set(Probe.state(ContextServletFilter.contextOf(req)));
+  /** The row, what the handler's read did, the context right after it, and the cause. */
+  private static String what(
+      String row, AtomicReference<String> read, AtomicReference<String> seen, Probe probe) {
+    return String.format(
+        "%s: %s; ctx right after the read: %s; cause %s", row, read.get(), seen.get(), probe.cause);
+  }
+
+  /**
+   * A handler that, once the probe's go came, declares {@code Content-Length} 2 (5 for {@link
+   * #LONGER}), hands over "ok" as {@code how} says, then reads the body; {@code read} gets what the
+   * read did, {@code seen} the context right after it. Answers "warm" on /warm.
+   */
+  private static TestServlet answersThenReads(
+      String how, Probe probe, AtomicReference<String> read, AtomicReference<String> seen) {
+    return new TestServlet(
+        (req, res) -> {
+          if (TestServlet.answeredWarm(req, res)) {
+            return;
+          }
+          probe.enter(ContextServletFilter.contextOf(req), true);
+          probe.awaitGo();
+          res.setContentLength(how.equals(LONGER) ? 5 : 2);
+          if (how.equals(WRITER_BUFFERED)) {
+            res.getWriter().print("ok");
+          } else {
+            res.getOutputStream().write("ok".getBytes(StandardCharsets.US_ASCII));
+          }
+          try {
+            read.set("read " + req.getInputStream().readAllBytes().length + " bytes");
+          } catch (IOException e) {
+            read.set("read failed: " + e);
+          }
+          seen.set(Probe.state(ContextServletFilter.contextOf(req)));
+        });
   }
 
   static java.util.stream.Stream<Arguments> h2Rows() {
@@ -105,22 +116,7 @@ class ReadAfterALossTest {
     Probe probe = new Probe();
     AtomicReference<String> read = new AtomicReference<>("not read");
     AtomicReference<String> seen = new AtomicReference<>("?");
-    TestServlet servlet =
-        new TestServlet(
-            (req, res) -> {
-              if (TestServlet.answeredWarm(req, res)) {
-                return;
-              }
-              probe.enter(ContextServletFilter.contextOf(req), true);
-              probe.awaitGo();
-              res.setContentLength(2);
-              if (how.equals(WRITER_BUFFERED)) {
-                res.getWriter().print("ok");
-              } else {
-                res.getOutputStream().write("ok".getBytes(StandardCharsets.US_ASCII));
-              }
-              readBody(req, read, seen);
-            });
+    TestServlet servlet = answersThenReads(how, probe, read, seen);
     try (Containers.Running server = c.start(ContextServletFilter.create(), servlet)) {
       H2cClient.warm(server.port);
       try (H2cClient client = new H2cClient(server.port)) {
@@ -135,7 +131,6 @@ class ReadAfterALossTest {
     assertEquals(
         Reason.CLIENT_DISCONNECTED,
         probe.reason(),
-        "h2c " + c + ", " + how + ": " + read.get() + "; ctx right after the read: " + seen.get()
-            + "; cause " + probe.cause);
+        what("h2c " + c + ", " + how, read, seen, probe));
   }
 }

@@ -1,8 +1,14 @@
 package io.ctx4j.servlet;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import io.ctx4j.concurrent.CurrentContext;
+import io.ctx4j.servlet.RequestCanceledException.Reason;
 import jakarta.servlet.AsyncContext;
+import jakarta.servlet.DispatcherType;
 import jakarta.servlet.Filter;
+import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 import jakarta.servlet.http.HttpServletResponseWrapper;
 import java.io.PrintWriter;
@@ -17,13 +23,13 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * A close through a wrapper in front, judged by asking the container's writer before and after it
- * (WatchedResponse.WatchedWriter.closeThroughAWrapper). Found by the review of 0db1bb9, each failing
- * there: a wrapper whose writer keeps the container's open and writes at its close (a trailer) to a
- * client lost just then was taken for a close of the container's writer, and 0db1bb9 then silenced
- * flushBuffer() too: on Tomcat, whose closed writer is not in error, the loss now ends the context
- * at the close (4 rows failed on 0db1bb9: the two flushBuffer() rows, HTTP/1.1 and h2c, new there,
- * and the two where a writer reports later, which failed on b9787b6 too); on
- * Jetty, which reports a closed writer and a lost one the same, the loss stays taken for the close
+ * (WatchedResponse.WatchedWriter.closeThroughAWrapper). Found by the review of 0db1bb9, each
+ * failing there: a wrapper whose writer keeps the container's open and writes at its close (a
+ * trailer) to a client lost just then was taken for a close of the container's writer, and 0db1bb9
+ * then silenced flushBuffer() too: on Tomcat, whose closed writer is not in error, the loss now
+ * ends the context at the close (4 rows failed on 0db1bb9: the two flushBuffer() rows, HTTP/1.1 and
+ * h2c, new there, and the two where a writer reports later, which failed on b9787b6 too); on Jetty,
+ * which reports a closed writer and a lost one the same, the loss stays taken for the close
  * (README, limits: those rows run on Tomcat only). A reset that changed the charset made Jetty hand
  * out a new container writer, and the close asked the old one (2 rows failed on Jetty, also on
  * b9787b6). The rest held and guard the silence after a real close: nothing reaches the client.
@@ -42,6 +48,22 @@ class TrailerCloseTest {
       write("-end");
       flush();
     }
+  }
+
+  /**
+   * The ASYNC dispatch's part of the loss rows: a second cycle writes 256 KiB through the chain's
+   * writer (a write that meets the lost client), flushes it if {@code flush}, and completes.
+   */
+  static void bigInALaterDispatch(HttpServletRequest req, HttpServletResponse res, boolean flush)
+      throws java.io.IOException {
+    AsyncContext again = req.startAsync();
+    again.setTimeout(0);
+    PrintWriter w = res.getWriter();
+    w.print(Http.BIG_TEXT);
+    if (flush) {
+      w.flush();
+    }
+    again.complete();
   }
 
   /** A wrapper in front that hands out a new TrailerWriter over the container's per call. */
@@ -106,7 +128,8 @@ class TrailerCloseTest {
   // chain's writer at its close (no flush, no close beneath), for a client lost before the close.
 
   static java.util.stream.Stream<Arguments> givenRows() {
-    return Containers.eachWith("buffering given wrapper, copied at close", "control: same, then flushBuffer()");
+    return Containers.eachWith(
+        "buffering given wrapper, copied at close", "control: same, then flushBuffer()");
   }
 
   @ParameterizedTest(name = "{0}: {1}")
@@ -161,15 +184,22 @@ class TrailerCloseTest {
               }
             });
     HostileUseTest.assertLostAfterItsReset(
-        c, ContextServletFilter.create(), servlet, probe, () -> c + ", " + how + ": " + thrown.get());
+        c,
+        ContextServletFilter.create(),
+        servlet,
+        probe,
+        () -> c + ", " + how + ": " + thrown.get());
   }
 
   // Across an ASYNC dispatch: the trailer close in the first dispatch, then the ASYNC dispatch's
   // chain writer (over a new wrapper in front, a new watched response) writes the body and flushes.
 
-  static final String ASYNC_AFTER_TRAILER = "trailer close, ASYNC dispatch: its chain writer written and flushed";
-  static final String ASYNC_NO_CLOSE = "control: no close, ASYNC dispatch: its chain writer written and flushed";
-  static final String ASYNC_AFTER_TRAILER_END = "trailer close, ASYNC dispatch: its chain writer written, complete()";
+  static final String ASYNC_AFTER_TRAILER =
+      "trailer close, ASYNC dispatch: its chain writer written and flushed";
+  static final String ASYNC_NO_CLOSE =
+      "control: no close, ASYNC dispatch: its chain writer written and flushed";
+  static final String ASYNC_AFTER_TRAILER_END =
+      "trailer close, ASYNC dispatch: its chain writer written, complete()";
 
   static java.util.stream.Stream<Arguments> asyncRows() {
     return java.util.stream.Stream.concat(
@@ -188,7 +218,7 @@ class TrailerCloseTest {
         new TestServlet(
             (req, res) -> {
               try {
-                if (req.getDispatcherType() == jakarta.servlet.DispatcherType.REQUEST) {
+                if (req.getDispatcherType() == DispatcherType.REQUEST) {
                   AsyncContext async = req.startAsync();
                   async.setTimeout(0);
                   async.getResponse().getWriter(); // the container's writer, taken
@@ -202,14 +232,7 @@ class TrailerCloseTest {
                   async.dispatch();
                   return;
                 }
-                AsyncContext again = req.startAsync();
-                again.setTimeout(0);
-                PrintWriter w = res.getWriter();
-                w.print(Http.BIG_TEXT);
-                if (!how.equals(ASYNC_AFTER_TRAILER_END)) {
-                  w.flush();
-                }
-                again.complete();
+                bigInALaterDispatch(req, res, !how.equals(ASYNC_AFTER_TRAILER_END));
               } catch (Throwable t) {
                 thrown.set(t.toString());
               }
@@ -241,7 +264,7 @@ class TrailerCloseTest {
           seen.set("container's writer in error after the close: " + a.checkError());
           async.complete();
         });
-    org.junit.jupiter.api.Assertions.assertEquals(
+    assertEquals(
         "container's writer in error after the close: " + (c == Containers.JETTY),
         seen.get(),
         c.toString());
@@ -311,7 +334,10 @@ class TrailerCloseTest {
   // throw, "response completed".
 
   static java.util.stream.Stream<Arguments> h2cRows() {
-    return Containers.eachWith("ASYNC dispatch flushes", "ASYNC dispatch writes", "same dispatch, async writer and flushBuffer()");
+    return Containers.eachWith(
+        "ASYNC dispatch flushes",
+        "ASYNC dispatch writes",
+        "same dispatch, async writer and flushBuffer()");
   }
 
   @ParameterizedTest(name = "{0}: {1}")
@@ -326,7 +352,7 @@ class TrailerCloseTest {
                 return; // Http.answerOverH2c's upgrade
               }
               try {
-                if (req.getDispatcherType() == jakarta.servlet.DispatcherType.REQUEST) {
+                if (req.getDispatcherType() == DispatcherType.REQUEST) {
                   AsyncContext async = req.startAsync();
                   async.setTimeout(0);
                   probe.enter(ContextServletFilter.contextOf(req), true);
@@ -350,16 +376,15 @@ class TrailerCloseTest {
               }
             });
     String answer;
-    RequestCanceledException.Reason end;
+    Reason end;
     try (Containers.Running server =
         c.start(TwoWritersOverOneTest.inFront("x" + TwoWritersOverOneTest.CACHED), servlet)) {
       answer = Http.answerOverH2c(server.port, "/x");
       end = Probe.reasonAtEnd(probe.ctx, 10, how);
     }
-    org.junit.jupiter.api.Assertions.assertEquals("HTTP_2 200 " + Http.BIG_TEXT, answer, how + ": " + thrown.get());
-    org.junit.jupiter.api.Assertions.assertEquals("nothing", thrown.get(), how);
-    org.junit.jupiter.api.Assertions.assertEquals(
-        RequestCanceledException.Reason.RESPONSE_COMPLETED, end, c + ", " + how + ": " + probe.ctx.cause());
+    assertEquals("HTTP_2 200 " + Http.BIG_TEXT, answer, how + ": " + thrown.get());
+    assertEquals("nothing", thrown.get(), how);
+    assertEquals(Reason.RESPONSE_COMPLETED, end, c + ", " + how + ": " + probe.ctx.cause());
   }
 
   // Over h2c, a client that resets the stream (RST_STREAM CANCEL) after the response is committed;
@@ -389,7 +414,7 @@ class TrailerCloseTest {
                 return;
               }
               try {
-                if (req.getDispatcherType() == jakarta.servlet.DispatcherType.REQUEST) {
+                if (req.getDispatcherType() == DispatcherType.REQUEST) {
                   AsyncContext async = req.startAsync();
                   async.setTimeout(0);
                   PrintWriter a = async.getResponse().getWriter();
@@ -412,12 +437,7 @@ class TrailerCloseTest {
                   }
                   return;
                 }
-                AsyncContext again = req.startAsync();
-                again.setTimeout(0);
-                PrintWriter w = res.getWriter();
-                w.print(Http.BIG_TEXT);
-                w.flush();
-                again.complete();
+                bigInALaterDispatch(req, res, true);
               } catch (Throwable t) {
                 thrown.set(t.toString());
               }
@@ -426,15 +446,17 @@ class TrailerCloseTest {
       H2cClient.warm(server.port);
       try (H2cClient client = new H2cClient(server.port)) {
         int id = client.get("/x", java.util.Map.of());
-        org.junit.jupiter.api.Assertions.assertTrue(probe.entered.await(10, TimeUnit.SECONDS), "entered");
+        assertTrue(probe.entered.await(10, TimeUnit.SECONDS), "entered");
         client.reset(id);
-        org.junit.jupiter.api.Assertions.assertTrue(client.pingAcked(10), "PING answered");
+        assertTrue(client.pingAcked(10), "PING answered");
         probe.go.countDown();
-        org.junit.jupiter.api.Assertions.assertTrue(probe.ended.await(20, TimeUnit.SECONDS), "the context ended");
+        assertTrue(probe.ended.await(20, TimeUnit.SECONDS), "the context ended");
       }
     }
-    org.junit.jupiter.api.Assertions.assertEquals(
-        RequestCanceledException.Reason.CLIENT_DISCONNECTED, probe.reason(), c + ", " + how + ": " + thrown.get() + "; " + probe.cause);
+    assertEquals(
+        Reason.CLIENT_DISCONNECTED,
+        probe.reason(),
+        c + ", " + how + ": " + thrown.get() + "; " + probe.cause);
   }
 
   // A stale containerWriter: the AsyncContext's writer taken, then a reset and another charset (a
@@ -442,19 +464,23 @@ class TrailerCloseTest {
   // (committed) and closed; an ASYNC dispatch's writer flushed or written. No lost client.
 
   static java.util.stream.Stream<Arguments> staleRows() {
-    return Containers.eachWith("stale: ASYNC dispatch flushes", "stale: ASYNC dispatch writes", "stale: async writer flushed");
+    return Containers.eachWith(
+        "stale: ASYNC dispatch flushes",
+        "stale: ASYNC dispatch writes",
+        "stale: async writer flushed");
   }
 
   @ParameterizedTest(name = "{0}: {1}")
   @MethodSource("staleRows")
-  void aCloseAfterAResetWithAnotherCharsetIsNoLostClient(Containers c, String how) throws Exception {
+  void aCloseAfterAResetWithAnotherCharsetIsNoLostClient(Containers c, String how)
+      throws Exception {
     WholeAnswer.assertCompleted(
         c,
         TwoWritersOverOneTest.inFront("x" + TwoWritersOverOneTest.CACHED),
         how,
         "200 " + Http.BIG_TEXT,
         (req, res, probe) -> {
-          if (req.getDispatcherType() == jakarta.servlet.DispatcherType.REQUEST) {
+          if (req.getDispatcherType() == DispatcherType.REQUEST) {
             res.setCharacterEncoding("UTF-8");
             AsyncContext async = req.startAsync();
             async.setTimeout(0);
