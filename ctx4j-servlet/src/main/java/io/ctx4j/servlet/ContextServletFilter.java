@@ -385,7 +385,9 @@ public final class ContextServletFilter implements Filter {
   /**
    * Reads the init parameters {@value #INIT_MAX_TIMEOUT_MILLIS} and {@value #INIT_TRUST_HEADERS}
    * if this filter was made by the no-argument constructor; a filter made by a {@link Builder}
-   * keeps its settings.
+   * keeps its settings. Each call sets both settings: a parameter that is absent (or a null {@code
+   * config}) gives its default, no maximum and headers honoured, whatever an earlier {@code init()}
+   * set.
    *
    * @param config the filter configuration; may be null
    * @throws ServletException if a parameter is malformed (the message names it)
@@ -410,11 +412,11 @@ public final class ContextServletFilter implements Filter {
         life = new Life(parent);
       }
     }
-    if (max != null) {
+    if (configurable) {
+      // Every init sets both: an absent parameter is its default, so that a start without it
+      // (a restart after the operator removed it, another context's init) does not keep an old one.
       maxTimeout = max;
-    }
-    if (trust != null) {
-      trustHeaders = trust;
+      trustHeaders = trust == null || trust;
     }
   }
 

@@ -235,4 +235,61 @@ class FilterLifeTest {
     h.destroy();
     assertTrue(r.isDone(), "second destroy shuts it down");
   }
+
+  /**
+   * Javadoc of INIT_MAX_TIMEOUT_MILLIS: "absent means no maximum"; of INIT_TRUST_HEADERS: true is
+   * the default; README: "the last init()'s parameters apply". An embedded Jetty that keeps its
+   * handlers, started with a maximum of 200 ms and headers not trusted, is stopped, the operator
+   * removes both parameters, and it starts again: its requests must have no maximum and a
+   * malformed header must get its 400 again. Found by review L: init() changed only the settings
+   * whose parameter was present, so both stayed (fails on 19d9f2c).
+   */
+  @Test
+  void aRestartWithoutTheParametersHasTheDefaults() throws Exception {
+    ContextServletFilter filter = new ContextServletFilter();
+    java.util.concurrent.atomic.AtomicReference<String> seen =
+        new java.util.concurrent.atomic.AtomicReference<>();
+    TestServlet servlet =
+        new TestServlet(
+            (req, res) -> {
+              Context ctx = io.ctx4j.concurrent.CurrentContext.get();
+              seen.set(ctx.deadline().isPresent() ? "deadline" : "no deadline");
+              res.getWriter().print(seen.get());
+            });
+    org.eclipse.jetty.server.Server server = new org.eclipse.jetty.server.Server();
+    org.eclipse.jetty.server.ServerConnector connector = Containers.h2cConnector(server);
+    org.eclipse.jetty.ee11.servlet.ServletContextHandler handler =
+        new org.eclipse.jetty.ee11.servlet.ServletContextHandler("/");
+    handler.addServlet(new org.eclipse.jetty.ee11.servlet.ServletHolder(servlet), "/*");
+    org.eclipse.jetty.ee11.servlet.FilterHolder holder =
+        new org.eclipse.jetty.ee11.servlet.FilterHolder(filter);
+    holder.setAsyncSupported(true);
+    holder.setInitParameters(
+        Map.of(
+            ContextServletFilter.INIT_MAX_TIMEOUT_MILLIS, "200",
+            ContextServletFilter.INIT_TRUST_HEADERS, "false"));
+    handler.addFilter(
+        holder,
+        "/*",
+        java.util.EnumSet.of(
+            jakarta.servlet.DispatcherType.REQUEST, jakarta.servlet.DispatcherType.ASYNC));
+    server.setHandler(handler);
+    server.start();
+    try {
+      var first = Http.get(connector.getLocalPort(), "/x", "grpc-timeout", "5X");
+      assertEquals("200 deadline", first.statusCode() + " " + seen.get(), "first start");
+      server.stop();
+      holder.setInitParameters(Map.of()); // the operator removed both parameters
+      seen.set("not called");
+      server.start();
+      var malformed = Http.get(connector.getLocalPort(), "/x", "grpc-timeout", "5X");
+      var none = Http.get(connector.getLocalPort(), "/x");
+      assertEquals(
+          "400, 200 no deadline",
+          malformed.statusCode() + ", " + none.statusCode() + " " + seen.get(),
+          "after a restart without the parameters; " + filter);
+    } finally {
+      server.stop();
+    }
+  }
 }
