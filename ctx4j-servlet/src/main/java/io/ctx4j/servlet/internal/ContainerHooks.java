@@ -185,6 +185,54 @@ public final class ContainerHooks {
     return false;
   }
 
+  /**
+   * Whether {@code failure}, a read of the body through the filter's stream or reader (or its
+   * {@code ReadListener}'s error), is the container refusing a malformed body from a client that
+   * is still there: Tomcat 11's {@code org.apache.coyote.BadRequestException} (an invalid chunk),
+   * or Jetty 12.1's {@code HttpConnection$HttpEofException} ("Early EOF") while the connection's
+   * input is still open. Jetty throws that same exception, with no cause, for a client that left
+   * mid-body; its input is then shut down, which tells the two apart (measured for a bad chunk size
+   * and a missing CRLF against a close, a half-close and a reset). On another container, or when
+   * Jetty's connection cannot be reached, false: the failure is then taken for a lost client.
+   *
+   * @param failure what the read threw
+   * @param request the request as the filter got it, or a wrapper of it; may be null (then false on
+   *     Jetty)
+   * @return true if the failure says the body is malformed, not that the client is gone
+   */
+  static boolean malformedBody(Throwable failure, ServletRequest request) {
+    Throwable x =
+        RequestScope.findCause(
+            failure,
+            t -> {
+              String name = t.getClass().getName();
+              return name.equals("org.apache.coyote.BadRequestException")
+                  || name.equals("org.eclipse.jetty.server.internal.HttpConnection$HttpEofException");
+            });
+    if (x == null) {
+      return false;
+    }
+    if (x.getClass().getName().startsWith("org.apache.")) {
+      return true;
+    }
+    if ((!EE11 && !EE10) || incompatible || request == null) {
+      return false;
+    }
+    ServletRequest own = ScopedRequest.innermost(request);
+    int layer = layerOf(own.getClass());
+    try {
+      if (layer == EE11_LAYER) {
+        return JettyEe11.inputOpen(own);
+      }
+      if (layer == EE10_LAYER) {
+        return JettyEe10.inputOpen(own);
+      }
+    } catch (LinkageError e) {
+      incompatible = true;
+    }
+    return false;
+  }
+
   /** The request class whose layer {@link #layerOf} holds; for tests. */
   static Class<?> lastTypeSeen() {
     LastType last = lastType;

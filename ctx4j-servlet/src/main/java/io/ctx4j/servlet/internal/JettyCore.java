@@ -29,6 +29,11 @@ final class JettyCore {
     core.addFailureListener(scope);
   }
 
+  /** Whether the request's connection can still read: its input not shut down (by the client). */
+  static boolean inputOpen(Request core) {
+    return !core.getConnectionMetaData().getConnection().getEndPoint().isInputShutdown();
+  }
+
   /**
    * The budget the fields state, as {@link IncomingDeadline#readServletApi} would find it, or
    * {@link IncomingDeadline#NOT_READ} when a field is malformed (or has no value): the Servlet API

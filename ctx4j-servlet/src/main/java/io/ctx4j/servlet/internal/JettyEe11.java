@@ -9,17 +9,27 @@ final class JettyEe11 {
   private JettyEe11() {}
 
   static boolean attach(ServletRequest request, RequestScope scope) {
-    ServletContextRequest core;
-    try {
-      core = ServletContextRequest.getServletContextRequest(request);
-    } catch (IllegalStateException e) {
-      return false; // not a request of this Jetty layer after all
-    }
+    ServletContextRequest core = core(request);
     if (core == null) {
       return false;
     }
     JettyCore.attach(core, scope);
     return true;
+  }
+
+  /** Whether the connection of Jetty's request under {@code request} can still read. */
+  static boolean inputOpen(ServletRequest request) {
+    ServletContextRequest core = core(request);
+    return core != null && JettyCore.inputOpen(core);
+  }
+
+  /** Jetty's request under {@code request}, or null if it is none of this layer's. */
+  private static ServletContextRequest core(ServletRequest request) {
+    try {
+      return ServletContextRequest.getServletContextRequest(request);
+    } catch (IllegalStateException e) {
+      return null; // not a request of this Jetty layer after all
+    }
   }
 
   /** The budget from Jetty's own request's fields; {@code NOT_READ} if it is not one. */

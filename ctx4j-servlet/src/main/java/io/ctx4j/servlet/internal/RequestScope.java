@@ -611,7 +611,7 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
    * {@code failure} first, that {@code test} accepts, or null. A {@code getCause} that throws ends
    * the walk: what lies beyond it is taken as absent.
    */
-  private static Throwable findCause(Throwable failure, Predicate<Throwable> test) {
+  static Throwable findCause(Throwable failure, Predicate<Throwable> test) {
     try {
       Throwable x = failure;
       for (int i = 0; i < CAUSE_LINKS && x != null; i++, x = x.getCause()) {
@@ -714,12 +714,17 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
    * unless it reports no throwable after the application's own {@code sendError}: Tomcat 11 does
    * that when it dispatches a response in error (then runs the error page and completes the cycle,
    * which ends the context, {@code onComplete}); taken for a lost client, it ended the context
-   * {@code client disconnected} while the client got its whole error page.
+   * {@code client disconnected} while the client got its whole error page. Nor a malformed body
+   * from a client that is still there ({@link ContainerHooks#malformedBody}): Tomcat 11 reports a
+   * {@code ReadListener}'s read of one here too, after the listener's {@code onError}.
    */
   @Override
   public void onError(AsyncEvent event) {
     Throwable t = event.getThrowable();
     if (t == null && errorSent) {
+      return;
+    }
+    if (t != null && ContainerHooks.malformedBody(t, event.getSuppliedRequest())) {
       return;
     }
     end(failure(t));

@@ -247,7 +247,7 @@ public final class ScopedRequest extends HttpServletRequestWrapper {
     if (b instanceof WatchedInput && ((WatchedInput) b).wraps(in)) {
       return (WatchedInput) b;
     }
-    WatchedInput w = new WatchedInput(in, scope);
+    WatchedInput w = new WatchedInput(in, scope, getRequest());
     body = w;
     return w;
   }
@@ -263,7 +263,7 @@ public final class ScopedRequest extends HttpServletRequestWrapper {
     if (b instanceof WatchedReader && ((WatchedReader) b).wraps(in)) {
       return (WatchedReader) b;
     }
-    WatchedReader w = new WatchedReader(in, scope);
+    WatchedReader w = new WatchedReader(in, scope, getRequest());
     body = w;
     return w;
   }

@@ -2,6 +2,7 @@ package io.ctx4j.servlet.internal;
 
 import jakarta.servlet.ReadListener;
 import jakarta.servlet.ServletInputStream;
+import jakarta.servlet.ServletRequest;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 
@@ -31,12 +32,21 @@ import java.nio.ByteBuffer;
 final class WatchedInput extends ServletInputStream {
   private final ServletInputStream in;
   private final RequestScope scope;
+  /** The request whose body this is, for {@link ContainerHooks#malformedBody}. */
+  private final ServletRequest request;
   /** Set by {@link #close()}: later failures are the application's, not the exchange's. */
   private boolean closed;
+  /**
+   * The failure of a read that this stream passed on last: when it comes back out of the
+   * application's {@code onDataAvailable}, it is the exchange's, already judged, not a failure of
+   * the handler's. Read on the thread that read, inside that callback.
+   */
+  private IOException passedOn;
 
-  WatchedInput(ServletInputStream in, RequestScope scope) {
+  WatchedInput(ServletInputStream in, RequestScope scope, ServletRequest request) {
     this.in = in;
     this.scope = scope;
+    this.request = request;
   }
 
   /** Whether this wraps {@code other}. */
@@ -45,9 +55,13 @@ final class WatchedInput extends ServletInputStream {
   }
 
   // Not after the application closed the stream, nor Tomcat's end of the input with an answer
-  // given in full: the failure is then no news of the client.
+  // given in full, nor a malformed body from a client that is still there: the failure is then no
+  // news of the client.
   private IOException failed(IOException e) {
-    return closed || scope.inputEndedWithTheAnswer(e) ? e : scope.failed(e);
+    passedOn = e;
+    return closed || scope.inputEndedWithTheAnswer(e) || ContainerHooks.malformedBody(e, request)
+        ? e
+        : scope.failed(e);
   }
 
   @Override
@@ -179,7 +193,7 @@ final class WatchedInput extends ServletInputStream {
    */
   @Override
   public void setReadListener(ReadListener listener) {
-    in.setReadListener(listener == null ? null : new Listener(listener, scope));
+    in.setReadListener(listener == null ? null : new Listener(listener));
   }
 
   @Override
@@ -187,24 +201,26 @@ final class WatchedInput extends ServletInputStream {
     return in.toString();
   }
 
-  private static final class Listener implements ReadListener {
+  private final class Listener implements ReadListener {
     private final ReadListener listener;
-    private final RequestScope scope;
 
-    Listener(ReadListener listener, RequestScope scope) {
+    Listener(ReadListener listener) {
       this.listener = listener;
-      this.scope = scope;
     }
 
     // The application's callback failed, not the exchange: the container hands the same
     // throwable to onError below and to AsyncListener.onError, where an IOException of the
-    // application's own would pass for a lost client.
+    // application's own would pass for a lost client. Unless it is a read's failure that the
+    // callback let through: that one was judged at the read (a lost client, or a malformed body
+    // that ends nothing).
     @Override
     public void onDataAvailable() throws IOException {
       try {
         listener.onDataAvailable();
       } catch (Throwable t) {
-        scope.end(RequestScope.handlerFailed(t));
+        if (t != passedOn) {
+          scope.end(RequestScope.handlerFailed(t));
+        }
         throw t;
       }
     }
@@ -221,7 +237,9 @@ final class WatchedInput extends ServletInputStream {
 
     @Override
     public void onError(Throwable t) {
-      scope.end(RequestScope.failure(t));
+      if (!ContainerHooks.malformedBody(t, request)) {
+        scope.end(RequestScope.failure(t));
+      }
       listener.onError(t);
     }
   }

@@ -1,5 +1,6 @@
 package io.ctx4j.servlet.internal;
 
+import jakarta.servlet.ServletRequest;
 import java.io.BufferedReader;
 import java.io.IOException;
 
@@ -18,13 +19,16 @@ import java.io.IOException;
 final class WatchedReader extends BufferedReader {
   private final BufferedReader in;
   private final RequestScope scope;
+  /** The request whose body this is, for {@link ContainerHooks#malformedBody}. */
+  private final ServletRequest request;
   /** Set by {@link #close()}: later failures are the application's, not the exchange's. */
   private boolean closed;
 
-  WatchedReader(BufferedReader in, RequestScope scope) {
+  WatchedReader(BufferedReader in, RequestScope scope, ServletRequest request) {
     super(in, 1);
     this.in = in;
     this.scope = scope;
+    this.request = request;
   }
 
   /** Whether this wraps {@code other}. */
@@ -32,10 +36,12 @@ final class WatchedReader extends BufferedReader {
     return in == other;
   }
 
-  // Not after the application closed the reader, nor Tomcat's end of the input with an answer
-  // given in full: the failure is then no news of the client.
+  // As WatchedInput's: not after a close, Tomcat's end of the input with the answer, nor a
+  // malformed body from a client that is still there.
   private IOException failed(IOException e) {
-    return closed || scope.inputEndedWithTheAnswer(e) ? e : scope.failed(e);
+    return closed || scope.inputEndedWithTheAnswer(e) || ContainerHooks.malformedBody(e, request)
+        ? e
+        : scope.failed(e);
   }
 
   @Override
