@@ -2,6 +2,7 @@ package io.ctx4j.servlet.internal;
 
 import jakarta.servlet.ServletRequest;
 import jakarta.servlet.ServletRequestWrapper;
+import jakarta.servlet.ServletResponse;
 import java.io.IOException;
 import java.lang.reflect.Method;
 
@@ -229,6 +230,30 @@ public final class ContainerHooks {
       }
     } catch (LinkageError e) {
       incompatible = true;
+    }
+    return false;
+  }
+
+  /**
+   * Whether the server of {@code response}, the container's own response, is stopping: Jetty
+   * 12.1's server or the connector of the request's connection. False on another container (Tomcat
+   * ends requests in flight through the filter's {@code destroy()}) and whenever Jetty cannot be
+   * asked. Asked only of a failure the container reported.
+   *
+   * @param response the container's own response, or null
+   * @return true while Jetty stops the request's server or connector
+   */
+  static boolean serverStopping(Object response) {
+    if ((!EE11 && !EE10) || incompatible || !(response instanceof ServletResponse)) {
+      return false;
+    }
+    try {
+      return (EE11 && JettyEe11.serverStopping((ServletResponse) response))
+          || (EE10 && JettyEe10.serverStopping((ServletResponse) response));
+    } catch (LinkageError e) {
+      incompatible = true;
+    } catch (RuntimeException e) {
+      // a response already recycled: nothing to tell
     }
     return false;
   }

@@ -2,7 +2,10 @@ package io.ctx4j.servlet.internal;
 
 import org.eclipse.jetty.http.HttpField;
 import org.eclipse.jetty.http.HttpFields;
+import org.eclipse.jetty.server.ConnectionMetaData;
+import org.eclipse.jetty.server.Connector;
 import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Server;
 
 /**
  * Jetty 12 core hooks, shared by the ee10 and ee11 layers. Loaded only when Jetty is present.
@@ -27,6 +30,15 @@ final class JettyCore {
 
   static void attach(Request core, RequestScope scope) {
     core.addFailureListener(scope);
+  }
+
+  /** Whether {@code server}, or the connector of {@code connection}, is stopping or stopped. */
+  static boolean stopping(Server server, ConnectionMetaData connection) {
+    if (server != null && (server.isStopping() || server.isStopped())) {
+      return true;
+    }
+    Connector connector = connection == null ? null : connection.getConnector();
+    return connector != null && (connector.isStopping() || connector.isStopped());
   }
 
   /** Whether the request's connection can still read: its input not shut down (by the client). */

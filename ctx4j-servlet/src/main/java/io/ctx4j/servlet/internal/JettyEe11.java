@@ -1,7 +1,10 @@
 package io.ctx4j.servlet.internal;
 
 import jakarta.servlet.ServletRequest;
+import jakarta.servlet.ServletResponse;
 import org.eclipse.jetty.ee11.servlet.ServletApiRequest;
+import org.eclipse.jetty.ee11.servlet.ServletApiResponse;
+import org.eclipse.jetty.ee11.servlet.ServletChannel;
 import org.eclipse.jetty.ee11.servlet.ServletContextRequest;
 
 /** Reaches Jetty's core request from an ee11 servlet request. Loaded only when Jetty ee11 is present. */
@@ -21,6 +24,16 @@ final class JettyEe11 {
   static boolean inputOpen(ServletRequest request) {
     ServletContextRequest core = core(request);
     return core != null && JettyCore.inputOpen(core);
+  }
+
+  /** Whether the server or connector of Jetty's response {@code response} is stopping. */
+  static boolean serverStopping(ServletResponse response) {
+    if (!(response instanceof ServletApiResponse)) {
+      return false;
+    }
+    ServletChannel channel = ((ServletApiResponse) response).getServletChannel();
+    return channel != null
+        && JettyCore.stopping(channel.getServer(), channel.getConnectionMetaData());
   }
 
   /** Jetty's request under {@code request}, or null if it is none of this layer's. */

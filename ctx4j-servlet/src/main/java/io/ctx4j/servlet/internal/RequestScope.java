@@ -507,13 +507,28 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
 
   /**
    * The container reported a failure of the exchange (Jetty's core failure listener): ends the
-   * request with {@link #failure(Throwable)} of it.
+   * request with {@link #containerFailure(Throwable)} of it.
    *
    * @param failure what the container reported; may be null
    */
   @Override
   public void accept(Throwable failure) {
-    end(failure(failure));
+    end(containerFailure(failure));
+  }
+
+  /**
+   * {@link #failure(Throwable)}, except that a lost connection while the server stops is the
+   * server's shutdown: Jetty 12.1 closes the connections of requests in flight when it stops,
+   * before the filter's {@code destroy()}, and reports each as an {@code EofException}, which
+   * said "client disconnected" of a client that was still waiting ({@code ServerStopTest}).
+   */
+  private RequestCanceledException containerFailure(Throwable failure) {
+    RequestCanceledException cause = failure(failure);
+    if (cause.reason() == Reason.CLIENT_DISCONNECTED
+        && ContainerHooks.serverStopping(containerResponse)) {
+      return new RequestCanceledException(Reason.SERVER_SHUTDOWN, "the server is stopping", failure);
+    }
+    return cause;
   }
 
   /**
@@ -727,7 +742,7 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
     if (t != null && ContainerHooks.malformedBody(t, event.getSuppliedRequest())) {
       return;
     }
-    end(failure(t));
+    end(containerFailure(t));
   }
 
   /** A new async cycle started: listeners of the old one are dropped by the container, so rejoin. */
