@@ -465,8 +465,10 @@ public interface Context {
    * daemon threads, at most two per core (at least 8) while functions finish; when all of them are
    * blocked and none has finished for 50 ms while others wait, the pool adds one thread, and one more
    * every 50 ms the stall lasts, so functions that wait for each other still all run; idle threads
-   * retire after 5 s. Pass an {@link Executor} to {@link #afterFunc(Context, Runnable, Executor)} to
-   * choose the threads yourself.
+   * retire after 5 s. Either way the thread carries no inheritable thread-local of the thread that
+   * ended the context, and a pool thread has ctx4j's class loader as its context class loader,
+   * whichever thread started it. Pass an {@link Executor} to {@link #afterFunc(Context, Runnable,
+   * Executor)} to choose the threads yourself.
    *
    * <p>Memory consistency effects: actions before the cancellation happen-before {@code fn} runs.
    *

@@ -49,6 +49,29 @@ class AfterFuncThreadsTest {
     return n;
   }
 
+  /**
+   * A function runs on a thread of its own, as Go runs it in a goroutine of its own: it carries
+   * none of the inheritable thread-locals (a request's user, an MDC map) of whichever thread ended
+   * the context, on JDK 17's pool and on JDK 21+'s virtual threads alike. Failed on ed04378 on JDK
+   * 25 (the virtual thread inherited them).
+   */
+  @Test
+  void aFunctionSeesNoThreadLocalOfTheThreadThatEndedTheContext() throws Exception {
+    InheritableThreadLocal<String> user = new InheritableThreadLocal<>();
+    CancelableContext ctx = Context.withCancel(Context.background());
+    LinkedBlockingQueue<String> seen = new LinkedBlockingQueue<>();
+    Context.afterFunc(ctx, () -> seen.add(String.valueOf(user.get())));
+    Thread canceller =
+        new Thread(
+            () -> {
+              user.set("alice");
+              ctx.cancel();
+            });
+    canceller.start();
+    canceller.join();
+    assertEquals("null", seen.poll(BOUND.toMillis(), TimeUnit.MILLISECONDS));
+  }
+
   /** The measurement: 2,000 blocked functions on a cancelled context made 2,000 threads. */
   @Test
   void blockedFunctionsDoNotTakeAPlatformThreadEach() throws Exception {

@@ -106,6 +106,9 @@ public final class CallbackPool implements Executor {
     // an MDC map) it would otherwise carry into everyone else's functions.
     Thread t = new Thread(null, this::work, prefix + names.incrementAndGet(), 0, false);
     t.setDaemon(true);
+    // Nor the submitter's context class loader (a webapp's, pinned after its undeploy): ctx4j's
+    // own, the same for every function whoever happened to start the thread.
+    t.setContextClassLoader(CallbackPool.class.getClassLoader());
     try {
       t.start();
     } catch (Throwable e) {

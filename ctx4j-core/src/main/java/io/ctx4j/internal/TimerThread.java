@@ -91,8 +91,11 @@ public final class TimerThread {
       synchronized (this) {
         t = thread;
         if (t == null) {
-          t = new Thread(this::loop, "ctx4j-timer");
+          // It lives as long as the JVM: nothing of the thread that happened to start it (a
+          // request's inheritable thread-locals, a webapp's context class loader) may stay with it.
+          t = new Thread(null, this::loop, "ctx4j-timer", 0, false);
           t.setDaemon(true);
+          t.setContextClassLoader(TimerThread.class.getClassLoader());
           thread = t;
           t.start();
           return;

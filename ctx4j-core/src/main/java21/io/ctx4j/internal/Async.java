@@ -17,7 +17,9 @@ public final class Async {
   /** Unused here; kept so both versions have the same API. */
   public static final Duration STALL = Duration.ofMillis(50);
 
-  private static final ThreadFactory VIRTUAL = Thread.ofVirtual().name("ctx4j-callback-", 1).factory();
+  // No inheritable thread-locals of whichever thread ended the context, as on JDK 17's pool.
+  private static final ThreadFactory VIRTUAL =
+      Thread.ofVirtual().name("ctx4j-callback-", 1).inheritInheritableThreadLocals(false).factory();
 
   /**
    * Tells whether functions run on virtual threads.

@@ -121,6 +121,26 @@ class CallbackPoolTest {
     }
   }
 
+  /**
+   * Nor the first submitter's context class loader (on a servlet container, a webapp's, pinned by
+   * the thread after that webapp is undeployed): every pool thread has ctx4j's own. Failed on
+   * ed04378.
+   */
+  @Test
+  void poolThreadsDoNotKeepTheSubmittersContextClassLoader() throws Exception {
+    CallbackPool pool = new CallbackPool("test-loader-", 1, NEVER, NEVER);
+    ClassLoader webapp = new ClassLoader(null) {};
+    LinkedBlockingQueue<ClassLoader> seen = new LinkedBlockingQueue<>();
+    Thread first =
+        new Thread(() -> pool.execute(() -> seen.add(Thread.currentThread().getContextClassLoader())));
+    first.setContextClassLoader(webapp);
+    first.start();
+    first.join();
+    ClassLoader loader = seen.poll(BOUND_MS, TimeUnit.MILLISECONDS);
+    assertTrue(loader != webapp, "the pool thread kept the submitter's context class loader");
+    assertEquals(CallbackPool.class.getClassLoader(), loader);
+  }
+
   @Test
   void aThrowingFunctionIsReportedAndTheThreadGoesOn() throws Exception {
     CallbackPool pool = new CallbackPool("test-throw-", 1, NEVER, NEVER);
