@@ -24,10 +24,20 @@ import org.eclipse.jetty.client.transport.HttpRequest;
  * builds itself needs it too:
  *
  * <pre>{@code
+ * HttpClient jetty = ContextJettyHttpClient.install(new HttpClient());
+ * jetty.start();  // before the first call: see below
  * RestClient rest = restClientBuilder  // Spring Boot's, with the interceptor on it
- *     .requestFactory(new JettyClientHttpRequestFactory(ContextJettyHttpClient.install(new HttpClient())))
+ *     .requestFactory(new JettyClientHttpRequestFactory(jetty))
  *     .build();
  * }</pre>
+ *
+ * <p>Start such a client before its first call (or call the factory's {@code afterPropertiesSet},
+ * which Spring calls when the factory is a bean). Spring's factory otherwise starts it lazily,
+ * inside the first call's {@code createRequest}, under the interceptor's interrupt: a first call
+ * whose context ends while Jetty's client starts interrupts the start, the call returns seconds
+ * after its cancel, and Jetty's client is left {@code FAILED} while calls beside it wait on its
+ * lifecycle lock. The auto-configuration starts the clients Spring Boot builds once their factory
+ * is built.
  *
  * <h2>What it does</h2>
  *

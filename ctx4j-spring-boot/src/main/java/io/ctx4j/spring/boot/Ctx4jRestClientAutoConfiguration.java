@@ -13,6 +13,7 @@ import org.springframework.boot.restclient.RestClientCustomizer;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Conditional;
 import org.springframework.context.annotation.Configuration;
+import org.springframework.http.client.JettyClientHttpRequestFactory;
 import org.springframework.web.client.RestClient;
 
 /**
@@ -115,7 +116,15 @@ public class Ctx4jRestClientAutoConfiguration {
     public Jetty() {}
 
     /**
-     * Installs {@link ContextJettyHttpClient#install} on every Jetty client Spring Boot builds.
+     * Installs {@link ContextJettyHttpClient#install} on every Jetty client Spring Boot builds, and
+     * starts the client once the factory is built.
+     *
+     * <p>Spring's factory would otherwise start its client lazily, inside the first request's
+     * {@code createRequest}, which runs inside the interceptor's interrupt scope: a first call
+     * whose context ended during that start interrupted it, Jetty's client ended {@code FAILED},
+     * and the calls beside it waited on Jetty's lifecycle lock. Started here, as a factory
+     * customizer, the start comes after every client customizer (the application's too, which may
+     * change settings Jetty reads at start) and outside any call.
      *
      * @return the customizer
      */
@@ -123,7 +132,17 @@ public class Ctx4jRestClientAutoConfiguration {
     @ConditionalOnMissingBean(name = "ctx4jJettyCustomizer")
     public ClientHttpRequestFactoryBuilderCustomizer<JettyClientHttpRequestFactoryBuilder>
         ctx4jJettyCustomizer() {
-      return builder -> builder.withHttpClientCustomizer(ContextJettyHttpClient::install);
+      return builder ->
+          builder.withHttpClientCustomizer(ContextJettyHttpClient::install).withCustomizer(Jetty::start);
+    }
+
+    /** Starts {@code factory}'s client now, if it is not started: see {@link #ctx4jJettyCustomizer}. */
+    private static void start(JettyClientHttpRequestFactory factory) {
+      try {
+        factory.afterPropertiesSet(); // starts the client unless it is started
+      } catch (Exception e) {
+        throw new IllegalStateException("Could not start Jetty's HttpClient: " + e.getMessage(), e);
+      }
     }
   }
 

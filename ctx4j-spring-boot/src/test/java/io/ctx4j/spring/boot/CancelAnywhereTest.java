@@ -107,7 +107,10 @@ import reactor.netty.resources.LoopResources;
  *       in 5 runs since, too few to run it by default); {@link Path#WEBCLIENT_WITHOUT_CTX4J}, the
  *       same calls cancelled at the same moments without ctx4j's filter, does not.
  *   <li>{@link Path#JETTY}: once, a call did not return within 60 s (not seen again in about 2,200
- *       calls); the test prints the callers' stacks when that happens.
+ *       calls); the test prints the callers' stacks when that happens. Likely cause: a call of the
+ *       first round interrupted the start of Jetty's client, which Spring ran lazily inside it;
+ *       the auto-configuration now starts the client when the factory is built ({@link
+ *       ClientCustomizersTest#restClientOnJettyStartsTheClientBeforeTheFirstCall}).
  * </ul>
  *
  * <p>The inputs are drawn from a seed, printed with every failure: {@code

@@ -940,6 +940,105 @@ class ClientCustomizersTest {
   }
 
   /**
+   * Jetty's own pool, which holds every job it is given once {@link #hold} is called, until {@link
+   * #release}: the moment a job is submitted is known, and nothing it was to do happens before.
+   */
+  static final class HeldPool extends org.eclipse.jetty.util.thread.QueuedThreadPool {
+    /** Counted down when a job is submitted while holding. */
+    private final CountDownLatch submitted;
+    private final CountDownLatch release = new CountDownLatch(1);
+    private volatile boolean holding;
+
+    HeldPool(CountDownLatch submitted) {
+      this.submitted = submitted;
+    }
+
+    void hold() {
+      holding = true;
+    }
+
+    void release() {
+      holding = false;
+      release.countDown();
+    }
+
+    @Override
+    public void execute(Runnable job) {
+      if (!holding) {
+        super.execute(job);
+        return;
+      }
+      submitted.countDown();
+      super.execute(() -> {
+        awaitInHandler(release);
+        job.run();
+      });
+    }
+  }
+
+  /**
+   * A Jetty factory as Spring Boot builds it has its client started when it is built, not inside
+   * the first call: Spring's factory starts its client lazily in the first {@code createRequest},
+   * which runs inside the interceptor's interrupt scope, so a first call whose context ended while
+   * Jetty's client was starting interrupted the start (in {@code ManagedSelector.doStart}), the
+   * call returned seconds after its cancel and left the client {@code FAILED}, and a later call
+   * whose context never ended failed. Here the first call is cancelled as soon as Jetty's pool is
+   * given a job (held there) or the request is queued, whichever comes first: on the old code the
+   * start's job, now the request's own.
+   */
+  @Test
+  void restClientOnJettyStartsTheClientBeforeTheFirstCall() throws Exception {
+    List<String> budgets = new CopyOnWriteArrayList<>();
+    HttpServer server = holdAndBudgetServer(new CountDownLatch(1), new CountDownLatch(0), budgets);
+    // Counted down by the first job Jetty's pool is given once held, or as the request is queued.
+    CountDownLatch reached = new CountDownLatch(1);
+    HeldPool pool = new HeldPool(reached);
+    org.eclipse.jetty.client.HttpClient[] built = new org.eclipse.jetty.client.HttpClient[1];
+    JettyClientHttpRequestFactory factory = jettyAsBootBuildsIt(client())
+        .withHttpClientCustomizer(http -> {
+          http.setExecutor(pool);
+          http.getRequestListeners().addListener(new org.eclipse.jetty.client.Request.Listener() {
+            @Override
+            public void onQueued(org.eclipse.jetty.client.Request request) {
+              reached.countDown();
+            }
+          });
+          built[0] = http;
+        })
+        .build();
+    org.eclipse.jetty.client.HttpClient jetty = built[0];
+    try {
+      String base = "http://127.0.0.1:" + server.getAddress().getPort();
+      RestClient rest = client().getBean(RestClient.Builder.class).baseUrl(base).requestFactory(factory).build();
+      pool.hold();
+      String first;
+      try (CancelableContext ctx = Context.withCancel(Context.background())) {
+        Future<String> call = CALLERS.submit(() -> under(ctx, () -> rest.get().uri("/budget").retrieve().body(String.class)));
+        assertTrue(reached.await(30, TimeUnit.SECONDS), "neither Jetty's pool nor its queue saw the call");
+        ctx.cancel();
+        long cancelled = System.nanoTime();
+        Throwable failure = assertThrows(ExecutionException.class, () -> call.get(30, TimeUnit.SECONDS)).getCause();
+        long ms = (System.nanoTime() - cancelled) / 1_000_000;
+        first = failure.getClass().getSimpleName() + (ms < 1000 ? " at once" : " " + ms + " ms after the cancel");
+      }
+      pool.release();
+      String state = jetty.getState();
+      String later;
+      try {
+        later = rest.get().uri("/budget").retrieve().body(String.class);
+      } catch (RuntimeException e) {
+        later = e.toString();
+      }
+      assertEquals("CanceledException at once, Jetty's client STARTED, a later call: null",
+          first + ", Jetty's client " + state + ", a later call: " + later);
+    } finally {
+      pool.release();
+      jetty.stop(); // Spring's factory does not stop a client it was given
+      server.stop(0);
+    }
+  }
+
+  /**
    * A call of {@code rest} to {@code path + id} (which reaches the server's /hold) under a context
    * that ends while the server holds its answer: see {@link #assertAbortedBeforeResponse}, the server
    * to see the client leave within {@code seconds} of the cancel.
