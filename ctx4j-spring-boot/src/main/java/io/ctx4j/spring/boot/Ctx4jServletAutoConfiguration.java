@@ -7,15 +7,20 @@ import jakarta.servlet.Filter;
 import org.springframework.beans.factory.BeanCurrentlyInCreationException;
 import org.springframework.beans.factory.BeanNotOfRequiredTypeException;
 import org.springframework.beans.factory.ListableBeanFactory;
+import org.springframework.beans.factory.config.ConfigurableListableBeanFactory;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnWebApplication;
 import org.springframework.boot.autoconfigure.condition.SearchStrategy;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
+import org.springframework.boot.web.servlet.FilterRegistration;
 import org.springframework.boot.web.servlet.FilterRegistrationBean;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Conditional;
+import org.springframework.context.annotation.ConditionContext;
+import org.springframework.context.annotation.ConfigurationCondition;
+import org.springframework.core.type.AnnotatedTypeMetadata;
 
 /**
  * Registers ctx4j-servlet's {@link ContextServletFilter} in a servlet web application: every
@@ -30,7 +35,10 @@ import org.springframework.context.annotation.Conditional;
  * own whose filter is a {@code ContextServletFilter} (its own instance, or the filter bean, mapped
  * its own way) replaces the registration: the one made here is then disabled, so that the filter
  * bean is not registered by Spring Boot's defaults either, and the application's registration is the
- * only one. Off with {@code ctx4j.servlet.enabled=false}.
+ * only one. A {@code ContextServletFilter} bean of the application's own that carries Spring Boot's
+ * {@code @FilterRegistration} is registered by Spring Boot from that annotation: no registration is
+ * made here then (even a disabled one would make Spring Boot skip the annotation). Off with {@code
+ * ctx4j.servlet.enabled=false}.
  *
  * <p>Each application context has its own filter: in a hierarchy ({@code
  * SpringApplicationBuilder.parent/child}) a filter bean of the parent is not taken by the children.
@@ -105,7 +113,9 @@ public class Ctx4jServletAutoConfiguration {
   /**
    * Registers the filter for every path, for the {@code REQUEST} and {@code ASYNC} dispatches, with
    * async support, at {@code ctx4j.servlet.filter-order}; disabled when the application context has
-   * a {@code FilterRegistrationBean} of its own for a {@code ContextServletFilter}.
+   * a {@code FilterRegistrationBean} of its own for a {@code ContextServletFilter}, and not made when
+   * its {@code ContextServletFilter} bean carries {@code @FilterRegistration} ({@link
+   * NoAnnotatedRegistration}).
    *
    * @param beans the application context's bean factory, whose own filter is registered
    * @param properties the settings
@@ -115,6 +125,7 @@ public class Ctx4jServletAutoConfiguration {
    */
   @Bean(name = REGISTRATION_BEAN)
   @ConditionalOnMissingBean(name = REGISTRATION_BEAN, search = SearchStrategy.CURRENT)
+  @Conditional(NoAnnotatedRegistration.class)
   public FilterRegistrationBean<ContextServletFilter> ctx4jServletFilterRegistration(
       ListableBeanFactory beans, Ctx4jProperties properties) {
     // Not an injected parameter: injection looks at the ancestors too, and a parent's filter would
@@ -159,5 +170,36 @@ public class Ctx4jServletAutoConfiguration {
       }
     }
     return false;
+  }
+
+  /**
+   * Matches unless this application context (not an ancestor: each has its own server) has a
+   * {@code ContextServletFilter} bean carrying Spring Boot's {@code @FilterRegistration}: the
+   * application's way of registering its filter, with its own name, paths and dispatcher types.
+   * Spring Boot registers such a bean from its annotation only if no registration bean names the
+   * same filter: ours, even disabled, would, and the annotation would be ignored. So ours is not
+   * made at all. Read from the bean definitions, as {@code @ConditionalOnMissingBean} reads them:
+   * no bean is created to ask.
+   */
+  static final class NoAnnotatedRegistration implements ConfigurationCondition {
+    @Override
+    public ConfigurationPhase getConfigurationPhase() {
+      return ConfigurationPhase.REGISTER_BEAN; // the application's bean definitions are known then
+    }
+
+    @Override
+    public boolean matches(ConditionContext context, AnnotatedTypeMetadata metadata) {
+      ConfigurableListableBeanFactory beans = context.getBeanFactory();
+      if (beans == null) {
+        return true;
+      }
+      // A ListableBeanFactory lists its own beans only, not its ancestors'.
+      for (String name : beans.getBeanNamesForType(ContextServletFilter.class, true, false)) {
+        if (beans.findAnnotationOnBean(name, FilterRegistration.class, false) != null) {
+          return false;
+        }
+      }
+      return true;
+    }
   }
 }

@@ -16,6 +16,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.springframework.boot.SpringBootConfiguration;
 import org.springframework.boot.autoconfigure.EnableAutoConfiguration;
+import org.springframework.boot.web.servlet.FilterRegistration;
 import org.springframework.boot.web.servlet.FilterRegistrationBean;
 import org.springframework.boot.web.server.servlet.context.ServletWebServerApplicationContext;
 import org.springframework.context.ConfigurableApplicationContext;
@@ -32,7 +33,8 @@ import org.springframework.web.bind.annotation.RestController;
  * for every path and ahead of the application's (its order is {@code HIGHEST_PRECEDENCE + 10}): it
  * made each request's context first, with its own settings, and the application's filter, finding
  * that context, used it as it was, so a {@code trustTimeoutHeaders(false)} of the application's was
- * ignored, and a filter the application mapped to some paths only ran on all of them.
+ * ignored, and a filter the application mapped to some paths only ran on all of them. The same
+ * holds for a filter bean registered with Spring Boot's {@code @FilterRegistration}.
  */
 @Timeout(60)
 class OwnFilterRegistrationTest {
@@ -77,6 +79,25 @@ class OwnFilterRegistrationTest {
     }
   }
 
+  /**
+   * Its own filter bean, which ignores the timeout headers, registered with Spring Boot's {@code
+   * @FilterRegistration} (the annotation form of a registration bean) for {@code /api/*} only.
+   */
+  @SpringBootConfiguration
+  @EnableAutoConfiguration
+  @Import(DeadlineController.class)
+  static class AnnotatedApp {
+    @Bean
+    @FilterRegistration(
+        name = "myContextFilter",
+        urlPatterns = "/api/*",
+        asyncSupported = true,
+        dispatcherTypes = {DispatcherType.REQUEST, DispatcherType.ASYNC})
+    ContextServletFilter myContextFilter(ShutdownContext shutdown) {
+      return ContextServletFilter.builder().parent(shutdown.context()).trustTimeoutHeaders(false).build();
+    }
+  }
+
   private String get(ConfigurableApplicationContext app, String path) throws Exception {
     return http.send(
             HttpRequest.newBuilder(URI.create(Apps.url(app) + path)).header("Ctx4j-Timeout-Ms", "60000").build(),
@@ -100,6 +121,20 @@ class OwnFilterRegistrationTest {
     try (ConfigurableApplicationContext app = Apps.start(UntrustingApp.class, Apps.Server.TOMCAT, Map.of(), Map.of())) {
       assertEquals("context true, deadline false", get(app, "/deadline"), "the application's trustTimeoutHeaders(false)");
       assertEquals("[myContextFilter]", contextFilters(app).toString());
+    }
+  }
+
+  /**
+   * Before, ctx4j's registration took the application's filter bean for every path: Spring Boot,
+   * finding that filter registered, skipped its annotation, so its name, paths and dispatcher types
+   * were lost ({@code [ctx4jContextServletFilter]}, a context on {@code /deadline} too).
+   */
+  @Test
+  void theApplicationsAnnotatedRegistrationIsTheOnlyOne() throws Exception {
+    try (ConfigurableApplicationContext app = Apps.start(AnnotatedApp.class, Apps.Server.TOMCAT, Map.of(), Map.of())) {
+      assertEquals(
+          "[myContextFilter] | /api/deadline: context true, deadline false | /deadline: context false, deadline false",
+          contextFilters(app) + " | /api/deadline: " + get(app, "/api/deadline") + " | /deadline: " + get(app, "/deadline"));
     }
   }
 
