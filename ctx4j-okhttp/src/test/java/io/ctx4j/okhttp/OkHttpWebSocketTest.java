@@ -152,6 +152,8 @@ class OkHttpWebSocketTest {
     final String how;
     final CountDownLatch opened = new CountDownLatch(1);
     final CountDownLatch ended = new CountDownLatch(1);
+    /** What {@code onFailure} got; read after {@link #ended}, which publishes it. */
+    volatile Throwable failure;
 
     Listener(String how) {
       this.how = how;
@@ -182,6 +184,7 @@ class OkHttpWebSocketTest {
 
     @Override
     public void onFailure(WebSocket ws, Throwable t, Response response) {
+      failure = t;
       ended.countDown();
     }
   }
@@ -222,6 +225,33 @@ class OkHttpWebSocketTest {
       assertTrue(listener.ended.await(10, TimeUnit.SECONDS), "the WebSocket outlived its context");
       assertTrue(peer.clientGone.await(10, TimeUnit.SECONDS), "the connection outlived the context");
       assertTrue(callOver.await(20, TimeUnit.SECONDS), "OkHttp never ended the WebSocket's call");
+    } finally {
+      client.dispatcher().executorService().shutdown();
+      client.connectionPool().evictAll();
+    }
+  }
+
+  /**
+   * The README's limit: the context's end cancels an open WebSocket's call, which closes its
+   * socket, and OkHttp's reader thread fails the listener with its own {@code SocketException:
+   * Socket closed}, no cause, not with the context's error (ctx4j has no hook in OkHttp's WebSocket
+   * reader). A listener that must tell the context's end from a network failure asks the context,
+   * whose error is set before the cancel.
+   */
+  @Test
+  void theContextEndingFailsAnOpenWebSocketWithOkHttpsOwnError() throws Exception {
+    OkHttpClient client = clientReporting(new CountDownLatch(1));
+    try (Peer peer = new Peer(false);
+        CancelableContext ctx = Context.withCancel(Context.background())) {
+      Listener listener = new Listener("kept open");
+      WebSocket ws = client.newWebSocket(ContextOkHttp.withContext(new Request.Builder().url(peer.url()).build(), ctx), listener);
+      assertTrue(listener.opened.await(20, TimeUnit.SECONDS), "never opened");
+      ctx.cancel();
+      assertTrue(listener.ended.await(10, TimeUnit.SECONDS), "the WebSocket outlived its context");
+      Throwable t = listener.failure;
+      assertEquals("java.net.SocketException: Socket closed, cause null, the context's error CanceledException",
+          t + ", cause " + (t == null ? "-" : t.getCause()) + ", the context's error " + ctx.err().getClass().getSimpleName());
+      Reference.reachabilityFence(ws);
     } finally {
       client.dispatcher().executorService().shutdown();
       client.connectionPool().evictAll();
