@@ -235,13 +235,15 @@ public final class ContainerHooks {
   }
 
   /**
-   * Whether the server of {@code response}, the container's own response, is stopping: Jetty
-   * 12.1's server or the connector of the request's connection. False on another container (Tomcat
-   * ends requests in flight through the filter's {@code destroy()}) and whenever Jetty cannot be
-   * asked. Asked only of a failure the container reported.
+   * Whether the server of {@code response}, the container's own response, is stopping its
+   * connections: on Jetty 12.1, the connector of the request's connection is stopping or stopped
+   * (it closes the connections it still has; during a graceful stop's wait it is still running, and
+   * a client that leaves then is a lost client). False on another container (Tomcat ends requests in
+   * flight through the filter's {@code destroy()}) and whenever Jetty cannot be asked. Asked only
+   * of a failure.
    *
    * @param response the container's own response, or null
-   * @return true while Jetty stops the request's server or connector
+   * @return true while Jetty stops the request's connector
    */
   static boolean serverStopping(Object response) {
     if ((!EE11 && !EE10) || incompatible || !(response instanceof ServletResponse)) {

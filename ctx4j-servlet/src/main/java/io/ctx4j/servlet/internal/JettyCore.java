@@ -5,7 +5,6 @@ import org.eclipse.jetty.http.HttpFields;
 import org.eclipse.jetty.server.ConnectionMetaData;
 import org.eclipse.jetty.server.Connector;
 import org.eclipse.jetty.server.Request;
-import org.eclipse.jetty.server.Server;
 
 /**
  * Jetty 12 core hooks, shared by the ee10 and ee11 layers. Loaded only when Jetty is present.
@@ -32,11 +31,12 @@ final class JettyCore {
     core.addFailureListener(scope);
   }
 
-  /** Whether {@code server}, or the connector of {@code connection}, is stopping or stopped. */
-  static boolean stopping(Server server, ConnectionMetaData connection) {
-    if (server != null && (server.isStopping() || server.isStopped())) {
-      return true;
-    }
+  /**
+   * Whether the connector of {@code connection} is stopping or stopped. Not the server's state: a
+   * graceful stop keeps the server stopping for its whole wait, while the connections stay open and
+   * a client may still leave; Jetty closes them when it stops the connectors, after the wait.
+   */
+  static boolean stopping(ConnectionMetaData connection) {
     Connector connector = connection == null ? null : connection.getConnector();
     return connector != null && (connector.isStopping() || connector.isStopped());
   }

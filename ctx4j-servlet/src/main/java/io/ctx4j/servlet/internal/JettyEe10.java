@@ -26,14 +26,13 @@ final class JettyEe10 {
     return core != null && JettyCore.inputOpen(core);
   }
 
-  /** Whether the server or connector of Jetty's response {@code response} is stopping. */
+  /** Whether the connector of Jetty's response {@code response} is stopping. */
   static boolean serverStopping(ServletResponse response) {
     if (!(response instanceof ServletApiResponse)) {
       return false;
     }
     ServletChannel channel = ((ServletApiResponse) response).getServletChannel();
-    return channel != null
-        && JettyCore.stopping(channel.getServer(), channel.getConnectionMetaData());
+    return channel != null && JettyCore.stopping(channel.getConnectionMetaData());
   }
 
   /** Jetty's request under {@code request}, or null if it is none of this layer's. */

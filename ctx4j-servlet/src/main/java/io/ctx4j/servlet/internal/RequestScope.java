@@ -518,11 +518,13 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
 
   /**
    * {@link #failure(Throwable)}, except that a lost connection while the server stops is the
-   * server's shutdown: Jetty 12.1 closes the connections of requests in flight when it stops,
-   * before the filter's {@code destroy()}, and reports each as an {@code EofException}, which
-   * said "client disconnected" of a client that was still waiting ({@code ServerStopTest}).
+   * server's shutdown: Jetty 12.1 closes the connections of requests in flight when it stops its
+   * connectors, before the filter's {@code destroy()}, and the request's failure listener, its
+   * async listener, or a read or write under way then fails with an {@code EofException}, which
+   * said "client disconnected" of a client that was still waiting ({@code ServerStopTest}). Every
+   * failure of the exchange that the filter judges goes through here.
    */
-  private RequestCanceledException containerFailure(Throwable failure) {
+  RequestCanceledException containerFailure(Throwable failure) {
     RequestCanceledException cause = failure(failure);
     if (cause.reason() == Reason.CLIENT_DISCONNECTED
         && ContainerHooks.serverStopping(containerResponse)) {
@@ -573,7 +575,7 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
    * @return {@code e}, for the caller to throw
    */
   public IOException failed(IOException e) {
-    end(failure(e));
+    end(containerFailure(e));
     return e;
   }
 

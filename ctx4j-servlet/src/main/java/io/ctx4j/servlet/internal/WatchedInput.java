@@ -201,6 +201,16 @@ final class WatchedInput extends ServletInputStream {
     return in.toString();
   }
 
+  /**
+   * Whether {@code t}, out of the application's {@code onDataAvailable}, is the failure of a read
+   * this stream passed on, or wraps it (an {@code UncheckedIOException}, an exception of the
+   * application's around it): the exchange's, judged at the read.
+   */
+  private boolean passedOn(Throwable t) {
+    IOException e = passedOn;
+    return e != null && RequestScope.findCause(t, x -> x == e) != null;
+  }
+
   private final class Listener implements ReadListener {
     private final ReadListener listener;
 
@@ -218,7 +228,7 @@ final class WatchedInput extends ServletInputStream {
       try {
         listener.onDataAvailable();
       } catch (Throwable t) {
-        if (t != passedOn) {
+        if (!passedOn(t)) {
           scope.end(RequestScope.handlerFailed(t));
         }
         throw t;
@@ -238,7 +248,7 @@ final class WatchedInput extends ServletInputStream {
     @Override
     public void onError(Throwable t) {
       if (!ContainerHooks.malformedBody(t, request)) {
-        scope.end(RequestScope.failure(t));
+        scope.end(scope.containerFailure(t));
       }
       listener.onError(t);
     }

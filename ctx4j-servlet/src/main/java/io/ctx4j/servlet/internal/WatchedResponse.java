@@ -461,7 +461,7 @@ public final class WatchedResponse extends HttpServletResponseWrapper {
 
             @Override
             public void onError(Throwable t) {
-              scope.end(RequestScope.failure(t));
+              scope.end(scope.containerFailure(t));
               listener.onError(t);
             }
           });
