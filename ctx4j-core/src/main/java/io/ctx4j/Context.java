@@ -468,7 +468,8 @@ public interface Context {
    * retire after 5 s. Either way the thread carries no inheritable thread-local of the thread that
    * ended the context, and a pool thread has ctx4j's class loader as its context class loader,
    * whichever thread started it. Pass an {@link Executor} to {@link #afterFunc(Context, Runnable,
-   * Executor)} to choose the threads yourself.
+   * Executor)} to choose the threads yourself, e.g. for a function that needs a webapp's class
+   * loader as its context class loader (JNDI, {@code ServiceLoader}).
    *
    * <p>Memory consistency effects: actions before the cancellation happen-before {@code fn} runs.
    *
