@@ -29,6 +29,7 @@ import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.Enumeration;
 import java.util.Objects;
 
 /**
@@ -390,7 +391,8 @@ public final class ContextServletFilter implements Filter {
    * set.
    *
    * @param config the filter configuration; may be null
-   * @throws ServletException if a parameter is malformed (the message names it)
+   * @throws ServletException if a parameter is malformed, or named {@code ctx4j.*} but none of
+   *     these two (a mistyped name); the message names it. Such an init is no start
    */
   @Override
   public void init(FilterConfig config) throws ServletException {
@@ -399,6 +401,7 @@ public final class ContextServletFilter implements Filter {
     MaxTimeout max = null;
     Boolean trust = null;
     if (configurable && config != null) {
+      refuseUnknownParameters(config);
       max = maxTimeoutParameter(config.getInitParameter(INIT_MAX_TIMEOUT_MILLIS));
       trust = trustParameter(config.getInitParameter(INIT_TRUST_HEADERS));
     }
@@ -417,6 +420,30 @@ public final class ContextServletFilter implements Filter {
       // (a restart after the operator removed it, another context's init) does not keep an old one.
       maxTimeout = max;
       trustHeaders = trust == null || trust;
+    }
+  }
+
+  /**
+   * Refuses an init parameter named {@code ctx4j.*} that is not one of this filter's: a mistyped
+   * name would otherwise leave the server without the setting its operator asked for. Other names
+   * are left alone (a container or another library may pass its own).
+   */
+  private static void refuseUnknownParameters(FilterConfig config) throws ServletException {
+    Enumeration<String> names = config.getInitParameterNames();
+    while (names != null && names.hasMoreElements()) {
+      String name = names.nextElement();
+      if (name != null
+          && name.startsWith("ctx4j.")
+          && !name.equals(INIT_MAX_TIMEOUT_MILLIS)
+          && !name.equals(INIT_TRUST_HEADERS)) {
+        throw new ServletException(
+            "unknown init parameter \""
+                + name
+                + "\"; ctx4j's are "
+                + INIT_MAX_TIMEOUT_MILLIS
+                + " and "
+                + INIT_TRUST_HEADERS);
+      }
     }
   }
 

@@ -112,6 +112,31 @@ class FilterLifeTest {
   }
 
   /**
+   * Bad input gets a clear, early exception naming what is wrong: a mistyped ctx4j parameter (here
+   * {@code ctx4j.maxTimeoutMs} for {@code ctx4j.maxTimeoutMillis}) was ignored silently, and the
+   * server ran without the maximum its operator asked for. The init throws, naming the parameter
+   * and the ones there are, and is no start (failed on d848e35: nothing was thrown). Parameters of
+   * other names are not the filter's business.
+   */
+  @Test
+  void aMistypedParameterIsRefusedByName() throws Exception {
+    ContextServletFilter filter = new ContextServletFilter();
+    ServletException e =
+        assertThrows(
+            ServletException.class,
+            () -> filter.init(config(Map.of("ctx4j.maxTimeoutMs", "200", "other.setting", "x"))));
+    assertTrue(
+        e.getMessage().contains("ctx4j.maxTimeoutMs")
+            && e.getMessage().contains(ContextServletFilter.INIT_MAX_TIMEOUT_MILLIS)
+            && e.getMessage().contains(ContextServletFilter.INIT_TRUST_HEADERS),
+        e.getMessage());
+    filter.init(config(Map.of("other.setting", "x"))); // a start
+    Context work = Context.withCancel(filter.root());
+    filter.destroy(); // the one start stops
+    assertTrue(work.isDone(), "the refused init was counted as a start");
+  }
+
+  /**
    * Each start's root is a child of the same parent: once a start's root is shut down it must not
    * stay registered on the parent (a long-lived application context), or each restart leaks.
    */
