@@ -89,7 +89,8 @@ class ServerStopTest {
       client.getOutputStream().flush();
       assertTrue(probe.entered.await(20, TimeUnit.SECONDS), "the handler never ran");
       if (how.equals(READING)) {
-        H2cResetInABlockedWriteTest.awaitBlockedInARead(awaitSet(reader));
+        H2cResetInABlockedWriteTest.awaitBlockedInARead(
+            awaitSet(reader), "ContentProducer$LockedSemaphore", "NioEndpoint$NioSocketWrapper");
       }
       stopper.start();
       end = Probe.reasonAtEnd(probe.ctx, 30, c + ", " + how);
