@@ -466,6 +466,21 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
   }
 
   /**
+   * A read of the body through the filter's stream or reader failed with {@code e}: ends the
+   * request as {@link #failed} does, unless the failure is no news of the client (Tomcat's end of
+   * the input with an answer given in full, {@link #inputEndedWithTheAnswer}; a malformed body
+   * from a client that is still there, {@link ContainerHooks#malformedBody}). The one judgement
+   * of both watched readers.
+   *
+   * @param e what the container's stream or reader threw
+   * @param request the request whose body was read
+   * @return {@code e}, for the caller to throw
+   */
+  IOException readFailed(IOException e, jakarta.servlet.ServletRequest request) {
+    return inputEndedWithTheAnswer(e) || ContainerHooks.malformedBody(e, request) ? e : failed(e);
+  }
+
+  /**
    * Whether {@code e}, a read's failure, is Tomcat 11 ending the request's input with an answer
    * given in full (its output closed through a response over the container's, or as many bytes
    * handed over as it declared): a plain {@code IOException} ("Stream closed") from Tomcat's own

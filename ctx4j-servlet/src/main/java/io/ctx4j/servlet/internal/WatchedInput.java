@@ -54,14 +54,10 @@ final class WatchedInput extends ServletInputStream {
     return in == other;
   }
 
-  // Not after the application closed the stream, nor Tomcat's end of the input with an answer
-  // given in full, nor a malformed body from a client that is still there: the failure is then no
-  // news of the client.
+  // Not after the application closed the stream: the failure is then its own mistake.
   private IOException failed(IOException e) {
     passedOn = e;
-    return closed || scope.inputEndedWithTheAnswer(e) || ContainerHooks.malformedBody(e, request)
-        ? e
-        : scope.failed(e);
+    return closed ? e : scope.readFailed(e, request);
   }
 
   @Override

@@ -19,7 +19,7 @@ import java.io.IOException;
 final class WatchedReader extends BufferedReader {
   private final BufferedReader in;
   private final RequestScope scope;
-  /** The request whose body this is, for {@link ContainerHooks#malformedBody}. */
+  /** The request whose body this is, for {@link RequestScope#readFailed}. */
   private final ServletRequest request;
   /** Set by {@link #close()}: later failures are the application's, not the exchange's. */
   private boolean closed;
@@ -36,12 +36,9 @@ final class WatchedReader extends BufferedReader {
     return in == other;
   }
 
-  // As WatchedInput's: not after a close, Tomcat's end of the input with the answer, nor a
-  // malformed body from a client that is still there.
+  // Not after the application closed the reader: the failure is then its own mistake.
   private IOException failed(IOException e) {
-    return closed || scope.inputEndedWithTheAnswer(e) || ContainerHooks.malformedBody(e, request)
-        ? e
-        : scope.failed(e);
+    return closed ? e : scope.readFailed(e, request);
   }
 
   @Override
