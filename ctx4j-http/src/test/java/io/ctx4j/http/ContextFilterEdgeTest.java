@@ -372,17 +372,25 @@ class ContextFilterEdgeTest {
     int requests = 10_000;
     List<Map.Entry<HttpExchange, Context>> served = new java.util.concurrent.CopyOnWriteArrayList<>();
     java.util.Queue<Map.Entry<HttpExchange, Context>> seen = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    // The JDK client may send a GET again when the server closed a kept-alive connection under it
+    // (ci92 saw 10,001 exchanges), so each call carries its number and the count is of numbers.
+    java.util.Set<String> ids = java.util.concurrent.ConcurrentHashMap.newKeySet();
     try (LoopbackServer s =
         new LoopbackServer(
             ex -> {
               seen.add(Map.entry(ex, ContextFilter.current()));
+              ids.add(ex.getRequestHeaders().getFirst("X-Call"));
               ex.sendResponseHeaders(204, -1);
               ex.close();
             })) {
       java.util.concurrent.Semaphore inFlight = new java.util.concurrent.Semaphore(8);
       List<java.util.concurrent.CompletableFuture<?>> calls = new java.util.ArrayList<>();
-      HttpRequest request = HttpRequest.newBuilder(s.uri()).header(DeadlineHeader.NAME, "60000").build();
       for (int i = 0; i < requests; i++) {
+        HttpRequest request =
+            HttpRequest.newBuilder(s.uri())
+                .header(DeadlineHeader.NAME, "60000")
+                .header("X-Call", Integer.toString(i))
+                .build();
         inFlight.acquire();
         calls.add(
             CLIENT
@@ -394,7 +402,8 @@ class ContextFilterEdgeTest {
       }
     }
     served.addAll(seen);
-    assertEquals(requests, served.size(), "requests the handler saw");
+    assertEquals(requests, ids.size(), "calls the handler saw");
+    assertTrue(served.size() >= requests, "exchanges the handler saw: " + served.size());
     for (Field f : ContextFilter.class.getDeclaredFields()) {
       if (Modifier.isStatic(f.getModifiers())
           && (Map.class.isAssignableFrom(f.getType()) || java.util.Collection.class.isAssignableFrom(f.getType()))) {
@@ -410,7 +419,7 @@ class ContextFilterEdgeTest {
       assertTrue(e.getValue().isDone(), "a request context still running after its handler returned");
       distinct.add(e.getValue());
     }
-    assertEquals(requests, distinct.size(), "distinct request contexts");
+    assertEquals(served.size(), distinct.size(), "distinct request contexts");
   }
 
   /**
