@@ -33,8 +33,12 @@ fi
 
 echo "== deploying $version to $repo"
 # Published modules only (-pl), with what they need (-am). Tests are not what this checks.
+# Two modules at a time, as scripts/test.sh builds (CTX4J_MVN_THREADS=1: one at a time): javadoc
+# and compilation of one module overlap another's; the artifacts are the same either way (the
+# reproducible check compares them byte for byte).
 pl=$(printf '%s,' "${published[@]}" ctx4j-bom); pl=${pl%,}
 JAVA_HOME=$JDK17_HOME mvn -B -ntp -q -Dstyle.color=never "${CTX4J_TOOLCHAINS[@]}" ${CTX4J_MVN_ARGS:-} \
+  -T "${CTX4J_MVN_THREADS:-2}" \
   -P release -Drevision="$version" -DskipTests -Dmaven.install.skip=true "${sign[@]}" \
   -DaltDeploymentRepository="dry-run::file://$repo" \
   -pl "$pl" -am clean deploy

@@ -36,7 +36,7 @@ build() {
   mkdir -p "$work/$copy"
   tar --exclude=./target --exclude='./*/target' --exclude=./.git -cf - . | tar -C "$work/$copy" -xf -
   (cd "$work/$copy" && JAVA_HOME=$JDK17_HOME mvn -B -ntp -q -Dstyle.color=never \
-     "${CTX4J_TOOLCHAINS[@]}" ${CTX4J_MVN_ARGS:-} -P release -Dmaven.javadoc.skip=true -Dgpg.skip=true \
+     "${CTX4J_TOOLCHAINS[@]}" ${CTX4J_MVN_ARGS:-} -T "${CTX4J_MVN_THREADS:-2}" -P release -Dmaven.javadoc.skip=true -Dgpg.skip=true \
      -DskipTests -pl "$pl" -am "$@" package) >"$work/build-$copy.log" 2>&1
 }
 failed_build() {
