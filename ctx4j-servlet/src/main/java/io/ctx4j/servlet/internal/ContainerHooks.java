@@ -11,7 +11,8 @@ import java.lang.reflect.Method;
  * failure where the container offers one, a cheaper read of the timeout headers, and how each
  * container's own exceptions and writers tell a lost client from its own doings ({@link
  * #lostConnection}, {@link #tomcatStreamTimeout}, {@link #tomcatInputEnded}, {@link
- * #closedWriterStaysClean}). Containers are told apart by class names, so that this module loads
+ * #closedWriterStaysClean}), and a body's end that Jetty gave for a body its client cut ({@link
+ * #cutBody}). Containers are told apart by class names, so that this module loads
  * no container's classes but Jetty's hooks, and those only on Jetty. Not part of the API.
  *
  * <p>Jetty 12.1 (ee11 or ee10 servlet layer): the core request's failure listener (an HTTP/2 reset,
@@ -230,6 +231,76 @@ public final class ContainerHooks {
       }
     } catch (LinkageError e) {
       incompatible = true;
+    }
+    return false;
+  }
+
+  /**
+   * At the end of the body a read of {@code request} returned (-1, or fewer bytes than asked for
+   * all): the failure to throw instead if the container gave that end for a body its client cut,
+   * else null. Jetty 12.1 does so for an HTTP/1 chunked body cut between the CR and the LF that end
+   * a chunk's data (the read returns -1 where every other cut fails it with "Early EOF"), and
+   * reports the request's failure only on another thread, as a 400 {@code HttpException}, before
+   * or after that -1, or not before the handler returned ({@code ChunkedBodyCutTest}): its
+   * connection's input is then shut down and no longer persistent, which a whole body never leaves
+   * at its end. The failure is Jetty's {@code EofException}, a lost client. Null on another
+   * container (Tomcat 11 fails the read of every cut body with a {@code ClientAbortException}) and
+   * whenever Jetty cannot be asked. Asked only at the body's end, once per request that reads it.
+   *
+   * @param request the request as the filter got it, or a wrapper of it; may be null
+   * @return what to throw instead of the end, or null to pass the end on
+   */
+  static IOException cutBody(ServletRequest request) {
+    if ((!EE11 && !EE10) || incompatible || request == null) {
+      return null;
+    }
+    ServletRequest own = ScopedRequest.innermost(request);
+    int layer = layerOf(own.getClass());
+    try {
+      if (layer == EE11_LAYER) {
+        return JettyEe11.cutBody(own);
+      }
+      if (layer == EE10_LAYER) {
+        return JettyEe10.cutBody(own);
+      }
+    } catch (LinkageError e) {
+      incompatible = true;
+    } catch (RuntimeException e) {
+      // a request already recycled: nothing to tell
+    }
+    return null;
+  }
+
+  /**
+   * Whether {@code failure}, reported by the container (Jetty's failure listener, {@code onError}),
+   * is Jetty 12.1's 400 {@code HttpException} "Early EOF" for a body its client cut (see {@link
+   * #cutBody(ServletRequest)}), which would otherwise be a container failure ({@code request
+   * failed}): the client left mid-body. Asked only of a failure.
+   *
+   * @param failure what the container reported
+   * @param response the container's own response, or null
+   * @return true for that report of a cut body
+   */
+  static boolean cutBodyReported(Throwable failure, Object response) {
+    if ((!EE11 && !EE10) || incompatible || !(response instanceof ServletResponse)) {
+      return false;
+    }
+    Throwable x =
+        RequestScope.findCause(
+            failure,
+            t ->
+                t.getClass().getName().startsWith("org.eclipse.jetty.http.HttpException")
+                    && String.valueOf(t.getMessage()).contains("Early EOF"));
+    if (x == null) {
+      return false;
+    }
+    try {
+      return (EE11 && JettyEe11.cutBody((ServletResponse) response) != null)
+          || (EE10 && JettyEe10.cutBody((ServletResponse) response) != null);
+    } catch (LinkageError e) {
+      incompatible = true;
+    } catch (RuntimeException e) {
+      // a response already recycled: nothing to tell
     }
     return false;
   }

@@ -2,6 +2,9 @@ package io.ctx4j.servlet.internal;
 
 import org.eclipse.jetty.http.HttpField;
 import org.eclipse.jetty.http.HttpFields;
+import org.eclipse.jetty.http.HttpVersion;
+import org.eclipse.jetty.io.Connection;
+import org.eclipse.jetty.io.EofException;
 import org.eclipse.jetty.server.ConnectionMetaData;
 import org.eclipse.jetty.server.Connector;
 import org.eclipse.jetty.server.Request;
@@ -44,6 +47,35 @@ final class JettyCore {
   /** Whether the request's connection can still read: its input not shut down (by the client). */
   static boolean inputOpen(Request core) {
     return !core.getConnectionMetaData().getConnection().getEndPoint().isInputShutdown();
+  }
+
+  /**
+   * The failure to report for a body Jetty 12.1 ended although its client cut it, or null: an
+   * HTTP/1 connection whose input is shut down (Jetty read the client's FIN, which it does only
+   * while its parser still waits for bytes of the message: after a whole message it reads no
+   * further) and that Jetty no longer keeps for another request (its parser gave up on the
+   * message). Jetty's parser, cut between the CR and the LF that end a chunk's data, reports the
+   * EOF as a bad message, not as an early EOF (the state {@code CHUNK_END} falls to the default of
+   * its EOF switch), so the HTTP/1 stream, with no failure chunk set, returns the body's end to the
+   * reader, and the request's failure ({@code HttpException} 400 "Early EOF") reaches the failure
+   * listener on another thread, before or after that end, or after the handler returned
+   * ({@code ChunkedBodyCutTest}). A body cut in the last chunk's trailer section ({@code 0\r\n}
+   * and no final CRLF), whose data is whole, Jetty forgives and keeps the connection: not reported.
+   * Every other cut Jetty reports itself, as the read's {@code HttpEofException}.
+   */
+  static EofException cutBody(ConnectionMetaData connection) {
+    if (connection == null || connection.isPersistent()) {
+      return null;
+    }
+    HttpVersion version = connection.getHttpVersion();
+    if (version == null || version.getVersion() >= 20) {
+      return null; // HTTP/2 and 3: a stream's end is a frame's flag, and the TCP input is shared
+    }
+    Connection c = connection.getConnection();
+    if (c == null || !c.getEndPoint().isInputShutdown()) {
+      return null;
+    }
+    return new EofException("Early EOF: Jetty ended a request body that its client cut");
   }
 
   /**

@@ -26,6 +26,21 @@ final class JettyEe11 {
     return core != null && JettyCore.inputOpen(core);
   }
 
+  /** {@link JettyCore#cutBody} of the connection of Jetty's request under {@code request}. */
+  static java.io.IOException cutBody(ServletRequest request) {
+    ServletContextRequest core = core(request);
+    return core == null ? null : JettyCore.cutBody(core.getConnectionMetaData());
+  }
+
+  /** {@link JettyCore#cutBody} of the connection of Jetty's response {@code response}. */
+  static java.io.IOException cutBody(ServletResponse response) {
+    if (!(response instanceof ServletApiResponse)) {
+      return null;
+    }
+    ServletChannel channel = ((ServletApiResponse) response).getServletChannel();
+    return channel == null ? null : JettyCore.cutBody(channel.getConnectionMetaData());
+  }
+
   /** Whether the connector of Jetty's response {@code response} is stopping. */
   static boolean serverStopping(ServletResponse response) {
     if (!(response instanceof ServletApiResponse)) {

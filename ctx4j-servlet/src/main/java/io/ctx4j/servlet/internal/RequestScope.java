@@ -536,11 +536,18 @@ public final class RequestScope implements AsyncListener, Consumer<Throwable> {
    * server's shutdown: Jetty 12.1 closes the connections of requests in flight when it stops its
    * connectors, before the filter's {@code destroy()}, and the request's failure listener, its
    * async listener, or a read or write under way then fails with an {@code EofException}, which
-   * said "client disconnected" of a client that was still waiting ({@code ServerStopTest}). Every
-   * failure of the exchange that the filter judges goes through here.
+   * said "client disconnected" of a client that was still waiting ({@code ServerStopTest}); and
+   * that Jetty's 400 "Early EOF" for a body its client cut ({@link
+   * ContainerHooks#cutBodyReported}) is a lost client, not a container failure ({@code
+   * ChunkedBodyCutTest}). Every failure of the exchange that the filter judges goes through here.
    */
   RequestCanceledException containerFailure(Throwable failure) {
     RequestCanceledException cause = failure(failure);
+    if (cause.reason() == Reason.REQUEST_FAILED
+        && ContainerHooks.cutBodyReported(failure, containerResponse)) {
+      // Jetty's parser reports some bodies cut by the client as a bad message, not an early EOF.
+      cause = new RequestCanceledException(Reason.CLIENT_DISCONNECTED, describe(failure), failure);
+    }
     if (cause.reason() == Reason.CLIENT_DISCONNECTED
         && ContainerHooks.serverStopping(containerResponse)) {
       return new RequestCanceledException(Reason.SERVER_SHUTDOWN, "the server is stopping", failure);

@@ -21,6 +21,12 @@ import java.nio.ByteBuffer;
  * has not failed. Not after {@link #close()}: a read of a closed stream is the application's
  * mistake (Tomcat throws an {@code IOException} for it), not news of the client.
  *
+ * <p>Why the body's end: Jetty 12.1 gives -1 (and a {@code ReadListener} {@code onAllDataRead})
+ * for a chunked body its client cut between the CR and the LF that end a chunk's data, where it
+ * fails the read of every other cut; the stream throws the failure of a cut body there instead
+ * ({@link ContainerHooks#cutBody}), a lost client, so that a cut body does not pass for a whole
+ * one.
+ *
  * <p>Why the listener: the container hands that throwable to the listener's {@code onError} and
  * to {@code AsyncListener.onError}, where an {@code IOException} of the application's own (an
  * upload that could not be stored) passed for a lost client on Tomcat; Jetty 12.1 reported it to
@@ -32,7 +38,10 @@ import java.nio.ByteBuffer;
 final class WatchedInput extends ServletInputStream {
   private final ServletInputStream in;
   private final RequestScope scope;
-  /** The request whose body this is, for {@link ContainerHooks#malformedBody}. */
+  /**
+   * The request whose body this is, for {@link ContainerHooks#malformedBody} and {@link
+   * ContainerHooks#cutBody}.
+   */
   private final ServletRequest request;
   /** Set by {@link #close()}: later failures are the application's, not the exchange's. */
   private boolean closed;
@@ -60,85 +69,133 @@ final class WatchedInput extends ServletInputStream {
     return closed ? e : scope.readFailed(e, request);
   }
 
+  /**
+   * {@code n}, a read's result, unless it is the body's end that the container gave for a body
+   * its client cut ({@link ContainerHooks#cutBody}): then that failure, a lost client, as if the
+   * read had thrown it. Jetty 12.1 ends a chunked body cut between a chunk's CR and LF so.
+   */
+  private int ended(int n) throws IOException {
+    if (n < 0) {
+      cutShort();
+    }
+    return n;
+  }
+
+  /** At the body's end: throws the failure of a cut body, if the container gave the end for one. */
+  private void cutShort() throws IOException {
+    IOException cut = closed ? null : ContainerHooks.cutBody(request);
+    if (cut != null) {
+      throw failed(cut);
+    }
+  }
+
   @Override
   public int read() throws IOException {
+    int n;
     try {
-      return in.read();
+      n = in.read();
     } catch (IOException e) {
       throw failed(e);
     }
+    return ended(n);
   }
 
   @Override
   public int read(byte[] b) throws IOException {
+    int n;
     try {
-      return in.read(b);
+      n = in.read(b);
     } catch (IOException e) {
       throw failed(e);
     }
+    return ended(n);
   }
 
   @Override
   public int read(byte[] b, int off, int len) throws IOException {
+    int n;
     try {
-      return in.read(b, off, len);
+      n = in.read(b, off, len);
     } catch (IOException e) {
       throw failed(e);
     }
+    return ended(n);
   }
 
   @Override
   public int read(ByteBuffer buffer) throws IOException {
+    int n;
     try {
-      return in.read(buffer);
+      n = in.read(buffer);
     } catch (IOException e) {
       throw failed(e);
     }
+    return ended(n);
   }
 
   @Override
   public int readLine(byte[] b, int off, int len) throws IOException {
+    int n;
     try {
-      return in.readLine(b, off, len);
+      n = in.readLine(b, off, len);
     } catch (IOException e) {
       throw failed(e);
     }
+    return ended(n);
   }
 
   @Override
   public byte[] readAllBytes() throws IOException {
+    byte[] all;
     try {
-      return in.readAllBytes();
+      all = in.readAllBytes();
     } catch (IOException e) {
       throw failed(e);
     }
+    cutShort();
+    return all;
   }
 
   @Override
   public byte[] readNBytes(int len) throws IOException {
+    byte[] some;
     try {
-      return in.readNBytes(len);
+      some = in.readNBytes(len);
     } catch (IOException e) {
       throw failed(e);
     }
+    if (some.length < len) {
+      cutShort();
+    }
+    return some;
   }
 
   @Override
   public int readNBytes(byte[] b, int off, int len) throws IOException {
+    int n;
     try {
-      return in.readNBytes(b, off, len);
+      n = in.readNBytes(b, off, len);
     } catch (IOException e) {
       throw failed(e);
     }
+    if (n < len) {
+      cutShort();
+    }
+    return n;
   }
 
   @Override
   public long skip(long n) throws IOException {
+    long skipped;
     try {
-      return in.skip(n);
+      skipped = in.skip(n);
     } catch (IOException e) {
       throw failed(e);
     }
+    if (skipped < n && in.isFinished()) {
+      cutShort();
+    }
+    return skipped;
   }
 
   @Override
@@ -231,8 +288,16 @@ final class WatchedInput extends ServletInputStream {
       }
     }
 
+    // Not the end of a body its client cut (Jetty 12.1, ContainerHooks.cutBody): the listener
+    // hears of the lost client instead, as for any other cut.
     @Override
     public void onAllDataRead() throws IOException {
+      IOException cut = closed ? null : ContainerHooks.cutBody(request);
+      if (cut != null) {
+        scope.end(scope.containerFailure(cut));
+        listener.onError(cut);
+        return;
+      }
       try {
         listener.onAllDataRead();
       } catch (Throwable t) {

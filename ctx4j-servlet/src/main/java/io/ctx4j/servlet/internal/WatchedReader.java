@@ -19,7 +19,10 @@ import java.io.IOException;
 final class WatchedReader extends BufferedReader {
   private final BufferedReader in;
   private final RequestScope scope;
-  /** The request whose body this is, for {@link RequestScope#readFailed}. */
+  /**
+   * The request whose body this is, for {@link RequestScope#readFailed} and {@link
+   * ContainerHooks#cutBody}.
+   */
   private final ServletRequest request;
   /** Set by {@link #close()}: later failures are the application's, not the exchange's. */
   private boolean closed;
@@ -41,40 +44,72 @@ final class WatchedReader extends BufferedReader {
     return closed ? e : scope.readFailed(e, request);
   }
 
+  /**
+   * At the body's end: throws the failure of a body its client cut, if the container gave the end
+   * for one ({@link ContainerHooks#cutBody}; Jetty 12.1, a chunked body cut between a chunk's CR
+   * and LF), as {@link WatchedInput} does.
+   */
+  private void cutShort() throws IOException {
+    IOException cut = closed ? null : ContainerHooks.cutBody(request);
+    if (cut != null) {
+      throw failed(cut);
+    }
+  }
+
   @Override
   public int read() throws IOException {
+    int c;
     try {
-      return in.read();
+      c = in.read();
     } catch (IOException e) {
       throw failed(e);
     }
+    if (c < 0) {
+      cutShort();
+    }
+    return c;
   }
 
   @Override
   public int read(char[] cbuf, int off, int len) throws IOException {
+    int n;
     try {
-      return in.read(cbuf, off, len);
+      n = in.read(cbuf, off, len);
     } catch (IOException e) {
       throw failed(e);
     }
+    if (n < 0) {
+      cutShort();
+    }
+    return n;
   }
 
   @Override
   public String readLine() throws IOException {
+    String line;
     try {
-      return in.readLine();
+      line = in.readLine();
     } catch (IOException e) {
       throw failed(e);
     }
+    if (line == null) {
+      cutShort();
+    }
+    return line;
   }
 
   @Override
   public long skip(long n) throws IOException {
+    long skipped;
     try {
-      return in.skip(n);
+      skipped = in.skip(n);
     } catch (IOException e) {
       throw failed(e);
     }
+    if (skipped < n) {
+      cutShort();
+    }
+    return skipped;
   }
 
   @Override
