@@ -27,22 +27,22 @@ import org.junit.jupiter.params.provider.MethodSource;
 /**
  * A chunked request body over HTTP/1.1 that the client cuts, then closes its socket or half-closes
  * it (shuts its output and reads the answer): what the handler's read sees and how the request
- * context ends, on each container, with the cut at each place of the chunked framing. A body
- * Jetty 12.1 reads as complete must not pass for one: review of 7f20659 found that Jetty returns
- * -1, as at a normal end, for a body cut between the CR and the LF that end a chunk's data (its
- * parser reports that EOF as a bad message, not as an early EOF), and reports the request's
- * failure, a 400 {@code HttpException} "Early EOF", only on another thread, before or after that
- * -1, or not before the handler returned: the context ended {@code request failed} or {@code
- * response completed}. The filter now throws Jetty's {@code EofException} instead of that -1 (the
- * connection's input is shut down and no longer persistent, which a whole body never leaves at
- * its end) and takes the 400 for a lost client: the {@link Cut#BETWEEN_CR_AND_LF} rows on Jetty
- * failed on 7f20659 (the read returned -1 after 10 bytes). Every other cut the containers report
- * themselves: Jetty's {@code HttpEofException: Early EOF}, Tomcat's {@code ClientAbortException}
- * around an {@code EOFException}, and the watched stream ends the context inside that read, {@code
- * client disconnected}, whether the client closed or half-closed (the filter cannot tell a
- * half-closed client that waits for its answer from one gone: both shut the connection's input,
- * and the message stays incomplete). The answer a half-closed client gets: Jetty sends the
- * handler's, Tomcat its own 400.
+ * context ends, on each container, with the cut at each place of the chunked framing. A body Jetty
+ * 12.1 reads as complete must not pass for one: review of 7f20659 found that Jetty returns -1, as
+ * at a normal end, for a body cut between the CR and the LF that end a chunk's data (its parser
+ * reports that EOF as a bad message, not as an early EOF), and reports the request's failure, a 400
+ * {@code HttpException} "Early EOF", only on another thread, before or after that -1, or not before
+ * the handler returned: the context ended {@code request failed} or {@code response completed}. The
+ * filter now throws Jetty's {@code EofException} instead of that -1 (the connection's input is shut
+ * down and no longer persistent, which a whole body never leaves at its end) and takes the 400 for
+ * a lost client: the {@link Cut#BETWEEN_CR_AND_LF} rows on Jetty failed on 7f20659 (the read
+ * returned -1 after 10 bytes). Every other cut the containers report themselves: Jetty's {@code
+ * HttpEofException: Early EOF}, Tomcat's {@code ClientAbortException} around an {@code
+ * EOFException}, and the watched stream ends the context inside that read, {@code client
+ * disconnected}, whether the client closed or half-closed (the filter cannot tell a half-closed
+ * client that waits for its answer from one gone: both shut the connection's input, and the message
+ * stays incomplete). The answer a half-closed client gets: Jetty sends the handler's, Tomcat its
+ * own 400.
  *
  * <p>The pinned limit ({@link Cut#IN_THE_TRAILER_SECTION}, README): a body cut after its last
  * chunk's line {@code 0\r\n}, before the CRLF that ends the trailer section. Its data is whole;
@@ -53,9 +53,9 @@ import org.junit.jupiter.params.provider.MethodSource;
  * does not export), and the input's shutdown alone would also take a half-closed client that waits
  * for its answer for a lost one. Tomcat fails that read as for any other cut.
  *
- * <p>Each row waits, before the handler reads, either for the server's kernel to have the
- * client's FIN (the connection in CLOSE_WAIT), or for the handler to be blocked in its read with
- * every byte sent read (then the client cuts).
+ * <p>Each row waits, before the handler reads, either for the server's kernel to have the client's
+ * FIN (the connection in CLOSE_WAIT), or for the handler to be blocked in its read with every byte
+ * sent read (then the client cuts).
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class ChunkedBodyCutTest {
@@ -79,6 +79,7 @@ class ChunkedBodyCutTest {
     WHOLE("5\r\nhello\r\n0\r\n\r\n", 5);
 
     final String sent;
+
     /** The bytes of data the handler reads before the read ends or fails. */
     final int data;
 
@@ -193,8 +194,15 @@ class ChunkedBodyCutTest {
         String.format(
             "%s, %s, %s, %s: read %d bytes, then %s; context after the read: %s; answer: %s;"
                 + " cause: %s",
-            c, cut, end, when, bytes.get(), failure.get() == null ? "-1" : failure.get(),
-            afterRead.get(), answer, cause);
+            c,
+            cut,
+            end,
+            when,
+            bytes.get(),
+            failure.get() == null ? "-1" : failure.get(),
+            afterRead.get(),
+            answer,
+            cause);
     assertEquals(cut.data, bytes.get(), what);
     if (end == End.HALF_CLOSE) {
       // Tomcat answers a request whose body read failed with its own 400.
@@ -312,12 +320,94 @@ class ChunkedBodyCutTest {
       }
       Reason end = Probe.reasonAtEnd(probe.ctx, 10, c + ", " + how);
       assertTrue(probe.finished.await(10, TimeUnit.SECONDS), c + ", " + how + ": never done");
-      String what = c + ", " + how + ": read " + read.get() + ", " + outcome.get() + "; "
-          + probe.ctx.cause();
+      String what =
+          c + ", " + how + ": read " + read.get() + ", " + outcome.get() + "; " + probe.ctx.cause();
       assertEquals(Reason.CLIENT_DISCONNECTED, end, what);
       assertTrue(outcome.get().startsWith(how.equals("reader") ? "threw" : "onError"), what);
       assertEquals(10, read.get(), what);
     }
+  }
+
+  static java.util.stream.Stream<Arguments> wholeBodiesOnAConnectionToClose() {
+    List<Arguments> rows = new ArrayList<>();
+    for (Containers c : Containers.values()) {
+      rows.add(
+          Arguments.of(
+              c,
+              "POST /x HTTP/1.1\r\n"
+                  + "Host: h\r\n"
+                  + "Connection: close\r\n"
+                  + "Content-Length: 5\r\n\r\n"
+                  + "hello"));
+      rows.add(
+          Arguments.of(
+              c,
+              "POST /x HTTP/1.1\r\nHost: h\r\nConnection: close\r\nTransfer-Encoding: chunked"
+                  + "\r\n\r\n5\r\nhello\r\n0\r\n\r\n"));
+      rows.add(Arguments.of(c, "POST /x HTTP/1.0\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello"));
+    }
+    return rows.stream();
+  }
+
+  /**
+   * The check for a cut body ({@code ContainerHooks.cutBody}: the input shut down, the connection
+   * not kept) takes no whole body for a cut one where the connection is not kept anyway: a client
+   * that asked to close (HTTP/1.0, {@code Connection: close}) sends its whole body and half-closes,
+   * and the handler reads once the server's kernel has the FIN. The body reads whole, the context
+   * ends with the answer.
+   */
+  @ParameterizedTest(name = "{0}: {1}")
+  @MethodSource("wholeBodiesOnAConnectionToClose")
+  void aWholeBodyOnAConnectionToCloseIsWhole(Containers c, String request) throws Exception {
+    Probe probe = new Probe();
+    AtomicInteger bytes = new AtomicInteger();
+    AtomicReference<IOException> failure = new AtomicReference<>();
+    TestServlet servlet =
+        new TestServlet(
+            (req, res) -> {
+              probe.enterCurrent(req);
+              probe.awaitGo();
+              try {
+                byte[] all = req.getInputStream().readAllBytes();
+                bytes.set(all.length);
+              } catch (IOException e) {
+                failure.set(e);
+              }
+              try {
+                res.setContentLength(2);
+                res.getOutputStream().write("ok".getBytes(StandardCharsets.US_ASCII));
+              } finally {
+                probe.finished.countDown();
+              }
+            });
+    String answer;
+    try (Containers.Running server = c.start(ContextServletFilter.create(), servlet);
+        Socket s = new Socket("127.0.0.1", server.port)) {
+      s.setSoTimeout(10_000);
+      s.getOutputStream().write(request.getBytes(StandardCharsets.US_ASCII));
+      s.getOutputStream().flush();
+      assertTrue(probe.entered.await(10, TimeUnit.SECONDS), "the handler never ran");
+      s.shutdownOutput();
+      awaitFinReceived(server.port, s.getLocalPort());
+      probe.go.countDown();
+      answer = statusLine(s.getInputStream());
+      Probe.reasonAtEnd(probe.ctx, 10, c + ", " + request);
+      assertTrue(probe.finished.await(10, TimeUnit.SECONDS), "the handler never finished");
+    }
+    String what =
+        c
+            + ": read "
+            + bytes.get()
+            + ", "
+            + failure.get()
+            + ", "
+            + answer
+            + ", "
+            + probe.ctx.cause();
+    assertNull(failure.get(), what);
+    assertEquals(5, bytes.get(), what);
+    assertTrue(answer.startsWith("HTTP/1.1 200") || answer.startsWith("HTTP/1.0 200"), what);
+    assertEquals(Reason.RESPONSE_COMPLETED, Probe.reasonOf(probe.ctx.cause()), what);
   }
 
   private static String name(Throwable t) {
