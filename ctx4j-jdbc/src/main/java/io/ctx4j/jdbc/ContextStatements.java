@@ -134,7 +134,9 @@ public final class ContextStatements {
    * waits for a cancel in flight, bars later ones, and puts the previous query timeout back.
    * Failures found while stopping (a failed cancel, a timeout that cannot be put back) go to the
    * uncaught-exception handler of the stopping thread. {@link Registration#stop()} returns {@code
-   * true} if no cancel was ever started.
+   * true} if no {@code cancel()} call was ever started on the statement, also when the context had
+   * ended but the cancel had not begun yet (the stop bars it); {@code false} if one was, or if an
+   * earlier stop already ended the binding.
    *
    * @param ctx the context
    * @param statement the statement
@@ -245,10 +247,13 @@ public final class ContextStatements {
    * ReentrantLock#lock()}. So the linearization point of "the work is over" is that critical
    * section: a cancel in flight finishes before it (the end waits for the lock), and no cancel
    * starts after it (the loop sees {@code over}). The loop's 20 ms pause is outside the lock and is
-   * cut short by {@code overSignal}. {@code cancelFailure} is written by the loop under the lock
-   * and read by the end after it has set {@code over}, so it is complete when read. A registration
-   * that fails (a foreign {@code onDone} or {@code stop()} that throws) ends the work as well,
-   * before its throwable goes on: the context may have kept the hook, which may still run.
+   * cut short by {@code overSignal}. {@code cancelFailure} and {@code cancelStarted} are written by
+   * the loop under the lock and read by the end after it has set {@code over}, so they are final
+   * when read: {@code bind}'s {@code stop()} answers from {@code cancelStarted}, since the loop may
+   * have been handed to its thread (the context's registration no longer prevents it) and still
+   * find the work over before it cancels anything. A registration that fails (a foreign {@code
+   * onDone} or {@code stop()} that throws) ends the work as well, before its throwable goes on:
+   * the context may have kept the hook, which may still run.
    */
   private static final class Binding implements Registration {
     private final Context ctx;
@@ -265,6 +270,8 @@ public final class ContextStatements {
     private final ReentrantLock lock = new ReentrantLock();
     private final CountDownLatch overSignal = new CountDownLatch(1);
     private boolean over; // guarded by lock
+    /** Whether the loop ever called {@code cancel()}: what {@link #stop()} answers. */
+    private boolean cancelStarted; // guarded by lock
     private Exception cancelFailure; // guarded by lock
     private Registration registration;
 
@@ -314,6 +321,7 @@ public final class ContextStatements {
           if (over) {
             return;
           }
+          cancelStarted = true;
           try {
             statement.cancel();
           } catch (SQLException | RuntimeException e) {
@@ -485,12 +493,23 @@ public final class ContextStatements {
       }
     }
 
-    /** The registration of {@link #bind}: ends the work; failures go to the handler. */
+    /**
+     * The registration of {@link #bind}: ends the work; failures go to the handler. Answers whether
+     * no cancel was ever started, not whether {@link #withdraw} prevented the loop: a loop already
+     * handed to its thread that finds the work over makes no call, and the answer is then true.
+     */
     @Override
     public boolean stop() {
-      boolean prevented = withdraw();
+      withdraw();
       if (!markOver()) {
         return false;
+      }
+      boolean prevented;
+      lock.lock();
+      try {
+        prevented = !cancelStarted; // final: markOver barred the loop
+      } finally {
+        lock.unlock();
       }
       Exception cancelFailed = cancelFailure();
       SQLException restoreFailed = restoreTimeout(null);
