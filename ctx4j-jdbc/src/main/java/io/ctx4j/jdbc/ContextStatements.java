@@ -72,7 +72,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * <p>A context implemented outside ctx4j whose {@code onDone}, or whose registration's {@code
  * stop()}, throws makes the call throw what it threw, unchanged, after ending the work all the
  * same: the timeout is put back, and a hook that the context kept anyway finds the work over and
- * never cancels what the statement runs next.
+ * never cancels what the statement runs next. If the body of {@code execute} had thrown, its
+ * exception is {@linkplain Throwable#addSuppressed suppressed} on that throwable (after a failed
+ * cancel, if any), so the reason the work failed is not lost.
  *
  * <h2>Connections</h2>
  *
@@ -465,7 +467,12 @@ public final class ContextStatements {
      * Ends the work after the body threw {@code t}; returns the context's error to throw instead.
      */
     ContextException endAfterFailure(Throwable t) {
-      endCancels();
+      try {
+        endCancels();
+      } catch (Throwable broken) { // a foreign stop() threw: it goes on, with the body's failure
+        addSuppressed(broken, t); // on it, or the reason the work failed would be lost
+        throw broken;
+      }
       ContextException stopped = null;
       if (t instanceof SQLException) {
         stopped = CoreInternals.endOf(ctx);

@@ -400,6 +400,31 @@ class ExecuteOutcomesTest extends H2Test {
   }
 
   @Test
+  void aForeignStopThatThrowsKeepsTheBodysFailureSuppressedOnWhatItThrew() throws Exception {
+    IllegalStateException broken = new IllegalStateException("stop() broken");
+    Context foreign =
+        new ForeignContext(Instant.now().plusSeconds(30)) {
+          @Override
+          public Registration onDone(Runnable callback) {
+            return () -> {
+              throw broken;
+            };
+          }
+        };
+    try (Statement st = connection.createStatement()) {
+      IllegalStateException e =
+          assertThrows(
+              IllegalStateException.class,
+              () -> ContextStatements.execute(foreign, st, s -> s.executeQuery("SELEKT 1")));
+      assertSame(broken, e, "the foreign throwable, unchanged");
+      assertEquals(1, e.getSuppressed().length, "the body's failure is not lost");
+      assertTrue(e.getSuppressed()[0] instanceof SQLException, e.getSuppressed()[0].toString());
+      assertEquals("42001", ((SQLException) e.getSuppressed()[0]).getSQLState());
+      assertEquals(0, freshStatementTimeout(connection), "the work was ended all the same");
+    }
+  }
+
+  @Test
   void nullArgumentsAreNamed() throws Exception {
     try (Statement st = connection.createStatement()) {
       Context bg = Context.background();
