@@ -30,7 +30,10 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * The timeout is {@link Context#remaining()} rounded up to whole seconds (JDBC counts in seconds,
  * and 0 would mean "no timeout"), so it is at least one second and never ends the query before the
- * context's deadline. It is applied only if it is smaller than the timeout already on the statement
+ * context's deadline, on a context whose time passes as fast as the driver's (the system clock; the
+ * driver counts in real time, so a context on a {@link io.ctx4j.ManualTimeSource} that is not moved
+ * is outlived by it, and {@code execute} then throws the driver's exception: see the module's
+ * README). It is applied only if it is smaller than the timeout already on the statement
  * (0 counts as none), and the previous value is put back when the work is over, whichever way it
  * ends: a statement (or, on drivers that keep the timeout per connection, such as H2 where {@code
  * setQueryTimeout} runs {@code SET QUERY_TIMEOUT} on the session, every statement of the
