@@ -36,6 +36,12 @@ import org.junit.jupiter.api.function.Executable;
  * DEADLINE_EXCEEDED}, never {@code CANCELED}.
  */
 class GrpcDeadlineTransitTest {
+  /** The allowance of the two deadline-race tests: the margin by which the handler's deadline wins. */
+  private static final Duration TRANSIT_ALLOWANCE = Duration.ofMillis(400);
+
+  /** The caller's budget in those tests: more than the allowance, with room for a relay's transit. */
+  private static final Duration CALL_BUDGET = Duration.ofMillis(600);
+
 
   /**
    * The transit allowance bounds how late a request may arrive; it is generous here because this
@@ -83,7 +89,11 @@ class GrpcDeadlineTransitTest {
    * passes before its handler runs (gRPC then never runs a unary handler) is counted too. The
    * allowance is generous for the same reason as above: with the default 10 ms, a run on this
    * machine under a load of about 6 saw 2 of 30 handler contexts end CANCELED (transit beyond the
-   * allowance); without any allowance (the old code) 9 of 30.
+   * allowance); without any allowance (the old code) 9 of 30. The margin of the race is the
+   * allowance: the handler's deadline passes that long before the caller's reset can arrive. With
+   * 150 ms, a run under a load of about 14 (a full build beside another) saw 1 of 30 end CANCELED
+   * (2026-12-07); {@link #TRANSIT_ALLOWANCE} is 400 ms, within a {@link #CALL_BUDGET} of 600 ms, so
+   * that the time sent stays positive after the transit to a relay.
    */
   @Test
   @Timeout(120)
@@ -92,7 +102,7 @@ class GrpcDeadlineTransitTest {
     ServerInterceptor watch = watchEnds(ended);
     try (LoopbackGrpc s =
         new LoopbackGrpc(
-            pongOrWaitForTheEnd(), watch, GrpcContexts.clientInterceptor(Duration.ofMillis(150)))) {
+            pongOrWaitForTheEnd(), watch, GrpcContexts.clientInterceptor(TRANSIT_ALLOWANCE))) {
       // Warm-up: class loading is not the budget under test.
       assertEquals("pong", call(s, Context.background(), "ping"));
       int calls = 30;
@@ -102,7 +112,7 @@ class GrpcDeadlineTransitTest {
               ended,
               () -> {
                 try (CancelableContext ctx =
-                    Context.withTimeout(Context.background(), Duration.ofMillis(250))) {
+                    Context.withTimeout(Context.background(), CALL_BUDGET)) {
                   call(s, ctx);
                 }
               });
@@ -153,7 +163,9 @@ class GrpcDeadlineTransitTest {
   /**
    * The same call, its downstream handler waiting past the deadline: it ends with {@code
    * DEADLINE_EXCEEDED}, its own deadline passing before the reset sent when the upstream handler's
-   * deadline passes can reach it.
+   * deadline passes can reach it. With a 250 ms budget and a 150 ms allowance, a run under a load
+   * of about 14 saw 2 of 30 downstream calls never reach C (the relay's handler began with less
+   * than the allowance left, so its call to C had no time to send): the budget is now 600 ms.
    */
   @Test
   @Timeout(120)
@@ -161,7 +173,7 @@ class GrpcDeadlineTransitTest {
     BlockingQueue<Object> ended = new ArrayBlockingQueue<>(1);
     try (LoopbackGrpc c =
             new LoopbackGrpc(
-                pongOrWaitForTheEnd(), watchEnds(ended), GrpcContexts.clientInterceptor(Duration.ofMillis(150)));
+                pongOrWaitForTheEnd(), watchEnds(ended), GrpcContexts.clientInterceptor(TRANSIT_ALLOWANCE));
         LoopbackGrpc b =
             new LoopbackGrpc(Context.background(), relayWithinAContextOfItsOwn(c, new ArrayBlockingQueue<>(1)))) {
       assertEquals("pong", ClientCalls.blockingUnaryCall(
@@ -177,7 +189,7 @@ class GrpcDeadlineTransitTest {
                   ClientCalls.blockingUnaryCall(
                       b.channel,
                       LoopbackGrpc.CALL,
-                      CallOptions.DEFAULT.withDeadlineAfter(250, TimeUnit.MILLISECONDS),
+                      CallOptions.DEFAULT.withDeadlineAfter(CALL_BUDGET.toMillis(), TimeUnit.MILLISECONDS),
                       "x"));
       assertEquals(List.of(), wrong, "downstream handler contexts not ended by their deadline, of " + calls);
     }
