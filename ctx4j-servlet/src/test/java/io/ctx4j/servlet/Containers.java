@@ -163,9 +163,35 @@ enum Containers {
       this.stopper = stopper;
     }
 
+    /**
+     * Stops the server. A stop that takes over 20 s prints every thread's stack to the standard
+     * error (the test's report keeps it), and goes on waiting: ci94 (JDK 25) saw one Jetty stop
+     * wait in {@code ManagedSelector.doStop} until the test's 60 s timeout, which left no trace of
+     * what held the selector's thread.
+     */
     @Override
     public void close() throws Exception {
-      stopper.stop();
+      java.util.concurrent.CountDownLatch stopped = new java.util.concurrent.CountDownLatch(1);
+      Thread watchdog =
+          new Thread(
+              () -> {
+                try {
+                  if (!stopped.await(20, java.util.concurrent.TimeUnit.SECONDS)) {
+                    System.err.println(
+                        io.ctx4j.testing.ThreadDump.of("the server's stop has taken over 20 s"));
+                  }
+                } catch (InterruptedException e) {
+                  // the stop ended: nothing to print
+                }
+              },
+              "stop-watchdog-" + port);
+      watchdog.setDaemon(true);
+      watchdog.start();
+      try {
+        stopper.stop();
+      } finally {
+        stopped.countDown();
+      }
     }
   }
 
