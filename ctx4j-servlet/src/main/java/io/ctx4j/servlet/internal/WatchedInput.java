@@ -267,6 +267,12 @@ final class WatchedInput extends ServletInputStream {
   private final class Listener implements ReadListener {
     private final ReadListener listener;
 
+    /**
+     * Whether the listener's {@code onError} was called: then the end of a cut body is not told
+     * to it again. The container calls one callback at a time, on threads it hands over.
+     */
+    private volatile boolean erred;
+
     Listener(ReadListener listener) {
       this.listener = listener;
     }
@@ -289,13 +295,19 @@ final class WatchedInput extends ServletInputStream {
     }
 
     // Not the end of a body its client cut (Jetty 12.1, ContainerHooks.cutBody): the listener
-    // hears of the lost client instead, as for any other cut.
+    // hears of the lost client instead, as for any other cut; once. A read in onDataAvailable
+    // that met that end threw the cut's failure, and when it came out of the callback the
+    // container handed it to onError; Jetty, which saw its -1, then calls onAllDataRead all the
+    // same when onError did not complete the request (CutBodyReadListenerOnceTest).
     @Override
     public void onAllDataRead() throws IOException {
       IOException cut = closed ? null : ContainerHooks.cutBody(request);
       if (cut != null) {
         scope.end(scope.containerFailure(cut));
-        listener.onError(cut);
+        if (!erred) {
+          erred = true;
+          listener.onError(cut);
+        }
         return;
       }
       try {
@@ -308,6 +320,7 @@ final class WatchedInput extends ServletInputStream {
 
     @Override
     public void onError(Throwable t) {
+      erred = true;
       if (!ContainerHooks.malformedBody(t, request)) {
         scope.end(scope.containerFailure(t));
       }
