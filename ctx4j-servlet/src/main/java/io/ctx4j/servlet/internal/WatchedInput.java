@@ -273,6 +273,12 @@ final class WatchedInput extends ServletInputStream {
      */
     private volatile boolean erred;
 
+    /**
+     * What the listener's {@code onError} threw when {@link #onAllDataRead} told it of a cut
+     * body: when the container hands it back to {@link #onError}, it goes on, not to the listener.
+     */
+    private volatile Throwable thrownByOnError;
+
     Listener(ReadListener listener) {
       this.listener = listener;
     }
@@ -306,7 +312,14 @@ final class WatchedInput extends ServletInputStream {
         scope.end(scope.containerFailure(cut));
         if (!erred) {
           erred = true;
-          listener.onError(cut);
+          try {
+            listener.onError(cut);
+          } catch (RuntimeException | Error t) {
+            // Jetty hands what onAllDataRead throws to onError: this failure of the listener's
+            // own onError goes on to the container, as it would from an onError Jetty called.
+            thrownByOnError = t;
+            throw t;
+          }
         }
         return;
       }
@@ -320,6 +333,14 @@ final class WatchedInput extends ServletInputStream {
 
     @Override
     public void onError(Throwable t) {
+      Throwable own = thrownByOnError;
+      if (own != null && t == own) {
+        thrownByOnError = null;
+        if (own instanceof Error) {
+          throw (Error) own;
+        }
+        throw (RuntimeException) own;
+      }
       erred = true;
       if (!ContainerHooks.malformedBody(t, request)) {
         scope.end(scope.containerFailure(t));
