@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The project's test command (what CI runs). About 18-19 minutes on a 2-core machine:
+# The project's test command (what CI runs). About 17-19 minutes on a 2-core machine:
 #   1. build + every unit test on JDK 17, then on JDK 25 (README snippets included: ctx4j-docs),
 #      each followed by a check that the built jars carry their multi-release layers and module
 #      descriptors (scripts/CheckJars.java)
