@@ -172,7 +172,7 @@ class ChunkedBodyCutTest {
       assertTrue(probe.entered.await(10, TimeUnit.SECONDS), "the handler never ran");
       if (when == When.BLOCKED_IN_THE_READ) {
         H2cResetInABlockedWriteTest.awaitBlockedInARead(
-            awaitSet(reader), "ContentProducer$LockedSemaphore", "NioEndpoint$NioSocketWrapper");
+            ServerStopTest.awaitSet(reader), "ContentProducer$LockedSemaphore", "NioEndpoint$NioSocketWrapper");
       }
       if (end == End.CLOSE) {
         s.close();
@@ -415,7 +415,7 @@ class ChunkedBodyCutTest {
   }
 
   /** The answer's status line, or what the socket did instead. */
-  private static String statusLine(InputStream in) {
+  static String statusLine(InputStream in) {
     StringBuilder line = new StringBuilder();
     try {
       while (line.indexOf("\r\n") < 0) {
@@ -429,15 +429,6 @@ class ChunkedBodyCutTest {
     } catch (IOException e) {
       return "failed: " + e;
     }
-  }
-
-  private static Thread awaitSet(AtomicReference<Thread> t) {
-    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-    while (t.get() == null) {
-      assertTrue(System.nanoTime() < end, "the handler never began to read");
-      java.util.concurrent.locks.LockSupport.parkNanos(1_000_000L);
-    }
-    return t.get();
   }
 
   /**

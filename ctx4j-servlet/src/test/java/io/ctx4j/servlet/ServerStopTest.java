@@ -103,7 +103,7 @@ class ServerStopTest {
     assertEquals(Reason.SERVER_SHUTDOWN, end, c + ", " + how + ": " + probe.ctx.cause());
   }
 
-  private static Thread awaitSet(java.util.concurrent.atomic.AtomicReference<Thread> t) {
+  static Thread awaitSet(java.util.concurrent.atomic.AtomicReference<Thread> t) {
     long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
     while (t.get() == null) {
       assertTrue(System.nanoTime() < end, "the handler never began to read");

@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.ctx4j.servlet.RequestCanceledException.Reason;
 import jakarta.servlet.DispatcherType;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
@@ -167,7 +166,7 @@ class TlsWholeBodyTest {
       plain.shutdownOutput();
       ChunkedBodyCutTest.awaitFinReceived(port, plain.getLocalPort());
       probe.go.countDown();
-      answer = statusLine(s.getInputStream());
+      answer = ChunkedBodyCutTest.statusLine(s.getInputStream());
       Probe.reasonAtEnd(probe.ctx, 10, "the body's end in " + records + " record(s)");
       assertTrue(probe.finished.await(10, TimeUnit.SECONDS), "the handler never finished");
     } finally {
@@ -188,22 +187,6 @@ class TlsWholeBodyTest {
     assertEquals(10, bytes.get(), what);
     assertTrue(answer.startsWith("HTTP/1.1 200"), what);
     assertEquals(Reason.RESPONSE_COMPLETED, Probe.reasonOf(probe.ctx.cause()), what);
-  }
-
-  private static String statusLine(InputStream in) {
-    StringBuilder line = new StringBuilder();
-    try {
-      while (line.indexOf("\r\n") < 0) {
-        int b = in.read();
-        if (b < 0) {
-          return "closed after " + line.length() + " bytes";
-        }
-        line.append((char) b);
-      }
-      return line.substring(0, line.indexOf("\r\n"));
-    } catch (IOException e) {
-      return "failed: " + e;
-    }
   }
 
   /** The test's own self-signed server: trusted without a check. */
